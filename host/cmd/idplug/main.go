@@ -1,0 +1,50 @@
+// Command idplug runs social sign-in connectors as plugins.
+//
+//	idplug serve    --config idplug.yaml
+//	idplug validate --config idplug.yaml
+//	idplug plugins  --plugin-dir DIR [--json]
+//	idplug version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `idplug runs social sign-in connectors as plugins.
+
+Usage:
+  idplug serve    --config idplug.yaml      run the host
+  idplug validate --config idplug.yaml      check the config and every connector instance
+  idplug plugins  --plugin-dir DIR [--json] list the plugins of a folder and why files were refused
+  idplug version                            print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serveCmd(rest, stdout, stderr)
+	case "validate":
+		return validateCmd(rest, stdout, stderr)
+	case "plugins":
+		return pluginsCmd(rest, stdout, stderr)
+	case "version", "--version", "-v":
+		return versionCmd(stdout)
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "idplug: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}

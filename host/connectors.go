@@ -1,0 +1,280 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/sdk"
+)
+
+// ConnectorConfig is one configured connector instance.
+type ConnectorConfig struct {
+	// ID names the instance: [a-z0-9][a-z0-9-]*, unique.
+	ID string
+	// Plugin is the metadata id of the plugin that serves it.
+	Plugin string
+	// Target is the identity provider's name; unique among instances; defaults to ID.
+	Target string
+	// Display overrides; empty values keep the plugin's.
+	Name     sdk.I18n
+	Logo     string
+	LogoDark string
+	// Config is handed to the plugin, which validates it.
+	Config json.RawMessage
+}
+
+// Connector is a configured instance as clients see it.
+type Connector struct {
+	ID         string       `json:"id"`
+	Plugin     string       `json:"plugin"`
+	Target     string       `json:"target"`
+	Platform   sdk.Platform `json:"platform"`
+	Name       sdk.I18n     `json:"name"`
+	Logo       string       `json:"logo"`
+	LogoDark   string       `json:"logoDark"`
+	IsStandard bool         `json:"isStandard"`
+}
+
+// ConnectorDetail adds what a configuration page needs.
+type ConnectorDetail struct {
+	Connector
+	Description sdk.I18n       `json:"description"`
+	Readme      string         `json:"readme"`
+	FormItems   []sdk.FormItem `json:"formItems"`
+}
+
+// connector is a configured instance bound to its plugin.
+type connector struct {
+	detail ConnectorDetail
+	proc   *process.Process
+	inst   process.Instance
+}
+
+var instanceIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// Problem is one reason a configuration was refused.
+type Problem struct {
+	// Connector is the instance id (or its position when the id is missing).
+	Connector string `json:"connector"`
+	// Field is a path such as "plugin" or "config.tokenEndpoint".
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every problem of a refused configuration.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = fmt.Sprintf("connector %s: %s: %s", p.Connector, p.Field, p.Message)
+	}
+	return "invalid connector configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Configure checks every instance (ids, plugins, targets, and each configuration with
+// its plugin) and, when all are valid, makes them the served set. On any problem it
+// changes nothing and returns a *ValidationError listing all of them.
+func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
+	var (
+		problems []Problem
+		built    = make([]*connector, len(cfgs))
+		ids      = map[string]bool{}
+		targets  = map[string]string{}
+	)
+	add := func(conn, field, format string, args ...any) {
+		problems = append(problems, Problem{conn, field, fmt.Sprintf(format, args...)})
+	}
+	for i, c := range cfgs {
+		name := c.ID
+		if name == "" {
+			name = fmt.Sprintf("#%d", i+1)
+		}
+		switch {
+		case c.ID == "":
+			add(name, "id", "is required")
+		case !instanceIDRE.MatchString(c.ID):
+			add(name, "id", "must match %s", instanceIDRE)
+		case ids[c.ID]:
+			add(name, "id", "is used by another connector")
+		}
+		ids[c.ID] = true
+		target := c.Target
+		if target == "" {
+			target = c.ID
+		}
+		if other, dup := targets[target]; dup && target != "" {
+			add(name, "target", "%q is already the target of connector %s", target, other)
+		}
+		targets[target] = name
+		proc, ok := h.plugins[c.Plugin]
+		if !ok {
+			add(name, "plugin", "no plugin with id %q runs (plugins: %s)", c.Plugin, strings.Join(h.pluginIDs(), ", "))
+			continue
+		}
+		meta := proc.Metadata()
+		if !meta.IsStandard && c.Target != "" && c.Target != meta.Target {
+			add(name, "target", "plugin %s is not a standard connector; its target is %q", c.Plugin, meta.Target)
+		}
+		config := c.Config
+		if len(config) == 0 {
+			config = json.RawMessage("{}")
+		}
+		sum := sha256.Sum256(config)
+		built[i] = &connector{
+			proc: proc,
+			inst: process.Instance{ID: c.ID, Version: hex.EncodeToString(sum[:16]), Config: config},
+			detail: ConnectorDetail{
+				Connector: Connector{
+					ID:         c.ID,
+					Plugin:     c.Plugin,
+					Target:     target,
+					Platform:   meta.Platform,
+					Name:       mergeI18n(meta.Name, c.Name),
+					Logo:       firstNonEmpty(c.Logo, meta.Logo),
+					LogoDark:   firstNonEmpty(c.LogoDark, meta.LogoDark),
+					IsStandard: meta.IsStandard,
+				},
+				Description: meta.Description,
+				Readme:      meta.Readme,
+				FormItems:   meta.FormItems,
+			},
+		}
+	}
+
+	// Every plugin checks its own instances, all at once.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, b := range built {
+		if b == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fields, err := b.proc.ValidateConfig(ctx, b.inst)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				add(b.inst.ID, "config", "%v", err)
+			}
+			for _, f := range fields {
+				add(b.inst.ID, "config."+f.Field, "%s", f.Message)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(problems) > 0 {
+		sortProblems(problems, cfgs)
+		return &ValidationError{Problems: problems}
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.connectors = make(map[string]*connector, len(built))
+	h.order = h.order[:0]
+	for _, b := range built {
+		h.connectors[b.inst.ID] = b
+		h.order = append(h.order, b.inst.ID)
+	}
+	return nil
+}
+
+// Connectors lists the configured instances in configuration order.
+func (h *Host) Connectors() []Connector {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]Connector, 0, len(h.order))
+	for _, id := range h.order {
+		out = append(out, h.connectors[id].detail.Connector)
+	}
+	return out
+}
+
+// Connector describes one configured instance.
+func (h *Host) Connector(id string) (ConnectorDetail, error) {
+	c, err := h.connector(id)
+	if err != nil {
+		return ConnectorDetail{}, err
+	}
+	return c.detail, nil
+}
+
+// AuthorizationURI starts a sign-in with connector id.
+func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state string) (*sdk.Authorization, error) {
+	c, err := h.connector(id)
+	if err != nil {
+		return nil, err
+	}
+	return c.proc.AuthorizationURI(ctx, c.inst, redirectURI, state)
+}
+
+// UserInfo finishes a sign-in with connector id: session is what AuthorizationURI
+// returned, callback the provider's callback parameters.
+func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
+	c, err := h.connector(id)
+	if err != nil {
+		return nil, err
+	}
+	return c.proc.UserInfo(ctx, c.inst, session, callback)
+}
+
+// RefreshTokens renews a token set with connector id.
+func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk.TokenSet, error) {
+	c, err := h.connector(id)
+	if err != nil {
+		return nil, err
+	}
+	return c.proc.RefreshTokens(ctx, c.inst, refreshToken)
+}
+
+func (h *Host) connector(id string) (*connector, error) {
+	h.mu.RLock()
+	c, ok := h.connectors[id]
+	h.mu.RUnlock()
+	if !ok {
+		return nil, &sdk.Error{Code: CodeConnectorNotFound, Message: fmt.Sprintf("no connector %q is configured", id)}
+	}
+	return c, nil
+}
+
+// CodeConnectorNotFound is returned for an instance id that is not configured.
+const CodeConnectorNotFound sdk.ErrorCode = "connector_not_found"
+
+func (h *Host) pluginIDs() []string {
+	ids := make([]string, 0, len(h.plugins))
+	for id := range h.plugins {
+		ids = append(ids, id)
+	}
+	sortStrings(ids)
+	return ids
+}
+
+func mergeI18n(base, override sdk.I18n) sdk.I18n {
+	out := make(sdk.I18n, len(base)+len(override))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range override {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

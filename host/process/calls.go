@@ -1,0 +1,161 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"github.com/idplug/idplug/sdk"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Instance is a configured connector instance as the host sends it to its plugin.
+type Instance struct {
+	ID string
+	// Version identifies Config (a digest); it must change whenever Config does.
+	Version string
+	// Config is the instance's JSON configuration.
+	Config []byte
+}
+
+// ValidateConfig asks the plugin whether inst's configuration is valid. A nil slice
+// means it is.
+func (p *Process) ValidateConfig(ctx context.Context, inst Instance) ([]sdk.FieldError, error) {
+	var resp *connectorv1.ValidateConfigResponse
+	err := p.invoke(ctx, "ValidateConfig", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
+		resp, err = c.rpc.ValidateConfig(ctx, &connectorv1.ValidateConfigRequest{Instance: in})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []sdk.FieldError
+	for _, f := range resp.GetErrors() {
+		out = append(out, sdk.FieldError{Field: f.GetField(), Message: f.GetMessage()})
+	}
+	return out, nil
+}
+
+// AuthorizationURI asks for the URL that starts a sign-in.
+func (p *Process) AuthorizationURI(ctx context.Context, inst Instance, redirectURI, state string) (*sdk.Authorization, error) {
+	var resp *connectorv1.GetAuthorizationUriResponse
+	err := p.invoke(ctx, "GetAuthorizationUri", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
+		resp, err = c.rpc.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: in, RedirectUri: redirectURI, State: state})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.Authorization{RedirectTo: resp.GetRedirectTo(), Session: resp.GetSession()}, nil
+}
+
+// UserInfo hands the provider's callback to the plugin. It is never retried: the
+// callback carries a one-time authorization code.
+func (p *Process) UserInfo(ctx context.Context, inst Instance, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
+	var resp *connectorv1.GetUserInfoResponse
+	err := p.invoke(ctx, "GetUserInfo", &inst, false, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
+		resp, err = c.rpc.GetUserInfo(ctx, &connectorv1.GetUserInfoRequest{Instance: in, Session: session, Callback: callback})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.UserInfoResult{UserInfo: userInfoFromProto(resp.GetUserInfo()), Tokens: tokenSetFromProto(resp.GetTokens())}, nil
+}
+
+// RefreshTokens exchanges a refresh token for a new token set. Not retried: a
+// provider may rotate refresh tokens on use.
+func (p *Process) RefreshTokens(ctx context.Context, inst Instance, refreshToken string) (*sdk.TokenSet, error) {
+	var resp *connectorv1.RefreshTokensResponse
+	err := p.invoke(ctx, "RefreshTokens", &inst, false, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
+		resp, err = c.rpc.RefreshTokens(ctx, &connectorv1.RefreshTokensRequest{Instance: in, RefreshToken: refreshToken})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tokenSetFromProto(resp.GetTokens()), nil
+}
+
+// invoke runs one call with the call deadline. The instance's configuration rides
+// along only when the process has not seen its version. A call that may be repeated
+// safely (idempotent) is retried once on a fresh process when the old one died.
+func (p *Process) invoke(ctx context.Context, method string, inst *Instance, idempotent bool,
+	call func(context.Context, *conn, *connectorv1.Instance) error) error {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
+	defer cancel()
+
+	retriedDead, resentConfig := false, false
+	for {
+		c, err := p.current(ctx)
+		if err != nil {
+			return err
+		}
+		in := &connectorv1.Instance{Id: inst.ID, ConfigVersion: inst.Version}
+		if v, ok := c.known.Load(inst.ID); !ok || v != inst.Version {
+			in.Config = inst.Config
+		}
+		err = call(ctx, c, in)
+		if err == nil {
+			if in.Config != nil {
+				c.known.Store(inst.ID, inst.Version)
+			}
+			return nil
+		}
+
+		st, _ := status.FromError(err)
+		detail := connectorErrorDetail(st)
+		switch {
+		case detail != nil && detail.GetConfigRequired() && !resentConfig:
+			// The process lost this configuration (or never had it): send it again.
+			c.known.Delete(inst.ID)
+			resentConfig = true
+			continue
+		case detail != nil:
+			return errorFromDetail(detail)
+		case st.Code() == codes.Unavailable || st.Code() == codes.Canceled && ctx.Err() == nil:
+			// The connection is gone: the process died or stopped answering.
+			p.broken(c)
+			if idempotent && !retriedDead {
+				retriedDead = true
+				continue
+			}
+			return &sdk.Error{Code: sdk.CodePluginUnavailable,
+				Message: fmt.Sprintf("plugin %s stopped during %s; it is being restarted", p.name, method)}
+		case errors.Is(ctx.Err(), context.DeadlineExceeded) || st.Code() == codes.DeadlineExceeded:
+			return &sdk.Error{Code: sdk.CodePluginTimeout,
+				Message: fmt.Sprintf("plugin %s did not answer %s within %s", p.name, method, p.opts.CallTimeout)}
+		case ctx.Err() != nil:
+			return &sdk.Error{Code: sdk.CodeGeneral, Message: fmt.Sprintf("%s to plugin %s was canceled", method, p.name)}
+		default:
+			return decodeError(err)
+		}
+	}
+}
+
+func connectorErrorDetail(st *status.Status) *connectorv1.ConnectorError {
+	if st == nil {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if ce, ok := d.(*connectorv1.ConnectorError); ok {
+			return ce
+		}
+	}
+	return nil
+}
+
+// decodeError turns a gRPC error into a connector error, using the ConnectorError
+// detail when the plugin sent one.
+func decodeError(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return &sdk.Error{Code: sdk.CodeGeneral, Message: err.Error()}
+	}
+	if d := connectorErrorDetail(st); d != nil {
+		return errorFromDetail(d)
+	}
+	return &sdk.Error{Code: sdk.CodeGeneral, Message: fmt.Sprintf("plugin call failed: %s: %s", st.Code(), st.Message())}
+}

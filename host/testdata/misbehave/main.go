@@ -1,0 +1,84 @@
+// Command misbehave is a connector plugin that fails on purpose, for the host's tests.
+// What it does at start depends on its file name (idplug-connector-<name>):
+//
+//	*stdout*       writes to stdout before the handshake
+//	*nohandshake*  never starts serving
+//	*crashstart*   exits at once
+//
+// Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit"}.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+func main() {
+	name := strings.TrimPrefix(filepath.Base(os.Args[0]), "idplug-connector-")
+	switch {
+	case strings.Contains(name, "stdout"):
+		fmt.Println("hello from a plugin that talks too early")
+	case strings.Contains(name, "nohandshake"):
+		select {}
+	case strings.Contains(name, "crashstart"):
+		os.Exit(7)
+	}
+	sdk.Serve(connector{id: name})
+}
+
+type config struct {
+	Mode string `json:"mode"`
+}
+
+type connector struct{ id string }
+
+func (c connector) Metadata() sdk.Metadata {
+	return sdk.Metadata{
+		ID:          c.id,
+		Target:      c.id,
+		Platform:    sdk.PlatformUniversal,
+		Name:        sdk.I18n{"en": "Misbehave " + c.id},
+		Description: sdk.I18n{"en": "Fails on purpose."},
+		IsStandard:  true,
+	}
+}
+
+func (connector) ParseConfig(raw []byte) (config, error) {
+	var cfg config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return cfg, err
+	}
+	switch cfg.Mode {
+	case "", "ok", "panic", "hang", "exit":
+		return cfg, nil
+	}
+	var ce sdk.ConfigError
+	ce.Add("mode", "must be ok, panic, hang or exit, not %q", cfg.Mode)
+	return cfg, ce.Err()
+}
+
+func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	switch cfg.Mode {
+	case "panic":
+		panic("boom in " + req.InstanceID)
+	case "hang":
+		select {} // ignores its deadline, like a connector stuck in a loop
+	case "exit":
+		os.Exit(9)
+	}
+	return &sdk.Authorization{
+		RedirectTo: "https://idp.test/authorize?state=" + req.State,
+		Session:    sdk.Session{"pid": strconv.Itoa(os.Getpid())},
+	}, nil
+}
+
+func (connector) UserInfo(context.Context, config, sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: strconv.Itoa(os.Getpid())}}, nil
+}

@@ -1,0 +1,169 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// grpcServer adapts a Connector to the wire service. It is the only place where the
+// author's plain Go code meets gRPC.
+type grpcServer[C any] struct {
+	connectorv1.UnimplementedConnectorServiceServer
+
+	conn      Connector[C]
+	metadata  *connectorv1.Metadata
+	instances *instanceCache[C]
+	log       *slog.Logger
+}
+
+func newGRPCServer[C any](c Connector[C], log *slog.Logger) (*grpcServer[C], error) {
+	meta, err := metadataToProto(c.Metadata())
+	if err != nil {
+		return nil, err
+	}
+	return &grpcServer[C]{conn: c, metadata: meta, instances: newInstanceCache(c.ParseConfig), log: log}, nil
+}
+
+func (s *grpcServer[C]) GetMetadata(context.Context, *connectorv1.GetMetadataRequest) (*connectorv1.GetMetadataResponse, error) {
+	return &connectorv1.GetMetadataResponse{Metadata: s.metadata}, nil
+}
+
+func (s *grpcServer[C]) ValidateConfig(_ context.Context, req *connectorv1.ValidateConfigRequest) (*connectorv1.ValidateConfigResponse, error) {
+	_, err := s.instances.get(req.GetInstance())
+	var ce *ConfigError
+	switch {
+	case err == nil:
+		return &connectorv1.ValidateConfigResponse{}, nil
+	case errors.As(err, &ce):
+		resp := &connectorv1.ValidateConfigResponse{}
+		for _, f := range ce.Fields {
+			resp.Errors = append(resp.Errors, &connectorv1.FieldError{Field: f.Field, Message: f.Message})
+		}
+		return resp, nil
+	default:
+		return nil, toStatus(err)
+	}
+}
+
+func (s *grpcServer[C]) GetAuthorizationUri(ctx context.Context, req *connectorv1.GetAuthorizationUriRequest) (*connectorv1.GetAuthorizationUriResponse, error) {
+	cfg, ctx, err := s.instance(ctx, req.GetInstance())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	auth, err := s.conn.AuthorizationURI(ctx, cfg, AuthorizationRequest{
+		InstanceID:  req.GetInstance().GetId(),
+		RedirectURI: req.GetRedirectUri(),
+		State:       req.GetState(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if auth == nil {
+		return nil, toStatus(Errorf(CodeGeneral, "connector returned no authorization"))
+	}
+	return &connectorv1.GetAuthorizationUriResponse{RedirectTo: auth.RedirectTo, Session: auth.Session}, nil
+}
+
+func (s *grpcServer[C]) GetUserInfo(ctx context.Context, req *connectorv1.GetUserInfoRequest) (*connectorv1.GetUserInfoResponse, error) {
+	cfg, ctx, err := s.instance(ctx, req.GetInstance())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	res, err := s.conn.UserInfo(ctx, cfg, UserInfoRequest{
+		InstanceID: req.GetInstance().GetId(),
+		Session:    req.GetSession(),
+		Callback:   req.GetCallback(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if res == nil || res.UserInfo.ID == "" {
+		return nil, toStatus(Errorf(CodeInvalidResponse, "connector returned a profile without an id"))
+	}
+	return &connectorv1.GetUserInfoResponse{UserInfo: userInfoToProto(res.UserInfo), Tokens: tokenSetToProto(res.Tokens)}, nil
+}
+
+func (s *grpcServer[C]) RefreshTokens(ctx context.Context, req *connectorv1.RefreshTokensRequest) (*connectorv1.RefreshTokensResponse, error) {
+	r, ok := s.conn.(Refresher[C])
+	if !ok {
+		return nil, toStatus(Errorf(CodeNotImplemented, "connector %q cannot refresh tokens", s.metadata.GetId()))
+	}
+	cfg, ctx, err := s.instance(ctx, req.GetInstance())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	tokens, err := r.Refresh(ctx, cfg, req.GetRefreshToken())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if tokens == nil {
+		return nil, toStatus(Errorf(CodeInvalidResponse, "connector returned no tokens"))
+	}
+	return &connectorv1.RefreshTokensResponse{Tokens: tokenSetToProto(tokens)}, nil
+}
+
+// instance resolves the call's configuration and puts an instance-tagged logger in ctx.
+func (s *grpcServer[C]) instance(ctx context.Context, in *connectorv1.Instance) (C, context.Context, error) {
+	cfg, err := s.instances.get(in)
+	return cfg, withLogger(ctx, s.log.With("instance", in.GetId())), err
+}
+
+// toStatus turns a connector error into a gRPC status carrying a ConnectorError detail.
+func toStatus(err error) error {
+	if errors.Is(err, errConfigRequired) {
+		st, _ := status.New(codes.FailedPrecondition, err.Error()).
+			WithDetails(&connectorv1.ConnectorError{Code: string(CodeInvalidConfig), Message: err.Error(), ConfigRequired: true})
+		return st.Err()
+	}
+	e := AsError(err)
+	if e.Code == CodeGeneral && errors.Is(err, context.DeadlineExceeded) {
+		e = &Error{Code: CodeProviderTimeout, Message: e.Message}
+	}
+	st, detailErr := status.New(grpcCode(e.Code), e.Message).WithDetails(errorToProto(e))
+	if detailErr != nil {
+		return status.Error(codes.Internal, e.Error())
+	}
+	return st.Err()
+}
+
+func grpcCode(c ErrorCode) codes.Code {
+	switch c {
+	case CodeInvalidConfig, CodeInvalidMetadata, CodeInvalidRequestParameters, CodeInsufficientRequestParameters:
+		return codes.InvalidArgument
+	case CodeSocialAuthCodeInvalid, CodeSocialAccessTokenInvalid, CodeSocialIDTokenInvalid, CodeAuthorizationFailed:
+		return codes.Unauthenticated
+	case CodeNotImplemented:
+		return codes.Unimplemented
+	case CodeRateLimitExceeded:
+		return codes.ResourceExhausted
+	case CodeProviderTimeout:
+		return codes.DeadlineExceeded
+	case CodeProviderUnavailable:
+		// Not codes.Unavailable: the host reads that as "the plugin is gone".
+		return codes.Aborted
+	default:
+		return codes.Unknown
+	}
+}
+
+// recoverPanics turns a panic in connector code into a general error for that call
+// only; the plugin goes on serving.
+func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("connector panicked", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				resp, err = nil, toStatus(Errorf(CodeGeneral, "connector panicked: %v", r))
+			}
+		}()
+		return handler(ctx, req)
+	}
+}

@@ -1,0 +1,75 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+)
+
+// errConfigRequired tells the host to resend a call with the instance's configuration:
+// this process has not seen that configuration version (it restarted, or it is new).
+var errConfigRequired = errors.New("configuration required")
+
+// instanceCache keeps each instance's parsed configuration, so ParseConfig runs once per
+// instance and configuration version instead of once per call.
+type instanceCache[C any] struct {
+	parse func([]byte) (C, error)
+
+	mu sync.RWMutex
+	m  map[string]*instanceEntry[C]
+}
+
+type instanceEntry[C any] struct {
+	version string
+	cfg     C
+	err     error
+}
+
+func newInstanceCache[C any](parse func([]byte) (C, error)) *instanceCache[C] {
+	return &instanceCache[C]{parse: parse, m: map[string]*instanceEntry[C]{}}
+}
+
+// get returns the parsed configuration of in, parsing and caching it when the call
+// carries a configuration this process has not seen.
+func (c *instanceCache[C]) get(in *connectorv1.Instance) (C, error) {
+	id, version := in.GetId(), in.GetConfigVersion()
+	if version != "" {
+		c.mu.RLock()
+		e := c.m[id]
+		c.mu.RUnlock()
+		if e != nil && e.version == version {
+			return e.cfg, e.err
+		}
+	}
+	if len(in.GetConfig()) == 0 {
+		var zero C
+		return zero, errConfigRequired
+	}
+	cfg, err := c.safeParse(in.GetConfig())
+	if version != "" {
+		c.mu.Lock()
+		c.m[id] = &instanceEntry[C]{version: version, cfg: cfg, err: err}
+		c.mu.Unlock()
+	}
+	return cfg, err
+}
+
+// safeParse keeps a panic in the author's ParseConfig from taking the plugin down.
+func (c *instanceCache[C]) safeParse(raw []byte) (cfg C, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = Errorf(CodeInvalidConfig, "parsing the configuration panicked: %v", r)
+		}
+	}()
+	return c.parse(raw)
+}
+
+func (c *instanceCache[C]) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
+}
+
+func (c *instanceCache[C]) String() string { return fmt.Sprintf("%d instances", c.len()) }

@@ -1,0 +1,140 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"github.com/idplug/idplug/internal/wire"
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"google.golang.org/grpc"
+)
+
+// Serve runs c as an idplug plugin until the host stops it, and never returns normally.
+// Call it from main. Run by hand, outside a host, it explains what it is and exits.
+func Serve[C any](c Connector[C], opts ...ServeOption) {
+	o := serveOptions{parentCheck: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	log := newPluginLogger(os.Stderr, levelFromEnv())
+	cfg, err := serveConfig(c, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "idplug plugin:", err)
+		os.Exit(1)
+	}
+	if o.parentCheck > 0 {
+		go exitWithParent(log, o.parentCheck)
+	}
+	plugin.Serve(cfg)
+	os.Exit(0)
+}
+
+// ServeOption changes how Serve runs.
+type ServeOption func(*serveOptions)
+
+type serveOptions struct {
+	parentCheck time.Duration
+}
+
+// WithParentCheck sets how often the plugin checks that its host is still alive
+// (default one second); zero turns the check off.
+func WithParentCheck(every time.Duration) ServeOption {
+	return func(o *serveOptions) { o.parentCheck = every }
+}
+
+// serveConfig builds the go-plugin configuration that serves c.
+func serveConfig[C any](c Connector[C], log *slog.Logger) (*plugin.ServeConfig, error) {
+	if err := validateMetadata(c.Metadata()); err != nil {
+		return nil, err
+	}
+	srv, err := newGRPCServer(c, log)
+	if err != nil {
+		return nil, err
+	}
+	return &plugin.ServeConfig{
+		HandshakeConfig: wire.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			wire.ProtocolVersion: {wire.PluginName: &grpcPlugin{register: func(s *grpc.Server) {
+				connectorv1.RegisterConnectorServiceServer(s, srv)
+			}}},
+		},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(recoverPanics(log)))...)
+		},
+		// go-plugin's own lines, in the same JSON shape as the author's logger.
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Level:      hclog.LevelFromString(os.Getenv(wire.EnvLogLevel)),
+			Output:     os.Stderr,
+			JSONFormat: true,
+		}),
+	}, nil
+}
+
+// grpcPlugin is the plugin side of go-plugin's GRPCPlugin.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	register func(*grpc.Server)
+}
+
+func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	p.register(s)
+	return nil
+}
+
+func (p *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, fmt.Errorf("the SDK serves connectors; hosts dial them")
+}
+
+// exitWithParent ends the plugin when its host dies. go-plugin does not: a host killed
+// with SIGKILL would otherwise leave its plugins running forever.
+func exitWithParent(log *slog.Logger, every time.Duration) {
+	parent := os.Getppid()
+	if parent <= 1 {
+		return // started by init or by hand for debugging: nothing to watch
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != parent {
+			log.Warn("host process is gone; exiting", "host_pid", parent)
+			os.Exit(3)
+		}
+	}
+}
+
+func validateMetadata(m Metadata) error {
+	var ce ConfigError
+	if m.ID == "" {
+		ce.Add("id", "is required")
+	}
+	if m.Name["en"] == "" {
+		ce.Add("name.en", "is required")
+	}
+	if m.Description["en"] == "" {
+		ce.Add("description.en", "is required")
+	}
+	if _, ok := platformToProto[m.Platform]; !ok && m.Platform != "" {
+		ce.Add("platform", "must be Universal, Web or Native, not %q", m.Platform)
+	}
+	seen := map[string]bool{}
+	for i, f := range m.FormItems {
+		if f.Key == "" {
+			ce.Add(fmt.Sprintf("formItems[%d].key", i), "is required")
+		} else if seen[f.Key] {
+			ce.Add(fmt.Sprintf("formItems[%d].key", i), "%q is used twice", f.Key)
+		}
+		seen[f.Key] = true
+		if _, ok := formItemTypeToProto[f.Type]; !ok {
+			ce.Add(fmt.Sprintf("formItems[%d].type", i), "unknown form item type %q", f.Type)
+		}
+	}
+	if err := ce.Err(); err != nil {
+		return fmt.Errorf("invalid metadata: %w", err)
+	}
+	return nil
+}
