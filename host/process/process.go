@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,6 +151,22 @@ func (p *Process) Close() {
 	p.bg.Wait()
 }
 
+// explainStartError rewrites go-plugin's long handshake error into one line that says
+// what the plugin did wrong.
+func explainStartError(err error) error {
+	const prefix = "Unrecognized remote plugin message: "
+	msg := err.Error()
+	if !strings.HasPrefix(msg, prefix) {
+		return err
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(msg, prefix), "\n")
+	if first == "" {
+		return errors.New("the plugin exited before its handshake, without writing anything to stdout (is it an idplug plugin?)")
+	}
+	return fmt.Errorf("unrecognized plugin message %q instead of the handshake "+
+		"(it is not an idplug plugin, or it prints to stdout before serving)", first)
+}
+
 func (p *Process) isClosed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -186,7 +203,7 @@ func (p *Process) launch() (*conn, error) {
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
 			return nil, fmt.Errorf("plugin %s: %s: checksum does not match SHA256SUMS", p.name, p.path)
 		}
-		return nil, fmt.Errorf("plugin %s: start: %w", p.name, err)
+		return nil, fmt.Errorf("plugin %s: start: %w", p.name, explainStartError(err))
 	}
 	raw, err := rpcClient.Dispense(wire.PluginName)
 	if err != nil {

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Environment references are replaced in scalar values after the file has been
+// parsed, not in the raw text before it: a value taken from the environment can
+// then never change the structure of the document (a secret holding ": ", "#",
+// "[" or a newline stays one string), and every line number still points at
+// the text the operator wrote. Mapping keys are not interpolated.
+//
+// A plain (unquoted) scalar is typed again after replacement, as if its new
+// text had been written in the file, so `port: ${PORT}` gives the plugin a
+// number; a quoted scalar always stays a string.
+
+// interpolate replaces environment references in every scalar value below n.
+// Aliases are skipped: the anchored node they point to is handled where it is
+// defined, so each scalar is replaced exactly once.
+func interpolate(n *yaml.Node, path string, env func(string) (string, bool), ps *problems) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			interpolate(c, path, env, ps)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			interpolate(n.Content[i+1], keyPath(path, n.Content[i]), env, ps)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			interpolate(c, indexPath(path, i), env, ps)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return
+		}
+		value, errs := expand(n.Value, env)
+		for _, e := range errs {
+			ps.addFailed(path, n.Line, "%s", e)
+		}
+		if len(errs) > 0 {
+			return
+		}
+		n.Value = value
+		if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			n.Tag = (&yaml.Node{Kind: yaml.ScalarNode, Value: value}).ShortTag()
+		}
+	}
+}
+
+// expand replaces ${NAME}, ${NAME:-default} and $$ in s. A "$" followed by
+// anything else is kept as it is, so most literal dollar signs need no escape.
+// ${NAME:-default} uses default when NAME is unset or empty, as in a shell.
+func expand(s string, env func(string) (string, bool)) (string, []string) {
+	var (
+		b    strings.Builder
+		errs []string
+	)
+	for i := 0; i < len(s); {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i += 2
+		case '{':
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 {
+				errs = append(errs, `"${" has no closing "}" (write $$ for a literal $)`)
+				return s, errs
+			}
+			body := s[i+2 : i+2+end]
+			i += 2 + end + 1
+			name, def, hasDef := strings.Cut(body, ":-")
+			if !isVarName(name) {
+				errs = append(errs, fmt.Sprintf("%s is not a valid reference: use ${NAME} or ${NAME:-default}, and $$ for a literal $", strconv.Quote("${"+body+"}")))
+				continue
+			}
+			v, ok := env(name)
+			switch {
+			case ok && (v != "" || !hasDef):
+				b.WriteString(v)
+			case hasDef:
+				b.WriteString(def)
+			default:
+				errs = append(errs, fmt.Sprintf("environment variable %s is not set", name))
+			}
+		default:
+			b.WriteByte('$')
+			i++
+		}
+	}
+	return b.String(), errs
+}
+
+// isVarName reports whether s is a portable environment variable name.
+func isVarName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch {
+		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,218 @@
+package host_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/sdk"
+)
+
+// faultyHost runs the misbehave plugin with one instance per mode.
+func faultyHost(t *testing.T, opts host.Options) *host.Host {
+	t.Helper()
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	h := open(t, dir, opts)
+	var cfgs []host.ConnectorConfig
+	for _, mode := range []string{"ok", "panic", "hang", "exit"} {
+		cfgs = append(cfgs, host.ConnectorConfig{ID: mode, Plugin: "misbehave", Config: json.RawMessage(`{"mode":"` + mode + `"}`)})
+	}
+	if err := h.Configure(context.Background(), cfgs); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func pidOf(t *testing.T, h *host.Host) int {
+	t.Helper()
+	p, _ := h.Plugin("misbehave")
+	pid := p.PID()
+	if pid == 0 {
+		t.Fatal("plugin has no process")
+	}
+	return pid
+}
+
+func TestKilledPluginIsRestartedOnceAndNextCallsSucceed(t *testing.T) {
+	var restarts atomic.Int32
+	h := faultyHost(t, host.Options{OnRestart: func(string) { restarts.Add(1) }})
+	ctx := context.Background()
+	if _, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+	old := pidOf(t, h)
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	// Many callers notice the death at once; one restart serves them all.
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = h.AuthorizationURI(ctx, "ok", "https://app.test/cb", fmt.Sprint("s", i))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d after SIGKILL: %v", i, err)
+		}
+	}
+	if n := restarts.Load(); n != 1 {
+		t.Fatalf("restarts = %d, want 1", n)
+	}
+	if now := pidOf(t, h); now == old {
+		t.Fatal("the plugin runs under its old pid")
+	}
+	// The new process got the instance's configuration again: the call above proves it
+	// for "ok"; a second instance too.
+	if _, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "again"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPluginDyingDuringACallIsReportedAndReplaced(t *testing.T) {
+	var restarts atomic.Int32
+	h := faultyHost(t, host.Options{OnRestart: func(string) { restarts.Add(1) }})
+	ctx := context.Background()
+	_, err := h.AuthorizationURI(ctx, "exit", "https://app.test/cb", "s")
+	if codeOf(err) != sdk.CodePluginUnavailable || !strings.Contains(err.Error(), "stopped during GetAuthorizationUri") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s"); err != nil {
+		t.Fatalf("call after the crash: %v", err)
+	}
+	if restarts.Load() == 0 {
+		t.Fatal("no restart")
+	}
+}
+
+func TestHangingCallIsCutOffAtTheDeadline(t *testing.T) {
+	h := faultyHost(t, host.Options{CallTimeout: 300 * time.Millisecond})
+	ctx := context.Background()
+	start := time.Now()
+	_, err := h.AuthorizationURI(ctx, "hang", "https://app.test/cb", "s")
+	if codeOf(err) != sdk.CodePluginTimeout || !strings.Contains(err.Error(), "did not answer GetAuthorizationUri within 300ms") {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the call took %v", took)
+	}
+	// The caller's own shorter deadline wins too.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := h.AuthorizationURI(short, "hang", "https://app.test/cb", "s"); codeOf(err) != sdk.CodePluginTimeout {
+		t.Fatalf("err = %v", err)
+	}
+	// The plugin still serves other calls.
+	if _, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPanicBecomesAnErrorAndThePluginKeepsServing(t *testing.T) {
+	var restarts atomic.Int32
+	h := faultyHost(t, host.Options{OnRestart: func(string) { restarts.Add(1) }})
+	ctx := context.Background()
+	pid := pidOf(t, h)
+	_, err := h.AuthorizationURI(ctx, "panic", "https://app.test/cb", "s")
+	if codeOf(err) != sdk.CodeGeneral || !strings.Contains(err.Error(), "connector panicked: boom in panic") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+	if pidOf(t, h) != pid || restarts.Load() != 0 {
+		t.Fatal("a panic restarted the plugin")
+	}
+}
+
+// helperHostEnv makes the test binary act as a host process (see runHelperHost), so a
+// test can SIGKILL a host and watch its plugins.
+const helperHostEnv = "IDPLUG_TEST_HELPER_HOST"
+
+func runHelperHost() {
+	h, err := host.Open(context.Background(), host.Options{PluginDir: os.Getenv(helperHostEnv)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var pids []int
+	for _, p := range h.Plugins() {
+		pids = append(pids, p.PID)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(pids)
+	select {} // until killed
+}
+
+func TestPluginsExitWhenTheirHostIsKilled(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "one")
+	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperHostEnv+"="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("helper host: %v", err)
+	}
+	var pids []int
+	if err := json.Unmarshal([]byte(line), &pids); err != nil || len(pids) != 2 {
+		t.Fatalf("helper host said %q", line)
+	}
+	for _, pid := range pids {
+		if !alive(pid) {
+			t.Fatalf("plugin %d is not running before the host dies", pid)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("plugin %d still runs 10s after its host was killed", pid)
+			}
+			time.Sleep(20 * time.Millisecond) // polling a process we cannot wait on
+		}
+	}
+}
+
+// alive reports whether pid runs (a zombie nobody reaped counts as gone).
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesized command name.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}

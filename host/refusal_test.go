@@ -1,0 +1,218 @@
+package host_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func bystanderSum(t *testing.T, dir string) string {
+	return sha256File(t, filepath.Join(dir, "idplug-connector-bystander")) + "  idplug-connector-bystander\n"
+}
+
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRefusals lays out one folder per way a plugin file can be wrong and checks that
+// the host refuses exactly that file, says why, and still runs the good plugin beside it.
+func TestRefusals(t *testing.T) {
+	example := plugintest.Binary(t, examplePkg)
+	misbehave := plugintest.Binary(t, misbehavePkg)
+
+	cases := []struct {
+		name    string
+		setup   func(t *testing.T, dir string)
+		file    string // the refused file
+		reason  string
+		ignored bool // reported as ignored rather than refused
+	}{
+		{
+			name: "not executable",
+			setup: func(t *testing.T, dir string) {
+				p := plugintest.Install(t, dir, misbehave, "noexec")
+				if err := os.Chmod(p, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			file: "idplug-connector-noexec", reason: "not executable",
+		},
+		{
+			name: "wrong name",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "connector-oauth2"), "#!/bin/sh\n", 0o755)
+			},
+			file: "connector-oauth2", reason: "name does not start with idplug-connector-", ignored: true,
+		},
+		{
+			name: "bad characters in name",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "idplug-connector-Bad.Name"), "#!/bin/sh\n", 0o755)
+			},
+			file: "idplug-connector-Bad.Name", reason: "must match", ignored: true,
+		},
+		{
+			name: "writable by others",
+			setup: func(t *testing.T, dir string) {
+				p := plugintest.Install(t, dir, misbehave, "openwrite")
+				if err := os.Chmod(p, 0o757); err != nil {
+					t.Fatal(err)
+				}
+			},
+			file: "idplug-connector-openwrite", reason: "writable by other users",
+		},
+		{
+			name: "symlink outside the folder",
+			setup: func(t *testing.T, dir string) {
+				if err := os.Symlink(misbehave, filepath.Join(dir, "idplug-connector-escape")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			file: "idplug-connector-escape", reason: "outside the plugin folder",
+		},
+		{
+			name: "directory",
+			setup: func(t *testing.T, dir string) {
+				if err := os.Mkdir(filepath.Join(dir, "idplug-connector-dir"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			},
+			file: "idplug-connector-dir", reason: "not a regular file",
+		},
+		{
+			name: "checksum mismatch",
+			setup: func(t *testing.T, dir string) {
+				good := plugintest.Install(t, dir, example, "example")
+				plugintest.Install(t, dir, misbehave, "tampered")
+				sums := sha256File(t, good) + "  idplug-connector-example\n" + bystanderSum(t, dir) +
+					strings.Repeat("ab", 32) + "  idplug-connector-tampered\n"
+				writeFile(t, filepath.Join(dir, catalog.SumsFile), sums, 0o644)
+			},
+			file: "idplug-connector-tampered", reason: "checksum does not match SHA256SUMS",
+		},
+		{
+			name: "not listed in SHA256SUMS",
+			setup: func(t *testing.T, dir string) {
+				good := plugintest.Install(t, dir, example, "example")
+				plugintest.Install(t, dir, misbehave, "unlisted")
+				writeFile(t, filepath.Join(dir, catalog.SumsFile), sha256File(t, good)+" *idplug-connector-example\n"+bystanderSum(t, dir), 0o644)
+			},
+			file: "idplug-connector-unlisted", reason: "not listed in SHA256SUMS",
+		},
+		{
+			name: "not a plugin",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "idplug-connector-script"), "#!/bin/sh\necho 'usage: script [flags]'\nexit 2\n", 0o755)
+			},
+			file: "idplug-connector-script", reason: `unrecognized plugin message "usage: script [flags]" instead of the handshake`,
+		},
+		{
+			name: "prints to stdout before the handshake",
+			setup: func(t *testing.T, dir string) {
+				plugintest.Install(t, dir, misbehave, "stdout")
+			},
+			file: "idplug-connector-stdout", reason: `"hello from a plugin that talks too early" instead of the handshake`,
+		},
+		{
+			name: "never finishes the handshake",
+			setup: func(t *testing.T, dir string) {
+				plugintest.Install(t, dir, misbehave, "nohandshake")
+			},
+			file: "idplug-connector-nohandshake", reason: "timeout while waiting for plugin to start",
+		},
+		{
+			name: "exits at start",
+			setup: func(t *testing.T, dir string) {
+				plugintest.Install(t, dir, misbehave, "crashstart")
+			},
+			file: "idplug-connector-crashstart", reason: "the plugin exited before its handshake, without writing anything to stdout",
+		},
+		{
+			name: "duplicate plugin id",
+			setup: func(t *testing.T, dir string) {
+				plugintest.Install(t, dir, example, "example")
+				plugintest.Install(t, dir, example, "example-copy")
+			},
+			file:   "idplug-connector-example-copy",
+			reason: `plugin id "example" is claimed by more than one file: [idplug-connector-example idplug-connector-example-copy]`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := plugintest.Folder(t)
+			// A good plugin beside the bad one keeps running.
+			plugintest.Install(t, dir, misbehave, "bystander")
+			tc.setup(t, dir)
+			h := open(t, dir, host.Options{StartTimeout: 2 * time.Second})
+
+			entries := h.Refused()
+			if tc.ignored {
+				entries = h.Ignored()
+			}
+			found := false
+			for _, e := range entries {
+				if e.File == tc.file {
+					found = true
+					if !strings.Contains(e.Reason, tc.reason) {
+						t.Errorf("reason for %s = %q, want it to contain %q", e.File, e.Reason, tc.reason)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("%s not reported; refused=%v ignored=%v", tc.file, h.Refused(), h.Ignored())
+			}
+			if _, ok := h.Plugin("bystander"); !ok {
+				t.Fatalf("the good plugin beside %s does not run; refused=%v", tc.file, h.Refused())
+			}
+			for _, p := range h.Plugins() {
+				if p.File == tc.file {
+					t.Fatalf("%s runs although it was refused", tc.file)
+				}
+			}
+		})
+	}
+}
+
+func TestFolderWritableByOthersIsRefused(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "good")
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, err := host.Open(t.Context(), host.Options{PluginDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "is writable by other users") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMissingFolder(t *testing.T) {
+	_, err := host.Open(t.Context(), host.Options{PluginDir: filepath.Join(t.TempDir(), "absent")})
+	if err == nil || !strings.Contains(err.Error(), "absent") {
+		t.Fatalf("err = %v", err)
+	}
+}

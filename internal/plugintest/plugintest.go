@@ -1,0 +1,117 @@
+// Package plugintest builds real plugin binaries for tests and lays out plugin folders.
+package plugintest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// RepoRoot is the folder holding go.mod, found by walking up from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+var (
+	buildMu  sync.Mutex
+	built    = map[string]string{}
+	buildDir string
+)
+
+// Binary builds the Go command at pkg (a path relative to the repository root, such
+// as "./plugins/example") once per test process and returns the binary's path.
+// Call Cleanup from TestMain to remove the binaries.
+func Binary(tb testing.TB, pkg string) string {
+	tb.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if path, ok := built[pkg]; ok {
+		return path
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if buildDir == "" {
+		if buildDir, err = os.MkdirTemp("", "idplug-bin-"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	out := filepath.Join(buildDir, fmt.Sprintf("bin%d", len(built)))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	built[pkg] = out
+	return out
+}
+
+// Cleanup removes the binaries Binary built.
+func Cleanup() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	buildDir, built = "", map[string]string{}
+}
+
+// Folder returns a new, private plugin folder that the test removes when it ends.
+func Folder(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// Install copies the binary src into dir as idplug-connector-<name> with mode 0755
+// and returns its path.
+func Install(tb testing.TB, dir, src, name string) string {
+	tb.Helper()
+	dst := filepath.Join(dir, "idplug-connector-"+name)
+	if err := copyFile(src, dst, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dst
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode)
+}

@@ -1,0 +1,230 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+type testConfig struct {
+	Greeting string `json:"greeting"`
+}
+
+// testConnector counts ParseConfig calls and misbehaves on request.
+type testConnector struct {
+	parses atomic.Int32
+}
+
+func (*testConnector) Metadata() Metadata {
+	return Metadata{
+		ID: "test", Target: "test", Platform: PlatformWeb,
+		Name: I18n{"en": "Test"}, Description: I18n{"en": "A test connector"},
+		FormItems: []FormItem{
+			{Key: "greeting", Label: "Greeting", Type: FormSelect, DefaultValue: "hi",
+				SelectItems:    []SelectItem{{Value: "hi", Title: "Hi"}},
+				ShowConditions: []ShowCondition{{TargetKey: "mode", ExpectValue: true}}},
+		},
+	}
+}
+
+func (c *testConnector) ParseConfig(raw []byte) (testConfig, error) {
+	c.parses.Add(1)
+	var cfg testConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return cfg, err
+	}
+	var ce ConfigError
+	if cfg.Greeting == "" {
+		ce.Add("greeting", "is required")
+	}
+	if cfg.Greeting == "parse-panic" {
+		panic("parse exploded")
+	}
+	return cfg, ce.Err()
+}
+
+func (*testConnector) AuthorizationURI(ctx context.Context, cfg testConfig, req AuthorizationRequest) (*Authorization, error) {
+	switch cfg.Greeting {
+	case "panic":
+		panic("kaboom")
+	case "provider-error":
+		return nil, Errorf(CodeAuthorizationFailed, "denied").WithDetail("error", "access_denied").WithDetail("status", 400)
+	case "plain-error":
+		return nil, errors.New("something broke")
+	}
+	Logger(ctx).Info("building url")
+	return &Authorization{RedirectTo: "https://idp.test/?g=" + cfg.Greeting + "&state=" + req.State, Session: Session{"state": req.State}}, nil
+}
+
+func (*testConnector) UserInfo(_ context.Context, cfg testConfig, req UserInfoRequest) (*UserInfoResult, error) {
+	return &UserInfoResult{UserInfo: UserInfo{ID: req.Callback["code"], Name: String(cfg.Greeting), Email: String("")}}, nil
+}
+
+func dial(t *testing.T, c *testConnector, logs *bytes.Buffer) connectorv1.ConnectorServiceClient {
+	t.Helper()
+	log := newPluginLogger(logs, slog.LevelDebug)
+	srv, err := newGRPCServer[testConfig](c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	s := grpc.NewServer(grpc.ChainUnaryInterceptor(recoverPanics(log)))
+	connectorv1.RegisterConnectorServiceServer(s, srv)
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return lis.Dial() }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return connectorv1.NewConnectorServiceClient(conn)
+}
+
+func inst(id, version, config string) *connectorv1.Instance {
+	return &connectorv1.Instance{Id: id, ConfigVersion: version, Config: []byte(config)}
+}
+
+func detail(t *testing.T, err error) *connectorv1.ConnectorError {
+	t.Helper()
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if ce, ok := d.(*connectorv1.ConnectorError); ok {
+			return ce
+		}
+	}
+	t.Fatalf("no ConnectorError detail in %v", err)
+	return nil
+}
+
+func TestConfigIsParsedOncePerVersionAndResentOnDemand(t *testing.T) {
+	c := &testConnector{}
+	client := dial(t, c, &bytes.Buffer{})
+	ctx := context.Background()
+
+	// Without the configuration, the plugin asks for it.
+	_, err := client.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: inst("a", "v1", ""), State: "s"})
+	if d := detail(t, err); !d.GetConfigRequired() || status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("err = %v", err)
+	}
+	for range 3 {
+		resp, err := client.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: inst("a", "v1", `{"greeting":"hi"}`), State: "s"})
+		if err != nil || resp.GetRedirectTo() != "https://idp.test/?g=hi&state=s" || resp.GetSession()["state"] != "s" {
+			t.Fatalf("resp = %v, err = %v", resp, err)
+		}
+		// Later calls name the version only.
+		if _, err := client.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: inst("a", "v1", ""), State: "s"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.parses.Load(); n != 1 {
+		t.Fatalf("ParseConfig ran %d times, want 1", n)
+	}
+	// A new version is parsed again; instances do not share configurations.
+	resp, err := client.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: inst("a", "v2", `{"greeting":"yo"}`)})
+	if err != nil || !strings.Contains(resp.GetRedirectTo(), "g=yo") {
+		t.Fatalf("resp = %v, err = %v", resp, err)
+	}
+	if _, err := client.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: inst("b", "v2", "")}); !detail(t, err).GetConfigRequired() {
+		t.Fatalf("instance b must not see a's configuration: %v", err)
+	}
+}
+
+func TestValidateConfigReportsFields(t *testing.T) {
+	client := dial(t, &testConnector{}, &bytes.Buffer{})
+	resp, err := client.ValidateConfig(context.Background(), &connectorv1.ValidateConfigRequest{Instance: inst("a", "v1", `{}`)})
+	if err != nil || len(resp.GetErrors()) != 1 || resp.GetErrors()[0].GetField() != "greeting" || resp.GetErrors()[0].GetMessage() != "is required" {
+		t.Fatalf("resp = %v, err = %v", resp, err)
+	}
+	// A call on an invalid instance fails with invalid_config and the fields in details.
+	_, err = client.GetAuthorizationUri(context.Background(), &connectorv1.GetAuthorizationUriRequest{Instance: inst("a", "v1", "")})
+	d := detail(t, err)
+	if d.GetCode() != string(CodeInvalidConfig) || !strings.Contains(string(d.GetDetailsJson()), `"field":"greeting"`) {
+		t.Fatalf("detail = %v", d)
+	}
+	// A panic while parsing is a config error, not a dead plugin.
+	resp, err = client.ValidateConfig(context.Background(), &connectorv1.ValidateConfigRequest{Instance: inst("p", "v1", `{"greeting":"parse-panic"}`)})
+	if err == nil || !strings.Contains(err.Error(), "parsing the configuration panicked: parse exploded") {
+		t.Fatalf("resp = %v, err = %v", resp, err)
+	}
+}
+
+func TestErrorsCrossTheWireWithCodeAndDetails(t *testing.T) {
+	logs := &bytes.Buffer{}
+	client := dial(t, &testConnector{}, logs)
+	ctx := context.Background()
+	call := func(greeting string) error {
+		_, err := client.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: inst(greeting, "v", `{"greeting":"`+greeting+`"}`)})
+		return err
+	}
+	d := detail(t, call("provider-error"))
+	if d.GetCode() != "authorization_failed" || d.GetMessage() != "denied" || string(d.GetDetailsJson()) != `{"error":"access_denied","status":400}` {
+		t.Fatalf("detail = %v", d)
+	}
+	if d := detail(t, call("plain-error")); d.GetCode() != "general" || d.GetMessage() != "something broke" {
+		t.Fatalf("detail = %v", d)
+	}
+	if d := detail(t, call("panic")); d.GetCode() != "general" || d.GetMessage() != "connector panicked: kaboom" {
+		t.Fatalf("detail = %v", d)
+	}
+	// The plugin goes on serving after a panic, and logged its stack in the host's format.
+	if err := call("fine"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"@level":"error","@message":"connector panicked"`) ||
+		!strings.Contains(logs.String(), `"@message":"building url","instance":"fine"`) {
+		t.Fatalf("logs = %s", logs)
+	}
+	_, err := client.RefreshTokens(ctx, &connectorv1.RefreshTokensRequest{Instance: inst("x", "v", `{"greeting":"x"}`)})
+	if d := detail(t, err); d.GetCode() != "not_implemented" {
+		t.Fatalf("detail = %v", d)
+	}
+}
+
+func TestMetadataAndProfileConversion(t *testing.T) {
+	client := dial(t, &testConnector{}, &bytes.Buffer{})
+	resp, err := client.GetMetadata(context.Background(), &connectorv1.GetMetadataRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := resp.GetMetadata()
+	f := m.GetFormItems()[0]
+	if m.GetPlatform() != connectorv1.Platform_PLATFORM_WEB || f.GetType() != connectorv1.FormItemType_FORM_ITEM_TYPE_SELECT ||
+		string(f.GetDefaultValueJson()) != `"hi"` || string(f.GetShowConditions()[0].GetExpectValueJson()) != "true" {
+		t.Fatalf("metadata = %v", m)
+	}
+	ui, err := client.GetUserInfo(context.Background(), &connectorv1.GetUserInfoRequest{
+		Instance: inst("a", "v", `{"greeting":"hi"}`), Callback: map[string]string{"code": "u1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty email is a value, not an absent one.
+	if u := ui.GetUserInfo(); u.GetId() != "u1" || u.Email == nil || *u.Email != "" || u.Phone != nil {
+		t.Fatalf("user info = %v", u)
+	}
+}
+
+func TestMetadataIsValidatedBeforeServing(t *testing.T) {
+	err := validateMetadata(Metadata{Platform: "Desktop", FormItems: []FormItem{{Key: "a", Type: "Text"}, {Key: "a", Type: "Blob"}}})
+	for _, want := range []string{"id: is required", "name.en: is required", "description.en: is required",
+		`platform: must be Universal, Web or Native, not "Desktop"`, `formItems[1].key: "a" is used twice`, `formItems[1].type: unknown form item type "Blob"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}

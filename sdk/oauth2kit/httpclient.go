@@ -1,0 +1,157 @@
+package oauth2kit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+const (
+	// DefaultRequestTimeout bounds one HTTP call. It stays below the host's default
+	// 10s call deadline so that a slow provider is reported as such, not as a slow plugin.
+	DefaultRequestTimeout = 8 * time.Second
+	// DefaultMaxResponseBytes caps what is read of a provider's answer.
+	DefaultMaxResponseBytes int64 = 1 << 20
+	// DefaultUserAgent is sent when HTTPOptions.UserAgent is empty. Some APIs
+	// (GitHub's among them) refuse requests without one.
+	DefaultUserAgent = "idplug-oauth2kit"
+)
+
+// HTTPOptions configure an HTTPClient.
+type HTTPOptions struct {
+	// Timeout bounds each request, from sending it to reading the whole answer
+	// (DefaultRequestTimeout when zero).
+	Timeout time.Duration
+	// UserAgent is sent with every request (DefaultUserAgent when empty).
+	UserAgent string
+	// CACertificates is a PEM bundle of extra roots to trust besides the system's.
+	CACertificates string
+	// MaxResponseBytes caps the size of an answer (DefaultMaxResponseBytes when zero).
+	MaxResponseBytes int64
+}
+
+// HTTPClient makes the calls to a provider's endpoints. It is safe for concurrent use.
+type HTTPClient struct {
+	client    *http.Client
+	timeout   time.Duration
+	userAgent string
+	maxBody   int64
+}
+
+// NewHTTPClient returns a client for opts. Clients with the same CA certificates
+// share one connection pool. It fails only when CACertificates is not usable.
+func NewHTTPClient(opts HTTPOptions) (*HTTPClient, error) {
+	transport, err := sharedTransport(opts.CACertificates)
+	if err != nil {
+		return nil, err
+	}
+	c := &HTTPClient{
+		client: &http.Client{
+			Transport: transport,
+			// A redirect from a token endpoint would carry the code and the client's
+			// credentials somewhere the operator did not configure: never follow one.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		timeout:   opts.Timeout,
+		userAgent: opts.UserAgent,
+		maxBody:   opts.MaxResponseBytes,
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultRequestTimeout
+	}
+	if c.userAgent == "" {
+		c.userAgent = DefaultUserAgent
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxResponseBytes
+	}
+	return c, nil
+}
+
+// Timeout is the bound of one request.
+func (c *HTTPClient) Timeout() time.Duration { return c.timeout }
+
+// response is a provider's answer, read whole.
+type response struct {
+	status      int
+	header      http.Header
+	contentType string
+	body        []byte
+}
+
+// do sends req under the request timeout and reads the answer up to the size cap.
+// what names the endpoint in errors ("token endpoint"). Every error is an *sdk.Error.
+func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req = req.WithContext(ctx)
+	req.Header.Set("User-Agent", c.userAgent)
+
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, c.transportError(ctx, err, what, req.URL.Host)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > c.maxBody {
+		return nil, c.tooLarge(what)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return nil, c.transportError(ctx, err, what, req.URL.Host)
+	}
+	if int64(len(body)) > c.maxBody {
+		return nil, c.tooLarge(what)
+	}
+	return &response{
+		status:      resp.StatusCode,
+		header:      resp.Header,
+		contentType: resp.Header.Get("Content-Type"),
+		body:        body,
+	}, nil
+}
+
+func (c *HTTPClient) tooLarge(what string) *sdk.Error {
+	return sdk.Errorf(sdk.CodeInvalidResponse, "the %s's answer is larger than the %s limit", what, byteSize(c.maxBody)).
+		WithDetail("limitBytes", c.maxBody)
+}
+
+// transportError says whether the provider was too slow or could not be reached.
+// The request URL is left out of the message: errors from net/http repeat it, and an
+// operator may have put a key in a query string.
+func (c *HTTPClient) transportError(ctx context.Context, err error, what, host string) *sdk.Error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return sdk.Errorf(sdk.CodeProviderTimeout, "the %s (%s) did not answer within %s", what, host, c.timeout).
+			WithDetail("timeout", c.timeout.String())
+	}
+	if ctx.Err() != nil {
+		return sdk.Errorf(sdk.CodeGeneral, "the call to the %s (%s) was canceled", what, host)
+	}
+	return sdk.Errorf(sdk.CodeProviderUnavailable, "could not reach the %s (%s): %v", what, host, unwrapURLError(err)).
+		WithCause(err)
+}
+
+// unwrapURLError drops the "Post \"https://...\":" prefix net/http adds.
+func unwrapURLError(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
+	}
+	return err
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}
