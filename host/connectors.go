@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/sdk"
@@ -215,7 +216,9 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 	if err != nil {
 		return nil, err
 	}
-	return c.proc.AuthorizationURI(ctx, c.inst, redirectURI, state)
+	defer h.observe(c, "AuthorizationURI", time.Now(), &err)
+	auth, err := c.proc.AuthorizationURI(ctx, c.inst, redirectURI, state)
+	return auth, err
 }
 
 // UserInfo finishes a sign-in with connector id: session is what AuthorizationURI
@@ -225,7 +228,9 @@ func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, cal
 	if err != nil {
 		return nil, err
 	}
-	return c.proc.UserInfo(ctx, c.inst, session, callback)
+	defer h.observe(c, "UserInfo", time.Now(), &err)
+	res, err := c.proc.UserInfo(ctx, c.inst, session, callback)
+	return res, err
 }
 
 // RefreshTokens renews a token set with connector id.
@@ -234,7 +239,15 @@ func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk
 	if err != nil {
 		return nil, err
 	}
-	return c.proc.RefreshTokens(ctx, c.inst, refreshToken)
+	defer h.observe(c, "RefreshTokens", time.Now(), &err)
+	tokens, err := c.proc.RefreshTokens(ctx, c.inst, refreshToken)
+	return tokens, err
+}
+
+func (h *Host) observe(c *connector, rpc string, start time.Time, err *error) {
+	if h.opts.OnCall != nil {
+		h.opts.OnCall(CallInfo{Connector: c.inst.ID, Plugin: c.detail.Plugin, RPC: rpc, Duration: time.Since(start), Err: *err})
+	}
 }
 
 func (h *Host) connector(id string) (*connector, error) {

@@ -32,6 +32,19 @@ type Options struct {
 	Logger hclog.Logger
 	// OnRestart is called with the plugin's name each time a dead plugin is restarted.
 	OnRestart func(plugin string)
+	// OnCall is called after every call to a connector instance, for metrics.
+	OnCall func(call CallInfo)
+}
+
+// CallInfo describes a finished call to a connector instance.
+type CallInfo struct {
+	Connector string
+	Plugin    string
+	// RPC is the call's name: AuthorizationURI, UserInfo or RefreshTokens.
+	RPC      string
+	Duration time.Duration
+	// Err is nil on success; otherwise usually an *sdk.Error.
+	Err error
 }
 
 // Host runs the plugins of one plugin folder.

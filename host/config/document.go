@@ -7,16 +7,21 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// maxNodes bounds the nodes visited while decoding, counting every expansion
-// of an alias, so that a small file of nested aliases cannot take the process
-// down ("billion laughs"). Real configuration files are far below it.
-const maxNodes = 100_000
+const (
+	// maxNodes bounds the values visited while decoding, counting every
+	// expansion of an alias, so that a small file of nested aliases cannot
+	// take the process down ("billion laughs"). Real files are far below it.
+	maxNodes = 100_000
+	// maxDepth bounds nesting, in the file and once aliases are expanded.
+	maxDepth = 64
 
-const mergeTag = "!!merge"
+	mergeTag = "!!merge"
+)
 
 // parseDocument parses data as one YAML document and returns its root node,
 // or nil for an empty file.
@@ -27,50 +32,96 @@ func parseDocument(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, syntaxError(err)
+		return nil, syntaxError(err, data)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, syntaxError(err)
+		return nil, syntaxError(err, data)
 	default:
 		return nil, &Error{Problems: []Problem{{Line: extra.Line, Message: "a second YAML document starts here; the file must hold exactly one"}}}
 	}
+	root := &doc
 	if doc.Kind == yaml.DocumentNode {
 		if len(doc.Content) == 0 {
 			return nil, nil
 		}
-		return doc.Content[0], nil
+		root = doc.Content[0]
 	}
-	return &doc, nil
+	if deep := tooDeep(root, 1); deep != nil {
+		return nil, &Error{Problems: []Problem{{Line: deep.Line, Message: fmt.Sprintf("values are nested more than %d levels deep", maxDepth)}}}
+	}
+	return root, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
-
-// syntaxError turns a YAML parser error into an *Error pointing at its line.
-func syntaxError(err error) error {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{Problems: []Problem{{Line: line, Message: "YAML syntax: " + m[2]}}}
+// tooDeep returns a node nested deeper than maxDepth, if any.
+func tooDeep(n *yaml.Node, depth int) *yaml.Node {
+	if n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode {
+		return nil
 	}
-	if len(msg) > 6 && msg[:6] == "yaml: " {
-		msg = msg[6:]
+	if depth > maxDepth {
+		return n
 	}
-	return &Error{Problems: []Problem{{Message: "YAML syntax: " + msg}}}
+	for _, c := range n.Content {
+		if deep := tooDeep(c, depth+1); deep != nil {
+			return deep
+		}
+	}
+	return nil
 }
 
-func keyPath(path string, key *yaml.Node) string {
-	name := deref(key).Value
-	if path == "" {
-		return name
-	}
-	return path + "." + name
+var (
+	yamlLineRE      = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
+	unknownAnchorRE = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+)
+
+// parserProblems are the messages of the YAML library's parser (as opposed to
+// its scanner). The library reports their line 0-based, and leaves the line
+// out when it is the first one; syntaxError corrects that.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found undefined tag handle":             true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+	"found incompatible YAML document":       true,
 }
 
-func indexPath(path string, i int) string {
-	return fmt.Sprintf("%s[%d]", path, i)
+// syntaxError turns a YAML library error into an *Error pointing at its line.
+func syntaxError(err error, data []byte) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	if parserProblems[msg] {
+		line++
+	}
+	if m := unknownAnchorRE.FindStringSubmatch(err.Error()); m != nil {
+		line = lineOf(data, "*"+m[1])
+	}
+	if strings.HasPrefix(msg, "did not find expected ',' or") && bytes.Contains(data, []byte("${")) {
+		// A plain ${NAME} cannot stand in a [...] or {...} list: "{" opens a
+		// mapping there.
+		msg += `; inside [...] or {...}, put references in quotes: ["${NAME}"]`
+	}
+	return &Error{Problems: []Problem{{Line: line, Message: "YAML syntax: " + msg}}}
+}
+
+// lineOf returns the 1-based line where s first occurs in data, or 0.
+func lineOf(data []byte, s string) int {
+	i := bytes.Index(data, []byte(s))
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(data[:i], []byte("\n")) + 1
 }
 
 // deref returns the node an alias stands for. Anchors cannot be put on
@@ -90,10 +141,10 @@ func isNull(n *yaml.Node) bool {
 // decoder walks the parsed document and records problems as it goes.
 type decoder struct {
 	ps *problems
-	// budget is the number of nodes that may still be visited.
+	// budget is the number of values that may still be visited.
 	budget int
 	// active holds the collections being expanded, to catch an alias that
-	// refers to a collection containing it.
+	// refers to a collection containing it, and to bound nesting.
 	active map[*yaml.Node]bool
 }
 
@@ -101,27 +152,31 @@ func newDecoder(ps *problems) *decoder {
 	return &decoder{ps: ps, budget: maxNodes, active: map[*yaml.Node]bool{}}
 }
 
-// spend takes one node from the budget, reporting exhaustion once.
-func (d *decoder) spend(path string, line int) bool {
+// spend takes one value from the budget, reporting exhaustion once.
+func (d *decoder) spend(path *fieldPath, p pos) bool {
 	if d.budget > 0 {
 		d.budget--
 		return true
 	}
 	if d.budget == 0 {
 		d.budget = -1
-		d.ps.add(path, line, "too many values once aliases are expanded (more than %d)", maxNodes)
+		d.ps.add(path, p, "too many values once aliases are expanded (more than %d)", maxNodes)
 	}
 	return false
 }
 
 // enter marks collection n as being expanded; it reports false, with a
-// problem, when n already is (an alias that contains itself).
-func (d *decoder) enter(n *yaml.Node, path string, line int) bool {
-	if d.active[n] {
-		d.ps.add(path, line, "refers to itself through an alias")
+// problem, when n already is (an alias that contains itself) or when
+// expansion is too deep or too large. Every true enter needs a leave.
+func (d *decoder) enter(n *yaml.Node, path *fieldPath, p pos) bool {
+	switch {
+	case d.active[n]:
+		d.ps.add(path, p, "refers to itself through an alias")
 		return false
-	}
-	if !d.spend(path, line) {
+	case len(d.active) >= maxDepth:
+		d.ps.add(path, p, "is nested more than %d levels deep once aliases are expanded", maxDepth)
+		return false
+	case !d.spend(path, p):
 		return false
 	}
 	d.active[n] = true
@@ -132,25 +187,30 @@ func (d *decoder) leave(n *yaml.Node) { delete(d.active, n) }
 
 // entry is one key and value of a mapping.
 type entry struct {
-	key     string
-	keyLine int
-	path    string
+	key    string
+	keyPos pos
+	path   *fieldPath
 	// value is the node as written, possibly an alias.
 	value *yaml.Node
 }
 
-// entries lists the entries of mapping n in order. Merge keys ("<<: *base")
-// are expanded as YAML defines them: keys written in n win over merged ones,
-// and an earlier merged mapping wins over a later one. A key written twice is
-// a problem rather than a silent override.
-func (d *decoder) entries(n *yaml.Node, path string) []entry {
+// entries lists the entries of mapping n (see mappingEntries) for a caller
+// that does not descend into the values itself.
+func (d *decoder) entries(n *yaml.Node, path *fieldPath, p pos) []entry {
 	n = deref(n)
-	if !d.enter(n, path, n.Line) {
+	if !d.enter(n, path, p) {
 		return nil
 	}
 	defer d.leave(n)
+	return d.mappingEntries(n, path)
+}
 
-	explicit := map[string]int{}
+// mappingEntries lists the entries of mapping n in order; the caller has
+// entered n. Merge keys ("<<: *base") are expanded as YAML defines them: keys
+// written in n win over merged ones, and an earlier merged mapping wins over a
+// later one. A key written twice is a problem rather than a silent override.
+func (d *decoder) mappingEntries(n *yaml.Node, path *fieldPath) []entry {
+	explicit := map[string]pos{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		if isMergeKey(k) {
@@ -158,14 +218,14 @@ func (d *decoder) entries(n *yaml.Node, path string) []entry {
 		}
 		kv := deref(k)
 		if kv.Kind != yaml.ScalarNode {
-			d.ps.add(path, k.Line, "a key must be a plain value, not a list or mapping")
+			d.ps.add(path, posOf(k), "a key must be a plain value, not a list or mapping")
 			continue
 		}
 		if first, dup := explicit[kv.Value]; dup {
-			d.ps.add(keyPath(path, k), k.Line, "is set twice (first on line %d)", first)
+			d.ps.add(path.key(kv.Value), posOf(k), "is set twice (first on line %d)", first.line)
 			continue
 		}
-		explicit[kv.Value] = k.Line
+		explicit[kv.Value] = posOf(k)
 	}
 
 	var out []entry
@@ -186,7 +246,7 @@ func (d *decoder) entries(n *yaml.Node, path string) []entry {
 			continue
 		}
 		added[kv.Value] = true
-		out = append(out, entry{key: kv.Value, keyLine: k.Line, path: keyPath(path, k), value: v})
+		out = append(out, entry{key: kv.Value, keyPos: posOf(k), path: path.key(kv.Value), value: v})
 	}
 	return out
 }
@@ -197,26 +257,26 @@ func isMergeKey(k *yaml.Node) bool {
 
 // merged returns the entries a merge key brings in: those of one mapping, or
 // of each mapping of a list in order.
-func (d *decoder) merged(v *yaml.Node, path string) []entry {
+func (d *decoder) merged(v *yaml.Node, path *fieldPath) []entry {
 	src := deref(v)
 	switch src.Kind {
 	case yaml.MappingNode:
-		return d.entries(src, path)
+		return d.entries(src, path, posOf(v))
 	case yaml.SequenceNode:
-		if !d.enter(src, path, v.Line) {
+		if !d.enter(src, path, posOf(v)) {
 			return nil
 		}
 		defer d.leave(src)
 		var out []entry
 		for _, item := range src.Content {
 			if deref(item).Kind != yaml.MappingNode {
-				d.ps.add(path, item.Line, "<< must merge a mapping or a list of mappings")
+				d.ps.add(path, posOf(item), "<< must merge a mapping or a list of mappings")
 				continue
 			}
-			out = append(out, d.entries(item, path)...)
+			out = append(out, d.entries(item, path, posOf(item))...)
 		}
 		return out
 	}
-	d.ps.add(path, v.Line, "<< must merge a mapping or a list of mappings")
+	d.ps.add(path, posOf(v), "<< must merge a mapping or a list of mappings")
 	return nil
 }

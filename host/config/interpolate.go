@@ -21,7 +21,7 @@ import (
 // interpolate replaces environment references in every scalar value below n.
 // Aliases are skipped: the anchored node they point to is handled where it is
 // defined, so each scalar is replaced exactly once.
-func interpolate(n *yaml.Node, path string, env func(string) (string, bool), ps *problems) {
+func interpolate(n *yaml.Node, path *fieldPath, env func(string) (string, bool), ps *problems) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -29,11 +29,11 @@ func interpolate(n *yaml.Node, path string, env func(string) (string, bool), ps 
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			interpolate(n.Content[i+1], keyPath(path, n.Content[i]), env, ps)
+			interpolate(n.Content[i+1], path.key(deref(n.Content[i]).Value), env, ps)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			interpolate(c, indexPath(path, i), env, ps)
+			interpolate(c, path.item(i), env, ps)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -41,7 +41,7 @@ func interpolate(n *yaml.Node, path string, env func(string) (string, bool), ps 
 		}
 		value, errs := expand(n.Value, env)
 		for _, e := range errs {
-			ps.addFailed(path, n.Line, "%s", e)
+			ps.addFailed(path, posOf(n), "%s", e)
 		}
 		if len(errs) > 0 {
 			return

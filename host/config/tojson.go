@@ -24,11 +24,18 @@ var (
 )
 
 // toJSON appends the JSON form of n to buf.
-func (d *decoder) toJSON(buf *bytes.Buffer, n *yaml.Node, path string) {
+func (d *decoder) toJSON(buf *bytes.Buffer, n *yaml.Node, path *fieldPath) {
 	v := deref(n)
 	switch v.Kind {
 	case yaml.MappingNode:
-		entries := d.entries(v, path)
+		// The mapping stays entered while its values are converted, so that
+		// a value aliasing the mapping itself is caught.
+		if !d.enter(v, path, posOf(n)) {
+			buf.WriteString("null")
+			return
+		}
+		defer d.leave(v)
+		entries := d.mappingEntries(v, path)
 		buf.WriteByte('{')
 		for i, e := range entries {
 			if i > 0 {
@@ -40,7 +47,7 @@ func (d *decoder) toJSON(buf *bytes.Buffer, n *yaml.Node, path string) {
 		}
 		buf.WriteByte('}')
 	case yaml.SequenceNode:
-		if !d.enter(v, path, n.Line) {
+		if !d.enter(v, path, posOf(n)) {
 			buf.WriteString("null")
 			return
 		}
@@ -50,28 +57,28 @@ func (d *decoder) toJSON(buf *bytes.Buffer, n *yaml.Node, path string) {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			d.toJSON(buf, item, indexPath(path, i))
+			d.toJSON(buf, item, path.item(i))
 		}
 		buf.WriteByte(']')
 	case yaml.ScalarNode:
-		if !d.spend(path, n.Line) {
+		if !d.spend(path, posOf(n)) {
 			buf.WriteString("null")
 			return
 		}
-		d.scalarJSON(buf, v, path, n.Line)
+		d.scalarJSON(buf, v, path, posOf(n))
 	default:
 		buf.WriteString("null")
 	}
 }
 
-func (d *decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path string, line int) {
+func (d *decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path *fieldPath, p pos) {
 	switch v.ShortTag() {
 	case "!!null":
 		buf.WriteString("null")
 	case "!!bool":
 		var b bool
 		if err := v.Decode(&b); err != nil {
-			d.ps.add(path, line, "%q is not a valid boolean", v.Value)
+			d.ps.add(path, p, "%q is not a valid boolean", v.Value)
 			buf.WriteString("null")
 			return
 		}
@@ -88,7 +95,7 @@ func (d *decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path string, line 
 			return
 		}
 		if !writeBigInt(buf, v.Value) {
-			d.ps.add(path, line, "%q is not a valid integer", v.Value)
+			d.ps.add(path, p, "%q is not a valid integer", v.Value)
 			buf.WriteString("null")
 		}
 	case "!!float":
@@ -99,12 +106,12 @@ func (d *decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path string, line 
 		}
 		var f float64
 		if err := v.Decode(&f); err != nil {
-			d.ps.add(path, line, "%q is not a valid number", v.Value)
+			d.ps.add(path, p, "%q is not a valid number", v.Value)
 			buf.WriteString("null")
 			return
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			d.ps.add(path, line, "%s cannot be represented in JSON", v.Value)
+			d.ps.add(path, p, "%s cannot be represented in JSON", v.Value)
 			buf.WriteString("null")
 			return
 		}

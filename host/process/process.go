@@ -61,6 +61,7 @@ type conn struct {
 	client  *plugin.Client
 	rpc     connectorv1.ConnectorServiceClient
 	started time.Time
+	dropped chan struct{} // closed when the host stops using this process
 	// known maps instance id to the configuration version this process holds, so a
 	// call sends the configuration only when the process has not seen it.
 	known sync.Map
@@ -131,20 +132,18 @@ func (p *Process) Close() {
 	}
 	p.closed = true
 	close(p.stop)
-	c := p.cur
-	p.cur = nil
 	starting := p.starting
 	p.mu.Unlock()
 	if starting != nil {
-		<-starting
-		p.mu.Lock()
-		c2 := p.cur
-		p.cur = nil
-		p.mu.Unlock()
-		if c2 != nil {
-			c2.client.Kill()
-		}
+		<-starting // a start in flight sees closed and stops its own process
 	}
+	p.mu.Lock()
+	c := p.cur
+	p.cur = nil
+	if c != nil {
+		close(c.dropped)
+	}
+	p.mu.Unlock()
 	if c != nil {
 		c.client.Kill()
 	}
@@ -210,31 +209,73 @@ func (p *Process) launch() (*conn, error) {
 		client.Kill()
 		return nil, fmt.Errorf("plugin %s: %w", p.name, err)
 	}
-	return &conn{client: client, rpc: raw.(connectorv1.ConnectorServiceClient), started: time.Now()}, nil
+	c := &conn{client: client, rpc: raw.(connectorv1.ConnectorServiceClient), started: time.Now(), dropped: make(chan struct{})}
+	p.bg.Add(1)
+	go p.watch(c)
+	return c, nil
+}
+
+// watch notices a process that died while nobody called it, and starts its
+// replacement right away, so the next call finds a running plugin. go-plugin offers
+// no exit notification, so it polls, cheaply.
+func (p *Process) watch(c *conn) {
+	defer p.bg.Done()
+	t := time.NewTicker(exitPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.dropped:
+			return
+		case <-t.C:
+			if c.client.Exited() {
+				p.log.Warn("plugin process exited; restarting it")
+				p.broken(c)
+				p.ensureRunning()
+				return
+			}
+		}
+	}
+}
+
+const exitPollInterval = 100 * time.Millisecond
+
+// ensureRunning starts a replacement process unless one runs or is starting, and
+// returns a channel closed when the process is there (or failed to start). It
+// returns nil once the Process is closed.
+func (p *Process) ensureRunning() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return nil
+	case p.starting != nil:
+		return p.starting
+	case p.cur != nil:
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	p.starting = make(chan struct{})
+	go p.restart(p.starting, p.backoffLocked())
+	return p.starting
 }
 
 // current returns the running process, starting a new one when the last one died.
 // Concurrent callers share one start.
 func (p *Process) current(ctx context.Context) (*conn, error) {
 	p.mu.Lock()
-	if p.closed {
+	if c := p.cur; c != nil && !c.client.Exited() {
 		p.mu.Unlock()
-		return nil, &sdk.Error{Code: sdk.CodePluginUnavailable, Message: fmt.Sprintf("plugin %s is stopped", p.name)}
-	}
-	if c := p.cur; c != nil {
-		if !c.client.Exited() {
-			p.mu.Unlock()
-			return c, nil
-		}
+		return c, nil
+	} else if c != nil {
 		p.dropLocked(c)
 	}
-	if p.starting == nil {
-		p.starting = make(chan struct{})
-		go p.restart(p.starting, p.backoffLocked())
-	}
-	starting := p.starting
 	p.mu.Unlock()
 
+	starting := p.ensureRunning()
+	if starting == nil {
+		return nil, &sdk.Error{Code: sdk.CodePluginUnavailable, Message: fmt.Sprintf("plugin %s is stopped", p.name)}
+	}
 	select {
 	case <-starting:
 	case <-ctx.Done():
@@ -269,7 +310,12 @@ func (p *Process) restart(done chan struct{}, delay time.Duration) {
 	p.mu.Lock()
 	p.starting = nil
 	if p.closed && c != nil {
-		c.client.Kill()
+		close(c.dropped)
+		p.bg.Add(1)
+		go func(c *conn) {
+			defer p.bg.Done()
+			c.client.Kill()
+		}(c)
 		c, err = nil, errors.New("host is shutting down")
 	}
 	p.cur, p.startErr = c, err
@@ -298,6 +344,7 @@ func (p *Process) broken(c *conn) {
 // dropLocked forgets c and kills it in the background. p.mu must be held.
 func (p *Process) dropLocked(c *conn) {
 	p.cur = nil
+	close(c.dropped)
 	if time.Since(c.started) < 10*time.Second {
 		p.crashes++
 	} else {

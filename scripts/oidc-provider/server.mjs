@@ -27,7 +27,7 @@ const writeStdout = process.stdout.write.bind(process.stdout);
 }
 
 function log(...args) {
-  console.error('[oidc-provider]', ...args);
+  console.error(...args);
 }
 
 // oidc-provider 9 warns on every start when the runtime is older than the
@@ -73,12 +73,13 @@ async function loadConfig() {
   const { values } = parseArgs({
     options: {
       config: { type: 'string' },
+      'exit-with-parent': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
-    process.stderr.write('usage: server.mjs --config PATH|-\n');
+    process.stderr.write('usage: server.mjs [--config PATH|-] [--exit-with-parent]\n');
     process.exit(0);
   }
   let text = '{}';
@@ -128,7 +129,7 @@ async function loadConfig() {
   }
 
   return {
-    host, port, clients, accounts: accountMap, interactions,
+    host, port, clients, accounts: accountMap, interactions, exitWithParent: values['exit-with-parent'] ?? false,
   };
 }
 
@@ -272,9 +273,9 @@ function loginPage({
 ${error ? `<div class="error" id="error" role="alert">${escapeHTML(error)}</div>` : ''}
 <form id="login-form" method="post" action="${base}/login" autocomplete="off">
   <label for="username">Username</label>
-  <input id="username" name="username" type="text" value="${escapeHTML(username)}" required autofocus autocapitalize="none" spellcheck="false">
+  <input id="username" name="username" type="text" value="${escapeHTML(username)}" required${username ? '' : ' autofocus'} autocapitalize="none" spellcheck="false">
   <label for="password">Password</label>
-  <input id="password" name="password" type="password" required>
+  <input id="password" name="password" type="password" required${username ? ' autofocus' : ''}>
   <button id="sign-in" type="submit">Sign in</button>
 </form>
 <form method="post" action="${base}/abort">
@@ -614,11 +615,14 @@ async function main() {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  // Exit when the process that started this one goes away without stopping it.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) shutdown('parent process exited');
-  }, 1000).unref();
+  if (config.exitWithParent) {
+    // Exit when the process that started this one goes away without
+    // stopping it (a test binary that crashed or was killed).
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) shutdown('parent process exited');
+    }, 1000).unref();
+  }
 
   log(`listening on ${issuer} (interactions: ${config.interactions}, clients: ${config.clients.length}, accounts: ${[...config.accounts.keys()].join(', ')})`);
   writeStdout(`${JSON.stringify({ issuer })}\n`);

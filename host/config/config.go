@@ -1,0 +1,158 @@
+// Package config loads and checks idplug.yaml, the host's configuration file.
+//
+// Load reads a file and Parse checks bytes; both return either a complete
+// *Config with every default applied, or an *Error that lists every problem
+// found, each with the path of the field and its line, so an operator sees
+// them all in one run.
+//
+// ${NAME} in a value is replaced from the environment (see interpolate.go for
+// why this happens after parsing, on values only). ${NAME:-default} gives a
+// fallback for an unset or empty variable, and $$ stands for a literal $. An
+// unset variable without a fallback is an error naming it.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Defaults and limits of the settings.
+const (
+	DefaultListen      = "127.0.0.1:8080"
+	DefaultCallTimeout = 10 * time.Second
+	MaxCallTimeout     = 5 * time.Minute
+	DefaultSessionTTL  = 10 * time.Minute
+	MaxSessionTTL      = 24 * time.Hour
+	DefaultLogLevel    = "info"
+	DefaultLogFormat   = "text"
+	// MinSessionKeyLen is the shortest session key accepted, in bytes.
+	MinSessionKeyLen = 32
+	// MaxFileSize bounds the configuration file.
+	MaxFileSize = 1 << 20
+)
+
+// Config is a checked configuration. Secrets (SessionKeys, APIKeys) are held
+// as given; do not print a Config.
+type Config struct {
+	// Listen is the host:port the HTTP server binds.
+	Listen string
+	// PublicURL is the base URL browsers and providers reach the host at,
+	// without a trailing slash; callbacks are PublicURL + "/callback/{id}".
+	PublicURL string
+	// PluginDir is the plugin folder, made absolute against the file's folder.
+	PluginDir string
+	// SessionKeys seal and open sessions: the first seals, every one opens,
+	// in the order written, so keys can be rotated.
+	SessionKeys [][]byte
+	// APIKeys are the bearer keys accepted on /v1. Empty only when Listen is
+	// a loopback address.
+	APIKeys []string
+	// CallTimeout bounds each call to a plugin.
+	CallTimeout time.Duration
+	// LogLevel is one of trace, debug, info, warn, error.
+	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
+	// SessionTTL is how long a sealed sign-in session stays valid.
+	SessionTTL time.Duration
+	// Connectors are the configured instances, in file order.
+	Connectors []Connector
+}
+
+// String describes c without its secrets, so that logging a Config by mistake
+// does not leak keys.
+func (c Config) String() string {
+	ids := make([]string, len(c.Connectors))
+	for i, conn := range c.Connectors {
+		ids[i] = conn.ID
+	}
+	return fmt.Sprintf("config{listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s connectors=[%s]}",
+		c.Listen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, strings.Join(ids, " "))
+}
+
+// GoString keeps %#v from printing secrets too.
+func (c Config) GoString() string { return c.String() }
+
+// Connector is one configured connector instance.
+type Connector struct {
+	// ID names the instance: [a-z0-9][a-z0-9-]*, unique in the file.
+	ID string
+	// Plugin is the metadata id of the plugin that serves the instance.
+	Plugin string
+	// Target is the identity provider's name as written; empty means the
+	// default, which is ID. Targets (after that default) are unique.
+	Target string
+	// Name, Logo and LogoDark override the plugin's display values.
+	Name     map[string]string
+	Logo     string
+	LogoDark string
+	// Config is the instance's settings for the plugin, as a JSON object
+	// ("{}" when none are given).
+	Config json.RawMessage
+	// Line is where the instance starts in the file, for messages about it.
+	Line int
+}
+
+// EffectiveTarget returns Target, or ID when Target is not set.
+func (c Connector) EffectiveTarget() string {
+	if c.Target != "" {
+		return c.Target
+	}
+	return c.ID
+}
+
+// Load reads and checks the configuration file at path, with ${NAME} taken
+// from the process environment and relative paths resolved against the file's
+// folder. Problems in the file come back as an *Error naming path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	// Read one byte more than allowed so that Parse can report the size.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	baseDir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(data, os.LookupEnv, baseDir)
+	if ce, ok := errors.AsType[*Error](err); ok {
+		ce.File = path
+	}
+	return cfg, err
+}
+
+// Parse checks a configuration held in data. env looks up environment
+// variables (nil means os.LookupEnv); a relative plugin_dir is resolved against
+// baseDir. Problems come back as an *Error.
+func Parse(data []byte, env func(string) (string, bool), baseDir string) (*Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{Problems: []Problem{{Message: fmt.Sprintf("the file is larger than the limit of %d bytes", MaxFileSize)}}}
+	}
+	root, err := parseDocument(data)
+	if err != nil {
+		return nil, err
+	}
+	var ps problems
+	if root != nil {
+		interpolate(root, nil, env, &ps)
+	}
+	cfg := decodeConfig(root, baseDir, &ps)
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

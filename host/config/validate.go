@@ -1,0 +1,93 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// listenKind says what a listen address exposes, which decides whether API
+// keys are required.
+type listenKind int
+
+const (
+	listenInvalid listenKind = iota
+	listenLoopback
+	// listenLoopbackPort0 is loopback on a port picked at start, which a
+	// default public_url cannot name.
+	listenLoopbackPort0
+	listenPublic
+)
+
+// checkListen validates a host:port address.
+func checkListen(s string) (listenKind, string) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return listenInvalid, fmt.Sprintf("%q must be host:port, like 127.0.0.1:8080", s)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	switch {
+	case err != nil:
+		return listenInvalid, fmt.Sprintf("%q must be host:port with a port number from 0 to 65535", s)
+	case !isLoopback(host):
+		return listenPublic, ""
+	case n == 0:
+		return listenLoopbackPort0, ""
+	}
+	return listenLoopback, ""
+}
+
+// isLoopback reports whether host only accepts connections from this machine:
+// localhost, 127.0.0.0/8 or ::1. An empty host means every interface.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// checkPublicURL validates public_url and returns it without trailing slashes.
+func checkPublicURL(s string) (string, string) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "", fmt.Sprintf("%q is not a valid URL", s)
+	case u.User != nil:
+		return "", "must not contain a user name or password"
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return "", fmt.Sprintf("%q must be an absolute http or https URL, like https://idplug.example.com", s)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsRune(s, '#'):
+		return "", fmt.Sprintf("%q must not have a query or fragment", s)
+	}
+	return strings.TrimRight(s, "/"), ""
+}
+
+// checkAssetURL validates a logo address: a web URL or an inline data URL.
+func checkAssetURL(s string) string {
+	u, err := url.Parse(s)
+	if err == nil && ((u.Scheme == "http" || u.Scheme == "https") && u.Host != "" || u.Scheme == "data") {
+		return ""
+	}
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return fmt.Sprintf("%q must be an http, https or data URL", s)
+}
+
+// checkAPIKey refuses keys that a client could not send as they are: an
+// empty key, or one with spaces or control characters (often a stray
+// newline from a secrets file).
+func checkAPIKey(k string) string {
+	if k == "" {
+		return "is empty"
+	}
+	if strings.IndexFunc(k, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return "must not contain spaces or control characters"
+	}
+	return ""
+}

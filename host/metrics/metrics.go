@@ -1,0 +1,79 @@
+// Package metrics defines idplug's Prometheus metrics.
+package metrics
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/sdk"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the host's collectors in a registry of their own.
+type Metrics struct {
+	registry     *prometheus.Registry
+	calls        *prometheus.CounterVec
+	callDuration *prometheus.HistogramVec
+	restarts     *prometheus.CounterVec
+	requests     *prometheus.CounterVec
+}
+
+// New makes the collectors and registers them, with Go and process metrics.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idplug_connector_calls_total",
+			Help: "Calls to connector instances, by connector, call and result code (ok on success).",
+		}, []string{"connector", "plugin", "rpc", "code"}),
+		callDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "idplug_connector_call_duration_seconds",
+			Help:    "Latency of calls to connector instances, including the plugin's calls to the provider.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"connector", "plugin", "rpc"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idplug_plugin_restarts_total",
+			Help: "Plugin processes restarted after they died.",
+		}, []string{"plugin"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idplug_http_requests_total",
+			Help: "HTTP requests, by route pattern and status.",
+		}, []string{"route", "status"}),
+	}
+	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveCall records a finished connector call; use it as host.Options.OnCall.
+func (m *Metrics) ObserveCall(c host.CallInfo) {
+	code := "ok"
+	if c.Err != nil {
+		code = string(sdk.CodeGeneral)
+		var e *sdk.Error
+		if errors.As(c.Err, &e) {
+			code = string(e.Code)
+		}
+	}
+	m.calls.WithLabelValues(c.Connector, c.Plugin, c.RPC, code).Inc()
+	m.callDuration.WithLabelValues(c.Connector, c.Plugin, c.RPC).Observe(c.Duration.Seconds())
+}
+
+// PluginRestarted counts a restart; use it as host.Options.OnRestart.
+func (m *Metrics) PluginRestarted(plugin string) { m.restarts.WithLabelValues(plugin).Inc() }
+
+// ObserveRequest counts an HTTP request by its route pattern (never the raw path,
+// which would make one series per connector id typo).
+func (m *Metrics) ObserveRequest(route string, status int, _ time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+}
+
+// Handler serves the registry in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}

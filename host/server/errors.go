@@ -1,0 +1,79 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/sdk"
+)
+
+// Codes the HTTP layer adds to the connector error codes.
+const (
+	CodeUnauthorized    sdk.ErrorCode = "unauthorized"
+	CodeSessionInvalid  sdk.ErrorCode = "session_invalid"
+	CodeSessionExpired  sdk.ErrorCode = "session_expired"
+	CodeRequestTooLarge sdk.ErrorCode = "request_too_large"
+	CodeNotFound        sdk.ErrorCode = "not_found"
+)
+
+// statusFor maps an error code to the HTTP status Logto uses for it.
+func statusFor(code sdk.ErrorCode) int {
+	switch code {
+	case sdk.CodeInvalidConfig, sdk.CodeInvalidMetadata, sdk.CodeInvalidRequestParameters,
+		sdk.CodeInsufficientRequestParameters, sdk.CodeInvalidResponse, CodeSessionInvalid, CodeSessionExpired:
+		return http.StatusBadRequest
+	case sdk.CodeSocialAuthCodeInvalid, sdk.CodeSocialAccessTokenInvalid, sdk.CodeSocialIDTokenInvalid,
+		sdk.CodeAuthorizationFailed, CodeUnauthorized:
+		return http.StatusUnauthorized
+	case host.CodeConnectorNotFound, CodeNotFound:
+		return http.StatusNotFound
+	case CodeRequestTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case sdk.CodeRateLimitExceeded:
+		return http.StatusTooManyRequests
+	case sdk.CodeNotImplemented:
+		return http.StatusNotImplemented
+	case sdk.CodeProviderUnavailable:
+		return http.StatusBadGateway
+	case sdk.CodePluginUnavailable:
+		return http.StatusServiceUnavailable
+	case sdk.CodeProviderTimeout, sdk.CodePluginTimeout:
+		return http.StatusGatewayTimeout
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+type errorBody struct {
+	Code    sdk.ErrorCode  `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, _ *http.Request, err error) {
+	e := asError(err)
+	writeJSON(w, statusFor(e.Code), errorBody{Code: e.Code, Message: e.Message, Details: e.Details})
+}
+
+func asError(err error) *sdk.Error {
+	var e *sdk.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &sdk.Error{Code: sdk.CodeGeneral, Message: err.Error()}
+}
+
+func errNotFound(msg string) error { return &sdk.Error{Code: CodeNotFound, Message: msg} }
+
+func badRequest(format string, args ...any) error {
+	return sdk.Errorf(sdk.CodeInvalidRequestParameters, format, args...)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,60 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/sdk"
+)
+
+// flow is what a sign-in must remember between the authorization URL and the
+// callback. It travels sealed: to the API caller as "session", or in a browser cookie.
+type flow struct {
+	Session     sdk.Session `json:"s"`
+	RedirectURI string      `json:"r"`
+	State       string      `json:"st"`
+	// ReturnTo is where the browser goes after a browser sign-in.
+	ReturnTo string `json:"rt,omitempty"`
+}
+
+// Seal purposes: a token sealed for one use never opens for another, and a flow
+// sealed for one connector never opens for another.
+func apiFlowPurpose(connector string) string     { return "api-flow:" + connector }
+func browserFlowPurpose(connector string) string { return "browser-flow:" + connector }
+
+const userSessionPurpose = "user-session"
+
+func (s *Server) sealJSON(purpose string, v any, ttl time.Duration) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return s.sealer.Seal(purpose, b, ttl)
+}
+
+// openJSON opens a sealed token, turning seal errors into clear 400s.
+func (s *Server) openJSON(purpose, token, what string, v any) error {
+	b, err := s.sealer.Open(purpose, token)
+	switch {
+	case errors.Is(err, seal.ErrExpired):
+		return &sdk.Error{Code: CodeSessionExpired, Message: what + " has expired; start the sign-in again"}
+	case err != nil:
+		return &sdk.Error{Code: CodeSessionInvalid,
+			Message: what + " is not valid: it was altered, sealed with an unknown key, or belongs to another connector"}
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return &sdk.Error{Code: CodeSessionInvalid, Message: what + " is not valid"}
+	}
+	return nil
+}
+
+// newState returns 256 random bits, URL-safe.
+func newState() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

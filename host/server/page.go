@@ -1,0 +1,93 @@
+package server
+
+import (
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/idplug/idplug/host"
+)
+
+var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"safeURL": safeURL}).Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>idplug</title>
+<style>
+  body { font-family: system-ui, sans-serif; background: #f5f6fa; color: #1f2330; display: grid; place-items: center; min-height: 100vh; margin: 0; }
+  main { background: #fff; padding: 2.5rem 3rem; border-radius: 12px; box-shadow: 0 2px 16px rgba(0,0,0,.08); min-width: 320px; }
+  h1 { font-size: 1.4rem; margin: 0 0 1.5rem; }
+  a.button, button { display: flex; align-items: center; gap: .75rem; width: 100%; box-sizing: border-box; padding: .75rem 1rem; margin: .5rem 0;
+    border: 1px solid #d0d4e0; border-radius: 8px; background: #fff; color: inherit; font-size: 1rem; text-decoration: none; cursor: pointer; }
+  a.button:hover, button:hover { background: #f0f2f8; }
+  img { width: 24px; height: 24px; }
+  .error { color: #b3261e; }
+  .muted { color: #6b7080; font-size: .9rem; }
+</style>
+</head>
+<body>
+<main>
+{{if .User}}
+  <h1 id="greeting">Hello, {{.User.Claims.sub}}</h1>
+  {{with .User.Claims.name}}<p class="muted">{{.}}</p>{{end}}
+  <a class="button" id="sign-out" href="/sign-out">Sign out</a>
+{{else if .Error}}
+  <h1 class="error">Sign-in failed</h1>
+  <p class="error" id="error-code">{{.Error.Code}}</p>
+  <p>{{.Error.Message}}</p>
+  <a class="button" href="/">Back</a>
+{{else}}
+  <h1>Sign in</h1>
+  {{range .Connectors}}
+  <a class="button" id="sign-in-{{.ID}}" href="/sign-in/{{.ID}}">{{if .Logo}}<img src="{{safeURL .Logo}}" alt="">{{end}}Continue with {{index .Name "en"}}</a>
+  {{else}}
+  <p class="muted">No connector is configured.</p>
+  {{end}}
+{{end}}
+</main>
+</body>
+</html>
+`))
+
+type pageData struct {
+	User       *userSession
+	Connectors []host.Connector
+	Error      *errorBody
+}
+
+func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
+	data := pageData{Connectors: s.host.Connectors()}
+	if sess, ok := s.currentUser(r); ok {
+		data.User = &sess
+	}
+	s.renderPage(w, http.StatusOK, data)
+}
+
+// errorPage shows a failed browser step. The message is the connector error's,
+// which never carries secrets, codes or tokens.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	s.log.Warn("browser sign-in failed", "path", r.URL.Path, "code", e.Code, "message", e.Message)
+	s.renderPage(w, statusFor(e.Code), pageData{Error: &errorBody{Code: e.Code, Message: e.Message}})
+}
+
+func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = homeTemplate.Execute(w, data)
+}
+
+// safeURL lets data: logos through html/template (it blanks data URLs otherwise) and
+// keeps everything that is not http(s) or an image data URL out.
+func safeURL(u string) template.URL {
+	switch {
+	case strings.HasPrefix(u, "https://"), strings.HasPrefix(u, "http://"), strings.HasPrefix(u, "data:image/"):
+		return template.URL(u)
+	default:
+		return ""
+	}
+}

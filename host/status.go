@@ -1,0 +1,43 @@
+package host
+
+import "github.com/idplug/idplug/host/catalog"
+
+// Status is the host's health as /readyz reports it.
+type Status struct {
+	// Ready is true when the plugin of every configured connector runs.
+	Ready      bool            `json:"ready"`
+	Plugins    []PluginStatus  `json:"plugins"`
+	Refused    []catalog.Entry `json:"refused"`
+	Connectors int             `json:"connectors"`
+}
+
+// PluginStatus is one plugin's state.
+type PluginStatus struct {
+	ID      string `json:"id"`
+	File    string `json:"file"`
+	PID     int    `json:"pid"`
+	Running bool   `json:"running"`
+}
+
+// Status reports whether the host can serve every configured connector.
+func (h *Host) Status() Status {
+	st := Status{Ready: true, Refused: h.Refused(), Plugins: []PluginStatus{}}
+	if st.Refused == nil {
+		st.Refused = []catalog.Entry{}
+	}
+	running := map[string]bool{}
+	for _, p := range h.Plugins() {
+		ps := PluginStatus{ID: p.Proc.Metadata().ID, File: p.File, PID: p.PID, Running: p.PID != 0}
+		running[ps.ID] = ps.Running
+		st.Plugins = append(st.Plugins, ps)
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	st.Connectors = len(h.connectors)
+	for _, c := range h.connectors {
+		if !running[c.detail.Plugin] {
+			st.Ready = false
+		}
+	}
+	return st
+}

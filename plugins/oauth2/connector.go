@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/oauth2kit"
+)
+
+// Session keys: what AuthorizationURI remembers for the callback.
+const (
+	sessionRedirectURI  = "redirectUri"
+	sessionState        = "state"
+	sessionCodeVerifier = "codeVerifier"
+	sessionIssuer       = "issuer"
+)
+
+// connector implements sdk.Connector and sdk.Refresher.
+type connector struct{}
+
+var (
+	_ sdk.Connector[*instance] = connector{}
+	_ sdk.Refresher[*instance] = connector{}
+)
+
+func (connector) Metadata() sdk.Metadata { return metadata() }
+
+func (connector) ParseConfig(raw []byte) (*instance, error) { return parseConfig(raw) }
+
+// AuthorizationURI starts a sign-in: a fresh PKCE pair per flow (unless pkce is
+// "none"), and everything the callback must be checked against kept in the session.
+func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	if u, err := url.Parse(req.RedirectURI); err != nil || !u.IsAbs() {
+		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the redirect URI %q is not an absolute URL", req.RedirectURI)
+	}
+	if req.State == "" {
+		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the request has no state")
+	}
+	session := sdk.Session{sessionRedirectURI: req.RedirectURI, sessionState: req.State}
+	ar := oauth2kit.AuthorizationRequest{
+		Endpoint:    in.authorizationEndpoint,
+		ClientID:    in.clientID,
+		RedirectURI: req.RedirectURI,
+		State:       req.State,
+		Scope:       in.scope,
+		Extra:       in.customConfig,
+	}
+	if in.pkce {
+		pkce := oauth2kit.NewPKCE()
+		ar.CodeChallenge = pkce.Challenge
+		session[sessionCodeVerifier] = pkce.Verifier
+	}
+	if in.issuer != "" {
+		session[sessionIssuer] = in.issuer
+	}
+	redirectTo, err := oauth2kit.AuthorizationURL(ar)
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.Authorization{RedirectTo: redirectTo, Session: session}, nil
+}
+
+// UserInfo finishes a sign-in: it checks the callback, exchanges the code (once,
+// with exactly the session's redirect URI and PKCE verifier), and maps the
+// userinfo endpoint's profile. Identity comes from the userinfo endpoint only, never
+// from an id_token's unverified payload.
+func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	if err := checkSessionIssuer(in, req.Session); err != nil {
+		return nil, err
+	}
+	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[sessionState], Issuer: in.issuer})
+	if err != nil {
+		return nil, err
+	}
+	redirectURI := req.Session[sessionRedirectURI]
+	if redirectURI == "" {
+		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the session has no redirect URI; start the sign-in again")
+	}
+	tok, err := in.token.Exchange(ctx, code, redirectURI, req.Session[sessionCodeVerifier])
+	if err != nil {
+		return nil, err
+	}
+	raw, err := in.userInfo.Fetch(ctx, tok.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	profile, err := oauth2kit.MapProfile(raw, in.profileMap)
+	if err != nil {
+		return nil, err
+	}
+	sdk.Logger(ctx).Debug("signed in", "user", profile.ID, "scope", tok.Scope, "expires_in", tok.ExpiresIn.String())
+	result := &sdk.UserInfoResult{UserInfo: profile}
+	if in.storeTokens {
+		result.Tokens = tok.TokenSet()
+	}
+	return result, nil
+}
+
+// checkSessionIssuer refuses a callback for a flow that was started while another
+// issuer was configured: the check the session was made for no longer holds.
+func checkSessionIssuer(in *instance, session sdk.Session) error {
+	if started := session[sessionIssuer]; started != "" && started != in.issuer {
+		return sdk.Errorf(sdk.CodeInvalidRequestParameters,
+			"the sign-in started while issuer was %q, but it is now %q; start the sign-in again", started, in.issuer)
+	}
+	return nil
+}
+
+// Refresh renews a token set with the same client authentication as the code
+// exchange. A provider that does not rotate refresh tokens keeps the old one valid.
+func (connector) Refresh(ctx context.Context, in *instance, refreshToken string) (*sdk.TokenSet, error) {
+	tok, err := in.token.Refresh(ctx, refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	return tok.TokenSet(), nil
+}

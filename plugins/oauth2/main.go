@@ -1,0 +1,32 @@
+// Command idplug-connector-oauth2 is idplug's generic OAuth 2.0 connector: sign-in
+// with any provider that offers the authorization code flow and a userinfo endpoint.
+// Its configuration is that of Logto's "OAuth standard" connector, so a Logto
+// configuration works unchanged; README.md lists every field.
+package main
+
+import (
+	"runtime/debug"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	sdk.Serve(connector{})
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// defaultUserAgent names the connector to providers, some of which (GitHub's API)
+// refuse requests without a User-Agent.
+func defaultUserAgent() string { return "idplug-oauth2/" + versionString() }

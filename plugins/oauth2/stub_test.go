@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// stubProvider is a token and userinfo endpoint whose answers a test sets, and which
+// records what it was sent. It shows the quirks a standards-following server does not.
+type stubProvider struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	tokens   []recorded
+	profiles []recorded
+
+	// tokenAnswer and userInfoAnswer write the answers (defaults: a JSON token, and
+	// an OpenID Connect style profile).
+	tokenAnswer    http.HandlerFunc
+	userInfoAnswer http.HandlerFunc
+}
+
+type recorded struct {
+	method string
+	form   url.Values
+	header http.Header
+}
+
+func newStubProvider(t testing.TB) *stubProvider {
+	t.Helper()
+	p := &stubProvider{
+		tokenAnswer:    answer(200, "application/json", `{"access_token":"AT-1","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-1","scope":"openid"}`),
+		userInfoAnswer: answer(200, "application/json", `{"id":"u-1","name":"Ann","avatar":"https://a/1.png","email":"ann@example.com","phone":"+100"}`),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) { p.serve(&p.tokens, &p.tokenAnswer, w, r) })
+	mux.HandleFunc("/userinfo", func(w http.ResponseWriter, r *http.Request) { p.serve(&p.profiles, &p.userInfoAnswer, w, r) })
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// serve records r in log and answers with *h.
+func (p *stubProvider) serve(log *[]recorded, h *http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	p.mu.Lock()
+	*log = append(*log, recorded{method: r.Method, form: r.PostForm, header: r.Header.Clone()})
+	answer := *h
+	p.mu.Unlock()
+	answer(w, r)
+}
+
+// setToken and setUserInfo change the answers.
+func (p *stubProvider) setToken(h http.HandlerFunc) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tokenAnswer = h
+}
+
+func (p *stubProvider) setUserInfo(h http.HandlerFunc) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.userInfoAnswer = h
+}
+
+func (p *stubProvider) tokenRequests() []recorded {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]recorded(nil), p.tokens...)
+}
+
+func (p *stubProvider) userInfoRequests() []recorded {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]recorded(nil), p.profiles...)
+}
+
+// config returns a working configuration for the stub, with overrides applied
+// (a nil value deletes the key).
+func (p *stubProvider) config(overrides map[string]any) map[string]any {
+	cfg := map[string]any{
+		"authorizationEndpoint": p.srv.URL + "/authorize",
+		"tokenEndpoint":         p.srv.URL + "/token",
+		"userInfoEndpoint":      p.srv.URL + "/userinfo",
+		"clientId":              "client-1",
+		"clientSecret":          testSecret,
+		"scope":                 "openid profile",
+	}
+	for k, v := range overrides {
+		if v == nil {
+			delete(cfg, k)
+		} else {
+			cfg[k] = v
+		}
+	}
+	return cfg
+}
+
+func answer(status int, contentType, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+// testSecret is 64 bytes: long enough for every client_secret_jwt algorithm.
+var testSecret = strings.Repeat("Secret-7", 8)
+
+const testRedirectURI = "https://app.example.com/callback/acme"
+
+func mustParse(t testing.TB, cfg map[string]any) *instance {
+	t.Helper()
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := parseConfig(raw)
+	if err != nil {
+		t.Fatalf("parseConfig: %v", err)
+	}
+	return in
+}
+
+// signIn runs AuthorizationURI, then UserInfo with a callback made by edit from a
+// good one (state from the session, code "CODE-1").
+func signIn(t *testing.T, in *instance, edit func(callback map[string]string, session sdk.Session)) (*sdk.Authorization, *sdk.UserInfoResult, error) {
+	t.Helper()
+	ctx := context.Background()
+	auth, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{InstanceID: "acme", RedirectURI: testRedirectURI, State: "STATE-1"})
+	if err != nil {
+		t.Fatalf("AuthorizationURI: %v", err)
+	}
+	callback := map[string]string{"code": "CODE-1", "state": auth.Session["state"]}
+	session := sdk.Session{}
+	for k, v := range auth.Session {
+		session[k] = v
+	}
+	if edit != nil {
+		edit(callback, session)
+	}
+	res, err := connector{}.UserInfo(ctx, in, sdk.UserInfoRequest{InstanceID: "acme", Session: session, Callback: callback})
+	return auth, res, err
+}
+
+func wantCode(t *testing.T, err error, code sdk.ErrorCode) *sdk.Error {
+	t.Helper()
+	var e *sdk.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error = %v (%T), want an *sdk.Error with code %s", err, err, code)
+	}
+	if e.Code != code {
+		t.Fatalf("code = %s, want %s (message: %s)", e.Code, code, e.Message)
+	}
+	return e
+}
+
+// wantNoSecrets fails when the error's message or details hold a secret, the code
+// or a token of the stub's default answers.
+func wantNoSecrets(t *testing.T, err error) {
+	t.Helper()
+	e := sdk.AsError(err)
+	details, _ := json.Marshal(e.Details)
+	for _, s := range []string{testSecret, "CODE-1", "AT-1", "RT-1", "STATE-1"} {
+		if strings.Contains(e.Message, s) || strings.Contains(string(details), s) {
+			t.Errorf("error leaks %q: %s %s", s, e.Message, details)
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package oauth2kit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// ProfileMap says where each profile field is in a provider's userinfo object, as a
+// path: "sub", "data.user.id", "emails.0.value" (or "emails[0].value").
+type ProfileMap struct {
+	ID     string
+	Name   string
+	Avatar string
+	Email  string
+	Phone  string
+}
+
+// DefaultProfileMap maps every field to the key of the same name, as Logto does.
+func DefaultProfileMap() ProfileMap {
+	return ProfileMap{ID: "id", Name: "name", Avatar: "avatar", Email: "email", Phone: "phone"}
+}
+
+// CheckPath says whether path is usable as a ProfileMap path.
+func CheckPath(path string) error {
+	if path == "" {
+		return fmt.Errorf("is empty")
+	}
+	for _, seg := range splitPath(path) {
+		if seg == "" {
+			return fmt.Errorf("%q has an empty segment (two dots in a row, or a dot at an end)", path)
+		}
+	}
+	return nil
+}
+
+// MapProfile reads a userinfo JSON object into a profile. id is required and must be
+// a string or a number (numbers keep every digit: 12345678901 stays
+// "12345678901"); the other fields are dropped only when missing or null, so "",
+// 0 and false are kept as the provider sent them. A path that reaches an object or
+// an array is an error, so that a wrong profileMap is noticed rather than ignored.
+// Every error is an *sdk.Error with code invalid_response.
+func MapProfile(raw []byte, m ProfileMap) (sdk.UserInfo, error) {
+	doc, err := decodeObject(raw)
+	if err != nil {
+		return sdk.UserInfo{}, err
+	}
+	id, err := profileID(doc, m.ID)
+	if err != nil {
+		return sdk.UserInfo{}, err
+	}
+	u := sdk.UserInfo{ID: id, RawData: json.RawMessage(bytes.TrimSpace(raw))}
+	for _, f := range []struct {
+		field string
+		path  string
+		dst   **string
+	}{
+		{"name", m.Name, &u.Name},
+		{"avatar", m.Avatar, &u.Avatar},
+		{"email", m.Email, &u.Email},
+		{"phone", m.Phone, &u.Phone},
+	} {
+		if *f.dst, err = optionalField(doc, f.field, f.path); err != nil {
+			return sdk.UserInfo{}, err
+		}
+	}
+	return u, nil
+}
+
+func decodeObject(raw []byte) (map[string]any, error) {
+	if !json.Valid(raw) {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the userinfo response is not valid JSON")
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var doc map[string]any
+	if err := d.Decode(&doc); err != nil || doc == nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the userinfo response is not a JSON object")
+	}
+	return doc, nil
+}
+
+func profileID(doc map[string]any, path string) (string, error) {
+	v, ok := lookupPath(doc, path)
+	if !ok || v == nil {
+		return "", profileError("id", path, "the userinfo response has no value at %q (profileMap.id)", path)
+	}
+	switch v := v.(type) {
+	case string:
+		if v == "" {
+			return "", profileError("id", path, "the userinfo response has an empty id at %q (profileMap.id)", path)
+		}
+		return v, nil
+	case json.Number:
+		return decimalString(v), nil
+	default:
+		return "", profileError("id", path, "the userinfo response has %s at %q (profileMap.id); an id must be a string or a number", jsonKind(v), path)
+	}
+}
+
+func optionalField(doc map[string]any, field, path string) (*string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	v, ok := lookupPath(doc, path)
+	if !ok || v == nil {
+		return nil, nil
+	}
+	switch v := v.(type) {
+	case string:
+		return &v, nil
+	case json.Number:
+		return sdk.String(decimalString(v)), nil
+	case bool:
+		return sdk.String(strconv.FormatBool(v)), nil
+	default:
+		return nil, profileError(field, path, "the userinfo response has %s at %q (profileMap.%s); map it to a string inside it", jsonKind(v), path, field)
+	}
+}
+
+func profileError(field, path, format string, args ...any) *sdk.Error {
+	return sdk.Errorf(sdk.CodeInvalidResponse, format, args...).
+		WithDetail("field", field).
+		WithDetail("path", path)
+}
+
+// lookupPath follows path through objects and arrays. Like Logto's (lodash's get),
+// a top-level key that contains dots is found as written first.
+func lookupPath(doc map[string]any, path string) (any, bool) {
+	if v, ok := doc[path]; ok {
+		return v, true
+	}
+	var cur any = doc
+	for _, seg := range splitPath(path) {
+		switch node := cur.(type) {
+		case map[string]any:
+			v, ok := node[seg]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(node) || strconv.Itoa(i) != seg {
+				return nil, false
+			}
+			cur = node[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// splitPath turns "a.b[0].c" into a, b, 0, c.
+func splitPath(path string) []string {
+	path = strings.ReplaceAll(path, "]", "")
+	return strings.Split(strings.ReplaceAll(path, "[", "."), ".")
+}
+
+// maxExactFloat is the largest integer a float64 holds exactly (2^53).
+const maxExactFloat = 1 << 53
+
+// decimalString writes a JSON number as plain decimal digits. Most numbers are
+// kept exactly as the provider wrote them; only exponent forms such as 1e6 are
+// rewritten, because an id like "1e+06" would never match "1000000" again.
+func decimalString(n json.Number) string {
+	s := n.String()
+	if !strings.ContainsAny(s, "eE") {
+		return s
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return s
+	}
+	if f == math.Trunc(f) && math.Abs(f) < maxExactFloat {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}

@@ -1,0 +1,149 @@
+package oauth2kit
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+func str(s string) *string { return &s }
+
+func TestMapProfile(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		m    ProfileMap
+		want sdk.UserInfo
+	}{
+		{
+			name: "defaults",
+			raw:  `{"id":"u1","name":"Ann","avatar":"https://a/p.png","email":"ann@example.com","phone":"+100"}`,
+			m:    DefaultProfileMap(),
+			want: sdk.UserInfo{ID: "u1", Name: str("Ann"), Avatar: str("https://a/p.png"), Email: str("ann@example.com"), Phone: str("+100")},
+		},
+		{
+			name: "numeric id keeps every digit",
+			raw:  `{"id":12345678901}`,
+			m:    DefaultProfileMap(),
+			want: sdk.UserInfo{ID: "12345678901"},
+		},
+		{
+			name: "id beyond float64 precision",
+			raw:  `{"id":123456789012345678901234567890}`,
+			m:    DefaultProfileMap(),
+			want: sdk.UserInfo{ID: "123456789012345678901234567890"},
+		},
+		{
+			name: "exponent numbers become plain decimals",
+			raw:  `{"id":1e6,"name":1.5E+1,"phone":2.5e-3}`,
+			m:    DefaultProfileMap(),
+			want: sdk.UserInfo{ID: "1000000", Name: str("15"), Phone: str("0.0025")},
+		},
+		{
+			name: "wrapped userinfo",
+			raw:  `{"data":{"user":{"id":"w1","profile":{"display":"Wes"}}}}`,
+			m:    ProfileMap{ID: "data.user.id", Name: "data.user.profile.display"},
+			want: sdk.UserInfo{ID: "w1", Name: str("Wes")},
+		},
+		{
+			name: "array indexes, dotted and bracketed",
+			raw:  `{"id":"a1","emails":[{"value":"first@example.com"},{"value":"second@example.com"}],"photos":[{"url":"p0"}]}`,
+			m:    ProfileMap{ID: "id", Email: "emails.1.value", Avatar: "photos[0].url"},
+			want: sdk.UserInfo{ID: "a1", Email: str("second@example.com"), Avatar: str("p0")},
+		},
+		{
+			name: "falsy values are kept",
+			raw:  `{"id":0,"name":"","email":false,"phone":0}`,
+			m:    DefaultProfileMap(),
+			want: sdk.UserInfo{ID: "0", Name: str(""), Email: str("false"), Phone: str("0")},
+		},
+		{
+			name: "null and missing are dropped",
+			raw:  `{"id":"n1","name":null}`,
+			m:    DefaultProfileMap(),
+			want: sdk.UserInfo{ID: "n1"},
+		},
+		{
+			name: "a top-level key with a dot is found as written",
+			raw:  `{"user.id":"d1","user":{"id":"nested"}}`,
+			m:    ProfileMap{ID: "user.id"},
+			want: sdk.UserInfo{ID: "d1"},
+		},
+		{
+			name: "out-of-range and non-numeric indexes are missing",
+			raw:  `{"id":"i1","emails":["a"]}`,
+			m:    ProfileMap{ID: "id", Email: "emails.1", Name: "emails.x", Phone: "emails.-1", Avatar: "emails.01"},
+			want: sdk.UserInfo{ID: "i1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := MapProfile([]byte(tt.raw), tt.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.RawData) != tt.raw {
+				t.Errorf("rawData = %s, want the whole object", got.RawData)
+			}
+			got.RawData = nil
+			if describe(got) != describe(tt.want) {
+				t.Errorf("profile = %s\nwant      %s", describe(got), describe(tt.want))
+			}
+		})
+	}
+}
+
+func TestMapProfileErrors(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		m         ProfileMap
+		says      string
+		path      string
+	}{
+		{"missing id names the path", `{"data":{"user":{}}}`, ProfileMap{ID: "data.user.id"}, `no value at "data.user.id"`, "data.user.id"},
+		{"null id", `{"id":null}`, DefaultProfileMap(), `no value at "id"`, "id"},
+		{"empty id", `{"id":""}`, DefaultProfileMap(), "empty id", "id"},
+		{"object id", `{"id":{"v":1}}`, DefaultProfileMap(), "an object", "id"},
+		{"boolean id", `{"id":true}`, DefaultProfileMap(), "a boolean", "id"},
+		{"object where a string belongs", `{"id":"1","picture":{"data":{"url":"u"}}}`, ProfileMap{ID: "id", Avatar: "picture"}, "profileMap.avatar", "picture"},
+		{"array at the top", `[{"id":1}]`, DefaultProfileMap(), "not a JSON object", ""},
+		{"garbage", `<html>`, DefaultProfileMap(), "not valid JSON", ""},
+		{"trailing garbage", `{"id":1} x`, DefaultProfileMap(), "not valid JSON", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := MapProfile([]byte(tt.raw), tt.m)
+			e := wantCode(t, err, sdk.CodeInvalidResponse)
+			if !strings.Contains(e.Message, tt.says) {
+				t.Errorf("message %q does not say %q", e.Message, tt.says)
+			}
+			if tt.path != "" && e.Details["path"] != tt.path {
+				t.Errorf("details = %v, want path %q", e.Details, tt.path)
+			}
+		})
+	}
+}
+
+func TestCheckPath(t *testing.T) {
+	for _, ok := range []string{"id", "data.user.id", "emails.0.value", "emails[0].value", "user-id"} {
+		if err := CheckPath(ok); err != nil {
+			t.Errorf("CheckPath(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ".id", "id.", "a..b", "[0]"} {
+		if err := CheckPath(bad); err == nil {
+			t.Errorf("CheckPath(%q) accepted", bad)
+		}
+	}
+}
+
+func describe(u sdk.UserInfo) string {
+	f := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return "\"" + *p + "\""
+	}
+	return "id=" + u.ID + " name=" + f(u.Name) + " avatar=" + f(u.Avatar) + " email=" + f(u.Email) + " phone=" + f(u.Phone)
+}

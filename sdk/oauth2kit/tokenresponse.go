@@ -1,0 +1,213 @@
+package oauth2kit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// ResponseFormat is how a token endpoint encodes its answer.
+type ResponseFormat string
+
+// The token response formats.
+const (
+	// FormatAuto decides by the answer's Content-Type.
+	FormatAuto ResponseFormat = ""
+	// FormatJSON is RFC 6749 section 5.1's application/json.
+	FormatJSON ResponseFormat = "json"
+	// FormatForm is application/x-www-form-urlencoded, as GitHub answers by default.
+	FormatForm ResponseFormat = "form"
+)
+
+// GrantType is the grant a token request uses. It decides what an invalid_grant
+// error means.
+type GrantType string
+
+// The grants this package sends.
+const (
+	GrantAuthorizationCode GrantType = "authorization_code"
+	GrantRefreshToken      GrantType = "refresh_token"
+)
+
+// TokenResponse is a token endpoint's answer, as received.
+type TokenResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// ParseTokenResponse reads a token endpoint's answer. It returns the token, or an
+// *sdk.Error: the provider's RFC 6749 section 5.2 error (kept whole in Details, and
+// recognized in a 2xx answer too, as GitHub sends it), or an invalid_response when
+// the answer cannot be read.
+//
+// It accepts what real providers send besides RFC 6749: expires_in as a string,
+// scope as an array, no token_type (meaning Bearer).
+func ParseTokenResponse(r TokenResponse, format ResponseFormat, grant GrantType) (*Token, error) {
+	header := r.Header
+	if header == nil {
+		header = http.Header{}
+	}
+	return parseTokenAnswer(&response{status: r.Status, header: header, contentType: header.Get("Content-Type"), body: r.Body}, format, grant)
+}
+
+func parseTokenAnswer(r *response, format ResponseFormat, grant GrantType) (*Token, error) {
+	used := format
+	if used == FormatAuto {
+		used = sniffFormat(r.contentType, r.body)
+	}
+	fields, err := decodeTokenFields(r.body, used)
+	if err != nil {
+		return nil, unreadableTokenAnswer(r, used, format != FormatAuto, err)
+	}
+	if oe, failed := tokenErrorOf(fields, r.status); failed {
+		if oe.code == "" && r.status != http.StatusUnauthorized {
+			return nil, unexpectedAnswer("token endpoint", r, "without an OAuth 2.0 error code")
+		}
+		return nil, tokenEndpointError(oe, grant)
+	}
+	return tokenOf(fields)
+}
+
+// sniffFormat follows the Content-Type, and looks at the body only when the type
+// says nothing useful (absent, or text/plain, which some providers use for both).
+func sniffFormat(contentType string, body []byte) ResponseFormat {
+	media, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case media == "application/x-www-form-urlencoded":
+		return FormatForm
+	case media == "" || media == "text/plain":
+		if bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+			return FormatJSON
+		}
+		return FormatForm
+	default:
+		return FormatJSON
+	}
+}
+
+// decodeTokenFields reads the answer into its top-level fields. JSON values keep
+// their JSON types (numbers as json.Number); form values are strings.
+func decodeTokenFields(body []byte, format ResponseFormat) (map[string]any, error) {
+	if format == FormatForm {
+		values, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, err
+		}
+		fields := make(map[string]any, len(values))
+		for k := range values {
+			fields[k] = values.Get(k)
+		}
+		return fields, nil
+	}
+	var v any
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	fields, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("found %s", jsonKind(v))
+	}
+	return fields, nil
+}
+
+func unreadableTokenAnswer(r *response, used ResponseFormat, forced bool, err error) *sdk.Error {
+	what := "a body that is not a JSON object"
+	if used == FormatForm {
+		what = "a body that is not form-encoded"
+	}
+	if r.status < 200 || r.status >= 300 {
+		return unexpectedAnswer("token endpoint", r, "with "+what)
+	}
+	e := unexpectedAnswer("token endpoint", r, fmt.Sprintf("with %s (%v)", what, err))
+	if forced {
+		e.Message += "; tokenEndpointResponseType forces this format: remove it to follow the Content-Type"
+	}
+	return e
+}
+
+// tokenErrorOf finds an RFC 6749 section 5.2 error: a non-2xx status, or an "error"
+// field in any answer.
+func tokenErrorOf(fields map[string]any, status int) (oauthError, bool) {
+	code := textOf(fields["error"])
+	if code == "" && status >= 200 && status < 300 {
+		return oauthError{}, false
+	}
+	return oauthError{
+		status:      status,
+		code:        cleanText(code),
+		description: cleanText(textOf(fields["error_description"])),
+		uri:         cleanText(textOf(fields["error_uri"])),
+	}, true
+}
+
+// tokenOf reads a successful answer. Only access_token is strict; a malformed
+// optional field is dropped rather than failing a sign-in over it.
+func tokenOf(fields map[string]any) (*Token, error) {
+	access, ok := fields["access_token"].(string)
+	if !ok || access == "" {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the token endpoint's answer has no access_token")
+	}
+	t := &Token{
+		AccessToken:  access,
+		TokenType:    stringOf(fields["token_type"]),
+		RefreshToken: stringOf(fields["refresh_token"]),
+		IDToken:      stringOf(fields["id_token"]),
+		Scope:        scopeOf(fields["scope"]),
+		ExpiresIn:    expiresInOf(fields["expires_in"]),
+	}
+	if t.TokenType == "" {
+		t.TokenType = "Bearer"
+	}
+	return t, nil
+}
+
+// scopeOf accepts RFC 6749's space-separated string and the array some providers send.
+func scopeOf(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		parts := make([]string, 0, len(v))
+		for _, p := range v {
+			if s, ok := p.(string); ok && s != "" {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
+
+// maxExpiresIn keeps a silly expires_in from overflowing a time.Duration.
+const maxExpiresIn = math.MaxInt32
+
+// expiresInOf accepts a number or a numeric string; anything else, or a value that
+// is not positive, means "not said".
+func expiresInOf(v any) time.Duration {
+	var text string
+	switch v := v.(type) {
+	case json.Number:
+		text = v.String()
+	case string:
+		text = strings.TrimSpace(v)
+	default:
+		return 0
+	}
+	secs, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsNaN(secs) || secs <= 0 {
+		return 0
+	}
+	return time.Duration(math.Min(math.Floor(secs), maxExpiresIn)) * time.Second
+}
