@@ -167,5 +167,3 @@ func residentKiB(b *testing.B, pid int) int {
 	b.Fatal("no VmRSS")
 	return 0
 }
-
-
