@@ -45,11 +45,11 @@ func checkHTTPURL(raw string) error {
 	case err != nil:
 		return fmt.Errorf("is not a URL: %v", err.(*url.Error).Err)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("must be an absolute http or https URL, got %q", raw)
+		return fmt.Errorf("must be an absolute http or https URL, got %q", u.Redacted())
 	case u.Host == "":
-		return fmt.Errorf("has no host: %q", raw)
+		return fmt.Errorf("has no host: %q", u.Redacted())
 	case u.Fragment != "":
-		return fmt.Errorf("must not have a #fragment: %q", raw)
+		return fmt.Errorf("must not have a #fragment: %q", u.Redacted())
 	}
 	return nil
 }

@@ -585,6 +585,15 @@ async function main() {
   const issuer = `http://${hostPart}:${port}`;
 
   const provider = new Provider(issuer, providerConfiguration(config));
+  // oidc-provider checks static client metadata on first use; check it now so
+  // that a bad configuration fails the start instead of a later request.
+  for (const { client_id: clientId } of config.clients) {
+    try {
+      await provider.Client.find(clientId);
+    } catch (err) {
+      throw new Error(`client ${JSON.stringify(clientId)}: ${err.error_description ?? err.message}`);
+    }
+  }
   provider.use(async (ctx, next) => {
     const started = Date.now();
     try {

@@ -88,6 +88,7 @@ type response struct {
 // do sends req under the request timeout and reads the answer up to the size cap.
 // what names the endpoint in errors ("token endpoint"). Every error is an *sdk.Error.
 func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string) (*response, error) {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req = req.WithContext(ctx)
@@ -95,7 +96,7 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string) (*r
 
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, c.transportError(ctx, err, what, req.URL.Host)
+		return nil, transportError(ctx, start, err, what, req.URL.Host)
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > c.maxBody {
@@ -103,7 +104,7 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string) (*r
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return nil, c.transportError(ctx, err, what, req.URL.Host)
+		return nil, transportError(ctx, start, err, what, req.URL.Host)
 	}
 	if int64(len(body)) > c.maxBody {
 		return nil, c.tooLarge(what)
@@ -121,19 +122,22 @@ func (c *HTTPClient) tooLarge(what string) *sdk.Error {
 		WithDetail("limitBytes", c.maxBody)
 }
 
-// transportError says whether the provider was too slow or could not be reached.
-// The request URL is left out of the message: errors from net/http repeat it, and an
-// operator may have put a key in a query string.
-func (c *HTTPClient) transportError(ctx context.Context, err error, what, host string) *sdk.Error {
+// transportError says whether the provider was too slow or could not be reached. The
+// time allowed it reports is the request timeout, or less when the caller's own
+// deadline came first. The request URL is left out, cause included: errors from
+// net/http repeat it, and an operator may have put a key in a query string.
+func transportError(ctx context.Context, start time.Time, err error, what, host string) *sdk.Error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return sdk.Errorf(sdk.CodeProviderTimeout, "the %s (%s) did not answer within %s", what, host, c.timeout).
-			WithDetail("timeout", c.timeout.String())
+		deadline, _ := ctx.Deadline()
+		allowed := deadline.Sub(start).Round(time.Millisecond)
+		return sdk.Errorf(sdk.CodeProviderTimeout, "the %s (%s) did not answer within %s", what, host, allowed).
+			WithDetail("timeout", allowed.String())
 	}
 	if ctx.Err() != nil {
 		return sdk.Errorf(sdk.CodeGeneral, "the call to the %s (%s) was canceled", what, host)
 	}
-	return sdk.Errorf(sdk.CodeProviderUnavailable, "could not reach the %s (%s): %v", what, host, unwrapURLError(err)).
-		WithCause(err)
+	err = unwrapURLError(err)
+	return sdk.Errorf(sdk.CodeProviderUnavailable, "could not reach the %s (%s): %v", what, host, err).WithCause(err)
 }
 
 // unwrapURLError drops the "Post \"https://...\":" prefix net/http adds.

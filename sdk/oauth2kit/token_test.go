@@ -169,13 +169,25 @@ func TestTokenEndpointThatNeverAnswers(t *testing.T) {
 		}
 	})
 	defer close(release) // runs before srv.Close, which waits for the handler
-	e := newEndpoint(t, srv.URL, HTTPOptions{Timeout: 100 * time.Millisecond})
-	_, err := e.Exchange(context.Background(), "the-code", "https://app/cb", "")
-	got := wantCode(t, err, sdk.CodeProviderTimeout)
-	if !strings.Contains(got.Message, "100ms") {
-		t.Errorf("message %q does not give the timeout", got.Message)
-	}
-	wantNoLeak(t, err, "the-code", "sec")
+
+	t.Run("request timeout", func(t *testing.T) {
+		e := newEndpoint(t, srv.URL, HTTPOptions{Timeout: 100 * time.Millisecond})
+		_, err := e.Exchange(context.Background(), "the-code", "https://app/cb", "")
+		got := wantCode(t, err, sdk.CodeProviderTimeout)
+		if !strings.Contains(got.Message, "within 100ms") {
+			t.Errorf("message %q does not give the timeout", got.Message)
+		}
+		wantNoLeak(t, err, "the-code", "sec")
+	})
+	t.Run("the caller's earlier deadline", func(t *testing.T) {
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(120*time.Millisecond))
+		defer cancel()
+		_, err := newEndpoint(t, srv.URL, HTTPOptions{}).Exchange(ctx, "the-code", "https://app/cb", "")
+		got := wantCode(t, err, sdk.CodeProviderTimeout)
+		if strings.Contains(got.Message, "8s") {
+			t.Errorf("message %q gives the request timeout, not the time the call had", got.Message)
+		}
+	})
 }
 
 func TestTokenRequestsAreNeverRetried(t *testing.T) {

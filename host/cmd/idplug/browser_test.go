@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// TestBrowserSignInWithTheDemo runs `make run`'s setup (scripts/run-demo: the local
+// OpenID provider with its sign-in page, and idplug with the OAuth 2.0 plugin) and
+// signs in and out in real headless Chromium, saving a screenshot of every step to
+// artifacts/browser/.
+func TestBrowserSignInWithTheDemo(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("Chromium is needed for the browser test: run `make test` (it installs the Debian package chromium)")
+	}
+	root, err := plugintest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := startDemo(t, root)
+
+	shots := filepath.Join(root, "artifacts", "browser")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newBrowser(t, chromium)
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, target) // quality 100 means PNG
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		}
+	}
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+
+	step("open the home page", chromedp.Navigate(demo), chromedp.WaitVisible("#sign-in-demo"), shot("1-home"))
+	button := text("#sign-in-demo")
+	step("continue with the provider", chromedp.Click("#sign-in-demo"), chromedp.WaitVisible("#username"), shot("2-provider-sign-in"))
+	step("sign in at the provider",
+		chromedp.SendKeys("#username", "alice"),
+		chromedp.SendKeys("#password", "any password"),
+		chromedp.Click("#sign-in"),
+		chromedp.WaitVisible("#greeting"),
+		shot("3-signed-in"))
+	greeting := text("#greeting")
+	step("sign out", chromedp.Click("#sign-out"), chromedp.WaitVisible("#sign-in-demo"), shot("4-signed-out"))
+	afterSignOut := text("#sign-in-demo")
+
+	if strings.TrimSpace(button) != "Continue with Local OpenID Provider" {
+		t.Errorf("button = %q", button)
+	}
+	if greeting != "Hello, alice" {
+		t.Errorf("greeting = %q", greeting)
+	}
+	if strings.TrimSpace(afterSignOut) != "Continue with Local OpenID Provider" {
+		t.Errorf("after sign-out = %q", afterSignOut)
+	}
+}
+
+// newBrowser starts headless Chromium with nothing that reaches outside the machine.
+func newBrowser(t *testing.T, path string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(900, 700),
+	}
+	// A deadline on the allocator bounds the whole browser session.
+	base, cancelTimeout := context.WithTimeout(context.Background(), 90*time.Second)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(base, opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
+	return ctx
+}
+
+// startDemo runs scripts/run-demo with binaries built for this test and free ports,
+// and returns the URL it tells people to open.
+func startDemo(t *testing.T, root string) string {
+	t.Helper()
+	plugins := pluginFolder(t, "oauth2")
+	cmd := exec.Command(filepath.Join(root, "scripts", "run-demo"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(),
+		"IDPLUG_DEMO_PORT="+strconv.Itoa(freePort(t)),
+		"IDPLUG_DEMO_PROVIDER_PORT="+strconv.Itoa(freePort(t)),
+		"IDPLUG_DEMO_DIR="+t.TempDir(),
+		"IDPLUG_BIN="+plugintest.Binary(t, "./host/cmd/idplug"),
+		"IDPLUG_PLUGIN_DIR="+plugins,
+	)
+	cmd.Stderr = testLog{t, "demo"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The script stops the provider and idplug when it is told to stop.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case line, ok := <-lines:
+		_, rest, found := strings.Cut(line, "open ")
+		if !ok || !found {
+			t.Fatalf("run-demo said %q", line)
+		}
+		go func() {
+			for range lines {
+			}
+		}()
+		return strings.Fields(rest)[0]
+	case <-time.After(60 * time.Second):
+		t.Fatal("run-demo did not start within 60s")
+	}
+	return ""
+}
+
+// freePort asks the kernel for a free loopback port. Another process could take it
+// before the demo binds it; on a test machine that does not happen in practice.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type testLog struct {
+	t      *testing.T
+	prefix string
+}
+
+func (l testLog) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		l.t.Log(l.prefix + ": " + line)
+	}
+	return len(p), nil
+}
