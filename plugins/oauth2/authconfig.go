@@ -17,6 +17,9 @@ func (c *config) clientAuth(p *sdk.ConfigError) oauth2kit.ClientAuth {
 		ClientSecret: c.ClientSecret,
 		Audience:     c.ClientAssertionAudience,
 	}
+	if c.ClientID == "" {
+		p.Add("clientId", "is required")
+	}
 	if a.Method == "" {
 		a.Method = oauth2kit.ClientSecretPost // Logto's default
 	}

@@ -33,9 +33,6 @@ func (c *config) checkEndpoints(p *sdk.ConfigError) {
 			p.Add(e.field, "%v", err)
 		}
 	}
-	if c.ClientID == "" {
-		p.Add("clientId", "is required")
-	}
 }
 
 // checkHTTPURL accepts an absolute http or https URL without a fragment.

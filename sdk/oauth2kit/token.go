@@ -89,7 +89,7 @@ func (e *TokenEndpoint) Refresh(ctx context.Context, refreshToken string) (*Toke
 
 func (e *TokenEndpoint) request(ctx context.Context, grant GrantType, params url.Values) (*Token, error) {
 	sent := e.clock()
-	req, err := e.newRequest(ctx, params, sent)
+	req, form, err := e.newRequest(ctx, params, sent)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,8 @@ func (e *TokenEndpoint) request(ctx context.Context, grant GrantType, params url
 	}
 	t, err := parseTokenAnswer(resp, e.Format, grant)
 	if err != nil {
-		return nil, err
+		return nil, redact(err, e.Auth.ClientSecret, form.Get("code"), form.Get("code_verifier"),
+			form.Get("refresh_token"), form.Get("client_assertion"))
 	}
 	if t.ExpiresIn > 0 {
 		t.Expiry = sent.Add(t.ExpiresIn)
@@ -109,7 +110,7 @@ func (e *TokenEndpoint) request(ctx context.Context, grant GrantType, params url
 
 // newRequest builds the POST: extra parameters first, then the protocol parameters
 // and the client's credentials over them.
-func (e *TokenEndpoint) newRequest(ctx context.Context, params url.Values, now time.Time) (*http.Request, error) {
+func (e *TokenEndpoint) newRequest(ctx context.Context, params url.Values, now time.Time) (*http.Request, url.Values, error) {
 	form := url.Values{}
 	for k, v := range e.Extra {
 		if !IsProtocolParam(k) {
@@ -121,11 +122,11 @@ func (e *TokenEndpoint) newRequest(ctx context.Context, params url.Values, now t
 	}
 	header := http.Header{}
 	if err := e.Auth.apply(form, header, e.URL, now); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "the token endpoint %q is not a usable URL", e.URL)
+		return nil, nil, sdk.Errorf(sdk.CodeInvalidConfig, "the token endpoint %q is not a usable URL", e.URL)
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -133,7 +134,7 @@ func (e *TokenEndpoint) newRequest(ctx context.Context, params url.Values, now t
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	// Ask for JSON: GitHub, among others, answers form-encoded otherwise. Both are read.
 	req.Header.Set("Accept", "application/json")
-	return req, nil
+	return req, form, nil
 }
 
 func (e *TokenEndpoint) clock() time.Time {

@@ -275,3 +275,16 @@ func (c cancelOnSend) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.cancel()
 	return c.rt.RoundTrip(r)
 }
+
+func TestEchoedSecretsAreRedacted(t *testing.T) {
+	srv := newServer(t, (&tokenStub{}).handler(400, jsonType,
+		`{"error":"invalid_grant","error_description":"code the-code-123 is unknown (client secret s3cr3t-value)","error_uri":"https://id.example.com/?code=the-code-123"}`))
+	e := newEndpoint(t, srv.URL, HTTPOptions{})
+	e.Auth.ClientSecret = "s3cr3t-value"
+	_, err := e.Exchange(context.Background(), "the-code-123", "https://app/cb", "")
+	got := wantCode(t, err, sdk.CodeSocialAuthCodeInvalid)
+	wantNoLeak(t, err, "the-code-123", "s3cr3t-value")
+	if !strings.Contains(got.Message, "code [redacted] is unknown") {
+		t.Errorf("message = %q", got.Message)
+	}
+}

@@ -67,6 +67,8 @@ func TestUserInfoErrors(t *testing.T) {
 		{"401 with a JSON body", 401, map[string]string{"Content-Type": jsonType}, `{"error":"invalid_token","error_description":"bad"}`,
 			sdk.CodeSocialAccessTokenInvalid, map[string]any{"error": "invalid_token"}},
 		{"401 bare", 401, nil, "", sdk.CodeSocialAccessTokenInvalid, map[string]any{"status": 401}},
+		{"401 repeating the token", 401, map[string]string{"WWW-Authenticate": `Bearer error="invalid_token", error_description="unknown token the-token"`}, "",
+			sdk.CodeSocialAccessTokenInvalid, map[string]any{"error_description": "unknown token [redacted]"}},
 		{"403 insufficient scope", 403, map[string]string{"WWW-Authenticate": `Bearer error="insufficient_scope"`}, "", sdk.CodeInvalidConfig, map[string]any{"error": "insufficient_scope"}},
 		{"404", 404, nil, "not found", sdk.CodeInvalidResponse, map[string]any{"status": 404}},
 		{"503", 503, nil, "", sdk.CodeProviderUnavailable, map[string]any{"status": 503}},

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/idplug/idplug/internal/oidctest"
+)
+
+const appRedirect = "https://app.test/callback"
+
+// TestV1SignInForEachAuthMethod runs complete sign-ins through the idplug binary's /v1
+// API against a real OpenID provider, one connector per client authentication method.
+func TestV1SignInForEachAuthMethod(t *testing.T) {
+	rsaKey, rsaJWKS := oidctest.NewRSAKey(t)
+	ecKey, ecJWKS := oidctest.NewECKey(t)
+	secret := oidctest.NewClientSecret(t)
+
+	type method struct {
+		id     string
+		client oidctest.Client
+		config map[string]any
+	}
+	methods := []method{
+		{"basic", oidctest.Client{AuthMethod: "client_secret_basic", Secret: secret}, map[string]any{"clientSecret": secret}},
+		{"post", oidctest.Client{AuthMethod: "client_secret_post", Secret: secret}, map[string]any{"clientSecret": secret}},
+		{"jwt-hs256", oidctest.Client{AuthMethod: "client_secret_jwt", Secret: secret}, map[string]any{"clientSecret": secret, "clientSecretJwtSigningAlgorithm": "HS256"}},
+		{"jwt-hs384", oidctest.Client{AuthMethod: "client_secret_jwt", Secret: secret}, map[string]any{"clientSecret": secret, "clientSecretJwtSigningAlgorithm": "HS384"}},
+		{"jwt-hs512", oidctest.Client{AuthMethod: "client_secret_jwt", Secret: secret}, map[string]any{"clientSecret": secret, "clientSecretJwtSigningAlgorithm": "HS512"}},
+		{"pk-rs256", oidctest.Client{AuthMethod: "private_key_jwt", JWKS: rsaJWKS}, map[string]any{"privateKey": pemKey(t, rsaKey), "privateKeyId": rsaJWKS.Keys[0].KeyID}},
+		{"pk-es256", oidctest.Client{AuthMethod: "private_key_jwt", JWKS: ecJWKS}, map[string]any{"privateKey": pemKey(t, ecKey), "privateKeyId": ecJWKS.Keys[0].KeyID}},
+		{"public", oidctest.Client{AuthMethod: "none"}, map[string]any{}},
+	}
+	var clients []oidctest.Client
+	for _, m := range methods {
+		m.client.ID = "client-" + m.id
+		m.client.RedirectURIs = []string{appRedirect}
+		clients = append(clients, m.client)
+	}
+	provider := oidctest.Start(t, oidctest.Config{Clients: clients})
+
+	var connectors []map[string]any
+	for _, m := range methods {
+		cfg := map[string]any{
+			"authorizationEndpoint":   provider.AuthorizationEndpoint(),
+			"tokenEndpoint":           provider.TokenEndpoint(),
+			"userInfoEndpoint":        provider.UserinfoEndpoint(),
+			"issuer":                  provider.Issuer,
+			"clientId":                "client-" + m.id,
+			"tokenEndpointAuthMethod": m.client.AuthMethod,
+			"scope":                   "openid profile email phone",
+			"profileMap":              map[string]string{"id": "sub", "avatar": "picture", "phone": "phone_number"},
+			"storeTokens":             true,
+		}
+		for k, v := range m.config {
+			cfg[k] = v
+		}
+		connectors = append(connectors, map[string]any{"id": m.id, "plugin": "oauth2", "config": cfg})
+	}
+	p := startIdplug(t, pluginFolder(t, "oauth2"), jsonConfig(t, connectors))
+
+	for _, m := range methods {
+		t.Run(m.id, func(t *testing.T) {
+			status, auth := p.call(t, "POST", "/v1/connectors/"+m.id+"/authorization-uri", "", map[string]any{"redirectUri": appRedirect})
+			mustEqual(t, "authorization-uri status", status, 200)
+			callback, err := provider.Authorize(context.Background(), jsonPath(auth, "redirectTo").(string), appRedirect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := map[string]string{}
+			for k, v := range callback.Query() {
+				data[k] = v[0]
+			}
+			status, body := p.call(t, "POST", "/v1/connectors/"+m.id+"/user-info", "", map[string]any{"session": jsonPath(auth, "session"), "data": data})
+			mustEqual(t, "user-info status", status, 200)
+			mustEqual(t, "id", jsonPath(body, "userInfo", "id"), "alice")
+			mustEqual(t, "email", jsonPath(body, "userInfo", "email"), "alice@example.com")
+			mustEqual(t, "name", jsonPath(body, "userInfo", "name") != nil, true)
+			mustEqual(t, "token type", strings.ToLower(jsonPath(body, "tokens", "tokenType").(string)), "bearer")
+			refresh, _ := jsonPath(body, "tokens", "refreshToken").(string)
+			if refresh == "" {
+				t.Fatalf("no refresh token in %v", body)
+			}
+
+			status, body = p.call(t, "POST", "/v1/connectors/"+m.id+"/refresh", "", map[string]any{"refreshToken": refresh})
+			mustEqual(t, "refresh status", status, 200)
+			if jsonPath(body, "tokens", "accessToken") == "" {
+				t.Fatalf("refresh = %v", body)
+			}
+			if renewed, _ := jsonPath(body, "tokens", "refreshToken").(string); renewed != "" {
+				refresh = renewed // the provider may rotate refresh tokens
+			}
+
+			// The same callback again: the provider refuses the reused code, and revokes
+			// what it issued for it, so the refresh token stops working too.
+			status, body = p.call(t, "POST", "/v1/connectors/"+m.id+"/user-info", "", map[string]any{"session": jsonPath(auth, "session"), "data": data})
+			mustEqual(t, "reuse status", status, 401)
+			mustEqual(t, "reuse code", jsonPath(body, "code"), "social_auth_code_invalid")
+			status, _ = p.call(t, "POST", "/v1/connectors/"+m.id+"/refresh", "", map[string]any{"refreshToken": refresh})
+			if status == 200 {
+				t.Fatal("a refresh token survived the reuse of its code")
+			}
+		})
+	}
+	// No secret, code or token reached idplug's log (plugin lines included).
+	logs := p.logs.String()
+	for _, s := range []string{secret, testSessionKey, "BEGIN PRIVATE KEY"} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log holds a secret %q", s[:12])
+		}
+	}
+}
+
+// jsonConfig writes an idplug config as JSON (which YAML reads as it is).
+func jsonConfig(t *testing.T, connectors []map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{
+		"listen":       "127.0.0.1:0",
+		"public_url":   "http://127.0.0.1:1",
+		"plugin_dir":   "PLUGIN_DIR",
+		"session_keys": []string{"${IDPLUG_SESSION_KEY}"},
+		"log_format":   "json",
+		"log_level":    "debug",
+		"connectors":   connectors,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func pemKey(t *testing.T, key any) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
