@@ -4,10 +4,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/idplug/idplug/internal/plugintest"
 
 	"github.com/idplug/idplug/host/seal"
 )
@@ -207,4 +214,115 @@ func TestSignInReturnToMustStayOnSite(t *testing.T) {
 	}
 	resp.Body.Close()
 	mustEqual(t, "callback without cookie", resp.StatusCode, 400)
+}
+
+func TestSessionKeyRotationKeepsFlowsInProgress(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	old := startIdplug(t, dir, exampleConfig)
+	_, auth := old.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789", map[string]any{"redirectUri": "https://app.test/cb"})
+	old.stop(t)
+
+	// A new first key seals from now on; the old one still opens what it sealed.
+	rotated := strings.Replace(exampleConfig, `session_keys: ["${IDPLUG_SESSION_KEY}"]`,
+		`session_keys: ["a-brand-new-session-key-of-more-than-32-bytes", "${IDPLUG_SESSION_KEY}"]`, 1)
+	p := startIdplug(t, dir, rotated)
+	status, body := p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789",
+		map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "ada", "state": jsonPath(auth, "state")}})
+	mustEqual(t, "status", status, 200)
+	mustEqual(t, "id", jsonPath(body, "userInfo", "id"), "ada")
+
+	// Once the old key is dropped, its sessions no longer open.
+	p.stop(t)
+	dropped := strings.Replace(exampleConfig, `session_keys: ["${IDPLUG_SESSION_KEY}"]`,
+		`session_keys: ["a-brand-new-session-key-of-more-than-32-bytes"]`, 1)
+	p = startIdplug(t, dir, dropped)
+	status, body = p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789",
+		map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "ada", "state": jsonPath(auth, "state")}})
+	mustEqual(t, "status", status, 400)
+	mustEqual(t, "code", jsonPath(body, "code"), "session_invalid")
+}
+
+func TestValidateCommand(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	bin := plugintest.Binary(t, "./host/cmd/idplug")
+	run := func(config string) (int, string) {
+		path := filepath.Join(t.TempDir(), "idplug.yaml")
+		if err := os.WriteFile(path, []byte(strings.ReplaceAll(config, "PLUGIN_DIR", dir)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "validate", "--config", path)
+		cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey)
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	code, out := run(exampleConfig)
+	if code != 0 || !strings.Contains(out, "ok (2 connectors, 1 plugins)") {
+		t.Fatalf("valid config: exit %d:\n%s", code, out)
+	}
+	bad := strings.Replace(exampleConfig, "clientId: demo-client", "clientId: \"\"", 1)
+	bad = strings.Replace(bad, "authorizationEndpoint: https://other.example.test/authorize", "authorizationEndpoint: nowhere", 1)
+	bad = strings.Replace(bad, "plugin: example\n    config:\n      authorizationEndpoint: nowhere", "plugin: examples\n    config:\n      authorizationEndpoint: nowhere", 1)
+	code, out = run(bad)
+	if code == 0 {
+		t.Fatalf("invalid config passed:\n%s", out)
+	}
+	for _, want := range []string{"connector demo: config.clientId: is required", `connector other: plugin: no plugin with id "examples" runs`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out = run(exampleConfig + "\nunknown_setting: 1\n")
+	if code == 0 || !strings.Contains(out, "unknown_setting") {
+		t.Fatalf("unknown key: exit %d:\n%s", code, out)
+	}
+}
+
+// TestShutdownFinishesRequestsInFlight sends SIGTERM while a sign-in waits on the
+// provider's token endpoint: the sign-in still completes, then idplug exits cleanly.
+func TestShutdownFinishesRequestsInFlight(t *testing.T) {
+	tokenCalled := make(chan struct{})
+	release := make(chan struct{})
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/token":
+			close(tokenCalled)
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"at-1","token_type":"Bearer"}`)
+		case "/me":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id":"u-1","name":"Slow"}`)
+		}
+	}))
+	defer provider.Close()
+	p := startIdplug(t, pluginFolder(t, "oauth2"), jsonConfig(t, []map[string]any{{"id": "slow", "plugin": "oauth2", "config": map[string]any{
+		"authorizationEndpoint": provider.URL + "/auth", "tokenEndpoint": provider.URL + "/token", "userInfoEndpoint": provider.URL + "/me",
+		"clientId": "c", "clientSecret": "s",
+	}}}))
+	_, auth := p.call(t, "POST", "/v1/connectors/slow/authorization-uri", "", map[string]any{"redirectUri": "https://app.test/cb"})
+	type result struct {
+		status int
+		body   map[string]any
+	}
+	done := make(chan result)
+	go func() {
+		status, body := p.call(t, "POST", "/v1/connectors/slow/user-info", "",
+			map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "c1", "state": jsonPath(auth, "state")}})
+		done <- result{status, body}
+	}()
+	<-tokenCalled
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	r := <-done
+	mustEqual(t, "status", r.status, 200)
+	mustEqual(t, "id", jsonPath(r.body, "userInfo", "id"), "u-1")
+	<-p.done
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("idplug exited with %v:\n%s", err, p.logs)
+	}
+	if !strings.Contains(p.logs.String(), "shutting down") {
+		t.Fatalf("logs:\n%s", p.logs)
+	}
 }
