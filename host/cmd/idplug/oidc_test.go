@@ -141,4 +141,3 @@ func pemKey(t *testing.T, key any) string {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
-
