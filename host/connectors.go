@@ -51,11 +51,11 @@ type ConnectorDetail struct {
 	FormItems   []sdk.FormItem `json:"formItems"`
 }
 
-// connector is a configured instance bound to its plugin.
+// connector is a configured instance. Its plugin is looked up by id on every call,
+// so a replaced plugin binary serves it at once.
 type connector struct {
-	detail ConnectorDetail
-	proc   *process.Process
-	inst   process.Instance
+	cfg  ConnectorConfig
+	inst process.Instance
 }
 
 var instanceIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -89,6 +89,7 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 	var (
 		problems []Problem
 		built    = make([]*connector, len(cfgs))
+		procs    = make([]*process.Process, len(cfgs))
 		ids      = map[string]bool{}
 		targets  = map[string]string{}
 	)
@@ -117,7 +118,7 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 			add(name, "target", "%q is already the target of connector %s", target, other)
 		}
 		targets[target] = name
-		proc, ok := h.plugins[c.Plugin]
+		proc, ok := h.Plugin(c.Plugin)
 		if !ok {
 			add(name, "plugin", "no plugin with id %q runs (plugins: %s)", c.Plugin, strings.Join(h.pluginIDs(), ", "))
 			continue
@@ -131,38 +132,25 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 			config = json.RawMessage("{}")
 		}
 		sum := sha256.Sum256(config)
+		c.Target = target
 		built[i] = &connector{
-			proc: proc,
+			cfg:  c,
 			inst: process.Instance{ID: c.ID, Version: hex.EncodeToString(sum[:16]), Config: config},
-			detail: ConnectorDetail{
-				Connector: Connector{
-					ID:         c.ID,
-					Plugin:     c.Plugin,
-					Target:     target,
-					Platform:   meta.Platform,
-					Name:       mergeI18n(meta.Name, c.Name),
-					Logo:       firstNonEmpty(c.Logo, meta.Logo),
-					LogoDark:   firstNonEmpty(c.LogoDark, meta.LogoDark),
-					IsStandard: meta.IsStandard,
-				},
-				Description: meta.Description,
-				Readme:      meta.Readme,
-				FormItems:   meta.FormItems,
-			},
 		}
+		procs[i] = proc
 	}
 
 	// Every plugin checks its own instances, all at once.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, b := range built {
+	for i, b := range built {
 		if b == nil {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fields, err := b.proc.ValidateConfig(ctx, b.inst)
+			fields, err := procs[i].ValidateConfig(ctx, b.inst)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -196,7 +184,7 @@ func (h *Host) Connectors() []Connector {
 	defer h.mu.RUnlock()
 	out := make([]Connector, 0, len(h.order))
 	for _, id := range h.order {
-		out = append(out, h.connectors[id].detail.Connector)
+		out = append(out, h.describe(h.connectors[id]).Connector)
 	}
 	return out
 }
@@ -207,47 +195,84 @@ func (h *Host) Connector(id string) (ConnectorDetail, error) {
 	if err != nil {
 		return ConnectorDetail{}, err
 	}
-	return c.detail, nil
+	return h.describe(c), nil
+}
+
+// describe merges the plugin's current metadata with the instance's overrides.
+func (h *Host) describe(c *connector) ConnectorDetail {
+	var meta sdk.Metadata
+	if proc, ok := h.Plugin(c.cfg.Plugin); ok {
+		meta = proc.Metadata()
+	}
+	return ConnectorDetail{
+		Connector: Connector{
+			ID:         c.cfg.ID,
+			Plugin:     c.cfg.Plugin,
+			Target:     c.cfg.Target,
+			Platform:   meta.Platform,
+			Name:       mergeI18n(meta.Name, c.cfg.Name),
+			Logo:       firstNonEmpty(c.cfg.Logo, meta.Logo),
+			LogoDark:   firstNonEmpty(c.cfg.LogoDark, meta.LogoDark),
+			IsStandard: meta.IsStandard,
+		},
+		Description: meta.Description,
+		Readme:      meta.Readme,
+		FormItems:   meta.FormItems,
+	}
 }
 
 // AuthorizationURI starts a sign-in with connector id.
 func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state string) (*sdk.Authorization, error) {
-	c, err := h.connector(id)
+	c, proc, err := h.route(id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.observe(c, "AuthorizationURI", time.Now(), &err)
-	auth, err := c.proc.AuthorizationURI(ctx, c.inst, redirectURI, state)
+	auth, err := proc.AuthorizationURI(ctx, c.inst, redirectURI, state)
 	return auth, err
 }
 
 // UserInfo finishes a sign-in with connector id: session is what AuthorizationURI
 // returned, callback the provider's callback parameters.
 func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
-	c, err := h.connector(id)
+	c, proc, err := h.route(id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.observe(c, "UserInfo", time.Now(), &err)
-	res, err := c.proc.UserInfo(ctx, c.inst, session, callback)
+	res, err := proc.UserInfo(ctx, c.inst, session, callback)
 	return res, err
 }
 
 // RefreshTokens renews a token set with connector id.
 func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk.TokenSet, error) {
-	c, err := h.connector(id)
+	c, proc, err := h.route(id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.observe(c, "RefreshTokens", time.Now(), &err)
-	tokens, err := c.proc.RefreshTokens(ctx, c.inst, refreshToken)
+	tokens, err := proc.RefreshTokens(ctx, c.inst, refreshToken)
 	return tokens, err
 }
 
 func (h *Host) observe(c *connector, rpc string, start time.Time, err *error) {
 	if h.opts.OnCall != nil {
-		h.opts.OnCall(CallInfo{Connector: c.inst.ID, Plugin: c.detail.Plugin, RPC: rpc, Duration: time.Since(start), Err: *err})
+		h.opts.OnCall(CallInfo{Connector: c.inst.ID, Plugin: c.cfg.Plugin, RPC: rpc, Duration: time.Since(start), Err: *err})
 	}
+}
+
+// route finds connector id and the plugin serving it now.
+func (h *Host) route(id string) (*connector, *process.Process, error) {
+	c, err := h.connector(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	proc, ok := h.Plugin(c.cfg.Plugin)
+	if !ok {
+		return nil, nil, &sdk.Error{Code: sdk.CodePluginUnavailable,
+			Message: fmt.Sprintf("connector %s: its plugin %q is not running", id, c.cfg.Plugin)}
+	}
+	return c, proc, nil
 }
 
 func (h *Host) connector(id string) (*connector, error) {
@@ -264,6 +289,8 @@ func (h *Host) connector(id string) (*connector, error) {
 const CodeConnectorNotFound sdk.ErrorCode = "connector_not_found"
 
 func (h *Host) pluginIDs() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	ids := make([]string, 0, len(h.plugins))
 	for id := range h.plugins {
 		ids = append(ids, id)

@@ -28,6 +28,14 @@ type Options struct {
 	StartTimeout time.Duration
 	// StartConcurrency is how many plugins start at once; 0 starts them all together.
 	StartConcurrency int
+	// MaxInFlight bounds the calls in flight per plugin (default 512).
+	MaxInFlight int
+	// Watch makes the host follow the plugin folder: new binaries start, replaced ones
+	// are swapped without dropping calls, removed ones are drained and stopped.
+	Watch bool
+	// SettleTime is how long the folder must stay unchanged before the host acts on
+	// a change, so a binary still being copied is not started (default 500ms).
+	SettleTime time.Duration
 	// Logger receives the host's and the plugins' log lines.
 	Logger hclog.Logger
 	// OnRestart is called with the plugin's name each time a dead plugin is restarted.
@@ -52,14 +60,28 @@ type Host struct {
 	opts      Options
 	log       hclog.Logger
 	socketDir string
-	scan      *catalog.Result
 
-	plugins map[string]*process.Process // by metadata id
-	failed  []catalog.Entry             // plugins that passed the checks but did not start
+	reconcile     sync.Mutex // one folder scan at a time
+	mu            sync.RWMutex
+	plugins       map[string]*loaded // running plugins by metadata id
+	files         map[string]*loaded // the same, by file name
+	refused       []catalog.Entry    // files that do not run, and why
+	ignored       []catalog.Entry
+	failed        map[string]stamp // files that failed to start, as they were then
+	failedReasons map[string]string
+	draining      sync.WaitGroup
 
-	mu         sync.RWMutex
 	connectors map[string]*connector // configured instances by id
 	order      []string              // instance ids in configuration order
+
+	watcher *watcher
+}
+
+// loaded is a running plugin and the file it runs from.
+type loaded struct {
+	proc  *process.Process
+	file  catalog.Plugin
+	stamp stamp
 }
 
 // Open scans the plugin folder and starts every plugin that passes the checks, in
@@ -75,29 +97,33 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 10 * time.Second
 	}
-	scan, err := catalog.Scan(opts.PluginDir)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range scan.Ignored {
-		opts.Logger.Debug("ignoring file in plugin folder", "file", e.File, "reason", e.Reason)
-	}
-	for _, e := range scan.Refused {
-		opts.Logger.Error("refusing plugin", "file", e.File, "reason", e.Reason)
+	if opts.SettleTime <= 0 {
+		opts.SettleTime = 500 * time.Millisecond
 	}
 	socketDir, err := makeSocketDir()
 	if err != nil {
 		return nil, err
 	}
 	h := &Host{
-		opts:       opts,
-		log:        opts.Logger,
-		socketDir:  socketDir,
-		scan:       scan,
-		plugins:    map[string]*process.Process{},
-		connectors: map[string]*connector{},
+		opts:          opts,
+		log:           opts.Logger,
+		socketDir:     socketDir,
+		plugins:       map[string]*loaded{},
+		files:         map[string]*loaded{},
+		failed:        map[string]stamp{},
+		failedReasons: map[string]string{},
+		connectors:    map[string]*connector{},
 	}
-	h.startAll(ctx, scan.Plugins)
+	if err := h.Rescan(ctx); err != nil {
+		_ = os.RemoveAll(socketDir)
+		return nil, err
+	}
+	if opts.Watch {
+		if h.watcher, err = h.watch(); err != nil {
+			_ = h.Close()
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -115,119 +141,93 @@ func makeSocketDir() (string, error) {
 	return dir, nil
 }
 
-func (h *Host) startAll(ctx context.Context, found []catalog.Plugin) {
-	type result struct {
-		plugin catalog.Plugin
-		proc   *process.Process
-		err    error
-	}
-	results := make([]result, len(found))
-	limit := h.opts.StartConcurrency
-	if limit <= 0 {
-		limit = len(found)
-	}
-	sem := make(chan struct{}, max(limit, 1))
-	var wg sync.WaitGroup
-	for i, pl := range found {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			name := pl.Name
-			proc, err := process.Start(ctx, name, pl.Path, pl.Checksum, process.Options{
-				SocketDir:    h.socketDir,
-				StartTimeout: h.opts.StartTimeout,
-				CallTimeout:  h.opts.CallTimeout,
-				Logger:       h.log.Named("plugin"),
-				OnRestart: func() {
-					if h.opts.OnRestart != nil {
-						h.opts.OnRestart(name)
-					}
-				},
-			})
-			results[i] = result{pl, proc, err}
-		}()
-	}
-	wg.Wait()
-
-	byID := map[string][]result{}
-	for _, r := range results {
-		if r.err != nil {
-			h.log.Error("plugin failed to start", "file", r.plugin.File, "error", r.err)
-			h.failed = append(h.failed, catalog.Entry{File: r.plugin.File, Reason: r.err.Error()})
-			continue
-		}
-		id := r.proc.Metadata().ID
-		byID[id] = append(byID[id], r)
-	}
-	for id, rs := range byID {
-		if len(rs) == 1 {
-			h.plugins[id] = rs[0].proc
-			h.log.Info("plugin ready", "id", id, "file", rs[0].plugin.File, "pid", rs[0].proc.PID())
-			continue
-		}
-		// Two binaries claiming one id: running either would be a guess.
-		files := make([]string, len(rs))
-		for i, r := range rs {
-			files[i] = r.plugin.File
-		}
-		sort.Strings(files)
-		for _, r := range rs {
-			reason := fmt.Sprintf("plugin id %q is claimed by more than one file: %v", id, files)
-			h.log.Error("refusing plugin", "file", r.plugin.File, "reason", reason)
-			h.failed = append(h.failed, catalog.Entry{File: r.plugin.File, Reason: reason})
-			r.proc.Close()
-		}
-	}
-	sort.Slice(h.failed, func(i, j int) bool { return h.failed[i].File < h.failed[j].File })
+// startPlugin launches one plugin file.
+func (h *Host) startPlugin(ctx context.Context, pl catalog.Plugin) (*process.Process, error) {
+	name := pl.Name
+	return process.Start(ctx, name, pl.Path, pl.Checksum, process.Options{
+		SocketDir:    h.socketDir,
+		StartTimeout: h.opts.StartTimeout,
+		CallTimeout:  h.opts.CallTimeout,
+		MaxInFlight:  h.opts.MaxInFlight,
+		Logger:       h.log.Named("plugin"),
+		OnRestart: func() {
+			if h.opts.OnRestart != nil {
+				h.opts.OnRestart(name)
+			}
+		},
+	})
 }
 
 // PluginInfo describes a running plugin.
 type PluginInfo struct {
-	File string
-	Path string
-	PID  int
-	Proc *process.Process
+	File  string
+	Path  string
+	PID   int
+	State process.State
+	Proc  *process.Process
 }
 
 // Plugins lists the running plugins, sorted by id.
 func (h *Host) Plugins() []PluginInfo {
+	h.mu.RLock()
 	out := make([]PluginInfo, 0, len(h.plugins))
-	for _, p := range h.plugins {
-		out = append(out, PluginInfo{File: catalog.Prefix + p.Name(), Path: p.Path(), PID: p.PID(), Proc: p})
+	for _, l := range h.plugins {
+		out = append(out, PluginInfo{File: l.file.File, Path: l.file.Path, Proc: l.proc})
+	}
+	h.mu.RUnlock()
+	for i := range out {
+		out[i].PID, out[i].State = out[i].Proc.PID(), out[i].Proc.State()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Proc.Metadata().ID < out[j].Proc.Metadata().ID })
 	return out
 }
 
-// Plugin returns the plugin whose metadata id is id.
+// Plugin returns the running plugin whose metadata id is id.
 func (h *Host) Plugin(id string) (*process.Process, bool) {
-	p, ok := h.plugins[id]
-	return p, ok
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	l, ok := h.plugins[id]
+	if !ok {
+		return nil, false
+	}
+	return l.proc, true
 }
 
 // Refused lists the files named like plugins that do not run, and why: failed checks,
 // failed starts, duplicate ids.
 func (h *Host) Refused() []catalog.Entry {
-	out := append(append([]catalog.Entry{}, h.scan.Refused...), h.failed...)
-	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
-	return out
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return append([]catalog.Entry{}, h.refused...)
 }
 
 // Ignored lists the files of the plugin folder that are not plugins.
-func (h *Host) Ignored() []catalog.Entry { return h.scan.Ignored }
+func (h *Host) Ignored() []catalog.Entry {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return append([]catalog.Entry{}, h.ignored...)
+}
 
-// Close stops every plugin and waits for them to exit.
+// Close stops watching the folder, stops every plugin and waits for them to exit.
 func (h *Host) Close() error {
+	if h.watcher != nil {
+		h.watcher.stop()
+	}
+	h.reconcile.Lock() // no scan may start plugins behind our back
+	defer h.reconcile.Unlock()
+	h.mu.Lock()
+	all := h.plugins
+	h.plugins, h.files = map[string]*loaded{}, map[string]*loaded{}
+	h.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, p := range h.plugins {
+	for _, l := range all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.Close()
+			l.proc.Close()
 		}()
 	}
 	wg.Wait()
+	h.draining.Wait()
 	return errors.Join(os.RemoveAll(h.socketDir))
 }

@@ -1,6 +1,9 @@
 package host
 
-import "github.com/idplug/idplug/host/catalog"
+import (
+	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/process"
+)
 
 // Status is the host's health as /readyz reports it.
 type Status struct {
@@ -13,10 +16,11 @@ type Status struct {
 
 // PluginStatus is one plugin's state.
 type PluginStatus struct {
-	ID      string `json:"id"`
-	File    string `json:"file"`
-	PID     int    `json:"pid"`
-	Running bool   `json:"running"`
+	ID       string        `json:"id"`
+	File     string        `json:"file"`
+	PID      int           `json:"pid"`
+	State    process.State `json:"state"`
+	InFlight int           `json:"inFlight"`
 }
 
 // Status reports whether the host can serve every configured connector.
@@ -27,15 +31,15 @@ func (h *Host) Status() Status {
 	}
 	running := map[string]bool{}
 	for _, p := range h.Plugins() {
-		ps := PluginStatus{ID: p.Proc.Metadata().ID, File: p.File, PID: p.PID, Running: p.PID != 0}
-		running[ps.ID] = ps.Running
+		ps := PluginStatus{ID: p.Proc.Metadata().ID, File: p.File, PID: p.PID, State: p.State, InFlight: p.Proc.InFlight()}
+		running[ps.ID] = ps.State == process.StateRunning
 		st.Plugins = append(st.Plugins, ps)
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	st.Connectors = len(h.connectors)
 	for _, c := range h.connectors {
-		if !running[c.detail.Plugin] {
+		if !running[c.cfg.Plugin] {
 			st.Ready = false
 		}
 	}

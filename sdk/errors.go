@@ -145,4 +145,6 @@ const (
 	CodePluginUnavailable ErrorCode = "plugin_unavailable"
 	// CodePluginTimeout: the plugin did not answer before the call deadline.
 	CodePluginTimeout ErrorCode = "plugin_timeout"
+	// CodePluginOverloaded: too many calls are in flight to the plugin; retry shortly.
+	CodePluginOverloaded ErrorCode = "plugin_overloaded"
 )

@@ -84,6 +84,10 @@ func (p *Process) RefreshTokens(ctx context.Context, inst Instance, refreshToken
 // safely (idempotent) is retried once on a fresh process when the old one died.
 func (p *Process) invoke(ctx context.Context, method string, inst *Instance, idempotent bool,
 	call func(context.Context, *conn, *connectorv1.Instance) error) error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	defer p.leave()
 	ctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 	defer cancel()
 

@@ -37,7 +37,7 @@ func statusFor(code sdk.ErrorCode) int {
 		return http.StatusNotImplemented
 	case sdk.CodeProviderUnavailable:
 		return http.StatusBadGateway
-	case sdk.CodePluginUnavailable:
+	case sdk.CodePluginUnavailable, sdk.CodePluginOverloaded:
 		return http.StatusServiceUnavailable
 	case sdk.CodeProviderTimeout, sdk.CodePluginTimeout:
 		return http.StatusGatewayTimeout
@@ -54,7 +54,11 @@ type errorBody struct {
 
 func writeError(w http.ResponseWriter, _ *http.Request, err error) {
 	e := asError(err)
-	writeJSON(w, statusFor(e.Code), errorBody{Code: e.Code, Message: e.Message, Details: e.Details})
+	status := statusFor(e.Code)
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, errorBody{Code: e.Code, Message: e.Message, Details: e.Details})
 }
 
 func asError(err error) *sdk.Error {
