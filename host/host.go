@@ -42,6 +42,8 @@ type Options struct {
 	OnRestart func(plugin string)
 	// OnCall is called after every call to a connector instance, for metrics.
 	OnCall func(call CallInfo)
+	// OnRescan is called after each scan of the plugin folder the watcher made.
+	OnRescan func(error)
 }
 
 // CallInfo describes a finished call to a connector instance.

@@ -75,10 +75,14 @@ func (h *Host) follow(w *watcher) {
 			settle.Reset(h.opts.SettleTime)
 		case <-settle.C:
 			ctx, cancel := context.WithTimeout(context.Background(), h.opts.StartTimeout+h.opts.CallTimeout)
-			if err := h.Rescan(ctx); err != nil {
+			err := h.Rescan(ctx)
+			if err != nil {
 				h.log.Error("rescanning the plugin folder", "error", err)
 			}
 			cancel()
+			if h.opts.OnRescan != nil {
+				h.opts.OnRescan(err)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/sdk"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -76,4 +77,43 @@ func (m *Metrics) ObserveRequest(route string, status int, _ time.Duration) {
 // Handler serves the registry in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// WatchHost exports the state of the host's plugins, read at each scrape.
+func (m *Metrics) WatchHost(h *host.Host) {
+	m.registry.MustRegister(&pluginCollector{h: h})
+}
+
+// pluginCollector reports one series per plugin and state, 1 for the current state.
+type pluginCollector struct{ h *host.Host }
+
+var (
+	pluginStateDesc = prometheus.NewDesc("idplug_plugin_state",
+		"The state of each plugin: 1 for its current state (running, restarting, failed, stopped).",
+		[]string{"plugin", "state"}, nil)
+	pluginInFlightDesc = prometheus.NewDesc("idplug_plugin_calls_in_flight",
+		"Calls in flight to each plugin.", []string{"plugin"}, nil)
+	refusedDesc = prometheus.NewDesc("idplug_plugin_files_refused",
+		"Files named like plugins that do not run (failed checks, failed starts, duplicate ids).", nil, nil)
+)
+
+func (c *pluginCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pluginStateDesc
+	ch <- pluginInFlightDesc
+	ch <- refusedDesc
+}
+
+func (c *pluginCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.h.Plugins() {
+		id := p.Proc.Metadata().ID
+		for _, s := range []process.State{process.StateRunning, process.StateRestarting, process.StateFailed, process.StateStopped} {
+			v := 0.0
+			if p.State == s {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(pluginStateDesc, prometheus.GaugeValue, v, id, string(s))
+		}
+		ch <- prometheus.MustNewConstMetric(pluginInFlightDesc, prometheus.GaugeValue, float64(p.Proc.InFlight()), id)
+	}
+	ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.GaugeValue, float64(len(c.h.Refused())))
 }

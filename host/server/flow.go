@@ -33,12 +33,12 @@ func (s *Server) sealJSON(purpose string, v any, ttl time.Duration) (string, err
 	if err != nil {
 		return "", err
 	}
-	return s.sealer.Seal(purpose, b, ttl)
+	return s.sealer().Seal(purpose, b, ttl)
 }
 
 // openJSON opens a sealed token, turning seal errors into clear 400s.
 func (s *Server) openJSON(purpose, token, what string, v any) error {
-	b, err := s.sealer.Open(purpose, token)
+	b, err := s.sealer().Open(purpose, token)
 	switch {
 	case errors.Is(err, seal.ErrExpired):
 		return &sdk.Error{Code: CodeSessionExpired, Message: what + " has expired; start the sign-in again"}

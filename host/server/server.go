@@ -4,9 +4,11 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,12 +29,15 @@ type Settings struct {
 	UserSessionTTL time.Duration
 	// MaxBodyBytes caps request bodies (default 64 KiB).
 	MaxBodyBytes int64
+	// Reload, when set, serves POST /v1/admin/reload: it re-reads the configuration
+	// and applies it whole, or refuses it whole.
+	Reload func(context.Context) error
 }
 
 // Server serves HTTP for one Host.
 type Server struct {
 	host     *host.Host
-	sealer   *seal.Sealer
+	secrets  atomic.Pointer[secrets]
 	settings Settings
 	log      hclog.Logger
 	metrics  *metrics.Metrics
@@ -51,7 +56,8 @@ func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 		s.MaxBodyBytes = 64 << 10
 	}
 	s.PublicURL.Path = strings.TrimRight(s.PublicURL.Path, "/")
-	srv := &Server{host: h, sealer: sealer, settings: s, log: log, metrics: m}
+	srv := &Server{host: h, settings: s, log: log, metrics: m}
+	srv.secrets.Store(newSecrets(s.APIKeys, sealer))
 
 	mux := http.NewServeMux()
 	api := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, srv.requireAPIKey(fn)) }
@@ -60,6 +66,9 @@ func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 	api("POST /v1/connectors/{id}/authorization-uri", srv.authorizationURI)
 	api("POST /v1/connectors/{id}/user-info", srv.userInfo)
 	api("POST /v1/connectors/{id}/refresh", srv.refresh)
+	if s.Reload != nil {
+		api("POST /v1/admin/reload", srv.reload)
+	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNotFound("no such API route: "+r.Method+" "+r.URL.Path))
 	})

@@ -205,9 +205,16 @@ func (p *Provider) Discovery() map[string]any {
 	return doc
 }
 
-// Start runs a provider for the duration of the test. It fails the test if
-// the provider cannot be started, including when its Node.js dependencies are
-// not installed. The process is stopped by a cleanup registered on t.
+// Start runs a provider for the duration of the test: it finds the
+// repository root (the nearest directory above the working directory holding
+// go.mod), runs `node scripts/oidc-provider/server.mjs --config -
+// --exit-with-parent` there with cfg on stdin, waits for the issuer line and
+// fetches the discovery document. The provider's stderr is copied to t.Log.
+//
+// It fails the test if the provider cannot be started, including when its
+// Node.js dependencies are not installed. A cleanup registered on t stops the
+// process (SIGTERM, then SIGKILL if it does not exit in time) and waits for
+// it.
 func Start(t testing.TB, cfg Config) *Provider {
 	t.Helper()
 

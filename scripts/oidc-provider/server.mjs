@@ -620,6 +620,7 @@ async function main() {
     log(`shutting down (${reason})`);
     server.close(() => process.exit(0));
     server.closeAllConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -28,6 +28,7 @@ type pluginEntry struct {
 	Platform   sdk.Platform `json:"platform"`
 	Name       sdk.I18n     `json:"name"`
 	IsStandard bool         `json:"isStandard"`
+	State      string       `json:"state"`
 }
 
 // pluginsCmd starts every plugin of a folder to read its metadata, then stops them.
@@ -58,6 +59,7 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 		m := p.Proc.Metadata()
 		listing.Plugins = append(listing.Plugins, pluginEntry{
 			File: p.File, Path: p.Path, ID: m.ID, Target: m.Target, Platform: m.Platform, Name: m.Name, IsStandard: m.IsStandard,
+			State: string(p.State),
 		})
 	}
 	if listing.Refused == nil {
@@ -82,9 +84,9 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 
 func printListing(w io.Writer, l pluginListing) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTARGET\tSTANDARD\tFILE")
+	fmt.Fprintln(tw, "ID\tNAME\tTARGET\tSTANDARD\tSTATE\tFILE")
 	for _, p := range l.Plugins {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", p.ID, p.Name["en"], p.Target, p.IsStandard, p.File)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", p.ID, p.Name["en"], p.Target, p.IsStandard, p.State, p.File)
 	}
 	_ = tw.Flush()
 	if len(l.Refused) > 0 {

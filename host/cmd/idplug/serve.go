@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/signal"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +26,17 @@ import (
 
 // shutdownGrace bounds how long requests in flight may take to finish on SIGTERM.
 const shutdownGrace = 30 * time.Second
+
+// daemon is a running `idplug serve`.
+type daemon struct {
+	path string
+	log  hclog.Logger
+	host *host.Host
+	srv  *server.Server
+
+	mu  sync.Mutex // one reload at a time
+	cfg *config.Config
+}
 
 func serveCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -41,24 +55,27 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	h, err := openHost(ctx, cfg, log, m)
+	h, err := openHost(ctx, cfg, log, m, true)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	defer h.Close()
+	m.WatchHost(h)
 
 	sealer, err := seal.New(cfg.SessionKeys)
 	if err != nil {
 		fmt.Fprintln(stderr, "session_keys:", err)
 		return 1
 	}
+	d := &daemon{path: *path, log: log, host: h, cfg: cfg}
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
-	srv := server.New(h, sealer, m, log.Named("http"), server.Settings{
+	d.srv = server.New(h, sealer, m, log.Named("http"), server.Settings{
 		PublicURL: publicURL,
 		APIKeys:   cfg.APIKeys,
 		FlowTTL:   cfg.SessionTTL,
+		Reload:    d.reload,
 	})
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -66,7 +83,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	httpSrv := &http.Server{
-		Handler:           srv,
+		Handler:           d.srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.CallTimeout + 30*time.Second,
@@ -74,15 +91,26 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		MaxHeaderBytes:    64 << 10,
 	}
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
-		"connectors", len(h.Connectors()), "plugins", len(h.Plugins()))
+		"connectors", len(h.Connectors()), "plugins", len(h.Plugins()), "pid", os.Getpid())
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(lis) }()
 
-	select {
-	case err := <-errc:
-		log.Error("http server stopped", "error", err)
-		return 1
-	case <-ctx.Done():
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case err := <-errc:
+			log.Error("http server stopped", "error", err)
+			return 1
+		case <-hup:
+			if err := d.reload(ctx); err != nil {
+				log.Error("configuration reload refused; the old configuration keeps serving", "error", err)
+			}
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
 	// Finish requests in flight, then stop the plugins (deferred h.Close).
 	log.Info("shutting down")
@@ -94,10 +122,63 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// reload reads the configuration file again and applies its connectors, API keys
+// and session keys. A file that does not load, changes a setting that needs a
+// restart, or has an invalid connector is refused whole: the old configuration
+// keeps serving.
+func (d *daemon) reload(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg, err := config.Load(d.path)
+	if err != nil {
+		return err
+	}
+	if err := restartOnlyChanges(d.cfg, cfg); err != nil {
+		return err
+	}
+	sealer, err := seal.New(cfg.SessionKeys)
+	if err != nil {
+		return fmt.Errorf("session_keys: %w", err)
+	}
+	if err := d.host.Configure(ctx, connectorConfigs(cfg)); err != nil {
+		return err
+	}
+	d.srv.SetSecrets(cfg.APIKeys, sealer)
+	d.cfg = cfg
+	d.log.Info("configuration reloaded", "connectors", len(cfg.Connectors))
+	return nil
+}
+
+// restartOnlyChanges refuses a reload that changes what only a restart can apply.
+func restartOnlyChanges(old, cfg *config.Config) error {
+	var changed []string
+	for _, f := range []struct {
+		name     string
+		old, new any
+	}{
+		{"listen", old.Listen, cfg.Listen},
+		{"public_url", old.PublicURL, cfg.PublicURL},
+		{"plugin_dir", old.PluginDir, cfg.PluginDir},
+		{"call_timeout", old.CallTimeout, cfg.CallTimeout},
+		{"session_ttl", old.SessionTTL, cfg.SessionTTL},
+		{"log_level", old.LogLevel, cfg.LogLevel},
+		{"log_format", old.LogFormat, cfg.LogFormat},
+	} {
+		if f.old != f.new {
+			changed = append(changed, f.name)
+		}
+	}
+	if len(changed) > 0 {
+		slices.Sort(changed)
+		return fmt.Errorf("%v changed: these settings need a restart", changed)
+	}
+	return nil
+}
+
 // openHost starts the plugins and configures every connector instance; it fails
 // with every problem listed when an instance is invalid.
-func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metrics.Metrics) (*host.Host, error) {
-	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log}
+func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool) (*host.Host, error) {
+	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch}
 	if m != nil {
 		opts.OnCall = m.ObserveCall
 		opts.OnRestart = m.PluginRestarted
@@ -106,6 +187,14 @@ func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metr
 	if err != nil {
 		return nil, err
 	}
+	if err := h.Configure(ctx, connectorConfigs(cfg)); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func connectorConfigs(cfg *config.Config) []host.ConnectorConfig {
 	conns := make([]host.ConnectorConfig, len(cfg.Connectors))
 	for i, c := range cfg.Connectors {
 		conns[i] = host.ConnectorConfig{
@@ -113,11 +202,7 @@ func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metr
 			Name: c.Name, Logo: c.Logo, LogoDark: c.LogoDark, Config: c.Config,
 		}
 	}
-	if err := h.Configure(ctx, conns); err != nil {
-		h.Close()
-		return nil, err
-	}
-	return h, nil
+	return conns
 }
 
 func newLogger(cfg *config.Config, out io.Writer) hclog.Logger {

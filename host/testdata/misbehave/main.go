@@ -4,8 +4,10 @@
 //	*stdout*       writes to stdout before the handshake
 //	*nohandshake*  never starts serving
 //	*crashstart*   exits at once
+//	*crashlater*   serves, then exits a moment later
 //
-// Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit"}.
+// Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
+// "slow", "delay": "1s"}.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -29,12 +32,18 @@ func main() {
 		select {}
 	case strings.Contains(name, "crashstart"):
 		os.Exit(7)
+	case strings.Contains(name, "crashlater"):
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			os.Exit(8)
+		}()
 	}
 	sdk.Serve(connector{id: name})
 }
 
 type config struct {
-	Mode string `json:"mode"`
+	Mode  string `json:"mode"`
+	Delay string `json:"delay"`
 }
 
 type connector struct{ id string }
@@ -58,6 +67,10 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 	switch cfg.Mode {
 	case "", "ok", "panic", "hang", "exit":
 		return cfg, nil
+	case "slow":
+		if _, err := time.ParseDuration(cfg.Delay); err == nil {
+			return cfg, nil
+		}
 	}
 	var ce sdk.ConfigError
 	ce.Add("mode", "must be ok, panic, hang or exit, not %q", cfg.Mode)
@@ -72,6 +85,9 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		select {} // ignores its deadline, like a connector stuck in a loop
 	case "exit":
 		os.Exit(9)
+	case "slow":
+		d, _ := time.ParseDuration(cfg.Delay)
+		time.Sleep(d)
 	}
 	return &sdk.Authorization{
 		RedirectTo: "https://idp.test/authorize?state=" + req.State,

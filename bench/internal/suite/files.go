@@ -1,0 +1,66 @@
+package suite
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Environment variables through which the suite's driver hands its binaries to the
+// `go test -bench` benchmarks, so that both measure the same builds.
+const (
+	// EnvOAuth2Plugin is the path of the built oauth2 plugin (idplug-connector-oauth2).
+	EnvOAuth2Plugin = "IDPLUG_BENCH_OAUTH2_PLUGIN"
+	// EnvBenchPlugin is the path of the built bench/plugin command.
+	EnvBenchPlugin = "IDPLUG_BENCH_PLUGIN"
+)
+
+// GoBuild builds the command at pkg (relative to the repository root root) into
+// out.
+func GoBuild(root, pkg, out string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return nil
+}
+
+// PluginFolder makes dir a plugin folder holding src as idplug-connector-<name> for
+// each name.
+func PluginFolder(dir, src string, names ...string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := copyFile(src, filepath.Join(dir, "idplug-connector-"+name), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode)
+}

@@ -1,0 +1,190 @@
+package suite
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Serve is a running `idplug serve`.
+type Serve struct {
+	URL string
+	PID int
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	mu   sync.Mutex
+	tail []string // the last lines of its log, for error messages
+}
+
+// StartServe runs `bin serve` with a configuration serving the given connectors
+// (objects of the config file's connectors list) from pluginDir, listening on a free
+// loopback port, with the default log level (info, one line per request). It returns
+// once idplug listens; its log is read and dropped.
+func StartServe(bin, pluginDir, workDir string, connectors []map[string]any) (*Serve, error) {
+	cfg, err := json.Marshal(map[string]any{
+		"listen":       "127.0.0.1:0",
+		"public_url":   "http://127.0.0.1:1",
+		"plugin_dir":   pluginDir,
+		"session_keys": []string{"${IDPLUG_SESSION_KEY}"},
+		"log_format":   "json",
+		"connectors":   connectors,
+	})
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(workDir, "idplug.yaml")
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	cmd := exec.Command(bin, "serve", "--config", path)
+	cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+hex.EncodeToString(key))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &Serve{cmd: cmd, PID: cmd.Process.Pid, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			if !bytes.Contains(line, []byte(`"request"`)) {
+				s.mu.Lock()
+				s.tail = append(s.tail, string(line))
+				if len(s.tail) > 20 {
+					s.tail = s.tail[1:]
+				}
+				s.mu.Unlock()
+			}
+			if bytes.Contains(line, []byte("idplug is listening")) {
+				var entry struct {
+					Address string `json:"address"`
+				}
+				if json.Unmarshal(line, &entry) == nil {
+					select {
+					case addr <- entry.Address:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		s.URL = "http://" + a
+		return s, nil
+	case <-s.done:
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("idplug exited before listening:\n%s", s.Log())
+	case <-time.After(60 * time.Second):
+		s.Stop()
+		return nil, fmt.Errorf("idplug did not listen within 60s:\n%s", s.Log())
+	}
+}
+
+// Log returns the last lines idplug wrote, request lines left out.
+func (s *Serve) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.tail, "\n")
+}
+
+// PluginPIDs lists the plugin processes idplug runs.
+func (s *Serve) PluginPIDs() []int { return Children(s.PID) }
+
+// Stop sends SIGTERM and waits for idplug to exit.
+func (s *Serve) Stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	_ = s.cmd.Wait()
+}
+
+// V1 is a client of idplug's /v1 API.
+type V1 struct {
+	URL    string
+	Client *http.Client
+}
+
+// Flow is a started sign-in: what the app keeps until the callback.
+type Flow struct {
+	Session string `json:"session"`
+	State   string `json:"state"`
+}
+
+// Authorize starts a sign-in with connector id.
+func (v *V1) Authorize(ctx context.Context, id string) (Flow, error) {
+	var out struct {
+		Flow
+		RedirectTo string `json:"redirectTo"`
+	}
+	err := v.post(ctx, "/v1/connectors/"+id+"/authorization-uri", map[string]string{"redirectUri": RedirectURI}, &out)
+	if err == nil && (out.Session == "" || out.State == "" || out.RedirectTo == "") {
+		err = fmt.Errorf("authorization-uri: incomplete answer")
+	}
+	return out.Flow, err
+}
+
+// UserInfo completes the sign-in f with the callback's code and returns the user id.
+func (v *V1) UserInfo(ctx context.Context, id string, f Flow, code string) (string, error) {
+	var out struct {
+		UserInfo struct {
+			ID string `json:"id"`
+		} `json:"userInfo"`
+	}
+	body := map[string]any{"session": f.Session, "data": map[string]string{"code": code, "state": f.State}}
+	if err := v.post(ctx, "/v1/connectors/"+id+"/user-info", body, &out); err != nil {
+		return "", err
+	}
+	return out.UserInfo.ID, nil
+}
+
+func (v *V1) post(ctx context.Context, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.URL+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := v.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: HTTP %d: %s", path, resp.StatusCode, data)
+	}
+	return json.Unmarshal(data, out)
+}

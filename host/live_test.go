@@ -1,0 +1,273 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/sdk"
+)
+
+// liveHost runs a watching host on a folder with the misbehave plugin and reports
+// each finished rescan on the returned channel.
+func liveHost(t *testing.T) (*host.Host, string, <-chan error) {
+	t.Helper()
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	rescans := make(chan error, 16)
+	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 2 * time.Second,
+		OnRescan: func(err error) { rescans <- err }})
+	return h, dir, rescans
+}
+
+// waitRescan waits for the next rescan after a change to the folder.
+func waitRescan(t *testing.T, rescans <-chan error) {
+	t.Helper()
+	select {
+	case err := <-rescans:
+		if err != nil {
+			t.Fatalf("rescan: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no rescan within 20s of a change to the plugin folder")
+	}
+}
+
+// moveIn installs a binary the recommended way: copy beside the folder, then rename
+// into it, which is atomic.
+func moveIn(t *testing.T, dir, src, name string) {
+	t.Helper()
+	staging := plugintest.Install(t, t.TempDir(), src, name)
+	if err := os.Rename(staging, filepath.Join(dir, "idplug-connector-"+name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func refusedReason(h *host.Host, file string) string {
+	for _, e := range h.Refused() {
+		if e.File == file {
+			return e.Reason
+		}
+	}
+	return ""
+}
+
+func TestLiveFolderAddsANewPlugin(t *testing.T) {
+	h, dir, rescans := liveHost(t)
+	moveIn(t, dir, plugintest.Binary(t, examplePkg), "example")
+	waitRescan(t, rescans)
+	if _, ok := h.Plugin("example"); !ok {
+		t.Fatalf("the new plugin does not run; refused: %v", h.Refused())
+	}
+	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "demo", Plugin: "example", Config: exampleConfig("Hi")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AuthorizationURI(context.Background(), "demo", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLiveFolderReplacesAPluginWithoutDroppingCallsInFlight(t *testing.T) {
+	h, dir, rescans := liveHost(t)
+	ctx := context.Background()
+	if err := h.Configure(ctx, []host.ConnectorConfig{
+		{ID: "slow", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"slow","delay":"1500ms"}`)},
+		{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := h.Plugin("misbehave")
+	oldPID := old.PID()
+
+	var wg sync.WaitGroup
+	var slowErr error
+	var slowAuth *sdk.Authorization
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		slowAuth, slowErr = h.AuthorizationURI(ctx, "slow", "https://app.test/cb", "s")
+	}()
+	for old.InFlight() == 0 { // the call has reached the old process
+		time.Sleep(time.Millisecond)
+	}
+
+	moveIn(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	waitRescan(t, rescans)
+	now, _ := h.Plugin("misbehave")
+	if now == old || now.PID() == oldPID {
+		t.Fatal("the plugin was not replaced")
+	}
+	// New calls go to the new process while the old one finishes its call.
+	auth, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s")
+	if err != nil || auth.Session["pid"] == "" || auth.Session["pid"] == itoa(oldPID) {
+		t.Fatalf("call after the swap: %v, %v", auth, err)
+	}
+	wg.Wait()
+	if slowErr != nil || slowAuth.Session["pid"] != itoa(oldPID) {
+		t.Fatalf("the call in flight during the swap: %v, %v", slowAuth, slowErr)
+	}
+	waitGone(t, oldPID)
+}
+
+func TestLiveFolderDrainsARemovedPlugin(t *testing.T) {
+	h, dir, rescans := liveHost(t)
+	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Plugin("misbehave")
+	pid := p.PID()
+	if err := os.Remove(filepath.Join(dir, "idplug-connector-misbehave")); err != nil {
+		t.Fatal(err)
+	}
+	waitRescan(t, rescans)
+	if _, ok := h.Plugin("misbehave"); ok {
+		t.Fatal("a removed plugin still runs")
+	}
+	waitGone(t, pid)
+	_, err := h.AuthorizationURI(context.Background(), "ok", "https://app.test/cb", "s")
+	if codeOf(err) != sdk.CodePluginUnavailable || !strings.Contains(err.Error(), `its plugin "misbehave" is not running`) {
+		t.Fatalf("err = %v", err)
+	}
+	if h.Status().Ready {
+		t.Fatal("ready although a connector's plugin is gone")
+	}
+}
+
+func TestLiveFolderDoesNotStartAHalfWrittenBinary(t *testing.T) {
+	h, dir, rescans := liveHost(t)
+	src, err := os.ReadFile(plugintest.Binary(t, examplePkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "idplug-connector-example")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(src[:len(src)/2]); err != nil {
+		t.Fatal(err)
+	}
+	// The copy stalls: the host must not run what is there so far.
+	waitRescan(t, rescans)
+	if _, ok := h.Plugin("example"); ok {
+		t.Fatal("a half-written binary was started")
+	}
+	if reason := refusedReason(h, "idplug-connector-example"); reason == "" {
+		t.Fatalf("the half-written file is not reported: %v", h.Refused())
+	}
+	// The copy finishes: now it runs.
+	if _, err := f.Write(src[len(src)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitRescan(t, rescans)
+	if _, ok := h.Plugin("example"); !ok {
+		t.Fatalf("the finished binary does not run: %v", h.Refused())
+	}
+}
+
+func TestLiveFolderKeepsTheOldPluginWhenItsReplacementFails(t *testing.T) {
+	h, dir, rescans := liveHost(t)
+	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := h.Plugin("misbehave")
+	pid := old.PID()
+	staging := filepath.Join(t.TempDir(), "broken")
+	writeFile(t, staging, "#!/bin/sh\necho 'not a plugin'\n", 0o755)
+	if err := os.Rename(staging, filepath.Join(dir, "idplug-connector-misbehave")); err != nil {
+		t.Fatal(err)
+	}
+	waitRescan(t, rescans)
+	now, ok := h.Plugin("misbehave")
+	if !ok || now != old || now.PID() != pid {
+		t.Fatal("a failed replacement took the working plugin down")
+	}
+	if reason := refusedReason(h, "idplug-connector-misbehave"); !strings.Contains(reason, "not a plugin") {
+		t.Fatalf("refused = %v", h.Refused())
+	}
+	if _, err := h.AuthorizationURI(context.Background(), "ok", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAPluginThatKeepsCrashingIsMarkedFailed(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "crashlater")
+	var restarts int
+	var mu sync.Mutex
+	h := open(t, dir, host.Options{OnRestart: func(string) { mu.Lock(); restarts++; mu.Unlock() }})
+	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "c", Plugin: "crashlater", Config: json.RawMessage(`{}`)}}); err != nil {
+		// The first process may already be gone; Configure then fails: try the state anyway.
+		t.Logf("configure: %v", err)
+	}
+	p, _ := h.Plugin("crashlater")
+	deadline := time.Now().Add(30 * time.Second)
+	for p.State() != process.StateFailed { // crashes and restarts happen on their own
+		if time.Now().After(deadline) {
+			t.Fatalf("still %s after 30s", p.State())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, err := p.AuthorizationURI(context.Background(), process.Instance{ID: "c", Version: "v", Config: []byte(`{}`)}, "https://app.test/cb", "s")
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Code != sdk.CodePluginUnavailable || !strings.Contains(e.Message, "died 5 times in a row") {
+		t.Fatalf("err = %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if restarts != 4 {
+		t.Fatalf("restarts = %d, want 4 (5 processes in all)", restarts)
+	}
+	st := h.Status()
+	if st.Plugins[0].State != process.StateFailed {
+		t.Fatalf("status = %+v", st)
+	}
+}
+
+func TestPluginsGetNoneOfTheHostEnvironment(t *testing.T) {
+	t.Setenv("IDPLUG_SESSION_KEY", "a-secret-the-plugin-must-not-see")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "another-one")
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	h := open(t, dir, host.Options{})
+	p, _ := h.Plugin("misbehave")
+	environ, err := os.ReadFile(filepathJoinProc(p.PID(), "environ"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00") {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "IDPLUG_PLUGIN", name == "IDPLUG_LOG_LEVEL", strings.HasPrefix(name, "PLUGIN_"):
+		default:
+			t.Errorf("the plugin's environment holds %s", name)
+		}
+	}
+}
+
+func filepathJoinProc(pid int, file string) string { return filepath.Join("/proc", itoa(pid), file) }
+
+// waitGone waits for a process to exit (it is not our child, so it cannot be waited on).
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still runs", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
