@@ -1,8 +1,3 @@
-// Package bench is idplug's benchmark suite. The cases that are plain Go are
-// benchmarks here, run with `go test -bench` (by scripts/bench, through
-// bench/cmd/idplug-bench, or by hand, for example with -cpuprofile); the driver runs
-// the rest (the /v1 API of a running idplug, Logto's connector in Node, concurrency,
-// memory) and prints every figure in one table. See BENCHMARKS.md.
 package bench_test
 
 import (
@@ -66,7 +61,7 @@ func openHost(tb testing.TB, cfgs []host.ConnectorConfig) *host.Host {
 	tb.Helper()
 	dir := plugintest.Folder(tb)
 	plugintest.Install(tb, dir, oauth2Plugin(tb), "oauth2")
-	h, err := host.Open(context.Background(), host.Options{PluginDir: dir})
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, MaxInFlight: suite.MaxInFlight(len(cfgs))})
 	if err != nil {
 		tb.Fatal(err)
 	}

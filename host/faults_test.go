@@ -218,3 +218,42 @@ func alive(pid int) bool {
 }
 
 func itoa(i int) string { return fmt.Sprint(i) }
+
+func TestCallsPastTheInFlightBoundFailFast(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	h := open(t, dir, host.Options{MaxInFlight: 2})
+	ctx := context.Background()
+	if err := h.Configure(ctx, []host.ConnectorConfig{
+		{ID: "slow", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"slow","delay":"1s"}`)},
+		{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Plugin("misbehave")
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := h.AuthorizationURI(ctx, "slow", "https://app.test/cb", "s"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for p.InFlight() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	_, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s")
+	if codeOf(err) != sdk.CodePluginOverloaded {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Fatalf("refusing took %v; it must not queue", took)
+	}
+	wg.Wait()
+	if _, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s"); err != nil {
+		t.Fatalf("after the load: %v", err)
+	}
+}

@@ -9,13 +9,11 @@
 //   {"cmd":"signin","concurrency":16,"durationMs":2000} sign-in completions
 //   {"cmd":"exit"}
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import readline from 'node:readline';
 import createConnector from '@logto/connector-oauth';
 
-const require = createRequire(import.meta.url);
 const connectorVersion = JSON.parse(
-  readFileSync(require.resolve('@logto/connector-oauth/package.json'), 'utf8'),
+  readFileSync(new URL('node_modules/@logto/connector-oauth/package.json', import.meta.url), 'utf8'),
 ).version;
 
 let connector;

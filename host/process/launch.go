@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,6 +57,9 @@ func (p *Process) launch() (*conn, error) {
 	c := &conn{client: client, rpc: raw.(connectorv1.ConnectorServiceClient), started: time.Now(), dropped: make(chan struct{})}
 	if rc := client.ReattachConfig(); rc != nil {
 		c.pid = rc.Pid
+		if rc.Addr != nil && rc.Addr.Network() == "unix" && filepath.Dir(rc.Addr.String()) == filepath.Clean(p.opts.SocketDir) {
+			c.socket = rc.Addr.String()
+		}
 	}
 	p.bg.Add(1)
 	go p.watch(c)

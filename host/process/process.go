@@ -7,6 +7,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,7 @@ type conn struct {
 	client  *plugin.Client
 	rpc     connectorv1.ConnectorServiceClient
 	pid     int
+	socket  string // the Unix socket the plugin listens on
 	started time.Time
 	dropped chan struct{} // closed when the host stops using this process
 	// known maps instance id to the configuration version this process holds, so a
@@ -185,9 +187,18 @@ func (p *Process) Close() {
 	}
 	p.mu.Unlock()
 	if c != nil {
-		c.client.Kill()
+		c.kill()
 	}
 	p.bg.Wait()
+}
+
+// kill stops the process and removes its socket file, which a plugin killed with
+// SIGKILL cannot remove itself.
+func (c *conn) kill() {
+	c.client.Kill()
+	if c.socket != "" {
+		_ = os.Remove(c.socket)
+	}
 }
 
 // Drain waits until the calls in flight have finished (or ctx ends), then stops the

@@ -181,7 +181,7 @@ func (p *Process) killLocked(c *conn) {
 	p.bg.Add(1)
 	go func() {
 		defer p.bg.Done()
-		c.client.Kill()
+		c.kill()
 	}()
 }
 

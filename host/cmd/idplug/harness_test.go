@@ -27,22 +27,52 @@ func TestMain(m *testing.M) {
 
 // idplugProc is an `idplug serve` process started by a test.
 type idplugProc struct {
-	URL  string
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done chan struct{}
+	URL        string
+	configPath string
+	cmd        *exec.Cmd
+	logs       *syncBuffer
+	done       chan struct{}
 }
 
-// syncBuffer collects idplug's log lines while the test reads them.
+// syncBuffer collects idplug's log lines while the test reads them, and wakes
+// those waiting for a line.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
 }
 
 func (b *syncBuffer) WriteString(s string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.WriteString(s)
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
+}
+
+// waitFor returns once the log holds text, or fails the test after a while.
+func (b *syncBuffer) waitFor(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		b.mu.Lock()
+		if strings.Contains(b.buf.String(), text) {
+			b.mu.Unlock()
+			return
+		}
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("no %q in the log within 20s:\n%s", text, b.String())
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {
@@ -82,7 +112,7 @@ func startIdplug(t *testing.T, pluginDir, config string) *idplugProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &idplugProc{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &idplugProc{cmd: cmd, configPath: cfgPath, logs: &syncBuffer{}, done: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		defer close(p.done)
@@ -109,6 +139,9 @@ func startIdplug(t *testing.T, pluginDir, config string) *idplugProc {
 	}
 	return p
 }
+
+// waitLog waits for a log line containing text.
+func (p *idplugProc) waitLog(t *testing.T, text string) { t.Helper(); p.logs.waitFor(t, text) }
 
 // stop sends SIGTERM and waits for a clean exit.
 func (p *idplugProc) stop(t *testing.T) {
@@ -180,3 +213,20 @@ func mustEqual(t *testing.T, what string, got, want any) {
 		t.Fatalf("%s = %v, want %v", what, got, want)
 	}
 }
+
+// postJSON posts a JSON body and decodes the JSON answer; any transport failure
+// (no answer at all) fails the test.
+func postJSON(t *testing.T, client *http.Client, url string, body any) (int, map[string]any) {
+	j, _ := json.Marshal(body)
+	resp, err := client.Post(url, "application/json", bytes.NewReader(j))
+	if err != nil {
+		t.Errorf("POST %s: no answer: %v", url, err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = decodeJSON(resp.Body, &out)
+	return resp.StatusCode, out
+}
+
+func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

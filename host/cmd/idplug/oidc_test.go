@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/idplug/idplug/internal/oidctest"
@@ -62,6 +63,17 @@ func TestV1SignInForEachAuthMethod(t *testing.T) {
 		connectors = append(connectors, map[string]any{"id": m.id, "plugin": "oauth2", "config": cfg})
 	}
 	p := startIdplug(t, pluginFolder(t, "oauth2"), jsonConfig(t, connectors))
+	var seenMu sync.Mutex
+	var seen []string // codes and tokens that must never be logged
+	remember := func(values ...any) {
+		seenMu.Lock()
+		defer seenMu.Unlock()
+		for _, v := range values {
+			if s, ok := v.(string); ok && len(s) >= 8 {
+				seen = append(seen, s)
+			}
+		}
+	}
 
 	for _, m := range methods {
 		t.Run(m.id, func(t *testing.T) {
@@ -81,6 +93,8 @@ func TestV1SignInForEachAuthMethod(t *testing.T) {
 			mustEqual(t, "email", jsonPath(body, "userInfo", "email"), "alice@example.com")
 			mustEqual(t, "name", jsonPath(body, "userInfo", "name") != nil, true)
 			mustEqual(t, "token type", strings.ToLower(jsonPath(body, "tokens", "tokenType").(string)), "bearer")
+			remember(data["code"], jsonPath(auth, "session"), jsonPath(body, "tokens", "accessToken"),
+				jsonPath(body, "tokens", "refreshToken"), jsonPath(body, "tokens", "idToken"))
 			refresh, _ := jsonPath(body, "tokens", "refreshToken").(string)
 			if refresh == "" {
 				t.Fatalf("no refresh token in %v", body)
@@ -106,12 +120,19 @@ func TestV1SignInForEachAuthMethod(t *testing.T) {
 			}
 		})
 	}
-	// No secret, code or token reached idplug's log (plugin lines included).
+	// With debug logging on, no client secret, private key, session key, code, access,
+	// refresh or ID token reached idplug's log, plugin lines included.
 	logs := p.logs.String()
-	for _, s := range []string{secret, testSessionKey, "BEGIN PRIVATE KEY"} {
+	if !strings.Contains(logs, `"@level":"debug"`) {
+		t.Fatal("debug logging is not on")
+	}
+	for _, s := range append([]string{secret, testSessionKey, "PRIVATE KEY"}, seen...) {
 		if strings.Contains(logs, s) {
-			t.Errorf("the log holds a secret %q", s[:12])
+			t.Errorf("the log holds a secret %q...", s[:8])
 		}
+	}
+	if len(seen) < len(methods)*4 {
+		t.Fatalf("only %d codes and tokens were checked", len(seen))
 	}
 }
 

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/internal/oidctest"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// retriable are the error codes a client may retry; every other failure fails the test.
+var retriable = []string{"plugin_unavailable", "plugin_overloaded", "plugin_timeout"}
+
+type signInResult struct {
+	start, end time.Time
+	ok         bool
+	code       string
+}
+
+// TestFaults runs sign-ins from several goroutines through /v1 against the real OpenID
+// provider while it SIGKILLs the plugin, replaces its binary, and drops a hanging
+// plugin, a plugin that crashes at start and one with a bad checksum into the folder.
+// Every request must be answered, with success or a retriable code, within its
+// deadline; success must be back to 100% within a second of each fault; the host must
+// never restart; and nothing may leak.
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fault test takes about a minute")
+	}
+	secret := oidctest.NewClientSecret(t)
+	provider := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{{
+		ID: "acme", Secret: secret, AuthMethod: "client_secret_basic", RedirectURIs: []string{appRedirect},
+	}}})
+	dir := plugintest.Folder(t)
+	oauth2Bin := plugintest.Binary(t, "./plugins/oauth2")
+	misbehave := plugintest.Binary(t, "./host/testdata/misbehave")
+	plugintest.Install(t, dir, oauth2Bin, "oauth2")
+	sums := map[string]string{"idplug-connector-oauth2": fileDigest(t, oauth2Bin)}
+	writeSums(t, dir, sums)
+
+	p := startIdplug(t, dir, jsonConfig(t, []map[string]any{{"id": "acme", "plugin": "oauth2", "config": map[string]any{
+		"authorizationEndpoint": provider.AuthorizationEndpoint(), "tokenEndpoint": provider.TokenEndpoint(),
+		"userInfoEndpoint": provider.UserinfoEndpoint(), "clientId": "acme", "clientSecret": secret,
+		"tokenEndpointAuthMethod": "client_secret_basic", "scope": "openid profile email", "profileMap": map[string]string{"id": "sub"},
+	}}}))
+	hostPID := p.cmd.Process.Pid
+	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+
+	signIn := func() signInResult {
+		r := signInResult{start: time.Now()}
+		defer func() { r.end = time.Now() }()
+		status, auth := postJSON(t, client, p.URL+"/v1/connectors/acme/authorization-uri", map[string]any{"redirectUri": appRedirect})
+		if status != 200 {
+			r.code = fmt.Sprint(jsonPath(auth, "code"))
+			r.end = time.Now()
+			return r
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cb, err := provider.Authorize(ctx, jsonPath(auth, "redirectTo").(string), appRedirect)
+		if err != nil {
+			r.code = "provider: " + err.Error()
+			r.end = time.Now()
+			return r
+		}
+		data := map[string]string{}
+		for k, v := range cb.Query() {
+			data[k] = v[0]
+		}
+		status, body := postJSON(t, client, p.URL+"/v1/connectors/acme/user-info", map[string]any{"session": jsonPath(auth, "session"), "data": data})
+		r.ok = status == 200 && jsonPath(body, "userInfo", "id") == "alice"
+		if !r.ok {
+			r.code = fmt.Sprint(jsonPath(body, "code"))
+		}
+		r.end = time.Now()
+		return r
+	}
+
+	// Warm up, then take the baseline for the leak checks.
+	for range 3 {
+		if r := signIn(); !r.ok {
+			t.Fatalf("warm-up sign-in failed: %s", r.code)
+		}
+	}
+	before := p.resources(t, client)
+
+	// Load: four workers sign in until told to stop (bounded by count and time).
+	var (
+		mu      sync.Mutex
+		results []signInResult
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+	)
+	successes := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, r := range results {
+			if r.ok {
+				n++
+			}
+		}
+		return n
+	}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := signIn()
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+			}
+		}()
+	}
+	// waitSuccesses waits for n more successful sign-ins: the faults are spread out
+	// by progress, not by sleeping.
+	waitSuccesses := func(n int) {
+		t.Helper()
+		target := successes() + n
+		deadline := time.Now().Add(60 * time.Second)
+		for successes() < target {
+			if time.Now().After(deadline) {
+				t.Fatalf("sign-ins stalled at %d successes", successes())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	type fault struct {
+		name string
+		at   time.Time
+	}
+	var faults []fault
+	inject := func(name string, do func()) {
+		waitSuccesses(12)
+		faults = append(faults, fault{name, time.Now()})
+		do()
+		t.Logf("fault: %s", name)
+	}
+
+	var killToSuccess, landToSuccess time.Duration
+	inject("SIGKILL the plugin", func() {
+		pid := p.pluginPID(t, client, "oauth2")
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		// The next call through the API that succeeds, measured on its own.
+		for {
+			status, _ := postJSON(t, client, p.URL+"/v1/connectors/acme/authorization-uri", map[string]any{"redirectUri": appRedirect})
+			if status == 200 {
+				killToSuccess = time.Since(killed)
+				break
+			}
+			if time.Since(killed) > 10*time.Second {
+				t.Fatal("no successful call within 10s of the SIGKILL")
+			}
+		}
+	})
+	inject("replace the plugin binary", func() {
+		old := p.pluginPID(t, client, "oauth2")
+		landed := time.Now()
+		moveInto(t, dir, oauth2Bin, "idplug-connector-oauth2")
+		for p.pluginPID(t, client, "oauth2") == old {
+			if time.Since(landed) > 15*time.Second {
+				t.Fatal("the replaced binary was not picked up within 15s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if status, _ := postJSON(t, client, p.URL+"/v1/connectors/acme/authorization-uri", map[string]any{"redirectUri": appRedirect}); status != 200 {
+			t.Fatalf("first call to the replaced plugin: %d", status)
+		}
+		landToSuccess = time.Since(landed)
+	})
+	inject("a plugin that hangs at start", func() {
+		sums["idplug-connector-hang-nohandshake"] = fileDigest(t, misbehave)
+		writeSums(t, dir, sums)
+		moveInto(t, dir, misbehave, "idplug-connector-hang-nohandshake")
+	})
+	inject("a plugin that crashes at start", func() {
+		sums["idplug-connector-crashstart"] = fileDigest(t, misbehave)
+		writeSums(t, dir, sums)
+		moveInto(t, dir, misbehave, "idplug-connector-crashstart")
+	})
+	inject("a plugin with a bad checksum", func() {
+		sums["idplug-connector-badsum"] = strings.Repeat("0", 64)
+		writeSums(t, dir, sums)
+		moveInto(t, dir, misbehave, "idplug-connector-badsum")
+	})
+	p.waitLog(t, "idplug-connector-badsum")
+	p.waitLog(t, "timeout while waiting for plugin to start")
+	waitSuccesses(12)
+	close(stop)
+	wg.Wait()
+
+	// Every request was answered, in time, with success or a retriable code.
+	total, ok := len(results), 0
+	for _, r := range results {
+		if r.ok {
+			ok++
+			continue
+		}
+		if !slices.Contains(retriable, r.code) {
+			t.Errorf("a sign-in failed with %q, which is not retriable", r.code)
+		}
+	}
+	for _, r := range results {
+		if d := r.end.Sub(r.start); d > 12*time.Second {
+			t.Errorf("a sign-in took %v, past its deadline", d)
+		}
+	}
+	// Success is back to 100% within a second of each fault.
+	for i, f := range faults {
+		end := time.Now()
+		if i+1 < len(faults) {
+			end = faults[i+1].at
+		}
+		for _, r := range results {
+			if r.start.After(f.at.Add(time.Second)) && r.start.Before(end) && !r.ok {
+				t.Errorf("after %q: a sign-in started %v after the fault failed with %s", f.name, r.start.Sub(f.at), r.code)
+			}
+		}
+	}
+	// The host never restarted.
+	if p.cmd.ProcessState != nil || syscall.Kill(hostPID, 0) != nil {
+		t.Fatal("the host died")
+	}
+	if !strings.Contains(p.logs.String(), `"pid":`+strconv.Itoa(hostPID)) || strings.Count(p.logs.String(), "idplug is listening") != 1 {
+		t.Fatal("the host restarted")
+	}
+	// Nothing leaked.
+	client.CloseIdleConnections()
+	after := p.waitResources(t, client, before)
+	rate := float64(ok) / float64(total) * 100
+	figures := fmt.Sprintf("fault test: %d sign-ins from 4 goroutines, %.1f%% succeeded, the rest with retriable codes\n"+
+		"SIGKILL of the plugin to the next successful call: %v\n"+
+		"replacement binary landing in the folder to its first successful call: %v (includes the %v settle time)\n"+
+		"before/after: %s / %s\n", total, rate, killToSuccess.Round(time.Millisecond), landToSuccess.Round(time.Millisecond),
+		500*time.Millisecond, before, after)
+	t.Log(figures)
+	writeArtifact(t, "faults.txt", figures)
+}
+
+// resources counts what must not leak: the host's goroutines and file descriptors,
+// its plugin processes, and the socket files of its plugins.
+type resources struct{ goroutines, fds, plugins, sockets int }
+
+func (r resources) String() string {
+	return fmt.Sprintf("goroutines=%d fds=%d plugin processes=%d socket files=%d", r.goroutines, r.fds, r.plugins, r.sockets)
+}
+
+func (p *idplugProc) resources(t *testing.T, client *http.Client) resources {
+	t.Helper()
+	pid := p.cmd.Process.Pid
+	var r resources
+	resp, err := client.Get(p.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if m := regexp.MustCompile(`(?m)^go_goroutines (\d+)`).FindSubmatch(text); m != nil {
+		r.goroutines, _ = strconv.Atoi(string(m[1]))
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	r.fds = len(fds)
+	socketDirs := map[string]bool{}
+	for _, child := range childrenOf(pid) {
+		r.plugins++
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", child))
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if d, ok := strings.CutPrefix(kv, "PLUGIN_UNIX_SOCKET_DIR="); ok {
+				socketDirs[d] = true
+			}
+		}
+	}
+	for d := range socketDirs {
+		entries, _ := os.ReadDir(d)
+		r.sockets += len(entries)
+	}
+	return r
+}
+
+// waitResources waits for the counts to come back to the baseline (connections and
+// drained plugins close asynchronously) and fails the test if they do not.
+func (p *idplugProc) waitResources(t *testing.T, client *http.Client, before resources) resources {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		now := p.resources(t, client)
+		client.CloseIdleConnections()
+		if now.goroutines <= before.goroutines+2 && now.fds <= before.fds+2 && now.plugins == before.plugins && now.sockets == before.sockets {
+			return now
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("leak: before %s, after %s", before, now)
+			return now
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[0] != "Z" && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// pluginPID reads a plugin's process id from /readyz.
+func (p *idplugProc) pluginPID(t *testing.T, client *http.Client, id string) int {
+	t.Helper()
+	resp, err := client.Get(p.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = decodeJSON(resp.Body, &body)
+	plugins, _ := body["plugins"].([]any)
+	for _, pl := range plugins {
+		if jsonPath(pl, "id") == id {
+			pid, _ := jsonPath(pl, "pid").(float64)
+			return int(pid)
+		}
+	}
+	return 0
+}
+
+func fileDigest(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// writeSums replaces SHA256SUMS atomically.
+func writeSums(t *testing.T, dir string, sums map[string]string) {
+	t.Helper()
+	var b strings.Builder
+	for file, digest := range sums {
+		fmt.Fprintf(&b, "%s  %s\n", digest, file)
+	}
+	tmp := filepath.Join(t.TempDir(), "SHA256SUMS")
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "SHA256SUMS")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// moveInto copies src beside the folder and renames it in: an atomic landing.
+func moveInto(t *testing.T, dir, src, file string) {
+	t.Helper()
+	staging := plugintest.Install(t, t.TempDir(), src, "staging")
+	if err := os.Rename(staging, filepath.Join(dir, file)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeArtifact(t *testing.T, name, text string) {
+	root, err := plugintest.RepoRoot()
+	if err != nil {
+		return
+	}
+	dir := filepath.Join(root, "artifacts")
+	if os.MkdirAll(dir, 0o755) == nil {
+		_ = os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+	}
+}

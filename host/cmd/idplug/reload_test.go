@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// rewrite replaces the running idplug's configuration file.
+func (p *idplugProc) rewrite(t *testing.T, pluginDir, config string) {
+	t.Helper()
+	if err := os.WriteFile(p.configPath, []byte(strings.ReplaceAll(config, "PLUGIN_DIR", pluginDir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const adminKey = "k1-0123456789"
+
+func TestReloadAddsChangesAndRemovesConnectors(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, exampleConfig)
+
+	// Add a third connector, change "other", drop "demo".
+	next := strings.Replace(exampleConfig, `  - id: demo
+    plugin: example
+    name: {en: Demo ID}
+    config:
+      authorizationEndpoint: https://id.example.test/authorize
+      clientId: demo-client
+`, `  - id: third
+    plugin: example
+    config:
+      authorizationEndpoint: https://third.example.test/authorize
+      clientId: third-client
+`, 1)
+	next = strings.Replace(next, "greeting: Hi", "greeting: Howdy", 1)
+	p.rewrite(t, dir, next)
+	status, body := p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
+	mustEqual(t, "reload status", status, 200)
+	mustEqual(t, "connectors", jsonPath(body, "connectors"), 2)
+
+	status, _ = p.call(t, "GET", "/v1/connectors/demo", adminKey, nil)
+	mustEqual(t, "removed connector", status, 404)
+	_, auth := p.call(t, "POST", "/v1/connectors/third/authorization-uri", adminKey, map[string]any{"redirectUri": "https://app.test/cb"})
+	if !strings.HasPrefix(jsonPath(auth, "redirectTo").(string), "https://third.example.test/authorize?") {
+		t.Fatalf("added connector: %v", auth)
+	}
+	_, auth = p.call(t, "POST", "/v1/connectors/other/authorization-uri", adminKey, map[string]any{"redirectUri": "https://app.test/cb"})
+	_, body = p.call(t, "POST", "/v1/connectors/other/user-info", adminKey,
+		map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "ada", "state": jsonPath(auth, "state")}})
+	mustEqual(t, "changed connector", jsonPath(body, "userInfo", "name"), "Howdy, ada")
+}
+
+func TestReloadRefusesABadConfigurationWhole(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, exampleConfig)
+	cases := []struct{ name, config, message string }{
+		{"invalid connector", strings.Replace(exampleConfig, "clientId: other-client", `clientId: ""`, 1), "config.clientId: is required"},
+		{"unknown key", exampleConfig + "\nsurprise: 1\n", "surprise"},
+		{"setting that needs a restart", strings.Replace(exampleConfig, "http://127.0.0.1:1", "http://127.0.0.1:2", 1), "[public_url] changed: these settings need a restart"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p.rewrite(t, dir, tc.config)
+			status, body := p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
+			mustEqual(t, "status", status, 400)
+			if msg := jsonPath(body, "message").(string); !strings.Contains(msg, tc.message) {
+				t.Fatalf("message = %q", msg)
+			}
+			// The old configuration keeps serving, all of it.
+			status, body = p.call(t, "GET", "/v1/connectors", adminKey, nil)
+			mustEqual(t, "status", status, 200)
+			mustEqual(t, "connectors", len(jsonPath(body, "connectors").([]any)), 2)
+		})
+	}
+}
+
+func TestSIGHUPReloadsAndRotatesAPIKeys(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, exampleConfig)
+	p.rewrite(t, dir, strings.Replace(exampleConfig, `api_keys: ["k1-0123456789", "k2-0123456789"]`, `api_keys: ["k3-0123456789"]`, 1))
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "configuration reloaded")
+	status, _ := p.call(t, "GET", "/v1/connectors", "k1-0123456789", nil)
+	mustEqual(t, "old key", status, 401)
+	status, _ = p.call(t, "GET", "/v1/connectors", "k3-0123456789", nil)
+	mustEqual(t, "new key", status, 200)
+}
