@@ -91,8 +91,8 @@ func loop(b *testing.B, op func() error) {
 
 // BenchmarkAuthorizationURL builds one authorization URL with the oauth2 connector:
 // through the host into the plugin process, with a bare go-plugin gRPC call of the
-// same request to the same plugin binary (the floor of a call across processes), and
-// in-process.
+// same request to the same plugin binary (the floor of a call across processes; also
+// with the host's per-call deadline), and in-process.
 func BenchmarkAuthorizationURL(b *testing.B) {
 	cfg := suite.ConnectorConfigJSON(stubURL(b))
 	ctx := context.Background()
@@ -105,26 +105,40 @@ func BenchmarkAuthorizationURL(b *testing.B) {
 		})
 	})
 
-	b.Run("bare-go-plugin", func(b *testing.B) {
-		bare, err := suite.StartBare(oauth2Plugin(b))
-		if err != nil {
-			b.Fatal(err)
+	// deadline: the bare call with the deadline the host gives every call (a
+	// diagnostic: it tells the cost of the deadline from the rest of the host's layer).
+	for _, deadline := range []bool{false, true} {
+		name := "bare-go-plugin"
+		if deadline {
+			name += "-deadline"
 		}
-		defer bare.Close()
-		// The host's config version is a 32-digit hex digest: the same size here.
-		version := hex.EncodeToString(make([]byte, 16))
-		first := &connectorv1.GetAuthorizationUriRequest{Instance: &connectorv1.Instance{Id: "bench", ConfigVersion: version, Config: cfg},
-			RedirectUri: suite.RedirectURI, State: state}
-		if _, err := bare.Client.GetAuthorizationUri(ctx, first); err != nil {
-			b.Fatal(err)
-		}
-		loop(b, func() error {
-			req := &connectorv1.GetAuthorizationUriRequest{Instance: &connectorv1.Instance{Id: "bench", ConfigVersion: version},
+		b.Run(name, func(b *testing.B) {
+			bare, err := suite.StartBare(oauth2Plugin(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bare.Close()
+			// The host's config version is a 32-digit hex digest: the same size here.
+			version := hex.EncodeToString(make([]byte, 16))
+			first := &connectorv1.GetAuthorizationUriRequest{Instance: &connectorv1.Instance{Id: "bench", ConfigVersion: version, Config: cfg},
 				RedirectUri: suite.RedirectURI, State: state}
-			_, err := bare.Client.GetAuthorizationUri(ctx, req)
-			return err
+			if _, err := bare.Client.GetAuthorizationUri(ctx, first); err != nil {
+				b.Fatal(err)
+			}
+			loop(b, func() error {
+				ctx := ctx
+				if deadline {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+					defer cancel()
+				}
+				req := &connectorv1.GetAuthorizationUriRequest{Instance: &connectorv1.Instance{Id: "bench", ConfigVersion: version},
+					RedirectUri: suite.RedirectURI, State: state}
+				_, err := bare.Client.GetAuthorizationUri(ctx, req)
+				return err
+			})
 		})
-	})
+	}
 
 	b.Run("in-process", func(b *testing.B) {
 		in, err := oauth2inproc.Parse(cfg)

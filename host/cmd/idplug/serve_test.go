@@ -152,6 +152,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
 	status, body := p.call(t, "GET", "/healthz", "", nil)
 	mustEqual(t, "healthz", status, 200)
+	mustEqual(t, "healthz body", jsonPath(body, "status"), "ok")
 	status, body = p.call(t, "GET", "/readyz", "", nil)
 	mustEqual(t, "readyz", status, 200)
 	mustEqual(t, "ready", jsonPath(body, "ready"), true)

@@ -1,0 +1,155 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/idplug/idplug/host/process"
+)
+
+var instanceIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// Problem is one reason a configuration was refused.
+type Problem struct {
+	// Connector is the instance id (or its position when the id is missing).
+	Connector string `json:"connector"`
+	// Field is a path such as "plugin" or "config.tokenEndpoint".
+	Field   string `json:"field"`
+	Message string `json:"message"`
+
+	index int // the connector's position in the configuration, for sorting
+}
+
+// ValidationError lists every problem of a refused configuration.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = fmt.Sprintf("connector %s: %s: %s", p.Connector, p.Field, p.Message)
+	}
+	return "invalid connector configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Configure checks every instance (ids, plugins, targets, and each configuration with
+// its plugin) and, when all are valid, makes them the served set. On any problem it
+// changes nothing and returns a *ValidationError listing all of them.
+func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
+	var (
+		problems []Problem
+		built    = make([]*connector, len(cfgs))
+		procs    = make([]*process.Process, len(cfgs))
+		ids      = map[string]bool{}
+		targets  = map[string]string{}
+	)
+	add := func(index int, conn, field, format string, args ...any) {
+		problems = append(problems, Problem{conn, field, fmt.Sprintf(format, args...), index})
+	}
+	for i, c := range cfgs {
+		name := c.ID
+		if name == "" {
+			name = fmt.Sprintf("#%d", i+1)
+		}
+		switch {
+		case c.ID == "":
+			add(i, name, "id", "is required")
+		case !instanceIDRE.MatchString(c.ID):
+			add(i, name, "id", "must match %s", instanceIDRE)
+		case ids[c.ID]:
+			add(i, name, "id", "is used by another connector")
+		}
+		ids[c.ID] = true
+		target := c.Target
+		if target == "" {
+			target = c.ID
+		}
+		if other, dup := targets[target]; dup && target != "" {
+			add(i, name, "target", "%q is already the target of connector %s", target, other)
+		}
+		targets[target] = name
+		proc, ok := h.Plugin(c.Plugin)
+		if !ok {
+			add(i, name, "plugin", "no plugin with id %q runs (plugins: %s)", c.Plugin, strings.Join(h.pluginIDs(), ", "))
+			continue
+		}
+		meta := proc.Metadata()
+		if !meta.IsStandard && c.Target != "" && c.Target != meta.Target {
+			add(i, name, "target", "plugin %s is not a standard connector; its target is %q", c.Plugin, meta.Target)
+		}
+		config := c.Config
+		if len(config) == 0 {
+			config = json.RawMessage("{}")
+		}
+		sum := sha256.Sum256(config)
+		c.Target = target
+		built[i] = &connector{
+			cfg:  c,
+			inst: process.Instance{ID: c.ID, Version: hex.EncodeToString(sum[:16]), Config: config},
+		}
+		procs[i] = proc
+	}
+
+	// Every plugin checks its own instances, all at once.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, b := range built {
+		if b == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fields, err := procs[i].ValidateConfig(ctx, b.inst)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				add(i, b.inst.ID, "config", "%v", err)
+			}
+			for _, f := range fields {
+				add(i, b.inst.ID, "config."+f.Field, "%s", f.Message)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(problems) > 0 {
+		// Report top to bottom, like the file reads.
+		sort.SliceStable(problems, func(i, j int) bool {
+			if problems[i].index != problems[j].index {
+				return problems[i].index < problems[j].index
+			}
+			return problems[i].Field < problems[j].Field
+		})
+		return &ValidationError{Problems: problems}
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.connectors = make(map[string]*connector, len(built))
+	h.order = make([]string, 0, len(built))
+	for _, b := range built {
+		h.connectors[b.inst.ID] = b
+		h.order = append(h.order, b.inst.ID)
+	}
+	return nil
+}
+
+func (h *Host) pluginIDs() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]string, 0, len(h.plugins))
+	for id := range h.plugins {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

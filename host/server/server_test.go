@@ -1,0 +1,66 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/sdk"
+)
+
+func TestSafeReturnTo(t *testing.T) {
+	for in, want := range map[string]string{"": "/", "/": "/", "/account?tab=1": "/account?tab=1", "/a/b#c": "/a/b#c"} {
+		if got, err := safeReturnTo(in); err != nil || got != want {
+			t.Errorf("safeReturnTo(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"https://evil.test/", "//evil.test", "/\\evil.test", "evil.test", "javascript:alert(1)",
+		"/ok\r\nSet-Cookie: x", "http:/evil.test", "\t/x"} {
+		if _, err := safeReturnTo(bad); err == nil {
+			t.Errorf("safeReturnTo(%q) accepted an open redirect", bad)
+		}
+	}
+}
+
+func TestCallbackData(t *testing.T) {
+	in := map[string]json.RawMessage{"code": json.RawMessage(`"abc"`), "n": json.RawMessage(`12345678901234567890`),
+		"b": json.RawMessage(`true`), "gone": json.RawMessage(`null`)}
+	out, err := callbackData(in)
+	if err != nil || out["code"] != "abc" || out["n"] != "12345678901234567890" || out["b"] != "true" || len(out) != 3 {
+		t.Fatalf("callbackData = %v, %v", out, err)
+	}
+	for raw, want := range map[string]string{`["a"]`: "must be a string, got an array", `{"a":1}`: "must be a string, got an object"} {
+		_, err := callbackData(map[string]json.RawMessage{"state": json.RawMessage(raw)})
+		if err == nil || !strings.Contains(err.Error(), "data.state "+want) {
+			t.Errorf("callbackData(%s) err = %v", raw, err)
+		}
+	}
+}
+
+func TestEveryErrorCodeHasItsStatus(t *testing.T) {
+	for code, want := range map[sdk.ErrorCode]int{
+		sdk.CodeInvalidConfig: 400, sdk.CodeInvalidRequestParameters: 400, sdk.CodeInsufficientRequestParameters: 400,
+		sdk.CodeInvalidResponse: 400, CodeSessionInvalid: 400, CodeSessionExpired: 400,
+		sdk.CodeSocialAuthCodeInvalid: 401, sdk.CodeSocialAccessTokenInvalid: 401, sdk.CodeSocialIDTokenInvalid: 401,
+		sdk.CodeAuthorizationFailed: 401, CodeUnauthorized: 401,
+		host.CodeConnectorNotFound: 404, CodeNotFound: 404, CodeRequestTooLarge: 413, sdk.CodeRateLimitExceeded: 429,
+		sdk.CodeGeneral: 500, sdk.CodeNotImplemented: 501, sdk.CodeProviderUnavailable: 502,
+		sdk.CodePluginUnavailable: 503, sdk.CodePluginOverloaded: 503, sdk.CodeProviderTimeout: 504, sdk.CodePluginTimeout: 504,
+	} {
+		if got := statusFor(code); got != want {
+			t.Errorf("statusFor(%s) = %d, want %d", code, got, want)
+		}
+	}
+	if statusFor("something_new") != http.StatusInternalServerError {
+		t.Error("an unknown code must be a 500")
+	}
+}
+
+func TestClaimsOf(t *testing.T) {
+	c := claimsOf(sdk.UserInfo{ID: "42", Name: sdk.String(""), Avatar: sdk.String("https://a.test/p.png")})
+	if c["sub"] != "42" || c["name"] != "" || c["picture"] != "https://a.test/p.png" || len(c) != 3 {
+		t.Fatalf("claims = %v", c)
+	}
+}
