@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/idplug/idplug/internal/plugintest"
 	"html"
 	"io"
 	"net/http"
@@ -223,7 +224,7 @@ func Start(t testing.TB, cfg Config) *Provider {
 		t.Fatalf("oidctest: %v", err)
 	}
 
-	root, err := repoRoot()
+	root, err := plugintest.RepoRoot()
 	if err != nil {
 		t.Fatalf("oidctest: %v", err)
 	}
@@ -372,23 +373,6 @@ func (l *lineTail) String() string {
 		return "(no output)"
 	}
 	return strings.Join(l.lines, "\n")
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the repository root (no go.mod above the working directory)")
-		}
-		dir = parent
-	}
 }
 
 func (c Config) serverConfig() ([]byte, error) {

@@ -39,16 +39,9 @@ type daemon struct {
 }
 
 func serveCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "idplug.yaml", "the configuration file")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+	path, cfg, code := loadConfig("serve", args, stderr)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg, stderr)
 	m := metrics.New()
@@ -69,7 +62,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "session_keys:", err)
 		return 1
 	}
-	d := &daemon{path: *path, log: log, host: h, cfg: cfg}
+	d := &daemon{path: path, log: log, host: h, cfg: cfg}
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
 	d.srv = server.New(h, sealer, m, log.Named("http"), server.Settings{
 		PublicURL: publicURL,
@@ -203,6 +196,23 @@ func connectorConfigs(cfg *config.Config) []host.ConnectorConfig {
 		}
 	}
 	return conns
+}
+
+// loadConfig parses the --config flag of a subcommand and loads the file; on failure
+// it returns a nil config and the exit code, having said why.
+func loadConfig(cmd string, args []string, stderr io.Writer) (string, *config.Config, int) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "idplug.yaml", "the configuration file")
+	if err := fs.Parse(args); err != nil {
+		return "", nil, 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return "", nil, 1
+	}
+	return *path, cfg, 0
 }
 
 func newLogger(cfg *config.Config, out io.Writer) hclog.Logger {

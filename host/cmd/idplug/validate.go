@@ -2,26 +2,16 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-
-	"github.com/idplug/idplug/host/config"
 )
 
 // validateCmd checks the configuration file and every connector instance with its
 // plugin, prints every problem, and exits non-zero when there is one.
 func validateCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "idplug.yaml", "the configuration file")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+	path, cfg, code := loadConfig("validate", args, stderr)
+	if cfg == nil {
+		return code
 	}
 	cfg.LogLevel = "error" // plugin start-up chatter would bury the report
 	h, err := openHost(context.Background(), cfg, newLogger(cfg, stderr), nil, false)
@@ -33,6 +23,6 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	for _, e := range h.Refused() {
 		fmt.Fprintf(stderr, "warning: plugin file %s refused: %s\n", e.File, e.Reason)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d connectors, %d plugins)\n", *path, len(h.Connectors()), len(h.Plugins()))
+	fmt.Fprintf(stdout, "%s: ok (%d connectors, %d plugins)\n", path, len(h.Connectors()), len(h.Plugins()))
 	return 0
 }
