@@ -59,12 +59,12 @@ type Process struct {
 	log      hclog.Logger
 	metadata sdk.Metadata
 
-	mu       sync.Mutex
-	cur      *conn
-	starting chan struct{} // closed when the start in progress ends
-	startErr error         // why the last start failed
-	crashes  int           // deaths in a row of processes that did not live long
-	failed   bool          // gave up restarting
+	mu       sync.Mutex           // guards the fields below, and every change of cur
+	cur      atomic.Pointer[conn] // the running process; read without the lock on every call
+	starting chan struct{}        // closed when the start in progress ends
+	startErr error                // why the last start failed
+	crashes  int                  // deaths in a row of processes that did not live long
+	failed   bool                 // gave up restarting
 	closed   bool
 	stop     chan struct{}  // closed by Close, ends a backoff wait
 	bg       sync.WaitGroup // watchers and kills of dead processes
@@ -111,7 +111,7 @@ func Start(ctx context.Context, name, path string, checksum []byte, opts Options
 	if err != nil {
 		return nil, err
 	}
-	p.cur = c
+	p.cur.Store(c)
 	ctx, cancel := context.WithTimeout(ctx, opts.CallTimeout)
 	defer cancel()
 	resp, err := c.rpc.GetMetadata(ctx, &connectorv1.GetMetadataRequest{})
@@ -143,10 +143,11 @@ func (p *Process) InFlight() int { return int(p.inflight.Load()) }
 func (p *Process) PID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur == nil || p.cur.client.Exited() {
+	c := p.cur.Load()
+	if c == nil || c.client.Exited() {
 		return 0
 	}
-	return p.cur.pid
+	return c.pid
 }
 
 // State says whether the plugin runs, is being restarted, has failed or is stopped.
@@ -158,12 +159,14 @@ func (p *Process) State() State {
 		return StateStopped
 	case p.failed:
 		return StateFailed
-	case p.cur != nil && !p.cur.client.Exited():
+	case running(p.cur.Load()):
 		return StateRunning
 	default:
 		return StateRestarting
 	}
 }
+
+func running(c *conn) bool { return c != nil && !c.client.Exited() }
 
 // Close stops the plugin process and waits for it to exit.
 func (p *Process) Close() {
@@ -180,8 +183,7 @@ func (p *Process) Close() {
 		<-starting // a start in flight sees closed and stops its own process
 	}
 	p.mu.Lock()
-	c := p.cur
-	p.cur = nil
+	c := p.cur.Swap(nil)
 	if c != nil {
 		close(c.dropped)
 	}

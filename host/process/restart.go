@@ -49,7 +49,7 @@ func (p *Process) ensureRunning() <-chan struct{} {
 		return nil
 	case p.starting != nil:
 		return p.starting
-	case p.cur != nil:
+	case p.cur.Load() != nil:
 		done := make(chan struct{})
 		close(done)
 		return done
@@ -60,16 +60,12 @@ func (p *Process) ensureRunning() <-chan struct{} {
 }
 
 // current returns the running process, starting a new one when the last one died.
-// Concurrent callers share one start.
+// Concurrent callers share one start. The fast path takes no lock: a process that
+// died is dropped by its watcher, or by the first call that fails on it.
 func (p *Process) current(ctx context.Context) (*conn, error) {
-	p.mu.Lock()
-	if c := p.cur; c != nil && !c.client.Exited() {
-		p.mu.Unlock()
+	if c := p.cur.Load(); c != nil {
 		return c, nil
-	} else if c != nil {
-		p.dropLocked(c)
 	}
-	p.mu.Unlock()
 
 	starting := p.ensureRunning()
 	if starting == nil {
@@ -80,11 +76,11 @@ func (p *Process) current(ctx context.Context) (*conn, error) {
 	case <-ctx.Done():
 		return nil, &sdk.Error{Code: sdk.CodePluginUnavailable, Message: fmt.Sprintf("plugin %s is restarting", p.name)}
 	}
+	if c := p.cur.Load(); c != nil {
+		return c, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur != nil {
-		return p.cur, nil
-	}
 	return nil, &sdk.Error{Code: sdk.CodePluginUnavailable, Message: fmt.Sprintf("plugin %s could not be restarted: %v", p.name, p.startErr)}
 }
 
@@ -127,7 +123,8 @@ func (p *Process) restart(done chan struct{}, delay time.Duration) {
 		p.crashes++
 		p.failed = p.crashes >= p.opts.MaxCrashes
 	}
-	p.cur, p.startErr = c, err
+	p.cur.Store(c)
+	p.startErr = err
 	failed := p.failed
 	p.mu.Unlock()
 	close(done)
@@ -155,7 +152,7 @@ func (p *Process) isClosed() bool {
 func (p *Process) broken(c *conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur == c {
+	if p.cur.Load() == c {
 		p.dropLocked(c)
 	}
 }
@@ -163,7 +160,7 @@ func (p *Process) broken(c *conn) {
 // dropLocked forgets the current process c, counts its death, and kills it in the
 // background. p.mu must be held.
 func (p *Process) dropLocked(c *conn) {
-	p.cur = nil
+	p.cur.Store(nil)
 	if time.Since(c.started) < crashWindow {
 		p.crashes++
 	} else {
