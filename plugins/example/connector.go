@@ -39,10 +39,11 @@ func (connector) Metadata() sdk.Metadata {
 
 func (connector) ParseConfig(raw []byte) (*config, error) {
 	cfg := &config{Greeting: "Hello"}
-	if err := json.Unmarshal(raw, cfg); err != nil {
-		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "not a JSON object: %v", err)
-	}
 	var problems sdk.ConfigError
+	// DecodeConfig names every unknown key and wrongly typed value, not just the first.
+	if err := sdk.DecodeConfig(raw, cfg, &problems); err != nil {
+		return nil, err
+	}
 	if u, err := url.Parse(cfg.AuthorizationEndpoint); err != nil || u.Scheme == "" || u.Host == "" {
 		problems.Add("authorizationEndpoint", "must be an absolute URL, got %q", cfg.AuthorizationEndpoint)
 	}
@@ -66,7 +67,9 @@ func (connector) UserInfo(ctx context.Context, cfg *config, req sdk.UserInfoRequ
 	if e := req.Callback["error"]; e != "" {
 		return nil, sdk.Errorf(sdk.CodeAuthorizationFailed, "the provider refused: %s", e).WithDetail("error", e)
 	}
-	if subtle.ConstantTimeCompare([]byte(req.Callback["state"]), []byte(req.Session["state"])) != 1 {
+	// An empty state on both sides would compare equal: a session always has one.
+	state := req.Session["state"]
+	if state == "" || subtle.ConstantTimeCompare([]byte(req.Callback["state"]), []byte(state)) != 1 {
 		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "state does not match the session")
 	}
 	id := req.Callback["code"]

@@ -62,7 +62,7 @@ func parseConfig(raw []byte) (*instance, error) {
 		cfg      config
 		problems sdk.ConfigError
 	)
-	if err := decodeObject(raw, &cfg, &problems); err != nil {
+	if err := sdk.DecodeConfig(raw, &cfg, &problems); err != nil {
 		return nil, err
 	}
 	in := cfg.check(&problems)

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/idplug/idplug/sdk/connectortest"
+)
+
+// Example ID's code is the user's id, so there is no token endpoint to fake: the
+// sign-in checks are skipped for want of Options.Provider.
+var kitOptions = connectortest.Options{
+	ValidConfig: map[string]any{
+		"authorizationEndpoint": "https://id.example.test/authorize",
+		"clientId":              "client-1",
+	},
+}
+
+func TestKit(t *testing.T) {
+	connectortest.Run(t, connectortest.Value(connector{}), kitOptions)
+}
+
+func TestKitBinary(t *testing.T) {
+	connectortest.Run(t, connectortest.Binary("."), kitOptions)
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/oauth2kit"
+)
+
+// Session keys: what AuthorizationURI remembers for the callback.
+const (
+	sessionState        = "state"
+	sessionRedirectURI  = "redirectUri"
+	sessionCodeVerifier = "codeVerifier"
+)
+
+// connector implements sdk.Connector and sdk.Refresher.
+type connector struct{}
+
+var (
+	_ sdk.Connector[*instance] = connector{}
+	_ sdk.Refresher[*instance] = connector{}
+)
+
+func (connector) Metadata() sdk.Metadata { return metadata() }
+
+func (connector) ParseConfig(raw []byte) (*instance, error) { return parseConfig(raw) }
+
+// AuthorizationURI sends the browser to GitHub's authorization page, with a fresh
+// PKCE pair per sign-in.
+func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	if u, err := url.Parse(req.RedirectURI); err != nil || !u.IsAbs() {
+		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the redirect URI %q is not an absolute URL", req.RedirectURI)
+	}
+	if req.State == "" {
+		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the request has no state")
+	}
+	pkce := oauth2kit.NewPKCE()
+	redirectTo, err := oauth2kit.AuthorizationURL(oauth2kit.AuthorizationRequest{
+		Endpoint:      in.authorizeURL,
+		ClientID:      in.clientID,
+		RedirectURI:   req.RedirectURI,
+		State:         req.State,
+		Scope:         in.scope,
+		CodeChallenge: pkce.Challenge,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.Authorization{RedirectTo: redirectTo, Session: sdk.Session{
+		sessionState:        req.State,
+		sessionRedirectURI:  req.RedirectURI,
+		sessionCodeVerifier: pkce.Verifier,
+	}}, nil
+}
+
+// UserInfo checks the callback, exchanges the code (GitHub answers form-encoded, and
+// reports a bad code with HTTP 200 and error=bad_verification_code: oauth2kit reads
+// both), reads GET /user, and, when the user keeps their email address private,
+// takes the primary verified one from GET /user/emails.
+func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[sessionState]})
+	if err != nil {
+		return nil, err
+	}
+	redirectURI := req.Session[sessionRedirectURI]
+	if redirectURI == "" {
+		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the session has no redirect URI; start the sign-in again")
+	}
+	tok, err := in.token.Exchange(ctx, code, redirectURI, req.Session[sessionCodeVerifier])
+	if err != nil {
+		return nil, err
+	}
+	raw, err := in.api.Get(ctx, "/user", tok.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	// The id is a number: MapProfile keeps every digit (12345678901 stays "12345678901").
+	profile, err := oauth2kit.MapProfile(raw, oauth2kit.ProfileMap{ID: "id", Name: "name", Avatar: "avatar_url", Email: "email"})
+	if err != nil {
+		return nil, err
+	}
+	if profile.Name == nil || *profile.Name == "" {
+		profile.Name = login(raw)
+	}
+	if profile.Email == nil || *profile.Email == "" {
+		if profile.Email, err = primaryEmail(ctx, in, tok.AccessToken); err != nil {
+			return nil, err
+		}
+	}
+	sdk.Logger(ctx).Debug("signed in", "user", profile.ID, "scope", tok.Scope)
+	res := &sdk.UserInfoResult{UserInfo: profile}
+	if in.storeTokens {
+		res.Tokens = tok.TokenSet()
+	}
+	return res, nil
+}
+
+// login is the user's GitHub handle, the name to show when they set no name.
+func login(raw []byte) *string {
+	var u struct {
+		Login string `json:"login"`
+	}
+	if json.Unmarshal(raw, &u) != nil || u.Login == "" {
+		return nil
+	}
+	return &u.Login
+}
+
+// primaryEmail returns the user's primary email address when GitHub has verified it.
+// A token without the user:email scope gets 404 (403 on some GitHub Enterprise
+// versions): the profile then has no email, as the operator chose.
+func primaryEmail(ctx context.Context, in *instance, accessToken string) (*string, error) {
+	raw, err := in.api.Get(ctx, "/user/emails", accessToken)
+	var e *sdk.Error
+	if errors.As(err, &e) && e.Code == sdk.CodeInvalidResponse && (e.Details["status"] == 403 || e.Details["status"] == 404) {
+		sdk.Logger(ctx).Debug("no access to the user's email addresses; is user:email in scope?", "status", e.Details["status"])
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var emails []struct {
+		Email    string `json:"email"`
+		Primary  bool   `json:"primary"`
+		Verified bool   `json:"verified"`
+	}
+	if err := json.Unmarshal(raw, &emails); err != nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "GET /user/emails answered something other than a list of email addresses")
+	}
+	for _, m := range emails {
+		if m.Primary && m.Verified && m.Email != "" {
+			return &m.Email, nil
+		}
+	}
+	return nil, nil
+}
+
+// Refresh renews the tokens of a GitHub App whose user tokens expire (OAuth apps'
+// tokens do not, and come without a refresh token).
+func (connector) Refresh(ctx context.Context, in *instance, refreshToken string) (*sdk.TokenSet, error) {
+	tok, err := in.token.Refresh(ctx, refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	return tok.TokenSet(), nil
+}

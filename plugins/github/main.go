@@ -1,0 +1,30 @@
+// Command idplug-connector-github signs users in with GitHub, or with GitHub
+// Enterprise Server. It is built with the SDK's oauth2kit, and is the connector the
+// authors' guide (docs/connector-authors.md) walks through: start from it when your
+// provider is not a standard OAuth 2.0 one.
+package main
+
+import (
+	"runtime/debug"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	sdk.Serve(connector{})
+}
+
+// userAgent names the connector to GitHub, whose API refuses requests without one.
+func userAgent() string {
+	v := version
+	if v == "" {
+		v = "dev"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	return "idplug-github/" + v
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// githubStub answers like github.com and api.github.com, with the response shapes
+// GitHub documents: a form-encoded token answer (GitHub's default), OAuth errors with
+// HTTP 200, a /user object whose id is a number and whose email is null for users
+// who keep it private, and /user/emails with primary and verified flags.
+type githubStub struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	codes    map[string]bool // issued, unused
+	tokens   map[string]bool
+	user     string
+	emails   string
+	userErr  *stubAnswer
+	emailErr *stubAnswer
+	requests []stubRequest
+}
+
+type stubAnswer struct {
+	status int
+	header map[string]string
+	body   string
+}
+
+type stubRequest struct {
+	method, path string
+	form         url.Values
+	header       http.Header
+}
+
+const (
+	stubClientID     = "Iv1.stubclient"
+	stubClientSecret = "stub-secret-0123456789"
+	stubAccessToken  = "gho_16C7e42F292c6912E7710c838347Ae178B4a"
+
+	// octocat is GET /user for a user who keeps their email address private.
+	octocat = `{"login":"octocat","id":12345678901,"node_id":"MDQ6VXNlcjE=","avatar_url":"https://avatars.githubusercontent.com/u/583231?v=4","type":"User","site_admin":false,"name":"The Octocat","company":"@github","blog":"https://github.blog","location":"San Francisco","email":null,"hireable":null,"bio":null,"public_repos":8,"followers":20,"following":0,"created_at":"2011-01-25T18:44:36Z","updated_at":"2024-01-22T12:00:00Z"}`
+	// octocatEmails is GET /user/emails.
+	octocatEmails = `[{"email":"octocat@old.example.com","verified":true,"primary":false,"visibility":null},{"email":"octocat@github.com","verified":true,"primary":true,"visibility":"private"}]`
+)
+
+func newGitHubStub(t testing.TB) *githubStub {
+	t.Helper()
+	s := &githubStub{codes: map[string]bool{}, tokens: map[string]bool{stubAccessToken: true}, user: octocat, emails: octocatEmails}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login/oauth/access_token", s.token)
+	mux.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) { s.api(w, r, &s.user, &s.userErr) })
+	mux.HandleFunc("GET /user/emails", func(w http.ResponseWriter, r *http.Request) { s.api(w, r, &s.emails, &s.emailErr) })
+	s.srv = httptest.NewServer(s.record(mux))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *githubStub) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		s.mu.Lock()
+		s.requests = append(s.requests, stubRequest{r.Method, r.URL.Path, r.PostForm, r.Header.Clone()})
+		s.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// issueCode is what GitHub does when the user approves: a one-time code.
+func (s *githubStub) issueCode() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	code := "code-" + strings.Repeat("7", len(s.codes)+1)
+	s.codes[code] = true
+	return code
+}
+
+func (s *githubStub) token(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	f := r.PostForm
+	if f.Get("client_id") != stubClientID || f.Get("client_secret") != stubClientSecret {
+		io.WriteString(w, "error=incorrect_client_credentials&error_description=The+client_id+and%2For+client_secret+passed+are+incorrect.&error_uri=https%3A%2F%2Fdocs.github.com%2Fapps%2Fmanaging-oauth-apps%2Ftroubleshooting-oauth-app-access-token-request-errors%2F%23incorrect-client-credentials")
+		return
+	}
+	s.mu.Lock()
+	valid := s.codes[f.Get("code")]
+	delete(s.codes, f.Get("code"))
+	s.mu.Unlock()
+	if !valid {
+		io.WriteString(w, "error=bad_verification_code&error_description=The+code+passed+is+incorrect+or+expired.&error_uri=https%3A%2F%2Fdocs.github.com%2Fapps%2Fmanaging-oauth-apps%2Ftroubleshooting-oauth-app-access-token-request-errors%2F%23bad-verification-code")
+		return
+	}
+	io.WriteString(w, "access_token="+stubAccessToken+"&scope=read%3Auser%2Cuser%3Aemail&token_type=bearer")
+}
+
+func (s *githubStub) api(w http.ResponseWriter, r *http.Request, body *string, fail **stubAnswer) {
+	s.mu.Lock()
+	answer, failure := *body, *fail
+	auth := r.Header.Get("Authorization")
+	_, token, _ := strings.Cut(auth, " ")
+	known := s.tokens[token]
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	switch {
+	case failure != nil:
+		for k, v := range failure.header {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(failure.status)
+		io.WriteString(w, failure.body)
+	case r.Header.Get("User-Agent") == "":
+		// GitHub refuses requests without a User-Agent.
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.")
+	case !known:
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}`)
+	default:
+		io.WriteString(w, answer)
+	}
+}
+
+func (s *githubStub) set(f func(*githubStub)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+func (s *githubStub) requestsTo(path string) []stubRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []stubRequest
+	for _, r := range s.requests {
+		if r.path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// config is an instance configuration pointing at the stub.
+func (s *githubStub) config(extra map[string]any) map[string]any {
+	c := map[string]any{
+		"clientId":     stubClientID,
+		"clientSecret": stubClientSecret,
+		"baseUrl":      s.srv.URL,
+		"apiUrl":       s.srv.URL,
+	}
+	for k, v := range extra {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,259 @@
+package connectortest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/sdk"
+)
+
+// pluginPrefix starts the file name of every plugin executable.
+const pluginPrefix = "idplug-connector-"
+
+// instanceID names the instance the kit configures in the host.
+const instanceID = "connectortest"
+
+// Binary makes a target of a plugin binary. path is either a folder holding the
+// plugin's main package, which the kit builds with `go build` (use "." for the
+// package of the test itself), or an executable that is already built.
+//
+// The kit installs the binary in a fresh plugin folder with a SHA256SUMS file, opens
+// that folder with the host package, as `idplug serve` does, and makes every call
+// through the host: the checks see the plugin exactly as an identity server would,
+// over the wire, in its own process, with its own environment (none). A panic comes
+// back as the SDK reports it, and a crash as a restart of the process; both are
+// reported as defects.
+func Binary(path string) Target {
+	return Target{
+		desc: "plugin binary " + path,
+		open: func(t T, o *Options) (driver, error) {
+			t.Helper()
+			bin, err := binaryFile(t, path)
+			if err != nil {
+				return nil, err
+			}
+			return openHost(t, bin, o)
+		},
+	}
+}
+
+// binaryFile returns path when it is a file, and builds it first when it is a folder.
+func binaryFile(t T, path string) (string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("plugin %s: %w", path, err)
+	}
+	if !info.IsDir() {
+		return path, nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(t.TempDir(), pluginPrefix+pluginName(filepath.Base(abs)))
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", out, ".")
+	cmd.Dir = abs
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build in %s: %v\n%s", abs, err, msg)
+	}
+	return out, nil
+}
+
+var (
+	nameRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	notNameChar = regexp.MustCompile(`[^a-z0-9_-]+`)
+)
+
+// pluginName turns a file or folder name into a name the plugin folder accepts.
+func pluginName(base string) string {
+	name := strings.TrimPrefix(base, pluginPrefix)
+	if nameRE.MatchString(name) {
+		return name
+	}
+	name = strings.Trim(notNameChar.ReplaceAllString(strings.ToLower(name), "-"), "-_")
+	if !nameRE.MatchString(name) {
+		return "connector"
+	}
+	return name
+}
+
+// openHost lays out a plugin folder holding bin and opens it with the host.
+func openHost(t T, bin string, o *Options) (driver, error) {
+	dir := filepath.Join(t.TempDir(), "plugins")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	file := pluginPrefix + pluginName(filepath.Base(bin))
+	sum, err := copyExecutable(bin, filepath.Join(dir, file))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(sum+"  "+file+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+
+	d := &binaryDriver{logs: &logBuffer{}, timeout: o.callTimeout()}
+	h, err := host.Open(t.Context(), host.Options{
+		PluginDir:   dir,
+		CallTimeout: o.callTimeout(),
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name: "idplug",
+			// Debug: what a plugin writes to stderr that is not a log line (such as
+			// why the SDK refused to serve it) comes out at that level.
+			Level:  hclog.Debug,
+			Output: d.logs,
+		}),
+		OnRestart: func(string) { d.restarts.Add(1) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host.Open: %w", err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	d.h = h
+	if refused := h.Refused(); len(refused) > 0 {
+		return nil, fmt.Errorf("the host refused the plugin: %s: %s\nplugin log:\n%s", refused[0].File, refused[0].Reason, d.log())
+	}
+	plugins := h.Plugins()
+	if len(plugins) != 1 {
+		return nil, fmt.Errorf("the host runs %d plugins from a folder holding only %s", len(plugins), file)
+	}
+	d.proc = plugins[0].Proc
+	d.meta = d.proc.Metadata()
+	return d, nil
+}
+
+// copyExecutable copies src to dst with mode 0755 and returns its SHA-256 digest.
+func copyExecutable(src, dst string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
+		out.Close()
+		return "", err
+	}
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), os.Chmod(dst, 0o755)
+}
+
+type binaryDriver struct {
+	h        *host.Host
+	proc     *process.Process
+	meta     sdk.Metadata
+	restarts atomic.Int64
+	logs     *logBuffer
+	timeout  time.Duration
+}
+
+func (d *binaryDriver) metadata() sdk.Metadata { return d.meta }
+func (d *binaryDriver) deaths() int            { return int(d.restarts.Load()) }
+func (d *binaryDriver) log() string            { return d.logs.String() }
+
+// parseConfig sends raw to the plugin's ValidateConfig, as host.Configure does, under
+// a version of its own so that the plugin parses it.
+func (d *binaryDriver) parseConfig(ctx context.Context, raw []byte) error {
+	sum := sha256.Sum256(raw)
+	fields, err := d.proc.ValidateConfig(ctx, process.Instance{ID: instanceID + "-parse", Version: hex.EncodeToString(sum[:16]), Config: raw})
+	if err != nil {
+		return d.wireError("ParseConfig", err)
+	}
+	if len(fields) > 0 {
+		return &sdk.ConfigError{Fields: fields}
+	}
+	return nil
+}
+
+func (d *binaryDriver) configure(ctx context.Context, raw []byte) error {
+	err := d.h.Configure(ctx, []host.ConnectorConfig{{ID: instanceID, Plugin: d.meta.ID, Config: raw}})
+	if err != nil {
+		return d.wireError("ParseConfig", err)
+	}
+	return nil
+}
+
+func (d *binaryDriver) authorizationURI(ctx context.Context, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	auth, err := d.h.AuthorizationURI(ctx, instanceID, req.RedirectURI, req.State)
+	return auth, d.wireError("AuthorizationURI", err)
+}
+
+func (d *binaryDriver) userInfo(ctx context.Context, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	res, err := d.h.UserInfo(ctx, instanceID, req.Session, req.Callback)
+	return res, d.wireError("UserInfo", err)
+}
+
+func (d *binaryDriver) refresh(ctx context.Context, refreshToken string) (*sdk.TokenSet, error) {
+	tokens, err := d.h.RefreshTokens(ctx, instanceID, refreshToken)
+	return tokens, d.wireError("Refresh", err)
+}
+
+// wireError recognizes, in what the host returns, the failures the SDK and the host
+// report for a panic, a hang and a dead process.
+func (d *binaryDriver) wireError(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *sdk.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case e.Code == sdk.CodeGeneral && strings.HasPrefix(e.Message, "connector panicked: "):
+		return &panicError{method: method, value: strings.TrimPrefix(e.Message, "connector panicked: ")}
+	case e.Code == sdk.CodeInvalidConfig && strings.HasPrefix(e.Message, "parsing the configuration panicked: "):
+		return &panicError{method: method, value: strings.TrimPrefix(e.Message, "parsing the configuration panicked: ")}
+	case e.Code == sdk.CodePluginTimeout:
+		return &hungError{method: method, after: d.timeout}
+	case e.Code == sdk.CodePluginUnavailable:
+		return &diedError{method: method, cause: e}
+	}
+	return e
+}
+
+// logBuffer keeps the host's and the plugin's log lines, up to a limit: the newest
+// lines are the ones that explain a failure.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+const maxLog = 64 << 10
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if over := b.buf.Len() - maxLog; over > 0 {
+		b.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

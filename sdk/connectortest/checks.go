@@ -1,0 +1,174 @@
+package connectortest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// checks is every check, in the order Run makes them.
+var checks = []check{
+	{"metadata/id", "the id is set and usable as a plugin file name ([a-z0-9][a-z0-9_-]*)", needNothing, checkMetadataID},
+	{"metadata/target", "the target (the identity provider's name) is set", needNothing, checkMetadataTarget},
+	{"metadata/platform", "the platform is Universal, Web or Native", needNothing, checkMetadataPlatform},
+	{"metadata/name", "the name has an English (en) entry, and no entry is empty", needNothing, checkMetadataName},
+	{"metadata/description", "the description has an English (en) entry, and no entry is empty", needNothing, checkMetadataDescription},
+	{"metadata/logo", "logo is set, and logo and logoDark are http(s) URLs or data:image URLs", needNothing, checkMetadataLogo},
+	{"metadata/readme", "the readme is not empty", needNothing, checkMetadataReadme},
+	{"metadata/form-items", "form items have unique keys, labels, known types, choices for selects, and defaults and show conditions that fit", needNothing, checkMetadataFormItems},
+	{"metadata/config-template", "the config template, when set, is a JSON object whose keys are form items", needNothing, checkMetadataConfigTemplate},
+
+	{"config/valid", "ParseConfig accepts Options.ValidConfig, and so does the host", needNothing, checkConfigValid},
+	{"config/required", "every required form item is in ValidConfig, and without it ParseConfig returns a *sdk.ConfigError naming it", needConfig, checkConfigRequired},
+	{"config/form-items", "ParseConfig accepts every form item's key, with its default value", needConfig, checkConfigFormItems},
+	{"config/unknown-key", "ParseConfig refuses an unknown key with a *sdk.ConfigError naming it", needConfig, checkConfigUnknownKey},
+	{"config/wrong-types", "a value of the wrong JSON type gets a *sdk.ConfigError naming its key", needConfig, checkConfigWrongTypes},
+	{"config/empty", "{} is refused with a *sdk.ConfigError naming every required item (or accepted when nothing is required)", needNothing, checkConfigEmpty},
+	{"config/garbage", "input that is not a JSON object is refused with invalid_config, never a panic", needNothing, checkConfigGarbage},
+	{"config/huge", "huge values do not panic, hang or crash ParseConfig", needNothing, checkConfigHuge},
+	{"config/secrets", "config errors never repeat the value of a confidential form item", needConfig, checkConfigSecrets},
+
+	{"authorization/url", "the authorization URL is an absolute http(s) URL carrying the request's state and redirect_uri", needConfig, checkAuthorizationURL},
+	{"authorization/state-per-request", "each request gets a URL with its own state", needConfig, checkAuthorizationStatePerRequest},
+	{"authorization/garbage", "empty, huge or malformed states and redirect URIs do not panic, hang or crash AuthorizationURI", needConfig, checkAuthorizationGarbage},
+
+	{"callback/access-denied", "a callback with error=access_denied fails with authorization_failed", needConfig, checkCallbackAccessDenied},
+	{"callback/state-mismatch", "a callback whose state is not the session's fails with invalid_request_parameters or authorization_failed, before any token request", needConfig, checkCallbackStateMismatch},
+	{"callback/no-state", "a callback without state fails with invalid_request_parameters or authorization_failed", needConfig, checkCallbackNoState},
+	{"callback/missing-code", "a callback without code fails with insufficient_request_parameters", needConfig, checkCallbackMissingCode},
+	{"callback/empty", "an empty callback fails with a request error", needConfig, checkCallbackEmpty},
+	{"callback/empty-session", "a callback with an empty session fails with a request error, whether or not it carries a state", needConfig, checkCallbackEmptySession},
+	{"callback/garbage", "huge or malformed callbacks and sessions do not panic, hang or crash UserInfo, and a mismatched state is refused", needConfig, checkCallbackGarbage},
+
+	{"refresh/bad-token", "an empty refresh token fails with a request error (or not_implemented), and a huge one does not panic", needConfig, checkRefreshBadToken},
+
+	{"signin/complete", "a sign-in through the fake provider returns the expected profile after exactly one token request", needProvider, checkSignInComplete},
+	{"signin/invalid-code", "a code the provider refuses fails with social_auth_code_invalid, after one token request", needProvider, checkSignInInvalidCode},
+	{"signin/invalid-token", "an access token the provider's API refuses fails with social_invalid_access_token", needProvider, checkSignInInvalidToken},
+	{"signin/provider-down", "a provider answering 503 fails with provider_unavailable", needProvider, checkSignInProviderDown},
+	{"signin/refresh", "a refresh token from a sign-in renews the tokens (when the connector hands tokens back)", needProvider, checkSignInRefresh},
+}
+
+// ---- helpers shared by the checks ----
+
+func asConfigError(err error, ce **sdk.ConfigError) bool { return errors.As(err, ce) }
+
+// defective reports err when it is a panic, a hang or a crash, and says whether it was.
+func (k *kit) defective(t T, what string, err error) bool {
+	t.Helper()
+	var (
+		p *panicError
+		h *hungError
+		d *diedError
+	)
+	switch {
+	case errors.As(err, &p):
+		t.Errorf("%s: %v", what, p)
+		if p.stack != "" {
+			t.Logf("stack of the panic:\n%s", p.stack)
+		}
+	case errors.As(err, &h):
+		t.Errorf("%s: %v", what, h)
+	case errors.As(err, &d):
+		k.deathsReported.Add(1)
+		t.Errorf("%s: %v", what, d)
+	default:
+		return false
+	}
+	return true
+}
+
+// wantError requires err to be an *sdk.Error with one of codes, and to keep the
+// kit's authorization code out of its message and details.
+func (k *kit) wantError(t T, what string, err error, codes ...sdk.ErrorCode) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: succeeded; want an error with code %s", what, orList(codes))
+		return
+	}
+	if k.defective(t, what, err) {
+		return
+	}
+	e := sdk.AsError(err)
+	if !slices.Contains(codes, e.Code) {
+		t.Errorf("%s: code %s (%s); want %s", what, e.Code, e.Message, orList(codes))
+	}
+	k.noLeak(t, what, e)
+}
+
+// noLeak fails when e repeats the authorization code the kit sent.
+func (k *kit) noLeak(t T, what string, e *sdk.Error) {
+	t.Helper()
+	details, _ := json.Marshal(e.Details)
+	if strings.Contains(e.Message, k.code) || strings.Contains(string(details), k.code) {
+		t.Errorf("%s: the error repeats the authorization code; messages and details must never carry codes, tokens or secrets: %s %s", what, e.Message, details)
+	}
+}
+
+func orList(codes []sdk.ErrorCode) string {
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = string(c)
+	}
+	return strings.Join(parts, " or ")
+}
+
+// withKey returns a copy of ValidConfig with key set to value.
+func (k *kit) withKey(key string, value any) map[string]any {
+	cfg := make(map[string]any, len(k.opts.ValidConfig)+1)
+	for k, v := range k.opts.ValidConfig {
+		cfg[k] = v
+	}
+	cfg[key] = value
+	return cfg
+}
+
+// without returns a copy of ValidConfig without key.
+func (k *kit) without(key string) map[string]any {
+	cfg := k.withKey(key, nil)
+	delete(cfg, key)
+	return cfg
+}
+
+// parse sends cfg (encoded to JSON) to ParseConfig.
+func (k *kit) parse(t T, cfg map[string]any) error {
+	t.Helper()
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("connectortest: encoding a configuration: %v", err)
+	}
+	return k.d.parseConfig(t.Context(), raw)
+}
+
+// names reports whether a config error names key: the key itself, or a path inside it.
+func names(ce *sdk.ConfigError, key string) bool {
+	for _, f := range ce.Fields {
+		if f.Field == key || strings.HasPrefix(f.Field, key+".") || strings.HasPrefix(f.Field, key+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// wellFormed fails when a config error has a field without a path or a message.
+func wellFormed(t T, what string, ce *sdk.ConfigError) {
+	t.Helper()
+	for i, f := range ce.Fields {
+		if strings.TrimSpace(f.Field) == "" || strings.TrimSpace(f.Message) == "" {
+			t.Errorf("%s: field error %d has no field path or no message: %+v; every FieldError needs both", what, i, f)
+		}
+	}
+}
+
+func huge(n int) string { return strings.Repeat("a", n) }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + fmt.Sprintf("... (%d bytes)", len(s))
+}

@@ -1,0 +1,46 @@
+// Package connectortest checks that a connector keeps the contract idplug relies on,
+// and gives its tests a fake OAuth 2.0 provider to sign in against.
+//
+// One line in a _test.go file runs every check, against the connector value or
+// against the plugin binary loaded by the real host:
+//
+//	func TestKit(t *testing.T) {
+//		p := connectortest.NewProvider(t)
+//		opts := connectortest.Options{
+//			ValidConfig: map[string]any{
+//				"clientId":              p.ClientID(),
+//				"clientSecret":          p.ClientSecret(),
+//				"authorizationEndpoint": p.AuthorizationEndpoint(),
+//				"tokenEndpoint":         p.TokenEndpoint(),
+//				"userInfoEndpoint":      p.UserInfoEndpoint(),
+//			},
+//			Provider: p,
+//		}
+//		connectortest.Run(t, connectortest.Value(connector{}), opts) // in process: fast, panics with stacks
+//		connectortest.Run(t, connectortest.Binary("."), opts)        // built, started and called by the host
+//	}
+//
+// The checks (see Checks for the list, and Options.Skip to turn one off):
+//
+//   - metadata: id, target, platform, English name and description, logos that are
+//     http(s) or data:image URLs, a readme, form items that make sense together.
+//   - config: ParseConfig accepts ValidConfig and every form item's key; refuses a
+//     missing required item, an unknown key and a wrongly typed value with a
+//     *sdk.ConfigError naming the field; refuses garbage with invalid_config; never
+//     panics on empty, garbage or huge input; never repeats a confidential value.
+//   - authorization: the URL carries the request's state and redirect_uri; odd
+//     input does not panic.
+//   - callback: error=access_denied is authorization_failed; a state mismatch is
+//     invalid_request_parameters or authorization_failed, before any token request;
+//     a missing code is insufficient_request_parameters; empty sessions and callbacks,
+//     huge and odd values are refused without a panic; no error repeats the code.
+//   - refresh: an empty refresh token is a request error.
+//   - signin (with Options.Provider): a whole sign-in returns the expected profile
+//     after exactly one token request; a refused code is social_auth_code_invalid,
+//     a refused access token social_invalid_access_token, a provider answering 503
+//     provider_unavailable; a refresh token renews the tokens.
+//
+// Checks report through T, which *testing.T satisfies; a test double that records
+// failures satisfies it too, which is how this package's own tests prove that each
+// check catches the defect it is for.
+package connectortest

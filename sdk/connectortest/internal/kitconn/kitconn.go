@@ -1,0 +1,396 @@
+// Package kitconn is a connector with one deliberate defect at a time, for the test
+// kit's own tests: with no defect it passes every check; with one, exactly the
+// check for that defect must fail. It is built on oauth2kit, and doubles as the
+// plugin of testdata/kitplugin, which picks its defect from its file name.
+package kitconn
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/oauth2kit"
+)
+
+// The defects. Each names the check it breaks.
+const (
+	None = ""
+
+	BadID                = "bad-id"                // metadata/id
+	NoTarget             = "no-target"             // metadata/target
+	BadPlatform          = "bad-platform"          // metadata/platform
+	NoEnglishName        = "no-en-name"            // metadata/name
+	EmptyDescription     = "empty-description"     // metadata/description
+	BadLogo              = "bad-logo"              // metadata/logo
+	NoReadme             = "no-readme"             // metadata/readme
+	SelectWithoutItems   = "select-without-items"  // metadata/form-items
+	DefaultNotSelectable = "default-not-in-select" // metadata/form-items
+	ShowUnknownKey       = "show-unknown-key"      // metadata/form-items
+	TemplateUnknownKey   = "template-unknown-key"  // metadata/config-template
+
+	RefuseValid           = "refuse-valid"             // config/valid
+	RequiredNotEnforced   = "required-not-enforced"    // config/required, config/empty
+	FormKeyMismatch       = "form-key-mismatch"        // config/form-items
+	IgnoreUnknownKeys     = "ignore-unknown-keys"      // config/unknown-key
+	TypeErrorWithoutField = "type-error-without-field" // config/wrong-types
+	FirstProblemOnly      = "first-problem-only"       // config/empty
+	PanicOnGarbageConfig  = "panic-on-garbage-config"  // config/garbage
+	AcceptGarbageConfig   = "accept-garbage-config"    // config/garbage
+	PanicOnHugeConfig     = "panic-on-huge-config"     // config/huge
+	EchoConfig            = "echo-config"              // config/secrets
+
+	NoStateInURL         = "no-state-in-url"        // authorization/url
+	PanicOnEmptyState    = "panic-on-empty-state"   // authorization/garbage
+	AccessDeniedGeneral  = "access-denied-general"  // callback/access-denied
+	CrashOnAccessDenied  = "crash-on-access-denied" // callback/access-denied (binary only)
+	HangOnAccessDenied   = "hang-on-access-denied"  // callback/access-denied
+	MismatchGeneral      = "mismatch-general"       // callback/state-mismatch
+	ExchangeBeforeState  = "exchange-before-state"  // callback/state-mismatch (with a provider)
+	NoStateAccepted      = "no-state-accepted"      // callback/no-state
+	MissingCodeGeneral   = "missing-code-general"   // callback/missing-code
+	EmptyCallbackGeneral = "empty-callback-general" // callback/empty
+	EmptySessionAccepted = "empty-session-accepted" // callback/empty-session
+	PanicOnHugeCallback  = "panic-on-huge-callback" // callback/garbage
+	EchoCode             = "echo-code"              // the callback checks whose callback carries a code
+
+	RefreshEmptyGeneral = "refresh-empty-general" // refresh/bad-token
+	WrongNameField      = "wrong-name-field"      // signin/complete
+	ExchangeTwice       = "exchange-twice"        // signin/invalid-code, signin/provider-down
+	AuthCodeMisread     = "auth-code-misread"     // signin/invalid-code
+	TokenInvalidGeneral = "token-invalid-general" // signin/invalid-token
+	UnavailableGeneral  = "unavailable-general"   // signin/provider-down
+	RefreshFaked        = "refresh-faked"         // signin/refresh
+)
+
+// Config is one instance's configuration.
+type Config struct {
+	AuthorizationEndpoint string `json:"authorizationEndpoint"`
+	TokenEndpoint         string `json:"tokenEndpoint"`
+	UserInfoEndpoint      string `json:"userInfoEndpoint"`
+	ClientID              string `json:"clientId"`
+	ClientSecret          string `json:"clientSecret"`
+	Scope                 string `json:"scope"`
+	Prompt                string `json:"prompt"`
+	StoreTokens           bool   `json:"storeTokens"`
+
+	token    *oauth2kit.TokenEndpoint
+	userInfo *oauth2kit.UserInfoEndpoint
+}
+
+// Connector is the connector with its defect.
+type Connector struct {
+	Defect string
+	// Hang holds the calls HangOnAccessDenied hangs until it is closed (forever when nil).
+	Hang chan struct{}
+}
+
+// New returns the connector with defect (None for a good one).
+func New(defect string) Connector { return Connector{Defect: defect} }
+
+var (
+	_ sdk.Connector[*Config] = Connector{}
+	_ sdk.Refresher[*Config] = Connector{}
+)
+
+// Logo is a valid data: URL logo.
+const Logo = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4="
+
+func (c Connector) Metadata() sdk.Metadata {
+	m := sdk.Metadata{
+		ID:          "kit",
+		Target:      "kit",
+		Platform:    sdk.PlatformUniversal,
+		Name:        sdk.I18n{"en": "Kit", "fr": "Kit"},
+		Description: sdk.I18n{"en": "A connector for the test kit's tests."},
+		Logo:        Logo,
+		Readme:      "# Kit\n\nFor tests.\n",
+		FormItems: []sdk.FormItem{
+			{Key: "authorizationEndpoint", Label: "Authorization endpoint", Type: sdk.FormText, Required: true},
+			{Key: "tokenEndpoint", Label: "Token endpoint", Type: sdk.FormText, Required: true},
+			{Key: "userInfoEndpoint", Label: "Userinfo endpoint", Type: sdk.FormText, Required: true},
+			{Key: "clientId", Label: "Client ID", Type: sdk.FormText, Required: true},
+			{Key: "clientSecret", Label: "Client secret", Type: sdk.FormText, Required: true, Confidential: true},
+			{Key: "scope", Label: "Scope", Type: sdk.FormText},
+			{Key: "prompt", Label: "Prompt", Type: sdk.FormSelect, DefaultValue: "login",
+				SelectItems: []sdk.SelectItem{{Value: "login"}, {Value: "consent"}}},
+			{Key: "storeTokens", Label: "Store tokens", Type: sdk.FormSwitch, DefaultValue: false,
+				ShowConditions: []sdk.ShowCondition{{TargetKey: "prompt", ExpectValue: "consent"}}},
+		},
+		ConfigTemplate: `{"clientId": "<client id>", "prompt": "login"}`,
+	}
+	switch c.Defect {
+	case BadID:
+		m.ID = "Kit Connector"
+	case NoTarget:
+		m.Target = ""
+	case BadPlatform:
+		m.Platform = "Desktop"
+	case NoEnglishName:
+		m.Name = sdk.I18n{"fr": "Kit"}
+	case EmptyDescription:
+		m.Description["de"] = " "
+	case BadLogo:
+		m.Logo = "ftp://kit.example/logo.png"
+	case NoReadme:
+		m.Readme = "\n"
+	case SelectWithoutItems:
+		m.FormItems[6].SelectItems, m.FormItems[6].DefaultValue = nil, nil
+	case DefaultNotSelectable:
+		m.FormItems[6].DefaultValue = "none"
+	case ShowUnknownKey:
+		m.FormItems[7].ShowConditions[0].TargetKey = "promptMode"
+	case TemplateUnknownKey:
+		m.ConfigTemplate = `{"clientId": "<client id>", "prompts": "login"}`
+	case FormKeyMismatch:
+		m.FormItems[5].Key = "scopes"
+	case RequiredNotEnforced:
+		m.FormItems[5].Required = true // scope, which ParseConfig does not require
+	}
+	return m
+}
+
+func (c Connector) ParseConfig(raw []byte) (*Config, error) {
+	switch {
+	case c.Defect == PanicOnGarbageConfig && !strings.HasPrefix(strings.TrimSpace(string(raw)), "{"):
+		panic("unexpected configuration")
+	case c.Defect == PanicOnHugeConfig && len(raw) > 200<<10:
+		panic("configuration too large")
+	case c.Defect == AcceptGarbageConfig && !strings.HasPrefix(strings.TrimSpace(string(raw)), "{"):
+		return &Config{}, nil
+	}
+	cfg := &Config{Prompt: "login"}
+	var p sdk.ConfigError
+	if err := c.decode(raw, cfg, &p); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct{ key, value string }{
+		{"authorizationEndpoint", cfg.AuthorizationEndpoint},
+		{"tokenEndpoint", cfg.TokenEndpoint},
+		{"userInfoEndpoint", cfg.UserInfoEndpoint},
+	} {
+		if f.value == "" {
+			p.Add(f.key, "is required")
+		} else if err := oauth2kit.CheckHTTPURL(f.value); err != nil {
+			p.Add(f.key, "%v", err)
+		}
+	}
+	if cfg.ClientID == "" {
+		p.Add("clientId", "is required")
+	}
+	if cfg.ClientSecret == "" {
+		p.Add("clientSecret", "is required")
+	}
+	if cfg.Prompt != "login" && cfg.Prompt != "consent" {
+		p.Add("prompt", "must be login or consent")
+	}
+	if c.Defect == RefuseValid {
+		p.Add("clientId", "is refused")
+	}
+	if c.Defect == FirstProblemOnly && len(p.Fields) > 1 {
+		p.Fields = p.Fields[:1]
+	}
+	if c.Defect == EchoConfig && len(p.Fields) > 0 {
+		p.Add("config", "the configuration was %s", raw)
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	client, err := oauth2kit.NewHTTPClient(oauth2kit.HTTPOptions{UserAgent: "idplug-kit"})
+	if err != nil {
+		return nil, err
+	}
+	cfg.token = &oauth2kit.TokenEndpoint{
+		URL:  cfg.TokenEndpoint,
+		Auth: oauth2kit.ClientAuth{Method: oauth2kit.ClientSecretPost, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret},
+		HTTP: client,
+	}
+	cfg.userInfo = &oauth2kit.UserInfoEndpoint{URL: cfg.UserInfoEndpoint, HTTP: client}
+	return cfg, nil
+}
+
+// decode is sdk.DecodeConfig, or a worse decoder for the defects about decoding.
+func (c Connector) decode(raw []byte, cfg *Config, p *sdk.ConfigError) error {
+	switch c.Defect {
+	case TypeErrorWithoutField:
+		var all sdk.ConfigError
+		if err := sdk.DecodeConfig(raw, cfg, &all); err != nil {
+			return err
+		}
+		for _, f := range all.Fields {
+			if strings.HasPrefix(f.Message, "must be") {
+				return sdk.Errorf(sdk.CodeInvalidConfig, "the configuration has a value of the wrong type")
+			}
+		}
+		p.Fields = append(p.Fields, all.Fields...)
+		return nil
+	case IgnoreUnknownKeys:
+		var all sdk.ConfigError
+		if err := sdk.DecodeConfig(raw, cfg, &all); err != nil {
+			return err
+		}
+		for _, f := range all.Fields {
+			if !strings.HasPrefix(f.Message, "unknown field") {
+				p.Fields = append(p.Fields, f)
+			}
+		}
+		return nil
+	}
+	return sdk.DecodeConfig(raw, cfg, p)
+}
+
+// Session keys.
+const (
+	sessionState       = "state"
+	sessionRedirectURI = "redirectUri"
+	sessionVerifier    = "codeVerifier"
+)
+
+func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	if c.Defect == PanicOnEmptyState && req.State == "" {
+		panic("no state")
+	}
+	pkce := oauth2kit.NewPKCE()
+	ar := oauth2kit.AuthorizationRequest{
+		Endpoint:      cfg.AuthorizationEndpoint,
+		ClientID:      cfg.ClientID,
+		RedirectURI:   req.RedirectURI,
+		State:         req.State,
+		Scope:         cfg.Scope,
+		CodeChallenge: pkce.Challenge,
+		Extra:         map[string]string{"prompt": cfg.Prompt},
+	}
+	if c.Defect == NoStateInURL {
+		ar.State = ""
+	}
+	u, err := oauth2kit.AuthorizationURL(ar)
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.Authorization{RedirectTo: u, Session: sdk.Session{
+		sessionState:       req.State,
+		sessionRedirectURI: req.RedirectURI,
+		sessionVerifier:    pkce.Verifier,
+	}}, nil
+}
+
+func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	code, err := c.readCallback(req)
+	if err != nil {
+		return nil, c.echo(err, req.Callback["code"])
+	}
+	if c.Defect == PanicOnHugeCallback {
+		for _, v := range req.Callback {
+			if len(v) > 32<<10 {
+				panic("callback value too large")
+			}
+		}
+	}
+	tok, err := cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], req.Session[sessionVerifier])
+	if err != nil && c.Defect == ExchangeTwice {
+		tok, err = cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], req.Session[sessionVerifier])
+	}
+	if err != nil {
+		return nil, c.misread(err)
+	}
+	raw, err := cfg.userInfo.Fetch(ctx, tok.AccessToken)
+	if err != nil {
+		return nil, c.misread(err)
+	}
+	m := oauth2kit.DefaultProfileMap()
+	if c.Defect == WrongNameField {
+		m.Name = "login"
+	}
+	profile, err := oauth2kit.MapProfile(raw, m)
+	if err != nil {
+		return nil, err
+	}
+	res := &sdk.UserInfoResult{UserInfo: profile}
+	if cfg.StoreTokens {
+		res.Tokens = tok.TokenSet()
+	}
+	return res, nil
+}
+
+// readCallback is oauth2kit.ReadCallback written out, so that each step can go wrong.
+func (c Connector) readCallback(req sdk.UserInfoRequest) (string, error) {
+	got, want := req.Callback["state"], req.Session[sessionState]
+	switch {
+	case got == "" && want == "" && c.Defect == EmptySessionAccepted:
+		// Both empty "match", as a plain comparison says.
+	case len(req.Callback) == 0 && c.Defect == EmptyCallbackGeneral && want != "":
+		return "", errors.New("empty callback")
+	case got == "" && c.Defect == NoStateAccepted && want != "":
+	case got == "":
+		return "", sdk.Errorf(sdk.CodeInvalidRequestParameters, "the callback has no state")
+	case want == "":
+		return "", sdk.Errorf(sdk.CodeInvalidRequestParameters, "the session has no state")
+	case c.Defect == ExchangeBeforeState && got != want:
+		return req.Callback["code"], nil
+	case subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 && c.Defect == MismatchGeneral:
+		return "", errors.New("state mismatch")
+	case subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1:
+		return "", sdk.Errorf(sdk.CodeInvalidRequestParameters, "state mismatch")
+	}
+	if e := req.Callback["error"]; e != "" {
+		switch c.Defect {
+		case AccessDeniedGeneral:
+			return "", fmt.Errorf("the provider said %s", e)
+		case CrashOnAccessDenied:
+			os.Exit(3)
+		case HangOnAccessDenied:
+			if c.Hang == nil {
+				select {} // in a plugin process, which the host kills in the end
+			}
+			<-c.Hang
+		}
+		return "", sdk.Errorf(sdk.CodeAuthorizationFailed, "the provider refused: %s", e)
+	}
+	code := req.Callback["code"]
+	if code == "" {
+		if c.Defect == MissingCodeGeneral {
+			return "", errors.New("no code")
+		}
+		return "", sdk.Errorf(sdk.CodeInsufficientRequestParameters, "the callback has no code")
+	}
+	return code, nil
+}
+
+// echo puts the code into an error's message, for EchoCode.
+func (c Connector) echo(err error, code string) error {
+	if c.Defect != EchoCode {
+		return err
+	}
+	e := sdk.AsError(err)
+	return &sdk.Error{Code: e.Code, Message: e.Message + " (code " + code + ")"}
+}
+
+// misread maps provider failures to the wrong codes, for the defects about them.
+func (c Connector) misread(err error) error {
+	e := sdk.AsError(err)
+	switch {
+	case c.Defect == AuthCodeMisread && e.Code == sdk.CodeSocialAuthCodeInvalid:
+		return &sdk.Error{Code: sdk.CodeAuthorizationFailed, Message: e.Message}
+	case c.Defect == TokenInvalidGeneral && e.Code == sdk.CodeSocialAccessTokenInvalid,
+		c.Defect == UnavailableGeneral && e.Code == sdk.CodeProviderUnavailable:
+		return errors.New(e.Message)
+	}
+	return err
+}
+
+func (c Connector) Refresh(ctx context.Context, cfg *Config, refreshToken string) (*sdk.TokenSet, error) {
+	switch {
+	case refreshToken == "" && c.Defect == RefreshEmptyGeneral:
+		return nil, errors.New("no refresh token")
+	case refreshToken != "" && c.Defect == RefreshFaked:
+		return &sdk.TokenSet{AccessToken: "made-up", RefreshToken: refreshToken}, nil
+	}
+	tok, err := cfg.token.Refresh(ctx, refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	return tok.TokenSet(), nil
+}

@@ -1,0 +1,247 @@
+package connectortest_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/connectortest"
+	"github.com/idplug/idplug/sdk/connectortest/internal/kitconn"
+)
+
+// kitOptions configures kitconn against a fresh fake provider; the provider is in
+// the options only when withProvider is set (the signin checks are skipped otherwise),
+// but the endpoints always point at it, so that every exchange stays on loopback.
+func kitOptions(t *testing.T, withProvider bool) connectortest.Options {
+	p := connectortest.NewProvider(t)
+	o := connectortest.Options{
+		ValidConfig: map[string]any{
+			"authorizationEndpoint": p.AuthorizationEndpoint(),
+			"tokenEndpoint":         p.TokenEndpoint(),
+			"userInfoEndpoint":      p.UserInfoEndpoint(),
+			"clientId":              p.ClientID(),
+			"clientSecret":          p.ClientSecret(),
+			"scope":                 "profile",
+			"prompt":                "login",
+			"storeTokens":           true,
+		},
+		WantUser: &sdk.UserInfo{
+			ID:     "connectortest-user-1",
+			Name:   sdk.String("Connie Tester"),
+			Avatar: sdk.String("https://connectortest.example/avatar.png"),
+			Email:  sdk.String("connie@connectortest.example"),
+			Phone:  sdk.String("+15555550100"),
+		},
+	}
+	if withProvider {
+		o.Provider = p
+	}
+	return o
+}
+
+// defects is one deliberately broken connector per check: each must fail exactly
+// the checks listed (usually one), with a message containing msg, and pass the rest.
+var defects = []struct {
+	defect   string
+	provider bool
+	want     []string
+	msg      string
+}{
+	{kitconn.BadID, false, []string{"metadata/id"}, "must match"},
+	{kitconn.NoTarget, false, []string{"metadata/target"}, "no target"},
+	{kitconn.BadPlatform, false, []string{"metadata/platform"}, `"Desktop"`},
+	{kitconn.NoEnglishName, false, []string{"metadata/name"}, "no English entry"},
+	{kitconn.EmptyDescription, false, []string{"metadata/description"}, `"de" entry is empty`},
+	{kitconn.BadLogo, false, []string{"metadata/logo"}, "ftp://"},
+	{kitconn.NoReadme, false, []string{"metadata/readme"}, "readme is empty"},
+	{kitconn.SelectWithoutItems, false, []string{"metadata/form-items"}, "Select without select items"},
+	{kitconn.DefaultNotSelectable, false, []string{"metadata/form-items"}, `"none" is not one of the select items`},
+	{kitconn.ShowUnknownKey, false, []string{"metadata/form-items"}, `names "promptMode", which is no form item`},
+	{kitconn.TemplateUnknownKey, false, []string{"metadata/config-template"}, `sets "prompts"`},
+
+	{kitconn.RefuseValid, false, []string{"config/valid"}, "clientId: is refused"},
+	{kitconn.RequiredNotEnforced, false, []string{"config/empty", "config/required"}, `want a field error for the required item "scope"`},
+	{kitconn.FormKeyMismatch, false, []string{"config/form-items"}, `"scopes" set to ""`},
+	{kitconn.IgnoreUnknownKeys, false, []string{"config/unknown-key"}, "accepted"},
+	{kitconn.TypeErrorWithoutField, false, []string{"config/wrong-types"}, "want a *sdk.ConfigError naming"},
+	{kitconn.FirstProblemOnly, false, []string{"config/empty"}, "want a field error for the required item"},
+	{kitconn.PanicOnGarbageConfig, false, []string{"config/garbage"}, "ParseConfig panicked: unexpected configuration"},
+	{kitconn.AcceptGarbageConfig, false, []string{"config/garbage"}, "accepted; a configuration must be a JSON object"},
+	{kitconn.PanicOnHugeConfig, false, []string{"config/huge"}, "ParseConfig panicked: configuration too large"},
+	{kitconn.EchoConfig, false, []string{"config/secrets"}, "repeats the value of a confidential item"},
+
+	{kitconn.NoStateInURL, false, []string{"authorization/state-per-request", "authorization/url"}, "state parameter"},
+	{kitconn.PanicOnEmptyState, false, []string{"authorization/garbage"}, "AuthorizationURI panicked: no state"},
+
+	{kitconn.AccessDeniedGeneral, false, []string{"callback/access-denied"}, "code general"},
+	{kitconn.MismatchGeneral, false, []string{"callback/state-mismatch"}, "code general"},
+	{kitconn.ExchangeBeforeState, true, []string{"callback/state-mismatch"}, "exchanged the code"},
+	{kitconn.NoStateAccepted, false, []string{"callback/no-state"}, "social_auth_code_invalid"},
+	{kitconn.MissingCodeGeneral, false, []string{"callback/missing-code"}, "want insufficient_request_parameters"},
+	{kitconn.EmptyCallbackGeneral, false, []string{"callback/empty"}, "code general"},
+	{kitconn.EmptySessionAccepted, false, []string{"callback/empty-session"}, "a code but no state"},
+	{kitconn.PanicOnHugeCallback, false, []string{"callback/garbage"}, "UserInfo panicked: callback value too large"},
+	{kitconn.EchoCode, false, []string{"callback/empty-session", "callback/garbage", "callback/no-state", "callback/state-mismatch"}, "repeats the authorization code"},
+
+	{kitconn.RefreshEmptyGeneral, false, []string{"refresh/bad-token"}, "code general"},
+
+	{kitconn.WrongNameField, true, []string{"signin/complete"}, "the profile has no name"},
+	{kitconn.ExchangeTwice, true, []string{"signin/invalid-code", "signin/provider-down"}, "2 token requests"},
+	{kitconn.AuthCodeMisread, true, []string{"signin/invalid-code"}, "want social_auth_code_invalid"},
+	{kitconn.TokenInvalidGeneral, true, []string{"signin/invalid-token"}, "want social_invalid_access_token"},
+	{kitconn.UnavailableGeneral, true, []string{"signin/provider-down"}, "want provider_unavailable"},
+	{kitconn.RefreshFaked, true, []string{"signin/refresh"}, "Refresh made no token request"},
+}
+
+func TestAGoodConnectorPassesEveryCheck(t *testing.T) {
+	rec := run(t, connectortest.Value(kitconn.New(kitconn.None)), kitOptions(t, true))
+	if failed := rec.failed(); len(failed) > 0 {
+		t.Fatalf("failed checks %v:%s", failed, rec)
+	}
+	if strings.Contains(rec.String(), "skipped") {
+		t.Errorf("with a provider, no check should be skipped:%s", rec)
+	}
+}
+
+func TestEachDefectFailsItsCheckOnly(t *testing.T) {
+	for _, d := range defects {
+		t.Run(d.defect, func(t *testing.T) {
+			t.Parallel()
+			rec := run(t, connectortest.Value(kitconn.New(d.defect)), kitOptions(t, d.provider))
+			assertFailed(t, rec, d.want, d.msg)
+		})
+	}
+}
+
+func TestAHungCallIsReported(t *testing.T) {
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	opts := kitOptions(t, false)
+	opts.CallTimeout = time.Second
+	rec := run(t, connectortest.Value(kitconn.Connector{Defect: kitconn.HangOnAccessDenied, Hang: hang}), opts)
+	assertFailed(t, rec, []string{"callback/access-denied"}, "UserInfo did not return within 1s")
+}
+
+func assertFailed(t *testing.T, rec interface {
+	failed() []string
+	messages(string) string
+	String() string
+}, want []string, msg string) {
+	t.Helper()
+	if got := rec.failed(); !slices.Equal(got, want) {
+		t.Fatalf("failed checks = %v, want %v:%s", got, want, rec)
+	}
+	if text := rec.messages(want[0]); !strings.Contains(text, msg) {
+		t.Errorf("%s failed with %q, want a message containing %q", want[0], text, msg)
+	}
+}
+
+func TestEveryCheckHasADefect(t *testing.T) {
+	covered := map[string]bool{}
+	for _, d := range defects {
+		for _, c := range d.want {
+			covered[c] = true
+		}
+	}
+	for _, c := range connectortest.Checks() {
+		if !covered[c.Name] {
+			t.Errorf("no defect in the table proves that %s catches anything", c.Name)
+		}
+	}
+}
+
+func TestSkip(t *testing.T) {
+	opts := kitOptions(t, false)
+	opts.Skip = map[string]string{"metadata": "testing Skip", "callback/missing-code": "testing Skip"}
+	rec := run(t, connectortest.Value(kitconn.New(kitconn.NoReadme)), opts)
+	if failed := rec.failed(); len(failed) > 0 {
+		t.Fatalf("a skipped check failed: %v%s", failed, rec)
+	}
+	if n := strings.Count(rec.String(), "skipped by Options.Skip: testing Skip"); n != 10 {
+		t.Errorf("%d checks say they were skipped, want 10 (9 metadata, 1 callback):%s", n, rec)
+	}
+
+	opts.Skip = map[string]string{"callback/missing-cod": "a typo"}
+	rec = run(t, connectortest.Value(kitconn.New(kitconn.None)), opts)
+	assertFailed(t, rec, []string{""}, `Options.Skip names "callback/missing-cod", which is no check`)
+}
+
+func TestWithoutValidConfigOnlyTheConfigFreeChecksRun(t *testing.T) {
+	rec := run(t, connectortest.Value(kitconn.New(kitconn.None)), connectortest.Options{})
+	assertFailed(t, rec, []string{"config/valid"}, "Options.ValidConfig is not set")
+}
+
+// flat is a T that cannot run subtests.
+type flat struct{ connectortest.T }
+
+func TestATWithoutRunGetsPrefixedMessages(t *testing.T) {
+	r := newRecorder(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		connectortest.Run(flat{r}, connectortest.Value(kitconn.New(kitconn.NoReadme)), kitOptions(t, false))
+	}()
+	<-done
+	if got := r.rec.messages(""); !strings.HasPrefix(got, "metadata/readme: the readme is empty") {
+		t.Errorf("messages = %q, want them prefixed with the check's name", got)
+	}
+}
+
+// TestBinary runs the kit against built plugins, through the host: the defects that
+// only show over the wire (a crash), and the others as the wire reports them.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin")
+	}
+	built := filepath.Join(t.TempDir(), "idplug-connector-kit")
+	cmd := exec.Command("go", "build", "-o", built, "./testdata/kitplugin")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// The plugin takes its defect from its file name.
+	withDefect := func(t *testing.T, defect string) string {
+		if defect == kitconn.None {
+			return built
+		}
+		path := filepath.Join(t.TempDir(), "idplug-connector-kit-"+defect)
+		if err := os.Link(built, path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	t.Run("good", func(t *testing.T) {
+		rec := run(t, connectortest.Binary(built), kitOptions(t, true))
+		if failed := rec.failed(); len(failed) > 0 {
+			t.Fatalf("failed checks %v:%s", failed, rec)
+		}
+	})
+	for _, d := range []struct {
+		defect string
+		want   []string
+		msg    string
+	}{
+		{kitconn.NoEnglishName, []string{""}, "name.en: is required"},
+		{kitconn.PanicOnGarbageConfig, []string{"config/garbage"}, "ParseConfig panicked: unexpected configuration"},
+		{kitconn.AccessDeniedGeneral, []string{"callback/access-denied"}, "code general"},
+		{kitconn.CrashOnAccessDenied, []string{"callback/access-denied"}, "the plugin process died during UserInfo"},
+		{kitconn.PanicOnHugeCallback, []string{"callback/garbage"}, "UserInfo panicked: callback value too large"},
+		{kitconn.FormKeyMismatch, []string{"config/form-items"}, `"scopes" set to ""`},
+	} {
+		t.Run(d.defect, func(t *testing.T) {
+			rec := run(t, connectortest.Binary(withDefect(t, d.defect)), kitOptions(t, false))
+			assertFailed(t, rec, d.want, d.msg)
+		})
+	}
+	t.Run(kitconn.HangOnAccessDenied, func(t *testing.T) {
+		opts := kitOptions(t, false)
+		opts.CallTimeout = time.Second
+		rec := run(t, connectortest.Binary(withDefect(t, kitconn.HangOnAccessDenied)), opts)
+		assertFailed(t, rec, []string{"callback/access-denied"}, "UserInfo did not return within 1s")
+	})
+}

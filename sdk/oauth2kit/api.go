@@ -1,0 +1,113 @@
+package oauth2kit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// APIClient calls a provider's REST API with the signed-in user's access token, for
+// profiles that one userinfo endpoint does not give whole: GitHub's /user and
+// /user/emails, for example. Unlike UserInfoEndpoint it sends the provider's own
+// headers and accepts any JSON answer, arrays included.
+type APIClient struct {
+	// BaseURL is where request paths are resolved, such as "https://api.github.com"
+	// or "https://github.example.com/api/v3". Its own path is kept.
+	BaseURL string
+	// Header is sent with every request: an Accept media type, an API version...
+	// Authorization and User-Agent are set by the client and cannot be replaced.
+	Header http.Header
+	HTTP   *HTTPClient
+}
+
+// Get calls GET BaseURL/path with accessToken as a Bearer token and returns the JSON
+// answer, byte for byte. path may carry a query string.
+//
+// Failures are *sdk.Errors: 401 is social_invalid_access_token; 429, or a 403 that
+// says the rate limit is exhausted (X-RateLimit-Remaining: 0), is
+// rate_limit_exceeded; any other status is invalid_response (4xx) or
+// provider_unavailable (5xx), with the status in Details["status"] and the
+// provider's own "message" in Details["message"] when it sent one.
+func (c *APIClient) Get(ctx context.Context, path, accessToken string) ([]byte, error) {
+	u := c.url(path)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "the API URL %q is not usable", u)
+	}
+	for k, v := range c.Header {
+		req.Header[http.CanonicalHeaderKey(k)] = append([]string(nil), v...)
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	what := "API (" + apiPath(path) + ")"
+	resp, err := c.HTTP.do(ctx, req, what)
+	if err != nil {
+		return nil, err
+	}
+	if resp.status < 200 || resp.status >= 300 {
+		return nil, redact(apiError(what, resp), accessToken)
+	}
+	body := bytes.TrimSpace(resp.body)
+	if !json.Valid(body) {
+		return nil, unexpectedAnswer(what, resp, "with a body that is not JSON")
+	}
+	return body, nil
+}
+
+// url joins BaseURL and path with exactly one slash between them.
+func (c *APIClient) url(path string) string {
+	return strings.TrimRight(c.BaseURL, "/") + "/" + strings.TrimLeft(path, "/")
+}
+
+// apiPath is the path without its query, for messages: a query may carry anything.
+func apiPath(path string) string {
+	p, _, _ := strings.Cut(path, "?")
+	return "/" + strings.TrimLeft(p, "/")
+}
+
+func apiError(what string, r *response) *sdk.Error {
+	oe := bearerError(r)
+	var e *sdk.Error
+	switch {
+	case r.status == http.StatusUnauthorized || oe.code == "invalid_token":
+		e = sdk.Errorf(sdk.CodeSocialAccessTokenInvalid, "the %s refused the access token (%s)", what, oe.summary())
+	case r.status == http.StatusTooManyRequests ||
+		r.status == http.StatusForbidden && r.header.Get("X-RateLimit-Remaining") == "0":
+		e = sdk.Errorf(sdk.CodeRateLimitExceeded, "the %s answered HTTP %d: the rate limit is exhausted; try again later", what, r.status).
+			WithDetail("status", r.status)
+		if after := r.header.Get("Retry-After"); after != "" {
+			e.WithDetail("retryAfter", cleanText(after))
+		}
+		if reset := r.header.Get("X-RateLimit-Reset"); reset != "" {
+			e.WithDetail("rateLimitReset", cleanText(reset))
+		}
+	default:
+		e = unexpectedAnswer(what, r, "instead of a result")
+	}
+	for k, v := range oe.details() {
+		e.WithDetail(k, v)
+	}
+	if msg := apiMessage(r.body); msg != "" {
+		e.WithDetail("message", msg)
+	}
+	return e
+}
+
+// apiMessage reads the "message" field that REST APIs such as GitHub's put in their
+// error bodies ({"message":"Bad credentials"}).
+func apiMessage(body []byte) string {
+	var v struct {
+		Message any `json:"message"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	s, _ := v.Message.(string)
+	return cleanText(s)
+}

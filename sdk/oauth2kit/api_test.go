@@ -1,0 +1,111 @@
+package oauth2kit
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+func apiStub(t *testing.T, status int, header map[string]string, body string, seen *http.Request) *APIClient {
+	t.Helper()
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if seen != nil {
+			*seen = *r.Clone(context.Background())
+		}
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	})
+	return &APIClient{
+		BaseURL: srv.URL + "/api/v3/",
+		Header:  http.Header{"Accept": {"application/vnd.github+json"}, "X-Github-Api-Version": {"2022-11-28"}},
+		HTTP:    newHTTPClient(t, HTTPOptions{UserAgent: "kit-test"}),
+	}
+}
+
+func TestAPIGetSendsHeadersAndReturnsAnyJSON(t *testing.T) {
+	for _, body := range []string{`{"id":1}`, ` [{"email":"a@example.com"}] `} {
+		var seen http.Request
+		c := apiStub(t, 200, map[string]string{"Content-Type": jsonType}, body, &seen)
+		raw, err := c.Get(context.Background(), "/user/emails?per_page=100", "the-token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.TrimSpace(body); string(raw) != want {
+			t.Errorf("raw = %q, want %q", raw, want)
+		}
+		if seen.URL.Path != "/api/v3/user/emails" || seen.URL.RawQuery != "per_page=100" {
+			t.Errorf("requested %s", seen.URL)
+		}
+		for k, want := range map[string]string{
+			"Authorization":        "Bearer the-token",
+			"Accept":               "application/vnd.github+json",
+			"X-GitHub-Api-Version": "2022-11-28",
+			"User-Agent":           "kit-test",
+		} {
+			if got := seen.Header.Get(k); got != want {
+				t.Errorf("%s = %q, want %q", k, got, want)
+			}
+		}
+	}
+}
+
+func TestAPIGetCannotReplaceTheToken(t *testing.T) {
+	var seen http.Request
+	c := apiStub(t, 200, nil, `{}`, &seen)
+	c.Header.Set("Authorization", "Bearer other")
+	if _, err := c.Get(context.Background(), "user", "the-token"); err != nil {
+		t.Fatal(err)
+	}
+	if got := seen.Header.Get("Authorization"); got != "Bearer the-token" {
+		t.Errorf("Authorization = %q", got)
+	}
+}
+
+func TestAPIGetErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		header  map[string]string
+		body    string
+		code    sdk.ErrorCode
+		details map[string]any
+	}{
+		{"401 GitHub style", 401, map[string]string{"Content-Type": jsonType}, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`,
+			sdk.CodeSocialAccessTokenInvalid, map[string]any{"status": 401, "message": "Bad credentials"}},
+		{"401 repeating the token", 401, map[string]string{"WWW-Authenticate": `Bearer error="invalid_token", error_description="bad the-token"`}, "",
+			sdk.CodeSocialAccessTokenInvalid, map[string]any{"error_description": "bad [redacted]"}},
+		{"403 rate limit", 403, map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000000"}, `{"message":"API rate limit exceeded"}`,
+			sdk.CodeRateLimitExceeded, map[string]any{"status": 403, "rateLimitReset": "1700000000"}},
+		{"429", 429, map[string]string{"Retry-After": "30"}, "", sdk.CodeRateLimitExceeded, map[string]any{"retryAfter": "30"}},
+		{"403 forbidden", 403, nil, `{"message":"Resource not accessible by integration"}`, sdk.CodeInvalidResponse,
+			map[string]any{"status": 403, "message": "Resource not accessible by integration"}},
+		{"404", 404, nil, `{"message":"Not Found"}`, sdk.CodeInvalidResponse, map[string]any{"status": 404}},
+		{"502", 502, nil, "", sdk.CodeProviderUnavailable, map[string]any{"status": 502}},
+		{"not JSON", 200, map[string]string{"Content-Type": "text/html"}, "<html>", sdk.CodeInvalidResponse, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := apiStub(t, tt.status, tt.header, tt.body, nil).Get(context.Background(), "/user", "the-token")
+			e := wantCode(t, err, tt.code)
+			for k, v := range tt.details {
+				if e.Details[k] != v {
+					t.Errorf("details[%s] = %v, want %v (all: %v)", k, e.Details[k], v, e.Details)
+				}
+			}
+			wantNoLeak(t, err, "the-token")
+		})
+	}
+}
+
+func TestAPIGetUnusableURL(t *testing.T) {
+	c := &APIClient{BaseURL: "http://[::1", HTTP: newHTTPClient(t, HTTPOptions{})}
+	_, err := c.Get(context.Background(), "/user", "the-token")
+	wantCode(t, err, sdk.CodeInvalidConfig)
+}

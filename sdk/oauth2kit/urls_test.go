@@ -1,0 +1,28 @@
+package oauth2kit
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheckHTTPURL(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://github.com":                     true,
+		"http://127.0.0.1:8080/api/v3":           true,
+		"https://user:pw@ghe.example/api/v3?x=1": true,
+		"":                                       false,
+		"github.com":                             false,
+		"ftp://github.com":                       false,
+		"https://":                               false,
+		"https://github.com/#frag":               false,
+		"https://[::1":                           false,
+	} {
+		err := CheckHTTPURL(raw)
+		if (err == nil) != ok {
+			t.Errorf("CheckHTTPURL(%q) = %v, want ok=%v", raw, err, ok)
+		}
+	}
+	if err := CheckHTTPURL("ftp://user:hunter22@x"); err == nil || strings.Contains(err.Error(), "hunter22") {
+		t.Errorf("CheckHTTPURL leaks a password: %v", err)
+	}
+}
