@@ -103,4 +103,3 @@ func caseHint(key string, known map[string]reflect.Value) string {
 	}
 	return ""
 }
-
