@@ -15,6 +15,9 @@ import (
 	"github.com/idplug/idplug/host/process"
 )
 
+// validateConcurrency bounds the ValidateConfig calls in flight during Configure.
+const validateConcurrency = 16
+
 var instanceIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // Problem is one reason a configuration was refused.
@@ -99,16 +102,19 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 		procs[i] = proc
 	}
 
-	// Every plugin checks its own instances, all at once.
+	// The plugins check their instances, a bounded number at a time: ten thousand
+	// calls at once would only swell both processes' memory for good.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, validateConcurrency)
 	for i, b := range built {
 		if b == nil {
 			continue
 		}
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			fields, err := procs[i].ValidateConfig(ctx, b.inst)
 			mu.Lock()
 			defer mu.Unlock()
