@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idplug/idplug/bench/internal/oauth2inproc"
 	"github.com/idplug/idplug/bench/internal/stub"
 	"github.com/idplug/idplug/bench/internal/suite"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/plugins/oauth2/connector"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
 )
@@ -142,11 +142,11 @@ func BenchmarkAuthorizationURL(b *testing.B) {
 	}
 
 	b.Run("in-process", func(b *testing.B) {
-		in, err := oauth2inproc.Parse(cfg)
+		in, err := connector.New().ParseConfig(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		var c oauth2inproc.Connector
+		c := connector.New()
 		req := sdk.AuthorizationRequest{InstanceID: "bench", RedirectURI: suite.RedirectURI, State: state}
 		loop(b, func() error {
 			_, err := c.AuthorizationURI(ctx, in, req)
@@ -250,11 +250,11 @@ func BenchmarkSignIn(b *testing.B) {
 	})
 
 	b.Run("in-process", func(b *testing.B) {
-		in, err := oauth2inproc.Parse(cfg)
+		in, err := connector.New().ParseConfig(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		var c oauth2inproc.Connector
+		c := connector.New()
 		auth, err := c.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{InstanceID: "bench", RedirectURI: suite.RedirectURI, State: state})
 		if err != nil {
 			b.Fatal(err)
@@ -275,7 +275,7 @@ func BenchmarkSignIn(b *testing.B) {
 	})
 }
 
-// TestInProcessMatchesPlugin keeps bench/internal/oauth2inproc honest: with the
+// TestInProcessMatchesPlugin checks that the in-process connector and the plugin agree: with the
 // benchmarks' configuration it must build the same authorization URL and session
 // as the oauth2 plugin, and map the same profile.
 func TestInProcessMatchesPlugin(t *testing.T) {
@@ -283,11 +283,11 @@ func TestInProcessMatchesPlugin(t *testing.T) {
 	cfg := suite.ConnectorConfigJSON(stubURL)
 	ctx := context.Background()
 	h := openHost(t, []host.ConnectorConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
-	in, err := oauth2inproc.Parse(cfg)
+	in, err := connector.New().ParseConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c oauth2inproc.Connector
+	c := connector.New()
 
 	fromPlugin, err := h.AuthorizationURI(ctx, "bench", suite.RedirectURI, state)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Command plugin is the benchmark suite's connector plugin for the host start-up
-// measurements: the OAuth 2.0 connector (bench/internal/oauth2inproc) served by the
-// SDK, whose metadata id is its file name without idplug-connector-, so that many
-// copies can run in one plugin folder (copies of one binary with one id would be
-// refused as duplicates).
+// measurements: the OAuth 2.0 connector (plugins/oauth2/connector) served by the SDK,
+// whose metadata id is its file name without idplug-connector-, so that many copies
+// can run in one plugin folder (copies of one binary with one id would be refused as
+// duplicates).
 package main
 
 import (
@@ -10,13 +10,21 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/idplug/idplug/bench/internal/oauth2inproc"
+	"github.com/idplug/idplug/plugins/oauth2/connector"
 	"github.com/idplug/idplug/sdk"
 )
 
+// renamed is the OAuth 2.0 connector under another id.
+type renamed struct {
+	sdk.Connector[*connector.Instance]
+	meta sdk.Metadata
+}
+
+func (r renamed) Metadata() sdk.Metadata { return r.meta }
+
 func main() {
 	id := strings.TrimPrefix(filepath.Base(os.Args[0]), "idplug-connector-")
-	sdk.Serve(oauth2inproc.Connector{Meta: sdk.Metadata{
+	sdk.Serve[*connector.Instance](renamed{connector.New(), sdk.Metadata{
 		ID:          id,
 		Target:      id,
 		Platform:    sdk.PlatformUniversal,

@@ -1,12 +1,14 @@
 // Command idplug-connector-oauth2 is idplug's generic OAuth 2.0 connector: sign-in
 // with any provider that offers the authorization code flow and a userinfo endpoint.
 // Its configuration is that of Logto's "OAuth standard" connector, so a Logto
-// configuration works unchanged; README.md lists every field.
+// configuration works unchanged; connector/README.md lists every field. The connector
+// itself lives in package connector, so it can also be called in process.
 package main
 
 import (
 	"runtime/debug"
 
+	"github.com/idplug/idplug/plugins/oauth2/connector"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -14,7 +16,8 @@ import (
 var version = ""
 
 func main() {
-	sdk.Serve(connector{})
+	connector.Version = versionString()
+	sdk.Serve(connector.New())
 }
 
 func versionString() string {
@@ -26,7 +29,3 @@ func versionString() string {
 	}
 	return "dev"
 }
-
-// defaultUserAgent names the connector to providers, some of which (GitHub's API)
-// refuse requests without a User-Agent.
-func defaultUserAgent() string { return "idplug-oauth2/" + versionString() }

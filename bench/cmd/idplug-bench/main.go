@@ -22,10 +22,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/idplug/idplug/bench/internal/oauth2inproc"
 	"github.com/idplug/idplug/bench/internal/stub"
 	"github.com/idplug/idplug/bench/internal/suite"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/plugins/oauth2/connector"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -159,7 +159,7 @@ type env struct {
 	host    *host.Host
 	hostPl  int
 	hostSes []sdk.Session
-	inproc  *oauth2inproc.Instance
+	inproc  *connector.Instance
 	inSes   []sdk.Session
 	floor   *suite.Floor
 	logto   *logto
@@ -222,11 +222,11 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 	}
 
 	// The same connector in-process.
-	if e.inproc, err = oauth2inproc.Parse(raw); err != nil {
+	if e.inproc, err = connector.New().ParseConfig(raw); err != nil {
 		return e, err
 	}
 	for i := range flowsPerCase {
-		a, err := oauth2inproc.Connector{}.AuthorizationURI(ctx, e.inproc, sdk.AuthorizationRequest{
+		a, err := connector.New().AuthorizationURI(ctx, e.inproc, sdk.AuthorizationRequest{
 			InstanceID: "bench", RedirectURI: suite.RedirectURI, State: fmt.Sprintf("%s%03d", state[:len(state)-3], i)})
 		if err != nil {
 			return e, err
@@ -305,7 +305,7 @@ var signInCases = []signInCase{
 		op: func(e *env) suite.Op {
 			return func(ctx context.Context, w, i int) error {
 				k := (w + i*16) % flowsPerCase
-				res, err := oauth2inproc.Connector{}.UserInfo(ctx, e.inproc, sdk.UserInfoRequest{InstanceID: "bench", Session: e.inSes[k],
+				res, err := connector.New().UserInfo(ctx, e.inproc, sdk.UserInfoRequest{InstanceID: "bench", Session: e.inSes[k],
 					Callback: map[string]string{"code": "bench-code", "state": e.inSes[k]["state"]}})
 				if err != nil {
 					return err

@@ -1,4 +1,4 @@
-package main
+package connector
 
 import (
 	"testing"
@@ -38,5 +38,5 @@ func TestKit(t *testing.T) {
 }
 
 func TestKitBinary(t *testing.T) {
-	connectortest.Run(t, connectortest.Binary("."), kitOptions(t))
+	connectortest.Run(t, connectortest.Binary(".."), kitOptions(t)) // ".." is the plugin's main package
 }

@@ -1,4 +1,4 @@
-package main
+package connector
 
 import (
 	"context"
@@ -19,18 +19,22 @@ const (
 // connector implements sdk.Connector and sdk.Refresher.
 type connector struct{}
 
+// New returns the generic OAuth 2.0 connector, ready for sdk.Serve or to be called in
+// process.
+func New() sdk.Connector[*Instance] { return connector{} }
+
 var (
-	_ sdk.Connector[*instance] = connector{}
-	_ sdk.Refresher[*instance] = connector{}
+	_ sdk.Connector[*Instance] = connector{}
+	_ sdk.Refresher[*Instance] = connector{}
 )
 
 func (connector) Metadata() sdk.Metadata { return metadata() }
 
-func (connector) ParseConfig(raw []byte) (*instance, error) { return parseConfig(raw) }
+func (connector) ParseConfig(raw []byte) (*Instance, error) { return parseConfig(raw) }
 
 // AuthorizationURI starts a sign-in: a fresh PKCE pair per flow (unless pkce is
 // "none"), and everything the callback must be checked against kept in the session.
-func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+func (connector) AuthorizationURI(_ context.Context, in *Instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	if u, err := url.Parse(req.RedirectURI); err != nil || !u.IsAbs() {
 		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the redirect URI %q is not an absolute URL", req.RedirectURI)
 	}
@@ -65,7 +69,7 @@ func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.Autho
 // with exactly the session's redirect URI and PKCE verifier), and maps the
 // userinfo endpoint's profile. Identity comes from the userinfo endpoint only, never
 // from an id_token's unverified payload.
-func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+func (connector) UserInfo(ctx context.Context, in *Instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	if err := checkSessionIssuer(in, req.Session); err != nil {
 		return nil, err
 	}
@@ -99,7 +103,7 @@ func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoReq
 
 // checkSessionIssuer refuses a callback for a flow that was started while another
 // issuer was configured: the check the session was made for no longer holds.
-func checkSessionIssuer(in *instance, session sdk.Session) error {
+func checkSessionIssuer(in *Instance, session sdk.Session) error {
 	if started := session[sessionIssuer]; started != "" && started != in.issuer {
 		return sdk.Errorf(sdk.CodeInvalidRequestParameters,
 			"the sign-in started while issuer was %q, but it is now %q; start the sign-in again", started, in.issuer)
@@ -109,7 +113,7 @@ func checkSessionIssuer(in *instance, session sdk.Session) error {
 
 // Refresh renews a token set with the same client authentication as the code
 // exchange. A provider that does not rotate refresh tokens keeps the old one valid.
-func (connector) Refresh(ctx context.Context, in *instance, refreshToken string) (*sdk.TokenSet, error) {
+func (connector) Refresh(ctx context.Context, in *Instance, refreshToken string) (*sdk.TokenSet, error) {
 	tok, err := in.token.Refresh(ctx, refreshToken)
 	if err != nil {
 		return nil, err

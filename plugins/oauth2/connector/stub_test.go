@@ -1,4 +1,4 @@
-package main
+package connector
 
 import (
 	"context"
@@ -121,7 +121,7 @@ var testSecret = strings.Repeat("Secret-7", 8)
 
 const testRedirectURI = "https://app.example.com/callback/acme"
 
-func mustParse(t testing.TB, cfg map[string]any) *instance {
+func mustParse(t testing.TB, cfg map[string]any) *Instance {
 	t.Helper()
 	raw, err := json.Marshal(cfg)
 	if err != nil {
@@ -136,7 +136,7 @@ func mustParse(t testing.TB, cfg map[string]any) *instance {
 
 // signIn runs AuthorizationURI, then UserInfo with a callback made by edit from a
 // good one (state from the session, code "CODE-1").
-func signIn(t *testing.T, in *instance, edit func(callback map[string]string, session sdk.Session)) (*sdk.Authorization, *sdk.UserInfoResult, error) {
+func signIn(t *testing.T, in *Instance, edit func(callback map[string]string, session sdk.Session)) (*sdk.Authorization, *sdk.UserInfoResult, error) {
 	t.Helper()
 	ctx := context.Background()
 	auth, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{InstanceID: "acme", RedirectURI: testRedirectURI, State: "STATE-1"})

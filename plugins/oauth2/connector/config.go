@@ -1,4 +1,4 @@
-package main
+package connector
 
 import (
 	"encoding/json"
@@ -40,9 +40,9 @@ type config struct {
 	StoreTokens                bool            `json:"storeTokens"`
 }
 
-// instance is a checked configuration, ready to serve calls. It is built once per
+// Instance is a checked configuration, ready to serve calls. It is built once per
 // configuration version and shared by concurrent calls, so it is never modified.
-type instance struct {
+type Instance struct {
 	authorizationEndpoint string
 	clientID              string
 	scope                 string
@@ -57,7 +57,7 @@ type instance struct {
 
 // parseConfig decodes and checks a configuration. It returns a *sdk.ConfigError
 // naming every bad field, or an *sdk.Error when raw is not a JSON object at all.
-func parseConfig(raw []byte) (*instance, error) {
+func parseConfig(raw []byte) (*Instance, error) {
 	var (
 		cfg      config
 		problems sdk.ConfigError
@@ -74,12 +74,12 @@ func parseConfig(raw []byte) (*instance, error) {
 
 // check validates every field, recording each problem, and builds the instance.
 // The instance is only meaningful when no problem was recorded.
-func (c *config) check(p *sdk.ConfigError) *instance {
+func (c *config) check(p *sdk.ConfigError) *Instance {
 	c.checkEndpoints(p)
 	c.checkFixedValues(p)
 	custom := c.customParams(p)
 	httpClient := c.httpClient(p)
-	in := &instance{
+	in := &Instance{
 		authorizationEndpoint: c.AuthorizationEndpoint,
 		clientID:              c.ClientID,
 		scope:                 c.Scope,
