@@ -114,7 +114,7 @@ func BenchmarkAuthorizationURL(b *testing.B) {
 			name += "-deadline"
 		}
 		b.Run(name, func(b *testing.B) {
-			bare, err := suite.StartBare(oauth2Plugin(b))
+			bare, err := plugintest.StartBare(oauth2Plugin(b))
 			if err != nil {
 				b.Fatal(err)
 			}

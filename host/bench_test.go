@@ -4,18 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-	plugin "github.com/hashicorp/go-plugin"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/internal/plugintest"
-	"github.com/idplug/idplug/internal/wire"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
-	"google.golang.org/grpc"
 )
 
 // BenchmarkCall compares one authorization-URI call through the host with the same
@@ -45,25 +40,12 @@ func BenchmarkCall(b *testing.B) {
 	})
 
 	b.Run("bare-go-plugin", func(b *testing.B) {
-		client := plugin.NewClient(&plugin.ClientConfig{
-			HandshakeConfig:  wire.Handshake,
-			VersionedPlugins: map[int]plugin.PluginSet{wire.ProtocolVersion: {wire.PluginName: &bareClientPlugin{}}},
-			Cmd:              exec.Command(bin),
-			AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-			AutoMTLS:         true,
-			SkipHostEnv:      true,
-			Logger:           hclog.NewNullLogger(),
-		})
-		defer client.Kill()
-		rpc, err := client.Client()
+		bare, err := plugintest.StartBare(bin)
 		if err != nil {
 			b.Fatal(err)
 		}
-		raw, err := rpc.Dispense(wire.PluginName)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c := raw.(connectorv1.ConnectorServiceClient)
+		defer bare.Close()
+		c := bare.Client
 		ctx := context.Background()
 		// The plugin caches the configuration after the first call, as it does for the host.
 		first := &connectorv1.GetAuthorizationUriRequest{Instance: &connectorv1.Instance{Id: "demo", ConfigVersion: "v1", Config: cfg},
@@ -80,13 +62,6 @@ func BenchmarkCall(b *testing.B) {
 			}
 		}
 	})
-}
-
-type bareClientPlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (bareClientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return nil }
-func (bareClientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
-	return connectorv1.NewConnectorServiceClient(cc), nil
 }
 
 // BenchmarkStart20 measures host start-up with 20 plugin binaries, all at once

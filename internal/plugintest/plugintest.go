@@ -90,13 +90,14 @@ func Folder(tb testing.TB) string {
 func Install(tb testing.TB, dir, src, name string) string {
 	tb.Helper()
 	dst := filepath.Join(dir, "idplug-connector-"+name)
-	if err := copyFile(src, dst, 0o755); err != nil {
+	if err := CopyFile(src, dst, 0o755); err != nil {
 		tb.Fatal(err)
 	}
 	return dst
 }
 
-func copyFile(src, dst string, mode os.FileMode) error {
+// CopyFile copies src to dst and gives dst the mode.
+func CopyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err

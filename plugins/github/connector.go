@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/oauth2kit"
@@ -32,11 +31,8 @@ func (connector) ParseConfig(raw []byte) (*instance, error) { return parseConfig
 // AuthorizationURI sends the browser to GitHub's authorization page, with a fresh
 // PKCE pair per sign-in.
 func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
-	if u, err := url.Parse(req.RedirectURI); err != nil || !u.IsAbs() {
-		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the redirect URI %q is not an absolute URL", req.RedirectURI)
-	}
-	if req.State == "" {
-		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the request has no state")
+	if err := oauth2kit.CheckAuthorizationRequest(req); err != nil {
+		return nil, err
 	}
 	pkce := oauth2kit.NewPKCE()
 	redirectTo, err := oauth2kit.AuthorizationURL(oauth2kit.AuthorizationRequest{

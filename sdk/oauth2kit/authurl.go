@@ -53,3 +53,15 @@ func AuthorizationURL(r AuthorizationRequest) (string, error) {
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
+
+// CheckAuthorizationRequest refuses what no authorization URL can be built from: a
+// redirect URI that is not absolute, or a missing state.
+func CheckAuthorizationRequest(req sdk.AuthorizationRequest) error {
+	if u, err := url.Parse(req.RedirectURI); err != nil || !u.IsAbs() {
+		return sdk.Errorf(sdk.CodeInvalidRequestParameters, "the redirect URI %q is not an absolute URL", req.RedirectURI)
+	}
+	if req.State == "" {
+		return sdk.Errorf(sdk.CodeInvalidRequestParameters, "the request has no state")
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/idplug/idplug/internal/plugintest"
 	"net"
 	"os"
 	"os/exec"
@@ -171,7 +172,7 @@ func rssMain(args []string) {
 // sequentialPluginRSS starts the plugin with a bare go-plugin client, hands it n
 // instances one call at a time, and returns its resident memory.
 func sequentialPluginRSS(plugin string, base map[string]any, n int) (int, error) {
-	bare, err := suite.StartBare(plugin)
+	bare, err := plugintest.StartBare(plugin)
 	if err != nil {
 		return 0, err
 	}

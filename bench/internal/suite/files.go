@@ -2,7 +2,7 @@ package suite
 
 import (
 	"fmt"
-	"io"
+	"github.com/idplug/idplug/internal/plugintest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,29 +38,9 @@ func PluginFolder(dir, src string, names ...string) error {
 		return err
 	}
 	for _, name := range names {
-		if err := copyFile(src, filepath.Join(dir, "idplug-connector-"+name), 0o755); err != nil {
+		if err := plugintest.CopyFile(src, filepath.Join(dir, "idplug-connector-"+name), 0o755); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Chmod(dst, mode)
 }

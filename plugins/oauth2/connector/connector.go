@@ -2,7 +2,6 @@ package connector
 
 import (
 	"context"
-	"net/url"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/oauth2kit"
@@ -35,11 +34,8 @@ func (connector) ParseConfig(raw []byte) (*Instance, error) { return parseConfig
 // AuthorizationURI starts a sign-in: a fresh PKCE pair per flow (unless pkce is
 // "none"), and everything the callback must be checked against kept in the session.
 func (connector) AuthorizationURI(_ context.Context, in *Instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
-	if u, err := url.Parse(req.RedirectURI); err != nil || !u.IsAbs() {
-		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the redirect URI %q is not an absolute URL", req.RedirectURI)
-	}
-	if req.State == "" {
-		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the request has no state")
+	if err := oauth2kit.CheckAuthorizationRequest(req); err != nil {
+		return nil, err
 	}
 	session := sdk.Session{sessionRedirectURI: req.RedirectURI, sessionState: req.State}
 	ar := oauth2kit.AuthorizationRequest{
