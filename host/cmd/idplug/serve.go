@@ -47,6 +47,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	m := metrics.New()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// From the start, so a SIGHUP sent while plugins are still starting (or just as
+	// idplug says it listens) is a reload and not the default: death.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	h, err := openHost(ctx, cfg, log, m, true)
 	if err != nil {
@@ -88,9 +93,6 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(lis) }()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case err := <-errc:
