@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -254,6 +255,75 @@ func TestPluginsGetNoneOfTheHostEnvironment(t *testing.T) {
 		case name == "IDPLUG_PLUGIN", name == "IDPLUG_LOG_LEVEL", strings.HasPrefix(name, "PLUGIN_"):
 		default:
 			t.Errorf("the plugin's environment holds %s", name)
+		}
+	}
+}
+
+// The SDK raises a plugin's GC target (sdk.DefaultGCPercent); the host passes no
+// GOGC that would override it.
+func TestPluginsRunWithTheSDKsGCPercent(t *testing.T) {
+	t.Setenv("GOGC", "50") // the host's own setting must not reach the plugin
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	h := open(t, dir, host.Options{})
+	ctx := context.Background()
+	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.Session["gogc"], itoa(sdk.DefaultGCPercent); got != want {
+		t.Fatalf("the plugin's GC percent is %s, want %s", got, want)
+	}
+}
+
+// A plugin runs on one P while its calls come one at a time, and on more as soon
+// as they overlap (sdk procTuner).
+func TestPluginProcsFollowTheCallsInFlight(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: a plugin has one P anyway")
+	}
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	h := open(t, dir, host.Options{})
+	ctx := context.Background()
+	if err := h.Configure(ctx, []host.ConnectorConfig{
+		{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)},
+		{ID: "slow", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"slow","delay":"300ms"}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	procs := func() string {
+		a, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Session["procs"]
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for procs() != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("still %s Ps after a stream of sequential calls", procs())
+		}
+	}
+	for {
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = h.AuthorizationURI(ctx, "slow", "https://app.test/cb", "state")
+			}()
+		}
+		got := procs()
+		wg.Wait()
+		if got != "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still one P while calls overlapped")
 		}
 	}
 }

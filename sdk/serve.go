@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
+	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/wire"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
@@ -17,12 +18,19 @@ import (
 // Serve runs c as an idplug plugin until the host stops it, and never returns normally.
 // Call it from main. Run by hand, outside a host, it explains what it is and exits.
 func Serve[C any](c Connector[C], opts ...ServeOption) {
-	o := serveOptions{parentCheck: time.Second}
+	o := serveOptions{parentCheck: time.Second, gcPercent: DefaultGCPercent, adaptiveProcs: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	gcpercent.Set(o.gcPercent)
 	log := newPluginLogger(os.Stderr, levelFromEnv())
-	cfg, err := serveConfig(c, log)
+	var extra []grpc.UnaryServerInterceptor
+	if o.adaptiveProcs {
+		if count := startProcTuner(context.Background()); count != nil {
+			extra = append(extra, count)
+		}
+	}
+	cfg, err := serveConfig(c, log, extra...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "idplug plugin:", err)
 		os.Exit(1)
@@ -38,7 +46,9 @@ func Serve[C any](c Connector[C], opts ...ServeOption) {
 type ServeOption func(*serveOptions)
 
 type serveOptions struct {
-	parentCheck time.Duration
+	parentCheck   time.Duration
+	gcPercent     int
+	adaptiveProcs bool
 }
 
 // WithParentCheck sets how often the plugin checks that its host is still alive
@@ -47,8 +57,32 @@ func WithParentCheck(every time.Duration) ServeOption {
 	return func(o *serveOptions) { o.parentCheck = every }
 }
 
+// DefaultGCPercent is the garbage collector's target (GOGC) Serve sets for a
+// plugin. A plugin keeps little live memory (a few MiB) and allocates for every
+// call, so at Go's default of 100 it collects dozens of times a second under load;
+// at 400 a sign-in through the oauth2 plugin costs about a quarter less plugin CPU,
+// for at most a few more MiB of heap (BENCHMARKS.md, "Runtime settings").
+const DefaultGCPercent = 400
+
+// WithGCPercent sets the garbage collector's target, as GOGC does (100 is Go's
+// default; a negative value turns the collector off). A GOGC variable in the
+// plugin's environment wins over it and over DefaultGCPercent.
+func WithGCPercent(percent int) ServeOption {
+	return func(o *serveOptions) { o.gcPercent = percent }
+}
+
+// WithAdaptiveProcs turns on or off (it is on by default) running the plugin on one
+// P while it serves one call at a time, and on all of them as soon as calls
+// overlap: see procTuner in procs.go for why. Turn it off for a connector that
+// does parallel CPU work inside a single call. A GOMAXPROCS variable in the
+// plugin's environment turns it off too.
+func WithAdaptiveProcs(on bool) ServeOption {
+	return func(o *serveOptions) { o.adaptiveProcs = on }
+}
+
 // serveConfig builds the go-plugin configuration that serves c.
-func serveConfig[C any](c Connector[C], log *slog.Logger) (*plugin.ServeConfig, error) {
+// extra interceptors run first, around the panic recovery.
+func serveConfig[C any](c Connector[C], log *slog.Logger, extra ...grpc.UnaryServerInterceptor) (*plugin.ServeConfig, error) {
 	if err := validateMetadata(c.Metadata()); err != nil {
 		return nil, err
 	}
@@ -56,6 +90,7 @@ func serveConfig[C any](c Connector[C], log *slog.Logger) (*plugin.ServeConfig, 
 	if err != nil {
 		return nil, err
 	}
+	interceptors := append(extra, recoverPanics(log))
 	return &plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
@@ -64,7 +99,7 @@ func serveConfig[C any](c Connector[C], log *slog.Logger) (*plugin.ServeConfig, 
 			}}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(recoverPanics(log)))...)
+			return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(interceptors...))...)
 		},
 		// go-plugin's own lines, in the same JSON shape as the author's logger.
 		Logger: hclog.New(&hclog.LoggerOptions{

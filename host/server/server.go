@@ -27,6 +27,9 @@ type Settings struct {
 	FlowTTL time.Duration
 	// UserSessionTTL is how long a browser stays signed in (default 8 hours).
 	UserSessionTTL time.Duration
+	// AccessLog gets the line logged for every request (default: the Server's
+	// logger). idplug serve gives it a buffered output (internal/logsink).
+	AccessLog hclog.Logger
 	// MaxBodyBytes caps request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	// Reload, when set, serves POST /v1/admin/reload: it re-reads the configuration
@@ -56,6 +59,9 @@ func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 		s.MaxBodyBytes = 64 << 10
 	}
 	s.PublicURL.Path = strings.TrimRight(s.PublicURL.Path, "/")
+	if s.AccessLog == nil {
+		s.AccessLog = log
+	}
 	srv := &Server{host: h, settings: s, log: log, metrics: m}
 	srv.secrets.Store(newSecrets(s.APIKeys, sealer))
 
@@ -115,7 +121,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if s.metrics != nil {
 			s.metrics.ObserveRequest(route, rec.status, took)
 		}
-		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "route", route, "status", rec.status,
+		s.settings.AccessLog.Info("request", "method", r.Method, "path", r.URL.Path, "route", route, "status", rec.status,
 			"duration", took.Round(time.Microsecond), "remote", r.RemoteAddr)
 	})
 }

@@ -121,7 +121,9 @@ func TestV1SignInForEachAuthMethod(t *testing.T) {
 		})
 	}
 	// With debug logging on, no client secret, private key, session key, code, access,
-	// refresh or ID token reached idplug's log, plugin lines included.
+	// refresh or ID token reached idplug's log, plugin lines included. Stopping first
+	// writes out the request lines still buffered.
+	p.stop(t)
 	logs := p.logs.String()
 	if !strings.Contains(logs, `"@level":"debug"`) {
 		t.Fatal("debug logging is not on")

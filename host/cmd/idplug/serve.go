@@ -22,7 +22,13 @@ import (
 	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/server"
+	"github.com/idplug/idplug/internal/gcpercent"
+	"github.com/idplug/idplug/internal/logsink"
 )
+
+// serveGCPercent is idplug serve's garbage collector target unless GOGC is set:
+// see internal/gcpercent.
+const serveGCPercent = 400
 
 // shutdownGrace bounds how long requests in flight may take to finish on SIGTERM.
 const shutdownGrace = 30 * time.Second
@@ -43,7 +49,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	log := newLogger(cfg, stderr)
+	gcpercent.Set(serveGCPercent)
+	// Every request's line goes out in batches; every other line at once.
+	sink := logsink.New(stderr, 0, 0)
+	defer sink.Close()
+	log := newLogger(cfg, sink.Direct())
 	m := metrics.New()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -70,6 +80,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	d := &daemon{path: path, log: log, host: h, cfg: cfg}
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
 	d.srv = server.New(h, sealer, m, log.Named("http"), server.Settings{
+		AccessLog: newLogger(cfg, sink.Buffered()).Named("http"),
 		PublicURL: publicURL,
 		APIKeys:   cfg.APIKeys,
 		FlowTTL:   cfg.SessionTTL,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -174,6 +177,45 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// Request lines are written in batches (internal/logsink): every one of them is
+// there once idplug has stopped, in order, without query strings, and a line
+// logged directly after them (shutting down) comes after them.
+func TestAccessLogKeepsEveryRequest(t *testing.T) {
+	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
+	const n = 25
+	for i := range n {
+		p.call(t, "GET", "/v1/connectors?page="+strconv.Itoa(i)+"&code=secret-code", "k1-0123456789", nil)
+	}
+	p.call(t, "GET", "/healthz", "", nil)
+	p.stop(t)
+
+	var routes []string
+	shutdownAt, lastRequestAt := -1, -1
+	for i, line := range strings.Split(strings.TrimSpace(p.logs.String()), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil {
+			t.Fatalf("not a JSON log line: %q", line)
+		}
+		switch entry["@message"] {
+		case "request":
+			routes = append(routes, entry["route"].(string))
+			lastRequestAt = i
+			if strings.Contains(line, "secret-code") || strings.Contains(line, "page=") {
+				t.Errorf("an access log line holds the query string: %s", line)
+			}
+		case "shutting down":
+			shutdownAt = i
+		}
+	}
+	want := append(slices.Repeat([]string{"GET /v1/connectors"}, n), "GET /healthz")
+	if !slices.Equal(routes, want) {
+		t.Fatalf("request lines: %q, want %d list requests then healthz", routes, n)
+	}
+	if shutdownAt < lastRequestAt {
+		t.Fatalf("the shutdown line (line %d) came before the last request line (line %d)", shutdownAt, lastRequestAt)
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
@@ -91,8 +93,16 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	}
 	return &sdk.Authorization{
 		RedirectTo: "https://idp.test/authorize?state=" + req.State,
-		Session:    sdk.Session{"pid": strconv.Itoa(os.Getpid())},
+		Session: sdk.Session{"pid": strconv.Itoa(os.Getpid()), "gogc": strconv.FormatUint(gcPercent(), 10),
+			"procs": strconv.Itoa(runtime.GOMAXPROCS(0))},
 	}, nil
+}
+
+// gcPercent reads the garbage collector's target the SDK set, without changing it.
+func gcPercent() uint64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 func (connector) UserInfo(context.Context, config, sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {

@@ -1,0 +1,128 @@
+package sdk
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// procsWindow is how long calls must stay one at a time before a plugin goes down
+// to one P.
+const procsWindow = 100 * time.Millisecond
+
+// procTuner runs the plugin on one P (GOMAXPROCS=1) while it serves at most one
+// call at a time, and on the runtime's default number of Ps as soon as calls
+// overlap.
+//
+// With one call in flight, a plugin's goroutines (the gRPC reader, the handler,
+// net/http's connection loops, the gRPC writer) hand the call to one another in
+// turn: there is no parallel work, and every extra P only adds threads that wake
+// up, spin and sleep again. On a machine shared with the host, the provider's
+// clients and other plugins, those wake-ups cost more than a fifth of the plugin's
+// CPU per sign-in (BENCHMARKS.md, "Runtime settings"). Going up is immediate;
+// going down waits for a whole window without overlap, so a busy plugin does not
+// flap. Changing GOMAXPROCS stops the world for some microseconds, at most once
+// per window.
+type procTuner struct {
+	max      int // the Ps to use when calls overlap
+	setProcs func(int)
+	inFlight atomic.Int32
+	peak     atomic.Int32 // the most calls in flight since the last check
+	wide     atomic.Bool  // running on max Ps
+	up       chan struct{}
+}
+
+func newProcTuner(max int, setProcs func(int)) *procTuner {
+	t := &procTuner{max: max, setProcs: setProcs, up: make(chan struct{}, 1)}
+	t.wide.Store(true)
+	return t
+}
+
+// startProcTuner starts tuning this process's GOMAXPROCS, unless there is a single
+// P anyway or GOMAXPROCS is set in the environment (whoever set it keeps the last
+// word). It returns the interceptor that counts calls, or nil.
+func startProcTuner(ctx context.Context) grpc.UnaryServerInterceptor {
+	max := runtime.GOMAXPROCS(0)
+	if max <= 1 || os.Getenv("GOMAXPROCS") != "" {
+		return nil
+	}
+	t := newProcTuner(max, func(n int) { runtime.GOMAXPROCS(n) })
+	go t.run(ctx, procsWindow)
+	return t.intercept
+}
+
+// intercept counts the calls in flight and asks for more Ps when they overlap.
+func (t *procTuner) intercept(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	n := t.inFlight.Add(1)
+	defer t.inFlight.Add(-1)
+	for {
+		p := t.peak.Load()
+		if n <= p || t.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	if n > 1 && !t.wide.Load() {
+		select {
+		case t.up <- struct{}{}:
+		default: // already asked
+		}
+	}
+	return handler(ctx, req)
+}
+
+// run adjusts the Ps until ctx ends. It checks every window while wide, and
+// sleeps without a timer while narrow, so an idle plugin does not wake up.
+func (t *procTuner) run(ctx context.Context, window time.Duration) {
+	tick := time.NewTicker(window)
+	defer tick.Stop()
+	for {
+		var ticks <-chan time.Time
+		if t.wide.Load() {
+			ticks = tick.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.up:
+			if t.widen() {
+				tick.Reset(window)
+			}
+		case <-ticks:
+			if t.check() {
+				tick.Stop()
+			}
+		}
+	}
+}
+
+// widen goes up to max Ps, and reports whether it did.
+func (t *procTuner) widen() bool {
+	if t.wide.Load() {
+		return false
+	}
+	t.setProcs(t.max)
+	t.wide.Store(true)
+	return true
+}
+
+// check ends a window: without overlap in it, it goes down to one P, and reports
+// whether it did.
+func (t *procTuner) check() bool {
+	peak := t.peak.Swap(t.inFlight.Load())
+	if peak > 1 || !t.wide.Load() {
+		return false
+	}
+	t.wide.Store(false)
+	t.setProcs(1)
+	// A call that overlapped between the Swap and now asked for nothing, as wide
+	// was still true: look again.
+	if t.inFlight.Load() > 1 {
+		t.widen()
+		return false
+	}
+	return true
+}

@@ -1,0 +1,146 @@
+package sdk
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// recordProcs collects what a tuner sets.
+type recordProcs struct {
+	mu  sync.Mutex
+	set []int
+	ch  chan int
+}
+
+func newRecordProcs() *recordProcs { return &recordProcs{ch: make(chan int, 16)} }
+
+func (r *recordProcs) setProcs(n int) {
+	r.mu.Lock()
+	r.set = append(r.set, n)
+	r.mu.Unlock()
+	r.ch <- n
+}
+
+func (r *recordProcs) all() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.set...)
+}
+
+// call runs one intercepted call that stays in flight until release is closed.
+func call(t *procTuner, release <-chan struct{}) {
+	_, _ = t.intercept(context.Background(), nil, &grpc.UnaryServerInfo{}, func(context.Context, any) (any, error) {
+		<-release
+		return nil, nil
+	})
+}
+
+func done() chan struct{} { c := make(chan struct{}); close(c); return c }
+
+func TestProcTunerGoesDownAfterAWindowOfSequentialCalls(t *testing.T) {
+	r := newRecordProcs()
+	tu := newProcTuner(4, r.setProcs)
+	call(tu, done())
+	call(tu, done())
+	if !tu.check() {
+		t.Fatal("check after sequential calls did not go down")
+	}
+	if got := r.all(); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("set %v, want [1]", got)
+	}
+	// Nothing more to do while narrow and idle.
+	if tu.check() || len(r.all()) != 1 {
+		t.Fatalf("a second check changed something: %v", r.all())
+	}
+}
+
+func TestProcTunerStaysWideWhileCallsOverlap(t *testing.T) {
+	r := newRecordProcs()
+	tu := newProcTuner(4, r.setProcs)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	started := make(chan struct{}, 2)
+	for range 2 {
+		go func() {
+			defer wg.Done()
+			_, _ = tu.intercept(context.Background(), nil, &grpc.UnaryServerInfo{}, func(context.Context, any) (any, error) {
+				started <- struct{}{}
+				<-release
+				return nil, nil
+			})
+		}()
+	}
+	<-started
+	<-started
+	if tu.check() {
+		t.Fatal("went down with two calls in flight")
+	}
+	close(release)
+	wg.Wait()
+	// The window that began with two calls in flight counts as overlapped; the
+	// next one saw none.
+	if tu.check() {
+		t.Fatal("went down at the end of a window that began overlapped")
+	}
+	if !tu.check() {
+		t.Fatal("did not go down after the overlap ended")
+	}
+	if got := r.all(); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("set %v, want [1]", got)
+	}
+}
+
+func TestProcTunerGoesUpAsSoonAsCallsOverlap(t *testing.T) {
+	r := newRecordProcs()
+	tu := newProcTuner(3, r.setProcs)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { tu.run(ctx, time.Millisecond); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+
+	// Sequential calls: the tuner goes down within a few windows.
+	call(tu, done())
+	if n := waitSet(t, r); n != 1 {
+		t.Fatalf("set %d, want 1", n)
+	}
+	// Two calls in flight: up at once, not at the next window (there is none
+	// while narrow).
+	release := make(chan struct{})
+	first := make(chan struct{})
+	go func() {
+		_, _ = tu.intercept(context.Background(), nil, &grpc.UnaryServerInfo{}, func(context.Context, any) (any, error) {
+			close(first)
+			<-release
+			return nil, nil
+		})
+	}()
+	<-first
+	go call(tu, release)
+	if n := waitSet(t, r); n != 3 {
+		t.Fatalf("set %d, want 3", n)
+	}
+	close(release)
+}
+
+func waitSet(t *testing.T, r *recordProcs) int {
+	t.Helper()
+	select {
+	case n := <-r.ch:
+		return n
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the tuner set nothing; so far %v", r.all())
+		return 0
+	}
+}
+
+func TestStartProcTunerRespectsGOMAXPROCS(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "2")
+	if startProcTuner(context.Background()) != nil {
+		t.Fatal("the tuner started though GOMAXPROCS is set")
+	}
+}
