@@ -14,6 +14,7 @@ import (
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/plugintest"
 	"github.com/idplug/idplug/sdk"
 )
@@ -259,8 +260,8 @@ func TestPluginsGetNoneOfTheHostEnvironment(t *testing.T) {
 	}
 }
 
-// The SDK raises a plugin's GC target (sdk.DefaultGCPercent); the host passes no
-// GOGC that would override it.
+// The SDK raises a plugin's GC target (sdk.DefaultGCHeadroom: 400 for a heap as
+// small as this plugin's); the host passes no GOGC that would override it.
 func TestPluginsRunWithTheSDKsGCPercent(t *testing.T) {
 	t.Setenv("GOGC", "50") // the host's own setting must not reach the plugin
 	dir := plugintest.Folder(t)
@@ -274,7 +275,7 @@ func TestPluginsRunWithTheSDKsGCPercent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := a.Session["gogc"], itoa(sdk.DefaultGCPercent); got != want {
+	if got, want := a.Session["gogc"], itoa(gcpercent.PercentFor(0, sdk.DefaultGCHeadroom)); got != want {
 		t.Fatalf("the plugin's GC percent is %s, want %s", got, want)
 	}
 }

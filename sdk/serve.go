@@ -18,11 +18,15 @@ import (
 // Serve runs c as an idplug plugin until the host stops it, and never returns normally.
 // Call it from main. Run by hand, outside a host, it explains what it is and exits.
 func Serve[C any](c Connector[C], opts ...ServeOption) {
-	o := serveOptions{parentCheck: time.Second, gcPercent: DefaultGCPercent, adaptiveProcs: true}
+	o := serveOptions{parentCheck: time.Second, adaptiveProcs: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	gcpercent.Set(o.gcPercent)
+	if o.gcPercent != nil {
+		gcpercent.Set(*o.gcPercent)
+	} else {
+		gcpercent.KeepHeadroom(DefaultGCHeadroom)
+	}
 	log := newPluginLogger(os.Stderr, levelFromEnv())
 	var extra []grpc.UnaryServerInterceptor
 	if o.adaptiveProcs {
@@ -47,7 +51,7 @@ type ServeOption func(*serveOptions)
 
 type serveOptions struct {
 	parentCheck   time.Duration
-	gcPercent     int
+	gcPercent     *int // nil: DefaultGCHeadroom
 	adaptiveProcs bool
 }
 
@@ -57,18 +61,20 @@ func WithParentCheck(every time.Duration) ServeOption {
 	return func(o *serveOptions) { o.parentCheck = every }
 }
 
-// DefaultGCPercent is the garbage collector's target (GOGC) Serve sets for a
-// plugin. A plugin keeps little live memory (a few MiB) and allocates for every
-// call, so at Go's default of 100 it collects dozens of times a second under load;
-// at 400 a sign-in through the oauth2 plugin costs about a quarter less plugin CPU,
-// for at most a few more MiB of heap (BENCHMARKS.md, "Runtime settings").
-const DefaultGCPercent = 400
+// DefaultGCHeadroom is how far Serve lets a plugin's heap grow over its live
+// memory before the garbage collector runs, when that is more than Go's default
+// (which lets it double). A plugin keeps a few MiB live and allocates on every
+// call, so at Go's default it collects dozens of times a second under load; with
+// this headroom a sign-in through the oauth2 plugin costs about a quarter less
+// plugin CPU, and a plugin with a large live heap (thousands of instances) keeps
+// Go's default (internal/gcpercent; BENCHMARKS.md, "Runtime settings").
+const DefaultGCHeadroom = 16 << 20
 
-// WithGCPercent sets the garbage collector's target, as GOGC does (100 is Go's
-// default; a negative value turns the collector off). A GOGC variable in the
-// plugin's environment wins over it and over DefaultGCPercent.
+// WithGCPercent fixes the garbage collector's target instead, as GOGC does (100
+// is Go's default; a negative value turns the collector off). A GOGC variable in
+// the plugin's environment wins over both.
 func WithGCPercent(percent int) ServeOption {
-	return func(o *serveOptions) { o.gcPercent = percent }
+	return func(o *serveOptions) { o.gcPercent = &percent }
 }
 
 // WithAdaptiveProcs turns on or off (it is on by default) running the plugin on one

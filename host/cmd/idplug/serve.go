@@ -26,9 +26,9 @@ import (
 	"github.com/idplug/idplug/internal/logsink"
 )
 
-// serveGCPercent is idplug serve's garbage collector target unless GOGC is set:
-// see internal/gcpercent.
-const serveGCPercent = 400
+// serveGCHeadroom is how far idplug serve's heap may grow over its live memory
+// before a collection, unless GOGC is set: see internal/gcpercent.
+const serveGCHeadroom = 16 << 20
 
 // shutdownGrace bounds how long requests in flight may take to finish on SIGTERM.
 const shutdownGrace = 30 * time.Second
@@ -49,7 +49,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	gcpercent.Set(serveGCPercent)
+	gcpercent.KeepHeadroom(serveGCHeadroom)
 	// Every request's line goes out in batches; every other line at once.
 	sink := logsink.New(stderr, 0, 0)
 	defer sink.Close()
