@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -54,7 +53,13 @@ func (s *Server) authorizationURI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"redirectTo": auth.RedirectTo, "state": req.State, "session": session})
+	writeJSON(w, http.StatusOK, authorizationResponse{RedirectTo: auth.RedirectTo, State: req.State, Session: session})
+}
+
+type authorizationResponse struct {
+	RedirectTo string `json:"redirectTo"`
+	State      string `json:"state"`
+	Session    string `json:"session"`
 }
 
 type userInfoRequest struct {
@@ -88,11 +93,12 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	body := map[string]any{"userInfo": res.UserInfo}
-	if res.Tokens != nil {
-		body["tokens"] = res.Tokens
-	}
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, userInfoResponse{UserInfo: res.UserInfo, Tokens: res.Tokens})
+}
+
+type userInfoResponse struct {
+	UserInfo sdk.UserInfo  `json:"userInfo"`
+	Tokens   *sdk.TokenSet `json:"tokens,omitempty"`
 }
 
 type refreshRequest struct {
@@ -150,35 +156,33 @@ func checkRedirectURI(raw string) error {
 }
 
 // callbackData turns the callback parameters into strings: strings as they are,
-// numbers and booleans as written; anything else is refused by name.
+// numbers and booleans as written; anything else is refused by name. The values
+// are valid JSON already (the body decoder checked them): the first byte tells
+// their kind, and only strings need decoding.
 func callbackData(in map[string]json.RawMessage) (map[string]string, error) {
 	out := make(map[string]string, len(in))
 	for k, raw := range in {
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if len(raw) == 0 {
 			return nil, badRequest("data.%s is not valid JSON", k)
 		}
-		switch v := v.(type) {
-		case string:
+		switch raw[0] {
+		case '"':
+			var v string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, badRequest("data.%s is not valid JSON", k)
+			}
 			out[k] = v
-		case float64, bool:
+		case 't', 'f', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			out[k] = string(raw)
-		case nil:
-			// an absent value
+		case 'n':
+			// null: an absent value
+		case '[':
+			return nil, badRequest("data.%s must be a string, got an array", k)
+		case '{':
+			return nil, badRequest("data.%s must be a string, got an object", k)
 		default:
-			return nil, badRequest("data.%s must be a string, got %s", k, kind(v))
+			return nil, badRequest("data.%s is not valid JSON", k)
 		}
 	}
 	return out, nil
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	default:
-		return strconv.Quote(fmt.Sprintf("%T", v))
-	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,11 +26,16 @@ func TestSafeReturnTo(t *testing.T) {
 }
 
 func TestCallbackData(t *testing.T) {
-	in := map[string]json.RawMessage{"code": json.RawMessage(`"abc"`), "n": json.RawMessage(`12345678901234567890`),
-		"b": json.RawMessage(`true`), "gone": json.RawMessage(`null`)}
-	out, err := callbackData(in)
-	if err != nil || out["code"] != "abc" || out["n"] != "12345678901234567890" || out["b"] != "true" || len(out) != 3 {
-		t.Fatalf("callbackData = %v, %v", out, err)
+	// As the body decoder hands them over: each value's exact JSON text.
+	var body struct{ Data map[string]json.RawMessage }
+	if err := json.Unmarshal([]byte(`{"Data": {"code": "a\u0062c", "n": 12345678901234567890, "neg": -1.5e3,
+		"b": true, "f": false, "gone": null}}`), &body); err != nil {
+		t.Fatal(err)
+	}
+	out, err := callbackData(body.Data)
+	want := map[string]string{"code": "abc", "n": "12345678901234567890", "neg": "-1.5e3", "b": "true", "f": "false"}
+	if err != nil || !maps.Equal(out, want) {
+		t.Fatalf("callbackData = %v, %v; want %v", out, err, want)
 	}
 	for raw, want := range map[string]string{`["a"]`: "must be a string, got an array", `{"a":1}`: "must be a string, got an object"} {
 		_, err := callbackData(map[string]json.RawMessage{"state": json.RawMessage(raw)})
