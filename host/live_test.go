@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -275,16 +276,19 @@ func TestPluginsRunWithTheSDKsGCPercent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := a.Session["gogc"], itoa(gcpercent.PercentFor(0, sdk.DefaultGCHeadroom)); got != want {
-		t.Fatalf("the plugin's GC percent is %s, want %s", got, want)
+	// Above Go's default, at most what the headroom allows (400 while the plugin
+	// keeps under 4 MiB live).
+	got, _ := strconv.Atoi(a.Session["gogc"])
+	if most := gcpercent.PercentFor(0, sdk.DefaultGCHeadroom); got <= 100 || got > most {
+		t.Fatalf("the plugin's GC percent is %q, want above 100 and at most %d", a.Session["gogc"], most)
 	}
 }
 
 // A plugin runs on one P while its calls come one at a time, and on more as soon
 // as they overlap (sdk procTuner).
 func TestPluginProcsFollowTheCallsInFlight(t *testing.T) {
-	if runtime.NumCPU() < 2 {
-		t.Skip("one CPU: a plugin has one P anyway")
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one CPU (or a CPU quota of one): a plugin has one P anyway")
 	}
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
@@ -309,6 +313,8 @@ func TestPluginProcsFollowTheCallsInFlight(t *testing.T) {
 			t.Fatalf("still %s Ps after a stream of sequential calls", procs())
 		}
 	}
+	// Retried until it shows: the slow calls may reach the plugin after the call
+	// that reads its Ps, and the tuner widens a moment after they overlap.
 	for {
 		var wg sync.WaitGroup
 		for range 2 {

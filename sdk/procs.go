@@ -16,7 +16,8 @@ const procsWindow = 100 * time.Millisecond
 
 // procTuner runs the plugin on one P (GOMAXPROCS=1) while it serves at most one
 // call at a time, and on the runtime's default number of Ps as soon as calls
-// overlap.
+// overlap. Going back to the default uses runtime.SetDefaultGOMAXPROCS, which also
+// turns the runtime's own updates (a changed CPU quota or affinity) back on.
 //
 // With one call in flight, a plugin's goroutines (the gRPC reader, the handler,
 // net/http's connection loops, the gRPC writer) hand the call to one another in
@@ -28,16 +29,15 @@ const procsWindow = 100 * time.Millisecond
 // flap. Changing GOMAXPROCS stops the world for some microseconds, at most once
 // per window.
 type procTuner struct {
-	max      int // the Ps to use when calls overlap
-	setProcs func(int)
+	setProcs func(n int) // n == 0: the runtime's default
 	inFlight atomic.Int32
 	peak     atomic.Int32 // the most calls in flight since the last check
-	wide     atomic.Bool  // running on max Ps
+	wide     atomic.Bool  // running on the default Ps
 	up       chan struct{}
 }
 
-func newProcTuner(max int, setProcs func(int)) *procTuner {
-	t := &procTuner{max: max, setProcs: setProcs, up: make(chan struct{}, 1)}
+func newProcTuner(setProcs func(int)) *procTuner {
+	t := &procTuner{setProcs: setProcs, up: make(chan struct{}, 1)}
 	t.wide.Store(true)
 	return t
 }
@@ -46,11 +46,16 @@ func newProcTuner(max int, setProcs func(int)) *procTuner {
 // P anyway or GOMAXPROCS is set in the environment (whoever set it keeps the last
 // word). It returns the interceptor that counts calls, or nil.
 func startProcTuner(ctx context.Context) grpc.UnaryServerInterceptor {
-	max := runtime.GOMAXPROCS(0)
-	if max <= 1 || os.Getenv("GOMAXPROCS") != "" {
+	if runtime.GOMAXPROCS(0) <= 1 || os.Getenv("GOMAXPROCS") != "" {
 		return nil
 	}
-	t := newProcTuner(max, func(n int) { runtime.GOMAXPROCS(n) })
+	t := newProcTuner(func(n int) {
+		if n == 0 {
+			runtime.SetDefaultGOMAXPROCS()
+		} else {
+			runtime.GOMAXPROCS(n)
+		}
+	})
 	go t.run(ctx, procsWindow)
 	return t.intercept
 }
@@ -99,12 +104,12 @@ func (t *procTuner) run(ctx context.Context, window time.Duration) {
 	}
 }
 
-// widen goes up to max Ps, and reports whether it did.
+// widen goes back to the default Ps, and reports whether it did.
 func (t *procTuner) widen() bool {
 	if t.wide.Load() {
 		return false
 	}
-	t.setProcs(t.max)
+	t.setProcs(0)
 	t.wide.Store(true)
 	return true
 }

@@ -43,7 +43,7 @@ func done() chan struct{} { c := make(chan struct{}); close(c); return c }
 
 func TestProcTunerGoesDownAfterAWindowOfSequentialCalls(t *testing.T) {
 	r := newRecordProcs()
-	tu := newProcTuner(4, r.setProcs)
+	tu := newProcTuner(r.setProcs)
 	call(tu, done())
 	call(tu, done())
 	if !tu.check() {
@@ -60,7 +60,7 @@ func TestProcTunerGoesDownAfterAWindowOfSequentialCalls(t *testing.T) {
 
 func TestProcTunerStaysWideWhileCallsOverlap(t *testing.T) {
 	r := newRecordProcs()
-	tu := newProcTuner(4, r.setProcs)
+	tu := newProcTuner(r.setProcs)
 	release := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -97,19 +97,17 @@ func TestProcTunerStaysWideWhileCallsOverlap(t *testing.T) {
 
 func TestProcTunerGoesUpAsSoonAsCallsOverlap(t *testing.T) {
 	r := newRecordProcs()
-	tu := newProcTuner(3, r.setProcs)
+	tu := newProcTuner(r.setProcs)
+	// Narrow before the loop starts: while narrow it has no timer, so only the
+	// overlap below can make it act.
+	if !tu.check() || <-r.ch != 1 {
+		t.Fatal("did not go down")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
-	go func() { tu.run(ctx, time.Millisecond); close(stopped) }()
+	go func() { tu.run(ctx, time.Hour); close(stopped) }()
 	defer func() { cancel(); <-stopped }()
 
-	// Sequential calls: the tuner goes down within a few windows.
-	call(tu, done())
-	if n := waitSet(t, r); n != 1 {
-		t.Fatalf("set %d, want 1", n)
-	}
-	// Two calls in flight: up at once, not at the next window (there is none
-	// while narrow).
 	release := make(chan struct{})
 	first := make(chan struct{})
 	go func() {
@@ -121,10 +119,23 @@ func TestProcTunerGoesUpAsSoonAsCallsOverlap(t *testing.T) {
 	}()
 	<-first
 	go call(tu, release)
-	if n := waitSet(t, r); n != 3 {
-		t.Fatalf("set %d, want 3", n)
+	if n := waitSet(t, r); n != 0 {
+		t.Fatalf("set %d, want 0 (the runtime's default)", n)
 	}
 	close(release)
+}
+
+// The loop checks once a window while wide: with no call at all it goes down.
+func TestProcTunerLoopChecksEveryWindow(t *testing.T) {
+	r := newRecordProcs()
+	tu := newProcTuner(r.setProcs)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { tu.run(ctx, time.Millisecond); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	if n := waitSet(t, r); n != 1 {
+		t.Fatalf("set %d, want 1", n)
+	}
 }
 
 func waitSet(t *testing.T, r *recordProcs) int {

@@ -16,7 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync/atomic"
+	"sync"
 )
 
 // minHeap is the Go runtime's minimum heap goal at GOGC=100; it scales with the
@@ -77,8 +77,16 @@ type tuner struct {
 	headroom uint64
 	// applied, when set (by tests), gets every percent applied.
 	applied func(int)
-	// stopped ends the chain (for tests).
-	stopped atomic.Bool
+	// mu and stopped end the chain (for tests): after stop, no apply changes
+	// anything.
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (t *tuner) stop() {
+	t.mu.Lock()
+	t.stopped = true
+	t.mu.Unlock()
 }
 
 type sentinel struct{ _ [64]byte } // not a tiny allocation, so it is freed on its own
@@ -86,7 +94,9 @@ type sentinel struct{ _ [64]byte } // not a tiny allocation, so it is freed on i
 var liveSample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 
 func (t *tuner) apply() {
-	if t.stopped.Load() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
 		return
 	}
 	s := make([]metrics.Sample, 1)

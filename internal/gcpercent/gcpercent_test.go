@@ -68,7 +68,7 @@ func TestTunerFollowsTheLiveHeap(t *testing.T) {
 		default:
 		}
 	}}
-	t.Cleanup(func() { tu.stopped.Store(true) })
+	t.Cleanup(tu.stop) // before the percent is restored: cleanups run last first
 	tu.apply()
 	<-applied
 
@@ -86,9 +86,10 @@ func TestTunerFollowsTheLiveHeap(t *testing.T) {
 	runtime.KeepAlive(keep)
 	keep = nil
 
-	// Freed again: back up.
-	if !waitPercent(t, applied, func(p int) bool { return p == 400 }) {
-		t.Fatal("the percent did not go back up to 400 once the heap was freed")
+	// Freed again: back above Go's default (400 while this test binary keeps
+	// under 4 MiB live).
+	if !waitPercent(t, applied, func(p int) bool { return p > 100 }) {
+		t.Fatal("the percent did not go back up once the heap was freed")
 	}
 }
 

@@ -29,6 +29,7 @@ type Sink struct {
 	flushEvery time.Duration
 	maxBuffer  int
 	timer      *time.Timer // armed while buf holds lines
+	timerGen   uint64      // which arming the timer is, so a late one does nothing
 	closed     bool
 	err        error // the first write error, reported by Close
 }
@@ -81,14 +82,22 @@ func (b buffered) Write(p []byte) (int, error) {
 	case len(s.buf) >= s.maxBuffer:
 		s.flushLocked()
 	case s.timer == nil:
-		s.timer = time.AfterFunc(s.flushEvery, s.timedFlush)
+		s.timerGen++
+		gen := s.timerGen
+		s.timer = time.AfterFunc(s.flushEvery, func() { s.timedFlush(gen) })
 	}
 	return len(p), nil
 }
 
-func (s *Sink) timedFlush() {
+// timedFlush is the timer of arming gen firing. A timer that fired while another
+// writer held the lock may find its lines already written and a newer timer
+// armed: it leaves both alone.
+func (s *Sink) timedFlush(gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.timer == nil || gen != s.timerGen {
+		return
+	}
 	s.timer = nil
 	s.flushLocked()
 }

@@ -64,6 +64,30 @@ func TestBufferedLinesAreFlushedInTime(t *testing.T) {
 	}
 }
 
+// A timer that fires late, after a direct write flushed its lines and a new
+// buffered line armed a new timer, must neither flush early nor disarm the new one.
+func TestALateTimerLeavesTheNextBatchAlone(t *testing.T) {
+	out := newRecorder()
+	s := New(out, time.Hour, 1<<20)
+	_, _ = s.Buffered().Write([]byte("a\n")) // arms timer 1
+	_, _ = s.Direct().Write([]byte("d\n"))   // flushes "a", stops timer 1
+	_, _ = s.Buffered().Write([]byte("b\n")) // arms timer 2
+	s.timedFlush(1)                          // timer 1, firing late
+	if got := out.all(); len(got) != 2 {
+		t.Fatalf("writes = %q: the late timer flushed", got)
+	}
+	s.mu.Lock()
+	armed := s.timer != nil
+	s.mu.Unlock()
+	if !armed {
+		t.Fatal("the late timer disarmed the next batch's timer")
+	}
+	s.timedFlush(2)
+	if got := out.all(); len(got) != 3 || got[2] != "b\n" {
+		t.Fatalf("writes = %q", got)
+	}
+}
+
 func TestAFullBufferIsWrittenAtOnce(t *testing.T) {
 	out := newRecorder()
 	s := New(out, time.Hour, 16)

@@ -98,6 +98,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		WriteTimeout:      cfg.CallTimeout + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		// net/http's own lines (a panic in a handler, TLS errors) through the
+		// direct side too, so that they stay in order with the rest.
+		ErrorLog: log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
 		"connectors", len(h.Connectors()), "plugins", len(h.Plugins()), "pid", os.Getpid())
