@@ -285,7 +285,7 @@ func TestPluginsRunWithTheSDKsGCPercent(t *testing.T) {
 }
 
 // A plugin runs on one P while its calls come one at a time, and on more as soon
-// as they overlap (sdk procTuner).
+// as they overlap (internal/procs, started by sdk.Serve).
 func TestPluginProcsFollowTheCallsInFlight(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("one CPU (or a CPU quota of one): a plugin has one P anyway")

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"github.com/idplug/idplug/internal/gcpercent"
+	"github.com/idplug/idplug/internal/procs"
 	"github.com/idplug/idplug/internal/wire"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
@@ -30,8 +31,8 @@ func Serve[C any](c Connector[C], opts ...ServeOption) {
 	log := newPluginLogger(os.Stderr, levelFromEnv())
 	var extra []grpc.UnaryServerInterceptor
 	if o.adaptiveProcs {
-		if count := startProcTuner(context.Background()); count != nil {
-			extra = append(extra, count)
+		if t := procs.Start(context.Background()); t != nil {
+			extra = append(extra, countCalls(t))
 		}
 	}
 	cfg, err := serveConfig(c, log, extra...)
@@ -79,11 +80,20 @@ func WithGCPercent(percent int) ServeOption {
 
 // WithAdaptiveProcs turns on or off (it is on by default) running the plugin on one
 // P while it serves one call at a time, and on all of them as soon as calls
-// overlap: see procTuner in procs.go for why. Turn it off for a connector that
+// overlap: see internal/procs for why. Turn it off for a connector that
 // does parallel CPU work inside a single call. A GOMAXPROCS variable in the
 // plugin's environment turns it off too.
 func WithAdaptiveProcs(on bool) ServeOption {
 	return func(o *serveOptions) { o.adaptiveProcs = on }
+}
+
+// countCalls counts the calls in flight for t.
+func countCalls(t *procs.Tuner) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		t.Enter()
+		defer t.Leave()
+		return handler(ctx, req)
+	}
 }
 
 // serveConfig builds the go-plugin configuration that serves c.

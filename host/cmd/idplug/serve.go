@@ -24,6 +24,7 @@ import (
 	"github.com/idplug/idplug/host/server"
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/logsink"
+	"github.com/idplug/idplug/internal/procs"
 )
 
 // serveGCHeadroom is how far idplug serve's heap may grow over its live memory
@@ -91,8 +92,14 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "listen:", err)
 		return 1
 	}
+	// One P while requests come one at a time (see internal/procs).
+	tuner := procs.Start(ctx)
 	httpSrv := &http.Server{
-		Handler:           d.srv,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tuner.Enter()
+			defer tuner.Leave()
+			d.srv.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.CallTimeout + 30*time.Second,

@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -216,6 +218,68 @@ func TestAccessLogKeepsEveryRequest(t *testing.T) {
 	}
 	if shutdownAt < lastRequestAt {
 		t.Fatalf("the shutdown line (line %d) came before the last request line (line %d)", shutdownAt, lastRequestAt)
+	}
+}
+
+// idplug runs on one P while its requests come one at a time and on more as soon
+// as they overlap (internal/procs); go_sched_gomaxprocs_threads shows which.
+func TestServeProcsFollowTheRequestsInFlight(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one CPU (or a CPU quota of one): idplug has one P anyway")
+	}
+	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
+	gomaxprocs := func() string {
+		resp, err := http.Get(p.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		text, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(text), "\n") {
+			if v, ok := strings.CutPrefix(line, "go_sched_gomaxprocs_threads "); ok {
+				return v
+			}
+		}
+		t.Fatalf("/metrics has no go_sched_gomaxprocs_threads:\n%s", text)
+		return ""
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for gomaxprocs() != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("still %s Ps after a stream of sequential requests", gomaxprocs())
+		}
+	}
+	// Requests from 8 clients at once, until /metrics (read while they run) shows
+	// more than one P: the tuner widens a moment after two requests overlap.
+	for {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if resp, err := http.Get(p.URL + "/healthz"); err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}
+			}()
+		}
+		got := gomaxprocs()
+		close(stop)
+		wg.Wait()
+		if got != "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still one P while requests overlapped")
+		}
 	}
 }
 

@@ -1,12 +1,10 @@
-package sdk
+package procs
 
 import (
 	"context"
 	"sync"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
 )
 
 // recordProcs collects what a tuner sets.
@@ -31,19 +29,18 @@ func (r *recordProcs) all() []int {
 	return append([]int(nil), r.set...)
 }
 
-// call runs one intercepted call that stays in flight until release is closed.
-func call(t *procTuner, release <-chan struct{}) {
-	_, _ = t.intercept(context.Background(), nil, &grpc.UnaryServerInfo{}, func(context.Context, any) (any, error) {
-		<-release
-		return nil, nil
-	})
+// call runs one call that stays in flight until release is closed.
+func call(t *Tuner, release <-chan struct{}) {
+	t.Enter()
+	defer t.Leave()
+	<-release
 }
 
 func done() chan struct{} { c := make(chan struct{}); close(c); return c }
 
 func TestProcTunerGoesDownAfterAWindowOfSequentialCalls(t *testing.T) {
 	r := newRecordProcs()
-	tu := newProcTuner(r.setProcs)
+	tu := newTuner(r.setProcs)
 	call(tu, done())
 	call(tu, done())
 	if !tu.check() {
@@ -60,7 +57,7 @@ func TestProcTunerGoesDownAfterAWindowOfSequentialCalls(t *testing.T) {
 
 func TestProcTunerStaysWideWhileCallsOverlap(t *testing.T) {
 	r := newRecordProcs()
-	tu := newProcTuner(r.setProcs)
+	tu := newTuner(r.setProcs)
 	release := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -68,11 +65,10 @@ func TestProcTunerStaysWideWhileCallsOverlap(t *testing.T) {
 	for range 2 {
 		go func() {
 			defer wg.Done()
-			_, _ = tu.intercept(context.Background(), nil, &grpc.UnaryServerInfo{}, func(context.Context, any) (any, error) {
-				started <- struct{}{}
-				<-release
-				return nil, nil
-			})
+			tu.Enter()
+			defer tu.Leave()
+			started <- struct{}{}
+			<-release
 		}()
 	}
 	<-started
@@ -97,7 +93,7 @@ func TestProcTunerStaysWideWhileCallsOverlap(t *testing.T) {
 
 func TestProcTunerGoesUpAsSoonAsCallsOverlap(t *testing.T) {
 	r := newRecordProcs()
-	tu := newProcTuner(r.setProcs)
+	tu := newTuner(r.setProcs)
 	// Narrow before the loop starts: while narrow it has no timer, so only the
 	// overlap below can make it act.
 	if !tu.check() || <-r.ch != 1 {
@@ -111,11 +107,10 @@ func TestProcTunerGoesUpAsSoonAsCallsOverlap(t *testing.T) {
 	release := make(chan struct{})
 	first := make(chan struct{})
 	go func() {
-		_, _ = tu.intercept(context.Background(), nil, &grpc.UnaryServerInfo{}, func(context.Context, any) (any, error) {
-			close(first)
-			<-release
-			return nil, nil
-		})
+		tu.Enter()
+		defer tu.Leave()
+		close(first)
+		<-release
 	}()
 	<-first
 	go call(tu, release)
@@ -128,7 +123,7 @@ func TestProcTunerGoesUpAsSoonAsCallsOverlap(t *testing.T) {
 // The loop checks once a window while wide: with no call at all it goes down.
 func TestProcTunerLoopChecksEveryWindow(t *testing.T) {
 	r := newRecordProcs()
-	tu := newProcTuner(r.setProcs)
+	tu := newTuner(r.setProcs)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() { tu.run(ctx, time.Millisecond); close(stopped) }()
@@ -149,9 +144,15 @@ func waitSet(t *testing.T, r *recordProcs) int {
 	}
 }
 
-func TestStartProcTunerRespectsGOMAXPROCS(t *testing.T) {
+func TestStartRespectsGOMAXPROCS(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "2")
-	if startProcTuner(context.Background()) != nil {
+	if Start(context.Background()) != nil {
 		t.Fatal("the tuner started though GOMAXPROCS is set")
 	}
+}
+
+func TestANilTunerDoesNothing(t *testing.T) {
+	var tu *Tuner
+	tu.Enter()
+	tu.Leave()
 }
