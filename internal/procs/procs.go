@@ -14,7 +14,9 @@
 // busy process does not flap. Changing GOMAXPROCS stops the world for some
 // microseconds, at most once per window. Going back to the default uses
 // runtime.SetDefaultGOMAXPROCS, which also turns the runtime's own updates (a
-// changed CPU quota or affinity) back on.
+// changed CPU quota or affinity) back on. Work that is not a counted call (idplug
+// starting the plugins of a rescanned folder while no request is in flight) runs
+// on the one P too: slower on a big machine, and rare.
 package procs
 
 import (
