@@ -1,8 +1,6 @@
 package host_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,18 +12,8 @@ import (
 	"github.com/idplug/idplug/internal/plugintest"
 )
 
-func sha256File(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
 func bystanderSum(t *testing.T, dir string) string {
-	return sha256File(t, filepath.Join(dir, "idplug-connector-bystander")) + "  idplug-connector-bystander\n"
+	return plugintest.SHA256(t, filepath.Join(dir, "idplug-connector-bystander")) + "  idplug-connector-bystander\n"
 }
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
@@ -108,7 +96,7 @@ func TestRefusals(t *testing.T) {
 			setup: func(t *testing.T, dir string) {
 				good := plugintest.Install(t, dir, example, "example")
 				plugintest.Install(t, dir, misbehave, "tampered")
-				sums := sha256File(t, good) + "  idplug-connector-example\n" + bystanderSum(t, dir) +
+				sums := plugintest.SHA256(t, good) + "  idplug-connector-example\n" + bystanderSum(t, dir) +
 					strings.Repeat("ab", 32) + "  idplug-connector-tampered\n"
 				writeFile(t, filepath.Join(dir, catalog.SumsFile), sums, 0o644)
 			},
@@ -119,7 +107,7 @@ func TestRefusals(t *testing.T) {
 			setup: func(t *testing.T, dir string) {
 				good := plugintest.Install(t, dir, example, "example")
 				plugintest.Install(t, dir, misbehave, "unlisted")
-				writeFile(t, filepath.Join(dir, catalog.SumsFile), sha256File(t, good)+" *idplug-connector-example\n"+bystanderSum(t, dir), 0o644)
+				writeFile(t, filepath.Join(dir, catalog.SumsFile), plugintest.SHA256(t, good)+" *idplug-connector-example\n"+bystanderSum(t, dir), 0o644)
 			},
 			file: "idplug-connector-unlisted", reason: "not listed in SHA256SUMS",
 		},

@@ -5,8 +5,6 @@
 package main
 
 import (
-	"runtime/debug"
-
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -18,13 +16,4 @@ func main() {
 }
 
 // userAgent names the connector to GitHub, whose API refuses requests without one.
-func userAgent() string {
-	v := version
-	if v == "" {
-		v = "dev"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-	}
-	return "idplug-github/" + v
-}
+func userAgent() string { return "idplug-github/" + sdk.BuildVersion(version) }

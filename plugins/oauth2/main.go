@@ -6,8 +6,6 @@
 package main
 
 import (
-	"runtime/debug"
-
 	"github.com/idplug/idplug/plugins/oauth2/connector"
 	"github.com/idplug/idplug/sdk"
 )
@@ -16,16 +14,6 @@ import (
 var version = ""
 
 func main() {
-	connector.Version = versionString()
+	connector.Version = sdk.BuildVersion(version)
 	sdk.Serve(connector.New())
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,7 +47,7 @@ func TestFaults(t *testing.T) {
 	oauth2Bin := plugintest.Binary(t, "./plugins/oauth2")
 	misbehave := plugintest.Binary(t, "./host/testdata/misbehave")
 	plugintest.Install(t, dir, oauth2Bin, "oauth2")
-	sums := map[string]string{"idplug-connector-oauth2": fileDigest(t, oauth2Bin)}
+	sums := map[string]string{"idplug-connector-oauth2": plugintest.SHA256(t, oauth2Bin)}
 	writeSums(t, dir, sums)
 
 	p := startIdplug(t, dir, jsonConfig(t, []map[string]any{{"id": "acme", "plugin": "oauth2", "config": map[string]any{
@@ -194,12 +192,12 @@ func TestFaults(t *testing.T) {
 		landToSuccess = time.Since(landed)
 	})
 	inject("a plugin that hangs at start", func() {
-		sums["idplug-connector-hang-nohandshake"] = fileDigest(t, misbehave)
+		sums["idplug-connector-hang-nohandshake"] = plugintest.SHA256(t, misbehave)
 		writeSums(t, dir, sums)
 		moveInto(t, dir, misbehave, "idplug-connector-hang-nohandshake")
 	})
 	inject("a plugin that crashes at start", func() {
-		sums["idplug-connector-crashstart"] = fileDigest(t, misbehave)
+		sums["idplug-connector-crashstart"] = plugintest.SHA256(t, misbehave)
 		writeSums(t, dir, sums)
 		moveInto(t, dir, misbehave, "idplug-connector-crashstart")
 	})
@@ -361,16 +359,6 @@ func (p *idplugProc) pluginPID(t *testing.T, client *http.Client, id string) int
 		}
 	}
 	return 0
-}
-
-func fileDigest(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // writeSums replaces SHA256SUMS atomically.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -29,26 +28,10 @@ func (c *config) checkEndpoints(p *sdk.ConfigError) {
 	} {
 		if e.value == "" {
 			p.Add(e.field, "is required")
-		} else if err := checkHTTPURL(e.value); err != nil {
+		} else if err := oauth2kit.CheckHTTPURL(e.value); err != nil {
 			p.Add(e.field, "%v", err)
 		}
 	}
-}
-
-// checkHTTPURL accepts an absolute http or https URL without a fragment.
-func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return fmt.Errorf("is not a URL: %v", err.(*url.Error).Err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("must be an absolute http or https URL, got %q", u.Redacted())
-	case u.Host == "":
-		return fmt.Errorf("has no host: %q", u.Redacted())
-	case u.Fragment != "":
-		return fmt.Errorf("must not have a #fragment: %q", u.Redacted())
-	}
-	return nil
 }
 
 // checkFixedValues accepts Logto's responseType and grantType, which have only one
@@ -142,7 +125,7 @@ func (c *config) pkceEnabled(p *sdk.ConfigError) bool {
 
 func (c *config) checkedIssuer(p *sdk.ConfigError) string {
 	if c.Issuer != "" {
-		if err := checkHTTPURL(c.Issuer); err != nil {
+		if err := oauth2kit.CheckHTTPURL(c.Issuer); err != nil {
 			p.Add("issuer", "%v", err)
 		}
 	}
