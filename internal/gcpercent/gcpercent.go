@@ -91,16 +91,13 @@ func (t *tuner) stop() {
 
 type sentinel struct{ _ [64]byte } // not a tiny allocation, so it is freed on its own
 
-var liveSample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-
 func (t *tuner) apply() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stopped {
 		return
 	}
-	s := make([]metrics.Sample, 1)
-	copy(s, liveSample)
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	var live uint64
 	if s[0].Value.Kind() == metrics.KindUint64 {
