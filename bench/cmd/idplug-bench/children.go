@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/idplug/idplug/bench/internal/stub"
@@ -47,6 +48,7 @@ func startStub() (*stubProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, "stub")
+	suite.DieWithParent(cmd, syscall.SIGKILL)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

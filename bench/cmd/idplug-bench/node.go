@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"github.com/idplug/idplug/bench/internal/suite"
@@ -41,6 +42,7 @@ type nodeAnswer struct {
 
 func startLogto(node, dir string, config map[string]any, state, expectedID string) (*logto, error) {
 	cmd := exec.Command(node, "bench.mjs")
+	suite.DieWithParent(cmd, syscall.SIGKILL)
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()

@@ -3,8 +3,10 @@ package suite
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -93,4 +95,11 @@ func (m *CPUMeter) Stop() []time.Duration {
 		out[i] = now - m.before[i]
 	}
 	return out
+}
+
+// DieWithParent has the kernel send sig to cmd's process when this process dies, so
+// that a benchmark stopped with Ctrl-C or killed leaves no stub, Node or idplug
+// behind. Call it before cmd.Start.
+func DieWithParent(cmd *exec.Cmd, sig syscall.Signal) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: sig}
 }

@@ -63,6 +63,7 @@ func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[strin
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	cmd := exec.Command(bin, "serve", "--config", path)
+	DieWithParent(cmd, syscall.SIGTERM)
 	cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+hex.EncodeToString(key))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -1,10 +1,15 @@
 package suite
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -69,5 +74,58 @@ func TestProcReaders(t *testing.T) {
 	}
 	if kib, err := ResidentKiB(os.Getpid()); err != nil || kib <= 0 {
 		t.Errorf("ResidentKiB = %d, %v", kib, err)
+	}
+}
+
+// helperParentEnv makes the test binary the parent of TestChildrenDieWithTheirParent:
+// it starts a long sleep with DieWithParent, prints its pid and waits.
+const helperParentEnv = "IDPLUG_BENCH_TEST_PARENT"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperParentEnv) != "" {
+		child := exec.Command("sleep", "60")
+		DieWithParent(child, syscall.SIGKILL)
+		if err := child.Start(); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println(child.Process.Pid)
+		_ = child.Wait()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestChildrenDieWithTheirParent(t *testing.T) {
+	parent := exec.Command(os.Args[0], "-test.run", "^$")
+	parent.Env = append(os.Environ(), helperParentEnv+"=1")
+	out, err := parent.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = parent.Process.Kill()
+		_ = parent.Wait()
+		t.Fatalf("the helper parent printed %q: %v", line, err)
+	}
+	child, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		_ = parent.Process.Kill()
+		_ = parent.Wait()
+		t.Fatalf("the helper parent printed %q", line)
+	}
+	_ = parent.Process.Kill() // no chance to clean up after itself
+	_ = parent.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(child, 0) == nil {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+			t.Fatalf("the child %d outlived its parent", child)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
