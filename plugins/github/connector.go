@@ -75,12 +75,9 @@ func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoReq
 		return nil, err
 	}
 	// The id is a number: MapProfile keeps every digit (12345678901 stays "12345678901").
-	profile, err := oauth2kit.MapProfile(raw, oauth2kit.ProfileMap{ID: "id", Name: "name", Avatar: "avatar_url", Email: "email"})
+	profile, err := oauth2kit.MapProfile(raw, profileMap)
 	if err != nil {
 		return nil, err
-	}
-	if profile.Name == nil || *profile.Name == "" {
-		profile.Name = login(raw)
 	}
 	if profile.Email == nil || *profile.Email == "" {
 		if profile.Email, err = primaryEmail(ctx, in, tok.AccessToken); err != nil {
@@ -95,15 +92,10 @@ func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoReq
 	return res, nil
 }
 
-// login is the user's GitHub handle, the name to show when they set no name.
-func login(raw []byte) *string {
-	var u struct {
-		Login string `json:"login"`
-	}
-	if json.Unmarshal(raw, &u) != nil || u.Login == "" {
-		return nil
-	}
-	return &u.Login
+// profileMap reads GET /user. A user who set no name is shown by their handle (login).
+var profileMap = oauth2kit.ProfileMap{
+	ID: "id", Name: "name", Avatar: "avatar_url", Email: "email",
+	Fallbacks: map[string][]string{"name": {"login"}},
 }
 
 // primaryEmail returns the user's primary email address when GitHub has verified it.

@@ -19,6 +19,12 @@ type ProfileMap struct {
 	Avatar string
 	Email  string
 	Phone  string
+
+	// Fallbacks are further paths for a field ("id", "name", "avatar", "email" or
+	// "phone"), tried in order when the paths before them give nothing: no value,
+	// null or "". {"name": {"username", "login"}} takes the name from name, else
+	// username, else login. When every path gives "", the field is "".
+	Fallbacks map[string][]string
 }
 
 // DefaultProfileMap maps every field to the key of the same name, as Logto does.
@@ -50,7 +56,7 @@ func MapProfile(raw []byte, m ProfileMap) (sdk.UserInfo, error) {
 	if err != nil {
 		return sdk.UserInfo{}, err
 	}
-	id, err := profileID(doc, m.ID)
+	id, err := profileID(doc, m.ID, m.Fallbacks["id"])
 	if err != nil {
 		return sdk.UserInfo{}, err
 	}
@@ -65,7 +71,7 @@ func MapProfile(raw []byte, m ProfileMap) (sdk.UserInfo, error) {
 		{"email", m.Email, &u.Email},
 		{"phone", m.Phone, &u.Phone},
 	} {
-		if *f.dst, err = optionalField(doc, f.field, f.path); err != nil {
+		if *f.dst, err = optionalField(doc, f.field, f.path, m.Fallbacks[f.field]); err != nil {
 			return sdk.UserInfo{}, err
 		}
 	}
@@ -85,33 +91,32 @@ func decodeObject(raw []byte) (map[string]any, error) {
 	return doc, nil
 }
 
-func profileID(doc map[string]any, path string) (string, error) {
-	v, ok := lookupPath(doc, path)
-	if !ok || v == nil {
-		return "", profileError("id", path, "the userinfo response has no value at %q (profileMap.id)", path)
+func profileID(doc map[string]any, path string, fallbacks []string) (string, error) {
+	v, at := firstValue(doc, path, fallbacks)
+	if v == nil {
+		return "", profileError("id", at, "the userinfo response has no value at %q (profileMap.id)", at)
 	}
 	switch v := v.(type) {
 	case string:
 		if v == "" {
-			return "", profileError("id", path, "the userinfo response has an empty id at %q (profileMap.id)", path)
+			return "", profileError("id", at, "the userinfo response has an empty id at %q (profileMap.id)", at)
 		}
 		return v, nil
 	case json.Number:
 		return decimalString(v), nil
 	default:
-		return "", profileError("id", path, "the userinfo response has %s at %q (profileMap.id); an id must be a string or a number", jsonKind(v), path)
+		return "", profileError("id", at, "the userinfo response has %s at %q (profileMap.id); an id must be a string or a number", jsonKind(v), at)
 	}
 }
 
-func optionalField(doc map[string]any, field, path string) (*string, error) {
-	if path == "" {
+func optionalField(doc map[string]any, field, path string, fallbacks []string) (*string, error) {
+	if path == "" && len(fallbacks) == 0 {
 		return nil, nil
 	}
-	v, ok := lookupPath(doc, path)
-	if !ok || v == nil {
-		return nil, nil
-	}
+	v, at := firstValue(doc, path, fallbacks)
 	switch v := v.(type) {
+	case nil:
+		return nil, nil
 	case string:
 		return &v, nil
 	case json.Number:
@@ -119,8 +124,38 @@ func optionalField(doc map[string]any, field, path string) (*string, error) {
 	case bool:
 		return sdk.String(strconv.FormatBool(v)), nil
 	default:
-		return nil, profileError(field, path, "the userinfo response has %s at %q (profileMap.%s); map it to a string inside it", jsonKind(v), path, field)
+		return nil, profileError(field, at, "the userinfo response has %s at %q (profileMap.%s); map it to a string inside it", jsonKind(v), at, field)
 	}
+}
+
+// firstValue returns the value at the first of path and fallbacks that holds
+// something other than null or "", and that path; "" when every path found one holds
+// "" (nil when none holds anything). The path returned names where to look in errors.
+func firstValue(doc map[string]any, path string, fallbacks []string) (any, string) {
+	var (
+		empty any
+		at    = path
+	)
+	for i, p := range append([]string{path}, fallbacks...) {
+		if p == "" {
+			continue
+		}
+		if i > 0 && at == "" {
+			at = p
+		}
+		v, ok := lookupPath(doc, p)
+		if !ok || v == nil {
+			continue
+		}
+		if s, isString := v.(string); isString && s == "" {
+			if empty == nil {
+				empty, at = v, p
+			}
+			continue
+		}
+		return v, p
+	}
+	return empty, at
 }
 
 func profileError(field, path, format string, args ...any) *sdk.Error {

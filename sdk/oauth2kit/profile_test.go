@@ -76,6 +76,32 @@ func TestMapProfile(t *testing.T) {
 			m:    ProfileMap{ID: "id", Email: "emails.1", Name: "emails.x", Phone: "emails.-1", Avatar: "emails.01"},
 			want: sdk.UserInfo{ID: "i1"},
 		},
+		{
+			name: "fallbacks fill a missing, null or empty field in order",
+			raw:  `{"uid":7,"name":"","username":"ada","login":"ada-l","avatar":null,"picture":"p1","mail":"a@example.com"}`,
+			m: ProfileMap{ID: "id", Name: "name", Avatar: "avatar", Email: "email", Fallbacks: map[string][]string{
+				"id": {"uid"}, "name": {"username", "login"}, "avatar": {"picture"}, "email": {"emails.0", "mail"},
+			}},
+			want: sdk.UserInfo{ID: "7", Name: str("ada"), Avatar: str("p1"), Email: str("a@example.com")},
+		},
+		{
+			name: "the field's own value wins over its fallbacks",
+			raw:  `{"id":"f1","name":"Ada","username":"ada"}`,
+			m:    ProfileMap{ID: "id", Name: "name", Fallbacks: map[string][]string{"name": {"username"}}},
+			want: sdk.UserInfo{ID: "f1", Name: str("Ada")},
+		},
+		{
+			name: "every path empty keeps the empty string",
+			raw:  `{"id":"f2","name":"","username":""}`,
+			m:    ProfileMap{ID: "id", Name: "name", Fallbacks: map[string][]string{"name": {"username", "login"}}},
+			want: sdk.UserInfo{ID: "f2", Name: str("")},
+		},
+		{
+			name: "a fallback alone, without a path of the field's own",
+			raw:  `{"id":"f3","nick":"n"}`,
+			m:    ProfileMap{ID: "id", Fallbacks: map[string][]string{"name": {"nick"}}},
+			want: sdk.UserInfo{ID: "f3", Name: str("n")},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +136,9 @@ func TestMapProfileErrors(t *testing.T) {
 		{"array at the top", `[{"id":1}]`, DefaultProfileMap(), "not a JSON object", ""},
 		{"garbage", `<html>`, DefaultProfileMap(), "not valid JSON", ""},
 		{"trailing garbage", `{"id":1} x`, DefaultProfileMap(), "not valid JSON", ""},
+		{"a fallback reaching an object names its own path", `{"id":"1","name":null,"profile":{"n":"x"}}`,
+			ProfileMap{ID: "id", Name: "name", Fallbacks: map[string][]string{"name": {"profile"}}}, "profileMap.name", "profile"},
+		{"no id anywhere names the id's path", `{"uid":""}`, ProfileMap{ID: "id", Fallbacks: map[string][]string{"id": {"uid"}}}, `empty id at "uid"`, "uid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
