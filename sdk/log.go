@@ -8,21 +8,20 @@ import (
 	"strings"
 
 	"github.com/idplug/idplug/internal/wire"
+	"github.com/idplug/idplug/sdk/internal/logctx"
 )
-
-type loggerKey struct{}
 
 // Logger returns the logger for the call ctx belongs to. Its lines reach the host's log,
 // tagged with the plugin and the instance. Never log secrets, codes or tokens.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+	if l, ok := logctx.From(ctx); ok {
 		return l
 	}
 	return slog.New(slog.DiscardHandler)
 }
 
 func withLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
+	return logctx.With(ctx, l)
 }
 
 // newPluginLogger writes JSON lines in the shape the host's go-plugin client parses

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,7 +31,7 @@ import (
 //	callback, err := p.Authorize(auth.RedirectTo) // {"code": "...", "state": "s1"}
 //	res, err := conn.UserInfo(ctx, cfg, sdk.UserInfoRequest{Session: auth.Session, Callback: callback})
 //
-// The server stops when the test ends.
+// NewProvider's server stops when the test ends; StartProvider's when Close is called.
 type Provider struct {
 	// URL is the provider's base URL, such as http://127.0.0.1:41234.
 	URL string
@@ -47,6 +48,9 @@ type Provider struct {
 	failures  map[Endpoint][]answer
 	requests  []Request
 	serial    int
+	// issued is every code and token the provider handed out: none may ever show in
+	// a connector's errors or logs.
+	issued []string
 }
 
 // Endpoint names one of the fake provider's endpoints.
@@ -86,7 +90,21 @@ type Request struct {
 	Query  url.Values
 	Form   url.Values
 	Header http.Header
+	// ClientAuth is how a token request authenticated the client ("" elsewhere).
+	ClientAuth ClientAuthMethod
 }
+
+// ClientAuthMethod is how a client authenticates at the token endpoint; the fake
+// provider accepts the two methods that send the secret itself, and none for a
+// public client.
+type ClientAuthMethod string
+
+// The client authentication methods, named as token_endpoint_auth_method values.
+const (
+	ClientSecretBasic ClientAuthMethod = "client_secret_basic"
+	ClientSecretPost  ClientAuthMethod = "client_secret_post"
+	ClientAuthNone    ClientAuthMethod = "none"
+)
 
 // ProviderOption changes how NewProvider sets up the fake provider.
 type ProviderOption func(*providerSettings)
@@ -99,6 +117,7 @@ type providerSettings struct {
 	scope                                  *string
 	refreshTokens                          bool
 	profile                                string
+	addr                                   string
 }
 
 // WithPaths sets the paths of the authorization, token and userinfo endpoints
@@ -108,7 +127,8 @@ func WithPaths(authorize, token, userInfo string) ProviderOption {
 }
 
 // WithClient sets the client the provider knows (default "connectortest-client" with
-// the secret "connectortest-secret"). An empty secret makes it a public client, which
+// a random secret starting "connectortest-secret-", recognizable wherever it leaks).
+// An empty secret makes it a public client, which
 // authenticates with its client_id alone.
 func WithClient(id, secret string) ProviderOption {
 	return func(s *providerSettings) { s.clientID, s.clientSecret = id, secret }
@@ -141,6 +161,13 @@ func WithProfile(profileJSON string) ProviderOption {
 	return func(s *providerSettings) { s.profile = profileJSON }
 }
 
+// WithAddr sets the address the provider listens on (default 127.0.0.1 on a free
+// port), for a provider that keeps its URL from one run to the next. Give a
+// loopback address: the provider approves every request.
+func WithAddr(addr string) ProviderOption {
+	return func(s *providerSettings) { s.addr = addr }
+}
+
 // grant is what one authorization allowed: its code, and the tokens issued for it.
 type grant struct {
 	redirectURI     string
@@ -160,12 +187,23 @@ type answer struct {
 // NewProvider starts a fake provider that the test stops when it ends.
 func NewProvider(t T, opts ...ProviderOption) *Provider {
 	t.Helper()
+	p, err := StartProvider(opts...)
+	if err != nil {
+		t.Fatalf("connectortest: starting the fake provider: %v", err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// StartProvider starts a fake provider outside a test, on a loopback port, for trying
+// a connector by hand (cmd/fakeprovider runs one). Close stops it.
+func StartProvider(opts ...ProviderOption) (*Provider, error) {
 	s := providerSettings{
 		authorizePath: "/authorize",
 		tokenPath:     "/token",
 		userInfoPath:  "/userinfo",
 		clientID:      "connectortest-client",
-		clientSecret:  "connectortest-secret",
+		clientSecret:  "connectortest-secret-" + randomHex(12),
 		format:        TokenJSON,
 		errorStatus:   http.StatusBadRequest,
 		refreshTokens: true,
@@ -173,6 +211,14 @@ func NewProvider(t T, opts ...ProviderOption) *Provider {
 	}
 	for _, o := range opts {
 		o(&s)
+	}
+	for _, path := range []string{s.authorizePath, s.tokenPath, s.userInfoPath} {
+		if !strings.HasPrefix(path, "/") {
+			return nil, fmt.Errorf("the endpoint path %q does not start with /", path)
+		}
+	}
+	if !json.Valid([]byte(s.profile)) {
+		return nil, errors.New("the profile is not valid JSON")
 	}
 	p := &Provider{
 		settings:  s,
@@ -183,11 +229,22 @@ func NewProvider(t T, opts ...ProviderOption) *Provider {
 		refresh:   map[string]*grant{},
 		failures:  map[Endpoint][]answer{},
 	}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	if s.addr != "" {
+		l, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return nil, err
+		}
+		p.srv.Listener.Close()
+		p.srv.Listener = l
+	}
+	p.srv.Start()
 	p.URL = p.srv.URL
-	t.Cleanup(p.srv.Close)
-	return p
+	return p, nil
 }
+
+// Close stops the provider's server.
+func (p *Provider) Close() { p.srv.Close() }
 
 // AuthorizationEndpoint, TokenEndpoint and UserInfoEndpoint are the endpoints' URLs.
 func (p *Provider) AuthorizationEndpoint() string { return p.URL + p.settings.authorizePath }
@@ -203,6 +260,21 @@ func (p *Provider) ClientID() string { return p.settings.clientID }
 
 // ClientSecret is that client's secret ("" for a public client).
 func (p *Provider) ClientSecret() string { return p.settings.clientSecret }
+
+// Profile is the userinfo endpoint's answer.
+func (p *Provider) Profile() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.profile
+}
+
+// Issued returns every authorization code, access token and refresh token the
+// provider has handed out, oldest first.
+func (p *Provider) Issued() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.issued...)
+}
 
 // SetProfile changes the userinfo endpoint's answer.
 func (p *Provider) SetProfile(profileJSON string) {
@@ -333,7 +405,9 @@ func (p *Provider) newCode(g *grant) string {
 // secret returns a fresh random value; the lock is held.
 func (p *Provider) secret(kind string) string {
 	p.serial++
-	return fmt.Sprintf("%s-%d-%s", kind, p.serial, randomHex(12))
+	v := fmt.Sprintf("%s-%d-%s", kind, p.serial, randomHex(12))
+	p.issued = append(p.issued, v)
+	return v
 }
 
 func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
@@ -343,10 +417,14 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		form = r.PostForm
 	}
+	var auth ClientAuthMethod
+	if endpoint == TokenEndpoint {
+		auth = clientAuthOf(r)
+	}
 	p.mu.Lock()
 	p.requests = append(p.requests, Request{
 		Endpoint: endpoint, Method: r.Method, Path: r.URL.Path,
-		Query: r.URL.Query(), Form: form, Header: r.Header.Clone(),
+		Query: r.URL.Query(), Form: form, Header: r.Header.Clone(), ClientAuth: auth,
 	})
 	var fail *answer
 	if queued := p.failures[endpoint]; len(queued) > 0 {
@@ -540,6 +618,17 @@ func (p *Provider) token(r *http.Request) (map[string]any, *oauthError) {
 		fields["refresh_token"] = refresh
 	}
 	return fields, nil
+}
+
+// clientAuthOf says how a token request authenticates its client.
+func clientAuthOf(r *http.Request) ClientAuthMethod {
+	if _, _, basic := r.BasicAuth(); basic {
+		return ClientSecretBasic
+	}
+	if r.PostForm.Has("client_secret") {
+		return ClientSecretPost
+	}
+	return ClientAuthNone
 }
 
 // authenticate accepts client_secret_basic and client_secret_post (and client_id

@@ -1,6 +1,7 @@
 package connectortest_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -75,6 +76,109 @@ func TestScaffold(t *testing.T) {
 		if out, err := run("scripts/new-connector", "--dir", filepath.Join(t.TempDir(), "x"), name); exitCode(err) != 2 {
 			t.Errorf("new-connector %q: %v %s, want exit status 2", name, err, out)
 		}
+	}
+}
+
+// TestScaffoldOwnModule scaffolds both shapes of connector into folders outside this
+// module, as an author in their own repository would, with a go.mod that replaces
+// the SDK by this checkout; builds and tests each (the kit included, the binary run
+// by the host package), and loads both binaries with the idplug command. Nothing is
+// fetched: GOPROXY=off, so everything comes from the module cache.
+func TestScaffoldOwnModule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests generated plugins")
+	}
+	root := repoRoot(t)
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	run := func(dir, name string, args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), name, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s in %s: %v\n%s", name, strings.Join(args, " "), dir, err, out)
+		}
+		return string(out)
+	}
+	pluginDir := t.TempDir()
+	for _, kind := range []string{"oauth2", "rest"} {
+		name := "acme-" + kind
+		dir := filepath.Join(t.TempDir(), name)
+		out := run(root, "scripts/new-connector", "--type", kind, "--replace", "--dir", dir, name)
+		mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"module example.com/idplug-connector-" + name, "replace github.com/idplug/idplug => " + root} {
+			if !strings.Contains(string(mod), want) {
+				t.Errorf("%s: go.mod lacks %q:\n%s", kind, want, mod)
+			}
+		}
+		// The hint is a command that works, run as printed.
+		_, hint, ok := strings.Cut(out, "then run: ")
+		hint = strings.TrimSpace(hint)
+		if !ok || hint != "(cd "+dir+" && go test ./...)" {
+			t.Fatalf("%s: the next step printed is %q", kind, out)
+		}
+		run(dir, "gofmt", "-l", ".")
+		run(dir, "go", "vet", "./...")
+		run(dir, "bash", "-c", strings.TrimSuffix(strings.TrimPrefix(hint, "("), ")")+" -count=1")
+		run(dir, "go", "build", "-o", filepath.Join(pluginDir, "idplug-connector-"+name), ".")
+	}
+	// The idplug command (of this checkout) loads both and reads their metadata.
+	out := run(root, "go", "run", "./host/cmd/idplug", "plugins", "--plugin-dir", pluginDir, "--json")
+	var listed struct {
+		Plugins []struct {
+			ID string `json:"id"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal([]byte(out), &listed); err != nil {
+		t.Fatalf("idplug plugins --json: %v\n%s", err, out)
+	}
+	var ids []string
+	for _, p := range listed.Plugins {
+		ids = append(ids, p.ID)
+	}
+	if strings.Join(ids, ",") != "acme-oauth2,acme-rest" {
+		t.Errorf("idplug plugins lists %v; want acme-oauth2 and acme-rest:\n%s", ids, out)
+	}
+}
+
+// TestScaffoldRequiresAPublishedSDK checks the go.mod written without --replace: a
+// require of this checkout's version, no replace, and a hint that tidies first.
+func TestScaffoldRequiresAPublishedSDK(t *testing.T) {
+	root := repoRoot(t)
+	dir := filepath.Join(t.TempDir(), "acme")
+	cmd := exec.CommandContext(t.Context(), "scripts/new-connector", "--dir", dir, "--module", "github.com/acme/idplug-acme", "--sdk-version", "v1.4.0", "acme")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("new-connector: %v\n%s", err, out)
+	}
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(mod), "module github.com/acme/idplug-acme\n") || !strings.Contains(string(mod), "require github.com/idplug/idplug v1.4.0\n") || strings.Contains(string(mod), "replace") {
+		t.Errorf("go.mod:\n%s", mod)
+	}
+	if !strings.Contains(string(out), "(cd "+dir+" && go mod tidy && go test ./...)") {
+		t.Errorf("the next step printed is %q", out)
+	}
+	for _, bad := range [][]string{
+		{"--type", "soap", "x"},
+		{"--replace", "--sdk-version", "v1.0.0", "--dir", filepath.Join(t.TempDir(), "y"), "y"},
+		{"--replace=" + t.TempDir(), "--dir", filepath.Join(t.TempDir(), "z"), "z"},
+		{"--replace", "z"}, // inside this repository: no module of its own
+	} {
+		cmd := exec.CommandContext(t.Context(), "scripts/new-connector", bad...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); exitCode(err) != 2 {
+			t.Errorf("new-connector %q: %v %s, want exit status 2", bad, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "plugins", "z")); err == nil {
+		t.Errorf("a refused call wrote plugins/z")
 	}
 }
 

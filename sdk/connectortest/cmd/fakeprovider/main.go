@@ -1,0 +1,92 @@
+// Command fakeprovider runs the test kit's fake OAuth 2.0 provider by itself, for
+// trying a connector by hand with idplug serve:
+//
+//	go run github.com/idplug/idplug/sdk/connectortest/cmd/fakeprovider -addr 127.0.0.1:9401
+//
+// It prints its endpoints, its client and its user, then approves every
+// authorization request at once, as that user, until it is interrupted. Point a
+// connector's configuration at the printed endpoints and sign in.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/idplug/idplug/sdk/connectortest"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "fakeprovider:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("fakeprovider", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on (loopback: the provider approves every request)")
+	clientID := fs.String("client-id", "connectortest-client", "the client the provider knows")
+	clientSecret := fs.String("client-secret", "", "its secret (random when empty; \"-\" for a public client)")
+	paths := fs.String("paths", "/authorize,/token,/userinfo", "the authorization, token and userinfo paths, comma-separated")
+	profile := fs.String("profile", connectortest.DefaultProfile, "the userinfo answer (JSON)")
+	form := fs.Bool("form-tokens", false, "answer token requests form-encoded, as GitHub does")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p := strings.Split(*paths, ",")
+	if len(p) != 3 {
+		return fmt.Errorf("-paths needs three comma-separated paths, got %q", *paths)
+	}
+	opts := []connectortest.ProviderOption{
+		connectortest.WithAddr(*addr),
+		connectortest.WithPaths(p[0], p[1], p[2]),
+		connectortest.WithProfile(*profile),
+	}
+	switch *clientSecret {
+	case "":
+		opts = append(opts, connectortest.WithClient(*clientID, "connectortest-secret-"+randomHex()))
+	case "-":
+		opts = append(opts, connectortest.WithClient(*clientID, ""))
+	default:
+		opts = append(opts, connectortest.WithClient(*clientID, *clientSecret))
+	}
+	if *form {
+		opts = append(opts, connectortest.WithTokenFormat(connectortest.TokenForm))
+	}
+	prov, err := connectortest.StartProvider(opts...)
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
+
+	fmt.Fprintf(out, "fake provider at %s\n", prov.URL)
+	fmt.Fprintf(out, "authorizationEndpoint: %s\n", prov.AuthorizationEndpoint())
+	fmt.Fprintf(out, "tokenEndpoint: %s\n", prov.TokenEndpoint())
+	fmt.Fprintf(out, "userInfoEndpoint: %s\n", prov.UserInfoEndpoint())
+	fmt.Fprintf(out, "clientId: %s\n", prov.ClientID())
+	fmt.Fprintf(out, "clientSecret: %s\n", prov.ClientSecret())
+	fmt.Fprintf(out, "user: %s\n", prov.Profile())
+	fmt.Fprintln(out, "every authorization request is approved at once, as this user; Ctrl-C stops")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return nil
+}
+
+func randomHex() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCommand builds the command, starts it, reads what it prints and signs in
+// against it with nothing but HTTP: authorization, code exchange with the printed
+// client, userinfo. Then Ctrl-C stops it with exit status 0.
+func TestCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "fakeprovider")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-profile", `{"id":"manual-1","name":"Manual Tester"}`)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	printed := map[string]string{}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		line := lines.Text()
+		if strings.HasPrefix(line, "every authorization request") {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			printed[k] = v
+		}
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+	for _, k := range []string{"authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint", "clientId", "clientSecret", "user"} {
+		if printed[k] == "" {
+			t.Fatalf("the command did not print %s; it printed %v", k, printed)
+		}
+	}
+	if !strings.HasPrefix(printed["clientSecret"], "connectortest-secret-") || printed["user"] != `{"id":"manual-1","name":"Manual Tester"}` {
+		t.Errorf("printed %v", printed)
+	}
+
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	auth := printed["authorizationEndpoint"] + "?" + url.Values{
+		"client_id": {printed["clientId"]}, "redirect_uri": {"http://127.0.0.1:8080/callback/x"},
+		"response_type": {"code"}, "state": {"s1"},
+	}.Encode()
+	resp, err := client.Get(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || back.Query().Get("code") == "" || back.Query().Get("state") != "s1" {
+		t.Fatalf("authorization answered %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = client.PostForm(printed["tokenEndpoint"], url.Values{
+		"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
+		"redirect_uri": {"http://127.0.0.1:8080/callback/x"},
+		"client_id":    {printed["clientId"]}, "client_secret": {printed["clientSecret"]},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("token answer %d: %v", resp.StatusCode, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, printed["userInfoEndpoint"], nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if string(body) != printed["user"] {
+		t.Errorf("userinfo answered %s, want the printed user", body)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("after Ctrl-C: %v, want exit status 0", err)
+		}
+		exited <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatal("the command did not stop on Ctrl-C")
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-paths", "/a,/b"}, {"-paths", "a,/b,/c"}, {"-profile", "{"}, {"-addr", "256.0.0.1:0"}} {
+		if err := run(args, io.Discard); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}
