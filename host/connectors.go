@@ -144,7 +144,7 @@ func (h *Host) route(id string) (*connector, *process.Process, error) {
 	}
 	proc, ok := h.Plugin(c.cfg.Plugin)
 	if !ok {
-		return nil, nil, &sdk.Error{Code: sdk.CodePluginUnavailable,
+		return nil, nil, &sdk.Error{Code: CodePluginUnavailable,
 			Message: fmt.Sprintf("connector %s: its plugin %q is not running", id, c.cfg.Plugin)}
 	}
 	return c, proc, nil
@@ -159,9 +159,6 @@ func (h *Host) connector(id string) (*connector, error) {
 	}
 	return c, nil
 }
-
-// CodeConnectorNotFound is returned for an instance id that is not configured.
-const CodeConnectorNotFound sdk.ErrorCode = "connector_not_found"
 
 func mergeI18n(base, override sdk.I18n) sdk.I18n {
 	out := make(sdk.I18n, len(base)+len(override))

@@ -91,7 +91,7 @@ func TestPluginDyingDuringACallIsReportedAndReplaced(t *testing.T) {
 	h := faultyHost(t, host.Options{OnRestart: func(string) { restarts.Add(1) }})
 	ctx := context.Background()
 	_, err := h.AuthorizationURI(ctx, "exit", "https://app.test/cb", "s")
-	if codeOf(err) != sdk.CodePluginUnavailable || !strings.Contains(err.Error(), "stopped during GetAuthorizationUri") {
+	if codeOf(err) != host.CodePluginUnavailable || !strings.Contains(err.Error(), "stopped during GetAuthorizationUri") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s"); err != nil {
@@ -107,7 +107,7 @@ func TestHangingCallIsCutOffAtTheDeadline(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
 	_, err := h.AuthorizationURI(ctx, "hang", "https://app.test/cb", "s")
-	if codeOf(err) != sdk.CodePluginTimeout || !strings.Contains(err.Error(), "did not answer GetAuthorizationUri within 300ms") {
+	if codeOf(err) != host.CodePluginTimeout || !strings.Contains(err.Error(), "did not answer GetAuthorizationUri within 300ms") {
 		t.Fatalf("err = %v", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {
@@ -116,7 +116,7 @@ func TestHangingCallIsCutOffAtTheDeadline(t *testing.T) {
 	// The caller's own shorter deadline wins too.
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if _, err := h.AuthorizationURI(short, "hang", "https://app.test/cb", "s"); codeOf(err) != sdk.CodePluginTimeout {
+	if _, err := h.AuthorizationURI(short, "hang", "https://app.test/cb", "s"); codeOf(err) != host.CodePluginTimeout {
 		t.Fatalf("err = %v", err)
 	}
 	// The plugin still serves other calls.
@@ -247,7 +247,7 @@ func TestCallsPastTheInFlightBoundFailFast(t *testing.T) {
 	// Refused while both slots are busy: a queued call would have waited for a slot
 	// and succeeded instead.
 	_, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "s")
-	if codeOf(err) != sdk.CodePluginOverloaded {
+	if codeOf(err) != host.CodePluginOverloaded {
 		t.Fatalf("err = %v", err)
 	}
 	if p.InFlight() != 2 {

@@ -137,7 +137,7 @@ func TestLiveFolderDrainsARemovedPlugin(t *testing.T) {
 	}
 	waitGone(t, pid)
 	_, err := h.AuthorizationURI(context.Background(), "ok", "https://app.test/cb", "s")
-	if codeOf(err) != sdk.CodePluginUnavailable || !strings.Contains(err.Error(), `its plugin "misbehave" is not running`) {
+	if codeOf(err) != host.CodePluginUnavailable || !strings.Contains(err.Error(), `its plugin "misbehave" is not running`) {
 		t.Fatalf("err = %v", err)
 	}
 	if h.Status().Ready {
@@ -226,7 +226,7 @@ func TestAPluginThatKeepsCrashingIsMarkedFailed(t *testing.T) {
 	}
 	_, err := p.AuthorizationURI(context.Background(), process.Instance{ID: "c", Version: "v", Config: []byte(`{}`)}, "https://app.test/cb", "s")
 	var e *sdk.Error
-	if !errors.As(err, &e) || e.Code != sdk.CodePluginUnavailable || !strings.Contains(e.Message, "died 5 times in a row") {
+	if !errors.As(err, &e) || e.Code != host.CodePluginUnavailable || !strings.Contains(e.Message, "died 5 times in a row") {
 		t.Fatalf("err = %v", err)
 	}
 	mu.Lock()

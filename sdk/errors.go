@@ -138,13 +138,3 @@ func (c *ConfigError) asError() *Error {
 		Cause:   c,
 	}
 }
-
-// Codes the host uses for failures of the plugin process itself.
-const (
-	// CodePluginUnavailable: the plugin process is not running (crashed, restarting, stopped).
-	CodePluginUnavailable ErrorCode = "plugin_unavailable"
-	// CodePluginTimeout: the plugin did not answer before the call deadline.
-	CodePluginTimeout ErrorCode = "plugin_timeout"
-	// CodePluginOverloaded: too many calls are in flight to the plugin; retry shortly.
-	CodePluginOverloaded ErrorCode = "plugin_overloaded"
-)

@@ -126,10 +126,10 @@ func (p *Process) invoke(ctx context.Context, method string, inst *Instance, ide
 				retriedDead = true
 				continue
 			}
-			return &sdk.Error{Code: sdk.CodePluginUnavailable,
+			return &sdk.Error{Code: CodePluginUnavailable,
 				Message: fmt.Sprintf("plugin %s stopped during %s; it is being restarted", p.name, method)}
 		case errors.Is(ctx.Err(), context.DeadlineExceeded) || st.Code() == codes.DeadlineExceeded:
-			return &sdk.Error{Code: sdk.CodePluginTimeout,
+			return &sdk.Error{Code: CodePluginTimeout,
 				Message: fmt.Sprintf("plugin %s did not answer %s within %s", p.name, method, p.opts.CallTimeout)}
 		case ctx.Err() != nil:
 			return &sdk.Error{Code: sdk.CodeGeneral, Message: fmt.Sprintf("%s to plugin %s was canceled", method, p.name)}

@@ -28,7 +28,7 @@ type Options struct {
 	// CallTimeout bounds every call whose context has no earlier deadline (default 10s).
 	CallTimeout time.Duration
 	// MaxInFlight bounds the calls in flight; past it a call fails at once with
-	// sdk.CodePluginOverloaded (default 512).
+	// CodePluginOverloaded (default 512).
 	MaxInFlight int
 	// MaxCrashes is how many times in a row the process may die soon after it
 	// started before the plugin is marked failed and no longer restarted (default 5).
@@ -228,7 +228,7 @@ func (p *Process) Drain(ctx context.Context) {
 func (p *Process) enter() error {
 	if n := p.inflight.Add(1); n > int64(p.opts.MaxInFlight) {
 		p.leave()
-		return &sdk.Error{Code: sdk.CodePluginOverloaded,
+		return &sdk.Error{Code: CodePluginOverloaded,
 			Message: fmt.Sprintf("plugin %s has %d calls in flight already; retry shortly", p.name, p.opts.MaxInFlight)}
 	}
 	return nil

@@ -74,24 +74,24 @@ func (p *Process) current(ctx context.Context) (*conn, error) {
 	select {
 	case <-starting:
 	case <-ctx.Done():
-		return nil, &sdk.Error{Code: sdk.CodePluginUnavailable, Message: fmt.Sprintf("plugin %s is restarting", p.name)}
+		return nil, &sdk.Error{Code: CodePluginUnavailable, Message: fmt.Sprintf("plugin %s is restarting", p.name)}
 	}
 	if c := p.cur.Load(); c != nil {
 		return c, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return nil, &sdk.Error{Code: sdk.CodePluginUnavailable, Message: fmt.Sprintf("plugin %s could not be restarted: %v", p.name, p.startErr)}
+	return nil, &sdk.Error{Code: CodePluginUnavailable, Message: fmt.Sprintf("plugin %s could not be restarted: %v", p.name, p.startErr)}
 }
 
 func (p *Process) unavailable() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.failed {
-		return &sdk.Error{Code: sdk.CodePluginUnavailable, Message: fmt.Sprintf(
+		return &sdk.Error{Code: CodePluginUnavailable, Message: fmt.Sprintf(
 			"plugin %s failed: it died %d times in a row right after starting; fix or replace the binary", p.name, p.crashes)}
 	}
-	return &sdk.Error{Code: sdk.CodePluginUnavailable, Message: fmt.Sprintf("plugin %s is stopped", p.name)}
+	return &sdk.Error{Code: CodePluginUnavailable, Message: fmt.Sprintf("plugin %s is stopped", p.name)}
 }
 
 // restart launches a replacement process after delay and publishes it.

@@ -37,9 +37,9 @@ func statusFor(code sdk.ErrorCode) int {
 		return http.StatusNotImplemented
 	case sdk.CodeProviderUnavailable:
 		return http.StatusBadGateway
-	case sdk.CodePluginUnavailable, sdk.CodePluginOverloaded:
+	case host.CodePluginUnavailable, host.CodePluginOverloaded:
 		return http.StatusServiceUnavailable
-	case sdk.CodeProviderTimeout, sdk.CodePluginTimeout:
+	case sdk.CodeProviderTimeout, host.CodePluginTimeout:
 		return http.StatusGatewayTimeout
 	default:
 		return http.StatusInternalServerError

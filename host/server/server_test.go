@@ -53,7 +53,7 @@ func TestEveryErrorCodeHasItsStatus(t *testing.T) {
 		sdk.CodeAuthorizationFailed: 401, CodeUnauthorized: 401,
 		host.CodeConnectorNotFound: 404, CodeNotFound: 404, CodeRequestTooLarge: 413, sdk.CodeRateLimitExceeded: 429,
 		sdk.CodeGeneral: 500, sdk.CodeNotImplemented: 501, sdk.CodeProviderUnavailable: 502,
-		sdk.CodePluginUnavailable: 503, sdk.CodePluginOverloaded: 503, sdk.CodeProviderTimeout: 504, sdk.CodePluginTimeout: 504,
+		host.CodePluginUnavailable: 503, host.CodePluginOverloaded: 503, sdk.CodeProviderTimeout: 504, host.CodePluginTimeout: 504,
 	} {
 		if got := statusFor(code); got != want {
 			t.Errorf("statusFor(%s) = %d, want %d", code, got, want)

@@ -76,7 +76,7 @@ func (connector) UserInfo(ctx context.Context, cfg *config, req sdk.UserInfoRequ
 	if id == "" {
 		return nil, sdk.Errorf(sdk.CodeInsufficientRequestParameters, "the callback has no code")
 	}
-	sdk.Logger(ctx).Info("signed in", "user", id)
+	sdk.Logger(ctx).Info("signed in") // never the code, which is the id here
 	raw, _ := json.Marshal(map[string]string{"sub": id})
 	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{
 		ID:      id,

@@ -95,7 +95,7 @@ func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoReq
 // profileMap reads GET /user. A user who set no name is shown by their handle (login).
 var profileMap = oauth2kit.ProfileMap{
 	ID: "id", Name: "name", Avatar: "avatar_url", Email: "email",
-	Fallbacks: map[string][]string{"name": {"login"}},
+	Else: &oauth2kit.ProfileMap{Name: "login"},
 }
 
 // primaryEmail returns the user's primary email address when GitHub has verified it.

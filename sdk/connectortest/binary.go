@@ -169,9 +169,11 @@ type binaryDriver struct {
 	timeout  time.Duration
 }
 
-func (d *binaryDriver) metadata() sdk.Metadata { return d.meta }
-func (d *binaryDriver) deaths() int            { return int(d.restarts.Load()) }
-func (d *binaryDriver) log() string            { return d.logs.String() }
+func (d *binaryDriver) metadata() sdk.Metadata  { return d.meta }
+func (d *binaryDriver) deaths() int             { return int(d.restarts.Load()) }
+func (d *binaryDriver) log() string             { return d.logs.String() }
+func (d *binaryDriver) logMark() int64          { return d.logs.mark() }
+func (d *binaryDriver) logSince(m int64) string { return d.logs.since(m) }
 
 // parseConfig sends raw to the plugin's ValidateConfig, as host.Configure does, under
 // a version of its own so that the plugin parses it.
@@ -225,9 +227,9 @@ func (d *binaryDriver) wireError(method string, err error) error {
 		return &panicError{method: method, value: strings.TrimPrefix(e.Message, "connector panicked: ")}
 	case e.Code == sdk.CodeInvalidConfig && strings.HasPrefix(e.Message, "parsing the configuration panicked: "):
 		return &panicError{method: method, value: strings.TrimPrefix(e.Message, "parsing the configuration panicked: ")}
-	case e.Code == sdk.CodePluginTimeout:
+	case e.Code == host.CodePluginTimeout:
 		return &hungError{method: method, after: d.timeout}
-	case e.Code == sdk.CodePluginUnavailable:
+	case e.Code == host.CodePluginUnavailable:
 		return &diedError{method: method, cause: e}
 	}
 	return e
@@ -236,8 +238,9 @@ func (d *binaryDriver) wireError(method string, err error) error {
 // logBuffer keeps the host's and the plugin's log lines, up to a limit: the newest
 // lines are the ones that explain a failure.
 type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written int64 // bytes written in all, kept or not
 }
 
 const maxLog = 64 << 10
@@ -246,10 +249,33 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Write(p)
+	b.written += int64(len(p))
 	if over := b.buf.Len() - maxLog; over > 0 {
 		b.buf.Next(over)
 	}
 	return len(p), nil
+}
+
+// mark is a position in the log, for since.
+func (b *logBuffer) mark() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.written
+}
+
+// since returns what was written after mark, as far as the buffer still holds it.
+func (b *logBuffer) since(mark int64) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.written - mark
+	if n <= 0 {
+		return ""
+	}
+	if n > int64(b.buf.Len()) {
+		n = int64(b.buf.Len())
+	}
+	all := b.buf.Bytes()
+	return string(all[len(all)-int(n):])
 }
 
 func (b *logBuffer) String() string {

@@ -227,52 +227,6 @@ func checkConfigHuge(k *kit, t T) {
 	}
 }
 
-func checkConfigSecrets(k *kit, t T) {
-	secret := "connectortest-secret-" + randomHex(16)
-	cfg := map[string]any{}
-	for key, v := range k.opts.ValidConfig {
-		cfg[key] = v
-	}
-	confidential := 0
-	for _, f := range k.meta.FormItems {
-		switch {
-		case f.Confidential:
-			cfg[f.Key] = secret
-			confidential++
-		case f.Type != sdk.FormJSON:
-			// Break every other item, so that ParseConfig has much to say.
-			cfg[f.Key] = wrongValue
-		}
-	}
-	if confidential == 0 {
-		t.Logf("no form item is confidential: nothing to check")
-		return
-	}
-	for _, c := range []map[string]any{cfg, secretOnly(k, secret)} {
-		err := k.parse(t, c)
-		if err == nil || k.defective(t, "ParseConfig with secrets set", err) {
-			continue
-		}
-		if text := errorText(err); strings.Contains(text, secret) {
-			t.Errorf("ParseConfig's error repeats the value of a confidential item: %s", truncate(text, 300))
-		}
-	}
-}
-
-// secretOnly is ValidConfig with every confidential item set to secret.
-func secretOnly(k *kit, secret string) map[string]any {
-	cfg := map[string]any{}
-	for key, v := range k.opts.ValidConfig {
-		cfg[key] = v
-	}
-	for _, f := range k.meta.FormItems {
-		if f.Confidential {
-			cfg[f.Key] = secret
-		}
-	}
-	return cfg
-}
-
 // errorText is everything an error would show an operator.
 func errorText(err error) string {
 	var ce *sdk.ConfigError

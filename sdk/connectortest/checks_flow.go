@@ -220,9 +220,7 @@ func checkCallbackGarbage(k *kit, t T) {
 			t.Errorf("%s: succeeded; its state is not the session's", what)
 			continue
 		}
-		if !k.defective(t, what, err) {
-			k.noLeak(t, what, sdk.AsError(err))
-		}
+		k.defective(t, what, err)
 	}
 	// Sessions come from AuthorizationURI through the host, sealed; still, nothing in
 	// one may crash the connector. Whether these succeed is the connector's business.

@@ -1,8 +1,11 @@
 package connectortest
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -39,6 +42,7 @@ func checkSignInComplete(k *kit, t T) {
 	before := k.tokenRequests()
 	res, err := k.finish(t, session, callback)
 	if err != nil {
+		k.signInFailed.Store(true)
 		if !k.defective(t, "UserInfo", err) {
 			t.Errorf("UserInfo after a sign-in through the fake provider failed: %s", describe(err))
 		}
@@ -124,16 +128,37 @@ func checkSignInProviderDown(k *kit, t T) {
 	k.wantError(t, "UserInfo when the token endpoint answers 503", err, sdk.CodeProviderUnavailable)
 }
 
-func checkSignInRefresh(k *kit, t T) {
+// needSignIn skips a check that builds on a working sign-in when signin/complete
+// found it broken: that check already names the defect.
+func (k *kit) needSignIn(t T) {
+	if k.signInFailed.Load() {
+		t.Skipf("needs a working sign-in, and signin/complete failed")
+	}
+}
+
+// signedIn runs a whole sign-in for a check that builds on one; a failure is
+// signin/complete's to report, so the check skips.
+func (k *kit) signedIn(t T) *sdk.UserInfoResult {
+	t.Helper()
+	k.needSignIn(t)
 	session, callback, ok := k.signIn(t)
 	if !ok {
-		return
+		return nil
 	}
 	res, err := k.finish(t, session, callback)
 	if err != nil {
-		if !k.defective(t, "UserInfo", err) {
-			t.Errorf("UserInfo failed: %s", describe(err))
+		var d *diedError
+		if errors.As(err, &d) {
+			k.deathsReported.Add(1)
 		}
+		t.Skipf("the sign-in failed, which is signin/complete's to report: %s", describe(err))
+	}
+	return res
+}
+
+func checkSignInRefresh(k *kit, t T) {
+	res := k.signedIn(t)
+	if res == nil {
 		return
 	}
 	if res.Tokens == nil || res.Tokens.RefreshToken == "" {
@@ -167,4 +192,137 @@ func describeGrants(requests []Request) string {
 		s += " " + r.Form.Get("grant_type")
 	}
 	return s
+}
+
+// bigID is 2^53+1: a float64 holds 9007199254740992 instead, so a connector that
+// decodes the profile into float64 (encoding/json's default for any) loses a digit.
+const bigID = "9007199254740993"
+
+func checkSignInNumericID(k *kit, t T) {
+	want := k.opts.WantUser
+	if want == nil {
+		t.Skipf("set Options.WantUser, so that the kit knows which field of the profile is the id")
+	}
+	k.needSignIn(t)
+	p := k.opts.Provider
+	profile := p.Profile()
+	numeric, ok := replaceValue(profile, want.ID, bigID)
+	if !ok {
+		t.Skipf("the provider's profile has no value %q (Options.WantUser.ID) to replace with a number", want.ID)
+	}
+	p.SetProfile(numeric)
+	defer p.SetProfile(profile)
+	session, callback, ok := k.signIn(t)
+	if !ok {
+		return
+	}
+	res, err := k.finish(t, session, callback)
+	switch {
+	case err != nil:
+		if !k.defective(t, "UserInfo", err) {
+			t.Errorf("UserInfo with the numeric id %s in the profile failed: %s", bigID, describe(err))
+		}
+	case res.UserInfo.ID != bigID:
+		t.Errorf("the profile's id is %q for the numeric id %s; want every digit: decode with json.Number (oauth2kit.MapProfile does), never into float64", res.UserInfo.ID, bigID)
+	}
+}
+
+// replaceValue returns profile with the first string or number equal to old, at any
+// depth, replaced by the JSON number num.
+func replaceValue(profile, old, num string) (string, bool) {
+	d := json.NewDecoder(bytes.NewReader([]byte(profile)))
+	d.UseNumber()
+	var doc any
+	if d.Decode(&doc) != nil {
+		return "", false
+	}
+	var walk func(v any) (any, bool)
+	walk = func(v any) (any, bool) {
+		switch v := v.(type) {
+		case string:
+			return json.Number(num), v == old
+		case json.Number:
+			return json.Number(num), v.String() == old
+		case map[string]any:
+			for _, key := range sortedKeys(v) {
+				if nv, ok := walk(v[key]); ok {
+					v[key] = nv
+					return v, true
+				}
+			}
+		case []any:
+			for i := range v {
+				if nv, ok := walk(v[i]); ok {
+					v[i] = nv
+					return v, true
+				}
+			}
+		}
+		return v, false
+	}
+	doc, ok := walk(doc)
+	if !ok {
+		return "", false
+	}
+	out, err := json.Marshal(doc)
+	return string(out), err == nil
+}
+
+// clientAuthMethods are the methods the fake provider can tell apart.
+var clientAuthMethods = []ClientAuthMethod{ClientSecretBasic, ClientSecretPost}
+
+// authMethodItem finds the form item that chooses the client authentication: a
+// select offering client_secret_basic or client_secret_post.
+func (k *kit) authMethodItem() (string, []ClientAuthMethod) {
+	for _, f := range k.meta.FormItems {
+		var offered []ClientAuthMethod
+		for _, si := range f.SelectItems {
+			if m := ClientAuthMethod(si.Value); slices.Contains(clientAuthMethods, m) {
+				offered = append(offered, m)
+			}
+		}
+		if len(offered) > 0 {
+			return f.Key, offered
+		}
+	}
+	return "", nil
+}
+
+func checkSignInClientAuth(k *kit, t T) {
+	key, methods := k.authMethodItem()
+	if key == "" {
+		t.Skipf("no form item offers client_secret_basic or client_secret_post: the connector authenticates one way")
+	}
+	k.needSignIn(t)
+	defer func() {
+		if err := k.d.configure(t.Context(), k.validRaw); err != nil {
+			t.Errorf("configuring ValidConfig again: %s", describe(err))
+		}
+	}()
+	p := k.opts.Provider
+	for _, m := range methods {
+		raw, err := json.Marshal(k.withKey(key, string(m)))
+		if err != nil {
+			t.Fatalf("connectortest: encoding a configuration: %v", err)
+		}
+		if err := k.d.configure(t.Context(), raw); err != nil {
+			t.Errorf("ValidConfig with %s %q was refused: %s", key, m, describe(err))
+			continue
+		}
+		session, callback, ok := k.signIn(t)
+		if !ok {
+			return
+		}
+		before := len(p.RequestsTo(TokenEndpoint))
+		_, err = k.finish(t, session, callback)
+		requests := p.RequestsTo(TokenEndpoint)[before:]
+		switch {
+		case len(requests) == 0:
+			t.Errorf("with %s %q, UserInfo made no token request", key, m)
+		case requests[0].ClientAuth != m:
+			t.Errorf("with %s %q, the connector authenticated with %s", key, m, requests[0].ClientAuth)
+		case err != nil && !k.defective(t, "UserInfo", err):
+			t.Errorf("with %s %q, UserInfo failed: %s", key, m, describe(err))
+		}
+	}
 }

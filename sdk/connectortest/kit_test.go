@@ -73,7 +73,7 @@ var defects = []struct {
 	{kitconn.PanicOnGarbageConfig, false, []string{"config/garbage"}, "ParseConfig panicked: unexpected configuration"},
 	{kitconn.AcceptGarbageConfig, false, []string{"config/garbage"}, "accepted; a configuration must be a JSON object"},
 	{kitconn.PanicOnHugeConfig, false, []string{"config/huge"}, "ParseConfig panicked: configuration too large"},
-	{kitconn.EchoConfig, false, []string{"config/secrets"}, "repeats the value of a confidential item"},
+	{kitconn.EchoConfig, false, []string{"secrets/never-shown"}, `shows the value of the confidential item "clientSecret"`},
 
 	{kitconn.NoStateInURL, false, []string{"authorization/state-per-request", "authorization/url"}, "state parameter"},
 	{kitconn.PanicOnEmptyState, false, []string{"authorization/garbage"}, "AuthorizationURI panicked: no state"},
@@ -86,7 +86,8 @@ var defects = []struct {
 	{kitconn.EmptyCallbackGeneral, false, []string{"callback/empty"}, "code general"},
 	{kitconn.EmptySessionAccepted, false, []string{"callback/empty-session"}, "a code but no state"},
 	{kitconn.PanicOnHugeCallback, false, []string{"callback/garbage"}, "UserInfo panicked: callback value too large"},
-	{kitconn.EchoCode, false, []string{"callback/empty-session", "callback/garbage", "callback/no-state", "callback/state-mismatch"}, "repeats the authorization code"},
+	{kitconn.EchoCode, false, []string{"secrets/never-shown"}, "callback/state-mismatch: the error of UserInfo shows the authorization code of a callback"},
+	{kitconn.LogToken, true, []string{"secrets/never-shown"}, "signin/complete: a log line shows a code or token the provider issued"},
 
 	{kitconn.RefreshEmptyGeneral, false, []string{"refresh/bad-token"}, "code general"},
 
@@ -96,6 +97,9 @@ var defects = []struct {
 	{kitconn.TokenInvalidGeneral, true, []string{"signin/invalid-token"}, "want social_invalid_access_token"},
 	{kitconn.UnavailableGeneral, true, []string{"signin/provider-down"}, "want provider_unavailable"},
 	{kitconn.RefreshFaked, true, []string{"signin/refresh"}, "Refresh made no token request"},
+	{kitconn.NoProfileID, true, []string{"signin/complete"}, `no value at "user_id"`},
+	{kitconn.FloatID, true, []string{"signin/numeric-id"}, `"9007199254740992" for the numeric id 9007199254740993`},
+	{kitconn.IgnoreAuthMethod, true, []string{"signin/client-auth"}, `with tokenEndpointAuthMethod "client_secret_basic", the connector authenticated with client_secret_post`},
 }
 
 func TestAGoodConnectorPassesEveryCheck(t *testing.T) {
@@ -226,6 +230,8 @@ func TestBinary(t *testing.T) {
 		want   []string
 		msg    string
 	}{
+		{kitconn.LogToken, []string{"secrets/never-shown"}, "a log line shows a code or token the provider issued"},
+		{kitconn.IgnoreAuthMethod, []string{"signin/client-auth"}, `with tokenEndpointAuthMethod "client_secret_basic", the connector authenticated with client_secret_post`},
 		{kitconn.NoEnglishName, []string{""}, "name.en: is required"},
 		{kitconn.PanicOnGarbageConfig, []string{"config/garbage"}, "ParseConfig panicked: unexpected configuration"},
 		{kitconn.AccessDeniedGeneral, []string{"callback/access-denied"}, "code general"},
@@ -234,7 +240,8 @@ func TestBinary(t *testing.T) {
 		{kitconn.FormKeyMismatch, []string{"config/form-items"}, `"scopes" set to ""`},
 	} {
 		t.Run(d.defect, func(t *testing.T) {
-			rec := run(t, connectortest.Binary(withDefect(t, d.defect)), kitOptions(t, false))
+			signIn := d.want[0] == "secrets/never-shown" || strings.HasPrefix(d.want[0], "signin/")
+			rec := run(t, connectortest.Binary(withDefect(t, d.defect)), kitOptions(t, signIn))
 			assertFailed(t, rec, d.want, d.msg)
 		})
 	}

@@ -113,10 +113,11 @@ func Run(t T, target Target, opts Options) {
 	}
 	k := &kit{
 		opts: opts,
-		d:    d,
 		meta: d.metadata(),
 		code: "connectortest-code-" + randomHex(12),
 	}
+	k.d = watched{driver: d, k: k}
+	k.leaks.check = "setting up Options.ValidConfig"
 	k.setUp(t)
 	for _, c := range checks {
 		k.run(t, c, &failures)
@@ -139,14 +140,24 @@ type kit struct {
 	d    driver
 	meta sdk.Metadata
 
-	// configured says the connector accepted Options.ValidConfig; setUpErr why not.
+	// configured says the connector accepted Options.ValidConfig (validRaw, as
+	// JSON); setUpErr why not.
 	configured bool
+	validRaw   []byte
 	setUpErr   error
 
 	// code is the authorization code sent in callbacks: no error may repeat it.
 	code string
 	// deathsReported counts the calls that failed because the plugin process died.
 	deathsReported atomic.Int64
+
+	// leaks are the secrets, codes and tokens seen in errors and logs, by check;
+	// logMark is where the log stood when the current check began.
+	leaks   leakWatch
+	logMark int64
+	// signInFailed says signin/complete failed: the checks that need a working
+	// sign-in skip rather than report the same defect again.
+	signInFailed atomic.Bool
 }
 
 // setUp configures the connector with ValidConfig, for the checks that need it.
@@ -168,7 +179,7 @@ func (k *kit) setUp(t T) {
 		k.setUpErr = fmt.Errorf("the host refused Options.ValidConfig: %s", describe(err))
 		return
 	}
-	k.configured = true
+	k.configured, k.validRaw = true, raw
 }
 
 // need is what a check needs besides the connector.
@@ -210,6 +221,11 @@ func (k *kit) skipReason(c check) (string, bool) {
 func (k *kit) run(t T, c check, failures *atomic.Int64) {
 	t.Helper()
 	subtest(t, c.name, func(st T) {
+		k.leaks.mu.Lock()
+		k.leaks.check = c.name
+		k.leaks.mu.Unlock()
+		k.logMark = k.d.logMark()
+		defer func() { k.watch("a log line", k.d.logSince(k.logMark)) }()
 		st = counting{T: st, failures: failures}
 		if why, ok := k.skipReason(c); ok {
 			st.Skipf("skipped by Options.Skip: %s", why)

@@ -33,8 +33,11 @@ type driver interface {
 	refresh(ctx context.Context, refreshToken string) (*sdk.TokenSet, error)
 	// deaths counts how many times the connector's process died (always 0 in process).
 	deaths() int
-	// log is what the connector's process wrote to its log, for failure reports.
+	// log is what the connector (and, for a binary, the host) logged, for failure
+	// reports; logSince is what was logged after logMark returned mark.
 	log() string
+	logMark() int64
+	logSince(mark int64) string
 }
 
 // panicError is a panic in connector code, caught in process or reported by the

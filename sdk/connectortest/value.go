@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/internal/logctx"
 )
 
 // Value makes a target of a connector value: the checks call its methods directly,
@@ -23,7 +25,8 @@ func Value[C any](c sdk.Connector[C]) Target {
 	return Target{
 		desc: fmt.Sprintf("connector %T", c),
 		open: func(_ T, o *Options) (driver, error) {
-			d := &valueDriver[C]{c: c, timeout: o.callTimeout()}
+			d := &valueDriver[C]{c: c, timeout: o.callTimeout(), logs: &logBuffer{}}
+			d.logger = slog.New(slog.NewJSONHandler(d.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			meta, err := guard(context.Background(), d.timeout, "Metadata", func(context.Context) (sdk.Metadata, error) {
 				return c.Metadata(), nil
 			})
@@ -43,11 +46,20 @@ type valueDriver[C any] struct {
 
 	cfg        C
 	configured bool
+
+	// logs keeps what the connector logs through sdk.Logger, at every level.
+	logs   *logBuffer
+	logger *slog.Logger
 }
 
-func (d *valueDriver[C]) metadata() sdk.Metadata { return d.meta }
-func (d *valueDriver[C]) deaths() int            { return 0 }
-func (d *valueDriver[C]) log() string            { return "" }
+func (d *valueDriver[C]) metadata() sdk.Metadata  { return d.meta }
+func (d *valueDriver[C]) deaths() int             { return 0 }
+func (d *valueDriver[C]) log() string             { return d.logs.String() }
+func (d *valueDriver[C]) logMark() int64          { return d.logs.mark() }
+func (d *valueDriver[C]) logSince(m int64) string { return d.logs.since(m) }
+func (d *valueDriver[C]) withLog(ctx context.Context) context.Context {
+	return logctx.With(ctx, d.logger)
+}
 
 func (d *valueDriver[C]) parse(ctx context.Context, raw []byte) (C, error) {
 	return guard(ctx, d.timeout, "ParseConfig", func(context.Context) (C, error) {
@@ -87,7 +99,7 @@ func (d *valueDriver[C]) authorizationURI(ctx context.Context, req sdk.Authoriza
 		return nil, err
 	}
 	auth, err := guard(ctx, d.timeout, "AuthorizationURI", func(ctx context.Context) (*sdk.Authorization, error) {
-		return d.c.AuthorizationURI(ctx, cfg, req)
+		return d.c.AuthorizationURI(d.withLog(ctx), cfg, req)
 	})
 	if err == nil && auth == nil {
 		err = sdk.Errorf(sdk.CodeGeneral, "connector returned no authorization")
@@ -104,7 +116,7 @@ func (d *valueDriver[C]) userInfo(ctx context.Context, req sdk.UserInfoRequest) 
 		return nil, err
 	}
 	res, err := guard(ctx, d.timeout, "UserInfo", func(ctx context.Context) (*sdk.UserInfoResult, error) {
-		return d.c.UserInfo(ctx, cfg, req)
+		return d.c.UserInfo(d.withLog(ctx), cfg, req)
 	})
 	if err == nil && (res == nil || res.UserInfo.ID == "") {
 		err = sdk.Errorf(sdk.CodeInvalidResponse, "connector returned a profile without an id")
@@ -125,7 +137,7 @@ func (d *valueDriver[C]) refresh(ctx context.Context, refreshToken string) (*sdk
 		return nil, err
 	}
 	tokens, err := guard(ctx, d.timeout, "Refresh", func(ctx context.Context) (*sdk.TokenSet, error) {
-		return r.Refresh(ctx, cfg, refreshToken)
+		return r.Refresh(d.withLog(ctx), cfg, refreshToken)
 	})
 	if err == nil && tokens == nil {
 		err = sdk.Errorf(sdk.CodeInvalidResponse, "connector returned no tokens")

@@ -20,11 +20,38 @@ type ProfileMap struct {
 	Email  string
 	Phone  string
 
-	// Fallbacks are further paths for a field ("id", "name", "avatar", "email" or
-	// "phone"), tried in order when the paths before them give nothing: no value,
-	// null or "". {"name": {"username", "login"}} takes the name from name, else
-	// username, else login. When every path gives "", the field is "".
-	Fallbacks map[string][]string
+	// Else holds further paths, tried for a field when the paths before give
+	// nothing: no value, null or "". {Name: "name", Else: &ProfileMap{Name:
+	// "username"}} takes the name from name, else from username; an Else may have
+	// an Else of its own. When every path gives "", the field is "".
+	Else *ProfileMap
+}
+
+// paths lists the paths of one field ("id", "name"...), m's own first, then its Else chain's.
+func (m *ProfileMap) paths(field string) []string {
+	var out []string
+	for ; m != nil; m = m.Else {
+		var p string
+		switch field {
+		case "id":
+			p = m.ID
+		case "name":
+			p = m.Name
+		case "avatar":
+			p = m.Avatar
+		case "email":
+			p = m.Email
+		case "phone":
+			p = m.Phone
+		}
+		if p != "" {
+			out = append(out, p)
+		}
+		if len(out) > 16 {
+			break // a chain that loops back on itself
+		}
+	}
+	return out
 }
 
 // DefaultProfileMap maps every field to the key of the same name, as Logto does.
@@ -56,22 +83,21 @@ func MapProfile(raw []byte, m ProfileMap) (sdk.UserInfo, error) {
 	if err != nil {
 		return sdk.UserInfo{}, err
 	}
-	id, err := profileID(doc, m.ID, m.Fallbacks["id"])
+	id, err := profileID(doc, m.paths("id"))
 	if err != nil {
 		return sdk.UserInfo{}, err
 	}
 	u := sdk.UserInfo{ID: id, RawData: json.RawMessage(bytes.TrimSpace(raw))}
 	for _, f := range []struct {
 		field string
-		path  string
 		dst   **string
 	}{
-		{"name", m.Name, &u.Name},
-		{"avatar", m.Avatar, &u.Avatar},
-		{"email", m.Email, &u.Email},
-		{"phone", m.Phone, &u.Phone},
+		{"name", &u.Name},
+		{"avatar", &u.Avatar},
+		{"email", &u.Email},
+		{"phone", &u.Phone},
 	} {
-		if *f.dst, err = optionalField(doc, f.field, f.path, m.Fallbacks[f.field]); err != nil {
+		if *f.dst, err = optionalField(doc, f.field, m.paths(f.field)); err != nil {
 			return sdk.UserInfo{}, err
 		}
 	}
@@ -91,8 +117,8 @@ func decodeObject(raw []byte) (map[string]any, error) {
 	return doc, nil
 }
 
-func profileID(doc map[string]any, path string, fallbacks []string) (string, error) {
-	v, at := firstValue(doc, path, fallbacks)
+func profileID(doc map[string]any, paths []string) (string, error) {
+	v, at := firstValue(doc, paths)
 	if v == nil {
 		return "", profileError("id", at, "the userinfo response has no value at %q (profileMap.id)", at)
 	}
@@ -109,11 +135,8 @@ func profileID(doc map[string]any, path string, fallbacks []string) (string, err
 	}
 }
 
-func optionalField(doc map[string]any, field, path string, fallbacks []string) (*string, error) {
-	if path == "" && len(fallbacks) == 0 {
-		return nil, nil
-	}
-	v, at := firstValue(doc, path, fallbacks)
+func optionalField(doc map[string]any, field string, paths []string) (*string, error) {
+	v, at := firstValue(doc, paths)
 	switch v := v.(type) {
 	case nil:
 		return nil, nil
@@ -128,21 +151,18 @@ func optionalField(doc map[string]any, field, path string, fallbacks []string) (
 	}
 }
 
-// firstValue returns the value at the first of path and fallbacks that holds
-// something other than null or "", and that path; "" when every path found one holds
-// "" (nil when none holds anything). The path returned names where to look in errors.
-func firstValue(doc map[string]any, path string, fallbacks []string) (any, string) {
+// firstValue returns the value at the first of paths that holds something other
+// than null or "", and that path; "" when the paths that hold anything hold ""; nil
+// when none does. The path returned is where to look, for errors.
+func firstValue(doc map[string]any, paths []string) (any, string) {
 	var (
 		empty any
-		at    = path
+		at    string
 	)
-	for i, p := range append([]string{path}, fallbacks...) {
-		if p == "" {
-			continue
-		}
-		if i > 0 && at == "" {
-			at = p
-		}
+	if len(paths) > 0 {
+		at = paths[0]
+	}
+	for _, p := range paths {
 		v, ok := lookupPath(doc, p)
 		if !ok || v == nil {
 			continue

@@ -79,27 +79,27 @@ func TestMapProfile(t *testing.T) {
 		{
 			name: "fallbacks fill a missing, null or empty field in order",
 			raw:  `{"uid":7,"name":"","username":"ada","login":"ada-l","avatar":null,"picture":"p1","mail":"a@example.com"}`,
-			m: ProfileMap{ID: "id", Name: "name", Avatar: "avatar", Email: "email", Fallbacks: map[string][]string{
-				"id": {"uid"}, "name": {"username", "login"}, "avatar": {"picture"}, "email": {"emails.0", "mail"},
+			m: ProfileMap{ID: "id", Name: "name", Avatar: "avatar", Email: "email", Else: &ProfileMap{
+				ID: "uid", Name: "username", Avatar: "picture", Email: "emails.0", Else: &ProfileMap{Name: "login", Email: "mail"},
 			}},
 			want: sdk.UserInfo{ID: "7", Name: str("ada"), Avatar: str("p1"), Email: str("a@example.com")},
 		},
 		{
 			name: "the field's own value wins over its fallbacks",
 			raw:  `{"id":"f1","name":"Ada","username":"ada"}`,
-			m:    ProfileMap{ID: "id", Name: "name", Fallbacks: map[string][]string{"name": {"username"}}},
+			m:    ProfileMap{ID: "id", Name: "name", Else: &ProfileMap{Name: "username"}},
 			want: sdk.UserInfo{ID: "f1", Name: str("Ada")},
 		},
 		{
 			name: "every path empty keeps the empty string",
 			raw:  `{"id":"f2","name":"","username":""}`,
-			m:    ProfileMap{ID: "id", Name: "name", Fallbacks: map[string][]string{"name": {"username", "login"}}},
+			m:    ProfileMap{ID: "id", Name: "name", Else: &ProfileMap{Name: "username", Else: &ProfileMap{Name: "login"}}},
 			want: sdk.UserInfo{ID: "f2", Name: str("")},
 		},
 		{
 			name: "a fallback alone, without a path of the field's own",
 			raw:  `{"id":"f3","nick":"n"}`,
-			m:    ProfileMap{ID: "id", Fallbacks: map[string][]string{"name": {"nick"}}},
+			m:    ProfileMap{ID: "id", Else: &ProfileMap{Name: "nick"}},
 			want: sdk.UserInfo{ID: "f3", Name: str("n")},
 		},
 	}
@@ -137,8 +137,9 @@ func TestMapProfileErrors(t *testing.T) {
 		{"garbage", `<html>`, DefaultProfileMap(), "not valid JSON", ""},
 		{"trailing garbage", `{"id":1} x`, DefaultProfileMap(), "not valid JSON", ""},
 		{"a fallback reaching an object names its own path", `{"id":"1","name":null,"profile":{"n":"x"}}`,
-			ProfileMap{ID: "id", Name: "name", Fallbacks: map[string][]string{"name": {"profile"}}}, "profileMap.name", "profile"},
-		{"no id anywhere names the id's path", `{"uid":""}`, ProfileMap{ID: "id", Fallbacks: map[string][]string{"id": {"uid"}}}, `empty id at "uid"`, "uid"},
+			ProfileMap{ID: "id", Name: "name", Else: &ProfileMap{Name: "profile"}}, "profileMap.name", "profile"},
+		{"no id anywhere names the id's path", `{"uid":""}`, ProfileMap{ID: "id", Else: &ProfileMap{ID: "uid"}}, `empty id at "uid"`, "uid"},
+		{"an Else chain that loops ends", `{}`, loop(), `no value at "id"`, "id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,4 +176,11 @@ func describe(u sdk.UserInfo) string {
 		return "\"" + *p + "\""
 	}
 	return "id=" + u.ID + " name=" + f(u.Name) + " avatar=" + f(u.Avatar) + " email=" + f(u.Email) + " phone=" + f(u.Phone)
+}
+
+// loop is a ProfileMap whose Else chain comes back to itself.
+func loop() ProfileMap {
+	m := &ProfileMap{ID: "id"}
+	m.Else = m
+	return *m
 }

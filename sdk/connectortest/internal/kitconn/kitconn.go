@@ -7,9 +7,11 @@ package kitconn
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/idplug/idplug/sdk"
@@ -41,7 +43,7 @@ const (
 	PanicOnGarbageConfig  = "panic-on-garbage-config"  // config/garbage
 	AcceptGarbageConfig   = "accept-garbage-config"    // config/garbage
 	PanicOnHugeConfig     = "panic-on-huge-config"     // config/huge
-	EchoConfig            = "echo-config"              // config/secrets
+	EchoConfig            = "echo-config"              // secrets/never-shown
 
 	NoStateInURL         = "no-state-in-url"        // authorization/url
 	PanicOnEmptyState    = "panic-on-empty-state"   // authorization/garbage
@@ -55,7 +57,8 @@ const (
 	EmptyCallbackGeneral = "empty-callback-general" // callback/empty
 	EmptySessionAccepted = "empty-session-accepted" // callback/empty-session
 	PanicOnHugeCallback  = "panic-on-huge-callback" // callback/garbage
-	EchoCode             = "echo-code"              // the callback checks whose callback carries a code
+	EchoCode             = "echo-code"              // secrets/never-shown
+	LogToken             = "log-token"              // secrets/never-shown
 
 	RefreshEmptyGeneral = "refresh-empty-general" // refresh/bad-token
 	WrongNameField      = "wrong-name-field"      // signin/complete
@@ -64,6 +67,9 @@ const (
 	TokenInvalidGeneral = "token-invalid-general" // signin/invalid-token
 	UnavailableGeneral  = "unavailable-general"   // signin/provider-down
 	RefreshFaked        = "refresh-faked"         // signin/refresh
+	NoProfileID         = "no-profile-id"         // signin/complete (and nothing else)
+	FloatID             = "float-id"              // signin/numeric-id
+	IgnoreAuthMethod    = "ignore-auth-method"    // signin/client-auth
 )
 
 // Config is one instance's configuration.
@@ -76,6 +82,7 @@ type Config struct {
 	Scope                 string `json:"scope"`
 	Prompt                string `json:"prompt"`
 	StoreTokens           bool   `json:"storeTokens"`
+	AuthMethod            string `json:"tokenEndpointAuthMethod"`
 
 	token    *oauth2kit.TokenEndpoint
 	userInfo *oauth2kit.UserInfoEndpoint
@@ -119,6 +126,8 @@ func (c Connector) Metadata() sdk.Metadata {
 				SelectItems: []sdk.SelectItem{{Value: "login"}, {Value: "consent"}}},
 			{Key: "storeTokens", Label: "Store tokens", Type: sdk.FormSwitch, DefaultValue: false,
 				ShowConditions: []sdk.ShowCondition{{TargetKey: "prompt", ExpectValue: "consent"}}},
+			{Key: "tokenEndpointAuthMethod", Label: "Token endpoint auth method", Type: sdk.FormSelect, DefaultValue: "client_secret_post",
+				SelectItems: []sdk.SelectItem{{Value: "client_secret_post"}, {Value: "client_secret_basic"}}},
 		},
 		ConfigTemplate: `{"clientId": "<client id>", "prompt": "login"}`,
 	}
@@ -162,7 +171,7 @@ func (c Connector) ParseConfig(raw []byte) (*Config, error) {
 	case c.Defect == AcceptGarbageConfig && !strings.HasPrefix(strings.TrimSpace(string(raw)), "{"):
 		return &Config{}, nil
 	}
-	cfg := &Config{Prompt: "login"}
+	cfg := &Config{Prompt: "login", AuthMethod: "client_secret_post"}
 	var p sdk.ConfigError
 	if err := c.decode(raw, cfg, &p); err != nil {
 		return nil, err
@@ -187,6 +196,13 @@ func (c Connector) ParseConfig(raw []byte) (*Config, error) {
 	if cfg.Prompt != "login" && cfg.Prompt != "consent" {
 		p.Add("prompt", "must be login or consent")
 	}
+	method := oauth2kit.AuthMethod(cfg.AuthMethod)
+	if method != oauth2kit.ClientSecretPost && method != oauth2kit.ClientSecretBasic {
+		p.Add("tokenEndpointAuthMethod", "must be client_secret_post or client_secret_basic")
+	}
+	if c.Defect == IgnoreAuthMethod {
+		method = oauth2kit.ClientSecretPost
+	}
 	if c.Defect == RefuseValid {
 		p.Add("clientId", "is refused")
 	}
@@ -205,7 +221,7 @@ func (c Connector) ParseConfig(raw []byte) (*Config, error) {
 	}
 	cfg.token = &oauth2kit.TokenEndpoint{
 		URL:  cfg.TokenEndpoint,
-		Auth: oauth2kit.ClientAuth{Method: oauth2kit.ClientSecretPost, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret},
+		Auth: oauth2kit.ClientAuth{Method: method, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret},
 		HTTP: client,
 	}
 	cfg.userInfo = &oauth2kit.UserInfoEndpoint{URL: cfg.UserInfoEndpoint, HTTP: client}
@@ -296,17 +312,32 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 	if err != nil {
 		return nil, c.misread(err)
 	}
+	if c.Defect == LogToken {
+		sdk.Logger(ctx).Debug("exchanged the code", "access_token", tok.AccessToken)
+	}
 	raw, err := cfg.userInfo.Fetch(ctx, tok.AccessToken)
 	if err != nil {
 		return nil, c.misread(err)
 	}
 	m := oauth2kit.DefaultProfileMap()
-	if c.Defect == WrongNameField {
+	switch c.Defect {
+	case WrongNameField:
 		m.Name = "login"
+	case NoProfileID:
+		m.ID = "user_id"
 	}
 	profile, err := oauth2kit.MapProfile(raw, m)
 	if err != nil {
 		return nil, err
+	}
+	if c.Defect == FloatID {
+		// The classic: decoding into any makes every number a float64.
+		var v struct{ ID any }
+		if json.Unmarshal(raw, &v) == nil {
+			if f, ok := v.ID.(float64); ok {
+				profile.ID = strconv.FormatFloat(f, 'f', -1, 64)
+			}
+		}
 	}
 	res := &sdk.UserInfoResult{UserInfo: profile}
 	if cfg.StoreTokens {

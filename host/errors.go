@@ -1,0 +1,19 @@
+package host
+
+import (
+	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/sdk"
+)
+
+// Codes the host adds to the connector error codes, for failures a connector never
+// returns itself. host/server maps each to its HTTP status.
+const (
+	// CodeConnectorNotFound: no instance with this id is configured.
+	CodeConnectorNotFound sdk.ErrorCode = "connector_not_found"
+	// CodePluginUnavailable: the plugin process is not running (crashed, restarting, stopped).
+	CodePluginUnavailable = process.CodePluginUnavailable
+	// CodePluginTimeout: the plugin did not answer before the call deadline.
+	CodePluginTimeout = process.CodePluginTimeout
+	// CodePluginOverloaded: too many calls are in flight to the plugin; retry shortly.
+	CodePluginOverloaded = process.CodePluginOverloaded
+)

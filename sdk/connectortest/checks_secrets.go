@@ -1,0 +1,168 @@
+package connectortest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// minNeedle is the shortest value the kit looks for: a shorter "secret" (such as a
+// test's "s") would be found by chance.
+const minNeedle = 8
+
+// needle is a value that must never show in an error or a log line.
+type needle struct{ value, what string }
+
+// leak is one place where a needle showed.
+type leak struct{ check, where, what string }
+
+// leakWatch collects the leaks of a run, check by check, for secrets/never-shown.
+type leakWatch struct {
+	mu      sync.Mutex
+	check   string
+	planted []needle
+	leaks   []leak
+}
+
+// needles are the values no error or log line may carry: the kit's authorization
+// code, every code and token the fake provider issued, the provider's client secret
+// and the value of every confidential item of ValidConfig.
+func (k *kit) needles() []needle {
+	out := []needle{{k.code, "the authorization code of a callback"}}
+	for _, f := range k.meta.FormItems {
+		if v, ok := k.opts.ValidConfig[f.Key].(string); ok && f.Confidential && len(v) >= minNeedle {
+			out = append(out, needle{v, fmt.Sprintf("the value of the confidential item %q", f.Key)})
+		}
+	}
+	if p := k.opts.Provider; p != nil {
+		if s := p.ClientSecret(); len(s) >= minNeedle {
+			out = append(out, needle{s, "the provider's client secret"})
+		}
+		for _, v := range p.Issued() {
+			out = append(out, needle{v, "a code or token the provider issued"})
+		}
+	}
+	k.leaks.mu.Lock()
+	out = append(out, k.leaks.planted...)
+	k.leaks.mu.Unlock()
+	return out
+}
+
+// watch looks for needles in text, which came from where during the current check.
+func (k *kit) watch(where, text string) {
+	if text == "" {
+		return
+	}
+	for _, n := range k.needles() {
+		if strings.Contains(text, n.value) {
+			k.leaks.mu.Lock()
+			k.leaks.leaks = append(k.leaks.leaks, leak{k.leaks.check, where, n.what})
+			k.leaks.mu.Unlock()
+		}
+	}
+}
+
+// watchError looks for needles in everything an error shows: its message and details.
+func (k *kit) watchError(method string, err error) {
+	if err == nil || defect(err) {
+		return
+	}
+	k.watch("the error of "+method, errorText(err))
+}
+
+// watched is a driver whose every error goes past the kit's leak watch.
+type watched struct {
+	driver
+	k *kit
+}
+
+func (w watched) parseConfig(ctx context.Context, raw []byte) error {
+	err := w.driver.parseConfig(ctx, raw)
+	w.k.watchError("ParseConfig", err)
+	return err
+}
+
+func (w watched) configure(ctx context.Context, raw []byte) error {
+	err := w.driver.configure(ctx, raw)
+	w.k.watchError("ParseConfig", err)
+	return err
+}
+
+func (w watched) authorizationURI(ctx context.Context, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	auth, err := w.driver.authorizationURI(ctx, req)
+	w.k.watchError("AuthorizationURI", err)
+	return auth, err
+}
+
+func (w watched) userInfo(ctx context.Context, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	res, err := w.driver.userInfo(ctx, req)
+	w.k.watchError("UserInfo", err)
+	return res, err
+}
+
+func (w watched) refresh(ctx context.Context, refreshToken string) (*sdk.TokenSet, error) {
+	tokens, err := w.driver.refresh(ctx, refreshToken)
+	w.k.watchError("Refresh", err)
+	return tokens, err
+}
+
+// checkSecretsNeverShown provokes config errors with a planted secret in every
+// confidential item, then reports every leak the watch saw in this run: in the
+// errors of every call and in the log lines written during every check.
+func checkSecretsNeverShown(k *kit, t T) {
+	if k.configured {
+		provokeConfigErrors(k, t)
+	}
+	k.watch("the log", k.d.logSince(k.logMark))
+	k.leaks.mu.Lock()
+	leaks := append([]leak(nil), k.leaks.leaks...)
+	k.leaks.mu.Unlock()
+	seen := map[leak]bool{}
+	for _, l := range leaks {
+		if seen[l] {
+			continue
+		}
+		seen[l] = true
+		t.Errorf("%s: %s shows %s; messages, details and log lines must never carry secrets, codes or tokens", l.check, l.where, l.what)
+	}
+}
+
+// provokeConfigErrors sends ParseConfig ValidConfig with a planted secret in every
+// confidential item and every other item broken, so that it has much to say, then
+// with the secrets alone.
+func provokeConfigErrors(k *kit, t T) {
+	secret := "connectortest-planted-" + randomHex(16)
+	k.leaks.mu.Lock()
+	k.leaks.planted = append(k.leaks.planted, needle{secret, "the value of a confidential item"})
+	k.leaks.mu.Unlock()
+	broken, secretOnly := map[string]any{}, map[string]any{}
+	for key, v := range k.opts.ValidConfig {
+		broken[key], secretOnly[key] = v, v
+	}
+	confidential := 0
+	for _, f := range k.meta.FormItems {
+		switch {
+		case f.Confidential:
+			broken[f.Key], secretOnly[f.Key] = secret, secret
+			confidential++
+		case f.Type != sdk.FormJSON:
+			broken[f.Key] = wrongValue
+		}
+	}
+	if confidential == 0 {
+		t.Logf("no form item is confidential: no secret planted in the configuration")
+		return
+	}
+	for _, cfg := range []map[string]any{broken, secretOnly} {
+		raw, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatalf("connectortest: encoding a configuration: %v", err)
+		}
+		err = k.d.parseConfig(t.Context(), raw)
+		k.defective(t, "ParseConfig with secrets set", err)
+	}
+}
