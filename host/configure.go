@@ -6,19 +6,19 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/internal/wire"
 )
 
 // validateConcurrency bounds the ValidateConfig calls in flight during Configure.
 const validateConcurrency = 16
 
-var instanceIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+var instanceIDRE = wire.InstanceIDRE
 
 // Problem is one reason a configuration was refused.
 type Problem struct {

@@ -9,18 +9,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/idplug/idplug/internal/wire"
 )
 
 // Prefix starts the file name of every plugin executable.
-const Prefix = "idplug-connector-"
+const Prefix = wire.PluginFilePrefix
 
 // SumsFile is the optional checksum list in the plugin folder, as sha256sum prints it.
 const SumsFile = "SHA256SUMS"
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+var nameRE = wire.PluginNameRE
 
 // Plugin is an executable that passed every check.
 type Plugin struct {

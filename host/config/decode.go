@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/idplug/idplug/internal/wire"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -17,7 +17,7 @@ var (
 	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
-	connectorIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	connectorIDRE = wire.InstanceIDRE
 )
 
 // decodeConfig builds a Config from the document root (nil for an empty
@@ -216,7 +216,7 @@ func (d *decoder) connector(n *yaml.Node, path *fieldPath) (*Connector, loc, loc
 	case !set:
 		d.ps.add(idAt.path, idAt.pos, "is required")
 	case !connectorIDRE.MatchString(id):
-		d.ps.add(idAt.path, idAt.pos, "%q must match [a-z0-9][a-z0-9-]*", id)
+		d.ps.add(idAt.path, idAt.pos, "%q must match %s", id, strings.Trim(connectorIDRE.String(), "^$"))
 	}
 	c.ID = id
 

@@ -28,7 +28,7 @@ type Settings struct {
 	// UserSessionTTL is how long a browser stays signed in (default 8 hours).
 	UserSessionTTL time.Duration
 	// AccessLog gets the line logged for every request (default: the Server's
-	// logger). idplug serve gives it a buffered output (internal/logsink).
+	// logger). idplug serve gives it a buffered output (host/logsink).
 	AccessLog hclog.Logger
 	// MaxBodyBytes caps request bodies (default 64 KiB).
 	MaxBodyBytes int64

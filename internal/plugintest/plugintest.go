@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/idplug/idplug/internal/wire"
 )
 
 // RepoRoot is the folder holding go.mod, found by walking up from the working directory.
@@ -91,7 +93,7 @@ func Folder(tb testing.TB) string {
 // and returns its path.
 func Install(tb testing.TB, dir, src, name string) string {
 	tb.Helper()
-	dst := filepath.Join(dir, "idplug-connector-"+name)
+	dst := filepath.Join(dir, wire.PluginFilePrefix+name)
 	if err := CopyFile(src, dst, 0o755); err != nil {
 		tb.Fatal(err)
 	}

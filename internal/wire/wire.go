@@ -1,8 +1,24 @@
 // Package wire holds what the host and the SDK must agree on to find each other:
-// the go-plugin handshake, the plugin name and the protocol versions.
+// the go-plugin handshake, the plugin name and the protocol versions, and the names
+// of plugin files and instances.
 package wire
 
-import plugin "github.com/hashicorp/go-plugin"
+import (
+	"regexp"
+
+	plugin "github.com/hashicorp/go-plugin"
+)
+
+// PluginFilePrefix starts the file name of every plugin executable:
+// idplug-connector-<name>.
+const PluginFilePrefix = "idplug-connector-"
+
+// PluginNameRE is what <name> in a plugin's file name, and a plugin's metadata id, may be.
+var PluginNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// InstanceIDRE is what an instance id (a connector's id in idplug.yaml, and in
+// every /v1 and browser route) may be.
+var InstanceIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // ProtocolVersion is the newest wire protocol version this build speaks.
 const ProtocolVersion = 1

@@ -20,11 +20,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/internal/wire"
 	"github.com/idplug/idplug/sdk"
 )
 
 // pluginPrefix starts the file name of every plugin executable.
-const pluginPrefix = "idplug-connector-"
+const pluginPrefix = wire.PluginFilePrefix
 
 // instanceID names the instance the kit configures in the host.
 const instanceID = "connectortest"
@@ -76,7 +77,7 @@ func binaryFile(t T, path string) (string, error) {
 }
 
 var (
-	nameRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	nameRE      = wire.PluginNameRE
 	notNameChar = regexp.MustCompile(`[^a-z0-9_-]+`)
 )
 

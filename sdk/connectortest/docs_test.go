@@ -21,3 +21,31 @@ func TestTheAuthorsGuideListsEveryCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestTheAuthorsGuideShowsTheScaffoldsKitOptions keeps the guide's kitOptions in
+// step with the one scripts/new-connector writes, in both shapes.
+func TestTheAuthorsGuideShowsTheScaffoldsKitOptions(t *testing.T) {
+	root := repoRoot(t)
+	guide, err := os.ReadFile(filepath.Join(root, "docs", "connector-authors.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"oauth2", "rest"} {
+		tmpl, err := os.ReadFile(filepath.Join(root, "scripts", "connector-templates", kind, "connector_test.go.tmpl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range []string{
+			"func kitOptions(t *testing.T) connectortest.Options {",
+			"connectortest.Run(t, connectortest.Value(connector{}), kitOptions(t))",
+			`connectortest.Run(t, connectortest.Binary("."), kitOptions(t))`,
+		} {
+			if !strings.Contains(string(tmpl), line) {
+				t.Errorf("the %s scaffold's test lacks %q", kind, line)
+			}
+			if !strings.Contains(string(guide), line) {
+				t.Errorf("docs/connector-authors.md lacks %q", line)
+			}
+		}
+	}
+}

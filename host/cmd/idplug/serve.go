@@ -19,11 +19,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/config"
+	"github.com/idplug/idplug/host/logsink"
 	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/server"
 	"github.com/idplug/idplug/internal/gcpercent"
-	"github.com/idplug/idplug/internal/logsink"
 	"github.com/idplug/idplug/internal/procs"
 )
 

@@ -182,7 +182,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	}
 }
 
-// Request lines are written in batches (internal/logsink): every one of them is
+// Request lines are written in batches (host/logsink): every one of them is
 // there once idplug has stopped, in order, without query strings, and a line
 // logged directly after them (shutting down) comes after them.
 func TestAccessLogKeepsEveryRequest(t *testing.T) {
