@@ -165,8 +165,15 @@ func TestPluginsExitWhenTheirHostIsKilled(t *testing.T) {
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "one")
 	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
 
+	// A SIGKILLed host cannot remove its socket folder: give it a TMPDIR of the
+	// test's (short, for socket paths), removed when the test ends.
+	tmp, err := os.MkdirTemp("", "hk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperHostEnv+"="+dir)
+	cmd.Env = append(os.Environ(), helperHostEnv+"="+dir, "TMPDIR="+tmp)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -114,13 +114,21 @@ func newBrowser(t *testing.T, path string) context.Context {
 // and returns the URL it tells people to open.
 func startDemo(t *testing.T, root string) string {
 	t.Helper()
+	url, _, _ := launchDemo(t, root)
+	return url
+}
+
+// launchDemo is startDemo, also returning the script's process and its folder.
+func launchDemo(t *testing.T, root string) (string, *exec.Cmd, string) {
+	t.Helper()
 	plugins := pluginFolder(t, "oauth2")
+	dir := t.TempDir()
 	cmd := exec.Command(filepath.Join(root, "scripts", "run-demo"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(),
 		"IDPLUG_DEMO_PORT="+strconv.Itoa(freePort(t)),
 		"IDPLUG_DEMO_PROVIDER_PORT="+strconv.Itoa(freePort(t)),
-		"IDPLUG_DEMO_DIR="+t.TempDir(),
+		"IDPLUG_DEMO_DIR="+dir,
 		"IDPLUG_BIN="+plugintest.Binary(t, "./host/cmd/idplug"),
 		"IDPLUG_PLUGIN_DIR="+plugins,
 	)
@@ -163,11 +171,11 @@ func startDemo(t *testing.T, root string) string {
 			for range lines {
 			}
 		}()
-		return strings.Fields(rest)[0]
+		return strings.Fields(rest)[0], cmd, dir
 	case <-time.After(60 * time.Second):
 		t.Fatal("run-demo did not start within 60s")
 	}
-	return ""
+	return "", nil, ""
 }
 
 // freePort asks the kernel for a free loopback port. Another process could take it
