@@ -75,6 +75,7 @@ func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 	if s.Reload != nil {
 		api("POST /v1/admin/reload", srv.reload)
 	}
+	mux.HandleFunc("GET /v1/openapi.json", srv.openAPIDocument)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNotFound("no such API route: "+r.Method+" "+r.URL.Path))
 	})
