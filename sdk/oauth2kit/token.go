@@ -22,6 +22,9 @@ type Token struct {
 	// Expiry is when the token expires, counted from when the request was sent;
 	// zero when the provider gave no lifetime. ParseTokenResponse leaves it zero.
 	Expiry time.Time
+	// Dropped names the optional fields of the answer that were malformed (such as
+	// an expires_in of "soon") and ignored rather than failing the sign-in.
+	Dropped []string
 }
 
 // TokenSet returns t in the SDK's shape.
@@ -104,6 +107,10 @@ func (e *TokenEndpoint) request(ctx context.Context, grant GrantType, params url
 	}
 	if t.ExpiresIn > 0 {
 		t.Expiry = sent.Add(t.ExpiresIn)
+	}
+	for _, field := range t.Dropped {
+		// The field's name only: its value could be anything, a token included.
+		sdk.Logger(ctx).Warn("the token endpoint's answer has a malformed optional field; it is ignored", "field", field)
 	}
 	return t, nil
 }

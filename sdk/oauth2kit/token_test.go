@@ -1,8 +1,10 @@
 package oauth2kit
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/internal/logctx"
 )
 
 // tokenStub answers every token request with status, contentType and body, and
@@ -286,5 +289,27 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 	wantNoLeak(t, err, "the-code-123", "s3cr3t-value")
 	if !strings.Contains(got.Message, "code [redacted] is unknown") {
 		t.Errorf("message = %q", got.Message)
+	}
+}
+
+// TestAMalformedExpiresInIsDroppedWithAWarning: the sign-in goes on without an
+// expiry, and the log names the field, never its value.
+func TestAMalformedExpiresInIsDroppedWithAWarning(t *testing.T) {
+	const odd = "soon-b7f3e1d2c9a8"
+	srv := newServer(t, (&tokenStub{}).handler(200, jsonType, `{"access_token":"at","expires_in":"`+odd+`","refresh_token":"rt"}`))
+	var logs bytes.Buffer
+	ctx := logctx.With(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)))
+	tok, err := newEndpoint(t, srv.URL, HTTPOptions{}).Exchange(ctx, "code", "https://app.test/cb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.ExpiresIn != 0 || !tok.Expiry.IsZero() || tok.RefreshToken != "rt" || !reflect.DeepEqual(tok.Dropped, []string{"expires_in"}) {
+		t.Errorf("token = %+v", tok)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(logs.String(), `"field":"expires_in"`) {
+		t.Errorf("no warning naming expires_in: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), odd) {
+		t.Errorf("the warning repeats the value: %s", logs.String())
 	}
 }

@@ -159,13 +159,29 @@ func tokenOf(fields map[string]any) (*Token, error) {
 	if !ok || access == "" {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the token endpoint's answer has no access_token")
 	}
-	t := &Token{
-		AccessToken:  access,
-		TokenType:    stringOf(fields["token_type"]),
-		RefreshToken: stringOf(fields["refresh_token"]),
-		IDToken:      stringOf(fields["id_token"]),
-		Scope:        scopeOf(fields["scope"]),
-		ExpiresIn:    expiresInOf(fields["expires_in"]),
+	t := &Token{AccessToken: access}
+	for _, f := range []struct {
+		name string
+		dst  *string
+		read func(any) (string, bool)
+	}{
+		{"token_type", &t.TokenType, stringField},
+		{"refresh_token", &t.RefreshToken, stringField},
+		{"id_token", &t.IDToken, stringField},
+		{"scope", &t.Scope, scopeOf},
+	} {
+		v, ok := fields[f.name]
+		if !ok || v == nil {
+			continue
+		}
+		if *f.dst, ok = f.read(v); !ok {
+			t.Dropped = append(t.Dropped, f.name)
+		}
+	}
+	if v, ok := fields["expires_in"]; ok && v != nil {
+		if t.ExpiresIn, ok = expiresInOf(v); !ok {
+			t.Dropped = append(t.Dropped, "expires_in")
+		}
 	}
 	if t.TokenType == "" {
 		t.TokenType = "Bearer"
@@ -173,11 +189,17 @@ func tokenOf(fields map[string]any) (*Token, error) {
 	return t, nil
 }
 
+// stringField reads a string field; another type is malformed.
+func stringField(v any) (string, bool) {
+	s, ok := v.(string)
+	return s, ok
+}
+
 // scopeOf accepts RFC 6749's space-separated string and the array some providers send.
-func scopeOf(v any) string {
+func scopeOf(v any) (string, bool) {
 	switch v := v.(type) {
 	case string:
-		return v
+		return v, true
 	case []any:
 		parts := make([]string, 0, len(v))
 		for _, p := range v {
@@ -185,17 +207,17 @@ func scopeOf(v any) string {
 				parts = append(parts, s)
 			}
 		}
-		return strings.Join(parts, " ")
+		return strings.Join(parts, " "), true
 	}
-	return ""
+	return "", false
 }
 
 // maxExpiresIn keeps a silly expires_in from overflowing a time.Duration.
 const maxExpiresIn = math.MaxInt32
 
-// expiresInOf accepts a number or a numeric string; anything else, or a value that
-// is not positive, means "not said".
-func expiresInOf(v any) time.Duration {
+// expiresInOf accepts a number or a numeric string; a value that is not positive
+// means "not said". Anything else is malformed (ok false).
+func expiresInOf(v any) (time.Duration, bool) {
 	var text string
 	switch v := v.(type) {
 	case json.Number:
@@ -203,11 +225,14 @@ func expiresInOf(v any) time.Duration {
 	case string:
 		text = strings.TrimSpace(v)
 	default:
-		return 0
+		return 0, false
 	}
 	secs, err := strconv.ParseFloat(text, 64)
-	if err != nil || math.IsNaN(secs) || secs <= 0 {
-		return 0
+	switch {
+	case err != nil || math.IsNaN(secs):
+		return 0, false
+	case secs <= 0:
+		return 0, true
 	}
-	return time.Duration(math.Min(math.Floor(secs), maxExpiresIn)) * time.Second
+	return time.Duration(math.Min(math.Floor(secs), maxExpiresIn)) * time.Second, true
 }

@@ -2,6 +2,7 @@ package oauth2kit
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func TestParseTokenResponseAccepts(t *testing.T) {
 			name:        "malformed optional fields are dropped",
 			contentType: jsonType,
 			body:        `{"access_token":"at","expires_in":"soon","scope":{"a":1},"refresh_token":5,"token_type":null}`,
-			want:        Token{AccessToken: "at", TokenType: "Bearer"},
+			want:        Token{AccessToken: "at", TokenType: "Bearer", Dropped: []string{"refresh_token", "scope", "expires_in"}},
 		},
 		{
 			name:        "JSON sent as text/plain",
@@ -95,7 +96,7 @@ func TestParseTokenResponseAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if *got != tt.want {
+			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("token = %+v\nwant    %+v", *got, tt.want)
 			}
 		})
