@@ -27,18 +27,24 @@
 //   - config: ParseConfig accepts ValidConfig and every form item's key; refuses a
 //     missing required item, an unknown key and a wrongly typed value with a
 //     *sdk.ConfigError naming the field; refuses garbage with invalid_config; never
-//     panics on empty, garbage or huge input; never repeats a confidential value.
+//     panics on empty, garbage or huge input.
 //   - authorization: the URL carries the request's state and redirect_uri; odd
 //     input does not panic.
 //   - callback: error=access_denied is authorization_failed; a state mismatch is
 //     invalid_request_parameters or authorization_failed, before any token request;
 //     a missing code is insufficient_request_parameters; empty sessions and callbacks,
-//     huge and odd values are refused without a panic; no error repeats the code.
+//     huge and odd values are refused without a panic.
 //   - refresh: an empty refresh token is a request error.
 //   - signin (with Options.Provider): a whole sign-in returns the expected profile
 //     after exactly one token request; a refused code is social_auth_code_invalid,
 //     a refused access token social_invalid_access_token, a provider answering 503
-//     provider_unavailable; a refresh token renews the tokens.
+//     provider_unavailable; a numeric id above 2^53 keeps every digit; each client
+//     authentication method the configuration offers is the one used; a refresh
+//     token renews the tokens. The checks that need a working sign-in skip when
+//     signin/complete fails, so that one defect fails one check.
+//   - secrets: no error message, detail or log line, in any check, carries a
+//     confidential value of the configuration, the authorization code, or a code or
+//     token the provider issued.
 //
 // Checks report through T, which *testing.T satisfies; a test double that records
 // failures satisfies it too, which is how this package's own tests prove that each
