@@ -13,13 +13,13 @@ import (
 
 func TestSafeReturnTo(t *testing.T) {
 	for in, want := range map[string]string{"": "/", "/": "/", "/account?tab=1": "/account?tab=1", "/a/b#c": "/a/b#c"} {
-		if got, err := safeReturnTo(in); err != nil || got != want {
+		if got, err := safeReturnTo(in, "/"); err != nil || got != want {
 			t.Errorf("safeReturnTo(%q) = %q, %v", in, got, err)
 		}
 	}
 	for _, bad := range []string{"https://evil.test/", "//evil.test", "/\\evil.test", "evil.test", "javascript:alert(1)",
 		"/ok\r\nSet-Cookie: x", "http:/evil.test", "\t/x"} {
-		if _, err := safeReturnTo(bad); err == nil {
+		if _, err := safeReturnTo(bad, "/"); err == nil {
 			t.Errorf("safeReturnTo(%q) accepted an open redirect", bad)
 		}
 	}
