@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"strings"
 )
 
 // MinAPIKeyLen is the shortest API key accepted, in bytes: a key is the only
@@ -42,7 +43,8 @@ func (d *decoder) adminListen(cfg *Config, fs fields) {
 		d.ps.add(at.path, at.pos, "%s", msg)
 		return
 	}
-	if s == cfg.Listen {
+	// Two port-0 listeners get a port each: only a fixed port can clash.
+	if s == cfg.Listen && !strings.HasSuffix(s, ":0") {
 		d.ps.add(at.path, at.pos, "%q must differ from listen", s)
 		return
 	}
