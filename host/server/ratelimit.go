@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -102,10 +103,21 @@ func (l *failureLimiter) sweep() {
 	}
 }
 
-// clientAddr is the address a request came from, without its port.
+// clientAddr is the address a request came from, without its port. An IPv6
+// client counts by its /64, the block one host is usually given: counted by
+// address, it would have 2^64 fresh windows.
 func clientAddr(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
 		return host
 	}
-	return remote
+	if addr = addr.Unmap(); addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
 }

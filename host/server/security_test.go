@@ -108,3 +108,17 @@ func TestCookieNames(t *testing.T) {
 		}
 	}
 }
+
+func TestClientAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7:51234":                "192.0.2.7",
+		"[::ffff:192.0.2.7]:1":           "192.0.2.7",
+		"[2001:db8:1:2:aaaa::1]:443":     "2001:db8:1:2::/64",
+		"[2001:db8:1:2:bbbb:cc::9]:1000": "2001:db8:1:2::/64",
+		"@":                              "@",
+	} {
+		if got := clientAddr(in); got != want {
+			t.Errorf("clientAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -423,14 +423,22 @@ func TestAPIKeyBruteForce(t *testing.T) {
 // absolute paths either way.
 func TestAdminListener(t *testing.T) {
 	dir := pluginFolder(t, "example")
-	// A file named like a plugin that is not one: refused, with a reason.
+	// A file named like a plugin that is not one, and a link to a file outside the
+	// folder: both refused, the second with a reason that names where it points.
 	if err := os.WriteFile(filepath.Join(dir, "idplug-connector-broken"), []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "elsewhere"), []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "elsewhere"), filepath.Join(dir, "idplug-connector-linked")); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("without", func(t *testing.T) {
 		p := startIdplug(t, dir, exampleConfig)
 		_, body := do(t, http.DefaultClient, "GET", p.URL+"/readyz", nil)
-		if !strings.Contains(body, "idplug-connector-broken") || strings.Contains(body, dir) {
+		if !strings.Contains(body, "idplug-connector-linked") || strings.Contains(body, dir) || strings.Contains(body, outside) {
 			t.Fatalf("public /readyz: %s", body)
 		}
 	})
@@ -446,6 +454,10 @@ func TestAdminListener(t *testing.T) {
 		resp, body = do(t, http.DefaultClient, "GET", admin+"/readyz", nil)
 		if resp.StatusCode != 200 || !strings.Contains(body, `"pid"`) || !strings.Contains(body, "idplug-connector-broken") {
 			t.Fatalf("admin /readyz: %d %s", resp.StatusCode, body)
+		}
+		// The details do name the link's target: the public /readyz hides something.
+		if !strings.Contains(body, outside) {
+			t.Fatalf("admin /readyz has no path to hide, so the test proves nothing: %s", body)
 		}
 		resp, body = do(t, http.DefaultClient, "GET", admin+"/metrics", nil)
 		if resp.StatusCode != 200 || !strings.Contains(body, "idplug_plugin_state") {
@@ -469,4 +481,36 @@ func adminAddress(t *testing.T, p *idplugProc) string {
 	}
 	t.Fatalf("no admin_address in the log:\n%s", p.logs)
 	return ""
+}
+
+// TestHostCookiesOverHTTPS: with an https public_url without a path, both cookies
+// are __Host- cookies (Secure, Path=/, no Domain), and a sign-in completes with them.
+func TestHostCookiesOverHTTPS(t *testing.T) {
+	p := startIdplug(t, pluginFolder(t, "example"), strings.Replace(
+		strings.Replace(browserConfig, "http://127.0.0.1:1", "https://127.0.0.1:1", 1), "GREETING", "Hi", 1))
+	c := noRedirects(nil)
+	resp, _ := do(t, c, "GET", p.URL+"/sign-in/demo", nil)
+	mustEqual(t, "sign-in status", resp.StatusCode, 302)
+	flow := cookieNamed(resp, "__Host-idplug_flow")
+	if flow == nil || !flow.Secure || flow.Path != "/" || flow.Domain != "" || cookieNamed(resp, "idplug_flow") != nil {
+		t.Fatalf("flow cookie: %v", resp.Header.Values("Set-Cookie"))
+	}
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	mustEqual(t, "redirect_uri", loc.Query().Get("redirect_uri"), "https://127.0.0.1:1/callback/demo")
+	resp, _ = do(t, c, "GET", p.URL+"/callback/demo?code=ada&state="+loc.Query().Get("state"),
+		map[string]string{"Cookie": flow.Name + "=" + flow.Value})
+	mustEqual(t, "callback status", resp.StatusCode, 302)
+	session := cookieNamed(resp, "__Host-idplug_session")
+	if session == nil || !session.Secure || session.Path != "/" || session.Domain != "" {
+		t.Fatalf("session cookie: %v", resp.Header.Values("Set-Cookie"))
+	}
+	_, body := do(t, c, "GET", p.URL+"/user", map[string]string{"Cookie": session.Name + "=" + session.Value})
+	if !strings.Contains(body, `"sub":"ada"`) {
+		t.Fatalf("/user = %s", body)
+	}
+	// A plain cookie of the same name (as a sibling subdomain could set) is not read.
+	_, body = do(t, c, "GET", p.URL+"/user", map[string]string{"Cookie": "idplug_session=" + session.Value})
+	if !strings.Contains(body, `"isAuthenticated":false`) {
+		t.Fatalf("/user read a cookie without the prefix: %s", body)
+	}
 }
