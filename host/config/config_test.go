@@ -16,7 +16,7 @@ const (
 	apiKeyA = "api-key-a-0123456789abcdef012345" // 32 bytes
 	apiKeyB = "api-key-b-0123456789abcdef012345"
 	key32   = "0123456789abcdef0123456789abcdef"
-	key40 = "0123456789abcdef0123456789abcdef01234567"
+	key40   = "0123456789abcdef0123456789abcdef01234567"
 )
 
 // doc joins lines into a file, so that line numbers in cases are easy to count.
@@ -402,7 +402,7 @@ func TestProblems(t *testing.T) {
 		},
 		{
 			name: "api key empty or with spaces",
-			data: withMinimal("api_keys: ['', 'abc ', \"a\\nb\", good, "+apiKeyA+"]"),
+			data: withMinimal("api_keys: ['', 'abc ', \"a\\nb\", good, " + apiKeyA + "]"),
 			want: []string{
 				`3 api_keys[0]: is empty`,
 				`3 api_keys[1]: must not contain spaces or control characters`,

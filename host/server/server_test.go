@@ -52,6 +52,7 @@ func TestEveryErrorCodeHasItsStatus(t *testing.T) {
 		sdk.CodeSocialAuthCodeInvalid: 401, sdk.CodeSocialAccessTokenInvalid: 401, sdk.CodeSocialIDTokenInvalid: 401,
 		sdk.CodeAuthorizationFailed: 401, CodeUnauthorized: 401,
 		host.CodeConnectorNotFound: 404, CodeNotFound: 404, CodeRequestTooLarge: 413, sdk.CodeRateLimitExceeded: 429,
+		CodeCrossOrigin: 403, CodeMethodNotAllowed: 405, CodeTooManyAttempts: 429,
 		sdk.CodeGeneral: 500, sdk.CodeNotImplemented: 501, sdk.CodeProviderUnavailable: 502,
 		sdk.CodePluginUnavailable: 503, sdk.CodePluginOverloaded: 503, sdk.CodeProviderTimeout: 504, sdk.CodePluginTimeout: 504,
 	} {

@@ -156,6 +156,7 @@ func TestSignInUnderAPublicPath(t *testing.T) {
 	if session == nil || session.Path != "/idp/" || len(session.Name)+len(session.Value) > 4000 {
 		t.Fatalf("session cookie = %v", session)
 	}
+	t.Logf("cookies: flow %d bytes, session %d bytes", len(flow.Value), len(session.Value))
 
 	var user map[string]any
 	_, body := do(t, c, "GET", base+"/user", nil)
