@@ -29,7 +29,7 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
 <body>
 <main>
 {{if .Error}}
-  <h1 class="error">Sign-in failed</h1>
+  <h1 class="error">{{.ErrorTitle}}</h1>
   <p class="error" id="error-code">{{.Error.Code}}</p>
   <p>{{.Error.Message}}</p>
   <a class="button" href="{{.Prefix}}/">Back</a>
@@ -61,6 +61,7 @@ type pageData struct {
 	User           *userSession
 	Connectors     []host.Connector
 	Error          *errorBody
+	ErrorTitle     string
 	ConfirmSignOut bool
 }
 
@@ -82,6 +83,10 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Warn("browser sign-in failed", "path", r.URL.Path, "code", e.Code, "message", e.Message)
 	data := s.pageData()
 	data.Error = &errorBody{Code: e.Code, Message: e.Message}
+	data.ErrorTitle = "Sign-in failed"
+	if e.Code == CodeCrossOrigin {
+		data.ErrorTitle = "Request refused"
+	}
 	s.renderPage(w, statusFor(e.Code), data)
 }
 
