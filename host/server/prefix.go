@@ -30,9 +30,32 @@ func (s *Server) underPrefix(next http.Handler) http.Handler {
 		u := *r.URL
 		u.Path, u.RawPath = rest, ""
 		r.URL = &u
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(&prefixedRedirects{ResponseWriter: w, prefix: s.prefix}, r)
 	})
+}
+
+// prefixedRedirects puts the public path in front of the redirects the router
+// makes by itself (a cleaned path, a missing trailing slash: 301, 307, 308), which
+// know only the stripped path. The handlers' own redirects (302, 303) carry it
+// already.
+type prefixedRedirects struct {
+	http.ResponseWriter
+	prefix string
+}
+
+func (p *prefixedRedirects) WriteHeader(code int) {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		h := p.Header()
+		if loc := h.Get("Location"); strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+			h.Set("Location", p.prefix+loc)
+		}
+	}
+	p.ResponseWriter.WriteHeader(code)
 }
 
 // link is the path a browser uses to reach route p ("/sign-in/acme").
 func (s *Server) link(p string) string { return s.prefix + p }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (p *prefixedRedirects) Unwrap() http.ResponseWriter { return p.ResponseWriter }

@@ -135,6 +135,11 @@ func TestSignInUnderAPublicPath(t *testing.T) {
 	}
 	resp, _ = do(t, c, "GET", p.URL+"/sign-in/demo", nil)
 	mustEqual(t, "outside the path", resp.StatusCode, 404)
+	// The router's own redirects keep the path too.
+	for in, want := range map[string]string{"/idp": "/idp/", "/idp//user": "/idp/user", "/idp/v1": "/idp/v1/"} {
+		resp, _ = do(t, c, "GET", p.URL+in, nil)
+		mustEqual(t, "redirect of "+in, resp.Header.Get("Location"), want)
+	}
 
 	resp, _ = do(t, c, "GET", base+"/sign-in/demo?returnTo=/idp/user", nil)
 	mustEqual(t, "sign-in status", resp.StatusCode, 302)
