@@ -14,10 +14,9 @@ var openAPI []byte
 // OpenAPI returns the OpenAPI document served at /v1/openapi.json.
 func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
 
-// openAPIDocument serves the document. It is public: it holds nothing secret, and
-// a client generator needs it before it has a key.
+// openAPIDocument serves the document, behind the API key as every /v1 route is.
 func (s *Server) openAPIDocument(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Cache-Control", "private, max-age=300")
 	_, _ = w.Write(openAPI)
 }

@@ -3,6 +3,7 @@ package oauth2kit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -311,5 +312,25 @@ func TestAMalformedExpiresInIsDroppedWithAWarning(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), odd) {
 		t.Errorf("the warning repeats the value: %s", logs.String())
+	}
+}
+
+// A long error description cut at maxProviderText used to be cut before it was
+// redacted: a secret straddling the cut kept its first part in the message, out of
+// reach of the redaction. Every cut position across the secret is tried.
+func TestEchoedSecretIsRedactedBeforeTheCut(t *testing.T) {
+	const secret = "s3cr3t-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ" // 54 bytes
+	for pad := maxProviderText - len(secret); pad <= maxProviderText; pad += 7 {
+		description := strings.Repeat("x", pad) + secret + " was not accepted"
+		body, _ := json.Marshal(map[string]string{"error": "invalid_client", "error_description": description})
+		srv := newServer(t, (&tokenStub{}).handler(401, jsonType, string(body)))
+		e := newEndpoint(t, srv.URL, HTTPOptions{})
+		e.Auth.ClientSecret = secret
+		_, err := e.Exchange(context.Background(), "the-code-123", "https://app/cb", "")
+		wantCode(t, err, sdk.CodeInvalidConfig)
+		// No 12 bytes of the secret in a row, anywhere.
+		for i := 0; i+12 <= len(secret); i++ {
+			wantNoLeak(t, err, secret[i:i+12])
+		}
 	}
 }

@@ -31,7 +31,7 @@ listen: 127.0.0.1:0
 public_url: http://127.0.0.1:1
 plugin_dir: PLUGIN_DIR
 session_keys: ["${IDPLUG_SESSION_KEY}"]
-api_keys: ["k1-0123456789"]
+api_keys: ["k1-0123456789abcdef0123456789abcdef"]
 log_format: json
 connectors:
   - id: demo
@@ -50,8 +50,8 @@ connectors:
       storeTokens: true
 `
 	p := startIdplug(t, pluginFolder(t, "example", "oauth2"), config)
-	v := newAPIValidator(t, p)
-	const key = "k1-0123456789"
+	const key = "k1-0123456789abcdef0123456789abcdef"
+	v := newAPIValidator(t, p, key)
 
 	v.call(t, "GET", "/v1/connectors", nil, key, nil, 200)
 	v.call(t, "GET", "/v1/connectors", nil, "", nil, 401)
@@ -92,7 +92,7 @@ connectors:
 	v.call(t, "DELETE", vault, []string{"fake", "connectortest-user-1"}, key, nil, 0)
 
 	v.call(t, "POST", "/v1/admin/reload", nil, key, nil, 200)
-	v.call(t, "GET", "/v1/openapi.json", nil, "", nil, 200)
+	v.call(t, "GET", "/v1/openapi.json", nil, key, nil, 200)
 	v.call(t, "GET", "/healthz", nil, "", nil, 200)
 	v.call(t, "GET", "/readyz", nil, "", nil, 200)
 	v.call(t, "GET", "/metrics", nil, "", nil, 200)
@@ -113,9 +113,14 @@ type apiValidator struct {
 
 const openAPIURL = "https://idplug.test/openapi.json"
 
-func newAPIValidator(t *testing.T, p *idplugProc) *apiValidator {
+func newAPIValidator(t *testing.T, p *idplugProc, apiKey string) *apiValidator {
 	t.Helper()
-	resp, err := http.Get(p.URL + "/v1/openapi.json")
+	req, err := http.NewRequestWithContext(t.Context(), "GET", p.URL+"/v1/openapi.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
