@@ -4,12 +4,6 @@ import "encoding/json"
 
 // The helpers below read values decoded with json.Decoder.UseNumber.
 
-// stringOf returns v when it is a string, and "" otherwise.
-func stringOf(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
 // textOf renders any JSON value as text, for error fields that some providers send
 // as objects.
 func textOf(v any) string {
