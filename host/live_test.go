@@ -216,7 +216,10 @@ func TestAPluginThatKeepsCrashingIsMarkedFailed(t *testing.T) {
 		// The first process may already be gone; Configure then fails: try the state anyway.
 		t.Logf("configure: %v", err)
 	}
-	p, _ := h.Plugin("crashlater")
+	p, ok := h.Plugin("crashlater")
+	if !ok {
+		t.Fatalf("the plugin did not start; refused: %v", h.Refused())
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for p.State() != process.StateFailed { // crashes and restarts happen on their own
 		if time.Now().After(deadline) {

@@ -36,7 +36,9 @@ func main() {
 		os.Exit(7)
 	case strings.Contains(name, "crashlater"):
 		go func() {
-			time.Sleep(200 * time.Millisecond)
+			// Long enough for the handshake on a loaded machine, well inside the
+			// host's crash window (10s).
+			time.Sleep(time.Second)
 			os.Exit(8)
 		}()
 	}
