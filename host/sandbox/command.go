@@ -4,7 +4,9 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"os/exec"
 	"syscall"
 )
@@ -51,14 +53,18 @@ func Command(l Launch) (*exec.Cmd, error) {
 		spec.ABILimit = l.Policy.ABILimit
 		spec.Read = append(append([]string{}, systemReadPaths...), l.Policy.Read[l.Name]...)
 		spec.Write = []string{l.SocketDir}
-		interp, err := interpreter(l.File)
+		exec, err := runtimeFiles(l.File)
 		if err != nil {
 			return nil, fmt.Errorf("reading the executable: %w", err)
 		}
-		if interp != "" {
-			spec.Exec = []string{interp}
+		if len(exec) > 0 {
+			spec.Exec = exec
 			spec.Read = append(spec.Read, libraryPaths...)
 		}
+	}
+	if script, _ := shebang(l.File); script != "" {
+		// The kernel hands a script to its interpreter as /dev/fd/N: keep it open.
+		spec.KeepFD = true
 	}
 	raw, err := json.Marshal(spec)
 	if err != nil {
@@ -77,6 +83,49 @@ func Command(l Launch) (*exec.Cmd, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: []uint32{}}}
 	}
 	return cmd, nil
+}
+
+// runtimeFiles lists what the kernel executes besides f to run it: the dynamic
+// loader of an ELF executable, or a script's interpreter and its loader.
+func runtimeFiles(f *os.File) ([]string, error) {
+	if interp, err := shebang(f); err != nil || interp != "" {
+		if err != nil {
+			return nil, err
+		}
+		in, err := os.Open(interp)
+		if err != nil {
+			return nil, fmt.Errorf("script interpreter: %w", err)
+		}
+		defer in.Close()
+		loader, err := interpreter(in)
+		if err != nil || loader == "" {
+			return []string{interp}, err
+		}
+		return []string{interp, loader}, nil
+	}
+	loader, err := interpreter(f)
+	if err != nil || loader == "" {
+		return nil, err
+	}
+	return []string{loader}, nil
+}
+
+// shebang is the interpreter a "#!" script names, or "" for another file.
+func shebang(f *os.File) (string, error) {
+	head := make([]byte, 256)
+	n, err := f.ReadAt(head, 0)
+	if n < 2 || string(head[:2]) != "#!" {
+		if err != nil && err != io.EOF {
+			return "", err
+		}
+		return "", nil
+	}
+	line, _, _ := strings.Cut(string(head[2:n]), "\n")
+	fields := strings.Fields(line)
+	if len(fields) == 0 {
+		return "", fmt.Errorf("a script without an interpreter after #!")
+	}
+	return fields[0], nil
 }
 
 // interpreter is the ELF program interpreter (the dynamic loader) f asks for, or

@@ -37,6 +37,9 @@ type Spec struct {
 	Write []string `json:"write,omitempty"`
 	// Args is the plugin's argv; Args[0] is its path, as if run directly.
 	Args []string `json:"args"`
+	// KeepFD leaves the plugin file open across exec, for a script whose
+	// interpreter reads it as /dev/fd/N.
+	KeepFD bool `json:"keepFD,omitempty"`
 }
 
 // The launcher runs before main (and before TestMain in a test binary): any
@@ -66,7 +69,9 @@ func launch(raw string) error {
 		return fmt.Errorf("bad spec: no args")
 	}
 	// The file stays readable through its descriptor until exec, then closes.
-	unix.CloseOnExec(pluginFD)
+	if !spec.KeepFD {
+		unix.CloseOnExec(pluginFD)
+	}
 	env := make([]string, 0, len(os.Environ()))
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, envLaunch+"=") {
