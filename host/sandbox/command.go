@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"os/exec"
+	"strings"
 	"syscall"
 )
 

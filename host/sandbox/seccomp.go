@@ -28,12 +28,20 @@ var deniedSyscalls = []uintptr{
 const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET |
 	unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
 
-// Offsets in struct seccomp_data.
+// Offsets in struct seccomp_data; an argument's low 32 bits on a little-endian
+// machine.
 const (
 	offNr   = 0
 	offArch = 4
-	offArg0 = 16 // low 32 bits on a little-endian machine
+	offArg0 = 16
+	offArg1 = 24
+	offArg2 = 32
 )
+
+// ipprotoMPTCP is Multipath TCP, which Go's net.Listen uses by default and which
+// Landlock's TCP bind restriction does not cover: refused, so Go falls back to
+// plain TCP, which Landlock does restrict.
+const ipprotoMPTCP = 262
 
 func stmt(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
 
@@ -44,7 +52,8 @@ func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
 // filter is the seccomp program: other architectures (a 32-bit syscall entry
 // on a 64-bit kernel) are killed, x32 numbers and the denied calls get EPERM,
 // clone3 gets ENOSYS (its flags sit behind a pointer BPF cannot follow, and
-// libcs then fall back to clone), clone with a namespace flag gets EPERM.
+// libcs then fall back to clone), clone with a namespace flag gets EPERM, and so
+// do packet, raw and Multipath TCP sockets.
 func filter() []unix.SockFilter {
 	const (
 		ld  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
@@ -52,6 +61,7 @@ func filter() []unix.SockFilter {
 		jge = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
 		jst = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 		ret = unix.BPF_RET | unix.BPF_K
+		and = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K
 	)
 	allow := stmt(ret, unix.SECCOMP_RET_ALLOW)
 	eperm := stmt(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM))
@@ -64,12 +74,25 @@ func filter() []unix.SockFilter {
 		kill,
 		stmt(ld, offNr),
 	}
-	return assemble(head, ld, jeq, jge, jst, allow, eperm, enosys)
+	socketChecks := []unix.SockFilter{
+		stmt(ld, offArg0),
+		jump(jeq, unix.AF_PACKET, 0, 1),
+		eperm,
+		stmt(ld, offArg1),
+		stmt(and, 0xf), // the type without SOCK_NONBLOCK and SOCK_CLOEXEC
+		jump(jeq, unix.SOCK_RAW, 0, 1),
+		eperm,
+		stmt(ld, offArg2),
+		jump(jeq, ipprotoMPTCP, 0, 1),
+		eperm,
+		allow,
+	}
+	return assemble(head, socketChecks, ld, jeq, jge, jst, allow, eperm, enosys)
 }
 
 // assemble appends the number checks to head. Targets: A allow, P eperm,
-// N enosys, C the clone flags check.
-func assemble(head []unix.SockFilter, ld, jeq, jge, jst uint16, allow, eperm, enosys unix.SockFilter) []unix.SockFilter {
+// N enosys, C the clone flags check, S the socket checks.
+func assemble(head, socketChecks []unix.SockFilter, ld, jeq, jge, jst uint16, allow, eperm, enosys unix.SockFilter) []unix.SockFilter {
 	type ins struct {
 		f      unix.SockFilter
 		jt, jf string // labels; "" falls through
@@ -78,6 +101,7 @@ func assemble(head []unix.SockFilter, ld, jeq, jge, jst uint16, allow, eperm, en
 	if x32Bit != 0 {
 		code = append(code, ins{f: jump(jge, x32Bit, 0, 0), jt: "P"})
 	}
+	code = append(code, ins{f: jump(jeq, unix.SYS_SOCKET, 0, 0), jt: "S"})
 	for _, nr := range deniedSyscalls {
 		code = append(code, ins{f: jump(jeq, uint32(nr), 0, 0), jt: "P"})
 	}
@@ -100,6 +124,8 @@ func assemble(head []unix.SockFilter, ld, jeq, jge, jst uint16, allow, eperm, en
 		eperm,
 		allow,
 	)
+	labels["S"] = len(code) + len(tail)
+	tail = append(tail, socketChecks...)
 	out := append([]unix.SockFilter{}, head...)
 	for i, c := range code {
 		f := c.f
