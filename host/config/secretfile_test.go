@@ -79,8 +79,6 @@ func TestFileReferenceProblems(t *testing.T) {
 	}
 }
 
-
-
 func TestSandboxSettings(t *testing.T) {
 	cfg := mustParse(t, withMinimal(), nil)
 	if cfg.Sandbox.Mode != "auto" || cfg.Sandbox.Read != nil || cfg.PluginUser != "" {
