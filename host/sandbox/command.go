@@ -123,7 +123,7 @@ func shebang(f *os.File) (string, error) {
 	line, _, _ := strings.Cut(string(head[2:n]), "\n")
 	fields := strings.Fields(line)
 	if len(fields) == 0 {
-		return "", fmt.Errorf("a script without an interpreter after #!")
+		return "", fmt.Errorf("its #! line names no interpreter")
 	}
 	return fields[0], nil
 }
