@@ -21,7 +21,7 @@ func TestFileReferences(t *testing.T) {
 		return p
 	}
 	abs := write("session.key", key32+"\n")
-	write("api.key", "api-key-from-a-file-0123456789\r\n")
+	write("api.key", "api-key-from-a-file-0123456789-abcdef\r\n")
 	write("client.secret", "line one\nline two\n\n")
 	path := write("idplug.yaml", doc(
 		"plugin_dir: ./plugins",
@@ -36,7 +36,7 @@ func TestFileReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(cfg.SessionKeys[0]) != key32 || cfg.APIKeys[0] != "api-key-from-a-file-0123456789" {
+	if string(cfg.SessionKeys[0]) != key32 || cfg.APIKeys[0] != "api-key-from-a-file-0123456789-abcdef" {
 		t.Errorf("keys = %q, %q", cfg.SessionKeys[0], cfg.APIKeys)
 	}
 	if got := string(cfg.Connectors[0].Config); got != `{"clientSecret":"line one\nline two","plain":"${file:x}"}` {
