@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
 	"google.golang.org/grpc"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -88,6 +90,7 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	try("deny:bind multipath tcp", listenTCP(true))
 	try("deny:signal host", syscall.Kill(host, 0))
 	try("deny:ptrace host", ptrace(host))
+	try("deny:read host memory", readMemory(host))
 	try("deny:run /bin/sh", exec.Command("/bin/sh", "-c", "true").Run())
 	if cfg.OtherSocket != "" {
 		try("deny:call another plugin", callOther(ctx, cfg.OtherSocket))
@@ -130,12 +133,39 @@ func listenTCP(multipath bool) error {
 	return l.Close() // listening worked: an escape, reported as allowed
 }
 
+// ptrace attaches to pid and, when that works (the sandbox is off), lets it go
+// again at once: every ptrace request comes from one thread, and the attach's
+// SIGSTOP is consumed before the detach, so the host is not left stopped.
 func ptrace(pid int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := syscall.PtraceAttach(pid); err != nil {
 		return err
 	}
-	_ = syscall.PtraceDetach(pid)
-	return nil
+	for {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, unix.WALL, nil); err != nil {
+			return nil // attached: that was the escape
+		}
+		if !ws.Stopped() {
+			return nil
+		}
+		if ws.StopSignal() == syscall.SIGSTOP {
+			_ = syscall.PtraceDetach(pid)
+			return nil
+		}
+		_ = syscall.PtraceCont(pid, int(ws.StopSignal())) // another signal came first: deliver it
+	}
+}
+
+// readMemory reads a byte of pid's memory at the start of a non-PIE Go binary's
+// text, without stopping it.
+func readMemory(pid int) error {
+	buf := make([]byte, 1)
+	local := []unix.Iovec{{Base: &buf[0], Len: 1}}
+	remote := []unix.RemoteIovec{{Base: 0x401000, Len: 1}}
+	_, err := unix.ProcessVMReadv(pid, local, remote, 0)
+	return err
 }
 
 func dialClose(network, addr string) error {
