@@ -21,6 +21,7 @@ import (
 // ABILimit pretends the kernel has Landlock ABI 3 (no TCP bind rule, no scopes);
 // this machine's kernel has everything.
 func TestRequiredModeRefusesAnIncompleteSandbox(t *testing.T) {
+	requireFullSandbox(t)
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
 	h := open(t, dir, host.Options{Sandbox: sandbox.Policy{Mode: sandbox.ModeRequired, ABILimit: 3}})
@@ -48,6 +49,7 @@ func TestRequiredModeRefusesAnIncompleteSandbox(t *testing.T) {
 // In mode auto, an older kernel gives what it can, and the host says what is
 // missing at WARN and in its status.
 func TestAutoModeAppliesWhatTheKernelHasAndSaysWhatNot(t *testing.T) {
+	requireFullSandbox(t)
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, hostilePkg), "hostile")
 	logs := &lockedBuffer{}
