@@ -84,7 +84,7 @@ func Detect(p Policy) Support {
 	if p.ABILimit > 0 && s.LandlockABI > p.ABILimit {
 		s.LandlockABI = p.ABILimit
 	}
-	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err == nil {
+	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err == nil && auditArch != 0 {
 		s.Seccomp = true
 	}
 	return s
