@@ -4,10 +4,10 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/internal/wire"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -127,7 +127,7 @@ func (s *Server) sealCookie(id, what, purpose string, v any, makeCookie func(str
 }
 
 // connectorIDPattern is the config's pattern for instance ids.
-var connectorIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+var connectorIDPattern = wire.InstanceIDRE
 
 // checkConnectorID refuses an id that is not a configured connector before it is
 // used anywhere, a cookie path included.
