@@ -50,8 +50,9 @@ type catalogEntry struct {
 	Metadata sdk.Metadata `json:"metadata"`
 }
 
-func openBundle(pluginDir string) (*bundle, error) {
-	b := &bundle{pluginDir: pluginDir, dir: filepath.Join(pluginDir, bundleDirName)}
+// openBundle reads the catalog of the bundle in dir; its digest list is beside it.
+func openBundle(dir string) (*bundle, error) {
+	b := &bundle{pluginDir: filepath.Dir(dir), dir: dir}
 	data, err := os.ReadFile(b.catalogPath())
 	if err != nil {
 		return nil, fmt.Errorf("the Logto bundle is missing or incomplete (build it with make build): %w", err)

@@ -49,7 +49,7 @@ func newFromExecutable() (*connector, error) {
 	if abs, err := filepath.Abs(os.Args[0]); err == nil && strings.ContainsRune(os.Args[0], filepath.Separator) {
 		dir = filepath.Dir(abs)
 	}
-	b, err := openBundle(dir)
+	b, err := openBundle(bundleDirFor(dir))
 	if err != nil {
 		return nil, err
 	}

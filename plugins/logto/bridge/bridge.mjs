@@ -446,6 +446,12 @@ function errorAnswer(err, responses, secrets) {
     message = scrub(text.replace(/^ConnectorError: /, ''), secrets) || code;
   }
   if (typeof err?.code === 'string' && logtoCodes.has(err.code) && err.code !== code) details.connectorCode = err.code;
+  // A guard that refused the provider's answer says where, never what (paths and zod codes only).
+  const issues = err?.data?.issues ?? err?.issues;
+  if (Array.isArray(issues)) {
+    details.issues = issues.slice(0, 10).map((i) => `${(i.path ?? []).map((x) => String(x).slice(0, 40)).join('.') || '(root)'}: ${describeIssue(i)}`);
+  }
+  if (details.issues) message += `: ${details.issues.join('; ')}`;
   return { code, message, details };
 }
 
