@@ -372,24 +372,46 @@ function isNetwork(err) {
 // where a connector flattened the provider's answer to "general", the answer this call
 // saw (its status, its OAuth error) tells what happened.
 function classify(err, responses) {
-  const connectorCode = typeof err?.code === 'string' && logtoCodes.has(err.code) && err.message?.startsWith('ConnectorError') ? err.code : '';
+  const connectorCode = typeof err?.code === 'string' && logtoCodes.has(err.code) && String(err.message).startsWith('ConnectorError') ? err.code : '';
   const failed = [...responses].reverse().find((r) => r.status >= 400 || r.oauthError);
   const status = httpStatusOf(err) || failed?.status || 0;
-  let oauthError = failed?.oauthError ?? '';
-  const gotBody = err?.response?.body;
-  if (!oauthError && typeof gotBody === 'string') oauthError = oauthErrorOf(gotBody.slice(0, maxPeek));
+  const oauthError = failed?.oauthError || oauthErrorOfError(err);
   const details = {};
   if (status) details.status = status;
   if (oauthError) details.error = oauthError;
-  if (connectorCode && connectorCode !== 'general') return { code: connectorCode, details };
+  const sawOutage = responses.some((r) => r.status >= 500);
+  // A code that says what happened is kept; the ones a connector uses for "something
+  // went wrong" are refined by what the provider answered.
+  if (connectorCode && !['general', 'invalid_response', 'social_invalid_id_token'].includes(connectorCode)) return { code: connectorCode, details };
   if (isTimeout(err)) return { code: 'provider_timeout', details };
-  if (status >= 500 || isNetwork(err)) return { code: 'provider_unavailable', details };
+  if (status >= 500 || sawOutage || isNetwork(err)) return { code: 'provider_unavailable', details };
   if (status === 429) return { code: 'rate_limit_exceeded', details };
   if (codeInvalid.has(oauthError)) return { code: 'social_auth_code_invalid', details };
-  if (tokenInvalid.has(oauthError) || status === 401) return { code: 'social_invalid_access_token', details };
   if (connectorCode) return { code: connectorCode, details };
+  if (tokenInvalid.has(oauthError) || status === 401) return { code: 'social_invalid_access_token', details };
   if (status >= 400) return { code: 'invalid_response', details };
   return { code: 'general', details };
+}
+
+// oauthErrorOfError finds the provider's OAuth error in what a connector threw: got's
+// HTTPError keeps the body; a connector that caught it keeps JSON.stringify(body).
+function oauthErrorOfError(err) {
+  const body = err?.response?.body;
+  if (typeof body === 'string') return oauthErrorOf(body.slice(0, maxPeek));
+  let v = err?.data?.message ?? err?.data;
+  for (let i = 0; i < 3 && v; i++) {
+    if (typeof v === 'object') {
+      const e = v.error ?? v.errcode;
+      return typeof e === 'string' && oauthErrorRE.test(e) ? e : typeof e === 'number' ? String(e) : '';
+    }
+    if (typeof v !== 'string') return '';
+    try {
+      v = JSON.parse(v.slice(0, maxPeek));
+    } catch {
+      return '';
+    }
+  }
+  return '';
 }
 
 const fixedMessages = {
@@ -501,7 +523,7 @@ async function userInfo(c, formKeys, req) {
     const details = oauthErrorRE.test(data.error) ? { error: data.error } : {};
     throw bridgeError(denied ? 'authorization_failed' : 'general', denied ? 'the user denied the authorization' : 'the provider answered the authorization with an error', details);
   }
-  if (!data.code && !data.id_token && !data.credential) {
+  if (!data.code && !data.id_token) {
     throw bridgeError('insufficient_request_parameters', 'the callback has no code');
   }
   // Logto's sign-in page puts the redirect URI into the callback data; Google, Discord,
