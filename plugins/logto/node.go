@@ -65,12 +65,36 @@ type wireError struct {
 
 // call sends one request and waits for its answer. A Node that is not running is
 // started first; one that dies during the call fails it (the next call starts it again).
+// Calls that may be sent again when Node died under them: they change nothing at the
+// provider. A sign-in's callback is not among them (the code may have been used).
+var idempotent = map[string]bool{"validate": true, "authorize": true}
+
 func (b *bridge) call(ctx context.Context, op string, req map[string]any, out any) error {
-	p, err := b.proc(ctx)
-	if err != nil {
-		return err
+	for attempt := 0; ; attempt++ {
+		p, err := b.proc(ctx)
+		if err != nil {
+			return err
+		}
+		err = p.call(ctx, op, req, out)
+		if !errors.Is(err, errNodeGone) {
+			return err
+		}
+		b.discard(p)
+		if attempt > 0 || !idempotent[op] {
+			return err
+		}
 	}
-	return p.call(ctx, op, req, out)
+}
+
+// discard forgets p once it failed a call, so that the next call starts a new Node
+// even before p's exit has been noticed.
+func (b *bridge) discard(p *nodeProc) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur == p {
+		b.cur = nil
+		p.stop()
+	}
 }
 
 func (p *nodeProc) call(ctx context.Context, op string, req map[string]any, out any) error {
@@ -128,8 +152,10 @@ func (p *nodeProc) call(ctx context.Context, op string, req map[string]any, out 
 	}
 }
 
+var errNodeGone = errors.New("node exited")
+
 func nodeGone() error {
-	return sdk.Errorf(sdk.CodeGeneral, "the connector's Node process exited during the call; it is restarted on the next one")
+	return sdk.Errorf(sdk.CodeGeneral, "the connector's Node process exited during the call; it is restarted on the next one").WithCause(errNodeGone)
 }
 
 func fromWire(w *wireError) error {
