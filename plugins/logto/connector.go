@@ -92,7 +92,8 @@ func (c *connector) Refresh(ctx context.Context, in *instance, refreshToken stri
 	if !c.entry.Refresh {
 		return nil, sdk.Errorf(sdk.CodeNotImplemented, "%s cannot refresh tokens", c.entry.Package)
 	}
-	msg := c.instanceRequest("refresh", in)
+	// Refresh names no instance: the configuration's version stands for it.
+	msg := c.instanceRequest("refresh:"+in.version, in)
 	msg["refreshToken"] = refreshToken
 	var out struct {
 		Tokens *sdk.TokenSet `json:"tokens"`
