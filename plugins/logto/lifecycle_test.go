@@ -64,7 +64,9 @@ func noisyFolder(t *testing.T) string {
 	}
 	mustWrite(t, filepath.Join(bundleDir, "package.json"), strings.Replace(string(pj), `"dependencies": {`, `"dependencies": {
     "@logto/connector-noisy": "0.0.1",`, 1))
-	_ = os.Remove(filepath.Join(bundleDir, catalogName)) // a hard link: write a new file
+	if err := os.Remove(filepath.Join(bundleDir, catalogName)); err != nil { // a hard link: write a new file
+		t.Fatal(err)
+	}
 	cmd := exec.Command(filepath.Join(bundleDir, nodeName), filepath.Join(bundleDir, bridgeName), "--catalog", filepath.Join(bundleDir, catalogName))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("catalog: %v\n%s", err, out)
@@ -99,7 +101,6 @@ func writeManifest(t *testing.T, dir string) {
 	}
 	sort.Strings(lines)
 	manifest := filepath.Join(dir, manifestName)
-	_ = os.Remove(manifest)
 	mustWrite(t, manifest, strings.Join(lines, "\n")+"\n")
 	entries, _ := os.ReadDir(dir)
 	var sums []string
@@ -115,9 +116,14 @@ func writeManifest(t *testing.T, dir string) {
 	mustWrite(t, filepath.Join(dir, pluginSumsName), strings.Join(sums, "\n")+"\n")
 }
 
+// mustWrite writes a new file at path: a hard link there into the shared bundle is
+// replaced, never written through.
 func mustWrite(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
@@ -203,7 +209,6 @@ func TestBundleTampered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = os.Remove(victim) // a hard link into the shared bundle: replace, do not write through
 	mustWrite(t, victim, string(data)+"\n// changed\n")
 	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "b"})}})
 	if err == nil || !strings.Contains(err.Error(), "connector-github/lib/index.js does not match its digest") {
@@ -225,7 +230,6 @@ func writeManifestOnly(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	writeManifest(t, dir)
-	_ = os.Remove(filepath.Join(dir, pluginSumsName))
 	mustWrite(t, filepath.Join(dir, pluginSumsName), string(sums))
 }
 

@@ -345,6 +345,7 @@ function bridgeError(code, message, details) {
 }
 
 const codeInvalid = new Set(['invalid_grant', 'bad_verification_code', '40029', '40163', '40030', 'invalid_code']);
+const clientRefused = new Set(['invalid_client', 'unauthorized_client']);
 const tokenInvalid = new Set(['invalid_token', '40001', '40014', '42001']);
 
 function httpStatusOf(err) {
@@ -387,8 +388,10 @@ function classify(err, responses) {
   if (status >= 500 || sawOutage || isNetwork(err)) return { code: 'provider_unavailable', details };
   if (status === 429) return { code: 'rate_limit_exceeded', details };
   if (codeInvalid.has(oauthError)) return { code: 'social_auth_code_invalid', details };
-  if (connectorCode) return { code: connectorCode, details };
+  // The client's own credentials refused: a configuration problem, not the user's token.
+  if (clientRefused.has(oauthError)) return { code: connectorCode || 'general', details };
   if (tokenInvalid.has(oauthError) || status === 401) return { code: 'social_invalid_access_token', details };
+  if (connectorCode) return { code: connectorCode, details };
   if (status >= 400) return { code: 'invalid_response', details };
   return { code: 'general', details };
 }
