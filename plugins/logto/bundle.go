@@ -121,6 +121,12 @@ func (b *bundle) verify() error {
 		}
 		rel, _ := filepath.Rel(b.dir, path)
 		rel = filepath.ToSlash(rel)
+		// What others can write, they could change between this check and Node's read.
+		if info, err := d.Info(); err != nil {
+			return err
+		} else if info.Mode().Perm()&0o022 != 0 {
+			return fmt.Errorf("%s/%s can be written by other users than its owner", bundleDirName, rel)
+		}
 		if d.IsDir() {
 			return nil
 		}

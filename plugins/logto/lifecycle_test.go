@@ -214,7 +214,22 @@ func TestBundleTampered(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connector-github/lib/index.js does not match its digest") {
 		t.Fatalf("Configure with a changed bundle file = %v", err)
 	}
-	// The digest list itself is covered by SHA256SUMS.
+	// A folder of the bundle that others can write to is refused too.
+	mustWrite(t, victim, string(data))
+	loose := filepath.Join(dir, bundleDirName, "node_modules", "@logto", "connector-github")
+	if err := os.Chmod(loose, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "d"})}})
+	if err == nil || !strings.Contains(err.Error(), "connector-github can be written by other users") {
+		t.Fatalf("Configure with a bundle folder others can write = %v", err)
+	}
+	if err := os.Chmod(loose, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The digest list itself is covered by SHA256SUMS: rewritten to match a changed
+	// file, it no longer matches its own digest.
+	mustWrite(t, victim, string(data)+"\n// changed\n")
 	writeManifestOnly(t, dir)
 	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "c"})}})
 	if err == nil || !strings.Contains(err.Error(), manifestName+" does not match its digest in SHA256SUMS") {

@@ -429,3 +429,38 @@ func mustJSON(t testing.TB, v any) json.RawMessage {
 	}
 	return b
 }
+
+// TestHugeAnswer: a provider that answers without end gets an error for that sign-in,
+// and the connector goes on serving.
+func TestHugeAnswer(t *testing.T) {
+	var github provider
+	for _, p := range providers(t) {
+		if p.name == "github" {
+			github = p
+		}
+	}
+	h, s, c := startProvider(t, github)
+	ctx := context.Background()
+	s.handle("/user", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":1,"name":"`))
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for range 160 { // 10 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		_, _ = w.Write([]byte(`"}`))
+	})
+	auth, cb := begin(t, h, github, c, "st-huge")
+	if _, err := h.UserInfo(ctx, "social", auth.Session, cb); err == nil {
+		t.Fatal("a 10 MiB profile was accepted")
+	} else {
+		noLeak(t, "a huge answer", err, github.secret, cb)
+	}
+	github.routes(s, c)
+	auth, cb = begin(t, h, github, c, "st-after-huge")
+	if _, err := h.UserInfo(ctx, "social", auth.Session, cb); err != nil {
+		t.Fatalf("the sign-in after a huge answer: %v", err)
+	}
+}

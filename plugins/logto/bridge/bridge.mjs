@@ -270,6 +270,45 @@ function mapURL(u) {
   return url;
 }
 
+// Every provider call gets a deadline and a cap on its body, whatever the connector
+// asked for: a provider that hangs or streams without end cannot hold a call forever
+// or fill Node's memory.
+const requestTimeout = 30_000;
+const maxBody = 4 << 20;
+
+// capped returns res with a body that fails once it passes maxBody bytes.
+function capped(res) {
+  if (!res.body) return res;
+  let seen = 0;
+  const limit = new TransformStream({
+    transform(chunk, ctl) {
+      seen += chunk.byteLength;
+      if (seen > maxBody) ctl.error(new Error(`the provider's answer is larger than ${maxBody} bytes`));
+      else ctl.enqueue(chunk);
+    },
+  });
+  return new Response(res.body.pipeThrough(limit), { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+// peek reads at most maxPeek bytes of a copy of res's body.
+async function peek(res) {
+  const reader = res.clone().body?.getReader();
+  if (!reader) return '';
+  const chunks = [];
+  let n = 0;
+  try {
+    while (n < maxPeek) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      n += value.byteLength;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).toString('utf8', 0, Math.min(n, maxPeek));
+}
+
 const realFetch = globalThis.fetch;
 globalThis.fetch = async function fetchRecorded(input, init) {
   let target = input;
@@ -278,14 +317,16 @@ globalThis.fetch = async function fetchRecorded(input, init) {
   if (mapped) {
     target = typeof input === 'string' || input instanceof URL ? mapped.href : new Request(mapped.href, input);
   }
-  const res = await realFetch(target, init);
+  const signals = [AbortSignal.timeout(requestTimeout)];
+  const given = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+  if (given) signals.push(given);
+  const res = capped(await realFetch(target, { ...init, signal: AbortSignal.any(signals) }));
   if (calls.getStore()) {
     let oauthError = '';
     const type = res.headers.get('content-type') ?? '';
     if (res.status >= 400 || /json|form/.test(type)) {
       try {
-        const body = await res.clone().text();
-        oauthError = oauthErrorOf(body.slice(0, maxPeek));
+        oauthError = oauthErrorOf(await peek(res));
       } catch {}
     }
     record(res.status, oauthError);
@@ -313,8 +354,13 @@ function httpsRecorded(...args) {
   } else {
     req = realHttpsRequest.apply(https, args);
   }
+  req.setTimeout(requestTimeout, () => req.destroy(Object.assign(new Error('the provider did not answer in time'), { code: 'ETIMEDOUT' })));
   const store = calls.getStore();
-  if (store) req.on('response', (res) => store.responses.push({ status: res.statusCode, oauthError: '' }));
+  req.on('response', (res) => {
+    if (store) store.responses.push({ status: res.statusCode, oauthError: '' });
+    const length = Number(res.headers['content-length']);
+    if (length > maxBody) req.destroy(new Error(`the provider's answer is larger than ${maxBody} bytes`));
+  });
   return req;
 }
 https.request = httpsRecorded;
