@@ -226,12 +226,19 @@ const instances = new Map();
 
 async function instance(c, formKeys, req) {
   const have = instances.get(req.instance);
-  if (have && have.version === req.version) return have;
-  const { config, storeTokens } = validate(c, req.config, formKeys);
-  const connector = await c.create({ getConfig: async () => config });
-  const entry = { version: req.version, connector, config, storeTokens };
+  if (have && have.version === req.version) return have.ready;
+  // Calls that arrive together for a new version share one connector object.
+  const entry = { version: req.version };
+  entry.ready = (async () => {
+    const { config, storeTokens } = validate(c, req.config, formKeys);
+    const connector = await c.create({ getConfig: async () => config });
+    return { connector, config, storeTokens };
+  })();
   instances.set(req.instance, entry);
-  return entry;
+  entry.ready.catch(() => {
+    if (instances.get(req.instance) === entry) instances.delete(req.instance);
+  });
+  return entry.ready;
 }
 
 // ---- HTTP: what each call's requests answered, and the test-only host map ----
