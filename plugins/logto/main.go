@@ -19,9 +19,6 @@ import (
 	"github.com/idplug/idplug/sdk"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = ""
-
 // filePrefix starts the file name of every Logto bridge plugin.
 const filePrefix = "idplug-connector-logto-"
 
