@@ -59,11 +59,14 @@ type provider struct {
 	routes    func(s *stub, c *codes)
 	tokenPath string // "" when the provider has no token endpoint (Apple)
 	userPath  string
-	badCode   failure // the token endpoint's answer to a code it did not issue
 	// callback finishes the browser's part: what the provider sends back.
 	callback func(t *testing.T, auth *url.URL, c *codes) map[string]string
 	want     sdk.UserInfo
 	check    func(t *testing.T, s *stub) // more checks after a sign-in
+	// badCodeCode is the code for a refused authorization code when it is not
+	// social_auth_code_invalid, and why.
+	badCodeCode sdk.ErrorCode
+	badCodeWhy  string
 }
 
 func providers(t *testing.T) []provider {
@@ -76,7 +79,6 @@ func providers(t *testing.T) []provider {
 			name: "github", pluginID: "logto-github-universal", hosts: []string{"github.com", "api.github.com"},
 			secret: "gh-secret-3b1f0e", config: map[string]any{"clientId": "gh-client", "clientSecret": "gh-secret-3b1f0e"},
 			tokenPath: "/login/oauth/access_token", userPath: "/user",
-			badCode: failure{200, `{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}`},
 			routes: func(s *stub, c *codes) {
 				s.handle("/login/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
 					if r.Form.Get("client_secret") != "gh-secret-3b1f0e" || !c.take(r.Form.Get("code")) {
@@ -98,7 +100,6 @@ func providers(t *testing.T) []provider {
 			name: "google", pluginID: "logto-google-universal", hosts: []string{"oauth2.googleapis.com", "openidconnect.googleapis.com"},
 			secret: "GOCSPX-secret-9d2c", config: map[string]any{"clientId": "g-client.apps.googleusercontent.com", "clientSecret": "GOCSPX-secret-9d2c"},
 			tokenPath: "/token", userPath: "/v1/userinfo",
-			badCode: failure{400, `{"error":"invalid_grant","error_description":"Bad Request"}`},
 			routes: func(s *stub, c *codes) {
 				s.handle("/token", tokenRoute(c, "GOCSPX-secret-9d2c", "ya29.google-access", failure{400, `{"error":"invalid_grant","error_description":"Bad Request"}`}))
 				s.handle("/v1/userinfo", bearer("ya29.google-access", map[string]any{"sub": "110169484474386276334", "name": "Gita Google", "picture": "https://lh3.googleusercontent.com/a/x", "email": "gita@gmail.com", "email_verified": true}))
@@ -116,7 +117,6 @@ func providers(t *testing.T) []provider {
 			name: "discord", pluginID: "logto-discord-universal", hosts: []string{"discord.com"},
 			secret: "discord-secret-55aa", config: map[string]any{"clientId": "d-client", "clientSecret": "discord-secret-55aa"},
 			tokenPath: "/api/v10/oauth2/token", userPath: "/api/v10/users/@me",
-			badCode: failure{400, `{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}`},
 			routes: func(s *stub, c *codes) {
 				s.handle("/api/v10/oauth2/token", tokenRoute(c, "discord-secret-55aa", "discord-access", failure{400, `{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}`}))
 				s.handle("/api/v10/users/@me", bearer("discord-access", map[string]any{"id": "80351110224678912", "username": "Nelly", "avatar": "8342729096ea3675442027381ff50dfe", "email": "nelly@discord.com", "verified": true}))
@@ -134,7 +134,6 @@ func providers(t *testing.T) []provider {
 			name: "wechat-web", pluginID: "logto-wechat-web", hosts: []string{"api.weixin.qq.com"},
 			secret: "wx-app-secret-c0ffee", config: map[string]any{"appId": "wx-app", "appSecret": "wx-app-secret-c0ffee"},
 			tokenPath: "/sns/oauth2/access_token", userPath: "/sns/userinfo",
-			badCode: failure{200, `{"errcode":40029,"errmsg":"invalid code"}`},
 			routes: func(s *stub, c *codes) {
 				s.handle("/sns/oauth2/access_token", func(w http.ResponseWriter, r *http.Request) {
 					q := r.URL.Query()
@@ -154,6 +153,33 @@ func providers(t *testing.T) []provider {
 			},
 			callback: codeCallback,
 			want:     sdk.UserInfo{ID: "uUNIONID456", Name: sdk.String("微信用户"), Avatar: sdk.String("https://thirdwx.qlogo.cn/x/132")},
+		},
+		{
+			name: "facebook", pluginID: "logto-facebook-universal", hosts: []string{"graph.facebook.com"},
+			secret: "fb-secret-0a0b0c", config: map[string]any{"clientId": "fb-client", "clientSecret": "fb-secret-0a0b0c"},
+			tokenPath: "/v13.0/oauth/access_token", userPath: "/v13.0/me",
+			badCodeCode: sdk.CodeInvalidResponse,
+			badCodeWhy:  "Facebook answers a refused code with a Graph API error object (OAuthException, code 100) that does not tell it from other bad requests",
+			routes: func(s *stub, c *codes) {
+				s.handle("/v13.0/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
+					q := r.URL.Query()
+					if q.Get("client_secret") != "fb-secret-0a0b0c" || !c.take(q.Get("code")) {
+						writeJSON(w, 400, map[string]any{"error": map[string]any{"message": "Invalid verification code format.", "type": "OAuthException", "code": 100}})
+						return
+					}
+					writeJSON(w, 200, map[string]any{"access_token": "fb-access", "token_type": "bearer", "expires_in": 5183944})
+				})
+				s.handle("/v13.0/me", bearer("fb-access", map[string]any{"id": "10158000000000001", "name": "Fay Book", "email": "fay@example.com",
+					"picture": map[string]any{"data": map[string]any{"url": "https://platform-lookaside.fbsbx.com/x"}}}))
+			},
+			callback: codeCallback,
+			want:     sdk.UserInfo{ID: "10158000000000001", Name: sdk.String("Fay Book"), Email: sdk.String("fay@example.com"), Avatar: sdk.String("https://platform-lookaside.fbsbx.com/x")},
+			check: func(t *testing.T, s *stub) {
+				r, ok := s.last("/v13.0/oauth/access_token")
+				if !ok || r.Query.Get("redirect_uri") != callbackURL {
+					t.Errorf("Facebook's token request = %v; want redirect_uri %s from the session", r.Query, callbackURL)
+				}
+			},
 		},
 		{
 			name: "apple", pluginID: "logto-apple-universal", hosts: []string{"appleid.apple.com"},
@@ -319,10 +345,15 @@ func TestProvidersErrors(t *testing.T) {
 			s.clear()
 
 			if p.tokenPath != "" {
+				want := sdk.CodeSocialAuthCodeInvalid
+				if p.badCodeCode != "" {
+					t.Logf("a refused code: want %s: %s", p.badCodeCode, p.badCodeWhy)
+					want = p.badCodeCode
+				}
 				try("a code the provider did not issue", func(cb map[string]string) map[string]string {
 					cb["code"] = "made-up-code-1c0de"
 					return cb
-				}, sdk.CodeSocialAuthCodeInvalid)
+				}, want)
 				s.failAt(p.userPath, 401, `{"message":"Bad credentials"}`)
 				try("userinfo answers 401", same, sdk.CodeSocialAccessTokenInvalid)
 				s.clear()
