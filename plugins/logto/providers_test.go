@@ -247,7 +247,7 @@ func appleIDToken(t *testing.T, key *rsa.PrivateKey, aud, nonce string) string {
 	return tok
 }
 
-// TestProvidersSignIn signs in through the host with Logto's GitHub, Google, Discord,
+// TestProvidersSignIn signs in through the host with Logto's GitHub, Google, Discord, Facebook,
 // WeChat and Apple connectors, unchanged, against stubs at their providers' real paths.
 func TestProvidersSignIn(t *testing.T) {
 	for _, p := range providers(t) {
