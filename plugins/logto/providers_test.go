@@ -255,6 +255,9 @@ func TestProvidersSignIn(t *testing.T) {
 			h, s, c := startProvider(t, p)
 			ctx := context.Background()
 			auth, callback := begin(t, h, p, c, "st-"+p.name+"-1")
+			// A redirect URI smuggled into the callback is not the one the token request
+			// carries: the session's is (checked by p.check).
+			callback["redirectUri"] = "https://attacker.example/callback"
 			res, err := h.UserInfo(ctx, "social", auth.Session, callback)
 			if err != nil {
 				t.Fatalf("UserInfo: %v", err)
