@@ -15,6 +15,7 @@
 // state check, the redirect URI put into the callback data, the tokens handed back,
 // and errors mapped to idplug's codes with nothing secret in them.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -562,6 +563,14 @@ async function authorize(c, formKeys, req) {
   };
 }
 
+// sameString compares in time that does not depend on where the strings differ.
+function sameString(a, b) {
+  if (typeof a !== 'string' || typeof b !== 'string') return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 const stringMap = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
 
 async function userInfo(c, formKeys, req) {
@@ -571,7 +580,7 @@ async function userInfo(c, formKeys, req) {
   if (!session.state || !session.redirectUri) {
     throw bridgeError('insufficient_request_parameters', 'the session has no state or redirect URI: start the sign-in again');
   }
-  if (data.state !== session.state) {
+  if (!sameString(data.state, session.state)) {
     throw bridgeError('invalid_request_parameters', data.state ? 'the callback state does not match the session' : 'the callback has no state');
   }
   if (data.error) {
