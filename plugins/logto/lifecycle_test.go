@@ -52,10 +52,18 @@ export default async function createConnector({ getConfig }) {
 func noisyFolder(t *testing.T) string {
 	t.Helper()
 	dir := productionFolder(t, "oauth", "github")
+	addConnector(t, dir, "noisy", noisyConnector)
+	return dir
+}
+
+// addConnector adds a package @logto/connector-<name> with source as its code to the
+// bundle in dir, as scripts/add-logto-connector would, and its plugin file.
+func addConnector(t *testing.T, dir, name, source string) {
+	t.Helper()
 	bundleDir := filepath.Join(dir, bundleDirName)
-	pkg := filepath.Join(bundleDir, "node_modules", "@logto", "connector-noisy")
-	mustWrite(t, filepath.Join(pkg, "package.json"), `{"name":"@logto/connector-noisy","version":"0.0.1","type":"module","main":"./lib/index.js","exports":"./lib/index.js"}`)
-	mustWrite(t, filepath.Join(pkg, "lib", "index.js"), noisyConnector)
+	pkg := filepath.Join(bundleDir, "node_modules", "@logto", "connector-"+name)
+	mustWrite(t, filepath.Join(pkg, "package.json"), `{"name":"@logto/connector-`+name+`","version":"0.0.1","type":"module","main":"./lib/index.js","exports":"./lib/index.js"}`)
+	mustWrite(t, filepath.Join(pkg, "lib", "index.js"), source)
 	mustWrite(t, filepath.Join(pkg, "logo.svg"), `<svg xmlns="http://www.w3.org/2000/svg"/>`)
 	mustWrite(t, filepath.Join(pkg, "README.md"), "# Noisy\n")
 	pj, err := os.ReadFile(filepath.Join(bundleDir, "package.json"))
@@ -63,7 +71,7 @@ func noisyFolder(t *testing.T) string {
 		t.Fatal(err)
 	}
 	mustWrite(t, filepath.Join(bundleDir, "package.json"), strings.Replace(string(pj), `"dependencies": {`, `"dependencies": {
-    "@logto/connector-noisy": "0.0.1",`, 1))
+    "@logto/connector-`+name+`": "0.0.1",`, 1))
 	if err := os.Remove(filepath.Join(bundleDir, catalogName)); err != nil { // a hard link: write a new file
 		t.Fatal(err)
 	}
@@ -71,11 +79,35 @@ func noisyFolder(t *testing.T) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("catalog: %v\n%s", err, out)
 	}
-	if err := os.Link(built.plugin, filepath.Join(dir, filePrefix+"noisy")); err != nil {
+	if err := os.Link(built.plugin, filepath.Join(dir, filePrefix+name)); err != nil {
 		t.Fatal(err)
 	}
 	writeManifest(t, dir)
-	return dir
+}
+
+// TestConnectorFailsAtFirstUse: a connector that loads for its metadata but throws when
+// an instance is made gives a clear error for each call, not a dead plugin.
+func TestConnectorFailsAtFirstUse(t *testing.T) {
+	dir := productionFolder(t)
+	addConnector(t, dir, "flaky", strings.Replace(noisyConnector, "export default async function createConnector({ getConfig }) {",
+		"let made = 0;\nexport default async function createConnector({ getConfig }) {\n  if (++made > 1 && process.argv.includes('--serve')) throw new Error('cannot start: https://flaky.example/x?token=t0ps3cret');", 1))
+	h := openHost(t, dir)
+	ctx := context.Background()
+	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "f", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}); err != nil {
+		t.Fatalf("Configure: %v", err)
+	}
+	for range 2 { // the plugin keeps answering
+		_, err := h.AuthorizationURI(ctx, "f", callbackURL, "st-flaky")
+		if err == nil {
+			t.Fatal("AuthorizationURI succeeded with a connector that throws")
+		}
+		if strings.Contains(err.Error(), "t0ps3cret") || strings.Contains(err.Error(), "?") {
+			t.Errorf("the error carries the URL's query: %v", err)
+		}
+		if !strings.Contains(err.Error(), "cannot start") {
+			t.Errorf("the error does not say what the connector said: %v", err)
+		}
+	}
 }
 
 // writeManifest lists every bundle file in logto-bundle.sha256, and that file and the
