@@ -39,6 +39,7 @@ func TestBrowserSignIn(t *testing.T) {
 public_url: %s
 plugin_dir: %s
 session_keys: ["%s"]
+sandbox: {mode: off}   # the sandbox cannot let the bridge execute Node yet
 connectors:
   - id: local
     plugin: logto-oauth2

@@ -54,6 +54,9 @@ type catalogEntry struct {
 func openBundle(dir string) (*bundle, error) {
 	b := &bundle{pluginDir: filepath.Dir(dir), dir: dir}
 	data, err := os.ReadFile(b.catalogPath())
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("cannot read the Logto bundle (under idplug's sandbox, list %s in sandbox.read for this plugin): %w", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the Logto bundle is missing or incomplete (build it with make build): %w", err)
 	}

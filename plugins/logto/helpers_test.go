@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/internal/plugintest"
 )
 
@@ -146,10 +147,16 @@ func linkTree(src, dst string) error {
 	})
 }
 
+// bridgeSandbox is how the tests confine the plugins: not at all. idplug's sandbox
+// can give a plugin extra paths to read (sandbox.read), not a program to execute, and
+// the bridge executes logto-bundle/node (TestSandboxKeepsNodeFromStarting shows what
+// happens under it).
+var bridgeSandbox = sandbox.Policy{Mode: sandbox.ModeOff}
+
 // openHost opens dir with the host package, as idplug serve does, and logs to t.
 func openHost(t testing.TB, dir string) *host.Host {
 	t.Helper()
-	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Logger: hclog.New(&hclog.LoggerOptions{
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: bridgeSandbox, Logger: hclog.New(&hclog.LoggerOptions{
 		Level: hclog.Warn, Output: testWriter{t},
 	})})
 	if err != nil {

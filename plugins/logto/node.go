@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -232,6 +233,9 @@ func (b *bridge) start(ctx context.Context) (*nodeProc, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := startLocked(cmd); err != nil {
 		conn.Close()
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v (idplug's sandbox lets a plugin execute nothing but its own file: run Logto plugins with sandbox mode off)", err)
+		}
 		return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v", err)
 	}
 	p := &nodeProc{cmd: cmd, conn: conn, pid: cmd.Process.Pid, pending: map[uint64]chan answer{},

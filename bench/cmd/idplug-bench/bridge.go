@@ -12,6 +12,7 @@ import (
 
 	"github.com/idplug/idplug/bench/internal/suite"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -39,7 +40,8 @@ func startBridge(o options, tmp string, cfg map[string]any) (*bridge, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	h, err := host.Open(ctx, host.Options{PluginDir: dir})
+	// Unconfined: idplug's sandbox cannot let the plugin execute Node yet.
+	h, err := host.Open(ctx, host.Options{PluginDir: dir, Sandbox: sandbox.Policy{Mode: sandbox.ModeOff}})
 	if err != nil {
 		return nil, err
 	}
