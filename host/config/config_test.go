@@ -429,7 +429,7 @@ func TestProblems(t *testing.T) {
 			want: []string{
 				`3 listne: unknown key; did you mean listen?`,
 				`4 pluginDir: unknown key; did you mean plugin_dir?`,
-				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, connectors)`,
+				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, store, vault_keys, connectors)`,
 			},
 		},
 		{
@@ -538,7 +538,7 @@ func TestProblems(t *testing.T) {
 			),
 			want: []string{
 				`6 connectors[0].logo_dark: unknown key; did you mean logoDark?`,
-				`7 connectors[0].secret: unknown key (known keys: id, plugin, target, name, logo, logoDark, config)`,
+				`7 connectors[0].secret: unknown key (known keys: id, plugin, target, name, logo, logoDark, storeTokens, config)`,
 			},
 		},
 		{

@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "connectors"}
-	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
+	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "store", "vault_keys", "connectors"}
+	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "storeTokens", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
 	connectorIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -44,7 +44,9 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
 	cfg.SessionTTL = d.duration(fs, "session_ttl", DefaultSessionTTL, MaxSessionTTL)
 	cfg.LogLevel = d.enum(fs, "log_level", DefaultLogLevel, logLevels)
 	cfg.LogFormat = d.enum(fs, "log_format", DefaultLogFormat, logFormats)
-	cfg.Connectors = d.connectors(fs)
+	d.store(cfg, fs, baseDir)
+	d.vaultKeys(cfg, fs)
+	cfg.Connectors = d.connectors(cfg, fs)
 	return cfg
 }
 
@@ -153,7 +155,7 @@ func (d *decoder) enum(fs fields, key, def string, allowed []string) string {
 
 // connectors decodes the instances, then checks that ids and targets are
 // unique across them.
-func (d *decoder) connectors(fs fields) []Connector {
+func (d *decoder) connectors(cfg *Config, fs fields) []Connector {
 	e, ok, at := fs.at("connectors")
 	if !ok {
 		return nil
@@ -173,7 +175,7 @@ func (d *decoder) connectors(fs fields) []Connector {
 	targets := map[string]int{} // target -> index of the instance that has it
 	for i, n := range seq.Content {
 		path := at.path.item(i)
-		c, idAt, targetAt := d.connector(n, path)
+		c, idAt, targetAt := d.connector(cfg, n, path)
 		if c == nil {
 			continue
 		}
@@ -202,7 +204,7 @@ func (d *decoder) connectors(fs fields) []Connector {
 
 // connector decodes one instance. It also returns where its id and its
 // (possibly defaulted) target are, for the uniqueness checks.
-func (d *decoder) connector(n *yaml.Node, path *fieldPath) (*Connector, loc, loc) {
+func (d *decoder) connector(cfg *Config, n *yaml.Node, path *fieldPath) (*Connector, loc, loc) {
 	if deref(n).Kind != yaml.MappingNode {
 		d.ps.add(path, posOf(n), "must be a mapping with at least id and plugin")
 		return nil, loc{}, loc{}
@@ -249,6 +251,7 @@ func (d *decoder) connector(n *yaml.Node, path *fieldPath) (*Connector, loc, loc
 			c.LogoDark = s
 		}
 	}
+	c.StoreTokens = d.storeTokens(cfg, fs)
 	c.Config = d.pluginConfig(fs)
 	return c, idAt, targetAt
 }
