@@ -96,7 +96,7 @@ type Connector struct {
 	Name     map[string]string
 	Logo     string
 	LogoDark string
-	// StoreTokens keeps the tokens of each sign-in in the vault.
+	// StoreTokens is config.storeTokens: the vault keeps the tokens of each sign-in.
 	StoreTokens bool
 	// Config is the instance's settings for the plugin, as a JSON object
 	// ("{}" when none are given).

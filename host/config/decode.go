@@ -14,7 +14,7 @@ import (
 
 var (
 	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "store", "vault_keys", "connectors"}
-	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "storeTokens", "config"}
+	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
 	connectorIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -251,8 +251,8 @@ func (d *decoder) connector(cfg *Config, n *yaml.Node, path *fieldPath) (*Connec
 			c.LogoDark = s
 		}
 	}
-	c.StoreTokens = d.storeTokens(cfg, fs)
 	c.Config = d.pluginConfig(fs)
+	c.StoreTokens = d.storeTokens(cfg, fs, c.Config)
 	return c, idAt, targetAt
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"time"
@@ -75,17 +76,18 @@ func (d *decoder) vaultKeys(cfg *Config, fs fields) {
 	}
 }
 
-// storeTokens decodes an instance's storeTokens flag, which needs a store and
-// vault keys (decoded before the connectors).
-func (d *decoder) storeTokens(cfg *Config, fs fields) bool {
-	s, set, at := fs.text("storeTokens")
-	if !set || s == "false" {
+// storeTokens reads the instance's config.storeTokens (Logto's switch for
+// keeping the tokens of a sign-in), which needs a store and vault keys (both
+// decoded before the connectors).
+func (d *decoder) storeTokens(cfg *Config, fs fields, pluginConfig json.RawMessage) bool {
+	var flags struct {
+		StoreTokens any `json:"storeTokens"`
+	}
+	if json.Unmarshal(pluginConfig, &flags) != nil || flags.StoreTokens != true {
 		return false
 	}
-	if s != "true" {
-		d.ps.add(at.path, at.pos, "%q must be true or false", s)
-		return false
-	}
+	e, _, _ := fs.at("config")
+	at := loc{fs.path.key("config").key("storeTokens"), posOf(e.value)}
 	switch {
 	case !cfg.Store.Enabled():
 		d.ps.add(at.path, at.pos, "needs a store, and store.url is off")

@@ -28,9 +28,8 @@ func TestStoreSettings(t *testing.T) {
 		{"store: {uri: x}", "", "store.uri: unknown key (known keys: url, timeout)"},
 		{"store: sqlite", "", "store: must be a mapping"},
 		{"vault_keys: [short]", "", "vault_keys[0]: is 5 bytes, needs at least 32"},
-		{"store: {url: off}\nvault_keys: [\"0123456789abcdef0123456789abcdef\"]\nconnectors: [{id: a, plugin: p, storeTokens: true}]", "", "connectors[0].storeTokens: needs a store"},
-		{"connectors: [{id: a, plugin: p, storeTokens: true}]", "", "connectors[0].storeTokens: needs vault_keys"},
-		{"connectors: [{id: a, plugin: p, storeTokens: yes}]", "", "connectors[0].storeTokens: \"yes\" must be true or false"},
+		{"store: {url: off}\nvault_keys: [\"0123456789abcdef0123456789abcdef\"]\nconnectors: [{id: a, plugin: p, config: {storeTokens: true}}]", "", "connectors[0].config.storeTokens: needs a store"},
+		{"connectors: [{id: a, plugin: p, config: {storeTokens: true}}]", "", "connectors[0].config.storeTokens: needs vault_keys"},
 	} {
 		cfg, err := Parse([]byte(storeBase+tc.yaml), nil, "/etc/idplug")
 		if tc.problem != "" {

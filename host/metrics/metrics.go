@@ -22,6 +22,7 @@ type Metrics struct {
 	callDuration *prometheus.HistogramVec
 	restarts     *prometheus.CounterVec
 	requests     *prometheus.CounterVec
+	state        stateMetrics
 }
 
 // New makes the collectors and registers them, with Go and process metrics.
@@ -46,8 +47,10 @@ func New() *Metrics {
 			Help: "HTTP requests, by route pattern and status.",
 		}, []string{"route", "status"}),
 	}
+	m.state = newStateMetrics()
 	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(m.state.collectors()...)
 	return m
 }
 

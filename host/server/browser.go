@@ -37,7 +37,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	sealed, err := s.sealJSON(browserFlowPurpose(id), flow{Session: auth.Session, RedirectURI: redirectURI, State: state, ReturnTo: returnTo}, s.settings.FlowTTL)
+	sealed, err := s.sealFlow(browserFlowPurpose(id), flow{Session: auth.Session, RedirectURI: redirectURI, State: state, ReturnTo: returnTo})
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
@@ -58,8 +58,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	// The flow is one-time: whatever happens next, this browser cannot replay it.
 	http.SetCookie(w, s.cookie(flowCookie, "", "/callback/"+id, -1))
-	var f flow
-	if err := s.openJSON(browserFlowPurpose(id), c.Value, "the sign-in", &f); err != nil {
+	f, err := s.finishFlow(r.Context(), browserFlowPurpose(id), c.Value, "the sign-in")
+	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
@@ -74,21 +74,24 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	sess := userSession{Connector: id, Claims: claimsOf(res.UserInfo), UserInfo: res.UserInfo}
-	// The whole provider profile may be too big for a cookie; /user serves the rest.
-	sess.UserInfo.RawData = nil
-	sealed, err := s.sealJSON(userSessionPurpose, sess, s.settings.UserSessionTTL)
-	if err != nil {
+	if err := s.keepTokens(r.Context(), id, res); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	http.SetCookie(w, s.cookie(sessionCookie, sealed, "/", int(s.settings.UserSessionTTL.Seconds())))
+	if err := s.startUserSession(r.Context(), w, userSession{Connector: id, Claims: claimsOf(res.UserInfo), UserInfo: res.UserInfo}); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, f.ReturnTo, http.StatusFound)
 }
 
 func (s *Server) user(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.currentUser(r)
+	sess, ok, err := s.lookupUser(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": false})
 		return
@@ -99,19 +102,11 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookie(sessionCookie, "", "/", -1))
 	w.Header().Set("Cache-Control", "no-store")
+	if err := s.endUserSession(r); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	http.Redirect(w, r, "/", http.StatusFound)
-}
-
-func (s *Server) currentUser(r *http.Request) (userSession, bool) {
-	var sess userSession
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return sess, false
-	}
-	if err := s.openJSON(userSessionPurpose, c.Value, "the session", &sess); err != nil {
-		return sess, false
-	}
-	return sess, true
 }
 
 func (s *Server) cookie(name, value, path string, maxAge int) *http.Cookie {

@@ -16,13 +16,17 @@ const (
 	CodeSessionExpired  sdk.ErrorCode = "session_expired"
 	CodeRequestTooLarge sdk.ErrorCode = "request_too_large"
 	CodeNotFound        sdk.ErrorCode = "not_found"
+	// CodeSessionUsed refuses a finished flow presented again.
+	CodeSessionUsed sdk.ErrorCode = "session_used"
+	// CodeStoreUnavailable fails a request closed when the store does not answer.
+	CodeStoreUnavailable sdk.ErrorCode = "store_unavailable"
 )
 
 // statusFor maps an error code to the HTTP status Logto uses for it.
 func statusFor(code sdk.ErrorCode) int {
 	switch code {
 	case sdk.CodeInvalidConfig, sdk.CodeInvalidMetadata, sdk.CodeInvalidRequestParameters,
-		sdk.CodeInsufficientRequestParameters, sdk.CodeInvalidResponse, CodeSessionInvalid, CodeSessionExpired:
+		sdk.CodeInsufficientRequestParameters, sdk.CodeInvalidResponse, CodeSessionInvalid, CodeSessionExpired, CodeSessionUsed:
 		return http.StatusBadRequest
 	case sdk.CodeSocialAuthCodeInvalid, sdk.CodeSocialAccessTokenInvalid, sdk.CodeSocialIDTokenInvalid,
 		sdk.CodeAuthorizationFailed, CodeUnauthorized:
@@ -37,7 +41,7 @@ func statusFor(code sdk.ErrorCode) int {
 		return http.StatusNotImplemented
 	case sdk.CodeProviderUnavailable:
 		return http.StatusBadGateway
-	case sdk.CodePluginUnavailable, sdk.CodePluginOverloaded:
+	case sdk.CodePluginUnavailable, sdk.CodePluginOverloaded, CodeStoreUnavailable:
 		return http.StatusServiceUnavailable
 	case sdk.CodeProviderTimeout, sdk.CodePluginTimeout:
 		return http.StatusGatewayTimeout

@@ -14,6 +14,11 @@ import (
 // flow is what a sign-in must remember between the authorization URL and the
 // callback. It travels sealed: to the API caller as "session", or in a browser cookie.
 type flow struct {
+	// ID names the flow in the store, where finishing it consumes it.
+	ID string `json:"id,omitempty"`
+	// Expires is when the seal runs out (Unix seconds): the store keeps the
+	// consumed id until then, and no longer needs to.
+	Expires     int64       `json:"x,omitempty"`
 	Session     sdk.Session `json:"s"`
 	RedirectURI string      `json:"r"`
 	State       string      `json:"st"`
