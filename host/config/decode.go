@@ -46,7 +46,7 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
 	cfg.LogFormat = d.enum(fs, "log_format", DefaultLogFormat, logFormats)
 	d.store(cfg, fs, baseDir)
 	d.vaultKeys(cfg, fs)
-	cfg.Connectors = d.connectors(cfg, fs)
+	cfg.Connectors = d.connectors(fs)
 	return cfg
 }
 
@@ -155,7 +155,7 @@ func (d *decoder) enum(fs fields, key, def string, allowed []string) string {
 
 // connectors decodes the instances, then checks that ids and targets are
 // unique across them.
-func (d *decoder) connectors(cfg *Config, fs fields) []Connector {
+func (d *decoder) connectors(fs fields) []Connector {
 	e, ok, at := fs.at("connectors")
 	if !ok {
 		return nil
@@ -175,7 +175,7 @@ func (d *decoder) connectors(cfg *Config, fs fields) []Connector {
 	targets := map[string]int{} // target -> index of the instance that has it
 	for i, n := range seq.Content {
 		path := at.path.item(i)
-		c, idAt, targetAt := d.connector(cfg, n, path)
+		c, idAt, targetAt := d.connector(n, path)
 		if c == nil {
 			continue
 		}
@@ -204,7 +204,7 @@ func (d *decoder) connectors(cfg *Config, fs fields) []Connector {
 
 // connector decodes one instance. It also returns where its id and its
 // (possibly defaulted) target are, for the uniqueness checks.
-func (d *decoder) connector(cfg *Config, n *yaml.Node, path *fieldPath) (*Connector, loc, loc) {
+func (d *decoder) connector(n *yaml.Node, path *fieldPath) (*Connector, loc, loc) {
 	if deref(n).Kind != yaml.MappingNode {
 		d.ps.add(path, posOf(n), "must be a mapping with at least id and plugin")
 		return nil, loc{}, loc{}
@@ -252,7 +252,7 @@ func (d *decoder) connector(cfg *Config, n *yaml.Node, path *fieldPath) (*Connec
 		}
 	}
 	c.Config = d.pluginConfig(fs)
-	c.StoreTokens = d.storeTokens(cfg, fs, c.Config)
+	c.StoreTokens = storeTokens(c.Config)
 	return c, idAt, targetAt
 }
 

@@ -77,24 +77,18 @@ func (d *decoder) vaultKeys(cfg *Config, fs fields) {
 }
 
 // storeTokens reads the instance's config.storeTokens (Logto's switch for
-// keeping the tokens of a sign-in), which needs a store and vault keys (both
-// decoded before the connectors).
-func (d *decoder) storeTokens(cfg *Config, fs fields, pluginConfig json.RawMessage) bool {
+// handing the tokens of a sign-in back). The vault keeps them when a store and
+// vault_keys are configured too; idplug serve warns when they are not.
+func storeTokens(pluginConfig json.RawMessage) bool {
 	var flags struct {
 		StoreTokens any `json:"storeTokens"`
 	}
-	if json.Unmarshal(pluginConfig, &flags) != nil || flags.StoreTokens != true {
-		return false
-	}
-	e, _, _ := fs.at("config")
-	at := loc{fs.path.key("config").key("storeTokens"), posOf(e.value)}
-	switch {
-	case !cfg.Store.Enabled():
-		d.ps.add(at.path, at.pos, "needs a store, and store.url is off")
-	case len(cfg.VaultKeys) == 0:
-		d.ps.add(at.path, at.pos, "needs vault_keys: at least one key of %d bytes or more to encrypt the tokens", MinVaultKeyLen)
-	}
-	return true
+	return json.Unmarshal(pluginConfig, &flags) == nil && flags.StoreTokens == true
+}
+
+// KeepsTokens reports whether the vault keeps the tokens of instance c.
+func (cfg *Config) KeepsTokens(c Connector) bool {
+	return c.StoreTokens && cfg.Store.Enabled() && len(cfg.VaultKeys) > 0
 }
 
 // backend names the kind of store without its URL, which may hold a password.

@@ -28,8 +28,6 @@ func TestStoreSettings(t *testing.T) {
 		{"store: {uri: x}", "", "store.uri: unknown key (known keys: url, timeout)"},
 		{"store: sqlite", "", "store: must be a mapping"},
 		{"vault_keys: [short]", "", "vault_keys[0]: is 5 bytes, needs at least 32"},
-		{"store: {url: off}\nvault_keys: [\"0123456789abcdef0123456789abcdef\"]\nconnectors: [{id: a, plugin: p, config: {storeTokens: true}}]", "", "connectors[0].config.storeTokens: needs a store"},
-		{"connectors: [{id: a, plugin: p, config: {storeTokens: true}}]", "", "connectors[0].config.storeTokens: needs vault_keys"},
 	} {
 		cfg, err := Parse([]byte(storeBase+tc.yaml), nil, "/etc/idplug")
 		if tc.problem != "" {
@@ -50,6 +48,24 @@ func TestStoreSettings(t *testing.T) {
 		}
 		if strings.Contains(cfg.String(), "pw@") {
 			t.Errorf("String() shows the database password: %s", cfg)
+		}
+	}
+}
+
+func TestKeepsTokens(t *testing.T) {
+	for yaml, want := range map[string]bool{
+		"vault_keys: [\"0123456789abcdef0123456789abcdef\"]\nconnectors: [{id: a, plugin: p, config: {storeTokens: true}}]":                    true,
+		"connectors: [{id: a, plugin: p, config: {storeTokens: true}}]":                                                                        false,
+		"store: {url: off}\nvault_keys: [\"0123456789abcdef0123456789abcdef\"]\nconnectors: [{id: a, plugin: p, config: {storeTokens: true}}]": false,
+		"vault_keys: [\"0123456789abcdef0123456789abcdef\"]\nconnectors: [{id: a, plugin: p, config: {storeTokens: \"true\"}}]":                false,
+		"vault_keys: [\"0123456789abcdef0123456789abcdef\"]\nconnectors: [{id: a, plugin: p}]":                                                 false,
+	} {
+		cfg, err := Parse([]byte(storeBase+yaml), nil, "/etc/idplug")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.KeepsTokens(cfg.Connectors[0]); got != want {
+			t.Errorf("%s: KeepsTokens = %v, want %v", yaml, got, want)
 		}
 	}
 }

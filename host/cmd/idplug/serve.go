@@ -106,7 +106,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		Store:     st,
 		Vault:     vlt,
 	})
-	d.srv.SetTokenStorage(tokenStorage(cfg))
+	d.srv.SetTokenStorage(tokenStorage(cfg, log))
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "listen:", err)
@@ -180,7 +180,7 @@ func (d *daemon) reload(ctx context.Context) error {
 		return err
 	}
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
-	d.srv.SetTokenStorage(tokenStorage(cfg))
+	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Connectors))
 	return nil

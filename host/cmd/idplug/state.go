@@ -53,12 +53,16 @@ func openVault(cfg *config.Config) (*vault.Vault, error) {
 	return vault.New(cfg.VaultKeys)
 }
 
-// tokenStorage lists the instances whose tokens the vault keeps.
-func tokenStorage(cfg *config.Config) []string {
+// tokenStorage lists the instances whose tokens the vault keeps, and warns
+// about those that ask for tokens without a vault to keep them in.
+func tokenStorage(cfg *config.Config, log hclog.Logger) []string {
 	var ids []string
 	for _, c := range cfg.Connectors {
-		if c.StoreTokens {
+		switch {
+		case cfg.KeepsTokens(c):
 			ids = append(ids, c.ID)
+		case c.StoreTokens && log != nil:
+			log.Warn("connector has storeTokens, but the vault needs a store and vault_keys: its tokens are handed back, not kept", "connector", c.ID)
 		}
 	}
 	return ids
