@@ -324,7 +324,8 @@ func TestReplicasOnPostgres(t *testing.T) {
 				return status == 503 && jsonPath(body, "store", "ok") == false
 			}, "replica %d to report the store down", i)
 		}
-		flow := startAPIFlowNoStore(t, replicas[0], sp)
+		// Starting a flow needs no store; finishing it does, and fails closed.
+		flow := startAPIFlow(t, replicas[0], sp)
 		status, body := replicas[1].call(t, "POST", "/v1/connectors/acme/user-info", "", flow)
 		if status != 503 || jsonPath(body, "code") != "store_unavailable" {
 			t.Errorf("finishing a flow with the database down: %d %v", status, body)
@@ -366,12 +367,6 @@ func TestReplicasOnPostgres(t *testing.T) {
 			t.Fatal("the provider still honours the refresh token after the delete")
 		}
 	})
-}
-
-// startAPIFlowNoStore is startAPIFlow for when the store is down: starting a
-// flow needs no store, only finishing it does.
-func startAPIFlowNoStore(t *testing.T, p *idplugProc, sp *stateProvider) map[string]any {
-	return startAPIFlow(t, p, sp)
 }
 
 // callQuiet is call without the testing.T, for goroutines: a transport error is status 0.
