@@ -20,6 +20,20 @@ import (
 type sqliteStore struct {
 	db    *sql.DB
 	locks *keyLocks
+	// writer lets one write at a time reach SQLite: writers that meet in
+	// SQLite wait in its busy handler, which sleeps in steps of milliseconds.
+	writer chan struct{}
+}
+
+// write runs fn holding the write slot, or gives up when ctx ends.
+func (s *sqliteStore) write(ctx context.Context, fn func() error) error {
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.writer }()
+	return fn()
 }
 
 // fileLocks holds one lock set per database file, shared by every handle on
@@ -28,6 +42,22 @@ var fileLocks = struct {
 	sync.Mutex
 	m map[string]*keyLocks
 }{m: map[string]*keyLocks{}}
+
+var fileWriters = struct {
+	sync.Mutex
+	m map[string]chan struct{}
+}{m: map[string]chan struct{}{}}
+
+func writerFor(file string) chan struct{} {
+	fileWriters.Lock()
+	defer fileWriters.Unlock()
+	w := fileWriters.m[file]
+	if w == nil {
+		w = make(chan struct{}, 1)
+		fileWriters.m[file] = w
+	}
+	return w
+}
 
 func locksFor(file string) *keyLocks {
 	fileLocks.Lock()
@@ -72,7 +102,7 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqliteStore{db: db, locks: locksFor(file)}
+	s := &sqliteStore{db: db, locks: locksFor(file), writer: writerFor(file)}
 	if err := s.migrate(ctx, opts.Migrate); err != nil {
 		db.Close()
 		return nil, err
@@ -127,21 +157,25 @@ func (s *sqliteStore) migrate(ctx context.Context, apply bool) error {
 }
 
 func (s *sqliteStore) ConsumeFlow(ctx context.Context, id string, expires time.Time) error {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO consumed_flows (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(expires))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return ErrUsed
-	}
-	return nil
+	return s.write(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, `INSERT INTO consumed_flows (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(expires))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrUsed
+		}
+		return nil
+	})
 }
 
 func (s *sqliteStore) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES (?, ?, ?)`, id, data, ms(expires))
-	return err
+	return s.write(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES (?, ?, ?)`, id, data, ms(expires))
+		return err
+	})
 }
 
 func (s *sqliteStore) Session(ctx context.Context, id string, now time.Time) ([]byte, error) {
@@ -154,8 +188,10 @@ func (s *sqliteStore) Session(ctx context.Context, id string, now time.Time) ([]
 }
 
 func (s *sqliteStore) RevokeSession(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET revoked = 1 WHERE id = ?`, id)
-	return err
+	return s.write(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET revoked = 1 WHERE id = ?`, id)
+		return err
+	})
 }
 
 const sqliteTokenColumns = `connector, user_id, key_id, sealed, expires_at, refresh_failed, updated_at`
@@ -186,15 +222,19 @@ func sqlitePut(ctx context.Context, db execer, r TokenRecord) error {
 }
 
 func (s *sqliteStore) PutTokens(ctx context.Context, r TokenRecord) error {
-	return sqlitePut(ctx, s.db, r)
+	return s.write(ctx, func() error { return sqlitePut(ctx, s.db, r) })
 }
 
 func (s *sqliteStore) Tokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
 	return scanTokens(s.db.QueryRowContext(ctx, `SELECT `+sqliteTokenColumns+` FROM vault_tokens WHERE connector = ? AND user_id = ?`, connector, userID))
 }
 
-func (s *sqliteStore) DeleteTokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
-	return scanTokens(s.db.QueryRowContext(ctx, `DELETE FROM vault_tokens WHERE connector = ? AND user_id = ? RETURNING `+sqliteTokenColumns, connector, userID))
+func (s *sqliteStore) DeleteTokens(ctx context.Context, connector, userID string) (rec TokenRecord, err error) {
+	err = s.write(ctx, func() error {
+		rec, err = scanTokens(s.db.QueryRowContext(ctx, `DELETE FROM vault_tokens WHERE connector = ? AND user_id = ? RETURNING `+sqliteTokenColumns, connector, userID))
+		return err
+	})
+	return rec, err
 }
 
 // UpdateTokens holds an in-process lock on the record rather than a database
@@ -212,14 +252,22 @@ func (s *sqliteStore) UpdateTokens(ctx context.Context, connector, userID string
 	}
 	next, fnErr := fn(rec)
 	if next != nil {
-		if err := sqlitePut(ctx, s.db, *next); err != nil {
+		if err := s.PutTokens(ctx, *next); err != nil {
 			return err
 		}
 	}
 	return fnErr
 }
 
-func (s *sqliteStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
+func (s *sqliteStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error) {
+	err = s.write(ctx, func() error {
+		n, err = s.eachTokens(ctx, fn)
+		return err
+	})
+	return n, err
+}
+
+func (s *sqliteStore) eachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -261,12 +309,18 @@ func (s *sqliteStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*Tok
 func (s *sqliteStore) Purge(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{`DELETE FROM consumed_flows WHERE expires_at < ?`, `DELETE FROM user_sessions WHERE expires_at < ?`} {
-		res, err := s.db.ExecContext(ctx, q, ms(now))
+		err := s.write(ctx, func() error {
+			res, err := s.db.ExecContext(ctx, q, ms(now))
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			return nil
+		})
 		if err != nil {
 			return total, err
 		}
-		n, _ := res.RowsAffected()
-		total += n
 	}
 	return total, nil
 }
