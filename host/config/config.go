@@ -65,6 +65,10 @@ type Config struct {
 	Store Store
 	// VaultKeys encrypt the token vault: the first seals, every one opens.
 	VaultKeys [][]byte
+	// AdminListen, when set, is a second host:port serving /metrics and the
+	// detailed /readyz; the main listener then keeps only /healthz and a
+	// bare /readyz.
+	AdminListen string
 	// Connectors are the configured instances, in file order.
 	Connectors []Connector
 }
@@ -76,8 +80,8 @@ func (c Config) String() string {
 	for i, conn := range c.Connectors {
 		ids[i] = conn.ID
 	}
-	return fmt.Sprintf("config{listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s store=%s vault_keys=%d connectors=[%s]}",
-		c.Listen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, c.Store.backend(), len(c.VaultKeys), strings.Join(ids, " "))
+	return fmt.Sprintf("config{listen=%s admin_listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s store=%s vault_keys=%d connectors=[%s]}",
+		c.Listen, c.AdminListen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, c.Store.backend(), len(c.VaultKeys), strings.Join(ids, " "))
 }
 
 // GoString keeps %#v from printing secrets too.

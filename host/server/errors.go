@@ -20,6 +20,12 @@ const (
 	CodeSessionUsed sdk.ErrorCode = "session_used"
 	// CodeStoreUnavailable fails a request closed when the store does not answer.
 	CodeStoreUnavailable sdk.ErrorCode = "store_unavailable"
+	// CodeMethodNotAllowed is a known route asked with another method (405, with Allow).
+	CodeMethodNotAllowed sdk.ErrorCode = "method_not_allowed"
+	// CodeTooManyAttempts refuses an address that sent too many wrong API keys (429).
+	CodeTooManyAttempts sdk.ErrorCode = "too_many_attempts"
+	// CodeCrossOrigin refuses a state-changing browser request from another site (403).
+	CodeCrossOrigin sdk.ErrorCode = "cross_origin_request"
 )
 
 // statusFor maps an error code to the HTTP status Logto uses for it.
@@ -35,7 +41,11 @@ func statusFor(code sdk.ErrorCode) int {
 		return http.StatusNotFound
 	case CodeRequestTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case sdk.CodeRateLimitExceeded:
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeCrossOrigin:
+		return http.StatusForbidden
+	case sdk.CodeRateLimitExceeded, CodeTooManyAttempts:
 		return http.StatusTooManyRequests
 	case sdk.CodeNotImplemented:
 		return http.StatusNotImplemented

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
 )
 
 // Browser sessions. With a store, the session cookie only names a record (a
 // random id, sealed so that it cannot be guessed or forged): sign-out revokes
 // the record, and a revoked or expired record is signed out on every replica,
 // whoever still holds a copy of the cookie. Without a store the cookie carries
-// the sealed session itself, as in stateless mode.
+// the sealed session itself (usersession.go).
 
 // sessionRefPurpose seals a cookie that names a stored session; a stateless
 // session cookie (userSessionPurpose) never opens as one, nor the reverse.
@@ -33,31 +34,27 @@ func storedSessionID(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *Server) startUserSession(ctx context.Context, w http.ResponseWriter, sess userSession) error {
-	ttl := s.settings.UserSessionTTL
-	var sealed string
-	if st := s.settings.Store; st != nil {
-		data, err := json.Marshal(sess)
-		if err != nil {
-			return err
-		}
-		ref := sessionRef{ID: newState()}
-		if err := st.PutSession(ctx, storedSessionID(ref.ID), data, time.Now().Add(ttl)); err != nil {
-			return storeError(err, "")
-		}
-		if sealed, err = s.sealJSON(sessionRefPurpose, ref, ttl); err != nil {
-			return err
-		}
-	} else {
-		// The whole provider profile may be too big for a cookie.
-		sess.UserInfo.RawData = nil
-		var err error
-		if sealed, err = s.sealJSON(userSessionPurpose, sess, ttl); err != nil {
-			return err
-		}
+// startUserSession makes the session cookie of a finished sign-in.
+func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo) (*http.Cookie, error) {
+	st := s.settings.Store
+	if st == nil {
+		return s.userSessionCookie(id, u)
 	}
-	http.SetCookie(w, s.cookie(sessionCookie, sealed, "/", int(ttl.Seconds())))
-	return nil
+	// The record may hold the whole profile: no cookie size to fit in.
+	data, err := json.Marshal(userSession{Connector: id, UserInfo: u})
+	if err != nil {
+		return nil, err
+	}
+	ttl := s.settings.UserSessionTTL
+	ref := sessionRef{ID: newState()}
+	if err := st.PutSession(ctx, storedSessionID(ref.ID), data, time.Now().Add(ttl)); err != nil {
+		return nil, storeError(err, "")
+	}
+	sealed, err := s.sealJSON(sessionRefPurpose, ref, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return s.cookies.session(sealed, ttl), nil
 }
 
 // currentUser is the signed-in user, or false: a store that does not answer
@@ -71,7 +68,7 @@ func (s *Server) currentUser(r *http.Request) (userSession, bool) {
 // or revoked session is false; a store that cannot be reached is an error.
 func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 	var sess userSession
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(s.cookies.sessionName())
 	if err != nil {
 		return sess, false, nil
 	}
@@ -100,7 +97,7 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 // endUserSession revokes the session the request's cookie names, if any.
 func (s *Server) endUserSession(r *http.Request) error {
 	st := s.settings.Store
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(s.cookies.sessionName())
 	if st == nil || err != nil {
 		return nil
 	}

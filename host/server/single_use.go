@@ -14,11 +14,16 @@ import (
 // any replica sharing the database, is refused before the plugin is called and
 // before a code is sent to the provider a second time.
 
-// sealFlow stamps f with a fresh id and its expiry and seals it.
-func (s *Server) sealFlow(purpose string, f flow) (string, error) {
+// stampFlow gives f a fresh id and its expiry, before it is sealed.
+func (s *Server) stampFlow(f flow) flow {
 	f.ID = newState()
 	f.Expires = time.Now().Add(s.settings.FlowTTL).Unix()
-	return s.sealJSON(purpose, f, s.settings.FlowTTL)
+	return f
+}
+
+// sealFlow stamps f and seals it.
+func (s *Server) sealFlow(purpose string, f flow) (string, error) {
+	return s.sealJSON(purpose, s.stampFlow(f), s.settings.FlowTTL)
 }
 
 // finishFlow opens a sealed flow and consumes it. Without a store (stateless
@@ -28,17 +33,22 @@ func (s *Server) finishFlow(ctx context.Context, purpose, token, what string) (f
 	if err := s.openJSON(purpose, token, what, &f); err != nil {
 		return f, err
 	}
+	return f, s.consumeFlow(ctx, f, what)
+}
+
+// consumeFlow records an opened flow as finished; ErrUsed becomes session_used.
+func (s *Server) consumeFlow(ctx context.Context, f flow, what string) error {
 	if s.settings.Store == nil {
-		return f, nil
+		return nil
 	}
 	if f.ID == "" {
-		return f, &sdk.Error{Code: CodeSessionInvalid, Message: what + " was sealed without an id for single use; start the sign-in again"}
+		return &sdk.Error{Code: CodeSessionInvalid, Message: what + " was sealed without an id for single use; start the sign-in again"}
 	}
 	err := s.settings.Store.ConsumeFlow(ctx, f.ID, time.Unix(f.Expires, 0))
 	if err != nil {
-		return f, storeError(err, what+" was used already: a sign-in can be finished once; start again")
+		return storeError(err, what+" was used already: a sign-in can be finished once; start again")
 	}
-	return f, nil
+	return nil
 }
 
 // storeError turns a store failure into the error a client sees: used for

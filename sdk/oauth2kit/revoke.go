@@ -48,7 +48,7 @@ func (e *RevocationEndpoint) Revoke(ctx context.Context, token, hint string) err
 		return nil
 	}
 	fields, _ := decodeTokenFields(resp.body, FormatJSON)
-	oe, _ := tokenErrorOf(fields, resp.status)
+	oe, _ := tokenErrorOf(resp, fields)
 	var e2 *sdk.Error
 	switch {
 	case oe.code == "unsupported_token_type":

@@ -138,7 +138,7 @@ func startAPIFlow(t *testing.T, p *idplugProc, sp *stateProvider) map[string]any
 	return map[string]any{"session": auth["session"], "data": data}
 }
 
-var noRedirects = &http.Client{
+var stateClient = &http.Client{
 	Timeout:       30 * time.Second,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
@@ -150,7 +150,7 @@ func get(t *testing.T, u string, cookies ...*http.Cookie) (*http.Response, []byt
 	for _, c := range cookies {
 		req.AddCookie(c)
 	}
-	resp, err := noRedirects.Do(req)
+	resp, err := stateClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
@@ -159,10 +159,26 @@ func get(t *testing.T, u string, cookies ...*http.Cookie) (*http.Response, []byt
 	return resp, body
 }
 
-func cookieNamed(t *testing.T, resp *http.Response, name string) *http.Cookie {
+// post sends a same-site form POST with cookies.
+func post(t *testing.T, u string, cookies ...*http.Cookie) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := stateClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", u, err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func setCookie(t *testing.T, resp *http.Response, name string) *http.Cookie {
 	t.Helper()
 	for _, c := range resp.Cookies() {
-		if c.Name == name && c.Value != "" {
+		if strings.HasSuffix(c.Name, name) && c.Value != "" {
 			return c
 		}
 	}
@@ -176,7 +192,7 @@ func browserSignIn(t *testing.T, sp *stateProvider, from, to *idplugProc) *http.
 	t.Helper()
 	resp, _ := get(t, from.URL+"/sign-in/acme")
 	mustEqual(t, "sign-in status", resp.StatusCode, 302)
-	flowCookie := cookieNamed(t, resp, "idplug_flow")
+	flowCookie := setCookie(t, resp, "idplug_flow")
 	cb, err := sp.Authorize(context.Background(), resp.Header.Get("Location"), browserCallback)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +206,7 @@ func browserSignIn(t *testing.T, sp *stateProvider, from, to *idplugProc) *http.
 	if again.StatusCode != 400 || !bytes.Contains(body, []byte("session_used")) {
 		t.Fatalf("replayed browser callback: %d %s", again.StatusCode, body)
 	}
-	return cookieNamed(t, resp, "idplug_session")
+	return setCookie(t, resp, "idplug_session")
 }
 
 func signedIn(t *testing.T, p *idplugProc, c *http.Cookie) bool {
@@ -235,8 +251,8 @@ func TestReplicasOnPostgres(t *testing.T) {
 				t.Fatalf("replica %d does not know the session", i)
 			}
 		}
-		resp, _ := get(t, replicas[2].URL+"/sign-out", session)
-		mustEqual(t, "sign-out status", resp.StatusCode, 302)
+		resp := post(t, replicas[2].URL+"/sign-out", session)
+		mustEqual(t, "sign-out status", resp.StatusCode, 303)
 		for i, r := range replicas {
 			if signedIn(t, r, session) {
 				t.Fatalf("a copy of the cookie is still signed in on replica %d after sign-out", i)
@@ -412,7 +428,7 @@ func TestSQLiteSingleUseVaultAndRekey(t *testing.T) {
 	if !signedIn(t, p, session) {
 		t.Fatal("not signed in after the browser sign-in")
 	}
-	get(t, p.URL+"/sign-out", session)
+	mustEqual(t, "sign-out status", post(t, p.URL+"/sign-out", session).StatusCode, 303)
 	if signedIn(t, p, session) {
 		t.Fatal("a copy of the cookie is still signed in after sign-out")
 	}
