@@ -439,6 +439,23 @@ func TestSQLiteSingleUseVaultAndRekey(t *testing.T) {
 	if jsonPath(tokens, "tokens", "accessToken") == jsonPath(signIn, "tokens", "accessToken") {
 		t.Fatal("the expiring tokens were not refreshed on read")
 	}
+	// Hostile or mistaken paths: named, never a 500.
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/v1/connectors/acme/users/bob/tokens", 404, "not_found"},
+		{"DELETE", "/v1/connectors/acme/users/bob/tokens", 404, "not_found"},
+		{"GET", "/v1/connectors/acme/users/" + strings.Repeat("x", 600) + "/tokens", 400, "invalid_request_parameters"},
+		{"GET", "/v1/connectors/nope/users/alice/tokens", 404, "connector_not_found"},
+		{"GET", "/v1/connectors/acme/users/alice%2F..%2Fbob/tokens", 404, "not_found"},
+	} {
+		status, body := p.call(t, tc.method, tc.path, "", nil)
+		if status != tc.status || jsonPath(body, "code") != tc.code {
+			t.Errorf("%s %s: %d %v, want %d %s", tc.method, tc.path[:min(len(tc.path), 60)], status, body, tc.status, tc.code)
+		}
+	}
 	p.stop(t)
 	checkNoPlaintext(t, dbPath, jsonPath(tokens, "tokens", "accessToken").(string), jsonPath(tokens, "tokens", "refreshToken").(string))
 
@@ -578,4 +595,39 @@ func postQuiet(p *idplugProc, path string, body any) (int, map[string]any) {
 	data, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(data, &out)
 	return resp.StatusCode, out
+}
+
+// TestStatelessMode: with store.url off, idplug keeps today's stateless
+// behaviour: the session lives in its cookie (under 4 KB, fields dropped to
+// fit), and the vault routes say the connector keeps no tokens.
+func TestStatelessMode(t *testing.T) {
+	cfg := strings.Replace(browserConfig, "log_format: json\n", "log_format: json\nstore: {url: \"off\"}\n", 1)
+	cfg = strings.Replace(cfg, "GREETING", strings.Repeat("G", 5000), 1)
+	p := startIdplug(t, pluginFolder(t, "example"), cfg)
+	resp, _ := get(t, p.URL+"/sign-in/big")
+	mustEqual(t, "sign-in status", resp.StatusCode, 302)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	resp, body := get(t, p.URL+"/callback/big?code=ada&state="+loc.Query().Get("state"), setCookie(t, resp, "idplug_flow"))
+	if resp.StatusCode != 302 {
+		t.Fatalf("callback: %d %s", resp.StatusCode, body)
+	}
+	session := setCookie(t, resp, "idplug_session")
+	if len(session.Name)+len(session.Value) > 4000 {
+		t.Fatalf("session cookie of %d bytes", len(session.Value))
+	}
+	_, body = get(t, p.URL+"/user", session)
+	var user map[string]any
+	_ = json.Unmarshal(body, &user)
+	mustEqual(t, "sub", jsonPath(user, "claims", "sub"), "ada")
+	mustEqual(t, "name dropped to fit the cookie", jsonPath(user, "claims", "name"), nil)
+	status, res := p.call(t, "GET", "/v1/connectors/demo/users/ada/tokens", "", nil)
+	mustEqual(t, "vault read without a store", status, 404)
+	if !strings.Contains(jsonPath(res, "message").(string), "does not keep tokens") {
+		t.Fatalf("vault read without a store: %v", res)
+	}
+	status, body2 := p.callQuiet("GET", "/readyz")
+	mustEqual(t, "readyz", status, 200)
+	if _, has := body2["store"]; has {
+		t.Fatalf("readyz reports a store in stateless mode: %v", body2)
+	}
 }
