@@ -52,7 +52,7 @@ func SchemaVersion() int {
 }
 
 func errSchemaBehind(have int) error {
-	return fmt.Errorf("store: the database schema is at version %d, this idplug needs %d: run idplug migrate --config ...", have, SchemaVersion())
+	return fmt.Errorf("store: the database schema is at version %d, this idplug needs %d: run idplug migrate --config FILE", have, SchemaVersion())
 }
 
 func errSchemaAhead(have int) error {

@@ -101,7 +101,7 @@ func Open(ctx context.Context, url string, opts Options) (Store, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return openPostgres(ctx, url, opts)
 	}
-	return nil, fmt.Errorf("store: %s is not a store URL: use sqlite:FILE or postgres://...", Redact(url))
+	return nil, fmt.Errorf("store: %s is not a store URL: use sqlite:FILE or postgres://HOST/DB", Redact(url))
 }
 
 // Redact hides the password in a database URL, for messages.

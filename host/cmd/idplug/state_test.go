@@ -53,7 +53,7 @@ func startStateProvider(t *testing.T) *stateProvider {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 		if err != nil {
-			http.Error(w, err.Error(), 400)
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		form, _ := url.ParseQuery(string(body))
@@ -65,7 +65,7 @@ func startStateProvider(t *testing.T) *stateProvider {
 		req.Header = r.Header.Clone()
 		resp, err := client.Do(req)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
@@ -376,7 +376,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 		status, body := replicas[1].call(t, "DELETE", "/v1/connectors/acme/users/alice/tokens", "", nil)
 		mustEqual(t, "delete status", status, 200)
 		mustEqual(t, "revoked", jsonPath(body, "revoked"), true)
-		status, body = replicas[2].call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
+		status, _ = replicas[2].call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
 		mustEqual(t, "read after delete", status, 404)
 		status, _ = replicas[0].call(t, "POST", "/v1/connectors/acme/refresh", "", map[string]any{"refreshToken": refresh})
 		if status == 200 {
@@ -629,5 +629,36 @@ func TestStatelessMode(t *testing.T) {
 	mustEqual(t, "readyz", status, 200)
 	if _, has := body2["store"]; has {
 		t.Fatalf("readyz reports a store in stateless mode: %v", body2)
+	}
+}
+
+// TestMigrateCommand: idplug migrate applies the schema ahead of a rollout;
+// idplug vault rekey without vault keys says what is missing.
+func TestMigrateCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "idplug.yaml")
+	write := func(extra string) {
+		cfg := "plugin_dir: " + dir + "\nsession_keys: [\"${IDPLUG_SESSION_KEY}\"]\nstore: {url: \"sqlite:state.db\"}\n" + extra
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	out := runIdplug(t, 0, "migrate", "--config", cfgPath)
+	if !strings.Contains(out, "sqlite store is at schema version 1") {
+		t.Fatalf("migrate said: %s", out)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "state.db")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the database beside the config: %v, %v", st, err)
+	}
+	runIdplug(t, 0, "migrate", "--config", cfgPath) // again: nothing to do
+	out = runIdplug(t, 1, "vault", "rekey", "--config", cfgPath)
+	if !strings.Contains(out, "vault_keys: none are configured") {
+		t.Fatalf("rekey without keys said: %s", out)
+	}
+	write("vault_keys: [short]\n")
+	out = runIdplug(t, 1, "vault", "rekey", "--config", cfgPath)
+	if !strings.Contains(out, "vault_keys[0]: is 5 bytes, needs at least 32") {
+		t.Fatalf("rekey with a short key said: %s", out)
 	}
 }
