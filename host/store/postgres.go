@@ -18,6 +18,10 @@ const migrationLockKey = 0x1d91_0001
 // postgresStore keeps state in PostgreSQL, shared by every replica.
 type postgresStore struct {
 	pool *pgxpool.Pool
+	// locks queue this process's callers of UpdateTokens on one record before
+	// they take a connection: many callers waiting on one row lock would
+	// otherwise hold the whole pool.
+	locks keyLocks
 }
 
 func openPostgres(ctx context.Context, url string, opts Options) (Store, error) {
@@ -176,8 +180,13 @@ func (s *postgresStore) DeleteTokens(ctx context.Context, connector, userID stri
 // transaction: a replica asking for the same record waits for the commit and
 // then reads what this one wrote.
 func (s *postgresStore) UpdateTokens(ctx context.Context, connector, userID string, fn func(TokenRecord) (*TokenRecord, error)) error {
+	unlock, err := s.locks.lock(ctx, connector+"\x00"+userID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var fnErr error
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rec, err := pgScanTokens(tx.QueryRow(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens WHERE connector = $1 AND user_id = $2 FOR UPDATE`, connector, userID))
 		if err != nil {
 			return err
