@@ -662,3 +662,39 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("rekey with a short key said: %s", out)
 	}
 }
+
+// TestVaultRefreshRefused: a refresh the provider refuses marks the record;
+// reads answer social_invalid_access_token without asking the provider again,
+// until a new sign-in replaces the record.
+func TestVaultRefreshRefused(t *testing.T) {
+	sp := startStateProvider(t)
+	p := startIdplug(t, pluginFolder(t, "oauth2"), stateConfig(t, sp, "sqlite:"+filepath.Join(t.TempDir(), "state.db"), vaultKeyA))
+	signIn := func() map[string]any {
+		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", startAPIFlow(t, p, sp))
+		mustEqual(t, "user-info status", status, 200)
+		return body
+	}
+	body := signIn()
+	// The grant revoked behind idplug's back, at the provider itself.
+	form := url.Values{"token": {jsonPath(body, "tokens", "refreshToken").(string)}, "client_id": {"vault"}, "client_secret": {sp.secret}}
+	resp, err := http.PostForm(sp.RevocationEndpoint(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mustEqual(t, "revocation at the provider", resp.StatusCode, 200)
+
+	before := sp.refreshes.Load()
+	for range 2 {
+		status, body := p.call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
+		if status != 401 || jsonPath(body, "code") != "social_invalid_access_token" {
+			t.Fatalf("read after the grant was revoked: %d %v", status, body)
+		}
+	}
+	if n := sp.refreshes.Load() - before; n != 1 {
+		t.Fatalf("%d refreshes at the provider, want 1 (the marked record is not retried)", n)
+	}
+	signIn()
+	status, _ := p.call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
+	mustEqual(t, "read after a new sign-in", status, 200)
+}
