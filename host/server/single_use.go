@@ -14,6 +14,11 @@ import (
 // any replica sharing the database, is refused before the plugin is called and
 // before a code is sent to the provider a second time.
 
+// consumedMargin keeps a consumed id past its flow's expiry, so that neither the
+// moment the seal is made nor clocks that differ between replicas open a window
+// where the seal is still good and its id already purged.
+const consumedMargin = 5 * time.Minute
+
 // stampFlow gives f a fresh id and its expiry, before it is sealed.
 func (s *Server) stampFlow(f flow) flow {
 	f.ID = newState()
@@ -44,7 +49,7 @@ func (s *Server) consumeFlow(ctx context.Context, f flow, what string) error {
 	if f.ID == "" {
 		return &sdk.Error{Code: CodeSessionInvalid, Message: what + " was sealed without an id for single use; start the sign-in again"}
 	}
-	err := s.settings.Store.ConsumeFlow(ctx, f.ID, time.Unix(f.Expires, 0))
+	err := s.settings.Store.ConsumeFlow(ctx, f.ID, time.Unix(f.Expires, 0).Add(consumedMargin))
 	if err != nil {
 		return storeError(err, what+" was used already: a sign-in can be finished once; start again")
 	}
