@@ -465,7 +465,7 @@ func TestSQLiteSingleUseVaultAndRekey(t *testing.T) {
 	_, body = p.call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
 	mustEqual(t, "read with B then A", jsonPath(body, "tokens", "accessToken"), jsonPath(tokens, "tokens", "accessToken"))
 	p.stop(t)
-	out := runIdplug(t, 0, "vault", "rekey", "--config", p.configPath)
+	out := runIdplugCommand(t, 0, "vault", "rekey", "--config", p.configPath)
 	if !strings.Contains(out, "re-encrypted 1 vault records") {
 		t.Fatalf("rekey said: %s", out)
 	}
@@ -501,9 +501,9 @@ func checkNoPlaintext(t *testing.T, dbPath string, secrets ...string) {
 	}
 }
 
-// runIdplug runs the idplug binary to completion and returns its output;
+// runIdplugCommand runs the idplug binary to completion and returns its output;
 // the exit code must be want.
-func runIdplug(t *testing.T, want int, args ...string) string {
+func runIdplugCommand(t *testing.T, want int, args ...string) string {
 	t.Helper()
 	bin := plugintest.Binary(t, "./host/cmd/idplug")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -644,20 +644,20 @@ func TestMigrateCommand(t *testing.T) {
 		}
 	}
 	write("")
-	out := runIdplug(t, 0, "migrate", "--config", cfgPath)
+	out := runIdplugCommand(t, 0, "migrate", "--config", cfgPath)
 	if !strings.Contains(out, "sqlite store is at schema version 1") {
 		t.Fatalf("migrate said: %s", out)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "state.db")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("the database beside the config: %v, %v", st, err)
 	}
-	runIdplug(t, 0, "migrate", "--config", cfgPath) // again: nothing to do
-	out = runIdplug(t, 1, "vault", "rekey", "--config", cfgPath)
+	runIdplugCommand(t, 0, "migrate", "--config", cfgPath) // again: nothing to do
+	out = runIdplugCommand(t, 1, "vault", "rekey", "--config", cfgPath)
 	if !strings.Contains(out, "vault_keys: none are configured") {
 		t.Fatalf("rekey without keys said: %s", out)
 	}
 	write("vault_keys: [short]\n")
-	out = runIdplug(t, 1, "vault", "rekey", "--config", cfgPath)
+	out = runIdplugCommand(t, 1, "vault", "rekey", "--config", cfgPath)
 	if !strings.Contains(out, "vault_keys[0]: is 5 bytes, needs at least 32") {
 		t.Fatalf("rekey with a short key said: %s", out)
 	}
