@@ -17,7 +17,7 @@ func ErrorCodes() []sdk.ErrorCode {
 		sdk.CodeProviderUnavailable, sdk.CodeProviderTimeout,
 		host.CodeConnectorNotFound, host.CodePluginUnavailable, host.CodePluginTimeout, host.CodePluginOverloaded,
 		CodeUnauthorized, CodeNotFound, CodeSessionInvalid, CodeSessionExpired, CodeRequestTooLarge,
-		CodeMethodNotAllowed, CodeCrossOrigin, CodeTooManyAttempts,
+		CodeMethodNotAllowed, CodeCrossOrigin, CodeTooManyAttempts, CodeSessionUsed, CodeStoreUnavailable,
 	}
 }
 

@@ -32,6 +32,7 @@ public_url: http://127.0.0.1:1
 plugin_dir: PLUGIN_DIR
 session_keys: ["${IDPLUG_SESSION_KEY}"]
 api_keys: ["k1-0123456789abcdef0123456789abcdef"]
+vault_keys: ["vault-0123456789abcdef0123456789abcdef"]
 log_format: json
 connectors:
   - id: demo
@@ -79,7 +80,9 @@ connectors:
 	v.call(t, "POST", infoPath, []string{"fake"}, key, map[string]any{"session": "%%%", "data": map[string]any{}}, 400)
 	demoAuth := v.call(t, "POST", authPath, []string{"demo"}, key, map[string]any{"redirectUri": "https://app.test/cb"}, 200)
 	v.call(t, "POST", infoPath, []string{"demo"}, key, map[string]any{"session": demoAuth["session"], "data": map[string]any{"code": "ada", "state": demoAuth["state"], "n": 1, "b": true, "x": nil}}, 200)
-	v.call(t, "POST", infoPath, []string{"demo"}, key, map[string]any{"session": demoAuth["session"], "data": map[string]any{"error": "access_denied", "state": demoAuth["state"]}}, 401)
+	v.call(t, "POST", infoPath, []string{"demo"}, key, map[string]any{"session": demoAuth["session"], "data": map[string]any{"code": "ada", "state": demoAuth["state"]}}, 400) // session_used
+	denied := v.call(t, "POST", authPath, []string{"demo"}, key, map[string]any{"redirectUri": "https://app.test/cb"}, 200)
+	v.call(t, "POST", infoPath, []string{"demo"}, key, map[string]any{"session": denied["session"], "data": map[string]any{"error": "access_denied", "state": denied["state"]}}, 401)
 
 	refreshPath := "/v1/connectors/{id}/refresh"
 	v.call(t, "POST", refreshPath, []string{"fake"}, key, map[string]any{"refreshToken": tokens["refreshToken"]}, 200)
@@ -88,8 +91,10 @@ connectors:
 	v.call(t, "POST", refreshPath, []string{"fake"}, key, map[string]any{}, 400)
 
 	vault := "/v1/connectors/{id}/users/{userId}/tokens"
-	v.call(t, "GET", vault, []string{"fake", "connectortest-user-1"}, key, nil, 0)
-	v.call(t, "DELETE", vault, []string{"fake", "connectortest-user-1"}, key, nil, 0)
+	v.call(t, "GET", vault, []string{"fake", "connectortest-user-1"}, key, nil, 200)
+	v.call(t, "DELETE", vault, []string{"fake", "connectortest-user-1"}, key, nil, 200)
+	v.call(t, "GET", vault, []string{"fake", "connectortest-user-1"}, key, nil, 404)
+	v.call(t, "GET", vault, []string{"demo", "ada"}, key, nil, 404)
 
 	v.call(t, "POST", "/v1/admin/reload", nil, key, nil, 200)
 	v.call(t, "GET", "/v1/openapi.json", nil, key, nil, 200)
