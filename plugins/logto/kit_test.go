@@ -26,6 +26,11 @@ func TestKitOAuth(t *testing.T) {
 		},
 		Provider: p,
 		Sandbox:  bridgeSandbox,
+		Skip: map[string]string{
+			// A known loss of Logto's, kept unchanged: its connectors parse the profile
+			// with JavaScript numbers, so 9007199254740993 comes back ...992.
+			"signin/numeric-id": "Logto's connectors read numeric ids above 2^53 as JavaScript numbers and lose digits",
+		},
 		WantUser: &sdk.UserInfo{
 			ID:     "connectortest-user-1",
 			Name:   sdk.String("Connie Tester"),
