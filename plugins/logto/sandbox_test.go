@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/plugintest"
 )
 
 // probeConnector is a hostile npm connector: when asked for an authorization URI it
@@ -157,5 +159,32 @@ func TestBridgeConfinedByDefault(t *testing.T) {
 	}
 	if strings.Contains(auth.RedirectTo, "session_keys") {
 		t.Error("the host's configuration reached the connector")
+	}
+}
+
+// TestPluginsCommandUnderTheDefaultSandbox runs `idplug plugins --plugin-dir` on a
+// folder laid out as make build lays it out, with every connector of the bundle: no
+// plugin is refused under the default sandbox, and each serves its metadata.
+func TestPluginsCommandUnderTheDefaultSandbox(t *testing.T) {
+	needBuild(t)
+	b, err := openBundle(built.bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := productionFolder(t, b.names()...)
+	writeManifest(t, dir)
+	out, err := exec.Command(plugintest.Binary(t, "./host/cmd/idplug"), "plugins", "--plugin-dir", dir, "--json").Output()
+	if err != nil {
+		t.Fatalf("idplug plugins: %v\n%s", err, out)
+	}
+	var listing struct {
+		Plugins []struct{ File, ID string }
+		Refused []struct{ File, Reason string }
+	}
+	if err := json.Unmarshal(out, &listing); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(listing.Refused) != 0 || len(listing.Plugins) != len(b.names()) {
+		t.Fatalf("%d plugins for %d connectors, refused %+v", len(listing.Plugins), len(b.names()), listing.Refused)
 	}
 }
