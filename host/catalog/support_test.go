@@ -3,6 +3,7 @@ package catalog
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -84,5 +85,28 @@ func TestFindSupportRefuses(t *testing.T) {
 				t.Errorf("err = %v; want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// BenchmarkFindSupport checks a support folder the size of the Logto bundle (about
+// 4,000 files and folders), which every start of one of its plugins pays.
+func BenchmarkFindSupport(b *testing.B) {
+	dir := b.TempDir()
+	plugin := filepath.Join(dir, Prefix+"fam-a")
+	for i := range 400 {
+		sub := filepath.Join(dir, "fam-bundle", "node_modules", "pkg"+strconv.Itoa(i))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for j := range 9 {
+			if err := os.WriteFile(filepath.Join(sub, strconv.Itoa(j)+".js"), []byte("x"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for b.Loop() {
+		if _, err := FindSupport(plugin, "fam-a"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
