@@ -54,7 +54,7 @@ func TestFindSupportRefuses(t *testing.T) {
 		change func(dir string) error
 		want   string
 	}{
-		"group-writable file": {func(dir string) error { return os.Chmod(filepath.Join(dir, "fam-bundle", "lib.js"), 0o664) }, "writable by its group"},
+		"group-writable file":   {func(dir string) error { return os.Chmod(filepath.Join(dir, "fam-bundle", "lib.js"), 0o664) }, "writable by its group"},
 		"other-writable folder": {func(dir string) error { return os.Chmod(filepath.Join(dir, "fam-bundle", "bin"), 0o757) }, "writable by other users"},
 		"link inside": {func(dir string) error {
 			return os.Symlink("/etc/passwd", filepath.Join(dir, "fam-bundle", "passwd"))
