@@ -25,7 +25,7 @@ func TestKitOAuth(t *testing.T) {
 			"storeTokens":               true,
 		},
 		Provider: p,
-		Sandbox:  bridgeSandbox,
+		Sandbox:  testSandbox(""),
 		Skip: map[string]string{
 			// A known loss of Logto's, kept unchanged: its connectors parse the profile
 			// with JavaScript numbers, so 9007199254740993 comes back ...992.
