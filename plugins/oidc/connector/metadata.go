@@ -61,7 +61,7 @@ func selectItems(values ...string) []sdk.SelectItem {
 func formItems() []sdk.FormItem {
 	return []sdk.FormItem{
 		{Key: "provider", Label: "Provider", Type: sdk.FormSelect, SelectItems: []sdk.SelectItem{
-			{Value: "", Title: "Any OpenID provider"}, {Value: providerGoogle, Title: "Google"},
+			{Value: providerGeneric, Title: "Any OpenID provider"}, {Value: providerGoogle, Title: "Google"},
 			{Value: providerMicrosoft, Title: "Microsoft Entra ID"}, {Value: providerApple, Title: "Apple"},
 		}, Description: "A preset fills in the issuer, scope and the provider's quirks."},
 		{Key: "tenant", Label: "Tenant", Type: sdk.FormText, Placeholder: "common", ShowConditions: showFor("provider", providerMicrosoft),

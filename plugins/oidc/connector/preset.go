@@ -17,6 +17,7 @@ import (
 // operator copies only what it does (client id and secret; the tenant; Apple's team
 // id, key id and key).
 const (
+	providerGeneric   = "generic"
 	providerGoogle    = "google"
 	providerMicrosoft = "microsoft"
 	providerApple     = "apple"
@@ -53,7 +54,7 @@ func (c *config) applyPreset(p *sdk.ConfigError) *preset {
 		p.Add("teamId", "is for provider apple")
 	}
 	switch c.Provider {
-	case "":
+	case "", providerGeneric:
 	case providerGoogle:
 		setDefault(&c.Issuer, googleIssuer)
 		setDefault(&c.Scope, "openid profile email")
@@ -83,7 +84,7 @@ func (c *config) applyPreset(p *sdk.ConfigError) *preset {
 		c.forceFormPost(p)
 		pr.appleKey = c.appleKey(p)
 	default:
-		p.Add("provider", "unknown provider %q; use google, microsoft or apple, or leave it out", c.Provider)
+		p.Add("provider", "unknown provider %q; use generic, google, microsoft or apple", c.Provider)
 	}
 	return pr
 }

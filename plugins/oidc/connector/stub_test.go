@@ -197,4 +197,3 @@ func hashOf(alg crypto.Hash, s string) string {
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
-
