@@ -147,3 +147,28 @@ func pemKey(t *testing.T, key any) string {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
+
+// TestRealProviderKeyRotation: the provider replaces its signing keys; the
+// connector, holding the old JWK set, sees an unknown key id, fetches the set
+// again and verifies the new token.
+func TestRealProviderKeyRotation(t *testing.T) {
+	secret := oidctest.NewClientSecret(t)
+	op := oidctest.Start(t, oidctest.Config{KeyRotation: true, Clients: []oidctest.Client{{ID: "rot", Secret: secret, RedirectURIs: []string{realRedirect}}}})
+	in := parse(t, map[string]any{"issuer": op.Issuer, "clientId": "rot", "clientSecret": secret, "tokenEndpointAuthMethod": "client_secret_basic", "minKeyRefreshInterval": "0s"})
+	first := realSignIn(t, op, in)
+	oldKeys := in.provider.keys.keys
+	if err := op.RotateKeys(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	second := realSignIn(t, op, in)
+	if first.UserInfo.ID != "alice" || second.UserInfo.ID != "alice" {
+		t.Fatalf("profiles = %+v, %+v", first.UserInfo, second.UserInfo)
+	}
+	for _, k := range in.provider.keys.keys {
+		for _, old := range oldKeys {
+			if k.KeyID == old.KeyID {
+				t.Errorf("key %q is still cached after the rotation", k.KeyID)
+			}
+		}
+	}
+}
