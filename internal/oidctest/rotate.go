@@ -28,4 +28,3 @@ func (p *Provider) RotateKeys(ctx context.Context) error {
 	}
 	return nil
 }
-
