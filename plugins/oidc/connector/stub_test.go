@@ -41,21 +41,36 @@ type stubOP struct {
 
 	discoveryFetches atomic.Int32
 	jwksFetches      atomic.Int32
+
+	// Quirks of the presets' providers.
+	prefix     string                      // where the issuer lives under the server (Microsoft: /common/v2.0)
+	issuer     string                      // the discovery document's issuer; the URL + prefix when empty
+	checkToken func(r *http.Request) error // refuses a token request (Apple's client secret)
+
+	lastAuthURL string
 }
 
-func newStubOP(t *testing.T) *stubOP {
+func newStubOP(t *testing.T) *stubOP { return newStubOPWith(t, "", "") }
+
+// newStubOPWith serves discovery under prefix, naming issuer there (a template
+// such as URL/{tenantid}/v2.0 for Microsoft) when set.
+func newStubOPWith(t *testing.T, prefix, issuer string) *stubOP {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stubOP{t: t, key: key, kid: "k1"}
+	s := &stubOP{t: t, key: key, kid: "k1", prefix: prefix, issuer: issuer}
 	s.keys = []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "RS256", Use: "sig"}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+prefix+"/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		s.discoveryFetches.Add(1)
+		iss := s.issuer
+		if iss == "" {
+			iss = s.srv.URL + s.prefix
+		}
 		writeJSON(w, map[string]any{
-			"issuer": s.srv.URL, "authorization_endpoint": s.srv.URL + "/authorize", "token_endpoint": s.srv.URL + "/token",
+			"issuer": iss, "authorization_endpoint": s.srv.URL + "/authorize", "token_endpoint": s.srv.URL + "/token",
 			"userinfo_endpoint": s.srv.URL + "/userinfo", "jwks_uri": s.srv.URL + "/jwks",
 			"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
 		})
@@ -67,6 +82,14 @@ func newStubOP(t *testing.T) *stubOP {
 		writeJSON(w, jose.JSONWebKeySet{Keys: s.keys})
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		if s.checkToken != nil {
+			if err := s.checkToken(r); err != nil {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": err.Error()})
+				return
+			}
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		tok := ""
@@ -94,7 +117,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (s *stubOP) claims(nonce string) map[string]any {
 	now := time.Now()
 	return map[string]any{
-		"iss": s.srv.URL, "sub": "user-1", "aud": stubClientID, "nonce": nonce,
+		"iss": s.srv.URL + s.prefix, "sub": "user-1", "aud": stubClientID, "nonce": nonce,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"name": "Stub User", "email": "stub@example.com", "email_verified": true,
 	}
@@ -140,7 +163,7 @@ func hs256(claims map[string]any, kid string, secret []byte) string {
 
 func (s *stubOP) config(extra map[string]any) map[string]any {
 	cfg := map[string]any{
-		"issuer": s.srv.URL, "clientId": stubClientID, "clientSecret": stubSecret,
+		"issuer": s.srv.URL + s.prefix, "clientId": stubClientID, "clientSecret": stubSecret,
 		"tokenEndpointAuthMethod": "client_secret_basic", "scope": "openid profile email",
 		"minKeyRefreshInterval": "0s",
 	}
@@ -164,6 +187,12 @@ func parse(t *testing.T, cfg map[string]any) *Instance {
 // makeToken(nonce of this sign-in).
 func (s *stubOP) signIn(t *testing.T, in *Instance, makeToken func(nonce string) string) (*sdk.UserInfoResult, error) {
 	t.Helper()
+	return s.signInWith(t, in, makeToken, nil)
+}
+
+// signInWith also puts extra parameters into the callback (Apple's user).
+func (s *stubOP) signInWith(t *testing.T, in *Instance, makeToken func(nonce string) string, extra map[string]string) (*sdk.UserInfoResult, error) {
+	t.Helper()
 	ctx := context.Background()
 	auth, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
 	if err != nil {
@@ -177,7 +206,12 @@ func (s *stubOP) signIn(t *testing.T, in *Instance, makeToken func(nonce string)
 	if s.nonce == "" || s.nonce != auth.Session[sessionNonce] {
 		t.Fatalf("nonce in URL %q, in session %q", s.nonce, auth.Session[sessionNonce])
 	}
-	return connector{}.UserInfo(ctx, in, sdk.UserInfoRequest{Session: auth.Session, Callback: map[string]string{"code": "c0de", "state": "st"}})
+	s.lastAuthURL = auth.RedirectTo
+	callback := map[string]string{"code": "c0de", "state": "st"}
+	for k, v := range extra {
+		callback[k] = v
+	}
+	return connector{}.UserInfo(ctx, in, sdk.UserInfoRequest{Session: auth.Session, Callback: callback})
 }
 
 func refusedBecause(t *testing.T, err error, code sdk.ErrorCode, check string) {
