@@ -49,7 +49,18 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	data := map[string]string{}
+	for k, v := range r.URL.Query() {
+		if len(v) > 0 {
+			data[k] = v[0]
+		}
+	}
+	s.finishSignIn(w, r, r.PathValue("id"), data)
+}
+
+// finishSignIn checks the flow cookie and hands the callback's parameters to the
+// connector; form_post callbacks arrive here too (formpost.go).
+func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string, data map[string]string) {
 	c, err := r.Cookie(flowCookie)
 	if err != nil {
 		s.errorPage(w, r, &sdk.Error{Code: CodeSessionInvalid,
@@ -62,12 +73,6 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	if err := s.openJSON(browserFlowPurpose(id), c.Value, "the sign-in", &f); err != nil {
 		s.errorPage(w, r, err)
 		return
-	}
-	data := map[string]string{}
-	for k, v := range r.URL.Query() {
-		if len(v) > 0 {
-			data[k] = v[0]
-		}
 	}
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, data)
 	if err != nil {

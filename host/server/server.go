@@ -82,6 +82,7 @@ func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 	mux.HandleFunc("GET /{$}", srv.homePage)
 	mux.HandleFunc("GET /sign-in/{id}", srv.signIn)
 	mux.HandleFunc("GET /callback/{id}", srv.callback)
+	srv.registerFormPost(mux)
 	mux.HandleFunc("GET /user", srv.user)
 	mux.HandleFunc("GET /sign-out", srv.signOut)
 

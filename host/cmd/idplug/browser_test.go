@@ -111,10 +111,10 @@ func newBrowser(t *testing.T, path string) context.Context {
 }
 
 // startDemo runs scripts/run-demo with binaries built for this test and free ports,
-// and returns the URL it tells people to open.
-func startDemo(t *testing.T, root string) string {
+// and returns the URL it tells people to open. env adds settings (IDPLUG_DEMO_HOST).
+func startDemo(t *testing.T, root string, env ...string) string {
 	t.Helper()
-	plugins := pluginFolder(t, "oauth2")
+	plugins := pluginFolder(t, "oauth2", "oidc")
 	cmd := exec.Command(filepath.Join(root, "scripts", "run-demo"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(),
@@ -124,6 +124,7 @@ func startDemo(t *testing.T, root string) string {
 		"IDPLUG_BIN="+plugintest.Binary(t, "./host/cmd/idplug"),
 		"IDPLUG_PLUGIN_DIR="+plugins,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = testLog{t, "demo"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
