@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/oauth2kit"
@@ -189,4 +190,20 @@ func newNonce() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// VerifyIDToken runs the checks a sign-in's ID token gets (signature by the
+// provider's keys, iss, aud, azp, exp, iat, nbf and, when nonce is not empty, the
+// nonce) and returns the token's claims. It serves callers that receive ID tokens
+// outside the code flow, and measuring what verification costs.
+func (in *Instance) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (json.RawMessage, error) {
+	e, err := in.provider.endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := in.verify(ctx, rawIDToken, expectation{endpoints: e, nonce: nonce})
+	if err != nil {
+		return nil, err
+	}
+	return v.raw, nil
 }

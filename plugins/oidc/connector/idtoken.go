@@ -2,16 +2,18 @@ package connector
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"hash"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/idplug/idplug/sdk"
 )
@@ -110,37 +112,25 @@ func (in *Instance) verify(ctx context.Context, raw string, want expectation) (*
 		return nil, refuse(checkType, "its typ is %q, not %q", clean(h.Typ), v.typ)
 	}
 
-	// go-oidc parses the JWS (with this one algorithm only), asks the key set to
-	// verify the signature, and decodes the claims; the checks that follow are
-	// idplug's, to give each refusal its own name and the configured clock skew.
-	ks := &signatureCheck{in: in, endpoints: want.endpoints, header: h}
-	verifier := oidc.NewVerifier("", ks, &oidc.Config{
-		SupportedSigningAlgs: []string{h.Alg},
-		SkipClientIDCheck:    true,
-		SkipExpiryCheck:      true,
-		SkipIssuerCheck:      true,
-	})
-	tok, err := verifier.Verify(ctx, raw)
+	// One pass over the token: its parts, the signature, then the claims.
+	jws, err := splitJWS(raw)
 	if err != nil {
-		if ks.err != nil {
-			return nil, ks.err
-		}
-		return nil, refuse(checkMalformed, "%s", strings.TrimPrefix(err.Error(), "oidc: "))
+		return nil, refuse(checkMalformed, "%v", err)
 	}
-	var out verifiedToken
-	if err := tok.Claims(&out.raw); err != nil {
-		return nil, refuse(checkMalformed, "its claims are not a JSON object")
+	ks := &signatureCheck{in: in, endpoints: want.endpoints, header: h}
+	if err := ks.verify(ctx, jws); err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(out.raw, &out.claims); err != nil {
-		return nil, refuse(checkMalformed, "its claims are not valid: %v", err)
+	payload := jws.payload
+	out := verifiedToken{raw: payload}
+	if err := json.Unmarshal(payload, &out.claims); err != nil {
+		return nil, refuse(checkMalformed, "its claims are not a valid JSON object: %v", err)
 	}
 	if err := v.checkClaims(&out.claims, in.expectedIssuers(want.endpoints), want.nonce); err != nil {
 		return nil, err
 	}
-	if out.claims.AtHash != "" && want.accessToken != "" {
-		if err := tok.VerifyAccessToken(want.accessToken); err != nil {
-			return nil, refuse(checkAccessHash, "its at_hash does not match the access token")
-		}
+	if out.claims.AtHash != "" && want.accessToken != "" && !atHashMatches(h.Alg, out.claims.AtHash, want.accessToken) {
+		return nil, refuse(checkAccessHash, "its at_hash does not match the access token")
 	}
 	return &out, nil
 }
@@ -294,58 +284,43 @@ func readHeader(raw string) (*header, error) {
 	return &h, nil
 }
 
-// signatureCheck is the oidc.KeySet of one verification: HMAC algorithms verify
-// with the client secret (only when configured), the others with the provider's
-// keys, never the other way round, so a public key can never serve as an HMAC
-// secret. It keeps its own refusal, which go-oidc would flatten into text.
+// signatureCheck verifies one token's signature: HMAC algorithms with the client
+// secret (only when configured), the others with the provider's keys, never the
+// other way round, so a public key can never serve as an HMAC secret.
 type signatureCheck struct {
 	in        *Instance
 	endpoints *endpoints
 	header    *header
-	err       *sdk.Error
 }
 
-func (s *signatureCheck) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	payload, err := s.verify(ctx, raw)
-	if err != nil {
-		s.err = sdk.AsError(err)
-	}
-	return payload, err
-}
-
-func (s *signatureCheck) verify(ctx context.Context, raw string) ([]byte, error) {
+func (s *signatureCheck) verify(ctx context.Context, jws *compactJWS) error {
 	alg := s.header.Alg
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
-	if err != nil {
-		return nil, refuse(checkMalformed, "it is not a valid JWS")
-	}
 	if slices.Contains(hmacAlgorithms, alg) {
 		secret := s.in.verification.hmacSecret
 		if len(secret) == 0 {
-			return nil, refuse(checkAlgorithm, "it is signed with %s, and no client secret is configured to verify it", alg)
+			return refuse(checkAlgorithm, "it is signed with %s, and no client secret is configured to verify it", alg)
 		}
-		payload, err := jws.Verify(secret)
-		if err != nil {
-			return nil, refuse(checkSignature, "its %s signature does not verify with the client secret", alg)
+		if jws.verifyWithSecret(alg, secret) != nil {
+			return refuse(checkSignature, "its %s signature does not verify with the client secret", alg)
 		}
-		return payload, nil
+		return nil
 	}
 	if s.endpoints.JWKS == "" {
-		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "no JWK set is known to verify ID tokens: set idTokenVerificationConfig.jwksUri or issuer")
+		return sdk.Errorf(sdk.CodeInvalidConfig, "no JWK set is known to verify ID tokens: set idTokenVerificationConfig.jwksUri or issuer")
 	}
 	keys, err := s.lookup(ctx, alg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(keys) == 0 {
-		return nil, refuse(checkUnknownKey, "the provider's JWK set has no key %q for %s", clean(s.header.Kid), alg).WithDetail("kid", clean(s.header.Kid))
+		return refuse(checkUnknownKey, "the provider's JWK set has no key %q for %s", clean(s.header.Kid), alg).WithDetail("kid", clean(s.header.Kid))
 	}
 	for _, key := range keys {
-		if payload, err := jws.Verify(key.Key); err == nil {
-			return payload, nil
+		if jws.verifyWithKey(alg, key.Key) == nil {
+			return nil
 		}
 	}
-	return nil, refuse(checkSignature, "its signature does not verify with the provider's key %q", clean(s.header.Kid))
+	return refuse(checkSignature, "its signature does not verify with the provider's key %q", clean(s.header.Kid))
 }
 
 // lookup finds the key; when the key id is unknown it discovers the provider
@@ -363,4 +338,24 @@ func (s *signatureCheck) lookup(ctx context.Context, alg string) ([]jose.JSONWeb
 		return nil, se
 	}
 	return keys, err
+}
+
+// atHashMatches checks at_hash (OIDC Core 3.1.3.6): the left half of the access
+// token's hash, with the hash of the ID token's algorithm, base64url-encoded.
+func atHashMatches(alg, atHash, accessToken string) bool {
+	var h hash.Hash
+	switch alg[len(alg)-3:] {
+	case "256":
+		h = sha256.New()
+	case "384":
+		h = sha512.New384()
+	case "512":
+		h = sha512.New()
+	default: // EdDSA with Ed25519
+		h = sha512.New()
+	}
+	h.Write([]byte(accessToken))
+	sum := h.Sum(nil)
+	want := base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+	return subtle.ConstantTimeCompare([]byte(want), []byte(atHash)) == 1
 }
