@@ -209,3 +209,44 @@ func TestV1PerRequestScope(t *testing.T) {
 		mustEqual(t, "code for a bad scope", jsonPath(body, "code"), "invalid_request_parameters")
 	}
 }
+
+// TestV1OIDCSignIn signs in through the idplug binary's /v1 API with the oidc plugin,
+// found by discovery, and checks that no token reached the log.
+func TestV1OIDCSignIn(t *testing.T) {
+	secret := oidctest.NewClientSecret(t)
+	provider := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{
+		{ID: "oidc-client", Secret: secret, AuthMethod: "client_secret_basic", RedirectURIs: []string{appRedirect}},
+	}})
+	p := startIdplug(t, pluginFolder(t, "oidc"), jsonConfig(t, []map[string]any{{"id": "op", "plugin": "oidc", "config": map[string]any{
+		"issuer": provider.Issuer, "clientId": "oidc-client", "clientSecret": secret, "tokenEndpointAuthMethod": "client_secret_basic",
+		"scope": "openid profile email", "fetchUserInfo": true, "storeTokens": true,
+	}}}))
+	status, auth := p.call(t, "POST", "/v1/connectors/op/authorization-uri", "", map[string]any{"redirectUri": appRedirect})
+	mustEqual(t, "authorization-uri status", status, 200)
+	callback, err := provider.Authorize(context.Background(), jsonPath(auth, "redirectTo").(string), appRedirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]string{}
+	for k, v := range callback.Query() {
+		data[k] = v[0]
+	}
+	status, body := p.call(t, "POST", "/v1/connectors/op/user-info", "", map[string]any{"session": jsonPath(auth, "session"), "data": data})
+	mustEqual(t, "user-info status", status, 200)
+	mustEqual(t, "id", jsonPath(body, "userInfo", "id"), "alice")
+	mustEqual(t, "email", jsonPath(body, "userInfo", "email"), "alice@example.com")
+	idToken, _ := jsonPath(body, "tokens", "idToken").(string)
+	if idToken == "" {
+		t.Fatalf("no ID token in %v", body)
+	}
+	// A replayed callback: the provider refuses the code.
+	status, body = p.call(t, "POST", "/v1/connectors/op/user-info", "", map[string]any{"session": jsonPath(auth, "session"), "data": data})
+	mustEqual(t, "replay status", status, 401)
+	mustEqual(t, "replay code", jsonPath(body, "code"), "social_auth_code_invalid")
+	p.stop(t)
+	for _, s := range []string{secret, idToken, data["code"]} {
+		if strings.Contains(p.logs.String(), s) {
+			t.Errorf("the log holds a secret %q...", s[:8])
+		}
+	}
+}
