@@ -61,6 +61,10 @@ type Config struct {
 	LogFormat string
 	// SessionTTL is how long a sealed sign-in session stays valid.
 	SessionTTL time.Duration
+	// AdminListen, when set, is a second host:port serving /metrics and the
+	// detailed /readyz; the main listener then keeps only /healthz and a
+	// bare /readyz.
+	AdminListen string
 	// Connectors are the configured instances, in file order.
 	Connectors []Connector
 }
@@ -72,8 +76,8 @@ func (c Config) String() string {
 	for i, conn := range c.Connectors {
 		ids[i] = conn.ID
 	}
-	return fmt.Sprintf("config{listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s connectors=[%s]}",
-		c.Listen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, strings.Join(ids, " "))
+	return fmt.Sprintf("config{listen=%s admin_listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s connectors=[%s]}",
+		c.Listen, c.AdminListen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, strings.Join(ids, " "))
 }
 
 // GoString keeps %#v from printing secrets too.

@@ -13,8 +13,10 @@ import (
 )
 
 const (
-	key32 = "0123456789abcdef0123456789abcdef"
-	key40 = "0123456789abcdef0123456789abcdef01234567"
+	apiKeyA = "api-key-a-0123456789abcdef012345" // 32 bytes
+	apiKeyB = "api-key-b-0123456789abcdef012345"
+	key32   = "0123456789abcdef0123456789abcdef"
+	key40   = "0123456789abcdef0123456789abcdef01234567"
 )
 
 // doc joins lines into a file, so that line numbers in cases are easy to count.
@@ -71,11 +73,12 @@ func TestParseFull(t *testing.T) {
 		"public_url: https://id.example.com/base/",
 		"plugin_dir: /opt/idplug/plugins",
 		`session_keys: ["${NEW_KEY}", "${OLD_KEY}"]`,
-		"api_keys: [k1, k2]",
+		"api_keys: ["+apiKeyA+", "+apiKeyB+"]",
 		"call_timeout: 30s",
 		"log_level: debug",
 		"log_format: json",
 		"session_ttl: 5m",
+		"admin_listen: 127.0.0.1:9100",
 		"connectors:",
 		"  - id: acme",
 		"    plugin: oauth2",
@@ -95,7 +98,8 @@ func TestParseFull(t *testing.T) {
 		PublicURL:   "https://id.example.com/base",
 		PluginDir:   "/opt/idplug/plugins",
 		SessionKeys: [][]byte{[]byte(key40), []byte(key32)},
-		APIKeys:     []string{"k1", "k2"},
+		APIKeys:     []string{apiKeyA, apiKeyB},
+		AdminListen: "127.0.0.1:9100",
 		CallTimeout: 30 * time.Second,
 		LogLevel:    "debug",
 		LogFormat:   "json",
@@ -112,14 +116,14 @@ func TestParseFull(t *testing.T) {
 	c := cfg.Connectors[0]
 	if c.ID != "acme" || c.Plugin != "oauth2" || c.Target != "acme-idp" || c.EffectiveTarget() != "acme-idp" ||
 		c.Name["en"] != "Acme" || c.Name["ja"] != "アクメ" || len(c.Name) != 2 ||
-		c.Logo != "https://acme.example/logo.svg" || c.LogoDark != "data:image/svg+xml;base64,PHN2Zy8+" || c.Line != 11 {
+		c.Logo != "https://acme.example/logo.svg" || c.LogoDark != "data:image/svg+xml;base64,PHN2Zy8+" || c.Line != 12 {
 		t.Errorf("connector 0 = %+v", c)
 	}
 	if string(c.Config) != `{"clientId":"abc","scope":"openid email"}` {
 		t.Errorf("connector 0 config = %s", c.Config)
 	}
 	c = cfg.Connectors[1]
-	if c.Target != "" || c.EffectiveTarget() != "other" || string(c.Config) != "{}" || c.Line != 20 {
+	if c.Target != "" || c.EffectiveTarget() != "other" || string(c.Config) != "{}" || c.Line != 21 {
 		t.Errorf("connector 1 = %+v", c)
 	}
 }
@@ -128,7 +132,7 @@ func equalConfig(a, b Config) bool {
 	return a.Listen == b.Listen && a.PublicURL == b.PublicURL && a.PluginDir == b.PluginDir &&
 		slices.EqualFunc(a.SessionKeys, b.SessionKeys, func(x, y []byte) bool { return string(x) == string(y) }) &&
 		slices.Equal(a.APIKeys, b.APIKeys) && a.CallTimeout == b.CallTimeout && a.LogLevel == b.LogLevel &&
-		a.LogFormat == b.LogFormat && a.SessionTTL == b.SessionTTL && len(a.Connectors) == len(b.Connectors)
+		a.LogFormat == b.LogFormat && a.SessionTTL == b.SessionTTL && a.AdminListen == b.AdminListen && len(a.Connectors) == len(b.Connectors)
 }
 
 func TestDefaults(t *testing.T) {
@@ -319,7 +323,7 @@ func TestProblems(t *testing.T) {
 		},
 		{
 			name: "public_url required with a public listen address",
-			data: withMinimal("listen: 0.0.0.0:8080", "api_keys: [k]"),
+			data: withMinimal("listen: 0.0.0.0:8080", "api_keys: ["+apiKeyA+"]"),
 			want: []string{`0 public_url: is required unless listen is a loopback address with a fixed port`},
 		},
 		{
@@ -377,12 +381,33 @@ func TestProblems(t *testing.T) {
 			want: []string{`5 api_keys: is required when listen (192.168.1.10:8080) is not a loopback address`},
 		},
 		{
+			name: "api_keys required behind a reverse proxy",
+			data: withMinimal("listen: 127.0.0.1:8080", "public_url: https://id.example.com/idp"),
+			want: []string{`0 api_keys: is required when public_url (https://id.example.com/idp) is not a loopback address: behind a reverse proxy /v1 would be open to everyone`},
+		},
+		{
+			name: "api_keys required behind a proxy on a LAN name",
+			data: withMinimal("listen: 127.0.0.1:8080", "public_url: http://10.0.0.5:8080", "api_keys: []"),
+			want: []string{`5 api_keys: is required when public_url (http://10.0.0.5:8080) is not a loopback address: behind a reverse proxy /v1 would be open to everyone`},
+		},
+		{
+			name: "admin_listen not host:port",
+			data: withMinimal("admin_listen: metrics"),
+			want: []string{`3 admin_listen: "metrics" must be host:port, like 127.0.0.1:8080`},
+		},
+		{
+			name: "admin_listen same as listen",
+			data: withMinimal("listen: 127.0.0.1:8080", "admin_listen: 127.0.0.1:8080"),
+			want: []string{`4 admin_listen: "127.0.0.1:8080" must differ from listen`},
+		},
+		{
 			name: "api key empty or with spaces",
-			data: withMinimal("api_keys: ['', 'abc ', \"a\\nb\", good]"),
+			data: withMinimal("api_keys: ['', 'abc ', \"a\\nb\", good, " + apiKeyA + "]"),
 			want: []string{
 				`3 api_keys[0]: is empty`,
 				`3 api_keys[1]: must not contain spaces or control characters`,
 				`3 api_keys[2]: must not contain spaces or control characters`,
+				`3 api_keys[3]: is 4 bytes, needs at least 32 (openssl rand -base64 32 makes one)`,
 			},
 		},
 		{
@@ -429,7 +454,7 @@ func TestProblems(t *testing.T) {
 			want: []string{
 				`3 listne: unknown key; did you mean listen?`,
 				`4 pluginDir: unknown key; did you mean plugin_dir?`,
-				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, connectors)`,
+				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, admin_listen, connectors)`,
 			},
 		},
 		{
@@ -684,7 +709,7 @@ func TestSecretsAreNotPrinted(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), secret) {
 		t.Errorf("error leaks a secret or is missing: %v", err)
 	}
-	cfg := mustParse(t, withMinimal("api_keys: ["+secret+"]"), nil)
+	cfg := mustParse(t, withMinimal("api_keys: ["+secret+apiKeyA+"]"), nil)
 	for _, s := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", *cfg), fmt.Sprintf("%v", cfg), fmt.Sprintf("%#v", cfg)} {
 		if strings.Contains(s, secret) || strings.Contains(s, key32) {
 			t.Errorf("printing a Config leaks a secret: %s", s)
@@ -725,8 +750,14 @@ func TestAPIKeysOptionalOnLoopback(t *testing.T) {
 			t.Errorf("listen %s: APIKeys = %v", listen, cfg.APIKeys)
 		}
 	}
-	cfg := mustParse(t, withMinimal("listen: 0.0.0.0:8080", "public_url: https://id.example.com", "api_keys: [abc]"), nil)
-	if !slices.Equal(cfg.APIKeys, []string{"abc"}) {
+	for _, public := range []string{"http://127.0.0.1:1", "http://localhost:8080/idp", "http://[::1]:8080"} {
+		cfg := mustParse(t, withMinimal("listen: 127.0.0.1:0", "public_url: '"+public+"'"), nil)
+		if len(cfg.APIKeys) != 0 {
+			t.Errorf("public_url %s: APIKeys = %v", public, cfg.APIKeys)
+		}
+	}
+	cfg := mustParse(t, withMinimal("listen: 0.0.0.0:8080", "public_url: https://id.example.com", "api_keys: ["+apiKeyA+"]"), nil)
+	if !slices.Equal(cfg.APIKeys, []string{apiKeyA}) {
 		t.Errorf("APIKeys = %v", cfg.APIKeys)
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 var (
-	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "connectors"}
+	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors"}
 	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
@@ -40,6 +40,7 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
 	d.pluginDir(cfg, fs, baseDir)
 	d.sessionKeys(cfg, fs)
 	d.apiKeys(cfg, fs, kind)
+	d.adminListen(cfg, fs)
 	cfg.CallTimeout = d.duration(fs, "call_timeout", DefaultCallTimeout, MaxCallTimeout)
 	cfg.SessionTTL = d.duration(fs, "session_ttl", DefaultSessionTTL, MaxSessionTTL)
 	cfg.LogLevel = d.enum(fs, "log_level", DefaultLogLevel, logLevels)
@@ -108,16 +109,14 @@ func (d *decoder) sessionKeys(cfg *Config, fs fields) {
 }
 
 func (d *decoder) apiKeys(cfg *Config, fs fields, kind listenKind) {
-	items, empty, at := fs.list("api_keys")
-	if empty && kind == listenPublic {
-		d.ps.add(at.path, at.pos, "is required when listen (%s) is not a loopback address", cfg.Listen)
-	}
+	items, _, at := fs.list("api_keys")
 	for _, it := range items {
 		if msg := checkAPIKey(it.value); msg != "" {
 			d.ps.add(it.at.path, it.at.pos, "%s", msg)
 		}
 		cfg.APIKeys = append(cfg.APIKeys, it.value)
 	}
+	d.requireAPIKeys(cfg, at, kind)
 }
 
 func (d *decoder) duration(fs fields, key string, def, maxValue time.Duration) time.Duration {

@@ -79,15 +79,19 @@ func checkAssetURL(s string) string {
 	return fmt.Sprintf("%q must be an http, https or data URL", s)
 }
 
-// checkAPIKey refuses keys that a client could not send as they are: an
-// empty key, or one with spaces or control characters (often a stray
-// newline from a secrets file).
+// checkAPIKey refuses keys that a client could not send as they are (an
+// empty key, or one with spaces or control characters, often a stray
+// newline from a secrets file) and keys short enough to guess.
 func checkAPIKey(k string) string {
 	if k == "" {
 		return "is empty"
 	}
 	if strings.IndexFunc(k, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return "must not contain spaces or control characters"
+	}
+	// Say how long, never what it is.
+	if len(k) < MinAPIKeyLen {
+		return fmt.Sprintf("is %d bytes, needs at least %d (openssl rand -base64 32 makes one)", len(k), MinAPIKeyLen)
 	}
 	return ""
 }

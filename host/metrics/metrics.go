@@ -22,6 +22,7 @@ type Metrics struct {
 	callDuration *prometheus.HistogramVec
 	restarts     *prometheus.CounterVec
 	requests     *prometheus.CounterVec
+	keyFailures  *prometheus.CounterVec
 }
 
 // New makes the collectors and registers them, with Go and process metrics.
@@ -45,8 +46,12 @@ func New() *Metrics {
 			Name: "idplug_http_requests_total",
 			Help: "HTTP requests, by route pattern and status.",
 		}, []string{"route", "status"}),
+		keyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idplug_api_key_failures_total",
+			Help: "Refused /v1 requests: invalid_key for a wrong API key, rate_limited for an address refused after too many.",
+		}, []string{"reason"}),
 	}
-	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests,
+	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests, m.keyFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -73,6 +78,10 @@ func (m *Metrics) PluginRestarted(plugin string) { m.restarts.WithLabelValues(pl
 func (m *Metrics) ObserveRequest(route string, status int, _ time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 }
+
+// APIKeyFailure counts a /v1 request refused for its API key: reason is
+// invalid_key or rate_limited.
+func (m *Metrics) APIKeyFailure(reason string) { m.keyFailures.WithLabelValues(reason).Inc() }
 
 // Handler serves the registry in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {

@@ -40,7 +40,13 @@ func (s *Server) authorizationURI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// Everything the caller sends is bounded before the plugin is called, so
+	// what it seals afterwards fits.
 	if err := checkRedirectURI(req.RedirectURI); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := checkState(req.State); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -51,14 +57,14 @@ func (s *Server) authorizationURI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	auth, err := s.host.AuthorizationURI(r.Context(), id, req.RedirectURI, req.State, host.WithScope(req.Scope))
+	auth, err := s.authorize(r.Context(), id, req.RedirectURI, req.State, host.WithScope(req.Scope))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	session, err := s.sealJSON(apiFlowPurpose(id), flow{Session: auth.Session, RedirectURI: req.RedirectURI, State: req.State}, s.settings.FlowTTL)
+	session, err := s.sealJSON(apiFlowPurpose(id), flow{Session: auth.Session, State: req.State}, s.settings.FlowTTL)
 	if err != nil {
-		writeError(w, r, err)
+		writeError(w, r, s.blamePlugin(err, id, "a session"))
 		return
 	}
 	writeJSON(w, http.StatusOK, authorizationResponse{RedirectTo: auth.RedirectTo, State: req.State, Session: session})
@@ -180,6 +186,9 @@ const maxScopeLength = 2048
 func checkRedirectURI(raw string) error {
 	if raw == "" {
 		return sdk.Errorf(sdk.CodeInsufficientRequestParameters, "redirectUri is required")
+	}
+	if err := checkLength("redirectUri", raw, maxRedirectURILen); err != nil {
+		return err
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {

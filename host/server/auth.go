@@ -3,7 +3,9 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/idplug/idplug/host/seal"
@@ -33,12 +35,22 @@ func (s *Server) SetSecrets(apiKeys []string, sealer *seal.Sealer) {
 func (s *Server) sealer() *seal.Sealer { return s.secrets.Load().sealer }
 
 // requireAPIKey guards the /v1 API with bearer keys, compared in constant time.
-// Without keys (allowed on loopback only) the API is open.
+// Without keys (allowed on loopback only) the API is open. An address that sent
+// too many wrong keys is refused with 429 until its window ends, whatever key it
+// sends meanwhile.
 func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keys := s.secrets.Load().apiKeys
 		if len(keys) == 0 {
 			next.ServeHTTP(w, r)
+			return
+		}
+		addr := clientAddr(r.RemoteAddr)
+		if wait, blocked := s.badKeys.blocked(addr); blocked {
+			s.countAuthFailure("rate_limited")
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			writeJSON(w, http.StatusTooManyRequests, errorBody{Code: CodeTooManyAttempts,
+				Message: "too many wrong API keys from this address; try again after Retry-After seconds"})
 			return
 		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -54,10 +66,18 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			match |= subtle.ConstantTimeCompare(got[:], d[:])
 		}
 		if match != 1 {
+			s.badKeys.fail(addr)
+			s.countAuthFailure("invalid_key")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idplug", error="invalid_token"`)
 			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: "the API key is not valid"})
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (s *Server) countAuthFailure(reason string) {
+	if s.metrics != nil {
+		s.metrics.APIKeyFailure(reason)
+	}
 }

@@ -1,147 +1,163 @@
 package server
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
+	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/sdk"
 )
 
 // The browser routes give an app the flow Logto's web SDKs give it: sign in, the
 // sign-in callback, sign out, and who is signed in.
 
-const (
-	flowCookie    = "idplug_flow"
-	sessionCookie = "idplug_session"
-)
-
-// userSession is what the session cookie holds once a browser signed in.
-type userSession struct {
-	Connector string         `json:"c"`
-	Claims    map[string]any `json:"cl"`
-	UserInfo  sdk.UserInfo   `json:"u"`
+func (s *Server) browserRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", s.homePage)
+	mux.HandleFunc("GET /sign-in/{id}", s.signIn)
+	mux.HandleFunc("GET /callback/{id}", s.callback)
+	mux.HandleFunc("GET /user", s.user)
+	mux.HandleFunc("GET /sign-out", s.signOutPage)
+	mux.Handle("POST /sign-out", s.sameOrigin(http.HandlerFunc(s.signOut)))
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	returnTo, err := safeReturnTo(r.URL.Query().Get("returnTo"))
+	if err := s.checkConnectorID(id); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	returnTo, err := safeReturnTo(r.URL.Query().Get("returnTo"), s.link("/"))
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
 	state := newState()
-	redirectURI := s.callbackURL(id)
-	auth, err := s.host.AuthorizationURI(r.Context(), id, redirectURI, state)
+	auth, err := s.authorize(r.Context(), id, s.callbackURL(id), state)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	sealed, err := s.sealJSON(browserFlowPurpose(id), flow{Session: auth.Session, RedirectURI: redirectURI, State: state, ReturnTo: returnTo}, s.settings.FlowTTL)
+	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), flow{Session: auth.Session, State: state, ReturnTo: returnTo},
+		func(v string) *http.Cookie { return s.cookies.flow(id, v, s.settings.FlowTTL) })
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	// Lax: the provider's redirect back is a top-level GET, which Lax cookies survive.
-	http.SetCookie(w, s.cookie(flowCookie, sealed, "/callback/"+id, int(s.settings.FlowTTL.Seconds())))
+	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, auth.RedirectTo, http.StatusFound)
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	data := map[string]string{}
-	for k, v := range r.URL.Query() {
-		if len(v) > 0 {
-			data[k] = v[0]
-		}
-	}
-	s.finishSignIn(w, r, r.PathValue("id"), data)
+	s.finishSignIn(w, r, r.PathValue("id"), firstValues(r.URL.Query()))
 }
 
-// finishSignIn checks the flow cookie and hands the callback's parameters to the
-// connector; form_post callbacks arrive here too (formpost.go).
-func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string, data map[string]string) {
-	c, err := r.Cookie(flowCookie)
-	if err != nil {
-		s.errorPage(w, r, &sdk.Error{Code: CodeSessionInvalid,
-			Message: "this sign-in was not started in this browser, or it took too long; start again"})
-		return
-	}
-	// The flow is one-time: whatever happens next, this browser cannot replay it.
-	http.SetCookie(w, s.cookie(flowCookie, "", "/callback/"+id, -1))
-	var f flow
-	if err := s.openJSON(browserFlowPurpose(id), c.Value, "the sign-in", &f); err != nil {
+// finishSignIn completes a browser sign-in from the callback's parameters,
+// whichever way they came. The flow cookie is spent only once the callback is
+// shown to belong to it: a forged callback (a link an attacker sends, with a made-up
+// state) neither reaches the plugin nor cancels the browser's sign-in in progress.
+func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string, params map[string]string) {
+	if err := s.checkConnectorID(id); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	res, err := s.host.UserInfo(r.Context(), id, f.Session, data)
+	f, err := s.openFlowCookie(r, id)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	sess := userSession{Connector: id, Claims: claimsOf(res.UserInfo), UserInfo: res.UserInfo}
-	// The whole provider profile may be too big for a cookie; /user serves the rest.
-	sess.UserInfo.RawData = nil
-	sealed, err := s.sealJSON(userSessionPurpose, sess, s.settings.UserSessionTTL)
+	if err := sameState(params["state"], f.State); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	// From here the callback is this flow's own: it is spent whatever the plugin says.
+	http.SetCookie(w, s.cookies.clearFlow(id))
+	res, err := s.host.UserInfo(r.Context(), id, f.Session, params)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	http.SetCookie(w, s.cookie(sessionCookie, sealed, "/", int(s.settings.UserSessionTTL.Seconds())))
+	cookie, err := s.userSessionCookie(id, res.UserInfo)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, f.ReturnTo, http.StatusFound)
 }
 
-func (s *Server) user(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.currentUser(r)
-	if !ok {
-		writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": false})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": true, "claims": sess.Claims, "userInfo": sess.UserInfo, "connector": sess.Connector})
-}
-
-func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, s.cookie(sessionCookie, "", "/", -1))
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, "/", http.StatusFound)
-}
-
-func (s *Server) currentUser(r *http.Request) (userSession, bool) {
-	var sess userSession
-	c, err := r.Cookie(sessionCookie)
+func (s *Server) openFlowCookie(r *http.Request, id string) (flow, error) {
+	var f flow
+	c, err := r.Cookie(s.cookies.flowName())
 	if err != nil {
-		return sess, false
+		return f, &sdk.Error{Code: CodeSessionInvalid,
+			Message: "this sign-in was not started in this browser, or it took too long; start again"}
 	}
-	if err := s.openJSON(userSessionPurpose, c.Value, "the session", &sess); err != nil {
-		return sess, false
-	}
-	return sess, true
+	err = s.openJSON(browserFlowPurpose(id), c.Value, "the sign-in", &f)
+	return f, err
 }
 
-func (s *Server) cookie(name, value, path string, maxAge int) *http.Cookie {
-	return &http.Cookie{
-		Name: name, Value: value, Path: path, MaxAge: maxAge,
-		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode,
+// sameState compares the callback's state with the one the host generated, in
+// constant time. The plugin checks it too; the host does not rely on that.
+func sameState(got, want string) error {
+	if got == "" || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return sdk.Errorf(sdk.CodeInvalidRequestParameters,
+			"state mismatch: this callback does not belong to the sign-in this browser started; start again")
 	}
+	return nil
 }
 
-// claimsOf shapes the profile like ID token claims.
-func claimsOf(u sdk.UserInfo) map[string]any {
-	claims := map[string]any{"sub": u.ID}
-	for k, v := range map[string]*string{"name": u.Name, "email": u.Email, "picture": u.Avatar, "phone_number": u.Phone} {
-		if v != nil {
-			claims[k] = *v
+// sealCookie seals v into the cookie that makeCookie builds, refusing one a
+// browser would drop for its size (blaming the connector, whose values it holds
+// beyond what the host bounded).
+func (s *Server) sealCookie(id, what, purpose string, v any, makeCookie func(string) *http.Cookie) (*http.Cookie, error) {
+	sealed, err := s.sealJSON(purpose, v, s.settings.FlowTTL)
+	if err != nil {
+		return nil, s.blamePlugin(err, id, what)
+	}
+	c := makeCookie(sealed)
+	if n := len(c.Name) + len(c.Value); n > maxCookieLen {
+		return nil, s.blamePlugin(&sizeError{size: n, limit: maxCookieLen}, id, what+" for a cookie")
+	}
+	return c, nil
+}
+
+// connectorIDPattern is the config's pattern for instance ids.
+var connectorIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// checkConnectorID refuses an id that is not a configured connector before it is
+// used anywhere, a cookie path included.
+func (s *Server) checkConnectorID(id string) error {
+	if !connectorIDPattern.MatchString(id) {
+		return &sdk.Error{Code: host.CodeConnectorNotFound, Message: "no such connector: an id is [a-z0-9][a-z0-9-]*"}
+	}
+	_, err := s.host.Connector(id)
+	return err
+}
+
+// firstValues keeps the first value of each parameter.
+func firstValues(q url.Values) map[string]string {
+	data := make(map[string]string, len(q))
+	for k, v := range q {
+		if len(v) > 0 {
+			data[k] = v[0]
 		}
 	}
-	return claims
+	return data
 }
 
 // safeReturnTo accepts only a path on this host, so sign-in cannot be used to send
-// a browser to another site (an open redirect).
-func safeReturnTo(raw string) (string, error) {
+// a browser to another site (an open redirect). An empty one means home.
+func safeReturnTo(raw, home string) (string, error) {
 	if raw == "" {
-		return "/", nil
+		return home, nil
+	}
+	if err := checkLength("returnTo", raw, maxReturnToLen); err != nil {
+		return "", err
 	}
 	u, err := url.Parse(raw)
 	bad := err != nil || u.Scheme != "" || u.Host != "" || u.User != nil ||

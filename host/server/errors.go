@@ -16,6 +16,12 @@ const (
 	CodeSessionExpired  sdk.ErrorCode = "session_expired"
 	CodeRequestTooLarge sdk.ErrorCode = "request_too_large"
 	CodeNotFound        sdk.ErrorCode = "not_found"
+	// CodeMethodNotAllowed is a known route asked with another method (405, with Allow).
+	CodeMethodNotAllowed sdk.ErrorCode = "method_not_allowed"
+	// CodeTooManyAttempts refuses an address that sent too many wrong API keys (429).
+	CodeTooManyAttempts sdk.ErrorCode = "too_many_attempts"
+	// CodeCrossOrigin refuses a state-changing browser request from another site (403).
+	CodeCrossOrigin sdk.ErrorCode = "cross_origin_request"
 )
 
 // statusFor maps an error code to the HTTP status Logto uses for it.
@@ -31,7 +37,11 @@ func statusFor(code sdk.ErrorCode) int {
 		return http.StatusNotFound
 	case CodeRequestTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case sdk.CodeRateLimitExceeded:
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeCrossOrigin:
+		return http.StatusForbidden
+	case sdk.CodeRateLimitExceeded, CodeTooManyAttempts:
 		return http.StatusTooManyRequests
 	case sdk.CodeNotImplemented:
 		return http.StatusNotImplemented

@@ -13,10 +13,12 @@ import (
 
 // flow is what a sign-in must remember between the authorization URL and the
 // callback. It travels sealed: to the API caller as "session", or in a browser cookie.
+// The plugin's session usually holds the redirect URI already: the host keeps
+// only what it checks itself.
 type flow struct {
-	Session     sdk.Session `json:"s"`
-	RedirectURI string      `json:"r"`
-	State       string      `json:"st"`
+	Session sdk.Session `json:"s"`
+	// State is what the host checks the callback's state against.
+	State string `json:"st"`
 	// ReturnTo is where the browser goes after a browser sign-in.
 	ReturnTo string `json:"rt,omitempty"`
 }
@@ -26,12 +28,14 @@ type flow struct {
 func apiFlowPurpose(connector string) string     { return "api-flow:" + connector }
 func browserFlowPurpose(connector string) string { return "browser-flow:" + connector }
 
-const userSessionPurpose = "user-session"
-
+// sealJSON seals v for purpose; a payload over the seal's limit is a *sizeError.
 func (s *Server) sealJSON(purpose string, v any, ttl time.Duration) (string, error) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		return "", err
+	}
+	if len(b) > seal.MaxPayloadLen {
+		return "", &sizeError{size: len(b), limit: seal.MaxPayloadLen}
 	}
 	return s.sealer().Seal(purpose, b, ttl)
 }

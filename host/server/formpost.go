@@ -61,6 +61,10 @@ var relayPage = template.Must(template.New("relay").Parse(`<!doctype html>
 
 func (s *Server) formPostCallback(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if err := s.checkConnectorID(id); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	data, err := s.readCallbackForm(w, r)
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -82,6 +86,10 @@ func (s *Server) formPostCallback(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) formPostFinish(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if err := s.checkConnectorID(id); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.settings.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, r, badRequest("the callback form is not valid"))
@@ -123,5 +131,5 @@ func (s *Server) readCallbackForm(w http.ResponseWriter, r *http.Request) (map[s
 
 // callbackPath is the path of a connector's callback under public_url.
 func (s *Server) callbackPath(id string) string {
-	return s.settings.PublicURL.Path + "/callback/" + url.PathEscape(id)
+	return s.link("/callback/" + url.PathEscape(id))
 }

@@ -28,19 +28,24 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
 </head>
 <body>
 <main>
-{{if .User}}
-  <h1 id="greeting">Hello, {{.User.Claims.sub}}</h1>
-  {{with .User.Claims.name}}<p class="muted">{{.}}</p>{{end}}
-  <a class="button" id="sign-out" href="/sign-out">Sign out</a>
-{{else if .Error}}
-  <h1 class="error">Sign-in failed</h1>
+{{if .Error}}
+  <h1 class="error">{{.ErrorTitle}}</h1>
   <p class="error" id="error-code">{{.Error.Code}}</p>
   <p>{{.Error.Message}}</p>
-  <a class="button" href="/">Back</a>
+  <a class="button" href="{{.Prefix}}/">Back</a>
+{{else if .ConfirmSignOut}}
+  <h1>Sign out?</h1>
+  {{with .User}}<p class="muted">Signed in as {{.UserInfo.ID}}</p>{{end}}
+  <form method="post" action="{{.Prefix}}/sign-out"><button id="sign-out" type="submit">Sign out</button></form>
+  <a class="button" href="{{.Prefix}}/">Back</a>
+{{else if .User}}
+  <h1 id="greeting">Hello, {{.User.UserInfo.ID}}</h1>
+  {{with .User.UserInfo.Name}}<p class="muted">{{.}}</p>{{end}}
+  <form method="post" action="{{.Prefix}}/sign-out"><button id="sign-out" type="submit">Sign out</button></form>
 {{else}}
   <h1>Sign in</h1>
   {{range .Connectors}}
-  <a class="button" id="sign-in-{{.ID}}" href="/sign-in/{{.ID}}">{{if .Logo}}<img src="{{safeURL .Logo}}" alt="">{{end}}Continue with {{index .Name "en"}}</a>
+  <a class="button" id="sign-in-{{.ID}}" href="{{$.Prefix}}/sign-in/{{.ID}}">{{if .Logo}}<img src="{{safeURL .Logo}}" alt="">{{end}}Continue with {{index .Name "en"}}</a>
   {{else}}
   <p class="muted">No connector is configured.</p>
   {{end}}
@@ -51,13 +56,20 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
 `))
 
 type pageData struct {
-	User       *userSession
-	Connectors []host.Connector
-	Error      *errorBody
+	// Prefix is the path of public_url, in front of every link.
+	Prefix         string
+	User           *userSession
+	Connectors     []host.Connector
+	Error          *errorBody
+	ErrorTitle     string
+	ConfirmSignOut bool
 }
 
+func (s *Server) pageData() pageData { return pageData{Prefix: s.prefix} }
+
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
-	data := pageData{Connectors: s.host.Connectors()}
+	data := s.pageData()
+	data.Connectors = s.host.Connectors()
 	if sess, ok := s.currentUser(r); ok {
 		data.User = &sess
 	}
@@ -69,13 +81,19 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
 	s.log.Warn("browser sign-in failed", "path", r.URL.Path, "code", e.Code, "message", e.Message)
-	s.renderPage(w, statusFor(e.Code), pageData{Error: &errorBody{Code: e.Code, Message: e.Message}})
+	data := s.pageData()
+	data.Error = &errorBody{Code: e.Code, Message: e.Message}
+	data.ErrorTitle = "Sign-in failed"
+	if e.Code == CodeCrossOrigin {
+		data.ErrorTitle = "Request refused"
+	}
+	s.renderPage(w, statusFor(e.Code), data)
 }
 
 func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = homeTemplate.Execute(w, data)

@@ -19,7 +19,9 @@ import (
 
 // Settings configure a Server.
 type Settings struct {
-	// PublicURL is where browsers reach this host; callback URLs are {PublicURL}/callback/{id}.
+	// PublicURL is where browsers reach this host; callback URLs are
+	// {PublicURL}/callback/{id}. A path in it (https://example.com/idp) puts every
+	// route under that path.
 	PublicURL *url.URL
 	// APIKeys guard /v1 as bearer tokens. Empty means /v1 is open (loopback only).
 	APIKeys []string
@@ -35,7 +37,18 @@ type Settings struct {
 	// Reload, when set, serves POST /v1/admin/reload: it re-reads the configuration
 	// and applies it whole, or refuses it whole.
 	Reload func(context.Context) error
+	// SeparateAdmin moves /metrics and the detailed /readyz to AdminHandler (served
+	// on a listener of their own); the main handler then answers /readyz with
+	// readiness alone.
+	SeparateAdmin bool
 }
+
+// Bounds of the API key failure limiter.
+const (
+	maxKeyFailures   = 10
+	keyFailureWindow = time.Minute
+	maxTrackedAddrs  = 4096
+)
 
 // Server serves HTTP for one Host.
 type Server struct {
@@ -44,7 +57,12 @@ type Server struct {
 	settings Settings
 	log      hclog.Logger
 	metrics  *metrics.Metrics
+	prefix   string // the path of PublicURL, without its trailing slash
+	cookies  cookiePolicy
+	badKeys  *failureLimiter
+	api      *http.ServeMux
 	handler  http.Handler
+	admin    http.Handler
 }
 
 // New builds the server's routes.
@@ -58,48 +76,66 @@ func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = 64 << 10
 	}
-	s.PublicURL.Path = strings.TrimRight(s.PublicURL.Path, "/")
+	public := *s.PublicURL
+	public.Path = strings.TrimRight(public.Path, "/")
+	public.RawPath = ""
+	s.PublicURL = &public
 	if s.AccessLog == nil {
 		s.AccessLog = log
 	}
-	srv := &Server{host: h, settings: s, log: log, metrics: m}
+	srv := &Server{host: h, settings: s, log: log, metrics: m, prefix: public.Path,
+		cookies: newCookiePolicy(public.Scheme, public.Path),
+		badKeys: newFailureLimiter(maxKeyFailures, keyFailureWindow, maxTrackedAddrs)}
 	srv.secrets.Store(newSecrets(s.APIKeys, sealer))
+	srv.api = srv.apiRoutes()
 
 	mux := http.NewServeMux()
-	api := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, srv.requireAPIKey(fn)) }
-	api("GET /v1/connectors", srv.listConnectors)
-	api("GET /v1/connectors/{id}", srv.describeConnector)
-	api("POST /v1/connectors/{id}/authorization-uri", srv.authorizationURI)
-	api("POST /v1/connectors/{id}/user-info", srv.userInfo)
-	api("POST /v1/connectors/{id}/refresh", srv.refresh)
-	if s.Reload != nil {
-		api("POST /v1/admin/reload", srv.reload)
-	}
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, errNotFound("no such API route: "+r.Method+" "+r.URL.Path))
-	})
-
-	mux.HandleFunc("GET /{$}", srv.homePage)
-	mux.HandleFunc("GET /sign-in/{id}", srv.signIn)
-	mux.HandleFunc("GET /callback/{id}", srv.callback)
+	// The API key is checked before anything else under /v1: an unauthenticated
+	// caller learns nothing of the routes, not even which methods they take.
+	mux.Handle("/v1/", srv.requireAPIKey(srv.api))
+	srv.browserRoutes(mux)
 	srv.registerFormPost(mux)
-	mux.HandleFunc("GET /user", srv.user)
-	mux.HandleFunc("GET /sign-out", srv.signOut)
-
 	mux.HandleFunc("GET /healthz", srv.healthz)
-	mux.HandleFunc("GET /readyz", srv.readyz)
-	if m != nil {
-		mux.Handle("GET /metrics", m.Handler())
+	if s.SeparateAdmin {
+		mux.HandleFunc("GET /readyz", srv.readyzBare)
+	} else {
+		mux.HandleFunc("GET /readyz", srv.readyzPublic)
+		if m != nil {
+			mux.Handle("GET /metrics", m.Handler())
+		}
 	}
-	srv.handler = srv.accessLog(mux)
+	srv.handler = srv.accessLog(srv.underPrefix(mux))
+
+	admin := http.NewServeMux()
+	admin.HandleFunc("GET /healthz", srv.healthz)
+	admin.HandleFunc("GET /readyz", srv.readyzDetailed)
+	if m != nil {
+		admin.Handle("GET /metrics", m.Handler())
+	}
+	srv.admin = srv.accessLog(admin)
 	return srv
 }
 
+func (s *Server) apiRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/connectors", s.listConnectors)
+	mux.HandleFunc("GET /v1/connectors/{id}", s.describeConnector)
+	mux.HandleFunc("POST /v1/connectors/{id}/authorization-uri", s.authorizationURI)
+	mux.HandleFunc("POST /v1/connectors/{id}/user-info", s.userInfo)
+	mux.HandleFunc("POST /v1/connectors/{id}/refresh", s.refresh)
+	if s.settings.Reload != nil {
+		mux.HandleFunc("POST /v1/admin/reload", s.reload)
+	}
+	mux.HandleFunc(apiFallback, s.noSuchAPIRoute)
+	return mux
+}
+
+// AdminHandler serves /healthz, the detailed /readyz and /metrics, at the root,
+// for a listener of their own (Settings.SeparateAdmin).
+func (s *Server) AdminHandler() http.Handler { return s.admin }
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
-
-// secureCookies is true when browsers reach the host over https.
-func (s *Server) secureCookies() bool { return s.settings.PublicURL.Scheme == "https" }
 
 func (s *Server) callbackURL(id string) string {
 	u := *s.settings.PublicURL

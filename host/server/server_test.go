@@ -13,13 +13,13 @@ import (
 
 func TestSafeReturnTo(t *testing.T) {
 	for in, want := range map[string]string{"": "/", "/": "/", "/account?tab=1": "/account?tab=1", "/a/b#c": "/a/b#c"} {
-		if got, err := safeReturnTo(in); err != nil || got != want {
+		if got, err := safeReturnTo(in, "/"); err != nil || got != want {
 			t.Errorf("safeReturnTo(%q) = %q, %v", in, got, err)
 		}
 	}
 	for _, bad := range []string{"https://evil.test/", "//evil.test", "/\\evil.test", "evil.test", "javascript:alert(1)",
 		"/ok\r\nSet-Cookie: x", "http:/evil.test", "\t/x"} {
-		if _, err := safeReturnTo(bad); err == nil {
+		if _, err := safeReturnTo(bad, "/"); err == nil {
 			t.Errorf("safeReturnTo(%q) accepted an open redirect", bad)
 		}
 	}
@@ -52,6 +52,7 @@ func TestEveryErrorCodeHasItsStatus(t *testing.T) {
 		sdk.CodeSocialAuthCodeInvalid: 401, sdk.CodeSocialAccessTokenInvalid: 401, sdk.CodeSocialIDTokenInvalid: 401,
 		sdk.CodeAuthorizationFailed: 401, CodeUnauthorized: 401,
 		host.CodeConnectorNotFound: 404, CodeNotFound: 404, CodeRequestTooLarge: 413, sdk.CodeRateLimitExceeded: 429,
+		CodeCrossOrigin: 403, CodeMethodNotAllowed: 405, CodeTooManyAttempts: 429,
 		sdk.CodeGeneral: 500, sdk.CodeNotImplemented: 501, sdk.CodeProviderUnavailable: 502,
 		sdk.CodePluginUnavailable: 503, sdk.CodePluginOverloaded: 503, sdk.CodeProviderTimeout: 504, sdk.CodePluginTimeout: 504,
 	} {

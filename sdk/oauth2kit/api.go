@@ -51,6 +51,7 @@ func (c *APIClient) Get(ctx context.Context, path, accessToken string) ([]byte, 
 		return nil, err
 	}
 	if resp.status < 200 || resp.status >= 300 {
+		resp.secrets = []string{accessToken}
 		return nil, redact(apiError(what, resp), accessToken)
 	}
 	body := bytes.TrimSpace(resp.body)
@@ -82,10 +83,10 @@ func apiError(what string, r *response) *sdk.Error {
 		e = sdk.Errorf(sdk.CodeRateLimitExceeded, "the %s answered HTTP %d: the rate limit is exhausted; try again later", what, r.status).
 			WithDetail("status", r.status)
 		if after := r.header.Get("Retry-After"); after != "" {
-			e.WithDetail("retryAfter", cleanText(after))
+			e.WithDetail("retryAfter", r.text(after))
 		}
 		if reset := r.header.Get("X-RateLimit-Reset"); reset != "" {
-			e.WithDetail("rateLimitReset", cleanText(reset))
+			e.WithDetail("rateLimitReset", r.text(reset))
 		}
 	default:
 		e = unexpectedAnswer(what, r, "instead of a result")
@@ -93,7 +94,7 @@ func apiError(what string, r *response) *sdk.Error {
 	for k, v := range oe.details() {
 		e.WithDetail(k, v)
 	}
-	if msg := apiMessage(r.body); msg != "" {
+	if msg := apiMessage(r); msg != "" {
 		e.WithDetail("message", msg)
 	}
 	return e
@@ -101,13 +102,13 @@ func apiError(what string, r *response) *sdk.Error {
 
 // apiMessage reads the "message" field that REST APIs such as GitHub's put in their
 // error bodies ({"message":"Bad credentials"}).
-func apiMessage(body []byte) string {
+func apiMessage(r *response) string {
 	var v struct {
 		Message any `json:"message"`
 	}
-	if json.Unmarshal(body, &v) != nil {
+	if json.Unmarshal(r.body, &v) != nil {
 		return ""
 	}
 	s, _ := v.Message.(string)
-	return cleanText(s)
+	return r.text(s)
 }

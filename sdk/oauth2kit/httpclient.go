@@ -83,7 +83,13 @@ type response struct {
 	header      http.Header
 	contentType string
 	body        []byte
+	// secrets are what the request sent that must never come back out in an
+	// error: the provider's text is redacted of them before it is shortened.
+	secrets []string
 }
+
+// text makes a piece of the provider's answer fit for an error message.
+func (r *response) text(s string) string { return providerText(s, r.secrets) }
 
 // do sends req under the request timeout and reads the answer up to the size cap.
 // what names the endpoint in errors ("token endpoint"). Every error is an *sdk.Error.

@@ -120,23 +120,29 @@ func unexpectedAnswer(what string, r *response, problem string) *sdk.Error {
 	e := sdk.Errorf(code, "the %s answered HTTP %d %s", what, r.status, problem).
 		WithDetail("status", r.status)
 	if r.contentType != "" {
-		e.WithDetail("contentType", cleanText(r.contentType))
+		e.WithDetail("contentType", r.text(r.contentType))
 	}
 	if loc := r.header.Get("Location"); r.status >= 300 && r.status < 400 && loc != "" {
 		e.Message += "; it redirects elsewhere, so configure the URL it redirects to"
-		e.WithDetail("location", cleanText(loc))
+		e.WithDetail("location", r.text(loc))
 	}
 	return e
 }
 
 // cleanText keeps provider text printable and short.
-func cleanText(s string) string {
+func cleanText(s string) string { return providerText(s, nil) }
+
+// providerText makes a provider's text safe to repeat: the secrets the request
+// sent are replaced, control characters blanked, and only then is it cut short.
+// Cut first, and a secret straddling the cut would survive in part, out of
+// reach of any later redaction.
+func providerText(s string, secrets []string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r
-	}, s)
+	}, redactText(s, secrets))
 	if r := []rune(s); len(r) > maxProviderText {
 		s = string(r[:maxProviderText]) + "…"
 	}

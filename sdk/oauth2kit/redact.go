@@ -22,16 +22,21 @@ func redact(err error, secrets ...string) error {
 	if !errors.As(err, &e) {
 		return err
 	}
-	for _, s := range secrets {
-		if len(s) < minRedactLength {
-			continue
-		}
-		e.Message = strings.ReplaceAll(e.Message, s, redacted)
-		for k, v := range e.Details {
-			if text, ok := v.(string); ok {
-				e.Details[k] = strings.ReplaceAll(text, s, redacted)
-			}
+	e.Message = redactText(e.Message, secrets)
+	for k, v := range e.Details {
+		if text, ok := v.(string); ok {
+			e.Details[k] = redactText(text, secrets)
 		}
 	}
 	return err
+}
+
+// redactText replaces every secret in s.
+func redactText(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if len(secret) >= minRedactLength {
+			s = strings.ReplaceAll(s, secret, redacted)
+		}
+	}
+	return s
 }

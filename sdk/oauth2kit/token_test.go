@@ -2,6 +2,7 @@ package oauth2kit
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -286,5 +287,25 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 	wantNoLeak(t, err, "the-code-123", "s3cr3t-value")
 	if !strings.Contains(got.Message, "code [redacted] is unknown") {
 		t.Errorf("message = %q", got.Message)
+	}
+}
+
+// A long error description cut at maxProviderText used to be cut before it was
+// redacted: a secret straddling the cut kept its first part in the message, out of
+// reach of the redaction. Every cut position across the secret is tried.
+func TestEchoedSecretIsRedactedBeforeTheCut(t *testing.T) {
+	const secret = "s3cr3t-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ" // 54 bytes
+	for pad := maxProviderText - len(secret); pad <= maxProviderText; pad += 7 {
+		description := strings.Repeat("x", pad) + secret + " was not accepted"
+		body, _ := json.Marshal(map[string]string{"error": "invalid_client", "error_description": description})
+		srv := newServer(t, (&tokenStub{}).handler(401, jsonType, string(body)))
+		e := newEndpoint(t, srv.URL, HTTPOptions{})
+		e.Auth.ClientSecret = secret
+		_, err := e.Exchange(context.Background(), "the-code-123", "https://app/cb", "")
+		wantCode(t, err, sdk.CodeInvalidConfig)
+		// No 12 bytes of the secret in a row, anywhere.
+		for i := 0; i+12 <= len(secret); i++ {
+			wantNoLeak(t, err, secret[i:i+12])
+		}
 	}
 }

@@ -69,7 +69,7 @@ func parseTokenAnswer(r *response, format ResponseFormat, grant GrantType) (*Tok
 	if err != nil {
 		return nil, unreadableTokenAnswer(r, used, format != FormatAuto, err)
 	}
-	if oe, failed := tokenErrorOf(fields, r.status); failed {
+	if oe, failed := tokenErrorOf(r, fields); failed {
 		if oe.code == "" && r.status != http.StatusUnauthorized {
 			return nil, unexpectedAnswer("token endpoint", r, "without an OAuth 2.0 error code")
 		}
@@ -139,16 +139,16 @@ func unreadableTokenAnswer(r *response, used ResponseFormat, forced bool, err er
 
 // tokenErrorOf finds an RFC 6749 section 5.2 error: a non-2xx status, or an "error"
 // field in any answer.
-func tokenErrorOf(fields map[string]any, status int) (oauthError, bool) {
+func tokenErrorOf(r *response, fields map[string]any) (oauthError, bool) {
 	code := textOf(fields["error"])
-	if code == "" && status >= 200 && status < 300 {
+	if code == "" && r.status >= 200 && r.status < 300 {
 		return oauthError{}, false
 	}
 	return oauthError{
-		status:      status,
-		code:        cleanText(code),
-		description: cleanText(textOf(fields["error_description"])),
-		uri:         cleanText(textOf(fields["error_uri"])),
+		status:      r.status,
+		code:        r.text(code),
+		description: r.text(textOf(fields["error_description"])),
+		uri:         r.text(textOf(fields["error_uri"])),
 	}, true
 }
 

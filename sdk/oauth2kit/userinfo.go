@@ -40,6 +40,7 @@ func (e *UserInfoEndpoint) Fetch(ctx context.Context, accessToken string) ([]byt
 		return nil, err
 	}
 	if resp.status < 200 || resp.status >= 300 {
+		resp.secrets = []string{accessToken}
 		return nil, redact(userInfoError(resp), accessToken)
 	}
 	body := bytes.TrimSpace(resp.body)
@@ -74,20 +75,20 @@ var bearerParam = regexp.MustCompile(`(error|error_description|error_uri)="([^"]
 func bearerError(r *response) oauthError {
 	oe := oauthError{status: r.status}
 	for _, m := range bearerParam.FindAllStringSubmatch(r.header.Get("WWW-Authenticate"), -1) {
-		setErrorField(&oe, m[1], m[2])
+		setErrorField(&oe, m[1], r.text(m[2]))
 	}
 	if oe.code == "" {
 		if fields, err := decodeTokenFields(r.body, sniffFormat(r.contentType, r.body)); err == nil {
 			for _, k := range []string{"error", "error_description", "error_uri"} {
-				setErrorField(&oe, k, textOf(fields[k]))
+				setErrorField(&oe, k, r.text(textOf(fields[k])))
 			}
 		}
 	}
 	return oe
 }
 
+// setErrorField sets one field from text already made safe by response.text.
 func setErrorField(oe *oauthError, key, value string) {
-	value = cleanText(value)
 	switch key {
 	case "error":
 		oe.code = value

@@ -15,7 +15,7 @@ func (p *idplugProc) rewrite(t *testing.T, pluginDir, config string) {
 	}
 }
 
-const adminKey = "k1-0123456789"
+const adminKey = "k1-0123456789abcdef0123456789abcdef"
 
 func TestReloadAddsChangesAndRemovesConnectors(t *testing.T) {
 	dir := pluginFolder(t, "example")
@@ -79,13 +79,13 @@ func TestReloadRefusesABadConfigurationWhole(t *testing.T) {
 func TestSIGHUPReloadsAndRotatesAPIKeys(t *testing.T) {
 	dir := pluginFolder(t, "example")
 	p := startIdplug(t, dir, exampleConfig)
-	p.rewrite(t, dir, strings.Replace(exampleConfig, `api_keys: ["k1-0123456789", "k2-0123456789"]`, `api_keys: ["k3-0123456789"]`, 1))
+	p.rewrite(t, dir, strings.Replace(exampleConfig, `api_keys: ["k1-0123456789abcdef0123456789abcdef", "k2-0123456789abcdef0123456789abcdef"]`, `api_keys: ["k3-0123456789abcdef0123456789abcdef"]`, 1))
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	p.waitLog(t, "configuration reloaded")
-	status, _ := p.call(t, "GET", "/v1/connectors", "k1-0123456789", nil)
+	status, _ := p.call(t, "GET", "/v1/connectors", "k1-0123456789abcdef0123456789abcdef", nil)
 	mustEqual(t, "old key", status, 401)
-	status, _ = p.call(t, "GET", "/v1/connectors", "k3-0123456789", nil)
+	status, _ = p.call(t, "GET", "/v1/connectors", "k3-0123456789abcdef0123456789abcdef", nil)
 	mustEqual(t, "new key", status, 200)
 }

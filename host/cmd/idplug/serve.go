@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/url"
@@ -86,6 +87,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		APIKeys:   cfg.APIKeys,
 		FlowTTL:   cfg.SessionTTL,
 		Reload:    d.reload,
+		// With admin_listen, /metrics and the detailed /readyz move there.
+		SeparateAdmin: cfg.AdminListen != "",
 	})
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -109,9 +112,14 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		// direct side too, so that they stay in order with the rest.
 		ErrorLog: log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
+	errc := make(chan error, 2)
+	adminSrv, adminAddr, err := serveAdmin(cfg, d.srv.AdminHandler(), httpSrv.ErrorLog, errc)
+	if err != nil {
+		fmt.Fprintln(stderr, "admin_listen:", err)
+		return 1
+	}
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
-		"connectors", len(h.Connectors()), "plugins", len(h.Plugins()), "pid", os.Getpid())
-	errc := make(chan error, 1)
+		"admin_address", adminAddr, "connectors", len(h.Connectors()), "plugins", len(h.Plugins()), "pid", os.Getpid())
 	go func() { errc <- httpSrv.Serve(lis) }()
 
 	for {
@@ -135,7 +143,26 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("requests still in flight at shutdown", "error", err)
 	}
+	if adminSrv != nil {
+		_ = adminSrv.Shutdown(shutdownCtx)
+	}
 	return 0
+}
+
+// serveAdmin starts the admin listener (/metrics, the detailed /readyz) when
+// admin_listen is set; its end is reported on errc.
+func serveAdmin(cfg *config.Config, h http.Handler, errLog *stdlog.Logger, errc chan<- error) (*http.Server, string, error) {
+	if cfg.AdminListen == "" {
+		return nil, "", nil
+	}
+	lis, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
+	go func() { errc <- srv.Serve(lis) }()
+	return srv, lis.Addr().String(), nil
 }
 
 // reload reads the configuration file again and applies its connectors, API keys
@@ -173,6 +200,7 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 		old, new any
 	}{
 		{"listen", old.Listen, cfg.Listen},
+		{"admin_listen", old.AdminListen, cfg.AdminListen},
 		{"public_url", old.PublicURL, cfg.PublicURL},
 		{"plugin_dir", old.PluginDir, cfg.PluginDir},
 		{"call_timeout", old.CallTimeout, cfg.CallTimeout},

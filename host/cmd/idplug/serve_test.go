@@ -29,7 +29,7 @@ listen: 127.0.0.1:0
 public_url: http://127.0.0.1:1
 plugin_dir: PLUGIN_DIR
 session_keys: ["${IDPLUG_SESSION_KEY}"]
-api_keys: ["k1-0123456789", "k2-0123456789"]
+api_keys: ["k1-0123456789abcdef0123456789abcdef", "k2-0123456789abcdef0123456789abcdef"]
 log_format: json
 connectors:
   - id: demo
@@ -49,7 +49,7 @@ connectors:
 func TestAPIListDescribeAndSignIn(t *testing.T) {
 	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
 
-	status, body := p.call(t, "GET", "/v1/connectors", "k1-0123456789", nil)
+	status, body := p.call(t, "GET", "/v1/connectors", "k1-0123456789abcdef0123456789abcdef", nil)
 	mustEqual(t, "status", status, 200)
 	mustEqual(t, "connectors[0].id", jsonPath(body, "connectors", 0, "id"), "demo")
 	mustEqual(t, "connectors[0].name.en", jsonPath(body, "connectors", 0, "name", "en"), "Demo ID")
@@ -58,13 +58,13 @@ func TestAPIListDescribeAndSignIn(t *testing.T) {
 	mustEqual(t, "connectors[0].isStandard", jsonPath(body, "connectors", 0, "isStandard"), true)
 
 	// The second key works too (rotation of API keys).
-	status, body = p.call(t, "GET", "/v1/connectors/other", "k2-0123456789", nil)
+	status, body = p.call(t, "GET", "/v1/connectors/other", "k2-0123456789abcdef0123456789abcdef", nil)
 	mustEqual(t, "status", status, 200)
 	mustEqual(t, "description", jsonPath(body, "description", "en") != nil, true)
 	mustEqual(t, "formItems[0].key", jsonPath(body, "formItems", 0, "key"), "authorizationEndpoint")
 	mustEqual(t, "readme", strings.HasPrefix(jsonPath(body, "readme").(string), "# Example ID"), true)
 
-	status, body = p.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789",
+	status, body = p.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789abcdef0123456789abcdef",
 		map[string]any{"redirectUri": "https://app.test/cb"})
 	mustEqual(t, "status", status, 200)
 	state := jsonPath(body, "state").(string)
@@ -75,7 +75,7 @@ func TestAPIListDescribeAndSignIn(t *testing.T) {
 	if strings.Contains(session, state) {
 		t.Fatal("the session must be sealed, not readable")
 	}
-	status, body = p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789",
+	status, body = p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789abcdef0123456789abcdef",
 		map[string]any{"session": session, "data": map[string]any{"code": "ada", "state": state}})
 	mustEqual(t, "status", status, 200)
 	mustEqual(t, "userInfo.id", jsonPath(body, "userInfo", "id"), "ada")
@@ -83,14 +83,14 @@ func TestAPIListDescribeAndSignIn(t *testing.T) {
 	mustEqual(t, "userInfo.rawData.sub", jsonPath(body, "userInfo", "rawData", "sub"), "ada")
 
 	// A caller-chosen state is kept.
-	_, body = p.call(t, "POST", "/v1/connectors/other/authorization-uri", "k1-0123456789",
+	_, body = p.call(t, "POST", "/v1/connectors/other/authorization-uri", "k1-0123456789abcdef0123456789abcdef",
 		map[string]any{"redirectUri": "https://app.test/cb", "state": "my-state"})
 	mustEqual(t, "state", jsonPath(body, "state"), "my-state")
 }
 
 func TestAPIRefusals(t *testing.T) {
 	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
-	key := "k1-0123456789"
+	key := "k1-0123456789abcdef0123456789abcdef"
 	_, auth := p.call(t, "POST", "/v1/connectors/demo/authorization-uri", key, map[string]any{"redirectUri": "https://app.test/cb"})
 	session := jsonPath(auth, "session").(string)
 	state := jsonPath(auth, "state").(string)
@@ -146,7 +146,7 @@ func TestAPIRefusals(t *testing.T) {
 	}
 	// Nothing secret reached the log: not the session key, not the API keys, not states.
 	logs := p.logs.String()
-	for _, secret := range []string{testSessionKey, key, "k2-0123456789", state, session} {
+	for _, secret := range []string{testSessionKey, key, "k2-0123456789abcdef0123456789abcdef", state, session} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds a secret: %q", secret)
 		}
@@ -163,7 +163,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	mustEqual(t, "ready", jsonPath(body, "ready"), true)
 	mustEqual(t, "plugin", jsonPath(body, "plugins", 0, "id"), "example")
 
-	p.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789", map[string]any{"redirectUri": "https://app.test/cb"})
+	p.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789abcdef0123456789abcdef", map[string]any{"redirectUri": "https://app.test/cb"})
 	resp, err := http.Get(p.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestAccessLogKeepsEveryRequest(t *testing.T) {
 	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
 	const n = 25
 	for i := range n {
-		p.call(t, "GET", "/v1/connectors?page="+strconv.Itoa(i)+"&code=secret-code", "k1-0123456789", nil)
+		p.call(t, "GET", "/v1/connectors?page="+strconv.Itoa(i)+"&code=secret-code", "k1-0123456789abcdef0123456789abcdef", nil)
 	}
 	p.call(t, "GET", "/healthz", "", nil)
 	p.stop(t)
@@ -326,14 +326,14 @@ func TestSignInReturnToMustStayOnSite(t *testing.T) {
 func TestSessionKeyRotationKeepsFlowsInProgress(t *testing.T) {
 	dir := pluginFolder(t, "example")
 	old := startIdplug(t, dir, exampleConfig)
-	_, auth := old.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789", map[string]any{"redirectUri": "https://app.test/cb"})
+	_, auth := old.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789abcdef0123456789abcdef", map[string]any{"redirectUri": "https://app.test/cb"})
 	old.stop(t)
 
 	// A new first key seals from now on; the old one still opens what it sealed.
 	rotated := strings.Replace(exampleConfig, `session_keys: ["${IDPLUG_SESSION_KEY}"]`,
 		`session_keys: ["a-brand-new-session-key-of-more-than-32-bytes", "${IDPLUG_SESSION_KEY}"]`, 1)
 	p := startIdplug(t, dir, rotated)
-	status, body := p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789",
+	status, body := p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789abcdef0123456789abcdef",
 		map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "ada", "state": jsonPath(auth, "state")}})
 	mustEqual(t, "status", status, 200)
 	mustEqual(t, "id", jsonPath(body, "userInfo", "id"), "ada")
@@ -343,7 +343,7 @@ func TestSessionKeyRotationKeepsFlowsInProgress(t *testing.T) {
 	dropped := strings.Replace(exampleConfig, `session_keys: ["${IDPLUG_SESSION_KEY}"]`,
 		`session_keys: ["a-brand-new-session-key-of-more-than-32-bytes"]`, 1)
 	p = startIdplug(t, dir, dropped)
-	status, body = p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789",
+	status, body = p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789abcdef0123456789abcdef",
 		map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "ada", "state": jsonPath(auth, "state")}})
 	mustEqual(t, "status", status, 400)
 	mustEqual(t, "code", jsonPath(body, "code"), "session_invalid")

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"net/http"
+	"time"
+)
+
+// cookiePolicy names and scopes idplug's two browser cookies: the sign-in flow
+// (from /sign-in to /callback) and the signed-in session.
+//
+// Over https without a path, both carry the __Host- prefix: the browser then
+// accepts them only Secure, from this host, for Path=/ and without Domain, so a
+// sibling subdomain cannot plant a flow or a session of its own (login CSRF,
+// session fixation). Such a cookie must have Path=/, so the flow cookie is not
+// scoped to its callback path then; it opens only for the connector it was
+// sealed for either way. With a path, https cookies get the __Secure- prefix
+// and the path.
+type cookiePolicy struct {
+	secure   bool
+	hostOnly bool
+	prefix   string // the public path, "" at the root
+}
+
+func newCookiePolicy(scheme, prefix string) cookiePolicy {
+	secure := scheme == "https"
+	return cookiePolicy{secure: secure, hostOnly: secure && prefix == "", prefix: prefix}
+}
+
+func (c cookiePolicy) name(base string) string {
+	switch {
+	case c.hostOnly:
+		return "__Host-" + base
+	case c.secure:
+		return "__Secure-" + base
+	}
+	return base
+}
+
+func (c cookiePolicy) flowName() string    { return c.name("idplug_flow") }
+func (c cookiePolicy) sessionName() string { return c.name("idplug_session") }
+
+// flowPath scopes the flow cookie to the callback of its connector; id must be a
+// checked connector id.
+func (c cookiePolicy) flowPath(id string) string {
+	if c.hostOnly {
+		return "/"
+	}
+	return c.prefix + "/callback/" + id
+}
+
+func (c cookiePolicy) sessionPath() string { return c.prefix + "/" }
+
+func (c cookiePolicy) flow(id, value string, ttl time.Duration) *http.Cookie {
+	return c.cookie(c.flowName(), value, c.flowPath(id), int(ttl.Seconds()))
+}
+
+func (c cookiePolicy) clearFlow(id string) *http.Cookie {
+	return c.cookie(c.flowName(), "", c.flowPath(id), -1)
+}
+
+func (c cookiePolicy) session(value string, ttl time.Duration) *http.Cookie {
+	return c.cookie(c.sessionName(), value, c.sessionPath(), int(ttl.Seconds()))
+}
+
+func (c cookiePolicy) clearSession() *http.Cookie {
+	return c.cookie(c.sessionName(), "", c.sessionPath(), -1)
+}
+
+// Lax: the provider's redirect back is a top-level GET, which Lax cookies survive.
+func (c cookiePolicy) cookie(name, value, path string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: name, Value: value, Path: path, MaxAge: maxAge,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
+	}
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// failureLimiter counts failed API key checks per client address. Past maxFailures
+// in a window, the address is refused until the window ends, before its key is even
+// looked at: a brute-force gets a few guesses a minute. Memory is bounded: at most
+// maxAddrs addresses are tracked; when they are all taken (by expired windows that
+// are swept first, then live ones), new addresses share one overflow entry, so a
+// spread-out attack is throttled as a whole instead of evicting the others.
+type failureLimiter struct {
+	maxFailures int
+	window      time.Duration
+	maxAddrs    int
+	now         func() time.Time
+
+	mu        sync.Mutex
+	addrs     map[string]*failureWindow
+	overflow  failureWindow
+	lastSweep time.Time
+}
+
+type failureWindow struct {
+	start    time.Time
+	failures int
+}
+
+func newFailureLimiter(maxFailures int, window time.Duration, maxAddrs int) *failureLimiter {
+	return &failureLimiter{maxFailures: maxFailures, window: window, maxAddrs: maxAddrs, now: time.Now,
+		addrs: map[string]*failureWindow{}}
+}
+
+// blocked reports whether addr is refused now, and for how long.
+func (l *failureLimiter) blocked(addr string) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fw := l.lookup(addr, false)
+	if fw == nil || fw.failures < l.maxFailures {
+		return 0, false
+	}
+	left := fw.start.Add(l.window).Sub(l.now())
+	if left <= 0 {
+		return 0, false
+	}
+	return left, true
+}
+
+// fail counts one failure for addr.
+func (l *failureLimiter) fail(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fw := l.lookup(addr, true)
+	if now := l.now(); now.Sub(fw.start) >= l.window {
+		*fw = failureWindow{start: now}
+	}
+	fw.failures++
+}
+
+// tracked is how many addresses have an entry, for tests.
+func (l *failureLimiter) tracked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.addrs)
+}
+
+// lookup finds addr's window; with create, it makes one (or hands out the
+// overflow window when the table is full).
+func (l *failureLimiter) lookup(addr string, create bool) *failureWindow {
+	if fw, ok := l.addrs[addr]; ok {
+		return fw
+	}
+	if len(l.addrs) >= l.maxAddrs {
+		l.sweep()
+	}
+	if len(l.addrs) >= l.maxAddrs {
+		return &l.overflow
+	}
+	if !create {
+		return nil
+	}
+	fw := &failureWindow{start: l.now()}
+	l.addrs[addr] = fw
+	return fw
+}
+
+// sweep drops the windows that are over, at most once a second: under a spread-out
+// attack the table stays full, and every lookup would walk it.
+func (l *failureLimiter) sweep() {
+	now := l.now()
+	if now.Sub(l.lastSweep) < time.Second {
+		return
+	}
+	l.lastSweep = now
+	for a, fw := range l.addrs {
+		if now.Sub(fw.start) >= l.window {
+			delete(l.addrs, a)
+		}
+	}
+}
+
+// clientAddr is the address a request came from, without its port. An IPv6
+// client counts by its /64, the block one host is usually given: counted by
+// address, it would have 2^64 fresh windows.
+func clientAddr(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if addr = addr.Unmap(); addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}

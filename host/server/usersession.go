@@ -1,0 +1,85 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// userSession is what the session cookie holds once a browser signed in: the
+// profile once (the claims /user shows are derived from it), without the
+// provider's raw profile, which may be of any size.
+type userSession struct {
+	Connector string       `json:"c"`
+	UserInfo  sdk.UserInfo `json:"u"`
+}
+
+const userSessionPurpose = "user-session"
+
+// droppable are the profile fields left out, in this order, of a session that
+// would not fit in a cookie; the id always stays.
+var droppable = []func(*sdk.UserInfo){
+	func(u *sdk.UserInfo) { u.Avatar = nil }, // a data: URL can be large
+	func(u *sdk.UserInfo) { u.Phone = nil },
+	func(u *sdk.UserInfo) { u.Name = nil },
+	func(u *sdk.UserInfo) { u.Email = nil },
+}
+
+// userSessionCookie seals the signed-in profile into the session cookie, keeping
+// it under a browser's cookie size: fields are dropped until it fits, and a
+// profile whose id alone does not fit is the plugin's invalid_response.
+func (s *Server) userSessionCookie(id string, u sdk.UserInfo) (*http.Cookie, error) {
+	sess := userSession{Connector: id, UserInfo: u}
+	sess.UserInfo.RawData = nil
+	var err error
+	for i := 0; ; i++ {
+		var sealed string
+		sealed, err = s.sealJSON(userSessionPurpose, sess, s.settings.UserSessionTTL)
+		if err == nil {
+			c := s.cookies.session(sealed, s.settings.UserSessionTTL)
+			n := len(c.Name) + len(c.Value)
+			if n <= maxCookieLen {
+				return c, nil
+			}
+			err = &sizeError{size: n, limit: maxCookieLen}
+		}
+		if i == len(droppable) {
+			break
+		}
+		droppable[i](&sess.UserInfo)
+	}
+	return nil, s.blamePlugin(err, id, "a profile")
+}
+
+func (s *Server) currentUser(r *http.Request) (userSession, bool) {
+	var sess userSession
+	c, err := r.Cookie(s.cookies.sessionName())
+	if err != nil {
+		return sess, false
+	}
+	if err := s.openJSON(userSessionPurpose, c.Value, "the session", &sess); err != nil {
+		return sess, false
+	}
+	return sess, true
+}
+
+func (s *Server) user(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.currentUser(r)
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": true, "claims": claimsOf(sess.UserInfo),
+		"userInfo": sess.UserInfo, "connector": sess.Connector})
+}
+
+// claimsOf shapes the profile like ID token claims.
+func claimsOf(u sdk.UserInfo) map[string]any {
+	claims := map[string]any{"sub": u.ID}
+	for k, v := range map[string]*string{"name": u.Name, "email": u.Email, "picture": u.Avatar, "phone_number": u.Phone} {
+		if v != nil {
+			claims[k] = *v
+		}
+	}
+	return claims
+}
