@@ -7,7 +7,6 @@ package host
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"sort"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/host/sandbox"
 )
 
 // Options configure a Host.
@@ -44,6 +44,9 @@ type Options struct {
 	OnCall func(call CallInfo)
 	// OnRescan is called after each scan of the plugin folder the watcher made.
 	OnRescan func(error)
+	// Sandbox is how plugins are confined (see host/sandbox); the zero value is
+	// mode auto: everything the kernel supports.
+	Sandbox sandbox.Policy
 }
 
 // CallInfo describes a finished call to a connector instance.
@@ -62,6 +65,7 @@ type Host struct {
 	opts      Options
 	log       hclog.Logger
 	socketDir string
+	sandbox   sandbox.Report
 
 	reconcile     sync.Mutex // one folder scan at a time
 	mu            sync.RWMutex
@@ -102,7 +106,18 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if opts.SettleTime <= 0 {
 		opts.SettleTime = 500 * time.Millisecond
 	}
-	socketDir, err := makeSocketDir()
+	report := sandbox.Assess(opts.Sandbox, sandbox.Detect(opts.Sandbox))
+	switch {
+	case report.Refusal() != "":
+		opts.Logger.Error("plugins cannot start: "+report.Refusal(), "mode", report.Mode)
+	case len(report.Missing) > 0:
+		opts.Logger.Warn("plugins run with a partial sandbox: this kernel lacks some restrictions",
+			"missing", report.Missing, "landlock_abi", report.LandlockABI)
+	case report.Mode == sandbox.ModeOff:
+		opts.Logger.Warn("plugins run without a sandbox (sandbox mode off)")
+	}
+	removeStaleSocketDirs(opts.Logger)
+	socketDir, err := makeSocketDir(opts.Sandbox.User != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +125,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		opts:          opts,
 		log:           opts.Logger,
 		socketDir:     socketDir,
+		sandbox:       report,
 		plugins:       map[string]*loaded{},
 		files:         map[string]*loaded{},
 		failed:        map[string]stamp{},
@@ -129,29 +145,18 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	return h, nil
 }
 
-// makeSocketDir makes a private folder for the plugins' Unix sockets. Socket paths are
-// limited to about 100 bytes, and TMPDIR can be long, so it falls back to /tmp.
-func makeSocketDir() (string, error) {
-	base := os.TempDir()
-	if len(base) > 40 {
-		base = "/tmp"
-	}
-	dir, err := os.MkdirTemp(base, "idplug-")
-	if err != nil {
-		return "", fmt.Errorf("socket folder: %w", err)
-	}
-	return dir, nil
-}
-
 // startPlugin launches one plugin file.
 func (h *Host) startPlugin(ctx context.Context, pl catalog.Plugin) (*process.Process, error) {
 	name := pl.Name
 	return process.Start(ctx, name, pl.Path, pl.Checksum, process.Options{
-		SocketDir:    h.socketDir,
-		StartTimeout: h.opts.StartTimeout,
-		CallTimeout:  h.opts.CallTimeout,
-		MaxInFlight:  h.opts.MaxInFlight,
-		Logger:       h.log.Named("plugin"),
+		SocketDir:     h.socketDir,
+		PluginDir:     pl.Dir,
+		Sandbox:       h.opts.Sandbox,
+		SandboxReport: h.sandbox,
+		StartTimeout:  h.opts.StartTimeout,
+		CallTimeout:   h.opts.CallTimeout,
+		MaxInFlight:   h.opts.MaxInFlight,
+		Logger:        h.log.Named("plugin"),
 		OnRestart: func() {
 			if h.opts.OnRestart != nil {
 				h.opts.OnRestart(name)

@@ -11,6 +11,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperHostEnv) != "" {
 		runHelperHost() // never returns
 	}
+	if os.Getenv(hostileHostEnv) != "" {
+		runHostileHost() // never returns
+	}
 	code := m.Run()
 	plugintest.Cleanup()
 	os.Exit(code)

@@ -50,6 +50,56 @@ func TestRefusals(t *testing.T) {
 			file: "idplug-connector-noexec", reason: "not executable",
 		},
 		{
+			name: "owned by another user",
+			setup: func(t *testing.T, dir string) {
+				p := plugintest.Install(t, dir, misbehave, "foreign")
+				chownOrSkip(t, p, otherUID)
+			},
+			file: "idplug-connector-foreign", reason: "owned by uid 54321, neither root nor the user idplug runs as",
+		},
+		{
+			name: "writable by its group",
+			setup: func(t *testing.T, dir string) {
+				p := plugintest.Install(t, dir, misbehave, "groupw")
+				if err := os.Chmod(p, 0o775); err != nil {
+					t.Fatal(err)
+				}
+			},
+			file: "idplug-connector-groupw", reason: "writable by its group (mode -rwxrwxr-x)",
+		},
+		{
+			name: "link into a subfolder writable by its group",
+			setup: func(t *testing.T, dir string) {
+				sub := filepath.Join(dir, "sub")
+				if err := os.Mkdir(sub, 0o775); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(sub, 0o775); err != nil {
+					t.Fatal(err)
+				}
+				plugintest.Install(t, sub, misbehave, "inner")
+				if err := os.Symlink("sub/idplug-connector-inner", filepath.Join(dir, "idplug-connector-linked")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			file: "idplug-connector-linked", reason: "/sub that is writable by its group (mode -rwxrwxr-x)",
+		},
+		{
+			name: "link into a subfolder of another user",
+			setup: func(t *testing.T, dir string) {
+				sub := filepath.Join(dir, "theirs")
+				if err := os.Mkdir(sub, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				plugintest.Install(t, sub, misbehave, "inner")
+				chownOrSkip(t, sub, otherUID)
+				if err := os.Symlink("theirs/idplug-connector-inner", filepath.Join(dir, "idplug-connector-viaforeign")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			file: "idplug-connector-viaforeign", reason: "that is owned by uid 54321",
+		},
+		{
 			name: "wrong name",
 			setup: func(t *testing.T, dir string) {
 				writeFile(t, filepath.Join(dir, "connector-oauth2"), "#!/bin/sh\n", 0o755)
@@ -194,6 +244,40 @@ func TestFolderWritableByOthersIsRefused(t *testing.T) {
 	}
 	_, err := host.Open(t.Context(), host.Options{PluginDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "is writable by other users") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// otherUID owns files in the tests of ownership: no account, not root, not us.
+const otherUID = 54321
+
+// chownOrSkip gives path to uid, which only root can do.
+func chownOrSkip(t *testing.T, path string, uid int) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("giving a file to another user needs root")
+	}
+	if err := os.Lchown(path, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFolderWritableByItsGroupOrOwnedByAnotherUserIsRefused(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "good")
+	if err := os.Chmod(dir, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	_, err := host.Open(t.Context(), host.Options{PluginDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "is writable by its group (mode -rwxrwxr-x): refusing to run anything from it") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	chownOrSkip(t, dir, otherUID)
+	_, err = host.Open(t.Context(), host.Options{PluginDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "is owned by uid 54321, neither root nor the user idplug runs as") {
 		t.Fatalf("err = %v", err)
 	}
 }

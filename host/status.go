@@ -3,6 +3,7 @@ package host
 import (
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/host/sandbox"
 )
 
 // Status is the host's health as /readyz reports it.
@@ -12,6 +13,8 @@ type Status struct {
 	Plugins    []PluginStatus  `json:"plugins"`
 	Refused    []catalog.Entry `json:"refused"`
 	Connectors int             `json:"connectors"`
+	// Sandbox says how plugins are confined and what this kernel cannot apply.
+	Sandbox sandbox.Report `json:"sandbox"`
 }
 
 // PluginStatus is one plugin's state.
@@ -25,7 +28,7 @@ type PluginStatus struct {
 
 // Status reports whether the host can serve every configured connector.
 func (h *Host) Status() Status {
-	st := Status{Ready: true, Refused: h.Refused(), Plugins: []PluginStatus{}}
+	st := Status{Ready: true, Refused: h.Refused(), Plugins: []PluginStatus{}, Sandbox: h.sandbox}
 	if st.Refused == nil {
 		st.Refused = []catalog.Entry{}
 	}
@@ -45,3 +48,6 @@ func (h *Host) Status() Status {
 	}
 	return st
 }
+
+// Sandbox says how plugins are confined on this kernel.
+func (h *Host) Sandbox() sandbox.Report { return h.sandbox }

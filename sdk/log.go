@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/idplug/idplug/internal/wire"
 )
@@ -25,6 +26,11 @@ func withLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, loggerKey{}, l)
 }
 
+// wireTimeFormat is the only @timestamp layout go-plugin's host side parses
+// (hclog's, with exactly six fractional digits); a line it cannot parse loses its
+// level and arrives at debug.
+const wireTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
 // newPluginLogger writes JSON lines in the shape the host's go-plugin client parses
 // (@level, @message, @timestamp), so plugin log lines come out of the host's log with
 // their level and attributes intact.
@@ -38,15 +44,37 @@ func newPluginLogger(w io.Writer, level slog.Level) *slog.Logger {
 			switch a.Key {
 			case slog.TimeKey:
 				a.Key = "@timestamp"
+				if t, ok := a.Value.Any().(time.Time); ok {
+					a.Value = slog.StringValue(t.Format(wireTimeFormat))
+				}
 			case slog.LevelKey:
 				a.Key = "@level"
-				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
+				if l, ok := a.Value.Any().(slog.Level); ok {
+					a.Value = slog.StringValue(wireLevel(l))
+				}
 			case slog.MessageKey:
 				a.Key = "@message"
 			}
 			return a
 		},
 	}))
+}
+
+// wireLevel names l as hclog does; levels between slog's named ones (Info+2) take
+// the name below them, so no line is left without a level the host knows.
+func wireLevel(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "error"
+	case l >= slog.LevelWarn:
+		return "warn"
+	case l >= slog.LevelInfo:
+		return "info"
+	case l >= slog.LevelDebug:
+		return "debug"
+	default:
+		return "trace"
+	}
 }
 
 // levelFromEnv reads the level the host passes in wire.EnvLogLevel.

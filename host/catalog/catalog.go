@@ -1,6 +1,8 @@
 // Package catalog finds plugin executables in a plugin folder and decides which ones
-// may run: the right name, a regular executable file inside the folder, not writable by
-// other users, and listed with a matching digest in SHA256SUMS when that file exists.
+// may run: the right name, a regular executable file inside the folder, trusted as
+// sshd's StrictModes trusts a file (it, a link's target and every folder from the
+// plugin folder down to it owned by root or idplug's user and writable by nobody
+// else), and listed with a matching digest in SHA256SUMS when that file exists.
 package catalog
 
 import (
@@ -26,9 +28,11 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 type Plugin struct {
 	// Name is the file name without the prefix, for example "oauth2".
 	Name string
-	// File is the file name in the folder; Path is the resolved file to execute.
+	// File is the file name in the folder; Path is the resolved file to execute,
+	// inside Dir, the resolved plugin folder.
 	File string
 	Path string
+	Dir  string
 	// Checksum is the SHA-256 digest SHA256SUMS lists for the file; nil without SHA256SUMS.
 	// The digest is checked again right before every launch.
 	Checksum []byte
@@ -68,8 +72,8 @@ func Scan(dir string) (*Result, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("plugin folder %s is not a directory", dir)
 	}
-	if info.Mode().Perm()&0o002 != 0 {
-		return nil, fmt.Errorf("plugin folder %s is writable by other users (mode %v): refusing to run anything from it", dir, info.Mode().Perm())
+	if why := untrusted(info); why != "" {
+		return nil, fmt.Errorf("plugin folder %s is %s: refusing to run anything from it", dir, why)
 	}
 	sums, err := readSums(real)
 	if err != nil {
@@ -120,20 +124,17 @@ func check(dir, file string, sums map[string][]byte) (Plugin, string) {
 	if rel, err := filepath.Rel(dir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return Plugin{}, fmt.Sprintf("resolves to %s, outside the plugin folder", real)
 	}
+	if why := checkChain(dir, real); why != "" {
+		return Plugin{}, why
+	}
 	info, err := os.Stat(real)
 	if err != nil {
 		return Plugin{}, err.Error()
 	}
-	mode := info.Mode()
-	switch {
-	case !mode.IsRegular():
-		return Plugin{}, fmt.Sprintf("not a regular file (%v)", mode.Type())
-	case mode.Perm()&0o111 == 0:
-		return Plugin{}, fmt.Sprintf("not executable (mode %v)", mode.Perm())
-	case mode.Perm()&0o002 != 0:
-		return Plugin{}, fmt.Sprintf("writable by other users (mode %v)", mode.Perm())
+	if why := checkExecutable(info); why != "" {
+		return Plugin{}, why
 	}
-	p := Plugin{Name: strings.TrimPrefix(file, Prefix), File: file, Path: real}
+	p := Plugin{Name: strings.TrimPrefix(file, Prefix), File: file, Path: real, Dir: dir}
 	if sums != nil {
 		sum, ok := sums[file]
 		if !ok {

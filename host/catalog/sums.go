@@ -26,8 +26,8 @@ func readSums(dir string) (map[string][]byte, error) {
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	if info.Mode().Perm()&0o002 != 0 {
-		return nil, fmt.Errorf("%s is writable by other users (mode %v)", path, info.Mode().Perm())
+	if why := untrusted(info); why != "" {
+		return nil, fmt.Errorf("%s is %s", path, why)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -8,7 +8,9 @@
 // ${NAME} in a value is replaced from the environment (see interpolate.go for
 // why this happens after parsing, on values only). ${NAME:-default} gives a
 // fallback for an unset or empty variable, and $$ stands for a literal $. An
-// unset variable without a fallback is an error naming it.
+// unset variable without a fallback is an error naming it. ${file:PATH} is
+// replaced by the content of a file (a secret kept out of the environment),
+// without its trailing newline; a relative PATH is relative to the file's folder.
 package config
 
 import (
@@ -35,6 +37,8 @@ const (
 	MinSessionKeyLen = 32
 	// MaxFileSize bounds the configuration file.
 	MaxFileSize = 1 << 20
+	// MaxSecretFileSize bounds a file read by ${file:PATH}.
+	MaxSecretFileSize = 64 << 10
 )
 
 // Config is a checked configuration. Secrets (SessionKeys, APIKeys) are held
@@ -67,6 +71,19 @@ type Config struct {
 	AdminListen string
 	// Connectors are the configured instances, in file order.
 	Connectors []Connector
+	// Sandbox is how plugins are confined.
+	Sandbox Sandbox
+	// PluginUser, when set, is the account plugins run as (idplug must run as root).
+	PluginUser string
+}
+
+// Sandbox is the sandbox section.
+type Sandbox struct {
+	// Mode is auto (the default), required or off.
+	Mode string
+	// Read lists extra read-only paths by plugin name (the file name without
+	// idplug-connector-), made absolute against the file's folder.
+	Read map[string][]string
 }
 
 // String describes c without its secrets, so that logging a Config by mistake
@@ -152,7 +169,7 @@ func Parse(data []byte, env func(string) (string, bool), baseDir string) (*Confi
 	}
 	var ps problems
 	if root != nil {
-		interpolate(root, nil, env, &ps)
+		interpolate(root, nil, lookup{env: env, baseDir: baseDir}, &ps)
 	}
 	cfg := decodeConfig(root, baseDir, &ps)
 	if err := ps.err(); err != nil {

@@ -454,7 +454,7 @@ func TestProblems(t *testing.T) {
 			want: []string{
 				`3 listne: unknown key; did you mean listen?`,
 				`4 pluginDir: unknown key; did you mean plugin_dir?`,
-				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, admin_listen, connectors)`,
+				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, admin_listen, connectors, sandbox, plugin_user)`,
 			},
 		},
 		{
@@ -619,7 +619,7 @@ func TestProblems(t *testing.T) {
 			name: "bad references",
 			data: withMinimal("log_level: ${1ABC}", "log_format: ${OPEN"),
 			want: []string{
-				`3 log_level: "${1ABC}" is not a valid reference: use ${NAME} or ${NAME:-default}, and $$ for a literal $`,
+				`3 log_level: "${1ABC}" is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $`,
 				`4 log_format: "${" has no closing "}" (write $$ for a literal $)`,
 			},
 		},
@@ -790,12 +790,12 @@ func TestExpand(t *testing.T) {
 		{in: "${MISSING:-a:-b}", want: "a:-b"},
 		{in: "${MISSING}", want: "", errs: []string{"environment variable MISSING is not set"}},
 		{in: "${X1} ${X2}", want: " ", errs: []string{"environment variable X1 is not set", "environment variable X2 is not set"}},
-		{in: "${}", want: "", errs: []string{`"${}" is not a valid reference: use ${NAME} or ${NAME:-default}, and $$ for a literal $`}},
-		{in: "${A B}", want: "", errs: []string{`"${A B}" is not a valid reference: use ${NAME} or ${NAME:-default}, and $$ for a literal $`}},
+		{in: "${}", want: "", errs: []string{`"${}" is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $`}},
+		{in: "${A B}", want: "", errs: []string{`"${A B}" is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $`}},
 		{in: "${A", want: "${A", errs: []string{`"${" has no closing "}" (write $$ for a literal $)`}},
 	}
 	for _, tt := range tests {
-		got, errs := expand(tt.in, env)
+		got, errs := expand(tt.in, lookup{env: env})
 		if len(tt.errs) == 0 && got != tt.want || !slices.Equal(errs, tt.errs) {
 			t.Errorf("expand(%q) = %q, %q; want %q, %q", tt.in, got, errs, tt.want, tt.errs)
 		}

@@ -13,10 +13,13 @@ import (
 )
 
 var (
-	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors"}
+	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user"}
 	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
+	sandboxKeys   = []string{"mode", "read"}
+	sandboxModes  = []string{"auto", "required", "off"}
+	pluginNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	connectorIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 )
 
@@ -46,7 +49,60 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
 	cfg.LogLevel = d.enum(fs, "log_level", DefaultLogLevel, logLevels)
 	cfg.LogFormat = d.enum(fs, "log_format", DefaultLogFormat, logFormats)
 	cfg.Connectors = d.connectors(fs)
+	d.sandbox(cfg, fs, baseDir)
+	if s, set, at := fs.text("plugin_user"); set {
+		if s == "" {
+			d.ps.add(at.path, at.pos, "must name a user; leave it out to run plugins as idplug's user")
+		}
+		cfg.PluginUser = s
+	}
 	return cfg
+}
+
+// sandbox decodes the sandbox section: {mode: auto|required|off, read: {plugin: [paths]}}.
+func (d *decoder) sandbox(cfg *Config, fs fields, baseDir string) {
+	cfg.Sandbox.Mode = "auto"
+	e, ok, at := fs.at("sandbox")
+	if !ok {
+		return
+	}
+	v := deref(e.value)
+	if v.Kind != yaml.MappingNode {
+		d.ps.add(at.path, at.pos, "must be a mapping, like {mode: auto}")
+		return
+	}
+	sfs := d.known(v, at.path, sandboxKeys)
+	cfg.Sandbox.Mode = d.enum(sfs, "mode", "auto", sandboxModes)
+	re, ok, rat := sfs.at("read")
+	if !ok {
+		return
+	}
+	rv := deref(re.value)
+	if rv.Kind != yaml.MappingNode {
+		d.ps.add(rat.path, rat.pos, "must be a mapping of plugin name to a list of paths, like {oauth2: [/opt/bridge]}")
+		return
+	}
+	rfs := fields{d: d, m: map[string]entry{}, path: rat.path, pos: posOf(rv)}
+	cfg.Sandbox.Read = map[string][]string{}
+	for _, pe := range d.entries(rv, rat.path, posOf(rv)) {
+		if !pluginNameRE.MatchString(pe.key) {
+			d.ps.add(pe.path, pe.keyPos, "%q is not a plugin name (the file name after idplug-connector-)", pe.key)
+			continue
+		}
+		rfs.m[pe.key] = pe
+		items, _, _ := rfs.list(pe.key)
+		for _, it := range items {
+			if it.value == "" {
+				d.ps.add(it.at.path, it.at.pos, "must be a path")
+				continue
+			}
+			p := it.value
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(baseDir, p)
+			}
+			cfg.Sandbox.Read[pe.key] = append(cfg.Sandbox.Read[pe.key], filepath.Clean(p))
+		}
+	}
 }
 
 func (d *decoder) listen(cfg *Config, fs fields) listenKind {

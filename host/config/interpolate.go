@@ -21,7 +21,7 @@ import (
 // interpolate replaces environment references in every scalar value below n.
 // Aliases are skipped: the anchored node they point to is handled where it is
 // defined, so each scalar is replaced exactly once.
-func interpolate(n *yaml.Node, path *fieldPath, env func(string) (string, bool), ps *problems) {
+func interpolate(n *yaml.Node, path *fieldPath, env lookup, ps *problems) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -53,10 +53,17 @@ func interpolate(n *yaml.Node, path *fieldPath, env func(string) (string, bool),
 	}
 }
 
-// expand replaces ${NAME}, ${NAME:-default} and $$ in s. A "$" followed by
-// anything else is kept as it is, so most literal dollar signs need no escape.
-// ${NAME:-default} uses default when NAME is unset or empty, as in a shell.
-func expand(s string, env func(string) (string, bool)) (string, []string) {
+// lookup resolves references: environment variables, and files relative to the
+// configuration file's folder.
+type lookup struct {
+	env     func(string) (string, bool)
+	baseDir string
+}
+
+// expand replaces ${NAME}, ${NAME:-default}, ${file:PATH} and $$ in s. A "$"
+// followed by anything else is kept as it is, so most literal dollar signs need no
+// escape. ${NAME:-default} uses default when NAME is unset or empty, as in a shell.
+func expand(s string, env lookup) (string, []string) {
 	var (
 		b    strings.Builder
 		errs []string
@@ -79,12 +86,21 @@ func expand(s string, env func(string) (string, bool)) (string, []string) {
 			}
 			body := s[i+2 : i+2+end]
 			i += 2 + end + 1
-			name, def, hasDef := strings.Cut(body, ":-")
-			if !isVarName(name) {
-				errs = append(errs, fmt.Sprintf("%s is not a valid reference: use ${NAME} or ${NAME:-default}, and $$ for a literal $", strconv.Quote("${"+body+"}")))
+			if path, ok := strings.CutPrefix(body, "file:"); ok {
+				v, err := readSecretFile(path, env.baseDir)
+				if err != nil {
+					errs = append(errs, err.Error())
+					continue
+				}
+				b.WriteString(v)
 				continue
 			}
-			v, ok := env(name)
+			name, def, hasDef := strings.Cut(body, ":-")
+			if !isVarName(name) {
+				errs = append(errs, fmt.Sprintf("%s is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $", strconv.Quote("${"+body+"}")))
+				continue
+			}
+			v, ok := env.env(name)
 			switch {
 			case ok && (v != "" || !hasDef):
 				b.WriteString(v)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
@@ -128,6 +129,9 @@ func (p *Process) invoke(ctx context.Context, method string, inst *Instance, ide
 			}
 			return &sdk.Error{Code: sdk.CodePluginUnavailable,
 				Message: fmt.Sprintf("plugin %s stopped during %s; it is being restarted", p.name, method)}
+		case st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max"):
+			return &sdk.Error{Code: sdk.CodeGeneral,
+				Message: fmt.Sprintf("plugin %s sent a reply to %s larger than the limit of %d bytes", p.name, method, MaxReplySize)}
 		case errors.Is(ctx.Err(), context.DeadlineExceeded) || st.Code() == codes.DeadlineExceeded:
 			return &sdk.Error{Code: sdk.CodePluginTimeout,
 				Message: fmt.Sprintf("plugin %s did not answer %s within %s", p.name, method, p.opts.CallTimeout)}

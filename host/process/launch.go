@@ -2,51 +2,68 @@ package process
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
+	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/internal/wire"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
 )
 
-// launch starts a new process and completes the handshake.
+// MaxReplySize bounds a reply from a plugin: a bigger one fails the call instead of
+// filling the host's memory.
+const MaxReplySize = 4 << 20
+
+// launch starts a new process and completes the handshake. The plugin file is
+// opened and checked once, and that open file is what the launcher executes.
 func (p *Process) launch() (*conn, error) {
-	cmd := exec.Command(p.path)
-	// The plugin gets none of the host's environment, only what it needs.
-	cmd.Env = []string{
-		wire.EnvLogLevel + "=" + levelName(p.log),
-		plugin.EnvUnixSocketDir + "=" + p.opts.SocketDir,
+	file, err := catalog.Open(p.opts.PluginDir, p.path, p.checksum)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.name, err)
 	}
-	var secure *plugin.SecureConfig
-	if p.checksum != nil {
-		// A fresh hash per launch: SecureConfig does not reset the one it is given.
-		secure = &plugin.SecureConfig{Checksum: p.checksum, Hash: sha256.New()}
+	defer file.Close() // the launcher has its own copy once started
+	if testHookVerified != nil {
+		testHookVerified(p.path)
 	}
+	var run *cmdRunner
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{wire.ProtocolVersion: {wire.PluginName: &grpcPlugin{}}},
-		Cmd:              cmd,
-		SecureConfig:     secure,
+		// go-plugin makes a fresh socket folder per start inside SocketDir and
+		// removes it when the process is killed; it is the only folder the
+		// sandboxed plugin may write.
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: p.opts.SocketDir},
+		RunnerFunc: func(_ hclog.Logger, spec *exec.Cmd, socketDir string) (runner.Runner, error) {
+			cmd, err := sandbox.Command(sandbox.Launch{
+				Policy: p.opts.Sandbox, Report: p.opts.SandboxReport, Name: p.name,
+				File: file, Path: p.path, SocketDir: socketDir,
+				// The plugin gets none of the host's environment, only what it needs.
+				Env: append(spec.Env, wire.EnvLogLevel+"="+levelName(p.log)),
+			})
+			if err != nil {
+				return nil, err
+			}
+			run, err = newCmdRunner(cmd, p.path)
+			return run, err
+		},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     p.opts.StartTimeout,
-		Logger:           p.log,
+		Logger:           newLogGuard(p.log),
+		GRPCDialOptions:  []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplySize))},
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
 		client.Kill()
-		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-			return nil, fmt.Errorf("plugin %s: %s: checksum does not match SHA256SUMS", p.name, p.path)
-		}
 		return nil, fmt.Errorf("plugin %s: start: %w", p.name, explainStartError(err))
 	}
 	raw, err := rpcClient.Dispense(wire.PluginName)
@@ -55,16 +72,17 @@ func (p *Process) launch() (*conn, error) {
 		return nil, fmt.Errorf("plugin %s: %w", p.name, err)
 	}
 	c := &conn{client: client, rpc: raw.(connectorv1.ConnectorServiceClient), started: time.Now(), dropped: make(chan struct{})}
-	if rc := client.ReattachConfig(); rc != nil {
-		c.pid = rc.Pid
-		if rc.Addr != nil && rc.Addr.Network() == "unix" && filepath.Dir(rc.Addr.String()) == filepath.Clean(p.opts.SocketDir) {
-			c.socket = rc.Addr.String()
-		}
+	if run != nil {
+		c.pid = run.pid
 	}
 	p.bg.Add(1)
 	go p.watch(c)
 	return c, nil
 }
+
+// testHookVerified, when set by a test, runs between the check of the plugin file
+// and its execution.
+var testHookVerified func(path string)
 
 // explainStartError rewrites go-plugin's long handshake error into one line that says
 // what the plugin did wrong.

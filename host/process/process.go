@@ -7,22 +7,29 @@ package process
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
+	"github.com/idplug/idplug/host/sandbox"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
 )
 
 // Options tune how a plugin process is run.
 type Options struct {
-	// SocketDir holds the plugin's Unix socket; keep its path short (sockets are
-	// limited to about 100 bytes of path).
+	// SocketDir holds a folder per started process for its Unix socket; keep its
+	// path short (sockets are limited to about 100 bytes of path).
 	SocketDir string
+	// PluginDir is the plugin folder, for the checks of the folders between it and
+	// the file before every launch; empty skips them.
+	PluginDir string
+	// Sandbox is how the process is confined, and SandboxReport what this kernel
+	// applies of it (sandbox.Assess).
+	Sandbox       sandbox.Policy
+	SandboxReport sandbox.Report
 	// StartTimeout bounds the handshake of a starting plugin (default 10s).
 	StartTimeout time.Duration
 	// CallTimeout bounds every call whose context has no earlier deadline (default 10s).
@@ -79,7 +86,6 @@ type conn struct {
 	client  *plugin.Client
 	rpc     connectorv1.ConnectorServiceClient
 	pid     int
-	socket  string // the Unix socket the plugin listens on
 	started time.Time
 	dropped chan struct{} // closed when the host stops using this process
 	// known maps instance id to the configuration version this process holds, so a
@@ -194,13 +200,10 @@ func (p *Process) Close() {
 	p.bg.Wait()
 }
 
-// kill stops the process and removes its socket file, which a plugin killed with
-// SIGKILL cannot remove itself.
+// kill stops the process; go-plugin then removes its socket folder, which a plugin
+// killed with SIGKILL cannot remove itself.
 func (c *conn) kill() {
 	c.client.Kill()
-	if c.socket != "" {
-		_ = os.Remove(c.socket)
-	}
 }
 
 // Drain waits until the calls in flight have finished (or ctx ends), then stops the

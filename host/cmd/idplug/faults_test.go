@@ -289,13 +289,14 @@ func (p *idplugProc) resources(t *testing.T, client *http.Client) resources {
 		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", child))
 		for _, kv := range strings.Split(string(env), "\x00") {
 			if d, ok := strings.CutPrefix(kv, "PLUGIN_UNIX_SOCKET_DIR="); ok {
-				socketDirs[d] = true
+				// Each plugin process has a folder of its own in the host's.
+				socketDirs[filepath.Dir(d)] = true
 			}
 		}
 	}
 	for d := range socketDirs {
-		entries, _ := os.ReadDir(d)
-		r.sockets += len(entries)
+		perPlugin, _ := filepath.Glob(filepath.Join(d, "plugin-dir*", "*"))
+		r.sockets += len(perPlugin)
 	}
 	return r
 }

@@ -105,6 +105,13 @@ func startIdplug(t *testing.T, pluginDir, config string) *idplugProc {
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey)
+	return runIdplug(t, cmd, cfgPath)
+}
+
+// runIdplug starts cmd, an `idplug serve`, and returns once it listens; the test
+// stops it when it ends.
+func runIdplug(t *testing.T, cmd *exec.Cmd, cfgPath string) *idplugProc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/idplug/idplug/host/sandbox"
 )
 
 const usage = `idplug runs social sign-in connectors as plugins.
@@ -31,6 +33,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve", "validate", "plugins":
+		// These start plugins: hide this process (its environment holds the
+		// secrets) from them and from every other process of its user.
+		if err := sandbox.HideProcess(); err != nil {
+			fmt.Fprintln(stderr, "idplug: cannot mark the process non-dumpable:", err)
+			return 1
+		}
+	}
 	switch cmd {
 	case "serve":
 		return serveCmd(rest, stdout, stderr)

@@ -21,6 +21,7 @@ import (
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/metrics"
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/server"
 	"github.com/idplug/idplug/internal/gcpercent"
@@ -207,6 +208,8 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 		{"session_ttl", old.SessionTTL, cfg.SessionTTL},
 		{"log_level", old.LogLevel, cfg.LogLevel},
 		{"log_format", old.LogFormat, cfg.LogFormat},
+		{"sandbox", fmt.Sprint(old.Sandbox), fmt.Sprint(cfg.Sandbox)},
+		{"plugin_user", old.PluginUser, cfg.PluginUser},
 	} {
 		if f.old != f.new {
 			changed = append(changed, f.name)
@@ -222,7 +225,11 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 // openHost starts the plugins and configures every connector instance; it fails
 // with every problem listed when an instance is invalid.
 func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool) (*host.Host, error) {
-	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch}
+	policy, err := sandboxPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch, Sandbox: policy}
 	if m != nil {
 		opts.OnCall = m.ObserveCall
 		opts.OnRestart = m.PluginRestarted
@@ -236,6 +243,20 @@ func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metr
 		return nil, err
 	}
 	return h, nil
+}
+
+// sandboxPolicy turns the sandbox settings into the host's policy; a plugin_user
+// is refused unless idplug runs as root.
+func sandboxPolicy(cfg *config.Config) (sandbox.Policy, error) {
+	p := sandbox.Policy{Mode: sandbox.Mode(cfg.Sandbox.Mode), Read: cfg.Sandbox.Read}
+	if cfg.PluginUser != "" {
+		u, err := sandbox.LookupUser(cfg.PluginUser)
+		if err != nil {
+			return p, err
+		}
+		p.User = u
+	}
+	return p, nil
 }
 
 func connectorConfigs(cfg *config.Config) []host.ConnectorConfig {

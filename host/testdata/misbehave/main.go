@@ -4,10 +4,13 @@
 //	*stdout*       writes to stdout before the handshake
 //	*nohandshake*  never starts serving
 //	*crashstart*   exits at once
-//	*crashlater*   serves, then exits a moment later
+//	*crashlater*   serves, then exits a second later
 //
 // Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
-// "slow", "delay": "1s"}.
+// "slow" | "logs" | "flood" | "crash" | "bigreply", "delay": "1s", "lines": 100000}:
+// logs writes one line per level; flood writes "lines" info lines, then one warning
+// and one error; crash panics outside any call, killing the process; bigreply
+// answers with a 5 MiB URL.
 package main
 
 import (
@@ -36,7 +39,9 @@ func main() {
 		os.Exit(7)
 	case strings.Contains(name, "crashlater"):
 		go func() {
-			time.Sleep(200 * time.Millisecond)
+			// Long enough for a start under load (handshake, metadata) to finish
+			// first, well inside the host's 10s crash window.
+			time.Sleep(time.Second)
 			os.Exit(8)
 		}()
 	}
@@ -46,6 +51,7 @@ func main() {
 type config struct {
 	Mode  string `json:"mode"`
 	Delay string `json:"delay"`
+	Lines int    `json:"lines"`
 }
 
 type connector struct{ id string }
@@ -67,7 +73,7 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 		return cfg, err
 	}
 	switch cfg.Mode {
-	case "", "ok", "panic", "hang", "exit":
+	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply":
 		return cfg, nil
 	case "slow":
 		if _, err := time.ParseDuration(cfg.Delay); err == nil {
@@ -90,6 +96,24 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	case "slow":
 		d, _ := time.ParseDuration(cfg.Delay)
 		time.Sleep(d)
+	case "logs":
+		log := sdk.Logger(ctx)
+		log.Debug("misbehave debug line")
+		log.Info("misbehave info line")
+		log.Warn("misbehave warning line", "instance", req.InstanceID)
+		log.Error("misbehave error line", "instance", req.InstanceID)
+	case "flood":
+		log := sdk.Logger(ctx)
+		for i := range cfg.Lines {
+			log.Info("misbehave flood line", "n", i)
+		}
+		log.Warn("misbehave warning after the flood")
+		log.Error("misbehave error after the flood")
+	case "crash":
+		go func() { panic("misbehave crash outside a call") }()
+		select {}
+	case "bigreply":
+		return &sdk.Authorization{RedirectTo: "https://idp.test/?" + strings.Repeat("a", 5<<20)}, nil
 	}
 	return &sdk.Authorization{
 		RedirectTo: "https://idp.test/authorize?state=" + req.State,

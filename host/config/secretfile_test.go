@@ -1,0 +1,116 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Secrets can come from files: ${file:PATH}, trailing newline trimmed, relative
+// to the configuration file's folder.
+func TestFileReferences(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	abs := write("session.key", key32+"\n")
+	write("api.key", "api-key-from-a-file-0123456789-abcdef\r\n")
+	write("client.secret", "line one\nline two\n\n")
+	path := write("idplug.yaml", doc(
+		"plugin_dir: ./plugins",
+		`session_keys: ["${file:`+abs+`}"]`,
+		`api_keys: ["${file:api.key}"]`,
+		"connectors:",
+		"  - id: acme",
+		"    plugin: oauth2",
+		"    config: {clientSecret: '${file:client.secret}', plain: '$${file:x}'}",
+	))
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cfg.SessionKeys[0]) != key32 || cfg.APIKeys[0] != "api-key-from-a-file-0123456789-abcdef" {
+		t.Errorf("keys = %q, %q", cfg.SessionKeys[0], cfg.APIKeys)
+	}
+	if got := string(cfg.Connectors[0].Config); got != `{"clientSecret":"line one\nline two","plain":"${file:x}"}` {
+		t.Errorf("config = %s", got)
+	}
+}
+
+// A file that cannot be used is an error naming the field and the path, never
+// its content, and nothing hangs on a FIFO.
+func TestFileReferenceProblems(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, []byte(strings.Repeat("x", MaxSecretFileSize+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	cases := []struct{ ref, want string }{
+		{"${file:" + missing + "}", "3 api_keys[0]: ${file:" + missing + "}: cannot read " + missing + ": no such file or directory"},
+		{"${file:missing}", "3 api_keys[0]: ${file:missing}: cannot read " + missing + ": no such file or directory"},
+		{"${file:" + dir + "}", "3 api_keys[0]: ${file:" + dir + "}: " + dir + " is not a regular file"},
+		{"${file:" + fifo + "}", "3 api_keys[0]: ${file:" + fifo + "}: " + fifo + " is not a regular file"},
+		{"${file:" + big + "}", "3 api_keys[0]: ${file:" + big + "}: " + big + " is larger than the limit of 65536 bytes"},
+		{"${file:}", `3 api_keys[0]: "${file:}" names no file: write ${file:/path/to/secret}`},
+	}
+	for _, tc := range cases {
+		_, err := Parse([]byte(withMinimal(`api_keys: ["`+tc.ref+`"]`)), envOf(nil), dir)
+		ce, ok := err.(*Error)
+		if !ok || len(ce.Problems) != 1 {
+			t.Errorf("%s: err = %v", tc.ref, err)
+			continue
+		}
+		p := ce.Problems[0]
+		if got := strings.Join([]string{strconv.Itoa(p.Line), p.Field + ":", p.Message}, " "); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.ref, got, tc.want)
+		}
+	}
+}
+
+func TestSandboxSettings(t *testing.T) {
+	cfg := mustParse(t, withMinimal(), nil)
+	if cfg.Sandbox.Mode != "auto" || cfg.Sandbox.Read != nil || cfg.PluginUser != "" {
+		t.Errorf("defaults: %+v %q", cfg.Sandbox, cfg.PluginUser)
+	}
+	cfg = mustParse(t, withMinimal(
+		"sandbox:",
+		"  mode: required",
+		"  read:",
+		"    logto-github: [/opt/bridge, bundle/js]",
+		"plugin_user: idplug-plugins",
+	), nil)
+	if cfg.Sandbox.Mode != "required" || cfg.PluginUser != "idplug-plugins" ||
+		strings.Join(cfg.Sandbox.Read["logto-github"], " ") != "/opt/bridge /etc/idplug/bundle/js" {
+		t.Errorf("got %+v %q", cfg.Sandbox, cfg.PluginUser)
+	}
+	got := problemsOf(t, withMinimal(
+		"sandbox:",
+		"  mode: strict",
+		"  read: {Bad/Name: [/x], ok: [''], fine: /not/a/list}",
+		"  extra: 1",
+		"plugin_user: ''",
+	), nil)
+	want := []string{
+		`4 sandbox.mode: "strict" must be one of auto, required, off`,
+		`5 sandbox.read.Bad/Name: "Bad/Name" is not a plugin name (the file name after idplug-connector-)`,
+		`5 sandbox.read.ok[0]: must be a path`,
+		`5 sandbox.read.fine: must be a list, like ["..."]`,
+		`6 sandbox.extra: unknown key (known keys: mode, read)`,
+		`7 plugin_user: must name a user; leave it out to run plugins as idplug's user`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}

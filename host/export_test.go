@@ -1,0 +1,4 @@
+package host
+
+// SocketBase is where hosts make their socket folders, for tests.
+var SocketBase = socketBase

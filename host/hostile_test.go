@@ -1,0 +1,345 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+const hostilePkg = "./host/testdata/hostile"
+
+// hostileHostEnv makes the test binary act as a host that runs the hostile plugin
+// and prints what its escape attempts gave (see runHostileHost). A separate
+// process, so that it can run as another user and hide itself as idplug does.
+const hostileHostEnv = "IDPLUG_TEST_HOSTILE_HOST"
+
+// hostSecret is in the hostile host's environment, as idplug's keys would be.
+const hostSecret = "IDPLUG_SESSION_KEY=never-leaves-the-host-0123456789abcdef"
+
+type hostileSetup struct {
+	Dir        string          // the plugin folder; the hostile plugin is added after the others start
+	HostileBin string          // installed as idplug-connector-hostile once the others run
+	Mode       sandbox.Mode    `json:",omitempty"`
+	User       string          `json:",omitempty"` // plugin_user
+	Config     json.RawMessage // the hostile plugin's config, before the host adds its own targets
+}
+
+type hostileResult struct {
+	Attempts map[string]string
+	Example  string // the example connector's answer after the attempts: "ok" or the error
+	Sandbox  sandbox.Report
+}
+
+func runHostileHost() {
+	if err := hostileHost(); err != nil {
+		fmt.Fprintln(os.Stderr, "hostile host:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func hostileHost() error {
+	var setup hostileSetup
+	if err := json.Unmarshal([]byte(os.Getenv(hostileHostEnv)), &setup); err != nil {
+		return err
+	}
+	if err := sandbox.HideProcess(); err != nil {
+		return err
+	}
+	policy := sandbox.Policy{Mode: setup.Mode}
+	if setup.User != "" {
+		u, err := sandbox.LookupUser(setup.User)
+		if err != nil {
+			return err
+		}
+		policy.User = u
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := host.Open(ctx, host.Options{PluginDir: setup.Dir, Sandbox: policy})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	// The example plugin runs alone so far: its socket is the only one of ours.
+	others, _ := filepath.Glob(filepath.Join(host.SocketBase(), "idplug-*", "plugin-dir*", "plugin*"))
+	var otherSocket string
+	for _, s := range others {
+		owner, _ := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(s)), "owner"))
+		if strings.HasPrefix(string(owner), strconv.Itoa(os.Getpid())+" ") {
+			otherSocket = s
+		}
+	}
+	if otherSocket == "" {
+		return fmt.Errorf("the example plugin's socket was not found among %v", others)
+	}
+	if err := plugintest.CopyFile(setup.HostileBin, filepath.Join(setup.Dir, "idplug-connector-hostile"), 0o755); err != nil {
+		return err
+	}
+	if err := h.Rescan(ctx); err != nil {
+		return err
+	}
+
+	abstract := fmt.Sprintf("idplug-test-%d", os.Getpid())
+	al, err := net.Listen("unix", "@"+abstract)
+	if err != nil {
+		return err
+	}
+	defer al.Close()
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer tl.Close()
+	for _, l := range []net.Listener{al, tl} {
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
+
+	var cfg map[string]any
+	if err := json.Unmarshal(setup.Config, &cfg); err != nil {
+		return err
+	}
+	cfg["otherSocket"], cfg["abstractSocket"], cfg["connect"] = otherSocket, abstract, tl.Addr().String()
+	raw, _ := json.Marshal(cfg)
+	if err := h.Configure(ctx, []host.ConnectorConfig{
+		{ID: "hostile", Plugin: "hostile", Config: raw},
+		{ID: "hello", Plugin: "example", Config: exampleConfig("Hello")},
+	}); err != nil {
+		return err
+	}
+	auth, err := h.AuthorizationURI(ctx, "hostile", "https://app.test/cb", "state-1")
+	if err != nil {
+		return err
+	}
+	res := hostileResult{Attempts: auth.Session, Example: "ok", Sandbox: h.Sandbox()}
+	if _, err := h.AuthorizationURI(ctx, "hello", "https://app.test/cb", "state-2"); err != nil {
+		res.Example = err.Error()
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// hostileRun lays out a plugin folder, secrets and targets that the given user
+// (nil: this process's) can use, runs the hostile host as that user, and returns
+// what the plugin got.
+func hostileRun(t *testing.T, as *sandbox.User, mode sandbox.Mode, pluginUser string) (hostileResult, map[string]string) {
+	t.Helper()
+	// Not t.TempDir: its parent is private to root, and the host may run as
+	// another user.
+	base, err := os.MkdirTemp("", "idplug-hostile-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	mkdir := func(path string, mode os.FileMode, owner *sandbox.User) string {
+		if err := os.MkdirAll(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if owner != nil {
+			if err := os.Chown(path, int(owner.UID), int(owner.GID)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return path
+	}
+	write := func(path, content string, owner *sandbox.User) string {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if owner != nil {
+			if err := os.Chown(path, int(owner.UID), int(owner.GID)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return path
+	}
+	mkdir(base, 0o755, nil)
+	plugins := mkdir(filepath.Join(base, "plugins"), 0o755, nil)
+	plugintest.Install(t, plugins, plugintest.Binary(t, examplePkg), "example")
+	hostileBin := filepath.Join(mkdir(filepath.Join(base, "bin"), 0o755, nil), "hostile")
+	if err := plugintest.CopyFile(plugintest.Binary(t, hostilePkg), hostileBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The host must be able to write the plugin folder to add the hostile plugin.
+	if as != nil {
+		if err := os.Chown(plugins, int(as.UID), int(as.GID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secrets := mkdir(filepath.Join(base, "secrets"), 0o700, as)
+	cfgFile := write(filepath.Join(secrets, "idplug.yaml"), "session_keys: [\"${file:session.key}\"]\n", as)
+	keyFile := write(filepath.Join(secrets, "session.key"), "0123456789abcdef0123456789abcdef\n", as)
+	writable := mkdir(filepath.Join(base, "writable"), 0o700, as)
+	hostileCfg, _ := json.Marshal(map[string]any{
+		"read":  map[string]string{"config file": cfgFile, "key file": keyFile, "another plugin's file": filepath.Join(plugins, "idplug-connector-example")},
+		"write": []string{writable, plugins, secrets},
+	})
+	setup, _ := json.Marshal(hostileSetup{Dir: plugins, HostileBin: hostileBin, Mode: mode, User: pluginUser, Config: hostileCfg})
+
+	// The test binary, where the host user can run it.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(base, "bin", "host.test")
+	if err := plugintest.CopyFile(self, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded: a host a plugin managed to stop must fail the test, not hang it.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Dir = base
+	cmd.Env = []string{hostileHostEnv + "=" + string(setup), hostSecret, "PATH=/usr/bin:/bin", "TMPDIR=/tmp"}
+	if as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: as.UID, Gid: as.GID, Groups: []uint32{}}}
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hostile host: %v\n%s", err, stderr.String())
+	}
+	var res hostileResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("hostile host said %q: %v\n%s", out, err, stderr.String())
+	}
+	return res, map[string]string{"key": "0123456789abcdef0123456789abcdef", "env": hostSecret}
+}
+
+// checkContained fails for every escape that worked and every need that was refused.
+func checkContained(t *testing.T, res hostileResult, secrets map[string]string) {
+	t.Helper()
+	escapes, needs := 0, 0
+	keys := slices.Sorted(maps.Keys(res.Attempts))
+	for _, what := range keys {
+		got := res.Attempts[what]
+		t.Logf("%s: %s", what, got)
+		for _, s := range secrets {
+			if strings.Contains(got, s) {
+				t.Errorf("%s: a secret reached the plugin: %s", what, got)
+			}
+		}
+		switch {
+		case strings.HasPrefix(what, "deny:"):
+			escapes++
+			if !strings.HasPrefix(got, "denied") {
+				t.Errorf("escape %q worked: %s", strings.TrimPrefix(what, "deny:"), got)
+			}
+		case strings.HasPrefix(what, "allow:"):
+			needs++
+			if got != "allowed" {
+				t.Errorf("the plugin could not %s: %s", strings.TrimPrefix(what, "allow:"), got)
+			}
+		}
+	}
+	if escapes < 18 || needs < 4 {
+		t.Errorf("only %d escapes and %d needs were tried: %v", escapes, needs, res.Attempts)
+	}
+	if res.Example != "ok" {
+		t.Errorf("the host stopped serving the other plugin: %s", res.Example)
+	}
+	if len(res.Sandbox.Missing) > 0 {
+		t.Errorf("this kernel should apply the whole sandbox, missing %v", res.Sandbox.Missing)
+	}
+}
+
+// requireFullSandbox skips a test of the whole sandbox on a kernel that cannot
+// apply it (Landlock ABI 6 and seccomp are needed).
+func requireFullSandbox(t *testing.T) {
+	t.Helper()
+	if r := sandbox.Assess(sandbox.Policy{}, sandbox.Detect(sandbox.Policy{})); !r.Complete() {
+		t.Skipf("this kernel cannot apply the whole sandbox (Landlock ABI %d; missing %v): run on Linux 6.12 or later", r.LandlockABI, r.Missing)
+	}
+}
+
+func nobody(t *testing.T) *sandbox.User {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return nil // already unprivileged: run as ourselves
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody to run the host as: " + err.Error())
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &sandbox.User{Name: "nobody", UID: uint32(uid), GID: uint32(gid)}
+}
+
+// TestHostilePluginCannotEscape runs a plugin that tries every escape against a
+// host (which hides itself as idplug does), as root and as an unprivileged user,
+// whose other plugin, config file and key file are the prize.
+func TestHostilePluginCannotEscape(t *testing.T) {
+	requireFullSandbox(t)
+	t.Run("host as root", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root; the unprivileged case runs below")
+		}
+		res, secrets := hostileRun(t, nil, "", "")
+		checkContained(t, res, secrets)
+		if res.Attempts["info:uid"] != "0" {
+			t.Errorf("plugin ran as uid %s", res.Attempts["info:uid"])
+		}
+	})
+	t.Run("host as an unprivileged user", func(t *testing.T) {
+		as := nobody(t)
+		res, secrets := hostileRun(t, as, "", "")
+		checkContained(t, res, secrets)
+		if as != nil && res.Attempts["info:uid"] != strconv.Itoa(int(as.UID)) {
+			t.Errorf("plugin ran as uid %s, want the host's %d", res.Attempts["info:uid"], as.UID)
+		}
+	})
+	t.Run("host as root, plugins as plugin_user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("plugin_user needs a host running as root")
+		}
+		res, secrets := hostileRun(t, nil, "", "nobody")
+		checkContained(t, res, secrets)
+		if u := nobody(t); res.Attempts["info:uid"] != strconv.Itoa(int(u.UID)) {
+			t.Errorf("plugin ran as uid %s, want nobody's %d", res.Attempts["info:uid"], u.UID)
+		}
+	})
+}
+
+// With the sandbox off, the same plugin reaches what the sandbox kept from it:
+// the hostile test above fails for the right reason when confinement is missing.
+func TestSandboxOffLetsThePluginThrough(t *testing.T) {
+	t.Cleanup(func() { _ = os.Remove("/tmp/hostile-was-here") }) // it got out
+	res, _ := hostileRun(t, nil, sandbox.ModeOff, "")
+	for _, what := range []string{"deny:read key file", "deny:read another plugin's file", "deny:bind tcp", "deny:list /tmp",
+		"deny:ptrace host", "deny:read host memory", "deny:read host environ"} {
+		if res.Attempts[what] != "allowed" {
+			t.Errorf("with the sandbox off, %s = %q, want allowed", what, res.Attempts[what])
+		}
+	}
+	if res.Sandbox.Mode != sandbox.ModeOff || len(res.Sandbox.Applied) != 0 {
+		t.Errorf("report = %+v", res.Sandbox)
+	}
+}

@@ -1,0 +1,8 @@
+package sandbox
+
+import "golang.org/x/sys/unix"
+
+const auditArch = unix.AUDIT_ARCH_X86_64
+
+// x32Bit marks x32 system call numbers, which the filter refuses whole.
+const x32Bit = 0x40000000

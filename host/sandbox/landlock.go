@@ -1,0 +1,87 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+)
+
+// presets are go-landlock's full configurations by ABI version (index 0 unused).
+var presets = []landlock.Config{{}, landlock.V1, landlock.V2, landlock.V3, landlock.V4, landlock.V5,
+	landlock.V6, landlock.V7, landlock.V8, landlock.V9, landlock.V10, landlock.V11}
+
+const (
+	readOnly = ll.AccessFSReadFile | ll.AccessFSReadDir
+	runnable = ll.AccessFSReadFile | ll.AccessFSExecute
+)
+
+// restrictFS applies the Landlock ruleset of spec to the calling thread, which
+// must have no_new_privs set. Everything the ABI can restrict is restricted except
+// outbound TCP (and UDP, which DNS needs); the rules give back what a plugin needs.
+func restrictFS(spec Spec) error {
+	abi, err := ll.LandlockGetABIVersion()
+	if err != nil {
+		if spec.Required {
+			return fmt.Errorf("not available in this kernel: %w", err)
+		}
+		return nil
+	}
+	if spec.ABILimit > 0 && abi > spec.ABILimit {
+		abi = spec.ABILimit
+	}
+	abi = min(abi, len(presets)-1)
+	preset := presets[abi]
+	cfg := landlock.Config{
+		HandledAccessFS:  preset.HandledAccessFS,
+		HandledAccessNet: preset.HandledAccessNet & ll.AccessNetBindTCP,
+		Scoped:           preset.Scoped,
+	}
+	if !spec.Required {
+		cfg = cfg.BestEffort()
+	}
+	rules := []landlock.Rule{
+		landlock.PathAccess(runnable, "/proc/self/fd/"+strconv.Itoa(pluginFD)),
+		// /proc/self resolves to the launcher's /proc/<pid>, which stays the
+		// plugin's after exec: its own entries only.
+		landlock.PathAccess(readOnly, "/proc/self"),
+		landlock.PathAccess(ll.AccessFSReadFile|ll.AccessFSWriteFile, "/dev/null").IgnoreIfMissing(),
+	}
+	// Landlock refuses folder rights on a file: sort the paths (missing ones go).
+	var dirs, files []string
+	for _, p := range spec.Read {
+		switch info, err := os.Stat(p); {
+		case err != nil:
+		case info.IsDir():
+			dirs = append(dirs, p)
+		default:
+			files = append(files, p)
+		}
+	}
+	if len(dirs) > 0 {
+		rules = append(rules, landlock.PathAccess(readOnly, dirs...))
+	}
+	if len(files) > 0 {
+		rules = append(rules, landlock.PathAccess(ll.AccessFSReadFile, files...))
+	}
+	if len(spec.Exec) > 0 {
+		rules = append(rules, landlock.PathAccess(runnable, spec.Exec...))
+	}
+	if len(spec.Write) > 0 {
+		rules = append(rules, landlock.RWDirs(spec.Write...))
+	}
+	fd, flags, err := cfg.NewRulesetFD(rules...)
+	if err != nil {
+		return err
+	}
+	if fd < 0 {
+		if spec.Required {
+			return errors.New("nothing could be restricted")
+		}
+		return nil
+	}
+	return ll.LandlockRestrictSelf(fd, flags)
+}

@@ -1,0 +1,117 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// envLaunch marks a process started as the launcher and carries its Spec. It never
+// reaches the plugin.
+const envLaunch = "IDPLUG_SANDBOX_LAUNCH"
+
+// pluginFD is where the launcher finds the verified plugin file (ExtraFiles[0]).
+const pluginFD = 3
+
+// Spec is what the host tells its launcher.
+type Spec struct {
+	// Landlock and Seccomp say which restrictions to apply; Required makes any
+	// restriction the kernel lacks an error instead of a gap.
+	Landlock bool `json:"landlock,omitempty"`
+	Seccomp  bool `json:"seccomp,omitempty"`
+	Required bool `json:"required,omitempty"`
+	// ABILimit caps the Landlock ABI used (tests only; 0 means none).
+	ABILimit int `json:"abiLimit,omitempty"`
+	// Read are read-only files and folders; Exec are files the plugin may also
+	// execute (its ELF interpreter); Write are folders it may change (its socket
+	// folder).
+	Read  []string `json:"read,omitempty"`
+	Exec  []string `json:"exec,omitempty"`
+	Write []string `json:"write,omitempty"`
+	// Args is the plugin's argv; Args[0] is its path, as if run directly.
+	Args []string `json:"args"`
+	// KeepFD leaves the plugin file open across exec, for a script whose
+	// interpreter reads it as /dev/fd/N.
+	KeepFD bool `json:"keepFD,omitempty"`
+}
+
+// The launcher runs before main (and before TestMain in a test binary): any
+// binary that links the host can start plugins, and so must be able to become
+// their launcher. It does nothing unless the host started it as one.
+func init() {
+	raw, ok := os.LookupEnv(envLaunch)
+	if !ok {
+		return
+	}
+	runtime.LockOSThread() // restrictions are per thread; exec from the same one
+	err := launch(raw)
+	// Still here: nothing was executed. Say why in the JSON shape the host's log
+	// reader understands, on stderr (stdout belongs to the plugin's handshake).
+	msg, _ := json.Marshal(map[string]string{"@level": "error", "@message": "sandbox launcher: " + err.Error(),
+		"@timestamp": time.Now().Format("2006-01-02T15:04:05.000000Z07:00")})
+	fmt.Fprintf(os.Stderr, "%s\n", msg)
+	os.Exit(126)
+}
+
+func launch(raw string) error {
+	var spec Spec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		return fmt.Errorf("bad spec: %w", err)
+	}
+	if len(spec.Args) == 0 {
+		return fmt.Errorf("bad spec: no args")
+	}
+	// The file stays readable through its descriptor until exec, then closes.
+	if !spec.KeepFD {
+		unix.CloseOnExec(pluginFD)
+	}
+	env := make([]string, 0, len(os.Environ()))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envLaunch+"=") {
+			env = append(env, kv)
+		}
+	}
+	if spec.Landlock || spec.Seccomp {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	if spec.Landlock {
+		if err := restrictFS(spec); err != nil {
+			return fmt.Errorf("landlock: %w", err)
+		}
+	}
+	if spec.Seccomp {
+		if err := installSeccomp(); err != nil {
+			return fmt.Errorf("seccomp: %w", err)
+		}
+	}
+	return execFD(pluginFD, spec.Args, env)
+}
+
+// execFD runs the file open at fd: the one the host checked, whatever its path
+// names now.
+func execFD(fd int, args, env []string) error {
+	empty, err := syscall.BytePtrFromString("")
+	if err != nil {
+		return err
+	}
+	argv, err := syscall.SlicePtrFromStrings(args)
+	if err != nil {
+		return err
+	}
+	envv, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	_, _, errno := syscall.RawSyscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), unix.AT_EMPTY_PATH, 0)
+	return fmt.Errorf("execveat: %w", errno)
+}

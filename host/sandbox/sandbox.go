@@ -1,0 +1,145 @@
+// Package sandbox confines plugin processes. The host does not start a plugin
+// executable itself: it starts its own binary again (/proc/self/exe) as a small
+// launcher, which sets no_new_privs, applies a Landlock ruleset and a seccomp deny
+// list to itself, and then executes the plugin from a file descriptor the host
+// opened and verified. Exec keeps the restrictions, so they hold before the first
+// instruction of the plugin runs.
+//
+// What the plugin keeps: reading its own file, the system's CA certificates,
+// resolver and time zone files, the shared libraries, its own /proc/self; reading
+// and writing its own socket folder; outbound network connections. Everything else
+// on the file system, binding TCP ports, signalling or tracing other processes,
+// abstract Unix sockets outside its domain and a list of kernel-level system calls
+// are denied.
+package sandbox
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
+)
+
+// Mode says how strictly plugins are confined.
+type Mode string
+
+// The sandbox modes.
+const (
+	// ModeAuto applies what the kernel supports and reports the rest.
+	ModeAuto Mode = "auto"
+	// ModeRequired refuses to start a plugin that cannot be confined fully.
+	ModeRequired Mode = "required"
+	// ModeOff runs plugins unconfined (the verified file is still what runs).
+	ModeOff Mode = "off"
+)
+
+// Modes lists the valid modes, for configuration checks.
+var Modes = []string{string(ModeAuto), string(ModeRequired), string(ModeOff)}
+
+// The Landlock ABI versions that bring each restriction.
+const (
+	abiFS     = 1 // file system access
+	abiNet    = 4 // TCP bind
+	abiScopes = 6 // signals and abstract Unix sockets
+)
+
+// Policy is how the host confines its plugins.
+type Policy struct {
+	// Mode is auto (the default, when empty), required or off.
+	Mode Mode
+	// Read lists extra read-only paths per plugin name (the file name without
+	// idplug-connector-), for a plugin that needs files of its own.
+	Read map[string][]string
+	// User, when set, is the account plugins run as; the host must run as root.
+	User *User
+	// ABILimit, when above zero, pretends the kernel offers at most this Landlock
+	// ABI. It exists for tests of the modes on a kernel that has everything.
+	ABILimit int
+}
+
+// EffectiveMode is Mode with its default applied.
+func (p Policy) EffectiveMode() Mode {
+	if p.Mode == "" {
+		return ModeAuto
+	}
+	return p.Mode
+}
+
+// Support is what the running kernel offers.
+type Support struct {
+	// LandlockABI is the Landlock ABI version, 0 without Landlock.
+	LandlockABI int
+	// Seccomp is true when seccomp filters can be installed.
+	Seccomp bool
+}
+
+// Detect asks the kernel what it supports, capped by p.ABILimit.
+func Detect(p Policy) Support {
+	var s Support
+	if v, err := ll.LandlockGetABIVersion(); err == nil {
+		s.LandlockABI = v
+	}
+	if p.ABILimit > 0 && s.LandlockABI > p.ABILimit {
+		s.LandlockABI = p.ABILimit
+	}
+	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err == nil && auditArch != 0 {
+		s.Seccomp = true
+	}
+	return s
+}
+
+// Report says what confinement plugins get under a policy on this kernel.
+type Report struct {
+	Mode        Mode     `json:"mode"`
+	LandlockABI int      `json:"landlockAbi"`
+	Applied     []string `json:"applied"`
+	Missing     []string `json:"missing"`
+	User        string   `json:"user,omitempty"`
+}
+
+// The restrictions, by the names Report uses.
+const (
+	FeatureFS      = "landlock file system"
+	FeatureBind    = "landlock tcp bind"
+	FeatureScopes  = "landlock signal and abstract socket scopes"
+	FeatureSeccomp = "seccomp deny list"
+)
+
+// Assess compares the policy with what the kernel supports.
+func Assess(p Policy, s Support) Report {
+	r := Report{Mode: p.EffectiveMode(), LandlockABI: s.LandlockABI, Applied: []string{}, Missing: []string{}}
+	if p.User != nil {
+		r.User = p.User.Name
+	}
+	if r.Mode == ModeOff {
+		return r
+	}
+	add := func(ok bool, name, why string) {
+		if ok {
+			r.Applied = append(r.Applied, name)
+		} else {
+			r.Missing = append(r.Missing, name+" ("+why+")")
+		}
+	}
+	add(s.LandlockABI >= abiFS, FeatureFS, "no Landlock in this kernel")
+	add(s.LandlockABI >= abiNet, FeatureBind, fmt.Sprintf("needs Landlock ABI %d, kernel has %d", abiNet, s.LandlockABI))
+	add(s.LandlockABI >= abiScopes, FeatureScopes, fmt.Sprintf("needs Landlock ABI %d, kernel has %d", abiScopes, s.LandlockABI))
+	add(s.Seccomp, FeatureSeccomp, "no seccomp in this kernel")
+	return r
+}
+
+// Complete is true when nothing the policy asks for is missing.
+func (r Report) Complete() bool { return r.Mode == ModeOff || len(r.Missing) == 0 }
+
+// Refusal is the reason a plugin does not start under ModeRequired, or "".
+func (r Report) Refusal() string {
+	if r.Mode != ModeRequired || r.Complete() {
+		return ""
+	}
+	return "sandbox mode is required, but this kernel cannot apply: " + strings.Join(r.Missing, ", ")
+}
+
+// Has reports whether feature is applied.
+func (r Report) Has(feature string) bool { return slices.Contains(r.Applied, feature) }

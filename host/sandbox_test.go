@@ -1,0 +1,253 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// In mode required, a kernel that cannot apply the whole sandbox starts no plugin.
+// ABILimit pretends the kernel has Landlock ABI 3 (no TCP bind rule, no scopes);
+// this machine's kernel has everything.
+func TestRequiredModeRefusesAnIncompleteSandbox(t *testing.T) {
+	requireFullSandbox(t)
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
+	h := open(t, dir, host.Options{Sandbox: sandbox.Policy{Mode: sandbox.ModeRequired, ABILimit: 3}})
+	if len(h.Plugins()) != 0 {
+		t.Fatalf("a plugin started without its whole sandbox: %+v", h.Plugins())
+	}
+	reason := refusedReason(h, "idplug-connector-example")
+	for _, want := range []string{"sandbox mode is required", sandbox.FeatureBind, sandbox.FeatureScopes, "kernel has 3"} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("reason %q does not say %q", reason, want)
+		}
+	}
+	st := h.Status().Sandbox
+	if st.Mode != sandbox.ModeRequired || len(st.Missing) != 2 || st.LandlockABI != 3 {
+		t.Errorf("status = %+v", st)
+	}
+
+	// The same folder with the real kernel: everything applies, the plugin starts.
+	h = open(t, dir, host.Options{Sandbox: sandbox.Policy{Mode: sandbox.ModeRequired}})
+	if len(h.Plugins()) != 1 || len(h.Status().Sandbox.Missing) != 0 {
+		t.Fatalf("plugins = %+v, sandbox = %+v, refused = %v", h.Plugins(), h.Status().Sandbox, h.Refused())
+	}
+}
+
+// In mode auto, an older kernel gives what it can, and the host says what is
+// missing at WARN and in its status.
+func TestAutoModeAppliesWhatTheKernelHasAndSaysWhatNot(t *testing.T) {
+	requireFullSandbox(t)
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, hostilePkg), "hostile")
+	logs := &lockedBuffer{}
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs})
+	h := open(t, dir, host.Options{Logger: log, Sandbox: sandbox.Policy{ABILimit: 3}})
+	if !strings.Contains(logs.String(), "[WARN]  plugins run with a partial sandbox") || !strings.Contains(logs.String(), sandbox.FeatureBind) {
+		t.Errorf("no warning about the missing restrictions:\n%s", logs)
+	}
+	st := h.Status().Sandbox
+	if st.Mode != sandbox.ModeAuto || !st.Has(sandbox.FeatureFS) || !st.Has(sandbox.FeatureSeccomp) || len(st.Missing) != 2 {
+		t.Fatalf("status = %+v", st)
+	}
+	key := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(key, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(map[string]any{"read": map[string]string{"key file": key}})
+	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "h", Plugin: "hostile", Config: cfg}}); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := h.AuthorizationURI(context.Background(), "h", "https://app.test/cb", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := auth.Session
+	// ABI 3 confines the file system, and seccomp still applies; TCP bind and
+	// signals are what ABI 3 lacks.
+	for what, want := range map[string]string{
+		"deny:read key file": "denied", "deny:ptrace host": "denied",
+		"deny:bind tcp": "allowed", "deny:signal host": "allowed",
+	} {
+		if !strings.HasPrefix(got[what], want) {
+			t.Errorf("%s = %q, want %s", what, got[what], want)
+		}
+	}
+}
+
+// lockedBuffer is a log output tests read while plugins write to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitLog waits until every want is in the log.
+func waitLog(t *testing.T, logs *lockedBuffer, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := logs.String()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log has no %q after 20s:\n%s", missing, s)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a log written by other processes
+	}
+}
+
+func logHost(t *testing.T, mode string) (*host.Host, *lockedBuffer) {
+	t.Helper()
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	logs := &lockedBuffer{}
+	log := hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Info, Output: logs})
+	h := open(t, dir, host.Options{Logger: log, CallTimeout: time.Minute})
+	cfg := json.RawMessage(`{"mode":"` + mode + `","lines":100000}`)
+	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "m", Plugin: "misbehave", Config: cfg}}); err != nil {
+		t.Fatal(err)
+	}
+	return h, logs
+}
+
+// A plugin's lines reach the host's log at their own level, with the plugin's name.
+func TestPluginLogLinesKeepTheirLevel(t *testing.T) {
+	h, logs := logHost(t, "logs")
+	if _, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, logs,
+		"[WARN]  idplug.plugin.misbehave.idplug-connector-misbehave: misbehave warning line: instance=m",
+		"[ERROR] idplug.plugin.misbehave.idplug-connector-misbehave: misbehave error line: instance=m",
+		"[INFO]  idplug.plugin.misbehave.idplug-connector-misbehave: misbehave info line")
+	if strings.Contains(logs.String(), "misbehave debug line") {
+		t.Errorf("a debug line passed log level info:\n%s", logs)
+	}
+}
+
+// A panic outside any call kills the plugin; its message and stack reach the log
+// at ERROR, and the plugin is restarted.
+func TestPluginPanicStackIsLoggedAsAnError(t *testing.T) {
+	h, logs := logHost(t, "crash")
+	_, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s")
+	if err == nil {
+		t.Fatal("the crashing call succeeded")
+	}
+	waitLog(t, logs,
+		"[ERROR] idplug.plugin.misbehave.idplug-connector-misbehave: panic: misbehave crash outside a call",
+		"[ERROR] idplug.plugin.misbehave.idplug-connector-misbehave: goroutine ")
+}
+
+// A plugin that floods its log is never blocked by it: its call returns, the
+// lines over the limit are dropped and counted in one line, and the warning and
+// error after the flood still arrive at their level.
+func TestPluginLogFloodDoesNotBlockOrLoseLevels(t *testing.T) {
+	h, logs := logHost(t, "flood")
+	if _, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s"); err != nil {
+		t.Fatalf("the flooding call failed: %v", err)
+	}
+	waitLog(t, logs,
+		"[WARN]  idplug.plugin.misbehave.idplug-connector-misbehave: misbehave warning after the flood",
+		"[ERROR] idplug.plugin.misbehave.idplug-connector-misbehave: misbehave error after the flood",
+		"[INFO]  idplug.plugin.misbehave.idplug-connector-misbehave: plugin log lines dropped")
+	// Every line is either written or counted in a "dropped" line (one per
+	// second of flood).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := logs.String()
+		written, dropped := strings.Count(s, "misbehave flood line"), 0
+		for _, line := range strings.Split(s, "\n") {
+			if _, n, ok := strings.Cut(line, "plugin log lines dropped"); ok {
+				_, n, _ = strings.Cut(n, "info=")
+				n, _, _ = strings.Cut(n, " ")
+				k, _ := strconv.Atoi(n)
+				dropped += k
+			}
+		}
+		if written+dropped == 100000 && written > 0 && dropped > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d flood lines written and %d counted as dropped, of 100000", written, dropped)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a log written by another process
+	}
+}
+
+// A reply over the size limit fails the call with an error naming the plugin, and
+// the plugin keeps serving.
+func TestOversizedReplyIsRefused(t *testing.T) {
+	h, _ := logHost(t, "bigreply")
+	_, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s")
+	if err == nil || !strings.Contains(err.Error(), "plugin misbehave sent a reply to GetAuthorizationUri larger than the limit of 4194304 bytes") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A socket folder left by a host that was killed is removed by the next host of
+// the same user; one whose host still runs, or that has no owner, stays.
+func TestStaleSocketFoldersAreRemoved(t *testing.T) {
+	mk := func(owner string) string {
+		dir, err := os.MkdirTemp(host.SocketBase(), "idplug-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(owner), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Mkdir(filepath.Join(dir, "plugin-dir1"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	// A pid no process can have (above pid_max), and a live pid with another start time.
+	gone := mk("2147483647 12345\n")
+	reused := mk(strconv.Itoa(os.Getpid()) + " 1\n")
+	stat, _ := os.ReadFile("/proc/self/stat")
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	live := mk(strconv.Itoa(os.Getpid()) + " " + fields[19] + "\n")
+	unknown := mk("")
+
+	open(t, plugintest.Folder(t), host.Options{})
+	for dir, want := range map[string]bool{gone: false, reused: false, live: true, unknown: true} {
+		_, err := os.Stat(dir)
+		if exists := err == nil; exists != want {
+			t.Errorf("%s exists = %v, want %v", dir, exists, want)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+// Command hostile is a connector plugin that tries to escape its sandbox, for the
+// host's tests. Its authorization call attempts every escape its config names and
+// returns what happened in the session, one entry per attempt: keys starting with
+// "deny:" are escapes (the value must start with "denied"), keys starting with
+// "allow:" are what a plugin needs (the value must be "allowed"), so a sandbox that
+// breaks everything fails the test too.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"github.com/idplug/idplug/sdk"
+	"google.golang.org/grpc"
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/credentials"
+)
+
+func main() { sdk.Serve(connector{}) }
+
+// config names the targets. HostPID defaults to the plugin's parent.
+type config struct {
+	HostPID        int               `json:"hostPid"`
+	Read           map[string]string `json:"read"`  // what -> path
+	Write          []string          `json:"write"` // folders to create a file in
+	OtherSocket    string            `json:"otherSocket"`
+	AbstractSocket string            `json:"abstractSocket"`
+	Connect        string            `json:"connect"` // a TCP address that must stay reachable
+}
+
+type connector struct{}
+
+func (connector) Metadata() sdk.Metadata {
+	return sdk.Metadata{
+		ID: "hostile", Target: "hostile", Platform: sdk.PlatformUniversal,
+		Name:        sdk.I18n{"en": "Hostile"},
+		Description: sdk.I18n{"en": "Tries to escape its sandbox."},
+		IsStandard:  true,
+	}
+}
+
+func (connector) ParseConfig(raw []byte) (config, error) {
+	var cfg config
+	err := json.Unmarshal(raw, &cfg)
+	return cfg, err
+}
+
+func (connector) UserInfo(context.Context, config, sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: "hostile"}}, nil
+}
+
+func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	r := sdk.Session{}
+	try := func(key string, err error) {
+		if err != nil {
+			r[key] = "denied: " + err.Error()
+		} else {
+			r[key] = "allowed"
+		}
+	}
+	host := cfg.HostPID
+	if host == 0 {
+		host = os.Getppid()
+	}
+	r["info:uid"] = strconv.Itoa(os.Getuid())
+	proc := "/proc/" + strconv.Itoa(host)
+	try("deny:read host environ", readSome(proc+"/environ"))
+	try("deny:read host cmdline", readSome(proc+"/cmdline"))
+	try("deny:read host status", readSome(proc+"/status"))
+	try("deny:list /proc", listSome("/proc"))
+	try("deny:list /tmp", listSome("/tmp"))
+	try("deny:read /etc/passwd", readSome("/etc/passwd"))
+	for what, path := range cfg.Read {
+		try("deny:read "+what, readSome(path))
+	}
+	for _, dir := range append([]string{"/tmp"}, cfg.Write...) {
+		try("deny:write in "+dir, os.WriteFile(filepath.Join(dir, "hostile-was-here"), []byte("x"), 0o644))
+	}
+	try("deny:bind tcp", listenTCP(false))
+	try("deny:bind multipath tcp", listenTCP(true))
+	try("deny:signal host", syscall.Kill(host, 0))
+	try("deny:ptrace host", ptrace(host))
+	try("deny:read host memory", readMemory(host))
+	try("deny:run /bin/sh", exec.Command("/bin/sh", "-c", "true").Run())
+	if cfg.OtherSocket != "" {
+		try("deny:call another plugin", callOther(ctx, cfg.OtherSocket))
+	}
+	if cfg.AbstractSocket != "" {
+		try("deny:connect abstract socket", dialClose("unix", "@"+cfg.AbstractSocket))
+	}
+
+	try("allow:write in own socket folder", os.WriteFile(filepath.Join(os.Getenv("PLUGIN_UNIX_SOCKET_DIR"), "scratch"), []byte("x"), 0o600))
+	try("allow:read CA certificates", listSome("/etc/ssl/certs"))
+	try("allow:read own /proc/self/status", readSome("/proc/self/status"))
+	if cfg.Connect != "" {
+		try("allow:connect tcp", dialClose("tcp", cfg.Connect))
+	}
+	return &sdk.Authorization{RedirectTo: "https://idp.test/authorize?state=" + req.State, Session: r}, nil
+}
+
+func readSome(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Read(make([]byte, 64))
+	return err
+}
+
+func listSome(dir string) error {
+	_, err := os.ReadDir(dir)
+	return err
+}
+
+func listenTCP(multipath bool) error {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(multipath)
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	return l.Close() // listening worked: an escape, reported as allowed
+}
+
+// ptrace attaches to pid and, when that works (the sandbox is off), lets it go
+// again at once: every ptrace request comes from one thread, and the attach's
+// SIGSTOP is consumed before the detach, so the host is not left stopped.
+func ptrace(pid int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := syscall.PtraceAttach(pid); err != nil {
+		return err
+	}
+	for {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, unix.WALL, nil); err != nil {
+			return nil // attached: that was the escape
+		}
+		if !ws.Stopped() {
+			return nil
+		}
+		if ws.StopSignal() == syscall.SIGSTOP {
+			_ = syscall.PtraceDetach(pid)
+			return nil
+		}
+		_ = syscall.PtraceCont(pid, int(ws.StopSignal())) // another signal came first: deliver it
+	}
+}
+
+// readMemory reads a byte of pid's memory at the start of a non-PIE Go binary's
+// text, without stopping it.
+func readMemory(pid int) error {
+	buf := make([]byte, 1)
+	local := []unix.Iovec{{Base: &buf[0], Len: 1}}
+	remote := []unix.RemoteIovec{{Base: 0x401000, Len: 1}}
+	_, err := unix.ProcessVMReadv(pid, local, remote, 0)
+	return err
+}
+
+func dialClose(network, addr string) error {
+	c, err := net.DialTimeout(network, addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// callOther asks another plugin for its metadata over its socket. Only the host
+// holds the client certificate that plugin accepts.
+func callOther(ctx context.Context, socket string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	creds := credentials.NewTLS(&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // an attacker's client
+	cc, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	_, err = connectorv1.NewConnectorServiceClient(cc).GetMetadata(ctx, &connectorv1.GetMetadataRequest{}, grpc.WaitForReady(false))
+	return err
+}
