@@ -98,6 +98,7 @@ func TestFormPostCallback(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no relay in %s", page)
 		}
+		secrets = append(secrets, html.UnescapeString(m[1]))
 		return html.UnescapeString(m[1])
 	}
 	t.Run("relay without the flow cookie", func(t *testing.T) {
