@@ -143,6 +143,18 @@ func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk
 	return tokens, err
 }
 
+// RevokeToken revokes a token at the provider with connector id (RFC 7009);
+// not_implemented when the connector cannot.
+func (h *Host) RevokeToken(ctx context.Context, id, token, hint string) error {
+	c, proc, err := h.route(id)
+	if err != nil {
+		return err
+	}
+	defer h.observe(c, "RevokeToken", time.Now(), &err)
+	err = proc.RevokeToken(ctx, c.inst, token, hint)
+	return err
+}
+
 func (h *Host) observe(c *connector, rpc string, start time.Time, err *error) {
 	if h.opts.OnCall != nil {
 		h.opts.OnCall(CallInfo{Connector: c.inst.ID, Plugin: c.cfg.Plugin, RPC: rpc, Duration: time.Since(start), Err: *err})

@@ -27,6 +27,13 @@ type Refresher[C any] interface {
 	Refresh(ctx context.Context, cfg C, refreshToken string) (*TokenSet, error)
 }
 
+// Revoker is implemented by connectors that can revoke a token at the provider
+// (RFC 7009), for the vault's DELETE. hint is "refresh_token", "access_token"
+// or empty. A token the provider does not know counts as revoked.
+type Revoker[C any] interface {
+	Revoke(ctx context.Context, cfg C, token, hint string) error
+}
+
 // AuthorizationRequest asks for the URL that starts a sign-in.
 type AuthorizationRequest struct {
 	// InstanceID names the configured instance (for logs; the config is passed separately).

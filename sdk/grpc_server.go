@@ -106,6 +106,24 @@ func (s *grpcServer[C]) RefreshTokens(ctx context.Context, req *connectorv1.Refr
 	return &connectorv1.RefreshTokensResponse{Tokens: tokenSetToProto(tokens)}, nil
 }
 
+func (s *grpcServer[C]) RevokeToken(ctx context.Context, req *connectorv1.RevokeTokenRequest) (*connectorv1.RevokeTokenResponse, error) {
+	r, ok := s.conn.(Revoker[C])
+	if !ok {
+		return nil, toStatus(Errorf(CodeNotImplemented, "connector %q cannot revoke tokens", s.metadata.GetId()))
+	}
+	if req.GetToken() == "" {
+		return nil, toStatus(Errorf(CodeInsufficientRequestParameters, "a token to revoke is required"))
+	}
+	cfg, ctx, err := s.instance(ctx, req.GetInstance())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := r.Revoke(ctx, cfg, req.GetToken(), req.GetTokenTypeHint()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &connectorv1.RevokeTokenResponse{}, nil
+}
+
 // instance resolves the call's configuration and puts an instance-tagged logger in ctx.
 func (s *grpcServer[C]) instance(ctx context.Context, in *connectorv1.Instance) (C, context.Context, error) {
 	cfg, err := s.instances.get(in)

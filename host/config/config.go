@@ -65,6 +65,10 @@ type Config struct {
 	LogFormat string
 	// SessionTTL is how long a sealed sign-in session stays valid.
 	SessionTTL time.Duration
+	// Store is where flows, sessions and vault tokens are kept.
+	Store Store
+	// VaultKeys encrypt the token vault: the first seals, every one opens.
+	VaultKeys [][]byte
 	// AdminListen, when set, is a second host:port serving /metrics and the
 	// detailed /readyz; the main listener then keeps only /healthz and a
 	// bare /readyz.
@@ -93,8 +97,8 @@ func (c Config) String() string {
 	for i, conn := range c.Connectors {
 		ids[i] = conn.ID
 	}
-	return fmt.Sprintf("config{listen=%s admin_listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s connectors=[%s]}",
-		c.Listen, c.AdminListen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, strings.Join(ids, " "))
+	return fmt.Sprintf("config{listen=%s admin_listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s store=%s vault_keys=%d connectors=[%s]}",
+		c.Listen, c.AdminListen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, c.Store.backend(), len(c.VaultKeys), strings.Join(ids, " "))
 }
 
 // GoString keeps %#v from printing secrets too.
@@ -113,6 +117,8 @@ type Connector struct {
 	Name     map[string]string
 	Logo     string
 	LogoDark string
+	// StoreTokens is config.storeTokens: the vault keeps the tokens of each sign-in.
+	StoreTokens bool
 	// Config is the instance's settings for the plugin, as a JSON object
 	// ("{}" when none are given).
 	Config json.RawMessage

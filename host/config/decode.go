@@ -13,7 +13,7 @@ import (
 )
 
 var (
-	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user"}
+	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user", "store", "vault_keys"}
 	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
@@ -48,6 +48,8 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
 	cfg.SessionTTL = d.duration(fs, "session_ttl", DefaultSessionTTL, MaxSessionTTL)
 	cfg.LogLevel = d.enum(fs, "log_level", DefaultLogLevel, logLevels)
 	cfg.LogFormat = d.enum(fs, "log_format", DefaultLogFormat, logFormats)
+	d.store(cfg, fs, baseDir)
+	d.vaultKeys(cfg, fs)
 	cfg.Connectors = d.connectors(fs)
 	d.sandbox(cfg, fs, baseDir)
 	if s, set, at := fs.text("plugin_user"); set {
@@ -305,6 +307,7 @@ func (d *decoder) connector(n *yaml.Node, path *fieldPath) (*Connector, loc, loc
 		}
 	}
 	c.Config = d.pluginConfig(fs)
+	c.StoreTokens = storeTokens(c.Config)
 	return c, idAt, targetAt
 }
 

@@ -22,6 +22,7 @@ type Metrics struct {
 	callDuration *prometheus.HistogramVec
 	restarts     *prometheus.CounterVec
 	requests     *prometheus.CounterVec
+	state        stateMetrics
 	keyFailures  *prometheus.CounterVec
 }
 
@@ -51,8 +52,10 @@ func New() *Metrics {
 			Help: "Refused /v1 requests: invalid_key for a wrong API key, rate_limited for an address refused after too many.",
 		}, []string{"reason"}),
 	}
+	m.state = newStateMetrics()
 	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests, m.keyFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(m.state.collectors()...)
 	return m
 }
 

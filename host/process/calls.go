@@ -80,6 +80,15 @@ func (p *Process) RefreshTokens(ctx context.Context, inst Instance, refreshToken
 	return tokenSetFromProto(resp.GetTokens()), nil
 }
 
+// RevokeToken asks the provider to revoke a token. Retried like an idempotent
+// call: revoking twice is harmless.
+func (p *Process) RevokeToken(ctx context.Context, inst Instance, token, hint string) error {
+	return p.invoke(ctx, "RevokeToken", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) error {
+		_, err := c.rpc.RevokeToken(ctx, &connectorv1.RevokeTokenRequest{Instance: in, Token: token, TokenTypeHint: hint})
+		return err
+	})
+}
+
 // invoke runs one call with the call deadline. The instance's configuration rides
 // along only when the process has not seen its version. A call that may be repeated
 // safely (idempotent) is retried once on a fresh process when the old one died.

@@ -62,7 +62,7 @@ func (s *Server) authorizationURI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	session, err := s.sealJSON(apiFlowPurpose(id), flow{Session: auth.Session, State: req.State}, s.settings.FlowTTL)
+	session, err := s.sealFlow(apiFlowPurpose(id), flow{Session: auth.Session, State: req.State})
 	if err != nil {
 		writeError(w, r, s.blamePlugin(err, id, "a session"))
 		return
@@ -92,18 +92,22 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, sdk.Errorf(sdk.CodeInsufficientRequestParameters, "session is required: pass the session that authorization-uri returned"))
 		return
 	}
-	var f flow
-	if err := s.openJSON(apiFlowPurpose(id), req.Session, "the session", &f); err != nil {
+	data, err := callbackData(req.Data)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	data, err := callbackData(req.Data)
+	f, err := s.finishFlow(r.Context(), apiFlowPurpose(id), req.Session, "the session")
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, data)
 	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.keepTokens(r.Context(), id, res); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -40,7 +40,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), flow{Session: auth.Session, State: state, ReturnTo: returnTo},
+	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), s.stampFlow(flow{Session: auth.Session, State: state, ReturnTo: returnTo}),
 		func(v string) *http.Cookie { return s.cookies.flow(id, v, s.settings.FlowTTL) })
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -73,14 +73,23 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.errorPage(w, r, err)
 		return
 	}
-	// From here the callback is this flow's own: it is spent whatever the plugin says.
+	// From here the callback is this flow's own: it is spent whatever the plugin
+	// says, here and (consumed in the store) on every replica.
 	http.SetCookie(w, s.cookies.clearFlow(id))
+	if err := s.consumeFlow(r.Context(), f, "the sign-in"); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, params)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	cookie, err := s.userSessionCookie(id, res.UserInfo)
+	if err := s.keepTokens(r.Context(), id, res); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	cookie, err := s.startUserSession(r.Context(), id, res.UserInfo)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return

@@ -16,6 +16,10 @@ const (
 	CodeSessionExpired  sdk.ErrorCode = "session_expired"
 	CodeRequestTooLarge sdk.ErrorCode = "request_too_large"
 	CodeNotFound        sdk.ErrorCode = "not_found"
+	// CodeSessionUsed refuses a finished flow presented again.
+	CodeSessionUsed sdk.ErrorCode = "session_used"
+	// CodeStoreUnavailable fails a request closed when the store does not answer.
+	CodeStoreUnavailable sdk.ErrorCode = "store_unavailable"
 	// CodeMethodNotAllowed is a known route asked with another method (405, with Allow).
 	CodeMethodNotAllowed sdk.ErrorCode = "method_not_allowed"
 	// CodeTooManyAttempts refuses an address that sent too many wrong API keys (429).
@@ -28,7 +32,7 @@ const (
 func statusFor(code sdk.ErrorCode) int {
 	switch code {
 	case sdk.CodeInvalidConfig, sdk.CodeInvalidMetadata, sdk.CodeInvalidRequestParameters,
-		sdk.CodeInsufficientRequestParameters, sdk.CodeInvalidResponse, CodeSessionInvalid, CodeSessionExpired:
+		sdk.CodeInsufficientRequestParameters, sdk.CodeInvalidResponse, CodeSessionInvalid, CodeSessionExpired, CodeSessionUsed:
 		return http.StatusBadRequest
 	case sdk.CodeSocialAuthCodeInvalid, sdk.CodeSocialAccessTokenInvalid, sdk.CodeSocialIDTokenInvalid,
 		sdk.CodeAuthorizationFailed, CodeUnauthorized:
@@ -47,7 +51,7 @@ func statusFor(code sdk.ErrorCode) int {
 		return http.StatusNotImplemented
 	case sdk.CodeProviderUnavailable:
 		return http.StatusBadGateway
-	case sdk.CodePluginUnavailable, sdk.CodePluginOverloaded:
+	case sdk.CodePluginUnavailable, sdk.CodePluginOverloaded, CodeStoreUnavailable:
 		return http.StatusServiceUnavailable
 	case sdk.CodeProviderTimeout, sdk.CodePluginTimeout:
 		return http.StatusGatewayTimeout

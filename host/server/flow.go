@@ -16,6 +16,11 @@ import (
 // The plugin's session usually holds the redirect URI already: the host keeps
 // only what it checks itself.
 type flow struct {
+	// ID names the flow in the store, where finishing it consumes it.
+	ID string `json:"id,omitempty"`
+	// Expires is when the seal runs out (Unix seconds): the store keeps the
+	// consumed id until then, and no longer needs to.
+	Expires int64       `json:"x,omitempty"`
 	Session sdk.Session `json:"s"`
 	// State is what the host checks the callback's state against.
 	State string `json:"st"`

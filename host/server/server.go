@@ -15,6 +15,8 @@ import (
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/vault"
 )
 
 // Settings configure a Server.
@@ -34,6 +36,15 @@ type Settings struct {
 	AccessLog hclog.Logger
 	// MaxBodyBytes caps request bodies (default 64 KiB).
 	MaxBodyBytes int64
+	// Store keeps flows single-use and browser sessions revocable, and holds
+	// the token vault; nil is stateless mode.
+	Store store.Store
+	// Vault seals the tokens of instances that keep them; nil when no
+	// vault_keys are configured.
+	Vault *vault.Vault
+	// RefreshMargin refreshes vault tokens that expire sooner than this
+	// (default 1 minute).
+	RefreshMargin time.Duration
 	// Reload, when set, serves POST /v1/admin/reload: it re-reads the configuration
 	// and applies it whole, or refuses it whole.
 	Reload func(context.Context) error
@@ -63,6 +74,7 @@ type Server struct {
 	api      *http.ServeMux
 	handler  http.Handler
 	admin    http.Handler
+	keep     tokenStorage
 }
 
 // New builds the server's routes.
@@ -72,6 +84,9 @@ func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 	}
 	if s.UserSessionTTL <= 0 {
 		s.UserSessionTTL = 8 * time.Hour
+	}
+	if s.RefreshMargin <= 0 {
+		s.RefreshMargin = time.Minute
 	}
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = 64 << 10
@@ -123,6 +138,8 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	mux.HandleFunc("POST /v1/connectors/{id}/authorization-uri", s.authorizationURI)
 	mux.HandleFunc("POST /v1/connectors/{id}/user-info", s.userInfo)
 	mux.HandleFunc("POST /v1/connectors/{id}/refresh", s.refresh)
+	mux.HandleFunc("GET /v1/connectors/{id}/users/{userId}/tokens", s.vaultTokens)
+	mux.HandleFunc("DELETE /v1/connectors/{id}/users/{userId}/tokens", s.deleteVaultTokens)
 	if s.settings.Reload != nil {
 		mux.HandleFunc("POST /v1/admin/reload", s.reload)
 	}

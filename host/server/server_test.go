@@ -48,7 +48,7 @@ func TestCallbackData(t *testing.T) {
 func TestEveryErrorCodeHasItsStatus(t *testing.T) {
 	for code, want := range map[sdk.ErrorCode]int{
 		sdk.CodeInvalidConfig: 400, sdk.CodeInvalidRequestParameters: 400, sdk.CodeInsufficientRequestParameters: 400,
-		sdk.CodeInvalidResponse: 400, CodeSessionInvalid: 400, CodeSessionExpired: 400,
+		sdk.CodeInvalidResponse: 400, CodeSessionInvalid: 400, CodeSessionExpired: 400, CodeSessionUsed: 400, CodeStoreUnavailable: 503,
 		sdk.CodeSocialAuthCodeInvalid: 401, sdk.CodeSocialAccessTokenInvalid: 401, sdk.CodeSocialIDTokenInvalid: 401,
 		sdk.CodeAuthorizationFailed: 401, CodeUnauthorized: 401,
 		host.CodeConnectorNotFound: 404, CodeNotFound: 404, CodeRequestTooLarge: 413, sdk.CodeRateLimitExceeded: 429,

@@ -36,5 +36,10 @@ func (s *Server) signOutPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookies.clearSession())
 	w.Header().Set("Cache-Control", "no-store")
+	// With a store, the session ends on every replica, for every copy of the cookie.
+	if err := s.endUserSession(r); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	http.Redirect(w, r, s.link("/"), http.StatusSeeOther)
 }

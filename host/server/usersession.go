@@ -51,20 +51,12 @@ func (s *Server) userSessionCookie(id string, u sdk.UserInfo) (*http.Cookie, err
 	return nil, s.blamePlugin(err, id, "a profile")
 }
 
-func (s *Server) currentUser(r *http.Request) (userSession, bool) {
-	var sess userSession
-	c, err := r.Cookie(s.cookies.sessionName())
-	if err != nil {
-		return sess, false
-	}
-	if err := s.openJSON(userSessionPurpose, c.Value, "the session", &sess); err != nil {
-		return sess, false
-	}
-	return sess, true
-}
-
 func (s *Server) user(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.currentUser(r)
+	sess, ok, err := s.lookupUser(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": false})
 		return

@@ -3,6 +3,8 @@
 //	idplug serve    --config idplug.yaml
 //	idplug validate --config idplug.yaml
 //	idplug plugins  --plugin-dir DIR [--json]
+//	idplug migrate  --config idplug.yaml
+//	idplug vault rekey --config idplug.yaml
 //	idplug version
 package main
 
@@ -20,6 +22,8 @@ Usage:
   idplug serve    --config idplug.yaml      run the host
   idplug validate --config idplug.yaml      check the config and every connector instance
   idplug plugins  --plugin-dir DIR [--json] list the plugins of a folder and why files were refused
+  idplug migrate  --config idplug.yaml      apply the store's schema migrations (before a rollout)
+  idplug vault rekey --config idplug.yaml   re-encrypt the token vault under the first of vault_keys
   idplug version                            print the version
 `
 
@@ -49,6 +53,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return validateCmd(rest, stdout, stderr)
 	case "plugins":
 		return pluginsCmd(rest, stdout, stderr)
+	case "migrate":
+		return migrateCmd(rest, stdout, stderr)
+	case "vault":
+		return vaultCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		return versionCmd(stdout)
 	case "help", "--help", "-h":

@@ -24,6 +24,7 @@ import (
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/server"
+	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/logsink"
 	"github.com/idplug/idplug/internal/procs"
@@ -80,6 +81,22 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "session_keys:", err)
 		return 1
 	}
+	vlt, err := openVault(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	st, err := openStore(ctx, cfg, m)
+	if err != nil {
+		log.Error("cannot open the store", "error", err)
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if st != nil {
+		defer st.Close()
+		startPurge(ctx, st, log.Named("store"))
+		log.Info("store opened", "backend", st.Backend(), "schema", store.SchemaVersion())
+	}
 	d := &daemon{path: path, log: log, host: h, cfg: cfg}
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
 	d.srv = server.New(h, sealer, m, log.Named("http"), server.Settings{
@@ -88,9 +105,12 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		APIKeys:   cfg.APIKeys,
 		FlowTTL:   cfg.SessionTTL,
 		Reload:    d.reload,
+		Store:     st,
+		Vault:     vlt,
 		// With admin_listen, /metrics and the detailed /readyz move there.
 		SeparateAdmin: cfg.AdminListen != "",
 	})
+	d.srv.SetTokenStorage(tokenStorage(cfg, log))
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "listen:", err)
@@ -188,6 +208,7 @@ func (d *daemon) reload(ctx context.Context) error {
 		return err
 	}
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
+	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Connectors))
 	return nil
@@ -196,6 +217,8 @@ func (d *daemon) reload(ctx context.Context) error {
 // restartOnlyChanges refuses a reload that changes what only a restart can apply.
 func restartOnlyChanges(old, cfg *config.Config) error {
 	var changed []string
+	oldStore, oldVault := stateSettings(old)
+	newStore, newVault := stateSettings(cfg)
 	for _, f := range []struct {
 		name     string
 		old, new any
@@ -208,6 +231,8 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 		{"session_ttl", old.SessionTTL, cfg.SessionTTL},
 		{"log_level", old.LogLevel, cfg.LogLevel},
 		{"log_format", old.LogFormat, cfg.LogFormat},
+		{"store", oldStore, newStore},
+		{"vault_keys", oldVault, newVault},
 		{"sandbox", fmt.Sprint(old.Sandbox), fmt.Sprint(cfg.Sandbox)},
 		{"plugin_user", old.PluginUser, cfg.PluginUser},
 	} {

@@ -91,9 +91,14 @@ func TestAPIListDescribeAndSignIn(t *testing.T) {
 func TestAPIRefusals(t *testing.T) {
 	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
 	key := "k1-0123456789abcdef0123456789abcdef"
-	_, auth := p.call(t, "POST", "/v1/connectors/demo/authorization-uri", key, map[string]any{"redirectUri": "https://app.test/cb"})
-	session := jsonPath(auth, "session").(string)
-	state := jsonPath(auth, "state").(string)
+	// Each flow finishes once: a case that reaches the plugin needs its own.
+	flow := func() (string, string) {
+		_, auth := p.call(t, "POST", "/v1/connectors/demo/authorization-uri", key, map[string]any{"redirectUri": "https://app.test/cb"})
+		return jsonPath(auth, "session").(string), jsonPath(auth, "state").(string)
+	}
+	session, state := flow()
+	session2, state2 := flow()
+	session3, state3 := flow()
 
 	expired := func() string {
 		s, err := seal.New([][]byte{[]byte(testSessionKey)}, seal.WithClock(func() time.Time { return time.Now().Add(-time.Hour) }))
@@ -129,8 +134,9 @@ func TestAPIRefusals(t *testing.T) {
 		{"expired session", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": expired, "data": map[string]any{"code": "a", "state": "x"}}, 400, "session_expired", "has expired"},
 		{"session of another connector", "POST", "/v1/connectors/other/user-info", key, map[string]any{"session": session, "data": map[string]any{"code": "a", "state": state}}, 400, "session_invalid", "belongs to another connector"},
 		{"callback with error", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session, "data": map[string]any{"error": "access_denied", "state": state}}, 401, "authorization_failed", "access_denied"},
-		{"callback with forged state", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session, "data": map[string]any{"code": "a", "state": "forged"}}, 400, "invalid_request_parameters", "state does not match"},
-		{"callback without code", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session, "data": map[string]any{"state": state}}, 400, "insufficient_request_parameters", "no code"},
+		{"replayed session", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session, "data": map[string]any{"code": "a", "state": state}}, 400, "session_used", "used already"},
+		{"callback with forged state", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session2, "data": map[string]any{"code": "a", "state": "forged"}}, 400, "invalid_request_parameters", "state does not match"},
+		{"callback without code", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session3, "data": map[string]any{"state": state3}}, 400, "insufficient_request_parameters", "no code"},
 		{"callback data not a string", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session, "data": map[string]any{"code": []string{"a"}}}, 400, "invalid_request_parameters", "data.code must be a string"},
 		{"refresh not supported", "POST", "/v1/connectors/demo/refresh", key, map[string]any{"refreshToken": "rt"}, 501, "not_implemented", "cannot refresh"},
 	}
@@ -146,7 +152,7 @@ func TestAPIRefusals(t *testing.T) {
 	}
 	// Nothing secret reached the log: not the session key, not the API keys, not states.
 	logs := p.logs.String()
-	for _, secret := range []string{testSessionKey, key, "k2-0123456789abcdef0123456789abcdef", state, session} {
+	for _, secret := range []string{testSessionKey, key, "k2-0123456789abcdef0123456789abcdef", state, session, state2, session2} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds a secret: %q", secret)
 		}

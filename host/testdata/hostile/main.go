@@ -21,8 +21,8 @@ import (
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
-	"google.golang.org/grpc"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
 

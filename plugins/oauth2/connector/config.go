@@ -38,6 +38,7 @@ type config struct {
 	CACertificates             string          `json:"caCertificates"`
 	UserAgent                  string          `json:"userAgent"`
 	StoreTokens                bool            `json:"storeTokens"`
+	RevocationEndpoint         string          `json:"revocationEndpoint"`
 }
 
 // Instance is a checked configuration, ready to serve calls. It is built once per
@@ -53,6 +54,8 @@ type Instance struct {
 	storeTokens           bool
 	token                 *oauth2kit.TokenEndpoint
 	userInfo              *oauth2kit.UserInfoEndpoint
+	// revocation is nil when no revocationEndpoint is configured.
+	revocation *oauth2kit.RevocationEndpoint
 }
 
 // parseConfig decodes and checks a configuration. It returns a *sdk.ConfigError
@@ -100,6 +103,9 @@ func (c *config) check(p *sdk.ConfigError) *Instance {
 			Method: c.userInfoHTTPMethod(p),
 			HTTP:   httpClient,
 		},
+	}
+	if c.RevocationEndpoint != "" {
+		in.revocation = &oauth2kit.RevocationEndpoint{URL: c.RevocationEndpoint, Token: in.token}
 	}
 	return in
 }

@@ -25,6 +25,7 @@ func New() sdk.Connector[*Instance] { return connector{} }
 var (
 	_ sdk.Connector[*Instance] = connector{}
 	_ sdk.Refresher[*Instance] = connector{}
+	_ sdk.Revoker[*Instance]   = connector{}
 )
 
 func (connector) Metadata() sdk.Metadata { return metadata() }
@@ -115,4 +116,13 @@ func (connector) Refresh(ctx context.Context, in *Instance, refreshToken string)
 		return nil, err
 	}
 	return tok.TokenSet(), nil
+}
+
+// Revoke revokes a token at the revocationEndpoint (RFC 7009); not_implemented
+// when none is configured.
+func (connector) Revoke(ctx context.Context, in *Instance, token, hint string) error {
+	if in.revocation == nil {
+		return sdk.Errorf(sdk.CodeNotImplemented, "no revocationEndpoint is configured")
+	}
+	return in.revocation.Revoke(ctx, token, hint)
 }

@@ -108,5 +108,7 @@ func formItems() []sdk.FormItem {
 		{Key: "userAgent", Label: "User-Agent", Type: sdk.FormText, Placeholder: "idplug-oauth2/<version>"},
 		{Key: "storeTokens", Label: "Store Tokens", Type: sdk.FormSwitch, DefaultValue: false,
 			Description: "Return the provider's tokens with the profile, for calling its API later."},
+		{Key: "revocationEndpoint", Label: "Revocation Endpoint", Type: sdk.FormText, Placeholder: "https://id.example.com/oauth/revoke",
+			Description: "Where tokens are revoked (RFC 7009) when the token vault deletes them. Optional."},
 	}
 }

@@ -32,6 +32,11 @@ func (c *config) checkEndpoints(p *sdk.ConfigError) {
 			p.Add(e.field, "%v", err)
 		}
 	}
+	if c.RevocationEndpoint != "" {
+		if err := oauth2kit.CheckHTTPURL(c.RevocationEndpoint); err != nil {
+			p.Add("revocationEndpoint", "%v", err)
+		}
+	}
 }
 
 // checkFixedValues accepts Logto's responseType and grantType, which have only one

@@ -1306,6 +1306,103 @@ func (x *RefreshTokensResponse) GetTokens() *TokenSet {
 	return nil
 }
 
+type RevokeTokenRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Instance *Instance              `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Token    string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	// "refresh_token" or "access_token" (RFC 7009 token_type_hint); may be empty.
+	TokenTypeHint string `protobuf:"bytes,3,opt,name=token_type_hint,json=tokenTypeHint,proto3" json:"token_type_hint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RevokeTokenRequest) GetInstance() *Instance {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
+func (x *RevokeTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetTokenTypeHint() string {
+	if x != nil {
+		return x.TokenTypeHint
+	}
+	return ""
+}
+
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{19}
+}
+
 // ConnectorError travels as a detail of a gRPC status when a call fails.
 type ConnectorError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1323,7 +1420,7 @@ type ConnectorError struct {
 
 func (x *ConnectorError) Reset() {
 	*x = ConnectorError{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[18]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1432,7 @@ func (x *ConnectorError) String() string {
 func (*ConnectorError) ProtoMessage() {}
 
 func (x *ConnectorError) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[18]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1445,7 @@ func (x *ConnectorError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorError.ProtoReflect.Descriptor instead.
 func (*ConnectorError) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{18}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConnectorError) GetCode() string {
@@ -1491,7 +1588,12 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\x12#\n" +
 	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\"N\n" +
 	"\x15RefreshTokensResponse\x125\n" +
-	"\x06tokens\x18\x01 \x01(\v2\x1d.idplug.connector.v1.TokenSetR\x06tokens\"\x8a\x01\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x1d.idplug.connector.v1.TokenSetR\x06tokens\"\x8d\x01\n" +
+	"\x12RevokeTokenRequest\x129\n" +
+	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\x12&\n" +
+	"\x0ftoken_type_hint\x18\x03 \x01(\tR\rtokenTypeHint\"\x15\n" +
+	"\x13RevokeTokenResponse\"\x8a\x01\n" +
 	"\x0eConnectorError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
@@ -1510,13 +1612,14 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\x15FORM_ITEM_TYPE_SWITCH\x10\x04\x12\x19\n" +
 	"\x15FORM_ITEM_TYPE_SELECT\x10\x05\x12\x1f\n" +
 	"\x1bFORM_ITEM_TYPE_MULTI_SELECT\x10\x06\x12\x17\n" +
-	"\x13FORM_ITEM_TYPE_JSON\x10\a2\xa3\x04\n" +
+	"\x13FORM_ITEM_TYPE_JSON\x10\a2\x85\x05\n" +
 	"\x10ConnectorService\x12`\n" +
 	"\vGetMetadata\x12'.idplug.connector.v1.GetMetadataRequest\x1a(.idplug.connector.v1.GetMetadataResponse\x12i\n" +
 	"\x0eValidateConfig\x12*.idplug.connector.v1.ValidateConfigRequest\x1a+.idplug.connector.v1.ValidateConfigResponse\x12x\n" +
 	"\x13GetAuthorizationUri\x12/.idplug.connector.v1.GetAuthorizationUriRequest\x1a0.idplug.connector.v1.GetAuthorizationUriResponse\x12`\n" +
 	"\vGetUserInfo\x12'.idplug.connector.v1.GetUserInfoRequest\x1a(.idplug.connector.v1.GetUserInfoResponse\x12f\n" +
-	"\rRefreshTokens\x12).idplug.connector.v1.RefreshTokensRequest\x1a*.idplug.connector.v1.RefreshTokensResponseBDZBgithub.com/idplug/idplug/proto/gen/idplug/connector/v1;connectorv1b\x06proto3"
+	"\rRefreshTokens\x12).idplug.connector.v1.RefreshTokensRequest\x1a*.idplug.connector.v1.RefreshTokensResponse\x12`\n" +
+	"\vRevokeToken\x12'.idplug.connector.v1.RevokeTokenRequest\x1a(.idplug.connector.v1.RevokeTokenResponseBDZBgithub.com/idplug/idplug/proto/gen/idplug/connector/v1;connectorv1b\x06proto3"
 
 var (
 	file_idplug_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -1531,7 +1634,7 @@ func file_idplug_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_idplug_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_idplug_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_idplug_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_idplug_connector_v1_connector_proto_goTypes = []any{
 	(Platform)(0),                       // 0: idplug.connector.v1.Platform
 	(FormItemType)(0),                   // 1: idplug.connector.v1.FormItemType
@@ -1553,19 +1656,21 @@ var file_idplug_connector_v1_connector_proto_goTypes = []any{
 	(*TokenSet)(nil),                    // 17: idplug.connector.v1.TokenSet
 	(*RefreshTokensRequest)(nil),        // 18: idplug.connector.v1.RefreshTokensRequest
 	(*RefreshTokensResponse)(nil),       // 19: idplug.connector.v1.RefreshTokensResponse
-	(*ConnectorError)(nil),              // 20: idplug.connector.v1.ConnectorError
-	nil,                                 // 21: idplug.connector.v1.Metadata.NameEntry
-	nil,                                 // 22: idplug.connector.v1.Metadata.DescriptionEntry
-	nil,                                 // 23: idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
-	nil,                                 // 24: idplug.connector.v1.GetUserInfoRequest.SessionEntry
-	nil,                                 // 25: idplug.connector.v1.GetUserInfoRequest.CallbackEntry
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*RevokeTokenRequest)(nil),          // 20: idplug.connector.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),         // 21: idplug.connector.v1.RevokeTokenResponse
+	(*ConnectorError)(nil),              // 22: idplug.connector.v1.ConnectorError
+	nil,                                 // 23: idplug.connector.v1.Metadata.NameEntry
+	nil,                                 // 24: idplug.connector.v1.Metadata.DescriptionEntry
+	nil,                                 // 25: idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
+	nil,                                 // 26: idplug.connector.v1.GetUserInfoRequest.SessionEntry
+	nil,                                 // 27: idplug.connector.v1.GetUserInfoRequest.CallbackEntry
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
 }
 var file_idplug_connector_v1_connector_proto_depIdxs = []int32{
 	5,  // 0: idplug.connector.v1.GetMetadataResponse.metadata:type_name -> idplug.connector.v1.Metadata
 	0,  // 1: idplug.connector.v1.Metadata.platform:type_name -> idplug.connector.v1.Platform
-	21, // 2: idplug.connector.v1.Metadata.name:type_name -> idplug.connector.v1.Metadata.NameEntry
-	22, // 3: idplug.connector.v1.Metadata.description:type_name -> idplug.connector.v1.Metadata.DescriptionEntry
+	23, // 2: idplug.connector.v1.Metadata.name:type_name -> idplug.connector.v1.Metadata.NameEntry
+	24, // 3: idplug.connector.v1.Metadata.description:type_name -> idplug.connector.v1.Metadata.DescriptionEntry
 	6,  // 4: idplug.connector.v1.Metadata.form_items:type_name -> idplug.connector.v1.FormItem
 	1,  // 5: idplug.connector.v1.FormItem.type:type_name -> idplug.connector.v1.FormItemType
 	7,  // 6: idplug.connector.v1.FormItem.select_items:type_name -> idplug.connector.v1.SelectItem
@@ -1573,30 +1678,33 @@ var file_idplug_connector_v1_connector_proto_depIdxs = []int32{
 	2,  // 8: idplug.connector.v1.ValidateConfigRequest.instance:type_name -> idplug.connector.v1.Instance
 	11, // 9: idplug.connector.v1.ValidateConfigResponse.errors:type_name -> idplug.connector.v1.FieldError
 	2,  // 10: idplug.connector.v1.GetAuthorizationUriRequest.instance:type_name -> idplug.connector.v1.Instance
-	23, // 11: idplug.connector.v1.GetAuthorizationUriResponse.session:type_name -> idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
+	25, // 11: idplug.connector.v1.GetAuthorizationUriResponse.session:type_name -> idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
 	2,  // 12: idplug.connector.v1.GetUserInfoRequest.instance:type_name -> idplug.connector.v1.Instance
-	24, // 13: idplug.connector.v1.GetUserInfoRequest.session:type_name -> idplug.connector.v1.GetUserInfoRequest.SessionEntry
-	25, // 14: idplug.connector.v1.GetUserInfoRequest.callback:type_name -> idplug.connector.v1.GetUserInfoRequest.CallbackEntry
+	26, // 13: idplug.connector.v1.GetUserInfoRequest.session:type_name -> idplug.connector.v1.GetUserInfoRequest.SessionEntry
+	27, // 14: idplug.connector.v1.GetUserInfoRequest.callback:type_name -> idplug.connector.v1.GetUserInfoRequest.CallbackEntry
 	16, // 15: idplug.connector.v1.GetUserInfoResponse.user_info:type_name -> idplug.connector.v1.UserInfo
 	17, // 16: idplug.connector.v1.GetUserInfoResponse.tokens:type_name -> idplug.connector.v1.TokenSet
-	26, // 17: idplug.connector.v1.TokenSet.expires_at:type_name -> google.protobuf.Timestamp
+	28, // 17: idplug.connector.v1.TokenSet.expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 18: idplug.connector.v1.RefreshTokensRequest.instance:type_name -> idplug.connector.v1.Instance
 	17, // 19: idplug.connector.v1.RefreshTokensResponse.tokens:type_name -> idplug.connector.v1.TokenSet
-	3,  // 20: idplug.connector.v1.ConnectorService.GetMetadata:input_type -> idplug.connector.v1.GetMetadataRequest
-	9,  // 21: idplug.connector.v1.ConnectorService.ValidateConfig:input_type -> idplug.connector.v1.ValidateConfigRequest
-	12, // 22: idplug.connector.v1.ConnectorService.GetAuthorizationUri:input_type -> idplug.connector.v1.GetAuthorizationUriRequest
-	14, // 23: idplug.connector.v1.ConnectorService.GetUserInfo:input_type -> idplug.connector.v1.GetUserInfoRequest
-	18, // 24: idplug.connector.v1.ConnectorService.RefreshTokens:input_type -> idplug.connector.v1.RefreshTokensRequest
-	4,  // 25: idplug.connector.v1.ConnectorService.GetMetadata:output_type -> idplug.connector.v1.GetMetadataResponse
-	10, // 26: idplug.connector.v1.ConnectorService.ValidateConfig:output_type -> idplug.connector.v1.ValidateConfigResponse
-	13, // 27: idplug.connector.v1.ConnectorService.GetAuthorizationUri:output_type -> idplug.connector.v1.GetAuthorizationUriResponse
-	15, // 28: idplug.connector.v1.ConnectorService.GetUserInfo:output_type -> idplug.connector.v1.GetUserInfoResponse
-	19, // 29: idplug.connector.v1.ConnectorService.RefreshTokens:output_type -> idplug.connector.v1.RefreshTokensResponse
-	25, // [25:30] is the sub-list for method output_type
-	20, // [20:25] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	2,  // 20: idplug.connector.v1.RevokeTokenRequest.instance:type_name -> idplug.connector.v1.Instance
+	3,  // 21: idplug.connector.v1.ConnectorService.GetMetadata:input_type -> idplug.connector.v1.GetMetadataRequest
+	9,  // 22: idplug.connector.v1.ConnectorService.ValidateConfig:input_type -> idplug.connector.v1.ValidateConfigRequest
+	12, // 23: idplug.connector.v1.ConnectorService.GetAuthorizationUri:input_type -> idplug.connector.v1.GetAuthorizationUriRequest
+	14, // 24: idplug.connector.v1.ConnectorService.GetUserInfo:input_type -> idplug.connector.v1.GetUserInfoRequest
+	18, // 25: idplug.connector.v1.ConnectorService.RefreshTokens:input_type -> idplug.connector.v1.RefreshTokensRequest
+	20, // 26: idplug.connector.v1.ConnectorService.RevokeToken:input_type -> idplug.connector.v1.RevokeTokenRequest
+	4,  // 27: idplug.connector.v1.ConnectorService.GetMetadata:output_type -> idplug.connector.v1.GetMetadataResponse
+	10, // 28: idplug.connector.v1.ConnectorService.ValidateConfig:output_type -> idplug.connector.v1.ValidateConfigResponse
+	13, // 29: idplug.connector.v1.ConnectorService.GetAuthorizationUri:output_type -> idplug.connector.v1.GetAuthorizationUriResponse
+	15, // 30: idplug.connector.v1.ConnectorService.GetUserInfo:output_type -> idplug.connector.v1.GetUserInfoResponse
+	19, // 31: idplug.connector.v1.ConnectorService.RefreshTokens:output_type -> idplug.connector.v1.RefreshTokensResponse
+	21, // 32: idplug.connector.v1.ConnectorService.RevokeToken:output_type -> idplug.connector.v1.RevokeTokenResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_idplug_connector_v1_connector_proto_init() }
@@ -1612,7 +1720,7 @@ func file_idplug_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idplug_connector_v1_connector_proto_rawDesc), len(file_idplug_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

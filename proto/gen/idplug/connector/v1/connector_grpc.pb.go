@@ -31,6 +31,7 @@ const (
 	ConnectorService_GetAuthorizationUri_FullMethodName = "/idplug.connector.v1.ConnectorService/GetAuthorizationUri"
 	ConnectorService_GetUserInfo_FullMethodName         = "/idplug.connector.v1.ConnectorService/GetUserInfo"
 	ConnectorService_RefreshTokens_FullMethodName       = "/idplug.connector.v1.ConnectorService/RefreshTokens"
+	ConnectorService_RevokeToken_FullMethodName         = "/idplug.connector.v1.ConnectorService/RevokeToken"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -50,6 +51,9 @@ type ConnectorServiceClient interface {
 	GetUserInfo(ctx context.Context, in *GetUserInfoRequest, opts ...grpc.CallOption) (*GetUserInfoResponse, error)
 	// RefreshTokens exchanges a refresh token for a new token set.
 	RefreshTokens(ctx context.Context, in *RefreshTokensRequest, opts ...grpc.CallOption) (*RefreshTokensResponse, error)
+	// RevokeToken asks the provider to revoke a token (RFC 7009). A connector that
+	// cannot answers NOT_IMPLEMENTED.
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -110,6 +114,16 @@ func (c *connectorServiceClient) RefreshTokens(ctx context.Context, in *RefreshT
 	return out, nil
 }
 
+func (c *connectorServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_RevokeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -127,6 +141,9 @@ type ConnectorServiceServer interface {
 	GetUserInfo(context.Context, *GetUserInfoRequest) (*GetUserInfoResponse, error)
 	// RefreshTokens exchanges a refresh token for a new token set.
 	RefreshTokens(context.Context, *RefreshTokensRequest) (*RefreshTokensResponse, error)
+	// RevokeToken asks the provider to revoke a token (RFC 7009). A connector that
+	// cannot answers NOT_IMPLEMENTED.
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -151,6 +168,9 @@ func (UnimplementedConnectorServiceServer) GetUserInfo(context.Context, *GetUser
 }
 func (UnimplementedConnectorServiceServer) RefreshTokens(context.Context, *RefreshTokensRequest) (*RefreshTokensResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RefreshTokens not implemented")
+}
+func (UnimplementedConnectorServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -263,6 +283,24 @@ func _ConnectorService_RefreshTokens_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -289,6 +327,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RefreshTokens",
 			Handler:    _ConnectorService_RefreshTokens_Handler,
+		},
+		{
+			MethodName: "RevokeToken",
+			Handler:    _ConnectorService_RevokeToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

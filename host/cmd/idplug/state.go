@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/config"
+	"github.com/idplug/idplug/host/metrics"
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/vault"
+)
+
+// purgeInterval is how often expired flows and sessions are deleted.
+const purgeInterval = 5 * time.Minute
+
+// openStore opens the configured store, applying pending migrations, with a
+// deadline on every call; nil when the store is off.
+func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
+	if !cfg.Store.Enabled() {
+		return nil, nil
+	}
+	octx, cancel := context.WithTimeout(ctx, cfg.Store.Timeout+30*time.Second)
+	defer cancel()
+	raw, err := store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, ConnectTimeout: cfg.Store.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	var observe store.Observer
+	if m != nil {
+		observe = m.ObserveStore
+	}
+	// A vault refresh holds its record's lock across the call to the plugin.
+	return store.Timed(raw, cfg.Store.Timeout, cfg.Store.Timeout+cfg.CallTimeout, observe), nil
+}
+
+// startPurge deletes expired rows in the background until ctx ends.
+func startPurge(ctx context.Context, s store.Store, log hclog.Logger) {
+	go store.PurgeEvery(ctx, s, purgeInterval, func(err error) {
+		log.Warn("purging expired flows and sessions failed; retrying later", "error", err)
+	})
+}
+
+// openVault builds the vault from vault_keys; nil when none are configured.
+func openVault(cfg *config.Config) (*vault.Vault, error) {
+	if len(cfg.VaultKeys) == 0 {
+		return nil, nil
+	}
+	return vault.New(cfg.VaultKeys)
+}
+
+// tokenStorage lists the instances whose tokens the vault keeps, and warns
+// about those that ask for tokens without a vault to keep them in.
+func tokenStorage(cfg *config.Config, log hclog.Logger) []string {
+	var ids []string
+	for _, c := range cfg.Connectors {
+		switch {
+		case cfg.KeepsTokens(c):
+			ids = append(ids, c.ID)
+		case c.StoreTokens && log != nil:
+			log.Warn("connector has storeTokens, but the vault needs a store and vault_keys: its tokens are handed back, not kept", "connector", c.ID)
+		}
+	}
+	return ids
+}
+
+// stateSettings sums up what only a restart applies: the store and the vault
+// keys (digested, never kept in the clear for the comparison).
+func stateSettings(cfg *config.Config) (storeSetting, vaultSetting string) {
+	h := sha256.New()
+	for _, k := range cfg.VaultKeys {
+		h.Write(k)
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%s|%s", cfg.Store.URL, cfg.Store.Timeout), hex.EncodeToString(h.Sum(nil))
+}
+
+// migrateCmd applies pending schema migrations, ahead of a rollout.
+func migrateCmd(args []string, stdout, stderr io.Writer) int {
+	_, cfg, code := loadConfig("migrate", args, stderr)
+	if cfg == nil {
+		return code
+	}
+	if !cfg.Store.Enabled() {
+		fmt.Fprintln(stderr, "idplug migrate: the store is off (store.url: off); nothing to migrate")
+		return 1
+	}
+	s, err := openStore(context.Background(), cfg, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "idplug migrate:", err)
+		return 1
+	}
+	defer s.Close()
+	fmt.Fprintf(stdout, "%s store is at schema version %d\n", s.Backend(), store.SchemaVersion())
+	return 0
+}
+
+// vaultCmd runs vault maintenance: rekey re-encrypts every record under the
+// first of vault_keys.
+func vaultCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "rekey" {
+		fmt.Fprintln(stderr, "usage: idplug vault rekey --config idplug.yaml")
+		return 2
+	}
+	_, cfg, code := loadConfig("vault rekey", args[1:], stderr)
+	if cfg == nil {
+		return code
+	}
+	v, err := openVault(cfg)
+	if err != nil || v == nil {
+		fmt.Fprintln(stderr, "idplug vault rekey: vault_keys:", orNone(err))
+		return 1
+	}
+	if !cfg.Store.Enabled() {
+		fmt.Fprintln(stderr, "idplug vault rekey: the store is off (store.url: off); there is no vault")
+		return 1
+	}
+	s, err := openStore(context.Background(), cfg, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "idplug vault rekey:", err)
+		return 1
+	}
+	defer s.Close()
+	n, err := s.EachTokens(context.Background(), v.Rekey)
+	if err != nil {
+		fmt.Fprintln(stderr, "idplug vault rekey: nothing was changed:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s\n", n, v.KeyIDs()[0])
+	return 0
+}
+
+func orNone(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "none are configured"
+}

@@ -1,0 +1,100 @@
+package config
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Store settings: where the state that outlives a request lives.
+const (
+	// DefaultStoreURL is a SQLite file beside the configuration file.
+	DefaultStoreURL     = "sqlite:idplug.db"
+	DefaultStoreTimeout = 2 * time.Second
+	MaxStoreTimeout     = time.Minute
+	// MinVaultKeyLen is the shortest vault key accepted, in bytes.
+	MinVaultKeyLen = 32
+)
+
+var storeKeys = []string{"url", "timeout"}
+
+// Store configures the state backend.
+type Store struct {
+	// URL is sqlite:ABSOLUTE-PATH or postgres://...; empty when the store is
+	// off (stateless mode: flows are not single-use, sign-out only clears the cookie).
+	URL string
+	// Timeout bounds every store call.
+	Timeout time.Duration
+}
+
+// Enabled reports whether a store is configured.
+func (s Store) Enabled() bool { return s.URL != "" }
+
+// store decodes the store: mapping. A relative SQLite path is resolved against baseDir.
+func (d *decoder) store(cfg *Config, fs fields, baseDir string) {
+	cfg.Store = Store{URL: DefaultStoreURL, Timeout: DefaultStoreTimeout}
+	e, ok, at := fs.at("store")
+	if ok {
+		v := deref(e.value)
+		if v.Kind != yaml.MappingNode {
+			d.ps.add(at.path, at.pos, "must be a mapping, like {url: sqlite:idplug.db}")
+			return
+		}
+		sfs := d.known(v, at.path, storeKeys)
+		sfs.pos = posOf(v)
+		if s, set, uat := sfs.text("url"); set {
+			switch {
+			case s == "off":
+				cfg.Store.URL = ""
+			case strings.HasPrefix(s, "sqlite:") && len(s) > len("sqlite:"),
+				strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+				cfg.Store.URL = s
+			default:
+				// Never echo the value: a database URL may hold a password.
+				d.ps.add(uat.path, uat.pos, "must be sqlite:FILE, postgres://... or off")
+			}
+		}
+		cfg.Store.Timeout = d.duration(sfs, "timeout", DefaultStoreTimeout, MaxStoreTimeout)
+	}
+	if file, ok := strings.CutPrefix(cfg.Store.URL, "sqlite:"); ok && !filepath.IsAbs(file) {
+		cfg.Store.URL = "sqlite:" + filepath.Clean(filepath.Join(baseDir, file))
+	}
+}
+
+// vaultKeys decodes vault_keys: optional, but required once an instance keeps tokens.
+func (d *decoder) vaultKeys(cfg *Config, fs fields) {
+	items, _, _ := fs.list("vault_keys")
+	for _, it := range items {
+		// Never print the key itself, only its length.
+		if len(it.value) < MinVaultKeyLen {
+			d.ps.add(it.at.path, it.at.pos, "is %d bytes, needs at least %d", len(it.value), MinVaultKeyLen)
+		}
+		cfg.VaultKeys = append(cfg.VaultKeys, []byte(it.value))
+	}
+}
+
+// storeTokens reads the instance's config.storeTokens (Logto's switch for
+// handing the tokens of a sign-in back). The vault keeps them when a store and
+// vault_keys are configured too; idplug serve warns when they are not.
+func storeTokens(pluginConfig json.RawMessage) bool {
+	var flags struct {
+		StoreTokens any `json:"storeTokens"`
+	}
+	return json.Unmarshal(pluginConfig, &flags) == nil && flags.StoreTokens == true
+}
+
+// KeepsTokens reports whether the vault keeps the tokens of instance c.
+func (cfg *Config) KeepsTokens(c Connector) bool {
+	return c.StoreTokens && cfg.Store.Enabled() && len(cfg.VaultKeys) > 0
+}
+
+// backend names the kind of store without its URL, which may hold a password.
+func (s Store) backend() string {
+	if i := strings.Index(s.URL, ":"); i > 0 {
+		return s.URL[:i]
+	}
+	return "off"
+}

@@ -1,0 +1,230 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/host/server"
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/vault"
+	"github.com/idplug/idplug/internal/pgtest"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// The state benchmarks: full sign-ins (authorization-uri, then user-info)
+// through the HTTP handler and the real OAuth 2.0 plugin, against a provider
+// that answers at once, so that what the store adds shows; and vault reads.
+// Run with: go test -run ^$ -bench BenchmarkSignIn -benchtime 2s ./host/server/
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	plugintest.Cleanup()
+	os.Exit(code)
+}
+
+// instantProvider issues a token for any code: expires_in 3600 for client
+// "fresh", 5 (inside the vault's refresh margin) for "stale".
+func instantProvider(tb testing.TB) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/token":
+			_ = r.ParseForm()
+			exp := 3600
+			if r.PostForm.Get("client_id") == "stale" {
+				exp = 5
+			}
+			fmt.Fprintf(w, `{"access_token":"at-%d","refresh_token":"rt","token_type":"Bearer","expires_in":%d}`, time.Now().UnixNano(), exp)
+		case "/me":
+			w.Write([]byte(`{"id":"u1","name":"User One"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+type benchServer struct {
+	srv *server.Server
+}
+
+func newBenchServer(b *testing.B, st store.Store, keepTokens bool) *benchServer {
+	b.Helper()
+	dir := plugintest.Folder(b)
+	plugintest.Install(b, dir, plugintest.Binary(b, "./plugins/oauth2"), "oauth2")
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	p := instantProvider(b)
+	var conns []host.ConnectorConfig
+	for _, id := range []string{"fresh", "stale"} {
+		cfg, _ := json.Marshal(map[string]any{
+			"authorizationEndpoint": p.URL + "/auth", "tokenEndpoint": p.URL + "/token", "userInfoEndpoint": p.URL + "/me",
+			"clientId": id, "clientSecret": "secret-0123456789", "storeTokens": true,
+		})
+		conns = append(conns, host.ConnectorConfig{ID: id, Plugin: "oauth2", Config: cfg})
+	}
+	if err := h.Configure(context.Background(), conns); err != nil {
+		b.Fatal(err)
+	}
+	sealer, err := seal.New([][]byte{[]byte("0123456789abcdef0123456789abcdef-bench")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := vault.New([][]byte{[]byte("vault-0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, _ := url.Parse("http://127.0.0.1:1")
+	srv := server.New(h, sealer, nil, hclog.NewNullLogger(), server.Settings{PublicURL: pub, Store: st, Vault: v, AccessLog: hclog.NewNullLogger()})
+	if keepTokens {
+		srv.SetTokenStorage([]string{"fresh", "stale"})
+	}
+	return &benchServer{srv: srv}
+}
+
+func (s *benchServer) do(method, path string, body any) (int, map[string]any) {
+	var r *bytes.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		r = bytes.NewReader(j)
+	} else {
+		r = bytes.NewReader(nil)
+	}
+	req := httptest.NewRequest(method, path, r)
+	rec := httptest.NewRecorder()
+	s.srv.ServeHTTP(rec, req)
+	var out map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	return rec.Code, out
+}
+
+func (s *benchServer) signIn(id string) error {
+	status, auth := s.do("POST", "/v1/connectors/"+id+"/authorization-uri", map[string]any{"redirectUri": "https://app.test/cb"})
+	if status != 200 {
+		return fmt.Errorf("authorization-uri: %d %v", status, auth)
+	}
+	status, res := s.do("POST", "/v1/connectors/"+id+"/user-info", map[string]any{
+		"session": auth["session"], "data": map[string]string{"code": "c", "state": auth["state"].(string)}})
+	if status != 200 {
+		return fmt.Errorf("user-info: %d %v", status, res)
+	}
+	return nil
+}
+
+func benchStores(b *testing.B) []struct {
+	name string
+	open func(b *testing.B) store.Store
+} {
+	return []struct {
+		name string
+		open func(b *testing.B) store.Store
+	}{
+		{"off", func(*testing.B) store.Store { return nil }},
+		{"sqlite", func(b *testing.B) store.Store {
+			return openBenchStore(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+		}},
+		{"postgres", func(b *testing.B) store.Store { return openBenchStore(b, pgtest.Start(b).URL) }},
+	}
+}
+
+func openBenchStore(b *testing.B, u string) store.Store {
+	s, err := store.Open(context.Background(), u, store.Options{Migrate: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s = store.Timed(s, 5*time.Second, 15*time.Second, nil)
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkSignIn: full sign-ins per second, store off, SQLite and PostgreSQL,
+// one caller and 16 at once. With a store, each sign-in consumes its flow;
+// "+vault" also seals its tokens into the vault.
+func BenchmarkSignIn(b *testing.B) {
+	for _, st := range benchStores(b) {
+		b.Run(st.name, func(b *testing.B) {
+			db := st.open(b)
+			s := newBenchServer(b, db, false)
+			for _, c := range []int{1, 16} {
+				b.Run(fmt.Sprintf("c%d", c), func(b *testing.B) {
+					runConcurrent(b, c, func() error { return s.signIn("fresh") })
+				})
+			}
+			if db == nil {
+				return
+			}
+			kept := newBenchServer(b, db, true)
+			b.Run("c16+vault", func(b *testing.B) {
+				runConcurrent(b, 16, func() error { return kept.signIn("fresh") })
+			})
+		})
+	}
+}
+
+// BenchmarkVaultRead: a vault read of fresh tokens, and of tokens that expire
+// within the margin (each read refreshes at the provider), on SQLite and PostgreSQL.
+func BenchmarkVaultRead(b *testing.B) {
+	for _, st := range benchStores(b)[1:] {
+		b.Run(st.name, func(b *testing.B) {
+			s := newBenchServer(b, st.open(b), true)
+			for _, id := range []string{"fresh", "stale"} {
+				if err := s.signIn(id); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for name, id := range map[string]string{"no-refresh": "fresh", "refresh": "stale"} {
+				b.Run(name, func(b *testing.B) {
+					runConcurrent(b, 1, func() error {
+						status, body := s.do("GET", "/v1/connectors/"+id+"/users/u1/tokens", nil)
+						if status != 200 {
+							return fmt.Errorf("vault read: %d %v", status, body)
+						}
+						return nil
+					})
+				})
+			}
+		})
+	}
+}
+
+// runConcurrent runs op b.N times over c goroutines and reports operations per second.
+func runConcurrent(b *testing.B, c int, op func() error) {
+	var next atomic.Int64
+	errs := make(chan error, c)
+	b.ResetTimer()
+	start := time.Now()
+	for range c {
+		go func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := op(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range c {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
+}

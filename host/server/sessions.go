@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
+)
+
+// Browser sessions. With a store, the session cookie only names a record (a
+// random id, sealed so that it cannot be guessed or forged): sign-out revokes
+// the record, and a revoked or expired record is signed out on every replica,
+// whoever still holds a copy of the cookie. Without a store the cookie carries
+// the sealed session itself (usersession.go).
+
+// sessionRefPurpose seals a cookie that names a stored session; a stateless
+// session cookie (userSessionPurpose) never opens as one, nor the reverse.
+const sessionRefPurpose = "user-session-ref"
+
+type sessionRef struct {
+	ID string `json:"id"`
+}
+
+// storedSessionID is the key of a session's record: the SHA-256 of the
+// cookie's id, so that reading the table gives nobody a usable cookie.
+func storedSessionID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+// startUserSession makes the session cookie of a finished sign-in.
+func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo) (*http.Cookie, error) {
+	st := s.settings.Store
+	if st == nil {
+		return s.userSessionCookie(id, u)
+	}
+	// The record may hold the whole profile: no cookie size to fit in.
+	data, err := json.Marshal(userSession{Connector: id, UserInfo: u})
+	if err != nil {
+		return nil, err
+	}
+	ttl := s.settings.UserSessionTTL
+	ref := sessionRef{ID: newState()}
+	if err := st.PutSession(ctx, storedSessionID(ref.ID), data, time.Now().Add(ttl)); err != nil {
+		return nil, storeError(err, "")
+	}
+	sealed, err := s.sealJSON(sessionRefPurpose, ref, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return s.cookies.session(sealed, ttl), nil
+}
+
+// currentUser is the signed-in user, or false: a store that does not answer
+// counts as signed out.
+func (s *Server) currentUser(r *http.Request) (userSession, bool) {
+	sess, ok, _ := s.lookupUser(r)
+	return sess, ok
+}
+
+// lookupUser reads the session the cookie names. A missing, altered, expired
+// or revoked session is false; a store that cannot be reached is an error.
+func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
+	var sess userSession
+	c, err := r.Cookie(s.cookies.sessionName())
+	if err != nil {
+		return sess, false, nil
+	}
+	st := s.settings.Store
+	if st == nil {
+		err := s.openJSON(userSessionPurpose, c.Value, "the session", &sess)
+		return sess, err == nil, nil
+	}
+	var ref sessionRef
+	if err := s.openJSON(sessionRefPurpose, c.Value, "the session", &ref); err != nil || ref.ID == "" {
+		return sess, false, nil
+	}
+	data, err := st.Session(r.Context(), storedSessionID(ref.ID), time.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return sess, false, nil
+	case err != nil:
+		return sess, false, storeError(err, "")
+	}
+	if err := json.Unmarshal(data, &sess); err != nil {
+		return sess, false, nil
+	}
+	return sess, true, nil
+}
+
+// endUserSession revokes the session the request's cookie names, if any.
+func (s *Server) endUserSession(r *http.Request) error {
+	st := s.settings.Store
+	c, err := r.Cookie(s.cookies.sessionName())
+	if st == nil || err != nil {
+		return nil
+	}
+	var ref sessionRef
+	if err := s.openJSON(sessionRefPurpose, c.Value, "the session", &ref); err != nil || ref.ID == "" {
+		return nil
+	}
+	if err := st.RevokeSession(r.Context(), storedSessionID(ref.ID)); err != nil {
+		return storeError(err, "")
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
+)
+
+// Single-use flows: every sealed flow carries a random id, and finishing it
+// records the id in the store first, so that a flow replayed, on this process or
+// any replica sharing the database, is refused before the plugin is called and
+// before a code is sent to the provider a second time.
+
+// consumedMargin keeps a consumed id past its flow's expiry, so that neither the
+// moment the seal is made nor clocks that differ between replicas open a window
+// where the seal is still good and its id already purged.
+const consumedMargin = 5 * time.Minute
+
+// stampFlow gives f a fresh id and its expiry, before it is sealed.
+func (s *Server) stampFlow(f flow) flow {
+	f.ID = newState()
+	f.Expires = time.Now().Add(s.settings.FlowTTL).Unix()
+	return f
+}
+
+// sealFlow stamps f and seals it.
+func (s *Server) sealFlow(purpose string, f flow) (string, error) {
+	return s.sealJSON(purpose, s.stampFlow(f), s.settings.FlowTTL)
+}
+
+// finishFlow opens a sealed flow and consumes it. Without a store (stateless
+// mode) a flow is only bounded by its expiry.
+func (s *Server) finishFlow(ctx context.Context, purpose, token, what string) (flow, error) {
+	var f flow
+	if err := s.openJSON(purpose, token, what, &f); err != nil {
+		return f, err
+	}
+	return f, s.consumeFlow(ctx, f, what)
+}
+
+// consumeFlow records an opened flow as finished; ErrUsed becomes session_used.
+func (s *Server) consumeFlow(ctx context.Context, f flow, what string) error {
+	if s.settings.Store == nil {
+		return nil
+	}
+	if f.ID == "" {
+		return &sdk.Error{Code: CodeSessionInvalid, Message: what + " was sealed without an id for single use; start the sign-in again"}
+	}
+	err := s.settings.Store.ConsumeFlow(ctx, f.ID, time.Unix(f.Expires, 0).Add(consumedMargin))
+	if err != nil {
+		return storeError(err, what+" was used already: a sign-in can be finished once; start again")
+	}
+	return nil
+}
+
+// storeError turns a store failure into the error a client sees: used for
+// ErrUsed, store_unavailable for a database that does not answer.
+func storeError(err error, usedMessage string) error {
+	switch {
+	case errors.Is(err, store.ErrUsed):
+		return &sdk.Error{Code: CodeSessionUsed, Message: usedMessage}
+	case errors.Is(err, store.ErrUnavailable):
+		return &sdk.Error{Code: CodeStoreUnavailable, Message: "the state store cannot be reached; try again shortly"}
+	case errors.Is(err, context.Canceled):
+		return &sdk.Error{Code: sdk.CodeGeneral, Message: "the request was canceled"}
+	}
+	return &sdk.Error{Code: CodeStoreUnavailable, Message: "the state store failed; try again shortly"}
+}

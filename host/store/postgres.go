@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrationLockKey is the pg_advisory_lock key that serializes migrations, so
+// replicas starting together apply each migration once.
+const migrationLockKey = 0x1d91_0001
+
+// postgresStore keeps state in PostgreSQL, shared by every replica.
+type postgresStore struct {
+	pool *pgxpool.Pool
+	// locks queue this process's callers of UpdateTokens on one record before
+	// they take a connection: many callers waiting on one row lock would
+	// otherwise hold the whole pool.
+	locks keyLocks
+}
+
+func openPostgres(ctx context.Context, url string, opts Options) (Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may repeat the URL; say what is wrong without it.
+		return nil, fmt.Errorf("store: postgres: the URL %s cannot be parsed", Redact(url))
+	}
+	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16
+	}
+	cfg.HealthCheckPeriod = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	s := &postgresStore{pool: pool}
+	if err := s.migrate(ctx, opts.Migrate); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *postgresStore) Backend() string { return "postgres" }
+func (s *postgresStore) Close() error    { s.pool.Close(); return nil }
+
+func (s *postgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// migrate holds a session advisory lock while it reads the schema version and
+// applies what is missing: a replica starting at the same time waits, then
+// finds nothing left to do.
+func (s *postgresStore) migrate(ctx context.Context, apply bool) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: postgres: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLockKey); err != nil {
+		return fmt.Errorf("store: postgres: %w", err)
+	}
+	defer func() {
+		// A fresh context: the lock must go even when ctx has ended.
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, migrationLockKey); err != nil {
+			conn.Conn().Close(uctx) // closing the session drops its locks
+		}
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("store: postgres: %w", err)
+	}
+	var have int
+	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("store: postgres: %w", err)
+	}
+	switch {
+	case have > SchemaVersion():
+		return errSchemaAhead(have)
+	case have == SchemaVersion():
+		return nil
+	case !apply:
+		return errSchemaBehind(have)
+	}
+	for _, m := range migrations("postgres") {
+		if m.version <= have {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, m.version, m.name, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: postgres: migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *postgresStore) ConsumeFlow(ctx context.Context, id string, expires time.Time) error {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO consumed_flows (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, ms(expires))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrUsed
+	}
+	return nil
+}
+
+func (s *postgresStore) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES ($1, $2, $3)`, id, data, ms(expires))
+	return err
+}
+
+func (s *postgresStore) Session(ctx context.Context, id string, now time.Time) ([]byte, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, `SELECT data FROM user_sessions WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, ms(now)).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return data, err
+}
+
+func (s *postgresStore) RevokeSession(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE user_sessions SET revoked = TRUE WHERE id = $1`, id)
+	return err
+}
+
+const pgTokenColumns = `connector, user_id, key_id, sealed, expires_at, refresh_failed, updated_at`
+
+func pgScanTokens(row pgx.Row) (TokenRecord, error) {
+	var r TokenRecord
+	var exp, upd int64
+	err := row.Scan(&r.Connector, &r.UserID, &r.KeyID, &r.Sealed, &exp, &r.RefreshFailed, &upd)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	r.ExpiresAt, r.UpdatedAt = fromMS(exp), fromMS(upd)
+	return r, err
+}
+
+func pgPut(ctx context.Context, exec func(context.Context, string, ...any) error, r TokenRecord) error {
+	return exec(ctx, `INSERT INTO vault_tokens (`+pgTokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
+		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
+		r.Connector, r.UserID, r.KeyID, r.Sealed, ms(r.ExpiresAt), r.RefreshFailed, time.Now().UnixMilli())
+}
+
+func execOf(db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}) func(context.Context, string, ...any) error {
+	return func(ctx context.Context, q string, args ...any) error {
+		_, err := db.Exec(ctx, q, args...)
+		return err
+	}
+}
+
+func (s *postgresStore) PutTokens(ctx context.Context, r TokenRecord) error {
+	return pgPut(ctx, execOf(s.pool), r)
+}
+
+func (s *postgresStore) Tokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
+	return pgScanTokens(s.pool.QueryRow(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens WHERE connector = $1 AND user_id = $2`, connector, userID))
+}
+
+func (s *postgresStore) DeleteTokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
+	return pgScanTokens(s.pool.QueryRow(ctx, `DELETE FROM vault_tokens WHERE connector = $1 AND user_id = $2 RETURNING `+pgTokenColumns, connector, userID))
+}
+
+// UpdateTokens locks the row with SELECT ... FOR UPDATE for the length of one
+// transaction: a replica asking for the same record waits for the commit and
+// then reads what this one wrote.
+func (s *postgresStore) UpdateTokens(ctx context.Context, connector, userID string, fn func(TokenRecord) (*TokenRecord, error)) error {
+	unlock, err := s.locks.lock(ctx, connector+"\x00"+userID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var fnErr error
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rec, err := pgScanTokens(tx.QueryRow(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens WHERE connector = $1 AND user_id = $2 FOR UPDATE`, connector, userID))
+		if err != nil {
+			return err
+		}
+		var next *TokenRecord
+		next, fnErr = fn(rec)
+		if next != nil {
+			return pgPut(ctx, execOf(tx), *next)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return fnErr
+}
+
+func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens ORDER BY connector, user_id FOR UPDATE`)
+		if err != nil {
+			return err
+		}
+		var recs []TokenRecord
+		for rows.Next() {
+			r, err := pgScanTokens(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			recs = append(recs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range recs {
+			next, err := fn(r)
+			if err != nil {
+				return err
+			}
+			if next != nil {
+				if err := pgPut(ctx, execOf(tx), *next); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (s *postgresStore) Purge(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{`DELETE FROM consumed_flows WHERE expires_at < $1`, `DELETE FROM user_sessions WHERE expires_at < $1`} {
+		tag, err := s.pool.Exec(ctx, q, ms(now))
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+	}
+	return total, nil
+}

@@ -1,0 +1,366 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go driver keeps the build cgo-free
+)
+
+// sqliteStore keeps state in one SQLite file in WAL mode: readers never wait
+// for the writer, and a commit survives the process being killed. It serves one
+// idplug process; replicas need PostgreSQL.
+type sqliteStore struct {
+	db    *sql.DB
+	locks *keyLocks
+	// writer lets one write at a time reach SQLite: writers that meet in
+	// SQLite wait in its busy handler, which sleeps in steps of milliseconds.
+	writer chan struct{}
+}
+
+// write runs fn holding the write slot, or gives up when ctx ends.
+func (s *sqliteStore) write(ctx context.Context, fn func() error) error {
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.writer }()
+	return fn()
+}
+
+// fileLocks holds one lock set per database file, shared by every handle on
+// it in this process.
+var fileLocks = struct {
+	sync.Mutex
+	m map[string]*keyLocks
+}{m: map[string]*keyLocks{}}
+
+var fileWriters = struct {
+	sync.Mutex
+	m map[string]chan struct{}
+}{m: map[string]chan struct{}{}}
+
+func writerFor(file string) chan struct{} {
+	fileWriters.Lock()
+	defer fileWriters.Unlock()
+	w := fileWriters.m[file]
+	if w == nil {
+		w = make(chan struct{}, 1)
+		fileWriters.m[file] = w
+	}
+	return w
+}
+
+func locksFor(file string) *keyLocks {
+	fileLocks.Lock()
+	defer fileLocks.Unlock()
+	l := fileLocks.m[file]
+	if l == nil {
+		l = &keyLocks{}
+		fileLocks.m[file] = l
+	}
+	return l
+}
+
+func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
+	if file == "" {
+		return nil, errors.New("store: sqlite: needs a file name, like sqlite:idplug.db")
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(opts.BaseDir, file)
+	}
+	file = filepath.Clean(file)
+	// Created 0600 before SQLite opens it: the vault and sessions are nobody
+	// else's business. SQLite gives its -wal and -shm files the same mode.
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: %w", err)
+	}
+	f.Close()
+	if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("store: sqlite: %s is readable by other users (mode %#o): chmod 600 it", file, st.Mode().Perm())
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	// NORMAL in WAL mode: a commit survives the process being killed; only a
+	// power loss may take the last commits back.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.ConnectTimeout.Milliseconds()))
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &sqliteStore{db: db, locks: locksFor(file), writer: writerFor(file)}
+	if err := s.migrate(ctx, opts.Migrate); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sqliteStore) Backend() string { return "sqlite" }
+func (s *sqliteStore) Close() error    { return s.db.Close() }
+
+func (s *sqliteStore) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// migrate brings the schema up to date in one immediate transaction, which
+// takes SQLite's write lock: a second process opening the file waits.
+func (s *sqliteStore) migrate(ctx context.Context, apply bool) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: sqlite: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: sqlite: %w", err)
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("store: sqlite: %w", err)
+	}
+	if have > SchemaVersion() {
+		return errSchemaAhead(have)
+	}
+	if have == SchemaVersion() {
+		return tx.Commit()
+	}
+	if !apply {
+		return errSchemaBehind(have)
+	}
+	for _, m := range migrations("sqlite") {
+		if m.version <= have {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("store: sqlite: migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, time.Now().UnixMilli()); err != nil {
+			return fmt.Errorf("store: sqlite: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *sqliteStore) ConsumeFlow(ctx context.Context, id string, expires time.Time) error {
+	return s.write(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, `INSERT INTO consumed_flows (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(expires))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrUsed
+		}
+		return nil
+	})
+}
+
+func (s *sqliteStore) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {
+	return s.write(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES (?, ?, ?)`, id, data, ms(expires))
+		return err
+	})
+}
+
+func (s *sqliteStore) Session(ctx context.Context, id string, now time.Time) ([]byte, error) {
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM user_sessions WHERE id = ? AND revoked = 0 AND expires_at > ?`, id, ms(now)).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return data, err
+}
+
+func (s *sqliteStore) RevokeSession(ctx context.Context, id string) error {
+	return s.write(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET revoked = 1 WHERE id = ?`, id)
+		return err
+	})
+}
+
+const sqliteTokenColumns = `connector, user_id, key_id, sealed, expires_at, refresh_failed, updated_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanTokens(row scanner) (TokenRecord, error) {
+	var r TokenRecord
+	var exp, upd int64
+	err := row.Scan(&r.Connector, &r.UserID, &r.KeyID, &r.Sealed, &exp, &r.RefreshFailed, &upd)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	r.ExpiresAt, r.UpdatedAt = fromMS(exp), fromMS(upd)
+	return r, err
+}
+
+type execer interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}
+
+func sqlitePut(ctx context.Context, db execer, r TokenRecord) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO vault_tokens (`+sqliteTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
+		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
+		r.Connector, r.UserID, r.KeyID, r.Sealed, ms(r.ExpiresAt), r.RefreshFailed, time.Now().UnixMilli())
+	return err
+}
+
+func (s *sqliteStore) PutTokens(ctx context.Context, r TokenRecord) error {
+	return s.write(ctx, func() error { return sqlitePut(ctx, s.db, r) })
+}
+
+func (s *sqliteStore) Tokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
+	return scanTokens(s.db.QueryRowContext(ctx, `SELECT `+sqliteTokenColumns+` FROM vault_tokens WHERE connector = ? AND user_id = ?`, connector, userID))
+}
+
+func (s *sqliteStore) DeleteTokens(ctx context.Context, connector, userID string) (rec TokenRecord, err error) {
+	err = s.write(ctx, func() error {
+		rec, err = scanTokens(s.db.QueryRowContext(ctx, `DELETE FROM vault_tokens WHERE connector = ? AND user_id = ? RETURNING `+sqliteTokenColumns, connector, userID))
+		return err
+	})
+	return rec, err
+}
+
+// UpdateTokens holds an in-process lock on the record rather than a database
+// transaction: fn may wait on a provider, and SQLite has one writer for the
+// whole file.
+func (s *sqliteStore) UpdateTokens(ctx context.Context, connector, userID string, fn func(TokenRecord) (*TokenRecord, error)) error {
+	unlock, err := s.locks.lock(ctx, connector+"\x00"+userID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := s.Tokens(ctx, connector, userID)
+	if err != nil {
+		return err
+	}
+	next, fnErr := fn(rec)
+	if next != nil {
+		if err := s.PutTokens(ctx, *next); err != nil {
+			return err
+		}
+	}
+	return fnErr
+}
+
+func (s *sqliteStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error) {
+	err = s.write(ctx, func() error {
+		n, err = s.eachTokens(ctx, fn)
+		return err
+	})
+	return n, err
+}
+
+func (s *sqliteStore) eachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqliteTokenColumns+` FROM vault_tokens ORDER BY connector, user_id`)
+	if err != nil {
+		return 0, err
+	}
+	var recs []TokenRecord
+	for rows.Next() {
+		r, err := scanTokens(rows)
+		if err != nil {
+			rows.Close()
+			return 0, err
+		}
+		recs = append(recs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		next, err := fn(r)
+		if err != nil {
+			return n, err
+		}
+		if next != nil {
+			if err := sqlitePut(ctx, tx, *next); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, tx.Commit()
+}
+
+func (s *sqliteStore) Purge(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{`DELETE FROM consumed_flows WHERE expires_at < ?`, `DELETE FROM user_sessions WHERE expires_at < ?`} {
+		err := s.write(ctx, func() error {
+			res, err := s.db.ExecContext(ctx, q, ms(now))
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// keyLocks is a set of mutexes by key, each dropped when nobody holds it.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	ch   chan struct{} // a one-slot semaphore, so waiting honours ctx
+	refs int
+}
+
+func (k *keyLocks) lock(ctx context.Context, key string) (func(), error) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	release := func() {
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,300 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/internal/pgtest"
+)
+
+// backend opens a fresh store of one kind; open gives a second handle on the
+// same database, as another replica would have.
+type backend struct {
+	name string
+	open func(t *testing.T) store.Store
+}
+
+func backends(t *testing.T) []backend {
+	dir := t.TempDir()
+	sqliteURL := "sqlite:" + filepath.Join(dir, "idplug.db")
+	var pg *pgtest.Server
+	return []backend{
+		{"sqlite", func(t *testing.T) store.Store { return mustOpen(t, sqliteURL) }},
+		{"postgres", func(t *testing.T) store.Store {
+			if pg == nil {
+				pg = pgtest.Start(t)
+			}
+			return mustOpen(t, pg.URL)
+		}},
+	}
+}
+
+func mustOpen(t *testing.T, url string) store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := store.Open(ctx, url, store.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = store.Timed(s, 5*time.Second, 10*time.Second, nil)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.open(t)
+			other := b.open(t)
+			t.Run("consume", func(t *testing.T) { testConsume(t, s, other) })
+			t.Run("sessions", func(t *testing.T) { testSessions(t, s, other) })
+			t.Run("tokens", func(t *testing.T) { testTokens(t, s, other) })
+			t.Run("update-is-exclusive", func(t *testing.T) { testUpdateExclusive(t, s, other) })
+			t.Run("purge", func(t *testing.T) { testPurge(t, s) })
+		})
+	}
+}
+
+func testConsume(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	exp := time.Now().Add(time.Minute)
+	if err := s.ConsumeFlow(ctx, "flow-1", exp); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []store.Store{s, other} {
+		if err := st.ConsumeFlow(ctx, "flow-1", exp); !errors.Is(err, store.ErrUsed) {
+			t.Fatalf("second consume: %v, want ErrUsed", err)
+		}
+	}
+	// Many callers on two handles at once: exactly one wins.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Go(func() {
+			st := s
+			if i%2 == 1 {
+				st = other
+			}
+			err := st.ConsumeFlow(ctx, "flow-race", exp)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, store.ErrUsed):
+				t.Errorf("consume: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d callers consumed one flow, want 1", wins.Load())
+	}
+}
+
+func testSessions(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	if err := s.PutSession(ctx, "sess-1", []byte(`{"a":1}`), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := other.Session(ctx, "sess-1", now)
+	if err != nil || string(got) != `{"a":1}` {
+		t.Fatalf("Session = %q, %v", got, err)
+	}
+	if _, err := s.Session(ctx, "sess-1", now.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired session: %v, want ErrNotFound", err)
+	}
+	if err := other.RevokeSession(ctx, "sess-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Session(ctx, "sess-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoked session: %v, want ErrNotFound", err)
+	}
+	if err := s.RevokeSession(ctx, "nobody"); err != nil {
+		t.Fatalf("revoking an unknown session: %v", err)
+	}
+	if _, err := s.Session(ctx, "nobody", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown session: %v", err)
+	}
+}
+
+func testTokens(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	exp := time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())
+	rec := store.TokenRecord{Connector: "acme", UserID: "u1", KeyID: "k1", Sealed: []byte{0, 1, 2, 255}, ExpiresAt: exp}
+	if err := s.PutTokens(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := other.Tokens(ctx, "acme", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.KeyID != "k1" || !bytes.Equal(got.Sealed, rec.Sealed) || !got.ExpiresAt.Equal(exp) || got.RefreshFailed {
+		t.Fatalf("Tokens = %+v", got)
+	}
+	rec.Sealed, rec.RefreshFailed = []byte("second"), true
+	if err := other.PutTokens(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Tokens(ctx, "acme", "u1"); string(got.Sealed) != "second" || !got.RefreshFailed {
+		t.Fatalf("after replace: %+v", got)
+	}
+	if _, err := s.Tokens(ctx, "acme", "u2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing record: %v", err)
+	}
+	// EachTokens sees every record and replaces what fn returns.
+	if err := s.PutTokens(ctx, store.TokenRecord{Connector: "acme", UserID: "u2", KeyID: "k1", Sealed: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.EachTokens(ctx, func(r store.TokenRecord) (*store.TokenRecord, error) {
+		r.KeyID = "k2"
+		return &r, nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("EachTokens = %d, %v", n, err)
+	}
+	if got, _ := other.Tokens(ctx, "acme", "u2"); got.KeyID != "k2" {
+		t.Fatalf("after EachTokens: %+v", got)
+	}
+	del, err := other.DeleteTokens(ctx, "acme", "u2")
+	if err != nil || string(del.Sealed) != "x" {
+		t.Fatalf("DeleteTokens = %+v, %v", del, err)
+	}
+	if _, err := s.DeleteTokens(ctx, "acme", "u2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	// An error from fn comes back as it is, and the record is still saved.
+	mine := errors.New("provider said no")
+	err = s.UpdateTokens(ctx, "acme", "u1", func(r store.TokenRecord) (*store.TokenRecord, error) {
+		r.RefreshFailed = false
+		r.Sealed = []byte("third")
+		return &r, mine
+	})
+	if err != mine {
+		t.Fatalf("UpdateTokens = %v, want fn's error", err)
+	}
+	if got, _ := other.Tokens(ctx, "acme", "u1"); string(got.Sealed) != "third" {
+		t.Fatalf("after UpdateTokens: %+v", got)
+	}
+	if err := s.UpdateTokens(ctx, "acme", "none", func(store.TokenRecord) (*store.TokenRecord, error) {
+		t.Error("fn called for a missing record")
+		return nil, nil
+	}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateTokens on a missing record: %v", err)
+	}
+}
+
+// testUpdateExclusive runs UpdateTokens on one record from many goroutines on
+// two handles: none overlaps, and each sees the previous one's write.
+func testUpdateExclusive(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	if err := s.PutTokens(ctx, store.TokenRecord{Connector: "acme", UserID: "ex", KeyID: "k", Sealed: []byte("0")}); err != nil {
+		t.Fatal(err)
+	}
+	var inside, overlaps atomic.Int32
+	var wg sync.WaitGroup
+	const callers = 16
+	for i := range callers {
+		wg.Go(func() {
+			st := s
+			if i%2 == 1 {
+				st = other
+			}
+			err := st.UpdateTokens(ctx, "acme", "ex", func(r store.TokenRecord) (*store.TokenRecord, error) {
+				if inside.Add(1) > 1 {
+					overlaps.Add(1)
+				}
+				defer inside.Add(-1)
+				var n int
+				fmt.Sscan(string(r.Sealed), &n)
+				r.Sealed = fmt.Appendf(nil, "%d", n+1)
+				return &r, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, _ := s.Tokens(ctx, "acme", "ex")
+	if overlaps.Load() != 0 || string(got.Sealed) != fmt.Sprint(callers) {
+		t.Fatalf("overlaps=%d counter=%s, want 0 and %d", overlaps.Load(), got.Sealed, callers)
+	}
+}
+
+func testPurge(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	if err := s.ConsumeFlow(ctx, "old-flow", now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSession(ctx, "old-sess", []byte("x"), now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConsumeFlow(ctx, "live-flow", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Purge(ctx, now)
+	if err != nil || n < 2 {
+		t.Fatalf("Purge = %d, %v", n, err)
+	}
+	if err := s.ConsumeFlow(ctx, "live-flow", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("a live consumed flow was purged: %v", err)
+	}
+}
+
+func TestSQLiteFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := mustOpen(t, "sqlite:"+path)
+	if err := s.ConsumeFlow(t.Context(), "x", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %#o, want 0600", filepath.Base(p), st.Mode().Perm())
+		}
+	}
+	// A file others can read is refused by name.
+	other := filepath.Join(t.TempDir(), "open.db")
+	if err := os.WriteFile(other, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := store.Open(t.Context(), "sqlite:"+other, store.Options{Migrate: true})
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("readable by other users")) {
+		t.Fatalf("Open of a 0644 file: %v", err)
+	}
+}
+
+func TestSchemaMustBeMigrated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fresh.db")
+	_, err := store.Open(t.Context(), "sqlite:"+path, store.Options{})
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("idplug migrate")) {
+		t.Fatalf("Open without Migrate of a fresh database: %v", err)
+	}
+	mustOpen(t, "sqlite:"+path)
+	s, err := store.Open(t.Context(), "sqlite:"+path, store.Options{})
+	if err != nil {
+		t.Fatalf("Open without Migrate after migrating: %v", err)
+	}
+	s.Close()
+}
+
+func TestOpenRefusesUnknownURL(t *testing.T) {
+	_, err := store.Open(t.Context(), "mysql://root:hunter2@db/x", store.Options{})
+	if err == nil || bytes.Contains([]byte(err.Error()), []byte("hunter2")) {
+		t.Fatalf("Open(mysql) = %v; want an error without the password", err)
+	}
+}

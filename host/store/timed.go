@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Observer hears about every store call, for metrics. err is nil, ErrUsed,
+// ErrNotFound or an ErrUnavailable.
+type Observer func(backend, op string, took time.Duration, err error)
+
+// Timed wraps a Store so that every call has a deadline (timeout; lockTimeout
+// for UpdateTokens, whose fn may wait on a provider) and every failure of the
+// database comes back as ErrUnavailable, never as a success.
+func Timed(s Store, timeout, lockTimeout time.Duration, observe Observer) Store {
+	if observe == nil {
+		observe = func(string, string, time.Duration, error) {}
+	}
+	return &timed{s: s, timeout: timeout, lockTimeout: lockTimeout, observe: observe}
+}
+
+type timed struct {
+	s                    Store
+	timeout, lockTimeout time.Duration
+	observe              Observer
+}
+
+// call runs fn under the deadline and classifies its error. fnErr, when set,
+// is an error of the caller's own that passes through untouched.
+func (t *timed) call(ctx context.Context, op string, d time.Duration, fn func(context.Context) error, fnErr *error) error {
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, d)
+	err := fn(cctx)
+	cancel()
+	switch {
+	case err == nil, errors.Is(err, ErrUsed), errors.Is(err, ErrNotFound):
+	case fnErr != nil && *fnErr != nil && err == *fnErr:
+	case ctx.Err() != nil:
+		// The caller gave up (a client went away): not the database's fault.
+		err = ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("%w: %s took longer than %s", ErrUnavailable, op, d)
+	default:
+		err = fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+	}
+	obsErr := err
+	if fnErr != nil && *fnErr != nil && err == *fnErr {
+		obsErr = nil
+	}
+	t.observe(t.s.Backend(), op, time.Since(start), obsErr)
+	return err
+}
+
+func (t *timed) ConsumeFlow(ctx context.Context, id string, expires time.Time) error {
+	return t.call(ctx, "consume_flow", t.timeout, func(ctx context.Context) error { return t.s.ConsumeFlow(ctx, id, expires) }, nil)
+}
+
+func (t *timed) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {
+	return t.call(ctx, "put_session", t.timeout, func(ctx context.Context) error { return t.s.PutSession(ctx, id, data, expires) }, nil)
+}
+
+func (t *timed) Session(ctx context.Context, id string, now time.Time) (data []byte, err error) {
+	err = t.call(ctx, "get_session", t.timeout, func(ctx context.Context) error {
+		data, err = t.s.Session(ctx, id, now)
+		return err
+	}, nil)
+	return data, err
+}
+
+func (t *timed) RevokeSession(ctx context.Context, id string) error {
+	return t.call(ctx, "revoke_session", t.timeout, func(ctx context.Context) error { return t.s.RevokeSession(ctx, id) }, nil)
+}
+
+func (t *timed) PutTokens(ctx context.Context, rec TokenRecord) error {
+	return t.call(ctx, "put_tokens", t.timeout, func(ctx context.Context) error { return t.s.PutTokens(ctx, rec) }, nil)
+}
+
+func (t *timed) Tokens(ctx context.Context, connector, userID string) (rec TokenRecord, err error) {
+	err = t.call(ctx, "get_tokens", t.timeout, func(ctx context.Context) error {
+		rec, err = t.s.Tokens(ctx, connector, userID)
+		return err
+	}, nil)
+	return rec, err
+}
+
+func (t *timed) DeleteTokens(ctx context.Context, connector, userID string) (rec TokenRecord, err error) {
+	err = t.call(ctx, "delete_tokens", t.timeout, func(ctx context.Context) error {
+		rec, err = t.s.DeleteTokens(ctx, connector, userID)
+		return err
+	}, nil)
+	return rec, err
+}
+
+func (t *timed) UpdateTokens(ctx context.Context, connector, userID string, fn func(TokenRecord) (*TokenRecord, error)) error {
+	var fnErr error
+	wrapped := func(r TokenRecord) (*TokenRecord, error) {
+		var next *TokenRecord
+		next, fnErr = fn(r)
+		return next, fnErr
+	}
+	return t.call(ctx, "update_tokens", t.lockTimeout, func(ctx context.Context) error {
+		return t.s.UpdateTokens(ctx, connector, userID, wrapped)
+	}, &fnErr)
+}
+
+func (t *timed) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error) {
+	var fnErr error
+	wrapped := func(r TokenRecord) (*TokenRecord, error) {
+		var next *TokenRecord
+		next, fnErr = fn(r)
+		return next, fnErr
+	}
+	// A whole-vault pass: bounded by the caller's context only.
+	err = t.call(ctx, "each_tokens", 24*time.Hour, func(ctx context.Context) error {
+		n, err = t.s.EachTokens(ctx, wrapped)
+		return err
+	}, &fnErr)
+	return n, err
+}
+
+func (t *timed) Purge(ctx context.Context, now time.Time) (n int64, err error) {
+	err = t.call(ctx, "purge", t.lockTimeout, func(ctx context.Context) error {
+		n, err = t.s.Purge(ctx, now)
+		return err
+	}, nil)
+	return n, err
+}
+
+func (t *timed) Ping(ctx context.Context) error {
+	return t.call(ctx, "ping", t.timeout, t.s.Ping, nil)
+}
+
+func (t *timed) Backend() string { return t.s.Backend() }
+func (t *timed) Close() error    { return t.s.Close() }
+
+// PurgeEvery deletes expired rows every interval until ctx ends. Errors are
+// reported to onError and retried at the next tick.
+func PurgeEvery(ctx context.Context, s Store, interval time.Duration, onError func(error)) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := s.Purge(ctx, time.Now()); err != nil && ctx.Err() == nil && onError != nil {
+				onError(err)
+			}
+		}
+	}
+}

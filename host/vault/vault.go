@@ -1,0 +1,148 @@
+// Package vault seals token sets for the store with AES-256-GCM.
+//
+// Each configured key (vault_keys, 32 bytes or more) is stretched with HKDF-SHA256
+// into an AES-256 key and a short public id. The first key seals; every key
+// opens, found by the id written beside each record, so keys rotate without
+// downtime: add a new key first, run idplug vault rekey, then drop the old one.
+// A record is bound to its connector instance and user id (GCM's additional
+// data), so a sealed token set moved to another row does not open.
+package vault
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
+)
+
+// MinKeyLen is the shortest key accepted, in bytes.
+const MinKeyLen = 32
+
+// ErrKeyMissing is returned for a record sealed under a key that is not configured.
+var ErrKeyMissing = errors.New("vault: the record's key is not in vault_keys")
+
+type key struct {
+	id   string
+	aead cipher.AEAD
+}
+
+// Vault seals and opens token sets.
+type Vault struct {
+	keys []key
+}
+
+// New builds a vault from the configured keys, the first one sealing.
+func New(keys [][]byte) (*Vault, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("vault: no vault_keys configured")
+	}
+	v := &Vault{}
+	seen := map[string]int{}
+	for i, k := range keys {
+		if len(k) < MinKeyLen {
+			return nil, fmt.Errorf("vault: vault_keys[%d] is %d bytes, needs at least %d", i, len(k), MinKeyLen)
+		}
+		aesKey, err := hkdf.Key(sha256.New, k, nil, "idplug vault aes-256-gcm", 32)
+		if err != nil {
+			return nil, err
+		}
+		idBytes, err := hkdf.Key(sha256.New, k, nil, "idplug vault key id", 6)
+		if err != nil {
+			return nil, err
+		}
+		id := "k" + hex.EncodeToString(idBytes)
+		if j, dup := seen[id]; dup {
+			return nil, fmt.Errorf("vault: vault_keys[%d] is the same key as vault_keys[%d]", i, j)
+		}
+		seen[id] = i
+		block, err := aes.NewCipher(aesKey)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		v.keys = append(v.keys, key{id: id, aead: aead})
+	}
+	return v, nil
+}
+
+// KeyIDs lists the ids of the configured keys, the sealing one first.
+func (v *Vault) KeyIDs() []string {
+	ids := make([]string, len(v.keys))
+	for i, k := range v.keys {
+		ids[i] = k.id
+	}
+	return ids
+}
+
+func additionalData(connector, userID, keyID string) []byte {
+	return []byte("idplug-vault-v1\x00" + connector + "\x00" + userID + "\x00" + keyID)
+}
+
+// Seal makes a store record of a token set, sealed under the first key.
+func (v *Vault) Seal(connector, userID string, t *sdk.TokenSet) (store.TokenRecord, error) {
+	plain, err := json.Marshal(t)
+	if err != nil {
+		return store.TokenRecord{}, err
+	}
+	k := v.keys[0]
+	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(plain)+k.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return store.TokenRecord{}, err
+	}
+	sealed := k.aead.Seal(nonce, nonce, plain, additionalData(connector, userID, k.id))
+	return store.TokenRecord{Connector: connector, UserID: userID, KeyID: k.id, Sealed: sealed, ExpiresAt: t.ExpiresAt}, nil
+}
+
+// Open returns the token set of a record. A record under a key that is not
+// configured, or that does not open, is an error that names the record and key.
+func (v *Vault) Open(rec store.TokenRecord) (*sdk.TokenSet, error) {
+	for _, k := range v.keys {
+		if k.id != rec.KeyID {
+			continue
+		}
+		ns := k.aead.NonceSize()
+		if len(rec.Sealed) < ns+k.aead.Overhead() {
+			return nil, fmt.Errorf("vault: the tokens of %s/%s are truncated", rec.Connector, rec.UserID)
+		}
+		plain, err := k.aead.Open(nil, rec.Sealed[:ns], rec.Sealed[ns:], additionalData(rec.Connector, rec.UserID, k.id))
+		if err != nil {
+			return nil, fmt.Errorf("vault: the tokens of %s/%s do not open under key %s: the record was altered or moved", rec.Connector, rec.UserID, k.id)
+		}
+		var t sdk.TokenSet
+		if err := json.Unmarshal(plain, &t); err != nil {
+			return nil, fmt.Errorf("vault: the tokens of %s/%s are not a token set", rec.Connector, rec.UserID)
+		}
+		return &t, nil
+	}
+	return nil, fmt.Errorf("%w: the tokens of %s/%s are sealed under key %s, and vault_keys holds %s; add that key back to vault_keys",
+		ErrKeyMissing, rec.Connector, rec.UserID, rec.KeyID, strings.Join(v.KeyIDs(), ", "))
+}
+
+// Rekey re-seals a record under the first key; nil when it is already.
+func (v *Vault) Rekey(rec store.TokenRecord) (*store.TokenRecord, error) {
+	if rec.KeyID == v.keys[0].id {
+		return nil, nil
+	}
+	t, err := v.Open(rec)
+	if err != nil {
+		return nil, err
+	}
+	next, err := v.Seal(rec.Connector, rec.UserID, t)
+	if err != nil {
+		return nil, err
+	}
+	next.ExpiresAt, next.RefreshFailed = rec.ExpiresAt, rec.RefreshFailed
+	return &next, nil
+}
