@@ -238,10 +238,10 @@ func TestV1OIDCSignIn(t *testing.T) {
 	if idToken == "" {
 		t.Fatalf("no ID token in %v", body)
 	}
-	// A replayed callback: the provider refuses the code.
+	// A replayed callback: the finished flow is refused before it reaches the plugin.
 	status, body = p.call(t, "POST", "/v1/connectors/op/user-info", "", map[string]any{"session": jsonPath(auth, "session"), "data": data})
-	mustEqual(t, "replay status", status, 401)
-	mustEqual(t, "replay code", jsonPath(body, "code"), "social_auth_code_invalid")
+	mustEqual(t, "replay status", status, 400)
+	mustEqual(t, "replay code", jsonPath(body, "code"), "session_used")
 	p.stop(t)
 	for _, s := range []string{secret, idToken, data["code"]} {
 		if strings.Contains(p.logs.String(), s) {
