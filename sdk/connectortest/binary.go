@@ -112,6 +112,7 @@ func openHost(t T, bin string, o *Options) (driver, error) {
 	h, err := host.Open(t.Context(), host.Options{
 		PluginDir:   dir,
 		CallTimeout: o.callTimeout(),
+		Sandbox:     o.Sandbox,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: "idplug",
 			// Debug: what a plugin writes to stderr that is not a log line (such as

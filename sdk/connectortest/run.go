@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -40,6 +41,10 @@ type Options struct {
 
 	// CallTimeout bounds every call to the connector (10s when zero).
 	CallTimeout time.Duration
+
+	// Sandbox is how the host confines a plugin binary (Binary targets only); the
+	// zero value is idplug serve's default.
+	Sandbox sandbox.Policy
 
 	// Skip turns checks off, by name ("callback/state-mismatch") or by group
 	// ("signin"). The value says why; it is logged. A name that is no check is an

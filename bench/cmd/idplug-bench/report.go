@@ -137,6 +137,7 @@ func (r *report) evaluate() {
 	atMost("per call: 10,000 instances / 1 instance (time per call)", r.pairRatio(inst10k, inst1), 1.05)
 	h, p := r.rssPerInstance()
 	add("resident memory per instance, host + plugin (KiB)", h+p, "< 10.0 KiB", func(v float64) bool { return v < 10 })
+	atLeast("sign-in, concurrency 16: Logto bridge / Logto in Node (ops/s)", ratio(r.ops("bridge", 16), r.ops("logto", 16)), 0.8)
 	atLeast("sign-in, concurrency 1: /v1 / host package (ops/s)", ratio(r.ops("v1", 1), r.ops("host", 1)), 0.7)
 	atLeast("sign-in, concurrency 16: /v1 / host package (ops/s)", ratio(r.ops("v1", 16), r.ops("host", 16)), 0.7)
 	atMost("OIDC: ID token verification / sign-in through the host (CPU)", r.cpuShare(oidcVer, oidcHost), 0.15)

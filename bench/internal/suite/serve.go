@@ -51,7 +51,11 @@ func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[strin
 		"session_keys": []string{"${IDPLUG_SESSION_KEY}"},
 		"log_format":   "json",
 		"log_level":    logLevel,
-		"connectors":   connectors,
+		// Stateless: the /v1 case replays a pool of flows to compare the HTTP layer with
+		// the same host calls, which single-use flows would refuse. The store's share of
+		// a sign-in is measured with fresh flows by host/server's BenchmarkSignIn.
+		"store":      map[string]string{"url": "off"},
+		"connectors": connectors,
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// parseTimeout bounds a configuration check, which may have to start Node first.
+const parseTimeout = startTimeout + 10*time.Second
+
+// connector implements sdk.Connector and sdk.Refresher by calls to the bridge.
+type connector struct {
+	entry  catalogEntry
+	bridge *bridge
+}
+
+var (
+	_ sdk.Connector[*instance] = (*connector)(nil)
+	_ sdk.Refresher[*instance] = (*connector)(nil)
+)
+
+// instance is one configured instance: its JSON, checked by the connector's own guard,
+// and a digest that tells the bridge when it changed.
+type instance struct {
+	raw     json.RawMessage
+	version string
+}
+
+func newConnector(b *bundle, entry catalogEntry, hosts map[string]string) (*connector, error) {
+	entry.Metadata.ID = "logto-" + entry.Metadata.ID
+	return &connector{entry: entry, bridge: &bridge{bundle: b, pkg: entry.Package, testHosts: hosts}}, nil
+}
+
+// Metadata comes from the bundle's catalog: no Node runs for it.
+func (c *connector) Metadata() sdk.Metadata { return c.entry.Metadata }
+
+// ParseConfig has the connector's own guard check raw (this starts Node the first
+// time a plugin sees a configured instance).
+func (c *connector) ParseConfig(raw []byte) (*instance, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil || probe == nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "the configuration must be a JSON object")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), parseTimeout)
+	defer cancel()
+	if err := c.bridge.call(ctx, "validate", map[string]any{"config": json.RawMessage(raw)}, nil); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	return &instance{raw: append(json.RawMessage(nil), raw...), version: hex.EncodeToString(sum[:])}, nil
+}
+
+func (c *connector) instanceRequest(id string, in *instance) map[string]any {
+	return map[string]any{"instance": id, "version": in.version, "config": in.raw}
+}
+
+func (c *connector) AuthorizationURI(ctx context.Context, in *instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	if req.State == "" || req.RedirectURI == "" {
+		return nil, sdk.Errorf(sdk.CodeInsufficientRequestParameters, "the authorization request needs a state and a redirect URI")
+	}
+	msg := c.instanceRequest(req.InstanceID, in)
+	msg["payload"] = authorizationPayload(req)
+	var out struct {
+		RedirectTo string      `json:"redirectTo"`
+		Session    sdk.Session `json:"session"`
+	}
+	if err := c.bridge.call(ctx, "authorize", msg, &out); err != nil {
+		return nil, err
+	}
+	return &sdk.Authorization{RedirectTo: out.RedirectTo, Session: out.Session}, nil
+}
+
+func (c *connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	msg := c.instanceRequest(req.InstanceID, in)
+	msg["session"], msg["data"] = nonNil(req.Session), nonNil(req.Callback)
+	var out struct {
+		UserInfo sdk.UserInfo  `json:"userInfo"`
+		Tokens   *sdk.TokenSet `json:"tokens"`
+	}
+	if err := c.bridge.call(ctx, "userinfo", msg, &out); err != nil {
+		return nil, err
+	}
+	return &sdk.UserInfoResult{UserInfo: out.UserInfo, Tokens: out.Tokens}, nil
+}
+
+func (c *connector) Refresh(ctx context.Context, in *instance, refreshToken string) (*sdk.TokenSet, error) {
+	if !c.entry.Refresh {
+		return nil, sdk.Errorf(sdk.CodeNotImplemented, "%s cannot refresh tokens", c.entry.Package)
+	}
+	// Refresh names no instance: the configuration's version stands for it.
+	msg := c.instanceRequest("refresh:"+in.version, in)
+	msg["refreshToken"] = refreshToken
+	var out struct {
+		Tokens *sdk.TokenSet `json:"tokens"`
+	}
+	if err := c.bridge.call(ctx, "refresh", msg, &out); err != nil {
+		return nil, err
+	}
+	if out.Tokens == nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the connector returned no tokens")
+	}
+	return out.Tokens, nil
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// built is what TestMain builds once: the bundle (scripts/build-logto-bundle) and
+// the plugin in its production and test builds.
+var built struct {
+	dir        string // holds logto-bundle and logto-bundle.sha256
+	bundle     string
+	plugin     string // go build ./plugins/logto
+	testPlugin string // go build -tags logtotest, with testBundle set to bundle
+	err        error
+}
+
+var buildOnce sync.Once
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	plugintest.Cleanup()
+	os.Exit(code)
+}
+
+func buildAll(dir string) error {
+	root, err := plugintest.RepoRoot()
+	if err != nil {
+		return err
+	}
+	run := func(name string, args ...string) error {
+		cmd := exec.Command(name, args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return nil
+	}
+	if err := run("scripts/build-logto-bundle", dir); err != nil {
+		return err
+	}
+	built.plugin = filepath.Join(dir, "bin", "plugin")
+	built.testPlugin = filepath.Join(dir, "bin", "test-plugin")
+	if err := run("go", "build", "-o", built.plugin, "./plugins/logto"); err != nil {
+		return err
+	}
+	return run("go", "build", "-tags", "logtotest", "-ldflags", "-X main.testBundle="+built.bundle, "-o", built.testPlugin, "./plugins/logto")
+}
+
+// needBuild skips in -short mode and fails when TestMain could not build.
+func needBuild(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the Logto bundle and runs Node")
+	}
+	buildOnce.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "idplug-logto-")
+		if built.err == nil {
+			built.bundle = filepath.Join(built.dir, bundleDirName)
+			built.err = buildAll(built.dir)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+}
+
+// testPluginFile returns the test build of the plugin, named for connector, in a
+// folder of its own (the test kit copies it from there).
+func testPluginFile(t testing.TB, connector string) string {
+	t.Helper()
+	needBuild(t)
+	path := filepath.Join(t.TempDir(), filePrefix+connector)
+	if err := os.Link(built.testPlugin, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// folder lays out a plugin folder with the test build of the plugin for each
+// connector, and the stub hosts the plugin maps (nil for none).
+func folder(t testing.TB, hosts map[string]string, connectors ...string) string {
+	t.Helper()
+	needBuild(t)
+	dir := plugintest.Folder(t)
+	for _, c := range connectors {
+		if err := os.Link(built.testPlugin, filepath.Join(dir, filePrefix+c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hosts != nil {
+		data, _ := json.Marshal(hosts)
+		if err := os.WriteFile(filepath.Join(dir, "logto-test-hosts.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// productionFolder lays out what make build does: the production plugin files, and
+// a copy (hard links) of the bundle with its digest list beside them.
+func productionFolder(t testing.TB, connectors ...string) string {
+	t.Helper()
+	needBuild(t)
+	dir := plugintest.Folder(t)
+	for _, c := range connectors {
+		if err := os.Link(built.plugin, filepath.Join(dir, filePrefix+c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := linkTree(built.bundle, filepath.Join(dir, bundleDirName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(built.dir, manifestName), filepath.Join(dir, manifestName)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// linkTree recreates src at dst with hard links.
+func linkTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		return os.Link(path, target)
+	})
+}
+
+// bridgeSandbox is how the tests confine the plugins: not at all. idplug's sandbox
+// can give a plugin extra paths to read (sandbox.read), not a program to execute, and
+// the bridge executes logto-bundle/node (TestSandboxKeepsNodeFromStarting shows what
+// happens under it).
+var bridgeSandbox = sandbox.Policy{Mode: sandbox.ModeOff}
+
+// openHost opens dir with the host package, as idplug serve does, and logs to t.
+func openHost(t testing.TB, dir string) *host.Host {
+	t.Helper()
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: bridgeSandbox, Logger: hclog.New(&hclog.LoggerOptions{
+		Level: hclog.Warn, Output: testWriter{t},
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	if refused := h.Refused(); len(refused) > 0 {
+		t.Fatalf("refused: %+v", refused)
+	}
+	return h
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", p)
+	return len(p), nil
+}

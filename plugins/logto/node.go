@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// startTimeout bounds a Node start: digest check, import of the connector, ready line.
+const startTimeout = 60 * time.Second
+
+// maxLine caps one answer from Node.
+const maxLine = 8 << 20
+
+// bridge runs the connector's Node process, starting it on first use and again after
+// it died.
+type bridge struct {
+	bundle    *bundle
+	pkg       string
+	testHosts map[string]string
+
+	mu  sync.Mutex // guards cur and serializes starts
+	cur *nodeProc
+}
+
+// nodeProc is one Node process and its channel: a Unix socket pair, Node's fd 3.
+type nodeProc struct {
+	cmd  *exec.Cmd
+	conn net.Conn
+	pid  int
+
+	wmu    sync.Mutex // one writer at a time
+	nextID atomic.Uint64
+
+	pmu     sync.Mutex
+	pending map[uint64]chan answer
+	dead    chan struct{} // closed when the channel is gone
+	exited  chan struct{} // closed when the process has been waited for
+}
+
+type answer struct {
+	ID     uint64          `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *wireError      `json:"error"`
+}
+
+type wireError struct {
+	Code    sdk.ErrorCode  `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
+}
+
+// call sends one request and waits for its answer. A Node that is not running is
+// started first; one that dies during the call fails it (the next call starts it again).
+// Calls that may be sent again when Node died under them: they change nothing at the
+// provider. A sign-in's callback is not among them (the code may have been used).
+var idempotent = map[string]bool{"validate": true, "authorize": true}
+
+func (b *bridge) call(ctx context.Context, op string, req map[string]any, out any) error {
+	for attempt := 0; ; attempt++ {
+		p, err := b.proc(ctx)
+		if err != nil {
+			return err
+		}
+		err = p.call(ctx, op, req, out)
+		if !errors.Is(err, errNodeGone) {
+			return err
+		}
+		b.discard(p)
+		if attempt > 0 || !idempotent[op] {
+			return err
+		}
+	}
+}
+
+// discard forgets p once it failed a call, so that the next call starts a new Node
+// even before p's exit has been noticed.
+func (b *bridge) discard(p *nodeProc) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur == p {
+		b.cur = nil
+		p.stop()
+	}
+}
+
+func (p *nodeProc) call(ctx context.Context, op string, req map[string]any, out any) error {
+	id := p.nextID.Add(1)
+	ch := make(chan answer, 1)
+	p.pmu.Lock()
+	if p.pending == nil {
+		p.pmu.Unlock()
+		return nodeGone()
+	}
+	p.pending[id] = ch
+	p.pmu.Unlock()
+	defer func() {
+		p.pmu.Lock()
+		if p.pending != nil {
+			delete(p.pending, id)
+		}
+		p.pmu.Unlock()
+	}()
+	msg := make(map[string]any, len(req)+2)
+	for k, v := range req {
+		msg[k] = v
+	}
+	msg["id"], msg["op"] = id, op
+	line, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	p.wmu.Lock()
+	_ = p.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err = p.conn.Write(append(line, '\n'))
+	p.wmu.Unlock()
+	if err != nil {
+		return nodeGone()
+	}
+	select {
+	case a := <-ch:
+		if a.Error != nil {
+			return fromWire(a.Error)
+		}
+		if out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(a.Result, out); err != nil {
+			return sdk.Errorf(sdk.CodeInvalidResponse, "the bridge answered %s with something unreadable", op)
+		}
+		return nil
+	case <-p.dead:
+		return nodeGone()
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return sdk.Errorf(sdk.CodeProviderTimeout, "the connector did not answer before the deadline")
+		}
+		return ctx.Err()
+	}
+}
+
+var errNodeGone = errors.New("node exited")
+
+func nodeGone() error {
+	return sdk.Errorf(sdk.CodeGeneral, "the connector's Node process exited during the call; it is restarted on the next one").WithCause(errNodeGone)
+}
+
+func fromWire(w *wireError) error {
+	if w.Code == sdk.CodeInvalidConfig {
+		if fields, ok := w.Details["fields"].([]any); ok && len(fields) > 0 {
+			ce := &sdk.ConfigError{}
+			for _, f := range fields {
+				m, _ := f.(map[string]any)
+				field, _ := m["field"].(string)
+				msg, _ := m["message"].(string)
+				ce.Fields = append(ce.Fields, sdk.FieldError{Field: field, Message: msg})
+			}
+			return ce
+		}
+	}
+	code := w.Code
+	if code == "" {
+		code = sdk.CodeGeneral
+	}
+	return &sdk.Error{Code: code, Message: w.Message, Details: w.Details}
+}
+
+// proc returns the running Node process, starting one when there is none.
+func (b *bridge) proc(ctx context.Context) (*nodeProc, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur != nil {
+		select {
+		case <-b.cur.dead:
+			b.cur.stop()
+			b.cur = nil
+		default:
+			return b.cur, nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	p, err := b.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.cur = p
+	return p, nil
+}
+
+// start checks the bundle, then runs node bridge.mjs --serve <package> with the
+// socket pair as fd 3, and waits for its ready line.
+func (b *bridge) start(ctx context.Context) (*nodeProc, error) {
+	if err := b.bundle.verify(); err != nil {
+		return nil, sdk.Errorf(sdk.CodeGeneral, "the Logto bundle is refused: %v", err)
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket pair: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "bridge-channel")
+	theirs := os.NewFile(uintptr(fds[1]), "bridge-channel-node")
+	defer theirs.Close()
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		theirs.Close()
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(b.bundle.dir, nodeName),
+		"--no-addons", // the connectors are pure JavaScript
+		filepath.Join(b.bundle.dir, bridgeName), "--serve", b.pkg)
+	cmd.Dir = b.bundle.dir
+	cmd.Env = []string{"NODE_ENV=production"} // nothing of the plugin's own environment
+	// stdout of the plugin carries go-plugin's handshake: Node writes to stderr only.
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.ExtraFiles = []*os.File{theirs}
+	// Node dies with the plugin, even when the plugin is SIGKILLed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := startLocked(cmd); err != nil {
+		conn.Close()
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v (idplug's sandbox lets a plugin execute nothing but its own file: run Logto plugins with sandbox mode off)", err)
+		}
+		return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v", err)
+	}
+	p := &nodeProc{cmd: cmd, conn: conn, pid: cmd.Process.Pid, pending: map[uint64]chan answer{},
+		dead: make(chan struct{}), exited: make(chan struct{})}
+	ready := make(chan answer, 1)
+	go p.read(ready)
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+		conn.Close() // ends read, which fails the pending calls
+	}()
+	select {
+	case a := <-ready:
+		if a.Error != nil {
+			p.stop()
+			return nil, sdk.Errorf(sdk.CodeInvalidMetadata, "loading %s: %s", b.pkg, a.Error.Message)
+		}
+	case <-p.dead:
+		p.stop()
+		return nil, sdk.Errorf(sdk.CodeGeneral, "Node exited while loading %s (its output is in the plugin's log)", b.pkg)
+	case <-ctx.Done():
+		p.stop()
+		return nil, sdk.Errorf(sdk.CodeGeneral, "Node did not load %s within %s", b.pkg, startTimeout)
+	}
+	if b.testHosts != nil {
+		if err := p.call(ctx, "init", map[string]any{"testHosts": b.testHosts}, nil); err != nil {
+			p.stop()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// startLocked starts cmd from a thread that outlives it: Pdeathsig fires when the
+// thread that forked the child exits, not the process, and Go ends a thread that
+// exits locked. Unlocking returns the thread to the pool for good.
+func startLocked(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return cmd.Start()
+}
+
+// read dispatches answers to the waiting calls until the channel closes.
+func (p *nodeProc) read(ready chan<- answer) {
+	defer func() {
+		p.pmu.Lock()
+		p.pending = nil // every waiting call sees dead
+		p.pmu.Unlock()
+		close(p.dead)
+	}()
+	sc := bufio.NewScanner(p.conn)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	first := true
+	for sc.Scan() {
+		var a answer
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			return // a peer that speaks garbage is not trusted further
+		}
+		if first {
+			first = false
+			ready <- a
+			continue
+		}
+		p.pmu.Lock()
+		ch := p.pending[a.ID]
+		p.pmu.Unlock()
+		if ch != nil {
+			ch <- a
+		}
+	}
+}
+
+// stop kills the process and waits for it.
+func (p *nodeProc) stop() {
+	_ = p.cmd.Process.Kill()
+	p.conn.Close()
+	<-p.exited
+}

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+func TestAuthorizationPayload(t *testing.T) {
+	p := authorizationPayload(sdk.AuthorizationRequest{InstanceID: "x", RedirectURI: "https://idplug.example/cb", State: "st"})
+	if p["state"] != "st" || p["redirectUri"] != "https://idplug.example/cb" {
+		t.Errorf("payload = %v", p)
+	}
+	if _, ok := p["scope"]; ok {
+		t.Errorf("payload = %v: a scope without one asked for", p)
+	}
+}
