@@ -86,8 +86,11 @@ type Sandbox struct {
 	// Mode is auto (the default), required or off.
 	Mode string
 	// Read lists extra read-only paths by plugin name (the file name without
-	// idplug-connector-), made absolute against the file's folder.
+	// idplug-connector-) or name prefix ending in "*", made absolute against the
+	// file's folder.
 	Read map[string][]string
+	// Exec lists, keyed like Read, files (or folders of them) plugins may execute.
+	Exec map[string][]string
 }
 
 // String describes c without its secrets, so that logging a Config by mistake

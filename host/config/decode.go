@@ -17,9 +17,10 @@ var (
 	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
-	sandboxKeys   = []string{"mode", "read"}
+	sandboxKeys   = []string{"mode", "read", "exec"}
 	sandboxModes  = []string{"auto", "required", "off"}
-	pluginNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	// pluginKeyRE is a plugin name, or a prefix of names ending in "*".
+	pluginKeyRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*\*?$`)
 	connectorIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 )
 
@@ -61,7 +62,8 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
 	return cfg
 }
 
-// sandbox decodes the sandbox section: {mode: auto|required|off, read: {plugin: [paths]}}.
+// sandbox decodes the sandbox section: {mode: auto|required|off, read: {plugin:
+// [paths]}, exec: {plugin: [paths]}}.
 func (d *decoder) sandbox(cfg *Config, fs fields, baseDir string) {
 	cfg.Sandbox.Mode = "auto"
 	e, ok, at := fs.at("sandbox")
@@ -75,20 +77,28 @@ func (d *decoder) sandbox(cfg *Config, fs fields, baseDir string) {
 	}
 	sfs := d.known(v, at.path, sandboxKeys)
 	cfg.Sandbox.Mode = d.enum(sfs, "mode", "auto", sandboxModes)
-	re, ok, rat := sfs.at("read")
+	cfg.Sandbox.Read = d.pluginPaths(sfs, "read", baseDir, "{oauth2: [/opt/bridge]}")
+	cfg.Sandbox.Exec = d.pluginPaths(sfs, "exec", baseDir, `{"bridge-*": [/opt/bridge/bin/node]}`)
+}
+
+// pluginPaths decodes a mapping of plugin name (or name prefix ending in "*") to a
+// list of paths, relative ones taken from baseDir; nil when key is absent.
+func (d *decoder) pluginPaths(sfs fields, key, baseDir, example string) map[string][]string {
+	re, ok, rat := sfs.at(key)
 	if !ok {
-		return
+		return nil
 	}
 	rv := deref(re.value)
 	if rv.Kind != yaml.MappingNode {
-		d.ps.add(rat.path, rat.pos, "must be a mapping of plugin name to a list of paths, like {oauth2: [/opt/bridge]}")
-		return
+		d.ps.add(rat.path, rat.pos, "must be a mapping of plugin name to a list of paths, like %s", example)
+		return nil
 	}
 	rfs := fields{d: d, m: map[string]entry{}, path: rat.path, pos: posOf(rv)}
-	cfg.Sandbox.Read = map[string][]string{}
+	out := map[string][]string{}
 	for _, pe := range d.entries(rv, rat.path, posOf(rv)) {
-		if !pluginNameRE.MatchString(pe.key) {
-			d.ps.add(pe.path, pe.keyPos, "%q is not a plugin name (the file name after idplug-connector-)", pe.key)
+		if !pluginKeyRE.MatchString(pe.key) {
+			d.ps.add(pe.path, pe.keyPos, "%q is not a plugin name (the file name after idplug-connector-) "+
+				"or a name prefix ending in a single * (like logto-*)", pe.key)
 			continue
 		}
 		rfs.m[pe.key] = pe
@@ -102,9 +112,10 @@ func (d *decoder) sandbox(cfg *Config, fs fields, baseDir string) {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(baseDir, p)
 			}
-			cfg.Sandbox.Read[pe.key] = append(cfg.Sandbox.Read[pe.key], filepath.Clean(p))
+			out[pe.key] = append(out[pe.key], filepath.Clean(p))
 		}
 	}
+	return out
 }
 
 func (d *decoder) listen(cfg *Config, fs fields) listenKind {

@@ -81,7 +81,7 @@ func TestFileReferenceProblems(t *testing.T) {
 
 func TestSandboxSettings(t *testing.T) {
 	cfg := mustParse(t, withMinimal(), nil)
-	if cfg.Sandbox.Mode != "auto" || cfg.Sandbox.Read != nil || cfg.PluginUser != "" {
+	if cfg.Sandbox.Mode != "auto" || cfg.Sandbox.Read != nil || cfg.Sandbox.Exec != nil || cfg.PluginUser != "" {
 		t.Errorf("defaults: %+v %q", cfg.Sandbox, cfg.PluginUser)
 	}
 	cfg = mustParse(t, withMinimal(
@@ -89,10 +89,17 @@ func TestSandboxSettings(t *testing.T) {
 		"  mode: required",
 		"  read:",
 		"    logto-github: [/opt/bridge, bundle/js]",
+		"    logto-*: [/opt/shared]",
+		"  exec:",
+		"    logto-*: [/opt/node/bin/node, ../bin/tool/]",
+		"    oauth2: [/opt/bridge/run]",
 		"plugin_user: idplug-plugins",
 	), nil)
 	if cfg.Sandbox.Mode != "required" || cfg.PluginUser != "idplug-plugins" ||
-		strings.Join(cfg.Sandbox.Read["logto-github"], " ") != "/opt/bridge /etc/idplug/bundle/js" {
+		strings.Join(cfg.Sandbox.Read["logto-github"], " ") != "/opt/bridge /etc/idplug/bundle/js" ||
+		strings.Join(cfg.Sandbox.Read["logto-*"], " ") != "/opt/shared" ||
+		strings.Join(cfg.Sandbox.Exec["logto-*"], " ") != "/opt/node/bin/node /etc/bin/tool" ||
+		strings.Join(cfg.Sandbox.Exec["oauth2"], " ") != "/opt/bridge/run" {
 		t.Errorf("got %+v %q", cfg.Sandbox, cfg.PluginUser)
 	}
 	got := problemsOf(t, withMinimal(
@@ -100,15 +107,21 @@ func TestSandboxSettings(t *testing.T) {
 		"  mode: strict",
 		"  read: {Bad/Name: [/x], ok: [''], fine: /not/a/list}",
 		"  extra: 1",
+		"  exec: {'*': [/x], 'a*b': [/x], 'a**': [/x], logto-*: [''], ok: /x}",
 		"plugin_user: ''",
 	), nil)
 	want := []string{
 		`4 sandbox.mode: "strict" must be one of auto, required, off`,
-		`5 sandbox.read.Bad/Name: "Bad/Name" is not a plugin name (the file name after idplug-connector-)`,
+		`5 sandbox.read.Bad/Name: "Bad/Name" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`5 sandbox.read.ok[0]: must be a path`,
 		`5 sandbox.read.fine: must be a list, like ["..."]`,
-		`6 sandbox.extra: unknown key (known keys: mode, read)`,
-		`7 plugin_user: must name a user; leave it out to run plugins as idplug's user`,
+		`6 sandbox.extra: unknown key (known keys: mode, read, exec)`,
+		`7 sandbox.exec.*: "*" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`7 sandbox.exec.a*b: "a*b" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`7 sandbox.exec.a**: "a**" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`7 sandbox.exec.logto-*[0]: must be a path`,
+		`7 sandbox.exec.ok: must be a list, like ["..."]`,
+		`8 plugin_user: must name a user; leave it out to run plugins as idplug's user`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -51,16 +52,34 @@ func Command(l Launch) (*exec.Cmd, error) {
 		spec.Landlock = l.Report.Has(FeatureFS)
 		spec.Seccomp = l.Report.Has(FeatureSeccomp)
 		spec.ABILimit = l.Policy.ABILimit
-		spec.Read = append(append([]string{}, systemReadPaths...), l.Policy.Read[l.Name]...)
+		spec.Read = append(append([]string{}, systemReadPaths...), ForPlugin(l.Policy.Read, l.Name)...)
 		spec.Write = []string{l.SocketDir}
 		exec, err := runtimeFiles(l.File)
 		if err != nil {
 			return nil, fmt.Errorf("reading the executable: %w", err)
 		}
-		if len(exec) > 0 {
-			spec.Exec = exec
+		extra, err := extraExecutables(l)
+		if err != nil {
+			return nil, err
+		}
+		spec.Exec = append(exec, extra.grant...)
+		if len(extra.programs) > 0 {
+			// What a program the plugin starts reads about itself and its limits.
+			spec.Read = append(spec.Read, childReadPaths...)
+		}
+		for i, prog := range extra.programs {
+			files, err := runtimeFilesAt(prog, extra.scripts[i])
+			if err != nil {
+				return nil, fmt.Errorf("executable %s: %w", prog, err)
+			}
+			spec.Exec = append(spec.Exec, files...)
+		}
+		slices.Sort(spec.Exec)
+		spec.Exec = slices.Compact(spec.Exec)
+		if len(spec.Exec) > 0 {
 			spec.Read = append(spec.Read, libraryPaths...)
 		}
+		spec.Read = append(spec.Read, extra.read...)
 	}
 	if script, _ := shebang(l.File); script != "" {
 		// The kernel hands a script to its interpreter as /dev/fd/N: keep it open.

@@ -67,8 +67,20 @@ func restrictFS(spec Spec) error {
 	if len(files) > 0 {
 		rules = append(rules, landlock.PathAccess(ll.AccessFSReadFile, files...))
 	}
-	if len(spec.Exec) > 0 {
-		rules = append(rules, landlock.PathAccess(runnable, spec.Exec...))
+	// Executables, and folders whose executable files may run (listing included).
+	var execDirs, execFiles []string
+	for _, p := range spec.Exec {
+		if info, err := os.Stat(p); err == nil && info.IsDir() {
+			execDirs = append(execDirs, p)
+		} else {
+			execFiles = append(execFiles, p)
+		}
+	}
+	if len(execDirs) > 0 {
+		rules = append(rules, landlock.PathAccess(runnable|ll.AccessFSReadDir, execDirs...))
+	}
+	if len(execFiles) > 0 {
+		rules = append(rules, landlock.PathAccess(runnable, execFiles...))
 	}
 	if len(spec.Write) > 0 {
 		rules = append(rules, landlock.RWDirs(spec.Write...))

@@ -50,8 +50,13 @@ type Policy struct {
 	// Mode is auto (the default, when empty), required or off.
 	Mode Mode
 	// Read lists extra read-only paths per plugin name (the file name without
-	// idplug-connector-), for a plugin that needs files of its own.
+	// idplug-connector-), for a plugin that needs files of its own. A key ending
+	// in "*" applies to every plugin whose name starts with the text before it.
 	Read map[string][]string
+	// Exec lists, keyed like Read, files a plugin may read and execute, or
+	// folders whose executable files it may run; the loaders and libraries they
+	// need are granted with them.
+	Exec map[string][]string
 	// User, when set, is the account plugins run as; the host must run as root.
 	User *User
 	// ABILimit, when above zero, pretends the kernel offers at most this Landlock

@@ -36,7 +36,7 @@ func BenchmarkBridgeStart(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				dir := productionFolder(b, name)
-				h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: bridgeSandbox})
+				h, err := host.Open(context.Background(), host.Options{PluginDir: dir})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -20,7 +20,8 @@ import (
 
 // TestBrowserSignIn signs in with real headless Chromium through idplug serve and
 // Logto's OAuth 2.0 connector, behind the bridge, at the local OpenID provider's
-// sign-in page.
+// sign-in page. The production build runs under the default sandbox with no
+// sandbox entries: its bundle is granted as its family's support folder.
 func TestBrowserSignIn(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -39,7 +40,6 @@ func TestBrowserSignIn(t *testing.T) {
 public_url: %s
 plugin_dir: %s
 session_keys: ["%s"]
-sandbox: {mode: off}   # the sandbox cannot let the bridge execute Node yet
 connectors:
   - id: local
     plugin: logto-oauth2
@@ -54,7 +54,7 @@ connectors:
       tokenEndpointResponseType: json
       scope: openid profile email
       profileMap: {id: sub, name: name, avatar: picture, email: email}
-`, port, base, folder(t, nil, "oauth"), strings.Repeat("k", 48), op.AuthorizationEndpoint(), op.TokenEndpoint(), op.UserinfoEndpoint(), secret)
+`, port, base, productionFolder(t, "oauth"), strings.Repeat("k", 48), op.AuthorizationEndpoint(), op.TokenEndpoint(), op.UserinfoEndpoint(), secret)
 	if err := os.WriteFile(filepath.Join(dir, "idplug.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

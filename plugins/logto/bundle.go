@@ -55,7 +55,8 @@ func openBundle(dir string) (*bundle, error) {
 	b := &bundle{pluginDir: filepath.Dir(dir), dir: dir}
 	data, err := os.ReadFile(b.catalogPath())
 	if errors.Is(err, fs.ErrPermission) {
-		return nil, fmt.Errorf("cannot read the Logto bundle (under idplug's sandbox, list %s in sandbox.read for this plugin): %w", dir, err)
+		return nil, fmt.Errorf("cannot read the Logto bundle %s: idplug's sandbox grants only the logto-bundle folder beside the plugin file "+
+			"(is it there, and owned and writable only by root or idplug's user?); a bundle elsewhere needs sandbox.read and sandbox.exec entries for logto-*: %w", dir, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("the Logto bundle is missing or incomplete (build it with make build): %w", err)
@@ -84,10 +85,17 @@ func (b *bundle) names() []string {
 func (b *bundle) verify() error {
 	manifest := filepath.Join(b.pluginDir, manifestName)
 	data, err := os.ReadFile(manifest)
+	if errors.Is(err, fs.ErrPermission) {
+		return replacedError(manifestName, err)
+	}
 	if err != nil {
 		return fmt.Errorf("the bundle's digest list: %w", err)
 	}
-	if sums, err := os.ReadFile(filepath.Join(b.pluginDir, pluginSumsName)); err == nil {
+	sums, err := os.ReadFile(filepath.Join(b.pluginDir, pluginSumsName))
+	if errors.Is(err, fs.ErrPermission) {
+		return replacedError(pluginSumsName, err)
+	}
+	if err == nil {
 		want, ok := listedDigest(sums, manifestName)
 		got := sha256.Sum256(data)
 		if !ok {
@@ -157,6 +165,14 @@ func (b *bundle) verify() error {
 		return fmt.Errorf("%s lists %d files, the bundle has %d: it is incomplete", manifestName, len(listed), seen)
 	}
 	return nil
+}
+
+// replacedError explains a digest list the plugin may no longer read: idplug's
+// sandbox grants the files beside the plugin that were there when it started, so one
+// replaced since is out of its reach until the plugin is replaced or restarted.
+func replacedError(name string, err error) error {
+	return fmt.Errorf("%s cannot be read: it was replaced after this plugin started, and idplug's sandbox grants the file "+
+		"that was there at start (replace the Logto plugin files too, as make build does, or restart idplug): %w", name, err)
 }
 
 // listedDigest finds file in a sha256sum listing.

@@ -147,16 +147,31 @@ func linkTree(src, dst string) error {
 	})
 }
 
-// bridgeSandbox is how the tests confine the plugins: not at all. idplug's sandbox
-// can give a plugin extra paths to read (sandbox.read), not a program to execute, and
-// the bridge executes logto-bundle/node (TestSandboxKeepsNodeFromStarting shows what
-// happens under it).
-var bridgeSandbox = sandbox.Policy{Mode: sandbox.ModeOff}
+// testSandbox is how the tests confine the plugins in dir: idplug's default sandbox.
+// The production build finds its bundle beside it and gets it without any entry
+// (the support folder rule); the test build reads its bundle from elsewhere
+// (testBundle) and the stub hosts from dir, so it gets those through sandbox.read
+// and sandbox.exec entries for the whole logto-* family, as an operator would write.
+func testSandbox(dir string) sandbox.Policy {
+	read := []string{built.bundle, filepath.Join(built.dir, manifestName)}
+	if dir != "" {
+		read = append(read, filepath.Join(dir, "logto-test-hosts.json"))
+	}
+	return sandbox.Policy{
+		Read: map[string][]string{"logto-*": read},
+		Exec: map[string][]string{"logto-*": {filepath.Join(built.bundle, nodeName)}},
+	}
+}
 
 // openHost opens dir with the host package, as idplug serve does, and logs to t.
 func openHost(t testing.TB, dir string) *host.Host {
 	t.Helper()
-	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: bridgeSandbox, Logger: hclog.New(&hclog.LoggerOptions{
+	// A production layout needs no sandbox entries; the test build does.
+	policy := sandbox.Policy{}
+	if _, err := os.Stat(filepath.Join(dir, bundleDirName)); err != nil {
+		policy = testSandbox(dir)
+	}
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: policy, Logger: hclog.New(&hclog.LoggerOptions{
 		Level: hclog.Warn, Output: testWriter{t},
 	})})
 	if err != nil {

@@ -25,7 +25,7 @@ func TestKitOAuth(t *testing.T) {
 			"storeTokens":               true,
 		},
 		Provider: p,
-		Sandbox:  bridgeSandbox,
+		Sandbox:  testSandbox(""),
 		WantUser: &sdk.UserInfo{
 			ID:     "connectortest-user-1",
 			Name:   sdk.String("Connie Tester"),

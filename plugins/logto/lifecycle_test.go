@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/sandbox"
 )
 
 // noisyConnector is a Logto-shaped social connector that writes to stdout when it is
@@ -260,9 +262,18 @@ func TestBundleTampered(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The digest list itself is covered by SHA256SUMS: rewritten to match a changed
-	// file, it no longer matches its own digest.
+	// file, it no longer matches its own digest. The running plugin cannot even read
+	// the new file (the sandbox granted the one there at its start); a host started
+	// afterwards reads it and refuses it by its digest.
 	mustWrite(t, victim, string(data)+"\n// changed\n")
 	writeManifestOnly(t, dir)
+	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "c"})}})
+	if slices.Contains(h.Sandbox().Applied, sandbox.FeatureFS) {
+		if err == nil || !strings.Contains(err.Error(), manifestName+" cannot be read: it was replaced after this plugin started") {
+			t.Fatalf("Configure with a digest list replaced under a running plugin = %v", err)
+		}
+	}
+	h = openHost(t, dir)
 	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "c"})}})
 	if err == nil || !strings.Contains(err.Error(), manifestName+" does not match its digest in SHA256SUMS") {
 		t.Fatalf("Configure with a rewritten digest list = %v", err)

@@ -234,7 +234,8 @@ func (b *bridge) start(ctx context.Context) (*nodeProc, error) {
 	if err := startLocked(cmd); err != nil {
 		conn.Close()
 		if errors.Is(err, fs.ErrPermission) {
-			return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v (idplug's sandbox lets a plugin execute nothing but its own file: run Logto plugins with sandbox mode off)", err)
+			return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v (idplug's sandbox lets a Logto plugin run only the Node of the logto-bundle folder beside its file; "+
+				"a bundle elsewhere needs a sandbox.exec entry for logto-*)", err)
 		}
 		return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v", err)
 	}

@@ -40,8 +40,9 @@ func startBridge(o options, tmp string, cfg map[string]any) (*bridge, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	// Unconfined: idplug's sandbox cannot let the plugin execute Node yet.
-	h, err := host.Open(ctx, host.Options{PluginDir: dir, Sandbox: sandbox.Policy{Mode: sandbox.ModeOff}})
+	// Under the default sandbox, as operators run it: Node executes from the
+	// plugin family's support folder (logto-bundle).
+	h, err := host.Open(ctx, host.Options{PluginDir: dir, Sandbox: sandbox.Policy{}})
 	if err != nil {
 		return nil, err
 	}

@@ -273,7 +273,7 @@ func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metr
 // sandboxPolicy turns the sandbox settings into the host's policy; a plugin_user
 // is refused unless idplug runs as root.
 func sandboxPolicy(cfg *config.Config) (sandbox.Policy, error) {
-	p := sandbox.Policy{Mode: sandbox.Mode(cfg.Sandbox.Mode), Read: cfg.Sandbox.Read}
+	p := sandbox.Policy{Mode: sandbox.Mode(cfg.Sandbox.Mode), Read: cfg.Sandbox.Read, Exec: cfg.Sandbox.Exec}
 	if cfg.PluginUser != "" {
 		u, err := sandbox.LookupUser(cfg.PluginUser)
 		if err != nil {
