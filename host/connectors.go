@@ -96,14 +96,27 @@ func (h *Host) describe(c *connector) ConnectorDetail {
 	}
 }
 
+// AuthorizationOption adjusts one sign-in's authorization request.
+type AuthorizationOption func(*sdk.AuthorizationRequest)
+
+// WithScope asks for scope (space-separated) in place of the connector's configured
+// scope, for this sign-in only. An empty scope keeps the configured one.
+func WithScope(scope string) AuthorizationOption {
+	return func(r *sdk.AuthorizationRequest) { r.Scope = scope }
+}
+
 // AuthorizationURI starts a sign-in with connector id.
-func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state string) (*sdk.Authorization, error) {
+func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state string, opts ...AuthorizationOption) (*sdk.Authorization, error) {
 	c, proc, err := h.route(id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.observe(c, "AuthorizationURI", time.Now(), &err)
-	auth, err := proc.AuthorizationURI(ctx, c.inst, redirectURI, state)
+	req := sdk.AuthorizationRequest{InstanceID: id, RedirectURI: redirectURI, State: state}
+	for _, o := range opts {
+		o(&req)
+	}
+	auth, err := proc.AuthorizationURI(ctx, c.inst, req)
 	return auth, err
 }
 

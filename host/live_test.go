@@ -227,7 +227,7 @@ func TestAPluginThatKeepsCrashingIsMarkedFailed(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	_, err := p.AuthorizationURI(context.Background(), process.Instance{ID: "c", Version: "v", Config: []byte(`{}`)}, "https://app.test/cb", "s")
+	_, err := p.AuthorizationURI(context.Background(), process.Instance{ID: "c", Version: "v", Config: []byte(`{}`)}, sdk.AuthorizationRequest{RedirectURI: "https://app.test/cb", State: "s"})
 	var e *sdk.Error
 	if !errors.As(err, &e) || e.Code != host.CodePluginUnavailable || !strings.Contains(e.Message, "died 5 times in a row") {
 		t.Fatalf("err = %v", err)

@@ -42,6 +42,9 @@ type AuthorizationRequest struct {
 	RedirectURI string
 	// State binds the flow to the browser that started it; the host always sets it.
 	State string
+	// Scope, when not empty, is the scope the caller asks for this sign-in
+	// (space-separated): a connector uses it in place of its configured scope.
+	Scope string
 }
 
 // Authorization is where to send the browser, and what to remember until it comes back.

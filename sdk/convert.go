@@ -122,3 +122,12 @@ func errorToProto(e *Error) *connectorv1.ConnectorError {
 	}
 	return out
 }
+
+func authorizationRequestFromProto(req *connectorv1.GetAuthorizationUriRequest) AuthorizationRequest {
+	return AuthorizationRequest{
+		InstanceID:  req.GetInstance().GetId(),
+		RedirectURI: req.GetRedirectUri(),
+		State:       req.GetState(),
+		Scope:       req.GetScope(),
+	}
+}

@@ -58,11 +58,7 @@ func (s *grpcServer[C]) GetAuthorizationUri(ctx context.Context, req *connectorv
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	auth, err := s.conn.AuthorizationURI(ctx, cfg, AuthorizationRequest{
-		InstanceID:  req.GetInstance().GetId(),
-		RedirectURI: req.GetRedirectUri(),
-		State:       req.GetState(),
-	})
+	auth, err := s.conn.AuthorizationURI(ctx, cfg, authorizationRequestFromProto(req))
 	if err != nil {
 		return nil, toStatus(err)
 	}

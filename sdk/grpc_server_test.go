@@ -228,3 +228,32 @@ func TestMetadataIsValidatedBeforeServing(t *testing.T) {
 		}
 	}
 }
+
+// scopeConnector echoes the scope it was asked for, so the test sees what crossed the wire.
+type scopeConnector struct{ testConnector }
+
+func (*scopeConnector) AuthorizationURI(_ context.Context, _ testConfig, req AuthorizationRequest) (*Authorization, error) {
+	return &Authorization{RedirectTo: "https://idp.test/", Session: Session{"scope": req.Scope}}, nil
+}
+
+func TestScopeCrossesTheWire(t *testing.T) {
+	log := newPluginLogger(&bytes.Buffer{}, slog.LevelDebug)
+	srv, err := newGRPCServer[testConfig](&scopeConnector{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	scope := "openid email"
+	for _, tc := range []struct {
+		scope *string
+		want  string
+	}{{nil, ""}, {&scope, "openid email"}} {
+		resp, err := srv.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: inst("a", "v1", `{"greeting":"hi"}`), State: "s", Scope: tc.scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.GetSession()["scope"]; got != tc.want {
+			t.Errorf("scope = %q, want %q", got, tc.want)
+		}
+	}
+}

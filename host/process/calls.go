@@ -40,10 +40,10 @@ func (p *Process) ValidateConfig(ctx context.Context, inst Instance) ([]sdk.Fiel
 }
 
 // AuthorizationURI asks for the URL that starts a sign-in.
-func (p *Process) AuthorizationURI(ctx context.Context, inst Instance, redirectURI, state string) (*sdk.Authorization, error) {
+func (p *Process) AuthorizationURI(ctx context.Context, inst Instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	var resp *connectorv1.GetAuthorizationUriResponse
 	err := p.invoke(ctx, "GetAuthorizationUri", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
-		resp, err = c.rpc.GetAuthorizationUri(ctx, &connectorv1.GetAuthorizationUriRequest{Instance: in, RedirectUri: redirectURI, State: state})
+		resp, err = c.rpc.GetAuthorizationUri(ctx, authorizationRequestToProto(in, req))
 		return err
 	})
 	if err != nil {

@@ -110,3 +110,13 @@ func errorFromDetail(d *connectorv1.ConnectorError) *sdk.Error {
 	}
 	return e
 }
+
+// authorizationRequestToProto leaves scope absent when the caller asked for none, so
+// the plugin uses its configured one.
+func authorizationRequestToProto(in *connectorv1.Instance, req sdk.AuthorizationRequest) *connectorv1.GetAuthorizationUriRequest {
+	out := &connectorv1.GetAuthorizationUriRequest{Instance: in, RedirectUri: req.RedirectURI, State: req.State}
+	if req.Scope != "" {
+		out.Scope = &req.Scope
+	}
+	return out
+}

@@ -68,11 +68,12 @@ func TestConversionRoundTrip(t *testing.T) {
 
 	t.Run("authorization", func(t *testing.T) {
 		state, redirect := "st-\x01-ünï", "https://app.example/cb?x=1&y=ü"
-		auth, err := p.AuthorizationURI(ctx, inst, redirect, state)
+		scope := "openid ünï"
+		auth, err := p.AuthorizationURI(ctx, inst, sdk.AuthorizationRequest{RedirectURI: redirect, State: state, Scope: scope})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := sdk.Session{"instanceId": "rt-1", "redirectUri": redirect, "state": state, "config": string(config)}
+		want := sdk.Session{"instanceId": "rt-1", "redirectUri": redirect, "state": state, "scope": scope, "config": string(config)}
 		if auth.RedirectTo != "https://roundtrip.example/authorize?state="+state || !reflect.DeepEqual(auth.Session, want) {
 			t.Errorf("authorization = %+v, want session %v", auth, want)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -12,8 +13,8 @@ import (
 // third-party code, and its answer goes to browsers.
 
 // authorize starts a sign-in with connector id and checks the plugin's answer.
-func (s *Server) authorize(ctx context.Context, id, redirectURI, state string) (*sdk.Authorization, error) {
-	auth, err := s.host.AuthorizationURI(ctx, id, redirectURI, state)
+func (s *Server) authorize(ctx context.Context, id, redirectURI, state string, opts ...host.AuthorizationOption) (*sdk.Authorization, error) {
+	auth, err := s.host.AuthorizationURI(ctx, id, redirectURI, state, opts...)
 	if err != nil {
 		return nil, err
 	}

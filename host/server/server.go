@@ -109,6 +109,7 @@ func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 	// caller learns nothing of the routes, not even which methods they take.
 	mux.Handle("/v1/", srv.requireAPIKey(srv.api))
 	srv.browserRoutes(mux)
+	srv.registerFormPost(mux)
 	mux.HandleFunc("GET /healthz", srv.healthz)
 	if s.SeparateAdmin {
 		mux.HandleFunc("GET /readyz", srv.readyzBare)

@@ -71,3 +71,16 @@ func TestClaimsOf(t *testing.T) {
 		t.Fatalf("claims = %v", c)
 	}
 }
+
+func TestCheckScope(t *testing.T) {
+	for _, ok := range []string{"", "openid", "openid email profile", "read:user https://graph.example/.default"} {
+		if err := checkScope(ok); err != nil {
+			t.Errorf("checkScope(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{" ", "openid ", "a  b", "a\tb", "a\nb", `a"b`, `a\b`, "é", strings.Repeat("x", maxScopeLength+1)} {
+		if err := checkScope(bad); err == nil {
+			t.Errorf("checkScope(%q) accepted", bad)
+		}
+	}
+}

@@ -86,6 +86,8 @@ type Config struct {
 	// Interactions is InteractionsAuto (the default when empty) or
 	// InteractionsForm.
 	Interactions string
+	// KeyRotation turns on Provider.RotateKeys.
+	KeyRotation bool
 }
 
 // Client is a registered client. It is turned into oidc-provider client
@@ -406,6 +408,7 @@ func (c Config) serverConfig() ([]byte, error) {
 		"clients":      clients,
 		"accounts":     accounts,
 		"interactions": interactions,
+		"keyRotation":  c.KeyRotation,
 	})
 }
 

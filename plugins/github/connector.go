@@ -40,7 +40,7 @@ func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.Autho
 		ClientID:      in.clientID,
 		RedirectURI:   req.RedirectURI,
 		State:         req.State,
-		Scope:         in.scope,
+		Scope:         oauth2kit.RequestScope(req, in.scope),
 		CodeChallenge: pkce.Challenge,
 	})
 	if err != nil {

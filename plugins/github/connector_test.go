@@ -285,3 +285,15 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestPerRequestScope(t *testing.T) {
+	in := parse(t, map[string]any{"clientId": "Iv1.abc", "clientSecret": "s"})
+	auth, err := connector{}.AuthorizationURI(context.Background(), in, sdk.AuthorizationRequest{RedirectURI: callbackURL, State: "st-1", Scope: "read:user repo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(auth.RedirectTo)
+	if got := u.Query().Get("scope"); got != "read:user repo" {
+		t.Errorf("scope = %q, want the one asked for this sign-in", got)
+	}
+}

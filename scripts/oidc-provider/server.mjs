@@ -16,6 +16,8 @@ import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import { parseArgs } from 'node:util';
 
+import { withKeyRotation } from './rotation.mjs';
+
 // stdout carries the single issuer line. Route everything that would otherwise
 // land there (the library prints some notices with console.info) to stderr.
 const writeStdout = process.stdout.write.bind(process.stdout);
@@ -130,6 +132,7 @@ async function loadConfig() {
 
   return {
     host, port, clients, accounts: accountMap, interactions, exitWithParent: values['exit-with-parent'] ?? false,
+    keyRotation: raw.keyRotation === true,
   };
 }
 
@@ -436,9 +439,9 @@ function providerConfiguration(config) {
   const FOURTEEN_DAYS = 14 * 24 * ONE_HOUR;
 
   return {
-    adapter: createMemoryAdapter(),
+    adapter: config.adapter,
     clients: config.clients,
-    jwks: signingKeys(),
+    jwks: config.jwks,
 
     async findAccount(_ctx, sub) {
       const account = config.accounts.get(sub);
@@ -564,26 +567,7 @@ function describeError(err) {
   return text;
 }
 
-async function main() {
-  const config = await loadConfig();
-
-  // Listen first so that port 0 can be used; the issuer needs the real port.
-  let handler = (_req, res) => {
-    res.statusCode = 503;
-    res.end();
-  };
-  const server = http.createServer((req, res) => handler(req, res));
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address();
-  const hostPart = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const issuer = `http://${hostPart}:${port}`;
-
+async function createProvider(issuer, config) {
   const provider = new Provider(issuer, providerConfiguration(config));
   // oidc-provider checks static client metadata on first use; check it now so
   // that a bad configuration fails the start instead of a later request.
@@ -611,8 +595,36 @@ async function main() {
     if (err.status >= 500 || !err.expose) log('error', err);
   });
 
-  handler = provider.callback();
+  return provider;
+}
 
+async function main() {
+  const config = await loadConfig();
+
+  // Listen first so that port 0 can be used; the issuer needs the real port.
+  let handler = (_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  };
+  const server = http.createServer((req, res) => handler(req, res));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address();
+  const hostPart = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const issuer = `http://${hostPart}:${port}`;
+
+  // The store outlives the provider: rotating keys builds a new one over it, so
+  // sessions, codes and grants survive the rotation.
+  config.adapter = createMemoryAdapter();
+  handler = await withKeyRotation(config, async (jwks) => {
+    config.jwks = jwks;
+    return (await createProvider(issuer, config)).callback();
+  }, signingKeys);
   let stopping = false;
   const shutdown = (reason) => {
     if (stopping) return;

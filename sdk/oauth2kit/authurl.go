@@ -65,3 +65,12 @@ func CheckAuthorizationRequest(req sdk.AuthorizationRequest) error {
 	}
 	return nil
 }
+
+// RequestScope is the scope to ask for: the one the caller asked for this sign-in
+// when it did, the configured one otherwise.
+func RequestScope(req sdk.AuthorizationRequest, configured string) string {
+	if req.Scope != "" {
+		return req.Scope
+	}
+	return configured
+}

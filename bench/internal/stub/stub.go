@@ -22,11 +22,12 @@ const (
 	UserID = "u-1"
 )
 
-// Provider serves /token, /userinfo and /stats.
+// Provider serves /token, /userinfo and /stats, and an OpenID Provider under /oidc.
 type Provider struct {
 	tokens    atomic.Int64
 	userinfos atomic.Int64
 	refused   atomic.Int64
+	oidc      oidcProvider
 }
 
 // Stats counts the requests served.
@@ -41,6 +42,7 @@ func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("GET /userinfo", p.userInfo)
+	p.oidc.routes(mux, p)
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(p.Stats())

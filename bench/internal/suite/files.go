@@ -13,6 +13,8 @@ import (
 const (
 	// EnvOAuth2Plugin is the path of the built oauth2 plugin (idplug-connector-oauth2).
 	EnvOAuth2Plugin = "IDPLUG_BENCH_OAUTH2_PLUGIN"
+	// EnvOIDCPlugin is the path of the built oidc plugin (idplug-connector-oidc).
+	EnvOIDCPlugin = "IDPLUG_BENCH_OIDC_PLUGIN"
 	// EnvBenchPlugin is the path of the built bench/plugin command.
 	EnvBenchPlugin = "IDPLUG_BENCH_PLUGIN"
 )

@@ -111,17 +111,17 @@ func newBrowser(t *testing.T, path string) context.Context {
 }
 
 // startDemo runs scripts/run-demo with binaries built for this test and free ports,
-// and returns the URL it tells people to open.
-func startDemo(t *testing.T, root string) string {
+// and returns the URL it tells people to open. env adds settings (IDPLUG_DEMO_HOST).
+func startDemo(t *testing.T, root string, env ...string) string {
 	t.Helper()
-	url, _, _ := launchDemo(t, root)
+	url, _, _ := launchDemo(t, root, env...)
 	return url
 }
 
 // launchDemo is startDemo, also returning the script's process and its folder.
-func launchDemo(t *testing.T, root string) (string, *exec.Cmd, string) {
+func launchDemo(t *testing.T, root string, env ...string) (string, *exec.Cmd, string) {
 	t.Helper()
-	plugins := pluginFolder(t, "oauth2")
+	plugins := pluginFolder(t, "oauth2", "oidc")
 	dir := t.TempDir()
 	cmd := exec.Command(filepath.Join(root, "scripts", "run-demo"))
 	cmd.Dir = root
@@ -132,6 +132,7 @@ func launchDemo(t *testing.T, root string) (string, *exec.Cmd, string) {
 		"IDPLUG_BIN="+plugintest.Binary(t, "./host/cmd/idplug"),
 		"IDPLUG_PLUGIN_DIR="+plugins,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = testLog{t, "demo"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()

@@ -163,3 +163,89 @@ func pemKey(t *testing.T, key any) string {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
+
+// TestV1PerRequestScope asks for a scope per sign-in through the idplug binary: the
+// provider grants what was asked, not the configured scope.
+func TestV1PerRequestScope(t *testing.T) {
+	secret := oidctest.NewClientSecret(t)
+	provider := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{
+		{ID: "scoped", Secret: secret, AuthMethod: "client_secret_basic", RedirectURIs: []string{appRedirect}},
+	}})
+	p := startIdplug(t, pluginFolder(t, "oauth2"), jsonConfig(t, []map[string]any{{"id": "scoped", "plugin": "oauth2", "config": map[string]any{
+		"authorizationEndpoint": provider.AuthorizationEndpoint(), "tokenEndpoint": provider.TokenEndpoint(),
+		"userInfoEndpoint": provider.UserinfoEndpoint(), "clientId": "scoped", "clientSecret": secret,
+		"tokenEndpointAuthMethod": "client_secret_basic", "scope": "openid",
+		"profileMap": map[string]string{"id": "sub"}, "storeTokens": true,
+	}}}))
+
+	signIn := func(body map[string]any) map[string]any {
+		t.Helper()
+		status, auth := p.call(t, "POST", "/v1/connectors/scoped/authorization-uri", "", body)
+		mustEqual(t, "authorization-uri status", status, 200)
+		callback, err := provider.Authorize(context.Background(), jsonPath(auth, "redirectTo").(string), appRedirect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := map[string]string{}
+		for k, v := range callback.Query() {
+			data[k] = v[0]
+		}
+		status, res := p.call(t, "POST", "/v1/connectors/scoped/user-info", "", map[string]any{"session": jsonPath(auth, "session"), "data": data})
+		mustEqual(t, "user-info status", status, 200)
+		return res
+	}
+	configured := signIn(map[string]any{"redirectUri": appRedirect})
+	mustEqual(t, "email with the configured scope", jsonPath(configured, "userInfo", "email"), nil)
+	asked := signIn(map[string]any{"redirectUri": appRedirect, "scope": "openid email"})
+	mustEqual(t, "email with the asked scope", jsonPath(asked, "userInfo", "email"), "alice@example.com")
+	if granted, _ := jsonPath(asked, "tokens", "scope").(string); !strings.Contains(granted, "email") {
+		t.Errorf("granted scope = %q, want email in it", granted)
+	}
+
+	for _, bad := range []string{"openid  email", "openid\temail", "openid \"x\"", " openid", strings.Repeat("a", 3000)} {
+		status, body := p.call(t, "POST", "/v1/connectors/scoped/authorization-uri", "", map[string]any{"redirectUri": appRedirect, "scope": bad})
+		mustEqual(t, "status for a bad scope", status, 400)
+		mustEqual(t, "code for a bad scope", jsonPath(body, "code"), "invalid_request_parameters")
+	}
+}
+
+// TestV1OIDCSignIn signs in through the idplug binary's /v1 API with the oidc plugin,
+// found by discovery, and checks that no token reached the log.
+func TestV1OIDCSignIn(t *testing.T) {
+	secret := oidctest.NewClientSecret(t)
+	provider := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{
+		{ID: "oidc-client", Secret: secret, AuthMethod: "client_secret_basic", RedirectURIs: []string{appRedirect}},
+	}})
+	p := startIdplug(t, pluginFolder(t, "oidc"), jsonConfig(t, []map[string]any{{"id": "op", "plugin": "oidc", "config": map[string]any{
+		"issuer": provider.Issuer, "clientId": "oidc-client", "clientSecret": secret, "tokenEndpointAuthMethod": "client_secret_basic",
+		"scope": "openid profile email", "fetchUserInfo": true, "storeTokens": true,
+	}}}))
+	status, auth := p.call(t, "POST", "/v1/connectors/op/authorization-uri", "", map[string]any{"redirectUri": appRedirect})
+	mustEqual(t, "authorization-uri status", status, 200)
+	callback, err := provider.Authorize(context.Background(), jsonPath(auth, "redirectTo").(string), appRedirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]string{}
+	for k, v := range callback.Query() {
+		data[k] = v[0]
+	}
+	status, body := p.call(t, "POST", "/v1/connectors/op/user-info", "", map[string]any{"session": jsonPath(auth, "session"), "data": data})
+	mustEqual(t, "user-info status", status, 200)
+	mustEqual(t, "id", jsonPath(body, "userInfo", "id"), "alice")
+	mustEqual(t, "email", jsonPath(body, "userInfo", "email"), "alice@example.com")
+	idToken, _ := jsonPath(body, "tokens", "idToken").(string)
+	if idToken == "" {
+		t.Fatalf("no ID token in %v", body)
+	}
+	// A replayed callback: the finished flow is refused before it reaches the plugin.
+	status, body = p.call(t, "POST", "/v1/connectors/op/user-info", "", map[string]any{"session": jsonPath(auth, "session"), "data": data})
+	mustEqual(t, "replay status", status, 400)
+	mustEqual(t, "replay code", jsonPath(body, "code"), "session_used")
+	p.stop(t)
+	for _, s := range []string{secret, idToken, data["code"]} {
+		if strings.Contains(p.logs.String(), s) {
+			t.Errorf("the log holds a secret %q...", s[:8])
+		}
+	}
+}

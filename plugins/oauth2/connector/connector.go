@@ -44,7 +44,7 @@ func (connector) AuthorizationURI(_ context.Context, in *Instance, req sdk.Autho
 		ClientID:    in.clientID,
 		RedirectURI: req.RedirectURI,
 		State:       req.State,
-		Scope:       in.scope,
+		Scope:       oauth2kit.RequestScope(req, in.scope),
 		Extra:       in.customConfig,
 	}
 	if in.pkce {

@@ -276,3 +276,21 @@ func TestRefresh(t *testing.T) {
 	wantCode(t, err, sdk.CodeSocialAccessTokenInvalid)
 	wantNoSecrets(t, err)
 }
+
+func TestPerRequestScopeReplacesTheConfiguredOne(t *testing.T) {
+	p := newStubProvider(t)
+	in := mustParse(t, p.config(map[string]any{"scope": "openid profile"}))
+	for _, tc := range []struct{ asked, want string }{
+		{"", "openid profile"},
+		{"openid email", "openid email"},
+	} {
+		auth, err := connector{}.AuthorizationURI(context.Background(), in, sdk.AuthorizationRequest{RedirectURI: testRedirectURI, State: "s", Scope: tc.asked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(auth.RedirectTo)
+		if got := u.Query().Get("scope"); got != tc.want {
+			t.Errorf("asked %q: scope = %q, want %q", tc.asked, got, tc.want)
+		}
+	}
+}

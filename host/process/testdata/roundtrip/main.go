@@ -42,7 +42,7 @@ func (connector) ParseConfig(raw []byte) (string, error) {
 
 func (connector) AuthorizationURI(_ context.Context, cfg string, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	return &sdk.Authorization{RedirectTo: "https://roundtrip.example/authorize?state=" + req.State, Session: sdk.Session{
-		"instanceId": req.InstanceID, "redirectUri": req.RedirectURI, "state": req.State, "config": cfg,
+		"instanceId": req.InstanceID, "redirectUri": req.RedirectURI, "state": req.State, "scope": req.Scope, "config": cfg,
 	}}, nil
 }
 

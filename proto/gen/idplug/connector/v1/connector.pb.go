@@ -806,7 +806,10 @@ type GetAuthorizationUriRequest struct {
 	// The URL the provider redirects back to.
 	RedirectUri string `protobuf:"bytes,2,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
 	// The state to bind this flow to; the host always supplies one.
-	State         string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// The scope asked for this sign-in (space-separated), in place of the configured
+	// one; absent when the caller did not ask (Logto's per-request scope).
+	Scope         *string `protobuf:"bytes,4,opt,name=scope,proto3,oneof" json:"scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -858,6 +861,13 @@ func (x *GetAuthorizationUriRequest) GetRedirectUri() string {
 func (x *GetAuthorizationUriRequest) GetState() string {
 	if x != nil {
 		return x.State
+	}
+	return ""
+}
+
+func (x *GetAuthorizationUriRequest) GetScope() string {
+	if x != nil && x.Scope != nil {
+		return *x.Scope
 	}
 	return ""
 }
@@ -1527,11 +1537,13 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"FieldError\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x90\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xb5\x01\n" +
 	"\x1aGetAuthorizationUriRequest\x129\n" +
 	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\tR\x05state\"\xd3\x01\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x19\n" +
+	"\x05scope\x18\x04 \x01(\tH\x00R\x05scope\x88\x01\x01B\b\n" +
+	"\x06_scope\"\xd3\x01\n" +
 	"\x1bGetAuthorizationUriResponse\x12\x1f\n" +
 	"\vredirect_to\x18\x01 \x01(\tR\n" +
 	"redirectTo\x12W\n" +
@@ -1700,6 +1712,7 @@ func file_idplug_connector_v1_connector_proto_init() {
 	if File_idplug_connector_v1_connector_proto != nil {
 		return
 	}
+	file_idplug_connector_v1_connector_proto_msgTypes[10].OneofWrappers = []any{}
 	file_idplug_connector_v1_connector_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

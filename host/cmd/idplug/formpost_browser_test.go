@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// TestBrowserFormPostSignInWithTheOIDCDemo signs in with the demo's OpenID Connect
+// connector, found by discovery, in real headless Chromium. The provider answers with
+// response_mode=form_post, and idplug is reached at localhost while the provider is
+// at 127.0.0.1: two sites, as in production, so the browser leaves the SameSite=Lax
+// flow cookie out of the provider's POST. The sign-in succeeds through idplug's
+// same-site relay, and no URL the browser visited carries the code.
+func TestBrowserFormPostSignInWithTheOIDCDemo(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("Chromium is needed for the browser test: run `make test` (it installs the Debian package chromium)")
+	}
+	root, err := plugintest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := startDemo(t, root, "IDPLUG_DEMO_HOST=localhost")
+	if !strings.HasPrefix(demo, "http://localhost:") {
+		t.Fatalf("demo URL = %q, want localhost", demo)
+	}
+	shots := filepath.Join(root, "artifacts", "browser")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newBrowser(t, chromium)
+
+	// Every request the page makes, to check where the code went.
+	var mu sync.Mutex
+	var urls, posts []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			urls = append(urls, e.Request.URL)
+			if e.Request.Method == "POST" {
+				posts = append(posts, e.Request.URL)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, target)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		}
+	}
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	step("open the home page", chromedp.Navigate(demo), chromedp.WaitVisible("#sign-in-local-oidc"))
+	step("continue with the OpenID Connect connector", chromedp.Click("#sign-in-local-oidc"), chromedp.WaitVisible("#username"), shot("oidc-1-provider-sign-in"))
+	step("sign in at the provider",
+		chromedp.SendKeys("#username", "alice"),
+		chromedp.SendKeys("#password", "any password"),
+		chromedp.Click("#sign-in"),
+		chromedp.WaitVisible("#greeting"),
+		shot("oidc-2-signed-in"))
+	greeting := text("#greeting")
+	step("read /user", chromedp.Navigate(strings.TrimSuffix(demo, "/")+"/user"))
+	user := text("body")
+	mu.Lock()
+	defer mu.Unlock()
+	if greeting != "Hello, alice" {
+		t.Errorf("greeting = %q", greeting)
+	}
+	if !strings.Contains(user, `"connector":"local-oidc"`) || !strings.Contains(user, `"email":"alice@example.com"`) {
+		t.Errorf("/user = %s", user)
+	}
+	var sawPost, sawRelay bool
+	for _, p := range posts {
+		sawPost = sawPost || strings.HasSuffix(p, "/callback/local-oidc")
+		sawRelay = sawRelay || strings.HasSuffix(p, "/callback/local-oidc/finish")
+	}
+	if !sawPost || !sawRelay {
+		t.Errorf("POSTs = %v, want the provider's form_post and the relay", posts)
+	}
+	for _, u := range urls {
+		if strings.Contains(u, "code=") && strings.Contains(u, "localhost") {
+			t.Errorf("a URL to idplug carries the code: %s", u)
+		}
+	}
+}

@@ -1,0 +1,20 @@
+// Command idplug-connector-oidc is idplug's OpenID Connect connector: sign-in with
+// any OpenID Provider, found by discovery or configured endpoint by endpoint, with
+// every ID token verified. Its configuration is that of Logto's OIDC connector, so a
+// Logto configuration works unchanged; connector/README.md lists every field,
+// including the presets for Google, Microsoft Entra ID and Apple. The connector
+// itself lives in package connector, so it can also be called in process.
+package main
+
+import (
+	"github.com/idplug/idplug/plugins/oidc/connector"
+	"github.com/idplug/idplug/sdk"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	connector.Version = sdk.BuildVersion(version)
+	sdk.Serve(connector.New())
+}

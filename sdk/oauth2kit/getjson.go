@@ -1,0 +1,63 @@
+package oauth2kit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idplug/idplug/sdk"
+)
+
+// Document is a JSON document fetched from a provider, with how long it may be kept.
+type Document struct {
+	Body []byte
+	// MaxAge is the freshness the provider gave (Cache-Control max-age); zero when
+	// it gave none or forbade caching.
+	MaxAge time.Duration
+}
+
+// GetJSON fetches a public JSON document such as an OpenID Provider's discovery
+// document or its JWK set, under the client's deadline and size cap. what names it
+// in errors ("discovery document"). A status other than 200, or a body that is not
+// a JSON object, is invalid_response (provider_unavailable for 5xx).
+func (c *HTTPClient) GetJSON(ctx context.Context, url, what string) (*Document, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "the %s URL %q is not usable", what, url)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.do(ctx, req, what)
+	if err != nil {
+		return nil, err
+	}
+	if resp.status != http.StatusOK {
+		return nil, unexpectedAnswer(what, resp, "instead of the document")
+	}
+	body := bytes.TrimSpace(resp.body)
+	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+		return nil, unexpectedAnswer(what, resp, "with a body that is not a JSON object")
+	}
+	return &Document{Body: body, MaxAge: maxAge(resp.header.Get("Cache-Control"))}, nil
+}
+
+// maxAge reads max-age from a Cache-Control header; no-store and no-cache give zero.
+func maxAge(cacheControl string) time.Duration {
+	var age time.Duration
+	for _, d := range strings.Split(cacheControl, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		switch {
+		case d == "no-store" || d == "no-cache":
+			return 0
+		case strings.HasPrefix(d, "max-age="):
+			n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(d, "max-age="), `"`), 10, 64)
+			if err == nil && n > 0 && n < 1<<31 {
+				age = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return age
+}
