@@ -125,9 +125,9 @@ func TestScanSortsTheFolder(t *testing.T) {
 	}
 
 	for file, reason := range map[string]string{
-		"README.md":        "name does not start with " + Prefix,
-		"run-me":           "name does not start with " + Prefix,
-		"versions":         "name does not start with " + Prefix,
+		"README.md":         "name does not start with " + Prefix,
+		"run-me":            "name does not start with " + Prefix,
+		"versions":          "name does not start with " + Prefix,
 		Prefix + "Bad_Name": "name after " + Prefix + " must match",
 		Prefix + "-dash":    "name after " + Prefix + " must match",
 	} {
