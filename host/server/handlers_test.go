@@ -477,3 +477,50 @@ func TestReadyz(t *testing.T) {
 		t.Errorf("bare /readyz: %d %s", res.status, res.raw)
 	}
 }
+
+// TestReloadRoute: a refused configuration is a 400 invalid_config carrying
+// the field problems; an applied one reports the connectors now served.
+func TestReloadRoute(t *testing.T) {
+	var refuse error
+	srv := newUnitServer(t, &fakeConnectors{}, func(s *Settings) {
+		s.Reload = func(context.Context) error { return refuse }
+	})
+	res := call(t, srv, "POST", "/v1/admin/reload", "", "")
+	if res.status != 200 || strings.TrimSpace(string(res.raw)) != `{"connectors":1,"status":"reloaded"}` {
+		t.Errorf("reload: %d %s", res.status, res.raw)
+	}
+	refuse = &host.ValidationError{Problems: []host.Problem{{Connector: "acme", Field: "clientId", Message: "is required"}}}
+	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
+	problems, _ := res.body.Details["problems"].([]any)
+	if res.status != 400 || res.body.Code != sdk.CodeInvalidConfig ||
+		!strings.HasPrefix(res.body.Message, "the new configuration was refused; the old one keeps serving: ") || len(problems) != 1 {
+		t.Errorf("refused reload: %d %s", res.status, res.raw)
+	}
+	refuse = errors.New("idplug.yaml: listen: missing")
+	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
+	if res.status != 400 || !strings.HasSuffix(res.body.Message, "idplug.yaml: listen: missing") || res.body.Details != nil {
+		t.Errorf("refused file: %d %s", res.status, res.raw)
+	}
+}
+
+// TestVaultRoutesWithoutAVault: the token routes of an unknown connector are
+// connector_not_found, of one that keeps no tokens a 404 saying how to turn
+// it on, and the plugin is never asked.
+func TestVaultRoutesWithoutAVault(t *testing.T) {
+	f := &fakeConnectors{}
+	srv := newUnitServer(t, f, nil)
+	srv.SetTokenStorage([]string{"acme"}) // asked for, but there is no store nor vault
+	for _, method := range []string{"GET", "DELETE"} {
+		res := call(t, srv, method, "/v1/connectors/nope/users/u1/tokens", "", "")
+		if res.status != 404 || res.body.Code != host.CodeConnectorNotFound {
+			t.Errorf("%s unknown connector: %d %s", method, res.status, res.body.Code)
+		}
+		res = call(t, srv, method, "/v1/connectors/acme/users/u1/tokens", "", "")
+		if res.status != 404 || res.body.Code != CodeNotFound || !strings.Contains(res.body.Message, "set storeTokens: true") {
+			t.Errorf("%s without a vault: %d %s %q", method, res.status, res.body.Code, res.body.Message)
+		}
+	}
+	if calls := f.called(); len(calls) != 0 {
+		t.Errorf("the plugin was called: %v", calls)
+	}
+}
