@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
@@ -61,9 +60,9 @@ const (
 	maxTrackedAddrs  = 4096
 )
 
-// Server serves HTTP for one Host.
+// Server serves HTTP for one host's connectors.
 type Server struct {
-	host     *host.Host
+	host     Connectors
 	secrets  atomic.Pointer[secrets]
 	settings Settings
 	log      hclog.Logger
@@ -77,8 +76,8 @@ type Server struct {
 	keep     tokenStorage
 }
 
-// New builds the server's routes.
-func New(h *host.Host, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger, s Settings) *Server {
+// New builds the server's routes over h (a *host.Host).
+func New(h Connectors, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger, s Settings) *Server {
 	if s.FlowTTL <= 0 {
 		s.FlowTTL = 10 * time.Minute
 	}

@@ -1,0 +1,526 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/sdk"
+)
+
+// Unit tests of the handlers over an in-test Connectors: no plugin process, no
+// provider. The end-to-end tests with real plugins are in host/cmd/idplug.
+
+// fakeConnectors serves one connector, "acme" of plugin "oauth2", with the
+// answers and errors a test sets, and records what the handlers asked.
+type fakeConnectors struct {
+	mu       sync.Mutex
+	auth     *sdk.Authorization
+	authErr  error
+	userInfo *sdk.UserInfoResult
+	callErr  error // returned by UserInfo, RefreshTokens and RevokeToken
+	status   host.Status
+
+	calls   []string
+	request sdk.AuthorizationRequest // the last AuthorizationURI call, options applied
+	session sdk.Session              // the last UserInfo call's session
+	data    map[string]string        // and its callback
+}
+
+var acme = host.ConnectorDetail{
+	Connector: host.Connector{ID: "acme", Plugin: "oauth2", Target: "acme-id", Platform: sdk.PlatformUniversal,
+		Name: sdk.I18n{"en": "Acme"}, Logo: "https://acme.test/logo.png", IsStandard: true},
+	Description: sdk.I18n{"en": "Sign in with Acme"},
+	Readme:      "# Acme",
+	FormItems:   []sdk.FormItem{{Key: "clientId", Label: "Client ID", Type: sdk.FormText, Required: true}},
+}
+
+func (f *fakeConnectors) record(call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call)
+}
+
+func (f *fakeConnectors) called() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeConnectors) Connectors() []host.Connector { return []host.Connector{acme.Connector} }
+
+func (f *fakeConnectors) Connector(id string) (host.ConnectorDetail, error) {
+	if id != acme.ID {
+		return host.ConnectorDetail{}, &sdk.Error{Code: host.CodeConnectorNotFound, Message: fmt.Sprintf("no connector %q is configured", id)}
+	}
+	return acme, nil
+}
+
+func (f *fakeConnectors) AuthorizationURI(_ context.Context, id, redirectURI, state string, opts ...host.AuthorizationOption) (*sdk.Authorization, error) {
+	f.record("AuthorizationURI")
+	if _, err := f.Connector(id); err != nil {
+		return nil, err
+	}
+	req := sdk.AuthorizationRequest{InstanceID: id, RedirectURI: redirectURI, State: state}
+	for _, o := range opts {
+		o(&req)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.request = req
+	return f.auth, f.authErr
+}
+
+func (f *fakeConnectors) UserInfo(_ context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
+	f.record("UserInfo")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.session, f.data = session, callback
+	return f.userInfo, f.callErr
+}
+
+func (f *fakeConnectors) RefreshTokens(_ context.Context, id, refreshToken string) (*sdk.TokenSet, error) {
+	f.record("RefreshTokens")
+	if f.callErr != nil {
+		return nil, f.callErr
+	}
+	return &sdk.TokenSet{AccessToken: "at-from-" + refreshToken, TokenType: "Bearer"}, nil
+}
+
+func (f *fakeConnectors) RevokeToken(context.Context, string, string, string) error {
+	f.record("RevokeToken")
+	return f.callErr
+}
+
+func (f *fakeConnectors) Status() host.Status { return f.status }
+
+const testAPIKey = "test-api-key-0123456789-0123456789-abcdef"
+
+// newUnitServer serves f statelessly; settings may adjust the defaults.
+func newUnitServer(t *testing.T, f *fakeConnectors, settings func(*Settings)) *Server {
+	t.Helper()
+	sealer, err := seal.New([][]byte{[]byte("session-key-0123456789-0123456789-abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := url.Parse("https://idp.example.test")
+	s := Settings{PublicURL: pub, AccessLog: hclog.NewNullLogger()}
+	if settings != nil {
+		settings(&s)
+	}
+	return New(f, sealer, nil, hclog.NewNullLogger(), s)
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   errorBody
+	raw    []byte
+}
+
+// call sends one request to srv, with key as its bearer token when set.
+func call(t *testing.T, srv http.Handler, method, path, key, body string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.RemoteAddr = "192.0.2.10:40000"
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	res := response{status: rec.Code, header: rec.Header(), raw: rec.Body.Bytes()}
+	_ = json.Unmarshal(res.raw, &res.body)
+	return res
+}
+
+// TestConnectorErrorsBecomeStatusAndBody sends each kind of plugin failure
+// through a /v1 route and checks the status, the body (code, message and
+// details kept whole) and Retry-After on the statuses worth retrying.
+func TestConnectorErrorsBecomeStatusAndBody(t *testing.T) {
+	for _, tc := range []struct {
+		err     error
+		status  int
+		code    sdk.ErrorCode
+		message string
+		retry   bool
+	}{
+		{&sdk.Error{Code: sdk.CodeSocialAuthCodeInvalid, Message: "the code was used", Details: map[string]any{"error": "invalid_grant"}},
+			401, sdk.CodeSocialAuthCodeInvalid, "the code was used", false},
+		{&sdk.Error{Code: sdk.CodeInvalidConfig, Message: "clientId is required"}, 400, sdk.CodeInvalidConfig, "clientId is required", false},
+		{&sdk.Error{Code: sdk.CodeRateLimitExceeded, Message: "slow down"}, 429, sdk.CodeRateLimitExceeded, "slow down", true},
+		{&sdk.Error{Code: sdk.CodeProviderUnavailable, Message: "provider answered 502"}, 502, sdk.CodeProviderUnavailable, "provider answered 502", false},
+		{&sdk.Error{Code: sdk.CodeProviderTimeout, Message: "provider took too long"}, 504, sdk.CodeProviderTimeout, "provider took too long", false},
+		{&sdk.Error{Code: host.CodePluginUnavailable, Message: "plugin oauth2 is restarting"}, 503, host.CodePluginUnavailable, "plugin oauth2 is restarting", true},
+		{&sdk.Error{Code: host.CodePluginOverloaded, Message: "too many calls"}, 503, host.CodePluginOverloaded, "too many calls", true},
+		{&sdk.Error{Code: host.CodePluginTimeout, Message: "no answer"}, 504, host.CodePluginTimeout, "no answer", false},
+		{&sdk.Error{Code: sdk.CodeNotImplemented, Message: "no refresh"}, 501, sdk.CodeNotImplemented, "no refresh", false},
+		{&sdk.Error{Code: "made_up_by_a_plugin", Message: "?"}, 500, "made_up_by_a_plugin", "?", false},
+		// An error that is no connector error is a general one, its text kept.
+		{errors.New("something broke"), 500, sdk.CodeGeneral, "something broke", false},
+		// Wrapped, it keeps its code.
+		{fmt.Errorf("calling: %w", &sdk.Error{Code: sdk.CodeAuthorizationFailed, Message: "denied"}), 401, sdk.CodeAuthorizationFailed, "denied", false},
+	} {
+		t.Run(string(tc.code), func(t *testing.T) {
+			f := &fakeConnectors{callErr: tc.err}
+			res := call(t, newUnitServer(t, f, nil), "POST", "/v1/connectors/acme/refresh", "", `{"refreshToken":"rt"}`)
+			if res.status != tc.status || res.body.Code != tc.code || res.body.Message != tc.message {
+				t.Fatalf("got %d %s %q; want %d %s %q (%s)", res.status, res.body.Code, res.body.Message, tc.status, tc.code, tc.message, res.raw)
+			}
+			if got := res.header.Get("Retry-After") != ""; got != tc.retry {
+				t.Errorf("Retry-After set: %v, want %v", got, tc.retry)
+			}
+			if ct := res.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if cc := res.header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q", cc)
+			}
+			var e *sdk.Error
+			if errors.As(tc.err, &e) && e.Details != nil && res.body.Details["error"] != e.Details["error"] {
+				t.Errorf("details = %v, want %v", res.body.Details, e.Details)
+			}
+		})
+	}
+}
+
+// TestAPIRequestValidation refuses bad /v1 bodies with a 4xx that names what is
+// wrong, before any plugin is called.
+func TestAPIRequestValidation(t *testing.T) {
+	const authPath = "/v1/connectors/acme/authorization-uri"
+	big := `{"redirectUri":"https://app.test/cb","state":"` + strings.Repeat("a", 5000) + `"}`
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+		code             sdk.ErrorCode
+		message          string
+	}{
+		{"empty body", authPath, "", 400, sdk.CodeInvalidRequestParameters, "must be a JSON object"},
+		{"bad JSON", authPath, `{"redirectUri":`, 400, sdk.CodeInvalidRequestParameters, "the request body is not valid"},
+		{"not an object", authPath, `["https://app.test/cb"]`, 400, sdk.CodeInvalidRequestParameters, "the request body is not valid"},
+		{"unknown field", authPath, `{"redirectUri":"https://app.test/cb","redirect_uri":"x"}`, 400, sdk.CodeInvalidRequestParameters, `unknown field "redirect_uri"`},
+		{"two objects", authPath, `{"redirectUri":"https://app.test/cb"} {}`, 400, sdk.CodeInvalidRequestParameters, "one JSON object"},
+		{"wrong type", authPath, `{"redirectUri":42}`, 400, sdk.CodeInvalidRequestParameters, "redirectUri"},
+		{"missing redirectUri", authPath, `{"state":"s"}`, 400, sdk.CodeInsufficientRequestParameters, "redirectUri is required"},
+		{"relative redirectUri", authPath, `{"redirectUri":"/cb"}`, 400, sdk.CodeInvalidRequestParameters, "absolute http(s) URL"},
+		{"javascript redirectUri", authPath, `{"redirectUri":"javascript:alert(1)"}`, 400, sdk.CodeInvalidRequestParameters, "absolute http(s) URL"},
+		{"redirectUri with fragment", authPath, `{"redirectUri":"https://app.test/cb#x"}`, 400, sdk.CodeInvalidRequestParameters, "without a fragment"},
+		{"long redirectUri", authPath, `{"redirectUri":"https://app.test/` + strings.Repeat("a", maxRedirectURILen) + `"}`, 400, sdk.CodeInvalidRequestParameters, "redirectUri is"},
+		{"state with a newline", authPath, `{"redirectUri":"https://app.test/cb","state":"a\nb"}`, 400, sdk.CodeInvalidRequestParameters, "state must be printable ASCII"},
+		{"long state", authPath, `{"redirectUri":"https://app.test/cb","state":"` + strings.Repeat("a", maxStateLen+1) + `"}`, 400, sdk.CodeInvalidRequestParameters, "state is 513 bytes"},
+		{"bad scope", authPath, `{"redirectUri":"https://app.test/cb","scope":"a  b"}`, 400, sdk.CodeInvalidRequestParameters, "scope must be scope tokens"},
+		{"oversized body", authPath, big, 413, CodeRequestTooLarge, "the request body is over 4096 bytes"},
+		{"user-info without session", "/v1/connectors/acme/user-info", `{"data":{}}`, 400, sdk.CodeInsufficientRequestParameters, "session is required"},
+		{"user-info with an array value", "/v1/connectors/acme/user-info", `{"session":"x","data":{"code":["a"]}}`, 400, sdk.CodeInvalidRequestParameters, "data.code must be a string, got an array"},
+		{"user-info with a forged session", "/v1/connectors/acme/user-info", `{"session":"forged","data":{"code":"c"}}`, 400, CodeSessionInvalid, "the session is not valid"},
+		{"refresh without token", "/v1/connectors/acme/refresh", `{}`, 400, sdk.CodeInsufficientRequestParameters, "refreshToken is required"},
+		{"refresh with unknown field", "/v1/connectors/acme/refresh", `{"refresh_token":"x"}`, 400, sdk.CodeInvalidRequestParameters, `unknown field "refresh_token"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeConnectors{auth: &sdk.Authorization{RedirectTo: "https://acme.test/auth"}}
+			srv := newUnitServer(t, f, func(s *Settings) { s.MaxBodyBytes = 4096 })
+			res := call(t, srv, "POST", tc.path, "", tc.body)
+			if res.status != tc.status || res.body.Code != tc.code || !strings.Contains(res.body.Message, tc.message) {
+				t.Fatalf("got %d %s %q; want %d %s with %q", res.status, res.body.Code, res.body.Message, tc.status, tc.code, tc.message)
+			}
+			if calls := f.called(); len(calls) != 0 {
+				t.Errorf("the plugin was called (%v) for a request refused before it", calls)
+			}
+		})
+	}
+}
+
+// TestListAndDescribeShapes checks the JSON of the connector list and of one
+// connector, field names included, and an unknown id.
+func TestListAndDescribeShapes(t *testing.T) {
+	srv := newUnitServer(t, &fakeConnectors{}, nil)
+	res := call(t, srv, "GET", "/v1/connectors", "", "")
+	var list map[string][]map[string]any
+	if err := json.Unmarshal(res.raw, &list); err != nil || res.status != 200 {
+		t.Fatalf("list: %d %s", res.status, res.raw)
+	}
+	if len(list) != 1 || len(list["connectors"]) != 1 {
+		t.Fatalf("list = %s", res.raw)
+	}
+	got := list["connectors"][0]
+	want := map[string]any{"id": "acme", "plugin": "oauth2", "target": "acme-id", "platform": "Universal",
+		"name": map[string]any{"en": "Acme"}, "logo": "https://acme.test/logo.png", "logoDark": "", "isStandard": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("list entry = %v\nwant %v", got, want)
+	}
+
+	res = call(t, srv, "GET", "/v1/connectors/acme", "", "")
+	var detail map[string]any
+	if err := json.Unmarshal(res.raw, &detail); err != nil || res.status != 200 {
+		t.Fatalf("describe: %d %s", res.status, res.raw)
+	}
+	for k, v := range want {
+		if fmt.Sprint(detail[k]) != fmt.Sprint(v) {
+			t.Errorf("describe %s = %v, want %v", k, detail[k], v)
+		}
+	}
+	if detail["readme"] != "# Acme" || fmt.Sprint(detail["description"]) != "map[en:Sign in with Acme]" {
+		t.Errorf("describe = %s", res.raw)
+	}
+	items, _ := detail["formItems"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["key"] != "clientId" {
+		t.Errorf("formItems = %v", detail["formItems"])
+	}
+
+	res = call(t, srv, "GET", "/v1/connectors/nope", "", "")
+	if res.status != 404 || res.body.Code != host.CodeConnectorNotFound || !strings.Contains(res.body.Message, `"nope"`) {
+		t.Errorf("unknown connector: %d %s %q", res.status, res.body.Code, res.body.Message)
+	}
+}
+
+// TestAPIKeyCheck: without keys /v1 is open; with keys a request needs one of
+// them, and learns nothing of the routes without it.
+func TestAPIKeyCheck(t *testing.T) {
+	open := newUnitServer(t, &fakeConnectors{}, nil)
+	if res := call(t, open, "GET", "/v1/connectors", "", ""); res.status != 200 {
+		t.Fatalf("no keys configured: %d", res.status)
+	}
+
+	other := "second-api-key-0123456789-0123456789-abcdef"
+	srv := newUnitServer(t, &fakeConnectors{}, func(s *Settings) { s.APIKeys = []string{testAPIKey, other} })
+	for _, key := range []string{testAPIKey, other} {
+		if res := call(t, srv, "GET", "/v1/connectors", key, ""); res.status != 200 {
+			t.Errorf("a configured key: %d %s", res.status, res.raw)
+		}
+	}
+
+	res := call(t, srv, "GET", "/v1/connectors", "", "")
+	if res.status != 401 || res.body.Code != CodeUnauthorized || res.header.Get("WWW-Authenticate") != `Bearer realm="idplug"` {
+		t.Errorf("no key: %d %s %q", res.status, res.body.Code, res.header.Get("WWW-Authenticate"))
+	}
+	for _, bad := range []string{testAPIKey + "x", testAPIKey[:len(testAPIKey)-1], strings.ToUpper(testAPIKey)} {
+		res := call(t, srv, "GET", "/v1/connectors", bad, "")
+		if res.status != 401 || res.body.Code != CodeUnauthorized || !strings.Contains(res.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("wrong key %q: %d %s %q", bad, res.status, res.body.Code, res.header.Get("WWW-Authenticate"))
+		}
+	}
+	// Another scheme, or the key without a scheme, is no key.
+	for _, header := range []string{"Basic " + testAPIKey, testAPIKey, "bearer " + testAPIKey} {
+		req := httptest.NewRequest("GET", "/v1/connectors", nil)
+		req.Header.Set("Authorization", header)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != 401 {
+			t.Errorf("Authorization: %q gave %d", header, rec.Code)
+		}
+	}
+	// Neither an unknown route nor a wrong method shows before the key.
+	for _, probe := range [][2]string{{"GET", "/v1/no-such-route"}, {"GET", "/v1/connectors/acme/refresh"}, {"POST", "/v1/admin/reload"}} {
+		if res := call(t, srv, probe[0], probe[1], "", ""); res.status != 401 {
+			t.Errorf("%s %s without a key: %d", probe[0], probe[1], res.status)
+		}
+	}
+	// The browser routes and health need no key.
+	if res := call(t, srv, "GET", "/healthz", "", ""); res.status != 200 {
+		t.Errorf("/healthz: %d", res.status)
+	}
+}
+
+// TestWrongKeysAreThrottled: past the limit of wrong keys an address gets 429,
+// even with the right key, and another address is not affected.
+func TestWrongKeysAreThrottled(t *testing.T) {
+	srv := newUnitServer(t, &fakeConnectors{}, func(s *Settings) { s.APIKeys = []string{testAPIKey} })
+	for range maxKeyFailures {
+		if res := call(t, srv, "GET", "/v1/connectors", "guess", ""); res.status != 401 {
+			t.Fatalf("a wrong key: %d", res.status)
+		}
+	}
+	res := call(t, srv, "GET", "/v1/connectors", testAPIKey, "")
+	if res.status != 429 || res.body.Code != CodeTooManyAttempts || res.header.Get("Retry-After") == "" {
+		t.Fatalf("after %d wrong keys: %d %s Retry-After %q", maxKeyFailures, res.status, res.body.Code, res.header.Get("Retry-After"))
+	}
+	req := httptest.NewRequest("GET", "/v1/connectors", nil)
+	req.RemoteAddr = "198.51.100.20:1234"
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Errorf("another address: %d", rec.Code)
+	}
+}
+
+// TestWrongMethodAndUnknownRoute: a known path asked with another method is a
+// 405 with Allow; an unknown one a 404, both as JSON errors.
+func TestWrongMethodAndUnknownRoute(t *testing.T) {
+	srv := newUnitServer(t, &fakeConnectors{}, nil)
+	res := call(t, srv, "GET", "/v1/connectors/acme/authorization-uri", "", "")
+	if res.status != 405 || res.body.Code != CodeMethodNotAllowed || res.header.Get("Allow") != "POST" {
+		t.Errorf("GET authorization-uri: %d %s Allow %q", res.status, res.body.Code, res.header.Get("Allow"))
+	}
+	res = call(t, srv, "PUT", "/v1/connectors/acme/users/u1/tokens", "", "")
+	if res.status != 405 || res.header.Get("Allow") != "GET, HEAD, DELETE" {
+		t.Errorf("PUT tokens: %d Allow %q", res.status, res.header.Get("Allow"))
+	}
+	res = call(t, srv, "GET", "/v1/nothing-here", "", "")
+	if res.status != 404 || res.body.Code != CodeNotFound {
+		t.Errorf("unknown route: %d %s", res.status, res.body.Code)
+	}
+	// Without a Reload function the route does not exist.
+	if res := call(t, srv, "POST", "/v1/admin/reload", "", ""); res.status != 404 {
+		t.Errorf("reload without Reload: %d", res.status)
+	}
+}
+
+// TestSignInThroughTheAPI runs authorization-uri then user-info against the
+// fake: the caller's redirectUri, state and scope reach the plugin, the sealed
+// session carries the plugin's session back, and the callback data arrive as
+// strings.
+func TestSignInThroughTheAPI(t *testing.T) {
+	f := &fakeConnectors{
+		auth: &sdk.Authorization{RedirectTo: "https://acme.test/auth?x=1", Session: sdk.Session{"verifier": "v-123"}},
+		userInfo: &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: "u-1", Email: sdk.String("u@acme.test")},
+			Tokens: &sdk.TokenSet{AccessToken: "at", TokenType: "Bearer"}},
+	}
+	srv := newUnitServer(t, f, nil)
+	res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "",
+		`{"redirectUri":"https://app.test/cb","state":"st-1","scope":"openid email"}`)
+	var auth authorizationResponse
+	if err := json.Unmarshal(res.raw, &auth); err != nil || res.status != 200 {
+		t.Fatalf("authorization-uri: %d %s", res.status, res.raw)
+	}
+	if auth.RedirectTo != "https://acme.test/auth?x=1" || auth.State != "st-1" || auth.Session == "" {
+		t.Fatalf("authorization-uri = %+v", auth)
+	}
+	if f.request != (sdk.AuthorizationRequest{InstanceID: "acme", RedirectURI: "https://app.test/cb", State: "st-1", Scope: "openid email"}) {
+		t.Errorf("the plugin got %+v", f.request)
+	}
+	if strings.Contains(auth.Session, "v-123") {
+		t.Error("the plugin's session shows through the sealed session")
+	}
+
+	body, _ := json.Marshal(map[string]any{"session": auth.Session, "data": map[string]any{"code": "c-1", "state": "st-1", "n": 7}})
+	res = call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body))
+	var info struct {
+		UserInfo map[string]any `json:"userInfo"`
+		Tokens   map[string]any `json:"tokens"`
+	}
+	if err := json.Unmarshal(res.raw, &info); err != nil || res.status != 200 {
+		t.Fatalf("user-info: %d %s", res.status, res.raw)
+	}
+	if info.UserInfo["id"] != "u-1" || info.UserInfo["email"] != "u@acme.test" || info.Tokens["accessToken"] != "at" {
+		t.Errorf("user-info = %s", res.raw)
+	}
+	if f.session["verifier"] != "v-123" || f.data["code"] != "c-1" || f.data["n"] != "7" {
+		t.Errorf("the plugin got session %v, data %v", f.session, f.data)
+	}
+
+	// Without a state the host makes one; a flow sealed for acme does not open for another connector.
+	res = call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb"}`)
+	_ = json.Unmarshal(res.raw, &auth)
+	if res.status != 200 || len(auth.State) < 40 || f.request.State != auth.State || f.request.Scope != "" {
+		t.Errorf("generated state %q, the plugin got %+v", auth.State, f.request)
+	}
+	body, _ = json.Marshal(map[string]any{"session": auth.Session, "data": map[string]any{"code": "c"}})
+	res = call(t, srv, "POST", "/v1/connectors/other/user-info", "", string(body))
+	if res.status != 400 || res.body.Code != CodeSessionInvalid {
+		t.Errorf("acme's session at another connector: %d %s", res.status, res.body.Code)
+	}
+}
+
+// TestPluginAnswersAreChecked: a plugin that sends the browser to a script URL,
+// or returns a session too large to seal, is blamed by name.
+func TestPluginAnswersAreChecked(t *testing.T) {
+	for name, auth := range map[string]*sdk.Authorization{
+		"script URL":   {RedirectTo: "javascript:alert(1)"},
+		"relative URL": {RedirectTo: "/elsewhere"},
+		"huge session": {RedirectTo: "https://acme.test/auth", Session: sdk.Session{"x": strings.Repeat("a", seal.MaxPayloadLen)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newUnitServer(t, &fakeConnectors{auth: auth}, nil)
+			res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb"}`)
+			if res.status != 400 || res.body.Code != sdk.CodeInvalidResponse ||
+				!strings.HasPrefix(res.body.Message, "connector acme (plugin oauth2) returned ") {
+				t.Errorf("got %d %s %q", res.status, res.body.Code, res.body.Message)
+			}
+		})
+	}
+}
+
+// TestReadyz maps the host's status to 200 or 503, and keeps the server's paths
+// out of the public answer.
+func TestReadyz(t *testing.T) {
+	f := &fakeConnectors{status: host.Status{Ready: false, Plugins: []host.PluginStatus{},
+		Refused: []catalog.Entry{{File: "/opt/idplug/plugins/idplug-connector-x", Reason: "/opt/idplug/plugins/SHA256SUMS is writable by other users"}}}}
+	srv := newUnitServer(t, f, nil)
+	res := call(t, srv, "GET", "/readyz", "", "")
+	if res.status != 503 || strings.Contains(string(res.raw), "/opt/") ||
+		!strings.Contains(string(res.raw), `"file":"idplug-connector-x"`) || !strings.Contains(string(res.raw), "SHA256SUMS is writable") {
+		t.Errorf("public /readyz: %d %s", res.status, res.raw)
+	}
+	if res := call(t, srv.AdminHandler(), "GET", "/readyz", "", ""); res.status != 503 || !strings.Contains(string(res.raw), "/opt/idplug/plugins/idplug-connector-x") {
+		t.Errorf("admin /readyz: %d %s", res.status, res.raw)
+	}
+
+	f.status = host.Status{Ready: true}
+	bare := newUnitServer(t, f, func(s *Settings) { s.SeparateAdmin = true })
+	if res := call(t, bare, "GET", "/readyz", "", ""); res.status != 200 || strings.TrimSpace(string(res.raw)) != `{"ready":true}` {
+		t.Errorf("bare /readyz: %d %s", res.status, res.raw)
+	}
+}
+
+// TestReloadRoute: a refused configuration is a 400 invalid_config carrying
+// the field problems; an applied one reports the connectors now served.
+func TestReloadRoute(t *testing.T) {
+	var refuse error
+	srv := newUnitServer(t, &fakeConnectors{}, func(s *Settings) {
+		s.Reload = func(context.Context) error { return refuse }
+	})
+	res := call(t, srv, "POST", "/v1/admin/reload", "", "")
+	if res.status != 200 || strings.TrimSpace(string(res.raw)) != `{"connectors":1,"status":"reloaded"}` {
+		t.Errorf("reload: %d %s", res.status, res.raw)
+	}
+	refuse = &host.ValidationError{Problems: []host.Problem{{Connector: "acme", Field: "clientId", Message: "is required"}}}
+	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
+	problems, _ := res.body.Details["problems"].([]any)
+	if res.status != 400 || res.body.Code != sdk.CodeInvalidConfig ||
+		!strings.HasPrefix(res.body.Message, "the new configuration was refused; the old one keeps serving: ") || len(problems) != 1 {
+		t.Errorf("refused reload: %d %s", res.status, res.raw)
+	}
+	refuse = errors.New("idplug.yaml: listen: missing")
+	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
+	if res.status != 400 || !strings.HasSuffix(res.body.Message, "idplug.yaml: listen: missing") || res.body.Details != nil {
+		t.Errorf("refused file: %d %s", res.status, res.raw)
+	}
+}
+
+// TestVaultRoutesWithoutAVault: the token routes of an unknown connector are
+// connector_not_found, of one that keeps no tokens a 404 saying how to turn
+// it on, and the plugin is never asked.
+func TestVaultRoutesWithoutAVault(t *testing.T) {
+	f := &fakeConnectors{}
+	srv := newUnitServer(t, f, nil)
+	srv.SetTokenStorage([]string{"acme"}) // asked for, but there is no store nor vault
+	for _, method := range []string{"GET", "DELETE"} {
+		res := call(t, srv, method, "/v1/connectors/nope/users/u1/tokens", "", "")
+		if res.status != 404 || res.body.Code != host.CodeConnectorNotFound {
+			t.Errorf("%s unknown connector: %d %s", method, res.status, res.body.Code)
+		}
+		res = call(t, srv, method, "/v1/connectors/acme/users/u1/tokens", "", "")
+		if res.status != 404 || res.body.Code != CodeNotFound || !strings.Contains(res.body.Message, "set storeTokens: true") {
+			t.Errorf("%s without a vault: %d %s %q", method, res.status, res.body.Code, res.body.Message)
+		}
+	}
+	if calls := f.called(); len(calls) != 0 {
+		t.Errorf("the plugin was called: %v", calls)
+	}
+}
