@@ -74,7 +74,7 @@ func formItems() []sdk.FormItem {
 			// the three methods that use it, and none and private_key_jwt ignore it.
 			Description: "Required for client_secret_post, client_secret_basic and client_secret_jwt."},
 		{Key: "tokenEndpointAuthMethod", Label: "Token Endpoint Auth Method", Type: sdk.FormSelect, Required: true,
-			SelectItems: selectItems(authMethodNames()...), DefaultValue: string(oauth2kit.ClientSecretPost),
+			SelectItems: selectItems(oauth2kit.AuthMethodNames()...), DefaultValue: string(oauth2kit.ClientSecretPost),
 			Description: "How the client authenticates at the token endpoint."},
 		{Key: "clientSecretJwtSigningAlgorithm", Label: "Client Secret JWT Signing Algorithm", Type: sdk.FormSelect,
 			SelectItems: selectItems("HS256", "HS384", "HS512"), DefaultValue: "HS256", ShowConditions: showFor(oauth2kit.ClientSecretJWT),

@@ -81,7 +81,7 @@ func formItems() []sdk.FormItem {
 		{Key: "clientSecret", Label: "Client Secret", Type: sdk.FormText, Confidential: true,
 			Description: "Required for client_secret_post, client_secret_basic and client_secret_jwt (not for Apple)."},
 		{Key: "tokenEndpointAuthMethod", Label: "Token Endpoint Auth Method", Type: sdk.FormSelect,
-			SelectItems: selectItems(authMethodNames()...), DefaultValue: string(oauth2kit.ClientSecretPost)},
+			SelectItems: selectItems(oauth2kit.AuthMethodNames()...), DefaultValue: string(oauth2kit.ClientSecretPost)},
 		{Key: "clientSecretJwtSigningAlgorithm", Label: "Client Secret JWT Signing Algorithm", Type: sdk.FormSelect,
 			SelectItems: selectItems("HS256", "HS384", "HS512"), DefaultValue: "HS256", ShowConditions: showFor("tokenEndpointAuthMethod", string(oauth2kit.ClientSecretJWT))},
 		{Key: "privateKey", Label: "Private Key", Type: sdk.FormMultilineText, Confidential: true, Placeholder: "-----BEGIN PRIVATE KEY-----",
