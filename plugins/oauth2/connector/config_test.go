@@ -108,22 +108,6 @@ func TestPrivateKeyConfiguration(t *testing.T) {
 	}
 }
 
-func TestRequestTimeout(t *testing.T) {
-	ok := map[string]time.Duration{`"8s"`: 8 * time.Second, `"1500ms"`: 1500 * time.Millisecond, `2.5`: 2500 * time.Millisecond, `"3"`: 3 * time.Second, `9`: 9 * time.Second}
-	for raw, want := range ok {
-		got, err := parseTimeout(json.RawMessage(raw))
-		if err != nil || got != want {
-			t.Errorf("requestTimeout %s = %v, %v; want %v", raw, got, err, want)
-		}
-	}
-	bad := map[string]string{`"10s"`: "at most 9s", `10`: "at most 9s", `1e300`: "at most 9s", `0`: "more than zero", `"-1s"`: "more than zero", `-1e300`: "more than zero", `"soon"`: "duration", `true`: "duration"}
-	for raw, says := range bad {
-		if _, err := parseTimeout(json.RawMessage(raw)); err == nil || !strings.Contains(err.Error(), says) {
-			t.Errorf("requestTimeout %s: error %v, want one saying %q", raw, err, says)
-		}
-	}
-}
-
 // TestEveryProblemIsReportedAtOnce gives a configuration where every field is wrong
 // and checks each is named, with a reason.
 func TestEveryProblemIsReportedAtOnce(t *testing.T) {

@@ -3,9 +3,7 @@ package connector
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -14,10 +12,9 @@ import (
 )
 
 const (
-	// defaultRequestTimeout and maxRequestTimeout keep every provider call inside the
-	// host's 10s call deadline, so a slow provider is reported as provider_timeout.
+	// defaultRequestTimeout (and oauth2kit.MaxRequestTimeout) keep every provider call
+	// inside the host's 10s call deadline, so a slow provider is reported as provider_timeout.
 	defaultRequestTimeout = oauth2kit.DefaultRequestTimeout
-	maxRequestTimeout     = 9 * time.Second
 	// defaultClockTolerance is the skew allowed on exp, iat and nbf.
 	defaultClockTolerance = 30 * time.Second
 	maxClockTolerance     = 5 * time.Minute
@@ -241,7 +238,7 @@ func (c *config) verification(idc *idTokenConfig, p *sdk.ConfigError) verificati
 
 // seconds reads a number of seconds or a duration ("30s", also jose's "30 seconds").
 func seconds(raw json.RawMessage, zeroOK bool) (time.Duration, error) {
-	d, ok := durationOf(raw)
+	d, ok := oauth2kit.ParseDuration(raw)
 	if !ok {
 		var text string
 		_ = json.Unmarshal(raw, &text)
@@ -272,40 +269,6 @@ func unitSuffix(unit string) string {
 	return unit
 }
 
-func (c *config) responseFormat(p *sdk.ConfigError) oauth2kit.ResponseFormat {
-	switch c.TokenEndpointResponseType {
-	case "":
-		return oauth2kit.FormatAuto
-	case "json":
-		return oauth2kit.FormatJSON
-	case "query-string":
-		return oauth2kit.FormatForm
-	}
-	p.Add("tokenEndpointResponseType", "must be \"json\" or \"query-string\" (or unset, to follow the Content-Type), got %q", c.TokenEndpointResponseType)
-	return oauth2kit.FormatAuto
-}
-
-// customParams checks customConfig: string values, sent as written, and never a
-// protocol parameter or the nonce.
-func (c *config) customParams(p *sdk.ConfigError) map[string]string {
-	out := make(map[string]string, len(c.CustomConfig))
-	for _, key := range sortedKeys(c.CustomConfig) {
-		field := "customConfig." + key
-		var value string
-		switch {
-		case key == "":
-			p.Add("customConfig", "has an empty key")
-		case oauth2kit.IsProtocolParam(key) || key == "nonce":
-			p.Add(field, "%q is a protocol parameter that the connector sets itself; remove it", key)
-		case json.Unmarshal(c.CustomConfig[key], &value) != nil:
-			p.Add(field, "must be a string")
-		default:
-			out[key] = value
-		}
-	}
-	return out
-}
-
 // authParams are the extra authorization request parameters: Logto's
 // authRequestOptionalConfig snake_cased, then customConfig over them.
 func (c *config) authParams(arc *authRequestConfig, p *sdk.ConfigError) map[string]string {
@@ -329,17 +292,6 @@ func (c *config) authParams(arc *authRequestConfig, p *sdk.ConfigError) map[stri
 	return out
 }
 
-func (c *config) pkceEnabled(p *sdk.ConfigError) bool {
-	switch c.PKCE {
-	case "", oauth2kit.PKCEMethodS256:
-		return true
-	case "none":
-		return false
-	}
-	p.Add("pkce", "must be \"S256\" or \"none\", got %q", c.PKCE)
-	return true
-}
-
 func (c *config) minKeyRefresh(p *sdk.ConfigError) time.Duration {
 	if len(c.MinKeyRefreshInterval) == 0 {
 		return defaultMinKeyRefresh
@@ -351,57 +303,21 @@ func (c *config) minKeyRefresh(p *sdk.ConfigError) time.Duration {
 	return d
 }
 
-// httpClient checks the settings of the calls to the provider.
+// The checks every connector in Logto's shape shares live in oauth2kit.
+
+func (c *config) responseFormat(p *sdk.ConfigError) oauth2kit.ResponseFormat {
+	return oauth2kit.CheckResponseFormat(c.TokenEndpointResponseType, p)
+}
+
+// customParams checks customConfig: string values, sent as written, and never a
+// protocol parameter or the nonce.
+func (c *config) customParams(p *sdk.ConfigError) map[string]string {
+	return oauth2kit.CheckCustomConfig(c.CustomConfig, p, "nonce")
+}
+
+func (c *config) pkceEnabled(p *sdk.ConfigError) bool { return oauth2kit.CheckPKCE(c.PKCE, p) }
+
 func (c *config) httpClient(p *sdk.ConfigError) *oauth2kit.HTTPClient {
-	timeout := defaultRequestTimeout
-	if len(c.RequestTimeout) > 0 {
-		d, ok := durationOf(c.RequestTimeout)
-		switch {
-		case !ok:
-			p.Add("requestTimeout", "must be a duration such as \"8s\" or a number of seconds")
-		case d <= 0:
-			p.Add("requestTimeout", "must be more than zero")
-		case d > maxRequestTimeout:
-			p.Add("requestTimeout", "must be at most %s, so that a slow provider is reported before the host's 10s call deadline", maxRequestTimeout)
-		default:
-			timeout = d
-		}
-	}
-	userAgent := c.UserAgent
-	if userAgent == "" {
-		userAgent = defaultUserAgent()
-	} else if strings.ContainsFunc(userAgent, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		p.Add("userAgent", "must not contain control characters")
-	}
-	client, err := oauth2kit.NewHTTPClient(oauth2kit.HTTPOptions{Timeout: timeout, UserAgent: userAgent, CACertificates: c.CACertificates})
-	if err != nil {
-		p.Add("caCertificates", "%v", err)
-	}
-	return client
-}
-
-// durationOf reads a Go duration string ("8s", "1500ms") or a number of seconds.
-func durationOf(raw json.RawMessage) (time.Duration, bool) {
-	var text string
-	if json.Unmarshal(raw, &text) == nil {
-		if d, err := time.ParseDuration(text); err == nil {
-			return d, true
-		}
-		raw = json.RawMessage(text)
-	}
-	var secs float64
-	if json.Unmarshal(raw, &secs) != nil {
-		return 0, false
-	}
-	secs = math.Max(-1e6, math.Min(secs, 1e6))
-	return time.Duration(secs * float64(time.Second)), true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return oauth2kit.HTTPSettings{RequestTimeout: c.RequestTimeout, UserAgent: c.UserAgent,
+		CACertificates: c.CACertificates, DefaultUserAgent: defaultUserAgent()}.Check(p)
 }
