@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/idplug/idplug/host/config/internal/walk"
 )
 
 // Defaults and limits of the settings.
@@ -172,17 +174,17 @@ func Parse(data []byte, env func(string) (string, bool), baseDir string) (*Confi
 	if len(data) > MaxFileSize {
 		return nil, &Error{Problems: []Problem{{Message: fmt.Sprintf("the file is larger than the limit of %d bytes", MaxFileSize)}}}
 	}
-	root, err := parseDocument(data)
+	root, err := walk.Parse(data)
 	if err != nil {
-		return nil, err
+		return nil, fromWalk(err)
 	}
-	var ps problems
+	var ps walk.Problems
 	if root != nil {
 		interpolate(root, nil, lookup{env: env, baseDir: baseDir}, &ps)
 	}
 	cfg := decodeConfig(root, baseDir, &ps)
-	if err := ps.err(); err != nil {
-		return nil, err
+	if err := ps.Err(); err != nil {
+		return nil, fromWalk(err)
 	}
 	return cfg, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/idplug/idplug/host/config/internal/walk"
 )
 
 const (
@@ -1007,7 +1009,7 @@ func TestProblemsAreCapped(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("  - id: Bad%d", i), "    plugin: oauth2")
 	}
 	got := problemsOf(t, withMinimal(lines...), nil)
-	if len(got) != maxProblems+1 || got[maxProblems] != "0 : and 50 more problems" {
+	if len(got) != walk.MaxProblems+1 || got[walk.MaxProblems] != "0 : and 50 more problems" {
 		t.Errorf("got %d problems, last %q", len(got), got[len(got)-1])
 	}
 }

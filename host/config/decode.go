@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idplug/idplug/host/config/internal/walk"
 	"github.com/idplug/idplug/internal/wire"
 	"go.yaml.in/yaml/v3"
 )
@@ -25,18 +26,25 @@ var (
 	connectorIDRE = wire.InstanceIDRE
 )
 
+// decoder is the walker with the schema's methods on top; ps is the list the
+// walker records its problems in, shared with the schema's own checks.
+type decoder struct {
+	*walk.Decoder
+	ps *walk.Problems
+}
+
 // decodeConfig builds a Config from the document root (nil for an empty
 // file), recording every problem in ps.
-func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
-	d := newDecoder(ps)
-	fs := fields{d: d, m: map[string]entry{}}
-	if root != nil && !isNull(root) {
-		if deref(root).Kind != yaml.MappingNode {
-			ps.add(nil, posOf(root), "the file must be a mapping of settings (listen:, plugin_dir:, connectors: ...)")
+func decodeConfig(root *yaml.Node, baseDir string, ps *walk.Problems) *Config {
+	d := &decoder{Decoder: walk.NewDecoder(ps), ps: ps}
+	fs := d.NewFields(nil, walk.Pos{})
+	if root != nil && !walk.IsNull(root) {
+		if walk.Deref(root).Kind != yaml.MappingNode {
+			ps.Add(nil, walk.PosOf(root), "the file must be a mapping of settings (listen:, plugin_dir:, connectors: ...)")
 			return nil
 		}
-		fs = d.known(root, nil, topLevelKeys)
-		fs.pos = pos{} // a missing top-level key has no line to point at
+		fs = d.Known(root, nil, topLevelKeys)
+		fs.Pos = walk.Pos{} // a missing top-level key has no line to point at
 	}
 
 	cfg := &Config{}
@@ -54,9 +62,9 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
 	d.vaultKeys(cfg, fs)
 	cfg.Connectors = d.connectors(fs)
 	d.sandbox(cfg, fs, baseDir)
-	if s, set, at := fs.text("plugin_user"); set {
+	if s, set, at := fs.Text("plugin_user"); set {
 		if s == "" {
-			d.ps.add(at.path, at.pos, "must name a user; leave it out to run plugins as idplug's user")
+			d.ps.Add(at.Path, at.Pos, "must name a user; leave it out to run plugins as idplug's user")
 		}
 		cfg.PluginUser = s
 	}
@@ -65,18 +73,18 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *problems) *Config {
 
 // sandbox decodes the sandbox section: {mode: auto|required|off, read: {plugin:
 // [paths]}, exec: {plugin: [paths]}}.
-func (d *decoder) sandbox(cfg *Config, fs fields, baseDir string) {
+func (d *decoder) sandbox(cfg *Config, fs walk.Fields, baseDir string) {
 	cfg.Sandbox.Mode = "auto"
-	e, ok, at := fs.at("sandbox")
+	e, ok, at := fs.At("sandbox")
 	if !ok {
 		return
 	}
-	v := deref(e.value)
+	v := walk.Deref(e.Value)
 	if v.Kind != yaml.MappingNode {
-		d.ps.add(at.path, at.pos, "must be a mapping, like {mode: auto}")
+		d.ps.Add(at.Path, at.Pos, "must be a mapping, like {mode: auto}")
 		return
 	}
-	sfs := d.known(v, at.path, sandboxKeys)
+	sfs := d.Known(v, at.Path, sandboxKeys)
 	cfg.Sandbox.Mode = d.enum(sfs, "mode", "auto", sandboxModes)
 	cfg.Sandbox.Read = d.pluginPaths(sfs, "read", baseDir, "{oauth2: [/opt/bridge]}")
 	cfg.Sandbox.Exec = d.pluginPaths(sfs, "exec", baseDir, `{"bridge-*": [/opt/bridge/bin/node]}`)
@@ -84,78 +92,78 @@ func (d *decoder) sandbox(cfg *Config, fs fields, baseDir string) {
 
 // pluginPaths decodes a mapping of plugin name (or name prefix ending in "*") to a
 // list of paths, relative ones taken from baseDir; nil when key is absent.
-func (d *decoder) pluginPaths(sfs fields, key, baseDir, example string) map[string][]string {
-	re, ok, rat := sfs.at(key)
+func (d *decoder) pluginPaths(sfs walk.Fields, key, baseDir, example string) map[string][]string {
+	re, ok, rat := sfs.At(key)
 	if !ok {
 		return nil
 	}
-	rv := deref(re.value)
+	rv := walk.Deref(re.Value)
 	if rv.Kind != yaml.MappingNode {
-		d.ps.add(rat.path, rat.pos, "must be a mapping of plugin name to a list of paths, like %s", example)
+		d.ps.Add(rat.Path, rat.Pos, "must be a mapping of plugin name to a list of paths, like %s", example)
 		return nil
 	}
-	rfs := fields{d: d, m: map[string]entry{}, path: rat.path, pos: posOf(rv)}
+	rfs := d.NewFields(rat.Path, walk.PosOf(rv))
 	out := map[string][]string{}
-	for _, pe := range d.entries(rv, rat.path, posOf(rv)) {
-		if !pluginKeyRE.MatchString(pe.key) {
-			d.ps.add(pe.path, pe.keyPos, "%q is not a plugin name (the file name after idplug-connector-) "+
-				"or a name prefix ending in a single * (like logto-*)", pe.key)
+	for _, pe := range d.Entries(rv, rat.Path, walk.PosOf(rv)) {
+		if !pluginKeyRE.MatchString(pe.Key) {
+			d.ps.Add(pe.Path, pe.KeyPos, "%q is not a plugin name (the file name after idplug-connector-) "+
+				"or a name prefix ending in a single * (like logto-*)", pe.Key)
 			continue
 		}
-		rfs.m[pe.key] = pe
-		items, _, _ := rfs.list(pe.key)
+		rfs.Set(pe)
+		items, _, _ := rfs.List(pe.Key)
 		for _, it := range items {
-			if it.value == "" {
-				d.ps.add(it.at.path, it.at.pos, "must be a path")
+			if it.Value == "" {
+				d.ps.Add(it.At.Path, it.At.Pos, "must be a path")
 				continue
 			}
-			p := it.value
+			p := it.Value
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(baseDir, p)
 			}
-			out[pe.key] = append(out[pe.key], filepath.Clean(p))
+			out[pe.Key] = append(out[pe.Key], filepath.Clean(p))
 		}
 	}
 	return out
 }
 
-func (d *decoder) listen(cfg *Config, fs fields) listenKind {
-	s, set, at := fs.text("listen")
+func (d *decoder) listen(cfg *Config, fs walk.Fields) listenKind {
+	s, set, at := fs.Text("listen")
 	if !set {
 		s = DefaultListen
 	}
 	cfg.Listen = s
 	kind, msg := checkListen(s)
 	if msg != "" {
-		d.ps.add(at.path, at.pos, "%s", msg)
+		d.ps.Add(at.Path, at.Pos, "%s", msg)
 	}
 	return kind
 }
 
-func (d *decoder) publicURL(cfg *Config, fs fields, kind listenKind) {
-	s, set, at := fs.text("public_url")
+func (d *decoder) publicURL(cfg *Config, fs walk.Fields, kind listenKind) {
+	s, set, at := fs.Text("public_url")
 	if !set {
 		switch kind {
 		case listenLoopback:
 			cfg.PublicURL = "http://" + cfg.Listen
 		case listenInvalid:
-			d.ps.add(at.path, at.pos, "is required")
+			d.ps.Add(at.Path, at.Pos, "is required")
 		default:
-			d.ps.add(at.path, at.pos, "is required unless listen is a loopback address with a fixed port")
+			d.ps.Add(at.Path, at.Pos, "is required unless listen is a loopback address with a fixed port")
 		}
 		return
 	}
 	u, msg := checkPublicURL(s)
 	if msg != "" {
-		d.ps.add(at.path, at.pos, "%s", msg)
+		d.ps.Add(at.Path, at.Pos, "%s", msg)
 	}
 	cfg.PublicURL = u
 }
 
-func (d *decoder) pluginDir(cfg *Config, fs fields, baseDir string) {
-	s, set, at := fs.text("plugin_dir")
+func (d *decoder) pluginDir(cfg *Config, fs walk.Fields, baseDir string) {
+	s, set, at := fs.Text("plugin_dir")
 	if !set || s == "" {
-		d.ps.add(at.path, at.pos, "is required")
+		d.ps.Add(at.Path, at.Pos, "is required")
 		return
 	}
 	if !filepath.IsAbs(s) {
@@ -164,57 +172,57 @@ func (d *decoder) pluginDir(cfg *Config, fs fields, baseDir string) {
 	cfg.PluginDir = filepath.Clean(s)
 }
 
-func (d *decoder) sessionKeys(cfg *Config, fs fields) {
-	items, empty, at := fs.list("session_keys")
+func (d *decoder) sessionKeys(cfg *Config, fs walk.Fields) {
+	items, empty, at := fs.List("session_keys")
 	if empty {
-		d.ps.add(at.path, at.pos, "is required: at least one key of %d bytes or more", MinSessionKeyLen)
+		d.ps.Add(at.Path, at.Pos, "is required: at least one key of %d bytes or more", MinSessionKeyLen)
 	}
 	for _, it := range items {
 		// Never print the key itself, only its length.
-		if len(it.value) < MinSessionKeyLen {
-			d.ps.add(it.at.path, it.at.pos, "is %d bytes, needs at least %d", len(it.value), MinSessionKeyLen)
+		if len(it.Value) < MinSessionKeyLen {
+			d.ps.Add(it.At.Path, it.At.Pos, "is %d bytes, needs at least %d", len(it.Value), MinSessionKeyLen)
 		}
-		cfg.SessionKeys = append(cfg.SessionKeys, []byte(it.value))
+		cfg.SessionKeys = append(cfg.SessionKeys, []byte(it.Value))
 	}
 }
 
-func (d *decoder) apiKeys(cfg *Config, fs fields, kind listenKind) {
-	items, _, at := fs.list("api_keys")
+func (d *decoder) apiKeys(cfg *Config, fs walk.Fields, kind listenKind) {
+	items, _, at := fs.List("api_keys")
 	for _, it := range items {
-		if msg := checkAPIKey(it.value); msg != "" {
-			d.ps.add(it.at.path, it.at.pos, "%s", msg)
+		if msg := checkAPIKey(it.Value); msg != "" {
+			d.ps.Add(it.At.Path, it.At.Pos, "%s", msg)
 		}
-		cfg.APIKeys = append(cfg.APIKeys, it.value)
+		cfg.APIKeys = append(cfg.APIKeys, it.Value)
 	}
 	d.requireAPIKeys(cfg, at, kind)
 }
 
-func (d *decoder) duration(fs fields, key string, def, maxValue time.Duration) time.Duration {
-	s, set, at := fs.text(key)
+func (d *decoder) duration(fs walk.Fields, key string, def, maxValue time.Duration) time.Duration {
+	s, set, at := fs.Text(key)
 	if !set {
 		return def
 	}
 	v, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
-		d.ps.add(at.path, at.pos, "%q is not a duration, like 10s or 1m30s", s)
+		d.ps.Add(at.Path, at.Pos, "%q is not a duration, like 10s or 1m30s", s)
 	case v <= 0:
-		d.ps.add(at.path, at.pos, "%q must be more than 0", s)
+		d.ps.Add(at.Path, at.Pos, "%q must be more than 0", s)
 	case v > maxValue:
-		d.ps.add(at.path, at.pos, "%q is more than the maximum of %s", s, maxValue)
+		d.ps.Add(at.Path, at.Pos, "%q is more than the maximum of %s", s, maxValue)
 	default:
 		return v
 	}
 	return def
 }
 
-func (d *decoder) enum(fs fields, key, def string, allowed []string) string {
-	s, set, at := fs.text(key)
+func (d *decoder) enum(fs walk.Fields, key, def string, allowed []string) string {
+	s, set, at := fs.Text(key)
 	if !set {
 		return def
 	}
 	if !slices.Contains(allowed, s) {
-		d.ps.add(at.path, at.pos, "%q must be one of %s", s, strings.Join(allowed, ", "))
+		d.ps.Add(at.Path, at.Pos, "%q must be one of %s", s, strings.Join(allowed, ", "))
 		return def
 	}
 	return s
@@ -222,33 +230,33 @@ func (d *decoder) enum(fs fields, key, def string, allowed []string) string {
 
 // connectors decodes the instances, then checks that ids and targets are
 // unique across them.
-func (d *decoder) connectors(fs fields) []Connector {
-	e, ok, at := fs.at("connectors")
+func (d *decoder) connectors(fs walk.Fields) []Connector {
+	e, ok, at := fs.At("connectors")
 	if !ok {
 		return nil
 	}
-	seq := deref(e.value)
+	seq := walk.Deref(e.Value)
 	if seq.Kind != yaml.SequenceNode {
-		d.ps.add(at.path, at.pos, "must be a list of connector instances")
+		d.ps.Add(at.Path, at.Pos, "must be a list of connector instances")
 		return nil
 	}
-	if !d.enter(seq, at.path, at.pos) {
+	if !d.Enter(seq, at.Path, at.Pos) {
 		return nil
 	}
-	defer d.leave(seq)
+	defer d.Leave(seq)
 
 	out := make([]Connector, 0, len(seq.Content))
 	ids := map[string]int{}     // id -> index of the instance that has it
 	targets := map[string]int{} // target -> index of the instance that has it
 	for i, n := range seq.Content {
-		path := at.path.item(i)
+		path := at.Path.Item(i)
 		c, idAt, targetAt := d.connector(n, path)
 		if c == nil {
 			continue
 		}
 		if c.ID != "" {
 			if first, dup := ids[c.ID]; dup {
-				d.ps.add(idAt.path, idAt.pos, "%q is already the id of connectors[%d]", c.ID, first)
+				d.ps.Add(idAt.Path, idAt.Pos, "%q is already the id of connectors[%d]", c.ID, first)
 			} else {
 				ids[c.ID] = i
 			}
@@ -259,7 +267,7 @@ func (d *decoder) connectors(fs fields) []Connector {
 				if c.Target == "" {
 					how = " (target defaults to the id)"
 				}
-				d.ps.add(targetAt.path, targetAt.pos, "%q is already the target of connectors[%d]%s", t, first, how)
+				d.ps.Add(targetAt.Path, targetAt.Pos, "%q is already the target of connectors[%d]%s", t, first, how)
 			} else {
 				targets[t] = i
 			}
@@ -271,45 +279,45 @@ func (d *decoder) connectors(fs fields) []Connector {
 
 // connector decodes one instance. It also returns where its id and its
 // (possibly defaulted) target are, for the uniqueness checks.
-func (d *decoder) connector(n *yaml.Node, path *fieldPath) (*Connector, loc, loc) {
-	if deref(n).Kind != yaml.MappingNode {
-		d.ps.add(path, posOf(n), "must be a mapping with at least id and plugin")
-		return nil, loc{}, loc{}
+func (d *decoder) connector(n *yaml.Node, path *walk.Path) (*Connector, walk.Loc, walk.Loc) {
+	if walk.Deref(n).Kind != yaml.MappingNode {
+		d.ps.Add(path, walk.PosOf(n), "must be a mapping with at least id and plugin")
+		return nil, walk.Loc{}, walk.Loc{}
 	}
-	fs := d.known(deref(n), path, connectorKeys)
-	fs.pos = posOf(n)
+	fs := d.Known(walk.Deref(n), path, connectorKeys)
+	fs.Pos = walk.PosOf(n)
 	c := &Connector{Line: n.Line}
 
-	id, set, idAt := fs.text("id")
+	id, set, idAt := fs.Text("id")
 	switch {
 	case !set:
-		d.ps.add(idAt.path, idAt.pos, "is required")
+		d.ps.Add(idAt.Path, idAt.Pos, "is required")
 	case !connectorIDRE.MatchString(id):
-		d.ps.add(idAt.path, idAt.pos, "%q must match %s", id, strings.Trim(connectorIDRE.String(), "^$"))
+		d.ps.Add(idAt.Path, idAt.Pos, "%q must match %s", id, strings.Trim(connectorIDRE.String(), "^$"))
 	}
 	c.ID = id
 
-	plugin, set, at := fs.text("plugin")
+	plugin, set, at := fs.Text("plugin")
 	if !set || plugin == "" {
-		d.ps.add(at.path, at.pos, "is required")
+		d.ps.Add(at.Path, at.Pos, "is required")
 	}
 	c.Plugin = plugin
 
-	target, set, targetAt := fs.text("target")
+	target, set, targetAt := fs.Text("target")
 	if set && target == "" {
-		d.ps.add(targetAt.path, targetAt.pos, "must not be empty; leave it out to use the id")
+		d.ps.Add(targetAt.Path, targetAt.Pos, "must not be empty; leave it out to use the id")
 	}
 	if !set {
-		targetAt = loc{targetAt.path, idAt.pos}
+		targetAt = walk.Loc{Path: targetAt.Path, Pos: idAt.Pos}
 	}
 	c.Target = target
 
 	c.Name = d.names(fs)
 	for _, key := range []string{"logo", "logoDark"} {
-		s, set, at := fs.text(key)
+		s, set, at := fs.Text(key)
 		if set && s != "" {
 			if msg := checkAssetURL(s); msg != "" {
-				d.ps.add(at.path, at.pos, "%s", msg)
+				d.ps.Add(at.Path, at.Pos, "%s", msg)
 			}
 		}
 		if key == "logo" {
@@ -324,41 +332,41 @@ func (d *decoder) connector(n *yaml.Node, path *fieldPath) (*Connector, loc, loc
 }
 
 // names decodes the display name overrides: language tag -> text.
-func (d *decoder) names(fs fields) map[string]string {
-	e, ok, at := fs.at("name")
+func (d *decoder) names(fs walk.Fields) map[string]string {
+	e, ok, at := fs.At("name")
 	if !ok {
 		return nil
 	}
-	v := deref(e.value)
+	v := walk.Deref(e.Value)
 	if v.Kind != yaml.MappingNode {
-		d.ps.add(at.path, at.pos, "must be a mapping of language tag to text, like {en: Acme}")
+		d.ps.Add(at.Path, at.Pos, "must be a mapping of language tag to text, like {en: Acme}")
 		return nil
 	}
 	out := map[string]string{}
-	for _, ne := range d.entries(v, at.path, at.pos) {
-		tv := deref(ne.value)
+	for _, ne := range d.Entries(v, at.Path, at.Pos) {
+		tv := walk.Deref(ne.Value)
 		if tv.Kind != yaml.ScalarNode || tv.ShortTag() == "!!null" {
-			d.ps.add(ne.path, ne.keyPos, "must be text")
+			d.ps.Add(ne.Path, ne.KeyPos, "must be text")
 			continue
 		}
-		out[ne.key] = tv.Value
+		out[ne.Key] = tv.Value
 	}
 	return out
 }
 
 // pluginConfig converts the config mapping, which belongs to the plugin and
 // is not checked here beyond being a mapping, to JSON.
-func (d *decoder) pluginConfig(fs fields) json.RawMessage {
-	e, ok, at := fs.at("config")
+func (d *decoder) pluginConfig(fs walk.Fields) json.RawMessage {
+	e, ok, at := fs.At("config")
 	if !ok {
 		return json.RawMessage("{}")
 	}
-	if v := deref(e.value); v.Kind != yaml.MappingNode {
-		d.ps.add(at.path, at.pos, "must be a mapping of the plugin's settings, not a %s", kindName(v))
+	if v := walk.Deref(e.Value); v.Kind != yaml.MappingNode {
+		d.ps.Add(at.Path, at.Pos, "must be a mapping of the plugin's settings, not a %s", walk.KindName(v))
 		return json.RawMessage("{}")
 	}
 	var buf bytes.Buffer
-	d.toJSON(&buf, e.value, at.path)
+	d.ToJSON(&buf, e.Value, at.Path)
 	if !json.Valid(buf.Bytes()) {
 		// Only reachable after a problem was recorded and a placeholder written.
 		return json.RawMessage("{}")

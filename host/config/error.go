@@ -1,12 +1,10 @@
 package config
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/idplug/idplug/host/config/internal/walk"
 )
 
 // Problem is one reason a configuration file was refused.
@@ -56,72 +54,16 @@ func (e *Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// maxProblems bounds the problems listed; past it they are only counted.
-const maxProblems = 100
-
-// pos is a place in the file; the zero pos means "no single place".
-type pos struct{ line, col int }
-
-func posOf(n *yaml.Node) pos { return pos{n.Line, n.Column} }
-
-// problems collects Problems while a file is decoded.
-type problems struct {
-	list []located
-	more int // problems past maxProblems
-	// failed holds fields whose value could not be interpolated: any later
-	// problem with them would only be a consequence of the first one.
-	failed map[string]bool
-}
-
-// located keeps the column of a problem to order problems on one line.
-type located struct {
-	Problem
-	col int
-}
-
-func (ps *problems) add(field *fieldPath, p pos, format string, args ...any) {
-	ps.record(field, p, false, format, args...)
-}
-
-// addFailed records a problem and silences any later one for the same field.
-func (ps *problems) addFailed(field *fieldPath, p pos, format string, args ...any) {
-	ps.record(field, p, true, format, args...)
-}
-
-func (ps *problems) record(field *fieldPath, p pos, failed bool, format string, args ...any) {
-	if len(ps.list) >= maxProblems {
-		ps.more++
-		return
+// fromWalk turns the walker's problems into an *Error; other errors pass
+// through unchanged.
+func fromWalk(err error) error {
+	we, ok := err.(*walk.Error)
+	if !ok {
+		return err
 	}
-	name := field.String()
-	if ps.failed[name] {
-		return
-	}
-	if failed {
-		if ps.failed == nil {
-			ps.failed = map[string]bool{}
-		}
-		ps.failed[name] = true
-	}
-	ps.list = append(ps.list, located{Problem{Field: name, Message: fmt.Sprintf(format, args...), Line: p.line}, p.col})
-}
-
-// err returns the collected problems in file order (problems without a place
-// first, as they concern the file as a whole), or nil when there are none.
-func (ps *problems) err() error {
-	if len(ps.list) == 0 {
-		return nil
-	}
-	list := slices.Clone(ps.list)
-	slices.SortStableFunc(list, func(a, b located) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.col, b.col))
-	})
-	out := make([]Problem, len(list), len(list)+1)
-	for i, l := range list {
-		out[i] = l.Problem
-	}
-	if ps.more > 0 {
-		out = append(out, Problem{Message: fmt.Sprintf("and %d more problems", ps.more)})
+	out := make([]Problem, len(we.Problems))
+	for i, p := range we.Problems {
+		out[i] = Problem(p)
 	}
 	return &Error{Problems: out}
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"net/url"
 	"strings"
+
+	"github.com/idplug/idplug/host/config/internal/walk"
 )
 
 // MinAPIKeyLen is the shortest API key accepted, in bytes: a key is the only
@@ -20,32 +22,32 @@ func publicURLIsLoopback(publicURL string) bool {
 // requireAPIKeys records the problem of an API that would be open to the
 // network: a listen address or a public_url that is not loopback, without
 // api_keys.
-func (d *decoder) requireAPIKeys(cfg *Config, at loc, kind listenKind) {
+func (d *decoder) requireAPIKeys(cfg *Config, at walk.Loc, kind listenKind) {
 	if len(cfg.APIKeys) > 0 {
 		return
 	}
 	switch {
 	case kind == listenPublic:
-		d.ps.add(at.path, at.pos, "is required when listen (%s) is not a loopback address", cfg.Listen)
+		d.ps.Add(at.Path, at.Pos, "is required when listen (%s) is not a loopback address", cfg.Listen)
 	case cfg.PublicURL != "" && !publicURLIsLoopback(cfg.PublicURL):
-		d.ps.add(at.path, at.pos, "is required when public_url (%s) is not a loopback address: behind a reverse proxy /v1 would be open to everyone", cfg.PublicURL)
+		d.ps.Add(at.Path, at.Pos, "is required when public_url (%s) is not a loopback address: behind a reverse proxy /v1 would be open to everyone", cfg.PublicURL)
 	}
 }
 
 // adminListen decodes admin_listen, the optional second listener for /metrics
 // and the detailed /readyz.
-func (d *decoder) adminListen(cfg *Config, fs fields) {
-	s, set, at := fs.text("admin_listen")
+func (d *decoder) adminListen(cfg *Config, fs walk.Fields) {
+	s, set, at := fs.Text("admin_listen")
 	if !set || s == "" {
 		return
 	}
 	if _, msg := checkListen(s); msg != "" {
-		d.ps.add(at.path, at.pos, "%s", msg)
+		d.ps.Add(at.Path, at.Pos, "%s", msg)
 		return
 	}
 	// Two port-0 listeners get a port each: only a fixed port can clash.
 	if s == cfg.Listen && !strings.HasSuffix(s, ":0") {
-		d.ps.add(at.path, at.pos, "%q must differ from listen", s)
+		d.ps.Add(at.Path, at.Pos, "%q must differ from listen", s)
 		return
 	}
 	cfg.AdminListen = s

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/idplug/idplug/host/config/internal/walk"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -21,7 +22,7 @@ import (
 // interpolate replaces environment references in every scalar value below n.
 // Aliases are skipped: the anchored node they point to is handled where it is
 // defined, so each scalar is replaced exactly once.
-func interpolate(n *yaml.Node, path *fieldPath, env lookup, ps *problems) {
+func interpolate(n *yaml.Node, path *walk.Path, env lookup, ps *walk.Problems) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -29,11 +30,11 @@ func interpolate(n *yaml.Node, path *fieldPath, env lookup, ps *problems) {
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			interpolate(n.Content[i+1], path.key(deref(n.Content[i]).Value), env, ps)
+			interpolate(n.Content[i+1], path.Key(walk.Deref(n.Content[i]).Value), env, ps)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			interpolate(c, path.item(i), env, ps)
+			interpolate(c, path.Item(i), env, ps)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -41,7 +42,7 @@ func interpolate(n *yaml.Node, path *fieldPath, env lookup, ps *problems) {
 		}
 		value, errs := expand(n.Value, env)
 		for _, e := range errs {
-			ps.addFailed(path, posOf(n), "%s", e)
+			ps.AddFailed(path, walk.PosOf(n), "%s", e)
 		}
 		if len(errs) > 0 {
 			return

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idplug/idplug/host/config/internal/walk"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -34,18 +35,18 @@ type Store struct {
 func (s Store) Enabled() bool { return s.URL != "" }
 
 // store decodes the store: mapping. A relative SQLite path is resolved against baseDir.
-func (d *decoder) store(cfg *Config, fs fields, baseDir string) {
+func (d *decoder) store(cfg *Config, fs walk.Fields, baseDir string) {
 	cfg.Store = Store{URL: DefaultStoreURL, Timeout: DefaultStoreTimeout}
-	e, ok, at := fs.at("store")
+	e, ok, at := fs.At("store")
 	if ok {
-		v := deref(e.value)
+		v := walk.Deref(e.Value)
 		if v.Kind != yaml.MappingNode {
-			d.ps.add(at.path, at.pos, "must be a mapping, like {url: sqlite:idplug.db}")
+			d.ps.Add(at.Path, at.Pos, "must be a mapping, like {url: sqlite:idplug.db}")
 			return
 		}
-		sfs := d.known(v, at.path, storeKeys)
-		sfs.pos = posOf(v)
-		if s, set, uat := sfs.text("url"); set {
+		sfs := d.Known(v, at.Path, storeKeys)
+		sfs.Pos = walk.PosOf(v)
+		if s, set, uat := sfs.Text("url"); set {
 			switch {
 			case s == "off":
 				cfg.Store.URL = ""
@@ -54,7 +55,7 @@ func (d *decoder) store(cfg *Config, fs fields, baseDir string) {
 				cfg.Store.URL = s
 			default:
 				// Never echo the value: a database URL may hold a password.
-				d.ps.add(uat.path, uat.pos, "must be sqlite:FILE, postgres://... or off")
+				d.ps.Add(uat.Path, uat.Pos, "must be sqlite:FILE, postgres://... or off")
 			}
 		}
 		cfg.Store.Timeout = d.duration(sfs, "timeout", DefaultStoreTimeout, MaxStoreTimeout)
@@ -65,14 +66,14 @@ func (d *decoder) store(cfg *Config, fs fields, baseDir string) {
 }
 
 // vaultKeys decodes vault_keys: optional, but required once an instance keeps tokens.
-func (d *decoder) vaultKeys(cfg *Config, fs fields) {
-	items, _, _ := fs.list("vault_keys")
+func (d *decoder) vaultKeys(cfg *Config, fs walk.Fields) {
+	items, _, _ := fs.List("vault_keys")
 	for _, it := range items {
 		// Never print the key itself, only its length.
-		if len(it.value) < MinVaultKeyLen {
-			d.ps.add(it.at.path, it.at.pos, "is %d bytes, needs at least %d", len(it.value), MinVaultKeyLen)
+		if len(it.Value) < MinVaultKeyLen {
+			d.ps.Add(it.At.Path, it.At.Pos, "is %d bytes, needs at least %d", len(it.Value), MinVaultKeyLen)
 		}
-		cfg.VaultKeys = append(cfg.VaultKeys, []byte(it.value))
+		cfg.VaultKeys = append(cfg.VaultKeys, []byte(it.Value))
 	}
 }
 

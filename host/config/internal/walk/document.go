@@ -1,4 +1,4 @@
-package config
+package walk
 
 import (
 	"bytes"
@@ -13,19 +13,19 @@ import (
 )
 
 const (
-	// maxNodes bounds the values visited while decoding, counting every
+	// MaxNodes bounds the values visited while decoding, counting every
 	// expansion of an alias, so that a small file of nested aliases cannot
 	// take the process down ("billion laughs"). Real files are far below it.
-	maxNodes = 100_000
-	// maxDepth bounds nesting, in the file and once aliases are expanded.
-	maxDepth = 64
+	MaxNodes = 100_000
+	// MaxDepth bounds nesting, in the file and once aliases are expanded.
+	MaxDepth = 64
 
 	mergeTag = "!!merge"
 )
 
-// parseDocument parses data as one YAML document and returns its root node,
+// Parse parses data as one YAML document and returns its root node,
 // or nil for an empty file.
-func parseDocument(data []byte) (*yaml.Node, error) {
+func Parse(data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -50,17 +50,17 @@ func parseDocument(data []byte) (*yaml.Node, error) {
 		root = doc.Content[0]
 	}
 	if deep := tooDeep(root, 1); deep != nil {
-		return nil, &Error{Problems: []Problem{{Line: deep.Line, Message: fmt.Sprintf("values are nested more than %d levels deep", maxDepth)}}}
+		return nil, &Error{Problems: []Problem{{Line: deep.Line, Message: fmt.Sprintf("values are nested more than %d levels deep", MaxDepth)}}}
 	}
 	return root, nil
 }
 
-// tooDeep returns a node nested deeper than maxDepth, if any.
+// tooDeep returns a node nested deeper than MaxDepth, if any.
 func tooDeep(n *yaml.Node, depth int) *yaml.Node {
 	if n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode {
 		return nil
 	}
-	if depth > maxDepth {
+	if depth > MaxDepth {
 		return n
 	}
 	for _, c := range n.Content {
@@ -124,23 +124,24 @@ func lineOf(data []byte, s string) int {
 	return bytes.Count(data[:i], []byte("\n")) + 1
 }
 
-// deref returns the node an alias stands for. Anchors cannot be put on
+// Deref returns the node an alias stands for. Anchors cannot be put on
 // aliases, so one step is enough.
-func deref(n *yaml.Node) *yaml.Node {
+func Deref(n *yaml.Node) *yaml.Node {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		return n.Alias
 	}
 	return n
 }
 
-func isNull(n *yaml.Node) bool {
-	n = deref(n)
+// IsNull reports whether n, or the node it aliases, is null.
+func IsNull(n *yaml.Node) bool {
+	n = Deref(n)
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// decoder walks the parsed document and records problems as it goes.
-type decoder struct {
-	ps *problems
+// Decoder walks the parsed document and records problems as it goes.
+type Decoder struct {
+	ps *Problems
 	// budget is the number of values that may still be visited.
 	budget int
 	// active holds the collections being expanded, to catch an alias that
@@ -148,33 +149,34 @@ type decoder struct {
 	active map[*yaml.Node]bool
 }
 
-func newDecoder(ps *problems) *decoder {
-	return &decoder{ps: ps, budget: maxNodes, active: map[*yaml.Node]bool{}}
+// NewDecoder returns a Decoder that records its problems in ps.
+func NewDecoder(ps *Problems) *Decoder {
+	return &Decoder{ps: ps, budget: MaxNodes, active: map[*yaml.Node]bool{}}
 }
 
 // spend takes one value from the budget, reporting exhaustion once.
-func (d *decoder) spend(path *fieldPath, p pos) bool {
+func (d *Decoder) spend(path *Path, p Pos) bool {
 	if d.budget > 0 {
 		d.budget--
 		return true
 	}
 	if d.budget == 0 {
 		d.budget = -1
-		d.ps.add(path, p, "too many values once aliases are expanded (more than %d)", maxNodes)
+		d.ps.Add(path, p, "too many values once aliases are expanded (more than %d)", MaxNodes)
 	}
 	return false
 }
 
-// enter marks collection n as being expanded; it reports false, with a
+// Enter marks collection n as being expanded; it reports false, with a
 // problem, when n already is (an alias that contains itself) or when
 // expansion is too deep or too large. Every true enter needs a leave.
-func (d *decoder) enter(n *yaml.Node, path *fieldPath, p pos) bool {
+func (d *Decoder) Enter(n *yaml.Node, path *Path, p Pos) bool {
 	switch {
 	case d.active[n]:
-		d.ps.add(path, p, "refers to itself through an alias")
+		d.ps.Add(path, p, "refers to itself through an alias")
 		return false
-	case len(d.active) >= maxDepth:
-		d.ps.add(path, p, "is nested more than %d levels deep once aliases are expanded", maxDepth)
+	case len(d.active) >= MaxDepth:
+		d.ps.Add(path, p, "is nested more than %d levels deep once aliases are expanded", MaxDepth)
 		return false
 	case !d.spend(path, p):
 		return false
@@ -183,25 +185,26 @@ func (d *decoder) enter(n *yaml.Node, path *fieldPath, p pos) bool {
 	return true
 }
 
-func (d *decoder) leave(n *yaml.Node) { delete(d.active, n) }
+// Leave ends what a successful Enter began.
+func (d *Decoder) Leave(n *yaml.Node) { delete(d.active, n) }
 
-// entry is one key and value of a mapping.
-type entry struct {
-	key    string
-	keyPos pos
-	path   *fieldPath
-	// value is the node as written, possibly an alias.
-	value *yaml.Node
+// Entry is one key and value of a mapping.
+type Entry struct {
+	Key    string
+	KeyPos Pos
+	Path   *Path
+	// Value is the node as written, possibly an alias.
+	Value *yaml.Node
 }
 
-// entries lists the entries of mapping n (see mappingEntries) for a caller
+// Entries lists the entries of mapping n (see mappingEntries) for a caller
 // that does not descend into the values itself.
-func (d *decoder) entries(n *yaml.Node, path *fieldPath, p pos) []entry {
-	n = deref(n)
-	if !d.enter(n, path, p) {
+func (d *Decoder) Entries(n *yaml.Node, path *Path, p Pos) []Entry {
+	n = Deref(n)
+	if !d.Enter(n, path, p) {
 		return nil
 	}
-	defer d.leave(n)
+	defer d.Leave(n)
 	return d.mappingEntries(n, path)
 }
 
@@ -209,44 +212,44 @@ func (d *decoder) entries(n *yaml.Node, path *fieldPath, p pos) []entry {
 // entered n. Merge keys ("<<: *base") are expanded as YAML defines them: keys
 // written in n win over merged ones, and an earlier merged mapping wins over a
 // later one. A key written twice is a problem rather than a silent override.
-func (d *decoder) mappingEntries(n *yaml.Node, path *fieldPath) []entry {
-	explicit := map[string]pos{}
+func (d *Decoder) mappingEntries(n *yaml.Node, path *Path) []Entry {
+	explicit := map[string]Pos{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		if isMergeKey(k) {
 			continue
 		}
-		kv := deref(k)
+		kv := Deref(k)
 		if kv.Kind != yaml.ScalarNode {
-			d.ps.add(path, posOf(k), "a key must be a plain value, not a list or mapping")
+			d.ps.Add(path, PosOf(k), "a key must be a plain value, not a list or mapping")
 			continue
 		}
 		if first, dup := explicit[kv.Value]; dup {
-			d.ps.add(path.key(kv.Value), posOf(k), "is set twice (first on line %d)", first.line)
+			d.ps.Add(path.Key(kv.Value), PosOf(k), "is set twice (first on line %d)", first.Line)
 			continue
 		}
-		explicit[kv.Value] = posOf(k)
+		explicit[kv.Value] = PosOf(k)
 	}
 
-	var out []entry
+	var out []Entry
 	added := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if isMergeKey(k) {
 			for _, e := range d.merged(v, path) {
-				if _, ok := explicit[e.key]; !ok && !added[e.key] {
-					added[e.key] = true
+				if _, ok := explicit[e.Key]; !ok && !added[e.Key] {
+					added[e.Key] = true
 					out = append(out, e)
 				}
 			}
 			continue
 		}
-		kv := deref(k)
+		kv := Deref(k)
 		if kv.Kind != yaml.ScalarNode || added[kv.Value] {
 			continue
 		}
 		added[kv.Value] = true
-		out = append(out, entry{key: kv.Value, keyPos: posOf(k), path: path.key(kv.Value), value: v})
+		out = append(out, Entry{Key: kv.Value, KeyPos: PosOf(k), Path: path.Key(kv.Value), Value: v})
 	}
 	return out
 }
@@ -257,26 +260,26 @@ func isMergeKey(k *yaml.Node) bool {
 
 // merged returns the entries a merge key brings in: those of one mapping, or
 // of each mapping of a list in order.
-func (d *decoder) merged(v *yaml.Node, path *fieldPath) []entry {
-	src := deref(v)
+func (d *Decoder) merged(v *yaml.Node, path *Path) []Entry {
+	src := Deref(v)
 	switch src.Kind {
 	case yaml.MappingNode:
-		return d.entries(src, path, posOf(v))
+		return d.Entries(src, path, PosOf(v))
 	case yaml.SequenceNode:
-		if !d.enter(src, path, posOf(v)) {
+		if !d.Enter(src, path, PosOf(v)) {
 			return nil
 		}
-		defer d.leave(src)
-		var out []entry
+		defer d.Leave(src)
+		var out []Entry
 		for _, item := range src.Content {
-			if deref(item).Kind != yaml.MappingNode {
-				d.ps.add(path, posOf(item), "<< must merge a mapping or a list of mappings")
+			if Deref(item).Kind != yaml.MappingNode {
+				d.ps.Add(path, PosOf(item), "<< must merge a mapping or a list of mappings")
 				continue
 			}
-			out = append(out, d.entries(item, path, posOf(item))...)
+			out = append(out, d.Entries(item, path, PosOf(item))...)
 		}
 		return out
 	}
-	d.ps.add(path, posOf(v), "<< must merge a mapping or a list of mappings")
+	d.ps.Add(path, PosOf(v), "<< must merge a mapping or a list of mappings")
 	return nil
 }

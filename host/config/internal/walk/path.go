@@ -1,4 +1,4 @@
-package config
+package walk
 
 import (
 	"strconv"
@@ -6,11 +6,11 @@ import (
 	"unicode/utf8"
 )
 
-// fieldPath names a value in the document, such as connectors[1].config.scope.
+// Path names a value in the document, such as connectors[1].config.scope.
 // It is a linked list rendered only when a problem is reported, so walking a
 // large document costs one small allocation per value, not one string.
-type fieldPath struct {
-	parent *fieldPath
+type Path struct {
+	parent *Path
 	name   string // mapping key, when index < 0
 	index  int    // list index, or -1
 }
@@ -18,19 +18,19 @@ type fieldPath struct {
 // maxKeyInPath keeps problems readable when a key is absurdly long.
 const maxKeyInPath = 64
 
-// key returns the path of the value under mapping key name.
-func (p *fieldPath) key(name string) *fieldPath {
-	return &fieldPath{parent: p, name: name, index: -1}
+// Key returns the path of the value under mapping key name.
+func (p *Path) Key(name string) *Path {
+	return &Path{parent: p, name: name, index: -1}
 }
 
-// item returns the path of list item i.
-func (p *fieldPath) item(i int) *fieldPath {
-	return &fieldPath{parent: p, index: i}
+// Item returns the path of list item i.
+func (p *Path) Item(i int) *Path {
+	return &Path{parent: p, index: i}
 }
 
 // String renders the path; the root (nil) is "".
-func (p *fieldPath) String() string {
-	var segs []*fieldPath
+func (p *Path) String() string {
+	var segs []*Path
 	for q := p; q != nil; q = q.parent {
 		segs = append(segs, q)
 	}

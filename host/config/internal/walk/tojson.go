@@ -1,4 +1,4 @@
-package config
+package walk
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// A connector's config mapping belongs to its plugin and reaches it as JSON.
-// The conversion works on the YAML nodes rather than on decoded Go values so
+// A mapping that belongs to someone else (a plugin's settings) is handed on as
+// JSON. The conversion works on the YAML nodes rather than on decoded Go values so
 // that keys keep their exact spelling and order, and numbers keep their exact
 // value: an integer too large for 64 bits is written digit for digit instead of
 // going through float64.
@@ -23,62 +23,62 @@ var (
 	jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
 )
 
-// toJSON appends the JSON form of n to buf.
-func (d *decoder) toJSON(buf *bytes.Buffer, n *yaml.Node, path *fieldPath) {
-	v := deref(n)
+// ToJSON appends the JSON form of n to buf.
+func (d *Decoder) ToJSON(buf *bytes.Buffer, n *yaml.Node, path *Path) {
+	v := Deref(n)
 	switch v.Kind {
 	case yaml.MappingNode:
 		// The mapping stays entered while its values are converted, so that
 		// a value aliasing the mapping itself is caught.
-		if !d.enter(v, path, posOf(n)) {
+		if !d.Enter(v, path, PosOf(n)) {
 			buf.WriteString("null")
 			return
 		}
-		defer d.leave(v)
+		defer d.Leave(v)
 		entries := d.mappingEntries(v, path)
 		buf.WriteByte('{')
 		for i, e := range entries {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			writeJSONString(buf, e.key)
+			writeJSONString(buf, e.Key)
 			buf.WriteByte(':')
-			d.toJSON(buf, e.value, e.path)
+			d.ToJSON(buf, e.Value, e.Path)
 		}
 		buf.WriteByte('}')
 	case yaml.SequenceNode:
-		if !d.enter(v, path, posOf(n)) {
+		if !d.Enter(v, path, PosOf(n)) {
 			buf.WriteString("null")
 			return
 		}
-		defer d.leave(v)
+		defer d.Leave(v)
 		buf.WriteByte('[')
 		for i, item := range v.Content {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			d.toJSON(buf, item, path.item(i))
+			d.ToJSON(buf, item, path.Item(i))
 		}
 		buf.WriteByte(']')
 	case yaml.ScalarNode:
-		if !d.spend(path, posOf(n)) {
+		if !d.spend(path, PosOf(n)) {
 			buf.WriteString("null")
 			return
 		}
-		d.scalarJSON(buf, v, path, posOf(n))
+		d.scalarJSON(buf, v, path, PosOf(n))
 	default:
 		buf.WriteString("null")
 	}
 }
 
-func (d *decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path *fieldPath, p pos) {
+func (d *Decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path *Path, p Pos) {
 	switch v.ShortTag() {
 	case "!!null":
 		buf.WriteString("null")
 	case "!!bool":
 		var b bool
 		if err := v.Decode(&b); err != nil {
-			d.ps.add(path, p, "%q is not a valid boolean", v.Value)
+			d.ps.Add(path, p, "%q is not a valid boolean", v.Value)
 			buf.WriteString("null")
 			return
 		}
@@ -95,7 +95,7 @@ func (d *decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path *fieldPath, p
 			return
 		}
 		if !writeBigInt(buf, v.Value) {
-			d.ps.add(path, p, "%q is not a valid integer", v.Value)
+			d.ps.Add(path, p, "%q is not a valid integer", v.Value)
 			buf.WriteString("null")
 		}
 	case "!!float":
@@ -106,12 +106,12 @@ func (d *decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path *fieldPath, p
 		}
 		var f float64
 		if err := v.Decode(&f); err != nil {
-			d.ps.add(path, p, "%q is not a valid number", v.Value)
+			d.ps.Add(path, p, "%q is not a valid number", v.Value)
 			buf.WriteString("null")
 			return
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			d.ps.add(path, p, "%s cannot be represented in JSON", v.Value)
+			d.ps.Add(path, p, "%s cannot be represented in JSON", v.Value)
 			buf.WriteString("null")
 			return
 		}
@@ -121,7 +121,7 @@ func (d *decoder) scalarJSON(buf *bytes.Buffer, v *yaml.Node, path *fieldPath, p
 		}
 		buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
 	default:
-		// Strings, and also timestamps and other tagged scalars: the plugin
+		// Strings, and also timestamps and other tagged scalars: the reader
 		// receives the text as written.
 		writeJSONString(buf, v.Value)
 	}

@@ -1,0 +1,10 @@
+// Package walk reads a YAML document into positioned nodes and walks them for
+// a schema, collecting every problem with its line and field path instead of
+// stopping at the first.
+//
+// It knows nothing of any schema. Parse bounds nesting and reports syntax
+// errors by line; a Decoder walks mappings with merge keys expanded, bounds
+// alias expansion, checks keys against a known list (suggesting the likely
+// intended one), and converts a subtree to JSON; Problems collects what is
+// wrong, in file order. The caller decides what the values mean.
+package walk
