@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/internal/browsertest"
+
 	"github.com/chromedp/chromedp"
 	"github.com/idplug/idplug/internal/oidctest"
 	"github.com/idplug/idplug/internal/plugintest"
@@ -23,10 +24,6 @@ import (
 // sign-in page. The production build runs under the default sandbox with no
 // sandbox entries: its bundle is granted as its family's support folder.
 func TestBrowserSignIn(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("Chromium is needed for the browser test: run `make test` (it installs the Debian package chromium)")
-	}
 	needBuild(t)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -60,7 +57,7 @@ connectors:
 	}
 	startServe(t, plugintest.Binary(t, "./host/cmd/idplug"), filepath.Join(dir, "idplug.yaml"), base)
 
-	ctx := newBrowser(t, chromium)
+	ctx := browsertest.New(t)
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
@@ -120,29 +117,6 @@ func startServe(t *testing.T, bin, config, base string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("idplug serve was not ready within 60s")
-}
-
-// newBrowser starts headless Chromium with nothing that reaches outside the machine.
-func newBrowser(t *testing.T, path string) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(900, 700),
-	}
-	base, cancelTimeout := context.WithTimeout(context.Background(), 90*time.Second)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(base, opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
-	return ctx
 }
 
 func freePort(t *testing.T) int {

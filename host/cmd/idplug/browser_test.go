@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/internal/browsertest"
+
 	"github.com/chromedp/chromedp"
 	"github.com/idplug/idplug/internal/plugintest"
 )
@@ -22,10 +24,6 @@ import (
 // signs in and out in real headless Chromium, saving a screenshot of every step to
 // artifacts/browser/.
 func TestBrowserSignInWithTheDemo(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("Chromium is needed for the browser test: run `make test` (it installs the Debian package chromium)")
-	}
 	root, err := plugintest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +34,7 @@ func TestBrowserSignInWithTheDemo(t *testing.T) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx := newBrowser(t, chromium)
+	ctx := browsertest.New(t)
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
 			png, err := chromedp.FullScreenshot(100)(ctx, target) // quality 100 means PNG
@@ -83,31 +81,6 @@ func TestBrowserSignInWithTheDemo(t *testing.T) {
 	if strings.TrimSpace(afterSignOut) != "Continue with Local OpenID Provider" {
 		t.Errorf("after sign-out = %q", afterSignOut)
 	}
-}
-
-// newBrowser starts headless Chromium with nothing that reaches outside the machine.
-func newBrowser(t *testing.T, path string) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.WindowSize(900, 700),
-	}
-	// A deadline on the allocator bounds the whole browser session.
-	base, cancelTimeout := context.WithTimeout(context.Background(), 90*time.Second)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(base, opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
-	return ctx
 }
 
 // startDemo runs scripts/run-demo with binaries built for this test and free ports,

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/idplug/idplug/internal/browsertest"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -21,10 +22,6 @@ import (
 // flow cookie out of the provider's POST. The sign-in succeeds through idplug's
 // same-site relay, and no URL the browser visited carries the code.
 func TestBrowserFormPostSignInWithTheOIDCDemo(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("Chromium is needed for the browser test: run `make test` (it installs the Debian package chromium)")
-	}
 	root, err := plugintest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +34,7 @@ func TestBrowserFormPostSignInWithTheOIDCDemo(t *testing.T) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx := newBrowser(t, chromium)
+	ctx := browsertest.New(t)
 
 	// Every request the page makes, to check where the code went.
 	var mu sync.Mutex
