@@ -58,15 +58,9 @@ connectors:
 	startServe(t, plugintest.Binary(t, "./host/cmd/idplug"), filepath.Join(dir, "idplug.yaml"), base)
 
 	ctx := browsertest.New(t)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	step("open the home page", chromedp.Navigate(base+"/"), chromedp.WaitVisible("#sign-in-local"))
-	step("continue with the provider", chromedp.Click("#sign-in-local"), chromedp.WaitVisible("#username"))
-	step("sign in at the provider",
+	browsertest.Step(t, ctx, "open the home page", chromedp.Navigate(base+"/"), chromedp.WaitVisible("#sign-in-local"))
+	browsertest.Step(t, ctx, "continue with the provider", chromedp.Click("#sign-in-local"), chromedp.WaitVisible("#username"))
+	browsertest.Step(t, ctx, "sign in at the provider",
 		chromedp.SendKeys("#username", "alice"),
 		chromedp.SendKeys("#password", "any password"),
 		chromedp.Click("#sign-in"),

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -35,42 +34,19 @@ func TestBrowserSignInWithTheDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := browsertest.New(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(100)(ctx, target) // quality 100 means PNG
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-		}
-	}
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
 
-	step("open the home page", chromedp.Navigate(demo), chromedp.WaitVisible("#sign-in-demo"), shot("1-home"))
-	button := text("#sign-in-demo")
-	step("continue with the provider", chromedp.Click("#sign-in-demo"), chromedp.WaitVisible("#username"), shot("2-provider-sign-in"))
-	step("sign in at the provider",
+	browsertest.Step(t, ctx, "open the home page", chromedp.Navigate(demo), chromedp.WaitVisible("#sign-in-demo"), browsertest.Shot(shots, "1-home"))
+	button := browsertest.Text(t, ctx, "#sign-in-demo")
+	browsertest.Step(t, ctx, "continue with the provider", chromedp.Click("#sign-in-demo"), chromedp.WaitVisible("#username"), browsertest.Shot(shots, "2-provider-sign-in"))
+	browsertest.Step(t, ctx, "sign in at the provider",
 		chromedp.SendKeys("#username", "alice"),
 		chromedp.SendKeys("#password", "any password"),
 		chromedp.Click("#sign-in"),
 		chromedp.WaitVisible("#greeting"),
-		shot("3-signed-in"))
-	greeting := text("#greeting")
-	step("sign out", chromedp.Click("#sign-out"), chromedp.WaitVisible("#sign-in-demo"), shot("4-signed-out"))
-	afterSignOut := text("#sign-in-demo")
+		browsertest.Shot(shots, "3-signed-in"))
+	greeting := browsertest.Text(t, ctx, "#greeting")
+	browsertest.Step(t, ctx, "sign out", chromedp.Click("#sign-out"), chromedp.WaitVisible("#sign-in-demo"), browsertest.Shot(shots, "4-signed-out"))
+	afterSignOut := browsertest.Text(t, ctx, "#sign-in-demo")
 
 	if strings.TrimSpace(button) != "Continue with Local OpenID Provider" {
 		t.Errorf("button = %q", button)

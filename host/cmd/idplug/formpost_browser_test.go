@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,40 +50,17 @@ func TestBrowserFormPostSignInWithTheOIDCDemo(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(100)(ctx, target)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-		}
-	}
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	step("open the home page", chromedp.Navigate(demo), chromedp.WaitVisible("#sign-in-local-oidc"))
-	step("continue with the OpenID Connect connector", chromedp.Click("#sign-in-local-oidc"), chromedp.WaitVisible("#username"), shot("oidc-1-provider-sign-in"))
-	step("sign in at the provider",
+	browsertest.Step(t, ctx, "open the home page", chromedp.Navigate(demo), chromedp.WaitVisible("#sign-in-local-oidc"))
+	browsertest.Step(t, ctx, "continue with the OpenID Connect connector", chromedp.Click("#sign-in-local-oidc"), chromedp.WaitVisible("#username"), browsertest.Shot(shots, "oidc-1-provider-sign-in"))
+	browsertest.Step(t, ctx, "sign in at the provider",
 		chromedp.SendKeys("#username", "alice"),
 		chromedp.SendKeys("#password", "any password"),
 		chromedp.Click("#sign-in"),
 		chromedp.WaitVisible("#greeting"),
-		shot("oidc-2-signed-in"))
-	greeting := text("#greeting")
-	step("read /user", chromedp.Navigate(strings.TrimSuffix(demo, "/")+"/user"))
-	user := text("body")
+		browsertest.Shot(shots, "oidc-2-signed-in"))
+	greeting := browsertest.Text(t, ctx, "#greeting")
+	browsertest.Step(t, ctx, "read /user", chromedp.Navigate(strings.TrimSuffix(demo, "/")+"/user"))
+	user := browsertest.Text(t, ctx, "body")
 	mu.Lock()
 	defer mu.Unlock()
 	if greeting != "Hello, alice" {
