@@ -22,6 +22,7 @@ type postgresStore struct {
 	// they take a connection: many callers waiting on one row lock would
 	// otherwise hold the whole pool.
 	locks keyLocks
+	flows *flowBatcher
 }
 
 func openPostgres(ctx context.Context, url string, opts Options) (Store, error) {
@@ -40,6 +41,7 @@ func openPostgres(ctx context.Context, url string, opts Options) (Store, error) 
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
 	s := &postgresStore{pool: pool}
+	s.flows = newFlowBatcher(s.consumeFlows)
 	if err := s.migrate(ctx, opts.Migrate); err != nil {
 		pool.Close()
 		return nil, err
@@ -106,14 +108,24 @@ func (s *postgresStore) migrate(ctx context.Context, apply bool) error {
 }
 
 func (s *postgresStore) ConsumeFlow(ctx context.Context, id string, expires time.Time) error {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO consumed_flows (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, ms(expires))
+	return s.flows.consume(ctx, id, expires)
+}
+
+// consumeFlows inserts a batch of flow ids in one round trip. The statement's
+// text does not depend on the batch's size, so pgx prepares it once.
+func (s *postgresStore) consumeFlows(ctx context.Context, ids []string, expires []int64) (map[string]bool, error) {
+	rows, err := s.pool.Query(ctx, `INSERT INTO consumed_flows (id, expires_at)
+		SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (id) DO NOTHING RETURNING id`, ids, expires)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if tag.RowsAffected() == 0 {
-		return ErrUsed
-	}
-	return nil
+	inserted := make(map[string]bool, len(ids))
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+		inserted[id] = true
+		return nil
+	})
+	return inserted, err
 }
 
 func (s *postgresStore) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {

@@ -98,6 +98,32 @@ func testConsume(t *testing.T, s, other store.Store) {
 	if wins.Load() != 1 {
 		t.Fatalf("%d callers consumed one flow, want 1", wins.Load())
 	}
+
+	// Concurrent callers are written in batches: 40 flows, each finished
+	// four times at once on two handles, still give one winner per flow.
+	const flows, tries = 40, 4
+	var won [flows]atomic.Int32
+	for i := range flows * tries {
+		wg.Go(func() {
+			st := s
+			if i%2 == 1 {
+				st = other
+			}
+			err := st.ConsumeFlow(ctx, fmt.Sprint("flow-batch-", i%flows), exp)
+			switch {
+			case err == nil:
+				won[i%flows].Add(1)
+			case !errors.Is(err, store.ErrUsed):
+				t.Errorf("consume: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range won {
+		if n := won[i].Load(); n != 1 {
+			t.Errorf("flow-batch-%d was consumed %d times, want 1", i, n)
+		}
+	}
 }
 
 func testSessions(t *testing.T, s, other store.Store) {

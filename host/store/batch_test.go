@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The batcher's rules, with a write the test holds open: the backends' own
+// behaviour (one winner per id, across handles and replicas) is tested on real
+// SQLite and PostgreSQL in store_test.go.
+
+// heldWrite is a consumeFunc that reports each batch and waits for the test
+// to let it finish with the given answer.
+type heldWrite struct {
+	calls chan heldCall
+}
+
+type heldCall struct {
+	ids      []string
+	deadline time.Time
+	finish   chan error // the test sends the write's error (nil: all inserted)
+}
+
+func newHeldWrite() *heldWrite { return &heldWrite{calls: make(chan heldCall)} }
+
+func (h *heldWrite) write(ctx context.Context, ids []string, _ []int64) (map[string]bool, error) {
+	c := heldCall{ids: slices.Clone(ids), finish: make(chan error)}
+	c.deadline, _ = ctx.Deadline()
+	h.calls <- c
+	if err := <-c.finish; err != nil {
+		return nil, err
+	}
+	inserted := map[string]bool{}
+	for _, id := range ids {
+		inserted[id] = true
+	}
+	return inserted, nil
+}
+
+// consumeAsync starts a consume and returns where its answer arrives.
+func consumeAsync(ctx context.Context, b *flowBatcher, id string) chan error {
+	out := make(chan error, 1)
+	go func() { out <- b.consume(ctx, id, time.Now().Add(time.Hour)) }()
+	return out
+}
+
+// waitQueued waits until n callers wait behind the running write.
+func waitQueued(t *testing.T, b *flowBatcher, n int) {
+	t.Helper()
+	for {
+		b.mu.Lock()
+		got := len(b.queue)
+		b.mu.Unlock()
+		if got == n {
+			return
+		}
+		if got > n {
+			t.Fatalf("%d callers queued, want %d", got, n)
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestFlowBatchGroupsCallersWaitingOnAWrite(t *testing.T) {
+	h := newHeldWrite()
+	b := newFlowBatcher(h.write)
+	ctx := t.Context()
+
+	first := consumeAsync(ctx, b, "a")
+	call := <-h.calls
+	if !slices.Equal(call.ids, []string{"a"}) {
+		t.Fatalf("a lone caller was written as %v, want [a] at once", call.ids)
+	}
+	var rest []chan error
+	for _, id := range []string{"b", "c", "d", "c"} {
+		rest = append(rest, consumeAsync(ctx, b, id))
+	}
+	waitQueued(t, b, 4)
+	call.finish <- nil
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+
+	call = <-h.calls
+	slices.Sort(call.ids)
+	if !slices.Equal(call.ids, []string{"b", "c", "d"}) {
+		t.Fatalf("the callers that queued were written as %v, want [b c d] in one write", call.ids)
+	}
+	call.finish <- nil
+	var used, ok int
+	for _, ch := range rest {
+		switch err := <-ch; {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrUsed):
+			used++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 3 || used != 1 {
+		t.Fatalf("%d consumed and %d refused, want 3 and 1 (c twice in one batch)", ok, used)
+	}
+}
+
+func TestFlowBatchCallerWhoGivesUpIsNotRecorded(t *testing.T) {
+	h := newHeldWrite()
+	b := newFlowBatcher(h.write)
+
+	first := consumeAsync(t.Context(), b, "a")
+	call := <-h.calls
+	ctx, cancel := context.WithCancel(t.Context())
+	gone := consumeAsync(ctx, b, "gone")
+	stays := consumeAsync(t.Context(), b, "stays")
+	waitQueued(t, b, 2)
+	cancel()
+	if err := <-gone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a caller who gave up while queued got %v, want context.Canceled", err)
+	}
+	call.finish <- nil
+	<-first
+	call = <-h.calls
+	if !slices.Equal(call.ids, []string{"stays"}) {
+		t.Fatalf("next write has %v, want [stays]: an abandoned flow must not be consumed", call.ids)
+	}
+	call.finish <- nil
+	if err := <-stays; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFlowBatchLeaderGetsItsWritesAnswer(t *testing.T) {
+	h := newHeldWrite()
+	b := newFlowBatcher(h.write)
+	ctx, cancel := context.WithCancel(t.Context())
+	got := consumeAsync(ctx, b, "a")
+	call := <-h.calls // the caller writes its own flow, and is held there
+	cancel()
+	call.finish <- nil
+	if err := <-got; err != nil {
+		t.Fatalf("got %v, want nil: the caller's own write recorded the flow", err)
+	}
+}
+
+func TestFlowBatchCallerWhoGivesUpDuringAWriteIsNotHeld(t *testing.T) {
+	h := newHeldWrite()
+	b := newFlowBatcher(h.write)
+	first := consumeAsync(t.Context(), b, "a")
+	call := <-h.calls
+	ctx, cancel := context.WithCancel(t.Context())
+	second := consumeAsync(ctx, b, "b")
+	waitQueued(t, b, 1)
+	call.finish <- nil
+	<-first
+	call = <-h.calls // "b" is taken by a write that does not end
+	cancel()
+	if err := <-second; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled while its write still runs", err)
+	}
+	call.finish <- nil
+}
+
+func TestFlowBatchWriteErrorReachesEveryCaller(t *testing.T) {
+	h := newHeldWrite()
+	b := newFlowBatcher(h.write)
+	ctx := t.Context()
+	first := consumeAsync(ctx, b, "a")
+	call := <-h.calls
+	second, third := consumeAsync(ctx, b, "b"), consumeAsync(ctx, b, "c")
+	waitQueued(t, b, 2)
+	call.finish <- nil
+	<-first
+	call = <-h.calls
+	boom := errors.New("connection reset")
+	call.finish <- boom
+	for _, ch := range []chan error{second, third} {
+		if err := <-ch; !errors.Is(err, boom) {
+			t.Fatalf("got %v, want the write's error", err)
+		}
+	}
+	// The batcher goes on after a failed write.
+	again := consumeAsync(ctx, b, "b")
+	call = <-h.calls
+	call.finish <- nil
+	if err := <-again; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFlowBatchWriteHasTheEarliestDeadline(t *testing.T) {
+	h := newHeldWrite()
+	b := newFlowBatcher(h.write)
+	first := consumeAsync(t.Context(), b, "a")
+	call := <-h.calls
+	if !call.deadline.IsZero() {
+		t.Fatalf("deadline %v for a caller without one", call.deadline)
+	}
+	soon := time.Now().Add(time.Hour)
+	late, cancelLate := context.WithDeadline(t.Context(), soon.Add(time.Hour))
+	defer cancelLate()
+	early, cancelEarly := context.WithDeadline(t.Context(), soon)
+	defer cancelEarly()
+	x, y := consumeAsync(late, b, "x"), consumeAsync(early, b, "y")
+	waitQueued(t, b, 2)
+	call.finish <- nil
+	<-first
+	call = <-h.calls
+	if !call.deadline.Equal(soon) {
+		t.Fatalf("batch deadline %v, want the earliest caller's %v", call.deadline, soon)
+	}
+	call.finish <- nil
+	<-x
+	<-y
+}
+
+func TestFlowBatchIsBounded(t *testing.T) {
+	h := newHeldWrite()
+	b := newFlowBatcher(h.write)
+	ctx := t.Context()
+	first := consumeAsync(ctx, b, "first")
+	call := <-h.calls
+	var waiting []chan error
+	for i := range maxFlowBatch + 3 {
+		waiting = append(waiting, consumeAsync(ctx, b, "id-"+string(rune('A'+i/26))+string(rune('a'+i%26))))
+	}
+	waitQueued(t, b, maxFlowBatch+3)
+	call.finish <- nil
+	<-first
+	for _, want := range []int{maxFlowBatch, 3} {
+		call = <-h.calls
+		if len(call.ids) != want {
+			t.Fatalf("a write of %d ids, want %d", len(call.ids), want)
+		}
+		call.finish <- nil
+	}
+	for _, ch := range waiting {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
