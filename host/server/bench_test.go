@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,8 +39,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// instantProvider issues a token for any code: expires_in 3600 for client
-// "fresh", 5 (inside the vault's refresh margin) for "stale".
+// instantProvider issues a token for any code, to the user the code names
+// (u1 for a refresh): expires_in 3600 for client "fresh", 5 (inside the
+// vault's refresh margin) for "stale".
 func instantProvider(tb testing.TB) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -50,9 +52,18 @@ func instantProvider(tb testing.TB) *httptest.Server {
 			if r.PostForm.Get("client_id") == "stale" {
 				exp = 5
 			}
-			fmt.Fprintf(w, `{"access_token":"at-%d","refresh_token":"rt","token_type":"Bearer","expires_in":%d}`, time.Now().UnixNano(), exp)
+			user := r.PostForm.Get("code")
+			if user == "" {
+				user = "u1"
+			}
+			fmt.Fprintf(w, `{"access_token":"at.%s.%d","refresh_token":"rt","token_type":"Bearer","expires_in":%d}`, user, time.Now().UnixNano(), exp)
 		case "/me":
-			w.Write([]byte(`{"id":"u1","name":"User One"}`))
+			user := strings.Split(r.Header.Get("Authorization"), ".")
+			if len(user) != 3 {
+				http.Error(w, `{"error":"invalid_token"}`, http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprintf(w, `{"id":%q,"name":"User"}`, user[1])
 		default:
 			http.NotFound(w, r)
 		}
@@ -63,6 +74,9 @@ func instantProvider(tb testing.TB) *httptest.Server {
 
 type benchServer struct {
 	srv *server.Server
+	// users counts sign-ins, each for the next of a thousand users: the
+	// vault keeps one record per user, and real sign-ins are of many users.
+	users atomic.Int64
 }
 
 func newBenchServer(b *testing.B, st store.Store, keepTokens bool) *benchServer {
@@ -118,13 +132,18 @@ func (s *benchServer) do(method, path string, body any) (int, map[string]any) {
 	return rec.Code, out
 }
 
+// signIn signs in the next user; signInAs a given one.
 func (s *benchServer) signIn(id string) error {
+	return s.signInAs(id, fmt.Sprint("u", s.users.Add(1)%1000))
+}
+
+func (s *benchServer) signInAs(id, user string) error {
 	status, auth := s.do("POST", "/v1/connectors/"+id+"/authorization-uri", map[string]any{"redirectUri": "https://app.test/cb"})
 	if status != 200 {
 		return fmt.Errorf("authorization-uri: %d %v", status, auth)
 	}
 	status, res := s.do("POST", "/v1/connectors/"+id+"/user-info", map[string]any{
-		"session": auth["session"], "data": map[string]string{"code": "c", "state": auth["state"].(string)}})
+		"session": auth["session"], "data": map[string]string{"code": user, "state": auth["state"].(string)}})
 	if status != 200 {
 		return fmt.Errorf("user-info: %d %v", status, res)
 	}
@@ -228,7 +247,7 @@ func BenchmarkVaultRead(b *testing.B) {
 		b.Run(st.name, func(b *testing.B) {
 			s := newBenchServer(b, st.open(b), true)
 			for _, id := range []string{"fresh", "stale"} {
-				if err := s.signIn(id); err != nil {
+				if err := s.signInAs(id, "u1"); err != nil {
 					b.Fatal(err)
 				}
 			}

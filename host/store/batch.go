@@ -7,64 +7,65 @@ import (
 	"time"
 )
 
-// Group commit for consumed flows. Each finished sign-in writes one flow id,
-// and on a busy host most of a write's cost is the commit (SQLite) or the
-// round trip (PostgreSQL), not the row. So the ids that callers consume while
-// a write is running queue up, and the next write records all of them in one
-// statement. A caller who finds no write running is written at once: batches
-// form only under load, and nobody waits on a timer.
+// Group commit. Each finished sign-in writes a flow id (and, for instances
+// that keep tokens, a vault record), and on a busy host most of a write's cost
+// is the commit (SQLite) or the round trip (PostgreSQL), not the row. So what
+// callers write while a write is running queues up, and the next write records
+// all of it in one statement. A caller who finds no write running writes at
+// once, in its own goroutine: batches form only under load, and nobody waits
+// on a timer.
 //
 // A write has the earliest deadline of the callers in it, and no caller's
 // cancellation: the others still want their answer.
 
-// maxFlowBatch bounds one write: 2 parameters a row stays far below SQLite's
-// limit, and a slow batch cannot hold many callers.
-const maxFlowBatch = 64
+// maxBatch bounds one write: SQLite's parameters stay far below its limit,
+// and a slow batch cannot hold many callers.
+const maxBatch = 64
 
-// consumeFunc records ids (with their expiries, in Unix milliseconds) in one
-// statement and reports which ones it inserted; the others were there before.
-type consumeFunc func(ctx context.Context, ids []string, expires []int64) (inserted map[string]bool, err error)
+// batchWrite writes items in one statement or transaction. It answers either
+// one error for all of them, or one result per item (nil, or an error of that
+// item's own, like ErrUsed).
+type batchWrite[T any] func(ctx context.Context, items []T) (results []error, err error)
 
-type flowBatcher struct {
-	write consumeFunc
+type batcher[T any] struct {
+	write batchWrite[T]
 
 	mu    sync.Mutex
-	queue []*pendingFlow
+	queue []*pending[T]
 	// writing is set while a caller or a drain writes; one write at a time
 	// is what lets the next one gather everyone who queued meanwhile. (Two
 	// at once measured no faster on PostgreSQL either.)
 	writing bool
 }
 
-// A pendingFlow moves from queued to taken (a write has it) or to abandoned
+// A pending item moves from queued to taken (a write has it) or to abandoned
 // (its caller gave up first, so no write will ever record it).
 const (
-	flowQueued int32 = iota
-	flowTaken
-	flowAbandoned
+	queued int32 = iota
+	taken
+	abandoned
 )
 
-type pendingFlow struct {
-	id      string
-	expires int64
-	// deadline bounds the write that takes this flow; zero when the caller set none.
+type pending[T any] struct {
+	item T
+	// deadline bounds the write that takes this item; zero when the caller set none.
 	deadline time.Time
 	state    atomic.Int32
-	done     chan error // one answer: nil, ErrUsed or the write's error
+	done     chan error // one answer
 }
 
-func newFlowBatcher(write consumeFunc) *flowBatcher {
-	return &flowBatcher{write: write}
+func newBatcher[T any](write batchWrite[T]) *batcher[T] {
+	return &batcher[T]{write: write}
 }
 
-// consume records id, batched with whatever other callers consume meanwhile.
-// ErrUsed when it was recorded before. Any other error is fail-closed: the id
-// may or may not be recorded, and the caller must not let the flow finish.
-func (b *flowBatcher) consume(ctx context.Context, id string, expires time.Time) error {
+// do writes item, batched with whatever other callers write meanwhile. An
+// error other than the item's own result is fail-closed: the item may or may
+// not be written, and the caller must act as if it was not.
+func (b *batcher[T]) do(ctx context.Context, item T) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p := &pendingFlow{id: id, expires: ms(expires), done: make(chan error, 1)}
+	p := &pending[T]{item: item, done: make(chan error, 1)}
 	p.deadline, _ = ctx.Deadline()
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
@@ -90,16 +91,16 @@ func (b *flowBatcher) consume(ctx context.Context, id string, expires time.Time)
 	case err := <-p.done:
 		return err
 	case <-ctx.Done():
-		// Abandoned while queued, no write will record the id. Taken by a
-		// write already, it may yet be recorded, and the caller does not
+		// Abandoned while queued, no write will record the item. Taken by
+		// a write already, it may yet be recorded, and the caller does not
 		// wait to learn it: a write that hangs must not hang the request.
-		p.state.CompareAndSwap(flowQueued, flowAbandoned)
+		p.state.CompareAndSwap(queued, abandoned)
 		return ctx.Err()
 	}
 }
 
 // drain writes batches until nobody waits.
-func (b *flowBatcher) drain() {
+func (b *batcher[T]) drain() {
 	for {
 		b.flush(b.take())
 		if !b.more() {
@@ -111,7 +112,7 @@ func (b *flowBatcher) drain() {
 // more reports whether callers wait for a write. When none do, the writer
 // gives up its place under the same lock, so that no caller is ever left
 // queued with nobody to write for it.
-func (b *flowBatcher) more() bool {
+func (b *batcher[T]) more() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.queue) > 0 {
@@ -122,10 +123,10 @@ func (b *flowBatcher) more() bool {
 }
 
 // take removes the next batch from the queue.
-func (b *flowBatcher) take() []*pendingFlow {
+func (b *batcher[T]) take() []*pending[T] {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := min(len(b.queue), maxFlowBatch)
+	n := min(len(b.queue), maxBatch)
 	batch := b.queue[:n:n]
 	b.queue = b.queue[n:]
 	if len(b.queue) == 0 {
@@ -135,26 +136,16 @@ func (b *flowBatcher) take() []*pendingFlow {
 }
 
 // flush writes one batch and answers each of its callers.
-func (b *flowBatcher) flush(batch []*pendingFlow) {
-	ids := make([]string, 0, len(batch))
-	expires := make([]int64, 0, len(batch))
-	live := make([]*pendingFlow, 0, len(batch))
-	seen := make(map[string]bool, len(batch))
+func (b *batcher[T]) flush(batch []*pending[T]) {
+	live := make([]*pending[T], 0, len(batch))
+	items := make([]T, 0, len(batch))
 	var deadline time.Time
 	for _, p := range batch {
-		if !p.state.CompareAndSwap(flowQueued, flowTaken) {
+		if !p.state.CompareAndSwap(queued, taken) {
 			continue // abandoned: its caller has its answer
 		}
-		if seen[p.id] {
-			// The same flow finished twice at once: the first in the queue
-			// is the one that may win, so this one is a replay.
-			p.done <- ErrUsed
-			continue
-		}
-		seen[p.id] = true
-		ids = append(ids, p.id)
-		expires = append(expires, p.expires)
 		live = append(live, p)
+		items = append(items, p.item)
 		if !p.deadline.IsZero() && (deadline.IsZero() || p.deadline.Before(deadline)) {
 			deadline = p.deadline
 		}
@@ -162,22 +153,77 @@ func (b *flowBatcher) flush(batch []*pendingFlow) {
 	if len(live) == 0 {
 		return
 	}
-	// Cut loose from any one caller's cancellation (the others still want
-	// their answer), but never past the earliest deadline among them.
 	ctx, cancel := context.Background(), context.CancelFunc(func() {})
 	if !deadline.IsZero() {
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 	}
-	inserted, err := b.write(ctx, ids, expires)
+	results, err := b.write(ctx, items)
 	cancel()
-	for _, p := range live {
+	for i, p := range live {
 		switch {
 		case err != nil:
 			p.done <- err
-		case inserted[p.id]:
-			p.done <- nil
+		case i < len(results):
+			p.done <- results[i]
 		default:
-			p.done <- ErrUsed
+			p.done <- nil
 		}
 	}
+}
+
+// flowRow is a consumed flow: its id, and when it may be purged (Unix ms).
+type flowRow struct {
+	id      string
+	expires int64
+}
+
+// consumeBatch turns an insert that reports which ids it added into a
+// batchWrite of flows. The same id twice in one batch is a replay racing its
+// original: the first in the queue is the one that may win.
+func consumeBatch(insert func(ctx context.Context, ids []string, expires []int64) (inserted map[string]bool, err error)) batchWrite[flowRow] {
+	return func(ctx context.Context, flows []flowRow) ([]error, error) {
+		results := make([]error, len(flows))
+		ids := make([]string, 0, len(flows))
+		expires := make([]int64, 0, len(flows))
+		seen := make(map[string]bool, len(flows))
+		for i, f := range flows {
+			if seen[f.id] {
+				results[i] = ErrUsed
+				continue
+			}
+			seen[f.id] = true
+			ids = append(ids, f.id)
+			expires = append(expires, f.expires)
+		}
+		inserted, err := insert(ctx, ids, expires)
+		if err != nil {
+			return nil, err
+		}
+		for i, f := range flows {
+			if results[i] == nil && !inserted[f.id] {
+				results[i] = ErrUsed
+			}
+		}
+		return results, nil
+	}
+}
+
+// lastOfEach keeps, of vault records for the same (connector, user), the last
+// in the queue: the batch then stores what writing them one by one would.
+func lastOfEach(recs []TokenRecord) []TokenRecord {
+	type key struct{ connector, user string }
+	last := make(map[key]int, len(recs))
+	for i, r := range recs {
+		last[key{r.Connector, r.UserID}] = i
+	}
+	if len(last) == len(recs) {
+		return recs
+	}
+	out := make([]TokenRecord, 0, len(last))
+	for i, r := range recs {
+		if last[key{r.Connector, r.UserID}] == i {
+			out = append(out, r)
+		}
+	}
+	return out
 }

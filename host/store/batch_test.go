@@ -7,11 +7,13 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/idplug/idplug/internal/pgtest"
 )
 
 // The batcher's rules, with a write the test holds open: the backends' own
-// behaviour (one winner per id, across handles and replicas) is tested on real
-// SQLite and PostgreSQL in store_test.go.
+// behaviour (one winner per id, the last record written, across handles and
+// replicas) is tested on real SQLite and PostgreSQL in store_test.go.
 
 // heldWrite is a consumeFunc that reports each batch and waits for the test
 // to let it finish with the given answer.
@@ -42,14 +44,14 @@ func (h *heldWrite) write(ctx context.Context, ids []string, _ []int64) (map[str
 }
 
 // consumeAsync starts a consume and returns where its answer arrives.
-func consumeAsync(ctx context.Context, b *flowBatcher, id string) chan error {
+func consumeAsync(ctx context.Context, b *batcher[flowRow], id string) chan error {
 	out := make(chan error, 1)
-	go func() { out <- b.consume(ctx, id, time.Now().Add(time.Hour)) }()
+	go func() { out <- b.do(ctx, flowRow{id, ms(time.Now().Add(time.Hour))}) }()
 	return out
 }
 
 // waitQueued waits until n callers wait behind the running write.
-func waitQueued(t *testing.T, b *flowBatcher, n int) {
+func waitQueued(t *testing.T, b *batcher[flowRow], n int) {
 	t.Helper()
 	for {
 		b.mu.Lock()
@@ -67,7 +69,7 @@ func waitQueued(t *testing.T, b *flowBatcher, n int) {
 
 func TestFlowBatchGroupsCallersWaitingOnAWrite(t *testing.T) {
 	h := newHeldWrite()
-	b := newFlowBatcher(h.write)
+	b := newBatcher(consumeBatch(h.write))
 	ctx := t.Context()
 
 	first := consumeAsync(ctx, b, "a")
@@ -109,7 +111,7 @@ func TestFlowBatchGroupsCallersWaitingOnAWrite(t *testing.T) {
 
 func TestFlowBatchCallerWhoGivesUpIsNotRecorded(t *testing.T) {
 	h := newHeldWrite()
-	b := newFlowBatcher(h.write)
+	b := newBatcher(consumeBatch(h.write))
 
 	first := consumeAsync(t.Context(), b, "a")
 	call := <-h.calls
@@ -135,7 +137,7 @@ func TestFlowBatchCallerWhoGivesUpIsNotRecorded(t *testing.T) {
 
 func TestFlowBatchLeaderGetsItsWritesAnswer(t *testing.T) {
 	h := newHeldWrite()
-	b := newFlowBatcher(h.write)
+	b := newBatcher(consumeBatch(h.write))
 	ctx, cancel := context.WithCancel(t.Context())
 	got := consumeAsync(ctx, b, "a")
 	call := <-h.calls // the caller writes its own flow, and is held there
@@ -148,7 +150,7 @@ func TestFlowBatchLeaderGetsItsWritesAnswer(t *testing.T) {
 
 func TestFlowBatchCallerWhoGivesUpDuringAWriteIsNotHeld(t *testing.T) {
 	h := newHeldWrite()
-	b := newFlowBatcher(h.write)
+	b := newBatcher(consumeBatch(h.write))
 	first := consumeAsync(t.Context(), b, "a")
 	call := <-h.calls
 	ctx, cancel := context.WithCancel(t.Context())
@@ -166,7 +168,7 @@ func TestFlowBatchCallerWhoGivesUpDuringAWriteIsNotHeld(t *testing.T) {
 
 func TestFlowBatchWriteErrorReachesEveryCaller(t *testing.T) {
 	h := newHeldWrite()
-	b := newFlowBatcher(h.write)
+	b := newBatcher(consumeBatch(h.write))
 	ctx := t.Context()
 	first := consumeAsync(ctx, b, "a")
 	call := <-h.calls
@@ -193,7 +195,7 @@ func TestFlowBatchWriteErrorReachesEveryCaller(t *testing.T) {
 
 func TestFlowBatchWriteHasTheEarliestDeadline(t *testing.T) {
 	h := newHeldWrite()
-	b := newFlowBatcher(h.write)
+	b := newBatcher(consumeBatch(h.write))
 	first := consumeAsync(t.Context(), b, "a")
 	call := <-h.calls
 	if !call.deadline.IsZero() {
@@ -219,18 +221,18 @@ func TestFlowBatchWriteHasTheEarliestDeadline(t *testing.T) {
 
 func TestFlowBatchIsBounded(t *testing.T) {
 	h := newHeldWrite()
-	b := newFlowBatcher(h.write)
+	b := newBatcher(consumeBatch(h.write))
 	ctx := t.Context()
 	first := consumeAsync(ctx, b, "first")
 	call := <-h.calls
 	var waiting []chan error
-	for i := range maxFlowBatch + 3 {
+	for i := range maxBatch + 3 {
 		waiting = append(waiting, consumeAsync(ctx, b, "id-"+string(rune('A'+i/26))+string(rune('a'+i%26))))
 	}
-	waitQueued(t, b, maxFlowBatch+3)
+	waitQueued(t, b, maxBatch+3)
 	call.finish <- nil
 	<-first
-	for _, want := range []int{maxFlowBatch, 3} {
+	for _, want := range []int{maxBatch, 3} {
 		call = <-h.calls
 		if len(call.ids) != want {
 			t.Fatalf("a write of %d ids, want %d", len(call.ids), want)
@@ -241,5 +243,82 @@ func TestFlowBatchIsBounded(t *testing.T) {
 		if err := <-ch; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestLastOfEachKeepsTheLastRecordOfAUser(t *testing.T) {
+	recs := []TokenRecord{
+		{Connector: "c", UserID: "u1", KeyID: "first"},
+		{Connector: "c", UserID: "u2", KeyID: "only"},
+		{Connector: "d", UserID: "u1", KeyID: "other connector"},
+		{Connector: "c", UserID: "u1", KeyID: "last"},
+	}
+	var got []string
+	for _, r := range lastOfEach(recs) {
+		got = append(got, r.Connector+"/"+r.UserID+"="+r.KeyID)
+	}
+	want := []string{"c/u2=only", "d/u1=other connector", "c/u1=last"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// TestBatchWritesOnBackends runs the batch writes themselves (a batch of one
+// is the common case, so the concurrent tests may rarely reach the others) on
+// real SQLite and PostgreSQL.
+func TestBatchWritesOnBackends(t *testing.T) {
+	pg := pgtest.Start(t)
+	for _, url := range []string{"sqlite:" + t.TempDir() + "/batch.db", pg.URL} {
+		s, err := Open(t.Context(), url, Options{Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		t.Run(s.Backend(), func(t *testing.T) {
+			var putTokens batchWrite[TokenRecord]
+			var insertFlows batchWrite[flowRow]
+			switch s := s.(type) {
+			case *sqliteStore:
+				putTokens, insertFlows = s.putTokens, consumeBatch(s.insertFlows)
+			case *postgresStore:
+				putTokens, insertFlows = s.putTokens, consumeBatch(s.insertFlows)
+			}
+			ctx := t.Context()
+			exp := ms(time.Now().Add(time.Hour))
+			if err := s.ConsumeFlow(ctx, "before", time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			results, err := insertFlows(ctx, []flowRow{{"new-1", exp}, {"before", exp}, {"new-2", exp}, {"new-1", exp}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []error{nil, ErrUsed, nil, ErrUsed}
+			for i := range want {
+				if !errors.Is(results[i], want[i]) && results[i] != want[i] {
+					t.Fatalf("flow %d: %v, want %v", i, results[i], want[i])
+				}
+			}
+
+			recs := []TokenRecord{
+				{Connector: "c", UserID: "u1", KeyID: "k", Sealed: []byte("u1 first")},
+				{Connector: "c", UserID: "u2", KeyID: "k", Sealed: []byte("u2"), RefreshFailed: true},
+				{Connector: "c", UserID: "u1", KeyID: "k", Sealed: []byte("u1 last"), ExpiresAt: time.UnixMilli(exp)},
+			}
+			if _, err := putTokens(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+			for user, want := range map[string]string{"u1": "u1 last", "u2": "u2"} {
+				got, err := s.Tokens(ctx, "c", user)
+				if err != nil || string(got.Sealed) != want {
+					t.Fatalf("%s: %q, %v; want %q", user, got.Sealed, err, want)
+				}
+				if user == "u1" && !got.ExpiresAt.Equal(time.UnixMilli(exp)) {
+					t.Fatalf("u1 expires %v, want %v", got.ExpiresAt, time.UnixMilli(exp))
+				}
+				if user == "u2" && !got.RefreshFailed {
+					t.Fatal("u2 lost its refresh-failed mark")
+				}
+			}
+		})
 	}
 }

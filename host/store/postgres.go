@@ -21,8 +21,9 @@ type postgresStore struct {
 	// locks queue this process's callers of UpdateTokens on one record before
 	// they take a connection: many callers waiting on one row lock would
 	// otherwise hold the whole pool.
-	locks keyLocks
-	flows *flowBatcher
+	locks  keyLocks
+	flows  *batcher[flowRow]
+	tokens *batcher[TokenRecord]
 }
 
 func openPostgres(ctx context.Context, url string, opts Options) (Store, error) {
@@ -41,7 +42,8 @@ func openPostgres(ctx context.Context, url string, opts Options) (Store, error) 
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
 	s := &postgresStore{pool: pool}
-	s.flows = newFlowBatcher(s.consumeFlows)
+	s.flows = newBatcher(consumeBatch(s.insertFlows))
+	s.tokens = newBatcher(s.putTokens)
 	if err := s.migrate(ctx, opts.Migrate); err != nil {
 		pool.Close()
 		return nil, err
@@ -108,12 +110,12 @@ func (s *postgresStore) migrate(ctx context.Context, apply bool) error {
 }
 
 func (s *postgresStore) ConsumeFlow(ctx context.Context, id string, expires time.Time) error {
-	return s.flows.consume(ctx, id, expires)
+	return s.flows.do(ctx, flowRow{id, ms(expires)})
 }
 
-// consumeFlows inserts a batch of flow ids in one round trip. The statement's
+// insertFlows inserts a batch of flow ids in one round trip. The statement's
 // text does not depend on the batch's size, so pgx prepares it once.
-func (s *postgresStore) consumeFlows(ctx context.Context, ids []string, expires []int64) (map[string]bool, error) {
+func (s *postgresStore) insertFlows(ctx context.Context, ids []string, expires []int64) (map[string]bool, error) {
 	rows, err := s.pool.Query(ctx, `INSERT INTO consumed_flows (id, expires_at)
 		SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (id) DO NOTHING RETURNING id`, ids, expires)
 	if err != nil {
@@ -177,7 +179,33 @@ func execOf(db interface {
 }
 
 func (s *postgresStore) PutTokens(ctx context.Context, r TokenRecord) error {
-	return pgPut(ctx, execOf(s.pool), r)
+	return s.tokens.do(ctx, r)
+}
+
+// putTokens writes a batch of vault records in one round trip.
+func (s *postgresStore) putTokens(ctx context.Context, recs []TokenRecord) ([]error, error) {
+	recs = lastOfEach(recs)
+	if len(recs) == 1 {
+		return nil, pgPut(ctx, execOf(s.pool), recs[0])
+	}
+	var (
+		connectors, users, keys []string
+		sealed                  [][]byte
+		expires, updated        []int64
+		failed                  []bool
+	)
+	now := time.Now().UnixMilli()
+	for _, r := range recs {
+		connectors, users, keys = append(connectors, r.Connector), append(users, r.UserID), append(keys, r.KeyID)
+		sealed, expires, failed = append(sealed, r.Sealed), append(expires, ms(r.ExpiresAt)), append(failed, r.RefreshFailed)
+		updated = append(updated, now)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO vault_tokens (`+pgTokenColumns+`)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::boolean[], $7::bigint[])
+		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
+		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
+		connectors, users, keys, sealed, expires, failed, updated)
+	return nil, err
 }
 
 func (s *postgresStore) Tokens(ctx context.Context, connector, userID string) (TokenRecord, error) {

@@ -24,9 +24,11 @@ type sqliteStore struct {
 	// writer lets one write at a time reach SQLite: writers that meet in
 	// SQLite wait in its busy handler, which sleeps in steps of milliseconds.
 	writer chan struct{}
-	flows  *flowBatcher
+	flows  *batcher[flowRow]
+	tokens *batcher[TokenRecord]
 	// flowStmts[n] inserts n flow ids; used holding the write slot.
-	flowStmts [maxFlowBatch + 1]*sql.Stmt
+	flowStmts [maxBatch + 1]*sql.Stmt
+	putStmt   *sql.Stmt // upserts one vault record
 }
 
 // write runs fn holding the write slot, or gives up when ctx ends.
@@ -38,6 +40,15 @@ func (s *sqliteStore) write(ctx context.Context, fn func() error) error {
 	}
 	defer func() { <-s.writer }()
 	return fn()
+}
+
+// shortWrite is write for the few-row statements of a sign-in, run with a
+// context that never ends. Inside them SQLite waits only for another
+// process's lock, which busy_timeout (the store's timeout) bounds, or for the
+// disk, which no interrupt stops; and the driver watches a context that can
+// end with a goroutine of its own per statement, which cost a fifth of the write.
+func (s *sqliteStore) shortWrite(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.write(ctx, func() error { return fn(context.WithoutCancel(ctx)) })
 }
 
 // fileLocks holds one lock set per database file, shared by every handle on
@@ -107,10 +118,15 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqliteStore{db: db, locks: locksFor(file), writer: writerFor(file)}
-	s.flows = newFlowBatcher(s.consumeFlows)
+	s.flows = newBatcher(consumeBatch(s.insertFlows))
+	s.tokens = newBatcher(s.putTokens)
 	if err := s.migrate(ctx, opts.Migrate); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if s.putStmt, err = db.PrepareContext(ctx, sqliteUpsertTokens); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
 	return s, nil
 }
@@ -118,7 +134,7 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 func (s *sqliteStore) Backend() string { return "sqlite" }
 
 func (s *sqliteStore) Close() error {
-	for _, stmt := range s.flowStmts {
+	for _, stmt := range append(s.flowStmts[:], s.putStmt) {
 		if stmt != nil {
 			stmt.Close()
 		}
@@ -170,14 +186,14 @@ func (s *sqliteStore) migrate(ctx context.Context, apply bool) error {
 }
 
 func (s *sqliteStore) ConsumeFlow(ctx context.Context, id string, expires time.Time) error {
-	return s.flows.consume(ctx, id, expires)
+	return s.flows.do(ctx, flowRow{id, ms(expires)})
 }
 
-// consumeFlows inserts a batch of flow ids in one statement, and so one
+// insertFlows inserts a batch of flow ids in one statement, and so one
 // transaction: a commit in WAL mode costs more than the rows it writes.
-func (s *sqliteStore) consumeFlows(ctx context.Context, ids []string, expires []int64) (map[string]bool, error) {
+func (s *sqliteStore) insertFlows(ctx context.Context, ids []string, expires []int64) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(ids))
-	err := s.write(ctx, func() error {
+	err := s.shortWrite(ctx, func(ctx context.Context) error {
 		stmt, err := s.flowInsert(ctx, len(ids))
 		if err != nil {
 			return err
@@ -261,20 +277,39 @@ func scanTokens(row scanner) (TokenRecord, error) {
 	return r, err
 }
 
-type execer interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}
+const sqliteUpsertTokens = `INSERT INTO vault_tokens (` + sqliteTokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
+	expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`
 
-func sqlitePut(ctx context.Context, db execer, r TokenRecord) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO vault_tokens (`+sqliteTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
-		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
-		r.Connector, r.UserID, r.KeyID, r.Sealed, ms(r.ExpiresAt), r.RefreshFailed, time.Now().UnixMilli())
-	return err
+func sqliteTokenArgs(r TokenRecord) []any {
+	return []any{r.Connector, r.UserID, r.KeyID, r.Sealed, ms(r.ExpiresAt), r.RefreshFailed, time.Now().UnixMilli()}
 }
 
 func (s *sqliteStore) PutTokens(ctx context.Context, r TokenRecord) error {
-	return s.write(ctx, func() error { return sqlitePut(ctx, s.db, r) })
+	return s.tokens.do(ctx, r)
+}
+
+// putTokens writes a batch of vault records in one transaction.
+func (s *sqliteStore) putTokens(ctx context.Context, recs []TokenRecord) ([]error, error) {
+	recs = lastOfEach(recs)
+	return nil, s.shortWrite(ctx, func(ctx context.Context) error {
+		if len(recs) == 1 {
+			_, err := s.putStmt.ExecContext(ctx, sqliteTokenArgs(recs[0])...)
+			return err
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		put := tx.StmtContext(ctx, s.putStmt)
+		for _, r := range recs {
+			if _, err := put.ExecContext(ctx, sqliteTokenArgs(r)...); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
 }
 
 func (s *sqliteStore) Tokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
@@ -349,7 +384,7 @@ func (s *sqliteStore) eachTokens(ctx context.Context, fn func(TokenRecord) (*Tok
 			return n, err
 		}
 		if next != nil {
-			if err := sqlitePut(ctx, tx, *next); err != nil {
+			if _, err := tx.ExecContext(ctx, sqliteUpsertTokens, sqliteTokenArgs(*next)...); err != nil {
 				return n, err
 			}
 			n++

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,6 +60,7 @@ func TestStore(t *testing.T) {
 			t.Run("consume", func(t *testing.T) { testConsume(t, s, other) })
 			t.Run("sessions", func(t *testing.T) { testSessions(t, s, other) })
 			t.Run("tokens", func(t *testing.T) { testTokens(t, s, other) })
+			t.Run("tokens-at-once", func(t *testing.T) { testTokensAtOnce(t, s, other) })
 			t.Run("update-is-exclusive", func(t *testing.T) { testUpdateExclusive(t, s, other) })
 			t.Run("purge", func(t *testing.T) { testPurge(t, s) })
 		})
@@ -150,6 +152,39 @@ func testSessions(t *testing.T, s, other store.Store) {
 	}
 	if _, err := s.Session(ctx, "nobody", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown session: %v", err)
+	}
+}
+
+// testTokensAtOnce writes many vault records at once, so that writes are
+// batched: each of 24 users written four times on two handles ends with one
+// of its own four records, whole, and none is lost or mixed with another's.
+func testTokensAtOnce(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	const users, writes = 24, 4
+	var wg sync.WaitGroup
+	for i := range users * writes {
+		wg.Go(func() {
+			st := s
+			if i%2 == 1 {
+				st = other
+			}
+			u := fmt.Sprint("batch-u", i%users)
+			rec := store.TokenRecord{Connector: "batch", UserID: u, KeyID: "k1", Sealed: []byte(fmt.Sprint(u, "#", i/users))}
+			if err := st.PutTokens(ctx, rec); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for u := range users {
+		user := fmt.Sprint("batch-u", u)
+		got, err := s.Tokens(ctx, "batch", user)
+		if err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		if before, _, ok := strings.Cut(string(got.Sealed), "#"); !ok || before != user {
+			t.Fatalf("%s holds %q, a record of another user", user, got.Sealed)
+		}
 	}
 }
 
