@@ -83,8 +83,8 @@ func (b *batcher[T]) do(ctx context.Context, item T) error {
 		}
 		select {
 		case err := <-p.done:
-			return err
-		default: // a long queue: p is in a later batch
+			return err // always: the queue was empty when p joined it
+		default:
 		}
 	}
 	select {
