@@ -259,25 +259,33 @@ func (r *report) print(w io.Writer) {
 			times(r.roundRatio(c.key, "host", 16)), times(r.roundRatio(c.key, "logto", 16)))
 	}
 	fmt.Fprintf(w, "\n   CPU time per sign-in, µs (user+system, /proc/<pid>/stat)\n")
-	fmt.Fprintf(w, "   %-36s %-34s %-34s\n", "", "  concurrency 1", "  concurrency 16")
-	fmt.Fprintf(w, "   %-36s %8s %8s %8s %8s %8s %8s %8s %8s\n", "", "host", "plugin", "stub", "client", "host", "plugin", "stub", "client")
-	for _, c := range signInCases {
-		a, b := r.SignIn[c.key]["c1"].CPUPerOpUs, r.SignIn[c.key]["c16"].CPUPerOpUs
-		hostRole := "host"
-		if c.logto {
-			hostRole = "node"
+	roles := []string{"host", "plugin", "node", "stub", "client"}
+	fmt.Fprintf(w, "   %-36s %-43s %-43s\n", "", "  concurrency 1", "  concurrency 16")
+	fmt.Fprintf(w, "   %-36s", "")
+	for range 2 {
+		for _, role := range roles {
+			fmt.Fprintf(w, " %8s", role)
 		}
-		us := func(m map[string]float64, role string) string {
-			if v, ok := m[role]; ok {
-				return sig(v)
-			}
-			return "-"
-		}
-		fmt.Fprintf(w, "   %-36s %8s %8s %8s %8s %8s %8s %8s %8s\n", c.label,
-			us(a, hostRole), us(a, "plugin"), us(a, "stub"), us(a, "client"), us(b, hostRole), us(b, "plugin"), us(b, "stub"), us(b, "client"))
 	}
-	fmt.Fprintf(w, "   host: the idplug process (/v1), this benchmark process with its load generator (Go cases), node (Logto);\n")
-	fmt.Fprintf(w, "   client: this benchmark process as the /v1 client. 10ms clock ticks: figures at low rates are coarse.\n")
+	fmt.Fprintln(w)
+	for _, c := range signInCases {
+		fmt.Fprintf(w, "   %-36s", c.label)
+		for _, conc := range []string{"c1", "c16"} {
+			m := r.SignIn[c.key][conc].CPUPerOpUs
+			for _, role := range roles {
+				v, ok := m[role]
+				if !ok {
+					fmt.Fprintf(w, " %8s", "-")
+					continue
+				}
+				fmt.Fprintf(w, " %8s", sig(v))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "   host: the idplug process (/v1), this benchmark process with its load generator (Go cases); node: Node\n")
+	fmt.Fprintf(w, "   (Logto's connector, or the bridge's); client: this benchmark process as the /v1 client.\n")
+	fmt.Fprintf(w, "   10ms clock ticks: figures at low rates are coarse.\n")
 	fmt.Fprintf(w, "\n   OpenID Connect sign-in, sequential (ID token: RS256, 2048-bit key)   ops/s        p50        p99   CPU µs/op\n")
 	for _, row := range []struct{ label, name string }{
 		{"oidc connector in-process (exchange, verification, profile)", oidcIn},
