@@ -56,6 +56,20 @@ func (c *instanceCache[C]) get(in *connectorv1.Instance) (C, error) {
 	return cfg, err
 }
 
+// release drops the cached configuration of instance id when it is still at
+// version, and returns it. A release for an older version leaves a newer one in
+// place: a call may have cached the new version before the release arrived.
+func (c *instanceCache[C]) release(id, version string) (cfg C, held bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[id]
+	if e == nil || e.version != version {
+		return cfg, false
+	}
+	delete(c.m, id)
+	return e.cfg, e.err == nil
+}
+
 // safeParse keeps a panic in the author's ParseConfig from taking the plugin down.
 func (c *instanceCache[C]) safeParse(raw []byte) (cfg C, err error) {
 	defer func() {
