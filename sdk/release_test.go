@@ -95,13 +95,19 @@ func TestReleaseOfAnOlderVersionKeepsTheNewerOne(t *testing.T) {
 	if err := use(client, "a", "v2", ""); err != nil {
 		t.Fatalf("releasing v1 dropped v2: %v", err)
 	}
-	if got := c.calls(); len(got) != 0 {
-		t.Fatalf("Release ran for a version no longer held: %v", got)
+	// Release still gets the old configuration, to drop what it kept for it.
+	if got := c.calls(); len(got) != 1 || got[0] != "a:old" {
+		t.Fatalf("Release calls = %v, want [a:old]", got)
+	}
+	release(t, client, inst("a", "v1", ""))
+	if got := c.calls(); len(got) != 1 {
+		t.Fatalf("Release ran twice for v1: %v", got)
 	}
 	release(t, client, inst("a", "v2", ""))
-	if got := c.calls(); len(got) != 1 || got[0] != "a:new" {
-		t.Fatalf("Release calls = %v, want [a:new]", got)
+	if got := c.calls(); len(got) != 2 || got[1] != "a:new" {
+		t.Fatalf("Release calls = %v, want [a:old a:new]", got)
 	}
+
 }
 
 func TestPanickingReleaseDoesNotStopThePlugin(t *testing.T) {
@@ -139,5 +145,27 @@ func TestReleaseWithoutReleaserOnlyDropsTheCache(t *testing.T) {
 	release(t, client, inst("a", "v1", ""))
 	if err := use(client, "a", "v1", ""); err == nil || !detail(t, err).GetConfigRequired() {
 		t.Fatalf("got %v, want configuration required", err)
+	}
+}
+
+// Replaced configurations wait for their release, one per instance at most.
+func TestRetiredConfigurationsAreBounded(t *testing.T) {
+	cache := newInstanceCache(func(raw []byte) (string, error) { return string(raw), nil })
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if _, err := cache.get(inst("a", v, v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(cache.m) != 1 || len(cache.retired) != 1 || cache.retired["a"].version != "v2" {
+		t.Fatalf("current %d, retired %v: want one of each, v2 retired", len(cache.m), cache.retired)
+	}
+	if _, held := cache.release("a", "v1"); held {
+		t.Fatal("v1 was already superseded twice, yet released as held")
+	}
+	if cfg, held := cache.release("a", "v2"); !held || cfg != "v2" {
+		t.Fatalf("release v2 = %q, %v", cfg, held)
+	}
+	if cfg, held := cache.release("a", "v3"); !held || cfg != "v3" || len(cache.m)+len(cache.retired) != 0 {
+		t.Fatalf("release v3 = %q, %v; left %d + %d", cfg, held, len(cache.m), len(cache.retired))
 	}
 }
