@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/sdk"
@@ -30,6 +31,7 @@ func (h *Host) releaseLeftovers(previous, current map[string]*connector) {
 			continue // stopped: its process and what it held are gone
 		}
 		insts := byPlugin[plugin]
+		slices.SortFunc(insts, func(a, b process.Instance) int { return strings.Compare(a.ID, b.ID) })
 		h.releasing.Add(1)
 		go func() {
 			defer h.releasing.Done()

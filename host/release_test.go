@@ -1,0 +1,121 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// signalLog is a log output that wakes waiters on every line.
+type signalLog struct {
+	mu    sync.Mutex
+	buf   strings.Builder
+	wrote chan struct{} // receives after each write, without blocking the writer
+}
+
+func newSignalLog() *signalLog { return &signalLog{wrote: make(chan struct{}, 1)} }
+
+func (l *signalLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.buf.Write(p)
+	l.mu.Unlock()
+	select {
+	case l.wrote <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (l *signalLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// await returns when every want is in the log, or fails when ctx ends first.
+func (l *signalLog) await(ctx context.Context, t *testing.T, want ...string) {
+	t.Helper()
+	for {
+		missing := ""
+		s := l.String()
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		select {
+		case <-l.wrote:
+		case <-ctx.Done():
+			t.Fatalf("the log has no %q:\n%s", missing, s)
+		}
+	}
+}
+
+// A reconfiguration tells the plugin which instances it no longer serves: removed
+// ones, and changed ones under their old version; the kept one stays usable.
+func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	logs := newSignalLog()
+	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	ok := json.RawMessage(`{"mode":"ok"}`)
+	if err := h.Configure(ctx, []host.ConnectorConfig{
+		{ID: "kept", Plugin: "misbehave", Config: ok},
+		{ID: "gone", Plugin: "misbehave", Config: ok},
+		{ID: "changed", Plugin: "misbehave", Config: ok},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"kept", "gone", "changed"} {
+		if _, err := h.AuthorizationURI(ctx, id, "https://app.test/cb", "s"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Configure(ctx, []host.ConnectorConfig{
+		{ID: "kept", Plugin: "misbehave", Config: ok},
+		{ID: "changed", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"logs"}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(ctx, t,
+		"idplug.plugin.misbehave.idplug-connector-misbehave: released instance gone: instance=gone mode=ok",
+		"idplug.plugin.misbehave.idplug-connector-misbehave: released instance changed: instance=changed mode=ok",
+		`idplug: released instances: plugin=misbehave instances=["changed", "gone"]`)
+	if strings.Contains(logs.String(), "released instance kept") {
+		t.Fatalf("an unchanged instance was released:\n%s", logs)
+	}
+
+	// The removed instance is gone; the changed one serves its new configuration,
+	// which the plugin still holds.
+	if _, err := h.AuthorizationURI(ctx, "gone", "https://app.test/cb", "s"); codeOf(err) != host.CodeConnectorNotFound {
+		t.Fatalf("gone: err = %v", err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "changed", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(ctx, t, "misbehave warning line: instance=changed")
+
+	// Configuring the removed instance again, with the configuration it had, works:
+	// the host resends the configuration the plugin dropped.
+	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "gone", Plugin: "misbehave", Config: ok}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "gone", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(ctx, t, "released instance kept: instance=kept mode=ok", "released instance changed: instance=changed mode=logs")
+}
