@@ -119,3 +119,32 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 	}
 	logs.await(ctx, t, "released instance kept: instance=kept mode=ok", "released instance changed: instance=changed mode=logs")
 }
+
+// A plugin whose Release never returns delays neither the reconfiguration nor the
+// calls after it, and the host still closes.
+func TestHangingReleaseBlocksNothing(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	logs := newSignalLog()
+	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	ok := host.ConnectorConfig{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}
+	if err := h.Configure(ctx, []host.ConnectorConfig{ok, {ID: "stuck", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"hang"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Configure(ctx, []host.ConnectorConfig{ok}); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(ctx, t, "release hangs for stuck")
+	// The release is stuck in the plugin now; everything else goes on.
+	if err := h.Configure(ctx, []host.ConnectorConfig{ok, {ID: "more", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ok", "more"} {
+		if _, err := h.AuthorizationURI(ctx, id, "https://app.test/cb", "s"); err != nil {
+			t.Fatalf("%s while a release hangs: %v", id, err)
+		}
+	}
+}

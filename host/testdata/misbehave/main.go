@@ -85,8 +85,13 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 	return cfg, ce.Err()
 }
 
-// Release logs the instance the host let go, for the host's release tests.
+// Release logs the instance the host let go, for the host's release tests; in mode
+// hang it never returns.
 func (connector) Release(ctx context.Context, id string, cfg config) {
+	if cfg.Mode == "hang" {
+		sdk.Logger(ctx).Info("release hangs for " + id)
+		select {}
+	}
 	sdk.Logger(ctx).Info("released instance "+id, "mode", cfg.Mode)
 }
 
