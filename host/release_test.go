@@ -148,3 +148,31 @@ func TestHangingReleaseBlocksNothing(t *testing.T) {
 		}
 	}
 }
+
+// A plugin built before ReleaseInstances answers UNIMPLEMENTED; the host logs that at
+// debug and goes on serving it.
+func TestOlderPluginWithoutReleaseIsTolerated(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, olderPkg), "older")
+	logs := newSignalLog()
+	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	cfg := func(id string) host.ConnectorConfig {
+		return host.ConnectorConfig{ID: id, Plugin: "older", Config: json.RawMessage(`{"clientSecret":"s3cret-value"}`)}
+	}
+	if err := h.Configure(ctx, []host.ConnectorConfig{cfg("kept"), cfg("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Configure(ctx, []host.ConnectorConfig{cfg("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(ctx, t, "[DEBUG] idplug: plugin does not take instance releases; it keeps what it held: plugin=older")
+	if _, err := h.AuthorizationURI(ctx, "kept", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "s3cret-value") {
+		t.Fatalf("a configuration value reached the log:\n%s", logs)
+	}
+}
