@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -125,7 +126,13 @@ func (c *connector) Release(ctx context.Context, id string, in *instance) {
 	var out struct {
 		Dropped []string `json:"dropped"`
 	}
-	if err := p.call(ctx, "release", map[string]any{"instance": id, "version": in.version}, &out); err != nil {
+	err := p.call(ctx, "release", map[string]any{"instance": id, "version": in.version}, &out)
+	switch {
+	case errors.Is(err, errNodeGone):
+		// It died before its exit was noticed; the next call starts a new one, empty.
+		sdk.Logger(ctx).Debug("Node is not running: nothing to release")
+		return
+	case err != nil:
 		sdk.Logger(ctx).Debug("Node did not release the instance", "error", err)
 		return
 	}
