@@ -13,6 +13,9 @@ type signInRun struct {
 	suite.Result
 	// CPUPerOpUs is the CPU time (user+system) each process used per sign-in, in µs.
 	CPUPerOpUs map[string]float64 `json:"cpu_per_op_us"`
+	// RoundOpsPerSec is the throughput of each round, in round order: ratios
+	// between cases are taken round by round (see report.roundRatio).
+	RoundOpsPerSec []float64 `json:"round_ops_per_sec"`
 }
 
 // measure runs case c at concurrency conc for d; it returns the sample and the

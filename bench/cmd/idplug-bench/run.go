@@ -109,7 +109,10 @@ func run(o options) error {
 	per := o.duration / time.Duration(o.rounds)
 	for round := range o.rounds {
 		for _, conc := range concurrencies {
-			for _, c := range signInCases {
+			// Each round starts at another case, so that no case always runs
+			// right after the same neighbour (Node's, say, still winding down).
+			for k := range signInCases {
+				c := signInCases[(k+round)%len(signInCases)]
 				if round == 0 && o.warmup > 0 {
 					if _, _, err := e.measure(c, conc, o.warmup); err != nil {
 						return err
@@ -132,6 +135,9 @@ func run(o options) error {
 		rep.SignIn[c.key] = map[string]signInRun{}
 		for _, conc := range concurrencies {
 			r := signInRun{Result: suite.Summarize(samples[c.key][conc]...), CPUPerOpUs: map[string]float64{}}
+			for _, s := range samples[c.key][conc] {
+				r.RoundOpsPerSec = append(r.RoundOpsPerSec, float64(s.Ops)/s.Elapsed.Seconds())
+			}
 			for role, d := range cpu[c.key][conc] {
 				if r.Ops > 0 {
 					r.CPUPerOpUs[role] = float64(d.Microseconds()) / float64(r.Ops)
