@@ -139,13 +139,15 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 	}
 
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	previous := h.connectors
 	h.connectors = make(map[string]*connector, len(built))
 	h.order = make([]string, 0, len(built))
 	for _, b := range built {
 		h.connectors[b.inst.ID] = b
 		h.order = append(h.order, b.inst.ID)
 	}
+	h.mu.Unlock()
+	h.releaseLeftovers(previous, h.connectors)
 	return nil
 }
 

@@ -76,6 +76,7 @@ type Host struct {
 	failed        map[string]stamp // files that failed to start, as they were then
 	failedReasons map[string]string
 	draining      sync.WaitGroup
+	releasing     sync.WaitGroup // ReleaseInstances calls in the background
 
 	connectors map[string]*connector // configured instances by id
 	order      []string              // instance ids in configuration order
@@ -236,5 +237,6 @@ func (h *Host) Close() error {
 	}
 	wg.Wait()
 	h.draining.Wait()
+	h.releasing.Wait()
 	return errors.Join(os.RemoveAll(h.socketDir))
 }

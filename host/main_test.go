@@ -22,4 +22,5 @@ func TestMain(m *testing.M) {
 const (
 	examplePkg   = "./plugins/example"
 	misbehavePkg = "./host/testdata/misbehave"
+	olderPkg     = "./host/testdata/older"
 )

@@ -34,6 +34,15 @@ type Revoker[C any] interface {
 	Revoke(ctx context.Context, cfg C, token, hint string) error
 }
 
+// Releaser is implemented by connectors that hold something per instance (a client,
+// a connection, a cache) and want to drop it when the host removes the instance or
+// replaces its configuration. cfg is the configuration being let go; a newer
+// configuration of the same instance may already be in use. Release is called at
+// most once per parsed configuration, and only for one this process parsed.
+type Releaser[C any] interface {
+	Release(ctx context.Context, instanceID string, cfg C)
+}
+
 // AuthorizationRequest asks for the URL that starts a sign-in.
 type AuthorizationRequest struct {
 	// InstanceID names the configured instance (for logs; the config is passed separately).

@@ -124,6 +124,31 @@ func (s *grpcServer[C]) RevokeToken(ctx context.Context, req *connectorv1.Revoke
 	return &connectorv1.RevokeTokenResponse{}, nil
 }
 
+// ReleaseInstances drops the cached configuration of each released instance still
+// at the released version, then lets a Releaser drop what it holds for it.
+func (s *grpcServer[C]) ReleaseInstances(ctx context.Context, req *connectorv1.ReleaseInstancesRequest) (*connectorv1.ReleaseInstancesResponse, error) {
+	r, _ := s.conn.(Releaser[C])
+	for _, in := range req.GetInstances() {
+		cfg, held := s.instances.release(in.GetId(), in.GetConfigVersion())
+		if held && r != nil {
+			s.safeRelease(ctx, r, in.GetId(), cfg)
+		}
+	}
+	return &connectorv1.ReleaseInstancesResponse{}, nil
+}
+
+// safeRelease keeps a panic in the author's Release from taking the plugin down or
+// from skipping the other instances of the same request.
+func (s *grpcServer[C]) safeRelease(ctx context.Context, r Releaser[C], id string, cfg C) {
+	log := s.log.With("instance", id)
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("releasing the instance panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	r.Release(withLogger(ctx, log), id, cfg)
+}
+
 // instance resolves the call's configuration and puts an instance-tagged logger in ctx.
 func (s *grpcServer[C]) instance(ctx context.Context, in *connectorv1.Instance) (C, context.Context, error) {
 	cfg, err := s.instances.get(in)

@@ -75,6 +75,12 @@ func (*testConnector) UserInfo(_ context.Context, cfg testConfig, req UserInfoRe
 
 func dial(t *testing.T, c *testConnector, logs *bytes.Buffer) connectorv1.ConnectorServiceClient {
 	t.Helper()
+	return dialConnector(t, c, logs)
+}
+
+// dialConnector serves c over an in-memory connection, as the plugin would.
+func dialConnector(t *testing.T, c Connector[testConfig], logs *bytes.Buffer) connectorv1.ConnectorServiceClient {
+	t.Helper()
 	log := newPluginLogger(logs, slog.LevelDebug)
 	srv, err := newGRPCServer[testConfig](c, log)
 	if err != nil {

@@ -19,6 +19,11 @@ type instanceCache[C any] struct {
 
 	mu sync.RWMutex
 	m  map[string]*instanceEntry[C]
+	// retired holds, per instance, the configuration a newer version replaced, until
+	// the host releases it: the host checks a new configuration (and so makes this
+	// process parse it) before it releases the old one. One per instance, so a host
+	// that never releases costs at most one extra configuration per instance.
+	retired map[string]*instanceEntry[C]
 }
 
 type instanceEntry[C any] struct {
@@ -28,7 +33,7 @@ type instanceEntry[C any] struct {
 }
 
 func newInstanceCache[C any](parse func([]byte) (C, error)) *instanceCache[C] {
-	return &instanceCache[C]{parse: parse, m: map[string]*instanceEntry[C]{}}
+	return &instanceCache[C]{parse: parse, m: map[string]*instanceEntry[C]{}, retired: map[string]*instanceEntry[C]{}}
 }
 
 // get returns the parsed configuration of in, parsing and caching it when the call
@@ -50,10 +55,33 @@ func (c *instanceCache[C]) get(in *connectorv1.Instance) (C, error) {
 	cfg, err := c.safeParse(in.GetConfig())
 	if version != "" {
 		c.mu.Lock()
+		if old := c.m[id]; old != nil && old.version != version {
+			c.retired[id] = old
+		}
 		c.m[id] = &instanceEntry[C]{version: version, cfg: cfg, err: err}
 		c.mu.Unlock()
 	}
 	return cfg, err
+}
+
+// release drops the configuration of instance id at version, current or retired,
+// and returns it when it parsed. A release for an older version leaves a newer one
+// in place: a call may have cached the new version before the release arrived.
+func (c *instanceCache[C]) release(id, version string) (cfg C, held bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var e *instanceEntry[C]
+	switch {
+	case c.m[id] != nil && c.m[id].version == version:
+		e = c.m[id]
+		delete(c.m, id)
+	case c.retired[id] != nil && c.retired[id].version == version:
+		e = c.retired[id]
+		delete(c.retired, id)
+	default:
+		return cfg, false
+	}
+	return e.cfg, e.err == nil
 }
 
 // safeParse keeps a panic in the author's ParseConfig from taking the plugin down.

@@ -89,6 +89,40 @@ func (p *Process) RevokeToken(ctx context.Context, inst Instance, token, hint st
 	})
 }
 
+// ReleaseInstances tells the plugin that insts (with the versions it was sent)
+// left its configuration, so it can drop what it holds for them. It never starts
+// a process: one that is not running holds nothing. A plugin built before this
+// call answers with CodeNotImplemented.
+func (p *Process) ReleaseInstances(ctx context.Context, insts []Instance) error {
+	if len(insts) == 0 {
+		return nil
+	}
+	if err := p.enter(); err != nil {
+		return err
+	}
+	defer p.leave()
+	c := p.cur.Load()
+	if c == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
+	defer cancel()
+	req := &connectorv1.ReleaseInstancesRequest{Instances: make([]*connectorv1.Instance, len(insts))}
+	for i, inst := range insts {
+		req.Instances[i] = &connectorv1.Instance{Id: inst.ID, ConfigVersion: inst.Version}
+		// The next call of this version, should it come back, carries its configuration again.
+		c.known.CompareAndDelete(inst.ID, inst.Version)
+	}
+	_, err := c.rpc.ReleaseInstances(ctx, req)
+	if st, _ := status.FromError(err); err != nil && st.Code() == codes.Unimplemented && connectorErrorDetail(st) == nil {
+		return &sdk.Error{Code: sdk.CodeNotImplemented, Message: fmt.Sprintf("plugin %s does not take instance releases", p.name)}
+	}
+	if err != nil {
+		return decodeError(err)
+	}
+	return nil
+}
+
 // invoke runs one call with the call deadline. The instance's configuration rides
 // along only when the process has not seen its version. A call that may be repeated
 // safely (idempotent) is retried once on a fresh process when the old one died.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -13,7 +14,7 @@ import (
 // parseTimeout bounds a configuration check, which may have to start Node first.
 const parseTimeout = startTimeout + 10*time.Second
 
-// connector implements sdk.Connector and sdk.Refresher by calls to the bridge.
+// connector implements sdk.Connector, sdk.Refresher and sdk.Releaser by calls to the bridge.
 type connector struct {
 	entry  catalogEntry
 	bridge *bridge
@@ -22,7 +23,11 @@ type connector struct {
 var (
 	_ sdk.Connector[*instance] = (*connector)(nil)
 	_ sdk.Refresher[*instance] = (*connector)(nil)
+	_ sdk.Releaser[*instance]  = (*connector)(nil)
 )
+
+// releaseTimeout bounds telling Node to drop an instance.
+const releaseTimeout = 10 * time.Second
 
 // instance is one configured instance: its JSON, checked by the connector's own guard,
 // and a digest that tells the bridge when it changed.
@@ -105,6 +110,35 @@ func (c *connector) Refresh(ctx context.Context, in *instance, refreshToken stri
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the connector returned no tokens")
 	}
 	return out.Tokens, nil
+}
+
+// Release has Node drop the connector object it made for the instance at this
+// configuration, and the one made for refreshes with it. Node is not started for
+// this: one that is not running holds neither.
+func (c *connector) Release(ctx context.Context, id string, in *instance) {
+	p := c.bridge.running()
+	if p == nil {
+		sdk.Logger(ctx).Debug("Node is not running: nothing to release")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, releaseTimeout)
+	defer cancel()
+	var out struct {
+		Dropped []string `json:"dropped"`
+	}
+	err := p.call(ctx, "release", map[string]any{"instance": id, "version": in.version}, &out)
+	switch {
+	case errors.Is(err, errNodeGone):
+		// It died before its exit was noticed; the next call starts a new one, empty.
+		sdk.Logger(ctx).Debug("Node is not running: nothing to release")
+		return
+	case err != nil:
+		sdk.Logger(ctx).Debug("Node did not release the instance", "error", err)
+		return
+	}
+	if len(out.Dropped) > 0 {
+		sdk.Logger(ctx).Info("released instance "+id+" in Node", "objects", len(out.Dropped))
+	}
 }
 
 func nonNil(m map[string]string) map[string]string {

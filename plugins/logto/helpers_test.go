@@ -166,14 +166,18 @@ func testSandbox(dir string) sandbox.Policy {
 // openHost opens dir with the host package, as idplug serve does, and logs to t.
 func openHost(t testing.TB, dir string) *host.Host {
 	t.Helper()
+	return openHostLogging(t, dir, hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}}))
+}
+
+// openHostLogging is openHost with the host's (and so the plugins') log going to log.
+func openHostLogging(t testing.TB, dir string, log hclog.Logger) *host.Host {
+	t.Helper()
 	// A production layout needs no sandbox entries; the test build does.
 	policy := sandbox.Policy{}
 	if _, err := os.Stat(filepath.Join(dir, bundleDirName)); err != nil {
 		policy = testSandbox(dir)
 	}
-	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: policy, Logger: hclog.New(&hclog.LoggerOptions{
-		Level: hclog.Warn, Output: testWriter{t},
-	})})
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: policy, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

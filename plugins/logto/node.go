@@ -35,6 +35,8 @@ type bridge struct {
 
 	mu  sync.Mutex // guards cur and serializes starts
 	cur *nodeProc
+	// live mirrors cur for running, which must not wait behind a start.
+	live atomic.Pointer[nodeProc]
 }
 
 // nodeProc is one Node process and its channel: a Unix socket pair, Node's fd 3.
@@ -94,6 +96,7 @@ func (b *bridge) discard(p *nodeProc) {
 	defer b.mu.Unlock()
 	if b.cur == p {
 		b.cur = nil
+		b.live.Store(nil)
 		p.stop()
 	}
 }
@@ -188,6 +191,7 @@ func (b *bridge) proc(ctx context.Context) (*nodeProc, error) {
 		case <-b.cur.dead:
 			b.cur.stop()
 			b.cur = nil
+			b.live.Store(nil)
 		default:
 			return b.cur, nil
 		}
@@ -199,7 +203,23 @@ func (b *bridge) proc(ctx context.Context) (*nodeProc, error) {
 		return nil, err
 	}
 	b.cur = p
+	b.live.Store(p)
 	return p, nil
+}
+
+// running returns the Node process if one runs, never starting one: a Node that
+// is not running holds nothing to drop.
+func (b *bridge) running() *nodeProc {
+	p := b.live.Load()
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.dead:
+		return nil
+	default:
+		return p
+	}
 }
 
 // start checks the bundle, then runs node bridge.mjs --serve <package> with the

@@ -85,6 +85,16 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 	return cfg, ce.Err()
 }
 
+// Release logs the instance the host let go, for the host's release tests; in mode
+// hang it never returns.
+func (connector) Release(ctx context.Context, id string, cfg config) {
+	if cfg.Mode == "hang" {
+		sdk.Logger(ctx).Info("release hangs for " + id)
+		select {}
+	}
+	sdk.Logger(ctx).Info("released instance "+id, "mode", cfg.Mode)
+}
+
 func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	switch cfg.Mode {
 	case "panic":

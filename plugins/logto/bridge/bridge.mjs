@@ -242,6 +242,27 @@ async function instance(c, formKeys, req) {
   return entry.ready;
 }
 
+// release drops the connector objects of an instance whose configuration the host let
+// go: the instance's own, and the one refreshes made with that configuration. A newer
+// version of the same instance stays. The answer names what went, for the plugin's log
+// (the bridge's stderr does not reach the host's).
+function release(req) {
+  const dropped = [];
+  const have = instances.get(req.instance);
+  if (have && have.version === req.version) {
+    instances.delete(req.instance);
+    dropped.push(req.instance);
+  }
+  const refreshKey = `refresh:${req.version}`;
+  const refresher = instances.get(refreshKey);
+  if (refresher && refresher.version === req.version) {
+    instances.delete(refreshKey);
+    dropped.push('refresh');
+  }
+  if (dropped.length > 0) process.stderr.write(`bridge: released instance ${String(req.instance).slice(0, 64)}\n`);
+  return { dropped };
+}
+
 // ---- HTTP: what each call's requests answered, and the test-only host map ----
 
 const calls = new AsyncLocalStorage();
@@ -666,6 +687,8 @@ async function handle(c, formKeys, msg) {
       return userInfo(c, formKeys, msg);
     case 'refresh':
       return refresh(c, formKeys, msg);
+    case 'release':
+      return release(msg);
     default:
       throw bridgeError('not_implemented', `unknown operation ${String(msg.op).slice(0, 32)}`);
   }

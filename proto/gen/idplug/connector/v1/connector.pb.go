@@ -1403,6 +1403,89 @@ func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
 	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{19}
 }
 
+type ReleaseInstancesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Each released instance with the configuration version the host last sent for
+	// it; config is always empty. A plugin drops only what it holds for that version:
+	// a newer version of the same id stays.
+	Instances     []*Instance `protobuf:"bytes,1,rep,name=instances,proto3" json:"instances,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseInstancesRequest) Reset() {
+	*x = ReleaseInstancesRequest{}
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseInstancesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseInstancesRequest) ProtoMessage() {}
+
+func (x *ReleaseInstancesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseInstancesRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseInstancesRequest) Descriptor() ([]byte, []int) {
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ReleaseInstancesRequest) GetInstances() []*Instance {
+	if x != nil {
+		return x.Instances
+	}
+	return nil
+}
+
+type ReleaseInstancesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseInstancesResponse) Reset() {
+	*x = ReleaseInstancesResponse{}
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseInstancesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseInstancesResponse) ProtoMessage() {}
+
+func (x *ReleaseInstancesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseInstancesResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseInstancesResponse) Descriptor() ([]byte, []int) {
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{21}
+}
+
 // ConnectorError travels as a detail of a gRPC status when a call fails.
 type ConnectorError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1420,7 +1503,7 @@ type ConnectorError struct {
 
 func (x *ConnectorError) Reset() {
 	*x = ConnectorError{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1515,7 @@ func (x *ConnectorError) String() string {
 func (*ConnectorError) ProtoMessage() {}
 
 func (x *ConnectorError) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1528,7 @@ func (x *ConnectorError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorError.ProtoReflect.Descriptor instead.
 func (*ConnectorError) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{20}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConnectorError) GetCode() string {
@@ -1593,7 +1676,10 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12&\n" +
 	"\x0ftoken_type_hint\x18\x03 \x01(\tR\rtokenTypeHint\"\x15\n" +
-	"\x13RevokeTokenResponse\"\x8a\x01\n" +
+	"\x13RevokeTokenResponse\"V\n" +
+	"\x17ReleaseInstancesRequest\x12;\n" +
+	"\tinstances\x18\x01 \x03(\v2\x1d.idplug.connector.v1.InstanceR\tinstances\"\x1a\n" +
+	"\x18ReleaseInstancesResponse\"\x8a\x01\n" +
 	"\x0eConnectorError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
@@ -1612,14 +1698,15 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\x15FORM_ITEM_TYPE_SWITCH\x10\x04\x12\x19\n" +
 	"\x15FORM_ITEM_TYPE_SELECT\x10\x05\x12\x1f\n" +
 	"\x1bFORM_ITEM_TYPE_MULTI_SELECT\x10\x06\x12\x17\n" +
-	"\x13FORM_ITEM_TYPE_JSON\x10\a2\x85\x05\n" +
+	"\x13FORM_ITEM_TYPE_JSON\x10\a2\xf6\x05\n" +
 	"\x10ConnectorService\x12`\n" +
 	"\vGetMetadata\x12'.idplug.connector.v1.GetMetadataRequest\x1a(.idplug.connector.v1.GetMetadataResponse\x12i\n" +
 	"\x0eValidateConfig\x12*.idplug.connector.v1.ValidateConfigRequest\x1a+.idplug.connector.v1.ValidateConfigResponse\x12x\n" +
 	"\x13GetAuthorizationUri\x12/.idplug.connector.v1.GetAuthorizationUriRequest\x1a0.idplug.connector.v1.GetAuthorizationUriResponse\x12`\n" +
 	"\vGetUserInfo\x12'.idplug.connector.v1.GetUserInfoRequest\x1a(.idplug.connector.v1.GetUserInfoResponse\x12f\n" +
 	"\rRefreshTokens\x12).idplug.connector.v1.RefreshTokensRequest\x1a*.idplug.connector.v1.RefreshTokensResponse\x12`\n" +
-	"\vRevokeToken\x12'.idplug.connector.v1.RevokeTokenRequest\x1a(.idplug.connector.v1.RevokeTokenResponseBDZBgithub.com/idplug/idplug/proto/gen/idplug/connector/v1;connectorv1b\x06proto3"
+	"\vRevokeToken\x12'.idplug.connector.v1.RevokeTokenRequest\x1a(.idplug.connector.v1.RevokeTokenResponse\x12o\n" +
+	"\x10ReleaseInstances\x12,.idplug.connector.v1.ReleaseInstancesRequest\x1a-.idplug.connector.v1.ReleaseInstancesResponseBDZBgithub.com/idplug/idplug/proto/gen/idplug/connector/v1;connectorv1b\x06proto3"
 
 var (
 	file_idplug_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -1634,7 +1721,7 @@ func file_idplug_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_idplug_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_idplug_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_idplug_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_idplug_connector_v1_connector_proto_goTypes = []any{
 	(Platform)(0),                       // 0: idplug.connector.v1.Platform
 	(FormItemType)(0),                   // 1: idplug.connector.v1.FormItemType
@@ -1658,19 +1745,21 @@ var file_idplug_connector_v1_connector_proto_goTypes = []any{
 	(*RefreshTokensResponse)(nil),       // 19: idplug.connector.v1.RefreshTokensResponse
 	(*RevokeTokenRequest)(nil),          // 20: idplug.connector.v1.RevokeTokenRequest
 	(*RevokeTokenResponse)(nil),         // 21: idplug.connector.v1.RevokeTokenResponse
-	(*ConnectorError)(nil),              // 22: idplug.connector.v1.ConnectorError
-	nil,                                 // 23: idplug.connector.v1.Metadata.NameEntry
-	nil,                                 // 24: idplug.connector.v1.Metadata.DescriptionEntry
-	nil,                                 // 25: idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
-	nil,                                 // 26: idplug.connector.v1.GetUserInfoRequest.SessionEntry
-	nil,                                 // 27: idplug.connector.v1.GetUserInfoRequest.CallbackEntry
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(*ReleaseInstancesRequest)(nil),     // 22: idplug.connector.v1.ReleaseInstancesRequest
+	(*ReleaseInstancesResponse)(nil),    // 23: idplug.connector.v1.ReleaseInstancesResponse
+	(*ConnectorError)(nil),              // 24: idplug.connector.v1.ConnectorError
+	nil,                                 // 25: idplug.connector.v1.Metadata.NameEntry
+	nil,                                 // 26: idplug.connector.v1.Metadata.DescriptionEntry
+	nil,                                 // 27: idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
+	nil,                                 // 28: idplug.connector.v1.GetUserInfoRequest.SessionEntry
+	nil,                                 // 29: idplug.connector.v1.GetUserInfoRequest.CallbackEntry
+	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
 }
 var file_idplug_connector_v1_connector_proto_depIdxs = []int32{
 	5,  // 0: idplug.connector.v1.GetMetadataResponse.metadata:type_name -> idplug.connector.v1.Metadata
 	0,  // 1: idplug.connector.v1.Metadata.platform:type_name -> idplug.connector.v1.Platform
-	23, // 2: idplug.connector.v1.Metadata.name:type_name -> idplug.connector.v1.Metadata.NameEntry
-	24, // 3: idplug.connector.v1.Metadata.description:type_name -> idplug.connector.v1.Metadata.DescriptionEntry
+	25, // 2: idplug.connector.v1.Metadata.name:type_name -> idplug.connector.v1.Metadata.NameEntry
+	26, // 3: idplug.connector.v1.Metadata.description:type_name -> idplug.connector.v1.Metadata.DescriptionEntry
 	6,  // 4: idplug.connector.v1.Metadata.form_items:type_name -> idplug.connector.v1.FormItem
 	1,  // 5: idplug.connector.v1.FormItem.type:type_name -> idplug.connector.v1.FormItemType
 	7,  // 6: idplug.connector.v1.FormItem.select_items:type_name -> idplug.connector.v1.SelectItem
@@ -1678,33 +1767,36 @@ var file_idplug_connector_v1_connector_proto_depIdxs = []int32{
 	2,  // 8: idplug.connector.v1.ValidateConfigRequest.instance:type_name -> idplug.connector.v1.Instance
 	11, // 9: idplug.connector.v1.ValidateConfigResponse.errors:type_name -> idplug.connector.v1.FieldError
 	2,  // 10: idplug.connector.v1.GetAuthorizationUriRequest.instance:type_name -> idplug.connector.v1.Instance
-	25, // 11: idplug.connector.v1.GetAuthorizationUriResponse.session:type_name -> idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
+	27, // 11: idplug.connector.v1.GetAuthorizationUriResponse.session:type_name -> idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
 	2,  // 12: idplug.connector.v1.GetUserInfoRequest.instance:type_name -> idplug.connector.v1.Instance
-	26, // 13: idplug.connector.v1.GetUserInfoRequest.session:type_name -> idplug.connector.v1.GetUserInfoRequest.SessionEntry
-	27, // 14: idplug.connector.v1.GetUserInfoRequest.callback:type_name -> idplug.connector.v1.GetUserInfoRequest.CallbackEntry
+	28, // 13: idplug.connector.v1.GetUserInfoRequest.session:type_name -> idplug.connector.v1.GetUserInfoRequest.SessionEntry
+	29, // 14: idplug.connector.v1.GetUserInfoRequest.callback:type_name -> idplug.connector.v1.GetUserInfoRequest.CallbackEntry
 	16, // 15: idplug.connector.v1.GetUserInfoResponse.user_info:type_name -> idplug.connector.v1.UserInfo
 	17, // 16: idplug.connector.v1.GetUserInfoResponse.tokens:type_name -> idplug.connector.v1.TokenSet
-	28, // 17: idplug.connector.v1.TokenSet.expires_at:type_name -> google.protobuf.Timestamp
+	30, // 17: idplug.connector.v1.TokenSet.expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 18: idplug.connector.v1.RefreshTokensRequest.instance:type_name -> idplug.connector.v1.Instance
 	17, // 19: idplug.connector.v1.RefreshTokensResponse.tokens:type_name -> idplug.connector.v1.TokenSet
 	2,  // 20: idplug.connector.v1.RevokeTokenRequest.instance:type_name -> idplug.connector.v1.Instance
-	3,  // 21: idplug.connector.v1.ConnectorService.GetMetadata:input_type -> idplug.connector.v1.GetMetadataRequest
-	9,  // 22: idplug.connector.v1.ConnectorService.ValidateConfig:input_type -> idplug.connector.v1.ValidateConfigRequest
-	12, // 23: idplug.connector.v1.ConnectorService.GetAuthorizationUri:input_type -> idplug.connector.v1.GetAuthorizationUriRequest
-	14, // 24: idplug.connector.v1.ConnectorService.GetUserInfo:input_type -> idplug.connector.v1.GetUserInfoRequest
-	18, // 25: idplug.connector.v1.ConnectorService.RefreshTokens:input_type -> idplug.connector.v1.RefreshTokensRequest
-	20, // 26: idplug.connector.v1.ConnectorService.RevokeToken:input_type -> idplug.connector.v1.RevokeTokenRequest
-	4,  // 27: idplug.connector.v1.ConnectorService.GetMetadata:output_type -> idplug.connector.v1.GetMetadataResponse
-	10, // 28: idplug.connector.v1.ConnectorService.ValidateConfig:output_type -> idplug.connector.v1.ValidateConfigResponse
-	13, // 29: idplug.connector.v1.ConnectorService.GetAuthorizationUri:output_type -> idplug.connector.v1.GetAuthorizationUriResponse
-	15, // 30: idplug.connector.v1.ConnectorService.GetUserInfo:output_type -> idplug.connector.v1.GetUserInfoResponse
-	19, // 31: idplug.connector.v1.ConnectorService.RefreshTokens:output_type -> idplug.connector.v1.RefreshTokensResponse
-	21, // 32: idplug.connector.v1.ConnectorService.RevokeToken:output_type -> idplug.connector.v1.RevokeTokenResponse
-	27, // [27:33] is the sub-list for method output_type
-	21, // [21:27] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	2,  // 21: idplug.connector.v1.ReleaseInstancesRequest.instances:type_name -> idplug.connector.v1.Instance
+	3,  // 22: idplug.connector.v1.ConnectorService.GetMetadata:input_type -> idplug.connector.v1.GetMetadataRequest
+	9,  // 23: idplug.connector.v1.ConnectorService.ValidateConfig:input_type -> idplug.connector.v1.ValidateConfigRequest
+	12, // 24: idplug.connector.v1.ConnectorService.GetAuthorizationUri:input_type -> idplug.connector.v1.GetAuthorizationUriRequest
+	14, // 25: idplug.connector.v1.ConnectorService.GetUserInfo:input_type -> idplug.connector.v1.GetUserInfoRequest
+	18, // 26: idplug.connector.v1.ConnectorService.RefreshTokens:input_type -> idplug.connector.v1.RefreshTokensRequest
+	20, // 27: idplug.connector.v1.ConnectorService.RevokeToken:input_type -> idplug.connector.v1.RevokeTokenRequest
+	22, // 28: idplug.connector.v1.ConnectorService.ReleaseInstances:input_type -> idplug.connector.v1.ReleaseInstancesRequest
+	4,  // 29: idplug.connector.v1.ConnectorService.GetMetadata:output_type -> idplug.connector.v1.GetMetadataResponse
+	10, // 30: idplug.connector.v1.ConnectorService.ValidateConfig:output_type -> idplug.connector.v1.ValidateConfigResponse
+	13, // 31: idplug.connector.v1.ConnectorService.GetAuthorizationUri:output_type -> idplug.connector.v1.GetAuthorizationUriResponse
+	15, // 32: idplug.connector.v1.ConnectorService.GetUserInfo:output_type -> idplug.connector.v1.GetUserInfoResponse
+	19, // 33: idplug.connector.v1.ConnectorService.RefreshTokens:output_type -> idplug.connector.v1.RefreshTokensResponse
+	21, // 34: idplug.connector.v1.ConnectorService.RevokeToken:output_type -> idplug.connector.v1.RevokeTokenResponse
+	23, // 35: idplug.connector.v1.ConnectorService.ReleaseInstances:output_type -> idplug.connector.v1.ReleaseInstancesResponse
+	29, // [29:36] is the sub-list for method output_type
+	22, // [22:29] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_idplug_connector_v1_connector_proto_init() }
@@ -1720,7 +1812,7 @@ func file_idplug_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idplug_connector_v1_connector_proto_rawDesc), len(file_idplug_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

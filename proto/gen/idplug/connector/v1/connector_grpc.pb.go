@@ -32,6 +32,7 @@ const (
 	ConnectorService_GetUserInfo_FullMethodName         = "/idplug.connector.v1.ConnectorService/GetUserInfo"
 	ConnectorService_RefreshTokens_FullMethodName       = "/idplug.connector.v1.ConnectorService/RefreshTokens"
 	ConnectorService_RevokeToken_FullMethodName         = "/idplug.connector.v1.ConnectorService/RevokeToken"
+	ConnectorService_ReleaseInstances_FullMethodName    = "/idplug.connector.v1.ConnectorService/ReleaseInstances"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -54,6 +55,11 @@ type ConnectorServiceClient interface {
 	// RevokeToken asks the provider to revoke a token (RFC 7009). A connector that
 	// cannot answers NOT_IMPLEMENTED.
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// ReleaseInstances tells the plugin that instances left its configuration (removed,
+	// moved to another plugin, or given a new configuration version), so it can drop
+	// what it holds for them. Best effort: the host ignores failures, and a plugin
+	// built before this call answers UNIMPLEMENTED.
+	ReleaseInstances(ctx context.Context, in *ReleaseInstancesRequest, opts ...grpc.CallOption) (*ReleaseInstancesResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -124,6 +130,16 @@ func (c *connectorServiceClient) RevokeToken(ctx context.Context, in *RevokeToke
 	return out, nil
 }
 
+func (c *connectorServiceClient) ReleaseInstances(ctx context.Context, in *ReleaseInstancesRequest, opts ...grpc.CallOption) (*ReleaseInstancesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleaseInstancesResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_ReleaseInstances_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -144,6 +160,11 @@ type ConnectorServiceServer interface {
 	// RevokeToken asks the provider to revoke a token (RFC 7009). A connector that
 	// cannot answers NOT_IMPLEMENTED.
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// ReleaseInstances tells the plugin that instances left its configuration (removed,
+	// moved to another plugin, or given a new configuration version), so it can drop
+	// what it holds for them. Best effort: the host ignores failures, and a plugin
+	// built before this call answers UNIMPLEMENTED.
+	ReleaseInstances(context.Context, *ReleaseInstancesRequest) (*ReleaseInstancesResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -171,6 +192,9 @@ func (UnimplementedConnectorServiceServer) RefreshTokens(context.Context, *Refre
 }
 func (UnimplementedConnectorServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedConnectorServiceServer) ReleaseInstances(context.Context, *ReleaseInstancesRequest) (*ReleaseInstancesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseInstances not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -301,6 +325,24 @@ func _ConnectorService_RevokeToken_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_ReleaseInstances_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseInstancesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).ReleaseInstances(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_ReleaseInstances_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).ReleaseInstances(ctx, req.(*ReleaseInstancesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -331,6 +373,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeToken",
 			Handler:    _ConnectorService_RevokeToken_Handler,
+		},
+		{
+			MethodName: "ReleaseInstances",
+			Handler:    _ConnectorService_ReleaseInstances_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,171 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+)
+
+// releasingConnector records each Release, and panics on the greeting "release-panic".
+type releasingConnector struct {
+	testConnector
+	mu       sync.Mutex
+	released []string // "id:greeting"
+}
+
+func (c *releasingConnector) Release(ctx context.Context, id string, cfg testConfig) {
+	if cfg.Greeting == "release-panic" {
+		panic("release exploded")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.released = append(c.released, id+":"+cfg.Greeting)
+	Logger(ctx).Info("released")
+}
+
+func (c *releasingConnector) calls() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.released...)
+}
+
+func release(t *testing.T, client connectorv1.ConnectorServiceClient, ins ...*connectorv1.Instance) {
+	t.Helper()
+	if _, err := client.ReleaseInstances(context.Background(), &connectorv1.ReleaseInstancesRequest{Instances: ins}); err != nil {
+		t.Fatalf("ReleaseInstances: %v", err)
+	}
+}
+
+// use makes the plugin cache instance id at version, or checks it still holds it
+// when config is empty.
+func use(client connectorv1.ConnectorServiceClient, id, version, config string) error {
+	_, err := client.GetAuthorizationUri(context.Background(),
+		&connectorv1.GetAuthorizationUriRequest{Instance: inst(id, version, config), State: "s"})
+	return err
+}
+
+func TestReleaseDropsTheCachedConfigAndCallsRelease(t *testing.T) {
+	c := &releasingConnector{}
+	var logs bytes.Buffer
+	client := dialConnector(t, c, &logs)
+
+	for _, id := range []string{"a", "b"} {
+		if err := use(client, id, "v1", `{"greeting":"hi-`+id+`"}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release(t, client, inst("a", "v1", ""))
+	if err := use(client, "a", "v1", ""); err == nil || !detail(t, err).GetConfigRequired() {
+		t.Fatalf("a released instance must ask for its configuration again, got %v", err)
+	}
+	if err := use(client, "b", "v1", ""); err != nil {
+		t.Fatalf("b was not released: %v", err)
+	}
+	if got := c.calls(); len(got) != 1 || got[0] != "a:hi-a" {
+		t.Fatalf("Release calls = %v, want [a:hi-a]", got)
+	}
+	if !strings.Contains(logs.String(), `"instance":"a"`) {
+		t.Fatalf("Release's logger does not name the instance: %s", logs.String())
+	}
+
+	// A release of something the plugin does not hold (unknown id, already
+	// released) is a no-op, not an error.
+	release(t, client, inst("a", "v1", ""), inst("nobody", "v9", ""))
+	if got := c.calls(); len(got) != 1 {
+		t.Fatalf("Release ran again for nothing held: %v", got)
+	}
+}
+
+func TestReleaseOfAnOlderVersionKeepsTheNewerOne(t *testing.T) {
+	c := &releasingConnector{}
+	client := dialConnector(t, c, &bytes.Buffer{})
+
+	if err := use(client, "a", "v1", `{"greeting":"old"}`); err != nil {
+		t.Fatal(err)
+	}
+	// A call with the new version arrives before the host's release of the old one.
+	if err := use(client, "a", "v2", `{"greeting":"new"}`); err != nil {
+		t.Fatal(err)
+	}
+	release(t, client, inst("a", "v1", ""))
+	if err := use(client, "a", "v2", ""); err != nil {
+		t.Fatalf("releasing v1 dropped v2: %v", err)
+	}
+	// Release still gets the old configuration, to drop what it kept for it.
+	if got := c.calls(); len(got) != 1 || got[0] != "a:old" {
+		t.Fatalf("Release calls = %v, want [a:old]", got)
+	}
+	release(t, client, inst("a", "v1", ""))
+	if got := c.calls(); len(got) != 1 {
+		t.Fatalf("Release ran twice for v1: %v", got)
+	}
+	release(t, client, inst("a", "v2", ""))
+	if got := c.calls(); len(got) != 2 || got[1] != "a:new" {
+		t.Fatalf("Release calls = %v, want [a:old a:new]", got)
+	}
+
+}
+
+func TestPanickingReleaseDoesNotStopThePlugin(t *testing.T) {
+	c := &releasingConnector{}
+	var logs bytes.Buffer
+	client := dialConnector(t, c, &logs)
+
+	if err := use(client, "bad", "v1", `{"greeting":"release-panic"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := use(client, "good", "v1", `{"greeting":"hi"}`); err != nil {
+		t.Fatal(err)
+	}
+	// The panic in the first instance's Release neither fails the call nor skips the second.
+	release(t, client, inst("bad", "v1", ""), inst("good", "v1", ""))
+	if got := c.calls(); len(got) != 1 || got[0] != "good:hi" {
+		t.Fatalf("Release calls = %v, want [good:hi]", got)
+	}
+	if !strings.Contains(logs.String(), "releasing the instance panicked") {
+		t.Fatalf("the panic was not logged: %s", logs.String())
+	}
+	if err := use(client, "bad", "v1", ""); err == nil || !detail(t, err).GetConfigRequired() {
+		t.Fatalf("the panicking instance's configuration must still be dropped, got %v", err)
+	}
+	if err := use(client, "x", "v1", `{"greeting":"still serving"}`); err != nil {
+		t.Fatalf("the plugin stopped serving after a panicking Release: %v", err)
+	}
+}
+
+func TestReleaseWithoutReleaserOnlyDropsTheCache(t *testing.T) {
+	client := dial(t, &testConnector{}, &bytes.Buffer{})
+	if err := use(client, "a", "v1", `{"greeting":"hi"}`); err != nil {
+		t.Fatal(err)
+	}
+	release(t, client, inst("a", "v1", ""))
+	if err := use(client, "a", "v1", ""); err == nil || !detail(t, err).GetConfigRequired() {
+		t.Fatalf("got %v, want configuration required", err)
+	}
+}
+
+// Replaced configurations wait for their release, one per instance at most.
+func TestRetiredConfigurationsAreBounded(t *testing.T) {
+	cache := newInstanceCache(func(raw []byte) (string, error) { return string(raw), nil })
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if _, err := cache.get(inst("a", v, v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(cache.m) != 1 || len(cache.retired) != 1 || cache.retired["a"].version != "v2" {
+		t.Fatalf("current %d, retired %v: want one of each, v2 retired", len(cache.m), cache.retired)
+	}
+	if _, held := cache.release("a", "v1"); held {
+		t.Fatal("v1 was already superseded twice, yet released as held")
+	}
+	if cfg, held := cache.release("a", "v2"); !held || cfg != "v2" {
+		t.Fatalf("release v2 = %q, %v", cfg, held)
+	}
+	if cfg, held := cache.release("a", "v3"); !held || cfg != "v3" || len(cache.m)+len(cache.retired) != 0 {
+		t.Fatalf("release v3 = %q, %v; left %d + %d", cfg, held, len(cache.m), len(cache.retired))
+	}
+}
