@@ -696,7 +696,20 @@ async function handle(c, formKeys, msg) {
 
 function serve(c, sock) {
   const formKeys = (c.probe.metadata?.formItems ?? []).map((i) => i.key);
-  const send = (obj) => sock.write(`${JSON.stringify(obj)}\n`);
+  // Answers finished in the same turn of the event loop leave in one write: under
+  // load many are, and each write is a trip through the stream and the kernel.
+  let corked = false;
+  const send = (obj) => {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      process.nextTick(() => {
+        corked = false;
+        sock.uncork();
+      });
+    }
+    sock.write(`${JSON.stringify(obj)}\n`);
+  };
   let buf = '';
   sock.setEncoding('utf8');
   sock.on('data', (chunk) => {
