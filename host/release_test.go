@@ -4,97 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/internal/logtest"
 	"github.com/idplug/idplug/internal/plugintest"
 )
-
-// signalLog is a log output that wakes waiters on every line.
-type signalLog struct {
-	mu    sync.Mutex
-	buf   strings.Builder
-	wrote chan struct{} // receives after each write, without blocking the writer
-}
-
-func newSignalLog() *signalLog { return &signalLog{wrote: make(chan struct{}, 1)} }
-
-func (l *signalLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	l.buf.Write(p)
-	l.mu.Unlock()
-	select {
-	case l.wrote <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (l *signalLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// hasLine reports whether one line of the log holds every fragment (a plugin's
-// attributes come in any order).
-func (l *signalLog) hasLine(fragments ...string) bool {
-	for _, line := range strings.Split(l.String(), "\n") {
-		all := true
-		for _, f := range fragments {
-			all = all && strings.Contains(line, f)
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
-// awaitLine returns when one line holds every fragment, or fails when ctx ends first.
-func (l *signalLog) awaitLine(ctx context.Context, t *testing.T, fragments ...string) {
-	t.Helper()
-	for !l.hasLine(fragments...) {
-		select {
-		case <-l.wrote:
-		case <-ctx.Done():
-			t.Fatalf("the log has no line with %q:\n%s", fragments, l.String())
-		}
-	}
-}
-
-// await returns when every want is in the log, or fails when ctx ends first.
-func (l *signalLog) await(ctx context.Context, t *testing.T, want ...string) {
-	t.Helper()
-	for {
-		missing := ""
-		s := l.String()
-		for _, w := range want {
-			if !strings.Contains(s, w) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return
-		}
-		select {
-		case <-l.wrote:
-		case <-ctx.Done():
-			t.Fatalf("the log has no %q:\n%s", missing, s)
-		}
-	}
-}
 
 // A reconfiguration tells the plugin which instances it no longer serves: removed
 // ones, and changed ones under their old version; the kept one stays usable.
 func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
-	logs := newSignalLog()
+	logs := logtest.New()
 	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -119,10 +43,10 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	plugin := "idplug.plugin.misbehave.idplug-connector-misbehave: "
-	logs.awaitLine(ctx, t, plugin+"released instance gone:", "instance=gone", "mode=ok")
+	logs.AwaitLine(ctx, t, plugin+"released instance gone:", "instance=gone", "mode=ok")
 	// The changed instance is released with its old configuration.
-	logs.awaitLine(ctx, t, plugin+"released instance changed:", "instance=changed", "mode=ok")
-	logs.await(ctx, t, `idplug: released instances: plugin=misbehave instances=["changed", "gone"]`)
+	logs.AwaitLine(ctx, t, plugin+"released instance changed:", "instance=changed", "mode=ok")
+	logs.AwaitAll(ctx, t, `idplug: released instances: plugin=misbehave instances=["changed", "gone"]`)
 	if strings.Contains(logs.String(), "released instance kept") {
 		t.Fatalf("an unchanged instance was released:\n%s", logs)
 	}
@@ -135,7 +59,7 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 	if _, err := h.AuthorizationURI(ctx, "changed", "https://app.test/cb", "s"); err != nil {
 		t.Fatal(err)
 	}
-	logs.awaitLine(ctx, t, "misbehave warning line:", "instance=changed")
+	logs.AwaitLine(ctx, t, "misbehave warning line:", "instance=changed")
 
 	// Configuring the removed instance again, with the configuration it had, works:
 	// the host resends the configuration the plugin dropped.
@@ -145,8 +69,8 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 	if _, err := h.AuthorizationURI(ctx, "gone", "https://app.test/cb", "s"); err != nil {
 		t.Fatal(err)
 	}
-	logs.awaitLine(ctx, t, plugin+"released instance kept:", "mode=ok")
-	logs.awaitLine(ctx, t, plugin+"released instance changed:", "mode=logs")
+	logs.AwaitLine(ctx, t, plugin+"released instance kept:", "mode=ok")
+	logs.AwaitLine(ctx, t, plugin+"released instance changed:", "mode=logs")
 }
 
 // A plugin whose Release never returns delays neither the reconfiguration nor the
@@ -154,7 +78,7 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 func TestHangingReleaseBlocksNothing(t *testing.T) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
-	logs := newSignalLog()
+	logs := logtest.New()
 	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -166,7 +90,7 @@ func TestHangingReleaseBlocksNothing(t *testing.T) {
 	if err := h.Configure(ctx, []host.ConnectorConfig{ok}); err != nil {
 		t.Fatal(err)
 	}
-	logs.await(ctx, t, "release hangs for stuck")
+	logs.AwaitAll(ctx, t, "release hangs for stuck")
 	// The release is stuck in the plugin now; everything else goes on.
 	if err := h.Configure(ctx, []host.ConnectorConfig{ok, {ID: "more", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
 		t.Fatal(err)
@@ -183,7 +107,7 @@ func TestHangingReleaseBlocksNothing(t *testing.T) {
 func TestOlderPluginWithoutReleaseIsTolerated(t *testing.T) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, olderPkg), "older")
-	logs := newSignalLog()
+	logs := logtest.New()
 	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -197,7 +121,7 @@ func TestOlderPluginWithoutReleaseIsTolerated(t *testing.T) {
 	if err := h.Configure(ctx, []host.ConnectorConfig{cfg("kept")}); err != nil {
 		t.Fatal(err)
 	}
-	logs.await(ctx, t, "[DEBUG] idplug: plugin does not take instance releases; it keeps what it held: plugin=older")
+	logs.AwaitAll(ctx, t, "[DEBUG] idplug: plugin does not take instance releases; it keeps what it held: plugin=older")
 	if _, err := h.AuthorizationURI(ctx, "kept", "https://app.test/cb", "s"); err != nil {
 		t.Fatal(err)
 	}

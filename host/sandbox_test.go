@@ -3,17 +3,18 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/logtest"
 	"github.com/idplug/idplug/internal/plugintest"
 )
 
@@ -52,7 +53,7 @@ func TestAutoModeAppliesWhatTheKernelHasAndSaysWhatNot(t *testing.T) {
 	requireFullSandbox(t)
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, hostilePkg), "hostile")
-	logs := &lockedBuffer{}
+	logs := logtest.New()
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs})
 	h := open(t, dir, host.Options{Logger: log, Sandbox: sandbox.Policy{ABILimit: 3}})
 	if !strings.Contains(logs.String(), "[WARN]  plugins run with a partial sandbox") || !strings.Contains(logs.String(), sandbox.FeatureBind) {
@@ -87,52 +88,19 @@ func TestAutoModeAppliesWhatTheKernelHasAndSaysWhatNot(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log output tests read while plugins write to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitLog waits until every want is in the log.
-func waitLog(t *testing.T, logs *lockedBuffer, want ...string) {
+func waitLog(t *testing.T, logs *logtest.Log, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s := logs.String()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(s, w) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the log has no %q after 20s:\n%s", missing, s)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a log written by other processes
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	logs.AwaitAll(ctx, t, want...)
 }
 
-func logHost(t *testing.T, mode string) (*host.Host, *lockedBuffer) {
+func logHost(t *testing.T, mode string) (*host.Host, *logtest.Log) {
 	t.Helper()
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
-	logs := &lockedBuffer{}
+	logs := logtest.New()
 	log := hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Info, Output: logs})
 	h := open(t, dir, host.Options{Logger: log, CallTimeout: time.Minute})
 	cfg := json.RawMessage(`{"mode":"` + mode + `","lines":100000}`)
@@ -184,10 +152,11 @@ func TestPluginLogFloodDoesNotBlockOrLoseLevels(t *testing.T) {
 		"[INFO]  idplug.plugin.misbehave.idplug-connector-misbehave: plugin log lines dropped")
 	// Every line is either written or counted in a "dropped" line (one per
 	// second of flood).
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s := logs.String()
-		written, dropped := strings.Count(s, "misbehave flood line"), 0
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var written, dropped int
+	logs.Await(ctx, t, func(s string) bool {
+		written, dropped = strings.Count(s, "misbehave flood line"), 0
 		for _, line := range strings.Split(s, "\n") {
 			if _, n, ok := strings.Cut(line, "plugin log lines dropped"); ok {
 				_, n, _ = strings.Cut(n, "info=")
@@ -196,14 +165,10 @@ func TestPluginLogFloodDoesNotBlockOrLoseLevels(t *testing.T) {
 				dropped += k
 			}
 		}
-		if written+dropped == 100000 && written > 0 && dropped > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d flood lines written and %d counted as dropped, of 100000", written, dropped)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a log written by another process
-	}
+		return written+dropped == 100000 && written > 0 && dropped > 0
+	}, func() string {
+		return fmt.Sprintf("%d flood lines written and %d counted as dropped, of 100000", written, dropped)
+	})
 }
 
 // A reply over the size limit fails the call with an error naming the plugin, and

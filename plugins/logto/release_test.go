@@ -3,72 +3,21 @@ package main
 import (
 	"context"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/internal/logtest"
 )
-
-// signalLog is a log output that wakes waiters on every line.
-type signalLog struct {
-	mu    sync.Mutex
-	buf   strings.Builder
-	wrote chan struct{} // receives after each write, without blocking the writer
-}
-
-func (l *signalLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	l.buf.Write(p)
-	l.mu.Unlock()
-	select {
-	case l.wrote <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (l *signalLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// hasLine reports whether one line of the log holds every fragment (a plugin's
-// attributes come in any order).
-func (l *signalLog) hasLine(fragments ...string) bool {
-	for _, line := range strings.Split(l.String(), "\n") {
-		all := true
-		for _, f := range fragments {
-			all = all && strings.Contains(line, f)
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
-// awaitLine returns when one line holds every fragment, or fails when ctx ends first.
-func (l *signalLog) awaitLine(ctx context.Context, t *testing.T, fragments ...string) {
-	t.Helper()
-	for !l.hasLine(fragments...) {
-		select {
-		case <-l.wrote:
-		case <-ctx.Done():
-			t.Fatalf("the log has no line with %q:\n%s", fragments, l.String())
-		}
-	}
-}
 
 // TestRemovedInstanceIsReleasedInNode: an instance removed by a reconfiguration has
 // its connector object dropped by the bridge; the instance kept goes on serving; and
 // a release when Node is not running does not start one.
 func TestRemovedInstanceIsReleasedInNode(t *testing.T) {
 	dir := noisyFolder(t)
-	logs := &signalLog{wrote: make(chan struct{}, 1)}
+	logs := logtest.New()
 	h := openHostLogging(t, dir, hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -94,7 +43,7 @@ func TestRemovedInstanceIsReleasedInNode(t *testing.T) {
 	authorize("kept")
 	authorize("gone") // Node now holds a connector object for each
 	configure("kept")
-	logs.awaitLine(ctx, t, "idplug-connector-logto-noisy: released instance gone in Node:", "instance=gone", "objects=1")
+	logs.AwaitLine(ctx, t, "idplug-connector-logto-noisy: released instance gone in Node:", "instance=gone", "objects=1")
 	if strings.Contains(logs.String(), "released instance kept") {
 		t.Fatalf("the kept instance was released:\n%s", logs)
 	}
@@ -110,7 +59,7 @@ func TestRemovedInstanceIsReleasedInNode(t *testing.T) {
 	}
 	waitGone(t, node[0])
 	configure()
-	logs.awaitLine(ctx, t, "Node is not running: nothing to release:", "instance=kept")
+	logs.AwaitLine(ctx, t, "Node is not running: nothing to release:", "instance=kept")
 	if kids := children(proc.PID()); len(kids) != 0 {
 		t.Fatalf("releasing started Node: the plugin runs %v", kids)
 	}

@@ -64,15 +64,7 @@ func (r *report) ops(key string, conc int) float64 { return r.SignIn[key][concKe
 // other in every round, so a drift in the machine's other load cancels out,
 // which a ratio of the totals would not do.
 func (r *report) roundRatio(a, b string, conc int) float64 {
-	ra, rb := r.SignIn[a][concKey(conc)].RoundOpsPerSec, r.SignIn[b][concKey(conc)].RoundOpsPerSec
-	if len(ra) == 0 || len(ra) != len(rb) {
-		return math.NaN()
-	}
-	v := make([]float64, len(ra))
-	for i := range ra {
-		v[i] = ratio(ra[i], rb[i])
-	}
-	return median(v)
+	return medianRatio(r.SignIn[a][concKey(conc)].RoundOpsPerSec, r.SignIn[b][concKey(conc)].RoundOpsPerSec)
 }
 
 // pairRatio compares two Go benchmarks that ran in the same test binary runs: the
@@ -80,13 +72,17 @@ func (r *report) roundRatio(a, b string, conc int) float64 {
 // seconds apart, so a drift in the machine's other load cancels out, which a ratio
 // of the two medians would not do.
 func (r *report) pairRatio(a, b string) float64 {
-	ra, rb := r.GoBench[a].Runs, r.GoBench[b].Runs
-	if len(ra) == 0 || len(ra) != len(rb) {
+	return medianRatio(r.GoBench[a].Runs, r.GoBench[b].Runs)
+}
+
+// medianRatio is the median of a[i]/b[i], for measurements taken in pairs.
+func medianRatio(a, b []float64) float64 {
+	if len(a) == 0 || len(a) != len(b) {
 		return math.NaN()
 	}
-	v := make([]float64, len(ra))
-	for i := range ra {
-		v[i] = ratio(ra[i], rb[i])
+	v := make([]float64, len(a))
+	for i := range a {
+		v[i] = ratio(a[i], b[i])
 	}
 	return median(v)
 }
