@@ -146,8 +146,9 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 		h.connectors[b.inst.ID] = b
 		h.order = append(h.order, b.inst.ID)
 	}
+	current := h.connectors
 	h.mu.Unlock()
-	h.releaseLeftovers(previous, h.connectors)
+	h.releaseLeftovers(previous, current)
 	return nil
 }
 

@@ -13,13 +13,19 @@ import (
 	"github.com/idplug/idplug/internal/plugintest"
 )
 
+// debugHost runs one plugin under a host that logs at debug into a log the test reads.
+func debugHost(t *testing.T, pkg, name string) (*host.Host, *logtest.Log) {
+	t.Helper()
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, pkg), name)
+	logs := logtest.New()
+	return open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})}), logs
+}
+
 // A reconfiguration tells the plugin which instances it no longer serves: removed
 // ones, and changed ones under their old version; the kept one stays usable.
 func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
-	logs := logtest.New()
-	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
+	h, logs := debugHost(t, misbehavePkg, "misbehave")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -76,10 +82,7 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 // A plugin whose Release never returns delays neither the reconfiguration nor the
 // calls after it, and the host still closes.
 func TestHangingReleaseBlocksNothing(t *testing.T) {
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
-	logs := logtest.New()
-	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
+	h, logs := debugHost(t, misbehavePkg, "misbehave")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -105,10 +108,7 @@ func TestHangingReleaseBlocksNothing(t *testing.T) {
 // A plugin built before ReleaseInstances answers UNIMPLEMENTED; the host logs that at
 // debug and goes on serving it.
 func TestOlderPluginWithoutReleaseIsTolerated(t *testing.T) {
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, olderPkg), "older")
-	logs := logtest.New()
-	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Debug, Output: logs})})
+	h, logs := debugHost(t, olderPkg, "older")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
