@@ -25,7 +25,7 @@ type grpcServer[C any] struct {
 }
 
 func newGRPCServer[C any](c Connector[C], log *slog.Logger) (*grpcServer[C], error) {
-	meta, err := metadataToProto(c.Metadata())
+	meta, err := Wire.MetadataToProto(c.Metadata())
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (s *grpcServer[C]) GetAuthorizationUri(ctx context.Context, req *connectorv
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	auth, err := s.conn.AuthorizationURI(ctx, cfg, authorizationRequestFromProto(req))
+	auth, err := s.conn.AuthorizationURI(ctx, cfg, Wire.AuthorizationRequestFromProto(req))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -84,7 +84,7 @@ func (s *grpcServer[C]) GetUserInfo(ctx context.Context, req *connectorv1.GetUse
 	if res == nil || res.UserInfo.ID == "" {
 		return nil, toStatus(Errorf(CodeInvalidResponse, "connector returned a profile without an id"))
 	}
-	return &connectorv1.GetUserInfoResponse{UserInfo: userInfoToProto(res.UserInfo), Tokens: tokenSetToProto(res.Tokens)}, nil
+	return &connectorv1.GetUserInfoResponse{UserInfo: Wire.UserInfoToProto(res.UserInfo), Tokens: Wire.TokenSetToProto(res.Tokens)}, nil
 }
 
 func (s *grpcServer[C]) RefreshTokens(ctx context.Context, req *connectorv1.RefreshTokensRequest) (*connectorv1.RefreshTokensResponse, error) {
@@ -103,7 +103,7 @@ func (s *grpcServer[C]) RefreshTokens(ctx context.Context, req *connectorv1.Refr
 	if tokens == nil {
 		return nil, toStatus(Errorf(CodeInvalidResponse, "connector returned no tokens"))
 	}
-	return &connectorv1.RefreshTokensResponse{Tokens: tokenSetToProto(tokens)}, nil
+	return &connectorv1.RefreshTokensResponse{Tokens: Wire.TokenSetToProto(tokens)}, nil
 }
 
 func (s *grpcServer[C]) RevokeToken(ctx context.Context, req *connectorv1.RevokeTokenRequest) (*connectorv1.RevokeTokenResponse, error) {
@@ -166,7 +166,7 @@ func toStatus(err error) error {
 	if e.Code == CodeGeneral && errors.Is(err, context.DeadlineExceeded) {
 		e = &Error{Code: CodeProviderTimeout, Message: e.Message}
 	}
-	st, detailErr := status.New(grpcCode(e.Code), e.Message).WithDetails(errorToProto(e))
+	st, detailErr := status.New(grpcCode(e.Code), e.Message).WithDetails(Wire.ErrorToProto(e))
 	if detailErr != nil {
 		return status.Error(codes.Internal, e.Error())
 	}

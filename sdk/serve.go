@@ -169,7 +169,7 @@ func validateMetadata(m Metadata) error {
 	if m.Description["en"] == "" {
 		ce.Add("description.en", "is required")
 	}
-	if _, ok := platformToProto[m.Platform]; !ok && m.Platform != "" {
+	if _, ok := platforms.toWire[m.Platform]; !ok && m.Platform != "" {
 		ce.Add("platform", "must be Universal, Web or Native, not %q", m.Platform)
 	}
 	seen := map[string]bool{}
@@ -180,7 +180,7 @@ func validateMetadata(m Metadata) error {
 			ce.Add(fmt.Sprintf("formItems[%d].key", i), "%q is used twice", f.Key)
 		}
 		seen[f.Key] = true
-		if _, ok := formItemTypeToProto[f.Type]; !ok {
+		if _, ok := formItemTypes.toWire[f.Type]; !ok {
 			ce.Add(fmt.Sprintf("formItems[%d].type", i), "unknown form item type %q", f.Type)
 		}
 	}

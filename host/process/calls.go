@@ -43,7 +43,7 @@ func (p *Process) ValidateConfig(ctx context.Context, inst Instance) ([]sdk.Fiel
 func (p *Process) AuthorizationURI(ctx context.Context, inst Instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	var resp *connectorv1.GetAuthorizationUriResponse
 	err := p.invoke(ctx, "GetAuthorizationUri", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
-		resp, err = c.rpc.GetAuthorizationUri(ctx, authorizationRequestToProto(in, req))
+		resp, err = c.rpc.GetAuthorizationUri(ctx, sdk.Wire.AuthorizationRequestToProto(in, req))
 		return err
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func (p *Process) UserInfo(ctx context.Context, inst Instance, session sdk.Sessi
 	if err != nil {
 		return nil, err
 	}
-	return &sdk.UserInfoResult{UserInfo: userInfoFromProto(resp.GetUserInfo()), Tokens: tokenSetFromProto(resp.GetTokens())}, nil
+	return &sdk.UserInfoResult{UserInfo: sdk.Wire.UserInfoFromProto(resp.GetUserInfo()), Tokens: sdk.Wire.TokenSetFromProto(resp.GetTokens())}, nil
 }
 
 // RefreshTokens exchanges a refresh token for a new token set. Not retried: a
@@ -77,7 +77,7 @@ func (p *Process) RefreshTokens(ctx context.Context, inst Instance, refreshToken
 	if err != nil {
 		return nil, err
 	}
-	return tokenSetFromProto(resp.GetTokens()), nil
+	return sdk.Wire.TokenSetFromProto(resp.GetTokens()), nil
 }
 
 // RevokeToken asks the provider to revoke a token. Retried like an idempotent
@@ -162,7 +162,7 @@ func (p *Process) invoke(ctx context.Context, method string, inst *Instance, ide
 			resentConfig = true
 			continue
 		case detail != nil:
-			return errorFromDetail(detail)
+			return sdk.Wire.ErrorFromProto(detail)
 		case st.Code() == codes.Unavailable || st.Code() == codes.Canceled && ctx.Err() == nil:
 			// The connection is gone: the process died or stopped answering.
 			p.broken(c)
@@ -206,7 +206,7 @@ func decodeError(err error) error {
 		return &sdk.Error{Code: sdk.CodeGeneral, Message: err.Error()}
 	}
 	if d := connectorErrorDetail(st); d != nil {
-		return errorFromDetail(d)
+		return sdk.Wire.ErrorFromProto(d)
 	}
 	return &sdk.Error{Code: sdk.CodeGeneral, Message: fmt.Sprintf("plugin call failed: %s: %s", st.Code(), st.Message())}
 }

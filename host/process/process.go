@@ -125,7 +125,7 @@ func Start(ctx context.Context, name, path string, checksum []byte, opts Options
 		p.Close()
 		return nil, fmt.Errorf("plugin %s: reading metadata: %w", name, decodeError(err))
 	}
-	p.metadata = metadataFromProto(resp.GetMetadata())
+	p.metadata = sdk.Wire.MetadataFromProto(resp.GetMetadata())
 	if p.metadata.ID == "" {
 		p.Close()
 		return nil, fmt.Errorf("plugin %s: metadata has no id", name)

@@ -12,7 +12,7 @@ import (
 func newState() string { return "connectortest-state-" + randomHex(12) }
 
 func (k *kit) authorize(t T, state, redirectURI string) (*sdk.Authorization, error) {
-	return k.d.authorizationURI(t.Context(), sdk.AuthorizationRequest{InstanceID: instanceID, RedirectURI: redirectURI, State: state})
+	return k.d.authorizationURI(t.Context(), sdk.AuthorizationRequest{InstanceID: InstanceID, RedirectURI: redirectURI, State: state})
 }
 
 // startFlow starts a sign-in with state and returns its session.
@@ -30,7 +30,7 @@ func (k *kit) startFlow(t T, state string) (sdk.Session, bool) {
 
 // finish hands a callback to UserInfo with (a copy of) session.
 func (k *kit) finish(t T, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
-	return k.d.userInfo(t.Context(), sdk.UserInfoRequest{InstanceID: instanceID, Session: maps.Clone(session), Callback: callback})
+	return k.d.userInfo(t.Context(), sdk.UserInfoRequest{InstanceID: InstanceID, Session: maps.Clone(session), Callback: callback})
 }
 
 func checkAuthorizationURL(k *kit, t T) {

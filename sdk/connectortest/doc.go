@@ -17,7 +17,7 @@
 //			Provider: p,
 //		}
 //		connectortest.Run(t, connectortest.Value(connector{}), opts) // in process: fast, panics with stacks
-//		connectortest.Run(t, connectortest.Binary("."), opts)        // built, started and called by the host
+//		connectortest.Run(t, hosttest.Binary("."), opts)             // built, started and called by the host (host/hosttest)
 //	}
 //
 // The checks (see Checks for the list, and Options.Skip to turn one off):

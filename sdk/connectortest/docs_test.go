@@ -38,7 +38,7 @@ func TestTheAuthorsGuideShowsTheScaffoldsKitOptions(t *testing.T) {
 		for _, line := range []string{
 			"func kitOptions(t *testing.T) connectortest.Options {",
 			"connectortest.Run(t, connectortest.Value(connector{}), kitOptions(t))",
-			`connectortest.Run(t, connectortest.Binary("."), kitOptions(t))`,
+			`connectortest.Run(t, hosttest.Binary("."), kitOptions(t))`,
 		} {
 			if !strings.Contains(string(tmpl), line) {
 				t.Errorf("the %s scaffold's test lacks %q", kind, line)

@@ -1,48 +1,14 @@
 package connectortest_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/internal/kitconn"
+	"github.com/idplug/idplug/internal/kitrecord"
 	"github.com/idplug/idplug/sdk/connectortest"
-	"github.com/idplug/idplug/sdk/connectortest/internal/kitconn"
 )
-
-// kitOptions configures kitconn against a fresh fake provider; the provider is in
-// the options only when withProvider is set (the signin checks are skipped otherwise),
-// but the endpoints always point at it, so that every exchange stays on loopback.
-func kitOptions(t *testing.T, withProvider bool) connectortest.Options {
-	p := connectortest.NewProvider(t)
-	o := connectortest.Options{
-		ValidConfig: map[string]any{
-			"authorizationEndpoint": p.AuthorizationEndpoint(),
-			"tokenEndpoint":         p.TokenEndpoint(),
-			"userInfoEndpoint":      p.UserInfoEndpoint(),
-			"clientId":              p.ClientID(),
-			"clientSecret":          p.ClientSecret(),
-			"scope":                 "profile",
-			"prompt":                "login",
-			"storeTokens":           true,
-		},
-		WantUser: &sdk.UserInfo{
-			ID:     "connectortest-user-1",
-			Name:   sdk.String("Connie Tester"),
-			Avatar: sdk.String("https://connectortest.example/avatar.png"),
-			Email:  sdk.String("connie@connectortest.example"),
-			Phone:  sdk.String("+15555550100"),
-		},
-	}
-	if withProvider {
-		o.Provider = p
-	}
-	return o
-}
 
 // defects is one deliberately broken connector per check: each must fail exactly
 // the checks listed (usually one), with a message containing msg, and pass the rest.
@@ -103,8 +69,8 @@ var defects = []struct {
 }
 
 func TestAGoodConnectorPassesEveryCheck(t *testing.T) {
-	rec := run(t, connectortest.Value(kitconn.New(kitconn.None)), kitOptions(t, true))
-	if failed := rec.failed(); len(failed) > 0 {
+	rec := kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.None)), kitconn.KitOptions(t, true))
+	if failed := rec.Failed(); len(failed) > 0 {
 		t.Fatalf("failed checks %v:%s", failed, rec)
 	}
 	if strings.Contains(rec.String(), "skipped") {
@@ -116,8 +82,8 @@ func TestEachDefectFailsItsCheckOnly(t *testing.T) {
 	for _, d := range defects {
 		t.Run(d.defect, func(t *testing.T) {
 			t.Parallel()
-			rec := run(t, connectortest.Value(kitconn.New(d.defect)), kitOptions(t, d.provider))
-			assertFailed(t, rec, d.want, d.msg)
+			rec := kitrecord.Run(t, connectortest.Value(kitconn.New(d.defect)), kitconn.KitOptions(t, d.provider))
+			kitrecord.AssertFailed(t, rec, d.want, d.msg)
 		})
 	}
 }
@@ -125,24 +91,10 @@ func TestEachDefectFailsItsCheckOnly(t *testing.T) {
 func TestAHungCallIsReported(t *testing.T) {
 	hang := make(chan struct{})
 	t.Cleanup(func() { close(hang) })
-	opts := kitOptions(t, false)
+	opts := kitconn.KitOptions(t, false)
 	opts.CallTimeout = time.Second
-	rec := run(t, connectortest.Value(kitconn.Connector{Defect: kitconn.HangOnAccessDenied, Hang: hang}), opts)
-	assertFailed(t, rec, []string{"callback/access-denied"}, "UserInfo did not return within 1s")
-}
-
-func assertFailed(t *testing.T, rec interface {
-	failed() []string
-	messages(string) string
-	String() string
-}, want []string, msg string) {
-	t.Helper()
-	if got := rec.failed(); !slices.Equal(got, want) {
-		t.Fatalf("failed checks = %v, want %v:%s", got, want, rec)
-	}
-	if text := rec.messages(want[0]); !strings.Contains(text, msg) {
-		t.Errorf("%s failed with %q, want a message containing %q", want[0], text, msg)
-	}
+	rec := kitrecord.Run(t, connectortest.Value(kitconn.Connector{Defect: kitconn.HangOnAccessDenied, Hang: hang}), opts)
+	kitrecord.AssertFailed(t, rec, []string{"callback/access-denied"}, "UserInfo did not return within 1s")
 }
 
 func TestEveryCheckHasADefect(t *testing.T) {
@@ -160,10 +112,10 @@ func TestEveryCheckHasADefect(t *testing.T) {
 }
 
 func TestSkip(t *testing.T) {
-	opts := kitOptions(t, false)
+	opts := kitconn.KitOptions(t, false)
 	opts.Skip = map[string]string{"metadata": "testing Skip", "callback/missing-code": "testing Skip"}
-	rec := run(t, connectortest.Value(kitconn.New(kitconn.NoReadme)), opts)
-	if failed := rec.failed(); len(failed) > 0 {
+	rec := kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.NoReadme)), opts)
+	if failed := rec.Failed(); len(failed) > 0 {
 		t.Fatalf("a skipped check failed: %v%s", failed, rec)
 	}
 	if n := strings.Count(rec.String(), "skipped by Options.Skip: testing Skip"); n != 10 {
@@ -171,84 +123,27 @@ func TestSkip(t *testing.T) {
 	}
 
 	opts.Skip = map[string]string{"callback/missing-cod": "a typo"}
-	rec = run(t, connectortest.Value(kitconn.New(kitconn.None)), opts)
-	assertFailed(t, rec, []string{""}, `Options.Skip names "callback/missing-cod", which is no check`)
+	rec = kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.None)), opts)
+	kitrecord.AssertFailed(t, rec, []string{""}, `Options.Skip names "callback/missing-cod", which is no check`)
 }
 
 func TestWithoutValidConfigOnlyTheConfigFreeChecksRun(t *testing.T) {
-	rec := run(t, connectortest.Value(kitconn.New(kitconn.None)), connectortest.Options{})
-	assertFailed(t, rec, []string{"config/valid"}, "Options.ValidConfig is not set")
+	rec := kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.None)), connectortest.Options{})
+	kitrecord.AssertFailed(t, rec, []string{"config/valid"}, "Options.ValidConfig is not set")
 }
 
 // flat is a T that cannot run subtests.
 type flat struct{ connectortest.T }
 
 func TestATWithoutRunGetsPrefixedMessages(t *testing.T) {
-	r := newRecorder(t)
+	r := kitrecord.New(t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		connectortest.Run(flat{r}, connectortest.Value(kitconn.New(kitconn.NoReadme)), kitOptions(t, false))
+		connectortest.Run(flat{r}, connectortest.Value(kitconn.New(kitconn.NoReadme)), kitconn.KitOptions(t, false))
 	}()
 	<-done
-	if got := r.rec.messages(""); !strings.HasPrefix(got, "metadata/readme: the readme is empty") {
+	if got := r.Records().Messages(""); !strings.HasPrefix(got, "metadata/readme: the readme is empty") {
 		t.Errorf("messages = %q, want them prefixed with the check's name", got)
 	}
-}
-
-// TestBinary runs the kit against built plugins, through the host: the defects that
-// only show over the wire (a crash), and the others as the wire reports them.
-func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a plugin")
-	}
-	built := filepath.Join(t.TempDir(), "idplug-connector-kit")
-	cmd := exec.Command("go", "build", "-o", built, "./testdata/kitplugin")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	// The plugin takes its defect from its file name.
-	withDefect := func(t *testing.T, defect string) string {
-		if defect == kitconn.None {
-			return built
-		}
-		path := filepath.Join(t.TempDir(), "idplug-connector-kit-"+defect)
-		if err := os.Link(built, path); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-
-	t.Run("good", func(t *testing.T) {
-		rec := run(t, connectortest.Binary(built), kitOptions(t, true))
-		if failed := rec.failed(); len(failed) > 0 {
-			t.Fatalf("failed checks %v:%s", failed, rec)
-		}
-	})
-	for _, d := range []struct {
-		defect string
-		want   []string
-		msg    string
-	}{
-		{kitconn.LogToken, []string{"secrets/never-shown"}, "a log line shows a code or token the provider issued"},
-		{kitconn.IgnoreAuthMethod, []string{"signin/client-auth"}, `with tokenEndpointAuthMethod "client_secret_basic", the connector authenticated with client_secret_post`},
-		{kitconn.NoEnglishName, []string{""}, "name.en: is required"},
-		{kitconn.PanicOnGarbageConfig, []string{"config/garbage"}, "ParseConfig panicked: unexpected configuration"},
-		{kitconn.AccessDeniedGeneral, []string{"callback/access-denied"}, "code general"},
-		{kitconn.CrashOnAccessDenied, []string{"callback/access-denied"}, "the plugin process died during UserInfo"},
-		{kitconn.PanicOnHugeCallback, []string{"callback/garbage"}, "UserInfo panicked: callback value too large"},
-		{kitconn.FormKeyMismatch, []string{"config/form-items"}, `"scopes" set to ""`},
-	} {
-		t.Run(d.defect, func(t *testing.T) {
-			signIn := d.want[0] == "secrets/never-shown" || strings.HasPrefix(d.want[0], "signin/")
-			rec := run(t, connectortest.Binary(withDefect(t, d.defect)), kitOptions(t, signIn))
-			assertFailed(t, rec, d.want, d.msg)
-		})
-	}
-	t.Run(kitconn.HangOnAccessDenied, func(t *testing.T) {
-		opts := kitOptions(t, false)
-		opts.CallTimeout = time.Second
-		rec := run(t, connectortest.Binary(withDefect(t, kitconn.HangOnAccessDenied)), opts)
-		assertFailed(t, rec, []string{"callback/access-denied"}, "UserInfo did not return within 1s")
-	})
 }

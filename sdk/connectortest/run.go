@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -41,10 +40,6 @@ type Options struct {
 
 	// CallTimeout bounds every call to the connector (10s when zero).
 	CallTimeout time.Duration
-
-	// Sandbox is how the host confines a plugin binary (Binary targets only); the
-	// zero value is idplug serve's default.
-	Sandbox sandbox.Policy
 
 	// Skip turns checks off, by name ("callback/state-mismatch") or by group
 	// ("signin"). The value says why; it is logged. A name that is no check is an
@@ -90,7 +85,7 @@ func Checks() []Check {
 //
 //	func TestConnectorKit(t *testing.T) {
 //		p := connectortest.NewProvider(t)
-//		connectortest.Run(t, connectortest.Binary("."), connectortest.Options{
+//		connectortest.Run(t, hosttest.Binary("."), connectortest.Options{
 //			ValidConfig: map[string]any{
 //				"clientId": p.ClientID(), "clientSecret": p.ClientSecret(),
 //				"authorizationEndpoint": p.AuthorizationEndpoint(),

@@ -124,6 +124,18 @@ func TestScaffoldOwnModule(t *testing.T) {
 		run(dir, "go", "vet", "./...")
 		run(dir, "bash", "-c", strings.TrimSuffix(strings.TrimPrefix(hint, "("), ")")+" -count=1")
 		run(dir, "go", "build", "-o", filepath.Join(pluginDir, "idplug-connector-"+name), ".")
+		// A connector's module needs what a connector needs: the SDK, its wire, and
+		// the host that runs it in its tests; never the host's store, HTTP server or
+		// test browsers.
+		mod, err = os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, heavy := range []string{"jackc/pgx", "modernc.org/sqlite", "chromedp", "prometheus"} {
+			if strings.Contains(string(mod), heavy) {
+				t.Errorf("%s: the connector's go.mod lists %s:\n%s", kind, heavy, mod)
+			}
+		}
 	}
 	// The idplug command (of this checkout) loads both and reads their metadata.
 	out := run(root, "go", "run", "./host/cmd/idplug", "plugins", "--plugin-dir", pluginDir, "--json")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/idplug/idplug/internal/wire"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -94,3 +95,12 @@ func asWireError(err error) error {
 	}
 	return e
 }
+
+// InstanceID names the instance the kit configures; a Driver configures its
+// connector under it.
+const InstanceID = "connectortest"
+
+var (
+	nameRE       = wire.PluginNameRE
+	pluginPrefix = wire.PluginFilePrefix
+)

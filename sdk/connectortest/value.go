@@ -25,7 +25,7 @@ func Value[C any](c sdk.Connector[C]) Target {
 	return Target{
 		desc: fmt.Sprintf("connector %T", c),
 		open: func(_ T, o *Options) (driver, error) {
-			d := &valueDriver[C]{c: c, timeout: o.callTimeout(), logs: &logBuffer{}}
+			d := &valueDriver[C]{c: c, timeout: o.callTimeout(), logs: &LogBuffer{}}
 			d.logger = slog.New(slog.NewJSONHandler(d.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			meta, err := guard(context.Background(), d.timeout, "Metadata", func(context.Context) (sdk.Metadata, error) {
 				return c.Metadata(), nil
@@ -48,15 +48,15 @@ type valueDriver[C any] struct {
 	configured bool
 
 	// logs keeps what the connector logs through sdk.Logger, at every level.
-	logs   *logBuffer
+	logs   *LogBuffer
 	logger *slog.Logger
 }
 
 func (d *valueDriver[C]) metadata() sdk.Metadata  { return d.meta }
 func (d *valueDriver[C]) deaths() int             { return 0 }
 func (d *valueDriver[C]) log() string             { return d.logs.String() }
-func (d *valueDriver[C]) logMark() int64          { return d.logs.mark() }
-func (d *valueDriver[C]) logSince(m int64) string { return d.logs.since(m) }
+func (d *valueDriver[C]) logMark() int64          { return d.logs.Mark() }
+func (d *valueDriver[C]) logSince(m int64) string { return d.logs.Since(m) }
 func (d *valueDriver[C]) withLog(ctx context.Context) context.Context {
 	return logctx.With(ctx, d.logger)
 }

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/idplug/idplug/internal/kitconn"
 	"github.com/idplug/idplug/sdk"
-	"github.com/idplug/idplug/sdk/connectortest/internal/kitconn"
 )
 
 func main() {

@@ -32,7 +32,7 @@ type fixture struct {
 
 // TestConversionRoundTrip sends every field of the SDK's types across the wire and
 // back: the plugin (testdata/roundtrip) answers with fixture.json, converted to
-// protobuf by the SDK (sdk/convert.go) and back by the host (convert.go), and echoes
+// protobuf by the SDK and back by the host, both through sdk.Wire (sdk/wire.go), and echoes
 // every field of the host's requests. A field added to the SDK's types fails
 // TestFixtureSetsEveryField until the fixture sets it, and this test until both
 // conversions carry it.

@@ -1,7 +1,14 @@
-package connectortest
+// Package hosttest runs a connector's plugin binary through the host, in the
+// sandbox, as idplug serve does, for the conformance kit (sdk/connectortest):
+//
+//	func TestKit(t *testing.T) { connectortest.Run(t, hosttest.Binary("."), opts) }
+//
+// It lives on the host's side of the one-way line between the SDK and the host: the
+// kit itself never imports the host, so a connector that tests only in process
+// depends on the SDK alone.
+package hosttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,49 +20,58 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/internal/wire"
 	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/connectortest"
 )
 
 // pluginPrefix starts the file name of every plugin executable.
 const pluginPrefix = wire.PluginFilePrefix
 
-// instanceID names the instance the kit configures in the host.
-const instanceID = "connectortest"
+// instanceID is the instance the kit configures, so messages name the same one.
+const instanceID = connectortest.InstanceID
 
-// Binary makes a target of a plugin binary. path is either a folder holding the
-// plugin's main package, which the kit builds with `go build` (use "." for the
-// package of the test itself), or an executable that is already built.
+// Options adjust how the host runs the binary.
+type Options struct {
+	// Sandbox is how the host confines the plugin; the zero value is idplug
+	// serve's default (everything the kernel supports).
+	Sandbox sandbox.Policy
+}
+
+// Binary makes a kit target of a plugin binary, confined as idplug serve confines
+// it by default. path is either a folder holding the plugin's main package, which
+// is built with `go build` (use "." for the package of the test itself), or an
+// executable that is already built.
+func Binary(path string) connectortest.Target { return Options{}.Binary(path) }
+
+// Binary makes a kit target of a plugin binary, run with these options.
 //
-// The kit installs the binary in a fresh plugin folder with a SHA256SUMS file, opens
-// that folder with the host package, as `idplug serve` does, and makes every call
+// The binary is installed in a fresh plugin folder with a SHA256SUMS file, and that
+// folder is opened with the host package, as `idplug serve` does; every call goes
 // through the host: the checks see the plugin exactly as an identity server would,
 // over the wire, in its own process, with its own environment (none). A panic comes
 // back as the SDK reports it, and a crash as a restart of the process; both are
 // reported as defects.
-func Binary(path string) Target {
-	return Target{
-		desc: "plugin binary " + path,
-		open: func(t T, o *Options) (driver, error) {
-			t.Helper()
-			bin, err := binaryFile(t, path)
-			if err != nil {
-				return nil, err
-			}
-			return openHost(t, bin, o)
-		},
-	}
+func (o Options) Binary(path string) connectortest.Target {
+	return connectortest.Drive("plugin binary "+path, func(t connectortest.T, timeout time.Duration) (connectortest.Driver, error) {
+		t.Helper()
+		bin, err := binaryFile(t, path)
+		if err != nil {
+			return nil, err
+		}
+		return openHost(t, bin, o.Sandbox, timeout)
+	})
 }
 
 // binaryFile returns path when it is a file, and builds it first when it is a folder.
-func binaryFile(t T, path string) (string, error) {
+func binaryFile(t connectortest.T, path string) (string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("plugin %s: %w", path, err)
@@ -95,7 +111,7 @@ func pluginName(base string) string {
 }
 
 // openHost lays out a plugin folder holding bin and opens it with the host.
-func openHost(t T, bin string, o *Options) (driver, error) {
+func openHost(t connectortest.T, bin string, policy sandbox.Policy, timeout time.Duration) (*binaryDriver, error) {
 	dir := filepath.Join(t.TempDir(), "plugins")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
@@ -109,11 +125,11 @@ func openHost(t T, bin string, o *Options) (driver, error) {
 		return nil, err
 	}
 
-	d := &binaryDriver{logs: &logBuffer{}, timeout: o.callTimeout()}
+	d := &binaryDriver{logs: &connectortest.LogBuffer{}, timeout: timeout}
 	h, err := host.Open(t.Context(), host.Options{
 		PluginDir:   dir,
-		CallTimeout: o.callTimeout(),
-		Sandbox:     o.Sandbox,
+		CallTimeout: timeout,
+		Sandbox:     policy,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: "idplug",
 			// Debug: what a plugin writes to stderr that is not a log line (such as
@@ -129,7 +145,7 @@ func openHost(t T, bin string, o *Options) (driver, error) {
 	t.Cleanup(func() { _ = h.Close() })
 	d.h = h
 	if refused := h.Refused(); len(refused) > 0 {
-		return nil, fmt.Errorf("the host refused the plugin: %s: %s\nplugin log:\n%s", refused[0].File, refused[0].Reason, d.log())
+		return nil, fmt.Errorf("the host refused the plugin: %s: %s\nplugin log:\n%s", refused[0].File, refused[0].Reason, d.Log())
 	}
 	plugins := h.Plugins()
 	if len(plugins) != 1 {
@@ -167,19 +183,19 @@ type binaryDriver struct {
 	proc     *process.Process
 	meta     sdk.Metadata
 	restarts atomic.Int64
-	logs     *logBuffer
+	logs     *connectortest.LogBuffer
 	timeout  time.Duration
 }
 
-func (d *binaryDriver) metadata() sdk.Metadata  { return d.meta }
-func (d *binaryDriver) deaths() int             { return int(d.restarts.Load()) }
-func (d *binaryDriver) log() string             { return d.logs.String() }
-func (d *binaryDriver) logMark() int64          { return d.logs.mark() }
-func (d *binaryDriver) logSince(m int64) string { return d.logs.since(m) }
+func (d *binaryDriver) Metadata() sdk.Metadata  { return d.meta }
+func (d *binaryDriver) Deaths() int             { return int(d.restarts.Load()) }
+func (d *binaryDriver) Log() string             { return d.logs.String() }
+func (d *binaryDriver) LogMark() int64          { return d.logs.Mark() }
+func (d *binaryDriver) LogSince(m int64) string { return d.logs.Since(m) }
 
-// parseConfig sends raw to the plugin's ValidateConfig, as host.Configure does, under
+// ParseConfig sends raw to the plugin's ValidateConfig, as host.Configure does, under
 // a version of its own so that the plugin parses it.
-func (d *binaryDriver) parseConfig(ctx context.Context, raw []byte) error {
+func (d *binaryDriver) ParseConfig(ctx context.Context, raw []byte) error {
 	sum := sha256.Sum256(raw)
 	fields, err := d.proc.ValidateConfig(ctx, process.Instance{ID: instanceID + "-parse", Version: hex.EncodeToString(sum[:16]), Config: raw})
 	if err != nil {
@@ -191,25 +207,25 @@ func (d *binaryDriver) parseConfig(ctx context.Context, raw []byte) error {
 	return nil
 }
 
-func (d *binaryDriver) configure(ctx context.Context, raw []byte) error {
-	err := d.h.Configure(ctx, []host.ConnectorConfig{{ID: instanceID, Plugin: d.meta.ID, Config: raw}})
+func (d *binaryDriver) Configure(ctx context.Context, raw []byte) error {
+	err := d.h.Configure(ctx, []host.InstanceConfig{{ID: instanceID, Plugin: d.meta.ID, Config: raw}})
 	if err != nil {
 		return d.wireError("ParseConfig", err)
 	}
 	return nil
 }
 
-func (d *binaryDriver) authorizationURI(ctx context.Context, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+func (d *binaryDriver) AuthorizationURI(ctx context.Context, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	auth, err := d.h.AuthorizationURI(ctx, instanceID, req.RedirectURI, req.State)
 	return auth, d.wireError("AuthorizationURI", err)
 }
 
-func (d *binaryDriver) userInfo(ctx context.Context, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+func (d *binaryDriver) UserInfo(ctx context.Context, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	res, err := d.h.UserInfo(ctx, instanceID, req.Session, req.Callback)
 	return res, d.wireError("UserInfo", err)
 }
 
-func (d *binaryDriver) refresh(ctx context.Context, refreshToken string) (*sdk.TokenSet, error) {
+func (d *binaryDriver) Refresh(ctx context.Context, refreshToken string) (*sdk.TokenSet, error) {
 	tokens, err := d.h.RefreshTokens(ctx, instanceID, refreshToken)
 	return tokens, d.wireError("Refresh", err)
 }
@@ -226,62 +242,13 @@ func (d *binaryDriver) wireError(method string, err error) error {
 	}
 	switch {
 	case e.Code == sdk.CodeGeneral && strings.HasPrefix(e.Message, "connector panicked: "):
-		return &panicError{method: method, value: strings.TrimPrefix(e.Message, "connector panicked: ")}
+		return connectortest.Panicked(method, strings.TrimPrefix(e.Message, "connector panicked: "))
 	case e.Code == sdk.CodeInvalidConfig && strings.HasPrefix(e.Message, "parsing the configuration panicked: "):
-		return &panicError{method: method, value: strings.TrimPrefix(e.Message, "parsing the configuration panicked: ")}
+		return connectortest.Panicked(method, strings.TrimPrefix(e.Message, "parsing the configuration panicked: "))
 	case e.Code == host.CodePluginTimeout:
-		return &hungError{method: method, after: d.timeout}
+		return connectortest.Hung(method, d.timeout)
 	case e.Code == host.CodePluginUnavailable:
-		return &diedError{method: method, cause: e}
+		return connectortest.Died(method, e)
 	}
 	return e
-}
-
-// logBuffer keeps the host's and the plugin's log lines, up to a limit: the newest
-// lines are the ones that explain a failure.
-type logBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	written int64 // bytes written in all, kept or not
-}
-
-const maxLog = 64 << 10
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	b.written += int64(len(p))
-	if over := b.buf.Len() - maxLog; over > 0 {
-		b.buf.Next(over)
-	}
-	return len(p), nil
-}
-
-// mark is a position in the log, for since.
-func (b *logBuffer) mark() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.written
-}
-
-// since returns what was written after mark, as far as the buffer still holds it.
-func (b *logBuffer) since(mark int64) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := b.written - mark
-	if n <= 0 {
-		return ""
-	}
-	if n > int64(b.buf.Len()) {
-		n = int64(b.buf.Len())
-	}
-	all := b.buf.Bytes()
-	return string(all[len(all)-int(n):])
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
