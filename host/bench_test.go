@@ -27,7 +27,7 @@ func BenchmarkCall(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer h.Close()
-		if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "demo", Plugin: "example", Config: cfg}}); err != nil {
+		if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: cfg}}); err != nil {
 			b.Fatal(err)
 		}
 		ctx := context.Background()
@@ -105,9 +105,9 @@ func BenchmarkInstanceMemory(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfgs := make([]host.ConnectorConfig, n)
+		cfgs := make([]host.InstanceConfig, n)
 		for i := range cfgs {
-			cfgs[i] = host.ConnectorConfig{ID: fmt.Sprintf("i%d", i), Plugin: "example", Config: exampleConfig(fmt.Sprint("Hello ", i))}
+			cfgs[i] = host.InstanceConfig{ID: fmt.Sprintf("i%d", i), Plugin: "example", Config: exampleConfig(fmt.Sprint("Hello ", i))}
 		}
 		if err := h.Configure(context.Background(), cfgs); err != nil {
 			b.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,8 +21,9 @@ var instanceIDRE = wire.InstanceIDRE
 
 // Problem is one reason a configuration was refused.
 type Problem struct {
-	// Connector is the instance id (or its position when the id is missing).
-	Connector string `json:"connector"`
+	// Instance is the instance id (or its position when the id is missing); the
+	// JSON name is the configuration file's word for it.
+	Instance string `json:"connector"`
 	// Field is a path such as "plugin" or "config.tokenEndpoint".
 	Field   string `json:"field"`
 	Message string `json:"message"`
@@ -39,7 +39,7 @@ type ValidationError struct {
 func (e *ValidationError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
-		lines[i] = fmt.Sprintf("connector %s: %s: %s", p.Connector, p.Field, p.Message)
+		lines[i] = fmt.Sprintf("connector %s: %s: %s", p.Instance, p.Field, p.Message)
 	}
 	return "invalid connector configuration:\n  " + strings.Join(lines, "\n  ")
 }
@@ -47,10 +47,10 @@ func (e *ValidationError) Error() string {
 // Configure checks every instance (ids, plugins, targets, and each configuration with
 // its plugin) and, when all are valid, makes them the served set. On any problem it
 // changes nothing and returns a *ValidationError listing all of them.
-func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
+func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 	var (
 		problems []Problem
-		built    = make([]*connector, len(cfgs))
+		built    = make([]*instance, len(cfgs))
 		procs    = make([]*process.Process, len(cfgs))
 		ids      = map[string]bool{}
 		targets  = map[string]string{}
@@ -82,7 +82,7 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 		targets[target] = name
 		proc, ok := h.Plugin(c.Plugin)
 		if !ok {
-			add(i, name, "plugin", "no plugin with id %q runs (plugins: %s)", c.Plugin, strings.Join(h.pluginIDs(), ", "))
+			add(i, name, "plugin", "no plugin with id %q runs (plugins: %s)", c.Plugin, strings.Join(h.PluginIDs(), ", "))
 			continue
 		}
 		meta := proc.Metadata()
@@ -95,7 +95,7 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 		}
 		sum := sha256.Sum256(config)
 		c.Target = target
-		built[i] = &connector{
+		built[i] = &instance{
 			cfg:  c,
 			inst: process.Instance{ID: c.ID, Version: hex.EncodeToString(sum[:16]), Config: config},
 		}
@@ -139,26 +139,15 @@ func (h *Host) Configure(ctx context.Context, cfgs []ConnectorConfig) error {
 	}
 
 	h.mu.Lock()
-	previous := h.connectors
-	h.connectors = make(map[string]*connector, len(built))
+	previous := h.instances
+	h.instances = make(map[string]*instance, len(built))
 	h.order = make([]string, 0, len(built))
 	for _, b := range built {
-		h.connectors[b.inst.ID] = b
+		h.instances[b.inst.ID] = b
 		h.order = append(h.order, b.inst.ID)
 	}
-	current := h.connectors
+	current := h.instances
 	h.mu.Unlock()
 	h.releaseLeftovers(previous, current)
 	return nil
-}
-
-func (h *Host) pluginIDs() []string {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	ids := make([]string, 0, len(h.plugins))
-	for id := range h.plugins {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }

@@ -8,8 +8,9 @@ import (
 // Codes the host adds to the connector error codes, for failures a connector never
 // returns itself. host/server maps each to its HTTP status.
 const (
-	// CodeConnectorNotFound: no instance with this id is configured.
-	CodeConnectorNotFound sdk.ErrorCode = "connector_not_found"
+	// CodeInstanceNotFound: no instance with this id is configured. The code
+	// keeps the HTTP API's word, connector.
+	CodeInstanceNotFound sdk.ErrorCode = "connector_not_found"
 	// CodePluginUnavailable: the plugin process is not running (crashed, restarting, stopped).
 	CodePluginUnavailable = process.CodePluginUnavailable
 	// CodePluginTimeout: the plugin did not answer before the call deadline.

@@ -1,4 +1,6 @@
 package host
 
+import "github.com/idplug/idplug/host/supervisor"
+
 // SocketBase is where hosts make their socket folders, for tests.
-var SocketBase = socketBase
+var SocketBase = supervisor.SocketBase

@@ -25,9 +25,9 @@ func faultyHost(t *testing.T, opts host.Options) *host.Host {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
 	h := open(t, dir, opts)
-	var cfgs []host.ConnectorConfig
+	var cfgs []host.InstanceConfig
 	for _, mode := range []string{"ok", "panic", "hang", "exit"} {
-		cfgs = append(cfgs, host.ConnectorConfig{ID: mode, Plugin: "misbehave", Config: json.RawMessage(`{"mode":"` + mode + `"}`)})
+		cfgs = append(cfgs, host.InstanceConfig{ID: mode, Plugin: "misbehave", Config: json.RawMessage(`{"mode":"` + mode + `"}`)})
 	}
 	if err := h.Configure(context.Background(), cfgs); err != nil {
 		t.Fatal(err)
@@ -231,7 +231,7 @@ func TestCallsPastTheInFlightBoundFailFast(t *testing.T) {
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
 	h := open(t, dir, host.Options{MaxInFlight: 2})
 	ctx := context.Background()
-	if err := h.Configure(ctx, []host.ConnectorConfig{
+	if err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "slow", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"slow","delay":"1s"}`)},
 		{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)},
 	}); err != nil {

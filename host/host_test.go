@@ -71,7 +71,7 @@ func TestHostServesEveryRPCForSeveralInstances(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	err := h.Configure(ctx, []host.ConnectorConfig{
+	err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "hello", Plugin: "example", Config: exampleConfig("Hello")},
 		{ID: "bonjour", Plugin: "example", Name: sdk.I18n{"en": "Example (FR)"}, Config: exampleConfig("Bonjour")},
 		{ID: "calm", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)},
@@ -79,7 +79,7 @@ func TestHostServesEveryRPCForSeveralInstances(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
-	list := h.Connectors()
+	list := h.Instances()
 	if len(list) != 3 || list[1].Name["en"] != "Example (FR)" || list[0].Name["en"] != "Example ID" || list[1].Target != "bonjour" {
 		t.Fatalf("connectors = %+v", list)
 	}
@@ -115,7 +115,7 @@ func TestHostServesEveryRPCForSeveralInstances(t *testing.T) {
 	if _, err := h.RefreshTokens(ctx, "hello", "rt"); codeOf(err) != sdk.CodeNotImplemented {
 		t.Fatalf("refresh error = %v", err)
 	}
-	if _, err := h.AuthorizationURI(ctx, "nope", "https://app.test/cb", "s"); codeOf(err) != host.CodeConnectorNotFound {
+	if _, err := h.AuthorizationURI(ctx, "nope", "https://app.test/cb", "s"); codeOf(err) != host.CodeInstanceNotFound {
 		t.Fatalf("unknown connector error = %v", err)
 	}
 }
@@ -124,7 +124,7 @@ func TestConfigureListsEveryProblem(t *testing.T) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
 	h := open(t, dir, host.Options{})
-	err := h.Configure(context.Background(), []host.ConnectorConfig{
+	err := h.Configure(context.Background(), []host.InstanceConfig{
 		{ID: "good", Plugin: "example", Config: exampleConfig("Hi")},
 		{ID: "bad", Plugin: "example", Config: json.RawMessage(`{"authorizationEndpoint":"not a url"}`)},
 		{ID: "Bad ID", Plugin: "example", Config: exampleConfig("Hi")},
@@ -147,7 +147,7 @@ func TestConfigureListsEveryProblem(t *testing.T) {
 			t.Errorf("missing %q in:\n%v", w, err)
 		}
 	}
-	if len(h.Connectors()) != 0 {
+	if len(h.Instances()) != 0 {
 		t.Fatal("a refused configuration must change nothing")
 	}
 }

@@ -125,7 +125,7 @@ func hostileHost() error {
 	}
 	cfg["otherSocket"], cfg["abstractSocket"], cfg["connect"] = otherSocket, abstract, tl.Addr().String()
 	raw, _ := json.Marshal(cfg)
-	if err := h.Configure(ctx, []host.ConnectorConfig{
+	if err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "hostile", Plugin: "hostile", Config: raw},
 		{ID: "hello", Plugin: "example", Config: exampleConfig("Hello")},
 	}); err != nil {

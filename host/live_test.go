@@ -71,7 +71,7 @@ func TestLiveFolderAddsANewPlugin(t *testing.T) {
 	if _, ok := h.Plugin("example"); !ok {
 		t.Fatalf("the new plugin does not run; refused: %v", h.Refused())
 	}
-	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "demo", Plugin: "example", Config: exampleConfig("Hi")}}); err != nil {
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: exampleConfig("Hi")}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.AuthorizationURI(context.Background(), "demo", "https://app.test/cb", "s"); err != nil {
@@ -82,7 +82,7 @@ func TestLiveFolderAddsANewPlugin(t *testing.T) {
 func TestLiveFolderReplacesAPluginWithoutDroppingCallsInFlight(t *testing.T) {
 	h, dir, rescans := liveHost(t)
 	ctx := context.Background()
-	if err := h.Configure(ctx, []host.ConnectorConfig{
+	if err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "slow", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"slow","delay":"1500ms"}`)},
 		{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)},
 	}); err != nil {
@@ -123,7 +123,7 @@ func TestLiveFolderReplacesAPluginWithoutDroppingCallsInFlight(t *testing.T) {
 
 func TestLiveFolderDrainsARemovedPlugin(t *testing.T) {
 	h, dir, rescans := liveHost(t)
-	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{}`)}}); err != nil {
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := h.Plugin("misbehave")
@@ -183,7 +183,7 @@ func TestLiveFolderDoesNotStartAHalfWrittenBinary(t *testing.T) {
 
 func TestLiveFolderKeepsTheOldPluginWhenItsReplacementFails(t *testing.T) {
 	h, dir, rescans := liveHost(t)
-	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{}`)}}); err != nil {
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	old, _ := h.Plugin("misbehave")
@@ -212,7 +212,7 @@ func TestAPluginThatKeepsCrashingIsMarkedFailed(t *testing.T) {
 	var restarts int
 	var mu sync.Mutex
 	h := open(t, dir, host.Options{OnRestart: func(string) { mu.Lock(); restarts++; mu.Unlock() }})
-	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "c", Plugin: "crashlater", Config: json.RawMessage(`{}`)}}); err != nil {
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "c", Plugin: "crashlater", Config: json.RawMessage(`{}`)}}); err != nil {
 		// The first process may already be gone; Configure then fails: try the state anyway.
 		t.Logf("configure: %v", err)
 	}
@@ -272,7 +272,7 @@ func TestPluginsRunWithTheSDKsGCPercent(t *testing.T) {
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
 	h := open(t, dir, host.Options{})
 	ctx := context.Background()
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := h.AuthorizationURI(ctx, "ok", "https://app.test/cb", "state")
@@ -297,7 +297,7 @@ func TestPluginProcsFollowTheCallsInFlight(t *testing.T) {
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
 	h := open(t, dir, host.Options{})
 	ctx := context.Background()
-	if err := h.Configure(ctx, []host.ConnectorConfig{
+	if err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)},
 		{ID: "slow", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"slow","delay":"300ms"}`)},
 	}); err != nil {

@@ -16,7 +16,7 @@ import (
 // under the old version, so version-keyed state goes too). The calls run in the
 // background: a plugin that is slow, fails, or predates the call (answers
 // not_implemented) only costs the memory it keeps, never a request's time.
-func (h *Host) releaseLeftovers(previous, current map[string]*connector) {
+func (h *Host) releaseLeftovers(previous, current map[string]*instance) {
 	byPlugin := map[string][]process.Instance{}
 	for id, old := range previous {
 		now, ok := current[id]

@@ -30,7 +30,7 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 	defer cancel()
 
 	ok := json.RawMessage(`{"mode":"ok"}`)
-	if err := h.Configure(ctx, []host.ConnectorConfig{
+	if err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "kept", Plugin: "misbehave", Config: ok},
 		{ID: "gone", Plugin: "misbehave", Config: ok},
 		{ID: "changed", Plugin: "misbehave", Config: ok},
@@ -42,7 +42,7 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := h.Configure(ctx, []host.ConnectorConfig{
+	if err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "kept", Plugin: "misbehave", Config: ok},
 		{ID: "changed", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"logs"}`)},
 	}); err != nil {
@@ -59,7 +59,7 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 
 	// The removed instance is gone; the changed one serves its new configuration,
 	// which the plugin still holds.
-	if _, err := h.AuthorizationURI(ctx, "gone", "https://app.test/cb", "s"); codeOf(err) != host.CodeConnectorNotFound {
+	if _, err := h.AuthorizationURI(ctx, "gone", "https://app.test/cb", "s"); codeOf(err) != host.CodeInstanceNotFound {
 		t.Fatalf("gone: err = %v", err)
 	}
 	if _, err := h.AuthorizationURI(ctx, "changed", "https://app.test/cb", "s"); err != nil {
@@ -69,7 +69,7 @@ func TestReconfigureReleasesRemovedAndChangedInstances(t *testing.T) {
 
 	// Configuring the removed instance again, with the configuration it had, works:
 	// the host resends the configuration the plugin dropped.
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "gone", Plugin: "misbehave", Config: ok}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "gone", Plugin: "misbehave", Config: ok}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.AuthorizationURI(ctx, "gone", "https://app.test/cb", "s"); err != nil {
@@ -86,16 +86,16 @@ func TestHangingReleaseBlocksNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	ok := host.ConnectorConfig{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}
-	if err := h.Configure(ctx, []host.ConnectorConfig{ok, {ID: "stuck", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"hang"}`)}}); err != nil {
+	ok := host.InstanceConfig{ID: "ok", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}
+	if err := h.Configure(ctx, []host.InstanceConfig{ok, {ID: "stuck", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"hang"}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Configure(ctx, []host.ConnectorConfig{ok}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{ok}); err != nil {
 		t.Fatal(err)
 	}
 	logs.AwaitAll(ctx, t, "release hangs for stuck")
 	// The release is stuck in the plugin now; everything else goes on.
-	if err := h.Configure(ctx, []host.ConnectorConfig{ok, {ID: "more", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{ok, {ID: "more", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"ok", "more"} {
@@ -112,13 +112,13 @@ func TestOlderPluginWithoutReleaseIsTolerated(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	cfg := func(id string) host.ConnectorConfig {
-		return host.ConnectorConfig{ID: id, Plugin: "older", Config: json.RawMessage(`{"clientSecret":"s3cret-value"}`)}
+	cfg := func(id string) host.InstanceConfig {
+		return host.InstanceConfig{ID: id, Plugin: "older", Config: json.RawMessage(`{"clientSecret":"s3cret-value"}`)}
 	}
-	if err := h.Configure(ctx, []host.ConnectorConfig{cfg("kept"), cfg("gone")}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{cfg("kept"), cfg("gone")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Configure(ctx, []host.ConnectorConfig{cfg("kept")}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{cfg("kept")}); err != nil {
 		t.Fatal(err)
 	}
 	logs.AwaitAll(ctx, t, "[DEBUG] idplug: plugin does not take instance releases; it keeps what it held: plugin=older")

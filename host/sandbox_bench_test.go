@@ -43,7 +43,7 @@ func BenchmarkSandbox(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer h.Close()
-			if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "demo", Plugin: "example", Config: exampleConfig("Hello")}}); err != nil {
+			if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: exampleConfig("Hello")}}); err != nil {
 				b.Fatal(err)
 			}
 			ctx := context.Background()

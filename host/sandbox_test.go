@@ -68,7 +68,7 @@ func TestAutoModeAppliesWhatTheKernelHasAndSaysWhatNot(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, _ := json.Marshal(map[string]any{"read": map[string]string{"key file": key}})
-	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "h", Plugin: "hostile", Config: cfg}}); err != nil {
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "h", Plugin: "hostile", Config: cfg}}); err != nil {
 		t.Fatal(err)
 	}
 	auth, err := h.AuthorizationURI(context.Background(), "h", "https://app.test/cb", "s")
@@ -104,7 +104,7 @@ func logHost(t *testing.T, mode string) (*host.Host, *logtest.Log) {
 	log := hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.Info, Output: logs})
 	h := open(t, dir, host.Options{Logger: log, CallTimeout: time.Minute})
 	cfg := json.RawMessage(`{"mode":"` + mode + `","lines":100000}`)
-	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "m", Plugin: "misbehave", Config: cfg}}); err != nil {
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "m", Plugin: "misbehave", Config: cfg}}); err != nil {
 		t.Fatal(err)
 	}
 	return h, logs

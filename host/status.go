@@ -8,11 +8,11 @@ import (
 
 // Status is the host's health as /readyz reports it.
 type Status struct {
-	// Ready is true when the plugin of every configured connector runs.
-	Ready      bool            `json:"ready"`
-	Plugins    []PluginStatus  `json:"plugins"`
-	Refused    []catalog.Entry `json:"refused"`
-	Connectors int             `json:"connectors"`
+	// Ready is true when the plugin of every configured instance runs.
+	Ready     bool            `json:"ready"`
+	Plugins   []PluginStatus  `json:"plugins"`
+	Refused   []catalog.Entry `json:"refused"`
+	Instances int             `json:"connectors"`
 	// Sandbox says how plugins are confined and what this kernel cannot apply.
 	Sandbox sandbox.Report `json:"sandbox"`
 }
@@ -26,9 +26,9 @@ type PluginStatus struct {
 	InFlight int           `json:"inFlight"`
 }
 
-// Status reports whether the host can serve every configured connector.
+// Status reports whether the host can serve every configured instance.
 func (h *Host) Status() Status {
-	st := Status{Ready: true, Refused: h.Refused(), Plugins: []PluginStatus{}, Sandbox: h.sandbox}
+	st := Status{Ready: true, Refused: h.Refused(), Plugins: []PluginStatus{}, Sandbox: h.Sandbox()}
 	if st.Refused == nil {
 		st.Refused = []catalog.Entry{}
 	}
@@ -40,14 +40,11 @@ func (h *Host) Status() Status {
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	st.Connectors = len(h.connectors)
-	for _, c := range h.connectors {
+	st.Instances = len(h.instances)
+	for _, c := range h.instances {
 		if !running[c.cfg.Plugin] {
 			st.Ready = false
 		}
 	}
 	return st
 }
-
-// Sandbox says how plugins are confined on this kernel.
-func (h *Host) Sandbox() sandbox.Report { return h.sandbox }

@@ -75,8 +75,8 @@ type Config struct {
 	// detailed /readyz; the main listener then keeps only /healthz and a
 	// bare /readyz.
 	AdminListen string
-	// Connectors are the configured instances, in file order.
-	Connectors []Connector
+	// Instances are the configured instances (the file's connectors:), in file order.
+	Instances []Instance
 	// Sandbox is how plugins are confined.
 	Sandbox Sandbox
 	// PluginUser, when set, is the account plugins run as (idplug must run as root).
@@ -98,8 +98,8 @@ type Sandbox struct {
 // String describes c without its secrets, so that logging a Config by mistake
 // does not leak keys.
 func (c Config) String() string {
-	ids := make([]string, len(c.Connectors))
-	for i, conn := range c.Connectors {
+	ids := make([]string, len(c.Instances))
+	for i, conn := range c.Instances {
 		ids[i] = conn.ID
 	}
 	return fmt.Sprintf("config{listen=%s admin_listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s store=%s vault_keys=%d connectors=[%s]}",
@@ -109,8 +109,8 @@ func (c Config) String() string {
 // GoString keeps %#v from printing secrets too.
 func (c Config) GoString() string { return c.String() }
 
-// Connector is one configured connector instance.
-type Connector struct {
+// Instance is one configured connector instance (an entry of connectors:).
+type Instance struct {
 	// ID names the instance: [a-z0-9][a-z0-9-]*, unique in the file.
 	ID string
 	// Plugin is the metadata id of the plugin that serves the instance.
@@ -132,7 +132,7 @@ type Connector struct {
 }
 
 // EffectiveTarget returns Target, or ID when Target is not set.
-func (c Connector) EffectiveTarget() string {
+func (c Instance) EffectiveTarget() string {
 	if c.Target != "" {
 		return c.Target
 	}

@@ -108,14 +108,14 @@ func TestParseFull(t *testing.T) {
 		SessionTTL:  5 * time.Minute,
 	}
 	got := *cfg
-	got.Connectors = nil
+	got.Instances = nil
 	if !equalConfig(got, want) {
 		t.Errorf("config:\n got %#v\nwant %#v", got, want)
 	}
-	if len(cfg.Connectors) != 2 {
-		t.Fatalf("got %d connectors, want 2", len(cfg.Connectors))
+	if len(cfg.Instances) != 2 {
+		t.Fatalf("got %d connectors, want 2", len(cfg.Instances))
 	}
-	c := cfg.Connectors[0]
+	c := cfg.Instances[0]
 	if c.ID != "acme" || c.Plugin != "oauth2" || c.Target != "acme-idp" || c.EffectiveTarget() != "acme-idp" ||
 		c.Name["en"] != "Acme" || c.Name["ja"] != "アクメ" || len(c.Name) != 2 ||
 		c.Logo != "https://acme.example/logo.svg" || c.LogoDark != "data:image/svg+xml;base64,PHN2Zy8+" || c.Line != 12 {
@@ -124,7 +124,7 @@ func TestParseFull(t *testing.T) {
 	if string(c.Config) != `{"clientId":"abc","scope":"openid email"}` {
 		t.Errorf("connector 0 config = %s", c.Config)
 	}
-	c = cfg.Connectors[1]
+	c = cfg.Instances[1]
 	if c.Target != "" || c.EffectiveTarget() != "other" || string(c.Config) != "{}" || c.Line != 21 {
 		t.Errorf("connector 1 = %+v", c)
 	}
@@ -134,7 +134,7 @@ func equalConfig(a, b Config) bool {
 	return a.Listen == b.Listen && a.PublicURL == b.PublicURL && a.PluginDir == b.PluginDir &&
 		slices.EqualFunc(a.SessionKeys, b.SessionKeys, func(x, y []byte) bool { return string(x) == string(y) }) &&
 		slices.Equal(a.APIKeys, b.APIKeys) && a.CallTimeout == b.CallTimeout && a.LogLevel == b.LogLevel &&
-		a.LogFormat == b.LogFormat && a.SessionTTL == b.SessionTTL && a.AdminListen == b.AdminListen && len(a.Connectors) == len(b.Connectors)
+		a.LogFormat == b.LogFormat && a.SessionTTL == b.SessionTTL && a.AdminListen == b.AdminListen && len(a.Instances) == len(b.Instances)
 }
 
 func TestDefaults(t *testing.T) {
@@ -151,7 +151,7 @@ func TestDefaults(t *testing.T) {
 		{"LogLevel", cfg.LogLevel, "info"},
 		{"LogFormat", cfg.LogFormat, "text"},
 		{"APIKeys", len(cfg.APIKeys), 0},
-		{"Connectors", len(cfg.Connectors), 0},
+		{"Instances", len(cfg.Instances), 0},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -829,8 +829,8 @@ func TestInterpolatedValuesCannotChangeStructure(t *testing.T) {
 		t.Errorf("PublicURL = %q", cfg.PublicURL)
 	}
 	var got map[string]string
-	if err := json.Unmarshal(cfg.Connectors[0].Config, &got); err != nil {
-		t.Fatalf("config %s: %v", cfg.Connectors[0].Config, err)
+	if err := json.Unmarshal(cfg.Instances[0].Config, &got); err != nil {
+		t.Fatalf("config %s: %v", cfg.Instances[0].Config, err)
 	}
 	want := map[string]string{"plain": nasty, "double": nasty, "single": nasty, "block": nasty + "\n", "key": "pre-a: b-post"}
 	for k, v := range want {
@@ -862,7 +862,7 @@ func TestInterpolationTyping(t *testing.T) {
 	if cfg.CallTimeout != 45*time.Second {
 		t.Errorf("CallTimeout = %v", cfg.CallTimeout)
 	}
-	c := cfg.Connectors[0]
+	c := cfg.Instances[0]
 	if c.ID != "acme" || c.Name["en"] != "Acme & Co" {
 		t.Errorf("connector = %+v", c)
 	}
@@ -905,7 +905,7 @@ func TestConfigJSON(t *testing.T) {
 				lines = append(lines, "      "+l)
 			}
 			cfg := mustParse(t, withMinimal(lines...), nil)
-			got := cfg.Connectors[0].Config
+			got := cfg.Instances[0].Config
 			if string(got) != tt.want {
 				t.Errorf("config =\n%s\nwant\n%s", got, tt.want)
 			}
@@ -927,10 +927,10 @@ func TestConnectorsShareConfigThroughAnchors(t *testing.T) {
 		"    id: acme-eu",
 		"    target: acme-eu",
 	), nil)
-	if len(cfg.Connectors) != 2 {
-		t.Fatalf("connectors = %+v", cfg.Connectors)
+	if len(cfg.Instances) != 2 {
+		t.Fatalf("connectors = %+v", cfg.Instances)
 	}
-	c := cfg.Connectors[1]
+	c := cfg.Instances[1]
 	if c.ID != "acme-eu" || c.Plugin != "oauth2" || string(c.Config) != `{"clientId":"one"}` {
 		t.Errorf("merged connector = %+v", c)
 	}

@@ -60,7 +60,7 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *walk.Problems) *Config {
 	cfg.LogFormat = d.enum(fs, "log_format", DefaultLogFormat, logFormats)
 	d.store(cfg, fs, baseDir)
 	d.vaultKeys(cfg, fs)
-	cfg.Connectors = d.connectors(fs)
+	cfg.Instances = d.connectors(fs)
 	d.sandbox(cfg, fs, baseDir)
 	if s, set, at := fs.Text("plugin_user"); set {
 		if s == "" {
@@ -230,7 +230,7 @@ func (d *decoder) enum(fs walk.Fields, key, def string, allowed []string) string
 
 // connectors decodes the instances, then checks that ids and targets are
 // unique across them.
-func (d *decoder) connectors(fs walk.Fields) []Connector {
+func (d *decoder) connectors(fs walk.Fields) []Instance {
 	e, ok, at := fs.At("connectors")
 	if !ok {
 		return nil
@@ -245,7 +245,7 @@ func (d *decoder) connectors(fs walk.Fields) []Connector {
 	}
 	defer d.Leave(seq)
 
-	out := make([]Connector, 0, len(seq.Content))
+	out := make([]Instance, 0, len(seq.Content))
 	ids := map[string]int{}     // id -> index of the instance that has it
 	targets := map[string]int{} // target -> index of the instance that has it
 	for i, n := range seq.Content {
@@ -279,14 +279,14 @@ func (d *decoder) connectors(fs walk.Fields) []Connector {
 
 // connector decodes one instance. It also returns where its id and its
 // (possibly defaulted) target are, for the uniqueness checks.
-func (d *decoder) connector(n *yaml.Node, path *walk.Path) (*Connector, walk.Loc, walk.Loc) {
+func (d *decoder) connector(n *yaml.Node, path *walk.Path) (*Instance, walk.Loc, walk.Loc) {
 	if walk.Deref(n).Kind != yaml.MappingNode {
 		d.ps.Add(path, walk.PosOf(n), "must be a mapping with at least id and plugin")
 		return nil, walk.Loc{}, walk.Loc{}
 	}
 	fs := d.Known(walk.Deref(n), path, connectorKeys)
 	fs.Pos = walk.PosOf(n)
-	c := &Connector{Line: n.Line}
+	c := &Instance{Line: n.Line}
 
 	id, set, idAt := fs.Text("id")
 	switch {

@@ -34,7 +34,7 @@ connectors:
 	}
 	fmt.Println(cfg.PublicURL)
 	fmt.Println(cfg.PluginDir)
-	c := cfg.Connectors[0]
+	c := cfg.Instances[0]
 	fmt.Println(c.ID, c.EffectiveTarget(), string(c.Config))
 	// Output:
 	// http://127.0.0.1:8080

@@ -93,7 +93,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("plugin_dir %q, public_url %q", cfg.PluginDir, cfg.PublicURL)
 		}
 		ids := map[string]bool{}
-		for _, c := range cfg.Connectors {
+		for _, c := range cfg.Instances {
 			if !connectorIDRE.MatchString(c.ID) || ids[c.ID] || c.Plugin == "" {
 				t.Fatalf("bad connector accepted: %+v", c)
 			}

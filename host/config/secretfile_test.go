@@ -39,7 +39,7 @@ func TestFileReferences(t *testing.T) {
 	if string(cfg.SessionKeys[0]) != key32 || cfg.APIKeys[0] != "api-key-from-a-file-0123456789-abcdef" {
 		t.Errorf("keys = %q, %q", cfg.SessionKeys[0], cfg.APIKeys)
 	}
-	if got := string(cfg.Connectors[0].Config); got != `{"clientSecret":"line one\nline two","plain":"${file:x}"}` {
+	if got := string(cfg.Instances[0].Config); got != `{"clientSecret":"line one\nline two","plain":"${file:x}"}` {
 		t.Errorf("config = %s", got)
 	}
 }

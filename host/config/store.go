@@ -88,7 +88,7 @@ func storeTokens(pluginConfig json.RawMessage) bool {
 }
 
 // KeepsTokens reports whether the vault keeps the tokens of instance c.
-func (cfg *Config) KeepsTokens(c Connector) bool {
+func (cfg *Config) KeepsTokens(c Instance) bool {
 	return c.StoreTokens && cfg.Store.Enabled() && len(cfg.VaultKeys) > 0
 }
 

@@ -64,7 +64,7 @@ func TestKeepsTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := cfg.KeepsTokens(cfg.Connectors[0]); got != want {
+		if got := cfg.KeepsTokens(cfg.Instances[0]); got != want {
 			t.Errorf("%s: KeepsTokens = %v, want %v", yaml, got, want)
 		}
 	}

@@ -69,8 +69,8 @@ func (m *Metrics) ObserveCall(c host.CallInfo) {
 			code = string(e.Code)
 		}
 	}
-	m.calls.WithLabelValues(c.Connector, c.Plugin, c.RPC, code).Inc()
-	m.callDuration.WithLabelValues(c.Connector, c.Plugin, c.RPC).Observe(c.Duration.Seconds())
+	m.calls.WithLabelValues(c.Instance, c.Plugin, c.RPC, code).Inc()
+	m.callDuration.WithLabelValues(c.Instance, c.Plugin, c.RPC).Observe(c.Duration.Seconds())
 }
 
 // PluginRestarted counts a restart; use it as host.Options.OnRestart.

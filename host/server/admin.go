@@ -19,5 +19,5 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "connectors": len(s.host.Connectors())})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "connectors": len(s.host.Instances())})
 }

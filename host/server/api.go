@@ -14,11 +14,11 @@ import (
 )
 
 func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"connectors": s.host.Connectors()})
+	writeJSON(w, http.StatusOK, map[string]any{"connectors": s.host.Instances()})
 }
 
 func (s *Server) describeConnector(w http.ResponseWriter, r *http.Request) {
-	d, err := s.host.Connector(r.PathValue("id"))
+	d, err := s.host.Instance(r.PathValue("id"))
 	if err != nil {
 		writeError(w, r, err)
 		return

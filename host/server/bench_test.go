@@ -89,13 +89,13 @@ func newBenchServer(b *testing.B, st store.Store, keepTokens bool) *benchServer 
 	}
 	b.Cleanup(func() { h.Close() })
 	p := instantProvider(b)
-	var conns []host.ConnectorConfig
+	var conns []host.InstanceConfig
 	for _, id := range []string{"fresh", "stale"} {
 		cfg, _ := json.Marshal(map[string]any{
 			"authorizationEndpoint": p.URL + "/auth", "tokenEndpoint": p.URL + "/token", "userInfoEndpoint": p.URL + "/me",
 			"clientId": id, "clientSecret": "secret-0123456789", "storeTokens": true,
 		})
-		conns = append(conns, host.ConnectorConfig{ID: id, Plugin: "oauth2", Config: cfg})
+		conns = append(conns, host.InstanceConfig{ID: id, Plugin: "oauth2", Config: cfg})
 	}
 	if err := h.Configure(context.Background(), conns); err != nil {
 		b.Fatal(err)

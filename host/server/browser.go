@@ -142,9 +142,9 @@ var connectorIDPattern = wire.InstanceIDRE
 // used anywhere, a cookie path included.
 func (s *Server) checkConnectorID(id string) error {
 	if !connectorIDPattern.MatchString(id) {
-		return &sdk.Error{Code: host.CodeConnectorNotFound, Message: "no such connector: an id is [a-z0-9][a-z0-9-]*"}
+		return &sdk.Error{Code: host.CodeInstanceNotFound, Message: "no such connector: an id is [a-z0-9][a-z0-9-]*"}
 	}
-	_, err := s.host.Connector(id)
+	_, err := s.host.Instance(id)
 	return err
 }
 

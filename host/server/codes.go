@@ -15,7 +15,7 @@ func ErrorCodes() []sdk.ErrorCode {
 		sdk.CodeRateLimitExceeded, sdk.CodeSocialAuthCodeInvalid, sdk.CodeSocialAccessTokenInvalid,
 		sdk.CodeSocialIDTokenInvalid, sdk.CodeAuthorizationFailed,
 		sdk.CodeProviderUnavailable, sdk.CodeProviderTimeout,
-		host.CodeConnectorNotFound, host.CodePluginUnavailable, host.CodePluginTimeout, host.CodePluginOverloaded,
+		host.CodeInstanceNotFound, host.CodePluginUnavailable, host.CodePluginTimeout, host.CodePluginOverloaded,
 		CodeUnauthorized, CodeNotFound, CodeSessionInvalid, CodeSessionExpired, CodeRequestTooLarge,
 		CodeMethodNotAllowed, CodeCrossOrigin, CodeTooManyAttempts, CodeSessionUsed, CodeStoreUnavailable,
 	}

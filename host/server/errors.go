@@ -37,7 +37,7 @@ func statusFor(code sdk.ErrorCode) int {
 	case sdk.CodeSocialAuthCodeInvalid, sdk.CodeSocialAccessTokenInvalid, sdk.CodeSocialIDTokenInvalid,
 		sdk.CodeAuthorizationFailed, CodeUnauthorized:
 		return http.StatusUnauthorized
-	case host.CodeConnectorNotFound, CodeNotFound:
+	case host.CodeInstanceNotFound, CodeNotFound:
 		return http.StatusNotFound
 	case CodeRequestTooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -23,9 +23,9 @@ import (
 // Unit tests of the handlers over an in-test Connectors: no plugin process, no
 // provider. The end-to-end tests with real plugins are in host/cmd/idplug.
 
-// fakeConnectors serves one connector, "acme" of plugin "oauth2", with the
+// fakeInstances serves one connector, "acme" of plugin "oauth2", with the
 // answers and errors a test sets, and records what the handlers asked.
-type fakeConnectors struct {
+type fakeInstances struct {
 	mu       sync.Mutex
 	auth     *sdk.Authorization
 	authErr  error
@@ -39,38 +39,38 @@ type fakeConnectors struct {
 	data    map[string]string        // and its callback
 }
 
-var acme = host.ConnectorDetail{
-	Connector: host.Connector{ID: "acme", Plugin: "oauth2", Target: "acme-id", Platform: sdk.PlatformUniversal,
+var acme = host.InstanceDetail{
+	Instance: host.Instance{ID: "acme", Plugin: "oauth2", Target: "acme-id", Platform: sdk.PlatformUniversal,
 		Name: sdk.I18n{"en": "Acme"}, Logo: "https://acme.test/logo.png", IsStandard: true},
 	Description: sdk.I18n{"en": "Sign in with Acme"},
 	Readme:      "# Acme",
 	FormItems:   []sdk.FormItem{{Key: "clientId", Label: "Client ID", Type: sdk.FormText, Required: true}},
 }
 
-func (f *fakeConnectors) record(call string) {
+func (f *fakeInstances) record(call string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, call)
 }
 
-func (f *fakeConnectors) called() []string {
+func (f *fakeInstances) called() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.calls...)
 }
 
-func (f *fakeConnectors) Connectors() []host.Connector { return []host.Connector{acme.Connector} }
+func (f *fakeInstances) Instances() []host.Instance { return []host.Instance{acme.Instance} }
 
-func (f *fakeConnectors) Connector(id string) (host.ConnectorDetail, error) {
+func (f *fakeInstances) Instance(id string) (host.InstanceDetail, error) {
 	if id != acme.ID {
-		return host.ConnectorDetail{}, &sdk.Error{Code: host.CodeConnectorNotFound, Message: fmt.Sprintf("no connector %q is configured", id)}
+		return host.InstanceDetail{}, &sdk.Error{Code: host.CodeInstanceNotFound, Message: fmt.Sprintf("no connector %q is configured", id)}
 	}
 	return acme, nil
 }
 
-func (f *fakeConnectors) AuthorizationURI(_ context.Context, id, redirectURI, state string, opts ...host.AuthorizationOption) (*sdk.Authorization, error) {
+func (f *fakeInstances) AuthorizationURI(_ context.Context, id, redirectURI, state string, opts ...host.AuthorizationOption) (*sdk.Authorization, error) {
 	f.record("AuthorizationURI")
-	if _, err := f.Connector(id); err != nil {
+	if _, err := f.Instance(id); err != nil {
 		return nil, err
 	}
 	req := sdk.AuthorizationRequest{InstanceID: id, RedirectURI: redirectURI, State: state}
@@ -83,7 +83,7 @@ func (f *fakeConnectors) AuthorizationURI(_ context.Context, id, redirectURI, st
 	return f.auth, f.authErr
 }
 
-func (f *fakeConnectors) UserInfo(_ context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
+func (f *fakeInstances) UserInfo(_ context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
 	f.record("UserInfo")
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -91,7 +91,7 @@ func (f *fakeConnectors) UserInfo(_ context.Context, id string, session sdk.Sess
 	return f.userInfo, f.callErr
 }
 
-func (f *fakeConnectors) RefreshTokens(_ context.Context, id, refreshToken string) (*sdk.TokenSet, error) {
+func (f *fakeInstances) RefreshTokens(_ context.Context, id, refreshToken string) (*sdk.TokenSet, error) {
 	f.record("RefreshTokens")
 	if f.callErr != nil {
 		return nil, f.callErr
@@ -99,17 +99,17 @@ func (f *fakeConnectors) RefreshTokens(_ context.Context, id, refreshToken strin
 	return &sdk.TokenSet{AccessToken: "at-from-" + refreshToken, TokenType: "Bearer"}, nil
 }
 
-func (f *fakeConnectors) RevokeToken(context.Context, string, string, string) error {
+func (f *fakeInstances) RevokeToken(context.Context, string, string, string) error {
 	f.record("RevokeToken")
 	return f.callErr
 }
 
-func (f *fakeConnectors) Status() host.Status { return f.status }
+func (f *fakeInstances) Status() host.Status { return f.status }
 
 const testAPIKey = "test-api-key-0123456789-0123456789-abcdef"
 
 // newUnitServer serves f statelessly; settings may adjust the defaults.
-func newUnitServer(t *testing.T, f *fakeConnectors, settings func(*Settings)) *Server {
+func newUnitServer(t *testing.T, f *fakeInstances, settings func(*Settings)) *Server {
 	t.Helper()
 	sealer, err := seal.New([][]byte{[]byte("session-key-0123456789-0123456789-abcdef")})
 	if err != nil {
@@ -177,7 +177,7 @@ func TestConnectorErrorsBecomeStatusAndBody(t *testing.T) {
 		{fmt.Errorf("calling: %w", &sdk.Error{Code: sdk.CodeAuthorizationFailed, Message: "denied"}), 401, sdk.CodeAuthorizationFailed, "denied", false},
 	} {
 		t.Run(string(tc.code), func(t *testing.T) {
-			f := &fakeConnectors{callErr: tc.err}
+			f := &fakeInstances{callErr: tc.err}
 			res := call(t, newUnitServer(t, f, nil), "POST", "/v1/connectors/acme/refresh", "", `{"refreshToken":"rt"}`)
 			if res.status != tc.status || res.body.Code != tc.code || res.body.Message != tc.message {
 				t.Fatalf("got %d %s %q; want %d %s %q (%s)", res.status, res.body.Code, res.body.Message, tc.status, tc.code, tc.message, res.raw)
@@ -232,7 +232,7 @@ func TestAPIRequestValidation(t *testing.T) {
 		{"refresh with unknown field", "/v1/connectors/acme/refresh", `{"refresh_token":"x"}`, 400, sdk.CodeInvalidRequestParameters, `unknown field "refresh_token"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeConnectors{auth: &sdk.Authorization{RedirectTo: "https://acme.test/auth"}}
+			f := &fakeInstances{auth: &sdk.Authorization{RedirectTo: "https://acme.test/auth"}}
 			srv := newUnitServer(t, f, func(s *Settings) { s.MaxBodyBytes = 4096 })
 			res := call(t, srv, "POST", tc.path, "", tc.body)
 			if res.status != tc.status || res.body.Code != tc.code || !strings.Contains(res.body.Message, tc.message) {
@@ -248,7 +248,7 @@ func TestAPIRequestValidation(t *testing.T) {
 // TestListAndDescribeShapes checks the JSON of the connector list and of one
 // connector, field names included, and an unknown id.
 func TestListAndDescribeShapes(t *testing.T) {
-	srv := newUnitServer(t, &fakeConnectors{}, nil)
+	srv := newUnitServer(t, &fakeInstances{}, nil)
 	res := call(t, srv, "GET", "/v1/connectors", "", "")
 	var list map[string][]map[string]any
 	if err := json.Unmarshal(res.raw, &list); err != nil || res.status != 200 {
@@ -283,7 +283,7 @@ func TestListAndDescribeShapes(t *testing.T) {
 	}
 
 	res = call(t, srv, "GET", "/v1/connectors/nope", "", "")
-	if res.status != 404 || res.body.Code != host.CodeConnectorNotFound || !strings.Contains(res.body.Message, `"nope"`) {
+	if res.status != 404 || res.body.Code != host.CodeInstanceNotFound || !strings.Contains(res.body.Message, `"nope"`) {
 		t.Errorf("unknown connector: %d %s %q", res.status, res.body.Code, res.body.Message)
 	}
 }
@@ -291,13 +291,13 @@ func TestListAndDescribeShapes(t *testing.T) {
 // TestAPIKeyCheck: without keys /v1 is open; with keys a request needs one of
 // them, and learns nothing of the routes without it.
 func TestAPIKeyCheck(t *testing.T) {
-	open := newUnitServer(t, &fakeConnectors{}, nil)
+	open := newUnitServer(t, &fakeInstances{}, nil)
 	if res := call(t, open, "GET", "/v1/connectors", "", ""); res.status != 200 {
 		t.Fatalf("no keys configured: %d", res.status)
 	}
 
 	other := "second-api-key-0123456789-0123456789-abcdef"
-	srv := newUnitServer(t, &fakeConnectors{}, func(s *Settings) { s.APIKeys = []string{testAPIKey, other} })
+	srv := newUnitServer(t, &fakeInstances{}, func(s *Settings) { s.APIKeys = []string{testAPIKey, other} })
 	for _, key := range []string{testAPIKey, other} {
 		if res := call(t, srv, "GET", "/v1/connectors", key, ""); res.status != 200 {
 			t.Errorf("a configured key: %d %s", res.status, res.raw)
@@ -339,7 +339,7 @@ func TestAPIKeyCheck(t *testing.T) {
 // TestWrongKeysAreThrottled: past the limit of wrong keys an address gets 429,
 // even with the right key, and another address is not affected.
 func TestWrongKeysAreThrottled(t *testing.T) {
-	srv := newUnitServer(t, &fakeConnectors{}, func(s *Settings) { s.APIKeys = []string{testAPIKey} })
+	srv := newUnitServer(t, &fakeInstances{}, func(s *Settings) { s.APIKeys = []string{testAPIKey} })
 	for range maxKeyFailures {
 		if res := call(t, srv, "GET", "/v1/connectors", "guess", ""); res.status != 401 {
 			t.Fatalf("a wrong key: %d", res.status)
@@ -362,7 +362,7 @@ func TestWrongKeysAreThrottled(t *testing.T) {
 // TestWrongMethodAndUnknownRoute: a known path asked with another method is a
 // 405 with Allow; an unknown one a 404, both as JSON errors.
 func TestWrongMethodAndUnknownRoute(t *testing.T) {
-	srv := newUnitServer(t, &fakeConnectors{}, nil)
+	srv := newUnitServer(t, &fakeInstances{}, nil)
 	res := call(t, srv, "GET", "/v1/connectors/acme/authorization-uri", "", "")
 	if res.status != 405 || res.body.Code != CodeMethodNotAllowed || res.header.Get("Allow") != "POST" {
 		t.Errorf("GET authorization-uri: %d %s Allow %q", res.status, res.body.Code, res.header.Get("Allow"))
@@ -386,7 +386,7 @@ func TestWrongMethodAndUnknownRoute(t *testing.T) {
 // session carries the plugin's session back, and the callback data arrive as
 // strings.
 func TestSignInThroughTheAPI(t *testing.T) {
-	f := &fakeConnectors{
+	f := &fakeInstances{
 		auth: &sdk.Authorization{RedirectTo: "https://acme.test/auth?x=1", Session: sdk.Session{"verifier": "v-123"}},
 		userInfo: &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: "u-1", Email: sdk.String("u@acme.test")},
 			Tokens: &sdk.TokenSet{AccessToken: "at", TokenType: "Bearer"}},
@@ -446,7 +446,7 @@ func TestPluginAnswersAreChecked(t *testing.T) {
 		"huge session": {RedirectTo: "https://acme.test/auth", Session: sdk.Session{"x": strings.Repeat("a", seal.MaxPayloadLen)}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := newUnitServer(t, &fakeConnectors{auth: auth}, nil)
+			srv := newUnitServer(t, &fakeInstances{auth: auth}, nil)
 			res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb"}`)
 			if res.status != 400 || res.body.Code != sdk.CodeInvalidResponse ||
 				!strings.HasPrefix(res.body.Message, "connector acme (plugin oauth2) returned ") {
@@ -459,7 +459,7 @@ func TestPluginAnswersAreChecked(t *testing.T) {
 // TestReadyz maps the host's status to 200 or 503, and keeps the server's paths
 // out of the public answer.
 func TestReadyz(t *testing.T) {
-	f := &fakeConnectors{status: host.Status{Ready: false, Plugins: []host.PluginStatus{},
+	f := &fakeInstances{status: host.Status{Ready: false, Plugins: []host.PluginStatus{},
 		Refused: []catalog.Entry{{File: "/opt/idplug/plugins/idplug-connector-x", Reason: "/opt/idplug/plugins/SHA256SUMS is writable by other users"}}}}
 	srv := newUnitServer(t, f, nil)
 	res := call(t, srv, "GET", "/readyz", "", "")
@@ -482,14 +482,14 @@ func TestReadyz(t *testing.T) {
 // the field problems; an applied one reports the connectors now served.
 func TestReloadRoute(t *testing.T) {
 	var refuse error
-	srv := newUnitServer(t, &fakeConnectors{}, func(s *Settings) {
+	srv := newUnitServer(t, &fakeInstances{}, func(s *Settings) {
 		s.Reload = func(context.Context) error { return refuse }
 	})
 	res := call(t, srv, "POST", "/v1/admin/reload", "", "")
 	if res.status != 200 || strings.TrimSpace(string(res.raw)) != `{"connectors":1,"status":"reloaded"}` {
 		t.Errorf("reload: %d %s", res.status, res.raw)
 	}
-	refuse = &host.ValidationError{Problems: []host.Problem{{Connector: "acme", Field: "clientId", Message: "is required"}}}
+	refuse = &host.ValidationError{Problems: []host.Problem{{Instance: "acme", Field: "clientId", Message: "is required"}}}
 	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
 	problems, _ := res.body.Details["problems"].([]any)
 	if res.status != 400 || res.body.Code != sdk.CodeInvalidConfig ||
@@ -507,12 +507,12 @@ func TestReloadRoute(t *testing.T) {
 // connector_not_found, of one that keeps no tokens a 404 saying how to turn
 // it on, and the plugin is never asked.
 func TestVaultRoutesWithoutAVault(t *testing.T) {
-	f := &fakeConnectors{}
+	f := &fakeInstances{}
 	srv := newUnitServer(t, f, nil)
 	srv.SetTokenStorage([]string{"acme"}) // asked for, but there is no store nor vault
 	for _, method := range []string{"GET", "DELETE"} {
 		res := call(t, srv, method, "/v1/connectors/nope/users/u1/tokens", "", "")
-		if res.status != 404 || res.body.Code != host.CodeConnectorNotFound {
+		if res.status != 404 || res.body.Code != host.CodeInstanceNotFound {
 			t.Errorf("%s unknown connector: %d %s", method, res.status, res.body.Code)
 		}
 		res = call(t, srv, method, "/v1/connectors/acme/users/u1/tokens", "", "")

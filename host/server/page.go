@@ -59,7 +59,7 @@ type pageData struct {
 	// Prefix is the path of public_url, in front of every link.
 	Prefix         string
 	User           *userSession
-	Connectors     []host.Connector
+	Connectors     []host.Instance
 	Error          *errorBody
 	ErrorTitle     string
 	ConfirmSignOut bool
@@ -69,7 +69,7 @@ func (s *Server) pageData() pageData { return pageData{Prefix: s.prefix} }
 
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 	data := s.pageData()
-	data.Connectors = s.host.Connectors()
+	data.Connectors = s.host.Instances()
 	if sess, ok := s.currentUser(r); ok {
 		data.User = &sess
 	}

@@ -44,7 +44,7 @@ func checkRedirectTo(raw string) error {
 // pluginFault is an invalid_response naming the connector and its plugin.
 func (s *Server) pluginFault(id, format string, args ...any) error {
 	plugin := "?"
-	if d, err := s.host.Connector(id); err == nil {
+	if d, err := s.host.Instance(id); err == nil {
 		plugin = d.Plugin
 	}
 	return &sdk.Error{Code: sdk.CodeInvalidResponse,

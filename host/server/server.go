@@ -62,7 +62,7 @@ const (
 
 // Server serves HTTP for one host's connectors.
 type Server struct {
-	host     Connectors
+	host     Instances
 	secrets  atomic.Pointer[secrets]
 	settings Settings
 	log      hclog.Logger
@@ -74,10 +74,11 @@ type Server struct {
 	handler  http.Handler
 	admin    http.Handler
 	keep     tokenStorage
+	vault    *vault.Keeper // nil without a store or vault keys
 }
 
 // New builds the server's routes over h (a *host.Host).
-func New(h Connectors, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger, s Settings) *Server {
+func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger, s Settings) *Server {
 	if s.FlowTTL <= 0 {
 		s.FlowTTL = 10 * time.Minute
 	}
@@ -100,6 +101,7 @@ func New(h Connectors, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger
 	srv := &Server{host: h, settings: s, log: log, metrics: m, prefix: public.Path,
 		cookies: newCookiePolicy(public.Scheme, public.Path),
 		badKeys: newFailureLimiter(maxKeyFailures, keyFailureWindow, maxTrackedAddrs)}
+	srv.vault = srv.newKeeper()
 	srv.secrets.Store(newSecrets(s.APIKeys, sealer))
 	srv.api = srv.apiRoutes()
 

@@ -51,7 +51,7 @@ func TestEveryErrorCodeHasItsStatus(t *testing.T) {
 		sdk.CodeInvalidResponse: 400, CodeSessionInvalid: 400, CodeSessionExpired: 400, CodeSessionUsed: 400, CodeStoreUnavailable: 503,
 		sdk.CodeSocialAuthCodeInvalid: 401, sdk.CodeSocialAccessTokenInvalid: 401, sdk.CodeSocialIDTokenInvalid: 401,
 		sdk.CodeAuthorizationFailed: 401, CodeUnauthorized: 401,
-		host.CodeConnectorNotFound: 404, CodeNotFound: 404, CodeRequestTooLarge: 413, sdk.CodeRateLimitExceeded: 429,
+		host.CodeInstanceNotFound: 404, CodeNotFound: 404, CodeRequestTooLarge: 413, sdk.CodeRateLimitExceeded: 429,
 		CodeCrossOrigin: 403, CodeMethodNotAllowed: 405, CodeTooManyAttempts: 429,
 		sdk.CodeGeneral: 500, sdk.CodeNotImplemented: 501, sdk.CodeProviderUnavailable: 502,
 		host.CodePluginUnavailable: 503, host.CodePluginOverloaded: 503, sdk.CodeProviderTimeout: 504, host.CodePluginTimeout: 504,

@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/vault"
 	"github.com/idplug/idplug/sdk"
 )
 
-// The token vault: for instances that keep tokens, the token set of each
-// sign-in is sealed into the store under (instance, provider user id), and an
-// app backend reads it back, refreshed through the connector first when it is
-// about to expire.
+// The token vault's routes: for instances that keep tokens, an app backend reads
+// the token set of a user's last sign-in back, fresh. The policy (sealing,
+// refresh under a lock, refused refreshes) is host/vault's Keeper.
 
 // maxUserIDLen bounds the user id in vault paths.
 const maxUserIDLen = 512
@@ -34,7 +33,23 @@ func (s *Server) SetTokenStorage(ids []string) {
 
 func (s *Server) keepsTokens(id string) bool {
 	m := s.keep.Load()
-	return m != nil && (*m)[id] && s.settings.Store != nil && s.settings.Vault != nil
+	return m != nil && (*m)[id] && s.vault != nil
+}
+
+// newKeeper is the vault's policy over the store, with this server's metrics;
+// nil without a store or vault keys.
+func (s *Server) newKeeper() *vault.Keeper {
+	if s.settings.Store == nil || s.settings.Vault == nil {
+		return nil
+	}
+	return &vault.Keeper{
+		Vault:     s.settings.Vault,
+		Tokens:    s.settings.Store,
+		Refresh:   s.host.RefreshTokens,
+		Margin:    s.settings.RefreshMargin,
+		OnOp:      s.vaultOp,
+		OnRefresh: s.refreshed,
+	}
 }
 
 // keepTokens stores the tokens of a finished sign-in, when the instance keeps
@@ -43,14 +58,11 @@ func (s *Server) keepTokens(ctx context.Context, id string, res *sdk.UserInfoRes
 	if !s.keepsTokens(id) || res.Tokens == nil || res.UserInfo.ID == "" {
 		return nil
 	}
-	rec, err := s.settings.Vault.Seal(id, res.UserInfo.ID, res.Tokens)
-	if err != nil {
+	if err := s.vault.Put(ctx, id, res.UserInfo.ID, res.Tokens); err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return storeError(err, "")
+		}
 		return err
-	}
-	err = s.settings.Store.PutTokens(ctx, rec)
-	s.vaultOp("store", err)
-	if err != nil {
-		return storeError(err, "")
 	}
 	return nil
 }
@@ -58,7 +70,7 @@ func (s *Server) keepTokens(ctx context.Context, id string, res *sdk.UserInfoRes
 // vaultRecord checks the path of a vault route and that the instance keeps tokens.
 func (s *Server) vaultRecord(r *http.Request) (id, userID string, err error) {
 	id, userID = r.PathValue("id"), r.PathValue("userId")
-	if _, err := s.host.Connector(id); err != nil {
+	if _, err := s.host.Instance(id); err != nil {
 		return "", "", err
 	}
 	switch {
@@ -76,77 +88,12 @@ func (s *Server) vaultTokens(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	tokens, err := s.readVault(r.Context(), id, userID)
+	tokens, err := s.vault.Read(r.Context(), id, userID)
 	if err != nil {
-		writeError(w, r, err)
+		writeError(w, r, s.vaultError(err, id))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": tokens})
-}
-
-func (s *Server) readVault(ctx context.Context, id, userID string) (*sdk.TokenSet, error) {
-	st := s.settings.Store
-	rec, err := st.Tokens(ctx, id, userID)
-	s.vaultOp("read", err)
-	if err != nil {
-		return nil, s.vaultError(err, id, userID)
-	}
-	if rec.RefreshFailed {
-		return nil, refusedRefresh()
-	}
-	tokens, err := s.settings.Vault.Open(rec)
-	if err != nil {
-		return nil, s.vaultKeyError(err)
-	}
-	if !s.needsRefresh(tokens) {
-		return tokens, nil
-	}
-	return s.refreshVault(ctx, id, userID)
-}
-
-// refreshVault renews a record's tokens holding its lock, so that of every
-// caller on every replica asking at once, one refreshes and the others read
-// what it stored.
-func (s *Server) refreshVault(ctx context.Context, id, userID string) (*sdk.TokenSet, error) {
-	var out *sdk.TokenSet
-	err := s.settings.Store.UpdateTokens(ctx, id, userID, func(rec store.TokenRecord) (*store.TokenRecord, error) {
-		if rec.RefreshFailed {
-			return nil, refusedRefresh()
-		}
-		tokens, err := s.settings.Vault.Open(rec)
-		if err != nil {
-			return nil, s.vaultKeyError(err)
-		}
-		if !s.needsRefresh(tokens) {
-			out = tokens // another caller refreshed while this one waited
-			return nil, nil
-		}
-		fresh, err := s.host.RefreshTokens(ctx, id, tokens.RefreshToken)
-		if err != nil {
-			if refusedByProvider(err) {
-				s.refreshed("refused")
-				rec.RefreshFailed = true
-				return &rec, refusedRefresh()
-			}
-			s.refreshed("failed")
-			return nil, err
-		}
-		s.refreshed("ok")
-		if fresh.RefreshToken == "" {
-			fresh.RefreshToken = tokens.RefreshToken
-		}
-		next, err := s.settings.Vault.Seal(id, userID, fresh)
-		if err != nil {
-			return nil, err
-		}
-		out = fresh
-		return &next, nil
-	})
-	s.vaultOp("refresh", err)
-	if err != nil {
-		return nil, s.vaultError(err, id, userID)
-	}
-	return out, nil
 }
 
 func (s *Server) deleteVaultTokens(w http.ResponseWriter, r *http.Request) {
@@ -155,20 +102,19 @@ func (s *Server) deleteVaultTokens(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	rec, err := s.settings.Store.DeleteTokens(r.Context(), id, userID)
-	s.vaultOp("delete", err)
-	if err != nil {
-		writeError(w, r, s.vaultError(err, id, userID))
+	tokens, err := s.vault.Delete(r.Context(), id, userID)
+	var open *vault.OpenError
+	switch {
+	case errors.As(err, &open):
+		// Deleted, but nothing to revoke with: say so.
+		s.log.Error("vault record does not open", "error", err)
+		writeJSON(w, http.StatusOK, deleteTokensResponse{Deleted: true, RevokeError: string(sdk.CodeGeneral)})
+		return
+	case err != nil:
+		writeError(w, r, s.vaultError(err, id))
 		return
 	}
 	res := deleteTokensResponse{Deleted: true}
-	tokens, err := s.settings.Vault.Open(rec)
-	if err != nil {
-		// Deleted, but nothing to revoke with: say so.
-		res.RevokeError = string(sdk.CodeGeneral)
-		writeJSON(w, http.StatusOK, res)
-		return
-	}
 	// Revoking the refresh token ends the grant at most providers (RFC 7009 2.1);
 	// the access token goes too where there is no refresh token.
 	token, hint := tokens.RefreshToken, "refresh_token"
@@ -196,48 +142,24 @@ type deleteTokensResponse struct {
 	RevokeError string `json:"revokeError,omitempty"`
 }
 
-func (s *Server) needsRefresh(t *sdk.TokenSet) bool {
-	return t.RefreshToken != "" && !t.ExpiresAt.IsZero() && time.Until(t.ExpiresAt) < s.settings.RefreshMargin
-}
-
-// refusedByProvider tells a refresh the provider refused (the grant is gone)
-// from one that failed on the way (worth a retry).
-func refusedByProvider(err error) bool {
+// vaultError turns what the keeper returns into the API's errors. A record that
+// does not open is the operator's to fix (a vault key was dropped too early):
+// logged, and answered with a message that names the key, never a secret.
+func (s *Server) vaultError(err error, id string) error {
+	var open *vault.OpenError
 	var e *sdk.Error
-	if !errors.As(err, &e) {
-		return false
-	}
-	switch e.Code {
-	case sdk.CodeSocialAccessTokenInvalid, sdk.CodeSocialAuthCodeInvalid, sdk.CodeAuthorizationFailed:
-		return true
-	}
-	return false
-}
-
-func refusedRefresh() error {
-	return &sdk.Error{Code: sdk.CodeSocialAccessTokenInvalid,
-		Message: "the provider refused to refresh these tokens; the user must sign in again"}
-}
-
-func (s *Server) vaultError(err error, id, userID string) error {
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(fmt.Sprintf("connector %s holds no tokens for this user", id))
-	}
-	var e *sdk.Error
-	if errors.As(err, &e) {
+	case errors.As(err, &open):
+		s.log.Error("vault record does not open", "error", err)
+		return &sdk.Error{Code: sdk.CodeGeneral, Message: err.Error()}
+	case errors.As(err, &e):
 		return e
-	}
-	if errors.Is(err, store.ErrUnavailable) {
+	case errors.Is(err, store.ErrUnavailable):
 		return storeError(err, "")
 	}
 	return err
-}
-
-// vaultKeyError reports a record that does not open: the operator's to fix
-// (a vault key was dropped too early); the message names the key, never a secret.
-func (s *Server) vaultKeyError(err error) error {
-	s.log.Error("vault record does not open", "error", err)
-	return &sdk.Error{Code: sdk.CodeGeneral, Message: err.Error()}
 }
 
 func (s *Server) vaultOp(op string, err error) {

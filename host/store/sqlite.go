@@ -51,38 +51,31 @@ func (s *sqliteStore) shortWrite(ctx context.Context, fn func(ctx context.Contex
 	return s.write(ctx, func() error { return fn(context.WithoutCancel(ctx)) })
 }
 
-// fileLocks holds one lock set per database file, shared by every handle on
-// it in this process.
-var fileLocks = struct {
-	sync.Mutex
-	m map[string]*keyLocks
-}{m: map[string]*keyLocks{}}
-
-var fileWriters = struct {
-	sync.Mutex
-	m map[string]chan struct{}
-}{m: map[string]chan struct{}{}}
-
-func writerFor(file string) chan struct{} {
-	fileWriters.Lock()
-	defer fileWriters.Unlock()
-	w := fileWriters.m[file]
-	if w == nil {
-		w = make(chan struct{}, 1)
-		fileWriters.m[file] = w
-	}
-	return w
+// sharedFile is what every handle on one database file in this process shares:
+// the write slot and the record locks. It cannot live in the store value:
+// UpdateTokens promises exclusion against every other handle on the database,
+// and SQLite offers no lock that could be held while fn waits on a provider
+// without stopping every other writer of the file.
+type sharedFile struct {
+	locks  *keyLocks
+	writer chan struct{}
 }
 
-func locksFor(file string) *keyLocks {
-	fileLocks.Lock()
-	defer fileLocks.Unlock()
-	l := fileLocks.m[file]
-	if l == nil {
-		l = &keyLocks{}
-		fileLocks.m[file] = l
+var sharedFiles = struct {
+	sync.Mutex
+	m map[string]*sharedFile
+}{m: map[string]*sharedFile{}}
+
+// shared returns the state of file that this process's handles share.
+func shared(file string) *sharedFile {
+	sharedFiles.Lock()
+	defer sharedFiles.Unlock()
+	f := sharedFiles.m[file]
+	if f == nil {
+		f = &sharedFile{locks: &keyLocks{}, writer: make(chan struct{}, 1)}
+		sharedFiles.m[file] = f
 	}
-	return l
+	return f
 }
 
 func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
@@ -117,7 +110,8 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqliteStore{db: db, locks: locksFor(file), writer: writerFor(file)}
+	sf := shared(file)
+	s := &sqliteStore{db: db, locks: sf.locks, writer: sf.writer}
 	s.flows = newBatcher(consumeBatch(s.insertFlows))
 	s.tokens = newBatcher(s.putTokens)
 	if err := s.migrate(ctx, opts.Migrate); err != nil {

@@ -40,19 +40,25 @@ type TokenRecord struct {
 	UpdatedAt     time.Time
 }
 
-// Store is the state backend. Every method honours ctx's deadline.
-type Store interface {
+// Flows records finished sign-in flows, so that each is used once.
+type Flows interface {
 	// ConsumeFlow records a finished flow atomically; ErrUsed when its id was
 	// recorded before, by this process or any other sharing the database.
 	ConsumeFlow(ctx context.Context, id string, expires time.Time) error
+}
 
+// Sessions keeps browser sessions.
+type Sessions interface {
 	// PutSession stores a browser session under id (already hashed by the caller).
 	PutSession(ctx context.Context, id string, data []byte, expires time.Time) error
 	// Session returns a live session; ErrNotFound when absent, revoked or expired.
 	Session(ctx context.Context, id string, now time.Time) ([]byte, error)
 	// RevokeSession ends a session; revoking an unknown one is not an error.
 	RevokeSession(ctx context.Context, id string) error
+}
 
+// Tokens keeps the token vault's sealed records.
+type Tokens interface {
 	// PutTokens inserts or replaces a vault record.
 	PutTokens(ctx context.Context, rec TokenRecord) error
 	// Tokens reads a vault record; ErrNotFound when there is none.
@@ -68,6 +74,15 @@ type Store interface {
 	// EachTokens calls fn for every vault record, replacing each for which fn
 	// returns a record (used to re-encrypt the vault under a new key).
 	EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error)
+}
+
+// Store is the state backend: every part above, and its upkeep. Every method
+// honours ctx's deadline. A consumer takes the part it uses (the vault takes
+// Tokens), so what it can touch is what its type says.
+type Store interface {
+	Flows
+	Sessions
+	Tokens
 
 	// Purge deletes consumed flows and sessions that expired before now.
 	Purge(ctx context.Context, now time.Time) (int64, error)

@@ -140,7 +140,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
-		"admin_address", adminAddr, "connectors", len(h.Connectors()), "plugins", len(h.Plugins()), "pid", os.Getpid())
+		"admin_address", adminAddr, "connectors", len(h.Instances()), "plugins", len(h.Plugins()), "pid", os.Getpid())
 	go func() { errc <- httpSrv.Serve(lis) }()
 
 	for {
@@ -210,7 +210,7 @@ func (d *daemon) reload(ctx context.Context) error {
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	d.cfg = cfg
-	d.log.Info("configuration reloaded", "connectors", len(cfg.Connectors))
+	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
 	return nil
 }
 
@@ -284,10 +284,10 @@ func sandboxPolicy(cfg *config.Config) (sandbox.Policy, error) {
 	return p, nil
 }
 
-func connectorConfigs(cfg *config.Config) []host.ConnectorConfig {
-	conns := make([]host.ConnectorConfig, len(cfg.Connectors))
-	for i, c := range cfg.Connectors {
-		conns[i] = host.ConnectorConfig{
+func connectorConfigs(cfg *config.Config) []host.InstanceConfig {
+	conns := make([]host.InstanceConfig, len(cfg.Instances))
+	for i, c := range cfg.Instances {
+		conns[i] = host.InstanceConfig{
 			ID: c.ID, Plugin: c.Plugin, Target: c.Target,
 			Name: c.Name, Logo: c.Logo, LogoDark: c.LogoDark, Config: c.Config,
 		}

@@ -57,7 +57,7 @@ func openVault(cfg *config.Config) (*vault.Vault, error) {
 // about those that ask for tokens without a vault to keep them in.
 func tokenStorage(cfg *config.Config, log hclog.Logger) []string {
 	var ids []string
-	for _, c := range cfg.Connectors {
+	for _, c := range cfg.Instances {
 		switch {
 		case cfg.KeepsTokens(c):
 			ids = append(ids, c.ID)

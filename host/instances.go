@@ -1,0 +1,207 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/sdk"
+)
+
+// InstanceConfig is one configured connector instance: which plugin serves it,
+// under which target, and the configuration the plugin validates.
+type InstanceConfig struct {
+	// ID names the instance: [a-z0-9][a-z0-9-]*, unique.
+	ID string
+	// Plugin is the metadata id of the plugin that serves it.
+	Plugin string
+	// Target is the identity provider's name; unique among instances; defaults to ID.
+	Target string
+	// Display overrides; empty values keep the plugin's.
+	Name     sdk.I18n
+	Logo     string
+	LogoDark string
+	// Config is handed to the plugin, which validates it.
+	Config json.RawMessage
+}
+
+// Instance is a configured connector instance as clients see it.
+type Instance struct {
+	ID         string       `json:"id"`
+	Plugin     string       `json:"plugin"`
+	Target     string       `json:"target"`
+	Platform   sdk.Platform `json:"platform"`
+	Name       sdk.I18n     `json:"name"`
+	Logo       string       `json:"logo"`
+	LogoDark   string       `json:"logoDark"`
+	IsStandard bool         `json:"isStandard"`
+}
+
+// InstanceDetail adds what a configuration page needs.
+type InstanceDetail struct {
+	Instance
+	Description sdk.I18n       `json:"description"`
+	Readme      string         `json:"readme"`
+	FormItems   []sdk.FormItem `json:"formItems"`
+}
+
+// instance is a configured instance. Its plugin is looked up by id on every call,
+// so a replaced plugin binary serves it at once.
+type instance struct {
+	cfg  InstanceConfig
+	inst process.Instance
+}
+
+// Instances lists the configured instances in configuration order.
+func (h *Host) Instances() []Instance {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]Instance, 0, len(h.order))
+	for _, id := range h.order {
+		out = append(out, h.describe(h.instances[id]).Instance)
+	}
+	return out
+}
+
+// Instance describes one configured instance.
+func (h *Host) Instance(id string) (InstanceDetail, error) {
+	c, err := h.instance(id)
+	if err != nil {
+		return InstanceDetail{}, err
+	}
+	return h.describe(c), nil
+}
+
+// describe merges the plugin's current metadata with the instance's overrides.
+func (h *Host) describe(c *instance) InstanceDetail {
+	var meta sdk.Metadata
+	if proc, ok := h.Plugin(c.cfg.Plugin); ok {
+		meta = proc.Metadata()
+	}
+	return InstanceDetail{
+		Instance: Instance{
+			ID:         c.cfg.ID,
+			Plugin:     c.cfg.Plugin,
+			Target:     c.cfg.Target,
+			Platform:   meta.Platform,
+			Name:       mergeI18n(meta.Name, c.cfg.Name),
+			Logo:       firstNonEmpty(c.cfg.Logo, meta.Logo),
+			LogoDark:   firstNonEmpty(c.cfg.LogoDark, meta.LogoDark),
+			IsStandard: meta.IsStandard,
+		},
+		Description: meta.Description,
+		Readme:      meta.Readme,
+		FormItems:   meta.FormItems,
+	}
+}
+
+// AuthorizationOption adjusts one sign-in's authorization request.
+type AuthorizationOption func(*sdk.AuthorizationRequest)
+
+// WithScope asks for scope (space-separated) in place of the connector's configured
+// scope, for this sign-in only. An empty scope keeps the configured one.
+func WithScope(scope string) AuthorizationOption {
+	return func(r *sdk.AuthorizationRequest) { r.Scope = scope }
+}
+
+// AuthorizationURI starts a sign-in with connector id.
+func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state string, opts ...AuthorizationOption) (*sdk.Authorization, error) {
+	c, proc, err := h.route(id)
+	if err != nil {
+		return nil, err
+	}
+	defer h.observe(c, "AuthorizationURI", time.Now(), &err)
+	req := sdk.AuthorizationRequest{InstanceID: id, RedirectURI: redirectURI, State: state}
+	for _, o := range opts {
+		o(&req)
+	}
+	auth, err := proc.AuthorizationURI(ctx, c.inst, req)
+	return auth, err
+}
+
+// UserInfo finishes a sign-in with connector id: session is what AuthorizationURI
+// returned, callback the provider's callback parameters.
+func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
+	c, proc, err := h.route(id)
+	if err != nil {
+		return nil, err
+	}
+	defer h.observe(c, "UserInfo", time.Now(), &err)
+	res, err := proc.UserInfo(ctx, c.inst, session, callback)
+	return res, err
+}
+
+// RefreshTokens renews a token set with connector id.
+func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk.TokenSet, error) {
+	c, proc, err := h.route(id)
+	if err != nil {
+		return nil, err
+	}
+	defer h.observe(c, "RefreshTokens", time.Now(), &err)
+	tokens, err := proc.RefreshTokens(ctx, c.inst, refreshToken)
+	return tokens, err
+}
+
+// RevokeToken revokes a token at the provider with connector id (RFC 7009);
+// not_implemented when the connector cannot.
+func (h *Host) RevokeToken(ctx context.Context, id, token, hint string) error {
+	c, proc, err := h.route(id)
+	if err != nil {
+		return err
+	}
+	defer h.observe(c, "RevokeToken", time.Now(), &err)
+	err = proc.RevokeToken(ctx, c.inst, token, hint)
+	return err
+}
+
+func (h *Host) observe(c *instance, rpc string, start time.Time, err *error) {
+	if h.opts.OnCall != nil {
+		h.opts.OnCall(CallInfo{Instance: c.inst.ID, Plugin: c.cfg.Plugin, RPC: rpc, Duration: time.Since(start), Err: *err})
+	}
+}
+
+// route finds instance id and the plugin serving it now.
+func (h *Host) route(id string) (*instance, *process.Process, error) {
+	c, err := h.instance(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	proc, ok := h.Plugin(c.cfg.Plugin)
+	if !ok {
+		return nil, nil, &sdk.Error{Code: CodePluginUnavailable,
+			Message: fmt.Sprintf("connector %s: its plugin %q is not running", id, c.cfg.Plugin)}
+	}
+	return c, proc, nil
+}
+
+func (h *Host) instance(id string) (*instance, error) {
+	h.mu.RLock()
+	c, ok := h.instances[id]
+	h.mu.RUnlock()
+	if !ok {
+		return nil, &sdk.Error{Code: CodeInstanceNotFound, Message: fmt.Sprintf("no connector %q is configured", id)}
+	}
+	return c, nil
+}
+
+func mergeI18n(base, override sdk.I18n) sdk.I18n {
+	out := make(sdk.I18n, len(base)+len(override))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range override {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

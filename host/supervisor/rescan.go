@@ -1,0 +1,221 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"syscall"
+
+	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/process"
+)
+
+// stamp identifies one version of a plugin file: a copy, a rebuild or a `mv` over it
+// changes it, and so does a new digest in SHA256SUMS.
+type stamp struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+	checksum string
+}
+
+func stampOf(pl catalog.Plugin) (stamp, error) {
+	info, err := os.Stat(pl.Path)
+	if err != nil {
+		return stamp{}, err
+	}
+	s := stamp{size: info.Size(), mtime: info.ModTime().UnixNano(), checksum: string(pl.Checksum)}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		s.dev, s.ino = uint64(st.Dev), st.Ino
+	}
+	return s, nil
+}
+
+// Rescan brings the running plugins in line with the plugin folder: it starts new
+// files, replaces changed ones (the old process serves until the new one is ready,
+// then drains), and drains and stops removed ones. A replacement that fails to start
+// leaves the old plugin serving. Open calls it once; with Options.Watch the host calls
+// it whenever the folder settles after a change.
+func (s *Supervisor) Rescan(ctx context.Context) error {
+	s.reconcile.Lock()
+	defer s.reconcile.Unlock()
+	scan, err := catalog.Scan(s.opts.PluginDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range scan.Ignored {
+		s.log.Debug("ignoring file in plugin folder", "file", e.File, "reason", e.Reason)
+	}
+	for _, e := range scan.Refused {
+		s.log.Error("refusing plugin", "file", e.File, "reason", e.Reason)
+	}
+
+	s.mu.RLock()
+	var toStart []catalog.Plugin
+	stamps := map[string]stamp{}
+	present := map[string]bool{}
+	refused := append([]catalog.Entry{}, scan.Refused...)
+	for _, pl := range scan.Plugins {
+		present[pl.File] = true
+		st, err := stampOf(pl)
+		if err != nil {
+			refused = append(refused, catalog.Entry{File: pl.File, Reason: err.Error()})
+			continue
+		}
+		stamps[pl.File] = st
+		if cur, ok := s.files[pl.File]; ok && cur.stamp == st {
+			continue // unchanged and running
+		}
+		if prev, ok := s.failed[pl.File]; ok && prev == st {
+			refused = append(refused, s.failedEntry(pl.File))
+			continue // failed before and unchanged since: do not retry on every event
+		}
+		toStart = append(toStart, pl)
+	}
+	var removed []*loaded
+	for file, l := range s.files {
+		if !present[file] {
+			removed = append(removed, l)
+		}
+	}
+	s.mu.RUnlock()
+
+	results := s.startMany(ctx, toStart)
+
+	s.mu.Lock()
+	failures := map[string]string{}
+	for _, r := range results {
+		if r.err != nil {
+			failures[r.plugin.File] = r.err.Error()
+			s.failed[r.plugin.File] = stamps[r.plugin.File]
+			if old := s.files[r.plugin.File]; old != nil {
+				s.log.Error("the replacement plugin did not start; the old one keeps serving", "file", r.plugin.File, "error", r.err)
+			} else {
+				s.log.Error("plugin failed to start", "file", r.plugin.File, "error", r.err)
+			}
+		}
+	}
+	s.register(results, stamps, failures)
+	for _, l := range removed {
+		s.log.Info("plugin file removed; draining the plugin", "file", l.file.File)
+		s.unregisterLocked(l)
+	}
+	for file, reason := range failures {
+		refused = append(refused, catalog.Entry{File: file, Reason: reason})
+		s.failedReasons[file] = reason
+	}
+	for file := range s.failed {
+		if !present[file] {
+			delete(s.failed, file)
+			delete(s.failedReasons, file)
+		}
+	}
+	sort.Slice(refused, func(i, j int) bool { return refused[i].File < refused[j].File })
+	s.refused, s.ignored = refused, scan.Ignored
+	s.mu.Unlock()
+	return nil
+}
+
+type startResult struct {
+	plugin catalog.Plugin
+	proc   *process.Process
+	err    error
+}
+
+// startMany starts plugins in parallel, at most Options.StartConcurrency at once.
+func (s *Supervisor) startMany(ctx context.Context, found []catalog.Plugin) []startResult {
+	results := make([]startResult, len(found))
+	limit := s.opts.StartConcurrency
+	if limit <= 0 {
+		limit = len(found)
+	}
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i, pl := range found {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			proc, err := s.startPlugin(ctx, pl)
+			results[i] = startResult{pl, proc, err}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// register puts freshly started plugins in service. Two new files claiming one id are
+// both refused; a new file claiming the id of another running file is refused and the
+// running one keeps serving. s.mu must be held.
+func (s *Supervisor) register(results []startResult, stamps map[string]stamp, failures map[string]string) {
+	byID := map[string][]startResult{}
+	for _, r := range results {
+		if r.err == nil {
+			byID[r.proc.Metadata().ID] = append(byID[r.proc.Metadata().ID], r)
+		}
+	}
+	refuse := func(r startResult, reason string) {
+		s.log.Error("refusing plugin", "file", r.plugin.File, "reason", reason)
+		failures[r.plugin.File] = reason
+		s.failed[r.plugin.File] = stamps[r.plugin.File]
+		s.drain(r.proc)
+	}
+	for id, rs := range byID {
+		if len(rs) > 1 {
+			files := make([]string, len(rs))
+			for i, r := range rs {
+				files[i] = r.plugin.File
+			}
+			sort.Strings(files)
+			for _, r := range rs {
+				refuse(r, fmt.Sprintf("plugin id %q is claimed by more than one file: %v", id, files))
+			}
+			continue
+		}
+		r := rs[0]
+		old := s.files[r.plugin.File]
+		if other, ok := s.plugins[id]; ok && other != old {
+			refuse(r, fmt.Sprintf("plugin id %q is already served by %s", id, other.file.File))
+			continue
+		}
+		if old != nil {
+			s.log.Info("plugin replaced; draining the old process", "file", r.plugin.File, "id", id, "pid", r.proc.PID())
+			s.unregisterLocked(old)
+		} else {
+			s.log.Info("plugin ready", "id", id, "file", r.plugin.File, "pid", r.proc.PID())
+		}
+		l := &loaded{proc: r.proc, file: r.plugin, stamp: stamps[r.plugin.File]}
+		s.plugins[id], s.files[r.plugin.File] = l, l
+		delete(s.failed, r.plugin.File)
+		delete(s.failedReasons, r.plugin.File)
+	}
+}
+
+// unregisterLocked takes a plugin out of service and drains it. s.mu must be held.
+func (s *Supervisor) unregisterLocked(l *loaded) {
+	if s.plugins[l.proc.Metadata().ID] == l {
+		delete(s.plugins, l.proc.Metadata().ID)
+	}
+	if s.files[l.file.File] == l {
+		delete(s.files, l.file.File)
+	}
+	s.drain(l.proc)
+}
+
+// drain stops p once its calls in flight finish, or after the call deadline.
+func (s *Supervisor) drain(p *process.Process) {
+	s.draining.Add(1)
+	go func() {
+		defer s.draining.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.CallTimeout)
+		defer cancel()
+		p.Drain(ctx)
+	}()
+}
+
+func (s *Supervisor) failedEntry(file string) catalog.Entry {
+	return catalog.Entry{File: file, Reason: s.failedReasons[file]}
+}

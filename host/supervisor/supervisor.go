@@ -1,0 +1,241 @@
+// Package supervisor runs the plugins of one plugin folder: it scans the folder
+// (host/catalog), starts each plugin that passes the checks as its own process
+// (host/process), keeps the running ones by metadata id, follows the folder for
+// new, replaced and removed binaries, and owns the sockets folder the processes
+// talk through. What the plugins serve (configured connector instances) is the
+// host package's business; the supervisor knows only plugins.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/host/sandbox"
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	// PluginDir is the folder holding idplug-connector-* executables.
+	PluginDir string
+	// CallTimeout bounds every call to a plugin (default 10s).
+	CallTimeout time.Duration
+	// StartTimeout bounds a plugin's start and handshake (default 10s).
+	StartTimeout time.Duration
+	// StartConcurrency is how many plugins start at once; 0 starts them all together.
+	StartConcurrency int
+	// MaxInFlight bounds the calls in flight per plugin (default 512).
+	MaxInFlight int
+	// Watch follows the plugin folder: new binaries start, replaced ones are
+	// swapped without dropping calls, removed ones are drained and stopped.
+	Watch bool
+	// SettleTime is how long the folder must stay unchanged before a change is
+	// acted on, so a binary still being copied is not started (default 500ms).
+	SettleTime time.Duration
+	// Logger receives the supervisor's and the plugins' log lines.
+	Logger hclog.Logger
+	// OnRestart is called with the plugin's name each time a dead plugin is restarted.
+	OnRestart func(plugin string)
+	// OnRescan is called after each scan of the plugin folder the watcher made.
+	OnRescan func(error)
+	// Sandbox is how plugins are confined (see host/sandbox); the zero value is
+	// mode auto: everything the kernel supports.
+	Sandbox sandbox.Policy
+}
+
+// Supervisor runs the plugins of one plugin folder.
+type Supervisor struct {
+	opts      Options
+	log       hclog.Logger
+	socketDir string
+	sandbox   sandbox.Report
+
+	reconcile     sync.Mutex // one folder scan at a time
+	mu            sync.RWMutex
+	plugins       map[string]*loaded // running plugins by metadata id
+	files         map[string]*loaded // the same, by file name
+	refused       []catalog.Entry    // files that do not run, and why
+	ignored       []catalog.Entry
+	failed        map[string]stamp // files that failed to start, as they were then
+	failedReasons map[string]string
+	draining      sync.WaitGroup
+
+	watcher *watcher
+}
+
+// loaded is a running plugin and the file it runs from.
+type loaded struct {
+	proc  *process.Process
+	file  catalog.Plugin
+	stamp stamp
+}
+
+// Open scans the plugin folder and starts every plugin that passes the checks, in
+// parallel. A plugin that fails is reported by Refused and does not stop the others;
+// Open fails only when the folder itself cannot be used.
+func Open(ctx context.Context, opts Options) (*Supervisor, error) {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 10 * time.Second
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 10 * time.Second
+	}
+	if opts.SettleTime <= 0 {
+		opts.SettleTime = 500 * time.Millisecond
+	}
+	report := sandbox.Assess(opts.Sandbox, sandbox.Detect(opts.Sandbox))
+	switch {
+	case report.Refusal() != "":
+		opts.Logger.Error("plugins cannot start: "+report.Refusal(), "mode", report.Mode)
+	case len(report.Missing) > 0:
+		opts.Logger.Warn("plugins run with a partial sandbox: this kernel lacks some restrictions",
+			"missing", report.Missing, "landlock_abi", report.LandlockABI)
+	case report.Mode == sandbox.ModeOff:
+		opts.Logger.Warn("plugins run without a sandbox (sandbox mode off)")
+	}
+	removeStaleSocketDirs(opts.Logger)
+	socketDir, err := makeSocketDir(opts.Sandbox.User != nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Supervisor{
+		opts:          opts,
+		log:           opts.Logger,
+		socketDir:     socketDir,
+		sandbox:       report,
+		plugins:       map[string]*loaded{},
+		files:         map[string]*loaded{},
+		failed:        map[string]stamp{},
+		failedReasons: map[string]string{},
+	}
+	if err := s.Rescan(ctx); err != nil {
+		_ = os.RemoveAll(socketDir)
+		return nil, err
+	}
+	if opts.Watch {
+		if s.watcher, err = s.watch(); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// startPlugin launches one plugin file.
+func (s *Supervisor) startPlugin(ctx context.Context, pl catalog.Plugin) (*process.Process, error) {
+	name := pl.Name
+	return process.Start(ctx, name, pl.Path, pl.Checksum, process.Options{
+		SocketDir:     s.socketDir,
+		PluginDir:     pl.Dir,
+		Sandbox:       s.opts.Sandbox,
+		SandboxReport: s.sandbox,
+		StartTimeout:  s.opts.StartTimeout,
+		CallTimeout:   s.opts.CallTimeout,
+		MaxInFlight:   s.opts.MaxInFlight,
+		Logger:        s.log.Named("plugin"),
+		OnRestart: func() {
+			if s.opts.OnRestart != nil {
+				s.opts.OnRestart(name)
+			}
+		},
+	})
+}
+
+// PluginInfo describes a running plugin.
+type PluginInfo struct {
+	File  string
+	Path  string
+	PID   int
+	State process.State
+	Proc  *process.Process
+}
+
+// Plugins lists the running plugins, sorted by id.
+func (s *Supervisor) Plugins() []PluginInfo {
+	s.mu.RLock()
+	out := make([]PluginInfo, 0, len(s.plugins))
+	for _, l := range s.plugins {
+		out = append(out, PluginInfo{File: l.file.File, Path: l.file.Path, Proc: l.proc})
+	}
+	s.mu.RUnlock()
+	for i := range out {
+		out[i].PID, out[i].State = out[i].Proc.PID(), out[i].Proc.State()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Proc.Metadata().ID < out[j].Proc.Metadata().ID })
+	return out
+}
+
+// Plugin returns the running plugin whose metadata id is id.
+func (s *Supervisor) Plugin(id string) (*process.Process, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l, ok := s.plugins[id]
+	if !ok {
+		return nil, false
+	}
+	return l.proc, true
+}
+
+// PluginIDs lists the metadata ids of the running plugins, sorted.
+func (s *Supervisor) PluginIDs() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([]string, 0, len(s.plugins))
+	for id := range s.plugins {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Refused lists the files named like plugins that do not run, and why: failed checks,
+// failed starts, duplicate ids.
+func (s *Supervisor) Refused() []catalog.Entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]catalog.Entry{}, s.refused...)
+}
+
+// Ignored lists the files of the plugin folder that are not plugins.
+func (s *Supervisor) Ignored() []catalog.Entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]catalog.Entry{}, s.ignored...)
+}
+
+// Sandbox says how plugins are confined on this kernel.
+func (s *Supervisor) Sandbox() sandbox.Report { return s.sandbox }
+
+// Close stops watching the folder, stops every plugin and waits for them to exit.
+func (s *Supervisor) Close() error {
+	if s.watcher != nil {
+		s.watcher.stop()
+	}
+	s.reconcile.Lock() // no scan may start plugins behind our back
+	defer s.reconcile.Unlock()
+	s.mu.Lock()
+	all := s.plugins
+	s.plugins, s.files = map[string]*loaded{}, map[string]*loaded{}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, l := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.proc.Close()
+		}()
+	}
+	wg.Wait()
+	s.draining.Wait()
+	return errors.Join(os.RemoveAll(s.socketDir))
+}

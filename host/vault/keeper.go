@@ -1,0 +1,172 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
+)
+
+// RefreshFunc renews a token set through the instance's connector.
+type RefreshFunc func(ctx context.Context, instance, refreshToken string) (*sdk.TokenSet, error)
+
+// Keeper is the vault's policy over the store: it keeps the token sets of
+// sign-ins sealed under (instance, provider user id), and hands them back fresh,
+// refreshing through the connector first when they are about to expire. Any
+// front (the /v1 API, an OpenID Provider) reads tokens through it.
+type Keeper struct {
+	// Vault seals and opens the records.
+	Vault *Vault
+	// Tokens is where the sealed records live.
+	Tokens store.Tokens
+	// Refresh renews a token set through the instance's connector.
+	Refresh RefreshFunc
+	// Margin is how long before expiry a token set is refreshed on read.
+	Margin time.Duration
+	// OnOp, when set, is told of each store operation (put, read, refresh,
+	// delete) and its error, for metrics.
+	OnOp func(op string, err error)
+	// OnRefresh, when set, is told of each refresh's result: ok, refused or failed.
+	OnRefresh func(result string)
+}
+
+// OpenError is a record that does not open: the operator's to fix (a vault key
+// was dropped too early, or the record was altered). Its message names the
+// record and key, never a secret.
+type OpenError struct{ Err error }
+
+func (e *OpenError) Error() string { return e.Err.Error() }
+func (e *OpenError) Unwrap() error { return e.Err }
+
+// RefusedRefresh is the error of a read whose tokens the provider refused to
+// refresh, now or before: the grant is gone and the user must sign in again.
+func RefusedRefresh() *sdk.Error {
+	return &sdk.Error{Code: sdk.CodeSocialAccessTokenInvalid,
+		Message: "the provider refused to refresh these tokens; the user must sign in again"}
+}
+
+// Put seals and stores the token set of a finished sign-in.
+func (k *Keeper) Put(ctx context.Context, instance, userID string, tokens *sdk.TokenSet) error {
+	rec, err := k.Vault.Seal(instance, userID, tokens)
+	if err != nil {
+		return err
+	}
+	err = k.Tokens.PutTokens(ctx, rec)
+	k.op("store", err)
+	return err
+}
+
+// Read returns the user's token set, refreshed first when it expires within
+// Margin. store.ErrNotFound when there is none; RefusedRefresh's error when the
+// provider refused a refresh; an *OpenError when the record does not open.
+func (k *Keeper) Read(ctx context.Context, instance, userID string) (*sdk.TokenSet, error) {
+	rec, err := k.Tokens.Tokens(ctx, instance, userID)
+	k.op("read", err)
+	if err != nil {
+		return nil, err
+	}
+	if rec.RefreshFailed {
+		return nil, RefusedRefresh()
+	}
+	tokens, err := k.open(rec)
+	if err != nil || !k.needsRefresh(tokens) {
+		return tokens, err
+	}
+	return k.refresh(ctx, instance, userID)
+}
+
+// refresh renews a record's tokens holding its lock, so that of every caller on
+// every replica asking at once, one refreshes and the others read what it stored.
+func (k *Keeper) refresh(ctx context.Context, instance, userID string) (*sdk.TokenSet, error) {
+	var out *sdk.TokenSet
+	err := k.Tokens.UpdateTokens(ctx, instance, userID, func(rec store.TokenRecord) (*store.TokenRecord, error) {
+		if rec.RefreshFailed {
+			return nil, RefusedRefresh()
+		}
+		tokens, err := k.open(rec)
+		if err != nil {
+			return nil, err
+		}
+		if !k.needsRefresh(tokens) {
+			out = tokens // another caller refreshed while this one waited
+			return nil, nil
+		}
+		fresh, err := k.Refresh(ctx, instance, tokens.RefreshToken)
+		if err != nil {
+			if refusedByProvider(err) {
+				k.refreshed("refused")
+				rec.RefreshFailed = true
+				return &rec, RefusedRefresh()
+			}
+			k.refreshed("failed")
+			return nil, err
+		}
+		k.refreshed("ok")
+		if fresh.RefreshToken == "" { // not rotated: the old one stays good
+			fresh.RefreshToken = tokens.RefreshToken
+		}
+		next, err := k.Vault.Seal(instance, userID, fresh)
+		if err != nil {
+			return nil, err
+		}
+		out = fresh
+		return &next, nil
+	})
+	k.op("refresh", err)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Delete removes the user's record and returns its token set, for revocation at
+// the provider. The record is gone even when its tokens do not open (then the
+// error is an *OpenError); store.ErrNotFound when there was none.
+func (k *Keeper) Delete(ctx context.Context, instance, userID string) (*sdk.TokenSet, error) {
+	rec, err := k.Tokens.DeleteTokens(ctx, instance, userID)
+	k.op("delete", err)
+	if err != nil {
+		return nil, err
+	}
+	return k.open(rec)
+}
+
+func (k *Keeper) open(rec store.TokenRecord) (*sdk.TokenSet, error) {
+	tokens, err := k.Vault.Open(rec)
+	if err != nil {
+		return nil, &OpenError{err}
+	}
+	return tokens, nil
+}
+
+func (k *Keeper) needsRefresh(t *sdk.TokenSet) bool {
+	return t.RefreshToken != "" && !t.ExpiresAt.IsZero() && time.Until(t.ExpiresAt) < k.Margin
+}
+
+// refusedByProvider tells a refresh the provider refused (the grant is gone)
+// from one that failed on the way (worth a retry).
+func refusedByProvider(err error) bool {
+	var e *sdk.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case sdk.CodeSocialAccessTokenInvalid, sdk.CodeSocialAuthCodeInvalid, sdk.CodeAuthorizationFailed:
+		return true
+	}
+	return false
+}
+
+func (k *Keeper) op(op string, err error) {
+	if k.OnOp != nil {
+		k.OnOp(op, err)
+	}
+}
+
+func (k *Keeper) refreshed(result string) {
+	if k.OnRefresh != nil {
+		k.OnRefresh(result)
+	}
+}

@@ -1,0 +1,243 @@
+package vault_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/vault"
+	"github.com/idplug/idplug/internal/pgtest"
+	"github.com/idplug/idplug/sdk"
+)
+
+// provider stands in for a connector's refresh: it counts calls, and answers
+// with fresh tokens, a refusal or a failure on the way.
+type provider struct {
+	calls  atomic.Int32
+	answer func(n int32, refreshToken string) (*sdk.TokenSet, error)
+}
+
+func (p *provider) refresh(_ context.Context, instance, refreshToken string) (*sdk.TokenSet, error) {
+	n := p.calls.Add(1)
+	return p.answer(n, refreshToken)
+}
+
+func rotating(n int32, _ string) (*sdk.TokenSet, error) {
+	return &sdk.TokenSet{AccessToken: "at-" + string(rune('0'+n)), RefreshToken: "rt-" + string(rune('0'+n)), ExpiresAt: time.Now().Add(time.Hour)}, nil
+}
+
+// stores opens a fresh database of each kind, with two handles on it, as two
+// replicas would have.
+func stores(t *testing.T) map[string][2]store.Store {
+	open := func(t *testing.T, url string) store.Store {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := store.Open(ctx, url, store.Options{Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = store.Timed(s, 5*time.Second, 10*time.Second, nil)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	sqlite := "sqlite:" + filepath.Join(t.TempDir(), "idplug.db")
+	out := map[string][2]store.Store{"sqlite": {open(t, sqlite), open(t, sqlite)}}
+	if !testing.Short() {
+		pg := pgtest.Start(t)
+		out["postgres"] = [2]store.Store{open(t, pg.URL), open(t, pg.URL)}
+	}
+	return out
+}
+
+func keeper(t *testing.T, st store.Store, p *provider) *vault.Keeper {
+	v, err := vault.New([][]byte{keyA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &vault.Keeper{Vault: v, Tokens: st, Refresh: p.refresh, Margin: time.Minute}
+}
+
+func TestKeeper(t *testing.T) {
+	for name, pair := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Run("fresh tokens are read as stored", func(t *testing.T) { testFresh(t, pair[0]) })
+			t.Run("expiring tokens are refreshed, the rotated refresh token kept", func(t *testing.T) { testRefresh(t, pair[0]) })
+			t.Run("a refresh token the provider did not rotate stays", func(t *testing.T) { testNotRotated(t, pair[0]) })
+			t.Run("a refused refresh ends the record for good", func(t *testing.T) { testRefused(t, pair[0]) })
+			t.Run("a refresh that failed on the way is tried again", func(t *testing.T) { testFailed(t, pair[0]) })
+			t.Run("callers at once on two replicas refresh once", func(t *testing.T) { testOneRefresh(t, pair[0], pair[1]) })
+			t.Run("delete hands back the tokens to revoke", func(t *testing.T) { testDelete(t, pair[0]) })
+		})
+	}
+}
+
+func testFresh(t *testing.T, st store.Store) {
+	p := &provider{answer: rotating}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if _, err := k.Read(ctx, "acme", "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Read of no record: %v, want store.ErrNotFound", err)
+	}
+	in := &sdk.TokenSet{AccessToken: "at", RefreshToken: "rt", ExpiresAt: time.Now().Add(time.Hour).Truncate(time.Millisecond)}
+	if err := k.Put(ctx, "acme", "fresh", in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.Read(ctx, "acme", "fresh")
+	if err != nil || got.AccessToken != "at" || got.RefreshToken != "rt" || p.calls.Load() != 0 {
+		t.Fatalf("Read = %+v, %v after %d refreshes; want the stored tokens and none", got, err, p.calls.Load())
+	}
+}
+
+func testRefresh(t *testing.T, st store.Store) {
+	p := &provider{answer: rotating}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if err := k.Put(ctx, "acme", "expiring", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt-old", ExpiresAt: time.Now().Add(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.Read(ctx, "acme", "expiring")
+	if err != nil || got.AccessToken != "at-1" || got.RefreshToken != "rt-1" {
+		t.Fatalf("Read = %+v, %v; want the refreshed tokens", got, err)
+	}
+	// The rotated token was stored: the next read is fresh and refreshes nothing.
+	again, err := k.Read(ctx, "acme", "expiring")
+	if err != nil || again.RefreshToken != "rt-1" || p.calls.Load() != 1 {
+		t.Fatalf("second Read = %+v, %v after %d refreshes", again, err, p.calls.Load())
+	}
+}
+
+func testNotRotated(t *testing.T, st store.Store) {
+	p := &provider{answer: func(int32, string) (*sdk.TokenSet, error) {
+		return &sdk.TokenSet{AccessToken: "new", ExpiresAt: time.Now().Add(time.Hour)}, nil
+	}}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if err := k.Put(ctx, "acme", "kept", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt-kept", ExpiresAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.Read(ctx, "acme", "kept")
+	if err != nil || got.AccessToken != "new" || got.RefreshToken != "rt-kept" {
+		t.Fatalf("Read = %+v, %v; want the new access token and the old refresh token", got, err)
+	}
+}
+
+func testRefused(t *testing.T, st store.Store) {
+	p := &provider{answer: func(int32, string) (*sdk.TokenSet, error) {
+		return nil, &sdk.Error{Code: sdk.CodeSocialAccessTokenInvalid, Message: "invalid_grant"}
+	}}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if err := k.Put(ctx, "acme", "revoked", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt", ExpiresAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		_, err := k.Read(ctx, "acme", "revoked")
+		var e *sdk.Error
+		if !errors.As(err, &e) || e.Code != sdk.CodeSocialAccessTokenInvalid {
+			t.Fatalf("read %d: %v, want %s", i+1, err, sdk.CodeSocialAccessTokenInvalid)
+		}
+	}
+	if n := p.calls.Load(); n != 1 {
+		t.Fatalf("the provider was asked %d times; a refused grant must not be tried again", n)
+	}
+	// A new sign-in replaces the record, and with it the mark.
+	if err := k.Put(ctx, "acme", "revoked", &sdk.TokenSet{AccessToken: "signed-in-again", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.Read(ctx, "acme", "revoked"); err != nil || got.AccessToken != "signed-in-again" {
+		t.Fatalf("after a new sign-in: %+v, %v", got, err)
+	}
+}
+
+func testFailed(t *testing.T, st store.Store) {
+	p := &provider{answer: func(n int32, rt string) (*sdk.TokenSet, error) {
+		if n == 1 {
+			return nil, &sdk.Error{Code: sdk.CodeProviderTimeout, Message: "the provider did not answer"}
+		}
+		return rotating(n, rt)
+	}}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if err := k.Put(ctx, "acme", "flaky", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt", ExpiresAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var e *sdk.Error
+	if _, err := k.Read(ctx, "acme", "flaky"); !errors.As(err, &e) || e.Code != sdk.CodeProviderTimeout {
+		t.Fatalf("first read: %v, want the provider's timeout", err)
+	}
+	if got, err := k.Read(ctx, "acme", "flaky"); err != nil || got.AccessToken != "at-2" {
+		t.Fatalf("second read: %+v, %v; want a refresh that worked", got, err)
+	}
+}
+
+func testOneRefresh(t *testing.T, a, b store.Store) {
+	release := make(chan struct{})
+	p := &provider{answer: func(n int32, rt string) (*sdk.TokenSet, error) {
+		<-release // every other caller queues behind this refresh
+		return rotating(n, rt)
+	}}
+	ka, kb := keeper(t, a, p), keeper(t, b, p)
+	ctx := t.Context()
+	if err := ka.Put(ctx, "acme", "busy", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt", ExpiresAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	const callers = 8
+	var wg sync.WaitGroup
+	got := make([]*sdk.TokenSet, callers)
+	errs := make([]error, callers)
+	for i := range callers {
+		k := ka
+		if i%2 == 1 {
+			k = kb
+		}
+		wg.Go(func() { got[i], errs[i] = k.Read(ctx, "acme", "busy") })
+	}
+	close(release)
+	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil || got[i].AccessToken != "at-1" {
+			t.Errorf("caller %d: %+v, %v; want the one refresh's tokens", i, got[i], errs[i])
+		}
+	}
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("%d refreshes for %d callers at once; want 1 (a rotated refresh token is single-use)", n, callers)
+	}
+}
+
+func testDelete(t *testing.T, st store.Store) {
+	p := &provider{answer: rotating}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if err := k.Put(ctx, "acme", "gone", &sdk.TokenSet{AccessToken: "at", RefreshToken: "rt"}); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := k.Delete(ctx, "acme", "gone")
+	if err != nil || tokens.RefreshToken != "rt" {
+		t.Fatalf("Delete = %+v, %v", tokens, err)
+	}
+	if _, err := k.Read(ctx, "acme", "gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("read after delete: %v", err)
+	}
+	// A record sealed under a key no longer configured is deleted all the same,
+	// and says it could not be opened.
+	if err := k.Put(ctx, "acme", "old-key", &sdk.TokenSet{AccessToken: "at"}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := vault.New([][]byte{keyB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Vault = other
+	var open *vault.OpenError
+	if _, err := k.Delete(ctx, "acme", "old-key"); !errors.As(err, &open) || !errors.Is(err, vault.ErrKeyMissing) {
+		t.Fatalf("Delete under a dropped key: %v, want an OpenError naming the missing key", err)
+	}
+	if _, err := k.Delete(ctx, "acme", "old-key"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the record stayed: %v", err)
+	}
+}
