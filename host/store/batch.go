@@ -33,8 +33,7 @@ type batcher[T any] struct {
 	mu    sync.Mutex
 	queue []*pending[T]
 	// writing is set while a caller or a drain writes; one write at a time
-	// is what lets the next one gather everyone who queued meanwhile. (Two
-	// at once measured no faster on PostgreSQL either.)
+	// is what lets the next one gather everyone who queued meanwhile.
 	writing bool
 }
 

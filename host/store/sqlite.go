@@ -46,7 +46,8 @@ func (s *sqliteStore) write(ctx context.Context, fn func() error) error {
 // context that never ends. Inside them SQLite waits only for another
 // process's lock, which busy_timeout (the store's timeout) bounds, or for the
 // disk, which no interrupt stops; and the driver watches a context that can
-// end with a goroutine of its own per statement, which cost a fifth of the write.
+// end with a goroutine of its own per statement, a cost the sign-in path should
+// not pay (BENCHMARKS.md, "State").
 func (s *sqliteStore) shortWrite(ctx context.Context, fn func(ctx context.Context) error) error {
 	return s.write(ctx, func() error { return fn(context.WithoutCancel(ctx)) })
 }
@@ -213,8 +214,8 @@ func (s *sqliteStore) insertFlows(ctx context.Context, ids []string, expires []i
 	return inserted, err
 }
 
-// flowInsert returns the insert of n flow ids, prepared once: parsing it
-// again for every batch cost a fifth of the write. Called holding the write slot.
+// flowInsert returns the insert of n flow ids, prepared once rather than parsed
+// again for every batch. Called holding the write slot.
 func (s *sqliteStore) flowInsert(ctx context.Context, n int) (*sql.Stmt, error) {
 	if stmt := s.flowStmts[n]; stmt != nil {
 		return stmt, nil

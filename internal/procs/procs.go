@@ -7,8 +7,8 @@
 // handler, net/http's client loops, the writer) hand the call to one another in
 // turn: there is no parallel work, and every extra P only adds threads that wake
 // up, spin and sleep again. On a machine shared with the host, the provider's
-// clients and other plugins, those wake-ups cost a plugin more than a fifth of its
-// CPU per sign-in (BENCHMARKS.md, "Runtime settings").
+// clients and other plugins, those wake-ups are a large share of a plugin's CPU per
+// sign-in (the figures are in BENCHMARKS.md, "Runtime settings").
 //
 // Going up is immediate; going down waits for a whole window without overlap, so a
 // busy process does not flap. Changing GOMAXPROCS stops the world for some

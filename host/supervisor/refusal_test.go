@@ -1,4 +1,4 @@
-package host_test
+package supervisor_test
 
 import (
 	"os"
@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/supervisor"
 	"github.com/idplug/idplug/internal/plugintest"
 )
 
@@ -27,7 +27,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 }
 
 // TestRefusals lays out one folder per way a plugin file can be wrong and checks that
-// the host refuses exactly that file, says why, and still runs the good plugin beside it.
+// the supervisor refuses exactly that file, says why, and still runs the good plugin beside it.
 func TestRefusals(t *testing.T) {
 	example := plugintest.Binary(t, examplePkg)
 	misbehave := plugintest.Binary(t, misbehavePkg)
@@ -206,7 +206,7 @@ func TestRefusals(t *testing.T) {
 			// A good plugin beside the bad one keeps running.
 			plugintest.Install(t, dir, misbehave, "bystander")
 			tc.setup(t, dir)
-			h := open(t, dir, host.Options{StartTimeout: 2 * time.Second})
+			h := open(t, dir, supervisor.Options{StartTimeout: 2 * time.Second})
 
 			entries := h.Refused()
 			if tc.ignored {
@@ -242,7 +242,7 @@ func TestFolderWritableByOthersIsRefused(t *testing.T) {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	_, err := host.Open(t.Context(), host.Options{PluginDir: dir})
+	_, err := supervisor.Open(t.Context(), supervisor.Options{PluginDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "is writable by other users") {
 		t.Fatalf("err = %v", err)
 	}
@@ -268,7 +268,7 @@ func TestFolderWritableByItsGroupOrOwnedByAnotherUserIsRefused(t *testing.T) {
 	if err := os.Chmod(dir, 0o775); err != nil {
 		t.Fatal(err)
 	}
-	_, err := host.Open(t.Context(), host.Options{PluginDir: dir})
+	_, err := supervisor.Open(t.Context(), supervisor.Options{PluginDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "is writable by its group (mode -rwxrwxr-x): refusing to run anything from it") {
 		t.Fatalf("err = %v", err)
 	}
@@ -276,14 +276,14 @@ func TestFolderWritableByItsGroupOrOwnedByAnotherUserIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	chownOrSkip(t, dir, otherUID)
-	_, err = host.Open(t.Context(), host.Options{PluginDir: dir})
+	_, err = supervisor.Open(t.Context(), supervisor.Options{PluginDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "is owned by uid 54321, neither root nor the user idplug runs as") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestMissingFolder(t *testing.T) {
-	_, err := host.Open(t.Context(), host.Options{PluginDir: filepath.Join(t.TempDir(), "absent")})
+	_, err := supervisor.Open(t.Context(), supervisor.Options{PluginDir: filepath.Join(t.TempDir(), "absent")})
 	if err == nil || !strings.Contains(err.Error(), "absent") {
 		t.Fatalf("err = %v", err)
 	}
