@@ -81,6 +81,8 @@ type Config struct {
 	Sandbox Sandbox
 	// PluginUser, when set, is the account plugins run as (idplug must run as root).
 	PluginUser string
+	// Provider, when set, makes idplug an OpenID Provider for its clients.
+	Provider *Provider
 }
 
 // Sandbox is the sandbox section.
@@ -102,8 +104,15 @@ func (c Config) String() string {
 	for i, conn := range c.Instances {
 		ids[i] = conn.ID
 	}
-	return fmt.Sprintf("config{listen=%s admin_listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s store=%s vault_keys=%d connectors=[%s]}",
-		c.Listen, c.AdminListen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, c.Store.backend(), len(c.VaultKeys), strings.Join(ids, " "))
+	return fmt.Sprintf("config{listen=%s admin_listen=%s public_url=%s plugin_dir=%s session_keys=%d api_keys=%d call_timeout=%s session_ttl=%s log=%s/%s store=%s vault_keys=%d connectors=[%s] provider_clients=%d}",
+		c.Listen, c.AdminListen, c.PublicURL, c.PluginDir, len(c.SessionKeys), len(c.APIKeys), c.CallTimeout, c.SessionTTL, c.LogLevel, c.LogFormat, c.Store.backend(), len(c.VaultKeys), strings.Join(ids, " "), c.providerClients())
+}
+
+func (c Config) providerClients() int {
+	if c.Provider == nil {
+		return 0
+	}
+	return len(c.Provider.Clients)
 }
 
 // GoString keeps %#v from printing secrets too.

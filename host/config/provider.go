@@ -1,0 +1,334 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idplug/idplug/host/config/internal/walk"
+	"go.yaml.in/yaml/v3"
+)
+
+// OpenID Provider settings: idplug as an OpenID Provider in front of its
+// connectors, for apps and identity servers that speak OpenID Connect.
+const (
+	DefaultAccessTokenTTL  = 10 * time.Minute
+	MaxAccessTokenTTL      = 24 * time.Hour
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	MaxRefreshTokenTTL     = 365 * 24 * time.Hour
+	DefaultSSOTTL          = 8 * time.Hour
+	MaxSSOTTL              = 30 * 24 * time.Hour
+	// MinClientSecretLen is the shortest client secret accepted, in bytes.
+	MinClientSecretLen = 32
+	// maxClientJWKS bounds a client's inline key set.
+	maxClientJWKS = 64 << 10
+)
+
+// Client authentication methods at the token endpoint (OpenID Connect
+// Dynamic Client Registration's names).
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+)
+
+var (
+	providerKeys   = []string{"issuer", "access_token_ttl", "refresh_token_ttl", "sso_ttl", "clients"}
+	clientKeys     = []string{"id", "secret", "public", "redirect_uris", "post_logout_redirect_uris", "connectors", "token_endpoint_auth_method", "jwks", "id_token_signed_response_alg"}
+	clientAuths    = []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT}
+	idTokenAlgs    = []string{"RS256", "ES256"}
+	clientIDRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
+	maxClientURIs  = 32
+	maxClientNames = 1024
+)
+
+// Provider is the provider section; nil in Config when it is absent (idplug is
+// then no OpenID Provider).
+type Provider struct {
+	// Issuer is the provider's issuer URL, under PublicURL ({public_url}/oidc by
+	// default, so SDKs that derive the issuer from an endpoint find it).
+	Issuer string
+	// IssuerPath is Issuer's path below PublicURL's, like /oidc.
+	IssuerPath string
+	// AccessTokenTTL is how long an access token (and an ID token) is good for.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long a grant lasts without use; each refresh
+	// extends it.
+	RefreshTokenTTL time.Duration
+	// SSOTTL is how long a browser's sign-in serves further clients without a
+	// new trip to the provider.
+	SSOTTL time.Duration
+	// Clients are the apps allowed to sign in, in file order.
+	Clients []Client
+}
+
+// Client is one app registered with the provider.
+type Client struct {
+	ID string
+	// Secret authenticates a confidential client; empty for public clients and
+	// for private_key_jwt.
+	Secret string
+	// Public clients (a browser or native app) hold no secret and must use PKCE.
+	Public bool
+	// RedirectURIs are matched exactly.
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are matched exactly.
+	PostLogoutRedirectURIs []string
+	// Connectors are the instance ids this client may sign in with; empty means all.
+	Connectors []string
+	// AuthMethod is how the client authenticates at the token endpoint
+	// (AuthSecretBasic by default; AuthNone for public clients).
+	AuthMethod string
+	// JWKS is the client's public key set (JSON), for private_key_jwt.
+	JWKS json.RawMessage
+	// IDTokenAlg signs the client's ID tokens: RS256 (the default) or ES256.
+	IDTokenAlg string
+}
+
+// AllowsConnector reports whether the client may sign in with instance id.
+func (c Client) AllowsConnector(id string) bool {
+	return len(c.Connectors) == 0 || slices.Contains(c.Connectors, id)
+}
+
+// String names the client without its secret.
+func (c Client) String() string { return "client " + c.ID }
+
+// provider decodes the provider section. It runs after the instances are
+// decoded, so a client's connectors can be checked against them.
+func (d *decoder) provider(cfg *Config, fs walk.Fields) {
+	e, ok, at := fs.At("provider")
+	if !ok {
+		return
+	}
+	v := walk.Deref(e.Value)
+	if v.Kind != yaml.MappingNode {
+		d.ps.Add(at.Path, at.Pos, "must be a mapping, like {clients: [...]}")
+		return
+	}
+	pfs := d.Known(v, at.Path, providerKeys)
+	pfs.Pos = walk.PosOf(v)
+	p := &Provider{}
+	d.issuer(p, cfg.PublicURL, pfs)
+	p.AccessTokenTTL = d.duration(pfs, "access_token_ttl", DefaultAccessTokenTTL, MaxAccessTokenTTL)
+	p.RefreshTokenTTL = d.duration(pfs, "refresh_token_ttl", DefaultRefreshTokenTTL, MaxRefreshTokenTTL)
+	p.SSOTTL = d.duration(pfs, "sso_ttl", DefaultSSOTTL, MaxSSOTTL)
+	p.Clients = d.clients(pfs, cfg.Instances)
+	if !cfg.Store.Enabled() {
+		d.ps.Add(at.Path, at.Pos, "needs a store (codes are single-use and refresh tokens rotate across replicas): remove store: {url: off}")
+	}
+	cfg.Provider = p
+}
+
+// issuer decodes the issuer: a URL under public_url, so that idplug serves its
+// endpoints there.
+func (d *decoder) issuer(p *Provider, publicURL string, pfs walk.Fields) {
+	s, set, at := pfs.Text("issuer")
+	if !set {
+		s = publicURL + "/oidc"
+	}
+	s = strings.TrimRight(s, "/")
+	base := publicURL + "/"
+	u, err := url.Parse(s)
+	switch {
+	case publicURL == "":
+		return // public_url's own problem is reported
+	case err != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?#"):
+		d.ps.Add(at.Path, at.Pos, "%q must be a URL without a query or fragment", s)
+	case !strings.HasPrefix(s, base) || len(s) == len(base):
+		d.ps.Add(at.Path, at.Pos, "%q must be a path under public_url (%s), like %s/oidc", s, publicURL, publicURL)
+	case strings.Contains(s[len(base):], "//") || strings.Contains("/"+s[len(base):]+"/", "/../") || strings.Contains("/"+s[len(base):]+"/", "/./"):
+		d.ps.Add(at.Path, at.Pos, "%q must be a clean path under public_url", s)
+	default:
+		p.Issuer = s
+		p.IssuerPath = "/" + s[len(base):]
+	}
+}
+
+func (d *decoder) clients(pfs walk.Fields, instances []Instance) []Client {
+	e, ok, at := pfs.At("clients")
+	if !ok {
+		d.ps.Add(at.Path, at.Pos, "is required: at least one client")
+		return nil
+	}
+	seq := walk.Deref(e.Value)
+	if seq.Kind != yaml.SequenceNode {
+		d.ps.Add(at.Path, at.Pos, "must be a list of clients")
+		return nil
+	}
+	if len(seq.Content) == 0 {
+		d.ps.Add(at.Path, at.Pos, "is required: at least one client")
+	}
+	known := map[string]bool{}
+	for _, in := range instances {
+		known[in.ID] = true
+	}
+	var out []Client
+	ids := map[string]int{}
+	for i, n := range seq.Content {
+		path := at.Path.Item(i)
+		if walk.Deref(n).Kind != yaml.MappingNode {
+			d.ps.Add(path, walk.PosOf(n), "must be a mapping with at least id and redirect_uris")
+			continue
+		}
+		cfs := d.Known(walk.Deref(n), path, clientKeys)
+		cfs.Pos = walk.PosOf(n)
+		c := d.client(cfs, known)
+		if c.ID != "" {
+			if first, dup := ids[c.ID]; dup {
+				_, _, idAt := cfs.Text("id")
+				d.ps.Add(idAt.Path, idAt.Pos, "%q is already the id of clients[%d]", c.ID, first)
+			}
+			ids[c.ID] = i
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (d *decoder) client(cfs walk.Fields, known map[string]bool) Client {
+	var c Client
+	id, set, idAt := cfs.Text("id")
+	switch {
+	case !set:
+		d.ps.Add(idAt.Path, idAt.Pos, "is required")
+	case !clientIDRE.MatchString(id):
+		d.ps.Add(idAt.Path, idAt.Pos, "%q must be 1 to 128 letters, digits and . _ ~ - (not starting with a symbol)", id)
+	}
+	c.ID = id
+	if s, set, at := cfs.Text("public"); set {
+		switch s {
+		case "true":
+			c.Public = true
+		case "false":
+		default:
+			d.ps.Add(at.Path, at.Pos, "must be true or false")
+		}
+	}
+	secret, secretSet, secretAt := cfs.Text("secret")
+	c.Secret = secret
+	method, methodSet, methodAt := cfs.Text("token_endpoint_auth_method")
+	c.AuthMethod = AuthSecretBasic
+	switch {
+	case c.Public:
+		if methodSet && method != AuthNone {
+			d.ps.Add(methodAt.Path, methodAt.Pos, "a public client authenticates with none (and PKCE), not %q", method)
+		}
+		c.AuthMethod = AuthNone
+	case methodSet && !slices.Contains(clientAuths, method):
+		d.ps.Add(methodAt.Path, methodAt.Pos, "%q must be one of %s (none is for public: true)", method, strings.Join(clientAuths, ", "))
+	case methodSet:
+		c.AuthMethod = method
+	}
+	switch {
+	case c.Public && secretSet:
+		d.ps.Add(secretAt.Path, secretAt.Pos, "a public client has no secret: anyone can read it out of the app")
+	case c.AuthMethod == AuthPrivateKeyJWT && secretSet:
+		d.ps.Add(secretAt.Path, secretAt.Pos, "a private_key_jwt client authenticates with its key, not a secret")
+	case c.AuthMethod == AuthSecretBasic || c.AuthMethod == AuthSecretPost:
+		// Say how long, never what it is.
+		if !secretSet || len(secret) < MinClientSecretLen {
+			d.ps.Add(secretAt.Path, secretAt.Pos, "is required: %d bytes or more for a confidential client (openssl rand -base64 32 makes one), or set public: true", MinClientSecretLen)
+		}
+	}
+	c.JWKS = d.clientJWKS(cfs, c.AuthMethod == AuthPrivateKeyJWT)
+	c.IDTokenAlg = d.enum(cfs, "id_token_signed_response_alg", "RS256", idTokenAlgs)
+	items, empty, at := cfs.List("redirect_uris")
+	if empty {
+		d.ps.Add(at.Path, at.Pos, "is required: the exact URLs the app receives codes at")
+	}
+	c.RedirectURIs = d.clientURIs(items, c.Public)
+	items, _, _ = cfs.List("post_logout_redirect_uris")
+	c.PostLogoutRedirectURIs = d.clientURIs(items, c.Public)
+	items, _, _ = cfs.List("connectors")
+	if len(items) > maxClientNames {
+		d.ps.Add(at.Path, at.Pos, "lists more than %d connectors", maxClientNames)
+	}
+	for _, it := range items {
+		if !known[it.Value] {
+			d.ps.Add(it.At.Path, it.At.Pos, "%q is no connector instance of this file", it.Value)
+			continue
+		}
+		c.Connectors = append(c.Connectors, it.Value)
+	}
+	return c
+}
+
+// clientJWKS decodes jwks: a JSON key set, inline or through ${file:...}.
+func (d *decoder) clientJWKS(cfs walk.Fields, required bool) json.RawMessage {
+	s, set, at := cfs.Text("jwks")
+	switch {
+	case !set && required:
+		d.ps.Add(at.Path, at.Pos, `is required for private_key_jwt: the client's public keys, like '{"keys": [...]}' or ${file:client.jwks}`)
+		return nil
+	case !set:
+		return nil
+	case !required:
+		d.ps.Add(at.Path, at.Pos, "is only for token_endpoint_auth_method: private_key_jwt")
+		return nil
+	case len(s) > maxClientJWKS:
+		d.ps.Add(at.Path, at.Pos, "is more than %d bytes", maxClientJWKS)
+		return nil
+	}
+	var set2 struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(s), &set2); err != nil || len(set2.Keys) == 0 {
+		d.ps.Add(at.Path, at.Pos, `must be a JSON key set with at least one key, like {"keys": [{"kty": "EC", ...}]}`)
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+// clientURIs checks redirect URIs: absolute, without a fragment, https, or
+// http on a loopback address; a public (native) client may also use a
+// private-use scheme (RFC 8252 7.1), never javascript: or data:.
+func (d *decoder) clientURIs(items []walk.Item, public bool) []string {
+	if len(items) > maxClientURIs {
+		d.ps.Add(items[0].At.Path, items[0].At.Pos, "lists more than %d URLs", maxClientURIs)
+		items = items[:maxClientURIs]
+	}
+	var out []string
+	for _, it := range items {
+		if msg := checkRedirectURI(it.Value, public); msg != "" {
+			d.ps.Add(it.At.Path, it.At.Pos, "%s", msg)
+			continue
+		}
+		out = append(out, it.Value)
+	}
+	return out
+}
+
+func checkRedirectURI(s string, public bool) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme == "" || len(s) > 2048:
+		return fmt.Sprintf("%q must be an absolute URL", s)
+	case u.Fragment != "" || strings.ContainsRune(s, '#'):
+		return fmt.Sprintf("%q must not have a fragment", s)
+	case u.User != nil:
+		return fmt.Sprintf("%q must not contain a user name or password", s)
+	}
+	switch scheme := strings.ToLower(u.Scheme); scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Sprintf("%q has no host", s)
+		}
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
+			return fmt.Sprintf("%q must be https (http only on a loopback address)", s)
+		}
+	case "javascript", "data", "vbscript", "file":
+		return fmt.Sprintf("%q: the %s scheme is never a redirect URI", s, scheme)
+	default:
+		if !public || !strings.Contains(scheme, ".") {
+			return fmt.Sprintf("%q must be https; only a public (native) client may use a private-use scheme, and it must be a reversed domain name like com.example.app:/callback", s)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var secret32 = strings.Repeat("s", 32)
+
+// withProvider is a valid file with one connector instance (acme) and the
+// provider section given, from line 7.
+func withProvider(lines ...string) string {
+	return withMinimal(append([]string{
+		"connectors:",
+		"  - {id: acme, plugin: oauth2}",
+		"  - {id: other, plugin: oauth2}",
+		"provider:",
+	}, lines...)...)
+}
+
+func TestProviderDefaults(t *testing.T) {
+	cfg := mustParse(t, withProvider(
+		"  clients:",
+		"    - id: app",
+		"      secret: "+secret32,
+		"      redirect_uris: [https://app.example/cb]",
+	), nil)
+	p := cfg.Provider
+	if p == nil {
+		t.Fatal("no provider")
+	}
+	if p.Issuer != "http://127.0.0.1:8080/oidc" || p.IssuerPath != "/oidc" {
+		t.Errorf("issuer = %q (path %q), want {public_url}/oidc", p.Issuer, p.IssuerPath)
+	}
+	if p.AccessTokenTTL != DefaultAccessTokenTTL || p.RefreshTokenTTL != DefaultRefreshTokenTTL || p.SSOTTL != DefaultSSOTTL {
+		t.Errorf("ttls = %s %s %s", p.AccessTokenTTL, p.RefreshTokenTTL, p.SSOTTL)
+	}
+	c := p.Clients[0]
+	if c.ID != "app" || c.Public || c.AuthMethod != AuthSecretBasic || c.IDTokenAlg != "RS256" || !c.AllowsConnector("acme") || !c.AllowsConnector("other") {
+		t.Errorf("client = %+v", c)
+	}
+	if strings.Contains(cfg.String(), secret32) || strings.Contains(c.String(), secret32) {
+		t.Error("a client secret is printed")
+	}
+}
+
+func TestProviderClients(t *testing.T) {
+	cfg := mustParse(t, withProvider(
+		"  issuer: http://127.0.0.1:8080/auth/oidc/",
+		"  access_token_ttl: 5m",
+		"  clients:",
+		"    - id: spa",
+		"      public: true",
+		"      redirect_uris: [http://localhost:3000/callback, com.example.app:/cb]",
+		"      post_logout_redirect_uris: [http://localhost:3000/]",
+		"      connectors: [acme]",
+		"    - id: backend",
+		`      jwks: '{"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]}'`,
+		"      token_endpoint_auth_method: private_key_jwt",
+		"      id_token_signed_response_alg: ES256",
+		"      redirect_uris: [https://backend.example/cb]",
+	), nil)
+	p := cfg.Provider
+	if p.Issuer != "http://127.0.0.1:8080/auth/oidc" || p.IssuerPath != "/auth/oidc" || p.AccessTokenTTL != 5*time.Minute {
+		t.Errorf("provider = %+v", p)
+	}
+	spa, backend := p.Clients[0], p.Clients[1]
+	if !spa.Public || spa.AuthMethod != AuthNone || spa.AllowsConnector("other") || !spa.AllowsConnector("acme") ||
+		!slices.Equal(spa.RedirectURIs, []string{"http://localhost:3000/callback", "com.example.app:/cb"}) {
+		t.Errorf("spa = %+v", spa)
+	}
+	if backend.AuthMethod != AuthPrivateKeyJWT || backend.IDTokenAlg != "ES256" || len(backend.JWKS) == 0 || backend.Secret != "" {
+		t.Errorf("backend = %+v", backend)
+	}
+}
+
+func TestProviderProblems(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  []string
+	}{
+		{"no clients", []string{"  issuer: http://127.0.0.1:8080/oidc"},
+			[]string{"7 provider.clients: is required: at least one client"}},
+		{"unknown keys", []string{"  clients:", "    - id: app", "      secret: " + secret32, "      redirect_uris: [https://a.example/cb]", "      redirect_uri: [x]", "  issuerr: x"},
+			[]string{"11 provider.clients[0].redirect_uri: unknown key; did you mean redirect_uris?", "12 provider.issuerr: unknown key; did you mean issuer?"}},
+		{"issuer outside public_url", []string{"  issuer: https://evil.example/oidc", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.issuer: "https://evil.example/oidc" must be a path under public_url (http://127.0.0.1:8080), like http://127.0.0.1:8080/oidc`}},
+		{"issuer that climbs out", []string{"  issuer: http://127.0.0.1:8080/a/../oidc", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.issuer: "http://127.0.0.1:8080/a/../oidc" must be a clean path under public_url`}},
+		{"issuer with a query", []string{"  issuer: http://127.0.0.1:8080/oidc?x=1", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.issuer: "http://127.0.0.1:8080/oidc?x=1" must be a URL without a query or fragment`}},
+		{"confidential client without a secret", []string{"  clients: [{id: app, redirect_uris: [https://a.example/cb]}]"},
+			[]string{"7 provider.clients[0].secret: is required: 32 bytes or more for a confidential client (openssl rand -base64 32 makes one), or set public: true"}},
+		{"short secret, never echoed", []string{"  clients: [{id: app, secret: short-secret, redirect_uris: [https://a.example/cb]}]"},
+			[]string{"7 provider.clients[0].secret: is required: 32 bytes or more for a confidential client (openssl rand -base64 32 makes one), or set public: true"}},
+		{"public client with a secret", []string{"  clients: [{id: app, public: true, secret: " + secret32 + ", redirect_uris: [https://a.example/cb]}]"},
+			[]string{"7 provider.clients[0].secret: a public client has no secret: anyone can read it out of the app"}},
+		{"public client with another method", []string{"  clients: [{id: app, public: true, token_endpoint_auth_method: client_secret_post, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.clients[0].token_endpoint_auth_method: a public client authenticates with none (and PKCE), not "client_secret_post"`}},
+		{"confidential client with none", []string{"  clients: [{id: app, token_endpoint_auth_method: none, secret: " + secret32 + ", redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.clients[0].token_endpoint_auth_method: "none" must be one of client_secret_basic, client_secret_post, private_key_jwt (none is for public: true)`}},
+		{"private_key_jwt without keys", []string{"  clients: [{id: app, token_endpoint_auth_method: private_key_jwt, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.clients[0].jwks: is required for private_key_jwt: the client's public keys, like '{"keys": [...]}' or ${file:client.jwks}`}},
+		{"keys that are not a key set", []string{"  clients: [{id: app, token_endpoint_auth_method: private_key_jwt, jwks: '{}', redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.clients[0].jwks: must be a JSON key set with at least one key, like {"keys": [{"kty": "EC", ...}]}`}},
+		{"duplicate ids", []string{"  clients:", "    - {id: app, public: true, redirect_uris: [https://a.example/cb]}", "    - {id: app, public: true, redirect_uris: [https://a.example/cb]}"},
+			[]string{`9 provider.clients[1].id: "app" is already the id of clients[0]`}},
+		{"bad id", []string{"  clients: [{id: -app, public: true, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.clients[0].id: "-app" must be 1 to 128 letters, digits and . _ ~ - (not starting with a symbol)`}},
+		{"unknown connector", []string{"  clients: [{id: app, public: true, connectors: [acme, nope], redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.clients[0].connectors[1]: "nope" is no connector instance of this file`}},
+		{"no redirect URIs", []string{"  clients: [{id: app, public: true}]"},
+			[]string{"7 provider.clients[0].redirect_uris: is required: the exact URLs the app receives codes at"}},
+		{"hostile redirect URIs", []string{"  clients:", "    - id: app", "      public: true", "      redirect_uris:",
+			"        - javascript:alert(1)", "        - http://evil.example/cb", "        - https://a.example/cb#frag", "        - /relative", "        - https://user:pw@a.example/cb", "        - myapp:/cb"},
+			[]string{
+				`11 provider.clients[0].redirect_uris[0]: "javascript:alert(1)": the javascript scheme is never a redirect URI`,
+				`12 provider.clients[0].redirect_uris[1]: "http://evil.example/cb" must be https (http only on a loopback address)`,
+				`13 provider.clients[0].redirect_uris[2]: "https://a.example/cb#frag" must not have a fragment`,
+				`14 provider.clients[0].redirect_uris[3]: "/relative" must be an absolute URL`,
+				`15 provider.clients[0].redirect_uris[4]: "https://user:pw@a.example/cb" must not contain a user name or password`,
+				`16 provider.clients[0].redirect_uris[5]: "myapp:/cb" must be https; only a public (native) client may use a private-use scheme, and it must be a reversed domain name like com.example.app:/callback`,
+			}},
+		{"a confidential client's private-use scheme", []string{"  clients: [{id: app, secret: " + secret32 + ", redirect_uris: [com.example.app:/cb]}]"},
+			[]string{`7 provider.clients[0].redirect_uris[0]: "com.example.app:/cb" must be https; only a public (native) client may use a private-use scheme, and it must be a reversed domain name like com.example.app:/callback`}},
+		{"bad alg", []string{"  clients: [{id: app, public: true, id_token_signed_response_alg: none, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.clients[0].id_token_signed_response_alg: "none" must be one of RS256, ES256`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := problemsOf(t, withProvider(tc.lines...), nil)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(tc.want, "\n     "))
+			}
+			for _, p := range got {
+				if strings.Contains(p, secret32) || strings.Contains(p, "short-secret") {
+					t.Errorf("a problem echoes a secret: %s", p)
+				}
+			}
+		})
+	}
+}
+
+func TestProviderNeedsAStore(t *testing.T) {
+	got := problemsOf(t, withMinimal("store: {url: off}", "provider:", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"), nil)
+	want := []string{"5 provider: needs a store (codes are single-use and refresh tokens rotate across replicas): remove store: {url: off}"}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems = %q, want %q", got, want)
+	}
+}
