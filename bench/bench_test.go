@@ -19,7 +19,7 @@ import (
 	"github.com/idplug/idplug/bench/internal/suite"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/internal/plugintest"
-	"github.com/idplug/idplug/plugins/oauth2/connector"
+	"github.com/idplug/idplug/plugins/oauth2/oauth2connector"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
 )
@@ -58,7 +58,7 @@ func oauth2Plugin(tb testing.TB) string {
 }
 
 // openHost runs the oauth2 plugin in a host with the given instances configured.
-func openHost(tb testing.TB, cfgs []host.ConnectorConfig) *host.Host {
+func openHost(tb testing.TB, cfgs []host.InstanceConfig) *host.Host {
 	tb.Helper()
 	dir := plugintest.Folder(tb)
 	plugintest.Install(tb, dir, oauth2Plugin(tb), "oauth2")
@@ -99,7 +99,7 @@ func BenchmarkAuthorizationURL(b *testing.B) {
 	ctx := context.Background()
 
 	b.Run("host", func(b *testing.B) {
-		h := openHost(b, []host.ConnectorConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
+		h := openHost(b, []host.InstanceConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
 		loop(b, func() error {
 			_, err := h.AuthorizationURI(ctx, "bench", suite.RedirectURI, state)
 			return err
@@ -142,11 +142,11 @@ func BenchmarkAuthorizationURL(b *testing.B) {
 	}
 
 	b.Run("in-process", func(b *testing.B) {
-		in, err := connector.New().ParseConfig(cfg)
+		in, err := oauth2connector.New().ParseConfig(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := connector.New()
+		c := oauth2connector.New()
 		req := sdk.AuthorizationRequest{InstanceID: "bench", RedirectURI: suite.RedirectURI, State: state}
 		loop(b, func() error {
 			_, err := c.AuthorizationURI(ctx, in, req)
@@ -190,12 +190,12 @@ func BenchmarkInstances(b *testing.B) {
 const settle = 2 * time.Second
 
 // instanceConfigs returns n distinct instances (each with its own client id).
-func instanceConfigs(tb testing.TB, base map[string]any, n int) []host.ConnectorConfig {
-	cfgs := make([]host.ConnectorConfig, n)
+func instanceConfigs(tb testing.TB, base map[string]any, n int) []host.InstanceConfig {
+	cfgs := make([]host.InstanceConfig, n)
 	for i := range cfgs {
 		c := maps(base)
 		c["clientId"] = fmt.Sprintf("bench-client-%05d", i)
-		cfgs[i] = host.ConnectorConfig{ID: fmt.Sprintf("i%05d", i), Plugin: "oauth2", Config: mustJSON(tb, c)}
+		cfgs[i] = host.InstanceConfig{ID: fmt.Sprintf("i%05d", i), Plugin: "oauth2", Config: mustJSON(tb, c)}
 	}
 	return cfgs
 }
@@ -237,7 +237,7 @@ func BenchmarkSignIn(b *testing.B) {
 	ctx := context.Background()
 
 	b.Run("host", func(b *testing.B) {
-		h := openHost(b, []host.ConnectorConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
+		h := openHost(b, []host.InstanceConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
 		auth, err := h.AuthorizationURI(ctx, "bench", suite.RedirectURI, state)
 		if err != nil {
 			b.Fatal(err)
@@ -250,11 +250,11 @@ func BenchmarkSignIn(b *testing.B) {
 	})
 
 	b.Run("in-process", func(b *testing.B) {
-		in, err := connector.New().ParseConfig(cfg)
+		in, err := oauth2connector.New().ParseConfig(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := connector.New()
+		c := oauth2connector.New()
 		auth, err := c.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{InstanceID: "bench", RedirectURI: suite.RedirectURI, State: state})
 		if err != nil {
 			b.Fatal(err)
@@ -282,12 +282,12 @@ func TestInProcessMatchesPlugin(t *testing.T) {
 	stubURL := stubURL(t)
 	cfg := suite.ConnectorConfigJSON(stubURL)
 	ctx := context.Background()
-	h := openHost(t, []host.ConnectorConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
-	in, err := connector.New().ParseConfig(cfg)
+	h := openHost(t, []host.InstanceConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
+	in, err := oauth2connector.New().ParseConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := connector.New()
+	c := oauth2connector.New()
 
 	fromPlugin, err := h.AuthorizationURI(ctx, "bench", suite.RedirectURI, state)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/idplug/idplug/bench/internal/suite"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/internal/plugintest"
-	oidc "github.com/idplug/idplug/plugins/oidc/connector"
+	"github.com/idplug/idplug/plugins/oidc/oidcconnector"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -35,7 +35,7 @@ func BenchmarkOIDCSignIn(b *testing.B) {
 	stubURL := stubURL(b)
 	cfg := oidcConfig(stubURL)
 	ctx := context.Background()
-	c := oidc.New()
+	c := oidcconnector.New()
 	in, err := c.ParseConfig(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -119,7 +119,7 @@ func openOIDCHost(tb testing.TB, cfg json.RawMessage) *host.Host {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = h.Close() })
-	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "bench", Plugin: "oidc", Config: cfg}}); err != nil {
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "bench", Plugin: "oidc", Config: cfg}}); err != nil {
 		tb.Fatal(err)
 	}
 	return h

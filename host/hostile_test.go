@@ -262,6 +262,9 @@ func checkContained(t *testing.T, res hostileResult, secrets map[string]string) 
 	if escapes < 18 || needs < 4 {
 		t.Errorf("only %d escapes and %d needs were tried: %v", escapes, needs, res.Attempts)
 	}
+	if _, ok := res.Attempts[execOwnCopy]; !ok {
+		t.Errorf("the plugin did not try to run a copy of itself from its socket folder: %v", res.Attempts)
+	}
 	if res.Example != "ok" {
 		t.Errorf("the host stopped serving the other plugin: %s", res.Example)
 	}
@@ -269,6 +272,10 @@ func checkContained(t *testing.T, res hostileResult, secrets map[string]string) 
 		t.Errorf("this kernel should apply the whole sandbox, missing %v", res.Sandbox.Missing)
 	}
 }
+
+// execOwnCopy is the attempt to run a program the plugin wrote: a copy of
+// itself in its socket folder, the one folder it may write.
+const execOwnCopy = "deny:exec a copy of itself from the socket folder"
 
 // requireFullSandbox skips a test of the whole sandbox on a kernel that cannot
 // apply it (Landlock ABI 6 and seccomp are needed).
@@ -334,7 +341,7 @@ func TestSandboxOffLetsThePluginThrough(t *testing.T) {
 	t.Cleanup(func() { _ = os.Remove("/tmp/hostile-was-here") }) // it got out
 	res, _ := hostileRun(t, nil, sandbox.ModeOff, "")
 	for _, what := range []string{"deny:read key file", "deny:read another plugin's file", "deny:bind tcp", "deny:list /tmp",
-		"deny:ptrace host", "deny:read host memory", "deny:read host environ"} {
+		"deny:ptrace host", "deny:read host memory", "deny:read host environ", execOwnCopy} {
 		if res.Attempts[what] != "allowed" {
 			t.Errorf("with the sandbox off, %s = %q, want allowed", what, res.Attempts[what])
 		}

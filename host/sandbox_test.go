@@ -47,6 +47,35 @@ func TestRequiredModeRefusesAnIncompleteSandbox(t *testing.T) {
 	}
 }
 
+// A policy set in code with a misspelt mode or a lone "*" key fails closed: the
+// host starts, starts no plugin, and says why, naming what is wrong; it never
+// runs a plugin less confined than the mode meant.
+func TestSandboxPolicyTypoStartsNoPlugin(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
+	for _, c := range []struct {
+		policy sandbox.Policy
+		want   string
+	}{
+		{sandbox.Policy{Mode: "requierd"}, `sandbox mode "requierd" is not one of auto, required, off`},
+		{sandbox.Policy{Mode: "of"}, `sandbox mode "of"`},
+		{sandbox.Policy{Read: map[string][]string{"*": {"/etc"}}}, `sandbox read key "*" names every plugin`},
+		{sandbox.Policy{Exec: map[string][]string{"*": {"/bin"}}}, `sandbox exec key "*" names every plugin`},
+	} {
+		logs := logtest.New()
+		h := open(t, dir, host.Options{Sandbox: c.policy, Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs})})
+		if len(h.Plugins()) != 0 {
+			t.Errorf("policy %+v: a plugin started: %+v", c.policy, h.Plugins())
+		}
+		if reason := refusedReason(h, "idplug-connector-example"); !strings.Contains(reason, c.want) {
+			t.Errorf("policy %+v: refused because %q, want %q", c.policy, reason, c.want)
+		}
+		if !strings.Contains(logs.String(), "[ERROR] plugins cannot start: "+c.want) {
+			t.Errorf("policy %+v: the host did not say why plugins cannot start:\n%s", c.policy, logs)
+		}
+	}
+}
+
 // In mode auto, an older kernel gives what it can, and the host says what is
 // missing at WARN and in its status.
 func TestAutoModeAppliesWhatTheKernelHasAndSaysWhatNot(t *testing.T) {

@@ -19,14 +19,15 @@ import (
 // Serve runs c as an idplug plugin until the host stops it, and never returns normally.
 // Call it from main. Run by hand, outside a host, it explains what it is and exits.
 func Serve[C any](c Connector[C], opts ...ServeOption) {
-	o := serveOptions{parentCheck: time.Second, adaptiveProcs: true}
+	o := serveOptions{parentCheck: time.Second, adaptiveProcs: true, gcHeadroom: DefaultGCHeadroom}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.gcPercent != nil {
+	switch {
+	case o.gcPercent != nil:
 		gcpercent.Set(*o.gcPercent)
-	} else {
-		gcpercent.KeepHeadroom(DefaultGCHeadroom)
+	case o.gcHeadroom > 0:
+		gcpercent.KeepHeadroom(o.gcHeadroom)
 	}
 	log := newPluginLogger(os.Stderr, levelFromEnv())
 	var extra []grpc.UnaryServerInterceptor
@@ -52,7 +53,8 @@ type ServeOption func(*serveOptions)
 
 type serveOptions struct {
 	parentCheck   time.Duration
-	gcPercent     *int // nil: DefaultGCHeadroom
+	gcPercent     *int   // set by WithGCPercent; wins over gcHeadroom
+	gcHeadroom    uint64 // 0: Go's default target
 	adaptiveProcs bool
 }
 
@@ -75,7 +77,14 @@ const DefaultGCHeadroom = 16 << 20
 // is Go's default; a negative value turns the collector off). A GOGC variable in
 // the plugin's environment wins over both.
 func WithGCPercent(percent int) ServeOption {
-	return func(o *serveOptions) { o.gcPercent = &percent }
+	return func(o *serveOptions) { o.gcPercent, o.gcHeadroom = &percent, 0 }
+}
+
+// WithGCHeadroom lets the heap grow by about bytes over live memory before the
+// garbage collector runs, and never by less than Go's default; zero keeps Go's
+// default target.
+func WithGCHeadroom(bytes uint64) ServeOption {
+	return func(o *serveOptions) { o.gcPercent, o.gcHeadroom = nil, bytes }
 }
 
 // WithAdaptiveProcs turns on or off (it is on by default) running the plugin on one

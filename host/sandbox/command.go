@@ -46,6 +46,9 @@ func Command(l Launch) (*exec.Cmd, error) {
 	if reason := l.Report.Refusal(); reason != "" {
 		return nil, fmt.Errorf("%s", reason)
 	}
+	if err := l.Policy.Check(); err != nil {
+		return nil, err
+	}
 	spec := Spec{Args: []string{l.Path}}
 	if l.Report.Mode != ModeOff {
 		spec.Required = l.Report.Mode == ModeRequired

@@ -17,11 +17,13 @@ import (
 var childReadPaths = []string{"/sys/fs/cgroup"}
 
 // ForPlugin collects the entries of m that apply to plugin name: its own key, and
-// every key ending in "*" whose text before the "*" starts name ("logto-*").
+// every key ending in "*" whose text before the "*" starts name ("logto-*"). A
+// lone "*" applies to none (Policy.Check refuses it).
 func ForPlugin(m map[string][]string, name string) []string {
 	var keys []string
 	for k := range m {
-		if k == name || (strings.HasSuffix(k, "*") && strings.HasPrefix(name, strings.TrimSuffix(k, "*"))) {
+		prefix, wild := strings.CutSuffix(k, "*")
+		if k == name || (wild && prefix != "" && strings.HasPrefix(name, prefix)) {
 			keys = append(keys, k)
 		}
 	}

@@ -17,6 +17,12 @@ var presets = []landlock.Config{{}, landlock.V1, landlock.V2, landlock.V3, landl
 const (
 	readOnly = ll.AccessFSReadFile | ll.AccessFSReadDir
 	runnable = ll.AccessFSReadFile | ll.AccessFSExecute
+	// writable is what the socket folder allows: list it, read, write and
+	// truncate files, make and remove files, folders and the Unix socket. Never
+	// execute (a plugin would run a program it wrote itself), nor device nodes,
+	// fifos or links, which nothing there needs.
+	writable = readOnly | ll.AccessFSWriteFile | ll.AccessFSTruncate | ll.AccessFSMakeReg |
+		ll.AccessFSMakeDir | ll.AccessFSMakeSock | ll.AccessFSRemoveFile | ll.AccessFSRemoveDir
 )
 
 // restrictFS applies the Landlock ruleset of spec to the calling thread, which
@@ -30,6 +36,23 @@ func restrictFS(spec Spec) error {
 		}
 		return nil
 	}
+	cfg, rules := ruleset(abi, spec)
+	fd, flags, err := cfg.NewRulesetFD(rules...)
+	if err != nil {
+		return err
+	}
+	if fd < 0 {
+		if spec.Required {
+			return errors.New("nothing could be restricted")
+		}
+		return nil
+	}
+	return ll.LandlockRestrictSelf(fd, flags)
+}
+
+// ruleset is the Landlock configuration and rules of spec on a kernel that
+// offers Landlock ABI abi.
+func ruleset(abi int, spec Spec) (landlock.Config, []landlock.Rule) {
 	if spec.ABILimit > 0 && abi > spec.ABILimit {
 		abi = spec.ABILimit
 	}
@@ -83,17 +106,9 @@ func restrictFS(spec Spec) error {
 		rules = append(rules, landlock.PathAccess(runnable, execFiles...))
 	}
 	if len(spec.Write) > 0 {
-		rules = append(rules, landlock.RWDirs(spec.Write...))
+		// Only the rights this ABI handles (truncate comes with ABI 3): a rule
+		// may not name others.
+		rules = append(rules, landlock.PathAccess(writable&cfg.HandledAccessFS, spec.Write...))
 	}
-	fd, flags, err := cfg.NewRulesetFD(rules...)
-	if err != nil {
-		return err
-	}
-	if fd < 0 {
-		if spec.Required {
-			return errors.New("nothing could be restricted")
-		}
-		return nil
-	}
-	return ll.LandlockRestrictSelf(fd, flags)
+	return cfg, rules
 }

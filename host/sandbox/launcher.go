@@ -72,12 +72,7 @@ func launch(raw string) error {
 	if !spec.KeepFD {
 		unix.CloseOnExec(pluginFD)
 	}
-	env := make([]string, 0, len(os.Environ()))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envLaunch+"=") {
-			env = append(env, kv)
-		}
-	}
+	env := pluginEnv(os.Environ())
 	if spec.Landlock || spec.Seccomp {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
@@ -94,6 +89,17 @@ func launch(raw string) error {
 		}
 	}
 	return execFD(pluginFD, spec.Args, env)
+}
+
+// pluginEnv is the launcher's environment without envLaunch, for the plugin.
+func pluginEnv(environ []string) []string {
+	env := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, envLaunch+"=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // execFD runs the file open at fd: the one the host checked, whatever its path

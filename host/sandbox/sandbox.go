@@ -72,6 +72,27 @@ func (p Policy) EffectiveMode() Mode {
 	return p.Mode
 }
 
+// Check refuses what a configuration refuses too, for code that builds a Policy
+// itself: a mode other than auto, required or off (a misspelt mode must not
+// confine less than the one meant), and a Read or Exec key that is a lone "*"
+// (a path meant for one plugin would reach them all).
+func (p Policy) Check() error {
+	if m := p.EffectiveMode(); !validMode(m) {
+		return fmt.Errorf("sandbox mode %q is not one of %s: no plugin starts", m, strings.Join(Modes, ", "))
+	}
+	for _, entries := range []struct {
+		name string
+		m    map[string][]string
+	}{{"read", p.Read}, {"exec", p.Exec}} {
+		if _, ok := entries.m["*"]; ok {
+			return fmt.Errorf("sandbox %s key \"*\" names every plugin: name a plugin or a prefix ending in * (like logto-*); no plugin starts", entries.name)
+		}
+	}
+	return nil
+}
+
+func validMode(m Mode) bool { return slices.Contains(Modes, string(m)) }
+
 // Support is what the running kernel offers.
 type Support struct {
 	// LandlockABI is the Landlock ABI version, 0 without Landlock.
@@ -102,6 +123,8 @@ type Report struct {
 	Applied     []string `json:"applied"`
 	Missing     []string `json:"missing"`
 	User        string   `json:"user,omitempty"`
+	// invalid is why the policy itself is refused (Policy.Check), or "".
+	invalid string
 }
 
 // The restrictions, by the names Report uses.
@@ -117,6 +140,9 @@ func Assess(p Policy, s Support) Report {
 	r := Report{Mode: p.EffectiveMode(), LandlockABI: s.LandlockABI, Applied: []string{}, Missing: []string{}}
 	if p.User != nil {
 		r.User = p.User.Name
+	}
+	if err := p.Check(); err != nil {
+		r.invalid = err.Error()
 	}
 	if r.Mode == ModeOff {
 		return r
@@ -135,12 +161,24 @@ func Assess(p Policy, s Support) Report {
 	return r
 }
 
-// Complete is true when nothing the policy asks for is missing.
-func (r Report) Complete() bool { return r.Mode == ModeOff || len(r.Missing) == 0 }
+// Complete is true when nothing the policy asks for is missing; never for a
+// policy that is refused (an unknown mode, a lone "*" key).
+func (r Report) Complete() bool {
+	if r.invalid != "" || !validMode(r.Mode) {
+		return false
+	}
+	return r.Mode == ModeOff || len(r.Missing) == 0
+}
 
-// Refusal is the reason a plugin does not start under ModeRequired, or "".
+// Refusal is the reason no plugin starts, or "": a policy that is refused (an
+// unknown mode fails closed), or a kernel that cannot apply all of ModeRequired.
 func (r Report) Refusal() string {
-	if r.Mode != ModeRequired || r.Complete() {
+	switch {
+	case r.invalid != "":
+		return r.invalid
+	case !validMode(r.Mode):
+		return Policy{Mode: r.Mode}.Check().Error()
+	case r.Mode != ModeRequired || r.Complete():
 		return ""
 	}
 	return "sandbox mode is required, but this kernel cannot apply: " + strings.Join(r.Missing, ", ")

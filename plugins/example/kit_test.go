@@ -3,6 +3,7 @@ package main
 import (
 	"testing"
 
+	"github.com/idplug/idplug/host/hosttest"
 	"github.com/idplug/idplug/sdk/connectortest"
 )
 
@@ -20,5 +21,5 @@ func TestKit(t *testing.T) {
 }
 
 func TestKitBinary(t *testing.T) {
-	connectortest.Run(t, connectortest.Binary("."), kitOptions)
+	connectortest.Run(t, hosttest.Binary("."), kitOptions)
 }

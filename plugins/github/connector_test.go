@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idplug/idplug/internal/stubprovider"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -91,21 +92,21 @@ func TestSignInWithAPrivateEmail(t *testing.T) {
 		t.Error("tokens returned without storeTokens")
 	}
 
-	tokenReqs := s.requestsTo("/login/oauth/access_token")
+	tokenReqs := s.Requests("/login/oauth/access_token")
 	if len(tokenReqs) != 1 {
 		t.Fatalf("%d token requests", len(tokenReqs))
 	}
-	f := tokenReqs[0].form
+	f := tokenReqs[0].Form
 	if f.Get("client_id") != stubClientID || f.Get("client_secret") != stubClientSecret || f.Get("redirect_uri") != callbackURL ||
 		f.Get("grant_type") != "authorization_code" || f.Get("code_verifier") == "" {
 		t.Errorf("token request = %v", f)
 	}
 	for _, path := range []string{"/user", "/user/emails"} {
-		reqs := s.requestsTo(path)
+		reqs := s.Requests(path)
 		if len(reqs) != 1 {
 			t.Fatalf("%d requests to %s", len(reqs), path)
 		}
-		h := reqs[0].header
+		h := reqs[0].Header
 		if h.Get("Accept") != "application/vnd.github+json" || h.Get("X-GitHub-Api-Version") != "2022-11-28" ||
 			!strings.HasPrefix(h.Get("User-Agent"), "idplug-github/") || h.Get("Authorization") != "Bearer "+stubAccessToken {
 			t.Errorf("%s headers = %v", path, h)
@@ -125,7 +126,7 @@ func TestSignInWithAPublicEmailMakesNoEmailsCall(t *testing.T) {
 	if *res.UserInfo.Email != "public@example.com" {
 		t.Errorf("email = %q", *res.UserInfo.Email)
 	}
-	if n := len(s.requestsTo("/user/emails")); n != 0 {
+	if n := len(s.Requests("/user/emails")); n != 0 {
 		t.Errorf("%d requests to /user/emails", n)
 	}
 }
@@ -134,16 +135,16 @@ func TestEmailEdgeCases(t *testing.T) {
 	tests := []struct {
 		name   string
 		emails string
-		fail   *stubAnswer
+		fail   *stubprovider.Answer
 		want   *string
 		code   sdk.ErrorCode
 	}{
 		{"no verified primary", `[{"email":"a@example.com","verified":false,"primary":true},{"email":"b@example.com","verified":true,"primary":false}]`, nil, nil, ""},
 		{"no addresses", `[]`, nil, nil, ""},
-		{"scope without user:email (404)", "", &stubAnswer{404, nil, `{"message":"Not Found"}`}, nil, ""},
-		{"GitHub Enterprise without user:email (403)", "", &stubAnswer{403, nil, `{"message":"Resource not accessible by integration"}`}, nil, ""},
-		{"rate limited", "", &stubAnswer{403, map[string]string{"X-RateLimit-Remaining": "0"}, `{"message":"API rate limit exceeded"}`}, nil, sdk.CodeRateLimitExceeded},
-		{"outage", "", &stubAnswer{502, nil, ""}, nil, sdk.CodeProviderUnavailable},
+		{"scope without user:email (404)", "", &stubprovider.Answer{Status: 404, Body: `{"message":"Not Found"}`}, nil, ""},
+		{"GitHub Enterprise without user:email (403)", "", &stubprovider.Answer{Status: 403, Body: `{"message":"Resource not accessible by integration"}`}, nil, ""},
+		{"rate limited", "", &stubprovider.Answer{Status: 403, Header: map[string]string{"X-RateLimit-Remaining": "0"}, Body: `{"message":"API rate limit exceeded"}`}, nil, sdk.CodeRateLimitExceeded},
+		{"outage", "", &stubprovider.Answer{Status: 502}, nil, sdk.CodeProviderUnavailable},
 		{"not a list", `{"email":"a@example.com"}`, nil, nil, sdk.CodeInvalidResponse},
 	}
 	for _, tt := range tests {

@@ -48,17 +48,17 @@ func TestTheHostSignsInThroughTheBuiltPlugin(t *testing.T) {
 	}
 
 	// A bad configuration is refused field by field.
-	err = h.Configure(ctx, []host.ConnectorConfig{{ID: "gh", Plugin: "github", Config: json.RawMessage(`{"clientID":"x"}`)}})
+	err = h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "github", Config: json.RawMessage(`{"clientID":"x"}`)}})
 	var ve *host.ValidationError
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "config.clientID: unknown field; did you mean clientId?") ||
 		!strings.Contains(err.Error(), "config.clientSecret: is required") {
 		t.Fatalf("Configure(bad) = %v", err)
 	}
 	// GitHub is not a standard connector: its target is GitHub's.
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "gh", Plugin: "github", Target: "gitlab", Config: mustJSON(s.config(nil))}}); err == nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "github", Target: "gitlab", Config: mustJSON(s.config(nil))}}); err == nil {
 		t.Fatal("Configure accepted another target for a non-standard connector")
 	}
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "gh", Plugin: "github", Config: mustJSON(s.config(nil))}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "github", Config: mustJSON(s.config(nil))}}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 
@@ -67,7 +67,7 @@ func TestTheHostSignsInThroughTheBuiltPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(auth.RedirectTo)
-	if u.Scheme+"://"+u.Host != s.srv.URL || u.Path != "/login/oauth/authorize" || u.Query().Get("state") != "st-host" {
+	if u.Scheme+"://"+u.Host != s.URL() || u.Path != "/login/oauth/authorize" || u.Query().Get("state") != "st-host" {
 		t.Fatalf("authorization URL = %s", auth.RedirectTo)
 	}
 	res, err := h.UserInfo(ctx, "gh", auth.Session, map[string]string{"code": s.issueCode(), "state": "st-host"})

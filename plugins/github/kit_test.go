@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/idplug/idplug/host/hosttest"
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/connectortest"
 )
@@ -43,5 +44,5 @@ func TestKit(t *testing.T) {
 }
 
 func TestKitBinary(t *testing.T) {
-	connectortest.Run(t, connectortest.Binary("."), kitOptions(t))
+	connectortest.Run(t, hosttest.Binary("."), kitOptions(t))
 }

@@ -42,7 +42,7 @@ func BenchmarkBridgeStart(b *testing.B) {
 				}
 				id := h.Plugins()[0].Proc.Metadata().ID
 				b.StartTimer()
-				err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "x", Plugin: id, Config: mustJSON(b, minimalConfigs[name])}})
+				err = h.Configure(context.Background(), []host.InstanceConfig{{ID: "x", Plugin: id, Config: mustJSON(b, minimalConfigs[name])}})
 				b.StopTimer()
 				if err != nil {
 					b.Fatalf("Configure: %v", err)

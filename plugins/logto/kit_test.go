@@ -3,6 +3,7 @@ package main
 import (
 	"testing"
 
+	"github.com/idplug/idplug/host/hosttest"
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/connectortest"
 )
@@ -12,7 +13,7 @@ import (
 func TestKitOAuth(t *testing.T) {
 	bin := testPluginFile(t, "oauth")
 	p := connectortest.NewProvider(t)
-	connectortest.Run(t, connectortest.Binary(bin), connectortest.Options{
+	connectortest.Run(t, hosttest.Options{Sandbox: testSandbox("")}.Binary(bin), connectortest.Options{
 		ValidConfig: map[string]any{
 			"authorizationEndpoint":     p.AuthorizationEndpoint(),
 			"tokenEndpoint":             p.TokenEndpoint(),
@@ -25,7 +26,6 @@ func TestKitOAuth(t *testing.T) {
 			"storeTokens":               true,
 		},
 		Provider: p,
-		Sandbox:  testSandbox(""),
 		Skip: map[string]string{
 			// A known loss of Logto's, kept unchanged: its connectors parse the profile
 			// with JavaScript numbers, so 9007199254740993 comes back ...992.

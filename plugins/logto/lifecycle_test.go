@@ -95,7 +95,7 @@ func TestConnectorFailsAtFirstUse(t *testing.T) {
 		"let made = 0;\nexport default async function createConnector({ getConfig }) {\n  if (++made > 1 && process.argv.includes('--serve')) throw new Error('cannot start: https://flaky.example/x?token=t0ps3cret');", 1))
 	h := openHost(t, dir)
 	ctx := context.Background()
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "f", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "f", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 	for range 2 { // the plugin keeps answering
@@ -187,7 +187,7 @@ func TestLifecycle(t *testing.T) {
 	if m := proc.Metadata(); m.Name["en"] != "Noisy" || !strings.HasPrefix(m.Logo, "data:image/svg+xml;base64,") || m.Readme != "# Noisy\n" {
 		t.Errorf("metadata = %+v", m)
 	}
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "noisy", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "noisy", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 	signIn := func(state string) {
@@ -244,7 +244,7 @@ func TestBundleTampered(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWrite(t, victim, string(data)+"\n// changed\n")
-	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "b"})}})
+	err = h.Configure(context.Background(), []host.InstanceConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "b"})}})
 	if err == nil || !strings.Contains(err.Error(), "connector-github/lib/index.js does not match its digest") {
 		t.Fatalf("Configure with a changed bundle file = %v", err)
 	}
@@ -254,7 +254,7 @@ func TestBundleTampered(t *testing.T) {
 	if err := os.Chmod(loose, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "d"})}})
+	err = h.Configure(context.Background(), []host.InstanceConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "d"})}})
 	if err == nil || !strings.Contains(err.Error(), "connector-github can be written by other users") {
 		t.Fatalf("Configure with a bundle folder others can write = %v", err)
 	}
@@ -267,14 +267,14 @@ func TestBundleTampered(t *testing.T) {
 	// afterwards reads it and refuses it by its digest.
 	mustWrite(t, victim, string(data)+"\n// changed\n")
 	writeManifestOnly(t, dir)
-	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "c"})}})
+	err = h.Configure(context.Background(), []host.InstanceConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "c"})}})
 	if slices.Contains(h.Sandbox().Applied, sandbox.FeatureFS) {
 		if err == nil || !strings.Contains(err.Error(), manifestName+" cannot be read: it was replaced after this plugin started") {
 			t.Fatalf("Configure with a digest list replaced under a running plugin = %v", err)
 		}
 	}
 	h = openHost(t, dir)
-	err = h.Configure(context.Background(), []host.ConnectorConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "c"})}})
+	err = h.Configure(context.Background(), []host.InstanceConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "c"})}})
 	if err == nil || !strings.Contains(err.Error(), manifestName+" does not match its digest in SHA256SUMS") {
 		t.Fatalf("Configure with a rewritten digest list = %v", err)
 	}

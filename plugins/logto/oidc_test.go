@@ -25,7 +25,7 @@ func TestOAuthAgainstARealProvider(t *testing.T) {
 	want := oidctest.DefaultAccount()
 	for _, client := range []string{"basic", "post"} {
 		t.Run(client, func(t *testing.T) {
-			err := h.Configure(ctx, []host.ConnectorConfig{{ID: "acme", Plugin: "logto-oauth2", Config: mustJSON(t, map[string]any{
+			err := h.Configure(ctx, []host.InstanceConfig{{ID: "acme", Plugin: "logto-oauth2", Config: mustJSON(t, map[string]any{
 				"authorizationEndpoint":     op.AuthorizationEndpoint(),
 				"tokenEndpoint":             op.TokenEndpoint(),
 				"userInfoEndpoint":          op.UserinfoEndpoint(),

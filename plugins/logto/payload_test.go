@@ -15,3 +15,13 @@ func TestAuthorizationPayload(t *testing.T) {
 		t.Errorf("payload = %v: a scope without one asked for", p)
 	}
 }
+
+func TestAuthorizationPayloadPassesScope(t *testing.T) {
+	p := authorizationPayload(sdk.AuthorizationRequest{RedirectURI: "https://idplug.example/cb", State: "st", Scope: "openid email"})
+	if p["scope"] != "openid email" {
+		t.Errorf("payload = %v: want the requested scope passed on", p)
+	}
+	if len(p) != 3 {
+		t.Errorf("payload = %v: want exactly state, redirectUri and scope", p)
+	}
+}

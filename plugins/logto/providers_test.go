@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/internal/stubprovider"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -80,15 +81,15 @@ func providers(t *testing.T) []provider {
 			secret: "gh-secret-3b1f0e", config: map[string]any{"clientId": "gh-client", "clientSecret": "gh-secret-3b1f0e"},
 			tokenPath: "/login/oauth/access_token", userPath: "/user",
 			routes: func(s *stub, c *codes) {
-				s.handle("/login/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
+				s.HandleFunc("/login/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
 					if r.Form.Get("client_secret") != "gh-secret-3b1f0e" || !c.take(r.Form.Get("code")) {
-						writeJSON(w, 200, map[string]any{"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."})
+						stubprovider.WriteJSON(w, 200, map[string]any{"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."})
 						return
 					}
-					writeJSON(w, 200, map[string]any{"access_token": "gho_access", "scope": "read:user,user:email", "token_type": "bearer"})
+					stubprovider.WriteJSON(w, 200, map[string]any{"access_token": "gho_access", "scope": "read:user,user:email", "token_type": "bearer"})
 				})
-				s.handle("/user", bearer("gho_access", map[string]any{"id": 583231, "login": "octocat", "name": "The Octocat", "avatar_url": "https://avatars.githubusercontent.com/u/583231", "email": nil}))
-				s.handle("/user/emails", bearer("gho_access", []any{
+				s.HandleFunc("/user", bearer("gho_access", map[string]any{"id": 583231, "login": "octocat", "name": "The Octocat", "avatar_url": "https://avatars.githubusercontent.com/u/583231", "email": nil}))
+				s.HandleFunc("/user/emails", bearer("gho_access", []any{
 					map[string]any{"email": "old@example.com", "primary": false, "verified": true, "visibility": nil},
 					map[string]any{"email": "octocat@github.com", "primary": true, "verified": true, "visibility": "private"},
 				}))
@@ -101,13 +102,13 @@ func providers(t *testing.T) []provider {
 			secret: "GOCSPX-secret-9d2c", config: map[string]any{"clientId": "g-client.apps.googleusercontent.com", "clientSecret": "GOCSPX-secret-9d2c"},
 			tokenPath: "/token", userPath: "/v1/userinfo",
 			routes: func(s *stub, c *codes) {
-				s.handle("/token", tokenRoute(c, "GOCSPX-secret-9d2c", "ya29.google-access", failure{400, `{"error":"invalid_grant","error_description":"Bad Request"}`}))
-				s.handle("/v1/userinfo", bearer("ya29.google-access", map[string]any{"sub": "110169484474386276334", "name": "Gita Google", "picture": "https://lh3.googleusercontent.com/a/x", "email": "gita@gmail.com", "email_verified": true}))
+				s.HandleFunc("/token", tokenRoute(c, "GOCSPX-secret-9d2c", "ya29.google-access", stubprovider.Reply(400, "application/json", `{"error":"invalid_grant","error_description":"Bad Request"}`)))
+				s.HandleFunc("/v1/userinfo", bearer("ya29.google-access", map[string]any{"sub": "110169484474386276334", "name": "Gita Google", "picture": "https://lh3.googleusercontent.com/a/x", "email": "gita@gmail.com", "email_verified": true}))
 			},
 			callback: codeCallback,
 			want:     sdk.UserInfo{ID: "110169484474386276334", Name: sdk.String("Gita Google"), Email: sdk.String("gita@gmail.com"), Avatar: sdk.String("https://lh3.googleusercontent.com/a/x")},
 			check: func(t *testing.T, s *stub) {
-				r, ok := s.last("/token")
+				r, ok := s.Last("/token")
 				if !ok || r.Form.Get("redirect_uri") != callbackURL || r.Form.Get("grant_type") != "authorization_code" {
 					t.Errorf("Google's token request = %v; want redirect_uri %s from the session", r.Form, callbackURL)
 				}
@@ -118,13 +119,13 @@ func providers(t *testing.T) []provider {
 			secret: "discord-secret-55aa", config: map[string]any{"clientId": "d-client", "clientSecret": "discord-secret-55aa"},
 			tokenPath: "/api/v10/oauth2/token", userPath: "/api/v10/users/@me",
 			routes: func(s *stub, c *codes) {
-				s.handle("/api/v10/oauth2/token", tokenRoute(c, "discord-secret-55aa", "discord-access", failure{400, `{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}`}))
-				s.handle("/api/v10/users/@me", bearer("discord-access", map[string]any{"id": "80351110224678912", "username": "Nelly", "avatar": "8342729096ea3675442027381ff50dfe", "email": "nelly@discord.com", "verified": true}))
+				s.HandleFunc("/api/v10/oauth2/token", tokenRoute(c, "discord-secret-55aa", "discord-access", stubprovider.Reply(400, "application/json", `{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}`)))
+				s.HandleFunc("/api/v10/users/@me", bearer("discord-access", map[string]any{"id": "80351110224678912", "username": "Nelly", "avatar": "8342729096ea3675442027381ff50dfe", "email": "nelly@discord.com", "verified": true}))
 			},
 			callback: codeCallback,
 			want:     sdk.UserInfo{ID: "80351110224678912", Name: sdk.String("Nelly"), Email: sdk.String("nelly@discord.com"), Avatar: sdk.String("https://cdn.discordapp.com/avatars/80351110224678912/8342729096ea3675442027381ff50dfe")},
 			check: func(t *testing.T, s *stub) {
-				r, ok := s.last("/api/v10/oauth2/token")
+				r, ok := s.Last("/api/v10/oauth2/token")
 				if !ok || r.Form.Get("redirect_uri") != callbackURL {
 					t.Errorf("Discord's token request = %v; want redirect_uri %s from the session", r.Form, callbackURL)
 				}
@@ -135,20 +136,20 @@ func providers(t *testing.T) []provider {
 			secret: "wx-app-secret-c0ffee", config: map[string]any{"appId": "wx-app", "appSecret": "wx-app-secret-c0ffee"},
 			tokenPath: "/sns/oauth2/access_token", userPath: "/sns/userinfo",
 			routes: func(s *stub, c *codes) {
-				s.handle("/sns/oauth2/access_token", func(w http.ResponseWriter, r *http.Request) {
+				s.HandleFunc("/sns/oauth2/access_token", func(w http.ResponseWriter, r *http.Request) {
 					q := r.URL.Query()
 					if q.Get("secret") != "wx-app-secret-c0ffee" || !c.take(q.Get("code")) {
-						writeJSON(w, 200, map[string]any{"errcode": 40029, "errmsg": "invalid code"})
+						stubprovider.WriteJSON(w, 200, map[string]any{"errcode": 40029, "errmsg": "invalid code"})
 						return
 					}
-					writeJSON(w, 200, map[string]any{"access_token": "wx-access", "expires_in": 7200, "refresh_token": "wx-refresh", "openid": "oOPENID123", "scope": "snsapi_login", "unionid": "uUNIONID456"})
+					stubprovider.WriteJSON(w, 200, map[string]any{"access_token": "wx-access", "expires_in": 7200, "refresh_token": "wx-refresh", "openid": "oOPENID123", "scope": "snsapi_login", "unionid": "uUNIONID456"})
 				})
-				s.handle("/sns/userinfo", func(w http.ResponseWriter, r *http.Request) {
+				s.HandleFunc("/sns/userinfo", func(w http.ResponseWriter, r *http.Request) {
 					if r.URL.Query().Get("access_token") != "wx-access" {
-						writeJSON(w, 200, map[string]any{"errcode": 40001, "errmsg": "invalid credential"})
+						stubprovider.WriteJSON(w, 200, map[string]any{"errcode": 40001, "errmsg": "invalid credential"})
 						return
 					}
-					writeJSON(w, 200, map[string]any{"openid": "oOPENID123", "nickname": "微信用户", "headimgurl": "https://thirdwx.qlogo.cn/x/132", "unionid": "uUNIONID456"})
+					stubprovider.WriteJSON(w, 200, map[string]any{"openid": "oOPENID123", "nickname": "微信用户", "headimgurl": "https://thirdwx.qlogo.cn/x/132", "unionid": "uUNIONID456"})
 				})
 			},
 			callback: codeCallback,
@@ -161,21 +162,21 @@ func providers(t *testing.T) []provider {
 			badCodeCode: sdk.CodeInvalidResponse,
 			badCodeWhy:  "Facebook answers a refused code with a Graph API error object (OAuthException, code 100) that does not tell it from other bad requests",
 			routes: func(s *stub, c *codes) {
-				s.handle("/v13.0/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
+				s.HandleFunc("/v13.0/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
 					q := r.URL.Query()
 					if q.Get("client_secret") != "fb-secret-0a0b0c" || !c.take(q.Get("code")) {
-						writeJSON(w, 400, map[string]any{"error": map[string]any{"message": "Invalid verification code format.", "type": "OAuthException", "code": 100}})
+						stubprovider.WriteJSON(w, 400, map[string]any{"error": map[string]any{"message": "Invalid verification code format.", "type": "OAuthException", "code": 100}})
 						return
 					}
-					writeJSON(w, 200, map[string]any{"access_token": "fb-access", "token_type": "bearer", "expires_in": 5183944})
+					stubprovider.WriteJSON(w, 200, map[string]any{"access_token": "fb-access", "token_type": "bearer", "expires_in": 5183944})
 				})
-				s.handle("/v13.0/me", bearer("fb-access", map[string]any{"id": "10158000000000001", "name": "Fay Book", "email": "fay@example.com",
+				s.HandleFunc("/v13.0/me", bearer("fb-access", map[string]any{"id": "10158000000000001", "name": "Fay Book", "email": "fay@example.com",
 					"picture": map[string]any{"data": map[string]any{"url": "https://platform-lookaside.fbsbx.com/x"}}}))
 			},
 			callback: codeCallback,
 			want:     sdk.UserInfo{ID: "10158000000000001", Name: sdk.String("Fay Book"), Email: sdk.String("fay@example.com"), Avatar: sdk.String("https://platform-lookaside.fbsbx.com/x")},
 			check: func(t *testing.T, s *stub) {
-				r, ok := s.last("/v13.0/oauth/access_token")
+				r, ok := s.Last("/v13.0/oauth/access_token")
 				if !ok || r.Query.Get("redirect_uri") != callbackURL {
 					t.Errorf("Facebook's token request = %v; want redirect_uri %s from the session", r.Query, callbackURL)
 				}
@@ -186,8 +187,8 @@ func providers(t *testing.T) []provider {
 			config:   map[string]any{"clientId": "com.example.web"},
 			userPath: "/auth/keys",
 			routes: func(s *stub, _ *codes) {
-				s.handle("/auth/keys", func(w http.ResponseWriter, _ *http.Request) {
-					writeJSON(w, 200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &appleKey.PublicKey, KeyID: "apple-1", Algorithm: "RS256", Use: "sig"}}})
+				s.HandleFunc("/auth/keys", func(w http.ResponseWriter, _ *http.Request) {
+					stubprovider.WriteJSON(w, 200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &appleKey.PublicKey, KeyID: "apple-1", Algorithm: "RS256", Use: "sig"}}})
 				})
 			},
 			callback: func(t *testing.T, auth *url.URL, _ *codes) map[string]string {
@@ -208,25 +209,23 @@ func codeCallback(_ *testing.T, auth *url.URL, c *codes) map[string]string {
 }
 
 // tokenRoute is a form-posted OAuth 2.0 token endpoint.
-func tokenRoute(c *codes, secret, access string, bad failure) http.HandlerFunc {
+func tokenRoute(c *codes, secret, access string, bad stubprovider.Answer) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Form.Get("client_secret") != secret || !c.take(r.Form.Get("code")) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(bad.status)
-			_, _ = w.Write([]byte(bad.body))
+			bad.ServeHTTP(w, r)
 			return
 		}
-		writeJSON(w, 200, map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3599, "scope": "openid email profile"})
+		stubprovider.WriteJSON(w, 200, map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3599, "scope": "openid email profile"})
 	}
 }
 
 func bearer(token string, body any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+token {
-			writeJSON(w, 401, map[string]any{"message": "Bad credentials"})
+			stubprovider.WriteJSON(w, 401, map[string]any{"message": "Bad credentials"})
 			return
 		}
-		writeJSON(w, 200, body)
+		stubprovider.WriteJSON(w, 200, body)
 	}
 }
 
@@ -279,7 +278,7 @@ func startProvider(t *testing.T, p provider) (*host.Host, *stub, *codes) {
 	c := &codes{}
 	p.routes(s, c)
 	h := openHost(t, folder(t, s.hosts(p.hosts...), p.name))
-	if err := h.Configure(context.Background(), []host.ConnectorConfig{{ID: "social", Plugin: p.pluginID, Config: mustJSON(t, p.config)}}); err != nil {
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "social", Plugin: p.pluginID, Config: mustJSON(t, p.config)}}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 	return h, s, c
@@ -341,11 +340,11 @@ func TestProvidersErrors(t *testing.T) {
 
 			s.failAt(p.userPath, 503, `{"error":"temporarily_unavailable"}`)
 			if p.tokenPath != "" {
-				s.clear()
+				s.ClearOverrides()
 				s.failAt(p.tokenPath, 503, "")
 			}
 			try("the provider answers 503", same, sdk.CodeProviderUnavailable)
-			s.clear()
+			s.ClearOverrides()
 
 			if p.tokenPath != "" {
 				want := sdk.CodeSocialAuthCodeInvalid
@@ -359,7 +358,7 @@ func TestProvidersErrors(t *testing.T) {
 				}, want)
 				s.failAt(p.userPath, 401, `{"message":"Bad credentials"}`)
 				try("userinfo answers 401", same, sdk.CodeSocialAccessTokenInvalid)
-				s.clear()
+				s.ClearOverrides()
 			} else {
 				try("an ID token that does not verify", func(cb map[string]string) map[string]string {
 					cb["id_token"] = cb["id_token"][:len(cb["id_token"])-8] + "AAAAAAAA"
@@ -378,7 +377,7 @@ func TestProvidersErrors(t *testing.T) {
 			}, sdk.CodeInsufficientRequestParameters)
 
 			// A bad configuration: field errors that do not repeat the values.
-			err := h.Configure(ctx, []host.ConnectorConfig{{ID: "social", Plugin: p.pluginID, Config: mustJSON(t, badConfig(p))}})
+			err := h.Configure(ctx, []host.InstanceConfig{{ID: "social", Plugin: p.pluginID, Config: mustJSON(t, badConfig(p))}})
 			var ve *host.ValidationError
 			if !errors.As(err, &ve) {
 				t.Fatalf("Configure(bad) = %v; want field errors", err)
@@ -475,7 +474,7 @@ func TestHugeAnswer(t *testing.T) {
 	}
 	h, s, c := startProvider(t, github)
 	ctx := context.Background()
-	s.handle("/user", func(w http.ResponseWriter, _ *http.Request) {
+	s.HandleFunc("/user", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"id":1,"name":"`))
 		chunk := []byte(strings.Repeat("x", 64<<10))

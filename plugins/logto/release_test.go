@@ -25,9 +25,9 @@ func TestRemovedInstanceIsReleasedInNode(t *testing.T) {
 
 	configure := func(ids ...string) {
 		t.Helper()
-		var cfgs []host.ConnectorConfig
+		var cfgs []host.InstanceConfig
 		for _, id := range ids {
-			cfgs = append(cfgs, host.ConnectorConfig{ID: id, Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c-" + id})})
+			cfgs = append(cfgs, host.InstanceConfig{ID: id, Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c-" + id})})
 		}
 		if err := h.Configure(ctx, cfgs); err != nil {
 			t.Fatalf("Configure: %v", err)

@@ -123,7 +123,7 @@ func TestBridgeConfinedByDefault(t *testing.T) {
 		"ownBundle": filepath.Join(dir, bundleDirName), "port": ln.Addr().(*net.TCPAddr).Port,
 	}
 	ctx := context.Background()
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "probe", Plugin: "logto-probe-universal", Config: mustJSON(t, map[string]any{"paths": paths})}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "probe", Plugin: "logto-probe-universal", Config: mustJSON(t, map[string]any{"paths": paths})}}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 	auth, err := h.AuthorizationURI(ctx, "probe", callbackURL, "st-probe")

@@ -1,12 +1,13 @@
 // Command idplug-connector-oauth2 is idplug's generic OAuth 2.0 connector: sign-in
 // with any provider that offers the authorization code flow and a userinfo endpoint.
 // Its configuration is that of Logto's "OAuth standard" connector, so a Logto
-// configuration works unchanged; connector/README.md lists every field. The connector
-// itself lives in package connector, so it can also be called in process.
+// configuration works unchanged; oauth2connector/README.md lists every field. The
+// connector itself lives in package oauth2connector, so it can also be called in
+// process.
 package main
 
 import (
-	"github.com/idplug/idplug/plugins/oauth2/connector"
+	"github.com/idplug/idplug/plugins/oauth2/oauth2connector"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -14,6 +15,6 @@ import (
 var version = ""
 
 func main() {
-	connector.Version = sdk.BuildVersion(version)
-	sdk.Serve(connector.New())
+	oauth2connector.Version = sdk.BuildVersion(version)
+	sdk.Serve(oauth2connector.New())
 }

@@ -1,13 +1,13 @@
 // Command idplug-connector-oidc is idplug's OpenID Connect connector: sign-in with
 // any OpenID Provider, found by discovery or configured endpoint by endpoint, with
 // every ID token verified. Its configuration is that of Logto's OIDC connector, so a
-// Logto configuration works unchanged; connector/README.md lists every field,
+// Logto configuration works unchanged; oidcconnector/README.md lists every field,
 // including the presets for Google, Microsoft Entra ID and Apple. The connector
-// itself lives in package connector, so it can also be called in process.
+// itself lives in package oidcconnector, so it can also be called in process.
 package main
 
 import (
-	"github.com/idplug/idplug/plugins/oidc/connector"
+	"github.com/idplug/idplug/plugins/oidc/oidcconnector"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -15,6 +15,6 @@ import (
 var version = ""
 
 func main() {
-	connector.Version = sdk.BuildVersion(version)
-	sdk.Serve(connector.New())
+	oidcconnector.Version = sdk.BuildVersion(version)
+	sdk.Serve(oidcconnector.New())
 }

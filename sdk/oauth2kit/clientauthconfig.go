@@ -6,55 +6,47 @@ import (
 	"github.com/idplug/idplug/sdk"
 )
 
-// ClientAuthSettings are the client authentication fields of a connector
-// configuration in Logto's shape (tokenEndpointAuthMethod, clientId, clientSecret,
-// clientSecretJwtSigningAlgorithm) with idplug's additions for private_key_jwt.
-// Connectors that take Logto's field names check them with Check, so every such
-// connector reports the same problems under the same field names.
-type ClientAuthSettings struct {
-	Method              string // tokenEndpointAuthMethod; client_secret_post when empty (Logto's default)
-	ClientID            string // clientId
-	ClientSecret        string // clientSecret
-	SecretJWTAlgorithm  string // clientSecretJwtSigningAlgorithm; HS256 when empty
-	PrivateKey          string // privateKey (PEM or JWK)
-	PrivateKeyID        string // privateKeyId
-	PrivateKeyAlgorithm string // privateKeySigningAlgorithm; from the key when empty
-	Audience            string // clientAssertionAudience; the token endpoint when empty
-	// SecretOptional is set by connectors that make the client secret themselves
-	// (Apple's, signed from a private key), so an empty clientSecret is no problem.
-	SecretOptional bool
+// CheckClientAuth turns the client authentication fields into a ClientAuth, adding
+// a problem to p for every bad field. Fields that do not apply to the chosen method
+// are ignored, as Logto's forms keep them around (a clientSecret left over after
+// switching to none, the default HS256).
+func (c *ClientConfig) CheckClientAuth(p *sdk.ConfigError) ClientAuth {
+	return c.checkClientAuth(p, false)
 }
 
-// Check turns the settings into a ClientAuth, adding a problem to p for every bad
-// field. Fields that do not apply to the chosen method are ignored, as Logto's forms
-// keep them around (a clientSecret left over after switching to none, the default
-// HS256).
-func (s ClientAuthSettings) Check(p *sdk.ConfigError) ClientAuth {
-	a := ClientAuth{Method: AuthMethod(s.Method), ClientID: s.ClientID, ClientSecret: s.ClientSecret, Audience: s.Audience}
-	if s.ClientID == "" {
+// CheckClientAuthSecretOptional is CheckClientAuth for a connector that makes the
+// client secret itself (Apple's, signed from a private key), so an empty
+// clientSecret is no problem.
+func (c *ClientConfig) CheckClientAuthSecretOptional(p *sdk.ConfigError) ClientAuth {
+	return c.checkClientAuth(p, true)
+}
+
+func (c *ClientConfig) checkClientAuth(p *sdk.ConfigError, secretOptional bool) ClientAuth {
+	a := ClientAuth{Method: AuthMethod(c.TokenEndpointAuthMethod), ClientID: c.ClientID, ClientSecret: c.ClientSecret, Audience: c.ClientAssertionAudience}
+	if c.ClientID == "" {
 		p.Add("clientId", "is required")
 	}
 	if a.Method == "" {
 		a.Method = ClientSecretPost
 	}
 	if !a.Method.Valid() {
-		p.Add("tokenEndpointAuthMethod", "unknown method %q; use one of %s", s.Method, strings.Join(AuthMethodNames(), ", "))
+		p.Add("tokenEndpointAuthMethod", "unknown method %q; use one of %s", c.TokenEndpointAuthMethod, strings.Join(AuthMethodNames(), ", "))
 		return a
 	}
-	if a.Method.UsesSecret() && s.ClientSecret == "" && !s.SecretOptional {
+	if a.Method.UsesSecret() && c.ClientSecret == "" && !secretOptional {
 		p.Add("clientSecret", "is required for %s", a.Method)
 	}
 	switch a.Method {
 	case ClientSecretJWT:
-		a.SigningAlgorithm = s.secretSigningAlgorithm(p)
+		a.SigningAlgorithm = c.secretSigningAlgorithm(p)
 	case PrivateKeyJWT:
-		s.privateKeyAuth(p, &a)
+		c.privateKeyAuth(p, &a)
 	}
 	return a
 }
 
-func (s ClientAuthSettings) secretSigningAlgorithm(p *sdk.ConfigError) string {
-	alg := s.SecretJWTAlgorithm
+func (c *ClientConfig) secretSigningAlgorithm(p *sdk.ConfigError) string {
+	alg := c.ClientSecretJWTSigningAlgorithm
 	if alg == "" {
 		alg = "HS256"
 	}
@@ -62,29 +54,29 @@ func (s ClientAuthSettings) secretSigningAlgorithm(p *sdk.ConfigError) string {
 		p.Add("clientSecretJwtSigningAlgorithm", "must be HS256, HS384 or HS512, got %q", alg)
 		return alg
 	}
-	if s.ClientSecret != "" {
-		if err := CheckHMACSecret(alg, s.ClientSecret); err != nil {
+	if c.ClientSecret != "" {
+		if err := CheckHMACSecret(alg, c.ClientSecret); err != nil {
 			p.Add("clientSecret", "%v", err)
 		}
 	}
 	return alg
 }
 
-func (s ClientAuthSettings) privateKeyAuth(p *sdk.ConfigError, a *ClientAuth) {
-	if s.SecretJWTAlgorithm != "" {
+func (c *ClientConfig) privateKeyAuth(p *sdk.ConfigError, a *ClientAuth) {
+	if c.ClientSecretJWTSigningAlgorithm != "" {
 		p.Add("clientSecretJwtSigningAlgorithm", "is for client_secret_jwt; private_key_jwt signs with privateKeySigningAlgorithm")
 	}
-	a.KeyID = s.PrivateKeyID
-	if s.PrivateKey == "" {
+	a.KeyID = c.PrivateKeyID
+	if c.PrivateKey == "" {
 		p.Add("privateKey", "is required for private_key_jwt")
 		return
 	}
-	key, err := ParsePrivateKey(s.PrivateKey)
+	key, err := ParsePrivateKey(c.PrivateKey)
 	if err != nil {
 		p.Add("privateKey", "%v", err)
 		return
 	}
-	alg, err := KeySigningAlgorithm(key, s.PrivateKeyAlgorithm)
+	alg, err := KeySigningAlgorithm(key, c.PrivateKeySigningAlgorithm)
 	if err != nil {
 		p.Add("privateKeySigningAlgorithm", "%v", err)
 		return

@@ -8,37 +8,43 @@ import (
 	"github.com/idplug/idplug/sdk"
 )
 
-func TestClientAuthSettings(t *testing.T) {
+func TestCheckClientAuth(t *testing.T) {
 	ecPEM := pkcs8(t, testKeys().ec)
 	secret := strings.Repeat("s", 64)
 	cases := []struct {
-		name   string
-		s      ClientAuthSettings
-		method AuthMethod
-		alg    string
-		fields []string // the fields with problems, in order
+		name           string
+		c              ClientConfig
+		secretOptional bool
+		method         AuthMethod
+		alg            string
+		fields         []string // the fields with problems, in order
 	}{
-		{"Logto's default", ClientAuthSettings{ClientID: "c", ClientSecret: secret}, ClientSecretPost, "", nil},
-		{"missing id and secret", ClientAuthSettings{Method: "client_secret_basic"}, ClientSecretBasic, "", []string{"clientId", "clientSecret"}},
-		{"secret optional", ClientAuthSettings{ClientID: "c", Method: "client_secret_post", SecretOptional: true}, ClientSecretPost, "", nil},
-		{"unknown method", ClientAuthSettings{ClientID: "c", Method: "magic"}, "magic", "", []string{"tokenEndpointAuthMethod"}},
-		{"none ignores a left-over secret and HS256", ClientAuthSettings{ClientID: "c", Method: "none", ClientSecret: "x", SecretJWTAlgorithm: "HS256"}, AuthNone, "", nil},
-		{"client_secret_jwt defaults to HS256", ClientAuthSettings{ClientID: "c", Method: "client_secret_jwt", ClientSecret: secret}, ClientSecretJWT, "HS256", nil},
-		{"client_secret_jwt with RS256", ClientAuthSettings{ClientID: "c", Method: "client_secret_jwt", ClientSecret: secret, SecretJWTAlgorithm: "RS256"}, ClientSecretJWT, "RS256", []string{"clientSecretJwtSigningAlgorithm"}},
-		{"client_secret_jwt with a short secret", ClientAuthSettings{ClientID: "c", Method: "client_secret_jwt", ClientSecret: "short", SecretJWTAlgorithm: "HS512"}, ClientSecretJWT, "HS512", []string{"clientSecret"}},
-		{"private_key_jwt", ClientAuthSettings{ClientID: "c", Method: "private_key_jwt", PrivateKey: ecPEM, PrivateKeyID: "k1"}, PrivateKeyJWT, "ES256", nil},
-		{"private_key_jwt without a key, with an HMAC algorithm", ClientAuthSettings{ClientID: "c", Method: "private_key_jwt", SecretJWTAlgorithm: "HS256"}, PrivateKeyJWT, "", []string{"clientSecretJwtSigningAlgorithm", "privateKey"}},
-		{"private_key_jwt with a garbage key", ClientAuthSettings{ClientID: "c", Method: "private_key_jwt", PrivateKey: "nope"}, PrivateKeyJWT, "", []string{"privateKey"}},
-		{"private_key_jwt with the wrong algorithm", ClientAuthSettings{ClientID: "c", Method: "private_key_jwt", PrivateKey: ecPEM, PrivateKeyAlgorithm: "RS256"}, PrivateKeyJWT, "", []string{"privateKeySigningAlgorithm"}},
+		{"Logto's default", ClientConfig{ClientID: "c", ClientSecret: secret}, false, ClientSecretPost, "", nil},
+		{"missing id and secret", ClientConfig{TokenEndpointAuthMethod: "client_secret_basic"}, false, ClientSecretBasic, "", []string{"clientId", "clientSecret"}},
+		{"secret optional", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "client_secret_post"}, true, ClientSecretPost, "", nil},
+		{"unknown method", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "magic"}, false, "magic", "", []string{"tokenEndpointAuthMethod"}},
+		{"none ignores a left-over secret and HS256", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "none", ClientSecret: "x", ClientSecretJWTSigningAlgorithm: "HS256"}, false, AuthNone, "", nil},
+		{"client_secret_jwt defaults to HS256", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "client_secret_jwt", ClientSecret: secret}, false, ClientSecretJWT, "HS256", nil},
+		{"client_secret_jwt with RS256", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "client_secret_jwt", ClientSecret: secret, ClientSecretJWTSigningAlgorithm: "RS256"}, false, ClientSecretJWT, "RS256", []string{"clientSecretJwtSigningAlgorithm"}},
+		{"client_secret_jwt with a short secret", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "client_secret_jwt", ClientSecret: "short", ClientSecretJWTSigningAlgorithm: "HS512"}, false, ClientSecretJWT, "HS512", []string{"clientSecret"}},
+		{"private_key_jwt", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "private_key_jwt", PrivateKey: ecPEM, PrivateKeyID: "k1"}, false, PrivateKeyJWT, "ES256", nil},
+		{"private_key_jwt without a key, with an HMAC algorithm", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "private_key_jwt", ClientSecretJWTSigningAlgorithm: "HS256"}, false, PrivateKeyJWT, "", []string{"clientSecretJwtSigningAlgorithm", "privateKey"}},
+		{"private_key_jwt with a garbage key", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "private_key_jwt", PrivateKey: "nope"}, false, PrivateKeyJWT, "", []string{"privateKey"}},
+		{"private_key_jwt with the wrong algorithm", ClientConfig{ClientID: "c", TokenEndpointAuthMethod: "private_key_jwt", PrivateKey: ecPEM, PrivateKeySigningAlgorithm: "RS256"}, false, PrivateKeyJWT, "", []string{"privateKeySigningAlgorithm"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var p sdk.ConfigError
-			a := c.s.Check(&p)
+			var a ClientAuth
+			if c.secretOptional {
+				a = c.c.CheckClientAuthSecretOptional(&p)
+			} else {
+				a = c.c.CheckClientAuth(&p)
+			}
 			var fields []string
 			for _, f := range p.Fields {
 				fields = append(fields, f.Field)
-				if c.s.ClientSecret != "" && strings.Contains(f.Message, c.s.ClientSecret) {
+				if c.c.ClientSecret != "" && strings.Contains(f.Message, c.c.ClientSecret) {
 					t.Errorf("%s: the message repeats the secret: %s", f.Field, f.Message)
 				}
 			}
@@ -48,12 +54,20 @@ func TestClientAuthSettings(t *testing.T) {
 			if a.Method != c.method || a.SigningAlgorithm != c.alg {
 				t.Errorf("method %q alg %q, want %q %q", a.Method, a.SigningAlgorithm, c.method, c.alg)
 			}
-			if c.method == PrivateKeyJWT && c.fields == nil && (a.PrivateKey == nil || a.KeyID != c.s.PrivateKeyID) {
+			if c.method == PrivateKeyJWT && c.fields == nil && (a.PrivateKey == nil || a.KeyID != c.c.PrivateKeyID) {
 				t.Errorf("private key or key id not carried: %+v", a)
 			}
 		})
 	}
 	if got := AuthMethodNames(); len(got) != len(AuthMethods()) || got[0] != string(AuthMethods()[0]) {
 		t.Errorf("AuthMethodNames() = %v", got)
+	}
+}
+
+func TestCheckClientAuthCarriesTheAudience(t *testing.T) {
+	c := ClientConfig{ClientID: "c", ClientSecret: "s", ClientAssertionAudience: "https://id.example.com"}
+	var p sdk.ConfigError
+	if a := c.CheckClientAuth(&p); a.Audience != c.ClientAssertionAudience || a.ClientID != "c" || a.ClientSecret != "s" || len(p.Fields) != 0 {
+		t.Errorf("client auth = %+v, problems %v", a, p.Fields)
 	}
 }

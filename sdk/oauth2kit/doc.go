@@ -2,9 +2,15 @@
 // every social connector needs, so that a provider-specific connector is mostly
 // configuration:
 //
+//   - ClientConfig holds the fields of a configuration in Logto's shape that every
+//     OAuth 2.0 client has (client id and authentication, scope, customConfig,
+//     pkce, the HTTP settings), for a connector's config struct to embed;
+//     DecodeConfig and ParseConfig read such a struct, and its Check methods
+//     report every bad field.
 //   - AuthorizationURL builds the URL that starts a sign-in, merged into the
 //     endpoint's own query, with PKCE (NewPKCE) and extra parameters that can never
-//     overwrite protocol parameters.
+//     overwrite protocol parameters; StartAuthorization also makes the session its
+//     callback is checked against.
 //   - ReadCallback checks the provider's callback (state, RFC 9207 iss, error) and
 //     returns the authorization code.
 //   - TokenEndpoint exchanges the code and refreshes tokens with any RFC 6749 / RFC

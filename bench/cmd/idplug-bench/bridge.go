@@ -47,7 +47,7 @@ func startBridge(o options, tmp string, cfg map[string]any) (*bridge, error) {
 		return nil, err
 	}
 	b := &bridge{host: h}
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "bench", Plugin: "logto-oauth2", Config: mustJSON(cfg)}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "bench", Plugin: "logto-oauth2", Config: mustJSON(cfg)}}); err != nil {
 		b.close()
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/idplug/idplug/bench/internal/stub"
 	"github.com/idplug/idplug/bench/internal/suite"
-	"github.com/idplug/idplug/plugins/oauth2/connector"
+	"github.com/idplug/idplug/plugins/oauth2/oauth2connector"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -64,7 +64,7 @@ var signInCases = []signInCase{
 		op: func(e *env) suite.Op {
 			return func(ctx context.Context, w, i int) error {
 				k := (w + i*16) % flowsPerCase
-				res, err := connector.New().UserInfo(ctx, e.inproc, sdk.UserInfoRequest{InstanceID: "bench", Session: e.inSes[k],
+				res, err := oauth2connector.New().UserInfo(ctx, e.inproc, sdk.UserInfoRequest{InstanceID: "bench", Session: e.inSes[k],
 					Callback: map[string]string{"code": "bench-code", "state": e.inSes[k]["state"]}})
 				if err != nil {
 					return err

@@ -126,7 +126,7 @@ func rssMain(args []string) {
 	}
 	defer h.Close()
 	base := suite.ConnectorConfig(*stubURL)
-	cfgs := make([]host.ConnectorConfig, *n)
+	cfgs := make([]host.InstanceConfig, *n)
 	for i := range cfgs {
 		c := make(map[string]any, len(base))
 		for k, v := range base {
@@ -134,7 +134,7 @@ func rssMain(args []string) {
 		}
 		c["clientId"] = fmt.Sprintf("bench-client-%05d", i)
 		raw, _ := json.Marshal(c)
-		cfgs[i] = host.ConnectorConfig{ID: fmt.Sprintf("i%05d", i), Plugin: "oauth2", Config: raw}
+		cfgs[i] = host.InstanceConfig{ID: fmt.Sprintf("i%05d", i), Plugin: "oauth2", Config: raw}
 	}
 	if err := h.Configure(ctx, cfgs); err != nil {
 		fatal(err)

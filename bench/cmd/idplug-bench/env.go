@@ -8,7 +8,7 @@ import (
 	"github.com/idplug/idplug/bench/internal/stub"
 	"github.com/idplug/idplug/bench/internal/suite"
 	"github.com/idplug/idplug/host"
-	"github.com/idplug/idplug/plugins/oauth2/connector"
+	"github.com/idplug/idplug/plugins/oauth2/oauth2connector"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -27,7 +27,7 @@ type env struct {
 	host    *host.Host
 	hostPl  int
 	hostSes []sdk.Session
-	inproc  *connector.Instance
+	inproc  *oauth2connector.Instance
 	inSes   []sdk.Session
 	floor   *suite.Floor
 	logto   *logto
@@ -81,7 +81,7 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 		return e, err
 	}
 	e.host = h
-	if err := h.Configure(ctx, []host.ConnectorConfig{{ID: "bench", Plugin: "oauth2", Config: raw}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "bench", Plugin: "oauth2", Config: raw}}); err != nil {
 		return e, err
 	}
 	p, _ := h.Plugin("oauth2")
@@ -95,11 +95,11 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 	}
 
 	// The same connector in-process.
-	if e.inproc, err = connector.New().ParseConfig(raw); err != nil {
+	if e.inproc, err = oauth2connector.New().ParseConfig(raw); err != nil {
 		return e, err
 	}
 	for i := range flowsPerCase {
-		a, err := connector.New().AuthorizationURI(ctx, e.inproc, sdk.AuthorizationRequest{
+		a, err := oauth2connector.New().AuthorizationURI(ctx, e.inproc, sdk.AuthorizationRequest{
 			InstanceID: "bench", RedirectURI: suite.RedirectURI, State: fmt.Sprintf("%s%03d", state[:len(state)-3], i)})
 		if err != nil {
 			return e, err

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -26,7 +27,15 @@ import (
 	"google.golang.org/grpc/credentials"
 )
 
-func main() { sdk.Serve(connector{}) }
+// copyArg makes a run of the plugin's copy (see runOwnCopy) exit at once.
+const copyArg = "hostile-copy"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == copyArg {
+		return // the copy ran: that was the escape
+	}
+	sdk.Serve(connector{})
+}
 
 // config names the targets. HostPID defaults to the plugin's parent.
 type config struct {
@@ -92,6 +101,15 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	try("deny:ptrace host", ptrace(host))
 	try("deny:read host memory", readMemory(host))
 	try("deny:run /bin/sh", exec.Command("/bin/sh", "-c", "true").Run())
+	// The copy must exist for its refusal to mean anything: when it cannot be
+	// made, the attempt reports neither denied nor allowed, and the test fails.
+	const execCopy = "deny:exec a copy of itself from the socket folder"
+	if copyPath, err := copySelf(os.Getenv("PLUGIN_UNIX_SOCKET_DIR")); err != nil {
+		r[execCopy] = "not tried: " + err.Error()
+	} else {
+		try(execCopy, runCopy(copyPath))
+		_ = os.Remove(copyPath)
+	}
 	if cfg.OtherSocket != "" {
 		try("deny:call another plugin", callOther(ctx, cfg.OtherSocket))
 	}
@@ -106,6 +124,32 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		try("allow:connect tcp", dialClose("tcp", cfg.Connect))
 	}
 	return &sdk.Authorization{RedirectTo: "https://idp.test/authorize?state=" + req.State, Session: r}, nil
+}
+
+// copySelf writes the plugin's own executable into dir, as a program there.
+func copySelf(dir string) (string, error) {
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "hostile-copy")
+	return path, os.WriteFile(path, self, 0o755)
+}
+
+// runCopy runs the copy copySelf made: a folder the plugin may write must not
+// be one it may execute from.
+func runCopy(path string) error {
+	var err error
+	for range 50 {
+		err = exec.Command(path, copyArg).Run()
+		// ETXTBSY: a fork elsewhere in the process still held the copy open for
+		// writing; the exec itself was not refused.
+		if !errors.Is(err, syscall.ETXTBSY) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
 }
 
 func readSome(path string) error {

@@ -1,0 +1,143 @@
+// Every request a connector makes to its provider, through fetch or node:https: a
+// deadline and a cap on the body whatever the connector asked for, the status and
+// OAuth error of each answer recorded for the call that made it, and (in the
+// plugin's test build only) fixed provider hosts sent to a local stub.
+//
+// Importing this module replaces globalThis.fetch, https.request and https.get; the
+// entry file imports it before any connector is loaded.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import http from 'node:http';
+import https from 'node:https';
+
+import { maxPeek, oauthErrorOf } from './oauth-error.mjs';
+
+// What each call's requests answered: the serving loop runs every call in its own
+// store ({ responses: [] }), and the error answer reads it.
+export const calls = new AsyncLocalStorage();
+let testHosts = null; // {"api.github.com": "http://127.0.0.1:port"}: set only by the plugin's test build
+
+// useTestHosts sets the host map; only the plugin's test build sends one.
+export function useTestHosts(hosts) {
+  testHosts = hosts;
+}
+
+function record(status, oauthError) {
+  const store = calls.getStore();
+  if (store) store.responses.push({ status, oauthError });
+}
+
+function mapURL(u) {
+  if (!testHosts) return null;
+  const url = new URL(u);
+  const to = url.protocol === 'https:' ? testHosts[url.host] : undefined;
+  if (!to) return null;
+  const t = new URL(to);
+  url.protocol = t.protocol;
+  url.host = t.host;
+  return url;
+}
+
+// Every provider call gets a deadline and a cap on its body, whatever the connector
+// asked for: a provider that hangs or streams without end cannot hold a call forever
+// or fill Node's memory.
+const requestTimeout = 30_000;
+const maxBody = 4 << 20;
+
+// Statuses whose Response must have no body.
+const nullBodyStatus = new Set([101, 103, 204, 205, 304]);
+
+// buffered reads res's whole body, failing once it passes maxBody bytes, and returns
+// the bytes with a fresh Response over them: the connector reads that as it would
+// have read the provider's, and the bridge looks for the provider's OAuth error in
+// the same bytes. One read serves both: a capping stream piped through, plus a clone
+// to peek into, would copy every body twice more.
+async function buffered(res) {
+  const chunks = [];
+  let n = 0;
+  if (res.body) {
+    if (Number(res.headers.get('content-length')) > maxBody) {
+      res.body.cancel().catch(() => {});
+      throw new Error(`the provider's answer is larger than ${maxBody} bytes`);
+    }
+    for await (const chunk of res.body) {
+      n += chunk.byteLength;
+      if (n > maxBody) throw new Error(`the provider's answer is larger than ${maxBody} bytes`);
+      chunks.push(chunk);
+    }
+  }
+  const bytes = Buffer.concat(chunks, n);
+  const body = nullBodyStatus.has(res.status) ? null : bytes;
+  return { res: new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers }), bytes };
+}
+
+const realFetch = globalThis.fetch;
+globalThis.fetch = async function fetchRecorded(input, init) {
+  let target = input;
+  const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input?.url;
+  const mapped = href ? mapURL(href) : null;
+  if (mapped) {
+    target = typeof input === 'string' || input instanceof URL ? mapped.href : new Request(mapped.href, input);
+  }
+  // The deadline covers reading the body too, and ends with it: a timer left to run
+  // its 30 seconds after every request would pile up by the thousand under load.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException('the provider did not answer in time', 'TimeoutError')), requestTimeout);
+  // The connector's own signal (ky sets one) ends the request too. Linked by hand:
+  // AbortSignal.any costs far more per request than one listener.
+  const given = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+  const follow = () => deadline.abort(given.reason);
+  if (given?.aborted) follow();
+  else given?.addEventListener('abort', follow, { once: true });
+  let res, bytes;
+  try {
+    ({ res, bytes } = await buffered(await realFetch(target, { ...init, signal: deadline.signal })));
+  } finally {
+    clearTimeout(timer);
+    given?.removeEventListener('abort', follow);
+  }
+  if (calls.getStore()) {
+    let oauthError = '';
+    const type = res.headers.get('content-type') ?? '';
+    if (res.status >= 400 || /json|form/.test(type)) {
+      oauthError = oauthErrorOf(bytes.toString('utf8', 0, Math.min(bytes.length, maxPeek)));
+    }
+    record(res.status, oauthError);
+  }
+  return res;
+};
+
+// got (and jose's key fetch) use node:https; the status of each answer is recorded,
+// and in the test build a mapped host is sent to the stub over plain HTTP.
+const realHttpsRequest = https.request;
+function httpsRecorded(...args) {
+  let req;
+  const first = args[0];
+  const href = typeof first === 'string' ? first : first instanceof URL ? first.href : null;
+  const mapped = href ? mapURL(href) : null;
+  if (mapped) {
+    const opts = typeof args[1] === 'object' && args[1] !== null ? { ...args[1] } : {};
+    delete opts.agent;
+    delete opts.host;
+    delete opts.hostname;
+    delete opts.port;
+    delete opts.protocol;
+    const cb = args.find((a) => typeof a === 'function');
+    req = http.request(mapped, opts, cb);
+  } else {
+    req = realHttpsRequest.apply(https, args);
+  }
+  req.setTimeout(requestTimeout, () => req.destroy(Object.assign(new Error('the provider did not answer in time'), { code: 'ETIMEDOUT' })));
+  const store = calls.getStore();
+  req.on('response', (res) => {
+    if (store) store.responses.push({ status: res.statusCode, oauthError: '' });
+    const length = Number(res.headers['content-length']);
+    if (length > maxBody) req.destroy(new Error(`the provider's answer is larger than ${maxBody} bytes`));
+  });
+  return req;
+}
+https.request = httpsRecorded;
+https.get = function httpsGet(...args) {
+  const req = httpsRecorded(...args);
+  req.end();
+  return req;
+};

@@ -1,0 +1,31 @@
+// A connector's profile and tokens in idplug's shape.
+import { bridgeError } from './errors.mjs';
+
+export function profileOf(p) {
+  if (!p || (typeof p.id !== 'string' && typeof p.id !== 'number') || String(p.id) === '') {
+    throw bridgeError('invalid_response', 'the connector returned a profile without an id');
+  }
+  const out = { id: String(p.id) };
+  for (const k of ['name', 'avatar', 'email', 'phone']) {
+    if (typeof p[k] === 'string') out[k] = p[k];
+  }
+  if (p.rawData !== undefined) out.rawData = p.rawData;
+  return out;
+}
+
+export function tokensOf(t) {
+  if (!t || typeof t !== 'object') return undefined;
+  const pick = (...keys) => keys.map((k) => t[k]).find((v) => typeof v === 'string' && v !== '');
+  const out = { accessToken: pick('access_token', 'accessToken') ?? '' };
+  const refreshToken = pick('refresh_token', 'refreshToken');
+  const idToken = pick('id_token', 'idToken');
+  const tokenType = pick('token_type', 'tokenType');
+  const scope = pick('scope');
+  if (refreshToken) out.refreshToken = refreshToken;
+  if (idToken) out.idToken = idToken;
+  if (tokenType) out.tokenType = tokenType;
+  if (scope) out.scope = scope;
+  const expiresIn = Number(t.expires_in ?? t.expiresIn);
+  if (Number.isFinite(expiresIn) && expiresIn > 0) out.expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+  return out;
+}

@@ -1,0 +1,43 @@
+package oauth2connector
+
+import (
+	"testing"
+
+	"github.com/idplug/idplug/host/hosttest"
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/connectortest"
+)
+
+// kitOptions points a configuration with every optional feature of a sign-in
+// (PKCE, storeTokens) at the test kit's fake provider.
+func kitOptions(t *testing.T) connectortest.Options {
+	p := connectortest.NewProvider(t)
+	return connectortest.Options{
+		ValidConfig: map[string]any{
+			"authorizationEndpoint":   p.AuthorizationEndpoint(),
+			"tokenEndpoint":           p.TokenEndpoint(),
+			"userInfoEndpoint":        p.UserInfoEndpoint(),
+			"clientId":                p.ClientID(),
+			"clientSecret":            p.ClientSecret(),
+			"tokenEndpointAuthMethod": "client_secret_basic",
+			"scope":                   "openid profile",
+			"storeTokens":             true,
+		},
+		Provider: p,
+		WantUser: &sdk.UserInfo{
+			ID:     "connectortest-user-1",
+			Name:   sdk.String("Connie Tester"),
+			Avatar: sdk.String("https://connectortest.example/avatar.png"),
+			Email:  sdk.String("connie@connectortest.example"),
+			Phone:  sdk.String("+15555550100"),
+		},
+	}
+}
+
+func TestKit(t *testing.T) {
+	connectortest.Run(t, connectortest.Value(connector{}), kitOptions(t))
+}
+
+func TestKitBinary(t *testing.T) {
+	connectortest.Run(t, hosttest.Binary(".."), kitOptions(t)) // ".." is the plugin's main package
+}

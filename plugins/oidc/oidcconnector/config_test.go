@@ -1,0 +1,118 @@
+package oidcconnector
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/oauth2kit"
+)
+
+func configProblems(t *testing.T, cfg map[string]any) map[string]string {
+	t.Helper()
+	raw, _ := json.Marshal(cfg)
+	_, err := parseConfig(raw)
+	out := map[string]string{}
+	if err == nil {
+		return out
+	}
+	ce, ok := err.(*sdk.ConfigError)
+	if !ok {
+		t.Fatalf("err = %T %v, want a *sdk.ConfigError", err, err)
+	}
+	for _, f := range ce.Fields {
+		out[f.Field] = f.Message
+	}
+	return out
+}
+
+func TestConfigRefusals(t *testing.T) {
+	base := func(extra map[string]any) map[string]any {
+		cfg := map[string]any{"issuer": "https://id.example.com", "clientId": "c", "clientSecret": "s"}
+		for k, v := range extra {
+			cfg[k] = v
+		}
+		return cfg
+	}
+	cases := []struct {
+		name  string
+		cfg   map[string]any
+		field string
+		says  string
+	}{
+		{"no clientId", map[string]any{"issuer": "https://id.example.com"}, "clientId", "required"},
+		{"neither issuer nor endpoints", map[string]any{"clientId": "c", "clientSecret": "s"}, "authorizationEndpoint", "unless issuer"},
+		{"Logto config without iss", map[string]any{"clientId": "c", "clientSecret": "s", "authorizationEndpoint": "https://a.example/auth", "tokenEndpoint": "https://a.example/token",
+			"idTokenVerificationConfig": map[string]any{"jwksUri": "https://a.example/jwks"}}, "idTokenVerificationConfig.issuer", "3.1.3.7"},
+		{"alg none", base(map[string]any{"idTokenVerificationConfig": map[string]any{"algorithms": []string{"none"}}}), "idTokenVerificationConfig.algorithms", "never"},
+		{"HS256 without a secret", map[string]any{"issuer": "https://id.example.com", "clientId": "c", "tokenEndpointAuthMethod": "none",
+			"idTokenVerificationConfig": map[string]any{"algorithms": []string{"HS256"}}}, "idTokenVerificationConfig.algorithms", "client secret"},
+		{"unknown alg", base(map[string]any{"idTokenVerificationConfig": map[string]any{"algorithms": []string{"XS1"}}}), "idTokenVerificationConfig.algorithms", "unknown"},
+		{"unknown nested key", base(map[string]any{"idTokenVerificationConfig": map[string]any{"jwksURI": "x"}}), "idTokenVerificationConfig.jwksURI", "unknown"},
+		{"huge skew", base(map[string]any{"idTokenVerificationConfig": map[string]any{"clockTolerance": 3600}}), "idTokenVerificationConfig.clockTolerance", "at most"},
+		{"audience without the client", base(map[string]any{"idTokenVerificationConfig": map[string]any{"audience": "other"}}), "idTokenVerificationConfig.audience", "clientId"},
+		{"nonce in customConfig", base(map[string]any{"customConfig": map[string]any{"nonce": "fixed"}}), "customConfig.nonce", "protocol parameter"},
+		{"implicit response mode", base(map[string]any{"authRequestOptionalConfig": map[string]any{"responseMode": "fragment"}}), "authRequestOptionalConfig.responseMode", "form_post"},
+		{"issuer not a URL", base(map[string]any{"issuer": "id.example.com"}), "issuer", "absolute"},
+		{"unknown provider", base(map[string]any{"provider": "myspace"}), "provider", "unknown provider"},
+		{"tenant without microsoft", base(map[string]any{"tenant": "common"}), "tenant", "microsoft"},
+		{"apple without its key", map[string]any{"provider": "apple", "clientId": "com.example.web"}, "teamId", "required"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := configProblems(t, tc.cfg)
+			if msg, ok := got[tc.field]; !ok || !strings.Contains(msg, tc.says) {
+				t.Errorf("problems = %v, want %s to say %q", got, tc.field, tc.says)
+			}
+		})
+	}
+}
+
+func TestScopeAlwaysHasOpenID(t *testing.T) {
+	for in, want := range map[string]string{"": "openid", "profile email": "openid profile email", "openid+email": "openid email", "email openid": "email openid"} {
+		if got := withOpenID(in); got != want {
+			t.Errorf("withOpenID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMetadata(t *testing.T) {
+	m := metadata()
+	if m.ID != "oidc" || m.Target != "oidc" || m.Platform != sdk.PlatformUniversal || !m.IsStandard {
+		t.Errorf("metadata = %s %s %s standard=%v", m.ID, m.Target, m.Platform, m.IsStandard)
+	}
+	const prefix = "data:image/svg+xml;base64,"
+	svg, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(m.Logo, prefix))
+	if err != nil || !strings.HasPrefix(string(svg), "<svg") {
+		t.Errorf("logo is not an inline SVG")
+	}
+	if _, err := parseConfig([]byte(m.ConfigTemplate)); err != nil {
+		t.Errorf("the config template does not parse: %v", err)
+	}
+}
+
+// TestEveryFieldIsInTheFormAndTheReadme keeps config, form items and README.md in step.
+func TestEveryFieldIsInTheFormAndTheReadme(t *testing.T) {
+	items := map[string]bool{}
+	for _, f := range formItems() {
+		if items[f.Key] {
+			t.Errorf("form item %q appears twice", f.Key)
+		}
+		items[f.Key] = true
+	}
+	readme := metadata().Readme
+	for _, name := range oauth2kit.ConfigKeys(config{}) {
+		if !items[name] {
+			t.Errorf("config field %q has no form item", name)
+		}
+		if !strings.Contains(readme, "`"+name+"`") {
+			t.Errorf("config field %q is not in README.md", name)
+		}
+		delete(items, name)
+	}
+	for name := range items {
+		t.Errorf("form item %q is no config field", name)
+	}
+}

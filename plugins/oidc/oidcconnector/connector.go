@@ -1,0 +1,198 @@
+package oidcconnector
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/oauth2kit"
+)
+
+// Session keys that AuthorizationURI adds to those of oauth2kit.StartAuthorization:
+// what the ID token and the issuer are checked against at the callback.
+const (
+	sessionNonce  = "nonce"
+	sessionIssuer = "issuer"
+)
+
+// connector implements sdk.Connector and sdk.Refresher.
+type connector struct{}
+
+// New returns the OpenID Connect connector, ready for sdk.Serve or to be called in
+// process.
+func New() sdk.Connector[*Instance] { return connector{} }
+
+var (
+	_ sdk.Connector[*Instance] = connector{}
+	_ sdk.Refresher[*Instance] = connector{}
+)
+
+func (connector) Metadata() sdk.Metadata { return metadata() }
+
+func (connector) ParseConfig(raw []byte) (*Instance, error) { return parseConfig(raw) }
+
+// AuthorizationURI starts a sign-in: a fresh nonce and PKCE pair per flow, and
+// everything the callback must be checked against kept in the session.
+func (connector) AuthorizationURI(ctx context.Context, in *Instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	if err := oauth2kit.CheckAuthorizationRequest(req); err != nil {
+		return nil, err
+	}
+	e, err := in.provider.endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nonce := newNonce()
+	extra := make(map[string]string, len(in.authParams)+1)
+	for k, v := range in.authParams {
+		extra[k] = v
+	}
+	extra["nonce"] = nonce
+	auth, err := oauth2kit.StartAuthorization(oauth2kit.AuthorizationRequest{
+		Endpoint:    e.Authorization,
+		ClientID:    in.clientID,
+		RedirectURI: req.RedirectURI,
+		State:       req.State,
+		Scope:       in.requestScope(req),
+		Extra:       extra,
+	}, in.pkce)
+	if err != nil {
+		return nil, err
+	}
+	auth.Session[sessionNonce] = nonce
+	auth.Session[sessionIssuer] = in.provider.issuer
+	return auth, nil
+}
+
+// requestScope is the scope asked for this sign-in, or the configured one; openid
+// is added either way, without it there is no ID token.
+func (in *Instance) requestScope(req sdk.AuthorizationRequest) string {
+	if req.Scope != "" {
+		return withOpenID(req.Scope)
+	}
+	return in.scope
+}
+
+// UserInfo finishes a sign-in: it checks the callback, exchanges the code (once,
+// with exactly the session's redirect URI and PKCE verifier), verifies the ID token
+// against the session's nonce, and maps its claims, merged with the userinfo
+// endpoint's when configured.
+func (connector) UserInfo(ctx context.Context, in *Instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	if started := req.Session[sessionIssuer]; started != in.provider.issuer {
+		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters,
+			"the sign-in started while issuer was %q, but it is now %q; start the sign-in again", started, in.provider.issuer)
+	}
+	e, err := in.provider.endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[oauth2kit.SessionState], Issuer: callbackIssuer(e, req.Callback)})
+	if err != nil {
+		return nil, err
+	}
+	redirectURI, nonce := req.Session[oauth2kit.SessionRedirectURI], req.Session[sessionNonce]
+	if redirectURI == "" || nonce == "" {
+		return nil, sdk.Errorf(sdk.CodeInvalidRequestParameters, "the session has no redirect URI or nonce; start the sign-in again")
+	}
+	tok, err := in.tokenEndpoint(e).Exchange(ctx, code, redirectURI, req.Session[oauth2kit.SessionCodeVerifier])
+	if err != nil {
+		return nil, err
+	}
+	idt, err := in.verify(ctx, tok.IDToken, expectation{endpoints: e, nonce: nonce, accessToken: tok.AccessToken})
+	if err != nil {
+		return nil, err
+	}
+	var info []byte
+	if in.fetchInfo {
+		if info, err = in.fetchUserInfo(ctx, e, tok.AccessToken, idt.claims.Subject); err != nil {
+			return nil, err
+		}
+	}
+	profile, err := mapProfile(idt.raw, info, req.Callback["user"])
+	if err != nil {
+		return nil, err
+	}
+	sdk.Logger(ctx).Debug("signed in", "user", profile.ID, "scope", tok.Scope)
+	return oauth2kit.SignedIn(profile, tok, in.storeTokens), nil
+}
+
+// callbackIssuer is the iss the callback must carry (RFC 9207): the discovered
+// issuer when the provider says it sends iss, and also when it sent one anyway.
+func callbackIssuer(e *endpoints, callback map[string]string) string {
+	if e.Issuer != "" && (e.IssParameter || callback["iss"] != "") {
+		return e.Issuer
+	}
+	return ""
+}
+
+// tokenEndpoint is the configured token client aimed at the current endpoint.
+func (in *Instance) tokenEndpoint(e *endpoints) *oauth2kit.TokenEndpoint {
+	t := *in.token
+	t.URL = e.Token
+	if in.apple != nil {
+		t.Auth.ClientSecret = in.apple.sign(in.clientID)
+	}
+	return &t
+}
+
+// fetchUserInfo calls the userinfo endpoint and checks that its sub is the ID
+// token's (OIDC Core 5.3.2): a different one means the answer is not about this user.
+func (in *Instance) fetchUserInfo(ctx context.Context, e *endpoints, accessToken, sub string) ([]byte, error) {
+	if e.UserInfo == "" {
+		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "the provider has no userinfo endpoint; set userInfoEndpoint or turn fetchUserInfo off")
+	}
+	u := *in.userInfo
+	u.URL = e.UserInfo
+	raw, err := u.Fetch(ctx, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	if got := stringClaim(raw, "sub"); got != sub {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the userinfo endpoint answered for sub %q, not the ID token's %q (OIDC Core 5.3.2)", clean(got), sub).
+			WithDetail("check", "userinfo_sub")
+	}
+	return raw, nil
+}
+
+// Refresh renews a token set. An ID token in the answer is verified like the first
+// one, without a nonce (OIDC Core 12.2).
+func (connector) Refresh(ctx context.Context, in *Instance, refreshToken string) (*sdk.TokenSet, error) {
+	e, err := in.provider.endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := in.tokenEndpoint(e).Refresh(ctx, refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	if tok.IDToken != "" {
+		if _, err := in.verify(ctx, tok.IDToken, expectation{endpoints: e, accessToken: tok.AccessToken}); err != nil {
+			return nil, err
+		}
+	}
+	return tok.TokenSet(), nil
+}
+
+// newNonce returns 256 random bits, URL-safe.
+func newNonce() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// VerifyIDToken runs the checks a sign-in's ID token gets (signature by the
+// provider's keys, iss, aud, azp, exp, iat, nbf and, when nonce is not empty, the
+// nonce) and returns the token's claims. It serves callers that receive ID tokens
+// outside the code flow, and measuring what verification costs.
+func (in *Instance) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (json.RawMessage, error) {
+	e, err := in.provider.endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := in.verify(ctx, rawIDToken, expectation{endpoints: e, nonce: nonce})
+	if err != nil {
+		return nil, err
+	}
+	return v.raw, nil
+}

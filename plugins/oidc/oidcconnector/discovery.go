@@ -1,0 +1,202 @@
+package oidcconnector
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/oauth2kit"
+)
+
+const (
+	// discoveryPath is where an OpenID Provider publishes its metadata (OIDC
+	// Discovery 1.0 section 4).
+	discoveryPath = "/.well-known/openid-configuration"
+	// defaultMetadataTTL keeps discovery documents and JWK sets whose provider gave
+	// no Cache-Control max-age; minMetadataTTL and maxMetadataTTL bound what it gave.
+	defaultMetadataTTL = time.Hour
+	minMetadataTTL     = time.Minute
+	maxMetadataTTL     = 24 * time.Hour
+)
+
+// endpoints is what a sign-in needs to know of the provider.
+type endpoints struct {
+	// Issuer is the discovered issuer; empty for a configuration without discovery.
+	Issuer        string
+	Authorization string
+	Token         string
+	UserInfo      string
+	JWKS          string
+	// Algorithms are the provider's id_token_signing_alg_values_supported.
+	Algorithms []string
+	// IssParameter: the provider sends iss with every authorization response (RFC 9207).
+	IssParameter bool
+}
+
+// discoveryDocument is the part of the provider's metadata the connector reads.
+type discoveryDocument struct {
+	Issuer                string   `json:"issuer"`
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
+	JWKSURI               string   `json:"jwks_uri"`
+	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported"`
+	IssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+}
+
+// parseDiscovery reads a discovery document and checks it against the configured
+// issuer: its issuer must be exactly that one (OIDC Discovery 1.0 section 4.3), or,
+// for Microsoft's multi-tenant endpoints, the "{tenantid}" template for it.
+func parseDiscovery(body []byte, issuer string) (*endpoints, error) {
+	var d discoveryDocument
+	if err := json.Unmarshal(body, &d); err != nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document is not valid: %v", err)
+	}
+	if d.Issuer != issuer && !tenantTemplateMatches(d.Issuer, issuer) {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document names issuer %q, not the configured %q (OIDC Discovery section 4.3)", clean(d.Issuer), issuer).
+			WithDetail("issuer", clean(d.Issuer))
+	}
+	for _, f := range []struct{ name, value string }{
+		{"authorization_endpoint", d.AuthorizationEndpoint},
+		{"token_endpoint", d.TokenEndpoint},
+		{"jwks_uri", d.JWKSURI},
+	} {
+		if f.value == "" {
+			return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document has no %s", f.name)
+		}
+		if err := oauth2kit.CheckHTTPURL(f.value); err != nil {
+			return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document's %s %v", f.name, err)
+		}
+	}
+	if d.UserinfoEndpoint != "" {
+		if err := oauth2kit.CheckHTTPURL(d.UserinfoEndpoint); err != nil {
+			return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document's userinfo_endpoint %v", err)
+		}
+	}
+	return &endpoints{
+		Issuer: d.Issuer, Authorization: d.AuthorizationEndpoint, Token: d.TokenEndpoint,
+		UserInfo: d.UserinfoEndpoint, JWKS: d.JWKSURI, Algorithms: d.IDTokenAlgs, IssParameter: d.IssParameterSupported,
+	}, nil
+}
+
+// tenantTemplateMatches accepts Microsoft's multi-tenant discovery, whose issuer
+// is ".../{tenantid}/v2.0" for a configured ".../common/v2.0" (or organizations,
+// consumers): the ID token's tid fills the template when it is checked.
+func tenantTemplateMatches(discovered, configured string) bool {
+	prefix, suffix, ok := strings.Cut(discovered, "{tenantid}")
+	if !ok || !strings.HasPrefix(configured, prefix) || !strings.HasSuffix(configured, suffix) {
+		return false
+	}
+	tenant := strings.TrimSuffix(strings.TrimPrefix(configured, prefix), suffix)
+	return tenant != "" && !strings.Contains(tenant, "/")
+}
+
+// provider holds what the connector knows of one OpenID Provider: endpoints given
+// in the configuration, or discovered and cached until they expire, and its keys.
+type provider struct {
+	issuer  string   // discovery issuer; empty without discovery
+	issuers []string // accepted iss values without discovery
+	// extraIssuers are accepted besides the discovered issuer (Google's scheme-less form).
+	extraIssuers []string
+	static       endpoints
+	http         *oauth2kit.HTTPClient
+	keys         *keySet
+	minFetch     time.Duration
+	now          func() time.Time
+
+	mu        sync.Mutex
+	current   *endpoints
+	expires   time.Time
+	lastFetch time.Time
+}
+
+func newProvider(issuer string, issuers []string, static endpoints, client *oauth2kit.HTTPClient, minFetch time.Duration) *provider {
+	p := &provider{issuer: issuer, issuers: issuers, static: static, http: client, minFetch: minFetch, now: time.Now}
+	p.keys = &keySet{http: client, minFetch: minFetch, now: func() time.Time { return p.now() }}
+	return p
+}
+
+// endpoints returns the provider's endpoints, discovering them when the cached
+// document is missing or expired.
+func (p *provider) endpoints(ctx context.Context) (*endpoints, error) {
+	if p.issuer == "" {
+		e := p.static
+		return &e, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.current != nil && p.now().Before(p.expires) {
+		return p.current, nil
+	}
+	return p.fetchLocked(ctx)
+}
+
+// refresh discovers the provider again, unless the last fetch is more recent than
+// the floor: an ID token naming an unknown key may mean the jwks_uri moved.
+func (p *provider) refresh(ctx context.Context) (*endpoints, error) {
+	if p.issuer == "" {
+		e := p.static
+		return &e, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.current != nil && p.now().Sub(p.lastFetch) < p.minFetch {
+		return p.current, nil
+	}
+	return p.fetchLocked(ctx)
+}
+
+func (p *provider) fetchLocked(ctx context.Context) (*endpoints, error) {
+	url := strings.TrimSuffix(p.issuer, "/") + discoveryPath
+	p.lastFetch = p.now()
+	doc, err := p.http.GetJSON(ctx, url, "discovery document")
+	if err != nil {
+		if p.current != nil {
+			// A provider that is down a moment keeps its last known metadata.
+			sdk.Logger(ctx).Warn("discovery failed; keeping the cached document", "issuer", p.issuer, "error", err)
+			return p.current, nil
+		}
+		return nil, err
+	}
+	e, err := parseDiscovery(doc.Body, p.issuer)
+	if err != nil {
+		return nil, err
+	}
+	// Explicit endpoints win over discovered ones.
+	for dst, src := range map[*string]string{&e.Authorization: p.static.Authorization, &e.Token: p.static.Token, &e.UserInfo: p.static.UserInfo, &e.JWKS: p.static.JWKS} {
+		if src != "" {
+			*dst = src
+		}
+	}
+	p.current, p.expires = e, p.now().Add(ttl(doc.MaxAge))
+	return e, nil
+}
+
+func ttl(maxAge time.Duration) time.Duration {
+	switch {
+	case maxAge == 0:
+		return defaultMetadataTTL
+	case maxAge < minMetadataTTL:
+		return minMetadataTTL
+	case maxAge > maxMetadataTTL:
+		return maxMetadataTTL
+	}
+	return maxAge
+}
+
+// clean keeps provider text short and printable for messages.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

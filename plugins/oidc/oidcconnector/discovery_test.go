@@ -1,0 +1,63 @@
+package oidcconnector
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/idplug/idplug/sdk"
+)
+
+// TestDiscoveryIsCachedUntilItExpires: one fetch serves every sign-in until the
+// document's lifetime ends, then the next sign-in discovers again.
+func TestDiscoveryIsCachedUntilItExpires(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(nil))
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	in.provider.now = func() time.Time { return time.Unix(0, now.Load()) }
+	token := func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }
+	for range 3 {
+		if _, err := s.signIn(t, in, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.discoveryFetches(); got != 1 {
+		t.Fatalf("discovery fetched %d times for 3 sign-ins, want 1", got)
+	}
+	if got := s.jwksFetches(); got != 1 {
+		t.Fatalf("JWK set fetched %d times for 3 sign-ins, want 1", got)
+	}
+	now.Add(int64(defaultMetadataTTL + time.Second))
+	if _, err := s.signIn(t, in, token); err != nil {
+		t.Fatal(err)
+	}
+	if s.discoveryFetches() != 2 || s.jwksFetches() != 2 {
+		t.Fatalf("after expiry: discovery %d, JWK set %d fetches, want 2 each", s.discoveryFetches(), s.jwksFetches())
+	}
+}
+
+func TestDiscoveryRefusals(t *testing.T) {
+	const iss = "https://id.example.com"
+	for name, doc := range map[string]string{
+		"another issuer":     `{"issuer":"https://evil.example","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
+		"no jwks_uri":        `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t"}`,
+		"script endpoint":    `{"issuer":"` + iss + `","authorization_endpoint":"javascript:alert(1)","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
+		"template elsewhere": `{"issuer":"https://evil.example/{tenantid}/v2.0","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
+		"not JSON":           `{"issuer":`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := parseDiscovery([]byte(doc), iss)
+			if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidResponse {
+				t.Fatalf("err = %v, want invalid_response", err)
+			}
+		})
+	}
+	if !tenantTemplateMatches("https://login.microsoftonline.com/{tenantid}/v2.0", "https://login.microsoftonline.com/common/v2.0") {
+		t.Error("the multi-tenant template does not match common")
+	}
+	if tenantTemplateMatches("https://login.microsoftonline.com/{tenantid}/v2.0", "https://login.microsoftonline.com/a/b/v2.0") {
+		t.Error("the template matched a tenant with a slash")
+	}
+}

@@ -1,0 +1,218 @@
+package oidcconnector
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/idplug/idplug/sdk"
+)
+
+func TestSignInWithAValidIDToken(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(nil))
+	res, err := s.signIn(t, in, func(nonce string) string {
+		c := s.claims(nonce)
+		c["at_hash"] = hashOf(crypto.SHA256, "at-0123456789")
+		return sign(t, c, jose.RS256, s.key, s.kid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := res.UserInfo
+	if u.ID != "user-1" || *u.Name != "Stub User" || *u.Email != "stub@example.com" {
+		t.Errorf("profile = %+v", u)
+	}
+}
+
+// TestForgedIDTokensAreRefused plays an attacker who controls what the token
+// endpoint returns (or replays an old answer): each forged ID token is refused
+// with its own check named.
+func TestForgedIDTokensAreRefused(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(nil))
+	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pubDER, _ := x509.MarshalPKIXPublicKey(&s.key.PublicKey)
+	jwkJSON, _ := (&jose.JSONWebKey{Key: s.key.Public()}).MarshalJSON()
+	var replayed string
+
+	cases := []struct {
+		name  string
+		token func(nonce string) string
+		code  sdk.ErrorCode
+		check string
+	}{
+		{"bad signature", func(n string) string { return sign(t, s.claims(n), jose.RS256, otherKey, s.kid) }, sdk.CodeSocialIDTokenInvalid, checkSignature},
+		{"alg none", func(n string) string { return unsigned(s.claims(n)) }, sdk.CodeSocialIDTokenInvalid, checkAlgorithm},
+		{"HS256 keyed with the provider's public key (DER)", func(n string) string { return hs256(s.claims(n), s.kid, pubDER) }, sdk.CodeSocialIDTokenInvalid, checkAlgorithm},
+		{"HS256 keyed with the provider's public key (JWK)", func(n string) string { return hs256(s.claims(n), s.kid, jwkJSON) }, sdk.CodeSocialIDTokenInvalid, checkAlgorithm},
+		{"wrong iss", func(n string) string {
+			return sign(t, with(s.claims(n), "iss", "https://evil.example"), jose.RS256, s.key, s.kid)
+		}, sdk.CodeSocialIDTokenInvalid, checkIssuer},
+		{"wrong aud", func(n string) string {
+			return sign(t, with(s.claims(n), "aud", "other-client"), jose.RS256, s.key, s.kid)
+		}, sdk.CodeSocialIDTokenInvalid, checkAudience},
+		{"several aud without azp", func(n string) string {
+			return sign(t, with(s.claims(n), "aud", []string{stubClientID, "other"}), jose.RS256, s.key, s.kid)
+		}, sdk.CodeSocialIDTokenInvalid, checkAZP},
+		{"azp of another client", func(n string) string {
+			return sign(t, with(with(s.claims(n), "aud", []string{stubClientID, "other"}), "azp", "other"), jose.RS256, s.key, s.kid)
+		}, sdk.CodeSocialIDTokenInvalid, checkAZP},
+		{"expired", func(n string) string {
+			return sign(t, with(s.claims(n), "exp", time.Now().Add(-time.Minute).Unix()), jose.RS256, s.key, s.kid)
+		}, sdk.CodeSocialIDTokenInvalid, checkExpired},
+		{"no exp", func(n string) string { return sign(t, without(s.claims(n), "exp"), jose.RS256, s.key, s.kid) }, sdk.CodeSocialIDTokenInvalid, checkExpired},
+		{"issued in the future", func(n string) string {
+			return sign(t, with(s.claims(n), "iat", time.Now().Add(time.Hour).Unix()), jose.RS256, s.key, s.kid)
+		}, sdk.CodeSocialIDTokenInvalid, checkIssuedAt},
+		{"not yet valid", func(n string) string {
+			return sign(t, with(s.claims(n), "nbf", time.Now().Add(time.Hour).Unix()), jose.RS256, s.key, s.kid)
+		}, sdk.CodeSocialIDTokenInvalid, checkNotBefore},
+		{"nonce mismatch", func(n string) string { return sign(t, s.claims("another-nonce"), jose.RS256, s.key, s.kid) }, sdk.CodeSocialIDTokenInvalid, checkNonce},
+		{"no nonce", func(n string) string { return sign(t, without(s.claims(n), "nonce"), jose.RS256, s.key, s.kid) }, sdk.CodeSocialIDTokenInvalid, checkNonce},
+		{"replayed ID token", func(n string) string { return replayed }, sdk.CodeSocialIDTokenInvalid, checkNonce},
+		{"at_hash of another access token", func(n string) string {
+			return sign(t, with(s.claims(n), "at_hash", hashOf(crypto.SHA256, "another")), jose.RS256, s.key, s.kid)
+		}, sdk.CodeSocialIDTokenInvalid, checkAccessHash},
+		{"unknown kid", func(n string) string { return sign(t, s.claims(n), jose.RS256, otherKey, "k-unknown") }, sdk.CodeSocialIDTokenInvalid, checkUnknownKey},
+		{"no sub", func(n string) string { return sign(t, without(s.claims(n), "sub"), jose.RS256, s.key, s.kid) }, sdk.CodeSocialIDTokenInvalid, checkSubject},
+		{"not a JWS", func(n string) string { return "not.a-token" }, sdk.CodeSocialIDTokenInvalid, checkMalformed},
+		{"no ID token", func(n string) string { return "" }, sdk.CodeSocialIDTokenInvalid, checkMissingToken},
+		{"critical header", func(n string) string {
+			signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: s.key}, (&jose.SignerOptions{}).WithHeader("kid", s.kid).WithHeader("crit", []string{"exp"}).WithHeader("exp", 1))
+			payload, _ := json.Marshal(s.claims(n))
+			jws, _ := signer.Sign(payload)
+			out, _ := jws.CompactSerialize()
+			return out
+		}, sdk.CodeSocialIDTokenInvalid, checkCritical},
+	}
+	// A first sign-in succeeds; its ID token is kept for the replay.
+	if _, err := s.signIn(t, in, func(n string) string { replayed = sign(t, s.claims(n), jose.RS256, s.key, s.kid); return replayed }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.signIn(t, in, tc.token)
+			refusedBecause(t, err, tc.code, tc.check)
+		})
+	}
+}
+
+func TestHMACIDTokensOnlyWhenConfigured(t *testing.T) {
+	s := newStubOP(t)
+	token := func(n string) string { return hs256(s.claims(n), "", []byte(stubSecret)) }
+	_, err := s.signIn(t, parse(t, s.config(nil)), token)
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkAlgorithm)
+
+	in := parse(t, s.config(map[string]any{"idTokenVerificationConfig": map[string]any{"algorithms": []string{"HS256"}}}))
+	if _, err := s.signIn(t, in, token); err != nil {
+		t.Fatalf("HS256 with the client secret, configured: %v", err)
+	}
+	_, err = s.signIn(t, in, func(n string) string { return hs256(s.claims(n), "", []byte("another-secret-0123456789-0123456789")) })
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkSignature)
+	// Configured for HMAC only, an RS256 token is refused too.
+	_, err = s.signIn(t, in, func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) })
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkAlgorithm)
+}
+
+func TestClockTolerance(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(map[string]any{"idTokenVerificationConfig": map[string]any{"clockTolerance": 120}}))
+	justExpired := func(n string) string {
+		return sign(t, with(s.claims(n), "exp", time.Now().Add(-time.Minute).Unix()), jose.RS256, s.key, s.kid)
+	}
+	if _, err := s.signIn(t, in, justExpired); err != nil {
+		t.Fatalf("a token expired a minute ago, with two minutes of tolerance: %v", err)
+	}
+	in = parse(t, s.config(map[string]any{"idTokenVerificationConfig": map[string]any{"maxTokenAge": "10m"}}))
+	_, err := s.signIn(t, in, func(n string) string {
+		return sign(t, with(s.claims(n), "iat", time.Now().Add(-time.Hour).Unix()), jose.RS256, s.key, s.kid)
+	})
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkTooOld)
+}
+
+func TestUserInfoSubMustBeTheIDTokens(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(map[string]any{"fetchUserInfo": true}))
+	good := func(n string) string { return sign(t, without(s.claims(n), "name"), jose.RS256, s.key, s.kid) }
+
+	s.userInfo = map[string]any{"sub": "user-1", "name": "From Userinfo", "picture": "https://example.com/p.png"}
+	res, err := s.signIn(t, in, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *res.UserInfo.Name != "From Userinfo" || *res.UserInfo.Avatar != "https://example.com/p.png" {
+		t.Errorf("profile = %+v, want userinfo claims merged", res.UserInfo)
+	}
+
+	s.userInfo = map[string]any{"sub": "someone-else", "name": "Mallory"}
+	_, err = s.signIn(t, in, good)
+	refusedBecause(t, err, sdk.CodeInvalidResponse, "userinfo_sub")
+}
+
+func TestUnverifiedEmailIsLeftOut(t *testing.T) {
+	s := newStubOP(t)
+	res, err := s.signIn(t, parse(t, s.config(nil)), func(n string) string {
+		return sign(t, with(s.claims(n), "email_verified", false), jose.RS256, s.key, s.kid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.UserInfo.Email != nil {
+		t.Errorf("email = %q, want it left out while unverified", *res.UserInfo.Email)
+	}
+}
+
+// TestKeyRotationAndTheRefreshFloor: a token signed by a key the cached set lacks
+// makes the connector fetch the keys again, but no more than once per floor.
+func TestKeyRotationAndTheRefreshFloor(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(map[string]any{"minKeyRefreshInterval": "1h"}))
+	valid := func(op *stubOP, key any, kid string) func(string) string {
+		return func(n string) string { return sign(t, op.claims(n), jose.ES256, key, kid) }
+	}
+	if _, err := s.signIn(t, in, func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }); err != nil {
+		t.Fatal(err)
+	}
+	before := s.jwksFetches()
+
+	// Forged kids, many of them: at most one fetch for all (the floor).
+	forger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for i := range 5 {
+		_, err := s.signIn(t, in, valid(s, forger, "forged-"+string(rune('a'+i))))
+		refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkUnknownKey)
+	}
+	if got := s.jwksFetches() - before; got > 1 {
+		t.Errorf("%d JWK set fetches for forged key ids, want at most 1 within the floor", got)
+	}
+
+	// With no floor, a real rotation is picked up at once.
+	s2 := newStubOP(t)
+	in2 := parse(t, s2.config(nil))
+	if _, err := s2.signIn(t, in2, func(n string) string { return sign(t, s2.claims(n), jose.RS256, s2.key, s2.kid) }); err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s2.mu.Lock()
+	s2.keys = []jose.JSONWebKey{{Key: rotated.Public(), KeyID: "k2", Algorithm: "ES256", Use: "sig"}}
+	s2.mu.Unlock()
+	if _, err := s2.signIn(t, in2, valid(s2, rotated, "k2")); err != nil {
+		t.Fatalf("after rotation: %v", err)
+	}
+	// The old key is gone from the set: its tokens are refused now.
+	_, err := s2.signIn(t, in2, func(n string) string { return sign(t, s2.claims(n), jose.RS256, s2.key, s2.kid) })
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkUnknownKey)
+	if s2.discoveryFetches() < 2 {
+		t.Errorf("discovery fetched %d times, want it again on the unknown key", s2.discoveryFetches())
+	}
+}
+
+func with(c map[string]any, k string, v any) map[string]any { c[k] = v; return c }
+func without(c map[string]any, k string) map[string]any     { delete(c, k); return c }

@@ -1,0 +1,110 @@
+package oidcconnector
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/oauth2kit"
+)
+
+// keySet is the provider's JWK set, fetched when first needed, kept until it
+// expires, and fetched again when an ID token names a key id it does not hold, but
+// never more often than minFetch allows.
+type keySet struct {
+	http     *oauth2kit.HTTPClient
+	minFetch time.Duration
+	now      func() time.Time
+
+	mu        sync.Mutex
+	url       string
+	keys      []jose.JSONWebKey
+	expires   time.Time
+	lastFetch time.Time
+}
+
+// lookup returns the keys that may have signed a token with kid and alg. A kid the
+// cached set does not hold triggers one refresh (subject to the floor).
+func (k *keySet) lookup(ctx context.Context, url, kid, alg string) ([]jose.JSONWebKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	if k.url != url || k.keys == nil || !now.Before(k.expires) {
+		if err := k.fetchLocked(ctx, url); err != nil {
+			return nil, err
+		}
+	}
+	found := matching(k.keys, kid, alg)
+	if len(found) == 0 && k.now().Sub(k.lastFetch) >= k.minFetch {
+		if err := k.fetchLocked(ctx, url); err != nil {
+			return nil, err
+		}
+		found = matching(k.keys, kid, alg)
+	}
+	return found, nil
+}
+
+// lacks reports whether the set was fetched from url and does not hold kid.
+func (k *keySet) lacks(url, kid string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.url == url && k.keys != nil && !slices.ContainsFunc(k.keys, func(j jose.JSONWebKey) bool { return j.KeyID == kid })
+}
+
+func (k *keySet) fetchLocked(ctx context.Context, url string) error {
+	k.lastFetch = k.now()
+	doc, err := k.http.GetJSON(ctx, url, "JWK set")
+	if err != nil {
+		if k.url == url && k.keys != nil {
+			sdk.Logger(ctx).Warn("fetching the JWK set failed; keeping the cached keys", "error", err)
+			return nil
+		}
+		return err
+	}
+	keys, err := parseJWKS(doc.Body)
+	if err != nil {
+		return err
+	}
+	k.url, k.keys, k.expires = url, keys, k.now().Add(ttl(doc.MaxAge))
+	return nil
+}
+
+// parseJWKS reads a JWK set, keeping the public signing keys and skipping the
+// ones it cannot use (other key types, encryption keys), as RFC 7517 section 5 asks.
+func parseJWKS(body []byte) ([]jose.JSONWebKey, error) {
+	var raw struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil || raw.Keys == nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the JWK set is not a JSON object with a keys array")
+	}
+	keys := make([]jose.JSONWebKey, 0, len(raw.Keys))
+	for _, r := range raw.Keys {
+		var key jose.JSONWebKey
+		if key.UnmarshalJSON(r) != nil || !key.Valid() || !key.IsPublic() || (key.Use != "" && key.Use != "sig") {
+			continue
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// matching picks the keys with kid (every key when the token names none) whose
+// type fits alg. A key that names its own alg must name this one.
+func matching(keys []jose.JSONWebKey, kid, alg string) []jose.JSONWebKey {
+	var out []jose.JSONWebKey
+	for _, key := range keys {
+		if kid != "" && key.KeyID != kid {
+			continue
+		}
+		if key.Algorithm != "" && key.Algorithm != alg {
+			continue
+		}
+		out = append(out, key)
+	}
+	return out
+}

@@ -1,0 +1,43 @@
+package oidcconnector
+
+import (
+	"testing"
+
+	"github.com/idplug/idplug/host/hosttest"
+	"github.com/idplug/idplug/sdk/connectortest"
+)
+
+// kitOptions is a Logto-style configuration (endpoints given one by one). The kit's
+// fake provider speaks OAuth 2.0 without ID tokens, so its sign-in checks are left
+// to provider_test.go, which signs in against a real OpenID Provider.
+func kitOptions() connectortest.Options {
+	return connectortest.Options{
+		ValidConfig: map[string]any{
+			"authorizationEndpoint": "https://id.example.com/authorize",
+			"tokenEndpoint":         "https://id.example.com/token",
+			"clientId":              "kit-client",
+			"clientSecret":          "kit-secret",
+			"scope":                 "openid profile",
+			"idTokenVerificationConfig": map[string]any{
+				"jwksUri": "https://id.example.com/jwks", "issuer": "https://id.example.com",
+			},
+		},
+		FormValues: map[string]any{
+			"provider":                   "",
+			"issuer":                     "https://id.example.com",
+			"tenant":                     nil,
+			"teamId":                     nil,
+			"privateKey":                 nil,
+			"privateKeyId":               nil,
+			"privateKeySigningAlgorithm": nil,
+		},
+	}
+}
+
+func TestKit(t *testing.T) {
+	connectortest.Run(t, connectortest.Value(connector{}), kitOptions())
+}
+
+func TestKitBinary(t *testing.T) {
+	connectortest.Run(t, hosttest.Binary(".."), kitOptions()) // ".." is the plugin's main package
+}

@@ -1,0 +1,161 @@
+package oidcconnector
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/idplug/idplug/sdk"
+)
+
+// The stubs here show the presets' provider quirks no standards-following server
+// has: Google's scheme-less iss, Microsoft's multi-tenant issuer template, Apple's
+// form_post with the user field and its ES256 client secret.
+
+func TestGooglePresetAcceptsItsSchemelessIssuer(t *testing.T) {
+	s := newStubOP(t)
+	google := parse(t, s.config(map[string]any{"provider": "google"}))
+	if google.scope != "openid profile email" {
+		t.Errorf("scope = %q", google.scope)
+	}
+	schemeless := func(n string) string {
+		return sign(t, with(s.claims(n), "iss", "accounts.google.com"), jose.RS256, s.key, s.kid)
+	}
+	if _, err := s.signIn(t, google, schemeless); err != nil {
+		t.Fatalf("google, iss accounts.google.com: %v", err)
+	}
+	// Only for Google: a generic instance refuses it.
+	_, err := s.signIn(t, parse(t, s.config(nil)), schemeless)
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkIssuer)
+	_, err = s.signIn(t, google, func(n string) string {
+		return sign(t, with(s.claims(n), "iss", "evil.example"), jose.RS256, s.key, s.kid)
+	})
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkIssuer)
+}
+
+func TestGooglePresetDefaults(t *testing.T) {
+	in := parse(t, map[string]any{"provider": "google", "clientId": "x.apps.googleusercontent.com", "clientSecret": "s"})
+	if in.provider.issuer != "https://accounts.google.com" {
+		t.Errorf("issuer = %q", in.provider.issuer)
+	}
+	ms := parse(t, map[string]any{"provider": "microsoft", "tenant": "contoso.onmicrosoft.com", "clientId": "c", "clientSecret": "s"})
+	if ms.provider.issuer != "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0" {
+		t.Errorf("issuer = %q", ms.provider.issuer)
+	}
+	common := parse(t, map[string]any{"provider": "microsoft", "clientId": "c", "clientSecret": "s"})
+	if common.provider.issuer != "https://login.microsoftonline.com/common/v2.0" {
+		t.Errorf("issuer = %q", common.provider.issuer)
+	}
+}
+
+func TestMicrosoftMultiTenantIssuer(t *testing.T) {
+	s := newStubOPWith(t, "/common/v2.0", "")
+	s.issuer = s.URL() + "/{tenantid}/v2.0"
+	in := parse(t, s.config(map[string]any{"provider": "microsoft"}))
+	const tid = "9188040d-6c67-4c5b-b112-36a304b66dad"
+	tenantToken := func(iss, tid string) func(string) string {
+		return func(n string) string {
+			return sign(t, with(with(s.claims(n), "iss", iss), "tid", tid), jose.RS256, s.key, s.kid)
+		}
+	}
+	if _, err := s.signIn(t, in, tenantToken(s.URL()+"/"+tid+"/v2.0", tid)); err != nil {
+		t.Fatalf("a tenant's token: %v", err)
+	}
+	for name, tok := range map[string]func(string) string{
+		"tid of another tenant":    tenantToken(s.URL()+"/"+tid+"/v2.0", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+		"no tid":                   tenantToken(s.URL()+"/"+tid+"/v2.0", ""),
+		"tid that is no tenant id": tenantToken(s.URL()+"/x/../v2.0", "x/.."),
+		"the template itself":      tenantToken(s.URL()+"/{tenantid}/v2.0", "{tenantid}"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.signIn(t, in, tok)
+			refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkIssuer)
+		})
+	}
+	// A discovery document naming another issuer than the configured one is refused.
+	other := newStubOPWith(t, "/common/v2.0", "https://elsewhere.example/{tenantid}/v2.0")
+	bad := parse(t, other.config(map[string]any{"provider": "microsoft"}))
+	_, err := connector{}.AuthorizationURI(context.Background(), bad, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Code != sdk.CodeInvalidResponse {
+		t.Fatalf("err = %v, want invalid_response for the discovery issuer", err)
+	}
+}
+
+func TestApplePreset(t *testing.T) {
+	s := newStubOP(t)
+	appleKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	const teamID, keyID, servicesID = "TEAM123456", "KEY1234567", "com.example.web"
+	var secrets []string
+	// Apple's token endpoint: the client secret must be an ES256 JWT by the team's key.
+	s.checkToken = func(r *http.Request) error {
+		if err := r.ParseForm(); err != nil {
+			return err
+		}
+		secret := r.PostForm.Get("client_secret")
+		secrets = append(secrets, secret)
+		tok, err := jwt.ParseSigned(secret, []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil {
+			return fmt.Errorf("client_secret is not an ES256 JWT: %v", err)
+		}
+		if tok.Headers[0].KeyID != keyID {
+			return fmt.Errorf("kid %q", tok.Headers[0].KeyID)
+		}
+		var c jwt.Claims
+		if err := tok.Claims(&appleKey.PublicKey, &c); err != nil {
+			return fmt.Errorf("signature: %v", err)
+		}
+		return c.ValidateWithLeeway(jwt.Expected{Issuer: teamID, Subject: servicesID, AnyAudience: jwt.Audience{"https://appleid.apple.com"}, Time: time.Now()}, 0)
+	}
+	cfg := map[string]any{
+		"provider": "apple", "issuer": s.URL(), "clientId": servicesID, "teamId": teamID,
+		"privateKeyId": keyID, "privateKey": pemKey(t, appleKey),
+	}
+	in := parse(t, cfg)
+	appleToken := func(n string) string {
+		c := with(with(s.claims(n), "aud", servicesID), "email_verified", "true") // Apple sends a string
+		delete(c, "name")                                                         // and never the name
+		return sign(t, c, jose.RS256, s.key, s.kid)
+	}
+	res, err := s.signInWith(t, in, appleToken, map[string]string{"user": `{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"ada@example.com"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.UserInfo.Name == nil || *res.UserInfo.Name != "Ada Lovelace" || res.UserInfo.Email == nil {
+		t.Errorf("profile = %+v, want the name from user and the verified email", res.UserInfo)
+	}
+	u, _ := url.Parse(s.lastAuthURL)
+	if q := u.Query(); q.Get("response_mode") != "form_post" || q.Get("scope") != "openid name email" {
+		t.Errorf("authorization URL = %s, want form_post and name email", s.lastAuthURL)
+	}
+	// Later sign-ins carry no user: no name, no failure.
+	res, err = s.signIn(t, in, appleToken)
+	if err != nil || res.UserInfo.Name != nil {
+		t.Fatalf("second sign-in = %+v, %v", res, err)
+	}
+	// A user field that is not JSON is ignored, never trusted for anything else.
+	if _, err := s.signInWith(t, in, appleToken, map[string]string{"user": `{"name":`}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A key that is not the team's: the stub (Apple) refuses the client secret.
+	wrongKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg["privateKey"] = pemKey(t, wrongKey)
+	_, err = s.signIn(t, parse(t, cfg), appleToken)
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Code != sdk.CodeInvalidConfig || e.Details["error"] != "invalid_client" {
+		t.Fatalf("err = %v, want the provider's refusal of the client secret", err)
+	}
+	if len(secrets) < 2 || secrets[0] == "" {
+		t.Fatalf("client secrets sent: %d", len(secrets))
+	}
+}
