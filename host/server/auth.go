@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/internal/ratelimit"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -45,8 +46,8 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		addr := clientAddr(r.RemoteAddr)
-		if wait, blocked := s.badKeys.blocked(addr); blocked {
+		addr := ratelimit.ClientAddr(r.RemoteAddr)
+		if wait, blocked := s.badKeys.Blocked(addr); blocked {
 			s.countAuthFailure("rate_limited")
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			writeJSON(w, http.StatusTooManyRequests, errorBody{Code: CodeTooManyAttempts,
@@ -66,7 +67,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			match |= subtle.ConstantTimeCompare(got[:], d[:])
 		}
 		if match != 1 {
-			s.badKeys.fail(addr)
+			s.badKeys.Fail(addr)
 			s.countAuthFailure("invalid_key")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idplug", error="invalid_token"`)
 			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: "the API key is not valid"})

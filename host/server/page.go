@@ -36,7 +36,9 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
 {{else if .ConfirmSignOut}}
   <h1>Sign out?</h1>
   {{with .User}}<p class="muted">Signed in as {{.UserInfo.ID}}</p>{{end}}
-  <form method="post" action="{{.Prefix}}/sign-out"><button id="sign-out" type="submit">Sign out</button></form>
+  <form method="post" action="{{if .SignOutAction}}{{.SignOutAction}}{{else}}{{.Prefix}}/sign-out{{end}}">
+  {{range $k, $v := .SignOutFields}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
+  <button id="sign-out" type="submit">Sign out</button></form>
   <a class="button" href="{{.Prefix}}/">Back</a>
 {{else if .User}}
   <h1 id="greeting">Hello, {{.User.UserInfo.ID}}</h1>
@@ -45,7 +47,7 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
 {{else}}
   <h1>Sign in</h1>
   {{range .Connectors}}
-  <a class="button" id="sign-in-{{.ID}}" href="{{$.Prefix}}/sign-in/{{.ID}}">{{if .Logo}}<img src="{{safeURL .Logo}}" alt="">{{end}}Continue with {{index .Name "en"}}</a>
+  <a class="button" id="sign-in-{{.ID}}" href="{{$.Prefix}}/sign-in/{{.ID}}{{with $.ReturnTo}}?returnTo={{.}}{{end}}">{{if .Logo}}<img src="{{safeURL .Logo}}" alt="">{{end}}Continue with {{index .Name "en"}}</a>
   {{else}}
   <p class="muted">No connector is configured.</p>
   {{end}}
@@ -63,6 +65,12 @@ type pageData struct {
 	Error          *errorBody
 	ErrorTitle     string
 	ConfirmSignOut bool
+	// ReturnTo, when set, is where each sign-in link comes back to.
+	ReturnTo string
+	// SignOutAction and SignOutFields post the sign-out elsewhere than
+	// /sign-out, with these fields (the OpenID Provider's logout).
+	SignOutAction string
+	SignOutFields map[string]string
 }
 
 func (s *Server) pageData() pageData { return pageData{Prefix: s.prefix} }

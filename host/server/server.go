@@ -16,6 +16,7 @@ import (
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/host/vault"
+	"github.com/idplug/idplug/internal/ratelimit"
 )
 
 // Settings configure a Server.
@@ -69,12 +70,13 @@ type Server struct {
 	metrics  *metrics.Metrics
 	prefix   string // the path of PublicURL, without its trailing slash
 	cookies  cookiePolicy
-	badKeys  *failureLimiter
+	badKeys  *ratelimit.Failures
 	api      *http.ServeMux
 	handler  http.Handler
 	admin    http.Handler
 	keep     tokenStorage
 	vault    *vault.Keeper // nil without a store or vault keys
+	provider providerSlot  // the OpenID Provider, when mounted
 }
 
 // New builds the server's routes over h (a *host.Host).
@@ -100,7 +102,7 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 	}
 	srv := &Server{host: h, settings: s, log: log, metrics: m, prefix: public.Path,
 		cookies: newCookiePolicy(public.Scheme, public.Path),
-		badKeys: newFailureLimiter(maxKeyFailures, keyFailureWindow, maxTrackedAddrs)}
+		badKeys: ratelimit.New(maxKeyFailures, keyFailureWindow, maxTrackedAddrs)}
 	srv.vault = srv.newKeeper()
 	srv.secrets.Store(newSecrets(s.APIKeys, sealer))
 	srv.api = srv.apiRoutes()
@@ -120,7 +122,7 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 			mux.Handle("GET /metrics", m.Handler())
 		}
 	}
-	srv.handler = srv.accessLog(srv.underPrefix(mux))
+	srv.handler = srv.accessLog(srv.underPrefix(srv.withProvider(mux)))
 
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /healthz", srv.healthz)

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -84,4 +85,131 @@ func TestPostgresDownFailsClosedAndRecovers(t *testing.T) {
 	if err := s.ConsumeFlow(ctx, "before", time.Now().Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("a flow consumed before the crash: %v, want ErrUsed", err)
 	}
+}
+
+// The races of TestStore's grant and signing key cases, made certain on
+// PostgreSQL: another session holds what the callers need until every one of
+// them waits inside the server, then lets them all go at once.
+func TestPostgresProviderRacesMeet(t *testing.T) {
+	pg := pgtest.Start(t)
+	ctx := t.Context()
+	open := func() store.Store {
+		raw, err := store.Open(ctx, pg.URL, store.Options{Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := store.Timed(raw, 30*time.Second, 30*time.Second, nil)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	handles := []store.Store{open(), open()}
+	conn, err := pgx.Connect(ctx, pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+
+	// meet runs n callers while hold keeps them waiting, and returns how many
+	// succeeded; every other caller must get ErrUsed.
+	meet := func(t *testing.T, hold string, n int, call func(s store.Store, i int) error) int {
+		t.Helper()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(context.Background())
+		if _, err := tx.Exec(ctx, hold); err != nil {
+			t.Fatal(err)
+		}
+		results := make(chan error, n)
+		for i := range n {
+			go func() { results <- call(handles[i%2], i) }()
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for waiting := 0; waiting < n; {
+			if len(results) > 0 {
+				t.Fatalf("a caller answered while held: %v", <-results)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d callers wait in the server", waiting, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM pg_locks WHERE NOT granted`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wins := 0
+		for range n {
+			switch err := <-results; {
+			case err == nil:
+				wins++
+			case !errors.Is(err, store.ErrUsed):
+				t.Errorf("%v, want nil or ErrUsed", err)
+			}
+		}
+		return wins
+	}
+
+	later := time.Now().Add(time.Hour)
+	t.Run("put-grant", func(t *testing.T) {
+		wins := meet(t, `LOCK TABLE op_grants IN SHARE MODE`, 16, func(s store.Store, i int) error {
+			return s.PutGrant(ctx, "g", fmt.Sprint("client-", i), later)
+		})
+		if wins != 1 {
+			t.Fatalf("%d callers recorded one grant, want 1", wins)
+		}
+	})
+	t.Run("rotate-grant", func(t *testing.T) {
+		wins := meet(t, `SELECT 1 FROM op_grants WHERE id = 'g' FOR UPDATE`, 16, func(s store.Store, _ int) error {
+			return s.RotateGrant(ctx, "g", 0, later)
+		})
+		if wins != 1 {
+			t.Fatalf("%d callers rotated generation 0, want 1", wins)
+		}
+		if _, gen, err := handles[0].Grant(ctx, "g", time.Now()); err != nil || gen != 1 {
+			t.Fatalf("Grant = %d, %v; want generation 1", gen, err)
+		}
+	})
+	// Replicas starting together on an empty table, where no row can be
+	// locked: one writes the first keys.
+	t.Run("first-signing-keys", func(t *testing.T) {
+		wins := meet(t, `LOCK TABLE op_signing_keys IN SHARE MODE`, 8, func(s store.Store, i int) error {
+			return s.ReplaceSigningKeys(ctx, nil, []store.SigningKeyRecord{signingKey(fmt.Sprint("first-", i), store.KeyActive, time.Now())})
+		})
+		if wins != 1 {
+			t.Fatalf("%d replicas wrote the first keys, want 1", wins)
+		}
+		got, err := handles[1].SigningKeys(ctx)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("after the race: %v, %v; want 1 key", keyIDs(got), err)
+		}
+	})
+	t.Run("replace-signing-keys", func(t *testing.T) {
+		now := time.Now()
+		first := []store.SigningKeyRecord{signingKey("k1", store.KeyActive, now), signingKey("k2", store.KeyNext, now.Add(time.Second))}
+		expect, err := handles[0].SigningKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := handles[0].ReplaceSigningKeys(ctx, expect, first); err != nil {
+			t.Fatal(err)
+		}
+		k2 := first[1]
+		k2.State = store.KeyActive
+		wins := meet(t, `LOCK TABLE op_signing_keys IN SHARE MODE`, 8, func(s store.Store, i int) error {
+			return s.ReplaceSigningKeys(ctx, first, []store.SigningKeyRecord{
+				retired(first[0], now.Add(time.Hour)), k2, signingKey(fmt.Sprint("k3-", i), store.KeyNext, now.Add(2*time.Second)),
+			})
+		})
+		if wins != 1 {
+			t.Fatalf("%d replacers rotated the keys, want 1", wins)
+		}
+		got, err := handles[1].SigningKeys(ctx)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("after the race: %v, %v; want 3 keys", keyIDs(got), err)
+		}
+	})
 }

@@ -1,10 +1,14 @@
 // Package store keeps the state that outlives one request: the ids of finished
 // sign-in flows (so that none is replayed), browser sessions (so that sign-out
-// ends them everywhere) and the token vault's sealed token sets.
+// ends them everywhere), the token vault's sealed token sets, and, for idplug as
+// an OpenID Provider, its grants (so that a refresh token used twice is caught)
+// and its signing keys (so that every replica signs with the same key and one
+// rotation happens once).
 //
 // Two backends sit behind one interface: SQLite in a file (one idplug process)
 // and PostgreSQL (any number of replicas). Open picks one from a URL; Timed
 // gives every call a deadline and turns backend failures into ErrUnavailable.
+// Times are kept to the millisecond.
 package store
 
 import (
@@ -16,10 +20,14 @@ import (
 )
 
 var (
-	// ErrUsed is returned by ConsumeFlow for a flow id consumed before.
-	ErrUsed = errors.New("store: the flow was used already")
-	// ErrNotFound is returned for a session or token record that is not
-	// there (or, for a session, revoked or expired).
+	// ErrUsed is returned when a single use was used already, or a record
+	// changed under the caller: by ConsumeFlow for a flow id consumed before,
+	// by PutGrant for a grant id recorded before, by RotateGrant for a live
+	// grant at another generation, and by ReplaceSigningKeys when the stored
+	// keys are no longer the expected ones.
+	ErrUsed = errors.New("store: used already, or changed by another caller")
+	// ErrNotFound is returned for a session, token record or grant that is
+	// not there (or, for a session or grant, revoked or expired).
 	ErrNotFound = errors.New("store: no such record")
 	// ErrUnavailable wraps every failure to reach or use the database.
 	ErrUnavailable = errors.New("store: the database cannot be reached")
@@ -76,15 +84,78 @@ type Tokens interface {
 	EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error)
 }
 
+// Grants keeps the OpenID Provider's grants: one per authorization code
+// exchanged. A grant's refresh tokens carry its generation; using one moves the
+// grant to the next generation, so a refresh token used twice is caught
+// (RFC 9700 4.14: the whole grant is then revoked).
+type Grants interface {
+	// PutGrant records a new grant at generation 0; ErrUsed when the id exists (a
+	// code exchanged twice).
+	PutGrant(ctx context.Context, id, clientID string, expires time.Time) error
+	// RotateGrant moves a live grant from generation `from` to from+1 and sets its
+	// expiry, atomically across every replica. ErrUsed when the grant is live but at
+	// another generation (an old refresh token came back: the caller revokes the
+	// grant); ErrNotFound when it is absent, revoked or expired (at the time of
+	// the call, by this process's clock).
+	RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error
+	// RevokeGrant ends a grant; revoking an unknown or revoked one is not an error.
+	RevokeGrant(ctx context.Context, id string) error
+	// Grant returns a live grant's client id and generation; ErrNotFound when
+	// absent, revoked or expired (at now).
+	Grant(ctx context.Context, id string, now time.Time) (clientID string, generation int64, err error)
+}
+
+// The states of a signing key, in the order a key goes through them.
+const (
+	KeyNext    = "next"    // published, not yet signing
+	KeyActive  = "active"  // signing
+	KeyRetired = "retired" // published until RetireAt, no longer signing
+)
+
+// SigningKeyRecord is one of the provider's signing keys; Sealed is the private
+// key, sealed by the caller (the store never sees it in the clear).
+type SigningKeyRecord struct {
+	ID        string
+	Algorithm string // "ES256", "RS256"
+	// State is "next" (published, not yet signing), "active" (signing) or
+	// "retired" (published until RetireAt, no longer signing).
+	State     string
+	Sealed    []byte
+	Public    []byte // the public key as a JWK (JSON)
+	CreatedAt time.Time
+	RetireAt  time.Time // zero unless retired
+}
+
+// SigningKeys keeps the provider's signing keys, shared by every replica.
+type SigningKeys interface {
+	// SigningKeys lists every key, oldest first (by CreatedAt, then ID).
+	SigningKeys(ctx context.Context) ([]SigningKeyRecord, error)
+	// ReplaceSigningKeys writes the whole key set in one transaction, but only if
+	// the stored set is still `expect` (compared by ID and State, in any order);
+	// ErrUsed when another replica changed it first (the caller reads again and
+	// retries). This is how a rotation (next -> active -> retired, a new next)
+	// happens exactly once across replicas.
+	//
+	// Every key of next needs an ID of its own, an Algorithm, Sealed and Public,
+	// a State of the three, and a RetireAt exactly when retired; a set that
+	// breaks this is refused with an error that is neither ErrUsed nor
+	// ErrUnavailable, and nothing is written.
+	ReplaceSigningKeys(ctx context.Context, expect, next []SigningKeyRecord) error
+}
+
 // Store is the state backend: every part above, and its upkeep. Every method
 // honours ctx's deadline. A consumer takes the part it uses (the vault takes
-// Tokens), so what it can touch is what its type says.
+// Tokens, the OpenID Provider Grants and SigningKeys), so what it can touch is
+// what its type says.
 type Store interface {
 	Flows
 	Sessions
 	Tokens
+	Grants
+	SigningKeys
 
-	// Purge deletes consumed flows and sessions that expired before now.
+	// Purge deletes consumed flows, sessions and grants that expired before
+	// now, and retired signing keys whose RetireAt is before now.
 	Purge(ctx context.Context, now time.Time) (int64, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -147,4 +218,60 @@ func fromMS(v int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v)
+}
+
+// checkSigningKeys refuses a key set that ReplaceSigningKeys must not write.
+func checkSigningKeys(keys []SigningKeyRecord) error {
+	seen := make(map[string]bool, len(keys))
+	for i, k := range keys {
+		var problem string
+		switch {
+		case k.ID == "":
+			problem = "has no ID"
+		case seen[k.ID]:
+			problem = "has the ID of another key"
+		case k.Algorithm == "":
+			problem = "has no algorithm"
+		case k.State != KeyNext && k.State != KeyActive && k.State != KeyRetired:
+			problem = fmt.Sprintf("has the state %q, not next, active or retired", k.State)
+		case len(k.Sealed) == 0:
+			problem = "has no sealed private key"
+		case len(k.Public) == 0:
+			problem = "has no public key"
+		case k.State == KeyRetired && ms(k.RetireAt) == 0:
+			problem = "is retired without a RetireAt"
+		case k.State != KeyRetired && ms(k.RetireAt) != 0:
+			problem = "has a RetireAt but is not retired"
+		}
+		if problem != "" {
+			return fmt.Errorf("%w: key %d (%q) %s", errBadSigningKeys, i, k.ID, problem)
+		}
+		seen[k.ID] = true
+	}
+	return nil
+}
+
+var errBadSigningKeys = errors.New("store: the signing key set cannot be written")
+
+// keyState is what ReplaceSigningKeys compares of a stored key.
+type keyState struct{ id, state string }
+
+// sameKeys reports whether the stored keys are the expected ones, by ID and
+// State, in any order.
+func sameKeys(stored []keyState, expect []SigningKeyRecord) bool {
+	if len(stored) != len(expect) {
+		return false
+	}
+	m := make(map[string]string, len(stored))
+	for _, k := range stored {
+		m[k.id] = k.state
+	}
+	for _, e := range expect {
+		state, ok := m[e.ID]
+		if !ok || state != e.State {
+			return false
+		}
+		delete(m, e.ID) // an ID twice in expect cannot match
+	}
+	return true
 }

@@ -8,7 +8,10 @@ import (
 )
 
 // Observer hears about every store call, for metrics. err is nil, ErrUsed,
-// ErrNotFound or an ErrUnavailable.
+// ErrNotFound or an ErrUnavailable. op names the call: consume_flow,
+// put_session, get_session, revoke_session, put_tokens, get_tokens,
+// delete_tokens, update_tokens, each_tokens, put_grant, rotate_grant,
+// revoke_grant, grant, signing_keys, replace_signing_keys, purge or ping.
 type Observer func(backend, op string, took time.Duration, err error)
 
 // Timed wraps a Store so that every call has a deadline (timeout; lockTimeout
@@ -118,6 +121,43 @@ func (t *timed) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenReco
 		return err
 	}, &fnErr)
 	return n, err
+}
+
+func (t *timed) PutGrant(ctx context.Context, id, clientID string, expires time.Time) error {
+	return t.call(ctx, "put_grant", t.timeout, func(ctx context.Context) error { return t.s.PutGrant(ctx, id, clientID, expires) }, nil)
+}
+
+func (t *timed) RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error {
+	return t.call(ctx, "rotate_grant", t.timeout, func(ctx context.Context) error { return t.s.RotateGrant(ctx, id, from, expires) }, nil)
+}
+
+func (t *timed) RevokeGrant(ctx context.Context, id string) error {
+	return t.call(ctx, "revoke_grant", t.timeout, func(ctx context.Context) error { return t.s.RevokeGrant(ctx, id) }, nil)
+}
+
+func (t *timed) Grant(ctx context.Context, id string, now time.Time) (clientID string, generation int64, err error) {
+	err = t.call(ctx, "grant", t.timeout, func(ctx context.Context) error {
+		clientID, generation, err = t.s.Grant(ctx, id, now)
+		return err
+	}, nil)
+	return clientID, generation, err
+}
+
+func (t *timed) SigningKeys(ctx context.Context) (keys []SigningKeyRecord, err error) {
+	err = t.call(ctx, "signing_keys", t.timeout, func(ctx context.Context) error {
+		keys, err = t.s.SigningKeys(ctx)
+		return err
+	}, nil)
+	return keys, err
+}
+
+// ReplaceSigningKeys refuses a key set that cannot be written before it calls
+// the database: that error is the caller's, not the database's.
+func (t *timed) ReplaceSigningKeys(ctx context.Context, expect, next []SigningKeyRecord) error {
+	if err := checkSigningKeys(next); err != nil {
+		return err
+	}
+	return t.call(ctx, "replace_signing_keys", t.timeout, func(ctx context.Context) error { return t.s.ReplaceSigningKeys(ctx, expect, next) }, nil)
 }
 
 func (t *timed) Purge(ctx context.Context, now time.Time) (n int64, err error) {

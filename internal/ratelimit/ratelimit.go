@@ -1,4 +1,7 @@
-package server
+// Package ratelimit counts failures per client (an address, a client id) and
+// refuses a client past a number of them in a window, with bounded memory: the
+// brake on guessing API keys and client secrets.
+package ratelimit
 
 import (
 	"net"
@@ -7,13 +10,13 @@ import (
 	"time"
 )
 
-// failureLimiter counts failed API key checks per client address. Past maxFailures
+// Failures counts failed checks per key (a client address, a client id). Past maxFailures
 // in a window, the address is refused until the window ends, before its key is even
 // looked at: a brute-force gets a few guesses a minute. Memory is bounded: at most
-// maxAddrs addresses are tracked; when they are all taken (by expired windows that
+// maxAddrs keys are tracked; when they are all taken (by expired windows that
 // are swept first, then live ones), new addresses share one overflow entry, so a
 // spread-out attack is throttled as a whole instead of evicting the others.
-type failureLimiter struct {
+type Failures struct {
 	maxFailures int
 	window      time.Duration
 	maxAddrs    int
@@ -30,13 +33,13 @@ type failureWindow struct {
 	failures int
 }
 
-func newFailureLimiter(maxFailures int, window time.Duration, maxAddrs int) *failureLimiter {
-	return &failureLimiter{maxFailures: maxFailures, window: window, maxAddrs: maxAddrs, now: time.Now,
+func New(maxFailures int, window time.Duration, maxAddrs int) *Failures {
+	return &Failures{maxFailures: maxFailures, window: window, maxAddrs: maxAddrs, now: time.Now,
 		addrs: map[string]*failureWindow{}}
 }
 
-// blocked reports whether addr is refused now, and for how long.
-func (l *failureLimiter) blocked(addr string) (time.Duration, bool) {
+// Blocked reports whether addr is refused now, and for how long.
+func (l *Failures) Blocked(addr string) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fw := l.lookup(addr, false)
@@ -50,8 +53,8 @@ func (l *failureLimiter) blocked(addr string) (time.Duration, bool) {
 	return left, true
 }
 
-// fail counts one failure for addr.
-func (l *failureLimiter) fail(addr string) {
+// Fail counts one failure for addr.
+func (l *Failures) Fail(addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fw := l.lookup(addr, true)
@@ -61,8 +64,8 @@ func (l *failureLimiter) fail(addr string) {
 	fw.failures++
 }
 
-// tracked is how many addresses have an entry, for tests.
-func (l *failureLimiter) tracked() int {
+// Tracked is how many keys have an entry.
+func (l *Failures) Tracked() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.addrs)
@@ -70,7 +73,7 @@ func (l *failureLimiter) tracked() int {
 
 // lookup finds addr's window; with create, it makes one (or hands out the
 // overflow window when the table is full).
-func (l *failureLimiter) lookup(addr string, create bool) *failureWindow {
+func (l *Failures) lookup(addr string, create bool) *failureWindow {
 	if fw, ok := l.addrs[addr]; ok {
 		return fw
 	}
@@ -90,7 +93,7 @@ func (l *failureLimiter) lookup(addr string, create bool) *failureWindow {
 
 // sweep drops the windows that are over, at most once a second: under a spread-out
 // attack the table stays full, and every lookup would walk it.
-func (l *failureLimiter) sweep() {
+func (l *Failures) sweep() {
 	now := l.now()
 	if now.Sub(l.lastSweep) < time.Second {
 		return
@@ -103,10 +106,10 @@ func (l *failureLimiter) sweep() {
 	}
 }
 
-// clientAddr is the address a request came from, without its port. An IPv6
+// ClientAddr is the address a request came from, without its port. An IPv6
 // client counts by its /64, the block one host is usually given: counted by
 // address, it would have 2^64 fresh windows.
-func clientAddr(remote string) string {
+func ClientAddr(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote
@@ -120,4 +123,11 @@ func clientAddr(remote string) string {
 		return p.String()
 	}
 	return addr.String()
+}
+
+// SetClock replaces the clock, for tests and benchmarks that must not see time pass.
+func (l *Failures) SetClock(now func() time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.now = now
 }

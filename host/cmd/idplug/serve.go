@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/logsink"
 	"github.com/idplug/idplug/host/metrics"
+	"github.com/idplug/idplug/host/oidcprovider"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/server"
@@ -41,8 +43,9 @@ const shutdownGrace = 30 * time.Second
 type daemon struct {
 	path string
 	log  hclog.Logger
-	host *host.Host
-	srv  *server.Server
+	host  *host.Host
+	srv   *server.Server
+	store store.Store // nil when the store is off
 
 	mu  sync.Mutex // one reload at a time
 	cfg *config.Config
@@ -97,7 +100,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		startPurge(ctx, st, log.Named("store"))
 		log.Info("store opened", "backend", st.Backend(), "schema", store.SchemaVersion())
 	}
-	d := &daemon{path: path, log: log, host: h, cfg: cfg}
+	d := &daemon{path: path, log: log, host: h, cfg: cfg, store: st}
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
 	d.srv = server.New(h, sealer, m, log.Named("http"), server.Settings{
 		AccessLog: newLogger(cfg, sink.Buffered()).Named("http"),
@@ -111,6 +114,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		SeparateAdmin: cfg.AdminListen != "",
 	})
 	d.srv.SetTokenStorage(tokenStorage(cfg, log))
+	if err := d.mountProvider(ctx, cfg); err != nil {
+		log.Error("cannot start the OpenID Provider", "error", err)
+		fmt.Fprintln(stderr, "provider:", err)
+		return 1
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "listen:", err)
@@ -208,9 +216,45 @@ func (d *daemon) reload(ctx context.Context) error {
 		return err
 	}
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
+	if err := d.mountProvider(ctx, cfg); err != nil {
+		return fmt.Errorf("provider: %w", err)
+	}
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
+	return nil
+}
+
+// mountProvider serves the OpenID Provider of cfg (none when cfg has no
+// provider section), with its signing keys ready: made in the store on first
+// start, read from it on every later one and by every replica.
+func (d *daemon) mountProvider(ctx context.Context, cfg *config.Config) error {
+	if cfg.Provider == nil {
+		d.srv.MountProvider("", nil)
+		return nil
+	}
+	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
+	p, err := oidcprovider.New(oidcprovider.Options{
+		Config:       cfg.Provider,
+		PublicPath:   strings.TrimSuffix(publicURL.Path, "/"),
+		Store:        d.store,
+		Sealer:       d.srv.Sealer,
+		Targets:      server.Targets(d.host),
+		AllInstances: server.AllInstances(d.host),
+		Browser:      d.srv.ProviderBrowser(),
+		RequestTTL:   cfg.SessionTTL,
+		Logger:       d.log.Named("oidc"),
+	})
+	if err != nil {
+		return err
+	}
+	kctx, cancel := context.WithTimeout(ctx, cfg.Store.Timeout+30*time.Second)
+	defer cancel()
+	if err := p.Ready(kctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	d.srv.MountProvider(cfg.Provider.IssuerPath, p)
+	d.log.Info("OpenID Provider ready", "issuer", p.Issuer(), "clients", len(cfg.Provider.Clients))
 	return nil
 }
 

@@ -1,0 +1,167 @@
+package oidcprovider
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// server is the library's server with the endpoints the provider runs itself.
+type server struct {
+	*op.LegacyServer
+	p *Provider
+}
+
+var _ op.ExtendedLegacyServer = (*server)(nil)
+
+// Authorize runs once the library checked the client, the redirect URI, the
+// response type, prompt and the challenge method. It adds what the library
+// leaves to its user: PKCE S256 (required of public clients), the openid
+// scope, bounded parameters, hints to one connector, and the browser's
+// existing sign-in (SSO), which finishes the request at once unless
+// prompt=login or max_age say otherwise.
+func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthRequest]) (*op.Redirect, error) {
+	p := s.p
+	req := r.Data
+	c := r.Client.(*client)
+	if err := checkRequest(req, c); err != nil {
+		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
+	}
+	hintSub, err := op.ValidateAuthReqIDTokenHint(ctx, req.IDTokenHint, p.op.IDTokenHintVerifier(ctx))
+	if err != nil {
+		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
+	}
+	hinted, err := p.hintedConnector(r.Request, c)
+	if err != nil {
+		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
+	}
+	ar := authRequest{
+		ClientID: req.ClientID, RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,
+		Scopes: req.Scopes, ResponseMode: string(req.ResponseMode), Challenge: req.CodeChallenge,
+		Connector: hinted, HintSub: hintSub,
+	}
+	now := p.opts.Now()
+	// prompt=login arrives as max_age 0 (the library sets it).
+	if req.MaxAge != nil {
+		ar.LoginAfter = now.Unix() - int64(*req.MaxAge)
+	}
+
+	// A browser signed in already finishes here, when its sign-in will do.
+	if login, ok := p.opts.Browser.SignedIn(browserRequest(ctx, r.Request)); ok {
+		if why := p.usable(login, ar, c); why == "" {
+			redirect, err := p.issueCode(ctx, ar, login)
+			if err != nil {
+				return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
+			}
+			return op.NewRedirect(redirect), nil
+		}
+	}
+	if slices.Contains(req.Prompt, oidc.PromptNone) {
+		return op.TryErrorRedirect(ctx, req, oidc.ErrLoginRequired().WithDescription("no sign-in in this browser will do for this request"), p.op.Encoder(), nil)
+	}
+	id := newID()
+	if err := p.putRecord(ctx, "authz", id, ar, p.opts.RequestTTL); err != nil {
+		return op.TryErrorRedirect(ctx, req, oidcError(err, "the store cannot be reached"), p.op.Encoder(), nil)
+	}
+	return op.NewRedirect(c.LoginURL(id)), nil
+}
+
+// checkRequest is the policy the library does not enforce.
+func checkRequest(req *oidc.AuthRequest, c *client) error {
+	switch {
+	case !slices.Contains(req.Scopes, oidc.ScopeOpenID):
+		return oidc.ErrInvalidScope().WithDescription("scope must include openid")
+	case req.CodeChallenge == "" && c.cfg.Public:
+		return oidc.ErrInvalidRequest().WithDescription("a public client must send a PKCE code_challenge (S256)")
+	case req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
+		return oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	case req.CodeChallenge != "" && len(req.CodeChallenge) != 43:
+		return oidc.ErrInvalidRequest().WithDescription("code_challenge must be a base64url SHA-256 (43 characters)")
+	case req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery:
+		return oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
+	case len(req.State) > maxStateLen:
+		return oidc.ErrInvalidRequest().WithDescription("state is longer than %d characters", maxStateLen)
+	case len(req.Nonce) > maxNonceLen:
+		return oidc.ErrInvalidRequest().WithDescription("nonce is longer than %d characters", maxNonceLen)
+	case len(strings.Join(req.Scopes, " ")) > maxScopeLen:
+		return oidc.ErrInvalidRequest().WithDescription("scope is longer than %d characters", maxScopeLen)
+	}
+	return nil
+}
+
+// hintedConnector reads a request for one connector: Logto's
+// direct_sign_in=social:<target> and Dex's connector_id=<instance id>. A hint
+// to a connector the client may not use is refused, never silently widened.
+func (p *Provider) hintedConnector(r *op.Request[oidc.AuthRequest], c *client) (string, error) {
+	form := r.Form
+	if form == nil {
+		form = url.Values{}
+	}
+	var id string
+	if v := form.Get("connector_id"); v != "" {
+		id = v
+	}
+	if v := form.Get("direct_sign_in"); v != "" {
+		method, target, ok := strings.Cut(v, ":")
+		if !ok || method != "social" {
+			return "", oidc.ErrInvalidRequest().WithDescription("direct_sign_in must be social:<target>")
+		}
+		found := ""
+		for _, inst := range c.allowed() {
+			if t, ok := p.opts.Targets(inst); ok && t == target {
+				found = inst
+				break
+			}
+		}
+		if found == "" {
+			return "", oidc.ErrAccessDenied().WithDescription("this client may not sign in with that connector")
+		}
+		id = found
+	}
+	if id == "" {
+		return "", nil
+	}
+	if _, ok := p.opts.Targets(id); !ok || !c.cfg.AllowsConnector(id) {
+		return "", oidc.ErrAccessDenied().WithDescription("this client may not sign in with that connector")
+	}
+	return id, nil
+}
+
+// usable says why a browser's sign-in does not do for a request; "" when it does.
+func (p *Provider) usable(l Login, ar authRequest, c *client) string {
+	switch {
+	case !c.cfg.AllowsConnector(l.Instance):
+		return "signed in with a connector this client may not use"
+	case ar.Connector != "" && ar.Connector != l.Instance:
+		return "the request asks for another connector"
+	case l.AuthTime.Unix() < ar.LoginAfter:
+		return "the sign-in is older than the request allows"
+	case p.opts.Now().Sub(l.AuthTime) > p.opts.Config.SSOTTL:
+		return "the sign-in is older than sso_ttl"
+	case ar.HintSub != "":
+		if t, ok := p.opts.Targets(l.Instance); !ok || subject(t, l.UserInfo.ID) != ar.HintSub {
+			return "the sign-in is another user's than id_token_hint's"
+		}
+	}
+	return ""
+}
+
+// allowed lists the instances the client may use, in configuration order.
+func (c *client) allowed() []string {
+	if len(c.cfg.Connectors) > 0 {
+		return c.cfg.Connectors
+	}
+	return c.p.opts.AllInstances()
+}
+
+// browserRequest rebuilds what the browser sent, for its cookies: the
+// library's request keeps the headers, not the *http.Request.
+func browserRequest(ctx context.Context, r *op.Request[oidc.AuthRequest]) *http.Request {
+	hr := (&http.Request{Method: r.Method, URL: r.URL, Header: r.Header}).WithContext(ctx)
+	return hr
+}

@@ -1,0 +1,91 @@
+package oidcprovider
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+)
+
+// subject is stable per (connector target, upstream user id) and is not the
+// upstream id itself: an app keys its users by it, and a connector instance
+// renamed or moved to another plugin keeps its target, so its users keep theirs.
+func subject(target, upstreamID string) string {
+	sum := sha256.Sum256([]byte("idplug-sub\x00" + target + "\x00" + upstreamID))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// identity is what a grant says of its user, carried sealed in its tokens.
+type identity struct {
+	Sub      string `json:"s"`
+	Instance string `json:"i"`
+	Name     string `json:"n,omitempty"`
+	Email    string `json:"e,omitempty"`
+	// EmailVerified is the provider's word; nil when it said nothing.
+	EmailVerified *bool  `json:"ev,omitempty"`
+	Picture       string `json:"p,omitempty"`
+	Phone         string `json:"ph,omitempty"`
+	AuthTime      int64  `json:"at"`
+}
+
+func identityOf(l Login, target string) identity {
+	id := identity{Sub: subject(target, l.UserInfo.ID), Instance: l.Instance, AuthTime: l.AuthTime.Unix()}
+	u := l.UserInfo
+	if u.Name != nil {
+		id.Name = *u.Name
+	}
+	if u.Email != nil {
+		id.Email = *u.Email
+	}
+	if u.Avatar != nil {
+		id.Picture = *u.Avatar
+	}
+	if u.Phone != nil {
+		id.Phone = *u.Phone
+	}
+	id.EmailVerified = emailVerified(u.RawData)
+	return id
+}
+
+// emailVerified reads email_verified from the provider's own profile (OpenID
+// Connect providers, and GitHub-like APIs that say so); nil when absent.
+func emailVerified(raw json.RawMessage) *bool {
+	var v struct {
+		EmailVerified any `json:"email_verified"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return nil
+	}
+	switch b := v.EmailVerified.(type) {
+	case bool:
+		return &b
+	case string: // some providers send "true"
+		t := b == "true"
+		if b == "true" || b == "false" {
+			return &t
+		}
+	}
+	return nil
+}
+
+// fill writes the claims scopes allow into info: profile (name, picture),
+// email, phone, and always sub and the connector.
+func (id identity) fill(info *oidc.UserInfo, scopes []string) {
+	info.Subject = id.Sub
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		info.Name = id.Name
+		info.Picture = id.Picture
+	}
+	if slices.Contains(scopes, oidc.ScopeEmail) && id.Email != "" {
+		info.Email = id.Email
+		if id.EmailVerified != nil {
+			info.AppendClaims("email_verified", *id.EmailVerified)
+		}
+	}
+	if slices.Contains(scopes, oidc.ScopePhone) {
+		info.PhoneNumber = id.Phone
+	}
+	info.AppendClaims("connector", id.Instance)
+}

@@ -1,0 +1,187 @@
+package oidcprovider
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/idplug/idplug/internal/ratelimit"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// discovery is the library's document, narrowed to what this provider does,
+// with RFC 9207's flag (no field of the library's type holds it).
+type discovery struct {
+	*oidc.DiscoveryConfiguration
+	IssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+}
+
+func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Response, error) {
+	resp, err := s.LegacyServer.Discovery(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := resp.Data.(*oidc.DiscoveryConfiguration)
+	if !ok {
+		return resp, nil
+	}
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodPrivateKeyJWT, oidc.AuthMethodNone}
+	d.TokenEndpointAuthSigningAlgValuesSupported = []string{"RS256", "ES256"}
+	d.RevocationEndpointAuthMethodsSupported = d.TokenEndpointAuthMethodsSupported
+	d.RevocationEndpointAuthSigningAlgValuesSupported = d.TokenEndpointAuthSigningAlgValuesSupported
+	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.IntrospectionEndpoint = ""
+	d.IntrospectionEndpointAuthMethodsSupported = nil
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	d.RequestParameterSupported = false
+	resp.Data = discovery{DiscoveryConfiguration: d, IssParameterSupported: true}
+	// Relying parties cache the document; a day of it is safe, the keys
+	// (cached for less) carry what changes.
+	resp.Header.Set("Cache-Control", "public, max-age=3600")
+	return resp, nil
+}
+
+// Keys: a relying party that caches the key set still learns a new key well
+// before it signs (it is published as the next key first).
+func (s *server) Keys(ctx context.Context, r *op.Request[struct{}]) (*op.Response, error) {
+	resp, err := s.LegacyServer.Keys(ctx, r)
+	if err == nil {
+		resp.Header.Set("Cache-Control", "public, max-age=300")
+	}
+	return resp, err
+}
+
+// postOnly: credentials and codes travel in POST bodies, never in URLs that
+// logs and browser histories keep (the library would read a query too).
+func (p *Provider) postOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.URL.Path == "/oauth/token" || r.URL.Path == "/revoke") && (r.Method != http.MethodPost || r.URL.RawQuery != "") {
+			w.Header().Set("Allow", http.MethodPost)
+			writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST with a form body")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Failed client authentications at the token and revocation endpoints, per
+// client address and per client id: past maxClientFailures in a window the
+// caller gets 429, before its secret is even looked at.
+const (
+	maxClientFailures   = 10
+	clientFailureWindow = time.Minute
+	maxTrackedClients   = 4096
+)
+
+type tokenLimiter struct {
+	byAddr, byClient *ratelimit.Failures
+}
+
+func newTokenLimiter() *tokenLimiter {
+	return &tokenLimiter{
+		byAddr:   ratelimit.New(maxClientFailures, clientFailureWindow, maxTrackedClients),
+		byClient: ratelimit.New(maxClientFailures, clientFailureWindow, maxTrackedClients),
+	}
+}
+
+func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/token" && r.URL.Path != "/revoke" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the form cannot be read (at most 64 KiB)")
+			return
+		}
+		addr := ratelimit.ClientAddr(r.RemoteAddr)
+		clientID := r.PostForm.Get("client_id")
+		if u, _, ok := r.BasicAuth(); ok {
+			clientID, _ = url.QueryUnescape(u)
+		}
+		if len(clientID) > 128 {
+			clientID = clientID[:128]
+		}
+		_, byAddr := p.limiter.byAddr.Blocked(addr)
+		_, byClient := p.limiter.byClient.Blocked(clientID)
+		if byAddr || byClient {
+			p.event("throttled")
+			w.Header().Set("Retry-After", "60")
+			writeOAuthError(w, http.StatusTooManyRequests, "slow_down", "too many failed client authentications; try again later")
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == http.StatusUnauthorized || rec.invalidClient {
+			p.limiter.byAddr.Fail(addr)
+			p.limiter.byClient.Fail(clientID)
+			p.event("refused_client")
+		}
+	})
+}
+
+// statusRecorder notes whether a response refused the client.
+type statusRecorder struct {
+	http.ResponseWriter
+	status        int
+	invalidClient bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == http.StatusBadRequest && strings.Contains(string(b), `"invalid_client"`) {
+		s.invalidClient = true
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// issInAuthorizationErrors adds iss (RFC 9207) to the error redirects the
+// library makes itself at the authorization endpoint: an app that talks to
+// several providers checks it before it trusts the answer.
+func (p *Provider) issInAuthorizationErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/authorize" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(&issWriter{ResponseWriter: w, issuer: p.opts.Config.Issuer, login: p.link(loginPath)}, r)
+	})
+}
+
+type issWriter struct {
+	http.ResponseWriter
+	issuer, login string
+}
+
+func (w *issWriter) WriteHeader(code int) {
+	if code == http.StatusFound || code == http.StatusSeeOther {
+		loc := w.Header().Get("Location")
+		if u, err := url.Parse(loc); err == nil && loc != "" && !strings.HasPrefix(loc, w.login) {
+			q := u.Query()
+			if q.Get("iss") == "" {
+				q.Set("iss", w.issuer)
+				u.RawQuery = q.Encode()
+				w.Header().Set("Location", u.String())
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + description + `"}`))
+}

@@ -1,0 +1,123 @@
+package oidcprovider
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+)
+
+// The browser's way through a sign-in: /authorize keeps the request and sends
+// the browser to the login page, which offers the client's connectors (or goes
+// straight to the hinted one); the connector's sign-in comes back to finish,
+// which checks the browser's new sign-in against the request and sends the
+// code to the app.
+
+// loginPage offers the client's connectors.
+func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	ar, err := p.pending(r.Context(), id)
+	if err != nil {
+		p.opts.Browser.Fail(w, r, err)
+		return
+	}
+	c, err := p.client(ar.ClientID)
+	if err != nil {
+		p.opts.Browser.Fail(w, r, expired())
+		return
+	}
+	back := p.link(finishPath) + "?id=" + url.QueryEscape(id)
+	if ar.Connector != "" {
+		p.opts.Browser.SignIn(w, r, ar.Connector, back)
+		return
+	}
+	allowed := c.allowed()
+	if len(allowed) == 1 {
+		p.opts.Browser.SignIn(w, r, allowed[0], back)
+		return
+	}
+	p.opts.Browser.Choose(w, r, allowed, back)
+}
+
+// finish sends the code to the app once the browser signed in as the request
+// needs. The request is spent here, whatever the outcome.
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.URL.Query().Get("id")
+	ar, err := p.pending(ctx, id)
+	if err != nil {
+		p.opts.Browser.Fail(w, r, err)
+		return
+	}
+	c, err := p.client(ar.ClientID)
+	if err != nil {
+		p.opts.Browser.Fail(w, r, expired())
+		return
+	}
+	login, ok := p.opts.Browser.SignedIn(r)
+	if !ok {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeAuthorizationFailed,
+			Message: "this browser did not finish signing in; go back to the app and start again"})
+		return
+	}
+	if why := p.usable(login, ar, c); why != "" {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeAuthorizationFailed, Message: "the sign-in does not do for this app: " + why})
+		return
+	}
+	if err := p.dropRecord(ctx, "authz", id); err != nil {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the store cannot be reached; try again"})
+		return
+	}
+	redirect, err := p.issueCode(ctx, ar, login)
+	if err != nil {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the sign-in could not be finished; try again"})
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, redirect, http.StatusFound)
+}
+
+func (p *Provider) pending(ctx context.Context, id string) (authRequest, error) {
+	var ar authRequest
+	if err := p.getRecord(ctx, "authz", id, &ar); err != nil {
+		if isNotFound(err) {
+			return ar, expired()
+		}
+		return ar, &sdk.Error{Code: sdk.CodeGeneral, Message: "the store cannot be reached; try again"}
+	}
+	return ar, nil
+}
+
+func expired() error {
+	return &sdk.Error{Code: sdk.CodeAuthorizationFailed,
+		Message: "this sign-in request is unknown, used or expired; go back to the app and start again"}
+}
+
+// issueCode keeps a code for the signed-in user and returns the app's redirect
+// with it: code, state and iss (RFC 9207, so the app can tell which provider
+// answered when it talks to several).
+func (p *Provider) issueCode(ctx context.Context, ar authRequest, login Login) (string, error) {
+	target, ok := p.opts.Targets(login.Instance)
+	if !ok {
+		return "", oidc.ErrLoginRequired().WithDescription("the connector signed in with is no longer configured")
+	}
+	codeID := newID()
+	if err := p.putRecord(ctx, "code", codeID, code{Request: ar, Identity: identityOf(login, target), Grant: newID()}, codeTTL); err != nil {
+		return "", oidcError(err, "the store cannot be reached")
+	}
+	u, err := url.Parse(ar.RedirectURI)
+	if err != nil {
+		return "", oidc.ErrServerError()
+	}
+	q := u.Query()
+	q.Set("code", codeID)
+	if ar.State != "" {
+		q.Set("state", ar.State)
+	}
+	q.Set("iss", p.opts.Config.Issuer)
+	u.RawQuery = q.Encode()
+	p.event("code")
+	return u.String(), nil
+}

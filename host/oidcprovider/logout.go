@@ -1,0 +1,123 @@
+package oidcprovider
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/idplug/idplug/sdk"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). An app that
+// sends the ID token it got (id_token_hint) signs the browser out at once; a
+// request without one may come from any site, so the person confirms on a page
+// of this site first, and the confirmation is refused cross-site. The app's
+// post_logout_redirect_uri must be one it registered, exactly.
+
+const confirmPath = endSessionPath + "/confirm"
+
+func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := r.ParseForm(); err != nil || len(r.Form) > 16 {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "the sign-out request cannot be read"})
+		return
+	}
+	params := map[string]string{}
+	for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state"} {
+		if v := r.Form.Get(k); v != "" {
+			if len(v) > 8<<10 {
+				p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: k + " is too long"})
+				return
+			}
+			params[k] = v
+		}
+	}
+	redirect, hinted, err := p.logoutTarget(r, params)
+	if err != nil {
+		p.opts.Browser.Fail(w, r, err)
+		return
+	}
+	if !hinted {
+		p.opts.Browser.ConfirmSignOut(w, r, p.link(confirmPath), params)
+		return
+	}
+	p.signOut(w, r, redirect)
+}
+
+// confirmSignOut is the confirmation's POST, refused from another site.
+func (p *Provider) confirmSignOut(w http.ResponseWriter, r *http.Request) {
+	params := map[string]string{}
+	for _, k := range []string{"client_id", "post_logout_redirect_uri", "state"} {
+		if v := r.PostFormValue(k); v != "" && len(v) <= 8<<10 {
+			params[k] = v
+		}
+	}
+	redirect, _, err := p.logoutTarget(r, params)
+	if err != nil {
+		p.opts.Browser.Fail(w, r, err)
+		return
+	}
+	p.signOut(w, r, redirect)
+}
+
+func (p *Provider) signOut(w http.ResponseWriter, r *http.Request, redirect string) {
+	if err := p.opts.Browser.SignOut(w, r); err != nil {
+		p.opts.Browser.Fail(w, r, err)
+		return
+	}
+	p.event("end_session")
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, redirect, http.StatusSeeOther)
+}
+
+// logoutTarget checks the request and says where the browser goes afterwards,
+// and whether a valid id_token_hint vouches for it.
+func (p *Provider) logoutTarget(r *http.Request, params map[string]string) (string, bool, error) {
+	home := p.opts.PublicPath + "/"
+	clientID := params["client_id"]
+	hinted := false
+	if hint := params["id_token_hint"]; hint != "" {
+		ctx := op.ContextWithIssuer(r.Context(), p.opts.Config.Issuer)
+		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
+		if err != nil {
+			return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "id_token_hint is not an ID token of this provider"}
+		}
+		aud := claims.GetAuthorizedParty()
+		if aud == "" && len(claims.Audience) == 1 {
+			aud = claims.Audience[0]
+		}
+		if clientID != "" && clientID != aud {
+			return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "client_id is not the one id_token_hint was issued to"}
+		}
+		clientID, hinted = aud, true
+	}
+	uri := params["post_logout_redirect_uri"]
+	if uri == "" {
+		return home, hinted, nil
+	}
+	c, ok := p.clients[clientID]
+	if !ok {
+		return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
+			Message: "post_logout_redirect_uri needs client_id or id_token_hint to say whose it is"}
+	}
+	if !slices.Contains(c.cfg.PostLogoutRedirectURIs, uri) {
+		return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
+			Message: "post_logout_redirect_uri is not one this client registered"}
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "post_logout_redirect_uri is not a URL"}
+	}
+	if state := params["state"]; state != "" {
+		q := u.Query()
+		q.Set("state", state)
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), hinted, nil
+}

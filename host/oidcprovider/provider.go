@@ -1,0 +1,244 @@
+package oidcprovider
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/config"
+	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Store is what the provider keeps in the store.
+type Store interface {
+	store.Sessions    // pending authorization requests and codes, by hashed id
+	store.Grants      // one per code exchanged; refresh token rotation
+	store.SigningKeys // shared by every replica
+	store.Flows       // private_key_jwt assertions, used once
+}
+
+// Login is who signed in in a browser, and with which connector instance.
+type Login struct {
+	// Instance is the connector instance id; Target its provider's name.
+	Instance string
+	Target   string
+	UserInfo sdk.UserInfo
+	// AuthTime is when the browser signed in at the provider.
+	AuthTime time.Time
+}
+
+// Browser is what the provider needs of idplug's browser routes: the sign-in
+// they run, the page to choose a connector, and the session they keep.
+type Browser interface {
+	// SignedIn returns this browser's sign-in; false when there is none (or
+	// the store cannot tell).
+	SignedIn(r *http.Request) (Login, bool)
+	// Choose shows the page to choose among the connector instances ids; each
+	// leads to its sign-in, which comes back to returnTo.
+	Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string)
+	// SignIn sends the browser to instance id's sign-in, back to returnTo (a
+	// path on this site) afterwards.
+	SignIn(w http.ResponseWriter, r *http.Request, id, returnTo string)
+	// SignOut ends this browser's sign-in.
+	SignOut(w http.ResponseWriter, r *http.Request) error
+	// Fail shows a failed browser step; err is an *sdk.Error with a message
+	// for people.
+	Fail(w http.ResponseWriter, r *http.Request, err error)
+	// ConfirmSignOut asks the person whether to sign out, posting to action.
+	ConfirmSignOut(w http.ResponseWriter, r *http.Request, action string, fields map[string]string)
+}
+
+// Options configure a Provider.
+type Options struct {
+	Config *config.Provider
+	// PublicPath is the path of public_url ("" at the root): links the
+	// browser follows start with it.
+	PublicPath string
+	Store      Store
+	// Sealer seals tokens and the signing keys (session_keys).
+	Sealer func() *seal.Sealer
+	// Targets maps each configured connector instance id to its target (for
+	// sub); false for an id that is not configured.
+	Targets func(instance string) (string, bool)
+	// AllInstances lists the configured instance ids, in configuration order:
+	// a client without a connectors list may use them all.
+	AllInstances func() []string
+	Browser      Browser
+	// RequestTTL bounds a pending authorization request (the sign-in at the
+	// connector included).
+	RequestTTL time.Duration
+	Logger     hclog.Logger
+	// OnEvent, when set, counts protocol events for metrics: an event name
+	// (token, refresh, refused_client, reused_refresh_token, replayed_code, ...).
+	OnEvent func(event string)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Provider is idplug's OpenID Provider.
+type Provider struct {
+	opts    Options
+	clients map[string]*client
+	keys    *keyRing
+	op      *op.Provider
+	handler http.Handler
+	log     hclog.Logger
+	limiter *tokenLimiter
+}
+
+// Endpoint paths below the issuer.
+const (
+	loginPath      = "/login"
+	finishPath     = "/login/finish"
+	endSessionPath = "/end_session"
+)
+
+// New builds the provider. Its signing keys are made on first use.
+func New(opts Options) (*Provider, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.RequestTTL <= 0 {
+		opts.RequestTTL = 10 * time.Minute
+	}
+	p := &Provider{opts: opts, clients: map[string]*client{}, log: opts.Logger, limiter: newTokenLimiter()}
+	for _, c := range opts.Config.Clients {
+		cl, err := newClient(c, p)
+		if err != nil {
+			return nil, fmt.Errorf("provider client %s: %w", c.ID, err)
+		}
+		p.clients[c.ID] = cl
+	}
+	p.keys = newKeyRing(opts.Store, opts.Sealer, opts.Config.AccessTokenTTL, opts.Now, opts.Logger)
+
+	issuer := opts.Config.Issuer
+	var extra []op.Option
+	if u, err := url.Parse(issuer); err == nil && u.Scheme == "http" {
+		// Plain http only where config allowed it: a loopback public_url.
+		extra = append(extra, op.WithAllowInsecure())
+	}
+	cryptoKey := sha256.Sum256([]byte("unused: idplug seals tokens itself"))
+	provider, err := op.NewProvider(&op.Config{
+		CryptoKey:                cryptoKey,
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		AuthMethodPrivateKeyJWT:  true,
+		GrantTypeRefreshToken:    true,
+		SupportedClaims:          supportedClaims,
+		SupportedScopes:          supportedScopes,
+		DefaultLogoutRedirectURI: strings.TrimSuffix(opts.PublicPath, "/") + "/",
+	}, &storage{p: p}, op.StaticIssuer(issuer), append(extra,
+		op.WithCrypto(&sealedCrypto{p: p}),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms("RS256", "ES256")),
+	)...)
+	if err != nil {
+		return nil, err
+	}
+	p.op = provider
+	endpoints := op.Endpoints{
+		Authorization: op.NewEndpoint("authorize"),
+		Token:         op.NewEndpoint("oauth/token"),
+		Userinfo:      op.NewEndpoint("userinfo"),
+		Revocation:    op.NewEndpoint("revoke"),
+		EndSession:    op.NewEndpoint("end_session"),
+		JwksURI:       op.NewEndpoint("keys"),
+	}
+	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), p: p}
+	lib := op.RegisterLegacyServer(srv, http.NotFound,
+		op.WithHTTPMiddleware(p.limitTokenRequests, p.postOnly, p.issInAuthorizationErrors),
+		op.WithServerCORSOptions(corsOptions()),
+	)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+loginPath, p.loginPage)
+	mux.HandleFunc("GET "+finishPath, p.finish)
+	mux.HandleFunc(endSessionPath, p.endSession)
+	mux.Handle("POST "+confirmPath, p.sameOrigin(http.HandlerFunc(p.confirmSignOut)))
+	mux.Handle("/", lib)
+	p.handler = p.withIssuer(mux)
+	return p, nil
+}
+
+// ServeHTTP serves the provider's endpoints; r's path is relative to the issuer.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
+
+// Issuer is the provider's issuer URL.
+func (p *Provider) Issuer() string { return p.opts.Config.Issuer }
+
+// RotateKeys makes the next key of each algorithm the signing one, keeps the
+// current one published for a retirement window, and publishes a new next key.
+func (p *Provider) RotateKeys(ctx context.Context) error { return p.keys.rotate(ctx) }
+
+// Ready makes sure the signing keys exist and open.
+func (p *Provider) Ready(ctx context.Context) error {
+	_, err := p.keys.current(ctx)
+	return err
+}
+
+// withIssuer puts the issuer in every request's context, as the library's
+// handlers expect.
+func (p *Provider) withIssuer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.opts.Config.Issuer)))
+	})
+}
+
+// sameOrigin refuses a state-changing request from another site.
+func (p *Provider) sameOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	if u, err := url.Parse(p.opts.Config.Issuer); err == nil {
+		_ = cop.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
+			Message: "this request came from another site; use the button on this site's page"})
+	}))
+	return cop.Handler(next)
+}
+
+// link is a path on this site below the issuer.
+func (p *Provider) link(path string) string {
+	return strings.TrimSuffix(p.opts.PublicPath, "/") + p.opts.Config.IssuerPath + path
+}
+
+func (p *Provider) event(name string) {
+	if p.opts.OnEvent != nil {
+		p.opts.OnEvent(name)
+	}
+}
+
+func (p *Provider) client(id string) (*client, error) {
+	c, ok := p.clients[id]
+	if !ok {
+		return nil, oidc.ErrInvalidClient().WithDescription("no such client")
+	}
+	return c, nil
+}
+
+// oidcError turns a store failure into the server error the library answers,
+// and keeps an *oidc.Error as it is.
+func oidcError(err error, what string) error {
+	var oe *oidc.Error
+	if errors.As(err, &oe) {
+		return oe
+	}
+	return oidc.ErrServerError().WithParent(err).WithDescription("%s", what)
+}
+
+var (
+	supportedScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess}
+	supportedClaims = []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "c_hash", "at_hash", "azp",
+		"name", "picture", "email", "email_verified", "phone_number", "connector"}
+)

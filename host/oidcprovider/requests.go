@@ -1,0 +1,144 @@
+package oidcprovider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/idplug/idplug/host/store"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// authRequest is a pending authorization request, kept in the store from
+// /authorize until the browser comes back from its connector, so that a sign-in
+// started on one replica finishes on any other.
+type authRequest struct {
+	ClientID     string   `json:"c"`
+	RedirectURI  string   `json:"r"`
+	State        string   `json:"st,omitempty"`
+	Nonce        string   `json:"n,omitempty"`
+	Scopes       []string `json:"sc"`
+	ResponseMode string   `json:"rm,omitempty"`
+	// Challenge is the PKCE S256 challenge; "" for a confidential client that
+	// sent none.
+	Challenge string `json:"pk,omitempty"`
+	// Connector is the instance a hint asked for (direct_sign_in, connector_id).
+	Connector string `json:"h,omitempty"`
+	// HintSub is the subject of a valid id_token_hint: the sign-in must be theirs.
+	HintSub string `json:"hs,omitempty"`
+	// LoginAfter (Unix seconds): a sign-in older than this does not do
+	// (prompt=login, max_age).
+	LoginAfter int64 `json:"la,omitempty"`
+}
+
+// code is what an authorization code stands for, kept in the store for a minute.
+type code struct {
+	Request  authRequest `json:"q"`
+	Identity identity    `json:"u"`
+	// Grant is the grant the exchange creates; a second exchange finds it taken.
+	Grant string `json:"g"`
+}
+
+const (
+	codeTTL = time.Minute
+	// Bounds of what a client may send; longer is refused (invalid_request), so
+	// that what is kept per request stays small.
+	maxStateLen = 512
+	maxNonceLen = 512
+	maxScopeLen = 1024
+)
+
+// newID returns 256 random bits, URL-safe: request ids, codes, grant ids.
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// storeKey is the store's key for a request or code: a hash, so that reading
+// the table gives nobody a usable id.
+func storeKey(kind, id string) string {
+	sum := sha256.Sum256([]byte("oidc-" + kind + "\x00" + id))
+	return hex.EncodeToString(sum[:])
+}
+
+func (p *Provider) putRecord(ctx context.Context, kind, id string, v any, ttl time.Duration) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return p.opts.Store.PutSession(ctx, storeKey(kind, id), b, p.opts.Now().Add(ttl))
+}
+
+// getRecord reads a live record; store.ErrNotFound when it is absent, spent or expired.
+func (p *Provider) getRecord(ctx context.Context, kind, id string, v any) error {
+	if id == "" || len(id) > 64 {
+		return store.ErrNotFound
+	}
+	b, err := p.opts.Store.Session(ctx, storeKey(kind, id), p.opts.Now())
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (p *Provider) dropRecord(ctx context.Context, kind, id string) error {
+	return p.opts.Store.RevokeSession(ctx, storeKey(kind, id))
+}
+
+// grantView is a code's request as the library builds tokens from it.
+type grantView struct {
+	req   authRequest
+	id    identity
+	grant string
+}
+
+var _ op.AuthRequest = (*grantView)(nil)
+
+func (g *grantView) GetID() string                      { return g.grant }
+func (g *grantView) GetACR() string                     { return "" }
+func (g *grantView) GetAMR() []string                   { return []string{"fed"} } // federated: the connector's provider authenticated
+func (g *grantView) GetAudience() []string              { return []string{g.req.ClientID} }
+func (g *grantView) GetAuthTime() time.Time             { return time.Unix(g.id.AuthTime, 0) }
+func (g *grantView) GetClientID() string                { return g.req.ClientID }
+func (g *grantView) GetNonce() string                   { return g.req.Nonce }
+func (g *grantView) GetRedirectURI() string             { return g.req.RedirectURI }
+func (g *grantView) GetResponseType() oidc.ResponseType { return oidc.ResponseTypeCode }
+func (g *grantView) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMode(g.req.ResponseMode) }
+func (g *grantView) GetScopes() []string                { return g.req.Scopes }
+func (g *grantView) GetState() string                   { return g.req.State }
+func (g *grantView) GetSubject() string                 { return g.id.Sub }
+func (g *grantView) Done() bool                         { return true }
+func (g *grantView) GetCodeChallenge() *oidc.CodeChallenge {
+	if g.req.Challenge == "" {
+		return nil
+	}
+	return &oidc.CodeChallenge{Challenge: g.req.Challenge, Method: oidc.CodeChallengeMethodS256}
+}
+
+// refreshView is a refresh token's grant as the library builds tokens from it.
+type refreshView struct {
+	rec refreshRecord
+}
+
+var _ op.RefreshTokenRequest = (*refreshView)(nil)
+
+func (r *refreshView) GetAMR() []string            { return []string{"fed"} }
+func (r *refreshView) GetAudience() []string       { return []string{r.rec.Client} }
+func (r *refreshView) GetAuthTime() time.Time      { return time.Unix(r.rec.Identity.AuthTime, 0) }
+func (r *refreshView) GetClientID() string         { return r.rec.Client }
+func (r *refreshView) GetScopes() []string         { return r.rec.Scopes }
+func (r *refreshView) GetSubject() string          { return r.rec.Identity.Sub }
+func (r *refreshView) SetCurrentScopes(s []string) { r.rec.Scopes = s }
+
+// isNotFound tells a missing record from a store that failed.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -1,0 +1,140 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/idplug/idplug/host/oidcprovider"
+	"github.com/idplug/idplug/host/seal"
+)
+
+// idplug as an OpenID Provider: the provider (host/oidcprovider) answers under
+// its issuer's path, and signs browsers in through these routes: the chooser
+// is this site's sign-in page, the sign-in is /sign-in/{id}, and the session it
+// leaves is the provider's single sign-on.
+
+// mountedProvider is the provider and the path it answers under; swapped whole
+// on a reload.
+type mountedProvider struct {
+	path    string // like /oidc, below the public path
+	handler http.Handler
+}
+
+type providerSlot = atomic.Pointer[mountedProvider]
+
+// MountProvider serves h under path (the issuer's path below public_url); a nil
+// h unmounts. A reload may mount another.
+func (s *Server) MountProvider(path string, h http.Handler) {
+	if h == nil {
+		s.provider.Store(nil)
+		return
+	}
+	s.provider.Store(&mountedProvider{path: strings.TrimSuffix(path, "/"), handler: h})
+}
+
+// withProvider sends requests under the issuer's path to the provider.
+func (s *Server) withProvider(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := s.provider.Load()
+		if m == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rest, ok := strings.CutPrefix(r.URL.Path, m.path)
+		if !ok || (rest != "" && rest[0] != '/') {
+			next.ServeHTTP(w, r)
+			return
+		}
+		u := *r.URL
+		u.Path, u.RawPath = rest, ""
+		r2 := r.WithContext(r.Context())
+		r2.URL = &u
+		// One route name for the metrics and the access log, whatever the path.
+		r.Pattern = m.path + "/*"
+		r2.Pattern = r.Pattern
+		m.handler.ServeHTTP(w, r2)
+	})
+}
+
+// Sealer is the current sealer (session_keys), which a reload may replace.
+func (s *Server) Sealer() *seal.Sealer { return s.sealer() }
+
+// ProviderBrowser is this server's browser routes as the provider uses them.
+func (s *Server) ProviderBrowser() oidcprovider.Browser { return providerBrowser{s} }
+
+type providerBrowser struct{ s *Server }
+
+func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
+	sess, ok := b.s.currentUser(r)
+	if !ok || sess.AuthTime == 0 {
+		return oidcprovider.Login{}, false
+	}
+	d, err := b.s.host.Instance(sess.Connector)
+	if err != nil {
+		return oidcprovider.Login{}, false
+	}
+	return oidcprovider.Login{Instance: sess.Connector, Target: d.Target, UserInfo: sess.UserInfo,
+		AuthTime: time.Unix(sess.AuthTime, 0)}, true
+}
+
+func (b providerBrowser) Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string) {
+	data := b.s.pageData()
+	for _, in := range b.s.host.Instances() {
+		if slices.Contains(ids, in.ID) {
+			data.Connectors = append(data.Connectors, in)
+		}
+	}
+	data.ReturnTo = returnTo
+	b.s.renderPage(w, http.StatusOK, data)
+}
+
+func (b providerBrowser) SignIn(w http.ResponseWriter, r *http.Request, id, returnTo string) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, b.s.link("/sign-in/"+url.PathEscape(id))+"?returnTo="+url.QueryEscape(returnTo), http.StatusFound)
+}
+
+func (b providerBrowser) SignOut(w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, b.s.cookies.clearSession())
+	return b.s.endUserSession(r)
+}
+
+func (b providerBrowser) Fail(w http.ResponseWriter, r *http.Request, err error) {
+	b.s.errorPage(w, r, err)
+}
+
+func (b providerBrowser) ConfirmSignOut(w http.ResponseWriter, r *http.Request, action string, fields map[string]string) {
+	data := b.s.pageData()
+	data.ConfirmSignOut = true
+	if sess, ok := b.s.currentUser(r); ok {
+		data.User = &sess
+	}
+	data.SignOutAction, data.SignOutFields = action, fields
+	b.s.renderPage(w, http.StatusOK, data)
+}
+
+// Targets and AllInstances tell the provider about the configured instances.
+func Targets(h Instances) func(string) (string, bool) {
+	return func(id string) (string, bool) {
+		d, err := h.Instance(id)
+		if err != nil {
+			return "", false
+		}
+		return d.Target, true
+	}
+}
+
+// AllInstances lists the configured instance ids in configuration order.
+func AllInstances(h Instances) func() []string {
+	return func() []string {
+		all := h.Instances()
+		ids := make([]string, len(all))
+		for i, in := range all {
+			ids[i] = in.ID
+		}
+		return ids
+	}
+}

@@ -1,0 +1,24 @@
+-- The OpenID Provider's grants: one per authorization code exchanged. Its
+-- refresh tokens carry the grant's generation; using one moves the grant to the
+-- next, so a refresh token that comes back a second time is caught.
+CREATE TABLE op_grants (
+  id         TEXT PRIMARY KEY,
+  client_id  TEXT NOT NULL,
+  generation INTEGER NOT NULL DEFAULT 0,
+  expires_at INTEGER NOT NULL,
+  revoked    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX op_grants_expires ON op_grants (expires_at);
+
+-- The provider's signing keys, shared by every replica. sealed is the private
+-- key, sealed by idplug; public_jwk the public key as a JWK. retire_at is 0
+-- unless the key is retired.
+CREATE TABLE op_signing_keys (
+  id         TEXT PRIMARY KEY,
+  algorithm  TEXT NOT NULL,
+  state      TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired')),
+  sealed     BLOB NOT NULL,
+  public_jwk BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  retire_at  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
