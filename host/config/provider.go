@@ -144,11 +144,17 @@ func (d *decoder) issuer(p *Provider, publicURL string, pfs walk.Fields) {
 		d.ps.Add(at.Path, at.Pos, "%q must be a path under public_url (%s), like %s/oidc", s, publicURL, publicURL)
 	case strings.Contains(s[len(base):], "//") || strings.Contains("/"+s[len(base):]+"/", "/../") || strings.Contains("/"+s[len(base):]+"/", "/./"):
 		d.ps.Add(at.Path, at.Pos, "%q must be a clean path under public_url", s)
+	case slices.Contains(reservedPaths, strings.SplitN(s[len(base):], "/", 2)[0]):
+		d.ps.Add(at.Path, at.Pos, "%q would hide idplug's own /%s routes; choose another path, like %s/oidc", s, strings.SplitN(s[len(base):], "/", 2)[0], publicURL)
 	default:
 		p.Issuer = s
 		p.IssuerPath = "/" + s[len(base):]
 	}
 }
+
+// reservedPaths are the first path segments of idplug's own routes below
+// public_url, which an issuer's path must not take over.
+var reservedPaths = []string{"v1", "sign-in", "sign-out", "callback", "user", "healthz", "readyz", "metrics"}
 
 func (d *decoder) clients(pfs walk.Fields, instances []Instance) []Client {
 	e, ok, at := pfs.At("clients")

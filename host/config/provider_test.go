@@ -90,6 +90,8 @@ func TestProviderProblems(t *testing.T) {
 			[]string{`7 provider.issuer: "https://evil.example/oidc" must be a path under public_url (http://127.0.0.1:8080), like http://127.0.0.1:8080/oidc`}},
 		{"issuer that climbs out", []string{"  issuer: http://127.0.0.1:8080/a/../oidc", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
 			[]string{`7 provider.issuer: "http://127.0.0.1:8080/a/../oidc" must be a clean path under public_url`}},
+		{"issuer over idplug's own routes", []string{"  issuer: http://127.0.0.1:8080/v1/oidc", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.issuer: "http://127.0.0.1:8080/v1/oidc" would hide idplug's own /v1 routes; choose another path, like http://127.0.0.1:8080/oidc`}},
 		{"issuer with a query", []string{"  issuer: http://127.0.0.1:8080/oidc?x=1", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
 			[]string{`7 provider.issuer: "http://127.0.0.1:8080/oidc?x=1" must be a URL without a query or fragment`}},
 		{"confidential client without a secret", []string{"  clients: [{id: app, redirect_uris: [https://a.example/cb]}]"},

@@ -301,3 +301,12 @@ func clientAlg(ctx context.Context) jose.SignatureAlgorithm {
 	}
 	return jose.RS256 // the algorithm every relying party must accept
 }
+
+// RotateKeys rotates the provider's signing keys in st (idplug keys rotate):
+// each algorithm's next key starts signing, the signing one stays published
+// until tokens it signed have expired, and a new next key is published.
+// Replicas pick the change up within keyCacheTTL.
+func RotateKeys(ctx context.Context, st store.SigningKeys, sealer *seal.Sealer, idTokenTTL time.Duration) error {
+	r := newKeyRing(st, func() *seal.Sealer { return sealer }, idTokenTTL, time.Now, hclog.NewNullLogger())
+	return r.rotate(ctx)
+}

@@ -5,6 +5,7 @@
 //	idplug plugins  --plugin-dir DIR [--json]
 //	idplug migrate  --config idplug.yaml
 //	idplug vault rekey --config idplug.yaml
+//	idplug keys rotate --config idplug.yaml
 //	idplug version
 package main
 
@@ -24,6 +25,7 @@ Usage:
   idplug plugins  --plugin-dir DIR [--json] list the plugins of a folder and why files were refused
   idplug migrate  --config idplug.yaml      apply the store's schema migrations (before a rollout)
   idplug vault rekey --config idplug.yaml   re-encrypt the token vault under the first of vault_keys
+  idplug keys rotate --config idplug.yaml   rotate the OpenID Provider's signing keys (the next key signs; the old stays published)
   idplug version                            print the version
 `
 
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return migrateCmd(rest, stdout, stderr)
 	case "vault":
 		return vaultCmd(rest, stdout, stderr)
+	case "keys":
+		return keysCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		return versionCmd(stdout)
 	case "help", "--help", "-h":

@@ -46,11 +46,25 @@ func startProvider(t *testing.T, extraClients ...map[string]any) *opEnv {
 	t.Helper()
 	port := freePort(t)
 	public := "http://127.0.0.1:" + strconv.Itoa(port)
+	upstream, upSecret := startUpstream(t, public)
+	p := startIdplug(t, pluginFolder(t, "oauth2"), providerConfig(t, public, port, upstream, upSecret, "", extraClients...))
+	return newOPEnv(t, p, public, upstream, nil)
+}
+
+// startUpstream is the provider idplug's connectors sign in at.
+func startUpstream(t *testing.T, public string) (*oidctest.Provider, string) {
 	upSecret := oidctest.NewClientSecret(t)
 	upstream := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{{
 		ID: "idplug", Secret: upSecret, AuthMethod: "client_secret_basic",
 		RedirectURIs: []string{public + "/callback/acme", public + "/callback/beta"},
 	}}})
+	return upstream, upSecret
+}
+
+// providerConfig is idplug's configuration as a provider; storeURL "" is the
+// default SQLite file.
+func providerConfig(t *testing.T, public string, port int, upstream *oidctest.Provider, upSecret, storeURL string, extraClients ...map[string]any) string {
+	t.Helper()
 	connector := func(id string) map[string]any {
 		return map[string]any{"id": id, "plugin": "oauth2", "config": map[string]any{
 			"authorizationEndpoint": upstream.AuthorizationEndpoint(), "tokenEndpoint": upstream.TokenEndpoint(),
@@ -63,19 +77,32 @@ func startProvider(t *testing.T, extraClients ...map[string]any) *opEnv {
 		{"id": "app", "secret": rpSecret, "redirect_uris": []string{rpCallback}, "post_logout_redirect_uris": []string{rpLogout}},
 		{"id": "spa", "public": true, "redirect_uris": []string{"http://127.0.0.1:3000/cb"}, "connectors": []string{"acme"}},
 	}, extraClients...)
-	cfg, err := json.Marshal(map[string]any{
+	doc := map[string]any{
 		"listen": "127.0.0.1:" + strconv.Itoa(port), "public_url": public, "plugin_dir": "PLUGIN_DIR",
 		"session_keys": []string{"${IDPLUG_SESSION_KEY}"}, "log_format": "json", "log_level": "debug",
 		"connectors": []map[string]any{connector("acme"), connector("beta")},
 		"provider":   map[string]any{"clients": clients},
-	})
+	}
+	if storeURL != "" {
+		doc["store"] = map[string]any{"url": storeURL}
+	}
+	cfg, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startIdplug(t, pluginFolder(t, "oauth2"), string(cfg))
+	return string(cfg)
+}
+
+// newOPEnv discovers the provider at public (through client, when set) and
+// makes the app's relying party.
+func newOPEnv(t *testing.T, p *idplugProc, public string, upstream *oidctest.Provider, client *http.Client) *opEnv {
+	t.Helper()
 	issuer := public + "/oidc"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if client != nil {
+		ctx = gooidc.ClientContext(ctx, client)
+	}
 	rp, err := gooidc.NewProvider(ctx, issuer)
 	if err != nil {
 		t.Fatalf("discovery: %v", err)
@@ -262,6 +289,18 @@ func TestProviderSignInWithGoOIDC(t *testing.T) {
 	})
 }
 
+// flipChar changes one character in the middle of s.
+func flipChar(s string) string {
+	b := []byte(s)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
 func isOAuthError(err error, code string) bool {
 	var re *oauth2.RetrieveError
 	return errors.As(err, &re) && re.ErrorCode == code
@@ -270,7 +309,7 @@ func isOAuthError(err error, code string) bool {
 // TestProviderRefusesHostileRequests: each request an attacker (or a careless
 // app) could make, refused with the error the standards name.
 func TestProviderRefusesHostileRequests(t *testing.T) {
-	e := startProvider(t)
+	e := startProvider(t, map[string]any{"id": "other", "secret": rpSecret + "-other", "redirect_uris": []string{rpCallback}})
 	ctx := t.Context()
 
 	authorize := func(params url.Values) (*http.Response, url.Values) {
@@ -385,17 +424,62 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 			t.Fatalf("client_secret_post for a client_secret_basic client: %v, want invalid_client", err)
 		}
 	})
-	t.Run("brute force at the token endpoint", func(t *testing.T) {
-		wrong := e.app
-		wrong.ClientID = "spa-guess"
-		wrong.ClientSecret = "guess"
-		var last error
-		for range 12 {
-			_, last = wrong.Exchange(ctx, "nothing")
+	t.Run("tampered tokens and another client's refresh token", func(t *testing.T) {
+		b := newBrowser(t)
+		verifier, ch := pkce()
+		q, err := e.signIn(t, b, "s", "n", ch...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var re *oauth2.RetrieveError
-		if !errors.As(last, &re) || re.Response.StatusCode != http.StatusTooManyRequests {
-			t.Fatalf("after 12 failures: %v, want 429", last)
+		tok, err := e.app.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tampered := *tok
+		tampered.AccessToken = flipChar(tok.AccessToken)
+		if _, err := e.rp.UserInfo(ctx, oauth2.StaticTokenSource(&tampered)); err == nil {
+			t.Error("userinfo took a tampered access token")
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		parts := strings.Split(raw, ".")
+		parts[1] = flipChar(parts[1])
+		if _, err := e.rp.Verifier(&gooidc.Config{ClientID: "app"}).Verify(ctx, strings.Join(parts, ".")); err == nil {
+			t.Error("a tampered ID token verifies")
+		}
+		if _, err := e.rp.Verifier(&gooidc.Config{ClientID: "other"}).Verify(ctx, raw); err == nil {
+			t.Error("app's ID token verifies for another client")
+		}
+		other := e.app
+		other.ClientID, other.ClientSecret = "other", rpSecret+"-other"
+		other.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		stolen := *tok
+		stolen.Expiry = time.Now().Add(-time.Minute)
+		if _, err := other.TokenSource(ctx, &stolen).Token(); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("app's refresh token used by another client: %v, want invalid_grant", err)
+		}
+		// The tampered and stolen tries did not spend app's own grant.
+		mine := *tok
+		mine.Expiry = time.Now().Add(-time.Minute)
+		if _, err := e.app.TokenSource(ctx, &mine).Token(); err != nil {
+			t.Errorf("app's own refresh after the tries: %v", err)
+		}
+	})
+	t.Run("the chooser cannot be framed by another site", func(t *testing.T) {
+		b := newBrowser(t)
+		_, opts := pkce()
+		resp, err := b.http.Get(e.app.AuthCodeURL("s", opts...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := resp.Location()
+		page, err := b.http.Get(loc.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		page.Body.Close()
+		if page.StatusCode != 200 || !strings.Contains(page.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("chooser: %d CSP %q", page.StatusCode, page.Header.Get("Content-Security-Policy"))
 		}
 	})
 	t.Run("logout without id_token_hint asks first", func(t *testing.T) {
@@ -429,6 +513,20 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 400 {
 			t.Fatalf("an unregistered post_logout_redirect_uri: %d, want 400", resp.StatusCode)
+		}
+	})
+	// Last: it blocks this address at the token endpoint for a minute.
+	t.Run("brute force at the token endpoint", func(t *testing.T) {
+		wrong := e.app
+		wrong.ClientID = "spa-guess"
+		wrong.ClientSecret = "guess"
+		var last error
+		for range 12 {
+			_, last = wrong.Exchange(ctx, "nothing")
+		}
+		var re *oauth2.RetrieveError
+		if !errors.As(last, &re) || re.Response.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("after 12 failures: %v, want 429", last)
 		}
 	})
 }

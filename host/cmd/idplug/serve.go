@@ -41,8 +41,8 @@ const shutdownGrace = 30 * time.Second
 
 // daemon is a running `idplug serve`.
 type daemon struct {
-	path string
-	log  hclog.Logger
+	path  string
+	log   hclog.Logger
 	host  *host.Host
 	srv   *server.Server
 	store store.Store // nil when the store is off
@@ -114,11 +114,13 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		SeparateAdmin: cfg.AdminListen != "",
 	})
 	d.srv.SetTokenStorage(tokenStorage(cfg, log))
-	if err := d.mountProvider(ctx, cfg); err != nil {
+	prov, err := d.buildProvider(ctx, cfg)
+	if err != nil {
 		log.Error("cannot start the OpenID Provider", "error", err)
 		fmt.Fprintln(stderr, "provider:", err)
 		return 1
 	}
+	d.mountProvider(cfg, prov)
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "listen:", err)
@@ -212,26 +214,29 @@ func (d *daemon) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("session_keys: %w", err)
 	}
+	// The provider is built (its keys read) before anything is applied, so
+	// that a provider that cannot start refuses the reload whole.
+	prov, err := d.buildProvider(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("provider: %w", err)
+	}
 	if err := d.host.Configure(ctx, connectorConfigs(cfg)); err != nil {
 		return err
 	}
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
-	if err := d.mountProvider(ctx, cfg); err != nil {
-		return fmt.Errorf("provider: %w", err)
-	}
+	d.mountProvider(cfg, prov)
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
 	return nil
 }
 
-// mountProvider serves the OpenID Provider of cfg (none when cfg has no
-// provider section), with its signing keys ready: made in the store on first
-// start, read from it on every later one and by every replica.
-func (d *daemon) mountProvider(ctx context.Context, cfg *config.Config) error {
+// buildProvider makes the OpenID Provider of cfg (nil when cfg has no provider
+// section), with its signing keys ready: made in the store on first start, read
+// from it on every later one and by every replica.
+func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config) (*oidcprovider.Provider, error) {
 	if cfg.Provider == nil {
-		d.srv.MountProvider("", nil)
-		return nil
+		return nil, nil
 	}
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
 	p, err := oidcprovider.New(oidcprovider.Options{
@@ -246,16 +251,24 @@ func (d *daemon) mountProvider(ctx context.Context, cfg *config.Config) error {
 		Logger:       d.log.Named("oidc"),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	kctx, cancel := context.WithTimeout(ctx, cfg.Store.Timeout+30*time.Second)
 	defer cancel()
 	if err := p.Ready(kctx); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return p, nil
+}
+
+// mountProvider serves p under its issuer's path; a nil p unmounts.
+func (d *daemon) mountProvider(cfg *config.Config, p *oidcprovider.Provider) {
+	if p == nil {
+		d.srv.MountProvider("", nil)
+		return
 	}
 	d.srv.MountProvider(cfg.Provider.IssuerPath, p)
 	d.log.Info("OpenID Provider ready", "issuer", p.Issuer(), "clients", len(cfg.Provider.Clients))
-	return nil
 }
 
 // restartOnlyChanges refuses a reload that changes what only a restart can apply.

@@ -11,11 +11,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/metrics"
+	"github.com/idplug/idplug/host/oidcprovider"
+	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/host/vault"
 )
 
-// purgeInterval is how often expired flows and sessions are deleted.
+// purgeInterval is how often expired rows are deleted (flows, sessions,
+// grants, retired signing keys).
 const purgeInterval = 5 * time.Minute
 
 // openStore opens the configured store, applying pending migrations, with a
@@ -41,7 +44,7 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (sto
 // startPurge deletes expired rows in the background until ctx ends.
 func startPurge(ctx context.Context, s store.Store, log hclog.Logger) {
 	go store.PurgeEvery(ctx, s, purgeInterval, func(err error) {
-		log.Warn("purging expired flows and sessions failed; retrying later", "error", err)
+		log.Warn("purging expired rows failed; retrying later", "error", err)
 	})
 }
 
@@ -131,6 +134,42 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s\n", n, v.KeyIDs()[0])
+	return 0
+}
+
+// keysCmd runs signing key maintenance for the OpenID Provider: rotate makes
+// the next key of each algorithm the signing one.
+func keysCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(stderr, "usage: idplug keys rotate --config idplug.yaml")
+		return 2
+	}
+	_, cfg, code := loadConfig("keys rotate", args[1:], stderr)
+	if cfg == nil {
+		return code
+	}
+	if cfg.Provider == nil {
+		fmt.Fprintln(stderr, "idplug keys rotate: the configuration has no provider section; there are no signing keys")
+		return 1
+	}
+	sealer, err := seal.New(cfg.SessionKeys)
+	if err != nil {
+		fmt.Fprintln(stderr, "idplug keys rotate: session_keys:", err)
+		return 1
+	}
+	s, err := openStore(context.Background(), cfg, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "idplug keys rotate:", err)
+		return 1
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := oidcprovider.RotateKeys(ctx, s, sealer, cfg.Provider.AccessTokenTTL); err != nil {
+		fmt.Fprintln(stderr, "idplug keys rotate: nothing was changed:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "signing keys rotated: the next keys sign now; the previous ones stay published until the tokens they signed expire")
 	return 0
 }
 

@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/internal/oidctest"
 	"github.com/idplug/idplug/internal/pgtest"
 	"github.com/idplug/idplug/internal/plugintest"
@@ -645,7 +647,7 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	write("")
 	out := runIdplugCommand(t, 0, "migrate", "--config", cfgPath)
-	if !strings.Contains(out, "sqlite store is at schema version 1") {
+	if !strings.Contains(out, "sqlite store is at schema version "+strconv.Itoa(store.SchemaVersion())) {
 		t.Fatalf("migrate said: %s", out)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "state.db")); err != nil || st.Mode().Perm() != 0o600 {

@@ -4,7 +4,7 @@
 //	*stdout*       writes to stdout before the handshake
 //	*nohandshake*  never starts serving
 //	*crashstart*   exits at once
-//	*crashlater*   serves, then exits a second later
+//	*crashlater*   serves, then exits three seconds later
 //
 // Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
 // "slow" | "logs" | "flood" | "crash" | "bigreply", "delay": "1s", "lines": 100000}:
@@ -39,9 +39,9 @@ func main() {
 		os.Exit(7)
 	case strings.Contains(name, "crashlater"):
 		go func() {
-			// Long enough for a start under load (handshake, metadata) to finish
-			// first, well inside the host's 10s crash window.
-			time.Sleep(time.Second)
+			// Long enough for a start on a loaded machine (handshake, metadata)
+			// to finish first, well inside the host's 10s crash window.
+			time.Sleep(3 * time.Second)
 			os.Exit(8)
 		}()
 	}

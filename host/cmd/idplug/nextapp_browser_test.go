@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/idplug/idplug/internal/browsertest"
+	"github.com/idplug/idplug/internal/oidctest"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// TestBrowserSignInWithLogtoNextApp: the Next.js (Pages Router) app of Logto's
+// guide (scripts/relying-parties/next-app, with @logto/next) signs in through
+// idplug as its OpenID Provider, in real headless Chromium: the app's sign-in
+// link, idplug, the upstream provider (which signs in by itself), back to the
+// app showing the ID token's claims and userinfo, then the app's sign-out
+// through idplug's end_session. Screenshots go to artifacts/browser/.
+func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
+	root, err := plugintest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	appDir := buildNextApp(t, root)
+
+	appURL := "http://127.0.0.1:" + strconv.Itoa(freePort(t))
+	secret := oidctest.NewClientSecret(t)
+	// @logto/next's routes: the callback below baseUrl, and back to baseUrl
+	// itself after signing out.
+	e := startProvider(t, map[string]any{"id": "next-app", "secret": secret,
+		"redirect_uris": []string{appURL + "/api/logto/sign-in-callback"}, "post_logout_redirect_uris": []string{appURL},
+		"connectors": []string{"acme"}})
+	startNextApp(t, appDir, appURL, map[string]string{
+		// The SDK takes the provider's base URL and finds the issuer at {endpoint}/oidc.
+		"LOGTO_ENDPOINT":      strings.TrimSuffix(e.issuer, "/oidc"),
+		"LOGTO_APP_ID":        "next-app",
+		"LOGTO_APP_SECRET":    secret,
+		"LOGTO_BASE_URL":      appURL,
+		"LOGTO_COOKIE_SECRET": oidctest.NewClientSecret(t),
+	})
+
+	shots := filepath.Join(root, "artifacts", "browser")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browsertest.New(t)
+	fail := func(what string, err error) {
+		t.Helper()
+		t.Fatalf("%s: %v\nidplug's log:\n%s", what, err, e.idplug.logs)
+	}
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			fail(what, err)
+		}
+	}
+
+	step("open the app", chromedp.Navigate(appURL), chromedp.WaitVisible("#sign-in"), browsertest.Shot(shots, "next-app-1-signed-out"))
+	if s := browsertest.Text(t, ctx, "#status"); s != "Signed out" {
+		t.Fatalf("status before sign-in = %q", s)
+	}
+	step("sign in (the provider signs in by itself)", chromedp.Click("#sign-in"), chromedp.WaitVisible("#claims"), browsertest.Shot(shots, "next-app-2-signed-in"))
+
+	want := oidctest.DefaultAccount()
+	var claims, info map[string]any
+	if err := json.Unmarshal([]byte(browsertest.Text(t, ctx, "#claims")), &claims); err != nil {
+		t.Fatalf("#claims: %v", err)
+	}
+	if err := json.Unmarshal([]byte(browsertest.Text(t, ctx, "#userinfo")), &info); err != nil {
+		t.Fatalf("#userinfo: %v", err)
+	}
+	sub, _ := claims["sub"].(string)
+	if sub == "" || sub == want.Sub || claims["iss"] != e.issuer || claims["email"] != want.Claims["email"] || claims["name"] != want.Claims["name"] || claims["connector"] != "acme" {
+		t.Errorf("ID token claims = %v; want sub (not the upstream %q), iss %s, email %v, name %v, connector acme", claims, want.Sub, e.issuer, want.Claims["email"], want.Claims["name"])
+	}
+	if info["sub"] != sub || info["email"] != want.Claims["email"] || info["connector"] != "acme" {
+		t.Errorf("userinfo = %v; want sub %s, email %v, connector acme", info, sub, want.Claims["email"])
+	}
+	if s := browsertest.Text(t, ctx, "#status"); s != "Signed in as "+want.Claims["name"].(string) {
+		t.Errorf("status = %q", s)
+	}
+
+	// @logto/next sends client_id and post_logout_redirect_uri, no
+	// id_token_hint: idplug asks the person before signing out.
+	const confirm = `form[action$="/oidc/end_session/confirm"] #sign-out`
+	step("sign out in the app", chromedp.Click("#sign-out"), chromedp.WaitVisible(confirm), browsertest.Shot(shots, "next-app-3-confirm-sign-out"))
+	step("confirm at idplug", chromedp.Click(confirm), chromedp.WaitVisible("#sign-in"), browsertest.Shot(shots, "next-app-4-signed-out"))
+	if s := browsertest.Text(t, ctx, "#status"); s != "Signed out" {
+		t.Errorf("status after sign-out = %q", s)
+	}
+}
+
+// nextBuild is the app's build, made once per test process.
+var nextBuild struct {
+	once sync.Once
+	err  error
+}
+
+// buildNextApp runs `next build` into the app's .next folder, unless the build
+// there is of the same sources (a stamp of them is kept beside it), and returns
+// the app's folder.
+func buildNextApp(t *testing.T, root string) string {
+	t.Helper()
+	dir := filepath.Join(root, "scripts", "relying-parties", "next-app")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "next", "package.json")); err != nil {
+		t.Fatalf("the Next.js app's packages are not installed in %s: run scripts/setup (%v)", dir, err)
+	}
+	nextBuild.once.Do(func() { nextBuild.err = buildNextAppOnce(t, dir) })
+	if nextBuild.err != nil {
+		t.Fatal(nextBuild.err)
+	}
+	return dir
+}
+
+func buildNextAppOnce(t *testing.T, dir string) error {
+	stamp, err := nextSourceStamp(dir)
+	if err != nil {
+		return err
+	}
+	stampFile := filepath.Join(dir, ".next", "source-stamp")
+	built := func() bool {
+		b, err := os.ReadFile(stampFile)
+		_, idErr := os.Stat(filepath.Join(dir, ".next", "BUILD_ID"))
+		return err == nil && idErr == nil && string(b) == stamp
+	}
+	if built() {
+		return nil
+	}
+	// Another test process may be building the same folder: one at a time.
+	lock, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if built() {
+		return nil
+	}
+	_ = os.Remove(stampFile)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	started := time.Now()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("node_modules", "next", "dist", "bin", "next"), "build")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NEXT_TELEMETRY_DISABLED=1", "NODE_ENV=production")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("next build: %v\n%s", err, out)
+	}
+	t.Logf("next build took %v", time.Since(started).Round(time.Second))
+	return os.WriteFile(stampFile, []byte(stamp), 0o644)
+}
+
+// nextSourceStamp hashes what the build is made of: the lock file, the
+// package and Next.js settings, and the app's pages and modules.
+func nextSourceStamp(dir string) (string, error) {
+	h := sha256.New()
+	var files []string
+	for _, f := range []string{"package.json", "package-lock.json", "next.config.mjs"} {
+		files = append(files, f)
+	}
+	for _, sub := range []string{"pages", "libraries"} {
+		err := filepath.WalkDir(filepath.Join(dir, sub), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			files = append(files, rel)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// startNextApp runs `next start` on appURL's port with env, and returns once
+// it says it is ready; the test stops it when it ends.
+func startNextApp(t *testing.T, dir, appURL string, env map[string]string) {
+	t.Helper()
+	port := appURL[strings.LastIndexByte(appURL, ':')+1:]
+	cmd := exec.Command("node", filepath.Join("node_modules", "next", "dist", "bin", "next"), "start", "-p", port, "-H", "127.0.0.1")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NEXT_TELEMETRY_DISABLED=1", "NODE_ENV=production")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stderr = testLog{t, "next-app"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		signaled := false
+		for sc.Scan() {
+			t.Log("next-app: " + sc.Text())
+			if !signaled && strings.Contains(sc.Text(), "Ready") {
+				signaled = true
+				close(ready)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		exited := make(chan struct{})
+		go func() { <-done; _ = cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	})
+	select {
+	case <-ready:
+	case <-done:
+		t.Fatal("next start exited before it was ready")
+	case <-time.After(60 * time.Second):
+		t.Fatal("next start was not ready within 60s")
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"crypto"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/idplug/idplug/internal/pgtest"
+	"github.com/idplug/idplug/internal/plugintest"
+	"golang.org/x/oauth2"
+)
+
+// balancer sends each request for the public host to the next replica in turn,
+// as a load balancer without affinity would: every step of a sign-in may land
+// on another replica.
+type balancer struct {
+	public   string // host:port of public_url
+	replicas []string
+	next     atomic.Int64
+}
+
+func (b *balancer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == b.public {
+		r = r.Clone(r.Context())
+		r.URL.Host = b.replicas[int(b.next.Add(1))%len(b.replicas)]
+		r.Host = b.public
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestProviderReplicasAndKeyRotation runs two replicas on one PostgreSQL behind
+// a balancer: a sign-in started on one finishes on the other, both sign with
+// the same keys, and a key rotation keeps relying parties working, those that
+// cached the key set before it included.
+func TestProviderReplicasAndKeyRotation(t *testing.T) {
+	pg := pgtest.Start(t)
+	publicPort := freePort(t)
+	public := "http://127.0.0.1:" + strconv.Itoa(publicPort)
+	upstream, upSecret := startUpstream(t, public)
+	plugins := pluginFolder(t, "oauth2")
+	lb := &balancer{public: "127.0.0.1:" + strconv.Itoa(publicPort)}
+	var replicas []*idplugProc
+	var cfgPath string
+	for range 2 {
+		p := startIdplug(t, plugins, providerConfig(t, public, freePort(t), upstream, upSecret, pg.URL))
+		u, _ := url.Parse(p.URL)
+		lb.replicas = append(lb.replicas, u.Host)
+		replicas = append(replicas, p)
+		cfgPath = p.configPath
+	}
+	client := &http.Client{Transport: lb}
+	e := newOPEnv(t, replicas[0], public, upstream, client)
+	ctx := gooidc.ClientContext(t.Context(), client)
+	keysBefore := fetchKeys(t, client, e.issuer+"/keys")
+
+	signIn := func() (*oauth2.Token, *gooidc.IDToken, string) {
+		t.Helper()
+		b := newBrowser(t)
+		b.http.Transport = lb
+		verifier, ch := pkce()
+		q, err := e.signIn(t, b, "st", "nonce", ch...)
+		if err != nil {
+			t.Fatalf("sign-in across replicas: %v\n%s\n%s", err, replicas[0].logs, replicas[1].logs)
+		}
+		tok, err := e.app.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		// Verified with the key set as it was before anything: a relying party
+		// that cached it must keep working.
+		idt, err := gooidc.NewVerifier(e.issuer, &gooidc.StaticKeySet{PublicKeys: keysBefore.public()}, &gooidc.Config{ClientID: "app"}).Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("the ID token does not verify with the key set cached before: %v", err)
+		}
+		return tok, idt, kidOf(t, raw)
+	}
+
+	tok1, _, kid1 := signIn()
+	if !keysBefore.has(kid1) {
+		t.Fatalf("signed with %s, which the key set does not publish", kid1)
+	}
+
+	// Rotate with the command, then have both replicas read the keys again.
+	bin := plugintest.Binary(t, "./host/cmd/idplug")
+	cmd := exec.Command(bin, "keys", "rotate", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "rotated") {
+		t.Fatalf("idplug keys rotate: %v\n%s", err, out)
+	}
+	for _, r := range replicas {
+		if status, body := r.call(t, "POST", "/v1/admin/reload", "", nil); status != 200 {
+			t.Fatalf("reload: %d %v", status, body)
+		}
+	}
+
+	_, _, kid2 := signIn()
+	if kid2 == kid1 {
+		t.Fatalf("still signing with %s after the rotation", kid1)
+	}
+	keysAfter := fetchKeys(t, client, e.issuer+"/keys")
+	if !keysAfter.has(kid1) || !keysAfter.has(kid2) {
+		t.Fatalf("after the rotation the key set lacks the retired %s or the active %s", kid1, kid2)
+	}
+	// Grants from before the rotation go on.
+	old := *tok1
+	old.Expiry = old.Expiry.Add(-24 * 3600e9)
+	if _, err := e.app.TokenSource(ctx, &old).Token(); err != nil {
+		t.Fatalf("refreshing a grant from before the rotation: %v", err)
+	}
+}
+
+type keySet struct{ jose.JSONWebKeySet }
+
+func fetchKeys(t *testing.T, c *http.Client, u string) keySet {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ks keySet
+	if err := json.NewDecoder(resp.Body).Decode(&ks.JSONWebKeySet); err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+func (k keySet) has(kid string) bool { return len(k.Key(kid)) > 0 }
+
+func (k keySet) public() []crypto.PublicKey {
+	var out []crypto.PublicKey
+	for _, key := range k.Keys {
+		out = append(out, key.Key)
+	}
+	return out
+}
+
+func kidOf(t *testing.T, raw string) string {
+	t.Helper()
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jws.Signatures[0].Header.KeyID
+}
