@@ -10,9 +10,10 @@ TOOLS := $(CURDIR)/bin/tools
 
 all: build
 
-## build: the host at bin/idplug, every bundled plugin at bin/plugins/idplug-connector-<name>, and bin/plugins/SHA256SUMS
+## build: the host at bin/idplug, every bundled plugin at bin/plugins/idplug-connector-<name>, bin/plugins/SHA256SUMS, and the demo app at bin/demo-app
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/idplug ./host/cmd/idplug
+	$(GO) build -o bin/demo-app ./scripts/demo-app
 	scripts/build-plugins bin/plugins $(PLUGINS)
 
 ## test: installs what the tests need (npm packages, Chromium), checks generated code, runs every Go test with -race

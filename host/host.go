@@ -34,7 +34,8 @@ type Options struct {
 	SettleTime time.Duration
 	// Logger receives the host's and the plugins' log lines.
 	Logger hclog.Logger
-	// OnRestart is called with the plugin's name each time a dead plugin is restarted.
+	// OnRestart is called with the plugin's metadata id each time a dead plugin
+	// is restarted.
 	OnRestart func(plugin string)
 	// OnCall is called after every call to a connector instance, for metrics.
 	OnCall func(call CallInfo)

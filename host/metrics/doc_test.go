@@ -24,7 +24,7 @@ type family struct {
 // help text the registry serves.
 var families = []family{
 	{"idplug_connector_calls_total", "counter", []string{"connector", "plugin", "rpc", "code"},
-		"Calls to connector instances, by connector, call and result code (ok on success)."},
+		"Calls to connector instances, by connector, call and result code (ok on success, general for a code idplug does not define)."},
 	{"idplug_connector_call_duration_seconds", "histogram", []string{"connector", "plugin", "rpc"},
 		"Latency of calls to connector instances, including the plugin's calls to the provider."},
 	{"idplug_plugin_restarts_total", "counter", []string{"plugin"},
@@ -44,7 +44,7 @@ var families = []family{
 	{"idplug_store_call_duration_seconds", "histogram", []string{"backend", "op"},
 		"Latency of calls to the state store."},
 	{"idplug_vault_operations_total", "counter", []string{"op", "result"},
-		"Token vault operations (store, read, refresh, delete), by result."},
+		"Token vault operations (store, read, refresh, delete), by result: ok or an error code, general for one idplug does not define."},
 	{"idplug_vault_refreshes_total", "counter", []string{"result"},
 		"Refreshes of vault tokens at the provider: ok, refused (the grant is gone) or failed."},
 }

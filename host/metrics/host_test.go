@@ -150,3 +150,60 @@ func TestRestartThroughHost(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestPluginLabelIsTheMetadataID: every metric names a plugin by its metadata
+// id, the name connectors configure, whatever its file is called: the example
+// plugin installed as idplug-connector-renamed-example is "example" in the
+// restart counter as in the state, in-flight and call metrics, and its file
+// name is no label value anywhere.
+func TestPluginLabelIsTheMetadataID(t *testing.T) {
+	const fileName = "renamed-example"
+	m := metrics.New()
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/example"), fileName)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, err := host.Open(ctx, host.Options{PluginDir: dir, OnCall: m.ObserveCall, OnRestart: m.PluginRestarted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	m.WatchHost(h)
+	plugins := h.Plugins()
+	if len(plugins) != 1 || plugins[0].PID == 0 || plugins[0].Proc.Metadata().ID != "example" {
+		t.Fatalf("plugins: %+v (refused: %v)", plugins, h.Refused())
+	}
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "acme", Plugin: "example", Config: []byte(`{"authorizationEndpoint":"https://id.example.test/authorize","clientId":"client-1","greeting":"Hello"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "acme", "https://app.test/cb", "state-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(plugins[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var e exposition
+	for {
+		e = scrape(t, m)
+		restarts, _ := e.value("idplug_plugin_restarts_total", l("plugin", "example"))
+		running, _ := e.value("idplug_plugin_state", l("plugin", "example", "state", "running"))
+		if restarts == 1 && running == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the kill: restarts{plugin=example} %v, running %v; plugin labels %v", restarts, running,
+				e.values["idplug_plugin_restarts_total"]["plugin"])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, fam := range []string{"idplug_plugin_restarts_total", "idplug_plugin_state", "idplug_plugin_calls_in_flight",
+		"idplug_connector_calls_total", "idplug_connector_call_duration_seconds"} {
+		if got := e.values[fam]["plugin"]; !slices.Equal(got, []string{"example"}) {
+			t.Errorf("%s: plugin labels %q, want the metadata id alone", fam, got)
+		}
+	}
+	if strings.Contains(e.raw, fileName) {
+		t.Errorf("/metrics shows the file name:\n%s", grepLines(e.raw, fileName))
+	}
+}

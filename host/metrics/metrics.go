@@ -32,7 +32,7 @@ func New() *Metrics {
 		registry: prometheus.NewRegistry(),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idplug_connector_calls_total",
-			Help: "Calls to connector instances, by connector, call and result code (ok on success).",
+			Help: "Calls to connector instances, by connector, call and result code (ok on success, general for a code idplug does not define).",
 		}, []string{"connector", "plugin", "rpc", "code"}),
 		callDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "idplug_connector_call_duration_seconds",
@@ -60,13 +60,15 @@ func New() *Metrics {
 }
 
 // ObserveCall records a finished connector call; use it as host.Options.OnCall.
+// The code label is ok, or the error's code when idplug defines it (CodeLabel):
+// a code a plugin makes up counts as general.
 func (m *Metrics) ObserveCall(c host.CallInfo) {
 	code := "ok"
 	if c.Err != nil {
 		code = string(sdk.CodeGeneral)
 		var e *sdk.Error
 		if errors.As(c.Err, &e) {
-			code = string(e.Code)
+			code = CodeLabel(e.Code)
 		}
 	}
 	m.calls.WithLabelValues(c.Instance, c.Plugin, c.RPC, code).Inc()

@@ -35,6 +35,9 @@ func TestObserveCallSeries(t *testing.T) {
 		{"a code the host adds is kept", &sdk.Error{Code: "plugin_timeout"}, "plugin_timeout"},
 		{"any other error is general", errors.New("connection reset"), "general"},
 		{"hostile: a plain error whose text looks like a code is still general", errors.New("ok"), "general"},
+		{"hostile: a code the plugin made up is general", &sdk.Error{Code: "made_up"}, "general"},
+		{"hostile: a plugin's ok is general", &sdk.Error{Code: "ok"}, "general"},
+		{"hostile: a code carrying a secret is general", &sdk.Error{Code: sdk.ErrorCode(secret)}, "general"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

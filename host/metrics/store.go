@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -29,7 +30,7 @@ func newStateMetrics() stateMetrics {
 		}, []string{"backend", "op"}),
 		vaultOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idplug_vault_operations_total",
-			Help: "Token vault operations (store, read, refresh, delete), by result.",
+			Help: "Token vault operations (store, read, refresh, delete), by result: ok or an error code, general for one idplug does not define.",
 		}, []string{"op", "result"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idplug_vault_refreshes_total",
@@ -58,8 +59,14 @@ func (m *Metrics) ObserveStore(backend, op string, took time.Duration, err error
 	m.state.storeDuration.WithLabelValues(backend, op).Observe(took.Seconds())
 }
 
-// VaultOp counts a vault operation by its result.
-func (m *Metrics) VaultOp(op, result string) { m.state.vaultOps.WithLabelValues(op, result).Inc() }
+// VaultOp counts a vault operation by its result: ok, or an error code
+// (CodeLabel: a code idplug does not define counts as general).
+func (m *Metrics) VaultOp(op, result string) {
+	if result != "ok" {
+		result = CodeLabel(sdk.ErrorCode(result))
+	}
+	m.state.vaultOps.WithLabelValues(op, result).Inc()
+}
 
 // VaultRefresh counts a refresh at the provider.
 func (m *Metrics) VaultRefresh(result string) { m.state.refreshes.WithLabelValues(result).Inc() }

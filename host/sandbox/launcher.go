@@ -30,8 +30,8 @@ type Spec struct {
 	// ABILimit caps the Landlock ABI used (tests only; 0 means none).
 	ABILimit int `json:"abiLimit,omitempty"`
 	// Read are read-only files and folders; Exec are files the plugin may also
-	// execute (its ELF interpreter); Write are folders it may change (its socket
-	// folder).
+	// execute (its ELF interpreter); Write are folders it may change but run
+	// nothing from (its socket folder).
 	Read  []string `json:"read,omitempty"`
 	Exec  []string `json:"exec,omitempty"`
 	Write []string `json:"write,omitempty"`

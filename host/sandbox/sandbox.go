@@ -7,10 +7,11 @@
 //
 // What the plugin keeps: reading its own file, the system's CA certificates,
 // resolver and time zone files, the shared libraries, its own /proc/self; reading
-// and writing its own socket folder; outbound network connections. Everything else
-// on the file system, binding TCP ports, signalling or tracing other processes,
-// abstract Unix sockets outside its domain and a list of kernel-level system calls
-// are denied.
+// and writing (never executing from) its own socket folder; outbound network
+// connections. Everything else on the file system, binding TCP ports, signalling
+// or tracing other processes, abstract Unix sockets outside its domain and a list
+// of kernel-level system calls are denied. A policy with an unknown mode or a
+// lone "*" key starts no plugin (Policy.Check).
 package sandbox
 
 import (

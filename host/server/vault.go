@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/host/vault"
 	"github.com/idplug/idplug/sdk"
@@ -174,7 +175,8 @@ func (s *Server) vaultOp(op string, err error) {
 	case errors.Is(err, store.ErrUnavailable):
 		result = "store_unavailable"
 	default:
-		result = string(asError(err).Code)
+		// A refresh's error carries the plugin's code: kept only when idplug defines it.
+		result = metrics.CodeLabel(asError(err).Code)
 	}
 	s.metrics.VaultOp(op, result)
 }

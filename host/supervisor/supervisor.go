@@ -41,7 +41,8 @@ type Options struct {
 	SettleTime time.Duration
 	// Logger receives the supervisor's and the plugins' log lines.
 	Logger hclog.Logger
-	// OnRestart is called with the plugin's name each time a dead plugin is restarted.
+	// OnRestart is called with the plugin's metadata id each time a dead plugin
+	// is restarted.
 	OnRestart func(plugin string)
 	// OnRescan is called after each scan of the plugin folder the watcher made.
 	OnRescan func(error)
@@ -133,8 +134,8 @@ func Open(ctx context.Context, opts Options) (*Supervisor, error) {
 
 // startPlugin launches one plugin file.
 func (s *Supervisor) startPlugin(ctx context.Context, pl catalog.Plugin) (*process.Process, error) {
-	name := pl.Name
-	return process.Start(ctx, name, pl.Path, pl.Checksum, process.Options{
+	var restarts restartNotice
+	proc, err := process.Start(ctx, pl.Name, pl.Path, pl.Checksum, process.Options{
 		SocketDir:     s.socketDir,
 		PluginDir:     pl.Dir,
 		Sandbox:       s.opts.Sandbox,
@@ -143,12 +144,47 @@ func (s *Supervisor) startPlugin(ctx context.Context, pl catalog.Plugin) (*proce
 		CallTimeout:   s.opts.CallTimeout,
 		MaxInFlight:   s.opts.MaxInFlight,
 		Logger:        s.log.Named("plugin"),
-		OnRestart: func() {
-			if s.opts.OnRestart != nil {
-				s.opts.OnRestart(name)
-			}
-		},
+		OnRestart:     func() { restarts.restarted(s.opts.OnRestart) },
 	})
+	if err != nil {
+		return nil, err
+	}
+	restarts.started(proc.Metadata().ID, s.opts.OnRestart)
+	return proc, nil
+}
+
+// restartNotice tells Options.OnRestart of a plugin's restarts by its metadata
+// id, the name every other place uses for it (not the file's name). The id is
+// known once the first start returns; a restart before that waits for it.
+type restartNotice struct {
+	mu      sync.Mutex
+	id      string
+	pending int
+}
+
+func (r *restartNotice) restarted(notify func(string)) {
+	r.mu.Lock()
+	id := r.id
+	if id == "" {
+		r.pending++
+	}
+	r.mu.Unlock()
+	if id != "" && notify != nil {
+		notify(id)
+	}
+}
+
+func (r *restartNotice) started(id string, notify func(string)) {
+	r.mu.Lock()
+	r.id = id
+	n := r.pending
+	r.pending = 0
+	r.mu.Unlock()
+	for range n {
+		if notify != nil {
+			notify(id)
+		}
+	}
 }
 
 // PluginInfo describes a running plugin.

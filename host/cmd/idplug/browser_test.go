@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +68,10 @@ func startDemo(t *testing.T, root string, env ...string) string {
 	return url
 }
 
+// demoAppURLs maps the URL of a running demo to its app's (the second URL
+// run-demo prints).
+var demoAppURLs sync.Map
+
 // launchDemo is startDemo, also returning the script's process and its folder.
 func launchDemo(t *testing.T, root string, env ...string) (string, *exec.Cmd, string) {
 	t.Helper()
@@ -80,6 +85,8 @@ func launchDemo(t *testing.T, root string, env ...string) (string, *exec.Cmd, st
 		"IDPLUG_DEMO_DIR="+dir,
 		"IDPLUG_BIN="+plugintest.Binary(t, "./host/cmd/idplug"),
 		"IDPLUG_PLUGIN_DIR="+plugins,
+		"IDPLUG_DEMO_APP_PORT="+strconv.Itoa(freePort(t)),
+		"IDPLUG_DEMO_APP_BIN="+plugintest.Binary(t, "./scripts/demo-app"),
 	)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = testLog{t, "demo"}
@@ -117,11 +124,22 @@ func launchDemo(t *testing.T, root string, env ...string) (string, *exec.Cmd, st
 		if !ok || !found {
 			t.Fatalf("run-demo said %q", line)
 		}
+		base := strings.Fields(rest)[0]
+		select {
+		case line, ok := <-lines:
+			_, rest, found := strings.Cut(line, "open ")
+			if !ok || !found {
+				t.Fatalf("run-demo said %q, want the demo app's URL", line)
+			}
+			demoAppURLs.Store(base, strings.TrimSuffix(strings.Fields(rest)[0], "."))
+		case <-time.After(60 * time.Second):
+			t.Fatal("run-demo did not say where the demo app is within 60s")
+		}
 		go func() {
 			for range lines {
 			}
 		}()
-		return strings.Fields(rest)[0], cmd, dir
+		return base, cmd, dir
 	case <-time.After(60 * time.Second):
 		t.Fatal("run-demo did not start within 60s")
 	}
@@ -150,4 +168,50 @@ func (l testLog) Write(p []byte) (int, error) {
 		l.t.Log(l.prefix + ": " + line)
 	}
 	return len(p), nil
+}
+
+// TestBrowserDemoAppSignsInThroughTheProvider drives the demo's app in Chromium:
+// it signs in through idplug as its OpenID Provider (the chooser, the
+// connector's sign-in at the local provider, back with a code), shows the
+// claims, and signs out through idplug's end_session.
+func TestBrowserDemoAppSignsInThroughTheProvider(t *testing.T) {
+	root, err := plugintest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := startDemo(t, root)
+	v, _ := demoAppURLs.Load(demo)
+	appURL, _ := v.(string)
+	if appURL == "" {
+		t.Fatal("run-demo named no demo app")
+	}
+	shots := filepath.Join(root, "artifacts", "browser")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browsertest.New(t)
+	browsertest.Step(t, ctx, "open the app", chromedp.Navigate(appURL), chromedp.WaitVisible("#sign-in"), browsertest.Shot(shots, "app-1-home"))
+	browsertest.Step(t, ctx, "sign in with idplug: the chooser", chromedp.Click("#sign-in"), chromedp.WaitVisible("#sign-in-demo"), browsertest.Shot(shots, "app-2-chooser"))
+	browsertest.Step(t, ctx, "continue with the provider", chromedp.Click("#sign-in-demo"), chromedp.WaitVisible("#username"))
+	browsertest.Step(t, ctx, "sign in at the provider",
+		chromedp.SendKeys("#username", "alice"),
+		chromedp.SendKeys("#password", "any password"),
+		chromedp.Click("#sign-in"),
+		chromedp.WaitVisible("#claims"),
+		browsertest.Shot(shots, "app-3-signed-in"))
+	greeting := browsertest.Text(t, ctx, "#greeting")
+	claims := browsertest.Text(t, ctx, "#claims")
+	browsertest.Step(t, ctx, "sign out through idplug", chromedp.Click("#sign-out"), chromedp.WaitVisible("#sign-in"), browsertest.Shot(shots, "app-4-signed-out"))
+
+	if greeting != "Hello, Alice Example" {
+		t.Errorf("greeting = %q", greeting)
+	}
+	for _, want := range []string{`"connector": "demo"`, `"email": "alice@example.com"`, `"sub":`} {
+		if !strings.Contains(claims, want) {
+			t.Errorf("claims lack %s:\n%s", want, claims)
+		}
+	}
+	if strings.Contains(claims, `"sub": "alice"`) {
+		t.Errorf("sub is the provider's own id:\n%s", claims)
+	}
 }

@@ -60,14 +60,17 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := browsertest.New(t)
-	fail := func(what string, err error) {
-		t.Helper()
-		t.Fatalf("%s: %v\nidplug's log:\n%s", what, err, e.idplug.logs)
-	}
+	// Each step has 30 seconds; a step that fails says where the browser was
+	// and what it showed, and leaves a screenshot of it.
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			fail(what, err)
+		stepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(stepCtx, actions...); err != nil {
+			where, _ := chromedp.Run(ctx, chromedp.Location())
+			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+			_ = chromedp.Do(ctx, browsertest.Shot(shots, "next-app-failed"))
+			t.Fatalf("%s: %v\nthe browser is at %s, showing:\n%s\nidplug's log:\n%s", what, err, where, text, e.idplug.logs)
 		}
 	}
 

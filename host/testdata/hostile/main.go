@@ -3,7 +3,8 @@
 // returns what happened in the session, one entry per attempt: keys starting with
 // "deny:" are escapes (the value must start with "denied"), keys starting with
 // "allow:" are what a plugin needs (the value must be "allowed"), so a sandbox that
-// breaks everything fails the test too.
+// breaks everything fails the test too. Its user info call fails with any error
+// code the callback names, for the tests of what the host does with a code.
 package main
 
 import (
@@ -64,7 +65,12 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 	return cfg, err
 }
 
-func (connector) UserInfo(context.Context, config, sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+// UserInfo fails with the error code the callback's errorCode names, when it
+// names one: a plugin chooses the codes it answers with, made-up ones too.
+func (connector) UserInfo(_ context.Context, _ config, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	if code, ok := req.Callback["errorCode"]; ok {
+		return nil, &sdk.Error{Code: sdk.ErrorCode(code), Message: "a code of the plugin's choosing"}
+	}
 	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: "hostile"}}, nil
 }
 
