@@ -58,6 +58,7 @@ func TestRegisteredMetrics(t *testing.T) {
 	m.APIKeyFailure("invalid_key")
 	m.VaultOp("read", "ok")
 	m.VaultRefresh("ok")
+	m.ProviderEvent("token")
 	e := scrape(t, m)
 
 	for _, f := range families {

@@ -24,6 +24,8 @@ type Metrics struct {
 	requests     *prometheus.CounterVec
 	state        stateMetrics
 	keyFailures  *prometheus.CounterVec
+	// providerEvents count the OpenID Provider's events.
+	providerEvents *prometheus.CounterVec
 }
 
 // New makes the collectors and registers them, with Go and process metrics.
@@ -53,6 +55,8 @@ func New() *Metrics {
 		}, []string{"reason"}),
 	}
 	m.state = newStateMetrics()
+	m.providerEvents = newProviderEvents()
+	m.registry.MustRegister(m.providerEvents)
 	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests, m.keyFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(m.state.collectors()...)

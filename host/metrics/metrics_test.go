@@ -329,3 +329,17 @@ func grepLines(text, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestProviderEventsAreBounded: a name outside the provider's events counts as
+// other, so no caller can grow the series.
+func TestProviderEventsAreBounded(t *testing.T) {
+	m := metrics.New()
+	for i := range 1000 {
+		m.ProviderEvent(fmt.Sprintf("made-up-%d", i))
+	}
+	m.ProviderEvent("throttled")
+	e := scrape(t, m)
+	if n := e.count("idplug_provider_events_total"); n != 2 {
+		t.Fatalf("%d series, want 2 (other and throttled)", n)
+	}
+}

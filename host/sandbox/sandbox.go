@@ -165,7 +165,7 @@ func Assess(p Policy, s Support) Report {
 // Complete is true when nothing the policy asks for is missing; never for a
 // policy that is refused (an unknown mode, a lone "*" key).
 func (r Report) Complete() bool {
-	if r.invalid != "" || !validMode(r.Mode) {
+	if r.invalid != "" || !validMode(Policy{Mode: r.Mode}.EffectiveMode()) {
 		return false
 	}
 	return r.Mode == ModeOff || len(r.Missing) == 0
@@ -177,7 +177,7 @@ func (r Report) Refusal() string {
 	switch {
 	case r.invalid != "":
 		return r.invalid
-	case !validMode(r.Mode):
+	case !validMode(Policy{Mode: r.Mode}.EffectiveMode()):
 		return Policy{Mode: r.Mode}.Check().Error()
 	case r.Mode != ModeRequired || r.Complete():
 		return ""

@@ -60,6 +60,11 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := browsertest.New(t)
+	// Start the browser on the session's context: a step's shorter one ends
+	// with the step.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
 	// Each step has 30 seconds; a step that fails says where the browser was
 	// and what it showed, and leaves a screenshot of it.
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -69,8 +74,9 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 		if err := chromedp.Do(stepCtx, actions...); err != nil {
 			where, _ := chromedp.Run(ctx, chromedp.Location())
 			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+			csp, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.cspViolations || [])`))
 			_ = chromedp.Do(ctx, browsertest.Shot(shots, "next-app-failed"))
-			t.Fatalf("%s: %v\nthe browser is at %s, showing:\n%s\nidplug's log:\n%s", what, err, where, text, e.idplug.logs)
+			t.Fatalf("%s: %v\nthe browser is at %s, showing:\n%s\nContent-Security-Policy violations there: %s\nidplug's log:\n%s", what, err, where, text, csp, e.idplug.logs)
 		}
 	}
 
@@ -103,10 +109,18 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 	// id_token_hint: idplug asks the person before signing out.
 	const confirm = `form[action$="/oidc/end_session/confirm"] #sign-out`
 	step("sign out in the app", chromedp.Click("#sign-out"), chromedp.WaitVisible(confirm), browsertest.Shot(shots, "next-app-3-confirm-sign-out"))
-	step("confirm at idplug", chromedp.Click(confirm), chromedp.WaitVisible("#sign-in"), browsertest.Shot(shots, "next-app-4-signed-out"))
+	step("confirm at idplug", watchCSP, chromedp.Click(confirm), chromedp.WaitVisible("#sign-in"), browsertest.Shot(shots, "next-app-4-signed-out"))
 	if s := browsertest.Text(t, ctx, "#status"); s != "Signed out" {
 		t.Errorf("status after sign-out = %q", s)
 	}
+}
+
+// watchCSP records the page's Content-Security-Policy violations in
+// window.cspViolations, for a failed step to report.
+var watchCSP chromedp.Action[chromedp.Void] = func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+	_, err := chromedp.Evaluate[bool](`document.addEventListener('securitypolicyviolation',
+		e => (window.cspViolations ||= []).push(e.violatedDirective + ' blocked ' + e.blockedURI)), true`)(ctx, target)
+	return chromedp.Void{}, err
 }
 
 // nextBuild is the app's build, made once per test process.

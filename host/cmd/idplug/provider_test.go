@@ -528,5 +528,16 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 		if !errors.As(last, &re) || re.Response.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("after 12 failures: %v, want 429", last)
 		}
+		resp, err := http.Get(e.idplug.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`idplug_provider_events_total{event="throttled"}`, `idplug_provider_events_total{event="refused_client"}`, `idplug_provider_events_total{event="replayed_code"} 1`} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
 	})
 }

@@ -41,11 +41,12 @@ const shutdownGrace = 30 * time.Second
 
 // daemon is a running `idplug serve`.
 type daemon struct {
-	path  string
-	log   hclog.Logger
-	host  *host.Host
-	srv   *server.Server
-	store store.Store // nil when the store is off
+	path    string
+	log     hclog.Logger
+	host    *host.Host
+	srv     *server.Server
+	store   store.Store // nil when the store is off
+	metrics *metrics.Metrics
 
 	mu  sync.Mutex // one reload at a time
 	cfg *config.Config
@@ -100,7 +101,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		startPurge(ctx, st, log.Named("store"))
 		log.Info("store opened", "backend", st.Backend(), "schema", store.SchemaVersion())
 	}
-	d := &daemon{path: path, log: log, host: h, cfg: cfg, store: st}
+	d := &daemon{path: path, log: log, host: h, cfg: cfg, store: st, metrics: m}
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
 	d.srv = server.New(h, sealer, m, log.Named("http"), server.Settings{
 		AccessLog: newLogger(cfg, sink.Buffered()).Named("http"),
@@ -249,6 +250,7 @@ func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config) (*oidcpr
 		Browser:      d.srv.ProviderBrowser(),
 		RequestTTL:   cfg.SessionTTL,
 		Logger:       d.log.Named("oidc"),
+		OnEvent:      d.metrics.ProviderEvent,
 	})
 	if err != nil {
 		return nil, err
