@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -46,9 +47,11 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		Connector: hinted, HintSub: hintSub,
 	}
 	now := p.opts.Now()
-	// prompt=login arrives as max_age 0 (the library sets it).
 	if req.MaxAge != nil {
-		ar.LoginAfter = now.Unix() - int64(*req.MaxAge)
+		ar.LoginAfter = now.Add(-time.Duration(*req.MaxAge) * time.Second).UnixMilli()
+	}
+	if slices.Contains(req.Prompt, oidc.PromptLogin) {
+		ar.LoginAfter = now.UnixMilli() // a sign-in that starts after this request
 	}
 
 	// A browser signed in already finishes here, when its sign-in will do.
@@ -139,7 +142,7 @@ func (p *Provider) usable(l Login, ar authRequest, c *client) string {
 		return "signed in with a connector this client may not use"
 	case ar.Connector != "" && ar.Connector != l.Instance:
 		return "the request asks for another connector"
-	case l.AuthTime.Unix() < ar.LoginAfter:
+	case l.AuthTime.UnixMilli() < ar.LoginAfter:
 		return "the sign-in is older than the request allows"
 	case p.opts.Now().Sub(l.AuthTime) > p.opts.Config.SSOTTL:
 		return "the sign-in is older than sso_ttl"

@@ -32,7 +32,7 @@ type authRequest struct {
 	Connector string `json:"h,omitempty"`
 	// HintSub is the subject of a valid id_token_hint: the sign-in must be theirs.
 	HintSub string `json:"hs,omitempty"`
-	// LoginAfter (Unix seconds): a sign-in older than this does not do
+	// LoginAfter (Unix milliseconds): a sign-in older than this does not do
 	// (prompt=login, max_age).
 	LoginAfter int64 `json:"la,omitempty"`
 }

@@ -41,7 +41,7 @@ func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo
 		return s.userSessionCookie(id, u)
 	}
 	// The record may hold the whole profile: no cookie size to fit in.
-	data, err := json.Marshal(userSession{Connector: id, UserInfo: u, AuthTime: time.Now().Unix()})
+	data, err := json.Marshal(userSession{Connector: id, UserInfo: u, AuthTime: time.Now().UnixMilli()})
 	if err != nil {
 		return nil, err
 	}

@@ -13,8 +13,8 @@ import (
 type userSession struct {
 	Connector string       `json:"c"`
 	UserInfo  sdk.UserInfo `json:"u"`
-	// AuthTime is when the browser signed in at the provider (Unix seconds);
-	// 0 in sessions made before it was kept.
+	// AuthTime is when the browser signed in at the provider (Unix
+	// milliseconds); 0 in sessions made before it was kept.
 	AuthTime int64 `json:"at,omitempty"`
 }
 
@@ -33,7 +33,7 @@ var droppable = []func(*sdk.UserInfo){
 // it under a browser's cookie size: fields are dropped until it fits, and a
 // profile whose id alone does not fit is the plugin's invalid_response.
 func (s *Server) userSessionCookie(id string, u sdk.UserInfo) (*http.Cookie, error) {
-	sess := userSession{Connector: id, UserInfo: u, AuthTime: time.Now().Unix()}
+	sess := userSession{Connector: id, UserInfo: u, AuthTime: time.Now().UnixMilli()}
 	sess.UserInfo.RawData = nil
 	var err error
 	for i := 0; ; i++ {

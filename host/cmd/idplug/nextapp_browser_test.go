@@ -84,7 +84,12 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 	if s := browsertest.Text(t, ctx, "#status"); s != "Signed out" {
 		t.Fatalf("status before sign-in = %q", s)
 	}
-	step("sign in (the provider signs in by itself)", chromedp.Click("#sign-in"), chromedp.WaitVisible("#claims"), browsertest.Shot(shots, "next-app-2-signed-in"))
+	// The app shows the claims, or Next.js its error page when the SDK threw.
+	step("sign in (the provider signs in by itself)", chromedp.Click("#sign-in"), chromedp.WaitVisible("#claims, .next-error-h1"), browsertest.Shot(shots, "next-app-2-signed-in"))
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!document.querySelector('#claims')")); !ok {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body.innerText"))
+		t.Fatalf("back at the app after signing in, it shows %q instead of the claims (its log above says why)\nidplug's log:\n%s", text, e.idplug.logs)
+	}
 
 	want := oidctest.DefaultAccount()
 	var claims, info map[string]any
@@ -113,6 +118,28 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 	if s := browsertest.Text(t, ctx, "#status"); s != "Signed out" {
 		t.Errorf("status after sign-out = %q", s)
 	}
+	// idplug's own sign-in ended too, and the app revoked its refresh token
+	// (client_secret_basic at the revocation endpoint) before leaving.
+	step("idplug's session ended", chromedp.Navigate(e.idplug.URL+"/"), chromedp.WaitVisible("#sign-in-acme"), browsertest.Shot(shots, "next-app-5-idplug-signed-out"))
+	if got := requestStatuses(e.idplug.logs.String(), "/oidc/revoke"); !slices.Equal(got, []int{200}) {
+		t.Errorf("revocation requests answered %v, want one 200", got)
+	}
+}
+
+// requestStatuses lists the statuses idplug logged for requests to path.
+func requestStatuses(log, path string) []int {
+	var out []int
+	for _, line := range strings.Split(log, "\n") {
+		var entry struct {
+			Message string `json:"@message"`
+			Path    string `json:"path"`
+			Status  int    `json:"status"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Message == "request" && entry.Path == path {
+			out = append(out, entry.Status)
+		}
+	}
+	return out
 }
 
 // watchCSP records the page's Content-Security-Policy violations in

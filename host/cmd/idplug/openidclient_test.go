@@ -119,7 +119,7 @@ func TestProviderWithOpenIDClient(t *testing.T) {
 			}
 			rp.must(t, map[string]any{"op": "callback", "url": cb.String()}, &tok)
 			sub, _ := tok.Claims["sub"].(string)
-			if sub == "" || sub == want.Sub || tok.Claims["iss"] != e.issuer || fmt.Sprint(tok.Claims["aud"]) != fmt.Sprint([]any{c.discover["client_id"]}) ||
+			if sub == "" || sub == want.Sub || tok.Claims["iss"] != e.issuer || !audienceIs(tok.Claims["aud"], c.discover["client_id"].(string)) ||
 				tok.Claims["email"] != want.Claims["email"] || tok.Claims["name"] != want.Claims["name"] || tok.Claims["connector"] != c.connector {
 				t.Errorf("ID token claims = %v; want sub (not the upstream %q), iss %s, aud %v, email %v, name %v, connector %s",
 					tok.Claims, want.Sub, e.issuer, c.discover["client_id"], want.Claims["email"], want.Claims["name"], c.connector)
@@ -180,6 +180,18 @@ func TestProviderWithOpenIDClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// audienceIs says whether aud names the client alone: a string or a list of
+// one (OpenID Connect Core 1.0, 2: either form).
+func audienceIs(aud any, client string) bool {
+	switch a := aud.(type) {
+	case string:
+		return a == client
+	case []any:
+		return len(a) == 1 && a[0] == client
+	}
+	return false
 }
 
 // openIDClient is rp.mjs running for one test.

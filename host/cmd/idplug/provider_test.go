@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -255,6 +256,27 @@ func TestProviderSignInWithGoOIDC(t *testing.T) {
 		}
 	})
 
+	t.Run("prompt=login signs in at the provider again", func(t *testing.T) {
+		v3, ch3 := pkce()
+		q3, err := e.signIn(t, b, "s3", "n3", append(ch3, oauth2.SetAuthURLParam("prompt", "login"))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, _ := url.Parse(e.upstream.Issuer)
+		if !slices.Contains(b.hosts, up.Host) {
+			t.Fatalf("prompt=login did not go to the upstream provider: %v", b.hosts)
+		}
+		tok3, err := e.app.Exchange(ctx, q3.Get("code"), oauth2.VerifierOption(v3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw3, _ := tok3.Extra("id_token").(string)
+		idt3, err := e.rp.Verifier(&gooidc.Config{ClientID: "app"}).Verify(ctx, raw3)
+		if err != nil || !idt3.IssuedAt.After(idt.IssuedAt.Add(-time.Second)) || idt3.Subject != idt.Subject {
+			t.Fatalf("after prompt=login: %v %v", idt3, err)
+		}
+	})
+
 	t.Run("a refresh token used twice revokes the grant", func(t *testing.T) {
 		if rotated == nil {
 			t.Skip("no rotated token")
@@ -299,6 +321,17 @@ func flipChar(s string) string {
 		b[i] = 'A'
 	}
 	return string(b)
+}
+
+// freshCode signs in from a new browser and returns the code and its verifier.
+func (e *opEnv) freshCode(t *testing.T) (code, verifier string) {
+	t.Helper()
+	verifier, ch := pkce()
+	q, err := e.signIn(t, newBrowser(t), "s", "n", ch...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q.Get("code"), verifier
 }
 
 func isOAuthError(err error, code string) bool {
@@ -383,17 +416,12 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 		}
 	})
 	t.Run("a code replayed", func(t *testing.T) {
-		b := newBrowser(t)
-		verifier, ch := pkce()
-		q, err := e.signIn(t, b, "s", "n", ch...)
+		code, verifier := e.freshCode(t)
+		tok, err := e.app.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, err := e.app.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.app.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+		if _, err := e.app.Exchange(ctx, code, oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
 			t.Fatalf("second exchange: %v, want invalid_grant", err)
 		}
 		if _, err := e.rp.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
@@ -401,37 +429,22 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 		}
 	})
 	t.Run("a wrong PKCE verifier", func(t *testing.T) {
-		b := newBrowser(t)
-		_, ch := pkce()
-		q, err := e.signIn(t, b, "s", "n", ch...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.app.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); !isOAuthError(err, "invalid_grant") {
+		code, _ := e.freshCode(t)
+		if _, err := e.app.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier())); !isOAuthError(err, "invalid_grant") {
 			t.Fatalf("exchange with another verifier: %v, want invalid_grant", err)
 		}
 	})
 	t.Run("the client's registered auth method only", func(t *testing.T) {
 		post := e.app
 		post.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-		b := newBrowser(t)
-		verifier, ch := pkce()
-		q, err := e.signIn(t, b, "s", "n", ch...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := post.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_client") {
+		code, verifier := e.freshCode(t)
+		if _, err := post.Exchange(ctx, code, oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_client") {
 			t.Fatalf("client_secret_post for a client_secret_basic client: %v, want invalid_client", err)
 		}
 	})
 	t.Run("tampered tokens and another client's refresh token", func(t *testing.T) {
-		b := newBrowser(t)
-		verifier, ch := pkce()
-		q, err := e.signIn(t, b, "s", "n", ch...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := e.app.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		code, verifier := e.freshCode(t)
+		tok, err := e.app.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 		if err != nil {
 			t.Fatal(err)
 		}
