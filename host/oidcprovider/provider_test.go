@@ -1,0 +1,230 @@
+package oidcprovider
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/config"
+	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/host/store"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+)
+
+// The provider's own rules, on a real SQLite store; the protocol end to end,
+// with real relying parties, is tested with the idplug binary
+// (host/cmd/idplug/provider_test.go).
+
+func testStore(t *testing.T) store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "idplug.db"), store.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func testSealer(t *testing.T, keys ...string) *seal.Sealer {
+	t.Helper()
+	if len(keys) == 0 {
+		keys = []string{strings.Repeat("k", 32)}
+	}
+	var raw [][]byte
+	for _, k := range keys {
+		raw = append(raw, []byte(k))
+	}
+	s, err := seal.New(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSubjectIsStableAndNotTheUpstreamID(t *testing.T) {
+	a := subject("github", "12345")
+	if a != subject("github", "12345") {
+		t.Fatal("the same user gets two subjects")
+	}
+	if a == "12345" || strings.Contains(a, "12345") {
+		t.Fatalf("sub %q shows the upstream id", a)
+	}
+	if a == subject("gitlab", "12345") || a == subject("github", "123456") {
+		t.Fatal("two users share a subject")
+	}
+	// The separator keeps (ab, c) and (a, bc) apart.
+	if subject("ab", "c") == subject("a", "bc") {
+		t.Fatal("target and id run into each other")
+	}
+}
+
+func TestEmailVerifiedIsWhatTheProviderSaid(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"email_verified": true}`:   "true",
+		`{"email_verified": false}`:  "false",
+		`{"email_verified": "true"}`: "true",
+		`{"email_verified": "yes"}`:  "absent",
+		`{"email_verified": 1}`:      "absent",
+		`{}`:                         "absent",
+		`not json`:                   "absent",
+		`{"email_verified": null}`:   "absent",
+		`{"EMAIL_VERIFIED": true}`:   "absent",
+	} {
+		got := "absent"
+		if v := emailVerified(json.RawMessage(raw)); v != nil {
+			got = map[bool]string{true: "true", false: "false"}[*v]
+		}
+		if got != want {
+			t.Errorf("%s: email_verified %s, want %s", raw, got, want)
+		}
+	}
+}
+
+func TestCheckRequest(t *testing.T) {
+	public := &client{cfg: config.Client{ID: "spa", Public: true}}
+	confidential := &client{cfg: config.Client{ID: "web"}}
+	challenge := strings.Repeat("c", 43)
+	ok := func() *oidc.AuthRequest {
+		return &oidc.AuthRequest{Scopes: []string{"openid"}, CodeChallenge: challenge, CodeChallengeMethod: oidc.CodeChallengeMethodS256}
+	}
+	tests := []struct {
+		name   string
+		c      *client
+		change func(*oidc.AuthRequest)
+		want   string
+	}{
+		{"a good request", public, func(*oidc.AuthRequest) {}, ""},
+		{"no openid scope", public, func(r *oidc.AuthRequest) { r.Scopes = []string{"profile"} }, "openid"},
+		{"a public client without PKCE", public, func(r *oidc.AuthRequest) { r.CodeChallenge, r.CodeChallengeMethod = "", "" }, "public client must send"},
+		{"a confidential client may go without", confidential, func(r *oidc.AuthRequest) { r.CodeChallenge, r.CodeChallengeMethod = "", "" }, ""},
+		{"plain PKCE", confidential, func(r *oidc.AuthRequest) { r.CodeChallengeMethod = oidc.CodeChallengeMethodPlain }, "S256"},
+		{"a challenge without a method", public, func(r *oidc.AuthRequest) { r.CodeChallengeMethod = "" }, "S256"},
+		{"a challenge that is no SHA-256", public, func(r *oidc.AuthRequest) { r.CodeChallenge = "short" }, "43 characters"},
+		{"fragment response mode", public, func(r *oidc.AuthRequest) { r.ResponseMode = oidc.ResponseModeFragment }, "response_mode"},
+		{"a huge state", public, func(r *oidc.AuthRequest) { r.State = strings.Repeat("s", maxStateLen+1) }, "state is longer"},
+		{"a huge nonce", public, func(r *oidc.AuthRequest) { r.Nonce = strings.Repeat("n", maxNonceLen+1) }, "nonce is longer"},
+		{"a huge scope", public, func(r *oidc.AuthRequest) { r.Scopes = append(r.Scopes, strings.Repeat("x", maxScopeLen)) }, "scope is longer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ok()
+			tc.change(r)
+			err := checkRequest(r, tc.c)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want a refusal saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeyRingMakesRotatesAndRetires(t *testing.T) {
+	st := testStore(t)
+	sealer := testSealer(t)
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	ring := newKeyRing(st, func() *seal.Sealer { return sealer }, 10*time.Minute, clock, hclog.NewNullLogger())
+	ctx := t.Context()
+
+	first, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.signers) != 2 || len(first.published) != 4 {
+		t.Fatalf("first start: %d signers, %d published; want RS256 and ES256 signing, and their next keys published", len(first.signers), len(first.published))
+	}
+	rs := first.signers[jose.RS256].id
+	nextRS := ""
+	recs, _ := st.SigningKeys(ctx)
+	for _, k := range recs {
+		if k.Algorithm == "RS256" && k.State == stateNext {
+			nextRS = k.ID
+		}
+		if strings.Contains(string(k.Sealed), "PRIVATE") || len(k.Sealed) < 100 {
+			t.Fatalf("key %s is not sealed", k.ID)
+		}
+	}
+
+	// A second replica reads the same keys, and makes none of its own.
+	other := newKeyRing(st, func() *seal.Sealer { return sealer }, 10*time.Minute, clock, hclog.NewNullLogger())
+	set, err := other.current(ctx)
+	if err != nil || set.signers[jose.RS256].id != rs {
+		t.Fatalf("the second replica signs with %v (%v), want %s", set.signers[jose.RS256], err, rs)
+	}
+
+	if err := ring.rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.signers[jose.RS256].id; got != nextRS {
+		t.Fatalf("after the rotation RS256 signs with %s, want the published next key %s", got, nextRS)
+	}
+	if !published(after, rs) {
+		t.Fatal("the retired key is no longer published")
+	}
+
+	// Past the retirement window the retired key goes.
+	now = now.Add(ring.retire + time.Minute)
+	ring.cached = nil
+	later, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if published(later, rs) {
+		t.Fatal("a key retired past its window is still published")
+	}
+
+	// Under session keys that do not open it, a key is refused, named.
+	stranger := newKeyRing(st, func() *seal.Sealer { return testSealer(t, strings.Repeat("z", 32)) }, 10*time.Minute, clock, hclog.NewNullLogger())
+	if _, err := stranger.current(ctx); err == nil || !strings.Contains(err.Error(), "does not open under session_keys") {
+		t.Fatalf("keys under another session key: %v", err)
+	}
+}
+
+func TestSealedTokensOpenOnlyAsTheirKind(t *testing.T) {
+	sealer := testSealer(t)
+	p := &Provider{opts: Options{Sealer: func() *seal.Sealer { return sealer }, Now: time.Now}}
+	rec := accessRecord{Grant: "g", Client: "web", Scopes: []string{"openid"}, Identity: identity{Sub: "sub-1"}}
+	tok, err := p.seal(accessPurpose, rec, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &sealedCrypto{p: p}
+	if enc, err := c.Encrypt(tok + ":sub-1"); err != nil || enc != tok {
+		t.Fatalf("Encrypt = %q, %v; want the sealed record itself", enc, err)
+	}
+	if _, err := c.Encrypt(tok + ":someone-else"); err == nil {
+		t.Fatal("an access token was issued for another subject than its record's")
+	}
+	if dec, err := c.Decrypt(tok); err != nil || dec != tok+":sub-1" {
+		t.Fatalf("Decrypt = %q, %v", dec, err)
+	}
+	var r refreshRecord
+	if err := p.open(refreshPurpose, tok, &r); err == nil {
+		t.Fatal("an access token opened as a refresh token")
+	}
+	if _, err := c.Decrypt(tok[:len(tok)-2] + "AA"); err == nil {
+		t.Fatal("a tampered access token opened")
+	}
+}
+
+func published(set *keySet, id string) bool {
+	for _, k := range set.published {
+		if k.ID() == id {
+			return true
+		}
+	}
+	return false
+}
