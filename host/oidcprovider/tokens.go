@@ -2,11 +2,13 @@ package oidcprovider
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/idplug/idplug/host/store"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -147,6 +149,9 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	if err != nil {
 		return nil, err
 	}
+	if resp.IDToken, err = p.singleAudience(ctx, resp.IDToken); err != nil {
+		return nil, oidcError(err, "the ID token could not be signed")
+	}
 	p.event("token")
 	return op.NewResponse(resp), nil
 }
@@ -187,6 +192,9 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	if err != nil {
 		return nil, err
 	}
+	if resp.IDToken, err = p.singleAudience(ctx, resp.IDToken); err != nil {
+		return nil, oidcError(err, "the ID token could not be signed")
+	}
 	p.event("refresh")
 	return op.NewResponse(resp), nil
 }
@@ -215,4 +223,45 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 // Introspection and the other grants are not offered.
 func (s *server) Introspect(context.Context, *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	return nil, op.NewStatusError(oidc.ErrUnsupportedGrantType(), 404)
+}
+
+// singleAudience re-signs an ID token whose aud is a list of one as a plain
+// string (OpenID Connect Core 2: either form; some SDKs, like Logto's, take
+// the string only).
+func (p *Provider) singleAudience(ctx context.Context, idToken string) (string, error) {
+	parts := strings.Split(idToken, ".")
+	if idToken == "" || len(parts) != 3 {
+		return idToken, nil
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", err
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", err
+	}
+	var aud []string
+	if json.Unmarshal(claims["aud"], &aud) != nil || len(aud) != 1 {
+		return idToken, nil
+	}
+	claims["aud"], _ = json.Marshal(aud[0])
+	payload, err = json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	key, err := p.keys.signing(ctx, clientAlg(ctx))
+	if err != nil {
+		return "", err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: key.SignatureAlgorithm(), Key: &jose.JSONWebKey{Key: key.Key(), KeyID: key.ID()}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/idplug/idplug/host"
@@ -101,7 +102,12 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'")
+	formAction := "'self'"
+	if o := redirectOrigin(data.SignOutFields["post_logout_redirect_uri"]); o != "" {
+		// The sign-out form's answer redirects there; form-action covers redirects.
+		formAction += " " + o
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action "+formAction+"; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = homeTemplate.Execute(w, data)
@@ -116,4 +122,14 @@ func safeURL(u string) template.URL {
 	default:
 		return ""
 	}
+}
+
+// redirectOrigin is the http(s) origin of a registered redirect URI, for a CSP
+// source; "" for anything else.
+func redirectOrigin(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(u.Host, ";, '\"") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
