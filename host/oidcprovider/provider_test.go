@@ -227,3 +227,37 @@ func published(set *keySet, id string) bool {
 	}
 	return false
 }
+
+func TestExpiredTokensAreRefused(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	sealer, err := seal.New([][]byte{[]byte(strings.Repeat("k", 32))}, seal.WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := testStore(t)
+	p := &Provider{opts: Options{Sealer: func() *seal.Sealer { return sealer }, Store: st, Now: func() time.Time { return now },
+		Config: &config.Provider{AccessTokenTTL: time.Minute, RefreshTokenTTL: time.Hour}}}
+	if err := st.PutGrant(t.Context(), "g", "web", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := p.accessToken("g", &grantView{req: authRequest{Scopes: []string{"openid"}}}, identity{Sub: "s"}, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.liveAccess(t.Context(), tok); err != nil {
+		t.Fatalf("a fresh access token: %v", err)
+	}
+	now = now.Add(time.Minute + time.Second)
+	if _, err := p.liveAccess(t.Context(), tok); err == nil {
+		t.Fatal("an access token past its lifetime was honoured")
+	}
+	var rec refreshRecord
+	refresh, err := p.seal(refreshPurpose, refreshRecord{Grant: "g", Client: "web"}, p.opts.Config.RefreshTokenTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	if err := p.open(refreshPurpose, refresh, &rec); err == nil {
+		t.Fatal("a refresh token past its lifetime opened")
+	}
+}

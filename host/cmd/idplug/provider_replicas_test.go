@@ -86,6 +86,25 @@ func TestProviderReplicasAndKeyRotation(t *testing.T) {
 	}
 
 	tok1, _, kid1 := signIn()
+
+	// A code replayed: the balancer sends the second exchange to the other replica.
+	b := newBrowser(t)
+	b.http.Transport = lb
+	verifier, ch := pkce()
+	q, err := e.signIn(t, b, "st", "nonce", ch...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := e.app.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("the code on the other replica: %v, want invalid_grant", err)
+	}
+	if _, err := e.rp.UserInfo(ctx, oauth2.StaticTokenSource(first)); err == nil {
+		t.Fatal("after the replay on the other replica, the first exchange's token still works")
+	}
 	if !keysBefore.has(kid1) {
 		t.Fatalf("signed with %s, which the key set does not publish", kid1)
 	}

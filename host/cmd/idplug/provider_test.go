@@ -256,6 +256,33 @@ func TestProviderSignInWithGoOIDC(t *testing.T) {
 		}
 	})
 
+	t.Run("direct_sign_in goes straight to the connector of that target", func(t *testing.T) {
+		v, ch := pkce()
+		u, _ := url.Parse(e.app.AuthCodeURL("s", append(ch, gooidc.Nonce("n"))...))
+		q := u.Query()
+		q.Set("direct_sign_in", "social:beta")
+		u.RawQuery = q.Encode()
+		cb, err := newBrowser(t).walk(t, u.String(), rpCallback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := e.app.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := e.rp.Verifier(&gooidc.Config{ClientID: "app"}).Verify(ctx, raw)
+		var c struct {
+			Connector string `json:"connector"`
+		}
+		if err != nil || idt.Claims(&c) != nil || c.Connector != "beta" {
+			t.Fatalf("connector = %q (%v), want beta", c.Connector, err)
+		}
+		if idt.Subject == "" || idt.Subject == subjectOf(t, rawID) {
+			t.Fatal("the same upstream user got the same sub through another connector target")
+		}
+	})
+
 	t.Run("prompt=login signs in at the provider again", func(t *testing.T) {
 		v3, ch3 := pkce()
 		q3, err := e.signIn(t, b, "s3", "n3", append(ch3, oauth2.SetAuthURLParam("prompt", "login"))...)
@@ -309,6 +336,18 @@ func TestProviderSignInWithGoOIDC(t *testing.T) {
 			t.Fatalf("prompt=none after logout: %v %v", q, err)
 		}
 	})
+}
+
+// subjectOf reads the sub of a compact JWT without checking it.
+func subjectOf(t *testing.T, raw string) string {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	_ = json.Unmarshal(b, &c)
+	return c.Sub
 }
 
 // flipChar changes one character in the middle of s.
