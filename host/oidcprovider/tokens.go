@@ -2,9 +2,9 @@ package oidcprovider
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,13 +144,11 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	}
 	// The code's record stays until it expires: a replay within that minute
 	// must find it, to revoke what the first exchange got.
-	ctx = withClientAlg(ctx, r.Client)
-	resp, err := op.CreateTokenResponse(ctx, &grantView{req: c.Request, id: c.Identity, grant: c.Grant}, r.Client, p.op, true, r.Data.Code, "")
+	view := &grantView{req: c.Request, id: c.Identity, grant: c.Grant}
+	resp, err := p.tokenResponse(ctx, r.Client, view, view.id, c.Request.Nonce,
+		slices.Contains(c.Request.Scopes, oidc.ScopeOfflineAccess))
 	if err != nil {
 		return nil, err
-	}
-	if resp.IDToken, err = p.singleAudience(ctx, resp.IDToken); err != nil {
-		return nil, oidcError(err, "the ID token could not be signed")
 	}
 	p.event("token")
 	return op.NewResponse(resp), nil
@@ -187,13 +185,9 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidcError(err, "the store cannot be reached")
 	}
 	view.rec.Generation++
-	ctx = withClientAlg(ctx, r.Client)
-	resp, err := op.CreateTokenResponse(ctx, view, r.Client, p.op, true, "", r.Data.RefreshToken)
+	resp, err := p.tokenResponse(ctx, r.Client, view, rec.Identity, "", true)
 	if err != nil {
 		return nil, err
-	}
-	if resp.IDToken, err = p.singleAudience(ctx, resp.IDToken); err != nil {
-		return nil, oidcError(err, "the ID token could not be signed")
 	}
 	p.event("refresh")
 	return op.NewResponse(resp), nil
@@ -225,32 +219,73 @@ func (s *server) Introspect(context.Context, *op.Request[op.IntrospectionRequest
 	return nil, op.NewStatusError(oidc.ErrUnsupportedGrantType(), 404)
 }
 
-// singleAudience re-signs an ID token whose aud is a list of one as a plain
-// string (OpenID Connect Core 2: either form; some SDKs, like Logto's, take
-// the string only).
-func (p *Provider) singleAudience(ctx context.Context, idToken string) (string, error) {
-	parts := strings.Split(idToken, ".")
-	if idToken == "" || len(parts) != 3 {
-		return idToken, nil
+// tokenResponse issues the tokens of a grant: an access token, the grant's
+// refresh token when it has one (offline_access), and the ID token, signed
+// once with the client's algorithm. It builds the ID token itself rather than
+// through the library, whose ID tokens always carry aud as a list: OpenID
+// Connect allows a string for one audience, and some relying parties (Logto's
+// SDKs) take nothing else.
+func (p *Provider) tokenResponse(ctx context.Context, c op.Client, req op.TokenRequest, id identity, nonce string, withRefresh bool) (*oidc.AccessTokenResponse, error) {
+	st := &storage{p: p}
+	var access, refresh string
+	var exp time.Time
+	var err error
+	if withRefresh {
+		access, refresh, exp, err = st.CreateAccessAndRefreshTokens(ctx, req, "")
+	} else {
+		access, exp, err = st.CreateAccessToken(ctx, req)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, oidcError(err, "the tokens could not be issued")
+	}
+	key, err := p.keys.signing(ctx, clientAlg(withClientAlg(ctx, c)))
+	if err != nil {
+		return nil, oidcError(err, "no signing key")
+	}
+	idToken, err := p.idToken(key, c.GetID(), req.GetScopes(), id, nonce, access)
+	if err != nil {
+		return nil, oidcError(err, "the ID token could not be signed")
+	}
+	return &oidc.AccessTokenResponse{
+		AccessToken: access, IDToken: idToken, RefreshToken: refresh, TokenType: oidc.BearerToken,
+		ExpiresIn: uint64(time.Until(exp).Round(time.Second).Seconds()), Scope: req.GetScopes(),
+	}, nil
+}
+
+// idToken signs the ID token of a grant for client (OpenID Connect Core 2 and
+// 3.1.3.6): iss, sub, aud, exp, iat, auth_time, nonce, amr, azp, at_hash, and
+// the claims the scopes release.
+func (p *Provider) idToken(key op.SigningKey, clientID string, scopes []string, id identity, nonce, accessToken string) (string, error) {
+	now := p.opts.Now()
+	claims := map[string]any{
+		"iss": p.opts.Config.Issuer, "sub": id.Sub, "aud": clientID, "azp": clientID,
+		"iat": now.Unix(), "exp": now.Add(p.opts.Config.AccessTokenTTL).Unix(),
+		"auth_time": id.AuthTime, "amr": []string{"fed"},
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	atHash, err := oidc.ClaimHash(accessToken, key.SignatureAlgorithm())
 	if err != nil {
 		return "", err
 	}
-	var claims map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return "", err
-	}
-	var aud []string
-	if json.Unmarshal(claims["aud"], &aud) != nil || len(aud) != 1 {
-		return idToken, nil
-	}
-	claims["aud"], _ = json.Marshal(aud[0])
-	payload, err = json.Marshal(claims)
+	claims["at_hash"] = atHash
+	info := new(oidc.UserInfo)
+	id.fill(info, scopes)
+	b, err := json.Marshal(info)
 	if err != nil {
 		return "", err
 	}
-	key, err := p.keys.signing(ctx, clientAlg(ctx))
+	var released map[string]any
+	if err := json.Unmarshal(b, &released); err != nil {
+		return "", err
+	}
+	for k, v := range released {
+		if _, set := claims[k]; !set {
+			claims[k] = v
+		}
+	}
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
