@@ -264,8 +264,9 @@ func TestPluginsGetNoneOfTheHostEnvironment(t *testing.T) {
 	}
 }
 
-// The SDK raises a plugin's GC target (sdk.DefaultGCHeadroom: 400 for a heap as
-// small as this plugin's); the host passes no GOGC that would override it.
+// A plugin that asks the SDK for GC headroom (sdk.WithGCHeadroom, as this test
+// plugin and the bundled ones do) runs with it: 400 for a heap as small as this
+// plugin's; the host passes no GOGC that would override it.
 func TestPluginsRunWithTheSDKsGCPercent(t *testing.T) {
 	t.Setenv("GOGC", "50") // the host's own setting must not reach the plugin
 	dir := plugintest.Folder(t)
@@ -287,8 +288,9 @@ func TestPluginsRunWithTheSDKsGCPercent(t *testing.T) {
 	}
 }
 
-// A plugin runs on one P while its calls come one at a time, and on more as soon
-// as they overlap (internal/procs, started by sdk.Serve).
+// A plugin that asks for adaptive Ps (sdk.WithAdaptiveProcs(true), as this test
+// plugin and the bundled ones do) runs on one P while its calls come one at a
+// time, and on more as soon as they overlap (internal/procs).
 func TestPluginProcsFollowTheCallsInFlight(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("one CPU (or a CPU quota of one): a plugin has one P anyway")

@@ -1,14 +1,14 @@
 // Package gcpercent sets a process's garbage collector target (GOGC) unless its
 // environment already does.
 //
-// idplug's processes (the host and every plugin) keep a few MiB of live memory and
-// allocate for every call. At Go's default target of 100 such a heap is collected
-// whenever it reaches 4 MiB, dozens of times a second under load, and the
-// collections are a large share of a plugin's CPU per sign-in. KeepHeadroom lets the
-// heap grow by a fixed amount over what is live instead, as long as that is more
-// than Go's default would allow; a process with a large live heap (a plugin with
-// 10,000 instances) keeps Go's default (BENCHMARKS.md, "Runtime settings"). GOGC,
-// when set, keeps the last word.
+// idplug's processes (the host, and the bundled plugins through
+// sdk.WithGCHeadroom) keep a few MiB of live memory and allocate for every call. At
+// Go's default target of 100 such a heap is collected whenever it reaches 4 MiB,
+// dozens of times a second under load, and the collections are a large share of a
+// plugin's CPU per sign-in. KeepHeadroom lets the heap grow by a fixed amount over
+// what is live instead, as long as that is more than Go's default would allow; a
+// process with a large live heap (a plugin with 10,000 instances) keeps Go's
+// default (BENCHMARKS.md, "Runtime settings"). GOGC, when set, keeps the last word.
 package gcpercent
 
 import (

@@ -1,7 +1,7 @@
 // Package procs runs a process on one P (GOMAXPROCS=1) while it serves at most one
 // call at a time, and on the runtime's default number of Ps as soon as calls
-// overlap. idplug serve counts its HTTP requests with it, and every plugin its
-// gRPC calls (sdk.Serve).
+// overlap. idplug serve counts its HTTP requests with it, and a plugin served with
+// sdk.WithAdaptiveProcs(true) (every bundled one) its gRPC calls.
 //
 // With one call in flight, a process's goroutines (the connection's reader, the
 // handler, net/http's client loops, the writer) hand the call to one another in

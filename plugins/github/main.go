@@ -12,7 +12,10 @@ import (
 var version = ""
 
 func main() {
-	sdk.Serve(connector{})
+	// One P while calls come one at a time, and a GC headroom for busy periods:
+	// both measured to pay for the oauth2 plugin, whose calls this connector's
+	// resemble (BENCHMARKS.md, "Runtime settings").
+	sdk.Serve(connector{}, sdk.WithAdaptiveProcs(true), sdk.WithGCHeadroom(sdk.DefaultGCHeadroom))
 }
 
 // userAgent names the connector to GitHub, whose API refuses requests without one.

@@ -28,7 +28,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "idplug logto plugin:", err)
 		os.Exit(1)
 	}
-	sdk.Serve[*instance](c)
+	// One P while calls come one at a time, and a GC headroom for busy periods, as
+	// the other bundled plugins have them (measured on the oauth2 plugin:
+	// BENCHMARKS.md, "Runtime settings").
+	sdk.Serve[*instance](c, sdk.WithAdaptiveProcs(true), sdk.WithGCHeadroom(sdk.DefaultGCHeadroom))
 }
 
 // newFromExecutable finds the connector this file is named after, and the bundle beside it.

@@ -16,5 +16,8 @@ var version = ""
 
 func main() {
 	oidcconnector.Version = sdk.BuildVersion(version)
-	sdk.Serve(oidcconnector.New())
+	// One P while calls come one at a time, and a GC headroom for busy periods:
+	// both measured to pay for the oauth2 plugin, whose calls this connector's
+	// resemble (BENCHMARKS.md, "Runtime settings").
+	sdk.Serve(oidcconnector.New(), sdk.WithAdaptiveProcs(true), sdk.WithGCHeadroom(sdk.DefaultGCHeadroom))
 }

@@ -45,7 +45,9 @@ func main() {
 			os.Exit(8)
 		}()
 	}
-	sdk.Serve(connector{id: name})
+	// The runtime settings of the bundled plugins: the host's tests check that
+	// they take effect in a plugin it runs.
+	sdk.Serve(connector{id: name}, sdk.WithAdaptiveProcs(true), sdk.WithGCHeadroom(sdk.DefaultGCHeadroom))
 }
 
 type config struct {
