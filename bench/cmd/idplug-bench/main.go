@@ -7,7 +7,9 @@
 // bench/ with `go test -bench`, then measures sign-in completion through a running
 // `idplug serve`, through the host package (this process is the host), in-process,
 // with golang.org/x/oauth2, and with Logto's connector in Node, interleaving the
-// cases round by round so that other load on the machine spreads over all of them.
+// cases round by round so that other load on the machine spreads over all of them;
+// then a full OpenID Connect sign-in through idplug serve as an OpenID Provider and
+// through Ory Hydra, side by side (openid.go).
 // Everything talks over loopback only and every run is bounded in time.
 package main
 
@@ -24,6 +26,9 @@ func main() {
 			return
 		case "rss":
 			rssMain(os.Args[2:])
+			return
+		case "consent":
+			consentMain(os.Args[2:])
 			return
 		}
 	}

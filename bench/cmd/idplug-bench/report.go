@@ -21,8 +21,12 @@ type report struct {
 	LogtoAuthURL   suite.Result                    `json:"logto_authorization_url"`
 	SignIn         map[string]map[string]signInRun `json:"sign_in"`
 	RSS            []rssResult                     `json:"rss"`
-	Targets        []target                        `json:"targets"`
-	Missed         int                             `json:"missed"`
+	// OpenID is the OpenID Provider part, by provider (idplug, hydra) and
+	// concurrency; Hydra is the version of Ory Hydra measured.
+	OpenID  map[string]map[string]openIDRun `json:"openid_sign_in,omitempty"`
+	Hydra   string                          `json:"hydra,omitempty"`
+	Targets []target                        `json:"targets"`
+	Missed  int                             `json:"missed"`
 	// Quick marks a -quick run, whose figures only show that every case works.
 	Quick bool `json:"quick,omitempty"`
 }
@@ -73,6 +77,12 @@ func (r *report) roundRatio(a, b string, conc int) float64 {
 // of the two medians would not do.
 func (r *report) pairRatio(a, b string) float64 {
 	return medianRatio(r.GoBench[a].Runs, r.GoBench[b].Runs)
+}
+
+// openIDRatio is idplug's throughput over Hydra's in the OpenID Provider part,
+// the median of the per-round ratios.
+func (r *report) openIDRatio(conc int) float64 {
+	return medianRatio(r.OpenID["idplug"][concKey(conc)].RoundOpsPerSec, r.OpenID["hydra"][concKey(conc)].RoundOpsPerSec)
 }
 
 // medianRatio is the median of a[i]/b[i], for measurements taken in pairs.
@@ -154,6 +164,7 @@ func (r *report) evaluate() {
 	atLeast("sign-in, concurrency 16: /v1 / host package (ops/s)", r.roundRatio("v1", "host", 16), 0.7)
 	atMost("OIDC: ID token verification / sign-in through the host (CPU)", r.cpuShare(oidcVer, oidcHost), 0.15)
 	atMost("OIDC: ID token verification / sign-in in process (CPU)", r.cpuShare(oidcVer, oidcIn), 0.15)
+	atLeast("OpenID Provider sign-in, concurrency 16: idplug / Ory Hydra (ops/s)", r.openIDRatio(16), 1)
 	for _, t := range r.Targets {
 		if t.Measured != nil && !t.Pass {
 			r.Missed++
@@ -314,6 +325,7 @@ func (r *report) print(w io.Writer) {
 
 	fmt.Fprintf(w, "   (Go benchmarks: median of %d interleaved runs; \"vs bare\" and 10,000 vs 1 are medians of the per-run ratios;\n", len(r.GoBench[authBare].Runs))
 	fmt.Fprintf(w, "    sign-ins: %d rounds, each case in turn, every ratio between cases the median of the per-round ratios)\n", len(r.SignIn["host"]["c16"].RoundOpsPerSec))
+	r.printOpenID(w)
 	fmt.Fprintf(w, "\nTargets (ratios from this run)\n")
 	for _, t := range r.Targets {
 		res, v := "pass", "-"
@@ -332,4 +344,56 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "   [%s] %-64s %10s  (want %s)\n", res, t.Name, v, t.Want)
 	}
 	fmt.Fprintln(w)
+}
+
+// printOpenID prints the OpenID Provider part, when it ran.
+func (r *report) printOpenID(w io.Writer) {
+	if r.OpenID == nil {
+		return
+	}
+	rows := []struct{ key, label string }{
+		{"idplug", "idplug serve (oauth2 plugin -> stub)"},
+		{"hydra", "Ory Hydra " + r.Hydra + " (login/consent app)"},
+	}
+	fmt.Fprintf(w, "\n4. OpenID Provider: a full sign-in (authorize + login + code + token + ID token check + userinfo)\n")
+	fmt.Fprintf(w, "   %-40s %8s %8s %8s   %8s %8s %8s  %8s %8s\n", "", "c1 ops/s", "p50", "p99", "c16 ops/s", "p50", "p99", "redirects", "c16 vs")
+	for _, row := range rows {
+		a, b := r.OpenID[row.key]["c1"], r.OpenID[row.key]["c16"]
+		fmt.Fprintf(w, "   %-40s %8s %8s %8s   %8s %8s %8s  %8.1f %8s\n", row.label,
+			rate(a.OpsPerSec), dur(a.P50Ns), dur(a.P99Ns), rate(b.OpsPerSec), dur(b.P50Ns), dur(b.P99Ns),
+			b.BrowserRequests, times(medianRatio(r.OpenID[row.key]["c16"].RoundOpsPerSec, r.OpenID["hydra"]["c16"].RoundOpsPerSec)))
+	}
+	fmt.Fprintf(w, "   idplug / Hydra, median of the per-round ratios: %s at concurrency 1, %s at concurrency 16\n",
+		times(r.openIDRatio(1)), times(r.openIDRatio(16)))
+	fmt.Fprintf(w, "\n   CPU time per sign-in, µs (user+system, /proc/<pid>/stat)\n")
+	fmt.Fprintf(w, "   %-40s %-53s %-53s\n", "", "  concurrency 1", "  concurrency 16")
+	fmt.Fprintf(w, "   %-40s", "")
+	for range 2 {
+		for _, role := range openIDRoles {
+			fmt.Fprintf(w, " %8s", role)
+		}
+		fmt.Fprintf(w, " %8s", "total")
+	}
+	fmt.Fprintln(w)
+	for _, row := range rows {
+		fmt.Fprintf(w, "   %-40s", row.label)
+		for _, conc := range []string{"c1", "c16"} {
+			m := r.OpenID[row.key][conc].CPUPerOpUs
+			total := 0.0
+			for _, role := range openIDRoles {
+				v, ok := m[role]
+				if !ok {
+					fmt.Fprintf(w, " %8s", "-")
+					continue
+				}
+				total += v
+				fmt.Fprintf(w, " %8s", sig(v))
+			}
+			fmt.Fprintf(w, " %8s", sig(total))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "   server: idplug, or hydra; plugin: idplug's oauth2 plugin; stub: the stub provider (idplug's upstream);\n")
+	fmt.Fprintf(w, "   login: Hydra's login-and-consent app; client: this benchmark process, the app (go-oidc, x/oauth2).\n")
+	fmt.Fprintf(w, "   Store on for both: idplug's default SQLite, Hydra's SQLite. A fresh cookie jar per sign-in (no SSO).\n")
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/idplug/idplug/bench/internal/suite"
 )
 
-// run runs the suite: the Go benchmarks, then the sign-in cases round by round,
-// then (in finish) the memory children, and reports.
+// run runs the suite: the Go benchmarks, then the OpenID Providers, then the
+// sign-in cases round by round, then (in finish) the memory children, and reports.
 func run(o options) error {
 	start := time.Now()
 	rep := &report{Machine: machine(), Started: start.UTC().Format(time.RFC3339), Quick: o.quick}
@@ -22,16 +22,18 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	logf("building bench/plugin and the test binary of bench/")
 	benchPlugin := filepath.Join(tmp, "bench-plugin")
-	if err := suite.GoBuild(o.root, "./bench/plugin", benchPlugin); err != nil {
-		return err
-	}
 	testBin := filepath.Join(tmp, "bench.test")
-	cmd := exec.Command("go", "test", "-c", "-o", testBin, "./bench")
-	cmd.Dir = o.root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go test -c ./bench: %v\n%s", err, out)
+	if o.parts["go"] {
+		logf("building bench/plugin and the test binary of bench/")
+		if err := suite.GoBuild(o.root, "./bench/plugin", benchPlugin); err != nil {
+			return err
+		}
+		cmd := exec.Command("go", "test", "-c", "-o", testBin, "./bench")
+		cmd.Dir = o.root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go test -c ./bench: %v\n%s", err, out)
+		}
 	}
 
 	st, err := startStub()
@@ -75,6 +77,11 @@ func run(o options) error {
 			return err
 		}
 		rep.GoBench = gb.medians()
+	}
+	if o.parts["openid"] {
+		if err := rep.runOpenID(o, tmp, st); err != nil {
+			return err
+		}
 	}
 	if !o.parts["signin"] {
 		return rep.finish(o, start, st)

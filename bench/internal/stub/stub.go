@@ -1,13 +1,15 @@
 // Package stub is the benchmark suite's identity provider: a token endpoint that
 // accepts any authorization code and a userinfo endpoint that accepts any bearer
-// token, both answering with a few bytes of JSON over HTTP/1.1 with keep-alive on. It
-// does as little as a provider can, so that the cost measured is the client's.
+// token, both answering with a few bytes of JSON over HTTP/1.1 with keep-alive on,
+// and an authorization endpoint that signs every browser in at once. It does as
+// little as a provider can, so that the cost measured is the client's.
 package stub
 
 import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,8 +24,10 @@ const (
 	UserID = "u-1"
 )
 
-// Provider serves /token, /userinfo and /stats, and an OpenID Provider under /oidc.
+// Provider serves /authorize, /token, /userinfo and /stats, and an OpenID Provider
+// under /oidc.
 type Provider struct {
+	authorize atomic.Int64
 	tokens    atomic.Int64
 	userinfos atomic.Int64
 	refused   atomic.Int64
@@ -32,14 +36,16 @@ type Provider struct {
 
 // Stats counts the requests served.
 type Stats struct {
-	Token    int64 `json:"token"`
-	UserInfo int64 `json:"userinfo"`
-	Refused  int64 `json:"refused"`
+	Authorize int64 `json:"authorize"`
+	Token     int64 `json:"token"`
+	UserInfo  int64 `json:"userinfo"`
+	Refused   int64 `json:"refused"`
 }
 
 // Handler returns the provider's routes.
 func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /authorize", p.authorizeCode)
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("GET /userinfo", p.userInfo)
 	p.oidc.routes(mux, p)
@@ -52,7 +58,7 @@ func (p *Provider) Handler() http.Handler {
 
 // Stats returns the counts so far.
 func (p *Provider) Stats() Stats {
-	return Stats{Token: p.tokens.Load(), UserInfo: p.userinfos.Load(), Refused: p.refused.Load()}
+	return Stats{Authorize: p.authorize.Load(), Token: p.tokens.Load(), UserInfo: p.userinfos.Load(), Refused: p.refused.Load()}
 }
 
 var (
@@ -61,6 +67,28 @@ var (
 	jsonType     = []string{"application/json"}
 	noCache      = []string{"no-store"}
 )
+
+// Code is the authorization code /authorize hands out; /token accepts any.
+const Code = "bench-code"
+
+// authorizeCode stands in for the provider's sign-in page: every browser is
+// signed in at once and sent back to redirect_uri with a code and its state.
+func (p *Provider) authorizeCode(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	back, err := url.Parse(q.Get("redirect_uri"))
+	if err != nil || !back.IsAbs() || q.Get("response_type") != "code" || q.Get("client_id") == "" || q.Get("state") == "" {
+		p.refused.Add(1)
+		http.Error(w, "invalid_request", http.StatusBadRequest)
+		return
+	}
+	p.authorize.Add(1)
+	v := back.Query()
+	v.Set("code", Code)
+	v.Set("state", q.Get("state"))
+	back.RawQuery = v.Encode()
+	w.Header()["Cache-Control"] = noCache
+	http.Redirect(w, r, back.String(), http.StatusFound)
+}
 
 // token accepts any code with the authorization_code grant; it only checks that the
 // request is a well-formed one, so a client that sends nothing useful is noticed.
