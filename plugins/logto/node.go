@@ -245,7 +245,7 @@ func (b *bridge) start(ctx context.Context) (*nodeProc, error) {
 		"--no-addons", // the connectors are pure JavaScript
 		// The bridge keeps each call's context in an AsyncLocalStorage. Without
 		// this flag Node 22 tracks it with promise hooks, which run on every
-		// promise of the connector's code: a sixth of Node's time per sign-in.
+		// promise of the connector's code (the cost is in BENCHMARKS.md, the bridge).
 		"--experimental-async-context-frame",
 		filepath.Join(b.bundle.dir, bridgeName), "--serve", b.pkg)
 	cmd.Dir = b.bundle.dir
