@@ -177,10 +177,6 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler
 // Issuer is the provider's issuer URL.
 func (p *Provider) Issuer() string { return p.opts.Config.Issuer }
 
-// RotateKeys makes the next key of each algorithm the signing one, keeps the
-// current one published for a retirement window, and publishes a new next key.
-func (p *Provider) RotateKeys(ctx context.Context) error { return p.keys.rotate(ctx) }
-
 // Ready makes sure the signing keys exist and open.
 func (p *Provider) Ready(ctx context.Context) error {
 	_, err := p.keys.current(ctx)
