@@ -70,6 +70,13 @@ const (
 	NoProfileID         = "no-profile-id"         // signin/complete (and nothing else)
 	FloatID             = "float-id"              // signin/numeric-id
 	IgnoreAuthMethod    = "ignore-auth-method"    // signin/client-auth
+
+	RefreshKeepsOldToken    = "refresh-keeps-old-token"   // signin/refresh-rotation
+	TimeoutAsUnavailable    = "timeout-as-unavailable"    // signin/timeout
+	MalformedTokenGeneral   = "malformed-token-general"   // signin/malformed-token
+	MalformedProfileSuccess = "malformed-profile-success" // signin/malformed-profile
+	TokenError200Ignored    = "token-error-200-ignored"   // signin/token-error-200
+	IgnoreEmailVerified     = "ignore-email-verified"     // signin/unverified-email
 )
 
 // Config is one instance's configuration.
@@ -215,7 +222,7 @@ func (c Connector) ParseConfig(raw []byte) (*Config, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	client, err := oauth2kit.NewHTTPClient(oauth2kit.HTTPOptions{UserAgent: "idplug-kit"})
+	client, err := oauth2kit.NewHTTPClient(oauth2kit.HTTPOptions{UserAgent: "idplug-kit", Timeout: RequestTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -309,6 +316,13 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 	if err != nil && c.Defect == ExchangeTwice {
 		tok, err = cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], req.Session[sessionVerifier])
 	}
+	if err != nil && c.Defect == TokenError200Ignored && sdk.AsError(err).Code == sdk.CodeSocialAuthCodeInvalid && sdk.AsError(err).Details["status"] == 200 {
+		// The status said success, so on it goes.
+		tok, err = &oauth2kit.Token{}, nil
+	}
+	if err != nil && c.Defect == MalformedTokenGeneral && sdk.AsError(err).Code == sdk.CodeInvalidResponse {
+		return nil, errors.New(sdk.AsError(err).Message)
+	}
 	if err != nil {
 		return nil, c.misread(err)
 	}
@@ -316,11 +330,17 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 		sdk.Logger(ctx).Debug("exchanged the code", "access_token", tok.AccessToken)
 	}
 	raw, err := cfg.userInfo.Fetch(ctx, tok.AccessToken)
+	if err != nil && c.Defect == MalformedProfileSuccess && sdk.AsError(err).Code == sdk.CodeInvalidResponse {
+		return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: "unknown"}}, nil
+	}
 	if err != nil {
 		return nil, c.misread(err)
 	}
 	m := oauth2kit.DefaultProfileMap()
+	m.EmailVerified = "email_verified"
 	switch c.Defect {
+	case IgnoreEmailVerified:
+		m.EmailVerified = ""
 	case WrongNameField:
 		m.Name = "login"
 	case NoProfileID:
@@ -408,6 +428,8 @@ func (c Connector) misread(err error) error {
 	case c.Defect == TokenInvalidGeneral && e.Code == sdk.CodeSocialAccessTokenInvalid,
 		c.Defect == UnavailableGeneral && e.Code == sdk.CodeProviderUnavailable:
 		return errors.New(e.Message)
+	case c.Defect == TimeoutAsUnavailable && e.Code == sdk.CodeProviderTimeout:
+		return &sdk.Error{Code: sdk.CodeProviderUnavailable, Message: e.Message}
 	}
 	return err
 }
@@ -423,5 +445,9 @@ func (c Connector) Refresh(ctx context.Context, cfg *Config, refreshToken string
 	if err != nil {
 		return nil, err
 	}
-	return tok.TokenSet(), nil
+	set := tok.TokenSet()
+	if c.Defect == RefreshKeepsOldToken {
+		set.RefreshToken = refreshToken // as if refresh tokens lasted forever
+	}
+	return set, nil
 }

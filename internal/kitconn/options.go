@@ -2,6 +2,7 @@ package kitconn
 
 import (
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/connectortest"
@@ -10,6 +11,9 @@ import (
 // KitOptions configures this connector against a fresh fake provider; the provider is in
 // the options only when withProvider is set (the signin checks are skipped otherwise),
 // but the endpoints always point at it, so that every exchange stays on loopback.
+// RequestTimeout bounds each of the connector's requests to the provider.
+const RequestTimeout = 2 * time.Second
+
 func KitOptions(t *testing.T, withProvider bool) connectortest.Options {
 	p := connectortest.NewProvider(t)
 	o := connectortest.Options{
@@ -30,6 +34,9 @@ func KitOptions(t *testing.T, withProvider bool) connectortest.Options {
 			Email:  sdk.String("connie@connectortest.example"),
 			Phone:  sdk.String("+15555550100"),
 		},
+		// Short, so that signin/timeout takes seconds, not ten; above RequestTimeout,
+		// so that a slow provider is reported before the host gives up on the call.
+		CallTimeout: 3 * time.Second,
 	}
 	if withProvider {
 		o.Provider = p

@@ -19,6 +19,8 @@ func kitOptions(t *testing.T) connectortest.Options {
 		connectortest.WithTokenErrorStatus(http.StatusOK),
 		connectortest.WithGrantedScope("read:user,user:email"),
 		connectortest.WithProfile(`{"login":"octocat","id":12345678901,"avatar_url":"https://avatars.example/u/1","name":"The Octocat","email":null}`),
+		// GitHub says whether it verified an address in /user/emails.
+		connectortest.WithEmailVerifiedFieldIn("/user/emails", "[0].verified"),
 	)
 	p.SetResource("/user/emails", `[{"email":"octocat@github.com","verified":true,"primary":true,"visibility":"private"}]`)
 	return connectortest.Options{

@@ -50,8 +50,14 @@ var checks = []check{
 	{"signin/invalid-token", "an access token the provider's API refuses fails with social_invalid_access_token", needProvider, checkSignInInvalidToken},
 	{"signin/provider-down", "a provider answering 503 fails with provider_unavailable", needProvider, checkSignInProviderDown},
 	{"signin/numeric-id", "a numeric id above 2^53 keeps every digit", needProvider, checkSignInNumericID},
-	{"signin/client-auth", "the connector authenticates at the token endpoint with the method its configuration names (client_secret_basic or client_secret_post)", needProvider, checkSignInClientAuth},
+	{"signin/client-auth", "the connector authenticates at the token endpoint with the method its configuration names (client_secret_basic or client_secret_post), or the one the provider requires (WithClientAuth)", needProvider, checkSignInClientAuth},
 	{"signin/refresh", "a refresh token from a sign-in renews the tokens (when the connector hands tokens back)", needProvider, checkSignInRefresh},
+	{"signin/refresh-rotation", "a second refresh, with the refresh token the first returned, works: the provider rotates refresh tokens and refuses an old one", needProvider, checkSignInRefreshRotation},
+	{"signin/timeout", "a token endpoint that does not answer within the call's deadline (Options.CallTimeout) fails with provider_timeout, within the deadline", needProvider, checkSignInTimeout},
+	{"signin/malformed-token", "a token answer that is not JSON, or is cut short, fails with invalid_response, never a panic or a success", needProvider, checkSignInMalformedToken},
+	{"signin/malformed-profile", "a userinfo answer that is not JSON, or is cut short, fails with invalid_response, never a panic or a success", needProvider, checkSignInMalformedProfile},
+	{"signin/token-error-200", "a token answer of HTTP 200 with error=invalid_grant fails, without a call to the userinfo endpoint: it is never taken as success", needProvider, checkSignInTokenError200},
+	{"signin/unverified-email", "an email the provider says is not verified is not in the profile (when Options.WantUser has an email)", needProvider, checkSignInUnverifiedEmail},
 
 	{"secrets/never-shown", "no error message, detail or log line, in any check, carries a confidential value of the configuration (one is planted), the authorization code or a token", needNothing, checkSecretsNeverShown},
 }

@@ -290,8 +290,38 @@ func (k *kit) authMethodItem() (string, []ClientAuthMethod) {
 
 func checkSignInClientAuth(k *kit, t T) {
 	key, methods := k.authMethodItem()
-	if key == "" {
-		t.Skipf("no form item offers client_secret_basic or client_secret_post: the connector authenticates one way")
+	p := k.opts.Provider
+	required := p.ClientAuth()
+	if required != "" {
+		// The provider refuses every other method: the connector configured with
+		// ValidConfig (and with the required method, when a form item offers it)
+		// must use it.
+		methods = nil
+		if slices.Contains(clientAuthMethods, required) && key != "" {
+			methods = []ClientAuthMethod{required}
+		}
+	}
+	if key == "" || len(methods) == 0 {
+		if required == "" {
+			t.Skipf("no form item offers client_secret_basic or client_secret_post, and the provider requires no method (connectortest.WithClientAuth): the connector authenticates one way, which the kit cannot check")
+		}
+		k.needSignIn(t)
+		session, callback, ok := k.signIn(t)
+		if !ok {
+			return
+		}
+		before := len(p.RequestsTo(TokenEndpoint))
+		_, err := k.finish(t, session, callback)
+		requests := p.RequestsTo(TokenEndpoint)[before:]
+		switch {
+		case len(requests) == 0:
+			t.Errorf("UserInfo made no token request")
+		case requests[0].ClientAuth != required:
+			t.Errorf("the provider requires %s, and the connector authenticated with %s", required, requests[0].ClientAuth)
+		case err != nil && !k.defective(t, "UserInfo", err):
+			t.Errorf("with the provider requiring %s, UserInfo failed: %s", required, describe(err))
+		}
+		return
 	}
 	k.needSignIn(t)
 	defer func() {
@@ -299,7 +329,6 @@ func checkSignInClientAuth(k *kit, t T) {
 			t.Errorf("configuring ValidConfig again: %s", describe(err))
 		}
 	}()
-	p := k.opts.Provider
 	for _, m := range methods {
 		raw, err := json.Marshal(k.withKey(key, string(m)))
 		if err != nil {

@@ -39,9 +39,18 @@
 //     after exactly one token request; a refused code is social_auth_code_invalid,
 //     a refused access token social_invalid_access_token, a provider answering 503
 //     provider_unavailable; a numeric id above 2^53 keeps every digit; each client
-//     authentication method the configuration offers is the one used; a refresh
-//     token renews the tokens. The checks that need a working sign-in skip when
-//     signin/complete fails, so that one defect fails one check.
+//     authentication method the configuration offers (or the one the provider
+//     requires, WithClientAuth) is the one used; a refresh token renews the
+//     tokens, and the rotated one works for the next refresh; a token endpoint
+//     slower than the call's deadline is provider_timeout, within the deadline;
+//     token and userinfo answers that are not JSON or are cut short are
+//     invalid_response; a token error answered with HTTP 200 is an error; an email
+//     the provider has not verified is left out of the profile. The checks that
+//     need a working sign-in skip when signin/complete fails, so that a broken
+//     sign-in is reported once.
+//
+// A skipped check logs why, and Run lists the skips at the end; with
+// Options.Strict, a skip that Options.Skip did not ask for is a failure.
 //   - secrets: no error message, detail or log line, in any check, carries a
 //     confidential value of the configuration, the authorization code, or a code or
 //     token the provider issued.

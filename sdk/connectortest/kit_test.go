@@ -1,6 +1,7 @@
 package connectortest_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,12 @@ var defects = []struct {
 	{kitconn.NoProfileID, true, []string{"signin/complete"}, `no value at "user_id"`},
 	{kitconn.FloatID, true, []string{"signin/numeric-id"}, `"9007199254740992" for the numeric id 9007199254740993`},
 	{kitconn.IgnoreAuthMethod, true, []string{"signin/client-auth"}, `with tokenEndpointAuthMethod "client_secret_basic", the connector authenticated with client_secret_post`},
+	{kitconn.RefreshKeepsOldToken, true, []string{"signin/refresh-rotation"}, "the second Refresh, with the refresh token the first returned, failed"},
+	{kitconn.TimeoutAsUnavailable, true, []string{"signin/timeout"}, "code provider_unavailable"},
+	{kitconn.MalformedTokenGeneral, true, []string{"signin/malformed-token"}, "code general"},
+	{kitconn.MalformedProfileSuccess, true, []string{"signin/malformed-profile"}, "succeeded; want an error with code invalid_response"},
+	{kitconn.TokenError200Ignored, true, []string{"signin/token-error-200"}, "went on to call the userinfo endpoint"},
+	{kitconn.IgnoreEmailVerified, true, []string{"signin/unverified-email"}, "which the provider says is not verified"},
 }
 
 func TestAGoodConnectorPassesEveryCheck(t *testing.T) {
@@ -145,5 +152,28 @@ func TestATWithoutRunGetsPrefixedMessages(t *testing.T) {
 	<-done
 	if got := r.Records().Messages(""); !strings.HasPrefix(got, "metadata/readme: the readme is empty") {
 		t.Errorf("messages = %q, want them prefixed with the check's name", got)
+	}
+}
+
+func TestStrictMakesASkipAFailure(t *testing.T) {
+	opts := kitconn.KitOptions(t, false) // no provider: the signin checks cannot run
+	opts.Strict = true
+	opts.Skip = map[string]string{"signin/complete": "testing Strict"}
+	rec := kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.None)), opts)
+	failed := rec.Failed()
+	if slices.Contains(failed, "signin/complete") {
+		t.Errorf("a check turned off in Options.Skip failed under Strict:%s", rec)
+	}
+	if !slices.Contains(failed, "signin/timeout") || !strings.Contains(rec.Messages("signin/timeout"), "Options.Strict makes a skip a failure") {
+		t.Errorf("under Strict, a skipped check does not fail saying why:%s", rec)
+	}
+
+	opts.Strict = false
+	rec = kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.None)), opts)
+	if failed := rec.Failed(); len(failed) > 0 {
+		t.Fatalf("without Strict, skips failed: %v%s", failed, rec)
+	}
+	if !strings.Contains(rec.String(), "check(s) skipped:") || !strings.Contains(rec.String(), "signin/timeout: set Options.Provider") {
+		t.Errorf("the skips are not listed with their reasons:%s", rec)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Provider is a fake OAuth 2.0 provider on a loopback port: an authorization
@@ -46,7 +47,13 @@ type Provider struct {
 	access    map[string]*grant
 	refresh   map[string]*grant
 	failures  map[Endpoint][]answer
+	delays    map[Endpoint][]time.Duration
 	requests  []Request
+	// unverified makes the profile say that its email is not verified.
+	unverified bool
+	// closed ends every staged delay when the provider stops.
+	closed    chan struct{}
+	closeOnce sync.Once
 	serial    int
 	// issued is every code and token the provider handed out: none may ever show in
 	// a connector's errors or logs.
@@ -78,8 +85,14 @@ const (
 )
 
 // DefaultProfile is the userinfo answer of a new Provider. Its keys are those of
-// Logto's default profile map: id, name, avatar, email, phone.
-const DefaultProfile = `{"id":"connectortest-user-1","name":"Connie Tester","avatar":"https://connectortest.example/avatar.png","email":"connie@connectortest.example","phone":"+15555550100"}`
+// Logto's default profile map (id, name, avatar, email, phone), and email_verified,
+// which the provider sets to false to serve an unverified email
+// (ServeUnverifiedEmail).
+const DefaultProfile = `{"id":"connectortest-user-1","name":"Connie Tester","avatar":"https://connectortest.example/avatar.png","email":"connie@connectortest.example","email_verified":true,"phone":"+15555550100"}`
+
+// DefaultEmailVerifiedField is the profile field that says whether the email is
+// verified, unless WithEmailVerifiedField names another.
+const DefaultEmailVerifiedField = "email_verified"
 
 // Request is one request the fake provider received.
 type Request struct {
@@ -118,6 +131,8 @@ type providerSettings struct {
 	refreshTokens                          bool
 	profile                                string
 	addr                                   string
+	clientAuth                             ClientAuthMethod
+	verifiedResource, verifiedField        string
 }
 
 // WithPaths sets the paths of the authorization, token and userinfo endpoints
@@ -161,6 +176,31 @@ func WithProfile(profileJSON string) ProviderOption {
 	return func(s *providerSettings) { s.profile = profileJSON }
 }
 
+// WithClientAuth makes the token endpoint accept only method (client_secret_basic,
+// client_secret_post, or none for a public client), as a provider that registers
+// each client with one token_endpoint_auth_method does: every other method is
+// refused with invalid_client. By default both methods that send the secret are
+// accepted, and signin/client-auth checks that the connector uses the one its
+// configuration names.
+func WithClientAuth(method ClientAuthMethod) ProviderOption {
+	return func(s *providerSettings) { s.clientAuth = method }
+}
+
+// WithEmailVerifiedField names the field of the userinfo answer that says whether
+// the email is verified (default DefaultEmailVerifiedField), as a path such as
+// "data.email_verified" or "emails[0].verified"; ServeUnverifiedEmail sets it to
+// false.
+func WithEmailVerifiedField(path string) ProviderOption {
+	return func(s *providerSettings) { s.verifiedResource, s.verifiedField = "", path }
+}
+
+// WithEmailVerifiedFieldIn is WithEmailVerifiedField for a provider whose email is
+// in another resource (set with SetResource), such as GitHub's /user/emails:
+// WithEmailVerifiedFieldIn("/user/emails", "[0].verified").
+func WithEmailVerifiedFieldIn(resourcePath, path string) ProviderOption {
+	return func(s *providerSettings) { s.verifiedResource, s.verifiedField = resourcePath, path }
+}
+
 // WithAddr sets the address the provider listens on (default 127.0.0.1 on a free
 // port), for a provider that keeps its URL from one run to the next. Give a
 // loopback address: the provider approves every request.
@@ -182,6 +222,8 @@ type grant struct {
 type answer struct {
 	status int
 	body   string
+	// contentType, when set, is sent instead of the one the body suggests.
+	contentType string
 }
 
 // NewProvider starts a fake provider that the test stops when it ends.
@@ -208,6 +250,7 @@ func StartProvider(opts ...ProviderOption) (*Provider, error) {
 		errorStatus:   http.StatusBadRequest,
 		refreshTokens: true,
 		profile:       DefaultProfile,
+		verifiedField: DefaultEmailVerifiedField,
 	}
 	for _, o := range opts {
 		o(&s)
@@ -220,6 +263,11 @@ func StartProvider(opts ...ProviderOption) (*Provider, error) {
 	if !json.Valid([]byte(s.profile)) {
 		return nil, errors.New("the profile is not valid JSON")
 	}
+	switch s.clientAuth {
+	case "", ClientSecretBasic, ClientSecretPost, ClientAuthNone:
+	default:
+		return nil, fmt.Errorf("unknown client authentication method %q", s.clientAuth)
+	}
 	p := &Provider{
 		settings:  s,
 		profile:   s.profile,
@@ -228,6 +276,8 @@ func StartProvider(opts ...ProviderOption) (*Provider, error) {
 		access:    map[string]*grant{},
 		refresh:   map[string]*grant{},
 		failures:  map[Endpoint][]answer{},
+		delays:    map[Endpoint][]time.Duration{},
+		closed:    make(chan struct{}),
 	}
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
 	if s.addr != "" {
@@ -243,8 +293,33 @@ func StartProvider(opts ...ProviderOption) (*Provider, error) {
 	return p, nil
 }
 
-// Close stops the provider's server.
-func (p *Provider) Close() { p.srv.Close() }
+// Close stops the provider's server; a request held by DelayNext ends first.
+func (p *Provider) Close() {
+	p.closeOnce.Do(func() { close(p.closed) })
+	p.srv.Close()
+}
+
+// ClientAuth is the client authentication method the token endpoint requires
+// (WithClientAuth), or "" when it accepts client_secret_basic and client_secret_post.
+func (p *Provider) ClientAuth() ClientAuthMethod { return p.settings.clientAuth }
+
+// DelayNext makes the next request to endpoint wait d before it is answered; calls
+// queue up. The wait ends early, with no answer, when the request's context ends
+// (the client gave up) or the provider is closed, so a delay never outlives the
+// request or the test.
+func (p *Provider) DelayNext(endpoint Endpoint, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delays[endpoint] = append(p.delays[endpoint], d)
+}
+
+// ServeUnverifiedEmail makes the field WithEmailVerifiedField names false in every
+// answer (on), or leaves the answers as set (off).
+func (p *Provider) ServeUnverifiedEmail(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unverified = on
+}
 
 // AuthorizationEndpoint, TokenEndpoint and UserInfoEndpoint are the endpoints' URLs.
 func (p *Provider) AuthorizationEndpoint() string { return p.URL + p.settings.authorizePath }
@@ -298,14 +373,23 @@ func (p *Provider) SetResource(path, body string) {
 func (p *Provider) FailNext(endpoint Endpoint, status int, body string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.failures[endpoint] = append(p.failures[endpoint], answer{status, body})
+	p.failures[endpoint] = append(p.failures[endpoint], answer{status: status, body: body})
 }
 
-// ClearFailures drops the failures FailNext queued that no request used.
+// answerNext is FailNext with a Content-Type of its own.
+func (p *Provider) answerNext(endpoint Endpoint, a answer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failures[endpoint] = append(p.failures[endpoint], a)
+}
+
+// ClearFailures drops the failures FailNext queued, and the delays DelayNext
+// queued, that no request used.
 func (p *Provider) ClearFailures() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failures = map[Endpoint][]answer{}
+	p.delays = map[Endpoint][]time.Duration{}
 }
 
 // RevokeTokens makes every access and refresh token issued so far invalid.
@@ -430,7 +514,23 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	if queued := p.failures[endpoint]; len(queued) > 0 {
 		fail, p.failures[endpoint] = &queued[0], queued[1:]
 	}
+	var delay time.Duration
+	if queued := p.delays[endpoint]; len(queued) > 0 {
+		delay, p.delays[endpoint] = queued[0], queued[1:]
+	}
 	p.mu.Unlock()
+	if delay > 0 {
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			timer.Stop()
+			return
+		case <-p.closed:
+			timer.Stop()
+			return
+		}
+	}
 	if fail != nil {
 		writeCanned(w, *fail)
 		return
@@ -467,6 +567,8 @@ func (p *Provider) endpoint(path string) Endpoint {
 func writeCanned(w http.ResponseWriter, a answer) {
 	body := strings.TrimSpace(a.body)
 	switch {
+	case a.contentType != "":
+		w.Header().Set("Content-Type", a.contentType)
 	case strings.HasPrefix(body, "{") || strings.HasPrefix(body, "["):
 		w.Header().Set("Content-Type", "application/json")
 	case strings.Contains(body, "="):
@@ -634,6 +736,11 @@ func clientAuthOf(r *http.Request) ClientAuthMethod {
 // authenticate accepts client_secret_basic and client_secret_post (and client_id
 // alone for a public client).
 func (p *Provider) authenticate(r *http.Request) error {
+	if want := p.settings.clientAuth; want != "" {
+		if got := clientAuthOf(r); got != want {
+			return fmt.Errorf("this client must authenticate with %s, not %s", want, got)
+		}
+	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		var err1, err2 error
@@ -685,8 +792,12 @@ func (p *Provider) serveResource(w http.ResponseWriter, r *http.Request, e Endpo
 	p.mu.Lock()
 	_, valid := p.access[token]
 	body := p.profile
+	resource := ""
 	if e == ResourceEndpoint {
-		body = p.resources[r.URL.Path]
+		body, resource = p.resources[r.URL.Path], r.URL.Path
+	}
+	if p.unverified && resource == p.settings.verifiedResource {
+		body = setFalse(body, p.settings.verifiedField)
 	}
 	p.mu.Unlock()
 	if !strings.EqualFold(scheme, "bearer") || !valid {
@@ -699,4 +810,75 @@ func (p *Provider) serveResource(w http.ResponseWriter, r *http.Request, e Endpo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = io.WriteString(w, body)
+}
+
+// setFalse returns doc (JSON) with the value at path set to false, creating the
+// objects on the way when they are missing; doc unchanged when path crosses
+// something else.
+func setFalse(doc, path string) string {
+	d := json.NewDecoder(strings.NewReader(doc))
+	d.UseNumber()
+	var root any
+	if d.Decode(&root) != nil {
+		return doc
+	}
+	segs := strings.Split(strings.ReplaceAll(strings.ReplaceAll(path, "]", ""), "[", "."), ".")
+	segs = slicesDeleteEmpty(segs)
+	if len(segs) == 0 {
+		return doc
+	}
+	var set func(node any, segs []string) (any, bool)
+	set = func(node any, segs []string) (any, bool) {
+		last := len(segs) == 1
+		switch n := node.(type) {
+		case map[string]any:
+			if last {
+				n[segs[0]] = false
+				return n, true
+			}
+			child, ok := n[segs[0]]
+			if !ok || child == nil {
+				child = map[string]any{}
+			}
+			v, ok := set(child, segs[1:])
+			if ok {
+				n[segs[0]] = v
+			}
+			return n, ok
+		case []any:
+			i, err := strconv.Atoi(segs[0])
+			if err != nil || i < 0 || i >= len(n) {
+				return n, false
+			}
+			if last {
+				n[i] = false
+				return n, true
+			}
+			v, ok := set(n[i], segs[1:])
+			if ok {
+				n[i] = v
+			}
+			return n, ok
+		}
+		return node, false
+	}
+	root, ok := set(root, segs)
+	if !ok {
+		return doc
+	}
+	out, err := json.Marshal(root)
+	if err != nil {
+		return doc
+	}
+	return string(out)
+}
+
+func slicesDeleteEmpty(segs []string) []string {
+	out := segs[:0]
+	for _, s := range segs {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/connectortest"
@@ -286,5 +287,82 @@ func TestPublicClient(t *testing.T) {
 	cb, verifier := c.authorize(t, "s")
 	if _, err := c.token.Exchange(context.Background(), cb["code"], redirect, verifier); err != nil {
 		t.Errorf("public client: %v", err)
+	}
+}
+
+func TestProviderWithClientAuthRefusesOtherMethods(t *testing.T) {
+	p := connectortest.NewProvider(t, connectortest.WithClientAuth(connectortest.ClientSecretBasic))
+	ctx := context.Background()
+	post := newClient(t, p, oauth2kit.ClientSecretPost)
+	cb, verifier := post.authorize(t, "s1")
+	if _, err := post.token.Exchange(ctx, cb["code"], redirect, verifier); code(err) == "" {
+		t.Errorf("client_secret_post was accepted by a provider that requires client_secret_basic")
+	}
+	basic := newClient(t, p, oauth2kit.ClientSecretBasic)
+	cb, verifier = basic.authorize(t, "s2")
+	if _, err := basic.token.Exchange(ctx, cb["code"], redirect, verifier); err != nil {
+		t.Errorf("client_secret_basic: %v", err)
+	}
+}
+
+func TestProviderRotatesRefreshTokens(t *testing.T) {
+	p := connectortest.NewProvider(t)
+	c := newClient(t, p, oauth2kit.ClientSecretPost)
+	ctx := context.Background()
+	cb, verifier := c.authorize(t, "s1")
+	tok, err := c.token.Exchange(ctx, cb["code"], redirect, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := c.token.Refresh(ctx, tok.RefreshToken)
+	if err != nil || next.RefreshToken == "" || next.RefreshToken == tok.RefreshToken {
+		t.Fatalf("refresh: %+v, %v", next, err)
+	}
+	if _, err := c.token.Refresh(ctx, tok.RefreshToken); code(err) == "" {
+		t.Errorf("the old refresh token was accepted again")
+	}
+	if _, err := c.token.Refresh(ctx, next.RefreshToken); err != nil {
+		t.Errorf("the new refresh token: %v", err)
+	}
+}
+
+func TestProviderDelayEndsWithTheRequest(t *testing.T) {
+	p := connectortest.NewProvider(t)
+	c := newClient(t, p, oauth2kit.ClientSecretPost)
+	cb, verifier := c.authorize(t, "s1")
+	p.DelayNext(connectortest.TokenEndpoint, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := c.token.Exchange(ctx, cb["code"], redirect, verifier)
+	if code(err) != sdk.CodeProviderTimeout {
+		t.Errorf("a delayed answer: %v; want provider_timeout", err)
+	}
+	// Close returns: the held request ended with its client's context.
+	p.Close()
+}
+
+func TestProviderServesAnUnverifiedEmail(t *testing.T) {
+	p := connectortest.NewProvider(t)
+	c := newClient(t, p, oauth2kit.ClientSecretPost)
+	ctx := context.Background()
+	cb, verifier := c.authorize(t, "s1")
+	tok, err := c.token.Exchange(ctx, cb["code"], redirect, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := oauth2kit.ProfileMap{ID: "id", Email: "email", EmailVerified: connectortest.DefaultEmailVerifiedField}
+	for _, unverified := range []bool{false, true} {
+		p.ServeUnverifiedEmail(unverified)
+		raw, err := c.userInfo.Fetch(ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := oauth2kit.MapProfile(raw, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.Email != nil; got == unverified {
+			t.Errorf("unverified=%v: email %v in %s", unverified, u.Email, raw)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,13 @@ type Options struct {
 	// ("signin"). The value says why; it is logged. A name that is no check is an
 	// error, so that a typo does not silently run everything.
 	Skip map[string]string
+
+	// Strict makes every skip a failure, except those Options.Skip asks for: a
+	// check that cannot run (no Provider, no WantUser, no refresh token, a
+	// connector that authenticates one way the provider does not pin down...)
+	// fails and says why, so that nothing goes unchecked unnoticed. Without it a
+	// skipped check logs why, and Run lists the skips at the end.
+	Strict bool
 }
 
 // DefaultRedirectURI is the callback URL the kit sends when Options.RedirectURI is empty.
@@ -122,6 +130,9 @@ func Run(t T, target Target, opts Options) {
 	for _, c := range checks {
 		k.run(t, c, &failures)
 	}
+	if skipped := k.skips.list(); len(skipped) > 0 {
+		t.Logf("connectortest: %d check(s) skipped:\n  %s", len(skipped), strings.Join(skipped, "\n  "))
+	}
 	// A process that died between calls shows only as a restart.
 	if died := int64(d.deaths()); died > k.deathsReported.Load() {
 		failures.Add(1)
@@ -158,6 +169,45 @@ type kit struct {
 	// signInFailed says signin/complete failed: the checks that need a working
 	// sign-in skip rather than report the same defect again.
 	signInFailed atomic.Bool
+	// skips are the checks that skipped, with why.
+	skips skipList
+}
+
+// skipList records skipped checks, for the summary at the end of Run.
+type skipList struct {
+	mu    sync.Mutex
+	items []string
+}
+
+func (l *skipList) add(check, why string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.items = append(l.items, check+": "+why)
+}
+
+func (l *skipList) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.items...)
+}
+
+// skipping records why a check skipped; under Options.Strict the skip is a failure.
+type skipping struct {
+	T
+	check  string
+	skips  *skipList
+	strict bool
+}
+
+func (s skipping) Skipf(format string, args ...any) {
+	s.T.Helper()
+	why := fmt.Sprintf(format, args...)
+	if s.strict {
+		s.T.Fatalf("skipped, and Options.Strict makes a skip a failure (Options.Skip turns a check off on purpose): %s", why)
+		return
+	}
+	s.skips.add(s.check, why)
+	s.T.Skipf("%s", why)
 }
 
 // setUp configures the connector with ValidConfig, for the checks that need it.
@@ -228,8 +278,10 @@ func (k *kit) run(t T, c check, failures *atomic.Int64) {
 		defer func() { k.watch("a log line", k.d.logSince(k.logMark)) }()
 		st = counting{T: st, failures: failures}
 		if why, ok := k.skipReason(c); ok {
+			k.skips.add(c.name, "turned off in Options.Skip ("+why+")")
 			st.Skipf("skipped by Options.Skip: %s", why)
 		}
+		st = skipping{T: st, check: c.name, skips: &k.skips, strict: k.opts.Strict}
 		switch {
 		case c.needs >= needConfig && !k.configured:
 			st.Skipf("needs a configuration the connector accepts (see config/valid): %v", k.setUpErr)

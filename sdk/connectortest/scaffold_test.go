@@ -200,3 +200,15 @@ func exitCode(err error) int {
 	}
 	return 0
 }
+
+// TestNewConnectorHelp checks that asking for help is a success, on standard output.
+func TestNewConnectorHelp(t *testing.T) {
+	for _, flag := range []string{"--help", "-h"} {
+		cmd := exec.CommandContext(t.Context(), "scripts/new-connector", flag)
+		cmd.Dir = repoRoot(t)
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), "--type oauth2") {
+			t.Errorf("new-connector %s: %v, output %q; want exit status 0 and the usage", flag, err, out)
+		}
+	}
+}

@@ -20,6 +20,15 @@ type ProfileMap struct {
 	Email  string
 	Phone  string
 
+	// EmailVerified, when set, is the path of the field that says whether the
+	// provider verified the email address ("email_verified"): the email is mapped
+	// only when that field is true (or the string "true", as some providers send
+	// it), and left out otherwise, missing or null included, so that an unverified
+	// address never signs anyone into the account that owns it. Empty maps the
+	// email as the provider sends it. An Else's EmailVerified is tried when the
+	// paths before give nothing, as for the other fields.
+	EmailVerified string
+
 	// Else holds further paths, tried for a field when the paths before give
 	// nothing: no value, null or "". {Name: "name", Else: &ProfileMap{Name:
 	// "username"}} takes the name from name, else from username; an Else may have
@@ -43,6 +52,8 @@ func (m *ProfileMap) paths(field string) []string {
 			p = m.Email
 		case "phone":
 			p = m.Phone
+		case "emailVerified":
+			p = m.EmailVerified
 		}
 		if p != "" {
 			out = append(out, p)
@@ -101,7 +112,26 @@ func MapProfile(raw []byte, m ProfileMap) (sdk.UserInfo, error) {
 			return sdk.UserInfo{}, err
 		}
 	}
+	if u.Email != nil && !emailVerified(doc, m) {
+		u.Email = nil
+	}
 	return u, nil
+}
+
+// emailVerified says whether m lets the email through: always when it names no
+// verification field, else only when that field is true or "true".
+func emailVerified(doc map[string]any, m ProfileMap) bool {
+	paths := m.paths("emailVerified")
+	if len(paths) == 0 {
+		return true
+	}
+	switch v, _ := firstValue(doc, paths); v := v.(type) {
+	case bool:
+		return v
+	case string:
+		return strings.EqualFold(strings.TrimSpace(v), "true")
+	}
+	return false
 }
 
 func decodeObject(raw []byte) (map[string]any, error) {

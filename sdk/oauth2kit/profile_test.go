@@ -23,6 +23,36 @@ func TestMapProfile(t *testing.T) {
 			want: sdk.UserInfo{ID: "u1", Name: str("Ann"), Avatar: str("https://a/p.png"), Email: str("ann@example.com"), Phone: str("+100")},
 		},
 		{
+			name: "verified email is mapped",
+			raw:  `{"id":"u1","email":"ann@example.com","email_verified":true}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified"},
+			want: sdk.UserInfo{ID: "u1", Email: str("ann@example.com")},
+		},
+		{
+			name: "verified email as the string true",
+			raw:  `{"id":"u1","email":"ann@example.com","user":{"email_verified":"true"}}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "user.email_verified"},
+			want: sdk.UserInfo{ID: "u1", Email: str("ann@example.com")},
+		},
+		{
+			name: "unverified email is left out",
+			raw:  `{"id":"u1","email":"ann@example.com","email_verified":false}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified"},
+			want: sdk.UserInfo{ID: "u1"},
+		},
+		{
+			name: "email without its verification field is left out",
+			raw:  `{"id":"u1","email":"ann@example.com"}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified"},
+			want: sdk.UserInfo{ID: "u1"},
+		},
+		{
+			name: "an Else's verification field is tried",
+			raw:  `{"id":"u1","email":"ann@example.com","verified":true}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified", Else: &ProfileMap{EmailVerified: "verified"}},
+			want: sdk.UserInfo{ID: "u1", Email: str("ann@example.com")},
+		},
+		{
 			name: "numeric id keeps every digit",
 			raw:  `{"id":12345678901}`,
 			m:    DefaultProfileMap(),

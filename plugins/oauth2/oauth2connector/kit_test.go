@@ -22,6 +22,8 @@ func kitOptions(t *testing.T) connectortest.Options {
 			"tokenEndpointAuthMethod": "client_secret_basic",
 			"scope":                   "openid profile",
 			"storeTokens":             true,
+			// The email only when the provider verified it.
+			"profileMap": map[string]any{"emailVerified": "email_verified"},
 		},
 		Provider: p,
 		WantUser: &sdk.UserInfo{

@@ -30,7 +30,7 @@ const configTemplate = `{
   "clientSecret": "<client-secret>",
   "tokenEndpointAuthMethod": "client_secret_post",
   "scope": "openid profile email",
-  "profileMap": {"id": "sub", "name": "name", "avatar": "picture", "email": "email", "phone": "phone_number"},
+  "profileMap": {"id": "sub", "name": "name", "avatar": "picture", "email": "email", "emailVerified": "email_verified", "phone": "phone_number"},
   "customConfig": {}
 }`
 
@@ -69,7 +69,7 @@ func formItems() []sdk.FormItem {
 			Description: "When set, the callback must carry this iss (RFC 9207). Set it only for providers that send iss."},
 		{Key: "userInfoMethod", Label: "User Info Method", Type: sdk.FormSelect, SelectItems: oauth2kit.SelectItems("GET", "POST"), DefaultValue: "GET"},
 		{Key: "profileMap", Label: "Profile Map", Type: sdk.FormJSON, DefaultValue: map[string]string{"id": "id", "name": "name", "avatar": "avatar", "email": "email", "phone": "phone"},
-			Description: "Where each profile field is in the userinfo response, as a path such as data.user.id or emails.0.value."},
+			Description: "Where each profile field is in the userinfo response, as a path such as data.user.id or emails.0.value; with emailVerified (like email_verified), the email is kept only when that field is true."},
 		{Key: "customConfig", Label: "Custom Config", Type: sdk.FormJSON, DefaultValue: map[string]string{},
 			Description: "Extra parameters for the authorization URL and the token requests, sent as written."},
 		{Key: "requestTimeout", Label: "Request Timeout", Type: sdk.FormText, DefaultValue: defaultRequestTimeout.String(),

@@ -37,13 +37,13 @@ func (c *config) checkEndpoints(p *sdk.ConfigError) {
 }
 
 // profileFields are the profile fields profileMap may map.
-var profileFields = []string{"id", "name", "avatar", "email", "phone"}
+var profileFields = []string{"id", "name", "avatar", "email", "emailVerified", "phone"}
 
 // profileMapping applies profileMap over the defaults. An empty path for an optional
 // field turns that field off.
 func (c *config) profileMapping(p *sdk.ConfigError) oauth2kit.ProfileMap {
 	m := oauth2kit.DefaultProfileMap()
-	targets := map[string]*string{"id": &m.ID, "name": &m.Name, "avatar": &m.Avatar, "email": &m.Email, "phone": &m.Phone}
+	targets := map[string]*string{"id": &m.ID, "name": &m.Name, "avatar": &m.Avatar, "email": &m.Email, "emailVerified": &m.EmailVerified, "phone": &m.Phone}
 	for _, key := range slices.Sorted(maps.Keys(c.ProfileMap)) {
 		field := "profileMap." + key
 		dst, known := targets[key]
