@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,23 +72,18 @@ func (p *Provider) postOnly(next http.Handler) http.Handler {
 }
 
 // Failed client authentications at the token and revocation endpoints, per
-// client address and per client id: past maxClientFailures in a window the
-// caller gets 429, before its secret is even looked at.
+// client address: past maxClientFailures in a window the address gets 429,
+// before its secret is even looked at. Not per client id: anyone can send any
+// client id, and a lock on the id would let them shut a real app out (client
+// secrets are 32 bytes or more: there is nothing to guess from many addresses).
 const (
 	maxClientFailures   = 10
 	clientFailureWindow = time.Minute
 	maxTrackedClients   = 4096
 )
 
-type tokenLimiter struct {
-	byAddr, byClient *ratelimit.Failures
-}
-
-func newTokenLimiter() *tokenLimiter {
-	return &tokenLimiter{
-		byAddr:   ratelimit.New(maxClientFailures, clientFailureWindow, maxTrackedClients),
-		byClient: ratelimit.New(maxClientFailures, clientFailureWindow, maxTrackedClients),
-	}
+func newTokenLimiter() *ratelimit.Failures {
+	return ratelimit.New(maxClientFailures, clientFailureWindow, maxTrackedClients)
 }
 
 func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
@@ -102,26 +98,16 @@ func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
 			return
 		}
 		addr := ratelimit.ClientAddr(r.RemoteAddr)
-		clientID := r.PostForm.Get("client_id")
-		if u, _, ok := r.BasicAuth(); ok {
-			clientID, _ = url.QueryUnescape(u)
-		}
-		if len(clientID) > 128 {
-			clientID = clientID[:128]
-		}
-		_, byAddr := p.limiter.byAddr.Blocked(addr)
-		_, byClient := p.limiter.byClient.Blocked(clientID)
-		if byAddr || byClient {
+		if wait, blocked := p.limiter.Blocked(addr); blocked {
 			p.event("throttled")
-			w.Header().Set("Retry-After", "60")
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			writeOAuthError(w, http.StatusTooManyRequests, "slow_down", "too many failed client authentications; try again later")
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status == http.StatusUnauthorized || rec.invalidClient {
-			p.limiter.byAddr.Fail(addr)
-			p.limiter.byClient.Fail(clientID)
+			p.limiter.Fail(addr)
 			p.event("refused_client")
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/internal/ratelimit"
 	"github.com/idplug/idplug/sdk"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -93,7 +94,7 @@ type Provider struct {
 	op      *op.Provider
 	handler http.Handler
 	log     hclog.Logger
-	limiter *tokenLimiter
+	limiter *ratelimit.Failures
 }
 
 // Endpoint paths below the issuer.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -569,9 +570,11 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 	})
 	// Last: it blocks this address at the token endpoint for a minute.
 	t.Run("brute force at the token endpoint", func(t *testing.T) {
+		code, verifier := e.freshCode(t)
+		// The guesses name the real app: an attacker can send any client id.
 		wrong := e.app
-		wrong.ClientID = "spa-guess"
 		wrong.ClientSecret = "guess"
+		wrong.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 		var last error
 		for range 12 {
 			_, last = wrong.Exchange(ctx, "nothing")
@@ -579,6 +582,12 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 		var re *oauth2.RetrieveError
 		if !errors.As(last, &re) || re.Response.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("after 12 failures: %v, want 429", last)
+		}
+		// The guesser's address is shut out; the app itself, elsewhere, is not.
+		elsewhere := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+		if _, err := e.app.Exchange(context.WithValue(ctx, oauth2.HTTPClient, elsewhere), code, oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatalf("the app, from another address, after someone guessed its secret: %v", err)
 		}
 		resp, err := http.Get(e.idplug.URL + "/metrics")
 		if err != nil {
