@@ -3,7 +3,6 @@ package server
 import (
 	"html/template"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/idplug/idplug/host"
@@ -72,6 +71,10 @@ type pageData struct {
 	// /sign-out, with these fields (the OpenID Provider's logout).
 	SignOutAction string
 	SignOutFields map[string]string
+	// SignOutTo is the origin the sign-out's answer redirects to, when it is
+	// another site's (a client's registered post-logout URI): form-action must
+	// allow it, since it covers the redirect too.
+	SignOutTo string
 }
 
 func (s *Server) pageData() pageData { return pageData{Prefix: s.prefix} }
@@ -103,9 +106,8 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	formAction := "'self'"
-	if o := redirectOrigin(data.SignOutFields["post_logout_redirect_uri"]); o != "" {
-		// The sign-out form's answer redirects there; form-action covers redirects.
-		formAction += " " + o
+	if data.SignOutTo != "" {
+		formAction += " " + data.SignOutTo
 	}
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action "+formAction+"; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -122,14 +124,4 @@ func safeURL(u string) template.URL {
 	default:
 		return ""
 	}
-}
-
-// redirectOrigin is the http(s) origin of a registered redirect URI, for a CSP
-// source; "" for anything else.
-func redirectOrigin(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(u.Host, ";, '\"") {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
 }

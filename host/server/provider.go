@@ -113,6 +113,7 @@ func (b providerBrowser) ConfirmSignOut(w http.ResponseWriter, r *http.Request, 
 		data.User = &sess
 	}
 	data.SignOutAction, data.SignOutFields = action, fields
+	data.SignOutTo = redirectOrigin(fields["post_logout_redirect_uri"])
 	b.s.renderPage(w, http.StatusOK, data)
 }
 
@@ -137,4 +138,14 @@ func AllInstances(h Instances) func() []string {
 		}
 		return ids
 	}
+}
+
+// redirectOrigin is the http(s) origin of a registered redirect URI, for a CSP
+// source; "" for anything else.
+func redirectOrigin(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(u.Host, ";, '\"") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
