@@ -176,9 +176,12 @@ func testFailed(t *testing.T, st store.Store) {
 }
 
 func testOneRefresh(t *testing.T, a, b store.Store) {
-	release := make(chan struct{})
+	entered, release := make(chan struct{}), make(chan struct{})
 	p := &provider{answer: func(n int32, rt string) (*sdk.TokenSet, error) {
-		<-release // every other caller queues behind this refresh
+		if n == 1 {
+			close(entered)
+			<-release // the record stays locked while the provider answers
+		}
 		return rotating(n, rt)
 	}}
 	ka, kb := keeper(t, a, p), keeper(t, b, p)
@@ -186,26 +189,43 @@ func testOneRefresh(t *testing.T, a, b store.Store) {
 	if err := ka.Put(ctx, "acme", "busy", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt", ExpiresAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	const callers = 8
+	first := make(chan error, 1)
+	go func() {
+		tok, err := ka.Read(ctx, "acme", "busy")
+		if err == nil && tok.AccessToken != "at-1" {
+			err = errors.New("got " + tok.AccessToken)
+		}
+		first <- err
+	}()
+	<-entered
+	// While the first caller's refresh is at the provider, a caller on the other
+	// replica waits for the record; it never reaches the provider itself.
+	probe, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err := kb.Read(probe, "acme", "busy")
+	cancel()
+	if err == nil || p.calls.Load() != 1 {
+		t.Fatalf("a second caller during the refresh: %v after %d refreshes; want it held until the first is done", err, p.calls.Load())
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("the refreshing caller: %v", err)
+	}
+	// Afterwards every caller, on either replica, reads what the one refresh stored.
 	var wg sync.WaitGroup
-	got := make([]*sdk.TokenSet, callers)
-	errs := make([]error, callers)
-	for i := range callers {
+	for i := range 8 {
 		k := ka
 		if i%2 == 1 {
 			k = kb
 		}
-		wg.Go(func() { got[i], errs[i] = k.Read(ctx, "acme", "busy") })
+		wg.Go(func() {
+			if tok, err := k.Read(ctx, "acme", "busy"); err != nil || tok.AccessToken != "at-1" {
+				t.Errorf("caller %d: %+v, %v; want the one refresh's tokens", i, tok, err)
+			}
+		})
 	}
-	close(release)
 	wg.Wait()
-	for i := range callers {
-		if errs[i] != nil || got[i].AccessToken != "at-1" {
-			t.Errorf("caller %d: %+v, %v; want the one refresh's tokens", i, got[i], errs[i])
-		}
-	}
 	if n := p.calls.Load(); n != 1 {
-		t.Errorf("%d refreshes for %d callers at once; want 1 (a rotated refresh token is single-use)", n, callers)
+		t.Errorf("%d refreshes; want 1 (a rotated refresh token is single-use)", n)
 	}
 }
 
