@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/config/internal/walk"
 )
 
@@ -56,9 +57,9 @@ type Config struct {
 	// SessionKeys seal and open sessions: the first seals, every one opens,
 	// in the order written, so keys can be rotated.
 	SessionKeys [][]byte
-	// APIKeys are the bearer keys accepted on /v1. Empty only when Listen is
-	// a loopback address.
-	APIKeys []string
+	// APIKeys are the bearer keys accepted on /v1, each with what it may do.
+	// Empty only when Listen is a loopback address; /v1 is then closed.
+	APIKeys []apikey.Key
 	// CallTimeout bounds each call to a plugin.
 	CallTimeout time.Duration
 	// LogLevel is one of trace, debug, info, warn, error.
@@ -83,6 +84,10 @@ type Config struct {
 	PluginUser string
 	// Provider, when set, makes idplug an OpenID Provider for its clients.
 	Provider *Provider
+	// HTTP bounds the listeners' connections.
+	HTTP HTTP
+	// Metrics says what /metrics may show.
+	Metrics Metrics
 }
 
 // Sandbox is the sandbox section.

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/config/internal/walk"
 )
 
@@ -100,7 +102,7 @@ func TestParseFull(t *testing.T) {
 		PublicURL:   "https://id.example.com/base",
 		PluginDir:   "/opt/idplug/plugins",
 		SessionKeys: [][]byte{[]byte(key40), []byte(key32)},
-		APIKeys:     []string{apiKeyA, apiKeyB},
+		APIKeys:     []apikey.Key{apikey.Unscoped(apiKeyA), apikey.Unscoped(apiKeyB)},
 		AdminListen: "127.0.0.1:9100",
 		CallTimeout: 30 * time.Second,
 		LogLevel:    "debug",
@@ -133,7 +135,7 @@ func TestParseFull(t *testing.T) {
 func equalConfig(a, b Config) bool {
 	return a.Listen == b.Listen && a.PublicURL == b.PublicURL && a.PluginDir == b.PluginDir &&
 		slices.EqualFunc(a.SessionKeys, b.SessionKeys, func(x, y []byte) bool { return string(x) == string(y) }) &&
-		slices.Equal(a.APIKeys, b.APIKeys) && a.CallTimeout == b.CallTimeout && a.LogLevel == b.LogLevel &&
+		slices.EqualFunc(a.APIKeys, b.APIKeys, func(x, y apikey.Key) bool { return reflect.DeepEqual(x, y) }) && a.CallTimeout == b.CallTimeout && a.LogLevel == b.LogLevel &&
 		a.LogFormat == b.LogFormat && a.SessionTTL == b.SessionTTL && a.AdminListen == b.AdminListen && len(a.Instances) == len(b.Instances)
 }
 
@@ -456,7 +458,7 @@ func TestProblems(t *testing.T) {
 			want: []string{
 				`3 listne: unknown key; did you mean listen?`,
 				`4 pluginDir: unknown key; did you mean plugin_dir?`,
-				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, admin_listen, connectors, sandbox, plugin_user, store, vault_keys, provider)`,
+				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, admin_listen, connectors, sandbox, plugin_user, store, vault_keys, provider, metrics, http)`,
 			},
 		},
 		{
@@ -759,7 +761,7 @@ func TestAPIKeysOptionalOnLoopback(t *testing.T) {
 		}
 	}
 	cfg := mustParse(t, withMinimal("listen: 0.0.0.0:8080", "public_url: https://id.example.com", "api_keys: ["+apiKeyA+"]"), nil)
-	if !slices.Equal(cfg.APIKeys, []string{apiKeyA}) {
+	if len(cfg.APIKeys) != 1 || cfg.APIKeys[0].Secret != apiKeyA || !cfg.APIKeys[0].Plain {
 		t.Errorf("APIKeys = %v", cfg.APIKeys)
 	}
 }

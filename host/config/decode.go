@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user", "store", "vault_keys", "provider"}
+	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user", "store", "vault_keys", "provider", "metrics", "http"}
 	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
@@ -52,7 +52,6 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *walk.Problems) *Config {
 	d.publicURL(cfg, fs, kind)
 	d.pluginDir(cfg, fs, baseDir)
 	d.sessionKeys(cfg, fs)
-	d.apiKeys(cfg, fs, kind)
 	d.adminListen(cfg, fs)
 	cfg.CallTimeout = d.duration(fs, "call_timeout", DefaultCallTimeout, MaxCallTimeout)
 	cfg.SessionTTL = d.duration(fs, "session_ttl", DefaultSessionTTL, MaxSessionTTL)
@@ -61,8 +60,11 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *walk.Problems) *Config {
 	d.store(cfg, fs, baseDir)
 	d.vaultKeys(cfg, fs)
 	cfg.Instances = d.connectors(fs)
+	d.apiKeys(cfg, fs, kind) // after the instances: a key may name them
 	d.provider(cfg, fs)
 	d.sandbox(cfg, fs, baseDir)
+	d.httpSection(cfg, fs)
+	d.metricsSection(cfg, fs)
 	if s, set, at := fs.Text("plugin_user"); set {
 		if s == "" {
 			d.ps.Add(at.Path, at.Pos, "must name a user; leave it out to run plugins as idplug's user")
@@ -185,17 +187,6 @@ func (d *decoder) sessionKeys(cfg *Config, fs walk.Fields) {
 		}
 		cfg.SessionKeys = append(cfg.SessionKeys, []byte(it.Value))
 	}
-}
-
-func (d *decoder) apiKeys(cfg *Config, fs walk.Fields, kind listenKind) {
-	items, _, at := fs.List("api_keys")
-	for _, it := range items {
-		if msg := checkAPIKey(it.Value); msg != "" {
-			d.ps.Add(it.At.Path, it.At.Pos, "%s", msg)
-		}
-		cfg.APIKeys = append(cfg.APIKeys, it.Value)
-	}
-	d.requireAPIKeys(cfg, at, kind)
 }
 
 func (d *decoder) duration(fs walk.Fields, key string, def, maxValue time.Duration) time.Duration {

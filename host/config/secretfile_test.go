@@ -36,7 +36,7 @@ func TestFileReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(cfg.SessionKeys[0]) != key32 || cfg.APIKeys[0] != "api-key-from-a-file-0123456789-abcdef" {
+	if string(cfg.SessionKeys[0]) != key32 || cfg.APIKeys[0].Secret != "api-key-from-a-file-0123456789-abcdef" {
 		t.Errorf("keys = %q, %q", cfg.SessionKeys[0], cfg.APIKeys)
 	}
 	if got := string(cfg.Instances[0].Config); got != `{"clientSecret":"line one\nline two","plain":"${file:x}"}` {

@@ -89,7 +89,7 @@ func (m *Metrics) ObserveRequest(route string, status int, _ time.Duration) {
 }
 
 // APIKeyFailure counts a /v1 request refused for its API key: reason is
-// invalid_key or rate_limited.
+// invalid_key, rate_limited, or forbidden (a valid key outside its scopes).
 func (m *Metrics) APIKeyFailure(reason string) { m.keyFailures.WithLabelValues(reason).Inc() }
 
 // Handler serves the registry in Prometheus' text format.

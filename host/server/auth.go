@@ -1,13 +1,16 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/internal/ratelimit"
 	"github.com/idplug/idplug/sdk"
@@ -16,34 +19,60 @@ import (
 // secrets are what a config reload may change without a restart: the API keys and
 // the session keys. They are swapped as a whole.
 type secrets struct {
-	apiKeys [][32]byte // SHA-256 of each key
+	apiKeys []keyEntry
 	sealer  *seal.Sealer
 }
 
-func newSecrets(apiKeys []string, sealer *seal.Sealer) *secrets {
-	s := &secrets{sealer: sealer, apiKeys: make([][32]byte, len(apiKeys))}
+// keyEntry is a configured key as the server holds it: its digest and what it
+// may do, never the secret itself.
+type keyEntry struct {
+	digest [32]byte
+	key    apikey.Key // with Secret cleared
+}
+
+func newSecrets(apiKeys []apikey.Key, sealer *seal.Sealer) *secrets {
+	s := &secrets{sealer: sealer, apiKeys: make([]keyEntry, len(apiKeys))}
 	for i, k := range apiKeys {
-		s.apiKeys[i] = sha256.Sum256([]byte(k))
+		s.apiKeys[i] = keyEntry{digest: k.Digest(), key: k}
+		s.apiKeys[i].key.Secret = ""
 	}
 	return s
 }
 
 // SetSecrets replaces the API keys and the sealer, for a config reload.
-func (s *Server) SetSecrets(apiKeys []string, sealer *seal.Sealer) {
+func (s *Server) SetSecrets(apiKeys []apikey.Key, sealer *seal.Sealer) {
 	s.secrets.Store(newSecrets(apiKeys, sealer))
 }
 
 func (s *Server) sealer() *seal.Sealer { return s.secrets.Load().sealer }
 
+type keyContext struct{}
+
+// callerKey is the key that authenticated r; a key with every scope when /v1
+// is served without keys (Settings.KeylessAPI).
+func callerKey(r *http.Request) apikey.Key {
+	if k, ok := r.Context().Value(keyContext{}).(apikey.Key); ok {
+		return k
+	}
+	return apikey.Key{}
+}
+
 // requireAPIKey guards the /v1 API with bearer keys, compared in constant time.
-// Without keys (allowed on loopback only) the API is open. An address that sent
-// too many wrong keys is refused with 429 until its window ends, whatever key it
-// sends meanwhile.
+// Without keys the API is closed (unless Settings.KeylessAPI): a plugin, or any
+// local process, must not reach the vault through the host's own listener. An
+// address that sent too many wrong keys is refused with 429 until its window
+// ends, whatever key it sends meanwhile. What the key may do is checked per
+// route (route).
 func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keys := s.secrets.Load().apiKeys
 		if len(keys) == 0 {
-			next.ServeHTTP(w, r)
+			if s.settings.KeylessAPI {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, apikey.Unscoped(""))))
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="idplug"`)
+			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: "/v1 is closed: this host has no api_keys; add one to its configuration to use the API"})
 			return
 		}
 		addr := ratelimit.ClientAddr(r.RemoteAddr)
@@ -60,20 +89,45 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: "an API key is required: send Authorization: Bearer <key>"})
 			return
 		}
-		// Compare digests, so neither the keys' lengths nor which key matched leak through timing.
+		// Compare digests, so neither the keys' lengths nor which key matched leak
+		// through timing: every key is compared, and the match picked without a branch.
 		got := sha256.Sum256([]byte(token))
-		match := 0
-		for _, d := range keys {
-			match |= subtle.ConstantTimeCompare(got[:], d[:])
+		found := -1
+		for i, e := range keys {
+			eq := subtle.ConstantTimeCompare(got[:], e.digest[:])
+			found = subtle.ConstantTimeSelect(eq, i, found)
 		}
-		if match != 1 {
+		if found < 0 {
 			s.badKeys.Fail(addr)
 			s.countAuthFailure("invalid_key")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idplug", error="invalid_token"`)
 			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: "the API key is not valid"})
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, keys[found].key)))
+	})
+}
+
+// route registers a /v1 route with what a key needs to call it: scope (none
+// for routes any valid key may read) and, when the pattern has {id}, the
+// connector named there among the key's connectors. Every /v1 route goes
+// through here, so a new one declares its scope where it is added.
+func (s *Server) route(mux *http.ServeMux, pattern string, scope apikey.Scope, h http.HandlerFunc) {
+	onConnector := strings.Contains(pattern, "{id}")
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		k := callerKey(r)
+		if scope != "" && !k.Has(scope) {
+			s.countAuthFailure("forbidden")
+			writeError(w, r, &sdk.Error{Code: CodeForbidden, Message: fmt.Sprintf("this API key does not have the %s scope", scope),
+				Details: map[string]any{"scope": string(scope)}})
+			return
+		}
+		if onConnector && !k.OnConnector(r.PathValue("id")) {
+			s.countAuthFailure("forbidden")
+			writeError(w, r, &sdk.Error{Code: CodeForbidden, Message: "this API key may not act on this connector"})
+			return
+		}
+		h(w, r)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/internal/ratelimit"
 )
 
@@ -16,7 +17,7 @@ import (
 func BenchmarkAPIKeyCheck(b *testing.B) {
 	key := "k1-0123456789abcdef0123456789abcdef"
 	s := &Server{badKeys: ratelimit.New(maxKeyFailures, keyFailureWindow, maxTrackedAddrs)}
-	s.secrets.Store(newSecrets([]string{key, "k2-0123456789abcdef0123456789abcdef"}, nil))
+	s.secrets.Store(newSecrets([]apikey.Key{apikey.Unscoped(key), apikey.Unscoped("k2-0123456789abcdef0123456789abcdef")}, nil))
 	ok := s.requireAPIKey(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	run := func(b *testing.B, token string, addr func(i int) string) {
 		req := httptest.NewRequest("GET", "/v1/connectors", nil)

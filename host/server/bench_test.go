@@ -109,7 +109,7 @@ func newBenchServer(b *testing.B, st store.Store, keepTokens bool) *benchServer 
 		b.Fatal(err)
 	}
 	pub, _ := url.Parse("http://127.0.0.1:1")
-	srv := server.New(h, sealer, nil, hclog.NewNullLogger(), server.Settings{PublicURL: pub, Store: st, Vault: v, AccessLog: hclog.NewNullLogger()})
+	srv := server.New(h, sealer, nil, hclog.NewNullLogger(), server.Settings{PublicURL: pub, Store: st, Vault: v, AccessLog: hclog.NewNullLogger(), KeylessAPI: true})
 	if keepTokens {
 		srv.SetTokenStorage([]string{"fresh", "stale"})
 	}

@@ -18,6 +18,7 @@ func ErrorCodes() []sdk.ErrorCode {
 		host.CodeInstanceNotFound, host.CodePluginUnavailable, host.CodePluginTimeout, host.CodePluginOverloaded,
 		CodeUnauthorized, CodeNotFound, CodeSessionInvalid, CodeSessionExpired, CodeRequestTooLarge,
 		CodeMethodNotAllowed, CodeCrossOrigin, CodeTooManyAttempts, CodeSessionUsed, CodeStoreUnavailable,
+		CodeForbidden,
 	}
 }
 

@@ -26,6 +26,8 @@ const (
 	CodeTooManyAttempts sdk.ErrorCode = "too_many_attempts"
 	// CodeCrossOrigin refuses a state-changing browser request from another site (403).
 	CodeCrossOrigin sdk.ErrorCode = "cross_origin_request"
+	// CodeForbidden refuses a valid API key asking outside its scopes or connectors (403).
+	CodeForbidden sdk.ErrorCode = "forbidden"
 )
 
 // statusFor maps an error code to the HTTP status Logto uses for it.
@@ -43,7 +45,7 @@ func statusFor(code sdk.ErrorCode) int {
 		return http.StatusRequestEntityTooLarge
 	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case CodeCrossOrigin:
+	case CodeCrossOrigin, CodeForbidden:
 		return http.StatusForbidden
 	case sdk.CodeRateLimitExceeded, CodeTooManyAttempts:
 		return http.StatusTooManyRequests

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/seal"
@@ -116,7 +117,7 @@ func newUnitServer(t *testing.T, f *fakeInstances, settings func(*Settings)) *Se
 		t.Fatal(err)
 	}
 	pub, _ := url.Parse("https://idp.example.test")
-	s := Settings{PublicURL: pub, AccessLog: hclog.NewNullLogger()}
+	s := Settings{PublicURL: pub, AccessLog: hclog.NewNullLogger(), KeylessAPI: true}
 	if settings != nil {
 		settings(&s)
 	}
@@ -297,7 +298,7 @@ func TestAPIKeyCheck(t *testing.T) {
 	}
 
 	other := "second-api-key-0123456789-0123456789-abcdef"
-	srv := newUnitServer(t, &fakeInstances{}, func(s *Settings) { s.APIKeys = []string{testAPIKey, other} })
+	srv := newUnitServer(t, &fakeInstances{}, func(s *Settings) { s.APIKeys = []apikey.Key{apikey.Unscoped(testAPIKey), apikey.Unscoped(other)} })
 	for _, key := range []string{testAPIKey, other} {
 		if res := call(t, srv, "GET", "/v1/connectors", key, ""); res.status != 200 {
 			t.Errorf("a configured key: %d %s", res.status, res.raw)
@@ -339,7 +340,7 @@ func TestAPIKeyCheck(t *testing.T) {
 // TestWrongKeysAreThrottled: past the limit of wrong keys an address gets 429,
 // even with the right key, and another address is not affected.
 func TestWrongKeysAreThrottled(t *testing.T) {
-	srv := newUnitServer(t, &fakeInstances{}, func(s *Settings) { s.APIKeys = []string{testAPIKey} })
+	srv := newUnitServer(t, &fakeInstances{}, func(s *Settings) { s.APIKeys = []apikey.Key{apikey.Unscoped(testAPIKey)} })
 	for range maxKeyFailures {
 		if res := call(t, srv, "GET", "/v1/connectors", "guess", ""); res.status != 401 {
 			t.Fatalf("a wrong key: %d", res.status)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
@@ -25,8 +26,13 @@ type Settings struct {
 	// {PublicURL}/callback/{id}. A path in it (https://example.com/idp) puts every
 	// route under that path.
 	PublicURL *url.URL
-	// APIKeys guard /v1 as bearer tokens. Empty means /v1 is open (loopback only).
-	APIKeys []string
+	// APIKeys guard /v1 as bearer tokens, each with its scopes. Empty means
+	// /v1 is closed, unless KeylessAPI.
+	APIKeys []apikey.Key
+	// KeylessAPI serves /v1 to anyone when APIKeys is empty: only for a server
+	// in front of no plugin process (tests, embedders); idplug serve never sets
+	// it, since a plugin could then call the API and read the vault.
+	KeylessAPI bool
 	// FlowTTL bounds a sign-in from authorization URL to callback (default 10 minutes).
 	FlowTTL time.Duration
 	// UserSessionTTL is how long a browser stays signed in (default 8 hours).
@@ -136,17 +142,19 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 
 func (s *Server) apiRoutes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/connectors", s.listConnectors)
-	mux.HandleFunc("GET /v1/connectors/{id}", s.describeConnector)
-	mux.HandleFunc("POST /v1/connectors/{id}/authorization-uri", s.authorizationURI)
-	mux.HandleFunc("POST /v1/connectors/{id}/user-info", s.userInfo)
-	mux.HandleFunc("POST /v1/connectors/{id}/refresh", s.refresh)
-	mux.HandleFunc("GET /v1/connectors/{id}/users/{userId}/tokens", s.vaultTokens)
-	mux.HandleFunc("DELETE /v1/connectors/{id}/users/{userId}/tokens", s.deleteVaultTokens)
+	// Each route names the scope a key needs (none: any valid key); a route
+	// with {id} also needs the connector among the key's.
+	s.route(mux, "GET /v1/connectors", "", s.listConnectors)
+	s.route(mux, "GET /v1/connectors/{id}", "", s.describeConnector)
+	s.route(mux, "POST /v1/connectors/{id}/authorization-uri", apikey.SignIn, s.authorizationURI)
+	s.route(mux, "POST /v1/connectors/{id}/user-info", apikey.SignIn, s.userInfo)
+	s.route(mux, "POST /v1/connectors/{id}/refresh", apikey.SignIn, s.refresh)
+	s.route(mux, "GET /v1/connectors/{id}/users/{userId}/tokens", apikey.TokensRead, s.vaultTokens)
+	s.route(mux, "DELETE /v1/connectors/{id}/users/{userId}/tokens", apikey.TokensDelete, s.deleteVaultTokens)
 	if s.settings.Reload != nil {
-		mux.HandleFunc("POST /v1/admin/reload", s.reload)
+		s.route(mux, "POST /v1/admin/reload", apikey.Admin, s.reload)
 	}
-	mux.HandleFunc("GET /v1/openapi.json", s.openAPIDocument)
+	s.route(mux, "GET /v1/openapi.json", "", s.openAPIDocument)
 	mux.HandleFunc(apiFallback, s.noSuchAPIRoute)
 	return mux
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/host/vault"
@@ -93,6 +94,13 @@ func (s *Server) vaultTokens(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, s.vaultError(err, id))
 		return
+	}
+	// The refresh token outlives every access token it makes: only a key
+	// that holds tokens:read_refresh gets it.
+	if tokens != nil && tokens.RefreshToken != "" && !callerKey(r).Has(apikey.TokensReadRefresh) {
+		t := *tokens
+		t.RefreshToken = ""
+		tokens = &t
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": tokens})
 }

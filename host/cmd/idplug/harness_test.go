@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 // idplugProc is an `idplug serve` process started by a test.
 type idplugProc struct {
 	URL        string
+	apiKey     string // sent by call when it is given none: harnessAPIKey, when startIdplug added it
 	configPath string
 	cmd        *exec.Cmd
 	logs       *syncBuffer
@@ -99,13 +100,32 @@ func startIdplug(t *testing.T, pluginDir, config string) *idplugProc {
 	t.Helper()
 	bin := plugintest.Binary(t, "./host/cmd/idplug")
 	cfgPath := filepath.Join(t.TempDir(), "idplug.yaml")
-	config = strings.ReplaceAll(config, "PLUGIN_DIR", pluginDir)
+	config, keyed := withHarnessKey(strings.ReplaceAll(config, "PLUGIN_DIR", pluginDir))
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey)
-	return runIdplug(t, cmd, cfgPath)
+	p := runIdplug(t, cmd, cfgPath)
+	if keyed {
+		p.apiKey = harnessAPIKey
+	}
+	return p
+}
+
+// harnessAPIKey is the key startIdplug adds to a configuration that names no
+// api_keys (/v1 is closed without one); call and the other helpers send it.
+const harnessAPIKey = "harness-0123456789abcdef0123456789abcdef"
+
+// withHarnessKey adds api_keys: [harnessAPIKey] to a configuration without api_keys.
+func withHarnessKey(config string) (string, bool) {
+	if strings.Contains(config, "api_keys") {
+		return config, false
+	}
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(config), "{"); ok { // a JSON document
+		return `{"api_keys":["` + harnessAPIKey + `"],` + rest, true
+	}
+	return strings.TrimRight(config, "\n") + "\napi_keys: [\"" + harnessAPIKey + "\"]\n", true
 }
 
 // runIdplug starts cmd, an `idplug serve`, and returns once it listens; the test
@@ -180,6 +200,9 @@ func (p *idplugProc) call(t *testing.T, method, path, apiKey string, body any) (
 		r = bytes.NewReader(j)
 	}
 	req, _ := http.NewRequest(method, p.URL+path, r)
+	if apiKey == "" {
+		apiKey = p.apiKey
+	}
 	if apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 	}
@@ -225,7 +248,10 @@ func mustEqual(t *testing.T, what string, got, want any) {
 // (no answer at all) fails the test.
 func postJSON(t *testing.T, client *http.Client, url string, body any) (int, map[string]any) {
 	j, _ := json.Marshal(body)
-	resp, err := client.Post(url, "application/json", bytes.NewReader(j))
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(j))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+harnessAPIKey)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Errorf("POST %s: no answer: %v", url, err)
 		return 0, nil

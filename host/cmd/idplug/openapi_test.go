@@ -124,6 +124,9 @@ func newAPIValidator(t *testing.T, p *idplugProc, apiKey string) *apiValidator {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if apiKey == "" {
+		apiKey = p.apiKey
+	}
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

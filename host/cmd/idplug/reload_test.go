@@ -10,7 +10,11 @@ import (
 // rewrite replaces the running idplug's configuration file.
 func (p *idplugProc) rewrite(t *testing.T, pluginDir, config string) {
 	t.Helper()
-	if err := os.WriteFile(p.configPath, []byte(strings.ReplaceAll(config, "PLUGIN_DIR", pluginDir)), 0o600); err != nil {
+	config = strings.ReplaceAll(config, "PLUGIN_DIR", pluginDir)
+	if p.apiKey != "" {
+		config, _ = withHarnessKey(config)
+	}
+	if err := os.WriteFile(p.configPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -102,6 +102,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		log.Info("store opened", "backend", st.Backend(), "schema", store.SchemaVersion())
 	}
 	d := &daemon{path: path, log: log, host: h, cfg: cfg, store: st, metrics: m}
+	warnKeys(cfg, log)
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
 	d.srv = server.New(h, sealer, m, log.Named("http"), server.Settings{
 		AccessLog: newLogger(cfg, sink.Buffered()).Named("http"),
@@ -225,11 +226,24 @@ func (d *daemon) reload(ctx context.Context) error {
 		return err
 	}
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
+	warnKeys(cfg, d.log)
 	d.mountProvider(cfg, prov)
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
 	return nil
+}
+
+// warnKeys says what the API keys leave open: a plain key may do everything
+// (its meaning for one more release), and no key closes /v1.
+func warnKeys(cfg *config.Config, log hclog.Logger) {
+	if n := cfg.PlainAPIKeys(); n > 0 {
+		log.Warn("api_keys written as plain strings may do everything on every connector, refresh tokens included; "+
+			"give each {key, scopes, connectors} (a plain string will mean no scope in the next release)", "plain_keys", n)
+	}
+	if len(cfg.APIKeys) == 0 {
+		log.Info("/v1 is closed: no api_keys are configured")
+	}
 }
 
 // buildProvider makes the OpenID Provider of cfg (nil when cfg has no provider

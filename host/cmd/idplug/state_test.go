@@ -390,6 +390,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 // callQuiet is call without the testing.T, for goroutines: a transport error is status 0.
 func (p *idplugProc) callQuiet(method, path string) (int, map[string]any) {
 	req, _ := http.NewRequest(method, p.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+p.apiKey)
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return 0, map[string]any{"error": err.Error()}
@@ -588,7 +589,10 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 
 func postQuiet(p *idplugProc, path string, body any) (int, map[string]any) {
 	j, _ := json.Marshal(body)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Post(p.URL+path, "application/json", bytes.NewReader(j))
+	req, _ := http.NewRequest("POST", p.URL+path, bytes.NewReader(j))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+p.apiKey)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return 0, nil
 	}

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/idplug/idplug/host/config/internal/walk"
+	"go.yaml.in/yaml/v3"
+)
+
+// Limits of the listeners.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	MaxReadHeaderTimeout     = time.Minute
+	DefaultMaxConnections    = 1024
+	MaxMaxConnections        = 1 << 20
+)
+
+var (
+	httpKeys    = []string{"read_header_timeout", "max_connections"}
+	metricsKeys = []string{"connector_labels"}
+)
+
+// HTTP is the http section: how much the listeners take before a request is read.
+type HTTP struct {
+	// ReadHeaderTimeout bounds how long a client may take to send a request's
+	// headers (a slow client holds a connection, not more).
+	ReadHeaderTimeout time.Duration
+	// MaxConnections caps the connections each listener holds open at once;
+	// further ones wait in the kernel's queue until one closes.
+	MaxConnections int
+}
+
+// Metrics is the metrics section.
+type Metrics struct {
+	// ConnectorLabels labels metrics with connector instance ids. Off by
+	// default when /metrics is on the public listener: the ids say which
+	// providers this host signs in with, and the counts how often.
+	ConnectorLabels bool
+}
+
+func (d *decoder) httpSection(cfg *Config, fs walk.Fields) {
+	cfg.HTTP = HTTP{ReadHeaderTimeout: DefaultReadHeaderTimeout, MaxConnections: DefaultMaxConnections}
+	hfs, ok := d.section(fs, "http", httpKeys, "{read_header_timeout: 5s, max_connections: 1024}")
+	if !ok {
+		return
+	}
+	cfg.HTTP.ReadHeaderTimeout = d.duration(hfs, "read_header_timeout", DefaultReadHeaderTimeout, MaxReadHeaderTimeout)
+	if s, set, at := hfs.Text("max_connections"); set {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil || n < 1:
+			d.ps.Add(at.Path, at.Pos, "%q must be a whole number of 1 or more", s)
+		case n > MaxMaxConnections:
+			d.ps.Add(at.Path, at.Pos, "%d is more than the maximum of %d", n, MaxMaxConnections)
+		default:
+			cfg.HTTP.MaxConnections = n
+		}
+	}
+}
+
+func (d *decoder) metricsSection(cfg *Config, fs walk.Fields) {
+	mfs, ok := d.section(fs, "metrics", metricsKeys, "{connector_labels: true}")
+	if !ok {
+		return
+	}
+	if s, set, at := mfs.Text("connector_labels"); set {
+		switch s {
+		case "true":
+			cfg.Metrics.ConnectorLabels = true
+		case "false":
+		default:
+			d.ps.Add(at.Path, at.Pos, "must be true or false")
+		}
+	}
+}
+
+// section returns the fields of an optional mapping section; ok is false when
+// it is absent or not a mapping (which is reported, with example).
+func (d *decoder) section(fs walk.Fields, key string, keys []string, example string) (walk.Fields, bool) {
+	e, ok, at := fs.At(key)
+	if !ok {
+		return walk.Fields{}, false
+	}
+	v := walk.Deref(e.Value)
+	if v.Kind != yaml.MappingNode {
+		d.ps.Add(at.Path, at.Pos, "must be a mapping, like %s", example)
+		return walk.Fields{}, false
+	}
+	sfs := d.Known(v, at.Path, keys)
+	sfs.Pos = walk.PosOf(v)
+	return sfs, true
+}
