@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/sdk"
