@@ -34,13 +34,23 @@ var encoding = base64.RawURLEncoding.Strict()
 
 // Seal returns a token carrying payload for purpose, valid for ttl.
 func (s *Sealer) Seal(purpose string, payload []byte, ttl time.Duration) (string, error) {
+	if len(payload) > MaxPayloadLen {
+		return "", fmt.Errorf("seal: payload is %d bytes; the limit is %d", len(payload), MaxPayloadLen)
+	}
+	raw, err := s.sealRaw(purpose, payload, ttl)
+	if err != nil {
+		return "", err
+	}
+	return encoding.EncodeToString(raw), nil
+}
+
+// sealRaw is Seal without the text encoding and its size limit.
+func (s *Sealer) sealRaw(purpose string, payload []byte, ttl time.Duration) ([]byte, error) {
 	switch {
 	case purpose == "":
-		return "", errors.New("seal: purpose is empty")
+		return nil, errors.New("seal: purpose is empty")
 	case ttl <= 0:
-		return "", fmt.Errorf("seal: ttl %s is not positive", ttl)
-	case len(payload) > MaxPayloadLen:
-		return "", fmt.Errorf("seal: payload is %d bytes; the limit is %d", len(payload), MaxPayloadLen)
+		return nil, fmt.Errorf("seal: ttl %s is not positive", ttl)
 	}
 	k := s.keys[0]
 	raw := make([]byte, headerLen, minRawLen+len(payload))
@@ -51,8 +61,7 @@ func (s *Sealer) Seal(purpose string, payload []byte, ttl time.Duration) (string
 	binary.BigEndian.PutUint64(plain, uint64(s.now().Add(ttl).UnixMilli()))
 	copy(plain[expiryLen:], payload)
 
-	raw = k.aead.Seal(raw, nil, plain, additionalData(raw[:headerLen], purpose))
-	return encoding.EncodeToString(raw), nil
+	return k.aead.Seal(raw, nil, plain, additionalData(raw[:headerLen], purpose)), nil
 }
 
 // Open returns the payload of a token sealed for purpose. It fails with an
@@ -69,9 +78,15 @@ func (s *Sealer) Open(purpose string, token string) ([]byte, error) {
 		}
 	}
 	raw, err := encoding.DecodeString(token)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, fmt.Errorf("%w: not base64url", ErrMalformed)
+	}
+	return s.openRaw(purpose, raw)
+}
+
+// openRaw is Open after the text decoding.
+func (s *Sealer) openRaw(purpose string, raw []byte) ([]byte, error) {
+	switch {
 	case len(raw) < minRawLen:
 		return nil, fmt.Errorf("%w: too short", ErrMalformed)
 	case raw[0] != version1:
@@ -81,6 +96,7 @@ func (s *Sealer) Open(purpose string, token string) ([]byte, error) {
 	header := raw[:headerLen]
 	ad := additionalData(header, purpose)
 	var plain []byte
+	var err error
 	opened := false
 	for _, k := range s.keys {
 		if string(k.id[:]) != string(header[1:]) {

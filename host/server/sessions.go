@@ -23,6 +23,11 @@ import (
 // session cookie (userSessionPurpose) never opens as one, nor the reverse.
 const sessionRefPurpose = "user-session-ref"
 
+// sessionRowPurpose seals a stored session's row under the session keys, with
+// the row's id in the purpose (authenticated data): whoever can write the
+// store can neither edit a session nor move it to another id.
+func sessionRowPurpose(storedID string) string { return "user-session-row:" + storedID }
+
 type sessionRef struct {
 	ID string `json:"id"`
 }
@@ -47,7 +52,12 @@ func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo
 	}
 	ttl := s.settings.UserSessionTTL
 	ref := sessionRef{ID: newState()}
-	if err := st.PutSession(ctx, storedSessionID(ref.ID), data, time.Now().Add(ttl)); err != nil {
+	rowID := storedSessionID(ref.ID)
+	sealedRow, err := s.sealer().SealRecord(sessionRowPurpose(rowID), data, ttl)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.PutSession(ctx, rowID, sealedRow, time.Now().Add(ttl)); err != nil {
 		return nil, storeError(err, "")
 	}
 	sealed, err := s.sealJSON(sessionRefPurpose, ref, ttl)
@@ -64,8 +74,10 @@ func (s *Server) currentUser(r *http.Request) (userSession, bool) {
 	return sess, ok
 }
 
-// lookupUser reads the session the cookie names. A missing, altered, expired
-// or revoked session is false; a store that cannot be reached is an error.
+// lookupUser reads the session the cookie names. A missing, expired or revoked
+// session is false; a stored row that does not open (edited, moved to another
+// id) is session_invalid, logged at WARN; a row stored unsealed by an earlier
+// release is signed out; a store that cannot be reached is an error.
 func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 	var sess userSession
 	c, err := r.Cookie(s.cookies.sessionName())
@@ -81,15 +93,30 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 	if err := s.openJSON(sessionRefPurpose, c.Value, "the session", &ref); err != nil || ref.ID == "" {
 		return sess, false, nil
 	}
-	data, err := st.Session(r.Context(), storedSessionID(ref.ID), time.Now())
+	rowID := storedSessionID(ref.ID)
+	row, err := st.Session(r.Context(), rowID, time.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return sess, false, nil
 	case err != nil:
 		return sess, false, storeError(err, "")
 	}
-	if err := json.Unmarshal(data, &sess); err != nil {
-		return sess, false, nil
+	data, err := s.sealer().OpenRecord(sessionRowPurpose(rowID), row)
+	if err == nil {
+		err = json.Unmarshal(data, &sess)
+	}
+	if err != nil {
+		// Never the row's content, nor the cookie's id: only a prefix of the row's key.
+		if len(row) > 0 && row[0] == '{' {
+			// Stored unsealed by an earlier release (or written by hand): the
+			// user is signed out and signs in again.
+			s.log.Warn("a stored browser session is not sealed (stored by an earlier release, or written into the store); refused, the user signs in again",
+				"row", rowID[:12])
+			return sess, false, nil
+		}
+		s.log.Warn("a stored browser session does not open under the session keys: edited in the store, moved from another id, or sealed with a key no longer configured; refused",
+			"row", rowID[:12])
+		return sess, false, &sdk.Error{Code: CodeSessionInvalid, Message: "the stored session is not valid; sign in again"}
 	}
 	return sess, true, nil
 }
