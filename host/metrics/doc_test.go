@@ -38,7 +38,7 @@ var families = []family{
 	{"idplug_http_requests_total", "counter", []string{"route", "status"},
 		"HTTP requests, by route pattern and status."},
 	{"idplug_api_key_failures_total", "counter", []string{"reason"},
-		"Refused /v1 requests: invalid_key for a wrong API key, rate_limited for an address refused after too many."},
+		"Refused /v1 requests: invalid_key for a wrong API key, rate_limited for an address refused after too many, forbidden for a key outside its scopes."},
 	{"idplug_store_calls_total", "counter", []string{"backend", "op", "result"},
 		"Calls to the state store, by backend, operation and result (ok, used, not_found, unavailable)."},
 	{"idplug_store_call_duration_seconds", "histogram", []string{"backend", "op"},

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,5 +207,24 @@ func TestPluginLabelIsTheMetadataID(t *testing.T) {
 	}
 	if strings.Contains(e.raw, fileName) {
 		t.Errorf("/metrics shows the file name:\n%s", grepLines(e.raw, fileName))
+	}
+}
+
+// TestHideConnectors: with connector ids hidden, calls add up by plugin and no
+// series names the instance.
+func TestHideConnectors(t *testing.T) {
+	m := metrics.New()
+	m.HideConnectors()
+	for _, id := range []string{"acme-secret-partner", "other"} {
+		m.ObserveCall(host.CallInfo{Instance: id, Plugin: "oauth2", RPC: "AuthorizationURI", Duration: time.Millisecond})
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	text := rec.Body.String()
+	if strings.Contains(text, "acme-secret-partner") || strings.Contains(text, `connector="other"`) {
+		t.Fatal("a hidden connector id is in /metrics")
+	}
+	if !strings.Contains(text, `idplug_connector_calls_total{code="ok",connector="",plugin="oauth2",rpc="AuthorizationURI"} 2`) {
+		t.Fatalf("calls do not add up by plugin:\n%s", text)
 	}
 }

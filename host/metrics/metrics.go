@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/idplug/idplug/host"
@@ -26,7 +27,15 @@ type Metrics struct {
 	keyFailures  *prometheus.CounterVec
 	// providerEvents count the OpenID Provider's events.
 	providerEvents *prometheus.CounterVec
+	// hideConnectors leaves connector ids out of the labels (HideConnectors).
+	hideConnectors atomic.Bool
 }
+
+// HideConnectors leaves connector instance ids out of every series from now
+// on (the connector label is empty; calls add up by plugin): for a /metrics
+// that anyone reaching the public listener can read, where the ids would say
+// which providers this host signs in with, and how often.
+func (m *Metrics) HideConnectors() { m.hideConnectors.Store(true) }
 
 // New makes the collectors and registers them, with Go and process metrics.
 func New() *Metrics {
@@ -51,7 +60,7 @@ func New() *Metrics {
 		}, []string{"route", "status"}),
 		keyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idplug_api_key_failures_total",
-			Help: "Refused /v1 requests: invalid_key for a wrong API key, rate_limited for an address refused after too many.",
+			Help: "Refused /v1 requests: invalid_key for a wrong API key, rate_limited for an address refused after too many, forbidden for a key outside its scopes.",
 		}, []string{"reason"}),
 	}
 	m.state = newStateMetrics()
@@ -75,8 +84,12 @@ func (m *Metrics) ObserveCall(c host.CallInfo) {
 			code = CodeLabel(e.Code)
 		}
 	}
-	m.calls.WithLabelValues(c.Instance, c.Plugin, c.RPC, code).Inc()
-	m.callDuration.WithLabelValues(c.Instance, c.Plugin, c.RPC).Observe(c.Duration.Seconds())
+	instance := c.Instance
+	if m.hideConnectors.Load() {
+		instance = ""
+	}
+	m.calls.WithLabelValues(instance, c.Plugin, c.RPC, code).Inc()
+	m.callDuration.WithLabelValues(instance, c.Plugin, c.RPC).Observe(c.Duration.Seconds())
 }
 
 // PluginRestarted counts a restart; use it as host.Options.OnRestart.

@@ -48,9 +48,23 @@ func (s *Server) sealer() *seal.Sealer { return s.secrets.Load().sealer }
 
 type keyContext struct{}
 
+// withCallerKey records the key that authenticated r: in the request's info
+// when the access log made one (the request then stays the one the muxes
+// fill in, so the log sees its route), else in a copy's context.
+func withCallerKey(r *http.Request, k apikey.Key) *http.Request {
+	if info := infoOf(r); info != nil {
+		info.key, info.keyed = k, true
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), keyContext{}, k))
+}
+
 // callerKey is the key that authenticated r; a key with every scope when /v1
-// is served without keys (Settings.KeylessAPI).
+// is served without keys (Settings.KeylessAPI); no scope at all otherwise.
 func callerKey(r *http.Request) apikey.Key {
+	if info := infoOf(r); info != nil && info.keyed {
+		return info.key
+	}
 	if k, ok := r.Context().Value(keyContext{}).(apikey.Key); ok {
 		return k
 	}
@@ -68,7 +82,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 		keys := s.secrets.Load().apiKeys
 		if len(keys) == 0 {
 			if s.settings.KeylessAPI {
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, apikey.Unscoped(""))))
+				next.ServeHTTP(w, withCallerKey(r, apikey.Unscoped("")))
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idplug"`)
@@ -104,7 +118,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: "the API key is not valid"})
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, keys[found].key)))
+		next.ServeHTTP(w, withCallerKey(r, keys[found].key))
 	})
 }
 

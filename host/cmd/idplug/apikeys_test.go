@@ -119,8 +119,14 @@ func TestScopedAPIKeys(t *testing.T) {
 	expect("vault delete, delete key", "DELETE", tokens, deleteKey, nil, 200)
 
 	expect("no key", "GET", "/v1/connectors", "", nil, 401)
-	if logs := p.logs.String(); strings.Contains(logs, "scope-") || strings.Contains(logs, rt) {
+	p.stop(t) // flushes the access log
+	logs := p.logs.String()
+	if strings.Contains(logs, "scope-") || strings.Contains(logs, rt) {
 		t.Fatal("the log holds an API key or a token")
+	}
+	// Access lines name the vault's user by a hash only.
+	if strings.Contains(logs, "/users/alice") || !strings.Contains(logs, "/v1/connectors/acme/users/~") {
+		t.Fatal("the access log names the user of a vault path, or lost the line")
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/procs"
+	"golang.org/x/net/netutil"
 )
 
 // serveGCHeadroom is how far idplug serve's heap may grow over its live memory
@@ -63,6 +64,10 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	defer sink.Close()
 	log := newLogger(cfg, sink.Direct())
 	m := metrics.New()
+	// A public /metrics names no connector unless the operator says so.
+	if cfg.AdminListen == "" && !cfg.Metrics.ConnectorLabels {
+		m.HideConnectors()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	// From the start, so a SIGHUP sent while plugins are still starting (or just as
@@ -136,7 +141,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			defer tuner.Leave()
 			d.srv.ServeHTTP(w, r)
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.CallTimeout + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -153,7 +158,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
 		"admin_address", adminAddr, "connectors", len(h.Instances()), "plugins", len(h.Plugins()), "pid", os.Getpid())
-	go func() { errc <- httpSrv.Serve(lis) }()
+	go func() { errc <- httpSrv.Serve(netutil.LimitListener(lis, cfg.HTTP.MaxConnections)) }()
 
 	for {
 		select {
@@ -192,9 +197,9 @@ func serveAdmin(cfg *config.Config, h http.Handler, errLog *stdlog.Logger, errc 
 	if err != nil {
 		return nil, "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
-	go func() { errc <- srv.Serve(lis) }()
+	go func() { errc <- srv.Serve(netutil.LimitListener(lis, cfg.HTTP.MaxConnections)) }()
 	return srv, lis.Addr().String(), nil
 }
 
@@ -308,6 +313,8 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 		{"vault_keys", oldVault, newVault},
 		{"sandbox", fmt.Sprint(old.Sandbox), fmt.Sprint(cfg.Sandbox)},
 		{"plugin_user", old.PluginUser, cfg.PluginUser},
+		{"http", old.HTTP, cfg.HTTP},
+		{"metrics", old.Metrics, cfg.Metrics},
 	} {
 		if f.old != f.new {
 			changed = append(changed, f.name)

@@ -178,8 +178,9 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	text, _ := io.ReadAll(resp.Body)
 	mustEqual(t, "metrics status", resp.StatusCode, 200)
 	for _, want := range []string{
-		`idplug_connector_calls_total{code="ok",connector="demo",plugin="example",rpc="AuthorizationURI"} 1`,
-		`idplug_connector_call_duration_seconds_count{connector="demo",plugin="example",rpc="AuthorizationURI"} 1`,
+		// The public /metrics names no connector (metrics: {connector_labels: true} would).
+		`idplug_connector_calls_total{code="ok",connector="",plugin="example",rpc="AuthorizationURI"} 1`,
+		`idplug_connector_call_duration_seconds_count{connector="",plugin="example",rpc="AuthorizationURI"} 1`,
 		`idplug_http_requests_total{route="POST /v1/connectors/{id}/authorization-uri",status="200"} 1`,
 	} {
 		if !strings.Contains(string(text), want) {

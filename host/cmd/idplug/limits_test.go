@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The listeners' limits and what /metrics shows, through the real binary.
+
+func TestMetricsConnectorLabelsOptIn(t *testing.T) {
+	cfg := exampleConfig + "metrics: {connector_labels: true}\n"
+	p := startIdplug(t, pluginFolder(t, "example"), cfg)
+	p.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789abcdef0123456789abcdef", map[string]any{"redirectUri": "https://app.test/cb"})
+	_, text := do(t, http.DefaultClient, "GET", p.URL+"/metrics", nil)
+	if !strings.Contains(text, `idplug_connector_calls_total{code="ok",connector="demo",plugin="example",rpc="AuthorizationURI"} 1`) {
+		t.Fatalf("connector_labels: true, yet no connector label:\n%s", text)
+	}
+}
+
+func TestReadHeaderTimeout(t *testing.T) {
+	cfg := exampleConfig + "http: {read_header_timeout: 1s}\n"
+	p := startIdplug(t, pluginFolder(t, "example"), cfg)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Half a request line, then nothing: idplug closes the connection.
+	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound for the test only
+	_, err = io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("a client that never finished its headers kept its connection")
+	}
+}
+
+func TestMaxConnections(t *testing.T) {
+	cfg := exampleConfig + "http: {max_connections: 2}\n"
+	p := startIdplug(t, pluginFolder(t, "example"), cfg)
+	addr := strings.TrimPrefix(p.URL, "http://")
+	// Two kept-alive connections, each answered once: both are accepted and held.
+	held := make([]net.Conn, 2)
+	for i := range held {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if status := roundTrip(t, c, 30*time.Second); status != 200 {
+			t.Fatalf("held connection %d: status %d", i, status)
+		}
+		held[i] = c
+	}
+	third, err := net.Dial("tcp", addr) // queued by the kernel, not accepted
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if _, err := third.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = third.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := third.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a third connection was served while two were held: %v", err)
+	}
+	held[0].Close() // a slot frees: the third is accepted and answered
+	_ = third.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(third), nil)
+	if err != nil {
+		t.Fatalf("the queued connection was not served once a slot freed: %v", err)
+	}
+	resp.Body.Close()
+	mustEqual(t, "queued request status", resp.StatusCode, 200)
+}
+
+// roundTrip sends GET /healthz on c, keeping it alive, and returns the status.
+func roundTrip(t *testing.T, c net.Conn, bound time.Duration) int {
+	t.Helper()
+	if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(bound))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	_ = c.SetReadDeadline(time.Time{})
+	return resp.StatusCode
+}
