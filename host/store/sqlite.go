@@ -356,6 +356,10 @@ func (s *sqliteStore) eachTokens(ctx context.Context, fn func(TokenRecord) (*Tok
 		return 0, err
 	}
 	defer tx.Rollback()
+	// Replaced records are zeroed where they lay, not left in free space.
+	if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return 0, err
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+sqliteTokenColumns+` FROM vault_tokens ORDER BY connector, user_id`)
 	if err != nil {
 		return 0, err
@@ -387,6 +391,22 @@ func (s *sqliteStore) eachTokens(ctx context.Context, fn func(TokenRecord) (*Tok
 		}
 	}
 	return n, tx.Commit()
+}
+
+// Checkpoint copies the write-ahead log into the database file and truncates
+// it (Checkpointer).
+func (s *sqliteStore) Checkpoint(ctx context.Context) error {
+	return s.write(ctx, func() error {
+		var busy, logFrames, moved int
+		if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &moved); err != nil {
+			return err
+		}
+		if busy != 0 {
+			return errors.New("the write-ahead log is held open by another process (a running idplug serve?): " +
+				"its old pages stay until that process checkpoints; run this again once it has stopped")
+		}
+		return nil
+	})
 }
 
 func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID string, expires time.Time) error {

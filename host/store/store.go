@@ -84,6 +84,14 @@ type Tokens interface {
 	EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error)
 }
 
+// Checkpointer is a store that keeps a write-ahead log beside its file
+// (SQLite). Checkpoint copies the log into the file and empties it, so that
+// replaced rows (vault records sealed under a retired key) are left in
+// neither; it fails when another process holds the log open.
+type Checkpointer interface {
+	Checkpoint(ctx context.Context) error
+}
+
 // Grants keeps the OpenID Provider's grants: one per authorization code
 // exchanged. A grant's refresh tokens carry its generation; using one moves the
 // grant to the next generation, so a refresh token used twice is caught

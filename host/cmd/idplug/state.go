@@ -134,6 +134,14 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s\n", n, v.KeyIDs()[0])
+	// Records sealed under the old keys must not linger in SQLite's log.
+	if c, ok := s.(store.Checkpointer); ok {
+		if err := c.Checkpoint(context.Background()); err != nil {
+			fmt.Fprintln(stderr, "idplug vault rekey: the records moved, but the store's log still holds the old ones:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "checkpointed the store's write-ahead log: no record sealed under an old key remains in it")
+	}
 	return 0
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -462,16 +463,24 @@ func TestSQLiteSingleUseVaultAndRekey(t *testing.T) {
 	p.stop(t)
 	checkNoPlaintext(t, dbPath, jsonPath(tokens, "tokens", "accessToken").(string), jsonPath(tokens, "tokens", "refreshToken").(string))
 
-	// Rotation: B first, A still opens; rekey moves every record to B.
+	// Rotation: B first, A still opens; rekey moves every record to B, with
+	// idplug running on the same file (its log then stays open).
 	cfgBA := stateConfig(t, sp, "sqlite:"+dbPath, vaultKeyB, vaultKeyA)
 	p = startIdplug(t, plugins, cfgBA)
 	_, body = p.call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
 	mustEqual(t, "read with B then A", jsonPath(body, "tokens", "accessToken"), jsonPath(tokens, "tokens", "accessToken"))
-	p.stop(t)
+	sealedUnderA := sealedRecord(t, dbPath)
 	out := runIdplugCommand(t, 0, "vault", "rekey", "--config", p.configPath)
-	if !strings.Contains(out, "re-encrypted 1 vault records") {
+	if !strings.Contains(out, "re-encrypted 1 vault records") || !strings.Contains(out, "checkpointed the store's write-ahead log") {
 		t.Fatalf("rekey said: %s", out)
 	}
+	// The record sealed under A is in neither the file nor its log any more.
+	for _, f := range []string{dbPath, dbPath + "-wal"} {
+		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, sealedUnderA) {
+			t.Fatalf("%s still holds the record sealed under the old key", filepath.Base(f))
+		}
+	}
+	p.stop(t)
 	p = startIdplug(t, plugins, stateConfig(t, sp, "sqlite:"+dbPath, vaultKeyB))
 	_, body = p.call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
 	mustEqual(t, "read with only B after rekey", jsonPath(body, "tokens", "accessToken"), jsonPath(tokens, "tokens", "accessToken"))
@@ -486,6 +495,24 @@ func TestSQLiteSingleUseVaultAndRekey(t *testing.T) {
 	if strings.Contains(p.logs.String(), vaultKeyA) || strings.Contains(p.logs.String(), jsonPath(tokens, "tokens", "accessToken").(string)) {
 		t.Fatal("the log holds a vault key or a token")
 	}
+}
+
+// sealedRecord reads the one vault record's sealed bytes from the SQLite file.
+func sealedRecord(t *testing.T, dbPath string) []byte {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var sealed []byte
+	if err := db.QueryRowContext(t.Context(), "SELECT sealed FROM vault_tokens").Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	if len(sealed) < 32 {
+		t.Fatalf("a sealed record of %d bytes", len(sealed))
+	}
+	return sealed
 }
 
 // checkNoPlaintext reads the SQLite files and fails on any token in the clear.
