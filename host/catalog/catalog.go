@@ -76,6 +76,9 @@ func Scan(dir string) (*Result, error) {
 	if why := untrusted(info); why != "" {
 		return nil, fmt.Errorf("plugin folder %s is %s: refusing to run anything from it", dir, why)
 	}
+	if why := checkParents(real); why != "" {
+		return nil, fmt.Errorf("plugin folder %s is %s: refusing to run anything from it", dir, why)
+	}
 	sums, err := readSums(real)
 	if err != nil {
 		return nil, err

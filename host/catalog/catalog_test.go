@@ -211,6 +211,11 @@ func TestScanRefusesTheFolder(t *testing.T) {
 			must(t, os.Chmod(dir, 0o770))
 			return dir
 		}, "writable by its group"},
+		"inside a folder everyone may write": {func(t *testing.T, dir string) string {
+			must(t, os.Chmod(dir, 0o777))
+			must(t, os.Mkdir(filepath.Join(dir, "plugins"), 0o755))
+			return filepath.Join(dir, "plugins")
+		}, "which every user may write without the sticky bit (mode -rwxrwxrwx)"},
 		"sums writable by others": {func(t *testing.T, dir string) string {
 			put(t, filepath.Join(dir, SumsFile), "", 0o666)
 			return dir
@@ -236,6 +241,18 @@ func TestScanRefusesTheFolder(t *testing.T) {
 				t.Fatalf("Scan = %v, %v; want an error with %q", res, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestScanAcceptsAStickyParent: a folder inside a world-writable parent with
+// the sticky bit (like /tmp) is fine: nobody else may rename it.
+func TestScanAcceptsAStickyParent(t *testing.T) {
+	parent := t.TempDir()
+	must(t, os.Chmod(parent, 0o777|os.ModeSticky))
+	dir := filepath.Join(parent, "plugins")
+	must(t, os.Mkdir(dir, 0o755))
+	if _, err := Scan(dir); err != nil {
+		t.Fatal(err)
 	}
 }
 

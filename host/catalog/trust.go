@@ -31,6 +31,26 @@ func untrusted(info fs.FileInfo) string {
 	return ""
 }
 
+// checkParents checks the folders above the plugin folder dir (a resolved,
+// absolute path), up to /: one that everyone may write without the sticky bit
+// lets anyone rename the plugin folder away and put one of their own in its
+// place, so it is refused, as sshd refuses such a path. /tmp (sticky) passes.
+func checkParents(dir string) string {
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		if err != nil {
+			return fmt.Sprintf("its parent %s cannot be checked: %v", p, err)
+		}
+		if m := info.Mode(); m.Perm()&0o002 != 0 && m&fs.ModeSticky == 0 {
+			return fmt.Sprintf("inside %s, which every user may write without the sticky bit (mode %v): "+
+				"anyone could put another folder in its place; chmod o-w (or +t) %s", p, m.Perm(), p)
+		}
+		if p == filepath.Dir(p) {
+			return ""
+		}
+	}
+}
+
 // checkChain checks every folder below dir on the way to the resolved file real
 // (dir itself is checked by Scan). A link into a subfolder someone else can write
 // is refused like a file they can write.
@@ -72,6 +92,9 @@ func checkExecutable(info fs.FileInfo) string {
 // caller closes the file.
 func Open(dir, path string, checksum []byte) (*os.File, error) {
 	if dir != "" {
+		if why := checkParents(dir); why != "" {
+			return nil, fmt.Errorf("%s: plugin folder %s is %s", path, dir, why)
+		}
 		if why := checkChain(dir, path); why != "" {
 			return nil, fmt.Errorf("%s: %s", path, why)
 		}
