@@ -26,6 +26,8 @@ type config struct {
 	TeamID                string          `json:"teamId"`
 	FetchUserInfo         *bool           `json:"fetchUserInfo"`
 	MinKeyRefreshInterval json.RawMessage `json:"minKeyRefreshInterval"`
+	// EndpointHosts may serve discovered endpoints besides the issuer's origin.
+	EndpointHosts []string `json:"endpointHosts"`
 }
 
 // idTokenConfig is Logto's idTokenVerificationConfig: the options of jose's

@@ -49,8 +49,10 @@ type discoveryDocument struct {
 
 // parseDiscovery reads a discovery document and checks it against the configured
 // issuer: its issuer must be exactly that one (OIDC Discovery 1.0 section 4.3), or,
-// for Microsoft's multi-tenant endpoints, the "{tenantid}" template for it.
-func parseDiscovery(body []byte, issuer string) (*endpoints, error) {
+// for Microsoft's multi-tenant endpoints, the "{tenantid}" template for it; and
+// its endpoints must be where the issuer's are (checkDiscoveredEndpoint), or on
+// one of hosts.
+func parseDiscovery(body []byte, issuer string, hosts []string) (*endpoints, error) {
 	var d discoveryDocument
 	if err := json.Unmarshal(body, &d); err != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document is not valid: %v", err)
@@ -70,10 +72,16 @@ func parseDiscovery(body []byte, issuer string) (*endpoints, error) {
 		if err := oauth2kit.CheckHTTPURL(f.value); err != nil {
 			return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document's %s %v", f.name, err)
 		}
+		if err := checkDiscoveredEndpoint(f.name, f.value, issuer, hosts); err != nil {
+			return nil, err
+		}
 	}
 	if d.UserinfoEndpoint != "" {
 		if err := oauth2kit.CheckHTTPURL(d.UserinfoEndpoint); err != nil {
 			return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document's userinfo_endpoint %v", err)
+		}
+		if err := checkDiscoveredEndpoint("userinfo_endpoint", d.UserinfoEndpoint, issuer, hosts); err != nil {
+			return nil, err
 		}
 	}
 	return &endpoints{
@@ -101,11 +109,14 @@ type provider struct {
 	issuers []string // accepted iss values without discovery
 	// extraIssuers are accepted besides the discovered issuer (Google's scheme-less form).
 	extraIssuers []string
-	static       endpoints
-	http         *oauth2kit.HTTPClient
-	keys         *keySet
-	minFetch     time.Duration
-	now          func() time.Time
+	// endpointHosts may serve discovered endpoints besides the issuer's origin
+	// (host:port, lower case).
+	endpointHosts []string
+	static        endpoints
+	http          *oauth2kit.HTTPClient
+	keys          *keySet
+	minFetch      time.Duration
+	now           func() time.Time
 
 	mu        sync.Mutex
 	current   *endpoints
@@ -161,7 +172,7 @@ func (p *provider) fetchLocked(ctx context.Context) (*endpoints, error) {
 		}
 		return nil, err
 	}
-	e, err := parseDiscovery(doc.Body, p.issuer)
+	e, err := parseDiscovery(doc.Body, p.issuer, p.endpointHosts)
 	if err != nil {
 		return nil, err
 	}

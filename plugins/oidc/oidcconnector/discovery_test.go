@@ -41,18 +41,30 @@ func TestDiscoveryIsCachedUntilItExpires(t *testing.T) {
 func TestDiscoveryRefusals(t *testing.T) {
 	const iss = "https://id.example.com"
 	for name, doc := range map[string]string{
-		"another issuer":     `{"issuer":"https://evil.example","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
-		"no jwks_uri":        `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t"}`,
-		"script endpoint":    `{"issuer":"` + iss + `","authorization_endpoint":"javascript:alert(1)","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
-		"template elsewhere": `{"issuer":"https://evil.example/{tenantid}/v2.0","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
-		"not JSON":           `{"issuer":`,
+		"another issuer":           `{"issuer":"https://evil.example","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
+		"no jwks_uri":              `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t"}`,
+		"script endpoint":          `{"issuer":"` + iss + `","authorization_endpoint":"javascript:alert(1)","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
+		"template elsewhere":       `{"issuer":"https://evil.example/{tenantid}/v2.0","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
+		"not JSON":                 `{"issuer":`,
+		"token endpoint elsewhere": `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://collector.example/t","jwks_uri":"https://id.example.com/k"}`,
+		"token endpoint over http": `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"http://id.example.com/t","jwks_uri":"https://id.example.com/k"}`,
+		"another port":             `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com:8443/t","jwks_uri":"https://id.example.com/k"}`,
+		"userinfo elsewhere":       `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t","userinfo_endpoint":"https://collector.example/u","jwks_uri":"https://id.example.com/k"}`,
+		"keys elsewhere":           `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"https://id.example.com/t","jwks_uri":"https://keys.example/k"}`,
+		"allowed host over http":   `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"http://tokens.example.com/t","jwks_uri":"https://id.example.com/k"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseDiscovery([]byte(doc), iss)
+			_, err := parseDiscovery([]byte(doc), iss, []string{"tokens.example.com:443"})
 			if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidResponse {
 				t.Fatalf("err = %v, want invalid_response", err)
 			}
 		})
+	}
+	// A host the configuration names may serve endpoints; the issuer's origin
+	// with its default port spelled out is the same origin.
+	ok := `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com:443/a","token_endpoint":"https://tokens.example.com/t","jwks_uri":"https://id.example.com/k"}`
+	if _, err := parseDiscovery([]byte(ok), iss, []string{"tokens.example.com:443"}); err != nil {
+		t.Errorf("an endpoint on a named host: %v", err)
 	}
 	if !tenantTemplateMatches("https://login.microsoftonline.com/{tenantid}/v2.0", "https://login.microsoftonline.com/common/v2.0") {
 		t.Error("the multi-tenant template does not match common")

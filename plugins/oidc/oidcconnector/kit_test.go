@@ -27,6 +27,7 @@ func kitOptions() connectortest.Options {
 			"issuer":                     "https://id.example.com",
 			"tenant":                     nil,
 			"teamId":                     nil,
+			"endpointHosts":              []string{"tokens.example.com"},
 			"privateKey":                 nil,
 			"privateKeyId":               nil,
 			"privateKeySigningAlgorithm": nil,

@@ -82,6 +82,8 @@ func formItems() []sdk.FormItem {
 		{Key: "pkce", Label: "PKCE", Type: sdk.FormSelect, SelectItems: oauth2kit.SelectItems("S256", "none"), DefaultValue: "S256"},
 		{Key: "minKeyRefreshInterval", Label: "Minimum Key Refresh Interval", Type: sdk.FormText, DefaultValue: defaultMinKeyRefresh.String(),
 			Description: "The floor between two fetches of the keys forced by an unknown key id."},
+		{Key: "endpointHosts", Label: "Endpoint Hosts", Type: sdk.FormJSON, Placeholder: `["oauth2.googleapis.com"]`,
+			Description: "Hosts besides the issuer's that discovered endpoints may be on (the presets fill in their provider's)."},
 		{Key: "requestTimeout", Label: "Request Timeout", Type: sdk.FormText, DefaultValue: defaultRequestTimeout.String(), Description: "At most 9s."},
 		{Key: "caCertificates", Label: "Extra CA Certificates", Type: sdk.FormMultilineText, Placeholder: "-----BEGIN CERTIFICATE-----"},
 		{Key: "userAgent", Label: "User-Agent", Type: sdk.FormText, Placeholder: "idplug-oidc/<version>"},

@@ -53,6 +53,9 @@ func (c *config) applyPreset(p *sdk.ConfigError) *preset {
 	if c.Provider != providerApple && c.TeamID != "" {
 		p.Add("teamId", "is for provider apple")
 	}
+	if hosts, ok := presetEndpointHosts[c.Provider]; ok && c.EndpointHosts == nil {
+		c.EndpointHosts = hosts
+	}
 	switch c.Provider {
 	case "", providerGeneric:
 	case providerGoogle:

@@ -3,6 +3,7 @@ package oidcconnector
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ func (c *config) check(p *sdk.ConfigError) *Instance {
 	issuers := c.issuers(&idc, p)
 	static := c.staticEndpoints(&idc, p)
 	prov := newProvider(c.Issuer, issuers, static, httpClient, c.minKeyRefresh(p))
+	prov.endpointHosts = checkEndpointHosts(c.EndpointHosts, p)
 	authParams := c.authParams(&arc, p)
 	in := &Instance{
 		clientID:    c.ClientID,
@@ -134,6 +136,9 @@ func (c *config) issuers(idc *idTokenConfig, p *sdk.ConfigError) []string {
 	if c.Issuer != "" {
 		if err := oauth2kit.CheckHTTPURL(c.Issuer); err != nil {
 			p.Add("issuer", "%v", err)
+		} else if u, _ := url.Parse(c.Issuer); checkSecureURL(u) != nil {
+			// Discovery over http would let the network choose the endpoints.
+			p.Add("issuer", "%v", checkSecureURL(u))
 		}
 		if len(list) > 0 && !slices.Contains(list, c.Issuer) && !strings.Contains(c.Issuer, "{") {
 			p.Add("idTokenVerificationConfig.issuer", "names issuers other than issuer %q; leave it out to take the discovered one", c.Issuer)
