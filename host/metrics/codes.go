@@ -13,6 +13,7 @@ import (
 var apiCodes = []sdk.ErrorCode{
 	"unauthorized", "session_invalid", "session_expired", "request_too_large", "not_found",
 	"session_used", "store_unavailable", "method_not_allowed", "too_many_attempts", "cross_origin_request",
+	"forbidden",
 }
 
 // codes is the vocabulary of the code and result labels: the connector codes of

@@ -402,8 +402,8 @@ func (s *sqliteStore) Checkpoint(ctx context.Context) error {
 			return err
 		}
 		if busy != 0 {
-			return errors.New("the write-ahead log is held open by another process (a running idplug serve?): " +
-				"its old pages stay until that process checkpoints; run this again once it has stopped")
+			return errors.New("another process (idplug serve?) was using the write-ahead log: " +
+				"its old pages stay until the next checkpoint; run this again")
 		}
 		return nil
 	})

@@ -87,7 +87,7 @@ type Tokens interface {
 // Checkpointer is a store that keeps a write-ahead log beside its file
 // (SQLite). Checkpoint copies the log into the file and empties it, so that
 // replaced rows (vault records sealed under a retired key) are left in
-// neither; it fails when another process holds the log open.
+// neither; it fails when another process is using the log at that moment.
 type Checkpointer interface {
 	Checkpoint(ctx context.Context) error
 }
