@@ -62,7 +62,7 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 	} else {
 		return e, fmt.Errorf("idplug serve runs %d plugin processes, want 1", len(pids))
 	}
-	e.v1 = &suite.V1{URL: s.URL, Client: suite.NewHTTPClient()}
+	e.v1 = &suite.V1{URL: s.URL, Key: s.APIKey, Client: suite.NewHTTPClient()}
 	for range flowsPerCase {
 		f, err := e.v1.Authorize(ctx, "bench")
 		if err != nil {

@@ -24,6 +24,8 @@ import (
 type Serve struct {
 	URL string
 	PID int
+	// APIKey may call the sign-in routes of /v1.
+	APIKey string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -44,7 +46,11 @@ func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[strin
 	}
 	listen := lis.Addr().String()
 	lis.Close()
+	// /v1 is closed without a key: the benchmark's key may sign in, nothing more.
+	apiKey := make([]byte, 32)
+	_, _ = rand.Read(apiKey)
 	cfg, err := json.Marshal(map[string]any{
+		"api_keys":     []any{map[string]any{"key": hex.EncodeToString(apiKey), "scopes": []string{"signin"}}},
 		"listen":       listen,
 		"public_url":   "http://127.0.0.1:1",
 		"plugin_dir":   pluginDir,
@@ -76,7 +82,7 @@ func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[strin
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &Serve{URL: "http://" + listen, cmd: cmd, PID: cmd.Process.Pid, done: make(chan struct{})}
+	s := &Serve{URL: "http://" + listen, APIKey: hex.EncodeToString(apiKey), cmd: cmd, PID: cmd.Process.Pid, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		sc := bufio.NewScanner(stderr)
@@ -142,6 +148,7 @@ func (s *Serve) Stop() {
 // V1 is a client of idplug's /v1 API.
 type V1 struct {
 	URL    string
+	Key    string // the API key, sent as a bearer token
 	Client *http.Client
 }
 
@@ -188,6 +195,7 @@ func (v *V1) post(ctx context.Context, path string, body, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+v.Key)
 	resp, err := v.Client.Do(req)
 	if err != nil {
 		return err
