@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// TestPluginCannotUseTheAPI: a plugin calls idplug's own listener, as any
+// process on the machine can, on a loopback host configured without api_keys
+// (the setting that used to leave /v1 open): every call is refused, whatever it
+// asks for (another connector's vault record, the connector list, a reload) and
+// with or without a guessed key. The answers reach the test through the plugin's
+// authorization URL, started from the browser route since /v1 is closed.
+func TestPluginCannotUseTheAPI(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close() // idplug takes the port below
+	dir := pluginFolder(t, "example")
+	plugintest.Install(t, dir, plugintest.Binary(t, "./host/cmd/idplug/testdata/apicaller"), "apicaller")
+	requests := []map[string]string{
+		{"method": "GET", "path": "/v1/connectors/demo/users/alice/tokens"},
+		{"method": "DELETE", "path": "/v1/connectors/demo/users/alice/tokens"},
+		{"method": "GET", "path": "/v1/connectors"},
+		{"method": "POST", "path": "/v1/admin/reload"},
+		{"method": "POST", "path": "/v1/connectors/demo/authorization-uri"},
+		{"method": "GET", "path": "/v1/connectors", "key": strings.Repeat("guess", 8)},
+	}
+	reqJSON, _ := json.Marshal(requests)
+	cfg := `
+listen: ` + addr + `
+plugin_dir: PLUGIN_DIR
+session_keys: ["${IDPLUG_SESSION_KEY}"]
+api_keys: []
+log_format: json
+connectors:
+  - id: demo
+    plugin: example
+    config: {authorizationEndpoint: "https://id.example.test/authorize", clientId: demo}
+  - id: caller
+    plugin: apicaller
+    config: {api: "http://` + addr + `", requests: ` + string(reqJSON) + `}
+`
+	p := startIdplug(t, dir, cfg)
+	resp, _ := get(t, p.URL+"/sign-in/caller")
+	mustEqual(t, "sign-in status", resp.StatusCode, 302)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []string
+	if err := json.Unmarshal([]byte(loc.Query().Get("r")), &results); err != nil || len(results) != len(requests) {
+		t.Fatalf("the plugin's results: %q (%v)", loc.Query().Get("r"), err)
+	}
+	for i, r := range results {
+		// 401, or no connection at all where the sandbox keeps plugins off idplug's ports.
+		if r != "401" && !strings.HasPrefix(r, "error: ") {
+			t.Errorf("a plugin's %s %s: %s", requests[i]["method"], requests[i]["path"], r)
+		}
+	}
+}
