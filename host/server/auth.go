@@ -118,7 +118,17 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: "the API key is not valid"})
 			return
 		}
-		next.ServeHTTP(w, withCallerKey(r, keys[found].key))
+		key := keys[found].key
+		// A route registered without route() has no declared scope: only an
+		// admin key may call it, so a route added in haste fails closed.
+		if pattern := s.apiPattern(r); pattern != "" && pattern != apiFallback {
+			if _, declared := s.scopes[pattern]; !declared && !key.Has(apikey.Admin) {
+				s.countAuthFailure("forbidden")
+				writeError(w, r, &sdk.Error{Code: CodeForbidden, Message: "this route declares no scope; only a key with the admin scope may call it"})
+				return
+			}
+		}
+		next.ServeHTTP(w, withCallerKey(r, key))
 	})
 }
 
@@ -128,6 +138,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 // through here, so a new one declares its scope where it is added.
 func (s *Server) route(mux *http.ServeMux, pattern string, scope apikey.Scope, h http.HandlerFunc) {
 	onConnector := strings.Contains(pattern, "{id}")
+	s.scopes[pattern] = scope
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		k := callerKey(r)
 		if scope != "" && !k.Has(scope) {
@@ -149,4 +160,13 @@ func (s *Server) countAuthFailure(reason string) {
 	if s.metrics != nil {
 		s.metrics.APIKeyFailure(reason)
 	}
+}
+
+// apiPattern is the /v1 route pattern r matches; "" when there is none.
+func (s *Server) apiPattern(r *http.Request) string {
+	if s.api == nil {
+		return ""
+	}
+	_, pattern := s.api.Handler(r)
+	return pattern
 }

@@ -83,6 +83,7 @@ type Server struct {
 	handler  http.Handler
 	admin    http.Handler
 	keep     tokenStorage
+	scopes   map[string]apikey.Scope // pattern -> scope of each /v1 route declared with route
 	vault    *vault.Keeper // nil without a store or vault keys
 	provider providerSlot  // the OpenID Provider, when mounted
 }
@@ -144,6 +145,7 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 
 func (s *Server) apiRoutes() *http.ServeMux {
 	mux := http.NewServeMux()
+	s.scopes = map[string]apikey.Scope{}
 	// Each route names the scope a key needs (none: any valid key); a route
 	// with {id} also needs the connector among the key's.
 	s.route(mux, "GET /v1/connectors", "", s.listConnectors)
