@@ -84,8 +84,8 @@ type Server struct {
 	admin    http.Handler
 	keep     tokenStorage
 	scopes   map[string]apikey.Scope // pattern -> scope of each /v1 route declared with route
-	vault    *vault.Keeper // nil without a store or vault keys
-	provider providerSlot  // the OpenID Provider, when mounted
+	vault    *vault.Keeper           // nil without a store or vault keys
+	provider providerSlot            // the OpenID Provider, when mounted
 }
 
 // New builds the server's routes over h (a *host.Host).
