@@ -114,7 +114,7 @@ func startIdplug(t *testing.T, pluginDir, config string) *idplugProc {
 }
 
 // harnessAPIKey is the key startIdplug adds to a configuration that names no
-// api_keys (/v1 is closed without one); call and the other helpers send it.
+// api_keys (/v1 is closed without one); call, postJSON, callQuiet and postQuiet send it.
 const harnessAPIKey = "harness-0123456789abcdef0123456789abcdef"
 
 // withHarnessKey adds api_keys: [harnessAPIKey] to a configuration without api_keys.
