@@ -124,7 +124,8 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 	}
 	if c.template != nil && c.templateFrom == proc {
 		// No call to the plugin: it built from this template itself.
-		auth, err := c.template.Build(req, nil)
+		var auth *sdk.Authorization
+		auth, err = c.template.Build(req, nil) // err, not a new one: observe reports it
 		return auth, err
 	}
 	auth, err := proc.AuthorizationURI(ctx, c.inst, req)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +44,9 @@ func TestHostBuildsTheDeclaredTemplate(t *testing.T) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, templatedPkg), "templated")
 	plugintest.Install(t, dir, plugintest.Binary(t, olderPkg), "older")
-	h := open(t, dir, host.Options{})
+	var mu sync.Mutex
+	var calls []host.CallInfo
+	h := open(t, dir, host.Options{OnCall: func(ci host.CallInfo) { mu.Lock(); calls = append(calls, ci); mu.Unlock() }})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := h.Configure(ctx, []host.InstanceConfig{
@@ -66,6 +69,16 @@ func TestHostBuildsTheDeclaredTemplate(t *testing.T) {
 	sum := sha256.Sum256([]byte(auth.Session["codeVerifier"]))
 	if q.Get("code_challenge") != base64.RawURLEncoding.EncodeToString(sum[:]) || auth.Session["state"] != "st-1" || auth.Session["from"] != "" {
 		t.Fatalf("session = %v for %s", auth.Session, auth.RedirectTo)
+	}
+	// A built URL is observed like a call, its refusal included.
+	if _, err := h.AuthorizationURI(ctx, "tmpl", "/relative", "st-3"); codeOf(err) != sdk.CodeInvalidRequestParameters {
+		t.Fatalf("relative redirect URI: err = %v", err)
+	}
+	mu.Lock()
+	last := calls[len(calls)-1]
+	mu.Unlock()
+	if last.Instance != "tmpl" || last.RPC != "AuthorizationURI" || codeOf(last.Err) != sdk.CodeInvalidRequestParameters {
+		t.Fatalf("observed %+v, want the refused build", last)
 	}
 	for id, want := range map[string]string{"asks": "https://plugin.test/", "old": "https://older.test/"} {
 		auth, err := h.AuthorizationURI(ctx, id, "https://app.test/cb", "st-2")

@@ -199,7 +199,6 @@ func (connector) Refresh(ctx context.Context, in *Instance, refreshToken string)
 	return tok.TokenSet(), nil
 }
 
-
 // VerifyIDToken runs the checks a sign-in's ID token gets (signature by the
 // provider's keys, iss, aud, azp, exp, iat, nbf and, when nonce is not empty, the
 // nonce) and returns the token's claims. It serves callers that receive ID tokens
