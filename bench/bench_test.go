@@ -18,6 +18,7 @@ import (
 	"github.com/idplug/idplug/bench/internal/stub"
 	"github.com/idplug/idplug/bench/internal/suite"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/internal/plugintest"
 	"github.com/idplug/idplug/plugins/oauth2/oauth2connector"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
@@ -98,10 +99,27 @@ func BenchmarkAuthorizationURL(b *testing.B) {
 	cfg := suite.ConnectorConfigJSON(stubURL(b))
 	ctx := context.Background()
 
+	// host: the plugin declared its template, and the host builds the URL.
 	b.Run("host", func(b *testing.B) {
 		h := openHost(b, []host.InstanceConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
 		loop(b, func() error {
 			_, err := h.AuthorizationURI(ctx, "bench", suite.RedirectURI, state)
+			return err
+		})
+	})
+
+	// host-asks-plugin: the call the host makes without a template (as before
+	// templates, and for connectors that declare none).
+	b.Run("host-asks-plugin", func(b *testing.B) {
+		h := openHost(b, []host.InstanceConfig{{ID: "bench", Plugin: "oauth2", Config: cfg}})
+		proc, ok := h.Plugin("oauth2")
+		if !ok {
+			b.Fatal("no oauth2 plugin")
+		}
+		inst := process.Instance{ID: "bench", Version: hex.EncodeToString(make([]byte, 16)), Config: cfg}
+		req := sdk.AuthorizationRequest{InstanceID: "bench", RedirectURI: suite.RedirectURI, State: state}
+		loop(b, func() error {
+			_, err := proc.AuthorizationURI(ctx, inst, req)
 			return err
 		})
 	})

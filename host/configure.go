@@ -115,14 +115,24 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			fields, err := procs[i].ValidateConfig(ctx, b.inst)
+			v, err := procs[i].Validate(ctx, b.inst)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				add(i, b.inst.ID, "config", "%v", err)
+				return
 			}
-			for _, f := range fields {
+			for _, f := range v.Fields {
 				add(i, b.inst.ID, "config."+f.Field, "%s", f.Message)
+			}
+			if v.Template != nil {
+				// The plugin's template makes URLs that go to browsers: a
+				// template that would weaken a flow is the plugin's fault.
+				if err := v.Template.Check(); err != nil {
+					add(i, b.inst.ID, "config", "plugin %s declared an authorization template that cannot be used: %v", b.cfg.Plugin, err)
+					return
+				}
+				b.template, b.templateFrom = v.Template, procs[i]
 			}
 		}()
 	}

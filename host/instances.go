@@ -52,6 +52,11 @@ type InstanceDetail struct {
 type instance struct {
 	cfg  InstanceConfig
 	inst process.Instance
+	// template is how the plugin said this configuration's authorization URLs
+	// are made; the host builds them itself while templateFrom, the process
+	// that said so, serves the instance. nil: every URL is asked for.
+	template     *sdk.AuthorizationTemplate
+	templateFrom *process.Process
 }
 
 // Instances lists the configured instances in configuration order.
@@ -116,6 +121,12 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 	req := sdk.AuthorizationRequest{InstanceID: id, RedirectURI: redirectURI, State: state}
 	for _, o := range opts {
 		o(&req)
+	}
+	if c.template != nil && c.templateFrom == proc {
+		// No call to the plugin: it built from this template itself.
+		var auth *sdk.Authorization
+		auth, err = c.template.Build(req, nil) // err, not a new one: observe reports it
+		return auth, err
 	}
 	auth, err := proc.AuthorizationURI(ctx, c.inst, req)
 	return auth, err

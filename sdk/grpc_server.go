@@ -37,11 +37,11 @@ func (s *grpcServer[C]) GetMetadata(context.Context, *connectorv1.GetMetadataReq
 }
 
 func (s *grpcServer[C]) ValidateConfig(_ context.Context, req *connectorv1.ValidateConfigRequest) (*connectorv1.ValidateConfigResponse, error) {
-	_, err := s.instances.get(req.GetInstance())
+	cfg, err := s.instances.get(req.GetInstance())
 	var ce *ConfigError
 	switch {
 	case err == nil:
-		return &connectorv1.ValidateConfigResponse{}, nil
+		return &connectorv1.ValidateConfigResponse{AuthorizationTemplate: s.template(req.GetInstance().GetId(), cfg)}, nil
 	case errors.As(err, &ce):
 		resp := &connectorv1.ValidateConfigResponse{}
 		for _, f := range ce.Fields {
@@ -51,6 +51,25 @@ func (s *grpcServer[C]) ValidateConfig(_ context.Context, req *connectorv1.Valid
 	default:
 		return nil, toStatus(err)
 	}
+}
+
+// template is the connector's authorization template for cfg, when it declares a
+// sound one. A template that fails its check is left out (and logged): the host
+// then calls GetAuthorizationUri, which still works.
+func (s *grpcServer[C]) template(instanceID string, cfg C) *connectorv1.AuthorizationTemplate {
+	tc, ok := s.conn.(AuthorizationTemplater[C])
+	if !ok {
+		return nil
+	}
+	t := tc.AuthorizationTemplate(cfg)
+	if t == nil {
+		return nil
+	}
+	if err := t.Check(); err != nil {
+		s.log.Warn("the connector's authorization template is not sound; the host will ask for each URL", "instance", instanceID, "error", err)
+		return nil
+	}
+	return Wire.AuthorizationTemplateToProto(t)
 }
 
 func (s *grpcServer[C]) GetAuthorizationUri(ctx context.Context, req *connectorv1.GetAuthorizationUriRequest) (*connectorv1.GetAuthorizationUriResponse, error) {

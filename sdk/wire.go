@@ -265,3 +265,51 @@ func (WireCodec) AuthorizationRequestFromProto(req *connectorv1.GetAuthorization
 		Scope:       req.GetScope(),
 	}
 }
+
+// AuthorizationTemplateToProto is nil for a nil template.
+func (WireCodec) AuthorizationTemplateToProto(t *AuthorizationTemplate) *connectorv1.AuthorizationTemplate {
+	if t == nil {
+		return nil
+	}
+	return &connectorv1.AuthorizationTemplate{
+		Endpoint:               t.Endpoint,
+		Params:                 t.Params,
+		StateParam:             t.StateParam,
+		RedirectUriParam:       t.RedirectURIParam,
+		ScopeParam:             t.ScopeParam,
+		Scope:                  t.Scope,
+		RequiredScopes:         t.RequiredScopes,
+		NonceParam:             t.NonceParam,
+		Pkce:                   t.PKCE,
+		SessionStateKey:        t.Session.State,
+		SessionRedirectUriKey:  t.Session.RedirectURI,
+		SessionCodeVerifierKey: t.Session.CodeVerifier,
+		SessionNonceKey:        t.Session.Nonce,
+		SessionFixed:           t.Session.Fixed,
+	}
+}
+
+// AuthorizationTemplateFromProto is nil when the plugin declared none.
+func (WireCodec) AuthorizationTemplateFromProto(t *connectorv1.AuthorizationTemplate) *AuthorizationTemplate {
+	if t == nil {
+		return nil
+	}
+	return &AuthorizationTemplate{
+		Endpoint:         t.GetEndpoint(),
+		Params:           t.GetParams(),
+		StateParam:       t.GetStateParam(),
+		RedirectURIParam: t.GetRedirectUriParam(),
+		ScopeParam:       t.GetScopeParam(),
+		Scope:            t.GetScope(),
+		RequiredScopes:   t.GetRequiredScopes(),
+		NonceParam:       t.GetNonceParam(),
+		PKCE:             t.GetPkce(),
+		Session: SessionTemplate{
+			State:        t.GetSessionStateKey(),
+			RedirectURI:  t.GetSessionRedirectUriKey(),
+			CodeVerifier: t.GetSessionCodeVerifierKey(),
+			Nonce:        t.GetSessionNonceKey(),
+			Fixed:        t.GetSessionFixed(),
+		},
+	}
+}

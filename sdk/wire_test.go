@@ -73,7 +73,8 @@ func TestWireRoundTrip(t *testing.T) {
 		Scope: "openid", ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)}
 	cerr := &Error{Code: CodeAuthorizationFailed, Message: "no", Details: map[string]any{"error": "access_denied", "status": 400.0}}
 	req := AuthorizationRequest{InstanceID: "i1", RedirectURI: "https://a.test/cb", State: "s", Scope: "openid email"}
-	for name, v := range map[string]any{"metadata": meta, "userInfo": user, "tokens": tokens, "error": cerr, "request": req} {
+	tmpl := fixtureTemplate()
+	for name, v := range map[string]any{"metadata": meta, "userInfo": user, "tokens": tokens, "error": cerr, "request": req, "template": tmpl} {
 		everyField(t, name, reflect.ValueOf(v))
 	}
 
@@ -91,6 +92,19 @@ func TestWireRoundTrip(t *testing.T) {
 	}
 	if got := Wire.AuthorizationRequestFromProto(Wire.AuthorizationRequestToProto(&connectorv1.Instance{Id: "i1"}, req)); got != req {
 		t.Errorf("request = %+v, want %+v", got, req)
+	}
+	if got := Wire.AuthorizationTemplateFromProto(Wire.AuthorizationTemplateToProto(tmpl)); !reflect.DeepEqual(got, tmpl) {
+		t.Errorf("template = %+v, want %+v", got, tmpl)
+	}
+}
+
+func fixtureTemplate() *AuthorizationTemplate {
+	return &AuthorizationTemplate{
+		Endpoint: "https://op.test/authorize?tenant=a", Params: map[string]string{"client_id": "c", "response_type": "code"},
+		StateParam: "state", RedirectURIParam: "redirect_uri", ScopeParam: "scope", Scope: "openid email",
+		RequiredScopes: []string{"openid"}, NonceParam: "nonce", PKCE: true,
+		Session: SessionTemplate{State: "state", RedirectURI: "redirectUri", CodeVerifier: "codeVerifier", Nonce: "nonce",
+			Fixed: map[string]string{"issuer": "https://op.test"}},
 	}
 }
 
@@ -110,6 +124,9 @@ func TestWireAbsentValues(t *testing.T) {
 	}
 	if req := Wire.AuthorizationRequestToProto(nil, AuthorizationRequest{RedirectURI: "https://a.test/cb", State: "s"}); req.Scope != nil {
 		t.Errorf("scope = %q, want absent when none was asked (the plugin then uses its configured scope)", req.GetScope())
+	}
+	if Wire.AuthorizationTemplateToProto(nil) != nil || Wire.AuthorizationTemplateFromProto(nil) != nil {
+		t.Error("a connector without a template must stay without one")
 	}
 	if e := Wire.ErrorFromProto(&connectorv1.ConnectorError{Message: "m"}); e.Code != CodeGeneral {
 		t.Errorf("code = %q, want %q for an error without one", e.Code, CodeGeneral)

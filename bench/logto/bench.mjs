@@ -7,6 +7,7 @@
 //   {"cmd":"init","config":{...},"redirectUri":"...","state":"..."}
 //   {"cmd":"authurl","durationMs":3000}                 sequential authorization URLs
 //   {"cmd":"signin","concurrency":16,"durationMs":2000} sign-in completions
+//   {"cmd":"signin","full":true,...}                    full sign-ins: authorization URL, then completion
 //   {"cmd":"exit"}
 import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
@@ -71,7 +72,7 @@ async function runAuthUrl(durationMs) {
   return { ops: lat.length, errors, firstError, elapsedNs, p50Ns: percentile(lat, 0.5), p99Ns: percentile(lat, 0.99) };
 }
 
-async function runSignIn(concurrency, durationMs) {
+async function runSignIn(concurrency, durationMs, full) {
   const getSession = makeGetSession({ redirectUri });
   const lat = [];
   let errors = 0;
@@ -82,6 +83,7 @@ async function runSignIn(concurrency, durationMs) {
     let now = process.hrtime.bigint();
     while (now < deadline) {
       try {
+        if (full) await authorizationUri();
         await signIn(getSession);
         const end = process.hrtime.bigint();
         lat.push(Number(end - now));
@@ -119,7 +121,7 @@ for await (const line of rl) {
         send({ ok: true, ...(await runAuthUrl(msg.durationMs)) });
         break;
       case 'signin':
-        send({ ok: true, ...(await runSignIn(msg.concurrency, msg.durationMs)) });
+        send({ ok: true, ...(await runSignIn(msg.concurrency, msg.durationMs, msg.full === true)) });
         break;
       case 'exit':
         send({ ok: true });

@@ -24,6 +24,25 @@ type Instance struct {
 // ValidateConfig asks the plugin whether inst's configuration is valid. A nil slice
 // means it is.
 func (p *Process) ValidateConfig(ctx context.Context, inst Instance) ([]sdk.FieldError, error) {
+	v, err := p.Validate(ctx, inst)
+	if err != nil {
+		return nil, err
+	}
+	return v.Fields, nil
+}
+
+// Validation is a plugin's answer about one configuration.
+type Validation struct {
+	// Fields are the problems; none when the configuration is valid.
+	Fields []sdk.FieldError
+	// Template is how the configuration's authorization URLs are made, when the
+	// plugin declared it (unchecked: the caller checks it); nil otherwise.
+	Template *sdk.AuthorizationTemplate
+}
+
+// Validate asks the plugin whether inst's configuration is valid and, when it is,
+// for the authorization template the plugin declares for it.
+func (p *Process) Validate(ctx context.Context, inst Instance) (*Validation, error) {
 	var resp *connectorv1.ValidateConfigResponse
 	err := p.invoke(ctx, "ValidateConfig", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
 		resp, err = c.rpc.ValidateConfig(ctx, &connectorv1.ValidateConfigRequest{Instance: in})
@@ -32,11 +51,14 @@ func (p *Process) ValidateConfig(ctx context.Context, inst Instance) ([]sdk.Fiel
 	if err != nil {
 		return nil, err
 	}
-	var out []sdk.FieldError
+	v := &Validation{}
 	for _, f := range resp.GetErrors() {
-		out = append(out, sdk.FieldError{Field: f.GetField(), Message: f.GetMessage()})
+		v.Fields = append(v.Fields, sdk.FieldError{Field: f.GetField(), Message: f.GetMessage()})
 	}
-	return out, nil
+	if len(v.Fields) == 0 {
+		v.Template = sdk.Wire.AuthorizationTemplateFromProto(resp.GetAuthorizationTemplate())
+	}
+	return v, nil
 }
 
 // AuthorizationURI asks for the URL that starts a sign-in.

@@ -21,9 +21,19 @@ const consumedMargin = 5 * time.Minute
 
 // stampFlow gives f a fresh id and its expiry, before it is sealed.
 func (s *Server) stampFlow(f flow) flow {
-	f.ID = newState()
+	f.ID = s.newFlowID()
 	f.Expires = time.Now().Add(s.settings.FlowTTL).Unix()
 	return f
+}
+
+// newFlowID is 256 random bits, named by the store's run when the store keeps
+// consumed flows in this process's memory (SQLite): after a crash, the ids of
+// flows from before it are told apart and refused.
+func (s *Server) newFlowID() string {
+	if r, ok := s.settings.Store.(store.RunScoped); ok {
+		return r.NewFlowID()
+	}
+	return newState()
 }
 
 // sealFlow stamps f and seals it.
@@ -50,7 +60,11 @@ func (s *Server) consumeFlow(ctx context.Context, f flow, what string) error {
 		return &sdk.Error{Code: CodeSessionInvalid, Message: what + " was sealed without an id for single use; start the sign-in again"}
 	}
 	err := s.settings.Store.ConsumeFlow(ctx, f.ID, time.Unix(f.Expires, 0).Add(consumedMargin))
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrStale):
+		return &sdk.Error{Code: CodeSessionExpired, Message: what + " was started before idplug restarted after an unclean stop (a crash, or a kill): " +
+			"whether it was finished before cannot be known, so it cannot be finished now; start the sign-in again"}
+	case err != nil:
 		return storeError(err, what+" was used already: a sign-in can be finished once; start again")
 	}
 	return nil

@@ -56,15 +56,7 @@ func AuthorizationURL(r AuthorizationRequest) (string, error) {
 
 // CheckAuthorizationRequest refuses what no authorization URL can be built from: a
 // redirect URI that is not absolute, or a missing state.
-func CheckAuthorizationRequest(req sdk.AuthorizationRequest) error {
-	if u, err := url.Parse(req.RedirectURI); err != nil || !u.IsAbs() {
-		return sdk.Errorf(sdk.CodeInvalidRequestParameters, "the redirect URI %q is not an absolute URL", req.RedirectURI)
-	}
-	if req.State == "" {
-		return sdk.Errorf(sdk.CodeInvalidRequestParameters, "the request has no state")
-	}
-	return nil
-}
+func CheckAuthorizationRequest(req sdk.AuthorizationRequest) error { return req.Check() }
 
 // RequestScope is the scope to ask for: the one the caller asked for this sign-in
 // when it did, the configured one otherwise.

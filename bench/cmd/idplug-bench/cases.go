@@ -19,6 +19,19 @@ type signInCase struct {
 	pids  func(e *env) map[string]int
 	op    func(e *env) suite.Op
 	logto bool
+	// full sign-ins start with the authorization URL (Logto's, when logto is set).
+	full bool
+}
+
+// fullV1 is a whole sign-in through /v1: authorization-uri, then user-info.
+func fullV1(v *suite.V1) suite.Op {
+	return func(ctx context.Context, w, i int) error {
+		f, err := v.Authorize(ctx, "bench")
+		if err != nil {
+			return err
+		}
+		return wantID(v.UserInfo(ctx, "bench", f, "bench-code"))
+	}
 }
 
 // wantID fails a sign-in that did not end with the stub's user.
@@ -41,6 +54,28 @@ var signInCases = []signInCase{
 				return wantID(e.v1.UserInfo(ctx, "bench", e.v1Flows[(w+i*16)%flowsPerCase], "bench-code"))
 			}
 		},
+	},
+	{
+		key: "full", label: "full: /v1, default (SQLite store)",
+		pids: func(e *env) map[string]int {
+			return map[string]int{"host": e.serveDefault.PID, "plugin": e.serveDefaultPl, "stub": e.stub.PID, "client": os.Getpid()}
+		},
+		op:   func(e *env) suite.Op { return fullV1(e.v1Default) },
+		full: true,
+	},
+	{
+		key: "fulloff", label: "full: /v1, store: {url: off}",
+		pids: func(e *env) map[string]int {
+			return map[string]int{"host": e.serve.PID, "plugin": e.servePl, "stub": e.stub.PID, "client": os.Getpid()}
+		},
+		op:   func(e *env) suite.Op { return fullV1(e.v1) },
+		full: true,
+	},
+	{
+		key: "logtofull", label: "full: Logto connector-oauth, Node",
+		pids:  func(e *env) map[string]int { return map[string]int{"node": e.logto.PID, "stub": e.stub.PID} },
+		logto: true,
+		full:  true,
 	},
 	{
 		key: "host", label: "host package (Go API)",

@@ -23,15 +23,19 @@ type env struct {
 	serve   *suite.Serve
 	servePl int // the plugin process of idplug serve
 	v1      *suite.V1
-	v1Flows []suite.Flow
-	host    *host.Host
-	hostPl  int
-	hostSes []sdk.Session
-	inproc  *oauth2connector.Instance
-	inSes   []sdk.Session
-	floor   *suite.Floor
-	logto   *logto
-	bridge  *bridge
+	// serveDefault is idplug serve with the default store (SQLite), for full sign-ins.
+	serveDefault   *suite.Serve
+	serveDefaultPl int
+	v1Default      *suite.V1
+	v1Flows        []suite.Flow
+	host           *host.Host
+	hostPl         int
+	hostSes        []sdk.Session
+	inproc         *oauth2connector.Instance
+	inSes          []sdk.Session
+	floor          *suite.Floor
+	logto          *logto
+	bridge         *bridge
 }
 
 // flowsPerCase is how many flows a case opens and completes in turn.
@@ -63,6 +67,24 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 		return e, fmt.Errorf("idplug serve runs %d plugin processes, want 1", len(pids))
 	}
 	e.v1 = &suite.V1{URL: s.URL, Key: s.APIKey, Client: suite.NewHTTPClient()}
+
+	// idplug serve as an operator runs it: the default store, SQLite.
+	defDir := filepath.Join(tmp, "serve-default")
+	if err := suite.PluginFolder(filepath.Join(defDir, "plugins"), o.plugin, "oauth2"); err != nil {
+		return e, err
+	}
+	sd, err := suite.StartServeWithStore(o.idplug, filepath.Join(defDir, "plugins"), defDir, o.logLevel, "",
+		[]map[string]any{{"id": "bench", "plugin": "oauth2", "config": cfg}})
+	if err != nil {
+		return e, err
+	}
+	e.serveDefault = sd
+	if pids := sd.PluginPIDs(); len(pids) == 1 {
+		e.serveDefaultPl = pids[0]
+	} else {
+		return e, fmt.Errorf("idplug serve (default store) runs %d plugin processes, want 1", len(pids))
+	}
+	e.v1Default = &suite.V1{URL: sd.URL, Key: sd.APIKey, Client: suite.NewHTTPClient()}
 	for range flowsPerCase {
 		f, err := e.v1.Authorize(ctx, "bench")
 		if err != nil {
@@ -131,5 +153,8 @@ func (e *env) close() {
 	}
 	if e.serve != nil {
 		e.serve.Stop()
+	}
+	if e.serveDefault != nil {
+		e.serveDefault.Stop()
 	}
 }

@@ -32,7 +32,7 @@ func (e *env) measure(c signInCase, conc int, d time.Duration) (suite.Sample, ma
 	var s suite.Sample
 	var err error
 	if c.logto {
-		s, err = e.logto.SignIn(conc, d)
+		s, err = e.logto.SignIn(conc, d, c.full)
 	} else {
 		s = suite.Run(context.Background(), conc, d, c.op(e))
 		if s.Errors > 0 {

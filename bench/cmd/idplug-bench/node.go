@@ -102,9 +102,10 @@ func (l *logto) AuthURL(d time.Duration) (suite.Result, error) {
 	return r, nil
 }
 
-// SignIn completes sign-ins from concurrency async workers for d.
-func (l *logto) SignIn(concurrency int, d time.Duration) (suite.Sample, error) {
-	a, err := l.call(map[string]any{"cmd": "signin", "concurrency": concurrency, "durationMs": d.Milliseconds()})
+// SignIn completes sign-ins from concurrency async workers for d; full ones
+// start with the authorization URL.
+func (l *logto) SignIn(concurrency int, d time.Duration, full bool) (suite.Sample, error) {
+	a, err := l.call(map[string]any{"cmd": "signin", "concurrency": concurrency, "durationMs": d.Milliseconds(), "full": full})
 	if err != nil {
 		return suite.Sample{}, err
 	}

@@ -16,7 +16,8 @@ import (
 )
 
 // profile runs the sign-in at concurrency 16 through /v1, the host package and
-// in-process, and records where the CPU time goes: perf for the idplug and plugin
+// in-process, and the full /v1 sign-in (default store) at concurrency 1, and
+// records where the CPU time goes: perf for the idplug and plugin
 // processes (Go keeps frame pointers, so perf sees Go stacks), runtime/pprof for this
 // process when it is the host. Reports land in dir.
 func profile(o options) error {
@@ -53,22 +54,27 @@ func profile(o options) error {
 	}
 
 	// /v1: perf on idplug serve and on its plugin.
-	if err := e.profiled(byKey["v1"], d, map[string]int{"v1-idplug": e.serve.PID, "v1-plugin": e.servePl}, ""); err != nil {
+	// The full /v1 sign-in as served by default, one at a time: the wake-ups of
+	// each process when nothing overlaps.
+	if err := e.profiled(byKey["full"], 1, d, map[string]int{"full-c1-idplug": e.serveDefault.PID, "full-c1-plugin": e.serveDefaultPl}, ""); err != nil {
+		return err
+	}
+	if err := e.profiled(byKey["v1"], 16, d, map[string]int{"v1-idplug": e.serve.PID, "v1-plugin": e.servePl}, ""); err != nil {
 		return err
 	}
 	// Host package: pprof of this process, perf on the plugin.
-	if err := e.profiled(byKey["host"], d, map[string]int{"host-plugin": e.hostPl}, "host-package"); err != nil {
+	if err := e.profiled(byKey["host"], 16, d, map[string]int{"host-plugin": e.hostPl}, "host-package"); err != nil {
 		return err
 	}
 	// In-process: pprof of this process.
-	if err := e.profiled(byKey["inprocess"], d, nil, "inprocess"); err != nil {
+	if err := e.profiled(byKey["inprocess"], 16, d, nil, "inprocess"); err != nil {
 		return err
 	}
 	logf("profiles written to %s", o.profileDir)
 	return nil
 }
 
-func (e *env) profiled(c signInCase, d time.Duration, perfPIDs map[string]int, pprofName string) error {
+func (e *env) profiled(c signInCase, conc int, d time.Duration, perfPIDs map[string]int, pprofName string) error {
 	dir := e.o.profileDir
 	var perfs []*exec.Cmd
 	for name, pid := range perfPIDs {
@@ -78,6 +84,12 @@ func (e *env) profiled(c signInCase, d time.Duration, perfPIDs map[string]int, p
 			return err
 		}
 		perfs = append(perfs, cmd)
+		// Wake-ups: context switches per process, over the same run.
+		stat := exec.Command("perf", "stat", "-e", "context-switches,task-clock", "-p", fmt.Sprint(pid), "-o", filepath.Join(dir, name+".stat.txt"))
+		if err := stat.Start(); err != nil {
+			return err
+		}
+		perfs = append(perfs, stat)
 	}
 	var pf *os.File
 	if pprofName != "" {
@@ -90,8 +102,8 @@ func (e *env) profiled(c signInCase, d time.Duration, perfPIDs map[string]int, p
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // let perf attach
-	logf("profiling sign-in %s at concurrency 16 for %s", c.key, d)
-	s := suite.Run(context.Background(), 16, d, c.op(e))
+	logf("profiling sign-in %s at concurrency %d for %s", c.key, conc, d)
+	s := suite.Run(context.Background(), conc, d, c.op(e))
 	if pf != nil {
 		pprof.StopCPUProfile()
 		pf.Close()
@@ -103,7 +115,7 @@ func (e *env) profiled(c signInCase, d time.Duration, perfPIDs map[string]int, p
 	if s.Errors > 0 {
 		return fmt.Errorf("%s: %d sign-ins failed: %v", c.key, s.Errors, s.FirstErr)
 	}
-	logf("%s: %.0f sign-ins/s while profiled", c.key, float64(s.Ops)/s.Elapsed.Seconds())
+	logf("%s: %.0f sign-ins/s while profiled (%d sign-ins: divide the .stat.txt counts by it)", c.key, float64(s.Ops)/s.Elapsed.Seconds(), s.Ops)
 	for name := range perfPIDs {
 		data := filepath.Join(dir, name+".perf.data")
 		for _, rep := range []struct{ suffix, children string }{{"flat", "--no-children"}, {"cumulative", "--children"}} {

@@ -42,6 +42,7 @@ type target struct {
 
 const (
 	authHost = "BenchmarkAuthorizationURL/host"
+	authAsk  = "BenchmarkAuthorizationURL/host-asks-plugin"
 	authBare = "BenchmarkAuthorizationURL/bare-go-plugin"
 	authIn   = "BenchmarkAuthorizationURL/in-process"
 	inst1    = "BenchmarkInstances/1"
@@ -152,10 +153,14 @@ func (r *report) evaluate() {
 	atMost := func(name string, v, bound float64) {
 		add(name, v, fmt.Sprintf("<= %.2fx", bound), func(v float64) bool { return v <= bound })
 	}
+	atLeast("full sign-in, concurrency 1: /v1 default (SQLite) / Logto in Node (ops/s)", r.roundRatio("full", "logtofull", 1), 1.4)
+	atLeast("full sign-in, concurrency 16: /v1 default (SQLite) / Logto in Node (ops/s)", r.roundRatio("full", "logtofull", 16), 3.5)
+	atLeast("full sign-in, concurrency 1: SQLite default / store off (ops/s)", r.roundRatio("full", "fulloff", 1), 0.95)
+	atLeast("full sign-in, concurrency 16: SQLite default / store off (ops/s)", r.roundRatio("full", "fulloff", 16), 0.95)
 	atLeast("sign-in, concurrency 1: host package / Logto (ops/s)", r.roundRatio("host", "logto", 1), 2)
 	atLeast("sign-in, concurrency 16: host package / Logto (ops/s)", r.roundRatio("host", "logto", 16), 5)
 	atLeast("sign-in, concurrency 16: host package / x/oauth2 floor (ops/s)", r.roundRatio("host", "xoauth2", 16), 0.6)
-	atMost("authorization URL: host / bare go-plugin (time per call)", r.pairRatio(authHost, authBare), 1.10)
+	atMost("authorization URL: host asking the plugin / bare go-plugin (time per call)", r.pairRatio(authAsk, authBare), 1.10)
 	atMost("per call: 10,000 instances / 1 instance (time per call)", r.pairRatio(inst10k, inst1), 1.05)
 	h, p := r.rssPerInstance()
 	add("resident memory per instance, host + plugin (KiB)", h+p, "< 10.0 KiB", func(v float64) bool { return v < 10 })
@@ -248,7 +253,8 @@ func (r *report) print(w io.Writer) {
 	}{
 		{"bare go-plugin gRPC call (floor)", authBare},
 		{"  the same with the host's 10s deadline", authBare + "-deadline"},
-		{"host package -> oauth2 plugin", authHost},
+		{"host package, built by the host (template)", authHost},
+		{"host package -> oauth2 plugin (asked)", authAsk},
 		{"oauth2 connector in-process", authIn},
 	} {
 		s := r.GoBench[row.name]
@@ -261,10 +267,17 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "   %-36s %8s %8s %8s   %8s %8s %8s  %6s %6s\n", "", "ops/s", "p50", "p99", "ops/s", "p50", "p99", "host", "Logto")
 	for _, c := range signInCases {
 		a, b := r.SignIn[c.key]["c1"], r.SignIn[c.key]["c16"]
+		// Full sign-ins compare with Logto's full sign-in, completions with its completion.
+		logto := "logto"
+		if c.full {
+			logto = "logtofull"
+		}
 		fmt.Fprintf(w, "   %-36s %8s %8s %8s   %8s %8s %8s  %6s %6s\n", c.label,
 			rate(a.OpsPerSec), dur(a.P50Ns), dur(a.P99Ns), rate(b.OpsPerSec), dur(b.P50Ns), dur(b.P99Ns),
-			times(r.roundRatio(c.key, "host", 16)), times(r.roundRatio(c.key, "logto", 16)))
+			times(r.roundRatio(c.key, "host", 16)), times(r.roundRatio(c.key, logto, 16)))
 	}
+	fmt.Fprintf(w, "   full: authorization URL, then completion; vs Logto is against Logto's full sign-in (c1: %s, c16: %s)\n",
+		times(r.roundRatio("full", "logtofull", 1)), times(r.roundRatio("full", "logtofull", 16)))
 	fmt.Fprintf(w, "\n   CPU time per sign-in, µs (user+system, /proc/<pid>/stat)\n")
 	roles := []string{"host", "plugin", "node", "stub", "client"}
 	fmt.Fprintf(w, "   %-36s %-43s %-43s\n", "", "  concurrency 1", "  concurrency 16")

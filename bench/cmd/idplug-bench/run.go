@@ -157,7 +157,7 @@ func run(o options) error {
 		return fmt.Errorf("the stub provider refused %d requests", stats.Refused)
 	}
 	e.close()
-	e.logto, e.host, e.serve, e.bridge = nil, nil, nil, nil
+	e.logto, e.host, e.serve, e.serveDefault, e.bridge = nil, nil, nil, nil, nil
 	return rep.finish(o, start, st)
 }
 

@@ -38,6 +38,12 @@ type Serve struct {
 // loopback port, logging at logLevel (info, the default, writes one line per
 // request). It returns once idplug answers /readyz; its log is read and dropped.
 func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[string]any) (*Serve, error) {
+	return StartServeWithStore(bin, pluginDir, workDir, logLevel, "off", connectors)
+}
+
+// StartServeWithStore is StartServe with the store at storeURL: "off", or empty
+// for the default (SQLite in workDir), as an operator's configuration has it.
+func StartServeWithStore(bin, pluginDir, workDir, logLevel, storeURL string, connectors []map[string]any) (*Serve, error) {
 	// A free port, found by listening on port 0 (at every log level, so idplug's
 	// "listening" line cannot be relied on).
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -49,7 +55,7 @@ func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[strin
 	// /v1 is closed without a key: the benchmark's key may sign in, nothing more.
 	apiKey := make([]byte, 32)
 	_, _ = rand.Read(apiKey)
-	cfg, err := json.Marshal(map[string]any{
+	settings := map[string]any{
 		"api_keys":     []any{map[string]any{"key": hex.EncodeToString(apiKey), "scopes": []string{"signin"}}},
 		"listen":       listen,
 		"public_url":   "http://127.0.0.1:1",
@@ -60,9 +66,12 @@ func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[strin
 		// Stateless: the /v1 case replays a pool of flows to compare the HTTP layer with
 		// the same host calls, which single-use flows would refuse. The store's share of
 		// a sign-in is measured with fresh flows by host/server's BenchmarkSignIn.
-		"store":      map[string]string{"url": "off"},
 		"connectors": connectors,
-	})
+	}
+	if storeURL != "" {
+		settings["store"] = map[string]string{"url": storeURL}
+	}
+	cfg, err := json.Marshal(settings)
 	if err != nil {
 		return nil, err
 	}

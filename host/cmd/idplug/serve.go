@@ -95,7 +95,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	st, err := openStore(ctx, cfg, m)
+	st, err := openServeStore(ctx, cfg, m)
 	if err != nil {
 		log.Error("cannot open the store", "error", err)
 		fmt.Fprintln(stderr, err)

@@ -41,6 +41,32 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (sto
 	return store.Timed(raw, cfg.Store.Timeout, cfg.Store.Timeout+cfg.CallTimeout, observe), nil
 }
 
+// openServeStore is openStore for idplug serve: with SQLite, which one process
+// uses, consumed flows are kept in memory and saved at a graceful stop
+// (store.KeepFlowsInMemory), so a sign-in writes nothing to disk.
+func openServeStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
+	if !cfg.Store.Enabled() {
+		return nil, nil
+	}
+	octx, cancel := context.WithTimeout(ctx, cfg.Store.Timeout+30*time.Second)
+	defer cancel()
+	raw, err := store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, ConnectTimeout: cfg.Store.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	var observe store.Observer
+	if m != nil {
+		observe = m.ObserveStore
+	}
+	timed := store.Timed(raw, cfg.Store.Timeout, cfg.Store.Timeout+cfg.CallTimeout, observe)
+	st, err := store.KeepFlowsInMemory(octx, raw, timed, cfg.Store.Timeout+30*time.Second)
+	if err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
 // startPurge deletes expired rows in the background until ctx ends.
 func startPurge(ctx context.Context, s store.Store, log hclog.Logger) {
 	go store.PurgeEvery(ctx, s, purgeInterval, func(err error) {

@@ -554,7 +554,9 @@ func runIdplugCommand(t *testing.T, want int, args ...string) string {
 }
 
 // TestSQLiteSurvivesKill: idplug killed with SIGKILL during a burst of flow
-// consumptions; after a restart every consumption it acknowledged holds.
+// consumptions; after a restart every consumption it acknowledged holds: the
+// consumed ids lived in memory and are lost, so every flow sealed before the
+// crash is refused as expired, saying why.
 func TestSQLiteSurvivesKill(t *testing.T) {
 	sp := startStateProvider(t)
 	plugins := pluginFolder(t, "oauth2")
@@ -606,7 +608,7 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 	p = startIdplug(t, plugins, cfg)
 	for _, s := range acknowledged {
 		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", map[string]any{"session": s, "data": map[string]string{"code": "x"}})
-		if status != 400 || jsonPath(body, "code") != "session_used" {
+		if status != 400 || jsonPath(body, "code") != "session_expired" || !strings.Contains(jsonPath(body, "message").(string), "unclean stop") {
 			t.Fatalf("a flow finished before the kill is usable again: %d %v", status, body)
 		}
 	}
@@ -730,4 +732,63 @@ func TestVaultRefreshRefused(t *testing.T) {
 	signIn()
 	status, _ := p.call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
 	mustEqual(t, "read after a new sign-in", status, 200)
+}
+
+// TestSQLiteSingleUseAcrossRestarts: with SQLite, consumed flows live in memory;
+// a replay is refused before a restart and after a graceful one, a flow started
+// before a graceful restart finishes once, and one started before a crash is
+// refused as expired, saying why.
+func TestSQLiteSingleUseAcrossRestarts(t *testing.T) {
+	sp := startStateProvider(t)
+	plugins := pluginFolder(t, "oauth2")
+	dbPath := filepath.Join(t.TempDir(), "state.db")
+	cfg := stateConfig(t, sp, "sqlite:"+dbPath, vaultKeyA)
+	userInfo := func(p *idplugProc, flow map[string]any) (int, string) {
+		t.Helper()
+		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", flow)
+		code, _ := jsonPath(body, "code").(string)
+		if code == "session_expired" && !strings.Contains(jsonPath(body, "message").(string), "restarted after an unclean stop") {
+			t.Fatalf("session_expired without saying why: %v", body)
+		}
+		return status, code
+	}
+	want := func(what string, gotStatus int, gotCode string, status int, code string) {
+		t.Helper()
+		if gotStatus != status || gotCode != code {
+			t.Fatalf("%s: %d %q, want %d %q", what, gotStatus, gotCode, status, code)
+		}
+	}
+
+	p := startIdplug(t, plugins, cfg)
+	finished := startAPIFlow(t, p, sp)
+	s, c := userInfo(p, finished)
+	want("first finish", s, c, 200, "")
+	s, c = userInfo(p, finished)
+	want("replay before a restart", s, c, 400, "session_used")
+	pending := startAPIFlow(t, p, sp)
+	p.stop(t)
+
+	p = startIdplug(t, plugins, cfg)
+	s, c = userInfo(p, finished)
+	want("replay after a graceful restart", s, c, 400, "session_used")
+	s, c = userInfo(p, pending)
+	want("a flow started before a graceful restart", s, c, 200, "")
+	s, c = userInfo(p, pending)
+	want("its replay", s, c, 400, "session_used")
+
+	beforeCrash := startAPIFlow(t, p, sp)
+	p.cmd.Process.Kill()
+	<-p.done
+	p.cmd.Wait()
+
+	p = startIdplug(t, plugins, cfg)
+	s, c = userInfo(p, beforeCrash)
+	want("a flow started before a crash", s, c, 400, "session_expired")
+	s, c = userInfo(p, finished)
+	want("a flow finished before a crash", s, c, 400, "session_expired")
+	fresh := startAPIFlow(t, p, sp)
+	s, c = userInfo(p, fresh)
+	want("a flow after the crash", s, c, 200, "")
+	s, c = userInfo(p, fresh)
+	want("its replay", s, c, 400, "session_used")
 }

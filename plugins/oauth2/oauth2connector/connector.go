@@ -2,6 +2,7 @@ package oauth2connector
 
 import (
 	"context"
+	"io"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/oauth2kit"
@@ -22,33 +23,57 @@ var (
 	_ sdk.Connector[*Instance] = connector{}
 	_ sdk.Refresher[*Instance] = connector{}
 	_ sdk.Revoker[*Instance]   = connector{}
+
+	_ sdk.AuthorizationTemplater[*Instance] = connector{}
 )
 
 func (connector) Metadata() sdk.Metadata { return metadata() }
 
 func (connector) ParseConfig(raw []byte) (*Instance, error) { return parseConfig(raw) }
 
+// random is where authorizations draw their PKCE verifiers; nil is crypto/rand.
+// Tests fix it to compare the host's build with the plugin's.
+var random io.Reader
+
 // AuthorizationURI starts a sign-in: a fresh PKCE pair per flow (unless pkce is
 // "none"), and everything the callback must be checked against kept in the session.
+// It builds from the same template the host gets, so both build the same.
 func (connector) AuthorizationURI(_ context.Context, in *Instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	if err := oauth2kit.CheckAuthorizationRequest(req); err != nil {
 		return nil, err
 	}
-	auth, err := oauth2kit.StartAuthorization(oauth2kit.AuthorizationRequest{
-		Endpoint:    in.authorizationEndpoint,
-		ClientID:    in.clientID,
-		RedirectURI: req.RedirectURI,
-		State:       req.State,
-		Scope:       oauth2kit.RequestScope(req, in.scope),
-		Extra:       in.customConfig,
+	t, err := in.template()
+	if err != nil {
+		return nil, err
+	}
+	return t.Build(req, random)
+}
+
+// AuthorizationTemplate lets the host build this instance's authorization URLs
+// itself, without a call per sign-in.
+func (connector) AuthorizationTemplate(in *Instance) *sdk.AuthorizationTemplate {
+	t, err := in.template()
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// template is how the instance's authorization URLs are made.
+func (in *Instance) template() (*sdk.AuthorizationTemplate, error) {
+	t, err := oauth2kit.AuthorizationTemplate(oauth2kit.AuthorizationRequest{
+		Endpoint: in.authorizationEndpoint,
+		ClientID: in.clientID,
+		Scope:    in.scope,
+		Extra:    in.customConfig,
 	}, in.pkce)
 	if err != nil {
 		return nil, err
 	}
 	if in.issuer != "" {
-		auth.Session[sessionIssuer] = in.issuer
+		t.Session.Fixed = map[string]string{sessionIssuer: in.issuer}
 	}
-	return auth, nil
+	return t, nil
 }
 
 // UserInfo finishes a sign-in: it checks the callback, exchanges the code (once,

@@ -2,9 +2,8 @@ package oidcconnector
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
+	"io"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/oauth2kit"
@@ -27,51 +26,77 @@ func New() sdk.Connector[*Instance] { return connector{} }
 var (
 	_ sdk.Connector[*Instance] = connector{}
 	_ sdk.Refresher[*Instance] = connector{}
+
+	_ sdk.AuthorizationTemplater[*Instance] = connector{}
 )
 
 func (connector) Metadata() sdk.Metadata { return metadata() }
 
 func (connector) ParseConfig(raw []byte) (*Instance, error) { return parseConfig(raw) }
 
+// random is where authorizations draw their nonces and PKCE verifiers; nil is
+// crypto/rand. Tests fix it to compare the host's build with the plugin's.
+var random io.Reader
+
 // AuthorizationURI starts a sign-in: a fresh nonce and PKCE pair per flow, and
-// everything the callback must be checked against kept in the session.
+// everything the callback must be checked against kept in the session. It builds
+// from the same template the host gets (when it gets one), so both build the same.
 func (connector) AuthorizationURI(ctx context.Context, in *Instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	if err := oauth2kit.CheckAuthorizationRequest(req); err != nil {
 		return nil, err
 	}
-	e, err := in.provider.endpoints(ctx)
+	endpoint := in.provider.static.Authorization
+	if endpoint == "" {
+		e, err := in.provider.endpoints(ctx)
+		if err != nil {
+			return nil, err
+		}
+		endpoint = e.Authorization
+	}
+	t, err := in.template(endpoint)
 	if err != nil {
 		return nil, err
 	}
-	nonce := newNonce()
-	extra := make(map[string]string, len(in.authParams)+1)
-	for k, v := range in.authParams {
-		extra[k] = v
+	return t.Build(req, random)
+}
+
+// AuthorizationTemplate lets the host build this instance's authorization URLs
+// itself when its authorization endpoint is configured. One found by discovery
+// may change while the instance is served, so only the plugin builds with it.
+func (connector) AuthorizationTemplate(in *Instance) *sdk.AuthorizationTemplate {
+	if in.provider.static.Authorization == "" {
+		return nil
 	}
-	extra["nonce"] = nonce
-	auth, err := oauth2kit.StartAuthorization(oauth2kit.AuthorizationRequest{
-		Endpoint:    e.Authorization,
-		ClientID:    in.clientID,
-		RedirectURI: req.RedirectURI,
-		State:       req.State,
-		Scope:       in.requestScope(req),
-		Extra:       extra,
+	t, err := in.template(in.provider.static.Authorization)
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// template is how the instance's authorization URLs are made with endpoint: the
+// code flow's, plus a fresh nonce, openid always in the scope, and the issuer the
+// callback is checked against.
+func (in *Instance) template(endpoint string) (*sdk.AuthorizationTemplate, error) {
+	extra := make(map[string]string, len(in.authParams))
+	for k, v := range in.authParams {
+		if k != "nonce" { // each flow's own
+			extra[k] = v
+		}
+	}
+	t, err := oauth2kit.AuthorizationTemplate(oauth2kit.AuthorizationRequest{
+		Endpoint: endpoint,
+		ClientID: in.clientID,
+		Scope:    in.scope,
+		Extra:    extra,
 	}, in.pkce)
 	if err != nil {
 		return nil, err
 	}
-	auth.Session[sessionNonce] = nonce
-	auth.Session[sessionIssuer] = in.provider.issuer
-	return auth, nil
-}
-
-// requestScope is the scope asked for this sign-in, or the configured one; openid
-// is added either way, without it there is no ID token.
-func (in *Instance) requestScope(req sdk.AuthorizationRequest) string {
-	if req.Scope != "" {
-		return withOpenID(req.Scope)
-	}
-	return in.scope
+	t.RequiredScopes = []string{"openid"}
+	t.NonceParam, t.Session.Nonce = "nonce", sessionNonce
+	t.Session.Fixed = map[string]string{sessionIssuer: in.provider.issuer}
+	return t, nil
 }
 
 // UserInfo finishes a sign-in: it checks the callback, exchanges the code (once,
@@ -172,13 +197,6 @@ func (connector) Refresh(ctx context.Context, in *Instance, refreshToken string)
 		}
 	}
 	return tok.TokenSet(), nil
-}
-
-// newNonce returns 256 random bits, URL-safe.
-func newNonce() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // VerifyIDToken runs the checks a sign-in's ID token gets (signature by the

@@ -704,9 +704,14 @@ func (x *ValidateConfigRequest) GetInstance() *Instance {
 type ValidateConfigResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty when the configuration is valid.
-	Errors        []*FieldError `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Errors []*FieldError `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	// How this configuration's authorization URL is made, when the connector can
+	// say: the host then builds the URL and the session itself, without calling
+	// GetAuthorizationUri. Absent for connectors whose URL a template cannot
+	// express, and from plugins built before it existed.
+	AuthorizationTemplate *AuthorizationTemplate `protobuf:"bytes,2,opt,name=authorization_template,json=authorizationTemplate,proto3" json:"authorization_template,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *ValidateConfigResponse) Reset() {
@@ -746,6 +751,171 @@ func (x *ValidateConfigResponse) GetErrors() []*FieldError {
 	return nil
 }
 
+func (x *ValidateConfigResponse) GetAuthorizationTemplate() *AuthorizationTemplate {
+	if x != nil {
+		return x.AuthorizationTemplate
+	}
+	return nil
+}
+
+// AuthorizationTemplate describes an authorization URL: the endpoint (its own
+// query kept), fixed parameters, the parameters that carry each per-request
+// value, and the session keys that keep them for the callback.
+type AuthorizationTemplate struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Endpoint         string                 `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	Params           map[string]string      `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	StateParam       string                 `protobuf:"bytes,3,opt,name=state_param,json=stateParam,proto3" json:"state_param,omitempty"`
+	RedirectUriParam string                 `protobuf:"bytes,4,opt,name=redirect_uri_param,json=redirectUriParam,proto3" json:"redirect_uri_param,omitempty"`
+	// Empty leaves the scope out of the URL.
+	ScopeParam string `protobuf:"bytes,5,opt,name=scope_param,json=scopeParam,proto3" json:"scope_param,omitempty"`
+	// The scope sent when the request asks for none.
+	Scope string `protobuf:"bytes,6,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Added to a requested scope that lacks them (OpenID Connect's "openid").
+	RequiredScopes []string `protobuf:"bytes,7,rep,name=required_scopes,json=requiredScopes,proto3" json:"required_scopes,omitempty"`
+	// Empty: no nonce. Otherwise a fresh random nonce goes into this parameter.
+	NonceParam string `protobuf:"bytes,8,opt,name=nonce_param,json=nonceParam,proto3" json:"nonce_param,omitempty"`
+	// A fresh PKCE verifier per flow, its S256 challenge in code_challenge.
+	Pkce bool `protobuf:"varint,9,opt,name=pkce,proto3" json:"pkce,omitempty"`
+	// Session keys for the state, redirect URI, PKCE verifier and nonce; empty
+	// keys are not kept. session_fixed entries are kept as they are.
+	SessionStateKey        string            `protobuf:"bytes,10,opt,name=session_state_key,json=sessionStateKey,proto3" json:"session_state_key,omitempty"`
+	SessionRedirectUriKey  string            `protobuf:"bytes,11,opt,name=session_redirect_uri_key,json=sessionRedirectUriKey,proto3" json:"session_redirect_uri_key,omitempty"`
+	SessionCodeVerifierKey string            `protobuf:"bytes,12,opt,name=session_code_verifier_key,json=sessionCodeVerifierKey,proto3" json:"session_code_verifier_key,omitempty"`
+	SessionNonceKey        string            `protobuf:"bytes,13,opt,name=session_nonce_key,json=sessionNonceKey,proto3" json:"session_nonce_key,omitempty"`
+	SessionFixed           map[string]string `protobuf:"bytes,14,rep,name=session_fixed,json=sessionFixed,proto3" json:"session_fixed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *AuthorizationTemplate) Reset() {
+	*x = AuthorizationTemplate{}
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizationTemplate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizationTemplate) ProtoMessage() {}
+
+func (x *AuthorizationTemplate) ProtoReflect() protoreflect.Message {
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizationTemplate.ProtoReflect.Descriptor instead.
+func (*AuthorizationTemplate) Descriptor() ([]byte, []int) {
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AuthorizationTemplate) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *AuthorizationTemplate) GetStateParam() string {
+	if x != nil {
+		return x.StateParam
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetRedirectUriParam() string {
+	if x != nil {
+		return x.RedirectUriParam
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetScopeParam() string {
+	if x != nil {
+		return x.ScopeParam
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetRequiredScopes() []string {
+	if x != nil {
+		return x.RequiredScopes
+	}
+	return nil
+}
+
+func (x *AuthorizationTemplate) GetNonceParam() string {
+	if x != nil {
+		return x.NonceParam
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetPkce() bool {
+	if x != nil {
+		return x.Pkce
+	}
+	return false
+}
+
+func (x *AuthorizationTemplate) GetSessionStateKey() string {
+	if x != nil {
+		return x.SessionStateKey
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetSessionRedirectUriKey() string {
+	if x != nil {
+		return x.SessionRedirectUriKey
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetSessionCodeVerifierKey() string {
+	if x != nil {
+		return x.SessionCodeVerifierKey
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetSessionNonceKey() string {
+	if x != nil {
+		return x.SessionNonceKey
+	}
+	return ""
+}
+
+func (x *AuthorizationTemplate) GetSessionFixed() map[string]string {
+	if x != nil {
+		return x.SessionFixed
+	}
+	return nil
+}
+
 // FieldError names a bad configuration field and says why.
 type FieldError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -758,7 +928,7 @@ type FieldError struct {
 
 func (x *FieldError) Reset() {
 	*x = FieldError{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[9]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +940,7 @@ func (x *FieldError) String() string {
 func (*FieldError) ProtoMessage() {}
 
 func (x *FieldError) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[9]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +953,7 @@ func (x *FieldError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldError.ProtoReflect.Descriptor instead.
 func (*FieldError) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{9}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FieldError) GetField() string {
@@ -816,7 +986,7 @@ type GetAuthorizationUriRequest struct {
 
 func (x *GetAuthorizationUriRequest) Reset() {
 	*x = GetAuthorizationUriRequest{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[10]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +998,7 @@ func (x *GetAuthorizationUriRequest) String() string {
 func (*GetAuthorizationUriRequest) ProtoMessage() {}
 
 func (x *GetAuthorizationUriRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[10]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +1011,7 @@ func (x *GetAuthorizationUriRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthorizationUriRequest.ProtoReflect.Descriptor instead.
 func (*GetAuthorizationUriRequest) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{10}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetAuthorizationUriRequest) GetInstance() *Instance {
@@ -884,7 +1054,7 @@ type GetAuthorizationUriResponse struct {
 
 func (x *GetAuthorizationUriResponse) Reset() {
 	*x = GetAuthorizationUriResponse{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[11]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1066,7 @@ func (x *GetAuthorizationUriResponse) String() string {
 func (*GetAuthorizationUriResponse) ProtoMessage() {}
 
 func (x *GetAuthorizationUriResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[11]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1079,7 @@ func (x *GetAuthorizationUriResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthorizationUriResponse.ProtoReflect.Descriptor instead.
 func (*GetAuthorizationUriResponse) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{11}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetAuthorizationUriResponse) GetRedirectTo() string {
@@ -939,7 +1109,7 @@ type GetUserInfoRequest struct {
 
 func (x *GetUserInfoRequest) Reset() {
 	*x = GetUserInfoRequest{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[12]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1121,7 @@ func (x *GetUserInfoRequest) String() string {
 func (*GetUserInfoRequest) ProtoMessage() {}
 
 func (x *GetUserInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[12]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1134,7 @@ func (x *GetUserInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetUserInfoRequest) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{12}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetUserInfoRequest) GetInstance() *Instance {
@@ -999,7 +1169,7 @@ type GetUserInfoResponse struct {
 
 func (x *GetUserInfoResponse) Reset() {
 	*x = GetUserInfoResponse{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[13]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1181,7 @@ func (x *GetUserInfoResponse) String() string {
 func (*GetUserInfoResponse) ProtoMessage() {}
 
 func (x *GetUserInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[13]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1194,7 @@ func (x *GetUserInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetUserInfoResponse) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{13}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetUserInfoResponse) GetUserInfo() *UserInfo {
@@ -1056,7 +1226,7 @@ type UserInfo struct {
 
 func (x *UserInfo) Reset() {
 	*x = UserInfo{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[14]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1238,7 @@ func (x *UserInfo) String() string {
 func (*UserInfo) ProtoMessage() {}
 
 func (x *UserInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[14]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1251,7 @@ func (x *UserInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfo.ProtoReflect.Descriptor instead.
 func (*UserInfo) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{14}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UserInfo) GetId() string {
@@ -1140,7 +1310,7 @@ type TokenSet struct {
 
 func (x *TokenSet) Reset() {
 	*x = TokenSet{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[15]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1322,7 @@ func (x *TokenSet) String() string {
 func (*TokenSet) ProtoMessage() {}
 
 func (x *TokenSet) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[15]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1335,7 @@ func (x *TokenSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenSet.ProtoReflect.Descriptor instead.
 func (*TokenSet) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{15}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TokenSet) GetAccessToken() string {
@@ -1220,7 +1390,7 @@ type RefreshTokensRequest struct {
 
 func (x *RefreshTokensRequest) Reset() {
 	*x = RefreshTokensRequest{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[16]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1402,7 @@ func (x *RefreshTokensRequest) String() string {
 func (*RefreshTokensRequest) ProtoMessage() {}
 
 func (x *RefreshTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[16]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1415,7 @@ func (x *RefreshTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshTokensRequest.ProtoReflect.Descriptor instead.
 func (*RefreshTokensRequest) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{16}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RefreshTokensRequest) GetInstance() *Instance {
@@ -1271,7 +1441,7 @@ type RefreshTokensResponse struct {
 
 func (x *RefreshTokensResponse) Reset() {
 	*x = RefreshTokensResponse{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[17]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1453,7 @@ func (x *RefreshTokensResponse) String() string {
 func (*RefreshTokensResponse) ProtoMessage() {}
 
 func (x *RefreshTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[17]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1466,7 @@ func (x *RefreshTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshTokensResponse.ProtoReflect.Descriptor instead.
 func (*RefreshTokensResponse) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{17}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RefreshTokensResponse) GetTokens() *TokenSet {
@@ -1318,7 +1488,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[18]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1500,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[18]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1513,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{18}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RevokeTokenRequest) GetInstance() *Instance {
@@ -1375,7 +1545,7 @@ type RevokeTokenResponse struct {
 
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[19]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1557,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[19]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1570,7 @@ func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{19}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{20}
 }
 
 type ReleaseInstancesRequest struct {
@@ -1415,7 +1585,7 @@ type ReleaseInstancesRequest struct {
 
 func (x *ReleaseInstancesRequest) Reset() {
 	*x = ReleaseInstancesRequest{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1597,7 @@ func (x *ReleaseInstancesRequest) String() string {
 func (*ReleaseInstancesRequest) ProtoMessage() {}
 
 func (x *ReleaseInstancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[20]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1610,7 @@ func (x *ReleaseInstancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseInstancesRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseInstancesRequest) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{20}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReleaseInstancesRequest) GetInstances() []*Instance {
@@ -1458,7 +1628,7 @@ type ReleaseInstancesResponse struct {
 
 func (x *ReleaseInstancesResponse) Reset() {
 	*x = ReleaseInstancesResponse{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1640,7 @@ func (x *ReleaseInstancesResponse) String() string {
 func (*ReleaseInstancesResponse) ProtoMessage() {}
 
 func (x *ReleaseInstancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1653,7 @@ func (x *ReleaseInstancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseInstancesResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseInstancesResponse) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{21}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{22}
 }
 
 // ConnectorError travels as a detail of a gRPC status when a call fails.
@@ -1503,7 +1673,7 @@ type ConnectorError struct {
 
 func (x *ConnectorError) Reset() {
 	*x = ConnectorError{}
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1685,7 @@ func (x *ConnectorError) String() string {
 func (*ConnectorError) ProtoMessage() {}
 
 func (x *ConnectorError) ProtoReflect() protoreflect.Message {
-	mi := &file_idplug_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_idplug_connector_v1_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1698,7 @@ func (x *ConnectorError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorError.ProtoReflect.Descriptor instead.
 func (*ConnectorError) Descriptor() ([]byte, []int) {
-	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{22}
+	return file_idplug_connector_v1_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConnectorError) GetCode() string {
@@ -1614,9 +1784,35 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"target_key\x18\x01 \x01(\tR\ttargetKey\x12*\n" +
 	"\x11expect_value_json\x18\x02 \x01(\fR\x0fexpectValueJson\"R\n" +
 	"\x15ValidateConfigRequest\x129\n" +
-	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\"Q\n" +
+	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\"\xb4\x01\n" +
 	"\x16ValidateConfigResponse\x127\n" +
-	"\x06errors\x18\x01 \x03(\v2\x1f.idplug.connector.v1.FieldErrorR\x06errors\"<\n" +
+	"\x06errors\x18\x01 \x03(\v2\x1f.idplug.connector.v1.FieldErrorR\x06errors\x12a\n" +
+	"\x16authorization_template\x18\x02 \x01(\v2*.idplug.connector.v1.AuthorizationTemplateR\x15authorizationTemplate\"\x92\x06\n" +
+	"\x15AuthorizationTemplate\x12\x1a\n" +
+	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12N\n" +
+	"\x06params\x18\x02 \x03(\v26.idplug.connector.v1.AuthorizationTemplate.ParamsEntryR\x06params\x12\x1f\n" +
+	"\vstate_param\x18\x03 \x01(\tR\n" +
+	"stateParam\x12,\n" +
+	"\x12redirect_uri_param\x18\x04 \x01(\tR\x10redirectUriParam\x12\x1f\n" +
+	"\vscope_param\x18\x05 \x01(\tR\n" +
+	"scopeParam\x12\x14\n" +
+	"\x05scope\x18\x06 \x01(\tR\x05scope\x12'\n" +
+	"\x0frequired_scopes\x18\a \x03(\tR\x0erequiredScopes\x12\x1f\n" +
+	"\vnonce_param\x18\b \x01(\tR\n" +
+	"nonceParam\x12\x12\n" +
+	"\x04pkce\x18\t \x01(\bR\x04pkce\x12*\n" +
+	"\x11session_state_key\x18\n" +
+	" \x01(\tR\x0fsessionStateKey\x127\n" +
+	"\x18session_redirect_uri_key\x18\v \x01(\tR\x15sessionRedirectUriKey\x129\n" +
+	"\x19session_code_verifier_key\x18\f \x01(\tR\x16sessionCodeVerifierKey\x12*\n" +
+	"\x11session_nonce_key\x18\r \x01(\tR\x0fsessionNonceKey\x12a\n" +
+	"\rsession_fixed\x18\x0e \x03(\v2<.idplug.connector.v1.AuthorizationTemplate.SessionFixedEntryR\fsessionFixed\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
+	"\x11SessionFixedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"<\n" +
 	"\n" +
 	"FieldError\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
@@ -1721,7 +1917,7 @@ func file_idplug_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_idplug_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_idplug_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_idplug_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_idplug_connector_v1_connector_proto_goTypes = []any{
 	(Platform)(0),                       // 0: idplug.connector.v1.Platform
 	(FormItemType)(0),                   // 1: idplug.connector.v1.FormItemType
@@ -1734,69 +1930,75 @@ var file_idplug_connector_v1_connector_proto_goTypes = []any{
 	(*ShowCondition)(nil),               // 8: idplug.connector.v1.ShowCondition
 	(*ValidateConfigRequest)(nil),       // 9: idplug.connector.v1.ValidateConfigRequest
 	(*ValidateConfigResponse)(nil),      // 10: idplug.connector.v1.ValidateConfigResponse
-	(*FieldError)(nil),                  // 11: idplug.connector.v1.FieldError
-	(*GetAuthorizationUriRequest)(nil),  // 12: idplug.connector.v1.GetAuthorizationUriRequest
-	(*GetAuthorizationUriResponse)(nil), // 13: idplug.connector.v1.GetAuthorizationUriResponse
-	(*GetUserInfoRequest)(nil),          // 14: idplug.connector.v1.GetUserInfoRequest
-	(*GetUserInfoResponse)(nil),         // 15: idplug.connector.v1.GetUserInfoResponse
-	(*UserInfo)(nil),                    // 16: idplug.connector.v1.UserInfo
-	(*TokenSet)(nil),                    // 17: idplug.connector.v1.TokenSet
-	(*RefreshTokensRequest)(nil),        // 18: idplug.connector.v1.RefreshTokensRequest
-	(*RefreshTokensResponse)(nil),       // 19: idplug.connector.v1.RefreshTokensResponse
-	(*RevokeTokenRequest)(nil),          // 20: idplug.connector.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),         // 21: idplug.connector.v1.RevokeTokenResponse
-	(*ReleaseInstancesRequest)(nil),     // 22: idplug.connector.v1.ReleaseInstancesRequest
-	(*ReleaseInstancesResponse)(nil),    // 23: idplug.connector.v1.ReleaseInstancesResponse
-	(*ConnectorError)(nil),              // 24: idplug.connector.v1.ConnectorError
-	nil,                                 // 25: idplug.connector.v1.Metadata.NameEntry
-	nil,                                 // 26: idplug.connector.v1.Metadata.DescriptionEntry
-	nil,                                 // 27: idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
-	nil,                                 // 28: idplug.connector.v1.GetUserInfoRequest.SessionEntry
-	nil,                                 // 29: idplug.connector.v1.GetUserInfoRequest.CallbackEntry
-	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
+	(*AuthorizationTemplate)(nil),       // 11: idplug.connector.v1.AuthorizationTemplate
+	(*FieldError)(nil),                  // 12: idplug.connector.v1.FieldError
+	(*GetAuthorizationUriRequest)(nil),  // 13: idplug.connector.v1.GetAuthorizationUriRequest
+	(*GetAuthorizationUriResponse)(nil), // 14: idplug.connector.v1.GetAuthorizationUriResponse
+	(*GetUserInfoRequest)(nil),          // 15: idplug.connector.v1.GetUserInfoRequest
+	(*GetUserInfoResponse)(nil),         // 16: idplug.connector.v1.GetUserInfoResponse
+	(*UserInfo)(nil),                    // 17: idplug.connector.v1.UserInfo
+	(*TokenSet)(nil),                    // 18: idplug.connector.v1.TokenSet
+	(*RefreshTokensRequest)(nil),        // 19: idplug.connector.v1.RefreshTokensRequest
+	(*RefreshTokensResponse)(nil),       // 20: idplug.connector.v1.RefreshTokensResponse
+	(*RevokeTokenRequest)(nil),          // 21: idplug.connector.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),         // 22: idplug.connector.v1.RevokeTokenResponse
+	(*ReleaseInstancesRequest)(nil),     // 23: idplug.connector.v1.ReleaseInstancesRequest
+	(*ReleaseInstancesResponse)(nil),    // 24: idplug.connector.v1.ReleaseInstancesResponse
+	(*ConnectorError)(nil),              // 25: idplug.connector.v1.ConnectorError
+	nil,                                 // 26: idplug.connector.v1.Metadata.NameEntry
+	nil,                                 // 27: idplug.connector.v1.Metadata.DescriptionEntry
+	nil,                                 // 28: idplug.connector.v1.AuthorizationTemplate.ParamsEntry
+	nil,                                 // 29: idplug.connector.v1.AuthorizationTemplate.SessionFixedEntry
+	nil,                                 // 30: idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
+	nil,                                 // 31: idplug.connector.v1.GetUserInfoRequest.SessionEntry
+	nil,                                 // 32: idplug.connector.v1.GetUserInfoRequest.CallbackEntry
+	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
 }
 var file_idplug_connector_v1_connector_proto_depIdxs = []int32{
 	5,  // 0: idplug.connector.v1.GetMetadataResponse.metadata:type_name -> idplug.connector.v1.Metadata
 	0,  // 1: idplug.connector.v1.Metadata.platform:type_name -> idplug.connector.v1.Platform
-	25, // 2: idplug.connector.v1.Metadata.name:type_name -> idplug.connector.v1.Metadata.NameEntry
-	26, // 3: idplug.connector.v1.Metadata.description:type_name -> idplug.connector.v1.Metadata.DescriptionEntry
+	26, // 2: idplug.connector.v1.Metadata.name:type_name -> idplug.connector.v1.Metadata.NameEntry
+	27, // 3: idplug.connector.v1.Metadata.description:type_name -> idplug.connector.v1.Metadata.DescriptionEntry
 	6,  // 4: idplug.connector.v1.Metadata.form_items:type_name -> idplug.connector.v1.FormItem
 	1,  // 5: idplug.connector.v1.FormItem.type:type_name -> idplug.connector.v1.FormItemType
 	7,  // 6: idplug.connector.v1.FormItem.select_items:type_name -> idplug.connector.v1.SelectItem
 	8,  // 7: idplug.connector.v1.FormItem.show_conditions:type_name -> idplug.connector.v1.ShowCondition
 	2,  // 8: idplug.connector.v1.ValidateConfigRequest.instance:type_name -> idplug.connector.v1.Instance
-	11, // 9: idplug.connector.v1.ValidateConfigResponse.errors:type_name -> idplug.connector.v1.FieldError
-	2,  // 10: idplug.connector.v1.GetAuthorizationUriRequest.instance:type_name -> idplug.connector.v1.Instance
-	27, // 11: idplug.connector.v1.GetAuthorizationUriResponse.session:type_name -> idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
-	2,  // 12: idplug.connector.v1.GetUserInfoRequest.instance:type_name -> idplug.connector.v1.Instance
-	28, // 13: idplug.connector.v1.GetUserInfoRequest.session:type_name -> idplug.connector.v1.GetUserInfoRequest.SessionEntry
-	29, // 14: idplug.connector.v1.GetUserInfoRequest.callback:type_name -> idplug.connector.v1.GetUserInfoRequest.CallbackEntry
-	16, // 15: idplug.connector.v1.GetUserInfoResponse.user_info:type_name -> idplug.connector.v1.UserInfo
-	17, // 16: idplug.connector.v1.GetUserInfoResponse.tokens:type_name -> idplug.connector.v1.TokenSet
-	30, // 17: idplug.connector.v1.TokenSet.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 18: idplug.connector.v1.RefreshTokensRequest.instance:type_name -> idplug.connector.v1.Instance
-	17, // 19: idplug.connector.v1.RefreshTokensResponse.tokens:type_name -> idplug.connector.v1.TokenSet
-	2,  // 20: idplug.connector.v1.RevokeTokenRequest.instance:type_name -> idplug.connector.v1.Instance
-	2,  // 21: idplug.connector.v1.ReleaseInstancesRequest.instances:type_name -> idplug.connector.v1.Instance
-	3,  // 22: idplug.connector.v1.ConnectorService.GetMetadata:input_type -> idplug.connector.v1.GetMetadataRequest
-	9,  // 23: idplug.connector.v1.ConnectorService.ValidateConfig:input_type -> idplug.connector.v1.ValidateConfigRequest
-	12, // 24: idplug.connector.v1.ConnectorService.GetAuthorizationUri:input_type -> idplug.connector.v1.GetAuthorizationUriRequest
-	14, // 25: idplug.connector.v1.ConnectorService.GetUserInfo:input_type -> idplug.connector.v1.GetUserInfoRequest
-	18, // 26: idplug.connector.v1.ConnectorService.RefreshTokens:input_type -> idplug.connector.v1.RefreshTokensRequest
-	20, // 27: idplug.connector.v1.ConnectorService.RevokeToken:input_type -> idplug.connector.v1.RevokeTokenRequest
-	22, // 28: idplug.connector.v1.ConnectorService.ReleaseInstances:input_type -> idplug.connector.v1.ReleaseInstancesRequest
-	4,  // 29: idplug.connector.v1.ConnectorService.GetMetadata:output_type -> idplug.connector.v1.GetMetadataResponse
-	10, // 30: idplug.connector.v1.ConnectorService.ValidateConfig:output_type -> idplug.connector.v1.ValidateConfigResponse
-	13, // 31: idplug.connector.v1.ConnectorService.GetAuthorizationUri:output_type -> idplug.connector.v1.GetAuthorizationUriResponse
-	15, // 32: idplug.connector.v1.ConnectorService.GetUserInfo:output_type -> idplug.connector.v1.GetUserInfoResponse
-	19, // 33: idplug.connector.v1.ConnectorService.RefreshTokens:output_type -> idplug.connector.v1.RefreshTokensResponse
-	21, // 34: idplug.connector.v1.ConnectorService.RevokeToken:output_type -> idplug.connector.v1.RevokeTokenResponse
-	23, // 35: idplug.connector.v1.ConnectorService.ReleaseInstances:output_type -> idplug.connector.v1.ReleaseInstancesResponse
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	12, // 9: idplug.connector.v1.ValidateConfigResponse.errors:type_name -> idplug.connector.v1.FieldError
+	11, // 10: idplug.connector.v1.ValidateConfigResponse.authorization_template:type_name -> idplug.connector.v1.AuthorizationTemplate
+	28, // 11: idplug.connector.v1.AuthorizationTemplate.params:type_name -> idplug.connector.v1.AuthorizationTemplate.ParamsEntry
+	29, // 12: idplug.connector.v1.AuthorizationTemplate.session_fixed:type_name -> idplug.connector.v1.AuthorizationTemplate.SessionFixedEntry
+	2,  // 13: idplug.connector.v1.GetAuthorizationUriRequest.instance:type_name -> idplug.connector.v1.Instance
+	30, // 14: idplug.connector.v1.GetAuthorizationUriResponse.session:type_name -> idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
+	2,  // 15: idplug.connector.v1.GetUserInfoRequest.instance:type_name -> idplug.connector.v1.Instance
+	31, // 16: idplug.connector.v1.GetUserInfoRequest.session:type_name -> idplug.connector.v1.GetUserInfoRequest.SessionEntry
+	32, // 17: idplug.connector.v1.GetUserInfoRequest.callback:type_name -> idplug.connector.v1.GetUserInfoRequest.CallbackEntry
+	17, // 18: idplug.connector.v1.GetUserInfoResponse.user_info:type_name -> idplug.connector.v1.UserInfo
+	18, // 19: idplug.connector.v1.GetUserInfoResponse.tokens:type_name -> idplug.connector.v1.TokenSet
+	33, // 20: idplug.connector.v1.TokenSet.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 21: idplug.connector.v1.RefreshTokensRequest.instance:type_name -> idplug.connector.v1.Instance
+	18, // 22: idplug.connector.v1.RefreshTokensResponse.tokens:type_name -> idplug.connector.v1.TokenSet
+	2,  // 23: idplug.connector.v1.RevokeTokenRequest.instance:type_name -> idplug.connector.v1.Instance
+	2,  // 24: idplug.connector.v1.ReleaseInstancesRequest.instances:type_name -> idplug.connector.v1.Instance
+	3,  // 25: idplug.connector.v1.ConnectorService.GetMetadata:input_type -> idplug.connector.v1.GetMetadataRequest
+	9,  // 26: idplug.connector.v1.ConnectorService.ValidateConfig:input_type -> idplug.connector.v1.ValidateConfigRequest
+	13, // 27: idplug.connector.v1.ConnectorService.GetAuthorizationUri:input_type -> idplug.connector.v1.GetAuthorizationUriRequest
+	15, // 28: idplug.connector.v1.ConnectorService.GetUserInfo:input_type -> idplug.connector.v1.GetUserInfoRequest
+	19, // 29: idplug.connector.v1.ConnectorService.RefreshTokens:input_type -> idplug.connector.v1.RefreshTokensRequest
+	21, // 30: idplug.connector.v1.ConnectorService.RevokeToken:input_type -> idplug.connector.v1.RevokeTokenRequest
+	23, // 31: idplug.connector.v1.ConnectorService.ReleaseInstances:input_type -> idplug.connector.v1.ReleaseInstancesRequest
+	4,  // 32: idplug.connector.v1.ConnectorService.GetMetadata:output_type -> idplug.connector.v1.GetMetadataResponse
+	10, // 33: idplug.connector.v1.ConnectorService.ValidateConfig:output_type -> idplug.connector.v1.ValidateConfigResponse
+	14, // 34: idplug.connector.v1.ConnectorService.GetAuthorizationUri:output_type -> idplug.connector.v1.GetAuthorizationUriResponse
+	16, // 35: idplug.connector.v1.ConnectorService.GetUserInfo:output_type -> idplug.connector.v1.GetUserInfoResponse
+	20, // 36: idplug.connector.v1.ConnectorService.RefreshTokens:output_type -> idplug.connector.v1.RefreshTokensResponse
+	22, // 37: idplug.connector.v1.ConnectorService.RevokeToken:output_type -> idplug.connector.v1.RevokeTokenResponse
+	24, // 38: idplug.connector.v1.ConnectorService.ReleaseInstances:output_type -> idplug.connector.v1.ReleaseInstancesResponse
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_idplug_connector_v1_connector_proto_init() }
@@ -1804,15 +2006,15 @@ func file_idplug_connector_v1_connector_proto_init() {
 	if File_idplug_connector_v1_connector_proto != nil {
 		return
 	}
-	file_idplug_connector_v1_connector_proto_msgTypes[10].OneofWrappers = []any{}
-	file_idplug_connector_v1_connector_proto_msgTypes[14].OneofWrappers = []any{}
+	file_idplug_connector_v1_connector_proto_msgTypes[11].OneofWrappers = []any{}
+	file_idplug_connector_v1_connector_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idplug_connector_v1_connector_proto_rawDesc), len(file_idplug_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// openLocal opens the SQLite file at path with consumed flows in memory.
+func openLocal(t *testing.T, path string) (*localFlows, Store) {
+	t.Helper()
+	ctx := context.Background()
+	raw, err := Open(ctx, "sqlite:"+path, Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := KeepFlowsInMemory(ctx, raw, raw, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := st.(*localFlows)
+	if !ok {
+		t.Fatalf("store = %T, want flows in memory for SQLite", st)
+	}
+	return l, raw
+}
+
+// A flow is consumed once within a run, across a graceful restart, and a flow
+// from before a graceful restart can still be finished once.
+func TestLocalFlowsAcrossAGracefulRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "idplug.db")
+	exp := time.Now().Add(10 * time.Minute)
+	l, _ := openLocal(t, path)
+	used, pending := l.NewFlowID(), l.NewFlowID()
+	if err := l.ConsumeFlow(ctx, used, exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ConsumeFlow(ctx, used, exp); !errors.Is(err, ErrUsed) {
+		t.Fatalf("replay in the same run: err = %v, want ErrUsed", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ConsumeFlow(ctx, pending, exp); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("after Close: err = %v, want ErrUnavailable (a consume now would be forgotten)", err)
+	}
+
+	l2, _ := openLocal(t, path)
+	defer l2.Close()
+	if l2.run != l.run+1 || l2.floor != l.floor {
+		t.Fatalf("run %d floor %d after run %d floor %d: a graceful stop keeps the floor", l2.run, l2.floor, l.run, l.floor)
+	}
+	if err := l2.ConsumeFlow(ctx, used, exp); !errors.Is(err, ErrUsed) {
+		t.Fatalf("replay after a graceful restart: err = %v, want ErrUsed", err)
+	}
+	if err := l2.ConsumeFlow(ctx, pending, exp); err != nil {
+		t.Fatalf("a flow started before a graceful restart: %v", err)
+	}
+}
+
+// After a run that never closed (a crash), every flow sealed before the new run
+// is refused, finished or not; the new run's flows work.
+func TestLocalFlowsAfterACrash(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "idplug.db")
+	exp := time.Now().Add(10 * time.Minute)
+	l, raw := openLocal(t, path)
+	used, pending := l.NewFlowID(), l.NewFlowID()
+	if err := l.ConsumeFlow(ctx, used, exp); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.Close() // the file is let go without the run's end: a crash
+
+	l2, _ := openLocal(t, path)
+	defer l2.Close()
+	for _, id := range []string{used, pending, "legacy-id-without-a-run"} {
+		if err := l2.ConsumeFlow(ctx, id, exp); !errors.Is(err, ErrStale) {
+			t.Errorf("%s after a crash: err = %v, want ErrStale", id, err)
+		}
+	}
+	fresh := l2.NewFlowID()
+	if err := l2.ConsumeFlow(ctx, fresh, exp); err != nil {
+		t.Fatalf("a flow of the new run: %v", err)
+	}
+	if err := l2.ConsumeFlow(ctx, fresh, exp); !errors.Is(err, ErrUsed) {
+		t.Fatalf("its replay: err = %v, want ErrUsed", err)
+	}
+	// The floor stays through the next graceful restart: the crash's flows are
+	// still unknowable.
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l3, _ := openLocal(t, path)
+	defer l3.Close()
+	if err := l3.ConsumeFlow(ctx, pending, exp); !errors.Is(err, ErrStale) {
+		t.Fatalf("a pre-crash flow two runs later: err = %v, want ErrStale", err)
+	}
+}
+
+// Memory holds the flows of one expiry window: buckets whose minute has passed
+// are dropped, and expired ids are neither saved nor read back.
+func TestLocalFlowsAreBoundedByExpiry(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "idplug.db")
+	l, _ := openLocal(t, path)
+	clock := time.Now()
+	l.now = func() time.Time { return clock }
+	for range 100 {
+		if err := l.ConsumeFlow(ctx, l.NewFlowID(), clock.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep, keepExp := l.NewFlowID(), clock.Add(time.Hour)
+	if err := l.ConsumeFlow(ctx, keep, keepExp); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.consumedInMemory(); n != 101 {
+		t.Fatalf("held %d, want 101", n)
+	}
+	clock = clock.Add(4 * time.Minute)
+	if err := l.ConsumeFlow(ctx, l.NewFlowID(), clock.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.consumedInMemory(); n != 2 {
+		t.Fatalf("held %d after the first 100 expired, want 2", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, _ := openLocal(t, path)
+	defer l2.Close()
+	if n := l2.consumedInMemory(); n != 2 {
+		t.Fatalf("read back %d, want the 2 unexpired", n)
+	}
+	if err := l2.ConsumeFlow(ctx, keep, keepExp); !errors.Is(err, ErrUsed) {
+		t.Fatalf("err = %v, want ErrUsed", err)
+	}
+}

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The run records of SQLite, for LocalFlows: see migrations/sqlite/0003.
+
+// beginRun starts a run: the next run number, and the floor below which flows
+// are refused (this run, when the last one did not stop gracefully). It reads
+// back the consumed flows the last run saved that have not expired by now.
+func (s *sqliteStore) beginRun(ctx context.Context, now time.Time) (run, floor int64, used []flowRow, err error) {
+	err = s.write(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		var last, lastFloor int64
+		var clean bool
+		if err := tx.QueryRowContext(ctx, `SELECT run, floor, clean FROM process_runs WHERE id = 1`).Scan(&last, &lastFloor, &clean); err != nil {
+			return err
+		}
+		run, floor = last+1, lastFloor
+		if !clean {
+			floor = run
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE process_runs SET run = ?, floor = ?, clean = 0 WHERE id = 1`, run, floor); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, expires_at FROM consumed_flows WHERE expires_at >= ?`, ms(now))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r flowRow
+			if err := rows.Scan(&r.id, &r.expires); err != nil {
+				return err
+			}
+			used = append(used, r)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("store: sqlite: starting a run: %w", err)
+	}
+	return run, floor, used, nil
+}
+
+// endRun saves run's consumed flows and marks it stopped gracefully, in one
+// transaction: either the next run finds both, or it finds neither and refuses
+// what was sealed before it. A run that is no longer the last one started (a
+// second process on the file, which the store does not support) is not marked.
+func (s *sqliteStore) endRun(ctx context.Context, run int64, used []flowRow) error {
+	err := s.write(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO consumed_flows (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range used {
+			if _, err := stmt.ExecContext(ctx, r.id, r.expires); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE process_runs SET clean = 1 WHERE id = 1 AND run = ?`, run); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return fmt.Errorf("store: sqlite: saving the consumed flows: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package host_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/sdk"
+)
+
+const (
+	templatedPkg = "./host/testdata/templated"
+	oauth2Pkg    = "./plugins/oauth2"
+)
+
+// soundTemplate is a template in the wire's JSON form, as the templated plugin
+// reads it from its configuration.
+const soundTemplate = `{"endpoint":"https://op.test/authorize?tenant=t","params":{"client_id":"c","response_type":"code"},
+ "stateParam":"state","redirectUriParam":"redirect_uri","scopeParam":"scope","scope":"openid",
+ "pkce":true,"sessionStateKey":"state","sessionRedirectUriKey":"redirectUri","sessionCodeVerifierKey":"codeVerifier"}`
+
+func templatedConfig(template string) json.RawMessage {
+	if template == "" {
+		return json.RawMessage(`{}`)
+	}
+	return json.RawMessage(`{"template":` + template + `}`)
+}
+
+// A declared template is built by the host: the plugin's own answer (on
+// plugin.test) never shows. Without one, and from a plugin older than templates,
+// the host asks as before.
+func TestHostBuildsTheDeclaredTemplate(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, templatedPkg), "templated")
+	plugintest.Install(t, dir, plugintest.Binary(t, olderPkg), "older")
+	var mu sync.Mutex
+	var calls []host.CallInfo
+	h := open(t, dir, host.Options{OnCall: func(ci host.CallInfo) { mu.Lock(); calls = append(calls, ci); mu.Unlock() }})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.Configure(ctx, []host.InstanceConfig{
+		{ID: "tmpl", Plugin: "templated", Config: templatedConfig(soundTemplate)},
+		{ID: "asks", Plugin: "templated", Config: templatedConfig("")},
+		{ID: "old", Plugin: "older", Config: json.RawMessage(`{}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := h.AuthorizationURI(ctx, "tmpl", "https://app.test/cb", "st-1", host.WithScope("email"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(auth.RedirectTo)
+	q := u.Query()
+	if u.Host != "op.test" || q.Get("tenant") != "t" || q.Get("state") != "st-1" || q.Get("scope") != "email" ||
+		q.Get("redirect_uri") != "https://app.test/cb" || q.Get("client_id") != "c" || q.Get("code_challenge_method") != "S256" {
+		t.Fatalf("redirectTo = %s", auth.RedirectTo)
+	}
+	sum := sha256.Sum256([]byte(auth.Session["codeVerifier"]))
+	if q.Get("code_challenge") != base64.RawURLEncoding.EncodeToString(sum[:]) || auth.Session["state"] != "st-1" || auth.Session["from"] != "" {
+		t.Fatalf("session = %v for %s", auth.Session, auth.RedirectTo)
+	}
+	// A built URL is observed like a call, its refusal included.
+	if _, err := h.AuthorizationURI(ctx, "tmpl", "/relative", "st-3"); codeOf(err) != sdk.CodeInvalidRequestParameters {
+		t.Fatalf("relative redirect URI: err = %v", err)
+	}
+	mu.Lock()
+	last := calls[len(calls)-1]
+	mu.Unlock()
+	if last.Instance != "tmpl" || last.RPC != "AuthorizationURI" || codeOf(last.Err) != sdk.CodeInvalidRequestParameters {
+		t.Fatalf("observed %+v, want the refused build", last)
+	}
+	for id, want := range map[string]string{"asks": "https://plugin.test/", "old": "https://older.test/"} {
+		auth, err := h.AuthorizationURI(ctx, id, "https://app.test/cb", "st-2")
+		if err != nil || !strings.HasPrefix(auth.RedirectTo, want) {
+			t.Fatalf("%s: %v, %v: want the plugin's own URL", id, auth, err)
+		}
+	}
+}
+
+// A plugin cannot use a template to weaken the flows the host builds for it: one
+// that pins the state, sends the browser to a script, or overwrites the session's
+// state is refused at configure time, naming what is wrong.
+func TestUnsoundTemplatesAreRefused(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, templatedPkg), "templated")
+	h := open(t, dir, host.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	edit := func(from, to string) string { return strings.Replace(soundTemplate, from, to, 1) }
+	for name, tc := range map[string]struct{ template, want string }{
+		"pinned state":       {edit(`"client_id":"c"`, `"client_id":"c","state":"fixed"`), `params: "state"`},
+		"script endpoint":    {edit(`https://op.test/authorize?tenant=t`, `javascript:alert(1)`), "endpoint"},
+		"no state":           {edit(`"stateParam":"state",`, ``), "stateParam is required"},
+		"session overwrite":  {edit(`"pkce":true`, `"pkce":true,"sessionFixed":{"state":"fixed"}`), "session.fixed"},
+		"verifier elsewhere": {edit(`"sessionCodeVerifierKey":"codeVerifier"`, `"sessionCodeVerifierKey":"state"`), "session.codeVerifier"},
+	} {
+		err := h.Configure(ctx, []host.InstanceConfig{{ID: "bad", Plugin: "templated", Config: templatedConfig(tc.template)}})
+		var ve *host.ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), "authorization template") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want a refusal naming %q", name, err, tc.want)
+		}
+	}
+	if len(h.Instances()) != 0 {
+		t.Fatalf("a refused configuration was served: %+v", h.Instances())
+	}
+}
+
+// The bundled OAuth 2.0 plugin declares its template: the host builds the same URL
+// and session the plugin does (all but the fresh verifier), and builds it while
+// the plugin cannot answer at all.
+func TestOAuth2PluginURLsAreBuiltByTheHost(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, oauth2Pkg), "oauth2")
+	h := open(t, dir, host.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := json.RawMessage(`{"authorizationEndpoint":"https://op.test/authorize?tenant=t","tokenEndpoint":"https://op.test/token",
+		"userInfoEndpoint":"https://op.test/me","clientId":"c 1","clientSecret":"s3cret-value","scope":"read",
+		"issuer":"https://op.test","customConfig":{"prompt":"consent"}}`)
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "acme", Plugin: "oauth2", Config: cfg}}); err != nil {
+		t.Fatal(err)
+	}
+	proc := h.Plugins()[0].Proc
+	req := sdk.AuthorizationRequest{InstanceID: "acme", RedirectURI: "https://app.test/cb", State: "st", Scope: "a+b"}
+	asked, err := proc.AuthorizationURI(ctx, process.Instance{ID: "acme", Version: "direct", Config: cfg}, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := h.AuthorizationURI(ctx, "acme", req.RedirectURI, req.State, host.WithScope(req.Scope))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := withoutVerifier(t, asked), withoutVerifier(t, built); a != b {
+		t.Fatalf("the plugin built\n %s\nthe host built\n %s", a, b)
+	}
+
+	// Stopped, the plugin answers nothing; the host needs nothing from it.
+	pid := proc.PID()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	sctx, scancel := context.WithTimeout(ctx, 20*time.Second)
+	defer scancel()
+	if _, err := h.AuthorizationURI(sctx, "acme", req.RedirectURI, "st-2"); err != nil {
+		t.Fatalf("with the plugin stopped: %v", err)
+	}
+}
+
+// withoutVerifier is an authorization with its random part checked and taken out:
+// the challenge must be the S256 of the session's verifier.
+func withoutVerifier(t *testing.T, a *sdk.Authorization) string {
+	t.Helper()
+	u, err := url.Parse(a.RedirectTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	sum := sha256.Sum256([]byte(a.Session["codeVerifier"]))
+	if a.Session["codeVerifier"] == "" || q.Get("code_challenge") != base64.RawURLEncoding.EncodeToString(sum[:]) {
+		t.Fatalf("%s: the challenge is not the S256 of the session's verifier", a.RedirectTo)
+	}
+	q.Del("code_challenge")
+	u.RawQuery = q.Encode()
+	session := map[string]string{}
+	for k, v := range a.Session {
+		if k != "codeVerifier" {
+			session[k] = v
+		}
+	}
+	b, _ := json.Marshal(session)
+	return u.String() + " " + string(b)
+}
