@@ -15,11 +15,11 @@ import (
 func TestRealGoTestOutput(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		"go.mod":             "module example.test/m\n\ngo 1.22\n",
-		"good/good_test.go":  "package good\nimport \"testing\"\nfunc TestFine(t *testing.T) {}\n",
-		"sub/sub_test.go":    "package sub\nimport \"testing\"\nfunc TestOuter(t *testing.T) {\n t.Run(\"ok\", func(t *testing.T) {})\n t.Run(\"broken case\", func(t *testing.T) { t.Fatal(\"boom\") })\n}\nfunc TestAlso(t *testing.T) { t.Error(\"no\") }\nfunc TestPasses(t *testing.T) {}\n",
+		"go.mod":              "module example.test/m\n\ngo 1.22\n",
+		"good/good_test.go":   "package good\nimport \"testing\"\nfunc TestFine(t *testing.T) {}\n",
+		"sub/sub_test.go":     "package sub\nimport \"testing\"\nfunc TestOuter(t *testing.T) {\n t.Run(\"ok\", func(t *testing.T) {})\n t.Run(\"broken case\", func(t *testing.T) { t.Fatal(\"boom\") })\n}\nfunc TestAlso(t *testing.T) { t.Error(\"no\") }\nfunc TestPasses(t *testing.T) {}\n",
 		"crash/crash_test.go": "package crash\nimport \"testing\"\nfunc init() { if testing.Testing() { go func() { panic(\"at init\") }() } }\nfunc TestWaits(t *testing.T) { select {} }\n",
-		"nobuild/x_test.go":  "package nobuild\nimport \"testing\"\nfunc TestX(t *testing.T) { undefined() }\n",
+		"nobuild/x_test.go":   "package nobuild\nimport \"testing\"\nfunc TestX(t *testing.T) { undefined() }\n",
 	}
 	for name, body := range files {
 		p := filepath.Join(dir, name)
