@@ -80,12 +80,16 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 			add(i, name, "target", "%q is already the target of connector %s", target, other)
 		}
 		targets[target] = name
-		proc, ok := h.Plugin(c.Plugin)
+		meta, ok := h.Metadata(c.Plugin)
 		if !ok {
 			add(i, name, "plugin", "no plugin with id %q runs (plugins: %s)", c.Plugin, strings.Join(h.PluginIDs(), ", "))
 			continue
 		}
-		meta := proc.Metadata()
+		proc, err := h.Start(ctx, c.Plugin)
+		if err != nil {
+			add(i, name, "plugin", "%v", err)
+			continue
+		}
 		if !meta.IsStandard && c.Target != "" && c.Target != meta.Target {
 			add(i, name, "target", "plugin %s is not a standard connector; its target is %q", c.Plugin, meta.Target)
 		}
@@ -135,6 +139,7 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 			}
 			return problems[i].Field < problems[j].Field
 		})
+		h.keepServed(ctx)
 		return &ValidationError{Problems: problems}
 	}
 
@@ -149,5 +154,18 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 	current := h.instances
 	h.mu.Unlock()
 	h.releaseLeftovers(previous, current)
+	h.keepServed(ctx)
 	return nil
+}
+
+// keepServed keeps running the plugins of the served instances, and (with
+// Options.OnDemand) only those.
+func (h *Host) keepServed(ctx context.Context) {
+	h.mu.RLock()
+	ids := make([]string, 0, len(h.instances))
+	for _, c := range h.instances {
+		ids = append(ids, c.cfg.Plugin)
+	}
+	h.mu.RUnlock()
+	h.Keep(ctx, ids)
 }

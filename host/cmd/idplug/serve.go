@@ -151,7 +151,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
-		"admin_address", adminAddr, "connectors", len(h.Instances()), "plugins", len(h.Plugins()), "pid", os.Getpid())
+		"admin_address", adminAddr, "connectors", len(h.Instances()), "plugins", len(h.Catalog()), "running", len(h.Plugins()), "pid", os.Getpid())
 	go func() { errc <- httpSrv.Serve(lis) }()
 
 	for {
@@ -306,6 +306,9 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 	return nil
 }
 
+// scanConcurrency is how many plugins the folder's scan starts at once.
+const scanConcurrency = 4
+
 // openHost starts the plugins and configures every connector instance; it fails
 // with every problem listed when an instance is invalid.
 func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool) (*host.Host, error) {
@@ -313,7 +316,11 @@ func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metr
 	if err != nil {
 		return nil, err
 	}
-	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch, Sandbox: policy}
+	// A plugin runs only while a connector needs it: the scan starts each one
+	// briefly for its metadata, a few at a time, so a folder of many plugins
+	// (the Logto bundle holds eight) never has them all in memory at once.
+	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch, Sandbox: policy,
+		OnDemand: true, StartConcurrency: scanConcurrency}
 	if m != nil {
 		opts.OnCall = m.ObserveCall
 		opts.OnRestart = m.PluginRestarted

@@ -23,6 +23,6 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	for _, e := range h.Refused() {
 		fmt.Fprintf(stderr, "warning: plugin file %s refused: %s\n", e.File, e.Reason)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d connectors, %d plugins)\n", path, len(h.Instances()), len(h.Plugins()))
+	fmt.Fprintf(stdout, "%s: ok (%d connectors, %d plugins)\n", path, len(h.Instances()), len(h.Catalog()))
 	return 0
 }
