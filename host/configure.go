@@ -27,6 +27,10 @@ type Problem struct {
 	// Field is a path such as "plugin" or "config.tokenEndpoint".
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// File and Line say where the field is written, when the configuration
+	// came from a file (see ValidationError.Locate); Line is 0 otherwise.
+	File string `json:"-"`
+	Line int    `json:"line,omitempty"`
 
 	index int // the connector's position in the configuration, for sorting
 }
@@ -40,8 +44,22 @@ func (e *ValidationError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		lines[i] = fmt.Sprintf("connector %s: %s: %s", p.Instance, p.Field, p.Message)
+		if p.File != "" && p.Line > 0 {
+			lines[i] = fmt.Sprintf("%s:%d: %s", p.File, p.Line, lines[i])
+		}
 	}
 	return "invalid connector configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Locate sets each problem's File to file and its Line to what line says of
+// the instance at that position of the configuration and the field, so the
+// problems read like the file's own ("idplug.yaml:14: connector acme:
+// config.clientId: is required").
+func (e *ValidationError) Locate(file string, line func(index int, field string) int) {
+	for i := range e.Problems {
+		e.Problems[i].File = file
+		e.Problems[i].Line = line(e.Problems[i].index, e.Problems[i].Field)
+	}
 }
 
 // Configure checks every instance (ids, plugins, targets, and each configuration with
@@ -56,7 +74,7 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 		targets  = map[string]string{}
 	)
 	add := func(index int, conn, field, format string, args ...any) {
-		problems = append(problems, Problem{conn, field, fmt.Sprintf(format, args...), index})
+		problems = append(problems, Problem{Instance: conn, Field: field, Message: fmt.Sprintf(format, args...), index: index})
 	}
 	for i, c := range cfgs {
 		name := c.ID
@@ -80,12 +98,16 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 			add(i, name, "target", "%q is already the target of connector %s", target, other)
 		}
 		targets[target] = name
-		proc, ok := h.Plugin(c.Plugin)
+		meta, ok := h.Metadata(c.Plugin)
 		if !ok {
 			add(i, name, "plugin", "no plugin with id %q runs (plugins: %s)", c.Plugin, strings.Join(h.PluginIDs(), ", "))
 			continue
 		}
-		meta := proc.Metadata()
+		proc, err := h.Start(ctx, c.Plugin)
+		if err != nil {
+			add(i, name, "plugin", "%v", err)
+			continue
+		}
 		if !meta.IsStandard && c.Target != "" && c.Target != meta.Target {
 			add(i, name, "target", "plugin %s is not a standard connector; its target is %q", c.Plugin, meta.Target)
 		}
@@ -145,6 +167,7 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 			}
 			return problems[i].Field < problems[j].Field
 		})
+		h.keepServed(ctx)
 		return &ValidationError{Problems: problems}
 	}
 
@@ -159,5 +182,18 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 	current := h.instances
 	h.mu.Unlock()
 	h.releaseLeftovers(previous, current)
+	h.keepServed(ctx)
 	return nil
+}
+
+// keepServed keeps running the plugins of the served instances, and (with
+// Options.OnDemand) only those.
+func (h *Host) keepServed(ctx context.Context) {
+	h.mu.RLock()
+	ids := make([]string, 0, len(h.instances))
+	for _, c := range h.instances {
+		ids = append(ids, c.cfg.Plugin)
+	}
+	h.mu.RUnlock()
+	h.Keep(ctx, ids)
 }

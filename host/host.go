@@ -44,6 +44,11 @@ type Options struct {
 	// Sandbox is how plugins are confined (see host/sandbox); the zero value is
 	// mode auto: everything the kernel supports.
 	Sandbox sandbox.Policy
+	// OnDemand runs a plugin only while a configured instance needs it: the
+	// folder's scan starts each plugin once to read its metadata, then stops
+	// it; Configure starts the plugins of its instances and stops the others.
+	// Without it every plugin found keeps running.
+	OnDemand bool
 }
 
 // CallInfo describes a finished call to a connector instance.
@@ -57,7 +62,7 @@ type CallInfo struct {
 	Err error
 }
 
-// PluginInfo describes a running plugin.
+// PluginInfo describes a plugin, running or idle.
 type PluginInfo = supervisor.PluginInfo
 
 // Host serves connector instances through the plugins of one plugin folder. The
@@ -94,6 +99,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		OnRestart:        opts.OnRestart,
 		OnRescan:         opts.OnRescan,
 		Sandbox:          opts.Sandbox,
+		OnDemand:         opts.OnDemand,
 	})
 	if err != nil {
 		return nil, err

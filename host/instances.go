@@ -81,10 +81,7 @@ func (h *Host) Instance(id string) (InstanceDetail, error) {
 
 // describe merges the plugin's current metadata with the instance's overrides.
 func (h *Host) describe(c *instance) InstanceDetail {
-	var meta sdk.Metadata
-	if proc, ok := h.Plugin(c.cfg.Plugin); ok {
-		meta = proc.Metadata()
-	}
+	meta, _ := h.Metadata(c.cfg.Plugin)
 	return InstanceDetail{
 		Instance: Instance{
 			ID:         c.cfg.ID,
@@ -113,7 +110,7 @@ func WithScope(scope string) AuthorizationOption {
 
 // AuthorizationURI starts a sign-in with connector id.
 func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state string, opts ...AuthorizationOption) (*sdk.Authorization, error) {
-	c, proc, err := h.route(id)
+	c, proc, err := h.route(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +132,7 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 // UserInfo finishes a sign-in with connector id: session is what AuthorizationURI
 // returned, callback the provider's callback parameters.
 func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
-	c, proc, err := h.route(id)
+	c, proc, err := h.route(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +143,7 @@ func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, cal
 
 // RefreshTokens renews a token set with connector id.
 func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk.TokenSet, error) {
-	c, proc, err := h.route(id)
+	c, proc, err := h.route(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +155,7 @@ func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk
 // RevokeToken revokes a token at the provider with connector id (RFC 7009);
 // not_implemented when the connector cannot.
 func (h *Host) RevokeToken(ctx context.Context, id, token, hint string) error {
-	c, proc, err := h.route(id)
+	c, proc, err := h.route(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -173,13 +170,20 @@ func (h *Host) observe(c *instance, rpc string, start time.Time, err *error) {
 	}
 }
 
-// route finds instance id and the plugin serving it now.
-func (h *Host) route(id string) (*instance, *process.Process, error) {
+// route finds instance id and the plugin serving it now, starting the plugin
+// when it is idle (it failed to start when the instance was configured).
+func (h *Host) route(ctx context.Context, id string) (*instance, *process.Process, error) {
 	c, err := h.instance(id)
 	if err != nil {
 		return nil, nil, err
 	}
 	proc, ok := h.Plugin(c.cfg.Plugin)
+	if !ok && h.opts.OnDemand {
+		if proc, err = h.Start(ctx, c.cfg.Plugin); err == nil {
+			return c, proc, nil
+		}
+		h.log.Error("starting a connector's plugin", "connector", id, "plugin", c.cfg.Plugin, "error", err)
+	}
 	if !ok {
 		return nil, nil, &sdk.Error{Code: CodePluginUnavailable,
 			Message: fmt.Sprintf("connector %s: its plugin %q is not running", id, c.cfg.Plugin)}

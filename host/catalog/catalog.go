@@ -53,6 +53,9 @@ type Result struct {
 	Refused []Entry
 	// Ignored are files that are not plugins at all.
 	Ignored []Entry
+	// Support are the support folders of plugin families and their digest
+	// lists (see FindSupport): not plugins, but not stray files either.
+	Support []Entry
 }
 
 // Scan checks the plugin folder dir. It fails only when the folder itself cannot be
@@ -114,6 +117,7 @@ func Scan(dir string) (*Result, error) {
 			res.Ignored = append(res.Ignored, Entry{file, SumsFile + " lists it, but the file is missing"})
 		}
 	}
+	res.Ignored, res.Support = splitSupport(res.Ignored, res.Plugins)
 	sort.Slice(res.Ignored, func(i, j int) bool { return res.Ignored[i].File < res.Ignored[j].File })
 	return res, nil
 }
@@ -147,4 +151,29 @@ func check(dir, file string, sums map[string][]byte) (Plugin, string) {
 		p.Checksum = sum
 	}
 	return p, ""
+}
+
+// splitSupport takes out of ignored the support folder (<family>-bundle) and
+// digest list of each family that has a plugin here.
+func splitSupport(ignored []Entry, plugins []Plugin) (rest, support []Entry) {
+	families := map[string]bool{}
+	for _, p := range plugins {
+		if f := Family(p.Name); f != "" {
+			families[f] = true
+		}
+	}
+	for _, e := range ignored {
+		name := strings.TrimSuffix(e.File, ".sha256")
+		family, ok := strings.CutSuffix(name, SupportSuffix)
+		if ok && families[family] && !strings.HasSuffix(e.Reason, "the file is missing") {
+			what := "support folder"
+			if name != e.File {
+				what = "digest list of the support folder"
+			}
+			support = append(support, Entry{e.File, fmt.Sprintf("%s of the %s-* plugins", what, family)})
+			continue
+		}
+		rest = append(rest, e)
+	}
+	return rest, support
 }

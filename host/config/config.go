@@ -143,6 +143,25 @@ type Instance struct {
 	Config json.RawMessage
 	// Line is where the instance starts in the file, for messages about it.
 	Line int
+	// lines are where its fields are: "plugin", "config", "config.clientId", ...
+	lines map[string]int
+}
+
+// LineOf returns the line of field ("plugin", "config.clientId",
+// "config.scopes[1]") in the instance, or of the nearest enclosing field that
+// is written (a missing config.clientId points at config), or the instance's.
+func (c Instance) LineOf(field string) int {
+	for f := field; f != ""; {
+		if l, ok := c.lines[f]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return c.Line
 }
 
 // EffectiveTarget returns Target, or ID when Target is not set.

@@ -1015,3 +1015,38 @@ func TestProblemsAreCapped(t *testing.T) {
 		t.Errorf("got %d problems, last %q", len(got), got[len(got)-1])
 	}
 }
+
+// A plugin's field errors point at the field's line: the key itself when it is
+// written, the nearest written parent when it is missing, the instance when
+// the field is not in the file at all.
+func TestInstanceLineOf(t *testing.T) {
+	cfg := mustParse(t, `plugin_dir: /plugins
+session_keys: ["0123456789abcdef0123456789abcdef-key"]
+connectors:
+  - id: acme
+    plugin: oauth2
+    config:
+      clientId: x
+      profileMap:
+        id: sub
+      scopes:
+        - openid
+        - email
+`, nil)
+	c := cfg.Instances[0]
+	for field, want := range map[string]int{
+		"plugin":                  5,
+		"config":                  6,
+		"config.clientId":         7,
+		"config.clientSecret":     6, // missing: its parent
+		"config.profileMap.id":    9,
+		"config.profileMap.email": 8,
+		"config.scopes[1]":        12,
+		"target":                  4, // not written: the instance
+		"":                        4,
+	} {
+		if got := c.LineOf(field); got != want {
+			t.Errorf("LineOf(%q) = %d, want %d", field, got, want)
+		}
+	}
+}

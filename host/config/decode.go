@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -320,7 +321,38 @@ func (d *decoder) connector(n *yaml.Node, path *walk.Path) (*Instance, walk.Loc,
 	}
 	c.Config = d.pluginConfig(fs)
 	c.StoreTokens = storeTokens(c.Config)
+	c.lines = map[string]int{}
+	recordLines(c.lines, "", walk.Deref(n), 0)
 	return c, idAt, targetAt
+}
+
+// recordLines notes the line of every key under n, by its path ("config.a.b",
+// "config.list[0]"), so a plugin's field errors can point into the file. It
+// does not follow aliases: their values are written elsewhere, and following
+// them would let a few lines of YAML cost exponential work.
+func recordLines(lines map[string]int, prefix string, n *yaml.Node, depth int) {
+	if n == nil || depth > walk.MaxDepth {
+		return
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			if _, seen := lines[key]; !seen {
+				lines[key] = n.Content[i].Line
+			}
+			recordLines(lines, key, n.Content[i+1], depth+1)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			key := prefix + "[" + strconv.Itoa(i) + "]"
+			lines[key] = item.Line
+			recordLines(lines, key, item, depth+1)
+		}
+	}
 }
 
 // names decodes the display name overrides: language tag -> text.

@@ -19,11 +19,17 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
   main { background: #fff; padding: 2.5rem 3rem; border-radius: 12px; box-shadow: 0 2px 16px rgba(0,0,0,.08); min-width: 320px; }
   h1 { font-size: 1.4rem; margin: 0 0 1.5rem; }
   a.button, button { display: flex; align-items: center; gap: .75rem; width: 100%; box-sizing: border-box; padding: .75rem 1rem; margin: .5rem 0;
-    border: 1px solid #d0d4e0; border-radius: 8px; background: #fff; color: inherit; font-size: 1rem; text-decoration: none; cursor: pointer; }
+    border: 1px solid #d0d4e0; border-radius: 8px; background: #fff; color: inherit; font: inherit; font-size: 1rem; text-decoration: none; cursor: pointer; }
   a.button:hover, button:hover { background: #f0f2f8; }
   img { width: 24px; height: 24px; }
   .error { color: #b3261e; }
   .muted { color: #6b7080; font-size: .9rem; }
+  .profile { display: flex; align-items: center; gap: 1rem; margin-bottom: 1rem; }
+  .profile h1 { margin: 0; }
+  img.avatar { width: 56px; height: 56px; border-radius: 50%; object-fit: cover; background: #e4e7f0; }
+  dl { display: grid; grid-template-columns: auto 1fr; gap: .4rem 1rem; margin: 0 0 1.5rem; }
+  dt { color: #6b7080; }
+  dd { margin: 0; overflow-wrap: anywhere; }
 </style>
 </head>
 <body>
@@ -41,8 +47,15 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
   <button id="sign-out" type="submit">Sign out</button></form>
   <a class="button" href="{{.Prefix}}/">Back</a>
 {{else if .User}}
+  <div class="profile">
+  {{with .Profile.Avatar}}<img class="avatar" id="avatar" src="{{safeURL .}}" alt="">{{end}}
   <h1 id="greeting">Hello, {{.User.UserInfo.ID}}</h1>
-  {{with .User.UserInfo.Name}}<p class="muted">{{.}}</p>{{end}}
+  </div>
+  <dl>
+  {{with .Profile.Name}}<dt>Name</dt><dd id="user-name">{{.}}</dd>{{end}}
+  {{with .Profile.Email}}<dt>Email</dt><dd id="user-email">{{.}}</dd>{{end}}
+  <dt>Signed in with</dt><dd id="user-connector">{{.Profile.Connector}}</dd>
+  </dl>
   <form method="post" action="{{.Prefix}}/sign-out"><button id="sign-out" type="submit">Sign out</button></form>
 {{else}}
   <h1>Sign in</h1>
@@ -75,6 +88,32 @@ type pageData struct {
 	// another site's (a client's registered post-logout URI): form-action must
 	// allow it, since it covers the redirect too.
 	SignOutTo string
+	// Profile is what the signed-in page shows of User.
+	Profile profile
+}
+
+// profile is the signed-in user as the page shows them: the profile fields the
+// connector gave, and the connector's display name.
+type profile struct {
+	Name, Email, Avatar string
+	Connector           string
+}
+
+func profileOf(u *userSession, connectors []host.Instance) profile {
+	p := profile{Connector: u.Connector}
+	for _, c := range connectors {
+		if c.ID == u.Connector && c.Name["en"] != "" {
+			p.Connector = c.Name["en"]
+		}
+	}
+	deref := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	p.Name, p.Email, p.Avatar = deref(u.UserInfo.Name), deref(u.UserInfo.Email), deref(u.UserInfo.Avatar)
+	return p
 }
 
 func (s *Server) pageData() pageData { return pageData{Prefix: s.prefix} }
@@ -84,6 +123,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 	data.Connectors = s.host.Instances()
 	if sess, ok := s.currentUser(r); ok {
 		data.User = &sess
+		data.Profile = profileOf(&sess, data.Connectors)
 	}
 	s.renderPage(w, http.StatusOK, data)
 }

@@ -113,7 +113,7 @@ func (s *Supervisor) Rescan(ctx context.Context) error {
 		}
 	}
 	sort.Slice(refused, func(i, j int) bool { return refused[i].File < refused[j].File })
-	s.refused, s.ignored = refused, scan.Ignored
+	s.refused, s.ignored, s.support = refused, scan.Ignored, scan.Support
 	s.mu.Unlock()
 	return nil
 }
@@ -187,8 +187,14 @@ func (s *Supervisor) register(results []startResult, stamps map[string]stamp, fa
 		} else {
 			s.log.Info("plugin ready", "id", id, "file", r.plugin.File, "pid", r.proc.PID())
 		}
-		l := &loaded{proc: r.proc, file: r.plugin, stamp: stamps[r.plugin.File]}
+		l := &loaded{proc: r.proc, meta: r.proc.Metadata(), file: r.plugin, stamp: stamps[r.plugin.File]}
 		s.plugins[id], s.files[r.plugin.File] = l, l
+		if s.wanted != nil && !s.wanted[id] {
+			// Started to read its metadata; it runs again when a connector needs it.
+			s.log.Debug("plugin idle until a connector needs it", "id", id, "file", r.plugin.File)
+			s.drain(l.proc)
+			l.proc = nil
+		}
 		delete(s.failed, r.plugin.File)
 		delete(s.failedReasons, r.plugin.File)
 	}
@@ -196,13 +202,15 @@ func (s *Supervisor) register(results []startResult, stamps map[string]stamp, fa
 
 // unregisterLocked takes a plugin out of service and drains it. s.mu must be held.
 func (s *Supervisor) unregisterLocked(l *loaded) {
-	if s.plugins[l.proc.Metadata().ID] == l {
-		delete(s.plugins, l.proc.Metadata().ID)
+	if s.plugins[l.meta.ID] == l {
+		delete(s.plugins, l.meta.ID)
 	}
 	if s.files[l.file.File] == l {
 		delete(s.files, l.file.File)
 	}
-	s.drain(l.proc)
+	if l.proc != nil {
+		s.drain(l.proc)
+	}
 }
 
 // drain stops p once its calls in flight finish, or after the call deadline.

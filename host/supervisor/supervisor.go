@@ -19,6 +19,7 @@ import (
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/sdk"
 )
 
 // Options configure a Supervisor.
@@ -49,6 +50,10 @@ type Options struct {
 	// Sandbox is how plugins are confined (see host/sandbox); the zero value is
 	// mode auto: everything the kernel supports.
 	Sandbox sandbox.Policy
+	// OnDemand runs a plugin only while it is wanted (see Keep): a scan starts
+	// each new plugin file once to read its metadata, then stops it. Without
+	// it, every plugin found keeps running.
+	OnDemand bool
 }
 
 // Supervisor runs the plugins of one plugin folder.
@@ -60,20 +65,26 @@ type Supervisor struct {
 
 	reconcile     sync.Mutex // one folder scan at a time
 	mu            sync.RWMutex
-	plugins       map[string]*loaded // running plugins by metadata id
+	plugins       map[string]*loaded // known plugins by metadata id, running or idle
 	files         map[string]*loaded // the same, by file name
 	refused       []catalog.Entry    // files that do not run, and why
 	ignored       []catalog.Entry
+	support       []catalog.Entry
 	failed        map[string]stamp // files that failed to start, as they were then
 	failedReasons map[string]string
 	draining      sync.WaitGroup
+	// wanted are the ids Keep was last given; nil keeps every plugin running
+	// (until Keep is called, or always without Options.OnDemand).
+	wanted map[string]bool
 
 	watcher *watcher
 }
 
-// loaded is a running plugin and the file it runs from.
+// loaded is a plugin that passed its checks and started once: its file, the
+// metadata it reported, and its process while it runs (nil while idle).
 type loaded struct {
 	proc  *process.Process
+	meta  sdk.Metadata
 	file  catalog.Plugin
 	stamp stamp
 }
@@ -118,6 +129,9 @@ func Open(ctx context.Context, opts Options) (*Supervisor, error) {
 		files:         map[string]*loaded{},
 		failed:        map[string]stamp{},
 		failedReasons: map[string]string{},
+	}
+	if opts.OnDemand {
+		s.wanted = map[string]bool{}
 	}
 	if err := s.Rescan(ctx); err != nil {
 		_ = os.RemoveAll(socketDir)
@@ -187,10 +201,13 @@ func (r *restartNotice) started(id string, notify func(string)) {
 	}
 }
 
-// PluginInfo describes a running plugin.
+// PluginInfo describes a plugin.
 type PluginInfo struct {
-	File  string
-	Path  string
+	File string
+	Path string
+	// Metadata is what the plugin reported when it last started.
+	Metadata sdk.Metadata
+	// PID, State and Proc are set while the plugin runs.
 	PID   int
 	State process.State
 	Proc  *process.Process
@@ -198,16 +215,30 @@ type PluginInfo struct {
 
 // Plugins lists the running plugins, sorted by id.
 func (s *Supervisor) Plugins() []PluginInfo {
+	return s.list(true)
+}
+
+// Catalog lists every plugin that passed its checks, running or idle, sorted by id.
+func (s *Supervisor) Catalog() []PluginInfo {
+	return s.list(false)
+}
+
+func (s *Supervisor) list(runningOnly bool) []PluginInfo {
 	s.mu.RLock()
 	out := make([]PluginInfo, 0, len(s.plugins))
 	for _, l := range s.plugins {
-		out = append(out, PluginInfo{File: l.file.File, Path: l.file.Path, Proc: l.proc})
+		if l.proc == nil && runningOnly {
+			continue
+		}
+		out = append(out, PluginInfo{File: l.file.File, Path: l.file.Path, Metadata: l.meta, Proc: l.proc})
 	}
 	s.mu.RUnlock()
 	for i := range out {
-		out[i].PID, out[i].State = out[i].Proc.PID(), out[i].Proc.State()
+		if out[i].Proc != nil {
+			out[i].PID, out[i].State = out[i].Proc.PID(), out[i].Proc.State()
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Proc.Metadata().ID < out[j].Proc.Metadata().ID })
+	sort.Slice(out, func(i, j int) bool { return out[i].Metadata.ID < out[j].Metadata.ID })
 	return out
 }
 
@@ -216,13 +247,24 @@ func (s *Supervisor) Plugin(id string) (*process.Process, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l, ok := s.plugins[id]
-	if !ok {
+	if !ok || l.proc == nil {
 		return nil, false
 	}
 	return l.proc, true
 }
 
-// PluginIDs lists the metadata ids of the running plugins, sorted.
+// Metadata returns the metadata of the plugin whose id is id, running or idle.
+func (s *Supervisor) Metadata(id string) (sdk.Metadata, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l, ok := s.plugins[id]
+	if !ok {
+		return sdk.Metadata{}, false
+	}
+	return l.meta, true
+}
+
+// PluginIDs lists the metadata ids of the known plugins, running or idle, sorted.
 func (s *Supervisor) PluginIDs() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -249,6 +291,14 @@ func (s *Supervisor) Ignored() []catalog.Entry {
 	return append([]catalog.Entry{}, s.ignored...)
 }
 
+// Support lists the support folders of plugin families (the Logto bundle) and
+// their digest lists.
+func (s *Supervisor) Support() []catalog.Entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]catalog.Entry{}, s.support...)
+}
+
 // Sandbox says how plugins are confined on this kernel.
 func (s *Supervisor) Sandbox() sandbox.Report { return s.sandbox }
 
@@ -265,6 +315,9 @@ func (s *Supervisor) Close() error {
 	s.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, l := range all {
+		if l.proc == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

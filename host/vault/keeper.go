@@ -7,6 +7,7 @@ import (
 
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/sdk"
+	"golang.org/x/sync/singleflight"
 )
 
 // RefreshFunc renews a token set through the instance's connector.
@@ -30,6 +31,13 @@ type Keeper struct {
 	OnOp func(op string, err error)
 	// OnRefresh, when set, is told of each refresh's result: ok, refused or failed.
 	OnRefresh func(result string)
+
+	// flights lets the callers of one process that want the same record
+	// refreshed share one locked update (see refresh).
+	flights singleflight.Group
+	// arrived, when set (tests only), is told of each caller that reaches the
+	// refresh and waits for the shared update.
+	arrived func()
 }
 
 // OpenError is a record that does not open: the operator's to fix (a vault key
@@ -77,9 +85,42 @@ func (k *Keeper) Read(ctx context.Context, instance, userID string) (*sdk.TokenS
 	return k.refresh(ctx, instance, userID)
 }
 
-// refresh renews a record's tokens holding its lock, so that of every caller on
-// every replica asking at once, one refreshes and the others read what it stored.
+// refresh renews a record's tokens. The callers of this process that want the
+// same record share one update: without that, each would take the record's lock
+// in turn for a transaction of its own, and the last of many callers (48 over 3
+// replicas) waited out the store's lock deadline behind the others on a busy
+// machine, and got store_unavailable while the store was up. Across replicas,
+// the record's lock in the store makes the others wait, then read what the one
+// refresh stored.
+//
+// The shared update runs detached from the callers' contexts, bounded by the
+// store's lock deadline and the connector's call timeout: a caller that goes
+// away neither fails the others nor rolls back a refresh the provider already
+// made (a rotated refresh token is single-use, so losing the new one would end
+// the grant).
 func (k *Keeper) refresh(ctx context.Context, instance, userID string) (*sdk.TokenSet, error) {
+	key := instance + "\x00" + userID
+	ch := k.flights.DoChan(key, func() (any, error) {
+		return k.update(context.WithoutCancel(ctx), instance, userID)
+	})
+	if k.arrived != nil {
+		k.arrived()
+	}
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		tokens := *res.Val.(*sdk.TokenSet) // a copy each: callers may change theirs
+		return &tokens, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// update renews a record's tokens holding its lock, so that of every caller on
+// every replica asking at once, one refreshes and the others read what it stored.
+func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.TokenSet, error) {
 	var out *sdk.TokenSet
 	err := k.Tokens.UpdateTokens(ctx, instance, userID, func(rec store.TokenRecord) (*store.TokenRecord, error) {
 		if rec.RefreshFailed {

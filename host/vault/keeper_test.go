@@ -71,6 +71,8 @@ func TestKeeper(t *testing.T) {
 			t.Run("a refused refresh ends the record for good", func(t *testing.T) { testRefused(t, pair[0]) })
 			t.Run("a refresh that failed on the way is tried again", func(t *testing.T) { testFailed(t, pair[0]) })
 			t.Run("callers at once on two replicas refresh once", func(t *testing.T) { testOneRefresh(t, pair[0], pair[1]) })
+			t.Run("callers on one replica share one locked update", func(t *testing.T) { testSharedUpdate(t, pair[0], pair[1]) })
+			t.Run("a caller that leaves does not undo the refresh", func(t *testing.T) { testCallerLeaves(t, pair[0]) })
 			t.Run("delete hands back the tokens to revoke", func(t *testing.T) { testDelete(t, pair[0]) })
 		})
 	}
@@ -259,5 +261,120 @@ func testDelete(t *testing.T, st store.Store) {
 	}
 	if _, err := k.Delete(ctx, "acme", "old-key"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the record stayed: %v", err)
+	}
+}
+
+// counting counts the locked updates that reach the store.
+type counting struct {
+	store.Store
+	updates atomic.Int32
+}
+
+func (c *counting) UpdateTokens(ctx context.Context, connector, userID string, fn func(store.TokenRecord) (*store.TokenRecord, error)) error {
+	c.updates.Add(1)
+	return c.Store.UpdateTokens(ctx, connector, userID, fn)
+}
+
+// testSharedUpdate holds the one refresh at the provider while 16 callers on
+// each of two replicas ask for the record. Each replica takes the record's lock
+// once, however many of its callers wait: a queue of one transaction per caller
+// is what made the last callers of a crowd miss the lock deadline on a busy
+// machine, with the store up.
+func testSharedUpdate(t *testing.T, a, b store.Store) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	p := &provider{answer: func(n int32, rt string) (*sdk.TokenSet, error) {
+		if n == 1 {
+			close(entered)
+			<-release
+		}
+		return rotating(n, rt)
+	}}
+	ca, cb := &counting{Store: a}, &counting{Store: b}
+	ka, kb := keeper(t, ca, p), keeper(t, cb, p)
+	var arrived atomic.Int32
+	waiting := make(chan struct{}, 64)
+	for _, k := range []*vault.Keeper{ka, kb} {
+		vault.OnArrive(k, func() { arrived.Add(1); waiting <- struct{}{} })
+	}
+	ctx := t.Context()
+	if err := ka.Put(ctx, "acme", "crowd", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt", ExpiresAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	const perReplica = 16
+	results := make(chan string, 2*perReplica)
+	var wg sync.WaitGroup
+	read := func(k *vault.Keeper) {
+		wg.Go(func() {
+			tok, err := k.Read(ctx, "acme", "crowd")
+			if err != nil {
+				t.Errorf("read: %v", err)
+				results <- ""
+				return
+			}
+			results <- tok.AccessToken
+		})
+	}
+	read(ka)
+	<-entered // the first caller holds the lock, at the provider
+	for range perReplica - 1 {
+		read(ka)
+	}
+	for range perReplica {
+		read(kb)
+	}
+	for range 2 * perReplica {
+		<-waiting // every caller is in, before the provider answers
+	}
+	close(release)
+	wg.Wait()
+	close(results)
+	for tok := range results {
+		if tok != "at-1" {
+			t.Fatalf("a caller got %q; want the one refresh's tokens", tok)
+		}
+	}
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("%d refreshes at the provider; want 1", n)
+	}
+	if na, nb := ca.updates.Load(), cb.updates.Load(); na != 1 || nb != 1 {
+		t.Errorf("locked updates: %d on replica a, %d on b, for %d callers each; want 1 each", na, nb, perReplica)
+	}
+}
+
+// testCallerLeaves: the caller whose read started the refresh gives up while
+// the provider answers. The rotated tokens are stored all the same, so the
+// next caller gets them without spending the old refresh token again.
+func testCallerLeaves(t *testing.T, st store.Store) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	p := &provider{answer: func(n int32, rt string) (*sdk.TokenSet, error) {
+		if n == 1 {
+			close(entered)
+			<-release
+		}
+		return rotating(n, rt)
+	}}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if err := k.Put(ctx, "acme", "leaver", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt", ExpiresAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	leaving, leave := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := k.Read(leaving, "acme", "leaver")
+		done <- err
+	}()
+	<-entered
+	leave()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller that left: %v, want context.Canceled", err)
+	}
+	close(release)
+	got, err := k.Read(ctx, "acme", "leaver")
+	if err != nil || got.AccessToken != "at-1" || got.RefreshToken != "rt-1" {
+		t.Fatalf("next read: %+v, %v; want the refresh the first caller started", got, err)
+	}
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("%d refreshes at the provider; want 1", n)
 	}
 }

@@ -132,19 +132,43 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
-var page = template.Must(template.New("home").Funcs(template.FuncMap{"json": func(v any) string {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
-}}).Parse(`<!doctype html>
+var page = template.Must(template.New("home").Funcs(template.FuncMap{
+	"json": func(v any) string {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		return string(b)
+	},
+	// text gives a claim as a string, "" when it is absent or not one.
+	"text": func(claims map[string]any, name string) string { s, _ := claims[name].(string); return s },
+	// picture gives the picture claim when it is an http(s) URL, "" otherwise.
+	"picture": func(claims map[string]any) template.URL {
+		s, _ := claims["picture"].(string)
+		if u, err := url.Parse(s); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+			return template.URL(s)
+		}
+		return ""
+	},
+}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Demo app</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto}pre{background:#f5f6fa;padding:1rem;border-radius:8px}
-a.button{display:inline-block;padding:.6rem 1rem;border:1px solid #d0d4e0;border-radius:8px;text-decoration:none;color:inherit}</style></head>
-<body><h1>Demo app</h1>
-{{if .}}<p id="greeting">Hello, {{index . "name"}}</p>
-<p>Signed in through idplug. The claims of your ID token and userinfo:</p>
+a.button,button{display:inline-block;padding:.6rem 1rem;border:1px solid #d0d4e0;border-radius:8px;background:#fff;text-decoration:none;color:inherit;font:inherit;cursor:pointer}
+.profile{display:flex;align-items:center;gap:1rem}.profile h1{margin:0}
+img.avatar{width:64px;height:64px;border-radius:50%;object-fit:cover;background:#e4e7f0}
+dl{display:grid;grid-template-columns:auto 1fr;gap:.4rem 1rem}dt{color:#6b7080}dd{margin:0;overflow-wrap:anywhere}</style></head>
+<body>
+{{if .}}<div class="profile">
+{{with picture .}}<img class="avatar" id="avatar" src="{{.}}" alt="">{{end}}
+<h1 id="greeting">Hello, {{or (text . "name") (text . "sub")}}</h1></div>
+<dl>
+{{with text . "name"}}<dt>Name</dt><dd id="user-name">{{.}}</dd>{{end}}
+{{with text . "email"}}<dt>Email</dt><dd id="user-email">{{.}}</dd>{{end}}
+<dt>Signed in with</dt><dd id="user-connector">{{or (text . "connector") "idplug"}}</dd>
+</dl>
+<p>Signed in through idplug, this app's OpenID Provider.</p>
+<p>The claims of your ID token and userinfo:</p>
 <pre id="claims">{{json .}}</pre>
 <a class="button" id="sign-out" href="/logout">Sign out</a>
-{{else}}<p>This app signs its users in through idplug, its OpenID Provider.</p>
+{{else}}<h1>Demo app</h1>
+<p>This app signs its users in through idplug, its OpenID Provider.</p>
 <a class="button" id="sign-in" href="/login">Sign in with idplug</a>{{end}}
 </body></html>`))
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -46,6 +47,7 @@ func TestBrowserSignInWithTheDemo(t *testing.T) {
 		chromedp.WaitVisible("#greeting"),
 		browsertest.Shot(shots, "3-signed-in"))
 	greeting := browsertest.Text(t, ctx, "#greeting")
+	checkProfile(t, ctx, "Local OpenID Provider")
 	browsertest.Step(t, ctx, "sign out", chromedp.Click("#sign-out"), chromedp.WaitVisible("#sign-in-demo"), browsertest.Shot(shots, "4-signed-out"))
 	afterSignOut := browsertest.Text(t, ctx, "#sign-in-demo")
 
@@ -201,6 +203,7 @@ func TestBrowserDemoAppSignsInThroughTheProvider(t *testing.T) {
 		browsertest.Shot(shots, "app-3-signed-in"))
 	greeting := browsertest.Text(t, ctx, "#greeting")
 	claims := browsertest.Text(t, ctx, "#claims")
+	checkProfile(t, ctx, "demo")
 	browsertest.Step(t, ctx, "sign out through idplug", chromedp.Click("#sign-out"), chromedp.WaitVisible("#sign-in"), browsertest.Shot(shots, "app-4-signed-out"))
 
 	if greeting != "Hello, Alice Example" {
@@ -213,5 +216,32 @@ func TestBrowserDemoAppSignsInThroughTheProvider(t *testing.T) {
 	}
 	if strings.Contains(claims, `"sub": "alice"`) {
 		t.Errorf("sub is the provider's own id:\n%s", claims)
+	}
+}
+
+// checkProfile checks the signed-in page: the local provider's alice, with her
+// name, email and picture, the connector she signed in with, and a sign-out
+// button drawn in the page's font rather than the browser's control font.
+func checkProfile(t *testing.T, ctx context.Context, connector string) {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(() => {
+		const q = s => document.querySelector(s);
+		const text = s => q(s) ? q(s).textContent.trim() : "";
+		return {
+			name: text("#user-name"), email: text("#user-email"), connector: text("#user-connector"),
+			avatar: q("#avatar") ? q("#avatar").getAttribute("src") : "",
+			buttonFont: getComputedStyle(q("#sign-out")).fontFamily,
+			pageFont: getComputedStyle(document.body).fontFamily,
+		};
+	})()`))
+	if err != nil {
+		t.Fatalf("reading the signed-in page: %v", err)
+	}
+	want := map[string]string{"name": "Alice Example", "email": "alice@example.com", "connector": connector,
+		"avatar": "https://example.com/alice.png", "buttonFont": got["pageFont"]}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("signed-in page: %s = %q, want %q", k, got[k], v)
+		}
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,6 +21,8 @@ type pluginListing struct {
 	Plugins []pluginEntry   `json:"plugins"`
 	Refused []catalog.Entry `json:"refused"`
 	Ignored []catalog.Entry `json:"ignored"`
+	// Support are the support folders of plugin families (the Logto bundle).
+	Support []catalog.Entry `json:"support"`
 }
 
 type pluginEntry struct {
@@ -28,15 +33,31 @@ type pluginEntry struct {
 	Platform   sdk.Platform `json:"platform"`
 	Name       sdk.I18n     `json:"name"`
 	IsStandard bool         `json:"isStandard"`
-	State      string       `json:"state"`
+	// Kind is "native" for a plugin that is its own program, or "bridge" for
+	// one of a family that runs through a support folder (Bridge names it):
+	// a Logto connector runs in Node from the logto-bundle folder.
+	Kind   string `json:"kind"`
+	Bridge string `json:"bridge,omitempty"`
 }
 
-// pluginsCmd starts every plugin of a folder to read its metadata, then stops them.
-// It exits 1 when a file named like a plugin was refused, so scripts can check a folder.
+// pluginDetail is what --plugin prints: the entry, and what a configuration needs.
+type pluginDetail struct {
+	pluginEntry
+	Description    sdk.I18n       `json:"description"`
+	FormItems      []sdk.FormItem `json:"formItems"`
+	ConfigTemplate string         `json:"configTemplate,omitempty"`
+	Readme         string         `json:"readme"`
+}
+
+// pluginsCmd starts every plugin of a folder briefly to read its metadata, then
+// stops it: the listing says what each plugin is, not whether it runs.
+// It exits 1 when a file named like a plugin was refused, so scripts can check a
+// folder, and when --plugin names no plugin of the folder.
 func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plugins", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("plugin-dir", "", "the plugin folder (required)")
+	only := fs.String("plugin", "", "show one plugin by id: its config fields and readme")
 	asJSON := fs.Bool("json", false, "print JSON")
 	logLevel := fs.String("log-level", "warn", "log level: trace, debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -47,28 +68,28 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.LevelFromString(*logLevel), Output: stderr})
-	h, err := host.Open(context.Background(), host.Options{PluginDir: *dir, Logger: log})
+	h, err := host.Open(context.Background(), host.Options{PluginDir: *dir, Logger: log, OnDemand: true, StartConcurrency: scanConcurrency})
 	if err != nil {
 		fmt.Fprintln(stderr, "idplug plugins:", err)
 		return 1
 	}
 	defer h.Close()
 
-	listing := pluginListing{Plugins: []pluginEntry{}, Refused: h.Refused(), Ignored: h.Ignored()}
-	for _, p := range h.Plugins() {
-		m := p.Proc.Metadata()
-		listing.Plugins = append(listing.Plugins, pluginEntry{
-			File: p.File, Path: p.Path, ID: m.ID, Target: m.Target, Platform: m.Platform, Name: m.Name, IsStandard: m.IsStandard,
-			State: string(p.State),
-		})
-	}
-	if listing.Refused == nil {
-		listing.Refused = []catalog.Entry{}
-	}
-	if listing.Ignored == nil {
-		listing.Ignored = []catalog.Entry{}
+	listing := pluginListing{Plugins: []pluginEntry{}, Refused: orEmpty(h.Refused()), Ignored: orEmpty(h.Ignored()), Support: orEmpty(h.Support())}
+	var details []pluginDetail
+	for _, p := range h.Catalog() {
+		m := p.Metadata
+		e := pluginEntry{File: p.File, Path: p.Path, ID: m.ID, Target: m.Target, Platform: m.Platform, Name: m.Name, IsStandard: m.IsStandard, Kind: "native"}
+		if bridge := bridgeOf(p.Path, p.File); bridge != "" {
+			e.Kind, e.Bridge = "bridge", bridge
+		}
+		listing.Plugins = append(listing.Plugins, e)
+		details = append(details, pluginDetail{pluginEntry: e, Description: m.Description, FormItems: m.FormItems, ConfigTemplate: m.ConfigTemplate, Readme: m.Readme})
 	}
 
+	if *only != "" {
+		return showPlugin(stdout, stderr, *only, details, *asJSON)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -82,23 +103,114 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// bridgeOf names the family whose support folder runs the plugin at path (the
+// Logto connectors' logto-bundle), or "" for a native plugin.
+func bridgeOf(path, file string) string {
+	family := catalog.Family(strings.TrimPrefix(file, catalog.Prefix))
+	if family == "" {
+		return ""
+	}
+	info, err := os.Stat(filepath.Join(filepath.Dir(path), family+catalog.SupportSuffix))
+	if err != nil || !info.IsDir() {
+		return ""
+	}
+	return family
+}
+
+func orEmpty(e []catalog.Entry) []catalog.Entry {
+	if e == nil {
+		return []catalog.Entry{}
+	}
+	return e
+}
+
+func kindLabel(p pluginEntry) string {
+	if p.Bridge != "" {
+		return p.Bridge + " bridge"
+	}
+	return p.Kind
+}
+
 func printListing(w io.Writer, l pluginListing) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTARGET\tSTANDARD\tSTATE\tFILE")
+	fmt.Fprintln(tw, "ID\tNAME\tKIND\tTARGET\tSTANDARD\tFILE")
 	for _, p := range l.Plugins {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", p.ID, p.Name["en"], p.Target, p.IsStandard, p.State, p.File)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", p.ID, p.Name["en"], kindLabel(p), p.Target, p.IsStandard, p.File)
 	}
 	_ = tw.Flush()
-	if len(l.Refused) > 0 {
-		fmt.Fprintln(w, "\nRefused:")
-		for _, e := range l.Refused {
+	sections := []struct {
+		title   string
+		entries []catalog.Entry
+	}{{"Support folders", l.Support}, {"Refused", l.Refused}, {"Ignored", l.Ignored}}
+	for _, s := range sections {
+		if len(s.entries) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s:\n", s.title)
+		for _, e := range s.entries {
 			fmt.Fprintf(w, "  %s: %s\n", e.File, e.Reason)
 		}
 	}
-	if len(l.Ignored) > 0 {
-		fmt.Fprintln(w, "\nIgnored:")
-		for _, e := range l.Ignored {
-			fmt.Fprintf(w, "  %s: %s\n", e.File, e.Reason)
+	fmt.Fprintln(w, "\nidplug plugins --plugin-dir DIR --plugin ID shows a plugin's config fields and readme.")
+}
+
+// showPlugin prints one plugin: what it is, its config fields and its readme.
+func showPlugin(stdout, stderr io.Writer, id string, details []pluginDetail, asJSON bool) int {
+	var d *pluginDetail
+	ids := make([]string, 0, len(details))
+	for i := range details {
+		ids = append(ids, details[i].ID)
+		if details[i].ID == id {
+			d = &details[i]
 		}
 	}
+	if d == nil {
+		fmt.Fprintf(stderr, "idplug plugins: no plugin with id %q in this folder (plugins: %s)\n", id, strings.Join(ids, ", "))
+		return 1
+	}
+	if d.FormItems == nil {
+		d.FormItems = []sdk.FormItem{}
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(d)
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"ID", d.ID}, {"Name", d.Name["en"]}, {"Kind", kindLabel(d.pluginEntry)}, {"Target", d.Target},
+		{"Platform", string(d.Platform)}, {"Standard", fmt.Sprint(d.IsStandard)}, {"File", d.File},
+		{"Description", d.Description["en"]},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(stdout, "\nConfig fields:")
+	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if len(d.FormItems) == 0 {
+		fmt.Fprintln(stdout, "  (none declared)")
+	} else {
+		fmt.Fprintln(tw, "  KEY\tTYPE\tREQUIRED\tLABEL\tDEFAULT")
+	}
+	for _, f := range d.FormItems {
+		def := ""
+		if f.DefaultValue != nil {
+			b, _ := json.Marshal(f.DefaultValue)
+			def = string(b)
+		}
+		typ := string(f.Type)
+		if f.Confidential {
+			typ += " (secret)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%v\t%s\t%s\n", f.Key, typ, f.Required, f.Label, def)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(stdout, "\nReadme:")
+	readme := strings.TrimSpace(d.Readme)
+	if readme == "" {
+		readme = "(none)"
+	}
+	fmt.Fprintln(stdout, readme)
+	return 0
 }

@@ -76,7 +76,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	h, err := openHost(ctx, cfg, log, m, true)
+	h, err := openHost(ctx, path, cfg, log, m, true)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		fmt.Fprintln(stderr, err)
@@ -157,7 +157,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
-		"admin_address", adminAddr, "connectors", len(h.Instances()), "plugins", len(h.Plugins()), "pid", os.Getpid())
+		"admin_address", adminAddr, "connectors", len(h.Instances()), "plugins", len(h.Catalog()), "running", len(h.Plugins()), "pid", os.Getpid())
 	go func() { errc <- httpSrv.Serve(netutil.LimitListener(lis, cfg.HTTP.MaxConnections)) }()
 
 	for {
@@ -227,7 +227,7 @@ func (d *daemon) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("provider: %w", err)
 	}
-	if err := d.host.Configure(ctx, connectorConfigs(cfg)); err != nil {
+	if err := configure(ctx, d.host, d.path, cfg); err != nil {
 		return err
 	}
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
@@ -327,14 +327,21 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 	return nil
 }
 
+// scanConcurrency is how many plugins the folder's scan starts at once.
+const scanConcurrency = 4
+
 // openHost starts the plugins and configures every connector instance; it fails
 // with every problem listed when an instance is invalid.
-func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool) (*host.Host, error) {
+func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool) (*host.Host, error) {
 	policy, err := sandboxPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
-	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch, Sandbox: policy}
+	// A plugin runs only while a connector needs it: the scan starts each one
+	// briefly for its metadata, a few at a time, so a folder of many plugins
+	// (the Logto bundle holds eight) never has them all in memory at once.
+	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch, Sandbox: policy,
+		OnDemand: true, StartConcurrency: scanConcurrency}
 	if m != nil {
 		opts.OnCall = m.ObserveCall
 		opts.OnRestart = m.PluginRestarted
@@ -343,11 +350,27 @@ func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metr
 	if err != nil {
 		return nil, err
 	}
-	if err := h.Configure(ctx, connectorConfigs(cfg)); err != nil {
+	if err := configure(ctx, h, path, cfg); err != nil {
 		h.Close()
 		return nil, err
 	}
 	return h, nil
+}
+
+// configure applies cfg's connector instances. The problems the plugins find
+// point into the file at path, like the file's own problems do.
+func configure(ctx context.Context, h *host.Host, path string, cfg *config.Config) error {
+	err := h.Configure(ctx, connectorConfigs(cfg))
+	var ve *host.ValidationError
+	if errors.As(err, &ve) {
+		ve.Locate(path, func(index int, field string) int {
+			if index < 0 || index >= len(cfg.Instances) {
+				return 0
+			}
+			return cfg.Instances[index].LineOf(field)
+		})
+	}
+	return err
 }
 
 // sandboxPolicy turns the sandbox settings into the host's policy; a plugin_user

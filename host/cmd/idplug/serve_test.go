@@ -359,8 +359,9 @@ func TestSessionKeyRotationKeepsFlowsInProgress(t *testing.T) {
 func TestValidateCommand(t *testing.T) {
 	dir := pluginFolder(t, "example")
 	bin := plugintest.Binary(t, "./host/cmd/idplug")
+	var path string
 	run := func(config string) (int, string) {
-		path := filepath.Join(t.TempDir(), "idplug.yaml")
+		path = filepath.Join(t.TempDir(), "idplug.yaml")
 		if err := os.WriteFile(path, []byte(strings.ReplaceAll(config, "PLUGIN_DIR", dir)), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +381,8 @@ func TestValidateCommand(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("invalid config passed:\n%s", out)
 	}
-	for _, want := range []string{"connector demo: config.clientId: is required", `connector other: plugin: no plugin with id "examples" runs`} {
+	// The plugins' problems point into the file, like the file's own problems.
+	for _, want := range []string{path + `:14: connector demo: config.clientId: is required`, path + `:16: connector other: plugin: no plugin with id "examples" runs`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
 		}

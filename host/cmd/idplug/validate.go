@@ -14,7 +14,7 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg.LogLevel = "error" // plugin start-up chatter would bury the report
-	h, err := openHost(context.Background(), cfg, newLogger(cfg, stderr), nil, false)
+	h, err := openHost(context.Background(), path, cfg, newLogger(cfg, stderr), nil, false)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -23,6 +23,6 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	for _, e := range h.Refused() {
 		fmt.Fprintf(stderr, "warning: plugin file %s refused: %s\n", e.File, e.Reason)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d connectors, %d plugins)\n", path, len(h.Instances()), len(h.Plugins()))
+	fmt.Fprintf(stdout, "%s: ok (%d connectors, %d plugins)\n", path, len(h.Instances()), len(h.Catalog()))
 	return 0
 }

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/sdk"
+)
+
+// The signed-in page shows what the provider sent about the user: a provider
+// (or a user editing their profile there) that puts markup or a script URL in
+// those fields gets text and no image, never code on idplug's origin.
+func TestSignedInPageShowsTheProfileAsText(t *testing.T) {
+	u := &userSession{Connector: "acme", UserInfo: sdk.UserInfo{
+		ID:     "u1",
+		Name:   sdk.String(`<script>alert("name")</script>`),
+		Email:  sdk.String(`a@example.com"><img src=x onerror=alert(1)>`),
+		Avatar: sdk.String(`javascript:alert("avatar")`),
+	}}
+	data := pageData{User: u, Profile: profileOf(u, []host.Instance{{ID: "acme", Name: sdk.I18n{"en": "Acme <b>SSO</b>"}}})}
+	var out bytes.Buffer
+	if err := homeTemplate.Execute(&out, data); err != nil {
+		t.Fatal(err)
+	}
+	page := out.String()
+	for _, unwanted := range []string{"<script>alert", "<img src=x", "javascript:", "<b>SSO"} {
+		if strings.Contains(page, unwanted) {
+			t.Errorf("the page carries %q unescaped:\n%s", unwanted, page)
+		}
+	}
+	for _, want := range []string{`id="user-name">&lt;script&gt;`, `id="user-connector">Acme &lt;b&gt;SSO&lt;/b&gt;`, `id="user-email">a@example.com&#34;&gt;`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s:\n%s", want, page)
+		}
+	}
+
+	// A plain profile: every field, and the avatar as an image.
+	u.UserInfo.Name, u.UserInfo.Email, u.UserInfo.Avatar = sdk.String("Alice"), sdk.String("alice@example.com"), sdk.String("https://img.example/a.png")
+	data.Profile = profileOf(u, nil)
+	out.Reset()
+	if err := homeTemplate.Execute(&out, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="avatar" src="https://img.example/a.png"`, `id="user-name">Alice<`, `id="user-email">alice@example.com<`, `id="user-connector">acme<`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the page lacks %s:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/idplug/idplug/host/process"
+)
+
+// Keep names the plugins that must run: those of the configured connector
+// instances. With Options.OnDemand, a running plugin not named is drained and
+// stopped (its metadata stays known), and a named one that is idle starts. A
+// plugin that fails to start is logged; the calls routed to it start it again.
+// Without Options.OnDemand, Keep changes nothing.
+func (s *Supervisor) Keep(ctx context.Context, ids []string) {
+	if !s.opts.OnDemand {
+		return
+	}
+	wanted := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		wanted[id] = true
+	}
+	s.reconcile.Lock()
+	s.mu.Lock()
+	s.wanted = wanted
+	var idle []string
+	for id, l := range s.plugins {
+		switch {
+		case !wanted[id] && l.proc != nil:
+			s.log.Info("no connector needs the plugin; stopping it", "id", id, "pid", l.proc.PID())
+			s.drain(l.proc)
+			l.proc = nil
+		case wanted[id] && l.proc == nil:
+			idle = append(idle, id)
+		}
+	}
+	s.mu.Unlock()
+	s.reconcile.Unlock()
+	for _, id := range idle {
+		if _, err := s.Start(ctx, id); err != nil {
+			s.log.Error("starting a plugin a connector needs", "id", id, "error", err)
+		}
+	}
+}
+
+// Start returns the running plugin whose metadata id is id, starting it first
+// when it is idle. It fails when no plugin has that id, or when the plugin's
+// file now reports another id (it was replaced; the next scan sorts it out).
+func (s *Supervisor) Start(ctx context.Context, id string) (*process.Process, error) {
+	if proc, ok := s.Plugin(id); ok {
+		return proc, nil
+	}
+	// One start at a time, and none while a scan swaps files.
+	s.reconcile.Lock()
+	defer s.reconcile.Unlock()
+	s.mu.RLock()
+	l, ok := s.plugins[id]
+	var proc *process.Process
+	if ok {
+		proc = l.proc
+	}
+	s.mu.RUnlock()
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("no plugin with id %q", id)
+	case proc != nil:
+		return proc, nil // started while this caller waited
+	}
+	proc, err := s.startPlugin(ctx, l.file)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s (%s): %w", id, l.file.File, err)
+	}
+	if got := proc.Metadata().ID; got != id {
+		s.drain(proc)
+		return nil, fmt.Errorf("plugin file %s now reports id %q, not %q", l.file.File, got, id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.plugins[id] != l || l.proc != nil {
+		s.drain(proc)
+		if s.plugins[id] == l && l.proc != nil {
+			return l.proc, nil
+		}
+		return nil, fmt.Errorf("plugin %s was replaced while it started", id)
+	}
+	l.proc, l.meta = proc, proc.Metadata()
+	s.log.Info("plugin started for its connectors", "id", id, "file", l.file.File, "pid", proc.PID())
+	return proc, nil
+}

@@ -1,0 +1,4 @@
+package vault
+
+// OnArrive tells f of each caller of k that reaches the shared refresh.
+func OnArrive(k *Keeper, f func()) { k.arrived = f }
