@@ -43,7 +43,7 @@ func newSetup(t *testing.T) *setup {
 
 // configDir writes idplug.yaml and the client secret as a file beside it (read
 // through ${file:...}), readable by the image's user, and returns the folder.
-func (s *setup) configDir(t *testing.T, port int, plugin string, store string) string {
+func (s *setup) configDir(t *testing.T, port int, plugin string, store string, edit ...func(cfg, connector map[string]any)) string {
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -55,9 +55,11 @@ func (s *setup) configDir(t *testing.T, port int, plugin string, store string) s
 		"api_keys":     []string{"${file:/etc/idplug/api-key}"},
 		"log_format":   "json",
 		"store":        map[string]any{"url": store, "timeout": "5s"},
-		"connectors": []map[string]any{{
-			"id": "acme", "plugin": plugin, "config": s.op.OAuth2Config("${file:/etc/idplug/client-secret}"),
-		}},
+	}
+	connector := s.op.OAuth2Config("${file:/etc/idplug/client-secret}")
+	cfg["connectors"] = []map[string]any{{"id": "acme", "plugin": plugin, "config": connector}}
+	for _, f := range edit {
+		f(cfg, connector)
 	}
 	writeFile(t, filepath.Join(dir, "idplug.yaml"), mustJSON(t, cfg), 0o644)
 	writeFile(t, filepath.Join(dir, "client-secret"), s.op.Secret, 0o644)
