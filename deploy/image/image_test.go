@@ -43,7 +43,7 @@ func newSetup(t *testing.T) *setup {
 
 // configDir writes idplug.yaml and the client secret as a file beside it (read
 // through ${file:...}), readable by the image's user, and returns the folder.
-func (s *setup) configDir(t *testing.T, port int, plugin string, store string, edit ...func(cfg, connector map[string]any)) string {
+func (s *setup) configDir(t testing.TB, port int, plugin string, store string, edit ...func(cfg, connector map[string]any)) string {
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func (s *setup) configDir(t *testing.T, port int, plugin string, store string, e
 }
 
 // run starts the image with the config folder at /etc/idplug, read-only.
-func (s *setup) run(t *testing.T, image, dir string, mounts ...containertest.Mount) *containertest.Container {
+func (s *setup) run(t testing.TB, image, dir string, mounts ...containertest.Mount) *containertest.Container {
 	return s.e.Run(t, containertest.Spec{
 		Image:          image,
 		ReadOnlyRootFS: true,
@@ -166,7 +166,7 @@ func sha256sum(t *testing.T, dir string, files ...string) string {
 	return string(out)
 }
 
-func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+func writeFile(t testing.TB, path, content string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-func mustJSON(t *testing.T, v any) string {
+func mustJSON(t testing.TB, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -185,7 +185,7 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -189,3 +189,25 @@ func HostUID(t testing.TB, pid int) string {
 	t.Fatalf("no Uid in /proc/%d/status", pid)
 	return ""
 }
+
+// Wait waits for the container to exit and returns its exit code.
+func (c *Container) Wait(t testing.TB) int {
+	t.Helper()
+	out, err := c.e.Docker(context.Background(), "wait", c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("docker wait: %q", out)
+	}
+	return code
+}
+
+// Remove removes the container now, rather than when the test ends.
+func (c *Container) Remove(t testing.TB) {
+	t.Helper()
+	if _, err := c.e.Docker(context.Background(), "rm", "-f", "-v", c.ID); err != nil {
+		t.Fatal(err)
+	}
+}

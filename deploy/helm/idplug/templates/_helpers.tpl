@@ -63,7 +63,7 @@ replica (or an autoscaler) needs PostgreSQL.
 {{- end -}}
 {{- range $k := list "listen" "admin_listen" "plugin_dir" "store" -}}
 {{- if hasKey $.Values.config $k -}}
-{{- fail (printf "config.%s: set by the chart (see values.yaml: store, admin.port, extraVolumes)" $k) -}}
+{{- fail (printf "config.%s: set by the chart (see values.yaml: store, ports, extraVolumes)" $k) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -76,7 +76,7 @@ replica (or an autoscaler) needs PostgreSQL.
 {{- else -}}
 {{- $_ := set $store "url" .Values.store.url -}}
 {{- end -}}
-{{- $owned := dict "listen" "0.0.0.0:8080" "admin_listen" (printf "0.0.0.0:%d" (int .Values.admin.port)) "plugin_dir" "/plugins" "store" $store -}}
+{{- $owned := dict "listen" (printf "0.0.0.0:%d" (int .Values.ports.http)) "admin_listen" (printf "0.0.0.0:%d" (int .Values.ports.admin)) "plugin_dir" "/plugins" "store" $store -}}
 {{- toYaml (merge $owned (deepCopy .Values.config)) -}}
 {{- end -}}
 
