@@ -203,3 +203,28 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestDefaultConfig: the image's own configuration, from the environment alone.
+func TestDefaultConfig(t *testing.T) {
+	e := containertest.Start(t)
+	image := e.Image(t, "idplug")
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	c := e.Run(t, containertest.Spec{
+		Image:          image,
+		ReadOnlyRootFS: true,
+		Env: []string{
+			fmt.Sprintf("IDPLUG_LISTEN=127.0.0.1:%d", port),
+			"IDPLUG_PUBLIC_URL=" + base,
+			"IDPLUG_SESSION_KEY=" + sessionKey,
+			"IDPLUG_API_KEY=" + apiKey,
+		},
+	})
+	c.WaitReady(t, base+"/readyz")
+	if status, body := containertest.Call(t, "GET", base+"/v1/connectors", apiKey, nil); status != 200 {
+		t.Fatalf("/v1/connectors: %d %v", status, body)
+	}
+	if status, _ := containertest.Call(t, "GET", base+"/v1/connectors", "not-"+apiKey, nil); status != 401 {
+		t.Fatalf("a wrong API key: %d, want 401", status)
+	}
+}
