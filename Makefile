@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PLUGINS := $(notdir $(wildcard plugins/*))
 TOOLS := $(CURDIR)/bin/tools
 
-.PHONY: all build test lint proto proto-check run bench clean setup tools
+.PHONY: all build test lint proto proto-check run bench clean setup tools image
 
 all: build
 
@@ -51,3 +51,7 @@ tools:
 
 clean:
 	rm -rf bin artifacts
+
+## image: the container images idplug:latest and idplug-logto:latest (a Docker engine is started when none answers; see deploy/image)
+image:
+	scripts/build-image

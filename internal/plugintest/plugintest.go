@@ -10,28 +10,41 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/idplug/idplug/internal/wire"
 )
 
-// RepoRoot is the folder holding go.mod, found by walking up from the working directory.
+// RepoRoot is the folder holding idplug's go.mod, found by walking up from the
+// working directory; the go.mod of a module nested in the repository (a test
+// module with dependencies of its own) is passed over.
 func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if mod, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && isIdplugModule(mod) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
+			return "", errors.New("idplug's go.mod (module github.com/idplug/idplug) not found above the working directory")
 		}
 		dir = parent
 	}
+}
+
+// isIdplugModule reports whether a go.mod declares idplug's module.
+func isIdplugModule(mod []byte) bool {
+	for _, line := range strings.Split(string(mod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return f[1] == "github.com/idplug/idplug"
+		}
+	}
+	return false
 }
 
 var (

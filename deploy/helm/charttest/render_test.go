@@ -1,0 +1,283 @@
+package charttest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+var chartDir = filepath.Join("..", "idplug")
+
+// rendered is the chart's objects for one value set, each decoded strictly.
+type rendered struct {
+	ConfigMaps     []corev1.ConfigMap
+	Secrets        []corev1.Secret
+	Services       []corev1.Service
+	Claims         []corev1.PersistentVolumeClaim
+	Deployments    []appsv1.Deployment
+	Jobs           []batchv1.Job
+	PDBs           []policyv1.PodDisruptionBudget
+	HPAs           []autoscalingv2.HorizontalPodAutoscaler
+	ServiceMonitor []serviceMonitor
+}
+
+// serviceMonitor is the part of the Prometheus operator's ServiceMonitor the
+// chart writes (its type is not in k8s.io/api); decoded strictly all the same.
+type serviceMonitor struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Selector  metav1.LabelSelector `json:"selector"`
+		Endpoints []struct {
+			Port          string `json:"port"`
+			Path          string `json:"path"`
+			Interval      string `json:"interval"`
+			ScrapeTimeout string `json:"scrapeTimeout"`
+		} `json:"endpoints"`
+	} `json:"spec"`
+}
+
+// render runs `helm template` (Helm's install in client-only dry-run mode) with
+// the values, and decodes every object.
+func render(t *testing.T, values map[string]any) (*rendered, error) {
+	t.Helper()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := action.NewInstall(&action.Configuration{})
+	install.DryRun, install.ClientOnly, install.Replace = true, true, true
+	install.ReleaseName, install.Namespace = "idp", "auth"
+	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"}
+	rel, err := install.Run(ch, values)
+	if err != nil {
+		return nil, err
+	}
+	out := &rendered{}
+	for _, doc := range strings.Split(rel.Manifest, "\n---") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		if err := out.add([]byte(doc)); err != nil {
+			t.Fatalf("%v in:\n%s", err, doc)
+		}
+	}
+	return out, nil
+}
+
+func (r *rendered) add(doc []byte) error {
+	raw, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return err
+	}
+	var meta metav1.TypeMeta
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return err
+	}
+	switch meta.APIVersion + " " + meta.Kind {
+	case "v1 ConfigMap":
+		return appendStrict(raw, &r.ConfigMaps)
+	case "v1 Secret":
+		return appendStrict(raw, &r.Secrets)
+	case "v1 Service":
+		return appendStrict(raw, &r.Services)
+	case "v1 PersistentVolumeClaim":
+		return appendStrict(raw, &r.Claims)
+	case "apps/v1 Deployment":
+		return appendStrict(raw, &r.Deployments)
+	case "batch/v1 Job":
+		return appendStrict(raw, &r.Jobs)
+	case "policy/v1 PodDisruptionBudget":
+		return appendStrict(raw, &r.PDBs)
+	case "autoscaling/v2 HorizontalPodAutoscaler":
+		return appendStrict(raw, &r.HPAs)
+	case "monitoring.coreos.com/v1 ServiceMonitor":
+		return appendStrict(raw, &r.ServiceMonitor)
+	}
+	return fmt.Errorf("an object of an unexpected kind %s %s", meta.APIVersion, meta.Kind)
+}
+
+// appendStrict decodes raw into a new element of list, refusing unknown fields
+// and trailing data.
+func appendStrict[T any](raw []byte, list *[]T) error {
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("decoding strictly into %T: %w", v, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("trailing data after the %T", v)
+	}
+	*list = append(*list, v)
+	return nil
+}
+
+func TestLint(t *testing.T) {
+	for name, values := range valueSets() {
+		t.Run(name, func(t *testing.T) {
+			lint := action.NewLint()
+			lint.Strict = true
+			lint.Namespace = "auth"
+			res := lint.Run([]string{chartDir}, values)
+			for _, m := range res.Messages {
+				if m.Severity >= support.WarningSev {
+					t.Errorf("helm lint: %s", m.Error())
+				} else {
+					t.Logf("helm lint: %s", m.Error())
+				}
+			}
+			for _, err := range res.Errors {
+				t.Errorf("helm lint: %v", err)
+			}
+		})
+	}
+}
+
+// valueSets are the value sets every check renders.
+func valueSets() map[string]map[string]any {
+	return map[string]map[string]any{
+		"defaults": {
+			"secrets": map[string]any{"files": map[string]any{"session-key": "a-session-key-0123456789abcdef0123456789"}},
+		},
+		"postgres, three replicas, every option": {
+			"replicaCount":        3,
+			"store":               map[string]any{"backend": "postgres", "url": "${file:/etc/idplug/secrets/store-url}"},
+			"secrets":             map[string]any{"existingSecret": "idplug-secrets"},
+			"migrate":             map[string]any{"mode": "job"},
+			"podDisruptionBudget": map[string]any{"enabled": true},
+			"serviceMonitor":      map[string]any{"enabled": true, "labels": map[string]any{"release": "prometheus"}},
+			"resources":           map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "128Mi"}},
+		},
+		"postgres, autoscaled": {
+			"store":               map[string]any{"backend": "postgres", "url": "${file:/etc/idplug/secrets/store-url}"},
+			"secrets":             map[string]any{"existingSecret": "idplug-secrets"},
+			"autoscaling":         map[string]any{"enabled": true, "minReplicas": 2, "maxReplicas": 5},
+			"podDisruptionBudget": map[string]any{"enabled": true, "maxUnavailable": 1},
+		},
+		"sqlite on an existing claim, logto image": {
+			"image":       map[string]any{"repository": "idplug-logto"},
+			"persistence": map[string]any{"existingClaim": "idplug-data"},
+			"secrets":     map[string]any{"existingSecret": "idplug-secrets"},
+		},
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	for name, values := range valueSets() {
+		t.Run(name, func(t *testing.T) {
+			r, err := render(t, values)
+			if err != nil {
+				t.Fatalf("helm template: %v", err)
+			}
+			if len(r.Deployments) != 1 || len(r.ConfigMaps) != 1 || len(r.Services) != 1 {
+				t.Fatalf("want one Deployment, ConfigMap and Service: %+v", r)
+			}
+			d := r.Deployments[0]
+			checkPod(t, "the Deployment", d.Spec.Template.Spec)
+			pg := strings.HasPrefix(name, "postgres")
+			switch {
+			case pg && len(r.Claims) != 0:
+				t.Error("a PersistentVolumeClaim with PostgreSQL")
+			case !pg && d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType:
+				t.Errorf("SQLite: the strategy is %q, want Recreate (one process owns the file)", d.Spec.Strategy.Type)
+			}
+			c := d.Spec.Template.Spec.Containers[0]
+			if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" ||
+				c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+				t.Errorf("probes: liveness %+v readiness %+v", c.LivenessProbe, c.ReadinessProbe)
+			}
+			config := r.ConfigMaps[0].Data["idplug.yaml"]
+			if !strings.Contains(config, "plugin_dir: /plugins") || !strings.Contains(config, "listen: 0.0.0.0:8080") {
+				t.Errorf("idplug.yaml lacks what the chart owns:\n%s", config)
+			}
+			for _, j := range r.Jobs {
+				checkPod(t, "the migrate Job", j.Spec.Template.Spec)
+				if got := j.Spec.Template.Spec.Containers[0].Args; len(got) == 0 || got[0] != "migrate" {
+					t.Errorf("the Job runs %v, want idplug migrate", got)
+				}
+				matches := true
+				for k, v := range r.Services[0].Spec.Selector {
+					matches = matches && j.Spec.Template.Labels[k] == v
+				}
+				if matches {
+					t.Error("the migrate Job's pod matches the Service's selector")
+				}
+			}
+			if values["migrate"] == nil {
+				if ic := d.Spec.Template.Spec.InitContainers; len(ic) != 1 || ic[0].Args[0] != "migrate" {
+					t.Errorf("want the migrate init container: %+v", ic)
+				}
+			}
+			if _, hpa := values["autoscaling"]; hpa != (len(r.HPAs) == 1) || hpa != (d.Spec.Replicas == nil) {
+				t.Errorf("autoscaling %v: %d HPAs, replicas %v", hpa, len(r.HPAs), d.Spec.Replicas)
+			}
+			if _, pdb := values["podDisruptionBudget"]; pdb != (len(r.PDBs) == 1) {
+				t.Errorf("podDisruptionBudget %v: %d PDBs", pdb, len(r.PDBs))
+			}
+			if _, sm := values["serviceMonitor"]; sm != (len(r.ServiceMonitor) == 1) {
+				t.Errorf("serviceMonitor %v: %d ServiceMonitors", sm, len(r.ServiceMonitor))
+			}
+		})
+	}
+}
+
+// checkPod: non-root, read-only root, no privilege escalation, RuntimeDefault
+// seccomp, for the pod and each of its containers.
+func checkPod(t *testing.T, what string, pod corev1.PodSpec) {
+	t.Helper()
+	psc := pod.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.SeccompProfile == nil ||
+		psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: pod securityContext %+v", what, psc)
+	}
+	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+			sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || *sc.RunAsUser == 0 ||
+			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+			sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("%s: container %s securityContext %+v", what, c.Name, sc)
+		}
+	}
+}
+
+// TestRefused: value sets the chart must refuse, each with a message naming the value.
+func TestRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"SQLite with three replicas", map[string]any{"replicaCount": 3}, "replicaCount: 3 replicas cannot share SQLite"},
+		{"SQLite autoscaled", map[string]any{"autoscaling": map[string]any{"enabled": true}}, "autoscaling.enabled"},
+		{"SQLite with a migrate Job", map[string]any{"migrate": map[string]any{"mode": "job"}}, "migrate.mode: job needs store.backend: postgres"},
+		{"postgres without a URL", map[string]any{"store": map[string]any{"backend": "postgres"}}, "store.url: required"},
+		{"an unknown backend", map[string]any{"store": map[string]any{"backend": "mysql"}}, `store.backend: "mysql"`},
+		{"listen set in config", map[string]any{"config": map[string]any{"listen": "0.0.0.0:1"}}, "config.listen: set by the chart"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := render(t, tc.values)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
