@@ -6,10 +6,13 @@ package host
 
 import (
 	"context"
+	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/egress"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/host/supervisor"
 )
@@ -44,6 +47,9 @@ type Options struct {
 	// Sandbox is how plugins are confined (see host/sandbox); the zero value is
 	// mode auto: everything the kernel supports.
 	Sandbox sandbox.Policy
+	// OnEgressRefused is called with the plugin's metadata id and the reason
+	// (egress.Reason*) each time the egress proxy refuses a plugin, for metrics.
+	OnEgressRefused func(plugin, reason string)
 }
 
 // CallInfo describes a finished call to a connector instance.
@@ -82,7 +88,26 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
+	// The proxies ask for their rules at each request, once the host exists.
+	var self atomic.Pointer[Host]
 	sup, err := supervisor.Open(ctx, supervisor.Options{
+		EgressProxy: func(name, path string) (io.Closer, error) {
+			return egress.Listen(path, egress.Options{
+				Rules: func() egress.Rules {
+					if h := self.Load(); h != nil {
+						return h.egressRules(name)
+					}
+					return egress.Rules{}
+				},
+				HostPorts: opts.Sandbox.HostPorts,
+				OnRefused: func(reason string) {
+					if h := self.Load(); h != nil && opts.OnEgressRefused != nil {
+						opts.OnEgressRefused(h.pluginID(name), reason)
+					}
+				},
+				Logger: opts.Logger.Named("egress").With("plugin", name),
+			})
+		},
 		PluginDir:        opts.PluginDir,
 		CallTimeout:      opts.CallTimeout,
 		StartTimeout:     opts.StartTimeout,
@@ -98,7 +123,9 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{Supervisor: sup, opts: opts, log: opts.Logger, instances: map[string]*instance{}}, nil
+	h := &Host{Supervisor: sup, opts: opts, log: opts.Logger, instances: map[string]*instance{}}
+	self.Store(h)
+	return h, nil
 }
 
 // Close stops every plugin and waits for them to exit, and for the releases of

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/idplug/idplug/internal/wire"
 )
 
 // systemReadPaths are what a plugin reads to make TLS connections and resolve
@@ -38,6 +40,9 @@ type Launch struct {
 	SocketDir string
 	// Env is the plugin's whole environment.
 	Env []string
+	// EgressSocket is the host's egress proxy for this plugin (in SocketDir),
+	// told to the plugin when egress mode proxy is in force.
+	EgressSocket string
 }
 
 // Command returns the launcher command that runs l's plugin confined. The caller
@@ -104,7 +109,11 @@ func Command(l Launch) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"idplug-sandbox-launcher"}
-	cmd.Env = append(append([]string{}, l.Env...), envLaunch+"="+string(raw))
+	cmd.Env = append([]string{}, l.Env...)
+	if l.EgressSocket != "" && spec.NoConnect {
+		cmd.Env = append(cmd.Env, wire.EnvEgressProxy+"="+l.EgressSocket)
+	}
+	cmd.Env = append(cmd.Env, envLaunch+"="+string(raw))
 	cmd.ExtraFiles = []*os.File{l.File} // becomes pluginFD
 	switch u := l.Policy.User; {
 	case spec.Root && viaUserNS():

@@ -64,6 +64,10 @@ type Policy struct {
 	Exec map[string][]string
 	// User, when set, is the account plugins run as; the host must run as root.
 	User *User
+	// EgressAllow narrows, keyed like Read, the hosts a plugin's metadata
+	// declares (EgressHosts) to those listed ("host" or "host:port"); a plugin
+	// no key names keeps all it declares.
+	EgressAllow map[string][]string
 	// Egress is proxy (the default where the kernel allows: no TCP connect, HTTP
 	// through the host to the hosts the config names) or open (direct TCP to any
 	// port but HostPorts).
@@ -115,7 +119,7 @@ func (p Policy) Check() error {
 	for _, entries := range []struct {
 		name string
 		m    map[string][]string
-	}{{"read", p.Read}, {"exec", p.Exec}} {
+	}{{"read", p.Read}, {"exec", p.Exec}, {"egress_allow", p.EgressAllow}} {
 		if _, ok := entries.m["*"]; ok {
 			return fmt.Errorf("sandbox %s key \"*\" names every plugin: name a plugin or a prefix ending in * (like logto-*); no plugin starts", entries.name)
 		}
