@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -59,6 +60,8 @@ type hostileSetup struct {
 
 type hostileResult struct {
 	Attempts map[string]string
+	// Refused counts the egress proxy's refusals by plugin and reason.
+	Refused map[string]int
 	Example  string // the example connector's answer after the attempts: "ok" or the error
 	Sandbox  sandbox.Report
 }
@@ -117,7 +120,13 @@ func hostileHost() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	h, err := host.Open(ctx, host.Options{PluginDir: setup.Dir, Sandbox: policy})
+	var refusedMu sync.Mutex
+	refused := map[string]int{}
+	h, err := host.Open(ctx, host.Options{PluginDir: setup.Dir, Sandbox: policy, OnEgressRefused: func(plugin, reason string) {
+		refusedMu.Lock()
+		refused[plugin+" "+reason]++
+		refusedMu.Unlock()
+	}})
 	if err != nil {
 		return err
 	}
@@ -184,6 +193,9 @@ func hostileHost() error {
 	cfg["hostListener"], cfg["namedSocket"] = api.Addr().String(), setup.BaitSocket
 	cfg["providerUrl"], cfg["postgresSocket"] = "http://"+provider.Addr().String()+"/token", setup.PostgresSocket
 	cfg["hostPid"] = os.Getpid()
+	// The config names idplug's own listener too (as a URL, as a provider's
+	// would be): still out of reach.
+	cfg["issuer"] = "http://" + api.Addr().String() + "/oidc"
 	raw, _ := json.Marshal(cfg)
 	if err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "hostile", Plugin: "hostile", Config: raw},
@@ -195,7 +207,9 @@ func hostileHost() error {
 	if err != nil {
 		return err
 	}
-	res := hostileResult{Attempts: auth.Session, Example: "ok", Sandbox: h.Sandbox()}
+	refusedMu.Lock()
+	res := hostileResult{Attempts: auth.Session, Example: "ok", Sandbox: h.Sandbox(), Refused: maps.Clone(refused)}
+	refusedMu.Unlock()
 	if _, err := h.AuthorizationURI(ctx, "hello", "https://app.test/cb", "state-2"); err != nil {
 		res.Example = err.Error()
 	}
@@ -337,6 +351,12 @@ func checkContained(t *testing.T, res hostileResult, secrets map[string]string) 
 	if len(res.Sandbox.Missing) > 0 {
 		t.Errorf("this kernel should apply the whole sandbox, missing %v", res.Sandbox.Missing)
 	}
+	if res.Sandbox.Egress == sandbox.EgressProxy {
+		// Counted for metrics: the unnamed address and idplug's listener.
+		if res.Refused["hostile not_named"] != 1 || res.Refused["hostile host_listener"] != 1 {
+			t.Errorf("egress refusals counted %v, want one not_named and one host_listener", res.Refused)
+		}
+	}
 }
 
 // execOwnCopy is the attempt to run a program the plugin wrote: a copy of
@@ -399,6 +419,24 @@ func TestHostilePluginCannotEscape(t *testing.T) {
 			t.Errorf("plugin ran as uid %s, want nobody's %d", res.Attempts["info:uid"], u.UID)
 		}
 	})
+}
+
+// In egress mode open the plugin connects out directly, but still not to
+// idplug's own listeners nor to anything local through the file system.
+func TestEgressOpenStillKeepsLocalServicesOut(t *testing.T) {
+	requireFullSandbox(t)
+	as := nobody(t)
+	res, secrets := hostileRunEgress(t, as, "", "", sandbox.EgressOpen)
+	if res.Sandbox.Egress != sandbox.EgressOpen || res.Sandbox.Has(sandbox.FeatureEgress) {
+		t.Fatalf("report = %+v", res.Sandbox)
+	}
+	if _, ok := res.Attempts["deny:connect idplug's listener through the egress proxy"]; ok {
+		t.Errorf("a proxy was offered in egress mode open: %v", res.Attempts)
+	}
+	checkContained(t, res, secrets)
+	if got := res.Attempts["allow:send data to a TCP address"]; got != "allowed" {
+		t.Errorf("egress open: direct TCP = %q", got)
+	}
 }
 
 // With the sandbox off, the same plugin reaches what the sandbox kept from it:
