@@ -26,6 +26,7 @@ type Metrics struct {
 	keyFailures  *prometheus.CounterVec
 	// providerEvents count the OpenID Provider's events.
 	providerEvents *prometheus.CounterVec
+	egressRefused  *prometheus.CounterVec
 }
 
 // New makes the collectors and registers them, with Go and process metrics.
@@ -57,6 +58,8 @@ func New() *Metrics {
 	m.state = newStateMetrics()
 	m.providerEvents = newProviderEvents()
 	m.registry.MustRegister(m.providerEvents)
+	m.egressRefused = newEgressRefused()
+	m.registry.MustRegister(m.egressRefused)
 	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests, m.keyFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(m.state.collectors()...)

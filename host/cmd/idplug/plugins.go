@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -29,6 +31,9 @@ type pluginEntry struct {
 	Name       sdk.I18n     `json:"name"`
 	IsStandard bool         `json:"isStandard"`
 	State      string       `json:"state"`
+	// EgressHosts are the hosts the plugin declares it reaches beyond its
+	// configurations (what sandbox.egress_allow may narrow), as host:port.
+	EgressHosts []string `json:"egressHosts,omitempty"`
 }
 
 // pluginsCmd starts every plugin of a folder to read its metadata, then stops them.
@@ -59,7 +64,7 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 		m := p.Proc.Metadata()
 		listing.Plugins = append(listing.Plugins, pluginEntry{
 			File: p.File, Path: p.Path, ID: m.ID, Target: m.Target, Platform: m.Platform, Name: m.Name, IsStandard: m.IsStandard,
-			State: string(p.State),
+			State: string(p.State), EgressHosts: host.EgressHosts(sandbox.Policy{}, "", m),
 		})
 	}
 	if listing.Refused == nil {
@@ -89,6 +94,16 @@ func printListing(w io.Writer, l pluginListing) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", p.ID, p.Name["en"], p.Target, p.IsStandard, p.State, p.File)
 	}
 	_ = tw.Flush()
+	var egress []string
+	for _, p := range l.Plugins {
+		if len(p.EgressHosts) > 0 {
+			egress = append(egress, fmt.Sprintf("  %s: %s", p.ID, strings.Join(p.EgressHosts, ", ")))
+		}
+	}
+	if len(egress) > 0 {
+		fmt.Fprintln(w, "\nHosts reached beyond their configurations (sandbox.egress_allow narrows them):")
+		fmt.Fprintln(w, strings.Join(egress, "\n"))
+	}
 	if len(l.Refused) > 0 {
 		fmt.Fprintln(w, "\nRefused:")
 		for _, e := range l.Refused {
