@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -69,7 +70,23 @@ func runInUserNS(env []string, netns bool, extra []*os.File) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = namespaceAttr(netns)
-	err := cmd.Run()
+	parent := os.Getppid()
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox launcher: user namespace:", err)
+		os.Exit(126)
+	}
+	// A host that dies (even by SIGKILL) takes its plugin along: this step then
+	// has a new parent, ends, and the plugin gets SIGKILL (Pdeathsig). The SDK
+	// watches its own parent the same way.
+	go func() {
+		for range time.Tick(time.Second) {
+			if os.Getppid() != parent {
+				_ = cmd.Process.Kill()
+				os.Exit(1)
+			}
+		}
+	}()
+	err := cmd.Wait()
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):

@@ -97,4 +97,16 @@ const dispatcher = proxyPath
     })
   : null;
 
-export const proxiedFetch = dispatcher ? (input, init) => undiciFetch(input, { ...init, dispatcher }) : null;
+// A Request made with Node's own classes is not undici's: its parts are handed
+// over instead, the caller's init on top.
+export const proxiedFetch = dispatcher
+  ? async (input, init) => {
+      if (input && typeof input === 'object' && !(input instanceof URL) && typeof input.url === 'string') {
+        const r = input;
+        const body = r.body ? Buffer.from(await r.arrayBuffer()) : undefined;
+        init = { method: r.method, headers: [...r.headers], body, redirect: r.redirect, signal: r.signal, ...init };
+        input = r.url;
+      }
+      return undiciFetch(input, { ...init, dispatcher });
+    }
+  : null;
