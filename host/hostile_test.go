@@ -62,8 +62,8 @@ type hostileResult struct {
 	Attempts map[string]string
 	// Refused counts the egress proxy's refusals by plugin and reason.
 	Refused map[string]int
-	Example  string // the example connector's answer after the attempts: "ok" or the error
-	Sandbox  sandbox.Report
+	Example string // the example connector's answer after the attempts: "ok" or the error
+	Sandbox sandbox.Report
 }
 
 func runHostileHost() {
@@ -161,7 +161,9 @@ func hostileHost() error {
 		return err
 	}
 	defer tl.Close()
-	go func() { _ = http.Serve(tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "{}") })) }()
+	go func() {
+		_ = http.Serve(tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "{}") }))
+	}()
 	go func() {
 		for {
 			c, err := bait.Accept()
