@@ -6,10 +6,13 @@ package host
 
 import (
 	"context"
+	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/egress"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/host/supervisor"
 )
@@ -49,6 +52,9 @@ type Options struct {
 	// it; Configure starts the plugins of its instances and stops the others.
 	// Without it every plugin found keeps running.
 	OnDemand bool
+	// OnEgressRefused is called with the plugin's metadata id and the reason
+	// (egress.Reason*) each time the egress proxy refuses a plugin, for metrics.
+	OnEgressRefused func(plugin, reason string)
 }
 
 // CallInfo describes a finished call to a connector instance.
@@ -87,7 +93,26 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
+	// The proxies ask for their rules at each request, once the host exists.
+	var self atomic.Pointer[Host]
 	sup, err := supervisor.Open(ctx, supervisor.Options{
+		EgressProxy: func(name, path string) (io.Closer, error) {
+			return egress.Listen(path, egress.Options{
+				Rules: func() egress.Rules {
+					if h := self.Load(); h != nil {
+						return h.egressRules(name)
+					}
+					return egress.Rules{}
+				},
+				HostPorts: opts.Sandbox.HostPorts,
+				OnRefused: func(reason string) {
+					if h := self.Load(); h != nil && opts.OnEgressRefused != nil {
+						opts.OnEgressRefused(h.pluginID(name), reason)
+					}
+				},
+				Logger: opts.Logger.Named("egress").With("plugin", name),
+			})
+		},
 		PluginDir:        opts.PluginDir,
 		CallTimeout:      opts.CallTimeout,
 		StartTimeout:     opts.StartTimeout,
@@ -104,7 +129,9 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{Supervisor: sup, opts: opts, log: opts.Logger, instances: map[string]*instance{}}, nil
+	h := &Host{Supervisor: sup, opts: opts, log: opts.Logger, instances: map[string]*instance{}}
+	self.Store(h)
+	return h, nil
 }
 
 // Close stops every plugin and waits for them to exit, and for the releases of

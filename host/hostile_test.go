@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -13,14 +15,24 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/pgtest"
 	"github.com/idplug/idplug/internal/plugintest"
 )
+
+// postgresFor starts a real PostgreSQL once for the hostile tests: its Unix
+// socket, with trust authentication, is what a plugin must not reach.
+func postgresFor(t *testing.T) string {
+	t.Helper()
+	pg := pgtest.Start(t)
+	return pg.Socket()
+}
 
 const hostilePkg = "./host/testdata/hostile"
 
@@ -38,12 +50,20 @@ type hostileSetup struct {
 	Mode       sandbox.Mode    `json:",omitempty"`
 	User       string          `json:",omitempty"` // plugin_user
 	Config     json.RawMessage // the hostile plugin's config, before the host adds its own targets
+	Egress     sandbox.Egress  `json:",omitempty"`
+	// PostgresSocket is a real PostgreSQL's Unix socket (trust authentication).
+	PostgresSocket string `json:",omitempty"`
+	// BaitSocket is where the host listens on a named Unix socket outside the
+	// plugin's folder.
+	BaitSocket string
 }
 
 type hostileResult struct {
 	Attempts map[string]string
-	Example  string // the example connector's answer after the attempts: "ok" or the error
-	Sandbox  sandbox.Report
+	// Refused counts the egress proxy's refusals by plugin and reason.
+	Refused map[string]int
+	Example string // the example connector's answer after the attempts: "ok" or the error
+	Sandbox sandbox.Report
 }
 
 func runHostileHost() {
@@ -62,7 +82,35 @@ func hostileHost() error {
 	if err := sandbox.HideProcess(); err != nil {
 		return err
 	}
-	policy := sandbox.Policy{Mode: setup.Mode}
+	// A listener standing in for idplug's own API: its port is one of the host's.
+	api, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	go func() {
+		_ = http.Serve(api, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "{}") }))
+	}()
+	// A provider the hostile plugin's config names.
+	provider, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer provider.Close()
+	go func() {
+		_ = http.Serve(provider, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "{}") }))
+	}()
+	// A named socket outside the plugin's folder (a bait for PostgreSQL's).
+	bait, err := net.Listen("unix", setup.BaitSocket)
+	if err != nil {
+		return err
+	}
+	defer bait.Close()
+	if err := os.Chmod(setup.BaitSocket, 0o666); err != nil {
+		return err
+	}
+
+	policy := sandbox.Policy{Mode: setup.Mode, Egress: setup.Egress, HostPorts: []uint16{uint16(api.Addr().(*net.TCPAddr).Port)}}
 	if setup.User != "" {
 		u, err := sandbox.LookupUser(setup.User)
 		if err != nil {
@@ -72,7 +120,13 @@ func hostileHost() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	h, err := host.Open(ctx, host.Options{PluginDir: setup.Dir, Sandbox: policy})
+	var refusedMu sync.Mutex
+	refused := map[string]int{}
+	h, err := host.Open(ctx, host.Options{PluginDir: setup.Dir, Sandbox: policy, OnEgressRefused: func(plugin, reason string) {
+		refusedMu.Lock()
+		refused[plugin+" "+reason]++
+		refusedMu.Unlock()
+	}})
 	if err != nil {
 		return err
 	}
@@ -107,7 +161,20 @@ func hostileHost() error {
 		return err
 	}
 	defer tl.Close()
-	for _, l := range []net.Listener{al, tl} {
+	go func() {
+		_ = http.Serve(tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "{}") }))
+	}()
+	go func() {
+		for {
+			c, err := bait.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Read(make([]byte, 64)) // what was sent got here
+			c.Close()
+		}
+	}()
+	for _, l := range []net.Listener{al} {
 		go func() {
 			for {
 				c, err := l.Accept()
@@ -124,6 +191,13 @@ func hostileHost() error {
 		return err
 	}
 	cfg["otherSocket"], cfg["abstractSocket"], cfg["connect"] = otherSocket, abstract, tl.Addr().String()
+	cfg["connectAllowed"] = h.Sandbox().Egress == sandbox.EgressOpen
+	cfg["hostListener"], cfg["namedSocket"] = api.Addr().String(), setup.BaitSocket
+	cfg["providerUrl"], cfg["postgresSocket"] = "http://"+provider.Addr().String()+"/token", setup.PostgresSocket
+	cfg["hostPid"] = os.Getpid()
+	// The config names idplug's own listener too (as a URL, as a provider's
+	// would be): still out of reach.
+	cfg["issuer"] = "http://" + api.Addr().String() + "/oidc"
 	raw, _ := json.Marshal(cfg)
 	if err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "hostile", Plugin: "hostile", Config: raw},
@@ -135,7 +209,9 @@ func hostileHost() error {
 	if err != nil {
 		return err
 	}
-	res := hostileResult{Attempts: auth.Session, Example: "ok", Sandbox: h.Sandbox()}
+	refusedMu.Lock()
+	res := hostileResult{Attempts: auth.Session, Example: "ok", Sandbox: h.Sandbox(), Refused: maps.Clone(refused)}
+	refusedMu.Unlock()
 	if _, err := h.AuthorizationURI(ctx, "hello", "https://app.test/cb", "state-2"); err != nil {
 		res.Example = err.Error()
 	}
@@ -146,6 +222,10 @@ func hostileHost() error {
 // (nil: this process's) can use, runs the hostile host as that user, and returns
 // what the plugin got.
 func hostileRun(t *testing.T, as *sandbox.User, mode sandbox.Mode, pluginUser string) (hostileResult, map[string]string) {
+	return hostileRunEgress(t, as, mode, pluginUser, "")
+}
+
+func hostileRunEgress(t *testing.T, as *sandbox.User, mode sandbox.Mode, pluginUser string, egress sandbox.Egress) (hostileResult, map[string]string) {
 	t.Helper()
 	// Not t.TempDir: its parent is private to root, and the host may run as
 	// another user.
@@ -200,7 +280,9 @@ func hostileRun(t *testing.T, as *sandbox.User, mode sandbox.Mode, pluginUser st
 		"read":  map[string]string{"config file": cfgFile, "key file": keyFile, "another plugin's file": filepath.Join(plugins, "idplug-connector-example")},
 		"write": []string{writable, plugins, secrets},
 	})
-	setup, _ := json.Marshal(hostileSetup{Dir: plugins, HostileBin: hostileBin, Mode: mode, User: pluginUser, Config: hostileCfg})
+	pg := postgresFor(t)
+	setup, _ := json.Marshal(hostileSetup{Dir: plugins, HostileBin: hostileBin, Mode: mode, User: pluginUser, Config: hostileCfg,
+		Egress: egress, PostgresSocket: pg, BaitSocket: filepath.Join(mkdir(filepath.Join(base, "bait"), 0o755, as), "bait.sock")})
 
 	// The test binary, where the host user can run it.
 	self, err := os.Executable()
@@ -259,7 +341,7 @@ func checkContained(t *testing.T, res hostileResult, secrets map[string]string) 
 			}
 		}
 	}
-	if escapes < 18 || needs < 4 {
+	if escapes < 26 || needs < 4 {
 		t.Errorf("only %d escapes and %d needs were tried: %v", escapes, needs, res.Attempts)
 	}
 	if _, ok := res.Attempts[execOwnCopy]; !ok {
@@ -270,6 +352,12 @@ func checkContained(t *testing.T, res hostileResult, secrets map[string]string) 
 	}
 	if len(res.Sandbox.Missing) > 0 {
 		t.Errorf("this kernel should apply the whole sandbox, missing %v", res.Sandbox.Missing)
+	}
+	if res.Sandbox.Egress == sandbox.EgressProxy {
+		// Counted for metrics: the unnamed address and idplug's listener.
+		if res.Refused["hostile not_named"] != 1 || res.Refused["hostile host_listener"] != 1 {
+			t.Errorf("egress refusals counted %v, want one not_named and one host_listener", res.Refused)
+		}
 	}
 }
 
@@ -335,13 +423,33 @@ func TestHostilePluginCannotEscape(t *testing.T) {
 	})
 }
 
+// In egress mode open the plugin connects out directly, but still not to
+// idplug's own listeners nor to anything local through the file system.
+func TestEgressOpenStillKeepsLocalServicesOut(t *testing.T) {
+	requireFullSandbox(t)
+	as := nobody(t)
+	res, secrets := hostileRunEgress(t, as, "", "", sandbox.EgressOpen)
+	if res.Sandbox.Egress != sandbox.EgressOpen || res.Sandbox.Has(sandbox.FeatureEgress) {
+		t.Fatalf("report = %+v", res.Sandbox)
+	}
+	if _, ok := res.Attempts["deny:connect idplug's listener through the egress proxy"]; ok {
+		t.Errorf("a proxy was offered in egress mode open: %v", res.Attempts)
+	}
+	checkContained(t, res, secrets)
+	if got := res.Attempts["allow:send data to a TCP address"]; got != "allowed" {
+		t.Errorf("egress open: direct TCP = %q", got)
+	}
+}
+
 // With the sandbox off, the same plugin reaches what the sandbox kept from it:
 // the hostile test above fails for the right reason when confinement is missing.
 func TestSandboxOffLetsThePluginThrough(t *testing.T) {
 	t.Cleanup(func() { _ = os.Remove("/tmp/hostile-was-here") }) // it got out
 	res, _ := hostileRun(t, nil, sandbox.ModeOff, "")
 	for _, what := range []string{"deny:read key file", "deny:read another plugin's file", "deny:bind tcp", "deny:list /tmp",
-		"deny:ptrace host", "deny:read host memory", "deny:read host environ", execOwnCopy} {
+		"deny:ptrace host", "deny:read host memory", "deny:read host environ", execOwnCopy,
+		"deny:exec a memfd copy of itself", "deny:connect a named socket outside its folder",
+		"deny:sign in to PostgreSQL on its Unix socket", "deny:connect idplug's listener", "allow:send data to a TCP address"} {
 		if res.Attempts[what] != "allowed" {
 			t.Errorf("with the sandbox off, %s = %q, want allowed", what, res.Attempts[what])
 		}

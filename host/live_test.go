@@ -257,7 +257,7 @@ func TestPluginsGetNoneOfTheHostEnvironment(t *testing.T) {
 	for _, kv := range strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00") {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
-		case name == "IDPLUG_PLUGIN", name == "IDPLUG_LOG_LEVEL", strings.HasPrefix(name, "PLUGIN_"):
+		case name == "IDPLUG_PLUGIN", name == "IDPLUG_LOG_LEVEL", name == "IDPLUG_EGRESS_PROXY", strings.HasPrefix(name, "PLUGIN_"):
 		default:
 			t.Errorf("the plugin's environment holds %s", name)
 		}

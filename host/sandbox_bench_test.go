@@ -10,20 +10,29 @@ import (
 )
 
 // BenchmarkSandbox measures what the sandbox costs: the start of one plugin (host
-// start with one plugin; the launcher, Landlock and seccomp are on this path) and
-// one call through the host, with the sandbox on (mode auto, everything this
-// kernel supports) and off (the launcher still executes the verified file).
+// start with one plugin; the launcher, its namespaces, Landlock and seccomp are
+// on this path) and one call through the host, with the sandbox as it is by
+// default (on: a private root, a network namespace and the egress proxy), in
+// egress mode open (a private root, and a Landlock rule for every TCP port but
+// idplug's own), as it was before the private root and the proxy (landlock:
+// Landlock and seccomp alone), and off (the launcher still executes the
+// verified file).
 func BenchmarkSandbox(b *testing.B) {
 	dir := plugintest.Folder(b)
 	plugintest.Install(b, dir, plugintest.Binary(b, examplePkg), "example")
 	modes := []struct {
-		name string
-		mode sandbox.Mode
-	}{{"on", sandbox.ModeAuto}, {"off", sandbox.ModeOff}}
+		name   string
+		policy sandbox.Policy
+	}{
+		{"on", sandbox.Policy{HostPorts: []uint16{8080}}},
+		{"open", sandbox.Policy{Egress: sandbox.EgressOpen, HostPorts: []uint16{8080}}},
+		{"landlock", sandbox.Policy{Egress: sandbox.EgressOpen, NoNamespaces: true}},
+		{"off", sandbox.Policy{Mode: sandbox.ModeOff}},
+	}
 	for _, m := range modes {
 		b.Run("start/"+m.name, func(b *testing.B) {
 			for b.Loop() {
-				h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: sandbox.Policy{Mode: m.mode}})
+				h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: m.policy})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -38,7 +47,7 @@ func BenchmarkSandbox(b *testing.B) {
 	}
 	for _, m := range modes {
 		b.Run("call/"+m.name, func(b *testing.B) {
-			h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: sandbox.Policy{Mode: m.mode}})
+			h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: m.policy})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -30,13 +30,13 @@ func TestRequiredModeRefusesAnIncompleteSandbox(t *testing.T) {
 		t.Fatalf("a plugin started without its whole sandbox: %+v", h.Plugins())
 	}
 	reason := refusedReason(h, "idplug-connector-example")
-	for _, want := range []string{"sandbox mode is required", sandbox.FeatureBind, sandbox.FeatureScopes, "kernel has 3"} {
+	for _, want := range []string{"sandbox mode is required", sandbox.FeatureBind, sandbox.FeatureScopes, sandbox.FeatureConnect, "kernel has 3"} {
 		if !strings.Contains(reason, want) {
 			t.Errorf("reason %q does not say %q", reason, want)
 		}
 	}
 	st := h.Status().Sandbox
-	if st.Mode != sandbox.ModeRequired || len(st.Missing) != 2 || st.LandlockABI != 3 {
+	if st.Mode != sandbox.ModeRequired || len(st.Missing) != 3 || st.LandlockABI != 3 {
 		t.Errorf("status = %+v", st)
 	}
 
@@ -85,11 +85,12 @@ func TestAutoModeAppliesWhatTheKernelHasAndSaysWhatNot(t *testing.T) {
 	logs := logtest.New()
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs})
 	h := open(t, dir, host.Options{Logger: log, Sandbox: sandbox.Policy{ABILimit: 3}})
-	if !strings.Contains(logs.String(), "[WARN]  plugins run with a partial sandbox") || !strings.Contains(logs.String(), sandbox.FeatureBind) {
+	if !strings.Contains(logs.String(), "[WARN]  plugins run with a partial sandbox") || !strings.Contains(logs.String(), sandbox.FeatureBind) ||
+		!strings.Contains(logs.String(), sandbox.FeatureConnect) {
 		t.Errorf("no warning about the missing restrictions:\n%s", logs)
 	}
 	st := h.Status().Sandbox
-	if st.Mode != sandbox.ModeAuto || !st.Has(sandbox.FeatureFS) || !st.Has(sandbox.FeatureSeccomp) || len(st.Missing) != 2 {
+	if st.Mode != sandbox.ModeAuto || !st.Has(sandbox.FeatureFS) || !st.Has(sandbox.FeatureSeccomp) || len(st.Missing) != 3 {
 		t.Fatalf("status = %+v", st)
 	}
 	key := filepath.Join(t.TempDir(), "key")
@@ -243,5 +244,32 @@ func TestStaleSocketFoldersAreRemoved(t *testing.T) {
 		if exists := err == nil; exists != want {
 			t.Errorf("%s exists = %v, want %v", dir, exists, want)
 		}
+	}
+}
+
+// Where no mount namespace can be made (a container without CAP_SYS_ADMIN, user
+// namespaces turned off; NoNamespaces pretends so), Landlock alone leaves named
+// Unix sockets reachable: auto says so at WARN and in the status, runs with
+// direct egress, and required starts no plugin.
+func TestNoNamespacesIsAReportedGap(t *testing.T) {
+	requireFullSandbox(t)
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
+	logs := logtest.New()
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs})
+	h := open(t, dir, host.Options{Logger: log, Sandbox: sandbox.Policy{NoNamespaces: true}})
+	st := h.Status().Sandbox
+	if st.Has(sandbox.FeatureRoot) || len(st.Missing) != 1 || !strings.HasPrefix(st.Missing[0], sandbox.FeatureRoot) || st.Egress != sandbox.EgressOpen {
+		t.Fatalf("status = %+v", st)
+	}
+	if !strings.Contains(logs.String(), "[WARN]  plugins run with a partial sandbox") || !strings.Contains(logs.String(), sandbox.FeatureRoot) {
+		t.Errorf("no warning about the missing private root:\n%s", logs)
+	}
+	if len(h.Plugins()) != 1 {
+		t.Fatalf("auto refused the plugin: %v", h.Refused())
+	}
+	h = open(t, dir, host.Options{Sandbox: sandbox.Policy{Mode: sandbox.ModeRequired, NoNamespaces: true}})
+	if len(h.Plugins()) != 0 || !strings.Contains(refusedReason(h, "idplug-connector-example"), sandbox.FeatureRoot) {
+		t.Fatalf("required started a plugin without a private root: %+v %v", h.Plugins(), h.Refused())
 	}
 }

@@ -21,6 +21,12 @@ type Metadata struct {
 	IsStandard     bool       `json:"isStandard"`
 	FormItems      []FormItem `json:"formItems,omitempty"`
 	ConfigTemplate string     `json:"configTemplate,omitempty"`
+	// EgressHosts are the hosts the connector reaches that no configuration
+	// names (a provider's fixed API hosts), as "host" (port 443) or "host:port".
+	// Under the sandbox's egress proxy the plugin reaches only these and the
+	// hosts its instances' configurations name; operators see them in
+	// `idplug plugins` and may narrow them (sandbox.egress_allow).
+	EgressHosts []string `json:"egressHosts,omitempty"`
 }
 
 // I18n holds a phrase by language tag ("en", "ja", "zh-CN"...).

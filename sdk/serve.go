@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -220,8 +223,31 @@ func validateMetadata(m Metadata) error {
 			ce.Add(fmt.Sprintf("formItems[%d].type", i), "unknown form item type %q", f.Type)
 		}
 	}
+	for i, h := range m.EgressHosts {
+		if err := checkEgressHost(h); err != nil {
+			ce.Add(fmt.Sprintf("egressHosts[%d]", i), "%v", err)
+		}
+	}
 	if err := ce.Err(); err != nil {
 		return fmt.Errorf("invalid metadata: %w", err)
+	}
+	return nil
+}
+
+// checkEgressHost accepts "host" or "host:port": a DNS name or an IP address,
+// nothing else (no scheme, path or wildcard).
+func checkEgressHost(s string) error {
+	host, port := s, ""
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: the port must be a number from 1 to 65535", s)
+		}
+	}
+	if host == "" || strings.ContainsAny(host, "/*@?# ") || strings.Contains(host, "://") {
+		return fmt.Errorf("%q is not a host or host:port (like api.github.com or api.github.com:443)", s)
 	}
 	return nil
 }

@@ -78,6 +78,7 @@ func (WireCodec) MetadataToProto(m Metadata) (*connectorv1.Metadata, error) {
 		IsStandard:     m.IsStandard,
 		FormItems:      items,
 		ConfigTemplate: m.ConfigTemplate,
+		EgressHosts:    m.EgressHosts,
 	}, nil
 }
 
@@ -93,6 +94,7 @@ func (WireCodec) MetadataFromProto(m *connectorv1.Metadata) Metadata {
 		Readme:         m.GetReadme(),
 		IsStandard:     m.GetIsStandard(),
 		ConfigTemplate: m.GetConfigTemplate(),
+		EgressHosts:    m.GetEgressHosts(),
 	}
 	for _, f := range m.GetFormItems() {
 		out.FormItems = append(out.FormItems, formItemFromProto(f))

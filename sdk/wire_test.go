@@ -55,7 +55,7 @@ func fixtureMetadata() Metadata {
 		ID: "rt", Target: "rt-target", Platform: PlatformWeb,
 		Name: I18n{"en": "Round trip", "ja": "往復"}, Description: I18n{"en": "d"},
 		Logo: "data:logo", LogoDark: "data:dark", Readme: "# rt", IsStandard: true,
-		ConfigTemplate: `{"a":1}`,
+		ConfigTemplate: `{"a":1}`, EgressHosts: []string{"api.rt.test", "rt.test:8443"},
 		FormItems: []FormItem{{
 			Key: "k", Label: "K", Type: FormMultiSelect, Required: true, Placeholder: "p",
 			DefaultValue: json.RawMessage(`["x"]`), Description: "desc", Tooltip: "tip", Confidential: true,

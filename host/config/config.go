@@ -100,6 +100,11 @@ type Sandbox struct {
 	Read map[string][]string
 	// Exec lists, keyed like Read, files (or folders of them) plugins may execute.
 	Exec map[string][]string
+	// Egress is proxy, open, or "" (proxy where the kernel allows).
+	Egress string
+	// EgressAllow narrows, keyed like Read, the hosts ("host" or "host:port")
+	// a plugin's metadata declares.
+	EgressAllow map[string][]string
 }
 
 // String describes c without its secrets, so that logging a Config by mistake

@@ -20,7 +20,8 @@ var (
 	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
-	sandboxKeys   = []string{"mode", "read", "exec"}
+	sandboxKeys   = []string{"mode", "read", "exec", "egress", "egress_allow"}
+	egressModes   = []string{"proxy", "open"}
 	sandboxModes  = []string{"auto", "required", "off"}
 	// pluginKeyRE is a plugin name, or a prefix of names ending in "*".
 	pluginKeyRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*\*?$`)
@@ -92,6 +93,47 @@ func (d *decoder) sandbox(cfg *Config, fs walk.Fields, baseDir string) {
 	cfg.Sandbox.Mode = d.enum(sfs, "mode", "auto", sandboxModes)
 	cfg.Sandbox.Read = d.pluginPaths(sfs, "read", baseDir, "{oauth2: [/opt/bridge]}")
 	cfg.Sandbox.Exec = d.pluginPaths(sfs, "exec", baseDir, `{"bridge-*": [/opt/bridge/bin/node]}`)
+	cfg.Sandbox.Egress = d.enum(sfs, "egress", "", egressModes)
+	cfg.Sandbox.EgressAllow = d.pluginHosts(sfs, "egress_allow")
+}
+
+// hostPortRE is "host" or "host:port": a DNS name or an IPv4 address, or an
+// IPv6 address in brackets.
+var hostPortRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:([1-9][0-9]{0,4}))?$`)
+
+// pluginHosts decodes a mapping of plugin name (or prefix ending in "*") to a
+// list of hosts; nil when key is absent, an empty list kept as one.
+func (d *decoder) pluginHosts(sfs walk.Fields, key string) map[string][]string {
+	re, ok, rat := sfs.At(key)
+	if !ok {
+		return nil
+	}
+	rv := walk.Deref(re.Value)
+	if rv.Kind != yaml.MappingNode {
+		d.ps.Add(rat.Path, rat.Pos, "must be a mapping of plugin name to a list of hosts, like {github: [api.github.com]}")
+		return nil
+	}
+	rfs := d.NewFields(rat.Path, walk.PosOf(rv))
+	out := map[string][]string{}
+	for _, pe := range d.Entries(rv, rat.Path, walk.PosOf(rv)) {
+		if !pluginKeyRE.MatchString(pe.Key) {
+			d.ps.Add(pe.Path, pe.KeyPos, "%q is not a plugin name (the file name after idplug-connector-) "+
+				"or a name prefix ending in a single * (like logto-*)", pe.Key)
+			continue
+		}
+		rfs.Set(pe)
+		items, _, _ := rfs.List(pe.Key)
+		out[pe.Key] = []string{}
+		for _, it := range items {
+			m := hostPortRE.FindStringSubmatch(it.Value)
+			if m == nil || (m[4] != "" && len(m[4]) == 5 && m[4] > "65535") {
+				d.ps.Add(it.At.Path, it.At.Pos, "%q is not a host or host:port, like api.github.com or api.github.com:443", it.Value)
+				continue
+			}
+			out[pe.Key] = append(out[pe.Key], strings.ToLower(it.Value))
+		}
+	}
+	return out
 }
 
 // pluginPaths decodes a mapping of plugin name (or name prefix ending in "*") to a

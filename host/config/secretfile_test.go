@@ -115,13 +115,48 @@ func TestSandboxSettings(t *testing.T) {
 		`5 sandbox.read.Bad/Name: "Bad/Name" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`5 sandbox.read.ok[0]: must be a path`,
 		`5 sandbox.read.fine: must be a list, like ["..."]`,
-		`6 sandbox.extra: unknown key (known keys: mode, read, exec)`,
+		`6 sandbox.extra: unknown key (known keys: mode, read, exec, egress, egress_allow)`,
 		`7 sandbox.exec.*: "*" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`7 sandbox.exec.a*b: "a*b" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`7 sandbox.exec.a**: "a**" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`7 sandbox.exec.logto-*[0]: must be a path`,
 		`7 sandbox.exec.ok: must be a list, like ["..."]`,
 		`8 plugin_user: must name a user; leave it out to run plugins as idplug's user`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
+
+// sandbox.egress and sandbox.egress_allow: the mode is proxy or open ("" leaves
+// the choice to the kernel), the hosts are host or host:port per plugin, and
+// an empty list narrows to nothing.
+func TestSandboxEgressSettings(t *testing.T) {
+	cfg := mustParse(t, withMinimal(), nil)
+	if cfg.Sandbox.Egress != "" || cfg.Sandbox.EgressAllow != nil {
+		t.Errorf("defaults: %+v", cfg.Sandbox)
+	}
+	cfg = mustParse(t, withMinimal(
+		"sandbox:",
+		"  egress: open",
+		"  egress_allow: {github: [API.github.com, 'github.com:443'], logto-*: []}",
+	), nil)
+	if cfg.Sandbox.Egress != "open" || strings.Join(cfg.Sandbox.EgressAllow["github"], " ") != "api.github.com github.com:443" ||
+		cfg.Sandbox.EgressAllow["logto-*"] == nil || len(cfg.Sandbox.EgressAllow["logto-*"]) != 0 {
+		t.Errorf("got %+v", cfg.Sandbox)
+	}
+	got := problemsOf(t, withMinimal(
+		"sandbox:",
+		"  egress: direct",
+		"  egress_allow: {github: ['https://api.github.com', 'a.b:99999', '*.github.com', 'x:0'], 'Bad/Name': [x]}",
+	), nil)
+	want := []string{
+		`4 sandbox.egress: "direct" must be one of proxy, open`,
+		`5 sandbox.egress_allow.github[0]: "https://api.github.com" is not a host or host:port, like api.github.com or api.github.com:443`,
+		`5 sandbox.egress_allow.github[1]: "a.b:99999" is not a host or host:port, like api.github.com or api.github.com:443`,
+		`5 sandbox.egress_allow.github[2]: "*.github.com" is not a host or host:port, like api.github.com or api.github.com:443`,
+		`5 sandbox.egress_allow.github[3]: "x:0" is not a host or host:port, like api.github.com or api.github.com:443`,
+		`5 sandbox.egress_allow.Bad/Name: "Bad/Name" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))

@@ -47,6 +47,8 @@ var families = []family{
 		"Token vault operations (store, read, refresh, delete), by result: ok or an error code, general for one idplug does not define."},
 	{"idplug_vault_refreshes_total", "counter", []string{"result"},
 		"Refreshes of vault tokens at the provider: ok, refused (the grant is gone) or failed."},
+	{"idplug_plugin_egress_refused_total", "counter", []string{"plugin", "reason"},
+		"Connections the egress proxy refused a plugin: not_named, private_address, host_listener, bad_request."},
 	{"idplug_provider_events_total", "counter", []string{"event"},
 		"The OpenID Provider's events: code, token, refresh, revoked, end_session, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled (other for any other name)."},
 }

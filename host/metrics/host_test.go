@@ -60,6 +60,7 @@ func TestRegisteredMetrics(t *testing.T) {
 	m.VaultOp("read", "ok")
 	m.VaultRefresh("ok")
 	m.ProviderEvent("token")
+	m.EgressRefused("example", "not_named")
 	e := scrape(t, m)
 
 	for _, f := range families {

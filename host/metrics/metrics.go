@@ -29,6 +29,7 @@ type Metrics struct {
 	providerEvents *prometheus.CounterVec
 	// hideConnectors leaves connector ids out of the labels (HideConnectors).
 	hideConnectors atomic.Bool
+	egressRefused  *prometheus.CounterVec
 }
 
 // HideConnectors leaves connector instance ids out of every series from now
@@ -66,6 +67,8 @@ func New() *Metrics {
 	m.state = newStateMetrics()
 	m.providerEvents = newProviderEvents()
 	m.registry.MustRegister(m.providerEvents)
+	m.egressRefused = newEgressRefused()
+	m.registry.MustRegister(m.egressRefused)
 	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests, m.keyFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(m.state.collectors()...)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,17 +44,32 @@ func (p *Process) launch() (*conn, error) {
 		// sandboxed plugin may write.
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: p.opts.SocketDir},
 		RunnerFunc: func(_ hclog.Logger, spec *exec.Cmd, socketDir string) (runner.Runner, error) {
+			var proxy io.Closer
+			egressSocket := ""
+			if p.opts.EgressProxy != nil && p.opts.SandboxReport.Egress == sandbox.EgressProxy && p.opts.SandboxReport.Mode != sandbox.ModeOff {
+				egressSocket = filepath.Join(socketDir, "egress.sock")
+				var err error
+				if proxy, err = p.opts.EgressProxy(egressSocket); err != nil {
+					return nil, err
+				}
+			}
 			cmd, err := sandbox.Command(sandbox.Launch{
 				Policy: p.opts.Sandbox, Report: p.opts.SandboxReport, Name: p.name,
-				File: file, Path: p.path, SocketDir: socketDir,
+				File: file, Path: p.path, SocketDir: socketDir, EgressSocket: egressSocket,
 				// The plugin gets none of the host's environment, only what it needs.
 				Env: append(spec.Env, wire.EnvLogLevel+"="+levelName(p.log)),
 			})
+			if err == nil {
+				run, err = newCmdRunner(cmd, p.path)
+			}
 			if err != nil {
+				if proxy != nil {
+					proxy.Close()
+				}
 				return nil, err
 			}
-			run, err = newCmdRunner(cmd, p.path)
-			return run, err
+			run.onExit = proxy
+			return run, nil
 		},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,

@@ -7,6 +7,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,10 @@ type Options struct {
 	Logger hclog.Logger
 	// OnRestart is called after a dead plugin process was replaced by a new one.
 	OnRestart func()
+	// EgressProxy, when set and the sandbox's egress mode is proxy, starts the
+	// host's egress proxy for each new process on a socket at the path given
+	// (in the process's socket folder); it is closed when the process exits.
+	EgressProxy func(socketPath string) (io.Closer, error)
 }
 
 // State is where a plugin is in its life.

@@ -16,6 +16,8 @@ type cmdRunner struct {
 	name           string
 	stdout, stderr io.ReadCloser
 	pid            int
+	// onExit (the plugin's egress proxy) is closed once the process is gone.
+	onExit io.Closer
 }
 
 func newCmdRunner(cmd *exec.Cmd, name string) (*cmdRunner, error) {
@@ -32,13 +34,23 @@ func newCmdRunner(cmd *exec.Cmd, name string) (*cmdRunner, error) {
 
 func (r *cmdRunner) Start(context.Context) error {
 	if err := r.cmd.Start(); err != nil {
+		r.exited()
 		return err
 	}
 	r.pid = r.cmd.Process.Pid
 	return nil
 }
 
-func (r *cmdRunner) Wait(context.Context) error { return r.cmd.Wait() }
+func (r *cmdRunner) Wait(context.Context) error {
+	defer r.exited()
+	return r.cmd.Wait()
+}
+
+func (r *cmdRunner) exited() {
+	if r.onExit != nil {
+		_ = r.onExit.Close()
+	}
+}
 
 func (r *cmdRunner) Kill(context.Context) error {
 	if r.cmd.Process == nil {

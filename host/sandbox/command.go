@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/idplug/idplug/internal/wire"
 )
 
 // systemReadPaths are what a plugin reads to make TLS connections and resolve
@@ -38,6 +40,9 @@ type Launch struct {
 	SocketDir string
 	// Env is the plugin's whole environment.
 	Env []string
+	// EgressSocket is the host's egress proxy for this plugin (in SocketDir),
+	// told to the plugin when egress mode proxy is in force.
+	EgressSocket string
 }
 
 // Command returns the launcher command that runs l's plugin confined. The caller
@@ -83,6 +88,11 @@ func Command(l Launch) (*exec.Cmd, error) {
 			spec.Read = append(spec.Read, libraryPaths...)
 		}
 		spec.Read = append(spec.Read, extra.read...)
+		spec.Root = l.Report.Has(FeatureRoot)
+		if l.Report.Has(FeatureConnect) {
+			spec.NoConnect = l.Report.Egress == EgressProxy
+			spec.DenyPorts = l.Policy.HostPorts
+		}
 	}
 	if script, _ := shebang(l.File); script != "" {
 		// The kernel hands a script to its interpreter as /dev/fd/N: keep it open.
@@ -99,9 +109,32 @@ func Command(l Launch) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"idplug-sandbox-launcher"}
-	cmd.Env = append(append([]string{}, l.Env...), envLaunch+"="+string(raw))
+	cmd.Env = append([]string{}, l.Env...)
+	if l.EgressSocket != "" && spec.NoConnect {
+		cmd.Env = append(cmd.Env, wire.EnvEgressProxy+"="+l.EgressSocket)
+	}
+	cmd.Env = append(cmd.Env, envLaunch+"="+string(raw))
 	cmd.ExtraFiles = []*os.File{l.File} // becomes pluginFD
-	if u := l.Policy.User; u != nil {
+	switch u := l.Policy.User; {
+	case spec.Root && viaUserNS():
+		spec.UserNS = true
+		raw, err = json.Marshal(spec)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env[len(cmd.Env)-1] = envLaunch + "=" + string(raw)
+	case spec.Root:
+		// The launcher builds the root first, then becomes plugin_user itself.
+		cmd.SysProcAttr = namespaceAttr(spec.NoConnect)
+		if u != nil {
+			spec.UID, spec.GID = u.UID, u.GID
+			raw, err = json.Marshal(spec)
+			if err != nil {
+				return nil, err
+			}
+			cmd.Env[len(cmd.Env)-1] = envLaunch + "=" + string(raw)
+		}
+	case u != nil:
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: []uint32{}}}
 	}
 	return cmd, nil

@@ -35,6 +35,20 @@ func ForPlugin(m map[string][]string, name string) []string {
 	return out
 }
 
+// Narrowing is ForPlugin for a map whose keys narrow something down: the
+// entries for name, and whether any key names it at all (an empty list then
+// allows nothing).
+func Narrowing(m map[string][]string, name string) ([]string, bool) {
+	named := false
+	for k := range m {
+		prefix, wild := strings.CutSuffix(k, "*")
+		if k == name || (wild && prefix != "" && strings.HasPrefix(name, prefix)) {
+			named = true
+		}
+	}
+	return ForPlugin(m, name), named
+}
+
 // extras is what a plugin may execute besides its own file.
 type extras struct {
 	grant    []string // files and folders the plugin may read and execute

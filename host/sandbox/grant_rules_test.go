@@ -87,7 +87,7 @@ func plugin(t *testing.T, dir, name string, data []byte) string {
 
 // fullReport is what a kernel with everything gives under mode.
 func fullReport(mode Mode) Report {
-	return Assess(Policy{Mode: mode}, Support{LandlockABI: abiScopes, Seccomp: true})
+	return Assess(Policy{Mode: mode}, Support{LandlockABI: abiScopes, Seccomp: true, Namespaces: true})
 }
 
 // commandFor runs Command for the plugin file at path and returns the command
@@ -651,6 +651,30 @@ func TestPluginUserRules(t *testing.T) {
 		defer f.Close()
 		socketDir := mkdir(t, filepath.Join(t.TempDir(), "socket"), 0o700)
 		cmd, err := Command(Launch{Policy: Policy{User: u}, Report: fullReport(ModeAuto), Name: "oauth2", File: f, Path: path, SocketDir: socketDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// With a private root the launcher builds it as root, then becomes the
+		// user itself (setgroups, setgid, setuid) before anything else.
+		if c := cmd.SysProcAttr.Credential; c != nil {
+			t.Fatalf("credential %+v: the launcher could not build the root", c)
+		}
+		var spec Spec
+		for _, kv := range cmd.Env {
+			if raw, ok := strings.CutPrefix(kv, envLaunch+"="); ok {
+				if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if !spec.Root || spec.UID != 65534 || spec.GID != 65534 {
+			t.Fatalf("spec %+v", spec)
+		}
+		// Without one (a kernel or container that makes no namespace), the
+		// launcher starts as the user.
+		noRoot := fullReport(ModeAuto)
+		noRoot.Applied = slices.DeleteFunc(slices.Clone(noRoot.Applied), func(f string) bool { return f == FeatureRoot || f == FeatureEgress })
+		cmd, err = Command(Launch{Policy: Policy{User: u}, Report: noRoot, Name: "oauth2", File: f, Path: path, SocketDir: socketDir})
 		if err != nil {
 			t.Fatal(err)
 		}

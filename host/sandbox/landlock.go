@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
@@ -26,8 +27,10 @@ const (
 )
 
 // restrictFS applies the Landlock ruleset of spec to the calling thread, which
-// must have no_new_privs set. Everything the ABI can restrict is restricted except
-// outbound TCP (and UDP, which DNS needs); the rules give back what a plugin needs.
+// must have no_new_privs set. Everything the ABI can restrict is restricted but
+// outbound TCP to ports other than idplug's own in egress mode open (and UDP,
+// which DNS needs, and Landlock does not mediate); the rules give back what a
+// plugin needs.
 func restrictFS(spec Spec) error {
 	abi, err := ll.LandlockGetABIVersion()
 	if err != nil {
@@ -58,9 +61,13 @@ func ruleset(abi int, spec Spec) (landlock.Config, []landlock.Rule) {
 	}
 	abi = min(abi, len(presets)-1)
 	preset := presets[abi]
+	handledNet := landlock.AccessNetSet(ll.AccessNetBindTCP)
+	if spec.NoConnect || len(spec.DenyPorts) > 0 {
+		handledNet |= ll.AccessNetConnectTCP
+	}
 	cfg := landlock.Config{
 		HandledAccessFS:  preset.HandledAccessFS,
-		HandledAccessNet: preset.HandledAccessNet & ll.AccessNetBindTCP,
+		HandledAccessNet: preset.HandledAccessNet & handledNet,
 		Scoped:           preset.Scoped,
 	}
 	if !spec.Required {
@@ -105,10 +112,25 @@ func ruleset(abi int, spec Spec) (landlock.Config, []landlock.Rule) {
 	if len(execFiles) > 0 {
 		rules = append(rules, landlock.PathAccess(runnable, execFiles...))
 	}
+	if !spec.NoConnect && len(spec.DenyPorts) > 0 && cfg.HandledAccessNet&ll.AccessNetConnectTCP != 0 {
+		rules = append(rules, connectRules(spec.DenyPorts)...)
+	}
 	if len(spec.Write) > 0 {
 		// Only the rights this ABI handles (truncate comes with ABI 3): a rule
 		// may not name others.
 		rules = append(rules, landlock.PathAccess(writable&cfg.HandledAccessFS, spec.Write...))
 	}
 	return cfg, rules
+}
+
+// connectRules allow a TCP connect to every port but deny: Landlock rules only
+// grant, by port, whatever the address.
+func connectRules(deny []uint16) []landlock.Rule {
+	out := make([]landlock.Rule, 0, 65535)
+	for port := 1; port <= 65535; port++ {
+		if !slices.Contains(deny, uint16(port)) {
+			out = append(out, landlock.ConnectTCP(uint16(port)))
+		}
+	}
+	return out
 }

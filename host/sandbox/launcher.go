@@ -40,12 +40,30 @@ type Spec struct {
 	// KeepFD leaves the plugin file open across exec, for a script whose
 	// interpreter reads it as /dev/fd/N.
 	KeepFD bool `json:"keepFD,omitempty"`
+	// Root builds a private root of Read, Exec and Write (the launcher runs in
+	// a new mount namespace).
+	Root bool `json:"root,omitempty"`
+	// NoConnect denies every TCP connect; otherwise DenyPorts are the ports the
+	// plugin may not connect to (idplug's own listeners).
+	NoConnect bool     `json:"noConnect,omitempty"`
+	DenyPorts []uint16 `json:"denyPorts,omitempty"`
+	// UID and GID, when UID is not zero, are the account the launcher becomes
+	// once the root is built (plugin_user; the host runs as root).
+	UID uint32 `json:"uid,omitempty"`
+	GID uint32 `json:"gid,omitempty"`
+	// UserNS makes this launcher the outer step that starts the real one in a
+	// user namespace (a host that is not root); InUserNS marks the real one.
+	UserNS   bool `json:"userns,omitempty"`
+	InUserNS bool `json:"inUserns,omitempty"`
 }
 
 // The launcher runs before main (and before TestMain in a test binary): any
 // binary that links the host can start plugins, and so must be able to become
 // their launcher. It does nothing unless the host started it as one.
 func init() {
+	if stage, ok := os.LookupEnv(envProbe); ok {
+		runProbe(stage)
+	}
 	raw, ok := os.LookupEnv(envLaunch)
 	if !ok {
 		return
@@ -68,11 +86,43 @@ func launch(raw string) error {
 	if len(spec.Args) == 0 {
 		return fmt.Errorf("bad spec: no args")
 	}
+	if spec.UserNS {
+		inner := spec
+		inner.UserNS, inner.InUserNS = false, true
+		raw, err := json.Marshal(inner)
+		if err != nil {
+			return err
+		}
+		runInUserNS(append(pluginEnv(os.Environ()), envLaunch+"="+string(raw)), inner.NoConnect,
+			[]*os.File{os.NewFile(pluginFD, "plugin")})
+	}
 	// The file stays readable through its descriptor until exec, then closes.
 	if !spec.KeepFD {
 		unix.CloseOnExec(pluginFD)
 	}
 	env := pluginEnv(os.Environ())
+	if spec.Root {
+		if err := enterRoot(spec); err != nil {
+			return fmt.Errorf("private root: %w", err)
+		}
+	}
+	if spec.InUserNS {
+		if err := dropCapabilities(); err != nil {
+			return fmt.Errorf("dropping capabilities: %w", err)
+		}
+	}
+	if spec.UID != 0 {
+		// Every thread at once (Go's setuid does so): nothing keeps root.
+		if err := syscall.Setgroups(nil); err != nil {
+			return fmt.Errorf("plugin_user: %w", err)
+		}
+		if err := syscall.Setgid(int(spec.GID)); err != nil {
+			return fmt.Errorf("plugin_user: %w", err)
+		}
+		if err := syscall.Setuid(int(spec.UID)); err != nil {
+			return fmt.Errorf("plugin_user: %w", err)
+		}
+	}
 	if spec.Landlock || spec.Seccomp {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)

@@ -7,11 +7,15 @@
 //
 // What the plugin keeps: reading its own file, the system's CA certificates,
 // resolver and time zone files, the shared libraries, its own /proc/self; reading
-// and writing (never executing from) its own socket folder; outbound network
-// connections. Everything else on the file system, binding TCP ports, signalling
-// or tracing other processes, abstract Unix sockets outside its domain and a list
-// of kernel-level system calls are denied. A policy with an unknown mode or a
-// lone "*" key starts no plugin (Policy.Check).
+// and writing (never executing from) its own socket folder; in egress mode open,
+// outbound TCP to any port but idplug's own. Everything else on the file system,
+// binding TCP ports, signalling or tracing other processes, abstract Unix sockets
+// outside its domain, executing a memfd and a list of kernel-level system calls
+// are denied. The plugin runs in a private mount namespace whose root holds only
+// what it may use, so it cannot even name another Unix socket; in egress mode
+// proxy it also has a network namespace of its own and no TCP connect at all: its
+// HTTP goes through the host's egress proxy (see Egress). A policy with an
+// unknown mode or a lone "*" key starts no plugin (Policy.Check).
 package sandbox
 
 import (
@@ -42,7 +46,7 @@ var Modes = []string{string(ModeAuto), string(ModeRequired), string(ModeOff)}
 // The Landlock ABI versions that bring each restriction.
 const (
 	abiFS     = 1 // file system access
-	abiNet    = 4 // TCP bind
+	abiNet    = 4 // TCP bind and connect
 	abiScopes = 6 // signals and abstract Unix sockets
 )
 
@@ -60,10 +64,38 @@ type Policy struct {
 	Exec map[string][]string
 	// User, when set, is the account plugins run as; the host must run as root.
 	User *User
+	// EgressAllow narrows, keyed like Read, the hosts a plugin's metadata
+	// declares (EgressHosts) to those listed ("host" or "host:port"); a plugin
+	// no key names keeps all it declares.
+	EgressAllow map[string][]string
+	// Egress is proxy (the default where the kernel allows: no TCP connect, HTTP
+	// through the host to the hosts the config names) or open (direct TCP to any
+	// port but HostPorts).
+	Egress Egress
+	// HostPorts are the TCP ports idplug itself listens on: no plugin connects to
+	// them, whatever the egress mode.
+	HostPorts []uint16
 	// ABILimit, when above zero, pretends the kernel offers at most this Landlock
 	// ABI. It exists for tests of the modes on a kernel that has everything.
 	ABILimit int
+	// NoNamespaces pretends the kernel cannot make namespaces (tests only).
+	NoNamespaces bool
 }
+
+// Egress says how a plugin reaches the network.
+type Egress string
+
+// The egress modes.
+const (
+	// EgressProxy gives the plugin no network of its own: its HTTP goes through
+	// the host's proxy, which lets it reach only the hosts its config names.
+	EgressProxy Egress = "proxy"
+	// EgressOpen lets the plugin connect to any TCP port but idplug's own.
+	EgressOpen Egress = "open"
+)
+
+// EgressModes lists the valid egress modes, for configuration checks.
+var EgressModes = []string{string(EgressProxy), string(EgressOpen)}
 
 // EffectiveMode is Mode with its default applied.
 func (p Policy) EffectiveMode() Mode {
@@ -81,10 +113,13 @@ func (p Policy) Check() error {
 	if m := p.EffectiveMode(); !validMode(m) {
 		return fmt.Errorf("sandbox mode %q is not one of %s: no plugin starts", m, strings.Join(Modes, ", "))
 	}
+	if p.Egress != "" && !slices.Contains(EgressModes, string(p.Egress)) {
+		return fmt.Errorf("sandbox egress %q is not one of %s: no plugin starts", p.Egress, strings.Join(EgressModes, ", "))
+	}
 	for _, entries := range []struct {
 		name string
 		m    map[string][]string
-	}{{"read", p.Read}, {"exec", p.Exec}} {
+	}{{"read", p.Read}, {"exec", p.Exec}, {"egress_allow", p.EgressAllow}} {
 		if _, ok := entries.m["*"]; ok {
 			return fmt.Errorf("sandbox %s key \"*\" names every plugin: name a plugin or a prefix ending in * (like logto-*); no plugin starts", entries.name)
 		}
@@ -100,6 +135,9 @@ type Support struct {
 	LandlockABI int
 	// Seccomp is true when seccomp filters can be installed.
 	Seccomp bool
+	// Namespaces is true when the launcher can make private mount and network
+	// namespaces (as root, or through a user namespace).
+	Namespaces bool
 }
 
 // Detect asks the kernel what it supports, capped by p.ABILimit.
@@ -114,6 +152,7 @@ func Detect(p Policy) Support {
 	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err == nil && auditArch != 0 {
 		s.Seccomp = true
 	}
+	s.Namespaces = !p.NoNamespaces && namespacesWork()
 	return s
 }
 
@@ -123,7 +162,9 @@ type Report struct {
 	LandlockABI int      `json:"landlockAbi"`
 	Applied     []string `json:"applied"`
 	Missing     []string `json:"missing"`
-	User        string   `json:"user,omitempty"`
+	// Egress is the egress mode in force: proxy or open.
+	Egress Egress `json:"egress,omitempty"`
+	User   string `json:"user,omitempty"`
 	// invalid is why the policy itself is refused (Policy.Check), or "".
 	invalid string
 }
@@ -134,6 +175,16 @@ const (
 	FeatureBind    = "landlock tcp bind"
 	FeatureScopes  = "landlock signal and abstract socket scopes"
 	FeatureSeccomp = "seccomp deny list"
+	// FeatureConnect keeps plugins from connecting to idplug's own TCP ports, and
+	// in egress mode proxy from connecting over TCP at all.
+	FeatureConnect = "landlock tcp connect"
+	// FeatureRoot is the private mount namespace: a root that holds only what the
+	// plugin may use, so no named Unix socket outside its folder can be reached
+	// (Landlock up to ABI 7 does not mediate connecting to one).
+	FeatureRoot = "private root (mount namespace)"
+	// FeatureEgress is the egress proxy: a network namespace of its own, HTTP
+	// through the host to the hosts its config names.
+	FeatureEgress = "egress proxy (network namespace)"
 )
 
 // Assess compares the policy with what the kernel supports.
@@ -146,6 +197,7 @@ func Assess(p Policy, s Support) Report {
 		r.invalid = err.Error()
 	}
 	if r.Mode == ModeOff {
+		r.Egress = EgressOpen
 		return r
 	}
 	add := func(ok bool, name, why string) {
@@ -159,6 +211,24 @@ func Assess(p Policy, s Support) Report {
 	add(s.LandlockABI >= abiNet, FeatureBind, fmt.Sprintf("needs Landlock ABI %d, kernel has %d", abiNet, s.LandlockABI))
 	add(s.LandlockABI >= abiScopes, FeatureScopes, fmt.Sprintf("needs Landlock ABI %d, kernel has %d", abiScopes, s.LandlockABI))
 	add(s.Seccomp, FeatureSeccomp, "no seccomp in this kernel")
+	add(s.LandlockABI >= abiNet, FeatureConnect, fmt.Sprintf("needs Landlock ABI %d, kernel has %d", abiNet, s.LandlockABI))
+	add(s.Namespaces, FeatureRoot, "this process can make no mount namespace: no root, and no user namespaces")
+	// The proxy is the default where the kernel can enforce it; asked for
+	// explicitly, a kernel that cannot is a gap like any other.
+	r.Egress = p.Egress
+	if r.Egress == "" {
+		r.Egress = EgressOpen
+		if s.Namespaces && s.LandlockABI >= abiNet {
+			r.Egress = EgressProxy
+		}
+	}
+	if r.Egress == EgressProxy {
+		ok := s.Namespaces && s.LandlockABI >= abiNet
+		add(ok, FeatureEgress, "needs a network namespace and Landlock ABI 4")
+		if !ok {
+			r.Egress = EgressOpen // what is in force
+		}
+	}
 	return r
 }
 

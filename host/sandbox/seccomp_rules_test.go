@@ -72,6 +72,7 @@ var deniedByName = map[string]uintptr{
 	"keyctl": unix.SYS_KEYCTL, "add_key": unix.SYS_ADD_KEY, "request_key": unix.SYS_REQUEST_KEY,
 	"unshare": unix.SYS_UNSHARE, "setns": unix.SYS_SETNS,
 	"swapon": unix.SYS_SWAPON, "swapoff": unix.SYS_SWAPOFF, "reboot": unix.SYS_REBOOT,
+	"memfd_create": unix.SYS_MEMFD_CREATE,
 }
 
 // TestSeccompDenyList: every call of the documented list gets EPERM, and the

@@ -9,6 +9,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"sort"
@@ -54,6 +55,9 @@ type Options struct {
 	// each new plugin file once to read its metadata, then stops it. Without
 	// it, every plugin found keeps running.
 	OnDemand bool
+	// EgressProxy starts the egress proxy of a process of the plugin named
+	// name (see process.Options.EgressProxy).
+	EgressProxy func(name, socketPath string) (io.Closer, error)
 }
 
 // Supervisor runs the plugins of one plugin folder.
@@ -159,12 +163,21 @@ func (s *Supervisor) startPlugin(ctx context.Context, pl catalog.Plugin) (*proce
 		MaxInFlight:   s.opts.MaxInFlight,
 		Logger:        s.log.Named("plugin"),
 		OnRestart:     func() { restarts.restarted(s.opts.OnRestart) },
+		EgressProxy:   s.egressProxy(pl.Name),
 	})
 	if err != nil {
 		return nil, err
 	}
 	restarts.started(proc.Metadata().ID, s.opts.OnRestart)
 	return proc, nil
+}
+
+// egressProxy is Options.EgressProxy for the plugin named name, or nil.
+func (s *Supervisor) egressProxy(name string) func(string) (io.Closer, error) {
+	if s.opts.EgressProxy == nil {
+		return nil
+	}
+	return func(path string) (io.Closer, error) { return s.opts.EgressProxy(name, path) }
 }
 
 // restartNotice tells Options.OnRestart of a plugin's restarts by its metadata

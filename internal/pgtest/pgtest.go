@@ -110,6 +110,12 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// Socket is the path of the server's Unix socket, where the superuser idplug
+// signs in with trust authentication (as peer or trust often is on one machine).
+func (s *Server) Socket() string {
+	return filepath.Join(s.sockDir, ".s.PGSQL."+strconv.Itoa(s.Port))
+}
+
 // Restart starts the server again after Stop or Kill, on the same port and data.
 func (s *Server) Restart() {
 	s.t.Helper()

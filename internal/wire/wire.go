@@ -39,4 +39,8 @@ var Handshake = plugin.HandshakeConfig{
 const (
 	// EnvLogLevel carries the host's log level (trace, debug, info, warn, error).
 	EnvLogLevel = "IDPLUG_LOG_LEVEL"
+	// EnvEgressProxy is the path of the host's egress proxy (HTTP CONNECT on a
+	// Unix socket in the plugin's socket folder), set when the plugin has no
+	// network of its own.
+	EnvEgressProxy = "IDPLUG_EGRESS_PROXY"
 )

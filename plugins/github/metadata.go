@@ -35,6 +35,10 @@ func metadata() sdk.Metadata {
 		IsStandard:     false,
 		FormItems:      formItems,
 		ConfigTemplate: `{"clientId": "<client-id>", "clientSecret": "<client-secret>", "scope": "read:user user:email"}`,
+		// github.com's token endpoint and REST API, which a config for
+		// github.com need not name (a GitHub Enterprise Server config names its
+		// own URLs).
+		EgressHosts: []string{"github.com", "api.github.com"},
 	}
 }
 

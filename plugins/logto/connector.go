@@ -38,6 +38,7 @@ type instance struct {
 
 func newConnector(b *bundle, entry catalogEntry, hosts map[string]string) (*connector, error) {
 	entry.Metadata.ID = "logto-" + entry.Metadata.ID
+	entry.Metadata.EgressHosts = providerHosts[entry.Package]
 	return &connector{entry: entry, bridge: &bridge{bundle: b, pkg: entry.Package, testHosts: hosts}}, nil
 }
 

@@ -152,14 +152,25 @@ func linkTree(src, dst string) error {
 // (the support folder rule); the test build reads its bundle from elsewhere
 // (testBundle) and the stub hosts from dir, so it gets those through sandbox.read
 // and sandbox.exec entries for the whole logto-* family, as an operator would write.
+//
+// The test build's stub hosts send a connector's fixed https:// hosts to a stub on
+// loopback that no configuration names and the egress proxy (rightly) refuses:
+// with a stub map the plugins connect directly (egress open). Tests whose
+// providers the configuration names (the real OpenID provider) keep the proxy.
 func testSandbox(dir string) sandbox.Policy {
 	read := []string{built.bundle, filepath.Join(built.dir, manifestName)}
+	var egress sandbox.Egress
 	if dir != "" {
 		read = append(read, filepath.Join(dir, "logto-test-hosts.json"))
+		var stubs map[string]string
+		if raw, err := os.ReadFile(filepath.Join(dir, "logto-test-hosts.json")); err == nil && json.Unmarshal(raw, &stubs) == nil && len(stubs) > 0 {
+			egress = sandbox.EgressOpen
+		}
 	}
 	return sandbox.Policy{
-		Read: map[string][]string{"logto-*": read},
-		Exec: map[string][]string{"logto-*": {filepath.Join(built.bundle, nodeName)}},
+		Read:   map[string][]string{"logto-*": read},
+		Exec:   map[string][]string{"logto-*": {filepath.Join(built.bundle, nodeName)}},
+		Egress: egress,
 	}
 }
 

@@ -263,12 +263,20 @@ func TestBundleTampered(t *testing.T) {
 	}
 	// The digest list itself is covered by SHA256SUMS: rewritten to match a changed
 	// file, it no longer matches its own digest. The running plugin cannot even read
-	// the new file (the sandbox granted the one there at its start); a host started
+	// the new file (the sandbox granted the one there at its start, and its
+	// private root holds that one); a host started
 	// afterwards reads it and refuses it by its digest.
 	mustWrite(t, victim, string(data)+"\n// changed\n")
 	writeManifestOnly(t, dir)
 	err = h.Configure(context.Background(), []host.InstanceConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": "c"})}})
-	if slices.Contains(h.Sandbox().Applied, sandbox.FeatureFS) {
+	switch {
+	case h.Sandbox().Has(sandbox.FeatureRoot):
+		// Its private root holds the list it started with (a bind mount keeps
+		// the file, not the path): the changed file fails against that one.
+		if err == nil || !strings.Contains(err.Error(), "connector-github/lib/index.js does not match its digest in "+manifestName) {
+			t.Fatalf("Configure with a digest list replaced under a running plugin = %v", err)
+		}
+	case slices.Contains(h.Sandbox().Applied, sandbox.FeatureFS):
 		if err == nil || !strings.Contains(err.Error(), manifestName+" cannot be read: it was replaced after this plugin started") {
 			t.Fatalf("Configure with a digest list replaced under a running plugin = %v", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/idplug/idplug/internal/wire"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -250,6 +251,10 @@ func (b *bridge) start(ctx context.Context) (*nodeProc, error) {
 		filepath.Join(b.bundle.dir, bridgeName), "--serve", b.pkg)
 	cmd.Dir = b.bundle.dir
 	cmd.Env = []string{"NODE_ENV=production"} // nothing of the plugin's own environment
+	// but the host's egress proxy, when the plugin has no network of its own.
+	if proxy := os.Getenv(wire.EnvEgressProxy); proxy != "" {
+		cmd.Env = append(cmd.Env, wire.EnvEgressProxy+"="+proxy)
+	}
 	// stdout of the plugin carries go-plugin's handshake: Node writes to stderr only.
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.ExtraFiles = []*os.File{theirs}

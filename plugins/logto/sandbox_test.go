@@ -4,15 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/pgtest"
 	"github.com/idplug/idplug/internal/plugintest"
 )
 
@@ -40,11 +44,20 @@ function bind() {
     srv.listen(0, '127.0.0.1', () => { srv.close(); resolve('ok'); });
   });
 }
-function connect(port) {
+function connect(target) {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve('ok'); });
+    const s = net.connect(target, () => { s.destroy(); resolve('ok'); });
     s.once('error', (e) => resolve(e.code || String(e)));
   });
+}
+async function fetched(url) {
+  try {
+    const res = await fetch(url);
+    await res.text();
+    return 'ok';
+  } catch (e) {
+    return e.cause?.code || e.code || String(e);
+  }
 }
 export default async function createConnector({ getConfig }) {
   return {
@@ -63,7 +76,13 @@ export default async function createConnector({ getConfig }) {
         try { f(paths); out[name] = 'ok'; } catch (e) { out[name] = e.code || String(e); }
       }
       out.bindTCP = await bind();
-      out.connectOut = await connect(paths.port);
+      out.connectOut = await connect({ port: paths.port, host: '127.0.0.1' });
+      out.connectHostListener = await connect({ port: paths.hostPort, host: '127.0.0.1' });
+      out.connectNamedSocket = await connect({ path: paths.namedSocket });
+      out.connectPostgres = await connect({ path: paths.postgresSocket });
+      out.fetchNamed = await fetched(paths.providerUrl);
+      out.fetchUnnamed = await fetched('http://127.0.0.1:' + paths.port + '/');
+      out.fetchHostListener = await fetched('http://127.0.0.1:' + paths.hostPort + '/');
       return 'https://probe.example/?state=' + state + '&r=' + encodeURIComponent(JSON.stringify(out));
     },
     getUserInfo: async () => ({ id: 'probe' }),
@@ -78,6 +97,12 @@ export default async function createConnector({ getConfig }) {
 // other family's support folder, no listing of the plugin folder, no writing to its
 // bundle, no shell, no other process, no TCP listener. Reading its bundle and an
 // outbound connection work.
+//
+// Nor can it use local services: idplug's own listener (directly or through the
+// egress proxy, though the config names it), a named Unix socket outside its
+// folder, a real PostgreSQL's socket with trust authentication; and under the
+// default egress proxy it reaches only what its config names: a fetch of the
+// provider the config names works, one elsewhere is refused and counted.
 func TestBridgeConfinedByDefault(t *testing.T) {
 	dir := productionFolder(t, "github")
 	addConnector(t, dir, "probe", probeConnector)
@@ -104,7 +129,28 @@ func TestBridgeConfinedByDefault(t *testing.T) {
 		}
 	}()
 
-	h, err := host.Open(context.Background(), host.Options{PluginDir: dir})
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("{}")) }))
+	t.Cleanup(provider.Close)
+	hostListener := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("{}")) }))
+	t.Cleanup(hostListener.Close)
+	hostPort := hostListener.Listener.Addr().(*net.TCPAddr).Port
+	baitDir := t.TempDir()
+	bait, err := net.Listen("unix", filepath.Join(baitDir, "bait.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bait.Close() })
+	pg := pgtest.Start(t)
+
+	var refusedMu sync.Mutex
+	refused := map[string]int{}
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir,
+		Sandbox: sandbox.Policy{HostPorts: []uint16{uint16(hostPort)}},
+		OnEgressRefused: func(plugin, reason string) {
+			refusedMu.Lock()
+			refused[reason]++
+			refusedMu.Unlock()
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +167,10 @@ func TestBridgeConfinedByDefault(t *testing.T) {
 	paths := map[string]any{
 		"config": config, "otherPlugin": other, "otherFamily": otherFamily, "pluginDir": dir,
 		"ownBundle": filepath.Join(dir, bundleDirName), "port": ln.Addr().(*net.TCPAddr).Port,
+		"hostPort": hostPort, "namedSocket": bait.Addr().String(), "postgresSocket": pg.Socket(),
+		"providerUrl": provider.URL + "/token",
+		// idplug's listener, named as a provider would be: still out of reach.
+		"issuer": hostListener.URL + "/oidc",
 	}
 	ctx := context.Background()
 	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "probe", Plugin: "logto-probe-universal", Config: mustJSON(t, map[string]any{"paths": paths})}}); err != nil {
@@ -147,10 +197,34 @@ func TestBridgeConfinedByDefault(t *testing.T) {
 	if slices.Contains(report.Applied, sandbox.FeatureBind) {
 		want["bindTCP"] = "EACCES"
 	}
+	if report.Has(sandbox.FeatureRoot) {
+		// Outside the private root, the host's files are not even there, and
+		// what is there is read-only (the plugin folder, where the bundle is
+		// mounted, is an empty folder Landlock keeps it from listing anyway).
+		for _, k := range []string{"readConfig", "readOtherPlugin", "readOtherFamily", "runShell"} {
+			want[k] = "ENOENT"
+		}
+		want["writeBundle"] = "EROFS"
+		want["connectNamedSocket"], want["connectPostgres"] = "ENOENT", "ENOENT"
+	}
+	if report.Has(sandbox.FeatureConnect) {
+		want["connectHostListener"] = "EACCES"
+	}
+	if report.Egress == sandbox.EgressProxy {
+		want["connectOut"] = "EACCES"
+		want["fetchNamed"], want["fetchUnnamed"], want["fetchHostListener"] = "ok", "EGRESS_REFUSED", "EGRESS_REFUSED"
+	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: %q; want %q", k, got[k], v)
 		}
+	}
+	if report.Egress == sandbox.EgressProxy {
+		refusedMu.Lock()
+		if refused["not_named"] != 1 || refused["host_listener"] != 1 {
+			t.Errorf("egress refusals counted %v, want one not_named and one host_listener", refused)
+		}
+		refusedMu.Unlock()
 	}
 	// Sign-in itself works under the sandbox (the control of the whole path).
 	proc, _ := h.Plugin("logto-github-universal")

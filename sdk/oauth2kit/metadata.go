@@ -22,6 +22,9 @@ type StandardConnector struct {
 	Docs           fs.FS
 	FormItems      []sdk.FormItem
 	ConfigTemplate string
+	// EgressHosts are the hosts the connector reaches that no configuration
+	// names (see sdk.Metadata.EgressHosts).
+	EgressHosts []string
 }
 
 // Metadata is the connector's metadata, its logo inlined as a data URL. It panics
@@ -38,6 +41,7 @@ func (c StandardConnector) Metadata() sdk.Metadata {
 		IsStandard:     true,
 		FormItems:      c.FormItems,
 		ConfigTemplate: c.ConfigTemplate,
+		EgressHosts:    c.EgressHosts,
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+
+	"github.com/idplug/idplug/sdk"
 )
 
 // maxIdleConnsPerHost is well above net/http's default of 2: a busy sign-in page
@@ -48,7 +50,9 @@ func newTransport(caPEM string) (*http.Transport, error) {
 		}
 		tlsConfig.RootCAs = roots
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Through the host's egress proxy when the sandbox gives the plugin no
+	// network of its own.
+	t := sdk.NewTransport()
 	t.TLSClientConfig = tlsConfig
 	t.MaxIdleConns = 4 * maxIdleConnsPerHost
 	t.MaxIdleConnsPerHost = maxIdleConnsPerHost

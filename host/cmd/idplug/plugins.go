@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -38,6 +39,9 @@ type pluginEntry struct {
 	// a Logto connector runs in Node from the logto-bundle folder.
 	Kind   string `json:"kind"`
 	Bridge string `json:"bridge,omitempty"`
+	// EgressHosts are the hosts the plugin declares it reaches beyond its
+	// configurations (what sandbox.egress_allow may narrow), as host:port.
+	EgressHosts []string `json:"egressHosts,omitempty"`
 }
 
 // pluginDetail is what --plugin prints: the entry, and what a configuration needs.
@@ -79,7 +83,8 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 	var details []pluginDetail
 	for _, p := range h.Catalog() {
 		m := p.Metadata
-		e := pluginEntry{File: p.File, Path: p.Path, ID: m.ID, Target: m.Target, Platform: m.Platform, Name: m.Name, IsStandard: m.IsStandard, Kind: "native"}
+		e := pluginEntry{File: p.File, Path: p.Path, ID: m.ID, Target: m.Target, Platform: m.Platform, Name: m.Name, IsStandard: m.IsStandard, Kind: "native",
+			EgressHosts: host.EgressHosts(sandbox.Policy{}, "", m)}
 		if bridge := bridgeOf(p.Path, p.File); bridge != "" {
 			e.Kind, e.Bridge = "bridge", bridge
 		}
@@ -138,6 +143,16 @@ func printListing(w io.Writer, l pluginListing) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", p.ID, p.Name["en"], kindLabel(p), p.Target, p.IsStandard, p.File)
 	}
 	_ = tw.Flush()
+	var egress []string
+	for _, p := range l.Plugins {
+		if len(p.EgressHosts) > 0 {
+			egress = append(egress, fmt.Sprintf("  %s: %s", p.ID, strings.Join(p.EgressHosts, ", ")))
+		}
+	}
+	if len(egress) > 0 {
+		fmt.Fprintln(w, "\nHosts reached beyond their configurations (sandbox.egress_allow narrows them):")
+		fmt.Fprintln(w, strings.Join(egress, "\n"))
+	}
 	sections := []struct {
 		title   string
 		entries []catalog.Entry

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -345,6 +346,7 @@ func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Lo
 	if m != nil {
 		opts.OnCall = m.ObserveCall
 		opts.OnRestart = m.PluginRestarted
+		opts.OnEgressRefused = m.EgressRefused
 	}
 	h, err := host.Open(ctx, opts)
 	if err != nil {
@@ -376,7 +378,8 @@ func configure(ctx context.Context, h *host.Host, path string, cfg *config.Confi
 // sandboxPolicy turns the sandbox settings into the host's policy; a plugin_user
 // is refused unless idplug runs as root.
 func sandboxPolicy(cfg *config.Config) (sandbox.Policy, error) {
-	p := sandbox.Policy{Mode: sandbox.Mode(cfg.Sandbox.Mode), Read: cfg.Sandbox.Read, Exec: cfg.Sandbox.Exec}
+	p := sandbox.Policy{Mode: sandbox.Mode(cfg.Sandbox.Mode), Read: cfg.Sandbox.Read, Exec: cfg.Sandbox.Exec,
+		Egress: sandbox.Egress(cfg.Sandbox.Egress), EgressAllow: cfg.Sandbox.EgressAllow, HostPorts: listenPorts(cfg)}
 	if cfg.PluginUser != "" {
 		u, err := sandbox.LookupUser(cfg.PluginUser)
 		if err != nil {
@@ -385,6 +388,19 @@ func sandboxPolicy(cfg *config.Config) (sandbox.Policy, error) {
 		p.User = u
 	}
 	return p, nil
+}
+
+// listenPorts are the TCP ports idplug listens on, which no plugin may reach.
+func listenPorts(cfg *config.Config) []uint16 {
+	var out []uint16
+	for _, addr := range []string{cfg.Listen, cfg.AdminListen} {
+		if _, port, err := net.SplitHostPort(addr); err == nil {
+			if n, err := strconv.ParseUint(port, 10, 16); err == nil && n > 0 {
+				out = append(out, uint16(n))
+			}
+		}
+	}
+	return out
 }
 
 func connectorConfigs(cfg *config.Config) []host.InstanceConfig {

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,20 @@ type config struct {
 	Write          []string          `json:"write"` // folders to create a file in
 	OtherSocket    string            `json:"otherSocket"`
 	AbstractSocket string            `json:"abstractSocket"`
-	Connect        string            `json:"connect"` // a TCP address that must stay reachable
+	// Connect is a TCP address that no config names: the plugin sends data to
+	// it, directly and through the egress proxy. ConnectAllowed says it must work
+	// (egress mode open or the sandbox off).
+	Connect        string `json:"connect"`
+	ConnectAllowed bool   `json:"connectAllowed"`
+	// HostListener is a TCP address standing in for idplug's own listener.
+	HostListener string `json:"hostListener"`
+	// NamedSocket is a named Unix socket outside the plugin's folder (a bait
+	// standing in for PostgreSQL's); PostgresSocket a real PostgreSQL's, with
+	// trust authentication for the user idplug.
+	NamedSocket    string `json:"namedSocket"`
+	PostgresSocket string `json:"postgresSocket"`
+	// ProviderURL is a provider its config names: reachable through the proxy.
+	ProviderURL string `json:"providerUrl"`
 }
 
 type connector struct{}
@@ -87,7 +101,7 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	if host == 0 {
 		host = os.Getppid()
 	}
-	r["info:uid"] = strconv.Itoa(os.Getuid())
+	r["info:uid"] = strconv.Itoa(outsideUID())
 	proc := "/proc/" + strconv.Itoa(host)
 	try("deny:read host environ", readSome(proc+"/environ"))
 	try("deny:read host cmdline", readSome(proc+"/cmdline"))
@@ -123,12 +137,41 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		try("deny:connect abstract socket", dialClose("unix", "@"+cfg.AbstractSocket))
 	}
 
+	try("deny:exec a memfd copy of itself", execMemfd())
+	if cfg.NamedSocket != "" {
+		try("deny:connect a named socket outside its folder", sendUnix(cfg.NamedSocket))
+	}
+	if cfg.PostgresSocket != "" {
+		try("deny:sign in to PostgreSQL on its Unix socket", postgresStartup(cfg.PostgresSocket))
+	}
+	if cfg.HostListener != "" {
+		try("deny:connect idplug's listener", sendTCP(ctx, cfg.HostListener, ""))
+		if proxy := os.Getenv(egressEnv); proxy != "" {
+			try("deny:connect idplug's listener through the egress proxy", sendTCP(ctx, cfg.HostListener, proxy))
+		}
+	}
+	if cfg.Connect != "" {
+		what := "deny:send data to a TCP address no config names"
+		if cfg.ConnectAllowed {
+			what = "allow:send data to a TCP address"
+		}
+		try(what, sendTCP(ctx, cfg.Connect, ""))
+		if proxy := os.Getenv(egressEnv); proxy != "" {
+			try("deny:send data to a TCP address no config names through the egress proxy", sendTCP(ctx, cfg.Connect, proxy))
+		}
+	}
+
+	if proxy := os.Getenv(egressEnv); proxy != "" && cfg.ProviderURL != "" {
+		u, err := url.Parse(cfg.ProviderURL)
+		if err != nil {
+			return nil, err
+		}
+		try("allow:reach the provider its config names through the egress proxy", sendTCP(ctx, u.Host, proxy))
+	}
+
 	try("allow:write in own socket folder", os.WriteFile(filepath.Join(os.Getenv("PLUGIN_UNIX_SOCKET_DIR"), "scratch"), []byte("x"), 0o600))
 	try("allow:read CA certificates", listSome("/etc/ssl/certs"))
 	try("allow:read own /proc/self/status", readSome("/proc/self/status"))
-	if cfg.Connect != "" {
-		try("allow:connect tcp", dialClose("tcp", cfg.Connect))
-	}
 	return &sdk.Authorization{RedirectTo: "https://idp.test/authorize?state=" + req.State, Session: r}, nil
 }
 

@@ -9,6 +9,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
 
+import { httpAgent, httpsAgent, proxiedFetch } from './egress.mjs';
 import { maxPeek, oauthErrorOf } from './oauth-error.mjs';
 
 // What each call's requests answered: the serving loop runs every call in its own
@@ -70,7 +71,8 @@ async function buffered(res) {
   return { res: new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers }), bytes };
 }
 
-const realFetch = globalThis.fetch;
+// Through the host's egress proxy when the plugin has no network of its own.
+const realFetch = proxiedFetch ?? globalThis.fetch;
 globalThis.fetch = async function fetchRecorded(input, init) {
   let target = input;
   const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input?.url;
@@ -121,10 +123,11 @@ function httpsRecorded(...args) {
     delete opts.hostname;
     delete opts.port;
     delete opts.protocol;
+    if (httpAgent) opts.agent = httpAgent;
     const cb = args.find((a) => typeof a === 'function');
     req = http.request(mapped, opts, cb);
   } else {
-    req = realHttpsRequest.apply(https, args);
+    req = realHttpsRequest.apply(https, httpsAgent ? withAgent(args, httpsAgent) : args);
   }
   req.setTimeout(requestTimeout, () => req.destroy(Object.assign(new Error('the provider did not answer in time'), { code: 'ETIMEDOUT' })));
   const store = calls.getStore();
@@ -136,6 +139,19 @@ function httpsRecorded(...args) {
   return req;
 }
 https.request = httpsRecorded;
+
+// withAgent sets agent on a request's arguments, (url[, options][, cb]) or
+// (options[, cb]), whatever agent the connector chose: only the tunnel leads out.
+function withAgent(args, agent) {
+  const out = [...args];
+  if (typeof out[0] === 'string' || out[0] instanceof URL) {
+    if (typeof out[1] === 'object' && out[1] !== null) out[1] = { ...out[1], agent };
+    else out.splice(1, 0, { agent });
+  } else {
+    out[0] = { ...out[0], agent };
+  }
+  return out;
+}
 https.get = function httpsGet(...args) {
   const req = httpsRecorded(...args);
   req.end();

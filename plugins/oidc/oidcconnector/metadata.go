@@ -18,6 +18,13 @@ func metadata() sdk.Metadata {
 		Docs:           docs,
 		FormItems:      formItems(),
 		ConfigTemplate: configTemplate,
+		// What the presets reach when a config names only "provider": the
+		// issuers, and the endpoints their discovery documents give on other
+		// sites (googleapis.com).
+		EgressHosts: []string{
+			"accounts.google.com", "oauth2.googleapis.com", "openidconnect.googleapis.com", "www.googleapis.com",
+			"login.microsoftonline.com", "graph.microsoft.com", "appleid.apple.com",
+		},
 	}.Metadata()
 }
 

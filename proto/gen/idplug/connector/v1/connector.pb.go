@@ -313,8 +313,12 @@ type Metadata struct {
 	FormItems  []*FormItem `protobuf:"bytes,10,rep,name=form_items,json=formItems,proto3" json:"form_items,omitempty"`
 	// A JSON example of the configuration.
 	ConfigTemplate string `protobuf:"bytes,11,opt,name=config_template,json=configTemplate,proto3" json:"config_template,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Hosts the connector reaches that no configuration names (its provider's
+	// fixed API hosts), as "host" (port 443) or "host:port": the host's egress
+	// proxy lets it reach them, and the operator sees and can narrow them.
+	EgressHosts   []string `protobuf:"bytes,12,rep,name=egress_hosts,json=egressHosts,proto3" json:"egress_hosts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Metadata) Reset() {
@@ -422,6 +426,13 @@ func (x *Metadata) GetConfigTemplate() string {
 		return x.ConfigTemplate
 	}
 	return ""
+}
+
+func (x *Metadata) GetEgressHosts() []string {
+	if x != nil {
+		return x.EgressHosts
+	}
+	return nil
 }
 
 // FormItem describes one configuration field for a config form.
@@ -1740,7 +1751,7 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\x06config\x18\x03 \x01(\fR\x06config\"\x14\n" +
 	"\x12GetMetadataRequest\"P\n" +
 	"\x13GetMetadataResponse\x129\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1d.idplug.connector.v1.MetadataR\bmetadata\"\xc6\x04\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x1d.idplug.connector.v1.MetadataR\bmetadata\"\xe9\x04\n" +
 	"\bMetadata\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x129\n" +
@@ -1755,7 +1766,8 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"form_items\x18\n" +
 	" \x03(\v2\x1d.idplug.connector.v1.FormItemR\tformItems\x12'\n" +
-	"\x0fconfig_template\x18\v \x01(\tR\x0econfigTemplate\x1a7\n" +
+	"\x0fconfig_template\x18\v \x01(\tR\x0econfigTemplate\x12!\n" +
+	"\fegress_hosts\x18\f \x03(\tR\vegressHosts\x1a7\n" +
 	"\tNameEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +

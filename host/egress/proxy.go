@@ -1,0 +1,271 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Bounds of one tunnel.
+const (
+	requestTimeout  = 10 * time.Second // the CONNECT request, from accept
+	resolveTimeout  = 5 * time.Second
+	dialTimeout     = 10 * time.Second
+	idleTimeout     = 2 * time.Minute // a tunnel with no byte either way is closed
+	maxRequestBytes = 8 << 10
+	maxTunnels      = 256 // per plugin process
+)
+
+// Options configure a proxy.
+type Options struct {
+	// Rules is asked at every request: instances come and go.
+	Rules func() Rules
+	// HostPorts are idplug's own listening ports: never reachable on this
+	// machine's addresses.
+	HostPorts []uint16
+	// OnRefused is called with the reason of every refusal, for metrics.
+	OnRefused func(reason string)
+	// Logger gets one WARN line per refusal.
+	Logger hclog.Logger
+	// Resolver resolves names (net.DefaultResolver when nil).
+	Resolver *net.Resolver
+}
+
+// Proxy serves HTTP CONNECT for one plugin process on a Unix socket.
+type Proxy struct {
+	opts Options
+	ln   net.Listener
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Listen starts a proxy on a Unix socket at path, which any user who can reach
+// its folder may use (the plugin's socket folder is the plugin's alone).
+func Listen(path string, opts Options) (*Proxy, error) {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("egress proxy: %w", err)
+	}
+	// A plugin running as plugin_user connects to a socket the host made.
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("egress proxy: %w", err)
+	}
+	p := &Proxy{opts: opts, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.serve()
+	return p, nil
+}
+
+// Close stops the proxy, cuts every tunnel and waits for them.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	return err
+}
+
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.conns) >= 2*maxTunnels {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *Proxy) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			c.Close()
+			continue
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.untrack(c)
+			p.handle(c)
+		}()
+	}
+}
+
+// handle answers one CONNECT and relays the tunnel.
+func (p *Proxy) handle(c net.Conn) {
+	_ = c.SetDeadline(time.Now().Add(requestTimeout))
+	br := bufio.NewReaderSize(io.LimitReader(c, maxRequestBytes), 4096)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		p.refuse(c, "", &Refusal{ReasonBadRequest, "unreadable request"})
+		return
+	}
+	if req.Method != http.MethodConnect {
+		p.refuse(c, "", &Refusal{ReasonBadRequest, "only CONNECT is served (use sdk.DialContext)"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout+dialTimeout)
+	defer cancel()
+	up, err := p.dial(ctx, req.Host)
+	if err != nil {
+		var ref *Refusal
+		if errors.As(err, &ref) {
+			p.refuse(c, req.Host, ref)
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\nX-Idplug-Egress: %s\r\nContent-Length: 0\r\n\r\n", oneLine(err.Error()))
+		return
+	}
+	if !p.track(up) {
+		up.Close()
+		return
+	}
+	defer p.untrack(up)
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	// Bytes the plugin sent along with its request (a TLS ClientHello) go first.
+	if n := br.Buffered(); n > 0 {
+		head, _ := br.Peek(n)
+		if _, err := up.Write(head); err != nil {
+			return
+		}
+	}
+	relay(c, up)
+}
+
+// dial resolves and checks hostport for the plugin, then connects to the very
+// address it checked.
+func (p *Proxy) dial(ctx context.Context, hostport string) (net.Conn, error) {
+	t, err := p.opts.Rules().Match(hostport)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := p.resolve(ctx, t.Host)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range addrs {
+		if slices.Contains(p.opts.HostPorts, uint16(t.Port)) && local(a) {
+			return nil, &Refusal{ReasonHostListener, fmt.Sprintf("%s is idplug's own listener", JoinHostPort(t.Host, t.Port))}
+		}
+		if special(a) && !t.PrivateOK {
+			return nil, &Refusal{ReasonPrivate, fmt.Sprintf("%s resolves to %s, a loopback, private or link-local address that no configuration names", t.Host, a)}
+		}
+	}
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	var last error
+	for _, a := range addrs {
+		c, err := d.DialContext(dctx, "tcp", netip.AddrPortFrom(a, uint16(t.Port)).String())
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	ips, err := p.opts.Resolver.LookupNetIP(rctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("%s has no address", host)
+	}
+	return ips, nil
+}
+
+func (p *Proxy) refuse(c net.Conn, hostport string, r *Refusal) {
+	p.opts.Logger.Warn("egress refused", "to", hostport, "reason", r.Reason, "detail", r.Detail)
+	if p.opts.OnRefused != nil {
+		p.opts.OnRefused(r.Reason)
+	}
+	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nX-Idplug-Egress: %s\r\nContent-Length: 0\r\n\r\n", oneLine(r.Detail))
+}
+
+// oneLine keeps a header value on one line.
+func oneLine(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r < ' ' || r == 0x7f {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// relay copies both ways until both sides are done or the tunnel is idle for
+// idleTimeout.
+func relay(a, b net.Conn) {
+	done := make(chan struct{}, 2)
+	cp := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			_ = src.SetReadDeadline(time.Now().Add(idleTimeout))
+			n, err := src.Read(buf)
+			if n > 0 {
+				_ = dst.SetWriteDeadline(time.Now().Add(idleTimeout))
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go cp(b, a)
+	go cp(a, b)
+	<-done
+	<-done
+}

@@ -1,0 +1,187 @@
+package egress
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startProxy runs a proxy on a socket in a temporary folder under rules.
+func startProxy(t *testing.T, rules Rules, hostPorts ...uint16) (string, func() map[string]int) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "egress.sock")
+	var mu sync.Mutex
+	refused := map[string]int{}
+	p, err := Listen(path, Options{Rules: func() Rules { return rules }, HostPorts: hostPorts, OnRefused: func(r string) {
+		mu.Lock()
+		refused[r]++
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return path, func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string]int{}
+		for k, v := range refused {
+			out[k] = v
+		}
+		return out
+	}
+}
+
+// connect asks the proxy at path for addr and, when it answers 200, sends a
+// GET through the tunnel and returns the body.
+func connect(t *testing.T, path, addr string) (status int, header, body string) {
+	t.Helper()
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr)
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return res.StatusCode, res.Header.Get("X-Idplug-Egress"), ""
+	}
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr)
+	got, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(got.Body)
+	return 200, "", string(b)
+}
+
+func provider(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "provider") }))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestProxyRelaysToNamedHosts(t *testing.T) {
+	addr := provider(t)
+	path, refused := startProxy(t, Rules{Named: []string{addr}})
+	if status, _, body := connect(t, path, addr); status != 200 || body != "provider" {
+		t.Fatalf("status %d body %q", status, body)
+	}
+	if len(refused()) != 0 {
+		t.Errorf("refusals %v", refused())
+	}
+}
+
+// Each refusal is 403 with its reason, counted, and no byte reaches the target.
+func TestProxyRefusals(t *testing.T) {
+	named := provider(t)
+	hits := 0
+	var mu sync.Mutex
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+	}))
+	defer other.Close()
+	otherAddr := strings.TrimPrefix(other.URL, "http://")
+	_, otherPort, _ := net.SplitHostPort(otherAddr)
+	listener := provider(t) // standing in for idplug's own listener
+	_, lport, _ := net.SplitHostPort(listener)
+	var lp uint16
+	fmt.Sscan(lport, &lp)
+	rules := Rules{
+		Named: []string{named, listener},
+		// A declared host that resolves to loopback, as a rebinding name would.
+		Declared: []string{"localhost:" + otherPort},
+	}
+	path, refused := startProxy(t, rules, lp)
+	cases := []struct {
+		name, to, reason, detail string
+	}{
+		{"hostile: an address no config names", otherAddr, ReasonNotNamed, "named by no configuration"},
+		{"hostile: a declared name resolving to loopback", "localhost:" + otherPort, ReasonPrivate, "loopback, private or link-local"},
+		{"hostile: idplug's own listener, even when a config names it", listener, ReasonHostListener, "idplug's own listener"},
+		{"hostile: idplug's listener by another loopback address", strings.Replace(listener, "127.0.0.1", "127.0.0.2", 1), ReasonNotNamed, ""},
+		{"hostile: no port", "example.com", ReasonBadRequest, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := refused()[c.reason]
+			status, header, _ := connect(t, path, c.to)
+			if status != http.StatusForbidden || !strings.Contains(header, c.detail) {
+				t.Errorf("status %d, reason %q", status, header)
+			}
+			if refused()[c.reason] != before+1 {
+				t.Errorf("refusals %v, want one more %s", refused(), c.reason)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 0 {
+		t.Errorf("a refused request reached its target %d times", hits)
+	}
+}
+
+// Only CONNECT is served: a plain request through the proxy is refused.
+func TestProxyServesOnlyConnect(t *testing.T) {
+	addr := provider(t)
+	path, refused := startProxy(t, Rules{Named: []string{addr}})
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET http://%s/ HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr)
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusForbidden || refused()[ReasonBadRequest] != 1 {
+		t.Errorf("status %d, refusals %v", res.StatusCode, refused())
+	}
+}
+
+// Close cuts open tunnels and returns.
+func TestProxyCloseCutsTunnels(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	path := filepath.Join(t.TempDir(), "egress.sock")
+	p, err := Listen(path, Options{Rules: func() Rules { return Rules{Named: []string{addr}} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", addr, addr)
+	br := bufio.NewReader(c)
+	if res, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect}); err != nil || res.StatusCode != 200 {
+		t.Fatalf("%v %v", res, err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("the tunnel still answers after Close")
+	}
+}

@@ -1,0 +1,112 @@
+// The host's egress proxy, when the sandbox gives the plugin (and so Node) no
+// network of its own: every provider connection is a tunnel asked for with HTTP
+// CONNECT on a Unix socket in the plugin's socket folder, and the host lets it
+// reach only the hosts the instances' configurations name (and the plugin
+// declares). TLS stays end to end; the proxy only relays bytes.
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+
+// The plugin passes the socket's path on; unset, Node connects directly (and
+// undici is not even loaded).
+export const proxyPath = process.env.IDPLUG_EGRESS_PROXY || '';
+const { Agent, fetch: undiciFetch } = proxyPath ? await import('undici') : {};
+
+// Bounds of the CONNECT exchange: its deadline and the size of the answer.
+const handshakeTimeout = 30_000;
+const maxAnswer = 16 << 10;
+
+// tunnel asks the proxy for host:port and calls back with the open socket.
+export function tunnel(host, port, callback) {
+  const sock = net.connect({ path: proxyPath });
+  let buf = Buffer.alloc(0);
+  let done = false;
+  const finish = (err, s) => {
+    if (done) return;
+    done = true;
+    sock.setTimeout(0);
+    sock.removeListener('data', onData);
+    if (err) sock.destroy();
+    callback(err, s);
+  };
+  const onData = (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) {
+      if (buf.length > maxAnswer) finish(new Error(`egress proxy: an answer over ${maxAnswer} bytes`));
+      return;
+    }
+    const head = buf.subarray(0, end).toString('latin1');
+    const status = Number(head.split(' ', 3)[1]);
+    if (status !== 200) {
+      const reason = /\r\nX-Idplug-Egress: ([^\r]*)/i.exec(head)?.[1] ?? head.split('\r\n')[0];
+      finish(Object.assign(new Error(`egress proxy refused ${host}:${port}: ${reason}`), { code: 'EGRESS_REFUSED' }));
+      return;
+    }
+    const rest = buf.subarray(end + 4);
+    if (rest.length > 0) sock.unshift(rest);
+    finish(null, sock);
+  };
+  sock.setTimeout(handshakeTimeout, () => finish(Object.assign(new Error('egress proxy: no answer in time'), { code: 'ETIMEDOUT' })));
+  sock.on('data', onData);
+  sock.once('error', (e) => finish(e));
+  sock.once('connect', () => {
+    const target = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+    sock.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+  });
+}
+
+// secure wraps a tunnel in TLS for servername.
+function secure(sock, options, callback) {
+  const t = tls.connect({ ...options, socket: sock });
+  t.once('secureConnect', () => callback(null, t));
+  t.once('error', (e) => callback(e));
+}
+
+// Agents for node:http and node:https whose connections are tunnels.
+function tunnelAgent(Base, secureIt) {
+  const agent = new Base({ keepAlive: true });
+  agent.createConnection = (options, callback) => {
+    const port = Number(options.port) || (secureIt ? 443 : 80);
+    const host = options.host || options.hostname;
+    tunnel(host, port, (err, sock) => {
+      if (err) return callback(err);
+      if (!secureIt) return callback(null, sock);
+      secure(sock, { ...options, servername: options.servername || host }, callback);
+    });
+  };
+  return agent;
+}
+
+export const httpsAgent = proxyPath ? tunnelAgent(https.Agent, true) : null;
+export const httpAgent = proxyPath ? tunnelAgent(http.Agent, false) : null;
+
+// fetch through the proxy: undici's own, on a dispatcher whose connections are
+// tunnels (Node's bundled fetch takes no dispatcher of another undici).
+const dispatcher = proxyPath
+  ? new Agent({
+      connect(opts, callback) {
+        const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
+        tunnel(opts.hostname, port, (err, sock) => {
+          if (err) return callback(err);
+          if (opts.protocol !== 'https:') return callback(null, sock);
+          secure(sock, { servername: opts.servername || opts.hostname, ALPNProtocols: ['http/1.1'] }, callback);
+        });
+      },
+    })
+  : null;
+
+// A Request made with Node's own classes is not undici's: its parts are handed
+// over instead, the caller's init on top.
+export const proxiedFetch = dispatcher
+  ? async (input, init) => {
+      if (input && typeof input === 'object' && !(input instanceof URL) && typeof input.url === 'string') {
+        const r = input;
+        const body = r.body ? Buffer.from(await r.arrayBuffer()) : undefined;
+        init = { method: r.method, headers: [...r.headers], body, redirect: r.redirect, signal: r.signal, ...init };
+        input = r.url;
+      }
+      return undiciFetch(input, { ...init, dispatcher });
+    }
+  : null;
