@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/host/config/internal/walk"
+	"github.com/idplug/idplug/host/mapping"
 )
 
 // Defaults and limits of the settings.
@@ -136,6 +137,8 @@ type Instance struct {
 	// Config is the instance's settings for the plugin, as a JSON object
 	// ("{}" when none are given).
 	Config json.RawMessage
+	// Mapping is the compiled mapping: block; nil when there is none.
+	Mapping *mapping.Mapping
 	// Line is where the instance starts in the file, for messages about it.
 	Line int
 }

@@ -565,7 +565,7 @@ func TestProblems(t *testing.T) {
 			),
 			want: []string{
 				`6 connectors[0].logo_dark: unknown key; did you mean logoDark?`,
-				`7 connectors[0].secret: unknown key (known keys: id, plugin, target, name, logo, logoDark, config)`,
+				`7 connectors[0].secret: unknown key (known keys: id, plugin, target, name, logo, logoDark, config, mapping)`,
 			},
 		},
 		{

@@ -16,7 +16,7 @@ import (
 
 var (
 	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user", "store", "vault_keys", "provider"}
-	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
+	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config", "mapping"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
 	sandboxKeys   = []string{"mode", "read", "exec"}
@@ -329,6 +329,7 @@ func (d *decoder) connector(n *yaml.Node, path *walk.Path) (*Instance, walk.Loc,
 	}
 	c.Config = d.pluginConfig(fs)
 	c.StoreTokens = storeTokens(c.Config)
+	c.Mapping = d.mapping(fs)
 	return c, idAt, targetAt
 }
 

@@ -65,7 +65,7 @@ var hostileAtRuntime = map[string]struct{ expr, want string }{
 	// Each + costs the size of both sides: a chain of concatenations of a
 	// 64 KiB string is stopped after a few, long before it could reach the
 	// megabytes its length promises.
-	"repeated concatenation": {strings.Repeat("raw.s + ", 30) + "raw.s", "stopped"},
+	"repeated concatenation":           {strings.Repeat("raw.s + ", 30) + "raw.s", "stopped"},
 	"concatenation in a comprehension": {`raw.big.map(x, raw.s + raw.s).size()`, "stopped"},
 	// A comprehension pays for each element it visits.
 	"comprehension over a large list": {`raw.big.map(x, x * 2).size()`, "stopped"},

@@ -97,9 +97,9 @@ func TestAllowRefusesWithTheReason(t *testing.T) {
 
 func TestCompileProblemsNameFieldAndPosition(t *testing.T) {
 	_, err := Compile(Spec{
-		Fields: map[string]string{"name": `raw.login +`, "email": `profile.mail`, "phone": `1 + 2`, "id": `raw.x`, "nickname": `"x"`},
-		Claims: map[string]string{"sub": `"x"`, "bad name": `"x"`, "ok": `rwa.x`, "when": `duration("forever")`},
-		Allow:  `"yes"`,
+		Fields:      map[string]string{"name": `raw.login +`, "email": `profile.mail`, "phone": `1 + 2`, "id": `raw.x`, "nickname": `"x"`},
+		Claims:      map[string]string{"sub": `"x"`, "bad name": `"x"`, "ok": `rwa.x`, "when": `duration("forever")`},
+		Allow:       `"yes"`,
 		AllowReason: strings.Repeat("x", MaxReasonLen+1),
 	})
 	var ce *CompileError

@@ -146,6 +146,8 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	if s.settings.Reload != nil {
 		mux.HandleFunc("POST /v1/admin/reload", s.reload)
 	}
+	// Admin: the dry run of a connector's mapping (mapping.go).
+	mux.HandleFunc("POST /v1/connectors/{id}/mapping/test", s.testMapping)
 	mux.HandleFunc("GET /v1/openapi.json", s.openAPIDocument)
 	mux.HandleFunc(apiFallback, s.noSuchAPIRoute)
 	return mux
