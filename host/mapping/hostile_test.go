@@ -113,7 +113,7 @@ func TestRegexIsLinear(t *testing.T) {
 }
 
 func BenchmarkRegexLinear(b *testing.B) {
-	for _, n := range []int{1_000, 10_000, 100_000} {
+	for _, n := range []int{2_000, 6_000, 18_000} {
 		raw, _ := json.Marshal(map[string]string{"s": strings.Repeat("a", n) + "b"})
 		u := sdk.UserInfo{ID: "1", RawData: raw}
 		m := mustCompile(&testing.T{}, Spec{Claims: map[string]string{"x": `raw.s.matches("^(a+)+$")`}})
