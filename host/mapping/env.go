@@ -16,14 +16,18 @@ import (
 // extension that could build a value much larger than the cost it is charged
 // for (the strings extension's replace() can, so it is left out).
 var env = sync.OnceValues(func() (*cel.Env, error) {
+	return newEnv(maxParseDepth, MaxExpressionLen)
+})
+
+func newEnv(parseDepth, exprLen int) (*cel.Env, error) {
 	return cel.NewEnv(
 		// profile holds only the fields the connector set: has(profile.name)
 		// tells whether it did.
 		cel.Variable("profile", cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable("raw", cel.DynType),
 		cel.OptionalTypes(),
-		cel.ParserRecursionLimit(maxParseDepth),
-		cel.ParserExpressionSizeLimit(MaxExpressionLen),
+		cel.ParserRecursionLimit(parseDepth),
+		cel.ParserExpressionSizeLimit(exprLen),
 		cel.ASTValidators(
 			cel.ValidateRegexLiterals(),
 			cel.ValidateDurationLiterals(),
@@ -32,7 +36,7 @@ var env = sync.OnceValues(func() (*cel.Env, error) {
 			profileFieldValidator{},
 		),
 	)
-})
+}
 
 // resultKind is what an expression must yield.
 type resultKind int
@@ -86,18 +90,18 @@ func compileOne(field, key, src string, kind resultKind, ps *[]Problem) (program
 		report(0, 0, "must yield %s, but yields %s", kind, checked.OutputType())
 		return program{}, false
 	}
-	prg, err := e.Program(checked,
-		cel.CostLimit(CostLimit),
-		// Check the context's deadline every so many iterations of a
-		// comprehension: the backstop behind the cost limit.
-		cel.InterruptCheckFrequency(64),
-		cel.CustomDecorator(metered),
-	)
+	prg, err := newProgram(e, checked)
 	if err != nil {
 		report(0, 0, "%v", err)
 		return program{}, false
 	}
-	return program{name: field, key: key, prg: prg, raw: referencesRaw(checked)}, true
+	return program{name: field, key: key, src: src, prg: prg, raw: referencesRaw(checked)}, true
+}
+
+// newProgram plans a checked expression under CostLimit and the meter (which
+// also watches the caller's context and the deadline: see meter.go).
+func newProgram(e *cel.Env, checked *cel.Ast) (cel.Program, error) {
+	return e.Program(checked, cel.CostLimit(CostLimit), cel.CustomDecorator(metered))
 }
 
 // accepts reports whether an expression of type t may yield what k needs;

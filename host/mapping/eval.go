@@ -8,12 +8,14 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/interpreter"
 	"github.com/idplug/idplug/sdk"
 )
 
 // Timeout bounds one Apply. The cost limit stops a costly expression long
-// before; this is the backstop should CEL's accounting ever miss one.
+// before; this is the backstop should CEL's accounting ever miss one. The
+// meter looks at the clock every so many calls (see meter.go).
 const Timeout = time.Second
 
 // Result is a mapped profile.
@@ -29,17 +31,59 @@ type Result struct {
 // expression that fails, or goes over its cost or the result's size, is a
 // mapping_failed error naming the expression. A nil or empty Mapping returns u
 // unchanged.
+//
+// The expressions run as one program (compileWhole); only when that fails do
+// they run one by one, each under its own limits, to find the one at fault
+// and its error. Either way the answer is the one the one-by-one run gives.
 func (m *Mapping) Apply(ctx context.Context, u sdk.UserInfo) (Result, error) {
-	res := Result{UserInfo: u, Claims: map[string]any{}}
 	if m.Empty() {
-		return res, nil
+		return Result{UserInfo: u, Claims: map[string]any{}}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
-	defer cancel()
-	vars := bindings(u, m.usesRaw)
+	if ctx.Err() != nil {
+		return Result{}, failed("not evaluated: the sign-in was cancelled or ran out of time")
+	}
+	act := &activation{u: u, withRaw: m.usesRaw}
+	act.meter = meter{done: ctx.Done(), deadline: time.Now().Add(Timeout)}
+	if m.whole != nil {
+		prg := m.whole
+		if m.untracked != nil && inputSize(u) <= m.untrackedUpTo {
+			prg = m.untracked
+		}
+		v, _, err := prg.Eval(act)
+		switch v := v.(type) {
+		case types.Bool: // allow was false
+			if err == nil && !bool(v) {
+				return Result{}, m.refusal()
+			}
+		case traits.Lister:
+			if err == nil {
+				return m.assemble(u, func(p *program) (ref.Val, error) {
+					if p == m.allow {
+						return types.True, nil
+					}
+					return v.Get(types.Int(p.index)), nil
+				})
+			}
+		}
+		// Again one by one, with a fresh meter.
+		act.meter = meter{done: act.meter.done, deadline: act.meter.deadline}
+	}
+	return m.oneByOne(act)
+}
 
+// oneByOne evaluates each expression on its own, under its own cost limit:
+// the reference for what Apply answers.
+func (m *Mapping) oneByOne(act *activation) (Result, error) {
+	return m.assemble(act.u, func(p *program) (ref.Val, error) { return p.eval(act) })
+}
+
+// assemble builds the result from the value of each expression, which eval
+// gives: the allow rule first, then the fields and the claims in their order,
+// stopping at the first refusal or error.
+func (m *Mapping) assemble(u sdk.UserInfo, eval func(*program) (ref.Val, error)) (Result, error) {
+	res := Result{UserInfo: u, Claims: map[string]any{}}
 	if m.allow != nil {
-		v, err := m.allow.eval(ctx, vars)
+		v, err := eval(m.allow)
 		if err != nil {
 			return Result{}, err
 		}
@@ -48,13 +92,14 @@ func (m *Mapping) Apply(ctx context.Context, u sdk.UserInfo) (Result, error) {
 			return Result{}, failed("allow yielded a %s, not a bool", v.Type().TypeName())
 		}
 		if !ok {
-			return Result{}, &sdk.Error{Code: sdk.CodeAuthorizationFailed, Message: m.allowReason}
+			return Result{}, m.refusal()
 		}
 	}
 
 	budget := MaxResultBytes
-	for _, p := range m.fields {
-		v, err := p.eval(ctx, vars)
+	for i := range m.fields {
+		p := &m.fields[i]
+		v, err := eval(p)
 		if err != nil {
 			return Result{}, err
 		}
@@ -73,8 +118,9 @@ func (m *Mapping) Apply(ctx context.Context, u sdk.UserInfo) (Result, error) {
 	if res.UserInfo.ID == "" {
 		return Result{}, failed("id yielded an empty value; a profile needs an id")
 	}
-	for _, p := range m.claims {
-		v, err := p.eval(ctx, vars)
+	for i := range m.claims {
+		p := &m.claims[i]
+		v, err := eval(p)
 		if err != nil {
 			return Result{}, err
 		}
@@ -93,12 +139,14 @@ func (m *Mapping) Apply(ctx context.Context, u sdk.UserInfo) (Result, error) {
 	return res, nil
 }
 
-// eval runs p, turning CEL's failures into mapping_failed errors that name p.
-func (p *program) eval(ctx context.Context, vars map[string]any) (ref.Val, error) {
-	if ctx.Err() != nil {
-		return nil, failed("%s: not evaluated: the sign-in was cancelled or ran out of time", p.name)
-	}
-	v, _, err := p.prg.ContextEval(ctx, vars)
+func (m *Mapping) refusal() error {
+	return &sdk.Error{Code: sdk.CodeAuthorizationFailed, Message: m.allowReason}
+}
+
+// eval runs p on its own, turning CEL's failures into mapping_failed errors
+// that name p.
+func (p *program) eval(act *activation) (ref.Val, error) {
+	v, _, err := p.prg.Eval(act)
 	if err == nil {
 		return v, nil
 	}
@@ -106,32 +154,61 @@ func (p *program) eval(ctx context.Context, vars map[string]any) (ref.Val, error
 	switch {
 	case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
 		return nil, failed("%s: stopped at its cost limit; the mapping does too much work for this profile", p.name)
-	case errors.As(err, &cancelled) || ctx.Err() != nil:
-		return nil, failed("%s: stopped after %s", p.name, Timeout)
+	case errors.As(err, &cancelled):
+		return nil, failed("%s: stopped: the sign-in was cancelled, or the mapping ran for more than %s", p.name, Timeout)
 	}
 	return nil, failed("%s: %v", p.name, err)
 }
 
-// bindings are the expression's variables: profile, the fields the connector
-// set, and raw, decoded only when an expression reads it, and once.
-func bindings(u sdk.UserInfo, withRaw bool) map[string]any {
-	profile := map[string]string{"id": u.ID}
-	for k, v := range map[string]*string{"name": u.Name, "avatar": u.Avatar, "email": u.Email, "phone": u.Phone} {
+// activation binds an evaluation's variables: profile, the fields the
+// connector set, and raw, decoded only when an expression reads it, and
+// once; and the meter. It is one allocation per sign-in, where a map of
+// variables would be several, and converts nothing it is not asked for.
+type activation struct {
+	u       sdk.UserInfo
+	withRaw bool
+	profile ref.Val
+	raw     ref.Val
+	meter   meter
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case meterVar:
+		return &a.meter, true
+	case "profile":
+		if a.profile == nil {
+			a.profile = profileMap(a.u)
+		}
+		return a.profile, true
+	case "raw":
+		if !a.withRaw {
+			return nil, false
+		}
+		if a.raw == nil {
+			a.raw = decodeRaw(a.u.RawData)
+		}
+		return a.raw, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// profileMap is the profile as CEL sees it: the fields the connector set.
+func profileMap(u sdk.UserInfo) ref.Val {
+	profile := make(map[string]string, len(ProfileFields))
+	profile["id"] = u.ID
+	set := func(k string, v *string) {
 		if v != nil {
 			profile[k] = *v
 		}
 	}
-	vars := map[string]any{"profile": profile, meterVar: &meter{}}
-	if withRaw {
-		var decoded ref.Val
-		vars["raw"] = func() ref.Val {
-			if decoded == nil {
-				decoded = decodeRaw(u.RawData)
-			}
-			return decoded
-		}
-	}
-	return vars
+	set("name", u.Name)
+	set("avatar", u.Avatar)
+	set("email", u.Email)
+	set("phone", u.Phone)
+	return types.NewStringStringMap(types.DefaultTypeAdapter, profile)
 }
 
 // profileValue reads the value of a profile field: a string sets it; null or

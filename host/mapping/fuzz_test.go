@@ -10,7 +10,8 @@ import (
 
 // FuzzMapping compiles an expression as a claim and as the name, and runs it
 // on a raw profile: nothing panics, every failure is a *sdk.Error with one of
-// the mapping's codes, and what comes back fits the size limit.
+// the mapping's codes, what comes back fits the size limit, and the whole
+// program answers what the expressions one by one do.
 func FuzzMapping(f *testing.F) {
 	seeds := []struct{ expr, raw string }{
 		{`raw.login`, `{"login": "ada"}`},
@@ -48,6 +49,9 @@ func FuzzMapping(f *testing.F) {
 				continue
 			}
 			res, err := m.Apply(t.Context(), u)
+			if got, want := answer(res, err), oneByOneAnswer(m, u); got != want && !bothStopped(got, want) {
+				t.Fatalf("apply %q on %q:\nApply:      %s\none by one: %s", expr, raw, cut(got), cut(want))
+			}
 			if err != nil {
 				var e *sdk.Error
 				if !errors.As(err, &e) || (e.Code != CodeFailed && e.Code != sdk.CodeAuthorizationFailed) {

@@ -124,14 +124,23 @@ type Mapping struct {
 	allow       *program
 	allowReason string
 	usesRaw     bool
+	// whole is every expression as one program (see compileWhole); nil
+	// when the join did not compile. untracked is whole without CEL's cost
+	// tracker, for inputs up to untrackedUpTo (see untrackedBound).
+	whole, untracked cel.Program
+	untrackedUpTo    int
 }
 
 // program is one compiled expression.
 type program struct {
 	name string // "name", "claims.groups", "allow"
 	key  string // the field or claim it sets
+	src  string
 	prg  cel.Program
-	raw  bool // it reads raw
+	// index is its place in the list the whole program yields (fields,
+	// then claims).
+	index int
+	raw   bool // it reads raw
 }
 
 // Compile parses and type-checks every expression of s. A problem anywhere
@@ -202,6 +211,15 @@ func Compile(s Spec) (*Mapping, error) {
 	}
 	for _, p := range m.all() {
 		m.usesRaw = m.usesRaw || p.raw
+	}
+	for i := range m.fields {
+		m.fields[i].index = i
+	}
+	for i := range m.claims {
+		m.claims[i].index = len(m.fields) + i
+	}
+	if !m.Empty() {
+		compileWhole(m)
 	}
 	return m, nil
 }

@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"time"
+
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
@@ -15,15 +17,28 @@ import (
 // and its calls (one at least for each step of a comprehension) under
 // MeterLimit. It runs beside CEL's cost limit, which charges the functions
 // that scan their arguments (matches, contains) by their size.
+//
+// Every checkEvery calls it also looks at the caller's context and at the
+// deadline (Timeout), the backstop behind both limits: checking there, rather
+// than through CEL's own interrupt checks, spares each evaluation the
+// cancellable context CEL would derive for it.
 
 // MeterLimit bounds the metered work of one sign-in's whole mapping.
 const MeterLimit = 100_000
+
+// checkEvery is how many calls pass between two looks at the context and
+// the clock.
+const checkEvery = 64
 
 // meterVar is the variable the meter of an evaluation is bound to; '@' keeps
 // expressions from naming it.
 const meterVar = "@idplug_meter"
 
-type meter struct{ used int }
+type meter struct {
+	used, calls int
+	done        <-chan struct{} // the caller's context's
+	deadline    time.Time
+}
 
 // metered wraps each function call of a program so that it charges the meter.
 func metered(i interpreter.Interpretable) (interpreter.Interpretable, error) {
@@ -59,5 +74,20 @@ func charge(vars interpreter.Activation, v ref.Val) ref.Val {
 	if mt.used > MeterLimit {
 		panic(interpreter.EvalCancelledError{Cause: interpreter.CostLimitExceeded, Message: "mapping meter limit exceeded"})
 	}
+	if mt.calls++; mt.calls%checkEvery == 0 {
+		mt.check()
+	}
 	return v
+}
+
+// check stops the evaluation if the caller gave up or the deadline passed.
+func (mt *meter) check() {
+	select {
+	case <-mt.done:
+		panic(interpreter.EvalCancelledError{Cause: interpreter.ContextCancelled, Message: "the sign-in was cancelled"})
+	default:
+	}
+	if time.Now().After(mt.deadline) {
+		panic(interpreter.EvalCancelledError{Cause: interpreter.ContextCancelled, Message: "mapping deadline exceeded"})
+	}
 }
