@@ -19,13 +19,16 @@ func decodeRaw(data json.RawMessage) ref.Val {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return types.DefaultTypeAdapter.NativeToValue(map[string]any{})
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	if json.Valid(data) {
+		if v, ok := parseJSON(data); ok {
+			return types.DefaultTypeAdapter.NativeToValue(v)
+		}
+	}
+	v, err := decodeJSON(data)
+	if err != nil {
 		return types.NewErr("raw: the connector's raw data is not JSON")
 	}
-	return types.DefaultTypeAdapter.NativeToValue(numbers(v))
+	return types.DefaultTypeAdapter.NativeToValue(v)
 }
 
 // numbers replaces each json.Number in v with an int64 or a float64.
