@@ -1,6 +1,7 @@
 package host
 
 import (
+	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/sdk"
 )
@@ -17,4 +18,7 @@ const (
 	CodePluginTimeout = process.CodePluginTimeout
 	// CodePluginOverloaded: too many calls are in flight to the plugin; retry shortly.
 	CodePluginOverloaded = process.CodePluginOverloaded
+	// CodeMappingFailed: the instance's mapping could not map this profile (an
+	// expression failed, or went over its cost or size limit).
+	CodeMappingFailed = mapping.CodeFailed
 )

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/sdk"
 )
@@ -25,6 +26,16 @@ type InstanceConfig struct {
 	LogoDark string
 	// Config is handed to the plugin, which validates it.
 	Config json.RawMessage
+	// Mapping, when set, shapes every profile the plugin returns (see
+	// host/mapping); nil keeps the plugin's profile as it is.
+	Mapping *mapping.Mapping
+}
+
+// UserInfoResult is a finished sign-in: the profile after the instance's
+// mapping, the tokens, and the claims the mapping adds (empty without one).
+type UserInfoResult struct {
+	sdk.UserInfoResult
+	Claims map[string]any
 }
 
 // Instance is a configured connector instance as clients see it.
@@ -131,14 +142,36 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 
 // UserInfo finishes a sign-in with connector id: session is what AuthorizationURI
 // returned, callback the provider's callback parameters.
-func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
+//
+// The instance's mapping runs on the plugin's profile here, in the host, so it
+// works the same for every plugin: a refusal by its allow rule is an
+// authorization_failed error, a failed expression a mapping_failed one.
+func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*UserInfoResult, error) {
 	c, proc, err := h.route(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.observe(c, "UserInfo", time.Now(), &err)
 	res, err := proc.UserInfo(ctx, c.inst, session, callback)
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	mapped, err := c.cfg.Mapping.Apply(ctx, res.UserInfo)
+	if err != nil {
+		return nil, err
+	}
+	res.UserInfo = mapped.UserInfo
+	return &UserInfoResult{UserInfoResult: *res, Claims: mapped.Claims}, nil
+}
+
+// MapUserInfo runs instance id's mapping on u, as a sign-in would, without
+// calling its plugin: the dry run of a mapping against the running config.
+func (h *Host) MapUserInfo(ctx context.Context, id string, u sdk.UserInfo) (mapping.Result, error) {
+	c, err := h.instance(id)
+	if err != nil {
+		return mapping.Result{}, err
+	}
+	return c.cfg.Mapping.Apply(ctx, u)
 }
 
 // RefreshTokens renews a token set with connector id.

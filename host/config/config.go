@@ -25,6 +25,7 @@ import (
 
 	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/config/internal/walk"
+	"github.com/idplug/idplug/host/mapping"
 )
 
 // Defaults and limits of the settings.
@@ -146,6 +147,8 @@ type Instance struct {
 	// Config is the instance's settings for the plugin, as a JSON object
 	// ("{}" when none are given).
 	Config json.RawMessage
+	// Mapping is the compiled mapping: block; nil when there is none.
+	Mapping *mapping.Mapping
 	// Line is where the instance starts in the file, for messages about it.
 	Line int
 	// lines are where its fields are: "plugin", "config", "config.clientId", ...

@@ -567,7 +567,7 @@ func TestProblems(t *testing.T) {
 			),
 			want: []string{
 				`6 connectors[0].logo_dark: unknown key; did you mean logoDark?`,
-				`7 connectors[0].secret: unknown key (known keys: id, plugin, target, name, logo, logoDark, config)`,
+				`7 connectors[0].secret: unknown key (known keys: id, plugin, target, name, logo, logoDark, config, mapping)`,
 			},
 		},
 		{
@@ -939,19 +939,37 @@ func TestConnectorsShareConfigThroughAnchors(t *testing.T) {
 }
 
 // Nested aliases must not expand without bound.
+// TestAliasExpansionIsBounded: a "billion laughs" file, each level an alias
+// list of ten of the level below, is refused once MaxNodes values are
+// visited. The work is measured in allocations, which do not depend on the
+// machine's speed: twenty levels (10^20 values once expanded) cost no more
+// than ten (10^10), and both stay proportional to MaxNodes, not to the
+// expansion.
 func TestAliasExpansionIsBounded(t *testing.T) {
-	lines := []string{"connectors:", "  - id: acme", "    plugin: oauth2", "    config:", "      a0: &a0 [x, x, x, x, x, x, x, x, x, x]"}
-	for i := 1; i < 10; i++ {
-		prev := fmt.Sprintf("*a%d", i-1)
-		lines = append(lines, fmt.Sprintf("      a%d: &a%d [%s]", i, i, strings.Repeat(prev+", ", 9)+prev))
+	laughs := func(levels int) string {
+		lines := []string{"connectors:", "  - id: acme", "    plugin: oauth2", "    config:", "      a0: &a0 [x, x, x, x, x, x, x, x, x, x]"}
+		for i := 1; i < levels; i++ {
+			prev := fmt.Sprintf("*a%d", i-1)
+			lines = append(lines, fmt.Sprintf("      a%d: &a%d [%s]", i, i, strings.Repeat(prev+", ", 9)+prev))
+		}
+		return withMinimal(lines...)
 	}
-	start := time.Now()
-	got := problemsOf(t, withMinimal(lines...), nil)
-	if len(got) != 1 || !strings.Contains(got[0], "too many values once aliases are expanded") {
-		t.Errorf("problems = %q", got)
+	allocs := map[int]float64{}
+	for _, levels := range []int{10, 20} {
+		doc := laughs(levels)
+		allocs[levels] = testing.AllocsPerRun(1, func() {
+			got := problemsOf(t, doc, nil)
+			if len(got) != 1 || !strings.Contains(got[0], "too many values once aliases are expanded") {
+				t.Errorf("%d levels: problems = %q", levels, got)
+			}
+		})
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
+	t.Logf("allocations: %v", allocs)
+	if allocs[20] > 1.1*allocs[10] {
+		t.Errorf("allocations grow with the expansion: %v at 10 levels, %v at 20", allocs[10], allocs[20])
+	}
+	if limit := 20.0 * walk.MaxNodes; allocs[10] > limit {
+		t.Errorf("%v allocations, more than %v for %d values", allocs[10], limit, walk.MaxNodes)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 
 var (
 	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user", "store", "vault_keys", "provider", "metrics", "http"}
-	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config"}
+	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config", "mapping"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
 	sandboxKeys   = []string{"mode", "read", "exec", "egress", "egress_allow"}
@@ -365,6 +365,7 @@ func (d *decoder) connector(n *yaml.Node, path *walk.Path) (*Instance, walk.Loc,
 	c.StoreTokens = storeTokens(c.Config)
 	c.lines = map[string]int{}
 	recordLines(c.lines, "", walk.Deref(n), 0)
+	c.Mapping = d.mapping(fs)
 	return c, idAt, targetAt
 }
 

@@ -60,5 +60,5 @@ connectors:
 	// idplug.yaml:5: session_keys[0]: environment variable SESSION_KEY is not set
 	// idplug.yaml:5: session_keys[1]: is 9 bytes, needs at least 32
 	// idplug.yaml:7: connectors[0].id: "Acme" must match [a-z0-9][a-z0-9-]*
-	// idplug.yaml:9: connectors[0].secret: unknown key (known keys: id, plugin, target, name, logo, logoDark, config)
+	// idplug.yaml:9: connectors[0].secret: unknown key (known keys: id, plugin, target, name, logo, logoDark, config, mapping)
 }

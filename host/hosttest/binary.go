@@ -222,7 +222,10 @@ func (d *binaryDriver) AuthorizationURI(ctx context.Context, req sdk.Authorizati
 
 func (d *binaryDriver) UserInfo(ctx context.Context, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	res, err := d.h.UserInfo(ctx, instanceID, req.Session, req.Callback)
-	return res, d.wireError("UserInfo", err)
+	if err != nil {
+		return nil, d.wireError("UserInfo", err)
+	}
+	return &res.UserInfoResult, nil
 }
 
 func (d *binaryDriver) Refresh(ctx context.Context, refreshToken string) (*sdk.TokenSet, error) {

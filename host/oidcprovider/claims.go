@@ -28,10 +28,12 @@ type identity struct {
 	Picture       string `json:"p,omitempty"`
 	Phone         string `json:"ph,omitempty"`
 	AuthTime      int64  `json:"at"`
+	// Claims are the mapping's (host/mapping refuses the names set here).
+	Claims map[string]any `json:"c,omitempty"`
 }
 
 func identityOf(l Login, target string) identity {
-	id := identity{Sub: subject(target, l.UserInfo.ID), Instance: l.Instance, AuthTime: l.AuthTime.Unix()}
+	id := identity{Sub: subject(target, l.UserInfo.ID), Instance: l.Instance, AuthTime: l.AuthTime.Unix(), Claims: l.Claims}
 	u := l.UserInfo
 	if u.Name != nil {
 		id.Name = *u.Name
@@ -88,4 +90,7 @@ func (id identity) fill(info *oidc.UserInfo, scopes []string) {
 		info.PhoneNumber = id.Phone
 	}
 	info.AppendClaims("connector", id.Instance)
+	for k, v := range id.Claims {
+		info.AppendClaims(k, v)
+	}
 }

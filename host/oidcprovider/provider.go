@@ -34,6 +34,9 @@ type Login struct {
 	Instance string
 	Target   string
 	UserInfo sdk.UserInfo
+	// Claims are those the connector's mapping added; they go into the ID
+	// token and the userinfo answer whatever the scopes.
+	Claims map[string]any
 	// AuthTime is when the browser signed in at the provider.
 	AuthTime time.Time
 }

@@ -107,16 +107,18 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.keepTokens(r.Context(), id, res); err != nil {
+	if err := s.keepTokens(r.Context(), id, &res.UserInfoResult); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, userInfoResponse{UserInfo: res.UserInfo, Tokens: res.Tokens})
+	writeJSON(w, http.StatusOK, userInfoResponse{UserInfo: res.UserInfo, Tokens: res.Tokens, Claims: res.Claims})
 }
 
 type userInfoResponse struct {
 	UserInfo sdk.UserInfo  `json:"userInfo"`
 	Tokens   *sdk.TokenSet `json:"tokens,omitempty"`
+	// Claims are those the connector's mapping adds; {} without a mapping.
+	Claims map[string]any `json:"claims"`
 }
 
 type refreshRequest struct {

@@ -85,11 +85,11 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.errorPage(w, r, err)
 		return
 	}
-	if err := s.keepTokens(r.Context(), id, res); err != nil {
+	if err := s.keepTokens(r.Context(), id, &res.UserInfoResult); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	cookie, err := s.startUserSession(r.Context(), id, res.UserInfo)
+	cookie, err := s.startUserSession(r.Context(), id, res.UserInfo, res.Claims)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return

@@ -16,6 +16,7 @@ func ErrorCodes() []sdk.ErrorCode {
 		sdk.CodeSocialIDTokenInvalid, sdk.CodeAuthorizationFailed,
 		sdk.CodeProviderUnavailable, sdk.CodeProviderTimeout,
 		host.CodeInstanceNotFound, host.CodePluginUnavailable, host.CodePluginTimeout, host.CodePluginOverloaded,
+		host.CodeMappingFailed,
 		CodeUnauthorized, CodeNotFound, CodeSessionInvalid, CodeSessionExpired, CodeRequestTooLarge,
 		CodeMethodNotAllowed, CodeCrossOrigin, CodeTooManyAttempts, CodeSessionUsed, CodeStoreUnavailable,
 		CodeForbidden,

@@ -57,6 +57,9 @@ func statusFor(code sdk.ErrorCode) int {
 		return http.StatusServiceUnavailable
 	case sdk.CodeProviderTimeout, host.CodePluginTimeout:
 		return http.StatusGatewayTimeout
+	case host.CodeMappingFailed:
+		// The operator's mapping cannot map this profile: the host's fault.
+		return http.StatusInternalServerError
 	default:
 		return http.StatusInternalServerError
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/sdk"
 )
@@ -31,7 +32,8 @@ type fakeInstances struct {
 	auth     *sdk.Authorization
 	authErr  error
 	userInfo *sdk.UserInfoResult
-	callErr  error // returned by UserInfo, RefreshTokens and RevokeToken
+	mapping  *mapping.Mapping // the instance's mapping; nil for none
+	callErr  error            // returned by UserInfo, RefreshTokens and RevokeToken
 	status   host.Status
 
 	calls   []string
@@ -84,12 +86,26 @@ func (f *fakeInstances) AuthorizationURI(_ context.Context, id, redirectURI, sta
 	return f.auth, f.authErr
 }
 
-func (f *fakeInstances) UserInfo(_ context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
+func (f *fakeInstances) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*host.UserInfoResult, error) {
 	f.record("UserInfo")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.session, f.data = session, callback
-	return f.userInfo, f.callErr
+	if f.callErr != nil || f.userInfo == nil {
+		return nil, f.callErr
+	}
+	mapped, err := f.mapping.Apply(ctx, f.userInfo.UserInfo)
+	if err != nil {
+		return nil, err
+	}
+	return &host.UserInfoResult{UserInfoResult: sdk.UserInfoResult{UserInfo: mapped.UserInfo, Tokens: f.userInfo.Tokens}, Claims: mapped.Claims}, nil
+}
+
+func (f *fakeInstances) MapUserInfo(ctx context.Context, id string, u sdk.UserInfo) (mapping.Result, error) {
+	if _, err := f.Instance(id); err != nil {
+		return mapping.Result{}, err
+	}
+	return f.mapping.Apply(ctx, u)
 }
 
 func (f *fakeInstances) RefreshTokens(_ context.Context, id, refreshToken string) (*sdk.TokenSet, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -16,7 +17,10 @@ type Instances interface {
 	// Instance describes one instance; an unknown id is a connector_not_found error.
 	Instance(id string) (host.InstanceDetail, error)
 	AuthorizationURI(ctx context.Context, id, redirectURI, state string, opts ...host.AuthorizationOption) (*sdk.Authorization, error)
-	UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error)
+	// UserInfo finishes a sign-in; the profile is mapped by the instance's mapping.
+	UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*host.UserInfoResult, error)
+	// MapUserInfo runs instance id's mapping on a profile without its plugin (the dry run).
+	MapUserInfo(ctx context.Context, id string, u sdk.UserInfo) (mapping.Result, error)
 	RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk.TokenSet, error)
 	RevokeToken(ctx context.Context, id, token, hint string) error
 	// Status is the host's health, for /readyz.

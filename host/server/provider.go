@@ -78,7 +78,7 @@ func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
 		return oidcprovider.Login{}, false
 	}
 	return oidcprovider.Login{Instance: sess.Connector, Target: d.Target, UserInfo: sess.UserInfo,
-		AuthTime: time.UnixMilli(sess.AuthTime)}, true
+		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime)}, true
 }
 
 func (b providerBrowser) Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string) {

@@ -158,6 +158,7 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	if s.settings.Reload != nil {
 		s.route(mux, "POST /v1/admin/reload", apikey.Admin, s.reload)
 	}
+	s.route(mux, "POST /v1/connectors/{id}/mapping/test", apikey.Admin, s.testMapping)
 	s.route(mux, "GET /v1/openapi.json", "", s.openAPIDocument)
 	mux.HandleFunc(apiFallback, s.noSuchAPIRoute)
 	return mux

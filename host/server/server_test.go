@@ -66,7 +66,7 @@ func TestEveryErrorCodeHasItsStatus(t *testing.T) {
 }
 
 func TestClaimsOf(t *testing.T) {
-	c := claimsOf(sdk.UserInfo{ID: "42", Name: sdk.String(""), Avatar: sdk.String("https://a.test/p.png")})
+	c := claimsOf(sdk.UserInfo{ID: "42", Name: sdk.String(""), Avatar: sdk.String("https://a.test/p.png")}, nil)
 	if c["sub"] != "42" || c["name"] != "" || c["picture"] != "https://a.test/p.png" || len(c) != 3 {
 		t.Fatalf("claims = %v", c)
 	}

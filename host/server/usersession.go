@@ -13,6 +13,8 @@ import (
 type userSession struct {
 	Connector string       `json:"c"`
 	UserInfo  sdk.UserInfo `json:"u"`
+	// Claims are those the connector's mapping added.
+	Claims map[string]any `json:"cl,omitempty"`
 	// AuthTime is when the browser signed in at the provider (Unix
 	// milliseconds); 0 in sessions made before it was kept.
 	AuthTime int64 `json:"at,omitempty"`
@@ -32,8 +34,10 @@ var droppable = []func(*sdk.UserInfo){
 // userSessionCookie seals the signed-in profile into the session cookie, keeping
 // it under a browser's cookie size: fields are dropped until it fits, and a
 // profile whose id alone does not fit is the plugin's invalid_response.
-func (s *Server) userSessionCookie(id string, u sdk.UserInfo) (*http.Cookie, error) {
-	sess := userSession{Connector: id, UserInfo: u, AuthTime: time.Now().UnixMilli()}
+//
+// The mapping's claims are never dropped: an app may decide on them.
+func (s *Server) userSessionCookie(id string, u sdk.UserInfo, claims map[string]any) (*http.Cookie, error) {
+	sess := userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: time.Now().UnixMilli()}
 	sess.UserInfo.RawData = nil
 	var err error
 	for i := 0; ; i++ {
@@ -65,13 +69,18 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": true, "claims": claimsOf(sess.UserInfo),
+	writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": true, "claims": claimsOf(sess.UserInfo, sess.Claims),
 		"userInfo": sess.UserInfo, "connector": sess.Connector})
 }
 
-// claimsOf shapes the profile like ID token claims.
-func claimsOf(u sdk.UserInfo) map[string]any {
-	claims := map[string]any{"sub": u.ID}
+// claimsOf shapes the profile like ID token claims, with the mapping's claims
+// (which never have the profile's names: the config refuses them).
+func claimsOf(u sdk.UserInfo, mapped map[string]any) map[string]any {
+	claims := make(map[string]any, len(mapped)+5)
+	for k, v := range mapped {
+		claims[k] = v
+	}
+	claims["sub"] = u.ID
 	for k, v := range map[string]*string{"name": u.Name, "email": u.Email, "picture": u.Avatar, "phone_number": u.Phone} {
 		if v != nil {
 			claims[k] = *v

@@ -6,6 +6,7 @@
 //	idplug migrate  --config idplug.yaml
 //	idplug vault rekey --config idplug.yaml
 //	idplug keys rotate --config idplug.yaml
+//	idplug map      --config idplug.yaml --connector ID --input sample.json
 //	idplug version
 package main
 
@@ -26,6 +27,8 @@ Usage:
   idplug migrate  --config idplug.yaml      apply the store's schema migrations (before a rollout)
   idplug vault rekey --config idplug.yaml   re-encrypt the token vault under the first of vault_keys
   idplug keys rotate --config idplug.yaml   rotate the OpenID Provider's signing keys (the next key signs; the old stays published)
+  idplug map --config idplug.yaml --connector ID --input sample.json
+                                            dry-run a connector's mapping on a sample profile (no plugin starts)
   idplug version                            print the version
 `
 
@@ -61,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return vaultCmd(rest, stdout, stderr)
 	case "keys":
 		return keysCmd(rest, stdout, stderr)
+	case "map":
+		return mapCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		return versionCmd(stdout)
 	case "help", "--help", "-h":

@@ -38,6 +38,11 @@ connectors:
   - id: demo
     plugin: example
     config: {authorizationEndpoint: "https://id.example.test/authorize", clientId: demo-client}
+    mapping:
+      name: '"Ada " + profile.id'
+      claims: {ratio: 'int(raw.?n.orValue(1)) / int(raw.?d.orValue(1))'}
+      allow: profile.id != "blocked"
+      allow_reason: this account is blocked
   - id: fake
     plugin: oauth2
     name: {en: Fake}
@@ -95,6 +100,17 @@ connectors:
 	v.call(t, "DELETE", vault, []string{"fake", "connectortest-user-1"}, key, nil, 200)
 	v.call(t, "GET", vault, []string{"fake", "connectortest-user-1"}, key, nil, 404)
 	v.call(t, "GET", vault, []string{"demo", "ada"}, key, nil, 404)
+
+	mappingPath := "/v1/connectors/{id}/mapping/test"
+	mapped := v.call(t, "POST", mappingPath, []string{"demo"}, key, map[string]any{"profile": map[string]any{"id": "ada"}, "raw": map[string]any{"n": 4, "d": 2}}, 200)
+	if mapped["userInfo"].(map[string]any)["name"] != "Ada ada" || mapped["claims"].(map[string]any)["ratio"] != float64(2) {
+		t.Fatalf("mapping test = %v", mapped)
+	}
+	v.call(t, "POST", mappingPath, []string{"demo"}, key, map[string]any{"profile": map[string]any{"id": "blocked"}}, 401)
+	v.call(t, "POST", mappingPath, []string{"demo"}, key, map[string]any{"profile": map[string]any{"id": "ada"}, "raw": map[string]any{"d": 0}}, 500)
+	v.call(t, "POST", mappingPath, []string{"demo"}, key, map[string]any{"profile": map[string]any{"name": "no id"}}, 400)
+	v.call(t, "POST", mappingPath, []string{"nope"}, key, map[string]any{"profile": map[string]any{"id": "ada"}}, 404)
+	v.call(t, "POST", mappingPath, []string{"demo"}, "", map[string]any{"profile": map[string]any{"id": "ada"}}, 401)
 
 	v.call(t, "POST", "/v1/admin/reload", nil, key, nil, 200)
 	v.call(t, "GET", "/v1/openapi.json", nil, key, nil, 200)

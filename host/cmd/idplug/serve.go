@@ -408,7 +408,7 @@ func connectorConfigs(cfg *config.Config) []host.InstanceConfig {
 	for i, c := range cfg.Instances {
 		conns[i] = host.InstanceConfig{
 			ID: c.ID, Plugin: c.Plugin, Target: c.Target,
-			Name: c.Name, Logo: c.Logo, LogoDark: c.LogoDark, Config: c.Config,
+			Name: c.Name, Logo: c.Logo, LogoDark: c.LogoDark, Config: c.Config, Mapping: c.Mapping,
 		}
 	}
 	return conns

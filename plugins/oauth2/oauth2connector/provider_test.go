@@ -175,7 +175,11 @@ func (rp *realProvider) authorize(t *testing.T, instance string) flow {
 }
 
 func (rp *realProvider) userInfo(instance string, f flow) (*sdk.UserInfoResult, error) {
-	return rp.host.UserInfo(context.Background(), instance, f.auth.Session, f.callback)
+	res, err := rp.host.UserInfo(context.Background(), instance, f.auth.Session, f.callback)
+	if err != nil {
+		return nil, err
+	}
+	return &res.UserInfoResult, nil
 }
 
 func (rp *realProvider) signIn(t *testing.T, instance string) *sdk.UserInfoResult {

@@ -1,0 +1,56 @@
+package mapping
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+)
+
+// The fast path decodes every valid document as encoding/json does, or
+// leaves it to encoding/json.
+var rawJSONSeeds = []string{
+	`{}`, `[]`, `{"id": 583231, "login": "octocat", "name": null, "orgs": [{"login": "github"}], "score": 1.5}`,
+	` { "a" : [ 1 , -0 , 1.0 , 1e2 , -12.5E-3 , 9223372036854775807 , 9223372036854775808 , true , false , null ] } `,
+	`"just a string"`, `12`, `-3.5`, `true`, `null`, `{"a": {"b": {"c": [[], {}]}}}`, `{"a": 1, "a": 2}`,
+	`{"esc": "line\nbreak \u00e9 \"q\""}`, "{\"bad\": \"\xff\"}", `[1, 2] trailing`, `{"a": }`, ``, `   `,
+	`{"é": "ü", "emoji": "😀"}`,
+}
+
+func TestParseJSONDecodesAsEncodingJSON(t *testing.T) {
+	for _, s := range rawJSONSeeds {
+		checkParseJSON(t, []byte(s))
+	}
+	for _, s := range rawJSONSeeds[:4] {
+		if _, ok := parseJSON([]byte(s)); !ok {
+			t.Errorf("%s: left to encoding/json", s)
+		}
+	}
+}
+
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range rawJSONSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkParseJSON(t, []byte(s)) })
+}
+
+func checkParseJSON(t *testing.T, data []byte) {
+	t.Helper()
+	if !json.Valid(data) {
+		return
+	}
+	want, err := decodeJSON(data)
+	if err != nil {
+		t.Fatalf("%q: encoding/json: %v", data, err)
+	}
+	got, ok := parseJSON(data)
+	if !ok {
+		return // left to encoding/json
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\nparseJSON:     %s\nencoding/json: %s", data, show(got), show(want))
+	}
+}
+
+func show(v any) string { return fmt.Sprintf("%#v", v) }

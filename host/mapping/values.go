@@ -1,0 +1,136 @@
+package mapping
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+)
+
+// decodeRaw turns the connector's raw data into CEL values. Whole numbers
+// become ints (GitHub's numeric user id prints as 12345, not 1.2345e+04);
+// other numbers doubles. No raw data is an empty map.
+func decodeRaw(data json.RawMessage) ref.Val {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return types.DefaultTypeAdapter.NativeToValue(map[string]any{})
+	}
+	if json.Valid(data) {
+		if v, ok := parseJSON(data); ok {
+			return types.DefaultTypeAdapter.NativeToValue(v)
+		}
+	}
+	v, err := decodeJSON(data)
+	if err != nil {
+		return types.NewErr("raw: the connector's raw data is not JSON")
+	}
+	return types.DefaultTypeAdapter.NativeToValue(v)
+}
+
+// numbers replaces each json.Number in v with an int64 or a float64.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	}
+	return v
+}
+
+var errTooLarge = errors.New("over the size limit")
+
+// toJSON converts a CEL value to what encoding/json writes, charging budget
+// for its size as it goes: a list built by doubling a list over and over is
+// small to CEL (lists are concatenated lazily) but is stopped here after the
+// first MaxResultBytes of it, not walked whole. null and an empty optional are
+// nil.
+func toJSON(v ref.Val, budget *int, depth int) (any, error) {
+	if depth > maxValueDepth {
+		return nil, fmt.Errorf("yields a value nested deeper than %d", maxValueDepth)
+	}
+	var out any
+	switch x := v.(type) {
+	case types.String:
+		*budget -= len(x) + 2
+		out = string(x)
+	case types.Bool:
+		*budget -= 5
+		out = bool(x)
+	case types.Int:
+		*budget -= 20
+		out = int64(x)
+	case types.Uint:
+		*budget -= 20
+		out = uint64(x)
+	case types.Double:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return nil, errors.New("yields NaN or an infinity, which JSON cannot hold")
+		}
+		*budget -= 24
+		out = float64(x)
+	case types.Null:
+		*budget -= 4
+		return nil, nil
+	case *types.Optional:
+		if !x.HasValue() {
+			return nil, nil
+		}
+		return toJSON(x.GetValue(), budget, depth)
+	case traits.Mapper:
+		m := map[string]any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			if *budget < 0 {
+				return nil, errTooLarge
+			}
+			k := it.Next()
+			ks, ok := k.(types.String)
+			if !ok {
+				return nil, fmt.Errorf("yields a map with a %s key; JSON keys are strings", k.Type().TypeName())
+			}
+			*budget -= len(ks) + 4
+			e, err := toJSON(x.Get(k), budget, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[string(ks)] = e
+		}
+		out = m
+	case traits.Lister:
+		l := []any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			if *budget < 0 {
+				return nil, errTooLarge
+			}
+			*budget--
+			e, err := toJSON(it.Next(), budget, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, e)
+		}
+		out = l
+	case *types.Err:
+		return nil, x
+	default:
+		return nil, fmt.Errorf("yields a %s, which JSON cannot hold", v.Type().TypeName())
+	}
+	if *budget < 0 {
+		return nil, errTooLarge
+	}
+	return out, nil
+}
