@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/host/supervisor"
+	"github.com/idplug/idplug/host/tracing"
 )
 
 // Options configure a Host.
@@ -44,6 +45,9 @@ type Options struct {
 	// Sandbox is how plugins are confined (see host/sandbox); the zero value is
 	// mode auto: everything the kernel supports.
 	Sandbox sandbox.Policy
+	// Tracing, when set, traces calls to plugins and exports the plugins' spans
+	// (see host/tracing); nil, the default, is off.
+	Tracing *tracing.Tracing
 }
 
 // CallInfo describes a finished call to a connector instance.
@@ -94,6 +98,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		OnRestart:        opts.OnRestart,
 		OnRescan:         opts.OnRescan,
 		Sandbox:          opts.Sandbox,
+		Tracing:          opts.Tracing,
 	})
 	if err != nil {
 		return nil, err

@@ -83,6 +83,8 @@ type Config struct {
 	PluginUser string
 	// Provider, when set, makes idplug an OpenID Provider for its clients.
 	Provider *Provider
+	// Tracing sets what the OTEL_* variables may set too (see tracing.go).
+	Tracing Tracing
 }
 
 // Sandbox is the sandbox section.

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/host/tracing"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
 )
@@ -44,6 +45,9 @@ type Options struct {
 	Logger hclog.Logger
 	// OnRestart is called after a dead plugin process was replaced by a new one.
 	OnRestart func()
+	// Tracing, when set, traces every call to the plugin and takes the plugin's
+	// own spans in (see host/tracing); nil leaves both out entirely.
+	Tracing *tracing.Tracing
 }
 
 // State is where a plugin is in its life.
@@ -65,6 +69,7 @@ type Process struct {
 	opts     Options
 	log      hclog.Logger
 	metadata sdk.Metadata
+	spans    *tracing.PluginSpans // nil when tracing is off
 
 	mu       sync.Mutex           // guards the fields below, and every change of cur
 	cur      atomic.Pointer[conn] // the running process; read without the lock on every call
@@ -112,7 +117,8 @@ func Start(ctx context.Context, name, path string, checksum []byte, opts Options
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	p := &Process{name: name, path: path, checksum: checksum, opts: opts, log: opts.Logger.Named(name), stop: make(chan struct{})}
+	p := &Process{name: name, path: path, checksum: checksum, opts: opts, log: opts.Logger.Named(name), stop: make(chan struct{}),
+		spans: opts.Tracing.Plugin(name)}
 	c, err := p.launch()
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/host/tracing"
 )
 
 // Options configure a Supervisor.
@@ -49,6 +50,8 @@ type Options struct {
 	// Sandbox is how plugins are confined (see host/sandbox); the zero value is
 	// mode auto: everything the kernel supports.
 	Sandbox sandbox.Policy
+	// Tracing, when set, traces calls to plugins and exports their spans.
+	Tracing *tracing.Tracing
 }
 
 // Supervisor runs the plugins of one plugin folder.
@@ -145,6 +148,7 @@ func (s *Supervisor) startPlugin(ctx context.Context, pl catalog.Plugin) (*proce
 		MaxInFlight:   s.opts.MaxInFlight,
 		Logger:        s.log.Named("plugin"),
 		OnRestart:     func() { restarts.restarted(s.opts.OnRestart) },
+		Tracing:       s.opts.Tracing,
 	})
 	if err != nil {
 		return nil, err

@@ -39,4 +39,7 @@ var Handshake = plugin.HandshakeConfig{
 const (
 	// EnvLogLevel carries the host's log level (trace, debug, info, warn, error).
 	EnvLogLevel = "IDPLUG_LOG_LEVEL"
+	// EnvTracing is "1" when the host traces calls: the plugin then records spans
+	// for sampled calls and serves TraceService. Absent, tracing costs it nothing.
+	EnvTracing = "IDPLUG_TRACING"
 )

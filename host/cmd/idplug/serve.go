@@ -28,6 +28,7 @@ import (
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/server"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/tracing"
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/procs"
 )
@@ -71,7 +72,13 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	h, err := openHost(ctx, cfg, log, m, true)
+	tr, err := startTracing(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "tracing:", err)
+		return 1
+	}
+	defer stopTracing(tr, log) // after the plugins stopped (deferred below): their last spans too
+	h, err := openHost(ctx, cfg, log, m, true, tr)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		fmt.Fprintln(stderr, err)
@@ -113,6 +120,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		Vault:     vlt,
 		// With admin_listen, /metrics and the detailed /readyz move there.
 		SeparateAdmin: cfg.AdminListen != "",
+		Tracing:       tr,
 	})
 	d.srv.SetTokenStorage(tokenStorage(cfg, log))
 	prov, err := d.buildProvider(ctx, cfg)
@@ -294,6 +302,7 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 		{"vault_keys", oldVault, newVault},
 		{"sandbox", fmt.Sprint(old.Sandbox), fmt.Sprint(cfg.Sandbox)},
 		{"plugin_user", old.PluginUser, cfg.PluginUser},
+		{"tracing", old.Tracing, cfg.Tracing},
 	} {
 		if f.old != f.new {
 			changed = append(changed, f.name)
@@ -308,12 +317,12 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 
 // openHost starts the plugins and configures every connector instance; it fails
 // with every problem listed when an instance is invalid.
-func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool) (*host.Host, error) {
+func openHost(ctx context.Context, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool, tr *tracing.Tracing) (*host.Host, error) {
 	policy, err := sandboxPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
-	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch, Sandbox: policy}
+	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch, Sandbox: policy, Tracing: tr}
 	if m != nil {
 		opts.OnCall = m.ObserveCall
 		opts.OnRestart = m.PluginRestarted

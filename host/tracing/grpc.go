@@ -1,0 +1,64 @@
+package tracing
+
+import (
+	"context"
+	"strings"
+
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
+)
+
+// DialOptions trace the host's calls to the plugin: a client span per call whose
+// context goes to the plugin in the W3C traceparent header, and the call's trace
+// remembered as one the plugin may send spans for. Nil when tracing is off.
+func (p *PluginSpans) DialOptions() []grpc.DialOption {
+	if p == nil {
+		return nil
+	}
+	return []grpc.DialOption{
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(p.t.provider),
+			otelgrpc.WithPropagators(p.t.propagator),
+			otelgrpc.WithFilter(notTraceService),
+		)),
+		grpc.WithChainUnaryInterceptor(p.expectTrace),
+	}
+}
+
+func (p *PluginSpans) expectTrace(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		p.Expect(sc.TraceID())
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// notTraceService leaves the span stream untraced: it lives as long as the plugin.
+func notTraceService(info *stats.RPCTagInfo) bool {
+	return !strings.HasPrefix(info.FullMethodName, "/"+connectorv1.TraceService_ServiceDesc.ServiceName+"/")
+}
+
+// Collect reads the plugin's span stream until it ends or ctx does, and takes
+// every batch in. A plugin built without TraceService simply has no spans.
+func (p *PluginSpans) Collect(ctx context.Context, cc grpc.ClientConnInterface) {
+	if p == nil {
+		return
+	}
+	stream, err := connectorv1.NewTraceServiceClient(cc).StreamSpans(ctx, &connectorv1.StreamSpansRequest{},
+		grpc.MaxCallRecvMsgSize(MaxBatchBytes+1024))
+	if err != nil {
+		return
+	}
+	for {
+		b, err := stream.Recv()
+		if err != nil {
+			if ctx.Err() == nil && !strings.Contains(err.Error(), "Unimplemented") {
+				p.refuse(0, err)
+			}
+			return
+		}
+		_, _, _ = p.Accept(b.GetOtlpTraces()) // refusals are counted and logged by Accept
+	}
+}
