@@ -24,16 +24,24 @@ func (p *PluginSpans) DialOptions() []grpc.DialOption {
 			otelgrpc.WithPropagators(p.t.propagator),
 			otelgrpc.WithFilter(notTraceService),
 		)),
-		grpc.WithChainUnaryInterceptor(p.expectTrace),
+		// After otelgrpc's: the call's own span, a root one too, is in ctx by then.
+		grpc.WithStatsHandler(expectTraces{p}),
 	}
 }
 
-func (p *PluginSpans) expectTrace(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+// expectTraces remembers the trace of every sampled call as one the plugin may
+// send spans for.
+type expectTraces struct{ p *PluginSpans }
+
+func (e expectTraces) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
-		p.Expect(sc.TraceID())
+		e.p.Expect(sc.TraceID())
 	}
-	return invoker(ctx, method, req, reply, cc, opts...)
+	return ctx
 }
+func (expectTraces) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (expectTraces) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (expectTraces) HandleConn(context.Context, stats.ConnStats)                       {}
 
 // notTraceService leaves the span stream untraced: it lives as long as the plugin.
 func notTraceService(info *stats.RPCTagInfo) bool {
