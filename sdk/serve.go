@@ -12,8 +12,8 @@ import (
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/procs"
 	"github.com/idplug/idplug/internal/wire"
-	"github.com/idplug/idplug/sdk/internal/traces"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"github.com/idplug/idplug/sdk/internal/traces"
 	"google.golang.org/grpc"
 )
 
