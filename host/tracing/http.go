@@ -22,12 +22,20 @@ func (t *Tracing) Handler(h http.Handler) http.Handler {
 		otelhttp.WithTracerProvider(t.provider),
 		otelhttp.WithPropagators(t.propagator),
 		otelhttp.WithMeterProvider(noop.NewMeterProvider()), // /metrics has its own
+		otelhttp.WithFilter(notProbe),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			if route := Route(r.Pattern); route != "" {
 				return r.Method + " " + route
 			}
 			return r.Method
 		}))
+}
+
+// notProbe leaves health checks and metric scrapes untraced: they come every few
+// seconds and say nothing about a sign-in.
+func notProbe(r *http.Request) bool {
+	p := r.URL.Path
+	return !strings.HasSuffix(p, "/healthz") && !strings.HasSuffix(p, "/readyz") && !strings.HasSuffix(p, "/metrics")
 }
 
 // Route is the path part of a ServeMux pattern ("GET /v1/x/{id}" → "/v1/x/{id}").

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -87,11 +88,27 @@ func (c capture) UploadTraces(_ context.Context, spans []*tracepb.ResourceSpans)
 // Transport wraps rt so that each request to a provider is a client span of the
 // call that made it, when the plugin records spans; otherwise rt is returned as
 // is. No trace header goes to the provider: the trace is the operator's business.
+// The span's url.full has no query string: some providers take tokens there.
 func Transport(rt http.RoundTripper) http.RoundTripper {
-	if !On() {
+	r := current.Load()
+	if r == nil {
 		return rt
 	}
-	return otelhttp.NewTransport(rt,
+	return otelhttp.NewTransport(withoutQuery{rt},
+		otelhttp.WithTracerProvider(r.Provider),
 		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+}
+
+// withoutQuery replaces the url.full otelhttp recorded with the URL stripped of
+// its query, credentials and fragment, before the request leaves.
+type withoutQuery struct{ next http.RoundTripper }
+
+func (t withoutQuery) RoundTrip(r *http.Request) (*http.Response, error) {
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		u := *r.URL
+		u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment, u.User = "", false, "", "", nil
+		span.SetAttributes(semconv.URLFull(u.String()))
+	}
+	return t.next.RoundTrip(r)
 }

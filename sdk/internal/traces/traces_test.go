@@ -1,8 +1,11 @@
 package traces
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
@@ -55,6 +58,37 @@ func TestRecordsOnlyWhatTheHostSampled(t *testing.T) {
 	}
 	if len(names) != 1 || names[0] != "sampled" {
 		t.Fatalf("queued spans %v; want only [sampled]", names)
+	}
+}
+
+// TestProviderSpansHaveNoQuery: a token a provider takes in the query string
+// never reaches a span.
+func TestProviderSpansHaveNoQuery(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "{}") }))
+	defer srv.Close()
+	r := Start("idplug-connector-test")
+	t.Cleanup(func() { current.Store(nil); _ = r.Provider.Shutdown(context.Background()) })
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled, Remote: true}))
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/me?access_token=never-in-a-span#frag", nil)
+	resp, err := (&http.Client{Transport: Transport(http.DefaultTransport)}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if err := r.Provider.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for len(r.Batches()) > 0 {
+		b := <-r.Batches()
+		if bytes.Contains(b, []byte("never-in-a-span")) || bytes.Contains(b, []byte("frag")) {
+			t.Fatal("the query string reached a span")
+		}
+		found = found || bytes.Contains(b, []byte(srv.URL+"/me"))
+	}
+	if !found {
+		t.Fatal("no span with the request's URL")
 	}
 }
 
