@@ -186,7 +186,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		fields := []any{"method", r.Method, "path", r.URL.Path, "route", route, "status", rec.status,
 			"duration", took.Round(time.Microsecond), "remote", r.RemoteAddr}
 		if s.settings.Tracing != nil {
-			tracing.SetRoute(r.Context(), tracing.Route(r.Pattern))
+			tracing.Finish(r.Context(), r.Method, tracing.Route(r.Pattern), rec.status)
 			if id := tracing.TraceID(r.Context()); id != "" {
 				fields = append(fields, "trace_id", id)
 			}

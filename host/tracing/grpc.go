@@ -19,11 +19,11 @@ func (p *PluginSpans) DialOptions() []grpc.DialOption {
 		return nil
 	}
 	return []grpc.DialOption{
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+		grpc.WithStatsHandler(sampledOnly{otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(p.t.provider),
 			otelgrpc.WithPropagators(p.t.propagator),
 			otelgrpc.WithFilter(notTraceService),
-		)),
+		)}),
 		// After otelgrpc's: the call's own span, a root one too, is in ctx by then.
 		grpc.WithStatsHandler(expectTraces{p}),
 	}
@@ -42,6 +42,32 @@ func (e expectTraces) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.C
 func (expectTraces) HandleRPC(context.Context, stats.RPCStats)                         {}
 func (expectTraces) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
 func (expectTraces) HandleConn(context.Context, stats.ConnStats)                       {}
+
+// sampledOnly skips otelgrpc for a call inside a trace that is not sampled: it
+// would record nothing, yet build its attributes and metrics on every message.
+// The plugin then gets no trace context and records nothing either. A call
+// outside any trace (a plugin start) goes through, for the sampler to decide.
+type sampledOnly struct{ inner stats.Handler }
+
+type skipKey struct{}
+
+func (s sampledOnly) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
+		return context.WithValue(ctx, skipKey{}, true)
+	}
+	return s.inner.TagRPC(ctx, info)
+}
+
+func (s sampledOnly) HandleRPC(ctx context.Context, st stats.RPCStats) {
+	if ctx.Value(skipKey{}) == nil {
+		s.inner.HandleRPC(ctx, st)
+	}
+}
+
+func (s sampledOnly) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
+	return s.inner.TagConn(ctx, info)
+}
+func (s sampledOnly) HandleConn(ctx context.Context, st stats.ConnStats) { s.inner.HandleConn(ctx, st) }
 
 // notTraceService leaves the span stream untraced: it lives as long as the plugin.
 func notTraceService(info *stats.RPCTagInfo) bool {

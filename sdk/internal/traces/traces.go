@@ -94,10 +94,21 @@ func Transport(rt http.RoundTripper) http.RoundTripper {
 	if r == nil {
 		return rt
 	}
-	return otelhttp.NewTransport(withoutQuery{rt},
+	return sampledOnly{plain: rt, traced: otelhttp.NewTransport(withoutQuery{rt},
 		otelhttp.WithTracerProvider(r.Provider),
 		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))}
+}
+
+// sampledOnly sends through otelhttp only the requests of a recorded call: for
+// the others it would build attributes and metrics to record nothing.
+type sampledOnly struct{ plain, traced http.RoundTripper }
+
+func (t sampledOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if trace.SpanFromContext(r.Context()).IsRecording() {
+		return t.traced.RoundTrip(r)
+	}
+	return t.plain.RoundTrip(r)
 }
 
 // withoutQuery replaces the url.full otelhttp recorded with the URL stripped of
