@@ -109,20 +109,27 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		body = io.LimitReader(gz, maxBody)
 	}
+	if r.discard {
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.exports.Add(1)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		return // an empty body is an empty ExportTraceServiceResponse
+	}
 	data, err := io.ReadAll(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	r.exports.Add(1)
-	if !r.discard {
-		var msg collectorpb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(data, &msg); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.add(&msg, "http")
+	var msg collectorpb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(data, &msg); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
+	r.add(&msg, "http")
 	out, _ := proto.Marshal(&collectorpb.ExportTraceServiceResponse{})
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	_, _ = w.Write(out)
