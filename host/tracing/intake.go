@@ -117,14 +117,14 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 			scope := ss.GetScope()
 			if scope != nil && (len(scope.GetName()) > maxNameBytes || len(scope.GetVersion()) > maxNameBytes) {
 				refused += len(ss.GetSpans())
-				firstErr = cmp(firstErr, errors.New("an instrumentation scope name is too long"))
+				firstErr = firstOf(firstErr, errors.New("an instrumentation scope name is too long"))
 				continue
 			}
 			keep := &tracepb.ScopeSpans{Scope: &commonpb.InstrumentationScope{Name: scope.GetName(), Version: scope.GetVersion()}}
 			for _, s := range ss.GetSpans() {
 				if err := p.check(s, now); err != nil {
 					refused++
-					firstErr = cmp(firstErr, err)
+					firstErr = firstOf(firstErr, err)
 					continue
 				}
 				keep.Spans = append(keep.Spans, s)
@@ -144,7 +144,7 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 	return kept, refused, nil
 }
 
-func cmp(first, err error) error {
+func firstOf(first, err error) error {
 	if first != nil {
 		return first
 	}

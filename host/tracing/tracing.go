@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -80,6 +81,9 @@ func Start(ctx context.Context, s Settings, endpointFromEnv bool, log hclog.Logg
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(s.ServiceName))),
 	)
+	// OpenTelemetry's own failures (an export the collector refused) into the
+	// host's log, not to stderr in a format of their own.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "error", err) }))
 	go t.forwardLoop()
 	return t, nil
 }
