@@ -6,11 +6,13 @@ package traces
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -86,40 +88,62 @@ func (c capture) UploadTraces(_ context.Context, spans []*tracepb.ResourceSpans)
 }
 
 // Transport wraps rt so that each request to a provider is a client span of the
-// call that made it, when the plugin records spans; otherwise rt is returned as
-// is. No trace header goes to the provider: the trace is the operator's business.
-// The span's url.full has no query string: some providers take tokens there.
+// call that made it, per the HTTP semantic conventions, when the plugin records
+// spans; otherwise rt is returned as is. Only requests of a recorded call pay
+// for a span. No trace header goes to the provider: the trace is the operator's.
+// url.full has no query string, credentials or fragment: some providers take
+// tokens in the query.
 func Transport(rt http.RoundTripper) http.RoundTripper {
 	r := current.Load()
 	if r == nil {
 		return rt
 	}
-	return sampledOnly{plain: rt, traced: otelhttp.NewTransport(withoutQuery{rt},
-		otelhttp.WithTracerProvider(r.Provider),
-		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))}
+	return clientSpans{next: rt, tracer: r.Provider.Tracer("github.com/idplug/idplug/sdk/oauth2kit")}
 }
 
-// sampledOnly sends through otelhttp only the requests of a recorded call: for
-// the others it would build attributes and metrics to record nothing.
-type sampledOnly struct{ plain, traced http.RoundTripper }
-
-func (t sampledOnly) RoundTrip(r *http.Request) (*http.Response, error) {
-	if trace.SpanFromContext(r.Context()).IsRecording() {
-		return t.traced.RoundTrip(r)
-	}
-	return t.plain.RoundTrip(r)
+// clientSpans is Transport's round tripper. Not otelhttp's: it builds metric
+// attributes for every request even with no meter, which cost the plugin more
+// than the span itself (BENCHMARKS.md, "Tracing").
+type clientSpans struct {
+	next   http.RoundTripper
+	tracer trace.Tracer
 }
 
-// withoutQuery replaces the url.full otelhttp recorded with the URL stripped of
-// its query, credentials and fragment, before the request leaves.
-type withoutQuery struct{ next http.RoundTripper }
-
-func (t withoutQuery) RoundTrip(r *http.Request) (*http.Response, error) {
-	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
-		u := *r.URL
-		u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment, u.User = "", false, "", "", nil
-		span.SetAttributes(semconv.URLFull(u.String()))
+func (t clientSpans) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !trace.SpanFromContext(r.Context()).IsRecording() {
+		return t.next.RoundTrip(r)
 	}
-	return t.next.RoundTrip(r)
+	u := *r.URL
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment, u.User = "", false, "", "", nil
+	attrs := []attribute.KeyValue{
+		semconv.HTTPRequestMethodKey.String(method(r.Method)),
+		semconv.URLFull(u.String()),
+		semconv.ServerAddress(u.Hostname()),
+	}
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		attrs = append(attrs, semconv.ServerPort(p))
+	}
+	_, span := t.tracer.Start(r.Context(), method(r.Method), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	defer span.End()
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		span.SetStatus(codes.Error, "")
+		span.SetAttributes(semconv.ErrorTypeOther)
+		return nil, err
+	}
+	span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
+	if resp.StatusCode >= 400 { // for a client, every 4xx and 5xx is an error
+		span.SetStatus(codes.Error, "")
+	}
+	return resp, nil
+}
+
+// method is the method as the conventions name it: "_OTHER" for one not known.
+func method(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "_OTHER"
 }
