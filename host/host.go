@@ -15,6 +15,7 @@ import (
 	"github.com/idplug/idplug/host/egress"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/host/supervisor"
+	"github.com/idplug/idplug/host/tracing"
 )
 
 // Options configure a Host.
@@ -55,6 +56,9 @@ type Options struct {
 	// OnEgressRefused is called with the plugin's metadata id and the reason
 	// (egress.Reason*) each time the egress proxy refuses a plugin, for metrics.
 	OnEgressRefused func(plugin, reason string)
+	// Tracing, when set, traces calls to plugins and exports the plugins' spans
+	// (see host/tracing); nil, the default, is off.
+	Tracing *tracing.Tracing
 }
 
 // CallInfo describes a finished call to a connector instance.
@@ -125,6 +129,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		OnRescan:         opts.OnRescan,
 		Sandbox:          opts.Sandbox,
 		OnDemand:         opts.OnDemand,
+		Tracing:          opts.Tracing,
 	})
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/idplug/idplug/internal/procs"
 	"github.com/idplug/idplug/internal/wire"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"github.com/idplug/idplug/sdk/internal/traces"
 	"google.golang.org/grpc"
 )
 
@@ -46,7 +47,7 @@ func Serve[C any](c Connector[C], opts ...ServeOption) {
 			extra = append(extra, countCalls(t))
 		}
 	}
-	cfg, err := serveConfig(c, log, extra...)
+	cfg, err := serveConfig(c, log, startTraces(c.Metadata().ID), extra...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "idplug plugin:", err)
 		os.Exit(1)
@@ -137,7 +138,8 @@ func countCalls(t *procs.Tuner) grpc.UnaryServerInterceptor {
 
 // serveConfig builds the go-plugin configuration that serves c.
 // extra interceptors run first, around the panic recovery.
-func serveConfig[C any](c Connector[C], log *slog.Logger, extra ...grpc.UnaryServerInterceptor) (*plugin.ServeConfig, error) {
+// rec, when tracing is on, records spans and serves them to the host.
+func serveConfig[C any](c Connector[C], log *slog.Logger, rec *traces.Recorder, extra ...grpc.UnaryServerInterceptor) (*plugin.ServeConfig, error) {
 	if err := validateMetadata(c.Metadata()); err != nil {
 		return nil, err
 	}
@@ -151,9 +153,13 @@ func serveConfig[C any](c Connector[C], log *slog.Logger, extra ...grpc.UnarySer
 		VersionedPlugins: map[int]plugin.PluginSet{
 			wire.ProtocolVersion: {wire.PluginName: &grpcPlugin{register: func(s *grpc.Server) {
 				connectorv1.RegisterConnectorServiceServer(s, srv)
+				if rec != nil {
+					connectorv1.RegisterTraceServiceServer(s, traceServer{rec: rec})
+				}
 			}}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, traceServerOptions(rec)...)
 			return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(interceptors...))...)
 		},
 		// go-plugin's own lines, in the same JSON shape as the author's logger.

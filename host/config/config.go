@@ -89,6 +89,8 @@ type Config struct {
 	HTTP HTTP
 	// Metrics says what /metrics may show.
 	Metrics Metrics
+	// Tracing sets what the OTEL_* variables may set too (see tracing.go).
+	Tracing Tracing
 }
 
 // Sandbox is the sandbox section.

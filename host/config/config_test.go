@@ -458,7 +458,7 @@ func TestProblems(t *testing.T) {
 			want: []string{
 				`3 listne: unknown key; did you mean listen?`,
 				`4 pluginDir: unknown key; did you mean plugin_dir?`,
-				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, admin_listen, connectors, sandbox, plugin_user, store, vault_keys, provider, metrics, http)`,
+				`5 extra: unknown key (known keys: listen, public_url, plugin_dir, session_keys, api_keys, call_timeout, log_level, log_format, session_ttl, admin_listen, connectors, sandbox, plugin_user, store, vault_keys, provider, metrics, http, tracing)`,
 			},
 		},
 		{

@@ -16,7 +16,7 @@ import (
 )
 
 var (
-	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user", "store", "vault_keys", "provider", "metrics", "http"}
+	topLevelKeys  = []string{"listen", "public_url", "plugin_dir", "session_keys", "api_keys", "call_timeout", "log_level", "log_format", "session_ttl", "admin_listen", "connectors", "sandbox", "plugin_user", "store", "vault_keys", "provider", "metrics", "http", "tracing"}
 	connectorKeys = []string{"id", "plugin", "target", "name", "logo", "logoDark", "config", "mapping"}
 	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats    = []string{"text", "json"}
@@ -67,6 +67,7 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *walk.Problems) *Config {
 	d.sandbox(cfg, fs, baseDir)
 	d.httpSection(cfg, fs)
 	d.metricsSection(cfg, fs)
+	d.tracing(cfg, fs)
 	if s, set, at := fs.Text("plugin_user"); set {
 		if s == "" {
 			d.ps.Add(at.Path, at.Pos, "must name a user; leave it out to run plugins as idplug's user")

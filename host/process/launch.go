@@ -57,7 +57,7 @@ func (p *Process) launch() (*conn, error) {
 				Policy: p.opts.Sandbox, Report: p.opts.SandboxReport, Name: p.name,
 				File: file, Path: p.path, SocketDir: socketDir, EgressSocket: egressSocket,
 				// The plugin gets none of the host's environment, only what it needs.
-				Env: append(spec.Env, wire.EnvLogLevel+"="+levelName(p.log)),
+				Env: append(spec.Env, p.pluginEnv()...),
 			})
 			if err == nil {
 				run, err = newCmdRunner(cmd, p.path)
@@ -76,7 +76,8 @@ func (p *Process) launch() (*conn, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     p.opts.StartTimeout,
 		Logger:           newLogGuard(p.log),
-		GRPCDialOptions:  []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplySize))},
+		GRPCDialOptions: append([]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplySize))},
+			p.spans.DialOptions()...),
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
@@ -88,12 +89,14 @@ func (p *Process) launch() (*conn, error) {
 		client.Kill()
 		return nil, fmt.Errorf("plugin %s: %w", p.name, err)
 	}
-	c := &conn{client: client, rpc: raw.(connectorv1.ConnectorServiceClient), started: time.Now(), dropped: make(chan struct{})}
+	pc := raw.(*pluginClient)
+	c := &conn{client: client, rpc: pc, started: time.Now(), dropped: make(chan struct{})}
 	if run != nil {
 		c.pid = run.pid
 	}
 	p.bg.Add(1)
 	go p.watch(c)
+	p.collectSpans(c, pc.cc)
 	return c, nil
 }
 
@@ -115,6 +118,37 @@ func explainStartError(err error) error {
 	}
 	return fmt.Errorf("unrecognized plugin message %q instead of the handshake "+
 		"(it is not an idplug plugin, or it prints to stdout before serving)", first)
+}
+
+// pluginEnv is the plugin's whole environment besides go-plugin's own.
+func (p *Process) pluginEnv() []string {
+	env := []string{wire.EnvLogLevel + "=" + levelName(p.log)}
+	if p.spans != nil {
+		env = append(env, wire.EnvTracing+"=1")
+	}
+	return env
+}
+
+// collectSpans takes the spans of c's process in for as long as the host uses it.
+func (p *Process) collectSpans(c *conn, cc grpc.ClientConnInterface) {
+	if p.spans == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.bg.Add(2)
+	go func() {
+		defer p.bg.Done()
+		defer cancel()
+		p.spans.Collect(ctx, cc)
+	}()
+	go func() {
+		defer p.bg.Done()
+		select {
+		case <-c.dropped:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 }
 
 func levelName(l hclog.Logger) string {
@@ -142,5 +176,12 @@ func (grpcPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
 }
 
 func (grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
-	return connectorv1.NewConnectorServiceClient(cc), nil
+	return &pluginClient{ConnectorServiceClient: connectorv1.NewConnectorServiceClient(cc), cc: cc}, nil
+}
+
+// pluginClient is the connector service and the connection it runs on, for the
+// other services of the same plugin (its span stream).
+type pluginClient struct {
+	connectorv1.ConnectorServiceClient
+	cc *grpc.ClientConn
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/host/tracing"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
 )
@@ -49,6 +50,9 @@ type Options struct {
 	// host's egress proxy for each new process on a socket at the path given
 	// (in the process's socket folder); it is closed when the process exits.
 	EgressProxy func(socketPath string) (io.Closer, error)
+	// Tracing, when set, traces every call to the plugin and takes the plugin's
+	// own spans in (see host/tracing); nil leaves both out entirely.
+	Tracing *tracing.Tracing
 }
 
 // State is where a plugin is in its life.
@@ -70,6 +74,7 @@ type Process struct {
 	opts     Options
 	log      hclog.Logger
 	metadata sdk.Metadata
+	spans    *tracing.PluginSpans // nil when tracing is off
 
 	mu       sync.Mutex           // guards the fields below, and every change of cur
 	cur      atomic.Pointer[conn] // the running process; read without the lock on every call
@@ -117,7 +122,8 @@ func Start(ctx context.Context, name, path string, checksum []byte, opts Options
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	p := &Process{name: name, path: path, checksum: checksum, opts: opts, log: opts.Logger.Named(name), stop: make(chan struct{})}
+	p := &Process{name: name, path: path, checksum: checksum, opts: opts, log: opts.Logger.Named(name), stop: make(chan struct{}),
+		spans: opts.Tracing.Plugin(name)}
 	c, err := p.launch()
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/server"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/tracing"
 	"github.com/idplug/idplug/host/vault"
 	"github.com/idplug/idplug/internal/pgtest"
 	"github.com/idplug/idplug/internal/plugintest"
@@ -73,7 +74,8 @@ func instantProvider(tb testing.TB) *httptest.Server {
 }
 
 type benchServer struct {
-	srv *server.Server
+	srv  *server.Server
+	host *host.Host
 	// users counts sign-ins, each for the next of a thousand users: the
 	// vault keeps one record per user, and real sign-ins are of many users.
 	users atomic.Int64
@@ -81,9 +83,15 @@ type benchServer struct {
 
 func newBenchServer(b *testing.B, st store.Store, keepTokens bool) *benchServer {
 	b.Helper()
+	return newTracedBenchServer(b, st, keepTokens, nil)
+}
+
+// newTracedBenchServer is newBenchServer with tr tracing the server and its plugin.
+func newTracedBenchServer(b *testing.B, st store.Store, keepTokens bool, tr *tracing.Tracing) *benchServer {
+	b.Helper()
 	dir := plugintest.Folder(b)
 	plugintest.Install(b, dir, plugintest.Binary(b, "./plugins/oauth2"), "oauth2")
-	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Logger: hclog.NewNullLogger()})
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Logger: hclog.NewNullLogger(), Tracing: tr})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -109,11 +117,11 @@ func newBenchServer(b *testing.B, st store.Store, keepTokens bool) *benchServer 
 		b.Fatal(err)
 	}
 	pub, _ := url.Parse("http://127.0.0.1:1")
-	srv := server.New(h, sealer, nil, hclog.NewNullLogger(), server.Settings{PublicURL: pub, Store: st, Vault: v, AccessLog: hclog.NewNullLogger(), KeylessAPI: true})
+	srv := server.New(h, sealer, nil, hclog.NewNullLogger(), server.Settings{PublicURL: pub, Store: st, Vault: v, AccessLog: hclog.NewNullLogger(), KeylessAPI: true, Tracing: tr})
 	if keepTokens {
 		srv.SetTokenStorage([]string{"fresh", "stale"})
 	}
-	return &benchServer{srv: srv}
+	return &benchServer{srv: srv, host: h}
 }
 
 func (s *benchServer) do(method, path string, body any) (int, map[string]any) {

@@ -18,6 +18,7 @@ import (
 	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/tracing"
 	"github.com/idplug/idplug/host/vault"
 	"github.com/idplug/idplug/internal/ratelimit"
 )
@@ -60,6 +61,9 @@ type Settings struct {
 	// on a listener of their own); the main handler then answers /readyz with
 	// readiness alone.
 	SeparateAdmin bool
+	// Tracing, when set, traces every request (host/tracing) and puts its trace
+	// id in the access log; nil, the default, is off.
+	Tracing *tracing.Tracing
 }
 
 // Bounds of the API key failure limiter.
@@ -131,7 +135,7 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 			mux.Handle("GET /metrics", m.Handler())
 		}
 	}
-	srv.handler = srv.accessLog(srv.underPrefix(srv.withProvider(mux)))
+	srv.handler = s.Tracing.Handler(srv.accessLog(srv.underPrefix(srv.withProvider(mux))))
 
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /healthz", srv.healthz)
@@ -194,8 +198,15 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if s.metrics != nil {
 			s.metrics.ObserveRequest(route, rec.status, took)
 		}
-		s.settings.AccessLog.Info("request", "method", r.Method, "path", loggedPath(r), "route", route, "status", rec.status,
-			"duration", took.Round(time.Microsecond), "remote", r.RemoteAddr)
+		fields := []any{"method", r.Method, "path", loggedPath(r), "route", route, "status", rec.status,
+			"duration", took.Round(time.Microsecond), "remote", r.RemoteAddr}
+		if s.settings.Tracing != nil {
+			tracing.Finish(r.Context(), r.Method, tracing.Route(r.Pattern), rec.status)
+			if id := tracing.TraceID(r.Context()); id != "" {
+				fields = append(fields, "trace_id", id)
+			}
+		}
+		s.settings.AccessLog.Info("request", fields...)
 	})
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/host/tracing"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -58,6 +59,8 @@ type Options struct {
 	// EgressProxy starts the egress proxy of a process of the plugin named
 	// name (see process.Options.EgressProxy).
 	EgressProxy func(name, socketPath string) (io.Closer, error)
+	// Tracing, when set, traces calls to plugins and exports their spans.
+	Tracing *tracing.Tracing
 }
 
 // Supervisor runs the plugins of one plugin folder.
@@ -164,6 +167,7 @@ func (s *Supervisor) startPlugin(ctx context.Context, pl catalog.Plugin) (*proce
 		Logger:        s.log.Named("plugin"),
 		OnRestart:     func() { restarts.restarted(s.opts.OnRestart) },
 		EgressProxy:   s.egressProxy(pl.Name),
+		Tracing:       s.opts.Tracing,
 	})
 	if err != nil {
 		return nil, err

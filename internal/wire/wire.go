@@ -43,4 +43,7 @@ const (
 	// Unix socket in the plugin's socket folder), set when the plugin has no
 	// network of its own.
 	EnvEgressProxy = "IDPLUG_EGRESS_PROXY"
+	// EnvTracing is "1" when the host traces calls: the plugin then records spans
+	// for sampled calls and serves TraceService. Absent, tracing costs it nothing.
+	EnvTracing = "IDPLUG_TRACING"
 )

@@ -59,6 +59,8 @@ type answer struct {
 	ID     uint64          `json:"id"`
 	Result json.RawMessage `json:"result"`
 	Error  *wireError      `json:"error"`
+	// Spans are the provider requests of a call that carried a traceparent.
+	Spans []nodeSpan `json:"spans"`
 }
 
 type wireError struct {
@@ -124,6 +126,10 @@ func (p *nodeProc) call(ctx context.Context, op string, req map[string]any, out 
 		msg[k] = v
 	}
 	msg["id"], msg["op"] = id, op
+	if tp := traceparent(ctx); tp != "" {
+		msg["traceparent"] = tp
+	}
+	start := time.Now()
 	line, err := json.Marshal(msg)
 	if err != nil {
 		return err
@@ -137,6 +143,7 @@ func (p *nodeProc) call(ctx context.Context, op string, req map[string]any, out 
 	}
 	select {
 	case a := <-ch:
+		emitNodeSpans(ctx, a.Spans, start, time.Now())
 		if a.Error != nil {
 			return fromWire(a.Error)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/idplug/idplug/sdk/internal/traces"
 	"io"
 	"net/http"
 	"net/url"
@@ -53,7 +54,8 @@ func NewHTTPClient(opts HTTPOptions) (*HTTPClient, error) {
 	}
 	c := &HTTPClient{
 		client: &http.Client{
-			Transport: transport,
+			// A client span per request when the host traces calls.
+			Transport: traces.Transport(transport),
 			// A redirect from a token endpoint would carry the code and the client's
 			// credentials somewhere the operator did not configure: never follow one.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -29,6 +29,7 @@ import (
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/server"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/tracing"
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/procs"
 	"golang.org/x/net/netutil"
@@ -77,7 +78,13 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	h, err := openHost(ctx, path, cfg, log, m, true)
+	tr, err := startTracing(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "tracing:", err)
+		return 1
+	}
+	defer stopTracing(tr, log) // after the plugins stopped (deferred below): their last spans too
+	h, err := openHost(ctx, path, cfg, log, m, true, tr)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		fmt.Fprintln(stderr, err)
@@ -120,6 +127,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		Vault:     vlt,
 		// With admin_listen, /metrics and the detailed /readyz move there.
 		SeparateAdmin: cfg.AdminListen != "",
+		Tracing:       tr,
 	})
 	d.srv.SetTokenStorage(tokenStorage(cfg, log))
 	prov, err := d.buildProvider(ctx, cfg)
@@ -316,6 +324,7 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 		{"plugin_user", old.PluginUser, cfg.PluginUser},
 		{"http", old.HTTP, cfg.HTTP},
 		{"metrics", old.Metrics, cfg.Metrics},
+		{"tracing", old.Tracing, cfg.Tracing},
 	} {
 		if f.old != f.new {
 			changed = append(changed, f.name)
@@ -333,7 +342,7 @@ const scanConcurrency = 4
 
 // openHost starts the plugins and configures every connector instance; it fails
 // with every problem listed when an instance is invalid.
-func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool) (*host.Host, error) {
+func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool, tr *tracing.Tracing) (*host.Host, error) {
 	policy, err := sandboxPolicy(cfg)
 	if err != nil {
 		return nil, err
@@ -342,7 +351,7 @@ func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Lo
 	// briefly for its metadata, a few at a time, so a folder of many plugins
 	// (the Logto bundle holds eight) never has them all in memory at once.
 	opts := host.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.CallTimeout, Logger: log, Watch: watch, Sandbox: policy,
-		OnDemand: true, StartConcurrency: scanConcurrency}
+		OnDemand: true, StartConcurrency: scanConcurrency, Tracing: tr}
 	if m != nil {
 		opts.OnCall = m.ObserveCall
 		opts.OnRestart = m.PluginRestarted

@@ -27,6 +27,33 @@ function record(status, oauthError) {
   if (store) store.responses.push({ status, oauthError });
 }
 
+// When the plugin traces a call (its request carried a traceparent, and the call's
+// store has a spans list), each provider request is recorded for the plugin to
+// turn into a span: method, URL without query or credentials, status, times in
+// milliseconds since the epoch. A bounded number per call.
+const maxSpans = 32;
+const now = () => performance.timeOrigin + performance.now();
+
+function startSpan(method, href) {
+  const store = calls.getStore();
+  if (!store?.spans || store.spans.length >= maxSpans || !href) return null;
+  let url = '';
+  try {
+    const u = new URL(href);
+    url = `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {}
+  const span = { method: String(method || 'GET').toUpperCase().slice(0, 16), url, status: 0, error: '', start: now(), end: 0 };
+  store.spans.push(span);
+  return span;
+}
+
+function endSpan(span, status, err) {
+  if (!span || span.end) return;
+  span.end = now();
+  if (status) span.status = status;
+  if (err) span.error = String(err.name || 'Error').slice(0, 64);
+}
+
 function mapURL(u) {
   if (!testHosts) return null;
   const url = new URL(u);
@@ -90,9 +117,14 @@ globalThis.fetch = async function fetchRecorded(input, init) {
   const follow = () => deadline.abort(given.reason);
   if (given?.aborted) follow();
   else given?.addEventListener('abort', follow, { once: true });
+  const span = startSpan(init?.method ?? (input instanceof Request ? input.method : 'GET'), href);
   let res, bytes;
   try {
     ({ res, bytes } = await buffered(await realFetch(target, { ...init, signal: deadline.signal })));
+    endSpan(span, res.status);
+  } catch (err) {
+    endSpan(span, 0, err);
+    throw err;
   } finally {
     clearTimeout(timer);
     given?.removeEventListener('abort', follow);
@@ -129,6 +161,11 @@ function httpsRecorded(...args) {
   } else {
     req = realHttpsRequest.apply(https, httpsAgent ? withAgent(args, httpsAgent) : args);
   }
+  const opts = typeof first === 'object' && first !== null && !(first instanceof URL) ? first : args[1];
+  const span = startSpan(req.method ?? opts?.method, href ?? (opts?.hostname || opts?.host ? `https://${opts.hostname ?? opts.host}${opts.path ?? '/'}` : ''));
+  req.on('response', (res) => endSpan(span, res.statusCode));
+  req.on('error', (err) => endSpan(span, 0, err));
+  req.on('close', () => endSpan(span, 0));
   req.setTimeout(requestTimeout, () => req.destroy(Object.assign(new Error('the provider did not answer in time'), { code: 'ETIMEDOUT' })));
   const store = calls.getStore();
   req.on('response', (res) => {

@@ -48,13 +48,17 @@ export function serve(c, sock) {
       process.stderr.write('bridge: a request is not JSON; exiting\n');
       process.exit(2);
     }
-    const store = { responses: [] };
+    // A traced call gets its provider requests back as spans (provider-http.mjs).
+    const traced = typeof msg.traceparent === 'string';
+    const store = { responses: [], spans: traced ? [] : null };
+    const spans = () => (traced ? { spans: store.spans.filter((s) => s.end) } : {});
     calls.run(store, async () => {
       try {
-        send({ id: msg.id, result: await handle(c, formKeys, msg) });
+        const result = await handle(c, formKeys, msg);
+        send({ id: msg.id, result, ...spans() });
       } catch (err) {
         const secrets = secretsOf(msg.config, msg.data, msg.session, msg.refreshToken);
-        send({ id: msg.id, error: errorAnswer(err, store.responses, secrets) });
+        send({ id: msg.id, error: errorAnswer(err, store.responses, secrets), ...spans() });
       }
     });
   };
