@@ -349,7 +349,7 @@ func TestInProcessMatchesPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(p, i) || p.UserInfo.ID != stub.UserID {
+	if !reflect.DeepEqual(&p.UserInfoResult, i) || p.UserInfo.ID != stub.UserID {
 		t.Errorf("profiles differ:\nplugin     %+v\nin-process %+v", p, i)
 	}
 
