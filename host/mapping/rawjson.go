@@ -5,15 +5,21 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 )
 
-// parseJSON decodes data, which json.Valid accepted, as decodeJSON would: objects as map[string]any, arrays as []any,
-// whole numbers that fit as int64, other numbers as float64. It is a
+// parseJSON decodes data, which json.Valid accepted, into the CEL values
+// decodeJSON's result converts to: objects as maps and arrays as lists of CEL
+// values, whole numbers that fit as ints, other numbers as doubles. It is a
 // fraction of encoding/json's cost on the small documents providers return
-// (no reflection, one allocation per value). It reports false for what it
-// leaves to encoding/json: strings with escapes or bytes that are not UTF-8,
-// and nesting deeper than maxRawDepth.
-func parseJSON(data []byte) (any, bool) {
+// (no reflection, one allocation per value), and it builds CEL's values once:
+// a map of Go values would convert a value again each time an expression
+// reads it. It reports false for what it leaves to encoding/json: strings
+// with escapes or bytes that are not UTF-8, and nesting deeper than
+// maxRawDepth.
+func parseJSON(data []byte) (ref.Val, bool) {
 	p := jsonParser{data: data}
 	v, ok := p.value(0)
 	return v, ok
@@ -37,7 +43,7 @@ func (p *jsonParser) space() {
 	}
 }
 
-func (p *jsonParser) value(depth int) (any, bool) {
+func (p *jsonParser) value(depth int) (ref.Val, bool) {
 	if depth > maxRawDepth {
 		return nil, false
 	}
@@ -48,11 +54,11 @@ func (p *jsonParser) value(depth int) (any, bool) {
 	switch c := p.data[p.i]; {
 	case c == '{':
 		p.i++
-		m := map[string]any{}
+		m := map[ref.Val]ref.Val{}
 		p.space()
 		if p.data[p.i] == '}' {
 			p.i++
-			return m, true
+			return types.NewRefValMap(types.DefaultTypeAdapter, m), true
 		}
 		for {
 			p.space()
@@ -66,21 +72,21 @@ func (p *jsonParser) value(depth int) (any, bool) {
 			if !ok {
 				return nil, false
 			}
-			m[k] = v
+			m[types.String(k)] = v
 			p.space()
 			if p.data[p.i] == '}' {
 				p.i++
-				return m, true
+				return types.NewRefValMap(types.DefaultTypeAdapter, m), true
 			}
 			p.i++ // ','
 		}
 	case c == '[':
 		p.i++
-		l := []any{}
+		l := []ref.Val{}
 		p.space()
 		if p.data[p.i] == ']' {
 			p.i++
-			return l, true
+			return types.NewRefValList(types.DefaultTypeAdapter, l), true
 		}
 		for {
 			v, ok := p.value(depth + 1)
@@ -91,21 +97,22 @@ func (p *jsonParser) value(depth int) (any, bool) {
 			p.space()
 			if p.data[p.i] == ']' {
 				p.i++
-				return l, true
+				return types.NewRefValList(types.DefaultTypeAdapter, l), true
 			}
 			p.i++ // ','
 		}
 	case c == '"':
-		return p.str()
+		s, ok := p.str()
+		return types.String(s), ok
 	case c == 't':
 		p.i += 4
-		return true, true
+		return types.True, true
 	case c == 'f':
 		p.i += 5
-		return false, true
+		return types.False, true
 	case c == 'n':
 		p.i += 4
-		return nil, true
+		return types.NullValue, true
 	default:
 		start := p.i
 		for p.i < len(p.data) {
@@ -118,10 +125,10 @@ func (p *jsonParser) value(depth int) (any, bool) {
 		}
 		s := string(p.data[start:p.i])
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return i, true
+			return types.Int(i), true
 		}
 		f, _ := strconv.ParseFloat(s, 64)
-		return f, true
+		return types.Double(f), true
 	}
 }
 

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 )
 
 // The fast path decodes every valid document as encoding/json does, or
@@ -44,13 +48,51 @@ func checkParseJSON(t *testing.T, data []byte) {
 	if err != nil {
 		t.Fatalf("%q: encoding/json: %v", data, err)
 	}
-	got, ok := parseJSON(data)
+	val, ok := parseJSON(data)
 	if !ok {
 		return // left to encoding/json
 	}
+	got := native(t, val)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\nparseJSON:     %s\nencoding/json: %s", data, show(got), show(want))
 	}
 }
 
 func show(v any) string { return fmt.Sprintf("%#v", v) }
+
+// native is the Go value of a CEL value parseJSON builds, in decodeJSON's
+// types; it fails t on any other CEL type.
+func native(t *testing.T, v ref.Val) any {
+	t.Helper()
+	switch x := v.(type) {
+	case types.String:
+		return string(x)
+	case types.Int:
+		return int64(x)
+	case types.Double:
+		return float64(x)
+	case types.Bool:
+		return bool(x)
+	case types.Null:
+		return nil
+	case traits.Mapper:
+		m := map[string]any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			ks, ok := k.(types.String)
+			if !ok {
+				t.Fatalf("a map key of type %s", k.Type().TypeName())
+			}
+			m[string(ks)] = native(t, x.Get(k))
+		}
+		return m
+	case traits.Lister:
+		l := []any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			l = append(l, native(t, it.Next()))
+		}
+		return l
+	}
+	t.Fatalf("a value of type %s", v.Type().TypeName())
+	return nil
+}

@@ -21,7 +21,7 @@ func decodeRaw(data json.RawMessage) ref.Val {
 	}
 	if json.Valid(data) {
 		if v, ok := parseJSON(data); ok {
-			return types.DefaultTypeAdapter.NativeToValue(v)
+			return v
 		}
 	}
 	v, err := decodeJSON(data)
