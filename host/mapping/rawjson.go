@@ -20,7 +20,8 @@ import (
 // with escapes or bytes that are not UTF-8, and nesting deeper than
 // maxRawDepth.
 func parseJSON(data []byte) (ref.Val, bool) {
-	p := jsonParser{data: data}
+	// The strings are slices of one copy of data: one allocation for all.
+	p := jsonParser{data: data, text: string(data)}
 	v, ok := p.value(0)
 	return v, ok
 }
@@ -29,6 +30,7 @@ const maxRawDepth = 1000
 
 type jsonParser struct {
 	data []byte
+	text string // data
 	i    int
 }
 
@@ -146,7 +148,7 @@ func (p *jsonParser) str() (string, bool) {
 				return "", false
 			}
 			p.i = j + 1
-			return string(s), true
+			return p.text[start:j], true
 		case c == '\\':
 			return "", false
 		}
