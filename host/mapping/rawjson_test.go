@@ -12,13 +12,15 @@ import (
 )
 
 // The fast path decodes every valid document as encoding/json does, or
-// leaves it to encoding/json.
+// leaves it to encoding/json; it refuses everything json.Valid refuses.
 var rawJSONSeeds = []string{
 	`{}`, `[]`, `{"id": 583231, "login": "octocat", "name": null, "orgs": [{"login": "github"}], "score": 1.5}`,
 	` { "a" : [ 1 , -0 , 1.0 , 1e2 , -12.5E-3 , 9223372036854775807 , 9223372036854775808 , true , false , null ] } `,
 	`"just a string"`, `12`, `-3.5`, `true`, `null`, `{"a": {"b": {"c": [[], {}]}}}`, `{"a": 1, "a": 2}`,
 	`{"esc": "line\nbreak \u00e9 \"q\""}`, "{\"bad\": \"\xff\"}", `[1, 2] trailing`, `{"a": }`, ``, `   `,
 	`{"é": "ü", "emoji": "😀"}`,
+	`[1,]`, `{"a":1,}`, `{"a" 1}`, `{a:1}`, `[01]`, `[1.]`, `[.5]`, `[1e]`, `[+1]`, `[-]`, `[tru]`, `nul`, `[1 2]`,
+	"[\"tab\there\"]", `{} {}`, `[1]]`, `{"a":1}}`, `[-0, 0.5e+3, 2E-2]`,
 }
 
 func TestParseJSONDecodesAsEncodingJSON(t *testing.T) {
@@ -41,14 +43,17 @@ func FuzzParseJSON(f *testing.F) {
 
 func checkParseJSON(t *testing.T, data []byte) {
 	t.Helper()
+	val, ok := parseJSON(data)
 	if !json.Valid(data) {
+		if ok {
+			t.Fatalf("%q: parseJSON accepts what is not JSON", data)
+		}
 		return
 	}
 	want, err := decodeJSON(data)
 	if err != nil {
 		t.Fatalf("%q: encoding/json: %v", data, err)
 	}
-	val, ok := parseJSON(data)
 	if !ok {
 		return // left to encoding/json
 	}
