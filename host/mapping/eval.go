@@ -97,13 +97,15 @@ func (m *Mapping) assemble(u sdk.UserInfo, eval func(*program) (ref.Val, error))
 	}
 
 	budget := MaxResultBytes
+	// The mapped fields' values, in one allocation rather than one each.
+	values := make([]string, len(m.fields))
 	for i := range m.fields {
 		p := &m.fields[i]
 		v, err := eval(p)
 		if err != nil {
 			return Result{}, err
 		}
-		s, err := profileValue(p.name, v)
+		s, err := profileValue(p.name, v, &values[i])
 		if err != nil {
 			return Result{}, err
 		}
@@ -211,9 +213,10 @@ func profileMap(u sdk.UserInfo) ref.Val {
 	return types.NewStringStringMap(types.DefaultTypeAdapter, profile)
 }
 
-// profileValue reads the value of a profile field: a string sets it; null or
-// an empty optional leaves it unset.
-func profileValue(name string, v ref.Val) (*string, error) {
+// profileValue reads the value of a profile field into slot: a string sets
+// it (and profileValue returns slot); null or an empty optional leaves it
+// unset (nil).
+func profileValue(name string, v ref.Val, slot *string) (*string, error) {
 	if o, ok := v.(*types.Optional); ok {
 		if !o.HasValue() {
 			return nil, nil
@@ -222,8 +225,8 @@ func profileValue(name string, v ref.Val) (*string, error) {
 	}
 	switch s := v.(type) {
 	case types.String:
-		str := string(s)
-		return &str, nil
+		*slot = string(s)
+		return slot, nil
 	case types.Null:
 		return nil, nil
 	}

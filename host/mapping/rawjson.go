@@ -5,24 +5,37 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 )
 
-// parseJSON decodes data, which json.Valid accepted, as decodeJSON would: objects as map[string]any, arrays as []any,
-// whole numbers that fit as int64, other numbers as float64. It is a
-// fraction of encoding/json's cost on the small documents providers return
-// (no reflection, one allocation per value). It reports false for what it
-// leaves to encoding/json: strings with escapes or bytes that are not UTF-8,
-// and nesting deeper than maxRawDepth.
-func parseJSON(data []byte) (any, bool) {
-	p := jsonParser{data: data}
+// parseJSON decodes data into the CEL values decodeJSON's result converts
+// to: objects as maps and arrays as lists of CEL values, whole numbers that
+// fit as ints, other numbers as doubles. It is a fraction of encoding/json's
+// cost on the small documents providers return (no reflection, one
+// allocation per value, and one pass: it checks the grammar as it goes
+// rather than after json.Valid's own pass), and it builds CEL's values once:
+// a map of Go values would convert a value again each time an expression
+// reads it. It reports false for what it leaves to encoding/json: anything
+// that is not one valid JSON document, strings with escapes or bytes that
+// are not UTF-8, and nesting deeper than maxRawDepth.
+func parseJSON(data []byte) (ref.Val, bool) {
+	// The strings are slices of one copy of data: one allocation for all.
+	p := jsonParser{data: data, text: string(data)}
 	v, ok := p.value(0)
-	return v, ok
+	if !ok {
+		return nil, false
+	}
+	p.space()
+	return v, p.i == len(p.data) // nothing may follow the document
 }
 
 const maxRawDepth = 1000
 
 type jsonParser struct {
 	data []byte
+	text string // data
 	i    int
 }
 
@@ -37,7 +50,26 @@ func (p *jsonParser) space() {
 	}
 }
 
-func (p *jsonParser) value(depth int) (any, bool) {
+// next skips space and reports whether the next byte is c, consuming it if so.
+func (p *jsonParser) next(c byte) bool {
+	p.space()
+	if p.i < len(p.data) && p.data[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// literal consumes word if data continues with it.
+func (p *jsonParser) literal(word string) bool {
+	if len(p.data)-p.i >= len(word) && p.text[p.i:p.i+len(word)] == word {
+		p.i += len(word)
+		return true
+	}
+	return false
+}
+
+func (p *jsonParser) value(depth int) (ref.Val, bool) {
 	if depth > maxRawDepth {
 		return nil, false
 	}
@@ -48,39 +80,33 @@ func (p *jsonParser) value(depth int) (any, bool) {
 	switch c := p.data[p.i]; {
 	case c == '{':
 		p.i++
-		m := map[string]any{}
-		p.space()
-		if p.data[p.i] == '}' {
-			p.i++
-			return m, true
+		m := map[ref.Val]ref.Val{}
+		if p.next('}') {
+			return types.NewRefValMap(types.DefaultTypeAdapter, m), true
 		}
 		for {
 			p.space()
 			k, ok := p.str()
-			if !ok {
+			if !ok || !p.next(':') {
 				return nil, false
 			}
-			p.space()
-			p.i++ // ':'
 			v, ok := p.value(depth + 1)
 			if !ok {
 				return nil, false
 			}
-			m[k] = v
-			p.space()
-			if p.data[p.i] == '}' {
-				p.i++
-				return m, true
+			m[types.String(k)] = v
+			if p.next('}') {
+				return types.NewRefValMap(types.DefaultTypeAdapter, m), true
 			}
-			p.i++ // ','
+			if !p.next(',') {
+				return nil, false
+			}
 		}
 	case c == '[':
 		p.i++
-		l := []any{}
-		p.space()
-		if p.data[p.i] == ']' {
-			p.i++
-			return l, true
+		l := []ref.Val{}
+		if p.next(']') {
+			return types.NewRefValList(types.DefaultTypeAdapter, l), true
 		}
 		for {
 			v, ok := p.value(depth + 1)
@@ -88,44 +114,77 @@ func (p *jsonParser) value(depth int) (any, bool) {
 				return nil, false
 			}
 			l = append(l, v)
-			p.space()
-			if p.data[p.i] == ']' {
-				p.i++
-				return l, true
+			if p.next(']') {
+				return types.NewRefValList(types.DefaultTypeAdapter, l), true
 			}
-			p.i++ // ','
+			if !p.next(',') {
+				return nil, false
+			}
 		}
 	case c == '"':
-		return p.str()
+		s, ok := p.str()
+		return types.String(s), ok
 	case c == 't':
-		p.i += 4
-		return true, true
+		return types.True, p.literal("true")
 	case c == 'f':
-		p.i += 5
-		return false, true
+		return types.False, p.literal("false")
 	case c == 'n':
-		p.i += 4
-		return nil, true
+		return types.NullValue, p.literal("null")
 	default:
 		start := p.i
-		for p.i < len(p.data) {
-			switch p.data[p.i] {
-			case '-', '+', '.', 'e', 'E', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-				p.i++
-				continue
-			}
-			break
+		if !p.number() {
+			return nil, false
 		}
-		s := string(p.data[start:p.i])
+		s := p.text[start:p.i]
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return i, true
+			return types.Int(i), true
 		}
 		f, _ := strconv.ParseFloat(s, 64)
-		return f, true
+		return types.Double(f), true
 	}
 }
 
-// str reads a string without escapes, all of it valid UTF-8.
+// number consumes a number as JSON writes it:
+// -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+func (p *jsonParser) number() bool {
+	if p.i < len(p.data) && p.data[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i < len(p.data) && p.data[p.i] == '0':
+		p.i++
+	case !p.digits():
+		return false
+	}
+	if p.i < len(p.data) && p.data[p.i] == '.' {
+		p.i++
+		if !p.digits() {
+			return false
+		}
+	}
+	if p.i < len(p.data) && (p.data[p.i] == 'e' || p.data[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.data) && (p.data[p.i] == '+' || p.data[p.i] == '-') {
+			p.i++
+		}
+		if !p.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits consumes one digit or more.
+func (p *jsonParser) digits() bool {
+	start := p.i
+	for p.i < len(p.data) && p.data[p.i] >= '0' && p.data[p.i] <= '9' {
+		p.i++
+	}
+	return p.i > start
+}
+
+// str reads a string without escapes or control characters, all of it valid
+// UTF-8.
 func (p *jsonParser) str() (string, bool) {
 	if p.i >= len(p.data) || p.data[p.i] != '"' {
 		return "", false
@@ -134,13 +193,12 @@ func (p *jsonParser) str() (string, bool) {
 	for j := start; j < len(p.data); j++ {
 		switch c := p.data[j]; {
 		case c == '"':
-			s := p.data[start:j]
-			if !utf8.Valid(s) {
+			if !utf8.Valid(p.data[start:j]) {
 				return "", false
 			}
 			p.i = j + 1
-			return string(s), true
-		case c == '\\':
+			return p.text[start:j], true
+		case c == '\\', c < 0x20:
 			return "", false
 		}
 	}

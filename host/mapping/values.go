@@ -19,10 +19,8 @@ func decodeRaw(data json.RawMessage) ref.Val {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return types.DefaultTypeAdapter.NativeToValue(map[string]any{})
 	}
-	if json.Valid(data) {
-		if v, ok := parseJSON(data); ok {
-			return types.DefaultTypeAdapter.NativeToValue(v)
-		}
+	if v, ok := parseJSON(data); ok {
+		return v
 	}
 	v, err := decodeJSON(data)
 	if err != nil {

@@ -44,6 +44,11 @@ func TestMain(m *testing.M) {
 // (u1 for a refresh): expires_in 3600 for client "fresh", 5 (inside the
 // vault's refresh margin) for "stale".
 func instantProvider(tb testing.TB) *httptest.Server {
+	return instantProviderOf(tb, func(user string) string { return fmt.Sprintf(`{"id":%q,"name":"User"}`, user) })
+}
+
+// instantProviderOf is instantProvider answering user-info with profile(user).
+func instantProviderOf(tb testing.TB, profile func(user string) string) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
@@ -64,7 +69,7 @@ func instantProvider(tb testing.TB) *httptest.Server {
 				http.Error(w, `{"error":"invalid_token"}`, http.StatusUnauthorized)
 				return
 			}
-			fmt.Fprintf(w, `{"id":%q,"name":"User"}`, user[1])
+			fmt.Fprint(w, profile(user[1]))
 		default:
 			http.NotFound(w, r)
 		}
