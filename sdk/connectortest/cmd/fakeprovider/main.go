@@ -70,6 +70,10 @@ func run(args []string, out io.Writer) error {
 	}
 	defer prov.Close()
 
+	// Ctrl-C is caught before anything is printed: whoever reads the endpoints
+	// may stop the command at once, and it must still exit cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fmt.Fprintf(out, "fake provider at %s\n", prov.URL)
 	fmt.Fprintf(out, "authorizationEndpoint: %s\n", prov.AuthorizationEndpoint())
 	fmt.Fprintf(out, "tokenEndpoint: %s\n", prov.TokenEndpoint())
@@ -79,8 +83,6 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "user: %s\n", prov.Profile())
 	fmt.Fprintln(out, "every authorization request is approved at once, as this user; Ctrl-C stops")
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	return nil
 }
