@@ -24,48 +24,51 @@ const purgeInterval = 5 * time.Minute
 // openStore opens the configured store, applying pending migrations, with a
 // deadline on every call; nil when the store is off.
 func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
-	if !cfg.Store.Enabled() {
-		return nil, nil
-	}
-	octx, cancel := context.WithTimeout(ctx, cfg.Store.Timeout+30*time.Second)
-	defer cancel()
-	raw, err := store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, ConnectTimeout: cfg.Store.Timeout})
-	if err != nil {
-		return nil, err
-	}
-	var observe store.Observer
-	if m != nil {
-		observe = m.ObserveStore
-	}
-	// A vault refresh holds its record's lock across the call to the plugin.
-	return store.Timed(raw, cfg.Store.Timeout, cfg.Store.Timeout+cfg.CallTimeout, observe), nil
+	_, timed, err := openTimedStore(ctx, cfg, m)
+	return timed, err
 }
 
 // openServeStore is openStore for idplug serve: with SQLite, which one process
 // uses, consumed flows are kept in memory and saved at a graceful stop
 // (store.KeepFlowsInMemory), so a sign-in writes nothing to disk.
 func openServeStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
-	if !cfg.Store.Enabled() {
-		return nil, nil
+	raw, timed, err := openTimedStore(ctx, cfg, m)
+	if raw == nil || err != nil {
+		return timed, err
 	}
-	octx, cancel := context.WithTimeout(ctx, cfg.Store.Timeout+30*time.Second)
+	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout(cfg))
 	defer cancel()
-	raw, err := store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, ConnectTimeout: cfg.Store.Timeout})
-	if err != nil {
-		return nil, err
-	}
-	var observe store.Observer
-	if m != nil {
-		observe = m.ObserveStore
-	}
-	timed := store.Timed(raw, cfg.Store.Timeout, cfg.Store.Timeout+cfg.CallTimeout, observe)
-	st, err := store.KeepFlowsInMemory(octx, raw, timed, cfg.Store.Timeout+30*time.Second)
+	st, err := store.KeepFlowsInMemory(octx, raw, timed, storeOpenTimeout(cfg))
 	if err != nil {
 		_ = raw.Close()
 		return nil, err
 	}
 	return st, nil
 }
+
+// openTimedStore opens the store and wraps it with the deadlines (and the
+// metrics); it returns the store underneath too, for what needs it bare.
+// Both are nil when the store is off.
+func openTimedStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (raw, timed store.Store, err error) {
+	if !cfg.Store.Enabled() {
+		return nil, nil, nil
+	}
+	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout(cfg))
+	defer cancel()
+	raw, err = store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, ConnectTimeout: cfg.Store.Timeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	var observe store.Observer
+	if m != nil {
+		observe = m.ObserveStore
+	}
+	// A vault refresh holds its record's lock across the call to the plugin.
+	return raw, store.Timed(raw, cfg.Store.Timeout, cfg.Store.Timeout+cfg.CallTimeout, observe), nil
+}
+
+// storeOpenTimeout bounds opening the store: migrations may take a while.
+func storeOpenTimeout(cfg *config.Config) time.Duration { return cfg.Store.Timeout + 30*time.Second }
 
 // startPurge deletes expired rows in the background until ctx ends.
 func startPurge(ctx context.Context, s store.Store, log hclog.Logger) {
