@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/idplug/idplug/bench/internal/stub"
 	"github.com/idplug/idplug/bench/internal/suite"
@@ -66,7 +67,7 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 	} else {
 		return e, fmt.Errorf("idplug serve runs %d plugin processes, want 1", len(pids))
 	}
-	e.v1 = &suite.V1{URL: s.URL, Key: s.APIKey, Client: suite.NewHTTPClient()}
+	e.v1 = newV1(o, s)
 
 	// idplug serve as an operator runs it: the default store, SQLite.
 	defDir := filepath.Join(tmp, "serve-default")
@@ -74,7 +75,7 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 		return e, err
 	}
 	sd, err := suite.StartServeWithStore(o.idplug, filepath.Join(defDir, "plugins"), defDir, o.logLevel, "",
-		[]map[string]any{{"id": "bench", "plugin": "oauth2", "config": cfg}})
+		[]map[string]any{{"id": "bench", "plugin": "oauth2", "config": cfg}}, o.serveExtra)
 	if err != nil {
 		return e, err
 	}
@@ -84,7 +85,7 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 	} else {
 		return e, fmt.Errorf("idplug serve (default store) runs %d plugin processes, want 1", len(pids))
 	}
-	e.v1Default = &suite.V1{URL: sd.URL, Key: sd.APIKey, Client: suite.NewHTTPClient()}
+	e.v1Default = newV1(o, sd)
 	for range flowsPerCase {
 		f, err := e.v1.Authorize(ctx, "bench")
 		if err != nil {
@@ -142,6 +143,11 @@ func setup(o options, tmp string, st *stubProc) (*env, error) {
 
 // close stops what setup started.
 func (e *env) close() {
+	for _, v := range []*suite.V1{e.v1, e.v1Default} {
+		if v != nil && v.Lean != nil {
+			v.Lean.Close()
+		}
+	}
 	if e.bridge != nil {
 		e.bridge.close()
 	}
@@ -157,4 +163,14 @@ func (e *env) close() {
 	if e.serveDefault != nil {
 		e.serveDefault.Stop()
 	}
+}
+
+// newV1 is the load generator's /v1 client of s: the lean one unless -client
+// nethttp asks for net/http's.
+func newV1(o options, s *suite.Serve) *suite.V1 {
+	v := &suite.V1{URL: s.URL, Key: s.APIKey, Client: suite.NewHTTPClient()}
+	if o.client == "lean" {
+		v.Lean = &suite.LeanClient{Addr: strings.TrimPrefix(s.URL, "http://")}
+	}
+	return v
 }

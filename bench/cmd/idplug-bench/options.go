@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +32,9 @@ type options struct {
 	goCount      int
 	profileDir   string
 	logLevel     string
+	client       string
+	cases        map[string]bool // nil: every sign-in case
+	serveExtra   map[string]any
 	quick        bool
 	parts        map[string]bool
 }
@@ -55,9 +59,23 @@ func parseOptions() (options, error) {
 	flag.IntVar(&o.goCount, "count", 5, "how many times the Go benchmarks run, interleaved; the median is reported")
 	flag.StringVar(&o.profileDir, "profile", "", "instead of the suite, profile the sign-in at concurrency 16 (perf and pprof) into this folder")
 	flag.StringVar(&o.logLevel, "serve-log-level", "info", "log_level of the idplug serve under test (info, the default, logs every request)")
+	flag.StringVar(&o.client, "client", "lean", "the load generator's /v1 client: lean (one kept connection per caller, in the caller's goroutine) or nethttp (net/http's client)")
+	cases := flag.String("cases", "", "only these sign-in cases, comma-separated (v1, full, fulloff, logtofull, ...; default: all), for an A/B of one lever")
+	extra := flag.String("serve-extra", "", `top-level settings (JSON) merged into the config of the default-store idplug serve (the "full" case), e.g. '{"sandbox":{"egress":"open"}}'`)
 	flag.BoolVar(&o.quick, "quick", false, "a short run that only checks that every case works")
 	parts := flag.String("parts", "go,signin,openid,rss", "the parts to run: go (the Go benchmarks), signin, openid (idplug and Ory Hydra as OpenID Providers), rss")
 	flag.Parse()
+	if *cases != "" {
+		o.cases = map[string]bool{}
+		for _, c := range strings.Split(*cases, ",") {
+			o.cases[strings.TrimSpace(c)] = true
+		}
+	}
+	if *extra != "" {
+		if err := json.Unmarshal([]byte(*extra), &o.serveExtra); err != nil {
+			return o, fmt.Errorf("-serve-extra: %w", err)
+		}
+	}
 	o.parts = map[string]bool{}
 	for _, p := range strings.Split(*parts, ",") {
 		o.parts[strings.TrimSpace(p)] = true
@@ -110,9 +128,15 @@ func (o *options) defaults() error {
 			return fmt.Errorf("%v (scripts/bench builds Ory Hydra from bench/hydra, or pass -hydra)", err)
 		}
 	}
+	if o.client != "lean" && o.client != "nethttp" {
+		return fmt.Errorf("-client %q: want lean or nethttp", o.client)
+	}
 	if o.quick {
 		o.duration, o.rounds, o.warmup, o.authURLDur = 400*time.Millisecond, 1, 100*time.Millisecond, 300*time.Millisecond
 		o.goBenchDur, o.goCount = "200ms", 1
 	}
 	return nil
 }
+
+// wants tells whether the sign-in case key is measured.
+func (o options) wants(key string) bool { return o.cases == nil || o.cases[key] }

@@ -120,6 +120,9 @@ func run(o options) error {
 			// right after the same neighbour (Node's, say, still winding down).
 			for k := range signInCases {
 				c := signInCases[(k+round)%len(signInCases)]
+				if !o.wants(c.key) {
+					continue
+				}
 				if round == 0 && o.warmup > 0 {
 					if _, _, err := e.measure(c, conc, o.warmup); err != nil {
 						return err

@@ -38,12 +38,13 @@ type Serve struct {
 // loopback port, logging at logLevel (info, the default, writes one line per
 // request). It returns once idplug answers /readyz; its log is read and dropped.
 func StartServe(bin, pluginDir, workDir, logLevel string, connectors []map[string]any) (*Serve, error) {
-	return StartServeWithStore(bin, pluginDir, workDir, logLevel, "off", connectors)
+	return StartServeWithStore(bin, pluginDir, workDir, logLevel, "off", connectors, nil)
 }
 
 // StartServeWithStore is StartServe with the store at storeURL: "off", or empty
-// for the default (SQLite in workDir), as an operator's configuration has it.
-func StartServeWithStore(bin, pluginDir, workDir, logLevel, storeURL string, connectors []map[string]any) (*Serve, error) {
+// for the default (SQLite in workDir), as an operator's configuration has it, and
+// extra top-level settings (replacing the benchmark's own of the same name).
+func StartServeWithStore(bin, pluginDir, workDir, logLevel, storeURL string, connectors []map[string]any, extra map[string]any) (*Serve, error) {
 	// A free port, found by listening on port 0 (at every log level, so idplug's
 	// "listening" line cannot be relied on).
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,6 +68,9 @@ func StartServeWithStore(bin, pluginDir, workDir, logLevel, storeURL string, con
 		// the same host calls, which single-use flows would refuse. The store's share of
 		// a sign-in is measured with fresh flows by host/server's BenchmarkSignIn.
 		"connectors": connectors,
+	}
+	for k, v := range extra {
+		settings[k] = v
 	}
 	if storeURL != "" {
 		settings["store"] = map[string]string{"url": storeURL}
@@ -159,6 +163,8 @@ type V1 struct {
 	URL    string
 	Key    string // the API key, sent as a bearer token
 	Client *http.Client
+	// Lean, when set, carries the requests instead of Client (see LeanClient).
+	Lean *LeanClient
 }
 
 // Flow is a started sign-in: what the app keeps until the callback.
@@ -198,6 +204,16 @@ func (v *V1) post(ctx context.Context, path string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
+	}
+	if v.Lean != nil {
+		status, data, err := v.Lean.Post(ctx, path, v.Key, b)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("POST %s: HTTP %d: %s", path, status, data)
+		}
+		return json.Unmarshal(data, out)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.URL+path, bytes.NewReader(b))
 	if err != nil {
