@@ -17,7 +17,7 @@ import (
 //
 // A connector that implements it must return from AuthorizationURI exactly what
 // Build returns for the same template (the simplest way: AuthorizationURI calls
-// Build; test it with a fixed random source, as the bundled plugins do).
+// Build; test it with connectortest.CheckAuthorizationTemplate).
 type AuthorizationTemplater[C any] interface {
 	// AuthorizationTemplate returns the template of cfg's authorization URLs, or
 	// nil when a template cannot express them (the host then calls AuthorizationURI).

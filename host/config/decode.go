@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -105,13 +106,47 @@ var hostPortRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\
 // pluginHosts decodes a mapping of plugin name (or prefix ending in "*") to a
 // list of hosts; nil when key is absent, an empty list kept as one.
 func (d *decoder) pluginHosts(sfs walk.Fields, key string) map[string][]string {
+	return d.pluginLists(sfs, key, "hosts", "{github: [api.github.com]}", func(it walk.Item) (string, bool) {
+		m := hostPortRE.FindStringSubmatch(it.Value)
+		if m == nil || (m[4] != "" && len(m[4]) == 5 && m[4] > "65535") {
+			d.ps.Add(it.At.Path, it.At.Pos, "%q is not a host or host:port, like api.github.com or api.github.com:443", it.Value)
+			return "", false
+		}
+		return strings.ToLower(it.Value), true
+	})
+}
+
+// pluginPaths decodes a mapping of plugin name (or name prefix ending in "*") to a
+// list of paths, relative ones taken from baseDir; nil when key is absent.
+func (d *decoder) pluginPaths(sfs walk.Fields, key, baseDir, example string) map[string][]string {
+	out := d.pluginLists(sfs, key, "paths", example, func(it walk.Item) (string, bool) {
+		if it.Value == "" {
+			d.ps.Add(it.At.Path, it.At.Pos, "must be a path")
+			return "", false
+		}
+		p := it.Value
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(baseDir, p)
+		}
+		return filepath.Clean(p), true
+	})
+	// A plugin with no path grants nothing: leave it out.
+	maps.DeleteFunc(out, func(_ string, paths []string) bool { return len(paths) == 0 })
+	return out
+}
+
+// pluginLists decodes a mapping of plugin name (or name prefix ending in "*") to
+// a list of what (like example), each item through item, which reports a bad one
+// and returns false to leave it out; nil when key is absent. Every plugin named
+// has an entry, an empty list when none of its items is kept.
+func (d *decoder) pluginLists(sfs walk.Fields, key, what, example string, item func(walk.Item) (string, bool)) map[string][]string {
 	re, ok, rat := sfs.At(key)
 	if !ok {
 		return nil
 	}
 	rv := walk.Deref(re.Value)
 	if rv.Kind != yaml.MappingNode {
-		d.ps.Add(rat.Path, rat.Pos, "must be a mapping of plugin name to a list of hosts, like {github: [api.github.com]}")
+		d.ps.Add(rat.Path, rat.Pos, "must be a mapping of plugin name to a list of %s, like %s", what, example)
 		return nil
 	}
 	rfs := d.NewFields(rat.Path, walk.PosOf(rv))
@@ -126,49 +161,9 @@ func (d *decoder) pluginHosts(sfs walk.Fields, key string) map[string][]string {
 		items, _, _ := rfs.List(pe.Key)
 		out[pe.Key] = []string{}
 		for _, it := range items {
-			m := hostPortRE.FindStringSubmatch(it.Value)
-			if m == nil || (m[4] != "" && len(m[4]) == 5 && m[4] > "65535") {
-				d.ps.Add(it.At.Path, it.At.Pos, "%q is not a host or host:port, like api.github.com or api.github.com:443", it.Value)
-				continue
+			if v, ok := item(it); ok {
+				out[pe.Key] = append(out[pe.Key], v)
 			}
-			out[pe.Key] = append(out[pe.Key], strings.ToLower(it.Value))
-		}
-	}
-	return out
-}
-
-// pluginPaths decodes a mapping of plugin name (or name prefix ending in "*") to a
-// list of paths, relative ones taken from baseDir; nil when key is absent.
-func (d *decoder) pluginPaths(sfs walk.Fields, key, baseDir, example string) map[string][]string {
-	re, ok, rat := sfs.At(key)
-	if !ok {
-		return nil
-	}
-	rv := walk.Deref(re.Value)
-	if rv.Kind != yaml.MappingNode {
-		d.ps.Add(rat.Path, rat.Pos, "must be a mapping of plugin name to a list of paths, like %s", example)
-		return nil
-	}
-	rfs := d.NewFields(rat.Path, walk.PosOf(rv))
-	out := map[string][]string{}
-	for _, pe := range d.Entries(rv, rat.Path, walk.PosOf(rv)) {
-		if !pluginKeyRE.MatchString(pe.Key) {
-			d.ps.Add(pe.Path, pe.KeyPos, "%q is not a plugin name (the file name after idplug-connector-) "+
-				"or a name prefix ending in a single * (like logto-*)", pe.Key)
-			continue
-		}
-		rfs.Set(pe)
-		items, _, _ := rfs.List(pe.Key)
-		for _, it := range items {
-			if it.Value == "" {
-				d.ps.Add(it.At.Path, it.At.Pos, "must be a path")
-				continue
-			}
-			p := it.Value
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(baseDir, p)
-			}
-			out[pe.Key] = append(out[pe.Key], filepath.Clean(p))
 		}
 	}
 	return out

@@ -162,3 +162,34 @@ func TestSandboxEgressSettings(t *testing.T) {
 		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
+
+// The sandbox's per-plugin lists: a value that is no mapping is named with an
+// example of its kind, and a plugin whose path list keeps nothing is left out
+// (an empty host list is kept: it narrows egress to nothing).
+func TestSandboxPluginListsShape(t *testing.T) {
+	got := problemsOf(t, withMinimal(
+		"sandbox:",
+		"  read: [/x]",
+		"  exec: /x",
+		"  egress_allow: api.github.com",
+	), nil)
+	want := []string{
+		`4 sandbox.read: must be a mapping of plugin name to a list of paths, like {oauth2: [/opt/bridge]}`,
+		`5 sandbox.exec: must be a mapping of plugin name to a list of paths, like {"bridge-*": [/opt/bridge/bin/node]}`,
+		`6 sandbox.egress_allow: must be a mapping of plugin name to a list of hosts, like {github: [api.github.com]}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	cfg := mustParse(t, withMinimal(
+		"sandbox:",
+		"  read: {oauth2: [], logto-*: [/opt/shared]}",
+		"  egress_allow: {github: []}",
+	), nil)
+	if _, ok := cfg.Sandbox.Read["oauth2"]; ok || len(cfg.Sandbox.Read) != 1 {
+		t.Errorf("read = %#v, want only logto-*", cfg.Sandbox.Read)
+	}
+	if l, ok := cfg.Sandbox.EgressAllow["github"]; !ok || l == nil || len(l) != 0 {
+		t.Errorf("egress_allow = %#v, want github with an empty list", cfg.Sandbox.EgressAllow)
+	}
+}

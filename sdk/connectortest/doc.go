@@ -55,6 +55,10 @@
 //     confidential value of the configuration, the authorization code, or a code or
 //     token the provider issued.
 //
+// A connector that declares authorization templates (sdk.AuthorizationTemplater)
+// checks with CheckAuthorizationTemplate that the host, building from the
+// template, builds the URL and session its AuthorizationURI returns.
+//
 // Checks report through T, which *testing.T satisfies; a test double that records
 // failures satisfies it too, which is how this package's own tests prove that each
 // check catches the defect it is for.

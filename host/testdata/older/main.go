@@ -5,33 +5,14 @@ package main
 
 import (
 	"context"
-	"errors"
 
-	plugin "github.com/hashicorp/go-plugin"
-	"github.com/idplug/idplug/internal/wire"
+	"github.com/idplug/idplug/internal/plugintest/rawplugin"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
 )
 
 func main() {
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: wire.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{
-			wire.ProtocolVersion: {wire.PluginName: grpcPlugin{}},
-		},
-		GRPCServer: plugin.DefaultGRPCServer,
-	})
-}
-
-type grpcPlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	connectorv1.RegisterConnectorServiceServer(s, server{})
-	return nil
-}
-
-func (grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("the plugin side only")
+	rawplugin.Serve(func(s *grpc.Server) { connectorv1.RegisterConnectorServiceServer(s, server{}) })
 }
 
 // server answers the calls a sign-in needs; the embedded type answers UNIMPLEMENTED

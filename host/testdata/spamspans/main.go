@@ -18,8 +18,7 @@ import (
 	"sync"
 	"time"
 
-	plugin "github.com/hashicorp/go-plugin"
-	"github.com/idplug/idplug/internal/wire"
+	"github.com/idplug/idplug/internal/plugintest/rawplugin"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -32,26 +31,10 @@ import (
 
 func main() {
 	s := &server{traced: make(chan [2][]byte, 1), finished: make(chan struct{})}
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  wire.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{wire.ProtocolVersion: {wire.PluginName: grpcPlugin{s: s}}},
-		GRPCServer:       plugin.DefaultGRPCServer,
+	rawplugin.Serve(func(g *grpc.Server) {
+		connectorv1.RegisterConnectorServiceServer(g, s)
+		connectorv1.RegisterTraceServiceServer(g, s)
 	})
-}
-
-type grpcPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	s *server
-}
-
-func (p grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	connectorv1.RegisterConnectorServiceServer(s, p.s)
-	connectorv1.RegisterTraceServiceServer(s, p.s)
-	return nil
-}
-
-func (grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("the plugin side only")
 }
 
 type server struct {
