@@ -22,9 +22,12 @@ import (
 )
 
 // Bounds of what waits for the host: past them spans are dropped, never held.
+// A batch of 64 spans is some 20 KiB, inside gRPC's 32 KiB receive buffers:
+// one of 256 took a 1 MiB buffer of the host for each message (BENCHMARKS.md,
+// "Tracing").
 const (
-	queuedBatches = 64
-	batchSpans    = 256
+	queuedBatches = 256
+	batchSpans    = 64
 	batchTimeout  = 200 * time.Millisecond
 )
 
