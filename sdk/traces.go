@@ -69,8 +69,7 @@ func (s sampledCalls) HandleConn(ctx context.Context, st stats.ConnStats) {
 // sampledParent reads the sampled flag of the call's W3C traceparent
 // ("00-<trace>-<span>-<flags>"), without parsing the rest: otelgrpc does that.
 func sampledParent(ctx context.Context) bool {
-	md, _ := metadata.FromIncomingContext(ctx)
-	v := md.Get("traceparent")
+	v := metadata.ValueFromIncomingContext(ctx, "traceparent") // not FromIncomingContext: it copies every header
 	if len(v) != 1 || len(v[0]) < 2 {
 		return false
 	}
