@@ -33,12 +33,20 @@ func traceServerOptions(rec *traces.Recorder) []grpc.ServerOption {
 	if rec == nil {
 		return nil
 	}
-	return []grpc.ServerOption{grpc.StatsHandler(sampledCalls{otelgrpc.NewServerHandler(
-		otelgrpc.WithTracerProvider(rec.Provider),
-		otelgrpc.WithPropagators(propagation.TraceContext{}),
-		otelgrpc.WithFilter(notTraceService),
-	)})}
+	return []grpc.ServerOption{
+		// A traced call runs deeper than an untraced one; on a goroutine of its
+		// own (gRPC's default) it grows its stack afresh every time. Workers keep
+		// theirs (BENCHMARKS.md, "Tracing").
+		grpc.NumStreamWorkers(streamWorkers),
+		grpc.StatsHandler(sampledCalls{otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(rec.Provider),
+			otelgrpc.WithPropagators(propagation.TraceContext{}),
+			otelgrpc.WithFilter(notTraceService),
+		)})}
 }
+
+// streamWorkers serve a traced plugin's calls; more at once get goroutines of their own.
+const streamWorkers = 16
 
 // sampledCalls hands otelgrpc only the calls whose traceparent says sampled: it
 // would record nothing for the others, yet build attributes and metrics for each.
@@ -69,8 +77,7 @@ func (s sampledCalls) HandleConn(ctx context.Context, st stats.ConnStats) {
 // sampledParent reads the sampled flag of the call's W3C traceparent
 // ("00-<trace>-<span>-<flags>"), without parsing the rest: otelgrpc does that.
 func sampledParent(ctx context.Context) bool {
-	md, _ := metadata.FromIncomingContext(ctx)
-	v := md.Get("traceparent")
+	v := metadata.ValueFromIncomingContext(ctx, "traceparent") // not FromIncomingContext: it copies every header
 	if len(v) != 1 || len(v[0]) < 2 {
 		return false
 	}

@@ -74,11 +74,13 @@ func Finish(ctx context.Context, httpMethod, route string, status int) {
 	if !span.IsRecording() {
 		return
 	}
+	// One call: each grows the span's attributes.
 	if route != "" {
 		span.SetName(method(httpMethod) + " " + route)
-		span.SetAttributes(semconv.HTTPRoute(route))
+		span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+	} else {
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 	}
-	span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 	if status >= 500 { // a 4xx is the caller's error, not the server's
 		span.SetStatus(codes.Error, "")
 	}

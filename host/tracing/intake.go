@@ -1,23 +1,25 @@
 package tracing
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/idplug/idplug/internal/otlpwire"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/trace"
-	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // What a plugin may hand over. A plugin is third-party code: whatever it sends is
 // checked against these before anything of it leaves the host, and a batch over
-// them is refused whole. The rate is per plugin.
+// them is refused whole. The budget is per plugin: spanBurst at most, refilled
+// by spansPerSecond and by spansPerCall for each traced call the host made to
+// the plugin, so that a plugin under load may send the spans of its calls and
+// one without calls no more than the rate.
 const (
 	MaxBatchBytes   = 1 << 20
 	maxBatchSpans   = 512
@@ -28,6 +30,7 @@ const (
 	maxLinks        = 8
 	maxSpanDuration = time.Hour
 	spansPerSecond  = 1000
+	spansPerCall    = 64
 	spanBurst       = 4000
 	// A plugin's spans must belong to a trace the host handed to it: the last
 	// expectedTraces trace ids sent to the plugin, for expectedTTL.
@@ -35,12 +38,15 @@ const (
 	expectedTTL    = 10 * time.Minute
 )
 
+// clock is time.Now, but for tests of the budget.
+var clock = time.Now
+
 // PluginSpans takes one plugin's spans in: it knows which traces the host sent
 // the plugin, refuses spans of any other trace, and bounds how many it takes.
 type PluginSpans struct {
 	t        *Tracing
 	name     string
-	resource *resourcepb.Resource
+	resource []byte // field 1 of the ResourceSpans of every batch passed on
 
 	mu       sync.Mutex
 	expected map[trace.TraceID]time.Time
@@ -57,12 +63,10 @@ func (t *Tracing) Plugin(name string) *PluginSpans {
 		return nil
 	}
 	// The plugin says nothing about who it is: the host names it.
-	res := &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
-		{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "idplug-connector-" + name}}},
-		{Key: "idplug.plugin", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: name}}},
-	}}
+	res := otlpwire.AppendResource(nil, resource.NewSchemaless(
+		attribute.String("service.name", "idplug-connector-"+name), attribute.String("idplug.plugin", name)))
 	return &PluginSpans{t: t, name: name, resource: res, expected: map[trace.TraceID]time.Time{},
-		tokens: spanBurst, refilled: time.Now()}
+		tokens: spanBurst, refilled: clock()}
 }
 
 // Expect records that a call of trace id went to the plugin.
@@ -81,11 +85,19 @@ func (p *PluginSpans) Expect(id trace.TraceID) {
 		p.ring = append(p.ring, id)
 	}
 	p.expected[id] = now
+	p.tokens = min(p.tokens+spansPerCall, spanBurst)
 }
 
 // Accept checks one batch the plugin sent (a serialized OTLP export request) and
 // queues what passes for export. It returns how many spans went on and how many
 // were refused, and why a batch was refused whole.
+//
+// The batch is read in its wire form, never decoded into messages: a span that
+// passes is copied as its bytes (less any field unknown here), under the
+// resource the host gives the plugin and the scope's name and version alone.
+// What the plugin says of its resource, and its scopes' attributes, are
+// dropped. Decoding every batch and marshalling it again cost the host more
+// than its own spans (BENCHMARKS.md, "Tracing").
 func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 	if p == nil {
 		return 0, 0, nil
@@ -93,141 +105,462 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 	if len(batch) > MaxBatchBytes {
 		return 0, 0, p.refuse(0, fmt.Errorf("a span batch of %d bytes is over the limit of %d", len(batch), MaxBatchBytes))
 	}
-	var req collectorpb.ExportTraceServiceRequest
-	if err := proto.Unmarshal(batch, &req); err != nil {
+	out := make([]byte, 0, len(p.resource)+len(batch)+64)
+	out = append(out, p.resource...)
+	w := walk{p: p, now: clock()}
+	out, err = w.request(out, batch)
+	if err != nil {
 		return 0, 0, p.refuse(0, fmt.Errorf("a span batch is not an OTLP export request: %w", err))
 	}
-	total := 0
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			total += len(ss.GetSpans())
-		}
-	}
+	total := w.kept + w.refused
 	if total > maxBatchSpans {
 		return 0, total, p.refuse(total, fmt.Errorf("a span batch of %d spans is over the limit of %d", total, maxBatchSpans))
 	}
-	if !p.take(total) {
-		return 0, total, p.refuse(total, fmt.Errorf("more than %d spans a second", spansPerSecond))
+	if !p.take(total, w.now) {
+		return 0, total, p.refuse(total, errors.New("more spans than the calls handed to the plugin allow"))
 	}
-	now := time.Now()
-	out := &tracepb.ResourceSpans{Resource: p.resource}
-	var firstErr error
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			scope := ss.GetScope()
-			if scope != nil && (len(scope.GetName()) > maxNameBytes || len(scope.GetVersion()) > maxNameBytes) {
-				refused += len(ss.GetSpans())
-				firstErr = firstOf(firstErr, errors.New("an instrumentation scope name is too long"))
-				continue
+	if w.refused > 0 {
+		p.refuse(w.refused, w.firstErr)
+	}
+	if w.kept > 0 && !p.t.enqueue(out, w.kept) {
+		return 0, total, p.refuse(0, errors.New("the exporter is behind; spans dropped"))
+	}
+	return w.kept, w.refused, nil
+}
+
+// walk reads one batch. A batch that breaks the wire format fails whole; a span
+// that breaks a bound is refused alone.
+type walk struct {
+	p        *PluginSpans
+	now      time.Time
+	kept     int
+	refused  int
+	firstErr error
+	// the last trace looked up in expected, and its answer: a batch's spans
+	// mostly share a few traces
+	lastTrace trace.TraceID
+	lastOK    bool
+}
+
+var errWire = errors.New("malformed protobuf")
+
+// request: ExportTraceServiceRequest{resource_spans = 1}.
+func (w *walk) request(out, b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		num, typ, v, n := field(b)
+		if n < 0 {
+			return out, errWire
+		}
+		b = b[n:]
+		if num == 1 {
+			if typ != protowire.BytesType {
+				return out, errWire
 			}
-			keep := &tracepb.ScopeSpans{Scope: &commonpb.InstrumentationScope{Name: scope.GetName(), Version: scope.GetVersion()}}
-			for _, s := range ss.GetSpans() {
-				if err := p.check(s, now); err != nil {
-					refused++
-					firstErr = firstOf(firstErr, err)
-					continue
-				}
-				keep.Spans = append(keep.Spans, s)
-			}
-			if len(keep.Spans) > 0 {
-				out.ScopeSpans = append(out.ScopeSpans, keep)
-				kept += len(keep.Spans)
+			var err error
+			if out, err = w.resourceSpans(out, v); err != nil {
+				return out, err
 			}
 		}
 	}
-	if refused > 0 {
-		p.refuse(refused, firstErr)
-	}
-	if kept > 0 && !p.t.enqueue([]*tracepb.ResourceSpans{out}, kept) {
-		return 0, kept + refused, p.refuse(0, errors.New("the exporter is behind; spans dropped"))
-	}
-	return kept, refused, nil
+	return out, nil
 }
 
-func firstOf(first, err error) error {
-	if first != nil {
-		return first
+// resourceSpans: ResourceSpans{resource = 1, scope_spans = 2, schema_url = 3};
+// only the scope spans are read.
+func (w *walk) resourceSpans(out, b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		num, typ, v, n := field(b)
+		if n < 0 {
+			return out, errWire
+		}
+		b = b[n:]
+		if num == 2 {
+			if typ != protowire.BytesType {
+				return out, errWire
+			}
+			var err error
+			if out, err = w.scopeSpans(out, v); err != nil {
+				return out, err
+			}
+		}
 	}
-	return err
+	return out, nil
 }
 
-// check refuses a span that is malformed, oversized or of a trace that the host
-// never handed to this plugin (a plugin must not write into other traces).
-func (p *PluginSpans) check(s *tracepb.Span, now time.Time) error {
-	var tid trace.TraceID
-	var sid trace.SpanID
+// scopeSpans: ScopeSpans{scope = 1, spans = 2, schema_url = 3}. The scope may
+// come after the spans: it is read first.
+func (w *walk) scopeSpans(out, b []byte) ([]byte, error) {
+	var name, version []byte
+	for rest := b; len(rest) > 0; {
+		num, typ, v, n := field(rest)
+		if n < 0 {
+			return out, errWire
+		}
+		rest = rest[n:]
+		if num != 1 {
+			continue
+		}
+		if typ != protowire.BytesType {
+			return out, errWire
+		}
+		for len(v) > 0 { // InstrumentationScope{name = 1, version = 2, ...}
+			snum, styp, sv, sn := field(v)
+			if sn < 0 {
+				return out, errWire
+			}
+			v = v[sn:]
+			if (snum == 1 || snum == 2) && styp != protowire.BytesType {
+				return out, errWire
+			}
+			switch snum {
+			case 1:
+				name = sv
+			case 2:
+				version = sv
+			}
+		}
+	}
+	scopeErr := error(nil)
+	if len(name) > maxNameBytes || len(version) > maxNameBytes || !utf8.Valid(name) || !utf8.Valid(version) {
+		scopeErr = errors.New("an instrumentation scope name is too long or not UTF-8")
+	}
+	mark := len(out)
+	at := otlpwire.Begin(&out, 2) // ResourceSpans.scope_spans
+	if len(name) > 0 || len(version) > 0 {
+		sc := otlpwire.Begin(&out, 1)
+		out = appendBytesField(out, 1, name)
+		out = appendBytesField(out, 2, version)
+		otlpwire.End(&out, sc)
+	}
+	spans := 0
+	for len(b) > 0 {
+		num, typ, v, n := field(b)
+		if n < 0 {
+			return out[:mark], errWire
+		}
+		b = b[n:]
+		if num != 2 {
+			continue
+		}
+		if typ != protowire.BytesType {
+			return out[:mark], errWire
+		}
+		if scopeErr != nil {
+			w.refuse(scopeErr)
+			continue
+		}
+		unknown, err := w.span(v)
+		if err != nil {
+			w.refuse(err)
+			continue
+		}
+		sp := otlpwire.Begin(&out, 2)
+		if unknown {
+			out = knownSpanFields(out, v)
+		} else {
+			out = append(out, v...)
+		}
+		otlpwire.End(&out, sp)
+		spans++
+		w.kept++
+	}
+	if spans == 0 {
+		return out[:mark], nil
+	}
+	otlpwire.End(&out, at)
+	return out, nil
+}
+
+func (w *walk) refuse(err error) {
+	w.refused++
+	if w.firstErr == nil {
+		w.firstErr = err
+	}
+}
+
+func appendBytesField(b []byte, num protowire.Number, v []byte) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, v)
+}
+
+// field reads one field: its number, wire type, value (for a length-delimited
+// one, its content) and length in b; n < 0 when b is not protobuf.
+func field(b []byte) (protowire.Number, protowire.Type, []byte, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 {
+		return 0, 0, nil, n
+	}
+	if typ == protowire.BytesType {
+		v, m := protowire.ConsumeBytes(b[n:])
+		if m < 0 {
+			return 0, 0, nil, m
+		}
+		return num, typ, v, n + m
+	}
+	m := protowire.ConsumeFieldValue(num, typ, b[n:])
+	if m < 0 {
+		return 0, 0, nil, m
+	}
+	return num, typ, b[n : n+m], n + m
+}
+
+// Span fields (trace.proto), by number, with the wire type each must have.
+var spanFieldTypes = [...]protowire.Type{
+	1: protowire.BytesType, 2: protowire.BytesType, 3: protowire.BytesType, 4: protowire.BytesType,
+	5: protowire.BytesType, 6: protowire.VarintType, 7: protowire.Fixed64Type, 8: protowire.Fixed64Type,
+	9: protowire.BytesType, 10: protowire.VarintType, 11: protowire.BytesType, 12: protowire.VarintType,
+	13: protowire.BytesType, 14: protowire.VarintType, 15: protowire.BytesType, 16: protowire.Fixed32Type,
+}
+
+func knownSpan(num protowire.Number) bool { return num >= 1 && int(num) < len(spanFieldTypes) }
+
+// knownSpanFields appends the fields of span b that are known here.
+func knownSpanFields(out, b []byte) []byte {
+	for len(b) > 0 {
+		num, _, _, n := field(b)
+		if knownSpan(num) {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+// span checks one span: malformed, oversized, or of a trace the host never
+// handed to this plugin (a plugin must not write into other traces), it is
+// refused. unknown says it has fields not known here, which are not passed on.
+func (w *walk) span(b []byte) (unknown bool, err error) {
+	var (
+		seen                uint32
+		traceID, spanID     []byte
+		parent, name        []byte
+		start, end          uint64
+		attrs, events, link int
+	)
+	for len(b) > 0 {
+		num, typ, v, n := field(b)
+		if n < 0 {
+			return false, errors.New("a span is not protobuf")
+		}
+		b = b[n:]
+		if !knownSpan(num) {
+			unknown = true
+			continue
+		}
+		if typ != spanFieldTypes[num] {
+			return false, fmt.Errorf("span field %d has the wrong wire type", num)
+		}
+		repeated := num == 9 || num == 11 || num == 13
+		if !repeated {
+			if seen&(1<<num) != 0 {
+				return false, fmt.Errorf("span field %d is repeated", num)
+			}
+			seen |= 1 << num
+		}
+		switch num {
+		case 1:
+			traceID = v
+		case 2:
+			spanID = v
+		case 3:
+			if len(v) > maxNameBytes || !utf8.Valid(v) {
+				return false, errors.New("a span's trace state is too long")
+			}
+		case 4:
+			parent = v
+		case 5:
+			name = v
+		case 7:
+			start, _ = protowire.ConsumeFixed64(v)
+		case 8:
+			end, _ = protowire.ConsumeFixed64(v)
+		case 9:
+			if attrs++; attrs > maxAttributes {
+				return false, fmt.Errorf("a span has more than %d attributes", maxAttributes)
+			}
+			if err := checkKeyValue(v); err != nil {
+				return false, err
+			}
+		case 11:
+			if events++; events > maxEvents {
+				return false, errors.New("a span has too many events or links")
+			}
+			if err := checkEvent(v); err != nil {
+				return false, err
+			}
+		case 13:
+			if link++; link > maxLinks {
+				return false, errors.New("a span has too many events or links")
+			}
+			if err := checkLink(v); err != nil {
+				return false, err
+			}
+		case 15:
+			if err := checkStatus(v); err != nil {
+				return false, err
+			}
+		}
+	}
 	switch {
-	case len(s.GetTraceId()) != len(tid) || len(s.GetSpanId()) != len(sid):
-		return errors.New("a span has a malformed trace or span id")
-	case len(s.GetParentSpanId()) != 0 && len(s.GetParentSpanId()) != len(sid):
-		return errors.New("a span has a malformed parent id")
-	case bytes.Equal(s.GetSpanId(), sid[:]):
-		return errors.New("a span has a zero span id")
-	case s.GetName() == "" || len(s.GetName()) > maxNameBytes:
-		return errors.New("a span name is empty or too long")
-	case len(s.GetTraceState()) > maxNameBytes:
-		return errors.New("a span's trace state is too long")
-	case s.GetStartTimeUnixNano() == 0 || s.GetEndTimeUnixNano() < s.GetStartTimeUnixNano() ||
-		time.Duration(s.GetEndTimeUnixNano()-s.GetStartTimeUnixNano()) > maxSpanDuration:
-		return errors.New("a span's times are out of order or out of bounds")
-	case len(s.GetEvents()) > maxEvents || len(s.GetLinks()) > maxLinks:
-		return errors.New("a span has too many events or links")
-	case len(s.GetStatus().GetMessage()) > maxValueBytes:
-		return errors.New("a span's status message is too long")
+	case len(traceID) != len(trace.TraceID{}) || len(spanID) != len(trace.SpanID{}):
+		return false, errors.New("a span has a malformed trace or span id")
+	case len(parent) != 0 && len(parent) != len(trace.SpanID{}):
+		return false, errors.New("a span has a malformed parent id")
+	case trace.SpanID(spanID) == trace.SpanID{}:
+		return false, errors.New("a span has a zero span id")
+	case len(name) == 0 || len(name) > maxNameBytes || !utf8.Valid(name):
+		return false, errors.New("a span name is empty, too long or not UTF-8")
+	case start == 0 || end < start || time.Duration(end-start) > maxSpanDuration:
+		return false, errors.New("a span's times are out of order or out of bounds")
 	}
-	if err := checkAttributes(s.GetAttributes()); err != nil {
-		return err
+	if !w.expected(trace.TraceID(traceID)) {
+		return false, errors.New("a span belongs to a trace the host did not send to this plugin")
 	}
-	for _, e := range s.GetEvents() {
-		if len(e.GetName()) > maxNameBytes {
-			return errors.New("a span event name is too long")
+	return unknown, nil
+}
+
+// expected reports whether the host sent trace id to the plugin, lately.
+func (w *walk) expected(id trace.TraceID) bool {
+	if id == w.lastTrace && id.IsValid() {
+		return w.lastOK
+	}
+	w.p.mu.Lock()
+	at, ok := w.p.expected[id]
+	w.p.mu.Unlock()
+	w.lastTrace, w.lastOK = id, ok && w.now.Sub(at) <= expectedTTL
+	return w.lastOK
+}
+
+// checkKeyValue allows a KeyValue of a non-empty key and a scalar value, and
+// nothing else in it (it is passed on as its bytes).
+func checkKeyValue(b []byte) error {
+	var key, value []byte
+	var seen uint8
+	for len(b) > 0 {
+		num, typ, v, n := field(b)
+		if n < 0 || (num != 1 && num != 2) || typ != protowire.BytesType || seen&(1<<num) != 0 {
+			return errors.New("a span attribute is malformed")
 		}
-		if err := checkAttributes(e.GetAttributes()); err != nil {
-			return err
+		seen |= 1 << num
+		b = b[n:]
+		if num == 1 {
+			key = v
+		} else {
+			value = v
 		}
 	}
-	for _, l := range s.GetLinks() {
-		if err := checkAttributes(l.GetAttributes()); err != nil {
-			return err
-		}
+	if len(key) == 0 || len(key) > maxNameBytes || !utf8.Valid(key) {
+		return errors.New("a span attribute key is empty, too long or not UTF-8")
 	}
-	copy(tid[:], s.GetTraceId())
-	p.mu.Lock()
-	at, ok := p.expected[tid]
-	p.mu.Unlock()
-	if !ok || now.Sub(at) > expectedTTL {
-		return errors.New("a span belongs to a trace the host did not send to this plugin")
+	// AnyValue: exactly one of string_value 1, bool_value 2, int_value 3, double_value 4.
+	num, typ, v, n := field(value)
+	if n < 0 || n != len(value) {
+		return fmt.Errorf("span attribute %q is not a string, number or bool", key)
+	}
+	switch {
+	case num == 1 && typ == protowire.BytesType:
+		if len(v) > maxValueBytes {
+			return fmt.Errorf("span attribute %q is longer than %d bytes", key, maxValueBytes)
+		}
+		if !utf8.Valid(v) {
+			return fmt.Errorf("span attribute %q is not UTF-8", key)
+		}
+	case (num == 2 || num == 3) && typ == protowire.VarintType, num == 4 && typ == protowire.Fixed64Type:
+	default:
+		return fmt.Errorf("span attribute %q is not a string, number or bool", key)
 	}
 	return nil
 }
 
-// checkAttributes allows a bounded list of scalar values.
-func checkAttributes(kvs []*commonpb.KeyValue) error {
-	if len(kvs) > maxAttributes {
-		return fmt.Errorf("a span has more than %d attributes", maxAttributes)
-	}
-	for _, kv := range kvs {
-		if kv.GetKey() == "" || len(kv.GetKey()) > maxNameBytes {
-			return errors.New("a span attribute key is empty or too long")
+// checkEvent: Event{time_unix_nano = 1, name = 2, attributes = 3, dropped_attributes_count = 4}.
+func checkEvent(b []byte) error {
+	attrs := 0
+	for len(b) > 0 {
+		num, typ, v, n := field(b)
+		if n < 0 {
+			return errors.New("a span event is malformed")
 		}
-		switch v := kv.GetValue().GetValue().(type) {
-		case *commonpb.AnyValue_StringValue:
-			if len(v.StringValue) > maxValueBytes {
-				return fmt.Errorf("span attribute %q is longer than %d bytes", kv.GetKey(), maxValueBytes)
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.Fixed64Type, num == 4 && typ == protowire.VarintType:
+		case num == 2 && typ == protowire.BytesType:
+			if len(v) > maxNameBytes || !utf8.Valid(v) {
+				return errors.New("a span event name is too long or not UTF-8")
 			}
-		case *commonpb.AnyValue_BoolValue, *commonpb.AnyValue_IntValue, *commonpb.AnyValue_DoubleValue:
+		case num == 3 && typ == protowire.BytesType:
+			if attrs++; attrs > maxAttributes {
+				return fmt.Errorf("a span event has more than %d attributes", maxAttributes)
+			}
+			if err := checkKeyValue(v); err != nil {
+				return err
+			}
 		default:
-			return fmt.Errorf("span attribute %q is not a string, number or bool", kv.GetKey())
+			return errors.New("a span event is malformed")
+		}
+	}
+	return nil
+}
+
+// checkLink: Link{trace_id = 1, span_id = 2, trace_state = 3, attributes = 4,
+// dropped_attributes_count = 5, flags = 6}.
+func checkLink(b []byte) error {
+	attrs := 0
+	for len(b) > 0 {
+		num, typ, v, n := field(b)
+		if n < 0 {
+			return errors.New("a span link is malformed")
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType && len(v) == len(trace.TraceID{}),
+			num == 2 && typ == protowire.BytesType && len(v) == len(trace.SpanID{}),
+			num == 5 && typ == protowire.VarintType, num == 6 && typ == protowire.Fixed32Type:
+		case num == 3 && typ == protowire.BytesType:
+			if len(v) > maxNameBytes || !utf8.Valid(v) {
+				return errors.New("a span link's trace state is too long or not UTF-8")
+			}
+		case num == 4 && typ == protowire.BytesType:
+			if attrs++; attrs > maxAttributes {
+				return fmt.Errorf("a span link has more than %d attributes", maxAttributes)
+			}
+			if err := checkKeyValue(v); err != nil {
+				return err
+			}
+		default:
+			return errors.New("a span link is malformed")
+		}
+	}
+	return nil
+}
+
+// checkStatus: Status{message = 2, code = 3}.
+func checkStatus(b []byte) error {
+	for len(b) > 0 {
+		num, typ, v, n := field(b)
+		if n < 0 {
+			return errors.New("a span status is malformed")
+		}
+		b = b[n:]
+		switch {
+		case num == 3 && typ == protowire.VarintType:
+		case num == 2 && typ == protowire.BytesType:
+			if len(v) > maxValueBytes || !utf8.Valid(v) {
+				return errors.New("a span's status message is too long or not UTF-8")
+			}
+		default:
+			return errors.New("a span status is malformed")
 		}
 	}
 	return nil
 }
 
 // take spends n tokens of the plugin's span budget, if it has them.
-func (p *PluginSpans) take(n int) bool {
+func (p *PluginSpans) take(n int, now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
 	p.tokens += now.Sub(p.refilled).Seconds() * spansPerSecond
 	if p.tokens > spanBurst {
 		p.tokens = spanBurst

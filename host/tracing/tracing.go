@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/internal/otlpwire"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -43,7 +44,7 @@ type Tracing struct {
 
 	mu      sync.RWMutex // guards closed against sends on forward
 	closed  bool
-	forward chan []*tracepb.ResourceSpans
+	forward chan []byte // checked plugin spans: the content of a ResourceSpans each
 	done    chan struct{}
 	dropped atomic.Int64 // plugin spans refused or dropped
 }
@@ -66,14 +67,14 @@ func Start(ctx context.Context, s Settings, endpointFromEnv bool, log hclog.Logg
 	if err != nil {
 		return nil, err
 	}
-	exp, err := otlptrace.New(ctx, client)
-	if err != nil {
+	if err := client.Start(ctx); err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
+	exp := &exporter{client: client}
 	t := &Tracing{
 		settings: s, client: client, log: log,
 		propagator: propagation.TraceContext{},
-		forward:    make(chan []*tracepb.ResourceSpans, forwardQueue),
+		forward:    make(chan []byte, forwardQueue),
 		done:       make(chan struct{}),
 	}
 	t.provider = sdktrace.NewTracerProvider(
@@ -164,10 +165,25 @@ func (t *Tracing) ForceFlush(ctx context.Context) error {
 	return t.provider.ForceFlush(ctx)
 }
 
-// forwardLoop exports the plugins' checked spans, one batch at a time.
+// forwardLoop exports the plugins' checked spans as their bytes: each batch
+// waiting when an export starts goes in it, up to forwardMerge of them.
 func (t *Tracing) forwardLoop() {
 	defer close(t.done)
-	for rs := range t.forward {
+	rs := make([]*tracepb.ResourceSpans, 0, forwardMerge)
+	for b := range t.forward {
+		rs = append(rs[:0], otlpwire.Raw(b))
+	more:
+		for len(rs) < forwardMerge {
+			select {
+			case b, ok := <-t.forward:
+				if !ok {
+					break more
+				}
+				rs = append(rs, otlpwire.Raw(b))
+			default:
+				break more
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
 		if err := t.client.UploadTraces(ctx, rs); err != nil {
 			t.log.Warn("exporting plugin spans failed", "error", err)
@@ -176,8 +192,11 @@ func (t *Tracing) forwardLoop() {
 	}
 }
 
+// forwardMerge bounds the plugin batches sent in one export request.
+const forwardMerge = 16
+
 // enqueue hands checked spans to the exporter, or drops them when it is behind.
-func (t *Tracing) enqueue(rs []*tracepb.ResourceSpans, spans int) bool {
+func (t *Tracing) enqueue(rs []byte, spans int) bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {

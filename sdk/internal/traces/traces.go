@@ -10,24 +10,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/idplug/idplug/internal/otlpwire"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
-	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // Bounds of what waits for the host: past them spans are dropped, never held.
+// A batch of 64 spans is some 20 KiB, inside gRPC's 32 KiB receive buffers:
+// one of 256 took a 1 MiB buffer of the host for each message (BENCHMARKS.md,
+// "Tracing").
 const (
-	queuedBatches = 64
-	batchSpans    = 256
+	queuedBatches = 256
+	batchSpans    = 64
 	batchTimeout  = 200 * time.Millisecond
 )
 
@@ -49,7 +49,7 @@ type Recorder struct {
 // recorded: the plugin never starts a trace of its own.
 func Start(service string) *Recorder {
 	r := &Recorder{batches: make(chan []byte, queuedBatches)}
-	exp := otlptrace.NewUnstarted(capture{r})
+	exp := capture{r}
 	r.Provider = sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())),
 		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(batchTimeout), sdktrace.WithMaxExportBatchSize(batchSpans)),
@@ -67,18 +67,20 @@ func (r *Recorder) Batches() <-chan []byte { return r.batches }
 // Dropped counts the batches dropped because the host did not take them in time.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 
-// capture is the OTLP "client" of the plugin's exporter: instead of a network
-// call, a batch goes into the queue the host drains.
+// capture is the plugin's span exporter: instead of a network call, a batch,
+// written straight in the OTLP wire form, goes into the queue the host drains.
 type capture struct{ r *Recorder }
 
-func (capture) Start(context.Context) error { return nil }
-func (capture) Stop(context.Context) error  { return nil }
+func (capture) Shutdown(context.Context) error { return nil }
 
-func (c capture) UploadTraces(_ context.Context, spans []*tracepb.ResourceSpans) error {
-	b, err := proto.Marshal(&collectorpb.ExportTraceServiceRequest{ResourceSpans: spans})
-	if err != nil {
-		return err
+func (c capture) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if len(spans) == 0 {
+		return nil
 	}
+	b := make([]byte, 0, 512*len(spans))
+	at := otlpwire.Begin(&b, 1) // ExportTraceServiceRequest.resource_spans
+	b = otlpwire.AppendResourceSpans(b, spans)
+	otlpwire.End(&b, at)
 	select {
 	case c.r.batches <- b:
 	default:

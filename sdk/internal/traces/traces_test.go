@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -97,8 +99,9 @@ func TestProviderSpansHaveNoQuery(t *testing.T) {
 // TestQueueIsBounded: a host that does not read costs dropped batches, not memory.
 func TestQueueIsBounded(t *testing.T) {
 	r := &Recorder{batches: make(chan []byte, queuedBatches)}
+	spans := []sdktrace.ReadOnlySpan{tracetest.SpanStub{Name: "x"}.Snapshot()}
 	for range queuedBatches + 10 {
-		if err := (capture{r}).UploadTraces(context.Background(), nil); err != nil {
+		if err := (capture{r}).ExportSpans(context.Background(), spans); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,216 @@
+package tracing
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// intake is a plugin's intake whose passed-on batches can be read back.
+func intake(t *testing.T) (*PluginSpans, chan []byte, trace.TraceID) {
+	t.Helper()
+	tr := &Tracing{log: hclog.NewNullLogger(), forward: make(chan []byte, 8)}
+	p := tr.Plugin("demo")
+	tid := trace.TraceID{1, 2, 3, 4}
+	p.Expect(tid)
+	return p, tr.forward, tid
+}
+
+func goodSpan(tid trace.TraceID, name string) *tracepb.Span {
+	now := uint64(time.Now().UnixNano())
+	return &tracepb.Span{TraceId: tid[:], SpanId: []byte{9, 9, 9, 9, 9, 9, 9, 9}, Name: name,
+		StartTimeUnixNano: now, EndTimeUnixNano: now + 10,
+		Attributes: []*commonpb.KeyValue{{Key: "k", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 3}}}}}
+}
+
+func marshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// request is an export request of spans (each already marshalled) under a
+// resource and scope that claim to be the host's.
+func request(spans ...[]byte) []byte {
+	res, _ := proto.Marshal(&resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+		{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "idplug"}}}}})
+	scope, _ := proto.Marshal(&commonpb.InstrumentationScope{Name: "lib", Version: "1",
+		Attributes: []*commonpb.KeyValue{{Key: "claim", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "x"}}}}})
+	var ss []byte
+	ss = protowire.AppendTag(ss, 1, protowire.BytesType)
+	ss = protowire.AppendBytes(ss, scope)
+	for _, s := range spans {
+		ss = protowire.AppendTag(ss, 2, protowire.BytesType)
+		ss = protowire.AppendBytes(ss, s)
+	}
+	var rs []byte
+	rs = protowire.AppendTag(rs, 1, protowire.BytesType)
+	rs = protowire.AppendBytes(rs, res)
+	rs = protowire.AppendTag(rs, 2, protowire.BytesType)
+	rs = protowire.AppendBytes(rs, ss)
+	var req []byte
+	req = protowire.AppendTag(req, 1, protowire.BytesType)
+	return protowire.AppendBytes(req, rs)
+}
+
+// passedOn decodes what the intake queued for export.
+func passedOn(t *testing.T, q chan []byte) []*tracepb.ResourceSpans {
+	t.Helper()
+	var out []*tracepb.ResourceSpans
+	for len(q) > 0 {
+		var rs tracepb.ResourceSpans
+		if err := proto.Unmarshal(<-q, &rs); err != nil {
+			t.Fatalf("the intake passed on bytes that are not a ResourceSpans: %v", err)
+		}
+		out = append(out, &rs)
+	}
+	return out
+}
+
+// TestIntakeNamesThePluginAndKeepsOnlyWhatItChecked: a good span goes on as
+// its bytes, under the plugin's name (not the host's it claims), without its
+// scope's attributes or a field the host does not know.
+func TestIntakeNamesThePluginAndKeepsOnlyWhatItChecked(t *testing.T) {
+	p, q, tid := intake(t)
+	span := marshal(t, goodSpan(tid, "ok"))
+	withUnknown := protowire.AppendTag(append([]byte(nil), marshal(t, goodSpan(tid, "unknown-field"))...), 99, protowire.BytesType)
+	withUnknown = protowire.AppendString(withUnknown, "smuggled")
+	kept, refused, err := p.Accept(request(span, withUnknown))
+	if err != nil || kept != 2 || refused != 0 {
+		t.Fatalf("Accept = %d kept, %d refused, %v; want 2, 0, nil", kept, refused, err)
+	}
+	got := passedOn(t, q)
+	if len(got) != 1 || len(got[0].ScopeSpans) != 1 || len(got[0].ScopeSpans[0].Spans) != 2 {
+		t.Fatalf("passed on %v", got)
+	}
+	var service string
+	for _, kv := range got[0].GetResource().GetAttributes() {
+		if kv.Key == "service.name" {
+			service = kv.GetValue().GetStringValue()
+		}
+	}
+	if service != "idplug-connector-demo" {
+		t.Errorf("service.name = %q, want the plugin's", service)
+	}
+	ss := got[0].ScopeSpans[0]
+	if ss.Scope.GetName() != "lib" || ss.Scope.GetVersion() != "1" || len(ss.Scope.GetAttributes()) != 0 {
+		t.Errorf("scope = %v; want its name and version alone", ss.Scope)
+	}
+	var sent tracepb.Span
+	if err := proto.Unmarshal(span, &sent); err != nil || !proto.Equal(ss.Spans[0], &sent) {
+		t.Errorf("span = %v, want %v as sent", ss.Spans[0], &sent)
+	}
+	if u := ss.Spans[1].ProtoReflect().GetUnknown(); len(u) != 0 || ss.Spans[1].Name != "unknown-field" {
+		t.Errorf("the unknown field went on (%q) or the span was changed: %v", u, ss.Spans[1])
+	}
+}
+
+// TestIntakeRefusesTricks: spans that could pass a check read one way and be
+// read another way by the collector, or that break a bound in a nested message.
+func TestIntakeRefusesTricks(t *testing.T) {
+	_, _, tid := intake(t)
+	foreign := trace.TraceID{7}
+	// A second trace_id field: protobuf keeps the last, the foreign one.
+	twoTraces := protowire.AppendTag(marshal(t, goodSpan(tid, "two-trace-ids")), 1, protowire.BytesType)
+	twoTraces = protowire.AppendBytes(twoTraces, foreign[:])
+	// An attribute value holding two values of its oneof.
+	twoValues := goodSpan(tid, "two-values")
+	twoValues.Attributes = nil
+	kv := marshal(t, &commonpb.KeyValue{Key: "k", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 1}}})
+	kv = kv[:len(kv)-2] // drop the value: tag, length 2, then its two bytes
+	kv = kv[:len(kv)-2]
+	val := protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 1)
+	val = protowire.AppendString(protowire.AppendTag(val, 1, protowire.BytesType), "also")
+	kv = protowire.AppendBytes(protowire.AppendTag(kv, 2, protowire.BytesType), val)
+	twoValuesB := protowire.AppendBytes(protowire.AppendTag(marshal(t, twoValues), 9, protowire.BytesType), kv)
+	eventAttr := goodSpan(tid, "nested-list")
+	eventAttr.Events = []*tracepb.Span_Event{{Name: "e", Attributes: []*commonpb.KeyValue{{Key: "l", Value: &commonpb.AnyValue{
+		Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{}}}}}}}
+	longStatus := goodSpan(tid, "long-status")
+	longStatus.Status = &tracepb.Status{Message: strings.Repeat("s", maxValueBytes+1)}
+	foreignSpan := goodSpan(foreign, "foreign")
+
+	for name, span := range map[string][]byte{
+		"two trace ids":    twoTraces,
+		"two values":       twoValuesB,
+		"list in an event": marshal(t, eventAttr),
+		"long status":      marshal(t, longStatus),
+		"foreign trace":    marshal(t, foreignSpan),
+		"name not UTF-8":   nameNotUTF8(t, tid),
+		"truncated":        marshal(t, goodSpan(tid, "cut"))[:20],
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, q, _ := intake(t)
+			p.Expect(tid)
+			kept, refused, _ := p.Accept(request(span))
+			if kept != 0 || refused != 1 || len(passedOn(t, q)) != 0 {
+				t.Fatalf("kept %d, refused %d; want the span refused", kept, refused)
+			}
+		})
+	}
+}
+
+func nameNotUTF8(t *testing.T, tid trace.TraceID) []byte {
+	s := goodSpan(tid, "")
+	b := marshal(t, s)
+	b = protowire.AppendTag(b, 5, protowire.BytesType)
+	return protowire.AppendBytes(b, []byte{'a', 0xff, 'b'})
+}
+
+func TestIntakeRefusesBrokenBatchesWhole(t *testing.T) {
+	p, q, tid := intake(t)
+	good := request(marshal(t, goodSpan(tid, "ok")))
+	for name, batch := range map[string][]byte{
+		"not protobuf":        []byte("this is not an OTLP export request \xff\xfe"),
+		"cut short":           good[:len(good)-3],
+		"resource spans wire": protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 5),
+	} {
+		if kept, _, err := p.Accept(batch); err == nil || kept != 0 {
+			t.Errorf("%s: kept %d, err %v; want the batch refused", name, kept, err)
+		}
+	}
+	if n := len(passedOn(t, q)); n != 0 {
+		t.Fatalf("%d batches passed on", n)
+	}
+}
+
+// TestBudgetFollowsTheCalls: without calls a plugin gets its burst and the
+// rate; each traced call the host makes to it adds to the budget.
+func TestBudgetFollowsTheCalls(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	clock = func() time.Time { return now }
+	t.Cleanup(func() { clock = time.Now })
+	p, q, tid := intake(t)
+	var spans [][]byte
+	for range 500 {
+		spans = append(spans, marshal(t, goodSpan(tid, "s")))
+	}
+	batch := request(spans...)
+	for i := range spanBurst / 500 {
+		if kept, _, err := p.Accept(batch); kept != 500 {
+			t.Fatalf("batch %d of the burst: kept %d, %v", i, kept, err)
+		}
+		<-q
+	}
+	if kept, _, err := p.Accept(batch); kept != 0 || err == nil {
+		t.Fatalf("past the burst: kept %d, %v; want refused", kept, err)
+	}
+	now = now.Add(time.Second / 4) // 250 spans of rate
+	for range (500 - 250 + spansPerCall - 1) / spansPerCall {
+		p.Expect(tid)
+	}
+	if kept, _, err := p.Accept(batch); kept != 500 {
+		t.Fatalf("after the calls: kept %d, %v; want the batch taken", kept, err)
+	}
+}
