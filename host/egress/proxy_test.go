@@ -185,3 +185,86 @@ func TestProxyCloseCutsTunnels(t *testing.T) {
 		t.Error("the tunnel still answers after Close")
 	}
 }
+
+// tunnel opens a tunnel through a proxy with the given idle timeout to a TCP
+// server that runs serve on its one connection.
+func tunnel(t *testing.T, idle time.Duration, serve func(net.Conn)) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		serve(c)
+	}()
+	addr := ln.Addr().String()
+	path := filepath.Join(t.TempDir(), "egress.sock")
+	p, err := Listen(path, Options{Rules: func() Rules { return Rules{Named: []string{addr}} }, IdleTimeout: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		_ = p.Close()
+		ln.Close()
+		<-served
+	})
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr)
+	br := bufio.NewReader(c)
+	if res, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect}); err != nil || res.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", res, err)
+	}
+	return c, br
+}
+
+// A tunnel where nothing moves is closed by the proxy, both ways.
+func TestProxyClosesAnIdleTunnel(t *testing.T) {
+	upstreamEnded := make(chan error, 1)
+	c, br := tunnel(t, 100*time.Millisecond, func(up net.Conn) {
+		_ = up.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, err := up.Read(make([]byte, 1))
+		upstreamEnded <- err
+	})
+	// A bound for a broken proxy, far above the idle timeout.
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read from an idle tunnel: %v, want io.EOF (the proxy closed it)", err)
+	}
+	if err := <-upstreamEnded; err != io.EOF {
+		t.Errorf("the provider's side of an idle tunnel: %v, want io.EOF", err)
+	}
+}
+
+// Bytes moving one way only keep a tunnel open: the idle timeout counts both
+// directions (a download the plugin sends nothing during is not idle).
+func TestProxyKeepsATunnelThatMovesOneWay(t *testing.T) {
+	const idle, chunks = time.Second, 15
+	c, br := tunnel(t, idle, func(up net.Conn) {
+		tick := time.NewTicker(idle / 10)
+		defer tick.Stop()
+		for range chunks {
+			<-tick.C
+			if _, err := up.Write([]byte{'x'}); err != nil {
+				return
+			}
+		}
+		_ = up.(*net.TCPConn).CloseWrite()
+	})
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(br)
+	if err != nil || len(got) != chunks {
+		t.Fatalf("read %d of %d bytes sent over %s with an idle timeout of %s: %v", len(got), chunks, chunks*idle/10, idle, err)
+	}
+}
