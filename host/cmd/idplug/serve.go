@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/accesslog"
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/logsink"
 	"github.com/idplug/idplug/host/metrics"
@@ -118,7 +119,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	warnKeys(cfg, log)
 	publicURL, _ := url.Parse(cfg.PublicURL) // checked by config
 	d.srv = server.New(h, sealer, m, log.Named("http"), server.Settings{
-		AccessLog: newLogger(cfg, sink.Buffered()).Named("http"),
+		AccessLog: accesslog.New(newLogger(cfg, sink.Buffered()).Named("http"), sink.Buffered(), cfg.LogFormat == "json"),
 		PublicURL: publicURL,
 		APIKeys:   cfg.APIKeys,
 		FlowTTL:   cfg.SessionTTL,
