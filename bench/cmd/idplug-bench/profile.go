@@ -60,7 +60,7 @@ func profile(o options) error {
 		return err
 	}
 	// The same at concurrency 16, where the two cores are the limit: CPU per sign-in.
-	if err := e.profiled(byKey["full"], 16, d, map[string]int{"full-c16-idplug": e.serveDefault.PID, "full-c16-plugin": e.serveDefaultPl}, ""); err != nil {
+	if err := e.profiled(byKey["full"], 16, d, map[string]int{"full-c16-idplug": e.serveDefault.PID, "full-c16-plugin": e.serveDefaultPl}, "full-c16-client"); err != nil {
 		return err
 	}
 	if err := e.profiled(byKey["v1"], 16, d, map[string]int{"v1-idplug": e.serve.PID, "v1-plugin": e.servePl}, ""); err != nil {
