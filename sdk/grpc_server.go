@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
@@ -210,6 +211,30 @@ func grpcCode(c ErrorCode) codes.Code {
 	default:
 		return codes.Unknown
 	}
+}
+
+// connectorInterceptors wrap every call of the connector service, innermost last.
+func connectorInterceptors(log *slog.Logger) []grpc.UnaryServerInterceptor {
+	return []grpc.UnaryServerInterceptor{recoverPanics(log), answerBeforeDeadline}
+}
+
+// answerBeforeDeadline ends a call's context a little before the host's deadline
+// (a tenth of the time left, from 20 ms to one second), so that a connector whose
+// provider is slow right up to the deadline answers provider_timeout while the host
+// still listens, instead of being the plugin the host gave up waiting for.
+func answerBeforeDeadline(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return handler(ctx, req)
+	}
+	left := time.Until(dl)
+	margin := min(max(left/10, 20*time.Millisecond), time.Second)
+	if left <= 2*margin {
+		return handler(ctx, req)
+	}
+	ctx, cancel := context.WithDeadline(ctx, dl.Add(-margin))
+	defer cancel()
+	return handler(ctx, req)
 }
 
 // recoverPanics turns a panic in connector code into a general error for that call

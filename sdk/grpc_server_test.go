@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
@@ -69,7 +71,11 @@ func (*testConnector) AuthorizationURI(ctx context.Context, cfg testConfig, req 
 	return &Authorization{RedirectTo: "https://idp.test/?g=" + cfg.Greeting + "&state=" + req.State, Session: Session{"state": req.State}}, nil
 }
 
-func (*testConnector) UserInfo(_ context.Context, cfg testConfig, req UserInfoRequest) (*UserInfoResult, error) {
+func (*testConnector) UserInfo(ctx context.Context, cfg testConfig, req UserInfoRequest) (*UserInfoResult, error) {
+	if cfg.Greeting == "slow-provider" { // waits for a provider that never answers
+		<-ctx.Done()
+		return nil, fmt.Errorf("token endpoint: %w", ctx.Err())
+	}
 	return &UserInfoResult{UserInfo: UserInfo{ID: req.Callback["code"], Name: String(cfg.Greeting), Email: String("")}}, nil
 }
 
@@ -87,7 +93,7 @@ func dialConnector(t *testing.T, c Connector[testConfig], logs *bytes.Buffer) co
 		t.Fatal(err)
 	}
 	lis := bufconn.Listen(1 << 20)
-	s := grpc.NewServer(grpc.ChainUnaryInterceptor(recoverPanics(log)))
+	s := grpc.NewServer(grpc.ChainUnaryInterceptor(connectorInterceptors(log)...))
 	connectorv1.RegisterConnectorServiceServer(s, srv)
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
@@ -198,6 +204,21 @@ func TestErrorsCrossTheWireWithCodeAndDetails(t *testing.T) {
 	_, err := client.RefreshTokens(ctx, &connectorv1.RefreshTokensRequest{Instance: inst("x", "v", `{"greeting":"x"}`)})
 	if d := detail(t, err); d.GetCode() != "not_implemented" {
 		t.Fatalf("detail = %v", d)
+	}
+}
+
+// A provider slow right up to the host's deadline is provider_timeout, answered
+// while the host still waits: the connector's context ends first.
+func TestSlowProviderIsATimeoutTheHostHears(t *testing.T) {
+	client := dial(t, &testConnector{}, &bytes.Buffer{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := client.GetUserInfo(ctx, &connectorv1.GetUserInfoRequest{Instance: inst("slow", "v", `{"greeting":"slow-provider"}`)})
+	if d := detail(t, err); d.GetCode() != string(CodeProviderTimeout) {
+		t.Fatalf("detail = %v, want provider_timeout", d)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the answer came after the caller's deadline: %v", err)
 	}
 }
 

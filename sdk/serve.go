@@ -147,7 +147,7 @@ func serveConfig[C any](c Connector[C], log *slog.Logger, rec *traces.Recorder, 
 	if err != nil {
 		return nil, err
 	}
-	interceptors := append(extra, recoverPanics(log))
+	interceptors := append(extra, connectorInterceptors(log)...)
 	return &plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{

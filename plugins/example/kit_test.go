@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/host/hosttest"
 	"github.com/idplug/idplug/sdk/connectortest"
@@ -10,6 +11,9 @@ import (
 // Example ID's code is the user's id, so there is no token endpoint to fake: the
 // sign-in checks are skipped for want of Options.Provider.
 var kitOptions = connectortest.Options{
+	// The deadline checks wait for it: shorter than the 10 s default keeps
+	// the tests quick, and still far above what a call takes.
+	CallTimeout: 3 * time.Second,
 	ValidConfig: map[string]any{
 		"authorizationEndpoint": "https://id.example.test/authorize",
 		"clientId":              "client-1",

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/host/hosttest"
 	"github.com/idplug/idplug/sdk"
@@ -24,6 +25,9 @@ func kitOptions(t *testing.T) connectortest.Options {
 	)
 	p.SetResource("/user/emails", `[{"email":"octocat@github.com","verified":true,"primary":true,"visibility":"private"}]`)
 	return connectortest.Options{
+		// The deadline checks wait for it: shorter than the 10 s default keeps
+		// the tests quick, and still far above what a call takes.
+		CallTimeout: 3 * time.Second,
 		ValidConfig: map[string]any{
 			"clientId":     p.ClientID(),
 			"clientSecret": p.ClientSecret(),

@@ -2,6 +2,7 @@ package oauth2connector
 
 import (
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/host/hosttest"
 	"github.com/idplug/idplug/sdk"
@@ -13,6 +14,9 @@ import (
 func kitOptions(t *testing.T) connectortest.Options {
 	p := connectortest.NewProvider(t)
 	return connectortest.Options{
+		// The deadline checks wait for it: shorter than the 10 s default keeps
+		// the tests quick, and still far above what a call takes.
+		CallTimeout: 3 * time.Second,
 		ValidConfig: map[string]any{
 			"authorizationEndpoint":   p.AuthorizationEndpoint(),
 			"tokenEndpoint":           p.TokenEndpoint(),

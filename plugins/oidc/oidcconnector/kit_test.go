@@ -2,6 +2,7 @@ package oidcconnector
 
 import (
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/host/hosttest"
 	"github.com/idplug/idplug/sdk/connectortest"
@@ -12,6 +13,9 @@ import (
 // to provider_test.go, which signs in against a real OpenID Provider.
 func kitOptions() connectortest.Options {
 	return connectortest.Options{
+		// The deadline checks wait for it: shorter than the 10 s default keeps
+		// the tests quick, and still far above what a call takes.
+		CallTimeout: 3 * time.Second,
 		ValidConfig: map[string]any{
 			"authorizationEndpoint": "https://id.example.com/authorize",
 			"tokenEndpoint":         "https://id.example.com/token",
