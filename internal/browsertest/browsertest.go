@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +30,6 @@ func New(t *testing.T) context.Context {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
 		// Chromium's own background traffic would only meet a closed network.
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -38,10 +38,26 @@ func New(t *testing.T) context.Context {
 		chromedp.WindowSize(900, 700),
 	}
 	base, cancelTimeout := context.WithTimeout(context.Background(), 90*time.Second)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(base, opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
-	return ctx
+	t.Cleanup(cancelTimeout)
+	// Chromium is started here, not at the test's first step, and a start that
+	// fails (the process exits before it listens: seen once on a loaded machine)
+	// is tried once more with a fresh profile. What it is then asked to do is the
+	// test; its own start is not.
+	for attempt := 1; ; attempt++ {
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(base, append(opts, chromedp.UserDataDir(t.TempDir()))...)
+		ctx, cancelCtx := chromedp.NewContext(allocCtx)
+		err := chromedp.Do(ctx)
+		if err == nil {
+			t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+			return ctx
+		}
+		cancelCtx()
+		cancelAlloc()
+		if attempt == 2 || !strings.Contains(err.Error(), "failed to start") {
+			t.Fatalf("start Chromium: %v", err)
+		}
+		t.Logf("Chromium did not start, trying once more: %v", err)
+	}
 }
 
 // Step runs actions in the browser and fails t, saying what it was doing, when one
