@@ -39,7 +39,8 @@ type Logger struct {
 	bufs sync.Pool
 }
 
-// New returns a Logger over l, which writes to out, in JSON when json is set.
+// New returns a Logger over l, which writes to out, in JSON when json is set;
+// without json, every line goes through l (and out may be nil).
 func New(l hclog.Logger, out io.Writer, json bool) *Logger {
 	return &Logger{Logger: l, out: out, json: json, now: time.Now}
 }

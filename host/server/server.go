@@ -81,6 +81,7 @@ type Server struct {
 	secrets  atomic.Pointer[secrets]
 	settings Settings
 	log      hclog.Logger
+	access   requestLogger // Settings.AccessLog
 	metrics  *metrics.Metrics
 	prefix   string // the path of PublicURL, without its trailing slash
 	cookies  cookiePolicy
@@ -115,7 +116,11 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 	if s.AccessLog == nil {
 		s.AccessLog = log
 	}
-	srv := &Server{host: h, settings: s, log: log, metrics: m, prefix: public.Path,
+	access, ok := s.AccessLog.(requestLogger)
+	if !ok { // any other hclog.Logger: its own lines, through its Info
+		access = accesslog.New(s.AccessLog, nil, false)
+	}
+	srv := &Server{host: h, settings: s, log: log, access: access, metrics: m, prefix: public.Path,
 		cookies: newCookiePolicy(public.Scheme, public.Path),
 		badKeys: ratelimit.New(maxKeyFailures, keyFailureWindow, maxTrackedAddrs)}
 	srv.vault = srv.newKeeper()
@@ -205,21 +210,12 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			tracing.Finish(r.Context(), r.Method, tracing.Route(r.Pattern), rec.status)
 			e.TraceID = tracing.TraceID(r.Context())
 		}
-		if l, ok := s.settings.AccessLog.(requestLogger); ok {
-			l.LogRequest(e)
-			return
-		}
-		fields := []any{"method", e.Method, "path", e.Path, "route", e.Route, "status", e.Status,
-			"duration", took.Round(time.Microsecond), "remote", e.Remote}
-		if e.TraceID != "" {
-			fields = append(fields, "trace_id", e.TraceID)
-		}
-		s.settings.AccessLog.Info("request", fields...)
+		s.access.LogRequest(e)
 	})
 }
 
-// requestLogger writes request lines faster than hclog's Info (an
-// *accesslog.Logger, as idplug serve passes in Settings.AccessLog).
+// requestLogger writes request lines: an *accesslog.Logger, which idplug serve
+// passes in Settings.AccessLog to have JSON lines written without hclog's encoder.
 type requestLogger interface{ LogRequest(accesslog.Entry) }
 
 // requestInfo is what the handlers of one request learn for the ones around
