@@ -140,9 +140,13 @@ func TestIntakeRefusesTricks(t *testing.T) {
 	longStatus := goodSpan(tid, "long-status")
 	longStatus.Status = &tracepb.Status{Message: strings.Repeat("s", maxValueBytes+1)}
 	foreignSpan := goodSpan(foreign, "foreign")
+	// A second name, valid alone: the check and the collector would each read
+	// one of the two.
+	twoNames := protowire.AppendString(protowire.AppendTag(marshal(t, goodSpan(tid, "first")), 5, protowire.BytesType), "second")
 
 	for name, span := range map[string][]byte{
 		"two trace ids":    twoTraces,
+		"two names":        twoNames,
 		"two values":       twoValuesB,
 		"list in an event": marshal(t, eventAttr),
 		"long status":      marshal(t, longStatus),
@@ -212,5 +216,44 @@ func TestBudgetFollowsTheCalls(t *testing.T) {
 	}
 	if kept, _, err := p.Accept(batch); kept != 500 {
 		t.Fatalf("after the calls: kept %d, %v; want the batch taken", kept, err)
+	}
+}
+
+// The batches merged into one export stay under a collector's message limit: a
+// burst of big plugin batches goes out in several requests, none lost.
+func TestMergedExportsStayUnderTheCollectorsLimit(t *testing.T) {
+	queue := make(chan []byte, 64)
+	const batch = 1_000_000
+	for range 10 {
+		queue <- make([]byte, batch)
+	}
+	close(queue)
+	var sent int
+	next := <-queue
+	for next != nil {
+		batches, left := mergeWaiting(next, queue)
+		size := 0
+		for _, b := range batches {
+			size += len(b)
+		}
+		if size > forwardMergeBytes || len(batches) > forwardMerge {
+			t.Fatalf("one request of %d batches, %d bytes: over %d bytes or %d batches", len(batches), size, forwardMergeBytes, forwardMerge)
+		}
+		sent += len(batches)
+		next = left
+		if next == nil {
+			next = <-queue // nil once the queue is closed and empty
+		}
+	}
+	if sent != 10 {
+		t.Fatalf("%d batches sent, want 10", sent)
+	}
+	// Small batches still go together.
+	small := make(chan []byte, 64)
+	for range 20 {
+		small <- make([]byte, 100)
+	}
+	if batches, left := mergeWaiting(<-small, small); len(batches) != forwardMerge || left != nil {
+		t.Fatalf("20 small batches: %d in the first request (left %d bytes), want %d", len(batches), len(left), forwardMerge)
 	}
 }

@@ -165,24 +165,24 @@ func (t *Tracing) ForceFlush(ctx context.Context) error {
 	return t.provider.ForceFlush(ctx)
 }
 
-// forwardLoop exports the plugins' checked spans as their bytes: each batch
-// waiting when an export starts goes in it, up to forwardMerge of them.
+// forwardLoop exports the plugins' checked spans as their bytes: the batches
+// waiting when an export starts go in it together (mergeWaiting).
 func (t *Tracing) forwardLoop() {
 	defer close(t.done)
-	rs := make([]*tracepb.ResourceSpans, 0, forwardMerge)
-	for b := range t.forward {
-		rs = append(rs[:0], otlpwire.Raw(b))
-	more:
-		for len(rs) < forwardMerge {
-			select {
-			case b, ok := <-t.forward:
-				if !ok {
-					break more
-				}
-				rs = append(rs, otlpwire.Raw(b))
-			default:
-				break more
+	var next []byte
+	for {
+		first := next
+		if first == nil {
+			var ok bool
+			if first, ok = <-t.forward; !ok {
+				return
 			}
+		}
+		var batches [][]byte
+		batches, next = mergeWaiting(first, t.forward)
+		rs := make([]*tracepb.ResourceSpans, len(batches))
+		for i, b := range batches {
+			rs[i] = otlpwire.Raw(b)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
 		if err := t.client.UploadTraces(ctx, rs); err != nil {
@@ -192,8 +192,34 @@ func (t *Tracing) forwardLoop() {
 	}
 }
 
-// forwardMerge bounds the plugin batches sent in one export request.
-const forwardMerge = 16
+// Bounds of one export request of plugin spans: a collector's gRPC receiver
+// refuses messages over 4 MiB by default, and would refuse the whole request.
+const (
+	forwardMerge      = 16
+	forwardMergeBytes = 3 << 20
+)
+
+// mergeWaiting returns first and the batches waiting in queue behind it, up to
+// forwardMerge batches and forwardMergeBytes, and the batch it took but left for
+// the next request (nil if none).
+func mergeWaiting(first []byte, queue <-chan []byte) (batches [][]byte, next []byte) {
+	batches, size := [][]byte{first}, len(first)
+	for len(batches) < forwardMerge {
+		select {
+		case b, ok := <-queue:
+			if !ok {
+				return batches, nil
+			}
+			if size+len(b) > forwardMergeBytes {
+				return batches, b
+			}
+			batches, size = append(batches, b), size+len(b)
+		default:
+			return batches, nil
+		}
+	}
+	return batches, nil
+}
 
 // enqueue hands checked spans to the exporter, or drops them when it is behind.
 func (t *Tracing) enqueue(rs []byte, spans int) bool {

@@ -15,7 +15,7 @@ func kitOptions() connectortest.Options {
 	return connectortest.Options{
 		// The deadline checks wait for it: shorter than the 10 s default keeps
 		// the tests quick, and still far above what a call takes.
-		CallTimeout: 3 * time.Second,
+		CallTimeout: 5 * time.Second,
 		ValidConfig: map[string]any{
 			"authorizationEndpoint": "https://id.example.com/authorize",
 			"tokenEndpoint":         "https://id.example.com/token",
