@@ -109,18 +109,23 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 	out = append(out, p.resource...)
 	w := walk{p: p, now: clock()}
 	out, err = w.request(out, batch)
+	if errors.Is(err, errTooManySpans) {
+		return 0, w.kept + w.refused, p.refuse(w.kept+w.refused, fmt.Errorf("a span batch of more than %d spans", maxBatchSpans))
+	}
 	if err != nil {
 		return 0, 0, p.refuse(0, fmt.Errorf("a span batch is not an OTLP export request: %w", err))
 	}
 	total := w.kept + w.refused
-	if total > maxBatchSpans {
-		return 0, total, p.refuse(total, fmt.Errorf("a span batch of %d spans is over the limit of %d", total, maxBatchSpans))
-	}
 	if !p.take(total, w.now) {
 		return 0, total, p.refuse(total, errors.New("more spans than the calls handed to the plugin allow"))
 	}
 	if w.refused > 0 {
 		p.refuse(w.refused, w.firstErr)
+	}
+	if len(out) < cap(out)/2 {
+		// Most of the batch was refused: what waits for the exporter should not
+		// hold the room the whole batch took.
+		out = append([]byte(nil), out...)
 	}
 	if w.kept > 0 && !p.t.enqueue(out, w.kept) {
 		return 0, total, p.refuse(0, errors.New("the exporter is behind; spans dropped"))
@@ -143,6 +148,10 @@ type walk struct {
 }
 
 var errWire = errors.New("malformed protobuf")
+
+// errTooManySpans stops the walk at the first span past maxBatchSpans: a batch
+// of half a million empty spans is refused before it costs their checks.
+var errTooManySpans = errors.New("too many spans")
 
 // request: ExportTraceServiceRequest{resource_spans = 1}.
 func (w *walk) request(out, b []byte) ([]byte, error) {
@@ -244,6 +253,10 @@ func (w *walk) scopeSpans(out, b []byte) ([]byte, error) {
 		}
 		if typ != protowire.BytesType {
 			return out[:mark], errWire
+		}
+		if w.kept+w.refused == maxBatchSpans {
+			w.refused++
+			return out[:mark], errTooManySpans
 		}
 		if scopeErr != nil {
 			w.refuse(scopeErr)

@@ -257,3 +257,56 @@ func TestMergedExportsStayUnderTheCollectorsLimit(t *testing.T) {
 		t.Fatalf("20 small batches: %d in the first request (left %d bytes), want %d", len(batches), len(left), forwardMerge)
 	}
 }
+
+// TestIntakeStopsAtTheSpanLimit: a batch of exactly the limit passes; one span
+// more and the whole batch is refused, and a batch of a hundred thousand empty
+// spans is refused at the first span past the limit, not checked through.
+func TestIntakeStopsAtTheSpanLimit(t *testing.T) {
+	p, q, tid := intake(t)
+	for range 2 * maxBatchSpans / spansPerCall {
+		p.Expect(tid)
+	}
+	span := marshal(t, goodSpan(tid, "s"))
+	spans := make([][]byte, maxBatchSpans)
+	for i := range spans {
+		spans[i] = span
+	}
+	if kept, _, err := p.Accept(request(spans...)); kept != maxBatchSpans || err != nil {
+		t.Fatalf("a batch at the limit: kept %d, %v", kept, err)
+	}
+	<-q
+	if kept, refused, err := p.Accept(request(append(spans, span)...)); kept != 0 || refused != maxBatchSpans+1 || err == nil {
+		t.Fatalf("one span over: kept %d, refused %d, %v; want all refused", kept, refused, err)
+	}
+	empty := make([][]byte, 100_000)
+	for i := range empty {
+		empty[i] = []byte{}
+	}
+	kept, refused, err := p.Accept(request(empty...))
+	if kept != 0 || refused != maxBatchSpans+1 || err == nil || !strings.Contains(err.Error(), "more than 512 spans") {
+		t.Fatalf("100,000 empty spans: kept %d, refused %d, %v; want the walk to stop at span %d", kept, refused, err, maxBatchSpans+1)
+	}
+	if n := len(passedOn(t, q)); n != 0 {
+		t.Fatalf("%d batches passed on", n)
+	}
+}
+
+// TestARefusedBulkIsNotHeld: when most of a batch is refused, what waits for
+// the exporter holds what passed, not the room of the whole batch.
+func TestARefusedBulkIsNotHeld(t *testing.T) {
+	p, q, tid := intake(t)
+	foreign := goodSpan(trace.TraceID{7}, "foreign")
+	foreign.Attributes = append(foreign.Attributes, &commonpb.KeyValue{Key: "pad",
+		Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: strings.Repeat("x", 2000)}}})
+	spans := [][]byte{marshal(t, goodSpan(tid, "ok"))}
+	for range 200 {
+		spans = append(spans, marshal(t, foreign))
+	}
+	batch := request(spans...)
+	if kept, refused, _ := p.Accept(batch); kept != 1 || refused != 200 {
+		t.Fatalf("kept %d, refused %d; want 1 and 200", kept, refused)
+	}
+	if queued := <-q; cap(queued) > 2*len(queued) || cap(queued) >= len(batch) {
+		t.Fatalf("the queued batch holds %d bytes of room for %d bytes (the batch was %d)", cap(queued), len(queued), len(batch))
+	}
+}
