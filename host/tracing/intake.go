@@ -38,7 +38,7 @@ const (
 	expectedTTL    = 10 * time.Minute
 )
 
-// clock is time.Now, but for tests of the budget.
+// clock is time.Now, but for tests of the budget and of a trace's expiry.
 var clock = time.Now
 
 // PluginSpans takes one plugin's spans in: it knows which traces the host sent
@@ -74,7 +74,7 @@ func (p *PluginSpans) Expect(id trace.TraceID) {
 	if p == nil || !id.IsValid() {
 		return
 	}
-	now := time.Now()
+	now := clock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.expected[id]; !ok {

@@ -310,3 +310,26 @@ func TestARefusedBulkIsNotHeld(t *testing.T) {
 		t.Fatalf("the queued batch holds %d bytes of room for %d bytes (the batch was %d)", cap(queued), len(queued), len(batch))
 	}
 }
+
+// TestAnExpiredTraceIsRefused: a plugin may write into a trace the host sent it
+// for 10 minutes after the last call in it, not after.
+func TestAnExpiredTraceIsRefused(t *testing.T) {
+	now := time.Unix(2_000_000, 0)
+	clock = func() time.Time { return now }
+	t.Cleanup(func() { clock = time.Now })
+	p, q, tid := intake(t) // the trace is expected from now on
+	batch := request(marshal(t, goodSpan(tid, "late")))
+	now = now.Add(expectedTTL - time.Second)
+	if kept, _, err := p.Accept(batch); kept != 1 {
+		t.Fatalf("within the TTL: kept %d, %v", kept, err)
+	}
+	<-q
+	now = now.Add(2 * time.Second)
+	if kept, refused, _ := p.Accept(batch); kept != 0 || refused != 1 || len(passedOn(t, q)) != 0 {
+		t.Fatalf("past the TTL: kept %d, refused %d; want the span refused", kept, refused)
+	}
+	p.Expect(tid) // a new call in the trace opens it again
+	if kept, _, err := p.Accept(batch); kept != 1 {
+		t.Fatalf("after a new call: kept %d, %v", kept, err)
+	}
+}
