@@ -89,13 +89,6 @@ func AppendResource(b []byte, res *resource.Resource) []byte {
 	return b
 }
 
-// AppendRequest appends an ExportTraceServiceRequest of one ResourceSpans whose
-// content is rs.
-func AppendRequest(b, rs []byte) []byte {
-	b = protowire.AppendTag(b, 1, protowire.BytesType)
-	return protowire.AppendBytes(b, rs)
-}
-
 func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 	sc := s.SpanContext()
 	tid, sid := sc.TraceID(), sc.SpanID()

@@ -17,6 +17,7 @@ import (
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -85,7 +86,7 @@ func TestEncodingMatchesTheOTLPExporter(t *testing.T) {
 	spans := recordSpans(t)
 	want := converted(t, spans)
 	var got collectorpb.ExportTraceServiceRequest
-	if err := proto.Unmarshal(AppendRequest(nil, AppendResourceSpans(nil, spans)), &got); err != nil {
+	if err := proto.Unmarshal(appendRequest(nil, AppendResourceSpans(nil, spans)), &got); err != nil {
 		t.Fatal(err)
 	}
 	// The exporter leaves the trace state of links out; this keeps it.
@@ -113,7 +114,7 @@ func TestRawIsCopiedAsIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	one := AppendRequest(nil, content)
+	one := appendRequest(nil, content)
 	if !bytes.Equal(b, append(append([]byte(nil), one...), one...)) {
 		t.Fatal("a raw ResourceSpans was not marshalled as its bytes")
 	}
@@ -166,4 +167,11 @@ func BenchmarkEncode(b *testing.B) {
 			_, _ = proto.Marshal(&collectorpb.ExportTraceServiceRequest{ResourceSpans: c.got})
 		}
 	})
+}
+
+// appendRequest appends an ExportTraceServiceRequest of one ResourceSpans whose
+// content is rs.
+func appendRequest(b, rs []byte) []byte {
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	return protowire.AppendBytes(b, rs)
 }
