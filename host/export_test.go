@@ -1,6 +1,13 @@
 package host
 
-import "github.com/idplug/idplug/host/supervisor"
+import (
+	"time"
+
+	"github.com/idplug/idplug/host/supervisor"
+)
 
 // SocketBase is where hosts make their socket folders, for tests.
 var SocketBase = supervisor.SocketBase
+
+// SetClock makes h read the time from now, for tests of what expires.
+func SetClock(h *Host, now func() time.Time) { h.now = now }

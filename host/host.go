@@ -87,6 +87,7 @@ type Host struct {
 	instances map[string]*instance // configured instances by id
 	order     []string             // instance ids in configuration order
 	releasing sync.WaitGroup       // ReleaseInstances calls in the background
+	now       func() time.Time     // time.Now; tests move it
 }
 
 // Open scans the plugin folder and starts every plugin that passes the checks, in
@@ -134,7 +135,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{Supervisor: sup, opts: opts, log: opts.Logger, instances: map[string]*instance{}}
+	h := &Host{Supervisor: sup, opts: opts, log: opts.Logger, instances: map[string]*instance{}, now: time.Now}
 	self.Store(h)
 	return h, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/idplug/idplug/host/mapping"
@@ -68,6 +69,18 @@ type instance struct {
 	// that said so, serves the instance. nil: every URL is asked for.
 	template     *sdk.AuthorizationTemplate
 	templateFrom *process.Process
+	// current is a template the plugin sent with an authorization URL (one
+	// whose endpoint it found by discovery): the host builds from it too, until
+	// it runs out.
+	current atomic.Pointer[currentTemplate]
+}
+
+// currentTemplate is a template a plugin reported while serving, and until
+// when the host may build from it while from serves the instance.
+type currentTemplate struct {
+	t     *sdk.AuthorizationTemplate
+	from  *process.Process
+	until time.Time
 }
 
 // Instances lists the configured instances in configuration order.
@@ -136,8 +149,26 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 		auth, err = c.template.Build(req, nil) // err, not a new one: observe reports it
 		return auth, err
 	}
-	auth, err := proc.AuthorizationURI(ctx, c.inst, req)
-	return auth, err
+	now := h.now()
+	if cur := c.current.Load(); cur != nil && cur.from == proc && now.Before(cur.until) {
+		var auth *sdk.Authorization
+		auth, err = cur.t.Build(req, nil)
+		return auth, err
+	}
+	a, err := proc.Authorize(ctx, c.inst, req)
+	if err != nil {
+		return nil, err
+	}
+	if a.Template != nil {
+		// Checked as a configured template is: its URLs go to browsers.
+		if cerr := a.Template.Check(); cerr != nil {
+			h.log.Warn("a plugin reported an authorization template that cannot be used; asking it for each URL",
+				"plugin", c.cfg.Plugin, "instance", c.cfg.ID, "error", cerr)
+		} else {
+			c.current.Store(&currentTemplate{t: a.Template, from: proc, until: now.Add(a.ValidFor)})
+		}
+	}
+	return a.Authorization, nil
 }
 
 // UserInfo finishes a sign-in with connector id: session is what AuthorizationURI

@@ -1,20 +1,26 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/internal/oidctest"
 	"github.com/idplug/idplug/internal/plugintest"
 	"github.com/idplug/idplug/sdk"
 )
@@ -88,6 +94,69 @@ func TestHostBuildsTheDeclaredTemplate(t *testing.T) {
 	}
 }
 
+// A template a plugin sends with an authorization URL (one it learnt while
+// serving) is built by the host until it runs out, an hour at most, and then
+// asked for again; one that would weaken a flow is never built, and every URL
+// is asked for.
+func TestHostBuildsTheCurrentTemplateUntilItRunsOut(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, templatedPkg), "templated")
+	var logs bytes.Buffer
+	h := open(t, dir, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})})
+	now := time.Unix(1_800_000_000, 0)
+	var clock sync.Mutex
+	host.SetClock(h, func() time.Time { clock.Lock(); defer clock.Unlock(); return now })
+	pass := func(d time.Duration) { clock.Lock(); now = now.Add(d); clock.Unlock() }
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	current := func(template string, ms int64) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"current":%s,"currentForMs":%d}`, template, ms))
+	}
+	unsound := strings.Replace(soundTemplate, `"client_id":"c"`, `"client_id":"c","state":"fixed"`, 1)
+	if err := h.Configure(ctx, []host.InstanceConfig{
+		{ID: "minute", Plugin: "templated", Config: current(soundTemplate, 60_000)},
+		{ID: "forever", Plugin: "templated", Config: current(soundTemplate, 10*365*24*3600*1000)},
+		{ID: "unsound", Plugin: "templated", Config: current(unsound, 60_000)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	from := func(id string) string {
+		t.Helper()
+		auth, err := h.AuthorizationURI(ctx, id, "https://app.test/cb", "st")
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		u, _ := url.Parse(auth.RedirectTo)
+		if u.Host == "op.test" && (u.Query().Get("state") != "st" || auth.Session["codeVerifier"] == "") {
+			t.Fatalf("%s: the host built %s with session %v", id, auth.RedirectTo, auth.Session)
+		}
+		return u.Host
+	}
+	steps := []struct {
+		pass time.Duration
+		want map[string]string
+	}{
+		{0, map[string]string{"minute": "plugin.test", "forever": "plugin.test", "unsound": "plugin.test"}},
+		{0, map[string]string{"minute": "op.test", "forever": "op.test", "unsound": "plugin.test"}},
+		{59 * time.Second, map[string]string{"minute": "op.test", "forever": "op.test"}},
+		{2 * time.Second, map[string]string{"minute": "plugin.test", "forever": "op.test"}}, // the minute ran out
+		{0, map[string]string{"minute": "op.test"}},
+		{time.Hour, map[string]string{"minute": "plugin.test", "forever": "plugin.test"}}, // an hour at most
+		{0, map[string]string{"forever": "op.test"}},
+	}
+	for i, st := range steps {
+		pass(st.pass)
+		for id, want := range st.want {
+			if got := from(id); got != want {
+				t.Fatalf("step %d: %s's URL came from %s, want %s", i, id, got, want)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "authorization template that cannot be used") {
+		t.Fatalf("the unsound template was not logged:\n%s", logs.String())
+	}
+}
+
 // A plugin cannot use a template to weaken the flows the host builds for it: one
 // that pins the state, sends the browser to a script, or overwrites the session's
 // state is refused at configure time, naming what is wrong.
@@ -155,6 +224,63 @@ func TestOAuth2PluginURLsAreBuiltByTheHost(t *testing.T) {
 	defer scancel()
 	if _, err := h.AuthorizationURI(sctx, "acme", req.RedirectURI, "st-2"); err != nil {
 		t.Fatalf("with the plugin stopped: %v", err)
+	}
+}
+
+// The bundled OpenID Connect plugin, its endpoints found by discovery, hands
+// the host its current template with its first URL: the host builds the next
+// ones while the plugin cannot answer at all, and a sign-in started from a URL
+// the host built goes through with a real provider and the plugin's checks of
+// the callback (state, PKCE, nonce, issuer).
+func TestOIDCDiscoveredURLsAreBuiltByTheHost(t *testing.T) {
+	const redirect = "https://app.test/cb"
+	secret := oidctest.NewClientSecret(t)
+	op := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{
+		{ID: "rp", Secret: secret, AuthMethod: "client_secret_basic", RedirectURIs: []string{redirect}},
+	}})
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/oidc"), "oidc")
+	h := open(t, dir, host.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, _ := json.Marshal(map[string]any{"issuer": op.Issuer, "clientId": "rp", "clientSecret": secret,
+		"tokenEndpointAuthMethod": "client_secret_basic", "scope": "openid profile email"})
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "op", Plugin: "oidc", Config: cfg}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "op", redirect, "st-1"); err != nil { // the plugin discovers
+		t.Fatal(err)
+	}
+	pid := h.Plugins()[0].Proc.PID()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 20*time.Second)
+	auth, err := h.AuthorizationURI(sctx, "op", redirect, "st-2")
+	scancel()
+	if cerr := syscall.Kill(pid, syscall.SIGCONT); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil {
+		t.Fatalf("with the plugin stopped: %v", err)
+	}
+	if !strings.HasPrefix(auth.RedirectTo, op.AuthorizationEndpoint()+"?") || auth.Session["nonce"] == "" {
+		t.Fatalf("the host built %s with session keys %v", auth.RedirectTo, slices.Sorted(maps.Keys(auth.Session)))
+	}
+	callback, err := op.Authorize(ctx, auth.RedirectTo, redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{}
+	for k, v := range callback.Query() {
+		params[k] = v[0]
+	}
+	res, err := h.UserInfo(ctx, "op", auth.Session, params)
+	if err != nil {
+		t.Fatalf("sign-in from the host's URL: %v", err)
+	}
+	if res.UserInfo.ID != "alice" {
+		t.Fatalf("signed in as %q", res.UserInfo.ID)
 	}
 }
 

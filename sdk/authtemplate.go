@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // AuthorizationTemplater is implemented by connectors that can say, per
@@ -23,6 +24,26 @@ type AuthorizationTemplater[C any] interface {
 	// nil when a template cannot express them (the host then calls AuthorizationURI).
 	AuthorizationTemplate(cfg C) *AuthorizationTemplate
 }
+
+// CurrentAuthorizationTemplater is implemented by connectors whose template is
+// known only once they serve: one whose authorization endpoint comes from an
+// OpenID provider's discovery document, say. After each AuthorizationURI the
+// SDK asks for the template that URL was made with and how long it holds (the
+// document's cache lifetime), and hands both to the host, which builds the next
+// URLs itself until then (an hour at most), and then asks again.
+//
+// CurrentAuthorizationTemplate must not do I/O: it reports what the connector
+// already knows. It returns nil, or a zero duration, when it knows nothing it
+// can vouch for; the host then keeps asking AuthorizationURI. As for
+// AuthorizationTemplater, AuthorizationURI must return what Build returns for
+// the template.
+type CurrentAuthorizationTemplater[C any] interface {
+	CurrentAuthorizationTemplate(cfg C) (*AuthorizationTemplate, time.Duration)
+}
+
+// MaxTemplateValidity bounds how long the host builds from a template a
+// connector reported with CurrentAuthorizationTemplate before it asks again.
+const MaxTemplateValidity = time.Hour
 
 // AuthorizationTemplate describes an authorization URL: an endpoint, fixed
 // parameters, which parameters carry the per-request values, and which session

@@ -85,7 +85,27 @@ func (s *grpcServer[C]) GetAuthorizationUri(ctx context.Context, req *connectorv
 	if auth == nil {
 		return nil, toStatus(Errorf(CodeGeneral, "connector returned no authorization"))
 	}
-	return &connectorv1.GetAuthorizationUriResponse{RedirectTo: auth.RedirectTo, Session: auth.Session}, nil
+	resp := &connectorv1.GetAuthorizationUriResponse{RedirectTo: auth.RedirectTo, Session: auth.Session}
+	resp.AuthorizationTemplate, resp.TemplateValidForMs = s.currentTemplate(req.GetInstance().GetId(), cfg)
+	return resp, nil
+}
+
+// currentTemplate is the template the connector says its URLs are made with
+// now, and for how many milliseconds, when it says so and the template is sound.
+func (s *grpcServer[C]) currentTemplate(instanceID string, cfg C) (*connectorv1.AuthorizationTemplate, int64) {
+	tc, ok := s.conn.(CurrentAuthorizationTemplater[C])
+	if !ok {
+		return nil, 0
+	}
+	t, valid := tc.CurrentAuthorizationTemplate(cfg)
+	if t == nil || valid.Milliseconds() <= 0 {
+		return nil, 0
+	}
+	if err := t.Check(); err != nil {
+		s.log.Warn("the connector's current authorization template is not sound; the host will ask for each URL", "instance", instanceID, "error", err)
+		return nil, 0
+	}
+	return Wire.AuthorizationTemplateToProto(t), min(valid, MaxTemplateValidity).Milliseconds()
 }
 
 func (s *grpcServer[C]) GetUserInfo(ctx context.Context, req *connectorv1.GetUserInfoRequest) (*connectorv1.GetUserInfoResponse, error) {

@@ -285,3 +285,48 @@ func TestScopeCrossesTheWire(t *testing.T) {
 		}
 	}
 }
+
+// currentConnector reports the template its greeting names, valid for as long
+// as the greeting says.
+type currentConnector struct{ testConnector }
+
+func (*currentConnector) CurrentAuthorizationTemplate(cfg testConfig) (*AuthorizationTemplate, time.Duration) {
+	t := &AuthorizationTemplate{Endpoint: "https://idp.test/authorize", Params: map[string]string{"client_id": "c"},
+		StateParam: "state", RedirectURIParam: "redirect_uri", PKCE: true,
+		Session: SessionTemplate{State: "state", RedirectURI: "redirect_uri", CodeVerifier: "verifier"}}
+	switch cfg.Greeting {
+	case "sound":
+		return t, 90 * time.Second
+	case "forever":
+		return t, 100 * 365 * 24 * time.Hour
+	case "expired":
+		return t, 0
+	case "unsound": // a pinned state would make every flow's the same
+		t.Params["state"] = "fixed"
+		return t, time.Minute
+	}
+	return nil, time.Minute
+}
+
+// TestCurrentTemplateGoesWithTheURL: a connector's current template reaches
+// the host with the URL it answers, for as long as it says and at most an
+// hour; an unsound one, or one with no time left, does not.
+func TestCurrentTemplateGoesWithTheURL(t *testing.T) {
+	var logs bytes.Buffer
+	c := dialConnector(t, &currentConnector{}, &logs)
+	for greeting, want := range map[string]int64{
+		"sound": 90_000, "forever": MaxTemplateValidity.Milliseconds(), "expired": 0, "unsound": 0, "none": 0,
+	} {
+		resp, err := c.GetAuthorizationUri(context.Background(), &connectorv1.GetAuthorizationUriRequest{
+			Instance: inst(greeting, "v1", `{"greeting":"`+greeting+`"}`), State: "s", RedirectUri: "https://app.test/cb"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.GetTemplateValidForMs(); got != want || (want > 0) != (resp.GetAuthorizationTemplate() != nil) {
+			t.Errorf("%s: template %v for %d ms, want one for %d ms", greeting, resp.GetAuthorizationTemplate(), got, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "current authorization template is not sound") {
+		t.Errorf("the unsound template was not logged:\n%s", logs.String())
+	}
+}

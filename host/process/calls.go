@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
@@ -63,6 +64,25 @@ func (p *Process) Validate(ctx context.Context, inst Instance) (*Validation, err
 
 // AuthorizationURI asks for the URL that starts a sign-in.
 func (p *Process) AuthorizationURI(ctx context.Context, inst Instance, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	a, err := p.Authorize(ctx, inst, req)
+	if err != nil {
+		return nil, err
+	}
+	return a.Authorization, nil
+}
+
+// Authorized is a plugin's answer to an authorization request.
+type Authorized struct {
+	*sdk.Authorization
+	// Template is how the plugin says its next URLs are made, for ValidFor (an
+	// hour at most); unchecked: the caller checks it. nil when it says nothing.
+	Template *sdk.AuthorizationTemplate
+	ValidFor time.Duration
+}
+
+// Authorize asks for the URL that starts a sign-in, and for the template the
+// plugin says its next ones are made with, if any.
+func (p *Process) Authorize(ctx context.Context, inst Instance, req sdk.AuthorizationRequest) (*Authorized, error) {
 	var resp *connectorv1.GetAuthorizationUriResponse
 	err := p.invoke(ctx, "GetAuthorizationUri", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
 		resp, err = c.rpc.GetAuthorizationUri(ctx, sdk.Wire.AuthorizationRequestToProto(in, req))
@@ -71,7 +91,12 @@ func (p *Process) AuthorizationURI(ctx context.Context, inst Instance, req sdk.A
 	if err != nil {
 		return nil, err
 	}
-	return &sdk.Authorization{RedirectTo: resp.GetRedirectTo(), Session: resp.GetSession()}, nil
+	a := &Authorized{Authorization: &sdk.Authorization{RedirectTo: resp.GetRedirectTo(), Session: resp.GetSession()}}
+	if ms := resp.GetTemplateValidForMs(); ms > 0 && resp.GetAuthorizationTemplate() != nil {
+		a.Template = sdk.Wire.AuthorizationTemplateFromProto(resp.GetAuthorizationTemplate())
+		a.ValidFor = time.Duration(min(ms, sdk.MaxTemplateValidity.Milliseconds())) * time.Millisecond
+	}
+	return a, nil
 }
 
 // UserInfo hands the provider's callback to the plugin. It is never retried: the

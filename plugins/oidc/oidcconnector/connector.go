@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"time"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/oauth2kit"
@@ -27,7 +28,8 @@ var (
 	_ sdk.Connector[*Instance] = connector{}
 	_ sdk.Refresher[*Instance] = connector{}
 
-	_ sdk.AuthorizationTemplater[*Instance] = connector{}
+	_ sdk.AuthorizationTemplater[*Instance]        = connector{}
+	_ sdk.CurrentAuthorizationTemplater[*Instance] = connector{}
 )
 
 func (connector) Metadata() sdk.Metadata { return metadata() }
@@ -72,6 +74,26 @@ func (connector) AuthorizationTemplate(in *Instance) *sdk.AuthorizationTemplate 
 		return nil
 	}
 	return t
+}
+
+// CurrentAuthorizationTemplate hands the host the template of the discovered
+// authorization endpoint, for as long as the discovery document stays cached:
+// the host then builds the next URLs itself, and asks again once the document
+// is due to be fetched again. Nothing for a configured endpoint (the template
+// given at configure time covers it) or one not yet discovered.
+func (connector) CurrentAuthorizationTemplate(in *Instance) (*sdk.AuthorizationTemplate, time.Duration) {
+	if in.provider.static.Authorization != "" {
+		return nil, 0
+	}
+	e, left := in.provider.cached()
+	if e == nil || left <= 0 {
+		return nil, 0
+	}
+	t, err := in.template(e.Authorization)
+	if err != nil {
+		return nil, 0
+	}
+	return t, left
 }
 
 // template is how the instance's authorization URLs are made with endpoint: the

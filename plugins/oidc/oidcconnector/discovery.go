@@ -145,6 +145,17 @@ func (p *provider) endpoints(ctx context.Context) (*endpoints, error) {
 	return p.fetchLocked(ctx)
 }
 
+// cached returns the discovered endpoints and how long they stay fresh,
+// without fetching: nil before the first discovery.
+func (p *provider) cached() (*endpoints, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.current == nil {
+		return nil, 0
+	}
+	return p.current, p.expires.Sub(p.now())
+}
+
 // refresh discovers the provider again, unless the last fetch is more recent than
 // the floor: an ID token naming an unknown key may mean the jwks_uri moved.
 func (p *provider) refresh(ctx context.Context) (*endpoints, error) {

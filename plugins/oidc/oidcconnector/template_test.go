@@ -1,9 +1,14 @@
 package oidcconnector
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"maps"
 	"testing"
+	"time"
 
+	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/connectortest"
 )
 
@@ -38,5 +43,47 @@ func TestHostBuildsWhatThePluginBuilds(t *testing.T) {
 	})
 	if tmpl := (connector{}).AuthorizationTemplate(parse(t, s.config(nil))); tmpl != nil {
 		t.Errorf("a discovered endpoint may change while served; template = %+v, want none", tmpl)
+	}
+}
+
+// TestDiscoveredTemplateIsReportedWhileFresh: with its endpoint found by
+// discovery, the connector reports no template until it has discovered it, then
+// one that builds exactly the URL and session it builds itself, for as long as
+// the discovery document stays cached, and none once that has run out.
+func TestDiscoveredTemplateIsReportedWhileFresh(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(nil))
+	if tmpl, valid := (connector{}).CurrentAuthorizationTemplate(in); tmpl != nil || valid != 0 {
+		t.Fatalf("before discovery: %+v for %s, want nothing", tmpl, valid)
+	}
+	fixed := bytes.Repeat([]byte{7}, 256)
+	random = bytes.NewReader(fixed)
+	t.Cleanup(func() { random = nil })
+	req := sdk.AuthorizationRequest{InstanceID: "i", RedirectURI: stubRedirect, State: "st", Scope: "email"}
+	asked, err := (connector{}).AuthorizationURI(context.Background(), in, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, valid := (connector{}).CurrentAuthorizationTemplate(in)
+	if tmpl == nil || valid <= 0 || valid > defaultMetadataTTL {
+		t.Fatalf("after discovery: %+v for %s, want a template for the document's lifetime", tmpl, valid)
+	}
+	built, err := tmpl.Build(req, bytes.NewReader(fixed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built.RedirectTo != asked.RedirectTo || !maps.Equal(built.Session, asked.Session) {
+		t.Fatalf("the plugin built\n %s %v\nthe template builds\n %s %v", asked.RedirectTo, asked.Session, built.RedirectTo, built.Session)
+	}
+	in.provider.now = func() time.Time { return time.Now().Add(valid + time.Second) }
+	if tmpl, _ := (connector{}).CurrentAuthorizationTemplate(in); tmpl != nil {
+		t.Fatal("a template was reported after the discovery document ran out")
+	}
+	static := parse(t, s.config(map[string]any{"authorizationEndpoint": s.URL() + "/authorize2"}))
+	if _, err := (connector{}).AuthorizationURI(context.Background(), static, req); err != nil {
+		t.Fatal(err)
+	}
+	if tmpl, _ := (connector{}).CurrentAuthorizationTemplate(static); tmpl != nil {
+		t.Fatal("a configured endpoint's template was reported again: the one given at configure time covers it")
 	}
 }

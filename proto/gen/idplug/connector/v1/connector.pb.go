@@ -1058,9 +1058,16 @@ type GetAuthorizationUriResponse struct {
 	RedirectTo string                 `protobuf:"bytes,1,opt,name=redirect_to,json=redirectTo,proto3" json:"redirect_to,omitempty"`
 	// What the plugin must get back with the callback (PKCE verifier, redirect URI...).
 	// The host seals it; it never reaches the browser in readable form.
-	Session       map[string]string `protobuf:"bytes,2,rep,name=session,proto3" json:"session,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Session map[string]string `protobuf:"bytes,2,rep,name=session,proto3" json:"session,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// How the instance's next authorization URLs are made, for a connector that
+	// learns it while serving (an OpenID provider's endpoint found by discovery):
+	// the host builds them itself for template_valid_for_ms (an hour at most),
+	// then asks again. Absent when the connector has no such template, and from
+	// plugins built before it existed.
+	AuthorizationTemplate *AuthorizationTemplate `protobuf:"bytes,3,opt,name=authorization_template,json=authorizationTemplate,proto3" json:"authorization_template,omitempty"`
+	TemplateValidForMs    int64                  `protobuf:"varint,4,opt,name=template_valid_for_ms,json=templateValidForMs,proto3" json:"template_valid_for_ms,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *GetAuthorizationUriResponse) Reset() {
@@ -1105,6 +1112,20 @@ func (x *GetAuthorizationUriResponse) GetSession() map[string]string {
 		return x.Session
 	}
 	return nil
+}
+
+func (x *GetAuthorizationUriResponse) GetAuthorizationTemplate() *AuthorizationTemplate {
+	if x != nil {
+		return x.AuthorizationTemplate
+	}
+	return nil
+}
+
+func (x *GetAuthorizationUriResponse) GetTemplateValidForMs() int64 {
+	if x != nil {
+		return x.TemplateValidForMs
+	}
+	return 0
 }
 
 type GetUserInfoRequest struct {
@@ -1834,11 +1855,13 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12\x19\n" +
 	"\x05scope\x18\x04 \x01(\tH\x00R\x05scope\x88\x01\x01B\b\n" +
-	"\x06_scope\"\xd3\x01\n" +
+	"\x06_scope\"\xe9\x02\n" +
 	"\x1bGetAuthorizationUriResponse\x12\x1f\n" +
 	"\vredirect_to\x18\x01 \x01(\tR\n" +
 	"redirectTo\x12W\n" +
-	"\asession\x18\x02 \x03(\v2=.idplug.connector.v1.GetAuthorizationUriResponse.SessionEntryR\asession\x1a:\n" +
+	"\asession\x18\x02 \x03(\v2=.idplug.connector.v1.GetAuthorizationUriResponse.SessionEntryR\asession\x12a\n" +
+	"\x16authorization_template\x18\x03 \x01(\v2*.idplug.connector.v1.AuthorizationTemplateR\x15authorizationTemplate\x121\n" +
+	"\x15template_valid_for_ms\x18\x04 \x01(\x03R\x12templateValidForMs\x1a:\n" +
 	"\fSessionEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xeb\x02\n" +
@@ -1982,35 +2005,36 @@ var file_idplug_connector_v1_connector_proto_depIdxs = []int32{
 	29, // 12: idplug.connector.v1.AuthorizationTemplate.session_fixed:type_name -> idplug.connector.v1.AuthorizationTemplate.SessionFixedEntry
 	2,  // 13: idplug.connector.v1.GetAuthorizationUriRequest.instance:type_name -> idplug.connector.v1.Instance
 	30, // 14: idplug.connector.v1.GetAuthorizationUriResponse.session:type_name -> idplug.connector.v1.GetAuthorizationUriResponse.SessionEntry
-	2,  // 15: idplug.connector.v1.GetUserInfoRequest.instance:type_name -> idplug.connector.v1.Instance
-	31, // 16: idplug.connector.v1.GetUserInfoRequest.session:type_name -> idplug.connector.v1.GetUserInfoRequest.SessionEntry
-	32, // 17: idplug.connector.v1.GetUserInfoRequest.callback:type_name -> idplug.connector.v1.GetUserInfoRequest.CallbackEntry
-	17, // 18: idplug.connector.v1.GetUserInfoResponse.user_info:type_name -> idplug.connector.v1.UserInfo
-	18, // 19: idplug.connector.v1.GetUserInfoResponse.tokens:type_name -> idplug.connector.v1.TokenSet
-	33, // 20: idplug.connector.v1.TokenSet.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 21: idplug.connector.v1.RefreshTokensRequest.instance:type_name -> idplug.connector.v1.Instance
-	18, // 22: idplug.connector.v1.RefreshTokensResponse.tokens:type_name -> idplug.connector.v1.TokenSet
-	2,  // 23: idplug.connector.v1.RevokeTokenRequest.instance:type_name -> idplug.connector.v1.Instance
-	2,  // 24: idplug.connector.v1.ReleaseInstancesRequest.instances:type_name -> idplug.connector.v1.Instance
-	3,  // 25: idplug.connector.v1.ConnectorService.GetMetadata:input_type -> idplug.connector.v1.GetMetadataRequest
-	9,  // 26: idplug.connector.v1.ConnectorService.ValidateConfig:input_type -> idplug.connector.v1.ValidateConfigRequest
-	13, // 27: idplug.connector.v1.ConnectorService.GetAuthorizationUri:input_type -> idplug.connector.v1.GetAuthorizationUriRequest
-	15, // 28: idplug.connector.v1.ConnectorService.GetUserInfo:input_type -> idplug.connector.v1.GetUserInfoRequest
-	19, // 29: idplug.connector.v1.ConnectorService.RefreshTokens:input_type -> idplug.connector.v1.RefreshTokensRequest
-	21, // 30: idplug.connector.v1.ConnectorService.RevokeToken:input_type -> idplug.connector.v1.RevokeTokenRequest
-	23, // 31: idplug.connector.v1.ConnectorService.ReleaseInstances:input_type -> idplug.connector.v1.ReleaseInstancesRequest
-	4,  // 32: idplug.connector.v1.ConnectorService.GetMetadata:output_type -> idplug.connector.v1.GetMetadataResponse
-	10, // 33: idplug.connector.v1.ConnectorService.ValidateConfig:output_type -> idplug.connector.v1.ValidateConfigResponse
-	14, // 34: idplug.connector.v1.ConnectorService.GetAuthorizationUri:output_type -> idplug.connector.v1.GetAuthorizationUriResponse
-	16, // 35: idplug.connector.v1.ConnectorService.GetUserInfo:output_type -> idplug.connector.v1.GetUserInfoResponse
-	20, // 36: idplug.connector.v1.ConnectorService.RefreshTokens:output_type -> idplug.connector.v1.RefreshTokensResponse
-	22, // 37: idplug.connector.v1.ConnectorService.RevokeToken:output_type -> idplug.connector.v1.RevokeTokenResponse
-	24, // 38: idplug.connector.v1.ConnectorService.ReleaseInstances:output_type -> idplug.connector.v1.ReleaseInstancesResponse
-	32, // [32:39] is the sub-list for method output_type
-	25, // [25:32] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	11, // 15: idplug.connector.v1.GetAuthorizationUriResponse.authorization_template:type_name -> idplug.connector.v1.AuthorizationTemplate
+	2,  // 16: idplug.connector.v1.GetUserInfoRequest.instance:type_name -> idplug.connector.v1.Instance
+	31, // 17: idplug.connector.v1.GetUserInfoRequest.session:type_name -> idplug.connector.v1.GetUserInfoRequest.SessionEntry
+	32, // 18: idplug.connector.v1.GetUserInfoRequest.callback:type_name -> idplug.connector.v1.GetUserInfoRequest.CallbackEntry
+	17, // 19: idplug.connector.v1.GetUserInfoResponse.user_info:type_name -> idplug.connector.v1.UserInfo
+	18, // 20: idplug.connector.v1.GetUserInfoResponse.tokens:type_name -> idplug.connector.v1.TokenSet
+	33, // 21: idplug.connector.v1.TokenSet.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 22: idplug.connector.v1.RefreshTokensRequest.instance:type_name -> idplug.connector.v1.Instance
+	18, // 23: idplug.connector.v1.RefreshTokensResponse.tokens:type_name -> idplug.connector.v1.TokenSet
+	2,  // 24: idplug.connector.v1.RevokeTokenRequest.instance:type_name -> idplug.connector.v1.Instance
+	2,  // 25: idplug.connector.v1.ReleaseInstancesRequest.instances:type_name -> idplug.connector.v1.Instance
+	3,  // 26: idplug.connector.v1.ConnectorService.GetMetadata:input_type -> idplug.connector.v1.GetMetadataRequest
+	9,  // 27: idplug.connector.v1.ConnectorService.ValidateConfig:input_type -> idplug.connector.v1.ValidateConfigRequest
+	13, // 28: idplug.connector.v1.ConnectorService.GetAuthorizationUri:input_type -> idplug.connector.v1.GetAuthorizationUriRequest
+	15, // 29: idplug.connector.v1.ConnectorService.GetUserInfo:input_type -> idplug.connector.v1.GetUserInfoRequest
+	19, // 30: idplug.connector.v1.ConnectorService.RefreshTokens:input_type -> idplug.connector.v1.RefreshTokensRequest
+	21, // 31: idplug.connector.v1.ConnectorService.RevokeToken:input_type -> idplug.connector.v1.RevokeTokenRequest
+	23, // 32: idplug.connector.v1.ConnectorService.ReleaseInstances:input_type -> idplug.connector.v1.ReleaseInstancesRequest
+	4,  // 33: idplug.connector.v1.ConnectorService.GetMetadata:output_type -> idplug.connector.v1.GetMetadataResponse
+	10, // 34: idplug.connector.v1.ConnectorService.ValidateConfig:output_type -> idplug.connector.v1.ValidateConfigResponse
+	14, // 35: idplug.connector.v1.ConnectorService.GetAuthorizationUri:output_type -> idplug.connector.v1.GetAuthorizationUriResponse
+	16, // 36: idplug.connector.v1.ConnectorService.GetUserInfo:output_type -> idplug.connector.v1.GetUserInfoResponse
+	20, // 37: idplug.connector.v1.ConnectorService.RefreshTokens:output_type -> idplug.connector.v1.RefreshTokensResponse
+	22, // 38: idplug.connector.v1.ConnectorService.RevokeToken:output_type -> idplug.connector.v1.RevokeTokenResponse
+	24, // 39: idplug.connector.v1.ConnectorService.ReleaseInstances:output_type -> idplug.connector.v1.ReleaseInstancesResponse
+	33, // [33:40] is the sub-list for method output_type
+	26, // [26:33] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_idplug_connector_v1_connector_proto_init() }
