@@ -14,11 +14,12 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// TemplateConnector is a connector that declares authorization templates
-// (sdk.AuthorizationTemplater), so that the host builds its authorization URLs.
+// TemplateConnector is a connector that gives the host authorization
+// templates, so that the host builds its authorization URLs: at configure time
+// (sdk.AuthorizationTemplater), while it serves (sdk.CurrentAuthorizationTemplater),
+// or both. CheckAuthorizationTemplate fails for a connector that does neither.
 type TemplateConnector[C any] interface {
 	sdk.Connector[C]
-	sdk.AuthorizationTemplater[C]
 }
 
 // TemplateOptions say what CheckAuthorizationTemplate compares.
@@ -60,7 +61,9 @@ func TemplateRequests() []sdk.AuthorizationRequest {
 
 // CheckAuthorizationTemplate checks that, for every configuration of opts and
 // every request, the URL and session the host builds from the connector's
-// declared template are the ones its AuthorizationURI returns, byte for byte. The
+// template are the ones its AuthorizationURI returns, byte for byte. The
+// template is the one declared at configure time, or else the one the connector
+// reports (sdk.CurrentAuthorizationTemplater) after a first authorization. The
 // template reaches the host's build as the host gets it: encoded by the SDK, sent
 // as bytes, decoded and checked. Each configuration is a subtest.
 //
@@ -106,9 +109,9 @@ func checkTemplate[C any](t T, c TemplateConnector[C], config any, requests []sd
 		t.Fatalf("ParseConfig: %v", err)
 		return
 	}
-	tmpl := c.AuthorizationTemplate(cfg)
-	if tmpl == nil {
-		t.Fatalf("no template declared")
+	tmpl, err := declared(t, c, cfg, requests[0], setRandom)
+	if err != nil {
+		t.Fatalf("%v", err)
 		return
 	}
 	host, err := overTheWire(tmpl)
@@ -135,6 +138,29 @@ func checkTemplate[C any](t T, c TemplateConnector[C], config any, requests []sd
 			t.Errorf("%+v:\nplugin %+v\n  host %+v", req, plugin, built)
 		}
 	}
+}
+
+// declared is the template the host gets for cfg: the one declared at
+// configure time, or else the one the connector reports after an authorization
+// (it may learn it then: an endpoint found by discovery).
+func declared[C any](t T, c TemplateConnector[C], cfg C, first sdk.AuthorizationRequest, setRandom func(io.Reader)) (*sdk.AuthorizationTemplate, error) {
+	if tc, ok := c.(sdk.AuthorizationTemplater[C]); ok {
+		if tmpl := tc.AuthorizationTemplate(cfg); tmpl != nil {
+			return tmpl, nil
+		}
+	}
+	cc, ok := c.(sdk.CurrentAuthorizationTemplater[C])
+	if !ok {
+		return nil, errors.New("no template declared (the connector implements neither sdk.AuthorizationTemplater nor sdk.CurrentAuthorizationTemplater, or returned nil)")
+	}
+	if _, err := pluginBuild(t, c, cfg, first, setRandom); err != nil {
+		return nil, fmt.Errorf("plugin: %w", err)
+	}
+	tmpl, valid := cc.CurrentAuthorizationTemplate(cfg)
+	if tmpl == nil || valid <= 0 {
+		return nil, fmt.Errorf("no template declared at configure time, nor reported after an authorization (template %v, valid for %s)", tmpl != nil, valid)
+	}
+	return tmpl, nil
 }
 
 // pluginBuild is the connector's own AuthorizationURI, drawing from seeded().

@@ -6,7 +6,9 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/internal/kitrecord"
 	"github.com/idplug/idplug/sdk"
@@ -141,5 +143,60 @@ func TestCheckAuthorizationTemplateWantsConfigs(t *testing.T) {
 	rec := checkTemplated(t, setTemplatedRandom, nil)
 	if got := rec.Messages(""); !strings.Contains(got, "TemplateOptions.Configs is empty") {
 		t.Errorf("messages = %q, want one saying there is nothing to compare", got)
+	}
+}
+
+// learning is a connector with no template at configure time, that reports its
+// template once it has served an authorization (as one that discovers its
+// endpoint does); its defect makes that report wrong.
+type learning struct{}
+
+func (learning) Metadata() sdk.Metadata { return templated{}.Metadata() }
+func (learning) ParseConfig(raw []byte) (*templatedConfig, error) {
+	return templated{}.ParseConfig(raw)
+}
+func (learning) UserInfo(ctx context.Context, c *templatedConfig, r sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	return templated{}.UserInfo(ctx, c, r)
+}
+
+// learnt are the configurations that have served an authorization.
+var learnt sync.Map
+
+func (learning) AuthorizationURI(ctx context.Context, cfg *templatedConfig, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
+	learnt.Store(cfg, true)
+	return templated{}.AuthorizationURI(ctx, cfg, req)
+}
+
+func (learning) CurrentAuthorizationTemplate(c *templatedConfig) (*sdk.AuthorizationTemplate, time.Duration) {
+	if _, ok := learnt.Load(c); !ok || c.Defect == "never reports" {
+		return nil, 0
+	}
+	t := templated{}.AuthorizationTemplate(&templatedConfig{Endpoint: c.Endpoint})
+	if c.Defect == "another endpoint" {
+		t.Endpoint = "https://elsewhere.example/authorize"
+	}
+	return t, time.Minute
+}
+
+// TestCheckAuthorizationTemplateChecksAReportedTemplate: a connector whose
+// template comes only after an authorization is checked with that template.
+func TestCheckAuthorizationTemplateChecksAReportedTemplate(t *testing.T) {
+	r := kitrecord.New(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		connectortest.CheckAuthorizationTemplate(r, learning{}, connectortest.TemplateOptions{
+			Configs: withDefects("", "never reports", "another endpoint"), SetRandom: setTemplatedRandom})
+	}()
+	<-done
+	rec := r.Records()
+	if got, want := rec.Failed(), []string{"another endpoint", "never reports"}; !slices.Equal(got, want) {
+		t.Fatalf("failed = %v, want %v:%s", got, want, rec)
+	}
+	if got := rec.Messages("never reports"); !strings.Contains(got, "nor reported after an authorization") {
+		t.Errorf("never reports: %q", got)
+	}
+	if got := rec.Messages("another endpoint"); !strings.Contains(got, "elsewhere.example") {
+		t.Errorf("another endpoint: %q", got)
 	}
 }

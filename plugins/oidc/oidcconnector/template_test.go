@@ -12,10 +12,11 @@ import (
 	"github.com/idplug/idplug/sdk/connectortest"
 )
 
-// TestHostBuildsWhatThePluginBuilds: for every configuration with a configured
-// authorization endpoint (presets included), and every kind of request, the URL
-// and session the host builds from the declared template are the plugin's own.
-// A configuration that finds its endpoint by discovery declares none.
+// TestHostBuildsWhatThePluginBuilds: for every configuration (presets
+// included), and every kind of request, the URL and session the host builds
+// from the connector's template are the plugin's own: the template declared at
+// configure time for a configured authorization endpoint, the one reported after
+// the first URL for a discovered one (which declares none at configure time).
 func TestHostBuildsWhatThePluginBuilds(t *testing.T) {
 	s := newStubOP(t)
 	static := func(extra map[string]any) map[string]any {
@@ -38,6 +39,10 @@ func TestHostBuildsWhatThePluginBuilds(t *testing.T) {
 			"endpoint query":   static(map[string]any{"authorizationEndpoint": s.URL() + "/authorize?p=B2C_1&nonce=fixed&scope=x"}),
 			"discovery+static": s.config(map[string]any{"authorizationEndpoint": s.URL() + "/authorize2"}),
 			"google+static":    s.config(map[string]any{"provider": "google", "authorizationEndpoint": s.URL() + "/g"}),
+			// Discovered: the template the connector reports after its first URL.
+			"discovery":           s.config(nil),
+			"discovery+form_post": s.config(map[string]any{"authRequestOptionalConfig": map[string]any{"responseMode": "form_post"}}),
+			"google":              s.config(map[string]any{"provider": "google"}),
 		},
 		SetRandom: func(r io.Reader) { random = r },
 	})
