@@ -62,8 +62,6 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-func (r *report) ops(key string, conc int) float64 { return r.SignIn[key][concKey(conc)].OpsPerSec }
-
 // roundRatio compares two sign-in cases at one concurrency: the median over
 // the rounds of a's throughput over b's. The two ran within seconds of each
 // other in every round, so a drift in the machine's other load cancels out,

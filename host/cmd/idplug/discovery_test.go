@@ -49,7 +49,7 @@ func TestDiscoveryMayNotSendTheSecretElsewhere(t *testing.T) {
 	p.stop(t)
 
 	p = startIdplug(t, plugins, config([]string{strings.TrimPrefix(bait.URL, "http://")}))
-	status, body = p.call(t, "POST", "/v1/connectors/op/authorization-uri", "", map[string]any{"redirectUri": appRedirect})
+	status, _ = p.call(t, "POST", "/v1/connectors/op/authorization-uri", "", map[string]any{"redirectUri": appRedirect})
 	mustEqual(t, "a token endpoint on a host the configuration names", status, 200)
 	if n := baited.Load(); n != 0 {
 		t.Fatalf("the other listener received %d requests", n)

@@ -220,10 +220,7 @@ func buildNextAppOnce(t *testing.T, dir string) error {
 // package and Next.js settings, and the app's pages and modules.
 func nextSourceStamp(dir string) (string, error) {
 	h := sha256.New()
-	var files []string
-	for _, f := range []string{"package.json", "package-lock.json", "next.config.mjs"} {
-		files = append(files, f)
-	}
+	files := []string{"package.json", "package-lock.json", "next.config.mjs"}
 	for _, sub := range []string{"pages", "libraries"} {
 		err := filepath.WalkDir(filepath.Join(dir, sub), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
