@@ -62,12 +62,17 @@ func (s *grpcServer[C]) template(instanceID string, cfg C) *connectorv1.Authoriz
 	if !ok {
 		return nil
 	}
-	t := tc.AuthorizationTemplate(cfg)
+	return s.sound(instanceID, "authorization template", tc.AuthorizationTemplate(cfg))
+}
+
+// sound is t on the wire, or nil when there is none or it fails its check
+// (logged, naming what): the host then asks for each URL, which still works.
+func (s *grpcServer[C]) sound(instanceID, what string, t *AuthorizationTemplate) *connectorv1.AuthorizationTemplate {
 	if t == nil {
 		return nil
 	}
 	if err := t.Check(); err != nil {
-		s.log.Warn("the connector's authorization template is not sound; the host will ask for each URL", "instance", instanceID, "error", err)
+		s.log.Warn("the connector's "+what+" is not sound; the host will ask for each URL", "instance", instanceID, "error", err)
 		return nil
 	}
 	return Wire.AuthorizationTemplateToProto(t)
@@ -98,14 +103,14 @@ func (s *grpcServer[C]) currentTemplate(instanceID string, cfg C) (*connectorv1.
 		return nil, 0
 	}
 	t, valid := tc.CurrentAuthorizationTemplate(cfg)
-	if t == nil || valid.Milliseconds() <= 0 {
+	if valid.Milliseconds() <= 0 {
 		return nil, 0
 	}
-	if err := t.Check(); err != nil {
-		s.log.Warn("the connector's current authorization template is not sound; the host will ask for each URL", "instance", instanceID, "error", err)
+	wire := s.sound(instanceID, "current authorization template", t)
+	if wire == nil {
 		return nil, 0
 	}
-	return Wire.AuthorizationTemplateToProto(t), min(valid, MaxTemplateValidity).Milliseconds()
+	return wire, min(valid, MaxTemplateValidity).Milliseconds()
 }
 
 func (s *grpcServer[C]) GetUserInfo(ctx context.Context, req *connectorv1.GetUserInfoRequest) (*connectorv1.GetUserInfoResponse, error) {
