@@ -3,6 +3,9 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+# Every build outside the race-instrumented tests is static and -trimpath (as the
+# images are, and internal/gobuild for the tests): one set of compiled packages in
+# Go's build cache serves them all.
 PLUGINS := $(notdir $(wildcard plugins/*))
 TOOLS := $(CURDIR)/bin/tools
 
@@ -12,8 +15,8 @@ all: build
 
 ## build: the host at bin/idplug, every bundled plugin at bin/plugins/idplug-connector-<name>, bin/plugins/SHA256SUMS, and the demo app at bin/demo-app
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/idplug ./host/cmd/idplug
-	$(GO) build -o bin/demo-app ./scripts/demo-app
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/idplug ./host/cmd/idplug
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/demo-app ./scripts/demo-app
 	scripts/build-plugins bin/plugins $(PLUGINS)
 
 ## test: installs what the tests need (npm packages, Chromium), checks generated code, runs every Go test with -race

@@ -5,6 +5,7 @@ package image_test
 // and signs in through it against the real OpenID provider on loopback.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/idplug/idplug/internal/containertest"
+	"github.com/idplug/idplug/internal/gobuild"
 )
 
 func TestMain(m *testing.M) { containertest.Main(m) }
@@ -147,10 +149,7 @@ func TestPluginFolderMount(t *testing.T) {
 
 func buildStatic(t *testing.T, root, pkg, out string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
+	if b, err := gobuild.Command(context.Background(), root, "-o", out, pkg).CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/gobuild"
 	"github.com/idplug/idplug/internal/wire"
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/connectortest"
@@ -84,9 +84,7 @@ func binaryFile(t connectortest.T, path string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(t.TempDir(), pluginPrefix+pluginName(filepath.Base(abs)))
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", out, ".")
-	cmd.Dir = abs
-	if msg, err := cmd.CombinedOutput(); err != nil {
+	if msg, err := gobuild.Command(t.Context(), abs, "-o", out, ".").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build in %s: %v\n%s", abs, err, msg)
 	}
 	return out, nil

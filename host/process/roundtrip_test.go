@@ -5,13 +5,13 @@ import (
 	_ "embed"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/internal/gobuild"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -197,7 +197,7 @@ func contains(list []string, s string) bool {
 func startRoundTrip(t *testing.T) *process.Process {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "idplug-connector-roundtrip")
-	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/roundtrip").CombinedOutput(); err != nil {
+	if out, err := gobuild.Command(context.Background(), ".", "-o", bin, "./testdata/roundtrip").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	sockets, err := os.MkdirTemp("", "rt")

@@ -2,18 +2,19 @@
 package plugintest
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/idplug/idplug/internal/gobuild"
 	"github.com/idplug/idplug/internal/wire"
 )
 
@@ -73,9 +74,7 @@ func Binary(tb testing.TB, pkg string) string {
 		}
 	}
 	out := filepath.Join(buildDir, fmt.Sprintf("bin%d", len(built)))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if msg, err := cmd.CombinedOutput(); err != nil {
+	if msg, err := gobuild.Command(context.Background(), root, "-o", out, pkg).CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 	}
 	built[pkg] = out

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/gobuild"
 	"github.com/idplug/idplug/internal/plugintest"
 )
 
@@ -56,10 +57,16 @@ func buildAll(dir string) error {
 	}
 	built.plugin = filepath.Join(dir, "bin", "plugin")
 	built.testPlugin = filepath.Join(dir, "bin", "test-plugin")
-	if err := run("go", "build", "-o", built.plugin, "./plugins/logto"); err != nil {
+	build := func(args ...string) error {
+		if out, err := gobuild.Command(context.Background(), root, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %v: %v\n%s", args, err, out)
+		}
+		return nil
+	}
+	if err := build("-o", built.plugin, "./plugins/logto"); err != nil {
 		return err
 	}
-	return run("go", "build", "-tags", "logtotest", "-ldflags", "-X main.testBundle="+built.bundle, "-o", built.testPlugin, "./plugins/logto")
+	return build("-tags", "logtotest", "-ldflags", "-X main.testBundle="+built.bundle, "-o", built.testPlugin, "./plugins/logto")
 }
 
 // needBuild skips in -short mode and fails when TestMain could not build.

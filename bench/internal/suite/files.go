@@ -1,10 +1,11 @@
 package suite
 
 import (
+	"context"
 	"fmt"
+	"github.com/idplug/idplug/internal/gobuild"
 	"github.com/idplug/idplug/internal/plugintest"
 	"os"
-	"os/exec"
 	"path/filepath"
 )
 
@@ -22,9 +23,7 @@ const (
 // GoBuild builds the command at pkg (relative to the repository root root) into
 // out.
 func GoBuild(root, pkg, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if msg, err := cmd.CombinedOutput(); err != nil {
+	if msg, err := gobuild.Command(context.Background(), root, "-o", out, pkg).CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
 	}
 	return nil
