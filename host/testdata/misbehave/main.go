@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -34,7 +35,9 @@ func main() {
 	case strings.Contains(name, "stdout"):
 		fmt.Println("hello from a plugin that talks too early")
 	case strings.Contains(name, "nohandshake"):
-		select {}
+		// Asleep, not blocked for good: a static binary with nothing else to
+		// run would be stopped by Go's deadlock check, and exit.
+		time.Sleep(time.Duration(math.MaxInt64))
 	case strings.Contains(name, "crashstart"):
 		os.Exit(7)
 	case strings.Contains(name, "crashlater"):
