@@ -47,7 +47,8 @@ type Options struct {
 
 // Binary makes a kit target of a plugin binary, confined as idplug serve confines
 // it by default. path is either a folder holding the plugin's main package, which
-// is built with `go build -trimpath`, static (use "." for the package of the test
+// is built with `go build -trimpath`, static as the idplug image needs its plugins
+// (set CGO_ENABLED=1 for one that needs cgo; use "." for the package of the test
 // itself), or an executable that is already built.
 func Binary(path string) connectortest.Target { return Options{}.Binary(path) }
 

@@ -12,10 +12,15 @@ import (
 	"os/exec"
 )
 
-// Command is `go build -trimpath args...`, run in dir, static.
+// Command is `go build -trimpath args...`, run in dir, static unless the
+// environment sets CGO_ENABLED itself (a plugin that needs cgo: it then cannot
+// run in the scratch-based image either).
 func Command(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-trimpath"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = os.Environ()
+	if os.Getenv("CGO_ENABLED") == "" {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+	}
 	return cmd
 }
