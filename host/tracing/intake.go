@@ -120,12 +120,15 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 	if w.refused > 0 {
 		p.refuse(w.refused, w.firstErr)
 	}
+	if w.kept == 0 {
+		return 0, w.refused, nil
+	}
 	if len(out) < cap(out)/2 {
 		// Most of the batch was refused: what waits for the exporter should not
 		// hold the room the whole batch took.
 		out = append([]byte(nil), out...)
 	}
-	if w.kept > 0 && !p.t.enqueue(out, w.kept) {
+	if !p.t.enqueue(out, w.kept) {
 		return 0, total, p.refuse(0, errors.New("the exporter is behind; spans dropped"))
 	}
 	return w.kept, w.refused, nil
