@@ -2,12 +2,11 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/sdk"
@@ -143,27 +142,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": tokens})
 }
 
-// readJSON decodes a size-capped JSON body, refusing unknown fields.
-func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.settings.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return &sdk.Error{Code: CodeRequestTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", s.settings.MaxBodyBytes)}
-	case errors.Is(err, io.EOF):
-		return badRequest("the request body must be a JSON object")
-	case err != nil:
-		return badRequest("the request body is not valid: %v", err)
-	}
-	if dec.More() {
-		return badRequest("the request body must hold one JSON object")
-	}
-	return nil
-}
-
 // checkScope refuses a scope that is not a list of RFC 6749 section 3.3 scope
 // tokens separated by single spaces: anything else would reach the provider
 // mangled or ambiguous.
@@ -216,7 +194,7 @@ func callbackData(in map[string]json.RawMessage) (map[string]string, error) {
 		switch raw[0] {
 		case '"':
 			var v string
-			if err := json.Unmarshal(raw, &v); err != nil {
+			if err := jsonv2.Unmarshal(raw, &v); err != nil {
 				return nil, badRequest("data.%s is not valid JSON", k)
 			}
 			out[k] = v

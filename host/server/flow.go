@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -55,7 +54,7 @@ func (s *Server) openJSON(purpose, token, what string, v any) error {
 		return &sdk.Error{Code: CodeSessionInvalid,
 			Message: what + " is not valid: it was altered, sealed with an unknown key, or belongs to another connector"}
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := decodeSealed(b, v); err != nil {
 		return &sdk.Error{Code: CodeSessionInvalid, Message: what + " is not valid"}
 	}
 	return nil

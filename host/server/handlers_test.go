@@ -126,7 +126,7 @@ func (f *fakeInstances) Status() host.Status { return f.status }
 const testAPIKey = "test-api-key-0123456789-0123456789-abcdef"
 
 // newUnitServer serves f statelessly; settings may adjust the defaults.
-func newUnitServer(t *testing.T, f *fakeInstances, settings func(*Settings)) *Server {
+func newUnitServer(t testing.TB, f *fakeInstances, settings func(*Settings)) *Server {
 	t.Helper()
 	sealer, err := seal.New([][]byte{[]byte("session-key-0123456789-0123456789-abcdef")})
 	if err != nil {
@@ -232,6 +232,12 @@ func TestAPIRequestValidation(t *testing.T) {
 		{"not an object", authPath, `["https://app.test/cb"]`, 400, sdk.CodeInvalidRequestParameters, "the request body is not valid"},
 		{"unknown field", authPath, `{"redirectUri":"https://app.test/cb","redirect_uri":"x"}`, 400, sdk.CodeInvalidRequestParameters, `unknown field "redirect_uri"`},
 		{"two objects", authPath, `{"redirectUri":"https://app.test/cb"} {}`, 400, sdk.CodeInvalidRequestParameters, "one JSON object"},
+		// Which of two values a parser keeps is a guess another parser may make
+		// differently: the one checked could differ from the one used.
+		{"a name twice", authPath, `{"redirectUri":"https://app.test/cb","redirectUri":"https://evil.test/cb"}`, 400, sdk.CodeInvalidRequestParameters, `duplicate object member name "redirectUri"`},
+		{"a name twice, in another case", authPath, `{"redirectUri":"https://app.test/cb","RedirectURI":"https://evil.test/cb"}`, 400, sdk.CodeInvalidRequestParameters, `duplicate object member name "RedirectURI"`},
+		{"a callback value twice", "/v1/connectors/acme/user-info", `{"session":"x","data":{"code":"a","code":"b"}}`, 400, sdk.CodeInvalidRequestParameters, `duplicate object member name "code"`},
+		{"invalid UTF-8", authPath, "{\"redirectUri\":\"https://app.test/cb\",\"state\":\"\xff\"}", 400, sdk.CodeInvalidRequestParameters, "invalid UTF-8"},
 		{"wrong type", authPath, `{"redirectUri":42}`, 400, sdk.CodeInvalidRequestParameters, "redirectUri"},
 		{"missing redirectUri", authPath, `{"state":"s"}`, 400, sdk.CodeInsufficientRequestParameters, "redirectUri is required"},
 		{"relative redirectUri", authPath, `{"redirectUri":"/cb"}`, 400, sdk.CodeInvalidRequestParameters, "absolute http(s) URL"},
