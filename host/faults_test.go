@@ -46,7 +46,6 @@ func pidOf(t *testing.T, h *host.Host) int {
 }
 
 func TestKilledPluginIsRestartedOnceAndNextCallsSucceed(t *testing.T) {
-	t.Parallel()
 	var restarts atomic.Int32
 	h := faultyHost(t, host.Options{OnRestart: func(string) { restarts.Add(1) }})
 	ctx := context.Background()

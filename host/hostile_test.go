@@ -392,7 +392,6 @@ func nobody(t *testing.T) *sandbox.User {
 // host (which hides itself as idplug does), as root and as an unprivileged user,
 // whose other plugin, config file and key file are the prize.
 func TestHostilePluginCannotEscape(t *testing.T) {
-	t.Parallel()
 	requireFullSandbox(t)
 	t.Run("host as root", func(t *testing.T) {
 		if os.Geteuid() != 0 {
@@ -427,7 +426,6 @@ func TestHostilePluginCannotEscape(t *testing.T) {
 // In egress mode open the plugin connects out directly, but still not to
 // idplug's own listeners nor to anything local through the file system.
 func TestEgressOpenStillKeepsLocalServicesOut(t *testing.T) {
-	t.Parallel()
 	requireFullSandbox(t)
 	as := nobody(t)
 	res, secrets := hostileRunEgress(t, as, "", "", sandbox.EgressOpen)

@@ -207,7 +207,6 @@ func TestLiveFolderKeepsTheOldPluginWhenItsReplacementFails(t *testing.T) {
 }
 
 func TestAPluginThatKeepsCrashingIsMarkedFailed(t *testing.T) {
-	t.Parallel()
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "crashlater")
 	var restarts int

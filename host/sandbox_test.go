@@ -172,7 +172,6 @@ func TestPluginPanicStackIsLoggedAsAnError(t *testing.T) {
 // lines over the limit are dropped and counted in one line, and the warning and
 // error after the flood still arrive at their level.
 func TestPluginLogFloodDoesNotBlockOrLoseLevels(t *testing.T) {
-	t.Parallel()
 	h, logs := logHost(t, "flood")
 	if _, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s"); err != nil {
 		t.Fatalf("the flooding call failed: %v", err)

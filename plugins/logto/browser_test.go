@@ -24,7 +24,6 @@ import (
 // sign-in page. The production build runs under the default sandbox with no
 // sandbox entries: its bundle is granted as its family's support folder.
 func TestBrowserSignIn(t *testing.T) {
-	t.Parallel()
 	needBuild(t)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

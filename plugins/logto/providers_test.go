@@ -321,7 +321,6 @@ func TestAppleRefusesAnotherNonce(t *testing.T) {
 // TestProvidersErrors: every way a sign-in fails gets idplug's code, and no message
 // or detail carries the secret, the code or a query string.
 func TestProvidersErrors(t *testing.T) {
-	t.Parallel()
 	for _, p := range providers(t) {
 		t.Run(p.name, func(t *testing.T) {
 			h, s, c := startProvider(t, p)

@@ -33,7 +33,6 @@ func repoRoot(t *testing.T) string {
 // starts with a dot, so `./...` and `make build` never see it) and checks that what
 // it writes is formatted, vets clean and passes its own tests, the kit included.
 func TestScaffold(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and tests a generated plugin")
 	}
@@ -90,7 +89,6 @@ func TestScaffold(t *testing.T) {
 // by the host package), and loads both binaries with the idplug command. Nothing is
 // fetched: GOPROXY=off, so everything comes from the module cache.
 func TestScaffoldOwnModule(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and tests generated plugins")
 	}

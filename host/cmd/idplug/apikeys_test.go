@@ -42,7 +42,6 @@ func scopedConfig(t *testing.T, sp *stateProvider, dbPath string) string {
 }
 
 func TestScopedAPIKeys(t *testing.T) {
-	t.Parallel()
 	sp := startStateProvider(t)
 	p := startIdplug(t, pluginFolder(t, "oauth2"), scopedConfig(t, sp, filepath.Join(t.TempDir(), "state.db")))
 	p.waitLog(t, "api_keys written as plain strings may do everything")

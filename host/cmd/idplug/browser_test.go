@@ -25,7 +25,6 @@ import (
 // signs in and out in real headless Chromium, saving a screenshot of every step to
 // artifacts/browser/.
 func TestBrowserSignInWithTheDemo(t *testing.T) {
-	t.Parallel()
 	root, err := plugintest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +177,6 @@ func (l testLog) Write(p []byte) (int, error) {
 // connector's sign-in at the local provider, back with a code), shows the
 // claims, and signs out through idplug's end_session.
 func TestBrowserDemoAppSignsInThroughTheProvider(t *testing.T) {
-	t.Parallel()
 	root, err := plugintest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,6 @@ type signInResult struct {
 // deadline; success must be back to 100% within a second of each fault; the host must
 // never restart; and nothing may leak.
 func TestFaults(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("the fault test takes about a minute")
 	}

@@ -21,7 +21,6 @@ import (
 // flow cookie out of the provider's POST. The sign-in succeeds through idplug's
 // same-site relay, and no URL the browser visited carries the code.
 func TestBrowserFormPostSignInWithTheOIDCDemo(t *testing.T) {
-	t.Parallel()
 	root, err := plugintest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,6 @@ import (
 // app showing the ID token's claims and userinfo, then the app's sign-out
 // through idplug's end_session. Screenshots go to artifacts/browser/.
 func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
-	t.Parallel()
 	root, err := plugintest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

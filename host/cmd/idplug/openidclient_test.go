@@ -34,7 +34,6 @@ const (
 )
 
 func TestProviderWithOpenIDClient(t *testing.T) {
-	t.Parallel()
 	key, jwks := oidctest.NewECKey(t)
 	publicJWKS, err := json.Marshal(jwks)
 	if err != nil {

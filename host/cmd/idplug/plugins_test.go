@@ -49,7 +49,6 @@ func runPlugins(t *testing.T, args ...string) (stdout, stderr string, code int) 
 }
 
 func TestPluginsCommand(t *testing.T) {
-	t.Parallel()
 	dir := bundledFolder(t)
 
 	t.Run("the listing tells a Logto connector from a native one and shows no running state", func(t *testing.T) {

@@ -42,7 +42,6 @@ func (b *balancer) RoundTrip(r *http.Request) (*http.Response, error) {
 // the same keys, and a key rotation keeps relying parties working, those that
 // cached the key set before it included.
 func TestProviderReplicasAndKeyRotation(t *testing.T) {
-	t.Parallel()
 	pg := pgtest.Start(t)
 	publicPort := freePort(t)
 	public := "http://127.0.0.1:" + strconv.Itoa(publicPort)

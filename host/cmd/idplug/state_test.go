@@ -225,7 +225,6 @@ func signedIn(t *testing.T, p *idplugProc, c *http.Cookie) bool {
 
 // TestReplicasOnPostgres runs three idplug replicas on one PostgreSQL.
 func TestReplicasOnPostgres(t *testing.T) {
-	t.Parallel()
 	pg := pgtest.Start(t)
 	sp := startStateProvider(t)
 	plugins := pluginFolder(t, "oauth2")

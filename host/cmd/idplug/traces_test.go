@@ -25,7 +25,6 @@ import (
 // its gRPC client span, the plugin's server span and the plugin's calls to the
 // provider; a caller's traceparent makes both requests of a sign-in one trace.
 func TestTracesFollowASignIn(t *testing.T) {
-	t.Parallel()
 	secret := oidctest.NewClientSecret(t)
 	provider := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{
 		{ID: "traced", AuthMethod: "client_secret_basic", Secret: secret, RedirectURIs: []string{appRedirect}},
