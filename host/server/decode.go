@@ -18,7 +18,7 @@ import (
 )
 
 // Request bodies and sealed payloads are decoded with the JSON engine that
-// became encoding/json/v2: on the sign-in path it takes well under half of
+// became encoding/json/v2: on the sign-in path it takes about half of
 // encoding/json's time (BENCHMARKS.md, "JSON decoding on the sign-in path").
 // Responses and seals are still written by encoding/json, whose output the v2
 // engine would change (omitempty, nil slices).
