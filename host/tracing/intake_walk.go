@@ -33,42 +33,33 @@ var errTooManySpans = errors.New("too many spans")
 
 // request: ExportTraceServiceRequest{resource_spans = 1}.
 func (w *walk) request(out, b []byte) ([]byte, error) {
-	for len(b) > 0 {
-		num, typ, v, n := field(b)
-		if n < 0 {
-			return out, errWire
-		}
-		b = b[n:]
-		if num == 1 {
-			if typ != protowire.BytesType {
-				return out, errWire
-			}
-			var err error
-			if out, err = w.resourceSpans(out, v); err != nil {
-				return out, err
-			}
-		}
-	}
-	return out, nil
+	return w.each(out, b, 1, w.resourceSpans)
 }
 
 // resourceSpans: ResourceSpans{resource = 1, scope_spans = 2, schema_url = 3};
 // only the scope spans are read.
 func (w *walk) resourceSpans(out, b []byte) ([]byte, error) {
+	return w.each(out, b, 2, w.scopeSpans)
+}
+
+// each walks the message b and hands every field num, a nested message, to
+// read, in order; other fields are skipped.
+func (w *walk) each(out, b []byte, num protowire.Number, read func(out, v []byte) ([]byte, error)) ([]byte, error) {
 	for len(b) > 0 {
-		num, typ, v, n := field(b)
-		if n < 0 {
+		n, typ, v, size := field(b)
+		if size < 0 {
 			return out, errWire
 		}
-		b = b[n:]
-		if num == 2 {
-			if typ != protowire.BytesType {
-				return out, errWire
-			}
-			var err error
-			if out, err = w.scopeSpans(out, v); err != nil {
-				return out, err
-			}
+		b = b[size:]
+		if n != num {
+			continue
+		}
+		if typ != protowire.BytesType {
+			return out, errWire
+		}
+		var err error
+		if out, err = read(out, v); err != nil {
+			return out, err
 		}
 	}
 	return out, nil
