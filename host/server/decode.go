@@ -46,18 +46,27 @@ var sealedOptions = jsonv2.JoinOptions(
 // readJSON decodes a size-capped JSON body holding one object, refusing unknown
 // fields.
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.settings.MaxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return &sdk.Error{Code: CodeRequestTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", s.settings.MaxBodyBytes)}
-	case err != nil:
-		return badRequest("the request body could not be read: %v", err)
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
 	}
 	if err := jsonv2.Unmarshal(body, v, requestOptions); err != nil {
 		return bodyError(body, v, err)
 	}
 	return nil
+}
+
+// readBody reads a request's body up to the configured size.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.settings.MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &sdk.Error{Code: CodeRequestTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", s.settings.MaxBodyBytes)}
+	case err != nil:
+		return nil, badRequest("the request body could not be read: %v", err)
+	}
+	return body, nil
 }
 
 // bodyError says what is wrong with a body the decoder refused. encoding/json's

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
 
 	"github.com/idplug/idplug/host/mapping"
@@ -18,12 +19,16 @@ func (s *Server) testMapping(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	var sample mapping.Sample
-	if err := s.readJSON(w, r, &sample); err != nil {
+	body, err := s.readBody(w, r)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	u, err := sample.UserInfo()
+	// The sample is read as `idplug map` reads it, so the route and the command
+	// answer alike. Its raw part is a provider's data, kept as a sign-in keeps
+	// it (a name twice: the last counts), and nothing here changes state, so
+	// the rule against names given twice in other bodies has nothing to guard.
+	u, err := mapping.ReadSample(bytes.NewReader(body))
 	if err != nil {
 		writeError(w, r, badRequest("%v", err))
 		return

@@ -113,6 +113,13 @@ func TestMappingThroughTheBinary(t *testing.T) {
 		mustEqual(t, "claims", jsonPath(body, "claims"), map[string]any{"domain": "elsewhere", "family": "Builder"})
 		mustEqual(t, "no raw data back", jsonPath(body, "userInfo", "rawData"), nil)
 
+		// A provider's raw data naming a field twice is read as at sign-in and by
+		// `idplug map`: the last value counts (other /v1 bodies refuse it).
+		status, body = p.call(t, "POST", "/v1/connectors/mapped/mapping/test", "",
+			[]byte(`{"profile":{"id":"bob","email":"bob@acme.test"},"raw":{"given_name":"Robert","given_name":"Bob","family_name":"Builder","email_verified":true}}`))
+		mustEqual(t, "raw with a name twice", status, 200)
+		mustEqual(t, "the last value counts", jsonPath(body, "userInfo", "name"), "Bob (bob)")
+
 		status, body = p.call(t, "POST", "/v1/connectors/strict/mapping/test", "", map[string]any{"profile": map[string]any{"id": "eve", "email": "eve@evil.test"}})
 		mustEqual(t, "refusal status", status, 401)
 		mustEqual(t, "refusal", jsonPath(body, "message"), "acme.test accounts only")
