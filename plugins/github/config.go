@@ -14,6 +14,9 @@ const (
 	defaultBaseURL = "https://github.com"
 	defaultAPIURL  = "https://api.github.com"
 	defaultScope   = "read:user user:email"
+	// orgScope lists every organization the user belongs to, not only those
+	// whose membership is public; added to the default scope with organizations.
+	orgScope = "read:org"
 	// apiVersion is the REST API version the connector is written against.
 	apiVersion = "2022-11-28"
 )
@@ -28,6 +31,7 @@ type config struct {
 	APIURL         string `json:"apiUrl"`
 	CACertificates string `json:"caCertificates"`
 	StoreTokens    bool   `json:"storeTokens"`
+	Organizations  bool   `json:"organizations"`
 }
 
 // instance is a checked configuration, built once per configuration version and
@@ -37,6 +41,7 @@ type instance struct {
 	scope        string
 	authorizeURL string
 	storeTokens  bool
+	orgs         bool
 	token        *oauth2kit.TokenEndpoint
 	api          *oauth2kit.APIClient
 }
@@ -71,12 +76,16 @@ func parseConfig(raw []byte) (*instance, error) {
 	scope := c.Scope
 	if strings.TrimSpace(scope) == "" {
 		scope = defaultScope
+		if c.Organizations {
+			scope += " " + orgScope
+		}
 	}
 	return &instance{
 		clientID:     c.ClientID,
 		scope:        scope,
 		authorizeURL: base + "/login/oauth/authorize",
 		storeTokens:  c.StoreTokens,
+		orgs:         c.Organizations,
 		token: &oauth2kit.TokenEndpoint{
 			URL: base + "/login/oauth/access_token",
 			Auth: oauth2kit.ClientAuth{

@@ -56,7 +56,8 @@ func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.Autho
 // UserInfo checks the callback, exchanges the code (GitHub answers form-encoded, and
 // reports a bad code with HTTP 200 and error=bad_verification_code: oauth2kit reads
 // both), reads GET /user, and, when the user keeps their email address private,
-// takes the primary verified one from GET /user/emails.
+// takes the primary verified one from GET /user/emails. With organizations, the
+// raw data also lists GET /user/orgs.
 func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[sessionState]})
 	if err != nil {
@@ -81,6 +82,15 @@ func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoReq
 	}
 	if profile.Email == nil || *profile.Email == "" {
 		if profile.Email, err = primaryEmail(ctx, in, tok.AccessToken); err != nil {
+			return nil, err
+		}
+	}
+	if in.orgs {
+		orgs, err := organizations(ctx, in, tok.AccessToken)
+		if err != nil {
+			return nil, err
+		}
+		if profile.RawData, err = withOrganizations(raw, orgs); err != nil {
 			return nil, err
 		}
 	}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +27,9 @@ type githubStub struct {
 	user     string
 	emails   string
 	emailErr *stubprovider.Answer // how /user/emails fails, when it does
+	orgs     []string             // the logins GET /user/orgs lists, paged as GitHub pages them
+	orgsErr  *stubprovider.Answer // how /user/orgs fails, when it does
+	orgsBody string               // what /user/orgs answers instead of the list, when set
 }
 
 const (
@@ -47,7 +53,33 @@ func newGitHubStub(t testing.TB) *githubStub {
 	s.HandleFunc("GET /user/emails", func(w http.ResponseWriter, r *http.Request) {
 		s.api(w, r, func() (string, *stubprovider.Answer) { return s.emails, s.emailErr })
 	})
+	s.HandleFunc("GET /user/orgs", func(w http.ResponseWriter, r *http.Request) {
+		s.api(w, r, func() (string, *stubprovider.Answer) { return s.orgPage(r.URL.Query()), s.orgsErr })
+	})
 	return s
+}
+
+// orgPage is one page of GET /user/orgs (per_page at most 100, 30 by default;
+// page from 1), each organization as GitHub describes one. Called under s.mu.
+func (s *githubStub) orgPage(q url.Values) string {
+	if s.orgsBody != "" {
+		return s.orgsBody
+	}
+	per, err := strconv.Atoi(q.Get("per_page"))
+	if err != nil || per <= 0 {
+		per = 30
+	}
+	per = min(per, 100)
+	page, err := strconv.Atoi(q.Get("page"))
+	if err != nil || page <= 0 {
+		page = 1
+	}
+	var list []string
+	for i := (page - 1) * per; i < len(s.orgs) && i < page*per; i++ {
+		login := s.orgs[i]
+		list = append(list, fmt.Sprintf(`{"login":%q,"id":%d,"node_id":"MDEyOk9yZ2FuaXphdGlvbjE=","url":"https://api.github.com/orgs/%s","avatar_url":"https://github.com/images/error/octocat_happy.gif","description":null}`, login, 1000+i, login))
+	}
+	return "[" + strings.Join(list, ",") + "]"
 }
 
 // issueCode is what GitHub does when the user approves: a one-time code.

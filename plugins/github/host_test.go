@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/internal/plugintest"
 	"github.com/idplug/idplug/sdk"
 )
@@ -97,4 +99,61 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
+}
+
+// TestOrganizationsThroughTheHost signs in through the built plugin with
+// organizations on, and runs the operators' guide's mapping (docs/mapping/
+// github-organizations) on what crossed the wire: a member of acme is let in
+// with the list as a claim, anyone else is refused.
+func TestOrganizationsThroughTheHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the plugin")
+	}
+	s := newGitHubStub(t)
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/github"), "github")
+	ctx := context.Background()
+	h, err := host.Open(ctx, host.Options{PluginDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	cfg := s.config(map[string]any{"organizations": true})
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "github", Config: mustJSON(cfg)}}); err != nil {
+		t.Fatalf("Configure: %v", err)
+	}
+	m, err := mapping.Compile(mapping.Spec{
+		Claims:      map[string]string{"github_orgs": `raw.?organizations.orValue([]).map(o, o.login)`},
+		Allow:       `raw.?organizations.orValue([]).exists(o, o.login == "acme")`,
+		AllowReason: "members of the acme organization only",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(orgs ...string) (mapping.Result, error) {
+		t.Helper()
+		s.set(func(s *githubStub) { s.orgs = orgs })
+		auth, err := h.AuthorizationURI(ctx, "gh", callbackURL, "st-orgs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scope, _ := url.Parse(auth.RedirectTo); scope.Query().Get("scope") != "read:user user:email read:org" {
+			t.Fatalf("authorization URL = %s", auth.RedirectTo)
+		}
+		res, err := h.UserInfo(ctx, "gh", auth.Session, map[string]string{"code": s.issueCode(), "state": "st-orgs"})
+		if err != nil {
+			t.Fatalf("UserInfo: %v", err)
+		}
+		return m.Apply(ctx, res.UserInfo)
+	}
+	r, err := signIn("github", "acme")
+	if err != nil {
+		t.Fatalf("a member of acme: %v", err)
+	}
+	if got := fmt.Sprint(r.Claims["github_orgs"]); got != "[github acme]" {
+		t.Errorf("github_orgs = %s", got)
+	}
+	if _, err := signIn("github", "acme-corp"); sdk.AsError(err).Message != "members of the acme organization only" {
+		t.Errorf("not a member of acme: %v", err)
+	}
 }

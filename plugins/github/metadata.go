@@ -60,4 +60,6 @@ var formItems = []sdk.FormItem{
 		Description: "PEM certificates to trust besides the system's, for a GitHub Enterprise Server with a private CA."},
 	{Key: "storeTokens", Label: "Store Tokens", Type: sdk.FormSwitch, DefaultValue: false,
 		Description: "Return GitHub's tokens with the profile, for calling its API later."},
+	{Key: "organizations", Label: "Organizations", Type: sdk.FormSwitch, DefaultValue: false,
+		Description: "List the user's organizations in the raw data (raw.organizations), for mappings that admit or label users by organization; read:org is added to the default scope."},
 }
