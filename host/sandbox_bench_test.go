@@ -45,6 +45,33 @@ func BenchmarkSandbox(b *testing.B) {
 			}
 		})
 	}
+	// A plugin started again in a running host (OnDemand: an instance
+	// configured, then removed): what a host's later starts cost, once what it
+	// makes at its first start (egress open's connect rules) is made.
+	for _, m := range modes {
+		b.Run("again/"+m.name, func(b *testing.B) {
+			h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: m.policy, OnDemand: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			demo := []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: exampleConfig("Hello")}}
+			ctx := context.Background()
+			for b.Loop() {
+				if err := h.Configure(ctx, demo); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if err := h.Configure(ctx, nil); err != nil {
+					b.Fatal(err)
+				}
+				if running := h.Plugins(); len(running) != 0 {
+					b.Fatalf("after removing the instance, running: %+v", running)
+				}
+				b.StartTimer()
+			}
+		})
+	}
 	for _, m := range modes {
 		b.Run("call/"+m.name, func(b *testing.B) {
 			h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: m.policy})

@@ -56,6 +56,7 @@ func (p *Process) launch() (*conn, error) {
 			cmd, err := sandbox.Command(sandbox.Launch{
 				Policy: p.opts.Sandbox, Report: p.opts.SandboxReport, Name: p.name,
 				File: file, Path: p.path, SocketDir: socketDir, EgressSocket: egressSocket,
+				ConnectRules: p.opts.SandboxConnect,
 				// The plugin gets none of the host's environment, only what it needs.
 				Env: append(spec.Env, p.pluginEnv()...),
 			})

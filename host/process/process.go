@@ -32,6 +32,9 @@ type Options struct {
 	// applies of it (sandbox.Assess).
 	Sandbox       sandbox.Policy
 	SandboxReport sandbox.Report
+	// SandboxConnect are the host's shared Landlock connect rules for egress
+	// mode open (sandbox.NewConnectRules); nil makes each launch make its own.
+	SandboxConnect *sandbox.ConnectRules
 	// StartTimeout bounds the handshake of a starting plugin (default 10s).
 	StartTimeout time.Duration
 	// CallTimeout bounds every call whose context has no earlier deadline (default 10s).

@@ -43,6 +43,9 @@ type Launch struct {
 	// EgressSocket is the host's egress proxy for this plugin (in SocketDir),
 	// told to the plugin when egress mode proxy is in force.
 	EgressSocket string
+	// ConnectRules, when set, are the host's shared rules for egress mode open
+	// (NewConnectRules); without them the launcher makes its own.
+	ConnectRules *ConnectRules
 }
 
 // Command returns the launcher command that runs l's plugin confined. The caller
@@ -94,6 +97,14 @@ func Command(l Launch) (*exec.Cmd, error) {
 			spec.DenyPorts = l.Policy.HostPorts
 		}
 	}
+	var connectRules *os.File
+	if l.ConnectRules != nil && spec.Landlock && !spec.NoConnect && len(spec.DenyPorts) > 0 {
+		f, err := l.ConnectRules.ruleset()
+		if err != nil {
+			return nil, err
+		}
+		spec.ConnectRuleset, connectRules = true, f
+	}
 	if script, _ := shebang(l.File); script != "" {
 		// The kernel hands a script to its interpreter as /dev/fd/N: keep it open.
 		spec.KeepFD = true
@@ -115,6 +126,9 @@ func Command(l Launch) (*exec.Cmd, error) {
 	}
 	cmd.Env = append(cmd.Env, envLaunch+"="+string(raw))
 	cmd.ExtraFiles = []*os.File{l.File} // becomes pluginFD
+	if connectRules != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, connectRules) // becomes connectFD
+	}
 	switch u := l.Policy.User; {
 	case spec.Root && viaUserNS():
 		spec.UserNS = true

@@ -50,7 +50,13 @@ func restrictFS(spec Spec) error {
 		}
 		return nil
 	}
-	return ll.LandlockRestrictSelf(fd, flags)
+	if err := ll.LandlockRestrictSelf(fd, flags); err != nil {
+		return err
+	}
+	if spec.ConnectRuleset {
+		return applyConnectRuleset()
+	}
+	return nil
 }
 
 // ruleset is the Landlock configuration and rules of spec on a kernel that
@@ -62,7 +68,8 @@ func ruleset(abi int, spec Spec) (landlock.Config, []landlock.Rule) {
 	abi = min(abi, len(presets)-1)
 	preset := presets[abi]
 	handledNet := landlock.AccessNetSet(ll.AccessNetBindTCP)
-	if spec.NoConnect || len(spec.DenyPorts) > 0 {
+	// With the host's connect ruleset, its layer keeps idplug's ports out.
+	if spec.NoConnect || len(spec.DenyPorts) > 0 && !spec.ConnectRuleset {
 		handledNet |= ll.AccessNetConnectTCP
 	}
 	cfg := landlock.Config{
@@ -112,7 +119,7 @@ func ruleset(abi int, spec Spec) (landlock.Config, []landlock.Rule) {
 	if len(execFiles) > 0 {
 		rules = append(rules, landlock.PathAccess(runnable, execFiles...))
 	}
-	if !spec.NoConnect && len(spec.DenyPorts) > 0 && cfg.HandledAccessNet&ll.AccessNetConnectTCP != 0 {
+	if !spec.NoConnect && len(spec.DenyPorts) > 0 && !spec.ConnectRuleset && cfg.HandledAccessNet&ll.AccessNetConnectTCP != 0 {
 		rules = append(rules, connectRules(spec.DenyPorts)...)
 	}
 	if len(spec.Write) > 0 {

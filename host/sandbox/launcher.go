@@ -47,6 +47,10 @@ type Spec struct {
 	// plugin may not connect to (idplug's own listeners).
 	NoConnect bool     `json:"noConnect,omitempty"`
 	DenyPorts []uint16 `json:"denyPorts,omitempty"`
+	// ConnectRuleset says the host's ruleset that keeps DenyPorts out is open
+	// at connectFD (see ConnectRules); the launcher's own ruleset then leaves
+	// TCP connect to it.
+	ConnectRuleset bool `json:"connectRuleset,omitempty"`
 	// UID and GID, when UID is not zero, are the account the launcher becomes
 	// once the root is built (plugin_user; the host runs as root).
 	UID uint32 `json:"uid,omitempty"`
@@ -93,12 +97,19 @@ func launch(raw string) error {
 		if err != nil {
 			return err
 		}
-		runInUserNS(append(pluginEnv(os.Environ()), envLaunch+"="+string(raw)), inner.NoConnect,
-			[]*os.File{os.NewFile(pluginFD, "plugin")})
+		files := []*os.File{os.NewFile(pluginFD, "plugin")}
+		if spec.ConnectRuleset {
+			files = append(files, os.NewFile(connectFD, "landlock-connect-rules"))
+		}
+		runInUserNS(append(pluginEnv(os.Environ()), envLaunch+"="+string(raw)), inner.NoConnect, files)
 	}
 	// The file stays readable through its descriptor until exec, then closes.
 	if !spec.KeepFD {
 		unix.CloseOnExec(pluginFD)
+	}
+	// The host's ruleset never reaches the plugin, whatever happens below.
+	if spec.ConnectRuleset {
+		unix.CloseOnExec(connectFD)
 	}
 	env := pluginEnv(os.Environ())
 	if spec.Root {

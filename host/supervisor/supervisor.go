@@ -69,6 +69,7 @@ type Supervisor struct {
 	log       hclog.Logger
 	socketDir string
 	sandbox   sandbox.Report
+	connect   *sandbox.ConnectRules // shared by every launch; nil when none is needed
 
 	reconcile     sync.Mutex // one folder scan at a time
 	mu            sync.RWMutex
@@ -132,6 +133,7 @@ func Open(ctx context.Context, opts Options) (*Supervisor, error) {
 		log:           opts.Logger,
 		socketDir:     socketDir,
 		sandbox:       report,
+		connect:       sandbox.NewConnectRules(opts.Sandbox, report),
 		plugins:       map[string]*loaded{},
 		files:         map[string]*loaded{},
 		failed:        map[string]stamp{},
@@ -141,6 +143,7 @@ func Open(ctx context.Context, opts Options) (*Supervisor, error) {
 		s.wanted = map[string]bool{}
 	}
 	if err := s.Rescan(ctx); err != nil {
+		_ = s.connect.Close()
 		_ = os.RemoveAll(socketDir)
 		return nil, err
 	}
@@ -157,17 +160,18 @@ func Open(ctx context.Context, opts Options) (*Supervisor, error) {
 func (s *Supervisor) startPlugin(ctx context.Context, pl catalog.Plugin) (*process.Process, error) {
 	var restarts restartNotice
 	proc, err := process.Start(ctx, pl.Name, pl.Path, pl.Checksum, process.Options{
-		SocketDir:     s.socketDir,
-		PluginDir:     pl.Dir,
-		Sandbox:       s.opts.Sandbox,
-		SandboxReport: s.sandbox,
-		StartTimeout:  s.opts.StartTimeout,
-		CallTimeout:   s.opts.CallTimeout,
-		MaxInFlight:   s.opts.MaxInFlight,
-		Logger:        s.log.Named("plugin"),
-		OnRestart:     func() { restarts.restarted(s.opts.OnRestart) },
-		EgressProxy:   s.egressProxy(pl.Name),
-		Tracing:       s.opts.Tracing,
+		SocketDir:      s.socketDir,
+		PluginDir:      pl.Dir,
+		Sandbox:        s.opts.Sandbox,
+		SandboxReport:  s.sandbox,
+		SandboxConnect: s.connect,
+		StartTimeout:   s.opts.StartTimeout,
+		CallTimeout:    s.opts.CallTimeout,
+		MaxInFlight:    s.opts.MaxInFlight,
+		Logger:         s.log.Named("plugin"),
+		OnRestart:      func() { restarts.restarted(s.opts.OnRestart) },
+		EgressProxy:    s.egressProxy(pl.Name),
+		Tracing:        s.opts.Tracing,
 	})
 	if err != nil {
 		return nil, err
@@ -343,5 +347,5 @@ func (s *Supervisor) Close() error {
 	}
 	wg.Wait()
 	s.draining.Wait()
-	return errors.Join(os.RemoveAll(s.socketDir))
+	return errors.Join(s.connect.Close(), os.RemoveAll(s.socketDir))
 }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -115,6 +116,7 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	for _, dir := range append([]string{"/tmp"}, cfg.Write...) {
 		try("deny:write in "+dir, os.WriteFile(filepath.Join(dir, "hostile-was-here"), []byte("x"), 0o644))
 	}
+	try("deny:hold a Landlock ruleset", landlockRuleset())
 	try("deny:bind tcp", listenTCP(false))
 	try("deny:bind multipath tcp", listenTCP(true))
 	try("deny:signal host", syscall.Kill(host, 0))
@@ -282,4 +284,20 @@ func callOther(ctx context.Context, socket string) error {
 	defer cc.Close()
 	_, err = connectorv1.NewConnectorServiceClient(cc).GetMetadata(ctx, &connectorv1.GetMetadataRequest{}, grpc.WaitForReady(false))
 	return err
+}
+
+// landlockRuleset looks for a Landlock ruleset among the plugin's open
+// descriptors: the host shares one among its plugins' launchers, and a plugin
+// holding it could add rules to what the plugins started after it get.
+func landlockRuleset() error {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if target, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.Contains(target, "landlock") {
+			return nil
+		}
+	}
+	return errors.New("no Landlock ruleset among its descriptors")
 }
