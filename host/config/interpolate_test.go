@@ -1,0 +1,116 @@
+package config
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestExpand(t *testing.T) {
+	env := envOf(map[string]string{"A": "alpha", "EMPTY": "", "NESTED": "${A}", "DOLLAR": "$$"})
+	tests := []struct {
+		in, want string
+		errs     []string
+	}{
+		{in: "plain", want: "plain"},
+		{in: "${A}", want: "alpha"},
+		{in: "x-${A}-y", want: "x-alpha-y"},
+		{in: "${A}${A}", want: "alphaalpha"},
+		{in: "$$", want: "$"},
+		{in: "$${A}", want: "${A}"},
+		{in: "$$$${A}", want: "$${A}"},
+		{in: "$$${A}", want: "$alpha"},
+		{in: "cost: $5", want: "cost: $5"},
+		{in: "$", want: "$"},
+		{in: "a$", want: "a$"},
+		{in: "$HOME", want: "$HOME"},
+		{in: "${EMPTY}", want: ""},
+		{in: "${NESTED}", want: "${A}"},
+		{in: "${DOLLAR}", want: "$$"},
+		{in: "${MISSING:-fallback}", want: "fallback"},
+		{in: "${EMPTY:-fallback}", want: "fallback"},
+		{in: "${A:-fallback}", want: "alpha"},
+		{in: "${MISSING:-}", want: ""},
+		{in: "${MISSING:-a:-b}", want: "a:-b"},
+		{in: "${MISSING}", want: "", errs: []string{"environment variable MISSING is not set"}},
+		{in: "${X1} ${X2}", want: " ", errs: []string{"environment variable X1 is not set", "environment variable X2 is not set"}},
+		{in: "${}", want: "", errs: []string{`"${}" is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $`}},
+		{in: "${A B}", want: "", errs: []string{`"${A B}" is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $`}},
+		{in: "${A", want: "${A", errs: []string{`"${" has no closing "}" (write $$ for a literal $)`}},
+	}
+	for _, tt := range tests {
+		got, errs := expand(tt.in, lookup{env: env})
+		if len(tt.errs) == 0 && got != tt.want || !slices.Equal(errs, tt.errs) {
+			t.Errorf("expand(%q) = %q, %q; want %q, %q", tt.in, got, errs, tt.want, tt.errs)
+		}
+	}
+}
+
+// A value from the environment is data: YAML syntax in it must not change
+// the structure of the document.
+func TestInterpolatedValuesCannotChangeStructure(t *testing.T) {
+	nasty := "x\nlog_level: trace\n- [a, {b: c}] # ' \" & *anchor !tag %"
+	data := withMinimal(
+		"public_url: ${URL}",
+		"connectors:",
+		"  - id: acme",
+		"    plugin: oauth2",
+		"    config:",
+		"      plain: ${NASTY}",
+		`      double: "${NASTY}"`,
+		"      single: '${NASTY}'",
+		"      block: |",
+		"        ${NASTY}",
+		"      key: pre-${COLON}-post",
+	)
+	cfg := mustParse(t, data, map[string]string{"NASTY": nasty, "COLON": "a: b", "URL": "http://127.0.0.1:8080/"})
+	if cfg.LogLevel != "info" {
+		t.Errorf("LogLevel = %q: an environment value changed the document", cfg.LogLevel)
+	}
+	if cfg.PublicURL != "http://127.0.0.1:8080" {
+		t.Errorf("PublicURL = %q", cfg.PublicURL)
+	}
+	var got map[string]string
+	if err := json.Unmarshal(cfg.Instances[0].Config, &got); err != nil {
+		t.Fatalf("config %s: %v", cfg.Instances[0].Config, err)
+	}
+	want := map[string]string{"plain": nasty, "double": nasty, "single": nasty, "block": nasty + "\n", "key": "pre-a: b-post"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("config.%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestInterpolationTyping(t *testing.T) {
+	data := withMinimal(
+		"call_timeout: ${TIMEOUT}",
+		"connectors:",
+		"  - id: ${ID}",
+		"    plugin: oauth2",
+		"    name: {en: '${NAME}'}",
+		"    config:",
+		"      port: ${PORT}",
+		`      portText: "${PORT}"`,
+		"      enabled: ${TRUE}",
+		"      nothing: ${EMPTY}",
+		"      cost: $$5",
+		"      escaped: $${PORT}",
+		"      fallback: ${UNSET:-42}",
+		"      tagged: !!str ${PORT}",
+	)
+	env := map[string]string{"TIMEOUT": "45s", "ID": "acme", "NAME": "Acme & Co", "PORT": "8443", "TRUE": "true", "EMPTY": ""}
+	cfg := mustParse(t, data, env)
+	if cfg.CallTimeout != 45*time.Second {
+		t.Errorf("CallTimeout = %v", cfg.CallTimeout)
+	}
+	c := cfg.Instances[0]
+	if c.ID != "acme" || c.Name["en"] != "Acme & Co" {
+		t.Errorf("connector = %+v", c)
+	}
+	want := `{"port":8443,"portText":"8443","enabled":true,"nothing":null,"cost":"$5","escaped":"${PORT}","fallback":42,"tagged":"8443"}`
+	if string(c.Config) != want {
+		t.Errorf("config =\n%s\nwant\n%s", c.Config, want)
+	}
+}

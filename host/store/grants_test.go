@@ -1,0 +1,204 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host/store"
+)
+
+// testGrantLife follows one grant: recorded, read, rotated, an old refresh
+// token coming back, revoked.
+func testGrantLife(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	if err := s.PutGrant(ctx, "grant-1", "client-a", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	client, gen, err := other.Grant(ctx, "grant-1", now)
+	if err != nil || client != "client-a" || gen != 0 {
+		t.Fatalf("Grant = %q, %d, %v; want client-a, 0", client, gen, err)
+	}
+	if err := other.RotateGrant(ctx, "grant-1", 0, now.Add(2*time.Hour)); err != nil {
+		t.Fatalf("RotateGrant 0 -> 1: %v", err)
+	}
+	// The rotation moved the generation and the expiry.
+	client, gen, err = s.Grant(ctx, "grant-1", now.Add(90*time.Minute))
+	if err != nil || client != "client-a" || gen != 1 {
+		t.Fatalf("after the rotation: Grant = %q, %d, %v; want client-a, 1", client, gen, err)
+	}
+	// The refresh token of generation 0 comes back, on either replica, and
+	// one of a generation never issued: ErrUsed, and the grant stays live
+	// for the caller to revoke.
+	for _, tc := range []struct {
+		st   store.Store
+		from int64
+	}{{s, 0}, {other, 0}, {s, 7}} {
+		if err := tc.st.RotateGrant(ctx, "grant-1", tc.from, now.Add(3*time.Hour)); !errors.Is(err, store.ErrUsed) {
+			t.Fatalf("RotateGrant from generation %d of a grant at 1: %v, want ErrUsed", tc.from, err)
+		}
+	}
+	if _, gen, err := other.Grant(ctx, "grant-1", now); err != nil || gen != 1 {
+		t.Fatalf("after a refused rotation: Grant = %d, %v; want generation 1, live", gen, err)
+	}
+	if err := other.RevokeGrant(ctx, "grant-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Grant(ctx, "grant-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoked grant: %v, want ErrNotFound", err)
+	}
+	// A revoked grant is gone, whatever the generation: not ErrUsed.
+	for _, from := range []int64{1, 0} {
+		if err := s.RotateGrant(ctx, "grant-1", from, now.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("RotateGrant from %d of a revoked grant: %v, want ErrNotFound", from, err)
+		}
+	}
+	if _, _, err := s.Grant(ctx, "grant-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a revoked grant came back after a rotation: %v", err)
+	}
+	for _, id := range []string{"grant-1", "nobody"} {
+		if err := s.RevokeGrant(ctx, id); err != nil {
+			t.Fatalf("revoking %s again or unknown: %v", id, err)
+		}
+	}
+	if _, _, err := s.Grant(ctx, "nobody", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown grant: %v", err)
+	}
+	if err := s.RotateGrant(ctx, "nobody", 0, now.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rotating an unknown grant: %v, want ErrNotFound", err)
+	}
+}
+
+// testGrantCodeTwice exchanges one authorization code twice, in turn and at
+// once: one grant, the first one.
+func testGrantCodeTwice(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	if err := s.PutGrant(ctx, "grant-code", "client-a", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []store.Store{s, other} {
+		if err := st.PutGrant(ctx, "grant-code", "client-b", now.Add(2*time.Hour)); !errors.Is(err, store.ErrUsed) {
+			t.Fatalf("second PutGrant: %v, want ErrUsed", err)
+		}
+	}
+	if client, gen, err := other.Grant(ctx, "grant-code", now.Add(90*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the second PutGrant changed the grant: %q, %d, %v", client, gen, err)
+	}
+	if client, gen, err := other.Grant(ctx, "grant-code", now); err != nil || client != "client-a" || gen != 0 {
+		t.Fatalf("Grant = %q, %d, %v; want the first one's client-a, 0", client, gen, err)
+	}
+	// A revoked grant's id stays used.
+	if err := s.RevokeGrant(ctx, "grant-code"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.PutGrant(ctx, "grant-code", "client-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("PutGrant of a revoked grant's id: %v, want ErrUsed", err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			st := s
+			if i%2 == 1 {
+				st = other
+			}
+			err := st.PutGrant(ctx, "grant-code-race", fmt.Sprint("client-", i), now.Add(time.Hour))
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, store.ErrUsed):
+				t.Errorf("PutGrant: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d callers recorded one grant, want 1", wins.Load())
+	}
+}
+
+func testGrantExpiry(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	if err := s.PutGrant(ctx, "grant-live", "client-a", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.Grant(ctx, "grant-live", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.Grant(ctx, "grant-live", now.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Grant after its expiry: %v, want ErrNotFound", err)
+	}
+	// A grant that expired already: not found, and a rotation does not bring
+	// it back.
+	if err := s.PutGrant(ctx, "grant-old", "client-a", now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.Grant(ctx, "grant-old", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired grant: %v, want ErrNotFound", err)
+	}
+	if err := other.RotateGrant(ctx, "grant-old", 0, now.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RotateGrant of an expired grant: %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.Grant(ctx, "grant-old", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an expired grant came back after a rotation: %v", err)
+	}
+	// Until purged, its id is still taken.
+	if err := s.PutGrant(ctx, "grant-old", "client-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("PutGrant of an expired, unpurged grant: %v, want ErrUsed", err)
+	}
+	n, err := other.Purge(ctx, time.Now())
+	if err != nil || n < 1 {
+		t.Fatalf("Purge = %d, %v", n, err)
+	}
+	// Purged: the row is gone, so the id can be recorded afresh.
+	if err := s.PutGrant(ctx, "grant-old", "client-b", now.Add(time.Hour)); err != nil {
+		t.Fatalf("PutGrant of a purged grant's id: %v, want it recorded afresh", err)
+	}
+	if client, gen, err := s.Grant(ctx, "grant-old", now); err != nil || client != "client-b" || gen != 0 {
+		t.Fatalf("Grant = %q, %d, %v; want client-b, 0", client, gen, err)
+	}
+	if _, _, err := s.Grant(ctx, "grant-live", now); err != nil {
+		t.Fatalf("a live grant was purged: %v", err)
+	}
+}
+
+// testGrantRotateRace spends one refresh token many times at once on two
+// handles: exactly one rotation wins, every other caller learns the token was
+// used.
+func testGrantRotateRace(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	if err := s.PutGrant(ctx, "grant-race", "client-a", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			st := s
+			if i%2 == 1 {
+				st = other
+			}
+			err := st.RotateGrant(ctx, "grant-race", 0, now.Add(2*time.Hour))
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, store.ErrUsed):
+				t.Errorf("RotateGrant: %v, want nil or ErrUsed", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d callers rotated generation 0, want 1", wins.Load())
+	}
+	if _, gen, err := other.Grant(ctx, "grant-race", now); err != nil || gen != 1 {
+		t.Fatalf("Grant = %d, %v; want generation 1", gen, err)
+	}
+}
