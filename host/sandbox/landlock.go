@@ -41,18 +41,17 @@ func restrictFS(spec Spec) error {
 	}
 	cfg, rules := ruleset(abi, spec)
 	fd, flags, err := cfg.NewRulesetFD(rules...)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if fd < 0 {
-		if spec.Required {
-			return errors.New("nothing could be restricted")
+	case fd >= 0:
+		if err := ll.LandlockRestrictSelf(fd, flags); err != nil {
+			return err
 		}
-		return nil
+	case spec.Required:
+		return errors.New("nothing could be restricted")
 	}
-	if err := ll.LandlockRestrictSelf(fd, flags); err != nil {
-		return err
-	}
+	// The host's layer, whatever this one held: it keeps idplug's ports out.
 	if spec.ConnectRuleset {
 		return applyConnectRuleset()
 	}

@@ -57,8 +57,13 @@ func withOrganizations(user []byte, orgs []json.RawMessage) ([]byte, error) {
 		list = []byte("[]")
 	}
 	obj := bytes.TrimSpace(user)
-	if len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
+	var fields map[string]json.RawMessage
+	if len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' || json.Unmarshal(obj, &fields) != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "GET /user answered something other than an object")
+	}
+	// Never two lists under one name, of which a mapping might read either.
+	if _, ok := fields["organizations"]; ok {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "GET /user answered an organizations field of its own")
 	}
 	out := make([]byte, 0, len(obj)+len(list)+20)
 	out = append(out, obj[:len(obj)-1]...)

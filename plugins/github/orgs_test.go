@@ -157,7 +157,9 @@ func TestWithOrganizations(t *testing.T) {
 	if got, _ := withOrganizations([]byte(`{"id":1}`), nil); string(got) != `{"id":1,"organizations":[]}` {
 		t.Errorf("no organizations: %s", got)
 	}
-	if _, err := withOrganizations([]byte(`[1]`), orgs); codeOf(err) != sdk.CodeInvalidResponse {
-		t.Errorf("a list: %v", err)
+	for _, user := range []string{`[1]`, `{"id":1`, `{"id":1,"organizations":[{"login":"acme"}]}`} {
+		if _, err := withOrganizations([]byte(user), orgs); codeOf(err) != sdk.CodeInvalidResponse {
+			t.Errorf("%s: %v", user, err)
+		}
 	}
 }
