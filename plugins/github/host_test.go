@@ -30,14 +30,8 @@ func TestTheHostSignsInThroughTheBuiltPlugin(t *testing.T) {
 		t.Skip("builds the plugin")
 	}
 	s := newGitHubStub(t)
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/github"), "github")
+	h := openHost(t)
 	ctx := context.Background()
-	h, err := host.Open(ctx, host.Options{PluginDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
 	if refused := h.Refused(); len(refused) > 0 {
 		t.Fatalf("refused: %+v", refused)
 	}
@@ -50,7 +44,7 @@ func TestTheHostSignsInThroughTheBuiltPlugin(t *testing.T) {
 	}
 
 	// A bad configuration is refused field by field.
-	err = h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "github", Config: json.RawMessage(`{"clientID":"x"}`)}})
+	err := h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "github", Config: json.RawMessage(`{"clientID":"x"}`)}})
 	var ve *host.ValidationError
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "config.clientID: unknown field; did you mean clientId?") ||
 		!strings.Contains(err.Error(), "config.clientSecret: is required") {
@@ -93,6 +87,19 @@ func TestTheHostSignsInThroughTheBuiltPlugin(t *testing.T) {
 	}
 }
 
+// openHost builds the plugin, drops it into a plugin folder and opens a host on it.
+func openHost(t *testing.T) *host.Host {
+	t.Helper()
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/github"), "github")
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -110,14 +117,8 @@ func TestOrganizationsThroughTheHost(t *testing.T) {
 		t.Skip("builds the plugin")
 	}
 	s := newGitHubStub(t)
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/github"), "github")
+	h := openHost(t)
 	ctx := context.Background()
-	h, err := host.Open(ctx, host.Options{PluginDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
 	cfg := s.config(map[string]any{"organizations": true})
 	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "github", Config: mustJSON(cfg)}}); err != nil {
 		t.Fatalf("Configure: %v", err)
