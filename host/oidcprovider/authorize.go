@@ -30,6 +30,9 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	p := s.p
 	req := r.Data
 	c := r.Client.(*client)
+	if err := checkRedirect(req.RedirectURI); err != nil {
+		return nil, err // never sent to a URI that failed its check
+	}
 	if err := checkRequest(req, c); err != nil {
 		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
 	}
@@ -93,6 +96,25 @@ func checkRequest(req *oidc.AuthRequest, c *client) error {
 		return oidc.ErrInvalidRequest().WithDescription("nonce is longer than %d characters", maxNonceLen)
 	case len(strings.Join(req.Scopes, " ")) > maxScopeLen:
 		return oidc.ErrInvalidRequest().WithDescription("scope is longer than %d characters", maxScopeLen)
+	}
+	return nil
+}
+
+// checkRedirect refuses what the library's loopback match lets through for a
+// native client, which compares only the path and the query: a URI of any
+// length, with user information or a fragment.
+func checkRedirect(uri string) error {
+	if len(uri) > maxRedirectLen {
+		return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is longer than %d bytes", maxRedirectLen)
+	}
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil:
+		return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not a URL")
+	case u.User != nil:
+		return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri must not carry user information")
+	case u.Fragment != "" || strings.Contains(uri, "#"):
+		return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri must not have a fragment")
 	}
 	return nil
 }

@@ -92,8 +92,7 @@ func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		if err := r.ParseForm(); err != nil {
+		if err := r.ParseForm(); err != nil { // the body is capped (capBodies)
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the form cannot be read (at most 64 KiB)")
 			return
 		}

@@ -1,6 +1,8 @@
 package oidcprovider
 
 import (
+	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,10 +13,12 @@ import (
 )
 
 // RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). An app that
-// sends the ID token it got (id_token_hint) signs the browser out at once; a
-// request without one may come from any site, so the person confirms on a page
-// of this site first, and the confirmation is refused cross-site. The app's
-// post_logout_redirect_uri must be one it registered, exactly.
+// sends an ID token of the browser's user (id_token_hint) signs the browser out
+// at once, even when the token has expired, as apps sign out long after they
+// signed in. A request without one, or with another user's, may come from any
+// site, so the person confirms on a page of this site first, and the
+// confirmation is refused cross-site. The app's post_logout_redirect_uri must
+// be one it registered, exactly.
 
 const confirmPath = endSessionPath + "/confirm"
 
@@ -38,12 +42,12 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 			params[k] = v
 		}
 	}
-	redirect, hinted, err := p.logoutTarget(r, params)
+	redirect, hintSub, err := p.logoutTarget(r, params)
 	if err != nil {
 		p.opts.Browser.Fail(w, r, err)
 		return
 	}
-	if !hinted {
+	if hintSub == "" || !p.isSignedIn(r, hintSub) {
 		p.opts.Browser.ConfirmSignOut(w, r, p.link(confirmPath), params)
 		return
 	}
@@ -51,10 +55,21 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // confirmSignOut is the confirmation's POST, refused from another site.
+// Only the page's own form is read: a multipart body would be parsed into
+// memory and temporary files.
 func (p *Provider) confirmSignOut(w http.ResponseWriter, r *http.Request) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "the sign-out confirmation must be the page's form"})
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "the sign-out confirmation cannot be read"})
+		return
+	}
 	params := map[string]string{}
 	for _, k := range []string{"client_id", "post_logout_redirect_uri", "state"} {
-		if v := r.PostFormValue(k); v != "" && len(v) <= 8<<10 {
+		if v := r.PostForm.Get(k); v != "" && len(v) <= 8<<10 {
 			params[k] = v
 		}
 	}
@@ -76,48 +91,61 @@ func (p *Provider) signOut(w http.ResponseWriter, r *http.Request, redirect stri
 	http.Redirect(w, r, redirect, http.StatusSeeOther)
 }
 
+// isSignedIn says whether this browser is signed in as sub. A browser not
+// signed in at all counts as sub's too: signing it out changes nothing.
+func (p *Provider) isSignedIn(r *http.Request, sub string) bool {
+	l, ok := p.opts.Browser.SignedIn(r)
+	if !ok {
+		return true
+	}
+	t, ok := p.opts.Targets(l.Instance)
+	return ok && subject(t, l.UserInfo.ID) == sub
+}
+
 // logoutTarget checks the request and says where the browser goes afterwards,
-// and whether a valid id_token_hint vouches for it.
-func (p *Provider) logoutTarget(r *http.Request, params map[string]string) (string, bool, error) {
+// and whose sign-out a valid id_token_hint asks for ("" without one).
+func (p *Provider) logoutTarget(r *http.Request, params map[string]string) (string, string, error) {
 	home := p.opts.PublicPath + "/"
 	clientID := params["client_id"]
-	hinted := false
+	hintSub := ""
 	if hint := params["id_token_hint"]; hint != "" {
 		ctx := op.ContextWithIssuer(r.Context(), p.opts.Config.Issuer)
 		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
-		if err != nil {
-			return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "id_token_hint is not an ID token of this provider"}
+		// An expired token passed every other check (signature, issuer,
+		// audience) first: it still says who signed in, and through which app.
+		if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
+			return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "id_token_hint is not an ID token of this provider"}
 		}
 		aud := claims.GetAuthorizedParty()
 		if aud == "" && len(claims.Audience) == 1 {
 			aud = claims.Audience[0]
 		}
 		if clientID != "" && clientID != aud {
-			return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "client_id is not the one id_token_hint was issued to"}
+			return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "client_id is not the one id_token_hint was issued to"}
 		}
-		clientID, hinted = aud, true
+		clientID, hintSub = aud, claims.GetSubject()
 	}
 	uri := params["post_logout_redirect_uri"]
 	if uri == "" {
-		return home, hinted, nil
+		return home, hintSub, nil
 	}
 	c, ok := p.clients[clientID]
 	if !ok {
-		return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
+		return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
 			Message: "post_logout_redirect_uri needs client_id or id_token_hint to say whose it is"}
 	}
 	if !slices.Contains(c.cfg.PostLogoutRedirectURIs, uri) {
-		return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
+		return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
 			Message: "post_logout_redirect_uri is not one this client registered"}
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return "", false, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "post_logout_redirect_uri is not a URL"}
+		return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "post_logout_redirect_uri is not a URL"}
 	}
 	if state := params["state"]; state != "" {
 		q := u.Query()
 		q.Set("state", state)
 		u.RawQuery = q.Encode()
 	}
-	return u.String(), hinted, nil
+	return u.String(), hintSub, nil
 }

@@ -171,7 +171,7 @@ func New(opts Options) (*Provider, error) {
 	mux.HandleFunc(endSessionPath, p.endSession)
 	mux.Handle("POST "+confirmPath, p.sameOrigin(http.HandlerFunc(p.confirmSignOut)))
 	mux.Handle("/", lib)
-	p.handler = p.withIssuer(mux)
+	p.handler = capBodies(p.withIssuer(mux))
 	return p, nil
 }
 
@@ -185,6 +185,18 @@ func (p *Provider) Issuer() string { return p.opts.Config.Issuer }
 func (p *Provider) Ready(ctx context.Context) error {
 	_, err := p.keys.current(ctx)
 	return err
+}
+
+// capBodies bounds what any endpoint reads of a body to maxBody: the
+// library's and the sign-out's forms would otherwise read up to the standard
+// library's 10 MB (32 MB for a multipart one, spilling to disk).
+func capBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withIssuer puts the issuer in every request's context, as the library's

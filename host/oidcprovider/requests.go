@@ -52,6 +52,13 @@ const (
 	maxStateLen = 512
 	maxNonceLen = 512
 	maxScopeLen = 1024
+	// maxRedirectLen bounds redirect_uri, as /v1 bounds redirectUri: a native
+	// client's loopback URI matches on any port, so the library does not hold
+	// it to the registered one's length.
+	maxRedirectLen = 2048
+	// maxBody caps every request body the provider reads (forms of a few
+	// parameters and tokens).
+	maxBody = 64 << 10
 )
 
 // newID returns 256 random bits, URL-safe: request ids, codes, grant ids.

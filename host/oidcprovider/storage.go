@@ -3,7 +3,6 @@ package oidcprovider
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -74,28 +73,31 @@ func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.Refres
 func (s *storage) TerminateSession(context.Context, string, string) error { return errNotHere }
 
 // GetRefreshTokenInfo recognizes a refresh token of this client, for
-// revocation; the token id it hands back names the grant.
+// revocation. The token id it hands back is the sealed token itself: the
+// library passes any other token to RevokeToken as it came, so an id of a
+// form of its own ("grant:<client>:<id>") could be sent raw by anyone.
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
 	var rec refreshRecord
 	if err := s.p.open(refreshPurpose, token, &rec); err != nil {
 		return "", "", op.ErrInvalidRefreshToken
 	}
-	return rec.Identity.Sub, "grant:" + rec.Client + ":" + rec.Grant, nil
+	return rec.Identity.Sub, token, nil
 }
 
 // RevokeToken ends the grant of a refresh or access token (RFC 7009 2.1: the
 // grant goes with either). A token of another client is refused; an unknown
 // one is not an error.
-func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string) *oidc.Error {
-	var grant, owner string
-	if rest, ok := strings.CutPrefix(tokenOrID, "grant:"); ok {
-		owner, grant, _ = strings.Cut(rest, ":")
-	} else {
-		var rec accessRecord
-		if err := s.p.open(accessPurpose, tokenOrID, &rec); err != nil {
-			return nil // not ours, or expired: nothing to revoke
-		}
-		owner, grant = rec.Client, rec.Grant
+func (s *storage) RevokeToken(ctx context.Context, token, _, clientID string) *oidc.Error {
+	var owner, grant string
+	var refresh refreshRecord
+	var access accessRecord
+	switch {
+	case s.p.open(refreshPurpose, token, &refresh) == nil:
+		owner, grant = refresh.Client, refresh.Grant
+	case s.p.open(accessPurpose, token, &access) == nil:
+		owner, grant = access.Client, access.Grant
+	default:
+		return nil // not ours, or expired: nothing to revoke
 	}
 	if owner != clientID {
 		return oidc.ErrUnauthorizedClient().WithDescription("the token was issued to another client")

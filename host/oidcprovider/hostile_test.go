@@ -1,0 +1,333 @@
+package oidcprovider
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host/config"
+	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
+)
+
+// Hostile apps, browsers and links against the provider's own rules, on a
+// real SQLite store. The browser's side (idplug's pages and session) is a
+// recording double here; the whole protocol with real relying parties and
+// idplug's real pages runs in host/cmd/idplug's tests.
+
+const webSecret = "a-confidential-client-secret-of-40-bytes!"
+
+// testBrowser records what the provider asked of the browser's routes.
+type testBrowser struct {
+	login     *Login
+	signedOut int
+	confirms  int
+	failures  []error
+}
+
+func (b *testBrowser) SignedIn(*http.Request) (Login, bool) {
+	if b.login == nil {
+		return Login{}, false
+	}
+	return *b.login, true
+}
+
+func (b *testBrowser) Choose(w http.ResponseWriter, _ *http.Request, _ []string, _ string) {
+	w.WriteHeader(http.StatusOK)
+}
+
+func (b *testBrowser) SignIn(w http.ResponseWriter, r *http.Request, id, _ string) {
+	http.Redirect(w, r, "/sign-in/"+id, http.StatusFound)
+}
+
+func (b *testBrowser) SignOut(http.ResponseWriter, *http.Request) error {
+	b.signedOut++
+	b.login = nil
+	return nil
+}
+
+func (b *testBrowser) Fail(w http.ResponseWriter, _ *http.Request, err error) {
+	b.failures = append(b.failures, err)
+	w.WriteHeader(http.StatusBadRequest)
+}
+
+func (b *testBrowser) ConfirmSignOut(w http.ResponseWriter, _ *http.Request, _ string, _ map[string]string) {
+	b.confirms++
+	w.WriteHeader(http.StatusOK)
+}
+
+type hostileSetup struct {
+	p       *Provider
+	browser *testBrowser
+	store   store.Store
+	now     time.Time // the provider's clock
+}
+
+// newHostileSetup: a confidential web app, a public native app on a loopback
+// URI, and one connector instance, acme.
+func newHostileSetup(t *testing.T) *hostileSetup {
+	t.Helper()
+	s := &hostileSetup{browser: &testBrowser{}, store: testStore(t), now: time.Now()}
+	sealer := testSealer(t)
+	cfg := &config.Provider{Issuer: "http://127.0.0.1:9/oidc", IssuerPath: "/oidc",
+		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SSOTTL: 8 * time.Hour,
+		Clients: []config.Client{
+			{ID: "web", Secret: webSecret, AuthMethod: "client_secret_basic",
+				RedirectURIs: []string{"https://app.test/cb"}, PostLogoutRedirectURIs: []string{"https://app.test/bye"}},
+			{ID: "native", Public: true, AuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1:3000/cb"}},
+		}}
+	p, err := New(Options{Config: cfg, Store: s.store, Sealer: func() *seal.Sealer { return sealer },
+		Targets:      func(id string) (string, bool) { return "acme-target", id == "acme" },
+		AllInstances: func() []string { return []string{"acme"} },
+		Browser:      s.browser, Now: func() time.Time { return s.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.p = p
+	return s
+}
+
+func (s *hostileSetup) signIn(user string) {
+	s.browser.login = &Login{Instance: "acme", UserInfo: sdk.UserInfo{ID: user}, AuthTime: s.now}
+}
+
+// idToken is an ID token of user for the web app, issued now by the provider's clock.
+func (s *hostileSetup) idToken(t *testing.T, user string) string {
+	t.Helper()
+	key, err := s.p.keys.signing(t.Context(), "RS256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.p.idToken(key, "web", []string{"openid"},
+		identity{Sub: subject("acme-target", user), Instance: "acme", AuthTime: s.now.Unix()}, "", "at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (s *hostileSetup) do(r *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	s.p.ServeHTTP(rec, r)
+	return rec
+}
+
+func form(method, target string, v url.Values) *http.Request {
+	r := httptest.NewRequest(method, target, strings.NewReader(v.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}
+
+// tokens signs the web app in through a browser signed in as user and
+// exchanges the code: the access and refresh tokens, and the grant's id.
+func (s *hostileSetup) tokens(t *testing.T) (access, refresh string) {
+	t.Helper()
+	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
+		"scope": {"openid offline_access"}, "prompt": {"consent"}}
+	rec := s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("authorize: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"},
+		"code": {loc.Query().Get("code")}, "redirect_uri": {"https://app.test/cb"}})
+	r.SetBasicAuth("web", webSecret)
+	rec = s.do(r)
+	var answer struct {
+		Access  string `json:"access_token"`
+		Refresh string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.Access == "" || answer.Refresh == "" {
+		t.Fatalf("token: %d %s", rec.Code, rec.Body)
+	}
+	return answer.Access, answer.Refresh
+}
+
+// refreshes says whether the web app's refresh token still gets new tokens.
+func (s *hostileSetup) refreshes(t *testing.T, refresh string) bool {
+	t.Helper()
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	r.SetBasicAuth("web", webSecret)
+	rec := s.do(r)
+	return rec.Code == http.StatusOK
+}
+
+func TestSignOutWithAnExpiredHint(t *testing.T) {
+	// Apps sign out long after sign-in, with the ID token they got then: refused,
+	// the app's user would believe they signed out while the browser stays
+	// signed in here for sso_ttl, for the next person at the computer.
+	s := newHostileSetup(t)
+	s.now = time.Now().Add(-3 * time.Hour)
+	s.signIn("alice")
+	hint := s.idToken(t, "alice")
+	s.now = time.Now() // the token expired two hours and fifty minutes ago
+	rec := s.do(httptest.NewRequest(http.MethodGet, "/end_session?"+url.Values{
+		"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://app.test/bye"}, "state": {"s1"}}.Encode(), nil))
+	if s.browser.signedOut != 1 || rec.Code != http.StatusSeeOther {
+		t.Fatalf("expired hint: %d, signed out %d times, failures %v", rec.Code, s.browser.signedOut, s.browser.failures)
+	}
+	if got := rec.Header().Get("Location"); got != "https://app.test/bye?state=s1" {
+		t.Errorf("redirected to %q", got)
+	}
+
+	// A token that is not this provider's is still refused, expired or not.
+	other := newHostileSetup(t)
+	other.now = s.now.Add(-3 * time.Hour)
+	forged := other.idToken(t, "alice")
+	s.signIn("alice")
+	s.do(httptest.NewRequest(http.MethodGet, "/end_session?id_token_hint="+url.QueryEscape(forged), nil))
+	if s.browser.signedOut != 1 || len(s.browser.failures) != 1 {
+		t.Errorf("another provider's token: signed out %d times, failures %v", s.browser.signedOut, s.browser.failures)
+	}
+}
+
+func TestSignOutWithAnotherUsersHintAsksFirst(t *testing.T) {
+	// Mallory puts her own ID token in a link or an image on any site: Alice's
+	// browser must not be signed out without a word.
+	s := newHostileSetup(t)
+	s.signIn("mallory")
+	hint := s.idToken(t, "mallory")
+	s.signIn("alice")
+	rec := s.do(httptest.NewRequest(http.MethodGet, "/end_session?id_token_hint="+url.QueryEscape(hint), nil))
+	if s.browser.signedOut != 0 || s.browser.confirms != 1 || rec.Code != http.StatusOK {
+		t.Fatalf("another user's hint: %d, signed out %d times, asked %d times", rec.Code, s.browser.signedOut, s.browser.confirms)
+	}
+	// Her own token signs Alice out at once, as before.
+	rec = s.do(httptest.NewRequest(http.MethodGet, "/end_session?id_token_hint="+url.QueryEscape(s.idToken(t, "alice")), nil))
+	if s.browser.signedOut != 1 || rec.Code != http.StatusSeeOther {
+		t.Fatalf("the user's own hint: %d, signed out %d times", rec.Code, s.browser.signedOut)
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	revoke := func(token string, as func(*http.Request)) int {
+		r := form(http.MethodPost, "/revoke", url.Values{"token": {token}})
+		as(r)
+		return s.do(r).Code
+	}
+	asWeb := func(r *http.Request) { r.SetBasicAuth("web", webSecret) }
+	asNative := func(r *http.Request) {
+		_ = r.ParseForm()
+		r.Form.Set("client_id", "native")
+		body := r.Form.Encode()
+		r.Body, r.ContentLength, r.Form, r.PostForm = io.NopCloser(strings.NewReader(body)), int64(len(body)), nil, nil
+	}
+
+	t.Run("another client's tokens, or a grant by name, revoke nothing", func(t *testing.T) {
+		access, refresh := s.tokens(t)
+		for _, token := range []string{refresh, access} {
+			if code := revoke(token, asNative); code == http.StatusOK {
+				t.Errorf("the native app revoked the web app's token: %d", code)
+			}
+		}
+		// The grant's id, as revocation once named grants internally: it is in
+		// the sealed refresh token, but a leak of it must not be enough.
+		var rec refreshRecord
+		if err := s.p.open(refreshPurpose, refresh, &rec); err != nil {
+			t.Fatal(err)
+		}
+		for _, forged := range []string{"grant:native:" + rec.Grant, "grant:web:" + rec.Grant} {
+			revoke(forged, asNative)
+			revoke(forged, asWeb)
+		}
+		if !s.refreshes(t, refresh) {
+			t.Fatal("the web app's grant was revoked by a token it never held")
+		}
+	})
+	t.Run("the client's refresh token", func(t *testing.T) {
+		_, refresh := s.tokens(t)
+		if code := revoke(refresh, asWeb); code != http.StatusOK {
+			t.Fatalf("revoke: %d", code)
+		}
+		if s.refreshes(t, refresh) {
+			t.Fatal("a revoked refresh token still refreshes")
+		}
+	})
+	t.Run("the client's access token ends the grant too", func(t *testing.T) {
+		access, refresh := s.tokens(t)
+		if code := revoke(access, asWeb); code != http.StatusOK {
+			t.Fatalf("revoke: %d", code)
+		}
+		if s.refreshes(t, refresh) {
+			t.Fatal("the grant outlived its revoked access token")
+		}
+	})
+	t.Run("an unknown token is no error", func(t *testing.T) {
+		if code := revoke("not-a-token", asWeb); code != http.StatusOK {
+			t.Fatalf("revoke: %d", code)
+		}
+	})
+}
+
+func TestAuthorizeRefusesRedirectsTheLoopbackMatchLetsThrough(t *testing.T) {
+	// A native app's loopback URI matches on any port, comparing path and
+	// query only: what else the URI carries must be held to bounds here, or it
+	// is stored, and the browser sent there.
+	s := newHostileSetup(t)
+	for name, uri := range map[string]string{
+		"5 MB of user information": "http://" + strings.Repeat("a", 5<<20) + "@127.0.0.1:3000/cb",
+		"user information":         "http://evil.test@127.0.0.1:3000/cb",
+		"a fragment":               "http://127.0.0.1:3000/cb#x",
+		"longer than 2048 bytes":   "http://127.0.0.1:3000/cb?" + strings.Repeat("x", 2048),
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := url.Values{"client_id": {"native"}, "redirect_uri": {uri}, "response_type": {"code"}, "scope": {"openid"},
+				"code_challenge": {strings.Repeat("c", 43)}, "code_challenge_method": {"S256"}}
+			rec := s.do(form(http.MethodPost, "/authorize", v))
+			if loc := rec.Header().Get("Location"); rec.Code < 400 || loc != "" {
+				t.Fatalf("%d, Location %.80q", rec.Code, loc)
+			}
+		})
+	}
+	// The same app on another port is still served (RFC 8252 7.3).
+	v := url.Values{"client_id": {"native"}, "redirect_uri": {"http://127.0.0.1:41234/cb"}, "response_type": {"code"},
+		"scope": {"openid"}, "code_challenge": {strings.Repeat("c", 43)}, "code_challenge_method": {"S256"}}
+	if rec := s.do(form(http.MethodPost, "/authorize", v)); !strings.Contains(rec.Header().Get("Location"), loginPath) {
+		t.Fatalf("another loopback port: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+// countingReader counts what was read of a body.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func TestBodiesAreCapped(t *testing.T) {
+	// Without a cap, Go's forms read 10 MB, and a multipart one 32 MB in
+	// memory with the rest in temporary files, from anyone.
+	s := newHostileSetup(t)
+	big := strings.Repeat("x", 8<<20)
+	for _, tc := range []struct{ path, contentType, body string }{
+		{"/end_session/confirm", "application/x-www-form-urlencoded", "state=" + big},
+		{"/end_session/confirm", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n" + big},
+		{"/end_session", "application/x-www-form-urlencoded", "state=" + big},
+		{"/authorize", "application/x-www-form-urlencoded", "client_id=web&state=" + big},
+		{"/oauth/token", "application/x-www-form-urlencoded", "grant_type=" + big},
+	} {
+		body := &countingReader{r: strings.NewReader(tc.body)}
+		r := httptest.NewRequest(http.MethodPost, tc.path, body)
+		r.Header.Set("Content-Type", tc.contentType)
+		rec := s.do(r)
+		if body.n > maxBody+64<<10 || rec.Code < 400 {
+			t.Errorf("%s (%s): read %d bytes, answered %d", tc.path, tc.contentType, body.n, rec.Code)
+		}
+	}
+	if s.browser.signedOut != 0 {
+		t.Error("an unreadable sign-out signed the browser out")
+	}
+}
