@@ -198,20 +198,32 @@ func Open(ctx context.Context, url string, opts Options) (Store, error) {
 	return nil, fmt.Errorf("store: %s is not a store URL: use sqlite:FILE or postgres://HOST/DB", Redact(url))
 }
 
-// Redact hides the password in a database URL, for messages.
+// Redact hides the passwords in a database URL, for messages: the one in its
+// user information, and those its query may carry (password, sslpassword,
+// which pgx reads as well). The user information ends at the URL's last "@",
+// so that a password with an unescaped "@", "/" or "?" is hidden whole; an
+// "@" in the query hides more than it must, never less.
 func Redact(url string) string {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
 		return url
 	}
-	userinfo, hostPart, ok := strings.Cut(rest, "@")
-	if !ok {
-		return url
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		if name, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+			rest = name + ":xxxxx" + rest[at:]
+		}
 	}
-	if name, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
-		return scheme + "://" + name + ":xxxxx@" + hostPart
+	if path, query, ok := strings.Cut(rest, "?"); ok {
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			k, _, _ := strings.Cut(p, "=")
+			if strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+				params[i] = k + "=xxxxx"
+			}
+		}
+		rest = path + "?" + strings.Join(params, "&")
 	}
-	return url
+	return scheme + "://" + rest
 }
 
 func ms(t time.Time) int64 {

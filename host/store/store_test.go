@@ -365,3 +365,38 @@ func TestOpenRefusesUnknownURL(t *testing.T) {
 		t.Fatalf("Open(mysql) = %v; want an error without the password", err)
 	}
 }
+
+func TestRedactHidesEveryPassword(t *testing.T) {
+	for url, want := range map[string]string{
+		"postgres://idplug:hunter2hunter2@db/idplug":                                "postgres://idplug:xxxxx@db/idplug",
+		"postgres://idplug:hunter2@hunter2@db/idplug?sslmode=require":               "postgres://idplug:xxxxx@db/idplug?sslmode=require",
+		"postgres://idplug:hun/ter?2hunter2@db/idplug":                              "postgres://idplug:xxxxx@db/idplug",
+		"postgres://db/idplug?user=idplug&password=hunter2hunter2&sslmode=x":        "postgres://db/idplug?user=idplug&password=xxxxx&sslmode=x",
+		"postgresql://db/idplug?sslpassword=hunter2hunter2&PASSWORD=hunter2hunter2": "postgresql://db/idplug?sslpassword=xxxxx&PASSWORD=xxxxx",
+		"postgres://idplug@db/idplug":                                               "postgres://idplug@db/idplug",
+		"sqlite:/data/idplug.db":                                                    "sqlite:/data/idplug.db",
+	} {
+		if got := store.Redact(url); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", url, got, want)
+		}
+	}
+
+	// What a refused URL's error says, through pgx's own parsing: it reaches the
+	// log and the terminal.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, url := range []string{
+		"postgres://db/idplug?password=hunter2hunter2&sslmode=bogus",
+		"postgres://idplug:hunter2hunter2@db/idplug?sslmode=bogus",
+		"postgres://idplug:hunter2@hunter2@db/idplug?connect_timeout=x",
+	} {
+		st, err := store.Open(ctx, url, store.Options{})
+		if err == nil {
+			st.Close()
+			t.Fatalf("%s opened", store.Redact(url))
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}
