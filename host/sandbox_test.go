@@ -3,19 +3,23 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/internal/logtest"
 	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/sdk"
 )
 
 // In mode required, a kernel that cannot apply the whole sandbox starts no plugin.
@@ -208,6 +212,36 @@ func TestOversizedReplyIsRefused(t *testing.T) {
 	_, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s")
 	if err == nil || !strings.Contains(err.Error(), "plugin misbehave sent a reply to GetAuthorizationUri larger than the limit of 4194304 bytes") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A plugin's error goes on to API answers, error pages and the host's own log
+// lines: within the reply limit it can still be megabytes, with a code of any
+// shape. The host keeps what a person reads.
+func TestPluginErrorsAreBounded(t *testing.T) {
+	h, _ := logHost(t, "bigerror")
+	_, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s")
+	var e *sdk.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v", err)
+	}
+	if e.Code != sdk.CodeGeneral || len(e.Message) > 1100 || !strings.HasPrefix(e.Message, "éé") ||
+		!strings.HasSuffix(e.Message, "more bytes)") || !utf8.ValidString(e.Message) || e.Details != nil {
+		t.Errorf("code %q, message of %d bytes ending %q, details of %d keys", e.Code, len(e.Message), e.Message[max(0, len(e.Message)-40):], len(e.Details))
+	}
+
+	// And its problems with a configuration, which a reload reports.
+	err = h.Configure(context.Background(), []host.InstanceConfig{{ID: "p", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"bigproblems"}`)}})
+	var verr *host.ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("err = %v", err)
+	}
+	more := slices.IndexFunc(verr.Problems, func(p host.Problem) bool { return strings.Contains(p.Message, "and 936 more problems") })
+	if n := len(verr.Problems); n != 65 || more < 0 {
+		t.Fatalf("%d problems, the count of those left out at %d", n, more)
+	}
+	if size := len(err.Error()); size > 100<<10 {
+		t.Errorf("the reload's error is %d bytes", size)
 	}
 }
 

@@ -52,10 +52,7 @@ func (p *Process) Validate(ctx context.Context, inst Instance) (*Validation, err
 	if err != nil {
 		return nil, err
 	}
-	v := &Validation{}
-	for _, f := range resp.GetErrors() {
-		v.Fields = append(v.Fields, sdk.FieldError{Field: f.GetField(), Message: f.GetMessage()})
-	}
+	v := &Validation{Fields: configProblems(resp.GetErrors())}
 	if len(v.Fields) == 0 {
 		v.Template = sdk.Wire.AuthorizationTemplateFromProto(resp.GetAuthorizationTemplate())
 	}
@@ -209,7 +206,7 @@ func (p *Process) invoke(ctx context.Context, method string, inst *Instance, ide
 			resentConfig = true
 			continue
 		case detail != nil:
-			return sdk.Wire.ErrorFromProto(detail)
+			return pluginError(detail)
 		case st.Code() == codes.Unavailable || st.Code() == codes.Canceled && ctx.Err() == nil:
 			// The connection is gone: the process died or stopped answering.
 			p.broken(c)
@@ -250,10 +247,10 @@ func connectorErrorDetail(st *status.Status) *connectorv1.ConnectorError {
 func decodeError(err error) error {
 	st, ok := status.FromError(err)
 	if !ok {
-		return &sdk.Error{Code: sdk.CodeGeneral, Message: err.Error()}
+		return &sdk.Error{Code: sdk.CodeGeneral, Message: boundText(err.Error())}
 	}
 	if d := connectorErrorDetail(st); d != nil {
-		return sdk.Wire.ErrorFromProto(d)
+		return pluginError(d)
 	}
-	return &sdk.Error{Code: sdk.CodeGeneral, Message: fmt.Sprintf("plugin call failed: %s: %s", st.Code(), st.Message())}
+	return callFailed(st)
 }

@@ -7,10 +7,12 @@
 //	*crashlater*   serves, then exits three seconds later
 //
 // Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
-// "slow" | "logs" | "flood" | "crash" | "bigreply", "delay": "1s", "lines": 100000}:
-// logs writes one line per level; flood writes "lines" info lines, then one warning
-// and one error; crash panics outside any call, killing the process; bigreply
-// answers with a 5 MiB URL.
+// "slow" | "logs" | "flood" | "crash" | "bigreply" | "bigerror" | "bigproblems",
+// "delay": "1s", "lines": 100000}: logs writes one line per level; flood writes
+// "lines" info lines, then one warning and one error; crash panics outside any
+// call, killing the process; bigreply answers with a 5 MiB URL; bigerror fails
+// with a 32 KiB message, 16 KiB of details and a code of no known shape;
+// bigproblems finds 1,000 problems of 2 KiB each in its configuration.
 package main
 
 import (
@@ -78,8 +80,14 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 		return cfg, err
 	}
 	switch cfg.Mode {
-	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply":
+	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror":
 		return cfg, nil
+	case "bigproblems":
+		var ce sdk.ConfigError
+		for i := range 1000 {
+			ce.Add(fmt.Sprintf("field%d", i)+strings.Repeat("f", 300), "%s", strings.Repeat("é", 1024))
+		}
+		return cfg, ce.Err()
 	case "slow":
 		if _, err := time.ParseDuration(cfg.Delay); err == nil {
 			return cfg, nil
@@ -129,6 +137,9 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		select {}
 	case "bigreply":
 		return &sdk.Authorization{RedirectTo: "https://idp.test/?" + strings.Repeat("a", 5<<20)}, nil
+	case "bigerror":
+		return nil, &sdk.Error{Code: "Retry-After: 0\r\nX-Evil: 1", Message: strings.Repeat("é", 16<<10),
+			Details: map[string]any{"blob": strings.Repeat("d", 16<<10)}}
 	}
 	return &sdk.Authorization{
 		RedirectTo: "https://idp.test/authorize?state=" + req.State,
