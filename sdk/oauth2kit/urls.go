@@ -20,11 +20,25 @@ func CheckHTTPURL(raw string) error {
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("must be an absolute http or https URL, got %q", u.Redacted())
+		return fmt.Errorf("must be an absolute http or https URL, got %q", shown(u))
 	case u.Host == "":
-		return fmt.Errorf("has no host: %q", u.Redacted())
+		return fmt.Errorf("has no host: %q", shown(u))
 	case u.Fragment != "":
-		return fmt.Errorf("must not have a #fragment: %q", u.Redacted())
+		return fmt.Errorf("must not have a #fragment: %q", shown(u))
 	}
 	return nil
+}
+
+// shown is u for an error message, which reaches logs and the reload's
+// answer: without its password, and with its query and fragment as "...",
+// since some providers take a key in the query.
+func shown(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" {
+		c.RawQuery = "..."
+	}
+	if c.Fragment != "" {
+		c.Fragment, c.RawFragment = "...", ""
+	}
+	return c.Redacted()
 }

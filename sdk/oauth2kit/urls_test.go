@@ -22,7 +22,12 @@ func TestCheckHTTPURL(t *testing.T) {
 			t.Errorf("CheckHTTPURL(%q) = %v, want ok=%v", raw, err, ok)
 		}
 	}
-	if err := CheckHTTPURL("ftp://user:hunter22@x"); err == nil || strings.Contains(err.Error(), "hunter22") {
-		t.Errorf("CheckHTTPURL leaks a password: %v", err)
+	for _, raw := range []string{"ftp://user:hunter22@x", "https://api.test/v1?key=hunter22#x", "ftp://api.test/?key=hunter22"} {
+		if err := CheckHTTPURL(raw); err == nil || strings.Contains(err.Error(), "hunter22") {
+			t.Errorf("CheckHTTPURL leaks a secret: %v", err)
+		}
+	}
+	if err := CheckHTTPURL("https://api.test/v1?key=hunter22#x"); err == nil || !strings.Contains(err.Error(), `"https://api.test/v1?...#..."`) {
+		t.Errorf("the error does not show the URL's place: %v", err)
 	}
 }
