@@ -13,7 +13,8 @@ import (
 var errConfigRequired = errors.New("configuration required")
 
 // instanceCache keeps each instance's parsed configuration, so ParseConfig runs once per
-// instance and configuration version instead of once per call.
+// instance and configuration version instead of once per call (or until it
+// succeeds or finds the configuration invalid).
 type instanceCache[C any] struct {
 	parse func([]byte) (C, error)
 
@@ -53,7 +54,7 @@ func (c *instanceCache[C]) get(in *connectorv1.Instance) (C, error) {
 		return zero, errConfigRequired
 	}
 	cfg, err := c.safeParse(in.GetConfig())
-	if version != "" {
+	if version != "" && settled(err) {
 		c.mu.Lock()
 		if old := c.m[id]; old != nil && old.version != version {
 			c.retired[id] = old
@@ -62,6 +63,20 @@ func (c *instanceCache[C]) get(in *connectorv1.Instance) (C, error) {
 		c.mu.Unlock()
 	}
 	return cfg, err
+}
+
+// settled says whether a parse's outcome holds for its configuration version:
+// a success, or a verdict on the configuration. Any other failure (a runtime
+// the connector starts that did not start, a check that timed out) is not
+// kept, so the next call parses again instead of failing until the plugin
+// restarts, which a plugin that still answers never does.
+func settled(err error) bool {
+	if err == nil {
+		return true
+	}
+	var ce *ConfigError
+	var e *Error
+	return errors.As(err, &ce) || errors.As(err, &e) && e.Code == CodeInvalidConfig
 }
 
 // release drops the configuration of instance id at version, current or retired,
