@@ -3,9 +3,11 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/process"
@@ -191,8 +193,34 @@ func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, cal
 	if err != nil {
 		return nil, err
 	}
+	if err := checkUserID(mapped.UserInfo.ID); err != nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "connector %s (plugin %s): the profile's id %v", id, c.cfg.Plugin, err)
+	}
 	res.UserInfo = mapped.UserInfo
 	return &UserInfoResult{UserInfoResult: *res, Claims: mapped.Claims}, nil
+}
+
+// MaxUserIDLen bounds a profile's id, the key of its sessions and its tokens
+// in the store (and of the vault's routes).
+const MaxUserIDLen = 512
+
+// checkUserID refuses an id no provider gives but one answering garbage, or
+// its mapping: over MaxUserIDLen, or with a control character. PostgreSQL
+// refuses a NUL, and the vault writes records of several sign-ins in one
+// statement: one such id would fail the others' writes.
+func checkUserID(id string) error {
+	if len(id) > MaxUserIDLen {
+		return fmt.Errorf("is %d bytes, over the limit of %d", len(id), MaxUserIDLen)
+	}
+	if !utf8.ValidString(id) {
+		return errors.New("is not valid UTF-8")
+	}
+	for i, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("holds the character %U at byte %d", r, i)
+		}
+	}
+	return nil
 }
 
 // MapUserInfo runs instance id's mapping on u, as a sign-in would, without

@@ -245,6 +245,43 @@ func TestPluginErrorsAreBounded(t *testing.T) {
 	}
 }
 
+// A profile's id keys its sessions and tokens in the store: one no provider
+// gives (a NUL, which PostgreSQL refuses in a statement that also writes
+// other sign-ins' tokens; a control character; a megabyte) fails its own
+// sign-in, naming the connector, and nothing else.
+func TestProfileIDsAreChecked(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	h := open(t, dir, host.Options{CallTimeout: time.Minute})
+	ids := map[string]string{
+		"nul": "a\x00b", "newline": "ann\nadmin", "escape": "\x1b[31m", "del": "a\x7f",
+		"too long": strings.Repeat("u", host.MaxUserIDLen+1),
+		"longest":  strings.Repeat("u", host.MaxUserIDLen), "unicode": "José-東京-42",
+	}
+	var configs []host.InstanceConfig
+	for name, id := range ids {
+		raw, _ := json.Marshal(map[string]string{"id": id})
+		configs = append(configs, host.InstanceConfig{ID: strings.ReplaceAll(name, " ", "-"), Plugin: "misbehave", Config: raw})
+	}
+	if err := h.Configure(context.Background(), configs); err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range ids {
+		instance := strings.ReplaceAll(name, " ", "-")
+		res, err := h.UserInfo(context.Background(), instance, sdk.Session{}, map[string]string{"code": "c"})
+		if name == "longest" || name == "unicode" {
+			if err != nil || res.UserInfo.ID != id {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		var e *sdk.Error
+		if !errors.As(err, &e) || e.Code != sdk.CodeInvalidResponse || !strings.Contains(e.Message, "connector "+instance+" (plugin misbehave): the profile's id") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
 // A socket folder left by a host that was killed is removed by the next host of
 // the same user; one whose host still runs, or that has no owner, stays.
 func TestStaleSocketFoldersAreRemoved(t *testing.T) {

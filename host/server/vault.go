@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/metrics"
 	"github.com/idplug/idplug/host/store"
@@ -18,8 +19,8 @@ import (
 // the token set of a user's last sign-in back, fresh. The policy (sealing,
 // refresh under a lock, refused refreshes) is host/vault's Keeper.
 
-// maxUserIDLen bounds the user id in vault paths.
-const maxUserIDLen = 512
+// maxUserIDLen bounds the user id in vault paths, as it bounds a profile's.
+const maxUserIDLen = host.MaxUserIDLen
 
 // tokenStorage is the set of instances that keep tokens; swapped on reload.
 type tokenStorage = atomic.Pointer[map[string]bool]

@@ -59,6 +59,8 @@ type config struct {
 	Mode  string `json:"mode"`
 	Delay string `json:"delay"`
 	Lines int    `json:"lines"`
+	// ID is the profile id UserInfo answers with (the process id when unset).
+	ID string `json:"id"`
 }
 
 type connector struct{ id string }
@@ -155,6 +157,9 @@ func gcPercent() uint64 {
 	return s[0].Value.Uint64()
 }
 
-func (connector) UserInfo(context.Context, config, sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+func (connector) UserInfo(_ context.Context, cfg config, _ sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	if cfg.ID != "" {
+		return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: cfg.ID}}, nil
+	}
 	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: strconv.Itoa(os.Getpid())}}, nil
 }
