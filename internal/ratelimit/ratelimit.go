@@ -14,8 +14,11 @@ import (
 // in a window, the address is refused until the window ends, before its key is even
 // looked at: a brute-force gets a few guesses a minute. Memory is bounded: at most
 // maxAddrs keys are tracked; when they are all taken (by expired windows that
-// are swept first, then live ones), new addresses share one overflow entry, so a
-// spread-out attack is throttled as a whole instead of evicting the others.
+// are swept first, then live ones), a new address is not counted until a window
+// ends. It is not refused either: a window shared by every new address would
+// let one attacker with a few thousand addresses (an IPv6 /52) lock every new
+// client out, and what the limiter guards (API keys, client secrets) is 32
+// random bytes or more, with nothing to guess from many addresses.
 type Failures struct {
 	maxFailures int
 	window      time.Duration
@@ -24,7 +27,6 @@ type Failures struct {
 
 	mu        sync.Mutex
 	addrs     map[string]*failureWindow
-	overflow  failureWindow
 	lastSweep time.Time
 }
 
@@ -53,11 +55,14 @@ func (l *Failures) Blocked(addr string) (time.Duration, bool) {
 	return left, true
 }
 
-// Fail counts one failure for addr.
+// Fail counts one failure for addr, unless the table is full.
 func (l *Failures) Fail(addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fw := l.lookup(addr, true)
+	if fw == nil {
+		return
+	}
 	if now := l.now(); now.Sub(fw.start) >= l.window {
 		*fw = failureWindow{start: now}
 	}
@@ -71,19 +76,19 @@ func (l *Failures) Tracked() int {
 	return len(l.addrs)
 }
 
-// lookup finds addr's window; with create, it makes one (or hands out the
-// overflow window when the table is full).
+// lookup finds addr's window; with create, it makes one, unless the table is
+// full (nil then).
 func (l *Failures) lookup(addr string, create bool) *failureWindow {
 	if fw, ok := l.addrs[addr]; ok {
 		return fw
+	}
+	if !create {
+		return nil
 	}
 	if len(l.addrs) >= l.maxAddrs {
 		l.sweep()
 	}
 	if len(l.addrs) >= l.maxAddrs {
-		return &l.overflow
-	}
-	if !create {
 		return nil
 	}
 	fw := &failureWindow{start: l.now()}

@@ -40,9 +40,23 @@ func TestFailureLimiterMemoryIsBounded(t *testing.T) {
 	if n := l.Tracked(); n > 50 {
 		t.Fatalf("%d addresses tracked, the cap is 50", n)
 	}
-	// The addresses past the cap share one window, which is now exhausted.
-	if _, blocked := l.Blocked("one-more"); !blocked {
-		t.Fatal("the overflow window does not throttle")
+	// Addresses past the cap are not counted, and never refused: one attacker
+	// with many addresses cannot lock every new client out.
+	for range 10 {
+		l.Fail("one-more")
+	}
+	if _, blocked := l.Blocked("one-more"); blocked {
+		t.Fatal("an address past the cap is refused")
+	}
+	if _, blocked := l.Blocked("honest"); blocked {
+		t.Fatal("an address that never failed is refused")
+	}
+	// Those tracked are still refused past their failures.
+	for range 3 {
+		l.Fail("addr-a0s")
+	}
+	if _, blocked := l.Blocked("addr-a0s"); !blocked {
+		t.Fatal("a tracked address is not refused past its failures")
 	}
 	// Once the windows are over, the table is swept and addresses get their own again.
 	now = now.Add(2 * time.Minute)
