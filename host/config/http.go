@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/host/config/internal/walk"
+	"github.com/idplug/idplug/host/forwarded"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -17,7 +18,7 @@ const (
 )
 
 var (
-	httpKeys    = []string{"read_header_timeout", "max_connections"}
+	httpKeys    = []string{"read_header_timeout", "max_connections", "trusted_proxies"}
 	metricsKeys = []string{"connector_labels"}
 )
 
@@ -29,6 +30,9 @@ type HTTP struct {
 	// MaxConnections caps the connections each listener holds open at once;
 	// further ones wait in the kernel's queue until one closes.
 	MaxConnections int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
+	// client (see host/forwarded); none by default.
+	TrustedProxies forwarded.Proxies
 }
 
 // Metrics is the metrics section.
@@ -41,7 +45,7 @@ type Metrics struct {
 
 func (d *decoder) httpSection(cfg *Config, fs walk.Fields) {
 	cfg.HTTP = HTTP{ReadHeaderTimeout: DefaultReadHeaderTimeout, MaxConnections: DefaultMaxConnections}
-	hfs, ok := d.section(fs, "http", httpKeys, "{read_header_timeout: 5s, max_connections: 1024}")
+	hfs, ok := d.section(fs, "http", httpKeys, "{read_header_timeout: 5s, max_connections: 1024, trusted_proxies: [10.0.0.0/8]}")
 	if !ok {
 		return
 	}
@@ -56,6 +60,15 @@ func (d *decoder) httpSection(cfg *Config, fs walk.Fields) {
 		default:
 			cfg.HTTP.MaxConnections = n
 		}
+	}
+	items, _, _ := hfs.List("trusted_proxies")
+	for _, it := range items {
+		ps, err := forwarded.Parse([]string{it.Value})
+		if err != nil {
+			d.ps.Add(it.At.Path, it.At.Pos, "%v", err)
+			continue
+		}
+		cfg.HTTP.TrustedProxies = append(cfg.HTTP.TrustedProxies, ps...)
 	}
 }
 

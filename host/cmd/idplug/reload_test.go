@@ -65,6 +65,7 @@ func TestReloadRefusesABadConfigurationWhole(t *testing.T) {
 		{"setting that needs a restart", strings.Replace(exampleConfig, "http://127.0.0.1:1", "http://127.0.0.1:2", 1), "[public_url] changed: these settings need a restart"},
 		{"another store", strings.Replace(exampleConfig, "log_format: json\n", "log_format: json\nstore: {url: \"sqlite:other.db\"}\n", 1), "[store] changed: these settings need a restart"},
 		{"vault keys", strings.Replace(exampleConfig, "log_format: json\n", "log_format: json\nvault_keys: [\"vault-0123456789abcdef0123456789abcdef\"]\n", 1), "[vault_keys] changed: these settings need a restart"},
+		{"trusted proxies", strings.Replace(exampleConfig, "log_format: json\n", "log_format: json\nhttp: {trusted_proxies: [10.0.0.0/8]}\n", 1), "[http] changed: these settings need a restart"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -425,6 +426,52 @@ func TestAPIKeyBruteForce(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// TestTrustedProxies: behind a reverse proxy every request comes from the
+// proxy's address, so ten wrong API keys a minute from anyone would lock
+// every app out. With the proxy listed, the brake counts the client that
+// X-Forwarded-For names; a client cannot pick that name by sending the header
+// itself, and without the list the header is ignored.
+func TestTrustedProxies(t *testing.T) {
+	get := func(t *testing.T, p *idplugProc, key, xff string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", p.URL+"/v1/connectors", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	wrong := "guess-" + strings.Repeat("x", 32)
+
+	t.Run("behind a listed proxy", func(t *testing.T) {
+		// The test's loopback address plays the proxy.
+		p := startIdplug(t, pluginFolder(t, "example"), strings.Replace(exampleConfig, "log_format: json\n",
+			"log_format: json\nhttp: {trusted_proxies: [127.0.0.1, \"::1\"]}\n", 1))
+		for i := range 10 {
+			// The client's own header to the left: the proxy appended the truth.
+			mustEqual(t, "wrong key", get(t, p, wrong, fmt.Sprintf("198.51.100.%d, 203.0.113.5", i)), 401)
+		}
+		mustEqual(t, "the guesser, right key", get(t, p, apiKey, "203.0.113.5"), 429)
+		mustEqual(t, "the guesser naming another client", get(t, p, apiKey, "203.0.113.6, 203.0.113.5"), 429)
+		mustEqual(t, "another client behind the same proxy", get(t, p, apiKey, "203.0.113.6"), 200)
+		mustEqual(t, "the proxy's own request", get(t, p, apiKey, ""), 200)
+		p.waitLog(t, `"remote":"203.0.113.6:0"`)
+	})
+	t.Run("without the list the header is the client's word", func(t *testing.T) {
+		p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
+		for i := range 10 {
+			mustEqual(t, "wrong key", get(t, p, wrong, fmt.Sprintf("203.0.113.%d", i)), 401)
+		}
+		mustEqual(t, "a fresh name in the header", get(t, p, apiKey, "203.0.113.99"), 429)
+	})
 }
 
 // TestAdminListener: with admin_listen, /metrics and the detailed /readyz move

@@ -143,13 +143,16 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "listen:", err)
 		return 1
 	}
+	// Behind the operator's reverse proxies, the client's address for
+	// everything after (rate limits, the access log, traces).
+	public := cfg.HTTP.TrustedProxies.Handler(d.srv)
 	// One P while requests come one at a time (see internal/procs).
 	tuner := procs.Start(ctx)
 	httpSrv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			tuner.Enter()
 			defer tuner.Leave()
-			d.srv.ServeHTTP(w, r)
+			public.ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
@@ -323,7 +326,7 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 		{"vault_keys", oldVault, newVault},
 		{"sandbox", fmt.Sprint(old.Sandbox), fmt.Sprint(cfg.Sandbox)},
 		{"plugin_user", old.PluginUser, cfg.PluginUser},
-		{"http", old.HTTP, cfg.HTTP},
+		{"http", fmt.Sprint(old.HTTP), fmt.Sprint(cfg.HTTP)}, // holds a list: not comparable
 		{"metrics", old.Metrics, cfg.Metrics},
 		{"tracing", old.Tracing, cfg.Tracing},
 	} {
