@@ -47,7 +47,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	ar := authRequest{
 		ClientID: req.ClientID, RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,
 		Scopes: req.Scopes, ResponseMode: string(req.ResponseMode), Challenge: req.CodeChallenge,
-		Connector: hinted, HintSub: hintSub,
+		Connector: hinted, HintSub: hintSub, Confirm: needsConfirmation(c, req.RedirectURI),
 	}
 	now := p.opts.Now()
 	if req.MaxAge != nil {
@@ -57,24 +57,50 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		ar.LoginAfter = now.UnixMilli() // a sign-in that starts after this request
 	}
 
-	// A browser signed in already finishes here, when its sign-in will do.
+	// A browser signed in already finishes here, when its sign-in will do,
+	// or on the confirmation page when the app's identity is not assured.
+	signedIn := false
 	if login, ok := p.opts.Browser.SignedIn(browserRequest(ctx, r.Request)); ok {
 		if why := p.usable(login, ar, c); why == "" {
-			redirect, err := p.issueCode(ctx, ar, login)
-			if err != nil {
-				return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
+			signedIn = true
+			if !ar.Confirm {
+				redirect, err := p.issueCode(ctx, ar, login)
+				if err != nil {
+					return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
+				}
+				return op.NewRedirect(redirect), nil
 			}
-			return op.NewRedirect(redirect), nil
 		}
 	}
 	if slices.Contains(req.Prompt, oidc.PromptNone) {
+		if signedIn {
+			return op.TryErrorRedirect(ctx, req, oidc.ErrInteractionRequired().WithDescription("this app's redirect URI may belong to any app on the device: the person must confirm"), p.op.Encoder(), nil)
+		}
 		return op.TryErrorRedirect(ctx, req, oidc.ErrLoginRequired().WithDescription("no sign-in in this browser will do for this request"), p.op.Encoder(), nil)
 	}
 	id := newID()
 	if err := p.putRecord(ctx, "authz", id, ar, p.opts.RequestTTL); err != nil {
 		return op.TryErrorRedirect(ctx, req, oidcError(err, "the store cannot be reached"), p.op.Encoder(), nil)
 	}
+	if signedIn {
+		return op.NewRedirect(p.finishURL(id)), nil
+	}
 	return op.NewRedirect(c.LoginURL(id)), nil
+}
+
+// needsConfirmation says whether a code for c at redirectURI waits for the
+// person's word (RFC 8252 8.6). A public client proves nothing at the token
+// endpoint, and a redirect URI on loopback (on any port, RFC 8252 7.3) or with
+// a private-use scheme can be held by any app on the device: without a word,
+// such an app would get a code for whoever is signed in here just by asking,
+// and the tokens with its own PKCE verifier. An https redirect URI, matched
+// exactly, or a confidential client, is the app's own.
+func needsConfirmation(c *client, redirectURI string) bool {
+	if !c.cfg.Public {
+		return false
+	}
+	u, err := url.Parse(redirectURI)
+	return err != nil || u.Scheme != "https"
 }
 
 // checkRequest is the policy the library does not enforce.

@@ -1,6 +1,8 @@
 package oidcprovider
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,10 +27,11 @@ const webSecret = "a-confidential-client-secret-of-40-bytes!"
 
 // testBrowser records what the provider asked of the browser's routes.
 type testBrowser struct {
-	login     *Login
-	signedOut int
-	confirms  int
-	failures  []error
+	login       *Login
+	signedOut   int
+	confirms    int
+	appConfirms []appConfirm
+	failures    []error
 }
 
 func (b *testBrowser) SignedIn(*http.Request) (Login, bool) {
@@ -60,6 +63,17 @@ func (b *testBrowser) Fail(w http.ResponseWriter, _ *http.Request, err error) {
 func (b *testBrowser) ConfirmSignOut(w http.ResponseWriter, _ *http.Request, _ string, _ map[string]string) {
 	b.confirms++
 	w.WriteHeader(http.StatusOK)
+}
+
+func (b *testBrowser) ConfirmApp(w http.ResponseWriter, _ *http.Request, action string, fields map[string]string, client, redirectURI string) {
+	b.appConfirms = append(b.appConfirms, appConfirm{action, fields, client, redirectURI})
+	w.WriteHeader(http.StatusOK)
+}
+
+type appConfirm struct {
+	action              string
+	fields              map[string]string
+	client, redirectURI string
 }
 
 type hostileSetup struct {
@@ -330,4 +344,125 @@ func TestBodiesAreCapped(t *testing.T) {
 	if s.browser.signedOut != 0 {
 		t.Error("an unreadable sign-out signed the browser out")
 	}
+}
+
+func TestNativeAppsWaitForThePersonsWord(t *testing.T) {
+	// Any app on the device can listen on a loopback port or claim a private-use
+	// scheme, and name the public native client: with a browser signed in here,
+	// it would get a code for that person by asking, and the tokens with its own
+	// PKCE verifier (RFC 8252 8.6).
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	verifier := strings.Repeat("v", 50)
+	authorize := func(extra url.Values) *httptest.ResponseRecorder {
+		q := url.Values{"client_id": {"native"}, "redirect_uri": {"http://localhost:45678/cb"}, "response_type": {"code"},
+			"scope": {"openid offline_access"}, "state": {"st"}, "code_challenge": {s256(verifier)}, "code_challenge_method": {"S256"}}
+		for k, v := range extra {
+			q[k] = v
+		}
+		return s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
+	}
+	// askFor starts a request and returns its id at the confirmation page.
+	askFor := func(t *testing.T) string {
+		t.Helper()
+		rec := authorize(nil)
+		loc, _ := url.Parse(rec.Header().Get("Location"))
+		if loc == nil || loc.Query().Get("code") != "" || loc.Path != "/oidc"+finishPath {
+			t.Fatalf("authorize: %d, Location %q; want the confirmation, not a code", rec.Code, rec.Header().Get("Location"))
+		}
+		before := len(s.browser.appConfirms)
+		rec = s.do(httptest.NewRequest(http.MethodGet, strings.TrimPrefix(loc.String(), "/oidc"), nil)) // ServeHTTP is below the issuer
+		if rec.Code != http.StatusOK || len(s.browser.appConfirms) != before+1 || rec.Header().Get("Location") != "" {
+			t.Fatalf("finish: %d, Location %q, %d confirmations", rec.Code, rec.Header().Get("Location"), len(s.browser.appConfirms))
+		}
+		c := s.browser.appConfirms[before]
+		if c.client != "native" || c.redirectURI != "http://localhost:45678/cb" || c.fields["id"] != loc.Query().Get("id") {
+			t.Fatalf("confirmation %+v", c)
+		}
+		return c.fields["id"]
+	}
+	answer := func(id string, extra ...string) *httptest.ResponseRecorder {
+		v := url.Values{"id": {id}}
+		for _, k := range extra {
+			v.Set(k, "1")
+		}
+		return s.do(form(http.MethodPost, finishPath, v))
+	}
+
+	t.Run("the person allows", func(t *testing.T) {
+		rec := answer(askFor(t))
+		loc, _ := url.Parse(rec.Header().Get("Location"))
+		if rec.Code != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), "http://localhost:45678/cb?") || loc.Query().Get("code") == "" || loc.Query().Get("state") != "st" {
+			t.Fatalf("allow: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+		r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+			"client_id": {"native"}, "redirect_uri": {"http://localhost:45678/cb"}, "code_verifier": {verifier}})
+		if rec := s.do(r); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "access_token") {
+			t.Fatalf("exchange: %d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("the person denies", func(t *testing.T) {
+		id := askFor(t)
+		rec := answer(id, "deny")
+		loc, _ := url.Parse(rec.Header().Get("Location"))
+		if loc == nil || loc.Query().Get("error") != "access_denied" || loc.Query().Get("code") != "" || loc.Query().Get("state") != "st" || loc.Query().Get("iss") == "" {
+			t.Fatalf("deny: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+		if rec := answer(id); rec.Header().Get("Location") != "" {
+			t.Fatalf("the denied request allowed afterwards: %q", rec.Header().Get("Location"))
+		}
+	})
+	t.Run("another site cannot answer", func(t *testing.T) {
+		id := askFor(t)
+		r := form(http.MethodPost, finishPath, url.Values{"id": {id}})
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		r.Header.Set("Origin", "http://localhost:45678")
+		if rec := s.do(r); rec.Header().Get("Location") != "" {
+			t.Fatalf("a cross-site answer: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+		if rec := s.do(httptest.NewRequest(http.MethodPost, finishPath+"?id="+id, strings.NewReader("id="+id))); rec.Header().Get("Location") != "" {
+			t.Fatalf("an answer that is not the page's form: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+	})
+	t.Run("prompt=none cannot skip the page", func(t *testing.T) {
+		loc, _ := url.Parse(authorize(url.Values{"prompt": {"none"}}).Header().Get("Location"))
+		if loc == nil || loc.Query().Get("error") != "interaction_required" || loc.Query().Get("code") != "" {
+			t.Fatalf("prompt=none: Location %v", loc)
+		}
+	})
+	t.Run("after a sign-in too", func(t *testing.T) {
+		// The connector's provider may sign a known browser in without a
+		// screen: a sign-in is no word of the person's either.
+		s.browser.login = nil
+		rec := authorize(nil)
+		loc, _ := url.Parse(rec.Header().Get("Location"))
+		if loc == nil || loc.Path != "/oidc"+loginPath {
+			t.Fatalf("authorize signed out: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+		s.signIn("alice")
+		before := len(s.browser.appConfirms)
+		rec = s.do(httptest.NewRequest(http.MethodGet, finishPath+"?id="+loc.Query().Get("id"), nil))
+		if len(s.browser.appConfirms) != before+1 || rec.Header().Get("Location") != "" {
+			t.Fatalf("back from the sign-in: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+	})
+	t.Run("an app at its own https address needs no word", func(t *testing.T) {
+		// The web app (confidential, https) signed in silently in the other
+		// tests; so does a public client whose redirect URI is https, exact.
+		c := &client{cfg: config.Client{ID: "spa", Public: true}}
+		for uri, want := range map[string]bool{"https://spa.test/cb": false, "http://127.0.0.1:3000/cb": true, "com.example.app:/cb": true} {
+			if got := needsConfirmation(c, uri); got != want {
+				t.Errorf("needsConfirmation(public, %s) = %v", uri, got)
+			}
+		}
+		if needsConfirmation(&client{cfg: config.Client{ID: "web"}}, "http://127.0.0.1:3000/cb") {
+			t.Error("a confidential client waits for a word")
+		}
+	})
+}
+
+// s256 is verifier's PKCE S256 challenge.
+func s256(verifier string) string {
+	h := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(h[:])
 }

@@ -2,6 +2,7 @@ package oidcprovider
 
 import (
 	"context"
+	"mime"
 	"net/http"
 	"net/url"
 
@@ -28,7 +29,7 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 		p.opts.Browser.Fail(w, r, expired())
 		return
 	}
-	back := p.link(finishPath) + "?id=" + url.QueryEscape(id)
+	back := p.finishURL(id)
 	if ar.Connector != "" {
 		p.opts.Browser.SignIn(w, r, ar.Connector, back)
 		return
@@ -41,11 +42,21 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 	p.opts.Browser.Choose(w, r, allowed, back)
 }
 
+func (p *Provider) finishURL(id string) string {
+	return p.link(finishPath) + "?id=" + url.QueryEscape(id)
+}
+
 // finish sends the code to the app once the browser signed in as the request
-// needs. The request is spent here, whatever the outcome.
+// needs, and, where the app's identity is not assured, once the person said so
+// on the confirmation page, whose POST comes back here (refused cross-site).
+// The request is spent here, whatever the outcome.
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	id := r.URL.Query().Get("id")
+	id, answer, err := finishParams(r)
+	if err != nil {
+		p.opts.Browser.Fail(w, r, err)
+		return
+	}
 	ar, err := p.pending(ctx, id)
 	if err != nil {
 		p.opts.Browser.Fail(w, r, err)
@@ -66,8 +77,18 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeAuthorizationFailed, Message: "the sign-in does not do for this app: " + why})
 		return
 	}
+	if ar.Confirm && answer == "" {
+		p.opts.Browser.ConfirmApp(w, r, p.link(finishPath), map[string]string{"id": id}, c.cfg.ID, ar.RedirectURI)
+		return
+	}
 	if err := p.dropRecord(ctx, "authz", id); err != nil {
 		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the store cannot be reached; try again"})
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if answer == "deny" {
+		p.event("denied")
+		http.Redirect(w, r, p.denied(ar), http.StatusSeeOther)
 		return
 	}
 	redirect, err := p.issueCode(ctx, ar, login)
@@ -75,8 +96,42 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the sign-in could not be finished; try again"})
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, redirect, http.StatusFound)
+	http.Redirect(w, r, redirect, http.StatusSeeOther)
+}
+
+// finishParams reads the request id, and the person's answer on the
+// confirmation page ("" on the way back from a sign-in, "allow" or "deny").
+// Only the page's own form is read.
+func finishParams(r *http.Request) (id, answer string, err error) {
+	if r.Method == http.MethodGet {
+		return r.URL.Query().Get("id"), "", nil
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" || r.ParseForm() != nil {
+		return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "the confirmation must be the page's form"}
+	}
+	answer = "allow"
+	if r.PostForm.Get("deny") != "" {
+		answer = "deny"
+	}
+	return r.PostForm.Get("id"), answer, nil
+}
+
+// denied is the app's redirect URI with access_denied: the person said no.
+func (p *Provider) denied(ar authRequest) string {
+	u, err := url.Parse(ar.RedirectURI)
+	if err != nil {
+		return p.opts.PublicPath + "/"
+	}
+	q := u.Query()
+	q.Set("error", "access_denied")
+	q.Set("error_description", "the person did not let this app sign in")
+	if ar.State != "" {
+		q.Set("state", ar.State)
+	}
+	q.Set("iss", p.opts.Config.Issuer)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func (p *Provider) pending(ctx context.Context, id string) (authRequest, error) {

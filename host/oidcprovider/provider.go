@@ -60,6 +60,10 @@ type Browser interface {
 	Fail(w http.ResponseWriter, r *http.Request, err error)
 	// ConfirmSignOut asks the person whether to sign out, posting to action.
 	ConfirmSignOut(w http.ResponseWriter, r *http.Request, action string, fields map[string]string)
+	// ConfirmApp asks the person whether to go on signing in to the app
+	// client, whose answer goes to redirectURI, posting to action with fields
+	// (and deny=1 to refuse).
+	ConfirmApp(w http.ResponseWriter, r *http.Request, action string, fields map[string]string, client, redirectURI string)
 }
 
 // Options configure a Provider.
@@ -168,6 +172,7 @@ func New(opts Options) (*Provider, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+loginPath, p.loginPage)
 	mux.HandleFunc("GET "+finishPath, p.finish)
+	mux.Handle("POST "+finishPath, p.sameOrigin(http.HandlerFunc(p.finish)))
 	mux.HandleFunc(endSessionPath, p.endSession)
 	mux.Handle("POST "+confirmPath, p.sameOrigin(http.HandlerFunc(p.confirmSignOut)))
 	mux.Handle("/", lib)

@@ -35,6 +35,9 @@ type authRequest struct {
 	// LoginAfter (Unix milliseconds): a sign-in older than this does not do
 	// (prompt=login, max_age).
 	LoginAfter int64 `json:"la,omitempty"`
+	// Confirm: the code goes to a redirect URI any app on the device may hold
+	// (see needsConfirmation), so the person says so on a page of this site first.
+	Confirm bool `json:"cf,omitempty"`
 }
 
 // code is what an authorization code stands for, kept in the store for a minute.

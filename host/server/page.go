@@ -46,6 +46,16 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
   {{range $k, $v := .SignOutFields}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
   <button id="sign-out" type="submit">Sign out</button></form>
   <a class="button" href="{{.Prefix}}/">Back</a>
+{{else if .ConfirmApp}}
+  <h1>Continue to {{.ConfirmApp.Client}}?</h1>
+  {{with .User}}<p class="muted">Signed in as {{.UserInfo.ID}}</p>{{end}}
+  <p>An app on this device asks to sign you in. Your sign-in goes to <code id="app-target">{{.ConfirmApp.Target}}</code>. Continue only if you started this sign-in yourself.</p>
+  <form method="post" action="{{.ConfirmApp.Action}}">
+  {{range $k, $v := .ConfirmApp.Fields}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
+  <button id="continue" type="submit">Continue</button></form>
+  <form method="post" action="{{.ConfirmApp.Action}}">
+  {{range $k, $v := .ConfirmApp.Fields}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
+  <input type="hidden" name="deny" value="1"><button id="deny" type="submit">Cancel</button></form>
 {{else if .User}}
   <div class="profile">
   {{with .Profile.Avatar}}<img class="avatar" id="avatar" src="{{safeURL .}}" alt="">{{end}}
@@ -84,12 +94,25 @@ type pageData struct {
 	// /sign-out, with these fields (the OpenID Provider's logout).
 	SignOutAction string
 	SignOutFields map[string]string
-	// SignOutTo is the origin the sign-out's answer redirects to, when it is
-	// another site's (a client's registered post-logout URI): form-action must
-	// allow it, since it covers the redirect too.
-	SignOutTo string
+	// FormTo is where a form's answer redirects to, when it is another site
+	// (a client's registered post-logout URI, an app's redirect URI): an origin,
+	// or a private-use scheme ("com.example.app:"). form-action must allow it,
+	// since it covers the redirect too.
+	FormTo string
+	// ConfirmApp asks whether to go on signing in to an app whose identity
+	// the OpenID Provider cannot be sure of.
+	ConfirmApp *confirmApp
 	// Profile is what the signed-in page shows of User.
 	Profile profile
+}
+
+// confirmApp is the OpenID Provider's question before a code goes to an app
+// it cannot be sure of (host/oidcprovider's needsConfirmation).
+type confirmApp struct {
+	Client string // the client id
+	Target string // where the answer goes: the redirect URI's origin, or its scheme
+	Action string
+	Fields map[string]string
 }
 
 // profile is the signed-in user as the page shows them: the profile fields the
@@ -146,8 +169,8 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	formAction := "'self'"
-	if data.SignOutTo != "" {
-		formAction += " " + data.SignOutTo
+	if data.FormTo != "" {
+		formAction += " " + data.FormTo
 	}
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action "+formAction+"; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -49,3 +49,26 @@ func TestSignedInPageShowsTheProfileAsText(t *testing.T) {
 		}
 	}
 }
+
+// What a confirmation page's form-action lets its answer redirect to: an
+// origin, or a native app's private-use scheme, never a script or data URL.
+func TestRedirectTarget(t *testing.T) {
+	for uri, want := range map[string]string{
+		"http://127.0.0.1:45678/cb?x=1": "http://127.0.0.1:45678",
+		"https://app.test/cb":           "https://app.test",
+		"com.example.app:/cb":           "com.example.app:",
+		"com.example.app:/cb?a='x'":     "com.example.app:",
+		"javascript:alert(1)":           "",
+		"data:text/html,x":              "",
+		"http://a.test;script-src */cb": "",
+		"Com.Example:/cb":               "com.example:",
+		"":                              "",
+		"1app:/cb":                      "",
+		"http://[::1]:3000/cb":          "http://[::1]:3000",
+		"web+app://x y":                 "",
+	} {
+		if got := redirectTarget(uri); got != want {
+			t.Errorf("redirectTarget(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -113,7 +114,18 @@ func (b providerBrowser) ConfirmSignOut(w http.ResponseWriter, r *http.Request, 
 		data.User = &sess
 	}
 	data.SignOutAction, data.SignOutFields = action, fields
-	data.SignOutTo = redirectOrigin(fields["post_logout_redirect_uri"])
+	data.FormTo = redirectOrigin(fields["post_logout_redirect_uri"])
+	b.s.renderPage(w, http.StatusOK, data)
+}
+
+func (b providerBrowser) ConfirmApp(w http.ResponseWriter, r *http.Request, action string, fields map[string]string, client, redirectURI string) {
+	data := b.s.pageData()
+	if sess, ok := b.s.currentUser(r); ok {
+		data.User = &sess
+	}
+	to := redirectTarget(redirectURI)
+	data.ConfirmApp = &confirmApp{Client: client, Target: to, Action: action, Fields: fields}
+	data.FormTo = to
 	b.s.renderPage(w, http.StatusOK, data)
 }
 
@@ -142,6 +154,22 @@ func AllInstances(h Instances) func() []string {
 
 // redirectOrigin is the http(s) origin of a registered redirect URI, for a CSP
 // source; "" for anything else.
+// redirectTarget is redirectOrigin, or for a private-use scheme (a native
+// app's com.example.app:/cb) the scheme, as CSP's form-action names it.
+func redirectTarget(uri string) string {
+	if o := redirectOrigin(uri); o != "" {
+		return o
+	}
+	u, err := url.Parse(uri)
+	if err != nil || !privateScheme.MatchString(u.Scheme) || u.Scheme == "javascript" || u.Scheme == "data" {
+		return ""
+	}
+	return u.Scheme + ":"
+}
+
+// privateScheme is RFC 3986's scheme, as a native app's redirect URI has it.
+var privateScheme = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+
 func redirectOrigin(uri string) string {
 	u, err := url.Parse(uri)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(u.Host, ";, '\"") {
