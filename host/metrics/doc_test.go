@@ -50,7 +50,7 @@ var families = []family{
 	{"idplug_plugin_egress_refused_total", "counter", []string{"plugin", "reason"},
 		"Connections the egress proxy refused a plugin: not_named, private_address, host_listener, bad_request."},
 	{"idplug_provider_events_total", "counter", []string{"event"},
-		"The OpenID Provider's events: code, token, refresh, revoked, end_session, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled (other for any other name)."},
+		"The OpenID Provider's events: code, token, refresh, revoked, end_session, denied, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled (other for any other name)."},
 }
 
 // docRow is one row of the metrics table of docs/operators.md.

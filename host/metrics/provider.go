@@ -14,6 +14,7 @@ var ProviderEvents = []string{
 	"refresh",              // a refresh token rotated
 	"revoked",              // a grant revoked at /revoke
 	"end_session",          // a browser signed out at /end_session
+	"denied",               // the person refused an app on the device (Cancel)
 	"replayed_code",        // a code exchanged twice: its grant revoked
 	"reused_refresh_token", // a refresh token used twice: its grant revoked
 	"replayed_assertion",   // a private_key_jwt assertion used twice
@@ -24,7 +25,7 @@ var ProviderEvents = []string{
 func newProviderEvents() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "idplug_provider_events_total",
-		Help: "The OpenID Provider's events: code, token, refresh, revoked, end_session, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled (other for any other name).",
+		Help: "The OpenID Provider's events: code, token, refresh, revoked, end_session, denied, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled (other for any other name).",
 	}, []string{"event"})
 }
 
