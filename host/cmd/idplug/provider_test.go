@@ -384,6 +384,17 @@ func isOAuthError(err error, code string) bool {
 func TestProviderRefusesHostileRequests(t *testing.T) {
 	e := startProvider(t, map[string]any{"id": "other", "secret": rpSecret + "-other", "redirect_uris": []string{rpCallback}})
 	ctx := t.Context()
+	// What the refusals log is idplug's JSON, the library's lines included.
+	t.Cleanup(func() {
+		for line := range strings.SplitSeq(strings.TrimSpace(e.idplug.logs.String()), "\n") {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("a log line that is not JSON (log_format: json): %s", line)
+			}
+		}
+		if !strings.Contains(e.idplug.logs.String(), `"@module":"idplug.provider"`) {
+			t.Error("no line of the provider's library in idplug's log")
+		}
+	})
 
 	authorize := func(params url.Values) (*http.Response, url.Values) {
 		t.Helper()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -33,6 +34,7 @@ import (
 	"github.com/idplug/idplug/host/tracing"
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/procs"
+	"github.com/idplug/idplug/internal/slogbridge"
 	"golang.org/x/net/netutil"
 )
 
@@ -66,6 +68,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	sink := logsink.New(stderr, 0, 0)
 	defer sink.Close()
 	log := newLogger(cfg, sink.Direct())
+	// The OpenID Provider's library logs with slog's default logger: its lines
+	// go through idplug's, in its format and at its level.
+	slog.SetDefault(slog.New(slogbridge.New(log.Named("provider"))))
 	m := metrics.New()
 	// A public /metrics names no connector unless the operator says so.
 	if cfg.AdminListen == "" && !cfg.Metrics.ConnectorLabels {
