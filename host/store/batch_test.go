@@ -319,6 +319,26 @@ func TestBatchWritesOnBackends(t *testing.T) {
 					t.Fatal("u2 lost its refresh-failed mark")
 				}
 			}
+
+			// A record the database cannot store (PostgreSQL refuses a NUL in a
+			// text) fails alone: the others of its batch are written.
+			bad := []TokenRecord{
+				{Connector: "c", UserID: "u3", KeyID: "k", Sealed: []byte("u3")},
+				{Connector: "c", UserID: "nul\x00id", KeyID: "k", Sealed: []byte("bad")},
+				{Connector: "c", UserID: "u4", KeyID: "k", Sealed: []byte("u4")},
+			}
+			results, err = putTokens(ctx, bad)
+			if err != nil {
+				t.Fatalf("one bad record failed the batch: %v", err)
+			}
+			for _, user := range []string{"u3", "u4"} {
+				if got, err := s.Tokens(ctx, "c", user); err != nil || string(got.Sealed) != user {
+					t.Fatalf("%s beside a bad record: %q, %v", user, got.Sealed, err)
+				}
+			}
+			if s.Backend() == "postgres" && (len(results) != 3 || results[0] != nil || results[1] == nil || results[2] != nil) {
+				t.Fatalf("results %v: want the bad record's error alone", results)
+			}
 		})
 	}
 }

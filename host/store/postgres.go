@@ -182,11 +182,38 @@ func (s *postgresStore) PutTokens(ctx context.Context, r TokenRecord) error {
 	return s.tokens.do(ctx, r)
 }
 
-// putTokens writes a batch of vault records in one round trip.
+// putTokens writes a batch of vault records in one round trip. When PostgreSQL
+// refuses the statement for a value in it (SQLSTATE classes 22, 23 and 54: a
+// NUL in a text, a key too long for its index), each record is written alone,
+// so that one record it cannot store fails its own sign-in and no other.
 func (s *postgresStore) putTokens(ctx context.Context, recs []TokenRecord) ([]error, error) {
-	recs = lastOfEach(recs)
+	err := s.putTokensAtOnce(ctx, lastOfEach(recs))
+	if !refusedValue(err) || len(recs) == 1 {
+		return nil, err
+	}
+	results := make([]error, len(recs))
+	for i, r := range recs { // in order: the last of each user's records wins, as at once
+		results[i] = pgPut(ctx, execOf(s.pool), r)
+	}
+	return results, nil
+}
+
+// refusedValue says whether PostgreSQL refused a statement for a value in it.
+func refusedValue(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54": // data exception, integrity constraint, program limit
+		return true
+	}
+	return false
+}
+
+func (s *postgresStore) putTokensAtOnce(ctx context.Context, recs []TokenRecord) error {
 	if len(recs) == 1 {
-		return nil, pgPut(ctx, execOf(s.pool), recs[0])
+		return pgPut(ctx, execOf(s.pool), recs[0])
 	}
 	var (
 		connectors, users, keys []string
@@ -205,7 +232,7 @@ func (s *postgresStore) putTokens(ctx context.Context, recs []TokenRecord) ([]er
 		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
 		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
 		connectors, users, keys, sealed, expires, failed, updated)
-	return nil, err
+	return err
 }
 
 func (s *postgresStore) Tokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
