@@ -159,6 +159,26 @@ func TestPluginLogLinesKeepTheirLevel(t *testing.T) {
 	}
 }
 
+// go-plugin reads a plugin's stderr lines as hclog JSON and asserts their
+// @message, @level and @timestamp to be strings: a plugin (or the Node an npm
+// connector runs) writing {"@message":1} would panic the host's goroutine, and
+// the whole host with it, at every start. The host turns such values into
+// strings first; the lines reach the log, and the plugin keeps serving.
+func TestStderrLinesCannotCrashTheHost(t *testing.T) {
+	h, logs := logHost(t, "rawstderr")
+	for range 2 {
+		if _, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A level or a timestamp go-plugin cannot read makes the line text, at
+	// debug level (not shown here).
+	waitLog(t, logs,
+		"[WARN]  idplug.plugin.misbehave.idplug-connector-misbehave: 1: n=1",
+		"[WARN]  idplug.plugin.misbehave.idplug-connector-misbehave: null: n=3",
+		`[WARN]  idplug.plugin.misbehave.idplug-connector-misbehave: {"then":"an object"}: n=5`)
+}
+
 // A panic outside any call kills the plugin; its message and stack reach the log
 // at ERROR, and the plugin is restarted.
 func TestPluginPanicStackIsLoggedAsAnError(t *testing.T) {

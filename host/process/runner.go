@@ -29,7 +29,7 @@ func newCmdRunner(cmd *exec.Cmd, name string) (*cmdRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cmdRunner{cmd: cmd, name: name, stdout: stdout, stderr: stderr}, nil
+	return &cmdRunner{cmd: cmd, name: name, stdout: stdout, stderr: newSaneStderr(stderr)}, nil
 }
 
 func (r *cmdRunner) Start(context.Context) error {

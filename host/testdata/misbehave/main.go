@@ -12,7 +12,9 @@
 // "lines" info lines, then one warning and one error; crash panics outside any
 // call, killing the process; bigreply answers with a 5 MiB URL; bigerror fails
 // with a 32 KiB message, 16 KiB of details and a code of no known shape;
-// bigproblems finds 1,000 problems of 2 KiB each in its configuration.
+// bigproblems finds 1,000 problems of 2 KiB each in its configuration;
+// rawstderr writes JSON lines of its own to stderr, past the SDK's logger,
+// whose hclog fields are not strings.
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -82,7 +85,7 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 		return cfg, err
 	}
 	switch cfg.Mode {
-	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror":
+	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror", "rawstderr":
 		return cfg, nil
 	case "bigproblems":
 		var ce sdk.ConfigError
@@ -139,6 +142,18 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		select {}
 	case "bigreply":
 		return &sdk.Authorization{RedirectTo: "https://idp.test/?" + strings.Repeat("a", 5<<20)}, nil
+	case "rawstderr":
+		for _, line := range []string{
+			`{"@message":1,"@level":"warn","n":1}`,
+			`{"@level":["error"],"@message":"a level that is a list","n":2}`,
+			`{"@message":null,"@level":"warn","n":3}`,
+			`{"@message":"a timestamp that is a number","@level":"warn","@timestamp":5,"n":4}`,
+			`{"@message":"a string","@message":{"then":"an object"},"@level":"warn","n":5}`,
+		} {
+			// File descriptor 2 itself: go-plugin's Serve sends what is written
+			// to the os.Stderr variable over its gRPC stdio stream instead.
+			_, _ = syscall.Write(2, []byte(line+"\n"))
+		}
 	case "bigerror":
 		return nil, &sdk.Error{Code: "Retry-After: 0\r\nX-Evil: 1", Message: strings.Repeat("é", 16<<10),
 			Details: map[string]any{"blob": strings.Repeat("d", 16<<10)}}
