@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,6 +157,32 @@ func TestPluginLogLinesKeepTheirLevel(t *testing.T) {
 		"[INFO]  idplug.plugin.misbehave.idplug-connector-misbehave: misbehave info line")
 	if strings.Contains(logs.String(), "misbehave debug line") {
 		t.Errorf("a debug line passed log level info:\n%s", logs)
+	}
+}
+
+// go-plugin's client opens every plugin's broker stream and, for each message
+// on it, starts a goroutine kept five seconds or keeps an entry for good: a
+// plugin streaming small messages would fill the host's memory. The host reads
+// and drops what comes there (its plugins never use the broker), and its
+// goroutines stay where they were through 100,000 messages.
+func TestBrokerFloodIsDropped(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, "./host/testdata/brokerflood"), "brokerflood")
+	h := open(t, dir, host.Options{CallTimeout: 2 * time.Minute})
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "flood", Plugin: "brokerflood", Config: json.RawMessage(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	// It answers once the flood is sent; gRPC's flow control means the host
+	// has read all of it but the last window by then.
+	if _, err := h.AuthorizationURI(context.Background(), "flood", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+	if after := runtime.NumGoroutine(); after > before+1000 {
+		t.Fatalf("the host went from %d to %d goroutines", before, after)
+	}
+	if _, err := h.AuthorizationURI(context.Background(), "flood", "https://app.test/cb", "s"); err != nil {
+		t.Fatalf("the plugin no longer serves: %v", err)
 	}
 }
 

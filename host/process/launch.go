@@ -77,8 +77,11 @@ func (p *Process) launch() (*conn, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     p.opts.StartTimeout,
 		Logger:           newLogGuard(p.log),
-		GRPCDialOptions: append([]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplySize))},
-			p.spans.DialOptions()...),
+		GRPCDialOptions: append([]grpc.DialOption{
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplySize)),
+			grpc.WithMaxHeaderListSize(maxHeaderList),
+			grpc.WithChainStreamInterceptor(brokerDropper),
+		}, p.spans.DialOptions()...),
 	})
 	rpcClient, err := client.Client()
 	if err != nil {

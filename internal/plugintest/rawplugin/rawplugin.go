@@ -15,13 +15,16 @@ import (
 
 // Serve serves the services register adds to the plugin's gRPC server, with the
 // host's handshake and protocol version, until the host stops the plugin.
-func Serve(register func(*grpc.Server)) {
+// Options are added to the server's own (interceptors, say).
+func Serve(register func(*grpc.Server), opts ...grpc.ServerOption) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
 			wire.ProtocolVersion: {wire.PluginName: grpcPlugin{register: register}},
 		},
-		GRPCServer: plugin.DefaultGRPCServer,
+		GRPCServer: func(base []grpc.ServerOption) *grpc.Server {
+			return plugin.DefaultGRPCServer(append(base, opts...))
+		},
 	})
 }
 
