@@ -8,13 +8,16 @@ import (
 // cookiePolicy names and scopes idplug's two browser cookies: the sign-in flow
 // (from /sign-in to /callback) and the signed-in session.
 //
-// Over https without a path, both carry the __Host- prefix: the browser then
-// accepts them only Secure, from this host, for Path=/ and without Domain, so a
-// sibling subdomain cannot plant a flow or a session of its own (login CSRF,
-// session fixation). Such a cookie must have Path=/, so the flow cookie is not
-// scoped to its callback path then; it opens only for the connector it was
-// sealed for either way. With a path, https cookies get the __Secure- prefix
-// and the path.
+// Over https both carry the __Host- prefix: the browser then accepts them only
+// Secure, from this host, for Path=/ and without Domain, so a sibling subdomain
+// cannot plant a flow or a session of its own (login CSRF, session fixation).
+// That holds under a public_url path too: a __Secure- cookie scoped to the path
+// could be set by any sibling with Domain=, and the browser sends the older,
+// planted one first. Such a cookie must have Path=/, so it reaches the other
+// paths of the origin, whose pages could script idplug's anyway; the flow
+// cookie is then not scoped to its callback path, and opens only for the
+// connector it was sealed for. Over plain http (loopback) the cookies carry
+// the path instead.
 type cookiePolicy struct {
 	secure   bool
 	hostOnly bool
@@ -23,15 +26,12 @@ type cookiePolicy struct {
 
 func newCookiePolicy(scheme, prefix string) cookiePolicy {
 	secure := scheme == "https"
-	return cookiePolicy{secure: secure, hostOnly: secure && prefix == "", prefix: prefix}
+	return cookiePolicy{secure: secure, hostOnly: secure, prefix: prefix}
 }
 
 func (c cookiePolicy) name(base string) string {
-	switch {
-	case c.hostOnly:
+	if c.hostOnly {
 		return "__Host-" + base
-	case c.secure:
-		return "__Secure-" + base
 	}
 	return base
 }
@@ -48,7 +48,12 @@ func (c cookiePolicy) flowPath(id string) string {
 	return c.prefix + "/callback/" + id
 }
 
-func (c cookiePolicy) sessionPath() string { return c.prefix + "/" }
+func (c cookiePolicy) sessionPath() string {
+	if c.hostOnly {
+		return "/"
+	}
+	return c.prefix + "/"
+}
 
 func (c cookiePolicy) flow(id, value string, ttl time.Duration) *http.Cookie {
 	return c.cookie(c.flowName(), value, c.flowPath(id), int(ttl.Seconds()))

@@ -50,7 +50,7 @@ func TestCookieNames(t *testing.T) {
 		flow, flowPath, session, sessionPath string
 	}{
 		{"https", "", "__Host-idplug_flow", "/", "__Host-idplug_session", "/"},
-		{"https", "/idp", "__Secure-idplug_flow", "/idp/callback/acme", "__Secure-idplug_session", "/idp/"},
+		{"https", "/idp", "__Host-idplug_flow", "/", "__Host-idplug_session", "/"},
 		{"http", "", "idplug_flow", "/callback/acme", "idplug_session", "/"},
 		{"http", "/idp", "idplug_flow", "/idp/callback/acme", "idplug_session", "/idp/"},
 	} {

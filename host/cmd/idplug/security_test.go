@@ -539,34 +539,46 @@ func adminAddress(t *testing.T, p *idplugProc) string {
 	return ""
 }
 
-// TestHostCookiesOverHTTPS: with an https public_url without a path, both cookies
-// are __Host- cookies (Secure, Path=/, no Domain), and a sign-in completes with them.
+// TestHostCookiesOverHTTPS: with an https public_url, with or without a path,
+// both cookies are __Host- cookies (Secure, Path=/, no Domain), and a sign-in
+// completes with them: a sibling subdomain cannot plant either (a __Secure-
+// cookie scoped to the path it could, with Domain=).
 func TestHostCookiesOverHTTPS(t *testing.T) {
+	for _, prefix := range []string{"", "/idp"} {
+		t.Run("path "+prefix, func(t *testing.T) { testHostCookies(t, prefix) })
+	}
+}
+
+func testHostCookies(t *testing.T, prefix string) {
 	p := startIdplug(t, pluginFolder(t, "example"), strings.Replace(
-		strings.Replace(browserConfig, "http://127.0.0.1:1", "https://127.0.0.1:1", 1), "GREETING", "Hi", 1))
+		strings.Replace(browserConfig, "http://127.0.0.1:1", "https://127.0.0.1:1"+prefix, 1), "GREETING", "Hi", 1))
+	base := p.URL + prefix
 	c := noRedirects(nil)
-	resp, _ := do(t, c, "GET", p.URL+"/sign-in/demo", nil)
+	resp, _ := do(t, c, "GET", base+"/sign-in/demo", nil)
 	mustEqual(t, "sign-in status", resp.StatusCode, 302)
 	flow := cookieNamed(resp, "__Host-idplug_flow")
 	if flow == nil || !flow.Secure || flow.Path != "/" || flow.Domain != "" || cookieNamed(resp, "idplug_flow") != nil {
 		t.Fatalf("flow cookie: %v", resp.Header.Values("Set-Cookie"))
 	}
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	mustEqual(t, "redirect_uri", loc.Query().Get("redirect_uri"), "https://127.0.0.1:1/callback/demo")
-	resp, _ = do(t, c, "GET", p.URL+"/callback/demo?code=ada&state="+loc.Query().Get("state"),
+	mustEqual(t, "redirect_uri", loc.Query().Get("redirect_uri"), "https://127.0.0.1:1"+prefix+"/callback/demo")
+	resp, _ = do(t, c, "GET", base+"/callback/demo?code=ada&state="+loc.Query().Get("state"),
 		map[string]string{"Cookie": flow.Name + "=" + flow.Value})
 	mustEqual(t, "callback status", resp.StatusCode, 302)
 	session := cookieNamed(resp, "__Host-idplug_session")
 	if session == nil || !session.Secure || session.Path != "/" || session.Domain != "" {
 		t.Fatalf("session cookie: %v", resp.Header.Values("Set-Cookie"))
 	}
-	_, body := do(t, c, "GET", p.URL+"/user", map[string]string{"Cookie": session.Name + "=" + session.Value})
+	_, body := do(t, c, "GET", base+"/user", map[string]string{"Cookie": session.Name + "=" + session.Value})
 	if !strings.Contains(body, `"sub":"ada"`) {
 		t.Fatalf("/user = %s", body)
 	}
-	// A plain cookie of the same name (as a sibling subdomain could set) is not read.
-	_, body = do(t, c, "GET", p.URL+"/user", map[string]string{"Cookie": "idplug_session=" + session.Value})
-	if !strings.Contains(body, `"isAuthenticated":false`) {
-		t.Fatalf("/user read a cookie without the prefix: %s", body)
+	// Neither a plain cookie of the same name nor a __Secure- one (as a sibling
+	// subdomain could set) is read.
+	for _, name := range []string{"idplug_session", "__Secure-idplug_session"} {
+		_, body = do(t, c, "GET", base+"/user", map[string]string{"Cookie": name + "=" + session.Value})
+		if !strings.Contains(body, `"isAuthenticated":false`) {
+			t.Fatalf("/user read the cookie %s: %s", name, body)
+		}
 	}
 }
