@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -29,10 +30,19 @@ func (s *Server) underPrefix(next http.Handler) http.Handler {
 		}
 		u := *r.URL
 		u.Path, u.RawPath = rest, ""
+		// The escaped form goes too: without it, %2F in a path value (a user
+		// id) would read as a separator, and the router's cleaning could
+		// redirect a request for alice%2F..%2Fbob to bob's.
+		if raw, ok := strings.CutPrefix(r.URL.RawPath, escapedPrefix(s.prefix)); ok && r.URL.RawPath != "" {
+			u.RawPath = raw
+		}
 		r.URL = &u
 		next.ServeHTTP(&prefixedRedirects{ResponseWriter: w, prefix: s.prefix}, r)
 	})
 }
+
+// escapedPrefix is the public path as an escaped request path starts with it.
+func escapedPrefix(prefix string) string { return (&url.URL{Path: prefix}).EscapedPath() }
 
 // prefixedRedirects puts the public path in front of the redirects the router
 // makes by itself (a cleaned path, a missing trailing slash: 301, 307, 308), which

@@ -234,19 +234,28 @@ func infoOf(r *http.Request) *requestInfo {
 
 // loggedPath is r's path with a user id (the vault routes' {userId}) replaced
 // by "~" and the first 12 hex digits of its SHA-256: lines of one user still
-// correlate, and the log names nobody.
+// correlate, and the log names nobody. It reads the path itself, not the
+// router's values, which a request refused before routing (no key, a wrong
+// one, too many) never gets.
 func loggedPath(r *http.Request) string {
-	p := r.URL.Path
-	uid := r.PathValue("userId")
-	if uid == "" {
-		return p
+	segs := strings.Split(r.URL.EscapedPath(), "/")
+	for i := 0; i+3 < len(segs); i++ {
+		if segs[i] != "connectors" || segs[i+2] != "users" {
+			continue
+		}
+		uid, err := url.PathUnescape(segs[i+3])
+		if err != nil {
+			uid = segs[i+3]
+		}
+		sum := sha256.Sum256([]byte(uid))
+		segs[i+3] = "~" + hex.EncodeToString(sum[:6])
+		out := strings.Join(segs, "/")
+		if p, err := url.PathUnescape(out); err == nil {
+			return p
+		}
+		return out
 	}
-	sum := sha256.Sum256([]byte(uid))
-	hashed := "~" + hex.EncodeToString(sum[:6])
-	if i := strings.Index(p, "/users/"+uid+"/"); i >= 0 {
-		return p[:i] + "/users/" + hashed + p[i+len("/users/")+len(uid):]
-	}
-	return hashed // not the shape expected: better no path than the id
+	return r.URL.Path
 }
 
 type statusRecorder struct {

@@ -119,6 +119,11 @@ func TestScopedAPIKeys(t *testing.T) {
 	expect("vault delete, delete key", "DELETE", tokens, deleteKey, nil, 200)
 
 	expect("no key", "GET", "/v1/connectors", "", nil, 401)
+	// Refused before routing (no key, a wrong one, a wrong method): the line
+	// still names the user by a hash.
+	expect("vault read, no key", "GET", tokens, "", nil, 401)
+	expect("vault read, a wrong key", "GET", tokens, "scope-wrong-"+strings.Repeat("x", 32), nil, 401)
+	expect("vault put", "PUT", tokens, readKey, nil, 405)
 	p.stop(t) // flushes the access log
 	logs := p.logs.String()
 	if strings.Contains(logs, "scope-") || strings.Contains(logs, rt) {
