@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,8 @@ type Proxy struct {
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
+
+	refusals refusalLog
 }
 
 // Listen starts a proxy on a Unix socket at path, which any user who can reach
@@ -228,11 +231,58 @@ func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 }
 
 func (p *Proxy) refuse(c net.Conn, hostport string, r *Refusal) {
-	p.opts.Logger.Warn("egress refused", "to", hostport, "reason", r.Reason, "detail", r.Detail)
+	if n, ok := p.refusals.allow(time.Now()); ok {
+		args := []any{"to", cut(hostport, maxLoggedHost), "reason", r.Reason, "detail", cut(r.Detail, maxLoggedHost)}
+		if n > 0 {
+			args = append(args, "not_logged_before", n)
+		}
+		p.opts.Logger.Warn("egress refused", args...)
+	}
 	if p.opts.OnRefused != nil {
 		p.opts.OnRefused(r.Reason)
 	}
 	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nX-Idplug-Egress: %s\r\nContent-Length: 0\r\n\r\n", oneLine(r.Detail))
+}
+
+// A plugin decides how often it is refused: the log takes refusalsPerSecond
+// lines a second of each proxy, and says how many it left out at its next
+// line (the metric counts every refusal). A host name is cut to maxLoggedHost
+// bytes in the log.
+const (
+	refusalsPerSecond = 10
+	maxLoggedHost     = 300
+)
+
+type refusalLog struct {
+	mu      sync.Mutex
+	window  time.Time
+	logged  int
+	dropped int
+}
+
+// allow says whether a refusal at now is logged, and how many were not since
+// the last that was.
+func (l *refusalLog) allow(now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.window) >= time.Second {
+		l.window, l.logged = now, 0
+	}
+	if l.logged >= refusalsPerSecond {
+		l.dropped++
+		return 0, false
+	}
+	l.logged++
+	n := l.dropped
+	l.dropped = 0
+	return n, true
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
 }
 
 // oneLine keeps a header value on one line.

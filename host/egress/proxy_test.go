@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // startProxy runs a proxy on a socket in a temporary folder under rules.
@@ -267,4 +270,58 @@ func TestProxyKeepsATunnelThatMovesOneWay(t *testing.T) {
 	if err != nil || len(got) != chunks {
 		t.Fatalf("read %d of %d bytes sent over %s with an idle timeout of %s: %v", len(got), chunks, chunks*idle/10, idle, err)
 	}
+}
+
+// A plugin decides how often it is refused, and what host it names: the log
+// takes a few lines a second of each proxy, each of bounded length, while the
+// metric counts every refusal.
+func TestRefusalsDoNotFloodTheLog(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	path := filepath.Join(t.TempDir(), "egress.sock")
+	refused := 0
+	p, err := Listen(path, Options{Rules: func() Rules { return Rules{} },
+		Logger: hclog.New(&hclog.LoggerOptions{Output: &lockedWriter{mu: &mu, w: &logs}, Level: hclog.Info}),
+		OnRefused: func(string) {
+			mu.Lock()
+			refused++
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	start := time.Now()
+	host := strings.Repeat("a", 3000) + ".test:443"
+	for range 300 {
+		if status, _, _ := connect(t, path, host); status != http.StatusForbidden {
+			t.Fatalf("status %d", status)
+		}
+	}
+	seconds := int(time.Since(start)/time.Second) + 1
+	mu.Lock()
+	defer mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if refused != 300 || len(lines) > refusalsPerSecond*(seconds+1) {
+		t.Fatalf("%d refusals counted, %d lines logged in %d s", refused, len(lines), seconds)
+	}
+	for _, l := range lines {
+		if len(l) > 1000 {
+			t.Fatalf("a line of %d bytes: %.200s", len(l), l)
+		}
+	}
+	if !strings.Contains(logs.String(), "not_logged_before=") && seconds > 1 {
+		t.Errorf("the lines left out were never counted:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

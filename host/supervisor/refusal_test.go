@@ -190,6 +190,15 @@ func TestRefusals(t *testing.T) {
 			file: "idplug-connector-crashstart", reason: "the plugin exited before its handshake, without writing anything to stdout",
 		},
 		{
+			// The egress proxy matches every connection against them: 100,000
+			// cost 150 ms of the host's CPU a connection.
+			name: "declares too many egress hosts",
+			setup: func(t *testing.T, dir string) {
+				plugintest.Install(t, dir, misbehave, "manyhosts")
+			},
+			file: "idplug-connector-manyhosts", reason: "metadata declares 100000 egress hosts; at most 64",
+		},
+		{
 			name: "duplicate plugin id",
 			setup: func(t *testing.T, dir string) {
 				plugintest.Install(t, dir, example, "example")

@@ -5,6 +5,7 @@
 //	*nohandshake*  never starts serving
 //	*crashstart*   exits at once
 //	*crashlater*   serves, then exits three seconds later
+//	*manyhosts*    declares 100,000 egress hosts in its metadata
 //
 // Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
 // "slow" | "logs" | "flood" | "crash" | "bigreply" | "bigerror" | "bigproblems",
@@ -69,7 +70,14 @@ type config struct {
 type connector struct{ id string }
 
 func (c connector) Metadata() sdk.Metadata {
+	var hosts []string
+	if strings.Contains(c.id, "manyhosts") {
+		for i := range 100_000 {
+			hosts = append(hosts, fmt.Sprintf("h%d.example.test", i))
+		}
+	}
 	return sdk.Metadata{
+		EgressHosts: hosts,
 		ID:          c.id,
 		Target:      c.id,
 		Platform:    sdk.PlatformUniversal,
