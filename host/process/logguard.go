@@ -1,8 +1,10 @@
 package process
 
 import (
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -110,8 +112,43 @@ func (l *limitedLogger) reportDropped() {
 
 func (l *limitedLogger) Log(level hclog.Level, msg string, args ...any) {
 	if l.admit(level) {
-		l.Logger.Log(level, msg, args...)
+		l.Logger.Log(level, cutText(msg), ownFields(args)...)
 	}
+}
+
+// maxLogText bounds a plugin line's message and each of its text values.
+const maxLogText = 4 << 10
+
+// ownFields keeps a plugin's fields from passing for the host's: hclog's own
+// (@module, @level, @message, @timestamp, @caller), which a JSON line would
+// carry twice and a reader take the last of, become plugin_module and so on,
+// so a plugin's line cannot claim to come from idplug.http or another plugin.
+// Long text values are cut.
+func ownFields(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			if i%2 == 0 && strings.HasPrefix(v, "@") {
+				v = "plugin_" + strings.TrimPrefix(v, "@")
+			}
+			out[i] = cutText(v)
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
+
+func cutText(s string) string {
+	if len(s) <= maxLogText {
+		return s
+	}
+	cut := maxLogText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 func (l *limitedLogger) Trace(msg string, args ...any) { l.Log(hclog.Trace, msg, args...) }
 func (l *limitedLogger) Debug(msg string, args ...any) { l.Log(hclog.Debug, msg, args...) }
