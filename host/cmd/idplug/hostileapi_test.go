@@ -66,3 +66,53 @@ connectors:
 		}
 	}
 }
+
+// TestPluginCannotReachAListenerOnPortZero: with listen (and admin_listen) on
+// port 0, the kernel picks the ports; the sandbox and the egress proxy keep
+// plugins off those, even when a connector's configuration names the address
+// (the proxy would let a named address through).
+func TestPluginCannotReachAListenerOnPortZero(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	plugintest.Install(t, dir, plugintest.Binary(t, "./host/cmd/idplug/testdata/apicaller"), "apicaller")
+	base := `
+listen: 127.0.0.1:0
+public_url: http://127.0.0.1:1
+admin_listen: 127.0.0.1:0
+plugin_dir: PLUGIN_DIR
+session_keys: ["${IDPLUG_SESSION_KEY}"]
+api_keys: ["` + strings.Repeat("k", 40) + `"]
+log_format: json
+connectors:
+  - id: demo
+    plugin: example
+    config: {authorizationEndpoint: "https://id.example.test/authorize", clientId: demo}
+`
+	p := startIdplug(t, dir, base)
+	admin := adminAddress(t, p)
+	requests, _ := json.Marshal([]map[string]string{{"method": "GET", "path": "/v1/connectors"}, {"method": "GET", "path": "/healthz"}})
+	for _, target := range []string{strings.TrimPrefix(p.URL, "http://"), admin} {
+		p.rewrite(t, dir, base+`  - id: caller
+    plugin: apicaller
+    config: {api: "http://`+target+`", requests: `+string(requests)+`}
+`)
+		status, body := p.call(t, "POST", "/v1/admin/reload", strings.Repeat("k", 40), nil)
+		if status != 200 {
+			t.Fatalf("reload: %d %v", status, body)
+		}
+		resp, _ := get(t, p.URL+"/sign-in/caller")
+		mustEqual(t, "sign-in status", resp.StatusCode, 302)
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var results []string
+		if err := json.Unmarshal([]byte(loc.Query().Get("r")), &results); err != nil || len(results) != 2 {
+			t.Fatalf("the plugin's results: %q (%v)", loc.Query().Get("r"), err)
+		}
+		for _, r := range results {
+			if !strings.HasPrefix(r, "error: ") {
+				t.Errorf("the plugin reached idplug's listener at %s: %s", target, r)
+			}
+		}
+	}
+}

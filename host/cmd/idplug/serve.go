@@ -90,7 +90,23 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer stopTracing(tr, log) // after the plugins stopped (deferred below): their last spans too
-	h, err := openHost(ctx, path, cfg, log, m, true, tr)
+	// The listeners are bound before any plugin starts: the sandbox keeps
+	// plugins off their ports, which a port 0 in the file does not name.
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "listen:", err)
+		return 1
+	}
+	defer lis.Close()
+	adminLis, err := listenAdmin(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "admin_listen:", err)
+		return 1
+	}
+	if adminLis != nil {
+		defer adminLis.Close()
+	}
+	h, err := openHost(ctx, path, cfg, log, m, true, tr, boundPorts(lis, adminLis))
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		fmt.Fprintln(stderr, err)
@@ -143,11 +159,6 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	d.mountProvider(cfg, prov)
-	lis, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		fmt.Fprintln(stderr, "listen:", err)
-		return 1
-	}
 	// Behind the operator's reverse proxies, the client's address for
 	// everything after (rate limits, the access log, traces).
 	public := cfg.HTTP.TrustedProxies.Handler(d.srv)
@@ -169,11 +180,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		ErrorLog: log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	errc := make(chan error, 2)
-	adminSrv, adminAddr, err := serveAdmin(cfg, d.srv.AdminHandler(), httpSrv.ErrorLog, errc)
-	if err != nil {
-		fmt.Fprintln(stderr, "admin_listen:", err)
-		return 1
-	}
+	adminSrv, adminAddr := serveAdmin(cfg, adminLis, d.srv.AdminHandler(), httpSrv.ErrorLog, errc)
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
 		"admin_address", adminAddr, "connectors", len(h.Instances()), "plugins", len(h.Catalog()), "running", len(h.Plugins()), "pid", os.Getpid())
 	go func() { errc <- httpSrv.Serve(netutil.LimitListener(lis, cfg.HTTP.MaxConnections)) }()
@@ -205,20 +212,25 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// serveAdmin starts the admin listener (/metrics, the detailed /readyz) when
-// admin_listen is set; its end is reported on errc.
-func serveAdmin(cfg *config.Config, h http.Handler, errLog *stdlog.Logger, errc chan<- error) (*http.Server, string, error) {
+// listenAdmin binds the admin listener (/metrics, the detailed /readyz) when
+// admin_listen is set; nil otherwise.
+func listenAdmin(cfg *config.Config) (net.Listener, error) {
 	if cfg.AdminListen == "" {
-		return nil, "", nil
+		return nil, nil
 	}
-	lis, err := net.Listen("tcp", cfg.AdminListen)
-	if err != nil {
-		return nil, "", err
+	return net.Listen("tcp", cfg.AdminListen)
+}
+
+// serveAdmin serves the admin listener, when there is one; its end is
+// reported on errc.
+func serveAdmin(cfg *config.Config, lis net.Listener, h http.Handler, errLog *stdlog.Logger, errc chan<- error) (*http.Server, string) {
+	if lis == nil {
+		return nil, ""
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
 	go func() { errc <- srv.Serve(netutil.LimitListener(lis, cfg.HTTP.MaxConnections)) }()
-	return srv, lis.Addr().String(), nil
+	return srv, lis.Addr().String()
 }
 
 // reload reads the configuration file again and applies its connectors, API keys
@@ -351,8 +363,9 @@ const scanConcurrency = 4
 
 // openHost starts the plugins and configures every connector instance; it fails
 // with every problem listed when an instance is invalid.
-func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool, tr *tracing.Tracing) (*host.Host, error) {
-	policy, err := sandboxPolicy(cfg)
+// hostPorts are idplug's own listening ports, which no plugin may reach.
+func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Logger, m *metrics.Metrics, watch bool, tr *tracing.Tracing, hostPorts []uint16) (*host.Host, error) {
+	policy, err := sandboxPolicy(cfg, hostPorts)
 	if err != nil {
 		return nil, err
 	}
@@ -395,9 +408,9 @@ func configure(ctx context.Context, h *host.Host, path string, cfg *config.Confi
 
 // sandboxPolicy turns the sandbox settings into the host's policy; a plugin_user
 // is refused unless idplug runs as root.
-func sandboxPolicy(cfg *config.Config) (sandbox.Policy, error) {
+func sandboxPolicy(cfg *config.Config, hostPorts []uint16) (sandbox.Policy, error) {
 	p := sandbox.Policy{Mode: sandbox.Mode(cfg.Sandbox.Mode), Read: cfg.Sandbox.Read, Exec: cfg.Sandbox.Exec,
-		Egress: sandbox.Egress(cfg.Sandbox.Egress), EgressAllow: cfg.Sandbox.EgressAllow, HostPorts: listenPorts(cfg)}
+		Egress: sandbox.Egress(cfg.Sandbox.Egress), EgressAllow: cfg.Sandbox.EgressAllow, HostPorts: hostPorts}
 	if cfg.PluginUser != "" {
 		u, err := sandbox.LookupUser(cfg.PluginUser)
 		if err != nil {
@@ -408,7 +421,22 @@ func sandboxPolicy(cfg *config.Config) (sandbox.Policy, error) {
 	return p, nil
 }
 
-// listenPorts are the TCP ports idplug listens on, which no plugin may reach.
+// boundPorts are the ports the listeners got (a port 0 in the file included).
+func boundPorts(lis ...net.Listener) []uint16 {
+	var out []uint16
+	for _, l := range lis {
+		if l == nil {
+			continue
+		}
+		if a, ok := l.Addr().(*net.TCPAddr); ok {
+			out = append(out, uint16(a.Port))
+		}
+	}
+	return out
+}
+
+// listenPorts are the TCP ports the file says idplug listens on, for commands
+// that do not listen themselves.
 func listenPorts(cfg *config.Config) []uint16 {
 	var out []uint16
 	for _, addr := range []string{cfg.Listen, cfg.AdminListen} {

@@ -14,7 +14,7 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg.LogLevel = "error" // plugin start-up chatter would bury the report
-	h, err := openHost(context.Background(), path, cfg, newLogger(cfg, stderr), nil, false, nil)
+	h, err := openHost(context.Background(), path, cfg, newLogger(cfg, stderr), nil, false, nil, listenPorts(cfg))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -49,7 +49,9 @@ func (connector) ParseConfig(raw []byte) (*config, error) {
 }
 
 func (connector) AuthorizationURI(ctx context.Context, cfg *config, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
-	client := &http.Client{Timeout: 5 * time.Second}
+	// Through the host's egress proxy, as a plugin's requests go (the sandbox
+	// leaves no other way out): its configuration names the address.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: sdk.NewTransport()}
 	results := make([]string, len(cfg.Requests))
 	for i, r := range cfg.Requests {
 		hr, err := http.NewRequestWithContext(ctx, r.Method, cfg.API+r.Path, strings.NewReader("{}"))
