@@ -205,10 +205,13 @@ func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, cal
 const MaxUserIDLen = 512
 
 // checkUserID refuses an id no provider gives but one answering garbage, or
-// its mapping: over MaxUserIDLen, or with a control character. PostgreSQL
+// its mapping: empty, over MaxUserIDLen, or with a control character. PostgreSQL
 // refuses a NUL, and the vault writes records of several sign-ins in one
 // statement: one such id would fail the others' writes.
 func checkUserID(id string) error {
+	if id == "" {
+		return errors.New("is empty") // the SDK refuses it; a plugin without the SDK may not
+	}
 	if len(id) > MaxUserIDLen {
 		return fmt.Errorf("is %d bytes, over the limit of %d", len(id), MaxUserIDLen)
 	}

@@ -292,6 +292,20 @@ func TestPluginErrorsAreBounded(t *testing.T) {
 	}
 }
 
+// The rule itself, for ids a plugin without the SDK could send too (the SDK
+// refuses an empty one before it leaves the plugin).
+func TestCheckUserID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"": false, "u-1": true, "a\x00b": false, "a\tb": false, "a\u007fb": false, "\xff": false,
+		strings.Repeat("é", host.MaxUserIDLen/2): true, strings.Repeat("u", host.MaxUserIDLen+1): false,
+		"user@example.com": true, "12345": true, "a/b c": true,
+	} {
+		if err := host.CheckUserID(id); (err == nil) != ok {
+			t.Errorf("CheckUserID(%.40q) = %v", id, err)
+		}
+	}
+}
+
 // A profile's id keys its sessions and tokens in the store: one no provider
 // gives (a NUL, which PostgreSQL refuses in a statement that also writes
 // other sign-ins' tokens; a control character; a megabyte) fails its own

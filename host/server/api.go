@@ -96,8 +96,19 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	f, err := s.finishFlow(r.Context(), apiFlowPurpose(id), req.Session, "the session")
-	if err != nil {
+	var f flow
+	if err := s.openJSON(apiFlowPurpose(id), req.Session, "the session", &f); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// A state in the callback is this flow's, or the callback is another's: it
+	// reaches no plugin and spends nothing, as at the browser's callback. The
+	// plugin checks it again against the session.
+	if state, ok := data["state"]; ok && f.State != "" && sameState(state, f.State) != nil {
+		writeError(w, r, badRequest("state does not match the session's: this callback belongs to another sign-in; the session is still good for its own"))
+		return
+	}
+	if err := s.consumeFlow(r.Context(), f, "the session"); err != nil {
 		writeError(w, r, err)
 		return
 	}

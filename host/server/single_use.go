@@ -41,16 +41,6 @@ func (s *Server) sealFlow(purpose string, f flow) (string, error) {
 	return s.sealJSON(purpose, s.stampFlow(f), s.settings.FlowTTL)
 }
 
-// finishFlow opens a sealed flow and consumes it. Without a store (stateless
-// mode) a flow is only bounded by its expiry.
-func (s *Server) finishFlow(ctx context.Context, purpose, token, what string) (flow, error) {
-	var f flow
-	if err := s.openJSON(purpose, token, what, &f); err != nil {
-		return f, err
-	}
-	return f, s.consumeFlow(ctx, f, what)
-}
-
 // consumeFlow records an opened flow as finished; ErrUsed becomes session_used.
 func (s *Server) consumeFlow(ctx context.Context, f flow, what string) error {
 	if s.settings.Store == nil {

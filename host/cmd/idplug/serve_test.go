@@ -150,6 +150,11 @@ func TestAPIRefusals(t *testing.T) {
 			}
 		})
 	}
+	// The forged state spent nothing: the session finishes with its own.
+	status, body := p.call(t, "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session2, "data": map[string]any{"code": "a", "state": state2}})
+	if status != 200 {
+		t.Fatalf("the session after a callback with a forged state: %d %v", status, body)
+	}
 	// Nothing secret reached the log: not the session key, not the API keys, not states.
 	logs := p.logs.String()
 	for _, secret := range []string{testSessionKey, key, "k2-0123456789abcdef0123456789abcdef", state, session, state2, session2} {
