@@ -121,6 +121,9 @@ func launch(raw string) error {
 		if err := dropCapabilities(); err != nil {
 			return fmt.Errorf("dropping capabilities: %w", err)
 		}
+		if err := limitTasks(); err != nil {
+			return fmt.Errorf("task limit: %w", err)
+		}
 	}
 	if spec.UID != 0 {
 		// Every thread at once (Go's setuid does so): nothing keeps root.
@@ -161,6 +164,19 @@ func pluginEnv(environ []string) []string {
 		}
 	}
 	return env
+}
+
+// MaxTasks bounds the threads and processes of a plugin in its own user
+// namespace, where the kernel counts them apart from the host's (Linux 5.14 and
+// later count RLIMIT_NPROC per user namespace): a plugin starting threads or
+// processes without end would otherwise use up the task limit it shares with
+// the host (systemd's TasksMax, a container's pids limit), and the host's
+// runtime aborts when it cannot start a thread. A Go plugin runs a few dozen
+// threads; the Logto bridge and its Node, some forty together.
+const MaxTasks = 512
+
+func limitTasks() error {
+	return unix.Setrlimit(unix.RLIMIT_NPROC, &unix.Rlimit{Cur: MaxTasks, Max: MaxTasks})
 }
 
 // execFD runs the file open at fd: the one the host checked, whatever its path

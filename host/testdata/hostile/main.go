@@ -140,6 +140,8 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	}
 
 	try("deny:exec a memfd copy of itself", execMemfd())
+	// Checked where a limit applies (a host that is not root): see the test.
+	try("tasks:start more tasks than the sandbox grants", startTasks())
 	if cfg.NamedSocket != "" {
 		try("deny:connect a named socket outside its folder", sendUnix(cfg.NamedSocket))
 	}
