@@ -87,7 +87,7 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 	st := s.settings.Store
 	if st == nil {
 		err := s.openJSON(userSessionPurpose, c.Value, "the session", &sess)
-		return sess, err == nil, nil
+		return sess, err == nil && s.connectorServes(sess), nil
 	}
 	var ref sessionRef
 	if err := s.openJSON(sessionRefPurpose, c.Value, "the session", &ref); err != nil || ref.ID == "" {
@@ -118,7 +118,15 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 			"row", rowID[:12])
 		return sess, false, &sdk.Error{Code: CodeSessionInvalid, Message: "the stored session is not valid; sign in again"}
 	}
-	return sess, true, nil
+	return sess, s.connectorServes(sess), nil
+}
+
+// connectorServes says whether the connector a session signed in with is still
+// configured: one the operator removed (a connector found hostile, say) signs
+// its users out at once, not at the end of session_ttl.
+func (s *Server) connectorServes(sess userSession) bool {
+	_, err := s.host.Instance(sess.Connector)
+	return err == nil
 }
 
 // endUserSession revokes the session the request's cookie names, if any.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -25,6 +26,18 @@ func TestReloadAddsChangesAndRemovesConnectors(t *testing.T) {
 	dir := pluginFolder(t, "example")
 	p := startIdplug(t, dir, exampleConfig)
 
+	// A browser signed in with demo, which the reload removes.
+	resp, _ := get(t, p.URL+"/sign-in/demo")
+	mustEqual(t, "sign-in status", resp.StatusCode, 302)
+	flowCookie := setCookie(t, resp, "idplug_flow")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	resp, _ = get(t, p.URL+"/callback/demo?code=ada&state="+url.QueryEscape(loc.Query().Get("state")), flowCookie)
+	mustEqual(t, "callback status", resp.StatusCode, 302)
+	session := setCookie(t, resp, "idplug_session")
+	if !signedIn(t, p, session) {
+		t.Fatal("not signed in with demo")
+	}
+
 	// Add a third connector, change "other", drop "demo".
 	next := strings.Replace(exampleConfig, `  - id: demo
     plugin: example
@@ -46,6 +59,11 @@ func TestReloadAddsChangesAndRemovesConnectors(t *testing.T) {
 
 	status, _ = p.call(t, "GET", "/v1/connectors/demo", adminKey, nil)
 	mustEqual(t, "removed connector", status, 404)
+	// Its users are signed out at once (an operator removes a connector found
+	// hostile), not at the end of session_ttl.
+	if signedIn(t, p, session) {
+		t.Error("a session of the removed connector is still signed in")
+	}
 	_, auth := p.call(t, "POST", "/v1/connectors/third/authorization-uri", adminKey, map[string]any{"redirectUri": "https://app.test/cb"})
 	if !strings.HasPrefix(jsonPath(auth, "redirectTo").(string), "https://third.example.test/authorize?") {
 		t.Fatalf("added connector: %v", auth)
