@@ -156,7 +156,7 @@ func (connector) UserInfo(ctx context.Context, in *Instance, req sdk.UserInfoReq
 			return nil, err
 		}
 	}
-	profile, err := mapProfile(idt.raw, info, req.Callback["user"])
+	profile, err := mapProfile(idt.claims.Subject, idt.raw, info, req.Callback["user"])
 	if err != nil {
 		return nil, err
 	}

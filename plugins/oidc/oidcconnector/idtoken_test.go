@@ -155,6 +155,31 @@ func TestUserInfoSubMustBeTheIDTokens(t *testing.T) {
 	s.userInfo = map[string]any{"sub": "someone-else", "name": "Mallory"}
 	_, err = s.signIn(t, in, good)
 	refusedBecause(t, err, sdk.CodeInvalidResponse, "userinfo_sub")
+
+	// A name a JSON decoder folds to sub ("ſub", U+017F, sorted after "sub") is
+	// not the subject: the profile stays the checked user's.
+	s.userInfo = map[string]any{"sub": "user-1", "ſub": "victim-42", "ſUB": "victim-43"}
+	if res, err = s.signIn(t, in, good); err != nil || res.UserInfo.ID != "user-1" {
+		t.Fatalf("userinfo with ſub: %v, %+v", err, res)
+	}
+
+	// An ID token that names its subject twice ("sub", then "Sub", which a
+	// decoder matching names without regard to case reads last) is refused.
+	_, err = s.signIn(t, parse(t, s.config(nil)), func(n string) string {
+		payload, _ := json.Marshal(without(s.claims(n), "name"))
+		payload = append(payload[:len(payload)-1], `,"Sub":"victim-42"}`...)
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: s.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", s.kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := signer.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := jws.CompactSerialize()
+		return out
+	})
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, "ambiguous_sub")
 }
 
 func TestUnverifiedEmailIsLeftOut(t *testing.T) {

@@ -6,25 +6,18 @@ import (
 	"github.com/idplug/idplug/sdk"
 )
 
-// claims are the standard claims (OIDC Core 5.1) the profile is made of.
-type claims struct {
-	Sub                 string  `json:"sub"`
-	Name                *string `json:"name"`
-	GivenName           *string `json:"given_name"`
-	FamilyName          *string `json:"family_name"`
-	Picture             *string `json:"picture"`
-	Email               *string `json:"email"`
-	EmailVerified       any     `json:"email_verified"`
-	PhoneNumber         *string `json:"phone_number"`
-	PhoneNumberVerified any     `json:"phone_number_verified"`
-}
-
 // mapProfile builds the profile from the ID token's claims, with the userinfo
 // endpoint's (already checked to be about the same sub) filling what the ID token
-// lacks, and, for Apple, the name its first callback carries in user. An email or
-// a phone number is kept only when the provider says it verified it, as Logto does:
-// an unverified address must not sign anyone into an account that has it.
-func mapProfile(idToken, userInfo []byte, appleUser string) (sdk.UserInfo, error) {
+// lacks, and, for Apple, the name its first callback carries in user. The id is
+// sub, the subject the ID token's check verified. Claims are read by their exact
+// names (OIDC Core 5.1): a JSON decoder's case-insensitive match would let a
+// userinfo "ſub" (which folds to sub) pass for the subject. An email or a phone
+// number is kept only when the provider says it verified it, as Logto does: an
+// unverified address must not sign anyone into an account that has it.
+func mapProfile(sub string, idToken, userInfo []byte, appleUser string) (sdk.UserInfo, error) {
+	if sub == "" {
+		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeSocialIDTokenInvalid, "the ID token has no sub")
+	}
 	merged := map[string]json.RawMessage{}
 	if len(userInfo) > 0 {
 		if err := json.Unmarshal(userInfo, &merged); err != nil {
@@ -34,6 +27,13 @@ func mapProfile(idToken, userInfo []byte, appleUser string) (sdk.UserInfo, error
 	var fromToken map[string]json.RawMessage
 	if err := json.Unmarshal(idToken, &fromToken); err != nil {
 		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeSocialIDTokenInvalid, "the ID token's claims are not a JSON object")
+	}
+	// The subject the check read (a decoder that matches names without regard
+	// to case keeps the last of "sub" and "Sub") must be the token's "sub".
+	var exactSub string
+	if json.Unmarshal(fromToken["sub"], &exactSub) != nil || exactSub != sub {
+		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeSocialIDTokenInvalid, "the ID token names its subject more than once, under names that differ only in case").
+			WithDetail("check", "ambiguous_sub")
 	}
 	for k, v := range fromToken {
 		merged[k] = v // the signed claims win
@@ -47,20 +47,28 @@ func mapProfile(idToken, userInfo []byte, appleUser string) (sdk.UserInfo, error
 	if err != nil {
 		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeGeneral, "cannot encode the profile: %v", err)
 	}
-	var c claims
-	_ = json.Unmarshal(raw, &c) // claims of an unexpected type are left out
-	if c.Sub == "" {
-		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeSocialIDTokenInvalid, "the ID token has no sub")
+	// A claim of an unexpected type is left out.
+	text := func(k string) *string {
+		var s string
+		if v, ok := merged[k]; !ok || json.Unmarshal(v, &s) != nil {
+			return nil
+		}
+		return &s
 	}
-	u := sdk.UserInfo{ID: c.Sub, Name: c.Name, Avatar: c.Picture, RawData: raw}
-	if u.Name == nil && (c.GivenName != nil || c.FamilyName != nil) {
-		u.Name = sdk.String(joinName(c.GivenName, c.FamilyName))
+	value := func(k string) any {
+		var v any
+		_ = json.Unmarshal(merged[k], &v)
+		return v
 	}
-	if c.Email != nil && verified(c.EmailVerified) {
-		u.Email = c.Email
+	u := sdk.UserInfo{ID: sub, Name: text("name"), Avatar: text("picture"), RawData: raw}
+	if given, family := text("given_name"), text("family_name"); u.Name == nil && (given != nil || family != nil) {
+		u.Name = sdk.String(joinName(given, family))
 	}
-	if c.PhoneNumber != nil && verified(c.PhoneNumberVerified) {
-		u.Phone = c.PhoneNumber
+	if email := text("email"); email != nil && verified(value("email_verified")) {
+		u.Email = email
+	}
+	if phone := text("phone_number"); phone != nil && verified(value("phone_number_verified")) {
+		u.Phone = phone
 	}
 	return u, nil
 }
