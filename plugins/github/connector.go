@@ -86,6 +86,9 @@ func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoReq
 		}
 	}
 	if in.orgs {
+		if err := grantsOrgs(tok.Scope); err != nil {
+			return nil, err
+		}
 		orgs, err := organizations(ctx, in, tok.AccessToken)
 		if err != nil {
 			return nil, err

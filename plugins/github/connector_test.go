@@ -35,7 +35,7 @@ func signIn(t *testing.T, s *githubStub, in *instance) (*sdk.UserInfoResult, err
 	}
 	return connector{}.UserInfo(ctx, in, sdk.UserInfoRequest{
 		Session:  auth.Session,
-		Callback: map[string]string{"code": s.issueCode(), "state": "st-1"},
+		Callback: map[string]string{"code": s.approve(auth.RedirectTo), "state": "st-1"},
 	})
 }
 

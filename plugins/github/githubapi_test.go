@@ -22,7 +22,7 @@ type githubStub struct {
 	*stubprovider.Provider
 
 	mu       sync.Mutex
-	codes    map[string]bool // issued, unused
+	codes    map[string]string // issued, unused: the scope each was granted
 	tokens   map[string]bool
 	user     string
 	emails   string
@@ -45,7 +45,7 @@ const (
 
 func newGitHubStub(t testing.TB) *githubStub {
 	t.Helper()
-	s := &githubStub{Provider: stubprovider.New(t), codes: map[string]bool{}, tokens: map[string]bool{stubAccessToken: true}, user: octocat, emails: octocatEmails}
+	s := &githubStub{Provider: stubprovider.New(t), codes: map[string]string{}, tokens: map[string]bool{stubAccessToken: true}, user: octocat, emails: octocatEmails}
 	s.HandleFunc("POST /login/oauth/access_token", s.token)
 	s.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
 		s.api(w, r, func() (string, *stubprovider.Answer) { return s.user, nil })
@@ -82,12 +82,23 @@ func (s *githubStub) orgPage(q url.Values) string {
 	return "[" + strings.Join(list, ",") + "]"
 }
 
-// issueCode is what GitHub does when the user approves: a one-time code.
-func (s *githubStub) issueCode() string {
+// approve is what GitHub does when the user approves the authorization URL
+// authURL: a one-time code for the scope the URL asks (which the user could
+// have edited on the way).
+func (s *githubStub) approve(authURL string) string {
+	u, err := url.Parse(authURL)
+	if err != nil {
+		panic(err)
+	}
+	return s.issueCode(u.Query().Get("scope"))
+}
+
+// issueCode is a one-time code for scope (space-separated, as asked).
+func (s *githubStub) issueCode(scope string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	code := "code-" + strings.Repeat("7", len(s.codes)+1)
-	s.codes[code] = true
+	s.codes[code] = strings.Join(strings.Fields(scope), ",")
 	return code
 }
 
@@ -99,14 +110,15 @@ func (s *githubStub) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	valid := s.codes[f.Get("code")]
+	scope, valid := s.codes[f.Get("code")]
 	delete(s.codes, f.Get("code"))
 	s.mu.Unlock()
 	if !valid {
 		io.WriteString(w, "error=bad_verification_code&error_description=The+code+passed+is+incorrect+or+expired.&error_uri=https%3A%2F%2Fdocs.github.com%2Fapps%2Fmanaging-oauth-apps%2Ftroubleshooting-oauth-app-access-token-request-errors%2F%23bad-verification-code")
 		return
 	}
-	io.WriteString(w, "access_token="+stubAccessToken+"&scope=read%3Auser%2Cuser%3Aemail&token_type=bearer")
+	// GitHub answers with the scopes granted, comma-separated.
+	io.WriteString(w, "access_token="+stubAccessToken+"&scope="+url.QueryEscape(scope)+"&token_type=bearer")
 }
 
 // api answers as GitHub's REST API does: current (called under s.mu) gives the

@@ -66,7 +66,7 @@ func TestTheHostSignsInThroughTheBuiltPlugin(t *testing.T) {
 	if u.Scheme+"://"+u.Host != s.URL() || u.Path != "/login/oauth/authorize" || u.Query().Get("state") != "st-host" {
 		t.Fatalf("authorization URL = %s", auth.RedirectTo)
 	}
-	res, err := h.UserInfo(ctx, "gh", auth.Session, map[string]string{"code": s.issueCode(), "state": "st-host"})
+	res, err := h.UserInfo(ctx, "gh", auth.Session, map[string]string{"code": s.approve(auth.RedirectTo), "state": "st-host"})
 	if err != nil {
 		t.Fatalf("UserInfo: %v", err)
 	}
@@ -81,7 +81,7 @@ func TestTheHostSignsInThroughTheBuiltPlugin(t *testing.T) {
 		t.Errorf("bad code: %v", err)
 	}
 	s.set(func(s *githubStub) { s.tokens = map[string]bool{} })
-	_, err = h.UserInfo(ctx, "gh", auth.Session, map[string]string{"code": s.issueCode(), "state": "st-host"})
+	_, err = h.UserInfo(ctx, "gh", auth.Session, map[string]string{"code": s.approve(auth.RedirectTo), "state": "st-host"})
 	if !errors.As(err, &e) || e.Code != sdk.CodeSocialAccessTokenInvalid {
 		t.Errorf("revoked token: %v", err)
 	}
@@ -141,7 +141,7 @@ func TestOrganizationsThroughTheHost(t *testing.T) {
 		if scope, _ := url.Parse(auth.RedirectTo); scope.Query().Get("scope") != "read:user user:email read:org" {
 			t.Fatalf("authorization URL = %s", auth.RedirectTo)
 		}
-		res, err := h.UserInfo(ctx, "gh", auth.Session, map[string]string{"code": s.issueCode(), "state": "st-orgs"})
+		res, err := h.UserInfo(ctx, "gh", auth.Session, map[string]string{"code": s.approve(auth.RedirectTo), "state": "st-orgs"})
 		if err != nil {
 			t.Fatalf("UserInfo: %v", err)
 		}

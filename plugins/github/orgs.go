@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -14,6 +15,23 @@ const (
 	orgsPerPage = 100 // GitHub's maximum
 	maxOrgPages = 10
 )
+
+// grantsOrgs checks that GitHub granted a scope that reads organizations
+// (read:org, or write:org or admin:org, which include it). Without one, GET
+// /user/orgs lists only the memberships a user made public: the scope is in the
+// authorization URL, which the user can edit on the way, and a private member
+// of an organization a mapping refuses would pass. GitHub answers with the
+// scopes granted, comma-separated; a GitHub App's token names none.
+func grantsOrgs(granted string) error {
+	for s := range strings.FieldsFuncSeq(granted, func(r rune) bool { return r == ',' || r == ' ' }) {
+		switch s {
+		case "read:org", "write:org", "admin:org":
+			return nil
+		}
+	}
+	return sdk.Errorf(sdk.CodeAuthorizationFailed,
+		"GitHub did not grant read:org (granted: %q): the organizations cannot be read in full; sign in again and allow it (a GitHub App cannot: use an OAuth App)", granted)
+}
 
 // organizations lists the organizations the user belongs to (GET /user/orgs,
 // every page). A member of more than maxOrgPages pages of organizations is

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/idplug/idplug/internal/stubprovider"
@@ -138,6 +140,30 @@ func TestOrganizationsFailClosed(t *testing.T) {
 				t.Fatalf("err = %v, want %s", err, tt.code)
 			}
 		})
+	}
+
+	// The user took read:org out of the authorization URL on the way: GitHub
+	// grants what the URL asks, and /user/orgs then lists public memberships only.
+	s := newGitHubStub(t)
+	s.set(func(s *githubStub) { s.orgs = []string{"acme"} })
+	in := parse(t, s.config(map[string]any{"organizations": true}))
+	auth, err := connector{}.AuthorizationURI(context.Background(), in, sdk.AuthorizationRequest{RedirectURI: callbackURL, State: "st-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(auth.RedirectTo, "+read%3Aorg", "", 1)
+	if edited == auth.RedirectTo {
+		t.Fatalf("no read:org to take out of %s", auth.RedirectTo)
+	}
+	_, err = connector{}.UserInfo(context.Background(), in, sdk.UserInfoRequest{Session: auth.Session,
+		Callback: map[string]string{"code": s.approve(edited), "state": "st-1"}})
+	if codeOf(err) != sdk.CodeAuthorizationFailed || !strings.Contains(err.Error(), "did not grant read:org") {
+		t.Fatalf("a token without read:org: %v", err)
+	}
+	for granted, ok := range map[string]bool{"read:user,read:org": true, "admin:org": true, "write:org,user:email": true, "": false, "read:orgs": false, "read:user read:org": true} {
+		if err := grantsOrgs(granted); (err == nil) != ok {
+			t.Errorf("grantsOrgs(%q) = %v", granted, err)
+		}
 	}
 }
 
