@@ -20,6 +20,14 @@ const (
 	defaultMetadataTTL = time.Hour
 	minMetadataTTL     = time.Minute
 	maxMetadataTTL     = 24 * time.Hour
+	// retryAfterFailure is how long a cached document or key set serves, without
+	// another fetch, once a fetch for it failed: a provider that hangs would
+	// otherwise hold every sign-in in a queue of fetches, one deadline each.
+	retryAfterFailure = time.Minute
+	// maxKeys bounds a JWK set: a token without a kid is tried against every
+	// key, and a hostile set of thousands of P-521 keys costs seconds of CPU a
+	// token. Providers publish a handful.
+	maxKeys = 64
 )
 
 // endpoints is what a sign-in needs to know of the provider.
@@ -177,8 +185,10 @@ func (p *provider) fetchLocked(ctx context.Context) (*endpoints, error) {
 	doc, err := p.http.GetJSON(ctx, url, "discovery document")
 	if err != nil {
 		if p.current != nil {
-			// A provider that is down a moment keeps its last known metadata.
+			// A provider that is down a moment keeps its last known metadata,
+			// and is asked again after retryAfterFailure.
 			sdk.Logger(ctx).Warn("discovery failed; keeping the cached document", "issuer", p.issuer, "error", err)
+			p.expires = p.now().Add(retryAfterFailure)
 			return p.current, nil
 		}
 		return nil, err

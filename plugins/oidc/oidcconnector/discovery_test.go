@@ -1,6 +1,11 @@
 package oidcconnector
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +76,61 @@ func TestDiscoveryRefusals(t *testing.T) {
 	}
 	if tenantTemplateMatches("https://login.microsoftonline.com/{tenantid}/v2.0", "https://login.microsoftonline.com/a/b/v2.0") {
 		t.Error("the template matched a tenant with a slash")
+	}
+}
+
+// TestAFailedFetchKeepsTheCachedCopyForAWhile: past its lifetime, a document or
+// key set whose fetch fails keeps serving, and is not fetched again for
+// retryAfterFailure: a provider that hangs or fails would otherwise be asked
+// at every sign-in, each one waiting out the fetch's deadline.
+func TestAFailedFetchKeepsTheCachedCopyForAWhile(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(nil))
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	in.provider.now, in.provider.keys.now = clock, clock
+	token := func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }
+	if _, err := s.signIn(t, in, token); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(int64(defaultMetadataTTL + time.Second))
+	down := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	s.Override(s.discoveryPath(), down)
+	s.Override("/jwks", down)
+	for range 5 {
+		if _, err := s.signIn(t, in, token); err != nil {
+			t.Fatalf("a sign-in on the cached copies: %v", err)
+		}
+	}
+	if s.discoveryFetches() != 2 || s.jwksFetches() != 2 {
+		t.Fatalf("5 sign-ins while the provider is down: discovery %d, JWK set %d fetches, want 2 each (one failed)", s.discoveryFetches(), s.jwksFetches())
+	}
+	s.ClearOverrides()
+	now.Add(int64(retryAfterFailure + time.Second))
+	if _, err := s.signIn(t, in, token); err != nil {
+		t.Fatal(err)
+	}
+	if s.discoveryFetches() != 3 || s.jwksFetches() != 3 {
+		t.Fatalf("after retryAfterFailure: discovery %d, JWK set %d fetches, want 3 each", s.discoveryFetches(), s.jwksFetches())
+	}
+}
+
+// TestTooManyKeysAreRefused: a token without a kid is tried against every key
+// of the set; a set of thousands would cost seconds of CPU a token.
+func TestTooManyKeysAreRefused(t *testing.T) {
+	s := newStubOP(t)
+	s.mu.Lock()
+	for i := range maxKeys {
+		k, err := rsa.GenerateKey(rand.Reader, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.keys = append(s.keys, jose.JSONWebKey{Key: k.Public(), KeyID: fmt.Sprintf("extra-%d", i), Algorithm: "RS256", Use: "sig"})
+	}
+	s.mu.Unlock()
+	_, err := s.signIn(t, parse(t, s.config(nil)), func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, "") })
+	if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidResponse || !strings.Contains(e.Message, "holds 65 keys") {
+		t.Fatalf("err = %v, want the set refused", err)
 	}
 }

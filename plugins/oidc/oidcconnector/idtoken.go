@@ -316,6 +316,9 @@ func (s *signatureCheck) verify(ctx context.Context, jws *compactJWS) error {
 		return refuse(checkUnknownKey, "the provider's JWK set has no key %q for %s", clean(s.header.Kid), alg).WithDetail("kid", clean(s.header.Kid))
 	}
 	for _, key := range keys {
+		if err := ctx.Err(); err != nil {
+			return sdk.Errorf(sdk.CodeProviderTimeout, "verifying the ID token's signature took past the call's deadline")
+		}
 		if jws.verifyWithKey(alg, key.Key) == nil {
 			return nil
 		}

@@ -61,6 +61,7 @@ func (k *keySet) fetchLocked(ctx context.Context, url string) error {
 	if err != nil {
 		if k.url == url && k.keys != nil {
 			sdk.Logger(ctx).Warn("fetching the JWK set failed; keeping the cached keys", "error", err)
+			k.expires = k.now().Add(retryAfterFailure)
 			return nil
 		}
 		return err
@@ -81,6 +82,9 @@ func parseJWKS(body []byte) ([]jose.JSONWebKey, error) {
 	}
 	if err := json.Unmarshal(body, &raw); err != nil || raw.Keys == nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the JWK set is not a JSON object with a keys array")
+	}
+	if len(raw.Keys) > maxKeys {
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the JWK set holds %d keys; at most %d are read", len(raw.Keys), maxKeys)
 	}
 	keys := make([]jose.JSONWebKey, 0, len(raw.Keys))
 	for _, r := range raw.Keys {
