@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -158,6 +159,89 @@ func TestPluginLogLinesKeepTheirLevel(t *testing.T) {
 	if strings.Contains(logs.String(), "misbehave debug line") {
 		t.Errorf("a debug line passed log level info:\n%s", logs)
 	}
+}
+
+// A plugin is the first process of its PID namespace: a child it detached (in
+// a session of its own) ends with it, where it would otherwise outlive the
+// plugin's restart, its removal and the host.
+func TestDetachedChildrenEndWithThePlugin(t *testing.T) {
+	requireFullSandbox(t)
+	h, _ := logHost(t, "orphan")
+	if _, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
+	}
+	var plugin int
+	for _, p := range h.Plugins() {
+		if p.Metadata.ID == "misbehave" {
+			plugin = p.PID
+		}
+	}
+	children := childrenOf(t, plugin)
+	if plugin == 0 || len(children) == 0 {
+		t.Fatalf("plugin pid %d, children %v", plugin, children)
+	}
+	t.Cleanup(func() {
+		for _, c := range children {
+			_ = syscall.Kill(c, syscall.SIGKILL) // when the test failed: nothing left behind
+		}
+	})
+	// A child left alive holds the plugin's stdout and stderr, and go-plugin
+	// waits for them to close: without the namespace, Close never returned.
+	closed := make(chan error, 1)
+	go func() { closed <- h.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("closing the host hangs: the plugin's detached child holds its pipes")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, c := range children {
+		for processExists(c) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the plugin's detached child %d outlived it", c)
+			}
+			time.Sleep(20 * time.Millisecond) // polling the process table: no event says a process ended
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so count from its end.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// processExists says whether pid names a process that has not been reaped.
+func processExists(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
 }
 
 // go-plugin's client opens every plugin's broker stream and, for each message

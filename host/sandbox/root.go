@@ -31,11 +31,13 @@ const envProbe = "IDPLUG_SANDBOX_PROBE"
 // folder (a folder it owns: nothing else need be writable).
 const rootDirName = ".root"
 
-// cloneFlags are the namespaces a launcher starts in: always a mount namespace,
-// a network namespace for egress mode proxy, and a user namespace for a host
-// that is not root.
+// cloneFlags are the namespaces a launcher starts in: always a mount namespace
+// and a PID namespace, a network namespace for egress mode proxy, and a user
+// namespace for a host that is not root. The plugin is the first process of its
+// PID namespace: when it ends, the kernel ends every process it started, so a
+// child it detached (setsid) cannot outlive a restart, its removal or the host.
 func cloneFlags(netns bool) uintptr {
-	flags := uintptr(unix.CLONE_NEWNS)
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID)
 	if netns {
 		flags |= unix.CLONE_NEWNET
 	}
@@ -47,13 +49,14 @@ func cloneFlags(netns bool) uintptr {
 
 // namespaceAttr is the SysProcAttr that starts a launcher in its namespaces.
 func namespaceAttr(netns bool) *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Cloneflags: cloneFlags(netns)}
+	// Whatever ends the outer step (or, for a root host, the host) ends this
+	// one, and with it the PID namespace: the SDK's own watch of its parent
+	// sees none from inside the namespace.
+	attr := &syscall.SysProcAttr{Cloneflags: cloneFlags(netns), Pdeathsig: syscall.SIGKILL}
 	if os.Geteuid() != 0 {
 		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 		attr.GidMappingsEnableSetgroups = false
-		// Whatever ends the outer step ends this one.
-		attr.Pdeathsig = syscall.SIGKILL
 	}
 	return attr
 }

@@ -15,7 +15,8 @@
 // with a 32 KiB message, 16 KiB of details and a code of no known shape;
 // bigproblems finds 1,000 problems of 2 KiB each in its configuration;
 // rawstderr writes JSON lines of its own to stderr, past the SDK's logger,
-// whose hclog fields are not strings.
+// whose hclog fields are not strings; orphan leaves a child in a session of
+// its own, waiting for a signal.
 package main
 
 import (
@@ -93,7 +94,7 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 		return cfg, err
 	}
 	switch cfg.Mode {
-	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror", "rawstderr":
+	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror", "rawstderr", "orphan":
 		return cfg, nil
 	case "bigproblems":
 		var ce sdk.ConfigError
@@ -150,6 +151,10 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		select {}
 	case "bigreply":
 		return &sdk.Authorization{RedirectTo: "https://idp.test/?" + strings.Repeat("a", 5<<20)}, nil
+	case "orphan":
+		if err := leaveChild(); err != nil {
+			return nil, err
+		}
 	case "rawstderr":
 		for _, line := range []string{
 			`{"@message":1,"@level":"warn","n":1}`,
