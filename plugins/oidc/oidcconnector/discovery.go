@@ -3,6 +3,7 @@ package oidcconnector
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -60,12 +61,12 @@ type discoveryDocument struct {
 // for Microsoft's multi-tenant endpoints, the "{tenantid}" template for it; and
 // its endpoints must be where the issuer's are (checkDiscoveredEndpoint), or on
 // one of hosts.
-func parseDiscovery(body []byte, issuer string, hosts []string) (*endpoints, error) {
+func parseDiscovery(body []byte, issuer string, hosts []string, tenantAlias bool) (*endpoints, error) {
 	var d discoveryDocument
 	if err := json.Unmarshal(body, &d); err != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document is not valid: %v", err)
 	}
-	if d.Issuer != issuer && !tenantTemplateMatches(d.Issuer, issuer) {
+	if d.Issuer != issuer && !tenantTemplateMatches(d.Issuer, issuer) && !(tenantAlias && tenantAliasMatches(d.Issuer, issuer)) {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document names issuer %q, not the configured %q (OIDC Discovery section 4.3)", clean(d.Issuer), issuer).
 			WithDetail("issuer", clean(d.Issuer))
 	}
@@ -110,6 +111,22 @@ func tenantTemplateMatches(discovered, configured string) bool {
 	return tenant != "" && !strings.Contains(tenant, "/")
 }
 
+// tenantAliasMatches accepts Microsoft's discovery for a tenant named by an
+// alias (consumers, or a domain such as contoso.com), whose issuer is the
+// tenant's id: ".../9188040d-.../v2.0" for a configured ".../consumers/v2.0".
+// The ID tokens then carry that issuer, checked exactly.
+func tenantAliasMatches(discovered, configured string) bool {
+	d, err1 := url.Parse(discovered)
+	c, err2 := url.Parse(configured)
+	if err1 != nil || err2 != nil || d.Scheme != c.Scheme || d.Host != c.Host || d.RawQuery != "" || d.Fragment != "" {
+		return false
+	}
+	dTenant, dRest, _ := strings.Cut(strings.TrimPrefix(d.Path, "/"), "/")
+	cTenant, cRest, _ := strings.Cut(strings.TrimPrefix(c.Path, "/"), "/")
+	return dRest == cRest && tenantIDPattern.MatchString(dTenant) &&
+		!tenantIDPattern.MatchString(cTenant) && cTenant != "common" && cTenant != "organizations"
+}
+
 // provider holds what the connector knows of one OpenID Provider: endpoints given
 // in the configuration, or discovered and cached until they expire, and its keys.
 type provider struct {
@@ -117,6 +134,9 @@ type provider struct {
 	issuers []string // accepted iss values without discovery
 	// extraIssuers are accepted besides the discovered issuer (Google's scheme-less form).
 	extraIssuers []string
+	// tenantAlias lets discovery name a tenant's id as the issuer of a tenant
+	// configured by alias (Microsoft's consumers, a domain).
+	tenantAlias bool
 	// endpointHosts may serve discovered endpoints besides the issuer's origin
 	// (host:port, lower case).
 	endpointHosts []string
@@ -193,7 +213,7 @@ func (p *provider) fetchLocked(ctx context.Context) (*endpoints, error) {
 		}
 		return nil, err
 	}
-	e, err := parseDiscovery(doc.Body, p.issuer, p.endpointHosts)
+	e, err := parseDiscovery(doc.Body, p.issuer, p.endpointHosts, p.tenantAlias)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestDiscoveryRefusals(t *testing.T) {
 		"allowed host over http":   `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com/a","token_endpoint":"http://tokens.example.com/t","jwks_uri":"https://id.example.com/k"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseDiscovery([]byte(doc), iss, []string{"tokens.example.com:443"})
+			_, err := parseDiscovery([]byte(doc), iss, []string{"tokens.example.com:443"}, true)
 			if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidResponse {
 				t.Fatalf("err = %v, want invalid_response", err)
 			}
@@ -68,7 +68,7 @@ func TestDiscoveryRefusals(t *testing.T) {
 	// A host the configuration names may serve endpoints; the issuer's origin
 	// with its default port spelled out is the same origin.
 	ok := `{"issuer":"` + iss + `","authorization_endpoint":"https://id.example.com:443/a","token_endpoint":"https://tokens.example.com/t","jwks_uri":"https://id.example.com/k"}`
-	if _, err := parseDiscovery([]byte(ok), iss, []string{"tokens.example.com:443"}); err != nil {
+	if _, err := parseDiscovery([]byte(ok), iss, []string{"tokens.example.com:443"}, false); err != nil {
 		t.Errorf("an endpoint on a named host: %v", err)
 	}
 	if !tenantTemplateMatches("https://login.microsoftonline.com/{tenantid}/v2.0", "https://login.microsoftonline.com/common/v2.0") {

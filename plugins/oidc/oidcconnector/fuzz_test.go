@@ -46,7 +46,7 @@ func FuzzDiscovery(f *testing.F) {
 	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},{"kty":"oct","k":"c2VjcmV0"}]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if e, err := parseDiscovery(body, "https://id.example.com", nil); err == nil {
+		if e, err := parseDiscovery(body, "https://id.example.com", nil, true); err == nil {
 			if e.Issuer != "https://id.example.com" || e.Authorization == "" || e.Token == "" || e.JWKS == "" {
 				t.Fatalf("accepted %+v", e)
 			}

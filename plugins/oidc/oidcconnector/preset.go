@@ -35,6 +35,7 @@ const (
 type preset struct {
 	name         string
 	extraIssuers []string
+	tenantAlias  bool
 	appleKey     *ecdsa.PrivateKey
 }
 
@@ -74,6 +75,7 @@ func (c *config) applyPreset(p *sdk.ConfigError) *preset {
 		}
 		setDefault(&c.Issuer, "https://login.microsoftonline.com/"+tenant+"/v2.0")
 		setDefault(&c.Scope, "openid profile email")
+		pr.tenantAlias = true
 	case providerApple:
 		setDefault(&c.Issuer, appleIssuer)
 		setDefault(&c.Scope, "openid name email")
@@ -153,7 +155,7 @@ func (pr *preset) finish(c *config, in *Instance, p *sdk.ConfigError) {
 	if in == nil || in.provider == nil {
 		return
 	}
-	in.provider.extraIssuers = pr.extraIssuers
+	in.provider.extraIssuers, in.provider.tenantAlias = pr.extraIssuers, pr.tenantAlias
 	if pr.appleKey != nil {
 		in.apple = &appleSecret{teamID: c.TeamID, keyID: c.PrivateKeyID, key: pr.appleKey, now: time.Now}
 		if _, err := in.apple.signErr(c.ClientID); err != nil {

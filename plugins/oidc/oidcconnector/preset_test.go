@@ -91,6 +91,46 @@ func TestMicrosoftMultiTenantIssuer(t *testing.T) {
 	}
 }
 
+// TestMicrosoftTenantAlias: for a tenant named by an alias (consumers, a
+// domain), Microsoft's discovery names the tenant's id as the issuer, and its
+// ID tokens carry that issuer.
+func TestMicrosoftTenantAlias(t *testing.T) {
+	const tid = "9188040d-6c67-4c5b-b112-36a304b66dad"
+	s := newStubOPWith(t, "/consumers/v2.0", "")
+	s.issuer = s.URL() + "/" + tid + "/v2.0"
+	in := parse(t, s.config(map[string]any{"provider": "microsoft"}))
+	token := func(iss string) func(string) string {
+		return func(n string) string {
+			return sign(t, with(with(s.claims(n), "iss", iss), "tid", tid), jose.RS256, s.key, s.kid)
+		}
+	}
+	if _, err := s.signIn(t, in, token(s.issuer)); err != nil {
+		t.Fatalf("a consumer's token: %v", err)
+	}
+	_, err := s.signIn(t, in, token(s.URL()+"/consumers/v2.0"))
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkIssuer)
+
+	// Only Microsoft's preset, only another tenant id of the same host and path.
+	for name, c := range map[string]struct {
+		issuer string
+		extra  map[string]any
+	}{
+		"a generic provider": {s.URL() + "/" + tid + "/v2.0", nil},
+		"another host":       {"https://elsewhere.example/" + tid + "/v2.0", map[string]any{"provider": "microsoft"}},
+		"not a tenant id":    {s.URL() + "/common/v2.0", map[string]any{"provider": "microsoft"}},
+		"another path":       {s.URL() + "/" + tid + "/v1.0", map[string]any{"provider": "microsoft"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			other := newStubOPWith(t, "/consumers/v2.0", c.issuer)
+			bad := parse(t, other.config(c.extra))
+			_, err := connector{}.AuthorizationURI(context.Background(), bad, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
+			if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidResponse {
+				t.Fatalf("err = %v, want invalid_response for the discovery issuer", err)
+			}
+		})
+	}
+}
+
 func TestApplePreset(t *testing.T) {
 	s := newStubOP(t)
 	appleKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
