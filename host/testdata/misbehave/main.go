@@ -173,9 +173,21 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	}
 	return &sdk.Authorization{
 		RedirectTo: "https://idp.test/authorize?state=" + req.State,
-		Session: sdk.Session{"pid": strconv.Itoa(os.Getpid()), "gogc": strconv.FormatUint(gcPercent(), 10),
+		Session: sdk.Session{"pid": strconv.Itoa(hostPID()), "gogc": strconv.FormatUint(gcPercent(), 10),
 			"procs": strconv.Itoa(runtime.GOMAXPROCS(0))},
 	}, nil
+}
+
+// hostPID is this process's id as the host sees it: in the sandbox's PID
+// namespace, os.Getpid is 1 for every plugin, while its /proc (the host's,
+// mounted into its root) names it by the host's number.
+func hostPID() int {
+	if self, err := os.Readlink("/proc/self"); err == nil {
+		if pid, err := strconv.Atoi(self); err == nil {
+			return pid
+		}
+	}
+	return os.Getpid()
 }
 
 // gcPercent reads the garbage collector's target the SDK set, without changing it.
@@ -189,5 +201,5 @@ func (connector) UserInfo(_ context.Context, cfg config, _ sdk.UserInfoRequest) 
 	if cfg.ID != "" {
 		return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: cfg.ID}}, nil
 	}
-	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: strconv.Itoa(os.Getpid())}}, nil
+	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: strconv.Itoa(hostPID())}}, nil
 }
