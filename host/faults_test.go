@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/internal/plugintest"
 	"github.com/idplug/idplug/sdk"
 )
@@ -146,8 +147,20 @@ func TestPanicBecomesAnErrorAndThePluginKeepsServing(t *testing.T) {
 // test can SIGKILL a host and watch its plugins.
 const helperHostEnv = "IDPLUG_TEST_HELPER_HOST"
 
+// helperPluginUserEnv names the plugin_user of the helper host (a root one).
+const helperPluginUserEnv = "IDPLUG_TEST_HELPER_PLUGIN_USER"
+
 func runHelperHost() {
-	h, err := host.Open(context.Background(), host.Options{PluginDir: os.Getenv(helperHostEnv)})
+	opts := host.Options{PluginDir: os.Getenv(helperHostEnv)}
+	if name := os.Getenv(helperPluginUserEnv); name != "" {
+		u, err := sandbox.LookupUser(name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		opts.Sandbox.User = u
+	}
+	h, err := host.Open(context.Background(), opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -160,7 +173,20 @@ func runHelperHost() {
 	select {} // until killed
 }
 
+// A plugin is the first process of its PID namespace, where the SDK's watch of
+// its parent sees none: the kernel's parent-death signal ends it, which a
+// plugin_user's setuid would clear if the launcher did not set it again.
 func TestPluginsExitWhenTheirHostIsKilled(t *testing.T) {
+	t.Run("plugins as the host's user", func(t *testing.T) { testPluginsExitWithTheHost(t, "") })
+	t.Run("plugins as plugin_user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("plugin_user needs a host running as root")
+		}
+		testPluginsExitWithTheHost(t, "nobody")
+	})
+}
+
+func testPluginsExitWithTheHost(t *testing.T, pluginUser string) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "one")
 	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
@@ -173,7 +199,7 @@ func TestPluginsExitWhenTheirHostIsKilled(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperHostEnv+"="+dir, "TMPDIR="+tmp)
+	cmd.Env = append(os.Environ(), helperHostEnv+"="+dir, helperPluginUserEnv+"="+pluginUser, "TMPDIR="+tmp)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

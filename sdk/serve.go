@@ -191,7 +191,10 @@ func (p *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Clien
 func exitWithParent(log *slog.Logger, every time.Duration) {
 	parent := os.Getppid()
 	if parent <= 1 {
-		return // started by init or by hand for debugging: nothing to watch
+		// Started by init or by hand for debugging, or the first process of a
+		// PID namespace (idplug's sandbox), whose parent is outside it: the
+		// host's parent-death signal ends that one.
+		return
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -136,6 +136,11 @@ func launch(raw string) error {
 		if err := syscall.Setuid(int(spec.UID)); err != nil {
 			return fmt.Errorf("plugin_user: %w", err)
 		}
+		// A change of user clears the parent-death signal, the plugin's only
+		// tie to the host from inside its PID namespace: set it again.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("plugin_user: parent-death signal: %w", err)
+		}
 	}
 	if spec.Landlock || spec.Seccomp {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -79,8 +79,9 @@ func runInUserNS(env []string, netns bool, extra []*os.File) {
 		os.Exit(126)
 	}
 	// A host that dies (even by SIGKILL) takes its plugin along: this step then
-	// has a new parent, ends, and the plugin gets SIGKILL (Pdeathsig). The SDK
-	// watches its own parent the same way.
+	// has a new parent, ends, and the plugin gets SIGKILL (Pdeathsig), which
+	// ends its PID namespace. (The SDK's watch of its parent sees none from
+	// inside the namespace: it serves plugins run without one.)
 	go func() {
 		for range time.Tick(time.Second) {
 			if os.Getppid() != parent {
