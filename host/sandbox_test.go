@@ -176,7 +176,9 @@ func TestDetachedChildrenEndWithThePlugin(t *testing.T) {
 			plugin = p.PID
 		}
 	}
-	children := childrenOf(t, plugin)
+	// For a host that is not root, the plugin's pid is the launcher's outer
+	// step, and the plugin its child: every process below it must end.
+	children := descendantsOf(t, plugin)
 	if plugin == 0 || len(children) == 0 {
 		t.Fatalf("plugin pid %d, children %v", plugin, children)
 	}
@@ -208,14 +210,14 @@ func TestDetachedChildrenEndWithThePlugin(t *testing.T) {
 	}
 }
 
-// childrenOf lists the processes whose parent is pid, from /proc.
-func childrenOf(t *testing.T, pid int) []int {
+// descendantsOf lists the processes below pid, from /proc.
+func descendantsOf(t *testing.T, pid int) []int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []int
+	children := map[int][]int{}
 	for _, e := range entries {
 		n, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -227,9 +229,17 @@ func childrenOf(t *testing.T, pid int) []int {
 		}
 		// pid (comm) state ppid ...: comm may hold spaces, so count from its end.
 		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			out = append(out, n)
+		if len(fields) > 1 {
+			if ppid, err := strconv.Atoi(fields[1]); err == nil {
+				children[ppid] = append(children[ppid], n)
+			}
 		}
+	}
+	var out []int
+	for next := children[pid]; len(next) > 0; {
+		c := next[0]
+		next = append(next[1:], children[c]...)
+		out = append(out, c)
 	}
 	return out
 }

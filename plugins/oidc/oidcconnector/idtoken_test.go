@@ -182,6 +182,18 @@ func TestUserInfoSubMustBeTheIDTokens(t *testing.T) {
 	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, "ambiguous_sub")
 }
 
+// A claim that is null is no claim: the name is made of the given and family
+// names, and no empty avatar or email is set.
+func TestNullClaimsAreLeftOut(t *testing.T) {
+	u, err := mapProfile("user-1", []byte(`{"sub":"user-1","name":null,"given_name":"Ann","family_name":"Example","picture":null,"email":null,"email_verified":true}`), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name == nil || *u.Name != "Ann Example" || u.Avatar != nil || u.Email != nil {
+		t.Errorf("profile = name %v, avatar %v, email %v", u.Name, u.Avatar, u.Email)
+	}
+}
+
 func TestUnverifiedEmailIsLeftOut(t *testing.T) {
 	s := newStubOP(t)
 	res, err := s.signIn(t, parse(t, s.config(nil)), func(n string) string {

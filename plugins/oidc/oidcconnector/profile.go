@@ -47,13 +47,13 @@ func mapProfile(sub string, idToken, userInfo []byte, appleUser string) (sdk.Use
 	if err != nil {
 		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeGeneral, "cannot encode the profile: %v", err)
 	}
-	// A claim of an unexpected type is left out.
+	// A claim of an unexpected type, or null, is left out.
 	text := func(k string) *string {
-		var s string
+		var s *string
 		if v, ok := merged[k]; !ok || json.Unmarshal(v, &s) != nil {
 			return nil
 		}
-		return &s
+		return s
 	}
 	value := func(k string) any {
 		var v any
