@@ -232,7 +232,7 @@ func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 
 func (p *Proxy) refuse(c net.Conn, hostport string, r *Refusal) {
 	if n, ok := p.refusals.allow(time.Now()); ok {
-		args := []any{"to", cut(hostport, maxLoggedHost), "reason", r.Reason, "detail", cut(r.Detail, maxLoggedHost)}
+		args := []any{"to", cut(hostport, maxLoggedText), "reason", r.Reason, "detail", cut(r.Detail, maxLoggedText)}
 		if n > 0 {
 			args = append(args, "not_logged_before", n)
 		}
@@ -246,11 +246,11 @@ func (p *Proxy) refuse(c net.Conn, hostport string, r *Refusal) {
 
 // A plugin decides how often it is refused: the log takes refusalsPerSecond
 // lines a second of each proxy, and says how many it left out at its next
-// line (the metric counts every refusal). A host name is cut to maxLoggedHost
-// bytes in the log.
+// line (the metric counts every refusal). A host name and a reason are cut to
+// maxLoggedText bytes in the log.
 const (
 	refusalsPerSecond = 10
-	maxLoggedHost     = 300
+	maxLoggedText     = 300
 )
 
 type refusalLog struct {

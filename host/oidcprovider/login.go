@@ -49,7 +49,9 @@ func (p *Provider) finishURL(id string) string {
 // finish sends the code to the app once the browser signed in as the request
 // needs, and, where the app's identity is not assured, once the person said so
 // on the confirmation page, whose POST comes back here (refused cross-site).
-// The request is spent here, whatever the outcome.
+// The request is spent once a code or a refusal goes to the app; a failed
+// step before that, or the confirmation page, leaves it pending until it
+// expires.
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, answer, err := finishParams(r)
@@ -106,15 +108,28 @@ func finishParams(r *http.Request) (id, answer string, err error) {
 	if r.Method == http.MethodGet {
 		return r.URL.Query().Get("id"), "", nil
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/x-www-form-urlencoded" || r.ParseForm() != nil {
-		return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "the confirmation must be the page's form"}
+	if err := readPageForm(r, "the confirmation"); err != nil {
+		return "", "", err
 	}
 	answer = "allow"
 	if r.PostForm.Get("deny") != "" {
 		answer = "deny"
 	}
 	return r.PostForm.Get("id"), answer, nil
+}
+
+// readPageForm reads the POST of one of the provider's pages into r.PostForm.
+// Only the page's own form is read: a multipart body would be parsed into
+// memory and temporary files.
+func readPageForm(r *http.Request, what string) error {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" {
+		return &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: what + " must be the page's form"}
+	}
+	if err := r.ParseForm(); err != nil {
+		return &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: what + " cannot be read"}
+	}
+	return nil
 }
 
 // denied is the app's redirect URI with access_denied: the person said no.

@@ -2,7 +2,6 @@ package oidcprovider
 
 import (
 	"errors"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,16 +54,9 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // confirmSignOut is the confirmation's POST, refused from another site.
-// Only the page's own form is read: a multipart body would be parsed into
-// memory and temporary files.
 func (p *Provider) confirmSignOut(w http.ResponseWriter, r *http.Request) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/x-www-form-urlencoded" {
-		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "the sign-out confirmation must be the page's form"})
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "the sign-out confirmation cannot be read"})
+	if err := readPageForm(r, "the sign-out confirmation"); err != nil {
+		p.opts.Browser.Fail(w, r, err)
 		return
 	}
 	params := map[string]string{}
@@ -111,8 +103,8 @@ func (p *Provider) logoutTarget(r *http.Request, params map[string]string) (stri
 	if hint := params["id_token_hint"]; hint != "" {
 		ctx := op.ContextWithIssuer(r.Context(), p.opts.Config.Issuer)
 		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
-		// An expired token passed every other check (signature, issuer,
-		// audience) first: it still says who signed in, and through which app.
+		// An expired token passed the checks before the expiry (signature,
+		// issuer) first: it still says who signed in, and through which app.
 		if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
 			return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "id_token_hint is not an ID token of this provider"}
 		}

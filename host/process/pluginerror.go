@@ -71,9 +71,18 @@ func boundText(s string) string {
 	if len(s) <= maxErrorMessage {
 		return s
 	}
-	cut := maxErrorMessage
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	head := runeCut(s, maxErrorMessage)
+	return head + fmt.Sprintf("... (%d more bytes)", len(s)-len(head))
+}
+
+// runeCut is the longest start of s of at most n bytes that ends on a
+// character's boundary.
+func runeCut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s[:cut] + fmt.Sprintf("... (%d more bytes)", len(s)-cut)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -8,8 +8,9 @@ import (
 
 // A public_url with a path (https://example.com/idp) puts every route of the main
 // listener under that path: reverse proxies forward the full path by default, so
-// idplug answers where the browser was sent, and its links, redirects, callback
-// URLs and cookie paths all carry the path. Routes are matched without it, so
+// idplug answers where the browser was sent, and its links, redirects and
+// callback URLs all carry the path (its cookies too over plain http; over https
+// they are __Host- cookies, see cookies.go). Routes are matched without it, so
 // route names (and metrics labels) are the same with or without a path.
 
 // underPrefix strips the public path from requests, and answers 404 to anything

@@ -152,8 +152,6 @@ func AllInstances(h Instances) func() []string {
 	}
 }
 
-// redirectOrigin is the http(s) origin of a registered redirect URI, for a CSP
-// source; "" for anything else.
 // redirectTarget is redirectOrigin, or for a private-use scheme (a native
 // app's com.example.app:/cb) the scheme, as CSP's form-action names it.
 func redirectTarget(uri string) string {
@@ -170,6 +168,8 @@ func redirectTarget(uri string) string {
 // privateScheme is RFC 3986's scheme, as a native app's redirect URI has it.
 var privateScheme = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
 
+// redirectOrigin is the http(s) origin of a registered redirect URI, for a CSP
+// source; "" for anything else.
 func redirectOrigin(uri string) string {
 	u, err := url.Parse(uri)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(u.Host, ";, '\"") {

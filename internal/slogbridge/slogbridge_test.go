@@ -22,7 +22,7 @@ func (oidcError) LogValue() slog.Value {
 func TestRecordsBecomeHclogLines(t *testing.T) {
 	var buf bytes.Buffer
 	log := hclog.New(&hclog.LoggerOptions{Name: "idplug", Output: &buf, JSONFormat: true, Level: hclog.Info})
-	l := slog.New(New(log.Named("provider")))
+	l := slog.New(New(log.Named("lib")))
 
 	l.Warn("request error", slog.Any("oidc_error", oidcError{}), slog.Int("status_code", 400))
 	l.With("client", "web").WithGroup("auth_request").Info("auth request", "scopes", []string{"openid"})
@@ -36,7 +36,7 @@ func TestRecordsBecomeHclogLines(t *testing.T) {
 	if json.Unmarshal([]byte(lines[0]), &first) != nil || json.Unmarshal([]byte(lines[1]), &second) != nil {
 		t.Fatalf("not JSON:\n%s", buf.String())
 	}
-	for k, want := range map[string]any{"@level": "warn", "@module": "idplug.provider", "@message": "request error",
+	for k, want := range map[string]any{"@level": "warn", "@module": "idplug.lib", "@message": "request error",
 		"oidc_error.type": "invalid_request", "oidc_error.description": "redirect_uri is not a URL", "oidc_error.parent": "parse failed",
 		"status_code": float64(400)} {
 		if first[k] != want {

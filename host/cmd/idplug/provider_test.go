@@ -391,7 +391,7 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 				t.Errorf("a log line that is not JSON (log_format: json): %s", line)
 			}
 		}
-		if !strings.Contains(e.idplug.logs.String(), `"@module":"idplug.provider"`) {
+		if !strings.Contains(e.idplug.logs.String(), `"@module":"idplug.lib"`) {
 			t.Error("no line of the provider's library in idplug's log")
 		}
 	})

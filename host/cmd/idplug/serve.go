@@ -68,9 +68,10 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	sink := logsink.New(stderr, 0, 0)
 	defer sink.Close()
 	log := newLogger(cfg, sink.Direct())
-	// The OpenID Provider's library logs with slog's default logger: its lines
-	// go through idplug's, in its format and at its level.
-	slog.SetDefault(slog.New(slogbridge.New(log.Named("provider"))))
+	// Libraries that log with slog's default logger (the OpenID Provider's
+	// does; so does the standard log package's default, once this is set) go
+	// through idplug's logger, in its format and at its level.
+	slog.SetDefault(slog.New(slogbridge.New(log.Named("lib"))))
 	m := metrics.New()
 	// A public /metrics names no connector unless the operator says so.
 	if cfg.AdminListen == "" && !cfg.Metrics.ConnectorLabels {
