@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -461,6 +462,39 @@ func mustJSON(t testing.TB, v any) json.RawMessage {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestAnswerThatGrowsPastTheLine: a provider's answer under the body cap can come
+// back from Node several times larger (the profile twice in the answer, each byte
+// that is not UTF-8 as three). Past the plugin's line limit it ended the plugin's
+// reading of Node, failed every call in flight (other instances' too) and had Node
+// killed; the bridge now answers that call with an error of its own.
+func TestAnswerThatGrowsPastTheLine(t *testing.T) {
+	var github provider
+	for _, p := range providers(t) {
+		if p.name == "github" {
+			github = p
+		}
+	}
+	h, s, c := startProvider(t, github)
+	ctx := context.Background()
+	s.HandleFunc("/user", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":1,"name":"`))
+		_, _ = w.Write(bytes.Repeat([]byte{0xff}, 3<<20))
+		_, _ = w.Write([]byte(`"}`))
+	})
+	auth, cb := begin(t, h, github, c, "st-grows")
+	_, err := h.UserInfo(ctx, "social", auth.Session, cb)
+	if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidResponse || !strings.Contains(e.Message, "over the bridge's limit") {
+		t.Fatalf("err = %v, want the bridge's invalid_response for that call", err)
+	}
+	noLeak(t, "an answer past the line", err, github.secret, cb)
+	github.routes(s, c)
+	auth, cb = begin(t, h, github, c, "st-after-grows")
+	if _, err := h.UserInfo(ctx, "social", auth.Session, cb); err != nil {
+		t.Fatalf("the sign-in after: %v", err)
+	}
 }
 
 // TestHugeAnswer: a provider that answers without end gets an error for that sign-in,

@@ -25,14 +25,12 @@ import net from 'node:net';
 
 import { writeCatalog } from './catalog.mjs';
 import { loadConnector } from './connector.mjs';
+import { keepServing } from './guards.mjs';
 import { describe } from './metadata.mjs';
 import { scrub } from './scrub.mjs';
 import { serve } from './serve.mjs';
 
-// A connector's stray rejection must not end the process that serves every instance.
-process.on('unhandledRejection', (err) => {
-  process.stderr.write(`bridge: unhandled rejection: ${scrub(err?.message ?? err, [])}\n`);
-});
+keepServing();
 
 const [mode, pkg] = process.argv.slice(2);
 if (mode === '--catalog') {

@@ -7,6 +7,11 @@ import { secretsOf } from './scrub.mjs';
 
 // A cap on one request line, so a runaway peer cannot exhaust memory.
 const maxLine = 4 << 20;
+// A cap on one answer line, under the plugin's own (8 MiB, node.go): a longer
+// line would end the plugin's reading, and with it every call in flight, other
+// instances' included. A provider's answer of 4 MiB can come back several times
+// larger (the profile twice, each byte it sent that is not UTF-8 as three).
+const maxAnswer = 6 << 20;
 
 export function serve(c, sock) {
   const formKeys = (c.probe.metadata?.formItems ?? []).map((i) => i.key);
@@ -22,7 +27,14 @@ export function serve(c, sock) {
         sock.uncork();
       });
     }
-    sock.write(`${JSON.stringify(obj)}\n`);
+    let line = JSON.stringify(obj);
+    if (Buffer.byteLength(line) > maxAnswer) {
+      line = JSON.stringify({
+        id: obj.id,
+        error: { code: 'invalid_response', message: `the connector's answer is ${Buffer.byteLength(line)} bytes, over the bridge's limit of ${maxAnswer}` },
+      });
+    }
+    sock.write(`${line}\n`);
   };
   let buf = '';
   sock.setEncoding('utf8');
