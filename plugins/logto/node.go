@@ -34,10 +34,14 @@ type bridge struct {
 	pkg       string
 	testHosts map[string]string
 
-	mu  sync.Mutex // guards cur and serializes starts
+	mu  sync.Mutex // guards cur
 	cur *nodeProc
 	// live mirrors cur for running, which must not wait behind a start.
 	live atomic.Pointer[nodeProc]
+	// starting serializes starts: a caller waits for its turn only until its
+	// own deadline (a start checks the whole bundle and boots Node).
+	starting     chan struct{}
+	startingOnce sync.Once
 }
 
 // nodeProc is one Node process and its channel: a Unix socket pair, Node's fd 3.
@@ -192,8 +196,17 @@ func fromWire(w *wireError) error {
 
 // proc returns the running Node process, starting one when there is none.
 func (b *bridge) proc(ctx context.Context) (*nodeProc, error) {
+	if p := b.running(); p != nil {
+		return p, nil
+	}
+	b.startingOnce.Do(func() { b.starting = make(chan struct{}, 1) })
+	select {
+	case b.starting <- struct{}{}:
+	case <-ctx.Done():
+		return nil, sdk.Errorf(sdk.CodeGeneral, "the connector's Node process was still starting when the call's time ran out")
+	}
+	defer func() { <-b.starting }()
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.cur != nil {
 		select {
 		case <-b.cur.dead:
@@ -201,8 +214,15 @@ func (b *bridge) proc(ctx context.Context) (*nodeProc, error) {
 			b.cur = nil
 			b.live.Store(nil)
 		default:
-			return b.cur, nil
+			p := b.cur
+			b.mu.Unlock()
+			return p, nil // started while this call waited for its turn
 		}
+	}
+	b.mu.Unlock()
+	// A caller whose time ran out while it waited starts nothing.
+	if ctx.Err() != nil {
+		return nil, sdk.Errorf(sdk.CodeGeneral, "the connector's Node process was still starting when the call's time ran out")
 	}
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
@@ -210,8 +230,10 @@ func (b *bridge) proc(ctx context.Context) (*nodeProc, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
 	b.cur = p
 	b.live.Store(p)
+	b.mu.Unlock()
 	return p, nil
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,5 +31,27 @@ func TestDuplicateAnswersDoNotWedgeTheReader(t *testing.T) {
 	}
 	if a := <-first; a.ID != 1 {
 		t.Fatalf("the first call got %+v", a)
+	}
+}
+
+// Starts are one at a time (each checks the whole bundle and boots Node): a call
+// waits for its turn only until its own deadline, and a call whose time ran out
+// starts nothing. (The bridge here has no bundle: a start would panic.)
+func TestStartsWaitOnlyUntilTheCallsDeadline(t *testing.T) {
+	b := &bridge{}
+	b.startingOnce.Do(func() { b.starting = make(chan struct{}, 1) })
+	b.starting <- struct{}{} // another call's start, in progress
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if _, err := b.proc(ctx); err == nil || !strings.Contains(err.Error(), "still starting") {
+		t.Fatalf("err = %v", err)
+	}
+	if waited := time.Since(began); waited > 5*time.Second {
+		t.Fatalf("the call waited %s behind another's start, past its deadline", waited)
+	}
+	<-b.starting // that start is over
+	if _, err := b.proc(ctx); err == nil || !strings.Contains(err.Error(), "still starting") {
+		t.Fatalf("a call past its deadline: %v", err)
 	}
 }
