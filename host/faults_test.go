@@ -230,7 +230,9 @@ func testPluginsExitWithTheHost(t *testing.T, pluginUser string) {
 	for _, pid := range pids {
 		for alive(pid) {
 			if time.Now().After(deadline) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				for _, p := range pids { // nothing left behind by a failed run
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
 				t.Fatalf("plugin %d still runs 10s after its host was killed", pid)
 			}
 			time.Sleep(20 * time.Millisecond) // polling a process we cannot wait on
