@@ -414,7 +414,7 @@ func TestHostilePluginCannotEscape(t *testing.T) {
 		// processes in all: it cannot use up the task limit it shares with the
 		// host. (A plugin of a root host runs as root, which no such limit binds.)
 		if got := res.Attempts["tasks:start more tasks than the sandbox grants"]; !strings.HasPrefix(got, "denied: stopped after ") {
-			t.Errorf("start 1,200 tasks: %q, want it stopped short of %d", got, sandbox.MaxTasks)
+			t.Errorf("start 600 tasks: %q, want it stopped short of %d", got, sandbox.MaxTasks)
 		}
 	})
 	t.Run("host as root, plugins as plugin_user", func(t *testing.T) {
