@@ -247,6 +247,18 @@ func appleIDToken(t *testing.T, key *rsa.PrivateKey, aud, nonce string) string {
 	return tok
 }
 
+// providerNamed is the provider of providers(t) with name.
+func providerNamed(t *testing.T, name string) provider {
+	t.Helper()
+	for _, p := range providers(t) {
+		if p.name == name {
+			return p
+		}
+	}
+	t.Fatalf("no provider %q", name)
+	return provider{}
+}
+
 // TestProvidersSignIn signs in through the host with Logto's GitHub, Google, Discord, Facebook,
 // WeChat and Apple connectors, unchanged, against stubs at their providers' real paths.
 func TestProvidersSignIn(t *testing.T) {
@@ -301,12 +313,7 @@ func begin(t *testing.T, h *host.Host, p provider, c *codes, state string) (*sdk
 
 // TestAppleRefusesAnotherNonce: an ID token minted for another sign-in is refused.
 func TestAppleRefusesAnotherNonce(t *testing.T) {
-	var apple provider
-	for _, p := range providers(t) {
-		if p.name == "apple" {
-			apple = p
-		}
-	}
+	apple := providerNamed(t, "apple")
 	h, _, c := startProvider(t, apple)
 	auth, callback := begin(t, h, apple, c, "st-apple-nonce")
 	other, _ := begin(t, h, apple, c, "st-apple-other")
@@ -470,12 +477,7 @@ func mustJSON(t testing.TB, v any) json.RawMessage {
 // reading of Node, failed every call in flight (other instances' too) and had Node
 // killed; the bridge now answers that call with an error of its own.
 func TestAnswerThatGrowsPastTheLine(t *testing.T) {
-	var github provider
-	for _, p := range providers(t) {
-		if p.name == "github" {
-			github = p
-		}
-	}
+	github := providerNamed(t, "github")
 	h, s, c := startProvider(t, github)
 	ctx := context.Background()
 	s.HandleFunc("/user", func(w http.ResponseWriter, _ *http.Request) {
@@ -500,12 +502,7 @@ func TestAnswerThatGrowsPastTheLine(t *testing.T) {
 // TestHugeAnswer: a provider that answers without end gets an error for that sign-in,
 // and the connector goes on serving.
 func TestHugeAnswer(t *testing.T) {
-	var github provider
-	for _, p := range providers(t) {
-		if p.name == "github" {
-			github = p
-		}
-	}
+	github := providerNamed(t, "github")
 	h, s, c := startProvider(t, github)
 	ctx := context.Background()
 	s.HandleFunc("/user", func(w http.ResponseWriter, _ *http.Request) {

@@ -49,17 +49,7 @@ connectors:
     config: {api: "http://` + addr + `", requests: ` + string(reqJSON) + `}
 `
 	p := startIdplug(t, dir, cfg)
-	resp, _ := get(t, p.URL+"/sign-in/caller")
-	mustEqual(t, "sign-in status", resp.StatusCode, 302)
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var results []string
-	if err := json.Unmarshal([]byte(loc.Query().Get("r")), &results); err != nil || len(results) != len(requests) {
-		t.Fatalf("the plugin's results: %q (%v)", loc.Query().Get("r"), err)
-	}
-	for i, r := range results {
+	for i, r := range callerResults(t, p, len(requests)) {
 		// 401, or no connection at all where the sandbox keeps plugins off idplug's ports.
 		if r != "401" && !strings.HasPrefix(r, "error: ") {
 			t.Errorf("a plugin's %s %s: %s", requests[i]["method"], requests[i]["path"], r)
@@ -99,20 +89,27 @@ connectors:
 		if status != 200 {
 			t.Fatalf("reload: %d %v", status, body)
 		}
-		resp, _ := get(t, p.URL+"/sign-in/caller")
-		mustEqual(t, "sign-in status", resp.StatusCode, 302)
-		loc, err := url.Parse(resp.Header.Get("Location"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var results []string
-		if err := json.Unmarshal([]byte(loc.Query().Get("r")), &results); err != nil || len(results) != 2 {
-			t.Fatalf("the plugin's results: %q (%v)", loc.Query().Get("r"), err)
-		}
-		for _, r := range results {
+		for _, r := range callerResults(t, p, 2) {
 			if !strings.HasPrefix(r, "error: ") {
 				t.Errorf("the plugin reached idplug's listener at %s: %s", target, r)
 			}
 		}
 	}
+}
+
+// callerResults starts a sign-in at the apicaller connector "caller", which
+// makes its requests then, and returns what each got: a status, or "error: ...".
+func callerResults(t *testing.T, p *idplugProc, n int) []string {
+	t.Helper()
+	resp, _ := get(t, p.URL+"/sign-in/caller")
+	mustEqual(t, "sign-in status", resp.StatusCode, 302)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []string
+	if err := json.Unmarshal([]byte(loc.Query().Get("r")), &results); err != nil || len(results) != n {
+		t.Fatalf("the plugin's results: %q (%v)", loc.Query().Get("r"), err)
+	}
+	return results
 }

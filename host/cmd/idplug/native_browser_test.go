@@ -55,18 +55,7 @@ func TestBrowserNativeAppAsksFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := browsertest.New(t)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		stepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(stepCtx, actions...); err != nil {
-			where, _ := chromedp.Run(ctx, chromedp.Location())
-			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
-			csp, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.cspViolations || [])`))
-			_ = chromedp.Do(ctx, browsertest.Shot(shots, "native-app-failed"))
-			t.Fatalf("%s: %v\nthe browser is at %s, showing:\n%s\nContent-Security-Policy violations there: %s\nidplug's log:\n%s", what, err, where, text, csp, e.idplug.logs)
-		}
-	}
+	step := browserSteps(t, ctx, shots, "native-app", e.idplug)
 	received := func(what string) url.Values {
 		t.Helper()
 		select {

@@ -65,20 +65,7 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
-	// Each step has 30 seconds; a step that fails says where the browser was
-	// and what it showed, and leaves a screenshot of it.
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		stepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(stepCtx, actions...); err != nil {
-			where, _ := chromedp.Run(ctx, chromedp.Location())
-			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
-			csp, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.cspViolations || [])`))
-			_ = chromedp.Do(ctx, browsertest.Shot(shots, "next-app-failed"))
-			t.Fatalf("%s: %v\nthe browser is at %s, showing:\n%s\nContent-Security-Policy violations there: %s\nidplug's log:\n%s", what, err, where, text, csp, e.idplug.logs)
-		}
-	}
+	step := browserSteps(t, ctx, shots, "next-app", e.idplug)
 
 	step("open the app", chromedp.Navigate(appURL), chromedp.WaitVisible("#sign-in"), browsertest.Shot(shots, "next-app-1-signed-out"))
 	if s := browsertest.Text(t, ctx, "#status"); s != "Signed out" {
@@ -140,6 +127,25 @@ func requestStatuses(log, path string) []int {
 		}
 	}
 	return out
+}
+
+// browserSteps returns the step function of a browser test: each step has 30
+// seconds; one that fails says where the browser was and what it showed, with
+// the page's Content-Security-Policy violations (see watchCSP) and idplug's log,
+// and leaves a screenshot, name-failed.png, in shots.
+func browserSteps(t *testing.T, ctx context.Context, shots, name string, p *idplugProc) func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		stepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(stepCtx, actions...); err != nil {
+			where, _ := chromedp.Run(ctx, chromedp.Location())
+			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+			csp, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.cspViolations || [])`))
+			_ = chromedp.Do(ctx, browsertest.Shot(shots, name+"-failed"))
+			t.Fatalf("%s: %v\nthe browser is at %s, showing:\n%s\nContent-Security-Policy violations there: %s\nidplug's log:\n%s", what, err, where, text, csp, p.logs)
+		}
+	}
 }
 
 // watchCSP records the page's Content-Security-Policy violations in
