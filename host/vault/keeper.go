@@ -144,9 +144,19 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 			k.refreshed("failed")
 			return nil, err
 		}
+		if err := sameSubject(tokens.IDToken, fresh.IDToken); err != nil {
+			// Another user's tokens are not kept under this one's id, and the
+			// old refresh token may be spent: the grant ends here.
+			k.refreshed("refused")
+			rec.RefreshFailed = true
+			return &rec, err
+		}
 		k.refreshed("ok")
 		if fresh.RefreshToken == "" { // not rotated: the old one stays good
 			fresh.RefreshToken = tokens.RefreshToken
+		}
+		if fresh.IDToken == "" { // not reissued: the sign-in's stays, to compare the next one with
+			fresh.IDToken = tokens.IDToken
 		}
 		next, err := k.Vault.Seal(instance, userID, fresh)
 		if err != nil {

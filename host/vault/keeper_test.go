@@ -2,8 +2,10 @@ package vault_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,6 +76,7 @@ func TestKeeper(t *testing.T) {
 			t.Run("callers on one replica share one locked update", func(t *testing.T) { testSharedUpdate(t, pair[0], pair[1]) })
 			t.Run("a caller that leaves does not undo the refresh", func(t *testing.T) { testCallerLeaves(t, pair[0]) })
 			t.Run("delete hands back the tokens to revoke", func(t *testing.T) { testDelete(t, pair[0]) })
+			t.Run("a refresh for another subject is not kept", func(t *testing.T) { testOtherSubject(t, pair[0]) })
 		})
 	}
 }
@@ -376,5 +379,74 @@ func testCallerLeaves(t *testing.T, st store.Store) {
 	}
 	if n := p.calls.Load(); n != 1 {
 		t.Errorf("%d refreshes at the provider; want 1", n)
+	}
+}
+
+// idToken is a compact JWS with the given claims and no real signature: the
+// keeper reads claims a connector has verified, it checks no signature.
+func idToken(claims string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(claims)) + ".c2ln"
+}
+
+// testOtherSubject: a provider whose refresh answers with an ID token of
+// another user (a mix-up, or whoever answers in its place) must not have that
+// user's tokens kept under this user's id, nor handed to the caller.
+func testOtherSubject(t *testing.T, st store.Store) {
+	const iss = `"iss":"https://op.example"`
+	signIn := &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt", IDToken: idToken(`{` + iss + `,"sub":"alice"}`), ExpiresAt: time.Now()}
+	for _, c := range []struct {
+		name, idToken string
+		kept          bool
+	}{
+		{"same issuer and subject", idToken(`{` + iss + `,"sub":"alice","iat":2}`), true},
+		{"none in the answer: the sign-in's stays", "", true},
+		{"another subject", idToken(`{` + iss + `,"sub":"mallory"}`), false},
+		{"another issuer", idToken(`{"iss":"https://evil.example","sub":"alice"}`), false},
+		{"the subject under another case", idToken(`{` + iss + `,"Sub":"alice"}`), false},
+		{"no subject", idToken(`{` + iss + `}`), false},
+		{"not a JWS", "opaque", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := &provider{answer: func(int32, string) (*sdk.TokenSet, error) {
+				return &sdk.TokenSet{AccessToken: "new", RefreshToken: "rt-new", IDToken: c.idToken, ExpiresAt: time.Now().Add(time.Hour)}, nil
+			}}
+			k := keeper(t, st, p)
+			ctx := t.Context()
+			user := "alice-" + strings.ReplaceAll(c.name, " ", "-")
+			if err := k.Put(ctx, "acme", user, signIn); err != nil {
+				t.Fatal(err)
+			}
+			got, err := k.Read(ctx, "acme", user)
+			if c.kept {
+				want := c.idToken
+				if want == "" {
+					want = signIn.IDToken
+				}
+				if err != nil || got.AccessToken != "new" || got.IDToken != want {
+					t.Fatalf("Read = %+v, %v; want the refreshed tokens, ID token %q", got, err, want)
+				}
+				return
+			}
+			var e *sdk.Error
+			if !errors.As(err, &e) || e.Code != sdk.CodeInvalidResponse || got != nil {
+				t.Fatalf("Read = %+v, %v; want invalid_response and no tokens", got, err)
+			}
+			// The grant is over: no second refresh, and nothing of the answer kept.
+			if _, err := k.Read(ctx, "acme", user); !errors.As(err, &e) || e.Code != sdk.CodeSocialAccessTokenInvalid {
+				t.Fatalf("second read: %v, want %s", err, sdk.CodeSocialAccessTokenInvalid)
+			}
+			if n := p.calls.Load(); n != 1 {
+				t.Fatalf("%d refreshes, want 1", n)
+			}
+			rec, err := st.Tokens(ctx, "acme", user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := k.Vault.Open(rec)
+			if err != nil || stored.AccessToken != "old" {
+				t.Fatalf("stored %+v, %v; want the sign-in's tokens unchanged", stored, err)
+			}
+		})
 	}
 }
