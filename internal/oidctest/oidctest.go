@@ -33,7 +33,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/idplug/idplug/internal/plugintest"
 	"html"
 	"io"
 	"net/http"
@@ -50,6 +49,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/idplug/idplug/internal/plugintest"
 )
 
 // Interaction modes of the provider.

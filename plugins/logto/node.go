@@ -27,6 +27,10 @@ const startTimeout = 60 * time.Second
 // maxLine caps one answer from Node.
 const maxLine = 8 << 20
 
+// pingTimeout is how long a Node whose call ran out of time has to answer a ping
+// before it is replaced (see probe).
+const pingTimeout = 5 * time.Second
+
 // bridge runs the connector's Node process, starting it on first use and again after
 // it died.
 type bridge struct {
@@ -55,6 +59,8 @@ type nodeProc struct {
 
 	pmu     sync.Mutex
 	pending map[uint64]chan answer
+	// probing is set while a ping checks whether Node's event loop still turns.
+	probing atomic.Bool
 	dead    chan struct{} // closed when the channel is gone
 	exited  chan struct{} // closed when the process has been waited for
 }
@@ -86,6 +92,9 @@ func (b *bridge) call(ctx context.Context, op string, req map[string]any, out an
 			return err
 		}
 		err = p.call(ctx, op, req, out)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			b.probe(ctx, p)
+		}
 		if !errors.Is(err, errNodeGone) {
 			return err
 		}
@@ -94,6 +103,30 @@ func (b *bridge) call(ctx context.Context, op string, req map[string]any, out an
 			return err
 		}
 	}
+}
+
+// probe checks, once a call to p ran out of time, whether Node's event loop still
+// turns: a connector's code that never yields (a loop, a regular expression that
+// backtracks for ever) would otherwise hold every call of every instance to its
+// deadline for as long as the plugin runs. A slow provider is not such a case:
+// Node answers a ping while it waits. One that does not answer within pingTimeout
+// is replaced; the calls it held fail now rather than at their deadlines.
+func (b *bridge) probe(ctx context.Context, p *nodeProc) {
+	if !p.probing.CompareAndSwap(false, true) {
+		return // a check is already under way
+	}
+	log := sdk.Logger(ctx)
+	go func() {
+		defer p.probing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+		defer cancel()
+		err := p.call(ctx, "ping", nil, nil)
+		if err == nil || errors.Is(err, errNodeGone) {
+			return
+		}
+		log.Warn("the connector's Node process did not answer a ping within "+pingTimeout.String()+" after a call ran out of time: its event loop is blocked; replacing it", "pid", p.pid)
+		b.discard(p)
+	}()
 }
 
 // discard forgets p once it failed a call, so that the next call starts a new Node

@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/sandbox"
 )
 
 // A connector can write to the bridge's socket itself (fd 3): three answers to
@@ -53,5 +57,46 @@ func TestStartsWaitOnlyUntilTheCallsDeadline(t *testing.T) {
 	<-b.starting // that start is over
 	if _, err := b.proc(ctx); err == nil || !strings.Contains(err.Error(), "still starting") {
 		t.Fatalf("a call past its deadline: %v", err)
+	}
+}
+
+// TestABlockedEventLoopIsReplaced: a connector whose code never yields (here a
+// loop for one sign-in's state; in the wild a regular expression that backtracks
+// on a provider's answer) blocked the one Node that serves every instance of the
+// plugin, and every later call ran out of time until the plugin restarted. Once a
+// call runs out of time and Node does not answer a ping, it is replaced, and the
+// next sign-in works.
+func TestABlockedEventLoopIsReplaced(t *testing.T) {
+	dir := productionFolder(t)
+	addConnector(t, dir, "stuck", strings.Replace(noisyConnector,
+		"const { clientId } = await getConfig('noisy-universal');",
+		"if (state.startsWith('hang')) { for (;;) {} }\n      const { clientId } = await getConfig('noisy-universal');", 1))
+	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: sandbox.Policy{},
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}}), CallTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	ctx := context.Background()
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "s", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}); err != nil {
+		t.Fatalf("Configure: %v", err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "s", callbackURL, "st-before"); err != nil {
+		t.Fatalf("a sign-in before: %v", err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "s", callbackURL, "hang-1"); err == nil {
+		t.Fatal("the sign-in whose code never yields succeeded")
+	}
+	// The ping takes up to pingTimeout after the first call's deadline; calls
+	// sent meanwhile still reach the blocked Node. Bounded by attempts, each by
+	// the call timeout: without the replacement every one runs out of time.
+	for attempt := 1; ; attempt++ {
+		_, err := h.AuthorizationURI(ctx, "s", callbackURL, "st-after")
+		if err == nil {
+			break
+		}
+		if attempt == 6 {
+			t.Fatalf("the plugin still does not answer after %d calls: %v", attempt, err)
+		}
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/idplug/idplug/sdk/internal/traces"
 	"io"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/internal/traces"
 )
 
 const (
