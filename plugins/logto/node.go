@@ -46,6 +46,52 @@ type bridge struct {
 	// own deadline (a start checks the whole bundle and boots Node).
 	starting     chan struct{}
 	startingOnce sync.Once
+	// After a start failed, the next waits (see retryIn); these are read and
+	// written only by the holder of starting.
+	failures  int
+	lastFail  time.Time
+	lastError error
+	now       func() time.Time // time.Now; a test's clock
+}
+
+// Starts that fail are spaced: each checks the whole bundle and boots Node (some
+// half a second of CPU), and any browser can ask for a sign-in, so a connector
+// that throws at every start must not turn each request into a start.
+const (
+	firstRetry = time.Second
+	maxRetry   = 30 * time.Second
+)
+
+// retryIn is how long after a failed start the next one waits: a second, then
+// twice as long after each failure in a row, at most maxRetry.
+func (b *bridge) retryIn() time.Duration {
+	if b.failures == 0 {
+		return 0
+	}
+	wait := maxRetry
+	if b.failures < 6 {
+		wait = min(firstRetry<<(b.failures-1), maxRetry)
+	}
+	return b.lastFail.Add(wait).Sub(b.clock())
+}
+
+func (b *bridge) clock() time.Time {
+	if b.now != nil {
+		return b.now()
+	}
+	return time.Now()
+}
+
+// stillFailing is the last start's error, saying when the next start will be.
+func stillFailing(err error, in time.Duration) error {
+	next := fmt.Sprintf(" (the connector's Node failed to start; the next try is in %s)", in.Round(100*time.Millisecond))
+	var e *sdk.Error
+	if errors.As(err, &e) {
+		again := *e
+		again.Message += next
+		return &again
+	}
+	return sdk.Errorf(sdk.CodeGeneral, "%v%s", err, next)
 }
 
 // nodeProc is one Node process and its channel: a Unix socket pair, Node's fd 3.
@@ -87,7 +133,7 @@ var idempotent = map[string]bool{"validate": true, "authorize": true}
 
 func (b *bridge) call(ctx context.Context, op string, req map[string]any, out any) error {
 	for attempt := 0; ; attempt++ {
-		p, err := b.proc(ctx)
+		p, err := b.proc(ctx, op)
 		if err != nil {
 			return err
 		}
@@ -227,8 +273,11 @@ func fromWire(w *wireError) error {
 	return &sdk.Error{Code: code, Message: w.Message, Details: w.Details}
 }
 
-// proc returns the running Node process, starting one when there is none.
-func (b *bridge) proc(ctx context.Context) (*nodeProc, error) {
+// proc returns the running Node process, starting one when there is none. A
+// start for op waits out the spacing after failed starts (retryIn), unless op is
+// "validate": a configuration (re)load is the operator's, who may just have
+// mended what failed, and no browser can ask for one.
+func (b *bridge) proc(ctx context.Context, op string) (*nodeProc, error) {
 	if p := b.running(); p != nil {
 		return p, nil
 	}
@@ -257,12 +306,21 @@ func (b *bridge) proc(ctx context.Context) (*nodeProc, error) {
 	if ctx.Err() != nil {
 		return nil, sdk.Errorf(sdk.CodeGeneral, "the connector's Node process was still starting when the call's time ran out")
 	}
+	if in := b.retryIn(); in > 0 && op != "validate" {
+		return nil, stillFailing(b.lastError, in)
+	}
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	p, err := b.start(ctx)
+	if err != nil && caller.Err() == nil { // a caller that left says nothing of Node
+		b.failures++
+		b.lastFail, b.lastError = b.clock(), err
+	}
 	if err != nil {
 		return nil, err
 	}
+	b.failures = 0
 	b.mu.Lock()
 	b.cur = p
 	b.live.Store(p)

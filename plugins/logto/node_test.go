@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -48,14 +49,14 @@ func TestStartsWaitOnlyUntilTheCallsDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	if _, err := b.proc(ctx); err == nil || !strings.Contains(err.Error(), "still starting") {
+	if _, err := b.proc(ctx, "authorize"); err == nil || !strings.Contains(err.Error(), "still starting") {
 		t.Fatalf("err = %v", err)
 	}
 	if waited := time.Since(began); waited > 5*time.Second {
 		t.Fatalf("the call waited %s behind another's start, past its deadline", waited)
 	}
 	<-b.starting // that start is over
-	if _, err := b.proc(ctx); err == nil || !strings.Contains(err.Error(), "still starting") {
+	if _, err := b.proc(ctx, "authorize"); err == nil || !strings.Contains(err.Error(), "still starting") {
 		t.Fatalf("a call past its deadline: %v", err)
 	}
 }
@@ -98,5 +99,53 @@ func TestABlockedEventLoopIsReplaced(t *testing.T) {
 		if attempt == 6 {
 			t.Fatalf("the plugin still does not answer after %d calls: %v", attempt, err)
 		}
+	}
+}
+
+// A connector that fails at every start (it throws when made, or its bundle is
+// refused) is not started again by every call: each start checks the whole
+// bundle and boots Node, and any browser can ask for a sign-in. Calls within the
+// wait get the last start's error, saying when the next try is; the wait doubles.
+func TestFailedStartsAreSpaced(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	// No digest list in the folder: every start fails at the bundle's check,
+	// before any Node.
+	b := &bridge{bundle: &bundle{pluginDir: t.TempDir(), dir: t.TempDir()}, now: func() time.Time { return now }}
+	op := "authorize"
+	call := func() error {
+		_, err := b.proc(context.Background(), op)
+		return err
+	}
+	tried := func(err error) bool { return err != nil && !strings.Contains(err.Error(), "the next try is in") }
+	for _, step := range []struct {
+		advance time.Duration
+		tries   bool
+	}{
+		{0, true},
+		{0, false},
+		{900 * time.Millisecond, false},
+		{200 * time.Millisecond, true}, // a second after the first failure
+		{1500 * time.Millisecond, false},
+		{600 * time.Millisecond, true}, // two seconds after the second
+		{time.Hour, true}, // the fourth failure: 8s
+		{8 * time.Second, true},
+		{16 * time.Second, true}, // the sixth: 32s, cut to maxRetry
+		{maxRetry - time.Millisecond, false},
+		{time.Millisecond, true}, // never longer than maxRetry
+	} {
+		now = now.Add(step.advance)
+		err := call()
+		if !strings.Contains(fmt.Sprint(err), "the bundle's digest list") {
+			t.Fatalf("at +%s: %v, want the start's error", step.advance, err)
+		}
+		if tried(err) != step.tries {
+			t.Fatalf("at +%s: tried %v, want %v (%v)", step.advance, tried(err), step.tries, err)
+		}
+	}
+	// A configuration (re)load, the operator's, tries at once: what failed may
+	// just have been mended.
+	op = "validate"
+	if err := call(); !tried(err) {
+		t.Fatalf("validate waited: %v", err)
 	}
 }
