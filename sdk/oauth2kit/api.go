@@ -46,13 +46,12 @@ func (c *APIClient) Get(ctx context.Context, path, accessToken string) ([]byte, 
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	what := "API (" + apiPath(path) + ")"
-	resp, err := c.HTTP.do(ctx, req, what)
+	resp, err := c.HTTP.do(ctx, req, what, accessToken)
 	if err != nil {
 		return nil, err
 	}
 	if resp.status < 200 || resp.status >= 300 {
-		resp.secrets = []string{accessToken}
-		return nil, redact(apiError(what, resp), accessToken)
+		return nil, redact(apiError(what, resp), resp.secrets...)
 	}
 	body := bytes.TrimSpace(resp.body)
 	if !json.Valid(body) {

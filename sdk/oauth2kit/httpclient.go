@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -94,25 +95,35 @@ type response struct {
 func (r *response) text(s string) string { return providerText(s, r.secrets) }
 
 // do sends req under the request timeout and reads the answer up to the size cap.
-// what names the endpoint in errors ("token endpoint"). Every error is an *sdk.Error.
-func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string) (*response, error) {
+// what names the endpoint in errors ("token endpoint"); secrets are what the
+// request carries that no error may repeat (the Authorization header's
+// credentials are added, and every secret's form-encoded form). Every error is an
+// *sdk.Error.
+func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string, secrets ...string) (*response, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.Header.Set("User-Agent", c.userAgent)
+	secrets = sentForms(req, secrets)
 
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, start, err, what, req.URL.Host)
+		return nil, transportError(ctx, start, err, what, req.URL.Host, secrets)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 200 {
+		// net/http hands over a 101's connection as the body, beyond the reach of
+		// any deadline: reading it waited as long as the provider kept it open.
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the %s answered HTTP %d, which is not an answer to this request", what, resp.StatusCode).
+			WithDetail("status", resp.StatusCode)
+	}
 	if resp.ContentLength > c.maxBody {
 		return nil, c.tooLarge(what)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return nil, transportError(ctx, start, err, what, req.URL.Host)
+		return nil, transportError(ctx, start, err, what, req.URL.Host, secrets)
 	}
 	if int64(len(body)) > c.maxBody {
 		return nil, c.tooLarge(what)
@@ -122,7 +133,29 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string) (*r
 		header:      resp.Header,
 		contentType: resp.Header.Get("Content-Type"),
 		body:        body,
+		secrets:     secrets,
 	}, nil
+}
+
+// sentForms is secrets as the request carries them: each as given and
+// form-encoded (a base64 secret's "+/=", a code like "4/0A..."), and the
+// credentials of its Authorization header (Basic's base64 of id and secret).
+// A provider, or a proxy before it, may echo any of them back in an error.
+func sentForms(req *http.Request, secrets []string) []string {
+	out := make([]string, 0, 2*len(secrets)+1)
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		out = append(out, s)
+		if q := url.QueryEscape(s); q != s {
+			out = append(out, q)
+		}
+	}
+	if _, creds, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && creds != "" {
+		out = append(out, creds)
+	}
+	return out
 }
 
 func (c *HTTPClient) tooLarge(what string) *sdk.Error {
@@ -134,7 +167,11 @@ func (c *HTTPClient) tooLarge(what string) *sdk.Error {
 // time allowed it reports is the request timeout, or less when the caller's own
 // deadline came first. The request URL is left out, cause included: errors from
 // net/http repeat it, and an operator may have put a key in a query string.
-func transportError(ctx context.Context, start time.Time, err error, what, host string) *sdk.Error {
+//
+// net/http's errors quote what the provider sent (a malformed status or header
+// line, which may echo the request): the text is redacted of secrets and cut as
+// the provider's own text is.
+func transportError(ctx context.Context, start time.Time, err error, what, host string, secrets []string) *sdk.Error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		deadline, _ := ctx.Deadline()
 		allowed := deadline.Sub(start).Round(time.Millisecond)
@@ -145,7 +182,7 @@ func transportError(ctx context.Context, start time.Time, err error, what, host 
 		return sdk.Errorf(sdk.CodeGeneral, "the call to the %s (%s) was canceled", what, host)
 	}
 	err = unwrapURLError(err)
-	return sdk.Errorf(sdk.CodeProviderUnavailable, "could not reach the %s (%s): %v", what, host, err).WithCause(err)
+	return sdk.Errorf(sdk.CodeProviderUnavailable, "could not reach the %s (%s): %s", what, host, providerText(err.Error(), secrets)).WithCause(err)
 }
 
 // unwrapURLError drops the "Post \"https://...\":" prefix net/http adds.

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
+	"math/big"
 	"strconv"
 	"strings"
 
@@ -248,23 +248,36 @@ func splitPath(path string) []string {
 	return strings.Split(strings.ReplaceAll(path, "[", "."), ".")
 }
 
-// maxExactFloat is the largest integer a float64 holds exactly (2^53).
-const maxExactFloat = 1 << 53
-
 // decimalString writes a JSON number as plain decimal digits. Most numbers are
 // kept exactly as the provider wrote them; only exponent forms such as 1e6 are
-// rewritten, because an id like "1e+06" would never match "1000000" again.
+// rewritten, because an id like "1e+06" would never match "1000000" again. They
+// are rewritten exactly, every digit kept: through a float64, two ids differing
+// past the 16th digit (1.2345678901234567891E+19, ...890E+19) became one.
 func decimalString(n json.Number) string {
 	s := n.String()
-	if !strings.ContainsAny(s, "eE") {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
 		return s
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(f, 0) {
+	exp, err := strconv.Atoi(s[i+1:])
+	// No id has hundreds of digits; 1e999999999 would take a gigabyte to write.
+	if err != nil || exp < -maxExponent || exp > maxExponent {
 		return s
 	}
-	if f == math.Trunc(f) && math.Abs(f) < maxExactFloat {
-		return strconv.FormatInt(int64(f), 10)
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return s
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	mantissa := s[:i]
+	decimals := 0
+	if dot := strings.IndexByte(mantissa, '.'); dot >= 0 {
+		decimals = len(mantissa) - dot - 1
+	}
+	return r.FloatString(max(decimals-exp, 0))
 }
+
+// maxExponent bounds the exponent decimalString writes out.
+const maxExponent = 100

@@ -71,6 +71,19 @@ func TestMapProfile(t *testing.T) {
 			want: sdk.UserInfo{ID: "1000000", Name: str("15"), Phone: str("0.0025")},
 		},
 		{
+			// Through a float64, ...891E+19 and ...890E+19 were one user.
+			name: "exponent ids keep every digit",
+			raw:  `{"id":1.2345678901234567891E+19,"name":9007199254740993e0,"phone":-12.5e-1}`,
+			m:    DefaultProfileMap(),
+			want: sdk.UserInfo{ID: "12345678901234567891", Name: str("9007199254740993"), Phone: str("-1.25")},
+		},
+		{
+			name: "an exponent no id has is kept as written",
+			raw:  `{"id":1e999999999}`,
+			m:    DefaultProfileMap(),
+			want: sdk.UserInfo{ID: "1e999999999"},
+		},
+		{
 			name: "wrapped userinfo",
 			raw:  `{"data":{"user":{"id":"w1","profile":{"display":"Wes"}}}}`,
 			m:    ProfileMap{ID: "data.user.id", Name: "data.user.profile.display"},

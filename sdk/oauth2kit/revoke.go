@@ -40,7 +40,7 @@ func (e *RevocationEndpoint) Revoke(ctx context.Context, token, hint string) err
 		return err
 	}
 	req.URL, req.Host = target, target.Host
-	resp, err := t.HTTP.do(ctx, req, "revocation endpoint")
+	resp, err := t.HTTP.do(ctx, req, "revocation endpoint", t.Auth.ClientSecret, token, form.Get("client_assertion"))
 	if err != nil {
 		return err
 	}
@@ -62,5 +62,5 @@ func (e *RevocationEndpoint) Revoke(ctx context.Context, token, hint string) err
 	default:
 		e2 = unexpectedAnswer("revocation endpoint", resp, "")
 	}
-	return redact(e2, t.Auth.ClientSecret, token, form.Get("client_assertion"))
+	return redact(e2, resp.secrets...)
 }

@@ -96,13 +96,12 @@ func (e *TokenEndpoint) request(ctx context.Context, grant GrantType, params url
 	if err != nil {
 		return nil, err
 	}
-	resp, err := e.HTTP.do(ctx, req, "token endpoint")
+	// Only an error is redacted: a refresh may rightly hand the same refresh token back.
+	resp, err := e.HTTP.do(ctx, req, "token endpoint", e.Auth.ClientSecret, form.Get("code"), form.Get("code_verifier"),
+		form.Get("refresh_token"), form.Get("client_assertion"))
 	if err != nil {
 		return nil, err
 	}
-	// Only an error is redacted: a refresh may rightly hand the same refresh token back.
-	resp.secrets = []string{e.Auth.ClientSecret, form.Get("code"), form.Get("code_verifier"),
-		form.Get("refresh_token"), form.Get("client_assertion")}
 	t, err := parseTokenAnswer(resp, e.Format, grant)
 	if err != nil {
 		return nil, redact(err, resp.secrets...)

@@ -183,8 +183,15 @@ func tokenOf(fields map[string]any) (*Token, error) {
 			t.Dropped = append(t.Dropped, "expires_in")
 		}
 	}
-	if t.TokenType == "" {
+	switch {
+	case t.TokenType == "":
 		t.TokenType = "Bearer"
+	case !strings.EqualFold(t.TokenType, "Bearer"):
+		// RFC 6749 7.1: a client must not use a token of a type it does not
+		// understand. Sent as a bearer token, a MAC or DPoP-bound one fails, or
+		// works where its binding was the point.
+		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the token endpoint issued a token of type %q; only Bearer tokens can be used (RFC 6750)", cleanText(t.TokenType)).
+			WithDetail("tokenType", cleanText(t.TokenType))
 	}
 	return t, nil
 }

@@ -18,6 +18,10 @@ import (
 // open saves a TLS handshake per call.
 const maxIdleConnsPerHost = 64
 
+// maxHeaderBytes caps an answer's headers, far above what providers send (a few
+// KiB) and under the body's cap: net/http's default is 10 MiB.
+const maxHeaderBytes = 256 << 10
+
 // transports holds one transport per distinct set of extra CA roots, so every
 // instance with the same TLS settings shares a connection pool. The set of distinct
 // CA bundles is small (one per operator-configured bundle), so entries are kept.
@@ -56,6 +60,7 @@ func newTransport(caPEM string) (*http.Transport, error) {
 	t.TLSClientConfig = tlsConfig
 	t.MaxIdleConns = 4 * maxIdleConnsPerHost
 	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	t.MaxResponseHeaderBytes = maxHeaderBytes
 	return t, nil
 }
 

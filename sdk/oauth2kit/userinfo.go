@@ -35,13 +35,12 @@ func (e *UserInfoEndpoint) Fetch(ctx context.Context, accessToken string) ([]byt
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	req.Header.Set("Accept", "application/json")
-	resp, err := e.HTTP.do(ctx, req, "userinfo endpoint")
+	resp, err := e.HTTP.do(ctx, req, "userinfo endpoint", accessToken)
 	if err != nil {
 		return nil, err
 	}
 	if resp.status < 200 || resp.status >= 300 {
-		resp.secrets = []string{accessToken}
-		return nil, redact(userInfoError(resp), accessToken)
+		return nil, redact(userInfoError(resp), resp.secrets...)
 	}
 	body := bytes.TrimSpace(resp.body)
 	if !bytes.HasPrefix(body, []byte("{")) || !json.Valid(body) {
