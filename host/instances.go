@@ -233,7 +233,15 @@ func (h *Host) MapUserInfo(ctx context.Context, id string, u sdk.UserInfo) (mapp
 	if err != nil {
 		return mapping.Result{}, err
 	}
-	return c.cfg.Mapping.Apply(ctx, u)
+	mapped, err := c.cfg.Mapping.Apply(ctx, u)
+	if err != nil {
+		return mapping.Result{}, err
+	}
+	// The sign-in refuses what the store cannot key; so does its dry run.
+	if err := checkUserID(mapped.UserInfo.ID); err != nil {
+		return mapping.Result{}, sdk.Errorf(sdk.CodeInvalidResponse, "connector %s (plugin %s): the profile's id %v", id, c.cfg.Plugin, err)
+	}
+	return mapped, nil
 }
 
 // RefreshTokens renews a token set with connector id.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/internal/logtest"
 	"github.com/idplug/idplug/internal/plugintest"
@@ -433,6 +434,38 @@ func TestProfileIDsAreChecked(t *testing.T) {
 		var e *sdk.Error
 		if !errors.As(err, &e) || e.Code != sdk.CodeInvalidResponse || !strings.Contains(e.Message, "connector "+instance+" (plugin misbehave): the profile's id") {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// The mapping's dry run answers as a sign-in with that profile would: a
+// mapped id the store cannot key (here a provider id within the limit that the
+// mapping's prefix takes past it) fails both, where the dry run had answered
+// 200 with it.
+func TestDryRunRefusesTheIDsASignInRefuses(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
+	h := open(t, dir, host.Options{})
+	m, err := mapping.Compile(mapping.Spec{Fields: map[string]string{"id": `"ex-" + raw.sub`}, AllowIDChange: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "mapped", Plugin: "example", Config: exampleConfig("Hi"), Mapping: m}}); err != nil {
+		t.Fatal(err)
+	}
+	code := strings.Repeat("u", host.MaxUserIDLen-1) // the example plugin's id is the code
+	auth, err := h.AuthorizationURI(ctx, "mapped", "https://app.test/cb", "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, signInErr := h.UserInfo(ctx, "mapped", auth.Session, map[string]string{"code": code, "state": "s1"})
+	raw, _ := json.Marshal(map[string]string{"sub": code})
+	res, dryErr := h.MapUserInfo(ctx, "mapped", sdk.UserInfo{ID: code, Name: sdk.String("Hi, " + code), RawData: raw})
+	for name, err := range map[string]error{"sign-in": signInErr, "dry run": dryErr} {
+		var e *sdk.Error
+		if !errors.As(err, &e) || e.Code != sdk.CodeInvalidResponse || !strings.Contains(e.Message, "the profile's id is 514 bytes") {
+			t.Errorf("%s: %v (mapped id of %d bytes)", name, err, len(res.UserInfo.ID))
 		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -110,7 +112,7 @@ func (m *Mapping) assemble(u sdk.UserInfo, eval func(*program) (ref.Val, error))
 			return Result{}, err
 		}
 		if s != nil {
-			budget -= len(*s)
+			budget -= jsonLen(*s)
 		}
 		if budget < 0 {
 			return Result{}, overSize()
@@ -132,7 +134,7 @@ func (m *Mapping) assemble(u sdk.UserInfo, eval func(*program) (ref.Val, error))
 		case errors.Is(err, errTooLarge):
 			return Result{}, overSize()
 		case err != nil:
-			return Result{}, failed("%s: %v", p.name, err)
+			return Result{}, failed("%s: %s", p.name, problem(err, p.src))
 		}
 		if j != nil { // null and an empty optional leave the claim out
 			res.Claims[p.key] = j
@@ -159,7 +161,47 @@ func (p *program) eval(act *activation) (ref.Val, error) {
 	case errors.As(err, &cancelled):
 		return nil, failed("%s: stopped: the sign-in was cancelled, or the mapping ran for more than %s", p.name, Timeout)
 	}
-	return nil, failed("%s: %v", p.name, err)
+	return nil, failed("%s: %s", p.name, problem(err, p.src))
+}
+
+// problem is CEL's error, fit for a message that reaches the API, the sign-in
+// page and the log, which must not carry the profile's values: CEL quotes
+// them ("no such key: <a role from the profile>", a timestamp or pattern read
+// from it), at any size. What follows the first colon is kept only when src,
+// the expression, holds it (a key the expression names) or it names types (a
+// missing overload); quoted text is elided, and the rest cut.
+func problem(err error, src string) string {
+	msg := err.Error()
+	if head, tail, ok := strings.Cut(msg, ": "); ok && head != "no such overload" && !strings.Contains(src, tail) {
+		msg = head
+	}
+	var b strings.Builder
+	for len(msg) > 0 {
+		i := strings.IndexAny(msg, "\"`")
+		if i < 0 {
+			b.WriteString(msg)
+			break
+		}
+		q := msg[i : i+1]
+		b.WriteString(msg[:i] + q + "…" + q)
+		end := strings.Index(msg[i+1:], q)
+		if end < 0 {
+			break
+		}
+		msg = msg[i+1+end+1:]
+	}
+	return runeCut(b.String(), 200)
+}
+
+// runeCut cuts s to at most n bytes, on a rune boundary.
+func runeCut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // activation binds an evaluation's variables: profile, the fields the
@@ -210,6 +252,15 @@ func profileMap(u sdk.UserInfo) ref.Val {
 	set("avatar", u.Avatar)
 	set("email", u.Email)
 	set("phone", u.Phone)
+	for _, v := range profile {
+		if len(v) > MaxInputString {
+			vals := make(map[ref.Val]ref.Val, len(profile))
+			for k, v := range profile {
+				vals[types.String(k)] = inputString(v)
+			}
+			return types.NewRefValMap(types.DefaultTypeAdapter, vals)
+		}
+	}
 	return types.NewStringStringMap(types.DefaultTypeAdapter, profile)
 }
 

@@ -23,8 +23,9 @@ func hostileProfile(t testing.TB) sdk.UserInfo {
 		big[i] = i
 	}
 	raw, err := json.Marshal(map[string]any{
-		"s":     strings.Repeat("a", 64<<10),
-		"aaa":   strings.Repeat("a", 20_000) + "b",
+		"s":     strings.Repeat("a", MaxInputString), // the longest string a mapping reads
+		"huge":  strings.Repeat("a", 64<<10),
+		"aaa":   strings.Repeat("a", MaxInputString-1) + "b",
 		"big":   big,
 		"login": "mallory",
 	})
@@ -63,7 +64,7 @@ func TestHostileExpressionsAreRefusedAtLoad(t *testing.T) {
 // run against hostileProfile.
 var hostileAtRuntime = map[string]struct{ expr, want string }{
 	// Each + costs the size of both sides: a chain of concatenations of a
-	// 64 KiB string is stopped after a few, long before it could reach the
+	// 16 KiB string is stopped after a few, long before it could reach the
 	// megabytes its length promises.
 	"repeated concatenation":           {strings.Repeat("raw.s + ", 30) + "raw.s", "stopped"},
 	"concatenation in a comprehension": {`raw.big.map(x, raw.s + raw.s).size()`, "stopped"},
@@ -77,6 +78,8 @@ var hostileAtRuntime = map[string]struct{ expr, want string }{
 	"concatenated lists": {strings.Repeat("raw.big + ", 10) + "raw.big", "over 16384 bytes"},
 	"copied lists":       {`[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(i, raw.big)`, "over 16384 bytes"},
 	"large result":       {`raw.s + raw.s`, "over 16384 bytes"},
+	// A string longer than any a mapping could yield reads as an error.
+	"a string over the input limit": {`raw.huge.size()`, "a string of the profile is 65536 bytes, over the mapping's limit of 16384"},
 }
 
 func TestHostileExpressionsAreStoppedAtTheirLimits(t *testing.T) {
@@ -92,10 +95,48 @@ func TestHostileExpressionsAreStoppedAtTheirLimits(t *testing.T) {
 	}
 }
 
+// CEL's cost tracker counts a string's characters at each comparison (==
+// charges a tenth of the shorter side, but sizes both): an email of 440,000
+// characters compared with each of 3,400 listed emails, in a profile under
+// the 1 MiB a connector accepts, ran for seconds before the cost limit saw
+// it, and it was the one-second deadline that stopped it. Strings a mapping
+// reads are bounded (MaxInputString), and past the bound a string reads as an
+// error: at the bound, with as many entries as fit in a megabyte, and past it,
+// the cost limit stops the rule, not the deadline (at the bound it takes some
+// 2.5 times what a one-character email takes, against over 20 times before).
+func TestComparisonsOfLongStringsStopAtTheirLimits(t *testing.T) {
+	m := mustCompile(t, Spec{Allow: `raw.emails.exists(e, e.email == raw.email && e.verified == true)`})
+	for name, c := range map[string]struct {
+		email   string
+		entries int
+		want    string
+	}{
+		"at the bound": {strings.Repeat("é", MaxInputString/2), 32_000, "stopped at its cost limit"},
+		// The error is absorbed by the && with a false side (CEL's logic
+		// commutes), and the cost limit stops the walk at once.
+		"past it": {strings.Repeat("é", 440_000), 3_400, "stopped at its cost limit"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			entries := make([]map[string]any, c.entries)
+			for i := range entries {
+				entries[i] = map[string]any{"email": "a", "verified": false}
+			}
+			raw, _ := json.Marshal(map[string]any{"email": c.email, "emails": entries})
+			if len(raw) > 1<<20 {
+				t.Fatalf("the profile (%d bytes) is over what a connector accepts", len(raw))
+			}
+			_, err := m.Apply(t.Context(), sdk.UserInfo{ID: "1", RawData: raw})
+			if errCode(err) != CodeFailed || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %s with %q", err, CodeFailed, c.want)
+			}
+		})
+	}
+}
+
 // TestRegexIsLinear: (a+)+$ against "aaa...ab" is the classic catastrophic
 // backtracking case; a backtracking engine takes about 2^n steps for n a's
 // (2^30 already takes minutes). CEL's matches() is RE2, whose work is linear
-// in the input: on 20,000 a's it answers false, at a cost well inside the
+// in the input: on 16,383 a's it answers false, at a cost well inside the
 // limit. The test finishing at all is the proof; BenchmarkRegexLinear shows
 // the time growing with n, not 2^n.
 func TestRegexIsLinear(t *testing.T) {
@@ -189,5 +230,84 @@ func TestErrorsNeverCarryTheProfile(t *testing.T) {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("%s: the error repeats the profile: %v", expr, err)
 		}
+	}
+	// CEL's own messages quote what they could not use, at any size: a key
+	// looked up by a profile value (an operator's role table), a timestamp
+	// or a pattern read from the profile.
+	long := secret + strings.Repeat("x", 256<<10)
+	raw, _ := json.Marshal(map[string]any{"role": long[:MaxInputString], "created_at": long[:MaxInputString],
+		"groups": map[string]any{"admins": true}, "p": "(" + secret})
+	u = sdk.UserInfo{ID: "1", RawData: raw}
+	for name, spec := range map[string]Spec{
+		"role table":      {Claims: map[string]string{"role": `{"admin": "administrator", "staff": "member"}[raw.role]`}},
+		"raw map by key":  {Allow: `raw.groups[raw.role] == true`},
+		"account age":     {Allow: `timestamp(raw.created_at) < timestamp("2024-01-01T00:00:00Z")`},
+		"profile pattern": {Allow: `"x".matches(raw.p)`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := mustCompile(t, spec).Apply(t.Context(), u)
+			if errCode(err) != CodeFailed {
+				t.Fatalf("err = %v, want %s", err, CodeFailed)
+			}
+			if msg := err.Error(); strings.Contains(msg, secret) || len(msg) > 300 {
+				t.Errorf("the %d-byte error repeats the profile: %.120s...", len(msg), msg)
+			}
+		})
+	}
+	// A key the expression itself names is still said.
+	_, err := mustCompile(t, Spec{Claims: map[string]string{"x": `raw.nope`}}).Apply(t.Context(), u)
+	if err == nil || !strings.Contains(err.Error(), "no such key: nope") {
+		t.Errorf("err = %v, want the key the expression names", err)
+	}
+}
+
+// MaxResultBytes bounds the result as JSON: a string of '<' is six times
+// longer there (\u003c), and a claim of 16,000 of them had passed the bound as
+// 96 KB, into the ID token, the userinfo answer and the stored session.
+func TestResultBoundHoldsAsJSON(t *testing.T) {
+	for name, c := range map[string]struct{ field, value string }{
+		"a claim":         {"claim", strings.Repeat("<", 16_000)},
+		"a profile field": {"name", strings.Repeat("\x01", 16_000)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			raw, _ := json.Marshal(map[string]any{"bio": c.value})
+			spec := Spec{Claims: map[string]string{"bio": `raw.bio`}}
+			if c.field == "name" {
+				spec = Spec{Fields: map[string]string{"name": `raw.bio`}}
+			}
+			res, err := mustCompile(t, spec).Apply(t.Context(), sdk.UserInfo{ID: "1", RawData: raw})
+			if err == nil {
+				out, _ := json.Marshal(res.Output())
+				t.Fatalf("mapped to %d bytes as JSON, over %d", len(out), MaxResultBytes)
+			}
+			if !strings.Contains(err.Error(), "over 16384 bytes") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+// jsonLen is what encoding/json writes for a string, never less.
+func TestJSONLen(t *testing.T) {
+	for _, s := range []string{"", "plain", "é東京", `"\`, "\n\r\t\b\f\x00\x1f", "<>&", "\u2028\u2029", "\xff\xfe", "a\xc3", strings.Repeat("<é", 100)} {
+		j, _ := json.Marshal(s)
+		if got, want := jsonLen(s)+2, len(j); got < want || got > want+2*len(s) {
+			t.Errorf("jsonLen(%q) + 2 = %d, encoding/json writes %d", s, got, want)
+		}
+	}
+}
+
+// A profile field the connector set is bounded like raw's strings: one longer
+// than MaxInputString reads as an error naming the limit; the others read as
+// they are.
+func TestLongProfileFieldsReadAsErrors(t *testing.T) {
+	u := sdk.UserInfo{ID: "1", Name: sdk.String(strings.Repeat("n", 64<<10)), Email: sdk.String("a@example.com")}
+	_, err := mustCompile(t, Spec{Claims: map[string]string{"x": `profile.name.size()`}}).Apply(t.Context(), u)
+	if errCode(err) != CodeFailed || !strings.Contains(err.Error(), "65536 bytes, over the mapping's limit of 16384") {
+		t.Fatalf("err = %v", err)
+	}
+	res, err := mustCompile(t, Spec{Claims: map[string]string{"x": `profile.email`}}).Apply(t.Context(), u)
+	if err != nil || res.Claims["x"] != "a@example.com" {
+		t.Fatalf("%v, %v", res.Claims, err)
 	}
 }

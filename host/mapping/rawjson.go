@@ -123,7 +123,7 @@ func (p *jsonParser) value(depth int) (ref.Val, bool) {
 		}
 	case c == '"':
 		s, ok := p.str()
-		return types.String(s), ok
+		return inputString(s), ok
 	case c == 't':
 		return types.True, p.literal("true")
 	case c == 'f':

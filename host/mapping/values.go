@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -24,14 +25,35 @@ func decodeRaw(data json.RawMessage) ref.Val {
 	}
 	v, err := decodeJSON(data)
 	if err != nil {
-		return types.NewErr("raw: the connector's raw data is not JSON")
+		return types.NewErr("the connector's raw data is not JSON")
 	}
 	return types.DefaultTypeAdapter.NativeToValue(v)
 }
 
-// numbers replaces each json.Number in v with an int64 or a float64.
+// MaxInputString bounds a string a mapping reads from the profile or the raw
+// data: none longer could be part of what it yields (MaxResultBytes), and CEL's
+// cost tracker counts a string's characters at each comparison it makes, so an
+// email of hundreds of kilobytes compared in a comprehension took seconds of
+// CPU before the cost limit saw it. A longer string reads as an error: a
+// mapping that touches it fails (mapping_failed), one that does not is unmoved.
+const MaxInputString = MaxResultBytes
+
+// inputString is s as a mapping reads it (see MaxInputString).
+func inputString(s string) ref.Val {
+	if len(s) > MaxInputString {
+		return types.NewErr("a string of the profile is %d bytes, over the mapping's limit of %d", len(s), MaxInputString)
+	}
+	return types.String(s)
+}
+
+// numbers replaces each json.Number in v with an int64 or a float64, and
+// each string over MaxInputString with its error.
 func numbers(v any) any {
 	switch x := v.(type) {
+	case string:
+		if len(x) > MaxInputString {
+			return inputString(x)
+		}
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			return i
@@ -64,7 +86,7 @@ func toJSON(v ref.Val, budget *int, depth int) (any, error) {
 	var out any
 	switch x := v.(type) {
 	case types.String:
-		*budget -= len(x) + 2
+		*budget -= jsonLen(string(x)) + 2
 		out = string(x)
 	case types.Bool:
 		*budget -= 5
@@ -100,7 +122,7 @@ func toJSON(v ref.Val, budget *int, depth int) (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("yields a map with a %s key; JSON keys are strings", k.Type().TypeName())
 			}
-			*budget -= len(ks) + 4
+			*budget -= jsonLen(string(ks)) + 4
 			e, err := toJSON(x.Get(k), budget, depth+1)
 			if err != nil {
 				return nil, err
@@ -131,4 +153,33 @@ func toJSON(v ref.Val, budget *int, depth int) (any, error) {
 		return nil, errTooLarge
 	}
 	return out, nil
+}
+
+// jsonLen is the length of s as encoding/json writes it, quotes aside: the
+// budget is of the result as JSON, and 16 KiB of '<' is 96 KiB there
+// (\u003c). It may count a little over, never under.
+func jsonLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				n++ // \" \\ \n \r \t
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += 5 // \u00XX
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 5 // one byte becomes \ufffd
+		case r == '\u2028' || r == '\u2029':
+			n += 3 // three bytes become \u2028
+		}
+		i += size
+	}
+	return n
 }
