@@ -197,6 +197,17 @@ func Compile(s Spec) (*Mapping, error) {
 			add(field, "%q is set by idplug itself (map the profile fields id, name, avatar, email, phone instead)", k)
 			continue
 		}
+		// A relying party that matches claim names without regard to case (Go's
+		// encoding/json does) would read "Sub" as sub, and of two names that
+		// differ only in case, whichever the token lists last.
+		if r := slices.IndexFunc(reservedClaims, func(r string) bool { return strings.EqualFold(r, k) }); r >= 0 {
+			add(field, "%q differs from %q, which idplug sets itself, only in case: a relying party matching names without regard to case could read one as the other", k, reservedClaims[r])
+			continue
+		}
+		if i := slices.IndexFunc(names, func(o string) bool { return o != k && strings.EqualFold(o, k) }); i >= 0 {
+			add(field, "%q differs from the claim %q only in case: a relying party matching names without regard to case could read one as the other", k, names[i])
+			continue
+		}
 		if p, ok := compileOne(field, k, s.Claims[k], kindJSON, &ps); ok {
 			m.claims = append(m.claims, p)
 		}

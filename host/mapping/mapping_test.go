@@ -97,8 +97,9 @@ func TestAllowRefusesWithTheReason(t *testing.T) {
 
 func TestCompileProblemsNameFieldAndPosition(t *testing.T) {
 	_, err := Compile(Spec{
-		Fields:      map[string]string{"name": `raw.login +`, "email": `profile.mail`, "phone": `1 + 2`, "id": `raw.x`, "nickname": `"x"`},
-		Claims:      map[string]string{"sub": `"x"`, "bad name": `"x"`, "ok": `rwa.x`, "when": `duration("forever")`},
+		Fields: map[string]string{"name": `raw.login +`, "email": `profile.mail`, "phone": `1 + 2`, "id": `raw.x`, "nickname": `"x"`},
+		Claims: map[string]string{"sub": `"x"`, "bad name": `"x"`, "ok": `rwa.x`, "when": `duration("forever")`,
+			"Sub": `"x"`, "EMAIL": `"x"`, "groups": `"x"`, "Groups": `"x"`},
 		Allow:       `"yes"`,
 		AllowReason: strings.Repeat("x", MaxReasonLen+1),
 	})
@@ -116,6 +117,12 @@ func TestCompileProblemsNameFieldAndPosition(t *testing.T) {
 		`claims.bad name: "bad name" is not a claim name`,
 		"claims.ok: line 1, column 1 of the expression: undeclared reference to 'rwa'",
 		`claims.sub: "sub" is set by idplug itself`,
+		// A relying party decoding claims without regard to case (Go's
+		// encoding/json) would read "Sub" as sub.
+		`claims.Sub: "Sub" differs from "sub", which idplug sets itself, only in case`,
+		`claims.EMAIL: "EMAIL" differs from "email", which idplug sets itself, only in case`,
+		`claims.Groups: "Groups" differs from the claim "groups" only in case`,
+		`claims.groups: "groups" differs from the claim "Groups" only in case`,
 		"claims.when: line 1, column 10 of the expression: invalid duration argument",
 		"allow: must yield a bool, but yields string",
 	}
