@@ -47,29 +47,44 @@ func identityOf(l Login, target string) identity {
 	if u.Phone != nil {
 		id.Phone = *u.Phone
 	}
-	id.EmailVerified = emailVerified(u.RawData)
+	id.EmailVerified = emailVerified(u.RawData, id.Email)
 	return id
 }
 
-// emailVerified reads email_verified from the provider's own profile (OpenID
-// Connect providers, and GitHub-like APIs that say so); nil when absent.
-func emailVerified(raw json.RawMessage) *bool {
-	var v struct {
-		EmailVerified any `json:"email_verified"`
-	}
-	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+// emailVerified is the provider's email_verified, read from its own profile
+// (OpenID Connect providers, and GitHub-like APIs that say so); nil when
+// absent. Both names are read exactly, as the mapping reads them: a decoder
+// folding case would take a user-named "Email_Verified" for the provider's.
+// The flag vouches for the provider's email only: when the issued email is
+// not the profile's "email" (the operator's mapping put another value there),
+// it is false.
+func emailVerified(raw json.RawMessage, email string) *bool {
+	var fields map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &fields) != nil {
 		return nil
 	}
-	switch b := v.EmailVerified.(type) {
-	case bool:
-		return &b
-	case string: // some providers send "true"
-		t := b == "true"
-		if b == "true" || b == "false" {
-			return &t
-		}
+	var v any
+	if json.Unmarshal(fields["email_verified"], &v) != nil {
+		return nil
 	}
-	return nil
+	var verified bool
+	switch b := v.(type) {
+	case bool:
+		verified = b
+	case string: // some providers send "true"
+		if b != "true" && b != "false" {
+			return nil
+		}
+		verified = b == "true"
+	default:
+		return nil
+	}
+	var own string // the provider's email; "" when absent or not a string
+	_ = json.Unmarshal(fields["email"], &own)
+	if own != email {
+		verified = false
+	}
+	return &verified
 }
 
 // fill writes the claims scopes allow into info: profile (name, picture),

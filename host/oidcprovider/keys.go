@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,21 +25,36 @@ import (
 // one next key is published before it ever signs (so relying parties that
 // cache the key set know it when it takes over), and retired keys stay
 // published for a window after they stop signing, for the tokens they signed.
-// They live in the store, private keys sealed under session_keys, so every
-// replica signs with the same keys; a rotation happens once across replicas.
+// They live in the store, so every replica signs with the same keys; a
+// rotation happens once across replicas.
+//
+// Whoever can write the store must not be able to add a key, so each row is
+// sealed whole under session_keys (its algorithm, state, times and private
+// key, its id in the authenticated data), and the published key is derived
+// from the sealed private key: the row's public_jwk column is written for
+// people reading the table, never read. A row that does not open is neither
+// published nor used; it is dropped, logged at WARN, and a missing key is
+// made anew (but see open: a set of which no row opens is an error). Every
+// write seals every row again, under the first session key.
 
 const (
+	// keyPurpose sealed the private key alone, as releases before sealed rows
+	// did; such a key set is read once and written back as sealed rows.
 	keyPurpose = "oidc-signing-key"
-	// sealedKeyTTL: a sealed private key outlives any rotation schedule.
+	// sealedKeyTTL: a sealed key outlives any rotation schedule.
 	sealedKeyTTL = 50 * 365 * 24 * time.Hour
 	// keyCacheTTL is how long a replica signs from what it read before reading
 	// the store again: a rotation elsewhere reaches it within this time, and
 	// what it signed meanwhile verifies with the (still published) retired key.
 	keyCacheTTL  = 30 * time.Second
-	stateNext    = "next"
-	stateActive  = "active"
-	stateRetired = "retired"
+	stateNext    = store.KeyNext
+	stateActive  = store.KeyActive
+	stateRetired = store.KeyRetired
 )
+
+// keyRowPurpose seals a key's row, its id in the authenticated data: a row
+// edited, made up or copied under another id does not open.
+func keyRowPurpose(id string) string { return "oidc-signing-key-row:" + id }
 
 var algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
 
@@ -63,6 +79,26 @@ func newKeyRing(st store.SigningKeys, sealer func() *seal.Sealer, idTokenTTL tim
 	// Retired keys stay published for the ID tokens they signed, which apps
 	// also send back as id_token_hint when they sign out.
 	return &keyRing{st: st, sealer: sealer, retire: max(idTokenTTL, time.Hour) + 24*time.Hour, now: now, log: log}
+}
+
+// ringKey is a key whose row opened: everything in it is authentic.
+type ringKey struct {
+	id       string
+	alg      jose.SignatureAlgorithm
+	state    string
+	created  time.Time
+	retireAt time.Time // zero unless retired
+	priv     crypto.Signer
+}
+
+// sealedRow is what a key's row seals; the id is in the purpose. The times are
+// Unix milliseconds, as the store keeps them.
+type sealedRow struct {
+	Algorithm string `json:"a"`
+	State     string `json:"s"`
+	CreatedAt int64  `json:"c"`
+	RetireAt  int64  `json:"r,omitempty"`
+	Private   []byte `json:"k"` // PKCS #8
 }
 
 // signingKey is a private key that signs.
@@ -124,12 +160,16 @@ func (r *keyRing) current(ctx context.Context) (*keySet, error) {
 			}
 			return nil, err
 		}
-		next, changed, err := r.complete(recs)
+		keys, rewrite, err := r.open(recs)
 		if err != nil {
 			return nil, err
 		}
-		if changed {
-			err := r.st.ReplaceSigningKeys(ctx, recs, next)
+		keys, changed, err := r.complete(keys)
+		if err != nil {
+			return nil, err
+		}
+		if rewrite || changed {
+			err := r.write(ctx, recs, keys)
 			if errors.Is(err, store.ErrUsed) {
 				continue // another replica made them first: read theirs
 			}
@@ -137,29 +177,171 @@ func (r *keyRing) current(ctx context.Context) (*keySet, error) {
 				return nil, err
 			}
 		}
-		set, err := r.build(next)
-		if err != nil {
-			return nil, err
-		}
+		set := build(keys)
 		r.cached, r.read = set, r.now()
 		return set, nil
 	}
 	return nil, errors.New("oidcprovider: the signing keys kept changing while being read")
 }
 
+// open opens the rows. A row that does not open is left out, logged at WARN
+// (its id, nothing of its content), and rewrite is set so that the set is
+// written without it. A set of which no row opens is an error, not replaced:
+// that is a session key dropped or missing on this replica far more likely
+// than an attack, and replacing the keys would take them from every replica.
+func (r *keyRing) open(recs []store.SigningKeyRecord) (keys []ringKey, rewrite bool, err error) {
+	sealer := r.sealer()
+	bad := make([]bool, len(recs))
+	for i, rec := range recs {
+		k, err := openRow(sealer, rec)
+		if err != nil {
+			bad[i] = true
+			continue
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 && len(recs) > 0 {
+		// A set written by a release before sealed rows, read once: each
+		// private key that opens is the one its row had, and publishes its
+		// own public key; the rest of such a row is taken as written. A set
+		// with a single sealed row that opens never comes here.
+		for i, rec := range recs {
+			if k, err := openLegacy(sealer, rec); err == nil {
+				keys = append(keys, k)
+				bad[i] = false
+			}
+		}
+		if len(keys) > 0 {
+			r.log.Info("sealing the signing keys as whole rows (written by an earlier release, which sealed the private keys only)", "keys", len(keys))
+			rewrite = true
+		}
+	}
+	if len(keys) == 0 && len(recs) > 0 {
+		return nil, false, fmt.Errorf("oidcprovider: signing key %q does not open under session_keys (was a session key dropped?), nor does any of the %d stored", logID(recs[0].ID), len(recs))
+	}
+	for i, rec := range recs {
+		if bad[i] {
+			r.log.Warn("a signing key's row does not open under the session keys: written or edited in the store, or sealed with a key no longer configured; not published, not used, and dropped",
+				"key", logID(rec.ID), "state", logID(rec.State))
+			rewrite = true
+		}
+	}
+	return keys, rewrite, nil
+}
+
+// logID is a row's id or state cut for a log line (the logger quotes what
+// needs it): a writer of the store chose it.
+func logID(s string) string {
+	if len(s) > 32 {
+		s = s[:32] + "..."
+	}
+	return s
+}
+
+// openRow opens a sealed row; its columns must say what it sealed.
+func openRow(sealer *seal.Sealer, rec store.SigningKeyRecord) (ringKey, error) {
+	b, err := sealer.OpenRecord(keyRowPurpose(rec.ID), rec.Sealed)
+	if err != nil {
+		return ringKey{}, err
+	}
+	var row sealedRow
+	if err := json.Unmarshal(b, &row); err != nil {
+		return ringKey{}, err
+	}
+	if row.Algorithm != rec.Algorithm || row.State != rec.State || row.CreatedAt != unixMS(rec.CreatedAt) || row.RetireAt != unixMS(rec.RetireAt) {
+		return ringKey{}, errors.New("oidcprovider: the row's columns are not what it sealed")
+	}
+	return parseKey(rec.ID, row.Algorithm, row.State, row.CreatedAt, row.RetireAt, row.Private)
+}
+
+// openLegacy opens the private key of a row an earlier release wrote.
+func openLegacy(sealer *seal.Sealer, rec store.SigningKeyRecord) (ringKey, error) {
+	der, err := sealer.Open(keyPurpose, string(rec.Sealed))
+	if err != nil {
+		return ringKey{}, err
+	}
+	return parseKey(rec.ID, rec.Algorithm, rec.State, unixMS(rec.CreatedAt), unixMS(rec.RetireAt), der)
+}
+
+func parseKey(id, alg, state string, created, retireAt int64, der []byte) (ringKey, error) {
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return ringKey{}, err
+	}
+	switch k := priv.(type) {
+	case *rsa.PrivateKey:
+		if alg != string(jose.RS256) {
+			return ringKey{}, errors.New("oidcprovider: an RSA key not for RS256")
+		}
+	case *ecdsa.PrivateKey:
+		if alg != string(jose.ES256) || k.Curve != elliptic.P256() {
+			return ringKey{}, errors.New("oidcprovider: an EC key not for ES256")
+		}
+	default:
+		return ringKey{}, errors.New("oidcprovider: not a signing key")
+	}
+	switch {
+	case state != stateNext && state != stateActive && state != stateRetired:
+		return ringKey{}, errors.New("oidcprovider: an unknown key state")
+	case (state == stateRetired) != (retireAt != 0):
+		return ringKey{}, errors.New("oidcprovider: a retirement that does not fit the state")
+	}
+	k := ringKey{id: id, alg: jose.SignatureAlgorithm(alg), state: state, created: time.UnixMilli(created), priv: priv.(crypto.Signer)}
+	if retireAt != 0 {
+		k.retireAt = time.UnixMilli(retireAt)
+	}
+	return k, nil
+}
+
+func unixMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// write replaces the stored set (expect, as read) with keys, each row sealed
+// again under the first session key.
+func (r *keyRing) write(ctx context.Context, expect []store.SigningKeyRecord, keys []ringKey) error {
+	sealer := r.sealer()
+	next := make([]store.SigningKeyRecord, 0, len(keys))
+	for _, k := range keys {
+		der, err := x509.MarshalPKCS8PrivateKey(k.priv)
+		if err != nil {
+			return err
+		}
+		row := sealedRow{Algorithm: string(k.alg), State: k.state, CreatedAt: unixMS(k.created), RetireAt: unixMS(k.retireAt), Private: der}
+		b, err := json.Marshal(row)
+		if err != nil {
+			return err
+		}
+		sealed, err := sealer.SealRecord(keyRowPurpose(k.id), b, sealedKeyTTL)
+		if err != nil {
+			return err
+		}
+		pub, err := jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.id, Algorithm: string(k.alg), Use: "sig"}.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		next = append(next, store.SigningKeyRecord{ID: k.id, Algorithm: string(k.alg), State: k.state,
+			Sealed: sealed, Public: pub, CreatedAt: time.UnixMilli(row.CreatedAt), RetireAt: k.retireAt})
+	}
+	return r.st.ReplaceSigningKeys(ctx, expect, next)
+}
+
 // complete adds what the set lacks (an active and a next key per algorithm) and
 // drops retired keys past their window.
-func (r *keyRing) complete(recs []store.SigningKeyRecord) ([]store.SigningKeyRecord, bool, error) {
+func (r *keyRing) complete(keys []ringKey) ([]ringKey, bool, error) {
 	now := r.now()
-	var out []store.SigningKeyRecord
+	var out []ringKey
 	changed := false
 	has := map[string]bool{}
-	for _, k := range recs {
-		if k.State == stateRetired && !k.RetireAt.After(now) {
+	for _, k := range keys {
+		if k.state == stateRetired && !k.retireAt.After(now) {
 			changed = true
 			continue
 		}
-		has[k.Algorithm+"/"+k.State] = true
+		has[string(k.alg)+"/"+k.state] = true
 		out = append(out, k)
 	}
 	for _, alg := range algorithms {
@@ -188,18 +370,22 @@ func (r *keyRing) rotate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		filled, _, err := r.complete(recs)
+		keys, _, err := r.open(recs)
+		if err != nil {
+			return err
+		}
+		filled, _, err := r.complete(keys)
 		if err != nil {
 			return err
 		}
 		now := r.now()
-		var next []store.SigningKeyRecord
+		var next []ringKey
 		for _, k := range filled {
-			switch k.State {
+			switch k.state {
 			case stateActive:
-				k.State, k.RetireAt = stateRetired, now.Add(r.retire)
+				k.state, k.retireAt = stateRetired, now.Add(r.retire)
 			case stateNext:
-				k.State = stateActive
+				k.state = stateActive
 			}
 			next = append(next, k)
 		}
@@ -210,7 +396,7 @@ func (r *keyRing) rotate(ctx context.Context) error {
 			}
 			next = append(next, k)
 		}
-		err = r.st.ReplaceSigningKeys(ctx, recs, next)
+		err = r.write(ctx, recs, next)
 		if errors.Is(err, store.ErrUsed) {
 			continue
 		}
@@ -224,7 +410,7 @@ func (r *keyRing) rotate(ctx context.Context) error {
 	return errors.New("oidcprovider: the signing keys kept changing during the rotation")
 }
 
-func (r *keyRing) generate(alg jose.SignatureAlgorithm, state string) (store.SigningKeyRecord, error) {
+func (r *keyRing) generate(alg jose.SignatureAlgorithm, state string) (ringKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -236,52 +422,23 @@ func (r *keyRing) generate(alg jose.SignatureAlgorithm, state string) (store.Sig
 		err = fmt.Errorf("oidcprovider: no keys for %s", alg)
 	}
 	if err != nil {
-		return store.SigningKeyRecord{}, err
+		return ringKey{}, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return store.SigningKeyRecord{}, err
-	}
-	id := newID()[:16]
-	sealed, err := r.sealer().Seal(keyPurpose, der, sealedKeyTTL)
-	if err != nil {
-		return store.SigningKeyRecord{}, err
-	}
-	pub, err := jose.JSONWebKey{Key: priv.Public(), KeyID: id, Algorithm: string(alg), Use: "sig"}.MarshalJSON()
-	if err != nil {
-		return store.SigningKeyRecord{}, err
-	}
-	return store.SigningKeyRecord{ID: id, Algorithm: string(alg), State: state, Sealed: []byte(sealed), Public: pub, CreatedAt: r.now()}, nil
+	// The store keeps milliseconds; so does the sealed row.
+	return ringKey{id: newID()[:16], alg: alg, state: state, created: time.UnixMilli(r.now().UnixMilli()), priv: priv}, nil
 }
 
-// build opens the active keys and lists every published one.
-func (r *keyRing) build(recs []store.SigningKeyRecord) (*keySet, error) {
+// build lists every key as published (its public half derived from the
+// private one) and the active ones as signers.
+func build(keys []ringKey) *keySet {
 	set := &keySet{signers: map[jose.SignatureAlgorithm]*signingKey{}}
-	for _, k := range recs {
-		var jwk jose.JSONWebKey
-		if err := jwk.UnmarshalJSON(k.Public); err != nil {
-			return nil, fmt.Errorf("oidcprovider: signing key %s: %w", k.ID, err)
+	for _, k := range keys {
+		set.published = append(set.published, &publicKey{id: k.id, alg: k.alg, key: k.priv.Public()})
+		if k.state == stateActive {
+			set.signers[k.alg] = &signingKey{id: k.id, alg: k.alg, key: k.priv}
 		}
-		alg := jose.SignatureAlgorithm(k.Algorithm)
-		set.published = append(set.published, &publicKey{id: k.ID, alg: alg, key: jwk.Key})
-		if k.State != stateActive {
-			continue
-		}
-		der, err := r.sealer().Open(keyPurpose, string(k.Sealed))
-		if err != nil {
-			return nil, fmt.Errorf("oidcprovider: signing key %s does not open under session_keys (was a session key dropped?): %w", k.ID, err)
-		}
-		priv, err := x509.ParsePKCS8PrivateKey(der)
-		if err != nil {
-			return nil, fmt.Errorf("oidcprovider: signing key %s: %w", k.ID, err)
-		}
-		signer, ok := priv.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("oidcprovider: signing key %s is not a signing key", k.ID)
-		}
-		set.signers[alg] = &signingKey{id: k.ID, alg: alg, key: signer}
 	}
-	return set, nil
+	return set
 }
 
 // The algorithm of the client a token is for travels in the context, from the

@@ -77,7 +77,7 @@ func TestEmailVerifiedIsWhatTheProviderSaid(t *testing.T) {
 		`{"email_verified": null}`:   "absent",
 	} {
 		got := "absent"
-		if v := emailVerified(json.RawMessage(raw)); v != nil {
+		if v := emailVerified(json.RawMessage(raw), ""); v != nil {
 			got = map[bool]string{true: "true", false: "false"}[*v]
 		}
 		if got != want {

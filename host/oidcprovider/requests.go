@@ -10,6 +10,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -78,24 +79,54 @@ func storeKey(kind, id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// recordPurpose seals a record's row (a pending request, a code) under the
+// session keys, with its key in the authenticated data, as browser session
+// rows are: whoever can write the store can neither edit a record (a code's
+// user, a request's redirect URI) nor move one to another key or kind.
+func recordPurpose(key string) string { return "oidc-record-row:" + key }
+
 func (p *Provider) putRecord(ctx context.Context, kind, id string, v any, ttl time.Duration) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return p.opts.Store.PutSession(ctx, storeKey(kind, id), b, p.opts.Now().Add(ttl))
+	key := storeKey(kind, id)
+	sealed, err := p.opts.Sealer().SealRecord(recordPurpose(key), b, ttl)
+	if err != nil {
+		return err
+	}
+	return p.opts.Store.PutSession(ctx, key, sealed, p.opts.Now().Add(ttl))
 }
 
-// getRecord reads a live record; store.ErrNotFound when it is absent, spent or expired.
+// getRecord reads a live record; store.ErrNotFound when it is absent, spent or
+// expired, or when its row does not open (logged at WARN with a prefix of the
+// row's key, never its content).
 func (p *Provider) getRecord(ctx context.Context, kind, id string, v any) error {
 	if id == "" || len(id) > 64 {
 		return store.ErrNotFound
 	}
-	b, err := p.opts.Store.Session(ctx, storeKey(kind, id), p.opts.Now())
+	key := storeKey(kind, id)
+	row, err := p.opts.Store.Session(ctx, key, p.opts.Now())
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	b, err := p.opts.Sealer().OpenRecord(recordPurpose(key), row)
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	switch {
+	case errors.Is(err, seal.ErrExpired):
+		return store.ErrNotFound // its seal ran out a moment before its row
+	case err != nil:
+		if len(row) > 0 && row[0] == '{' {
+			// Stored in the clear by an earlier release (or written by hand):
+			// the sign-in in progress starts again.
+			p.log.Warn("a stored "+kind+" record is not sealed (stored by an earlier release, or written into the store); refused",
+				"row", key[:12])
+		} else {
+			p.log.Warn("a stored "+kind+" record does not open under the session keys: edited in the store, moved from another key, or sealed with a key no longer configured; refused",
+				"row", key[:12])
+		}
 		return store.ErrNotFound
 	}
 	return nil
