@@ -18,8 +18,9 @@ import (
 var ErrStale = errors.New("store: the flow was sealed before an unclean restart")
 
 // RunScoped is implemented by a store whose consumed flows live in this
-// process's memory. Flow ids must come from NewFlowID: they name the run that
-// issued them, so that ConsumeFlow can tell a flow from before a crash.
+// process's memory. Flow ids from NewFlowID name the run that issued them, so
+// that ConsumeFlow can tell a flow from before a crash, and only those are
+// kept in memory: any other id is written to the database as it is consumed.
 type RunScoped interface {
 	NewFlowID() string
 }
@@ -31,6 +32,11 @@ type RunScoped interface {
 // written to it by Close; a run that ends without Close (a crash) makes the
 // next one refuse, with ErrStale, every flow sealed before it. Any other store
 // is returned as it is. timeout bounds the write at Close.
+//
+// Only ids from NewFlowID name a run, and only they are kept in memory. Any
+// other id (the OpenID Provider's client assertion ids, a flow sealed before
+// runs were counted) is consumed in the file at once, through st: no run can
+// tell whether it came before a crash, so it is never lost in one.
 func KeepFlowsInMemory(ctx context.Context, raw, st Store, timeout time.Duration) (Store, error) {
 	file, ok := raw.(*sqliteStore)
 	if !ok {
@@ -44,7 +50,9 @@ func KeepFlowsInMemory(ctx context.Context, raw, st Store, timeout time.Duration
 	l := &localFlows{Store: st, file: file, run: run, floor: floor, timeout: timeout, now: time.Now,
 		buckets: map[int64]map[string]int64{}, swept: minuteOf(now.UnixMilli())}
 	for _, r := range used {
-		l.add(r.id, r.expires)
+		if _, ok := runOf(r.id); ok { // the others are looked up in the file
+			l.add(r.id, r.expires)
+		}
 	}
 	return l, nil
 }
@@ -73,23 +81,34 @@ func (l *localFlows) NewFlowID() string {
 	return "r" + strconv.FormatInt(l.run, 10) + "." + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// runOf is the run a flow id names; 0 for ids from before runs were counted.
-func runOf(id string) int64 {
-	prefix, _, ok := strings.Cut(id, ".")
-	if !ok || !strings.HasPrefix(prefix, "r") {
-		return 0
+// runOf is the run a flow id from NewFlowID names; false for an id that names
+// none.
+func runOf(id string) (int64, bool) {
+	prefix, rest, ok := strings.Cut(id, ".")
+	digits, isRun := strings.CutPrefix(prefix, "r")
+	if !ok || !isRun || rest == "" || digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
 	}
-	n, err := strconv.ParseInt(prefix[1:], 10, 64)
-	if err != nil {
-		return 0
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n < 1 {
+		return 0, false
 	}
-	return n
+	return n, true
 }
 
 func minuteOf(unixMS int64) int64 { return unixMS / 60_000 }
 
-func (l *localFlows) ConsumeFlow(_ context.Context, id string, expires time.Time) error {
-	if runOf(id) < l.floor {
+func (l *localFlows) ConsumeFlow(ctx context.Context, id string, expires time.Time) error {
+	run, named := runOf(id)
+	if !named {
+		// No floor can tell such an id from before a crash: it is consumed
+		// in the file, where a crash cannot lose it.
+		if l.isClosed() {
+			return fmt.Errorf("%w: the store is closing", ErrUnavailable)
+		}
+		return l.Store.ConsumeFlow(ctx, id, expires)
+	}
+	if run < l.floor {
 		return ErrStale
 	}
 	exp := ms(expires)
@@ -104,6 +123,12 @@ func (l *localFlows) ConsumeFlow(_ context.Context, id string, expires time.Time
 		return ErrUsed
 	}
 	return nil
+}
+
+func (l *localFlows) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
 }
 
 // add records id; false when it was there already. Called holding mu (or

@@ -76,7 +76,7 @@ func TestLocalFlowsAfterACrash(t *testing.T) {
 
 	l2, _ := openLocal(t, path)
 	defer l2.Close()
-	for _, id := range []string{used, pending, "legacy-id-without-a-run"} {
+	for _, id := range []string{used, pending} {
 		if err := l2.ConsumeFlow(ctx, id, exp); !errors.Is(err, ErrStale) {
 			t.Errorf("%s after a crash: err = %v, want ErrStale", id, err)
 		}
@@ -137,5 +137,69 @@ func TestLocalFlowsAreBoundedByExpiry(t *testing.T) {
 	}
 	if err := l2.ConsumeFlow(ctx, keep, keepExp); !errors.Is(err, ErrUsed) {
 		t.Fatalf("err = %v, want ErrUsed", err)
+	}
+}
+
+// Ids that name no run (the OpenID Provider's private_key_jwt assertion ids,
+// hex digests; flows sealed before runs were counted) used to be read as run
+// 0: after one unclean stop every such id was ErrStale, and every
+// private_key_jwt client authentication failed with a server_error, in every
+// later run too. They are now consumed in the file as they come, so a crash
+// loses none: each is accepted once, and its replay is ErrUsed, across
+// crashes and graceful restarts alike.
+func TestLocalFlowsIdsWithoutARunStaySingleUseAcrossCrashes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "idplug.db")
+	exp := time.Now().Add(10 * time.Minute)
+	const before, after = "5e1f0c2b9a7d-assertion-before", "0a9b8c7d6e5f-assertion-after"
+	l, raw := openLocal(t, path)
+	if err := l.ConsumeFlow(ctx, before, exp); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.Close() // a crash
+
+	l2, raw2 := openLocal(t, path)
+	if l2.floor != l2.run {
+		t.Fatalf("floor %d in run %d: the crash did not raise it", l2.floor, l2.run)
+	}
+	if err := l2.ConsumeFlow(ctx, after, exp); err != nil {
+		t.Fatalf("an id without a run after a crash: %v, want it accepted", err)
+	}
+	for _, id := range []string{before, after} {
+		if err := l2.ConsumeFlow(ctx, id, exp); !errors.Is(err, ErrUsed) {
+			t.Errorf("replay of %s after a crash: %v, want ErrUsed", id, err)
+		}
+	}
+	if n := l2.consumedInMemory(); n != 0 {
+		t.Errorf("%d ids without a run held in memory, want them in the file only", n)
+	}
+	_ = raw2.Close() // and another crash
+
+	l3, _ := openLocal(t, path)
+	defer l3.Close()
+	for _, id := range []string{before, after} {
+		if err := l3.ConsumeFlow(ctx, id, exp); !errors.Is(err, ErrUsed) {
+			t.Errorf("replay of %s after a second crash: %v, want ErrUsed", id, err)
+		}
+	}
+	if err := l3.ConsumeFlow(ctx, "fresh-assertion", exp); err != nil {
+		t.Fatalf("a fresh id without a run: %v", err)
+	}
+}
+
+// Only what NewFlowID makes names a run.
+func TestRunOf(t *testing.T) {
+	for id, want := range map[string]int64{
+		"r7.abc": 7, "r12.x": 12,
+		"r0.abc": -1, "r-1.abc": -1, "r+1.abc": -1, "r.abc": -1, "r7.": -1, "r7": -1, "rx.abc": -1,
+		"legacy": -1, "5e1f0c2b9a7d": -1, "": -1,
+	} {
+		run, ok := runOf(id)
+		if !ok {
+			run = -1
+		}
+		if run != want {
+			t.Errorf("runOf(%q) = %d, %v; want %d", id, run, ok, want)
+		}
 	}
 }

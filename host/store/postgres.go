@@ -21,10 +21,18 @@ type postgresStore struct {
 	// locks queue this process's callers of UpdateTokens on one record before
 	// they take a connection: many callers waiting on one row lock would
 	// otherwise hold the whole pool.
-	locks  keyLocks
-	flows  *batcher[flowRow]
-	tokens *batcher[TokenRecord]
+	locks keyLocks
+	// updates bounds the UpdateTokens transactions in flight, each holding a
+	// connection for a call to a provider: slow providers must not take
+	// every connection from the calls of sign-ins and sessions.
+	updates chan struct{}
+	flows   *batcher[flowRow]
+	tokens  *batcher[TokenRecord]
 }
+
+// connsKeptFromUpdates is how many of the pool's connections UpdateTokens
+// leaves to every other call.
+const connsKeptFromUpdates = 4
 
 func openPostgres(ctx context.Context, url string, opts Options) (Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -41,7 +49,7 @@ func openPostgres(ctx context.Context, url string, opts Options) (Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
-	s := &postgresStore{pool: pool}
+	s := &postgresStore{pool: pool, updates: make(chan struct{}, max(1, int(cfg.MaxConns)-connsKeptFromUpdates))}
 	s.flows = newBatcher(consumeBatch(s.insertFlows))
 	s.tokens = newBatcher(s.putTokens)
 	if err := s.migrate(ctx, opts.Migrate); err != nil {
@@ -245,28 +253,46 @@ func (s *postgresStore) DeleteTokens(ctx context.Context, connector, userID stri
 
 // UpdateTokens locks the row with SELECT ... FOR UPDATE for the length of one
 // transaction: a replica asking for the same record waits for the commit and
-// then reads what this one wrote.
+// then reads what this one wrote, and so do PutTokens and DeleteTokens. At
+// most the pool's size less connsKeptFromUpdates such transactions run at
+// once; more wait, within ctx, without a connection.
 func (s *postgresStore) UpdateTokens(ctx context.Context, connector, userID string, fn func(TokenRecord) (*TokenRecord, error)) error {
-	unlock, err := s.locks.lock(ctx, connector+"\x00"+userID)
+	unlock, err := s.locks.lock(ctx, recordKey(connector, userID))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	var fnErr error
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rec, err := pgScanTokens(tx.QueryRow(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens WHERE connector = $1 AND user_id = $2 FOR UPDATE`, connector, userID))
-		if err != nil {
-			return err
-		}
-		var next *TokenRecord
-		next, fnErr = fn(rec)
-		if next != nil {
-			return pgPut(ctx, execOf(tx), *next)
-		}
-		return nil
-	})
+	select {
+	case s.updates <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.updates }()
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
+	}
+	// Ended under a deadline of its own: ctx's may be spent by now, and a
+	// rollback that cannot be sent closes the connection.
+	defer func() {
+		rctx, cancel := writeContext(ctx)
+		defer cancel()
+		_ = tx.Rollback(rctx) // after Commit, a no-op
+	}()
+	rec, err := pgScanTokens(tx.QueryRow(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens WHERE connector = $1 AND user_id = $2 FOR UPDATE`, connector, userID))
+	if err != nil {
+		return err
+	}
+	next, fnErr := fn(rec)
+	if next != nil {
+		wctx, cancel := writeContext(ctx)
+		defer cancel()
+		if err := pgPut(wctx, execOf(tx), *next); err != nil {
+			return err
+		}
+		if err := tx.Commit(wctx); err != nil {
+			return err
+		}
 	}
 	return fnErr
 }

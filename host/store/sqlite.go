@@ -105,7 +105,7 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.ConnectTimeout.Milliseconds()))
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath(file)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
@@ -125,6 +125,23 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
 	return s, nil
+}
+
+// uriPath escapes a file path for a "file:" URI, which the driver and SQLite
+// read as one: unescaped, a '?' or '#' would end the path (and the pragmas
+// after it would be lost), and a '%' would be decoded, so that SQLite opened
+// another file than the one created and checked above.
+func uriPath(file string) string {
+	var b strings.Builder
+	for i := 0; i < len(file); i++ {
+		switch c := file[i]; c {
+		case '%', '?', '#':
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func (s *sqliteStore) Backend() string { return "sqlite" }
@@ -281,7 +298,15 @@ func sqliteTokenArgs(r TokenRecord) []any {
 	return []any{r.Connector, r.UserID, r.KeyID, r.Sealed, ms(r.ExpiresAt), r.RefreshFailed, time.Now().UnixMilli()}
 }
 
+// PutTokens takes the record's lock, as UpdateTokens does, before it joins a
+// batch: a sign-in during a refresh of the same record waits for it, and is
+// not overwritten by it. Writes of other records still batch.
 func (s *sqliteStore) PutTokens(ctx context.Context, r TokenRecord) error {
+	unlock, err := s.locks.lock(ctx, recordKey(r.Connector, r.UserID))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return s.tokens.do(ctx, r)
 }
 
@@ -312,7 +337,15 @@ func (s *sqliteStore) Tokens(ctx context.Context, connector, userID string) (Tok
 	return scanTokens(s.db.QueryRowContext(ctx, `SELECT `+sqliteTokenColumns+` FROM vault_tokens WHERE connector = ? AND user_id = ?`, connector, userID))
 }
 
+// DeleteTokens takes the record's lock, as UpdateTokens does: a delete during
+// a refresh waits for it and removes what it stored (and hands back those
+// tokens to revoke), rather than being undone by its write.
 func (s *sqliteStore) DeleteTokens(ctx context.Context, connector, userID string) (rec TokenRecord, err error) {
+	unlock, err := s.locks.lock(ctx, recordKey(connector, userID))
+	if err != nil {
+		return rec, err
+	}
+	defer unlock()
 	err = s.write(ctx, func() error {
 		rec, err = scanTokens(s.db.QueryRowContext(ctx, `DELETE FROM vault_tokens WHERE connector = ? AND user_id = ? RETURNING `+sqliteTokenColumns, connector, userID))
 		return err
@@ -322,9 +355,9 @@ func (s *sqliteStore) DeleteTokens(ctx context.Context, connector, userID string
 
 // UpdateTokens holds an in-process lock on the record rather than a database
 // transaction: fn may wait on a provider, and SQLite has one writer for the
-// whole file.
+// whole file. PutTokens and DeleteTokens take the same lock.
 func (s *sqliteStore) UpdateTokens(ctx context.Context, connector, userID string, fn func(TokenRecord) (*TokenRecord, error)) error {
-	unlock, err := s.locks.lock(ctx, connector+"\x00"+userID)
+	unlock, err := s.locks.lock(ctx, recordKey(connector, userID))
 	if err != nil {
 		return err
 	}
@@ -335,7 +368,9 @@ func (s *sqliteStore) UpdateTokens(ctx context.Context, connector, userID string
 	}
 	next, fnErr := fn(rec)
 	if next != nil {
-		if err := s.PutTokens(ctx, *next); err != nil {
+		wctx, cancel := writeContext(ctx)
+		defer cancel()
+		if err := s.tokens.do(wctx, *next); err != nil { // the lock is held already
 			return err
 		}
 	}
@@ -572,6 +607,9 @@ func (s *sqliteStore) Purge(ctx context.Context, now time.Time) (int64, error) {
 	}
 	return total, nil
 }
+
+// recordKey names a vault record in keyLocks.
+func recordKey(connector, userID string) string { return connector + "\x00" + userID }
 
 // keyLocks is a set of mutexes by key, each dropped when nobody holds it.
 type keyLocks struct {

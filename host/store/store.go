@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -67,17 +68,22 @@ type Sessions interface {
 
 // Tokens keeps the token vault's sealed records.
 type Tokens interface {
-	// PutTokens inserts or replaces a vault record.
+	// PutTokens inserts or replaces a vault record. It waits for an
+	// UpdateTokens of the record to end, and then replaces what it stored.
 	PutTokens(ctx context.Context, rec TokenRecord) error
 	// Tokens reads a vault record; ErrNotFound when there is none.
 	Tokens(ctx context.Context, connector, userID string) (TokenRecord, error)
-	// DeleteTokens removes a vault record and returns it; ErrNotFound when there is none.
+	// DeleteTokens removes a vault record and returns it; ErrNotFound when
+	// there is none. It waits for an UpdateTokens of the record to end, and
+	// then removes (and returns) what it stored.
 	DeleteTokens(ctx context.Context, connector, userID string) (TokenRecord, error)
 	// UpdateTokens runs fn on a record while holding it locked against every
-	// other UpdateTokens of the same record, in any process sharing the
-	// database. A non-nil record from fn replaces the stored one. An error
-	// from fn is returned as it is, after the record was saved if fn also
-	// returned one. ErrNotFound when there is no record.
+	// other UpdateTokens, PutTokens and DeleteTokens of the same record, in
+	// any process sharing the database. A non-nil record from fn replaces the
+	// stored one, written under a deadline of its own (Timed's timeout) even
+	// when ctx has ended: it may hold tokens the provider has just rotated. An
+	// error from fn is returned as it is, after the record was saved if fn
+	// also returned one. ErrNotFound when there is no record.
 	UpdateTokens(ctx context.Context, connector, userID string, fn func(TokenRecord) (*TokenRecord, error)) error
 	// EachTokens calls fn for every vault record, replacing each for which fn
 	// returns a record (used to re-encrypt the vault under a new key).
@@ -202,7 +208,9 @@ func Open(ctx context.Context, url string, opts Options) (Store, error) {
 // user information, and those its query may carry (password, sslpassword,
 // which pgx reads as well). The user information ends at the URL's last "@",
 // so that a password with an unescaped "@", "/" or "?" is hidden whole; an
-// "@" in the query hides more than it must, never less.
+// "@" in the query hides more than it must, never less. Query keys are
+// compared as pgx reads them, percent-decoded and trimmed of spaces:
+// "pass%77ord" is pgx's password too.
 func Redact(url string) string {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
@@ -217,13 +225,35 @@ func Redact(url string) string {
 		params := strings.Split(query, "&")
 		for i, p := range params {
 			k, _, _ := strings.Cut(p, "=")
-			if strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+			if name := queryKey(k); strings.EqualFold(name, "password") || strings.EqualFold(name, "sslpassword") {
 				params[i] = k + "=xxxxx"
 			}
 		}
 		rest = path + "?" + strings.Join(params, "&")
 	}
 	return scheme + "://" + rest
+}
+
+// queryKey is a URL query key as pgx (like libpq) reads it: spaces around it
+// dropped, each valid %XX decoded. A malformed escape, which pgx refuses, is
+// left as it is.
+func queryKey(raw string) string {
+	raw = strings.Trim(raw, " ")
+	if !strings.Contains(raw, "%") {
+		return raw
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' && i+2 < len(raw) {
+			if v, err := strconv.ParseUint(raw[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(raw[i])
+	}
+	return b.String()
 }
 
 func ms(t time.Time) int64 {

@@ -345,6 +345,51 @@ func TestSQLiteFileIsPrivate(t *testing.T) {
 	}
 }
 
+// The driver and SQLite read "file:" + path as a URI: a '#' or '?' in the
+// configured path ended it, and a '%' was decoded, so SQLite opened another
+// file than the one created 0600 and checked. The vault, the sessions and the
+// provider's keys went to that file, created under the umask (0644), and
+// after a '?' or '#' the pragmas (WAL, busy_timeout) were lost too; the file
+// the operator configured, backs up and chmods stayed empty.
+func TestSQLitePathWithURICharacters(t *testing.T) {
+	root := t.TempDir() // no URI characters in the folder
+	for i, name := range []string{"idplug#1.db", "idplug%41.db", "idplug?.db", "idplug?_pragma=journal_mode(DELETE).db"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(root, fmt.Sprint(i))
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, name)
+			s := mustOpen(t, "sqlite:"+path)
+			if err := s.PutSession(t.Context(), "row", []byte("sealed session"), time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			// The pragmas after the path apply: the file is in WAL mode.
+			if _, err := os.Stat(path + "-wal"); err != nil {
+				t.Errorf("no write-ahead log beside the file: %v", err)
+			}
+			s.Close()
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var others []string
+			for _, e := range entries {
+				if e.Name() != name && e.Name() != name+"-wal" && e.Name() != name+"-shm" {
+					others = append(others, e.Name())
+				}
+			}
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(others) > 0 || st.Size() == 0 {
+				t.Fatalf("the configured file has %d bytes; the database went to %v", st.Size(), others)
+			}
+		})
+	}
+}
+
 func TestSchemaMustBeMigrated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fresh.db")
 	_, err := store.Open(t.Context(), "sqlite:"+path, store.Options{})
@@ -374,6 +419,7 @@ func TestRedactHidesEveryPassword(t *testing.T) {
 		"postgres://db/idplug?user=idplug&password=hunter2hunter2&sslmode=x":        "postgres://db/idplug?user=idplug&password=xxxxx&sslmode=x",
 		"postgresql://db/idplug?sslpassword=hunter2hunter2&PASSWORD=hunter2hunter2": "postgresql://db/idplug?sslpassword=xxxxx&PASSWORD=xxxxx",
 		"postgres://idplug@db/idplug":                                               "postgres://idplug@db/idplug",
+		"postgres://db/idplug?pass%77ord=hunter2hunter2& %73slpassword =hunter2":    "postgres://db/idplug?pass%77ord=xxxxx& %73slpassword =xxxxx",
 		"sqlite:/data/idplug.db":                                                    "sqlite:/data/idplug.db",
 	} {
 		if got := store.Redact(url); got != want {
@@ -389,6 +435,8 @@ func TestRedactHidesEveryPassword(t *testing.T) {
 		"postgres://db/idplug?password=hunter2hunter2&sslmode=bogus",
 		"postgres://idplug:hunter2hunter2@db/idplug?sslmode=bogus",
 		"postgres://idplug:hunter2@hunter2@db/idplug?connect_timeout=x",
+		// pgx reads query keys percent-decoded: this is its password.
+		"postgres://db/idplug?pass%77ord=hunter2hunter2&sslmode=bogus",
 	} {
 		st, err := store.Open(ctx, url, store.Options{})
 		if err == nil {

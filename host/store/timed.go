@@ -104,8 +104,32 @@ func (t *timed) UpdateTokens(ctx context.Context, connector, userID string, fn f
 		return next, fnErr
 	}
 	return t.call(ctx, "update_tokens", t.lockTimeout, func(ctx context.Context) error {
-		return t.s.UpdateTokens(ctx, connector, userID, wrapped)
+		return t.s.UpdateTokens(withWriteTimeout(ctx, t.timeout), connector, userID, wrapped)
 	}, &fnErr)
+}
+
+// writeTimeoutKey carries, in the context of UpdateTokens, how long the write
+// of fn's record may take (Timed's timeout).
+type writeTimeoutKey struct{}
+
+// defaultWriteTimeout bounds that write for a store used without Timed.
+const defaultWriteTimeout = 5 * time.Second
+
+func withWriteTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, writeTimeoutKey{}, d)
+}
+
+// writeContext is the context of UpdateTokens's write of fn's record: a
+// deadline of its own, and none of ctx's. The wait for the lock and fn (a call
+// to the provider) may have used up ctx's deadline, and the record may hold a
+// refresh token the provider has just rotated: the old one is spent, so a
+// write that failed for want of time would end the user's grant.
+func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, _ := ctx.Value(writeTimeoutKey{}).(time.Duration)
+	if d <= 0 {
+		d = defaultWriteTimeout
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
 func (t *timed) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error) {
