@@ -98,7 +98,12 @@ func expand(s string, env lookup) (string, []string) {
 			}
 			name, def, hasDef := strings.Cut(body, ":-")
 			if !isVarName(name) {
-				errs = append(errs, fmt.Sprintf("%s is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $", strconv.Quote("${"+body+"}")))
+				// Quoted without its default, which may be a secret.
+				shown := "${" + name + "}"
+				if hasDef {
+					shown = "${" + name + ":-...}"
+				}
+				errs = append(errs, fmt.Sprintf("%s is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $", strconv.Quote(shown)))
 				continue
 			}
 			v, ok := env.env(name)

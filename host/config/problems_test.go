@@ -54,7 +54,7 @@ func TestProblems(t *testing.T) {
 		{
 			name: "unknown anchor",
 			data: withMinimal("connectors:", "  - *acme"),
-			want: []string{"4 : YAML syntax: unknown anchor 'acme' referenced"},
+			want: []string{`4 : YAML syntax: a value starting with "*" reads as a reference to an anchor that is not defined; put the value in quotes`},
 		},
 		{
 			name: "nested too deeply",

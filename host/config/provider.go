@@ -312,28 +312,29 @@ func (d *decoder) clientURIs(items []walk.Item, public bool) []string {
 
 func checkRedirectURI(s string, public bool) string {
 	u, err := url.Parse(s)
+	shown := shownURL(s)
 	switch {
 	case err != nil || u.Scheme == "" || len(s) > 2048:
-		return fmt.Sprintf("%q must be an absolute URL", s)
+		return fmt.Sprintf("%q must be an absolute URL", shown)
 	case u.Fragment != "" || strings.ContainsRune(s, '#'):
-		return fmt.Sprintf("%q must not have a fragment", s)
+		return fmt.Sprintf("%q must not have a fragment", shown)
 	case u.User != nil:
-		return fmt.Sprintf("%q must not contain a user name or password", s)
+		return fmt.Sprintf("%q must not contain a user name or password", shown)
 	}
 	switch scheme := strings.ToLower(u.Scheme); scheme {
 	case "https":
 		if u.Host == "" {
-			return fmt.Sprintf("%q has no host", s)
+			return fmt.Sprintf("%q has no host", shown)
 		}
 	case "http":
 		if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
-			return fmt.Sprintf("%q must be https (http only on a loopback address)", s)
+			return fmt.Sprintf("%q must be https (http only on a loopback address)", shown)
 		}
 	case "javascript", "data", "vbscript", "file":
-		return fmt.Sprintf("%q: the %s scheme is never a redirect URI", s, scheme)
+		return fmt.Sprintf("%q: the %s scheme is never a redirect URI", shown, scheme)
 	default:
 		if !public || !strings.Contains(scheme, ".") {
-			return fmt.Sprintf("%q must be https; only a public (native) client may use a private-use scheme, and it must be a reversed domain name like com.example.app:/callback", s)
+			return fmt.Sprintf("%q must be https; only a public (native) client may use a private-use scheme, and it must be a reversed domain name like com.example.app:/callback", shown)
 		}
 	}
 	return ""

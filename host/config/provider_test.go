@@ -123,7 +123,7 @@ func TestProviderProblems(t *testing.T) {
 				`12 provider.clients[0].redirect_uris[1]: "http://evil.example/cb" must be https (http only on a loopback address)`,
 				`13 provider.clients[0].redirect_uris[2]: "https://a.example/cb#frag" must not have a fragment`,
 				`14 provider.clients[0].redirect_uris[3]: "/relative" must be an absolute URL`,
-				`15 provider.clients[0].redirect_uris[4]: "https://user:pw@a.example/cb" must not contain a user name or password`,
+				`15 provider.clients[0].redirect_uris[4]: "https://xxxxx@a.example/cb" must not contain a user name or password`,
 				`16 provider.clients[0].redirect_uris[5]: "myapp:/cb" must be https; only a public (native) client may use a private-use scheme, and it must be a reversed domain name like com.example.app:/callback`,
 			}},
 		{"a confidential client's private-use scheme", []string{"  clients: [{id: app, secret: " + secret32 + ", redirect_uris: [com.example.app:/cb]}]"},

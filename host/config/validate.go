@@ -56,13 +56,13 @@ func checkPublicURL(s string) (string, string) {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		return "", fmt.Sprintf("%q is not a valid URL", s)
+		return "", fmt.Sprintf("%q is not a valid URL", shownURL(s))
 	case u.User != nil:
 		return "", "must not contain a user name or password"
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
-		return "", fmt.Sprintf("%q must be an absolute http or https URL, like https://idplug.example.com", s)
+		return "", fmt.Sprintf("%q must be an absolute http or https URL, like https://idplug.example.com", shownURL(s))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsRune(s, '#'):
-		return "", fmt.Sprintf("%q must not have a query or fragment", s)
+		return "", fmt.Sprintf("%q must not have a query or fragment", shownURL(s))
 	}
 	return strings.TrimRight(s, "/"), ""
 }
@@ -94,4 +94,29 @@ func checkAPIKey(k string) string {
 		return fmt.Sprintf("is %d bytes, needs at least %d (openssl rand -base64 32 makes one)", len(k), MinAPIKeyLen)
 	}
 	return ""
+}
+
+
+// shownURL is s as a message may quote it: a user name or password it carries
+// (a mistake, but a secret) is replaced, also in a URL that does not parse.
+func shownURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		if u.User == nil {
+			return s
+		}
+		u.User = url.User("xxxxx")
+		return u.String()
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		return scheme + "://xxxxx@" + rest[i+1:]
+	}
+	return s
 }

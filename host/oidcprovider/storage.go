@@ -110,14 +110,33 @@ func (s *storage) RevokeToken(ctx context.Context, token, _, clientID string) *o
 }
 
 func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
-	return s.p.keys.signing(ctx, clientAlg(ctx))
+	k, err := s.p.keys.signing(ctx, clientAlg(ctx))
+	if err != nil {
+		return nil, s.opaque(err, "the signing keys cannot be read")
+	}
+	return k, nil
+}
+
+// opaque is err as the library may answer it to anyone (an error_description
+// of server_error): the store's own words name the database, its user and its
+// address, so they go to the log and the answer says what failed, as /readyz
+// does.
+func (s *storage) opaque(err error, what string) error {
+	s.p.log.Warn(what, "error", err)
+	return oidc.ErrServerError().WithDescription("%s", what)
 }
 
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
 	return []jose.SignatureAlgorithm{jose.RS256, jose.ES256}, nil
 }
 
-func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) { return s.p.keys.published(ctx) }
+func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	keys, err := s.p.keys.published(ctx)
+	if err != nil {
+		return nil, s.opaque(err, "the signing keys cannot be read")
+	}
+	return keys, nil
+}
 
 func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
 	c, err := s.p.client(id)
@@ -187,4 +206,9 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 	return nil, oidc.ErrUnsupportedGrantType()
 }
 
-func (s *storage) Health(ctx context.Context) error { return s.p.Ready(ctx) }
+func (s *storage) Health(ctx context.Context) error {
+	if err := s.p.Ready(ctx); err != nil {
+		return s.opaque(err, "the store cannot be reached")
+	}
+	return nil
+}

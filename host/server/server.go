@@ -5,8 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
@@ -190,7 +188,7 @@ func (s *Server) callbackURL(id string) string {
 
 // accessLog logs one line per request: never the query string (it carries codes
 // and states) nor any header value, and a user id in a path only as a hash
-// (loggedPath).
+// (accesslog.Path).
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -205,7 +203,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if s.metrics != nil {
 			s.metrics.ObserveRequest(route, rec.status, took)
 		}
-		e := accesslog.Entry{Method: r.Method, Path: loggedPath(r), Route: route, Status: rec.status, Duration: took, Remote: r.RemoteAddr}
+		e := accesslog.Entry{Method: r.Method, Path: accesslog.Path(r), Route: route, Status: rec.status, Duration: took, Remote: r.RemoteAddr}
 		if s.settings.Tracing != nil {
 			tracing.Finish(r.Context(), r.Method, tracing.Route(r.Pattern), rec.status)
 			e.TraceID = tracing.TraceID(r.Context())
@@ -230,32 +228,6 @@ type infoContext struct{}
 func infoOf(r *http.Request) *requestInfo {
 	info, _ := r.Context().Value(infoContext{}).(*requestInfo)
 	return info
-}
-
-// loggedPath is r's path with a user id (the vault routes' {userId}) replaced
-// by "~" and the first 12 hex digits of its SHA-256: lines of one user still
-// correlate, and the log names nobody. It reads the path itself, not the
-// router's values, which a request refused before routing (no key, a wrong
-// one, too many) never gets.
-func loggedPath(r *http.Request) string {
-	segs := strings.Split(r.URL.EscapedPath(), "/")
-	for i := 0; i+3 < len(segs); i++ {
-		if segs[i] != "connectors" || segs[i+2] != "users" {
-			continue
-		}
-		uid, err := url.PathUnescape(segs[i+3])
-		if err != nil {
-			uid = segs[i+3]
-		}
-		sum := sha256.Sum256([]byte(uid))
-		segs[i+3] = "~" + hex.EncodeToString(sum[:6])
-		out := strings.Join(segs, "/")
-		if p, err := url.PathUnescape(out); err == nil {
-			return p
-		}
-		return out
-	}
-	return r.URL.Path
 }
 
 type statusRecorder struct {

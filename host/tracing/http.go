@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/idplug/idplug/host/accesslog"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -52,7 +54,9 @@ func requestAttributes(r *http.Request) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.HTTPRequestMethodKey.String(method(r.Method)),
 		semconv.URLScheme(scheme),
-		semconv.URLPath(r.URL.Path), // never the query: it carries codes and states
+		// Never the query (it carries codes and states), and a vault route's
+		// user id hashed, as the access log shows it.
+		semconv.URLPath(accesslog.Path(r)),
 		semconv.ServerAddress(hostOnly(r.Host)),
 	}
 	if ua := r.UserAgent(); ua != "" {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/internal/otlpwire"
 	"go.opentelemetry.io/otel"
@@ -63,6 +65,7 @@ func Start(ctx context.Context, s Settings, endpointFromEnv bool, log hclog.Logg
 	if err != nil {
 		return nil, err
 	}
+	otel.SetLogger(logr.New(otelLog{log: log}))
 	client, err := newClient(s, endpointFromEnv)
 	if err != nil {
 		return nil, err

@@ -81,5 +81,19 @@ func appendAttr(args []any, prefix string, a slog.Attr) []any {
 	if a.Key == "" {
 		return args
 	}
+	if hidden[a.Key] {
+		return append(args, prefix+a.Key, "[redacted]")
+	}
 	return append(args, prefix+a.Key, v.Any())
+}
+
+// hidden are attributes whose values a library may log but idplug's log must
+// not hold: what an app or a browser sent that is theirs (zitadel/oidc logs
+// an error redirect with the app's state, in the attribute and in the whole
+// URL), and anything secret under a plain name.
+var hidden = map[string]bool{
+	"state": true, "session_state": true, "url": true, "redirect_uri": true, "post_logout_redirect_uri": true,
+	"code": true, "code_verifier": true, "code_challenge": true, "nonce": true, "id_token_hint": true, "login_hint": true,
+	"access_token": true, "refresh_token": true, "id_token": true, "token": true,
+	"client_secret": true, "client_assertion": true, "password": true, "authorization": true,
 }

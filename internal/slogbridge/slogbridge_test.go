@@ -47,3 +47,26 @@ func TestRecordsBecomeHclogLines(t *testing.T) {
 		t.Errorf("second line: %s", lines[1])
 	}
 }
+
+// What an app sent (its state, in an attribute and in a whole redirect URL, as
+// zitadel/oidc logs an error redirect) and secrets under plain names are
+// logged as [redacted], in a group too; other attributes stay.
+func TestHiddenAttributesAreRedacted(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(New(hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true})))
+	const state = "app-csrf-state-Zq8vK2mN4pR7tX1y"
+	l.Warn("auth request redirect", slog.Group("oidc_error", slog.String("state", state), slog.String("type", "login_required")),
+		slog.String("url", "https://app.test/cb?error=login_required&state="+state), slog.String("code", "c0de-0123456789"))
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), state) || strings.Contains(buf.String(), "c0de-0123456789") {
+		t.Errorf("the line holds what it must not: %s", buf.String())
+	}
+	for k, want := range map[string]any{"oidc_error.state": "[redacted]", "url": "[redacted]", "code": "[redacted]", "oidc_error.type": "login_required"} {
+		if line[k] != want {
+			t.Errorf("%s = %v, want %v", k, line[k], want)
+		}
+	}
+}

@@ -105,7 +105,11 @@ func syntaxError(err error, data []byte) error {
 		line++
 	}
 	if m := unknownAnchorRE.FindStringSubmatch(err.Error()); m != nil {
+		// The alias is often not one: a value written as it is that starts
+		// with "*", a password say. Its name finds the line; the message
+		// leaves it out.
 		line = lineOf(data, "*"+m[1])
+		msg = `a value starting with "*" reads as a reference to an anchor that is not defined; put the value in quotes`
 	}
 	if strings.HasPrefix(msg, "did not find expected ',' or") && bytes.Contains(data, []byte("${")) {
 		// A plain ${NAME} cannot stand in a [...] or {...} list: "{" opens a

@@ -56,7 +56,7 @@ func TestParseErrors(t *testing.T) {
 		"syntax":        {"a: 1\nb: [1, 2\n", "YAML syntax"},
 		"two docs":      {"a: 1\n---\nb: 2\n", "a second YAML document starts here"},
 		"too deep":      {strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + "\n", "nested more than"},
-		"unknown alias": {"a: 1\nb: *nope\n", "unknown anchor"},
+		"unknown alias": {"a: 1\nb: *nope\n", "a value starting with \"*\""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.doc))
