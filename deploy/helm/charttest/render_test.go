@@ -18,6 +18,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -35,6 +36,7 @@ type rendered struct {
 	Jobs           []batchv1.Job
 	PDBs           []policyv1.PodDisruptionBudget
 	HPAs           []autoscalingv2.HorizontalPodAutoscaler
+	NetPolicies    []networkingv1.NetworkPolicy
 	ServiceMonitor []serviceMonitor
 }
 
@@ -58,13 +60,19 @@ type serviceMonitor struct {
 // the values, and decodes every object.
 func render(t *testing.T, values map[string]any) (*rendered, error) {
 	t.Helper()
+	return renderRelease(t, "idp", values)
+}
+
+// renderRelease is render with a release name of the test's choosing.
+func renderRelease(t *testing.T, release string, values map[string]any) (*rendered, error) {
+	t.Helper()
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	install := action.NewInstall(&action.Configuration{})
 	install.DryRun, install.ClientOnly, install.Replace = true, true, true
-	install.ReleaseName, install.Namespace = "idp", "auth"
+	install.ReleaseName, install.Namespace = release, "auth"
 	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"}
 	rel, err := install.Run(ch, values)
 	if err != nil {
@@ -108,6 +116,8 @@ func (r *rendered) add(doc []byte) error {
 		return appendStrict(raw, &r.PDBs)
 	case "autoscaling/v2 HorizontalPodAutoscaler":
 		return appendStrict(raw, &r.HPAs)
+	case "networking.k8s.io/v1 NetworkPolicy":
+		return appendStrict(raw, &r.NetPolicies)
 	case "monitoring.coreos.com/v1 ServiceMonitor":
 		return appendStrict(raw, &r.ServiceMonitor)
 	}
@@ -154,8 +164,12 @@ func TestLint(t *testing.T) {
 // valueSets are the value sets every check renders.
 func valueSets() map[string]map[string]any {
 	return map[string]map[string]any{
+		// values.yaml's config reads the session-key and api-key files.
 		"defaults": {
-			"secrets": map[string]any{"files": map[string]any{"session-key": "a-session-key-0123456789abcdef0123456789"}},
+			"secrets": map[string]any{"files": map[string]any{
+				"session-key": "a-session-key-0123456789abcdef0123456789",
+				"api-key":     "an-api-key-0123456789abcdef0123456789",
+			}},
 		},
 		"postgres, three replicas, every option": {
 			"replicaCount":        3,
@@ -165,12 +179,20 @@ func valueSets() map[string]map[string]any {
 			"podDisruptionBudget": map[string]any{"enabled": true},
 			"serviceMonitor":      map[string]any{"enabled": true, "labels": map[string]any{"release": "prometheus"}},
 			"resources":           map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "128Mi"}},
+			"image":               map[string]any{"tag": "1.4.0", "digest": "sha256:" + strings.Repeat("0123456789abcdef", 4)},
+			"imagePullSecrets":    []map[string]any{{"name": "registry"}},
+			"nodeSelector":        map[string]any{"pool": "auth"},
+			"networkPolicy": map[string]any{"enabled": true,
+				"adminFrom":   []map[string]any{{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}}}},
+				"extraEgress": []map[string]any{{"to": []map[string]any{{"podSelector": map[string]any{"matchLabels": map[string]any{"app": "postgres"}}}}, "ports": []map[string]any{{"port": 5432, "protocol": "TCP"}}}},
+			},
 		},
 		"postgres, autoscaled": {
 			"store":               map[string]any{"backend": "postgres", "url": "${file:/etc/idplug/secrets/store-url}"},
 			"secrets":             map[string]any{"existingSecret": "idplug-secrets"},
 			"autoscaling":         map[string]any{"enabled": true, "minReplicas": 2, "maxReplicas": 5},
 			"podDisruptionBudget": map[string]any{"enabled": true, "maxUnavailable": 1},
+			"resources":           map[string]any{"requests": map[string]any{"cpu": "100m"}},
 		},
 		"sqlite on an existing claim, logto image": {
 			"image":       map[string]any{"repository": "idplug-logto"},
@@ -187,9 +209,10 @@ func TestTemplate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("helm template: %v", err)
 			}
-			if len(r.Deployments) != 1 || len(r.ConfigMaps) != 1 || len(r.Services) != 1 {
-				t.Fatalf("want one Deployment, ConfigMap and Service: %+v", r)
+			if len(r.Deployments) != 1 || len(r.ConfigMaps) != 1 {
+				t.Fatalf("want one Deployment and ConfigMap: %+v", r)
 			}
+			svc := mainService(t, r)
 			d := r.Deployments[0]
 			checkPod(t, "the Deployment", d.Spec.Template.Spec)
 			pg := strings.HasPrefix(name, "postgres")
@@ -205,8 +228,20 @@ func TestTemplate(t *testing.T) {
 				t.Errorf("probes: liveness %+v readiness %+v", c.LivenessProbe, c.ReadinessProbe)
 			}
 			config := r.ConfigMaps[0].Data["idplug.yaml"]
-			if !strings.Contains(config, "plugin_dir: /plugins") || !strings.Contains(config, "listen: 0.0.0.0:8080") {
-				t.Errorf("idplug.yaml lacks what the chart owns:\n%s", config)
+			var owned struct {
+				Listen      string `json:"listen"`
+				AdminListen string `json:"admin_listen"`
+				PluginDir   string `json:"plugin_dir"`
+				Store       struct {
+					URL string `json:"url"`
+				} `json:"store"`
+			}
+			if err := yaml.Unmarshal([]byte(config), &owned); err != nil {
+				t.Fatalf("idplug.yaml: %v\n%s", err, config)
+			}
+			if owned.PluginDir != "/plugins" || owned.Listen != "0.0.0.0:8080" || owned.AdminListen != "0.0.0.0:9100" ||
+				pg == strings.HasPrefix(owned.Store.URL, "sqlite:") {
+				t.Errorf("idplug.yaml lacks what the chart owns: %+v\n%s", owned, config)
 			}
 			for _, j := range r.Jobs {
 				checkPod(t, "the migrate Job", j.Spec.Template.Spec)
@@ -214,7 +249,7 @@ func TestTemplate(t *testing.T) {
 					t.Errorf("the Job runs %v, want idplug migrate", got)
 				}
 				matches := true
-				for k, v := range r.Services[0].Spec.Selector {
+				for k, v := range svc.Spec.Selector {
 					matches = matches && j.Spec.Template.Labels[k] == v
 				}
 				if matches {
@@ -232,8 +267,11 @@ func TestTemplate(t *testing.T) {
 			if _, pdb := values["podDisruptionBudget"]; pdb != (len(r.PDBs) == 1) {
 				t.Errorf("podDisruptionBudget %v: %d PDBs", pdb, len(r.PDBs))
 			}
-			if _, sm := values["serviceMonitor"]; sm != (len(r.ServiceMonitor) == 1) {
-				t.Errorf("serviceMonitor %v: %d ServiceMonitors", sm, len(r.ServiceMonitor))
+			if _, sm := values["serviceMonitor"]; sm != (len(r.ServiceMonitor) == 1) || len(r.Services) != map[bool]int{false: 1, true: 2}[sm] {
+				t.Errorf("serviceMonitor %v: %d ServiceMonitors, %d Services", sm, len(r.ServiceMonitor), len(r.Services))
+			}
+			if _, np := values["networkPolicy"]; np != (len(r.NetPolicies) == 1) {
+				t.Errorf("networkPolicy %v: %d NetworkPolicies", np, len(r.NetPolicies))
 			}
 		})
 	}
@@ -280,4 +318,53 @@ func TestRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mainService is the Service of the API (the one named as the release's objects).
+func mainService(t *testing.T, r *rendered) corev1.Service {
+	t.Helper()
+	for _, s := range r.Services {
+		if s.Name == r.Deployments[0].Name {
+			return s
+		}
+	}
+	t.Fatalf("no Service named %s: %+v", r.Deployments[0].Name, r.Services)
+	return corev1.Service{}
+}
+
+// mustRender renders values and fails the test on an error.
+func mustRender(t *testing.T, values map[string]any) *rendered {
+	t.Helper()
+	r, err := render(t, values)
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	return r
+}
+
+// refused checks that the chart refuses values with a message holding want.
+func refused(t *testing.T, values map[string]any, want string) {
+	t.Helper()
+	_, err := render(t, values)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error with %q", err, want)
+	}
+}
+
+// withSecret is values with an existing Secret mounted at /etc/idplug/secrets.
+func withSecret(values map[string]any) map[string]any {
+	values["secrets"] = map[string]any{"existingSecret": "idplug-secrets"}
+	return values
+}
+
+var postgres = map[string]any{"backend": "postgres", "url": "${file:/etc/idplug/secrets/store-url}"}
+
+// mustRenderRelease is mustRender with a release name of the test's choosing.
+func mustRenderRelease(t *testing.T, release string, values map[string]any) *rendered {
+	t.Helper()
+	r, err := renderRelease(t, release, values)
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	return r
 }

@@ -7,20 +7,44 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+fullname with a suffix, the fullname cut so that the whole fits a DNS label (63):
+(list $ "-metrics").
+*/}}
+{{- define "idplug.fullnameWith" -}}
+{{- $suffix := index . 1 -}}
+{{- $base := include "idplug.fullname" (index . 0) | trunc (int (sub 63 (len $suffix))) | trimSuffix "-" -}}
+{{- printf "%s%s" $base $suffix -}}
+{{- end -}}
+
 {{- define "idplug.selectorLabels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/*
+The app.kubernetes.io/version label: the image tag (or the chart's appVersion),
+never a digest, cut to what a label value allows.
+*/}}
+{{- define "idplug.version" -}}
+{{- $v := .Values.image.tag | default .Chart.AppVersion | toString | splitList "@" | first -}}
+{{- regexReplaceAll "[^-A-Za-z0-9_.]" $v "" | trunc 63 | trimAll "-_." -}}
+{{- end -}}
+
 {{- define "idplug.labels" -}}
 {{ include "idplug.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ include "idplug.version" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{/* repository@digest when image.digest is set, repository:tag otherwise. */}}
 {{- define "idplug.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
 {{- end -}}
 
 {{- define "idplug.secretName" -}}
@@ -31,9 +55,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if or .Values.secrets.existingSecret .Values.secrets.files }}true{{ end -}}
 {{- end -}}
 
+{{/* The minimum number of replicas: replicaCount, or the autoscaler's minimum. */}}
+{{- define "idplug.minReplicas" -}}
+{{- if .Values.autoscaling.enabled -}}
+{{- int .Values.autoscaling.minReplicas -}}
+{{- else -}}
+{{- int .Values.replicaCount -}}
+{{- end -}}
+{{- end -}}
+
 {{/*
 The checks no value set may pass: SQLite is one process's file, so more than one
-replica (or an autoscaler) needs PostgreSQL.
+replica (or an autoscaler) needs PostgreSQL; and the settings that would render
+objects that cannot work (a crash loop, a PDB that blocks every drain, an HPA
+with nothing to measure, a Secret the API server refuses).
 */}}
 {{- define "idplug.validate" -}}
 {{- $b := .Values.store.backend -}}
@@ -61,14 +96,149 @@ replica (or an autoscaler) needs PostgreSQL.
 {{- if not (has .Values.migrate.mode (list "initContainer" "job")) -}}
 {{- fail (printf "migrate.mode: %q is not initContainer or job" .Values.migrate.mode) -}}
 {{- end -}}
-{{- range $k := list "listen" "admin_listen" "plugin_dir" "store" -}}
-{{- if hasKey $.Values.config $k -}}
-{{- fail (printf "config.%s: set by the chart (see values.yaml: store, ports, extraVolumes)" $k) -}}
+{{- include "idplug.validateConfig" . -}}
+{{- include "idplug.validateSecrets" . -}}
+{{- with .Values.image.digest -}}
+{{- if not (regexMatch "^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$" (toString .)) -}}
+{{- fail (printf "image.digest: %q is not a digest (sha256:<64 hex digits>)" (toString .)) -}}
+{{- end -}}
+{{- end -}}
+{{- $min := int (include "idplug.minReplicas" .) -}}
+{{- $from := ternary "autoscaling.minReplicas" "replicaCount" (and .Values.autoscaling.enabled true) -}}
+{{- with .Values.podDisruptionBudget -}}
+{{- if .enabled -}}
+{{- if hasKey . "maxUnavailable" -}}
+{{- if has (toString .maxUnavailable) (list "0" "0%") -}}
+{{- fail "podDisruptionBudget.maxUnavailable: 0 lets no pod be evicted: every node drain would block on it" -}}
+{{- end -}}
+{{- else -}}
+{{- $need := 0 -}}
+{{- if and (kindIs "string" .minAvailable) (hasSuffix "%" (toString .minAvailable)) -}}
+{{- $need = div (add (mul $min (atoi (trimSuffix "%" .minAvailable))) 99) 100 | int -}}
+{{- else -}}
+{{- $need = int .minAvailable -}}
+{{- end -}}
+{{- if ge $need $min -}}
+{{- fail (printf "podDisruptionBudget: minAvailable %v with %d replica(s) (%s) lets no pod be evicted, and every node drain would block on it; run more replicas than minAvailable (store.backend: postgres), set podDisruptionBudget.maxUnavailable instead, or leave podDisruptionBudget.enabled false" .minAvailable $min $from) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.autoscaling.enabled -}}
+{{- if not (dig "requests" "cpu" "" (.Values.resources | default dict)) -}}
+{{- fail "autoscaling.enabled: the HorizontalPodAutoscaler scales on CPU utilization, a percentage of the pods' CPU request, and resources.requests.cpu is not set; set it (for example 100m)" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 
-{{/* idplug.yaml: the operator's config and what the chart owns. */}}
+{{/*
+config or configYaml: exactly one; what the chart owns left out; api_keys present
+(the chart listens on 0.0.0.0, where idplug refuses to start without them); no
+number that Helm's values have already rounded.
+*/}}
+{{- define "idplug.validateConfig" -}}
+{{- $config := .Values.config | default dict -}}
+{{- $doc := $config -}}
+{{- $where := "config" -}}
+{{- if .Values.configYaml -}}
+{{- if $config -}}
+{{- fail "config and configYaml: set one of them; with configYaml, also set config: null (values.yaml's default config would otherwise be set too)" -}}
+{{- end -}}
+{{- $raw := toString .Values.configYaml -}}
+{{- $doc = fromYaml $raw -}}
+{{- $where = "configYaml" -}}
+{{- if hasKey $doc "Error" -}}
+{{- fail (printf "configYaml: not a YAML mapping: %v" (get $doc "Error")) -}}
+{{- end -}}
+{{- if regexMatch "(?m)^(---|\\.\\.\\.|%)" $raw -}}
+{{- fail "configYaml: one document without markers (---, ...) or directives (%YAML): the chart writes its own keys before it" -}}
+{{- end -}}
+{{- if not (regexMatch "\\A(?:[ \\t]*(?:#[^\\n]*)?\\r?\\n)*[^\\s#{\\[]" $raw) -}}
+{{- fail "configYaml: write a block mapping starting at column 0 (key: value lines), not a flow mapping ({...}) or an indented one: the chart writes its own keys before it" -}}
+{{- end -}}
+{{- else if not $config -}}
+{{- fail "config: empty; set config (or configYaml) to idplug.yaml's settings" -}}
+{{- else -}}
+{{- include "idplug.checkNumbers" (list "config" $config) -}}
+{{- end -}}
+{{- range $k := list "listen" "admin_listen" "plugin_dir" "store" -}}
+{{- if hasKey $doc $k -}}
+{{- fail (printf "%s.%s: set by the chart (see values.yaml: store, ports, extraVolumes)" $where $k) -}}
+{{- end -}}
+{{- end -}}
+{{- if not (get $doc "api_keys") -}}
+{{- fail (printf "%s.api_keys: required: idplug listens on 0.0.0.0 in the pod and refuses to start without API keys; set %s.api_keys, for example [\"${file:/etc/idplug/secrets/api-key}\"] with the key in secrets (existingSecret or files)" $where $where) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A number in config past 2^53 has been rounded already (Helm's values hold numbers
+as float64): refuse it rather than write other digits. (list path value)
+*/}}
+{{- define "idplug.checkNumbers" -}}
+{{- $path := index . 0 -}}
+{{- $v := index . 1 -}}
+{{- if kindIs "map" $v -}}
+{{- range $k, $e := $v -}}
+{{- include "idplug.checkNumbers" (list (printf "%s.%s" $path $k) $e) -}}
+{{- end -}}
+{{- else if kindIs "slice" $v -}}
+{{- range $i, $e := $v -}}
+{{- include "idplug.checkNumbers" (list (printf "%s[%d]" $path $i) $e) -}}
+{{- end -}}
+{{- else if kindIs "float64" $v -}}
+{{- if or (ge $v 9007199254740992.0) (le $v -9007199254740992.0) -}}
+{{- fail (printf "%s: %v has more digits than Helm's values keep (numbers are float64 there, so it would be written rounded); quote it, or write the whole config in configYaml" $path $v) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+secrets: files or existingSecret, not both; file names that are Secret keys; and
+every ${file:/etc/idplug/secrets/NAME} the config reads mounted (unless an extra
+volume is mounted there).
+*/}}
+{{- define "idplug.validateSecrets" -}}
+{{- $files := .Values.secrets.files | default dict -}}
+{{- if and $files .Values.secrets.existingSecret -}}
+{{- fail (printf "secrets: files and existingSecret are both set; the chart mounts one Secret: put the files in %s, or leave existingSecret empty" .Values.secrets.existingSecret) -}}
+{{- end -}}
+{{- range $name, $_ := $files -}}
+{{- if or (not (regexMatch "^[-._a-zA-Z0-9]+$" $name)) (has $name (list "." "..")) (gt (len $name) 253) -}}
+{{- fail (printf "secrets.files: %q is not a valid file name: use letters, digits, '-', '_' and '.' (^[-._a-zA-Z0-9]+$)" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- $mountedElsewhere := false -}}
+{{- range .Values.extraVolumeMounts -}}
+{{- if hasPrefix "/etc/idplug/secrets" (toString .mountPath) -}}
+{{- $mountedElsewhere = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not $mountedElsewhere -}}
+{{- $refs := list -}}
+{{- range regexFindAll "\\$\\{file:(/etc/idplug/|\\./)?secrets/[^}]*\\}" (include "idplug.config" .) -1 -}}
+{{- $refs = append $refs (regexReplaceAll "^\\$\\{file:(/etc/idplug/|\\./)?secrets/(.*)\\}$" . "${2}") -}}
+{{- end -}}
+{{- $refs = uniq $refs -}}
+{{- if and $refs (not (include "idplug.hasSecrets" .)) -}}
+{{- fail (printf "secrets: the config reads %s from /etc/idplug/secrets, where no Secret is mounted; set secrets.existingSecret (a Secret with those keys) or secrets.files" (join ", " $refs)) -}}
+{{- end -}}
+{{- if and $files (not .Values.secrets.existingSecret) -}}
+{{- range $refs -}}
+{{- if not (hasKey $files .) -}}
+{{- fail (printf "secrets.files: the config reads ${file:/etc/idplug/secrets/%s}, which secrets.files does not hold" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+idplug.yaml: the operator's config and what the chart owns, as JSON (which is
+YAML) so that every string stays quoted: idplug types a plain scalar again after
+replacing its ${...} references, and "${FB_APP_ID}" must stay a string. With
+configYaml, the chart's keys (quoted the same way) and then configYaml as written.
+*/}}
 {{- define "idplug.config" -}}
 {{- $store := dict "timeout" .Values.store.timeout -}}
 {{- if eq .Values.store.backend "sqlite" -}}
@@ -77,7 +247,58 @@ replica (or an autoscaler) needs PostgreSQL.
 {{- $_ := set $store "url" .Values.store.url -}}
 {{- end -}}
 {{- $owned := dict "listen" (printf "0.0.0.0:%d" (int .Values.ports.http)) "admin_listen" (printf "0.0.0.0:%d" (int .Values.ports.admin)) "plugin_dir" "/plugins" "store" $store -}}
-{{- toYaml (merge $owned (deepCopy .Values.config)) -}}
+{{- if .Values.configYaml -}}
+{{- range $k := list "listen" "admin_listen" "plugin_dir" "store" -}}
+{{ $k }}: {{ get $owned $k | toJson }}
+{{ end -}}
+{{ regexReplaceAll "\\s+\\z" (toString .Values.configYaml) "" }}
+{{- else -}}
+{{- toPrettyJson (merge $owned (deepCopy (.Values.config | default dict))) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The pod settings the Deployment and the migrate Job share. */}}
+{{- define "idplug.podSettings" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The migrate container: the Deployment's init container, or the Job's. */}}
+{{- define "idplug.migrateContainer" -}}
+- name: migrate
+  image: {{ include "idplug.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: ["/usr/local/bin/idplug"]
+  args: ["migrate", "--config", "/etc/idplug/idplug.yaml"]
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  {{- with .Values.env }}
+  env:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with (.Values.migrate.resources | default .Values.resources) }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  volumeMounts:
+    {{- include "idplug.volumeMounts" . | nindent 4 }}
 {{- end -}}
 
 {{/* The pod's volumes and the idplug container's mounts, shared with the migrate Job. */}}
