@@ -10,7 +10,7 @@ import (
 	"github.com/idplug/idplug/sdk"
 )
 
-func mustCompile(t *testing.T, s Spec) *Mapping {
+func mustCompile(t testing.TB, s Spec) *Mapping {
 	t.Helper()
 	m, err := Compile(s)
 	if err != nil {
