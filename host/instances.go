@@ -193,7 +193,7 @@ func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, cal
 	if err != nil {
 		return nil, err
 	}
-	if err := checkUserID(mapped.UserInfo.ID); err != nil {
+	if err := CheckUserID(mapped.UserInfo.ID); err != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "connector %s (plugin %s): the profile's id %v", id, c.cfg.Plugin, err)
 	}
 	res.UserInfo = mapped.UserInfo
@@ -204,11 +204,11 @@ func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, cal
 // in the store (and of the vault's routes).
 const MaxUserIDLen = 512
 
-// checkUserID refuses an id no provider gives but one answering garbage, or
+// CheckUserID refuses an id no provider gives but one answering garbage, or
 // its mapping: empty, over MaxUserIDLen, or with a control character. PostgreSQL
 // refuses a NUL, and the vault writes records of several sign-ins in one
 // statement: one such id would fail the others' writes.
-func checkUserID(id string) error {
+func CheckUserID(id string) error {
 	if id == "" {
 		return errors.New("is empty") // the SDK refuses it; a plugin without the SDK may not
 	}
@@ -238,7 +238,7 @@ func (h *Host) MapUserInfo(ctx context.Context, id string, u sdk.UserInfo) (mapp
 		return mapping.Result{}, err
 	}
 	// The sign-in refuses what the store cannot key; so does its dry run.
-	if err := checkUserID(mapped.UserInfo.ID); err != nil {
+	if err := CheckUserID(mapped.UserInfo.ID); err != nil {
 		return mapping.Result{}, sdk.Errorf(sdk.CodeInvalidResponse, "connector %s (plugin %s): the profile's id %v", id, c.cfg.Plugin, err)
 	}
 	return mapped, nil

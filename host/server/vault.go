@@ -19,8 +19,6 @@ import (
 // the token set of a user's last sign-in back, fresh. The policy (sealing,
 // refresh under a lock, refused refreshes) is host/vault's Keeper.
 
-// maxUserIDLen bounds the user id in vault paths, as it bounds a profile's.
-const maxUserIDLen = host.MaxUserIDLen
 
 // tokenStorage is the set of instances that keep tokens; swapped on reload.
 type tokenStorage = atomic.Pointer[map[string]bool]
@@ -79,8 +77,11 @@ func (s *Server) vaultRecord(r *http.Request) (id, userID string, err error) {
 	switch {
 	case !s.keepsTokens(id):
 		return "", "", errNotFound(fmt.Sprintf("connector %s does not keep tokens: set storeTokens: true in its config (with a store and vault_keys)", id))
-	case userID == "" || len(userID) > maxUserIDLen:
-		return "", "", badRequest("userId must be 1 to %d bytes", maxUserIDLen)
+	}
+	// An id no sign-in could have stored (a NUL, which PostgreSQL refuses: a
+	// 503 store_unavailable while the store is up) is the caller's mistake.
+	if err := host.CheckUserID(userID); err != nil {
+		return "", "", badRequest("userId %v", err)
 	}
 	return id, userID, nil
 }

@@ -452,6 +452,10 @@ func TestSQLiteSingleUseVaultAndRekey(t *testing.T) {
 		{"GET", "/v1/connectors/acme/users/bob/tokens", 404, "not_found"},
 		{"DELETE", "/v1/connectors/acme/users/bob/tokens", 404, "not_found"},
 		{"GET", "/v1/connectors/acme/users/" + strings.Repeat("x", 600) + "/tokens", 400, "invalid_request_parameters"},
+		// Ids no sign-in could have stored (PostgreSQL refuses a NUL: it had
+		// answered 503 store_unavailable with the store up).
+		{"GET", "/v1/connectors/acme/users/a%00b/tokens", 400, "invalid_request_parameters"},
+		{"DELETE", "/v1/connectors/acme/users/ann%0Aadmin/tokens", 400, "invalid_request_parameters"},
 		{"GET", "/v1/connectors/nope/users/alice/tokens", 404, "connector_not_found"},
 		{"GET", "/v1/connectors/acme/users/alice%2F..%2Fbob/tokens", 404, "not_found"},
 	} {
