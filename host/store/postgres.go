@@ -235,8 +235,12 @@ func (s *postgresStore) putTokensAtOnce(ctx context.Context, recs []TokenRecord)
 		sealed, expires, failed = append(sealed, r.Sealed), append(expires, ms(r.ExpiresAt)), append(failed, r.RefreshFailed)
 		updated = append(updated, now)
 	}
+	// Rows are locked in (connector, user_id) order, the order rekey and every
+	// other batch take them in: in their queue's order, two replicas' batches
+	// (or a batch and a transaction holding one of its rows) could each wait
+	// for a row the other holds, and PostgreSQL would abort one for deadlock.
 	_, err := s.pool.Exec(ctx, `INSERT INTO vault_tokens (`+pgTokenColumns+`)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::boolean[], $7::bigint[])
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::boolean[], $7::bigint[]) ORDER BY 1, 2
 		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
 		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
 		connectors, users, keys, sealed, expires, failed, updated)

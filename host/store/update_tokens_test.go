@@ -182,7 +182,9 @@ func TestRefreshAnsweredAfterTheDeadlineIsKept(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			spy := &deadlineSpy{Store: pair[1], ctxs: make(chan context.Context, 1)}
-			b := Timed(spy, 5*time.Second, 2*time.Second, nil) // the write's deadline, and the whole update's
+			// The write's deadline, and the whole update's: long enough for b to
+			// queue and get the record on a loaded machine before fn runs.
+			b := Timed(spy, 5*time.Second, 5*time.Second, nil)
 			if err := pair[0].PutTokens(ctx, TokenRecord{Connector: "acme", UserID: "slow", KeyID: "k", Sealed: []byte("rt")}); err != nil {
 				t.Fatal(err)
 			}
@@ -276,5 +278,55 @@ func TestSlowRefreshesLeaveConnectionsToTheRest(t *testing.T) {
 		if err != nil {
 			t.Errorf("a refresh that waited for its turn: %v", err)
 		}
+	}
+}
+
+// A batch of token writes on PostgreSQL locks its rows in (connector,
+// user_id) order, the order rekey's FOR UPDATE and every other batch use.
+// In queue order, a batch [b, a] took b and then waited for a, held by a
+// transaction that then asked for b: each waited for the other, and
+// PostgreSQL aborted one of them for deadlock.
+func TestBatchedTokenWritesLockRowsInOrder(t *testing.T) {
+	pg := pgtest.Start(t)
+	raw, err := Open(t.Context(), pg.URL, Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	s := raw.(*postgresStore)
+	ctx := t.Context()
+	rec := func(user, sealed string) TokenRecord {
+		return TokenRecord{Connector: "acme", UserID: user, KeyID: "k", Sealed: []byte(sealed)}
+	}
+	for _, u := range []string{"a", "b"} {
+		if err := s.PutTokens(ctx, rec(u, "old")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	lock := func(user string) error {
+		var id string
+		return tx.QueryRow(ctx, `SELECT user_id FROM vault_tokens WHERE connector = 'acme' AND user_id = $1 FOR UPDATE`, user).Scan(&id)
+	}
+	if err := lock("a"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.putTokensAtOnce(ctx, []TokenRecord{rec("b", "new"), rec("a", "new")}) }()
+	if _, returned := waitQueuedOrDone(t, s, "acme", "a", done); returned {
+		t.Fatal("the batch was written while a was locked")
+	}
+	if err := lock("b"); err != nil {
+		t.Fatalf("locking b after a, while the batch waits: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the batch: %v", err)
 	}
 }
