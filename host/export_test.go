@@ -11,4 +11,3 @@ var SocketBase = supervisor.SocketBase
 
 // SetClock makes h read the time from now, for tests of what expires.
 func SetClock(h *Host, now func() time.Time) { h.now = now }
-

@@ -54,6 +54,9 @@ func TestURLCredentialsAreNotQuoted(t *testing.T) {
 			"      post_logout_redirect_uris: [\"https://app:" + password + "@app.example.com/bye\"]\n",
 		"public_url that does not parse": base + "listen: 127.0.0.1:8080\napi_keys: [{key: \"0123456789012345678901234567890123\", scopes: [admin]}]\n" +
 			"public_url: \"https://idplug:" + password + "@idplug.example.com/%zz\"\n",
+		// A password with "/" in it: the URL does not parse ("invalid port").
+		"redirect_uris, a password with a slash": base + provider +
+			"      redirect_uris: [\"https://app:" + password + "/x@app.example.com/cb\"]\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if msg := parseRefused(t, yaml); strings.Contains(msg, password) {

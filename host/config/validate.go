@@ -96,7 +96,6 @@ func checkAPIKey(k string) string {
 	return ""
 }
 
-
 // shownURL is s as a message may quote it: a user name or password it carries
 // (a mistake, but a secret) is replaced, also in a URL that does not parse.
 func shownURL(s string) string {
@@ -107,15 +106,13 @@ func shownURL(s string) string {
 		u.User = url.User("xxxxx")
 		return u.String()
 	}
+	// One that does not parse may hold a password with "/", "?" or "#" in it:
+	// everything before the last "@" may be one.
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
 		return s
 	}
-	authority := rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority = rest[:i]
-	}
-	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
 		return scheme + "://xxxxx@" + rest[i+1:]
 	}
 	return s

@@ -169,28 +169,19 @@ func (p *program) eval(act *activation) (ref.Val, error) {
 // them ("no such key: <a role from the profile>", a timestamp or pattern read
 // from it), at any size. What follows the first colon is kept only when src,
 // the expression, holds it (a key the expression names) or it names types (a
-// missing overload); quoted text is elided, and the rest cut.
+// missing overload); nothing from the first quote on is kept, and the rest is
+// cut.
 func problem(err error, src string) string {
 	msg := err.Error()
 	if head, tail, ok := strings.Cut(msg, ": "); ok && head != "no such overload" && !strings.Contains(src, tail) {
 		msg = head
 	}
-	var b strings.Builder
-	for len(msg) > 0 {
-		i := strings.IndexAny(msg, "\"`")
-		if i < 0 {
-			b.WriteString(msg)
-			break
-		}
-		q := msg[i : i+1]
-		b.WriteString(msg[:i] + q + "…" + q)
-		end := strings.Index(msg[i+1:], q)
-		if end < 0 {
-			break
-		}
-		msg = msg[i+1+end+1:]
+	// What CEL quotes is a value; quotes may be escaped inside it, so nothing
+	// after the first one is kept.
+	if i := strings.IndexAny(msg, "\"`"); i >= 0 {
+		msg = msg[:i] + "…"
 	}
-	return runeCut(b.String(), 200)
+	return runeCut(msg, 200)
 }
 
 // runeCut cuts s to at most n bytes, on a rune boundary.

@@ -231,13 +231,16 @@ func TestErrorsNeverCarryTheProfile(t *testing.T) {
 	// or a pattern read from the profile.
 	long := secret + strings.Repeat("x", 256<<10)
 	raw, _ := json.Marshal(map[string]any{"role": long[:MaxInputString], "created_at": long[:MaxInputString],
-		"groups": map[string]any{"admins": true}, "p": "(" + secret})
+		"groups": map[string]any{"admins": true}, "p": "(" + secret,
+		// A quote inside the value: CEL escapes it in its message.
+		"quoted": `(x"` + secret + `\"` + secret})
 	u = sdk.UserInfo{ID: "1", RawData: raw}
 	for name, spec := range map[string]Spec{
 		"role table":      {Claims: map[string]string{"role": `{"admin": "administrator", "staff": "member"}[raw.role]`}},
 		"raw map by key":  {Allow: `raw.groups[raw.role] == true`},
 		"account age":     {Allow: `timestamp(raw.created_at) < timestamp("2024-01-01T00:00:00Z")`},
 		"profile pattern": {Allow: `"x".matches(raw.p)`},
+		"quotes inside":   {Allow: `timestamp(raw.quoted) < timestamp("2024-01-01T00:00:00Z")`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := mustCompile(t, spec).Apply(t.Context(), u)

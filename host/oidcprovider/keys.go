@@ -160,11 +160,11 @@ func (r *keyRing) current(ctx context.Context) (*keySet, error) {
 			}
 			return nil, err
 		}
-		keys, rewrite, err := r.open(recs)
+		opened, rewrite, err := r.open(recs)
 		if err != nil {
 			return nil, err
 		}
-		keys, changed, err := r.complete(keys)
+		keys, changed, err := r.complete(opened)
 		if err != nil {
 			return nil, err
 		}
@@ -174,6 +174,14 @@ func (r *keyRing) current(ctx context.Context) (*keySet, error) {
 				continue // another replica made them first: read theirs
 			}
 			if err != nil {
+				// The stored keys that opened still sign, when they hold an
+				// active key of each algorithm (a key made here but not stored
+				// would not be published by the other replicas); the write is
+				// tried again at the next read.
+				if set := build(opened); len(set.signers) == len(algorithms) {
+					r.log.Warn("the signing keys could not be written; signing with the stored ones", "error", err)
+					return set, nil
+				}
 				return nil, err
 			}
 		}

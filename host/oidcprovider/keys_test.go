@@ -346,3 +346,58 @@ func TestKeysOfAnEarlierReleaseAreSealedOnUpgrade(t *testing.T) {
 		t.Errorf("no WARN names the refused row:\n%s", logs.String())
 	}
 }
+
+// failingWrites is a store whose key set cannot be written (a database that
+// refuses writes, a full disk) but still reads.
+type failingWrites struct{ st store.SigningKeys }
+
+func (f failingWrites) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
+	return f.st.SigningKeys(ctx)
+}
+
+func (failingWrites) ReplaceSigningKeys(context.Context, []store.SigningKeyRecord, []store.SigningKeyRecord) error {
+	return store.ErrUnavailable
+}
+
+// A row that does not open is dropped by writing the set again. When that
+// write fails, the stored keys that opened still sign and are published (the
+// write is tried again at the next read); a set that lacks an active key has
+// no such fallback, since a key made but not stored would be published by no
+// other replica.
+func TestStoredKeysSignWhenTheCleanupCannotBeWritten(t *testing.T) {
+	ctx := context.Background()
+	st, db := sqliteStore(t)
+	sealer := testSealer(t)
+	ring := newKeyRing(st, func() *seal.Sealer { return sealer }, time.Hour, time.Now, hclog.NewNullLogger())
+	if _, err := ring.current(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO op_signing_keys (id, algorithm, state, sealed, public_jwk, created_at, retire_at)
+		VALUES ('junk', 'ES256', 'retired', x'00', x'00', ?, ?)`, time.Now().UnixMilli(), time.Now().Add(time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	stuck := newKeyRing(failingWrites{st}, func() *seal.Sealer { return sealer }, time.Hour, time.Now, logs.logger())
+	for _, alg := range algorithms {
+		if k, err := stuck.signing(ctx, alg); err != nil || k.ID() == "junk" {
+			t.Fatalf("%s: %v, %v", alg, k, err)
+		}
+	}
+	published, err := stuck.published(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range published {
+		if k.ID() == "junk" {
+			t.Fatal("the row that does not open is published")
+		}
+	}
+	if !strings.Contains(logs.String(), "the signing keys could not be written; signing with the stored ones") {
+		t.Errorf("no warning:\n%s", logs.String())
+	}
+	// Nothing stored: no key to fall back on.
+	empty, _ := sqliteStore(t)
+	if _, err := newKeyRing(failingWrites{empty}, func() *seal.Sealer { return sealer }, time.Hour, time.Now, hclog.NewNullLogger()).current(ctx); err == nil {
+		t.Fatal("a key set that could not be written was used")
+	}
+}

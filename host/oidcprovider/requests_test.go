@@ -69,7 +69,7 @@ func (s *hostileSetup) exchange(t *testing.T, code string) (int, string) {
 	if answer.IDToken == "" {
 		return rec.Code, ""
 	}
-	jws, err := jose.ParseSigned(answer.IDToken, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(answer.IDToken, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}

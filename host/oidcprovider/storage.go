@@ -206,9 +206,12 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 	return nil, oidc.ErrUnsupportedGrantType()
 }
 
+// Health answers {issuer}/ready, which anyone may ask: the failure is not
+// logged here (every request would log it; /readyz and the store's own calls
+// say it), and its words stay in the store.
 func (s *storage) Health(ctx context.Context) error {
 	if err := s.p.Ready(ctx); err != nil {
-		return s.opaque(err, "the store cannot be reached")
+		return oidc.ErrServerError().WithDescription("the store cannot be reached")
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -69,7 +68,7 @@ func saneLine(line []byte) []byte {
 		if !ok || (len(v) > 0 && v[0] == '"') {
 			continue
 		}
-		s, _ := json.Marshal(fmt.Sprintf("%s", v))
+		s, _ := json.Marshal(string(v))
 		fields[k] = s
 		changed = true
 	}

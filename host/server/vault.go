@@ -19,7 +19,6 @@ import (
 // the token set of a user's last sign-in back, fresh. The policy (sealing,
 // refresh under a lock, refused refreshes) is host/vault's Keeper.
 
-
 // tokenStorage is the set of instances that keep tokens; swapped on reload.
 type tokenStorage = atomic.Pointer[map[string]bool]
 

@@ -24,11 +24,11 @@ func (otelLog) Init(logr.RuntimeInfo) {}
 func (otelLog) Enabled(level int) bool { return level <= 1 }
 
 func (l otelLog) Info(_ int, msg string, _ ...any) {
-	l.log.Warn("OpenTelemetry: "+l.name+msg+" (its values are not logged: they may hold credentials)")
+	l.log.Warn("OpenTelemetry: " + l.name + msg + " (its values are not logged: they may hold credentials)")
 }
 
 func (l otelLog) Error(_ error, msg string, _ ...any) {
-	l.log.Warn("OpenTelemetry: "+l.name+msg+" (its values are not logged: they may hold credentials; check the OTEL_* variables and the tracing section)")
+	l.log.Warn("OpenTelemetry: " + l.name + msg + " (its values are not logged: they may hold credentials; check the OTEL_* variables and the tracing section)")
 }
 
 func (l otelLog) WithValues(...any) logr.LogSink { return l }
