@@ -58,13 +58,20 @@ func (s *server) Keys(ctx context.Context, r *op.Request[struct{}]) (*op.Respons
 	return resp, err
 }
 
-// postOnly: credentials and codes travel in POST bodies, never in URLs that
-// logs and browser histories keep (the library would read a query too).
+// postOnly: credentials, codes and tokens travel in POST bodies or headers,
+// never in URLs that logs and browser histories keep (the library would read
+// a query too).
 func (p *Provider) postOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.URL.Path == "/oauth/token" || r.URL.Path == "/revoke") && (r.Method != http.MethodPost || r.URL.RawQuery != "") {
 			w.Header().Set("Allow", http.MethodPost)
 			writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST with a form body")
+			return
+		}
+		// An access token in the userinfo URL (RFC 6750 2.3, which says not
+		// to) would sit in the logs of every proxy on the way.
+		if r.URL.Path == "/userinfo" && r.URL.Query().Has("access_token") {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token in the Authorization header (RFC 6750 2.1), not in the URL")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -493,6 +493,27 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 			t.Fatalf("client_secret_post for a client_secret_basic client: %v, want invalid_client", err)
 		}
 	})
+	t.Run("an access token in the userinfo URL", func(t *testing.T) {
+		// RFC 6750 2.3 lets a token ride in the query, and says not to: every
+		// proxy on the way would log it. Refused; the header still works.
+		code, verifier := e.freshCode(t)
+		tok, err := e.app.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(e.issuer + "/userinfo?" + url.Values{"access_token": {tok.AccessToken}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "Authorization header") {
+			t.Errorf("userinfo with the token in its URL: %d %s", resp.StatusCode, body)
+		}
+		if _, err := e.rp.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+			t.Errorf("userinfo with the token in its header: %v", err)
+		}
+	})
 	t.Run("tampered tokens and another client's refresh token", func(t *testing.T) {
 		code, verifier := e.freshCode(t)
 		tok, err := e.app.Exchange(ctx, code, oauth2.VerifierOption(verifier))
