@@ -9,13 +9,21 @@ import (
 // SIGHUP reload and answered by POST /v1/admin/reload: they never repeat a
 // secret written in the file.
 
-func parseRefused(t *testing.T, yaml string) string {
+// refusedWithout parses each configuration, which must be refused, and checks
+// that the problems do not repeat secret.
+func refusedWithout(t *testing.T, secret string, configs map[string]string) {
 	t.Helper()
-	_, err := Parse([]byte(yaml), func(string) (string, bool) { return "", false }, t.TempDir())
-	if err == nil {
-		t.Fatal("the configuration was accepted; the test needs a refused one")
+	for name, yaml := range configs {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(yaml), func(string) (string, bool) { return "", false }, t.TempDir())
+			if err == nil {
+				t.Fatal("the configuration was accepted; the test needs a refused one")
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the configuration error repeats %q:\n%s", secret, err)
+			}
+		})
 	}
-	return err.Error()
 }
 
 // A secret written as it is in the file that starts with "*" (a person's
@@ -24,19 +32,13 @@ func parseRefused(t *testing.T, yaml string) string {
 // says what to do without it.
 func TestUnknownAnchorIsNotQuoted(t *testing.T) {
 	const secret = "Hunter2-my-api-key-that-is-long-enough-for-idplug"
-	for name, yaml := range map[string]string{
+	refusedWithout(t, secret, map[string]string{
 		"api key": "plugin_dir: /tmp\nsession_keys: [\"0123456789012345678901234567890123\"]\n" +
 			"api_keys:\n  - key: *" + secret + "\n    scopes: [admin]\n",
 		"session key": "plugin_dir: /tmp\nsession_keys:\n  - *" + secret + "\n",
 		"connector client secret": "plugin_dir: /tmp\nsession_keys: [\"0123456789012345678901234567890123\"]\n" +
 			"connectors:\n  - id: acme\n    plugin: oauth2\n    config:\n      clientId: acme\n      clientSecret: *" + secret + "\n",
-	} {
-		t.Run(name, func(t *testing.T) {
-			if msg := parseRefused(t, yaml); strings.Contains(msg, secret) {
-				t.Errorf("the configuration error repeats the secret:\n%s", msg)
-			}
-		})
-	}
+	})
 }
 
 // A URL with a user name or password is quoted without them: a client's
@@ -46,7 +48,7 @@ func TestURLCredentialsAreNotQuoted(t *testing.T) {
 	base := "plugin_dir: /tmp\nsession_keys: [\"0123456789012345678901234567890123\"]\n"
 	provider := "connectors:\n  - {id: acme, plugin: oauth2}\n" +
 		"provider:\n  clients:\n    - id: web\n      secret: \"0123456789012345678901234567890123456789\"\n"
-	for name, yaml := range map[string]string{
+	refusedWithout(t, password, map[string]string{
 		"redirect_uris": base + provider +
 			"      redirect_uris: [\"https://app:" + password + "@app.example.com/cb\"]\n",
 		"post_logout_redirect_uris": base + provider +
@@ -57,21 +59,14 @@ func TestURLCredentialsAreNotQuoted(t *testing.T) {
 		// A password with "/" in it: the URL does not parse ("invalid port").
 		"redirect_uris, a password with a slash": base + provider +
 			"      redirect_uris: [\"https://app:" + password + "/x@app.example.com/cb\"]\n",
-	} {
-		t.Run(name, func(t *testing.T) {
-			if msg := parseRefused(t, yaml); strings.Contains(msg, password) {
-				t.Errorf("the configuration error repeats the URL's password:\n%s", msg)
-			}
-		})
-	}
+	})
 }
 
 // A reference that is not valid (a name with a space or a dash) is quoted
 // without its default, which may be a secret.
 func TestInvalidReferenceIsQuotedWithoutItsDefault(t *testing.T) {
 	const secret = "dev-only-session-key-but-still-a-secret-0123456789"
-	yaml := "plugin_dir: /tmp\nsession_keys:\n  - \"${SESSION-KEY:-" + secret + "}\"\n"
-	if msg := parseRefused(t, yaml); strings.Contains(msg, secret) {
-		t.Errorf("the configuration error repeats the reference's default:\n%s", msg)
-	}
+	refusedWithout(t, secret, map[string]string{
+		"session key": "plugin_dir: /tmp\nsession_keys:\n  - \"${SESSION-KEY:-" + secret + "}\"\n",
+	})
 }

@@ -138,21 +138,27 @@ func form(method, target string, v url.Values) *http.Request {
 	return r
 }
 
-// tokens signs the web app in through a browser signed in as user and
-// exchanges the code: the access and refresh tokens, and the grant's id.
-func (s *hostileSetup) tokens(t *testing.T) (access, refresh string) {
+// code signs the web app in, for scope, through the browser and returns its code.
+func (s *hostileSetup) code(t *testing.T, scope string) string {
 	t.Helper()
 	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
-		"scope": {"openid offline_access"}, "prompt": {"consent"}}
+		"scope": {scope}, "prompt": {"consent"}}
 	rec := s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
 	loc, err := url.Parse(rec.Header().Get("Location"))
 	if err != nil || loc.Query().Get("code") == "" {
 		t.Fatalf("authorize: %d, Location %q", rec.Code, rec.Header().Get("Location"))
 	}
+	return loc.Query().Get("code")
+}
+
+// tokens signs the web app in through a browser signed in as user and
+// exchanges the code: the access and refresh tokens, and the grant's id.
+func (s *hostileSetup) tokens(t *testing.T) (access, refresh string) {
+	t.Helper()
 	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"},
-		"code": {loc.Query().Get("code")}, "redirect_uri": {"https://app.test/cb"}})
+		"code": {s.code(t, "openid offline_access")}, "redirect_uri": {"https://app.test/cb"}})
 	r.SetBasicAuth("web", webSecret)
-	rec = s.do(r)
+	rec := s.do(r)
 	var answer struct {
 		Access  string `json:"access_token"`
 		Refresh string `json:"refresh_token"`

@@ -1,7 +1,6 @@
 package oidcprovider
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,29 +19,11 @@ import (
 // default logger, idplug's log in idplug serve) writes to the log and answers
 // to anyone.
 
-// lockedBuffer is a log output safe for the handlers of several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // captureSlog sends slog's default logger through idplug's bridge to an hclog
 // logger at info, as idplug serve sets it up, into a buffer for the test.
-func captureSlog(t *testing.T) *lockedBuffer {
+func captureSlog(t *testing.T) *logBuffer {
 	t.Helper()
-	buf := &lockedBuffer{}
+	buf := &logBuffer{}
 	old := slog.Default()
 	slog.SetDefault(slog.New(slogbridge.New(hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Info, JSONFormat: true}))))
 	t.Cleanup(func() { slog.SetDefault(old) })

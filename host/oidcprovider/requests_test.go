@@ -42,19 +42,6 @@ func writerSetup(t *testing.T) (*hostileSetup, *sqlDB, *logBuffer) {
 	return s, &sqlDB{t: t, db: db}, logs
 }
 
-// code signs the web app in through the browser and returns its code.
-func (s *hostileSetup) code(t *testing.T) string {
-	t.Helper()
-	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
-		"scope": {"openid"}, "prompt": {"consent"}}
-	rec := s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
-	loc, err := url.Parse(rec.Header().Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" {
-		t.Fatalf("authorize: %d, Location %q", rec.Code, rec.Header().Get("Location"))
-	}
-	return loc.Query().Get("code")
-}
-
 // exchange exchanges a code for the web app: the status, and the ID token's sub.
 func (s *hostileSetup) exchange(t *testing.T, code string) (int, string) {
 	t.Helper()
@@ -90,7 +77,7 @@ func (s *hostileSetup) exchange(t *testing.T, code string) (int, string) {
 func TestDatabaseWriterCannotEditACodeRecord(t *testing.T) {
 	s, db, logs := writerSetup(t)
 	s.signIn("mallory")
-	code := s.code(t)
+	code := s.code(t, "openid")
 	key := storeKey("code", code)
 
 	// The writer edits the row: in the clear, the subject as text; sealed,
@@ -123,9 +110,9 @@ func TestDatabaseWriterCannotEditACodeRecord(t *testing.T) {
 func TestDatabaseWriterCannotMoveACodeRecord(t *testing.T) {
 	s, db, _ := writerSetup(t)
 	s.signIn("victim")
-	victims := s.code(t)
+	victims := s.code(t, "openid")
 	s.signIn("mallory")
-	mallorys := s.code(t)
+	mallorys := s.code(t, "openid")
 	db.set(storeKey("code", mallorys), db.row(storeKey("code", victims)))
 	if status, sub := s.exchange(t, mallorys); sub != "" || status != http.StatusBadRequest {
 		t.Fatalf("a code row moved under another code: %d, sub %q; want invalid_grant", status, sub)

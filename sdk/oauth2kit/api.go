@@ -51,7 +51,7 @@ func (c *APIClient) Get(ctx context.Context, path, accessToken string) ([]byte, 
 		return nil, err
 	}
 	if resp.status < 200 || resp.status >= 300 {
-		return nil, redact(apiError(what, resp), resp.secrets...)
+		return nil, redact(apiError(what, resp), resp.sent.forms()...)
 	}
 	body := bytes.TrimSpace(resp.body)
 	if !json.Valid(body) {

@@ -24,49 +24,9 @@ import (
 // (Connection: Upgrade) and then says nothing more, holding the connection open
 // until the test ends.
 func switchingProtocolsServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: other\r\n\r\n")
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	return rawServer(t, func([]byte) string {
+		return "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: other\r\n\r\n"
 	})
-	return "http://" + ln.Addr().String()
 }
 
 // A provider that answers 101 Switching Protocols and then goes quiet makes
@@ -208,14 +168,19 @@ func TestOnlyBearerTokensAreUsed(t *testing.T) {
 }
 
 // rawServer answers each request with what answer makes of its body, written
-// as is on the connection (no HTTP framing is added).
+// as is on the connection (no HTTP framing is added), and keeps the connection
+// open, saying nothing more, until the test ends.
 func rawServer(t *testing.T, answer func(body []byte) string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -224,10 +189,12 @@ func rawServer(t *testing.T, answer func(body []byte) string) string {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
 				req, err := http.ReadRequest(bufio.NewReader(c))
 				if err != nil {
 					return
@@ -237,7 +204,15 @@ func rawServer(t *testing.T, answer func(body []byte) string) string {
 			}()
 		}
 	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	return "http://" + ln.Addr().String()
 }
 

@@ -86,13 +86,13 @@ type response struct {
 	header      http.Header
 	contentType string
 	body        []byte
-	// secrets are what the request sent that must never come back out in an
+	// sent are what the request carried that must never come back out in an
 	// error: the provider's text is redacted of them before it is shortened.
-	secrets []string
+	sent sentSecrets
 }
 
 // text makes a piece of the provider's answer fit for an error message.
-func (r *response) text(s string) string { return providerText(s, r.secrets) }
+func (r *response) text(s string) string { return providerText(s, r.sent.forms()) }
 
 // do sends req under the request timeout and reads the answer up to the size cap.
 // what names the endpoint in errors ("token endpoint"); secrets are what the
@@ -105,11 +105,11 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string, sec
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.Header.Set("User-Agent", c.userAgent)
-	secrets = sentForms(req, secrets)
+	sent := &sentSecrets{given: secrets, auth: req.Header.Get("Authorization")}
 
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, start, err, what, req.URL.Host, secrets)
+		return nil, transportError(ctx, start, err, what, req.URL.Host, sent.forms())
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 {
@@ -123,7 +123,7 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string, sec
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return nil, transportError(ctx, start, err, what, req.URL.Host, secrets)
+		return nil, transportError(ctx, start, err, what, req.URL.Host, sent.forms())
 	}
 	if int64(len(body)) > c.maxBody {
 		return nil, c.tooLarge(what)
@@ -133,29 +133,41 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string, sec
 		header:      resp.Header,
 		contentType: resp.Header.Get("Content-Type"),
 		body:        body,
-		secrets:     secrets,
+		sent:        *sent,
 	}, nil
 }
 
-// sentForms is secrets as the request carries them: each as given and
-// form-encoded (a base64 secret's "+/=", a code like "4/0A..."), and the
-// credentials of its Authorization header (Basic's base64 of id and secret).
-// A provider, or a proxy before it, may echo any of them back in an error.
-func sentForms(req *http.Request, secrets []string) []string {
-	out := make([]string, 0, 2*len(secrets)+1)
-	for _, s := range secrets {
-		if s == "" {
+// sentSecrets are the secrets a request carries, as given and with its
+// Authorization header; forms are worked out only for an error, off the path
+// of every answer that needs none.
+type sentSecrets struct {
+	given []string
+	auth  string
+	all   []string
+}
+
+// forms is each secret as the request carries it: as given and form-encoded
+// (a base64 secret's "+/=", a code like "4/0A..."), and the credentials of its
+// Authorization header (Basic's base64 of id and secret). A provider, or a
+// proxy before it, may echo any of them back in an error.
+func (s *sentSecrets) forms() []string {
+	if s.all != nil {
+		return s.all
+	}
+	s.all = make([]string, 0, 2*len(s.given)+1)
+	for _, v := range s.given {
+		if v == "" {
 			continue
 		}
-		out = append(out, s)
-		if q := url.QueryEscape(s); q != s {
-			out = append(out, q)
+		s.all = append(s.all, v)
+		if q := url.QueryEscape(v); q != v {
+			s.all = append(s.all, q)
 		}
 	}
-	if _, creds, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && creds != "" {
-		out = append(out, creds)
+	if _, creds, ok := strings.Cut(s.auth, " "); ok && creds != "" {
+		s.all = append(s.all, creds)
 	}
-	return out
+	return s.all
 }
 
 func (c *HTTPClient) tooLarge(what string) *sdk.Error {

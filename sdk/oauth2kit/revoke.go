@@ -62,5 +62,5 @@ func (e *RevocationEndpoint) Revoke(ctx context.Context, token, hint string) err
 	default:
 		e2 = unexpectedAnswer("revocation endpoint", resp, "")
 	}
-	return redact(e2, resp.secrets...)
+	return redact(e2, resp.sent.forms()...)
 }

@@ -104,7 +104,7 @@ func (e *TokenEndpoint) request(ctx context.Context, grant GrantType, params url
 	}
 	t, err := parseTokenAnswer(resp, e.Format, grant)
 	if err != nil {
-		return nil, redact(err, resp.secrets...)
+		return nil, redact(err, resp.sent.forms()...)
 	}
 	if t.ExpiresIn > 0 {
 		t.Expiry = sent.Add(t.ExpiresIn)

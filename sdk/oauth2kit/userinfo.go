@@ -40,7 +40,7 @@ func (e *UserInfoEndpoint) Fetch(ctx context.Context, accessToken string) ([]byt
 		return nil, err
 	}
 	if resp.status < 200 || resp.status >= 300 {
-		return nil, redact(userInfoError(resp), resp.secrets...)
+		return nil, redact(userInfoError(resp), resp.sent.forms()...)
 	}
 	body := bytes.TrimSpace(resp.body)
 	if !bytes.HasPrefix(body, []byte("{")) || !json.Valid(body) {
