@@ -159,6 +159,9 @@ func serveConfig[C any](c Connector[C], log *slog.Logger, rec *traces.Recorder, 
 			}}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			// On a goroutine of its own (gRPC's default) every call grows its
+			// stack afresh; workers keep theirs (BENCHMARKS.md, "Stream workers").
+			opts = append(opts, grpc.NumStreamWorkers(streamWorkers))
 			opts = append(opts, traceServerOptions(rec)...)
 			return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(interceptors...))...)
 		},
@@ -170,6 +173,9 @@ func serveConfig[C any](c Connector[C], log *slog.Logger, rec *traces.Recorder, 
 		}),
 	}, nil
 }
+
+// streamWorkers serve a plugin's calls; more at once get goroutines of their own.
+const streamWorkers = 16
 
 // grpcPlugin is the plugin side of go-plugin's GRPCPlugin.
 type grpcPlugin struct {

@@ -34,19 +34,12 @@ func traceServerOptions(rec *traces.Recorder) []grpc.ServerOption {
 		return nil
 	}
 	return []grpc.ServerOption{
-		// A traced call runs deeper than an untraced one; on a goroutine of its
-		// own (gRPC's default) it grows its stack afresh every time. Workers keep
-		// theirs (BENCHMARKS.md, "Tracing").
-		grpc.NumStreamWorkers(streamWorkers),
 		grpc.StatsHandler(sampledCalls{otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(rec.Provider),
 			otelgrpc.WithPropagators(propagation.TraceContext{}),
 			otelgrpc.WithFilter(notTraceService),
 		)})}
 }
-
-// streamWorkers serve a traced plugin's calls; more at once get goroutines of their own.
-const streamWorkers = 16
 
 // sampledCalls hands otelgrpc only the calls whose traceparent says sampled: it
 // would record nothing for the others, yet build attributes and metrics for each.
