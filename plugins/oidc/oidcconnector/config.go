@@ -74,6 +74,7 @@ type Instance struct {
 	userInfo     *oauth2kit.UserInfoEndpoint
 	verification verification
 	apple        *appleSecret // Apple: signs the client secret for each token request
+	appleUser    bool         // Apple: the name in the first callback's user field is read
 }
 
 // verification is how ID tokens are checked.
@@ -83,6 +84,11 @@ type verification struct {
 	hmacSecret []byte   // set only when algorithms names an HMAC algorithm
 	skew       time.Duration
 	maxAge     time.Duration
+	// authAge is the max_age the authorization request asks, when authAgeAsked:
+	// the ID token's auth_time must then satisfy it (OIDC Core 3.1.3.7 step 13),
+	// since the request crossed the browser, which may have dropped it.
+	authAge      time.Duration
+	authAgeAsked bool
 	subject    string
 	typ        string
 	now        func() time.Time

@@ -156,7 +156,13 @@ func (connector) UserInfo(ctx context.Context, in *Instance, req sdk.UserInfoReq
 			return nil, err
 		}
 	}
-	profile, err := mapProfile(idt.claims.Subject, idt.raw, info, req.Callback["user"])
+	var appleUser string
+	if in.appleUser {
+		// Apple's first callback posts the name; other providers send no such
+		// field, and a browser must not be able to name itself.
+		appleUser = req.Callback["user"]
+	}
+	profile, err := mapProfile(idt.claims.Subject, idt.raw, info, appleUser)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func parseDiscovery(body []byte, issuer string, hosts []string, tenantAlias bool
 	if err := json.Unmarshal(body, &d); err != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document is not valid: %v", err)
 	}
-	if d.Issuer != issuer && !tenantTemplateMatches(d.Issuer, issuer) && !(tenantAlias && tenantAliasMatches(d.Issuer, issuer)) {
+	if d.Issuer != issuer && !(tenantAlias && (tenantTemplateMatches(d.Issuer, issuer) || tenantAliasMatches(d.Issuer, issuer))) {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document names issuer %q, not the configured %q (OIDC Discovery section 4.3)", clean(d.Issuer), issuer).
 			WithDetail("issuer", clean(d.Issuer))
 	}
@@ -100,15 +100,17 @@ func parseDiscovery(body []byte, issuer string, hosts []string, tenantAlias bool
 }
 
 // tenantTemplateMatches accepts Microsoft's multi-tenant discovery, whose issuer
-// is ".../{tenantid}/v2.0" for a configured ".../common/v2.0" (or organizations,
-// consumers): the ID token's tid fills the template when it is checked.
+// is ".../{tenantid}/v2.0" for a configured ".../common/v2.0" or
+// ".../organizations/v2.0": the ID token's tid fills the template when it is
+// checked. Only those two: a template for one tenant's issuer would let every
+// other tenant's tokens in.
 func tenantTemplateMatches(discovered, configured string) bool {
 	prefix, suffix, ok := strings.Cut(discovered, "{tenantid}")
 	if !ok || !strings.HasPrefix(configured, prefix) || !strings.HasSuffix(configured, suffix) {
 		return false
 	}
 	tenant := strings.TrimSuffix(strings.TrimPrefix(configured, prefix), suffix)
-	return tenant != "" && !strings.Contains(tenant, "/")
+	return tenant == "common" || tenant == "organizations"
 }
 
 // tenantAliasMatches accepts Microsoft's discovery for a tenant named by an

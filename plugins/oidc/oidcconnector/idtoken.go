@@ -15,6 +15,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -35,6 +36,7 @@ const (
 	checkIssuedAt     = "issued_at"
 	checkNotBefore    = "not_before"
 	checkTooOld       = "max_token_age"
+	checkAuthTime     = "auth_time"
 	checkNonce        = "nonce"
 	checkAccessHash   = "at_hash"
 	checkSubject      = "subject"
@@ -49,24 +51,81 @@ func refuse(check, format string, args ...any) *sdk.Error {
 
 // idClaims are the claims the checks and the profile read.
 type idClaims struct {
-	Issuer    string          `json:"iss"`
-	Subject   string          `json:"sub"`
-	Audience  json.RawMessage `json:"aud"`
-	AZP       string          `json:"azp"`
-	Expiry    *json.Number    `json:"exp"`
-	IssuedAt  *json.Number    `json:"iat"`
-	NotBefore *json.Number    `json:"nbf"`
-	Nonce     *string         `json:"nonce"`
-	AtHash    string          `json:"at_hash"`
-	TenantID  string          `json:"tid"`
+	Issuer    string
+	Subject   string
+	Audience  json.RawMessage
+	AZP       string
+	Expiry    *json.Number
+	IssuedAt  *json.Number
+	NotBefore *json.Number
+	AuthTime  *json.Number
+	Nonce     *string
+	AtHash    string
+	TenantID  string
 }
 
-// header is the JOSE header, read before anything is trusted to name a refusal.
+// read decodes the claims as go-jose reads JSON, and as the header is read
+// (jws.go): members by their exact names (RFC 7519 section 4), a name given twice
+// refused. encoding/json matched names without regard to case and kept the last: a
+// signed "ISS" after the real "iss" was the one checked, while rawData carried the
+// other.
+func (c *idClaims) read(payload []byte) error {
+	var m struct {
+		Issuer    string              `json:"iss"`
+		Subject   string              `json:"sub"`
+		Audience  josejson.RawMessage `json:"aud"`
+		AZP       string              `json:"azp"`
+		Expiry    *josejson.Number    `json:"exp"`
+		IssuedAt  *josejson.Number    `json:"iat"`
+		NotBefore *josejson.Number    `json:"nbf"`
+		AuthTime  *josejson.Number    `json:"auth_time"`
+		Nonce     *string             `json:"nonce"`
+		AtHash    string              `json:"at_hash"`
+		TenantID  string              `json:"tid"`
+	}
+	if err := josejson.Unmarshal(payload, &m); err != nil {
+		return refuse(checkMalformed, "its claims are not a valid JSON object: %v", err)
+	}
+	if err := refuseCaseVariants(payload); err != nil {
+		return err
+	}
+	*c = idClaims{
+		Issuer: m.Issuer, Subject: m.Subject, Audience: json.RawMessage(m.Audience), AZP: m.AZP,
+		Expiry: (*json.Number)(m.Expiry), IssuedAt: (*json.Number)(m.IssuedAt), NotBefore: (*json.Number)(m.NotBefore),
+		AuthTime: (*json.Number)(m.AuthTime), Nonce: m.Nonce, AtHash: m.AtHash, TenantID: m.TenantID,
+	}
+	return nil
+}
+
+// checkedClaims are the claims the checks and the profile's id read.
+var checkedClaims = []string{"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "tid"}
+
+// refuseCaseVariants refuses a token that names a checked claim a second time,
+// under a name that differs only in case ("Sub", or "ſub", which folds to sub):
+// whoever reads rawData with a decoder that matches names without regard to case
+// (encoding/json's) would take the other one.
+func refuseCaseVariants(payload []byte) error {
+	var members map[string]josejson.RawMessage
+	if err := josejson.Unmarshal(payload, &members); err != nil {
+		return refuse(checkMalformed, "its claims are not a valid JSON object: %v", err)
+	}
+	for name := range members {
+		for _, claim := range checkedClaims {
+			if name != claim && strings.EqualFold(name, claim) {
+				return refuse("ambiguous_"+claim, "it names %s twice, as %q and %q, names that differ only in case", claim, claim, clean(name))
+			}
+		}
+	}
+	return nil
+}
+
+// header is the JOSE header, read before anything is trusted to name a refusal
+// (by its UnmarshalJSON, in jws.go).
 type header struct {
-	Alg  string   `json:"alg"`
-	Kid  string   `json:"kid"`
-	Typ  string   `json:"typ"`
-	Crit []string `json:"crit"`
+	Alg  string
+	Kid  string
+	Typ  string
+	Crit []string
 }
 
 // verifiedToken is an ID token that passed every check.
@@ -123,8 +182,8 @@ func (in *Instance) verify(ctx context.Context, raw string, want expectation) (*
 	}
 	payload := jws.payload
 	out := verifiedToken{raw: payload}
-	if err := json.Unmarshal(payload, &out.claims); err != nil {
-		return nil, refuse(checkMalformed, "its claims are not a valid JSON object: %v", err)
+	if err := out.claims.read(payload); err != nil {
+		return nil, err
 	}
 	if err := v.checkClaims(&out.claims, in.expectedIssuers(want.endpoints), want.nonce); err != nil {
 		return nil, err
@@ -202,6 +261,15 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string) 
 	}
 	if v.maxAge > 0 && now.Sub(iat) > v.maxAge+v.skew {
 		return refuse(checkTooOld, "it was issued at %s, more than maxTokenAge %s ago", iat.UTC().Format(time.RFC3339), v.maxAge)
+	}
+	if v.authAgeAsked {
+		at, ok := unixTime(c.AuthTime)
+		if !ok {
+			return refuse(checkAuthTime, "it has no valid auth_time, which max_age makes required (OIDC Core 2)")
+		}
+		if now.Sub(at) > v.authAge+v.skew+authTimeGrace {
+			return refuse(checkAuthTime, "the user last authenticated at %s, longer ago than max_age (%s) allows", at.UTC().Format(time.RFC3339), v.authAge)
+		}
 	}
 	if c.NotBefore != nil {
 		nbf, ok := unixTime(c.NotBefore)

@@ -8,6 +8,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -253,3 +255,126 @@ func TestKeyRotationAndTheRefreshFloor(t *testing.T) {
 
 func with(c map[string]any, k string, v any) map[string]any { c[k] = v; return c }
 func without(c map[string]any, k string) map[string]any     { delete(c, k); return c }
+
+// TestCheckedClaimsAreReadByExactName: claim names are case sensitive (RFC 7519
+// section 4). A signed token whose real "iss" (or aud, nonce) is another's, with a
+// case variant naming the expected one, passed: encoding/json read the variant.
+// The checks now read the exact names, and a token carrying a case variant of a
+// checked claim is refused outright, as is a name given twice, whichever value
+// another parser would keep.
+func TestCheckedClaimsAreReadByExactName(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(nil))
+	for name, tc := range map[string]struct {
+		claims func(nonce string) []byte
+		check  string
+	}{
+		"iss of another issuer, ISS the expected one": {func(n string) []byte {
+			return appendMembers(t, with(s.claims(n), "iss", "https://other-tenant.example"), `"ISS":"`+s.URL()+`"`)
+		}, "ambiguous_iss"},
+		"aud of another client, AUD this one": {func(n string) []byte {
+			return appendMembers(t, with(s.claims(n), "aud", "another-client"), `"AUD":"`+stubClientID+`"`)
+		}, "ambiguous_aud"},
+		"nonce of another sign-in, Nonce this one": {func(n string) []byte {
+			return appendMembers(t, with(s.claims(n), "nonce", "another-sign-in"), `"Nonce":"`+n+`"`)
+		}, "ambiguous_nonce"},
+		"exp as EXP only": {func(n string) []byte {
+			return appendMembers(t, without(s.claims(n), "exp"), `"EXP":4102444800`)
+		}, "ambiguous_exp"},
+		"iss given twice": {func(n string) []byte {
+			return appendMembers(t, with(s.claims(n), "iss", "https://other-tenant.example"), `"iss":"`+s.URL()+`"`)
+		}, checkMalformed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := s.signIn(t, in, func(n string) string { return signRaw(t, s, tc.claims(n)) })
+			if err == nil {
+				t.Fatalf("accepted (rawData %s)", res.UserInfo.RawData)
+			}
+			refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, tc.check)
+		})
+	}
+	// The exact names alone sign in, beside claims of other names.
+	if _, err := s.signIn(t, in, func(n string) string {
+		return signRaw(t, s, appendMembers(t, s.claims(n), `"Iss_note":"x"`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMaxAgeNeedsAFreshAuthTime: the authorization request crosses the browser,
+// which may drop max_age; the ID token's auth_time must then show the person
+// authenticated within max_age (OIDC Core 3.1.3.7 step 13, and section 2, which
+// makes auth_time required when max_age is asked).
+func TestMaxAgeNeedsAFreshAuthTime(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(map[string]any{"authRequestOptionalConfig": map[string]any{"maxAge": "300"}}))
+	withAuthTime := func(at any) func(string) string {
+		return func(n string) string {
+			c := s.claims(n)
+			if at != nil {
+				c["auth_time"] = at
+			}
+			return sign(t, c, jose.RS256, s.key, s.kid)
+		}
+	}
+	if _, err := s.signIn(t, in, withAuthTime(time.Now().Add(-time.Minute).Unix())); err != nil {
+		t.Fatalf("authenticated a minute ago: %v", err)
+	}
+	if u, _ := url.Parse(s.lastAuthURL); u.Query().Get("max_age") != "300" {
+		t.Fatalf("authorization URL %s has no max_age=300", s.lastAuthURL)
+	}
+	for name, at := range map[string]any{
+		"a day ago":        time.Now().Add(-24 * time.Hour).Unix(),
+		"no auth_time":     nil,
+		"not a number":     "yesterday",
+		"out of all range": 1e300,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.signIn(t, in, withAuthTime(at))
+			refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkAuthTime)
+		})
+	}
+	// Without max_age, auth_time is not asked for.
+	plain := parse(t, s.config(nil))
+	if _, err := s.signIn(t, plain, withAuthTime(time.Now().Add(-24*time.Hour).Unix())); err != nil {
+		t.Fatalf("no max_age asked: %v", err)
+	}
+	// max_age is a whole number of seconds, wherever it is set.
+	for field, cfg := range map[string]map[string]any{
+		"authRequestOptionalConfig.maxAge": {"authRequestOptionalConfig": map[string]any{"maxAge": "5m"}},
+		"customConfig.max_age":             {"customConfig": map[string]any{"max_age": "-1"}},
+	} {
+		if msg := configProblems(t, s.config(cfg))[field]; !strings.Contains(msg, "whole number of seconds") {
+			t.Errorf("%s: problem %q, want one about whole seconds", field, msg)
+		}
+	}
+}
+
+// signRaw signs payload bytes as they are (a name given twice, or in another
+// case, included) with the stub's RS256 key.
+func signRaw(t *testing.T, s *stubOP, payload []byte) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: s.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", s.kid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// appendMembers adds raw members at the end of the JSON object of claims.
+func appendMembers(t *testing.T, claims map[string]any, members string) []byte {
+	t.Helper()
+	p, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(p[:len(p)-1], ("," + members + "}")...)
+}

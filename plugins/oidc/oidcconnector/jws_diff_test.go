@@ -415,8 +415,9 @@ func (c *jwsConfig) jose(raw string) outcome {
 		return outcome{check: "go-jose: no key verifies the signature"}
 	}
 	out := outcome{accepted: true, payload: payload}
-	if err := json.Unmarshal(payload, &out.claims); err != nil {
-		return outcome{check: checkMalformed, claimsStage: true}
+	if err := out.claims.read(payload); err != nil {
+		check, _ := sdk.AsError(err).Details["check"].(string)
+		return outcome{check: check, claimsStage: true}
 	}
 	if err := c.in.verification.checkClaims(&out.claims, c.in.expectedIssuers(c.e), ""); err != nil {
 		check, _ := sdk.AsError(err).Details["check"].(string)

@@ -199,3 +199,35 @@ func TestApplePreset(t *testing.T) {
 		t.Fatalf("client secrets sent: %d", len(secrets))
 	}
 }
+
+// TestTenantTemplateOnlyForCommonAndOrganizations: the "{tenantid}" issuer
+// template is Microsoft's discovery for its common and organizations endpoints.
+// For one tenant's issuer, or any other provider's, a discovery document naming
+// it would let every other tenant's tokens in (OIDC Discovery 4.3: the issuer is
+// the configured one, exactly); it is refused.
+func TestTenantTemplateOnlyForCommonAndOrganizations(t *testing.T) {
+	const tenantA = "11111111-1111-1111-1111-111111111111"
+	cases := map[string]map[string]any{
+		"microsoft preset, one tenant": {"provider": "microsoft"},
+		"generic provider":             {},
+	}
+	for name, extra := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := newStubOPWith(t, "/"+tenantA+"/v2.0", "")
+			s.issuer = s.URL() + "/{tenantid}/v2.0"
+			in := parse(t, s.config(extra))
+			_, err := connector{}.AuthorizationURI(context.Background(), in, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
+			var e *sdk.Error
+			if !errors.As(err, &e) || e.Code != sdk.CodeInvalidResponse {
+				t.Fatalf("err = %v, want invalid_response for the discovery issuer", err)
+			}
+		})
+	}
+	// A generic provider configured at .../common/v2.0 is no Microsoft either.
+	s := newStubOPWith(t, "/common/v2.0", "")
+	s.issuer = s.URL() + "/{tenantid}/v2.0"
+	in := parse(t, s.config(nil))
+	if _, err := (connector{}).AuthorizationURI(context.Background(), in, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"}); err == nil {
+		t.Fatal("a generic provider took the multi-tenant template")
+	}
+}

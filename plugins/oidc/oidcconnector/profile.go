@@ -2,6 +2,7 @@ package oidcconnector
 
 import (
 	"encoding/json"
+	"maps"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -19,10 +20,12 @@ func mapProfile(sub string, idToken, userInfo []byte, appleUser string) (sdk.Use
 		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeSocialIDTokenInvalid, "the ID token has no sub")
 	}
 	merged := map[string]json.RawMessage{}
+	var userInfoClaims map[string]json.RawMessage
 	if len(userInfo) > 0 {
-		if err := json.Unmarshal(userInfo, &merged); err != nil {
+		if err := json.Unmarshal(userInfo, &userInfoClaims); err != nil {
 			return sdk.UserInfo{}, sdk.Errorf(sdk.CodeInvalidResponse, "the userinfo answer is not a JSON object")
 		}
+		maps.Copy(merged, userInfoClaims)
 	}
 	var fromToken map[string]json.RawMessage
 	if err := json.Unmarshal(idToken, &fromToken); err != nil {
@@ -55,22 +58,33 @@ func mapProfile(sub string, idToken, userInfo []byte, appleUser string) (sdk.Use
 		}
 		return s
 	}
-	value := func(k string) any {
-		var v any
-		_ = json.Unmarshal(merged[k], &v)
-		return v
-	}
 	u := sdk.UserInfo{ID: sub, Name: text("name"), Avatar: text("picture"), RawData: raw}
 	if given, family := text("given_name"), text("family_name"); u.Name == nil && (given != nil || family != nil) {
 		u.Name = sdk.String(joinName(given, family))
 	}
-	if email := text("email"); email != nil && verified(value("email_verified")) {
-		u.Email = email
-	}
-	if phone := text("phone_number"); phone != nil && verified(value("phone_number_verified")) {
-		u.Phone = phone
-	}
+	u.Email = verifiedClaim(fromToken, userInfoClaims, "email", "email_verified")
+	u.Phone = verifiedClaim(fromToken, userInfoClaims, "phone_number", "phone_number_verified")
 	return u, nil
+}
+
+// verifiedClaim is an address (email, phone_number) with the flag that vouches
+// for it, both from one source: the ID token when it names an address, else the
+// userinfo answer. A flag from one source says nothing of the other's address.
+func verifiedClaim(fromToken, fromUserInfo map[string]json.RawMessage, name, flag string) *string {
+	src := fromToken
+	if _, ok := fromToken[name]; !ok {
+		src = fromUserInfo
+	}
+	var address *string
+	if json.Unmarshal(src[name], &address) != nil || address == nil {
+		return nil
+	}
+	var v any
+	_ = json.Unmarshal(src[flag], &v)
+	if !verified(v) {
+		return nil
+	}
+	return address
 }
 
 // verified reads a *_verified claim: true, or "true" as Apple sends it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,10 @@ const (
 	// defaultClockTolerance is the skew allowed on exp, iat and nbf.
 	defaultClockTolerance = 30 * time.Second
 	maxClockTolerance     = 5 * time.Minute
+	// authTimeGrace is added to max_age when auth_time is checked: the time a
+	// person may spend at the provider between the authorization request and the
+	// code exchange, which the check, made at the exchange, also counts.
+	authTimeGrace = 5 * time.Minute
 	// defaultMinKeyRefresh is the floor between two fetches of the discovery
 	// document or the JWK set that an unknown key id forces: a stream of forged
 	// tokens cannot turn the connector into a traffic source against the provider.
@@ -70,10 +75,30 @@ func (c *config) check(p *sdk.ConfigError) *Instance {
 		userInfo:     &oauth2kit.UserInfoEndpoint{HTTP: httpClient},
 		verification: c.verification(&idc, p),
 	}
+	in.verification.authAge, in.verification.authAgeAsked = checkMaxAge(authParams["max_age"], arc.MaxAge, p)
 	if c.FetchUserInfo != nil && *c.FetchUserInfo && c.UserInfoEndpoint == "" && c.Issuer == "" {
 		p.Add("fetchUserInfo", "needs userInfoEndpoint, or issuer to discover it")
 	}
 	return in
+}
+
+// checkMaxAge reads the max_age the authorization request sends (from
+// authRequestOptionalConfig.maxAge, or customConfig over it): a whole number of
+// seconds (OIDC Core 3.1.2.1).
+func checkMaxAge(sent, fromAuthRequest string, p *sdk.ConfigError) (time.Duration, bool) {
+	if sent == "" {
+		return 0, false
+	}
+	field := "customConfig.max_age"
+	if sent == fromAuthRequest {
+		field = "authRequestOptionalConfig.maxAge"
+	}
+	n, err := strconv.ParseUint(sent, 10, 32)
+	if err != nil {
+		p.Add(field, "must be a whole number of seconds, got %q", sent)
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
 }
 
 // decodeNested decodes an object-valued field as strictly as the top level, naming
