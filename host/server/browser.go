@@ -73,13 +73,17 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.errorPage(w, r, err)
 		return
 	}
-	// From here the callback is this flow's own: it is spent whatever the plugin
-	// says, here and (consumed in the store) on every replica.
-	http.SetCookie(w, s.cookies.clearFlow(id))
+	// From here the callback is this flow's own: once consumed in the store, it
+	// is spent whatever the plugin says, here and on every replica. A store
+	// that did not answer spent nothing: the cookie stays for the retry.
 	if err := s.consumeFlow(r.Context(), f, "the sign-in"); err != nil {
+		if e := sdk.AsError(err); e.Code != CodeStoreUnavailable && e.Code != sdk.CodeGeneral {
+			http.SetCookie(w, s.cookies.clearFlow(id))
+		}
 		s.errorPage(w, r, err)
 		return
 	}
+	http.SetCookie(w, s.cookies.clearFlow(id))
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, params)
 	if err != nil {
 		s.errorPage(w, r, err)

@@ -80,7 +80,11 @@ func (s *Server) formPostCallback(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src '%s'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", relayScriptHash))
+	// No form-action: it also binds every redirect after the post, and /finish
+	// may go on to an app on another origin (the OpenID Provider's finish sends
+	// the code there). The one form's action is fixed, and only the hashed
+	// script runs.
+	h.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src '%s'; frame-ancestors 'none'; base-uri 'none'", relayScriptHash))
 	_ = relayPage.Execute(w, map[string]string{"Action": s.callbackPath(id) + formPostFinishSuffix, "Relay": sealed})
 }
 

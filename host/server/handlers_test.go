@@ -126,7 +126,7 @@ func (f *fakeInstances) Status() host.Status { return f.status }
 const testAPIKey = "test-api-key-0123456789-0123456789-abcdef"
 
 // newUnitServer serves f statelessly; settings may adjust the defaults.
-func newUnitServer(t testing.TB, f *fakeInstances, settings func(*Settings)) *Server {
+func newUnitServer(t testing.TB, f Instances, settings func(*Settings)) *Server {
 	t.Helper()
 	sealer, err := seal.New([][]byte{[]byte("session-key-0123456789-0123456789-abcdef")})
 	if err != nil {

@@ -19,31 +19,51 @@ func (s *Server) underPrefix(next http.Handler) http.Handler {
 	if s.prefix == "" {
 		return next
 	}
+	segments := strings.Count(s.prefix, "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, ok := strings.CutPrefix(r.URL.Path, s.prefix)
-		switch {
-		case !ok || (rest != "" && rest[0] != '/'):
+		// The public path is cut from the escaped path, segment by segment,
+		// whatever escaping the client chose ("/id(p)", "/%69dp", lowercase
+		// hex): the rest keeps its escapes, so %2F in a path value (a user id)
+		// stays in it. Cut from the decoded path, alice%2F..%2Fbob read as
+		// alice/../bob, and the router's cleaning redirected it to bob's.
+		head, rawRest := cutSegments(r.URL.EscapedPath(), segments)
+		plainHead, err := url.PathUnescape(head)
+		if err != nil || plainHead != s.prefix {
 			writeError(w, r, errNotFound("idplug serves under "+s.prefix+"/ (the path of public_url)"))
 			return
-		case rest == "":
+		}
+		if rawRest == "" {
 			http.Redirect(w, r, s.prefix+"/", http.StatusMovedPermanently)
 			return
 		}
-		u := *r.URL
-		u.Path, u.RawPath = rest, ""
-		// The escaped form goes too: without it, %2F in a path value (a user
-		// id) would read as a separator, and the router's cleaning could
-		// redirect a request for alice%2F..%2Fbob to bob's.
-		if raw, ok := strings.CutPrefix(r.URL.RawPath, escapedPrefix(s.prefix)); ok && r.URL.RawPath != "" {
-			u.RawPath = raw
+		rest, err := url.PathUnescape(rawRest)
+		if err != nil {
+			writeError(w, r, errNotFound("idplug serves under "+s.prefix+"/ (the path of public_url)"))
+			return
 		}
+		u := *r.URL
+		u.Path, u.RawPath = rest, rawRest
 		r.URL = &u
 		next.ServeHTTP(&prefixedRedirects{ResponseWriter: w, prefix: s.prefix}, r)
 	})
 }
 
-// escapedPrefix is the public path as an escaped request path starts with it.
-func escapedPrefix(prefix string) string { return (&url.URL{Path: prefix}).EscapedPath() }
+// cutSegments splits an escaped path after its first n segments: "/a/b/c" with
+// n 1 is "/a" and "/b/c". A path of n segments or fewer is all head.
+func cutSegments(escaped string, n int) (head, rest string) {
+	i := 0
+	for range n {
+		if i+1 > len(escaped) {
+			return escaped, ""
+		}
+		j := strings.IndexByte(escaped[i+1:], '/')
+		if j < 0 {
+			return escaped, ""
+		}
+		i += 1 + j
+	}
+	return escaped[:i], escaped[i:]
+}
 
 // prefixedRedirects puts the public path in front of the redirects the router
 // makes by itself (a cleaned path, a missing trailing slash: 301, 307, 308), which

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -88,9 +89,15 @@ type Server struct {
 	handler  http.Handler
 	admin    http.Handler
 	keep     tokenStorage
-	scopes   map[string]apikey.Scope // pattern -> scope of each /v1 route declared with route
-	vault    *vault.Keeper           // nil without a store or vault keys
-	provider providerSlot            // the OpenID Provider, when mounted
+	// connectors are the configured connector ids (SetConnectors), and removed
+	// the time (Unix ms) each id that left them was last removed: sessions an
+	// id made before then stay signed out if it comes back.
+	connectorsMu sync.Mutex
+	connectors   map[string]bool
+	removed      atomic.Value            // map[string]int64
+	scopes       map[string]apikey.Scope // pattern -> scope of each /v1 route declared with route
+	vault        *vault.Keeper           // nil without a store or vault keys
+	provider     providerSlot            // the OpenID Provider, when mounted
 }
 
 // New builds the server's routes over h (a *host.Host).

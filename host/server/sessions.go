@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"time"
 
@@ -123,10 +124,40 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 
 // connectorServes says whether the connector a session signed in with is still
 // configured: one the operator removed (a connector found hostile, say) signs
-// its users out at once, not at the end of session_ttl.
+// its users out at once, not at the end of session_ttl, and its sessions stay
+// signed out when a reload configures the id again (the plugin fixed).
 func (s *Server) connectorServes(sess userSession) bool {
-	_, err := s.host.Instance(sess.Connector)
-	return err == nil
+	if _, err := s.host.Instance(sess.Connector); err != nil {
+		return false
+	}
+	removed, _ := s.removed.Load().(map[string]int64)
+	at, ok := removed[sess.Connector]
+	return !ok || sess.AuthTime > at
+}
+
+// SetConnectors names the configured connectors, at start and after each
+// reload: a connector missing from the new set is remembered as removed now,
+// and a session it made before then never serves again in this process.
+func (s *Server) SetConnectors(ids []string) {
+	s.connectorsMu.Lock()
+	defer s.connectorsMu.Unlock()
+	now := time.Now().UnixMilli()
+	next := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		next[id] = true
+	}
+	removed, _ := s.removed.Load().(map[string]int64)
+	updated := maps.Clone(removed)
+	for id := range s.connectors {
+		if !next[id] {
+			if updated == nil {
+				updated = map[string]int64{}
+			}
+			updated[id] = now
+		}
+	}
+	s.connectors = next
+	s.removed.Store(updated)
 }
 
 // endUserSession revokes the session the request's cookie names, if any.

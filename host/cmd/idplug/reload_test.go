@@ -72,6 +72,22 @@ func TestReloadAddsChangesAndRemovesConnectors(t *testing.T) {
 	_, body = p.call(t, "POST", "/v1/connectors/other/user-info", adminKey,
 		map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "ada", "state": jsonPath(auth, "state")}})
 	mustEqual(t, "changed connector", jsonPath(body, "userInfo", "name"), "Howdy, ada")
+
+	// demo comes back (the plugin fixed): the sessions it made before its
+	// removal stay signed out, and a new sign-in with it works.
+	p.rewrite(t, dir, exampleConfig)
+	status, _ = p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
+	mustEqual(t, "reload status", status, 200)
+	if signedIn(t, p, session) {
+		t.Error("a session made before the connector was removed is signed in again")
+	}
+	resp, _ = get(t, p.URL+"/sign-in/demo")
+	flowCookie = setCookie(t, resp, "idplug_flow")
+	loc, _ = url.Parse(resp.Header.Get("Location"))
+	resp, _ = get(t, p.URL+"/callback/demo?code=ada&state="+url.QueryEscape(loc.Query().Get("state")), flowCookie)
+	if !signedIn(t, p, setCookie(t, resp, "idplug_session")) {
+		t.Error("a new sign-in with the connector back is not signed in")
+	}
 }
 
 func TestReloadRefusesABadConfigurationWhole(t *testing.T) {

@@ -153,6 +153,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		Tracing:       tr,
 	})
 	d.srv.SetTokenStorage(tokenStorage(cfg, log))
+	d.srv.SetConnectors(connectorIDs(cfg))
 	prov, err := d.buildProvider(ctx, cfg)
 	if err != nil {
 		log.Error("cannot start the OpenID Provider", "error", err)
@@ -265,6 +266,7 @@ func (d *daemon) reload(ctx context.Context) error {
 	warnKeys(cfg, d.log)
 	d.mountProvider(cfg, prov)
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
+	d.srv.SetConnectors(connectorIDs(cfg))
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
 	return nil

@@ -100,6 +100,15 @@ func tokenStorage(cfg *config.Config, log hclog.Logger) []string {
 	return ids
 }
 
+// connectorIDs are the ids of cfg's connectors.
+func connectorIDs(cfg *config.Config) []string {
+	ids := make([]string, 0, len(cfg.Instances))
+	for _, c := range cfg.Instances {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
 // stateSettings sums up what only a restart applies: the store and the vault
 // keys (digested, never kept in the clear for the comparison).
 func stateSettings(cfg *config.Config) (storeSetting, vaultSetting string) {
