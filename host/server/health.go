@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"sync"
+	"time"
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/catalog"
@@ -32,11 +34,48 @@ func (s *Server) readiness(ctx context.Context) readiness {
 	st := readiness{Status: s.host.Status()}
 	if db := s.settings.Store; db != nil {
 		st.Store = &storeStatus{Backend: db.Backend(), OK: true}
-		if err := db.Ping(ctx); err != nil {
+		if err := s.storeProbe.ping(ctx, db); err != nil {
 			st.Store.OK, st.Store.Error, st.Ready = false, "the store cannot be reached", false
 		}
 	}
 	return st
+}
+
+// Store pings for /readyz, which anyone may call on the main listener: a
+// flood of them must not take the database connections sign-ins need.
+const (
+	// probeFresh is how long a ping's answer is given to later /readyz calls.
+	probeFresh = time.Second
+	// probeTimeout bounds one ping, whatever the caller's deadline.
+	probeTimeout = 5 * time.Second
+)
+
+// storeProbe pings the store at most once per probeFresh, one ping at a time;
+// calls in between get the last answer.
+type storeProbe struct {
+	mu      sync.Mutex
+	running bool
+	at      time.Time
+	err     error
+}
+
+func (p *storeProbe) ping(ctx context.Context, db interface{ Ping(context.Context) error }) error {
+	p.mu.Lock()
+	if p.running || (!p.at.IsZero() && time.Since(p.at) < probeFresh) {
+		err := p.err
+		p.mu.Unlock()
+		return err
+	}
+	p.running = true
+	p.mu.Unlock()
+	// The caller going away does not make the store unreachable.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+	err := db.Ping(ctx)
+	cancel()
+	p.mu.Lock()
+	p.running, p.at, p.err = false, time.Now(), err
+	p.mu.Unlock()
+	return err
 }
 
 // readyzDetailed is ready when every configured connector's plugin process runs

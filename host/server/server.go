@@ -92,6 +92,7 @@ type Server struct {
 	// connectors are the configured connector ids (SetConnectors), and removed
 	// the time (Unix ms) each id that left them was last removed: sessions an
 	// id made before then stay signed out if it comes back.
+	storeProbe   storeProbe // the store's answer to /readyz, shared by callers
 	connectorsMu sync.Mutex
 	connectors   map[string]bool
 	removed      atomic.Value            // map[string]int64

@@ -89,9 +89,9 @@ type verification struct {
 	// since the request crossed the browser, which may have dropped it.
 	authAge      time.Duration
 	authAgeAsked bool
-	subject    string
-	typ        string
-	now        func() time.Time
+	subject      string
+	typ          string
+	now          func() time.Time
 }
 
 // parseConfig decodes and checks a configuration. It returns a *sdk.ConfigError
