@@ -6,6 +6,8 @@ package apikey
 
 import (
 	"crypto/sha256"
+	"encoding/json"
+	"log/slog"
 	"slices"
 	"strings"
 )
@@ -85,3 +87,12 @@ func (k Key) String() string {
 
 // GoString keeps %#v from printing the secret too.
 func (k Key) GoString() string { return k.String() }
+
+// MarshalJSON keeps encoding/json (an API answer, a debug dump of a config
+// holding keys, slog's JSON handler) from writing the secret: k is encoded as
+// String describes it.
+func (k Key) MarshalJSON() ([]byte, error) { return json.Marshal(k.String()) }
+
+// LogValue keeps every slog handler from writing the secret, one that reads a
+// struct's fields itself included: k is logged as String describes it.
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }

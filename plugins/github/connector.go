@@ -55,9 +55,9 @@ func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.Autho
 
 // UserInfo checks the callback, exchanges the code (GitHub answers form-encoded, and
 // reports a bad code with HTTP 200 and error=bad_verification_code: oauth2kit reads
-// both), reads GET /user, and, when the user keeps their email address private,
-// takes the primary verified one from GET /user/emails. With organizations, the
-// raw data also lists GET /user/orgs.
+// both), reads GET /user, and takes an email address GET /user/emails says GitHub
+// verified (verifiedEmail). With organizations, the raw data also lists GET
+// /user/orgs.
 func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[sessionState]})
 	if err != nil {
@@ -80,10 +80,8 @@ func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoReq
 	if err != nil {
 		return nil, err
 	}
-	if profile.Email == nil || *profile.Email == "" {
-		if profile.Email, err = primaryEmail(ctx, in, tok.AccessToken); err != nil {
-			return nil, err
-		}
+	if profile.Email, err = verifiedEmail(ctx, in, tok.AccessToken, profile.Email); err != nil {
+		return nil, err
 	}
 	if in.orgs {
 		if err := grantsOrgs(tok.Scope); err != nil {
@@ -111,14 +109,18 @@ var profileMap = oauth2kit.ProfileMap{
 	Else: &oauth2kit.ProfileMap{Name: "login"},
 }
 
-// primaryEmail returns the user's primary email address when GitHub has verified it.
-// A token without the user:email scope gets 404 (403 on some GitHub Enterprise
-// versions): the profile then has no email, as the operator chose.
-func primaryEmail(ctx context.Context, in *instance, accessToken string) (*string, error) {
-	raw, err := in.api.Get(ctx, "/user/emails", accessToken)
+// verifiedEmail is an address GET /user/emails lists as verified: public (GET
+// /user's address, nil when the user keeps it private) when listed so, byte for
+// byte, else the primary address when verified, else none. GET /user does not
+// say whether GitHub verified its address (GitHub unverifies one that bounces),
+// so a token that may not read the list (no user:email scope: 404, or 403 on
+// some GitHub Enterprise versions; a GitHub App without the email addresses
+// permission) gets none, public address or not.
+func verifiedEmail(ctx context.Context, in *instance, accessToken string, public *string) (*string, error) {
+	raw, err := in.api.Get(ctx, "/user/emails?per_page=100", accessToken)
 	var e *sdk.Error
 	if errors.As(err, &e) && e.Code == sdk.CodeInvalidResponse && (e.Details["status"] == 403 || e.Details["status"] == 404) {
-		sdk.Logger(ctx).Debug("no access to the user's email addresses; is user:email in scope?", "status", e.Details["status"])
+		sdk.Logger(ctx).Debug("no access to the user's email addresses (is user:email in scope?): the profile has no email", "status", e.Details["status"])
 		return nil, nil
 	}
 	if err != nil {
@@ -131,6 +133,13 @@ func primaryEmail(ctx context.Context, in *instance, accessToken string) (*strin
 	}
 	if err := json.Unmarshal(raw, &emails); err != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "GET /user/emails answered something other than a list of email addresses")
+	}
+	if public != nil && *public != "" {
+		for _, m := range emails {
+			if m.Email == *public && m.Verified {
+				return &m.Email, nil
+			}
+		}
 	}
 	for _, m := range emails {
 		if m.Primary && m.Verified && m.Email != "" {

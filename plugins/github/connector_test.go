@@ -114,20 +114,49 @@ func TestSignInWithAPrivateEmail(t *testing.T) {
 	}
 }
 
-func TestSignInWithAPublicEmailMakesNoEmailsCall(t *testing.T) {
-	s := newGitHubStub(t)
-	s.set(func(s *githubStub) {
-		s.user = strings.Replace(octocat, `"email":null`, `"email":"public@example.com"`, 1)
-	})
-	res, err := signIn(t, s, parse(t, s.config(nil)))
-	if err != nil {
-		t.Fatal(err)
+// TestSignInKeepsThePublicEmailOnlyWhenListedVerified: GET /user's public
+// address is the user's choice, which GitHub does not vouch for there (it
+// unverifies an address that bounces): it is kept only when GET /user/emails
+// lists it as verified; else the primary verified address is taken, else none.
+// A token that may not read /user/emails gets no email, public or not.
+func TestSignInKeepsThePublicEmailOnlyWhenListedVerified(t *testing.T) {
+	tests := []struct {
+		name   string
+		emails string
+		fail   *stubprovider.Answer
+		want   string // "" for none
+	}{
+		{"listed verified", `[{"email":"octocat@github.com","verified":true,"primary":true},{"email":"public@example.com","verified":true,"primary":false,"visibility":"public"}]`, nil, "public@example.com"},
+		{"listed unverified", `[{"email":"octocat@github.com","verified":true,"primary":true},{"email":"public@example.com","verified":false,"primary":false,"visibility":"public"}]`, nil, "octocat@github.com"},
+		{"not listed", octocatEmails, nil, "octocat@github.com"},
+		{"listed in another case", `[{"email":"Public@Example.com","verified":true,"primary":false}]`, nil, ""},
+		// The public address another's, unverified and primary; the user's own verified one not primary.
+		{"unverified primary", `[{"email":"public@example.com","verified":false,"primary":true,"visibility":"public"},{"email":"me@attacker.example","verified":true,"primary":false}]`, nil, ""},
+		{"no user:email scope (404)", "", &stubprovider.Answer{Status: 404, Body: `{"message":"Not Found"}`}, ""},
+		{"GitHub Enterprise without user:email (403)", "", &stubprovider.Answer{Status: 403, Body: `{"message":"Resource not accessible by integration"}`}, ""},
 	}
-	if *res.UserInfo.Email != "public@example.com" {
-		t.Errorf("email = %q", *res.UserInfo.Email)
-	}
-	if n := len(s.Requests("/user/emails")); n != 0 {
-		t.Errorf("%d requests to /user/emails", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newGitHubStub(t)
+			s.set(func(s *githubStub) {
+				s.user = strings.Replace(octocat, `"email":null`, `"email":"public@example.com"`, 1)
+				s.emails, s.emailErr = tt.emails, tt.fail
+			})
+			res, err := signIn(t, s, parse(t, s.config(nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if res.UserInfo.Email != nil {
+				got = *res.UserInfo.Email
+			}
+			if got != tt.want {
+				t.Errorf("email = %q, want %q", got, tt.want)
+			}
+			if reqs := s.Requests("/user/emails"); len(reqs) != 1 || reqs[0].Query.Get("per_page") != "100" {
+				t.Errorf("%d requests to /user/emails (%v), want 1 for 100 addresses", len(reqs), reqs)
+			}
+		})
 	}
 }
 

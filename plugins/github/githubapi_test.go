@@ -54,17 +54,29 @@ func newGitHubStub(t testing.TB) *githubStub {
 		s.api(w, r, func() (string, *stubprovider.Answer) { return s.emails, s.emailErr })
 	})
 	s.HandleFunc("GET /user/orgs", func(w http.ResponseWriter, r *http.Request) {
-		s.api(w, r, func() (string, *stubprovider.Answer) { return s.orgPage(r.URL.Query()), s.orgsErr })
+		s.api(w, r, func() (string, *stubprovider.Answer) {
+			if s.orgsErr != nil {
+				return "", s.orgsErr
+			}
+			body, link := s.orgPage(r)
+			if link != "" {
+				w.Header().Set("Link", link)
+			}
+			return body, nil
+		})
 	})
 	return s
 }
 
 // orgPage is one page of GET /user/orgs (per_page at most 100, 30 by default;
-// page from 1), each organization as GitHub describes one. Called under s.mu.
-func (s *githubStub) orgPage(q url.Values) string {
+// page from 1), each organization as GitHub describes one, and its Link header
+// as GitHub writes it (prev, next, last, first: those that exist, none for a
+// single page). Called under s.mu.
+func (s *githubStub) orgPage(r *http.Request) (body, link string) {
 	if s.orgsBody != "" {
-		return s.orgsBody
+		return s.orgsBody, ""
 	}
+	q := r.URL.Query()
 	per, err := strconv.Atoi(q.Get("per_page"))
 	if err != nil || per <= 0 {
 		per = 30
@@ -79,7 +91,22 @@ func (s *githubStub) orgPage(q url.Values) string {
 		login := s.orgs[i]
 		list = append(list, fmt.Sprintf(`{"login":%q,"id":%d,"node_id":"MDEyOk9yZ2FuaXphdGlvbjE=","url":"https://api.github.com/orgs/%s","avatar_url":"https://github.com/images/error/octocat_happy.gif","description":null}`, login, 1000+i, login))
 	}
-	return "[" + strings.Join(list, ",") + "]"
+	last := max(1, (len(s.orgs)+per-1)/per)
+	var links []string
+	rel := func(name string, p int) {
+		links = append(links, fmt.Sprintf(`<http://%s%s?per_page=%d&page=%d>; rel="%s"`, r.Host, r.URL.Path, per, p, name))
+	}
+	if page > 1 {
+		rel("prev", page-1)
+	}
+	if page < last {
+		rel("next", page+1)
+		rel("last", last)
+	}
+	if page > 1 {
+		rel("first", 1)
+	}
+	return "[" + strings.Join(list, ",") + "]", strings.Join(links, ", ")
 }
 
 // approve is what GitHub does when the user approves the authorization URL

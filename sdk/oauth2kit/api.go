@@ -33,10 +33,21 @@ type APIClient struct {
 // provider_unavailable (5xx), with the status in Details["status"] and the
 // provider's own "message" in Details["message"] when it sent one.
 func (c *APIClient) Get(ctx context.Context, path, accessToken string) ([]byte, error) {
+	body, _, err := c.GetWithHeader(ctx, path, accessToken)
+	return body, err
+}
+
+// GetWithHeader is Get that also returns the answer's header, for what a
+// provider says beside the body: GitHub's Link (where the next page is) and
+// X-GitHub-SSO (a list SAML single sign-on left partial), for example. The
+// header comes only with an answer Get would return; the call's deadline, size
+// caps and errors are Get's. Its values are the provider's text as sent: a
+// caller that puts one in an error or a log bounds it first.
+func (c *APIClient) GetWithHeader(ctx context.Context, path, accessToken string) ([]byte, http.Header, error) {
 	u := c.url(path)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "the API URL %q is not usable", u)
+		return nil, nil, sdk.Errorf(sdk.CodeInvalidConfig, "the API URL %q is not usable", u)
 	}
 	for k, v := range c.Header {
 		req.Header[http.CanonicalHeaderKey(k)] = append([]string(nil), v...)
@@ -48,16 +59,16 @@ func (c *APIClient) Get(ctx context.Context, path, accessToken string) ([]byte, 
 	what := "API (" + apiPath(path) + ")"
 	resp, err := c.HTTP.do(ctx, req, what, accessToken)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.status < 200 || resp.status >= 300 {
-		return nil, redact(apiError(what, resp), resp.sent.forms()...)
+		return nil, nil, redact(apiError(what, resp), resp.sent.forms()...)
 	}
 	body := bytes.TrimSpace(resp.body)
 	if !json.Valid(body) {
-		return nil, unexpectedAnswer(what, resp, "with a body that is not JSON")
+		return nil, nil, unexpectedAnswer(what, resp, "with a body that is not JSON")
 	}
-	return body, nil
+	return body, resp.header, nil
 }
 
 // url joins BaseURL and path with exactly one slash between them.

@@ -56,6 +56,33 @@ func TestAPIGetSendsHeadersAndReturnsAnyJSON(t *testing.T) {
 	}
 }
 
+// TestAPIGetWithHeaderReturnsTheAnswersHeader: a caller that must read what a
+// provider says beside the body (GitHub's Link, X-GitHub-SSO) gets the header
+// of an answer Get accepts, and Get's error, with no header, otherwise.
+func TestAPIGetWithHeaderReturnsTheAnswersHeader(t *testing.T) {
+	link := `<https://api.github.com/user/orgs?page=2>; rel="next"`
+	c := apiStub(t, 200, map[string]string{"Content-Type": jsonType, "Link": link, "X-GitHub-SSO": "partial-results; organizations=21955855"}, ` [{"login":"acme"}] `, nil)
+	raw, header, err := c.GetWithHeader(context.Background(), "/user/orgs", "the-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != `[{"login":"acme"}]` || header.Get("Link") != link || header.Get("X-GitHub-SSO") != "partial-results; organizations=21955855" {
+		t.Errorf("raw = %s, header = %v", raw, header)
+	}
+	for _, tt := range []struct {
+		status int
+		body   string
+		code   sdk.ErrorCode
+	}{{404, `{"message":"Not Found"}`, sdk.CodeInvalidResponse}, {200, "<html>", sdk.CodeInvalidResponse}, {401, "", sdk.CodeSocialAccessTokenInvalid}} {
+		c := apiStub(t, tt.status, map[string]string{"Link": link}, tt.body, nil)
+		raw, header, err := c.GetWithHeader(context.Background(), "/user/orgs", "the-token")
+		wantCode(t, err, tt.code)
+		if raw != nil || header != nil {
+			t.Errorf("HTTP %d %q: raw %q and header %v came with the error", tt.status, tt.body, raw, header)
+		}
+	}
+}
+
 func TestAPIGetCannotReplaceTheToken(t *testing.T) {
 	var seen http.Request
 	c := apiStub(t, 200, nil, `{}`, &seen)
