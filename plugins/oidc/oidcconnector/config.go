@@ -89,6 +89,10 @@ type verification struct {
 	// since the request crossed the browser, which may have dropped it.
 	authAge      time.Duration
 	authAgeAsked bool
+	// hostedDomain is Google's hd asked in the authorization request: only a
+	// hint to Google's page, which the browser may drop, so the ID token's hd
+	// must match (Google's documentation says to check it).
+	hostedDomain string
 	subject      string
 	typ          string
 	now          func() time.Time

@@ -37,6 +37,7 @@ const (
 	checkNotBefore    = "not_before"
 	checkTooOld       = "max_token_age"
 	checkAuthTime     = "auth_time"
+	checkHostedDomain = "hosted_domain"
 	checkNonce        = "nonce"
 	checkAccessHash   = "at_hash"
 	checkSubject      = "subject"
@@ -62,6 +63,8 @@ type idClaims struct {
 	Nonce     *string
 	AtHash    string
 	TenantID  string
+	// HostedDomain is Google's hd: the Workspace domain of the account.
+	HostedDomain string
 }
 
 // read decodes the claims as go-jose reads JSON, and as the header is read
@@ -82,6 +85,7 @@ func (c *idClaims) read(payload []byte) error {
 		Nonce     *string             `json:"nonce"`
 		AtHash    string              `json:"at_hash"`
 		TenantID  string              `json:"tid"`
+		HD        string              `json:"hd"`
 	}
 	if err := josejson.Unmarshal(payload, &m); err != nil {
 		return refuse(checkMalformed, "its claims are not a valid JSON object: %v", err)
@@ -92,13 +96,13 @@ func (c *idClaims) read(payload []byte) error {
 	*c = idClaims{
 		Issuer: m.Issuer, Subject: m.Subject, Audience: json.RawMessage(m.Audience), AZP: m.AZP,
 		Expiry: (*json.Number)(m.Expiry), IssuedAt: (*json.Number)(m.IssuedAt), NotBefore: (*json.Number)(m.NotBefore),
-		AuthTime: (*json.Number)(m.AuthTime), Nonce: m.Nonce, AtHash: m.AtHash, TenantID: m.TenantID,
+		AuthTime: (*json.Number)(m.AuthTime), Nonce: m.Nonce, AtHash: m.AtHash, TenantID: m.TenantID, HostedDomain: m.HD,
 	}
 	return nil
 }
 
 // checkedClaims are the claims the checks and the profile's id read.
-var checkedClaims = []string{"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "tid"}
+var checkedClaims = []string{"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "tid", "hd"}
 
 // refuseCaseVariants refuses a token that names a checked claim a second time,
 // under a name that differs only in case ("Sub", or "ſub", which folds to sub):
@@ -270,6 +274,9 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string) 
 		if now.Sub(at) > v.authAge+v.skew+authTimeGrace {
 			return refuse(checkAuthTime, "the user last authenticated at %s, longer ago than max_age (%s) allows", at.UTC().Format(time.RFC3339), v.authAge)
 		}
+	}
+	if v.hostedDomain != "" && !strings.EqualFold(c.HostedDomain, v.hostedDomain) {
+		return refuse(checkHostedDomain, "its hd %q is not the Google Workspace domain %q this connector asks for (customConfig.hd)", clean(c.HostedDomain), v.hostedDomain)
 	}
 	if c.NotBefore != nil {
 		nbf, ok := unixTime(c.NotBefore)

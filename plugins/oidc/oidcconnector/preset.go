@@ -157,6 +157,9 @@ func (pr *preset) finish(c *config, in *Instance, p *sdk.ConfigError) {
 	}
 	in.provider.extraIssuers, in.provider.tenantAlias = pr.extraIssuers, pr.tenantAlias
 	in.appleUser = pr.name == providerApple
+	if hd := in.authParams["hd"]; pr.name == providerGoogle && hd != "" && hd != "*" {
+		in.verification.hostedDomain = hd
+	}
 	if pr.appleKey != nil {
 		in.apple = &appleSecret{teamID: c.TeamID, keyID: c.PrivateKeyID, key: pr.appleKey, now: time.Now}
 		if _, err := in.apple.signErr(c.ClientID); err != nil {

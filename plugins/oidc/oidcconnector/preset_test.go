@@ -231,3 +231,42 @@ func TestTenantTemplateOnlyForCommonAndOrganizations(t *testing.T) {
 		t.Fatal("a generic provider took the multi-tenant template")
 	}
 }
+
+// TestGoogleHostedDomain: customConfig.hd asks Google's page for accounts of
+// one Workspace domain, a hint the browser may drop from the URL. The ID token's
+// hd must then be that domain (Google's documentation says to check it); any
+// Google account had signed in. "*" (any Workspace account) asks nothing of it.
+func TestGoogleHostedDomain(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(map[string]any{"provider": "google", "customConfig": map[string]any{"hd": "example.com"}}))
+	withHD := func(hd string) func(string) string {
+		return func(n string) string {
+			c := s.claims(n)
+			if hd != "" {
+				c["hd"] = hd
+			}
+			return sign(t, c, jose.RS256, s.key, s.kid)
+		}
+	}
+	if _, err := s.signIn(t, in, withHD("example.com")); err != nil {
+		t.Fatalf("an account of the domain: %v", err)
+	}
+	if u, _ := url.Parse(s.lastAuthURL); u.Query().Get("hd") != "example.com" {
+		t.Fatalf("authorization URL %s does not ask for hd", s.lastAuthURL)
+	}
+	for name, hd := range map[string]string{"a personal account (no hd)": "", "another domain": "evil.example", "a lookalike": "example.com.evil.example"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.signIn(t, in, withHD(hd))
+			refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkHostedDomain)
+		})
+	}
+	anyDomain := parse(t, s.config(map[string]any{"provider": "google", "customConfig": map[string]any{"hd": "*"}}))
+	if _, err := s.signIn(t, anyDomain, withHD("")); err != nil {
+		t.Fatalf("hd *: %v", err)
+	}
+	// Another provider's hd parameter is its own business.
+	generic := parse(t, s.config(map[string]any{"customConfig": map[string]any{"hd": "example.com"}}))
+	if _, err := s.signIn(t, generic, withHD("")); err != nil {
+		t.Fatalf("generic provider with an hd parameter: %v", err)
+	}
+}
