@@ -29,7 +29,7 @@ func MappingExamples(t *testing.T, dir string) {
 	for _, file := range dirs {
 		ex := filepath.Dir(file)
 		t.Run(filepath.Base(ex), func(t *testing.T) {
-			m := compileExample(t, file)
+			m := CompileMappingExample(t, file)
 			f, err := os.Open(filepath.Join(ex, "sample.json"))
 			if err != nil {
 				t.Fatal(err)
@@ -67,7 +67,9 @@ func MappingExamples(t *testing.T, dir string) {
 }
 
 // compileExample parses mapping.yaml as part of an idplug.yaml.
-func compileExample(t *testing.T, file string) *mapping.Mapping {
+// CompileMappingExample reads an example's mapping.yaml through the
+// configuration parser, as idplug reads a connector's mapping: block.
+func CompileMappingExample(t *testing.T, file string) *mapping.Mapping {
 	t.Helper()
 	block, err := os.ReadFile(file)
 	if err != nil {

@@ -89,7 +89,7 @@ func (s *githubStub) orgPage(r *http.Request) (body, link string) {
 	var list []string
 	for i := (page - 1) * per; i < len(s.orgs) && i < page*per; i++ {
 		login := s.orgs[i]
-		list = append(list, fmt.Sprintf(`{"login":%q,"id":%d,"node_id":"MDEyOk9yZ2FuaXphdGlvbjE=","url":"https://api.github.com/orgs/%s","avatar_url":"https://github.com/images/error/octocat_happy.gif","description":null}`, login, 1000+i, login))
+		list = append(list, fmt.Sprintf(`{"login":%q,"id":%d,"node_id":"MDEyOk9yZ2FuaXphdGlvbjE=","url":"https://api.github.com/orgs/%s","avatar_url":"https://github.com/images/error/octocat_happy.gif","description":null}`, login, stubOrgID(login, i), login))
 	}
 	last := max(1, (len(s.orgs)+per-1)/per)
 	var links []string
@@ -191,4 +191,14 @@ func (s *githubStub) config(extra map[string]any) map[string]any {
 		c[k] = v
 	}
 	return c
+}
+
+// stubOrgID is an organization's id: acme's is the one the operators' guide's
+// example admits (docs/mapping/github-organizations), the others follow their
+// place in the list.
+func stubOrgID(login string, i int) int {
+	if login == "acme" {
+		return 1234
+	}
+	return 100000 + i
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/hosttest"
 	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/internal/plugintest"
 	"github.com/idplug/idplug/sdk"
@@ -123,14 +124,7 @@ func TestOrganizationsThroughTheHost(t *testing.T) {
 	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "github", Config: mustJSON(cfg)}}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
-	m, err := mapping.Compile(mapping.Spec{
-		Claims:      map[string]string{"github_orgs": `raw.?organizations.orValue([]).map(o, o.login)`},
-		Allow:       `raw.?organizations.orValue([]).exists(o, o.login == "acme")`,
-		AllowReason: "members of the acme organization only",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := hosttest.CompileMappingExample(t, "../../docs/mapping/github-organizations/mapping.yaml")
 	signIn := func(orgs ...string) (mapping.Result, error) {
 		t.Helper()
 		s.set(func(s *githubStub) { s.orgs = orgs })
