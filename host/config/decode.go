@@ -153,8 +153,13 @@ func (d *decoder) pluginLists(sfs walk.Fields, key, what, example string, item f
 	out := map[string][]string{}
 	for _, pe := range d.Entries(rv, rat.Path, walk.PosOf(rv)) {
 		if !pluginKeyRE.MatchString(pe.Key) {
-			d.ps.Add(pe.Path, pe.KeyPos, "%q is not a plugin name (the file name after idplug-connector-) "+
-				"or a name prefix ending in a single * (like logto-*)", pe.Key)
+			// Quoted only when the path shows it too (walk.KeyName).
+			name := "the key"
+			if walk.KeyName(pe.Key) {
+				name = strconv.Quote(pe.Key)
+			}
+			d.ps.Add(pe.Path, pe.KeyPos, "%s is not a plugin name (the file name after idplug-connector-) "+
+				"or a name prefix ending in a single * (like logto-*)", name)
 			continue
 		}
 		rfs.Set(pe)

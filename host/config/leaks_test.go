@@ -70,3 +70,31 @@ func TestInvalidReferenceIsQuotedWithoutItsDefault(t *testing.T) {
 		"session key": "plugin_dir: /tmp\nsession_keys:\n  - \"${SESSION-KEY:-" + secret + "}\"\n",
 	})
 }
+
+// An API key (or a provider client's secret) written where YAML reads a key,
+// as in the shorthand "- <key>: [admin]" for {key: <key>, scopes: [admin]}, is
+// refused as an unknown key; the problem's field path spelled the key out (its
+// first 64 bytes: a whole `openssl rand -base64 32` key). A key is shown only
+// when it looks like a key name (walk.KeyName), otherwise as <unknown key>
+// with its line: so too for a key written twice, and for a problem in the value
+// under such a key.
+func TestSecretWrittenAsAKeyIsNotQuoted(t *testing.T) {
+	const secret = "Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZmdoaWo="
+	const hex = "d4e0b5f9c1a24c3e8f7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b" // openssl rand -hex 32
+	base := "plugin_dir: /tmp\nsession_keys: [\"0123456789012345678901234567890123\"]\n"
+	refusedWithout(t, secret, map[string]string{
+		"api key with its scopes":   base + "api_keys:\n  - " + secret + ": [admin]\n",
+		"api key in a flow mapping": base + "api_keys: [{" + secret + ": [signin]}]\n",
+		"provider client secret": base + "connectors:\n  - {id: acme, plugin: oauth2}\n" +
+			"provider:\n  clients:\n    - id: web\n      redirect_uris: [\"https://app.example.com/cb\"]\n      " + secret + ": x\n",
+		"written twice":        base + "api_keys:\n  - {key: x, scopes: [admin], " + secret + ": 1, " + secret + ": 2}\n",
+		"a reference under it": base + "connectors:\n  - {id: acme, plugin: oauth2, config: {" + secret + ": \"${UNSET_IN_THIS_TEST}\"}}\n",
+	})
+	refusedWithout(t, hex, map[string]string{
+		"hex api key with its scopes": base + "api_keys:\n  - " + hex + ": [admin]\n",
+	})
+	_, err := Parse([]byte(base+"api_keys:\n  - "+secret+": [admin]\n"), envOf(nil), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "idplug.yaml:4: api_keys[0].<unknown key>: unknown key (known keys: key, connectors, scopes)") {
+		t.Errorf("the problem does not name the key's line and place:\n%v", err)
+	}
+}

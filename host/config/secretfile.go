@@ -21,18 +21,31 @@ func readSecretFile(path, baseDir string) (string, error) {
 	if !filepath.IsAbs(full) {
 		full = filepath.Join(baseDir, full)
 	}
-	// O_NONBLOCK: a FIFO named by mistake must not hang the load.
-	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
-	}
-	defer f.Close()
-	info, err := f.Stat()
+	// Checked before it is opened: opening a FIFO lets its writer through,
+	// and opening a device can act (a tape rewinds, /dev/watchdog arms the
+	// watchdog). Stat follows links, as the file may be one (Kubernetes
+	// mounts a secret's files as links).
+	info, err := os.Stat(full)
 	if err != nil {
 		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
 	}
 	if !info.Mode().IsRegular() {
 		return "", fmt.Errorf("${file:%s}: %s is not a regular file", path, full)
+	}
+	// O_NONBLOCK and O_NOCTTY: should the path be swapped for a FIFO or a
+	// terminal between the check and the open, the open neither hangs nor
+	// makes it idplug's terminal; what was opened is then checked again.
+	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
+	}
+	defer f.Close()
+	opened, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
+	}
+	if !opened.Mode().IsRegular() || !os.SameFile(info, opened) {
+		return "", fmt.Errorf("${file:%s}: %s changed while it was opened; try again", path, full)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Secrets can come from files: ${file:PATH}, trailing newline trimmed, relative
@@ -79,6 +80,65 @@ func TestFileReferenceProblems(t *testing.T) {
 	}
 }
 
+// ${file:PATH} checks that PATH is a regular file before it opens it: opening
+// a FIFO lets its writer through, and opening a device can act (a serial line,
+// a tape that rewinds on close, /dev/watchdog, which arms the hardware
+// watchdog). Here a writer waiting on a FIFO must still be waiting once the
+// configuration is refused.
+func TestFileReferenceDoesNotOpenANonRegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan struct{})
+	go func() {
+		// Blocks until someone opens the FIFO for reading.
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			f.Close()
+		}
+		close(opened)
+	}()
+	time.Sleep(100 * time.Millisecond) // the writer is waiting
+	_, err := Parse([]byte(withMinimal(`api_keys: ["${file:`+fifo+`}"]`)), envOf(nil), dir)
+	if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Fatalf("err = %v", err)
+	}
+	select {
+	case <-opened:
+		t.Fatalf("loading the configuration opened the FIFO %s (its writer went through) before refusing it", fifo)
+	case <-time.After(500 * time.Millisecond):
+		// Release the writer.
+		if f, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			<-opened
+			f.Close()
+		}
+	}
+}
+
+// A link to a regular file is read: Kubernetes mounts a Secret's keys as
+// links (key -> ..data/key).
+func TestFileReferenceFollowsALink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "..data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "..data", "api-key"), []byte("api-key-from-a-linked-file-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("..data/api-key", filepath.Join(dir, "api-key")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse([]byte(withMinimal(`api_keys: ["${file:api-key}"]`)), envOf(nil), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.APIKeys[0].Secret; got != "api-key-from-a-linked-file-0123456789" {
+		t.Errorf("key = %q", got)
+	}
+}
+
 func TestSandboxSettings(t *testing.T) {
 	cfg := mustParse(t, withMinimal(), nil)
 	if cfg.Sandbox.Mode != "auto" || cfg.Sandbox.Read != nil || cfg.Sandbox.Exec != nil || cfg.PluginUser != "" {
@@ -112,13 +172,13 @@ func TestSandboxSettings(t *testing.T) {
 	), nil)
 	want := []string{
 		`4 sandbox.mode: "strict" must be one of auto, required, off`,
-		`5 sandbox.read.Bad/Name: "Bad/Name" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`5 sandbox.read.<unknown key>: the key is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`5 sandbox.read.ok[0]: must be a path`,
 		`5 sandbox.read.fine: must be a list, like ["..."]`,
 		`6 sandbox.extra: unknown key (known keys: mode, read, exec, egress, egress_allow)`,
-		`7 sandbox.exec.*: "*" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
-		`7 sandbox.exec.a*b: "a*b" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
-		`7 sandbox.exec.a**: "a**" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`7 sandbox.exec.<unknown key>: the key is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`7 sandbox.exec.<unknown key>: the key is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`7 sandbox.exec.<unknown key>: the key is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`7 sandbox.exec.logto-*[0]: must be a path`,
 		`7 sandbox.exec.ok: must be a list, like ["..."]`,
 		`8 plugin_user: must name a user; leave it out to run plugins as idplug's user`,
@@ -148,7 +208,7 @@ func TestSandboxEgressSettings(t *testing.T) {
 	got := problemsOf(t, withMinimal(
 		"sandbox:",
 		"  egress: direct",
-		"  egress_allow: {github: ['https://api.github.com', 'a.b:99999', '*.github.com', 'x:0'], 'Bad/Name': [x]}",
+		"  egress_allow: {github: ['https://api.github.com', 'a.b:99999', '*.github.com', 'x:0'], 'Bad/Name': [x], GitHub: [x]}",
 	), nil)
 	want := []string{
 		`4 sandbox.egress: "direct" must be one of proxy, open`,
@@ -156,7 +216,8 @@ func TestSandboxEgressSettings(t *testing.T) {
 		`5 sandbox.egress_allow.github[1]: "a.b:99999" is not a host or host:port, like api.github.com or api.github.com:443`,
 		`5 sandbox.egress_allow.github[2]: "*.github.com" is not a host or host:port, like api.github.com or api.github.com:443`,
 		`5 sandbox.egress_allow.github[3]: "x:0" is not a host or host:port, like api.github.com or api.github.com:443`,
-		`5 sandbox.egress_allow.Bad/Name: "Bad/Name" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`5 sandbox.egress_allow.<unknown key>: the key is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`5 sandbox.egress_allow.GitHub: "GitHub" is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -88,15 +87,11 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 		file = filepath.Join(opts.BaseDir, file)
 	}
 	file = filepath.Clean(file)
-	// Created 0600 before SQLite opens it: the vault and sessions are nobody
-	// else's business. SQLite gives its -wal and -shm files the same mode.
-	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("store: sqlite: %w", err)
-	}
-	f.Close()
-	if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("store: sqlite: %s is readable by other users (mode %#o): chmod 600 it", file, st.Mode().Perm())
+	// The vault and sessions are nobody else's business: the file (created
+	// 0600), the -wal and -shm beside it and its folder are idplug's alone
+	// (sqlite_files.go).
+	if err := openSQLiteFile(file); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")

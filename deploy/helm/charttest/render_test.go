@@ -310,6 +310,8 @@ func TestRefused(t *testing.T) {
 		{"postgres without a URL", map[string]any{"store": map[string]any{"backend": "postgres"}}, "store.url: required"},
 		{"an unknown backend", map[string]any{"store": map[string]any{"backend": "mysql"}}, `store.backend: "mysql"`},
 		{"listen set in config", map[string]any{"config": map[string]any{"listen": "0.0.0.0:1"}}, "config.listen: set by the chart"},
+		// An emptyDir is writable by every user: idplug refuses it for SQLite.
+		{"SQLite without persistence", withSecret(map[string]any{"persistence": map[string]any{"enabled": false}}), "store.backend sqlite needs persistence.enabled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := render(t, tc.values)

@@ -336,6 +336,9 @@ affinity:
   persistentVolumeClaim:
     claimName: {{ .Values.persistence.existingClaim | default (printf "%s-data" (include "idplug.fullname" .)) }}
 {{- else }}
+{{- if eq .Values.store.backend "sqlite" }}
+{{- fail "store.backend sqlite needs persistence.enabled: an emptyDir is writable by every user, which idplug refuses for its database, and it loses the store (sessions, the vault, the provider's keys) at every restart; enable persistence, or use store.backend postgres" }}
+{{- end }}
 - name: data
   emptyDir: {}
 {{- end }}

@@ -6,5 +6,7 @@
 // errors by line; a Decoder walks mappings with merge keys expanded, bounds
 // alias expansion, checks keys against a known list (suggesting the likely
 // intended one), and converts a subtree to JSON; Problems collects what is
-// wrong, in file order. The caller decides what the values mean.
+// wrong, in file order, with paths that show a key only when it looks like a
+// name (KeyName: a secret can be written where YAML reads a key). The caller
+// decides what the values mean.
 package walk

@@ -31,9 +31,47 @@ func TestPathString(t *testing.T) {
 	if got := root.String(); got != "" {
 		t.Errorf("root = %q", got)
 	}
-	long := root.Key(strings.Repeat("é", 40)).String() // 80 bytes
-	if !strings.HasSuffix(long, "...") || len(long) > maxKeyInPath+3 {
-		t.Errorf("long key rendered as %q", long)
+	secret := root.Key("api_keys").Item(0).Key("Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZmdoaWo=")
+	if got := secret.String(); got != "api_keys[0]."+HiddenKey {
+		t.Errorf("path = %q", got)
+	}
+	if got := root.Key(strings.Repeat("a", 65)).String(); got != HiddenKey {
+		t.Errorf("long key rendered as %q", got)
+	}
+}
+
+// A problem shows a key only when it looks like a name: the file's keys, a
+// plugin's settings (camelCase; Logto's field names), claim names, language
+// tags and plugin names; never a key made of random text, which is a secret
+// written where YAML reads a key.
+func TestKeyName(t *testing.T) {
+	for _, name := range []string{
+		// The file's keys.
+		"plugin_dir", "id_token_signed_response_alg", "post_logout_redirect_uris", "logoDark",
+		// Settings of plugins and of Logto's connectors.
+		"clientId", "clientSecret", "scope", "authorizationEndpoint", "tokenEndpointResponseType",
+		"idTokenVerificationConfig", "jwksUri", "accessKeyId", "sdkAppId", "x509Certificate",
+		"entityID", "nameIDFormat", "accountSID", "fromMessagingServiceSID", "feedbackForwardingEmailAddress",
+		"iOSClientId", "isHTTPSOnly", "customHeaders", "X-Mailer", "s3Bucket", "sha256", "iso8601",
+		// Claims, language tags, plugin names and prefixes.
+		"groups", "urn:acme:role", "pt-BR", "zh-Hant-TW", "oauth2", "logto-github", "logto-*", "_private",
+	} {
+		if !KeyName(name) {
+			t.Errorf("KeyName(%q) = false, want true", name)
+		}
+	}
+	for _, secret := range []string{
+		"Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZmdoaWo=",                     // openssl rand -base64 32
+		"d4e0b5f9c1a24c3e8f7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b", // openssl rand -hex 32
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4",                         // a GitHub client secret: 40 hex digits
+		"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",                              // a Google client secret
+		"xJ2k_Lp9QzR7vWm3NtY5bHcD8fGsA4eU1oIq6rTyVwE",                      // base64url, 32 bytes
+		"hV7mKq2ZpWn9XbRt", // 16 letters and digits
+		"p@ssw0rd!", "my secret", "a/b", "*", "a*b", "", strings.Repeat("a", 65), "é",
+	} {
+		if KeyName(secret) {
+			t.Errorf("KeyName(%q) = true, want false", secret)
+		}
 	}
 }
 func TestUnknownKeySuggests(t *testing.T) {
