@@ -78,11 +78,14 @@ type instance struct {
 }
 
 // currentTemplate is a template a plugin reported while serving, and until
-// when the host may build from it while from serves the instance.
+// when the host may build from it while the launch of from that reported it
+// serves the instance: a process restarted after a crash (or a kill) reports
+// its own, and cannot inherit one its predecessor planted.
 type currentTemplate struct {
-	t     *sdk.AuthorizationTemplate
-	from  *process.Process
-	until time.Time
+	t      *sdk.AuthorizationTemplate
+	from   *process.Process
+	launch any
+	until  time.Time
 }
 
 // Instances lists the configured instances in configuration order.
@@ -152,11 +155,12 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 		return auth, err
 	}
 	now := h.now()
-	if cur := c.current.Load(); cur != nil && cur.from == proc && now.Before(cur.until) {
+	if cur := c.current.Load(); cur != nil && cur.from == proc && cur.launch == proc.Launch() && now.Before(cur.until) {
 		var auth *sdk.Authorization
 		auth, err = cur.t.Build(req, nil)
 		return auth, err
 	}
+	launch := proc.Launch()
 	a, err := proc.Authorize(ctx, c.inst, req)
 	if err != nil {
 		return nil, err
@@ -167,7 +171,7 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 			h.log.Warn("a plugin reported an authorization template that cannot be used; asking it for each URL",
 				"plugin", c.cfg.Plugin, "instance", c.cfg.ID, "error", cerr)
 		} else {
-			c.current.Store(&currentTemplate{t: a.Template, from: proc, until: now.Add(a.ValidFor)})
+			c.current.Store(&currentTemplate{t: a.Template, from: proc, launch: launch, until: now.Add(a.ValidFor)})
 		}
 	}
 	return a.Authorization, nil

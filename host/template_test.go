@@ -308,3 +308,71 @@ func withoutVerifier(t *testing.T, a *sdk.Authorization) string {
 	b, _ := json.Marshal(session)
 	return u.String() + " " + string(b)
 }
+
+// A template a plugin reports while serving is used by the launch of the
+// process that sent it only: a process that died and was replaced by a new one
+// (same binary, fresh memory, discovery done again) is asked again. The host
+// had kept building from the dead process's template for the rest of its hour.
+func TestCurrentTemplateDoesNotOutliveItsProcess(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, templatedPkg), "templated")
+	restarted := make(chan string, 4)
+	h := open(t, dir, host.Options{OnRestart: func(name string) { restarted <- name }})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := json.RawMessage(`{"current":` + soundTemplate + `,"currentForMs":3600000}`)
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "cur", Plugin: "templated", Config: cfg}}); err != nil {
+		t.Fatal(err)
+	}
+	from := func() string {
+		t.Helper()
+		auth, err := h.AuthorizationURI(ctx, "cur", "https://app.test/cb", "st")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(auth.RedirectTo)
+		return u.Host
+	}
+	if got := from(); got != "plugin.test" {
+		t.Fatalf("first URL from %s", got)
+	}
+	if got := from(); got != "op.test" {
+		t.Fatalf("second URL from %s, want the host's build", got)
+	}
+	proc, _ := h.Plugin("templated")
+	old := proc.PID()
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-restarted:
+	case <-ctx.Done():
+		t.Fatal("the plugin was not restarted")
+	}
+	if got := from(); got != "plugin.test" {
+		t.Errorf("after the process that reported the template died and was replaced, the host still builds from its template (URL on %s)", got)
+	}
+}
+
+// A template's per-request parameter names and session keys were not bounded
+// by Check: the host then built URLs (and sessions) of megabytes for every
+// sign-in, without calling the plugin. The configuration is refused, naming
+// the field.
+func TestTemplateNamesAreBounded(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, templatedPkg), "templated")
+	h := open(t, dir, host.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	huge := strings.Repeat("s", 1<<20)
+	tmpl := strings.Replace(soundTemplate, `"stateParam":"state"`, `"stateParam":"`+huge+`"`, 1)
+	tmpl = strings.Replace(tmpl, `"scopeParam":"scope"`, `"scopeParam":"`+strings.Repeat("c", 1<<20)+`"`, 1)
+	err := h.Configure(ctx, []host.InstanceConfig{{ID: "big", Plugin: "templated", Config: templatedConfig(tmpl)}})
+	if err == nil {
+		auth, _ := h.AuthorizationURI(ctx, "big", "https://app.test/cb", "st")
+		t.Fatalf("the host accepted a template with 1 MiB parameter names (a %d-byte URL for each sign-in)", len(auth.RedirectTo))
+	}
+	if !strings.Contains(err.Error(), "stateParam is longer than 256 bytes") && !strings.Contains(err.Error(), "in all") {
+		t.Errorf("refused, but not for the names: %v", err)
+	}
+}

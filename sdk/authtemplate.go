@@ -85,14 +85,26 @@ type SessionTemplate struct {
 	Fixed map[string]string
 }
 
-// Limits on a template, so a plugin cannot hand the host an unbounded one.
+// Limits on a template, so a plugin cannot hand the host an unbounded one: the
+// host builds a URL and a session from it at every sign-in, without asking the
+// plugin.
 const (
 	maxTemplateEntries = 64
 	maxTemplateText    = 4096
+	// maxTemplateName bounds the names of the per-request parameters and the
+	// session's keys.
+	maxTemplateName = 256
+	// maxTemplateTotal bounds everything the template writes into a URL and a
+	// session, together.
+	maxTemplateTotal = 16 << 10
 )
 
-// pkceParams are set by Build when PKCE is on; no other entry may name them.
+// pkceParams are set by Build when PKCE is on; no fixed entry may name them,
+// with PKCE on or off: a pinned challenge binds every flow to one verifier.
 var pkceParams = []string{"code_challenge", "code_challenge_method"}
+
+// reservedParams are never fixed: a pinned nonce would be every flow's.
+var reservedParams = append([]string{"nonce"}, pkceParams...)
 
 // Check reports the first thing that keeps t from building a sound URL and
 // session, naming the field.
@@ -119,6 +131,17 @@ func (t *AuthorizationTemplate) Check() error {
 		return fmt.Errorf("session.nonce is required with a nonce")
 	case len(t.Params)+len(t.Session.Fixed)+len(t.RequiredScopes) > maxTemplateEntries:
 		return fmt.Errorf("has more than %d parameters, session entries and scopes", maxTemplateEntries)
+	case t.size() > maxTemplateTotal:
+		return fmt.Errorf("is larger than %d bytes in all", maxTemplateTotal)
+	}
+	for _, n := range [][2]string{
+		{t.StateParam, "stateParam"}, {t.RedirectURIParam, "redirectUriParam"}, {t.ScopeParam, "scopeParam"}, {t.NonceParam, "nonceParam"},
+		{t.Session.State, "session.state"}, {t.Session.RedirectURI, "session.redirectUri"},
+		{t.Session.CodeVerifier, "session.codeVerifier"}, {t.Session.Nonce, "session.nonce"},
+	} {
+		if len(n[0]) > maxTemplateName {
+			return fmt.Errorf("%s is longer than %d bytes", n[1], maxTemplateName)
+		}
 	}
 	// Per-request parameters never collide with each other nor with a fixed one:
 	// a fixed "state" would bind every flow to one value.
@@ -133,6 +156,11 @@ func (t *AuthorizationTemplate) Check() error {
 			if err := claim(perRequest, p, "pkce"); err != nil {
 				return err
 			}
+		}
+	}
+	for _, p := range reservedParams {
+		if _, fixed := t.Params[p]; fixed {
+			return fmt.Errorf("params: %q is made per sign-in, never fixed", p)
 		}
 	}
 	for k, v := range t.Params {
@@ -166,6 +194,22 @@ func (t *AuthorizationTemplate) Check() error {
 		}
 	}
 	return nil
+}
+
+// size is what t writes into URLs and sessions, in bytes.
+func (t *AuthorizationTemplate) size() int {
+	n := len(t.Endpoint) + len(t.Scope) + len(t.StateParam) + len(t.RedirectURIParam) + len(t.ScopeParam) + len(t.NonceParam) +
+		len(t.Session.State) + len(t.Session.RedirectURI) + len(t.Session.CodeVerifier) + len(t.Session.Nonce)
+	for k, v := range t.Params {
+		n += len(k) + len(v)
+	}
+	for k, v := range t.Session.Fixed {
+		n += len(k) + len(v)
+	}
+	for _, s := range t.RequiredScopes {
+		n += len(s)
+	}
+	return n
 }
 
 // claim records name as field's, unless it is empty; a name claimed twice is an error.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
@@ -127,4 +128,57 @@ func bigMap(n int) map[string]string {
 		m[strings.Repeat("k", i+1)] = "v"
 	}
 	return m
+}
+
+// The names of the per-request parameters and the session's keys were not
+// bounded: a template whose state parameter was named with a megabyte passed,
+// and every URL and session the host built from it carried that megabyte. Each
+// name is now bounded, and the whole template too.
+func TestTemplateCheckBoundsEveryName(t *testing.T) {
+	huge := strings.Repeat("x", 1<<20)
+	for name, edit := range map[string]func(*AuthorizationTemplate){
+		"stateParam":           func(t *AuthorizationTemplate) { t.StateParam = huge },
+		"redirectUriParam":     func(t *AuthorizationTemplate) { t.RedirectURIParam = huge },
+		"scopeParam":           func(t *AuthorizationTemplate) { t.ScopeParam = huge },
+		"nonceParam":           func(t *AuthorizationTemplate) { t.NonceParam = huge },
+		"session.state":        func(t *AuthorizationTemplate) { t.Session.State = huge },
+		"session.codeVerifier": func(t *AuthorizationTemplate) { t.Session.CodeVerifier = huge },
+	} {
+		tmpl := fixtureTemplate()
+		edit(tmpl)
+		if err := tmpl.Check(); err == nil {
+			auth, _ := tmpl.Build(AuthorizationRequest{RedirectURI: "https://rp.test/cb", State: "st"}, fixedRandom())
+			size := len(auth.RedirectTo)
+			for k, v := range auth.Session {
+				size += len(k) + len(v)
+			}
+			t.Errorf("%s of 1 MiB passes Check; each build is %d bytes", name, size)
+		}
+	}
+}
+
+// No fixed parameter names a per-request one: with PKCE off a fixed
+// code_challenge passed, and so did a fixed nonce without nonceParam.
+func TestTemplateCheckRefusesAPinnedChallenge(t *testing.T) {
+	tmpl := fixtureTemplate()
+	tmpl.PKCE, tmpl.Session.CodeVerifier = false, ""
+	tmpl.Params["code_challenge"] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	tmpl.Params["code_challenge_method"] = "S256"
+	if err := tmpl.Check(); err == nil {
+		t.Error("a template pinning code_challenge (PKCE off) passes Check")
+	}
+	tmpl = fixtureTemplate()
+	tmpl.NonceParam, tmpl.Session.Nonce = "", ""
+	tmpl.Params["nonce"] = "n"
+	if err := tmpl.Check(); err == nil {
+		t.Error("a template pinning a nonce passes Check")
+	}
+	// Within the bounds, in all: 64 entries of 4 KB are no longer a valid template.
+	tmpl = fixtureTemplate()
+	for i := range 20 {
+		tmpl.Params[fmt.Sprint("p", i)] = strings.Repeat("v", 1000)
+	}
+	if err := tmpl.Check(); err == nil || !strings.Contains(err.Error(), "in all") {
+		t.Errorf("20 KB of parameters: %v", err)
+	}
 }

@@ -107,6 +107,9 @@ func (p *Process) UserInfo(ctx context.Context, inst Instance, session sdk.Sessi
 	if err != nil {
 		return nil, err
 	}
+	if err := p.checkUserInfo(resp); err != nil {
+		return nil, err
+	}
 	return &sdk.UserInfoResult{UserInfo: sdk.Wire.UserInfoFromProto(resp.GetUserInfo()), Tokens: sdk.Wire.TokenSetFromProto(resp.GetTokens())}, nil
 }
 
@@ -119,6 +122,9 @@ func (p *Process) RefreshTokens(ctx context.Context, inst Instance, refreshToken
 		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := p.checkTokens("RefreshTokens", resp.GetTokens()); err != nil {
 		return nil, err
 	}
 	return sdk.Wire.TokenSetFromProto(resp.GetTokens()), nil

@@ -80,6 +80,12 @@ func TestDecodeError(t *testing.T) {
 			sdk.CodeSocialAuthCodeInvalid, "code expired", map[string]any{"error": "invalid_grant", "n": float64(1)}},
 		"no code": {connectorStatus(codes.Unknown, &connectorv1.ConnectorError{Message: "no code given"}),
 			sdk.CodeGeneral, "no code given", nil},
+		"the host's code": {connectorStatus(codes.Unavailable, &connectorv1.ConnectorError{Code: string(CodePluginUnavailable), Message: "m"}),
+			sdk.CodeGeneral, "m", nil},
+		"the API's code": {connectorStatus(codes.Unknown, &connectorv1.ConnectorError{Code: "too_many_attempts", Message: "m"}),
+			sdk.CodeGeneral, "m", nil},
+		"an sdk code of idplug's": {connectorStatus(codes.Unknown, &connectorv1.ConnectorError{Code: string(sdk.CodeProviderUnavailable), Message: "m"}),
+			sdk.CodeProviderUnavailable, "m", nil},
 		"details not an object": {connectorStatus(codes.Unknown, &connectorv1.ConnectorError{Code: "x", Message: "m", DetailsJson: []byte(`[1,2`)}),
 			"x", "m", nil},
 	} {

@@ -104,6 +104,16 @@ func (p *Process) launch() (*conn, error) {
 	return c, nil
 }
 
+// Launch identifies the running process: a value that differs from one start
+// to the next (compare with ==), nil while none runs. What a process said of
+// itself (a template it reported) holds for its launch only.
+func (p *Process) Launch() any {
+	if c := p.cur.Load(); c != nil {
+		return c
+	}
+	return nil
+}
+
 // testHookVerified, when set by a test, runs between the check of the plugin file
 // and its execution.
 var testHookVerified func(path string)

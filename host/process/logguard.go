@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/internal/printable"
 )
 
 // A plugin's log lines pass at most logRate a second on average, in bursts of up
@@ -111,7 +112,7 @@ func (l *limitedLogger) reportDropped() {
 
 func (l *limitedLogger) Log(level hclog.Level, msg string, args ...any) {
 	if l.admit(level) {
-		l.Logger.Log(level, cutText(msg), ownFields(args)...)
+		l.Logger.Log(level, logText(msg), ownFields(args)...)
 	}
 }
 
@@ -122,14 +123,19 @@ const maxLogText = 4 << 10
 // (@module, @level, @message, @timestamp, @caller), which a JSON line would
 // carry twice and a reader take the last of, become plugin_module and so on,
 // so a plugin's line cannot claim to come from idplug.http or another plugin.
-// Long text values are cut.
+// Keys are escaped as messages are (hclog writes them as they are); long text
+// values are cut (hclog quotes a value, or indents one of several lines).
 func ownFields(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
 		case string:
-			if i%2 == 0 && strings.HasPrefix(v, "@") {
-				v = "plugin_" + strings.TrimPrefix(v, "@")
+			if i%2 == 0 {
+				if strings.HasPrefix(v, "@") {
+					v = "plugin_" + strings.TrimPrefix(v, "@")
+				}
+				out[i] = logText(v)
+				continue
 			}
 			out[i] = cutText(v)
 		default:
@@ -137,6 +143,16 @@ func ownFields(args []any) []any {
 		}
 	}
 	return out
+}
+
+// logText is a plugin's message (or a field's key) as the host writes it: hclog's
+// text format writes both as they are, so a line break in them would start a
+// line that reads as the host's own, and an escape sequence would reach the
+// operator's terminal. Control characters are escaped (printable.Line), as
+// hclog escapes a quoted value; the text is cut before (to bound the work) and
+// after (escapes are longer than what they stand for).
+func logText(s string) string {
+	return cutText(printable.Line(cutText(s)))
 }
 
 func cutText(s string) string {

@@ -38,3 +38,34 @@ func TestPluginLinesKeepTheHostsFields(t *testing.T) {
 		t.Errorf("a value of %d bytes", len(b))
 	}
 }
+
+// With log_format: text (the default), hclog writes a line's message and its
+// keys as they are: a line break in a plugin's (a JSON-escaped "\n" in the
+// @message of its stderr line) would start a line of the plugin's choosing that
+// reads as idplug's own, and escape sequences would reach the operator's
+// terminal (idplug serve logs to stderr, in the foreground). They are escaped.
+func TestPluginMessageCannotForgeAHostLine(t *testing.T) {
+	var buf bytes.Buffer
+	host := hclog.New(&hclog.LoggerOptions{Name: "idplug", Output: &buf, Level: hclog.Info})
+	l := newLogGuard(host.Named("plugin.evil")).Named("idplug-connector-evil")
+	forged := "2025-01-01T00:00:00.000Z [ERROR] idplug: sandbox disabled: mode off"
+	l.Log(hclog.Info, "hello\n"+forged+"\x1b]52;c;cHduZWQ=\x07", "k", "v")
+	l.Log(hclog.Info, "by key", "k\r\n"+forged+"\u009b2J", "v")
+	l.Log(hclog.Info, "héllo, 世界", "multi", "value\nof lines") // ordinary text stays readable
+	out := buf.String()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	for _, line := range lines {
+		if strings.HasPrefix(line, "2025-01-01") {
+			t.Errorf("the plugin wrote a line of idplug's own:\n%s", out)
+		}
+	}
+	if strings.ContainsAny(out, "\x1b\x07\r\u009b") {
+		t.Errorf("the lines carry the plugin's escape sequences: %q", out)
+	}
+	for _, want := range []string{`hello\n2025-01-01T00:00:00.000Z [ERROR] idplug: sandbox disabled: mode off\x1b]52;c;cHduZWQ=\a: k=v`,
+		`by key: k\r\n2025-01-01`, `\u009b2J=v`, "héllo, 世界", "  | value\n  | of lines"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the lines do not read %q:\n%s", want, out)
+		}
+	}
+}

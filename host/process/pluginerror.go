@@ -25,13 +25,14 @@ const (
 var errorCode = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // pluginError is the connector error a plugin sent, within bounds: a code of
-// another shape becomes general, the message is cut to valid UTF-8.
+// another shape, or one of the host's own (hostCode), becomes general; the
+// message is cut to valid UTF-8.
 func pluginError(d *connectorv1.ConnectorError) *sdk.Error {
 	if len(d.GetDetailsJson()) > maxErrorDetails {
 		d.DetailsJson = nil
 	}
 	e := sdk.Wire.ErrorFromProto(d)
-	if !errorCode.MatchString(string(e.Code)) {
+	if !errorCode.MatchString(string(e.Code)) || hostCode(e.Code) {
 		e.Code = sdk.CodeGeneral
 	}
 	e.Message = boundText(e.Message)

@@ -6,7 +6,6 @@ package process
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -146,27 +145,6 @@ func Start(ctx context.Context, name, path string, checksum []byte, opts Options
 		return nil, fmt.Errorf("plugin %s: metadata %w", name, err)
 	}
 	return p, nil
-}
-
-// maxEgressHosts bounds the hosts a plugin's metadata declares: the egress
-// proxy matches every connection against them, and a plugin could declare
-// hundreds of thousands within the reply limit (150 ms of the host's CPU a
-// connection). A connector talks to a handful of hosts.
-const maxEgressHosts = 64
-
-func checkMetadata(md sdk.Metadata) error {
-	switch {
-	case md.ID == "":
-		return errors.New("has no id")
-	case len(md.EgressHosts) > maxEgressHosts:
-		return fmt.Errorf("declares %d egress hosts; at most %d", len(md.EgressHosts), maxEgressHosts)
-	}
-	for _, h := range md.EgressHosts {
-		if len(h) > 260 { // a DNS name of 253 bytes and a port
-			return fmt.Errorf("declares an egress host of %d bytes", len(h))
-		}
-	}
-	return nil
 }
 
 // Name is the plugin's file name without the idplug-connector- prefix.

@@ -94,9 +94,17 @@ func badRequest(format string, args ...any) error {
 	return sdk.Errorf(sdk.CodeInvalidRequestParameters, format, args...)
 }
 
+// writeJSON encodes v before anything is written: an answer that cannot be
+// encoded (a plugin's value that is no JSON) is a 500 that says so, not a 200
+// with an empty body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body, _ = json.Marshal(errorBody{Code: sdk.CodeGeneral, Message: "the answer cannot be written as JSON: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(body, '\n'))
 }

@@ -143,12 +143,27 @@ func (s *Server) pageData() pageData { return pageData{Prefix: s.prefix} }
 
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 	data := s.pageData()
-	data.Connectors = s.host.Instances()
+	data.Connectors = withBoundedLogos(s.host.Instances())
 	if sess, ok := s.currentUser(r); ok {
 		data.User = &sess
 		data.Profile = profileOf(&sess, data.Connectors)
 	}
 	s.renderPage(w, http.StatusOK, data)
+}
+
+// maxPageLogo bounds a logo the home page writes inline: the page answers
+// anyone, and a plugin's megabyte logo made every GET / megabytes.
+const maxPageLogo = 64 << 10
+
+// withBoundedLogos leaves out logos longer than maxPageLogo (the button keeps
+// its text).
+func withBoundedLogos(list []host.Instance) []host.Instance {
+	for i := range list {
+		if len(list[i].Logo) > maxPageLogo {
+			list[i].Logo = ""
+		}
+	}
+	return list
 }
 
 // errorPage shows a failed browser step. The message is the connector error's,

@@ -24,9 +24,16 @@ func (s *Server) authorize(ctx context.Context, id, redirectURI, state string, o
 	return auth, nil
 }
 
+// maxRedirectTo bounds an authorization URL: each anonymous /sign-in answers it
+// twice (Location and the redirect's body), and no browser follows one longer.
+const maxRedirectTo = 32 << 10
+
 // checkRedirectTo accepts only an absolute http(s) URL: a javascript: or data: URL
 // would run in the browser sent there, a relative one would stay on this site.
 func checkRedirectTo(raw string) error {
+	if len(raw) > maxRedirectTo {
+		return fmt.Errorf("is longer than %d bytes", maxRedirectTo)
+	}
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":

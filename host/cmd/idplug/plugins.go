@@ -74,7 +74,8 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 	log := hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.LevelFromString(*logLevel), Output: stderr})
 	h, err := host.Open(context.Background(), host.Options{PluginDir: *dir, Logger: log, OnDemand: true, StartConcurrency: scanConcurrency})
 	if err != nil {
-		fmt.Fprintln(stderr, "idplug plugins:", err)
+		fmt.Fprint(stderr, "idplug plugins: ")
+		printError(stderr, err)
 		return 1
 	}
 	defer h.Close()
@@ -140,13 +141,13 @@ func printListing(w io.Writer, l pluginListing) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tKIND\tTARGET\tSTANDARD\tFILE")
 	for _, p := range l.Plugins {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", p.ID, p.Name["en"], kindLabel(p), p.Target, p.IsStandard, p.File)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", termLine(p.ID), termLine(p.Name["en"]), termLine(kindLabel(p)), termLine(p.Target), p.IsStandard, termLine(p.File))
 	}
 	_ = tw.Flush()
 	var egress []string
 	for _, p := range l.Plugins {
 		if len(p.EgressHosts) > 0 {
-			egress = append(egress, fmt.Sprintf("  %s: %s", p.ID, strings.Join(p.EgressHosts, ", ")))
+			egress = append(egress, fmt.Sprintf("  %s: %s", termLine(p.ID), termLine(strings.Join(p.EgressHosts, ", "))))
 		}
 	}
 	if len(egress) > 0 {
@@ -163,7 +164,7 @@ func printListing(w io.Writer, l pluginListing) {
 		}
 		fmt.Fprintf(w, "\n%s:\n", s.title)
 		for _, e := range s.entries {
-			fmt.Fprintf(w, "  %s: %s\n", e.File, e.Reason)
+			fmt.Fprintf(w, "  %s: %s\n", termLine(e.File), termLine(e.Reason))
 		}
 	}
 	fmt.Fprintln(w, "\nidplug plugins --plugin-dir DIR --plugin ID shows a plugin's config fields and readme.")
@@ -180,7 +181,7 @@ func showPlugin(stdout, stderr io.Writer, id string, details []pluginDetail, asJ
 		}
 	}
 	if d == nil {
-		fmt.Fprintf(stderr, "idplug plugins: no plugin with id %q in this folder (plugins: %s)\n", id, strings.Join(ids, ", "))
+		fmt.Fprintf(stderr, "idplug plugins: no plugin with id %q in this folder (plugins: %s)\n", id, termLine(strings.Join(ids, ", ")))
 		return 1
 	}
 	if d.FormItems == nil {
@@ -198,7 +199,7 @@ func showPlugin(stdout, stderr io.Writer, id string, details []pluginDetail, asJ
 		{"Platform", string(d.Platform)}, {"Standard", fmt.Sprint(d.IsStandard)}, {"File", d.File},
 		{"Description", d.Description["en"]},
 	} {
-		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], termLine(row[1]))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(stdout, "\nConfig fields:")
@@ -218,11 +219,11 @@ func showPlugin(stdout, stderr io.Writer, id string, details []pluginDetail, asJ
 		if f.Confidential {
 			typ += " (secret)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%v\t%s\t%s\n", f.Key, typ, f.Required, f.Label, def)
+		fmt.Fprintf(tw, "  %s\t%s\t%v\t%s\t%s\n", termLine(f.Key), termLine(typ), f.Required, termLine(f.Label), termLine(def))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(stdout, "\nReadme:")
-	readme := strings.TrimSpace(d.Readme)
+	readme := termBlock(strings.TrimSpace(d.Readme))
 	if readme == "" {
 		readme = "(none)"
 	}

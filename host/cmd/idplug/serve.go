@@ -110,7 +110,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	h, err := openHost(ctx, path, cfg, log, m, true, tr, boundPorts(lis, adminLis))
 	if err != nil {
 		log.Error("cannot start", "error", err)
-		fmt.Fprintln(stderr, err)
+		printError(stderr, err)
 		return 1
 	}
 	defer h.Close()

@@ -16,12 +16,12 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	cfg.LogLevel = "error" // plugin start-up chatter would bury the report
 	h, err := openHost(context.Background(), path, cfg, newLogger(cfg, stderr), nil, false, nil, listenPorts(cfg))
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		printError(stderr, err)
 		return 1
 	}
 	defer h.Close()
 	for _, e := range h.Refused() {
-		fmt.Fprintf(stderr, "warning: plugin file %s refused: %s\n", e.File, e.Reason)
+		fmt.Fprintf(stderr, "warning: plugin file %s refused: %s\n", termLine(e.File), termLine(e.Reason))
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d connectors, %d plugins)\n", path, len(h.Instances()), len(h.Catalog()))
 	return 0

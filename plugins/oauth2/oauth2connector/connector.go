@@ -53,7 +53,9 @@ func (connector) AuthorizationURI(_ context.Context, in *Instance, req sdk.Autho
 // itself, without a call per sign-in.
 func (connector) AuthorizationTemplate(in *Instance) *sdk.AuthorizationTemplate {
 	t, err := in.template()
-	if err != nil {
+	if err != nil || t.Check() != nil {
+		// A URL the template cannot express (a fixed nonce in customConfig)
+		// is built by the plugin, at a call per sign-in, as before.
 		return nil
 	}
 	return t

@@ -3,8 +3,10 @@ package oauth2connector
 import (
 	"encoding/json"
 	"io"
+	"net/url"
 	"testing"
 
+	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/connectortest"
 )
 
@@ -28,4 +30,27 @@ func TestHostBuildsWhatThePluginBuilds(t *testing.T) {
 		},
 		SetRandom: func(r io.Reader) { random = r },
 	})
+}
+
+// TestAURLTheTemplateCannotExpressIsThePlugins: a fixed nonce in customConfig
+// (a template may not pin one: it would be every flow's) leaves the template
+// undeclared, and the plugin builds the URL, nonce and all, as before; the
+// connector is not refused.
+func TestAURLTheTemplateCannotExpressIsThePlugins(t *testing.T) {
+	p := newStubProvider(t)
+	in := mustParse(t, p.config(map[string]any{"customConfig": map[string]any{"nonce": "fixed-by-the-operator"}}))
+	if tmpl := (connector{}).AuthorizationTemplate(in); tmpl != nil {
+		t.Fatalf("declared a template that pins a nonce: %+v", tmpl)
+	}
+	auth, err := connector{}.AuthorizationURI(t.Context(), in, sdk.AuthorizationRequest{RedirectURI: "https://rp.test/cb", State: "st"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(auth.RedirectTo)
+	if u.Query().Get("nonce") != "fixed-by-the-operator" || u.Query().Get("state") != "st" {
+		t.Errorf("the plugin's URL %s", auth.RedirectTo)
+	}
+	if tmpl := (connector{}).AuthorizationTemplate(mustParse(t, p.config(nil))); tmpl == nil {
+		t.Error("no template for a plain configuration")
+	}
 }

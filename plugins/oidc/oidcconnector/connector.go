@@ -70,8 +70,8 @@ func (connector) AuthorizationTemplate(in *Instance) *sdk.AuthorizationTemplate 
 		return nil
 	}
 	t, err := in.template(in.provider.static.Authorization)
-	if err != nil {
-		return nil
+	if err != nil || t.Check() != nil {
+		return nil // the plugin builds a URL the template cannot express
 	}
 	return t
 }
@@ -90,7 +90,7 @@ func (connector) CurrentAuthorizationTemplate(in *Instance) (*sdk.AuthorizationT
 		return nil, 0
 	}
 	t, err := in.template(e.Authorization)
-	if err != nil {
+	if err != nil || t.Check() != nil {
 		return nil, 0
 	}
 	return t, left

@@ -1,0 +1,69 @@
+package process
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"github.com/idplug/idplug/sdk"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// answering is a plugin connection that answers GetUserInfo and RefreshTokens
+// with what it is given.
+type answering struct {
+	connectorv1.ConnectorServiceClient
+	userInfo *connectorv1.GetUserInfoResponse
+	tokens   *connectorv1.RefreshTokensResponse
+}
+
+func (a answering) GetUserInfo(context.Context, *connectorv1.GetUserInfoRequest, ...grpc.CallOption) (*connectorv1.GetUserInfoResponse, error) {
+	return a.userInfo, nil
+}
+
+func (a answering) RefreshTokens(context.Context, *connectorv1.RefreshTokensRequest, ...grpc.CallOption) (*connectorv1.RefreshTokensResponse, error) {
+	return a.tokens, nil
+}
+
+// What a plugin answers that the host cannot write as JSON (a rawData that is
+// not JSON: the wire carries it as bytes; an expiry past year 9999) is the
+// plugin's invalid_response, not a profile every answer then fails to encode.
+func TestAnswersTheHostCannotEncodeAreInvalid(t *testing.T) {
+	far := timestamppb.New(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
+	soon := timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	for name, tc := range map[string]struct {
+		userInfo *connectorv1.GetUserInfoResponse
+		tokens   *connectorv1.TokenSet
+		invalid  bool
+	}{
+		"sound":             {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", RawDataJson: []byte(`{"a":1}`)}, Tokens: &connectorv1.TokenSet{AccessToken: "at", ExpiresAt: soon}}, tokens: &connectorv1.TokenSet{AccessToken: "at", ExpiresAt: soon}},
+		"no rawData":        {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u"}}, tokens: &connectorv1.TokenSet{AccessToken: "at"}},
+		"rawData not JSON":  {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", RawDataJson: []byte(`{"a":`)}}, invalid: true},
+		"expiry after 9999": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u"}, Tokens: &connectorv1.TokenSet{AccessToken: "at", ExpiresAt: far}}, tokens: &connectorv1.TokenSet{AccessToken: "at", ExpiresAt: far}, invalid: true},
+		"expiry before 1":   {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u"}, Tokens: &connectorv1.TokenSet{ExpiresAt: &timestamppb.Timestamp{Seconds: -62135596801}}}, invalid: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, c := newIdle(t, Options{})
+			c.rpc = answering{userInfo: tc.userInfo, tokens: &connectorv1.RefreshTokensResponse{Tokens: tc.tokens}}
+			res, err := p.UserInfo(t.Context(), inst, sdk.Session{}, nil)
+			switch {
+			case tc.invalid && (err == nil || sdkError(t, err).Code != sdk.CodeInvalidResponse):
+				t.Errorf("UserInfo = %+v, %v; want invalid_response", res, err)
+			case !tc.invalid && err != nil:
+				t.Errorf("UserInfo: %v", err)
+			}
+			if tc.tokens == nil {
+				return
+			}
+			ts, err := p.RefreshTokens(t.Context(), inst, "rt")
+			switch {
+			case tc.invalid && (err == nil || sdkError(t, err).Code != sdk.CodeInvalidResponse):
+				t.Errorf("RefreshTokens = %+v, %v; want invalid_response", ts, err)
+			case !tc.invalid && err != nil:
+				t.Errorf("RefreshTokens: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,104 @@
+// Package printable writes text a plugin sent so that a terminal, or a person
+// reading a log, sees it as text: a character that would move the cursor,
+// start a line, run a terminal's escape sequence (ESC, the C1 controls) or
+// reorder what is shown (the bidirectional controls) is written as an escape,
+// in Go's notation as hclog writes a quoted value (\n, \x1b, \u009b). Other
+// text, whatever its script, stays as it is; invalid UTF-8 becomes U+FFFD.
+package printable
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Line is s with every control character escaped, line breaks and tabs
+// included: one line of output, whatever s holds.
+func Line(s string) string { return escape(s, false) }
+
+// Block is s with every control character escaped but its line breaks (\n)
+// and tabs, for text of several lines such as a readme.
+func Block(s string) string { return escape(s, true) }
+
+// Clean reports whether Line leaves s as it is: s is valid UTF-8 and holds
+// no character Line escapes.
+func Clean(s string) bool { return clean(s, false) }
+
+func clean(s string, block bool) bool {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
+				return false
+			}
+		}
+		if escaped(r, block) {
+			return false
+		}
+	}
+	return true
+}
+
+func escape(s string, block bool) string {
+	if clean(s, block) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
+				b.WriteRune(utf8.RuneError) // an invalid byte
+				continue
+			}
+		}
+		if !escaped(r, block) {
+			b.WriteRune(r)
+			continue
+		}
+		switch r {
+		case '\a':
+			b.WriteString(`\a`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\v':
+			b.WriteString(`\v`)
+		default:
+			const hex = "0123456789abcdef"
+			if r < utf8.RuneSelf {
+				b.WriteString(`\x`)
+				b.WriteByte(hex[r>>4])
+				b.WriteByte(hex[r&0xf])
+				continue
+			}
+			b.WriteString(`\u`)
+			for shift := 12; shift >= 0; shift -= 4 {
+				b.WriteByte(hex[r>>shift&0xf])
+			}
+		}
+	}
+	return b.String()
+}
+
+// escaped says whether r is written as an escape: the C0 and C1 controls and
+// DEL, the line and paragraph separators, and the bidirectional controls
+// (which make a line read in another order than it is written, as in the
+// "Trojan Source" attacks). A block keeps its line breaks and tabs.
+func escaped(r rune, block bool) bool {
+	switch {
+	case block && (r == '\n' || r == '\t'):
+		return false
+	case unicode.IsControl(r), r == '\u2028', r == '\u2029':
+		return true
+	case r == '\u061c', r == '\u200e', r == '\u200f', '\u202a' <= r && r <= '\u202e', '\u2066' <= r && r <= '\u2069':
+		return true
+	}
+	return false
+}
