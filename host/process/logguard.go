@@ -159,7 +159,7 @@ func cutText(s string) string {
 	if len(s) <= maxLogText {
 		return s
 	}
-	return runeCut(s, maxLogText) + "..."
+	return printable.Cut(s, maxLogText) + "..."
 }
 func (l *limitedLogger) Trace(msg string, args ...any) { l.Log(hclog.Trace, msg, args...) }
 func (l *limitedLogger) Debug(msg string, args ...any) { l.Log(hclog.Debug, msg, args...) }

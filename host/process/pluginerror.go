@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/idplug/idplug/internal/printable"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
 	"google.golang.org/grpc/status"
@@ -72,18 +72,6 @@ func boundText(s string) string {
 	if len(s) <= maxErrorMessage {
 		return s
 	}
-	head := runeCut(s, maxErrorMessage)
+	head := printable.Cut(s, maxErrorMessage)
 	return head + fmt.Sprintf("... (%d more bytes)", len(s)-len(head))
-}
-
-// runeCut is the longest start of s of at most n bytes that ends on a
-// character's boundary.
-func runeCut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

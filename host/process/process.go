@@ -140,7 +140,7 @@ func Start(ctx context.Context, name, path string, checksum []byte, opts Options
 		return nil, fmt.Errorf("plugin %s: reading metadata: %w", name, decodeError(err))
 	}
 	p.metadata = sdk.Wire.MetadataFromProto(resp.GetMetadata())
-	if err := checkMetadata(p.metadata); err != nil {
+	if err := sdk.CheckMetadata(p.metadata); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("plugin %s: metadata %w", name, err)
 	}

@@ -29,6 +29,7 @@ const (
 	EmptyDescription     = "empty-description"     // metadata/description
 	BadLogo              = "bad-logo"              // metadata/logo
 	NoReadme             = "no-readme"             // metadata/readme
+	HugeReadme           = "huge-readme"           // metadata/bounds
 	SelectWithoutItems   = "select-without-items"  // metadata/form-items
 	DefaultNotSelectable = "default-not-in-select" // metadata/form-items
 	ShowUnknownKey       = "show-unknown-key"      // metadata/form-items
@@ -153,6 +154,8 @@ func (c Connector) Metadata() sdk.Metadata {
 		m.Logo = "ftp://kit.example/logo.png"
 	case NoReadme:
 		m.Readme = "\n"
+	case HugeReadme:
+		m.Readme = "# Kit\n\n" + strings.Repeat("For tests. ", 8000)
 	case SelectWithoutItems:
 		m.FormItems[6].SelectItems, m.FormItems[6].DefaultValue = nil, nil
 	case DefaultNotSelectable:

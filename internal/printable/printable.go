@@ -102,3 +102,15 @@ func escaped(r rune, block bool) bool {
 	}
 	return false
 }
+
+// Cut is the longest start of s of at most n bytes that ends on a rune
+// boundary, so a cut never splits a character.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

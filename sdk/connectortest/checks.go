@@ -21,6 +21,7 @@ var checks = []check{
 	{"metadata/readme", "the readme is not empty", needNothing, checkMetadataReadme},
 	{"metadata/form-items", "form items have unique keys, labels, known types, choices for selects, and defaults and show conditions that fit", needNothing, checkMetadataFormItems},
 	{"metadata/config-template", "the config template, when set, is a JSON object whose keys are form items", needNothing, checkMetadataConfigTemplate},
+	{"metadata/bounds", "the metadata fits the bounds the host holds it to (sdk.CheckMetadata): sizes, the id's shape, no control characters", needNothing, checkMetadataBounds},
 
 	{"config/valid", "ParseConfig accepts Options.ValidConfig, and so does the host", needNothing, checkConfigValid},
 	{"config/required", "every required form item is in ValidConfig, and without it ParseConfig returns a *sdk.ConfigError naming it", needConfig, checkConfigRequired},

@@ -21,6 +21,14 @@ func checkMetadataID(k *kit, t T) {
 	}
 }
 
+// checkMetadataBounds runs the host's own check: a plugin over a bound is
+// refused at its start, whatever else it does well.
+func checkMetadataBounds(k *kit, t T) {
+	if err := sdk.CheckMetadata(k.meta); err != nil {
+		t.Errorf("the host would refuse this plugin: metadata %v", err)
+	}
+}
+
 func checkMetadataTarget(k *kit, t T) {
 	if strings.TrimSpace(k.meta.Target) == "" {
 		t.Errorf("the metadata has no target (the identity provider's name, such as \"github\")")

@@ -19,13 +19,14 @@ var defects = []struct {
 	want     []string
 	msg      string
 }{
-	{kitconn.BadID, false, []string{"metadata/id"}, "must match"},
+	{kitconn.BadID, false, []string{"metadata/bounds", "metadata/id"}, "match"},
 	{kitconn.NoTarget, false, []string{"metadata/target"}, "no target"},
 	{kitconn.BadPlatform, false, []string{"metadata/platform"}, `"Desktop"`},
 	{kitconn.NoEnglishName, false, []string{"metadata/name"}, "no English entry"},
 	{kitconn.EmptyDescription, false, []string{"metadata/description"}, `"de" entry is empty`},
-	{kitconn.BadLogo, false, []string{"metadata/logo"}, "ftp://"},
+	{kitconn.BadLogo, false, []string{"metadata/bounds", "metadata/logo"}, "ftp://"},
 	{kitconn.NoReadme, false, []string{"metadata/readme"}, "readme is empty"},
+	{kitconn.HugeReadme, false, []string{"metadata/bounds"}, "the host would refuse this plugin: metadata readme has 88007 bytes; at most 65536"},
 	{kitconn.SelectWithoutItems, false, []string{"metadata/form-items"}, "Select without select items"},
 	{kitconn.DefaultNotSelectable, false, []string{"metadata/form-items"}, `"none" is not one of the select items`},
 	{kitconn.ShowUnknownKey, false, []string{"metadata/form-items"}, `names "promptMode", which is no form item`},
@@ -125,8 +126,8 @@ func TestSkip(t *testing.T) {
 	if failed := rec.Failed(); len(failed) > 0 {
 		t.Fatalf("a skipped check failed: %v%s", failed, rec)
 	}
-	if n := strings.Count(rec.String(), "skipped by Options.Skip: testing Skip"); n != 10 {
-		t.Errorf("%d checks say they were skipped, want 10 (9 metadata, 1 callback):%s", n, rec)
+	if n := strings.Count(rec.String(), "skipped by Options.Skip: testing Skip"); n != 11 {
+		t.Errorf("%d checks say they were skipped, want 11 (10 metadata, 1 callback):%s", n, rec)
 	}
 
 	opts.Skip = map[string]string{"callback/missing-cod": "a typo"}

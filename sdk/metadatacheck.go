@@ -1,4 +1,4 @@
-package process
+package sdk
 
 import (
 	"encoding/json"
@@ -9,14 +9,14 @@ import (
 
 	"github.com/idplug/idplug/internal/printable"
 	"github.com/idplug/idplug/internal/wire"
-	"github.com/idplug/idplug/sdk"
 )
 
 // A plugin's metadata is held for the plugin's life and served to anyone: the
 // name and logo of every configured instance are on the public home page, the
 // readme and form items on /v1, and all of it is printed by `idplug plugins`.
-// Nothing but the 4 MiB reply limit bounded it: a plugin whose metadata goes
-// over these bounds is refused, with the field and the bound in the reason. The
+// Nothing but the 4 MiB reply limit bounded it: the host refuses a plugin whose
+// metadata goes over these bounds, with the field and the bound in the reason,
+// and the conformance kit checks them (sdk/connectortest, metadata/bounds). The
 // bounds are several times what the bundled and the Logto connectors declare.
 const (
 	// maxPluginID bounds the metadata id, which must also match wire.PluginNameRE.
@@ -56,10 +56,10 @@ const (
 	maxEgressHost  = 260
 )
 
-// checkMetadata refuses metadata that has no usable id, or goes over a bound.
+// CheckMetadata refuses metadata that has no usable id, or goes over a bound.
 // Its errors read after "metadata " and quote what the plugin sent (escaped,
 // and cut).
-func checkMetadata(md sdk.Metadata) error {
+func CheckMetadata(md Metadata) error {
 	switch {
 	case md.ID == "":
 		return errors.New("has no id")
@@ -74,7 +74,7 @@ func checkMetadata(md sdk.Metadata) error {
 	}
 	for _, p := range []struct {
 		field   string
-		phrases sdk.I18n
+		phrases I18n
 	}{{"name", md.Name}, {"description", md.Description}} {
 		if err := checkPhrases(p.field, p.phrases); err != nil {
 			return err
@@ -108,7 +108,7 @@ func checkMetadata(md sdk.Metadata) error {
 	return nil
 }
 
-func checkPhrases(field string, phrases sdk.I18n) error {
+func checkPhrases(field string, phrases I18n) error {
 	if len(phrases) > maxLanguages {
 		return fmt.Errorf("%s has %d languages; at most %d", field, len(phrases), maxLanguages)
 	}
@@ -153,7 +153,7 @@ type formValue struct {
 	value any
 }
 
-func checkFormItems(items []sdk.FormItem) error {
+func checkFormItems(items []FormItem) error {
 	if len(items) > maxFormItems {
 		return fmt.Errorf("declares %d form items; at most %d", len(items), maxFormItems)
 	}
@@ -221,7 +221,7 @@ func checkFormItems(items []sdk.FormItem) error {
 // refusal names what the plugin sent without repeating megabytes of it.
 func quote(s string) string {
 	if len(s) > 64 {
-		return fmt.Sprintf("%q...", runeCut(s, 64))
+		return fmt.Sprintf("%q...", printable.Cut(s, 64))
 	}
 	return fmt.Sprintf("%q", s)
 }

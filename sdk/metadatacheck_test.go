@@ -1,4 +1,4 @@
-package process
+package sdk_test
 
 import (
 	"encoding/json"
@@ -32,7 +32,7 @@ func sound() sdk.Metadata {
 // name and logo) and printed to operators: the host refuses metadata with an id
 // that is no plugin name, or over a bound, and says which field and the bound.
 func TestMetadataIsBounded(t *testing.T) {
-	if err := checkMetadata(sound()); err != nil {
+	if err := sdk.CheckMetadata(sound()); err != nil {
 		t.Fatalf("sound metadata refused: %v", err)
 	}
 	long := func(n int) string { return strings.Repeat("a", n) }
@@ -99,9 +99,9 @@ func TestMetadataIsBounded(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			md := sound()
 			tc.change(&md)
-			err := checkMetadata(md)
+			err := sdk.CheckMetadata(md)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("checkMetadata = %v; want an error saying %s", err, tc.want)
+				t.Fatalf("CheckMetadata = %v; want an error saying %s", err, tc.want)
 			}
 			if len(err.Error()) > 300 {
 				t.Errorf("a refusal of %d bytes: %.300s", len(err.Error()), err)
