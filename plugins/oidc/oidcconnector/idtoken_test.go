@@ -168,18 +168,7 @@ func TestUserInfoSubMustBeTheIDTokens(t *testing.T) {
 	// An ID token that names its subject twice ("sub", then "Sub", which a
 	// decoder matching names without regard to case reads last) is refused.
 	_, err = s.signIn(t, parse(t, s.config(nil)), func(n string) string {
-		payload, _ := json.Marshal(without(s.claims(n), "name"))
-		payload = append(payload[:len(payload)-1], `,"Sub":"victim-42"}`...)
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: s.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", s.kid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		jws, err := signer.Sign(payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _ := jws.CompactSerialize()
-		return out
+		return signRaw(t, s, appendMembers(t, without(s.claims(n), "name"), `"Sub":"victim-42"`))
 	})
 	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, "ambiguous_sub")
 }
@@ -350,23 +339,10 @@ func TestMaxAgeNeedsAFreshAuthTime(t *testing.T) {
 	}
 }
 
-// signRaw signs payload bytes as they are (a name given twice, or in another
-// case, included) with the stub's RS256 key.
+// signRaw signs payload bytes as they are with the stub's RS256 key.
 func signRaw(t *testing.T, s *stubOP, payload []byte) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: s.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", s.kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return signPayload(t, payload, jose.RS256, s.key, s.kid)
 }
 
 // appendMembers adds raw members at the end of the JSON object of claims.
