@@ -47,7 +47,7 @@ func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo
 		return s.userSessionCookie(id, u, claims)
 	}
 	// The record may hold the whole profile: no cookie size to fit in.
-	data, err := json.Marshal(userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: time.Now().UnixMilli()})
+	data, err := json.Marshal(userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id)})
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +133,18 @@ func (s *Server) connectorServes(sess userSession) bool {
 	removed, _ := s.removed.Load().(map[string]int64)
 	at, ok := removed[sess.Connector]
 	return !ok || sess.AuthTime > at
+}
+
+// signInTime is the AuthTime (Unix ms) of a session connector id makes now:
+// after the last removal of id, even within the millisecond of that removal,
+// so a session made once the connector is back always serves.
+func (s *Server) signInTime(id string) int64 {
+	now := time.Now().UnixMilli()
+	removed, _ := s.removed.Load().(map[string]int64)
+	if at, ok := removed[id]; ok && now <= at {
+		return at + 1
+	}
+	return now
 }
 
 // SetConnectors names the configured connectors, at start and after each

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -37,7 +36,7 @@ var droppable = []func(*sdk.UserInfo){
 //
 // The mapping's claims are never dropped: an app may decide on them.
 func (s *Server) userSessionCookie(id string, u sdk.UserInfo, claims map[string]any) (*http.Cookie, error) {
-	sess := userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: time.Now().UnixMilli()}
+	sess := userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id)}
 	sess.UserInfo.RawData = nil
 	var err error
 	for i := 0; ; i++ {
