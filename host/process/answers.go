@@ -15,17 +15,45 @@ import (
 // encoding failure later (an empty "200 OK" after the flow was spent). The
 // metadata's JSON values (form items' defaults) are checked by checkMetadata.
 
+// Bounds on what an answer puts into the store (a browser session holds the
+// profile, the vault a token set per user): the 4 MiB reply limit alone let a
+// plugin write megabytes at every sign-in it finished. They are several times
+// what providers send: a GitHub profile with a thousand organizations is some
+// 500 KB, a Microsoft access token with group claims some 8 KB.
+const (
+	maxRawData   = 1 << 20
+	maxToken     = 64 << 10 // each of the access, refresh and ID tokens
+	maxScope     = 8 << 10
+	maxTokenType = 64
+)
+
 // checkUserInfo checks the profile and tokens of a GetUserInfo answer.
 func (p *Process) checkUserInfo(resp *connectorv1.GetUserInfoResponse) error {
-	if raw := resp.GetUserInfo().GetRawDataJson(); len(raw) > 0 && !json.Valid(raw) {
+	raw := resp.GetUserInfo().GetRawDataJson()
+	switch {
+	case len(raw) > maxRawData:
+		return p.invalidResponse("GetUserInfo", fmt.Sprintf("a rawData of %d bytes (at most %d)", len(raw), maxRawData))
+	case len(raw) > 0 && !json.Valid(raw):
 		return p.invalidResponse("GetUserInfo", "a rawData that is not JSON")
 	}
 	return p.checkTokens("GetUserInfo", resp.GetTokens())
 }
 
-// checkTokens checks a token set's expiry: JSON (RFC 3339) writes years 1 to
-// 9999 only.
+// checkTokens checks a token set's sizes, and its expiry: JSON (RFC 3339)
+// writes years 1 to 9999 only.
 func (p *Process) checkTokens(method string, t *connectorv1.TokenSet) error {
+	for _, f := range []struct {
+		name  string
+		value string
+		most  int
+	}{
+		{"access token", t.GetAccessToken(), maxToken}, {"refresh token", t.GetRefreshToken(), maxToken},
+		{"ID token", t.GetIdToken(), maxToken}, {"scope", t.GetScope(), maxScope}, {"token type", t.GetTokenType(), maxTokenType},
+	} {
+		if len(f.value) > f.most {
+			return p.invalidResponse(method, fmt.Sprintf("a %s of %d bytes (at most %d)", f.name, len(f.value), f.most))
+		}
+	}
 	if at := t.GetExpiresAt(); at != nil {
 		if err := at.CheckValid(); err != nil {
 			return p.invalidResponse(method, fmt.Sprintf("a token expiry the host cannot write (%v)", err))

@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,8 +30,9 @@ func (a answering) RefreshTokens(context.Context, *connectorv1.RefreshTokensRequ
 
 // What a plugin answers that the host cannot write as JSON (a rawData that is
 // not JSON: the wire carries it as bytes; an expiry past year 9999) is the
-// plugin's invalid_response, not a profile every answer then fails to encode.
-func TestAnswersTheHostCannotEncodeAreInvalid(t *testing.T) {
+// plugin's invalid_response, not a profile every answer then fails to encode;
+// so is what the store should not keep (megabytes of profile or tokens).
+func TestAnswersTheHostCannotWriteOrKeepAreInvalid(t *testing.T) {
 	far := timestamppb.New(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
 	soon := timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	for name, tc := range map[string]struct {
@@ -43,6 +45,16 @@ func TestAnswersTheHostCannotEncodeAreInvalid(t *testing.T) {
 		"rawData not JSON":  {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", RawDataJson: []byte(`{"a":`)}}, invalid: true},
 		"expiry after 9999": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u"}, Tokens: &connectorv1.TokenSet{AccessToken: "at", ExpiresAt: far}}, tokens: &connectorv1.TokenSet{AccessToken: "at", ExpiresAt: far}, invalid: true},
 		"expiry before 1":   {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u"}, Tokens: &connectorv1.TokenSet{ExpiresAt: &timestamppb.Timestamp{Seconds: -62135596801}}}, invalid: true},
+		// What the store keeps of an answer is bounded: a plugin wrote megabytes
+		// at every sign-in it finished.
+		"rawData of 2 MiB": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", RawDataJson: []byte(`"` + strings.Repeat("a", 2<<20) + `"`)}}, invalid: true},
+		"access token of 1 MiB": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u"}, Tokens: &connectorv1.TokenSet{AccessToken: strings.Repeat("a", 1<<20)}},
+			tokens: &connectorv1.TokenSet{AccessToken: strings.Repeat("a", 1<<20)}, invalid: true},
+		"refresh token of 1 MiB": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u"}, Tokens: &connectorv1.TokenSet{AccessToken: "at", RefreshToken: strings.Repeat("r", 1<<20)}},
+			tokens: &connectorv1.TokenSet{AccessToken: "at", RefreshToken: strings.Repeat("r", 1<<20)}, invalid: true},
+		"a large but real token set": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", RawDataJson: []byte(`"` + strings.Repeat("a", 500<<10) + `"`)},
+			Tokens: &connectorv1.TokenSet{AccessToken: strings.Repeat("a", 8<<10), IdToken: strings.Repeat("i", 4<<10), Scope: "openid profile email", TokenType: "Bearer"}},
+			tokens: &connectorv1.TokenSet{AccessToken: strings.Repeat("a", 8<<10)}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, c := newIdle(t, Options{})
