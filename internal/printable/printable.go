@@ -7,6 +7,7 @@
 package printable
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -113,4 +114,28 @@ func Cut(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// JSON rewrites the characters escaped would escape that encoding/json leaves
+// as they are (the C1 controls, DEL, the bidirectional controls) as \uXXXX
+// escapes. The JSON means the same, and a terminal shown it runs none of them.
+// encoding/json has escaped the C0 controls and the separators already.
+func JSON(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r != '\n' && r != '\t' && escaped(r, false) && r >= 0x7f {
+			if out == nil {
+				out = append(make([]byte, 0, len(b)+16), b[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else if out != nil {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	if out == nil {
+		return b
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package printable
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -40,5 +41,28 @@ func TestBlockKeepsLinesAndTabs(t *testing.T) {
 	}
 	if s := strings.Repeat("ok\n", 10); Block(s) != s {
 		t.Error("Block changed clean text")
+	}
+}
+
+// JSON escapes what encoding/json leaves raw (C1, DEL, the bidirectional
+// controls), and means the same JSON.
+func TestJSONEscapesWhatEncodingJSONLeaves(t *testing.T) {
+	in := map[string]string{"k": "a\u009b2J\u202eb\x7fc\x1bd", "plain": "é 日本"}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := JSON(b)
+	for _, r := range string(out) {
+		if r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u202e' {
+			t.Fatalf("%q left in %s", r, out)
+		}
+	}
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil || back["k"] != in["k"] || back["plain"] != in["plain"] {
+		t.Errorf("%s reads back as %q (%v)", out, back, err)
+	}
+	if plain := []byte(`{"a":"b"}`); &JSON(plain)[0] != &plain[0] {
+		t.Error("JSON copied a text with nothing to escape")
 	}
 }

@@ -97,9 +97,7 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 		return showPlugin(stdout, stderr, *only, details, *asJSON)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(listing)
+		printJSON(stdout, listing)
 	} else {
 		printListing(stdout, listing)
 	}
@@ -188,9 +186,7 @@ func showPlugin(stdout, stderr io.Writer, id string, details []pluginDetail, asJ
 		d.FormItems = []sdk.FormItem{}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(d)
+		printJSON(stdout, d)
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

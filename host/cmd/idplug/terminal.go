@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,4 +41,16 @@ func printError(w io.Writer, err error) {
 		err = clean
 	}
 	fmt.Fprintln(w, termBlock(err.Error()))
+}
+
+// printJSON writes v as indented JSON, with the controls encoding/json leaves
+// raw (C1, the bidirectional ones) escaped: a plugin's text in --json output
+// reaches a terminal too.
+func printJSON(w io.Writer, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		fmt.Fprintln(w, err)
+		return
+	}
+	_, _ = w.Write(append(printable.JSON(b), '\n'))
 }

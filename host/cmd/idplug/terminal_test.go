@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +67,19 @@ func TestPluginsCommandPrintsNoTerminalEscapes(t *testing.T) {
 	}
 	if n := strings.Count(out, "\nRefused:\n"); n != 1 {
 		t.Errorf("%d Refused sections:\n%s", n, out)
+	}
+
+	// --json too: encoding/json escapes the C0 controls but writes C1 and the
+	// bidirectional controls as they are.
+	js, stderr, _ := runPlugins(t, "--plugin-dir", dir, "--plugin", "escapes", "--json")
+	if c := controlChars(js); len(c) > 0 || strings.ContainsRune(js, '\u202e') {
+		t.Errorf("--json prints %d control characters from the plugin's metadata (%q):\n%q", len(c), c, js)
+	}
+	var shown struct {
+		Description map[string]string `json:"description"`
+	}
+	if err := json.Unmarshal([]byte(js), &shown); err != nil || shown.Description["fr"] != "Envoie\u009b2J\u202e" {
+		t.Errorf("--json does not carry the description as sent (%v): %q\n%s", err, shown.Description["fr"], stderr)
 	}
 
 	out, stderr, code = runPlugins(t, "--plugin-dir", dir, "--plugin", "escapes")

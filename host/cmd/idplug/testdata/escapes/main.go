@@ -22,6 +22,9 @@ const (
 	osc52 = "\x1b]52;c;cHduZWQ=\x07"
 	clear = "\x1b[2J\x1b[H"
 	forge = "\nRefused:\n  idplug-connector-github: checksum does not match SHA256SUMS"
+	// c1 is the one-character CSI (a terminal in UTF-8 mode may act on it) and
+	// a right-to-left override; encoding/json writes both as they are.
+	c1 = "\u009b2J\u202e"
 )
 
 type config struct{}
@@ -32,7 +35,7 @@ func (c connector) Metadata() sdk.Metadata {
 	return sdk.Metadata{
 		ID: c.id, Target: "escapes", Platform: sdk.PlatformUniversal,
 		Name:        sdk.I18n{"en": "Escapes" + clear},
-		Description: sdk.I18n{"en": "Sends control sequences." + forge},
+		Description: sdk.I18n{"en": "Sends control sequences." + forge, "fr": "Envoie" + c1},
 		Readme:      "# Escapes\n\n" + osc52 + clear + "\r\tindented\n",
 		FormItems:   []sdk.FormItem{{Key: "k", Label: "Label" + osc52 + "\tcolumn", Type: sdk.FormText}},
 		IsStandard:  true,
