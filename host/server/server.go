@@ -76,26 +76,26 @@ const (
 
 // Server serves HTTP for one host's connectors.
 type Server struct {
-	host     Instances
-	secrets  atomic.Pointer[secrets]
-	settings Settings
-	log      hclog.Logger
-	access   requestLogger // Settings.AccessLog
-	metrics  *metrics.Metrics
-	prefix   string // the path of PublicURL, without its trailing slash
-	cookies  cookiePolicy
-	badKeys  *ratelimit.Failures
-	api      *http.ServeMux
-	handler  http.Handler
-	admin    http.Handler
-	keep     tokenStorage
+	host       Instances
+	secrets    atomic.Pointer[secrets]
+	settings   Settings
+	log        hclog.Logger
+	access     requestLogger // Settings.AccessLog
+	metrics    *metrics.Metrics
+	prefix     string // the path of PublicURL, without its trailing slash
+	cookies    cookiePolicy
+	badKeys    *ratelimit.Failures
+	api        *http.ServeMux
+	handler    http.Handler
+	admin      http.Handler
+	keep       tokenStorage
+	storeProbe storeProbe // the store's answer to /readyz, shared by callers
 	// connectors are the configured connector ids (SetConnectors), and removed
 	// the time (Unix ms) each id that left them was last removed: sessions an
 	// id made before then stay signed out if it comes back.
-	storeProbe   storeProbe // the store's answer to /readyz, shared by callers
 	connectorsMu sync.Mutex
 	connectors   map[string]bool
-	removed      atomic.Value            // map[string]int64
+	removed      atomic.Pointer[map[string]int64]
 	scopes       map[string]apikey.Scope // pattern -> scope of each /v1 route declared with route
 	vault        *vault.Keeper           // nil without a store or vault keys
 	provider     providerSlot            // the OpenID Provider, when mounted

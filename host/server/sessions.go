@@ -130,8 +130,7 @@ func (s *Server) connectorServes(sess userSession) bool {
 	if _, err := s.host.Instance(sess.Connector); err != nil {
 		return false
 	}
-	removed, _ := s.removed.Load().(map[string]int64)
-	at, ok := removed[sess.Connector]
+	at, ok := s.removedAt(sess.Connector)
 	return !ok || sess.AuthTime > at
 }
 
@@ -140,11 +139,19 @@ func (s *Server) connectorServes(sess userSession) bool {
 // so a session made once the connector is back always serves.
 func (s *Server) signInTime(id string) int64 {
 	now := time.Now().UnixMilli()
-	removed, _ := s.removed.Load().(map[string]int64)
-	if at, ok := removed[id]; ok && now <= at {
+	if at, ok := s.removedAt(id); ok && now <= at {
 		return at + 1
 	}
 	return now
+}
+
+// removedAt is when connector id was last removed (Unix ms), if ever.
+func (s *Server) removedAt(id string) (int64, bool) {
+	if m := s.removed.Load(); m != nil {
+		at, ok := (*m)[id]
+		return at, ok
+	}
+	return 0, false
 }
 
 // SetConnectors names the configured connectors, at start and after each
@@ -158,18 +165,17 @@ func (s *Server) SetConnectors(ids []string) {
 	for _, id := range ids {
 		next[id] = true
 	}
-	removed, _ := s.removed.Load().(map[string]int64)
-	updated := maps.Clone(removed)
+	updated := map[string]int64{}
+	if m := s.removed.Load(); m != nil {
+		maps.Copy(updated, *m)
+	}
 	for id := range s.connectors {
 		if !next[id] {
-			if updated == nil {
-				updated = map[string]int64{}
-			}
 			updated[id] = now
 		}
 	}
 	s.connectors = next
-	s.removed.Store(updated)
+	s.removed.Store(&updated)
 }
 
 // endUserSession revokes the session the request's cookie names, if any.

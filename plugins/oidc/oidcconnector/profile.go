@@ -31,13 +31,6 @@ func mapProfile(sub string, idToken, userInfo []byte, appleUser string) (sdk.Use
 	if err := json.Unmarshal(idToken, &fromToken); err != nil {
 		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeSocialIDTokenInvalid, "the ID token's claims are not a JSON object")
 	}
-	// The subject the check read (a decoder that matches names without regard
-	// to case keeps the last of "sub" and "Sub") must be the token's "sub".
-	var exactSub string
-	if json.Unmarshal(fromToken["sub"], &exactSub) != nil || exactSub != sub {
-		return sdk.UserInfo{}, sdk.Errorf(sdk.CodeSocialIDTokenInvalid, "the ID token names its subject more than once, under names that differ only in case").
-			WithDetail("check", "ambiguous_sub")
-	}
 	for k, v := range fromToken {
 		merged[k] = v // the signed claims win
 	}
