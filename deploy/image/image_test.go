@@ -149,8 +149,8 @@ func TestPluginFolderMount(t *testing.T) {
 
 func buildStatic(t *testing.T, root, pkg, out string) {
 	t.Helper()
-	if b, err := gobuild.Command(context.Background(), root, "-o", out, pkg).CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	if err := gobuild.Build(context.Background(), root, pkg, out); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -85,8 +85,8 @@ func binaryFile(t connectortest.T, path string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(t.TempDir(), pluginPrefix+pluginName(filepath.Base(abs)))
-	if msg, err := gobuild.Command(t.Context(), abs, "-o", out, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build in %s: %v\n%s", abs, err, msg)
+	if err := gobuild.Build(t.Context(), abs, ".", out); err != nil {
+		return "", fmt.Errorf("in %s: %w", abs, err)
 	}
 	return out, nil
 }

@@ -197,8 +197,8 @@ func contains(list []string, s string) bool {
 func startRoundTrip(t *testing.T) *process.Process {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "idplug-connector-roundtrip")
-	if out, err := gobuild.Command(context.Background(), ".", "-o", bin, "./testdata/roundtrip").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := gobuild.Build(context.Background(), ".", "./testdata/roundtrip", bin); err != nil {
+		t.Fatal(err)
 	}
 	sockets, err := os.MkdirTemp("", "rt")
 	if err != nil {

@@ -3,7 +3,8 @@
 // -trimpath, as the container images and `make build` do. One way means one set
 // of compiled packages in Go's build cache: a machine that has never built
 // idplug compiles them once for the plugins, idplug and the images, not once
-// per way (each way was some 200 s of CPU).
+// per way (each way was some 200 s of CPU). Build links each command once for
+// all the test processes and runs that ask for it (cache.go).
 package gobuild
 
 import (

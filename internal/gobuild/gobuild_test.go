@@ -2,10 +2,15 @@ package gobuild
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestBuildsStaticUnlessAsked: a command is built static, without the
@@ -31,5 +36,114 @@ func TestBuildsStaticUnlessAsked(t *testing.T) {
 	t.Setenv("CGO_ENABLED", "1")
 	if env := Command(context.Background(), ".").Env; strings.Contains(strings.Join(env, "\n"), "CGO_ENABLED=0") {
 		t.Error("CGO_ENABLED=1 in the environment was overridden")
+	}
+}
+
+// writeCommand writes a module of one command printing word into dir.
+func writeCommand(t *testing.T, dir, word string) {
+	t.Helper()
+	files := map[string]string{
+		"go.mod":  "module example.com/word\n\ngo 1.26\n",
+		"main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Print(\"" + word + "\") }\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func runCommand(t *testing.T, bin string) string {
+	t.Helper()
+	out, err := exec.Command(bin).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", bin, err)
+	}
+	return string(out)
+}
+
+// TestBuildKeepsNoStaleCommand: a kept command serves the next build only while
+// its source is the same; a caller's copy changed on disk does not change the
+// kept one; builds of one command at once each get a whole binary.
+func TestBuildKeepsNoStaleCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a command")
+	}
+	t.Setenv(EnvCacheDir, t.TempDir())
+	src, outs := t.TempDir(), t.TempDir()
+	writeCommand(t, src, "one")
+	first := filepath.Join(outs, "first")
+	if err := Build(context.Background(), src, ".", first); err != nil {
+		t.Fatal(err)
+	}
+	if got := runCommand(t, first); got != "one" {
+		t.Fatalf("first build prints %q, want one", got)
+	}
+	// A test corrupting its copy of a plugin.
+	if err := os.WriteFile(first, []byte("#!/bin/sh\necho corrupted\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	again := filepath.Join(outs, "again")
+	if err := Build(context.Background(), src, ".", again); err != nil {
+		t.Fatal(err)
+	}
+	if got := runCommand(t, again); got != "one" {
+		t.Fatalf("after a caller changed its copy, the build prints %q, want one", got)
+	}
+	writeCommand(t, src, "two")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = Build(context.Background(), src, ".", filepath.Join(outs, fmt.Sprint("same-time-", i)))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := runCommand(t, filepath.Join(outs, fmt.Sprint("same-time-", i))); got != "two" {
+			t.Fatalf("after the source changed, build %d prints %q, want two", i, got)
+		}
+	}
+}
+
+// TestPruneRemovesOnlyOldUnlockedCommands: kept commands unused for keptFor go,
+// with their locks; recent ones and one another process holds stay.
+func TestPruneRemovesOnlyOldUnlockedCommands(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * keptFor)
+	for _, name := range []string{"old", "recent", "held"} {
+		for _, f := range []string{name, name + ".lock"} {
+			if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if name != "recent" {
+			if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	held, err := os.Open(filepath.Join(dir, "held.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	prune(dir, time.Now().Add(-keptFor))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if want := "held held.lock recent recent.lock"; strings.Join(left, " ") != want {
+		t.Fatalf("left %q, want %q", strings.Join(left, " "), want)
 	}
 }

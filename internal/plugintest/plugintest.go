@@ -74,8 +74,8 @@ func Binary(tb testing.TB, pkg string) string {
 		}
 	}
 	out := filepath.Join(buildDir, fmt.Sprintf("bin%d", len(built)))
-	if msg, err := gobuild.Command(context.Background(), root, "-o", out, pkg).CombinedOutput(); err != nil {
-		tb.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	if err := gobuild.Build(context.Background(), root, pkg, out); err != nil {
+		tb.Fatal(err)
 	}
 	built[pkg] = out
 	return out

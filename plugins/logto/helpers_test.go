@@ -63,7 +63,7 @@ func buildAll(dir string) error {
 		}
 		return nil
 	}
-	if err := build("-o", built.plugin, "./plugins/logto"); err != nil {
+	if err := gobuild.Build(context.Background(), root, "./plugins/logto", built.plugin); err != nil {
 		return err
 	}
 	return build("-tags", "logtotest", "-ldflags", "-X main.testBundle="+built.bundle, "-o", built.testPlugin, "./plugins/logto")

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/idplug/idplug/internal/plugintest"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/idplug/idplug/internal/plugintest"
 
 	"github.com/idplug/idplug/bench/internal/stub"
 	"github.com/idplug/idplug/bench/internal/suite"

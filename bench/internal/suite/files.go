@@ -2,11 +2,11 @@ package suite
 
 import (
 	"context"
-	"fmt"
-	"github.com/idplug/idplug/internal/gobuild"
-	"github.com/idplug/idplug/internal/plugintest"
 	"os"
 	"path/filepath"
+
+	"github.com/idplug/idplug/internal/gobuild"
+	"github.com/idplug/idplug/internal/plugintest"
 )
 
 // Environment variables through which the suite's driver hands its binaries to the
@@ -23,10 +23,7 @@ const (
 // GoBuild builds the command at pkg (relative to the repository root root) into
 // out.
 func GoBuild(root, pkg, out string) error {
-	if msg, err := gobuild.Command(context.Background(), root, "-o", out, pkg).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
-	}
-	return nil
+	return gobuild.Build(context.Background(), root, pkg, out)
 }
 
 // PluginFolder makes dir a plugin folder holding src as idplug-connector-<name> for

@@ -25,8 +25,8 @@ func TestCommand(t *testing.T) {
 		t.Skip("builds the command")
 	}
 	bin := filepath.Join(t.TempDir(), "fakeprovider")
-	if out, err := gobuild.Command(context.Background(), ".", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := gobuild.Build(context.Background(), ".", ".", bin); err != nil {
+		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-profile", `{"id":"manual-1","name":"Manual Tester"}`)
 	cmd.Stderr = os.Stderr

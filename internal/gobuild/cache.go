@@ -1,0 +1,159 @@
+package gobuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Build builds the command at pkg (a package path relative to dir, such as
+// "./plugins/oauth2" or ".") into out, through a copy kept across test processes
+// and runs.
+//
+// Go's build cache keeps compiled packages but not linked commands: every
+// `go build -o` to a new path links again, a few seconds of CPU for a plugin
+// and more for idplug, and a test run built the same commands in a dozen test
+// processes. `go build -o` to a path whose file already carries the build ID
+// Go expects does nothing, so each command is built to one path of its own in
+// a folder of the user's cache, and copied from there: a test may change its
+// copy (a corrupted plugin, a checksum test) without touching the kept one.
+// The copy is whole before out gets its name.
+func Build(ctx context.Context, dir, pkg, out string) error {
+	kept, unlock, err := keptPath(dir, pkg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if msg, err := Command(ctx, dir, "-o", kept, pkg).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	now := time.Now()
+	_ = os.Chtimes(kept, now, now) // when it was last used, for pruneOld
+	return copyExecutable(kept, out)
+}
+
+// EnvCacheDir names the folder of kept commands, when set; the default is
+// idplug/test-builds in the user's cache folder (os.UserCacheDir).
+const EnvCacheDir = "IDPLUG_TEST_BUILD_CACHE"
+
+// keptFor is how long a kept command no build has asked for stays.
+const keptFor = 7 * 24 * time.Hour
+
+var pruneOnce sync.Once
+
+// keptPath returns the kept path for pkg in dir, locked for this process (other
+// test processes build the same commands at the same time), and the unlock.
+// The name hashes the package's folder and the settings Command takes from
+// the environment; Go's build ID check does the rest, so another commit in the
+// same checkout builds anew.
+func keptPath(dir, pkg string) (string, func(), error) {
+	folder := os.Getenv(EnvCacheDir)
+	if folder == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		folder = filepath.Join(base, "idplug", "test-builds")
+	}
+	if err := os.MkdirAll(folder, 0o700); err != nil {
+		return "", nil, err
+	}
+	pruneOnce.Do(func() { prune(folder, time.Now().Add(-keptFor)) })
+	abs, err := filepath.Abs(filepath.Join(dir, pkg))
+	if err != nil {
+		return "", nil, err
+	}
+	key := strings.Join([]string{abs, os.Getenv("CGO_ENABLED"), os.Getenv("GOFLAGS"), os.Getenv("GOOS"), os.Getenv("GOARCH")}, "\x00")
+	sum := sha256.Sum256([]byte(key))
+	path := filepath.Join(folder, filepath.Base(abs)+"-"+hex.EncodeToString(sum[:8]))
+	for {
+		lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			lock.Close()
+			return "", nil, err
+		}
+		// prune may have removed the lock file while this process waited on
+		// it: the lock then guards nothing, and a new file must be locked.
+		held, err := lock.Stat()
+		if err != nil {
+			lock.Close()
+			return "", nil, err
+		}
+		named, err := os.Stat(path + ".lock")
+		if err == nil && os.SameFile(held, named) {
+			return path, func() { lock.Close() }, nil
+		}
+		lock.Close()
+		if err != nil && !os.IsNotExist(err) {
+			return "", nil, err
+		}
+	}
+}
+
+// prune removes the kept commands not used since before, and their locks, so
+// that checkouts that are gone (a CI clone, a temporary copy) leave nothing
+// behind for long. A command another process holds locked stays.
+func prune(folder string, before time.Time) {
+	entries, err := os.ReadDir(folder)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || info.ModTime().After(before) {
+			continue
+		}
+		path := filepath.Join(folder, name)
+		lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			_ = os.Remove(path)
+			_ = os.Remove(path + ".lock")
+		}
+		lock.Close()
+	}
+}
+
+// copyExecutable copies src to dst with mode 0755, writing a temporary file
+// beside dst and renaming it.
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}
