@@ -66,7 +66,7 @@ func buildAll(dir string) error {
 	if err := gobuild.Build(context.Background(), root, "./plugins/logto", built.plugin); err != nil {
 		return err
 	}
-	return build("-tags", "logtotest", "-ldflags", "-X main.testBundle="+built.bundle, "-o", built.testPlugin, "./plugins/logto")
+	return build("-tags", "logtotest", "-ldflags", "-w -X main.testBundle="+built.bundle, "-o", built.testPlugin, "./plugins/logto")
 }
 
 // needBuild skips in -short mode and fails when TestMain could not build.
