@@ -2,13 +2,13 @@ package hosttest_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/idplug/idplug/host/hosttest"
+	"github.com/idplug/idplug/internal/gobuild"
 	"github.com/idplug/idplug/internal/kitconn"
 	"github.com/idplug/idplug/internal/kitrecord"
 )
@@ -20,9 +20,8 @@ func TestBinary(t *testing.T) {
 		t.Skip("builds a plugin")
 	}
 	built := filepath.Join(t.TempDir(), "idplug-connector-kit")
-	cmd := exec.Command("go", "build", "-o", built, "./testdata/kitplugin")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := gobuild.Build(t.Context(), ".", "./testdata/kitplugin", built); err != nil {
+		t.Fatal(err)
 	}
 	// The plugin takes its defect from its file name.
 	withDefect := func(t *testing.T, defect string) string {

@@ -32,7 +32,9 @@ func TestRealGoTestOutput(t *testing.T) {
 	}
 	cmd := exec.Command("go", "test", "-count=1", "-timeout=60s", "./...")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
+	// Static and -trimpath, as the repository's other builds outside the race
+	// tests (internal/gobuild): the standard library compiled for them serves.
+	cmd.Env = append(os.Environ(), "GOFLAGS=-trimpath", "CGO_ENABLED=0", "GOWORK=off")
 	log, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("go test passed on a module built to fail:\n%s", log)
