@@ -132,8 +132,12 @@ func prune(folder string, before time.Time) {
 }
 
 // copyExecutable copies src to dst with mode 0755, writing a temporary file
-// beside dst and renaming it.
+// beside dst and renaming it. dst's folder is made when missing, as `go build
+// -o` does.
 func copyExecutable(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return err

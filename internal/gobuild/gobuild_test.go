@@ -72,7 +72,7 @@ func TestBuildKeepsNoStaleCommand(t *testing.T) {
 	t.Setenv(EnvCacheDir, t.TempDir())
 	src, outs := t.TempDir(), t.TempDir()
 	writeCommand(t, src, "one")
-	first := filepath.Join(outs, "first")
+	first := filepath.Join(outs, "bin", "first") // a folder to make, as go build -o makes it
 	if err := Build(context.Background(), src, ".", first); err != nil {
 		t.Fatal(err)
 	}
