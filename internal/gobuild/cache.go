@@ -26,7 +26,16 @@ import (
 // a folder of the user's cache, and copied from there: a test may change its
 // copy (a corrupted plugin, a checksum test) without touching the kept one.
 // The copy is whole before out gets its name.
+//
+// A package in the temporary folder (a module a test generated) is built
+// straight to out: its kept copy would never serve again.
 func Build(ctx context.Context, dir, pkg, out string) error {
+	if inTempDir(dir) {
+		if msg, err := Command(ctx, dir, "-o", out, pkg).CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+		}
+		return nil
+	}
 	kept, unlock, err := keptPath(dir, pkg)
 	if err != nil {
 		return err
@@ -160,4 +169,14 @@ func copyExecutable(src, dst string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), dst)
+}
+
+// inTempDir reports whether dir is inside the temporary folder.
+func inTempDir(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(os.TempDir(), abs)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

@@ -69,12 +69,29 @@ func TestBuildKeepsNoStaleCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a command")
 	}
-	t.Setenv(EnvCacheDir, t.TempDir())
+	kept := t.TempDir()
+	t.Setenv(EnvCacheDir, kept)
 	src, outs := t.TempDir(), t.TempDir()
+	// A package in the temporary folder is built straight to its output (a
+	// generated module's kept copy would never serve again); src must not be.
 	writeCommand(t, src, "one")
+	generated := filepath.Join(t.TempDir(), "out")
+	if err := Build(context.Background(), src, ".", generated); err != nil {
+		t.Fatal(err)
+	}
+	if got := runCommand(t, generated); got != "one" {
+		t.Fatalf("built in the temporary folder, it prints %q, want one", got)
+	}
+	if entries, _ := os.ReadDir(kept); len(entries) != 0 {
+		t.Fatalf("a package in the temporary folder was kept: %v", entries)
+	}
+	t.Setenv("TMPDIR", t.TempDir()) // src is no longer inside it
 	first := filepath.Join(outs, "bin", "first") // a folder to make, as go build -o makes it
 	if err := Build(context.Background(), src, ".", first); err != nil {
 		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(kept); len(entries) != 2 { // the command and its lock
+		t.Fatalf("kept %v, want the command and its lock", entries)
 	}
 	if got := runCommand(t, first); got != "one" {
 		t.Fatalf("first build prints %q, want one", got)
