@@ -30,13 +30,14 @@ import (
 // A package in the temporary folder (a module a test generated) is built
 // straight to out: its kept copy would never serve again.
 func Build(ctx context.Context, dir, pkg, out string) error {
-	if inTempDir(dir) {
+	folder := keptFolder()
+	if folder == "" || inTempDir(dir) {
 		if msg, err := Command(ctx, dir, "-o", out, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
 		}
 		return nil
 	}
-	kept, unlock, err := keptPath(dir, pkg)
+	kept, unlock, err := keptPath(folder, dir, pkg)
 	if err != nil {
 		return err
 	}
@@ -58,23 +59,38 @@ const keptFor = 7 * 24 * time.Hour
 
 var pruneOnce sync.Once
 
-// keptPath returns the kept path for pkg in dir, locked for this process (other
-// test processes build the same commands at the same time), and the unlock.
-// The name hashes the package's folder and the settings Command takes from
-// the environment; Go's build ID check does the rest, so another commit in the
-// same checkout builds anew.
-func keptPath(dir, pkg string) (string, func(), error) {
+// keptFolder is the folder of kept commands, made if missing, or "" when there
+// is none this user alone may write: with no cache folder of the user's, a
+// shared one (the temporary folder) would let another local user swap in the
+// commands the tests run.
+func keptFolder() string {
 	folder := os.Getenv(EnvCacheDir)
 	if folder == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
-			base = os.TempDir()
+			return ""
 		}
 		folder = filepath.Join(base, "idplug", "test-builds")
 	}
 	if err := os.MkdirAll(folder, 0o700); err != nil {
-		return "", nil, err
+		return ""
 	}
+	info, err := os.Lstat(folder)
+	if err != nil || !info.IsDir() || info.Mode().Perm()&0o022 != 0 {
+		return ""
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
+		return ""
+	}
+	return folder
+}
+
+// keptPath returns the kept path in folder for pkg in dir, locked for this
+// process (other test processes build the same commands at the same time), and
+// the unlock. The name hashes the package's folder and the settings Command
+// takes from the environment; Go's build ID check does the rest, so another
+// commit in the same checkout builds anew.
+func keptPath(folder, dir, pkg string) (string, func(), error) {
 	pruneOnce.Do(func() { prune(folder, time.Now().Add(-keptFor)) })
 	abs, err := filepath.Abs(filepath.Join(dir, pkg))
 	if err != nil {

@@ -164,3 +164,29 @@ func TestPruneRemovesOnlyOldUnlockedCommands(t *testing.T) {
 		t.Fatalf("left %q, want %q", strings.Join(left, " "), want)
 	}
 }
+
+// TestFolderOthersMayWriteIsNotUsed: a folder of kept commands another user may
+// write (one could swap in what the tests run) is left alone; the command is
+// built where asked.
+func TestFolderOthersMayWriteIsNotUsed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a command")
+	}
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvCacheDir, shared)
+	src, out := t.TempDir(), filepath.Join(t.TempDir(), "cmd")
+	writeCommand(t, src, "mine")
+	t.Setenv("TMPDIR", t.TempDir()) // src is no longer inside it
+	if err := Build(context.Background(), src, ".", out); err != nil {
+		t.Fatal(err)
+	}
+	if got := runCommand(t, out); got != "mine" {
+		t.Fatalf("the build prints %q, want mine", got)
+	}
+	if entries, _ := os.ReadDir(shared); len(entries) != 0 {
+		t.Fatalf("a folder others may write was used: %v", entries)
+	}
+}
