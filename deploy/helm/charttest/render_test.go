@@ -72,9 +72,10 @@ var kubeVersion = &chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: 
 // the steps of Helm's client-only install, from its template engine on, without
 // Helm's action package: that package brings Kubernetes' client, kubectl's code
 // and the registry clients, and compiling them was most of this module's build.
-// The steps: the chart's kubeVersion range, its dependencies, the values (coalesced with
-// values.yaml, checked against a schema if the chart has one), the engine,
-// NOTES.txt set aside, and the manifests sorted in Helm's install order.
+// The steps: the chart's kubeVersion range, its dependencies, the values
+// (coalesced with values.yaml, checked against a schema if the chart has one),
+// the engine, NOTES.txt set aside, and the manifests sorted in Helm's install
+// order.
 func renderRelease(t *testing.T, release string, values map[string]any) (*rendered, error) {
 	t.Helper()
 	ch, err := loader.Load(chartDir)
