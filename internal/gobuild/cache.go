@@ -32,22 +32,27 @@ import (
 func Build(ctx context.Context, dir, pkg, out string) error {
 	folder := keptFolder()
 	if folder == "" || inTempDir(dir) {
-		if msg, err := Command(ctx, dir, "-o", out, pkg).CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
-		}
-		return nil
+		return build(ctx, dir, pkg, out)
 	}
 	kept, unlock, err := keptPath(folder, dir, pkg)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if msg, err := Command(ctx, dir, "-o", kept, pkg).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+	if err := build(ctx, dir, pkg, kept); err != nil {
+		return err
 	}
 	now := time.Now()
-	_ = os.Chtimes(kept, now, now) // when it was last used, for pruneOld
+	_ = os.Chtimes(kept, now, now) // when it was last used, for prune
 	return copyExecutable(kept, out)
+}
+
+// build runs Command for pkg into out, its output in the error.
+func build(ctx context.Context, dir, pkg, out string) error {
+	if msg, err := Command(ctx, dir, "-o", out, pkg).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return nil
 }
 
 // EnvCacheDir names the folder of kept commands, when set; the default is

@@ -85,7 +85,7 @@ func TestBuildKeepsNoStaleCommand(t *testing.T) {
 	if entries, _ := os.ReadDir(kept); len(entries) != 0 {
 		t.Fatalf("a package in the temporary folder was kept: %v", entries)
 	}
-	t.Setenv("TMPDIR", t.TempDir()) // src is no longer inside it
+	t.Setenv("TMPDIR", t.TempDir())              // src is no longer inside it
 	first := filepath.Join(outs, "bin", "first") // a folder to make, as go build -o makes it
 	if err := Build(context.Background(), src, ".", first); err != nil {
 		t.Fatal(err)

@@ -57,16 +57,15 @@ func buildAll(dir string) error {
 	}
 	built.plugin = filepath.Join(dir, "bin", "plugin")
 	built.testPlugin = filepath.Join(dir, "bin", "test-plugin")
-	build := func(args ...string) error {
-		if out, err := gobuild.Command(context.Background(), root, args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %v: %v\n%s", args, err, out)
-		}
-		return nil
-	}
 	if err := gobuild.Build(context.Background(), root, "./plugins/logto", built.plugin); err != nil {
 		return err
 	}
-	return build("-tags", "logtotest", "-ldflags", "-w -X main.testBundle="+built.bundle, "-o", built.testPlugin, "./plugins/logto")
+	// Not kept: its -X names this run's bundle folder.
+	args := []string{"-tags", "logtotest", "-ldflags", "-w -X main.testBundle=" + built.bundle, "-o", built.testPlugin, "./plugins/logto"}
+	if out, err := gobuild.Command(context.Background(), root, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %v: %v\n%s", args, err, out)
+	}
+	return nil
 }
 
 // needBuild skips in -short mode and fails when TestMain could not build.
