@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	pathpkg "path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,11 +29,14 @@ import (
 // copy (a corrupted plugin, a checksum test) without touching the kept one.
 // The copy is whole before out gets its name.
 //
-// A package in the temporary folder (a module a test generated) is built
-// straight to out: its kept copy would never serve again.
+// A command is kept under its module's path and its folder in the module, not
+// under the folder it was built from: a fresh clone (CI's, in the temporary
+// folder), a copy, or a module a test generates again in each run all use the
+// one kept command, and since the build is -trimpath, the same source in
+// another folder links to the same build ID, so go build finds nothing to do.
 func Build(ctx context.Context, dir, pkg, out string) error {
 	folder := keptFolder()
-	if folder == "" || inTempDir(dir) {
+	if folder == "" {
 		return build(ctx, dir, pkg, out)
 	}
 	kept, unlock, err := keptPath(folder, dir, pkg)
@@ -92,18 +97,19 @@ func keptFolder() string {
 
 // keptPath returns the kept path in folder for pkg in dir, locked for this
 // process (other test processes build the same commands at the same time), and
-// the unlock. The name hashes the package's folder and the settings Command
-// takes from the environment; Go's build ID check does the rest, so another
-// commit in the same checkout builds anew.
+// the unlock. The name hashes the command's place in its module and the
+// settings Command takes from the environment; Go's build ID check does the
+// rest, so another commit, or another module of the same path, builds anew.
 func keptPath(folder, dir, pkg string) (string, func(), error) {
 	pruneOnce.Do(func() { prune(folder, time.Now().Add(-keptFor)) })
 	abs, err := filepath.Abs(filepath.Join(dir, pkg))
 	if err != nil {
 		return "", nil, err
 	}
-	key := strings.Join([]string{abs, os.Getenv("CGO_ENABLED"), os.Getenv("GOFLAGS"), os.Getenv("GOOS"), os.Getenv("GOARCH")}, "\x00")
+	name := commandName(abs)
+	key := strings.Join([]string{name, os.Getenv("CGO_ENABLED"), os.Getenv("GOFLAGS"), os.Getenv("GOOS"), os.Getenv("GOARCH")}, "\x00")
 	sum := sha256.Sum256([]byte(key))
-	path := filepath.Join(folder, filepath.Base(abs)+"-"+hex.EncodeToString(sum[:8]))
+	path := filepath.Join(folder, pathpkg.Base(name)+"-"+hex.EncodeToString(sum[:8]))
 	for {
 		lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
@@ -132,8 +138,9 @@ func keptPath(folder, dir, pkg string) (string, func(), error) {
 }
 
 // prune removes the kept commands not used since before, and their locks, so
-// that checkouts that are gone (a CI clone, a temporary copy) leave nothing
-// behind for long. A command another process holds locked stays.
+// that commands no longer built (a package renamed or gone, a module a test
+// once generated) leave nothing behind for long. A command another process
+// holds locked stays.
 func prune(folder string, before time.Time) {
 	entries, err := os.ReadDir(folder)
 	if err != nil {
@@ -192,12 +199,37 @@ func copyExecutable(src, dst string) error {
 	return os.Rename(tmp.Name(), dst)
 }
 
-// inTempDir reports whether dir is inside the temporary folder.
-func inTempDir(dir string) bool {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return false
+// commandName names the command in folder abs by where it sits in its module:
+// its import path ("example.com/m/cmd/x"), or without a go.mod above it, the
+// folder itself.
+func commandName(abs string) string {
+	for root := abs; ; {
+		if text, err := os.ReadFile(filepath.Join(root, "go.mod")); err == nil {
+			if mod := modulePath(text); mod != "" {
+				if rel, err := filepath.Rel(root, abs); err == nil {
+					return pathpkg.Join(mod, filepath.ToSlash(rel))
+				}
+			}
+			return abs
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return abs
+		}
+		root = parent
 	}
-	rel, err := filepath.Rel(os.TempDir(), abs)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// modulePath reads the module directive of a go.mod, "" when there is none.
+func modulePath(gomod []byte) string {
+	for line := range strings.Lines(string(gomod)) {
+		fields := strings.Fields(line)
+		if len(fields) >= 2 && fields[0] == "module" {
+			if path, err := strconv.Unquote(fields[1]); err == nil {
+				return path
+			}
+			return fields[1]
+		}
+	}
+	return ""
 }

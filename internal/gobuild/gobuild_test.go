@@ -63,8 +63,9 @@ func runCommand(t *testing.T, bin string) string {
 }
 
 // TestBuildKeepsNoStaleCommand: a kept command serves the next build only while
-// its source is the same; a caller's copy changed on disk does not change the
-// kept one; builds of one command at once each get a whole binary.
+// its source is the same, whichever folder the module is built from; a
+// caller's copy changed on disk does not change the kept one; builds of one
+// command at once each get a whole binary.
 func TestBuildKeepsNoStaleCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a command")
@@ -72,20 +73,7 @@ func TestBuildKeepsNoStaleCommand(t *testing.T) {
 	kept := t.TempDir()
 	t.Setenv(EnvCacheDir, kept)
 	src, outs := t.TempDir(), t.TempDir()
-	// A package in the temporary folder is built straight to its output (a
-	// generated module's kept copy would never serve again); src must not be.
 	writeCommand(t, src, "one")
-	generated := filepath.Join(t.TempDir(), "out")
-	if err := Build(context.Background(), src, ".", generated); err != nil {
-		t.Fatal(err)
-	}
-	if got := runCommand(t, generated); got != "one" {
-		t.Fatalf("built in the temporary folder, it prints %q, want one", got)
-	}
-	if entries, _ := os.ReadDir(kept); len(entries) != 0 {
-		t.Fatalf("a package in the temporary folder was kept: %v", entries)
-	}
-	t.Setenv("TMPDIR", t.TempDir())              // src is no longer inside it
 	first := filepath.Join(outs, "bin", "first") // a folder to make, as go build -o makes it
 	if err := Build(context.Background(), src, ".", first); err != nil {
 		t.Fatal(err)
@@ -95,6 +83,25 @@ func TestBuildKeepsNoStaleCommand(t *testing.T) {
 	}
 	if got := runCommand(t, first); got != "one" {
 		t.Fatalf("first build prints %q, want one", got)
+	}
+	// The same module in another folder (another clone, a module a test
+	// generates anew) is the same kept command, rebuilt when its source differs.
+	clone := t.TempDir()
+	writeCommand(t, clone, "cloned")
+	if err := Build(context.Background(), clone, ".", filepath.Join(outs, "cloned")); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(kept); len(entries) != 2 {
+		t.Fatalf("another folder of the same module kept %v, want one command and its lock", entries)
+	}
+	if got := runCommand(t, filepath.Join(outs, "cloned")); got != "cloned" {
+		t.Fatalf("the other folder's build prints %q, want cloned", got)
+	}
+	if err := Build(context.Background(), src, ".", first); err != nil {
+		t.Fatal(err)
+	}
+	if got := runCommand(t, first); got != "one" {
+		t.Fatalf("built from the first folder again, it prints %q, want one", got)
 	}
 	// A test corrupting its copy of a plugin.
 	if err := os.WriteFile(first, []byte("#!/bin/sh\necho corrupted\n"), 0o755); err != nil {
