@@ -197,3 +197,38 @@ func TestFolderOthersMayWriteIsNotUsed(t *testing.T) {
 		t.Fatalf("a folder others may write was used: %v", entries)
 	}
 }
+
+// TestCommandNameIsTheImportPath: a command is named by its module's path and
+// its folder below the module's root, whatever folder holds the module.
+func TestCommandNameIsTheImportPath(t *testing.T) {
+	for _, c := range []struct{ gomod, pkg, want string }{
+		{"module example.com/m\n\ngo 1.26\n", ".", "example.com/m"},
+		{"// a comment\nmodule example.com/m // trailing\n", "cmd/x", "example.com/m/cmd/x"},
+		{"module \"example.com/quoted\"\n", "cmd/x", "example.com/quoted/cmd/x"},
+	} {
+		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte(c.gomod), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(root, filepath.FromSlash(c.pkg))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if got := commandName(dir); got != c.want {
+			t.Errorf("go.mod %q, package %s: named %q, want %q", c.gomod, c.pkg, got, c.want)
+		}
+	}
+	// No go.mod above: the folder itself (unless the temporary folder is in a module).
+	dir := t.TempDir()
+	for up := filepath.Dir(dir); ; up = filepath.Dir(up) {
+		if _, err := os.Stat(filepath.Join(up, "go.mod")); err == nil {
+			t.Skipf("%s has a go.mod above it", dir)
+		}
+		if up == filepath.Dir(up) {
+			break
+		}
+	}
+	if got := commandName(dir); got != dir {
+		t.Errorf("without a go.mod, named %q, want the folder %s", got, dir)
+	}
+}
