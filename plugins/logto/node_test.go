@@ -79,28 +79,48 @@ func TestABlockedEventLoopIsReplaced(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = h.Close() })
 	ctx := context.Background()
-	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "s", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}); err != nil {
-		t.Fatalf("Configure: %v", err)
+	// The first call starts Node, which checks the whole bundle: on a loaded
+	// machine that may take more than the 3 s a call has here, so the steps
+	// before the hang are tried again while they run out of time (any other
+	// error fails at once), within two minutes, as the one after it.
+	onlyTimeouts := func(err error) error {
+		if err != nil && !strings.Contains(err.Error(), string(host.CodePluginTimeout)) {
+			t.Fatal(err)
+		}
+		return err
 	}
-	if _, err := h.AuthorizationURI(ctx, "s", callbackURL, "st-before"); err != nil {
-		t.Fatalf("a sign-in before: %v", err)
-	}
+	withinTwoMinutes(t, "Configure", func() error {
+		return onlyTimeouts(h.Configure(ctx, []host.InstanceConfig{{ID: "s", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}))
+	})
+	withinTwoMinutes(t, "a sign-in before", func() error {
+		_, err := h.AuthorizationURI(ctx, "s", callbackURL, "st-before")
+		return onlyTimeouts(err)
+	})
 	if _, err := h.AuthorizationURI(ctx, "s", callbackURL, "hang-1"); err == nil {
 		t.Fatal("the sign-in whose code never yields succeeded")
 	}
 	// The ping takes up to pingTimeout after the first call's deadline; calls
-	// sent meanwhile still reach the blocked Node, and a new Node's start (a
-	// check of the whole bundle) may take a loaded machine more than one
-	// call's time. Each call is bounded by the call timeout, and the calls by
-	// two minutes: without the replacement every one runs out of time.
+	// sent meanwhile still reach the blocked Node, and a new Node's start may
+	// take a loaded machine more than one call's time. Each call is bounded by
+	// the call timeout: without the replacement every one runs out of time.
+	withinTwoMinutes(t, "a sign-in after the hang", func() error {
+		_, err := h.AuthorizationURI(ctx, "s", callbackURL, "st-after")
+		return err
+	})
+}
+
+// withinTwoMinutes calls try until it succeeds, and fails the test with its last
+// error once two minutes have passed. Each try is bounded by its own deadline.
+func withinTwoMinutes(t *testing.T, what string, try func() error) {
+	t.Helper()
 	giveUp := time.Now().Add(2 * time.Minute)
 	for {
-		_, err := h.AuthorizationURI(ctx, "s", callbackURL, "st-after")
+		err := try()
 		if err == nil {
-			break
+			return
 		}
 		if time.Now().After(giveUp) {
-			t.Fatalf("the plugin still does not answer after two minutes: %v", err)
+			t.Fatalf("%s: still failing after two minutes: %v", what, err)
 		}
 	}
 }
