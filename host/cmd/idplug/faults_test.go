@@ -98,7 +98,8 @@ func TestFaults(t *testing.T) {
 	providerPort := portOf(t, provider.TokenEndpoint())
 	before := p.resources(t, client, providerPort)
 
-	// Load: four workers sign in until told to stop (bounded by count and time).
+	// Load: workers sign in until told to stop (bounded by count and time).
+	const workers = 4
 	var (
 		mu      sync.Mutex
 		results []signInResult
@@ -116,7 +117,7 @@ func TestFaults(t *testing.T) {
 		}
 		return n
 	}
-	for range 4 {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -251,12 +252,12 @@ func TestFaults(t *testing.T) {
 	}
 	// Nothing leaked.
 	client.CloseIdleConnections()
-	after := p.waitResources(t, client, providerPort, before, 4)
+	after := p.waitResources(t, client, providerPort, before, workers)
 	rate := float64(ok) / float64(total) * 100
-	figures := fmt.Sprintf("fault test: %d sign-ins from 4 goroutines, %.1f%% succeeded, the rest with retriable codes\n"+
+	figures := fmt.Sprintf("fault test: %d sign-ins from %d goroutines, %.1f%% succeeded, the rest with retriable codes\n"+
 		"SIGKILL of the plugin to the next successful call: %v\n"+
 		"replacement binary landing in the folder to its first successful call: %v (includes the %v settle time)\n"+
-		"before/after: %s / %s\n", total, rate, killToSuccess.Round(time.Millisecond), landToSuccess.Round(time.Millisecond),
+		"before/after: %s / %s\n", total, workers, rate, killToSuccess.Round(time.Millisecond), landToSuccess.Round(time.Millisecond),
 		500*time.Millisecond, before, after)
 	t.Log(figures)
 	writeArtifact(t, "faults.txt", figures)
