@@ -59,7 +59,7 @@ func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo
 		return nil, err
 	}
 	if err := st.PutSession(ctx, rowID, sealedRow, time.Now().Add(ttl)); err != nil {
-		return nil, storeError(err, "")
+		return nil, s.storeError(err, "")
 	}
 	sealed, err := s.sealJSON(sessionRefPurpose, ref, ttl)
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 	case errors.Is(err, store.ErrNotFound):
 		return sess, false, nil
 	case err != nil:
-		return sess, false, storeError(err, "")
+		return sess, false, s.storeError(err, "")
 	}
 	data, err := s.sealer().OpenRecord(sessionRowPurpose(rowID), row)
 	if err == nil {
@@ -190,7 +190,7 @@ func (s *Server) endUserSession(r *http.Request) error {
 		return nil
 	}
 	if err := st.RevokeSession(r.Context(), storedSessionID(ref.ID)); err != nil {
-		return storeError(err, "")
+		return s.storeError(err, "")
 	}
 	return nil
 }

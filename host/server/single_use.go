@@ -55,21 +55,24 @@ func (s *Server) consumeFlow(ctx context.Context, f flow, what string) error {
 		return &sdk.Error{Code: CodeSessionExpired, Message: what + " was started before idplug restarted after an unclean stop (a crash, or a kill): " +
 			"whether it was finished before cannot be known, so it cannot be finished now; start the sign-in again"}
 	case err != nil:
-		return storeError(err, what+" was used already: a sign-in can be finished once; start again")
+		return s.storeError(err, what+" was used already: a sign-in can be finished once; start again")
 	}
 	return nil
 }
 
 // storeError turns a store failure into the error a client sees: used for
-// ErrUsed, store_unavailable for a database that does not answer.
-func storeError(err error, usedMessage string) error {
+// ErrUsed, store_unavailable for a database that does not answer. The client
+// is told nothing of the database; the log says which call failed and how.
+func (s *Server) storeError(err error, usedMessage string) error {
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		return &sdk.Error{Code: CodeSessionUsed, Message: usedMessage}
 	case errors.Is(err, store.ErrUnavailable):
+		s.log.Warn("state store unavailable", "error", err.Error())
 		return &sdk.Error{Code: CodeStoreUnavailable, Message: "the state store cannot be reached; try again shortly"}
 	case errors.Is(err, context.Canceled):
 		return &sdk.Error{Code: sdk.CodeGeneral, Message: "the request was canceled"}
 	}
+	s.log.Warn("state store failed", "error", err.Error())
 	return &sdk.Error{Code: CodeStoreUnavailable, Message: "the state store failed; try again shortly"}
 }

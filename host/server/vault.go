@@ -60,7 +60,7 @@ func (s *Server) keepTokens(ctx context.Context, id string, res *sdk.UserInfoRes
 	}
 	if err := s.vault.Put(ctx, id, res.UserInfo.ID, res.Tokens); err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
-			return storeError(err, "")
+			return s.storeError(err, "")
 		}
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Server) vaultError(err error, id string) error {
 	case errors.As(err, &e):
 		return e
 	case errors.Is(err, store.ErrUnavailable):
-		return storeError(err, "")
+		return s.storeError(err, "")
 	}
 	return err
 }

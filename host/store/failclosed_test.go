@@ -73,7 +73,7 @@ func TestProviderCallsFailClosed(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		ctx := t.Context()
 		path := filepath.Join(t.TempDir(), "down.db")
-		raw, err := store.Open(ctx, "sqlite:"+path, store.Options{Migrate: true, ConnectTimeout: 300 * time.Millisecond})
+		raw, err := store.Open(ctx, "sqlite:"+path, store.Options{Migrate: true, Timeout: 300 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,13 +121,13 @@ func TestProviderCallsFailClosed(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		pg := pgtest.Start(t)
 		ctx := t.Context()
-		raw, err := store.Open(ctx, pg.URL, store.Options{Migrate: true, ConnectTimeout: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
 		// Far longer than the test waits: an answer must come from the kill,
 		// not from the deadline.
 		const bound = 60 * time.Second
+		raw, err := store.Open(ctx, pg.URL, store.Options{Migrate: true, Timeout: bound, ConnectTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
 		s := store.Timed(raw, bound, bound, nil)
 		defer s.Close()
 		keys := seedProvider(t, s)

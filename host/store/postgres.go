@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -28,7 +29,15 @@ type postgresStore struct {
 	updates chan struct{}
 	flows   *batcher[flowRow]
 	tokens  *batcher[TokenRecord]
+	// timeout bounds the database's work on a call once it has a connection
+	// (Options.Timeout); connect bounds opening one.
+	timeout, connect time.Duration
 }
+
+// cancelWait is how long a call that ran out of time waits for the server to
+// confirm its statement's cancellation, which takes a connection of its own;
+// then the connection is dropped.
+const cancelWait = 2 * time.Second
 
 // connsKeptFromUpdates is how many of the pool's connections UpdateTokens
 // leaves to every other call.
@@ -40,7 +49,16 @@ func openPostgres(ctx context.Context, url string, opts Options) (Store, error) 
 		// pgx's message may repeat the URL; say what is wrong without it.
 		return nil, fmt.Errorf("store: postgres: the URL %s cannot be parsed", Redact(url))
 	}
-	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	connect := max(opts.ConnectTimeout, opts.Timeout)
+	cfg.ConnConfig.ConnectTimeout = connect
+	// A call that runs out of time has its statement canceled in the server.
+	// pgx's default only drops the connection, and the server would go on
+	// waiting (for a row lock, say) and run the statement later: a delete
+	// reported as failed would still happen, and a grant's rotation would
+	// make the client's retry look like a replay.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelWait}
+	}
 	if cfg.MaxConns < 16 {
 		cfg.MaxConns = 16
 	}
@@ -49,7 +67,12 @@ func openPostgres(ctx context.Context, url string, opts Options) (Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
-	s := &postgresStore{pool: pool, updates: make(chan struct{}, max(1, int(cfg.MaxConns)-connsKeptFromUpdates))}
+	s := &postgresStore{
+		pool:    pool,
+		updates: make(chan struct{}, max(1, int(cfg.MaxConns)-connsKeptFromUpdates)),
+		timeout: opts.Timeout,
+		connect: connect,
+	}
 	s.flows = newBatcher(consumeBatch(s.insertFlows))
 	s.tokens = newBatcher(s.putTokens)
 	if err := s.migrate(ctx, opts.Migrate); err != nil {
@@ -62,7 +85,62 @@ func openPostgres(ctx context.Context, url string, opts Options) (Store, error) 
 func (s *postgresStore) Backend() string { return "postgres" }
 func (s *postgresStore) Close() error    { s.pool.Close(); return nil }
 
-func (s *postgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+func (s *postgresStore) Ping(ctx context.Context) error {
+	return s.with(ctx, func(c *pgxpool.Conn, work context.Context) error { return c.Ping(work) })
+}
+
+// connectWait is how long a call may wait for a connection beyond Timed's
+// timeout: long enough for a busy machine to open one.
+func (s *postgresStore) connectWait() time.Duration { return s.connect }
+
+// with takes one of the pool's connections, waiting for one within ctx, and
+// runs fn on it with the database's work bounded by the store's timeout. A
+// statement canceled for want of time comes back as context.DeadlineExceeded,
+// as it would have without the cancellation.
+func (s *postgresStore) with(ctx context.Context, fn func(c *pgxpool.Conn, work context.Context) error) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	if s.timeout <= 0 {
+		return fn(c, ctx)
+	}
+	work, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	err = fn(c, work)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) && errors.Is(work.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	return err
+}
+
+func (s *postgresStore) exec(ctx context.Context, q string, args ...any) (tag pgconn.CommandTag, err error) {
+	err = s.with(ctx, func(c *pgxpool.Conn, work context.Context) error {
+		tag, err = c.Exec(work, q, args...)
+		return err
+	})
+	return tag, err
+}
+
+// queryRow is pgxpool's QueryRow under with's two bounds: the connection is
+// taken when the row is scanned, and given back after.
+func (s *postgresStore) queryRow(ctx context.Context, q string, args ...any) pgx.Row {
+	return pooledRow{s, ctx, q, args}
+}
+
+type pooledRow struct {
+	s    *postgresStore
+	ctx  context.Context
+	q    string
+	args []any
+}
+
+func (r pooledRow) Scan(dest ...any) error {
+	return r.s.with(r.ctx, func(c *pgxpool.Conn, work context.Context) error {
+		return c.QueryRow(work, r.q, r.args...).Scan(dest...)
+	})
+}
 
 // migrate holds a session advisory lock while it reads the schema version and
 // applies what is missing: a replica starting at the same time waits, then
@@ -124,28 +202,34 @@ func (s *postgresStore) ConsumeFlow(ctx context.Context, id string, expires time
 // insertFlows inserts a batch of flow ids in one round trip. The statement's
 // text does not depend on the batch's size, so pgx prepares it once.
 func (s *postgresStore) insertFlows(ctx context.Context, ids []string, expires []int64) (map[string]bool, error) {
-	rows, err := s.pool.Query(ctx, `INSERT INTO consumed_flows (id, expires_at)
-		SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (id) DO NOTHING RETURNING id`, ids, expires)
+	inserted := make(map[string]bool, len(ids))
+	err := s.with(ctx, func(c *pgxpool.Conn, work context.Context) error {
+		rows, err := c.Query(work, `INSERT INTO consumed_flows (id, expires_at)
+			SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (id) DO NOTHING RETURNING id`, ids, expires)
+		if err != nil {
+			return err
+		}
+		var id string
+		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+			inserted[id] = true
+			return nil
+		})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	inserted := make(map[string]bool, len(ids))
-	var id string
-	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
-		inserted[id] = true
-		return nil
-	})
-	return inserted, err
+	return inserted, nil
 }
 
 func (s *postgresStore) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES ($1, $2, $3)`, id, data, ms(expires))
+	_, err := s.exec(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES ($1, $2, $3)`, id, data, ms(expires))
 	return err
 }
 
 func (s *postgresStore) Session(ctx context.Context, id string, now time.Time) ([]byte, error) {
 	var data []byte
-	err := s.pool.QueryRow(ctx, `SELECT data FROM user_sessions WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, ms(now)).Scan(&data)
+	err := s.queryRow(ctx, `SELECT data FROM user_sessions WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, ms(now)).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -153,7 +237,7 @@ func (s *postgresStore) Session(ctx context.Context, id string, now time.Time) (
 }
 
 func (s *postgresStore) RevokeSession(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE user_sessions SET revoked = TRUE WHERE id = $1`, id)
+	_, err := s.exec(ctx, `UPDATE user_sessions SET revoked = TRUE WHERE id = $1`, id)
 	return err
 }
 
@@ -175,6 +259,12 @@ func pgPut(ctx context.Context, exec func(context.Context, string, ...any) error
 		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
 		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
 		r.Connector, r.UserID, r.KeyID, r.Sealed, ms(r.ExpiresAt), r.RefreshFailed, time.Now().UnixMilli())
+}
+
+// execFn is exec in pgPut's shape.
+func (s *postgresStore) execFn(ctx context.Context, q string, args ...any) error {
+	_, err := s.exec(ctx, q, args...)
+	return err
 }
 
 func execOf(db interface {
@@ -201,7 +291,7 @@ func (s *postgresStore) putTokens(ctx context.Context, recs []TokenRecord) ([]er
 	}
 	results := make([]error, len(recs))
 	for i, r := range recs { // in order: the last of each user's records wins, as at once
-		results[i] = pgPut(ctx, execOf(s.pool), r)
+		results[i] = pgPut(ctx, s.execFn, r)
 	}
 	return results, nil
 }
@@ -221,7 +311,7 @@ func refusedValue(err error) bool {
 
 func (s *postgresStore) putTokensAtOnce(ctx context.Context, recs []TokenRecord) error {
 	if len(recs) == 1 {
-		return pgPut(ctx, execOf(s.pool), recs[0])
+		return pgPut(ctx, s.execFn, recs[0])
 	}
 	var (
 		connectors, users, keys []string
@@ -239,7 +329,7 @@ func (s *postgresStore) putTokensAtOnce(ctx context.Context, recs []TokenRecord)
 	// other batch take them in: in their queue's order, two replicas' batches
 	// (or a batch and a transaction holding one of its rows) could each wait
 	// for a row the other holds, and PostgreSQL would abort one for deadlock.
-	_, err := s.pool.Exec(ctx, `INSERT INTO vault_tokens (`+pgTokenColumns+`)
+	_, err := s.exec(ctx, `INSERT INTO vault_tokens (`+pgTokenColumns+`)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::boolean[], $7::bigint[]) ORDER BY 1, 2
 		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
 		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
@@ -248,11 +338,11 @@ func (s *postgresStore) putTokensAtOnce(ctx context.Context, recs []TokenRecord)
 }
 
 func (s *postgresStore) Tokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
-	return pgScanTokens(s.pool.QueryRow(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens WHERE connector = $1 AND user_id = $2`, connector, userID))
+	return pgScanTokens(s.queryRow(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens WHERE connector = $1 AND user_id = $2`, connector, userID))
 }
 
 func (s *postgresStore) DeleteTokens(ctx context.Context, connector, userID string) (TokenRecord, error) {
-	return pgScanTokens(s.pool.QueryRow(ctx, `DELETE FROM vault_tokens WHERE connector = $1 AND user_id = $2 RETURNING `+pgTokenColumns, connector, userID))
+	return pgScanTokens(s.queryRow(ctx, `DELETE FROM vault_tokens WHERE connector = $1 AND user_id = $2 RETURNING `+pgTokenColumns, connector, userID))
 }
 
 // UpdateTokens locks the row with SELECT ... FOR UPDATE for the length of one
@@ -342,7 +432,7 @@ func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*T
 }
 
 func (s *postgresStore) PutGrant(ctx context.Context, id, clientID string, expires time.Time) error {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO op_grants (id, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, id, clientID, ms(expires))
+	tag, err := s.exec(ctx, `INSERT INTO op_grants (id, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, id, clientID, ms(expires))
 	if err == nil && tag.RowsAffected() == 0 {
 		err = ErrUsed
 	}
@@ -356,7 +446,7 @@ func (s *postgresStore) PutGrant(ctx context.Context, id, clientID string, expir
 // (ErrNotFound).
 func (s *postgresStore) RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error {
 	now := ms(time.Now())
-	tag, err := s.pool.Exec(ctx, `UPDATE op_grants SET generation = generation + 1, expires_at = $3
+	tag, err := s.exec(ctx, `UPDATE op_grants SET generation = generation + 1, expires_at = $3
 		WHERE id = $1 AND generation = $2 AND NOT revoked AND expires_at > $4`, id, from, ms(expires), now)
 	if err != nil {
 		return err
@@ -365,7 +455,7 @@ func (s *postgresStore) RotateGrant(ctx context.Context, id string, from int64, 
 		return nil
 	}
 	var one int
-	err = s.pool.QueryRow(ctx, `SELECT 1 FROM op_grants WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, now).Scan(&one)
+	err = s.queryRow(ctx, `SELECT 1 FROM op_grants WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, now).Scan(&one)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return ErrNotFound
@@ -376,12 +466,12 @@ func (s *postgresStore) RotateGrant(ctx context.Context, id string, from int64, 
 }
 
 func (s *postgresStore) RevokeGrant(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE op_grants SET revoked = TRUE WHERE id = $1`, id)
+	_, err := s.exec(ctx, `UPDATE op_grants SET revoked = TRUE WHERE id = $1`, id)
 	return err
 }
 
 func (s *postgresStore) Grant(ctx context.Context, id string, now time.Time) (clientID string, generation int64, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT client_id, generation FROM op_grants WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, ms(now)).Scan(&clientID, &generation)
+	err = s.queryRow(ctx, `SELECT client_id, generation FROM op_grants WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, ms(now)).Scan(&clientID, &generation)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", 0, ErrNotFound
 	}
@@ -389,12 +479,17 @@ func (s *postgresStore) Grant(ctx context.Context, id string, now time.Time) (cl
 }
 
 func (s *postgresStore) SigningKeys(ctx context.Context) ([]SigningKeyRecord, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+signingKeyColumns+` FROM op_signing_keys ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return scanSigningKeys(rows)
+	var keys []SigningKeyRecord
+	err := s.with(ctx, func(c *pgxpool.Conn, work context.Context) error {
+		rows, err := c.Query(work, `SELECT `+signingKeyColumns+` FROM op_signing_keys ORDER BY created_at, id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		keys, err = scanSigningKeys(rows)
+		return err
+	})
+	return keys, err
 }
 
 // ReplaceSigningKeys locks the table before it reads: row locks would not do,
@@ -405,7 +500,11 @@ func (s *postgresStore) ReplaceSigningKeys(ctx context.Context, expect, next []S
 	if err := checkSigningKeys(next); err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return s.with(ctx, func(c *pgxpool.Conn, ctx context.Context) error { return s.replaceSigningKeys(ctx, c, expect, next) })
+}
+
+func (s *postgresStore) replaceSigningKeys(ctx context.Context, c *pgxpool.Conn, expect, next []SigningKeyRecord) error {
+	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE op_signing_keys IN EXCLUSIVE MODE`); err != nil {
 			return err
 		}

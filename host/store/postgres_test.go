@@ -48,11 +48,11 @@ func TestPostgresMigrationsDoNotRace(t *testing.T) {
 func TestPostgresDownFailsClosedAndRecovers(t *testing.T) {
 	pg := pgtest.Start(t)
 	ctx := t.Context()
-	raw, err := store.Open(ctx, pg.URL, store.Options{Migrate: true, ConnectTimeout: time.Second})
+	const bound = 2 * time.Second
+	raw, err := store.Open(ctx, pg.URL, store.Options{Migrate: true, Timeout: bound, ConnectTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const bound = 2 * time.Second
 	s := store.Timed(raw, bound, bound, nil)
 	defer s.Close()
 	if err := s.ConsumeFlow(ctx, "before", time.Now().Add(time.Hour)); err != nil {

@@ -98,7 +98,7 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	// NORMAL in WAL mode: a commit survives the process being killed; only a
 	// power loss may take the last commits back.
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.ConnectTimeout.Milliseconds()))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.Timeout.Milliseconds()))
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+uriPath(file)+"?"+q.Encode())
 	if err != nil {

@@ -185,13 +185,21 @@ type Options struct {
 	// Migrate applies pending schema migrations on open (idplug serve and
 	// idplug migrate); without it, a database behind the binary's schema is refused.
 	Migrate bool
-	// ConnectTimeout bounds opening a connection (default 5s).
+	// Timeout bounds the database's work on one call (default 5s): with
+	// SQLite, how long a write waits for another process's lock; with
+	// PostgreSQL, each statement once the call has a connection.
+	Timeout time.Duration
+	// ConnectTimeout bounds opening a connection (default 5s, and never less
+	// than Timeout).
 	ConnectTimeout time.Duration
 }
 
 // Open opens the store a URL names: sqlite:PATH (relative to BaseDir) or
 // postgres://... / postgresql://...
 func Open(ctx context.Context, url string, opts Options) (Store, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 5 * time.Second
 	}

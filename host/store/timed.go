@@ -17,24 +17,43 @@ type Observer func(backend, op string, took time.Duration, err error)
 // Timed wraps a Store so that every call has a deadline (timeout; lockTimeout
 // for UpdateTokens, whose fn may wait on a provider) and every failure of the
 // database comes back as ErrUnavailable, never as a success.
+//
+// A store with a pool of connections (PostgreSQL) gets its connectWait on top
+// of timeout, and bounds the database's work by timeout itself once it holds
+// a connection: a burst of callers makes the pool open connections, each a
+// new server process, which a busy machine may take most of a second to
+// start. Those callers are waiting their turn at a database that is up, and
+// must not be told it is unavailable.
 func Timed(s Store, timeout, lockTimeout time.Duration, observe Observer) Store {
 	if observe == nil {
 		observe = func(string, string, time.Duration, error) {}
 	}
-	return &timed{s: s, timeout: timeout, lockTimeout: lockTimeout, observe: observe}
+	t := &timed{s: s, timeout: timeout, lockTimeout: lockTimeout, observe: observe}
+	if p, ok := s.(pooled); ok {
+		t.wait = p.connectWait()
+	}
+	return t
+}
+
+// pooled is a store whose calls may wait for a connection before the database
+// works on them, and which bounds that work by its own timeout.
+type pooled interface {
+	connectWait() time.Duration
 }
 
 type timed struct {
 	s                    Store
 	timeout, lockTimeout time.Duration
-	observe              Observer
+	// wait is how much longer than timeout a call may wait for a connection.
+	wait    time.Duration
+	observe Observer
 }
 
 // call runs fn under the deadline and classifies its error. fnErr, when set,
 // is an error of the caller's own that passes through untouched.
 func (t *timed) call(ctx context.Context, op string, d time.Duration, fn func(context.Context) error, fnErr *error) error {
 	start := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, d)
+	cctx, cancel := context.WithTimeout(ctx, d+t.wait)
 	err := fn(cctx)
 	cancel()
 	switch {
@@ -43,6 +62,8 @@ func (t *timed) call(ctx context.Context, op string, d time.Duration, fn func(co
 	case ctx.Err() != nil:
 		// The caller gave up (a client went away): not the database's fault.
 		err = ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded) && t.wait > 0:
+		err = fmt.Errorf("%w: %s took longer than %s (or found no connection within %s more)", ErrUnavailable, op, d, t.wait)
 	case errors.Is(err, context.DeadlineExceeded):
 		err = fmt.Errorf("%w: %s took longer than %s", ErrUnavailable, op, d)
 	default:

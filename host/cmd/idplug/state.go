@@ -55,7 +55,7 @@ func openTimedStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics)
 	}
 	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout(cfg))
 	defer cancel()
-	raw, err = store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, ConnectTimeout: cfg.Store.Timeout})
+	raw, err = store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, Timeout: cfg.Store.Timeout})
 	if err != nil {
 		return nil, nil, err
 	}

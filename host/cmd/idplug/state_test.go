@@ -349,6 +349,12 @@ func TestReplicasOnPostgres(t *testing.T) {
 		if status != 503 || jsonPath(body, "code") != "store_unavailable" {
 			t.Errorf("finishing a flow with the database down: %d %v", status, body)
 		}
+		// The client is told nothing of the database; the operator's log
+		// says which call failed.
+		if logs := replicas[1].logs.String(); !strings.Contains(logs, `"@message":"state store unavailable"`) ||
+			!strings.Contains(logs, "consume_flow") {
+			t.Errorf("no log line names the store call that failed")
+		}
 		pg.Restart()
 		for i, r := range replicas {
 			waitFor(t, func() bool {
