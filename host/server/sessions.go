@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"time"
@@ -156,8 +157,13 @@ func (s *Server) removedAt(id string) (int64, bool) {
 
 // SetConnectors names the configured connectors, at start and after each
 // reload: a connector missing from the new set is remembered as removed now,
-// and a session it made before then never serves again in this process.
-func (s *Server) SetConnectors(ids []string) {
+// and a session it made before then never serves again. With a store, the
+// removals are written there too, and those of every process sharing it (a
+// replica, or this one before a restart) are read back: a restart between a
+// connector's removal and its return had forgotten the removal. When the store
+// fails, this process's removals still hold, and the error says what was not
+// kept.
+func (s *Server) SetConnectors(ctx context.Context, ids []string) error {
 	s.connectorsMu.Lock()
 	defer s.connectorsMu.Unlock()
 	now := time.Now().UnixMilli()
@@ -175,7 +181,19 @@ func (s *Server) SetConnectors(ids []string) {
 		}
 	}
 	s.connectors = next
+	var err error
+	if st := s.settings.Store; st != nil {
+		var stored map[string]int64
+		stored, err = st.ConnectorsConfigured(ctx, ids, time.UnixMilli(now))
+		if err != nil {
+			err = fmt.Errorf("the store did not record which connectors are configured (a removal is kept by this process only, until the next reload): %w", err)
+		}
+		for id, at := range stored {
+			updated[id] = max(updated[id], at)
+		}
+	}
 	s.removed.Store(&updated)
+	return err
 }
 
 // endUserSession revokes the session the request's cookie names, if any.

@@ -19,8 +19,8 @@ import (
 // refused until migrated, then migrated to the current schema with its rows
 // kept.
 func TestMigrationFromFirstSchema(t *testing.T) {
-	if v := store.SchemaVersion(); v != 3 {
-		t.Fatalf("SchemaVersion() = %d, want 3", v)
+	if v := store.SchemaVersion(); v != 4 {
+		t.Fatalf("SchemaVersion() = %d, want 4", v)
 	}
 	future := time.Now().Add(time.Hour).UnixMilli()
 	for _, tc := range []struct {
@@ -104,11 +104,14 @@ func TestMigrationFromFirstSchema(t *testing.T) {
 			if err := s.ReplaceSigningKeys(ctx, nil, []store.SigningKeyRecord{k}); err != nil {
 				t.Fatal(err)
 			}
+			if removed, err := s.ConnectorsConfigured(ctx, []string{"acme"}, time.Now()); err != nil || len(removed) != 0 {
+				t.Fatalf("the connectors after the migration: %v, %v", removed, err)
+			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			for q, want := range map[string]int{
-				`SELECT COUNT(*) FROM schema_migrations`:     3,
+				`SELECT COUNT(*) FROM schema_migrations`:     4,
 				`SELECT MAX(version) FROM schema_migrations`: store.SchemaVersion(),
 			} {
 				if n, err := query(q); err != nil || n != want {
@@ -127,8 +130,8 @@ func TestMigrationFromFirstSchema(t *testing.T) {
 				t.Fatalf("Open with Migrate after migrating: %v", err)
 			}
 			defer again.Close()
-			if n, err := query(`SELECT COUNT(*) FROM schema_migrations`); err != nil || n != 3 {
-				t.Fatalf("schema_migrations has %d rows after a second migration, %v; want 3", n, err)
+			if n, err := query(`SELECT COUNT(*) FROM schema_migrations`); err != nil || n != 4 {
+				t.Fatalf("schema_migrations has %d rows after a second migration, %v; want 4", n, err)
 			}
 			if tc.name == "sqlite" {
 				// Every flow the old binary consumed is on disk: the first run

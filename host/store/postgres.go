@@ -543,6 +543,46 @@ func (s *postgresStore) replaceSigningKeys(ctx context.Context, c *pgxpool.Conn,
 	})
 }
 
+// ConnectorsConfigured runs in one transaction that locks the table first:
+// a replica setting its list at the same time waits, then starts from this
+// one's.
+func (s *postgresStore) ConnectorsConfigured(ctx context.Context, ids []string, now time.Time) (map[string]int64, error) {
+	if ids == nil {
+		ids = []string{} // an empty array, not NULL: NOT (id = ANY(NULL)) is never true
+	}
+	removed := map[string]int64{}
+	err := s.with(ctx, func(c *pgxpool.Conn, ctx context.Context) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `LOCK TABLE connectors IN EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE connectors SET configured = FALSE, removed_at = $2
+				WHERE configured AND NOT (id = ANY($1::text[]))`, ids, ms(now)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO connectors (id, configured, removed_at)
+				SELECT unnest($1::text[]), TRUE, 0 ON CONFLICT (id) DO UPDATE SET configured = TRUE`, ids); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT id, removed_at FROM connectors WHERE removed_at > 0`)
+			if err != nil {
+				return err
+			}
+			var id string
+			var at int64
+			_, err = pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+				removed[id] = at
+				return nil
+			})
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
+}
+
 func (s *postgresStore) Purge(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -577,6 +578,57 @@ func (s *sqliteStore) ReplaceSigningKeys(ctx context.Context, expect, next []Sig
 		}
 		return tx.Commit()
 	})
+}
+
+// ConnectorsConfigured runs in one immediate transaction: another process
+// setting its list at the same time waits, then starts from this one's.
+func (s *sqliteStore) ConnectorsConfigured(ctx context.Context, ids []string, now time.Time) (map[string]int64, error) {
+	if ids == nil {
+		ids = []string{} // "[]": json_each of "null" is one NULL row, and NOT IN a NULL is never true
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	removed := map[string]int64{}
+	err = s.write(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `UPDATE connectors SET configured = 0, removed_at = ?
+			WHERE configured = 1 AND id NOT IN (SELECT value FROM json_each(?))`, ms(now), string(list)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO connectors (id, configured, removed_at)
+			SELECT value, 1, 0 FROM json_each(?) WHERE true
+			ON CONFLICT (id) DO UPDATE SET configured = 1`, string(list)); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, removed_at FROM connectors WHERE removed_at > 0`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var at int64
+			if err := rows.Scan(&id, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			removed[id] = at
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
 }
 
 func (s *sqliteStore) Purge(ctx context.Context, now time.Time) (int64, error) {

@@ -157,6 +157,15 @@ type SigningKeys interface {
 	ReplaceSigningKeys(ctx context.Context, expect, next []SigningKeyRecord) error
 }
 
+// Connectors remembers which connectors are configured, so that a connector's
+// removal outlives the process that saw it and reaches the other replicas.
+type Connectors interface {
+	// ConnectorsConfigured records ids as the connectors configured now: each
+	// one configured before and missing from ids is marked removed at now. It
+	// returns when every connector ever removed was last removed (Unix ms).
+	ConnectorsConfigured(ctx context.Context, ids []string, now time.Time) (removed map[string]int64, err error)
+}
+
 // Store is the state backend: every part above, and its upkeep. Every method
 // honours ctx's deadline. A consumer takes the part it uses (the vault takes
 // Tokens, the OpenID Provider Grants and SigningKeys), so what it can touch is
@@ -167,6 +176,7 @@ type Store interface {
 	Tokens
 	Grants
 	SigningKeys
+	Connectors
 
 	// Purge deletes consumed flows, sessions and grants that expired before
 	// now, and retired signing keys whose RetireAt is before now.

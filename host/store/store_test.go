@@ -68,6 +68,7 @@ func TestStore(t *testing.T) {
 			t.Run("grant-rotate-race", func(t *testing.T) { testGrantRotateRace(t, s, other) })
 			t.Run("signing-keys", func(t *testing.T) { testSigningKeys(t, s, other) })
 			t.Run("signing-keys-race", func(t *testing.T) { testSigningKeysRace(t, s, other) })
+			t.Run("connectors", func(t *testing.T) { testConnectors(t, s, other) })
 			t.Run("purge", func(t *testing.T) { testPurge(t, s) })
 		})
 	}

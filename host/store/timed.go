@@ -11,7 +11,8 @@ import (
 // ErrNotFound or an ErrUnavailable. op names the call: consume_flow,
 // put_session, get_session, revoke_session, put_tokens, get_tokens,
 // delete_tokens, update_tokens, each_tokens, put_grant, rotate_grant,
-// revoke_grant, grant, signing_keys, replace_signing_keys, purge or ping.
+// revoke_grant, grant, signing_keys, replace_signing_keys, connectors, purge or
+// ping.
 type Observer func(backend, op string, took time.Duration, err error)
 
 // Timed wraps a Store so that every call has a deadline (timeout; lockTimeout
@@ -212,6 +213,14 @@ func (t *timed) ReplaceSigningKeys(ctx context.Context, expect, next []SigningKe
 		return err
 	}
 	return t.call(ctx, "replace_signing_keys", t.timeout, func(ctx context.Context) error { return t.s.ReplaceSigningKeys(ctx, expect, next) }, nil)
+}
+
+func (t *timed) ConnectorsConfigured(ctx context.Context, ids []string, now time.Time) (removed map[string]int64, err error) {
+	err = t.call(ctx, "connectors", t.timeout, func(ctx context.Context) error {
+		removed, err = t.s.ConnectorsConfigured(ctx, ids, now)
+		return err
+	}, nil)
+	return removed, err
 }
 
 func (t *timed) Purge(ctx context.Context, now time.Time) (n int64, err error) {

@@ -153,7 +153,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		Tracing:       tr,
 	})
 	d.srv.SetTokenStorage(tokenStorage(cfg, log))
-	d.srv.SetConnectors(connectorIDs(cfg))
+	if err := d.srv.SetConnectors(ctx, connectorIDs(cfg)); err != nil {
+		log.Error("cannot start", "error", err)
+		fmt.Fprintln(stderr, "store:", err)
+		return 1
+	}
 	prov, err := d.buildProvider(ctx, cfg)
 	if err != nil {
 		log.Error("cannot start the OpenID Provider", "error", err)
@@ -266,7 +270,10 @@ func (d *daemon) reload(ctx context.Context) error {
 	warnKeys(cfg, d.log)
 	d.mountProvider(cfg, prov)
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
-	d.srv.SetConnectors(connectorIDs(cfg))
+	if err := d.srv.SetConnectors(ctx, connectorIDs(cfg)); err != nil {
+		// The reload is applied; only the removal's record is missing.
+		d.log.Warn("connectors", "error", err.Error())
+	}
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
 	return nil
