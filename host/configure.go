@@ -12,6 +12,7 @@ import (
 
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/internal/wire"
+	"github.com/idplug/idplug/sdk"
 )
 
 // validateConcurrency bounds the ValidateConfig calls in flight during Configure.
@@ -147,6 +148,11 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 			for _, f := range v.Fields {
 				add(i, b.inst.ID, "config."+f.Field, "%s", f.Message)
 			}
+			if err := sdk.CheckProviderIdentity(v.Provider); err != nil {
+				add(i, b.inst.ID, "config", "plugin %s named the provider of this configuration's tokens in a way idplug cannot keep: %v", b.cfg.Plugin, err)
+				return
+			}
+			b.provider = v.Provider
 			if v.Template != nil {
 				// The plugin's template makes URLs that go to browsers: a
 				// template that would weaken a flow is the plugin's fault.

@@ -59,6 +59,10 @@ type InstanceDetail struct {
 	Description sdk.I18n       `json:"description"`
 	Readme      string         `json:"readme"`
 	FormItems   []sdk.FormItem `json:"formItems"`
+	// Provider names who honours the instance's tokens: its plugin's id, and
+	// the provider the plugin declares for its configuration, if any. The
+	// vault binds the tokens it keeps to it. Not shown to clients.
+	Provider string `json:"-"`
 }
 
 // instance is a configured instance. Its plugin is looked up by id on every call,
@@ -75,6 +79,9 @@ type instance struct {
 	// whose endpoint it found by discovery): the host builds from it too, until
 	// it runs out.
 	current atomic.Pointer[currentTemplate]
+	// provider is who honours this configuration's tokens, as its plugin named
+	// it when it checked the configuration (see sdk.ProviderIdentifier).
+	provider string
 }
 
 // currentTemplate is a template a plugin reported while serving, and until
@@ -125,6 +132,7 @@ func (h *Host) describe(c *instance) InstanceDetail {
 		Description: meta.Description,
 		Readme:      meta.Readme,
 		FormItems:   meta.FormItems,
+		Provider:    c.cfg.Plugin + "\n" + c.provider,
 	}
 }
 

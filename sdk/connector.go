@@ -3,7 +3,10 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Connector is what a connector author implements. C is the author's parsed
@@ -32,6 +35,34 @@ type Refresher[C any] interface {
 // or empty. A token the provider does not know counts as revoked.
 type Revoker[C any] interface {
 	Revoke(ctx context.Context, cfg C, token, hint string) error
+}
+
+// ProviderIdentifier is implemented by connectors that can name, per
+// configuration, who honours the tokens it gets: its token endpoint (or issuer)
+// and client id, say. The host binds the tokens it keeps for an instance to
+// that name and to the plugin's id: when the operator points the instance at
+// another provider (or another plugin), the tokens kept before are neither
+// handed out nor sent to refresh or revoke, where the new provider would see
+// them. Configurations one provider account would honour the same tokens for
+// must return the same name; a scope or a profile mapping is no part of it.
+// At most MaxProviderIdentity bytes of UTF-8; an empty name binds the tokens to
+// the plugin's id only.
+type ProviderIdentifier[C any] interface {
+	ProviderIdentity(cfg C) string
+}
+
+// MaxProviderIdentity bounds what ProviderIdentity returns.
+const MaxProviderIdentity = 1024
+
+// CheckProviderIdentity says what is wrong with a provider identity, if anything.
+func CheckProviderIdentity(id string) error {
+	switch {
+	case len(id) > MaxProviderIdentity:
+		return fmt.Errorf("a provider identity is at most %d bytes; this one is %d", MaxProviderIdentity, len(id))
+	case !utf8.ValidString(id):
+		return errors.New("a provider identity must be UTF-8")
+	}
+	return nil
 }
 
 // Releaser is implemented by connectors that hold something per instance (a client,

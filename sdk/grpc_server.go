@@ -42,7 +42,10 @@ func (s *grpcServer[C]) ValidateConfig(_ context.Context, req *connectorv1.Valid
 	var ce *ConfigError
 	switch {
 	case err == nil:
-		return &connectorv1.ValidateConfigResponse{AuthorizationTemplate: s.template(req.GetInstance().GetId(), cfg)}, nil
+		return &connectorv1.ValidateConfigResponse{
+			AuthorizationTemplate: s.template(req.GetInstance().GetId(), cfg),
+			Provider:              s.provider(req.GetInstance().GetId(), cfg),
+		}, nil
 	case errors.As(err, &ce):
 		resp := &connectorv1.ValidateConfigResponse{}
 		for _, f := range ce.Fields {
@@ -52,6 +55,22 @@ func (s *grpcServer[C]) ValidateConfig(_ context.Context, req *connectorv1.Valid
 	default:
 		return nil, toStatus(err)
 	}
+}
+
+// provider is the connector's ProviderIdentity for cfg, when it has one. One
+// the host would refuse (too long, not UTF-8) is left out and logged: the
+// tokens are then bound to the plugin's id only.
+func (s *grpcServer[C]) provider(instanceID string, cfg C) string {
+	pi, ok := s.conn.(ProviderIdentifier[C])
+	if !ok {
+		return ""
+	}
+	id := pi.ProviderIdentity(cfg)
+	if err := CheckProviderIdentity(id); err != nil {
+		s.log.Warn("the connector's provider identity is left out", "instance", instanceID, "error", err)
+		return ""
+	}
+	return id
 }
 
 // template is the connector's authorization template for cfg, when it declares a

@@ -330,3 +330,35 @@ func TestCurrentTemplateGoesWithTheURL(t *testing.T) {
 		t.Errorf("the unsound template was not logged:\n%s", logs.String())
 	}
 }
+
+// providerConnector names its greeting as the provider of its tokens.
+type providerConnector struct{ testConnector }
+
+func (*providerConnector) ProviderIdentity(cfg testConfig) string { return cfg.Greeting }
+
+// The provider a connector names goes to the host with the configuration's
+// check; one the host could not keep (over MaxProviderIdentity) is left out
+// and logged, so that the tokens are bound to the plugin's id only.
+func TestProviderIdentityCrossesTheWire(t *testing.T) {
+	var logs bytes.Buffer
+	client := dialConnector(t, &providerConnector{}, &logs)
+	for _, tc := range []struct{ greeting, want string }{
+		{"token_endpoint=https://a.example/token client_id=x", "token_endpoint=https://a.example/token client_id=x"},
+		{strings.Repeat("x", MaxProviderIdentity+1), ""},
+	} {
+		cfg, _ := json.Marshal(map[string]string{"greeting": tc.greeting})
+		resp, err := client.ValidateConfig(context.Background(), &connectorv1.ValidateConfigRequest{Instance: inst("a", tc.greeting[:8], string(cfg))})
+		if err != nil || resp.GetProvider() != tc.want {
+			t.Fatalf("provider %q, %v; want %q", resp.GetProvider(), err, tc.want)
+		}
+	}
+	if !strings.Contains(logs.String(), "the connector's provider identity is left out") {
+		t.Fatalf("the dropped identity is not logged:\n%s", logs.String())
+	}
+	// A connector that names none sends none.
+	resp, err := dial(t, &testConnector{}, &bytes.Buffer{}).ValidateConfig(context.Background(),
+		&connectorv1.ValidateConfigRequest{Instance: inst("a", "v1", `{"greeting":"hi"}`)})
+	if err != nil || resp.GetProvider() != "" {
+		t.Fatalf("provider %q, %v from a connector that names none", resp.GetProvider(), err)
+	}
+}

@@ -39,6 +39,9 @@ type Validation struct {
 	// Template is how the configuration's authorization URLs are made, when the
 	// plugin declared it (unchecked: the caller checks it); nil otherwise.
 	Template *sdk.AuthorizationTemplate
+	// Provider is who honours the configuration's tokens, as the plugin
+	// names it (unchecked: the caller checks it); empty when it does not.
+	Provider string
 }
 
 // Validate asks the plugin whether inst's configuration is valid and, when it is,
@@ -55,6 +58,7 @@ func (p *Process) Validate(ctx context.Context, inst Instance) (*Validation, err
 	v := &Validation{Fields: configProblems(resp.GetErrors())}
 	if len(v.Fields) == 0 {
 		v.Template = sdk.Wire.AuthorizationTemplateFromProto(resp.GetAuthorizationTemplate())
+		v.Provider = resp.GetProvider()
 	}
 	return v, nil
 }

@@ -46,6 +46,7 @@ func (s *Server) newKeeper() *vault.Keeper {
 		Vault:     s.settings.Vault,
 		Tokens:    s.settings.Store,
 		Refresh:   s.host.RefreshTokens,
+		Provider:  s.tokensProvider,
 		Margin:    s.settings.RefreshMargin,
 		OnOp:      s.vaultOp,
 		OnRefresh: s.refreshed,
@@ -114,10 +115,16 @@ func (s *Server) deleteVaultTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	tokens, err := s.vault.Delete(r.Context(), id, userID)
 	var open *vault.OpenError
+	var other *vault.OtherProviderError
 	switch {
 	case errors.As(err, &open):
 		// Deleted, but nothing to revoke with: say so.
 		s.log.Error("vault record does not open", "error", err)
+		writeJSON(w, http.StatusOK, deleteTokensResponse{Deleted: true, RevokeError: string(sdk.CodeGeneral)})
+		return
+	case errors.As(err, &other):
+		// Deleted; its tokens are another provider's, not this one's to revoke.
+		s.log.Warn("vault record deleted without revocation", "error", err.Error())
 		writeJSON(w, http.StatusOK, deleteTokensResponse{Deleted: true, RevokeError: string(sdk.CodeGeneral)})
 		return
 	case err != nil:
@@ -152,15 +159,27 @@ type deleteTokensResponse struct {
 	RevokeError string `json:"revokeError,omitempty"`
 }
 
+// tokensProvider names who honours instance id's tokens now, for the vault.
+func (s *Server) tokensProvider(id string) (string, error) {
+	d, err := s.host.Instance(id)
+	if err != nil {
+		return "", err
+	}
+	return d.Provider, nil
+}
+
 // vaultError turns what the keeper returns into the API's errors. A record that
 // does not open is the operator's to fix (a vault key was dropped too early):
 // logged, and answered with a message that names the key, never a secret.
 func (s *Server) vaultError(err error, id string) error {
 	var open *vault.OpenError
+	var other *vault.OtherProviderError
 	var e *sdk.Error
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(fmt.Sprintf("connector %s holds no tokens for this user", id))
+	case errors.As(err, &other):
+		return errNotFound(fmt.Sprintf("connector %s holds no tokens for this user from the provider it is configured with now: %v", id, err))
 	case errors.As(err, &open):
 		s.log.Error("vault record does not open", "error", err)
 		return &sdk.Error{Code: sdk.CodeGeneral, Message: err.Error()}

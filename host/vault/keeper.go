@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/idplug/idplug/host/store"
@@ -24,6 +25,14 @@ type Keeper struct {
 	Tokens store.Tokens
 	// Refresh renews a token set through the instance's connector.
 	Refresh RefreshFunc
+	// Provider, when set, names who honours an instance's tokens now: the
+	// plugin's id, a newline, and the provider its connector names (empty when
+	// it names none). Each record is sealed with it, and a record sealed for
+	// another is neither handed out nor refreshed: the instance was pointed
+	// elsewhere since. A record sealed when the plugin named no provider
+	// serves while the same plugin does, so that a plugin's upgrade to one that
+	// names its provider keeps every record.
+	Provider func(instance string) (string, error)
 	// Margin is how long before expiry a token set is refreshed on read.
 	Margin time.Duration
 	// OnOp, when set, is told of each store operation (put, read, refresh,
@@ -48,6 +57,16 @@ type OpenError struct{ Err error }
 func (e *OpenError) Error() string { return e.Err.Error() }
 func (e *OpenError) Unwrap() error { return e.Err }
 
+// OtherProviderError is a record kept for another provider (or plugin) than
+// the one its instance names now. Its tokens are not handed out, and never go
+// to the instance's connector, which would send them to its provider.
+type OtherProviderError struct{ Instance, UserID string }
+
+func (e *OtherProviderError) Error() string {
+	return "the tokens kept for " + e.Instance + "/" + e.UserID + " came from another provider or plugin than the one the connector is configured with now; " +
+		"they are not used, and the user must sign in again"
+}
+
 // RefusedRefresh is the error of a read whose tokens the provider refused to
 // refresh, now or before: the grant is gone and the user must sign in again.
 func RefusedRefresh() *sdk.Error {
@@ -57,7 +76,11 @@ func RefusedRefresh() *sdk.Error {
 
 // Put seals and stores the token set of a finished sign-in.
 func (k *Keeper) Put(ctx context.Context, instance, userID string, tokens *sdk.TokenSet) error {
-	rec, err := k.Vault.Seal(instance, userID, tokens)
+	provider, err := k.provider(instance)
+	if err != nil {
+		return err
+	}
+	rec, err := k.Vault.SealFor(instance, userID, provider, tokens)
 	if err != nil {
 		return err
 	}
@@ -78,7 +101,7 @@ func (k *Keeper) Read(ctx context.Context, instance, userID string) (*sdk.TokenS
 	if rec.RefreshFailed {
 		return nil, RefusedRefresh()
 	}
-	tokens, err := k.open(rec)
+	tokens, _, err := k.openFor(rec)
 	if err != nil || !k.needsRefresh(tokens) {
 		return tokens, err
 	}
@@ -126,7 +149,7 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 		if rec.RefreshFailed {
 			return nil, RefusedRefresh()
 		}
-		tokens, err := k.open(rec)
+		tokens, provider, err := k.openFor(rec)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +181,7 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 		if fresh.IDToken == "" { // not reissued: the sign-in's stays, to compare the next one with
 			fresh.IDToken = tokens.IDToken
 		}
-		next, err := k.Vault.Seal(instance, userID, fresh)
+		next, err := k.Vault.SealFor(instance, userID, provider, fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -174,22 +197,47 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 
 // Delete removes the user's record and returns its token set, for revocation at
 // the provider. The record is gone even when its tokens do not open (then the
-// error is an *OpenError); store.ErrNotFound when there was none.
+// error is an *OpenError) or were kept for another provider (an
+// *OtherProviderError: they are not the instance's to revoke);
+// store.ErrNotFound when there was none.
 func (k *Keeper) Delete(ctx context.Context, instance, userID string) (*sdk.TokenSet, error) {
 	rec, err := k.Tokens.DeleteTokens(ctx, instance, userID)
 	k.op("delete", err)
 	if err != nil {
 		return nil, err
 	}
-	return k.open(rec)
+	tokens, _, err := k.openFor(rec)
+	return tokens, err
 }
 
-func (k *Keeper) open(rec store.TokenRecord) (*sdk.TokenSet, error) {
-	tokens, err := k.Vault.Open(rec)
+// openFor opens a record and checks it was kept for the provider its instance
+// names now. A record kept before bindings existed names none, and opens.
+func (k *Keeper) openFor(rec store.TokenRecord) (*sdk.TokenSet, string, error) {
+	tokens, provider, err := k.Vault.OpenFor(rec)
 	if err != nil {
-		return nil, &OpenError{err}
+		return nil, "", &OpenError{err}
 	}
-	return tokens, nil
+	now, err := k.provider(rec.Connector)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case provider == now:
+	case provider == "", strings.HasSuffix(provider, "\n") && strings.HasPrefix(now, provider):
+		// Kept before bindings, or by the same plugin before it named its
+		// provider: bound to what the instance names now from its next write on.
+		provider = now
+	default:
+		return nil, "", &OtherProviderError{Instance: rec.Connector, UserID: rec.UserID}
+	}
+	return tokens, provider, nil
+}
+
+func (k *Keeper) provider(instance string) (string, error) {
+	if k.Provider == nil {
+		return "", nil
+	}
+	return k.Provider(instance)
 }
 
 func (k *Keeper) needsRefresh(t *sdk.TokenSet) bool {

@@ -77,6 +77,7 @@ func TestKeeper(t *testing.T) {
 			t.Run("a caller that leaves does not undo the refresh", func(t *testing.T) { testCallerLeaves(t, pair[0]) })
 			t.Run("delete hands back the tokens to revoke", func(t *testing.T) { testDelete(t, pair[0]) })
 			t.Run("a refresh for another subject is not kept", func(t *testing.T) { testOtherSubject(t, pair[0]) })
+			t.Run("tokens kept for another provider are not used", func(t *testing.T) { testOtherProvider(t, pair[0]) })
 		})
 	}
 }
@@ -448,5 +449,81 @@ func testOtherSubject(t *testing.T, st store.Store) {
 				t.Fatalf("stored %+v, %v; want the sign-in's tokens unchanged", stored, err)
 			}
 		})
+	}
+}
+
+// testOtherProvider: the instance now names another provider than the one its
+// record was kept for. The record is not handed out, never refreshed (the
+// refresh would send its refresh token to the new provider), and Delete
+// removes it without handing its tokens back for revocation. A record kept
+// before bindings existed opens under any, and is bound at its next write.
+func testOtherProvider(t *testing.T, st store.Store) {
+	p := &provider{answer: rotating}
+	k := keeper(t, st, p)
+	now := "oauth2\ntoken_endpoint=https://a.example/token client_id=x"
+	k.Provider = func(string) (string, error) { return now, nil }
+	ctx := t.Context()
+	expiring := &sdk.TokenSet{AccessToken: "at-a", RefreshToken: "rt-a", ExpiresAt: time.Now().Add(10 * time.Second)}
+	if err := k.Put(ctx, "acme", "moved", expiring); err != nil {
+		t.Fatal(err)
+	}
+	now = "oauth2\ntoken_endpoint=https://b.example/token client_id=x"
+	var other *vault.OtherProviderError
+	if _, err := k.Read(ctx, "acme", "moved"); !errors.As(err, &other) {
+		t.Fatalf("Read of a record kept for another provider: %v", err)
+	}
+	if n := p.calls.Load(); n != 0 {
+		t.Fatalf("%d refreshes of another provider's tokens", n)
+	}
+	if tokens, err := k.Delete(ctx, "acme", "moved"); !errors.As(err, &other) || tokens != nil {
+		t.Fatalf("Delete of a record kept for another provider: %v, %v; want no tokens to revoke", tokens, err)
+	}
+	if _, err := k.Read(ctx, "acme", "moved"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Read after Delete: %v", err)
+	}
+
+	// Kept before bindings (sealed without a provider): read and refreshed
+	// under the provider named now, then bound to it.
+	legacy, err := k.Vault.Seal("acme", "legacy", expiring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTokens(ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.Read(ctx, "acme", "legacy"); err != nil || got.AccessToken != "at-1" {
+		t.Fatalf("Read of a record kept before bindings: %+v, %v", got, err)
+	}
+	rec, err := st.Tokens(ctx, "acme", "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound != now {
+		t.Fatalf("the refreshed record is bound to %q, %v; want %q", bound, err, now)
+	}
+
+	// Kept while the plugin named no provider: it serves while the same plugin
+	// does, naming one now, and not once another plugin has the instance.
+	pluginOnly, err := k.Vault.SealFor("acme", "upgraded", "oauth2\n", &sdk.TokenSet{AccessToken: "at-u", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTokens(ctx, pluginOnly); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.Read(ctx, "acme", "upgraded"); err != nil || got.AccessToken != "at-u" {
+		t.Fatalf("Read of a record the same plugin kept without naming its provider: %+v, %v", got, err)
+	}
+	now = "oauth2-fork\ntoken_endpoint=https://b.example/token client_id=x"
+	if _, err := k.Read(ctx, "acme", "upgraded"); !errors.As(err, &other) {
+		t.Fatalf("Read through another plugin of a record bound to the plugin: %v", err)
+	}
+	now = "oauth2\n" + strings.Repeat("x", 3) // a prefix of another plugin's id is not the plugin
+	if _, err := k.Read(ctx, "acme", "upgraded"); err != nil {
+		t.Fatalf("Read through the same plugin: %v", err)
+	}
+	now = "oauth2x\n"
+	if _, err := k.Read(ctx, "acme", "upgraded"); !errors.As(err, &other) {
+		t.Fatalf("Read through a plugin whose id starts with the record's: %v", err)
 	}
 }

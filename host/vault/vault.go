@@ -90,9 +90,22 @@ func additionalData(connector, userID, keyID string) []byte {
 	return []byte("idplug-vault-v1\x00" + connector + "\x00" + userID + "\x00" + keyID)
 }
 
+// sealedSet is what a record holds: the token set, and who honours it (the
+// binding of Keeper.Provider; empty in records kept before bindings existed).
+// The binding is a field of the same JSON object, which older code ignores.
+type sealedSet struct {
+	*sdk.TokenSet
+	Provider string `json:"idplugProvider,omitempty"`
+}
+
 // Seal makes a store record of a token set, sealed under the first key.
 func (v *Vault) Seal(connector, userID string, t *sdk.TokenSet) (store.TokenRecord, error) {
-	plain, err := json.Marshal(t)
+	return v.SealFor(connector, userID, "", t)
+}
+
+// SealFor is Seal for tokens that provider honours: OpenFor gives it back.
+func (v *Vault) SealFor(connector, userID, provider string, t *sdk.TokenSet) (store.TokenRecord, error) {
+	plain, err := json.Marshal(sealedSet{t, provider})
 	if err != nil {
 		return store.TokenRecord{}, err
 	}
@@ -108,25 +121,32 @@ func (v *Vault) Seal(connector, userID string, t *sdk.TokenSet) (store.TokenReco
 // Open returns the token set of a record. A record under a key that is not
 // configured, or that does not open, is an error that names the record and key.
 func (v *Vault) Open(rec store.TokenRecord) (*sdk.TokenSet, error) {
+	t, _, err := v.OpenFor(rec)
+	return t, err
+}
+
+// OpenFor is Open, and the provider the tokens were sealed for ("" when none
+// was named).
+func (v *Vault) OpenFor(rec store.TokenRecord) (*sdk.TokenSet, string, error) {
 	for _, k := range v.keys {
 		if k.id != rec.KeyID {
 			continue
 		}
 		ns := k.aead.NonceSize()
 		if len(rec.Sealed) < ns+k.aead.Overhead() {
-			return nil, fmt.Errorf("vault: the tokens of %s/%s are truncated", rec.Connector, rec.UserID)
+			return nil, "", fmt.Errorf("vault: the tokens of %s/%s are truncated", rec.Connector, rec.UserID)
 		}
 		plain, err := k.aead.Open(nil, rec.Sealed[:ns], rec.Sealed[ns:], additionalData(rec.Connector, rec.UserID, k.id))
 		if err != nil {
-			return nil, fmt.Errorf("vault: the tokens of %s/%s do not open under key %s: the record was altered or moved", rec.Connector, rec.UserID, k.id)
+			return nil, "", fmt.Errorf("vault: the tokens of %s/%s do not open under key %s: the record was altered or moved", rec.Connector, rec.UserID, k.id)
 		}
-		var t sdk.TokenSet
-		if err := json.Unmarshal(plain, &t); err != nil {
-			return nil, fmt.Errorf("vault: the tokens of %s/%s are not a token set", rec.Connector, rec.UserID)
+		set := sealedSet{TokenSet: &sdk.TokenSet{}}
+		if err := json.Unmarshal(plain, &set); err != nil {
+			return nil, "", fmt.Errorf("vault: the tokens of %s/%s are not a token set", rec.Connector, rec.UserID)
 		}
-		return &t, nil
+		return set.TokenSet, set.Provider, nil
 	}
-	return nil, fmt.Errorf("%w: the tokens of %s/%s are sealed under key %s, and vault_keys holds %s; add that key back to vault_keys",
+	return nil, "", fmt.Errorf("%w: the tokens of %s/%s are sealed under key %s, and vault_keys holds %s; add that key back to vault_keys",
 		ErrKeyMissing, rec.Connector, rec.UserID, rec.KeyID, strings.Join(v.KeyIDs(), ", "))
 }
 
@@ -135,11 +155,11 @@ func (v *Vault) Rekey(rec store.TokenRecord) (*store.TokenRecord, error) {
 	if rec.KeyID == v.keys[0].id {
 		return nil, nil
 	}
-	t, err := v.Open(rec)
+	t, provider, err := v.OpenFor(rec)
 	if err != nil {
 		return nil, err
 	}
-	next, err := v.Seal(rec.Connector, rec.UserID, t)
+	next, err := v.SealFor(rec.Connector, rec.UserID, provider, t)
 	if err != nil {
 		return nil, err
 	}

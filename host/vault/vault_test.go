@@ -70,6 +70,23 @@ func TestSealOpenRotate(t *testing.T) {
 	if got, err := onlyB.Open(*next); err != nil || got.AccessToken != tokens.AccessToken {
 		t.Fatalf("Open of the rekeyed record: %+v, %v", got, err)
 	}
+
+	// A record sealed for a provider gives it back, and keeps it through a
+	// rekey; one sealed without (before bindings) gives none.
+	bound, err := va.SealFor("acme", "u1", "oauth2\nclient_id=x", tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, provider, err := va.OpenFor(rec); err != nil || provider != "" {
+		t.Fatalf("OpenFor of a record sealed without a provider: %q, %v", provider, err)
+	}
+	rekeyed, err := vb.Rekey(bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, provider, err := vb.OpenFor(*rekeyed); err != nil || provider != "oauth2\nclient_id=x" || got.RefreshToken != tokens.RefreshToken {
+		t.Fatalf("OpenFor of a rekeyed bound record: %+v, %q, %v", got, provider, err)
+	}
 }
 
 func TestBadKeys(t *testing.T) {

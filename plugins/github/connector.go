@@ -58,6 +58,13 @@ func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.Autho
 // both), reads GET /user, and takes an email address GET /user/emails says GitHub
 // verified (verifiedEmail). With organizations, the raw data also lists GET
 // /user/orgs.
+// ProviderIdentity is the token endpoint and the OAuth app's client id: the
+// tokens of another app, or of another GitHub (Enterprise Server), are not
+// this configuration's to refresh.
+func (connector) ProviderIdentity(in *instance) string {
+	return "token_endpoint=" + in.token.URL + " client_id=" + in.clientID
+}
+
 func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[sessionState]})
 	if err != nil {

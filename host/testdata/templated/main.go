@@ -38,15 +38,18 @@ func (s *server) ValidateConfig(_ context.Context, req *connectorv1.ValidateConf
 	s.configs.Store(req.GetInstance().GetId(), req.GetInstance().GetConfig())
 	var cfg struct {
 		Template json.RawMessage `json:"template"`
+		// Provider is answered as the provider of the configuration's tokens,
+		// whatever it holds.
+		Provider string `json:"provider"`
 	}
 	if err := json.Unmarshal(req.GetInstance().GetConfig(), &cfg); err != nil || len(cfg.Template) == 0 {
-		return &connectorv1.ValidateConfigResponse{}, nil
+		return &connectorv1.ValidateConfigResponse{Provider: cfg.Provider}, nil
 	}
 	var t connectorv1.AuthorizationTemplate
 	if err := protojson.Unmarshal(cfg.Template, &t); err != nil {
 		return &connectorv1.ValidateConfigResponse{Errors: []*connectorv1.FieldError{{Field: "template", Message: err.Error()}}}, nil
 	}
-	return &connectorv1.ValidateConfigResponse{AuthorizationTemplate: &t}, nil
+	return &connectorv1.ValidateConfigResponse{AuthorizationTemplate: &t, Provider: cfg.Provider}, nil
 }
 
 // GetAuthorizationUri answers with a URL on plugin.test and, when the

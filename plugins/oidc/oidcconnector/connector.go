@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -74,6 +75,21 @@ func (connector) AuthorizationTemplate(in *Instance) *sdk.AuthorizationTemplate 
 		return nil // the plugin builds a URL the template cannot express
 	}
 	return t
+}
+
+// ProviderIdentity is the issuer (the discovered one, or those accepted
+// without discovery), a configured token endpoint, and the client id: what
+// decides who honours the instance's tokens.
+func (connector) ProviderIdentity(in *Instance) string {
+	p := in.provider
+	id := "issuer=" + p.issuer
+	if p.issuer == "" {
+		id = "issuers=" + strings.Join(p.issuers, ",")
+	}
+	if p.static.Token != "" {
+		id += " token_endpoint=" + p.static.Token
+	}
+	return id + " client_id=" + in.clientID
 }
 
 // CurrentAuthorizationTemplate hands the host the template of the discovered

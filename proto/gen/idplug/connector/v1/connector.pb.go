@@ -721,8 +721,14 @@ type ValidateConfigResponse struct {
 	// GetAuthorizationUri. Absent for connectors whose URL a template cannot
 	// express, and from plugins built before it existed.
 	AuthorizationTemplate *AuthorizationTemplate `protobuf:"bytes,2,opt,name=authorization_template,json=authorizationTemplate,proto3" json:"authorization_template,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Who honours the tokens this configuration gets (its token endpoint or
+	// issuer, and client id, say), when the connector can say; at most 1 KiB.
+	// The host binds the tokens it keeps to it: a configuration that names
+	// another provider never gets, nor sends, the ones kept before. Empty when
+	// the connector cannot say, and from plugins built before it existed.
+	Provider      string `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ValidateConfigResponse) Reset() {
@@ -767,6 +773,13 @@ func (x *ValidateConfigResponse) GetAuthorizationTemplate() *AuthorizationTempla
 		return x.AuthorizationTemplate
 	}
 	return nil
+}
+
+func (x *ValidateConfigResponse) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
 }
 
 // AuthorizationTemplate describes an authorization URL: the endpoint (its own
@@ -1817,10 +1830,11 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"target_key\x18\x01 \x01(\tR\ttargetKey\x12*\n" +
 	"\x11expect_value_json\x18\x02 \x01(\fR\x0fexpectValueJson\"R\n" +
 	"\x15ValidateConfigRequest\x129\n" +
-	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\"\xb4\x01\n" +
+	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\"\xd0\x01\n" +
 	"\x16ValidateConfigResponse\x127\n" +
 	"\x06errors\x18\x01 \x03(\v2\x1f.idplug.connector.v1.FieldErrorR\x06errors\x12a\n" +
-	"\x16authorization_template\x18\x02 \x01(\v2*.idplug.connector.v1.AuthorizationTemplateR\x15authorizationTemplate\"\x92\x06\n" +
+	"\x16authorization_template\x18\x02 \x01(\v2*.idplug.connector.v1.AuthorizationTemplateR\x15authorizationTemplate\x12\x1a\n" +
+	"\bprovider\x18\x03 \x01(\tR\bprovider\"\x92\x06\n" +
 	"\x15AuthorizationTemplate\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12N\n" +
 	"\x06params\x18\x02 \x03(\v26.idplug.connector.v1.AuthorizationTemplate.ParamsEntryR\x06params\x12\x1f\n" +
