@@ -56,12 +56,20 @@ func (b *syncBuffer) WriteString(s string) {
 // waitFor returns once the log holds text, or fails the test after a while.
 func (b *syncBuffer) waitFor(t *testing.T, text string) {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
+	if !b.comes(text, 20*time.Second) {
+		t.Fatalf("no %q in the log within 20s:\n%s", text, b.String())
+	}
+}
+
+// comes says whether the log holds text within d: idplug's lines reach the
+// buffer through a pipe, after the answer of the request that logged them.
+func (b *syncBuffer) comes(text string, d time.Duration) bool {
+	deadline := time.After(d)
 	for {
 		b.mu.Lock()
 		if strings.Contains(b.buf.String(), text) {
 			b.mu.Unlock()
-			return
+			return true
 		}
 		if b.changed == nil {
 			b.changed = make(chan struct{})
@@ -71,7 +79,7 @@ func (b *syncBuffer) waitFor(t *testing.T, text string) {
 		select {
 		case <-changed:
 		case <-deadline:
-			t.Fatalf("no %q in the log within 20s:\n%s", text, b.String())
+			return false
 		}
 	}
 }
