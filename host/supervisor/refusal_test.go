@@ -199,13 +199,23 @@ func TestRefusals(t *testing.T) {
 			file: "idplug-connector-manyhosts", reason: "metadata declares 100000 egress hosts; at most 64",
 		},
 		{
+			// The file named for the id keeps it (TestTheFileNamedForAnIDKeepsIt).
 			name: "duplicate plugin id",
 			setup: func(t *testing.T, dir string) {
 				plugintest.Install(t, dir, example, "example")
 				plugintest.Install(t, dir, example, "example-copy")
 			},
 			file:   "idplug-connector-example-copy",
-			reason: `plugin id "example" is claimed by more than one file: [idplug-connector-example idplug-connector-example-copy]`,
+			reason: `plugin id "example" belongs to idplug-connector-example, the file named for it; this file claims it too`,
+		},
+		{
+			name: "duplicate plugin id, no file named for it",
+			setup: func(t *testing.T, dir string) {
+				plugintest.Install(t, dir, example, "example-a")
+				plugintest.Install(t, dir, example, "example-b")
+			},
+			file:   "idplug-connector-example-b",
+			reason: `plugin id "example" is claimed by more than one file: [idplug-connector-example-a idplug-connector-example-b]; none is named idplug-connector-example, so none serves`,
 		},
 	}
 	for _, tc := range cases {
@@ -295,5 +305,27 @@ func TestMissingFolder(t *testing.T) {
 	_, err := supervisor.Open(t.Context(), supervisor.Options{PluginDir: filepath.Join(t.TempDir(), "absent")})
 	if err == nil || !strings.Contains(err.Error(), "absent") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A file that claims another plugin's id (a hostile plugin, a stray copy) had
+// both refused, taking the rightful plugin's connectors down with it. The file
+// named for the id keeps it.
+func TestTheFileNamedForAnIDKeepsIt(t *testing.T) {
+	example := plugintest.Binary(t, examplePkg)
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, example, "example")
+	plugintest.Install(t, dir, example, "zz-impostor")
+	h := open(t, dir, supervisor.Options{StartTimeout: 2 * time.Second})
+	p, ok := h.Plugin("example")
+	if !ok || filepath.Base(p.Path()) != "idplug-connector-example" {
+		t.Fatalf("example is served (%v) by %v; refused=%v", ok, p, h.Refused())
+	}
+	refused := false
+	for _, e := range h.Refused() {
+		refused = refused || e.File == "idplug-connector-zz-impostor"
+	}
+	if !refused {
+		t.Fatalf("the impostor is not refused: %v", h.Refused())
 	}
 }

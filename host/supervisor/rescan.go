@@ -147,9 +147,11 @@ func (s *Supervisor) startMany(ctx context.Context, found []catalog.Plugin) []st
 	return results
 }
 
-// register puts freshly started plugins in service. Two new files claiming one id are
-// both refused; a new file claiming the id of another running file is refused and the
-// running one keeps serving. s.mu must be held.
+// register puts freshly started plugins in service. Of new files claiming one id,
+// the one named for it (idplug-connector-ID) serves and the others are refused, so a
+// copy or an impostor beside a plugin cannot take it down; with no file named for the
+// id, all are refused. A new file claiming the id of another running file is refused
+// and the running one keeps serving. s.mu must be held.
 func (s *Supervisor) register(results []startResult, stamps map[string]stamp, failures map[string]string) {
 	byID := map[string][]startResult{}
 	for _, r := range results {
@@ -166,14 +168,26 @@ func (s *Supervisor) register(results []startResult, stamps map[string]stamp, fa
 	for id, rs := range byID {
 		if len(rs) > 1 {
 			files := make([]string, len(rs))
+			owner := -1
 			for i, r := range rs {
 				files[i] = r.plugin.File
+				if r.plugin.File == catalog.Prefix+id {
+					owner = i
+				}
 			}
 			sort.Strings(files)
-			for _, r := range rs {
-				refuse(r, fmt.Sprintf("plugin id %q is claimed by more than one file: %v", id, files))
+			for i, r := range rs {
+				switch {
+				case owner < 0:
+					refuse(r, fmt.Sprintf("plugin id %q is claimed by more than one file: %v; none is named %s%s, so none serves", id, files, catalog.Prefix, id))
+				case i != owner:
+					refuse(r, fmt.Sprintf("plugin id %q belongs to %s, the file named for it; this file claims it too", id, rs[owner].plugin.File))
+				}
 			}
-			continue
+			if owner < 0 {
+				continue
+			}
+			rs = rs[owner : owner+1]
 		}
 		r := rs[0]
 		old := s.files[r.plugin.File]
