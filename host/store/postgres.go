@@ -34,11 +34,6 @@ type postgresStore struct {
 	timeout, connect time.Duration
 }
 
-// cancelWait is how long a call that ran out of time waits for the server to
-// confirm its statement's cancellation, which takes a connection of its own;
-// then the connection is dropped.
-const cancelWait = 2 * time.Second
-
 // connsKeptFromUpdates is how many of the pool's connections UpdateTokens
 // leaves to every other call.
 const connsKeptFromUpdates = 4
@@ -84,63 +79,6 @@ func openPostgres(ctx context.Context, url string, opts Options) (Store, error) 
 
 func (s *postgresStore) Backend() string { return "postgres" }
 func (s *postgresStore) Close() error    { s.pool.Close(); return nil }
-
-func (s *postgresStore) Ping(ctx context.Context) error {
-	return s.with(ctx, func(c *pgxpool.Conn, work context.Context) error { return c.Ping(work) })
-}
-
-// connectWait is how long a call may wait for a connection beyond Timed's
-// timeout: long enough for a busy machine to open one.
-func (s *postgresStore) connectWait() time.Duration { return s.connect }
-
-// with takes one of the pool's connections, waiting for one within ctx, and
-// runs fn on it with the database's work bounded by the store's timeout. A
-// statement canceled for want of time comes back as context.DeadlineExceeded,
-// as it would have without the cancellation.
-func (s *postgresStore) with(ctx context.Context, fn func(c *pgxpool.Conn, work context.Context) error) error {
-	c, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Release()
-	if s.timeout <= 0 {
-		return fn(c, ctx)
-	}
-	work, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	err = fn(c, work)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) && errors.Is(work.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-	}
-	return err
-}
-
-func (s *postgresStore) exec(ctx context.Context, q string, args ...any) (tag pgconn.CommandTag, err error) {
-	err = s.with(ctx, func(c *pgxpool.Conn, work context.Context) error {
-		tag, err = c.Exec(work, q, args...)
-		return err
-	})
-	return tag, err
-}
-
-// queryRow is pgxpool's QueryRow under with's two bounds: the connection is
-// taken when the row is scanned, and given back after.
-func (s *postgresStore) queryRow(ctx context.Context, q string, args ...any) pgx.Row {
-	return pooledRow{s, ctx, q, args}
-}
-
-type pooledRow struct {
-	s    *postgresStore
-	ctx  context.Context
-	q    string
-	args []any
-}
-
-func (r pooledRow) Scan(dest ...any) error {
-	return r.s.with(r.ctx, func(c *pgxpool.Conn, work context.Context) error {
-		return c.QueryRow(work, r.q, r.args...).Scan(dest...)
-	})
-}
 
 // migrate holds a session advisory lock while it reads the schema version and
 // applies what is missing: a replica starting at the same time waits, then
@@ -429,118 +367,6 @@ func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*T
 		return 0, err
 	}
 	return n, nil
-}
-
-func (s *postgresStore) PutGrant(ctx context.Context, id, clientID string, expires time.Time) error {
-	tag, err := s.exec(ctx, `INSERT INTO op_grants (id, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, id, clientID, ms(expires))
-	if err == nil && tag.RowsAffected() == 0 {
-		err = ErrUsed
-	}
-	return err
-}
-
-// RotateGrant is one conditional UPDATE: of replicas rotating the same
-// generation at once, the first takes the row's lock and the others, once it
-// commits, find the generation moved on and update nothing. A second read
-// then tells an old generation (ErrUsed) from a grant that is gone
-// (ErrNotFound).
-func (s *postgresStore) RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error {
-	now := ms(time.Now())
-	tag, err := s.exec(ctx, `UPDATE op_grants SET generation = generation + 1, expires_at = $3
-		WHERE id = $1 AND generation = $2 AND NOT revoked AND expires_at > $4`, id, from, ms(expires), now)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	var one int
-	err = s.queryRow(ctx, `SELECT 1 FROM op_grants WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, now).Scan(&one)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return ErrNotFound
-	case err != nil:
-		return err
-	}
-	return ErrUsed
-}
-
-func (s *postgresStore) RevokeGrant(ctx context.Context, id string) error {
-	_, err := s.exec(ctx, `UPDATE op_grants SET revoked = TRUE WHERE id = $1`, id)
-	return err
-}
-
-func (s *postgresStore) Grant(ctx context.Context, id string, now time.Time) (clientID string, generation int64, err error) {
-	err = s.queryRow(ctx, `SELECT client_id, generation FROM op_grants WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, ms(now)).Scan(&clientID, &generation)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", 0, ErrNotFound
-	}
-	return clientID, generation, err
-}
-
-func (s *postgresStore) SigningKeys(ctx context.Context) ([]SigningKeyRecord, error) {
-	var keys []SigningKeyRecord
-	err := s.with(ctx, func(c *pgxpool.Conn, work context.Context) error {
-		rows, err := c.Query(work, `SELECT `+signingKeyColumns+` FROM op_signing_keys ORDER BY created_at, id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		keys, err = scanSigningKeys(rows)
-		return err
-	})
-	return keys, err
-}
-
-// ReplaceSigningKeys locks the table before it reads: row locks would not do,
-// since two replicas creating the first keys find no row to lock. EXCLUSIVE
-// mode lets SigningKeys go on reading and makes a second replacer wait for the
-// commit; in READ COMMITTED its read then sees what the first one wrote.
-func (s *postgresStore) ReplaceSigningKeys(ctx context.Context, expect, next []SigningKeyRecord) error {
-	if err := checkSigningKeys(next); err != nil {
-		return err
-	}
-	return s.with(ctx, func(c *pgxpool.Conn, ctx context.Context) error { return s.replaceSigningKeys(ctx, c, expect, next) })
-}
-
-func (s *postgresStore) replaceSigningKeys(ctx context.Context, c *pgxpool.Conn, expect, next []SigningKeyRecord) error {
-	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `LOCK TABLE op_signing_keys IN EXCLUSIVE MODE`); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT id, state FROM op_signing_keys`)
-		if err != nil {
-			return err
-		}
-		var stored []keyState
-		var k keyState
-		if _, err := pgx.ForEachRow(rows, []any{&k.id, &k.state}, func() error {
-			stored = append(stored, k)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if !sameKeys(stored, expect) {
-			return ErrUsed
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM op_signing_keys`); err != nil {
-			return err
-		}
-		var (
-			ids, algs, states []string
-			sealed, public    [][]byte
-			created, retire   []int64
-		)
-		for _, k := range next {
-			ids, algs, states = append(ids, k.ID), append(algs, k.Algorithm), append(states, k.State)
-			sealed, public = append(sealed, k.Sealed), append(public, k.Public)
-			created, retire = append(created, ms(k.CreatedAt)), append(retire, ms(k.RetireAt))
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO op_signing_keys (`+signingKeyColumns+`)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::bigint[])`,
-			ids, algs, states, sealed, public, created, retire)
-		return err
-	})
 }
 
 // ConnectorsConfigured runs in one transaction that locks the table first:

@@ -1,0 +1,130 @@
+package store
+
+// The OpenID Provider's state in SQLite: grants and signing keys.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID string, expires time.Time) error {
+	return s.shortWrite(ctx, func(ctx context.Context) error {
+		res, err := s.db.ExecContext(ctx, `INSERT INTO op_grants (id, client_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, clientID, ms(expires))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			err = ErrUsed
+		}
+		return err
+	})
+}
+
+// RotateGrant updates the grant only at the expected generation; when it does
+// not, a second read tells an old generation (ErrUsed) from a grant that is
+// gone (ErrNotFound). Both run in one transaction, under SQLite's write lock,
+// so no other process changes the grant between them.
+func (s *sqliteStore) RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error {
+	return s.shortWrite(ctx, func(ctx context.Context) error {
+		now := ms(time.Now())
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		res, err := tx.ExecContext(ctx, `UPDATE op_grants SET generation = generation + 1, expires_at = ?
+			WHERE id = ? AND generation = ? AND revoked = 0 AND expires_at > ?`, ms(expires), id, from, now)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM op_grants WHERE id = ? AND revoked = 0 AND expires_at > ?`, id, now).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return ErrNotFound
+			case err != nil:
+				return err
+			}
+			return ErrUsed
+		}
+		return tx.Commit()
+	})
+}
+
+func (s *sqliteStore) RevokeGrant(ctx context.Context, id string) error {
+	return s.shortWrite(ctx, func(ctx context.Context) error {
+		_, err := s.db.ExecContext(ctx, `UPDATE op_grants SET revoked = 1 WHERE id = ?`, id)
+		return err
+	})
+}
+
+func (s *sqliteStore) Grant(ctx context.Context, id string, now time.Time) (clientID string, generation int64, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT client_id, generation FROM op_grants WHERE id = ? AND revoked = 0 AND expires_at > ?`, id, ms(now)).Scan(&clientID, &generation)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, ErrNotFound
+	}
+	return clientID, generation, err
+}
+
+func (s *sqliteStore) SigningKeys(ctx context.Context) ([]SigningKeyRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM op_signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanSigningKeys(rows)
+}
+
+// ReplaceSigningKeys compares and writes in one immediate transaction, which
+// holds SQLite's write lock from the first read: another process replacing
+// the keys at the same time waits, then finds them changed.
+func (s *sqliteStore) ReplaceSigningKeys(ctx context.Context, expect, next []SigningKeyRecord) error {
+	if err := checkSigningKeys(next); err != nil {
+		return err
+	}
+	return s.write(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		rows, err := tx.QueryContext(ctx, `SELECT id, state FROM op_signing_keys`)
+		if err != nil {
+			return err
+		}
+		var stored []keyState
+		for rows.Next() {
+			var k keyState
+			if err := rows.Scan(&k.id, &k.state); err != nil {
+				rows.Close()
+				return err
+			}
+			stored = append(stored, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if !sameKeys(stored, expect) {
+			return ErrUsed
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM op_signing_keys`); err != nil {
+			return err
+		}
+		for _, k := range next {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO op_signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				k.ID, k.Algorithm, k.State, k.Sealed, k.Public, ms(k.CreatedAt), ms(k.RetireAt)); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+}
