@@ -84,6 +84,10 @@ type instance struct {
 	provider string
 }
 
+// tokensProvider names who honours the instance's tokens, for the vault's
+// binding: the plugin's id, a newline, and the provider the plugin named.
+func (c *instance) tokensProvider() string { return c.cfg.Plugin + "\n" + c.provider }
+
 // currentTemplate is a template a plugin reported while serving, and until
 // when the host may build from it while the launch of from that reported it
 // serves the instance: a process restarted after a crash (or a kill) reports
@@ -132,7 +136,7 @@ func (h *Host) describe(c *instance) InstanceDetail {
 		Description: meta.Description,
 		Readme:      meta.Readme,
 		FormItems:   meta.FormItems,
-		Provider:    c.cfg.Plugin + "\n" + c.provider,
+		Provider:    c.tokensProvider(),
 	}
 }
 
@@ -265,6 +269,42 @@ func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk
 	defer h.observe(c, "RefreshTokens", time.Now(), &err)
 	tokens, err := proc.RefreshTokens(ctx, c.inst, refreshToken)
 	return tokens, err
+}
+
+// RefreshTokensFor is RefreshTokens for tokens kept for provider (what
+// InstanceDetail.Provider said when they were kept): when connector id names
+// another provider now (a reload pointed it elsewhere since), they are not sent.
+func (h *Host) RefreshTokensFor(ctx context.Context, id, provider, refreshToken string) (*sdk.TokenSet, error) {
+	c, proc, err := h.routeFor(ctx, id, provider)
+	if err != nil {
+		return nil, err
+	}
+	defer h.observe(c, "RefreshTokens", time.Now(), &err)
+	tokens, err := proc.RefreshTokens(ctx, c.inst, refreshToken)
+	return tokens, err
+}
+
+// RevokeTokenFor is RevokeToken for a token kept for provider, as
+// RefreshTokensFor.
+func (h *Host) RevokeTokenFor(ctx context.Context, id, provider, token, hint string) error {
+	c, proc, err := h.routeFor(ctx, id, provider)
+	if err != nil {
+		return err
+	}
+	defer h.observe(c, "RevokeToken", time.Now(), &err)
+	err = proc.RevokeToken(ctx, c.inst, token, hint)
+	return err
+}
+
+// routeFor is route for a call whose tokens were kept for provider: the
+// instance the call is made with must name it.
+func (h *Host) routeFor(ctx context.Context, id, provider string) (*instance, *process.Process, error) {
+	c, proc, err := h.route(ctx, id)
+	if err == nil && c.tokensProvider() != provider {
+		return nil, nil, &sdk.Error{Code: sdk.CodeGeneral,
+			Message: fmt.Sprintf("connector %s names another provider than the one these tokens were kept for (a reload changed it); they were not sent", id)}
+	}
+	return c, proc, err
 }
 
 // RevokeToken revokes a token at the provider with connector id (RFC 7009);

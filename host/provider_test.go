@@ -52,6 +52,17 @@ func TestInstanceNamesTheProviderOfItsTokens(t *testing.T) {
 		!strings.Contains(err.Error(), "at most 1024 bytes") {
 		t.Errorf("a provider over 1 KiB: %v", err)
 	}
+	// The vault's calls send kept tokens only while the instance names the
+	// provider they were kept for: a reload may have changed it since.
+	if _, err := h.RefreshTokensFor(ctx, "named", "templated\ntoken_endpoint=https://b.example/token client_id=x", "rt"); err == nil ||
+		!strings.Contains(err.Error(), "names another provider than the one these tokens were kept for") {
+		t.Errorf("a refresh for another provider: %v", err)
+	}
+	if err := h.RevokeTokenFor(ctx, "named", "templated\n", "rt", "refresh_token"); err == nil ||
+		!strings.Contains(err.Error(), "names another provider") {
+		t.Errorf("a revocation for another provider: %v", err)
+	}
+
 	// The refused configurations left the served ones as they were.
 	if d := mustInstance(t, h, "named"); !strings.HasSuffix(d.Provider, "client_id=x") {
 		t.Errorf("after the refused configurations: %q", d.Provider)

@@ -121,6 +121,16 @@ func (f *fakeInstances) RevokeToken(context.Context, string, string, string) err
 	return f.callErr
 }
 
+// The vault's calls, for tokens kept for provider: the fake has one
+// configuration, so any provider is its.
+func (f *fakeInstances) RefreshTokensFor(ctx context.Context, id, _ string, refreshToken string) (*sdk.TokenSet, error) {
+	return f.RefreshTokens(ctx, id, refreshToken)
+}
+
+func (f *fakeInstances) RevokeTokenFor(ctx context.Context, id, _ string, token, hint string) error {
+	return f.RevokeToken(ctx, id, token, hint)
+}
+
 func (f *fakeInstances) Status() host.Status { return f.status }
 
 const testAPIKey = "test-api-key-0123456789-0123456789-abcdef"

@@ -90,6 +90,8 @@ type Server struct {
 	admin      http.Handler
 	keep       tokenStorage
 	storeProbe storeProbe // the store's answer to /readyz, shared by callers
+	// storeWarnings rate-limits the log lines of store failures.
+	storeWarnings storeWarnings
 	// connectors are the configured connector ids (SetConnectors), and removed
 	// the time (Unix ms) each id that left them was last removed: sessions an
 	// id made before then stay signed out if it comes back.

@@ -186,7 +186,7 @@ func (s *Server) SetConnectors(ctx context.Context, ids []string) error {
 		var stored map[string]int64
 		stored, err = st.ConnectorsConfigured(ctx, ids, time.UnixMilli(now))
 		if err != nil {
-			err = fmt.Errorf("the store did not record which connectors are configured (a removal is kept by this process only, until the next reload): %w", err)
+			err = fmt.Errorf("the store did not record which connectors are configured (a removal is kept by this process only, until it stops): %w", err)
 		}
 		for id, at := range stored {
 			updated[id] = max(updated[id], at)

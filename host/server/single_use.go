@@ -68,11 +68,11 @@ func (s *Server) storeError(err error, usedMessage string) error {
 	case errors.Is(err, store.ErrUsed):
 		return &sdk.Error{Code: CodeSessionUsed, Message: usedMessage}
 	case errors.Is(err, store.ErrUnavailable):
-		s.log.Warn("state store unavailable", "error", err.Error())
+		s.storeWarnings.warn(s.log, "state store unavailable", err)
 		return &sdk.Error{Code: CodeStoreUnavailable, Message: "the state store cannot be reached; try again shortly"}
 	case errors.Is(err, context.Canceled):
 		return &sdk.Error{Code: sdk.CodeGeneral, Message: "the request was canceled"}
 	}
-	s.log.Warn("state store failed", "error", err.Error())
+	s.storeWarnings.warn(s.log, "state store failed", err)
 	return &sdk.Error{Code: CodeStoreUnavailable, Message: "the state store failed; try again shortly"}
 }

@@ -45,7 +45,7 @@ func (s *Server) newKeeper() *vault.Keeper {
 	return &vault.Keeper{
 		Vault:     s.settings.Vault,
 		Tokens:    s.settings.Store,
-		Refresh:   s.host.RefreshTokens,
+		Refresh:   s.host.RefreshTokensFor,
 		Provider:  s.tokensProvider,
 		Margin:    s.settings.RefreshMargin,
 		OnOp:      s.vaultOp,
@@ -113,7 +113,7 @@ func (s *Server) deleteVaultTokens(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	tokens, err := s.vault.Delete(r.Context(), id, userID)
+	tokens, provider, err := s.vault.Delete(r.Context(), id, userID)
 	var open *vault.OpenError
 	var other *vault.OtherProviderError
 	switch {
@@ -139,7 +139,7 @@ func (s *Server) deleteVaultTokens(w http.ResponseWriter, r *http.Request) {
 		token, hint = tokens.AccessToken, "access_token"
 	}
 	if token != "" {
-		err := s.host.RevokeToken(r.Context(), id, token, hint)
+		err := s.host.RevokeTokenFor(r.Context(), id, provider, token, hint)
 		switch {
 		case err == nil:
 			res.Revoked = true

@@ -46,11 +46,12 @@ func openPostgres(ctx context.Context, url string, opts Options) (Store, error) 
 	}
 	connect := max(opts.ConnectTimeout, opts.Timeout)
 	cfg.ConnConfig.ConnectTimeout = connect
-	// A call that runs out of time has its statement canceled in the server.
-	// pgx's default only drops the connection, and the server would go on
-	// waiting (for a row lock, say) and run the statement later: a delete
-	// reported as failed would still happen, and a grant's rotation would
-	// make the client's retry look like a replay.
+	// A call that runs out of time has its statement canceled in the server
+	// before it returns. pgx's default drops the connection and sends the
+	// cancellation afterwards, in the background: a statement waiting (for a
+	// row lock, say) whose lock went in between still ran, so a delete
+	// reported as failed happened, and a grant's rotation would make the
+	// client's retry look like a replay.
 	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelWait}
 	}

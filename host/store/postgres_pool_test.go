@@ -25,13 +25,13 @@ import (
 func TestPostgresCallsWaitForSlowConnections(t *testing.T) {
 	pg := pgtest.Start(t)
 	const timeout = 300 * time.Millisecond
-	// While slow is set, every new connection reaches the database a second
-	// late: more than three times the store's timeout, well within the
-	// connect timeout (5s).
-	var slow atomic.Bool
-	slow.Store(true)
+	// Every new connection reaches the database this late: first a second,
+	// more than three times the store's timeout and well within the connect
+	// timeout (5s).
+	var late atomic.Int64
+	late.Store(int64(time.Second))
 	direct := net.JoinHostPort("127.0.0.1", strconv.Itoa(pg.Port))
-	url := strings.Replace(pg.URL, direct, slowConnections(t, direct, time.Second, &slow), 1)
+	url := strings.Replace(pg.URL, direct, slowConnections(t, direct, &late), 1)
 	raw, err := store.Open(t.Context(), url, store.Options{Migrate: true, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +62,10 @@ func TestPostgresCallsWaitForSlowConnections(t *testing.T) {
 	})
 
 	t.Run("the database's work is still bounded by the timeout", func(t *testing.T) {
-		slow.Store(false) // the cancellation of the statement takes a connection
+		// A cancel request takes a connection of its own: late, it shows
+		// whether the call waited for it (pgx's own way sends it after the
+		// call has returned). Within cancelWait (2s).
+		late.Store(int64(300 * time.Millisecond))
 
 		// Another session holds the record's row: a delete waits inside the
 		// server, on a connection it already has.
@@ -82,6 +85,13 @@ func TestPostgresCallsWaitForSlowConnections(t *testing.T) {
 		if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "delete_tokens took longer than 300ms") {
 			t.Fatalf("delete behind another session's lock: %v, want ErrUnavailable naming the timeout", err)
 		}
+		// By the time the call returned, nothing waited on the lock any more:
+		// the delete was canceled in the server first. (With pgx's own way the
+		// lock was still awaited here, and a lock freed in between let the
+		// statement run.)
+		if n := lockWaits(t, tx); n != 0 {
+			t.Fatalf("the timed-out delete still waits on the row's lock in the server (%d waiting)", n)
+		}
 		if err := tx.Rollback(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -93,10 +103,22 @@ func TestPostgresCallsWaitForSlowConnections(t *testing.T) {
 	})
 }
 
+// lockWaits counts the server processes that wait on a lock.
+func lockWaits(t *testing.T, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) int {
+	t.Helper()
+	var n int
+	if err := q.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // slowConnections listens on loopback and relays each connection to to,
-// after delay while slow is set: a database server slow to start its
-// processes. Stopped with the test.
-func slowConnections(t *testing.T, to string, delay time.Duration, slow *atomic.Bool) string {
+// late by what late holds: a database server slow to start its processes.
+// Stopped with the test.
+func slowConnections(t *testing.T, to string, late *atomic.Int64) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -138,12 +160,10 @@ func slowConnections(t *testing.T, to string, delay time.Duration, slow *atomic.
 				return
 			}
 			wg.Go(func() {
-				if slow.Load() {
-					select {
-					case <-time.After(delay):
-					case <-done:
-						return
-					}
+				select {
+				case <-time.After(time.Duration(late.Load())):
+				case <-done:
+					return
 				}
 				out, err := net.DialTimeout("tcp", to, 5*time.Second)
 				if err != nil {

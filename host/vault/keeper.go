@@ -11,8 +11,9 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// RefreshFunc renews a token set through the instance's connector.
-type RefreshFunc func(ctx context.Context, instance, refreshToken string) (*sdk.TokenSet, error)
+// RefreshFunc renews a token set through the instance's connector, while the
+// instance names provider (Keeper.Provider), the one the tokens were kept for.
+type RefreshFunc func(ctx context.Context, instance, provider, refreshToken string) (*sdk.TokenSet, error)
 
 // Keeper is the vault's policy over the store: it keeps the token sets of
 // sign-ins sealed under (instance, provider user id), and hands them back fresh,
@@ -101,11 +102,16 @@ func (k *Keeper) Read(ctx context.Context, instance, userID string) (*sdk.TokenS
 	if rec.RefreshFailed {
 		return nil, RefusedRefresh()
 	}
-	tokens, _, err := k.openFor(rec)
-	if err != nil || !k.needsRefresh(tokens) {
-		return tokens, err
+	tokens, _, rebind, err := k.openFor(rec)
+	switch {
+	case err != nil:
+		return nil, err
+	case k.needsRefresh(tokens):
+		return k.refresh(ctx, instance, userID) // its write binds the record
+	case rebind:
+		k.bind(ctx, instance, userID)
 	}
-	return k.refresh(ctx, instance, userID)
+	return tokens, nil
 }
 
 // refresh renews a record's tokens. The callers of this process that want the
@@ -149,7 +155,7 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 		if rec.RefreshFailed {
 			return nil, RefusedRefresh()
 		}
-		tokens, provider, err := k.openFor(rec)
+		tokens, provider, _, err := k.openFor(rec)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +163,7 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 			out = tokens // another caller refreshed while this one waited
 			return nil, nil
 		}
-		fresh, err := k.Refresh(ctx, instance, tokens.RefreshToken)
+		fresh, err := k.Refresh(ctx, instance, provider, tokens.RefreshToken)
 		if err != nil {
 			if refusedByProvider(err) {
 				k.refreshed("refused")
@@ -196,41 +202,61 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 }
 
 // Delete removes the user's record and returns its token set, for revocation at
-// the provider. The record is gone even when its tokens do not open (then the
-// error is an *OpenError) or were kept for another provider (an
+// the provider, and the provider they were kept for (to revoke them only while
+// the instance names it). The record is gone even when its tokens do not open
+// (then the error is an *OpenError) or were kept for another provider (an
 // *OtherProviderError: they are not the instance's to revoke);
 // store.ErrNotFound when there was none.
-func (k *Keeper) Delete(ctx context.Context, instance, userID string) (*sdk.TokenSet, error) {
+func (k *Keeper) Delete(ctx context.Context, instance, userID string) (*sdk.TokenSet, string, error) {
 	rec, err := k.Tokens.DeleteTokens(ctx, instance, userID)
 	k.op("delete", err)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	tokens, _, err := k.openFor(rec)
-	return tokens, err
+	tokens, provider, _, err := k.openFor(rec)
+	return tokens, provider, err
+}
+
+// bind writes the binding into a record that has none yet (kept before
+// bindings, or by its plugin before it named its provider), at its first read:
+// a record that is never refreshed (tokens without expiry, say) would otherwise
+// stay unbound, and open as the next provider's once the instance is pointed
+// elsewhere. A failure leaves that to the next read.
+func (k *Keeper) bind(ctx context.Context, instance, userID string) {
+	_ = k.Tokens.UpdateTokens(ctx, instance, userID, func(rec store.TokenRecord) (*store.TokenRecord, error) {
+		tokens, provider, rebind, err := k.openFor(rec)
+		if err != nil || !rebind {
+			return nil, nil // changed meanwhile: nothing to bind
+		}
+		next, err := k.Vault.SealFor(instance, userID, provider, tokens)
+		if err != nil {
+			return nil, err
+		}
+		next.ExpiresAt, next.RefreshFailed = rec.ExpiresAt, rec.RefreshFailed
+		return &next, nil
+	})
 }
 
 // openFor opens a record and checks it was kept for the provider its instance
-// names now. A record kept before bindings existed names none, and opens.
-func (k *Keeper) openFor(rec store.TokenRecord) (*sdk.TokenSet, string, error) {
-	tokens, provider, err := k.Vault.OpenFor(rec)
+// names now, which it returns. A record kept before bindings existed names
+// none, and one kept by the same plugin before it named its provider names the
+// plugin only: both open, and rebind says the record should now be bound.
+func (k *Keeper) openFor(rec store.TokenRecord) (tokens *sdk.TokenSet, provider string, rebind bool, err error) {
+	tokens, kept, err := k.Vault.OpenFor(rec)
 	if err != nil {
-		return nil, "", &OpenError{err}
+		return nil, "", false, &OpenError{err}
 	}
 	now, err := k.provider(rec.Connector)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	switch {
-	case provider == now:
-	case provider == "", strings.HasSuffix(provider, "\n") && strings.HasPrefix(now, provider):
-		// Kept before bindings, or by the same plugin before it named its
-		// provider: bound to what the instance names now from its next write on.
-		provider = now
-	default:
-		return nil, "", &OtherProviderError{Instance: rec.Connector, UserID: rec.UserID}
+	case kept == now:
+		return tokens, now, false, nil
+	case kept == "", strings.HasSuffix(kept, "\n") && strings.HasPrefix(now, kept):
+		return tokens, now, true, nil
 	}
-	return tokens, provider, nil
+	return nil, "", false, &OtherProviderError{Instance: rec.Connector, UserID: rec.UserID}
 }
 
 func (k *Keeper) provider(instance string) (string, error) {

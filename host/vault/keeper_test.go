@@ -22,10 +22,13 @@ import (
 type provider struct {
 	calls  atomic.Int32
 	answer func(n int32, refreshToken string) (*sdk.TokenSet, error)
+	// sentFor is the provider the last refresh was asked to send its token to.
+	sentFor atomic.Pointer[string]
 }
 
-func (p *provider) refresh(_ context.Context, instance, refreshToken string) (*sdk.TokenSet, error) {
+func (p *provider) refresh(_ context.Context, instance, sentFor, refreshToken string) (*sdk.TokenSet, error) {
 	n := p.calls.Add(1)
+	p.sentFor.Store(&sentFor)
 	return p.answer(n, refreshToken)
 }
 
@@ -242,7 +245,7 @@ func testDelete(t *testing.T, st store.Store) {
 	if err := k.Put(ctx, "acme", "gone", &sdk.TokenSet{AccessToken: "at", RefreshToken: "rt"}); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := k.Delete(ctx, "acme", "gone")
+	tokens, _, err := k.Delete(ctx, "acme", "gone")
 	if err != nil || tokens.RefreshToken != "rt" {
 		t.Fatalf("Delete = %+v, %v", tokens, err)
 	}
@@ -260,10 +263,10 @@ func testDelete(t *testing.T, st store.Store) {
 	}
 	k.Vault = other
 	var open *vault.OpenError
-	if _, err := k.Delete(ctx, "acme", "old-key"); !errors.As(err, &open) || !errors.Is(err, vault.ErrKeyMissing) {
+	if _, _, err := k.Delete(ctx, "acme", "old-key"); !errors.As(err, &open) || !errors.Is(err, vault.ErrKeyMissing) {
 		t.Fatalf("Delete under a dropped key: %v, want an OpenError naming the missing key", err)
 	}
-	if _, err := k.Delete(ctx, "acme", "old-key"); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := k.Delete(ctx, "acme", "old-key"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the record stayed: %v", err)
 	}
 }
@@ -475,7 +478,7 @@ func testOtherProvider(t *testing.T, st store.Store) {
 	if n := p.calls.Load(); n != 0 {
 		t.Fatalf("%d refreshes of another provider's tokens", n)
 	}
-	if tokens, err := k.Delete(ctx, "acme", "moved"); !errors.As(err, &other) || tokens != nil {
+	if tokens, _, err := k.Delete(ctx, "acme", "moved"); !errors.As(err, &other) || tokens != nil {
 		t.Fatalf("Delete of a record kept for another provider: %v, %v; want no tokens to revoke", tokens, err)
 	}
 	if _, err := k.Read(ctx, "acme", "moved"); !errors.Is(err, store.ErrNotFound) {
@@ -494,6 +497,9 @@ func testOtherProvider(t *testing.T, st store.Store) {
 	if got, err := k.Read(ctx, "acme", "legacy"); err != nil || got.AccessToken != "at-1" {
 		t.Fatalf("Read of a record kept before bindings: %+v, %v", got, err)
 	}
+	if sent := p.sentFor.Load(); sent == nil || *sent != now {
+		t.Fatalf("the refresh was sent for %v, want the provider named now", sent)
+	}
 	rec, err := st.Tokens(ctx, "acme", "legacy")
 	if err != nil {
 		t.Fatal(err)
@@ -502,8 +508,29 @@ func testOtherProvider(t *testing.T, st store.Store) {
 		t.Fatalf("the refreshed record is bound to %q, %v; want %q", bound, err, now)
 	}
 
-	// Kept while the plugin named no provider: it serves while the same plugin
-	// does, naming one now, and not once another plugin has the instance.
+	// Kept before bindings and never refreshed (no expiry): bound at its first
+	// read, so that it does not open as the next provider's.
+	forever, err := k.Vault.Seal("acme", "forever", &sdk.TokenSet{AccessToken: "at-f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTokens(ctx, forever); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.Read(ctx, "acme", "forever"); err != nil || got.AccessToken != "at-f" {
+		t.Fatalf("Read of an unbound record without expiry: %+v, %v", got, err)
+	}
+	rec, err = st.Tokens(ctx, "acme", "forever")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound != now {
+		t.Fatalf("after its first read the record is bound to %q, %v; want %q", bound, err, now)
+	}
+
+	// Kept while the plugin named no provider: refused through another
+	// plugin (one whose id merely starts with the same letters too), served
+	// through the same plugin naming one now, and bound to it.
 	pluginOnly, err := k.Vault.SealFor("acme", "upgraded", "oauth2\n", &sdk.TokenSet{AccessToken: "at-u", ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -511,19 +538,21 @@ func testOtherProvider(t *testing.T, st store.Store) {
 	if err := st.PutTokens(ctx, pluginOnly); err != nil {
 		t.Fatal(err)
 	}
+	for _, elsewhere := range []string{"oauth2-fork\ntoken_endpoint=https://b.example/token client_id=x", "oauth2x\n"} {
+		now = elsewhere
+		if _, err := k.Read(ctx, "acme", "upgraded"); !errors.As(err, &other) {
+			t.Fatalf("Read through plugin %q of a record bound to oauth2: %v", strings.SplitN(now, "\n", 2)[0], err)
+		}
+	}
+	now = "oauth2\ntoken_endpoint=https://b.example/token client_id=x"
 	if got, err := k.Read(ctx, "acme", "upgraded"); err != nil || got.AccessToken != "at-u" {
-		t.Fatalf("Read of a record the same plugin kept without naming its provider: %+v, %v", got, err)
+		t.Fatalf("Read through the same plugin, now naming its provider: %+v, %v", got, err)
 	}
-	now = "oauth2-fork\ntoken_endpoint=https://b.example/token client_id=x"
-	if _, err := k.Read(ctx, "acme", "upgraded"); !errors.As(err, &other) {
-		t.Fatalf("Read through another plugin of a record bound to the plugin: %v", err)
+	rec, err = st.Tokens(ctx, "acme", "upgraded")
+	if err != nil {
+		t.Fatal(err)
 	}
-	now = "oauth2\n" + strings.Repeat("x", 3) // a prefix of another plugin's id is not the plugin
-	if _, err := k.Read(ctx, "acme", "upgraded"); err != nil {
-		t.Fatalf("Read through the same plugin: %v", err)
-	}
-	now = "oauth2x\n"
-	if _, err := k.Read(ctx, "acme", "upgraded"); !errors.As(err, &other) {
-		t.Fatalf("Read through a plugin whose id starts with the record's: %v", err)
+	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound != now {
+		t.Fatalf("the record is bound to %q, %v; want %q", bound, err, now)
 	}
 }

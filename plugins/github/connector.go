@@ -53,11 +53,6 @@ func (connector) AuthorizationURI(_ context.Context, in *instance, req sdk.Autho
 	}}, nil
 }
 
-// UserInfo checks the callback, exchanges the code (GitHub answers form-encoded, and
-// reports a bad code with HTTP 200 and error=bad_verification_code: oauth2kit reads
-// both), reads GET /user, and takes an email address GET /user/emails says GitHub
-// verified (verifiedEmail). With organizations, the raw data also lists GET
-// /user/orgs.
 // ProviderIdentity is the token endpoint and the OAuth app's client id: the
 // tokens of another app, or of another GitHub (Enterprise Server), are not
 // this configuration's to refresh.
@@ -65,6 +60,11 @@ func (connector) ProviderIdentity(in *instance) string {
 	return "token_endpoint=" + in.token.URL + " client_id=" + in.clientID
 }
 
+// UserInfo checks the callback, exchanges the code (GitHub answers form-encoded, and
+// reports a bad code with HTTP 200 and error=bad_verification_code: oauth2kit reads
+// both), reads GET /user, and takes an email address GET /user/emails says GitHub
+// verified (verifiedEmail). With organizations, the raw data also lists GET
+// /user/orgs.
 func (connector) UserInfo(ctx context.Context, in *instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[sessionState]})
 	if err != nil {

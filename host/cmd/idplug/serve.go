@@ -270,7 +270,9 @@ func (d *daemon) reload(ctx context.Context) error {
 	warnKeys(cfg, d.log)
 	d.mountProvider(cfg, prov)
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
-	if err := d.srv.SetConnectors(ctx, connectorIDs(cfg)); err != nil {
+	// Not canceled with an admin request that goes away: the reload is applied,
+	// and so must be the record of what it removed (the store's deadline bounds it).
+	if err := d.srv.SetConnectors(context.WithoutCancel(ctx), connectorIDs(cfg)); err != nil {
 		// The reload is applied; only the removal's record is missing.
 		d.log.Warn("connectors", "error", err.Error())
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,8 +351,10 @@ func TestReplicasOnPostgres(t *testing.T) {
 			t.Errorf("finishing a flow with the database down: %d %v", status, body)
 		}
 		// The client is told nothing of the database; the operator's log
-		// says which call failed (the line may follow the answer).
-		if !replicas[1].logs.comes("the database cannot be reached: consume_flow", 20*time.Second) {
+		// says which call failed (the line may follow the answer, and the
+		// lines are a second apart at most: the vault reads fail too).
+		if !replicas[1].logs.comes(`"@message":"state store unavailable"`, 20*time.Second) ||
+			!regexp.MustCompile(`state store unavailable.*the database cannot be reached: (consume_flow|get_tokens)`).MatchString(replicas[1].logs.String()) {
 			t.Errorf("no log line names the store call that failed:\n%s", replicas[1].logs.String())
 		}
 		pg.Restart()

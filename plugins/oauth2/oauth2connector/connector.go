@@ -78,10 +78,6 @@ func (in *Instance) template() (*sdk.AuthorizationTemplate, error) {
 	return t, nil
 }
 
-// UserInfo finishes a sign-in: it checks the callback, exchanges the code (once,
-// with exactly the session's redirect URI and PKCE verifier), and maps the
-// userinfo endpoint's profile. Identity comes from the userinfo endpoint only, never
-// from an id_token's unverified payload.
 // ProviderIdentity is the token endpoint and the client id: tokens another
 // configuration gets from the same endpoint for the same client are the same
 // grant's to refresh and revoke; anything else is another provider's.
@@ -89,6 +85,10 @@ func (connector) ProviderIdentity(in *Instance) string {
 	return "token_endpoint=" + in.token.URL + " client_id=" + in.clientID
 }
 
+// UserInfo finishes a sign-in: it checks the callback, exchanges the code (once,
+// with exactly the session's redirect URI and PKCE verifier), and maps the
+// userinfo endpoint's profile. Identity comes from the userinfo endpoint only, never
+// from an id_token's unverified payload.
 func (connector) UserInfo(ctx context.Context, in *Instance, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	if err := checkSessionIssuer(in, req.Session); err != nil {
 		return nil, err
