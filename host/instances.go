@@ -59,10 +59,6 @@ type InstanceDetail struct {
 	Description sdk.I18n       `json:"description"`
 	Readme      string         `json:"readme"`
 	FormItems   []sdk.FormItem `json:"formItems"`
-	// Provider names who honours the instance's tokens: its plugin's id, and
-	// the provider the plugin declares for its configuration, if any. The
-	// vault binds the tokens it keeps to it. Not shown to clients.
-	Provider string `json:"-"`
 }
 
 // instance is a configured instance. Its plugin is looked up by id on every call,
@@ -136,7 +132,6 @@ func (h *Host) describe(c *instance) InstanceDetail {
 		Description: meta.Description,
 		Readme:      meta.Readme,
 		FormItems:   meta.FormItems,
-		Provider:    c.tokensProvider(),
 	}
 }
 
@@ -266,22 +261,33 @@ func (h *Host) RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk
 	if err != nil {
 		return nil, err
 	}
-	defer h.observe(c, "RefreshTokens", time.Now(), &err)
-	tokens, err := proc.RefreshTokens(ctx, c.inst, refreshToken)
-	return tokens, err
+	return h.refresh(ctx, c, proc, refreshToken)
 }
 
 // RefreshTokensFor is RefreshTokens for tokens kept for provider (what
-// InstanceDetail.Provider said when they were kept): when connector id names
-// another provider now (a reload pointed it elsewhere since), they are not sent.
+// TokensProvider said when they were kept): when connector id names another
+// provider now (a reload pointed it elsewhere since), they are not sent.
 func (h *Host) RefreshTokensFor(ctx context.Context, id, provider, refreshToken string) (*sdk.TokenSet, error) {
 	c, proc, err := h.routeFor(ctx, id, provider)
 	if err != nil {
 		return nil, err
 	}
+	return h.refresh(ctx, c, proc, refreshToken)
+}
+
+func (h *Host) refresh(ctx context.Context, c *instance, proc *process.Process, refreshToken string) (tokens *sdk.TokenSet, err error) {
 	defer h.observe(c, "RefreshTokens", time.Now(), &err)
-	tokens, err := proc.RefreshTokens(ctx, c.inst, refreshToken)
-	return tokens, err
+	return proc.RefreshTokens(ctx, c.inst, refreshToken)
+}
+
+// RevokeToken revokes a token at the provider with connector id (RFC 7009);
+// not_implemented when the connector cannot.
+func (h *Host) RevokeToken(ctx context.Context, id, token, hint string) error {
+	c, proc, err := h.route(ctx, id)
+	if err != nil {
+		return err
+	}
+	return h.revoke(ctx, c, proc, token, hint)
 }
 
 // RevokeTokenFor is RevokeToken for a token kept for provider, as
@@ -291,9 +297,23 @@ func (h *Host) RevokeTokenFor(ctx context.Context, id, provider, token, hint str
 	if err != nil {
 		return err
 	}
+	return h.revoke(ctx, c, proc, token, hint)
+}
+
+func (h *Host) revoke(ctx context.Context, c *instance, proc *process.Process, token, hint string) (err error) {
 	defer h.observe(c, "RevokeToken", time.Now(), &err)
-	err = proc.RevokeToken(ctx, c.inst, token, hint)
-	return err
+	return proc.RevokeToken(ctx, c.inst, token, hint)
+}
+
+// TokensProvider names who honours connector id's tokens now, for the
+// vault's binding: the plugin's id, a newline, and the provider the plugin
+// named for the configuration (see sdk.ProviderIdentifier).
+func (h *Host) TokensProvider(id string) (string, error) {
+	c, err := h.instance(id)
+	if err != nil {
+		return "", err
+	}
+	return c.tokensProvider(), nil
 }
 
 // routeFor is route for a call whose tokens were kept for provider: the
@@ -305,18 +325,6 @@ func (h *Host) routeFor(ctx context.Context, id, provider string) (*instance, *p
 			Message: fmt.Sprintf("connector %s names another provider than the one these tokens were kept for (a reload changed it); they were not sent", id)}
 	}
 	return c, proc, err
-}
-
-// RevokeToken revokes a token at the provider with connector id (RFC 7009);
-// not_implemented when the connector cannot.
-func (h *Host) RevokeToken(ctx context.Context, id, token, hint string) error {
-	c, proc, err := h.route(ctx, id)
-	if err != nil {
-		return err
-	}
-	defer h.observe(c, "RevokeToken", time.Now(), &err)
-	err = proc.RevokeToken(ctx, c.inst, token, hint)
-	return err
 }
 
 func (h *Host) observe(c *instance, rpc string, start time.Time, err *error) {

@@ -37,9 +37,8 @@ func TestInstanceNamesTheProviderOfItsTokens(t *testing.T) {
 		"named":   "templated\ntoken_endpoint=https://a.example/token client_id=x",
 		"unnamed": "templated\n",
 	} {
-		d, err := h.Instance(id)
-		if err != nil || d.Provider != want {
-			t.Errorf("%s: provider %q, %v; want %q", id, d.Provider, err, want)
+		if got, err := h.TokensProvider(id); err != nil || got != want {
+			t.Errorf("%s: provider %q, %v; want %q", id, got, err, want)
 		}
 	}
 	if b, _ := json.Marshal(mustInstance(t, h, "named")); strings.Contains(string(b), "a.example") {
@@ -64,8 +63,8 @@ func TestInstanceNamesTheProviderOfItsTokens(t *testing.T) {
 	}
 
 	// The refused configurations left the served ones as they were.
-	if d := mustInstance(t, h, "named"); !strings.HasSuffix(d.Provider, "client_id=x") {
-		t.Errorf("after the refused configurations: %q", d.Provider)
+	if got, err := h.TokensProvider("named"); err != nil || !strings.HasSuffix(got, "client_id=x") {
+		t.Errorf("after the refused configurations: %q, %v", got, err)
 	}
 }
 

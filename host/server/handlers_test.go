@@ -122,7 +122,14 @@ func (f *fakeInstances) RevokeToken(context.Context, string, string, string) err
 }
 
 // The vault's calls, for tokens kept for provider: the fake has one
-// configuration, so any provider is its.
+// configuration, which names no provider, so any provider is its.
+func (f *fakeInstances) TokensProvider(id string) (string, error) {
+	if _, err := f.Instance(id); err != nil {
+		return "", err
+	}
+	return "", nil
+}
+
 func (f *fakeInstances) RefreshTokensFor(ctx context.Context, id, _ string, refreshToken string) (*sdk.TokenSet, error) {
 	return f.RefreshTokens(ctx, id, refreshToken)
 }

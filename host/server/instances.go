@@ -23,8 +23,10 @@ type Instances interface {
 	MapUserInfo(ctx context.Context, id string, u sdk.UserInfo) (mapping.Result, error)
 	RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk.TokenSet, error)
 	RevokeToken(ctx context.Context, id, token, hint string) error
-	// RefreshTokensFor and RevokeTokenFor are the vault's: they send the
-	// tokens only while the instance names the provider they were kept for.
+	// TokensProvider, RefreshTokensFor and RevokeTokenFor are the vault's:
+	// who honours an instance's tokens now, and calls that send kept tokens
+	// only while the instance names the provider they were kept for.
+	TokensProvider(id string) (string, error)
 	RefreshTokensFor(ctx context.Context, id, provider, refreshToken string) (*sdk.TokenSet, error)
 	RevokeTokenFor(ctx context.Context, id, provider, token, hint string) error
 	// Status is the host's health, for /readyz.

@@ -46,7 +46,7 @@ func (s *Server) newKeeper() *vault.Keeper {
 		Vault:     s.settings.Vault,
 		Tokens:    s.settings.Store,
 		Refresh:   s.host.RefreshTokensFor,
-		Provider:  s.tokensProvider,
+		Provider:  s.host.TokensProvider,
 		Margin:    s.settings.RefreshMargin,
 		OnOp:      s.vaultOp,
 		OnRefresh: s.refreshed,
@@ -157,15 +157,6 @@ type deleteTokensResponse struct {
 	// RevokeError is the error code of a revocation that did not happen
 	// (not_implemented when the connector cannot revoke).
 	RevokeError string `json:"revokeError,omitempty"`
-}
-
-// tokensProvider names who honours instance id's tokens now, for the vault.
-func (s *Server) tokensProvider(id string) (string, error) {
-	d, err := s.host.Instance(id)
-	if err != nil {
-		return "", err
-	}
-	return d.Provider, nil
 }
 
 // vaultError turns what the keeper returns into the API's errors. A record that
