@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/internal/sysmon"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -246,6 +248,31 @@ func TestAPluginThatKeepsCrashingIsMarkedFailed(t *testing.T) {
 func TestPluginsGetNoneOfTheHostEnvironment(t *testing.T) {
 	t.Setenv("IDPLUG_SESSION_KEY", "a-secret-the-plugin-must-not-see")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "another-one")
+	t.Setenv("GODEBUG", "madvdontneed=1") // the host's own runtime settings stay its own
+	for _, kv := range startedPluginsEnviron(t) {
+		name, value, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "IDPLUG_PLUGIN", name == "IDPLUG_LOG_LEVEL", name == "IDPLUG_EGRESS_PROXY", strings.HasPrefix(name, "PLUGIN_"):
+		case name == "GODEBUG" && value == sysmon.Setting: // its runtime's monitor kept awake
+		default:
+			t.Errorf("the plugin's environment holds %s", name)
+		}
+	}
+}
+
+// A host whose operator set schedtrace (schedtrace=0: Go's default monitor) gives
+// its plugins the same, and nothing else of its GODEBUG.
+func TestPluginsFollowTheHostsMonitorSetting(t *testing.T) {
+	t.Setenv("GODEBUG", "madvdontneed=1,schedtrace=0")
+	if env := startedPluginsEnviron(t); !slices.Contains(env, "GODEBUG=schedtrace=0") {
+		t.Fatalf("the plugin's environment lacks GODEBUG=schedtrace=0: %q", env)
+	}
+}
+
+// startedPluginsEnviron starts a plugin under a host of this process's
+// environment and returns the plugin process's.
+func startedPluginsEnviron(t *testing.T) []string {
+	t.Helper()
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
 	h := open(t, dir, host.Options{})
@@ -254,14 +281,7 @@ func TestPluginsGetNoneOfTheHostEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00") {
-		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case name == "IDPLUG_PLUGIN", name == "IDPLUG_LOG_LEVEL", name == "IDPLUG_EGRESS_PROXY", strings.HasPrefix(name, "PLUGIN_"):
-		default:
-			t.Errorf("the plugin's environment holds %s", name)
-		}
-	}
+	return strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00")
 }
 
 // A plugin that asks the SDK for GC headroom (sdk.WithGCHeadroom, as this test

@@ -162,6 +162,7 @@ func serveConfig[C any](c Connector[C], log *slog.Logger, rec *traces.Recorder, 
 			// On a goroutine of its own (gRPC's default) every call grows its
 			// stack afresh; workers keep theirs (BENCHMARKS.md, "Stream workers").
 			opts = append(opts, grpc.NumStreamWorkers(streamWorkers))
+			opts = append(opts, flowControl()...)
 			opts = append(opts, traceServerOptions(rec)...)
 			return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(interceptors...))...)
 		},
@@ -176,6 +177,13 @@ func serveConfig[C any](c Connector[C], log *slog.Logger, rec *traces.Recorder, 
 
 // streamWorkers serve a plugin's calls; more at once get goroutines of their own.
 const streamWorkers = 16
+
+// flowControl fixes the connection's HTTP/2 windows (wire.WindowSize): with
+// gRPC's dynamic ones, the plugin answers the first request data of a call with a
+// bandwidth probe the host must wake up for.
+func flowControl() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.StaticStreamWindowSize(wire.WindowSize), grpc.StaticConnWindowSize(wire.WindowSize)}
+}
 
 // grpcPlugin is the plugin side of go-plugin's GRPCPlugin.
 type grpcPlugin struct {

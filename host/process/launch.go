@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/go-plugin/runner"
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/sysmon"
 	"github.com/idplug/idplug/internal/wire"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
@@ -77,11 +79,11 @@ func (p *Process) launch() (*conn, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     p.opts.StartTimeout,
 		Logger:           newLogGuard(p.log),
-		GRPCDialOptions: append([]grpc.DialOption{
+		GRPCDialOptions: append(append(flowControl(),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplySize)),
 			grpc.WithMaxHeaderListSize(maxHeaderList),
 			grpc.WithChainStreamInterceptor(brokerDropper),
-		}, p.spans.DialOptions()...),
+		), p.spans.DialOptions()...),
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
@@ -135,8 +137,17 @@ func explainStartError(err error) error {
 }
 
 // pluginEnv is the plugin's whole environment besides go-plugin's own.
+// flowControl fixes the connection's HTTP/2 windows (wire.WindowSize): with
+// gRPC's dynamic ones, the host answers the first reply data of a call with a
+// bandwidth probe the plugin must wake up for.
+func flowControl() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithStaticStreamWindowSize(wire.WindowSize), grpc.WithStaticConnWindowSize(wire.WindowSize)}
+}
+
+// pluginEnv is all of a plugin's environment: its log level, its runtime's
+// monitor kept awake as idplug's is (internal/sysmon), tracing when on.
 func (p *Process) pluginEnv() []string {
-	env := []string{wire.EnvLogLevel + "=" + levelName(p.log)}
+	env := []string{wire.EnvLogLevel + "=" + levelName(p.log), "GODEBUG=" + sysmon.PluginGodebug(os.Getenv("GODEBUG"))}
 	if p.spans != nil {
 		env = append(env, wire.EnvTracing+"=1")
 	}

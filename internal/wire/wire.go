@@ -35,6 +35,15 @@ var Handshake = plugin.HandshakeConfig{
 	MagicCookieValue: "connector",
 }
 
+// WindowSize is the HTTP/2 flow-control window, per stream and per connection,
+// that both ends of a plugin's connection use, fixed. With gRPC's default,
+// dynamic windows, each end answers the first data of every call with a
+// bandwidth probe (a PING the other end wakes up to acknowledge): a few context
+// switches a call on a path with no bandwidth to find (BENCHMARKS.md, "The
+// runtime's monitor, and no bandwidth probes"). A reply over it, up to the host's
+// 4 MiB limit, takes a window update on the way.
+const WindowSize = 1 << 20
+
 // Environment variables the host sets for its plugins (the host environment is not passed on).
 const (
 	// EnvLogLevel carries the host's log level (trace, debug, info, warn, error).

@@ -16,6 +16,7 @@ import (
 	"os"
 
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/sysmon"
 )
 
 const usage = `idplug runs social sign-in connectors as plugins.
@@ -32,7 +33,16 @@ Usage:
   idplug version                            print the version
 `
 
+// sysmonErr says why idplug serve runs with the Go runtime's default monitor.
+var sysmonErr error
+
 func main() {
+	// idplug serve keeps the runtime's monitor awake (internal/sysmon), which
+	// takes a new run of this executable: first thing, before anything is done
+	// that the new run would repeat.
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		sysmonErr = sysmon.Reexec()
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

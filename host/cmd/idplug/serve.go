@@ -68,6 +68,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	sink := logsink.New(stderr, 0, 0)
 	defer sink.Close()
 	log := newLogger(cfg, sink.Direct())
+	if sysmonErr != nil {
+		log.Warn("the Go runtime's monitor keeps its default deep sleep (more CPU a sign-in at light load)", "error", sysmonErr)
+	}
 	// Libraries that log with slog's default logger (the OpenID Provider's
 	// does; so does the standard log package's default, once this is set) go
 	// through idplug's logger, in its format and at its level.

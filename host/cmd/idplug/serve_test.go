@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/internal/sysmon"
 
 	"github.com/idplug/idplug/host/seal"
 )
@@ -292,6 +294,34 @@ func TestServeProcsFollowTheRequestsInFlight(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("still one P while requests overlapped")
 		}
+	}
+}
+
+// idplug serve runs again with its runtime's monitor kept awake (internal/sysmon),
+// in the same process; an operator's own schedtrace setting is kept as it is.
+func TestServeKeepsTheRuntimesMonitorAwake(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	for _, c := range []struct{ set, want string }{
+		{"", "GODEBUG=" + sysmon.Setting},
+		{"madvdontneed=1", "GODEBUG=madvdontneed=1," + sysmon.Setting},
+		{"schedtrace=0", "GODEBUG=schedtrace=0"},
+	} {
+		t.Setenv("GODEBUG", c.set)
+		p := startIdplug(t, dir, exampleConfig)
+		environ, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/environ")
+		if errors.Is(err, os.ErrPermission) {
+			t.Skip("idplug is not dumpable, and this test may not read its environment (it needs CAP_SYS_PTRACE)")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(strings.Split(string(environ), "\x00"), c.want) {
+			t.Errorf("GODEBUG=%q: idplug runs without %s", c.set, c.want)
+		}
+		if strings.Contains(p.logs.String(), "monitor keeps its default") {
+			t.Errorf("GODEBUG=%q: idplug says its monitor is at Go's default:\n%s", c.set, p.logs)
+		}
+		p.stop(t)
 	}
 }
 
