@@ -29,7 +29,10 @@ func liveHost(t *testing.T) (*host.Host, string, <-chan error) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
 	rescans := make(chan error, 16)
-	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 2 * time.Second,
+	// No test here waits for a start to time out; a short StartTimeout only
+	// failed a start (the launcher is this race-built test binary) on a loaded
+	// machine.
+	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 15 * time.Second,
 		OnRescan: func(err error) { rescans <- err }})
 	return h, dir, rescans
 }
