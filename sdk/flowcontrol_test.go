@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"io"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -10,27 +12,30 @@ import (
 	"google.golang.org/grpc"
 )
 
-// TestNoBandwidthProbes: a plugin's gRPC server does not answer a call's data
-// with a bandwidth probe (a PING the host must wake up for). The same exchange
-// with gRPC's default options gets one, so the test sees probes when they come.
+// TestNoBandwidthProbes: the gRPC server sdk.Serve makes does not answer a
+// call's data with a bandwidth probe (a PING the host must wake up for). A server
+// with gRPC's default options does, so the test sees probes when they come.
 func TestNoBandwidthProbes(t *testing.T) {
-	if n := serverProbes(t, flowControl()...); n != 0 {
+	cfg, err := serveConfig[testConfig](&testConnector{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := serverProbes(t, cfg.GRPCServer(nil)); n != 0 {
 		t.Errorf("the plugin's server sent %d PINGs for one call, want none", n)
 	}
-	if n := serverProbes(t); n == 0 {
+	if n := serverProbes(t, grpc.NewServer()); n == 0 {
 		t.Error("with gRPC's default windows the server sent no PING: the test cannot see probes")
 	}
 }
 
-// serverProbes makes one call on a raw HTTP/2 connection to a gRPC server built
-// with opts and counts the PINGs the server sends for it.
-func serverProbes(t *testing.T, opts ...grpc.ServerOption) int {
+// serverProbes makes one call on a raw HTTP/2 connection to srv and counts the
+// PINGs srv sends for it.
+func serverProbes(t *testing.T, srv *grpc.Server) int {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(opts...)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 

@@ -19,7 +19,7 @@ import (
 // same call with gRPC's default options gets one, so the test sees probes when
 // they come.
 func TestNoBandwidthProbes(t *testing.T) {
-	if n := clientProbes(t, flowControl()...); n != 0 {
+	if n := clientProbes(t, (&Process{}).dialOptions()...); n != 0 {
 		t.Errorf("the host sent %d PINGs for one call, want none", n)
 	}
 	if n := clientProbes(t); n == 0 {

@@ -79,11 +79,7 @@ func (p *Process) launch() (*conn, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     p.opts.StartTimeout,
 		Logger:           newLogGuard(p.log),
-		GRPCDialOptions: append(append(flowControl(),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplySize)),
-			grpc.WithMaxHeaderListSize(maxHeaderList),
-			grpc.WithChainStreamInterceptor(brokerDropper),
-		), p.spans.DialOptions()...),
+		GRPCDialOptions:  p.dialOptions(),
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
@@ -136,16 +132,22 @@ func explainStartError(err error) error {
 		"(it is not an idplug plugin, or it prints to stdout before serving)", first)
 }
 
-// pluginEnv is the plugin's whole environment besides go-plugin's own.
-// flowControl fixes the connection's HTTP/2 windows (wire.WindowSize): with
-// gRPC's dynamic ones, the host answers the first reply data of a call with a
-// bandwidth probe the plugin must wake up for.
-func flowControl() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithStaticStreamWindowSize(wire.WindowSize), grpc.WithStaticConnWindowSize(wire.WindowSize)}
+// dialOptions are the host's options for its connection to the plugin. The
+// HTTP/2 windows are fixed (wire.WindowSize): with gRPC's dynamic ones, the host
+// answers the first reply data of a call with a bandwidth probe the plugin must
+// wake up for.
+func (p *Process) dialOptions() []grpc.DialOption {
+	return append([]grpc.DialOption{
+		grpc.WithStaticStreamWindowSize(wire.WindowSize), grpc.WithStaticConnWindowSize(wire.WindowSize),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplySize)),
+		grpc.WithMaxHeaderListSize(maxHeaderList),
+		grpc.WithChainStreamInterceptor(brokerDropper),
+	}, p.spans.DialOptions()...)
 }
 
-// pluginEnv is all of a plugin's environment: its log level, its runtime's
-// monitor kept awake as idplug's is (internal/sysmon), tracing when on.
+// pluginEnv is the plugin's whole environment besides go-plugin's own: its log
+// level, its runtime's monitor kept awake as idplug's is (internal/sysmon),
+// tracing when on.
 func (p *Process) pluginEnv() []string {
 	env := []string{wire.EnvLogLevel + "=" + levelName(p.log), "GODEBUG=" + sysmon.PluginGodebug(os.Getenv("GODEBUG"))}
 	if p.spans != nil {

@@ -120,7 +120,7 @@ func Command(l Launch) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"idplug-sandbox-launcher"}
-	cmd.Env = append([]string{}, l.Env...)
+	cmd.Env = launcherEnv(l.Env)
 	if l.EgressSocket != "" && spec.NoConnect {
 		cmd.Env = append(cmd.Env, wire.EnvEgressProxy+"="+l.EgressSocket)
 	}

@@ -787,6 +787,7 @@ func TestLaunchEnvRules(t *testing.T) {
 		{"hostile: every copy of the spec is removed", []string{envLaunch + "={}", "A=1", envLaunch + "=x"}, []string{"A=1"}},
 		{"a variable that only starts like it stays", []string{envLaunch + "_X=1", "X" + envLaunch + "=2"}, []string{envLaunch + "_X=1", "X" + envLaunch + "=2"}},
 		{"nothing to remove", nil, []string{}},
+		{"the plugin's GODEBUG gets its name back", []string{envPluginGodebug + "=schedtrace=1", "A=1"}, []string{"GODEBUG=schedtrace=1", "A=1"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -794,6 +795,25 @@ func TestLaunchEnvRules(t *testing.T) {
 				t.Errorf("pluginEnv(%q) = %q, want %q", c.in, got, c.want)
 			}
 		})
+	}
+}
+
+// TestLauncherRunsWithGosDefaults: the plugin's GODEBUG (the runtime's monitor
+// kept awake, internal/sysmon) is not the launcher's, whose outer step lives as
+// long as the plugin; it reaches the plugin at the last exec.
+func TestLauncherRunsWithGosDefaults(t *testing.T) {
+	dir := pluginFolder(t)
+	path := plugin(t, dir, "oauth2", elfBytes(""))
+	cmd, _, err := commandFor(t, path, "oauth2", Policy{}, fullReport(ModeRequired), "GODEBUG=schedtrace=2147483647")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := cmd.Environ()
+	if slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") }) {
+		t.Errorf("the launcher starts with the plugin's GODEBUG: %q", env)
+	}
+	if got := pluginEnv(withoutLaunch(env)); !slices.Contains(got, "GODEBUG=schedtrace=2147483647") {
+		t.Errorf("the plugin would not get its GODEBUG: %q", got)
 	}
 }
 

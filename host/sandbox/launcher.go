@@ -17,6 +17,12 @@ import (
 // reaches the plugin.
 const envLaunch = "IDPLUG_SANDBOX_LAUNCH"
 
+// envPluginGodebug carries the plugin's GODEBUG past the launcher, which runs
+// with Go's defaults (its outer step, in a user namespace, lives as long as the
+// plugin: a monitor kept awake there would only cost); the last exec gives it
+// back its name.
+const envPluginGodebug = "IDPLUG_SANDBOX_GODEBUG"
+
 // pluginFD is where the launcher finds the verified plugin file (ExtraFiles[0]).
 const pluginFD = 3
 
@@ -101,7 +107,7 @@ func launch(raw string) error {
 		if spec.ConnectRuleset {
 			files = append(files, os.NewFile(connectFD, "landlock-connect-rules"))
 		}
-		runInUserNS(append(pluginEnv(os.Environ()), envLaunch+"="+string(raw)), inner.NoConnect, files)
+		runInUserNS(append(withoutLaunch(os.Environ()), envLaunch+"="+string(raw)), inner.NoConnect, files)
 	}
 	// The file stays readable through its descriptor until exec, then closes.
 	if !spec.KeepFD {
@@ -160,12 +166,37 @@ func launch(raw string) error {
 	return execFD(pluginFD, spec.Args, env)
 }
 
-// pluginEnv is the launcher's environment without envLaunch, for the plugin.
-func pluginEnv(environ []string) []string {
+// launcherEnv is the environment a launcher starts with, given the plugin's: its
+// GODEBUG under envPluginGodebug.
+func launcherEnv(plugin []string) []string {
+	env := make([]string, 0, len(plugin)+1)
+	for _, kv := range plugin {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			kv = envPluginGodebug + "=" + v
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// withoutLaunch is the launcher's environment without envLaunch.
+func withoutLaunch(environ []string) []string {
 	env := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		if !strings.HasPrefix(kv, envLaunch+"=") {
 			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// pluginEnv is the launcher's environment as the plugin gets it: without
+// envLaunch, and envPluginGodebug as GODEBUG.
+func pluginEnv(environ []string) []string {
+	env := withoutLaunch(environ)
+	for i, kv := range env {
+		if v, ok := strings.CutPrefix(kv, envPluginGodebug+"="); ok {
+			env[i] = "GODEBUG=" + v
 		}
 	}
 	return env

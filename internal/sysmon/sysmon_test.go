@@ -43,6 +43,10 @@ func TestWith(t *testing.T) {
 		{"schedtrace=0", "schedtrace=0"},
 		{"gctrace=1,schedtrace=1000", "gctrace=1,schedtrace=1000"},
 		{"schedtracex=1", "schedtracex=1," + Setting},
+		// What the runtime ignores sets nothing: a space, a value not an int32.
+		{" schedtrace=1000", " schedtrace=1000," + Setting},
+		{"schedtrace=1e3", "schedtrace=1e3," + Setting},
+		{"schedtrace=0,schedtrace=x", "schedtrace=0,schedtrace=x"},
 	} {
 		if got := With(c.in); got != c.want {
 			t.Errorf("With(%q) = %q, want %q", c.in, got, c.want)
@@ -56,6 +60,7 @@ func TestPluginGodebug(t *testing.T) {
 		{"madvdontneed=1", Setting},
 		{"madvdontneed=1,schedtrace=0", "schedtrace=0"},
 		{"schedtrace=5,gctrace=1,schedtrace=0", "schedtrace=0"}, // the runtime takes the last
+		{"schedtrace=0,schedtrace=x", "schedtrace=0"},           // ... that it can read
 	} {
 		if got := PluginGodebug(c.in); got != c.want {
 			t.Errorf("PluginGodebug(%q) = %q, want %q", c.in, got, c.want)
@@ -70,9 +75,13 @@ func child(t *testing.T, role, godebug string) string {
 	if godebug != "" {
 		cmd.Env = append(cmd.Env, "GODEBUG="+godebug)
 	}
-	out, err := cmd.CombinedOutput()
+	// Standard output only: the runtime may write a scheduler line to standard
+	// error (on a machine up for more than 24.8 days).
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("child %s (GODEBUG=%q): %v\n%s", role, godebug, err, out)
+		t.Fatalf("child %s (GODEBUG=%q): %v\n%s%s", role, godebug, err, out, stderr.String())
 	}
 	return strings.TrimSpace(string(out))
 }
@@ -92,8 +101,15 @@ func withoutGodebug(env []string) []string {
 // hundred context switches a second), one without it sleeps through. If a Go
 // release changes this, the lever is gone and this test says so.
 func TestSettingKeepsTheMonitorAwake(t *testing.T) {
-	awake, _ := strconv.Atoi(child(t, "idle", Setting))
-	asleep, _ := strconv.Atoi(child(t, "idle", "schedtrace=0"))
+	switches := func(godebug string) int {
+		out := child(t, "idle", godebug)
+		n, err := strconv.Atoi(out)
+		if err != nil {
+			t.Fatalf("the child printed %q", out)
+		}
+		return n
+	}
+	awake, asleep := switches(Setting), switches("schedtrace=0")
 	t.Logf("voluntary context switches in an idle second: %d with %s, %d without", awake, Setting, asleep)
 	if awake < 30 || asleep*3 > awake {
 		t.Fatalf("the monitor did not stay awake: %d context switches with the setting, %d without", awake, asleep)

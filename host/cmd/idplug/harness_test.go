@@ -155,6 +155,9 @@ func runIdplug(t *testing.T, cmd *exec.Cmd, cfgPath string) *idplugProc {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			if strings.HasPrefix(line, "SCHED ") {
+				continue // the Go runtime's, not idplug's log (internal/sysmon)
+			}
 			p.logs.WriteString(line + "\n")
 			var entry map[string]any
 			if json.Unmarshal([]byte(line), &entry) == nil && entry["@message"] == "idplug is listening" {

@@ -308,7 +308,19 @@ func TestServeKeepsTheRuntimesMonitorAwake(t *testing.T) {
 	} {
 		t.Setenv("GODEBUG", c.set)
 		p := startIdplug(t, dir, exampleConfig)
-		environ, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/environ")
+		if strings.Contains(p.logs.String(), "monitor keeps its default") {
+			t.Errorf("GODEBUG=%q: idplug says its monitor is at Go's default:\n%s", c.set, p.logs)
+		}
+		// Run again under its own name: an exec of /proc/self/exe would make it "exe".
+		proc := "/proc/" + strconv.Itoa(p.cmd.Process.Pid)
+		comm, err := os.ReadFile(proc + "/comm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := filepath.Base(p.cmd.Path); !strings.HasPrefix(want, strings.TrimSpace(string(comm))) {
+			t.Errorf("GODEBUG=%q: the process is named %q, want %q", c.set, strings.TrimSpace(string(comm)), want)
+		}
+		environ, err := os.ReadFile(proc + "/environ")
 		if errors.Is(err, os.ErrPermission) {
 			t.Skip("idplug is not dumpable, and this test may not read its environment (it needs CAP_SYS_PTRACE)")
 		}
@@ -317,9 +329,6 @@ func TestServeKeepsTheRuntimesMonitorAwake(t *testing.T) {
 		}
 		if !slices.Contains(strings.Split(string(environ), "\x00"), c.want) {
 			t.Errorf("GODEBUG=%q: idplug runs without %s", c.set, c.want)
-		}
-		if strings.Contains(p.logs.String(), "monitor keeps its default") {
-			t.Errorf("GODEBUG=%q: idplug says its monitor is at Go's default:\n%s", c.set, p.logs)
 		}
 		p.stop(t)
 	}
