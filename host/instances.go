@@ -280,27 +280,14 @@ func (h *Host) refresh(ctx context.Context, c *instance, proc *process.Process, 
 	return proc.RefreshTokens(ctx, c.inst, refreshToken)
 }
 
-// RevokeToken revokes a token at the provider with connector id (RFC 7009);
-// not_implemented when the connector cannot.
-func (h *Host) RevokeToken(ctx context.Context, id, token, hint string) error {
-	c, proc, err := h.route(ctx, id)
-	if err != nil {
-		return err
-	}
-	return h.revoke(ctx, c, proc, token, hint)
-}
-
-// RevokeTokenFor is RevokeToken for a token kept for provider, as
-// RefreshTokensFor.
-func (h *Host) RevokeTokenFor(ctx context.Context, id, provider, token, hint string) error {
+// RevokeTokenFor revokes a token at the provider with connector id (RFC
+// 7009), for a token kept for provider (as RefreshTokensFor): not sent when id
+// names another provider now; not_implemented when the connector cannot revoke.
+func (h *Host) RevokeTokenFor(ctx context.Context, id, provider, token, hint string) (err error) {
 	c, proc, err := h.routeFor(ctx, id, provider)
 	if err != nil {
 		return err
 	}
-	return h.revoke(ctx, c, proc, token, hint)
-}
-
-func (h *Host) revoke(ctx context.Context, c *instance, proc *process.Process, token, hint string) (err error) {
 	defer h.observe(c, "RevokeToken", time.Now(), &err)
 	return proc.RevokeToken(ctx, c.inst, token, hint)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/internal/lograte"
 )
 
 // Bounds of one tunnel.
@@ -57,7 +58,7 @@ type Proxy struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	refusals refusalLog
+	refusals lograte.Window
 }
 
 // Listen starts a proxy on a Unix socket at path, which any user who can reach
@@ -81,7 +82,7 @@ func Listen(path string, opts Options) (*Proxy, error) {
 		ln.Close()
 		return nil, fmt.Errorf("egress proxy: %w", err)
 	}
-	p := &Proxy{opts: opts, ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{opts: opts, ln: ln, conns: map[net.Conn]struct{}{}, refusals: lograte.Window{PerSecond: refusalsPerSecond}}
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -231,7 +232,7 @@ func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 }
 
 func (p *Proxy) refuse(c net.Conn, hostport string, r *Refusal) {
-	if n, ok := p.refusals.allow(time.Now()); ok {
+	if n, ok := p.refusals.Allow(time.Now()); ok {
 		args := []any{"to", cut(hostport, maxLoggedText), "reason", r.Reason, "detail", cut(r.Detail, maxLoggedText)}
 		if n > 0 {
 			args = append(args, "not_logged_before", n)
@@ -252,31 +253,6 @@ const (
 	refusalsPerSecond = 10
 	maxLoggedText     = 300
 )
-
-type refusalLog struct {
-	mu      sync.Mutex
-	window  time.Time
-	logged  int
-	dropped int
-}
-
-// allow says whether a refusal at now is logged, and how many were not since
-// the last that was.
-func (l *refusalLog) allow(now time.Time) (int, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.window) >= time.Second {
-		l.window, l.logged = now, 0
-	}
-	if l.logged >= refusalsPerSecond {
-		l.dropped++
-		return 0, false
-	}
-	l.logged++
-	n := l.dropped
-	l.dropped = 0
-	return n, true
-}
 
 func cut(s string, n int) string {
 	if len(s) <= n {

@@ -116,11 +116,6 @@ func (f *fakeInstances) RefreshTokens(_ context.Context, id, refreshToken string
 	return &sdk.TokenSet{AccessToken: "at-from-" + refreshToken, TokenType: "Bearer"}, nil
 }
 
-func (f *fakeInstances) RevokeToken(context.Context, string, string, string) error {
-	f.record("RevokeToken")
-	return f.callErr
-}
-
 // The vault's calls, for tokens kept for provider: the fake has one
 // configuration, which names no provider, so any provider is its.
 func (f *fakeInstances) TokensProvider(id string) (string, error) {
@@ -134,8 +129,9 @@ func (f *fakeInstances) RefreshTokensFor(ctx context.Context, id, _ string, refr
 	return f.RefreshTokens(ctx, id, refreshToken)
 }
 
-func (f *fakeInstances) RevokeTokenFor(ctx context.Context, id, _ string, token, hint string) error {
-	return f.RevokeToken(ctx, id, token, hint)
+func (f *fakeInstances) RevokeTokenFor(context.Context, string, string, string, string) error {
+	f.record("RevokeToken")
+	return f.callErr
 }
 
 func (f *fakeInstances) Status() host.Status { return f.status }

@@ -22,7 +22,6 @@ type Instances interface {
 	// MapUserInfo runs instance id's mapping on a profile without its plugin (the dry run).
 	MapUserInfo(ctx context.Context, id string, u sdk.UserInfo) (mapping.Result, error)
 	RefreshTokens(ctx context.Context, id, refreshToken string) (*sdk.TokenSet, error)
-	RevokeToken(ctx context.Context, id, token, hint string) error
 	// TokensProvider, RefreshTokensFor and RevokeTokenFor are the vault's:
 	// who honours an instance's tokens now, and calls that send kept tokens
 	// only while the instance names the provider they were kept for.

@@ -91,7 +91,7 @@ type Server struct {
 	keep       tokenStorage
 	storeProbe storeProbe // the store's answer to /readyz, shared by callers
 	// storeWarnings rate-limits the log lines of store failures.
-	storeWarnings storeWarnings
+	storeWarnings *storeWarnings
 	// connectors are the configured connector ids (SetConnectors), and removed
 	// the time (Unix ms) each id that left them was last removed: sessions an
 	// id made before then stay signed out if it comes back.
@@ -129,8 +129,9 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 		access = accesslog.New(s.AccessLog, nil, false)
 	}
 	srv := &Server{host: h, settings: s, log: log, access: access, metrics: m, prefix: public.Path,
-		cookies: newCookiePolicy(public.Scheme, public.Path),
-		badKeys: ratelimit.New(maxKeyFailures, keyFailureWindow, maxTrackedAddrs)}
+		cookies:       newCookiePolicy(public.Scheme, public.Path),
+		badKeys:       ratelimit.New(maxKeyFailures, keyFailureWindow, maxTrackedAddrs),
+		storeWarnings: newStoreWarnings()}
 	srv.vault = srv.newKeeper()
 	srv.secrets.Store(newSecrets(s.APIKeys, sealer))
 	srv.api = srv.apiRoutes()

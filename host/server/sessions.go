@@ -181,19 +181,22 @@ func (s *Server) SetConnectors(ctx context.Context, ids []string) error {
 		}
 	}
 	s.connectors = next
-	var err error
-	if st := s.settings.Store; st != nil {
-		var stored map[string]int64
-		stored, err = st.ConnectorsConfigured(ctx, ids, time.UnixMilli(now))
-		if err != nil {
-			err = fmt.Errorf("the store did not record which connectors are configured (a removal is kept by this process only, until it stops): %w", err)
-		}
-		for id, at := range stored {
-			updated[id] = max(updated[id], at)
-		}
-	}
+	// This process's removals hold at once, not only once the store answers.
 	s.removed.Store(&updated)
-	return err
+	st := s.settings.Store
+	if st == nil {
+		return nil
+	}
+	stored, err := st.ConnectorsConfigured(ctx, ids, time.UnixMilli(now))
+	if err != nil {
+		return fmt.Errorf("the store did not record which connectors are configured (a removal is kept by this process only, until it stops): %w", err)
+	}
+	merged := maps.Clone(updated)
+	for id, at := range stored {
+		merged[id] = max(merged[id], at)
+	}
+	s.removed.Store(&merged)
+	return nil
 }
 
 // endUserSession revokes the session the request's cookie names, if any.

@@ -16,7 +16,8 @@ func TestStoreWarningsAreALineASecond(t *testing.T) {
 	var out bytes.Buffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &out, JSONFormat: true})
 	now := time.Unix(1_800_000_000, 0)
-	w := &storeWarnings{now: func() time.Time { return now }}
+	w := newStoreWarnings()
+	w.now = func() time.Time { return now }
 	err := errors.New("store: the database cannot be reached: get_tokens took longer than 2s")
 	for range 50 {
 		w.warn(log, "state store unavailable", err)
