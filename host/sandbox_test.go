@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/mapping"
+	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/internal/logtest"
 	"github.com/idplug/idplug/internal/plugintest"
@@ -354,6 +356,53 @@ func TestOversizedReplyIsRefused(t *testing.T) {
 	_, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s")
 	if err == nil || !strings.Contains(err.Error(), "plugin misbehave sent a reply to GetAuthorizationUri larger than the limit of 4194304 bytes") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A plugin that answers its calls in flight with replies near the limit holds
+// a bounded share of the host's memory: past the reply budget's 16 calls at
+// full size, a call takes a reply of 256 KiB at most. Every call is in the
+// plugin before any answer leaves it, so each had its limit when the replies
+// came.
+func TestRepliesInFlightAreBounded(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "misbehave")
+	h := open(t, dir, host.Options{CallTimeout: time.Minute})
+	const calls = process.DefaultReplyBudget/process.MaxReplySize + 4
+	cfg := json.RawMessage(fmt.Sprintf(`{"mode":"heldreply","calls":%d}`, calls))
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "m", Plugin: "misbehave", Config: cfg}}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, calls)
+	for i := range calls {
+		wg.Go(func() {
+			var a *sdk.Authorization
+			a, errs[i] = h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s")
+			if errs[i] == nil && len(a.RedirectTo) < 1<<20 {
+				t.Errorf("a URL of %d bytes", len(a.RedirectTo))
+			}
+		})
+	}
+	wg.Wait()
+	answered, refused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			answered++
+		case strings.Contains(err.Error(), "plugin misbehave sent a reply to GetAuthorizationUri larger than the limit of 262144 bytes, "+
+			"a call's limit while its calls in flight hold the 67108864 bytes its replies may take at full size"):
+			refused++
+		default:
+			t.Errorf("err = %v", err)
+		}
+	}
+	if answered != calls-4 || refused != 4 {
+		t.Fatalf("%d calls answered and %d refused, want %d and 4", answered, refused, calls-4)
+	}
+	// The budget came back: a call now gets its reply of 1 MiB.
+	if _, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s"); err != nil {
+		t.Fatal(err)
 	}
 }
 

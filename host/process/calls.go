@@ -9,6 +9,7 @@ import (
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -48,8 +49,8 @@ type Validation struct {
 // for the authorization template the plugin declares for it.
 func (p *Process) Validate(ctx context.Context, inst Instance) (*Validation, error) {
 	var resp *connectorv1.ValidateConfigResponse
-	err := p.invoke(ctx, "ValidateConfig", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
-		resp, err = c.rpc.ValidateConfig(ctx, &connectorv1.ValidateConfigRequest{Instance: in})
+	err := p.invoke(ctx, "ValidateConfig", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance, limit grpc.CallOption) (err error) {
+		resp, err = c.rpc.ValidateConfig(ctx, &connectorv1.ValidateConfigRequest{Instance: in}, limit)
 		return err
 	})
 	if err != nil {
@@ -85,8 +86,8 @@ type Authorized struct {
 // plugin says its next ones are made with, if any.
 func (p *Process) Authorize(ctx context.Context, inst Instance, req sdk.AuthorizationRequest) (*Authorized, error) {
 	var resp *connectorv1.GetAuthorizationUriResponse
-	err := p.invoke(ctx, "GetAuthorizationUri", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
-		resp, err = c.rpc.GetAuthorizationUri(ctx, sdk.Wire.AuthorizationRequestToProto(in, req))
+	err := p.invoke(ctx, "GetAuthorizationUri", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance, limit grpc.CallOption) (err error) {
+		resp, err = c.rpc.GetAuthorizationUri(ctx, sdk.Wire.AuthorizationRequestToProto(in, req), limit)
 		return err
 	})
 	if err != nil {
@@ -104,8 +105,8 @@ func (p *Process) Authorize(ctx context.Context, inst Instance, req sdk.Authoriz
 // callback carries a one-time authorization code.
 func (p *Process) UserInfo(ctx context.Context, inst Instance, session sdk.Session, callback map[string]string) (*sdk.UserInfoResult, error) {
 	var resp *connectorv1.GetUserInfoResponse
-	err := p.invoke(ctx, "GetUserInfo", &inst, false, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
-		resp, err = c.rpc.GetUserInfo(ctx, &connectorv1.GetUserInfoRequest{Instance: in, Session: session, Callback: callback})
+	err := p.invoke(ctx, "GetUserInfo", &inst, false, func(ctx context.Context, c *conn, in *connectorv1.Instance, limit grpc.CallOption) (err error) {
+		resp, err = c.rpc.GetUserInfo(ctx, &connectorv1.GetUserInfoRequest{Instance: in, Session: session, Callback: callback}, limit)
 		return err
 	})
 	if err != nil {
@@ -121,8 +122,8 @@ func (p *Process) UserInfo(ctx context.Context, inst Instance, session sdk.Sessi
 // provider may rotate refresh tokens on use.
 func (p *Process) RefreshTokens(ctx context.Context, inst Instance, refreshToken string) (*sdk.TokenSet, error) {
 	var resp *connectorv1.RefreshTokensResponse
-	err := p.invoke(ctx, "RefreshTokens", &inst, false, func(ctx context.Context, c *conn, in *connectorv1.Instance) (err error) {
-		resp, err = c.rpc.RefreshTokens(ctx, &connectorv1.RefreshTokensRequest{Instance: in, RefreshToken: refreshToken})
+	err := p.invoke(ctx, "RefreshTokens", &inst, false, func(ctx context.Context, c *conn, in *connectorv1.Instance, limit grpc.CallOption) (err error) {
+		resp, err = c.rpc.RefreshTokens(ctx, &connectorv1.RefreshTokensRequest{Instance: in, RefreshToken: refreshToken}, limit)
 		return err
 	})
 	if err != nil {
@@ -137,8 +138,8 @@ func (p *Process) RefreshTokens(ctx context.Context, inst Instance, refreshToken
 // RevokeToken asks the provider to revoke a token. Retried like an idempotent
 // call: revoking twice is harmless.
 func (p *Process) RevokeToken(ctx context.Context, inst Instance, token, hint string) error {
-	return p.invoke(ctx, "RevokeToken", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) error {
-		_, err := c.rpc.RevokeToken(ctx, &connectorv1.RevokeTokenRequest{Instance: in, Token: token, TokenTypeHint: hint})
+	return p.invoke(ctx, "RevokeToken", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance, limit grpc.CallOption) error {
+		_, err := c.rpc.RevokeToken(ctx, &connectorv1.RevokeTokenRequest{Instance: in, Token: token, TokenTypeHint: hint}, limit)
 		return err
 	})
 }
@@ -167,7 +168,7 @@ func (p *Process) ReleaseInstances(ctx context.Context, insts []Instance) error 
 		// The next call of this version, should it come back, carries its configuration again.
 		c.known.CompareAndDelete(inst.ID, inst.Version)
 	}
-	_, err := c.rpc.ReleaseInstances(ctx, req)
+	_, err := c.rpc.ReleaseInstances(ctx, req, smallReply) // its answer is empty
 	if st, _ := status.FromError(err); err != nil && st.Code() == codes.Unimplemented && connectorErrorDetail(st) == nil {
 		return &sdk.Error{Code: sdk.CodeNotImplemented, Message: fmt.Sprintf("plugin %s does not take instance releases", p.name)}
 	}
@@ -181,11 +182,15 @@ func (p *Process) ReleaseInstances(ctx context.Context, insts []Instance) error 
 // along only when the process has not seen its version. A call that may be repeated
 // safely (idempotent) is retried once on a fresh process when the old one died.
 func (p *Process) invoke(ctx context.Context, method string, inst *Instance, idempotent bool,
-	call func(context.Context, *conn, *connectorv1.Instance) error) error {
+	call func(context.Context, *conn, *connectorv1.Instance, grpc.CallOption) error) error {
 	if err := p.enter(); err != nil {
 		return err
 	}
 	defer p.leave()
+	limit, full := p.replies.reserve()
+	if full {
+		defer p.replies.release()
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 	defer cancel()
 
@@ -199,7 +204,7 @@ func (p *Process) invoke(ctx context.Context, method string, inst *Instance, ide
 		if v, ok := c.known.Load(inst.ID); !ok || v != inst.Version {
 			in.Config = inst.Config
 		}
-		err = call(ctx, c, in)
+		err = call(ctx, c, in, limit)
 		if err == nil {
 			if in.Config != nil {
 				c.known.Store(inst.ID, inst.Version)
@@ -227,8 +232,7 @@ func (p *Process) invoke(ctx context.Context, method string, inst *Instance, ide
 			return &sdk.Error{Code: CodePluginUnavailable,
 				Message: fmt.Sprintf("plugin %s stopped during %s; it is being restarted", p.name, method)}
 		case st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max"):
-			return &sdk.Error{Code: sdk.CodeGeneral,
-				Message: fmt.Sprintf("plugin %s sent a reply to %s larger than the limit of %d bytes", p.name, method, MaxReplySize)}
+			return &sdk.Error{Code: sdk.CodeGeneral, Message: p.tooLarge(method, full)}
 		case errors.Is(ctx.Err(), context.DeadlineExceeded) || st.Code() == codes.DeadlineExceeded:
 			return &sdk.Error{Code: CodePluginTimeout,
 				Message: fmt.Sprintf("plugin %s did not answer %s within %s", p.name, method, p.opts.CallTimeout)}

@@ -12,6 +12,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -33,8 +34,11 @@ func newIdle(t *testing.T, opts Options) (*Process, *conn) {
 	if opts.MaxCrashes <= 0 {
 		opts.MaxCrashes = 5
 	}
+	if opts.ReplyBudget <= 0 {
+		opts.ReplyBudget = DefaultReplyBudget
+	}
 	p := &Process{name: "fake", path: "/nonexistent/idplug-connector-fake", opts: opts,
-		log: hclog.NewNullLogger(), stop: make(chan struct{})}
+		log: hclog.NewNullLogger(), stop: make(chan struct{}), replies: newReplyBudget(opts.ReplyBudget)}
 	c := &conn{client: &plugin.Client{}, started: time.Now(), dropped: make(chan struct{})}
 	p.cur.Store(c)
 	t.Cleanup(p.Close)
@@ -117,7 +121,7 @@ func connectorStatus(code codes.Code, ce *connectorv1.ConnectorError) error {
 // caller cancels is a general error saying so.
 func TestCallDeadline(t *testing.T) {
 	p, _ := newIdle(t, Options{CallTimeout: 50 * time.Millisecond})
-	waitForDeadline := func(ctx context.Context, _ *conn, _ *connectorv1.Instance) error {
+	waitForDeadline := func(ctx context.Context, _ *conn, _ *connectorv1.Instance, _ grpc.CallOption) error {
 		<-ctx.Done()
 		return status.FromContextError(ctx.Err()).Err()
 	}
@@ -131,7 +135,7 @@ func TestCallDeadline(t *testing.T) {
 	}
 
 	var deadline time.Time
-	_ = p.invoke(context.Background(), "X", &inst, true, func(ctx context.Context, _ *conn, _ *connectorv1.Instance) error {
+	_ = p.invoke(context.Background(), "X", &inst, true, func(ctx context.Context, _ *conn, _ *connectorv1.Instance, _ grpc.CallOption) error {
 		deadline, _ = ctx.Deadline()
 		return nil
 	})
@@ -140,7 +144,7 @@ func TestCallDeadline(t *testing.T) {
 	}
 
 	// A plugin that answers DeadlineExceeded itself (its own context ran out) is a timeout too.
-	err = p.invoke(context.Background(), "X", &inst, true, func(context.Context, *conn, *connectorv1.Instance) error {
+	err = p.invoke(context.Background(), "X", &inst, true, func(context.Context, *conn, *connectorv1.Instance, grpc.CallOption) error {
 		return status.Error(codes.DeadlineExceeded, "context deadline exceeded")
 	})
 	if e := sdkError(t, err); e.Code != CodePluginTimeout {
@@ -165,7 +169,7 @@ func TestCallDeadline(t *testing.T) {
 func TestConfigIsSentOnce(t *testing.T) {
 	p, _ := newIdle(t, Options{})
 	var sent [][]byte
-	record := func(_ context.Context, _ *conn, in *connectorv1.Instance) error {
+	record := func(_ context.Context, _ *conn, in *connectorv1.Instance, _ grpc.CallOption) error {
 		if in.GetId() != "acme" || in.GetConfigVersion() == "" {
 			t.Errorf("instance = %v", in)
 		}
@@ -185,7 +189,7 @@ func TestConfigIsSentOnce(t *testing.T) {
 	// A failed call does not mark the configuration as known.
 	q, _ := newIdle(t, Options{})
 	sent = nil
-	_ = q.invoke(context.Background(), "X", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance) error {
+	_ = q.invoke(context.Background(), "X", &inst, true, func(ctx context.Context, c *conn, in *connectorv1.Instance, _ grpc.CallOption) error {
 		sent = append(sent, in.GetConfig())
 		return connectorStatus(codes.InvalidArgument, &connectorv1.ConnectorError{Code: "invalid_config", Message: "bad"})
 	})
@@ -196,7 +200,7 @@ func TestConfigIsSentOnce(t *testing.T) {
 
 	required := connectorStatus(codes.FailedPrecondition, &connectorv1.ConnectorError{Code: "general", Message: "config required", ConfigRequired: true})
 	sent = nil
-	err := p.invoke(context.Background(), "X", &v2, true, func(_ context.Context, _ *conn, in *connectorv1.Instance) error {
+	err := p.invoke(context.Background(), "X", &v2, true, func(_ context.Context, _ *conn, in *connectorv1.Instance, _ grpc.CallOption) error {
 		sent = append(sent, in.GetConfig())
 		if len(sent) == 1 {
 			return required
@@ -208,7 +212,7 @@ func TestConfigIsSentOnce(t *testing.T) {
 	}
 
 	calls := 0
-	err = p.invoke(context.Background(), "X", &v2, true, func(context.Context, *conn, *connectorv1.Instance) error {
+	err = p.invoke(context.Background(), "X", &v2, true, func(context.Context, *conn, *connectorv1.Instance, grpc.CallOption) error {
 		calls++
 		return required
 	})
@@ -220,11 +224,64 @@ func TestConfigIsSentOnce(t *testing.T) {
 // TestReplyTooLarge names the limit.
 func TestReplyTooLarge(t *testing.T) {
 	p, _ := newIdle(t, Options{})
-	err := p.invoke(context.Background(), "GetMetadata", &inst, true, func(context.Context, *conn, *connectorv1.Instance) error {
+	err := p.invoke(context.Background(), "GetMetadata", &inst, true, func(context.Context, *conn, *connectorv1.Instance, grpc.CallOption) error {
 		return status.Error(codes.ResourceExhausted, "grpc: received message larger than max (9999999 vs. 4194304)")
 	})
 	if e := sdkError(t, err); e.Code != sdk.CodeGeneral || !strings.Contains(e.Message, "larger than the limit of 4194304 bytes") {
 		t.Fatalf("err = %s %q", e.Code, e.Message)
+	}
+}
+
+// TestReplyBudget: while the calls in flight hold the budget at full size, a
+// call gets the small limit, and its refusal says so; each call gives back what
+// it held, whatever its end.
+func TestReplyBudget(t *testing.T) {
+	p, _ := newIdle(t, Options{ReplyBudget: 2 * MaxReplySize})
+	limitOf := func(o grpc.CallOption) int { return o.(grpc.MaxRecvMsgSizeCallOption).MaxRecvMsgSize }
+	var wg sync.WaitGroup
+	entered, release := make(chan int), make(chan struct{})
+	for i := range 2 {
+		wg.Go(func() {
+			_ = p.invoke(context.Background(), "X", &inst, true, func(_ context.Context, _ *conn, _ *connectorv1.Instance, limit grpc.CallOption) error {
+				entered <- limitOf(limit)
+				<-release
+				if i == 0 {
+					return nil
+				}
+				return status.Error(codes.Internal, "a failed call gives back too")
+			})
+		})
+	}
+	for range 2 {
+		if got := <-entered; got != MaxReplySize {
+			t.Fatalf("a call within the budget got a limit of %d", got)
+		}
+	}
+	got := 0
+	err := p.invoke(context.Background(), "GetUserInfo", &inst, false, func(_ context.Context, _ *conn, _ *connectorv1.Instance, limit grpc.CallOption) error {
+		got = limitOf(limit)
+		return status.Error(codes.ResourceExhausted, "grpc: received message larger than max (300000 vs. 262144)")
+	})
+	if got != SmallReplySize {
+		t.Fatalf("the call past the budget got a limit of %d", got)
+	}
+	want := "plugin fake sent a reply to GetUserInfo larger than the limit of 262144 bytes, a call's limit while its calls in flight hold the 8388608 bytes its replies may take at full size"
+	if e := sdkError(t, err); e.Code != sdk.CodeGeneral || e.Message != want {
+		t.Fatalf("err = %s %q", e.Code, e.Message)
+	}
+	close(release)
+	wg.Wait()
+	if free := p.replies.free.Load(); free != 2*MaxReplySize {
+		t.Fatalf("%d bytes of the budget free after every call ended", free)
+	}
+	for range 3 { // one at a time, each at full size again
+		_ = p.invoke(context.Background(), "X", &inst, true, func(_ context.Context, _ *conn, _ *connectorv1.Instance, limit grpc.CallOption) error {
+			got = limitOf(limit)
+			return nil
+		})
+		if got != MaxReplySize {
+			t.Fatalf("after the budget came back, a call got a limit of %d", got)
+		}
 	}
 }
 
@@ -237,7 +294,7 @@ func TestOverloaded(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = p.invoke(context.Background(), "X", &inst, true, func(context.Context, *conn, *connectorv1.Instance) error {
+		_ = p.invoke(context.Background(), "X", &inst, true, func(context.Context, *conn, *connectorv1.Instance, grpc.CallOption) error {
 			close(entered)
 			<-release
 			return nil
@@ -248,7 +305,7 @@ func TestOverloaded(t *testing.T) {
 		t.Errorf("in flight = %d", p.InFlight())
 	}
 	called := false
-	err := p.invoke(context.Background(), "X", &inst, true, func(context.Context, *conn, *connectorv1.Instance) error {
+	err := p.invoke(context.Background(), "X", &inst, true, func(context.Context, *conn, *connectorv1.Instance, grpc.CallOption) error {
 		called = true
 		return nil
 	})
@@ -282,7 +339,7 @@ func TestDeadProcessBookkeeping(t *testing.T) {
 		t.Fatalf("state = %s", p.State())
 	}
 	calls := 0
-	gone := func(context.Context, *conn, *connectorv1.Instance) error {
+	gone := func(context.Context, *conn, *connectorv1.Instance, grpc.CallOption) error {
 		calls++
 		return status.Error(codes.Unavailable, "connection refused")
 	}
@@ -334,7 +391,7 @@ func TestIdempotentCallIsRetriedOnce(t *testing.T) {
 	p, first := newIdle(t, Options{})
 	second := &conn{client: &plugin.Client{}, started: time.Now(), dropped: make(chan struct{})}
 	var seen []*conn
-	err := p.invoke(context.Background(), "X", &inst, true, func(_ context.Context, c *conn, in *connectorv1.Instance) error {
+	err := p.invoke(context.Background(), "X", &inst, true, func(_ context.Context, c *conn, in *connectorv1.Instance, _ grpc.CallOption) error {
 		seen = append(seen, c)
 		if c == first {
 			// The replacement is in place before the retry looks for it, as a

@@ -42,6 +42,10 @@ type Options struct {
 	// MaxInFlight bounds the calls in flight; past it a call fails at once with
 	// CodePluginOverloaded (default 512).
 	MaxInFlight int
+	// ReplyBudget is the bytes of replies at full size (MaxReplySize) the
+	// calls in flight may hold at once; a call made while it is spent takes a
+	// reply of SmallReplySize at most (default DefaultReplyBudget).
+	ReplyBudget int
 	// MaxCrashes is how many times in a row the process may die soon after it
 	// started before the plugin is marked failed and no longer restarted (default 5).
 	MaxCrashes int
@@ -90,6 +94,7 @@ type Process struct {
 	bg       sync.WaitGroup // watchers and kills of dead processes
 
 	inflight atomic.Int64
+	replies  *replyBudget
 	drainMu  sync.Mutex
 	drained  chan struct{} // closed when inflight reaches zero while draining
 }
@@ -119,6 +124,9 @@ func Start(ctx context.Context, name, path string, checksum []byte, opts Options
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 512
 	}
+	if opts.ReplyBudget <= 0 {
+		opts.ReplyBudget = DefaultReplyBudget
+	}
 	if opts.MaxCrashes <= 0 {
 		opts.MaxCrashes = 5
 	}
@@ -126,7 +134,7 @@ func Start(ctx context.Context, name, path string, checksum []byte, opts Options
 		opts.Logger = hclog.NewNullLogger()
 	}
 	p := &Process{name: name, path: path, checksum: checksum, opts: opts, log: opts.Logger.Named(name), stop: make(chan struct{}),
-		spans: opts.Tracing.Plugin(name)}
+		spans: opts.Tracing.Plugin(name), replies: newReplyBudget(opts.ReplyBudget)}
 	c, err := p.launch()
 	if err != nil {
 		return nil, err

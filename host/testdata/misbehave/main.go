@@ -8,10 +8,13 @@
 //	*manyhosts*    declares 100,000 egress hosts in its metadata
 //
 // Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
-// "slow" | "logs" | "flood" | "crash" | "bigreply" | "bigerror" | "bigproblems",
-// "delay": "1s", "lines": 100000}: logs writes one line per level; flood writes
+// "slow" | "logs" | "flood" | "crash" | "bigreply" | "heldreply" | "bigerror" | "bigproblems",
+// "delay": "1s", "lines": 100000, "calls": 20}: logs writes one line per level; flood writes
 // "lines" info lines, then one warning and one error; crash panics outside any
-// call, killing the process; bigreply answers with a 5 MiB URL; bigerror fails
+// call, killing the process; bigreply answers with a 5 MiB URL; heldreply holds
+// every call until "calls" of them are in, then answers each with a 1 MiB URL
+// (a reply under the host's limit, and over the limit of a call made while the
+// others hold the plugin's reply budget); bigerror fails
 // with a 32 KiB message, 16 KiB of details and a code of no known shape;
 // bigproblems finds 1,000 problems of 2 KiB each in its configuration;
 // rawstderr writes JSON lines of its own to stderr, past the SDK's logger,
@@ -30,6 +33,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,6 +68,7 @@ type config struct {
 	Mode  string `json:"mode"`
 	Delay string `json:"delay"`
 	Lines int    `json:"lines"`
+	Calls int    `json:"calls"`
 	// ID is the profile id UserInfo answers with (the process id when unset).
 	ID string `json:"id"`
 }
@@ -96,6 +101,10 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 	switch cfg.Mode {
 	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror", "rawstderr", "orphan":
 		return cfg, nil
+	case "heldreply":
+		if cfg.Calls > 0 {
+			return cfg, nil
+		}
 	case "bigproblems":
 		var ce sdk.ConfigError
 		for i := range 1000 {
@@ -151,6 +160,16 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		select {}
 	case "bigreply":
 		return &sdk.Authorization{RedirectTo: "https://idp.test/?" + strings.Repeat("a", 5<<20)}, nil
+	case "heldreply":
+		if held.Add(1) == int64(cfg.Calls) {
+			close(allIn)
+		}
+		select {
+		case <-allIn:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return &sdk.Authorization{RedirectTo: "https://idp.test/?" + strings.Repeat("a", 1<<20)}, nil
 	case "orphan":
 		if err := leaveChild(); err != nil {
 			return nil, err
@@ -177,6 +196,12 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 			"procs": strconv.Itoa(runtime.GOMAXPROCS(0))},
 	}, nil
 }
+
+// The calls mode heldreply has taken, and closed when the last it holds came in.
+var (
+	held  atomic.Int64
+	allIn = make(chan struct{})
+)
 
 // hostPID is this process's id as the host sees it: in the sandbox's PID
 // namespace, os.Getpid is 1 for every plugin, while its /proc (the host's,
