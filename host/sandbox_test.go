@@ -406,6 +406,28 @@ func TestRepliesInFlightAreBounded(t *testing.T) {
 	}
 }
 
+// The headers and trailers of a reply are bounded apart from it (64 KiB each):
+// each call in flight holds its reply's until it ends. A plugin passing them
+// fails that call only.
+func TestOversizedHeadersAreRefused(t *testing.T) {
+	for _, mode := range []string{"bigheader", "bigtrailer"} {
+		t.Run(mode, func(t *testing.T) {
+			h, _ := logHost(t, mode)
+			_, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s")
+			if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeGeneral || !strings.Contains(e.Message, "INTERNAL_ERROR") {
+				t.Fatalf("err = %v", err)
+			}
+			// The plugin serves on: its other calls are answered.
+			if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "m", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 // A plugin's error goes on to API answers, error pages and the host's own log
 // lines: within the reply limit it can still be megabytes, with a code of any
 // shape. The host keeps what a person reads.

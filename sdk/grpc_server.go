@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/idplug/idplug/internal/printable"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -219,6 +220,17 @@ func (s *grpcServer[C]) instance(ctx context.Context, in *connectorv1.Instance) 
 	return cfg, withLogger(ctx, s.log.With("instance", in.GetId())), err
 }
 
+// An error travels in the reply's trailers, its message three times
+// (grpc-message, percent-encoded, which may triple it, and twice in the status
+// detail), and the host refuses trailers over 64 KiB. What is sent is cut to
+// fit, some 34 KiB at most, still more than the host keeps (a message of 1 KiB,
+// details of 4 KiB): a connector's long error arrives cut, not as a refused
+// reply.
+const (
+	maxSentMessage = 4 << 10 // bytes, cut on a character boundary
+	maxSentDetails = 8 << 10 // bytes of the details' JSON; over it they are left out
+)
+
 // toStatus turns a connector error into a gRPC status carrying a ConnectorError detail.
 func toStatus(err error) error {
 	if errors.Is(err, errConfigRequired) {
@@ -230,9 +242,14 @@ func toStatus(err error) error {
 	if e.Code == CodeGeneral && errors.Is(err, context.DeadlineExceeded) {
 		e = &Error{Code: CodeProviderTimeout, Message: e.Message}
 	}
-	st, detailErr := status.New(grpcCode(e.Code), e.Message).WithDetails(Wire.ErrorToProto(e))
+	d := Wire.ErrorToProto(e)
+	d.Message = printable.Cut(d.Message, maxSentMessage)
+	if len(d.DetailsJson) > maxSentDetails {
+		d.DetailsJson = nil
+	}
+	st, detailErr := status.New(grpcCode(e.Code), d.Message).WithDetails(d)
 	if detailErr != nil {
-		return status.Error(codes.Internal, e.Error())
+		return status.Error(codes.Internal, printable.Cut(e.Error(), maxSentMessage))
 	}
 	return st.Err()
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
@@ -66,6 +67,10 @@ func (*testConnector) AuthorizationURI(ctx context.Context, cfg testConfig, req 
 		return nil, Errorf(CodeAuthorizationFailed, "denied").WithDetail("error", "access_denied").WithDetail("status", 400)
 	case "plain-error":
 		return nil, errors.New("something broke")
+	case "huge-error": // the largest trailers the SDK sends: a message of many bytes escaped, details just within
+		return nil, Errorf(CodeAuthorizationFailed, "%s", strings.Repeat("é", 50<<10)).WithDetail("d", strings.Repeat("é", 4090))
+	case "huge-details":
+		return nil, Errorf(CodeAuthorizationFailed, "denied").WithDetail("d", strings.Repeat("d", 9<<10))
 	}
 	Logger(ctx).Info("building url")
 	return &Authorization{RedirectTo: "https://idp.test/?g=" + cfg.Greeting + "&state=" + req.State, Session: Session{"state": req.State}}, nil
@@ -85,7 +90,7 @@ func dial(t *testing.T, c *testConnector, logs *bytes.Buffer) connectorv1.Connec
 }
 
 // dialConnector serves c over an in-memory connection, as the plugin would.
-func dialConnector(t *testing.T, c Connector[testConfig], logs *bytes.Buffer) connectorv1.ConnectorServiceClient {
+func dialConnector(t *testing.T, c Connector[testConfig], logs *bytes.Buffer, opts ...grpc.DialOption) connectorv1.ConnectorServiceClient {
 	t.Helper()
 	log := newPluginLogger(logs, slog.LevelDebug)
 	srv, err := newGRPCServer[testConfig](c, log)
@@ -97,9 +102,9 @@ func dialConnector(t *testing.T, c Connector[testConfig], logs *bytes.Buffer) co
 	connectorv1.RegisterConnectorServiceServer(s, srv)
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
+	conn, err := grpc.NewClient("passthrough:///bufnet", append([]grpc.DialOption{
 		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return lis.Dial() }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +209,25 @@ func TestErrorsCrossTheWireWithCodeAndDetails(t *testing.T) {
 	_, err := client.RefreshTokens(ctx, &connectorv1.RefreshTokensRequest{Instance: inst("x", "v", `{"greeting":"x"}`)})
 	if d := detail(t, err); d.GetCode() != "not_implemented" {
 		t.Fatalf("detail = %v", d)
+	}
+}
+
+// An error's message and details are cut to what fits in the trailers a host
+// takes (64 KiB): a connector's long error reaches the host cut, with its code,
+// not as a reply the host refuses.
+func TestLongErrorsFitTheHostsTrailers(t *testing.T) {
+	client := dialConnector(t, &testConnector{}, &bytes.Buffer{}, grpc.WithMaxHeaderListSize(64<<10))
+	call := func(greeting string) *connectorv1.ConnectorError {
+		_, err := client.GetAuthorizationUri(context.Background(), &connectorv1.GetAuthorizationUriRequest{Instance: inst(greeting, "v", `{"greeting":"`+greeting+`"}`)})
+		return detail(t, err)
+	}
+	d := call("huge-error")
+	if d.GetCode() != "authorization_failed" || len(d.GetMessage()) != maxSentMessage || !utf8.ValidString(d.GetMessage()) ||
+		len(d.GetDetailsJson()) != len(`{"d":""}`)+2*4090 {
+		t.Fatalf("code %q, message of %d bytes, details of %d", d.GetCode(), len(d.GetMessage()), len(d.GetDetailsJson()))
+	}
+	if d := call("huge-details"); d.GetCode() != "authorization_failed" || d.GetMessage() != "denied" || d.GetDetailsJson() != nil {
+		t.Fatalf("code %q, message %q, details of %d bytes", d.GetCode(), d.GetMessage(), len(d.GetDetailsJson()))
 	}
 }
 

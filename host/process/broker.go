@@ -17,10 +17,12 @@ import (
 
 const brokerStream = "/plugin.GRPCBroker/StartStream"
 
-// maxHeaderList bounds the headers and trailers of a plugin's reply; gRPC's
-// default is 16 MiB, four times the limit on the reply itself. A connector
-// error travels in the trailers (within its own bounds, see pluginerror.go).
-const maxHeaderList = 1 << 20
+// maxHeaderList bounds the headers, and apart the trailers, of a plugin's reply:
+// gRPC's default is 16 MiB, and each call in flight holds its reply's until it
+// ends, beside the reply budget (replies.go). A connector error travels in the
+// trailers, which the SDK keeps within 64 KiB (sdk's toStatus); the host keeps
+// less of it still (pluginerror.go).
+const maxHeaderList = 64 << 10
 
 func brokerDropper(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	s, err := streamer(ctx, desc, cc, method, opts...)

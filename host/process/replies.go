@@ -14,7 +14,8 @@ import (
 // flight holds MaxReplySize of its process's budget, and a call that finds the
 // budget spent takes a reply of at most SmallReplySize. One plugin's replies
 // then hold at most DefaultReplyBudget + MaxInFlight × SmallReplySize (192 MiB
-// with the defaults), whatever it does. An honest plugin meets the smaller
+// with the defaults), whatever it does, and their headers and trailers
+// MaxInFlight × 2 × maxHeaderList (64 MiB) besides. An honest plugin meets the smaller
 // limit only with 16 calls in flight at once, and its answers (a URL, a profile,
 // a token set) are rarely near 256 KiB even then.
 const (

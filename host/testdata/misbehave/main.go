@@ -8,13 +8,15 @@
 //	*manyhosts*    declares 100,000 egress hosts in its metadata
 //
 // Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
-// "slow" | "logs" | "flood" | "crash" | "bigreply" | "heldreply" | "bigerror" | "bigproblems",
+// "slow" | "logs" | "flood" | "crash" | "bigreply" | "heldreply" | "bigheader" | "bigtrailer" |
+// "bigerror" | "bigproblems",
 // "delay": "1s", "lines": 100000, "calls": 20}: logs writes one line per level; flood writes
 // "lines" info lines, then one warning and one error; crash panics outside any
 // call, killing the process; bigreply answers with a 5 MiB URL; heldreply holds
 // every call until "calls" of them are in, then answers each with a 1 MiB URL
 // (a reply under the host's limit, and over the limit of a call made while the
-// others hold the plugin's reply budget); bigerror fails
+// others hold the plugin's reply budget); bigheader and bigtrailer answer with a
+// 100 KiB header or trailer, past the SDK's error bounds; bigerror fails
 // with a 32 KiB message, 16 KiB of details and a code of no known shape;
 // bigproblems finds 1,000 problems of 2 KiB each in its configuration;
 // rawstderr writes JSON lines of its own to stderr, past the SDK's logger,
@@ -38,6 +40,8 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/sdk"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 func main() {
@@ -99,7 +103,8 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 		return cfg, err
 	}
 	switch cfg.Mode {
-	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror", "rawstderr", "orphan":
+	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror", "rawstderr", "orphan",
+		"bigheader", "bigtrailer":
 		return cfg, nil
 	case "heldreply":
 		if cfg.Calls > 0 {
@@ -160,6 +165,10 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		select {}
 	case "bigreply":
 		return &sdk.Authorization{RedirectTo: "https://idp.test/?" + strings.Repeat("a", 5<<20)}, nil
+	case "bigheader":
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-big", strings.Repeat("h", 100<<10)))
+	case "bigtrailer":
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("x-big", strings.Repeat("t", 100<<10)))
 	case "heldreply":
 		if held.Add(1) == int64(cfg.Calls) {
 			close(allIn)
