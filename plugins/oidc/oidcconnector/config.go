@@ -23,6 +23,7 @@ type config struct {
 	Issuer                string          `json:"issuer"`
 	Provider              string          `json:"provider"`
 	Tenant                string          `json:"tenant"`
+	AllowedTenants        []string        `json:"allowedTenants"`
 	TeamID                string          `json:"teamId"`
 	FetchUserInfo         *bool           `json:"fetchUserInfo"`
 	MinKeyRefreshInterval json.RawMessage `json:"minKeyRefreshInterval"`
@@ -93,9 +94,12 @@ type verification struct {
 	// hint to Google's page, which the browser may drop, so the ID token's hd
 	// must match (Google's documentation says to check it).
 	hostedDomain string
-	subject      string
-	typ          string
-	now          func() time.Time
+	// allowedTenants are the Microsoft tenants (lower-case ids) a multi-tenant
+	// instance lets in by the ID token's tid; nil lets every tenant in.
+	allowedTenants map[string]bool
+	subject        string
+	typ            string
+	now            func() time.Time
 }
 
 // parseConfig decodes and checks a configuration. It returns a *sdk.ConfigError

@@ -36,6 +36,13 @@ func TestConfigRefusals(t *testing.T) {
 		}
 		return cfg
 	}
+	microsoft := func(extra map[string]any) map[string]any {
+		cfg := map[string]any{"provider": "microsoft", "clientId": "c", "clientSecret": "s"}
+		for k, v := range extra {
+			cfg[k] = v
+		}
+		return cfg
+	}
 	cases := []struct {
 		name  string
 		cfg   map[string]any
@@ -58,6 +65,14 @@ func TestConfigRefusals(t *testing.T) {
 		{"issuer not a URL", base(map[string]any{"issuer": "id.example.com"}), "issuer", "absolute"},
 		{"unknown provider", base(map[string]any{"provider": "myspace"}), "provider", "unknown provider"},
 		{"tenant without microsoft", base(map[string]any{"tenant": "common"}), "tenant", "microsoft"},
+		{"allowedTenants without microsoft", base(map[string]any{"allowedTenants": []string{tenantMine}}), "allowedTenants", "microsoft"},
+		{"allowedTenants for one tenant", microsoft(map[string]any{"tenant": "contoso.onmicrosoft.com", "allowedTenants": []string{tenantMine}}),
+			"allowedTenants", "common or organizations"},
+		{"allowedTenants for consumers", microsoft(map[string]any{"tenant": "consumers", "allowedTenants": []string{tenantMine}}),
+			"allowedTenants", "its own accounts only"},
+		{"allowedTenants empty", microsoft(map[string]any{"allowedTenants": []string{}}), "allowedTenants", "no one"},
+		{"allowedTenants with a domain", microsoft(map[string]any{"tenant": "organizations", "allowedTenants": []string{tenantMine, "contoso.com"}}),
+			"allowedTenants[1]", "not a tenant id"},
 		{"apple without its key", map[string]any{"provider": "apple", "clientId": "com.example.web"}, "teamId", "required"},
 	}
 	for _, tc := range cases {

@@ -38,6 +38,7 @@ const (
 	checkTooOld       = "max_token_age"
 	checkAuthTime     = "auth_time"
 	checkHostedDomain = "hosted_domain"
+	checkTenant       = "tenant"
 	checkNonce        = "nonce"
 	checkAccessHash   = "at_hash"
 	checkSubject      = "subject"
@@ -277,6 +278,9 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string) 
 	}
 	if v.hostedDomain != "" && !strings.EqualFold(c.HostedDomain, v.hostedDomain) {
 		return refuse(checkHostedDomain, "its hd %q is not the Google Workspace domain %q this connector asks for (customConfig.hd)", clean(c.HostedDomain), v.hostedDomain)
+	}
+	if v.allowedTenants != nil && !v.allowedTenants[strings.ToLower(c.TenantID)] {
+		return refuse(checkTenant, "its tid %q is not one of the tenants this connector allows (allowedTenants)", clean(c.TenantID))
 	}
 	if c.NotBefore != nil {
 		nbf, ok := unixTime(c.NotBefore)

@@ -30,6 +30,7 @@ func kitOptions() connectortest.Options {
 			"provider":                   "",
 			"issuer":                     "https://id.example.com",
 			"tenant":                     nil,
+			"allowedTenants":             nil,
 			"teamId":                     nil,
 			"endpointHosts":              []string{"tokens.example.com"},
 			"privateKey":                 nil,

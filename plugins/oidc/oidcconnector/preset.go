@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -33,10 +34,11 @@ const (
 
 // preset is what applyPreset decided, finished once the instance is built.
 type preset struct {
-	name         string
-	extraIssuers []string
-	tenantAlias  bool
-	appleKey     *ecdsa.PrivateKey
+	name           string
+	extraIssuers   []string
+	tenantAlias    bool
+	allowedTenants map[string]bool
+	appleKey       *ecdsa.PrivateKey
 }
 
 // applyPreset fills in the provider's defaults, leaving every field the operator
@@ -50,6 +52,9 @@ func (c *config) applyPreset(p *sdk.ConfigError) *preset {
 	}
 	if c.Provider != providerMicrosoft && c.Tenant != "" {
 		p.Add("tenant", "is for provider microsoft")
+	}
+	if c.Provider != providerMicrosoft && c.AllowedTenants != nil {
+		p.Add("allowedTenants", "is for provider microsoft")
 	}
 	if c.Provider != providerApple && c.TeamID != "" {
 		p.Add("teamId", "is for provider apple")
@@ -76,6 +81,7 @@ func (c *config) applyPreset(p *sdk.ConfigError) *preset {
 		setDefault(&c.Issuer, "https://login.microsoftonline.com/"+tenant+"/v2.0")
 		setDefault(&c.Scope, "openid profile email")
 		pr.tenantAlias = true
+		pr.allowedTenants = allowedTenants(c.AllowedTenants, tenant, p)
 	case providerApple:
 		setDefault(&c.Issuer, appleIssuer)
 		setDefault(&c.Scope, "openid name email")
@@ -150,6 +156,41 @@ func (c *config) appleKey(p *sdk.ConfigError) *ecdsa.PrivateKey {
 	return ec
 }
 
+// maxAllowedTenants bounds allowedTenants: a list an operator keeps by hand.
+const maxAllowedTenants = 1000
+
+// allowedTenants checks Microsoft's allowedTenants: tenant ids, for the
+// multi-tenant endpoints only, where the ID token's tid is the only word on
+// which directory the account is in (a single tenant's issuer already admits
+// its own accounts alone).
+func allowedTenants(ids []string, tenant string, p *sdk.ConfigError) map[string]bool {
+	if ids == nil {
+		return nil
+	}
+	if tenant != "common" && tenant != "organizations" {
+		p.Add("allowedTenants", "is for tenant common or organizations; tenant %q signs in its own accounts only", tenant)
+		return nil
+	}
+	switch {
+	case len(ids) == 0:
+		p.Add("allowedTenants", "is empty, which would let no one in; list tenant ids, or leave it out to let every tenant in")
+		return nil
+	case len(ids) > maxAllowedTenants:
+		p.Add("allowedTenants", "has %d tenants; at most %d", len(ids), maxAllowedTenants)
+		return nil
+	}
+	allowed := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		if !tenantIDPattern.MatchString(id) {
+			p.Add(fmt.Sprintf("allowedTenants[%d]", i), "%q is not a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47; "+
+				"personal Microsoft accounts are 9188040d-6c67-4c5b-b112-36a304b66dad)", clean(id))
+			continue
+		}
+		allowed[strings.ToLower(id)] = true
+	}
+	return allowed
+}
+
 // finish applies what the preset needs of the built instance.
 func (pr *preset) finish(c *config, in *Instance, p *sdk.ConfigError) {
 	if in == nil || in.provider == nil {
@@ -160,6 +201,7 @@ func (pr *preset) finish(c *config, in *Instance, p *sdk.ConfigError) {
 	if hd := in.authParams["hd"]; pr.name == providerGoogle && hd != "" && hd != "*" {
 		in.verification.hostedDomain = hd
 	}
+	in.verification.allowedTenants = pr.allowedTenants
 	if pr.appleKey != nil {
 		in.apple = &appleSecret{teamID: c.TeamID, keyID: c.PrivateKeyID, key: pr.appleKey, now: time.Now}
 		if _, err := in.apple.signErr(c.ClientID); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,41 @@ func TestMicrosoftMultiTenantIssuer(t *testing.T) {
 	var e *sdk.Error
 	if !errors.As(err, &e) || e.Code != sdk.CodeInvalidResponse {
 		t.Fatalf("err = %v, want invalid_response for the discovery issuer", err)
+	}
+}
+
+// A tenant the tests allow, and one they do not (personal Microsoft accounts').
+const (
+	tenantMine  = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	tenantOther = "9188040d-6c67-4c5b-b112-36a304b66dad"
+)
+
+// TestMicrosoftAllowedTenants: with common (or organizations) every tenant's
+// accounts sign in; allowedTenants keeps those whose ID token names a listed
+// tenant in its tid, whatever the case of the id as configured.
+func TestMicrosoftAllowedTenants(t *testing.T) {
+	s := newStubOPWith(t, "/common/v2.0", "")
+	s.issuer = s.URL() + "/{tenantid}/v2.0"
+	in := parse(t, s.config(map[string]any{"provider": "microsoft", "allowedTenants": []string{strings.ToUpper(tenantMine)}}))
+	token := func(tid string) func(string) string {
+		return func(n string) string {
+			return sign(t, with(with(s.claims(n), "iss", s.URL()+"/"+tid+"/v2.0"), "tid", tid), jose.RS256, s.key, s.kid)
+		}
+	}
+	if _, err := s.signIn(t, in, token(tenantMine)); err != nil {
+		t.Fatalf("an allowed tenant's account: %v", err)
+	}
+	_, err := s.signIn(t, in, token(tenantOther))
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkTenant)
+	if e := sdk.AsError(err); !strings.Contains(e.Message, `its tid "`+tenantOther+`" is not one of the tenants this connector allows`) {
+		t.Fatalf("message = %q", e.Message)
+	}
+	// Without the list, both sign in, as before.
+	open := parse(t, s.config(map[string]any{"provider": "microsoft"}))
+	for _, tid := range []string{tenantMine, tenantOther} {
+		if _, err := s.signIn(t, open, token(tid)); err != nil {
+			t.Fatalf("tenant %s without allowedTenants: %v", tid, err)
+		}
 	}
 }
 
