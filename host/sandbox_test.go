@@ -414,7 +414,8 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			h, _ := logHost(t, mode)
 			_, err := h.AuthorizationURI(context.Background(), "m", "https://app.test/cb", "s")
-			if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeGeneral || !strings.Contains(e.Message, "INTERNAL_ERROR") {
+			if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeGeneral ||
+				!strings.HasPrefix(e.Message, "plugin misbehave failed GetAuthorizationUri: Internal: ") || !strings.Contains(e.Message, "INTERNAL_ERROR") {
 				t.Fatalf("err = %v", err)
 			}
 			// The plugin serves on: its other calls are answered.

@@ -239,7 +239,9 @@ func (p *Process) invoke(ctx context.Context, method string, inst *Instance, ide
 		case ctx.Err() != nil:
 			return &sdk.Error{Code: sdk.CodeGeneral, Message: fmt.Sprintf("%s to plugin %s was canceled", method, p.name)}
 		default:
-			return decodeError(err)
+			// No connector error: the call failed in gRPC (a reply it refused, a
+			// status the plugin set by hand). Say whose call it was.
+			return &sdk.Error{Code: sdk.CodeGeneral, Message: boundText(fmt.Sprintf("plugin %s failed %s: %s: %s", p.name, method, st.Code(), st.Message()))}
 		}
 	}
 }
