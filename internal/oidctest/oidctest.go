@@ -139,6 +139,9 @@ type Account struct {
 	// email_verified), phone (phone_number, phone_number_verified) and
 	// address (address).
 	Claims map[string]any `json:"claims,omitempty"`
+	// ACR is the authentication context class the provider asserts (the ID
+	// token's acr) when this account signs in; none when empty.
+	ACR string `json:"acr,omitempty"`
 }
 
 // DefaultAccount returns the account used when Config.Accounts is empty.

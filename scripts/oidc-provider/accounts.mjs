@@ -26,7 +26,10 @@ export function parseAccounts(value) {
       throw new Error(`config.accounts[${i}] must be an object with a non-empty sub`);
     }
     if (accountMap.has(account.sub)) throw new Error(`config.accounts: duplicate sub ${JSON.stringify(account.sub)}`);
-    accountMap.set(account.sub, { sub: account.sub, claims: { ...(account.claims ?? {}) } });
+    if (account.acr !== undefined && (typeof account.acr !== 'string' || !account.acr)) {
+      throw new Error(`config.accounts[${i}].acr must be a non-empty string`);
+    }
+    accountMap.set(account.sub, { sub: account.sub, acr: account.acr, claims: { ...(account.claims ?? {}) } });
   }
   return accountMap;
 }
@@ -34,7 +37,11 @@ export function parseAccounts(value) {
 // accountSettings is the part of the oidc-provider configuration about
 // accounts, claims and scopes.
 export function accountSettings(accounts) {
+  // The acr values the accounts sign in with: oidc-provider puts an acr in ID
+  // tokens only when it has some to advertise.
+  const acrValues = [...new Set([...accounts.values()].map((a) => a.acr).filter(Boolean))];
   return {
+    acrValues,
     async findAccount(_ctx, sub) {
       const account = accounts.get(sub);
       if (!account) return undefined;

@@ -45,6 +45,13 @@ async function grantConsent(provider, details) {
   return grant.save();
 }
 
+// loginResult signs accountId in, with the authentication context (acr) its
+// account asserts, if any.
+function loginResult(config, accountId) {
+  const { acr } = config.accounts.get(accountId);
+  return acr ? { accountId, acr } : { accountId };
+}
+
 export function interactionRoutes(provider, config) {
   const firstAccount = config.accounts.keys().next().value;
   const route = /^\/interaction\/([^/]+)(?:\/(login|abort))?$/;
@@ -84,7 +91,7 @@ export function interactionRoutes(provider, config) {
           return undefined;
         }
         log(`interaction ${uid}: signed in as ${username}`);
-        await finish(provider, ctx, { login: { accountId: username } });
+        await finish(provider, ctx, { login: loginResult(config, username) });
         return undefined;
       }
 
@@ -106,7 +113,7 @@ export function interactionRoutes(provider, config) {
           }
           const accountId = hint ?? firstAccount;
           log(`interaction ${uid}: signed in as ${accountId}`);
-          await finish(provider, ctx, { login: { accountId } });
+          await finish(provider, ctx, { login: loginResult(config, accountId) });
           return undefined;
         }
         case 'consent': {

@@ -23,6 +23,7 @@ type config struct {
 	Issuer                string          `json:"issuer"`
 	Provider              string          `json:"provider"`
 	Tenant                string          `json:"tenant"`
+	RequireACR            bool            `json:"requireAcr"`
 	AllowedTenants        []string        `json:"allowedTenants"`
 	TeamID                string          `json:"teamId"`
 	FetchUserInfo         *bool           `json:"fetchUserInfo"`
@@ -94,6 +95,9 @@ type verification struct {
 	// hint to Google's page, which the browser may drop, so the ID token's hd
 	// must match (Google's documentation says to check it).
 	hostedDomain string
+	// acrs are the acr_values the authorization request asks for, when
+	// requireAcr makes the ID token's acr one of them; nil checks no acr.
+	acrs map[string]bool
 	// allowedTenants are the Microsoft tenants (lower-case ids) a multi-tenant
 	// instance lets in by the ID token's tid; nil lets every tenant in.
 	allowedTenants map[string]bool

@@ -65,6 +65,7 @@ func TestConfigRefusals(t *testing.T) {
 		{"issuer not a URL", base(map[string]any{"issuer": "id.example.com"}), "issuer", "absolute"},
 		{"unknown provider", base(map[string]any{"provider": "myspace"}), "provider", "unknown provider"},
 		{"tenant without microsoft", base(map[string]any{"tenant": "common"}), "tenant", "microsoft"},
+		{"requireAcr without acrValues", base(map[string]any{"requireAcr": true}), "requireAcr", "authRequestOptionalConfig.acrValues"},
 		{"allowedTenants without microsoft", base(map[string]any{"allowedTenants": []string{tenantMine}}), "allowedTenants", "microsoft"},
 		{"allowedTenants for one tenant", microsoft(map[string]any{"tenant": "contoso.onmicrosoft.com", "allowedTenants": []string{tenantMine}}),
 			"allowedTenants", "common or organizations"},

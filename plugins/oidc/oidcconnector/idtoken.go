@@ -39,6 +39,7 @@ const (
 	checkAuthTime     = "auth_time"
 	checkHostedDomain = "hosted_domain"
 	checkTenant       = "tenant"
+	checkACR          = "acr"
 	checkNonce        = "nonce"
 	checkAccessHash   = "at_hash"
 	checkSubject      = "subject"
@@ -66,6 +67,9 @@ type idClaims struct {
 	TenantID  string
 	// HostedDomain is Google's hd: the Workspace domain of the account.
 	HostedDomain string
+	// ACR is the authentication context class the provider says the user
+	// signed in with.
+	ACR string
 }
 
 // read decodes the claims as go-jose reads JSON, and as the header is read
@@ -87,6 +91,7 @@ func (c *idClaims) read(payload []byte) error {
 		AtHash    string              `json:"at_hash"`
 		TenantID  string              `json:"tid"`
 		HD        string              `json:"hd"`
+		ACR       string              `json:"acr"`
 	}
 	if err := josejson.Unmarshal(payload, &m); err != nil {
 		return refuse(checkMalformed, "its claims are not a valid JSON object: %v", err)
@@ -97,13 +102,13 @@ func (c *idClaims) read(payload []byte) error {
 	*c = idClaims{
 		Issuer: m.Issuer, Subject: m.Subject, Audience: json.RawMessage(m.Audience), AZP: m.AZP,
 		Expiry: (*json.Number)(m.Expiry), IssuedAt: (*json.Number)(m.IssuedAt), NotBefore: (*json.Number)(m.NotBefore),
-		AuthTime: (*json.Number)(m.AuthTime), Nonce: m.Nonce, AtHash: m.AtHash, TenantID: m.TenantID, HostedDomain: m.HD,
+		AuthTime: (*json.Number)(m.AuthTime), Nonce: m.Nonce, AtHash: m.AtHash, TenantID: m.TenantID, HostedDomain: m.HD, ACR: m.ACR,
 	}
 	return nil
 }
 
 // checkedClaims are the claims the checks and the profile's id read.
-var checkedClaims = []string{"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "tid", "hd"}
+var checkedClaims = []string{"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "tid", "hd", "acr"}
 
 // refuseCaseVariants refuses a token that names a checked claim a second time,
 // under a name that differs only in case ("Sub", or "ſub", which folds to sub):
@@ -278,6 +283,9 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string) 
 	}
 	if v.hostedDomain != "" && !strings.EqualFold(c.HostedDomain, v.hostedDomain) {
 		return refuse(checkHostedDomain, "its hd %q is not the Google Workspace domain %q this connector asks for (customConfig.hd)", clean(c.HostedDomain), v.hostedDomain)
+	}
+	if v.acrs != nil && !v.acrs[c.ACR] {
+		return refuse(checkACR, "its acr %q is not one of the acr_values this connector asks for (requireAcr)", clean(c.ACR))
 	}
 	if v.allowedTenants != nil && !v.allowedTenants[strings.ToLower(c.TenantID)] {
 		return refuse(checkTenant, "its tid %q is not one of the tenants this connector allows (allowedTenants)", clean(c.TenantID))

@@ -82,6 +82,8 @@ func formItems() []sdk.FormItem {
 		{Key: "responseType", Label: "Response Type", Type: sdk.FormSelect, SelectItems: oauth2kit.SelectItems("code"), DefaultValue: "code"},
 		{Key: "grantType", Label: "Grant Type", Type: sdk.FormSelect, SelectItems: oauth2kit.SelectItems("authorization_code"), DefaultValue: "authorization_code"},
 		{Key: "scope", Label: "Scope", Type: sdk.FormText, Placeholder: "openid profile email", Description: "openid is added when missing."},
+		{Key: "requireAcr", Label: "Require ACR", Type: sdk.FormSwitch, DefaultValue: false,
+			Description: "Refuse an ID token whose acr is not one of authRequestOptionalConfig.acrValues."},
 		{Key: "idTokenVerificationConfig", Label: "ID Token Verification Config", Type: sdk.FormJSON,
 			Description: "jwksUri, issuer, algorithms, clockTolerance, maxTokenAge... Required without issuer."},
 		{Key: "authRequestOptionalConfig", Label: "Auth Request Optional Config", Type: sdk.FormJSON,

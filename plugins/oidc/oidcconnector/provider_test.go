@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/idplug/idplug/internal/oidctest"
@@ -137,6 +139,58 @@ func TestRealProviderWithLogtoConfig(t *testing.T) {
 	}
 	_, err = connector{}.UserInfo(ctx, wrong, sdk.UserInfoRequest{Session: auth.Session, Callback: map[string]string{"code": callback.Query().Get("code"), "state": "s"}})
 	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkIssuer)
+}
+
+// TestRealProviderACR: acr_values is a request the provider may not meet.
+// With requireAcr, an ID token whose acr is not one asked for is refused; the
+// provider here signs one account in with a second factor and another with a
+// password only, whatever was asked.
+func TestRealProviderACR(t *testing.T) {
+	const mfa, pwd = "urn:idplug:test:mfa", "urn:idplug:test:pwd"
+	secret := oidctest.NewClientSecret(t)
+	op := oidctest.Start(t, oidctest.Config{
+		Clients: []oidctest.Client{{ID: "acr", Secret: secret, RedirectURIs: []string{realRedirect}}},
+		Accounts: []oidctest.Account{
+			{Sub: "strong", ACR: mfa, Claims: map[string]any{"name": "Strong"}},
+			{Sub: "weak", ACR: pwd, Claims: map[string]any{"name": "Weak"}},
+		},
+	})
+	config := func(user string, require bool) map[string]any {
+		return map[string]any{"issuer": op.Issuer, "clientId": "acr", "clientSecret": secret, "tokenEndpointAuthMethod": "client_secret_basic",
+			"requireAcr": require, "authRequestOptionalConfig": map[string]any{"acrValues": mfa, "loginHint": user}}
+	}
+	res := realSignIn(t, op, parse(t, config("strong", true)))
+	if res.UserInfo.ID != "strong" || !strings.Contains(string(res.UserInfo.RawData), `"acr":"`+mfa+`"`) {
+		t.Fatalf("id %q, rawData %s", res.UserInfo.ID, res.UserInfo.RawData)
+	}
+
+	weak := parse(t, config("weak", true))
+	ctx := context.Background()
+	auth, err := connector{}.AuthorizationURI(ctx, weak, sdk.AuthorizationRequest{RedirectURI: realRedirect, State: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := url.Parse(auth.RedirectTo); u.Query().Get("acr_values") != mfa {
+		t.Fatalf("the authorization URL asks for acr_values %q", u.Query().Get("acr_values"))
+	}
+	callback, err := op.Authorize(ctx, auth.RedirectTo, realRedirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]string{}
+	for k, v := range callback.Query() {
+		data[k] = v[0]
+	}
+	_, err = connector{}.UserInfo(ctx, weak, sdk.UserInfoRequest{Session: auth.Session, Callback: data})
+	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkACR)
+	if e := sdk.AsError(err); !strings.Contains(e.Message, `its acr "`+pwd+`" is not one of the acr_values`) {
+		t.Fatalf("message = %q", e.Message)
+	}
+
+	// Without requireAcr, the same sign-in goes through, as before.
+	if res := realSignIn(t, op, parse(t, config("weak", false))); res.UserInfo.ID != "weak" {
+		t.Fatalf("id %q", res.UserInfo.ID)
+	}
 }
 
 func pemKey(t *testing.T, key any) string {

@@ -76,10 +76,32 @@ func (c *config) check(p *sdk.ConfigError) *Instance {
 		verification: c.verification(&idc, p),
 	}
 	in.verification.authAge, in.verification.authAgeAsked = checkMaxAge(authParams["max_age"], arc.MaxAge, p)
+	in.verification.acrs = c.requiredACRs(authParams["acr_values"], p)
 	if c.FetchUserInfo != nil && *c.FetchUserInfo && c.UserInfoEndpoint == "" && c.Issuer == "" {
 		p.Add("fetchUserInfo", "needs userInfoEndpoint, or issuer to discover it")
 	}
 	return in
+}
+
+// requiredACRs are the acr values an ID token may carry under requireAcr: those
+// the authorization request asks for (authRequestOptionalConfig.acrValues, or
+// customConfig.acr_values over it). acr_values is only a request (OIDC Core
+// 3.1.2.1), which a provider may not meet, or the browser drop: requireAcr is
+// the check OIDC Core 3.1.3.7 step 12 leaves to the client.
+func (c *config) requiredACRs(sent string, p *sdk.ConfigError) map[string]bool {
+	if !c.RequireACR {
+		return nil
+	}
+	values := strings.Fields(sent)
+	if len(values) == 0 {
+		p.Add("requireAcr", "needs the acr values to require: set authRequestOptionalConfig.acrValues")
+		return nil
+	}
+	acrs := make(map[string]bool, len(values))
+	for _, v := range values {
+		acrs[v] = true
+	}
+	return acrs
 }
 
 // checkMaxAge reads the max_age the authorization request sends (from
