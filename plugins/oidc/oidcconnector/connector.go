@@ -236,7 +236,7 @@ func (connector) Refresh(ctx context.Context, in *Instance, refreshToken string)
 		return nil, err
 	}
 	if tok.IDToken != "" {
-		if _, err := in.verify(ctx, tok.IDToken, expectation{endpoints: e, accessToken: tok.AccessToken}); err != nil {
+		if _, err := in.verify(ctx, tok.IDToken, expectation{endpoints: e, accessToken: tok.AccessToken, refresh: true}); err != nil {
 			return nil, err
 		}
 	}

@@ -151,6 +151,10 @@ type expectation struct {
 	// nonce is the session's; empty only on refresh, where none is sent.
 	nonce       string
 	accessToken string
+	// refresh is a refreshed token: its auth_time and acr are the sign-in's
+	// (OIDC Core 12.2), checked against max_age and requireAcr at the sign-in,
+	// not at every refresh after it.
+	refresh bool
 }
 
 // verify runs every check of OIDC Core 3.1.3.7 on raw: signature by an allowed
@@ -195,7 +199,7 @@ func (in *Instance) verify(ctx context.Context, raw string, want expectation) (*
 	if err := out.claims.read(payload); err != nil {
 		return nil, err
 	}
-	if err := v.checkClaims(&out.claims, in.expectedIssuers(want.endpoints), want.nonce); err != nil {
+	if err := v.checkClaims(&out.claims, in.expectedIssuers(want.endpoints), want.nonce, want.refresh); err != nil {
 		return nil, err
 	}
 	if out.claims.AtHash != "" && want.accessToken != "" && !atHashMatches(h.Alg, out.claims.AtHash, want.accessToken) {
@@ -233,7 +237,7 @@ func (in *Instance) expectedIssuers(e *endpoints) []string {
 
 var tenantIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string) error {
+func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string, refresh bool) error {
 	if !issuerMatches(c, issuers) {
 		return refuse(checkIssuer, "its iss %q is not the provider's %q", clean(c.Issuer), strings.Join(issuers, `" or "`)).
 			WithDetail("iss", clean(c.Issuer))
@@ -272,7 +276,7 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string) 
 	if v.maxAge > 0 && now.Sub(iat) > v.maxAge+v.skew {
 		return refuse(checkTooOld, "it was issued at %s, more than maxTokenAge %s ago", iat.UTC().Format(time.RFC3339), v.maxAge)
 	}
-	if v.authAgeAsked {
+	if v.authAgeAsked && !refresh {
 		at, ok := unixTime(c.AuthTime)
 		if !ok {
 			return refuse(checkAuthTime, "it has no valid auth_time, which max_age makes required (OIDC Core 2)")
@@ -284,7 +288,7 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string) 
 	if v.hostedDomain != "" && !strings.EqualFold(c.HostedDomain, v.hostedDomain) {
 		return refuse(checkHostedDomain, "its hd %q is not the Google Workspace domain %q this connector asks for (customConfig.hd)", clean(c.HostedDomain), v.hostedDomain)
 	}
-	if v.acrs != nil && !v.acrs[c.ACR] {
+	if v.acrs != nil && !refresh && !v.acrs[c.ACR] {
 		return refuse(checkACR, "its acr %q is not one of the acr_values this connector asks for (requireAcr)", clean(c.ACR))
 	}
 	if v.allowedTenants != nil && !v.allowedTenants[strings.ToLower(c.TenantID)] {

@@ -419,7 +419,7 @@ func (c *jwsConfig) jose(raw string) outcome {
 		check, _ := sdk.AsError(err).Details["check"].(string)
 		return outcome{check: check, claimsStage: true}
 	}
-	if err := c.in.verification.checkClaims(&out.claims, c.in.expectedIssuers(c.e), ""); err != nil {
+	if err := c.in.verification.checkClaims(&out.claims, c.in.expectedIssuers(c.e), "", false); err != nil {
 		check, _ := sdk.AsError(err).Details["check"].(string)
 		return outcome{check: check, claimsStage: true}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/internal/oidctest"
 	"github.com/idplug/idplug/internal/plugintest"
@@ -157,11 +158,19 @@ func TestRealProviderACR(t *testing.T) {
 	})
 	config := func(user string, require bool) map[string]any {
 		return map[string]any{"issuer": op.Issuer, "clientId": "acr", "clientSecret": secret, "tokenEndpointAuthMethod": "client_secret_basic",
-			"requireAcr": require, "authRequestOptionalConfig": map[string]any{"acrValues": mfa, "loginHint": user}}
+			"requireAcr": require, "storeTokens": true, "authRequestOptionalConfig": map[string]any{"acrValues": mfa, "loginHint": user, "maxAge": "60"}}
 	}
-	res := realSignIn(t, op, parse(t, config("strong", true)))
+	strong := parse(t, config("strong", true))
+	res := realSignIn(t, op, strong)
 	if res.UserInfo.ID != "strong" || !strings.Contains(string(res.UserInfo.RawData), `"acr":"`+mfa+`"`) {
 		t.Fatalf("id %q, rawData %s", res.UserInfo.ID, res.UserInfo.RawData)
+	}
+	// Ten minutes on, past max_age and its grace, the tokens refresh: a
+	// refreshed ID token carries the sign-in's auth_time and acr (OIDC Core
+	// 12.2), whose checks were the sign-in's.
+	strong.verification.now = func() time.Time { return time.Now().Add(10 * time.Minute) }
+	if _, err := (connector{}).Refresh(context.Background(), strong, res.Tokens.RefreshToken); err != nil {
+		t.Fatalf("a refresh after max_age: %v", err)
 	}
 
 	weak := parse(t, config("weak", true))
