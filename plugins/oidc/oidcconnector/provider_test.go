@@ -47,8 +47,9 @@ func authMethods(t *testing.T) []method {
 	}
 }
 
-// realSignIn runs one sign-in through the provider.
-func realSignIn(t *testing.T, op *oidctest.Provider, in *Instance) *sdk.UserInfoResult {
+// realCallback starts a sign-in and has the provider answer it: the
+// authorization (its URL and session) and the callback's parameters.
+func realCallback(t *testing.T, op *oidctest.Provider, in *Instance) (*sdk.Authorization, map[string]string) {
 	t.Helper()
 	ctx := context.Background()
 	auth, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{RedirectURI: realRedirect, State: "state-1"})
@@ -63,7 +64,14 @@ func realSignIn(t *testing.T, op *oidctest.Provider, in *Instance) *sdk.UserInfo
 	for k, v := range callback.Query() {
 		data[k] = v[0]
 	}
-	res, err := connector{}.UserInfo(ctx, in, sdk.UserInfoRequest{Session: auth.Session, Callback: data})
+	return auth, data
+}
+
+// realSignIn runs one sign-in through the provider.
+func realSignIn(t *testing.T, op *oidctest.Provider, in *Instance) *sdk.UserInfoResult {
+	t.Helper()
+	auth, data := realCallback(t, op, in)
+	res, err := connector{}.UserInfo(context.Background(), in, sdk.UserInfoRequest{Session: auth.Session, Callback: data})
 	if err != nil {
 		t.Fatalf("UserInfo: %v", err)
 	}
@@ -174,23 +182,11 @@ func TestRealProviderACR(t *testing.T) {
 	}
 
 	weak := parse(t, config("weak", true))
-	ctx := context.Background()
-	auth, err := connector{}.AuthorizationURI(ctx, weak, sdk.AuthorizationRequest{RedirectURI: realRedirect, State: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth, data := realCallback(t, op, weak)
 	if u, _ := url.Parse(auth.RedirectTo); u.Query().Get("acr_values") != mfa {
 		t.Fatalf("the authorization URL asks for acr_values %q", u.Query().Get("acr_values"))
 	}
-	callback, err := op.Authorize(ctx, auth.RedirectTo, realRedirect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := map[string]string{}
-	for k, v := range callback.Query() {
-		data[k] = v[0]
-	}
-	_, err = connector{}.UserInfo(ctx, weak, sdk.UserInfoRequest{Session: auth.Session, Callback: data})
+	_, err := connector{}.UserInfo(context.Background(), weak, sdk.UserInfoRequest{Session: auth.Session, Callback: data})
 	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkACR)
 	if e := sdk.AsError(err); !strings.Contains(e.Message, `its acr "`+pwd+`" is not one of the acr_values`) {
 		t.Fatalf("message = %q", e.Message)
