@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,36 @@ func TestBrowserSignInWithTheDemo(t *testing.T) {
 	}
 	if strings.TrimSpace(afterSignOut) != "Continue with Local OpenID Provider" {
 		t.Errorf("after sign-out = %q", afterSignOut)
+	}
+}
+
+// TestDemoRunsAgainInItsFolder: a second `make run` in the same folder opens the
+// store the first left beside its configuration (the OpenID Provider's signing
+// keys and the sessions, sealed under the session key), where a new session key
+// at every run made it fail to start.
+func TestDemoRunsAgainInItsFolder(t *testing.T) {
+	root, err := plugintest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, first, _ := launchDemo(t, root, "IDPLUG_DEMO_DIR="+dir)
+	_ = syscall.Kill(-first.Process.Pid, syscall.SIGTERM)
+	_ = first.Wait()
+	if _, err := os.Stat(filepath.Join(dir, "idplug.db")); err != nil {
+		t.Fatalf("the first run left no store: %v", err)
+	}
+	base := startDemo(t, root, "IDPLUG_DEMO_DIR="+dir) // fails the test unless idplug is ready
+	resp, err := http.Get(base + "/oidc/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the second run's OpenID Provider answers %s", resp.Status)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "session-key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the session key file: %v, %v", info, err)
 	}
 }
 
