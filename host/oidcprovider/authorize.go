@@ -3,6 +3,7 @@ package oidcprovider
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -36,6 +37,10 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	if err := checkRequest(req, c); err != nil {
 		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
 	}
+	if r.Form.Get("request_uri") != "" {
+		return op.TryErrorRedirect(ctx, req, &oidc.Error{ErrorType: requestURINotSupported,
+			Description: "request_uri is not supported; send the parameters as they are"}, p.op.Encoder(), nil)
+	}
 	hintSub, err := op.ValidateAuthReqIDTokenHint(ctx, req.IDTokenHint, p.op.IDTokenHintVerifier(ctx))
 	if err != nil {
 		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
@@ -49,6 +54,9 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		Scopes: req.Scopes, ResponseMode: string(req.ResponseMode), Challenge: req.CodeChallenge,
 		Connector: hinted, HintSub: hintSub, Confirm: needsConfirmation(c, req.RedirectURI),
 	}
+	// prompt=select_account: the sign-in page, where the person picks the
+	// connector (and at it, the account), not this browser's sign-in.
+	selectAccount := slices.Contains(req.Prompt, oidc.PromptSelectAccount)
 	now := p.opts.Now()
 	if req.MaxAge != nil {
 		ar.LoginAfter = now.Add(-time.Duration(*req.MaxAge) * time.Second).UnixMilli()
@@ -60,7 +68,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	// A browser signed in already finishes here, when its sign-in will do,
 	// or on the confirmation page when the app's identity is not assured.
 	signedIn := false
-	if login, ok := p.opts.Browser.SignedIn(browserRequest(ctx, r.Request)); ok {
+	if login, ok := p.opts.Browser.SignedIn(browserRequest(ctx, r.Request)); ok && !selectAccount {
 		if why := p.usable(login, ar, c); why == "" {
 			signedIn = true
 			if !ar.Confirm {
@@ -93,19 +101,35 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 // endpoint, and a redirect URI on loopback (on any port, RFC 8252 7.3) or with
 // a private-use scheme can be held by any app on the device: without a word,
 // such an app would get a code for whoever is signed in here just by asking,
-// and the tokens with its own PKCE verifier. An https redirect URI, matched
-// exactly, or a confidential client, is the app's own.
+// and the tokens with its own PKCE verifier. An https redirect URI off
+// loopback, matched exactly, or a confidential client, is the app's own; an
+// https one on loopback is matched on any port like the others.
 func needsConfirmation(c *client, redirectURI string) bool {
 	if !c.cfg.Public {
 		return false
 	}
 	u, err := url.Parse(redirectURI)
-	return err != nil || u.Scheme != "https"
+	return err != nil || u.Scheme != "https" || isLoopback(u.Hostname())
 }
+
+// isLoopback says whether a redirect URI's host is this device's.
+func isLoopback(host string) bool {
+	if h := strings.ToLower(strings.TrimSuffix(host, ".")); h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// requestURINotSupported is OpenID Connect Core 3.1.2.6's error for a
+// request_uri, which the library does not name.
+const requestURINotSupported = "request_uri_not_supported"
 
 // checkRequest is the policy the library does not enforce.
 func checkRequest(req *oidc.AuthRequest, c *client) error {
 	switch {
+	case req.RequestParam != "":
+		return oidc.ErrRequestNotSupported().WithDescription("request objects are not supported; send the parameters as they are")
 	case !slices.Contains(req.Scopes, oidc.ScopeOpenID):
 		return oidc.ErrInvalidScope().WithDescription("scope must include openid")
 	case req.CodeChallenge == "" && c.cfg.Public:

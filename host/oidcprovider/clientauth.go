@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +21,17 @@ import (
 // private_key_jwt client that sends a secret. A private_key_jwt assertion is
 // good once (its jti is kept until it expires).
 func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
+	c, err := s.verifyClient(ctx, r)
+	var oe *oidc.Error
+	if errors.As(err, &oe) && oe.ErrorType == oidc.InvalidClient {
+		// RFC 6749 5.2: 401, with a challenge when the client tried the
+		// Authorization header (limitTokenRequests adds it).
+		return nil, op.NewStatusError(oe, http.StatusUnauthorized)
+	}
+	return c, err
+}
+
+func (s *server) verifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
 	p := s.p
 	if oidc.GrantType(r.Form.Get("grant_type")) == oidc.GrantTypeClientCredentials {
 		return nil, oidc.ErrUnsupportedGrantType().WithDescription("only authorization_code and refresh_token")
@@ -30,7 +43,7 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
 	}
-	basic := strings.HasPrefix(r.Header.Get("Authorization"), "Basic ")
+	basic := isBasic(r.Header.Get("Authorization"))
 	inBody := r.PostForm.Get("client_secret") != ""
 	switch c.cfg.AuthMethod {
 	case string(oidc.AuthMethodNone):
@@ -56,28 +69,43 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 }
 
 // verifyAssertion checks a private_key_jwt assertion (RFC 7523 3) with the
-// library (signature by the client's key, iss = sub = client, aud = the
-// issuer, expiry), then spends its jti.
+// library (signature by the client's key, iss = sub = client, expiry, an iat
+// within the hour), then spends its jti. Its aud may be the issuer or the
+// token endpoint's URL (OpenID Connect Core 9 says the latter SHOULD be used;
+// the library takes only the former).
 func (p *Provider) verifyAssertion(ctx context.Context, assertion, clientID string) (op.Client, error) {
 	if len(assertion) > 16<<10 {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is too long")
 	}
-	c, err := op.AuthorizePrivateJWTKey(ctx, assertion, p.op)
+	claims, err := unverifiedClaims(assertion)
 	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is not valid")
+	}
+	audience := p.opts.Config.Issuer
+	if tokenURL := strings.TrimSuffix(audience, "/") + "/oauth/token"; slices.Contains(claims.Audience, tokenURL) {
+		audience = tokenURL
+	}
+	req, err := op.VerifyJWTAssertion(ctx, assertion, op.NewJWTProfileVerifier(&storage{p: p}, audience, time.Hour, assertionLeeway))
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is not valid")
+	}
+	c, err := p.client(req.Issuer)
+	if err != nil || c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is not valid")
 	}
 	if clientID != "" && clientID != c.GetID() {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_id is not the assertion's issuer")
 	}
-	claims, err := unverifiedClaims(assertion)
-	if err != nil || claims.ID == "" {
+	if claims.ID == "" {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion must carry a jti")
 	}
 	exp := time.Unix(claims.Expiry, 0)
 	if exp.Sub(p.opts.Now()) > time.Hour {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion must expire within an hour")
 	}
-	err = p.opts.Store.ConsumeFlow(ctx, storeKey("assertion", c.GetID()+"\x00"+claims.ID), exp)
+	// The jti is kept past exp by a margin: a replica whose clock runs ahead
+	// must not purge it while another still takes the assertion.
+	err = p.opts.Store.ConsumeFlow(ctx, storeKey("assertion", c.GetID()+"\x00"+claims.ID), exp.Add(consumedMargin))
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		p.event("replayed_assertion")
@@ -88,15 +116,32 @@ func (p *Provider) verifyAssertion(ctx context.Context, assertion, clientID stri
 	return c, nil
 }
 
-// unverifiedClaims reads the claims of an assertion the library verified.
-func unverifiedClaims(jwt string) (struct {
-	ID     string `json:"jti"`
-	Expiry int64  `json:"exp"`
-}, error) {
-	var claims struct {
-		ID     string `json:"jti"`
-		Expiry int64  `json:"exp"`
-	}
+// assertionLeeway is the clock skew allowed on an assertion's exp and iat
+// (the library's own figure); consumedMargin is how long past its exp a
+// spent jti is kept, for replicas whose clocks differ.
+const (
+	assertionLeeway = time.Second
+	consumedMargin  = 5 * time.Minute
+)
+
+// isBasic says whether an Authorization header is of the Basic scheme, whose
+// name is case-insensitive (RFC 7235 2.1).
+func isBasic(h string) bool {
+	return len(h) > len("Basic ") && strings.EqualFold(h[:len("Basic ")], "Basic ")
+}
+
+// assertionClaims are what an assertion's checks read besides the library's.
+type assertionClaims struct {
+	ID       string        `json:"jti"`
+	Expiry   int64         `json:"exp"`
+	Audience oidc.Audience `json:"aud"`
+}
+
+// unverifiedClaims reads the claims of an assertion before the library
+// verifies it: only to pick the audience it is verified against, and, once
+// verified, for its jti and exp.
+func unverifiedClaims(jwt string) (assertionClaims, error) {
+	var claims assertionClaims
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
 		return claims, errors.New("not a compact JWS")

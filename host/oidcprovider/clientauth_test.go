@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,21 @@ func privateKeyJWTOnSQLite(t *testing.T, crashed bool) string {
 	_, st := openLocal()
 	t.Cleanup(func() { st.Close() })
 
+	p, sign := keyClientProvider(t, st)
+	now := time.Now()
+	assertion := sign(map[string]any{"iss": "pk", "sub": "pk", "aud": []string{keyClientIssuer},
+		"jti": fmt.Sprint("jti-", now.UnixNano()), "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+	got := authenticateWith(p, assertion)
+	t.Logf("crashed=%v: %s", crashed, got)
+	return strings.SplitN(got, " ", 2)[0]
+}
+
+const keyClientIssuer = "http://127.0.0.1:9/oidc"
+
+// keyClientProvider is a provider on st with one private_key_jwt client, pk,
+// and a function that signs an assertion's claims with pk's key.
+func keyClientProvider(t *testing.T, st store.Store) (*Provider, func(claims map[string]any) string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -72,9 +88,8 @@ func privateKeyJWTOnSQLite(t *testing.T, crashed bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const issuer = "http://127.0.0.1:9/oidc"
 	sealer := testSealer(t)
-	cfg := &config.Provider{Issuer: issuer, IssuerPath: "/oidc",
+	cfg := &config.Provider{Issuer: keyClientIssuer, IssuerPath: "/oidc",
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SSOTTL: 8 * time.Hour,
 		Clients: []config.Client{{ID: "pk", AuthMethod: config.AuthPrivateKeyJWT, JWKS: jwks,
 			RedirectURIs: []string{"https://app.test/cb"}}}}
@@ -85,25 +100,29 @@ func privateKeyJWTOnSQLite(t *testing.T, crashed bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	claims, _ := json.Marshal(map[string]any{"iss": "pk", "sub": "pk", "aud": []string{issuer},
-		"jti": fmt.Sprint("jti-", now.UnixNano()), "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
-	jws, err := signer.Sign(claims)
-	if err != nil {
-		t.Fatal(err)
+	return p, func(claims map[string]any) string {
+		b, _ := json.Marshal(claims)
+		jws, err := signer.Sign(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertion, err := jws.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return assertion
 	}
-	assertion, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A refresh with a token that is no good: a client that authenticated gets
-	// invalid_grant (400); one that did not, invalid_client (401).
+}
+
+// authenticateWith sends assertion to the token endpoint with a refresh token
+// that is no good, and returns "error (description)": a client that
+// authenticated gets invalid_grant (400); one that did not, invalid_client (401).
+func authenticateWith(p *Provider, assertion string) string {
 	rec := (&hostileSetup{p: p}).do(form(http.MethodPost, "/oauth/token", url.Values{
 		"grant_type":            {"refresh_token"},
 		"refresh_token":         {"not-a-refresh-token"},
@@ -115,6 +134,49 @@ func privateKeyJWTOnSQLite(t *testing.T, crashed bool) string {
 		Description string `json:"error_description"`
 	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &answer)
-	t.Logf("crashed=%v: %d %s (%s)", crashed, rec.Code, answer.Error, answer.Description)
-	return answer.Error
+	return fmt.Sprintf("%s (%d: %s)", answer.Error, rec.Code, answer.Description)
+}
+
+// OpenID Connect Core 9: an assertion's aud SHOULD be the token endpoint's URL;
+// the issuer is taken too (RFC 7523 3), and nothing else.
+func TestPrivateKeyJWTAudiences(t *testing.T) {
+	p, sign := keyClientProvider(t, testStore(t))
+	for aud, want := range map[string]string{
+		keyClientIssuer:                  "invalid_grant",
+		keyClientIssuer + "/oauth/token": "invalid_grant",
+		keyClientIssuer + "/revoke":      "invalid_client",
+		"https://elsewhere.test/token":   "invalid_client",
+		"http://127.0.0.1:9/oauth/token": "invalid_client",
+	} {
+		now := time.Now()
+		got := authenticateWith(p, sign(map[string]any{"iss": "pk", "sub": "pk", "aud": aud,
+			"jti": fmt.Sprint("jti-", now.UnixNano()), "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}))
+		if !strings.HasPrefix(got, want+" ") {
+			t.Errorf("aud %s: %s; want %s", aud, got, want)
+		}
+	}
+}
+
+// A spent jti outlives its assertion by a margin: a replica whose clock runs
+// ahead purges what has expired by its clock, and must not free a jti that
+// another replica still takes.
+func TestAssertionIDsOutliveAReplicaWhoseClockRunsAhead(t *testing.T) {
+	st := testStore(t)
+	p, sign := keyClientProvider(t, st)
+	now := time.Now()
+	assertion := sign(map[string]any{"iss": "pk", "sub": "pk", "aud": keyClientIssuer,
+		"jti": "once", "iat": now.Unix(), "exp": now.Add(30 * time.Second).Unix()})
+	if got := authenticateWith(p, assertion); !strings.HasPrefix(got, "invalid_grant ") {
+		t.Fatalf("first use: %s", got)
+	}
+	if got := authenticateWith(p, assertion); !strings.HasPrefix(got, "invalid_client ") {
+		t.Fatalf("replay: %s", got)
+	}
+	// Another replica, its clock 40 s ahead, purges.
+	if _, err := st.Purge(t.Context(), now.Add(40*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := authenticateWith(p, assertion); !strings.HasPrefix(got, "invalid_client ") {
+		t.Fatalf("replayed after a purge by a clock 40 s ahead: %s; want invalid_client", got)
+	}
 }

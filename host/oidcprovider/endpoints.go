@@ -111,6 +111,9 @@ func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w}
+		if r.Header.Get("Authorization") != "" {
+			rec.challenge = `Basic realm="` + p.opts.Config.Issuer + `"`
+		}
 		next.ServeHTTP(rec, r)
 		if rec.status == http.StatusUnauthorized || rec.invalidClient {
 			p.limiter.Fail(addr)
@@ -119,15 +122,20 @@ func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder notes whether a response refused the client.
+// statusRecorder notes whether a response refused the client, and answers a
+// refused Authorization header with its challenge (RFC 6749 5.2).
 type statusRecorder struct {
 	http.ResponseWriter
 	status        int
 	invalidClient bool
+	challenge     string
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
+	if code == http.StatusUnauthorized && s.challenge != "" {
+		s.Header().Set("WWW-Authenticate", s.challenge)
+	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
@@ -136,6 +144,25 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 		s.invalidClient = true
 	}
 	return s.ResponseWriter.Write(b)
+}
+
+// bearerChallenge answers a refused userinfo request with RFC 6750 3's
+// challenge: the scheme, and invalid_token when a token was sent.
+func (p *Provider) bearerChallenge(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/userinfo" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		challenge := `Bearer realm="` + p.opts.Config.Issuer + `"`
+		// The form is capped (capBodies); the library reads it parsed.
+		sent := r.Header.Get("Authorization") != "" ||
+			(r.Method == http.MethodPost && r.ParseForm() == nil && r.PostForm.Get("access_token") != "")
+		if sent {
+			challenge += `, error="invalid_token"`
+		}
+		next.ServeHTTP(&statusRecorder{ResponseWriter: w, challenge: challenge}, r)
+	})
 }
 
 // issInAuthorizationErrors adds iss (RFC 9207) to the error redirects the
@@ -160,8 +187,15 @@ func (w *issWriter) WriteHeader(code int) {
 	if code == http.StatusFound || code == http.StatusSeeOther {
 		loc := w.Header().Get("Location")
 		if u, err := url.Parse(loc); err == nil && loc != "" && !strings.HasPrefix(loc, w.login) {
-			q := u.Query()
-			if q.Get("iss") == "" {
+			// iss goes where the answer's other parameters are: the
+			// fragment, for an error to a request that asked for it.
+			if f, err := url.ParseQuery(u.Fragment); err == nil && f.Has("error") {
+				if !f.Has("iss") {
+					f.Set("iss", w.issuer)
+					u.Fragment, u.RawFragment = "", ""
+					w.Header().Set("Location", u.String()+"#"+f.Encode())
+				}
+			} else if q := u.Query(); !q.Has("iss") {
 				q.Set("iss", w.issuer)
 				u.RawQuery = q.Encode()
 				w.Header().Set("Location", u.String())

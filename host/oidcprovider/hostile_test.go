@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ const webSecret = "a-confidential-client-secret-of-40-bytes!"
 
 // testBrowser records what the provider asked of the browser's routes.
 type testBrowser struct {
+	mu          sync.Mutex // Fail is called from requests at once
 	login       *Login
 	signedOut   int
 	confirms    int
@@ -56,6 +58,8 @@ func (b *testBrowser) SignOut(http.ResponseWriter, *http.Request) error {
 }
 
 func (b *testBrowser) Fail(w http.ResponseWriter, _ *http.Request, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.failures = append(b.failures, err)
 	w.WriteHeader(http.StatusBadRequest)
 }
@@ -456,7 +460,10 @@ func TestNativeAppsWaitForThePersonsWord(t *testing.T) {
 		// The web app (confidential, https) signed in silently in the other
 		// tests; so does a public client whose redirect URI is https, exact.
 		c := &client{cfg: config.Client{ID: "spa", Public: true}}
-		for uri, want := range map[string]bool{"https://spa.test/cb": false, "http://127.0.0.1:3000/cb": true, "com.example.app:/cb": true} {
+		// An https URI on loopback is matched on any port as the others are:
+		// any app on the device with a certificate the browser takes holds it.
+		for uri, want := range map[string]bool{"https://spa.test/cb": false, "http://127.0.0.1:3000/cb": true, "com.example.app:/cb": true,
+			"https://127.0.0.1:45678/cb": true, "https://localhost:8443/cb": true, "https://[::1]/cb": true, "https://app.localhost/cb": true} {
 			if got := needsConfirmation(c, uri); got != want {
 				t.Errorf("needsConfirmation(public, %s) = %v", uri, got)
 			}

@@ -2,10 +2,12 @@ package oidcprovider
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"net/http"
 	"net/url"
 
+	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/sdk"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
@@ -83,7 +85,17 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		p.opts.Browser.ConfirmApp(w, r, p.link(finishPath), map[string]string{"id": id}, c.cfg.ID, ar.RedirectURI)
 		return
 	}
-	if err := p.dropRecord(ctx, "authz", id); err != nil {
+	// Spent atomically first: two finishes of one request at once (a double
+	// click, a replayed link) give one answer to the app, not two codes.
+	err = p.opts.Store.ConsumeFlow(ctx, storeKey("authz-done", id), p.opts.Now().Add(p.opts.RequestTTL+consumedMargin))
+	if errors.Is(err, store.ErrUsed) {
+		p.opts.Browser.Fail(w, r, expired())
+		return
+	}
+	if err == nil {
+		err = p.dropRecord(ctx, "authz", id)
+	}
+	if err != nil {
 		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the store cannot be reached; try again"})
 		return
 	}

@@ -167,8 +167,11 @@ func (g *grantView) GetCodeChallenge() *oidc.CodeChallenge {
 }
 
 // refreshView is a refresh token's grant as the library builds tokens from it.
+// A refresh may ask for fewer scopes: current holds them, for this access and
+// ID token only; the rotated refresh token keeps the grant's (RFC 6749 6).
 type refreshView struct {
-	rec refreshRecord
+	rec     refreshRecord
+	current []string
 }
 
 var _ op.RefreshTokenRequest = (*refreshView)(nil)
@@ -177,9 +180,14 @@ func (r *refreshView) GetAMR() []string            { return []string{"fed"} }
 func (r *refreshView) GetAudience() []string       { return []string{r.rec.Client} }
 func (r *refreshView) GetAuthTime() time.Time      { return time.Unix(r.rec.Identity.AuthTime, 0) }
 func (r *refreshView) GetClientID() string         { return r.rec.Client }
-func (r *refreshView) GetScopes() []string         { return r.rec.Scopes }
 func (r *refreshView) GetSubject() string          { return r.rec.Identity.Sub }
-func (r *refreshView) SetCurrentScopes(s []string) { r.rec.Scopes = s }
+func (r *refreshView) SetCurrentScopes(s []string) { r.current = s }
+func (r *refreshView) GetScopes() []string {
+	if r.current != nil {
+		return r.current
+	}
+	return r.rec.Scopes
+}
 
 // isNotFound tells a missing record from a store that failed.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

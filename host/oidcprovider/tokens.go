@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +19,10 @@ import (
 // and honoured only while their grant lives in the store: revoking the grant
 // (a code exchanged twice, a refresh token used twice, revocation) ends every
 // token of it on every replica.
+
+// invalidToken is RFC 6750 3.1's error for an access token that is not
+// (or no longer) good; the library names no such error.
+const invalidToken = "invalid_token"
 
 // Seal purposes: a token sealed as one kind never opens as another.
 const (
@@ -151,7 +156,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, err
 	}
 	p.event("token")
-	return op.NewResponse(resp), nil
+	return noStore(resp), nil
 }
 
 // RefreshToken rotates: each refresh token is good once. One that comes back
@@ -190,7 +195,16 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, err
 	}
 	p.event("refresh")
-	return op.NewResponse(resp), nil
+	return noStore(resp), nil
+}
+
+// noStore is a token response that no cache may keep (RFC 6749 5.1, OpenID
+// Connect Core 3.1.3.3): it carries the tokens themselves.
+func noStore(resp *oidc.AccessTokenResponse) *op.Response {
+	r := op.NewResponse(resp)
+	r.Header.Set("Cache-Control", "no-store")
+	r.Header.Set("Pragma", "no-cache")
+	return r
 }
 
 // JWTProfile: the jwt-bearer grant is not offered. The library would otherwise
@@ -199,13 +213,14 @@ func (s *server) JWTProfile(context.Context, *op.Request[oidc.JWTProfileGrantReq
 	return nil, oidc.ErrUnsupportedGrantType().WithDescription("only authorization_code and refresh_token")
 }
 
-// UserInfo answers for a live access token only.
+// UserInfo answers for a live access token only. A token that is not one is
+// RFC 6750's invalid_token, with a 401 (its WWW-Authenticate is bearerChallenge's).
 func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
 	rec, err := s.p.liveAccess(ctx, r.Data.AccessToken)
 	if err != nil {
 		var oe *oidc.Error
 		if errors.As(err, &oe) && oe.ErrorType == oidc.AccessDenied {
-			return nil, op.NewStatusError(oe, 401)
+			return nil, op.NewStatusError(&oidc.Error{ErrorType: invalidToken, Description: oe.Description}, http.StatusUnauthorized)
 		}
 		return nil, err
 	}

@@ -49,7 +49,7 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
 {{else if .ConfirmApp}}
   <h1>Continue to {{.ConfirmApp.Client}}?</h1>
   {{with .User}}<p class="muted">Signed in as {{.UserInfo.ID}}</p>{{end}}
-  <p>An app on this device asks to sign you in. Your sign-in goes to <code id="app-target">{{.ConfirmApp.Target}}</code>. Continue only if you started this sign-in yourself.</p>
+  <p>An app asks to sign you in. Your sign-in goes to <code id="app-target">{{.ConfirmApp.Target}}</code>. Continue only if you started this sign-in yourself.</p>
   <form method="post" action="{{.ConfirmApp.Action}}">
   {{range $k, $v := .ConfirmApp.Fields}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
   <button id="continue" type="submit">Continue</button></form>

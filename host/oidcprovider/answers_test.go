@@ -1,0 +1,232 @@
+package oidcprovider
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// What the endpoints answer, held to the RFCs' letter: the headers, statuses
+// and error codes relying parties and their libraries act on.
+
+// RFC 6749 5.1, OpenID Connect Core 3.1.3.3: a response with tokens is never cached.
+func TestTokenResponsesAreNotCached(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"},
+		"code": {s.code(t, "openid offline_access")}, "redirect_uri": {"https://app.test/cb"}})
+	r.SetBasicAuth("web", webSecret)
+	rec := s.do(r)
+	checkNoStore(t, "code exchange", rec)
+	var answer struct {
+		Refresh string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.Refresh == "" {
+		t.Fatalf("token: %d %s", rec.Code, rec.Body)
+	}
+	r = form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {answer.Refresh}})
+	r.SetBasicAuth("web", webSecret)
+	checkNoStore(t, "refresh", s.do(r))
+}
+
+func checkNoStore(t *testing.T, what string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Pragma") != "no-cache" {
+		t.Errorf("%s: %d, Cache-Control %q, Pragma %q", what, rec.Code, rec.Header().Get("Cache-Control"), rec.Header().Get("Pragma"))
+	}
+}
+
+// RFC 6749 6: a refresh may ask for fewer scopes for its access token, but the
+// rotated refresh token keeps the scope of the one presented.
+func TestANarrowedRefreshKeepsTheGrantsScopes(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"},
+		"code": {s.code(t, "openid profile offline_access")}, "redirect_uri": {"https://app.test/cb"}})
+	r.SetBasicAuth("web", webSecret)
+	type tokens struct {
+		Refresh string `json:"refresh_token"`
+		Scope   string `json:"scope"`
+	}
+	var first tokens
+	if rec := s.do(r); json.Unmarshal(rec.Body.Bytes(), &first) != nil || first.Refresh == "" {
+		t.Fatalf("token: %d %s", rec.Code, rec.Body)
+	}
+	refresh := func(token, scope string) tokens {
+		t.Helper()
+		v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}
+		if scope != "" {
+			v.Set("scope", scope)
+		}
+		r := form(http.MethodPost, "/oauth/token", v)
+		r.SetBasicAuth("web", webSecret)
+		rec := s.do(r)
+		var got tokens
+		if json.Unmarshal(rec.Body.Bytes(), &got) != nil || got.Refresh == "" {
+			t.Fatalf("refresh for %q: %d %s", scope, rec.Code, rec.Body)
+		}
+		return got
+	}
+	narrowed := refresh(first.Refresh, "openid")
+	if narrowed.Scope != "openid" {
+		t.Errorf("the narrowed refresh's access token is for %q; want openid", narrowed.Scope)
+	}
+	if again := refresh(narrowed.Refresh, "openid profile"); again.Scope != "openid profile" {
+		t.Errorf("the rotated refresh token lost scope: %q", again.Scope)
+	}
+}
+
+// OpenID Connect Core 6 and 3.1.2.6: request objects are not supported, and a
+// request that carries one is refused, not served without what it says
+// (here max_age=0 and a nonce, which would have been dropped).
+func TestRequestObjectsAreRefused(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	object := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(`{"client_id":"web","nonce":"n","max_age":0}`)) + "."
+	for param, want := range map[string]string{"request": "request_not_supported", "request_uri": "request_uri_not_supported"} {
+		value := object
+		if param == "request_uri" {
+			value = "https://app.test/request.jwt"
+		}
+		q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
+			"scope": {"openid"}, "state": {"st"}, param: {value}}
+		loc, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
+		if loc == nil || loc.Query().Get("code") != "" || loc.Query().Get("error") != want || loc.Query().Get("state") != "st" {
+			t.Errorf("%s: Location %v; want error=%s", param, loc, want)
+		}
+	}
+}
+
+// RFC 6750 3: a refused userinfo request gets 401 and a Bearer challenge;
+// invalid_token when a token was sent, no error code when none was.
+func TestUserinfoRefusalsChallenge(t *testing.T) {
+	s := newHostileSetup(t)
+	const realm = `Bearer realm="http://127.0.0.1:9/oidc"`
+	for _, tc := range []struct {
+		name      string
+		req       *http.Request
+		challenge string
+		code      string
+	}{
+		{"a token that is not one", bearer(httptest.NewRequest(http.MethodGet, "/userinfo", nil), "not-a-token"),
+			realm + `, error="invalid_token"`, "invalid_token"},
+		{"a token in the form", form(http.MethodPost, "/userinfo", url.Values{"access_token": {"not-a-token"}}),
+			realm + `, error="invalid_token"`, "invalid_token"},
+		{"no token", httptest.NewRequest(http.MethodGet, "/userinfo", nil), realm, "invalid_request"},
+	} {
+		rec := s.do(tc.req)
+		var answer struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != tc.challenge || answer.Error != tc.code {
+			t.Errorf("%s: %d, WWW-Authenticate %q, %s", tc.name, rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
+		}
+	}
+}
+
+func bearer(r *http.Request, token string) *http.Request {
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
+
+// RFC 7235 2.1: the scheme's name is case-insensitive. RFC 6749 5.2: a client
+// refused after trying the Authorization header gets 401 and a challenge.
+func TestBasicClientAuthentication(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	exchange := func(authorization string) *httptest.ResponseRecorder {
+		r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"},
+			"code": {s.code(t, "openid")}, "redirect_uri": {"https://app.test/cb"}})
+		r.Header.Set("Authorization", authorization)
+		return s.do(r)
+	}
+	credentials := func(secret string) string {
+		return base64.StdEncoding.EncodeToString([]byte("web:" + secret))
+	}
+	for _, scheme := range []string{"Basic", "basic", "BASIC"} {
+		if rec := exchange(scheme + " " + credentials(webSecret)); rec.Code != http.StatusOK {
+			t.Errorf("scheme %q: %d %s", scheme, rec.Code, rec.Body)
+		}
+	}
+	rec := exchange("Basic " + credentials("not-the-secret"))
+	if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != `Basic realm="http://127.0.0.1:9/oidc"` ||
+		!strings.Contains(rec.Body.String(), `"invalid_client"`) {
+		t.Errorf("a wrong secret: %d, WWW-Authenticate %q, %s", rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
+	}
+}
+
+// RFC 9207 2: iss goes with the answer's other parameters, in the fragment
+// when the error is sent there (the request asked for response_mode=fragment,
+// which is refused).
+func TestFragmentErrorsCarryIssInTheFragment(t *testing.T) {
+	s := newHostileSetup(t)
+	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {"st"}, "response_mode": {"fragment"}}
+	loc, err := url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := url.ParseQuery(loc.Fragment)
+	if loc.RawQuery != "" || f.Get("error") != "invalid_request" || f.Get("iss") != "http://127.0.0.1:9/oidc" || f.Get("state") != "st" {
+		t.Errorf("Location %q; want error, state and iss in the fragment, nothing in the query", loc)
+	}
+}
+
+// OpenID Connect Core 3.1.2.1: prompt=select_account asks for the choice, so
+// the browser's sign-in does not answer at once: the sign-in page does.
+func TestSelectAccountShowsTheSignInPage(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
+		"scope": {"openid"}, "prompt": {"select_account"}}
+	loc, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
+	if loc == nil || loc.Query().Get("code") != "" || loc.Path != "/oidc"+loginPath {
+		t.Fatalf("prompt=select_account: Location %v; want the sign-in page", loc)
+	}
+}
+
+// Finishes of one request at once (a double click, a link opened twice) send
+// the app one code, not one each.
+func TestOneCodePerRequest(t *testing.T) {
+	s := newHostileSetup(t)
+	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"}, "scope": {"openid"}}
+	loc, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
+	if loc == nil || loc.Path != "/oidc"+loginPath {
+		t.Fatalf("authorize: Location %v; want the sign-in page", loc)
+	}
+	s.signIn("alice")
+	const finishes = 8
+	var (
+		start sync.WaitGroup
+		done  sync.WaitGroup
+		mu    sync.Mutex
+		codes int
+	)
+	start.Add(1)
+	for range finishes {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			rec := httptest.NewRecorder()
+			s.p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, finishPath+"?id="+loc.Query().Get("id"), nil))
+			if u, err := url.Parse(rec.Header().Get("Location")); err == nil && u.Query().Get("code") != "" {
+				mu.Lock()
+				codes++
+				mu.Unlock()
+			}
+		}()
+	}
+	start.Done()
+	done.Wait()
+	if codes != 1 {
+		t.Fatalf("%d finishes of one request at once sent %d codes; want 1", finishes, codes)
+	}
+}
