@@ -25,7 +25,7 @@ func (d *decoder) apiKeys(cfg *Config, fs walk.Fields, kind listenKind) {
 				known[in.ID] = true
 			}
 			seen := map[[32]byte]int{}
-			for i, n := range seq.Content {
+			for i, n := range d.Items(seq, at.Path, at.Pos) {
 				k, kat, ok := d.apiKey(n, at.Path.Item(i), known)
 				if !ok {
 					continue

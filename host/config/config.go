@@ -43,6 +43,11 @@ const (
 	MaxFileSize = 1 << 20
 	// MaxSecretFileSize bounds a file read by ${file:PATH}.
 	MaxSecretFileSize = 64 << 10
+	// MaxInterpolatedSize bounds the values holding references, all together,
+	// once the references are replaced: a reference of a few bytes brings up to
+	// 64 KiB (a file) or a whole environment variable, so a file of short
+	// references could otherwise build gigabytes.
+	MaxInterpolatedSize = 4 << 20
 )
 
 // Config is a checked configuration. Secrets (SessionKeys, APIKeys) are held
@@ -223,7 +228,12 @@ func Parse(data []byte, env func(string) (string, bool), baseDir string) (*Confi
 	}
 	var ps walk.Problems
 	if root != nil {
-		interpolate(root, nil, lookup{env: env, baseDir: baseDir}, &ps)
+		in := interpolator{env: lookup{env: env, baseDir: baseDir}, ps: &ps, room: MaxInterpolatedSize}
+		in.interpolate(root, nil)
+		if in.over {
+			// The references left unreplaced would only bring more problems.
+			return nil, fromWalk(ps.Err())
+		}
 	}
 	cfg := decodeConfig(root, baseDir, &ps)
 	if err := ps.Err(); err != nil {

@@ -281,10 +281,11 @@ func (d *decoder) connectors(fs walk.Fields) []Instance {
 	}
 	defer d.Leave(seq)
 
-	out := make([]Instance, 0, len(seq.Content))
+	items := d.Items(seq, at.Path, at.Pos)
+	out := make([]Instance, 0, len(items))
 	ids := map[string]int{}     // id -> index of the instance that has it
 	targets := map[string]int{} // target -> index of the instance that has it
-	for i, n := range seq.Content {
+	for i, n := range items {
 		path := at.Path.Item(i)
 		c, idAt, targetAt := d.connector(n, path)
 		if c == nil {
@@ -320,7 +321,7 @@ func (d *decoder) connector(n *yaml.Node, path *walk.Path) (*Instance, walk.Loc,
 		d.ps.Add(path, walk.PosOf(n), "must be a mapping with at least id and plugin")
 		return nil, walk.Loc{}, walk.Loc{}
 	}
-	fs := d.Known(walk.Deref(n), path, connectorKeys)
+	fs := d.Known(n, path, connectorKeys) // an alias's problems point at it
 	fs.Pos = walk.PosOf(n)
 	c := &Instance{Line: n.Line}
 

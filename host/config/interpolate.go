@@ -19,34 +19,55 @@ import (
 // text had been written in the file, so `port: ${PORT}` gives the plugin a
 // number; a quoted scalar always stays a string.
 
+// interpolator replaces the references of a document.
+type interpolator struct {
+	env lookup
+	ps  *walk.Problems
+	// room is what the values holding references may still take, once
+	// replaced (MaxInterpolatedSize in all); over is set when one would pass
+	// it, and then nothing more is replaced.
+	room int
+	over bool
+}
+
 // interpolate replaces environment references in every scalar value below n.
 // Aliases are skipped: the anchored node they point to is handled where it is
 // defined, so each scalar is replaced exactly once.
-func interpolate(n *yaml.Node, path *walk.Path, env lookup, ps *walk.Problems) {
+func (in *interpolator) interpolate(n *yaml.Node, path *walk.Path) {
+	if in.over {
+		return
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			interpolate(c, path, env, ps)
+			in.interpolate(c, path)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			interpolate(n.Content[i+1], path.Key(walk.Deref(n.Content[i]).Value), env, ps)
+			in.interpolate(n.Content[i+1], path.Key(walk.Deref(n.Content[i]).Value))
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			interpolate(c, path.Item(i), env, ps)
+			in.interpolate(c, path.Item(i))
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		value, errs := expand(n.Value, env)
+		value, errs, over := expand(n.Value, in.env, in.room)
+		if over {
+			in.over = true
+			in.ps.AddFailed(path, walk.PosOf(n), "once references are replaced, the values holding them come to more than %d MiB in all; "+
+				"this one passes the limit", MaxInterpolatedSize>>20)
+			return
+		}
 		for _, e := range errs {
-			ps.AddFailed(path, walk.PosOf(n), "%s", e)
+			in.ps.AddFailed(path, walk.PosOf(n), "%s", e)
 		}
 		if len(errs) > 0 {
 			return
 		}
+		in.room -= len(value)
 		n.Value = value
 		if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
 			n.Tag = (&yaml.Node{Kind: yaml.ScalarNode, Value: value}).ShortTag()
@@ -64,11 +85,17 @@ type lookup struct {
 // expand replaces ${NAME}, ${NAME:-default}, ${file:PATH} and $$ in s. A "$"
 // followed by anything else is kept as it is, so most literal dollar signs need no
 // escape. ${NAME:-default} uses default when NAME is unset or empty, as in a shell.
-func expand(s string, env lookup) (string, []string) {
-	var (
-		b    strings.Builder
-		errs []string
-	)
+// over reports a result longer than room, given up as soon as it is known.
+func expand(s string, env lookup, room int) (value string, errs []string, over bool) {
+	var b strings.Builder
+	// add writes what a reference stands for, unless that passes room.
+	add := func(v string) bool {
+		if b.Len()+len(v) > room {
+			return false
+		}
+		b.WriteString(v)
+		return true
+	}
 	for i := 0; i < len(s); {
 		if s[i] != '$' || i+1 == len(s) {
 			b.WriteByte(s[i])
@@ -83,7 +110,7 @@ func expand(s string, env lookup) (string, []string) {
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
 				errs = append(errs, `"${" has no closing "}" (write $$ for a literal $)`)
-				return s, errs
+				return s, errs, false
 			}
 			body := s[i+2 : i+2+end]
 			i += 2 + end + 1
@@ -93,7 +120,9 @@ func expand(s string, env lookup) (string, []string) {
 					errs = append(errs, err.Error())
 					continue
 				}
-				b.WriteString(v)
+				if !add(v) {
+					return "", nil, true
+				}
 				continue
 			}
 			name, def, hasDef := strings.Cut(body, ":-")
@@ -109,9 +138,11 @@ func expand(s string, env lookup) (string, []string) {
 			v, ok := env.env(name)
 			switch {
 			case ok && (v != "" || !hasDef):
-				b.WriteString(v)
+				if !add(v) {
+					return "", nil, true
+				}
 			case hasDef:
-				b.WriteString(def)
+				b.WriteString(def) // written in the file
 			default:
 				errs = append(errs, fmt.Sprintf("environment variable %s is not set", name))
 			}
@@ -120,7 +151,10 @@ func expand(s string, env lookup) (string, []string) {
 			i++
 		}
 	}
-	return b.String(), errs
+	if b.Len() > room {
+		return "", nil, true
+	}
+	return b.String(), errs, false
 }
 
 // isVarName reports whether s is a portable environment variable name.

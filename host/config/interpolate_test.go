@@ -2,7 +2,13 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,7 +46,7 @@ func TestExpand(t *testing.T) {
 		{in: "${A", want: "${A", errs: []string{`"${" has no closing "}" (write $$ for a literal $)`}},
 	}
 	for _, tt := range tests {
-		got, errs := expand(tt.in, lookup{env: env})
+		got, errs, _ := expand(tt.in, lookup{env: env}, MaxInterpolatedSize)
 		if len(tt.errs) == 0 && got != tt.want || !slices.Equal(errs, tt.errs) {
 			t.Errorf("expand(%q) = %q, %q; want %q, %q", tt.in, got, errs, tt.want, tt.errs)
 		}
@@ -112,5 +118,64 @@ func TestInterpolationTyping(t *testing.T) {
 	want := `{"port":8443,"portText":"8443","enabled":true,"nothing":null,"cost":"$5","escaped":"${PORT}","fallback":42,"tagged":"8443"}`
 	if string(c.Config) != want {
 		t.Errorf("config =\n%s\nwant\n%s", c.Config, want)
+	}
+}
+
+// TestReferencesAreBoundedInAll: a reference of a few bytes brings up to 64
+// KiB (${file:...}) or a whole environment variable, so a file of short
+// references could build gigabytes; the values holding references may come to
+// MaxInterpolatedSize in all. A file that passes it is refused with one
+// problem naming the value that does, whether one value passes it alone or
+// many together, and the work stops there.
+func TestReferencesAreBoundedInAll(t *testing.T) {
+	dir := t.TempDir()
+	secret := strings.Repeat("s", MaxSecretFileSize)
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"BIG": secret})
+	refs := strings.Repeat("${BIG}${file:secret}", 5) // 640 KiB once replaced
+	// values returns n values of settings holding v, from line 7.
+	values := func(n int, v string) []string {
+		lines := []string{"connectors:", "  - id: a", "    plugin: p", "    config:"}
+		for i := range n {
+			lines = append(lines, fmt.Sprintf("      s%d: %s", i, v))
+		}
+		return lines
+	}
+	tests := []struct {
+		name string
+		doc  string
+		want string // "line field"
+	}{
+		// 6 values of 640 KiB hold 3.75 MiB; the 7th passes 4 MiB.
+		{"many values", withMinimal(values(10, refs)...), "13 connectors[0].config.s6"},
+		// 64 MiB once replaced, were it built.
+		{"one value", withMinimal(values(1, strings.Repeat(refs, 100))...), "7 connectors[0].config.s0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			cfg, err := Parse([]byte(tt.doc), env, dir)
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatalf("accepted: %d bytes of settings", len(cfg.Instances[0].Config))
+			}
+			ce, ok := errors.AsType[*Error](err)
+			if !ok || len(ce.Problems) != 1 {
+				t.Fatalf("want one problem, got %v", err)
+			}
+			p := ce.Problems[0]
+			if got := fmt.Sprintf("%d %s", p.Line, p.Field); got != tt.want || !strings.Contains(p.Message, "more than 4 MiB in all") {
+				t.Errorf("problem: %s: %s; want %s: ...more than 4 MiB in all...", got, p.Message, tt.want)
+			}
+			// What is built is bounded by the limit, not by the references:
+			// a few times it (a growing value, each file read), where the
+			// one value alone would take 64 MiB and its growth twice that.
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16*MaxInterpolatedSize {
+				t.Errorf("%d MiB allocated", alloc>>20)
+			}
+		})
 	}
 }

@@ -176,13 +176,13 @@ func (d *decoder) clients(pfs walk.Fields, instances []Instance) []Client {
 	}
 	var out []Client
 	ids := map[string]int{}
-	for i, n := range seq.Content {
+	for i, n := range d.Items(seq, at.Path, at.Pos) {
 		path := at.Path.Item(i)
 		if walk.Deref(n).Kind != yaml.MappingNode {
 			d.ps.Add(path, walk.PosOf(n), "must be a mapping with at least id and redirect_uris")
 			continue
 		}
-		cfs := d.Known(walk.Deref(n), path, clientKeys)
+		cfs := d.Known(n, path, clientKeys) // an alias's problems point at it
 		cfs.Pos = walk.PosOf(n)
 		c := d.client(cfs, known)
 		if c.ID != "" {

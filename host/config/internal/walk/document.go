@@ -14,9 +14,17 @@ import (
 
 const (
 	// MaxNodes bounds the values visited while decoding, counting every
-	// expansion of an alias, so that a small file of nested aliases cannot
-	// take the process down ("billion laughs"). Real files are far below it.
+	// expansion of an alias, so that a small file of aliases cannot take the
+	// process down ("billion laughs"). Every entry of a mapping and item of a
+	// list counts each time it is listed: an alias to a mapping of a thousand
+	// entries costs a thousand, not one. Real files are far below it.
 	MaxNodes = 100_000
+	// MaxText bounds the text (keys and values) of what is visited, counted
+	// the same way: an alias to a long value costs its length each time, and
+	// that text is copied where it is used (the plugins' settings as JSON, the
+	// session keys). Without aliases a file holds at most 1 MiB of its own and
+	// 4 MiB from references.
+	MaxText = 16 << 20
 	// MaxDepth bounds nesting, in the file and once aliases are expanded.
 	MaxDepth = 64
 
@@ -146,8 +154,11 @@ func IsNull(n *yaml.Node) bool {
 // Decoder walks the parsed document and records problems as it goes.
 type Decoder struct {
 	ps *Problems
-	// budget is the number of values that may still be visited.
-	budget int
+	// budget is the number of values that may still be visited, text the
+	// bytes of text; once either runs out, exhausted is set and nothing more
+	// is visited.
+	budget, text int
+	exhausted    bool
 	// active holds the collections being expanded, to catch an alias that
 	// refers to a collection containing it, and to bound nesting.
 	active map[*yaml.Node]bool
@@ -155,20 +166,62 @@ type Decoder struct {
 
 // NewDecoder returns a Decoder that records its problems in ps.
 func NewDecoder(ps *Problems) *Decoder {
-	return &Decoder{ps: ps, budget: MaxNodes, active: map[*yaml.Node]bool{}}
+	return &Decoder{ps: ps, budget: MaxNodes, text: MaxText, active: map[*yaml.Node]bool{}}
 }
 
-// spend takes one value from the budget, reporting exhaustion once.
-func (d *Decoder) spend(path *Path, p Pos) bool {
-	if d.budget > 0 {
-		d.budget--
+// spend takes one value from the budget (see charge).
+func (d *Decoder) spend(path *Path, p Pos) bool { return d.charge(path, p, 1, 0) }
+
+// charge takes values and bytes of text from the budget, all or none. The
+// first time it cannot, it reports the problem at path and p (where the
+// expansion passed the limit) and stops ps: what would be reported after it
+// (values that then read as missing) would only be its consequences.
+func (d *Decoder) charge(path *Path, p Pos, values, text int) bool {
+	if !d.exhausted && values <= d.budget && text <= d.text {
+		d.budget -= values
+		d.text -= text
 		return true
 	}
-	if d.budget == 0 {
-		d.budget = -1
-		d.ps.Add(path, p, "too many values once aliases are expanded (more than %d)", MaxNodes)
+	if !d.exhausted {
+		d.exhausted = true
+		if values > d.budget {
+			d.ps.Add(path, p, "too many values once aliases are expanded: more than %d "+
+				"(an alias counts again every value under its anchor)", MaxNodes)
+		} else {
+			d.ps.Add(path, p, "too much text once aliases are expanded: more than %d MiB "+
+				"(an alias counts again the text of every value under its anchor)", MaxText>>20)
+		}
+		d.ps.Stop()
 	}
 	return false
+}
+
+// chargeContent charges for the entries of mapping n, or the items of list n:
+// one value each, and the text of those that are keys or single values. It is
+// called each time n is listed, whether through an alias or not, and before
+// any of that work is done.
+func (d *Decoder) chargeContent(n *yaml.Node, path *Path, p Pos) bool {
+	text := 0
+	for _, c := range n.Content {
+		if c = Deref(c); c.Kind == yaml.ScalarNode {
+			text += len(c.Value)
+		}
+	}
+	values := len(n.Content)
+	if n.Kind == yaml.MappingNode {
+		values /= 2
+	}
+	return d.charge(path, p, values, text)
+}
+
+// Items returns the items of list n for a caller that walks them itself,
+// having charged for them; nil once the budget is exhausted.
+func (d *Decoder) Items(n *yaml.Node, path *Path, p Pos) []*yaml.Node {
+	n = Deref(n)
+	if !d.chargeContent(n, path, p) {
+		return nil
+	}
+	return n.Content
 }
 
 // Enter marks collection n as being expanded; it reports false, with a
@@ -209,14 +262,18 @@ func (d *Decoder) Entries(n *yaml.Node, path *Path, p Pos) []Entry {
 		return nil
 	}
 	defer d.Leave(n)
-	return d.mappingEntries(n, path)
+	return d.mappingEntries(n, path, p)
 }
 
-// mappingEntries lists the entries of mapping n in order; the caller has
-// entered n. Merge keys ("<<: *base") are expanded as YAML defines them: keys
-// written in n win over merged ones, and an earlier merged mapping wins over a
-// later one. A key written twice is a problem rather than a silent override.
-func (d *Decoder) mappingEntries(n *yaml.Node, path *Path) []Entry {
+// mappingEntries lists the entries of mapping n in order, having charged for
+// them (nil once the budget is exhausted); the caller has entered n. Merge keys
+// ("<<: *base") are expanded as YAML defines them: keys written in n win over
+// merged ones, and an earlier merged mapping wins over a later one. A key
+// written twice is a problem rather than a silent override.
+func (d *Decoder) mappingEntries(n *yaml.Node, path *Path, p Pos) []Entry {
+	if !d.chargeContent(n, path, p) {
+		return nil
+	}
 	explicit := map[string]Pos{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]

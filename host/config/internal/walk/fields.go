@@ -93,8 +93,9 @@ func (fs Fields) List(key string) (items []Item, empty bool, at Loc) {
 		fs.d.ps.AddFailed(at.Path, at.Pos, `must be a list, like ["..."]`)
 		return nil, false, at
 	}
-	out := make([]Item, 0, len(v.Content))
-	for i, it := range v.Content {
+	content := fs.d.Items(v, at.Path, at.Pos)
+	out := make([]Item, 0, len(content))
+	for i, it := range content {
 		p := at.Path.Item(i)
 		iv := Deref(it)
 		switch {

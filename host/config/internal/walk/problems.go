@@ -67,6 +67,8 @@ type Problems struct {
 	// read at all): any later problem with them would only be a consequence
 	// of the first one.
 	failed map[string]bool
+	// stopped is set by Stop.
+	stopped bool
 }
 
 // located keeps the column of a problem to order problems on one line.
@@ -85,7 +87,14 @@ func (ps *Problems) AddFailed(field *Path, p Pos, format string, args ...any) {
 	ps.record(field, p, true, format, args...)
 }
 
+// Stop records nothing more: used after a problem that leaves the rest of the
+// document unread, so that its consequences do not bury it.
+func (ps *Problems) Stop() { ps.stopped = true }
+
 func (ps *Problems) record(field *Path, p Pos, failed bool, format string, args ...any) {
+	if ps.stopped {
+		return
+	}
 	if len(ps.list) >= MaxProblems {
 		ps.more++
 		return

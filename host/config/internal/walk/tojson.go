@@ -23,7 +23,8 @@ var (
 	jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
 )
 
-// ToJSON appends the JSON form of n to buf.
+// ToJSON appends the JSON form of n to buf. The entries and items below n are
+// charged to the budget as they are listed; n itself was, by whoever listed it.
 func (d *Decoder) ToJSON(buf *bytes.Buffer, n *yaml.Node, path *Path) {
 	v := Deref(n)
 	switch v.Kind {
@@ -35,7 +36,7 @@ func (d *Decoder) ToJSON(buf *bytes.Buffer, n *yaml.Node, path *Path) {
 			return
 		}
 		defer d.Leave(v)
-		entries := d.mappingEntries(v, path)
+		entries := d.mappingEntries(v, path, PosOf(n))
 		buf.WriteByte('{')
 		for i, e := range entries {
 			if i > 0 {
@@ -53,7 +54,7 @@ func (d *Decoder) ToJSON(buf *bytes.Buffer, n *yaml.Node, path *Path) {
 		}
 		defer d.Leave(v)
 		buf.WriteByte('[')
-		for i, item := range v.Content {
+		for i, item := range d.Items(v, path, PosOf(n)) {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
@@ -61,10 +62,6 @@ func (d *Decoder) ToJSON(buf *bytes.Buffer, n *yaml.Node, path *Path) {
 		}
 		buf.WriteByte(']')
 	case yaml.ScalarNode:
-		if !d.spend(path, PosOf(n)) {
-			buf.WriteString("null")
-			return
-		}
 		d.scalarJSON(buf, v, path, PosOf(n))
 	default:
 		buf.WriteString("null")
