@@ -15,8 +15,11 @@ import (
 // once, in its own goroutine: batches form only under load, and nobody waits
 // on a timer.
 //
-// A write has the earliest deadline of the callers in it, and no caller's
-// cancellation: the others still want their answer.
+// A write has the latest deadline of the callers in it (none when one of them
+// has none), and no caller's cancellation: each caller waits for its answer
+// within its own context, and one with little time left must not cut short
+// the write of one with more (UpdateTokens's record, say, which holds a
+// refresh token the provider has just rotated).
 
 // maxBatch bounds one write: SQLite's parameters stay far below its limit,
 // and a slow batch cannot hold many callers.
@@ -75,8 +78,9 @@ func (b *batcher[T]) do(ctx context.Context, item T) error {
 		// Write at once, in this goroutine: handing the write to another
 		// goroutine and waiting to be woken cost as much as the write itself
 		// on a busy machine. Whoever queued meanwhile is left to a drain, so
-		// that this caller answers its own request without delay.
-		b.flush(b.take())
+		// that this caller answers its own request without delay, and waits
+		// no longer than its own deadline (p is first in the queue).
+		b.flush(b.take(1))
 		if b.more() {
 			go b.drain()
 		}
@@ -101,7 +105,7 @@ func (b *batcher[T]) do(ctx context.Context, item T) error {
 // drain writes batches until nobody waits.
 func (b *batcher[T]) drain() {
 	for {
-		b.flush(b.take())
+		b.flush(b.take(maxBatch))
 		if !b.more() {
 			return
 		}
@@ -121,11 +125,11 @@ func (b *batcher[T]) more() bool {
 	return false
 }
 
-// take removes the next batch from the queue.
-func (b *batcher[T]) take() []*pending[T] {
+// take removes the next batch, of at most n, from the queue.
+func (b *batcher[T]) take(n int) []*pending[T] {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := min(len(b.queue), maxBatch)
+	n = min(len(b.queue), n)
 	batch := b.queue[:n:n]
 	b.queue = b.queue[n:]
 	if len(b.queue) == 0 {
@@ -139,13 +143,15 @@ func (b *batcher[T]) flush(batch []*pending[T]) {
 	live := make([]*pending[T], 0, len(batch))
 	items := make([]T, 0, len(batch))
 	var deadline time.Time
+	unbounded := false // a caller set no deadline
 	for _, p := range batch {
 		if !p.state.CompareAndSwap(queued, taken) {
 			continue // abandoned: its caller has its answer
 		}
 		live = append(live, p)
 		items = append(items, p.item)
-		if !p.deadline.IsZero() && (deadline.IsZero() || p.deadline.Before(deadline)) {
+		unbounded = unbounded || p.deadline.IsZero()
+		if p.deadline.After(deadline) {
 			deadline = p.deadline
 		}
 	}
@@ -153,7 +159,7 @@ func (b *batcher[T]) flush(batch []*pending[T]) {
 		return
 	}
 	ctx, cancel := context.Background(), context.CancelFunc(func() {})
-	if !deadline.IsZero() {
+	if !unbounded {
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 	}
 	results, err := b.write(ctx, items)

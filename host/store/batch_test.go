@@ -51,7 +51,7 @@ func consumeAsync(ctx context.Context, b *batcher[flowRow], id string) chan erro
 }
 
 // waitQueued waits until n callers wait behind the running write.
-func waitQueued(t *testing.T, b *batcher[flowRow], n int) {
+func waitQueued[T any](t *testing.T, b *batcher[T], n int) {
 	t.Helper()
 	for {
 		b.mu.Lock()
@@ -193,7 +193,12 @@ func TestFlowBatchWriteErrorReachesEveryCaller(t *testing.T) {
 	}
 }
 
-func TestFlowBatchWriteHasTheEarliestDeadline(t *testing.T) {
+// A batch's write has the latest deadline of its callers: with the earliest,
+// a caller with little time left cut short the write of one with more, such
+// as UpdateTokens's record of a refresh token the provider had just rotated
+// (TestRotatedTokensOutlastABatchMatesDeadline). Each caller still waits only
+// until its own (TestFlowBatchCallerWhoGivesUpDuringAWriteIsNotHeld).
+func TestFlowBatchWriteHasTheLatestDeadline(t *testing.T) {
 	h := newHeldWrite()
 	b := newBatcher(consumeBatch(h.write))
 	first := consumeAsync(t.Context(), b, "a")
@@ -211,8 +216,23 @@ func TestFlowBatchWriteHasTheEarliestDeadline(t *testing.T) {
 	call.finish <- nil
 	<-first
 	call = <-h.calls
-	if !call.deadline.Equal(soon) {
-		t.Fatalf("batch deadline %v, want the earliest caller's %v", call.deadline, soon)
+	if !call.deadline.Equal(soon.Add(time.Hour)) {
+		t.Fatalf("batch deadline %v, want the latest caller's %v", call.deadline, soon.Add(time.Hour))
+	}
+	call.finish <- nil
+	<-x
+	<-y
+
+	// A caller without a deadline: the write has none.
+	first = consumeAsync(t.Context(), b, "b")
+	call = <-h.calls
+	x, y = consumeAsync(late, b, "x2"), consumeAsync(t.Context(), b, "y2")
+	waitQueued(t, b, 2)
+	call.finish <- nil
+	<-first
+	call = <-h.calls
+	if !call.deadline.IsZero() {
+		t.Fatalf("batch deadline %v, want none: one of its callers set none", call.deadline)
 	}
 	call.finish <- nil
 	<-x

@@ -215,22 +215,50 @@ func execOf(db interface {
 	}
 }
 
+// errRowLocked is a batch's answer for a record whose row another transaction
+// holds (a refresh at the provider, a delete, a rekey): the batch wrote the
+// others without it, and PutTokens writes it alone.
+var errRowLocked = errors.New("store: postgres: the record's row is locked")
+
+// PutTokens writes through the token batch. A record whose row is locked
+// leaves the batch and waits for its row alone, within ctx, as a write of it
+// did before batching: a sign-in during a refresh of the same record, on any
+// replica, is written after the refresh, and the writes of other records
+// neither wait for that lock nor fail with it.
 func (s *postgresStore) PutTokens(ctx context.Context, r TokenRecord) error {
-	return s.tokens.do(ctx, r)
+	err := s.tokens.do(ctx, r)
+	if errors.Is(err, errRowLocked) {
+		return pgPut(ctx, s.execFn, r)
+	}
+	return err
 }
 
-// putTokens writes a batch of vault records in one round trip. When PostgreSQL
-// refuses the statement for a value in it (SQLSTATE classes 22, 23 and 54: a
-// NUL in a text, a key too long for its index), each record is written alone,
-// so that one record it cannot store fails its own sign-in and no other.
+// putTokens writes a batch of vault records in one round trip, and answers
+// errRowLocked for those whose rows were locked. When PostgreSQL refuses the
+// statement for a value in it (SQLSTATE classes 22, 23 and 54: a NUL in a
+// text, a key too long for its index), each record is written alone, so that
+// one record it cannot store fails its own sign-in and no other.
 func (s *postgresStore) putTokens(ctx context.Context, recs []TokenRecord) ([]error, error) {
-	err := s.putTokensAtOnce(ctx, lastOfEach(recs))
-	if !refusedValue(err) || len(recs) == 1 {
+	written, err := s.putTokensAtOnce(ctx, lastOfEach(recs))
+	switch {
+	case refusedValue(err) && len(recs) > 1:
+		results := make([]error, len(recs))
+		for i, r := range recs { // in order: the last of each user's records wins, as at once
+			written, err := s.putTokensAtOnce(ctx, []TokenRecord{r})
+			results[i] = err
+			if err == nil && !written[tokenKey{r.Connector, r.UserID}] {
+				results[i] = errRowLocked
+			}
+		}
+		return results, nil
+	case err != nil:
 		return nil, err
 	}
 	results := make([]error, len(recs))
-	for i, r := range recs { // in order: the last of each user's records wins, as at once
-		results[i] = pgPut(ctx, s.execFn, r)
+	for i, r := range recs {
+		if !written[tokenKey{r.Connector, r.UserID}] {
+			results[i] = errRowLocked
+		}
 	}
 	return results, nil
 }
@@ -248,10 +276,16 @@ func refusedValue(err error) bool {
 	return false
 }
 
-func (s *postgresStore) putTokensAtOnce(ctx context.Context, recs []TokenRecord) error {
-	if len(recs) == 1 {
-		return pgPut(ctx, s.execFn, recs[0])
-	}
+// tokenKey names a vault record.
+type tokenKey struct{ connector, user string }
+
+// putTokensAtOnce upserts recs in one statement, skipping each whose row
+// another transaction has locked, and reports those it wrote. The statement
+// never waits for a row lock: a refresh holds its row for the whole call to
+// the provider, and one record's lock must not stall or fail the batch.
+// (Only a row inserted by another transaction after the statement began,
+// which it does not see, is waited for.)
+func (s *postgresStore) putTokensAtOnce(ctx context.Context, recs []TokenRecord) (map[tokenKey]bool, error) {
 	var (
 		connectors, users, keys []string
 		sealed                  [][]byte
@@ -264,16 +298,42 @@ func (s *postgresStore) putTokensAtOnce(ctx context.Context, recs []TokenRecord)
 		sealed, expires, failed = append(sealed, r.Sealed), append(expires, ms(r.ExpiresAt)), append(failed, r.RefreshFailed)
 		updated = append(updated, now)
 	}
-	// Rows are locked in (connector, user_id) order, the order rekey and every
-	// other batch take them in: in their queue's order, two replicas' batches
-	// (or a batch and a transaction holding one of its rows) could each wait
-	// for a row the other holds, and PostgreSQL would abort one for deadlock.
-	_, err := s.exec(ctx, `INSERT INTO vault_tokens (`+pgTokenColumns+`)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::boolean[], $7::bigint[]) ORDER BY 1, 2
-		ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
-		expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at`,
-		connectors, users, keys, sealed, expires, failed, updated)
-	return err
+	// A record is written when its row is new or this statement could lock
+	// it. Rows are locked and inserted in (connector, user_id) order, the
+	// order rekey and every other batch take them in: two replicas' batches
+	// inserting the same new records wait for each other in one order only.
+	written := make(map[tokenKey]bool, len(recs))
+	err := s.with(ctx, func(c *pgxpool.Conn, work context.Context) error {
+		rows, err := c.Query(work, `WITH batch AS (
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::boolean[], $7::bigint[])
+					AS b (connector, user_id, key_id, sealed, expires_at, refresh_failed, updated_at)
+			), free AS (
+				SELECT v.connector, v.user_id FROM vault_tokens v JOIN batch b USING (connector, user_id)
+				ORDER BY 1, 2 FOR UPDATE OF v SKIP LOCKED
+			)
+			INSERT INTO vault_tokens (`+pgTokenColumns+`)
+			SELECT * FROM batch b
+			WHERE NOT EXISTS (SELECT FROM vault_tokens v WHERE v.connector = b.connector AND v.user_id = b.user_id)
+				OR EXISTS (SELECT FROM free f WHERE f.connector = b.connector AND f.user_id = b.user_id)
+			ORDER BY 1, 2
+			ON CONFLICT (connector, user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed,
+			expires_at = excluded.expires_at, refresh_failed = excluded.refresh_failed, updated_at = excluded.updated_at
+			RETURNING connector, user_id`,
+			connectors, users, keys, sealed, expires, failed, updated)
+		if err != nil {
+			return err
+		}
+		var k tokenKey
+		_, err = pgx.ForEachRow(rows, []any{&k.connector, &k.user}, func() error {
+			written[k] = true
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return written, nil
 }
 
 func (s *postgresStore) Tokens(ctx context.Context, connector, userID string) (TokenRecord, error) {

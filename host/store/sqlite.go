@@ -366,6 +366,8 @@ func (s *sqliteStore) UpdateTokens(ctx context.Context, connector, userID string
 	if next != nil {
 		wctx, cancel := writeContext(ctx)
 		defer cancel()
+		// Batched with sign-ins, it keeps its deadline: a batch has its
+		// latest caller's (batch.go).
 		if err := s.tokens.do(wctx, *next); err != nil { // the lock is held already
 			return err
 		}

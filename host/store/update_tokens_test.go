@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -281,12 +282,13 @@ func TestSlowRefreshesLeaveConnectionsToTheRest(t *testing.T) {
 	}
 }
 
-// A batch of token writes on PostgreSQL locks its rows in (connector,
-// user_id) order, the order rekey's FOR UPDATE and every other batch use.
-// In queue order, a batch [b, a] took b and then waited for a, held by a
-// transaction that then asked for b: each waited for the other, and
-// PostgreSQL aborted one of them for deadlock.
-func TestBatchedTokenWritesLockRowsInOrder(t *testing.T) {
+// A batch of token writes on PostgreSQL answers errRowLocked for a record
+// whose row another transaction holds, and writes the others at once. It
+// waited for the row, and all its records with it (see
+// TestSignInsDoNotWaitForAnotherUsersRefresh); and, locking in queue order, a
+// batch [b, a] took b and waited for a, held by a transaction that then asked
+// for b: each waited for the other, and PostgreSQL aborted one for deadlock.
+func TestTokenBatchLeavesLockedRowsToTheirCallers(t *testing.T) {
 	pg := pgtest.Start(t)
 	raw, err := Open(t.Context(), pg.URL, Options{Migrate: true})
 	if err != nil {
@@ -307,6 +309,8 @@ func TestBatchedTokenWritesLockRowsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Rolled back at the latest when the test ends, which frees a batch
+	// that waits for its lock.
 	defer func() { _ = tx.Rollback(context.Background()) }()
 	lock := func(user string) error {
 		var id string
@@ -315,18 +319,247 @@ func TestBatchedTokenWritesLockRowsInOrder(t *testing.T) {
 	if err := lock("a"); err != nil {
 		t.Fatal(err)
 	}
+	var results []error
 	done := make(chan error, 1)
-	go func() { done <- s.putTokensAtOnce(ctx, []TokenRecord{rec("b", "new"), rec("a", "new")}) }()
-	if _, returned := waitQueuedOrDone(t, s, "acme", "a", done); returned {
-		t.Fatal("the batch was written while a was locked")
+	go func() {
+		var err error
+		results, err = s.putTokens(ctx, []TokenRecord{rec("b", "new"), rec("a", "new"), rec("c", "new")})
+		done <- err
+	}()
+	err, returned := waitQueuedOrDone(t, s, "acme", "a", done)
+	if !returned {
+		t.Fatal("the batch waited for a's row, which another transaction holds")
+	}
+	if err != nil {
+		t.Fatalf("the batch: %v", err)
+	}
+	want := []error{nil, errRowLocked, nil}
+	if !slices.Equal(results, want) {
+		t.Fatalf("results %v, want %v", results, want)
 	}
 	if err := lock("b"); err != nil {
-		t.Fatalf("locking b after a, while the batch waits: %v", err)
+		t.Fatalf("locking b after a, once the batch is written: %v", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("the batch: %v", err)
+	for user, want := range map[string]string{"a": "old", "b": "new", "c": "new"} {
+		if got, err := s.Tokens(ctx, "acme", user); err != nil || string(got.Sealed) != want {
+			t.Fatalf("%s: %q (%v), want %q", user, got.Sealed, err, want)
+		}
+	}
+}
+
+// A refresh holds its record's row on PostgreSQL for the whole call to the
+// provider, and a sign-in of that user, on any replica, waits for it. That
+// sign-in used to wait inside the replica's token batch: batched with other
+// users' sign-ins, the statement waited for the row until store.timeout and
+// every one of them failed with store_unavailable; written alone, it held up
+// every token write queued behind it. It now leaves the batch and waits alone.
+func TestSignInsDoNotWaitForAnotherUsersRefresh(t *testing.T) {
+	pg := pgtest.Start(t)
+	open := func() *postgresStore {
+		// The timeout bounds the waits the test ends itself: a generous one.
+		raw, err := Open(t.Context(), pg.URL, Options{Migrate: true, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { raw.Close() })
+		return raw.(*postgresStore)
+	}
+	refresher, signIns := open(), open() // two replicas
+	ctx := t.Context()
+	rec := func(user, sealed string) TokenRecord {
+		return TokenRecord{Connector: "acme", UserID: user, KeyID: "k", Sealed: []byte(sealed)}
+	}
+	// refresh starts a refresh of user that stays at the provider, holding
+	// the row, until the returned func is called (at the latest when the test
+	// ends).
+	refresh := func(t *testing.T, user string) (end func()) {
+		if err := refresher.PutTokens(ctx, rec(user, "old")); err != nil {
+			t.Fatal(err)
+		}
+		entered, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- refresher.UpdateTokens(ctx, "acme", user, func(r TokenRecord) (*TokenRecord, error) {
+				close(entered)
+				<-release
+				r.Sealed = []byte("refreshed")
+				return &r, nil
+			})
+		}()
+		<-entered
+		end = sync.OnceFunc(func() {
+			close(release)
+			if err := <-done; err != nil {
+				t.Errorf("the refresh of %s: %v", user, err)
+			}
+		})
+		t.Cleanup(end)
+		return end
+	}
+	put := func(user string) chan error {
+		out := make(chan error, 1)
+		go func() { out <- signIns.PutTokens(ctx, rec(user, "signed-in")) }()
+		return out
+	}
+	stored := func(t *testing.T, user, want string) {
+		t.Helper()
+		if got, err := signIns.Tokens(ctx, "acme", user); err != nil || string(got.Sealed) != want {
+			t.Fatalf("%s: %q (%v), want %q", user, got.Sealed, err, want)
+		}
+	}
+
+	t.Run("in one batch", func(t *testing.T) {
+		endRefresh := refresh(t, "a1")
+		// A transaction holds the table against writes (SHARE lets the
+		// refresh keep its row): d1's sign-in waits, and a1's and b1's queue
+		// behind it, to be written in one batch.
+		tx, err := signIns.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(context.Background()) }()
+		if _, err := tx.Exec(ctx, `LOCK TABLE vault_tokens IN SHARE MODE`); err != nil {
+			t.Fatal(err)
+		}
+		putD := put("d1")
+		if err, returned := waitQueuedOrDone(t, signIns, "acme", "d1", putD); returned {
+			t.Fatalf("d1's sign-in returned (%v) while the table was held", err)
+		}
+		putA, putB := put("a1"), put("b1")
+		waitQueued(t, signIns.tokens, 2)
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-putD; err != nil {
+			t.Fatalf("d1's sign-in: %v", err)
+		}
+		if err := <-putB; err != nil {
+			t.Fatalf("b1's sign-in, batched with a1's during a1's refresh: %v", err)
+		}
+		if err, returned := waitQueuedOrDone(t, signIns, "acme", "a1", putA); returned {
+			t.Fatalf("a1's sign-in returned (%v) while a1's refresh held the row", err)
+		}
+		endRefresh()
+		if err := <-putA; err != nil {
+			t.Fatalf("a1's sign-in, after the refresh: %v", err)
+		}
+		stored(t, "a1", "signed-in")
+		stored(t, "b1", "signed-in")
+	})
+
+	t.Run("behind it", func(t *testing.T) {
+		endRefresh := refresh(t, "a2")
+		putA := put("a2") // written alone, at once: it waits for the row
+		if err, returned := waitQueuedOrDone(t, signIns, "acme", "a2", putA); returned {
+			t.Fatalf("a2's sign-in returned (%v) while a2's refresh held the row", err)
+		}
+		if err := <-put("b2"); err != nil {
+			t.Fatalf("b2's sign-in: %v", err)
+		}
+		select {
+		case err := <-putA:
+			t.Fatalf("b2's sign-in was written only once a2's had returned (%v): it waited for a2's refresh", err)
+		default:
+		}
+		endRefresh()
+		if err := <-putA; err != nil {
+			t.Fatalf("a2's sign-in, after the refresh: %v", err)
+		}
+		stored(t, "a2", "signed-in")
+		stored(t, "b2", "signed-in")
+	})
+}
+
+// slowTokenWrites makes the store's token writes wait for the test, as a slow
+// disk or a busy write slot would: each write hands the test a channel, to be
+// closed when the write may go on. A write that goes on after its deadline
+// fails, as it would have in the database. Writes still held when the test
+// ends fail.
+func slowTokenWrites(t *testing.T, s *sqliteStore) <-chan chan struct{} {
+	writes, ended := make(chan chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(ended) })
+	s.tokens = newBatcher(func(ctx context.Context, recs []TokenRecord) ([]error, error) {
+		proceed := make(chan struct{})
+		select {
+		case writes <- proceed:
+		case <-ended:
+			return nil, errors.New("the test has ended")
+		}
+		select {
+		case <-proceed:
+		case <-ended:
+			return nil, errors.New("the test has ended")
+		}
+		if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+			return nil, context.DeadlineExceeded
+		}
+		return s.putTokens(ctx, recs)
+	})
+	return writes
+}
+
+// Once the provider has answered a refresh, UpdateTokens writes its record
+// (a refresh token the provider has just rotated, the old one spent) under a
+// deadline of its own. On SQLite that write joins the token batch, whose
+// write had the earliest deadline of its callers: batched with another user's
+// sign-in with less time left, a slow write failed at the sign-in's deadline,
+// and the vault kept the spent token. A batch now has its latest caller's
+// deadline.
+func TestRotatedTokensOutlastABatchMatesDeadline(t *testing.T) {
+	raw, err := Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "idplug.db"), Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	s := raw.(*sqliteStore)
+	ctx := t.Context()
+	rec := func(user, sealed string) TokenRecord {
+		return TokenRecord{Connector: "acme", UserID: user, KeyID: "k", Sealed: []byte(sealed)}
+	}
+	for _, u := range []string{"a", "b", "c"} {
+		if err := s.PutTokens(ctx, rec(u, "old")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writes := slowTokenWrites(t, s)
+	// c's sign-in writes, and is held: what comes next queues.
+	putC := make(chan error, 1)
+	go func() { putC <- s.PutTokens(ctx, rec("c", "signed-in")) }()
+	writeC := <-writes
+	// a's refresh: the provider rotated the refresh token. Its write may take
+	// a minute (Timed's timeout, in idplug).
+	refreshed := make(chan error, 1)
+	go func() {
+		refreshed <- s.UpdateTokens(withWriteTimeout(ctx, time.Minute), "acme", "a", func(r TokenRecord) (*TokenRecord, error) {
+			r.Sealed = []byte("rotated")
+			return &r, nil
+		})
+	}()
+	waitQueued(t, s.tokens, 1)
+	// b's sign-in has a second left. (Were it to pass before the write takes
+	// b, a would be written alone, and the test prove nothing.)
+	bctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	putB := make(chan error, 1)
+	go func() { putB <- s.PutTokens(bctx, rec("b", "signed-in")) }()
+	waitQueued(t, s.tokens, 2)
+	close(writeC)
+	if err := <-putC; err != nil {
+		t.Fatalf("c's sign-in: %v", err)
+	}
+	writeAB := <-writes
+	// The write of a and b goes on once b's deadline has passed: b has its
+	// answer, and a's record is written.
+	if err := <-putB; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("b's sign-in, whose write outlasted its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	close(writeAB)
+	if err := <-refreshed; err != nil {
+		t.Errorf("the refresh: %v", err)
+	}
+	if got, err := s.Tokens(ctx, "acme", "a"); err != nil || string(got.Sealed) != "rotated" {
+		t.Fatalf("the provider rotated a's refresh token, but the vault holds %q (%v): the only good refresh token is lost", got.Sealed, err)
 	}
 }
