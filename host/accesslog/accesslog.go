@@ -119,11 +119,18 @@ func appendString(b []byte, s string) []byte {
 // by "~" and the first 12 hex digits of its SHA-256: lines of one user still
 // correlate, and the log (and a trace) names nobody. It reads the path itself, not the
 // router's values, which a request refused before routing (no key, a wrong
-// one, too many) never gets.
+// one, too many) never gets; its segments are compared unescaped, as the router
+// matches them (`/%75sers/` is the users route too).
 func Path(r *http.Request) string {
 	segs := strings.Split(r.URL.EscapedPath(), "/")
+	is := func(seg, name string) bool {
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		return seg == name
+	}
 	for i := 0; i+3 < len(segs); i++ {
-		if segs[i] != "connectors" || segs[i+2] != "users" {
+		if !is(segs[i], "connectors") || !is(segs[i+2], "users") {
 			continue
 		}
 		uid, err := url.PathUnescape(segs[i+3])

@@ -2,7 +2,12 @@ package accesslog
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +92,31 @@ func BenchmarkLine(b *testing.B) {
 			}
 			_ = fmt.Sprint(out.Len())
 		})
+	}
+}
+
+// A vault path's user id is hashed however the path spells the route's own
+// segments: the router matches them unescaped, so `%75sers` is the users route
+// and its id must not reach the log as it is.
+func TestPathHidesTheUserHoweverTheRouteIsSpelled(t *testing.T) {
+	const user = "alice.smith@example.com"
+	sum := sha256.Sum256([]byte(user))
+	hashed := "~" + hex.EncodeToString(sum[:6])
+	for _, p := range []string{
+		"/v1/connectors/github/users/" + user + "/tokens",
+		"/v1/connectors/github/%75sers/" + user + "/tokens",
+		"/v1/%63onnectors/github/users/" + url.PathEscape(user),
+		"/v1/connectors/github/users/alice.smith%40example.com",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://idplug.test"+p, nil)
+		got := Path(r)
+		if strings.Contains(got, "alice") || !strings.Contains(got, hashed) {
+			t.Errorf("Path(%s) = %s; want the user as %s", p, got, hashed)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/connectors/{id}/users/{userId}/tokens", func(http.ResponseWriter, *http.Request) {})
+	if _, pattern := mux.Handler(httptest.NewRequest(http.MethodGet, "/v1/connectors/github/%75sers/x/tokens", nil)); pattern == "" {
+		t.Fatal("the router no longer takes an escaped route segment: the test's premise is gone")
 	}
 }
