@@ -3,11 +3,14 @@ package oauth2kit
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +69,22 @@ func parseTokenAnswer(r *response, format ResponseFormat, grant GrantType) (*Tok
 		used = sniffFormat(r.contentType, r.body)
 	}
 	fields, err := decodeTokenFields(r.body, used)
+	if failed := r.status < 200 || r.status >= 300; failed && (err != nil || textOf(fields["error"]) == "") {
+		// An error answer's Content-Type is often not its body's (a framework's
+		// default: JSON labelled form, or the reverse), nor the format forced
+		// for tokens: the provider's error is read from what the body is. Only
+		// a body that is not JSON is read as a form, so that no error is found
+		// inside a JSON string ({"message":"a&error=b"}).
+		actual := FormatForm
+		if json.Valid(r.body) {
+			actual = FormatJSON
+		}
+		if actual != used {
+			if other, otherErr := decodeTokenFields(r.body, actual); otherErr == nil && textOf(other["error"]) != "" {
+				fields, err = other, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, unreadableTokenAnswer(r, used, format != FormatAuto, err)
 	}
@@ -115,6 +134,11 @@ func decodeTokenFields(body []byte, format ResponseFormat) (map[string]any, erro
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
+	// The body is one JSON value (RFC 8259), as userinfo's must be: what
+	// follows it would be a second answer, read by no one or by someone else.
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("data follows the JSON value")
+	}
 	fields, ok := v.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("found %s", jsonKind(v))
@@ -160,12 +184,20 @@ func tokenOf(fields map[string]any) (*Token, error) {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the token endpoint's answer has no access_token")
 	}
 	t := &Token{AccessToken: access}
+	if v, ok := fields["token_type"]; ok && v != nil {
+		// Unlike the other fields, a token_type that cannot be read is not
+		// dropped: dropped, it would mean Bearer, and a token of a type the
+		// client does not understand must not be used (RFC 6749 7.1).
+		if t.TokenType, ok = v.(string); !ok {
+			return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the token endpoint's token_type is %s, not a string: the token's type is unknown, and such a token must not be used (RFC 6749 7.1)", jsonKind(v)).
+				WithDetail("tokenType", cleanText(textOf(v)))
+		}
+	}
 	for _, f := range []struct {
 		name string
 		dst  *string
 		read func(any) (string, bool)
 	}{
-		{"token_type", &t.TokenType, stringField},
 		{"refresh_token", &t.RefreshToken, stringField},
 		{"id_token", &t.IDToken, stringField},
 		{"scope", &t.Scope, scopeOf},
@@ -184,7 +216,7 @@ func tokenOf(fields map[string]any) (*Token, error) {
 		}
 	}
 	switch {
-	case t.TokenType == "":
+	case t.TokenType == "": // absent (or null, or empty): RFC 6749 requires it, providers leave it out
 		t.TokenType = "Bearer"
 	case !strings.EqualFold(t.TokenType, "Bearer"):
 		// RFC 6749 7.1: a client must not use a token of a type it does not
@@ -222,6 +254,10 @@ func scopeOf(v any) (string, bool) {
 // maxExpiresIn keeps a silly expires_in from overflowing a time.Duration.
 const maxExpiresIn = math.MaxInt32
 
+// decimalNumber is a number as JSON writes it, with a leading + or a bare
+// fraction (".5", "5.") allowed for the numeric strings providers send.
+var decimalNumber = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
 // expiresInOf accepts a number or a numeric string; a value that is not positive
 // means "not said". Anything else is malformed (ok false).
 func expiresInOf(v any) (time.Duration, bool) {
@@ -232,6 +268,11 @@ func expiresInOf(v any) (time.Duration, bool) {
 	case string:
 		text = strings.TrimSpace(v)
 	default:
+		return 0, false
+	}
+	if !decimalNumber.MatchString(text) {
+		// ParseFloat also reads "Infinity", "NaN" and hex floats ("0x1p30"),
+		// which no provider means as a lifetime.
 		return 0, false
 	}
 	secs, err := strconv.ParseFloat(text, 64)

@@ -2,6 +2,7 @@ package oauth2kit
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -168,6 +169,109 @@ func TestParseTokenResponseErrorMapping(t *testing.T) {
 				t.Errorf("details = %v, want the status %d", e.Details, tt.status)
 			}
 		})
+	}
+}
+
+// TestProviderErrorIsReadFromWhatTheBodyIs: on an error status, the RFC 6749
+// 5.2 error is read from what the body is, whatever its Content-Type says or
+// tokenEndpointResponseType forces: a framework's default type, or the form
+// type of an endpoint that answers tokens as GitHub does, would lose it.
+func TestProviderErrorIsReadFromWhatTheBodyIs(t *testing.T) {
+	const asJSON = `{"error":"invalid_grant","error_description":"code expired","error_uri":"https://id.example.com/e"}`
+	const asForm = `error=invalid_grant&error_description=code+expired&error_uri=https%3A%2F%2Fid.example.com%2Fe`
+	for _, c := range []struct {
+		name, contentType, body string
+		format                  ResponseFormat
+	}{
+		{"JSON labelled form", formType, asJSON, FormatAuto},
+		{"form labelled JSON", jsonType, asForm, FormatAuto},
+		{"JSON, form forced", jsonType, asJSON, FormatForm},
+		{"form, JSON forced", formType, asForm, FormatJSON},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parse(t, 400, c.contentType, c.body, c.format)
+			e := wantCode(t, err, sdk.CodeSocialAuthCodeInvalid)
+			for k, v := range map[string]any{"status": 400, "error": "invalid_grant", "error_description": "code expired", "error_uri": "https://id.example.com/e"} {
+				if e.Details[k] != v {
+					t.Errorf("details[%s] = %v, want %v", k, e.Details[k], v)
+				}
+			}
+		})
+	}
+	// A JSON body is not read as a form: no error is made up from a string in it.
+	_, err := parse(t, 400, jsonType, `{"message":"see a&error=invalid_grant"}`, FormatAuto)
+	if e := wantCode(t, err, sdk.CodeInvalidResponse); e.Details["error"] != nil {
+		t.Errorf("an error was read from inside a JSON string: %v", e.Details)
+	}
+}
+
+// TestUnreadableTokenTypeFailsTheSignIn: RFC 6749 7.1, a client must not use a
+// token of a type it does not understand. A token_type that is there but not a
+// string says a type that cannot be read, so the token is not used; only one
+// left out (or null) means Bearer.
+func TestUnreadableTokenTypeFailsTheSignIn(t *testing.T) {
+	for _, body := range []string{
+		`{"access_token":"at","token_type":["DPoP"]}`,
+		`{"access_token":"at","token_type":{"type":"DPoP"}}`,
+		`{"access_token":"at","token_type":1}`,
+		`{"access_token":"at","token_type":true}`,
+	} {
+		tok, err := parse(t, 200, jsonType, body, FormatAuto)
+		if err == nil {
+			t.Errorf("%s: accepted as token type %q", body, tok.TokenType)
+			continue
+		}
+		if e := wantCode(t, err, sdk.CodeInvalidResponse); !strings.Contains(e.Message, "token_type") {
+			t.Errorf("%s: message %q does not name token_type", body, e.Message)
+		}
+	}
+	for _, body := range []string{`{"access_token":"at"}`, `{"access_token":"at","token_type":null}`} {
+		if tok, err := parse(t, 200, jsonType, body, FormatAuto); err != nil || tok.TokenType != "Bearer" {
+			t.Errorf("%s: token %+v, %v; want Bearer", body, tok, err)
+		}
+	}
+}
+
+// TestJSONTokenAnswerIsOneValue: the body is one JSON object (RFC 6749 5.1,
+// RFC 8259). What follows it is refused, as for userinfo: a reader that takes
+// the last value would see another token than this one.
+func TestJSONTokenAnswerIsOneValue(t *testing.T) {
+	for _, body := range []string{
+		`{"access_token":"at"} {"access_token":"SECOND-TOKEN"}`,
+		`{"access_token":"at"}TRAILING-DATA`,
+		`{"access_token":"at"}}`,
+	} {
+		tok, err := parse(t, 200, jsonType, body, FormatAuto)
+		if err == nil {
+			t.Errorf("%s: accepted, access token %q", body, tok.AccessToken)
+			continue
+		}
+		wantCode(t, err, sdk.CodeInvalidResponse)
+		wantNoLeak(t, err, "SECOND-TOKEN", "TRAILING-DATA")
+	}
+	if _, err := parse(t, 200, jsonType, "\n {\"access_token\":\"at\"} \r\n", FormatAuto); err != nil {
+		t.Errorf("white space around the object: %v", err)
+	}
+}
+
+// TestExpiresInIsADecimalNumber: "Infinity", "NaN" and hex floats parse as
+// floats in Go, and read as the longest lifetime (68 years); they are dropped
+// like any expires_in that is no number.
+func TestExpiresInIsADecimalNumber(t *testing.T) {
+	for _, v := range []string{"Infinity", "-Infinity", "+Inf", "inf", "NaN", "0x1p30", "0X10", "1_000", "1e", ""} {
+		tok, err := parse(t, 200, jsonType, `{"access_token":"at","expires_in":"`+v+`"}`, FormatAuto)
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if tok.ExpiresIn != 0 || !reflect.DeepEqual(tok.Dropped, []string{"expires_in"}) {
+			t.Errorf("expires_in %q read as %s (dropped %v), want it dropped", v, tok.ExpiresIn, tok.Dropped)
+		}
+	}
+	for v, want := range map[string]time.Duration{"3600": time.Hour, " 60 ": time.Minute, "+60": time.Minute, "3.6e3": time.Hour, "60.": time.Minute, "-5": 0} {
+		tok, err := parse(t, 200, formType, "access_token=at&expires_in="+url.QueryEscape(v), FormatAuto)
+		if err != nil || tok.ExpiresIn != want || tok.Dropped != nil {
+			t.Errorf("expires_in %q: %+v, %v; want %s", v, tok, err, want)
+		}
 	}
 }
 

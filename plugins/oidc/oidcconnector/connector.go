@@ -150,7 +150,7 @@ func (connector) UserInfo(ctx context.Context, in *Instance, req sdk.UserInfoReq
 	if err != nil {
 		return nil, err
 	}
-	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[oauth2kit.SessionState], Issuer: callbackIssuer(e, req.Callback)})
+	code, err := oauth2kit.ReadCallback(req.Callback, oauth2kit.CallbackCheck{State: req.Session[oauth2kit.SessionState], Issuer: in.callbackIssuer(e, req.Callback["iss"])})
 	if err != nil {
 		return nil, err
 	}
@@ -186,13 +186,55 @@ func (connector) UserInfo(ctx context.Context, in *Instance, req sdk.UserInfoReq
 	return oauth2kit.SignedIn(profile, tok, in.storeTokens), nil
 }
 
-// callbackIssuer is the iss the callback must carry (RFC 9207): the discovered
-// issuer when the provider says it sends iss, and also when it sent one anyway.
-func callbackIssuer(e *endpoints, callback map[string]string) string {
-	if e.Issuer != "" && (e.IssParameter || callback["iss"] != "") {
-		return e.Issuer
+// callbackIssuer is what the callback's iss must equal (RFC 9207), or "" for no
+// check. A callback that carries iss is held to the issuer the connector
+// knows, however it knows it: the discovered one, or without discovery
+// idTokenVerificationConfig.issuer (RFC 9207 2.4: the client MUST compare, and
+// refuse a mismatch, before it redeems the code). A callback without iss is
+// refused only when the discovery document promises it.
+//
+// When got is accepted, it is returned itself, so that ReadCallback (which
+// compares exactly, after the state) lets it through; otherwise the first
+// expected issuer is, for ReadCallback to refuse the callback naming it.
+func (in *Instance) callbackIssuer(e *endpoints, got string) string {
+	accepted, required := in.provider.issuers, false
+	if e.Issuer != "" {
+		// Google's scheme-less form (extraIssuers) is an ID token quirk only:
+		// RFC 9207 iss is the issuer identifier of the metadata.
+		accepted, required = []string{e.Issuer}, e.IssParameter
 	}
-	return ""
+	if len(accepted) == 0 || (got == "" && !required) {
+		return ""
+	}
+	for _, want := range accepted {
+		if callbackIssuerMatches(got, want) {
+			return got
+		}
+	}
+	return accepted[0]
+}
+
+// callbackIssuerMatches compares a callback's iss with an expected issuer. For
+// Microsoft's multi-tenant endpoints that is the "{tenantid}" template, which
+// the metadata names as it is (RFC 9207 compares with that value exactly) but
+// whose callbacks may name the account's tenant: the template filled with a
+// tenant id is accepted too. Which tenant is not known before the ID token's
+// tid, checked then; what iss guards against, a callback from another server
+// (mix-up), is settled by the template's scheme, host and path.
+func callbackIssuerMatches(got, want string) bool {
+	if got == "" {
+		return false
+	}
+	if got == want {
+		return true
+	}
+	prefix, _, template := strings.Cut(want, "{tenantid}")
+	const idLen = len("00000000-0000-0000-0000-000000000000")
+	if !template || !strings.HasPrefix(got, prefix) || len(got) < len(prefix)+idLen {
+		return false
+	}
+	tid := got[len(prefix) : len(prefix)+idLen]
+	return tenantIDPattern.MatchString(tid) && got == strings.ReplaceAll(want, "{tenantid}", tid)
 }
 
 // tokenEndpoint is the configured token client aimed at the current endpoint.

@@ -202,22 +202,35 @@ func (p *provider) refresh(ctx context.Context) (*endpoints, error) {
 }
 
 func (p *provider) fetchLocked(ctx context.Context) (*endpoints, error) {
-	url := strings.TrimSuffix(p.issuer, "/") + discoveryPath
 	p.lastFetch = p.now()
-	doc, err := p.http.GetJSON(ctx, url, "discovery document")
+	e, maxAge, err := p.discover(ctx)
 	if err != nil {
 		if p.current != nil {
-			// A provider that is down a moment keeps its last known metadata,
-			// and is asked again after retryAfterFailure.
+			// A provider that is down a moment, or answers with a document
+			// that cannot be used, keeps its last known metadata, and is
+			// asked again after retryAfterFailure.
 			sdk.Logger(ctx).Warn("discovery failed; keeping the cached document", "issuer", p.issuer, "error", err)
 			p.expires = p.now().Add(retryAfterFailure)
 			return p.current, nil
 		}
 		return nil, err
 	}
+	p.current, p.expires = e, p.now().Add(ttl(maxAge))
+	return e, nil
+}
+
+// discover fetches and checks the discovery document, explicit endpoints over
+// the discovered ones. An answer that arrives but is refused fails like one
+// that does not arrive.
+func (p *provider) discover(ctx context.Context) (*endpoints, time.Duration, error) {
+	url := strings.TrimSuffix(p.issuer, "/") + discoveryPath
+	doc, err := p.http.GetJSON(ctx, url, "discovery document")
+	if err != nil {
+		return nil, 0, err
+	}
 	e, err := parseDiscovery(doc.Body, p.issuer, p.endpointHosts, p.tenantAlias)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// Explicit endpoints win over discovered ones.
 	for dst, src := range map[*string]string{&e.Authorization: p.static.Authorization, &e.Token: p.static.Token, &e.UserInfo: p.static.UserInfo, &e.JWKS: p.static.JWKS} {
@@ -225,8 +238,7 @@ func (p *provider) fetchLocked(ctx context.Context) (*endpoints, error) {
 			*dst = src
 		}
 	}
-	p.current, p.expires = e, p.now().Add(ttl(doc.MaxAge))
-	return e, nil
+	return e, doc.MaxAge, nil
 }
 
 func ttl(maxAge time.Duration) time.Duration {

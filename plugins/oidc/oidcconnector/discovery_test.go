@@ -11,6 +11,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/idplug/idplug/internal/stubprovider"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -113,6 +114,59 @@ func TestAFailedFetchKeepsTheCachedCopyForAWhile(t *testing.T) {
 	}
 	if s.discoveryFetches() != 3 || s.jwksFetches() != 3 {
 		t.Fatalf("after retryAfterFailure: discovery %d, JWK set %d fetches, want 3 each", s.discoveryFetches(), s.jwksFetches())
+	}
+}
+
+// TestAnUnusableAnswerCountsAsAFailedFetch: a document or key set that
+// arrives but cannot be used (not the right shape, too many keys, another
+// issuer) is a failed fetch like an outage: the cached copy keeps serving, and
+// is not fetched again for retryAfterFailure. Else every sign-in would fetch
+// it again, and fail.
+func TestAnUnusableAnswerCountsAsAFailedFetch(t *testing.T) {
+	tooMany := `{"keys":[{}` + strings.Repeat(`,{}`, maxKeys) + `]}`
+	for _, c := range []struct {
+		name, body string
+		discovery  bool
+	}{
+		{"JWK set whose keys are no list", `{"keys":"not a list"}`, false},
+		{"JWK set without keys", `{}`, false},
+		{"JWK set of too many keys", tooMany, false},
+		{"discovery document whose issuer is no string", `{"issuer":1}`, true},
+		{"discovery document of another issuer", `{"issuer":"https://elsewhere.example","authorization_endpoint":"https://elsewhere.example/a","token_endpoint":"https://elsewhere.example/t","jwks_uri":"https://elsewhere.example/k"}`, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStubOP(t)
+			in := parse(t, s.config(nil))
+			var now atomic.Int64
+			now.Store(time.Now().UnixNano())
+			clock := func() time.Time { return time.Unix(0, now.Load()) }
+			in.provider.now, in.provider.keys.now = clock, clock
+			token := func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }
+			if _, err := s.signIn(t, in, token); err != nil {
+				t.Fatal(err)
+			}
+			path, fetches := "/jwks", s.jwksFetches
+			if c.discovery {
+				path, fetches = s.discoveryPath(), s.discoveryFetches
+			}
+			now.Add(int64(defaultMetadataTTL + time.Second))
+			s.Override(path, stubprovider.Reply(http.StatusOK, "application/json", c.body))
+			for range 5 {
+				if _, err := s.signIn(t, in, token); err != nil {
+					t.Fatalf("a sign-in on the cached copy: %v", err)
+				}
+			}
+			if got := fetches(); got != 2 {
+				t.Fatalf("5 sign-ins while %s is served: %d fetches of it, want 2 (one unusable)", path, got)
+			}
+			now.Add(int64(retryAfterFailure + time.Second))
+			if _, err := s.signIn(t, in, token); err != nil {
+				t.Fatal(err)
+			}
+			if got := fetches(); got != 3 {
+				t.Fatalf("after retryAfterFailure: %d fetches of %s, want 3", got, path)
+			}
+		})
 	}
 }
 

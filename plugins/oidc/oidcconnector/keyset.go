@@ -57,7 +57,7 @@ func (k *keySet) lacks(url, kid string) bool {
 
 func (k *keySet) fetchLocked(ctx context.Context, url string) error {
 	k.lastFetch = k.now()
-	doc, err := k.http.GetJSON(ctx, url, "JWK set")
+	keys, maxAge, err := k.download(ctx, url)
 	if err != nil {
 		if k.url == url && k.keys != nil {
 			sdk.Logger(ctx).Warn("fetching the JWK set failed; keeping the cached keys", "error", err)
@@ -66,12 +66,20 @@ func (k *keySet) fetchLocked(ctx context.Context, url string) error {
 		}
 		return err
 	}
-	keys, err := parseJWKS(doc.Body)
-	if err != nil {
-		return err
-	}
-	k.url, k.keys, k.expires = url, keys, k.now().Add(ttl(doc.MaxAge))
+	k.url, k.keys, k.expires = url, keys, k.now().Add(ttl(maxAge))
 	return nil
+}
+
+// download fetches and reads the JWK set. An answer that arrives but is no
+// usable set fails like one that does not arrive: the cached keys are better
+// than none, and asking again at every sign-in would not mend it.
+func (k *keySet) download(ctx context.Context, url string) ([]jose.JSONWebKey, time.Duration, error) {
+	doc, err := k.http.GetJSON(ctx, url, "JWK set")
+	if err != nil {
+		return nil, 0, err
+	}
+	keys, err := parseJWKS(doc.Body)
+	return keys, doc.MaxAge, err
 }
 
 // parseJWKS reads a JWK set, keeping the public signing keys and skipping the

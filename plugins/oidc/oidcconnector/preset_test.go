@@ -127,6 +127,45 @@ func TestMicrosoftAllowedTenants(t *testing.T) {
 	}
 }
 
+// TestMicrosoftMultiTenantCallbackIss: for common and organizations the
+// discovered issuer is the "{tenantid}" template, so a callback's iss (RFC
+// 9207) may be the template as discovered or filled with a tenant id; which
+// tenant is the ID token's tid to say. Another server's iss is refused before
+// the code is redeemed, as is one filled with anything but a tenant id.
+func TestMicrosoftMultiTenantCallbackIss(t *testing.T) {
+	s := newStubOPWith(t, "/common/v2.0", "")
+	s.issuer = s.URL() + "/{tenantid}/v2.0"
+	in := parse(t, s.config(map[string]any{"provider": "microsoft"}))
+	token := func(n string) string {
+		return sign(t, with(with(s.claims(n), "iss", s.URL()+"/"+tenantMine+"/v2.0"), "tid", tenantMine), jose.RS256, s.key, s.kid)
+	}
+	for _, iss := range []string{"", s.URL() + "/{tenantid}/v2.0", s.URL() + "/" + tenantMine + "/v2.0", s.URL() + "/" + tenantOther + "/v2.0"} {
+		extra := map[string]string{"iss": iss}
+		if iss == "" {
+			extra = nil // the discovery document does not promise iss
+		}
+		if _, err := s.signInWith(t, in, token, extra); err != nil {
+			t.Errorf("callback iss %q: %v", iss, err)
+		}
+	}
+	for _, iss := range []string{
+		"https://attacker.example/" + tenantMine + "/v2.0",
+		s.URL() + "/common/v2.0",
+		s.URL() + "/x/../v2.0",
+		s.URL() + "/" + tenantMine + "/v2.0/extra",
+		s.URL() + "/" + tenantMine + "x/v2.0",
+	} {
+		redeemed := len(s.Requests("/token"))
+		_, err := s.signInWith(t, in, token, map[string]string{"iss": iss})
+		if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidRequestParameters || e.Details["iss"] != iss {
+			t.Errorf("callback iss %q: err = %v, want invalid_request_parameters naming it", iss, err)
+		}
+		if len(s.Requests("/token")) != redeemed {
+			t.Errorf("callback iss %q: the code was redeemed", iss)
+		}
+	}
+}
+
 // TestMicrosoftTenantAlias: for a tenant named by an alias (consumers, a
 // domain), Microsoft's discovery names the tenant's id as the issuer, and its
 // ID tokens carry that issuer.

@@ -150,6 +150,40 @@ func TestRealProviderWithLogtoConfig(t *testing.T) {
 	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkIssuer)
 }
 
+// TestRealProviderCallbackIssWithoutDiscovery: a Logto configuration knows its
+// issuer from idTokenVerificationConfig.issuer, and a callback's iss naming
+// another server is refused before the code is redeemed (RFC 9207 2.4), as
+// with discovery. The provider sends iss in every callback.
+func TestRealProviderCallbackIssWithoutDiscovery(t *testing.T) {
+	secret := oidctest.NewClientSecret(t)
+	op := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{{ID: "logto", Secret: secret, AuthMethod: "client_secret_post", RedirectURIs: []string{realRedirect}}}})
+	in := parse(t, map[string]any{
+		"authorizationEndpoint": op.AuthorizationEndpoint(), "tokenEndpoint": op.TokenEndpoint(),
+		"clientId": "logto", "clientSecret": secret, "scope": "openid",
+		// A list: iss may be any issuer listed.
+		"idTokenVerificationConfig": map[string]any{"jwksUri": op.JWKSURI(), "issuer": []string{"https://previous.example", op.Issuer}},
+	})
+	ctx := context.Background()
+	auth, callback := realCallback(t, op, in)
+	if callback["iss"] != op.Issuer {
+		t.Fatalf("the provider's callback has iss %q, want %q", callback["iss"], op.Issuer)
+	}
+	mixedUp := map[string]string{}
+	for k, v := range callback {
+		mixedUp[k] = v
+	}
+	mixedUp["iss"] = "https://attacker.example"
+	_, err := connector{}.UserInfo(ctx, in, sdk.UserInfoRequest{Session: auth.Session, Callback: mixedUp})
+	if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidRequestParameters || e.Details["iss"] != "https://attacker.example" {
+		t.Fatalf("a callback whose iss names another server: err = %v, want invalid_request_parameters naming its iss", err)
+	}
+	// The code was not sent: the provider still redeems it (it refuses a code
+	// presented twice).
+	if _, err := (connector{}).UserInfo(ctx, in, sdk.UserInfoRequest{Session: auth.Session, Callback: callback}); err != nil {
+		t.Fatalf("the provider's own callback, after the refused one: %v", err)
+	}
+}
+
 // TestRealProviderACR: acr_values is a request the provider may not meet.
 // With requireAcr, an ID token whose acr is not one asked for is refused; the
 // provider here signs one account in with a second factor and another with a
