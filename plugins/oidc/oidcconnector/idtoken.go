@@ -406,15 +406,39 @@ func (s *signatureCheck) verify(ctx context.Context, jws *compactJWS) error {
 	if len(keys) == 0 {
 		return refuse(checkUnknownKey, "the provider's JWK set has no key %q for %s", clean(s.header.Kid), alg).WithDetail("kid", clean(s.header.Kid))
 	}
-	for _, key := range keys {
-		if err := ctx.Err(); err != nil {
-			return sdk.Errorf(sdk.CodeProviderTimeout, "verifying the ID token's signature took past the call's deadline")
+	if ok, err := verifiesWithOne(ctx, jws, alg, keys); ok || err != nil {
+		return err
+	}
+	// A token that names no key is tried with every key: when none verifies
+	// it, the provider may have rotated an unnamed key (OIDC Core 10.1 lets a
+	// provider with one key leave kid out), so the set is fetched once more.
+	if s.header.Kid == "" {
+		keys, err := s.in.provider.keys.again(ctx, s.endpoints.JWKS, "", alg)
+		if err != nil {
+			var se *sdk.Error
+			if errors.As(err, &se) {
+				return se
+			}
+			return err
 		}
-		if jws.verifyWithKey(alg, key.Key) == nil {
-			return nil
+		if ok, err := verifiesWithOne(ctx, jws, alg, keys); ok || err != nil {
+			return err
 		}
 	}
 	return refuse(checkSignature, "its signature does not verify with the provider's key %q", clean(s.header.Kid))
+}
+
+// verifiesWithOne reports whether one of keys verifies jws.
+func verifiesWithOne(ctx context.Context, jws *compactJWS, alg string, keys []jose.JSONWebKey) (bool, error) {
+	for _, key := range keys {
+		if err := ctx.Err(); err != nil {
+			return false, sdk.Errorf(sdk.CodeProviderTimeout, "verifying the ID token's signature took past the call's deadline")
+		}
+		if jws.verifyWithKey(alg, key.Key) == nil {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // lookup finds the key; when the key id is unknown it discovers the provider

@@ -198,6 +198,42 @@ func TestUnverifiedEmailIsLeftOut(t *testing.T) {
 	}
 }
 
+// A provider with one key and no key id (OIDC Core 10.1 allows it) that rotates
+// it: a token no cached key verifies, naming no key, makes the connector fetch
+// the set once more, within the floor; forged tokens of that kind fetch it no
+// more often than the floor allows.
+func TestUnnamedKeyRotation(t *testing.T) {
+	s := newStubOP(t)
+	s.keys[0].KeyID = ""
+	in := parse(t, s.config(nil)) // no floor
+	if _, err := s.signIn(t, in, func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, "") }); err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := rsa.GenerateKey(rand.Reader, 2048)
+	s.mu.Lock()
+	s.keys = []jose.JSONWebKey{{Key: rotated.Public(), Algorithm: "RS256", Use: "sig"}}
+	s.mu.Unlock()
+	if _, err := s.signIn(t, in, func(n string) string { return sign(t, s.claims(n), jose.RS256, rotated, "") }); err != nil {
+		t.Fatalf("after the provider rotated its unnamed key: %v", err)
+	}
+
+	floored := newStubOP(t)
+	floored.keys[0].KeyID = ""
+	in = parse(t, floored.config(map[string]any{"minKeyRefreshInterval": "1h"}))
+	if _, err := floored.signIn(t, in, func(n string) string { return sign(t, floored.claims(n), jose.RS256, floored.key, "") }); err != nil {
+		t.Fatal(err)
+	}
+	before := floored.jwksFetches()
+	forger, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for range 5 {
+		_, err := floored.signIn(t, in, func(n string) string { return sign(t, floored.claims(n), jose.RS256, forger, "") })
+		refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkSignature)
+	}
+	if got := floored.jwksFetches() - before; got > 1 {
+		t.Errorf("%d JWK set fetches for forged tokens without a key id, want at most 1 within the floor", got)
+	}
+}
+
 // TestKeyRotationAndTheRefreshFloor: a token signed by a key the cached set lacks
 // makes the connector fetch the keys again, but no more than once per floor.
 func TestKeyRotationAndTheRefreshFloor(t *testing.T) {

@@ -48,6 +48,22 @@ func (k *keySet) lookup(ctx context.Context, url, kid, alg string) ([]jose.JSONW
 	return found, nil
 }
 
+// again fetches the set anew, when the floor allows, and returns the keys of
+// the new set that may have signed a token with kid and alg; nil when it was
+// not fetched. It is for a token that names no key id and that no cached key
+// verifies: a provider with one unnamed key that rotates it gives no other sign.
+func (k *keySet) again(ctx context.Context, url, kid, alg string) ([]jose.JSONWebKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.url != url || k.now().Sub(k.lastFetch) < k.minFetch {
+		return nil, nil
+	}
+	if err := k.fetchLocked(ctx, url); err != nil {
+		return nil, err
+	}
+	return matching(k.keys, kid, alg), nil
+}
+
 // lacks reports whether the set was fetched from url and does not hold kid.
 func (k *keySet) lacks(url, kid string) bool {
 	k.mu.Lock()
