@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/idplug/idplug/host/apikey"
@@ -101,6 +102,13 @@ func (d *decoder) apiKey(n *yaml.Node, path *walk.Path, known map[string]bool) (
 				continue
 			}
 			k.Connectors = append(k.Connectors, it.Value)
+		}
+		// The admin routes (a reload applies the whole file) act on every
+		// connector: a key limited to some would only seem so.
+		if slices.Contains(k.Scopes, apikey.Admin) && !empty {
+			d.ps.Add(cat.Path, cat.Pos, "cannot limit a key with the admin scope: its routes (a reload) act on every connector; "+
+				"leave connectors out, or give admin to a key of its own")
+			good = false
 		}
 	}
 	return k, at, good

@@ -48,6 +48,7 @@ func TestScopedAPIKeyProblems(t *testing.T) {
 		"  - {key: "+apiKeyA+", scopes: [admin], extra: 1}",
 		"  - [a, b]",
 		"  - "+apiKeyB, // the same key as line 7
+		"  - {key: "+strings.Repeat("c", 40)+", scopes: [signin, admin], connectors: [acme]}",
 	), nil)
 	want := []string{
 		`6 api_keys[0].scopes[1]: "tokens" must be one of signin, tokens:read, tokens:read_refresh, tokens:delete, admin`,
@@ -58,6 +59,7 @@ func TestScopedAPIKeyProblems(t *testing.T) {
 		"11 api_keys[5].connectors: must name at least one connector; leave it out for every connector",
 		"12 api_keys[6].extra:",
 		"13 api_keys[7]: must be a key, or a mapping",
+		"15 api_keys[9].connectors: cannot limit a key with the admin scope",
 	}
 	joined := strings.Join(got, "\n")
 	for _, w := range want {
