@@ -299,6 +299,16 @@ func hostileRunEgress(t *testing.T, as *sandbox.User, mode sandbox.Mode, pluginU
 	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
 	cmd.Dir = base
 	cmd.Env = []string{hostileHostEnv + "=" + string(setup), hostSecret, "PATH=/usr/bin:/bin", "TMPDIR=/tmp"}
+	// The host holds the key file open without close-on-exec, as it would
+	// when a careless parent (a shell script, a supervisor) opened it: the
+	// plugin must get none of its host's descriptors (the attempts "hold" and
+	// "read a file through a descriptor its host inherited").
+	inherited, err := os.Open(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inherited.Close()
+	cmd.ExtraFiles = append(make([]*os.File, inheritedFD-3), inherited)
 	if as != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: as.UID, Gid: as.GID, Groups: []uint32{}}}
 	}
@@ -314,6 +324,14 @@ func hostileRunEgress(t *testing.T, as *sandbox.User, mode sandbox.Mode, pluginU
 	}
 	return res, map[string]string{"key": "0123456789abcdef0123456789abcdef", "env": hostSecret}
 }
+
+// holdInherited is the attempt to use a descriptor the host inherited from
+// its parent (see inheritedFD).
+const holdInherited = "deny:hold a descriptor its host inherited"
+
+// inheritedFD is where the hostile host holds a descriptor it inherited: above
+// the plugin file and the ruleset its launchers pass on (3 and 4).
+const inheritedFD = 13
 
 // checkContained fails for every escape that worked and every need that was refused.
 func checkContained(t *testing.T, res hostileResult, secrets map[string]string) {
@@ -346,6 +364,9 @@ func checkContained(t *testing.T, res hostileResult, secrets map[string]string) 
 	}
 	if _, ok := res.Attempts[execOwnCopy]; !ok {
 		t.Errorf("the plugin did not try to run a copy of itself from its socket folder: %v", res.Attempts)
+	}
+	if _, ok := res.Attempts[holdInherited]; !ok {
+		t.Errorf("the plugin did not look for descriptors its host inherited: %v", res.Attempts)
 	}
 	if res.Example != "ok" {
 		t.Errorf("the host stopped serving the other plugin: %s", res.Example)

@@ -1,37 +1,89 @@
 package egress
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 )
 
-// cgnat is the shared address space of carrier-grade NAT (RFC 6598), private in
-// all but name.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+var (
+	// cgnat is the shared address space of carrier-grade NAT (RFC 6598),
+	// private in all but name.
+	cgnat = netip.MustParsePrefix("100.64.0.0/10")
+	// nat64 is NAT64's well-known prefix (RFC 6052): a gateway on the path
+	// connects to the IPv4 address in its last 32 bits, so 64:ff9b::a9fe:a9fe
+	// is 169.254.169.254 and must be judged as that.
+	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	// nat64Local is the local-use NAT64 prefix (RFC 8215): the network maps it
+	// as it likes, so nothing in it can be taken for public.
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+)
 
-// special is true for an address a plugin may reach only when a configuration
-// names its host: loopback, private, link-local, unspecified, multicast, CGNAT.
-func special(a netip.Addr) bool {
+// unwrap is the address a is reached at: an IPv4-mapped address as IPv4, a
+// NAT64 address (RFC 6052) as the IPv4 address it carries.
+func unwrap(a netip.Addr) netip.Addr {
 	a = a.Unmap()
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || cgnat.Contains(a) ||
-		(a.Is4() && a.As4()[0] == 0)
+	if nat64.Contains(a) {
+		b := a.As16()
+		return netip.AddrFrom4([4]byte(b[12:]))
+	}
+	return a
 }
 
-// local is true for an address of this machine: where idplug's own listeners are.
-func local(a netip.Addr) bool {
-	a = a.Unmap()
+// special is true for an address a plugin may reach only when a configuration
+// names its host: loopback, private, link-local, unspecified, multicast, CGNAT,
+// the local-use NAT64 prefix, or a NAT64 address of any of these.
+func special(a netip.Addr) bool {
+	a = unwrap(a)
+	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || cgnat.Contains(a) ||
+		(a.Is4() && a.As4()[0] == 0) || nat64Local.Contains(a)
+}
+
+// machine answers whether addresses belong to this machine, where idplug's
+// own listeners and any local service bound to every address (a database, a
+// cache, a container runtime's API) are. It reads the interfaces' addresses at
+// its first question, once per request: they change (DHCP, a VPN, a container
+// network coming up), and a list kept from before would let a new one through.
+type machine struct {
+	list  func() ([]net.Addr, error)
+	addrs []netip.Addr
+	err   error
+	read  bool
+}
+
+// has is true for an address of this machine: loopback, unspecified (which
+// connects to this machine), an interface's address, or a NAT64 address of one.
+// When the interfaces cannot be read the answer is an error, never a guess
+// that lets the address through.
+func (m *machine) has(a netip.Addr) (bool, error) {
+	a = unwrap(a)
 	if a.IsLoopback() || a.IsUnspecified() {
-		return true
+		return true, nil
 	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return true // unknown: assume the worst
-	}
-	for _, ia := range addrs {
-		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().Unmap() == a {
-			return true
+	if !m.read {
+		m.read = true
+		list := m.list
+		if list == nil {
+			list = net.InterfaceAddrs
+		}
+		ifaddrs, err := list()
+		if err != nil {
+			m.err = fmt.Errorf("this machine's addresses cannot be read: %w", err)
+		}
+		for _, ia := range ifaddrs {
+			if p, err := netip.ParsePrefix(ia.String()); err == nil {
+				m.addrs = append(m.addrs, p.Addr().Unmap().WithZone(""))
+			}
 		}
 	}
-	return false
+	if m.err != nil {
+		return false, m.err
+	}
+	for _, own := range m.addrs {
+		if own == a.WithZone("") {
+			return true, nil
+		}
+	}
+	return false, nil
 }

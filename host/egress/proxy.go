@@ -46,6 +46,12 @@ type Options struct {
 	// IdleTimeout closes a tunnel that moved no byte either way for that long
 	// (two minutes when zero).
 	IdleTimeout time.Duration
+
+	// interfaceAddrs lists this machine's addresses (net.InterfaceAddrs when
+	// nil) and dialContext connects (a net.Dialer's when nil): tests stand in
+	// for the machine's network with them.
+	interfaceAddrs func() ([]net.Addr, error)
+	dialContext    func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Proxy serves HTTP CONNECT for one plugin process on a Unix socket.
@@ -193,26 +199,63 @@ func (p *Proxy) dial(ctx context.Context, hostport string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range addrs {
-		if slices.Contains(p.opts.HostPorts, uint16(t.Port)) && local(a) {
-			return nil, &Refusal{ReasonHostListener, fmt.Sprintf("%s is idplug's own listener", JoinHostPort(t.Host, t.Port))}
-		}
-		if special(a) && !t.PrivateOK {
-			return nil, &Refusal{ReasonPrivate, fmt.Sprintf("%s resolves to %s, a loopback, private or link-local address that no configuration names", t.Host, a)}
-		}
+	if ref := p.check(t, addrs); ref != nil {
+		return nil, ref
 	}
-	var d net.Dialer
+	dialContext := p.opts.dialContext
+	if dialContext == nil {
+		dialContext = (&net.Dialer{}).DialContext
+	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	var last error
 	for _, a := range addrs {
-		c, err := d.DialContext(dctx, "tcp", netip.AddrPortFrom(a, uint16(t.Port)).String())
+		c, err := dialContext(dctx, "tcp", netip.AddrPortFrom(a, uint16(t.Port)).String())
 		if err == nil {
 			return c, nil
 		}
 		last = err
 	}
 	return nil, last
+}
+
+// check refuses t when one of its addresses is out of the plugin's reach:
+// idplug's own ports on this machine, whoever names them; a special address or
+// one of this machine's (any port: local services bound to every address
+// listen there, and special() calls most of them public), unless a
+// configuration names the host, as for a provider on the same machine.
+func (p *Proxy) check(t Target, addrs []netip.Addr) *Refusal {
+	hostPort := slices.Contains(p.opts.HostPorts, uint16(t.Port))
+	own := machine{list: p.opts.interfaceAddrs}
+	for _, a := range addrs {
+		shown := a.String()
+		if u := unwrap(a); u != a.Unmap() {
+			shown += " (NAT64 for " + u.String() + ")"
+		}
+		if hostPort {
+			mine, err := own.has(a)
+			if err != nil {
+				return &Refusal{ReasonHostListener, fmt.Sprintf("%s may be idplug's own listener: %v", JoinHostPort(t.Host, t.Port), err)}
+			}
+			if mine {
+				return &Refusal{ReasonHostListener, fmt.Sprintf("%s is idplug's own listener", JoinHostPort(t.Host, t.Port))}
+			}
+		}
+		if t.PrivateOK {
+			continue
+		}
+		if special(a) {
+			return &Refusal{ReasonPrivate, fmt.Sprintf("%s resolves to %s, a loopback, private or link-local address that no configuration names", t.Host, shown)}
+		}
+		mine, err := own.has(a)
+		if err != nil {
+			return &Refusal{ReasonPrivate, fmt.Sprintf("%s resolves to %s, which may be an address of this machine: %v", t.Host, shown, err)}
+		}
+		if mine {
+			return &Refusal{ReasonPrivate, fmt.Sprintf("%s resolves to %s, an address of this machine (where local services listen) that no configuration names", t.Host, shown)}
+		}
+	}
+	return nil
 }
 
 func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {

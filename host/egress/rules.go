@@ -4,10 +4,10 @@
 // hosts its instances' configurations name, hosts on the same site as those
 // (what a provider's discovery document points to), and the hosts the plugin
 // declares in its metadata (narrowed by the operator); it refuses loopback,
-// private and link-local addresses unless a configuration names that host,
-// checks the address it dials rather than the name (a name that resolves
-// elsewhere on the second lookup changes nothing), and never lets a plugin
-// reach idplug's own listeners.
+// private and link-local addresses, and this machine's own, unless a
+// configuration names that host, checks the address it dials rather than the
+// name (a name that resolves elsewhere on the second lookup changes nothing),
+// and never lets a plugin reach idplug's own listeners.
 package egress
 
 import (
@@ -29,7 +29,7 @@ type Rules struct {
 	// loopback or private addresses (a provider on the same machine or network).
 	Named []string
 	// Declared are the hosts its metadata declares (after sandbox.egress_allow);
-	// public addresses only.
+	// public addresses only, none of this machine's.
 	Declared []string
 }
 
@@ -37,7 +37,8 @@ type Rules struct {
 type Target struct {
 	Host string
 	Port int
-	// PrivateOK is true when a configuration names the host itself.
+	// PrivateOK is true when a configuration names the host itself: it may
+	// then be on a special address or this machine's.
 	PrivateOK bool
 }
 

@@ -2,9 +2,12 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -96,6 +99,11 @@ func launch(raw string) error {
 	if len(spec.Args) == 0 {
 		return fmt.Errorf("bad spec: no args")
 	}
+	// First, before anything can depend on a descriptor staying open across
+	// an exec (the step into the user namespace passes its own explicitly).
+	if err := closeOnExecFrom(3); err != nil {
+		return fmt.Errorf("inherited descriptors: %w", err)
+	}
 	if spec.UserNS {
 		inner := spec
 		inner.UserNS, inner.InUserNS = false, true
@@ -109,13 +117,13 @@ func launch(raw string) error {
 		}
 		runInUserNS(append(withoutLaunch(os.Environ()), envLaunch+"="+string(raw)), inner.NoConnect, files)
 	}
-	// The file stays readable through its descriptor until exec, then closes.
-	if !spec.KeepFD {
-		unix.CloseOnExec(pluginFD)
-	}
-	// The host's ruleset never reaches the plugin, whatever happens below.
-	if spec.ConnectRuleset {
-		unix.CloseOnExec(connectFD)
+	// The file stays readable through its descriptor until exec, then closes
+	// like every other (closeOnExecFrom above), unless a script's interpreter
+	// must read it. The host's ruleset never reaches the plugin.
+	if spec.KeepFD {
+		if _, err := unix.FcntlInt(pluginFD, unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("keeping the plugin file open: %w", err)
+		}
 	}
 	env := pluginEnv(os.Environ())
 	if spec.Root {
@@ -164,6 +172,53 @@ func launch(raw string) error {
 		}
 	}
 	return execFD(pluginFD, spec.Args, env)
+}
+
+// closeOnExecFrom marks every descriptor from first up close-on-exec. The
+// plugin gets stdin, stdout and stderr (go-plugin's pipes) and nothing else: a
+// descriptor idplug inherited without close-on-exec (a key file its parent
+// opened, a socket, a pipe of a test harness) would reach it, and Landlock
+// does not restrict what is already open, it checks paths at open. Marked,
+// not closed: the launcher still reads the plugin file and the host's ruleset
+// before its exec. It runs before Landlock and seccomp, so neither can refuse
+// it.
+func closeOnExecFrom(first int) error {
+	err := unix.CloseRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	// Linux before 5.11 (ENOSYS, or EINVAL for the flag), or a container
+	// runtime's seccomp filter (EPERM): one descriptor at a time.
+	if werr := closeOnExecEach(first); werr != nil {
+		return fmt.Errorf("close_range: %w; /proc/self/fd: %w", err, werr)
+	}
+	return nil
+}
+
+// closeOnExecEach is closeOnExecFrom by /proc/self/fd: the descriptors open
+// now, whatever the file limit (marking every number up to it could take a
+// million calls).
+func closeOnExecEach(first int) error {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || fd < first {
+			continue
+		}
+		// EBADF: the listing's own descriptor, closed since.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
+			return fmt.Errorf("descriptor %d: %w", fd, err)
+		}
+	}
+	return nil
 }
 
 // launcherEnv is the environment a launcher starts with, given the plugin's: its

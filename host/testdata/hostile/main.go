@@ -103,6 +103,7 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 		host = os.Getppid()
 	}
 	r["info:uid"] = strconv.Itoa(outsideUID())
+	inheritedDescriptors(r)
 	proc := "/proc/" + strconv.Itoa(host)
 	try("deny:read host environ", readSome(proc+"/environ"))
 	try("deny:read host cmdline", readSome(proc+"/cmdline"))
