@@ -75,7 +75,7 @@ func (r Rules) Match(hostport string) (Target, error) {
 	}
 	// What a discovery document points to on the provider's own site (the
 	// issuer's registrable domain), over https.
-	if site := siteOf(host); site != "" && port == 443 {
+	if site := siteOf(host); site != "" && port == 443 && !tenantSites[site] {
 		for _, n := range r.Named {
 			if h, p, _ := SplitHostPort(n, 0); p == 443 && siteOf(h) == site {
 				return t, nil
@@ -83,6 +83,20 @@ func (r Rules) Match(hostport string) (Target, error) {
 		}
 	}
 	return Target{}, &Refusal{ReasonNotNamed, fmt.Sprintf("%s is named by no configuration of this plugin nor declared in its metadata", key)}
+}
+
+// tenantSites are identity platforms that give each customer a host of their
+// own under one registrable domain (myorg.okta.com) and are not in the public
+// suffix list: another host of such a site is another customer's tenant, where
+// a hostile plugin could send what it holds. Their discovery documents name
+// the tenant's own host, so nothing the same-site rule is for needs them.
+var tenantSites = map[string]bool{
+	"okta.com": true, "oktapreview.com": true, "okta-emea.com": true, "okta-gov.com": true,
+	"auth0.com": true, "onelogin.com": true, "kinde.com": true, "b2clogin.com": true,
+	"ciamlogin.com": true, "fusionauth.io": true, "logto.app": true, "zitadel.cloud": true,
+	"accounts.dev": true, "authgear.cloud": true, "frontegg.com": true, "descope.com": true,
+	"stytch.com": true, "cloudflareaccess.com": true, "cyberark.cloud": true,
+	"jumpcloud.com": true, "pingone.com": true, "salesforce.com": true, "force.com": true,
 }
 
 // siteOf is the registrable domain of a DNS name ("example.co.uk" for

@@ -66,6 +66,17 @@ func TestRulesMatch(t *testing.T) {
 	if _, err := r.Match("attacker.github.io:443"); err == nil {
 		t.Error("another tenant of a public suffix was allowed")
 	}
+	// Nor on an identity platform whose tenants share a site the list does not
+	// know as a suffix: another customer's tenant is no part of this provider.
+	r = Rules{Named: []string{"myorg.okta.com:443", "myorg.us.auth0.com:443"}}
+	for _, other := range []string{"attacker.okta.com:443", "attacker.us.auth0.com:443", "attacker.auth0.com:443"} {
+		if _, err := r.Match(other); err == nil {
+			t.Errorf("%s, another tenant of a named tenant's platform, was allowed", other)
+		}
+	}
+	if _, err := r.Match("myorg.okta.com:443"); err != nil {
+		t.Errorf("the named tenant itself: %v", err)
+	}
 }
 
 func TestDeclaredHosts(t *testing.T) {
