@@ -27,6 +27,7 @@ const maxHops = 32
 type Proxies []netip.Prefix
 
 // Parse reads addresses (192.0.2.10, 2001:db8::1) and networks (10.0.0.0/8).
+// IPv4-mapped ones (::ffff:10.0.0.0/104) are read as their IPv4 equivalent.
 func Parse(list []string) (Proxies, error) {
 	var out Proxies
 	for _, s := range list {
@@ -47,6 +48,15 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		}
 		if p.Addr().Zone() != "" {
 			return netip.Prefix{}, fmt.Errorf("%q has a zone", s)
+		}
+		// Peers are compared unmapped (a dual-stack listener reports IPv4
+		// peers as ::ffff:a.b.c.d), so a network written IPv4-mapped must be
+		// unmapped too, or it would never match.
+		if p.Addr().Is4In6() {
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("%q spans more than the IPv4-mapped addresses (::ffff:0:0/96); write the IPv4 network, like 10.0.0.0/8", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		return p.Masked(), nil
 	}

@@ -82,3 +82,35 @@ func TestHandlerRewritesOnlyForProxies(t *testing.T) {
 		}
 	}
 }
+
+// A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d, so operators
+// copy proxies in that form; peers are compared unmapped, so mapped networks
+// must be read as their IPv4 equivalent or they never match.
+func TestMappedProxiesMatchTheirIPv4Peers(t *testing.T) {
+	for entry, want := range map[string]string{
+		"::ffff:10.1.2.3":     "10.1.2.3/32",
+		"::ffff:10.0.0.0/104": "10.0.0.0/8",
+		"::ffff:10.1.2.3/128": "10.1.2.3/32",
+		"::ffff:10.1.2.3/120": "10.1.2.0/24",
+	} {
+		ps, err := Parse([]string{entry})
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", entry, err)
+		}
+		if got := ps[0].String(); got != want {
+			t.Errorf("Parse(%q) = %s, want %s", entry, got, want)
+		}
+		for _, remote := range []string{"10.1.2.3:4000", "[::ffff:10.1.2.3]:4000"} {
+			if got := ps.ClientAddr(remote, []string{"203.0.113.9"}); got != "203.0.113.9:0" {
+				t.Errorf("trusted_proxies [%s], peer %s: client %q, want 203.0.113.9:0", entry, remote, got)
+			}
+		}
+		if got := ps.ClientAddr("10.200.0.1:4000", []string{"203.0.113.9"}); entry != "::ffff:10.0.0.0/104" && got != "10.200.0.1:4000" {
+			t.Errorf("trusted_proxies [%s] trusts 10.200.0.1: %q", entry, got)
+		}
+	}
+	// A mapped network wider than the mapped block has no IPv4 equivalent.
+	if _, err := Parse([]string{"::ffff:10.0.0.0/95"}); err == nil || !strings.Contains(err.Error(), `"::ffff:10.0.0.0/95"`) {
+		t.Errorf("Parse(::ffff:10.0.0.0/95) = %v, want an error naming the entry", err)
+	}
+}

@@ -86,3 +86,55 @@ func TestFormPostRelayThenARedirectToTheApp(t *testing.T) {
 		t.Fatalf("the app never got the code (%v): the browser stopped at %s; requests: %q", err, loc, seen)
 	}
 }
+
+// A form_post callback larger than one sealed token (Entra ID's id_token
+// with the user's groups) failed with a 500. In real Chromium: the provider
+// at 127.0.0.1 posts a 40 KB id_token to idplug at localhost, the relay page
+// posts its parts to /finish with the flow cookie, and the plugin gets the
+// id_token whole.
+func TestFormPostLargeCallbackInChromium(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := lis.Addr().(*net.TCPAddr).Port
+	idplug := fmt.Sprintf("http://localhost:%d", port)
+	other := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	f := signingIn("ada")
+	f.auth = &sdk.Authorization{RedirectTo: other + "/provider", Session: sdk.Session{"k": "v"}}
+	srv := newUnitServer(t, f, func(s *Settings) { s.PublicURL, _ = url.Parse(idplug) })
+	idToken := strings.Repeat("eyJncm91cHMiOlsiMDAwMDAwMDAtMDAwMC0wMDAwIl19.", 900) // 40 KB
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/provider", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		state := f.request.State
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><form id="f" method="post" action="%s/callback/acme">
+<input type="hidden" name="code" value="c"><input type="hidden" name="state" value="%s"><input type="hidden" name="id_token" value="%s"></form>
+<script>document.getElementById("f").submit()</script>`, idplug, html.EscapeString(state), idToken)
+	})
+	mux.HandleFunc("/done", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><p id="done">signed in</p>`)
+	})
+	mux.Handle("/", srv)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(lis) }()
+	t.Cleanup(func() { _ = hs.Close() })
+
+	ctx := browsertest.New(t)
+	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wait, chromedp.Navigate(idplug+"/sign-in/acme?returnTo=/done"), chromedp.WaitVisible("#done")); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+		t.Fatalf("the sign-in did not finish (%v) at %s: %.300s", err, loc, text)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.data["id_token"] != idToken {
+		t.Fatalf("the plugin got an id_token of %d bytes, sent %d", len(f.data["id_token"]), len(idToken))
+	}
+}

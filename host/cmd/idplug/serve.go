@@ -148,9 +148,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		PublicURL: publicURL,
 		APIKeys:   cfg.APIKeys,
 		FlowTTL:   cfg.SessionTTL,
-		Reload:    d.reload,
-		Store:     st,
-		Vault:     vlt,
+		// Single sign-on serves only a sign-in whose browser session lives.
+		UserSessionTTL: browserSessionTTL(cfg),
+		Reload:         d.reload,
+		Store:          st,
+		Vault:          vlt,
 		// With admin_listen, /metrics and the detailed /readyz move there.
 		SeparateAdmin: cfg.AdminListen != "",
 		Tracing:       tr,
@@ -366,11 +368,29 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 			changed = append(changed, f.name)
 		}
 	}
+	// The running server's browser sessions were given their lifetime at
+	// start; a reload that needs another would leave sso_ttl silently unmet.
+	if browserSessionTTL(old) != browserSessionTTL(cfg) {
+		changed = append(changed, "provider.sso_ttl")
+	}
 	if len(changed) > 0 {
 		slices.Sort(changed)
 		return fmt.Errorf("%v changed: these settings need a restart", changed)
 	}
 	return nil
+}
+
+// defaultBrowserSessionTTL is server.Settings' default UserSessionTTL.
+const defaultBrowserSessionTTL = 8 * time.Hour
+
+// browserSessionTTL is how long a browser stays signed in: 8 hours, or the
+// OpenID Provider's sso_ttl when longer. The provider's single sign-on is that
+// browser session, so a shorter session would cut sso_ttl short.
+func browserSessionTTL(cfg *config.Config) time.Duration {
+	if cfg.Provider != nil && cfg.Provider.SSOTTL > defaultBrowserSessionTTL {
+		return cfg.Provider.SSOTTL
+	}
+	return defaultBrowserSessionTTL
 }
 
 // scanConcurrency is how many plugins the folder's scan starts at once.
