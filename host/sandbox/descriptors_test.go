@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/idplug/idplug/internal/handedfds"
 )
 
 // envListFDs makes this test binary, started as a plugin, print the
@@ -20,36 +22,13 @@ func init() {
 	if os.Getenv(envListFDs) == "" {
 		return
 	}
-	fds, err := handedFDs()
+	fds, err := handedfds.List()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	fmt.Println(strings.Trim(fmt.Sprint(fds), "[]"))
 	os.Exit(0)
-}
-
-// handedFDs are the descriptors this process got across its exec: those open
-// without close-on-exec. What it opened itself (the Go runtime's poller, its
-// cgroup files, a test binary's own file) is close-on-exec, as Go opens
-// everything, and could not have come through an exec marked so.
-func handedFDs() ([]int, error) {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for _, e := range entries {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
-			fds = append(fds, fd)
-		}
-	}
-	slices.Sort(fds)
-	return fds, nil
 }
 
 // leakFD opens a file of the test's without close-on-exec, at 100 or above,

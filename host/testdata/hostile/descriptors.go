@@ -3,37 +3,19 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/idplug/idplug/internal/handedfds"
 )
 
 // handedFDs are the descriptors the plugin got across its exec, read before
 // main: those open without close-on-exec. What it opens itself is
 // close-on-exec (Go opens everything so), and could not have come through an
 // exec marked so.
-var handedFDs, handedFDsErr = withoutCloseOnExec()
-
-func withoutCloseOnExec() ([]int, error) {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for _, e := range entries {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
-			fds = append(fds, fd)
-		}
-	}
-	slices.Sort(fds)
-	return fds, nil
-}
+var handedFDs, handedFDsErr = handedfds.List()
 
 // inheritedDescriptors records what the plugin was handed beyond stdin, stdout
 // and stderr: every such descriptor is a way around its sandbox, since
