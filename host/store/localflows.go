@@ -31,7 +31,8 @@ type RunScoped interface {
 // writes nothing to disk. The consumed ids are read back from the file now and
 // written to it by Close; a run that ends without Close (a crash) makes the
 // next one refuse, with ErrStale, every flow sealed before it. Any other store
-// is returned as it is. timeout bounds the write at Close.
+// is returned as it is. timeout bounds the write at Close. A file another
+// process (or another open store) keeps flows of is refused, naming why.
 //
 // Only ids from NewFlowID name a run, and only they are kept in memory. Any
 // other id (the OpenID Provider's client assertion ids, a flow sealed before
@@ -41,6 +42,9 @@ func KeepFlowsInMemory(ctx context.Context, raw, st Store, timeout time.Duration
 	file, ok := raw.(*sqliteStore)
 	if !ok {
 		return st, nil
+	}
+	if err := file.holdAlone(); err != nil {
+		return nil, err
 	}
 	now := time.Now()
 	run, floor, used, err := file.beginRun(ctx, now)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -202,4 +203,43 @@ func TestRunOf(t *testing.T) {
 			t.Errorf("runOf(%q) = %d, %v; want %d", id, run, ok, want)
 		}
 	}
+}
+
+// Flows in memory are single-use only while one process finishes the file's
+// flows: a second store keeping them for the same file (another idplug serve)
+// is refused, and the file is free again once the first closes or crashes.
+func TestOneProcessKeepsAFilesFlows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "idplug.db")
+	keep := func() (Store, Store, error) {
+		raw, err := Open(ctx, "sqlite:"+path, Options{Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := KeepFlowsInMemory(ctx, raw, raw, 5*time.Second)
+		if err != nil {
+			raw.Close()
+		}
+		return raw, st, err
+	}
+	_, first, err := keep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := keep(); err == nil || !strings.Contains(err.Error(), "in use by another idplug process") {
+		t.Fatalf("a second store keeping the file's flows: %v; want it refused", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, _, err := keep()
+	if err != nil {
+		t.Fatalf("once the first has closed: %v", err)
+	}
+	_ = raw.Close() // the file let go without the run's end: a crash
+	_, last, err := keep()
+	if err != nil {
+		t.Fatalf("after a crash: %v", err)
+	}
+	last.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -29,6 +30,10 @@ type sqliteStore struct {
 	// flowStmts[n] inserts n flow ids; used holding the write slot.
 	flowStmts [maxBatch + 1]*sql.Stmt
 	putStmt   *sql.Stmt // upserts one vault record
+	path      string
+	// alone holds the file's exclusive lock while this store keeps flows in
+	// memory (holdAlone); closed, and so let go, by Close.
+	alone *os.File
 }
 
 // write runs fn holding the write slot, or gives up when ctx ends.
@@ -109,7 +114,7 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	sf := shared(file)
-	s := &sqliteStore{db: db, locks: sf.locks, writer: sf.writer}
+	s := &sqliteStore{db: db, locks: sf.locks, writer: sf.writer, path: file}
 	s.flows = newBatcher(consumeBatch(s.insertFlows))
 	s.tokens = newBatcher(s.putTokens)
 	if err := s.migrate(ctx, opts.Migrate); err != nil {
@@ -148,7 +153,11 @@ func (s *sqliteStore) Close() error {
 			stmt.Close()
 		}
 	}
-	return s.db.Close()
+	err := s.db.Close()
+	if s.alone != nil {
+		s.alone.Close()
+	}
+	return err
 }
 
 func (s *sqliteStore) Ping(ctx context.Context) error {

@@ -2,11 +2,37 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The run records of SQLite, for LocalFlows: see migrations/sqlite/0003.
+
+// holdAlone takes the file for this process alone, for as long as the store is
+// open: flows kept in memory are single-use only while no other process
+// finishes flows of the same file. The lock is flock(2) on the database file,
+// apart from SQLite's own (fcntl) locks, and goes with the process: a crash
+// lets it go.
+func (s *sqliteStore) holdAlone() error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("store: sqlite: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("store: sqlite: %s is in use by another idplug process: a SQLite store serves one process "+
+				"(it keeps the finished sign-ins in that process's memory); stop the other one, or give both a PostgreSQL store", s.path)
+		}
+		return fmt.Errorf("store: sqlite: locking %s: %w", s.path, err)
+	}
+	s.alone = f
+	return nil
+}
 
 // beginRun starts a run: the next run number, and the floor below which flows
 // are refused (this run, when the last one did not stop gracefully). It reads
