@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -129,4 +130,44 @@ func TestSIGHUPReloadsAndRotatesAPIKeys(t *testing.T) {
 	mustEqual(t, "old key", status, 401)
 	status, _ = p.call(t, "GET", "/v1/connectors", "k3-0123456789abcdef0123456789abcdef", nil)
 	mustEqual(t, "new key", status, 200)
+}
+
+// A reload's OpenID Provider is checked with the session keys it will seal
+// under: a file whose session_keys open none of the stored signing keys (a
+// restart with it refuses to start) is refused whole, and the provider goes
+// on serving; a file that puts a new key first and keeps the old one reloads.
+// The check had used the running session keys, so the first file was taken and
+// the provider failed once its key cache expired.
+func TestReloadChecksTheProvidersKeysUnderTheNewSessionKeys(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	provider := `provider:
+  clients:
+    - id: app
+      secret: rp-secret-0123456789abcdef0123456789abcdef
+      redirect_uris: [https://app.test/callback]
+`
+	cfg := exampleConfig + provider
+	p := startIdplug(t, dir, cfg)
+	keysServed := func(when string) {
+		t.Helper()
+		if resp, body := get(t, p.URL+"/oidc/keys"); resp.StatusCode != 200 {
+			t.Fatalf("%s: GET /oidc/keys = %d %s", when, resp.StatusCode, body)
+		}
+	}
+	keysServed("at start")
+	const newKey = "another-session-key-0123456789abcdef0123456789"
+	oldKeys := `session_keys: ["${IDPLUG_SESSION_KEY}"]`
+
+	p.rewrite(t, dir, strings.Replace(cfg, oldKeys, `session_keys: ["`+newKey+`"]`, 1))
+	status, body := p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
+	mustEqual(t, "reload without the key of the signing keys", status, 400)
+	if msg, _ := jsonPath(body, "message").(string); !strings.Contains(msg, "provider: signing keys") {
+		t.Errorf("message = %q; want it to name the provider's signing keys", msg)
+	}
+	keysServed("after the refused reload")
+
+	p.rewrite(t, dir, strings.Replace(cfg, oldKeys, `session_keys: ["`+newKey+`", "${IDPLUG_SESSION_KEY}"]`, 1))
+	status, body = p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
+	mustEqual(t, fmt.Sprintf("reload with a new key first and the old one kept (%v)", body), status, 200)
+	keysServed("after the rotation")
 }

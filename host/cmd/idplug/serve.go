@@ -163,7 +163,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "store:", err)
 		return 1
 	}
-	prov, err := d.buildProvider(ctx, cfg)
+	prov, err := d.buildProvider(ctx, cfg, sealer)
 	if err != nil {
 		log.Error("cannot start the OpenID Provider", "error", err)
 		fmt.Fprintln(stderr, "provider:", err)
@@ -262,9 +262,10 @@ func (d *daemon) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("session_keys: %w", err)
 	}
-	// The provider is built (its keys read) before anything is applied, so
-	// that a provider that cannot start refuses the reload whole.
-	prov, err := d.buildProvider(ctx, cfg)
+	// The provider is built (its keys read, under the new session keys)
+	// before anything is applied, so that a provider that cannot start
+	// refuses the reload whole.
+	prov, err := d.buildProvider(ctx, cfg, sealer)
 	if err != nil {
 		return fmt.Errorf("provider: %w", err)
 	}
@@ -300,8 +301,11 @@ func warnKeys(cfg *config.Config, log hclog.Logger) {
 
 // buildProvider makes the OpenID Provider of cfg (nil when cfg has no provider
 // section), with its signing keys ready: made in the store on first start, read
-// from it on every later one and by every replica.
-func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config) (*oidcprovider.Provider, error) {
+// from it on every later one and by every replica. It seals under sealer, cfg's
+// session keys: a reload's provider is checked with the keys it will use (with
+// the server's, still the old ones then, a reload whose keys open no signing
+// key passed, and the provider failed once its key cache expired).
+func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config, sealer *seal.Sealer) (*oidcprovider.Provider, error) {
 	if cfg.Provider == nil {
 		return nil, nil
 	}
@@ -310,7 +314,7 @@ func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config) (*oidcpr
 		Config:       cfg.Provider,
 		PublicPath:   strings.TrimSuffix(publicURL.Path, "/"),
 		Store:        d.store,
-		Sealer:       d.srv.Sealer,
+		Sealer:       func() *seal.Sealer { return sealer },
 		Targets:      server.Targets(d.host),
 		AllInstances: server.AllInstances(d.host),
 		Browser:      d.srv.ProviderBrowser(),
