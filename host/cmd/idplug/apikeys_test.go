@@ -34,7 +34,7 @@ func scopedConfig(t *testing.T, sp *stateProvider, dbPath string) string {
 		map[string]any{"key": refreshKey, "scopes": []string{"tokens:read_refresh"}, "connectors": []string{"acme"}},
 		map[string]any{"key": deleteKey, "scopes": []string{"tokens:delete"}, "connectors": []string{"acme"}},
 		map[string]any{"key": adminScKey, "scopes": []string{"admin"}},
-		map[string]any{"key": otherKey, "scopes": []string{"signin", "tokens:read_refresh", "tokens:delete", "admin"}, "connectors": []string{"other"}},
+		map[string]any{"key": otherKey, "scopes": []string{"signin", "tokens:read_refresh", "tokens:delete"}, "connectors": []string{"other"}},
 		plainKey,
 	}
 	b, _ := json.Marshal(cfg)
