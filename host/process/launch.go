@@ -83,16 +83,16 @@ func (p *Process) launch() (*conn, error) {
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
-		client.Kill()
+		stopClient(client, run, p.log)
 		return nil, fmt.Errorf("plugin %s: start: %w", p.name, explainStartError(err))
 	}
 	raw, err := rpcClient.Dispense(wire.PluginName)
 	if err != nil {
-		client.Kill()
+		stopClient(client, run, p.log)
 		return nil, fmt.Errorf("plugin %s: %w", p.name, err)
 	}
 	pc := raw.(*pluginClient)
-	c := &conn{client: client, rpc: pc, started: time.Now(), dropped: make(chan struct{})}
+	c := &conn{client: client, run: run, rpc: pc, started: time.Now(), dropped: make(chan struct{})}
 	if run != nil {
 		c.pid = run.pid
 	}

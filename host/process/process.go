@@ -102,6 +102,7 @@ type Process struct {
 // conn is one running process.
 type conn struct {
 	client  *plugin.Client
+	run     *cmdRunner // the process idplug started (the sandbox's launcher), to kill it
 	rpc     connectorv1.ConnectorServiceClient
 	pid     int
 	started time.Time
@@ -217,15 +218,52 @@ func (p *Process) Close() {
 	}
 	p.mu.Unlock()
 	if c != nil {
-		c.kill()
+		c.kill(p.log)
 	}
 	p.bg.Wait()
 }
 
 // kill stops the process; go-plugin then removes its socket folder, which a plugin
 // killed with SIGKILL cannot remove itself.
-func (c *conn) kill() {
-	c.client.Kill()
+func (c *conn) kill(log hclog.Logger) {
+	stopClient(c.client, c.run, log)
+}
+
+// shutdownGrace is how long a plugin has to stop on its own once asked.
+// go-plugin's Kill sends the Shutdown call with no deadline and waits for the
+// process to exit, so a plugin that never answered held Close, Drain, a failed
+// Start (and with it a scan and the host's startup) for good. An honest plugin
+// stops its server and exits within milliseconds of the call; two seconds is
+// go-plugin's own wait for the exit after an answered Shutdown, ample on a
+// loaded machine and short enough not to hold a reload or a stop noticeably.
+const shutdownGrace = 2 * time.Second
+
+// stopClient stops client's process as go-plugin's Kill does (the Shutdown call,
+// then waiting for the exit), but kills the process run started once
+// shutdownGrace has passed: its exit ends the Shutdown call (go-plugin's
+// context for it ends with the process) and Kill returns. That process is the
+// plugin (the launcher executes it in place), the first process of its PID
+// namespace, or, for a host that is not root, the launcher's outer step, whose
+// death kills that first one (Pdeathsig): the kill ends whatever the plugin
+// started there. It returns once the timer's goroutine has ended too.
+func stopClient(client *plugin.Client, run *cmdRunner, log hclog.Logger) {
+	stopped, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTimer(shutdownGrace)
+		defer t.Stop()
+		select {
+		case <-stopped:
+		case <-t.C:
+			log.Warn("plugin did not stop when asked; killing it", "grace", shutdownGrace)
+			if run != nil {
+				_ = run.Kill(context.Background())
+			}
+		}
+	}()
+	client.Kill()
+	close(stopped)
+	<-done
 }
 
 // Drain waits until the calls in flight have finished (or ctx ends), then stops the

@@ -178,7 +178,7 @@ func (p *Process) killLocked(c *conn) {
 	p.bg.Add(1)
 	go func() {
 		defer p.bg.Done()
-		c.kill()
+		c.kill(p.log)
 	}()
 }
 
