@@ -25,11 +25,23 @@ const (
 	maxToken     = 64 << 10 // each of the access, refresh and ID tokens
 	maxScope     = 8 << 10
 	maxTokenType = 64
+	// maxProfileText bounds each of the name, avatar URL, email and phone:
+	// a session holds them, and a 4 MiB name from a plugin would be a 4 MiB
+	// session row at every sign-in.
+	maxProfileText = 16 << 10
 )
 
 // checkUserInfo checks the profile and tokens of a GetUserInfo answer.
 func (p *Process) checkUserInfo(resp *connectorv1.GetUserInfoResponse) error {
-	raw := resp.GetUserInfo().GetRawDataJson()
+	u := resp.GetUserInfo()
+	for _, f := range []struct{ name, value string }{
+		{"name", u.GetName()}, {"avatar", u.GetAvatar()}, {"email", u.GetEmail()}, {"phone", u.GetPhone()},
+	} {
+		if len(f.value) > maxProfileText {
+			return p.invalidResponse("GetUserInfo", fmt.Sprintf("a profile %s of %d bytes (at most %d)", f.name, len(f.value), maxProfileText))
+		}
+	}
+	raw := u.GetRawDataJson()
 	switch {
 	case len(raw) > maxRawData:
 		return p.invalidResponse("GetUserInfo", fmt.Sprintf("a rawData of %d bytes (at most %d)", len(raw), maxRawData))

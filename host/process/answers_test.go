@@ -9,6 +9,7 @@ import (
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"github.com/idplug/idplug/sdk"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -52,6 +53,12 @@ func TestAnswersTheHostCannotWriteOrKeepAreInvalid(t *testing.T) {
 			tokens: &connectorv1.TokenSet{AccessToken: strings.Repeat("a", 1<<20)}, invalid: true},
 		"refresh token of 1 MiB": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u"}, Tokens: &connectorv1.TokenSet{AccessToken: "at", RefreshToken: strings.Repeat("r", 1<<20)}},
 			tokens: &connectorv1.TokenSet{AccessToken: "at", RefreshToken: strings.Repeat("r", 1<<20)}, invalid: true},
+		"a name of 1 MiB":    {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", Name: proto.String(strings.Repeat("n", 1<<20))}}, invalid: true},
+		"an avatar of 1 MiB": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", Avatar: proto.String("data:" + strings.Repeat("a", 1<<20))}}, invalid: true},
+		"an email of 1 MiB":  {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", Email: proto.String(strings.Repeat("e", 1<<20) + "@x.test")}}, invalid: true},
+		"a phone of 1 MiB":   {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", Phone: proto.String(strings.Repeat("1", 1<<20))}}, invalid: true},
+		"a long but real profile": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", Name: proto.String(strings.Repeat("n", 2<<10)),
+			Avatar: proto.String("https://avatars.example.test/" + strings.Repeat("a", 4<<10)), Email: proto.String("ann@example.test"), Phone: proto.String("+15550100")}}},
 		"a large but real token set": {userInfo: &connectorv1.GetUserInfoResponse{UserInfo: &connectorv1.UserInfo{Id: "u", RawDataJson: []byte(`"` + strings.Repeat("a", 500<<10) + `"`)},
 			Tokens: &connectorv1.TokenSet{AccessToken: strings.Repeat("a", 8<<10), IdToken: strings.Repeat("i", 4<<10), Scope: "openid profile email", TokenType: "Bearer"}},
 			tokens: &connectorv1.TokenSet{AccessToken: strings.Repeat("a", 8<<10)}},
