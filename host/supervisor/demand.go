@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/idplug/idplug/host/process"
 )
@@ -66,10 +67,16 @@ func (s *Supervisor) Start(ctx context.Context, id string) (*process.Process, er
 	case proc != nil:
 		return proc, nil // started while this caller waited
 	}
+	if wait := l.retryIn(time.Now()); wait > 0 {
+		return nil, fmt.Errorf("plugin %s (%s) failed to start %s ago (%w); the next try is in %s",
+			id, l.file.File, time.Since(l.failedAt).Round(time.Second), l.failure, wait.Round(time.Second))
+	}
 	proc, err := s.startPlugin(ctx, l.file)
 	if err != nil {
+		l.failedAt, l.failure, l.failures = time.Now(), err, l.failures+1
 		return nil, fmt.Errorf("plugin %s (%s): %w", id, l.file.File, err)
 	}
+	l.failure, l.failures = nil, 0
 	if got := proc.Metadata().ID; got != id {
 		s.drain(proc)
 		return nil, fmt.Errorf("plugin file %s now reports id %q, not %q", l.file.File, got, id)
@@ -86,4 +93,24 @@ func (s *Supervisor) Start(ctx context.Context, id string) (*process.Process, er
 	l.proc, l.meta = proc, proc.Metadata()
 	s.log.Info("plugin started for its connectors", "id", id, "file", l.file.File, "pid", proc.PID())
 	return proc, nil
+}
+
+// startBackoff spaces the starts on demand of a plugin that fails to start:
+// every call routed to it would otherwise launch a process (a sandbox, an
+// exec, a handshake's wait), so that anyone who can reach a sign-in route
+// could make idplug launch processes as fast as they send requests. It
+// doubles from minStartBackoff at each failure in a row, up to
+// maxStartBackoff; a start that succeeds, or a new file, starts it over.
+const (
+	minStartBackoff = 5 * time.Second
+	maxStartBackoff = time.Minute
+)
+
+// retryIn is how long until l's next start may be tried; 0 when now.
+func (l *loaded) retryIn(now time.Time) time.Duration {
+	if l.failure == nil {
+		return 0
+	}
+	backoff := minStartBackoff << min(l.failures-1, 4)
+	return max(0, min(backoff, maxStartBackoff)-now.Sub(l.failedAt))
 }

@@ -76,3 +76,31 @@ func TestOnDemandRefusesASwappedBinary(t *testing.T) {
 		t.Fatalf("%d plugins run after the refused start", n)
 	}
 }
+
+// A plugin that fails to start on demand is not launched again at every call
+// routed to it: anyone who reaches a sign-in route would make idplug launch
+// processes as fast as they send requests. The next start waits out a
+// backoff, and the answer says when it comes.
+func TestFailedStartsOnDemandBackOff(t *testing.T) {
+	dir := plugintest.Folder(t)
+	path := plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
+	s := open(t, dir, supervisor.Options{OnDemand: true})
+	// Behind the scan's back, the file becomes one that exits at once.
+	tmp := filepath.Join(dir, ".swap")
+	if err := os.WriteFile(tmp, []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	_, first := s.Start(t.Context(), "example")
+	if first == nil || strings.Contains(first.Error(), "next try") {
+		t.Fatalf("the first start: %v; want the start's own failure", first)
+	}
+	for range 3 {
+		_, err := s.Start(t.Context(), "example")
+		if err == nil || !strings.Contains(err.Error(), "failed to start") || !strings.Contains(err.Error(), "the next try is in") {
+			t.Fatalf("a start right after a failed one: %v; want it refused until the backoff has passed", err)
+		}
+	}
+}

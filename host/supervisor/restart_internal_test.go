@@ -1,9 +1,11 @@
 package supervisor
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestRestartNotice: restarts are told by the metadata id; one that happens
@@ -39,4 +41,20 @@ func TestRestartNotice(t *testing.T) {
 	quiet.restarted(nil)
 	quiet.started("example", nil)
 	quiet.restarted(nil)
+}
+
+func TestStartBackoffDoublesUpToAMinute(t *testing.T) {
+	at := time.Unix(1_000_000, 0)
+	for failures, want := range map[int]time.Duration{1: 5 * time.Second, 2: 10 * time.Second, 3: 20 * time.Second, 4: 40 * time.Second, 5: time.Minute, 9: time.Minute} {
+		l := &loaded{failedAt: at, failure: errors.New("exit status 3"), failures: failures}
+		if got := l.retryIn(at); got != want {
+			t.Errorf("after %d failures: %s; want %s", failures, got, want)
+		}
+		if got := l.retryIn(at.Add(want)); got != 0 {
+			t.Errorf("after %d failures, once the backoff has passed: %s", failures, got)
+		}
+	}
+	if got := (&loaded{}).retryIn(at); got != 0 {
+		t.Errorf("without a failure: %s", got)
+	}
 }

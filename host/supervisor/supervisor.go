@@ -95,6 +95,11 @@ type loaded struct {
 	meta  sdk.Metadata
 	file  catalog.Plugin
 	stamp stamp
+	// The last failed start on demand, and how many failed in a row: the
+	// next is not tried before the backoff has passed (startBackoff).
+	failedAt time.Time
+	failure  error
+	failures int
 }
 
 // Open scans the plugin folder and starts every plugin that passes the checks, in
