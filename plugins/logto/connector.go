@@ -11,7 +11,8 @@ import (
 	"github.com/idplug/idplug/sdk"
 )
 
-// parseTimeout bounds a configuration check, which may have to start Node first.
+// parseTimeout bounds a configuration check: the start of Node it may wait for
+// (startTimeout), and the check itself.
 const parseTimeout = startTimeout + 10*time.Second
 
 // connector implements sdk.Connector, sdk.Refresher and sdk.Releaser by calls to the bridge.
@@ -46,7 +47,12 @@ func newConnector(b *bundle, entry catalogEntry, hosts map[string]string) (*conn
 func (c *connector) Metadata() sdk.Metadata { return c.entry.Metadata }
 
 // ParseConfig has the connector's own guard check raw (this starts Node the first
-// time a plugin sees a configured instance).
+// time a plugin sees a configured instance). The SDK gives it no context, for a
+// host's check or for any call carrying a configuration this process has not seen
+// (as every call does after the plugin restarted), so parseTimeout bounds it: it
+// waits for the start under way, never one of its own after that one failed, and
+// within the spacing it gets the last start's error at once, unless no start has
+// answered for this configuration yet (see proc).
 func (c *connector) ParseConfig(raw []byte) (*instance, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &probe); err != nil || probe == nil {
@@ -54,11 +60,12 @@ func (c *connector) ParseConfig(raw []byte) (*instance, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), parseTimeout)
 	defer cancel()
-	if err := c.bridge.call(ctx, "validate", map[string]any{"config": json.RawMessage(raw)}, nil); err != nil {
+	sum := sha256.Sum256(raw)
+	version := hex.EncodeToString(sum[:])
+	if err := c.bridge.callFor(ctx, version, "validate", map[string]any{"config": json.RawMessage(raw)}, nil); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(raw)
-	return &instance{raw: append(json.RawMessage(nil), raw...), version: hex.EncodeToString(sum[:])}, nil
+	return &instance{raw: append(json.RawMessage(nil), raw...), version: version}, nil
 }
 
 func (c *connector) instanceRequest(id string, in *instance) map[string]any {

@@ -288,6 +288,79 @@ func TestBundleTampered(t *testing.T) {
 	}
 }
 
+// TestSignInsAfterAPluginRestartWaitOutTheSpacing: starts that fail are spaced
+// because any browser can ask for a sign-in. Once the plugin itself restarted (a
+// crash, an OOM kill) it no longer held the instance's configuration, so every
+// sign-in carried it to be checked, and the check, exempt from the spacing as an
+// operator's, started Node anew each time. Only the first sign-in starts it now;
+// an operator's changed configuration still gets a fresh start and answer.
+func TestSignInsAfterAPluginRestartWaitOutTheSpacing(t *testing.T) {
+	dir := productionFolder(t, "github")
+	writeManifest(t, dir)
+	h := openHost(t, dir)
+	ctx := context.Background()
+	configure := func(secret string) error {
+		return h.Configure(ctx, []host.InstanceConfig{{ID: "gh", Plugin: "logto-github-universal", Config: mustJSON(t, map[string]any{"clientId": "a", "clientSecret": secret})}})
+	}
+	if err := configure("b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "gh", callbackURL, "st-1"); err != nil {
+		t.Fatal(err)
+	}
+	// From now on every start of Node fails: a bundle file no longer matches its digest.
+	victim := filepath.Join(dir, bundleDirName, "node_modules", "@logto", "connector-github", "lib", "index.js")
+	data, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, victim, string(data)+"\n// changed\n")
+
+	proc, _ := h.Plugin("logto-github-universal")
+	old := proc.PID()
+	node := children(old)
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range node {
+		waitGone(t, pid) // Pdeathsig
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for proc.PID() == 0 || proc.PID() == old {
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin was not restarted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	starts, began := 0, time.Now()
+	for i := range 4 {
+		_, err := h.AuthorizationURI(ctx, "gh", callbackURL, fmt.Sprintf("st-after-%d", i))
+		if err == nil {
+			t.Fatal("a sign-in succeeded with a changed bundle")
+		}
+		if !strings.Contains(err.Error(), "does not match its digest") {
+			t.Fatalf("sign-in %d: %v; want the failed start's error", i+1, err)
+		}
+		if !strings.Contains(err.Error(), "the next try is in") {
+			starts++
+		}
+	}
+	// Only the first starts Node, unless the machine was so slow that a wait (1 s,
+	// then 2 s, 4 s) ran out between two sign-ins.
+	allowed := 1
+	for wait, since := time.Second, time.Since(began); wait <= since; wait = 2*wait + time.Second {
+		allowed++
+	}
+	if starts > allowed {
+		t.Fatalf("%d of 4 back-to-back sign-ins started Node (within %s); want only the first (the others wait out the spacing)", starts, time.Since(began).Round(time.Millisecond))
+	}
+	// The operator's new configuration is checked with a start of its own.
+	err = configure("c")
+	if err == nil || !strings.Contains(err.Error(), "does not match its digest") || strings.Contains(err.Error(), "the next try is in") {
+		t.Fatalf("Configure with a new configuration = %v; want a fresh start's error", err)
+	}
+}
+
 // writeManifestOnly rewrites the digest list to match the bundle, leaving SHA256SUMS.
 func writeManifestOnly(t *testing.T, dir string) {
 	t.Helper()

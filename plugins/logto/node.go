@@ -38,20 +38,30 @@ type bridge struct {
 	pkg       string
 	testHosts map[string]string
 
-	mu  sync.Mutex // guards cur
+	mu  sync.Mutex // guards cur, launching and the spacing's state below
 	cur *nodeProc
 	// live mirrors cur for running, which must not wait behind a start.
 	live atomic.Pointer[nodeProc]
-	// starting serializes starts: a caller waits for its turn only until its
-	// own deadline (a start checks the whole bundle and boots Node).
-	starting     chan struct{}
-	startingOnce sync.Once
-	// After a start failed, the next waits (see retryIn); these are read and
-	// written only by the holder of starting.
+	// launching is the start under way, if any. A start is the bridge's, not a
+	// caller's: it runs to its own end (startTimeout) while each caller waits for
+	// it only until its own deadline, so every start's outcome counts for the
+	// spacing, and callers that came meanwhile share it rather than each making one.
+	launching *launch
+	// After a start failed, the next waits (see retryIn).
 	failures  int
 	lastFail  time.Time
 	lastError error
-	now       func() time.Time // time.Now; a test's clock
+	// checked holds the configurations (their digests) a check has started Node
+	// for, or waited on its start, since Node last started (see proc).
+	checked map[string]bool
+	now     func() time.Time // time.Now; a test's clock
+}
+
+// launch is one start of Node; done is closed once p or err is set.
+type launch struct {
+	done chan struct{}
+	p    *nodeProc
+	err  error
 }
 
 // Starts that fail are spaced: each checks the whole bundle and boots Node (some
@@ -132,8 +142,14 @@ type wireError struct {
 var idempotent = map[string]bool{"validate": true, "authorize": true}
 
 func (b *bridge) call(ctx context.Context, op string, req map[string]any, out any) error {
+	return b.callFor(ctx, "", op, req, out)
+}
+
+// callFor is call on behalf of the check of the configuration whose digest is
+// config ("" for none), which proc may let start Node within the spacing.
+func (b *bridge) callFor(ctx context.Context, config, op string, req map[string]any, out any) error {
 	for attempt := 0; ; attempt++ {
-		p, err := b.proc(ctx, op)
+		p, err := b.proc(ctx, config)
 		if err != nil {
 			return err
 		}
@@ -273,21 +289,27 @@ func fromWire(w *wireError) error {
 	return &sdk.Error{Code: code, Message: w.Message, Details: w.Details}
 }
 
-// proc returns the running Node process, starting one when there is none. A
-// start for op waits out the spacing after failed starts (retryIn), unless op is
-// "validate": a configuration (re)load is the operator's, who may just have
-// mended what failed, and no browser can ask for one.
-func (b *bridge) proc(ctx context.Context, op string) (*nodeProc, error) {
+// maxChecked bounds checked; past it no configuration's check is let through the
+// spacing (an operator's configuration has not that many instances of one connector).
+const maxChecked = 1024
+
+// proc returns the running Node process, starting one when there is none. After a
+// failed start a new one waits out the spacing (retryIn), and a call within it gets
+// the last start's error. One kind of call may start Node at once: the check of a
+// configuration (config is its digest; "" for any other call) that no start has
+// answered since Node last ran. An operator's new or changed configuration (a
+// reload; idplug validate runs plugins of its own) so gets a fresh answer, as what
+// failed may just have been mended. A browser cannot use this to start Node at
+// will: after a plugin restart each sign-in carries its instance's configuration to
+// be checked again, but that configuration has had its start, and waits like any call.
+func (b *bridge) proc(ctx context.Context, config string) (*nodeProc, error) {
 	if p := b.running(); p != nil {
 		return p, nil
 	}
-	b.startingOnce.Do(func() { b.starting = make(chan struct{}, 1) })
-	select {
-	case b.starting <- struct{}{}:
-	case <-ctx.Done():
-		return nil, sdk.Errorf(sdk.CodeGeneral, "the connector's Node process was still starting when the call's time ran out")
+	// A caller whose time ran out starts nothing.
+	if ctx.Err() != nil {
+		return nil, stillStarting()
 	}
-	defer func() { <-b.starting }()
 	b.mu.Lock()
 	if b.cur != nil {
 		select {
@@ -298,34 +320,64 @@ func (b *bridge) proc(ctx context.Context, op string) (*nodeProc, error) {
 		default:
 			p := b.cur
 			b.mu.Unlock()
-			return p, nil // started while this call waited for its turn
+			return p, nil // started meanwhile
 		}
 	}
+	l := b.launching
+	if l == nil {
+		if in := b.retryIn(); in > 0 && !b.unanswered(config) {
+			err := b.lastError
+			b.mu.Unlock()
+			return nil, stillFailing(err, in)
+		}
+		l = &launch{done: make(chan struct{})}
+		b.launching = l
+		go b.launch(l)
+	}
+	if config != "" && len(b.checked) < maxChecked {
+		if b.checked == nil {
+			b.checked = map[string]bool{}
+		}
+		b.checked[config] = true
+	}
 	b.mu.Unlock()
-	// A caller whose time ran out while it waited starts nothing.
-	if ctx.Err() != nil {
-		return nil, sdk.Errorf(sdk.CodeGeneral, "the connector's Node process was still starting when the call's time ran out")
+	select {
+	case <-l.done:
+		return l.p, l.err
+	case <-ctx.Done():
+		return nil, stillStarting()
 	}
-	if in := b.retryIn(); in > 0 && op != "validate" {
-		return nil, stillFailing(b.lastError, in)
-	}
-	caller := ctx
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+}
+
+// unanswered says whether config is a configuration no start has answered since
+// Node last ran. Held: b.mu.
+func (b *bridge) unanswered(config string) bool {
+	return config != "" && !b.checked[config] && len(b.checked) < maxChecked
+}
+
+func stillStarting() error {
+	return sdk.Errorf(sdk.CodeGeneral, "the connector's Node process was still starting when the call's time ran out")
+}
+
+// launch runs one start to its end, whoever is still waiting for it, and records
+// its outcome.
+func (b *bridge) launch(l *launch) {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	p, err := b.start(ctx)
-	if err != nil && caller.Err() == nil { // a caller that left says nothing of Node
+	b.mu.Lock()
+	if err != nil {
 		b.failures++
 		b.lastFail, b.lastError = b.clock(), err
+	} else {
+		b.failures, b.lastError, b.checked = 0, nil, nil
+		b.cur = p
+		b.live.Store(p)
 	}
-	if err != nil {
-		return nil, err
-	}
-	b.failures = 0
-	b.mu.Lock()
-	b.cur = p
-	b.live.Store(p)
+	b.launching = nil
+	l.p, l.err = p, err
+	close(l.done)
 	b.mu.Unlock()
-	return p, nil
 }
 
 // running returns the Node process if one runs, never starting one: a Node that

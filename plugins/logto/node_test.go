@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -40,24 +41,68 @@ func TestDuplicateAnswersDoNotWedgeTheReader(t *testing.T) {
 }
 
 // Starts are one at a time (each checks the whole bundle and boots Node): a call
-// waits for its turn only until its own deadline, and a call whose time ran out
-// starts nothing. (The bridge here has no bundle: a start would panic.)
+// waits for the start under way only until its own deadline, and a call whose time
+// ran out starts nothing. (The bridge here has no bundle: a start would panic.)
 func TestStartsWaitOnlyUntilTheCallsDeadline(t *testing.T) {
 	b := &bridge{}
-	b.startingOnce.Do(func() { b.starting = make(chan struct{}, 1) })
-	b.starting <- struct{}{} // another call's start, in progress
+	b.launching = &launch{done: make(chan struct{})} // another call's start, in progress
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	if _, err := b.proc(ctx, "authorize"); err == nil || !strings.Contains(err.Error(), "still starting") {
+	if _, err := b.proc(ctx, ""); err == nil || !strings.Contains(err.Error(), "still starting") {
 		t.Fatalf("err = %v", err)
 	}
 	if waited := time.Since(began); waited > 5*time.Second {
 		t.Fatalf("the call waited %s behind another's start, past its deadline", waited)
 	}
-	<-b.starting // that start is over
-	if _, err := b.proc(ctx, "authorize"); err == nil || !strings.Contains(err.Error(), "still starting") {
+	b.mu.Lock()
+	b.launching = nil // that start is over
+	b.mu.Unlock()
+	if _, err := b.proc(ctx, ""); err == nil || !strings.Contains(err.Error(), "still starting") {
 		t.Fatalf("a call past its deadline: %v", err)
+	}
+}
+
+// Calls that come while a start is under way wait for that start and share its
+// outcome: none makes a start of its own, and once it failed the configurations
+// whose checks waited on it wait out the spacing like any call.
+func TestCallsShareTheStartUnderWay(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	b := &bridge{now: func() time.Time { return now }}
+	l := &launch{done: make(chan struct{})}
+	b.launching = l
+	configs := []string{"digest-a", "digest-b", "digest-c"}
+	errs := make(chan error, len(configs))
+	for _, config := range configs {
+		go func() {
+			_, err := b.proc(context.Background(), config)
+			errs <- err
+		}()
+	}
+	giveUp := time.Now().Add(10 * time.Second)
+	for waiting := 0; waiting < len(configs); { // each check notes its configuration as it joins
+		if time.Now().After(giveUp) {
+			t.Fatalf("%d of %d checks joined the start under way", waiting, len(configs))
+		}
+		time.Sleep(time.Millisecond)
+		b.mu.Lock()
+		waiting = len(b.checked)
+		b.mu.Unlock()
+	}
+	failed := errors.New("the start failed")
+	b.mu.Lock()
+	b.failures, b.lastFail, b.lastError, b.launching = 1, now, failed, nil
+	l.err = failed
+	close(l.done)
+	b.mu.Unlock()
+	for range configs {
+		if err := <-errs; !errors.Is(err, failed) {
+			t.Fatalf("a check during a start got %v; want that start's error", err)
+		}
+	}
+	// (The bridge here has no bundle: a start would panic.)
+	if _, err := b.proc(context.Background(), "digest-b"); err == nil || !strings.Contains(err.Error(), "the next try is in") {
+		t.Fatalf("a configuration whose check waited on the failed start: %v; want the spacing", err)
 	}
 }
 
@@ -134,9 +179,8 @@ func TestFailedStartsAreSpaced(t *testing.T) {
 	// No digest list in the folder: every start fails at the bundle's check,
 	// before any Node.
 	b := &bridge{bundle: &bundle{pluginDir: t.TempDir(), dir: t.TempDir()}, now: func() time.Time { return now }}
-	op := "authorize"
-	call := func() error {
-		_, err := b.proc(context.Background(), op)
+	call := func(config string) error {
+		_, err := b.proc(context.Background(), config)
 		return err
 	}
 	tried := func(err error) bool { return err != nil && !strings.Contains(err.Error(), "the next try is in") }
@@ -157,7 +201,7 @@ func TestFailedStartsAreSpaced(t *testing.T) {
 		{time.Millisecond, true}, // never longer than maxRetry
 	} {
 		now = now.Add(step.advance)
-		err := call()
+		err := call("")
 		if !strings.Contains(fmt.Sprint(err), "the bundle's digest list") {
 			t.Fatalf("at +%s: %v, want the start's error", step.advance, err)
 		}
@@ -165,10 +209,16 @@ func TestFailedStartsAreSpaced(t *testing.T) {
 			t.Fatalf("at +%s: tried %v, want %v (%v)", step.advance, tried(err), step.tries, err)
 		}
 	}
-	// A configuration (re)load, the operator's, tries at once: what failed may
-	// just have been mended.
-	op = "validate"
-	if err := call(); !tried(err) {
-		t.Fatalf("validate waited: %v", err)
+	// The check of a configuration no start has answered yet, an operator's
+	// (re)load, tries at once: what failed may just have been mended. The same
+	// configuration checked again (as each sign-in carrying it does after the
+	// plugin restarted) waits like any call; another new one tries at once.
+	for _, check := range []struct {
+		config string
+		tries  bool
+	}{{"digest-a", true}, {"digest-a", false}, {"digest-b", true}, {"digest-a", false}, {"digest-b", false}} {
+		if err := call(check.config); tried(err) != check.tries {
+			t.Fatalf("the check of %s: tried %v, want %v (%v)", check.config, tried(err), check.tries, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -526,5 +527,71 @@ func TestHugeAnswer(t *testing.T) {
 	auth, cb = begin(t, h, github, c, "st-after-huge")
 	if _, err := h.UserInfo(ctx, "social", auth.Session, cb); err != nil {
 		t.Fatalf("the sign-in after a huge answer: %v", err)
+	}
+}
+
+// TestChunkedAnswerPastTheBodyCap: the bridge caps every provider answer at 4 MiB
+// whatever the connector's HTTP client. For node:https (got: the Google, Discord,
+// Facebook, Azure AD and WeChat connectors) only a Content-Length over the cap was
+// refused, and a chunked answer was read whole into Node's memory. Both
+// clients now stop at the cap, and the sign-in gets the same invalid_response.
+func TestChunkedAnswerPastTheBodyCap(t *testing.T) {
+	for _, name := range []string{"github", "discord"} { // fetch (ky), node:https (got)
+		t.Run(name, func(t *testing.T) {
+			p := providerNamed(t, name)
+			h, s, c := startProvider(t, p)
+			s.HandleFunc(p.userPath, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"id":"1","login":"x","username":"`))
+				chunk := []byte(strings.Repeat("x", 64<<10))
+				for range 160 { // 10 MiB, chunked (no Content-Length)
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+				_, _ = w.Write([]byte(`"}`))
+			})
+			auth, cb := begin(t, h, p, c, "st-cap")
+			_, err := h.UserInfo(context.Background(), "social", auth.Session, cb)
+			t.Logf("%v", err)
+			wantCode(t, "a 10 MiB chunked answer", err, sdk.CodeInvalidResponse)
+			if err == nil || !strings.Contains(err.Error(), "larger than 4194304 bytes") {
+				t.Fatalf("a 10 MiB chunked answer was not refused at the bridge's 4 MiB cap: %v", err)
+			}
+			noLeak(t, "a chunked answer past the cap", err, p.secret, cb)
+		})
+	}
+}
+
+// TestCompressedAnswerIsNotInflatedPastTheCap: got asked for gzip and inflated the
+// answer where no count reached, so a few MiB of gzip could become gigabytes in
+// Node. The bridge asks node:https answers for no content coding (the bytes it
+// counts are then the body's) and refuses one that comes compressed anyway.
+func TestCompressedAnswerIsNotInflatedPastTheCap(t *testing.T) {
+	discord := providerNamed(t, "discord")
+	h, s, c := startProvider(t, discord)
+	var bomb bytes.Buffer // 64 MiB of one letter, some 64 KiB of gzip
+	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	_, _ = zw.Write([]byte(`{"id":"1","username":"`))
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	for range 1024 {
+		_, _ = zw.Write(chunk)
+	}
+	_, _ = zw.Write([]byte(`"}`))
+	_ = zw.Close()
+	s.HandleFunc(discord.userPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip") // whatever the request accepted
+		_, _ = w.Write(bomb.Bytes())
+	})
+	auth, cb := begin(t, h, discord, c, "st-gzip")
+	_, err := h.UserInfo(context.Background(), "social", auth.Session, cb)
+	wantCode(t, "a gzip answer of 64 MiB", err, sdk.CodeInvalidResponse)
+	if err == nil || !strings.Contains(err.Error(), "compressed though the bridge asked for none") {
+		t.Fatalf("a gzip answer inflating to 64 MiB was not refused: %v", err)
+	}
+	noLeak(t, "a compressed answer", err, discord.secret, cb)
+	if r, ok := s.Last(discord.userPath); !ok || r.Header.Get("Accept-Encoding") != "identity" {
+		t.Errorf("the user info request accepted %q; want identity only", r.Header.Get("Accept-Encoding"))
 	}
 }

@@ -18,8 +18,9 @@ const fixedMessages = {
 };
 
 export function errorAnswer(err, responses, secrets) {
-  if (err instanceof BridgeError) {
-    return { code: err.bridgeCode, message: scrub(err.message, secrets), details: scrubDetails(err.details, secrets) };
+  const own = bridgeErrorIn(err);
+  if (own) {
+    return { code: own.bridgeCode, message: scrub(own.message, secrets), details: scrubDetails(own.details, secrets) };
   }
   const { code, details } = classify(err, responses);
   let message = fixedMessages[code];
@@ -36,6 +37,15 @@ export function errorAnswer(err, responses, secrets) {
   }
   if (details.issues) message += `: ${details.issues.join('; ')}`;
   return { code, message, details };
+}
+
+// bridgeErrorIn finds the bridge's own error in err or its causes: the body cap's
+// (provider-http.mjs) reaches here inside got's RequestError.
+function bridgeErrorIn(err) {
+  for (let e = err, i = 0; e && i < 4; e = e.cause, i++) {
+    if (e instanceof BridgeError) return e;
+  }
+  return null;
 }
 
 function scrubDetails(details, secrets) {

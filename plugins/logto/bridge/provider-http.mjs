@@ -10,6 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 
 import { httpAgent, httpsAgent, proxiedFetch } from './egress.mjs';
+import { bridgeError } from './errors.mjs';
 import { maxPeek, oauthErrorOf } from './oauth-error.mjs';
 
 // What each call's requests answered: the serving loop runs every call in its own
@@ -71,6 +72,13 @@ function mapURL(u) {
 const requestTimeout = 30_000;
 const maxBody = 4 << 20;
 
+// tooLarge is the cap's error: the call answers invalid_response with this message
+// whichever client the connector used and whatever wraps it on the way (got keeps
+// it as the cause of its RequestError; error-answer.mjs looks there).
+function tooLarge() {
+  return bridgeError('invalid_response', `the provider's answer is larger than ${maxBody} bytes`);
+}
+
 // Statuses whose Response must have no body.
 const nullBodyStatus = new Set([101, 103, 204, 205, 304]);
 
@@ -85,11 +93,11 @@ async function buffered(res) {
   if (res.body) {
     if (Number(res.headers.get('content-length')) > maxBody) {
       res.body.cancel().catch(() => {});
-      throw new Error(`the provider's answer is larger than ${maxBody} bytes`);
+      throw tooLarge();
     }
     for await (const chunk of res.body) {
       n += chunk.byteLength;
-      if (n > maxBody) throw new Error(`the provider's answer is larger than ${maxBody} bytes`);
+      if (n > maxBody) throw tooLarge();
       chunks.push(chunk);
     }
   }
@@ -140,8 +148,9 @@ globalThis.fetch = async function fetchRecorded(input, init) {
   return res;
 };
 
-// got (and jose's key fetch) use node:https; the status of each answer is recorded,
-// and in the test build a mapped host is sent to the stub over plain HTTP.
+// got uses node:https (jose's key fetch uses fetch since jose 6); the status of each
+// answer is recorded, and in the test build a mapped host is sent to the stub over
+// plain HTTP.
 const realHttpsRequest = https.request;
 function httpsRecorded(...args) {
   let req;
@@ -167,13 +176,47 @@ function httpsRecorded(...args) {
   req.on('error', (err) => endSpan(span, 0, err));
   req.on('close', () => endSpan(span, 0));
   req.setTimeout(requestTimeout, () => req.destroy(Object.assign(new Error('the provider did not answer in time'), { code: 'ETIMEDOUT' })));
+  // The answer is asked for without a content coding, so that the bytes counted
+  // below are the body's: got would inflate a compressed one where no count reaches
+  // (a few MiB of gzip can be gigabytes). Set before anything is sent.
+  if (!req.headersSent) req.setHeader('accept-encoding', 'identity');
   const store = calls.getStore();
   req.on('response', (res) => {
     if (store) store.responses.push({ status: res.statusCode, oauthError: '' });
-    const length = Number(res.headers['content-length']);
-    if (length > maxBody) req.destroy(new Error(`the provider's answer is larger than ${maxBody} bytes`));
+    capBody(req, res);
   });
   return req;
+}
+
+// capBody destroys req once its answer's body passes maxBody bytes, announced or
+// not (a chunked answer has no Content-Length), or once it brings bytes in a content
+// coding, which the request did not accept. The bytes are counted as Node's parser
+// hands them to res (its push), before any reader: listening for 'data' would set
+// the body flowing before got is listening. This runs within the 'response' event,
+// before the first byte of the body.
+function capBody(req, res) {
+  if (Number(res.headers['content-length']) > maxBody) {
+    req.destroy(tooLarge());
+    return;
+  }
+  const coding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const coded = coding !== '' && coding !== 'identity';
+  let n = 0;
+  const push = res.push;
+  res.push = function pushCounted(chunk, encoding) {
+    if (chunk?.length) {
+      if (coded) {
+        req.destroy(bridgeError('invalid_response', "the provider's answer is compressed though the bridge asked for none: its size could not be bounded"));
+        return false;
+      }
+      n += chunk.length;
+      if (n > maxBody) {
+        req.destroy(tooLarge());
+        return false;
+      }
+    }
+    return push.call(this, chunk, encoding);
+  };
 }
 https.request = httpsRecorded;
 
