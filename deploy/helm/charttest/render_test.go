@@ -248,9 +248,17 @@ func TestTemplate(t *testing.T) {
 				t.Errorf("SQLite: the strategy is %q, want Recreate (one process owns the file)", d.Spec.Strategy.Type)
 			}
 			c := d.Spec.Template.Spec.Containers[0]
-			if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" ||
-				c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
-				t.Errorf("probes: liveness %+v readiness %+v", c.LivenessProbe, c.ReadinessProbe)
+			// On the admin port, which serves them at its root: under a
+			// public_url with a path (https://example.com/idp) the main
+			// listener answers /healthz with 404, and the pod never started.
+			for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+				want := "/healthz"
+				if name == "readiness" {
+					want = "/readyz"
+				}
+				if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != want || p.HTTPGet.Port.String() != "admin" {
+					t.Errorf("%s probe %+v; want GET %s on port admin", name, p, want)
+				}
 			}
 			config := r.ConfigMaps[0].Data["idplug.yaml"]
 			var owned struct {
