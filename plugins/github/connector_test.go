@@ -173,6 +173,10 @@ func TestEmailEdgeCases(t *testing.T) {
 		{"scope without user:email (404)", "", &stubprovider.Answer{Status: 404, Body: `{"message":"Not Found"}`}, nil, ""},
 		{"GitHub Enterprise without user:email (403)", "", &stubprovider.Answer{Status: 403, Body: `{"message":"Resource not accessible by integration"}`}, nil, ""},
 		{"rate limited", "", &stubprovider.Answer{Status: 403, Header: map[string]string{"X-RateLimit-Remaining": "0"}, Body: `{"message":"API rate limit exceeded"}`}, nil, sdk.CodeRateLimitExceeded},
+		// A secondary limit is no missing scope: the sign-in fails rather than
+		// going on without the verified email.
+		{"secondary rate limit", "", &stubprovider.Answer{Status: 403, Header: map[string]string{"Retry-After": "60", "X-RateLimit-Remaining": "4998"},
+			Body: `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}`}, nil, sdk.CodeRateLimitExceeded},
 		{"outage", "", &stubprovider.Answer{Status: 502}, nil, sdk.CodeProviderUnavailable},
 		{"not a list", `{"email":"a@example.com"}`, nil, nil, sdk.CodeInvalidResponse},
 	}

@@ -88,8 +88,11 @@ func apiError(what string, r *response) *sdk.Error {
 	switch {
 	case r.status == http.StatusUnauthorized || oe.code == "invalid_token":
 		e = sdk.Errorf(sdk.CodeSocialAccessTokenInvalid, "the %s refused the access token (%s)", what, oe.summary())
+	// A 403 is a rate limit when the limit is spent (X-RateLimit-Remaining: 0)
+	// or when it says when to come back (Retry-After): GitHub's secondary limits
+	// answer so with requests left in the primary one.
 	case r.status == http.StatusTooManyRequests ||
-		r.status == http.StatusForbidden && r.header.Get("X-RateLimit-Remaining") == "0":
+		r.status == http.StatusForbidden && (r.header.Get("X-RateLimit-Remaining") == "0" || r.header.Get("Retry-After") != ""):
 		e = sdk.Errorf(sdk.CodeRateLimitExceeded, "the %s answered HTTP %d: the rate limit is exhausted; try again later", what, r.status).
 			WithDetail("status", r.status)
 		if after := r.header.Get("Retry-After"); after != "" {

@@ -111,6 +111,10 @@ func TestAPIGetErrors(t *testing.T) {
 		{"403 rate limit", 403, map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000000"}, `{"message":"API rate limit exceeded"}`,
 			sdk.CodeRateLimitExceeded, map[string]any{"status": 403, "rateLimitReset": "1700000000"}},
 		{"429", 429, map[string]string{"Retry-After": "30"}, "", sdk.CodeRateLimitExceeded, map[string]any{"retryAfter": "30"}},
+		// GitHub's secondary limits: 403 with Retry-After, the primary limit not spent.
+		{"403 secondary rate limit", 403, map[string]string{"Retry-After": "60", "X-RateLimit-Remaining": "4998"},
+			`{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}`,
+			sdk.CodeRateLimitExceeded, map[string]any{"status": 403, "retryAfter": "60"}},
 		{"403 forbidden", 403, nil, `{"message":"Resource not accessible by integration"}`, sdk.CodeInvalidResponse,
 			map[string]any{"status": 403, "message": "Resource not accessible by integration"}},
 		{"404", 404, nil, `{"message":"Not Found"}`, sdk.CodeInvalidResponse, map[string]any{"status": 404}},
