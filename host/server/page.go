@@ -187,8 +187,11 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
 	if data.FormTo != "" {
 		formAction += " " + data.FormTo
 	}
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action "+formAction+"; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// The page's URL (a pending request's id under /oidc/login) stays off the
+	// avatar hosts its images load from.
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	_ = homeTemplate.Execute(w, data)
 }

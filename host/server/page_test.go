@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -70,5 +72,19 @@ func TestRedirectTarget(t *testing.T) {
 		if got := redirectTarget(uri); got != want {
 			t.Errorf("redirectTarget(%q) = %q, want %q", uri, got, want)
 		}
+	}
+}
+
+// Every page keeps its URL (a pending request's id under /oidc/login) off the
+// hosts its images load from, and lets no injected <base> move its links.
+func TestPagesKeepTheirURLToThemselves(t *testing.T) {
+	s := &Server{}
+	rec := httptest.NewRecorder()
+	s.renderPage(rec, http.StatusOK, pageData{})
+	if got := rec.Header().Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("Referrer-Policy = %q", got)
+	}
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "base-uri 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("Content-Security-Policy = %q", csp)
 	}
 }
