@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -15,6 +17,11 @@ import (
 // value of the wrong type. A null value leaves its field unset. Fields are checked
 // in key order, so the problems read the same every time.
 //
+// A field whose type is a struct (or a pointer to one, or a slice or map of
+// them) is read by the same rules, its problems named by their path:
+// "profileMap.idd", "requests[0].method". A map's own keys are free-form, and
+// a type with its own UnmarshalJSON or UnmarshalText reads itself.
+//
 // It returns an *Error with code invalid_config only when raw is not a JSON
 // object at all; check problems.Err() afterwards for everything else.
 func DecodeConfig(raw []byte, dst any, problems *ConfigError) error {
@@ -26,7 +33,14 @@ func DecodeConfig(raw []byte, dst any, problems *ConfigError) error {
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return Errorf(CodeInvalidConfig, "the configuration must be a JSON object")
 	}
-	targets := taggedFields(v.Elem())
+	decodeObject(fields, v.Elem(), "", problems)
+	return nil
+}
+
+// decodeObject decodes the keys of a JSON object into the struct v, naming each
+// problem with prefix (the object's path and a dot, or nothing at the top).
+func decodeObject(fields map[string]json.RawMessage, v reflect.Value, prefix string, problems *ConfigError) {
+	targets := taggedFields(v)
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)
@@ -37,15 +51,104 @@ func DecodeConfig(raw []byte, dst any, problems *ConfigError) error {
 		target, known := targets[key]
 		switch {
 		case !known:
-			problems.Add(key, "unknown field%s", caseHint(key, targets))
-		case bytes.Equal(bytes.TrimSpace(value), []byte("null")):
+			problems.Add(prefix+key, "unknown field%s", caseHint(key, targets))
+		case isNull(value):
 		default:
-			if err := json.Unmarshal(value, target.Addr().Interface()); err != nil {
-				problems.Add(key, "must be %s", kindName(target.Type()))
-			}
+			decodeValue(value, target, prefix+key, problems)
 		}
 	}
-	return nil
+}
+
+// decodeValue decodes raw into v, by DecodeConfig's rules where v's type holds
+// a struct (strict) and as json.Unmarshal does elsewhere.
+func decodeValue(raw json.RawMessage, v reflect.Value, path string, problems *ConfigError) {
+	t := v.Type()
+	if !strict(t) {
+		if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {
+			problems.Add(path, "must be %s", kindName(t))
+		}
+		return
+	}
+	if isNull(raw) { // inside an array or a map, where json.Unmarshal would
+		v.SetZero() // leave a struct zero and a pointer nil
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		decodeValue(raw, v.Elem(), path, problems)
+	case reflect.Struct:
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(raw, &fields) != nil {
+			problems.Add(path, "must be %s", kindName(t))
+			return
+		}
+		decodeObject(fields, v, path+".", problems)
+	case reflect.Slice:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			problems.Add(path, "must be %s", kindName(t))
+			return
+		}
+		s := reflect.MakeSlice(t, len(items), len(items))
+		for i, item := range items {
+			decodeValue(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), problems)
+		}
+		v.Set(s)
+	case reflect.Map:
+		var items map[string]json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			problems.Add(path, "must be %s", kindName(t))
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMapWithSize(t, len(items)))
+		}
+		keys := make([]string, 0, len(items))
+		for k := range items {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			item := reflect.New(t.Elem()).Elem()
+			decodeValue(items[k], item, path+"."+k, problems)
+			v.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), item)
+		}
+	}
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// strict says whether values of t hold a struct whose keys DecodeConfig checks:
+// a struct, or a pointer, slice or string-keyed map leading to one, unless a
+// type on the way decodes itself. The walk is bounded, for a type that holds
+// only itself (type list []list).
+func strict(t reflect.Type) bool {
+	for range 16 {
+		if p := reflect.PointerTo(t); p.Implements(jsonUnmarshaler) || p.Implements(textUnmarshaler) {
+			return false
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			return true
+		case reflect.Pointer, reflect.Slice:
+		case reflect.Map:
+			if t.Key().Kind() != reflect.String || reflect.PointerTo(t.Key()).Implements(textUnmarshaler) {
+				return false
+			}
+		default:
+			return false
+		}
+		t = t.Elem()
+	}
+	return false
 }
 
 // taggedFields maps the json names of a struct's exported fields to the fields.

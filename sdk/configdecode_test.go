@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 )
 
 type decodeTarget struct {
@@ -70,5 +71,67 @@ func wantCode(t *testing.T, err error, code ErrorCode) {
 	var e *Error
 	if !errors.As(err, &e) || e.Code != code {
 		t.Fatalf("err = %v, want code %s", err, code)
+	}
+}
+
+type nestedTarget struct {
+	ClientID string `json:"clientId"`
+	Profile  struct {
+		ID   string  `json:"id"`
+		Name *string `json:"name"`
+	} `json:"profileMap"`
+	Options  *struct{ Prompt string } `json:"options"`
+	Requests []struct {
+		Method string `json:"method"`
+	} `json:"requests"`
+	Tenants map[string]struct {
+		Admin bool `json:"admin"`
+	} `json:"tenants"`
+	Extra  map[string]string `json:"extra"`  // free-form
+	Expiry time.Time         `json:"expiry"` // decodes itself
+}
+
+// DecodeConfig refuses unknown keys at every depth of a struct-typed field, with
+// their path, and hints a key that differs only in case: json.Unmarshal would
+// drop "idd" silently and read "ID" as "id".
+func TestDecodeConfigChecksNestedObjects(t *testing.T) {
+	var cfg nestedTarget
+	cfg.Profile.ID = "sub" // a default
+	var p ConfigError
+	raw := `{"clientId":"a","profileMap":{"idd":"x","ID":"y","name":5},"options":{"prompt":"login"},
+		"requests":[{"method":"GET"},{"Method":"POST","path":"/"},null],"tenants":{"t1":{"admin":true,"role":"x"}},
+		"extra":{"anything":"goes"},"expiry":"2030-01-02T03:04:05Z"}`
+	if err := DecodeConfig([]byte(raw), &cfg, &p); err != nil {
+		t.Fatal(err)
+	}
+	want := []FieldError{
+		{Field: "options.prompt", Message: "unknown field; did you mean Prompt?"},
+		{Field: "profileMap.ID", Message: "unknown field; did you mean id?"},
+		{Field: "profileMap.idd", Message: "unknown field"},
+		{Field: "profileMap.name", Message: "must be a string"},
+		{Field: "requests[1].Method", Message: "unknown field; did you mean method?"},
+		{Field: "requests[1].path", Message: "unknown field"},
+		{Field: "tenants.t1.role", Message: "unknown field"},
+	}
+	if !reflect.DeepEqual(p.Fields, want) {
+		t.Errorf("fields = %+v\nwant     %+v", p.Fields, want)
+	}
+	if cfg.ClientID != "a" || cfg.Profile.ID != "sub" || cfg.Options == nil || len(cfg.Requests) != 3 ||
+		cfg.Requests[0].Method != "GET" || !cfg.Tenants["t1"].Admin || cfg.Extra["anything"] != "goes" || cfg.Expiry.Year() != 2030 {
+		t.Errorf("decoded = %+v", cfg)
+	}
+
+	// A nested value of the wrong shape is named, and its siblings still decode.
+	p = ConfigError{}
+	if err := DecodeConfig([]byte(`{"profileMap":"id","requests":{},"tenants":[],"clientId":"b"}`), &cfg, &p); err != nil {
+		t.Fatal(err)
+	}
+	want = []FieldError{
+		{Field: "profileMap", Message: "must be a JSON object"},
+		{Field: "requests", Message: "must be a JSON array"},
+		{Field: "tenants", Message: "must be a JSON object"},
+	}
+	if !reflect.DeepEqual(p.Fields, want) || cfg.ClientID != "b" {
+		t.Errorf("fields = %+v\nwant     %+v; clientId %q", p.Fields, want, cfg.ClientID)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/idplug/idplug/internal/printable"
@@ -31,15 +32,19 @@ func newGRPCServer[C any](c Connector[C], log *slog.Logger) (*grpcServer[C], err
 	if err != nil {
 		return nil, err
 	}
-	return &grpcServer[C]{conn: c, metadata: meta, instances: newInstanceCache(c.ParseConfig), log: log}, nil
+	s := &grpcServer[C]{conn: c, metadata: meta, instances: newInstanceCache(c.ParseConfig), log: log}
+	if r, ok := c.(Releaser[C]); ok {
+		s.instances.drop = func(ctx context.Context, id string, cfg C) { s.safeRelease(ctx, r, id, cfg) }
+	}
+	return s, nil
 }
 
 func (s *grpcServer[C]) GetMetadata(context.Context, *connectorv1.GetMetadataRequest) (*connectorv1.GetMetadataResponse, error) {
 	return &connectorv1.GetMetadataResponse{Metadata: s.metadata}, nil
 }
 
-func (s *grpcServer[C]) ValidateConfig(_ context.Context, req *connectorv1.ValidateConfigRequest) (*connectorv1.ValidateConfigResponse, error) {
-	cfg, err := s.instances.get(req.GetInstance())
+func (s *grpcServer[C]) ValidateConfig(ctx context.Context, req *connectorv1.ValidateConfigRequest) (*connectorv1.ValidateConfigResponse, error) {
+	cfg, err := s.instances.get(ctx, req.GetInstance())
 	var ce *ConfigError
 	switch {
 	case err == nil:
@@ -49,8 +54,8 @@ func (s *grpcServer[C]) ValidateConfig(_ context.Context, req *connectorv1.Valid
 		}, nil
 	case errors.As(err, &ce):
 		resp := &connectorv1.ValidateConfigResponse{}
-		for _, f := range ce.Fields {
-			resp.Errors = append(resp.Errors, &connectorv1.FieldError{Field: f.Field, Message: f.Message})
+		for _, f := range ce.Fields { // UTF-8, or the reply does not marshal
+			resp.Errors = append(resp.Errors, &connectorv1.FieldError{Field: validUTF8(f.Field), Message: validUTF8(f.Message)})
 		}
 		return resp, nil
 	default:
@@ -216,7 +221,7 @@ func (s *grpcServer[C]) safeRelease(ctx context.Context, r Releaser[C], id strin
 
 // instance resolves the call's configuration and puts an instance-tagged logger in ctx.
 func (s *grpcServer[C]) instance(ctx context.Context, in *connectorv1.Instance) (C, context.Context, error) {
-	cfg, err := s.instances.get(in)
+	cfg, err := s.instances.get(ctx, in)
 	return cfg, withLogger(ctx, s.log.With("instance", in.GetId())), err
 }
 
@@ -243,16 +248,24 @@ func toStatus(err error) error {
 		e = &Error{Code: CodeProviderTimeout, Message: e.Message}
 	}
 	d := Wire.ErrorToProto(e)
-	d.Message = printable.Cut(d.Message, maxSentMessage)
+	// A protobuf string must be UTF-8, or the detail does not marshal and the
+	// code is lost; a provider's Latin-1 text is common enough. The details'
+	// JSON is UTF-8 already (encoding/json replaces invalid bytes).
+	d.Code = validUTF8(d.Code)
+	d.Message = printable.Cut(validUTF8(d.Message), maxSentMessage)
 	if len(d.DetailsJson) > maxSentDetails {
 		d.DetailsJson = nil
 	}
 	st, detailErr := status.New(grpcCode(e.Code), d.Message).WithDetails(d)
 	if detailErr != nil {
-		return status.Error(codes.Internal, printable.Cut(e.Error(), maxSentMessage))
+		return status.Error(codes.Internal, printable.Cut(validUTF8(e.Error()), maxSentMessage))
 	}
 	return st.Err()
 }
+
+// validUTF8 is s with each run of invalid bytes replaced by U+FFFD, as the
+// host's own bound on a plugin's text does.
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 func grpcCode(c ErrorCode) codes.Code {
 	switch c {

@@ -231,6 +231,37 @@ func TestLongErrorsFitTheHostsTrailers(t *testing.T) {
 	}
 }
 
+// latin1Connector's errors carry bytes that are not UTF-8, as a provider's
+// Latin-1 error_description does once put in a message.
+type latin1Connector struct{ testConnector }
+
+func (*latin1Connector) ParseConfig([]byte) (testConfig, error) {
+	return testConfig{}, &ConfigError{Fields: []FieldError{{Field: "caf\xe9", Message: "not \xe9"}}}
+}
+
+// A protobuf string must be UTF-8: text that is not would make the reply fail
+// to marshal, and the host would hear a bare Internal (general) instead of the
+// connector's code or its configuration's problems.
+func TestTextThatIsNotUTF8StillCrossesTheWire(t *testing.T) {
+	st, _ := status.FromError(toStatus(Errorf(CodeSocialAuthCodeInvalid, "provider said: caf\xe9")))
+	var d *connectorv1.ConnectorError
+	for _, x := range st.Details() {
+		if ce, ok := x.(*connectorv1.ConnectorError); ok {
+			d = ce
+		}
+	}
+	if d == nil || d.GetCode() != string(CodeSocialAuthCodeInvalid) || d.GetMessage() != "provider said: caf\uFFFD" ||
+		st.Code() != codes.Unauthenticated || st.Message() != d.GetMessage() {
+		t.Fatalf("grpc %s %q, detail %v; want social_auth_code_invalid, the bad byte replaced", st.Code(), st.Message(), d)
+	}
+
+	client := dialConnector(t, &latin1Connector{}, &bytes.Buffer{})
+	resp, err := client.ValidateConfig(t.Context(), &connectorv1.ValidateConfigRequest{Instance: inst("a", "v1", `{}`)})
+	if err != nil || len(resp.GetErrors()) != 1 || resp.GetErrors()[0].GetField() != "caf\uFFFD" || resp.GetErrors()[0].GetMessage() != "not \uFFFD" {
+		t.Fatalf("resp = %v, err = %v", resp, err)
+	}
+}
+
 // A provider slow right up to the host's deadline is provider_timeout, answered
 // while the host still waits: the connector's context ends first.
 func TestSlowProviderIsATimeoutTheHostHears(t *testing.T) {

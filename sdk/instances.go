@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,6 +18,10 @@ var errConfigRequired = errors.New("configuration required")
 // succeeds or finds the configuration invalid).
 type instanceCache[C any] struct {
 	parse func([]byte) (C, error)
+	// drop is given each parsed configuration the cache lets go of before the
+	// host released it, so that what it holds is released all the same; nil
+	// when the connector has nothing to release.
+	drop func(ctx context.Context, id string, cfg C)
 
 	mu sync.RWMutex
 	m  map[string]*instanceEntry[C]
@@ -25,6 +30,10 @@ type instanceCache[C any] struct {
 	// process parse it) before it releases the old one. One per instance, so a host
 	// that never releases costs at most one extra configuration per instance.
 	retired map[string]*instanceEntry[C]
+	// parsing holds the parses under way. The host sends a configuration with
+	// every call until one succeeds (after a restart, say), so calls that arrive
+	// together carry the same one: they wait for the first one's parse.
+	parsing map[instanceVersion]*pendingParse[C]
 }
 
 type instanceEntry[C any] struct {
@@ -33,36 +42,103 @@ type instanceEntry[C any] struct {
 	err     error
 }
 
+type instanceVersion struct{ id, version string }
+
+// pendingParse is one parse under way; cfg and err are set before done closes.
+type pendingParse[C any] struct {
+	done     chan struct{}
+	cfg      C
+	err      error
+	released bool // the host released its version meanwhile, so it is not kept (guarded by mu)
+}
+
 func newInstanceCache[C any](parse func([]byte) (C, error)) *instanceCache[C] {
-	return &instanceCache[C]{parse: parse, m: map[string]*instanceEntry[C]{}, retired: map[string]*instanceEntry[C]{}}
+	return &instanceCache[C]{parse: parse, m: map[string]*instanceEntry[C]{},
+		retired: map[string]*instanceEntry[C]{}, parsing: map[instanceVersion]*pendingParse[C]{}}
 }
 
 // get returns the parsed configuration of in, parsing and caching it when the call
-// carries a configuration this process has not seen.
-func (c *instanceCache[C]) get(in *connectorv1.Instance) (C, error) {
+// carries a configuration this process has not seen. A call that finds its version
+// being parsed waits for that parse, for as long as ctx lets it, and shares its
+// outcome.
+func (c *instanceCache[C]) get(ctx context.Context, in *connectorv1.Instance) (C, error) {
+	var zero C
 	id, version := in.GetId(), in.GetConfigVersion()
-	if version != "" {
-		c.mu.RLock()
-		e := c.m[id]
-		c.mu.RUnlock()
-		if e != nil && e.version == version {
-			return e.cfg, e.err
+	if version == "" { // nothing to keep it under
+		if len(in.GetConfig()) == 0 {
+			return zero, errConfigRequired
+		}
+		return c.safeParse(in.GetConfig())
+	}
+	key := instanceVersion{id, version}
+	c.mu.RLock()
+	e := c.lookup(id, version)
+	c.mu.RUnlock()
+	if e != nil {
+		return e.cfg, e.err
+	}
+	c.mu.Lock()
+	if e := c.lookup(id, version); e != nil {
+		c.mu.Unlock()
+		return e.cfg, e.err
+	}
+	if p := c.parsing[key]; p != nil {
+		c.mu.Unlock()
+		select {
+		case <-p.done:
+			return p.cfg, p.err
+		case <-ctx.Done():
+			return zero, ctx.Err()
 		}
 	}
 	if len(in.GetConfig()) == 0 {
-		var zero C
+		c.mu.Unlock()
 		return zero, errConfigRequired
 	}
-	cfg, err := c.safeParse(in.GetConfig())
-	if version != "" && settled(err) {
-		c.mu.Lock()
-		if old := c.m[id]; old != nil && old.version != version {
-			c.retired[id] = old
-		}
-		c.m[id] = &instanceEntry[C]{version: version, cfg: cfg, err: err}
-		c.mu.Unlock()
+	p := &pendingParse[C]{done: make(chan struct{})}
+	c.parsing[key] = p
+	c.mu.Unlock()
+
+	p.cfg, p.err = c.safeParse(in.GetConfig())
+	dropped := c.keep(key, p)
+	close(p.done)
+	if dropped != nil && dropped.err == nil && c.drop != nil {
+		c.drop(ctx, id, dropped.cfg)
 	}
-	return cfg, err
+	return p.cfg, p.err
+}
+
+// lookup is the cached configuration of instance id at version, current or
+// retired (a call of the old version may come while the new one is checked).
+func (c *instanceCache[C]) lookup(id, version string) *instanceEntry[C] {
+	for _, e := range []*instanceEntry[C]{c.m[id], c.retired[id]} {
+		if e != nil && e.version == version {
+			return e
+		}
+	}
+	return nil
+}
+
+// keep ends the parse p of key, caching its outcome when it settled, and
+// returns the entry the cache lets go of, if any: the retired one a third
+// version pushes out, or p's own when its version was released while it parsed.
+func (c *instanceCache[C]) keep(key instanceVersion, p *pendingParse[C]) (dropped *instanceEntry[C]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.parsing, key)
+	e := &instanceEntry[C]{version: key.version, cfg: p.cfg, err: p.err}
+	switch {
+	case p.released:
+		return e
+	case !settled(p.err):
+		return nil
+	}
+	if cur := c.m[key.id]; cur != nil {
+		dropped = c.retired[key.id]
+		c.retired[key.id] = cur
+	}
+	c.m[key.id] = e
+	return dropped
 }
 
 // settled says whether a parse's outcome holds for its configuration version:
@@ -85,6 +161,9 @@ func settled(err error) bool {
 func (c *instanceCache[C]) release(id, version string) (cfg C, held bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if p := c.parsing[instanceVersion{id, version}]; p != nil {
+		p.released = true // so that the parse's end drops it
+	}
 	var e *instanceEntry[C]
 	switch {
 	case c.m[id] != nil && c.m[id].version == version:

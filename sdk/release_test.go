@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -148,16 +149,22 @@ func TestReleaseWithoutReleaserOnlyDropsTheCache(t *testing.T) {
 	}
 }
 
-// Replaced configurations wait for their release, one per instance at most.
+// Replaced configurations wait for their release, one per instance at most; the
+// one a third version pushes out is dropped, and handed to drop (Release).
 func TestRetiredConfigurationsAreBounded(t *testing.T) {
 	cache := newInstanceCache(func(raw []byte) (string, error) { return string(raw), nil })
+	var dropped []string
+	cache.drop = func(_ context.Context, id, cfg string) { dropped = append(dropped, id+":"+cfg) }
 	for _, v := range []string{"v1", "v2", "v3"} {
-		if _, err := cache.get(inst("a", v, v)); err != nil {
+		if _, err := cache.get(t.Context(), inst("a", v, v)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(cache.m) != 1 || len(cache.retired) != 1 || cache.retired["a"].version != "v2" {
 		t.Fatalf("current %d, retired %v: want one of each, v2 retired", len(cache.m), cache.retired)
+	}
+	if len(dropped) != 1 || dropped[0] != "a:v1" {
+		t.Fatalf("dropped %v, want [a:v1]", dropped)
 	}
 	if _, held := cache.release("a", "v1"); held {
 		t.Fatal("v1 was already superseded twice, yet released as held")
@@ -167,5 +174,56 @@ func TestRetiredConfigurationsAreBounded(t *testing.T) {
 	}
 	if cfg, held := cache.release("a", "v3"); !held || cfg != "v3" || len(cache.m)+len(cache.retired) != 0 {
 		t.Fatalf("release v3 = %q, %v; left %d + %d", cfg, held, len(cache.m), len(cache.retired))
+	}
+	if len(dropped) != 1 {
+		t.Fatalf("dropped %v: what the host released is its Release's, not drop's", dropped)
+	}
+}
+
+// A configuration the plugin stops keeping before the host released it (a host
+// that changed it twice without a release in between) still gets its Release.
+func TestAConfigurationPushedOutIsReleased(t *testing.T) {
+	c := &releasingConnector{}
+	client := dialConnector(t, c, &bytes.Buffer{})
+	for i, v := range []string{"v1", "v2", "v3"} {
+		if err := use(client, "a", v, `{"greeting":"g`+v+`"}`); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.calls(); len(got) != max(0, i-1) {
+			t.Fatalf("after %s: Release calls = %v", v, got)
+		}
+	}
+	if got := c.calls(); got[0] != "a:gv1" {
+		t.Fatalf("Release calls = %v, want [a:gv1]", got)
+	}
+}
+
+// A release of the version being parsed lets the parse's configuration go
+// when the parse ends, to Release, instead of keeping it for a version the
+// host no longer calls with.
+func TestAReleaseDuringItsParseDropsTheConfiguration(t *testing.T) {
+	b := newBlockingParse(t, nil)
+	cache := newInstanceCache(b.parse)
+	dropped := make(chan string, 1)
+	cache.drop = func(_ context.Context, id, cfg string) { dropped <- id + ":" + cfg }
+	first := startGet(t.Context(), cache, inst("a", "v1", "cfg"))
+	<-b.entered
+	if _, held := cache.release("a", "v1"); held {
+		t.Fatal("a configuration still parsing was released as held")
+	}
+	b.finish()
+	if r := <-first; r.err != nil || r.cfg != "cfg" {
+		t.Fatalf("the call itself: %q, %v", r.cfg, r.err)
+	}
+	select { // the call drops it before it answers
+	case got := <-dropped:
+		if got != "a:cfg" {
+			t.Fatalf("dropped %q", got)
+		}
+	default:
+		t.Fatal("the configuration of the released version was not dropped")
+	}
+	if _, err := cache.get(t.Context(), inst("a", "v1", "")); !errors.Is(err, errConfigRequired) {
+		t.Fatalf("err = %v: the released version was kept", err)
 	}
 }

@@ -6,7 +6,9 @@ package sdk
 // dropped on the way back.
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -234,19 +236,61 @@ func (WireCodec) ErrorToProto(e *Error) *connectorv1.ConnectorError {
 	return out
 }
 
-// ErrorFromProto gives an error without a code the general one.
+// ErrorFromProto gives an error without a code the general one. A number in the
+// details is a float64 when that holds it exactly, and a json.Number otherwise
+// (an id above 2^53, say), which encodes back as the digits that came.
 func (WireCodec) ErrorFromProto(d *connectorv1.ConnectorError) *Error {
 	e := &Error{Code: ErrorCode(d.GetCode()), Message: d.GetMessage()}
 	if e.Code == "" {
 		e.Code = CodeGeneral
 	}
 	if len(d.GetDetailsJson()) > 0 {
-		var details map[string]any
-		if json.Unmarshal(d.GetDetailsJson(), &details) == nil {
-			e.Details = details
-		}
+		e.Details = decodeDetails(d.GetDetailsJson())
 	}
 	return e
+}
+
+// decodeDetails is the JSON object b, or nil when b is not one.
+func decodeDetails(b []byte) map[string]any {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var details map[string]any
+	if dec.Decode(&details) != nil {
+		return nil
+	}
+	if _, err := dec.Token(); err != io.EOF { // something after the object
+		return nil
+	}
+	for k, v := range details {
+		details[k] = exactNumbers(v)
+	}
+	return details
+}
+
+// exactNumbers turns each json.Number in v into a float64 when the float64
+// encodes back to the same text: the type a plain json.Unmarshal gives, for the
+// numbers it does not change.
+func exactNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil {
+			return v
+		}
+		if b, err := json.Marshal(f); err == nil && string(b) == string(v) {
+			return f
+		}
+		return v
+	case map[string]any:
+		for k, x := range v {
+			v[k] = exactNumbers(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = exactNumbers(x)
+		}
+	}
+	return v
 }
 
 // AuthorizationRequestToProto leaves scope absent when the caller asked for none,

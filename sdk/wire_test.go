@@ -133,6 +133,29 @@ func TestWireAbsentValues(t *testing.T) {
 	}
 }
 
+// Details cross the wire as JSON. A whole number above 2^53 (a provider's
+// account id, say) keeps its digits, which a float64 would round; a number a
+// float64 holds exactly stays one, as plain encoding/json gives it.
+func TestWireErrorDetailsKeepEveryDigit(t *testing.T) {
+	e := Errorf(CodeInvalidResponse, "bad").WithDetail("accountId", int64(9007199254740993)).
+		WithDetail("ids", []any{uint64(18446744073709551615), map[string]any{"n": int64(-9007199254740995)}}).
+		WithDetail("status", 400).WithDetail("ratio", 0.1)
+	got := Wire.ErrorFromProto(Wire.ErrorToProto(e))
+	b, err := json.Marshal(got.Details)
+	if want := `{"accountId":9007199254740993,"ids":[18446744073709551615,{"n":-9007199254740995}],"ratio":0.1,"status":400}`; err != nil || string(b) != want {
+		t.Fatalf("details after the wire: %s, %v\nwant %s", b, err, want)
+	}
+	if got.Details["status"] != 400.0 || got.Details["ratio"] != 0.1 {
+		t.Errorf("status %#v, ratio %#v: want float64s, as json.Unmarshal gives", got.Details["status"], got.Details["ratio"])
+	}
+	// What is not one JSON object is still left out.
+	for _, bad := range []string{`{"a":1} x`, `{"a":1}{}`, `[1]`, `{"a":`} {
+		if d := Wire.ErrorFromProto(&connectorv1.ConnectorError{Code: "x", DetailsJson: []byte(bad)}).Details; d != nil {
+			t.Errorf("%s: details = %v, want none", bad, d)
+		}
+	}
+}
+
 // TestWireEnumTables: every value of the wire's enums but UNSPECIFIED has one SDK
 // value, and the tables are the same both ways.
 func TestWireEnumTables(t *testing.T) {
