@@ -101,7 +101,7 @@ func compileOne(field, key, src string, kind resultKind, ps *[]Problem) (program
 // newProgram plans a checked expression under CostLimit and the meter (which
 // also watches the caller's context and the deadline: see meter.go).
 func newProgram(e *cel.Env, checked *cel.Ast) (cel.Program, error) {
-	return e.Program(checked, cel.CostLimit(CostLimit), cel.CustomDecorator(metered))
+	return e.Program(checked, cel.CostLimit(CostLimit), cel.CustomDecoratorV2(metered))
 }
 
 // accepts reports whether an expression of type t may yield what k needs;
@@ -113,13 +113,16 @@ func (k resultKind) accepts(t *cel.Type) bool {
 	case types.ErrorKind:
 		return false
 	}
+	// An optional yields its value, or leaves the field or claim out (an
+	// element of a list, null): its value must fit, at any depth, or the
+	// expression would fail at every sign-in.
+	if k != kindBool && t.Kind() == types.OpaqueKind && t.TypeName() == "optional_type" && len(t.Parameters()) == 1 {
+		return k.accepts(t.Parameters()[0])
+	}
 	switch k {
 	case kindBool:
 		return t.Kind() == types.BoolKind
 	case kindString:
-		if t.Kind() == types.OpaqueKind && t.TypeName() == "optional_type" && len(t.Parameters()) == 1 {
-			return kindString.accepts(t.Parameters()[0])
-		}
 		return t.Kind() == types.StringKind || t.Kind() == types.NullTypeKind
 	}
 	switch t.Kind() {

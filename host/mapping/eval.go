@@ -17,7 +17,8 @@ import (
 
 // Timeout bounds one Apply. The cost limit stops a costly expression long
 // before; this is the backstop should CEL's accounting ever miss one. The
-// meter looks at the clock every so many calls (see meter.go).
+// meter looks at the clock every so many units of work, and charges the
+// calls that could outrun it before they run (see meter.go, guard.go).
 const Timeout = time.Second
 
 // Result is a mapped profile.

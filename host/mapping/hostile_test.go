@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -29,6 +30,9 @@ func hostileProfile(t testing.TB) sdk.UserInfo {
 		"aaa":   strings.Repeat("a", MaxInputString-1) + "b",
 		"big":   big,
 		"login": "mallory",
+		// A pattern of 15.6 KB that compiles, in seconds, to 2.6 million
+		// instructions, run over each byte of a string (it matches "").
+		"pattern": strings.Repeat("(?:a?){1000}", 1300),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,12 +77,14 @@ var hostileAtRuntime = map[string]struct{ expr, want string }{
 	"comprehension over a large list": {`raw.big.map(x, x * 2).size()`, "stopped"},
 	"nested comprehensions":           {`raw.big.exists(x, raw.big.exists(y, x == y + 1))`, "stopped"},
 	"filter over a large list":        {`raw.big.filter(x, x % 2 == 0).size()`, "stopped"},
-	// Lists are concatenated, and references to them copied, at a constant
-	// cost: a list of millions of elements is cheap to CEL. Its size is
-	// charged when the result is written, and that stops at MaxResultBytes.
-	"concatenated lists": {strings.Repeat("raw.big + ", 10) + "raw.big", "over 16384 bytes"},
-	"copied lists":       {`[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(i, raw.big)`, "over 16384 bytes"},
-	"large result":       {`raw.s + raw.s`, "over 16384 bytes"},
+	// CEL concatenates lists at a constant cost; the meter charges the
+	// length of the list made (guard.go), and stops a chain of them.
+	"concatenated lists": {strings.Repeat("raw.big + ", 10) + "raw.big", "claims.x: stopped at its cost limit"},
+	// References to a list are copied at a constant cost: a list of
+	// millions of elements is cheap to CEL. Its size is charged when the
+	// result is written, and that stops at MaxResultBytes.
+	"copied lists": {`[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(i, raw.big)`, "over 16384 bytes"},
+	"large result": {`raw.s + raw.s`, "over 16384 bytes"},
 	// A string longer than any a mapping could yield reads as an error.
 	"a string over the input limit": {`raw.huge.size()`, "a string of the profile is 65536 bytes, over the mapping's limit of 16384"},
 }
@@ -91,6 +97,67 @@ func TestHostileExpressionsAreStoppedAtTheirLimits(t *testing.T) {
 			_, err := m.Apply(t.Context(), u)
 			if errCode(err) != CodeFailed || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want %s with %q", err, CodeFailed, c.want)
+			}
+		})
+	}
+}
+
+// outrunning are expressions each of which makes one call that runs for
+// seconds, where CEL charges it a few units once it has returned: unguarded,
+// each kept its sign-in's mapping busy long past the deadline (which is
+// looked at between calls). The meter charges their work before the call
+// runs (guard.go), and stops them at its limit instead.
+var outrunning = map[string]string{
+	// Two lists of 4,096 references to raw.big (50,000 elements), for about
+	// 3,400 units of concatenation: comparing them walks 200 million
+	// elements.
+	"comparing shared lists":               sharedLists(64) + " == " + sharedLists(64),
+	"finding a list among shared lists":    sharedLists(64) + " in [" + sharedLists(64) + "]",
+	"a regex with a large program":         `raw.s.matches("(` + strings.Repeat("a*", 40) + `){1000}c")`,
+	"a pattern from the profile":           `raw.s.matches(raw.pattern)`,
+	"compiling a pattern from the profile": `"".matches(raw.pattern)`,
+}
+
+// sharedLists is a list of k*k references to raw.big, made by two map steps
+// (as many as comprehensions may nest) that each concatenate k references
+// to what the one before made.
+func sharedLists(k int) string {
+	e := "[[raw.big]]"
+	for _, v := range []string{"a", "b"} {
+		e += ".map(" + v + ", " + sum(v, k) + ")"
+	}
+	return e + "[0]"
+}
+
+// sum is v + v + ... (k terms), balanced to stay within the parser's depth.
+func sum(v string, k int) string {
+	if k == 1 {
+		return v
+	}
+	return "(" + sum(v, k/2) + " + " + sum(v, k-k/2) + ")"
+}
+
+// TestNoCallOutrunsTheDeadline: each of outrunning is stopped at its cost
+// limit, naming the expression. Rather than a time, which would depend on
+// the machine, the test bounds the wait generously (the deadline plus a few
+// seconds), where each ran for tens of seconds unguarded.
+func TestNoCallOutrunsTheDeadline(t *testing.T) {
+	u := hostileProfile(t)
+	for name, expr := range outrunning {
+		t.Run(name, func(t *testing.T) {
+			m := mustCompile(t, Spec{Claims: map[string]string{"x": expr}})
+			done := make(chan error, 1)
+			go func() {
+				_, err := m.Apply(t.Context(), u)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if errCode(err) != CodeFailed || !strings.Contains(err.Error(), "claims.x: stopped at its cost limit") {
+					t.Fatalf("err = %v, want %s, stopped at the cost limit", err, CodeFailed)
+				}
+			case <-time.After(Timeout + 3*time.Second):
+				t.Fatalf("the mapping still runs %s after it started (its deadline is %s)", Timeout+3*time.Second, Timeout)
 			}
 		})
 	}

@@ -205,3 +205,36 @@ func TestApplyHonoursTheCallersContext(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A claim of a type JSON cannot hold (bytes, a duration, a timestamp) is
+// refused when the configuration loads, inside an optional, a list or a map
+// too: it would fail at every sign-in.
+func TestClaimsThatCanNeverBeJSONAreRefusedAtLoad(t *testing.T) {
+	for _, expr := range []string{
+		`b"abc"`, `duration("1s")`, `optional.of(b"abc")`, `optional.of(duration("1s"))`, `[optional.of(b"abc")]`,
+		`optional.of([b"abc"])`, `{"a": optional.of(timestamp("2024-01-01T00:00:00Z"))}`, `optional.of(optional.of(b"abc"))`,
+	} {
+		_, err := Compile(Spec{Claims: map[string]string{"x": expr}})
+		if err == nil || !strings.Contains(err.Error(), "claims.x: must yield a JSON value") {
+			t.Errorf("%s: err = %v", expr, err)
+		}
+	}
+	// Optionals of what JSON holds give their value, or leave the claim out.
+	for expr, want := range map[string]string{
+		`optional.of("abc")`:                   `{"x":"abc"}`,
+		`optional.of(string(duration("1s")))`:  `{"x":"1s"}`,
+		`[optional.of(1), optional.none()]`:    `{"x":[1,null]}`,
+		`{"a": optional.of([optional.of(1)])}`: `{"x":{"a":[1]}}`,
+		`optional.none()`:                      `{}`,
+		`raw.?missing`:                         `{}`,
+	} {
+		res, err := mustCompile(t, Spec{Claims: map[string]string{"x": expr}}).Apply(t.Context(), octocat())
+		if err != nil {
+			t.Errorf("%s: %v", expr, err)
+			continue
+		}
+		if got, _ := json.Marshal(res.Claims); string(got) != want {
+			t.Errorf("%s: claims = %s, want %s", expr, got, want)
+		}
+	}
+}

@@ -16,9 +16,11 @@ import (
 // MeterLimit: the strings a mapping builds stay under 16 * MeterLimit bytes,
 // and its calls (one at least for each step of a comprehension) under
 // MeterLimit. It runs beside CEL's cost limit, which charges the functions
-// that scan their arguments (matches, contains) by their size.
+// that scan their arguments (matches, contains) by their size. The calls
+// whose one run can do far more work than CEL charges them (comparisons of
+// nested lists, matches) charge the meter before they run (see guard.go).
 //
-// Every checkEvery calls it also looks at the caller's context and at the
+// Every checkEvery units it also looks at the caller's context and at the
 // deadline (Timeout), the backstop behind both limits: checking there, rather
 // than through CEL's own interrupt checks, spares each evaluation the
 // cancellable context CEL would derive for it.
@@ -26,7 +28,7 @@ import (
 // MeterLimit bounds the metered work of one sign-in's whole mapping.
 const MeterLimit = 100_000
 
-// checkEvery is how many calls pass between two looks at the context and
+// checkEvery is how many units pass between two looks at the context and
 // the clock.
 const checkEvery = 64
 
@@ -35,14 +37,19 @@ const checkEvery = 64
 const meterVar = "@idplug_meter"
 
 type meter struct {
-	used, calls int
-	done        <-chan struct{} // the caller's context's
-	deadline    time.Time
+	used      int
+	nextCheck int             // the next look at the context and the clock is due at this much used
+	done      <-chan struct{} // the caller's context's
+	deadline  time.Time
 }
 
-// metered wraps each function call of a program so that it charges the meter.
-func metered(i interpreter.Interpretable) (interpreter.Interpretable, error) {
+// metered wraps each function call of a program so that it charges the meter,
+// and replaces those that must charge before they run (see guard).
+func metered(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	if call, ok := i.(interpreter.InterpretableCall); ok {
+		if g := guard(call); g != nil {
+			call = g
+		}
 		return meteredCall{call}, nil
 	}
 	return i, nil
@@ -59,25 +66,48 @@ func (c meteredCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 }
 
 func charge(vars interpreter.Activation, v ref.Val) ref.Val {
-	m, ok := vars.ResolveName(meterVar)
-	if !ok {
-		return v
-	}
-	mt := m.(*meter)
-	mt.used++
+	n := 1
 	switch s := v.(type) {
 	case types.String:
-		mt.used += len(s) / 16
+		n += len(s) / 16
 	case types.Bytes:
-		mt.used += len(s) / 16
+		n += len(s) / 16
 	}
-	if mt.used > MeterLimit {
+	meterOf(vars).spend(n)
+	return v
+}
+
+// meterOf is the meter of an evaluation; nil (which charges nothing) for an
+// activation without one.
+func meterOf(vars interpreter.Activation) *meter {
+	if m, ok := vars.ResolveName(meterVar); ok {
+		return m.(*meter)
+	}
+	return nil
+}
+
+// spend charges n units, stopping the evaluation instead when they would take
+// it past MeterLimit: work charged before it is done is then never done.
+func (mt *meter) spend(n int) {
+	if mt == nil {
+		return
+	}
+	if n > MeterLimit-mt.used {
 		panic(interpreter.EvalCancelledError{Cause: interpreter.CostLimitExceeded, Message: "mapping meter limit exceeded"})
 	}
-	if mt.calls++; mt.calls%checkEvery == 0 {
+	mt.used += n
+	if mt.used >= mt.nextCheck {
+		mt.nextCheck = mt.used + checkEvery
 		mt.check()
 	}
-	return v
+}
+
+// left is how many units the evaluation may still spend.
+func (mt *meter) left() int {
+	if mt == nil {
+		return MeterLimit
+	}
+	return MeterLimit - mt.used
 }
 
 // check stops the evaluation if the caller gave up or the deadline passed.

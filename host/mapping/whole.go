@@ -68,7 +68,7 @@ func compileWhole(m *Mapping) {
 	}
 	m.untrackedUpTo = untrackedBound(e, checked)
 	if m.untrackedUpTo > 0 {
-		if m.untracked, err = e.Program(checked, cel.CustomDecorator(metered)); err != nil {
+		if m.untracked, err = e.Program(checked, cel.CustomDecoratorV2(metered)); err != nil {
 			m.untracked, m.untrackedUpTo = nil, 0
 		}
 	}
