@@ -216,7 +216,7 @@ func TestRegexIsLinear(t *testing.T) {
 }
 
 func BenchmarkRegexLinear(b *testing.B) {
-	for _, n := range []int{2_000, 6_000, 18_000} {
+	for _, n := range []int{2_000, 6_000, 16_000} { // the last near MaxInputString
 		raw, _ := json.Marshal(map[string]string{"s": strings.Repeat("a", n) + "b"})
 		u := sdk.UserInfo{ID: "1", RawData: raw}
 		m := mustCompile(&testing.T{}, Spec{Claims: map[string]string{"x": `raw.s.matches("^(a+)+$")`}})
