@@ -1,10 +1,8 @@
 package process
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,10 +38,10 @@ func TestStopOfAPluginThatIgnoresShutdownIsBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := p.cur.Load()
-			if pids := processesOf(path); len(pids) != 1 || pids[0] != p.PID() {
+			if pids := plugintest.ProcessesOf(path); len(pids) != 1 || pids[0] != p.PID() {
 				t.Fatalf("processes of the plugin %v, want its pid %d (or the check below sees nothing)", pids, p.PID())
 			}
-			within(t, stopBound, tc.name+" of a plugin that ignores Shutdown", func() { tc.stop(p) }, path)
+			plugintest.InTime(t, stopBound, tc.name+" of a plugin that ignores Shutdown", func() { plugintest.KillProcessesOf(path) }, func() { tc.stop(p) })
 			if st := c.run.cmd.ProcessState; st == nil || st.Exited() {
 				t.Fatalf("the plugin was not killed: %v", st)
 			}
@@ -64,9 +62,9 @@ func TestStartOfAPluginThatAnswersNothingEnds(t *testing.T) {
 	path := plugintest.Install(t, dir, plugintest.Binary(t, ignoreShutdownPkg), "silent")
 	const callTimeout = time.Second
 	var err error
-	within(t, callTimeout+stopBound, "Start of a plugin that answers nothing", func() {
+	plugintest.InTime(t, callTimeout+stopBound, "Start of a plugin that answers nothing", func() { plugintest.KillProcessesOf(path) }, func() {
 		_, err = Start(context.Background(), "silent", path, nil, Options{SocketDir: socketDir(t), PluginDir: dir, CallTimeout: callTimeout})
-	}, path)
+	})
 	if err == nil || !strings.Contains(err.Error(), "reading metadata") {
 		t.Fatalf("Start: err = %v, want the metadata call's failure", err)
 	}
@@ -83,7 +81,7 @@ func TestHonestPluginStillStopsOnItsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := p.cur.Load()
-	within(t, stopBound, "Close of an honest plugin", p.Close, path)
+	plugintest.InTime(t, stopBound, "Close of an honest plugin", func() { plugintest.KillProcessesOf(path) }, p.Close)
 	if st := c.run.cmd.ProcessState; st == nil || !st.Exited() || st.ExitCode() != 0 {
 		t.Fatalf("the plugin did not exit on its own after Shutdown: %v", st)
 	}
@@ -102,74 +100,13 @@ func socketDir(t *testing.T) string {
 	return d
 }
 
-// within runs f and fails the test when it has not returned after d, instead of
-// hanging the suite until its timeout. The processes of the plugin at path are
-// killed first, so that f returns (given 10s more) and nothing is left behind.
-func within(t *testing.T, d time.Duration, what string, f func(), path string) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-done:
-		return
-	case <-timer.C:
-	}
-	for _, pid := range processesOf(path) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	timer.Reset(10 * time.Second)
-	select {
-	case <-done: // the kill ended what waited on the plugin
-	case <-timer.C:
-	}
-	t.Fatalf("%s still waited after %v", what, d)
-}
-
 // noProcessOf fails the test when a process of the plugin at path still runs.
 func noProcessOf(t *testing.T, path string) {
 	t.Helper()
-	if pids := processesOf(path); len(pids) > 0 {
+	if pids := plugintest.ProcessesOf(path); len(pids) > 0 {
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		t.Fatalf("plugin processes left behind: %v", pids)
 	}
-}
-
-// processesOf lists the live processes whose command line starts with path
-// (the launcher executes the plugin under its path), from /proc.
-func processesOf(path string) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-		if string(argv0) != path {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		// pid (comm) state ...: comm may hold spaces, so read after its end.
-		if err == nil {
-			if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] == "Z" {
-				continue
-			}
-		}
-		pids = append(pids, pid)
-	}
-	return pids
 }
