@@ -51,8 +51,11 @@ func (s *Supervisor) Start(ctx context.Context, id string) (*process.Process, er
 	if proc, ok := s.Plugin(id); ok {
 		return proc, nil
 	}
-	// One start at a time, and none while a scan swaps files.
-	s.reconcile.Lock()
+	// One start at a time, and none while a scan swaps files; waited for no
+	// longer than the caller waits.
+	if err := s.reconcile.LockContext(ctx); err != nil {
+		return nil, fmt.Errorf("plugin %s: waiting for another plugin's start or a scan of the folder: %w", id, err)
+	}
 	defer s.reconcile.Unlock()
 	s.mu.RLock()
 	l, ok := s.plugins[id]

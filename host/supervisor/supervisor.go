@@ -71,7 +71,7 @@ type Supervisor struct {
 	sandbox   sandbox.Report
 	connect   *sandbox.ConnectRules // shared by every launch; nil when none is needed
 
-	reconcile     sync.Mutex // one folder scan at a time
+	reconcile     scanLock // one folder scan or start at a time
 	mu            sync.RWMutex
 	plugins       map[string]*loaded // known plugins by metadata id, running or idle
 	files         map[string]*loaded // the same, by file name
@@ -90,6 +90,25 @@ type Supervisor struct {
 
 // loaded is a plugin that passed its checks and started once: its file, the
 // metadata it reported, and its process while it runs (nil while idle).
+// scanLock lets one folder scan, or one start on demand, run at a time. A
+// start on demand waits for it only as long as its caller does: a plugin that
+// is slow to start holds it for up to its start timeout, and a sign-in for
+// another plugin then answers at its own deadline rather than past it.
+type scanLock chan struct{}
+
+func (l scanLock) Lock()   { l <- struct{}{} }
+func (l scanLock) Unlock() { <-l }
+
+// LockContext takes the lock, or gives up when ctx ends.
+func (l scanLock) LockContext(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 type loaded struct {
 	proc  *process.Process
 	meta  sdk.Metadata
@@ -139,6 +158,7 @@ func Open(ctx context.Context, opts Options) (*Supervisor, error) {
 		socketDir:     socketDir,
 		sandbox:       report,
 		connect:       sandbox.NewConnectRules(opts.Sandbox, report),
+		reconcile:     make(scanLock, 1),
 		plugins:       map[string]*loaded{},
 		files:         map[string]*loaded{},
 		failed:        map[string]stamp{},

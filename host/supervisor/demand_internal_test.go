@@ -1,0 +1,50 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/internal/plugintest"
+)
+
+// A start on demand waits for another plugin's start, or a scan, only as long
+// as its caller: a plugin slow to start holds the lock for up to its start
+// timeout, and a sign-in for another plugin had waited all of it, past its own
+// deadline.
+func TestStartOnDemandWaitsOnlyAsLongAsItsCaller(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/example"), "example")
+	s, err := Open(context.Background(), Options{PluginDir: dir, OnDemand: true, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+
+	s.reconcile.Lock() // what a slow start or scan holds
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Start(ctx, "example")
+		done <- err
+	}()
+	bound := time.NewTimer(30 * time.Second)
+	defer bound.Stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Start while the lock is held: %v; want its caller's deadline", err)
+		}
+	case <-bound.C:
+		s.reconcile.Unlock()
+		<-done
+		t.Fatal("Start waited for the lock past its caller's deadline")
+	}
+	s.reconcile.Unlock()
+	if _, err := s.Start(t.Context(), "example"); err != nil {
+		t.Fatalf("Start once the lock is free: %v", err)
+	}
+}
