@@ -229,7 +229,19 @@ func (WireCodec) TokenSetFromProto(t *connectorv1.TokenSet) *TokenSet {
 func (WireCodec) ErrorToProto(e *Error) *connectorv1.ConnectorError {
 	out := &connectorv1.ConnectorError{Code: string(e.Code), Message: e.Message}
 	if len(e.Details) > 0 {
-		if b, err := json.Marshal(e.Details); err == nil {
+		b, err := json.Marshal(e.Details)
+		if err != nil {
+			// One value JSON cannot hold (a NaN, a channel) costs only itself:
+			// the other details still say what went wrong.
+			kept := make(map[string]any, len(e.Details))
+			for k, v := range e.Details {
+				if _, err := json.Marshal(v); err == nil {
+					kept[k] = v
+				}
+			}
+			b, err = json.Marshal(kept)
+		}
+		if err == nil && len(b) > 2 {
 			out.DetailsJson = b
 		}
 	}

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -190,5 +191,20 @@ func sameJSON(t *testing.T, what string, got, want any) {
 	w, _ := json.Marshal(want)
 	if string(g) != string(w) {
 		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+// A detail JSON cannot hold (a NaN from a provider's number, say) is left out
+// alone: the other details still cross, where all of them had been dropped.
+func TestWireErrorKeepsTheDetailsJSONCanHold(t *testing.T) {
+	e := Errorf(CodeInvalidResponse, "the provider answered garbage").
+		WithDetail("status", 502).WithDetail("ratio", math.NaN()).WithDetail("error", "server_error")
+	got := Wire.ErrorFromProto(Wire.ErrorToProto(e))
+	want := map[string]any{"status": float64(502), "error": "server_error"}
+	if !reflect.DeepEqual(got.Details, want) {
+		t.Errorf("details = %#v, want %#v", got.Details, want)
+	}
+	if d := Wire.ErrorToProto(Errorf(CodeGeneral, "x").WithDetail("ratio", math.Inf(1))).GetDetailsJson(); d != nil {
+		t.Errorf("details of nothing JSON can hold = %s, want none", d)
 	}
 }
