@@ -20,9 +20,11 @@ var (
 )
 
 // unwrap is the address a is reached at: an IPv4-mapped address as IPv4, a
-// NAT64 address (RFC 6052) as the IPv4 address it carries.
+// NAT64 address (RFC 6052) as the IPv4 address it carries, without a zone
+// (netip's prefixes contain no zoned address, and the kernel ignores the zone
+// of one that is not link-local: 64:ff9b::a9fe:a9fe%lo is 169.254.169.254).
 func unwrap(a netip.Addr) netip.Addr {
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
 	if nat64.Contains(a) {
 		b := a.As16()
 		return netip.AddrFrom4([4]byte(b[12:]))
@@ -73,7 +75,7 @@ func (m *machine) has(a netip.Addr) (bool, error) {
 		}
 		for _, ia := range ifaddrs {
 			if p, err := netip.ParsePrefix(ia.String()); err == nil {
-				m.addrs = append(m.addrs, p.Addr().Unmap().WithZone(""))
+				m.addrs = append(m.addrs, unwrap(p.Addr()))
 			}
 		}
 	}
@@ -81,7 +83,7 @@ func (m *machine) has(a netip.Addr) (bool, error) {
 		return false, m.err
 	}
 	for _, own := range m.addrs {
-		if own == a.WithZone("") {
+		if own == a {
 			return true, nil
 		}
 	}

@@ -29,6 +29,12 @@ func TestSpecialAddresses(t *testing.T) {
 		// The local-use NAT64 prefix (RFC 8215) maps as its network likes.
 		"64:ff9b:1::a00:1":          true,
 		"64:ff9b:1:ffff::5db8:d70e": true,
+		// A zone changes nothing the kernel connects to off link-local, and
+		// netip's prefixes contain no zoned address: it must not hide one.
+		"64:ff9b::a9fe:a9fe%lo": true,
+		"64:ff9b:1::a00:1%eth0": true,
+		"fe80::1%eth0":          true,
+		"::ffff:10.0.0.1%lo":    true,
 	} {
 		if got := special(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("special(%s) = %v, want %v", addr, got, want)
@@ -121,12 +127,13 @@ func startFakeProxy(t *testing.T, rules Rules, fake *fakeNet, realInterfaces boo
 // A NAT64 address of a special address is refused like the address itself,
 // and reaches nothing.
 func TestProxyRefusesNAT64FormsOfSpecialAddresses(t *testing.T) {
-	targets := []string{"[64:ff9b::a9fe:a9fe]:80", "[64:ff9b::7f00:1]:8080", "[64:ff9b::a00:1]:443", "[64:ff9b:1::a00:1]:443"}
+	targets := []string{"[64:ff9b::a9fe:a9fe]:80", "[64:ff9b::7f00:1]:8080", "[64:ff9b::a00:1]:443", "[64:ff9b:1::a00:1]:443",
+		"[64:ff9b::a9fe:a9fe%lo]:80"} // a zone hides nothing (sent as %25lo in the request line)
 	public := "[64:ff9b::5db8:d70e]:443" // a public address through NAT64 is what it always was
 	fake := &fakeNet{}
 	path, refused := startFakeProxy(t, Rules{Declared: append(slices.Clone(targets), public)}, fake, false)
 	for i, to := range targets {
-		status, header, _ := connect(t, path, to)
+		status, header, _ := connect(t, path, strings.ReplaceAll(to, "%", "%25"))
 		if status != http.StatusForbidden || !strings.Contains(header, "loopback, private or link-local") {
 			t.Errorf("declared %s: status %d, reason %q; want 403 naming a private address", to, status, header)
 		}

@@ -76,7 +76,12 @@ func (s *Supervisor) Start(ctx context.Context, id string) (*process.Process, er
 	}
 	proc, err := s.startPlugin(ctx, l.file)
 	if err != nil {
-		l.failedAt, l.failure, l.failures = time.Now(), err, l.failures+1
+		// A start cut short by its caller (who hung up, or ran out of time)
+		// says nothing of the plugin: it would put the plugin in backoff
+		// for every other caller.
+		if ctx.Err() == nil {
+			l.failedAt, l.failure, l.failures = time.Now(), err, l.failures+1
+		}
 		return nil, fmt.Errorf("plugin %s (%s): %w", id, l.file.File, err)
 	}
 	l.failure, l.failures = nil, 0

@@ -48,3 +48,28 @@ func TestStartOnDemandWaitsOnlyAsLongAsItsCaller(t *testing.T) {
 		t.Fatalf("Start once the lock is free: %v", err)
 	}
 }
+
+// A start its caller gave up on (a browser that hung up, a deadline that ran
+// out) is no failure of the plugin: it puts the plugin in no backoff, so a
+// caller cannot keep a plugin down for everyone by hanging up.
+func TestAStartItsCallerAbandonedBacksNothingOff(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/example"), "example")
+	s, err := Open(context.Background(), Options{PluginDir: dir, OnDemand: true, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	// Taken with the lock free and the context ended, the lock goes either
+	// way at random: ten tries take the start itself almost surely.
+	for range 10 {
+		if _, err := s.Start(gone, "example"); err == nil {
+			t.Fatal("a start with an ended context succeeded")
+		}
+	}
+	if _, err := s.Start(t.Context(), "example"); err != nil {
+		t.Fatalf("a caller after those that hung up: %v; want the plugin started", err)
+	}
+}

@@ -88,8 +88,6 @@ type Supervisor struct {
 	watcher *watcher
 }
 
-// loaded is a plugin that passed its checks and started once: its file, the
-// metadata it reported, and its process while it runs (nil while idle).
 // scanLock lets one folder scan, or one start on demand, run at a time. A
 // start on demand waits for it only as long as its caller does: a plugin that
 // is slow to start holds it for up to its start timeout, and a sign-in for
@@ -109,6 +107,8 @@ func (l scanLock) LockContext(ctx context.Context) error {
 	}
 }
 
+// loaded is a plugin that passed its checks and started once: its file, the
+// metadata it reported, and its process while it runs (nil while idle).
 type loaded struct {
 	proc  *process.Process
 	meta  sdk.Metadata
