@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -137,7 +138,7 @@ func strict(t reflect.Type) bool {
 		}
 		switch t.Kind() {
 		case reflect.Struct:
-			return true
+			return plainStruct(t)
 		case reflect.Pointer, reflect.Slice:
 		case reflect.Map:
 			if t.Key().Kind() != reflect.String || reflect.PointerTo(t.Key()).Implements(textUnmarshaler) {
@@ -149,6 +150,21 @@ func strict(t reflect.Type) bool {
 		t = t.Elem()
 	}
 	return false
+}
+
+// plainStruct says whether taggedFields reads t's keys as encoding/json does:
+// no embedded struct (whose fields json reads as the outer one's) and no
+// ",string" option. Such a struct nested in a config is decoded by
+// json.Unmarshal, as before nested keys were checked.
+func plainStruct(t reflect.Type) bool {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		_, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous || slices.Contains(strings.Split(opts, ","), "string") {
+			return false
+		}
+	}
+	return true
 }
 
 // taggedFields maps the json names of a struct's exported fields to the fields.

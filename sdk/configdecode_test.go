@@ -135,3 +135,26 @@ func TestDecodeConfigChecksNestedObjects(t *testing.T) {
 		t.Errorf("fields = %+v\nwant     %+v; clientId %q", p.Fields, want, cfg.ClientID)
 	}
 }
+
+// A nested struct whose keys encoding/json reads in ways the key check does
+// not (an embedded struct's fields as its own, a ",string" number) decodes as
+// json.Unmarshal decodes it, as before nested keys were checked.
+func TestDecodeConfigNestedStructsJSONReadsItsOwnWay(t *testing.T) {
+	type Base struct {
+		URL string `json:"url"`
+	}
+	type inner struct {
+		Base
+		N int `json:"n,string"`
+	}
+	var cfg struct {
+		In inner `json:"in"`
+	}
+	var p ConfigError
+	if err := DecodeConfig([]byte(`{"in":{"url":"x","n":"5"}}`), &cfg, &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Fields) != 0 || cfg.In.URL != "x" || cfg.In.N != 5 {
+		t.Errorf("problems %+v, decoded %+v", p.Fields, cfg)
+	}
+}

@@ -46,10 +46,9 @@ type instanceVersion struct{ id, version string }
 
 // pendingParse is one parse under way; cfg and err are set before done closes.
 type pendingParse[C any] struct {
-	done     chan struct{}
-	cfg      C
-	err      error
-	released bool // the host released its version meanwhile, so it is not kept (guarded by mu)
+	done chan struct{}
+	cfg  C
+	err  error
 }
 
 func newInstanceCache[C any](parse func([]byte) (C, error)) *instanceCache[C] {
@@ -121,16 +120,16 @@ func (c *instanceCache[C]) lookup(id, version string) *instanceEntry[C] {
 
 // keep ends the parse p of key, caching its outcome when it settled, and
 // returns the entry the cache lets go of, if any: the retired one a third
-// version pushes out, or p's own when its version was released while it parsed.
+// version pushes out. A version the host released while it parsed is kept
+// all the same: the call that parsed it, and those waiting, still use it, so
+// it cannot be released now; a newer version pushes it out, to Release, as
+// any other (one per instance at most).
 func (c *instanceCache[C]) keep(key instanceVersion, p *pendingParse[C]) (dropped *instanceEntry[C]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.parsing, key)
 	e := &instanceEntry[C]{version: key.version, cfg: p.cfg, err: p.err}
-	switch {
-	case p.released:
-		return e
-	case !settled(p.err):
+	if !settled(p.err) {
 		return nil
 	}
 	if cur := c.m[key.id]; cur != nil {
@@ -161,9 +160,6 @@ func settled(err error) bool {
 func (c *instanceCache[C]) release(id, version string) (cfg C, held bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p := c.parsing[instanceVersion{id, version}]; p != nil {
-		p.released = true // so that the parse's end drops it
-	}
 	var e *instanceEntry[C]
 	switch {
 	case c.m[id] != nil && c.m[id].version == version:

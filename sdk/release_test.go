@@ -3,7 +3,6 @@ package sdk
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -198,13 +197,13 @@ func TestAConfigurationPushedOutIsReleased(t *testing.T) {
 	}
 }
 
-// A release of the version being parsed lets the parse's configuration go
-// when the parse ends, to Release, instead of keeping it for a version the
-// host no longer calls with.
-func TestAReleaseDuringItsParseDropsTheConfiguration(t *testing.T) {
+// A release of the version being parsed does not release the configuration
+// the parse makes: the call that parsed it, and any waiting for it, use it
+// after. It is kept as any other and released when newer versions push it out.
+func TestAReleaseDuringItsParseReleasesNothingInUse(t *testing.T) {
 	b := newBlockingParse(t, nil)
 	cache := newInstanceCache(b.parse)
-	dropped := make(chan string, 1)
+	dropped := make(chan string, 4)
 	cache.drop = func(_ context.Context, id, cfg string) { dropped <- id + ":" + cfg }
 	first := startGet(t.Context(), cache, inst("a", "v1", "cfg"))
 	<-b.entered
@@ -215,15 +214,23 @@ func TestAReleaseDuringItsParseDropsTheConfiguration(t *testing.T) {
 	if r := <-first; r.err != nil || r.cfg != "cfg" {
 		t.Fatalf("the call itself: %q, %v", r.cfg, r.err)
 	}
-	select { // the call drops it before it answers
+	select {
+	case got := <-dropped:
+		t.Fatalf("%s was released while its call still used it", got)
+	default:
+	}
+	// Two newer versions push it out, and it is released then.
+	for _, v := range []string{"v2", "v3"} {
+		if _, err := cache.get(t.Context(), inst("a", v, "cfg-"+v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
 	case got := <-dropped:
 		if got != "a:cfg" {
-			t.Fatalf("dropped %q", got)
+			t.Fatalf("dropped %q, want a:cfg", got)
 		}
 	default:
-		t.Fatal("the configuration of the released version was not dropped")
-	}
-	if _, err := cache.get(t.Context(), inst("a", "v1", "")); !errors.Is(err, errConfigRequired) {
-		t.Fatalf("err = %v: the released version was kept", err)
+		t.Fatal("the configuration parsed during its release was never released")
 	}
 }
