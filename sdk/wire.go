@@ -6,11 +6,10 @@ package sdk
 // dropped on the way back.
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
+	"github.com/idplug/idplug/sdk/internal/jsonvalue"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -264,13 +263,9 @@ func (WireCodec) ErrorFromProto(d *connectorv1.ConnectorError) *Error {
 
 // decodeDetails is the JSON object b, or nil when b is not one.
 func decodeDetails(b []byte) map[string]any {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var details map[string]any
-	if dec.Decode(&details) != nil {
-		return nil
-	}
-	if _, err := dec.Token(); err != io.EOF { // something after the object
+	v, err := jsonvalue.Decode(b)
+	details, ok := v.(map[string]any)
+	if err != nil || !ok {
 		return nil
 	}
 	for k, v := range details {

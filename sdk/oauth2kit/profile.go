@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/internal/jsonvalue"
 )
 
 // ProfileMap says where each profile field is in a provider's userinfo object, as a
@@ -135,13 +136,12 @@ func emailVerified(doc map[string]any, m ProfileMap) bool {
 }
 
 func decodeObject(raw []byte) (map[string]any, error) {
-	if !json.Valid(raw) {
+	v, err := jsonvalue.Decode(raw)
+	if err != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the userinfo response is not valid JSON")
 	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var doc map[string]any
-	if err := d.Decode(&doc); err != nil || doc == nil {
+	doc, ok := v.(map[string]any)
+	if !ok {
 		return nil, sdk.Errorf(sdk.CodeInvalidResponse, "the userinfo response is not a JSON object")
 	}
 	return doc, nil

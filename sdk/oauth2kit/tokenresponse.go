@@ -3,9 +3,7 @@ package oauth2kit
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/internal/jsonvalue"
 )
 
 // ResponseFormat is how a token endpoint encodes its answer.
@@ -128,16 +127,11 @@ func decodeTokenFields(body []byte, format ResponseFormat) (map[string]any, erro
 		}
 		return fields, nil
 	}
-	var v any
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
 	// The body is one JSON value (RFC 8259), as userinfo's must be: what
 	// follows it would be a second answer, read by no one or by someone else.
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errors.New("data follows the JSON value")
+	v, err := jsonvalue.Decode(body)
+	if err != nil {
+		return nil, err
 	}
 	fields, ok := v.(map[string]any)
 	if !ok {
