@@ -43,8 +43,12 @@ func KeepFlowsInMemory(ctx context.Context, raw, st Store, timeout time.Duration
 	if !ok {
 		return st, nil
 	}
-	if err := file.holdAlone(); err != nil {
-		return nil, err
+	if file.alone == nil { // opened without Options.OneProcess
+		alone, err := holdAlone(file.path)
+		if err != nil {
+			return nil, err
+		}
+		file.alone = alone
 	}
 	now := time.Now()
 	run, floor, used, err := file.beginRun(ctx, now)

@@ -3,10 +3,13 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // openLocal opens the SQLite file at path with consumed flows in memory.
@@ -242,4 +245,37 @@ func TestOneProcessKeepsAFilesFlows(t *testing.T) {
 		t.Fatalf("after a crash: %v", err)
 	}
 	last.Close()
+}
+
+// idplug serve takes the file at open (Options.OneProcess), before its
+// migrations run: a second serve is refused before it changes a database the
+// first one serves. The lock is a file of its own: a descriptor of the
+// database closed would drop every lock SQLite holds on it in this process.
+func TestOneProcessIsTakenBeforeMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "idplug.db")
+	first, err := Open(ctx, "sqlite:"+path, Options{Migrate: true, OneProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, "sqlite:"+path, Options{Migrate: true, OneProcess: true}); err == nil ||
+		!strings.Contains(err.Error(), "in use by another idplug process") {
+		t.Fatalf("a second open for one process: %v; want it refused at open", err)
+	}
+	db, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := unix.Flock(int(db.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Errorf("the database file itself is locked: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(ctx, "sqlite:"+path, Options{Migrate: true, OneProcess: true})
+	if err != nil {
+		t.Fatalf("once the first closed: %v", err)
+	}
+	again.Close()
 }

@@ -99,6 +99,13 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	if err := openSQLiteFile(file); err != nil {
 		return nil, err
 	}
+	var alone *os.File
+	if opts.OneProcess {
+		var err error
+		if alone, err = holdAlone(file); err != nil {
+			return nil, err
+		}
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	// NORMAL in WAL mode: a commit survives the process being killed; only a
@@ -108,21 +115,24 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+uriPath(file)+"?"+q.Encode())
 	if err != nil {
+		if alone != nil {
+			alone.Close()
+		}
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	sf := shared(file)
-	s := &sqliteStore{db: db, locks: sf.locks, writer: sf.writer, path: file}
+	s := &sqliteStore{db: db, locks: sf.locks, writer: sf.writer, path: file, alone: alone}
 	s.flows = newBatcher(consumeBatch(s.insertFlows))
 	s.tokens = newBatcher(s.putTokens)
 	if err := s.migrate(ctx, opts.Migrate); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	if s.putStmt, err = db.PrepareContext(ctx, sqliteUpsertTokens); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
 	return s, nil

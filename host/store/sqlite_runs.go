@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,26 +13,27 @@ import (
 
 // The run records of SQLite, for LocalFlows: see migrations/sqlite/0003.
 
-// holdAlone takes the file for this process alone, for as long as the store is
-// open: flows kept in memory are single-use only while no other process
-// finishes flows of the same file. The lock is flock(2) on the database file,
-// apart from SQLite's own (fcntl) locks, and goes with the process: a crash
-// lets it go.
-func (s *sqliteStore) holdAlone() error {
-	f, err := os.Open(s.path)
+// holdAlone takes the database at path for this process alone, for as long
+// as the returned file stays open: flows kept in memory are single-use only
+// while no other process finishes flows of the same database. The lock is
+// flock(2) on a file of its own beside the database (path + ".lock"), never
+// on the database: closing any descriptor of the database would drop every
+// fcntl lock SQLite holds on it in this process. It goes with the process: a
+// crash lets it go.
+func holdAlone(path string) (*os.File, error) {
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("store: sqlite: %w", err)
+		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return fmt.Errorf("store: sqlite: %s is in use by another idplug process: a SQLite store serves one process "+
-				"(it keeps the finished sign-ins in that process's memory); stop the other one, or give both a PostgreSQL store", s.path)
+			return nil, fmt.Errorf("store: sqlite: %s is in use by another idplug process: a SQLite store serves one process "+
+				"(it keeps the finished sign-ins in that process's memory); stop the other one, or give both a PostgreSQL store", path)
 		}
-		return fmt.Errorf("store: sqlite: locking %s: %w", s.path, err)
+		return nil, fmt.Errorf("store: sqlite: locking %s: %w", path, err)
 	}
-	s.alone = f
-	return nil
+	return f, nil
 }
 
 // beginRun starts a run: the next run number, and the floor below which flows

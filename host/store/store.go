@@ -195,6 +195,11 @@ type Options struct {
 	// Migrate applies pending schema migrations on open (idplug serve and
 	// idplug migrate); without it, a database behind the binary's schema is refused.
 	Migrate bool
+	// OneProcess takes a SQLite database for this process alone before
+	// anything else, migrations included, for a caller that keeps its flows
+	// in memory (KeepFlowsInMemory, idplug serve): a second such process is
+	// refused before it touches the file. PostgreSQL ignores it.
+	OneProcess bool
 	// Timeout bounds the database's work on one call (default 5s): with
 	// SQLite, how long a write waits for another process's lock; with
 	// PostgreSQL, each statement once the call has a connection.

@@ -24,7 +24,7 @@ const purgeInterval = 5 * time.Minute
 // openStore opens the configured store, applying pending migrations, with a
 // deadline on every call; nil when the store is off.
 func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
-	_, timed, err := openTimedStore(ctx, cfg, m)
+	_, timed, err := openTimedStore(ctx, cfg, m, false)
 	return timed, err
 }
 
@@ -32,7 +32,7 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (sto
 // uses, consumed flows are kept in memory and saved at a graceful stop
 // (store.KeepFlowsInMemory), so a sign-in writes nothing to disk.
 func openServeStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
-	raw, timed, err := openTimedStore(ctx, cfg, m)
+	raw, timed, err := openTimedStore(ctx, cfg, m, true)
 	if raw == nil || err != nil {
 		return timed, err
 	}
@@ -48,14 +48,15 @@ func openServeStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics)
 
 // openTimedStore opens the store and wraps it with the deadlines (and the
 // metrics); it returns the store underneath too, for what needs it bare.
-// Both are nil when the store is off.
-func openTimedStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (raw, timed store.Store, err error) {
+// Both are nil when the store is off. oneProcess takes a SQLite file for this
+// process alone before it is migrated (store.Options.OneProcess).
+func openTimedStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, oneProcess bool) (raw, timed store.Store, err error) {
 	if !cfg.Store.Enabled() {
 		return nil, nil, nil
 	}
 	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout(cfg))
 	defer cancel()
-	raw, err = store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, Timeout: cfg.Store.Timeout})
+	raw, err = store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, Timeout: cfg.Store.Timeout, OneProcess: oneProcess})
 	if err != nil {
 		return nil, nil, err
 	}
