@@ -204,17 +204,19 @@ func TestOneCodePerRequest(t *testing.T) {
 	s.signIn("alice")
 	const finishes = 8
 	var (
-		start sync.WaitGroup
-		done  sync.WaitGroup
-		mu    sync.Mutex
-		codes int
+		arrived sync.WaitGroup
+		done    sync.WaitGroup
+		mu      sync.Mutex
+		codes   int
 	)
-	start.Add(1)
+	// Every finish has read the pending request (finish asks the browser
+	// after that) before any goes on: they overlap for sure.
+	arrived.Add(finishes)
+	s.browser.arrive = func() { arrived.Done(); arrived.Wait() }
 	for range finishes {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			start.Wait()
 			rec := httptest.NewRecorder()
 			s.p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, finishPath+"?id="+loc.Query().Get("id"), nil))
 			if u, err := url.Parse(rec.Header().Get("Location")); err == nil && u.Query().Get("code") != "" {
@@ -224,7 +226,6 @@ func TestOneCodePerRequest(t *testing.T) {
 			}
 		}()
 	}
-	start.Done()
 	done.Wait()
 	if codes != 1 {
 		t.Fatalf("%d finishes of one request at once sent %d codes; want 1", finishes, codes)

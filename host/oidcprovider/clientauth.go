@@ -82,7 +82,7 @@ func (p *Provider) verifyAssertion(ctx context.Context, assertion, clientID stri
 		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is not valid")
 	}
 	audience := p.opts.Config.Issuer
-	if tokenURL := strings.TrimSuffix(audience, "/") + "/oauth/token"; slices.Contains(claims.Audience, tokenURL) {
+	if tokenURL := strings.TrimSuffix(audience, "/") + tokenPath; slices.Contains(claims.Audience, tokenURL) {
 		audience = tokenURL
 	}
 	req, err := op.VerifyJWTAssertion(ctx, assertion, op.NewJWTProfileVerifier(&storage{p: p}, audience, time.Hour, assertionLeeway))

@@ -63,7 +63,7 @@ func (s *server) Keys(ctx context.Context, r *op.Request[struct{}]) (*op.Respons
 // a query too).
 func (p *Provider) postOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if (r.URL.Path == "/oauth/token" || r.URL.Path == "/revoke") && (r.Method != http.MethodPost || r.URL.RawQuery != "") {
+		if (r.URL.Path == tokenPath || r.URL.Path == "/revoke") && (r.Method != http.MethodPost || r.URL.RawQuery != "") {
 			w.Header().Set("Allow", http.MethodPost)
 			writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST with a form body")
 			return
@@ -95,7 +95,7 @@ func newTokenLimiter() *ratelimit.Failures {
 
 func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/oauth/token" && r.URL.Path != "/revoke" {
+		if r.URL.Path != tokenPath && r.URL.Path != "/revoke" {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -29,6 +29,7 @@ const webSecret = "a-confidential-client-secret-of-40-bytes!"
 // testBrowser records what the provider asked of the browser's routes.
 type testBrowser struct {
 	mu          sync.Mutex // Fail is called from requests at once
+	arrive      func()     // when set, SignedIn calls it first (a test holding requests together)
 	login       *Login
 	signedOut   int
 	confirms    int
@@ -37,6 +38,9 @@ type testBrowser struct {
 }
 
 func (b *testBrowser) SignedIn(*http.Request) (Login, bool) {
+	if b.arrive != nil {
+		b.arrive()
+	}
 	if b.login == nil {
 		return Login{}, false
 	}

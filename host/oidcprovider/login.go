@@ -92,12 +92,14 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		p.opts.Browser.Fail(w, r, expired())
 		return
 	}
-	if err == nil {
-		err = p.dropRecord(ctx, "authz", id)
-	}
 	if err != nil {
 		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the store cannot be reached; try again"})
 		return
+	}
+	// Spent now: its record goes, or expires with RequestTTL if the store
+	// does not answer; a retry could only find it spent.
+	if err := p.dropRecord(ctx, "authz", id); err != nil {
+		p.log.Warn("a finished sign-in request's record stays until it expires", "error", err)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if answer == "deny" {

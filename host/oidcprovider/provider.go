@@ -109,6 +109,9 @@ const (
 	loginPath      = "/login"
 	finishPath     = "/login/finish"
 	endSessionPath = "/end_session"
+	// tokenPath is served by the library (op.NewEndpoint, without the slash),
+	// guarded in endpoints.go and taken as an assertion's audience.
+	tokenPath = "/oauth/token"
 )
 
 // New builds the provider. Its signing keys are made on first use.
@@ -158,7 +161,7 @@ func New(opts Options) (*Provider, error) {
 	p.op = provider
 	endpoints := op.Endpoints{
 		Authorization: op.NewEndpoint("authorize"),
-		Token:         op.NewEndpoint("oauth/token"),
+		Token:         op.NewEndpoint(strings.TrimPrefix(tokenPath, "/")),
 		Userinfo:      op.NewEndpoint("userinfo"),
 		Revocation:    op.NewEndpoint("revoke"),
 		EndSession:    op.NewEndpoint("end_session"),

@@ -46,18 +46,28 @@ func (s *Server) sealJSON(purpose string, v any, ttl time.Duration) (string, err
 
 // openJSON opens a sealed token, turning seal errors into clear 400s.
 func (s *Server) openJSON(purpose, token, what string, v any) error {
-	b, err := s.sealer().Open(purpose, token)
-	switch {
-	case errors.Is(err, seal.ErrExpired):
-		return &sdk.Error{Code: CodeSessionExpired, Message: what + " has expired; start the sign-in again"}
-	case err != nil:
-		return &sdk.Error{Code: CodeSessionInvalid,
-			Message: what + " is not valid: it was altered, sealed with an unknown key, or belongs to another connector"}
+	b, err := s.openSealed(purpose, token, what)
+	if err != nil {
+		return err
 	}
 	if err := decodeSealed(b, v); err != nil {
 		return &sdk.Error{Code: CodeSessionInvalid, Message: what + " is not valid"}
 	}
 	return nil
+}
+
+// openSealed opens a sealed token's bytes, turning seal errors into clear
+// 400s that name what it was.
+func (s *Server) openSealed(purpose, token, what string) ([]byte, error) {
+	b, err := s.sealer().Open(purpose, token)
+	switch {
+	case errors.Is(err, seal.ErrExpired):
+		return nil, &sdk.Error{Code: CodeSessionExpired, Message: what + " has expired; start the sign-in again"}
+	case err != nil:
+		return nil, &sdk.Error{Code: CodeSessionInvalid,
+			Message: what + " is not valid: it was altered, sealed with an unknown key, or belongs to another connector"}
+	}
+	return b, nil
 }
 
 // newState returns 256 random bits, URL-safe.

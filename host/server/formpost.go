@@ -189,13 +189,9 @@ func (s *Server) openRelay(id string, form url.Values) (map[string]string, error
 	}
 	var b []byte
 	for i, t := range relays {
-		part, err := s.sealer().Open(relayPartPurpose(id, relayID, i, n), t)
-		switch {
-		case errors.Is(err, seal.ErrExpired):
-			return nil, &sdk.Error{Code: CodeSessionExpired, Message: "the callback has expired; start the sign-in again"}
-		case err != nil:
-			return nil, &sdk.Error{Code: CodeSessionInvalid,
-				Message: "the callback is not valid: it was altered, sealed with an unknown key, or belongs to another connector"}
+		part, err := s.openSealed(relayPartPurpose(id, relayID, i, n), t, "the callback")
+		if err != nil {
+			return nil, err
 		}
 		b = append(b, part...)
 	}

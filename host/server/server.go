@@ -103,13 +103,17 @@ type Server struct {
 	provider     providerSlot            // the OpenID Provider, when mounted
 }
 
+// DefaultUserSessionTTL is how long a browser stays signed in when
+// Settings.UserSessionTTL is not set.
+const DefaultUserSessionTTL = 8 * time.Hour
+
 // New builds the server's routes over h (a *host.Host).
 func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger, s Settings) *Server {
 	if s.FlowTTL <= 0 {
 		s.FlowTTL = 10 * time.Minute
 	}
 	if s.UserSessionTTL <= 0 {
-		s.UserSessionTTL = 8 * time.Hour
+		s.UserSessionTTL = DefaultUserSessionTTL
 	}
 	if s.RefreshMargin <= 0 {
 		s.RefreshMargin = time.Minute

@@ -384,17 +384,14 @@ func restartOnlyChanges(old, cfg *config.Config) error {
 	return nil
 }
 
-// defaultBrowserSessionTTL is server.Settings' default UserSessionTTL.
-const defaultBrowserSessionTTL = 8 * time.Hour
-
 // browserSessionTTL is how long a browser stays signed in: 8 hours, or the
 // OpenID Provider's sso_ttl when longer. The provider's single sign-on is that
 // browser session, so a shorter session would cut sso_ttl short.
 func browserSessionTTL(cfg *config.Config) time.Duration {
-	if cfg.Provider != nil && cfg.Provider.SSOTTL > defaultBrowserSessionTTL {
+	if cfg.Provider != nil && cfg.Provider.SSOTTL > server.DefaultUserSessionTTL {
 		return cfg.Provider.SSOTTL
 	}
-	return defaultBrowserSessionTTL
+	return server.DefaultUserSessionTTL
 }
 
 // scanConcurrency is how many plugins the folder's scan starts at once.
