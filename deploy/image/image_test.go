@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -184,14 +185,22 @@ func mustJSON(t testing.TB, v any) string {
 	return string(b)
 }
 
+// freePort is a free loopback port below the kernel's ephemeral range
+// (32768 and up): a port taken with :0 and let go is ephemeral, and another
+// test's outgoing connection could take it as its source port before the
+// container binds it ("address already in use").
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 func contains(list []string, s string) bool {
