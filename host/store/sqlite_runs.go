@@ -108,7 +108,7 @@ func (s *sqliteStore) endRun(ctx context.Context, run int64, used []flowRow) err
 		return tx.Commit()
 	})
 	if err != nil {
-		return fmt.Errorf("store: sqlite: saving the consumed flows: %w", err)
+		return fmt.Errorf("store: sqlite: saving the consumed flows failed, so the next start refuses every sign-in started before it, as after a crash: %w", err)
 	}
 	return nil
 }

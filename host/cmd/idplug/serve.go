@@ -136,7 +136,14 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if st != nil {
-		defer st.Close()
+		defer func() {
+			// A SQLite store saves its consumed flows here; if that fails, the
+			// next start refuses every sign-in sealed before it, as after a crash,
+			// and the operator should know why.
+			if err := st.Close(); err != nil {
+				log.Error("closing the store", "error", err)
+			}
+		}()
 		startPurge(ctx, st, log.Named("store"))
 		log.Info("store opened", "backend", st.Backend(), "schema", store.SchemaVersion())
 	}

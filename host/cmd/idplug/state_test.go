@@ -804,3 +804,51 @@ func TestSQLiteSingleUseAcrossRestarts(t *testing.T) {
 	s, c = userInfo(p, fresh)
 	want("its replay", s, c, 400, "session_used")
 }
+
+// A graceful stop whose save of the consumed flows fails (another connection
+// holds the SQLite file's write lock) says so in the log, and the next start
+// treats it as a crash: nothing sealed before it is finished, not even a flow
+// finished already.
+func TestFailedSaveAtStopIsLoggedAndRefusesOlderFlows(t *testing.T) {
+	sp := startStateProvider(t)
+	plugins := pluginFolder(t, "oauth2")
+	dbPath := filepath.Join(t.TempDir(), "state.db")
+	cfg := stateConfig(t, sp, "sqlite:"+dbPath, vaultKeyA)
+
+	p := startIdplug(t, plugins, cfg)
+	finished := startAPIFlow(t, p, sp)
+	if status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", finished); status != 200 {
+		t.Fatalf("first finish: %d %v", status, body)
+	}
+	pending := startAPIFlow(t, p, sp)
+
+	db, err := sql.Open("sqlite", "file:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	p.stop(t)
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	logs := p.logs.String()
+	if !strings.Contains(logs, "closing the store") || !strings.Contains(logs, "saving the consumed flows failed") {
+		t.Fatalf("the failed save is not in the log:\n%s", logs)
+	}
+
+	p = startIdplug(t, plugins, cfg)
+	for name, flow := range map[string]map[string]any{"a flow finished before the stop": finished, "a flow started before it": pending} {
+		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", flow)
+		if code, _ := jsonPath(body, "code").(string); status != 400 || code != "session_expired" {
+			t.Errorf("%s: %d %v, want 400 session_expired", name, status, body)
+		}
+	}
+}
