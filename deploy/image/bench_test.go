@@ -26,7 +26,7 @@ func BenchmarkContainerStartToReady(b *testing.B) {
 			s := &setup{e: e, op: op}
 			for b.Loop() {
 				b.StopTimer()
-				s.port = freePort(b)
+				s.port = containertest.FreePort(b)
 				dir := s.configDir(b, s.port, tc.plugin, "sqlite:/data/idplug.db")
 				b.StartTimer()
 				c := s.run(b, image, dir)

@@ -8,8 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +37,7 @@ type setup struct {
 func newSetup(t *testing.T) *setup {
 	e := containertest.Start(t)
 	s := &setup{e: e, op: containertest.StartProvider(t)}
-	s.port = freePort(t)
+	s.port = containertest.FreePort(t)
 	s.base = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	return s
 }
@@ -185,24 +183,6 @@ func mustJSON(t testing.TB, v any) string {
 	return string(b)
 }
 
-// freePort is a free loopback port below the kernel's ephemeral range
-// (32768 and up): a port taken with :0 and let go is ephemeral, and another
-// test's outgoing connection could take it as its source port before the
-// container binds it ("address already in use").
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 200 {
-		port := 20000 + rand.IntN(12000)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port below the ephemeral range")
-	return 0
-}
-
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -216,7 +196,7 @@ func contains(list []string, s string) bool {
 func TestDefaultConfig(t *testing.T) {
 	e := containertest.Start(t)
 	image := e.Image(t, "idplug")
-	port := freePort(t)
+	port := containertest.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := e.Run(t, containertest.Spec{
 		Image:          image,

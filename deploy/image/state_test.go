@@ -26,7 +26,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	for i := range 3 {
 		port := s.port
 		if i > 0 {
-			port = freePort(t)
+			port = containertest.FreePort(t)
 		}
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
 		c := s.run(t, image, s.configDir(t, port, "oauth2", pg.URL))

@@ -2,7 +2,6 @@ package charttest
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +23,7 @@ func TestRenderedPodSignsIn(t *testing.T) {
 	e := containertest.Start(t)
 	image := e.Image(t, "idplug")
 	op := containertest.StartProvider(t)
-	httpPort, adminPort := freePort(t), freePort(t)
+	httpPort, adminPort := containertest.FreePort(t), containertest.FreePort(t)
 	const apiKey = "api-key-0123456789abcdef0123456789abcdef"
 	r, err := render(t, map[string]any{
 		"ports": map[string]any{"http": httpPort, "admin": adminPort},
@@ -154,14 +153,4 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
