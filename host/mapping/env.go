@@ -2,12 +2,14 @@ package mapping
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/overloads"
 	"cel.dev/cel-go/common/types"
 )
 
@@ -34,6 +36,7 @@ func newEnv(parseDepth, exprLen int) (*cel.Env, error) {
 			cel.ValidateTimestampLiterals(),
 			cel.ValidateComprehensionNestingLimit(maxNesting),
 			profileFieldValidator{},
+			regexCostValidator{},
 		),
 	)
 }
@@ -163,6 +166,50 @@ func (profileFieldValidator) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *ast.
 		if op.Kind() == ast.IdentKind && op.AsIdent() == "profile" && !slices.Contains(ProfileFields, sel.FieldName()) {
 			iss.ReportErrorAtID(e.ID(), "profile has no field %q (it has %s; the provider's own fields are in raw)",
 				sel.FieldName(), strings.Join(ProfileFields, ", "))
+		}
+	}
+}
+
+// shortInput is the length of string a literal pattern must be able to
+// match within the meter's limit.
+const shortInput = 64
+
+// regexCostValidator refuses a literal pattern that does not compile in
+// matches(s, p) (CEL checks only s.matches(p)), and one whose program is so large
+// that matching it against even a short string passes the meter's limit
+// (see chargeMatch): every sign-in would fail with mapping_failed, so the
+// configuration fails to load instead. A pattern built at sign-in is
+// charged then.
+type regexCostValidator struct{}
+
+func (regexCostValidator) Name() string { return "idplug.regex_cost" }
+
+func (regexCostValidator) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *ast.AST, iss *cel.Issues) {
+	for _, e := range ast.MatchDescendants(ast.NavigateAST(a), ast.FunctionMatcher(overloads.Matches)) {
+		args := e.AsCall().Args()
+		if len(args) == 0 {
+			continue
+		}
+		p := args[len(args)-1] // s.matches(p) and matches(s, p)
+		if p.Kind() != ast.LiteralKind {
+			continue
+		}
+		pattern, ok := p.AsLiteral().(types.String)
+		if !ok {
+			continue
+		}
+		if !e.AsCall().IsMemberFunction() {
+			// cel.ValidateRegexLiterals checks s.matches(p) only: its
+			// pattern is the first argument there, the second here.
+			if _, err := regexp.Compile(string(pattern)); err != nil {
+				iss.ReportErrorAtID(p.ID(), "invalid matches argument: %v", err)
+				continue
+			}
+		}
+		size := regexSize(string(pattern))
+		if cost := size * (shortInput + regexUnit) / regexUnit; cost > MeterLimit {
+			iss.ReportErrorAtID(p.ID(), "the pattern compiles to %d instructions: matching a string of %d bytes with it costs %d, over the mapping's limit of %d (simplify it, or split it into several matches)",
+				size, shortInput, cost, MeterLimit)
 		}
 	}
 }

@@ -40,6 +40,9 @@ func hostileProfile(t testing.TB) sdk.UserInfo {
 	return sdk.UserInfo{ID: "42", RawData: raw}
 }
 
+// fourThousands compiles to 44,002 instructions.
+const fourThousands = "(a*a*a*){1000}(b*b*b*){1000}(c*c*c*){1000}(d*d*d*){1000}"
+
 func TestHostileExpressionsAreRefusedAtLoad(t *testing.T) {
 	nestedMacros := "[1]"
 	for range 5 {
@@ -54,6 +57,12 @@ func TestHostileExpressionsAreRefusedAtLoad(t *testing.T) {
 		"lookahead":             {`raw.s.matches("a(?=b)")`, "invalid matches argument"},
 		"strings extension":     {`raw.s.replace("a", "aaaa")`, "undeclared reference to 'replace'"},
 		"bind (no accumulator)": {`cel.bind(x, raw.s, x + x)`, "undeclared reference"},
+		// CEL's own check sees only the s.matches(p) form.
+		"backreference, global": {`matches(raw.s, "(a+)\\1")`, "invalid matches argument: error parsing regexp: invalid escape sequence"},
+		// 44,000 instructions: no string of 64 bytes matches within the
+		// meter's limit, so every sign-in would fail.
+		"a literal pattern too large to run":         {"raw.s.matches('" + fourThousands + "')", "the pattern compiles to 44002 instructions"},
+		"a literal pattern too large to run, global": {"matches(raw.s, '" + fourThousands + "')", "over the mapping's limit of 100000"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -111,9 +120,11 @@ var outrunning = map[string]string{
 	// Two lists of 4,096 references to raw.big (50,000 elements), for about
 	// 3,400 units of concatenation: comparing them walks 200 million
 	// elements.
-	"comparing shared lists":               sharedLists(64) + " == " + sharedLists(64),
-	"finding a list among shared lists":    sharedLists(64) + " in [" + sharedLists(64) + "]",
-	"a regex with a large program":         `raw.s.matches("(` + strings.Repeat("a*", 40) + `){1000}c")`,
+	"comparing shared lists":            sharedLists(64) + " == " + sharedLists(64),
+	"finding a list among shared lists": sharedLists(64) + " in [" + sharedLists(64) + "]",
+	// 30,502 instructions: small enough to load (a short string matches
+	// within the limit), too large for raw.s.
+	"a regex with a large program":         `raw.s.matches("(` + strings.Repeat("a*", 40) + `){250}c")`,
 	"a pattern from the profile":           `raw.s.matches(raw.pattern)`,
 	"compiling a pattern from the profile": `"".matches(raw.pattern)`,
 }
