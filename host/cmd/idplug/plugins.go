@@ -55,8 +55,9 @@ type pluginDetail struct {
 
 // pluginsCmd starts every plugin of a folder briefly to read its metadata, then
 // stops it: the listing says what each plugin is, not whether it runs.
-// It exits 1 when a file named like a plugin was refused, so scripts can check a
-// folder, and when --plugin names no plugin of the folder.
+// The listing exits 1 when a file named like a plugin was refused, so scripts
+// can check a folder; --plugin ID exits 1 when ID is no plugin the folder runs,
+// with the reason when its file was refused.
 func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plugins", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -94,7 +95,7 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *only != "" {
-		return showPlugin(stdout, stderr, *only, details, *asJSON)
+		return showPlugin(stdout, stderr, *only, details, listing.Refused, *asJSON)
 	}
 	if *asJSON {
 		printJSON(stdout, listing)
@@ -169,7 +170,7 @@ func printListing(w io.Writer, l pluginListing) {
 }
 
 // showPlugin prints one plugin: what it is, its config fields and its readme.
-func showPlugin(stdout, stderr io.Writer, id string, details []pluginDetail, asJSON bool) int {
+func showPlugin(stdout, stderr io.Writer, id string, details []pluginDetail, refused []catalog.Entry, asJSON bool) int {
 	var d *pluginDetail
 	ids := make([]string, 0, len(details))
 	for i := range details {
@@ -179,6 +180,14 @@ func showPlugin(stdout, stderr io.Writer, id string, details []pluginDetail, asJ
 		}
 	}
 	if d == nil {
+		// The file named for the id was refused: say why, rather than that
+		// there is no such plugin.
+		for _, e := range refused {
+			if e.File == catalog.Prefix+id {
+				fmt.Fprintf(stderr, "idplug plugins: plugin %q was refused: %s: %s\n", id, termLine(e.File), termLine(e.Reason))
+				return 1
+			}
+		}
 		fmt.Fprintf(stderr, "idplug plugins: no plugin with id %q in this folder (plugins: %s)\n", id, termLine(strings.Join(ids, ", ")))
 		return 1
 	}

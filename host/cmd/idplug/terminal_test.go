@@ -98,6 +98,16 @@ func TestPluginsCommandPrintsNoTerminalEscapes(t *testing.T) {
 			t.Errorf("--plugin does not show %q:\n%s", want, out)
 		}
 	}
+
+	// Asked for by id, a refused plugin is named with the reason, escaped.
+	_, stderr, code = runPlugins(t, "--plugin-dir", dir, "--plugin", "escapes-badid")
+	want := `idplug plugins: plugin "escapes-badid" was refused: idplug-connector-escapes-badid: plugin escapes-badid: metadata id "escapes\x1b]52;c;cHduZWQ=\a" does not match`
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("--plugin of a refused plugin: exit %d, stderr %q, want 1 and %q", code, stderr, want)
+	}
+	if c := controlChars(stderr); len(c) > 0 {
+		t.Errorf("--plugin of a refused plugin prints %d control characters (%q)", len(c), c)
+	}
 }
 
 // idplug validate (and idplug serve, which fails the same way) prints the
