@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/config"
 	"helm.sh/helm/v3/pkg/chartutil"
 )
@@ -187,4 +188,20 @@ func compactJSON(t *testing.T, raw json.RawMessage) string {
 	b, err := json.Marshal(v)
 	must(t, err)
 	return string(b)
+}
+
+// The chart's default key is scoped: a plain string there drew idplug's warning
+// at every start and would lose every scope in the next release.
+func TestDefaultKeyIsScoped(t *testing.T) {
+	cfg, err := loadConfig(t, mustRender(t, withSecret(map[string]any{})), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cfg.PlainAPIKeys(); n != 0 || len(cfg.APIKeys) != 1 || fmt.Sprint(cfg.APIKeys[0].Scopes) != "[signin]" {
+		var scopes [][]apikey.Scope
+		for _, k := range cfg.APIKeys {
+			scopes = append(scopes, k.Scopes)
+		}
+		t.Fatalf("default api_keys: %d plain, %d keys, scopes %v", n, len(cfg.APIKeys), scopes)
+	}
 }

@@ -40,6 +40,8 @@ type rendered struct {
 	HPAs           []autoscalingv2.HorizontalPodAutoscaler
 	NetPolicies    []networkingv1.NetworkPolicy
 	ServiceMonitor []serviceMonitor
+	// Notes is NOTES.txt as helm install prints it.
+	Notes string
 }
 
 // serviceMonitor is the part of the Prometheus operator's ServiceMonitor the
@@ -99,8 +101,10 @@ func renderRelease(t *testing.T, release string, values map[string]any) (*render
 	if err != nil {
 		return nil, err
 	}
-	for name := range files {
+	var notes string
+	for name, text := range files {
 		if strings.HasSuffix(name, "NOTES.txt") {
+			notes = text
 			delete(files, name)
 		}
 	}
@@ -111,7 +115,7 @@ func renderRelease(t *testing.T, release string, values map[string]any) (*render
 	if len(hooks) > 0 {
 		t.Fatalf("the chart has %d hooks; render takes manifests only", len(hooks))
 	}
-	out := &rendered{}
+	out := &rendered{Notes: notes}
 	for _, m := range manifests {
 		if err := out.add([]byte(m.Content)); err != nil {
 			t.Fatalf("%v in %s:\n%s", err, m.Name, m.Content)
@@ -296,6 +300,16 @@ func TestTemplate(t *testing.T) {
 			}
 			if _, hpa := values["autoscaling"]; hpa != (len(r.HPAs) == 1) || hpa != (d.Spec.Replicas == nil) {
 				t.Errorf("autoscaling %v: %d HPAs, replicas %v", hpa, len(r.HPAs), d.Spec.Replicas)
+			}
+			// The notes tell the replicas the chart asked for.
+			var wantReplicas string
+			if hpa := r.HPAs; len(hpa) == 1 {
+				wantReplicas = fmt.Sprintf("%d to %d replicas (autoscaling)", *hpa[0].Spec.MinReplicas, hpa[0].Spec.MaxReplicas)
+			} else {
+				wantReplicas = fmt.Sprintf("%d replica(s)", *d.Spec.Replicas)
+			}
+			if !strings.HasPrefix(r.Notes, "idplug is starting: "+wantReplicas+",") {
+				t.Errorf("the notes do not say %q:\n%s", wantReplicas, r.Notes)
 			}
 			if _, pdb := values["podDisruptionBudget"]; pdb != (len(r.PDBs) == 1) {
 				t.Errorf("podDisruptionBudget %v: %d PDBs", pdb, len(r.PDBs))

@@ -167,7 +167,7 @@ number that Helm's values have already rounded.
 {{- end -}}
 {{- end -}}
 {{- if not (get $doc "api_keys") -}}
-{{- fail (printf "%s.api_keys: required: idplug listens on 0.0.0.0 in the pod and refuses to start without API keys; set %s.api_keys, for example [\"${file:/etc/idplug/secrets/api-key}\"] with the key in secrets (existingSecret or files)" $where $where) -}}
+{{- fail (printf "%s.api_keys: required: idplug listens on 0.0.0.0 in the pod and refuses to start without API keys; set %s.api_keys, for example [{key: \"${file:/etc/idplug/secrets/api-key}\", scopes: [signin]}] with the key in secrets (existingSecret or files)" $where $where) -}}
 {{- end -}}
 {{- end -}}
 
