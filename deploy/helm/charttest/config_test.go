@@ -171,7 +171,7 @@ func TestConfigYaml(t *testing.T) {
 // the api-key secret file.
 func TestAPIKeysRequired(t *testing.T) {
 	refused(t, withSecret(map[string]any{"config": map[string]any{"api_keys": nil}}),
-		`config.api_keys: required: idplug listens on 0.0.0.0 in the pod and refuses to start without API keys; set config.api_keys, for example ["${file:/etc/idplug/secrets/api-key}"]`)
+		`config.api_keys: required: idplug listens on 0.0.0.0 in the pod and refuses to start without API keys; set config.api_keys, for example [{key: "${file:/etc/idplug/secrets/api-key}", scopes: [signin]}]`)
 	refused(t, withSecret(map[string]any{"config": map[string]any{"api_keys": []any{}}}), "config.api_keys: required")
 	refused(t, withSecret(map[string]any{"config": nil, "configYaml": "public_url: https://login.example.com\n"}), "configYaml.api_keys: required")
 
