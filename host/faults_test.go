@@ -104,14 +104,16 @@ func TestPluginDyingDuringACallIsReportedAndReplaced(t *testing.T) {
 }
 
 func TestHangingCallIsCutOffAtTheDeadline(t *testing.T) {
-	h := faultyHost(t, host.Options{CallTimeout: 300 * time.Millisecond})
+	// The call timeout bounds the plugin's start and configuration calls too:
+	// long enough for those on a loaded machine.
+	h := faultyHost(t, host.Options{CallTimeout: 3 * time.Second})
 	ctx := context.Background()
 	start := time.Now()
 	_, err := h.AuthorizationURI(ctx, "hang", "https://app.test/cb", "s")
-	if codeOf(err) != host.CodePluginTimeout || !strings.Contains(err.Error(), "did not answer GetAuthorizationUri within 300ms") {
+	if codeOf(err) != host.CodePluginTimeout || !strings.Contains(err.Error(), "did not answer GetAuthorizationUri within 3s") {
 		t.Fatalf("err = %v", err)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	if took := time.Since(start); took > 20*time.Second {
 		t.Fatalf("the call took %v", took)
 	}
 	// The caller's own shorter deadline wins too.

@@ -27,8 +27,10 @@ func TestHostilePluginIgnoringShutdownCannotHoldTheHost(t *testing.T) {
 	bin := plugintest.Binary(t, ignoreShutdownPkg)
 	stubborn := plugintest.Install(t, dir, bin, "ignoreshutdown")
 	silent := plugintest.Install(t, dir, bin, "silent")
-	// Each step takes the call timeout and the stop's grace (2s) at most.
-	const callTimeout, bound = time.Second, 20 * time.Second
+	// Each step takes the call timeout and the stop's grace (2s) at most. The
+	// call timeout bounds the other plugins' metadata calls too: long enough
+	// for those on a loaded machine.
+	const callTimeout, bound = 5 * time.Second, 40 * time.Second
 	unstick := func() { // when a step hangs: nothing left behind, the step returns
 		for _, pid := range append(plugintest.ProcessesOf(stubborn), plugintest.ProcessesOf(silent)...) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)

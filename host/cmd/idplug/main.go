@@ -2,12 +2,13 @@
 //
 //	idplug serve    --config idplug.yaml
 //	idplug validate --config idplug.yaml
-//	idplug plugins  --plugin-dir DIR [--json]
+//	idplug plugins  --plugin-dir DIR [--plugin ID] [--json] [--log-level warn]
 //	idplug migrate  --config idplug.yaml
 //	idplug vault rekey --config idplug.yaml
 //	idplug keys rotate --config idplug.yaml
 //	idplug map      --config idplug.yaml --connector ID --input sample.json
 //	idplug version
+//	idplug help
 package main
 
 import (
@@ -25,12 +26,20 @@ Usage:
   idplug serve    --config idplug.yaml      run the host
   idplug validate --config idplug.yaml      check the config and every connector instance
   idplug plugins  --plugin-dir DIR [--json] list the plugins of a folder and why files were refused
+  idplug plugins  --plugin-dir DIR --plugin ID [--json]
+                                            one plugin: its config fields and readme
   idplug migrate  --config idplug.yaml      apply the store's schema migrations (before a rollout)
   idplug vault rekey --config idplug.yaml   re-encrypt the token vault under the first of vault_keys
   idplug keys rotate --config idplug.yaml   rotate the OpenID Provider's signing keys (the next key signs; the old stays published)
   idplug map --config idplug.yaml --connector ID --input sample.json
-                                            dry-run a connector's mapping on a sample profile (no plugin starts)
-  idplug version                            print the version
+                                            dry-run a connector's mapping on a sample profile (no plugin starts);
+                                            --input - reads the sample from stdin
+  idplug version                            print the version (also --version, -v)
+  idplug help                               print this help (also --help, -h)
+
+--config defaults to idplug.yaml in the current folder. idplug plugins --log-level
+sets what it logs to stderr while the plugins start: trace, debug, info, warn
+(the default) or error.
 `
 
 // sysmonErr says why idplug serve runs with the Go runtime's default monitor.
