@@ -266,8 +266,8 @@ func TestTextThatIsNotUTF8StillCrossesTheWire(t *testing.T) {
 // while the host still waits: the connector's context ends first.
 func TestSlowProviderIsATimeoutTheHostHears(t *testing.T) {
 	client := dial(t, &testConnector{}, &bytes.Buffer{})
-	// 3 s: the answer has 300 ms (a tenth) to cross back, room on a loaded machine.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// 6 s: the answer has 600 ms (a tenth) to cross back, room on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 	defer cancel()
 	_, err := client.GetUserInfo(ctx, &connectorv1.GetUserInfoRequest{Instance: inst("slow", "v", `{"greeting":"slow-provider"}`)})
 	if d := detail(t, err); d.GetCode() != string(CodeProviderTimeout) {

@@ -67,7 +67,8 @@ const (
 )
 
 const (
-	startTimeout    = 15 * time.Second
+	// Node on a loaded machine: as long as PostgreSQL gets (internal/pgtest).
+	startTimeout    = 60 * time.Second
 	stopTimeout     = 10 * time.Second
 	httpTimeout     = 15 * time.Second
 	maxRedirects    = 20

@@ -36,7 +36,8 @@ PASS
 
 func TestRunAndSummarize(t *testing.T) {
 	fail := errors.New("odd")
-	s := Run(context.Background(), 4, 50*time.Millisecond, func(_ context.Context, w, i int) error {
+	// Half a second: a stall of the process does not leave it without ops.
+	s := Run(context.Background(), 4, 500*time.Millisecond, func(_ context.Context, w, i int) error {
 		time.Sleep(time.Millisecond)
 		if i%2 == 1 {
 			return fail
