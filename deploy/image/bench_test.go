@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/idplug/idplug/internal/containertest"
+	"github.com/idplug/idplug/internal/testport"
 )
 
 // BenchmarkContainerStartToReady: from `docker run` to the first 200 from
@@ -26,7 +27,7 @@ func BenchmarkContainerStartToReady(b *testing.B) {
 			s := &setup{e: e, op: op}
 			for b.Loop() {
 				b.StopTimer()
-				s.port = containertest.FreePort(b)
+				s.port = testport.Free(b)
 				dir := s.configDir(b, s.port, tc.plugin, "sqlite:/data/idplug.db")
 				b.StartTimer()
 				c := s.run(b, image, dir)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/idplug/idplug/internal/containertest"
 	"github.com/idplug/idplug/internal/gobuild"
+	"github.com/idplug/idplug/internal/testport"
 )
 
 func TestMain(m *testing.M) { containertest.Main(m) }
@@ -37,7 +38,7 @@ type setup struct {
 func newSetup(t *testing.T) *setup {
 	e := containertest.Start(t)
 	s := &setup{e: e, op: containertest.StartProvider(t)}
-	s.port = containertest.FreePort(t)
+	s.port = testport.Free(t)
 	s.base = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	return s
 }
@@ -196,7 +197,7 @@ func contains(list []string, s string) bool {
 func TestDefaultConfig(t *testing.T) {
 	e := containertest.Start(t)
 	image := e.Image(t, "idplug")
-	port := containertest.FreePort(t)
+	port := testport.Free(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := e.Run(t, containertest.Spec{
 		Image:          image,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idplug/idplug/internal/containertest"
 	"github.com/idplug/idplug/internal/pgtest"
+	"github.com/idplug/idplug/internal/testport"
 )
 
 // TestReplicasShareOnePostgres: three containers on one real PostgreSQL. A flow
@@ -26,7 +27,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	for i := range 3 {
 		port := s.port
 		if i > 0 {
-			port = containertest.FreePort(t)
+			port = testport.Free(t)
 		}
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
 		c := s.run(t, image, s.configDir(t, port, "oauth2", pg.URL))

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -24,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/idplug/idplug/internal/testport"
 )
 
 const (
@@ -43,9 +44,10 @@ type Server struct {
 	sockDir string
 	cred    *syscall.Credential
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log *bytes.Buffer
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has exited and been waited for
+	log    *bytes.Buffer
 }
 
 // Bin finds the PostgreSQL binaries folder, or "" when none is installed.
@@ -99,7 +101,7 @@ func Start(t testing.TB) *Server {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
 	}
-	s.Port = freePort(t)
+	s.Port = testport.Free(t)
 	s.URL = fmt.Sprintf("postgres://idplug@127.0.0.1:%d/idplug?sslmode=disable", s.Port)
 	s.Restart()
 	t.Cleanup(s.Stop)
@@ -141,18 +143,31 @@ func (s *Server) Restart() {
 		s.t.Fatalf("pgtest: start postgres: %v", err)
 	}
 	s.cmd = cmd
-	deadline := time.Now().Add(startTimeout)
+	// A postgres that exits (its port taken, say) fails the test at once, with
+	// its log, rather than after startTimeout.
+	exited := make(chan struct{})
+	s.exited = exited
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	deadline := time.After(startTimeout)
 	for {
+		// Asked on its own socket, where a server another test runs on the
+		// port cannot answer; postgres has bound its TCP port before it
+		// accepts connections anywhere.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := s.command(ctx, "pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port)).Run()
+		err := s.command(ctx, "pg_isready", "-q", "-h", s.sockDir, "-p", strconv.Itoa(s.Port)).Run()
 		cancel()
 		if err == nil {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-exited:
+			s.cmd = nil
+			s.t.Fatalf("pgtest: postgres exited before it was ready (%v):\n%s", waitErr, s.log.String())
+		case <-deadline:
 			s.t.Fatalf("pgtest: postgres not ready after %s:\n%s", startTimeout, s.log.String())
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -173,13 +188,11 @@ func (s *Server) stop(sig syscall.Signal) {
 	} else {
 		_ = s.cmd.Process.Signal(sig)
 	}
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(stopTimeout):
 		_ = s.cmd.Process.Kill()
-		<-done
+		<-s.exited
 	}
 	if sig == syscall.SIGKILL {
 		// Wait until every process of the group is gone (reaped by init),
@@ -209,13 +222,4 @@ func unprivileged(t testing.TB) *syscall.Credential {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/idplug/idplug/internal/oidctest"
 	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/internal/testport"
 )
 
 // TestBrowserSignIn signs in with real headless Chromium through idplug serve and
@@ -25,7 +25,7 @@ import (
 // sandbox entries: its bundle is granted as its family's support folder.
 func TestBrowserSignIn(t *testing.T) {
 	needBuild(t)
-	port := freePort(t)
+	port := testport.Free(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	secret := oidctest.NewClientSecret(t)
 	op := oidctest.Start(t, oidctest.Config{
@@ -111,14 +111,4 @@ func startServe(t *testing.T, bin, config, base string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("idplug serve was not ready within 60s")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

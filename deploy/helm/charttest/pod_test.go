@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/idplug/idplug/internal/containertest"
+	"github.com/idplug/idplug/internal/testport"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -23,7 +24,7 @@ func TestRenderedPodSignsIn(t *testing.T) {
 	e := containertest.Start(t)
 	image := e.Image(t, "idplug")
 	op := containertest.StartProvider(t)
-	httpPort, adminPort := containertest.FreePort(t), containertest.FreePort(t)
+	httpPort, adminPort := testport.Free(t), testport.Free(t)
 	const apiKey = "api-key-0123456789abcdef0123456789abcdef"
 	r, err := render(t, map[string]any{
 		"ports": map[string]any{"http": httpPort, "admin": adminPort},

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/internal/browsertest"
+	"github.com/idplug/idplug/internal/testport"
 
 	"github.com/chromedp/chromedp"
 	"github.com/idplug/idplug/internal/plugintest"
@@ -113,12 +113,12 @@ func launchDemo(t *testing.T, root string, env ...string) (string, *exec.Cmd, st
 	cmd := exec.Command(filepath.Join(root, "scripts", "run-demo"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(),
-		"IDPLUG_DEMO_PORT="+strconv.Itoa(freePort(t)),
-		"IDPLUG_DEMO_PROVIDER_PORT="+strconv.Itoa(freePort(t)),
+		"IDPLUG_DEMO_PORT="+strconv.Itoa(testport.Free(t)),
+		"IDPLUG_DEMO_PROVIDER_PORT="+strconv.Itoa(testport.Free(t)),
 		"IDPLUG_DEMO_DIR="+dir,
 		"IDPLUG_BIN="+plugintest.Binary(t, "./host/cmd/idplug"),
 		"IDPLUG_PLUGIN_DIR="+plugins,
-		"IDPLUG_DEMO_APP_PORT="+strconv.Itoa(freePort(t)),
+		"IDPLUG_DEMO_APP_PORT="+strconv.Itoa(testport.Free(t)),
 		"IDPLUG_DEMO_APP_BIN="+plugintest.Binary(t, "./scripts/demo-app"),
 	)
 	cmd.Env = append(cmd.Env, env...)
@@ -177,18 +177,6 @@ func launchDemo(t *testing.T, root string, env ...string) (string, *exec.Cmd, st
 		t.Fatal("run-demo did not start within 60s")
 	}
 	return "", nil, ""
-}
-
-// freePort asks the kernel for a free loopback port. Another process could take it
-// before the demo binds it; on a test machine that does not happen in practice.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 type testLog struct {

@@ -2,9 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/idplug/idplug/internal/plugintest"
@@ -17,12 +17,6 @@ import (
 // with or without a guessed key. The answers reach the test through the plugin's
 // authorization URL, started from the browser route since /v1 is closed.
 func TestPluginCannotUseTheAPI(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close() // idplug takes the port below
 	dir := pluginFolder(t, "example")
 	plugintest.Install(t, dir, plugintest.Binary(t, "./host/cmd/idplug/testdata/apicaller"), "apicaller")
 	requests := []map[string]string{
@@ -34,8 +28,12 @@ func TestPluginCannotUseTheAPI(t *testing.T) {
 		{"method": "GET", "path": "/v1/connectors", "key": strings.Repeat("guess", 8)},
 	}
 	reqJSON, _ := json.Marshal(requests)
+	// idplug listens on a port of the kernel's choosing (one handed to it could
+	// be taken before it binds it); the caller, which has to name that port,
+	// comes with a reload (SIGHUP: /v1 is closed).
 	cfg := `
-listen: ` + addr + `
+listen: 127.0.0.1:0
+public_url: http://127.0.0.1:1
 plugin_dir: PLUGIN_DIR
 session_keys: ["${IDPLUG_SESSION_KEY}"]
 api_keys: []
@@ -44,11 +42,16 @@ connectors:
   - id: demo
     plugin: example
     config: {authorizationEndpoint: "https://id.example.test/authorize", clientId: demo}
-  - id: caller
-    plugin: apicaller
-    config: {api: "http://` + addr + `", requests: ` + string(reqJSON) + `}
 `
 	p := startIdplug(t, dir, cfg)
+	p.rewrite(t, dir, cfg+`  - id: caller
+    plugin: apicaller
+    config: {api: "`+p.URL+`", requests: `+string(reqJSON)+`}
+`)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "configuration reloaded")
 	for i, r := range callerResults(t, p, len(requests)) {
 		// 401, or no connection at all where the sandbox keeps plugins off idplug's ports.
 		if r != "401" && !strings.HasPrefix(r, "error: ") {

@@ -24,6 +24,7 @@ import (
 	"github.com/idplug/idplug/internal/browsertest"
 	"github.com/idplug/idplug/internal/oidctest"
 	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/internal/testport"
 )
 
 // TestBrowserSignInWithLogtoNextApp: the Next.js (Pages Router) app of Logto's
@@ -39,7 +40,7 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 	}
 	appDir := buildNextApp(t, root)
 
-	appURL := "http://127.0.0.1:" + strconv.Itoa(freePort(t))
+	appURL := "http://127.0.0.1:" + strconv.Itoa(testport.Free(t))
 	secret := oidctest.NewClientSecret(t)
 	// @logto/next's routes: the callback below baseUrl, and back to baseUrl
 	// itself after signing out.
@@ -108,6 +109,9 @@ func TestBrowserSignInWithLogtoNextApp(t *testing.T) {
 	// idplug's own sign-in ended too, and the app revoked its refresh token
 	// (client_secret_basic at the revocation endpoint) before leaving.
 	step("idplug's session ended", chromedp.Navigate(e.idplug.URL+"/"), chromedp.WaitVisible("#sign-in-acme"), browsertest.Shot(shots, "next-app-5-idplug-signed-out"))
+	// Stopped first: idplug writes request lines a moment later (buffered,
+	// then through a pipe), all of them by the time it has exited.
+	e.idplug.stop(t)
 	if got := requestStatuses(e.idplug.logs.String(), "/oidc/revoke"); !slices.Equal(got, []int{200}) {
 		t.Errorf("revocation requests answered %v, want one 200", got)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/idplug/idplug/internal/pgtest"
 	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/internal/testport"
 	"golang.org/x/oauth2"
 )
 
@@ -43,7 +44,7 @@ func (b *balancer) RoundTrip(r *http.Request) (*http.Response, error) {
 // cached the key set before it included.
 func TestProviderReplicasAndKeyRotation(t *testing.T) {
 	pg := pgtest.Start(t)
-	publicPort := freePort(t)
+	publicPort := testport.Free(t)
 	public := "http://127.0.0.1:" + strconv.Itoa(publicPort)
 	upstream, upSecret := startUpstream(t, public)
 	plugins := pluginFolder(t, "oauth2")
@@ -51,7 +52,8 @@ func TestProviderReplicasAndKeyRotation(t *testing.T) {
 	var replicas []*idplugProc
 	var cfgPath string
 	for range 2 {
-		p := startIdplug(t, plugins, providerConfig(t, public, freePort(t), upstream, upSecret, pg.URL))
+		// Port 0: the balancer reaches each replica where its log says it listens.
+		p := startIdplug(t, plugins, providerConfig(t, public, 0, upstream, upSecret, pg.URL))
 		u, _ := url.Parse(p.URL)
 		lb.replicas = append(lb.replicas, u.Host)
 		replicas = append(replicas, p)

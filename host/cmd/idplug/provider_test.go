@@ -20,6 +20,7 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/idplug/idplug/internal/oidctest"
+	"github.com/idplug/idplug/internal/testport"
 	"golang.org/x/oauth2"
 )
 
@@ -46,7 +47,7 @@ type opEnv struct {
 // spa (public, acme only).
 func startProvider(t *testing.T, extraClients ...map[string]any) *opEnv {
 	t.Helper()
-	port := freePort(t)
+	port := testport.Free(t)
 	public := "http://127.0.0.1:" + strconv.Itoa(port)
 	upstream, upSecret := startUpstream(t, public)
 	p := startIdplug(t, pluginFolder(t, "oauth2"), providerConfig(t, public, port, upstream, upSecret, "", extraClients...))
