@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -224,13 +223,10 @@ func TestTokenRequestsAreNeverRetried(t *testing.T) {
 }
 
 func TestTokenEndpointUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
-	_, err = newEndpoint(t, "http://"+addr+"/token", HTTPOptions{}).Exchange(context.Background(), "c", "https://app/cb", "")
+	// Port 1 (a privileged port no test binds): a port taken with :0 and let
+	// go could be taken again by another test's listener.
+	const addr = "127.0.0.1:1"
+	_, err := newEndpoint(t, "http://"+addr+"/token", HTTPOptions{}).Exchange(context.Background(), "c", "https://app/cb", "")
 	e := wantCode(t, err, sdk.CodeProviderUnavailable)
 	if !strings.Contains(e.Message, addr) || strings.Contains(e.Message, `Post "`) {
 		t.Errorf("message = %q, want the host and no net/http prefix", e.Message)
