@@ -89,6 +89,9 @@ func (d *decoder) apiKey(n *yaml.Node, path *walk.Path, known map[string]bool) (
 		}
 		k.Scopes = append(k.Scopes, apikey.Scope(it.Value))
 	}
+	if d.refuseEmpty(kfs, "connectors", "leave it out for every connector, or name them") {
+		good = false
+	}
 	if _, set, cat := kfs.At("connectors"); set {
 		items, empty, _ := kfs.List("connectors")
 		if empty {

@@ -92,6 +92,7 @@ func (d *decoder) sandbox(cfg *Config, fs walk.Fields, baseDir string) {
 		return
 	}
 	sfs := d.Known(v, at.Path, sandboxKeys)
+	d.refuseEmpty(sfs, "mode", "leave it out for auto, or write auto, required or off")
 	cfg.Sandbox.Mode = d.enum(sfs, "mode", "auto", sandboxModes)
 	cfg.Sandbox.Read = d.pluginPaths(sfs, "read", baseDir, "{oauth2: [/opt/bridge]}")
 	cfg.Sandbox.Exec = d.pluginPaths(sfs, "exec", baseDir, `{"bridge-*": [/opt/bridge/bin/node]}`)
@@ -441,4 +442,16 @@ func (d *decoder) pluginConfig(fs walk.Fields) json.RawMessage {
 		return json.RawMessage("{}")
 	}
 	return json.RawMessage(buf.Bytes())
+}
+
+// refuseEmpty reports key written with no value where leaving the key out
+// grants more than an operator may have meant (every connector, everyone may
+// sign in, the default store): an empty ${VAR} must not widen what the file
+// says. It reports whether it did.
+func (d *decoder) refuseEmpty(fs walk.Fields, key, instead string) bool {
+	empty, at := fs.Empty(key)
+	if empty {
+		d.ps.Add(at.Path, at.Pos, "has no value (written empty, or a reference that is empty); %s", instead)
+	}
+	return empty
 }

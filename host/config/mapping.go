@@ -16,6 +16,9 @@ var mappingKeys = append(append([]string{}, mapping.ProfileFields...), "claims",
 // none. Each expression's problems point at its line, and say where in the
 // expression they are.
 func (d *decoder) mapping(fs walk.Fields) *mapping.Mapping {
+	if d.refuseEmpty(fs, "mapping", "leave it out for no mapping") {
+		return nil
+	}
 	e, ok, at := fs.At("mapping")
 	if !ok {
 		return nil
@@ -30,6 +33,18 @@ func (d *decoder) mapping(fs walk.Fields) *mapping.Mapping {
 	spec := mapping.Spec{Fields: map[string]string{}, Claims: map[string]string{}}
 	locs := map[string]walk.Loc{} // the spec's field -> where its expression is
 	expr := func(fields walk.Fields, key, field string) (string, bool) {
+		if empty, loc := fields.Empty(key); empty {
+			locs[field] = loc
+			instead := "leave it out to keep the connector's value"
+			switch {
+			case field == "allow":
+				instead = "leave it out to let everyone sign in"
+			case strings.HasPrefix(field, "claims."):
+				instead = "leave it out for no such claim"
+			}
+			d.refuseEmpty(fields, key, instead)
+			return "", false
+		}
 		s, set, loc := fields.Text(key)
 		locs[field] = loc
 		if set && s == "" {
@@ -46,6 +61,7 @@ func (d *decoder) mapping(fs walk.Fields) *mapping.Mapping {
 	if s, ok := expr(mfs, "allow", "allow"); ok {
 		spec.Allow = s
 	}
+	d.refuseEmpty(mfs, "allow_reason", "leave it out for the default reason")
 	if s, set, loc := mfs.Text("allow_reason"); set {
 		spec.AllowReason = s
 		locs["allow_reason"] = loc

@@ -139,13 +139,13 @@ func (d *decoder) issuer(p *Provider, publicURL string, pfs walk.Fields) {
 	case publicURL == "":
 		return // public_url's own problem is reported
 	case err != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?#"):
-		d.ps.Add(at.Path, at.Pos, "%q must be a URL without a query or fragment", s)
+		d.ps.Add(at.Path, at.Pos, "%q must be a URL without a query or fragment", shownURL(s))
 	case !strings.HasPrefix(s, base) || len(s) == len(base):
-		d.ps.Add(at.Path, at.Pos, "%q must be a path under public_url (%s), like %s/oidc", s, publicURL, publicURL)
+		d.ps.Add(at.Path, at.Pos, "%q must be a path under public_url (%s), like %s/oidc", shownURL(s), publicURL, publicURL)
 	case strings.Contains(s[len(base):], "//") || strings.Contains("/"+s[len(base):]+"/", "/../") || strings.Contains("/"+s[len(base):]+"/", "/./"):
-		d.ps.Add(at.Path, at.Pos, "%q must be a clean path under public_url", s)
+		d.ps.Add(at.Path, at.Pos, "%q must be a clean path under public_url", shownURL(s))
 	case slices.Contains(reservedPaths, strings.SplitN(s[len(base):], "/", 2)[0]):
-		d.ps.Add(at.Path, at.Pos, "%q would hide idplug's own /%s routes; choose another path, like %s/oidc", s, strings.SplitN(s[len(base):], "/", 2)[0], publicURL)
+		d.ps.Add(at.Path, at.Pos, "%q would hide idplug's own /%s routes; choose another path, like %s/oidc", shownURL(s), strings.SplitN(s[len(base):], "/", 2)[0], publicURL)
 	default:
 		p.Issuer = s
 		p.IssuerPath = "/" + s[len(base):]
@@ -251,7 +251,11 @@ func (d *decoder) client(cfs walk.Fields, known map[string]bool) Client {
 	c.RedirectURIs = d.clientURIs(items, c.Public)
 	items, _, _ = cfs.List("post_logout_redirect_uris")
 	c.PostLogoutRedirectURIs = d.clientURIs(items, c.Public)
-	items, _, _ = cfs.List("connectors")
+	d.refuseEmpty(cfs, "connectors", "leave it out for every connector, or name them")
+	items, empty, at = cfs.List("connectors")
+	if _, set, _ := cfs.At("connectors"); set && empty {
+		d.ps.Add(at.Path, at.Pos, "must name at least one connector; leave it out for every connector")
+	}
 	if len(items) > maxClientNames {
 		d.ps.Add(at.Path, at.Pos, "lists more than %d connectors", maxClientNames)
 	}

@@ -46,6 +46,7 @@ func (d *decoder) store(cfg *Config, fs walk.Fields, baseDir string) {
 		}
 		sfs := d.Known(v, at.Path, storeKeys)
 		sfs.Pos = walk.PosOf(v)
+		d.refuseEmpty(sfs, "url", "leave it out for "+DefaultStoreURL+" beside this file, or write off")
 		if s, set, uat := sfs.Text("url"); set {
 			switch {
 			case s == "off":

@@ -73,6 +73,7 @@ func checkAssetURL(s string) string {
 	if err == nil && ((u.Scheme == "http" || u.Scheme == "https") && u.Host != "" || u.Scheme == "data") {
 		return ""
 	}
+	s = shownURL(s)
 	if len(s) > 80 {
 		s = s[:80] + "..."
 	}

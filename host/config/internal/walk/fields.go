@@ -59,6 +59,17 @@ func (fs Fields) At(key string) (Entry, bool, Loc) {
 	return e, true, Loc{e.Path, PosOf(e.Value)}
 }
 
+// Empty reports whether key is written with no value: null, or a reference
+// that was empty (a plain scalar is typed again once its references are
+// replaced). At is the key's place.
+func (fs Fields) Empty(key string) (bool, Loc) {
+	e, ok := fs.m[key]
+	if !ok || !IsNull(e.Value) {
+		return false, Loc{}
+	}
+	return true, Loc{e.Path, e.KeyPos}
+}
+
 // Text returns the value of key as text; set is false when the key is
 // missing, null, or not a single value (which is reported).
 func (fs Fields) Text(key string) (value string, set bool, at Loc) {
