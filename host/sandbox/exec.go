@@ -151,3 +151,23 @@ func isELF(f *os.File) bool {
 	n, _ := f.ReadAt(head, 0)
 	return n == 4 && string(head) == "\x7fELF"
 }
+
+// UnmatchedKeys lists the keys of p's per-plugin settings (read, exec,
+// egress_allow) that name no plugin of names, as "egress_allow.githib": a
+// misspelt egress_allow key narrows nothing, so the plugin it meant keeps
+// every host its metadata declares. A key ending in "*" matches a prefix.
+func UnmatchedKeys(p Policy, names []string) []string {
+	var out []string
+	for _, entries := range []struct {
+		name string
+		m    map[string][]string
+	}{{"read", p.Read}, {"exec", p.Exec}, {"egress_allow", p.EgressAllow}} {
+		for k := range entries.m {
+			if !slices.ContainsFunc(names, func(n string) bool { _, named := Narrowing(map[string][]string{k: nil}, n); return named }) {
+				out = append(out, entries.name+"."+k)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

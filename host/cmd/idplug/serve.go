@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/accesslog"
+	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/logsink"
 	"github.com/idplug/idplug/host/metrics"
@@ -436,6 +437,9 @@ func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Lo
 // configure applies cfg's connector instances. The problems the plugins find
 // point into the file at path, like the file's own problems do.
 func configure(ctx context.Context, h *host.Host, path string, cfg *config.Config) error {
+	if err := sandboxKeysMatch(h, cfg); err != nil {
+		return err
+	}
 	err := h.Configure(ctx, connectorConfigs(cfg))
 	var ve *host.ValidationError
 	if errors.As(err, &ve) {
@@ -447,6 +451,29 @@ func configure(ctx context.Context, h *host.Host, path string, cfg *config.Confi
 		})
 	}
 	return err
+}
+
+// sandboxKeysMatch refuses a sandbox read, exec or egress_allow key that names
+// no plugin file of the folder (refused ones included): a misspelt
+// egress_allow key narrows nothing, and the plugin it meant keeps every host
+// its metadata declares.
+func sandboxKeysMatch(h *host.Host, cfg *config.Config) error {
+	var names []string
+	for _, p := range h.Catalog() {
+		names = append(names, strings.TrimPrefix(p.File, catalog.Prefix))
+	}
+	for _, e := range h.Refused() {
+		if name, ok := strings.CutPrefix(e.File, catalog.Prefix); ok {
+			names = append(names, name)
+		}
+	}
+	p := sandbox.Policy{Read: cfg.Sandbox.Read, Exec: cfg.Sandbox.Exec, EgressAllow: cfg.Sandbox.EgressAllow}
+	if keys := sandbox.UnmatchedKeys(p, names); len(keys) > 0 {
+		slices.Sort(names)
+		return fmt.Errorf("sandbox.%s: names no plugin of the folder (plugins: %s); a misspelt key narrows or grants nothing",
+			strings.Join(keys, ", sandbox."), termLine(strings.Join(slices.Compact(names), ", ")))
+	}
+	return nil
 }
 
 // sandboxPolicy turns the sandbox settings into the host's policy; a plugin_user

@@ -435,6 +435,12 @@ func TestValidateCommand(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "unknown_setting") {
 		t.Fatalf("unknown key: exit %d:\n%s", code, out)
 	}
+	// A misspelt sandbox key narrows nothing: the plugin it meant would keep
+	// every host its metadata declares.
+	code, out = run(exampleConfig + "\nsandbox:\n  egress_allow: {exampel: [api.example.com]}\n  read: {exam*: [/etc/hostname]}\n")
+	if want := "sandbox.egress_allow.exampel: names no plugin of the folder (plugins: example)"; code == 0 || !strings.Contains(out, want) || strings.Contains(out, "read.exam*") {
+		t.Fatalf("a misspelt sandbox key: exit %d, want %q (and the prefix key matched):\n%s", code, want, out)
+	}
 }
 
 // TestShutdownFinishesRequestsInFlight sends SIGTERM while a sign-in waits on the
