@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/internal/wire"
 	"github.com/idplug/idplug/sdk"
@@ -101,6 +102,12 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 		targets[target] = name
 		meta, ok := h.Metadata(c.Plugin)
 		if !ok {
+			// The file named for the id was refused: say why, not only
+			// that no such plugin runs.
+			if why, refused := h.refusedFile(catalog.Prefix + c.Plugin); refused {
+				add(i, name, "plugin", "the file %s%s was refused: %s", catalog.Prefix, c.Plugin, why)
+				continue
+			}
 			add(i, name, "plugin", "no plugin with id %q runs (plugins: %s)", c.Plugin, strings.Join(h.PluginIDs(), ", "))
 			continue
 		}
@@ -202,4 +209,14 @@ func (h *Host) keepServed(ctx context.Context) {
 	}
 	h.mu.RUnlock()
 	h.Keep(ctx, ids)
+}
+
+// refusedFile is why the plugin file named file was refused, if it was.
+func (h *Host) refusedFile(file string) (string, bool) {
+	for _, e := range h.Refused() {
+		if e.File == file {
+			return e.Reason, true
+		}
+	}
+	return "", false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -123,8 +124,15 @@ func TestHostServesEveryRPCForSeveralInstances(t *testing.T) {
 func TestConfigureListsEveryProblem(t *testing.T) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
+	// A plugin file the folder's checks refuse: the connector that names it
+	// is told why.
+	loose := plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "loose")
+	if err := os.Chmod(loose, 0o775); err != nil {
+		t.Fatal(err)
+	}
 	h := open(t, dir, host.Options{})
 	err := h.Configure(context.Background(), []host.InstanceConfig{
+		{ID: "lax", Plugin: "loose"},
 		{ID: "good", Plugin: "example", Config: exampleConfig("Hi")},
 		{ID: "bad", Plugin: "example", Config: json.RawMessage(`{"authorizationEndpoint":"not a url"}`)},
 		{ID: "Bad ID", Plugin: "example", Config: exampleConfig("Hi")},
@@ -141,6 +149,7 @@ func TestConfigureListsEveryProblem(t *testing.T) {
 		"connector Bad ID: id: must match",
 		"connector good: id: is used by another connector",
 		`connector ghost: plugin: no plugin with id "missing" runs (plugins: example)`,
+		"connector lax: plugin: the file idplug-connector-loose was refused: writable by its group",
 	}
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {
