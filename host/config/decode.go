@@ -56,8 +56,8 @@ func decodeConfig(root *yaml.Node, baseDir string, ps *walk.Problems) *Config {
 	d.pluginDir(cfg, fs, baseDir)
 	d.sessionKeys(cfg, fs)
 	d.adminListen(cfg, fs)
-	cfg.CallTimeout = d.duration(fs, "call_timeout", DefaultCallTimeout, MaxCallTimeout)
-	cfg.SessionTTL = d.duration(fs, "session_ttl", DefaultSessionTTL, MaxSessionTTL)
+	cfg.CallTimeout = d.duration(fs, "call_timeout", DefaultCallTimeout, time.Second, MaxCallTimeout)
+	cfg.SessionTTL = d.duration(fs, "session_ttl", DefaultSessionTTL, time.Minute, MaxSessionTTL)
 	cfg.LogLevel = d.enum(fs, "log_level", DefaultLogLevel, logLevels)
 	cfg.LogFormat = d.enum(fs, "log_format", DefaultLogFormat, logFormats)
 	d.store(cfg, fs, baseDir)
@@ -234,7 +234,10 @@ func (d *decoder) sessionKeys(cfg *Config, fs walk.Fields) {
 	}
 }
 
-func (d *decoder) duration(fs walk.Fields, key string, def, maxValue time.Duration) time.Duration {
+// duration reads key as a duration between minValue and maxValue: below the
+// minimum a setting cannot work at all (a call_timeout of 1ms refuses every
+// plugin at its first call), and says so at load, not at each request.
+func (d *decoder) duration(fs walk.Fields, key string, def, minValue, maxValue time.Duration) time.Duration {
 	s, set, at := fs.Text(key)
 	if !set {
 		return def
@@ -245,6 +248,8 @@ func (d *decoder) duration(fs walk.Fields, key string, def, maxValue time.Durati
 		d.ps.Add(at.Path, at.Pos, "%q is not a duration, like 10s or 1m30s", s)
 	case v <= 0:
 		d.ps.Add(at.Path, at.Pos, "%q must be more than 0", s)
+	case v < minValue:
+		d.ps.Add(at.Path, at.Pos, "%q is less than the minimum of %s", s, minValue)
 	case v > maxValue:
 		d.ps.Add(at.Path, at.Pos, "%q is more than the maximum of %s", s, maxValue)
 	default:

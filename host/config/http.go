@@ -49,7 +49,7 @@ func (d *decoder) httpSection(cfg *Config, fs walk.Fields) {
 	if !ok {
 		return
 	}
-	cfg.HTTP.ReadHeaderTimeout = d.duration(hfs, "read_header_timeout", DefaultReadHeaderTimeout, MaxReadHeaderTimeout)
+	cfg.HTTP.ReadHeaderTimeout = d.duration(hfs, "read_header_timeout", DefaultReadHeaderTimeout, time.Second, MaxReadHeaderTimeout)
 	if s, set, at := hfs.Text("max_connections"); set {
 		n, err := strconv.Atoi(s)
 		switch {

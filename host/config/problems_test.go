@@ -550,3 +550,29 @@ connectors:
 		}
 	}
 }
+
+// A duration below what the setting can work with is refused at load: a
+// call_timeout of 1ms had refused every plugin at its metadata call (the
+// problem then blamed each connector's plugin), a read_header_timeout of 1ns
+// reset every connection without a word.
+func TestDurationsBelowTheirMinimum(t *testing.T) {
+	cases := map[string]struct {
+		lines []string
+		want  string
+	}{
+		"call_timeout":        {[]string{"call_timeout: 1ms"}, `4 call_timeout: "1ms" is less than the minimum of 1s`},
+		"session_ttl":         {[]string{"session_ttl: 1s"}, `4 session_ttl: "1s" is less than the minimum of 1m0s`},
+		"read_header_timeout": {[]string{"http: {read_header_timeout: 1ns}"}, `4 http.read_header_timeout: "1ns" is less than the minimum of 1s`},
+		"store.timeout":       {[]string{"store: {timeout: 1ms}"}, `4 store.timeout: "1ms" is less than the minimum of 100ms`},
+		"refresh_token_ttl": {[]string{"connectors: [{id: acme, plugin: oauth2}]", "provider:", "  refresh_token_ttl: 1ns",
+			"  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"}, `6 provider.refresh_token_ttl: "1ns" is less than the minimum of 1m0s`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := problemsOf(t, withMinimal(append([]string{"listen: 127.0.0.1:8080"}, c.lines...)...), nil)
+			if !slices.ContainsFunc(got, func(p string) bool { return strings.HasPrefix(p, c.want) }) {
+				t.Errorf("problems %q, want %q", got, c.want)
+			}
+		})
+	}
+}

@@ -115,9 +115,9 @@ func (d *decoder) provider(cfg *Config, fs walk.Fields) {
 	pfs.Pos = walk.PosOf(v)
 	p := &Provider{}
 	d.issuer(p, cfg.PublicURL, pfs)
-	p.AccessTokenTTL = d.duration(pfs, "access_token_ttl", DefaultAccessTokenTTL, MaxAccessTokenTTL)
-	p.RefreshTokenTTL = d.duration(pfs, "refresh_token_ttl", DefaultRefreshTokenTTL, MaxRefreshTokenTTL)
-	p.SSOTTL = d.duration(pfs, "sso_ttl", DefaultSSOTTL, MaxSSOTTL)
+	p.AccessTokenTTL = d.duration(pfs, "access_token_ttl", DefaultAccessTokenTTL, time.Minute, MaxAccessTokenTTL)
+	p.RefreshTokenTTL = d.duration(pfs, "refresh_token_ttl", DefaultRefreshTokenTTL, time.Minute, MaxRefreshTokenTTL)
+	p.SSOTTL = d.duration(pfs, "sso_ttl", DefaultSSOTTL, time.Minute, MaxSSOTTL)
 	p.Clients = d.clients(pfs, cfg.Instances)
 	if !cfg.Store.Enabled() {
 		d.ps.Add(at.Path, at.Pos, "needs a store (codes are single-use and refresh tokens rotate across replicas): remove store: {url: off}")

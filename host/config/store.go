@@ -59,7 +59,7 @@ func (d *decoder) store(cfg *Config, fs walk.Fields, baseDir string) {
 				d.ps.Add(uat.Path, uat.Pos, "must be sqlite:FILE, postgres://... or off")
 			}
 		}
-		cfg.Store.Timeout = d.duration(sfs, "timeout", DefaultStoreTimeout, MaxStoreTimeout)
+		cfg.Store.Timeout = d.duration(sfs, "timeout", DefaultStoreTimeout, 100*time.Millisecond, MaxStoreTimeout)
 	}
 	if file, ok := strings.CutPrefix(cfg.Store.URL, "sqlite:"); ok && !filepath.IsAbs(file) {
 		cfg.Store.URL = "sqlite:" + filepath.Clean(filepath.Join(baseDir, file))
