@@ -86,6 +86,9 @@ func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 		switch {
 		case c.ID == "":
 			add(i, name, "id", "is required")
+		case len(c.ID) > wire.MaxInstanceIDLen:
+			name = c.ID[:wire.MaxInstanceIDLen] + "..."
+			add(i, name, "id", "is %d bytes, at most %d", len(c.ID), wire.MaxInstanceIDLen)
 		case !instanceIDRE.MatchString(c.ID):
 			add(i, name, "id", "must match %s", instanceIDRE)
 		case ids[c.ID]:

@@ -335,6 +335,8 @@ func (d *decoder) connector(n *yaml.Node, path *walk.Path) (*Instance, walk.Loc,
 	switch {
 	case !set:
 		d.ps.Add(idAt.Path, idAt.Pos, "is required")
+	case len(id) > wire.MaxInstanceIDLen:
+		d.ps.Add(idAt.Path, idAt.Pos, "is %d bytes, at most %d: the id is in every route and cookie of the connector", len(id), wire.MaxInstanceIDLen)
 	case !connectorIDRE.MatchString(id):
 		d.ps.Add(idAt.Path, idAt.Pos, "%q must match %s", id, strings.Trim(connectorIDRE.String(), "^$"))
 	}

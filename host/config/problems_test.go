@@ -576,3 +576,14 @@ func TestDurationsBelowTheirMinimum(t *testing.T) {
 		})
 	}
 }
+
+// A connector's id is in every route and cookie of the connector: a
+// 5,000-byte one had loaded, and every sign-in then failed with a cookie too
+// large to keep, blamed on the plugin.
+func TestConnectorIDsAreBounded(t *testing.T) {
+	got := problemsOf(t, withMinimal("connectors:", "  - id: "+strings.Repeat("a", 65), "    plugin: oauth2"), nil)
+	if want := "4 connectors[0].id: is 65 bytes, at most 64"; !slices.ContainsFunc(got, func(p string) bool { return strings.HasPrefix(p, want) }) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	mustParse(t, withMinimal("connectors:", "  - id: "+strings.Repeat("a", 64), "    plugin: oauth2"), nil)
+}

@@ -20,6 +20,11 @@ var PluginNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // every /v1 and browser route) may be.
 var InstanceIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
+// MaxInstanceIDLen bounds an instance id: it is in every route, cookie name and
+// sealed flow of its connector (a 5,000-byte id made every sign-in's cookie too
+// large to keep).
+const MaxInstanceIDLen = 64
+
 // ProtocolVersion is the newest wire protocol version this build speaks.
 const ProtocolVersion = 1
 
