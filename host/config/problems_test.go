@@ -90,6 +90,21 @@ func TestProblems(t *testing.T) {
 			want: []string{`3 public_url: "/idplug" must be an absolute http or https URL, like https://idplug.example.com`},
 		},
 		{
+			name: "public_url with dot segments",
+			data: withMinimal("public_url: http://127.0.0.1:8080/idp/../x"),
+			want: []string{`3 public_url: "http://127.0.0.1:8080/idp/../x" must have a clean path, without . or .. segments or //`},
+		},
+		{
+			name: "public_url with a port out of range",
+			data: withMinimal("public_url: https://id.example.com:99999"),
+			want: []string{`3 public_url: "https://id.example.com:99999" has port 99999, not one from 1 to 65535`},
+		},
+		{
+			name: "public_url with a space",
+			data: withMinimal(`public_url: "https://id.example.com/a b"`),
+			want: []string{`3 public_url: "https://id.example.com/a b" has a space in its path: write it as %20, or choose another path`},
+		},
+		{
 			name: "public_url scheme",
 			data: withMinimal("public_url: ftp://example.com"),
 			want: []string{`3 public_url: "ftp://example.com" must be an absolute http or https URL, like https://idplug.example.com`},

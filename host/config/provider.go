@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -318,12 +319,21 @@ func checkRedirectURI(s string, public bool) string {
 	u, err := url.Parse(s)
 	shown := shownURL(s)
 	switch {
+	case strings.TrimSpace(s) != s:
+		return fmt.Sprintf("%q has spaces around it", shown)
 	case err != nil || u.Scheme == "" || len(s) > 2048:
 		return fmt.Sprintf("%q must be an absolute URL", shown)
 	case u.Fragment != "" || strings.ContainsRune(s, '#'):
 		return fmt.Sprintf("%q must not have a fragment", shown)
 	case u.User != nil:
 		return fmt.Sprintf("%q must not contain a user name or password", shown)
+	case strings.Contains(u.Host, "*"):
+		return fmt.Sprintf("%q: a redirect URI is matched exactly; wildcards are not supported, list each URL", shown)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%q has port %s, not one from 1 to 65535", shown, p)
+		}
 	}
 	switch scheme := strings.ToLower(u.Scheme); scheme {
 	case "https":

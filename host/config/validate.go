@@ -63,6 +63,16 @@ func checkPublicURL(s string) (string, string) {
 		return "", fmt.Sprintf("%q must be an absolute http or https URL, like https://idplug.example.com", shownURL(s))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsRune(s, '#'):
 		return "", fmt.Sprintf("%q must not have a query or fragment", shownURL(s))
+	case strings.Contains("/"+u.Path+"/", "/../") || strings.Contains("/"+u.Path+"/", "/./") || strings.Contains(u.Path, "//"):
+		// Browsers resolve the dots: the routes would never be asked for.
+		return "", fmt.Sprintf("%q must have a clean path, without . or .. segments or //", shownURL(s))
+	case strings.ContainsAny(u.Path, " \t"):
+		return "", fmt.Sprintf("%q has a space in its path: write it as %%20, or choose another path", shownURL(s))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Sprintf("%q has port %s, not one from 1 to 65535", shownURL(s), p)
+		}
 	}
 	return strings.TrimRight(s, "/"), ""
 }
