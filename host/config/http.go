@@ -68,7 +68,16 @@ func (d *decoder) httpSection(cfg *Config, fs walk.Fields) {
 			d.ps.Add(it.At.Path, it.At.Pos, "%v", err)
 			continue
 		}
-		cfg.HTTP.TrustedProxies = append(cfg.HTTP.TrustedProxies, ps...)
+		for _, p := range ps {
+			// Trusting all (or most) of the internet's addresses lets any
+			// client name itself, and the brakes on wrong API keys and client
+			// secrets would count whatever it claims.
+			if p.Addr().Is4() && p.Bits() < 8 || p.Addr().Is6() && p.Bits() < 16 {
+				d.ps.Add(it.At.Path, it.At.Pos, "%s covers too much of the internet: any client there could name itself in X-Forwarded-For; list your proxies' own networks", p)
+				continue
+			}
+			cfg.HTTP.TrustedProxies = append(cfg.HTTP.TrustedProxies, p)
+		}
 	}
 }
 

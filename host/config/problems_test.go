@@ -105,6 +105,15 @@ func TestProblems(t *testing.T) {
 			want: []string{`3 public_url: "https://id.example.com/a b" has a space in its path: write it as %20, or choose another path`},
 		},
 		{
+			name: "trusted_proxies that trust the internet",
+			data: withMinimal("http:", "  trusted_proxies: [0.0.0.0/0, '::/0', 10.0.0.0/8, 4.0.0.0/6]"),
+			want: []string{
+				`4 http.trusted_proxies[0]: 0.0.0.0/0 covers too much of the internet: any client there could name itself in X-Forwarded-For; list your proxies' own networks`,
+				`4 http.trusted_proxies[1]: ::/0 covers too much of the internet: any client there could name itself in X-Forwarded-For; list your proxies' own networks`,
+				`4 http.trusted_proxies[3]: 4.0.0.0/6 covers too much of the internet: any client there could name itself in X-Forwarded-For; list your proxies' own networks`,
+			},
+		},
+		{
 			name: "public_url scheme",
 			data: withMinimal("public_url: ftp://example.com"),
 			want: []string{`3 public_url: "ftp://example.com" must be an absolute http or https URL, like https://idplug.example.com`},
