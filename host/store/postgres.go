@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,10 +40,9 @@ type postgresStore struct {
 const connsKeptFromUpdates = 4
 
 func openPostgres(ctx context.Context, url string, opts Options) (Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := parsePostgresURL(url)
 	if err != nil {
-		// pgx's message may repeat the URL; say what is wrong without it.
-		return nil, fmt.Errorf("store: postgres: the URL %s cannot be parsed", Redact(url))
+		return nil, err
 	}
 	connect := max(opts.ConnectTimeout, opts.Timeout)
 	cfg.ConnConfig.ConnectTimeout = connect
@@ -485,4 +485,49 @@ func (s *postgresStore) Purge(ctx context.Context, now time.Time) (int64, error)
 		total += tag.RowsAffected()
 	}
 	return total, nil
+}
+
+// parsePostgresURL is pgx's pool configuration of url, or an error that says
+// what is wrong with it without its password.
+func parsePostgresURL(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		if reason := parseReason(err, url); reason != "" {
+			return nil, fmt.Errorf("store: postgres: the URL %s cannot be parsed: %s", Redact(url), reason)
+		}
+		return nil, fmt.Errorf("store: postgres: the URL %s cannot be parsed", Redact(url))
+	}
+	return cfg, nil
+}
+
+// parseReason is what pgx says is wrong with url ("failed to configure TLS
+// (sslmode is invalid)", "invalid port"), without the URL its message
+// repeats, or "" when it cannot be told apart from the URL or might hold the
+// password.
+func parseReason(err error, url string) string {
+	var pe *pgconn.ParseConfigError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	_, reason, ok := strings.Cut(pe.Error(), "`: ")
+	if !ok || reason == "" {
+		return ""
+	}
+	// A URL in the reason (a net/url error quotes its input) may hold a
+	// password the redaction above missed.
+	if pw := urlPassword(url); strings.Contains(reason, "://") || pw != "" && strings.Contains(reason, pw) {
+		return ""
+	}
+	return reason
+}
+
+// urlPassword is the password of a postgres:// URL's user info, as written.
+func urlPassword(url string) string {
+	_, rest, _ := strings.Cut(url, "://")
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return ""
+	}
+	_, pw, _ := strings.Cut(rest[:at], ":")
+	return pw
 }

@@ -26,9 +26,9 @@ var sqliteSidecars = []string{"-wal", "-shm", "-journal"}
 // on descriptors where it can, the file, the folder it is in (with the folders
 // above) and the files SQLite keeps beside it. file is clean and absolute.
 func openSQLiteFile(file string) error {
-	dir, err := filepath.EvalSymlinks(filepath.Dir(file))
+	dir, err := sqliteFolder(file)
 	if err != nil {
-		return fmt.Errorf("store: sqlite: %s: %w", file, err)
+		return err
 	}
 	if err := checkSQLiteFolder(dir, file); err != nil {
 		return err
@@ -66,6 +66,39 @@ func openSQLiteFile(file string) error {
 		if err := checkSQLiteSidecar(real + suffix); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// sqliteFolder is the folder of file, links resolved; a missing one is an
+// error that says how to make it.
+func sqliteFolder(file string) (string, error) {
+	dir, err := filepath.EvalSymlinks(filepath.Dir(file))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("store: sqlite: the folder of %s does not exist: make it, idplug's alone (install -d -m 700 %s)", file, filepath.Dir(file))
+	case err != nil:
+		return "", fmt.Errorf("store: sqlite: %s: %w", file, err)
+	}
+	return dir, nil
+}
+
+// checkSQLite says what would keep the database file from opening whoever
+// runs idplug, creating nothing: its folder missing, the file not a regular
+// one. (Who owns them depends on the user idplug serve runs as, which need
+// not be the one checking.)
+func checkSQLite(file string) error {
+	if _, err := sqliteFolder(file); err != nil {
+		return err
+	}
+	info, err := os.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // made at the first start
+	case err != nil:
+		return fmt.Errorf("store: sqlite: %w", err)
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("store: sqlite: %s is not a regular file", file)
 	}
 	return nil
 }

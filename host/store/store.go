@@ -209,6 +209,20 @@ type Options struct {
 	ConnectTimeout time.Duration
 }
 
+// Check says what would keep Open from opening url, as far as that can be
+// told without connecting or creating anything (for idplug validate): a
+// PostgreSQL URL pgx cannot parse, a SQLite file whose folder is missing.
+func Check(url string) error {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		_, err := parsePostgresURL(url)
+		return err
+	case strings.HasPrefix(url, "sqlite:"):
+		return checkSQLite(strings.TrimPrefix(url, "sqlite:"))
+	}
+	return nil
+}
+
 // Open opens the store a URL names: sqlite:PATH (relative to BaseDir) or
 // postgres://... / postgresql://...
 func Open(ctx context.Context, url string, opts Options) (Store, error) {

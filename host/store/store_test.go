@@ -447,5 +447,33 @@ func TestRedactHidesEveryPassword(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("the error shows the password: %v", err)
 		}
+		// And says what is wrong.
+		if !strings.Contains(err.Error(), "sslmode is invalid") && !strings.Contains(err.Error(), "invalid connect_timeout") {
+			t.Errorf("the error does not say what is wrong: %v", err)
+		}
+	}
+}
+
+// Check tells idplug validate what idplug serve would refuse about a store,
+// without connecting or creating anything.
+func TestCheckSaysWhatOpenWouldRefuse(t *testing.T) {
+	dir := t.TempDir()
+	for url, want := range map[string]string{
+		"sqlite:" + dir + "/missing/idplug.db":              "the folder of " + dir + "/missing/idplug.db does not exist: make it, idplug's alone (install -d -m 700 " + dir + "/missing)",
+		"sqlite:" + dir:                                     "is not a regular file",
+		"postgres://idplug:hunter2hunter2@db/x?sslmode=bad": "the URL postgres://idplug:xxxxx@db/x?sslmode=bad cannot be parsed: failed to configure TLS (sslmode is invalid)",
+		"sqlite:" + dir + "/idplug.db":                      "",
+		"postgres://idplug:hunter2hunter2@db/x":             "",
+	} {
+		err := store.Check(url)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("Check(%s) = %v", store.Redact(url), err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("Check(%s) = %v, want %q", store.Redact(url), err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Check created %d files", len(entries))
 	}
 }

@@ -435,6 +435,12 @@ func TestValidateCommand(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "unknown_setting") {
 		t.Fatalf("unknown key: exit %d:\n%s", code, out)
 	}
+	// What serve would refuse about the store, found without opening it.
+	missing := filepath.Join(t.TempDir(), "gone", "idplug.db")
+	code, out = run(exampleConfig + "\nstore: {url: \"sqlite:" + missing + "\"}\n")
+	if want := "store.url: store: sqlite: the folder of " + missing + " does not exist: make it"; code == 0 || !strings.Contains(out, want) {
+		t.Fatalf("a store in a missing folder: exit %d, want %q:\n%s", code, want, out)
+	}
 	// A misspelt sandbox key narrows nothing: the plugin it meant would keep
 	// every host its metadata declares.
 	code, out = run(exampleConfig + "\nsandbox:\n  egress_allow: {exampel: [api.example.com]}\n  read: {exam*: [/etc/hostname]}\n")

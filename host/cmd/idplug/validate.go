@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/idplug/idplug/host/store"
 )
 
 // validateCmd checks the configuration file and every connector instance with its
@@ -14,6 +16,13 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg.LogLevel = "error" // plugin start-up chatter would bury the report
+	// What serve would refuse about the store, without connecting to it.
+	if cfg.Store.Enabled() {
+		if err := store.Check(cfg.Store.URL); err != nil {
+			fmt.Fprintf(stderr, "%s: store.url: %v\n", path, err)
+			return 1
+		}
+	}
 	h, err := openHost(context.Background(), path, cfg, newLogger(cfg, stderr), nil, false, nil, listenPorts(cfg))
 	if err != nil {
 		printError(stderr, err)
