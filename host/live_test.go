@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +50,43 @@ func waitRescan(t *testing.T, rescans <-chan error) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no rescan within 20s of a change to the plugin folder")
+	}
+}
+
+// drainRescans forgets the rescans reported so far, so that the next waitRescan
+// waits for one that follows the change the test makes next.
+func drainRescans(t *testing.T, rescans <-chan error) {
+	t.Helper()
+	for {
+		select {
+		case err := <-rescans:
+			if err != nil {
+				t.Fatalf("rescan: %v", err)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// waitLive waits until cond holds, checking after each rescan and every few
+// milliseconds, and fails the test with what when it still does not after 30s
+// (a settle time, then a start that may take StartTimeout).
+func waitLive(t *testing.T, rescans <-chan error, cond func() bool, what func() string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case err := <-rescans:
+			if err != nil {
+				t.Fatalf("rescan: %v", err)
+			}
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("after 30s: %s", what())
+		}
 	}
 }
 
@@ -157,11 +197,20 @@ func TestLiveFolderDoesNotStartAHalfWrittenBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "idplug-connector-example")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
+	// The copy starts: the file appears, empty. On a loaded machine the first
+	// half may come more than SettleTime later, and then the file's creation
+	// has a rescan of its own: wait for it, so that the next rescan is one that
+	// began after the first half was written.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	waitRescan(t, rescans)
+	if _, ok := h.Plugin("example"); ok {
+		t.Fatal("an empty binary was started")
+	}
+	drainRescans(t, rescans)
 	if _, err := f.Write(src[:len(src)/2]); err != nil {
 		t.Fatal(err)
 	}
@@ -173,17 +222,18 @@ func TestLiveFolderDoesNotStartAHalfWrittenBinary(t *testing.T) {
 	if reason := refusedReason(h, "idplug-connector-example"); reason == "" {
 		t.Fatalf("the half-written file is not reported: %v", h.Refused())
 	}
-	// The copy finishes: now it runs.
+	// The copy finishes: now it runs. The write and the close may each bring a
+	// rescan, and one of the first half may still be under way: wait for the
+	// plugin, not for a given rescan.
+	drainRescans(t, rescans)
 	if _, err := f.Write(src[len(src)/2:]); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitRescan(t, rescans)
-	if _, ok := h.Plugin("example"); !ok {
-		t.Fatalf("the finished binary does not run: %v", h.Refused())
-	}
+	waitLive(t, rescans, func() bool { _, ok := h.Plugin("example"); return ok },
+		func() string { return fmt.Sprintf("the finished binary does not run: %v", h.Refused()) })
 }
 
 func TestLiveFolderKeepsTheOldPluginWhenItsReplacementFails(t *testing.T) {
@@ -214,37 +264,66 @@ func TestLiveFolderKeepsTheOldPluginWhenItsReplacementFails(t *testing.T) {
 func TestAPluginThatKeepsCrashingIsMarkedFailed(t *testing.T) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "crashlater")
-	var restarts int
-	var mu sync.Mutex
-	h := open(t, dir, host.Options{OnRestart: func(string) { mu.Lock(); restarts++; mu.Unlock() }})
+	var restarts atomic.Int32
+	h := open(t, dir, host.Options{StartTimeout: 15 * time.Second, OnRestart: func(string) { restarts.Add(1) }})
 	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "c", Plugin: "crashlater", Config: json.RawMessage(`{}`)}}); err != nil {
-		// The first process may already be gone; Configure then fails: try the state anyway.
-		t.Logf("configure: %v", err)
+		t.Fatal(err)
 	}
 	p, ok := h.Plugin("crashlater")
 	if !ok {
 		t.Fatalf("the plugin did not start; refused: %v", h.Refused())
 	}
+	// Each process crashes once it runs, outside any call (crashlater exits on
+	// SIGUSR1): the host notices on its own and starts the next one. A crash
+	// on a timer instead raced the start on a loaded machine: a process that
+	// dies before its start is done is a failed start, which counts towards
+	// the five but is no restart.
+	var processes int
+	var last any
 	deadline := time.Now().Add(90 * time.Second)
-	for p.State() != process.StateFailed { // crashes and restarts happen on their own
+	for p.State() != process.StateFailed {
 		if time.Now().After(deadline) {
-			t.Fatalf("still %s after 90s", p.State())
+			t.Fatalf("still %s after 90s and %d processes", p.State(), processes)
 		}
-		time.Sleep(20 * time.Millisecond)
+		if l := p.Launch(); l != nil && l != last {
+			// This process runs until the signal: its pid is there.
+			if pid := p.PID(); pid != 0 {
+				last = l
+				processes++
+				crash(t, pid)
+			}
+		}
+		time.Sleep(5 * time.Millisecond) // no event says a process started
 	}
 	_, err := p.AuthorizationURI(context.Background(), process.Instance{ID: "c", Version: "v", Config: []byte(`{}`)}, sdk.AuthorizationRequest{RedirectURI: "https://app.test/cb", State: "s"})
 	var e *sdk.Error
 	if !errors.As(err, &e) || e.Code != host.CodePluginUnavailable || !strings.Contains(e.Message, "died 5 times in a row") {
 		t.Fatalf("err = %v", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if restarts != 4 {
-		t.Fatalf("restarts = %d, want 4 (5 processes in all)", restarts)
+	if processes != 5 {
+		t.Fatalf("%d processes ran, want 5", processes)
+	}
+	// OnRestart is called after a restart is published: the last may come a
+	// moment after its process was seen. None comes once the plugin failed.
+	for restarts.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := restarts.Load(); n != 4 {
+		t.Fatalf("restarts = %d, want 4 (5 processes in all)", n)
 	}
 	st := h.Status()
 	if st.Plugins[0].State != process.StateFailed {
 		t.Fatalf("status = %+v", st)
+	}
+}
+
+// crash makes the crashlater plugin whose process is pid exit, as a plugin that
+// crashes does. For a host that is not root, pid is the sandbox launcher's
+// outer step (Go: it ignores SIGUSR1) and the plugin its child.
+func crash(t *testing.T, pid int) {
+	t.Helper()
+	for _, p := range append([]int{pid}, descendantsOf(t, pid)...) {
+		_ = syscall.Kill(p, syscall.SIGUSR1)
 	}
 }
 

@@ -153,20 +153,23 @@ func TestFaults(t *testing.T) {
 		at   time.Time
 	}
 	var faults []fault
-	inject := func(name string, do func()) {
+	// do makes the fault and returns when it struck: what it does first (such
+	// as an HTTP call for the plugin's pid) can take a while on a loaded
+	// machine, and sign-ins started meanwhile met no fault yet.
+	inject := func(name string, do func() time.Time) {
 		waitSuccesses(12)
-		faults = append(faults, fault{name, time.Now()})
-		do()
+		at := do()
+		faults = append(faults, fault{name, at})
 		t.Logf("fault: %s", name)
 	}
 
 	var killToSuccess, landToSuccess time.Duration
-	inject("SIGKILL the plugin", func() {
+	inject("SIGKILL the plugin", func() time.Time {
 		pid := p.pluginPID(t, client, "oauth2")
+		killed := time.Now()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		killed := time.Now()
 		// The next call through the API that succeeds, measured on its own.
 		for {
 			status, _ := postJSON(t, client, p.URL+"/v1/connectors/acme/authorization-uri", map[string]any{"redirectUri": appRedirect})
@@ -178,11 +181,15 @@ func TestFaults(t *testing.T) {
 				t.Fatal("no successful call within 10s of the SIGKILL")
 			}
 		}
+		return killed
 	})
-	inject("replace the plugin binary", func() {
+	inject("replace the plugin binary", func() time.Time {
 		old := p.pluginPID(t, client, "oauth2")
+		staging := plugintest.Install(t, t.TempDir(), oauth2Bin, "staging")
 		landed := time.Now()
-		moveInto(t, dir, oauth2Bin, "idplug-connector-oauth2")
+		if err := os.Rename(staging, filepath.Join(dir, "idplug-connector-oauth2")); err != nil {
+			t.Fatal(err)
+		}
 		for p.pluginPID(t, client, "oauth2") == old {
 			if time.Since(landed) > 15*time.Second {
 				t.Fatal("the replaced binary was not picked up within 15s")
@@ -193,21 +200,29 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("first call to the replaced plugin: %d", status)
 		}
 		landToSuccess = time.Since(landed)
+		return landed
 	})
-	inject("a plugin that hangs at start", func() {
+	// The folder's first change is the fault: SHA256SUMS, then the binary.
+	inject("a plugin that hangs at start", func() time.Time {
 		sums["idplug-connector-hang-nohandshake"] = plugintest.SHA256(t, misbehave)
+		at := time.Now()
 		writeSums(t, dir, sums)
 		moveInto(t, dir, misbehave, "idplug-connector-hang-nohandshake")
+		return at
 	})
-	inject("a plugin that crashes at start", func() {
+	inject("a plugin that crashes at start", func() time.Time {
 		sums["idplug-connector-crashstart"] = plugintest.SHA256(t, misbehave)
+		at := time.Now()
 		writeSums(t, dir, sums)
 		moveInto(t, dir, misbehave, "idplug-connector-crashstart")
+		return at
 	})
-	inject("a plugin with a bad checksum", func() {
+	inject("a plugin with a bad checksum", func() time.Time {
 		sums["idplug-connector-badsum"] = strings.Repeat("0", 64)
+		at := time.Now()
 		writeSums(t, dir, sums)
 		moveInto(t, dir, misbehave, "idplug-connector-badsum")
+		return at
 	})
 	p.waitLog(t, "idplug-connector-badsum")
 	p.waitLog(t, "timeout while waiting for plugin to start")

@@ -4,7 +4,8 @@
 //	*stdout*       writes to stdout before the handshake
 //	*nohandshake*  never starts serving
 //	*crashstart*   exits at once
-//	*crashlater*   serves, then exits three seconds later
+//	*crashlater*   serves, then exits (code 8) when it gets SIGUSR1: a crash
+//	               outside any call, at a moment the test picks
 //	*manyhosts*    declares 100,000 egress hosts in its metadata
 //
 // Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
@@ -30,6 +31,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -56,10 +58,14 @@ func main() {
 	case strings.Contains(name, "crashstart"):
 		os.Exit(7)
 	case strings.Contains(name, "crashlater"):
+		// On a signal, not after a while: a start on a loaded machine
+		// (handshake, metadata) can take longer than any fixed delay, and a
+		// process that dies before its start is done is a failed start to the
+		// host, not a crash of a running plugin.
+		crash := make(chan os.Signal, 1)
+		signal.Notify(crash, syscall.SIGUSR1)
 		go func() {
-			// Long enough for a start on a loaded machine (handshake, metadata)
-			// to finish first, well inside the host's 10s crash window.
-			time.Sleep(3 * time.Second)
+			<-crash
 			os.Exit(8)
 		}()
 	}

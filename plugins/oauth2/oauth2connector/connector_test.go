@@ -235,19 +235,33 @@ func TestProviderThatNeverAnswers(t *testing.T) {
 	p := newStubProvider(t)
 	release := make(chan struct{})
 	defer close(release) // before the server closes: its handler must return
+	// The stub records a request before its handler runs; the handler says it
+	// is there. The client gives up after 1s, maybe before the server's
+	// goroutine got that far: count once it has.
+	arrived := make(chan struct{}, 1)
 	p.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default: // a second request: the count below says so
+		}
 		select {
 		case <-r.Context().Done():
 		case <-release:
 		}
 	})
-	in := mustParse(t, p.config(map[string]any{"requestTimeout": "150ms"}))
+	// 1s: time enough on a loaded machine to connect and send.
+	in := mustParse(t, p.config(map[string]any{"requestTimeout": "1s"}))
 	_, _, err := signIn(t, in, nil)
 	e := wantCode(t, err, sdk.CodeProviderTimeout)
-	if !strings.Contains(e.Message, "150ms") {
+	if !strings.Contains(e.Message, "1s") {
 		t.Errorf("message %q does not give the timeout", e.Message)
 	}
 	wantNoSecrets(t, err)
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the code never reached the provider")
+	}
 	if n := len(p.Requests("/token")); n != 1 {
 		t.Errorf("the code was sent %d times", n)
 	}
