@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -52,10 +53,12 @@ const (
 // from the variables itself (they have signal-specific forms it knows best).
 func Resolve(file Settings, getenv func(string) string) (s Settings, endpointFromEnv bool, err error) {
 	s = file
+	picked := ""
 	pick := func(field *string, names ...string) bool {
 		for _, n := range names {
 			if v := strings.TrimSpace(getenv(n)); v != "" {
 				*field = v
+				picked = n
 				return true
 			}
 		}
@@ -63,6 +66,11 @@ func Resolve(file Settings, getenv func(string) string) (s Settings, endpointFro
 	}
 	pick(&s.Exporter, EnvExporter)
 	endpointFromEnv = pick(&s.Endpoint, EnvTracesEndpoint, EnvEndpoint)
+	// The exporter would log a malformed one and send to localhost instead.
+	// Not quoted: it may carry credentials.
+	if endpointFromEnv && !isHTTPURL(s.Endpoint) {
+		return s, false, fmt.Errorf("%s is not an http:// or https:// URL, like http://collector:4318", picked)
+	}
 	pick(&s.Protocol, EnvTracesProtocol, EnvProtocol)
 	pick(&s.ServiceName, EnvServiceName)
 	pick(&s.Sampler, EnvSampler)
@@ -93,6 +101,12 @@ func Resolve(file Settings, getenv func(string) string) (s Settings, endpointFro
 		return s, false, err
 	}
 	return s, endpointFromEnv, nil
+}
+
+// isHTTPURL reports whether s is an absolute http or https URL with a host.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // On reports whether spans are exported at all.

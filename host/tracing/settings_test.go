@@ -46,10 +46,16 @@ func TestResolveNamesWhatIsWrong(t *testing.T) {
 		{map[string]string{EnvExporter: "otlp", EnvProtocol: "http/json"}, EnvProtocol},
 		{map[string]string{EnvExporter: "otlp", EnvSampler: "jaeger_remote"}, EnvSampler},
 		{map[string]string{EnvExporter: "otlp", EnvSampler: "traceidratio", EnvSamplerArg: "1.5"}, EnvSamplerArg},
+		// The exporter logged these and sent to localhost instead.
+		{map[string]string{EnvExporter: "otlp", EnvEndpoint: "http://u:hunter2@[::1"}, EnvEndpoint},
+		{map[string]string{EnvExporter: "otlp", EnvTracesEndpoint: "collector:4318"}, EnvTracesEndpoint},
 	} {
 		_, _, err := Resolve(Settings{}, func(k string) string { return tc.env[k] })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Resolve(%v) = %v; want an error naming %s", tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error quotes a password: %v", err)
 		}
 	}
 }

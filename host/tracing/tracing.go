@@ -98,8 +98,8 @@ func newClient(s Settings, endpointFromEnv bool) (otlptrace.Client, error) {
 	var u *url.URL
 	if s.Endpoint != "" && !endpointFromEnv {
 		var err error
-		if u, err = url.Parse(s.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("tracing endpoint %q is not an http:// or https:// URL", s.Endpoint)
+		if u, err = url.Parse(s.Endpoint); err != nil || !isHTTPURL(s.Endpoint) {
+			return nil, fmt.Errorf("tracing.endpoint is not an http:// or https:// URL, like http://collector:4318")
 		}
 	}
 	if s.Protocol == protocolGRPC {

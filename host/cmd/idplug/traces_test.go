@@ -255,3 +255,13 @@ func signIn(t *testing.T, p *idplugProc, provider *oidctest.Provider, traceparen
 	}
 	return secrets
 }
+
+// An endpoint with no exporter named leaves tracing off, as OpenTelemetry's
+// defaults say; the operator who wrote one meant it on, and is told.
+func TestAnEndpointWithoutAnExporterIsPointedOut(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "")
+	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig+"tracing: {endpoint: \"http://127.0.0.1:1\"}\n")
+	if !p.logs.comes("tracing is off: an OTLP endpoint is set but no exporter; set tracing.exporter: otlp", 10*time.Second) {
+		t.Fatalf("no word of it:\n%s", p.logs)
+	}
+}

@@ -24,6 +24,10 @@ func startTracing(ctx context.Context, cfg *config.Config, log hclog.Logger) (*t
 	if err != nil {
 		return nil, err
 	}
+	// An endpoint with no exporter named: the operator meant tracing on.
+	if !s.On() && s.Endpoint != "" && t.Exporter == "" && os.Getenv(tracing.EnvExporter) == "" {
+		log.Warn("tracing is off: an OTLP endpoint is set but no exporter; set tracing.exporter: otlp (or " + tracing.EnvExporter + "=otlp)")
+	}
 	tr, err := tracing.Start(ctx, s, endpointFromEnv, log.Named("tracing"))
 	if err != nil || tr == nil {
 		return nil, err
