@@ -66,7 +66,7 @@ func decodeValue(raw json.RawMessage, v reflect.Value, path string, problems *Co
 	t := v.Type()
 	if !strict(t) {
 		if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {
-			problems.Add(path, "must be %s", kindName(t))
+			problems.Add(path, "must be %s%s", kindName(t), quoteHint(t, raw))
 		}
 		return
 	}
@@ -190,6 +190,26 @@ func taggedFields(v reflect.Value) map[string]reflect.Value {
 var rawJSONType = reflect.TypeFor[json.RawMessage]()
 
 // kindName says what a field takes, for "must be ..." messages.
+// quoteHint tells an operator who wrote a number or true where a string
+// belongs (YAML reads clientId: 1234 as a number) how to write it.
+func quoteHint(t reflect.Type, raw json.RawMessage) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.String || t == rawJSONType {
+		return ""
+	}
+	switch trimmed := bytes.TrimSpace(raw); {
+	case len(trimmed) == 0:
+		return ""
+	case trimmed[0] == '-' || '0' <= trimmed[0] && trimmed[0] <= '9':
+		return ", not a number: put the value in quotes"
+	case bytes.Equal(trimmed, []byte("true")) || bytes.Equal(trimmed, []byte("false")):
+		return ", not true or false: put the value in quotes"
+	}
+	return ""
+}
+
 func kindName(t reflect.Type) string {
 	if t == rawJSONType {
 		return "valid JSON"

@@ -108,7 +108,7 @@ func TestDecodeConfigChecksNestedObjects(t *testing.T) {
 		{Field: "options.prompt", Message: "unknown field; did you mean Prompt?"},
 		{Field: "profileMap.ID", Message: "unknown field; did you mean id?"},
 		{Field: "profileMap.idd", Message: "unknown field"},
-		{Field: "profileMap.name", Message: "must be a string"},
+		{Field: "profileMap.name", Message: "must be a string, not a number: put the value in quotes"},
 		{Field: "requests[1].Method", Message: "unknown field; did you mean method?"},
 		{Field: "requests[1].path", Message: "unknown field"},
 		{Field: "tenants.t1.role", Message: "unknown field"},
@@ -156,5 +156,29 @@ func TestDecodeConfigNestedStructsJSONReadsItsOwnWay(t *testing.T) {
 	}
 	if len(p.Fields) != 0 || cfg.In.URL != "x" || cfg.In.N != 5 {
 		t.Errorf("problems %+v, decoded %+v", p.Fields, cfg)
+	}
+}
+
+// A value of the wrong type decodes to nothing; the check that then finds the
+// field empty must not add "is required" to "must be a string": one problem a
+// field, the first.
+func TestOneProblemAField(t *testing.T) {
+	var cfg struct {
+		ClientID string `json:"clientId"`
+		Enabled  string `json:"enabled"`
+	}
+	var p ConfigError
+	if err := DecodeConfig([]byte(`{"clientId":1234567890,"enabled":true}`), &cfg, &p); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ClientID == "" {
+		p.Add("clientId", "is required")
+	}
+	want := []FieldError{
+		{Field: "clientId", Message: "must be a string, not a number: put the value in quotes"},
+		{Field: "enabled", Message: "must be a string, not true or false: put the value in quotes"},
+	}
+	if !reflect.DeepEqual(p.Fields, want) {
+		t.Errorf("fields = %+v\nwant     %+v", p.Fields, want)
 	}
 }

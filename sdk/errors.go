@@ -105,8 +105,15 @@ type ConfigError struct {
 	Fields []FieldError
 }
 
-// Add records a bad field.
+// Add records a bad field. A field already recorded keeps its first problem:
+// a value of the wrong type is not also "required" because it decoded to
+// nothing.
 func (c *ConfigError) Add(field, format string, args ...any) {
+	for _, f := range c.Fields {
+		if f.Field == field {
+			return
+		}
+	}
 	c.Fields = append(c.Fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
