@@ -2,6 +2,7 @@ package oidcconnector
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -117,6 +118,12 @@ func (c *config) build(p *sdk.ConfigError) *Instance {
 		return nil
 	}
 	preset := c.applyPreset(p)
+	// An unknown preset (a misspelt provider) filled in nothing: the
+	// endpoints it would have given are then "required" too, burying the
+	// one problem that matters.
+	if slices.ContainsFunc(p.Fields, func(f sdk.FieldError) bool { return f.Field == "provider" }) {
+		return nil
+	}
 	in := c.check(p)
 	preset.finish(c, in, p)
 	return in

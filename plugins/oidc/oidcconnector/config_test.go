@@ -86,6 +86,15 @@ func TestConfigRefusals(t *testing.T) {
 	}
 }
 
+// A misspelt preset is the one problem named: the endpoints it would have
+// filled in are not "required" besides.
+func TestAnUnknownPresetIsTheOneProblem(t *testing.T) {
+	got := configProblems(t, map[string]any{"provider": "microsft", "clientId": "c", "clientSecret": "s"})
+	if len(got) != 1 || !strings.Contains(got["provider"], `unknown provider "microsft"`) {
+		t.Errorf("problems = %v, want only the provider's", got)
+	}
+}
+
 func TestScopeAlwaysHasOpenID(t *testing.T) {
 	for in, want := range map[string]string{"": "openid", "profile email": "openid profile email", "openid+email": "openid email", "email openid": "email openid"} {
 		if got := withOpenID(in); got != want {
