@@ -195,7 +195,8 @@ func (d *decoder) publicURL(cfg *Config, fs walk.Fields, kind listenKind) {
 		case listenLoopback:
 			cfg.PublicURL = "http://" + cfg.Listen
 		case listenInvalid:
-			d.ps.Add(at.Path, at.Pos, "is required")
+			// listen's own problem says what to fix; whether public_url is
+			// needed depends on what listen becomes.
 		default:
 			d.ps.Add(at.Path, at.Pos, "is required unless listen is a loopback address with a fixed port")
 		}

@@ -70,7 +70,6 @@ func TestProblems(t *testing.T) {
 			name: "listen not host:port",
 			data: withMinimal("listen: 8080"),
 			want: []string{
-				`0 public_url: is required`,
 				`3 listen: "8080" must be host:port, like 127.0.0.1:8080`,
 			},
 		},
