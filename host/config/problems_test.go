@@ -37,6 +37,16 @@ func TestProblems(t *testing.T) {
 			want: []string{"2 : YAML syntax: did not find expected ',' or ']'"},
 		},
 		{
+			name: "a tab for indentation",
+			data: doc("plugin_dir: x", "connectors:", "\t- id: a"),
+			want: []string{"3 : YAML syntax: found character that cannot start any token; YAML indents with spaces, not tabs"},
+		},
+		{
+			name: "a key without a space after its colon",
+			data: doc("plugin_dir: x", "log_level:debug", "session_keys: [a]"),
+			want: []string{"2 : YAML syntax: could not find expected ':'; a key needs a space after its colon (key: value)"},
+		},
+		{
 			name: "syntax error on a later line",
 			data: doc("- a", "- b", "c: d"),
 			want: []string{"3 : YAML syntax: did not find expected '-' indicator"},

@@ -124,8 +124,38 @@ func syntaxError(err error, data []byte) error {
 		// mapping there.
 		msg += `; inside [...] or {...}, put references in quotes: ["${NAME}"]`
 	}
+	switch {
+	case msg == "found character that cannot start any token" && lineHas(data, line, '\t'):
+		msg += "; YAML indents with spaces, not tabs"
+	case msg == "could not find expected ':'" && (gluedKey(lineText(data, line)) || gluedKey(lineText(data, line-1))):
+		// key:value is one plain value to YAML, not a key and its value.
+		msg += "; a key needs a space after its colon (key: value)"
+	}
 	return &Error{Problems: []Problem{{Line: line, Message: "YAML syntax: " + msg}}}
 }
+
+// lineText is the text of the 1-based line n of data, without its line break.
+func lineText(data []byte, n int) []byte {
+	if n < 1 {
+		return nil
+	}
+	lines := bytes.SplitN(data, []byte("\n"), n+1)
+	if len(lines) < n {
+		return nil
+	}
+	return lines[n-1]
+}
+
+// gluedKey reports a line like "log_level:debug": a colon, none followed by a
+// space, and not at the end (where a key opens a nested block).
+func gluedKey(line []byte) bool {
+	line = bytes.TrimSpace(line)
+	return bytes.IndexByte(line, ':') > 0 && !bytes.Contains(line, []byte(": ")) && line[len(line)-1] != ':' &&
+		!bytes.Contains(line, []byte("://"))
+}
+
+// lineHas reports whether line n of data holds c.
+func lineHas(data []byte, n int, c byte) bool { return bytes.IndexByte(lineText(data, n), c) >= 0 }
 
 // lineOf returns the 1-based line where s first occurs in data, or 0.
 func lineOf(data []byte, s string) int {
