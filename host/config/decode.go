@@ -153,6 +153,10 @@ func (d *decoder) pluginLists(sfs walk.Fields, key, what, example string, item f
 	rfs := d.NewFields(rat.Path, walk.PosOf(rv))
 	out := map[string][]string{}
 	for _, pe := range d.Entries(rv, rat.Path, walk.PosOf(rv)) {
+		if pe.Key == "*" {
+			d.ps.Add(pe.Path, pe.KeyPos, `"*" alone would cover every plugin; name a plugin, or a prefix like logto-*`)
+			continue
+		}
 		if !pluginKeyRE.MatchString(pe.Key) {
 			// Quoted only when the path shows it too (walk.KeyName).
 			name := "the key"

@@ -176,7 +176,7 @@ func TestSandboxSettings(t *testing.T) {
 		`5 sandbox.read.ok[0]: must be a path`,
 		`5 sandbox.read.fine: must be a list, like ["..."]`,
 		`6 sandbox.extra: unknown key (known keys: mode, read, exec, egress, egress_allow)`,
-		`7 sandbox.exec.<unknown key>: the key is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
+		`7 sandbox.exec.<unknown key>: "*" alone would cover every plugin; name a plugin, or a prefix like logto-*`,
 		`7 sandbox.exec.<unknown key>: the key is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`7 sandbox.exec.<unknown key>: the key is not a plugin name (the file name after idplug-connector-) or a name prefix ending in a single * (like logto-*)`,
 		`7 sandbox.exec.logto-*[0]: must be a path`,
