@@ -184,12 +184,14 @@ func TestReadSample(t *testing.T) {
 		t.Fatalf("%+v %v", u, err)
 	}
 	for in, want := range map[string]string{
-		``:                                      "the sample is empty",
-		`{"profil": {"id": "1"}}`:               `unknown field "profil"`,
-		`{"profile": {"name": "x"}}`:            "profile.id is required",
-		`{"profile": {"id": "1"}} {}`:           "one JSON object",
-		`{"profile": {"id": 1}}`:                "cannot unmarshal number",
-		`{"profile": {"id": "1"}, "raw": [1,]}`: "invalid character",
+		``:                            "the sample is empty",
+		`{"profil": {"id": "1"}}`:     `unknown key "profil"; the sample has profile and raw`,
+		`{"profile": {"name": "x"}}`:  "profile.id is required",
+		`{"profile": {"id": "1"}} {}`: "one JSON object",
+		`{"profile": {"id": 1}}`:      "profile.id must be a string, not a number",
+		`[{"profile": {"id": "1"}}]`:  "it is a list, not an object",
+		"{\n  \"profile\": {\"id\": \"1\"}, \"raw\": [1,]}": "line 2, column 38: invalid character ']'",
+		`{"profile": {"id": "1"`:                            "the JSON ends before it is complete",
 	} {
 		if _, err := ReadSample(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", in, err, want)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -37,7 +39,7 @@ func ReadSample(r io.Reader) (sdk.UserInfo, error) {
 		if errors.Is(err, io.EOF) {
 			return sdk.UserInfo{}, errors.New(`the sample is empty; it is {"profile": {"id": ...}, "raw": {...}}`)
 		}
-		return sdk.UserInfo{}, fmt.Errorf(`the sample is not {"profile": {...}, "raw": {...}}: %v`, err)
+		return sdk.UserInfo{}, fmt.Errorf(`the sample is not {"profile": {...}, "raw": {...}}: %s`, sampleProblem(err, data))
 	}
 	if dec.More() {
 		return sdk.UserInfo{}, errors.New("the sample must hold one JSON object")
@@ -69,4 +71,67 @@ func (r Result) Output() Output {
 	u := r.UserInfo
 	u.RawData = nil
 	return Output{UserInfo: u, Claims: r.Claims}
+}
+
+// sampleProblem says what err found in the sample data in the sample's terms
+// (a key's path, a line and column), not encoding/json's (Go types).
+func sampleProblem(err error, data []byte) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field == "":
+		return fmt.Sprintf("it is %s, not an object", jsonKind(te.Value))
+	case errors.As(err, &te):
+		return fmt.Sprintf("%s must be %s, not %s", te.Field, goKind(te.Type.Kind()), jsonKind(te.Value))
+	case errors.As(err, &se):
+		line, col := position(data, se.Offset)
+		return fmt.Sprintf("line %d, column %d: %s", line, col, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends before it is complete"
+	}
+	if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown key " + key + "; the sample has profile and raw"
+	}
+	return err.Error()
+}
+
+// jsonKind names the kind encoding/json reports ("number", "array") as JSON does.
+func jsonKind(v string) string {
+	switch {
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	case v == "bool":
+		return "true or false"
+	case v == "array":
+		return "a list"
+	case v == "object":
+		return "an object"
+	case v == "string":
+		return "a string"
+	}
+	return v
+}
+
+func goKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "a " + k.String()
+}
+
+// position is the 1-based line and column of byte offset in data.
+func position(data []byte, offset int64) (int, int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line := bytes.Count(before, []byte("\n")) + 1
+	return line, int(offset) - bytes.LastIndexByte(before, '\n')
 }
