@@ -42,6 +42,9 @@ type ValidationError struct {
 	Problems []Problem
 }
 
+// ProblemDetails is the problems as an API answer's details list them.
+func (e *ValidationError) ProblemDetails() any { return e.Problems }
+
 func (e *ValidationError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {

@@ -27,6 +27,9 @@ type Error struct {
 	Problems []Problem
 }
 
+// ProblemDetails is the problems as an API answer's details list them.
+func (e *Error) ProblemDetails() any { return e.Problems }
+
 // Error prints one problem per line, like "idplug.yaml:12: connectors[1].id: ...".
 func (e *Error) Error() string {
 	file := e.File

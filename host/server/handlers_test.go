@@ -17,6 +17,7 @@ import (
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/sdk"
@@ -532,10 +533,17 @@ func TestReloadRoute(t *testing.T) {
 		!strings.HasPrefix(res.body.Message, "the new configuration was refused; the old one keeps serving: ") || len(problems) != 1 {
 		t.Errorf("refused reload: %d %s", res.status, res.raw)
 	}
-	refuse = errors.New("idplug.yaml: listen: missing")
+	// The file's own problems are listed too, each with its line.
+	refuse = &config.Error{Problems: []config.Problem{{Field: "log_levl", Message: "unknown key; did you mean log_level?", Line: 3}}}
 	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
-	if res.status != 400 || !strings.HasSuffix(res.body.Message, "idplug.yaml: listen: missing") || res.body.Details != nil {
+	problems, _ = res.body.Details["problems"].([]any)
+	if first, _ := problems[0].(map[string]any); res.status != 400 || len(problems) != 1 || first["line"] != float64(3) || first["field"] != "log_levl" {
 		t.Errorf("refused file: %d %s", res.status, res.raw)
+	}
+	refuse = errors.New("[call_timeout] changed: these settings need a restart")
+	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
+	if res.status != 400 || !strings.HasSuffix(res.body.Message, "these settings need a restart") || res.body.Details != nil {
+		t.Errorf("refused change: %d %s", res.status, res.raw)
 	}
 }
 
