@@ -293,6 +293,30 @@ func (d *decoder) clientJWKS(cfs walk.Fields, required bool) json.RawMessage {
 		d.ps.Add(at.Path, at.Pos, `must be a JSON key set with at least one key, like {"keys": [{"kty": "EC", ...}]}`)
 		return nil
 	}
+	good := true
+	for i, raw := range set2.Keys {
+		// Never quoted: a key written by mistake may be a private one.
+		var k struct {
+			Kty string `json:"kty"`
+			D   string `json:"d"`
+		}
+		if json.Unmarshal(raw, &k) != nil {
+			d.ps.Add(at.Path, at.Pos, "keys[%d] is not a JSON object", i)
+			good = false
+			continue
+		}
+		switch {
+		case k.Kty != "RSA" && k.Kty != "EC" && k.Kty != "OKP":
+			d.ps.Add(at.Path, at.Pos, "keys[%d]: private_key_jwt needs the client's public keys (kty RSA, EC or OKP), not kty %q", i, walk.ShowKey(k.Kty))
+			good = false
+		case k.D != "":
+			d.ps.Add(at.Path, at.Pos, "keys[%d] holds a private key: give the client's public key only (the private one stays with the client)", i)
+			good = false
+		}
+	}
+	if !good {
+		return nil
+	}
 	return json.RawMessage(s)
 }
 
