@@ -435,6 +435,11 @@ func TestValidateCommand(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "unknown_setting") {
 		t.Fatalf("unknown key: exit %d:\n%s", code, out)
 	}
+	// Settings that do nothing are pointed out, and the file still passes.
+	code, out = run(exampleConfig + "\nstore: {url: \"off\"}\nvault_keys: [\"" + strings.Repeat("v", 32) + "\"]\n")
+	if want := "warning: vault_keys are set, but the store is off (store.url: off): no token is kept"; code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("vault_keys without a store: exit %d, want 0 and %q:\n%s", code, want, out)
+	}
 	// What serve would refuse about the store, found without opening it.
 	missing := filepath.Join(t.TempDir(), "gone", "idplug.db")
 	code, out = run(exampleConfig + "\nstore: {url: \"sqlite:" + missing + "\"}\n")

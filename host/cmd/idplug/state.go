@@ -91,14 +91,32 @@ func openVault(cfg *config.Config) (*vault.Vault, error) {
 func tokenStorage(cfg *config.Config, log hclog.Logger) []string {
 	var ids []string
 	for _, c := range cfg.Instances {
-		switch {
-		case cfg.KeepsTokens(c):
+		if cfg.KeepsTokens(c) {
 			ids = append(ids, c.ID)
-		case c.StoreTokens && log != nil:
-			log.Warn("connector has storeTokens, but the vault needs a store and vault_keys: its tokens are handed back, not kept", "connector", c.ID)
+		}
+	}
+	if log != nil {
+		for _, w := range idleSettings(cfg) {
+			log.Warn(w)
 		}
 	}
 	return ids
+}
+
+// idleSettings says which settings of cfg do nothing, as the operator who
+// wrote them would not expect: idplug serve logs them, idplug validate prints
+// them.
+func idleSettings(cfg *config.Config) []string {
+	var out []string
+	for _, c := range cfg.Instances {
+		if c.StoreTokens && !cfg.KeepsTokens(c) {
+			out = append(out, "connector "+c.ID+" has storeTokens, but the vault needs a store and vault_keys: its tokens are handed back, not kept")
+		}
+	}
+	if len(cfg.VaultKeys) > 0 && !cfg.Store.Enabled() {
+		out = append(out, "vault_keys are set, but the store is off (store.url: off): no token is kept")
+	}
+	return out
 }
 
 // connectorIDs are the ids of cfg's connectors.

@@ -32,6 +32,9 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	for _, e := range h.Refused() {
 		fmt.Fprintf(stderr, "warning: plugin file %s refused: %s\n", termLine(e.File), termLine(e.Reason))
 	}
+	for _, w := range idleSettings(cfg) {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d connectors, %d plugins)\n", path, len(h.Instances()), len(h.Catalog()))
 	return 0
 }
