@@ -37,6 +37,16 @@ func TestProblems(t *testing.T) {
 			want: []string{"2 : YAML syntax: did not find expected ',' or ']'"},
 		},
 		{
+			name: "a !!binary value",
+			data: doc("plugin_dir: x", `session_keys: [!!binary "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8gd29ybGQ="]`),
+			want: []string{"2 : the YAML tag !!binary is not supported: its value would be read as plain text (a !!binary value as its base64 text, not the bytes); write the value untagged"},
+		},
+		{
+			name: "a custom tag",
+			data: doc("plugin_dir: !vault x"),
+			want: []string{"1 : the YAML tag !vault is not supported: its value would be read as plain text; write the value untagged"},
+		},
+		{
 			name: "a tab for indentation",
 			data: doc("plugin_dir: x", "connectors:", "\t- id: a"),
 			want: []string{"3 : YAML syntax: found character that cannot start any token; YAML indents with spaces, not tabs"},

@@ -60,7 +60,33 @@ func Parse(data []byte) (*yaml.Node, error) {
 	if deep := tooDeep(root, 1); deep != nil {
 		return nil, &Error{Problems: []Problem{{Line: deep.Line, Message: fmt.Sprintf("values are nested more than %d levels deep", MaxDepth)}}}
 	}
+	if n := oddTag(root); n != nil {
+		also := ""
+		if n.ShortTag() == "!!binary" {
+			also = " (a !!binary value as its base64 text, not the bytes)"
+		}
+		return nil, &Error{Problems: []Problem{{Line: n.Line, Message: fmt.Sprintf("the YAML tag %s is not supported: its value would be read as plain text%s; write the value untagged", n.Tag, also)}}}
+	}
 	return root, nil
+}
+
+// readTags are the tags a configuration may carry: YAML's own for text,
+// numbers, true/false, null, lists and mappings, and merge keys.
+var readTags = map[string]bool{"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true,
+	"!!seq": true, "!!map": true, mergeTag: true}
+
+// oddTag returns a node with a tag that is none of readTags (!!binary, !!timestamp,
+// a custom !tag), whose value the decoder would read as its plain text.
+func oddTag(n *yaml.Node) *yaml.Node {
+	if n.Style&yaml.TaggedStyle != 0 && !readTags[n.ShortTag()] {
+		return n
+	}
+	for _, c := range n.Content {
+		if odd := oddTag(c); odd != nil {
+			return odd
+		}
+	}
+	return nil
 }
 
 // tooDeep returns a node nested deeper than MaxDepth, if any.
