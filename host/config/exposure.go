@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/url"
 	"strings"
 
@@ -45,10 +46,33 @@ func (d *decoder) adminListen(cfg *Config, fs walk.Fields) {
 		d.ps.Add(at.Path, at.Pos, "%s", msg)
 		return
 	}
-	// Two port-0 listeners get a port each: only a fixed port can clash.
-	if s == cfg.Listen && !strings.HasSuffix(s, ":0") {
-		d.ps.Add(at.Path, at.Pos, "%q must differ from listen", s)
+	// Two port-0 listeners get a port each: only a fixed port can clash, on
+	// the same host written another way too (localhost and 127.0.0.1), or on
+	// every address (0.0.0.0, ::, an empty host) and any other.
+	if s == cfg.Listen && !strings.HasSuffix(s, ":0") || sharePort(s, cfg.Listen) {
+		d.ps.Add(at.Path, at.Pos, "%q must differ from listen (%s): both would take one port", s, cfg.Listen)
 		return
 	}
 	cfg.AdminListen = s
+}
+
+// sharePort reports whether listeners on a and b would want the same port of
+// one address.
+func sharePort(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	norm := func(h string) string {
+		switch h {
+		case "", "0.0.0.0", "::":
+			return "*"
+		case "localhost":
+			return "127.0.0.1"
+		}
+		return h
+	}
+	ha, hb = norm(ha), norm(hb)
+	return ha == hb || ha == "*" || hb == "*"
 }

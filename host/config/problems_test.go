@@ -244,7 +244,17 @@ func TestProblems(t *testing.T) {
 		{
 			name: "admin_listen same as listen",
 			data: withMinimal("listen: 127.0.0.1:8080", "admin_listen: 127.0.0.1:8080"),
-			want: []string{`4 admin_listen: "127.0.0.1:8080" must differ from listen`},
+			want: []string{`4 admin_listen: "127.0.0.1:8080" must differ from listen (127.0.0.1:8080): both would take one port`},
+		},
+		{
+			name: "admin_listen on listen's port, written another way",
+			data: withMinimal("listen: 127.0.0.1:8080", "admin_listen: localhost:8080"),
+			want: []string{`4 admin_listen: "localhost:8080" must differ from listen (127.0.0.1:8080): both would take one port`},
+		},
+		{
+			name: "admin_listen on every address and listen's port",
+			data: withMinimal("listen: 127.0.0.1:8080", "public_url: http://127.0.0.1:8080", "admin_listen: 0.0.0.0:8080"),
+			want: []string{`5 admin_listen: "0.0.0.0:8080" must differ from listen (127.0.0.1:8080): both would take one port`},
 		},
 		{
 			name: "api key empty or with spaces",
