@@ -146,7 +146,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 		startPurge(ctx, st, log.Named("store"))
-		log.Info("store opened", "backend", st.Backend(), "schema", store.SchemaVersion())
+		log.Info("store opened", "backend", st.Backend(), "url", store.Redact(cfg.Store.URL), "schema", store.SchemaVersion())
 	}
 	d := &daemon{path: path, log: log, host: h, cfg: cfg, store: st, metrics: m}
 	warnKeys(cfg, log)
