@@ -17,6 +17,9 @@ func readSecretFile(path, baseDir string) (string, error) {
 	if path == "" {
 		return "", errors.New(`"${file:}" names no file: write ${file:/path/to/secret}`)
 	}
+	if strings.TrimSpace(path) != path {
+		return "", fmt.Errorf("${file:%q}: the path has spaces around it", path)
+	}
 	full := path
 	if !filepath.IsAbs(full) {
 		full = filepath.Join(baseDir, full)
@@ -27,6 +30,10 @@ func readSecretFile(path, baseDir string) (string, error) {
 	// mounts a secret's files as links).
 	info, err := os.Stat(full)
 	if err != nil {
+		// A link whose target is missing: say so, not that the path itself is.
+		if target, lerr := os.Readlink(full); lerr == nil && errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("${file:%s}: %s is a link to %s, which does not exist", path, full, target)
+		}
 		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
 	}
 	if !info.Mode().IsRegular() {

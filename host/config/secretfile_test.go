@@ -58,7 +58,13 @@ func TestFileReferenceProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing")
+	dangling := filepath.Join(dir, "dangling")
+	if err := os.Symlink(missing, dangling); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct{ ref, want string }{
+		{"${file:" + dangling + "}", "3 api_keys[0]: ${file:" + dangling + "}: " + dangling + " is a link to " + missing + ", which does not exist"},
+		{"${file: key}", `3 api_keys[0]: ${file:" key"}: the path has spaces around it`},
 		{"${file:" + missing + "}", "3 api_keys[0]: ${file:" + missing + "}: cannot read " + missing + ": no such file or directory"},
 		{"${file:missing}", "3 api_keys[0]: ${file:missing}: cannot read " + missing + ": no such file or directory"},
 		{"${file:" + dir + "}", "3 api_keys[0]: ${file:" + dir + "}: " + dir + " is not a regular file"},
