@@ -100,7 +100,7 @@ func TestHTTPAndMetricsSections(t *testing.T) {
 		"metrics: {connector_labels: yes please, more: 1}",
 	), nil), "\n")
 	for _, w := range []string{
-		`3 http.read_header_timeout: "2h" is more than the maximum of 1m0s`,
+		`3 http.read_header_timeout: "2h" is more than the maximum of 1m`,
 		`3 http.max_connections: "0" must be a whole number of 1 or more`,
 		`3 http.trusted_proxies[1]: "ingress.local" is not an address or a network, like 10.0.0.0/8 or 192.0.2.10`,
 		"4 metrics.connector_labels: must be true or false",

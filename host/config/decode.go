@@ -249,18 +249,36 @@ func (d *decoder) duration(fs walk.Fields, key string, def, minValue, maxValue t
 	}
 	v, err := time.ParseDuration(s)
 	switch {
+	case err != nil && strings.HasSuffix(s, "d"):
+		if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && n > 0 {
+			d.ps.Add(at.Path, at.Pos, "%q is not a duration: durations have no days; write %dh", s, 24*n)
+			break
+		}
+		d.ps.Add(at.Path, at.Pos, "%q is not a duration, like 10s or 1m30s", s)
 	case err != nil:
 		d.ps.Add(at.Path, at.Pos, "%q is not a duration, like 10s or 1m30s", s)
 	case v <= 0:
 		d.ps.Add(at.Path, at.Pos, "%q must be more than 0", s)
 	case v < minValue:
-		d.ps.Add(at.Path, at.Pos, "%q is less than the minimum of %s", s, minValue)
+		d.ps.Add(at.Path, at.Pos, "%q is less than the minimum of %s", s, shortDuration(minValue))
 	case v > maxValue:
-		d.ps.Add(at.Path, at.Pos, "%q is more than the maximum of %s", s, maxValue)
+		d.ps.Add(at.Path, at.Pos, "%q is more than the maximum of %s", s, shortDuration(maxValue))
 	default:
 		return v
 	}
 	return def
+}
+
+// shortDuration writes v as an operator would: 24h, 1m, 100ms, not 24h0m0s.
+func shortDuration(v time.Duration) string {
+	s := v.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (d *decoder) enum(fs walk.Fields, key, def string, allowed []string) string {
