@@ -189,7 +189,6 @@ func taggedFields(v reflect.Value) map[string]reflect.Value {
 
 var rawJSONType = reflect.TypeFor[json.RawMessage]()
 
-// kindName says what a field takes, for "must be ..." messages.
 // quoteHint tells an operator who wrote a number or true where a string
 // belongs (YAML reads clientId: 1234 as a number) how to write it.
 func quoteHint(t reflect.Type, raw json.RawMessage) string {
@@ -210,6 +209,7 @@ func quoteHint(t reflect.Type, raw json.RawMessage) string {
 	return ""
 }
 
+// kindName says what a field takes, for "must be ..." messages.
 func kindName(t reflect.Type) string {
 	if t == rawJSONType {
 		return "valid JSON"

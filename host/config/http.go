@@ -72,7 +72,10 @@ func (d *decoder) httpSection(cfg *Config, fs walk.Fields) {
 			// Trusting all (or most) of the internet's addresses lets any
 			// client name itself, and the brakes on wrong API keys and client
 			// secrets would count whatever it claims.
-			if p.Addr().Is4() && p.Bits() < 8 || p.Addr().Is6() && p.Bits() < 16 {
+			// A private or link-local IPv6 range (fc00::/7, fe80::/10) is
+			// no part of the internet, however wide.
+			local := p.Addr().Is6() && (p.Masked().Addr().IsPrivate() || p.Masked().Addr().IsLinkLocalUnicast())
+			if !local && (p.Addr().Is4() && p.Bits() < 8 || p.Addr().Is6() && p.Bits() < 16) {
 				d.ps.Add(it.At.Path, it.At.Pos, "%s covers too much of the internet: any client there could name itself in X-Forwarded-For; list your proxies' own networks", p)
 				continue
 			}

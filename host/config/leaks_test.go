@@ -62,8 +62,9 @@ func TestURLCredentialsAreNotQuoted(t *testing.T) {
 		"provider issuer": base + provider +
 			"      redirect_uris: [\"https://app.example.com/cb\"]\n" +
 			"  issuer: \"https://admin:" + password + "@127.0.0.1:8080/oidc\"\n",
-		"a connector's logo":                      base + "connectors:\n  - {id: acme, plugin: oauth2, logo: \"ftp://u:" + password + "@cdn.example.com/x.png\"}\n",
-		"a long logo, the password past 80 bytes": base + "connectors:\n  - {id: acme, plugin: oauth2, logo: \"ftp://" + strings.Repeat("u", 80) + ":" + password + "@cdn.example.com/x.png\"}\n",
+		"a connector's logo": base + "connectors:\n  - {id: acme, plugin: oauth2, logo: \"ftp://u:" + password + "@cdn.example.com/x.png\"}\n",
+		// The message cuts a long logo at 80 bytes: the password within them.
+		"a long logo": base + "connectors:\n  - {id: acme, plugin: oauth2, logo: \"ftp://u:" + password + "@cdn.example.com/" + strings.Repeat("x", 100) + ".png\"}\n",
 	})
 }
 

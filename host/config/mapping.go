@@ -61,7 +61,6 @@ func (d *decoder) mapping(fs walk.Fields) *mapping.Mapping {
 	if s, ok := expr(mfs, "allow", "allow"); ok {
 		spec.Allow = s
 	}
-	d.refuseEmpty(mfs, "allow_reason", "leave it out for the default reason")
 	if s, set, loc := mfs.Text("allow_reason"); set {
 		spec.AllowReason = s
 		locs["allow_reason"] = loc

@@ -121,7 +121,7 @@ func TestProblems(t *testing.T) {
 		{
 			name: "public_url with a space",
 			data: withMinimal(`public_url: "https://id.example.com/a b"`),
-			want: []string{`3 public_url: "https://id.example.com/a b" has a space in its path: write it as %20, or choose another path`},
+			want: []string{`3 public_url: "https://id.example.com/a b" has a space in it: write it as %20, or choose another path`},
 		},
 		{
 			name: "trusted_proxies that trust the internet",
@@ -640,4 +640,14 @@ func TestConnectorIDsAreBounded(t *testing.T) {
 		t.Errorf("problems %q, want %q", got, want)
 	}
 	mustParse(t, withMinimal("connectors:", "  - id: "+strings.Repeat("a", 64), "    plugin: oauth2"), nil)
+}
+
+// Wide networks that are no part of the internet pass as trusted proxies, and
+// a space written as %20 passes in public_url.
+func TestPrivateRangesAndEscapedSpacesPass(t *testing.T) {
+	cfg := mustParse(t, withMinimal("http:", "  trusted_proxies: ['fc00::/7', 'fe80::/10', 10.0.0.0/8]",
+		"listen: 127.0.0.1:8080", "public_url: http://127.0.0.1:8080/a%20b"), nil)
+	if len(cfg.HTTP.TrustedProxies) != 3 || cfg.PublicURL != "http://127.0.0.1:8080/a%20b" {
+		t.Errorf("trusted proxies %v, public_url %q", cfg.HTTP.TrustedProxies, cfg.PublicURL)
+	}
 }

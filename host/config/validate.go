@@ -66,8 +66,8 @@ func checkPublicURL(s string) (string, string) {
 	case strings.Contains("/"+u.Path+"/", "/../") || strings.Contains("/"+u.Path+"/", "/./") || strings.Contains(u.Path, "//"):
 		// Browsers resolve the dots: the routes would never be asked for.
 		return "", fmt.Sprintf("%q must have a clean path, without . or .. segments or //", shownURL(s))
-	case strings.ContainsAny(u.Path, " \t"):
-		return "", fmt.Sprintf("%q has a space in its path: write it as %%20, or choose another path", shownURL(s))
+	case strings.ContainsAny(s, " \t"):
+		return "", fmt.Sprintf("%q has a space in it: write it as %%20, or choose another path", shownURL(s))
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {

@@ -190,7 +190,7 @@ func TestReadSample(t *testing.T) {
 		`{"profile": {"id": "1"}} {}`: "one JSON object",
 		`{"profile": {"id": 1}}`:      "profile.id must be a string, not a number",
 		`[{"profile": {"id": "1"}}]`:  "it is a list, not an object",
-		"{\n  \"profile\": {\"id\": \"1\"}, \"raw\": [1,]}": "line 2, column 38: invalid character ']'",
+		"{\n  \"profile\": {\"id\": \"1\"}, \"raw\": [1,]}": "line 2, column 37: invalid character ']'",
 		`{"profile": {"id": "1"`:                            "the JSON ends before it is complete",
 	} {
 		if _, err := ReadSample(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), want) {

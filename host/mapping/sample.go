@@ -133,5 +133,6 @@ func position(data []byte, offset int64) (int, int) {
 	}
 	before := data[:offset]
 	line := bytes.Count(before, []byte("\n")) + 1
-	return line, int(offset) - bytes.LastIndexByte(before, '\n')
+	// The offset counts the byte found wrong: its column is the offset's.
+	return line, int(offset) - 1 - bytes.LastIndexByte(before, '\n')
 }

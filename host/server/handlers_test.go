@@ -537,7 +537,10 @@ func TestReloadRoute(t *testing.T) {
 	refuse = &config.Error{Problems: []config.Problem{{Field: "log_levl", Message: "unknown key; did you mean log_level?", Line: 3}}}
 	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
 	problems, _ = res.body.Details["problems"].([]any)
-	if first, _ := problems[0].(map[string]any); res.status != 400 || len(problems) != 1 || first["line"] != float64(3) || first["field"] != "log_levl" {
+	if len(problems) != 1 {
+		t.Fatalf("refused file: %d %s", res.status, res.raw)
+	}
+	if first, _ := problems[0].(map[string]any); res.status != 400 || first["line"] != float64(3) || first["field"] != "log_levl" {
 		t.Errorf("refused file: %d %s", res.status, res.raw)
 	}
 	refuse = errors.New("[call_timeout] changed: these settings need a restart")

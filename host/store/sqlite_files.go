@@ -88,13 +88,15 @@ func sqliteFolder(file string) (string, error) {
 // one. (Who owns them depends on the user idplug serve runs as, which need
 // not be the one checking.)
 func checkSQLite(file string) error {
-	if _, err := sqliteFolder(file); err != nil {
+	if _, err := sqliteFolder(file); err != nil && !errors.Is(err, fs.ErrPermission) {
 		return err
 	}
 	info, err := os.Stat(file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil // made at the first start
+	case errors.Is(err, fs.ErrPermission):
+		return nil // a folder only idplug's user may read, as it should be
 	case err != nil:
 		return fmt.Errorf("store: sqlite: %w", err)
 	case !info.Mode().IsRegular():

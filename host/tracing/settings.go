@@ -66,11 +66,7 @@ func Resolve(file Settings, getenv func(string) string) (s Settings, endpointFro
 	}
 	pick(&s.Exporter, EnvExporter)
 	endpointFromEnv = pick(&s.Endpoint, EnvTracesEndpoint, EnvEndpoint)
-	// The exporter would log a malformed one and send to localhost instead.
-	// Not quoted: it may carry credentials.
-	if endpointFromEnv && !isHTTPURL(s.Endpoint) {
-		return s, false, fmt.Errorf("%s is not an http:// or https:// URL, like http://collector:4318", picked)
-	}
+	endpointVar := picked
 	pick(&s.Protocol, EnvTracesProtocol, EnvProtocol)
 	pick(&s.ServiceName, EnvServiceName)
 	pick(&s.Sampler, EnvSampler)
@@ -99,6 +95,12 @@ func Resolve(file Settings, getenv func(string) string) (s Settings, endpointFro
 	}
 	if _, err := s.sampler(); err != nil {
 		return s, false, err
+	}
+	// With tracing on, the exporter would log a malformed endpoint and send
+	// to localhost instead (off, a variable shared with other services is
+	// not idplug's business). Not quoted: it may carry credentials.
+	if s.On() && endpointFromEnv && !isHTTPURL(s.Endpoint) {
+		return s, false, fmt.Errorf("%s is not an http:// or https:// URL, like http://collector:4318", endpointVar)
 	}
 	return s, endpointFromEnv, nil
 }

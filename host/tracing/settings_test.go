@@ -27,6 +27,19 @@ func TestResolveLaysVariablesOverTheFile(t *testing.T) {
 	}
 }
 
+// An endpoint variable idplug does not use (tracing off) is not its business:
+// one shared by other services, scheme-less for gRPC, had stopped its start.
+func TestAnEndpointVariableIsCheckedOnlyWhenTracing(t *testing.T) {
+	env := map[string]string{EnvEndpoint: "otel-collector:4317"}
+	if _, _, err := Resolve(Settings{}, func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("tracing off: %v", err)
+	}
+	env[EnvExporter] = "otlp"
+	if _, _, err := Resolve(Settings{}, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), EnvEndpoint) {
+		t.Fatalf("tracing on: %v, want an error naming %s", err, EnvEndpoint)
+	}
+}
+
 func TestResolveDefaultsToOff(t *testing.T) {
 	s, fromEnv, err := Resolve(Settings{}, func(string) string { return "" })
 	if err != nil || s.On() || fromEnv {

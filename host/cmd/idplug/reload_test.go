@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,4 +171,22 @@ func TestReloadChecksTheProvidersKeysUnderTheNewSessionKeys(t *testing.T) {
 	status, body = p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
 	mustEqual(t, fmt.Sprintf("reload with a new key first and the old one kept (%v)", body), status, 200)
 	keysServed("after the rotation")
+}
+
+// A sandbox key is matched against the folder's plugins at start only: a
+// plugin removed from the live folder while a key still names it had blocked
+// every reload (with the key kept, it named no plugin; without it, the
+// sandbox had changed, which needs a restart).
+func TestReloadAfterARemovedPluginTheSandboxNames(t *testing.T) {
+	dir := pluginFolder(t, "example", "github")
+	config := exampleConfig + "sandbox: {egress_allow: {github: [github.com]}}\n"
+	p := startIdplug(t, dir, config)
+	if err := os.Remove(filepath.Join(dir, "idplug-connector-github")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "plugin file removed")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "configuration reloaded")
 }

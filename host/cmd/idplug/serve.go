@@ -427,6 +427,12 @@ func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Lo
 	if err != nil {
 		return nil, err
 	}
+	// At start (and validate) only: a reload cannot change the sandbox, and
+	// a plugin removed from the live folder would then block every reload.
+	if err := sandboxKeysMatch(h, cfg); err != nil {
+		h.Close()
+		return nil, err
+	}
 	if err := configure(ctx, h, path, cfg); err != nil {
 		h.Close()
 		return nil, err
@@ -437,9 +443,6 @@ func openHost(ctx context.Context, path string, cfg *config.Config, log hclog.Lo
 // configure applies cfg's connector instances. The problems the plugins find
 // point into the file at path, like the file's own problems do.
 func configure(ctx context.Context, h *host.Host, path string, cfg *config.Config) error {
-	if err := sandboxKeysMatch(h, cfg); err != nil {
-		return err
-	}
 	err := h.Configure(ctx, connectorConfigs(cfg))
 	var ve *host.ValidationError
 	if errors.As(err, &ve) {
