@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/idplug/idplug/host/config/internal/walk"
 	"go.yaml.in/yaml/v3"
@@ -57,8 +58,13 @@ func (d *decoder) tracing(cfg *Config, fs walk.Fields) {
 		t.Endpoint = s
 	}
 	if s, set, kat := tfs.Text("sampler_arg"); set {
-		if r, err := strconv.ParseFloat(s, 64); err != nil || r < 0 || r > 1 {
+		switch r, err := strconv.ParseFloat(s, 64); {
+		case err != nil || r < 0 || r > 1:
 			d.ps.Add(kat.Path, kat.Pos, "must be a ratio between 0 and 1, not %q", s)
+		case t.Sampler != "" && !strings.HasSuffix(t.Sampler, "traceidratio"):
+			// The standard reads it for the ratio samplers only: set with
+			// another, the ratio meant would be ignored.
+			d.ps.Add(kat.Path, kat.Pos, "is read only by the traceidratio samplers, not %s", t.Sampler)
 		}
 		t.SamplerArg = s
 	}

@@ -24,4 +24,10 @@ func TestTracingSection(t *testing.T) {
 			t.Errorf("error %v does not name %q", err, want)
 		}
 	}
+	// A ratio given to a sampler that reads none would be ignored.
+	_, err = Parse([]byte(base+"tracing:\n  exporter: otlp\n  sampler: always_on\n  sampler_arg: \"0.01\"\n"),
+		func(string) (string, bool) { return "", false }, t.TempDir())
+	if want := "8: tracing.sampler_arg: is read only by the traceidratio samplers, not always_on"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
 }
