@@ -264,7 +264,7 @@ func (d *daemon) reload(ctx context.Context) error {
 		return err
 	}
 	if err := restartOnlyChanges(d.cfg, cfg); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", d.path, err)
 	}
 	sealer, err := seal.New(cfg.SessionKeys)
 	if err != nil {
