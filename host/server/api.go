@@ -108,6 +108,12 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("state does not match the session's: this callback belongs to another sign-in; the session is still good for its own"))
 		return
 	}
+	// A callback that is plainly incomplete is refused before the flow is
+	// spent, so that the client can send it again, whole.
+	if err := incompleteCallback(data, f.State != ""); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if err := s.consumeFlow(r.Context(), f, "the session"); err != nil {
 		writeError(w, r, err)
 		return
@@ -122,6 +128,28 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, userInfoResponse{UserInfo: res.UserInfo, Tokens: res.Tokens, Claims: res.Claims})
+}
+
+// incompleteCallback refuses callback data that cannot finish a sign-in:
+// none at all, or an OAuth callback (it has a code or a state) without its
+// code (or the provider's error), or without the state its flow holds. A
+// connector's other shapes (a SAML response) pass to the plugin.
+func incompleteCallback(data map[string]string, flowHasState bool) error {
+	_, code := data["code"]
+	_, providerError := data["error"]
+	_, state := data["state"]
+	switch {
+	case len(data) == 0:
+		return sdk.Errorf(sdk.CodeInsufficientRequestParameters,
+			"data is required: the callback's parameters as the provider sent them (code, state, ...); the session is still good")
+	case state && !code && !providerError:
+		return sdk.Errorf(sdk.CodeInsufficientRequestParameters,
+			"data.code is required (or data.error, as the provider sent it); the session is still good")
+	case code && !state && flowHasState:
+		return sdk.Errorf(sdk.CodeInsufficientRequestParameters,
+			"data.state is required: the state the provider sent back with the code; the session is still good")
+	}
+	return nil
 }
 
 type userInfoResponse struct {

@@ -138,7 +138,7 @@ func TestAPIRefusals(t *testing.T) {
 		{"callback with error", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session, "data": map[string]any{"error": "access_denied", "state": state}}, 401, "authorization_failed", "access_denied"},
 		{"replayed session", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session, "data": map[string]any{"code": "a", "state": state}}, 400, "session_used", "used already"},
 		{"callback with forged state", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session2, "data": map[string]any{"code": "a", "state": "forged"}}, 400, "invalid_request_parameters", "state does not match"},
-		{"callback without code", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session3, "data": map[string]any{"state": state3}}, 400, "insufficient_request_parameters", "no code"},
+		{"callback without code", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session3, "data": map[string]any{"state": state3}}, 400, "insufficient_request_parameters", "data.code is required"},
 		{"callback data not a string", "POST", "/v1/connectors/demo/user-info", key, map[string]any{"session": session, "data": map[string]any{"code": []string{"a"}}}, 400, "invalid_request_parameters", "data.code must be a string"},
 		{"refresh not supported", "POST", "/v1/connectors/demo/refresh", key, map[string]any{"refreshToken": "rt"}, 501, "not_implemented", "cannot refresh"},
 	}

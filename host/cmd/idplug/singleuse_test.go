@@ -117,3 +117,35 @@ func TestFailedSaveAtStopIsLoggedAndRefusesOlderFlows(t *testing.T) {
 		}
 	}
 }
+
+// A user-info call whose callback is plainly incomplete (no data, a state
+// without its code, a code without its state) is refused before the flow is
+// spent: the client sends it again, whole, and signs in. It had spent the
+// session ("the callback has no state parameter", then session_used).
+func TestIncompleteCallbackKeepsTheSession(t *testing.T) {
+	sp := startStateProvider(t)
+	p := startIdplug(t, pluginFolder(t, "oauth2"), stateConfig(t, sp, "sqlite:"+filepath.Join(t.TempDir(), "state.db")))
+	flow := startAPIFlow(t, p, sp)
+	data := flow["data"].(map[string]string)
+	for _, c := range []struct {
+		name string
+		body map[string]any
+		says string
+	}{
+		{"no data", map[string]any{"session": flow["session"]}, "data is required"},
+		{"a state without its code", map[string]any{"session": flow["session"], "data": map[string]string{"state": data["state"]}}, "data.code is required"},
+		{"a code without its state", map[string]any{"session": flow["session"], "data": map[string]string{"code": data["code"]}}, "data.state is required"},
+	} {
+		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", c.body)
+		if code, _ := jsonPath(body, "code").(string); status != 400 || code != "insufficient_request_parameters" ||
+			!strings.Contains(jsonPath(body, "message").(string), c.says) || !strings.Contains(jsonPath(body, "message").(string), "the session is still good") {
+			t.Errorf("%s: %d %v", c.name, status, body)
+		}
+	}
+	if status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", flow); status != 200 {
+		t.Fatalf("the whole callback after the incomplete ones: %d %v", status, body)
+	}
+	if status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", flow); status != 400 || jsonPath(body, "code") != "session_used" {
+		t.Fatalf("its replay: %d %v", status, body)
+	}
+}
