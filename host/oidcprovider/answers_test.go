@@ -231,3 +231,38 @@ func TestOneCodePerRequest(t *testing.T) {
 		t.Fatalf("%d finishes of one request at once sent %d codes; want 1", finishes, codes)
 	}
 }
+
+// RFC 6749 3.1: a parameter given twice is refused, whichever it is and
+// wherever it is (the query, the form, one copy in each): the library read the
+// last redirect_uri and the first grant_type, so a gateway in front could have
+// checked one copy and the provider used the other. Nothing is redirected.
+func TestRepeatedParametersAreRefused(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	authorize := "/authorize?response_type=code&client_id=web&scope=openid&state=st&redirect_uri=" + url.QueryEscape("https://evil.example/cb") +
+		"&redirect_uri=" + url.QueryEscape("https://app.test/cb")
+	tokenForm := url.Values{"grant_type": {"password", "authorization_code"}, "code": {"x"}, "redirect_uri": {"https://app.test/cb"}}
+	inBoth := form(http.MethodPost, "/userinfo", url.Values{"scope": {"openid"}})
+	inBoth.URL.RawQuery = "scope=profile"
+	quoted := httptest.NewRequest(http.MethodGet, `/authorize?a%22b=1&a%22b=2`, nil)
+	for name, tc := range map[string]struct {
+		req  *http.Request
+		says string
+	}{
+		"redirect_uri at authorize":         {httptest.NewRequest(http.MethodGet, authorize, nil), "redirect_uri is given more than once"},
+		"grant_type at the token":           {form(http.MethodPost, "/oauth/token", tokenForm), "grant_type is given more than once"},
+		"one in the query, one in the form": {inBoth, "scope is given more than once"},
+		"a name with a quote":               {quoted, `a"b is given more than once`},
+	} {
+		rec := s.do(tc.req)
+		var answer struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		err := json.Unmarshal(rec.Body.Bytes(), &answer)
+		if rec.Code == http.StatusFound || rec.Header().Get("Location") != "" || err != nil || answer.Error != "invalid_request" ||
+			!strings.Contains(answer.Description, tc.says) {
+			t.Errorf("%s: %d %s (Location %q)", name, rec.Code, rec.Body, rec.Header().Get("Location"))
+		}
+	}
+}

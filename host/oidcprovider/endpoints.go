@@ -2,6 +2,7 @@ package oidcprovider
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -209,5 +210,46 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + description + `"}`))
+	// Encoded, not pasted: a description may name what the client sent.
+	body, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, description})
+	_, _ = w.Write(body)
+}
+
+// maxShownParameter bounds a parameter's name in an error.
+const maxShownParameter = 64
+
+// noRepeatedParameters refuses a request that gives a parameter more than
+// once (RFC 6749 3.1), in its query, its form or both: the library reads the
+// last copy of some (redirect_uri) and the first of others (grant_type), so a
+// gateway in front may have checked another copy than the one used.
+func (p *Provider) noRepeatedParameters(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request's parameters cannot be read")
+			return
+		}
+		for name, values := range r.Form {
+			if len(values) > 1 {
+				if len(name) > maxShownParameter || !printable(name) {
+					name = "a parameter"
+				}
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", name+" is given more than once")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// printable reports whether s is printable ASCII.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
