@@ -98,15 +98,7 @@ var hostileAtRuntime = map[string]struct{ expr, want string }{
 	"a string over the input limit": {`raw.huge.size()`, "a string of the profile is 65536 bytes, over the mapping's limit of 16384"},
 }
 
-// withoutClock puts the mapping's one-second backstop out of the way, so that
-// what stops an expression is its cost limit however slow the machine is.
-func withoutClock(t *testing.T) {
-	backstop.Store(int64(time.Minute))
-	t.Cleanup(func() { backstop.Store(0) })
-}
-
 func TestHostileExpressionsAreStoppedAtTheirLimits(t *testing.T) {
-	withoutClock(t)
 	u := hostileProfile(t)
 	for name, c := range hostileAtRuntime {
 		t.Run(name, func(t *testing.T) {
@@ -159,10 +151,9 @@ func sum(v string, k int) string {
 // TestNoCallOutrunsTheDeadline: each of outrunning is stopped at its cost
 // limit, naming the expression. Rather than a time, which would depend on
 // the machine, the test bounds the wait generously (ten seconds, with the
-// one-second backstop out of the way: on a loaded machine it had fired
-// first), where each ran for tens of seconds unguarded.
+// one-second backstop out of the way, see TestMain: on a loaded machine it
+// had fired first), where each ran for tens of seconds unguarded.
 func TestNoCallOutrunsTheDeadline(t *testing.T) {
-	withoutClock(t)
 	u := hostileProfile(t)
 	for name, expr := range outrunning {
 		t.Run(name, func(t *testing.T) {
@@ -402,8 +393,8 @@ func TestLongProfileFieldsReadAsErrors(t *testing.T) {
 // at the meter's next look at the clock, with a message that says so. (With
 // a deadline already past, the first look stops it, long before any limit.)
 func TestTheDeadlineStopsAMapping(t *testing.T) {
-	backstop.Store(1)
-	t.Cleanup(func() { backstop.Store(0) })
+	before := backstop.Swap(1)
+	t.Cleanup(func() { backstop.Store(before) })
 	m := mustCompile(t, Spec{Claims: map[string]string{"x": `raw.big.filter(x, x % 2 == 0).size()`}})
 	_, err := m.Apply(t.Context(), hostileProfile(t))
 	if errCode(err) != CodeFailed || !strings.Contains(err.Error(), "claims.x: stopped: the sign-in was cancelled, or the mapping ran for more than 1ns") {
