@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/process"
+	"github.com/idplug/idplug/internal/wire"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -346,6 +348,12 @@ func (h *Host) instance(id string) (*instance, error) {
 	c, ok := h.instances[id]
 	h.mu.RUnlock()
 	if !ok {
+		// Named only when it could be one: an id is a short [a-z0-9-] name,
+		// and whatever a client sent in its place is not echoed back whole.
+		if len(id) > wire.MaxInstanceIDLen || !instanceIDRE.MatchString(id) {
+			return nil, &sdk.Error{Code: CodeInstanceNotFound, Message: fmt.Sprintf(
+				"no such connector: an id is %s, at most %d bytes", strings.Trim(instanceIDRE.String(), "^$"), wire.MaxInstanceIDLen)}
+		}
 		return nil, &sdk.Error{Code: CodeInstanceNotFound, Message: fmt.Sprintf("no connector %q is configured", id)}
 	}
 	return c, nil

@@ -97,10 +97,10 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 				Message: "too many wrong API keys from this address; try again after Retry-After seconds"})
 			return
 		}
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		token, problem := bearerToken(r.Header.Values("Authorization"))
+		if problem != "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idplug"`)
-			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: "an API key is required: send Authorization: Bearer <key>"})
+			writeError(w, r, &sdk.Error{Code: CodeUnauthorized, Message: problem})
 			return
 		}
 		// Compare digests, so neither the keys' lengths nor which key matched leak
@@ -169,4 +169,27 @@ func (s *Server) apiPattern(r *http.Request) string {
 	}
 	_, pattern := s.api.Handler(r)
 	return pattern
+}
+
+// bearerToken reads the API key of an Authorization header: the scheme's name
+// in any case and any spaces after it (RFC 7235 2.1). More than one header is
+// refused: which would count is anyone's guess. problem says what is wrong.
+func bearerToken(headers []string) (token, problem string) {
+	switch {
+	case len(headers) == 0:
+		return "", "an API key is required: send Authorization: Bearer <key>"
+	case len(headers) > 1:
+		return "", "send one Authorization header, not several"
+	}
+	scheme, rest, _ := strings.Cut(headers[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		if len(scheme) > 16 || strings.ContainsFunc(scheme, func(r rune) bool { return r < '!' || r > '~' }) {
+			scheme = "another"
+		}
+		return "", "the Authorization scheme must be Bearer, not " + scheme + ": send Authorization: Bearer <key>"
+	}
+	if token = strings.TrimLeft(rest, " "); token == "" {
+		return "", "an API key is required: send Authorization: Bearer <key>"
+	}
+	return token, ""
 }

@@ -81,7 +81,7 @@ func bodyError(body []byte, v any, err error) error {
 	case errors.Is(v1err, io.EOF):
 		return badRequest("the request body must be a JSON object")
 	case v1err != nil:
-		return badRequest("the request body is not valid: %v", v1err)
+		return badRequest("the request body is not valid: %s", jsonProblem(v1err))
 	case dec.More():
 		return badRequest("the request body must hold one JSON object")
 	}
@@ -94,4 +94,30 @@ func bodyError(body []byte, v any, err error) error {
 // decodeSealed decodes the payload of a seal this service made.
 func decodeSealed(b []byte, v any) error {
 	return jsonv2.Unmarshal(b, v, sealedOptions)
+}
+
+// jsonProblem says what encoding/json found wrong in a body in the API's
+// terms (a field's name and JSON's kinds), not Go's (a struct's type name).
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	got := map[string]string{"array": "a list", "object": "an object", "bool": "true or false", "string": "a string"}[te.Value]
+	if got == "" {
+		got = "a number"
+	}
+	want := "a string"
+	switch te.Type.Kind() {
+	case reflect.Map, reflect.Struct:
+		want = "an object"
+	case reflect.Slice, reflect.Array:
+		want = "a list"
+	case reflect.Bool:
+		want = "true or false"
+	}
+	if te.Field == "" {
+		return "it must be a JSON object, not " + got
+	}
+	return te.Field + " must be " + want + ", not " + got
 }

@@ -243,7 +243,8 @@ func TestAPIRequestValidation(t *testing.T) {
 	}{
 		{"empty body", authPath, "", 400, sdk.CodeInvalidRequestParameters, "must be a JSON object"},
 		{"bad JSON", authPath, `{"redirectUri":`, 400, sdk.CodeInvalidRequestParameters, "the request body is not valid"},
-		{"not an object", authPath, `["https://app.test/cb"]`, 400, sdk.CodeInvalidRequestParameters, "the request body is not valid"},
+		{"not an object", authPath, `["https://app.test/cb"]`, 400, sdk.CodeInvalidRequestParameters, "the request body is not valid: it must be a JSON object, not a list"},
+		{"a number for a string", authPath, `{"redirectUri":42}`, 400, sdk.CodeInvalidRequestParameters, "the request body is not valid: redirectUri must be a string, not a number"},
 		{"unknown field", authPath, `{"redirectUri":"https://app.test/cb","redirect_uri":"x"}`, 400, sdk.CodeInvalidRequestParameters, `unknown field "redirect_uri"`},
 		{"two objects", authPath, `{"redirectUri":"https://app.test/cb"} {}`, 400, sdk.CodeInvalidRequestParameters, "one JSON object"},
 		// Which of two values a parser keeps is a guess another parser may make
@@ -351,8 +352,9 @@ func TestAPIKeyCheck(t *testing.T) {
 			t.Errorf("wrong key %q: %d %s %q", bad, res.status, res.body.Code, res.header.Get("WWW-Authenticate"))
 		}
 	}
-	// Another scheme, or the key without a scheme, is no key.
-	for _, header := range []string{"Basic " + testAPIKey, testAPIKey, "bearer " + testAPIKey} {
+	// Another scheme, or the key without a scheme, is no key (the scheme's
+	// case does not matter: TestAuthorizationHeaderForms).
+	for _, header := range []string{"Basic " + testAPIKey, testAPIKey} {
 		req := httptest.NewRequest("GET", "/v1/connectors", nil)
 		req.Header.Set("Authorization", header)
 		rec := httptest.NewRecorder()
@@ -393,6 +395,36 @@ func TestWrongKeysAreThrottled(t *testing.T) {
 	srv.ServeHTTP(rec, req)
 	if rec.Code != 200 {
 		t.Errorf("another address: %d", rec.Code)
+	}
+}
+
+// The Authorization header as RFC 7235 writes it: the scheme in any case,
+// any spaces after it. Two headers are refused (the first had counted, the
+// second was ignored), and a wrong scheme is named as such.
+func TestAuthorizationHeaderForms(t *testing.T) {
+	srv := newUnitServer(t, &fakeInstances{}, func(s *Settings) { s.APIKeys = []apikey.Key{apikey.Unscoped(testAPIKey)} })
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		status  int
+		says    string
+	}{
+		{"lower-case scheme", []string{"bearer " + testAPIKey}, 200, ""},
+		{"two spaces", []string{"Bearer  " + testAPIKey}, 200, ""},
+		{"another scheme", []string{"Basic " + testAPIKey}, 401, "the Authorization scheme must be Bearer, not Basic"},
+		{"two headers, the right one first", []string{"Bearer " + testAPIKey, "Bearer wrong"}, 401, "send one Authorization header, not several"},
+		{"no key", []string{"Bearer "}, 401, "an API key is required"},
+	} {
+		req := httptest.NewRequest("GET", "/v1/connectors", nil)
+		req.RemoteAddr = "192.0.2.30:40000"
+		for _, h := range tc.headers {
+			req.Header.Add("Authorization", h)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.says) {
+			t.Errorf("%s: %d %s", tc.name, rec.Code, rec.Body)
+		}
 	}
 }
 

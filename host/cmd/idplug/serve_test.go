@@ -124,6 +124,9 @@ func TestAPIRefusals(t *testing.T) {
 		{"no API key", "GET", "/v1/connectors", "", nil, 401, "unauthorized", "an API key is required"},
 		{"wrong API key", "GET", "/v1/connectors", "k1-wrong", nil, 401, "unauthorized", "not valid"},
 		{"unknown connector", "GET", "/v1/connectors/nope", key, nil, 404, "connector_not_found", `no connector "nope"`},
+		// Not echoed back: what a client sent in an id's place.
+		{"an id that cannot be one", "GET", "/v1/connectors/ACME", key, nil, 404, "connector_not_found", "no such connector: an id is [a-z0-9][a-z0-9-]*, at most 64 bytes"},
+		{"a 7,000-byte id", "GET", "/v1/connectors/" + strings.Repeat("a", 7000), key, nil, 404, "connector_not_found", "no such connector: an id is"},
 		{"unknown route", "GET", "/v1/nothing", key, nil, 404, "not_found", "no such API route"},
 		{"missing redirectUri", "POST", "/v1/connectors/demo/authorization-uri", key, map[string]any{}, 400, "insufficient_request_parameters", "redirectUri is required"},
 		{"relative redirectUri", "POST", "/v1/connectors/demo/authorization-uri", key, map[string]any{"redirectUri": "/cb"}, 400, "invalid_request_parameters", "absolute http(s) URL"},
