@@ -428,6 +428,22 @@ func TestAuthorizationHeaderForms(t *testing.T) {
 	}
 }
 
+// A /v1 path not in its plain form is a JSON 404 naming the plain one: the
+// router had redirected it (307), and a client follows a 307 with its body
+// and its API key. A %2F inside a value is no separator.
+func TestPathsNotInTheirPlainForm(t *testing.T) {
+	srv := newUnitServer(t, &fakeInstances{}, nil)
+	for _, p := range []string{"/v1//connectors/acme/authorization-uri", "/v1/connectors/x/../acme/authorization-uri", "/v1/connectors/acme/authorization-uri/"} {
+		req := httptest.NewRequest("POST", "/", strings.NewReader(`{"redirectUri":"https://app.test/cb"}`))
+		req.URL.Path, req.URL.RawPath = p, ""
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != 404 || rec.Header().Get("Location") != "" || !strings.Contains(rec.Body.String(), "the route is /v1/connectors/acme/authorization-uri") {
+			t.Errorf("%s: %d %s (Location %q)", p, rec.Code, rec.Body, rec.Header().Get("Location"))
+		}
+	}
+}
+
 // TestWrongMethodAndUnknownRoute: a known path asked with another method is a
 // 405 with Allow; an unknown one a 404, both as JSON errors.
 func TestWrongMethodAndUnknownRoute(t *testing.T) {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -90,3 +91,23 @@ func (s *Server) link(p string) string { return s.prefix + p }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (p *prefixedRedirects) Unwrap() http.ResponseWriter { return p.ResponseWriter }
+
+// canonicalAPIPaths answers a /v1 path that is not in its plain form (a //,
+// a . or .. segment, a trailing slash) with a JSON 404 naming the plain one:
+// the router would redirect it with a 307, which a client follows with its
+// body and its API key.
+func canonicalAPIPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The escaped path: a %2F inside a value (a user id) is no separator.
+		if p := r.URL.EscapedPath(); strings.HasPrefix(p, "/v1/") {
+			if plain := path.Clean(p); plain != p {
+				if len(plain) > 200 {
+					plain = plain[:200] + "..."
+				}
+				writeError(w, r, errNotFound("the path is not in its plain form; the route is "+plain))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
