@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -166,7 +167,11 @@ func (p *Proxy) handle(c net.Conn) {
 			p.refuse(c, req.Host, ref)
 			return
 		}
-		fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\nX-Idplug-Egress: %s\r\nContent-Length: 0\r\n\r\n", oneLine(err.Error()))
+		// The plugin hands this on to its caller, an app: what failed, not
+		// how this machine resolves names (its resolver's address) or
+		// connects. The whole error goes to the log.
+		p.opts.Logger.Debug("egress connection failed", "host", cut(req.Host, maxLoggedText), "error", err.Error())
+		fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\nX-Idplug-Egress: %s\r\nContent-Length: 0\r\n\r\n", plainDialError(err))
 		return
 	}
 	if !p.track(up) {
@@ -371,4 +376,25 @@ func relay(a, b net.Conn, idle time.Duration) {
 	<-done
 	close(stop)
 	<-watched
+}
+
+// plainDialError says why a connection to a provider failed, in a few words
+// an app may read.
+func plainDialError(err error) string {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "the host name does not resolve"
+	case errors.As(err, &dns) && dns.IsTimeout:
+		return "resolving the host name timed out"
+	case errors.As(err, &dns):
+		return "the host name could not be resolved"
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "connecting timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the connection was refused"
+	case errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH):
+		return "the host cannot be reached"
+	}
+	return "the connection failed"
 }

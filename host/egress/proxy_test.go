@@ -332,3 +332,28 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(b)
 }
+
+// A connection the proxy could not make is told in a few words the plugin may
+// hand on to an app, not the resolver's or the dialer's own (which name this
+// machine's resolver and addresses); the log has them.
+func TestFailedConnectionsAreToldPlainly(t *testing.T) {
+	const closed = "127.0.0.1:1" // a privileged port no test listens on
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	path := filepath.Join(t.TempDir(), "egress.sock")
+	p, err := Listen(path, Options{Rules: func() Rules { return Rules{Named: []string{closed}} },
+		Logger: hclog.New(&hclog.LoggerOptions{Output: &lockedWriter{mu: &mu, w: &logs}, Level: hclog.Debug})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	status, header, _ := connect(t, path, closed)
+	if status != http.StatusBadGateway || header != "the connection was refused" {
+		t.Fatalf("%d %q, want 502 and the connection was refused", status, header)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("the log lacks the dialer's error:\n%s", logs.String())
+	}
+}
