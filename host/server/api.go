@@ -105,7 +105,7 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 	// reaches no plugin and spends nothing, as at the browser's callback. The
 	// plugin checks it again against the session.
 	if state, ok := data["state"]; ok && f.State != "" && sameState(state, f.State) != nil {
-		writeError(w, r, badRequest("state does not match the session's: this callback belongs to another sign-in; the session is still good for its own"))
+		writeError(w, r, badRequest("state does not match the session's: this callback belongs to another sign-in; nothing was spent"))
 		return
 	}
 	// A callback that is plainly incomplete is refused before the flow is
@@ -141,13 +141,13 @@ func incompleteCallback(data map[string]string, flowHasState bool) error {
 	switch {
 	case len(data) == 0:
 		return sdk.Errorf(sdk.CodeInsufficientRequestParameters,
-			"data is required: the callback's parameters as the provider sent them (code, state, ...); the session is still good")
+			"data is required: the callback's parameters as the provider sent them (code, state, ...); nothing was spent: send the callback again, whole")
 	case state && !code && !providerError:
 		return sdk.Errorf(sdk.CodeInsufficientRequestParameters,
-			"data.code is required (or data.error, as the provider sent it); the session is still good")
+			"data.code is required (or data.error, as the provider sent it); nothing was spent: send the callback again, whole")
 	case code && !state && flowHasState:
 		return sdk.Errorf(sdk.CodeInsufficientRequestParameters,
-			"data.state is required: the state the provider sent back with the code; the session is still good")
+			"data.state is required: the state the provider sent back with the code; nothing was spent: send the callback again, whole")
 	}
 	return nil
 }

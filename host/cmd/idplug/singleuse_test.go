@@ -138,7 +138,7 @@ func TestIncompleteCallbackKeepsTheSession(t *testing.T) {
 	} {
 		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", c.body)
 		if code, _ := jsonPath(body, "code").(string); status != 400 || code != "insufficient_request_parameters" ||
-			!strings.Contains(jsonPath(body, "message").(string), c.says) || !strings.Contains(jsonPath(body, "message").(string), "the session is still good") {
+			!strings.Contains(jsonPath(body, "message").(string), c.says) || !strings.Contains(jsonPath(body, "message").(string), "nothing was spent") {
 			t.Errorf("%s: %d %v", c.name, status, body)
 		}
 	}

@@ -585,13 +585,14 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 
 	// Flows with a code the provider will refuse: finishing one consumes it
 	// (an answer of 401 from the provider means the store acknowledged it).
-	var sessions []string
+	type started struct{ session, state string }
+	var sessions []started
 	for range 200 {
 		_, auth := p.call(t, "POST", "/v1/connectors/acme/authorization-uri", "", map[string]any{"redirectUri": appRedirect})
-		sessions = append(sessions, auth["session"].(string))
+		sessions = append(sessions, started{auth["session"].(string), auth["state"].(string)})
 	}
 	var mu sync.Mutex
-	var acknowledged []string
+	var acknowledged []started
 	var wg sync.WaitGroup
 	next := atomic.Int32{}
 	for range 8 {
@@ -604,7 +605,7 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 				if i == 100 {
 					p.cmd.Process.Kill() // mid-burst
 				}
-				status, _ := postQuiet(p, "/v1/connectors/acme/user-info", map[string]any{"session": sessions[i], "data": map[string]string{"code": "x", "state": "y"}})
+				status, _ := postQuiet(p, "/v1/connectors/acme/user-info", map[string]any{"session": sessions[i].session, "data": map[string]string{"code": "x", "state": sessions[i].state}})
 				if status != 0 && status != 503 {
 					mu.Lock()
 					acknowledged = append(acknowledged, sessions[i])
@@ -621,7 +622,7 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 	}
 	p = startIdplug(t, plugins, cfg)
 	for _, s := range acknowledged {
-		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", map[string]any{"session": s, "data": map[string]string{"code": "x"}})
+		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", map[string]any{"session": s.session, "data": map[string]string{"code": "x", "state": s.state}})
 		if status != 400 || jsonPath(body, "code") != "session_expired" || !strings.Contains(jsonPath(body, "message").(string), "unclean stop") {
 			t.Fatalf("a flow finished before the kill is usable again: %d %v", status, body)
 		}
