@@ -32,6 +32,12 @@ func TestTokenResponsesAreNotCached(t *testing.T) {
 	r = form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {answer.Refresh}})
 	r.SetBasicAuth("web", webSecret)
 	checkNoStore(t, "refresh", s.do(r))
+	// Refusals too.
+	r = form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {"made-up"}, "redirect_uri": {"https://app.test/cb"}})
+	r.SetBasicAuth("web", webSecret)
+	if rec := s.do(r); rec.Code != http.StatusBadRequest || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Pragma") != "no-cache" {
+		t.Errorf("a refused code: %d, Cache-Control %q, Pragma %q", rec.Code, rec.Header().Get("Cache-Control"), rec.Header().Get("Pragma"))
+	}
 }
 
 func checkNoStore(t *testing.T, what string, rec *httptest.ResponseRecorder) {

@@ -64,6 +64,12 @@ func (s *server) Keys(ctx context.Context, r *op.Request[struct{}]) (*op.Respons
 // a query too).
 func (p *Provider) postOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every answer of the token endpoint, refusals too, is not to be
+		// kept by a cache on the way (RFC 6749 5.1 and 5.2).
+		if r.URL.Path == tokenPath {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Pragma", "no-cache")
+		}
 		if (r.URL.Path == tokenPath || r.URL.Path == "/revoke") && (r.Method != http.MethodPost || r.URL.RawQuery != "") {
 			w.Header().Set("Allow", http.MethodPost)
 			writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST with a form body")

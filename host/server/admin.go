@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 
@@ -9,6 +10,17 @@ import (
 
 // reload applies the configuration file again. A bad file changes nothing.
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	// The route takes no parameters: a body that names any (a client that
+	// means to pass a file or a setting) is refused, not ignored.
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 && !bytes.Equal(bytes.TrimSpace(body), []byte("{}")) {
+		writeError(w, r, badRequest("the reload takes no body: it reads the configuration file again"))
+		return
+	}
 	if err := s.settings.Reload(r.Context()); err != nil {
 		e := &sdk.Error{Code: sdk.CodeInvalidConfig, Message: "the new configuration was refused; the old one keeps serving: " + err.Error()}
 		// The file's own problems (config.Error) and its connectors' (host.ValidationError).

@@ -574,6 +574,13 @@ func TestReloadRoute(t *testing.T) {
 	if res.status != 200 || strings.TrimSpace(string(res.raw)) != `{"connectors":1,"status":"reloaded"}` {
 		t.Errorf("reload: %d %s", res.status, res.raw)
 	}
+	if res := call(t, srv, "POST", "/v1/admin/reload", "", "{}"); res.status != 200 {
+		t.Errorf("reload with {}: %d %s", res.status, res.raw)
+	}
+	// A body that names anything is refused, not ignored.
+	if res := call(t, srv, "POST", "/v1/admin/reload", "", `{"config":"other.yaml"}`); res.status != 400 || !strings.Contains(res.body.Message, "takes no body") {
+		t.Errorf("reload with a body: %d %s", res.status, res.raw)
+	}
 	refuse = &host.ValidationError{Problems: []host.Problem{{Instance: "acme", Field: "clientId", Message: "is required"}}}
 	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
 	problems, _ := res.body.Details["problems"].([]any)
