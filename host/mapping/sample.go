@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
 
+	"github.com/idplug/idplug/internal/jsonwords"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -80,9 +80,11 @@ func sampleProblem(err error, data []byte) string {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te) && te.Field == "":
-		return fmt.Sprintf("it is %s, not an object", jsonKind(te.Value))
+		_, got := jsonwords.TypeError(te)
+		return fmt.Sprintf("it is %s, not an object", got)
 	case errors.As(err, &te):
-		return fmt.Sprintf("%s must be %s, not %s", te.Field, goKind(te.Type.Kind()), jsonKind(te.Value))
+		want, got := jsonwords.TypeError(te)
+		return fmt.Sprintf("%s must be %s, not %s", te.Field, want, got)
 	case errors.As(err, &se):
 		line, col := position(data, se.Offset)
 		return fmt.Sprintf("line %d, column %d: %s", line, col, strings.TrimPrefix(se.Error(), "json: "))
@@ -93,37 +95,6 @@ func sampleProblem(err error, data []byte) string {
 		return "unknown key " + key + "; the sample has profile and raw"
 	}
 	return err.Error()
-}
-
-// jsonKind names the kind encoding/json reports ("number", "array") as JSON does.
-func jsonKind(v string) string {
-	switch {
-	case strings.HasPrefix(v, "number"):
-		return "a number"
-	case v == "bool":
-		return "true or false"
-	case v == "array":
-		return "a list"
-	case v == "object":
-		return "an object"
-	case v == "string":
-		return "a string"
-	}
-	return v
-}
-
-func goKind(k reflect.Kind) string {
-	switch k {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "a list"
-	}
-	return "a " + k.String()
 }
 
 // position is the 1-based line and column of byte offset in data.

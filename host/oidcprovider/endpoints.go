@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idplug/idplug/internal/printable"
 	"github.com/idplug/idplug/internal/ratelimit"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -239,23 +240,11 @@ func (p *Provider) noRepeatedParameters(next http.Handler) http.Handler {
 		}
 		for name, values := range r.Form {
 			if len(values) > 1 {
-				if len(name) > maxShownParameter || !printable(name) {
-					name = "a parameter"
-				}
-				writeOAuthError(w, http.StatusBadRequest, "invalid_request", name+" is given more than once")
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request",
+					printable.Line(printable.Cut(name, maxShownParameter))+" is given more than once")
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// printable reports whether s is printable ASCII.
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

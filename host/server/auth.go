@@ -12,6 +12,7 @@ import (
 
 	"github.com/idplug/idplug/host/apikey"
 	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/internal/printable"
 	"github.com/idplug/idplug/internal/ratelimit"
 	"github.com/idplug/idplug/sdk"
 )
@@ -183,7 +184,7 @@ func bearerToken(headers []string) (token, problem string) {
 	}
 	scheme, rest, _ := strings.Cut(headers[0], " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		if len(scheme) > 16 || strings.ContainsFunc(scheme, func(r rune) bool { return r < '!' || r > '~' }) {
+		if len(scheme) > 16 || !printable.Clean(scheme) {
 			scheme = "another"
 		}
 		return "", "the Authorization scheme must be Bearer, not " + scheme + ": send Authorization: Bearer <key>"

@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
+	"github.com/idplug/idplug/internal/jsonwords"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -103,19 +104,7 @@ func jsonProblem(err error) string {
 	if !errors.As(err, &te) {
 		return strings.TrimPrefix(err.Error(), "json: ")
 	}
-	got := map[string]string{"array": "a list", "object": "an object", "bool": "true or false", "string": "a string"}[te.Value]
-	if got == "" {
-		got = "a number"
-	}
-	want := "a string"
-	switch te.Type.Kind() {
-	case reflect.Map, reflect.Struct:
-		want = "an object"
-	case reflect.Slice, reflect.Array:
-		want = "a list"
-	case reflect.Bool:
-		want = "true or false"
-	}
+	want, got := jsonwords.TypeError(te)
 	if te.Field == "" {
 		return "it must be a JSON object, not " + got
 	}

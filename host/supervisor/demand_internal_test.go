@@ -15,13 +15,7 @@ import (
 // timeout, and a sign-in for another plugin had waited all of it, past its own
 // deadline.
 func TestStartOnDemandWaitsOnlyAsLongAsItsCaller(t *testing.T) {
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/example"), "example")
-	s, err := Open(context.Background(), Options{PluginDir: dir, OnDemand: true, Logger: hclog.NewNullLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := onDemandExample(t)
 
 	s.reconcile.Lock() // what a slow start or scan holds
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
@@ -53,13 +47,7 @@ func TestStartOnDemandWaitsOnlyAsLongAsItsCaller(t *testing.T) {
 // out) is no failure of the plugin: it puts the plugin in no backoff, so a
 // caller cannot keep a plugin down for everyone by hanging up.
 func TestAStartItsCallerAbandonedBacksNothingOff(t *testing.T) {
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/example"), "example")
-	s, err := Open(context.Background(), Options{PluginDir: dir, OnDemand: true, Logger: hclog.NewNullLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := onDemandExample(t)
 	gone, cancel := context.WithCancel(t.Context())
 	cancel()
 	// Taken with the lock free and the context ended, the lock goes either
@@ -72,4 +60,18 @@ func TestAStartItsCallerAbandonedBacksNothingOff(t *testing.T) {
 	if _, err := s.Start(t.Context(), "example"); err != nil {
 		t.Fatalf("a caller after those that hung up: %v; want the plugin started", err)
 	}
+}
+
+// onDemandExample is a supervisor of a folder holding the example plugin,
+// started on demand, closed when the test ends.
+func onDemandExample(t *testing.T) *Supervisor {
+	t.Helper()
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, "./plugins/example"), "example")
+	s, err := Open(context.Background(), Options{PluginDir: dir, OnDemand: true, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
