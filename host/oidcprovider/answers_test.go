@@ -166,6 +166,45 @@ func TestBasicClientAuthentication(t *testing.T) {
 		!strings.Contains(rec.Body.String(), `"invalid_client"`) {
 		t.Errorf("a wrong secret: %d, WWW-Authenticate %q, %s", rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
 	}
+	// Credentials the header cannot carry are an attempt at the header all the
+	// same: 401 and the challenge, never the library's invalid_request.
+	for name, authorization := range map[string]string{
+		"not base64":      "Basic !!not-base64!!",
+		"no colon":        "Basic " + base64.StdEncoding.EncodeToString([]byte("web")),
+		"no credentials":  "Basic",
+		"an empty user":   "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+webSecret)),
+		"an unknown user": "Basic " + base64.StdEncoding.EncodeToString([]byte("nobody:"+webSecret)),
+		"another scheme":  "Digest username=\"web\"",
+		"percent-mangled": "Basic " + base64.StdEncoding.EncodeToString([]byte("w%zzeb:"+webSecret)),
+	} {
+		rec := exchange(authorization)
+		if rec.Code != http.StatusUnauthorized || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Basic realm=") ||
+			!strings.Contains(rec.Body.String(), `"invalid_client"`) {
+			t.Errorf("%s: %d, WWW-Authenticate %q, %s", name, rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
+		}
+	}
+	// Two headers, or a form naming another client than the header: which
+	// one counts would be the reader's guess.
+	twice := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"},
+		"code": {s.code(t, "openid")}, "redirect_uri": {"https://app.test/cb"}})
+	twice.Header.Add("Authorization", "Basic "+credentials(webSecret))
+	twice.Header.Add("Authorization", "Basic "+credentials("not-the-secret"))
+	other := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"},
+		"code": {s.code(t, "openid")}, "redirect_uri": {"https://app.test/cb"}, "client_id": {"native"}})
+	other.Header.Set("Authorization", "Basic "+credentials(webSecret))
+	for name, r := range map[string]*http.Request{"two headers": twice, "another client_id in the form": other} {
+		if rec := s.do(r); rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), `"invalid_client"`) {
+			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	// A gateway's own header beside credentials in the form is not the
+	// client's attempt at the header.
+	gateway := form(http.MethodPost, "/oauth/token", url.Values{"client_id": {"native"}})
+	gateway.Header.Set("Authorization", "Bearer gateway-token")
+	_ = gateway.ParseForm()
+	if problem := headerCredentialsProblem(gateway); problem != "" {
+		t.Errorf("a Bearer header beside a form's client_id: %q", problem)
+	}
 }
 
 // RFC 9207 2: iss goes with the answer's other parameters, in the fragment

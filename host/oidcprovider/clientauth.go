@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/internal/printable"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -123,6 +125,54 @@ const (
 	assertionLeeway = time.Second
 	consumedMargin  = 5 * time.Minute
 )
+
+// headerCredentialsProblem says what is wrong with the client credentials of
+// a token or revocation request's Authorization header, or "" when there is
+// nothing wrong with them (or no header). A client that tried the header gets
+// invalid_client with a 401 and the challenge (RFC 6749 5.2), whatever the
+// fault: the library would answer some of these faults with invalid_request
+// and a 400, having read the header as absent.
+func headerCredentialsProblem(r *http.Request) string {
+	headers := r.Header.Values("Authorization")
+	switch {
+	case len(headers) == 0:
+		return ""
+	case len(headers) > 1:
+		return "the request has more than one Authorization header"
+	}
+	h := headers[0]
+	if scheme, _, _ := strings.Cut(h, " "); !strings.EqualFold(scheme, "Basic") {
+		// Another scheme beside credentials in the form is not ours to
+		// judge (a gateway may add its own); without them it is the
+		// client's attempt at authentication.
+		if r.PostForm.Get("client_id") != "" || r.PostForm.Get("client_assertion") != "" {
+			return ""
+		}
+		return "client authentication in the Authorization header uses the Basic scheme, not " + printable.Line(printable.Cut(scheme, maxShownParameter))
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		if _, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len("Basic"):])); err != nil {
+			return "the Basic credentials are not base64 (RFC 7617)"
+		}
+		return "the Basic credentials hold no colon between the client id and its secret"
+	}
+	// RFC 6749 2.3.1: both are form-encoded before they are joined.
+	clientID, err := url.QueryUnescape(id)
+	if err != nil {
+		return "the client id in the Basic credentials is not form-encoded (RFC 6749 2.3.1)"
+	}
+	if _, err := url.QueryUnescape(secret); err != nil {
+		return "the secret in the Basic credentials is not form-encoded (RFC 6749 2.3.1)"
+	}
+	if clientID == "" {
+		return "the Basic credentials name no client"
+	}
+	if form := r.PostForm.Get("client_id"); form != "" && form != clientID {
+		return "client_id in the form names another client than the Authorization header"
+	}
+	return ""
+}
 
 // isBasic says whether an Authorization header is of the Basic scheme, whose
 // name is case-insensitive (RFC 7235 2.1).

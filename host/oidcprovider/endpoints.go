@@ -122,6 +122,12 @@ func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
 		if r.Header.Get("Authorization") != "" {
 			rec.challenge = `Basic realm="` + p.opts.Config.Issuer + `"`
 		}
+		if problem := headerCredentialsProblem(r); problem != "" {
+			writeOAuthError(rec, http.StatusUnauthorized, "invalid_client", problem)
+			p.limiter.Fail(addr)
+			p.event("refused_client")
+			return
+		}
 		next.ServeHTTP(rec, r)
 		if rec.status == http.StatusUnauthorized || rec.invalidClient {
 			p.limiter.Fail(addr)
