@@ -311,3 +311,69 @@ func TestRepeatedParametersAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// RFC 6749 2.3.1: a client_secret_post client authenticates with its id and
+// secret in the form, at the token and revocation endpoints, and with nothing
+// else; a public client sends no secret at all.
+func TestClientSecretPost(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	token := func(v url.Values, basic bool) *httptest.ResponseRecorder {
+		if !basic {
+			v.Set("client_id", "post")
+			v.Set("client_secret", postSecret)
+		}
+		r := form(http.MethodPost, "/oauth/token", v)
+		if basic {
+			r.SetBasicAuth("post", postSecret)
+		}
+		return s.do(r)
+	}
+	exchange := func(basic bool) *httptest.ResponseRecorder {
+		return token(url.Values{"grant_type": {"authorization_code"}, "redirect_uri": {"https://post.test/cb"},
+			"code": {s.codeFor(t, "post", "https://post.test/cb", "openid offline_access")}}, basic)
+	}
+	rec := exchange(false)
+	var answer struct {
+		Refresh string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); rec.Code != http.StatusOK || err != nil || answer.Refresh == "" {
+		t.Fatalf("the secret in the form: %d %s", rec.Code, rec.Body)
+	}
+	rec = token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {answer.Refresh}}, false)
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); rec.Code != http.StatusOK || err != nil || answer.Refresh == "" {
+		t.Fatalf("a refresh with the secret in the form: %d %s", rec.Code, rec.Body)
+	}
+	revoke := form(http.MethodPost, "/revoke", url.Values{"token": {answer.Refresh}, "client_id": {"post"}, "client_secret": {postSecret}})
+	if rec := s.do(revoke); rec.Code != http.StatusOK {
+		t.Errorf("revocation with the secret in the form: %d %s", rec.Code, rec.Body)
+	}
+	if rec := exchange(true); rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "client_secret_post") {
+		t.Errorf("a client_secret_post client with Basic: %d %s", rec.Code, rec.Body)
+	}
+	// The native app is public: a secret it sends is refused, not ignored.
+	native := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {"any"},
+		"redirect_uri": {"http://127.0.0.1:3000/cb"}, "client_id": {"native"}, "client_secret": {"a-guess"}, "code_verifier": {strings.Repeat("v", 43)}})
+	if rec := s.do(native); rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "a public client sends no secret") {
+		t.Errorf("a public client sending a secret: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// RFC 6750 2: a client uses one way to send its access token, not two.
+func TestUserinfoTakesTheTokenOneWay(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	access, _ := s.tokens(t)
+	both := bearer(form(http.MethodPost, "/userinfo", url.Values{"access_token": {access}}), access)
+	if rec := s.do(both); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "not both") {
+		t.Errorf("the token in the header and the form: %d %s", rec.Code, rec.Body)
+	}
+	for name, r := range map[string]*http.Request{
+		"header": bearer(httptest.NewRequest(http.MethodGet, "/userinfo", nil), access),
+		"form":   form(http.MethodPost, "/userinfo", url.Values{"access_token": {access}}),
+	} {
+		if rec := s.do(r); rec.Code != http.StatusOK {
+			t.Errorf("the token in the %s: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+}

@@ -46,7 +46,9 @@ func (s *server) verifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
 	}
 	basic := isBasic(r.Header.Get("Authorization"))
-	inBody := r.PostForm.Get("client_secret") != ""
+	// r.Form, not r.PostForm: the library hands this request no PostForm
+	// (the token and revocation endpoints take no query: postOnly).
+	inBody := r.Form.Get("client_secret") != ""
 	switch c.cfg.AuthMethod {
 	case string(oidc.AuthMethodNone):
 		if basic || inBody {

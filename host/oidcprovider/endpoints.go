@@ -82,6 +82,12 @@ func (p *Provider) postOnly(next http.Handler) http.Handler {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token in the Authorization header (RFC 6750 2.1), not in the URL")
 			return
 		}
+		// RFC 6750 2: one way only; which of two tokens counts would be a guess.
+		if r.URL.Path == "/userinfo" && r.Header.Get("Authorization") != "" && r.Method == http.MethodPost &&
+			r.ParseForm() == nil && r.PostForm.Has("access_token") {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token one way: in the Authorization header or in the form, not both (RFC 6750 2)")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -26,6 +26,9 @@ import (
 
 const webSecret = "a-confidential-client-secret-of-40-bytes!"
 
+// postSecret is the secret of the client that sends it in the form.
+const postSecret = "another-confidential-secret-of-40-bytes!!"
+
 // testBrowser records what the provider asked of the browser's routes.
 type testBrowser struct {
 	mu          sync.Mutex // Fail is called from requests at once
@@ -103,6 +106,7 @@ func newHostileSetup(t *testing.T) *hostileSetup {
 			{ID: "web", Secret: webSecret, AuthMethod: "client_secret_basic",
 				RedirectURIs: []string{"https://app.test/cb"}, PostLogoutRedirectURIs: []string{"https://app.test/bye"}},
 			{ID: "native", Public: true, AuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1:3000/cb"}},
+			{ID: "post", Secret: postSecret, AuthMethod: "client_secret_post", RedirectURIs: []string{"https://post.test/cb"}},
 		}}
 	p, err := New(Options{Config: cfg, Store: s.store, Sealer: func() *seal.Sealer { return sealer },
 		Targets:      func(id string) (string, bool) { return "acme-target", id == "acme" },
@@ -149,7 +153,13 @@ func form(method, target string, v url.Values) *http.Request {
 // code signs the web app in, for scope, through the browser and returns its code.
 func (s *hostileSetup) code(t *testing.T, scope string) string {
 	t.Helper()
-	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
+	return s.codeFor(t, "web", "https://app.test/cb", scope)
+}
+
+// codeFor signs client in, for scope, through the browser and returns its code.
+func (s *hostileSetup) codeFor(t *testing.T, client, redirectURI, scope string) string {
+	t.Helper()
+	q := url.Values{"client_id": {client}, "redirect_uri": {redirectURI}, "response_type": {"code"},
 		"scope": {scope}, "prompt": {"consent"}}
 	rec := s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
 	loc, err := url.Parse(rec.Header().Get("Location"))
