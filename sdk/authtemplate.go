@@ -230,6 +230,11 @@ func claim(seen map[string]string, name, field string) error {
 // per-request ones, each replacing any of the same name; they are encoded sorted
 // by name, so the same inputs give the same URL byte for byte.
 func (t *AuthorizationTemplate) Build(req AuthorizationRequest, random io.Reader) (*Authorization, error) {
+	if t == nil {
+		// A connector's template method returns nil for a configuration it
+		// cannot express: an error, not a panic in the plugin.
+		return nil, Errorf(CodeInvalidConfig, "no authorization template: the connector declared none for this configuration")
+	}
 	if err := req.Check(); err != nil {
 		return nil, err
 	}

@@ -88,6 +88,11 @@ func TestTemplateRequestChecks(t *testing.T) {
 	if _, err := tmpl.Build(AuthorizationRequest{RedirectURI: "https://rp.test/cb", State: "s"}, bytes.NewReader(nil)); err == nil {
 		t.Error("a build without randomness must fail, not send a guessable verifier")
 	}
+	// A connector's template method returns nil for what it cannot express.
+	var none *AuthorizationTemplate
+	if _, err := none.Build(AuthorizationRequest{RedirectURI: "https://rp.test/cb", State: "s"}, nil); AsError(err).Code != CodeInvalidConfig {
+		t.Errorf("a nil template: %v, want invalid_config", err)
+	}
 }
 
 // TestTemplateChecks: what a plugin could declare to weaken a flow is refused,

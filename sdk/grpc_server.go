@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/idplug/idplug/internal/printable"
+	"github.com/idplug/idplug/internal/wire"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -236,6 +240,25 @@ const (
 	maxSentDetails = 8 << 10 // bytes of the details' JSON; over it they are left out
 )
 
+// sandboxDialHint is what an author needs when a connection of their own
+// was refused: the sandbox leaves a plugin no network but the host's proxy.
+const sandboxDialHint = "; the sandbox gives a plugin no network of its own: make provider requests " +
+	"with sdk.NewTransport (or sdk.DialContext, or oauth2kit's client), which go through the host's egress proxy"
+
+// sandboxRefusedDial says whether err is a connection the plugin opened itself
+// that the sandbox refused (Landlock's EACCES, seccomp's EPERM, or an empty
+// network namespace), while the host runs an egress proxy for it.
+func sandboxRefusedDial(err error) bool {
+	if os.Getenv(wire.EnvEgressProxy) == "" {
+		return false
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" {
+		return false
+	}
+	return errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENETUNREACH)
+}
+
 // toStatus turns a connector error into a gRPC status carrying a ConnectorError detail.
 func toStatus(err error) error {
 	if errors.Is(err, errConfigRequired) {
@@ -246,6 +269,9 @@ func toStatus(err error) error {
 	e := AsError(err)
 	if e.Code == CodeGeneral && errors.Is(err, context.DeadlineExceeded) {
 		e = &Error{Code: CodeProviderTimeout, Message: e.Message}
+	}
+	if e.Code == CodeGeneral && sandboxRefusedDial(err) {
+		e = &Error{Code: CodeGeneral, Message: e.Message + sandboxDialHint, Details: e.Details}
 	}
 	d := Wire.ErrorToProto(e)
 	// A protobuf string must be UTF-8, or the detail does not marshal and the

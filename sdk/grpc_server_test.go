@@ -8,12 +8,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/idplug/idplug/internal/wire"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -415,5 +420,30 @@ func TestProviderIdentityCrossesTheWire(t *testing.T) {
 		&connectorv1.ValidateConfigRequest{Instance: inst("a", "v1", `{"greeting":"hi"}`)})
 	if err != nil || resp.GetProvider() != "" {
 		t.Fatalf("provider %q, %v from a connector that names none", resp.GetProvider(), err)
+	}
+}
+
+// A plugin that opens its own connection under the sandbox is refused by the
+// kernel; its author is told to use the SDK's transport, not only "permission
+// denied". Without the host's proxy (no sandbox) the error is left as it is.
+func TestARefusedDialOfItsOwnNamesTheTransport(t *testing.T) {
+	refused := fmt.Errorf("token exchange: %w", &url.Error{Op: "Post", URL: "http://127.0.0.1:9/token",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EACCES)}})
+	message := func() string {
+		st, _ := status.FromError(toStatus(refused))
+		return st.Message()
+	}
+	t.Setenv(wire.EnvEgressProxy, "")
+	if m := message(); strings.Contains(m, "sdk.NewTransport") {
+		t.Errorf("without a proxy: %q", m)
+	}
+	t.Setenv(wire.EnvEgressProxy, filepath.Join(t.TempDir(), "egress.sock"))
+	if m := message(); !strings.HasPrefix(m, "token exchange: Post") || !strings.Contains(m, "connect: permission denied; the sandbox gives a plugin no network of its own: make provider requests with sdk.NewTransport") {
+		t.Errorf("under the sandbox: %q", m)
+	}
+	// Another failure to connect is not the sandbox's.
+	refused = &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	if m := message(); strings.Contains(m, "sandbox") {
+		t.Errorf("a refused connection: %q", m)
 	}
 }

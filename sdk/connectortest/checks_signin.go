@@ -132,7 +132,7 @@ func checkSignInProviderDown(k *kit, t T) {
 // found it broken: that check already names the defect.
 func (k *kit) needSignIn(t T) {
 	if k.signInFailed.Load() {
-		t.Skipf("needs a working sign-in, and signin/complete failed")
+		k.skipAfterFailure(t, "signin/complete", "needs a working sign-in, and signin/complete failed")
 	}
 }
 
@@ -150,6 +150,9 @@ func (k *kit) signedIn(t T) *sdk.UserInfoResult {
 		var d *diedError
 		if errors.As(err, &d) {
 			k.deathsReported.Add(1)
+		}
+		if k.signInFailed.Load() {
+			k.skipAfterFailure(t, "signin/complete", "the sign-in failed, which is signin/complete's to report: %s", describe(err))
 		}
 		t.Skipf("the sign-in failed, which is signin/complete's to report: %s", describe(err))
 	}

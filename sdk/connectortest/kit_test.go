@@ -156,6 +156,28 @@ func TestATWithoutRunGetsPrefixedMessages(t *testing.T) {
 	}
 }
 
+// Under Strict a check that skips because another one failed, and named the
+// defect, stays a skip: one defect is one failure, not one for every check
+// built on it. With that check turned off in Options.Skip, nothing named the
+// defect, and the skips fail as any other.
+func TestStrictReportsADefectOnce(t *testing.T) {
+	for defect, check := range map[string]string{kitconn.NoProfileID: "signin/complete", kitconn.RefuseValid: "config/valid"} {
+		opts := kitconn.KitOptions(t, true)
+		opts.Strict = true
+		rec := kitrecord.Run(t, connectortest.Value(kitconn.New(defect)), opts)
+		if failed := rec.Failed(); !slices.Equal(failed, []string{check}) {
+			t.Errorf("%s under Strict: failed %v, want %s alone:%s", defect, failed, check, rec)
+		}
+	}
+	opts := kitconn.KitOptions(t, true)
+	opts.Strict = true
+	opts.Skip = map[string]string{"config/valid": "testing Strict"}
+	rec := kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.RefuseValid)), opts)
+	if failed := rec.Failed(); !slices.Contains(failed, "signin/timeout") {
+		t.Errorf("with config/valid turned off, a check that needs its configuration skipped quietly: failed %v:%s", failed, rec)
+	}
+}
+
 func TestStrictMakesASkipAFailure(t *testing.T) {
 	opts := kitconn.KitOptions(t, false) // no provider: the signin checks cannot run
 	opts.Strict = true

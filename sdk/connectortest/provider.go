@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idplug/idplug/sdk/oauth2kit"
 )
 
 // Provider is a fake OAuth 2.0 provider on a loopback port: an authorization
@@ -103,16 +105,18 @@ type Request struct {
 	ClientAuth ClientAuthMethod
 }
 
-// ClientAuthMethod is how a client authenticates at the token endpoint; the fake
-// provider accepts the two methods that send the secret itself, and none for a
-// public client.
-type ClientAuthMethod string
+// ClientAuthMethod is how a client authenticates at the token endpoint: the same
+// type as oauth2kit.AuthMethod, so a connector's own constant can be handed to
+// WithClientAuth. The fake provider accepts the two methods that send the
+// secret itself, and none for a public client.
+type ClientAuthMethod = oauth2kit.AuthMethod
 
-// The client authentication methods, named as token_endpoint_auth_method values.
+// The client authentication methods the fake provider knows, named as
+// token_endpoint_auth_method values (oauth2kit's constants of the same name).
 const (
-	ClientSecretBasic ClientAuthMethod = "client_secret_basic"
-	ClientSecretPost  ClientAuthMethod = "client_secret_post"
-	ClientAuthNone    ClientAuthMethod = "none"
+	ClientSecretBasic = oauth2kit.ClientSecretBasic
+	ClientSecretPost  = oauth2kit.ClientSecretPost
+	ClientAuthNone    = oauth2kit.AuthNone
 )
 
 // grant is what one authorization allowed: its code, and the tokens issued for it.

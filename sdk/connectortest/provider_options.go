@@ -58,7 +58,8 @@ func WithProfile(profileJSON string) ProviderOption {
 }
 
 // WithClientAuth makes the token endpoint accept only method (client_secret_basic,
-// client_secret_post, or none for a public client), as a provider that registers
+// client_secret_post, or none for a public client, which also needs
+// WithClient(id, "") so that no secret is expected), as a provider that registers
 // each client with one token_endpoint_auth_method does: every other method is
 // refused with invalid_client. By default both methods that send the secret are
 // accepted, and signin/client-auth checks that the connector uses the one its

@@ -284,6 +284,8 @@ func (p *Provider) authenticate(r *http.Request) error {
 		return fmt.Errorf("unknown client %q", id)
 	case p.settings.clientSecret == "":
 		return nil
+	case secret == "" && !basic && !r.PostForm.Has("client_secret"):
+		return fmt.Errorf("no secret was sent, and client %q is confidential (for a public client, give the provider WithClient(id, \"\"))", id)
 	case subtle.ConstantTimeCompare([]byte(secret), []byte(p.settings.clientSecret)) != 1:
 		return errors.New("wrong client secret")
 	}

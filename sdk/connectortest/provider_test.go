@@ -305,6 +305,19 @@ func TestProviderWithClientAuthRefusesOtherMethods(t *testing.T) {
 	}
 }
 
+// A confidential client that sends no secret is told so, and how a public
+// client is made: the method it uses (oauth2kit's constant, the kit's type)
+// is not enough.
+func TestProviderSaysANoSecretClientIsConfidential(t *testing.T) {
+	p := connectortest.NewProvider(t, connectortest.WithClientAuth(oauth2kit.AuthNone))
+	c := newClient(t, p, oauth2kit.AuthNone)
+	cb, verifier := c.authorize(t, "s1")
+	_, err := c.token.Exchange(context.Background(), cb["code"], redirect, verifier)
+	if code(err) != sdk.CodeInvalidConfig || !strings.Contains(err.Error(), "no secret was sent") || !strings.Contains(err.Error(), `WithClient(id, \"\")`) {
+		t.Errorf("no secret from a confidential client: %v", err)
+	}
+}
+
 func TestProviderRotatesRefreshTokens(t *testing.T) {
 	p := connectortest.NewProvider(t)
 	c := newClient(t, p, oauth2kit.ClientSecretPost)

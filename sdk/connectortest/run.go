@@ -199,6 +199,23 @@ type skipping struct {
 	strict bool
 }
 
+// skipAfterFailure skips a check that cannot run because the check named by
+// failed, and named the defect: a skip even under Options.Strict, whose run
+// fails already, so that one defect is not reported once for every check
+// built on it. When Options.Skip turned that check off, nothing reported the
+// defect, and Strict makes the skip a failure as any other.
+func (k *kit) skipAfterFailure(t T, by, format string, args ...any) {
+	t.Helper()
+	s, ok := t.(skipping)
+	if _, off := k.skipReason(check{name: by}); !ok || off {
+		t.Skipf(format, args...)
+		return
+	}
+	why := fmt.Sprintf(format, args...)
+	s.skips.add(s.check, why)
+	s.T.Skipf("%s", why)
+}
+
 func (s skipping) Skipf(format string, args ...any) {
 	s.T.Helper()
 	why := fmt.Sprintf(format, args...)
@@ -284,7 +301,7 @@ func (k *kit) run(t T, c check, failures *atomic.Int64) {
 		st = skipping{T: st, check: c.name, skips: &k.skips, strict: k.opts.Strict}
 		switch {
 		case c.needs >= needConfig && !k.configured:
-			st.Skipf("needs a configuration the connector accepts (see config/valid): %v", k.setUpErr)
+			k.skipAfterFailure(st, "config/valid", "needs a configuration the connector accepts (see config/valid): %v", k.setUpErr)
 		case c.needs >= needProvider && k.opts.Provider == nil:
 			st.Skipf("set Options.Provider, with ValidConfig pointing at it, to sign in through a fake provider")
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // CheckHTTPURL accepts an absolute http or https URL with a host and without a
@@ -15,6 +16,12 @@ func CheckHTTPURL(raw string) error {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if !strings.Contains(raw, "://") {
+			if u, err := url.Parse("https://" + raw); err == nil && u.Host != "" {
+				// "127.0.0.1:9501/token": a host and port, no scheme.
+				return errors.New("must be an absolute http or https URL: it has no scheme (write https:// or http:// before the host)")
+			}
 		}
 		return fmt.Errorf("is not a URL: %v", err)
 	}

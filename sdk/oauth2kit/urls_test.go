@@ -30,4 +30,9 @@ func TestCheckHTTPURL(t *testing.T) {
 	if err := CheckHTTPURL("https://api.test/v1?key=hunter22#x"); err == nil || !strings.Contains(err.Error(), `"https://api.test/v1?...#..."`) {
 		t.Errorf("the error does not show the URL's place: %v", err)
 	}
+	// A host and port without a scheme is a common slip; url.Parse's words
+	// ("first path segment in URL cannot contain colon") do not say so.
+	if err := CheckHTTPURL("127.0.0.1:9501/oauth/token"); err == nil || !strings.Contains(err.Error(), "it has no scheme") {
+		t.Errorf("a URL without a scheme: %v", err)
+	}
 }
