@@ -377,3 +377,18 @@ func TestUserinfoTakesTheTokenOneWay(t *testing.T) {
 		}
 	}
 }
+
+// A store that does not answer is 503 with Retry-After at the token endpoint,
+// as /v1 says it: the app may try again, nothing was spent.
+func TestTokenEndpointWithoutTheStore(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	_, refresh := s.tokens(t)
+	s.store.Close()
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	r.SetBasicAuth("web", webSecret)
+	rec := s.do(r)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "try again shortly") {
+		t.Errorf("a refresh with the store closed: %d, Retry-After %q, %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}

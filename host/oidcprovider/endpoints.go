@@ -156,6 +156,9 @@ func (s *statusRecorder) WriteHeader(code int) {
 	if code == http.StatusUnauthorized && s.challenge != "" {
 		s.Header().Set("WWW-Authenticate", s.challenge)
 	}
+	if code == http.StatusServiceUnavailable {
+		s.Header().Set("Retry-After", "1") // the store: as /v1 says it
+	}
 	s.ResponseWriter.WriteHeader(code)
 }
 

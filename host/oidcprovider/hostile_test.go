@@ -98,7 +98,9 @@ type hostileSetup struct {
 // URI, and one connector instance, acme.
 func newHostileSetup(t *testing.T) *hostileSetup {
 	t.Helper()
-	s := &hostileSetup{browser: &testBrowser{}, store: testStore(t), now: time.Now()}
+	// Timed, as idplug serve's store is: a failure of the database is ErrUnavailable.
+	st := store.Timed(testStore(t), 5*time.Second, 5*time.Second, nil)
+	s := &hostileSetup{browser: &testBrowser{}, store: st, now: time.Now()}
 	sealer := testSealer(t)
 	cfg := &config.Provider{Issuer: "http://127.0.0.1:9/oidc", IssuerPath: "/oidc",
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SSOTTL: 8 * time.Hour,

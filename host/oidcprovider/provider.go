@@ -254,6 +254,11 @@ func oidcError(err error, what string) error {
 	if errors.As(err, &oe) {
 		return oe
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// 503, as /v1 answers a store that does not answer: a client may
+		// retry (statusRecorder adds Retry-After), and nothing was spent.
+		return op.NewStatusError(oidc.ErrServerError().WithParent(err).WithDescription("%s; try again shortly", what), http.StatusServiceUnavailable)
+	}
 	return oidc.ErrServerError().WithParent(err).WithDescription("%s", what)
 }
 

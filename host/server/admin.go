@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -22,6 +23,14 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.settings.Reload(r.Context()); err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			// Not the file's fault: the same file applies once the store
+			// answers (the OpenID Provider's signing keys are read from it).
+			s.storeWarnings.warn(s.log, "state store unavailable", err)
+			writeError(w, r, &sdk.Error{Code: CodeStoreUnavailable,
+				Message: "the reload was not applied, because the state store cannot be reached; the old configuration keeps serving: try again shortly"})
+			return
+		}
 		e := &sdk.Error{Code: sdk.CodeInvalidConfig, Message: "the new configuration was refused; the old one keeps serving: " + err.Error()}
 		// The file's own problems (config.Error) and its connectors' (host.ValidationError).
 		var pl interface{ ProblemDetails() any }

@@ -20,6 +20,8 @@ import (
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/host/vault"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -603,6 +605,13 @@ func TestReloadRoute(t *testing.T) {
 	if res.status != 400 || !strings.HasSuffix(res.body.Message, "these settings need a restart") || res.body.Details != nil {
 		t.Errorf("refused change: %d %s", res.status, res.raw)
 	}
+	// A store that does not answer (the provider's signing keys are read from
+	// it) is not the file's fault: 503, and the same file may be tried again.
+	refuse = fmt.Errorf("provider: signing keys: %w: signing_keys: connection refused", store.ErrUnavailable)
+	res = call(t, srv, "POST", "/v1/admin/reload", "", "")
+	if res.status != 503 || res.body.Code != CodeStoreUnavailable || strings.Contains(res.body.Message, "connection refused") {
+		t.Errorf("reload without the store: %d %s", res.status, res.raw)
+	}
 }
 
 // TestVaultRoutesWithoutAVault: the token routes of an unknown connector are
@@ -624,5 +633,43 @@ func TestVaultRoutesWithoutAVault(t *testing.T) {
 	}
 	if calls := f.called(); len(calls) != 0 {
 		t.Errorf("the plugin was called: %v", calls)
+	}
+}
+
+// tokensDown is a store whose writes of tokens fail as a database that went
+// away would.
+type tokensDown struct{ store.Store }
+
+func (tokensDown) PutTokens(context.Context, store.TokenRecord) error {
+	return fmt.Errorf("%w: put_tokens: database or disk is full", store.ErrUnavailable)
+}
+
+// A sign-in whose tokens cannot be kept has spent the provider's code: its
+// answer says to start again, not to retry the callback, which could only be
+// session_used.
+func TestTokensThatCannotBeKeptSayStartAgain(t *testing.T) {
+	f := signingIn("ada")
+	f.userInfo.Tokens = &sdk.TokenSet{AccessToken: "at", RefreshToken: "rt"}
+	v, err := vault.New([][]byte{[]byte("vault-0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newUnitServer(t, f, func(s *Settings) { s.Store, s.Vault = tokensDown{sqliteStore(t)}, v })
+	srv.SetTokenStorage([]string{"acme"})
+	res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb","state":"state-0123456789"}`)
+	var auth struct {
+		Session string `json:"session"`
+	}
+	if err := json.Unmarshal(res.raw, &auth); res.status != 200 || err != nil {
+		t.Fatalf("authorization-uri: %d %s", res.status, res.raw)
+	}
+	body, _ := json.Marshal(map[string]any{"session": auth.Session, "data": map[string]any{"code": "c", "state": "state-0123456789"}})
+	res = call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body))
+	if res.status != 503 || res.body.Code != CodeStoreUnavailable || !strings.Contains(res.body.Message, "start the sign-in again") ||
+		strings.Contains(res.body.Message, "disk") {
+		t.Errorf("tokens not kept: %d %s", res.status, res.raw)
+	}
+	if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)); res.body.Code != CodeSessionUsed {
+		t.Errorf("the same callback again: %d %s; the answer above must not say to retry it", res.status, res.raw)
 	}
 }

@@ -61,7 +61,12 @@ func (s *Server) keepTokens(ctx context.Context, id string, res *sdk.UserInfoRes
 	}
 	if err := s.vault.Put(ctx, id, res.UserInfo.ID, res.Tokens); err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
-			return s.storeError(err, "")
+			// The provider's code is spent and the flow consumed: the
+			// same callback cannot succeed again, so "try again" would
+			// send the app into session_used.
+			s.storeWarnings.warn(s.log, "state store unavailable", err)
+			return &sdk.Error{Code: CodeStoreUnavailable, Message: "the provider signed the user in, but the state store could not keep " +
+				"the tokens, and the provider's code is spent: start the sign-in again"}
 		}
 		return err
 	}

@@ -65,6 +65,14 @@ func KeepFlowsInMemory(ctx context.Context, raw, st Store, timeout time.Duration
 	return l, nil
 }
 
+// AfterUncleanStop says whether st keeps consumed flows in memory and the run
+// before this one ended without saving them (a crash, a kill): every flow
+// sealed before this start is then refused with ErrStale.
+func AfterUncleanStop(st Store) bool {
+	l, ok := st.(*localFlows)
+	return ok && l.floor == l.run
+}
+
 // localFlows keeps consumed flow ids in memory, in buckets by the minute they
 // expire in: a lookup knows its flow's expiry (it comes from the sealed flow, so
 // a replay brings the same one), and whole buckets are dropped as time passes,

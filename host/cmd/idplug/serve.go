@@ -147,6 +147,10 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		}()
 		startPurge(ctx, st, log.Named("store"))
 		log.Info("store opened", "backend", st.Backend(), "url", store.Redact(cfg.Store.URL), "schema", store.SchemaVersion())
+		if store.AfterUncleanStop(st) {
+			log.Warn("the last run stopped without saving its consumed sign-ins (a crash or a kill): " +
+				"sign-ins started before this start are refused with session_expired, and must be started again")
+		}
 	}
 	d := &daemon{path: path, log: log, host: h, cfg: cfg, store: st, metrics: m}
 	warnKeys(cfg, log)
@@ -158,7 +162,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		FlowTTL:   cfg.SessionTTL,
 		// Single sign-on serves only a sign-in whose browser session lives.
 		UserSessionTTL: browserSessionTTL(cfg),
-		Reload:         d.reload,
+		Reload:         d.reloadFromAPI,
 		Store:          st,
 		Vault:          vlt,
 		// With admin_listen, /metrics and the detailed /readyz move there.
@@ -293,6 +297,17 @@ func (d *daemon) reload(ctx context.Context) error {
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
 	return nil
+}
+
+// reloadFromAPI is reload for POST /v1/admin/reload: a refusal is logged as
+// SIGHUP's is, since the answer goes only to whoever asked (and `curl -f`
+// drops its body).
+func (d *daemon) reloadFromAPI(ctx context.Context) error {
+	err := d.reload(ctx)
+	if err != nil {
+		d.log.Error("configuration reload refused; the old configuration keeps serving", "error", err, "by", "POST /v1/admin/reload")
+	}
+	return err
 }
 
 // warnKeys says what the API keys leave open: a plain key may do everything

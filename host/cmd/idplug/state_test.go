@@ -577,6 +577,9 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "state.db")
 	cfg := stateConfig(t, sp, "sqlite:"+dbPath, vaultKeyA)
 	p := startIdplug(t, plugins, cfg)
+	if strings.Contains(p.logs.String(), "stopped without saving") {
+		t.Errorf("a first start warns of an unclean stop:\n%s", p.logs.String())
+	}
 	// A stored sign-in, to read back after the crash.
 	flow := startAPIFlow(t, p, sp)
 	status, _ := p.call(t, "POST", "/v1/connectors/acme/user-info", "", flow)
@@ -621,6 +624,10 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 		t.Fatal("no flow was finished before the kill")
 	}
 	p = startIdplug(t, plugins, cfg)
+	// The operator hears of it at start, not from the users it turns away.
+	if !strings.Contains(p.logs.String(), "the last run stopped without saving its consumed sign-ins") {
+		t.Errorf("no warning at the start after the kill:\n%s", p.logs.String())
+	}
 	for _, s := range acknowledged {
 		status, body := p.call(t, "POST", "/v1/connectors/acme/user-info", "", map[string]any{"session": s.session, "data": map[string]string{"code": "x", "state": s.state}})
 		if status != 400 || jsonPath(body, "code") != "session_expired" || !strings.Contains(jsonPath(body, "message").(string), "unclean stop") {
