@@ -39,6 +39,14 @@ func readSecretFile(path, baseDir string) (string, error) {
 	if !info.Mode().IsRegular() {
 		return "", fmt.Errorf("${file:%s}: %s is not a regular file", path, full)
 	}
+	// Whoever may write the file sets the secret: a session key they chose
+	// forges every session, an API key they chose opens /v1. (A secret
+	// readable by others is theirs to read too, but containers mount
+	// secrets readable by all, behind their own walls: that is left to the
+	// operator.)
+	if perm := info.Mode().Perm(); perm&0o022 != 0 {
+		return "", fmt.Errorf("${file:%s}: %s can be written by other accounts (mode %04o), so anyone among them sets this secret: chmod go-w it", path, full, perm)
+	}
 	// O_NONBLOCK and O_NOCTTY: should the path be swapped for a FIFO or a
 	// terminal between the check and the open, the open neither hangs nor
 	// makes it idplug's terminal; what was opened is then checked again.

@@ -62,7 +62,25 @@ func TestFileReferenceProblems(t *testing.T) {
 	if err := os.Symlink(missing, dangling); err != nil {
 		t.Fatal(err)
 	}
+	// A local user who may write the file would choose the secret: an API
+	// key of theirs, a session key that forges sessions.
+	shared := filepath.Join(dir, "shared")
+	if err := os.WriteFile(shared, []byte("an-api-key-anyone-may-rewrite-0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o666); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	grouped := filepath.Join(dir, "grouped")
+	if err := os.WriteFile(grouped, []byte("an-api-key-the-group-may-rewrite-0123456"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(grouped, 0o620); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct{ ref, want string }{
+		{"${file:" + shared + "}", "3 api_keys[0]: ${file:" + shared + "}: " + shared + " can be written by other accounts (mode 0666), so anyone among them sets this secret: chmod go-w it"},
+		{"${file:" + grouped + "}", "3 api_keys[0]: ${file:" + grouped + "}: " + grouped + " can be written by other accounts (mode 0620), so anyone among them sets this secret: chmod go-w it"},
 		{"${file:" + dangling + "}", "3 api_keys[0]: ${file:" + dangling + "}: " + dangling + " is a link to " + missing + ", which does not exist"},
 		{"${file: key}", `3 api_keys[0]: ${file:" key"}: the path has spaces around it`},
 		{"${file:" + missing + "}", "3 api_keys[0]: ${file:" + missing + "}: cannot read " + missing + ": no such file or directory"},
