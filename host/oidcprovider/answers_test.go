@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // What the endpoints answer, held to the RFCs' letter: the headers, statuses
@@ -390,5 +391,21 @@ func TestTokenEndpointWithoutTheStore(t *testing.T) {
 	rec := s.do(r)
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "try again shortly") {
 		t.Errorf("a refresh with the store closed: %d, Retry-After %q, %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}
+
+// max_age of any size: a huge one asks for no fresh sign-in (it had wrapped
+// around into a demand for one), a small one past the sign-in's age does.
+func TestMaxAgeOfAnySize(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	s.browser.login.AuthTime = s.now.Add(-time.Hour)
+	for maxAge, wantCode := range map[string]bool{"10000000000": true, "18446744073709551615": true, "7200": true, "60": false} {
+		q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
+			"scope": {"openid"}, "max_age": {maxAge}, "prompt": {"none"}}
+		loc, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
+		if got := loc != nil && loc.Query().Get("code") != ""; got != wantCode {
+			t.Errorf("max_age=%s, signed in an hour ago: Location %v; want a code: %v", maxAge, loc, wantCode)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	if err := checkRedirect(req.RedirectURI); err != nil {
 		return nil, err // never sent to a URI that failed its check
 	}
+	if err := checkLoopbackMatch(c, req.RedirectURI); err != nil {
+		return nil, err
+	}
 	if err := checkRequest(req, c); err != nil {
 		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
 	}
@@ -58,7 +62,9 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	// connector (and at it, the account), not this browser's sign-in.
 	selectAccount := slices.Contains(req.Prompt, oidc.PromptSelectAccount)
 	now := p.opts.Now()
-	if req.MaxAge != nil {
+	// A max_age past a century asks nothing any sign-in here fails (and
+	// would overflow a Duration, turning into "sign in again").
+	if req.MaxAge != nil && *req.MaxAge < maxMaxAge {
 		ar.LoginAfter = now.Add(-time.Duration(*req.MaxAge) * time.Second).UnixMilli()
 	}
 	if slices.Contains(req.Prompt, oidc.PromptLogin) {
@@ -167,6 +173,38 @@ func checkRedirect(uri string) error {
 		return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri must not have a fragment")
 	}
 	return nil
+}
+
+// maxMaxAge is a century of seconds: a max_age at or past it is no limit.
+const maxMaxAge = 100 * 365 * 24 * 3600
+
+// checkLoopbackMatch holds a redirect URI the library matched on another port
+// (RFC 8252 7.3: a native app's loopback URI may name any port) to the rest of
+// a registered URI: its scheme, its host as written (localhost is not
+// 127.0.0.1, nor ::1, nor 127.0.0.2) and its path and query as written, with
+// a port there can be. The library compares the path and the query only.
+func checkLoopbackMatch(c *client, uri string) error {
+	if slices.Contains(c.cfg.RedirectURIs, uri) {
+		return nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not a URL")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri has no usable port")
+		}
+	}
+	for _, registered := range c.cfg.RedirectURIs {
+		r, err := url.Parse(registered)
+		if err == nil && r.Scheme == u.Scheme && strings.EqualFold(r.Hostname(), u.Hostname()) &&
+			r.EscapedPath() == u.EscapedPath() && r.RawQuery == u.RawQuery && isLoopback(r.Hostname()) {
+			return nil
+		}
+	}
+	return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not one registered for this client " +
+		"(on loopback, any port is taken, but the scheme, the host, the path and the query are as registered)")
 }
 
 // hintedConnector reads a request for one connector: Logto's

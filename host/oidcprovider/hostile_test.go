@@ -317,6 +317,16 @@ func TestAuthorizeRefusesRedirectsTheLoopbackMatchLetsThrough(t *testing.T) {
 		"user information":         "http://evil.test@127.0.0.1:3000/cb",
 		"a fragment":               "http://127.0.0.1:3000/cb#x",
 		"longer than 2048 bytes":   "http://127.0.0.1:3000/cb?" + strings.Repeat("x", 2048),
+		// Any port, but the registered scheme and host (RFC 8252 7.3, 8.3),
+		// and a port there can be.
+		"https, not http":      "https://127.0.0.1:3000/cb",
+		"localhost":            "http://localhost:3000/cb",
+		"IPv6 loopback":        "http://[::1]:3000/cb",
+		"another loopback":     "http://127.0.0.2:3000/cb",
+		"IPv4-mapped loopback": "http://[::ffff:127.0.0.1]:3000/cb",
+		"port 0":               "http://127.0.0.1:0/cb",
+		"port 99999":           "http://127.0.0.1:99999/cb",
+		"an escaped path":      "http://127.0.0.1:3000/c%62",
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := url.Values{"client_id": {"native"}, "redirect_uri": {uri}, "response_type": {"code"}, "scope": {"openid"},
@@ -381,7 +391,7 @@ func TestNativeAppsWaitForThePersonsWord(t *testing.T) {
 	s.signIn("alice")
 	verifier := strings.Repeat("v", 50)
 	authorize := func(extra url.Values) *httptest.ResponseRecorder {
-		q := url.Values{"client_id": {"native"}, "redirect_uri": {"http://localhost:45678/cb"}, "response_type": {"code"},
+		q := url.Values{"client_id": {"native"}, "redirect_uri": {"http://127.0.0.1:45678/cb"}, "response_type": {"code"},
 			"scope": {"openid offline_access"}, "state": {"st"}, "code_challenge": {s256(verifier)}, "code_challenge_method": {"S256"}}
 		for k, v := range extra {
 			q[k] = v
@@ -402,7 +412,7 @@ func TestNativeAppsWaitForThePersonsWord(t *testing.T) {
 			t.Fatalf("finish: %d, Location %q, %d confirmations", rec.Code, rec.Header().Get("Location"), len(s.browser.appConfirms))
 		}
 		c := s.browser.appConfirms[before]
-		if c.client != "native" || c.redirectURI != "http://localhost:45678/cb" || c.fields["id"] != loc.Query().Get("id") {
+		if c.client != "native" || c.redirectURI != "http://127.0.0.1:45678/cb" || c.fields["id"] != loc.Query().Get("id") {
 			t.Fatalf("confirmation %+v", c)
 		}
 		return c.fields["id"]
@@ -418,11 +428,11 @@ func TestNativeAppsWaitForThePersonsWord(t *testing.T) {
 	t.Run("the person allows", func(t *testing.T) {
 		rec := answer(askFor(t))
 		loc, _ := url.Parse(rec.Header().Get("Location"))
-		if rec.Code != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), "http://localhost:45678/cb?") || loc.Query().Get("code") == "" || loc.Query().Get("state") != "st" {
+		if rec.Code != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), "http://127.0.0.1:45678/cb?") || loc.Query().Get("code") == "" || loc.Query().Get("state") != "st" {
 			t.Fatalf("allow: %d, Location %q", rec.Code, rec.Header().Get("Location"))
 		}
 		r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
-			"client_id": {"native"}, "redirect_uri": {"http://localhost:45678/cb"}, "code_verifier": {verifier}})
+			"client_id": {"native"}, "redirect_uri": {"http://127.0.0.1:45678/cb"}, "code_verifier": {verifier}})
 		if rec := s.do(r); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "access_token") {
 			t.Fatalf("exchange: %d %s", rec.Code, rec.Body)
 		}
