@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -407,5 +408,25 @@ func TestMaxAgeOfAnySize(t *testing.T) {
 		if got := loc != nil && loc.Query().Get("code") != ""; got != wantCode {
 			t.Errorf("max_age=%s, signed in an hour ago: Location %v; want a code: %v", maxAge, loc, wantCode)
 		}
+	}
+}
+
+// RFC 7636 4.2: a challenge is base64url; a challenge of 43 other characters
+// is refused where the app can be told, not left to fail every exchange.
+// Discovery names only claims this provider issues (no acr, no hybrid c_hash).
+func TestChallengeAlphabetAndClaimsNamed(t *testing.T) {
+	s := newHostileSetup(t)
+	q := url.Values{"client_id": {"native"}, "redirect_uri": {"http://127.0.0.1:3000/cb"}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {"st"}, "code_challenge": {strings.Repeat("!", 43)}, "code_challenge_method": {"S256"}}
+	loc, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
+	if loc == nil || loc.Query().Get("error") != "invalid_request" || !strings.Contains(loc.Query().Get("error_description"), "base64url") {
+		t.Errorf("a challenge of 43 '!': Location %v", loc)
+	}
+	rec := s.do(httptest.NewRequest(http.MethodGet, "/.well-known/openid-configuration", nil))
+	var d struct {
+		Claims []string `json:"claims_supported"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || !slices.Contains(d.Claims, "auth_time") || slices.Contains(d.Claims, "acr") || slices.Contains(d.Claims, "c_hash") {
+		t.Errorf("claims_supported: %v %v", d.Claims, err)
 	}
 }

@@ -142,7 +142,7 @@ func checkRequest(req *oidc.AuthRequest, c *client) error {
 		return oidc.ErrInvalidRequest().WithDescription("a public client must send a PKCE code_challenge (S256)")
 	case req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
 		return oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
-	case req.CodeChallenge != "" && len(req.CodeChallenge) != 43:
+	case req.CodeChallenge != "" && (len(req.CodeChallenge) != 43 || !isBase64URL(req.CodeChallenge)):
 		return oidc.ErrInvalidRequest().WithDescription("code_challenge must be a base64url SHA-256 (43 characters)")
 	case req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery:
 		return oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
@@ -173,6 +173,19 @@ func checkRedirect(uri string) error {
 		return oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri must not have a fragment")
 	}
 	return nil
+}
+
+// isBase64URL says whether s is written in base64url's alphabet, unpadded
+// (RFC 7636 4.2: a challenge no verifier can meet only strands its own flow,
+// but it is refused at the door, where the app can be told).
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // maxMaxAge is a century of seconds: a max_age at or past it is no limit.

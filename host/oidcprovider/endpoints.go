@@ -44,7 +44,7 @@ func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Re
 	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
 	d.RequestParameterSupported = false
 	resp.Data = discovery{DiscoveryConfiguration: d, IssParameterSupported: true}
-	// Relying parties cache the document; a day of it is safe, the keys
+	// Relying parties cache the document; an hour of it is safe, the keys
 	// (cached for less) carry what changes.
 	resp.Header.Set("Cache-Control", "public, max-age=3600")
 	return resp, nil
