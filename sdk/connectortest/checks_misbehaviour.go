@@ -159,6 +159,11 @@ func checkSignInUnverifiedEmail(k *kit, t T) {
 		if p.settings.verifiedResource != "" {
 			field = p.settings.verifiedResource + " " + field
 		}
-		t.Errorf("the profile has the email %q, which the provider says is not verified (%s is false): map the email only when verified (oauth2kit.ProfileMap.EmailVerified)", *res.UserInfo.Email, field)
+		hint := ""
+		if p.settings.verifiedResource == "" && !hasPath(p.Profile(), p.settings.verifiedField) {
+			// The kit added the field: the connector may read another one.
+			hint = fmt.Sprintf("; the kit added %s, which the profile it serves (WithProfile) does not have: if your provider says so in another field, name it with connectortest.WithEmailVerifiedField(path)", field)
+		}
+		t.Errorf("the profile has the email %q, which the provider says is not verified (%s is false): map the email only when verified (oauth2kit.ProfileMap.EmailVerified)%s", *res.UserInfo.Email, field, hint)
 	}
 }

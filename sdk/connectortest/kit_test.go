@@ -178,6 +178,22 @@ func TestStrictReportsADefectOnce(t *testing.T) {
 	}
 }
 
+// When the profile the kit serves has no field by the name it marks
+// unverified, the kit added it, and says so: the connector may read another.
+func TestUnverifiedEmailSaysWhenTheKitAddedTheField(t *testing.T) {
+	opts := kitconn.KitOptions(t, true)
+	opts.Provider.SetProfile(strings.Replace(connectortest.DefaultProfile, `"email_verified":true,`, "", 1))
+	rec := kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.IgnoreEmailVerified)), opts)
+	if msg := rec.Messages("signin/unverified-email"); !strings.Contains(msg, "the kit added email_verified, which the profile it serves (WithProfile) does not have") {
+		t.Errorf("signin/unverified-email: %q", msg)
+	}
+	opts = kitconn.KitOptions(t, true)
+	rec = kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.IgnoreEmailVerified)), opts)
+	if msg := rec.Messages("signin/unverified-email"); msg == "" || strings.Contains(msg, "the kit added") {
+		t.Errorf("with the field in the profile: %q", msg)
+	}
+}
+
 func TestStrictMakesASkipAFailure(t *testing.T) {
 	opts := kitconn.KitOptions(t, false) // no provider: the signin checks cannot run
 	opts.Strict = true

@@ -341,6 +341,34 @@ func (p *Provider) serveResource(w http.ResponseWriter, r *http.Request, e Endpo
 // setFalse returns doc (JSON) with the value at path set to false, creating the
 // objects on the way when they are missing; doc unchanged when path crosses
 // something else.
+// hasPath says whether doc (JSON) has a value at path, written as setFalse
+// reads it.
+func hasPath(doc, path string) bool {
+	var node any
+	if json.Unmarshal([]byte(doc), &node) != nil {
+		return false
+	}
+	for _, seg := range slicesDeleteEmpty(strings.Split(strings.ReplaceAll(strings.ReplaceAll(path, "]", ""), "[", "."), ".")) {
+		switch n := node.(type) {
+		case map[string]any:
+			child, ok := n[seg]
+			if !ok {
+				return false
+			}
+			node = child
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(n) {
+				return false
+			}
+			node = n[i]
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func setFalse(doc, path string) string {
 	d := json.NewDecoder(strings.NewReader(doc))
 	d.UseNumber()
