@@ -101,6 +101,11 @@ func checkSQLite(file string) error {
 		return fmt.Errorf("store: sqlite: %w", err)
 	case !info.Mode().IsRegular():
 		return fmt.Errorf("store: sqlite: %s is not a regular file", file)
+	case info.Mode().Perm()&0o007 != 0:
+		// What Open refuses whoever runs the check; the group's bits and
+		// the owner depend on the account idplug runs as, which a check
+		// run by another (root, say) cannot stand for.
+		return fmt.Errorf("store: sqlite: %s is open to other users (mode %#o): chmod 600 it", file, info.Mode().Perm())
 	}
 	return nil
 }

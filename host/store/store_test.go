@@ -458,7 +458,17 @@ func TestRedactHidesEveryPassword(t *testing.T) {
 // without connecting or creating anything.
 func TestCheckSaysWhatOpenWouldRefuse(t *testing.T) {
 	dir := t.TempDir()
+	// A database others may read, which Open refuses: a check that opens
+	// nothing still stats it.
+	shared := filepath.Join(t.TempDir(), "shared.db")
+	if err := os.WriteFile(shared, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for url, want := range map[string]string{
+		"sqlite:" + shared: shared + " is open to other users (mode 0644): chmod 600 it",
 		"sqlite:" + dir + "/missing/idplug.db":              "the folder of " + dir + "/missing/idplug.db does not exist: make it, idplug's alone (install -d -m 700 " + dir + "/missing)",
 		"sqlite:" + dir:                                     "is not a regular file",
 		"postgres://idplug:hunter2hunter2@db/x?sslmode=bad": "the URL postgres://idplug:xxxxx@db/x?sslmode=bad cannot be parsed: failed to configure TLS (sslmode is invalid)",
