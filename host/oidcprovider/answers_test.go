@@ -430,3 +430,37 @@ func TestChallengeAlphabetAndClaimsNamed(t *testing.T) {
 		t.Errorf("claims_supported: %v %v", d.Claims, err)
 	}
 }
+
+// Each authorization request no browser answers at once is kept for
+// session_ttl: one address may not send more than a person ever would, and
+// the store stops growing with them. Another address is served meanwhile.
+func TestAuthorizationRequestsAreLimitedPerAddress(t *testing.T) {
+	s := newHostileSetup(t)
+	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {strings.Repeat("s", 512)}, "nonce": {strings.Repeat("n", 512)}}
+	send := func(addr string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
+		r.RemoteAddr = addr
+		return s.do(r)
+	}
+	for i := range maxAuthorizeRequests {
+		if rec := send("192.0.2.7:4000"); rec.Code != http.StatusFound {
+			t.Fatalf("request %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+	rec := send("192.0.2.7:4001")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "temporarily_unavailable") {
+		t.Errorf("past the limit: %d, Retry-After %q, %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if rec := send("198.51.100.9:4000"); rec.Code != http.StatusFound {
+		t.Errorf("another address: %d %s", rec.Code, rec.Body)
+	}
+	// This machine (a proxy beside idplug, a load test) is not counted.
+	for _, loopback := range []string{"127.0.0.1:4000", "[::1]:4000"} {
+		for range maxAuthorizeRequests + 1 {
+			if rec := send(loopback); rec.Code != http.StatusFound {
+				t.Fatalf("%s: %d %s", loopback, rec.Code, rec.Body)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -139,6 +140,42 @@ func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
 			p.limiter.Fail(addr)
 			p.event("refused_client")
 		}
+	})
+}
+
+// Authorization requests per client address: a request no browser sign-in
+// answers at once is kept in the store for session_ttl (up to some 5 KB with
+// its state, nonce, scope and redirect URI at their bounds), so anyone who
+// can reach the provider could otherwise fill the database. A person signing
+// in sends a few a minute; behind a reverse proxy, list it in
+// http.trusted_proxies, or every client shares its address.
+const (
+	maxAuthorizeRequests = 300
+	authorizeWindow      = time.Minute
+)
+
+func (p *Provider) limitAuthorizeRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/authorize" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		addr := ratelimit.ClientAddr(r.RemoteAddr)
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && ap.Addr().Unmap().IsLoopback() {
+			// This machine: a proxy beside idplug that trusted_proxies does
+			// not name (every client would share its address), or a load test.
+			next.ServeHTTP(w, r)
+			return
+		}
+		if wait, blocked := p.authorizeLimiter.Blocked(addr); blocked {
+			p.event("throttled")
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeOAuthError(w, http.StatusTooManyRequests, "temporarily_unavailable",
+				"too many authorization requests from this address; try again later")
+			return
+		}
+		p.authorizeLimiter.Fail(addr) // counted, not failed: the limiter's word
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -102,6 +102,8 @@ type Provider struct {
 	handler http.Handler
 	log     hclog.Logger
 	limiter *ratelimit.Failures
+	// authorizeLimiter counts authorization requests per client address.
+	authorizeLimiter *ratelimit.Failures
 }
 
 // Endpoint paths below the issuer.
@@ -125,7 +127,8 @@ func New(opts Options) (*Provider, error) {
 	if opts.RequestTTL <= 0 {
 		opts.RequestTTL = 10 * time.Minute
 	}
-	p := &Provider{opts: opts, clients: map[string]*client{}, log: opts.Logger, limiter: newTokenLimiter()}
+	p := &Provider{opts: opts, clients: map[string]*client{}, log: opts.Logger, limiter: newTokenLimiter(),
+		authorizeLimiter: ratelimit.New(maxAuthorizeRequests, authorizeWindow, maxTrackedClients)}
 	for _, c := range opts.Config.Clients {
 		cl, err := newClient(c, p)
 		if err != nil {
@@ -169,7 +172,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), p: p}
 	lib := op.RegisterLegacyServer(srv, http.NotFound,
-		op.WithHTTPMiddleware(p.limitTokenRequests, p.postOnly, p.noRepeatedParameters, p.bearerChallenge, p.issInAuthorizationErrors),
+		op.WithHTTPMiddleware(p.limitTokenRequests, p.limitAuthorizeRequests, p.postOnly, p.noRepeatedParameters, p.bearerChallenge, p.issInAuthorizationErrors),
 		op.WithServerCORSOptions(corsOptions()),
 	)
 	mux := http.NewServeMux()
