@@ -468,7 +468,7 @@ func TestCheckSaysWhatOpenWouldRefuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for url, want := range map[string]string{
-		"sqlite:" + shared: shared + " is open to other users (mode 0644): chmod 600 it",
+		"sqlite:" + shared:                                  shared + " is open to other users (mode 0644): chmod 600 it",
 		"sqlite:" + dir + "/missing/idplug.db":              "the folder of " + dir + "/missing/idplug.db does not exist: make it, idplug's alone (install -d -m 700 " + dir + "/missing)",
 		"sqlite:" + dir:                                     "is not a regular file",
 		"postgres://idplug:hunter2hunter2@db/x?sslmode=bad": "the URL postgres://idplug:xxxxx@db/x?sslmode=bad cannot be parsed: failed to configure TLS (sslmode is invalid)",
