@@ -170,10 +170,15 @@ func withBoundedLogos(list []host.Instance) []host.Instance {
 // which never carries secrets, codes or tokens.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
-	s.log.Warn("browser sign-in failed", "path", r.URL.Path, "code", e.Code, "message", e.Message)
+	step := "sign-in"
+	// The OpenID Provider's RP-initiated logout and the browser's own sign-out.
+	if strings.HasSuffix(r.URL.Path, "/end_session") || strings.HasSuffix(r.URL.Path, "/sign-out") {
+		step = "sign-out"
+	}
+	s.log.Warn("browser "+step+" failed", "path", r.URL.Path, "code", e.Code, "message", e.Message)
 	data := s.pageData()
 	data.Error = &errorBody{Code: e.Code, Message: e.Message}
-	data.ErrorTitle = "Sign-in failed"
+	data.ErrorTitle = strings.ToUpper(step[:1]) + step[1:] + " failed"
 	if e.Code == CodeCrossOrigin {
 		data.ErrorTitle = "Request refused"
 	}

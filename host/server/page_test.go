@@ -88,3 +88,16 @@ func TestPagesKeepTheirURLToThemselves(t *testing.T) {
 		t.Errorf("Content-Security-Policy = %q", csp)
 	}
 }
+
+// A failed sign-out (the provider's end_session, the browser's /sign-out) is
+// titled as one, not as a failed sign-in.
+func TestErrorPagesNameTheirStep(t *testing.T) {
+	srv := newUnitServer(t, &fakeInstances{}, nil)
+	for path, title := range map[string]string{"/oidc/end_session": "Sign-out failed", "/sign-out": "Sign-out failed", "/callback/acme": "Sign-in failed"} {
+		rec := httptest.NewRecorder()
+		srv.errorPage(rec, httptest.NewRequest(http.MethodGet, path, nil), badRequest("id_token_hint is not valid"))
+		if !strings.Contains(rec.Body.String(), title) {
+			t.Errorf("%s: the page is not titled %q:\n%.300s", path, title, rec.Body)
+		}
+	}
+}
