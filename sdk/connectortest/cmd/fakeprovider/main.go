@@ -41,6 +41,8 @@ func run(args []string, out io.Writer) error {
 	paths := fs.String("paths", "/authorize,/token,/userinfo", "the authorization, token and userinfo paths, comma-separated")
 	profile := fs.String("profile", connectortest.DefaultProfile, "the userinfo answer (JSON)")
 	form := fs.Bool("form-tokens", false, "answer token requests form-encoded, as GitHub does")
+	clientAuth := fs.String("client-auth", "", "the only client authentication the token endpoint takes: client_secret_basic, client_secret_post or none (both that send the secret when empty)")
+	verified := fs.String("email-verified-field", "", "the profile field that says the email is verified, as a path (data.mail_ok); email_verified when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +65,21 @@ func run(args []string, out io.Writer) error {
 	}
 	if *form {
 		opts = append(opts, connectortest.WithTokenFormat(connectortest.TokenForm))
+	}
+	switch m := connectortest.ClientAuthMethod(*clientAuth); m {
+	case "":
+	case connectortest.ClientSecretBasic, connectortest.ClientSecretPost:
+		opts = append(opts, connectortest.WithClientAuth(m))
+	case connectortest.ClientAuthNone:
+		if *clientSecret != "-" {
+			return errors.New(`-client-auth none is a public client: give -client-secret - too`)
+		}
+		opts = append(opts, connectortest.WithClientAuth(m))
+	default:
+		return fmt.Errorf("-client-auth %q: use client_secret_basic, client_secret_post or none", *clientAuth)
+	}
+	if *verified != "" {
+		opts = append(opts, connectortest.WithEmailVerifiedField(*verified))
 	}
 	prov, err := connectortest.StartProvider(opts...)
 	if err != nil {

@@ -28,7 +28,7 @@ func TestCommand(t *testing.T) {
 	if err := gobuild.Build(context.Background(), ".", ".", bin); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-profile", `{"id":"manual-1","name":"Manual Tester"}`)
+	cmd := exec.Command(bin, "-profile", `{"id":"manual-1","name":"Manual Tester"}`, "-client-auth", "client_secret_post")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -107,6 +107,25 @@ func TestCommand(t *testing.T) {
 	if string(body) != printed["user"] {
 		t.Errorf("userinfo answered %s, want the printed user", body)
 	}
+	// -client-auth client_secret_post: the same client with Basic is refused.
+	resp, err = client.Get(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ = url.Parse(resp.Header.Get("Location"))
+	basic, _ := http.NewRequest(http.MethodPost, printed["tokenEndpoint"], strings.NewReader(url.Values{
+		"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")}, "redirect_uri": {"http://127.0.0.1:8080/callback/x"}}.Encode()))
+	basic.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	basic.SetBasicAuth(printed["clientId"], printed["clientSecret"])
+	if resp, err = client.Do(basic); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "client_secret_post") {
+		t.Errorf("Basic at a client_secret_post provider: %d %s", resp.StatusCode, body)
+	}
 
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -123,7 +142,8 @@ func TestCommand(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-paths", "/a,/b"}, {"-paths", "a,/b,/c"}, {"-profile", "{"}, {"-addr", "256.0.0.1:0"}} {
+	for _, args := range [][]string{{"-paths", "/a,/b"}, {"-paths", "a,/b,/c"}, {"-profile", "{"}, {"-addr", "256.0.0.1:0"},
+		{"-client-auth", "private_key_jwt"}, {"-client-auth", "none"}} {
 		if err := run(args, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
