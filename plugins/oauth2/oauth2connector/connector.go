@@ -46,7 +46,12 @@ func (connector) AuthorizationURI(_ context.Context, in *Instance, req sdk.Autho
 	if err != nil {
 		return nil, err
 	}
-	return t.Build(req, random)
+	auth, err := t.Build(req, random)
+	if err != nil {
+		return nil, err
+	}
+	// An app asked idplug's OpenID Provider for a fresh authentication.
+	return oauth2kit.ForceLogin(auth, req)
 }
 
 // AuthorizationTemplate lets the host build this instance's authorization URLs
