@@ -119,9 +119,8 @@ func newOPEnv(t *testing.T, p *idplugProc, public string, upstream *oidctest.Pro
 // browser is a cookie-keeping client that stops at redirects.
 type browser struct {
 	http *http.Client
-	// hosts are the hosts the last walk went through; visited its URLs.
-	hosts   []string
-	visited []*url.URL
+	// hosts are the hosts the last walk went through.
+	hosts []string
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -134,7 +133,7 @@ func newBrowser(t *testing.T) *browser {
 // that URL; a page that is not a redirect is an error with its text.
 func (b *browser) walk(t *testing.T, start, stopAt string) (*url.URL, error) {
 	t.Helper()
-	b.hosts, b.visited = nil, nil
+	b.hosts = nil
 	next := start
 	for range 20 {
 		resp, err := b.http.Get(next)
@@ -145,7 +144,6 @@ func (b *browser) walk(t *testing.T, start, stopAt string) (*url.URL, error) {
 		resp.Body.Close()
 		u, _ := url.Parse(next)
 		b.hosts = append(b.hosts, u.Host)
-		b.visited = append(b.visited, u)
 		if resp.StatusCode < 300 || resp.StatusCode >= 400 {
 			return nil, fmt.Errorf("%s from %s: %s", resp.Status, u.Path, body)
 		}
@@ -296,21 +294,6 @@ func TestProviderSignInWithGoOIDC(t *testing.T) {
 		up, _ := url.Parse(e.upstream.Issuer)
 		if !slices.Contains(b.hosts, up.Host) {
 			t.Fatalf("prompt=login did not go to the upstream provider: %v", b.hosts)
-		}
-		// The upstream was asked for prompt=login, and signed the person in
-		// again (its login interaction), though this browser still had its
-		// session there from the first sign-in.
-		asked, interacted := false, false
-		for _, u := range b.visited {
-			if u.Host == up.Host && u.Query().Get("prompt") == "login" {
-				asked = true
-			}
-			if u.Host == up.Host && strings.Contains(u.Path, "/interaction/") {
-				interacted = true
-			}
-		}
-		if !asked || !interacted {
-			t.Fatalf("the upstream was asked prompt=login: %v, and signed in again: %v; walk %v", asked, interacted, b.visited)
 		}
 		tok3, err := e.app.Exchange(ctx, q3.Get("code"), oauth2.VerifierOption(v3))
 		if err != nil {
