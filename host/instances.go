@@ -146,13 +146,6 @@ func WithScope(scope string) AuthorizationOption {
 	return func(r *sdk.AuthorizationRequest) { r.Scope = scope }
 }
 
-// WithForceLogin asks the connector for a fresh authentication at its provider
-// (sdk.AuthorizationRequest.ForceLogin). Such a URL is always the plugin's to
-// build: a template says nothing of how its provider is told.
-func WithForceLogin() AuthorizationOption {
-	return func(r *sdk.AuthorizationRequest) { r.ForceLogin = true }
-}
-
 // AuthorizationURI starts a sign-in with connector id.
 func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state string, opts ...AuthorizationOption) (*sdk.Authorization, error) {
 	c, proc, err := h.route(ctx, id)
@@ -164,14 +157,14 @@ func (h *Host) AuthorizationURI(ctx context.Context, id, redirectURI, state stri
 	for _, o := range opts {
 		o(&req)
 	}
-	if c.template != nil && c.templateFrom == proc && !req.ForceLogin {
+	if c.template != nil && c.templateFrom == proc {
 		// No call to the plugin: it built from this template itself.
 		var auth *sdk.Authorization
 		auth, err = c.template.Build(req, nil) // err, not a new one: observe reports it
 		return auth, err
 	}
 	now := h.now()
-	if cur := c.current.Load(); cur != nil && cur.from == proc && cur.launch == proc.Launch() && now.Before(cur.until) && !req.ForceLogin {
+	if cur := c.current.Load(); cur != nil && cur.from == proc && cur.launch == proc.Launch() && now.Before(cur.until) {
 		var auth *sdk.Authorization
 		auth, err = cur.t.Build(req, nil)
 		return auth, err

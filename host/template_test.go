@@ -76,11 +76,6 @@ func TestHostBuildsTheDeclaredTemplate(t *testing.T) {
 	if q.Get("code_challenge") != base64.RawURLEncoding.EncodeToString(sum[:]) || auth.Session["state"] != "st-1" || auth.Session["from"] != "" {
 		t.Fatalf("session = %v for %s", auth.Session, auth.RedirectTo)
 	}
-	// A fresh authentication is the plugin's to ask for: a template says
-	// nothing of how its provider is told.
-	if auth, err := h.AuthorizationURI(ctx, "tmpl", "https://app.test/cb", "st-4", host.WithForceLogin()); err != nil || !strings.HasPrefix(auth.RedirectTo, "https://plugin.test/") {
-		t.Fatalf("ForceLogin: %v, %v: want the plugin's own URL", auth, err)
-	}
 	// A built URL is observed like a call, its refusal included.
 	if _, err := h.AuthorizationURI(ctx, "tmpl", "/relative", "st-3"); codeOf(err) != sdk.CodeInvalidRequestParameters {
 		t.Fatalf("relative redirect URI: err = %v", err)

@@ -85,12 +85,6 @@ type AuthorizationRequest struct {
 	// Scope, when not empty, is the scope the caller asks for this sign-in
 	// (space-separated): a connector uses it in place of its configured scope.
 	Scope string
-	// ForceLogin asks that the person authenticate at the provider afresh, not
-	// from a session the provider keeps: an app asked idplug's OpenID Provider
-	// for prompt=login (or a max_age its sign-in was older than). A connector
-	// whose provider can be told so tells it (OpenID Connect's prompt=login:
-	// oauth2kit.ForceLogin); the host never builds such a URL from a template.
-	ForceLogin bool
 }
 
 // Authorization is where to send the browser, and what to remember until it comes back.

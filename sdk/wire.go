@@ -303,7 +303,7 @@ func exactNumbers(v any) any {
 // AuthorizationRequestToProto leaves scope absent when the caller asked for none,
 // so the plugin uses its configured one.
 func (WireCodec) AuthorizationRequestToProto(in *connectorv1.Instance, req AuthorizationRequest) *connectorv1.GetAuthorizationUriRequest {
-	out := &connectorv1.GetAuthorizationUriRequest{Instance: in, RedirectUri: req.RedirectURI, State: req.State, ForceLogin: req.ForceLogin}
+	out := &connectorv1.GetAuthorizationUriRequest{Instance: in, RedirectUri: req.RedirectURI, State: req.State}
 	if req.Scope != "" {
 		out.Scope = &req.Scope
 	}
@@ -316,7 +316,6 @@ func (WireCodec) AuthorizationRequestFromProto(req *connectorv1.GetAuthorization
 		RedirectURI: req.GetRedirectUri(),
 		State:       req.GetState(),
 		Scope:       req.GetScope(),
-		ForceLogin:  req.GetForceLogin(),
 	}
 }
 

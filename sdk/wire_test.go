@@ -73,7 +73,7 @@ func TestWireRoundTrip(t *testing.T) {
 	tokens := &TokenSet{AccessToken: "at", RefreshToken: "rt", IDToken: "it", TokenType: "Bearer",
 		Scope: "openid", ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)}
 	cerr := &Error{Code: CodeAuthorizationFailed, Message: "no", Details: map[string]any{"error": "access_denied", "status": 400.0}}
-	req := AuthorizationRequest{InstanceID: "i1", RedirectURI: "https://a.test/cb", State: "s", Scope: "openid email", ForceLogin: true}
+	req := AuthorizationRequest{InstanceID: "i1", RedirectURI: "https://a.test/cb", State: "s", Scope: "openid email"}
 	tmpl := fixtureTemplate()
 	for name, v := range map[string]any{"metadata": meta, "userInfo": user, "tokens": tokens, "error": cerr, "request": req, "template": tmpl} {
 		everyField(t, name, reflect.ValueOf(v))

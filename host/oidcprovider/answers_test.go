@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/idplug/idplug/sdk"
 )
 
 // What the endpoints answer, held to the RFCs' letter: the headers, statuses
@@ -464,60 +462,5 @@ func TestAuthorizationRequestsAreLimitedPerAddress(t *testing.T) {
 				t.Fatalf("%s: %d %s", loopback, rec.Code, rec.Body)
 			}
 		}
-	}
-}
-
-// OpenID Connect Core 3.1.2.1: prompt=login asks for a fresh authentication.
-// The browser's sign-in is not used, the connector is asked for a fresh one
-// (Browser.SignIn's forceLogin), and only a sign-in made that way finishes
-// the request: one the browser made without it (it dropped prompt=login from
-// the sign-in's URL, and the provider answered from its own session) is sent
-// back to sign in. max_age asks the connector too, but any sign-in young
-// enough will do.
-func TestPromptLoginAsksTheConnectorAndWantsItsAnswer(t *testing.T) {
-	s := newHostileSetup(t)
-	s.signIn("alice")
-	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
-		"scope": {"openid"}, "prompt": {"login"}}
-	loc, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
-	if loc == nil || loc.Query().Get("code") != "" || loc.Path != "/oidc"+loginPath {
-		t.Fatalf("prompt=login with a browser signed in: Location %v; want the sign-in page", loc)
-	}
-	id := loc.Query().Get("id")
-	s.do(httptest.NewRequest(http.MethodGet, loginPath+"?id="+url.QueryEscape(id), nil))
-	if len(s.browser.forced) != 1 || !s.browser.forced[0] {
-		t.Fatalf("the connector's sign-in was asked with forceLogin %v; want true", s.browser.forced)
-	}
-	finish := func() *url.URL {
-		u, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, finishPath+"?id="+url.QueryEscape(id), nil)).Header().Get("Location"))
-		return u
-	}
-	s.now = s.now.Add(time.Second)
-	s.browser.login = &Login{Instance: "acme", UserInfo: sdk.UserInfo{ID: "alice"}, AuthTime: s.now} // new, not forced
-	if u := finish(); u == nil || u.Query().Get("code") != "" {
-		t.Fatalf("a new sign-in that did not ask for a fresh authentication: Location %v; want no code", u)
-	}
-	s.browser.login.Forced = true
-	if u := finish(); u == nil || u.Query().Get("code") == "" {
-		t.Fatalf("the forced sign-in: Location %v; want a code", u)
-	}
-
-	// max_age: the connector is asked for a fresh authentication when a new
-	// sign-in is needed; a young enough sign-in, forced or not, does.
-	s.browser.forced = nil
-	s.browser.login = &Login{Instance: "acme", UserInfo: sdk.UserInfo{ID: "alice"}, AuthTime: s.now.Add(-time.Hour)}
-	q.Del("prompt")
-	q.Set("max_age", "60")
-	loc, _ = url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
-	if loc == nil || loc.Path != "/oidc"+loginPath {
-		t.Fatalf("max_age past the sign-in: Location %v; want the sign-in page", loc)
-	}
-	s.do(httptest.NewRequest(http.MethodGet, loc.String()[len("/oidc"):], nil))
-	if len(s.browser.forced) != 1 || !s.browser.forced[0] {
-		t.Errorf("max_age: forceLogin %v; want true", s.browser.forced)
-	}
-	s.browser.login.AuthTime = s.now
-	if u, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, finishPath+"?id="+url.QueryEscape(loc.Query().Get("id")), nil)).Header().Get("Location")); u == nil || u.Query().Get("code") == "" {
-		t.Errorf("max_age with a young sign-in: Location %v; want a code", u)
 	}
 }

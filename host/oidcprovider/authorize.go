@@ -69,7 +69,6 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	}
 	if slices.Contains(req.Prompt, oidc.PromptLogin) {
 		ar.LoginAfter = now.UnixMilli() // a sign-in that starts after this request
-		ar.PromptLogin = true
 	}
 
 	// A browser signed in already finishes here, when its sign-in will do,
@@ -268,11 +267,6 @@ func (p *Provider) usable(l Login, ar authRequest, c *client) string {
 		return "the request asks for another connector"
 	case l.AuthTime.UnixMilli() < ar.LoginAfter:
 		return "the sign-in is older than the request allows"
-	case ar.PromptLogin && !l.Forced:
-		// A sign-in the connector's provider may have answered from a session
-		// of its own, without asking the person (a browser that dropped the
-		// sign-in's prompt=login): not the fresh authentication asked for.
-		return "the request asks for a fresh authentication at the provider"
 	case p.opts.Now().Sub(l.AuthTime) > p.opts.Config.SSOTTL:
 		return "the sign-in is older than sso_ttl"
 	case ar.HintSub != "":

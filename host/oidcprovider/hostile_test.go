@@ -38,7 +38,6 @@ type testBrowser struct {
 	confirms    int
 	appConfirms []appConfirm
 	failures    []error
-	forced      []bool // SignIn's and Choose's forceLogin, in order
 }
 
 func (b *testBrowser) SignedIn(*http.Request) (Login, bool) {
@@ -51,17 +50,11 @@ func (b *testBrowser) SignedIn(*http.Request) (Login, bool) {
 	return *b.login, true
 }
 
-func (b *testBrowser) Choose(w http.ResponseWriter, _ *http.Request, _ []string, _ string, force bool) {
-	b.mu.Lock()
-	b.forced = append(b.forced, force)
-	b.mu.Unlock()
+func (b *testBrowser) Choose(w http.ResponseWriter, _ *http.Request, _ []string, _ string) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (b *testBrowser) SignIn(w http.ResponseWriter, r *http.Request, id, _ string, force bool) {
-	b.mu.Lock()
-	b.forced = append(b.forced, force)
-	b.mu.Unlock()
+func (b *testBrowser) SignIn(w http.ResponseWriter, r *http.Request, id, _ string) {
 	http.Redirect(w, r, "/sign-in/"+id, http.StatusFound)
 }
 

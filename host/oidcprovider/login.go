@@ -32,19 +32,16 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back := p.finishURL(id)
-	// prompt=login or max_age: the provider is asked to authenticate the
-	// person afresh, not to answer from a session of its own.
-	force := ar.PromptLogin || ar.LoginAfter > 0
 	if ar.Connector != "" {
-		p.opts.Browser.SignIn(w, r, ar.Connector, back, force)
+		p.opts.Browser.SignIn(w, r, ar.Connector, back)
 		return
 	}
 	allowed := c.allowed()
 	if len(allowed) == 1 {
-		p.opts.Browser.SignIn(w, r, allowed[0], back, force)
+		p.opts.Browser.SignIn(w, r, allowed[0], back)
 		return
 	}
-	p.opts.Browser.Choose(w, r, allowed, back, force)
+	p.opts.Browser.Choose(w, r, allowed, back)
 }
 
 func (p *Provider) finishURL(id string) string {

@@ -39,9 +39,6 @@ type Login struct {
 	Claims map[string]any
 	// AuthTime is when the browser signed in at the provider.
 	AuthTime time.Time
-	// Forced says that sign-in asked the connector for a fresh
-	// authentication at its provider (Browser.SignIn's forceLogin).
-	Forced bool
 }
 
 // Browser is what the provider needs of idplug's browser routes: the sign-in
@@ -52,11 +49,10 @@ type Browser interface {
 	SignedIn(r *http.Request) (Login, bool)
 	// Choose shows the page to choose among the connector instances ids; each
 	// leads to its sign-in, which comes back to returnTo.
-	Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string, forceLogin bool)
+	Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string)
 	// SignIn sends the browser to instance id's sign-in, back to returnTo (a
-	// path on this site) afterwards. forceLogin asks the connector for a
-	// fresh authentication at its provider, and the Login made says so.
-	SignIn(w http.ResponseWriter, r *http.Request, id, returnTo string, forceLogin bool)
+	// path on this site) afterwards.
+	SignIn(w http.ResponseWriter, r *http.Request, id, returnTo string)
 	// SignOut ends this browser's sign-in.
 	SignOut(w http.ResponseWriter, r *http.Request) error
 	// Fail shows a failed browser step; err is an *sdk.Error with a message

@@ -36,9 +36,6 @@ type authRequest struct {
 	// LoginAfter (Unix milliseconds): a sign-in older than this does not do
 	// (prompt=login, max_age).
 	LoginAfter int64 `json:"la,omitempty"`
-	// PromptLogin: the request asked for prompt=login, so only a sign-in that
-	// asked its connector for a fresh authentication will do (Login.Forced).
-	PromptLogin bool `json:"pl,omitempty"`
 	// Confirm: the code goes to a redirect URI any app on the device may hold
 	// (see needsConfirmation), so the person says so on a page of this site first.
 	Confirm bool `json:"cf,omitempty"`

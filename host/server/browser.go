@@ -35,19 +35,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state := newState()
-	// prompt=login: the OpenID Provider asks for a fresh authentication
-	// (its Browser.SignIn); anyone may ask it, it only costs them a login.
-	forced := r.URL.Query().Get("prompt") == "login"
-	var opts []host.AuthorizationOption
-	if forced {
-		opts = append(opts, host.WithForceLogin())
-	}
-	auth, err := s.authorize(r.Context(), id, s.callbackURL(id), state, opts...)
+	auth, err := s.authorize(r.Context(), id, s.callbackURL(id), state)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), s.stampFlow(flow{Session: auth.Session, State: state, ReturnTo: returnTo, Forced: forced}),
+	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), s.stampFlow(flow{Session: auth.Session, State: state, ReturnTo: returnTo}),
 		func(v string) *http.Cookie { return s.cookies.flow(id, v, s.settings.FlowTTL) })
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -100,7 +93,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.errorPage(w, r, err)
 		return
 	}
-	cookie, err := s.startUserSession(r.Context(), id, res.UserInfo, res.Claims, f.Forced)
+	cookie, err := s.startUserSession(r.Context(), id, res.UserInfo, res.Claims)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return

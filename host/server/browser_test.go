@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -62,38 +61,5 @@ func TestBrowserFlowStaysUsableWhenTheStoreIsDown(t *testing.T) {
 	rec = browserRequest(srv, "GET", callback, "", nil, flow)
 	if c := cookieOf(rec, srv.cookies.flowName()); rec.Code == http.StatusFound || c == nil || c.MaxAge >= 0 {
 		t.Errorf("a replayed callback: %d, flow cookie %v; want an error page that clears it", rec.Code, c)
-	}
-}
-
-// The OpenID Provider's prompt=login reaches the connector as ForceLogin, and
-// the browser session it makes says so; a sign-in without it does not. The
-// flag is sealed in the flow: the callback cannot add it.
-func TestSignInWithPromptLoginIsForced(t *testing.T) {
-	for _, forced := range []bool{true, false} {
-		f := signingIn("ada")
-		srv := newUnitServer(t, f, func(s *Settings) { s.Store = sqliteStore(t) })
-		path := "/sign-in/acme?returnTo=%2F"
-		if forced {
-			path += "&prompt=login"
-		}
-		rec := browserRequest(srv, "GET", path, "", nil)
-		f.mu.Lock()
-		state, asked := f.request.State, f.request.ForceLogin
-		f.mu.Unlock()
-		if asked != forced {
-			t.Errorf("prompt=login %v: the connector was asked ForceLogin %v", forced, asked)
-		}
-		flow := cookieOf(rec, srv.cookies.flowName())
-		rec = browserRequest(srv, "GET", "/callback/acme?prompt=login&code=c&state="+url.QueryEscape(state), "", nil, flow)
-		session := cookieOf(rec, srv.cookies.sessionName())
-		if rec.Code != http.StatusFound || session == nil {
-			t.Fatalf("callback: %d %s", rec.Code, rec.Body)
-		}
-		r := httptest.NewRequest(http.MethodGet, "/user", nil)
-		r.AddCookie(session)
-		login, ok := srv.ProviderBrowser().SignedIn(r)
-		if !ok || login.Forced != forced {
-			t.Errorf("prompt=login %v: the browser's sign-in %+v (%v); want Forced %v", forced, login, ok, forced)
-		}
 	}
 }

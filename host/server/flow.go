@@ -25,10 +25,6 @@ type flow struct {
 	State string `json:"st"`
 	// ReturnTo is where the browser goes after a browser sign-in.
 	ReturnTo string `json:"rt,omitempty"`
-	// Forced says the connector was asked for a fresh authentication: the
-	// browser session this sign-in makes says so (sealed here, so a browser
-	// that drops the request's prompt=login cannot claim it).
-	Forced bool `json:"fl,omitempty"`
 }
 
 // Seal purposes: a token sealed for one use never opens for another, and a flow

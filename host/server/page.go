@@ -70,7 +70,7 @@ var homeTemplate = template.Must(template.New("home").Funcs(template.FuncMap{"sa
 {{else}}
   <h1>Sign in</h1>
   {{range .Connectors}}
-  <a class="button" id="sign-in-{{.ID}}" href="{{$.Prefix}}/sign-in/{{.ID}}{{with $.ReturnTo}}?returnTo={{.}}{{end}}{{if $.ForceLogin}}{{if $.ReturnTo}}&{{else}}?{{end}}prompt=login{{end}}">{{if .Logo}}<img src="{{safeURL .Logo}}" alt="">{{end}}Continue with {{index .Name "en"}}</a>
+  <a class="button" id="sign-in-{{.ID}}" href="{{$.Prefix}}/sign-in/{{.ID}}{{with $.ReturnTo}}?returnTo={{.}}{{end}}">{{if .Logo}}<img src="{{safeURL .Logo}}" alt="">{{end}}Continue with {{index .Name "en"}}</a>
   {{else}}
   <p class="muted">No connector is configured.</p>
   {{end}}
@@ -90,9 +90,6 @@ type pageData struct {
 	ConfirmSignOut bool
 	// ReturnTo, when set, is where each sign-in link comes back to.
 	ReturnTo string
-	// ForceLogin makes each sign-in link ask its provider for a fresh
-	// authentication (the OpenID Provider's prompt=login).
-	ForceLogin bool
 	// SignOutAction and SignOutFields post the sign-out elsewhere than
 	// /sign-out, with these fields (the OpenID Provider's logout).
 	SignOutAction string

@@ -101,15 +101,3 @@ func TestErrorPagesNameTheirStep(t *testing.T) {
 		}
 	}
 }
-
-// The provider's choice of connectors carries prompt=login into each link.
-func TestChoiceLinksCarryPromptLogin(t *testing.T) {
-	srv := newUnitServer(t, &fakeInstances{}, nil)
-	for _, force := range []bool{true, false} {
-		rec := httptest.NewRecorder()
-		srv.ProviderBrowser().Choose(rec, httptest.NewRequest(http.MethodGet, "/oidc/login?id=x", nil), []string{"acme"}, "/oidc/login/finish?id=x", force)
-		if got := strings.Contains(rec.Body.String(), "/sign-in/acme?returnTo=%2foidc%2flogin%2ffinish%3fid%3dx&prompt=login"); got != force {
-			t.Errorf("forceLogin %v: the link has prompt=login: %v\n%s", force, got, rec.Body)
-		}
-	}
-}

@@ -79,27 +79,23 @@ func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
 		return oidcprovider.Login{}, false
 	}
 	return oidcprovider.Login{Instance: sess.Connector, Target: d.Target, UserInfo: sess.UserInfo,
-		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime), Forced: sess.Forced}, true
+		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime)}, true
 }
 
-func (b providerBrowser) Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string, forceLogin bool) {
+func (b providerBrowser) Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string) {
 	data := b.s.pageData()
 	for _, in := range b.s.host.Instances() {
 		if slices.Contains(ids, in.ID) {
 			data.Connectors = append(data.Connectors, in)
 		}
 	}
-	data.ReturnTo, data.ForceLogin = returnTo, forceLogin
+	data.ReturnTo = returnTo
 	b.s.renderPage(w, http.StatusOK, data)
 }
 
-func (b providerBrowser) SignIn(w http.ResponseWriter, r *http.Request, id, returnTo string, forceLogin bool) {
+func (b providerBrowser) SignIn(w http.ResponseWriter, r *http.Request, id, returnTo string) {
 	w.Header().Set("Cache-Control", "no-store")
-	to := b.s.link("/sign-in/"+url.PathEscape(id)) + "?returnTo=" + url.QueryEscape(returnTo)
-	if forceLogin {
-		to += "&prompt=login"
-	}
-	http.Redirect(w, r, to, http.StatusFound)
+	http.Redirect(w, r, b.s.link("/sign-in/"+url.PathEscape(id))+"?returnTo="+url.QueryEscape(returnTo), http.StatusFound)
 }
 
 func (b providerBrowser) SignOut(w http.ResponseWriter, r *http.Request) error {

@@ -42,13 +42,13 @@ func storedSessionID(id string) string {
 }
 
 // startUserSession makes the session cookie of a finished sign-in.
-func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo, claims map[string]any, forced bool) (*http.Cookie, error) {
+func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo, claims map[string]any) (*http.Cookie, error) {
 	st := s.settings.Store
 	if st == nil {
-		return s.userSessionCookie(id, u, claims, forced)
+		return s.userSessionCookie(id, u, claims)
 	}
 	// The record may hold the whole profile: no cookie size to fit in.
-	data, err := json.Marshal(userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id), Forced: forced})
+	data, err := json.Marshal(userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id)})
 	if err != nil {
 		return nil, err
 	}

@@ -17,9 +17,6 @@ type userSession struct {
 	// AuthTime is when the browser signed in at the provider (Unix
 	// milliseconds); 0 in sessions made before it was kept.
 	AuthTime int64 `json:"at,omitempty"`
-	// Forced says the sign-in asked the connector for a fresh authentication
-	// at its provider (the OpenID Provider's prompt=login).
-	Forced bool `json:"f,omitempty"`
 }
 
 const userSessionPurpose = "user-session"
@@ -38,8 +35,8 @@ var droppable = []func(*sdk.UserInfo){
 // profile whose id alone does not fit is the plugin's invalid_response.
 //
 // The mapping's claims are never dropped: an app may decide on them.
-func (s *Server) userSessionCookie(id string, u sdk.UserInfo, claims map[string]any, forced bool) (*http.Cookie, error) {
-	sess := userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id), Forced: forced}
+func (s *Server) userSessionCookie(id string, u sdk.UserInfo, claims map[string]any) (*http.Cookie, error) {
+	sess := userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id)}
 	sess.UserInfo.RawData = nil
 	var err error
 	for i := 0; ; i++ {

@@ -46,12 +46,7 @@ func (connector) AuthorizationURI(_ context.Context, in *Instance, req sdk.Autho
 	if err != nil {
 		return nil, err
 	}
-	auth, err := t.Build(req, random)
-	if err != nil {
-		return nil, err
-	}
-	// An app asked idplug's OpenID Provider for a fresh authentication.
-	return oauth2kit.ForceLogin(auth, req)
+	return t.Build(req, random)
 }
 
 // AuthorizationTemplate lets the host build this instance's authorization URLs

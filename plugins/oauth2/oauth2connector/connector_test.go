@@ -41,15 +41,6 @@ func TestAuthorizationURI(t *testing.T) {
 	if again.Session["codeVerifier"] == s["codeVerifier"] {
 		t.Error("two sign-ins share a PKCE verifier")
 	}
-	// An app asked idplug's OpenID Provider for prompt=login: the provider is
-	// asked for a fresh authentication, in place of customConfig's prompt.
-	forced, err := connector{}.AuthorizationURI(context.Background(), in, sdk.AuthorizationRequest{RedirectURI: testRedirectURI, State: "STATE-3", ForceLogin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := url.Parse(forced.RedirectTo); u.Query().Get("prompt") != "login" || u.Query().Get("tenant") != "acme" || forced.Session["state"] != "STATE-3" {
-		t.Errorf("ForceLogin: %s %v", forced.RedirectTo, forced.Session)
-	}
 }
 
 func TestAuthorizationURIWithoutPKCE(t *testing.T) {

@@ -60,12 +60,7 @@ func (connector) AuthorizationURI(ctx context.Context, in *Instance, req sdk.Aut
 	if err != nil {
 		return nil, err
 	}
-	auth, err := t.Build(req, random)
-	if err != nil {
-		return nil, err
-	}
-	// An app asked idplug's OpenID Provider for a fresh authentication.
-	return oauth2kit.ForceLogin(auth, req)
+	return t.Build(req, random)
 }
 
 // AuthorizationTemplate lets the host build this instance's authorization URLs

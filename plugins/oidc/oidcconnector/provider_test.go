@@ -150,33 +150,6 @@ func TestRealProviderWithLogtoConfig(t *testing.T) {
 	refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkIssuer)
 }
 
-// A fresh authentication asked for (the OpenID Provider's prompt=login) is
-// prompt=login at the real provider, in place of the configured prompt, and
-// the sign-in completes.
-func TestRealProviderForceLogin(t *testing.T) {
-	secret := oidctest.NewClientSecret(t)
-	op := oidctest.Start(t, oidctest.Config{Clients: []oidctest.Client{{ID: "app", Secret: secret, AuthMethod: "client_secret_basic", RedirectURIs: []string{realRedirect}}}})
-	in := parse(t, map[string]any{"issuer": op.Issuer, "clientId": "app", "clientSecret": secret, "scope": "profile email",
-		"tokenEndpointAuthMethod": "client_secret_basic", "authRequestOptionalConfig": map[string]any{"prompt": "consent"}})
-	ctx := context.Background()
-	auth, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{RedirectURI: realRedirect, State: "s-force", ForceLogin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := url.Parse(auth.RedirectTo); u.Query().Get("prompt") != "login" {
-		t.Fatalf("ForceLogin: %s, want prompt=login", auth.RedirectTo)
-	}
-	callback, err := op.Authorize(ctx, auth.RedirectTo, realRedirect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := connector{}.UserInfo(ctx, in, sdk.UserInfoRequest{Session: auth.Session, Callback: map[string]string{
-		"code": callback.Query().Get("code"), "state": "s-force", "iss": callback.Query().Get("iss")}})
-	if err != nil || res.UserInfo.ID != "alice" {
-		t.Fatalf("the sign-in with prompt=login: %+v %v", res, err)
-	}
-}
-
 // TestRealProviderCallbackIssWithoutDiscovery: a Logto configuration knows its
 // issuer from idTokenVerificationConfig.issuer, and a callback's iss naming
 // another server is refused before the code is redeemed (RFC 9207 2.4), as

@@ -1003,12 +1003,7 @@ type GetAuthorizationUriRequest struct {
 	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
 	// The scope asked for this sign-in (space-separated), in place of the configured
 	// one; absent when the caller did not ask (Logto's per-request scope).
-	Scope *string `protobuf:"bytes,4,opt,name=scope,proto3,oneof" json:"scope,omitempty"`
-	// The person must authenticate at the provider afresh, not from a session the
-	// provider keeps (an app asked idplug's OpenID Provider for prompt=login or a
-	// max_age): OpenID Connect's prompt=login, or the provider's own way. A plugin
-	// built before this field ignores it.
-	ForceLogin    bool `protobuf:"varint,5,opt,name=force_login,json=forceLogin,proto3" json:"force_login,omitempty"`
+	Scope         *string `protobuf:"bytes,4,opt,name=scope,proto3,oneof" json:"scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1069,13 +1064,6 @@ func (x *GetAuthorizationUriRequest) GetScope() string {
 		return *x.Scope
 	}
 	return ""
-}
-
-func (x *GetAuthorizationUriRequest) GetForceLogin() bool {
-	if x != nil {
-		return x.ForceLogin
-	}
-	return false
 }
 
 type GetAuthorizationUriResponse struct {
@@ -1875,14 +1863,12 @@ const file_idplug_connector_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"FieldError\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xd6\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xb5\x01\n" +
 	"\x1aGetAuthorizationUriRequest\x129\n" +
 	"\binstance\x18\x01 \x01(\v2\x1d.idplug.connector.v1.InstanceR\binstance\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12\x19\n" +
-	"\x05scope\x18\x04 \x01(\tH\x00R\x05scope\x88\x01\x01\x12\x1f\n" +
-	"\vforce_login\x18\x05 \x01(\bR\n" +
-	"forceLoginB\b\n" +
+	"\x05scope\x18\x04 \x01(\tH\x00R\x05scope\x88\x01\x01B\b\n" +
 	"\x06_scope\"\xe9\x02\n" +
 	"\x1bGetAuthorizationUriResponse\x12\x1f\n" +
 	"\vredirect_to\x18\x01 \x01(\tR\n" +
