@@ -456,7 +456,7 @@ func TestAuthorizationRequestsAreLimitedPerAddress(t *testing.T) {
 		t.Errorf("another address: %d %s", rec.Code, rec.Body)
 	}
 	// This machine (a proxy beside idplug, a load test) is not counted.
-	for _, loopback := range []string{"127.0.0.1:4000", "[::1]:4000"} {
+	for _, loopback := range []string{"127.0.0.1:4000", "[::1]:4000", "127.0.0.1", "[::ffff:127.0.0.1]:4000"} {
 		for range maxAuthorizeRequests + 1 {
 			if rec := send(loopback); rec.Code != http.StatusFound {
 				t.Fatalf("%s: %d %s", loopback, rec.Code, rec.Body)

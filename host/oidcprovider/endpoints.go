@@ -3,6 +3,7 @@ package oidcprovider
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -161,7 +162,7 @@ func (p *Provider) limitAuthorizeRequests(next http.Handler) http.Handler {
 			return
 		}
 		addr := ratelimit.ClientAddr(r.RemoteAddr)
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && ap.Addr().Unmap().IsLoopback() {
+		if isLoopbackPeer(r.RemoteAddr) {
 			// This machine: a proxy beside idplug that trusted_proxies does
 			// not name (every client would share its address), or a load test.
 			next.ServeHTTP(w, r)
@@ -177,6 +178,17 @@ func (p *Provider) limitAuthorizeRequests(next http.Handler) http.Handler {
 		p.authorizeLimiter.Fail(addr) // counted, not failed: the limiter's word
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isLoopbackPeer says whether a request's peer address ("ip:port", or an
+// address alone) is this machine's loopback.
+func isLoopbackPeer(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.WithZone("").Unmap().IsLoopback()
 }
 
 // statusRecorder notes whether a response refused the client, and answers a

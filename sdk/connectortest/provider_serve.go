@@ -338,9 +338,6 @@ func (p *Provider) serveResource(w http.ResponseWriter, r *http.Request, e Endpo
 	_, _ = io.WriteString(w, body)
 }
 
-// setFalse returns doc (JSON) with the value at path set to false, creating the
-// objects on the way when they are missing; doc unchanged when path crosses
-// something else.
 // hasPath says whether doc (JSON) has a value at path, written as setFalse
 // reads it.
 func hasPath(doc, path string) bool {
@@ -369,6 +366,9 @@ func hasPath(doc, path string) bool {
 	return true
 }
 
+// setFalse returns doc (JSON) with the value at path set to false, creating the
+// objects on the way when they are missing; doc unchanged when path crosses
+// something else.
 func setFalse(doc, path string) string {
 	d := json.NewDecoder(strings.NewReader(doc))
 	d.UseNumber()
