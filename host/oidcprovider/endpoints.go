@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -187,8 +186,7 @@ func isLoopbackPeer(remote string) bool {
 	if err != nil {
 		host = remote
 	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.WithZone("").Unmap().IsLoopback()
+	return isLoopback(host)
 }
 
 // statusRecorder notes whether a response refused the client, and answers a

@@ -338,6 +338,12 @@ func (p *Provider) serveResource(w http.ResponseWriter, r *http.Request, e Endpo
 	_, _ = io.WriteString(w, body)
 }
 
+// pathSegments splits a profile path ("data.emails[0].verified") into its
+// names and indexes.
+func pathSegments(path string) []string {
+	return slicesDeleteEmpty(strings.Split(strings.ReplaceAll(strings.ReplaceAll(path, "]", ""), "[", "."), "."))
+}
+
 // hasPath says whether doc (JSON) has a value at path, written as setFalse
 // reads it.
 func hasPath(doc, path string) bool {
@@ -345,7 +351,7 @@ func hasPath(doc, path string) bool {
 	if json.Unmarshal([]byte(doc), &node) != nil {
 		return false
 	}
-	for _, seg := range slicesDeleteEmpty(strings.Split(strings.ReplaceAll(strings.ReplaceAll(path, "]", ""), "[", "."), ".")) {
+	for _, seg := range pathSegments(path) {
 		switch n := node.(type) {
 		case map[string]any:
 			child, ok := n[seg]
@@ -376,8 +382,7 @@ func setFalse(doc, path string) string {
 	if d.Decode(&root) != nil {
 		return doc
 	}
-	segs := strings.Split(strings.ReplaceAll(strings.ReplaceAll(path, "]", ""), "[", "."), ".")
-	segs = slicesDeleteEmpty(segs)
+	segs := pathSegments(path)
 	if len(segs) == 0 {
 		return doc
 	}
