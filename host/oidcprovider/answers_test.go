@@ -42,6 +42,24 @@ func TestTokenResponsesAreNotCached(t *testing.T) {
 	}
 }
 
+// An authorization answer carries a code in its Location, and a userinfo
+// answer the person's claims: neither is for a cache on the way.
+func TestCodesAndClaimsAreNotCached(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"}, "scope": {"openid"}}
+	rec := s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
+	if loc, _ := url.Parse(rec.Header().Get("Location")); rec.Code != http.StatusFound || loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("a signed-in browser's authorization: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+	rec.Code = http.StatusOK // a redirect: checkNoStore wants 200
+	checkNoStore(t, "authorization by single sign-on", rec)
+	access, _ := s.tokens(t)
+	r := httptest.NewRequest(http.MethodGet, "/userinfo", nil)
+	r.Header.Set("Authorization", "Bearer "+access)
+	checkNoStore(t, "userinfo", s.do(r))
+}
+
 func checkNoStore(t *testing.T, what string, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Pragma") != "no-cache" {

@@ -67,8 +67,11 @@ func (s *server) Keys(ctx context.Context, r *op.Request[struct{}]) (*op.Respons
 func (p *Provider) postOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every answer of the token endpoint, refusals too, is not to be
-		// kept by a cache on the way (RFC 6749 5.1 and 5.2).
-		if r.URL.Path == tokenPath {
+		// kept by a cache on the way (RFC 6749 5.1 and 5.2); nor is an
+		// authorization answer (a code in its Location, from a browser's
+		// single sign-on) or a userinfo answer (the person's claims).
+		switch r.URL.Path {
+		case tokenPath, "/authorize", "/userinfo", "/revoke":
 			w.Header().Set("Cache-Control", "no-store")
 			w.Header().Set("Pragma", "no-cache")
 		}

@@ -56,7 +56,7 @@ type Browser interface {
 	// SignOut ends this browser's sign-in.
 	SignOut(w http.ResponseWriter, r *http.Request) error
 	// Fail shows a failed browser step; err is an *sdk.Error with a message
-	// for people.
+	// for people, or ErrCrossOrigin.
 	Fail(w http.ResponseWriter, r *http.Request, err error)
 	// ConfirmSignOut asks the person whether to sign out, posting to action.
 	ConfirmSignOut(w http.ResponseWriter, r *http.Request, action string, fields map[string]string)
@@ -218,6 +218,10 @@ func (p *Provider) withIssuer(next http.Handler) http.Handler {
 	})
 }
 
+// ErrCrossOrigin is what Browser.Fail gets for a state-changing request that
+// came from another site: the browser's pages refuse it in their own words.
+var ErrCrossOrigin = errors.New("this request came from another site; use the button on this site's page")
+
 // sameOrigin refuses a state-changing request from another site.
 func (p *Provider) sameOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
@@ -225,8 +229,7 @@ func (p *Provider) sameOrigin(next http.Handler) http.Handler {
 		_ = cop.AddTrustedOrigin(u.Scheme + "://" + u.Host)
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
-			Message: "this request came from another site; use the button on this site's page"})
+		p.opts.Browser.Fail(w, r, ErrCrossOrigin)
 	}))
 	return cop.Handler(next)
 }

@@ -172,7 +172,8 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
 	step := "sign-in"
 	// The OpenID Provider's RP-initiated logout and the browser's own sign-out.
-	if strings.HasSuffix(r.URL.Path, "/end_session") || strings.HasSuffix(r.URL.Path, "/sign-out") {
+	if strings.HasSuffix(r.URL.Path, "/end_session") || strings.HasSuffix(r.URL.Path, "/end_session/confirm") ||
+		strings.HasSuffix(r.URL.Path, "/sign-out") {
 		step = "sign-out"
 	}
 	s.log.Warn("browser "+step+" failed", "path", r.URL.Path, "code", e.Code, "message", e.Message)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/idplug/idplug/host/oidcprovider"
 	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/sdk"
 )
 
 // idplug as an OpenID Provider: the provider (host/oidcprovider) answers under
@@ -104,6 +106,9 @@ func (b providerBrowser) SignOut(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (b providerBrowser) Fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, oidcprovider.ErrCrossOrigin) {
+		err = &sdk.Error{Code: CodeCrossOrigin, Message: err.Error()}
+	}
 	b.s.errorPage(w, r, err)
 }
 

@@ -587,9 +587,11 @@ func TestProviderRefusesHostileRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode < 400 {
-			t.Fatalf("a cross-site confirmation: %d, want refused", resp.StatusCode)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "cross_origin_request") ||
+			!strings.Contains(string(body), "Request refused") {
+			t.Fatalf("a cross-site confirmation: %d, want 403 cross_origin_request, \"Request refused\":\n%s", resp.StatusCode, body)
 		}
 		// A post_logout_redirect_uri the client did not register is never followed.
 		resp, err = b.http.Get(e.issuer + "/end_session?" + url.Values{"client_id": {"app"}, "post_logout_redirect_uri": {"https://evil.test/"}}.Encode())
