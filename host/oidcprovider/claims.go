@@ -30,6 +30,10 @@ type identity struct {
 	AuthTime      int64  `json:"at"`
 	// Claims are the mapping's (host/mapping refuses the names set here).
 	Claims map[string]any `json:"c,omitempty"`
+	// Stored says that a token carries only Sub, Instance and AuthTime: the
+	// whole identity was too large for it, and its grant keeps it in the
+	// store (tokenIdentity).
+	Stored bool `json:"r,omitempty"`
 }
 
 func identityOf(l Login, target string) identity {

@@ -86,16 +86,31 @@ func storeKey(kind, id string) string {
 func recordPurpose(key string) string { return "oidc-record-row:" + key }
 
 func (p *Provider) putRecord(ctx context.Context, kind, id string, v any, ttl time.Duration) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	key := storeKey(kind, id)
-	sealed, err := p.opts.Sealer().SealRecord(recordPurpose(key), b, ttl)
+	key, sealed, err := p.sealRecord(kind, id, v, ttl)
 	if err != nil {
 		return err
 	}
 	return p.opts.Store.PutSession(ctx, key, sealed, p.opts.Now().Add(ttl))
+}
+
+// renewRecord replaces a live record with v, for ttl from now; store.ErrNotFound
+// when there is none.
+func (p *Provider) renewRecord(ctx context.Context, kind, id string, v any, ttl time.Duration) error {
+	key, sealed, err := p.sealRecord(kind, id, v, ttl)
+	if err != nil {
+		return err
+	}
+	return p.opts.Store.RenewSession(ctx, key, sealed, p.opts.Now().Add(ttl))
+}
+
+func (p *Provider) sealRecord(kind, id string, v any, ttl time.Duration) (key string, sealed []byte, err error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", nil, err
+	}
+	key = storeKey(kind, id)
+	sealed, err = p.opts.Sealer().SealRecord(recordPurpose(key), b, ttl)
+	return key, sealed, err
 }
 
 // getRecord reads a live record; store.ErrNotFound when it is absent, spent or

@@ -42,7 +42,11 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if !ok {
 		return "", time.Time{}, errNotHere
 	}
-	return s.p.accessToken(g.grant, req, g.id, g.req.ClientID)
+	id, err := s.p.tokenIdentity(ctx, g.grant, g.id, s.p.opts.Config.AccessTokenTTL, false)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.p.accessToken(g.grant, req, id, g.req.ClientID)
 }
 
 // CreateAccessAndRefreshTokens issues an access token and the refresh token of
@@ -50,13 +54,21 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 // next after each rotation (the generation was moved in the store already).
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
 	var rec refreshRecord
+	var refreshed bool
 	switch r := req.(type) {
 	case *grantView:
 		rec = refreshRecord{Grant: r.grant, Client: r.req.ClientID, Scopes: r.req.Scopes, Identity: r.id}
 	case *refreshView:
-		rec = r.rec
+		rec, refreshed = r.rec, true
 	default:
 		return "", "", time.Time{}, errNotHere
+	}
+	// Kept for the longer of the two tokens' lives.
+	var err error
+	rec.Identity, err = s.p.tokenIdentity(ctx, rec.Grant, rec.Identity,
+		max(s.p.opts.Config.RefreshTokenTTL, s.p.opts.Config.AccessTokenTTL), refreshed)
+	if err != nil {
+		return "", "", time.Time{}, err
 	}
 	access, exp, err := s.p.accessToken(rec.Grant, req, rec.Identity, rec.Client)
 	if err != nil {
@@ -102,7 +114,7 @@ func (s *storage) RevokeToken(ctx context.Context, token, _, clientID string) *o
 	if owner != clientID {
 		return oidc.ErrUnauthorizedClient().WithDescription("the token was issued to another client")
 	}
-	if err := s.p.opts.Store.RevokeGrant(ctx, grant); err != nil {
+	if err := s.p.endGrant(ctx, grant); err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
 	s.p.event("revoked")

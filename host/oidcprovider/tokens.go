@@ -87,6 +87,64 @@ func (c *sealedCrypto) Decrypt(token string) (string, error) {
 	return token + ":" + rec.Identity.Sub, nil
 }
 
+// maxTokenIdentity bounds the identity a token carries, as JSON. A larger one
+// (a long list of groups, long profile fields: a mapping may yield 16 KiB)
+// would make tokens longer than the seal takes, and than the 8 KiB headers
+// many proxies pass: its grant keeps it in the store, and its tokens carry
+// the subject alone.
+const maxTokenIdentity = 3 << 10
+
+// identityKind is the store record of a grant's identity too large for its tokens.
+const identityKind = "identity"
+
+// tokenIdentity is what the tokens of grant carry of id, for ttl: id itself
+// when it is small, or else a stub, with id kept in the store for ttl (its
+// record renewed, when a refresh extends a grant that has one).
+func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, renew bool) (identity, error) {
+	b, err := json.Marshal(id)
+	if err != nil {
+		return identity{}, err
+	}
+	if len(b) <= maxTokenIdentity {
+		return id, nil
+	}
+	if renew {
+		err = p.renewRecord(ctx, identityKind, grant, id, ttl)
+	}
+	if !renew || isNotFound(err) {
+		err = p.putRecord(ctx, identityKind, grant, id, ttl)
+	}
+	if err != nil {
+		return identity{}, err
+	}
+	return identity{Sub: id.Sub, Instance: id.Instance, AuthTime: id.AuthTime, Stored: true}, nil
+}
+
+// fullIdentity is the identity a token of grant stands for: the one it
+// carries, or the one its grant keeps in the store (store.ErrNotFound once
+// the grant has ended).
+func (p *Provider) fullIdentity(ctx context.Context, grant string, id identity) (identity, error) {
+	if !id.Stored {
+		return id, nil
+	}
+	var full identity
+	if err := p.getRecord(ctx, identityKind, grant, &full); err != nil {
+		return identity{}, err
+	}
+	if full.Sub != id.Sub || full.Stored {
+		return identity{}, store.ErrNotFound
+	}
+	return full, nil
+}
+
+// endGrant revokes grant, and drops the identity it may keep in the store.
+func (p *Provider) endGrant(ctx context.Context, grant string) error {
+	if err := p.opts.Store.RevokeGrant(ctx, grant); err != nil {
+		return err
+	}
+	return p.opts.Store.RevokeSession(ctx, storeKey(identityKind, grant))
+}
+
 // accessToken seals an access token of grant for the request's client and scopes.
 func (p *Provider) accessToken(grant string, req op.TokenRequest, id identity, clientID string) (string, time.Time, error) {
 	ttl := p.opts.Config.AccessTokenTTL
@@ -106,6 +164,14 @@ func (p *Provider) liveAccess(ctx context.Context, token string) (accessRecord, 
 		}
 		return rec, oidcError(err, "the store cannot be reached")
 	}
+	id, err := p.fullIdentity(ctx, rec.Grant, rec.Identity)
+	if err != nil {
+		if isNotFound(err) {
+			return rec, oidc.ErrAccessDenied().WithDescription("access token revoked")
+		}
+		return rec, oidcError(err, "the store cannot be reached")
+	}
+	rec.Identity = id
 	return rec, nil
 }
 
@@ -140,7 +206,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	case errors.Is(err, store.ErrUsed):
 		p.event("replayed_code")
 		p.log.Warn("an authorization code came back after its exchange; its grant is revoked", "client", c.Request.ClientID)
-		if err := p.opts.Store.RevokeGrant(ctx, c.Grant); err != nil {
+		if err := p.endGrant(ctx, c.Grant); err != nil {
 			return nil, oidcError(err, "the store cannot be reached")
 		}
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, used or expired")
@@ -175,12 +241,22 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	if err := op.ValidateRefreshTokenScopes(r.Data.Scopes, view); err != nil {
 		return nil, err
 	}
-	err := p.opts.Store.RotateGrant(ctx, rec.Grant, rec.Generation, p.opts.Now().Add(p.opts.Config.RefreshTokenTTL))
+	// The whole identity, before the token is spent: the new ID token
+	// carries it, and the new tokens keep it for as long as the grant.
+	id, err := p.fullIdentity(ctx, rec.Grant, rec.Identity)
+	switch {
+	case isNotFound(err):
+		return nil, oidc.ErrInvalidGrant().WithDescription("the grant was revoked or has expired")
+	case err != nil:
+		return nil, oidcError(err, "the store cannot be reached")
+	}
+	view.rec.Identity = id
+	err = p.opts.Store.RotateGrant(ctx, rec.Grant, rec.Generation, p.opts.Now().Add(p.opts.Config.RefreshTokenTTL))
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		p.event("reused_refresh_token")
 		p.log.Warn("a refresh token was used twice; its grant is revoked", "client", rec.Client)
-		if err := p.opts.Store.RevokeGrant(ctx, rec.Grant); err != nil {
+		if err := p.endGrant(ctx, rec.Grant); err != nil {
 			return nil, oidcError(err, "the store cannot be reached")
 		}
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was used before; the grant is revoked")
@@ -190,7 +266,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidcError(err, "the store cannot be reached")
 	}
 	view.rec.Generation++
-	resp, err := p.tokenResponse(ctx, r.Client, view, rec.Identity, "", true)
+	resp, err := p.tokenResponse(ctx, r.Client, view, view.rec.Identity, "", true)
 	if err != nil {
 		return nil, err
 	}

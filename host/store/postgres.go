@@ -175,6 +175,14 @@ func (s *postgresStore) Session(ctx context.Context, id string, now time.Time) (
 	return data, err
 }
 
+func (s *postgresStore) RenewSession(ctx context.Context, id string, data []byte, expires time.Time) error {
+	tag, err := s.exec(ctx, `UPDATE user_sessions SET data = $2, expires_at = $3 WHERE id = $1 AND NOT revoked`, id, data, ms(expires))
+	if err == nil && tag.RowsAffected() == 0 {
+		err = ErrNotFound
+	}
+	return err
+}
+
 func (s *postgresStore) RevokeSession(ctx context.Context, id string) error {
 	_, err := s.exec(ctx, `UPDATE user_sessions SET revoked = TRUE WHERE id = $1`, id)
 	return err

@@ -283,6 +283,20 @@ func (s *sqliteStore) Session(ctx context.Context, id string, now time.Time) ([]
 	return data, err
 }
 
+func (s *sqliteStore) RenewSession(ctx context.Context, id string, data []byte, expires time.Time) error {
+	return s.write(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET data = ?, expires_at = ? WHERE id = ? AND revoked = 0`, data, ms(expires), id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			err = ErrNotFound
+		}
+		return err
+	})
+}
+
 func (s *sqliteStore) RevokeSession(ctx context.Context, id string) error {
 	return s.write(ctx, func() error {
 		_, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET revoked = 1 WHERE id = ?`, id)

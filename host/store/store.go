@@ -64,6 +64,10 @@ type Sessions interface {
 	Session(ctx context.Context, id string, now time.Time) ([]byte, error)
 	// RevokeSession ends a session; revoking an unknown one is not an error.
 	RevokeSession(ctx context.Context, id string) error
+	// RenewSession replaces a session's data and expiry (a record that lives
+	// as long as something else does, and is sealed until then); ErrNotFound
+	// when it is absent or revoked.
+	RenewSession(ctx context.Context, id string, data []byte, expires time.Time) error
 }
 
 // Tokens keeps the token vault's sealed records.

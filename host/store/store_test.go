@@ -148,11 +148,24 @@ func testSessions(t *testing.T, s, other store.Store) {
 	if _, err := s.Session(ctx, "sess-1", now.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired session: %v, want ErrNotFound", err)
 	}
+	// Renewed, by another handle: new data, and a life past the old one's end.
+	if err := other.RenewSession(ctx, "sess-1", []byte(`{"a":2}`), now.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Session(ctx, "sess-1", now.Add(2*time.Hour)); err != nil || string(got) != `{"a":2}` {
+		t.Fatalf("renewed session two hours on: %q, %v", got, err)
+	}
+	if err := s.RenewSession(ctx, "nobody", []byte(`{}`), now.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("renewing an unknown session: %v, want ErrNotFound", err)
+	}
 	if err := other.RevokeSession(ctx, "sess-1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Session(ctx, "sess-1", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoked session: %v, want ErrNotFound", err)
+	}
+	if err := s.RenewSession(ctx, "sess-1", []byte(`{"a":3}`), now.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("renewing a revoked session: %v, want ErrNotFound", err)
 	}
 	if err := s.RevokeSession(ctx, "nobody"); err != nil {
 		t.Fatalf("revoking an unknown session: %v", err)

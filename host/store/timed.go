@@ -94,6 +94,10 @@ func (t *timed) Session(ctx context.Context, id string, now time.Time) (data []b
 	return data, err
 }
 
+func (t *timed) RenewSession(ctx context.Context, id string, data []byte, expires time.Time) error {
+	return t.call(ctx, "renew_session", t.timeout, func(ctx context.Context) error { return t.s.RenewSession(ctx, id, data, expires) }, nil)
+}
+
 func (t *timed) RevokeSession(ctx context.Context, id string) error {
 	return t.call(ctx, "revoke_session", t.timeout, func(ctx context.Context) error { return t.s.RevokeSession(ctx, id) }, nil)
 }
