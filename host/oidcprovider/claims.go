@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
@@ -45,7 +46,7 @@ func identityOf(l Login, target string) identity {
 	if u.Email != nil {
 		id.Email = *u.Email
 	}
-	if u.Avatar != nil {
+	if u.Avatar != nil && webURL(*u.Avatar) {
 		id.Picture = *u.Avatar
 	}
 	if u.Phone != nil {
@@ -53,6 +54,13 @@ func identityOf(l Login, target string) identity {
 	}
 	id.EmailVerified = emailVerified(u.RawData, id.Email)
 	return id
+}
+
+// webURL says whether an avatar may go out as `picture`: apps put it in an
+// img's src as it comes, so a provider's `javascript:` or `data:` value is
+// dropped, as idplug's own page drops it.
+func webURL(u string) bool {
+	return strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")
 }
 
 // emailVerified is the provider's email_verified, read from its own profile

@@ -13,6 +13,7 @@ import (
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
@@ -82,6 +83,25 @@ func TestEmailVerifiedIsWhatTheProviderSaid(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%s: email_verified %s, want %s", raw, got, want)
+		}
+	}
+}
+
+// Apps put `picture` in an img's src as it comes: a provider's avatar goes
+// out only as an http(s) URL.
+func TestPictureIsAWebURLOnly(t *testing.T) {
+	for avatar, want := range map[string]string{
+		"https://avatars.example/1.png":       "https://avatars.example/1.png",
+		"http://avatars.example/1.png":        "http://avatars.example/1.png",
+		"javascript:alert(document.cookie)//": "",
+		"JAVASCRIPT:alert(1)":                 "",
+		"data:image/svg+xml,<svg onload=x>":   "",
+		"//evil.example/x.png":                "",
+		" https://avatars.example/1.png":      "",
+	} {
+		id := identityOf(Login{Instance: "acme", UserInfo: sdk.UserInfo{ID: "ada", Avatar: &avatar}}, "acme-target")
+		if id.Picture != want {
+			t.Errorf("avatar %q: picture %q, want %q", avatar, id.Picture, want)
 		}
 	}
 }
