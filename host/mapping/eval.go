@@ -190,9 +190,19 @@ func problem(err error, src string) string {
 		msg = head
 	}
 	// What CEL quotes is a value; quotes may be escaped inside it, so nothing
-	// after the first one is kept.
+	// after the first one is kept (a single quote opens one after a space:
+	// the mapping's own messages have apostrophes). Some messages name a
+	// value unquoted after the word "value" ("cannot initialize optional
+	// entry 'k' from non-optional value <the value>"): nothing after that
+	// word is kept either.
 	if i := strings.IndexAny(msg, "\"`"); i >= 0 {
 		msg = msg[:i] + "…"
+	}
+	if i := strings.Index(msg, " '"); i >= 0 {
+		msg = msg[:i+1] + "…"
+	}
+	if i := strings.Index(msg, " value "); i >= 0 {
+		msg = msg[:i+len(" value")] + "…"
 	}
 	return runeCut(msg, 200)
 }

@@ -320,6 +320,10 @@ func TestErrorsNeverCarryTheProfile(t *testing.T) {
 		"account age":     {Allow: `timestamp(raw.created_at) < timestamp("2024-01-01T00:00:00Z")`},
 		"profile pattern": {Allow: `"x".matches(raw.p)`},
 		"quotes inside":   {Allow: `timestamp(raw.quoted) < timestamp("2024-01-01T00:00:00Z")`},
+		// Messages that name a value unquoted, after the word "value".
+		"an optional entry of a plain value": {Claims: map[string]string{"role": `{?"role": raw.role}`}},
+		"an optional entry keyed by a value": {Claims: map[string]string{"role": `{?raw.role: raw.role}`}},
+		"an optional element, a plain value": {Claims: map[string]string{"roles": `[?raw.role]`}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := mustCompile(t, spec).Apply(t.Context(), u)
@@ -371,6 +375,41 @@ func TestJSONLen(t *testing.T) {
 		if got, want := jsonLen(s)+2, len(j); got < want || got > want+2*len(s) {
 			t.Errorf("jsonLen(%q) + 2 = %d, encoding/json writes %d", s, got, want)
 		}
+	}
+}
+
+// Numbers are read exactly or not at all: as the nearest double, the ids
+// 18446744073709551615 and ...614 were one user (one subject at the OpenID
+// Provider, one vault record).
+func TestLargeNumbersAreReadExactlyOrNotAtAll(t *testing.T) {
+	m := mustCompile(t, Spec{Fields: map[string]string{"id": `string(raw.user_id)`}, AllowIDChange: true,
+		Claims: map[string]string{"uid": `raw.user_id`}})
+	ids := map[string]string{}
+	for _, n := range []string{"18446744073709551615", "18446744073709551614", "9223372036854775808", "-9223372036854775808"} {
+		res, err := m.Apply(t.Context(), sdk.UserInfo{ID: "ignored", RawData: json.RawMessage(`{"user_id": ` + n + `}`)})
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		claim, _ := json.Marshal(res.Claims["uid"])
+		if res.UserInfo.ID != n || string(claim) != n {
+			t.Errorf("%s: id %q, claim %s", n, res.UserInfo.ID, claim)
+		}
+		if other, ok := ids[res.UserInfo.ID]; ok {
+			t.Errorf("%s and %s map to one id", n, other)
+		}
+		ids[res.UserInfo.ID] = n
+	}
+	for _, n := range []string{"18446744073709551616", "123456789012345678901", "1.2345678901234567891E+19", "1e400"} {
+		_, err := m.Apply(t.Context(), sdk.UserInfo{ID: "ignored", RawData: json.RawMessage(`{"user_id": ` + n + `, "pad": "` + strings.Repeat("x", 10) + `"}`)})
+		if errCode(err) != CodeFailed || !strings.Contains(err.Error(), "more digits than") || strings.Contains(err.Error(), n) {
+			t.Errorf("%s: err = %v, want mapping_failed naming the limit, not the number", n, err)
+		}
+	}
+	// A decimal a double holds still reads as one.
+	res, err := mustCompile(t, Spec{Claims: map[string]string{"score": `raw.score * 2.0`}}).Apply(t.Context(),
+		sdk.UserInfo{ID: "1", RawData: json.RawMessage(`{"score": 0.1}`)})
+	if err != nil || res.Claims["score"] != 0.2 {
+		t.Errorf("0.1 * 2.0 = %v, %v", res.Claims["score"], err)
 	}
 }
 

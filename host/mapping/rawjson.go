@@ -137,10 +137,9 @@ func (p *jsonParser) value(depth int) (ref.Val, bool) {
 		}
 		s := p.text[start:p.i]
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return types.Int(i), true
+			return types.Int(i), true // the common case, without a call
 		}
-		f, _ := strconv.ParseFloat(s, 64)
-		return types.Double(f), true
+		return inputNumber(s), true
 	}
 }
 

@@ -21,6 +21,8 @@ var rawJSONSeeds = []string{
 	`{"é": "ü", "emoji": "😀"}`,
 	`[1,]`, `{"a":1,}`, `{"a" 1}`, `{a:1}`, `[01]`, `[1.]`, `[.5]`, `[1e]`, `[+1]`, `[-]`, `[tru]`, `nul`, `[1 2]`,
 	"[\"tab\there\"]", `{} {}`, `[1]]`, `{"a":1}}`, `[-0, 0.5e+3, 2E-2]`,
+	// Past int64, past uint64, and more digits than a double holds.
+	`[18446744073709551615, 18446744073709551616, 1.2345678901234567891E+19, 0.1, 1e400, 1e-400]`,
 }
 
 func TestParseJSONDecodesAsEncodingJSON(t *testing.T) {
@@ -74,6 +76,10 @@ func native(t *testing.T, v ref.Val) any {
 		return string(x)
 	case types.Int:
 		return int64(x)
+	case types.Uint:
+		return uint64(x)
+	case *types.Err:
+		return x // a number no 64-bit type holds, on both paths
 	case types.Double:
 		return float64(x)
 	case types.Bool:

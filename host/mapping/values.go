@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"cel.dev/cel-go/common/types"
@@ -15,7 +18,8 @@ import (
 
 // decodeRaw turns the connector's raw data into CEL values. Whole numbers
 // become ints (GitHub's numeric user id prints as 12345, not 1.2345e+04);
-// other numbers doubles. No raw data is an empty map.
+// other numbers doubles, or errors when no 64-bit type holds them
+// (inputNumber). No raw data is an empty map.
 func decodeRaw(data json.RawMessage) ref.Val {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return types.DefaultTypeAdapter.NativeToValue(map[string]any{})
@@ -46,7 +50,63 @@ func inputString(s string) ref.Val {
 	return types.String(s)
 }
 
-// numbers replaces each json.Number in v with an int64 or a float64, and
+// inputNumber is a JSON number as a mapping reads it: an int, a uint past
+// the int range, or else a double when it holds the number as written. Any
+// other (an id of 21 digits, 1.2345678901234567891e19) reads as an error: as
+// the nearest double, two such ids had been one user, with one subject at the
+// OpenID Provider and one vault record.
+func inputNumber(s string) ref.Val {
+	switch n := numberValue(s).(type) {
+	case int64:
+		return types.Int(n)
+	case uint64:
+		return types.Uint(n)
+	case float64:
+		return types.Double(n)
+	default:
+		return n.(ref.Val)
+	}
+}
+
+// numberValue is inputNumber in Go's types (an int64, a uint64, a float64),
+// or its error.
+func numberValue(s string) any {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return i
+	}
+	if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return u
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && exactDouble(s, f) {
+		return f
+	}
+	return types.NewErr("a number of the profile has more digits than a 64-bit integer or a double holds")
+}
+
+// exactDouble says whether f, parsed from the JSON number s, is the number s
+// writes: whether f's shortest decimal form is equal to it. 0.1 is (a double
+// prints it as 0.1); 12345678901234567891.5 is not. An exponent past a
+// double's range is not even looked at: as a fraction it would take
+// gigabytes.
+func exactDouble(s string, f float64) bool {
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+		if err != nil || exp < -400 || exp > 400 {
+			return false
+		}
+	}
+	if len(s) > 64 {
+		return false
+	}
+	var written, read big.Rat
+	if _, ok := written.SetString(s); !ok {
+		return false
+	}
+	_, ok := read.SetString(strconv.FormatFloat(f, 'g', -1, 64))
+	return ok && written.Cmp(&read) == 0
+}
+
+// numbers replaces each json.Number in v with its inputNumber, and
 // each string over MaxInputString with its error.
 func numbers(v any) any {
 	switch x := v.(type) {
@@ -55,11 +115,7 @@ func numbers(v any) any {
 			return inputString(x)
 		}
 	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
+		return numberValue(string(x))
 	case map[string]any:
 		for k, e := range x {
 			x[k] = numbers(e)
