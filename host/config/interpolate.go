@@ -84,9 +84,39 @@ type lookup struct {
 
 // expand replaces ${NAME}, ${NAME:-default}, ${file:PATH} and $$ in s. A "$"
 // followed by anything else is kept as it is, so most literal dollar signs need no
-// escape. ${NAME:-default} uses default when NAME is unset or empty, as in a shell.
-// over reports a result longer than room, given up as soon as it is known.
+// escape. ${NAME:-default} uses default when NAME is unset or empty, as in a shell,
+// and default may hold references of its own (${KEY:-${file:/run/secrets/key}}),
+// replaced only when it is used: written as text, it had made a session key of
+// the reference's own words. over reports a result longer than room, given up
+// as soon as it is known.
 func expand(s string, env lookup, room int) (value string, errs []string, over bool) {
+	return expandAt(s, env, room, 0)
+}
+
+// maxDefaultDepth bounds defaults within defaults.
+const maxDefaultDepth = 4
+
+// closing is the index in s of the "}" that closes a reference whose body
+// starts at s[0], past the references nested in it; -1 when there is none.
+func closing(s string) int {
+	depth := 1
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '$' && i+1 < len(s) && s[i+1] == '$':
+			i++
+		case s[i] == '$' && i+1 < len(s) && s[i+1] == '{':
+			depth++
+			i++
+		case s[i] == '}':
+			if depth--; depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func expandAt(s string, env lookup, room, depth int) (value string, errs []string, over bool) {
 	var b strings.Builder
 	// add writes what a reference stands for, unless that passes room.
 	add := func(v string) bool {
@@ -107,7 +137,7 @@ func expand(s string, env lookup, room int) (value string, errs []string, over b
 			b.WriteByte('$')
 			i += 2
 		case '{':
-			end := strings.IndexByte(s[i+2:], '}')
+			end := closing(s[i+2:])
 			if end < 0 {
 				errs = append(errs, `"${" has no closing "}" (write $$ for a literal $)`)
 				return s, errs, false
@@ -115,6 +145,10 @@ func expand(s string, env lookup, room int) (value string, errs []string, over b
 			body := s[i+2 : i+2+end]
 			i += 2 + end + 1
 			if path, ok := strings.CutPrefix(body, "file:"); ok {
+				if strings.Contains(path, "${") {
+					errs = append(errs, `a ${file:PATH} reference takes a path as written, without references in it`)
+					continue
+				}
 				v, err := readSecretFile(path, env.baseDir)
 				if err != nil {
 					errs = append(errs, err.Error())
@@ -141,6 +175,17 @@ func expand(s string, env lookup, room int) (value string, errs []string, over b
 				if !add(v) {
 					return "", nil, true
 				}
+			case hasDef && strings.Contains(def, "$"):
+				if depth == maxDefaultDepth {
+					errs = append(errs, fmt.Sprintf("the default of ${%s:-...} nests references more than %d deep", name, maxDefaultDepth))
+					continue
+				}
+				v, defErrs, defOver := expandAt(def, env, room-b.Len(), depth+1)
+				if defOver {
+					return "", nil, true
+				}
+				errs = append(errs, defErrs...)
+				b.WriteString(v)
 			case hasDef:
 				b.WriteString(def) // written in the file
 			default:

@@ -44,11 +44,33 @@ func TestExpand(t *testing.T) {
 		{in: "${}", want: "", errs: []string{`"${}" is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $`}},
 		{in: "${A B}", want: "", errs: []string{`"${A B}" is not a valid reference: use ${NAME}, ${NAME:-default} or ${file:PATH}, and $$ for a literal $`}},
 		{in: "${A", want: "${A", errs: []string{`"${" has no closing "}" (write $$ for a literal $)`}},
+		// A default may hold references, replaced only when it is used: written
+		// as text, ${KEY:-${OTHER}} had made a session key of "${OTHER}".
+		{in: "${MISSING:-${A}}", want: "alpha"},
+		{in: "${MISSING:-${EMPTY:-${A}}}", want: "alpha"},
+		{in: "${MISSING:-x-${A}-y}", want: "x-alpha-y"},
+		{in: "${MISSING:-$${A}}", want: "${A}"},
+		{in: "${A:-${MISSING}}", want: "alpha"},
+		{in: "${MISSING:-${MISSING2}}", want: "", errs: []string{"environment variable MISSING2 is not set"}},
+		{in: "${MISSING:-${A}", want: "", errs: []string{`"${" has no closing "}" (write $$ for a literal $)`}},
+		{in: "${M:-${M:-${M:-${M:-${M:-x}}}}}", want: "x"},
+		{in: "${M:-${M:-${M:-${M:-${M:-${M:-x}}}}}}", want: "", errs: []string{"the default of ${M:-...} nests references more than 4 deep"}},
+		{in: "${file:${A}}", want: "", errs: []string{"a ${file:PATH} reference takes a path as written, without references in it"}},
 	}
 	for _, tt := range tests {
 		got, errs, _ := expand(tt.in, lookup{env: env}, MaxInterpolatedSize)
 		if len(tt.errs) == 0 && got != tt.want || !slices.Equal(errs, tt.errs) {
 			t.Errorf("expand(%q) = %q, %q; want %q, %q", tt.in, got, errs, tt.want, tt.errs)
+		}
+	}
+	// A file in a default: read when the default is used, and only then.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "key"), []byte("from-the-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{"${MISSING:-${file:key}}": "from-the-file", "${A:-${file:absent}}": "alpha"} {
+		if got, errs, _ := expand(in, lookup{env: env, baseDir: dir}, MaxInterpolatedSize); got != want || len(errs) > 0 {
+			t.Errorf("expand(%q) = %q, %q; want %q", in, got, errs, want)
 		}
 	}
 }
