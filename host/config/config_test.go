@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,6 +311,37 @@ func TestConfigJSON(t *testing.T) {
 				t.Errorf("config is not valid JSON: %s", got)
 			}
 		})
+	}
+}
+
+// A configuration path that is not a regular file is refused before it is
+// opened: a FIFO put in the file's place had hung the reload that read it, and
+// with it every later reload and the stop.
+func TestLoadRefusesWhatIsNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "idplug.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, link, dir, "/dev/zero"} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(path); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), path+" is not a regular file") {
+				t.Errorf("Load(%s) = %v, want it refused as not a regular file", path, err)
+			}
+		case <-time.After(10 * time.Second):
+			// The FIFO's open waits for a writer: be one, so that it ends.
+			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+			t.Fatalf("Load(%s) did not return", path)
+		}
 	}
 }
 
