@@ -72,7 +72,16 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "idplug plugins: --plugin-dir is required")
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: hclog.LevelFromString(*logLevel), Output: stderr})
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "idplug plugins: unexpected argument %q; the folder is given with --plugin-dir DIR, a plugin with --plugin ID\n", fs.Arg(0))
+		return 2
+	}
+	level := hclog.LevelFromString(*logLevel)
+	if level == hclog.NoLevel {
+		fmt.Fprintf(stderr, "idplug plugins: --log-level %q is none of trace, debug, info, warn, error\n", *logLevel)
+		return 2
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "idplug", Level: level, Output: stderr})
 	h, err := host.Open(context.Background(), host.Options{PluginDir: *dir, Logger: log, OnDemand: true, StartConcurrency: scanConcurrency})
 	if err != nil {
 		fmt.Fprint(stderr, "idplug plugins: ")

@@ -557,6 +557,11 @@ func loadConfig(cmd string, args []string, stderr io.Writer) (string, *config.Co
 	if err := fs.Parse(args); err != nil {
 		return "", nil, 2
 	}
+	// `idplug validate prod.yaml` had checked ./idplug.yaml and said ok.
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "idplug %s: unexpected argument %q; the configuration file is given with --config FILE\n", cmd, fs.Arg(0))
+		return "", nil, 2
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

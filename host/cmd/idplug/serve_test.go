@@ -455,6 +455,17 @@ func TestValidateCommand(t *testing.T) {
 	if want := "sandbox.egress_allow.exampel: names no plugin of the folder (plugins: example)"; code == 0 || !strings.Contains(out, want) || strings.Contains(out, "read.exam*") {
 		t.Fatalf("a misspelt sandbox key: exit %d, want %q (and the prefix key matched):\n%s", code, want, out)
 	}
+	// A file named without --config is not a file checked: it had checked
+	// ./idplug.yaml and said ok (migrate migrated that one's store).
+	for _, args := range [][]string{{"validate", path}, {"migrate", "--config", path, "extra"}, {"plugins", "--plugin-dir", dir, "extra"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if code := exitCode(err); code != 2 || !strings.Contains(string(out), "unexpected argument") {
+			t.Errorf("idplug %s: exit %d, want 2 and the argument named:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	if out, err := exec.Command(bin, "plugins", "--plugin-dir", dir, "--log-level", "loud").CombinedOutput(); exitCode(err) != 2 || !strings.Contains(string(out), `--log-level "loud"`) {
+		t.Errorf("idplug plugins --log-level loud: exit %d, want 2:\n%s", exitCode(err), out)
+	}
 }
 
 // TestShutdownFinishesRequestsInFlight sends SIGTERM while a sign-in waits on the
