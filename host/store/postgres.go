@@ -498,6 +498,15 @@ func (s *postgresStore) Purge(ctx context.Context, now time.Time) (int64, error)
 // parsePostgresURL is pgx's pool configuration of url, or an error that says
 // what is wrong with it without its password.
 func parsePostgresURL(url string) (*pgxpool.Config, error) {
+	// pgx takes the user information to end at the first "@", where Go's URL
+	// parser and Redact take the last: with a password holding an unescaped
+	// "@", pgx dialed the rest of the password as the host name, and its
+	// error named it.
+	_, rest, _ := strings.Cut(url, "://")
+	authority, _, _ := strings.Cut(rest, "?")
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 && strings.Contains(authority[:at], "@") {
+		return nil, fmt.Errorf(`store: postgres: the URL %s has an "@" in its user or password: write it as %%40`, Redact(url))
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		if reason := parseReason(err, url); reason != "" {
