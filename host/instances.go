@@ -117,6 +117,13 @@ func (h *Host) Instance(id string) (InstanceDetail, error) {
 	return h.describe(c), nil
 }
 
+// CheckInstance says whether instance id is configured: nil, or the
+// connector_not_found error that a call to it would return.
+func (h *Host) CheckInstance(id string) error {
+	_, err := h.instance(id)
+	return err
+}
+
 // describe merges the plugin's current metadata with the instance's overrides.
 func (h *Host) describe(c *instance) InstanceDetail {
 	meta, _ := h.Metadata(c.cfg.Plugin)

@@ -114,6 +114,12 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// A connector removed by a reload spends nothing: put back, it finishes
+	// the sign-in (which had become session_used, though never used).
+	if err := s.host.CheckInstance(id); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if err := s.consumeFlow(r.Context(), f, "the session"); err != nil {
 		writeError(w, r, err)
 		return

@@ -30,6 +30,18 @@ func (t *togglingInstances) Instances() []host.Instance {
 	return t.fakeInstances.Instances()
 }
 
+func (t *togglingInstances) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*host.UserInfoResult, error) {
+	if err := t.CheckInstance(id); err != nil {
+		return nil, err
+	}
+	return t.fakeInstances.UserInfo(ctx, id, session, callback)
+}
+
+func (t *togglingInstances) CheckInstance(id string) error {
+	_, err := t.Instance(id)
+	return err
+}
+
 func (t *togglingInstances) Instance(id string) (host.InstanceDetail, error) {
 	if t.removed.Load() {
 		return host.InstanceDetail{}, &sdk.Error{Code: host.CodeInstanceNotFound, Message: "no connector"}

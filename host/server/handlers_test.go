@@ -67,6 +67,11 @@ func (f *fakeInstances) called() []string {
 
 func (f *fakeInstances) Instances() []host.Instance { return []host.Instance{acme.Instance} }
 
+func (f *fakeInstances) CheckInstance(id string) error {
+	_, err := f.Instance(id)
+	return err
+}
+
 func (f *fakeInstances) Instance(id string) (host.InstanceDetail, error) {
 	if id != acme.ID {
 		return host.InstanceDetail{}, &sdk.Error{Code: host.CodeInstanceNotFound, Message: fmt.Sprintf("no connector %q is configured", id)}
@@ -521,6 +526,35 @@ func TestSignInThroughTheAPI(t *testing.T) {
 	res = call(t, srv, "POST", "/v1/connectors/other/user-info", "", string(body))
 	if res.status != 400 || res.body.Code != CodeSessionInvalid {
 		t.Errorf("acme's session at another connector: %d %s", res.status, res.body.Code)
+	}
+}
+
+// A callback for a connector a reload has just removed spends nothing: put
+// back, it finishes the sign-in, which had become session_used though never used.
+func TestARemovedConnectorSpendsNoSession(t *testing.T) {
+	f := &fakeInstances{
+		auth:     &sdk.Authorization{RedirectTo: "https://acme.test/auth", Session: sdk.Session{"verifier": "v"}},
+		userInfo: &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: "u-1"}},
+	}
+	inst := &togglingInstances{fakeInstances: f}
+	st := sqliteStore(t)
+	srv := newUnitServer(t, inst, func(s *Settings) { s.Store = st })
+	res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb","state":"st"}`)
+	var auth authorizationResponse
+	if err := json.Unmarshal(res.raw, &auth); err != nil || res.status != 200 {
+		t.Fatalf("authorization-uri: %d %s", res.status, res.raw)
+	}
+	body, _ := json.Marshal(map[string]any{"session": auth.Session, "data": map[string]any{"code": "c", "state": "st"}})
+	inst.removed.Store(true)
+	if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)); res.status != 404 || res.body.Code != host.CodeInstanceNotFound {
+		t.Fatalf("user-info while the connector is removed: %d %s", res.status, res.raw)
+	}
+	inst.removed.Store(false)
+	if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)); res.status != 200 {
+		t.Fatalf("user-info once it is back: %d %s", res.status, res.raw)
+	}
+	if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)); res.status != 400 || res.body.Code != CodeSessionUsed {
+		t.Errorf("the same session again: %d %s, want session_used", res.status, res.raw)
 	}
 }
 

@@ -16,6 +16,8 @@ type Instances interface {
 	Instances() []host.Instance
 	// Instance describes one instance; an unknown id is a connector_not_found error.
 	Instance(id string) (host.InstanceDetail, error)
+	// CheckInstance is Instance's error alone, without describing the instance.
+	CheckInstance(id string) error
 	AuthorizationURI(ctx context.Context, id, redirectURI, state string, opts ...host.AuthorizationOption) (*sdk.Authorization, error)
 	// UserInfo finishes a sign-in; the profile is mapped by the instance's mapping.
 	UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*host.UserInfoResult, error)
