@@ -113,7 +113,9 @@ func Open(dir, path string, checksum []byte) (*os.File, error) {
 		h := sha256.New()
 		if _, err = io.Copy(h, io.NewSectionReader(f, 0, info.Size())); err == nil &&
 			subtle.ConstantTimeCompare(h.Sum(nil), checksum) != 1 {
-			err = fmt.Errorf("%s: checksum does not match SHA256SUMS", path)
+			// The digest is SHA256SUMS's as the folder was last read: a
+			// restart after the list changed or went checks the file against it.
+			err = fmt.Errorf("%s: checksum does not match SHA256SUMS (as it was when the folder was read)", path)
 		}
 	}
 	if err != nil {
