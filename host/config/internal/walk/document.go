@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -150,6 +151,14 @@ func syntaxError(err error, data []byte) error {
 		// mapping there.
 		msg += `; inside [...] or {...}, put references in quotes: ["${NAME}"]`
 	}
+	// The reader's encoding errors say no line: the first byte at fault does.
+	utf16 := bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe})
+	if line == 0 && !utf16 && (strings.Contains(msg, "UTF-8 octet") || msg == "control characters are not allowed") {
+		if off, what := firstUnreadable(data); off >= 0 {
+			line = bytes.Count(data[:off], []byte("\n")) + 1
+			msg += " (" + what + ")"
+		}
+	}
 	switch {
 	case msg == "found character that cannot start any token" && lineHas(data, line, '\t'):
 		msg += "; YAML indents with spaces, not tabs"
@@ -158,6 +167,25 @@ func syntaxError(err error, data []byte) error {
 		msg += "; a key needs a space after its colon (key: value)"
 	}
 	return &Error{Problems: []Problem{{Line: line, Message: "YAML syntax: " + msg}}}
+}
+
+// firstUnreadable finds what YAML's reader refuses in a UTF-8 file: a byte
+// that is not UTF-8, or a character YAML does not allow (YAML 1.2, 5.1: C0
+// controls but tab and line breaks, DEL, C1 controls but NEL, surrogates,
+// U+FFFE and U+FFFF). It returns its offset and what it is, or -1.
+func firstUnreadable(data []byte) (int, string) {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return i, fmt.Sprintf("byte 0x%02x, not UTF-8", data[i])
+		case r == '\t', r == '\n', r == '\r', r == 0x85:
+		case r < 0x20, r >= 0x7f && r < 0xa0, r == 0xfffe, r == 0xffff:
+			return i, fmt.Sprintf("U+%04X", r)
+		}
+		i += size
+	}
+	return -1, ""
 }
 
 // lineText is the text of the 1-based line n of data, without its line break.

@@ -95,6 +95,10 @@ func TestParseErrors(t *testing.T) {
 		"two docs":      {"a: 1\n---\nb: 2\n", "a second YAML document starts here"},
 		"too deep":      {strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + "\n", "nested more than"},
 		"unknown alias": {"a: 1\nb: *nope\n", "a value starting with \"*\""},
+		// The reader's encoding errors, given the line of the first byte at fault.
+		"not UTF-8":    {"a: 1\nb: 2\nc: 3\nd: 4\ne: caf\xe9\n", "5 : YAML syntax: incomplete UTF-8 octet sequence (byte 0xe9, not UTF-8)"},
+		"a control":    {"a: 1\nb: x\x01y\n", "2 : YAML syntax: control characters are not allowed (U+0001)"},
+		"a C1 control": {"a: 1\n\nb: x\u0085y\u0090\n", "3 : YAML syntax: control characters are not allowed (U+0090)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.doc))
