@@ -12,8 +12,18 @@ import (
 	"github.com/idplug/idplug/sdk"
 )
 
+// listConnectors lists the connectors the caller's key may act on: a key
+// limited to some is not told of the others (their names, logos, plugins).
 func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"connectors": s.host.Instances()})
+	all := s.host.Instances()
+	key := callerKey(r)
+	list := make([]host.Instance, 0, len(all))
+	for _, c := range all {
+		if key.OnConnector(c.ID) {
+			list = append(list, c)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connectors": list})
 }
 
 func (s *Server) describeConnector(w http.ResponseWriter, r *http.Request) {

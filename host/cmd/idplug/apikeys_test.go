@@ -61,8 +61,22 @@ func TestScopedAPIKeys(t *testing.T) {
 	start := map[string]any{"redirectUri": appRedirect}
 	const tokens = "/v1/connectors/acme/users/alice/tokens"
 
-	// Any valid key lists connectors; describing one needs the connector.
-	expect("list, read key", "GET", "/v1/connectors", readKey, nil, 200)
+	// Any valid key lists the connectors it may act on, and only those;
+	// describing one needs the connector.
+	listed := func(key string) string {
+		t.Helper()
+		var ids []string
+		list, _ := expect("list", "GET", "/v1/connectors", key, nil, 200)["connectors"].([]any)
+		for _, c := range list {
+			ids = append(ids, jsonPath(c.(map[string]any), "id").(string))
+		}
+		return strings.Join(ids, ",")
+	}
+	for key, want := range map[string]string{readKey: "acme,other", signinKey: "acme", otherKey: "other"} {
+		if got := listed(key); got != want {
+			t.Errorf("the connectors a key lists: %s, want %s", got, want)
+		}
+	}
 	expect("describe acme, other's key", "GET", "/v1/connectors/acme", otherKey, nil, 403)
 	expect("describe acme, read key", "GET", "/v1/connectors/acme", readKey, nil, 200)
 
