@@ -398,14 +398,32 @@ func (s *postgresStore) UpdateTokens(ctx context.Context, connector, userID stri
 	return fnErr
 }
 
-func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
-	n := 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+pgTokenColumns+` FROM vault_tokens ORDER BY connector, user_id FOR UPDATE`)
+func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error) {
+	var after *TokenRecord
+	for {
+		var replaced int
+		var done bool
+		replaced, after, done, err = s.eachTokens(ctx, after, fn)
+		n += replaced
+		if err != nil || done {
+			return n, err
+		}
+	}
+}
+
+// eachTokens is sqliteStore.eachTokens, with the batch's rows locked.
+func (s *postgresStore) eachTokens(ctx context.Context, after *TokenRecord, fn func(TokenRecord) (*TokenRecord, error)) (n int, last *TokenRecord, done bool, err error) {
+	var recs []TokenRecord
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q, args := `SELECT `+pgTokenColumns+` FROM vault_tokens ORDER BY connector, user_id LIMIT $1 FOR UPDATE`, []any{EachTokensBatch}
+		if after != nil {
+			q = `SELECT ` + pgTokenColumns + ` FROM vault_tokens WHERE (connector, user_id) > ($1, $2) ORDER BY connector, user_id LIMIT $3 FOR UPDATE`
+			args = []any{after.Connector, after.UserID, EachTokensBatch}
+		}
+		rows, err := tx.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
-		var recs []TokenRecord
 		for rows.Next() {
 			r, err := pgScanTokens(rows)
 			if err != nil {
@@ -433,9 +451,12 @@ func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*T
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, false, err
 	}
-	return n, nil
+	if len(recs) < EachTokensBatch {
+		return n, nil, true, nil
+	}
+	return n, &recs[len(recs)-1], false, nil
 }
 
 // ConnectorsConfigured runs in one transaction that locks the table first:

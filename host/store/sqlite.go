@@ -112,6 +112,10 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	// power loss may take the last commits back.
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.Timeout.Milliseconds()))
+	// Every connection zeroes what it deletes or replaces: a vault record a
+	// user deleted, or a refresh replaced, had stayed in the free space of its
+	// page, readable under its key after that key was rotated away.
+	q.Add("_pragma", "secure_delete(ON)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+uriPath(file)+"?"+q.Encode())
 	if err != nil {
@@ -409,54 +413,93 @@ func (s *sqliteStore) UpdateTokens(ctx context.Context, connector, userID string
 }
 
 func (s *sqliteStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error) {
-	err = s.write(ctx, func() error {
-		n, err = s.eachTokens(ctx, fn)
-		return err
-	})
-	return n, err
+	var after *TokenRecord
+	for {
+		var replaced int
+		var done bool
+		err = s.write(ctx, func() error {
+			replaced, after, done, err = s.eachTokens(ctx, after, fn)
+			return err
+		})
+		n += replaced
+		if err != nil || done {
+			return n, err
+		}
+	}
 }
 
-func (s *sqliteStore) eachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
+// eachTokens runs fn over the batch of records that follows after (from the
+// first, when nil), in one transaction; last is the batch's last record, and
+// done says there are no more.
+func (s *sqliteStore) eachTokens(ctx context.Context, after *TokenRecord, fn func(TokenRecord) (*TokenRecord, error)) (n int, last *TokenRecord, done bool, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, false, err
 	}
 	defer tx.Rollback()
-	// Replaced records are zeroed where they lay, not left in free space.
-	if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
-		return 0, err
+	q, args := `SELECT `+sqliteTokenColumns+` FROM vault_tokens ORDER BY connector, user_id LIMIT ?`, []any{EachTokensBatch}
+	if after != nil {
+		q = `SELECT ` + sqliteTokenColumns + ` FROM vault_tokens WHERE (connector, user_id) > (?, ?) ORDER BY connector, user_id LIMIT ?`
+		args = []any{after.Connector, after.UserID, EachTokensBatch}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+sqliteTokenColumns+` FROM vault_tokens ORDER BY connector, user_id`)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return 0, err
+		return 0, nil, false, err
 	}
 	var recs []TokenRecord
 	for rows.Next() {
 		r, err := scanTokens(rows)
 		if err != nil {
 			rows.Close()
-			return 0, err
+			return 0, nil, false, err
 		}
 		recs = append(recs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return 0, nil, false, err
 	}
-	n := 0
 	for _, r := range recs {
 		next, err := fn(r)
 		if err != nil {
-			return n, err
+			return 0, nil, false, err
 		}
 		if next != nil {
 			if _, err := tx.ExecContext(ctx, sqliteUpsertTokens, sqliteTokenArgs(*next)...); err != nil {
-				return n, err
+				return 0, nil, false, err
 			}
 			n++
 		}
 	}
-	return n, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return 0, nil, false, err
+	}
+	if len(recs) < EachTokensBatch {
+		return n, nil, true, nil
+	}
+	return n, &recs[len(recs)-1], false, nil
+}
+
+// Rebuild rewrites the database file whole (VACUUM), so that nothing deleted
+// or replaced is left in its free space: what was freed before every
+// connection zeroed it (secure_delete) stays there until then. It needs the
+// file alone, as VACUUM holds it for as long as it takes: ErrInUse while
+// another process (idplug serve) has it.
+func (s *sqliteStore) Rebuild(ctx context.Context) error {
+	if s.alone == nil {
+		alone, err := holdAlone(s.path)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInUse, err)
+		}
+		defer alone.Close()
+	}
+	return s.write(ctx, func() error {
+		if _, err := s.db.ExecContext(ctx, `VACUUM`); err != nil {
+			return err
+		}
+		_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		return err
+	})
 }
 
 // Checkpoint copies the write-ahead log into the database file and truncates

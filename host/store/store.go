@@ -90,9 +90,28 @@ type Tokens interface {
 	// also returned one. ErrNotFound when there is no record.
 	UpdateTokens(ctx context.Context, connector, userID string, fn func(TokenRecord) (*TokenRecord, error)) error
 	// EachTokens calls fn for every vault record, replacing each for which fn
-	// returns a record (used to re-encrypt the vault under a new key).
-	EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error)
+	// returns a record (used to re-encrypt the vault under a new key). It goes
+	// in batches of EachTokensBatch records, each read and replaced in one
+	// transaction: a refresh waits for one batch at most, never for the whole
+	// vault. On an error, the batches before it stay replaced; n counts them.
+	EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error)
 }
+
+// EachTokensBatch is how many vault records one transaction of EachTokens
+// reads and replaces. The whole vault in one had held the store for seconds
+// on a large vault: a refresh finishing meanwhile could not store the
+// provider's rotated tokens within its timeout, and its user had to sign in
+// again.
+const EachTokensBatch = 200
+
+// Rebuilder is a store whose file keeps what it frees until it is rebuilt
+// (SQLite). Rebuild fails with ErrInUse while another process uses it.
+type Rebuilder interface {
+	Rebuild(ctx context.Context) error
+}
+
+// ErrInUse is a store another process holds.
+var ErrInUse = errors.New("store: in use by another process")
 
 // Checkpointer is a store that keeps a write-ahead log beside its file
 // (SQLite). Checkpoint copies the log into the file and empties it, so that

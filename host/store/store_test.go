@@ -62,6 +62,7 @@ func TestStore(t *testing.T) {
 			t.Run("tokens", func(t *testing.T) { testTokens(t, s, other) })
 			t.Run("tokens-at-once", func(t *testing.T) { testTokensAtOnce(t, s, other) })
 			t.Run("update-is-exclusive", func(t *testing.T) { testUpdateExclusive(t, s, other) })
+			t.Run("each-tokens-in-batches", func(t *testing.T) { testEachTokensInBatches(t, s, other) })
 			t.Run("grant-life", func(t *testing.T) { testGrantLife(t, s, other) })
 			t.Run("grant-code-twice", func(t *testing.T) { testGrantCodeTwice(t, s, other) })
 			t.Run("grant-expiry", func(t *testing.T) { testGrantExpiry(t, s, other) })
@@ -276,6 +277,56 @@ func testTokens(t *testing.T, s, other store.Store) {
 
 // testUpdateExclusive runs UpdateTokens on one record from many goroutines on
 // two handles: none overlaps, and each sees the previous one's write.
+// testEachTokensInBatches: EachTokens visits every record once across its
+// batches, and each batch is a transaction of its own: an error in the third
+// leaves the first two replaced (a rekey is run again to finish), and the
+// store was never held for the whole vault.
+func testEachTokensInBatches(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	for i := range 2*store.EachTokensBatch + 50 {
+		if err := s.PutTokens(ctx, store.TokenRecord{Connector: "batched", UserID: fmt.Sprintf("u%04d", i), KeyID: "k1", Sealed: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	n, err := other.EachTokens(ctx, func(r store.TokenRecord) (*store.TokenRecord, error) {
+		seen[r.Connector+"/"+r.UserID]++
+		if r.Connector != "batched" {
+			return nil, nil
+		}
+		r.KeyID = "k2"
+		return &r, nil
+	})
+	if err != nil || n != 2*store.EachTokensBatch+50 {
+		t.Fatalf("EachTokens = %d, %v; want %d replaced", n, err, 2*store.EachTokensBatch+50)
+	}
+	for id, times := range seen {
+		if times != 1 {
+			t.Errorf("%s visited %d times", id, times)
+		}
+	}
+	visits := 0
+	failed := errors.New("the third batch fails")
+	n, err = s.EachTokens(ctx, func(r store.TokenRecord) (*store.TokenRecord, error) {
+		if visits++; visits > 2*store.EachTokensBatch {
+			return nil, failed
+		}
+		r.KeyID = "k3"
+		return &r, nil
+	})
+	if !errors.Is(err, failed) || n != 2*store.EachTokensBatch {
+		t.Fatalf("EachTokens failing in its third batch = %d, %v; want the first two batches replaced", n, err)
+	}
+	keys := map[string]int{}
+	_, _ = other.EachTokens(ctx, func(r store.TokenRecord) (*store.TokenRecord, error) {
+		keys[r.KeyID]++
+		return nil, nil
+	})
+	if keys["k3"] != 2*store.EachTokensBatch {
+		t.Errorf("records by key after the failed pass: %v; want %d under k3, the rest as they were", keys, 2*store.EachTokensBatch)
+	}
+}
+
 func testUpdateExclusive(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	if err := s.PutTokens(ctx, store.TokenRecord{Connector: "acme", UserID: "ex", KeyID: "k", Sealed: []byte("0")}); err != nil {
@@ -356,6 +407,51 @@ func TestSQLiteFileIsPrivate(t *testing.T) {
 	_, err := store.Open(t.Context(), "sqlite:"+other, store.Options{Migrate: true})
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("readable by other users")) {
 		t.Fatalf("Open of a 0644 file: %v", err)
+	}
+}
+
+// What SQLite frees is zeroed where it lay: a vault record deleted (or
+// replaced by a refresh) had stayed in the free space of its page, readable
+// under its key after the key was rotated away and the vault rekeyed. And a
+// rebuild, which needs the file alone, refuses while another process has it.
+func TestSQLiteLeavesNothingFreedInItsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := mustOpen(t, "sqlite:"+path)
+	ctx := t.Context()
+	marker := func(i int) []byte { return []byte(fmt.Sprintf("sealed-record-%03d-%s", i, strings.Repeat("m", 200))) }
+	for i := range 40 {
+		if err := s.PutTokens(ctx, store.TokenRecord{Connector: "acme", UserID: fmt.Sprintf("u%03d", i), KeyID: "k1", Sealed: marker(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 40; i += 2 {
+		if _, err := s.DeleteTokens(ctx, "acme", fmt.Sprintf("u%03d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.(store.Checkpointer).Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if kept := bytes.Contains(file, marker(i)); kept != (i%2 == 1) {
+			t.Errorf("record %d: in the file %v, want %v", i, kept, i%2 == 1)
+		}
+	}
+	// Rebuilt alone; refused beside a process that holds the file (idplug serve).
+	if err := s.(store.Rebuilder).Rebuild(ctx); err != nil {
+		t.Fatalf("Rebuild alone: %v", err)
+	}
+	serve, err := store.Open(ctx, "sqlite:"+path, store.Options{Migrate: true, OneProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Close()
+	if err := s.(store.Rebuilder).Rebuild(ctx); !errors.Is(err, store.ErrInUse) {
+		t.Fatalf("Rebuild beside a process holding the file: %v, want ErrInUse", err)
 	}
 }
 

@@ -173,6 +173,16 @@ func (t *timed) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenReco
 	return n, err
 }
 
+// Rebuild passes Rebuilder on; a store that frees nothing into its file has
+// nothing to do. Bounded by the caller's context only, as the whole file is.
+func (t *timed) Rebuild(ctx context.Context) error {
+	r, ok := t.s.(Rebuilder)
+	if !ok {
+		return nil
+	}
+	return r.Rebuild(ctx)
+}
+
 // Checkpoint passes Checkpointer on; a store without a log has nothing to do.
 func (t *timed) Checkpoint(ctx context.Context) error {
 	c, ok := t.s.(Checkpointer)

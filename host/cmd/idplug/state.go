@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -187,11 +188,27 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 	defer s.Close()
 	n, err := s.EachTokens(context.Background(), v.Rekey)
 	if err != nil {
-		fmt.Fprintln(stderr, "idplug vault rekey: nothing was changed:", err)
+		fmt.Fprintf(stderr, "idplug vault rekey: %d records were re-encrypted before this error; run it again to finish (it skips those): %v\n", n, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s\n", n, v.KeyIDs()[0])
-	// Records sealed under the old keys must not linger in SQLite's log.
+	// Records sealed under the old keys must not linger in SQLite's file: not
+	// in its log, nor in the free space of its pages (what was freed before
+	// every connection zeroed what it frees, and so before this release).
+	if r, ok := s.(store.Rebuilder); ok {
+		switch err := r.Rebuild(context.Background()); {
+		case errors.Is(err, store.ErrInUse):
+			fmt.Fprintln(stdout, "idplug serve is using the store, so its file was not rebuilt: records deleted or replaced "+
+				"before this release may remain in its free space, sealed under the old keys; stop idplug serve and run "+
+				"idplug vault rekey again before you remove the old key")
+		case err != nil:
+			fmt.Fprintln(stderr, "idplug vault rekey: the records moved, but rebuilding the store's file failed:", err)
+			return 1
+		default:
+			fmt.Fprintln(stdout, "rebuilt the store's file: nothing sealed under an old key remains in it")
+			return 0
+		}
+	}
 	if c, ok := s.(store.Checkpointer); ok {
 		if err := c.Checkpoint(context.Background()); err != nil {
 			fmt.Fprintln(stderr, "idplug vault rekey: the records moved, but the store's log still holds the old ones:", err)

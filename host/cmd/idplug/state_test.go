@@ -494,7 +494,16 @@ func TestSQLiteSingleUseVaultAndRekey(t *testing.T) {
 			t.Fatalf("%s still holds the record sealed under the old key", filepath.Base(f))
 		}
 	}
+	if !strings.Contains(out, "idplug serve is using the store, so its file was not rebuilt") {
+		t.Errorf("rekey beside idplug serve does not say the file was not rebuilt: %s", out)
+	}
 	p.stop(t)
+	// With idplug stopped, the file is rebuilt: what was freed before every
+	// connection zeroed it is gone too.
+	if out := runIdplugCommand(t, 0, "vault", "rekey", "--config", p.configPath); !strings.Contains(out, "re-encrypted 0 vault records") ||
+		!strings.Contains(out, "rebuilt the store's file") {
+		t.Fatalf("rekey with idplug stopped said: %s", out)
+	}
 	p = startIdplug(t, plugins, stateConfig(t, sp, "sqlite:"+dbPath, vaultKeyB))
 	_, body = p.call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
 	mustEqual(t, "read with only B after rekey", jsonPath(body, "tokens", "accessToken"), jsonPath(tokens, "tokens", "accessToken"))
