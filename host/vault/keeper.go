@@ -187,6 +187,14 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 		if fresh.IDToken == "" { // not reissued: the sign-in's stays, to compare the next one with
 			fresh.IDToken = tokens.IDToken
 		}
+		if fresh.ExpiresAt.IsZero() && !tokens.ExpiresAt.IsZero() {
+			// The provider gave the new token no lifetime (expires_in
+			// absent, 0, negative or unreadable), though the last one had
+			// one: kept without an expiry, it would never be refreshed
+			// again, and reads would hand out a dead token until the user
+			// signed in anew. It gets the last one's lifetime.
+			fresh.ExpiresAt = time.Now().Add(lastLifetime(rec, tokens))
+		}
 		next, err := k.Vault.SealFor(instance, userID, provider, fresh)
 		if err != nil {
 			return nil, err
@@ -264,6 +272,17 @@ func (k *Keeper) provider(instance string) (string, error) {
 		return "", nil
 	}
 	return k.Provider(instance)
+}
+
+// lastLifetime is how long the token set of rec lived, from when it was
+// stored to its expiry; an hour when that cannot be told (a record stored
+// before its time was, one rewritten since, an expiry past a day).
+func lastLifetime(rec store.TokenRecord, t *sdk.TokenSet) time.Duration {
+	life := t.ExpiresAt.Sub(rec.UpdatedAt)
+	if rec.UpdatedAt.IsZero() || life <= 0 || life > 24*time.Hour {
+		return time.Hour
+	}
+	return life
 }
 
 func (k *Keeper) needsRefresh(t *sdk.TokenSet) bool {

@@ -73,6 +73,7 @@ func TestKeeper(t *testing.T) {
 			t.Run("fresh tokens are read as stored", func(t *testing.T) { testFresh(t, pair[0]) })
 			t.Run("expiring tokens are refreshed, the rotated refresh token kept", func(t *testing.T) { testRefresh(t, pair[0]) })
 			t.Run("a refresh token the provider did not rotate stays", func(t *testing.T) { testNotRotated(t, pair[0]) })
+			t.Run("a refresh answered without a lifetime is refreshed again", func(t *testing.T) { testNoLifetime(t, pair[0]) })
 			t.Run("a refused refresh ends the record for good", func(t *testing.T) { testRefused(t, pair[0]) })
 			t.Run("a refresh that failed on the way is tried again", func(t *testing.T) { testFailed(t, pair[0]) })
 			t.Run("callers at once on two replicas refresh once", func(t *testing.T) { testOneRefresh(t, pair[0], pair[1]) })
@@ -132,6 +133,37 @@ func testNotRotated(t *testing.T, st store.Store) {
 	got, err := k.Read(ctx, "acme", "kept")
 	if err != nil || got.AccessToken != "new" || got.RefreshToken != "rt-kept" {
 		t.Fatalf("Read = %+v, %v; want the new access token and the old refresh token", got, err)
+	}
+}
+
+// A provider whose refresh answer gives no lifetime (expires_in absent, 0,
+// -1 or "abc", all read as none): the record had lost its expiry, and was
+// never refreshed again; reads handed out the dead token. It keeps the last
+// token's lifetime, and is refreshed again when that runs out.
+func testNoLifetime(t *testing.T, st store.Store) {
+	p := &provider{answer: func(n int32, _ string) (*sdk.TokenSet, error) {
+		if n == 1 {
+			return &sdk.TokenSet{AccessToken: "no-lifetime", RefreshToken: "rt-1"}, nil
+		}
+		return rotating(n, "")
+	}}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if err := k.Put(ctx, "acme", "ageless", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt-old", ExpiresAt: time.Now().Add(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.Read(ctx, "acme", "ageless")
+	if err != nil || got.AccessToken != "no-lifetime" {
+		t.Fatalf("Read = %+v, %v; want the refreshed token", got, err)
+	}
+	// It lives as long as the last one did (30 s, under the minute's margin):
+	// the next read refreshes it again, as it did the last one.
+	if got.ExpiresAt.IsZero() || time.Until(got.ExpiresAt) > 31*time.Second {
+		t.Fatalf("the refreshed token expires at %v; want the last one's lifetime of 30 s", got.ExpiresAt)
+	}
+	again, err := k.Read(ctx, "acme", "ageless")
+	if err != nil || again.AccessToken != "at-2" || p.calls.Load() != 2 {
+		t.Fatalf("second Read = %+v, %v after %d refreshes; want it refreshed again", again, err, p.calls.Load())
 	}
 }
 
