@@ -1,6 +1,7 @@
 package oidcprovider
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,6 +105,46 @@ func TestALargeIdentityIsKeptWithItsGrant(t *testing.T) {
 	}
 	if _, err := s.store.Session(t.Context(), storeKey(identityKind, tok.Grant), s.now); err != store.ErrNotFound {
 		t.Errorf("the revoked grant's identity: %v, want it gone", err)
+	}
+}
+
+// failingRenewal is a store whose next RenewSession fails, as a database
+// that went away for a moment does.
+type failingRenewal struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (f *failingRenewal) RenewSession(ctx context.Context, id string, data []byte, expires time.Time) error {
+	if f.fail.CompareAndSwap(true, false) {
+		return fmt.Errorf("%w: renew_session: the database went away", store.ErrUnavailable)
+	}
+	return f.Store.RenewSession(ctx, id, data, expires)
+}
+
+// The identity is renewed before the refresh token is spent: a renewal that
+// failed after the rotation left the client a spent token, and its retry was
+// taken for a replay, which revokes the grant.
+func TestAFailedIdentityRenewalSpendsNoRefreshToken(t *testing.T) {
+	s := newHostileSetup(t)
+	flaky := &failingRenewal{Store: s.store}
+	s.p.opts.Store = flaky
+	groups := make([]any, 200)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("group-%04d-%s", i, strings.Repeat("g", 20))
+	}
+	s.browser.login = &Login{Instance: "acme", AuthTime: s.now, UserInfo: sdk.UserInfo{ID: "ada"}, Claims: map[string]any{"groups": groups}}
+	_, refresh := s.tokens(t)
+	flaky.fail.Store(true)
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	r.SetBasicAuth("web", webSecret)
+	if rec := s.do(r); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("refresh with the store away: %d %s, want 503", rec.Code, rec.Body)
+	}
+	r = form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	r.SetBasicAuth("web", webSecret)
+	if rec := s.do(r); rec.Code != http.StatusOK {
+		t.Fatalf("the retry: %d %s, want the refresh done", rec.Code, rec.Body)
 	}
 }
 

@@ -187,6 +187,8 @@ func (g *grantView) GetCodeChallenge() *oidc.CodeChallenge {
 type refreshView struct {
 	rec     refreshRecord
 	current []string
+	// kept says rec.Identity is also kept in the store, renewed for this refresh.
+	kept bool
 }
 
 var _ op.RefreshTokenRequest = (*refreshView)(nil)

@@ -54,19 +54,17 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 // next after each rotation (the generation was moved in the store already).
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
 	var rec refreshRecord
-	var refreshed bool
+	var kept bool
 	switch r := req.(type) {
 	case *grantView:
 		rec = refreshRecord{Grant: r.grant, Client: r.req.ClientID, Scopes: r.req.Scopes, Identity: r.id}
 	case *refreshView:
-		rec, refreshed = r.rec, true
+		rec, kept = r.rec, r.kept
 	default:
 		return "", "", time.Time{}, errNotHere
 	}
-	// Kept for the longer of the two tokens' lives.
 	var err error
-	rec.Identity, err = s.p.tokenIdentity(ctx, rec.Grant, rec.Identity,
-		max(s.p.opts.Config.RefreshTokenTTL, s.p.opts.Config.AccessTokenTTL), refreshed)
+	rec.Identity, err = s.p.tokenIdentity(ctx, rec.Grant, rec.Identity, tokensTTL(s.p.opts.Config), kept)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/store"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -98,9 +99,13 @@ const maxTokenIdentity = 3 << 10
 const identityKind = "identity"
 
 // tokenIdentity is what the tokens of grant carry of id, for ttl: id itself
-// when it is small, or else a stub, with id kept in the store for ttl (its
-// record renewed, when a refresh extends a grant that has one).
-func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, renew bool) (identity, error) {
+// when it is small, or else a stub, with id kept in the store for ttl
+// (already kept, when a refresh renewed it before its rotation).
+func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, kept bool) (identity, error) {
+	stub := identity{Sub: id.Sub, Instance: id.Instance, AuthTime: id.AuthTime, Stored: true}
+	if kept {
+		return stub, nil
+	}
 	b, err := json.Marshal(id)
 	if err != nil {
 		return identity{}, err
@@ -108,16 +113,15 @@ func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity,
 	if len(b) <= maxTokenIdentity {
 		return id, nil
 	}
-	if renew {
-		err = p.renewRecord(ctx, identityKind, grant, id, ttl)
-	}
-	if !renew || isNotFound(err) {
-		err = p.putRecord(ctx, identityKind, grant, id, ttl)
-	}
-	if err != nil {
+	if err := p.putRecord(ctx, identityKind, grant, id, ttl); err != nil {
 		return identity{}, err
 	}
-	return identity{Sub: id.Sub, Instance: id.Instance, AuthTime: id.AuthTime, Stored: true}, nil
+	return stub, nil
+}
+
+// tokensTTL is how long a grant's identity is kept: the longer of its tokens' lives.
+func tokensTTL(cfg *config.Provider) time.Duration {
+	return max(cfg.RefreshTokenTTL, cfg.AccessTokenTTL)
 }
 
 // fullIdentity is the identity a token of grant stands for: the one it
@@ -242,15 +246,21 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, err
 	}
 	// The whole identity, before the token is spent: the new ID token
-	// carries it, and the new tokens keep it for as long as the grant.
+	// carries it, and one kept in the store is renewed for the grant's new
+	// life here, before the rotation: a write that failed after it would
+	// leave the client a spent refresh token, and its retry would revoke the
+	// grant as a replay.
 	id, err := p.fullIdentity(ctx, rec.Grant, rec.Identity)
+	if err == nil && rec.Identity.Stored {
+		err = p.renewRecord(ctx, identityKind, rec.Grant, id, tokensTTL(p.opts.Config))
+	}
 	switch {
 	case isNotFound(err):
 		return nil, oidc.ErrInvalidGrant().WithDescription("the grant was revoked or has expired")
 	case err != nil:
 		return nil, oidcError(err, "the store cannot be reached")
 	}
-	view.rec.Identity = id
+	view.rec.Identity, view.kept = id, rec.Identity.Stored
 	err = p.opts.Store.RotateGrant(ctx, rec.Grant, rec.Generation, p.opts.Now().Add(p.opts.Config.RefreshTokenTTL))
 	switch {
 	case errors.Is(err, store.ErrUsed):
