@@ -497,25 +497,28 @@ func (s *sqliteStore) Rebuild(ctx context.Context) error {
 		if _, err := s.db.ExecContext(ctx, `VACUUM`); err != nil {
 			return err
 		}
-		_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-		return err
+		return s.checkpoint(ctx)
 	})
 }
 
 // Checkpoint copies the write-ahead log into the database file and truncates
 // it (Checkpointer).
 func (s *sqliteStore) Checkpoint(ctx context.Context) error {
-	return s.write(ctx, func() error {
-		var busy, logFrames, moved int
-		if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &moved); err != nil {
-			return err
-		}
-		if busy != 0 {
-			return errors.New("another process (idplug serve?) was using the write-ahead log: " +
-				"its old pages stay until the next checkpoint; run this again")
-		}
-		return nil
-	})
+	return s.write(ctx, func() error { return s.checkpoint(ctx) })
+}
+
+// checkpoint copies the log into the file and truncates it, or fails saying
+// that another process's reading kept it from doing so.
+func (s *sqliteStore) checkpoint(ctx context.Context) error {
+	var busy, logFrames, moved int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &moved); err != nil {
+		return err
+	}
+	if busy != 0 {
+		return errors.New("another process (idplug serve, a backup?) was using the write-ahead log: " +
+			"its old pages stay until the next checkpoint; run this again")
+	}
+	return nil
 }
 
 // ConnectorsConfigured runs in one immediate transaction: another process

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"database/sql"
 	"context"
 	"errors"
 	"fmt"
@@ -441,7 +442,26 @@ func TestSQLiteLeavesNothingFreedInItsFile(t *testing.T) {
 			t.Errorf("record %d: in the file %v, want %v", i, kept, i%2 == 1)
 		}
 	}
-	// Rebuilt alone; refused beside a process that holds the file (idplug serve).
+	// Rebuilt alone; refused beside a process that holds the file (idplug
+	// serve); failed, saying so, while another reader keeps the log's old
+	// pages (a backup, a sqlite3 shell): it had said all was clean.
+	reader, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	tx, err := reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM vault_tokens`).Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.(store.Rebuilder).Rebuild(ctx); err == nil || !strings.Contains(err.Error(), "was using the write-ahead log") {
+		t.Errorf("Rebuild beside a reader: %v, want it refused", err)
+	}
+	_ = tx.Rollback()
 	if err := s.(store.Rebuilder).Rebuild(ctx); err != nil {
 		t.Fatalf("Rebuild alone: %v", err)
 	}

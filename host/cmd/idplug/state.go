@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -192,6 +193,11 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s\n", n, v.KeyIDs()[0])
+	if !strings.HasPrefix(cfg.Store.URL, "sqlite:") {
+		fmt.Fprintln(stdout, "PostgreSQL keeps the replaced rows until it vacuums the table, and its write-ahead log "+
+			"until the log is recycled: run VACUUM FULL vault_tokens before you remove the old key, and mind backups")
+		return 0
+	}
 	// Records sealed under the old keys must not linger in SQLite's file: not
 	// in its log, nor in the free space of its pages (what was freed before
 	// every connection zeroed what it frees, and so before this release).

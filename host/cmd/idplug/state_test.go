@@ -396,6 +396,19 @@ func TestReplicasOnPostgres(t *testing.T) {
 			t.Fatal("the provider still honours the refresh token after the delete")
 		}
 	})
+
+	// A rekey on PostgreSQL rebuilds no file: it says what the database keeps
+	// (it had said "nothing sealed under an old key remains").
+	t.Run("rekey says what PostgreSQL keeps", func(t *testing.T) {
+		cfgPath := filepath.Join(t.TempDir(), "idplug.yaml")
+		if err := os.WriteFile(cfgPath, []byte(stateConfig(t, sp, pg.URL, vaultKeyB, vaultKeyA)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := runIdplugCommand(t, 0, "vault", "rekey", "--config", cfgPath)
+		if !strings.Contains(out, "re-encrypted") || !strings.Contains(out, "VACUUM FULL vault_tokens") || strings.Contains(out, "remains") {
+			t.Fatalf("rekey on PostgreSQL said: %s", out)
+		}
+	})
 }
 
 // callQuiet is call without the testing.T, for goroutines: a transport error is status 0.
