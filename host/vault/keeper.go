@@ -192,8 +192,11 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 			// absent, 0, negative or unreadable), though the last one had
 			// one: kept without an expiry, it would never be refreshed
 			// again, and reads would hand out a dead token until the user
-			// signed in anew. It gets the last one's lifetime.
-			fresh.ExpiresAt = time.Now().Add(lastLifetime(rec, tokens))
+			// signed in anew. It gets the last one's lifetime, and at
+			// least twice the margin: a record rewritten since it was
+			// stored (a rekey) seems to have lived shorter than it did,
+			// and under the margin every read would refresh.
+			fresh.ExpiresAt = time.Now().Add(max(lastLifetime(rec, tokens), 2*k.Margin))
 		}
 		next, err := k.Vault.SealFor(instance, userID, provider, fresh)
 		if err != nil {
@@ -275,8 +278,8 @@ func (k *Keeper) provider(instance string) (string, error) {
 }
 
 // lastLifetime is how long the token set of rec lived, from when it was
-// stored to its expiry; an hour when that cannot be told (a record stored
-// before its time was, one rewritten since, an expiry past a day).
+// stored (or last rewritten) to its expiry; an hour when that cannot be told
+// (a record stored before its time was, an expiry past a day).
 func lastLifetime(rec store.TokenRecord, t *sdk.TokenSet) time.Duration {
 	life := t.ExpiresAt.Sub(rec.UpdatedAt)
 	if rec.UpdatedAt.IsZero() || life <= 0 || life > 24*time.Hour {

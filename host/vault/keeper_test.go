@@ -139,16 +139,15 @@ func testNotRotated(t *testing.T, st store.Store) {
 // A provider whose refresh answer gives no lifetime (expires_in absent, 0,
 // -1 or "abc", all read as none): the record had lost its expiry, and was
 // never refreshed again; reads handed out the dead token. It keeps the last
-// token's lifetime, and is refreshed again when that runs out.
+// token's lifetime, and at least twice the margin, so that it is refreshed
+// again, and not at every read.
 func testNoLifetime(t *testing.T, st store.Store) {
-	p := &provider{answer: func(n int32, _ string) (*sdk.TokenSet, error) {
-		if n == 1 {
-			return &sdk.TokenSet{AccessToken: "no-lifetime", RefreshToken: "rt-1"}, nil
-		}
-		return rotating(n, "")
+	p := &provider{answer: func(int32, string) (*sdk.TokenSet, error) {
+		return &sdk.TokenSet{AccessToken: "no-lifetime", RefreshToken: "rt-1"}, nil
 	}}
 	k := keeper(t, st, p)
 	ctx := t.Context()
+	// Stored now with 30 s to live: its lifetime was 30 s, under the margin.
 	if err := k.Put(ctx, "acme", "ageless", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt-old", ExpiresAt: time.Now().Add(30 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
@@ -156,14 +155,33 @@ func testNoLifetime(t *testing.T, st store.Store) {
 	if err != nil || got.AccessToken != "no-lifetime" {
 		t.Fatalf("Read = %+v, %v; want the refreshed token", got, err)
 	}
-	// It lives as long as the last one did (30 s, under the minute's margin):
-	// the next read refreshes it again, as it did the last one.
-	if got.ExpiresAt.IsZero() || time.Until(got.ExpiresAt) > 31*time.Second {
-		t.Fatalf("the refreshed token expires at %v; want the last one's lifetime of 30 s", got.ExpiresAt)
+	want := 2 * k.Margin
+	if left := time.Until(got.ExpiresAt); got.ExpiresAt.IsZero() || left > want || left < want-10*time.Second {
+		t.Fatalf("the refreshed token expires in %v; want about %v", time.Until(got.ExpiresAt), want)
 	}
-	again, err := k.Read(ctx, "acme", "ageless")
-	if err != nil || again.AccessToken != "at-2" || p.calls.Load() != 2 {
-		t.Fatalf("second Read = %+v, %v after %d refreshes; want it refreshed again", again, err, p.calls.Load())
+	if _, err := k.Read(ctx, "acme", "ageless"); err != nil || p.calls.Load() != 1 {
+		t.Fatalf("a read after the refresh: %v after %d refreshes; want it fresh", err, p.calls.Load())
+	}
+}
+
+func TestLastLifetime(t *testing.T) {
+	stored := time.Now().Add(-2 * time.Hour)
+	for _, c := range []struct {
+		name    string
+		updated time.Time
+		expires time.Time
+		want    time.Duration
+	}{
+		{"two hours", stored, stored.Add(2 * time.Hour), 2 * time.Hour},
+		{"a minute", stored, stored.Add(time.Minute), time.Minute},
+		{"no time of storing", time.Time{}, stored, time.Hour},
+		{"expired before it was stored", stored, stored.Add(-time.Second), time.Hour},
+		{"past a day", stored, stored.Add(48 * time.Hour), time.Hour},
+	} {
+		got := vault.LastLifetime(store.TokenRecord{UpdatedAt: c.updated}, &sdk.TokenSet{ExpiresAt: c.expires})
+		if got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 
