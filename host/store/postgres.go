@@ -523,8 +523,10 @@ func parsePostgresURL(url string) (*pgxpool.Config, error) {
 	// parser and Redact take the last: with a password holding an unescaped
 	// "@", pgx dialed the rest of the password as the host name, and its
 	// error named it.
+	// pgx looks for that "@" up to the first "/", past a "?" too; an "@" in
+	// the query after the user information's is not one.
 	_, rest, _ := strings.Cut(url, "://")
-	authority, _, _ := strings.Cut(rest, "?")
+	authority, _, _ := strings.Cut(rest, "/")
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 && strings.Contains(authority[:at], "@") {
 		return nil, fmt.Errorf(`store: postgres: the URL %s has an "@" in its user or password: write it as %%40`, Redact(url))
 	}

@@ -2,8 +2,8 @@ package store_test
 
 import (
 	"bytes"
-	"database/sql"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -605,6 +605,8 @@ func TestCheckSaysWhatOpenWouldRefuse(t *testing.T) {
 		"sqlite:" + dir:                                     "is not a regular file",
 		"postgres://idplug:hunter2hunter2@db/x?sslmode=bad": "the URL postgres://idplug:xxxxx@db/x?sslmode=bad cannot be parsed: failed to configure TLS (sslmode is invalid)",
 		"postgres://idplug:S3cret@Pa55word@db/x":            `has an "@" in its user or password`,
+		"postgres://idplug:pa?ss@Pa55word@db/x":             `has an "@" in its user or password`,
+		"postgres://db?options=a@b":                         "",
 		"sqlite:" + dir + "/idplug.db":                      "",
 		"postgres://idplug:hunter2hunter2@db/x":             "",
 	} {
