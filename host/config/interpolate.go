@@ -87,8 +87,9 @@ type lookup struct {
 // escape. ${NAME:-default} uses default when NAME is unset or empty, as in a shell,
 // and default may hold references of its own (${KEY:-${file:/run/secrets/key}}),
 // replaced only when it is used: written as text, it had made a session key of
-// the reference's own words. over reports a result longer than room, given up
-// as soon as it is known.
+// the reference's own words. A default with a reference is read as a value is
+// ($$ is $); one without stays as written. over reports a result longer than
+// room, given up as soon as it is known.
 func expand(s string, env lookup, room int) (value string, errs []string, over bool) {
 	return expandAt(s, env, room, 0)
 }
@@ -97,16 +98,19 @@ func expand(s string, env lookup, room int) (value string, errs []string, over b
 const maxDefaultDepth = 4
 
 // closing is the index in s of the "}" that closes a reference whose body
-// starts at s[0], past the references nested in it; -1 when there is none.
+// starts at s[0], past the braces nested in it (references, and the braces
+// of a literal "$${...}"); -1 when there is none.
 func closing(s string) int {
 	depth := 1
 	for i := 0; i < len(s); i++ {
 		switch {
-		case s[i] == '$' && i+1 < len(s) && s[i+1] == '$':
+		case s[i] == '$' && i+1 < len(s) && (s[i+1] == '$' || s[i+1] == '{'):
 			i++
-		case s[i] == '$' && i+1 < len(s) && s[i+1] == '{':
+			if s[i] == '{' {
+				depth++
+			}
+		case s[i] == '{':
 			depth++
-			i++
 		case s[i] == '}':
 			if depth--; depth == 0 {
 				return i
@@ -137,7 +141,15 @@ func expandAt(s string, env lookup, room, depth int) (value string, errs []strin
 			b.WriteByte('$')
 			i += 2
 		case '{':
-			end := closing(s[i+2:])
+			// A reference ends at its first "}", as it always has, unless
+			// its default holds references of its own: then at the "}"
+			// that balances its braces.
+			end := strings.IndexByte(s[i+2:], '}')
+			if end >= 0 {
+				if _, def, ok := strings.Cut(s[i+2:i+2+end], ":-"); ok && strings.Contains(def, "${") {
+					end = closing(s[i+2:])
+				}
+			}
 			if end < 0 {
 				errs = append(errs, `"${" has no closing "}" (write $$ for a literal $)`)
 				return s, errs, false
@@ -175,7 +187,9 @@ func expandAt(s string, env lookup, room, depth int) (value string, errs []strin
 				if !add(v) {
 					return "", nil, true
 				}
-			case hasDef && strings.Contains(def, "$"):
+			case hasDef && strings.Contains(def, "${"):
+				// Read as a value is ($$ is $); a default without a
+				// reference stays as written, as it always has.
 				if depth == maxDefaultDepth {
 					errs = append(errs, fmt.Sprintf("the default of ${%s:-...} nests references more than %d deep", name, maxDefaultDepth))
 					continue

@@ -50,6 +50,11 @@ func TestExpand(t *testing.T) {
 		{in: "${MISSING:-${EMPTY:-${A}}}", want: "alpha"},
 		{in: "${MISSING:-x-${A}-y}", want: "x-alpha-y"},
 		{in: "${MISSING:-$${A}}", want: "${A}"},
+		{in: "${MISSING:-$${A}x}", want: "${A}x"},
+		{in: "${MISSING:-pa$$word}", want: "pa$$word"}, // no reference: as written, as it always was
+		{in: "${MISSING:-pa$$word${EMPTY}}", want: "pa$word"},
+		{in: `${MISSING:-{"a":1}}`, want: `{"a":1}`},
+		{in: "${MISSING:-a}b}", want: "ab}"},
 		{in: "${A:-${MISSING}}", want: "alpha"},
 		{in: "${MISSING:-${MISSING2}}", want: "", errs: []string{"environment variable MISSING2 is not set"}},
 		{in: "${MISSING:-${A}", want: "", errs: []string{`"${" has no closing "}" (write $$ for a literal $)`}},
