@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/idplug/idplug/internal/wire"
@@ -20,6 +21,19 @@ func Logger(ctx context.Context) *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// PluginLogger returns the plugin's own logger, for work outside any call (a
+// background goroutine, a child process's output): its lines reach the host's
+// log tagged with the plugin, not an instance. Before Serve, it discards.
+// Never log secrets, codes or tokens.
+func PluginLogger() *slog.Logger {
+	if l := pluginLogger.Load(); l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+var pluginLogger atomic.Pointer[slog.Logger]
 
 func withLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return logctx.With(ctx, l)

@@ -41,6 +41,7 @@ func Serve[C any](c Connector[C], opts ...ServeOption) {
 		gcpercent.KeepHeadroom(o.gcHeadroom)
 	}
 	log := newPluginLogger(os.Stderr, levelFromEnv())
+	pluginLogger.Store(log)
 	var extra []grpc.UnaryServerInterceptor
 	if o.adaptiveProcs {
 		if t := procs.Start(context.Background()); t != nil {

@@ -16,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/sandbox"
+	"github.com/idplug/idplug/internal/logtest"
+	"github.com/idplug/idplug/internal/plugintest"
 )
 
 // noisyConnector is a Logto-shaped social connector that writes to stdout when it is
@@ -109,6 +112,64 @@ func TestConnectorFailsAtFirstUse(t *testing.T) {
 		if !strings.Contains(err.Error(), "cannot start") {
 			t.Errorf("the error does not say what the connector said: %v", err)
 		}
+	}
+}
+
+// What Node prints reaches the plugin's log, at debug (a connector's console
+// is third-party text), and a Node that exits while loading is quoted in the
+// error: both had gone to go-plugin's stderr, which no one reads, and the
+// error had sent the operator to a log that did not have it.
+func TestNodeOutputIsLoggedAndQuoted(t *testing.T) {
+	dir := productionFolder(t)
+	addConnector(t, dir, "dying", strings.Replace(noisyConnector, "console.log('noisy: imported');",
+		"if (process.argv.includes('--serve') && process.argv.some((a) => a.includes('dying'))) {\n"+
+			"  process.stderr.write('dying: this Node is too old for the bridge\\n'); process.exit(9);\n}\nconsole.log('noisy: imported');", 1))
+	log := logtest.New()
+	h := openHostLogging(t, dir, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: log}))
+	ctx := context.Background()
+	err := h.Configure(ctx, []host.InstanceConfig{
+		{ID: "d", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})},
+	})
+	if err == nil {
+		_, err = h.AuthorizationURI(ctx, "d", callbackURL, "st-dying")
+	}
+	if err == nil || !strings.Contains(err.Error(), "Node exited while loading") ||
+		!strings.Contains(err.Error(), "it said: dying: this Node is too old for the bridge") {
+		t.Fatalf("the failed start: %v; want Node's own words", err)
+	}
+	// A connector that loads: its console reaches the log.
+	noisy := productionFolder(t)
+	addConnector(t, noisy, "noisy", noisyConnector)
+	log = logtest.New()
+	h = openHostLogging(t, noisy, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: log}))
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "n", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "n", callbackURL, "st-noisy"); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	log.AwaitLine(wctx, t, "node: noisy: imported")
+}
+
+// A bundle copied by a tool that drops modes leaves Node without its execute
+// bit (the digests cover contents, not modes): the start names that, where it
+// had blamed the sandbox.
+func TestNodeWithoutItsExecuteBitIsNamed(t *testing.T) {
+	dir := productionFolder(t)
+	addConnector(t, dir, "noisy", noisyConnector)
+	node := filepath.Join(dir, bundleDirName, nodeName)
+	if err := os.Remove(node); err != nil { // a link into the shared bundle: replaced, never changed
+		t.Fatal(err)
+	}
+	if err := plugintest.CopyFile(filepath.Join(built.bundle, nodeName), node, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := openHost(t, dir)
+	err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "n", Plugin: "logto-noisy-universal", Config: mustJSON(t, map[string]any{"clientId": "c1"})}})
+	if err == nil || !strings.Contains(err.Error(), "is not executable (mode 0644)") || strings.Contains(err.Error(), "sandbox") {
+		t.Fatalf("Configure with a Node of mode 0644: %v; want its mode named", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -427,19 +428,35 @@ func (b *bridge) start(ctx context.Context) (*nodeProc, error) {
 	if proxy := os.Getenv(wire.EnvEgressProxy); proxy != "" {
 		cmd.Env = append(cmd.Env, wire.EnvEgressProxy+"="+proxy)
 	}
-	// stdout of the plugin carries go-plugin's handshake: Node writes to stderr only.
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// Both of Node's streams come back through a pipe (nodeoutput.go): the
+	// plugin's stdout carries go-plugin's handshake, and its stderr is
+	// go-plugin's by now, read by no one.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	output := newNodeOutput(sdk.PluginLogger()) // Node serves every instance
+	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = []*os.File{theirs}
 	// Node dies with the plugin, even when the plugin is SIGKILLed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := startLocked(cmd); err != nil {
+	err = startLocked(cmd)
+	outW.Close() // Node's copy is the one left: its exit ends the reading
+	if err != nil {
+		outR.Close()
 		conn.Close()
+		if info, serr := os.Stat(cmd.Path); errors.Is(err, fs.ErrPermission) && serr == nil && info.Mode().Perm()&0o100 == 0 {
+			return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %s is not executable (mode %04o): the bundle lost its modes on the way; chmod 755 it",
+				cmd.Path, info.Mode().Perm())
+		}
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v (idplug's sandbox lets a Logto plugin run only the Node of the logto-bundle folder beside its file; "+
 				"a bundle elsewhere needs a sandbox.exec entry for logto-*)", err)
 		}
 		return nil, sdk.Errorf(sdk.CodeGeneral, "starting Node: %v", err)
 	}
+	go output.read(outR)
 	p := &nodeProc{cmd: cmd, conn: conn, pid: cmd.Process.Pid, pending: map[uint64]chan answer{},
 		dead: make(chan struct{}), exited: make(chan struct{})}
 	ready := make(chan answer, 1)
@@ -457,7 +474,11 @@ func (b *bridge) start(ctx context.Context) (*nodeProc, error) {
 		}
 	case <-p.dead:
 		p.stop()
-		return nil, sdk.Errorf(sdk.CodeGeneral, "Node exited while loading %s (its output is in the plugin's log)", b.pkg)
+		said := "it printed nothing"
+		if lines := output.last(); len(lines) > 0 {
+			said = "it said: " + strings.Join(lines, " / ")
+		}
+		return nil, sdk.Errorf(sdk.CodeGeneral, "Node exited while loading %s (%s)", b.pkg, said)
 	case <-ctx.Done():
 		p.stop()
 		return nil, sdk.Errorf(sdk.CodeGeneral, "Node did not load %s within %s", b.pkg, startTimeout)
