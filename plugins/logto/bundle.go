@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -125,7 +127,6 @@ func (b *bundle) verify() error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("%s: %w", manifestName, err)
 	}
-	seen := 0
 	err = filepath.WalkDir(b.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -155,14 +156,16 @@ func (b *bundle) verify() error {
 		if !bytes.Equal(got, want) {
 			return fmt.Errorf("%s/%s does not match its digest in %s", bundleDirName, rel, manifestName)
 		}
-		seen++
+		delete(listed, rel) // what stays listed is missing
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if seen != len(listed) {
-		return fmt.Errorf("%s lists %d files, the bundle has %d: it is incomplete", manifestName, len(listed), seen)
+	if len(listed) > 0 {
+		missing := slices.Sorted(maps.Keys(listed))
+		return fmt.Errorf("%s lists %d files the bundle does not have (%s/%s first): it is incomplete",
+			manifestName, len(missing), bundleDirName, missing[0])
 	}
 	return nil
 }
