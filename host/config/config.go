@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/idplug/idplug/host/apikey"
@@ -192,24 +191,17 @@ func (c Instance) EffectiveTarget() string {
 // from the process environment and relative paths resolved against the file's
 // folder. Problems in the file come back as an *Error naming path.
 func Load(path string) (*Config, error) {
-	// A regular file only, checked before it is opened and again after, as
-	// ${file:} does: opening a FIFO waits for a writer, and a reload waiting
-	// there held every other reload, and the stop, for good.
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("config: %s is not a regular file", path)
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
+	// A regular file only, as for ${file:}: opening a FIFO waits for a
+	// writer, and a reload waiting there held every other reload, and the
+	// stop, for good.
+	f, _, err := openRegular(path)
+	switch {
+	case errors.Is(err, errNotRegular), errors.Is(err, errChanged):
+		return nil, fmt.Errorf("config: %s %v", path, err)
+	case err != nil:
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	if opened, err := f.Stat(); err != nil || !opened.Mode().IsRegular() {
-		return nil, fmt.Errorf("config: %s is not a regular file", path)
-	}
 	// Read one byte more than allowed so that Parse can report the size.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {

@@ -24,21 +24,20 @@ func readSecretFile(path, baseDir string) (string, error) {
 	if !filepath.IsAbs(full) {
 		full = filepath.Join(baseDir, full)
 	}
-	// Checked before it is opened: opening a FIFO lets its writer through,
-	// and opening a device can act (a tape rewinds, /dev/watchdog arms the
-	// watchdog). Stat follows links, as the file may be one (Kubernetes
-	// mounts a secret's files as links).
-	info, err := os.Stat(full)
-	if err != nil {
+	// Stat follows links, as the file may be one (Kubernetes mounts a
+	// secret's files as links).
+	f, info, err := openRegular(full)
+	switch {
+	case errors.Is(err, errNotRegular), errors.Is(err, errChanged):
+		return "", fmt.Errorf("${file:%s}: %s %v", path, full, err)
+	case err != nil:
 		// A link whose target is missing: say so, not that the path itself is.
 		if target, lerr := os.Readlink(full); lerr == nil && errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("${file:%s}: %s is a link to %s, which does not exist", path, full, target)
 		}
 		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
 	}
-	if !info.Mode().IsRegular() {
-		return "", fmt.Errorf("${file:%s}: %s is not a regular file", path, full)
-	}
+	defer f.Close()
 	// Whoever may write the file sets the secret: a session key they chose
 	// forges every session, an API key they chose opens /v1. (A secret
 	// readable by others is theirs to read too, but containers mount
@@ -46,21 +45,6 @@ func readSecretFile(path, baseDir string) (string, error) {
 	// operator.)
 	if perm := info.Mode().Perm(); perm&0o022 != 0 {
 		return "", fmt.Errorf("${file:%s}: %s can be written by other accounts (mode %04o), so anyone among them sets this secret: chmod go-w it", path, full, perm)
-	}
-	// O_NONBLOCK and O_NOCTTY: should the path be swapped for a FIFO or a
-	// terminal between the check and the open, the open neither hangs nor
-	// makes it idplug's terminal; what was opened is then checked again.
-	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
-	}
-	defer f.Close()
-	opened, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
-	}
-	if !opened.Mode().IsRegular() || !os.SameFile(info, opened) {
-		return "", fmt.Errorf("${file:%s}: %s changed while it was opened; try again", path, full)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
 	if err != nil {
@@ -70,6 +54,41 @@ func readSecretFile(path, baseDir string) (string, error) {
 		return "", fmt.Errorf("${file:%s}: %s is larger than the limit of %d bytes", path, full, MaxSecretFileSize)
 	}
 	return strings.TrimRight(string(data), "\r\n"), nil
+}
+
+var (
+	errNotRegular = errors.New("is not a regular file")
+	errChanged    = errors.New("changed while it was opened; try again")
+)
+
+// openRegular opens path for reading when it is a regular file, and returns
+// what it opened. The path is checked before the open: opening a FIFO waits
+// for a writer (or lets one through), and opening a device can act (a tape
+// rewinds, /dev/watchdog arms the watchdog). O_NONBLOCK and O_NOCTTY: should
+// the path be swapped for a FIFO or a terminal between the check and the
+// open, the open neither hangs nor makes it idplug's terminal; what was
+// opened is then checked again (errChanged).
+func openRegular(path string) (*os.File, os.FileInfo, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, errNotRegular
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	opened, err := f.Stat()
+	if err == nil && (!opened.Mode().IsRegular() || !os.SameFile(info, opened)) {
+		err = errChanged
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, opened, nil
 }
 
 func unwrapPathError(err error) error {

@@ -56,16 +56,7 @@ func inputString(s string) ref.Val {
 // the nearest double, two such ids had been one user, with one subject at the
 // OpenID Provider and one vault record.
 func inputNumber(s string) ref.Val {
-	switch n := numberValue(s).(type) {
-	case int64:
-		return types.Int(n)
-	case uint64:
-		return types.Uint(n)
-	case float64:
-		return types.Double(n)
-	default:
-		return n.(ref.Val)
-	}
+	return types.DefaultTypeAdapter.NativeToValue(numberValue(s))
 }
 
 // numberValue is inputNumber in Go's types (an int64, a uint64, a float64),

@@ -398,21 +398,12 @@ func (s *postgresStore) UpdateTokens(ctx context.Context, connector, userID stri
 	return fnErr
 }
 
-func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error) {
-	var after *TokenRecord
-	for {
-		var replaced int
-		var done bool
-		replaced, after, done, err = s.eachTokens(ctx, after, fn)
-		n += replaced
-		if err != nil || done {
-			return n, err
-		}
-	}
+func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
+	return inBatches(func(after *TokenRecord) (int, *TokenRecord, error) { return s.eachTokens(ctx, after, fn) })
 }
 
 // eachTokens is sqliteStore.eachTokens, with the batch's rows locked.
-func (s *postgresStore) eachTokens(ctx context.Context, after *TokenRecord, fn func(TokenRecord) (*TokenRecord, error)) (n int, last *TokenRecord, done bool, err error) {
+func (s *postgresStore) eachTokens(ctx context.Context, after *TokenRecord, fn func(TokenRecord) (*TokenRecord, error)) (n int, last *TokenRecord, err error) {
 	var recs []TokenRecord
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q, args := `SELECT `+pgTokenColumns+` FROM vault_tokens ORDER BY connector, user_id LIMIT $1 FOR UPDATE`, []any{EachTokensBatch}
@@ -451,12 +442,9 @@ func (s *postgresStore) eachTokens(ctx context.Context, after *TokenRecord, fn f
 		return nil
 	})
 	if err != nil {
-		return 0, nil, false, err
+		return 0, nil, err
 	}
-	if len(recs) < EachTokensBatch {
-		return n, nil, true, nil
-	}
-	return n, &recs[len(recs)-1], false, nil
+	return n, batchEnd(recs), nil
 }
 
 // ConnectorsConfigured runs in one transaction that locks the table first:

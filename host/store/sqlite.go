@@ -412,29 +412,22 @@ func (s *sqliteStore) UpdateTokens(ctx context.Context, connector, userID string
 	return fnErr
 }
 
-func (s *sqliteStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (n int, err error) {
-	var after *TokenRecord
-	for {
-		var replaced int
-		var done bool
+func (s *sqliteStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
+	return inBatches(func(after *TokenRecord) (n int, last *TokenRecord, err error) {
 		err = s.write(ctx, func() error {
-			replaced, after, done, err = s.eachTokens(ctx, after, fn)
+			n, last, err = s.eachTokens(ctx, after, fn)
 			return err
 		})
-		n += replaced
-		if err != nil || done {
-			return n, err
-		}
-	}
+		return n, last, err
+	})
 }
 
 // eachTokens runs fn over the batch of records that follows after (from the
-// first, when nil), in one transaction; last is the batch's last record, and
-// done says there are no more.
-func (s *sqliteStore) eachTokens(ctx context.Context, after *TokenRecord, fn func(TokenRecord) (*TokenRecord, error)) (n int, last *TokenRecord, done bool, err error) {
+// first, when nil), in one transaction; last is batchEnd of its records.
+func (s *sqliteStore) eachTokens(ctx context.Context, after *TokenRecord, fn func(TokenRecord) (*TokenRecord, error)) (n int, last *TokenRecord, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, nil, false, err
+		return 0, nil, err
 	}
 	defer tx.Rollback()
 	q, args := `SELECT `+sqliteTokenColumns+` FROM vault_tokens ORDER BY connector, user_id LIMIT ?`, []any{EachTokensBatch}
@@ -444,40 +437,37 @@ func (s *sqliteStore) eachTokens(ctx context.Context, after *TokenRecord, fn fun
 	}
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return 0, nil, false, err
+		return 0, nil, err
 	}
 	var recs []TokenRecord
 	for rows.Next() {
 		r, err := scanTokens(rows)
 		if err != nil {
 			rows.Close()
-			return 0, nil, false, err
+			return 0, nil, err
 		}
 		recs = append(recs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, nil, false, err
+		return 0, nil, err
 	}
 	for _, r := range recs {
 		next, err := fn(r)
 		if err != nil {
-			return 0, nil, false, err
+			return 0, nil, err
 		}
 		if next != nil {
 			if _, err := tx.ExecContext(ctx, sqliteUpsertTokens, sqliteTokenArgs(*next)...); err != nil {
-				return 0, nil, false, err
+				return 0, nil, err
 			}
 			n++
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, nil, false, err
+		return 0, nil, err
 	}
-	if len(recs) < EachTokensBatch {
-		return n, nil, true, nil
-	}
-	return n, &recs[len(recs)-1], false, nil
+	return n, batchEnd(recs), nil
 }
 
 // Rebuild rewrites the database file whole (VACUUM), so that nothing deleted

@@ -104,6 +104,30 @@ type Tokens interface {
 // again.
 const EachTokensBatch = 200
 
+// inBatches runs batch from the first record on, each time after the last
+// record the one before returned, until one returns none (a batch shorter than
+// EachTokensBatch: batchEnd) or an error; n counts what the batches replaced.
+func inBatches(batch func(after *TokenRecord) (n int, last *TokenRecord, err error)) (n int, err error) {
+	var after *TokenRecord
+	for {
+		replaced, last, err := batch(after)
+		n += replaced
+		if err != nil || last == nil {
+			return n, err
+		}
+		after = last
+	}
+}
+
+// batchEnd is the record the next batch starts after, or nil when recs, a
+// batch's records, were the last.
+func batchEnd(recs []TokenRecord) *TokenRecord {
+	if len(recs) < EachTokensBatch {
+		return nil
+	}
+	return &recs[len(recs)-1]
+}
+
 // Rebuilder is a store whose file keeps what it frees until it is rebuilt
 // (SQLite). Rebuild fails with ErrInUse while another process uses it.
 type Rebuilder interface {

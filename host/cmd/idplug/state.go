@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -193,7 +192,7 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s\n", n, v.KeyIDs()[0])
-	if !strings.HasPrefix(cfg.Store.URL, "sqlite:") {
+	if s.Backend() != "sqlite" {
 		fmt.Fprintln(stdout, "PostgreSQL keeps the replaced rows until it vacuums the table, and its write-ahead log "+
 			"until the log is recycled: run VACUUM FULL vault_tokens before you remove the old key, and mind backups")
 		return 0
