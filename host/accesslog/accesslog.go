@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/internal/printable"
 )
 
 // Entry is one request.
@@ -57,7 +58,9 @@ func (l *Logger) LogRequest(e Entry) {
 	}
 	d := e.Duration.Round(time.Microsecond)
 	if !l.json {
-		fields := []any{"method", e.Method, "path", e.Path, "route", e.Route, "status", e.Status, "duration", d, "remote", e.Remote}
+		// hclog writes a value with a line break as lines of their own: a
+		// path's %0A would split the request's line in the text format.
+		fields := []any{"method", e.Method, "path", printable.Line(e.Path), "route", e.Route, "status", e.Status, "duration", d, "remote", e.Remote}
 		if e.TraceID != "" {
 			fields = append(fields, "trace_id", e.TraceID)
 		}
@@ -119,31 +122,39 @@ func appendString(b []byte, s string) []byte {
 // by "~" and the first 12 hex digits of its SHA-256: lines of one user still
 // correlate, and the log (and a trace) names nobody. It reads the path itself, not the
 // router's values, which a request refused before routing (no key, a wrong
-// one, too many) never gets; its segments are compared unescaped, as the router
-// matches them (`/%75sers/` is the users route too).
+// one, too many, a path not in its canonical form) never gets; its segments are
+// compared unescaped, as the router matches them (`/%75sers/` is the users
+// route too). Past a "users" segment under "connectors", wherever they stand
+// and whatever empty or dot segments surround them, every segment but those
+// and "tokens" is hashed: `/connectors/x//users//alice` names nobody either.
 func Path(r *http.Request) string {
 	segs := strings.Split(r.URL.EscapedPath(), "/")
-	is := func(seg, name string) bool {
+	plain := make([]string, len(segs))
+	for i, seg := range segs {
+		plain[i] = seg
 		if u, err := url.PathUnescape(seg); err == nil {
-			seg = u
+			plain[i] = u
 		}
-		return seg == name
 	}
-	for i := 0; i+3 < len(segs); i++ {
-		if !is(segs[i], "connectors") || !is(segs[i+2], "users") {
+	users := -1
+	for i, connectors := 0, -1; i < len(plain) && users < 0; i++ {
+		switch {
+		case connectors < 0 && plain[i] == "connectors":
+			connectors = i
+		case connectors >= 0 && i > connectors+1 && plain[i] == "users": // past the connector's id, which may be "users"
+			users = i
+		}
+	}
+	if users < 0 {
+		return r.URL.Path
+	}
+	for i := users + 1; i < len(plain); i++ {
+		switch plain[i] {
+		case "", ".", "..", "tokens":
 			continue
 		}
-		uid, err := url.PathUnescape(segs[i+3])
-		if err != nil {
-			uid = segs[i+3]
-		}
-		sum := sha256.Sum256([]byte(uid))
-		segs[i+3] = "~" + hex.EncodeToString(sum[:6])
-		out := strings.Join(segs, "/")
-		if p, err := url.PathUnescape(out); err == nil {
-			return p
-		}
-		return out
+		sum := sha256.Sum256([]byte(plain[i]))
+		plain[i] = "~" + hex.EncodeToString(sum[:6])
 	}
-	return r.URL.Path
+	return strings.Join(plain, "/")
 }

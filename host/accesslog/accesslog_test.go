@@ -74,6 +74,24 @@ func TestTextLinesAndLevels(t *testing.T) {
 	}
 }
 
+// A request's path is decoded, so %0A in it is a line break, which hclog's text
+// format writes as lines of their own: one request made several lines, and a
+// forged one among them.
+func TestTextLineIsOneLine(t *testing.T) {
+	var out bytes.Buffer
+	l := New(hclog.New(&hclog.LoggerOptions{Name: "idplug", Output: &out}), &out, false)
+	e := entries[1]
+	e.Path = "/x\n2030-01-01T00:00:00.000Z [ERROR] idplug: forged\r\x1b[2J"
+	l.LogRequest(e)
+	line := out.String()
+	if strings.Count(line, "\n") != 1 || strings.ContainsAny(strings.TrimSuffix(line, "\n"), "\r\x1b") {
+		t.Errorf("one request wrote %q", line)
+	}
+	if !strings.Contains(line, `path="/x\n2030-01-01`) {
+		t.Errorf("the path does not read as it was sent: %q", line)
+	}
+}
+
 func BenchmarkLine(b *testing.B) {
 	for _, mode := range []string{"hclog", "accesslog"} {
 		b.Run(mode, func(b *testing.B) {
@@ -107,6 +125,12 @@ func TestPathHidesTheUserHoweverTheRouteIsSpelled(t *testing.T) {
 		"/v1/connectors/github/%75sers/" + user + "/tokens",
 		"/v1/%63onnectors/github/users/" + url.PathEscape(user),
 		"/v1/connectors/github/users/alice.smith%40example.com",
+		// Refused before routing, as not canonical, and logged all the same.
+		"/v1/connectors/github//users/" + user + "/tokens",
+		"/v1/connectors/github/./users/" + user + "/tokens",
+		"/v1/connectors//github/users/" + user + "/tokens",
+		"/v1/connectors/github/users//" + user + "/tokens",
+		"/v1/connectors/github/users/./" + user,
 	} {
 		r := httptest.NewRequest(http.MethodGet, "http://idplug.test"+p, nil)
 		got := Path(r)

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -138,8 +139,17 @@ func ownFields(args []any) []any {
 				continue
 			}
 			out[i] = cutText(v)
-		default:
+		case float64, bool, nil:
 			out[i] = a
+		default:
+			// A JSON list or object ([]any, map[string]any from go-plugin):
+			// hclog's text format writes a list's elements as they are, so it
+			// goes as its JSON text, which hclog quotes as any other value.
+			data, err := json.Marshal(v)
+			if err != nil {
+				data = []byte("(unreadable)")
+			}
+			out[i] = cutText(string(data))
 		}
 	}
 	return out

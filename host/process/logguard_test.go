@@ -69,3 +69,30 @@ func TestPluginMessageCannotForgeAHostLine(t *testing.T) {
 		}
 	}
 }
+
+// go-plugin hands a plugin's JSON arrays and objects on as []any and
+// map[string]any, whose elements hclog's text format writes as they are: a
+// plugin's list of strings carried terminal escapes and bidirectional overrides
+// to the operator's terminal, and past the cut of long values.
+func TestPluginListsAndObjectsAreEscapedAndCut(t *testing.T) {
+	var buf bytes.Buffer
+	host := hclog.New(&hclog.LoggerOptions{Name: "idplug", Output: &buf, Level: hclog.Info})
+	l := newLogGuard(host.Named("plugin.evil")).Named("idplug-connector-evil")
+	l.Log(hclog.Error, "provider said no",
+		"detail", []any{"\x1b]0;owned-title\x07\x1b[2J\x1b[H", "\u009b31mred", "\u202eevil", strings.Repeat("x", 10_000)},
+		"nested", map[string]any{"k\x1b[31m": []any{"\x1b[2J"}},
+		"lines", "first\n\x1b[2Jsecond\u202e",
+		"n", 3.5, "ok", true, "none", nil)
+	out := buf.String()
+	if strings.ContainsAny(out, "\x1b\x07\u009b\u202e") {
+		t.Errorf("the line carries the plugin's control characters: %q", out)
+	}
+	if len(out) > 3*maxLogText {
+		t.Errorf("a line of %d bytes", len(out))
+	}
+	for _, want := range []string{"n=3.5", "ok=true", "owned-title", "evil", "second"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the line does not read %q:\n%s", want, out)
+		}
+	}
+}
