@@ -209,7 +209,9 @@ func startTracedIdplug(t *testing.T, pluginDir string, cfg map[string]any, env [
 		t.Fatal(err)
 	}
 	cmd := exec.Command(plugintest.Binary(t, "./host/cmd/idplug"), "serve", "--config", cfgPath)
-	cmd.Env = append(append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey), env...)
+	// The host's batches go out every 100 ms, not the SDK's 5 s: the test
+	// waits for them.
+	cmd.Env = append(append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey, "OTEL_BSP_SCHEDULE_DELAY=100"), env...)
 	return runIdplug(t, cmd, cfgPath)
 }
 
