@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/internal/printable"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -20,6 +23,8 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 type readiness struct {
 	host.Status
 	Store *storeStatus `json:"store,omitempty"`
+	// Excluded names the checks the caller left out of ready (?exclude=).
+	Excluded []string `json:"excluded,omitempty"`
 }
 
 type storeStatus struct {
@@ -28,14 +33,56 @@ type storeStatus struct {
 	Error   string `json:"error,omitempty"`
 }
 
+// The checks /readyz?exclude= may leave out of its answer, as Kubernetes' own
+// /readyz takes them. Every replica runs the same plugins: a plugin that keeps
+// crashing fails its connectors on all of them at once, and a readiness probe
+// that counted it would take every replica out of the Service, and with them
+// the connectors that work and the OpenID Provider.
+const (
+	checkPlugins = "plugins"
+	checkStore   = "store"
+)
+
+// excluded reads /readyz's exclude parameters (repeated, or comma-separated).
+func excluded(r *http.Request) ([]string, error) {
+	var out []string
+	for _, v := range r.URL.Query()["exclude"] {
+		for name := range strings.SplitSeq(v, ",") {
+			switch name {
+			case checkPlugins, checkStore:
+				if !slices.Contains(out, name) {
+					out = append(out, name)
+				}
+			default:
+				return nil, badRequest("exclude: %q is not a check of /readyz (%s, %s)", cutQuoted(name), checkPlugins, checkStore)
+			}
+		}
+	}
+	return out, nil
+}
+
+// cutQuoted bounds a caller's text that an error quotes.
+func cutQuoted(s string) string {
+	if len(s) > 40 {
+		return printable.Cut(s, 40) + "..."
+	}
+	return s
+}
+
 // readiness is ready when every configured connector's plugin process runs and
-// the store, if any, answers.
-func (s *Server) readiness(ctx context.Context) readiness {
-	st := readiness{Status: s.host.Status()}
+// the store, if any, answers; a check the caller excludes does not count.
+func (s *Server) readiness(ctx context.Context, exclude []string) readiness {
+	st := readiness{Status: s.host.Status(), Excluded: exclude}
+	if slices.Contains(exclude, checkPlugins) {
+		st.Ready = true
+	}
 	if db := s.settings.Store; db != nil {
 		st.Store = &storeStatus{Backend: db.Backend(), OK: true}
 		if err := s.storeProbe.ping(ctx, db); err != nil {
-			st.Store.OK, st.Store.Error, st.Ready = false, "the store cannot be reached", false
+			st.Store.OK, st.Store.Error = false, "the store cannot be reached"
+			if !slices.Contains(exclude, checkStore) {
+				st.Ready = false
+			}
 		}
 	}
 	return st
@@ -82,14 +129,19 @@ func (p *storeProbe) ping(ctx context.Context, db interface{ Ping(context.Contex
 // and the store answers, with every detail: for the admin listener, or the main
 // one without it.
 func (s *Server) readyzDetailed(w http.ResponseWriter, r *http.Request) {
-	st := s.readiness(r.Context())
-	writeJSON(w, readyStatus(st.Status), st)
+	st, ok := s.readinessFor(w, r)
+	if ok {
+		writeJSON(w, readyStatus(st.Status), st)
+	}
 }
 
 // readyzPublic gives the details without the server's file system: a refusal's
 // reason names files by their base name only.
 func (s *Server) readyzPublic(w http.ResponseWriter, r *http.Request) {
-	st := s.readiness(r.Context())
+	st, ok := s.readinessFor(w, r)
+	if !ok {
+		return
+	}
 	refused := make([]catalog.Entry, len(st.Refused))
 	for i, e := range st.Refused {
 		refused[i] = catalog.Entry{File: filepath.Base(e.File), Reason: withoutPaths(e.Reason)}
@@ -101,8 +153,21 @@ func (s *Server) readyzPublic(w http.ResponseWriter, r *http.Request) {
 // readyzBare is the main listener's /readyz when the details have a listener of
 // their own.
 func (s *Server) readyzBare(w http.ResponseWriter, r *http.Request) {
-	st := s.readiness(r.Context())
-	writeJSON(w, readyStatus(st.Status), map[string]bool{"ready": st.Ready})
+	st, ok := s.readinessFor(w, r)
+	if ok {
+		writeJSON(w, readyStatus(st.Status), map[string]bool{"ready": st.Ready})
+	}
+}
+
+// readinessFor answers a request's readiness, or writes why its exclude
+// parameter cannot be read.
+func (s *Server) readinessFor(w http.ResponseWriter, r *http.Request) (readiness, bool) {
+	exclude, err := excluded(r)
+	if err != nil {
+		writeError(w, r, err)
+		return readiness{}, false
+	}
+	return s.readiness(r.Context(), exclude), true
 }
 
 func readyStatus(st host.Status) int {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -515,5 +516,37 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 	}
 	if !strings.Contains(p.logs.String(), "shutting down") {
 		t.Fatalf("logs:\n%s", p.logs)
+	}
+}
+
+// Every replica runs the same plugins, so one that is gone (or keeps crashing)
+// makes every replica unready at once: a readiness probe on /readyz took all of
+// them out of the Service, the connectors that work and the OpenID Provider
+// with them. /readyz?exclude=plugins (the chart's probe) leaves the plugins out
+// of ready and still lists them; the store stays in.
+func TestReadinessCanLeaveThePluginsOut(t *testing.T) {
+	dir := pluginFolder(t, "example", "github")
+	config := exampleConfig + "  - id: gh\n    plugin: github\n    config: {clientId: gh-client, clientSecret: gh-secret}\n"
+	p := startIdplug(t, dir, config)
+	status, _ := p.call(t, "GET", "/readyz?exclude=plugins", "", nil)
+	mustEqual(t, "readyz?exclude=plugins with every plugin running", status, 200)
+
+	if err := os.Remove(filepath.Join(dir, "idplug-connector-github")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "plugin file removed")
+	status, body := p.call(t, "GET", "/readyz", "", nil)
+	mustEqual(t, fmt.Sprintf("readyz with gh's plugin gone (%v)", body), status, 503)
+	status, body = p.call(t, "GET", "/readyz?exclude=plugins", "", nil)
+	mustEqual(t, fmt.Sprintf("readyz?exclude=plugins with gh's plugin gone (%v)", body), status, 200)
+	mustEqual(t, "excluded", jsonPath(body, "excluded", 0), "plugins")
+	mustEqual(t, "the plugins still listed", jsonPath(body, "plugins", 0, "id"), "example")
+	status, _ = p.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789abcdef0123456789abcdef", map[string]any{"redirectUri": "https://app.test/cb"})
+	mustEqual(t, "a working connector beside the gone one", status, 200)
+
+	status, body = p.call(t, "GET", "/readyz?exclude=plugins,disks", "", nil)
+	mustEqual(t, "an unknown check", status, 400)
+	if msg, _ := jsonPath(body, "message").(string); !strings.Contains(msg, `"disks"`) {
+		t.Errorf("message = %q; want it to name the unknown check", msg)
 	}
 }
