@@ -1,6 +1,7 @@
 package charttest
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 
@@ -93,6 +94,21 @@ func TestMetricsServiceForTheServiceMonitor(t *testing.T) {
 // admin from adminFrom only, egress to DNS and to every address but the cloud
 // metadata service, plus extraEgress.
 func TestNetworkPolicy(t *testing.T) {
+	t.Run("the migrate Job's pods", func(t *testing.T) {
+		r := mustRender(t, withSecret(map[string]any{"store": postgres, "migrate": map[string]any{"mode": "job"}, "networkPolicy": map[string]any{"enabled": true}}))
+		if len(r.NetPolicies) != 2 || len(r.Jobs) != 1 {
+			t.Fatalf("%d NetworkPolicies and %d Jobs, want 2 and 1", len(r.NetPolicies), len(r.Jobs))
+		}
+		job := r.NetPolicies[1].Spec
+		for k, v := range job.PodSelector.MatchLabels {
+			if r.Jobs[0].Spec.Template.Labels[k] != v {
+				t.Errorf("podSelector %v does not select the Job's pods %v", job.PodSelector.MatchLabels, r.Jobs[0].Spec.Template.Labels)
+			}
+		}
+		if len(job.Ingress) != 0 || !reflect.DeepEqual(job.Egress, r.NetPolicies[0].Spec.Egress) {
+			t.Errorf("the Job's policy: ingress %+v, egress %+v; want none, and the Deployment's egress", job.Ingress, job.Egress)
+		}
+	})
 	if r := mustRender(t, withSecret(map[string]any{})); len(r.NetPolicies) != 0 {
 		t.Errorf("a NetworkPolicy by default")
 	}

@@ -319,8 +319,9 @@ func TestTemplate(t *testing.T) {
 			if _, sm := values["serviceMonitor"]; sm != (len(r.ServiceMonitor) == 1) || len(r.Services) != map[bool]int{false: 1, true: 2}[sm] {
 				t.Errorf("serviceMonitor %v: %d ServiceMonitors, %d Services", sm, len(r.ServiceMonitor), len(r.Services))
 			}
-			if _, np := values["networkPolicy"]; np != (len(r.NetPolicies) == 1) {
-				t.Errorf("networkPolicy %v: %d NetworkPolicies", np, len(r.NetPolicies))
+			// One for the Deployment's pods, one for the migrate Job's.
+			if _, np := values["networkPolicy"]; np != (len(r.NetPolicies) == 1+len(r.Jobs)) {
+				t.Errorf("networkPolicy %v: %d NetworkPolicies, %d Jobs", np, len(r.NetPolicies), len(r.Jobs))
 			}
 		})
 	}
@@ -361,6 +362,24 @@ func TestRefused(t *testing.T) {
 		{"listen set in config", map[string]any{"config": map[string]any{"listen": "0.0.0.0:1"}}, "config.listen: set by the chart"},
 		// An emptyDir is writable by every user: idplug refuses it for SQLite.
 		{"SQLite without persistence", withSecret(map[string]any{"persistence": map[string]any{"enabled": false}}), "store.backend sqlite needs persistence.enabled"},
+		// A ConfigMap is readable by more people than the Secrets are.
+		{"a password in store.url", map[string]any{"replicaCount": 2, "store": map[string]any{"backend": "postgres", "url": "postgres://idplug:S3cret@db:5432/idplug"}}, "store.url: holds a password"},
+		{"a password parameter in store.url", map[string]any{"store": map[string]any{"backend": "postgres", "url": "postgres://db/idplug?user=idplug&password=S3cret"}}, "store.url: holds a password"},
+		// One replica's file under three.
+		{"a SQLite URL for postgres", map[string]any{"replicaCount": 3, "store": map[string]any{"backend": "postgres", "url": "sqlite:/data/idplug.db"}}, "store.url: with store.backend: postgres, a postgres:// URL"},
+		// Helm writes numbers its own way: 1.2345678901234568e+22, 0123 as 83.
+		{"a number as a secret file", map[string]any{"secrets": map[string]any{"files": map[string]any{"session-key": "k", "api-key": 12345678901234567890.0}}}, "secrets.files.api-key: a float64, not a string"},
+		{"a secret file named ..data", map[string]any{"secrets": map[string]any{"files": map[string]any{"session-key": "k", "api-key": "k", "..data": "x"}}}, `"..data" is not a valid file name`},
+		{"a number as the image tag", withSecret(map[string]any{"image": map[string]any{"tag": 1.10}}), "image.tag: 1.1 is a float64"},
+		{"one port for both listeners", withSecret(map[string]any{"ports": map[string]any{"http": 9100, "admin": 9100}}), "ports.http and ports.admin: both 9100"},
+		{"port 0", withSecret(map[string]any{"ports": map[string]any{"http": 0}}), "ports.http: 0 is not a port"},
+		{"a port past 65535", withSecret(map[string]any{"ports": map[string]any{"admin": 70000}}), "ports.admin: 70000 is not a port"},
+		// The kubelet makes the volume writable by fsGroup, which idplug refuses
+		// for its database unless it is its own group.
+		{"fsGroup other than idplug's group", withSecret(map[string]any{"podSecurityContext": map[string]any{"fsGroup": 2000}}), "podSecurityContext.fsGroup: 2000, but idplug runs as group 65532"},
+		// The volumes stay root's: mode 0440 secrets idplug cannot read.
+		{"no fsGroup", withSecret(map[string]any{"podSecurityContext": map[string]any{"fsGroup": nil}}), "podSecurityContext.fsGroup: not set"},
+		{"a ServiceMonitor the NetworkPolicy keeps out", withSecret(map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "networkPolicy": map[string]any{"enabled": true}}), "networkPolicy.adminFrom: empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := render(t, tc.values)

@@ -211,3 +211,35 @@ func ptrString[T any](p *T) string {
 	}
 	return fmt.Sprint(*p)
 }
+
+// The SQLite claim holds the store (sessions, the vault, the OpenID Provider's
+// signing keys): helm uninstall deleted it with the release. It is kept unless
+// persistence.keep is false. And "-" is the usual way to say "no class", which
+// had rendered as a YAML sequence the API server refused.
+func TestSQLiteClaimIsKeptAndItsClass(t *testing.T) {
+	r := mustRender(t, withSecret(map[string]any{}))
+	if len(r.Claims) != 1 || r.Claims[0].Annotations["helm.sh/resource-policy"] != "keep" {
+		t.Fatalf("claims %+v; want one annotated helm.sh/resource-policy: keep", r.Claims)
+	}
+	r = mustRender(t, withSecret(map[string]any{"persistence": map[string]any{"keep": false, "storageClass": "-"}}))
+	if len(r.Claims) != 1 || r.Claims[0].Annotations["helm.sh/resource-policy"] != "" {
+		t.Fatalf("keep: false, claims %+v", r.Claims)
+	}
+	if c := r.Claims[0].Spec.StorageClassName; c == nil || *c != "" {
+		t.Errorf(`storageClass "-": storageClassName %v, want ""`, c)
+	}
+	r = mustRender(t, withSecret(map[string]any{"persistence": map[string]any{"storageClass": "fast-ssd"}}))
+	if c := r.Claims[0].Spec.StorageClassName; c == nil || *c != "fast-ssd" {
+		t.Errorf("storageClassName %v, want fast-ssd", c)
+	}
+}
+
+// A probe's settings set to null (to take the kubelet's defaults) rendered
+// "null" inside the probe: "could not find expected ':'".
+func TestProbeSettingsMayBeNull(t *testing.T) {
+	r := mustRender(t, withSecret(map[string]any{"probes": map[string]any{"startup": nil, "liveness": nil, "readiness": nil}}))
+	c := r.Deployments[0].Spec.Template.Spec.Containers[0]
+	if c.StartupProbe == nil || c.StartupProbe.HTTPGet == nil || c.ReadinessProbe == nil || c.LivenessProbe == nil {
+		t.Fatalf("probes %+v %+v %+v", c.StartupProbe, c.LivenessProbe, c.ReadinessProbe)
+	}
+}

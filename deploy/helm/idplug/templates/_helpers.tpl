@@ -89,10 +89,18 @@ with nothing to measure, a Secret the API server refuses).
 {{- fail "store.url: set only with store.backend: postgres (SQLite is at /data/idplug.db)" -}}
 {{- end -}}
 {{- else -}}
-{{- if not .Values.store.url -}}
+{{- $url := toString (.Values.store.url | default "") -}}
+{{- if not $url -}}
 {{- fail "store.url: required with store.backend: postgres (a postgres:// URL, or ${file:/etc/idplug/secrets/NAME})" -}}
 {{- end -}}
+{{- if not (regexMatch "^(postgres|postgresql)://|^\\$\\{[^}]+\\}$" $url) -}}
+{{- fail "store.url: with store.backend: postgres, a postgres:// URL or one ${...} reference (${file:/etc/idplug/secrets/store-url}); a sqlite: URL would put one replica's file under several" -}}
 {{- end -}}
+{{- if or (and (regexMatch "^[a-z]+://[^/@:]*:[^/@]+@" $url) (not (regexMatch "^[a-z]+://[^/@:]*:\\$\\{[^}/@]+\\}@" $url))) (regexMatch "(?i)[?&]password=[^&$]" $url) -}}
+{{- fail "store.url: holds a password, which the chart would write into the ConfigMap (readable by whoever may read ConfigMaps, and kept in the release); put the URL in secrets.files.store-url (or existingSecret) and set store.url: ${file:/etc/idplug/secrets/store-url}" -}}
+{{- end -}}
+{{- end -}}
+{{- include "idplug.validatePod" . -}}
 {{- if not (has .Values.migrate.mode (list "initContainer" "job")) -}}
 {{- fail (printf "migrate.mode: %q is not initContainer or job" .Values.migrate.mode) -}}
 {{- end -}}
@@ -128,6 +136,45 @@ with nothing to measure, a Secret the API server refuses).
 {{- if not (dig "requests" "cpu" "" (.Values.resources | default dict)) -}}
 {{- fail "autoscaling.enabled: the HorizontalPodAutoscaler scales on CPU utilization, a percentage of the pods' CPU request, and resources.requests.cpu is not set; set it (for example 100m)" -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The pod's settings that would render a pod that cannot work: the ports, the
+groups idplug's files need, a tag Helm would change, a ServiceMonitor the
+NetworkPolicy keeps out.
+*/}}
+{{- define "idplug.validatePod" -}}
+{{- $http := .Values.ports.http -}}
+{{- $admin := .Values.ports.admin -}}
+{{- range $name, $port := dict "ports.http" $http "ports.admin" $admin -}}
+{{- if or (not (or (kindIs "float64" $port) (kindIs "int" $port) (kindIs "int64" $port))) (lt (int $port) 1) (gt (int $port) 65535) (ne (float64 (int $port)) (float64 $port)) -}}
+{{- fail (printf "%s: %v is not a port (1 to 65535)" $name $port) -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (int $http) (int $admin) -}}
+{{- fail (printf "ports.http and ports.admin: both %d; idplug serves the API and the admin routes on two listeners" (int $http)) -}}
+{{- end -}}
+{{- with .Values.image.tag -}}
+{{- if not (kindIs "string" .) -}}
+{{- fail (printf "image.tag: %v is a %s, which Helm writes its own way (1.10 as 1.1); quote it" . (kindOf .)) -}}
+{{- end -}}
+{{- end -}}
+{{- $pod := .Values.podSecurityContext | default dict -}}
+{{- $group := dig "runAsGroup" (dig "runAsGroup" "" $pod) (.Values.securityContext | default dict) -}}
+{{- $number := list "float64" "int" "int64" -}}
+{{- if has (kindOf $group) $number -}}
+{{- $fsGroup := dig "fsGroup" "" $pod -}}
+{{- if not (has (kindOf $fsGroup) $number) -}}
+{{- if or (eq .Values.store.backend "sqlite") (include "idplug.hasSecrets" .) -}}
+{{- fail (printf "podSecurityContext.fsGroup: not set, so the volumes stay root's: idplug (group %v) could not write the SQLite volume or read the secret files (mode 0440); set it to %v" $group $group) -}}
+{{- end -}}
+{{- else if and (eq .Values.store.backend "sqlite") (ne (int $fsGroup) (int $group)) -}}
+{{- fail (printf "podSecurityContext.fsGroup: %v, but idplug runs as group %v: the SQLite volume would be writable by group %v, which idplug refuses for its database; set fsGroup to %v" $fsGroup $group $fsGroup $group) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.serviceMonitor.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.adminFrom) -}}
+{{- fail "networkPolicy.adminFrom: empty, which lets no one reach port admin, the one the ServiceMonitor scrapes; add Prometheus's pods (for example - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}})" -}}
 {{- end -}}
 {{- end -}}
 
@@ -203,9 +250,12 @@ volume is mounted there).
 {{- if and $files .Values.secrets.existingSecret -}}
 {{- fail (printf "secrets: files and existingSecret are both set; the chart mounts one Secret: put the files in %s, or leave existingSecret empty" .Values.secrets.existingSecret) -}}
 {{- end -}}
-{{- range $name, $_ := $files -}}
-{{- if or (not (regexMatch "^[-._a-zA-Z0-9]+$" $name)) (has $name (list "." "..")) (gt (len $name) 253) -}}
-{{- fail (printf "secrets.files: %q is not a valid file name: use letters, digits, '-', '_' and '.' (^[-._a-zA-Z0-9]+$)" $name) -}}
+{{- range $name, $value := $files -}}
+{{- if or (not (regexMatch "^[-._a-zA-Z0-9]+$" $name)) (hasPrefix ".." $name) (eq $name ".") (gt (len $name) 253) -}}
+{{- fail (printf "secrets.files: %q is not a valid file name: use letters, digits, '-', '_' and '.' (^[-._a-zA-Z0-9]+$), not starting with '..'" $name) -}}
+{{- end -}}
+{{- if not (kindIs "string" $value) -}}
+{{- fail (printf "secrets.files.%s: a %s, not a string: Helm's values would write it changed (a long number in floating point, 0123 as 83, yes as true); quote it, or give the file with --set-file" $name (kindOf $value)) -}}
 {{- end -}}
 {{- end -}}
 {{- $mountedElsewhere := false -}}
