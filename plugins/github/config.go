@@ -112,7 +112,8 @@ func endpoint(p *sdk.ConfigError, field, value, def string) string {
 	if value == "" {
 		return def
 	}
-	if err := oauth2kit.CheckHTTPURL(value); err != nil {
+	// The token exchange sends the client secret, and the API the token.
+	if err := oauth2kit.CheckSecureURL(value); err != nil {
 		p.Add(field, "%v", err)
 		return def
 	}

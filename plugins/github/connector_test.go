@@ -320,6 +320,28 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+// TestEndpointsMustBeHTTPSOffLoopback: the token exchange at baseUrl sends
+// the client secret and the code, and apiUrl gets the access token, so both
+// must be https, as the oidc plugin's issuer must; http only on a loopback
+// address (the stubs of these tests). A GitHub Enterprise Server over plain
+// http was accepted.
+func TestEndpointsMustBeHTTPSOffLoopback(t *testing.T) {
+	_, err := connector{}.ParseConfig([]byte(`{"clientId":"c","clientSecret":"s","baseUrl":"http://ghe.example","apiUrl":"http://api.ghe.example"}`))
+	var ce *sdk.ConfigError
+	if !errors.As(err, &ce) || len(ce.Fields) != 2 {
+		t.Fatalf("err = %v, want baseUrl and apiUrl refused", err)
+	}
+	for _, f := range ce.Fields {
+		if (f.Field != "baseUrl" && f.Field != "apiUrl") || !strings.Contains(f.Message, "must be https") {
+			t.Errorf("%s: %s, want baseUrl and apiUrl refused over http", f.Field, f.Message)
+		}
+	}
+	in := parse(t, map[string]any{"clientId": "c", "clientSecret": "s", "baseUrl": "http://127.0.0.1:8080"})
+	if in.token.URL != "http://127.0.0.1:8080/login/oauth/access_token" || in.api.BaseURL != "http://127.0.0.1:8080/api/v3" {
+		t.Errorf("on loopback: token %s, API %s", in.token.URL, in.api.BaseURL)
+	}
+}
+
 func TestPerRequestScope(t *testing.T) {
 	in := parse(t, map[string]any{"clientId": "Iv1.abc", "clientSecret": "s"})
 	auth, err := connector{}.AuthorizationURI(context.Background(), in, sdk.AuthorizationRequest{RedirectURI: callbackURL, State: "st-1", Scope: "read:user repo"})

@@ -16,8 +16,11 @@ import (
 type Document struct {
 	Body []byte
 	// MaxAge is the freshness the provider gave (Cache-Control max-age); zero when
-	// it gave none or forbade caching.
+	// it gave none or forbade caching, which NoCache tells apart.
 	MaxAge time.Duration
+	// NoCache: the provider asked that the document not be kept (max-age=0,
+	// no-store or no-cache). A cache that keeps it anyway should keep it the least.
+	NoCache bool
 }
 
 // GetJSON fetches a public JSON document such as an OpenID Provider's discovery
@@ -41,23 +44,30 @@ func (c *HTTPClient) GetJSON(ctx context.Context, url, what string) (*Document, 
 	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
 		return nil, unexpectedAnswer(what, resp, "with a body that is not a JSON object")
 	}
-	return &Document{Body: body, MaxAge: maxAge(resp.header.Get("Cache-Control"))}, nil
+	age, noCache := maxAge(resp.header.Get("Cache-Control"))
+	return &Document{Body: body, MaxAge: age, NoCache: noCache}, nil
 }
 
-// maxAge reads max-age from a Cache-Control header; no-store and no-cache give zero.
-func maxAge(cacheControl string) time.Duration {
-	var age time.Duration
+// maxAge reads max-age from a Cache-Control header, and whether the header
+// forbids keeping the document: max-age=0, no-store or no-cache. Both are
+// zero when it says neither.
+func maxAge(cacheControl string) (age time.Duration, noCache bool) {
 	for _, d := range strings.Split(cacheControl, ",") {
 		d = strings.ToLower(strings.TrimSpace(d))
 		switch {
 		case d == "no-store" || d == "no-cache":
-			return 0
+			return 0, true
 		case strings.HasPrefix(d, "max-age="):
 			n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(d, "max-age="), `"`), 10, 64)
-			if err == nil && n > 0 && n < 1<<31 {
+			switch {
+			case err != nil || n < 0 || n >= 1<<31:
+				// Unreadable: as if not given.
+			case n == 0:
+				return 0, true
+			default:
 				age = time.Duration(n) * time.Second
 			}
 		}
 	}
-	return age
+	return age, false
 }

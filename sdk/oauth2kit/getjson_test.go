@@ -53,8 +53,23 @@ func TestMaxAge(t *testing.T) {
 		"": 0, "max-age=60": time.Minute, "public, max-age=3600, must-revalidate": time.Hour,
 		"no-store, max-age=60": 0, "max-age=-1": 0, "max-age=abc": 0,
 	} {
-		if got := maxAge(header); got != want {
+		if got, _ := maxAge(header); got != want {
 			t.Errorf("maxAge(%q) = %s, want %s", header, got, want)
+		}
+	}
+}
+
+// TestNoCacheIsToldApartFromNoMaxAge: a header that forbids keeping the
+// document and one that says nothing both have no max-age; a cache that
+// took both for "not said" kept the first for its default, the longest.
+func TestNoCacheIsToldApartFromNoMaxAge(t *testing.T) {
+	for header, want := range map[string]bool{
+		"max-age=0": true, "no-store": true, "no-cache": true, "public, max-age=0, must-revalidate": true,
+		"max-age=60, no-store": true, `max-age="0"`: true,
+		"": false, "public": false, "max-age=60": false, "max-age=-1": false, "max-age=abc": false,
+	} {
+		if _, got := maxAge(header); got != want {
+			t.Errorf("maxAge(%q) says no-cache %t, want %t", header, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package oauth2kit
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -34,6 +35,30 @@ func CheckHTTPURL(raw string) error {
 		return fmt.Errorf("must not have a #fragment: %q", shown(u))
 	}
 	return nil
+}
+
+// CheckSecureURL is CheckHTTPURL for an endpoint that is sent secrets, codes
+// or tokens, or whose answers are trusted (keys, profiles): https, or http only
+// on a loopback address, for a provider on this machine. Plain http elsewhere
+// crosses the network in the clear, for anyone on the way to read or answer.
+func CheckSecureURL(raw string) error {
+	if err := CheckHTTPURL(raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw)
+	if u.Scheme == "https" || isLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("must be https (http only on a loopback address), got %q", shown(u))
+}
+
+// isLoopbackHost reports whether host (without a port) is this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // shown is u for an error message, which reaches logs and the reload's

@@ -5,6 +5,32 @@ import (
 	"testing"
 )
 
+// TestCheckSecureURLRefusesHTTPOffLoopback: an endpoint that gets secrets
+// or is believed must be https; http only on a loopback address (a provider
+// on this machine, as in tests).
+func TestCheckSecureURLRefusesHTTPOffLoopback(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://id.example.com/token":      true,
+		"http://127.0.0.1:8080/token":       true,
+		"http://127.8.9.10/token":           true,
+		"http://[::1]:8080/token":           true,
+		"http://localhost:8080/token":       true,
+		"http://id.example.com/token":       false,
+		"http://10.0.0.1/token":             false,
+		"http://localhost.evil.example/jwk": false,
+		"http://127.0.0.1.evil.example/jwk": false,
+		"id.example.com/token":              false,
+	} {
+		err := CheckSecureURL(raw)
+		if (err == nil) != ok {
+			t.Errorf("CheckSecureURL(%q) = %v, want ok=%v", raw, err, ok)
+		}
+	}
+	if err := CheckSecureURL("http://id.example.com/jwks?key=hunter22"); err == nil || strings.Contains(err.Error(), "hunter22") || !strings.Contains(err.Error(), "must be https") {
+		t.Errorf("CheckSecureURL's error: %v", err)
+	}
+}
+
 func TestCheckHTTPURL(t *testing.T) {
 	for raw, ok := range map[string]bool{
 		"https://github.com":                     true,

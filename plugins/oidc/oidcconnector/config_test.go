@@ -86,6 +86,37 @@ func TestConfigRefusals(t *testing.T) {
 	}
 }
 
+// TestConfiguredEndpointsMustBeHTTPSOffLoopback: endpoints given one by one
+// are held to what the issuer is: https, http only on a loopback address. The
+// token endpoint gets the client secret and the code, and the JWK set says
+// which tokens to believe; over http any network on the way reads or answers.
+func TestConfiguredEndpointsMustBeHTTPSOffLoopback(t *testing.T) {
+	static := func(scheme, host string) map[string]any {
+		u := scheme + "://" + host
+		return map[string]any{
+			"clientId": "c", "clientSecret": "s",
+			"authorizationEndpoint": u + "/authorize", "tokenEndpoint": u + "/token", "userInfoEndpoint": u + "/userinfo",
+			"idTokenVerificationConfig": map[string]any{"jwksUri": u + "/jwks", "issuer": "https://id.example.com"},
+		}
+	}
+	got := configProblems(t, static("http", "id.example.com"))
+	for _, field := range []string{"authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint", "idTokenVerificationConfig.jwksUri"} {
+		if !strings.Contains(got[field], "must be https") {
+			t.Errorf("problems = %v, want %s refused over http", got, field)
+		}
+	}
+	// With discovery too: configured endpoints override the discovered ones.
+	withIssuer := map[string]any{"issuer": "https://id.example.com", "clientId": "c", "clientSecret": "s", "tokenEndpoint": "http://id.example.com/token"}
+	if got := configProblems(t, withIssuer); !strings.Contains(got["tokenEndpoint"], "must be https") {
+		t.Errorf("problems = %v, want tokenEndpoint refused over http", got)
+	}
+	for _, host := range []string{"127.0.0.1:9000", "[::1]:9000", "localhost:9000"} {
+		if got := configProblems(t, static("http", host)); len(got) > 0 {
+			t.Errorf("http on %s: problems = %v, want none", host, got)
+		}
+	}
+}
+
 // A misspelt preset is the one problem named: the endpoints it would have
 // filled in are not "required" besides.
 func TestAnUnknownPresetIsTheOneProblem(t *testing.T) {

@@ -3,9 +3,9 @@ package oidcconnector
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -17,7 +17,8 @@ const (
 	// Discovery 1.0 section 4).
 	discoveryPath = "/.well-known/openid-configuration"
 	// defaultMetadataTTL keeps discovery documents and JWK sets whose provider gave
-	// no Cache-Control max-age; minMetadataTTL and maxMetadataTTL bound what it gave.
+	// no Cache-Control max-age; minMetadataTTL and maxMetadataTTL bound what it gave,
+	// and one it asked not to be kept (max-age=0, no-store, no-cache) gets the least.
 	defaultMetadataTTL = time.Hour
 	minMetadataTTL     = time.Minute
 	maxMetadataTTL     = 24 * time.Hour
@@ -25,6 +26,11 @@ const (
 	// another fetch, once a fetch for it failed: a provider that hangs would
 	// otherwise hold every sign-in in a queue of fetches, one deadline each.
 	retryAfterFailure = time.Minute
+	// retryUncachedAfterFailure is how long a failed fetch with nothing cached is
+	// answered again, without another fetch: each sign-in would otherwise wait
+	// out its own fetch of a provider that hangs. Shorter, since every sign-in
+	// fails meanwhile.
+	retryUncachedAfterFailure = 10 * time.Second
 	// maxKeys bounds a JWK set: a token without a kid is tried against every
 	// key, and a hostile set of thousands of P-521 keys costs seconds of CPU a
 	// token. Providers publish a handful.
@@ -148,15 +154,45 @@ type provider struct {
 	minFetch      time.Duration
 	now           func() time.Time
 
-	mu        sync.Mutex
+	mu        fetchLock
 	current   *endpoints
 	expires   time.Time
 	lastFetch time.Time
+	// failure is the last fetch's error while nothing is cached, answered
+	// until failedUntil.
+	failure     error
+	failedUntil time.Time
 }
 
+// fetchLock is a mutex held across a fetch, up to the request timeout: a
+// caller waiting for it gives up when its context ends, rather than wait out
+// every fetch queued before its own.
+type fetchLock chan struct{}
+
+func newFetchLock() fetchLock { return make(fetchLock, 1) }
+
+// lock takes the lock, or fails when ctx ends first; what names what the
+// holder fetches, for the error.
+func (l fetchLock) lock(ctx context.Context, what string) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return sdk.Errorf(sdk.CodeProviderTimeout, "the %s did not arrive within the call's deadline (another call is fetching it)", what)
+	}
+	return sdk.Errorf(sdk.CodeGeneral, "the call was canceled while the %s was being fetched", what)
+}
+
+// hold takes the lock however long that takes, for what only reads the cache.
+func (l fetchLock) hold() { l <- struct{}{} }
+
+func (l fetchLock) unlock() { <-l }
+
 func newProvider(issuer string, issuers []string, static endpoints, client *oauth2kit.HTTPClient, minFetch time.Duration) *provider {
-	p := &provider{issuer: issuer, issuers: issuers, static: static, http: client, minFetch: minFetch, now: time.Now}
-	p.keys = &keySet{http: client, minFetch: minFetch, now: func() time.Time { return p.now() }}
+	p := &provider{issuer: issuer, issuers: issuers, static: static, http: client, minFetch: minFetch, now: time.Now, mu: newFetchLock()}
+	p.keys = &keySet{http: client, minFetch: minFetch, now: func() time.Time { return p.now() }, mu: newFetchLock()}
 	return p
 }
 
@@ -167,8 +203,10 @@ func (p *provider) endpoints(ctx context.Context) (*endpoints, error) {
 		e := p.static
 		return &e, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	if err := p.mu.lock(ctx, "discovery document"); err != nil {
+		return nil, err
+	}
+	defer p.mu.unlock()
 	if p.current != nil && p.now().Before(p.expires) {
 		return p.current, nil
 	}
@@ -178,8 +216,8 @@ func (p *provider) endpoints(ctx context.Context) (*endpoints, error) {
 // cached returns the discovered endpoints and how long they stay fresh,
 // without fetching: nil before the first discovery.
 func (p *provider) cached() (*endpoints, time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.mu.hold()
+	defer p.mu.unlock()
 	if p.current == nil {
 		return nil, 0
 	}
@@ -193,8 +231,10 @@ func (p *provider) refresh(ctx context.Context) (*endpoints, error) {
 		e := p.static
 		return &e, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	if err := p.mu.lock(ctx, "discovery document"); err != nil {
+		return nil, err
+	}
+	defer p.mu.unlock()
 	if p.current != nil && p.now().Sub(p.lastFetch) < p.minFetch {
 		return p.current, nil
 	}
@@ -202,8 +242,11 @@ func (p *provider) refresh(ctx context.Context) (*endpoints, error) {
 }
 
 func (p *provider) fetchLocked(ctx context.Context) (*endpoints, error) {
+	if p.current == nil && p.failure != nil && p.now().Before(p.failedUntil) {
+		return nil, p.failure
+	}
 	p.lastFetch = p.now()
-	e, maxAge, err := p.discover(ctx)
+	e, lifetime, err := p.discover(ctx)
 	if err != nil {
 		if p.current != nil {
 			// A provider that is down a moment, or answers with a document
@@ -213,15 +256,18 @@ func (p *provider) fetchLocked(ctx context.Context) (*endpoints, error) {
 			p.expires = p.now().Add(retryAfterFailure)
 			return p.current, nil
 		}
+		if ctx.Err() == nil { // the caller's own end says nothing of the provider
+			p.failure, p.failedUntil = err, p.now().Add(retryUncachedAfterFailure)
+		}
 		return nil, err
 	}
-	p.current, p.expires = e, p.now().Add(ttl(maxAge))
+	p.current, p.expires, p.failure = e, p.now().Add(lifetime), nil
 	return e, nil
 }
 
 // discover fetches and checks the discovery document, explicit endpoints over
-// the discovered ones. An answer that arrives but is refused fails like one
-// that does not arrive.
+// the discovered ones, and says how long to keep it. An answer that arrives
+// but is refused fails like one that does not arrive.
 func (p *provider) discover(ctx context.Context) (*endpoints, time.Duration, error) {
 	url := strings.TrimSuffix(p.issuer, "/") + discoveryPath
 	doc, err := p.http.GetJSON(ctx, url, "discovery document")
@@ -238,19 +284,24 @@ func (p *provider) discover(ctx context.Context) (*endpoints, time.Duration, err
 			*dst = src
 		}
 	}
-	return e, doc.MaxAge, nil
+	return e, ttl(doc), nil
 }
 
-func ttl(maxAge time.Duration) time.Duration {
+// ttl is how long to keep a fetched document. One the provider asked not to
+// be kept gets the least, not the default: a key withdrawn from a set served
+// no-store must stop verifying soon.
+func ttl(doc *oauth2kit.Document) time.Duration {
 	switch {
-	case maxAge == 0:
-		return defaultMetadataTTL
-	case maxAge < minMetadataTTL:
+	case doc.NoCache:
 		return minMetadataTTL
-	case maxAge > maxMetadataTTL:
+	case doc.MaxAge == 0:
+		return defaultMetadataTTL
+	case doc.MaxAge < minMetadataTTL:
+		return minMetadataTTL
+	case doc.MaxAge > maxMetadataTTL:
 		return maxMetadataTTL
 	}
-	return maxAge
+	return doc.MaxAge
 }
 
 // clean keeps provider text short and printable for messages.

@@ -1,6 +1,7 @@
 package oidcconnector
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
@@ -80,6 +81,44 @@ func TestDiscoveryRefusals(t *testing.T) {
 	}
 }
 
+// TestADocumentTheProviderAsksNotToKeepIsKeptTheLeast: a discovery document
+// and a JWK set served with max-age=0, no-store or no-cache are fetched again
+// after minMetadataTTL. They were kept the default hour, longer than one
+// served max-age=1: a key the provider withdrew kept verifying for that hour.
+func TestADocumentTheProviderAsksNotToKeepIsKeptTheLeast(t *testing.T) {
+	for _, cc := range []string{"max-age=0", "no-store", "no-cache"} {
+		t.Run(cc, func(t *testing.T) {
+			s := newStubOP(t)
+			s.mu.Lock()
+			s.cacheControl = cc
+			s.mu.Unlock()
+			in := parse(t, s.config(nil))
+			var now atomic.Int64
+			now.Store(time.Now().UnixNano())
+			clock := func() time.Time { return time.Unix(0, now.Load()) }
+			in.provider.now, in.provider.keys.now = clock, clock
+			withK1 := func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }
+			if _, err := s.signIn(t, in, withK1); err != nil {
+				t.Fatal(err)
+			}
+			// The provider withdraws k1 (say it leaked) and publishes k2.
+			k2, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			s.keys = []jose.JSONWebKey{{Key: k2.Public(), KeyID: "k2", Algorithm: "RS256", Use: "sig"}}
+			s.mu.Unlock()
+			now.Add(int64(minMetadataTTL + time.Second))
+			_, err = s.signIn(t, in, withK1)
+			refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkUnknownKey)
+			if s.discoveryFetches() != 2 || s.jwksFetches() < 2 {
+				t.Fatalf("after minMetadataTTL: discovery %d, JWK set %d fetches, want both fetched again", s.discoveryFetches(), s.jwksFetches())
+			}
+		})
+	}
+}
+
 // TestAFailedFetchKeepsTheCachedCopyForAWhile: past its lifetime, a document or
 // key set whose fetch fails keeps serving, and is not fetched again for
 // retryAfterFailure: a provider that hangs or fails would otherwise be asked
@@ -114,6 +153,163 @@ func TestAFailedFetchKeepsTheCachedCopyForAWhile(t *testing.T) {
 	}
 	if s.discoveryFetches() != 3 || s.jwksFetches() != 3 {
 		t.Fatalf("after retryAfterFailure: discovery %d, JWK set %d fetches, want 3 each", s.discoveryFetches(), s.jwksFetches())
+	}
+}
+
+// TestAFailedFirstFetchIsAnsweredAgainForAWhile: with nothing cached, a
+// failed fetch of the discovery document or the JWK set is answered again for
+// retryUncachedAfterFailure without asking the provider. Each sign-in fetched
+// again, one after another: against a provider that hangs, each waited out
+// its own fetch's deadline. A fetch its caller canceled says nothing of the
+// provider, and is not remembered.
+func TestAFailedFirstFetchIsAnsweredAgainForAWhile(t *testing.T) {
+	for _, jwks := range []bool{false, true} {
+		name := map[bool]string{false: "discovery document", true: "JWK set"}[jwks]
+		t.Run(name, func(t *testing.T) {
+			s := newStubOP(t)
+			in := parse(t, s.config(nil))
+			var now atomic.Int64
+			now.Store(time.Now().UnixNano())
+			clock := func() time.Time { return time.Unix(0, now.Load()) }
+			in.provider.now, in.provider.keys.now = clock, clock
+			path, fetches := s.discoveryPath(), s.discoveryFetches
+			if jwks {
+				path, fetches = "/jwks", s.jwksFetches
+				if _, err := in.provider.endpoints(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			token := sign(t, s.claims("n"), jose.RS256, s.key, s.kid)
+			call := func(ctx context.Context) error {
+				if jwks {
+					_, err := in.VerifyIDToken(ctx, token, "")
+					return err
+				}
+				_, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
+				return err
+			}
+			// The first request hangs until its caller cancels it; the
+			// provider answers the others 503.
+			arrived := make(chan struct{})
+			var requests atomic.Int32
+			s.Override(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if requests.Add(1) == 1 {
+					close(arrived)
+					<-r.Context().Done()
+					return
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}))
+
+			ctx, cancel := context.WithCancel(context.Background())
+			canceled := make(chan error, 1)
+			go func() { canceled <- call(ctx) }()
+			<-arrived
+			cancel()
+			if err := <-canceled; err == nil {
+				t.Fatal("a canceled call succeeded")
+			}
+			if err := call(context.Background()); sdk.AsError(err).Code != sdk.CodeProviderUnavailable {
+				t.Fatalf("err = %v, want provider_unavailable (the canceled fetch not remembered)", err)
+			}
+			for range 5 {
+				if err := call(context.Background()); sdk.AsError(err).Code != sdk.CodeProviderUnavailable {
+					t.Fatalf("err = %v, want the failed fetch's provider_unavailable", err)
+				}
+			}
+			if got := fetches(); got != 2 {
+				t.Fatalf("7 calls while %s fails: %d fetches of it, want 2 (the canceled one, and one that failed)", path, got)
+			}
+
+			s.ClearOverrides()
+			now.Add(int64(retryUncachedAfterFailure + time.Second))
+			if err := call(context.Background()); err != nil {
+				t.Fatalf("after retryUncachedAfterFailure: %v", err)
+			}
+			if got := fetches(); got != 3 {
+				t.Fatalf("after retryUncachedAfterFailure: %d fetches of %s, want 3", got, path)
+			}
+		})
+	}
+}
+
+// TestWaitingForAFetchEndsWithTheCallersContext: calls that find another
+// call fetching the discovery document or the JWK set wait for it, but no
+// longer than their own context allows, and those that wait to its end take
+// its answer. They queued under a lock that ignored their context, each then
+// fetching in turn: five calls against a provider that hangs ended after one,
+// two, three, four and five request timeouts.
+func TestWaitingForAFetchEndsWithTheCallersContext(t *testing.T) {
+	for _, jwks := range []bool{false, true} {
+		name := map[bool]string{false: "discovery document", true: "JWK set"}[jwks]
+		t.Run(name, func(t *testing.T) {
+			s := newStubOP(t)
+			path, fetches := s.discoveryPath(), s.discoveryFetches
+			if jwks {
+				path, fetches = "/jwks", s.jwksFetches
+			}
+			arrived, answer := make(chan struct{}, 1), make(chan struct{})
+			s.Override(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case arrived <- struct{}{}:
+				default:
+				}
+				select {
+				case <-answer:
+					w.WriteHeader(http.StatusServiceUnavailable)
+				case <-r.Context().Done():
+				}
+			}))
+			in := parse(t, s.config(nil))
+			token := sign(t, s.claims("n"), jose.RS256, s.key, s.kid)
+			call := func(ctx context.Context) error {
+				if jwks {
+					_, err := in.VerifyIDToken(ctx, token, "")
+					return err
+				}
+				_, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
+				return err
+			}
+			if jwks { // discovered first, so that the calls below meet at the JWK set
+				if _, err := in.provider.endpoints(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			first := make(chan error, 1)
+			go func() { first <- call(context.Background()) }()
+			<-arrived
+
+			// A call whose caller gives up while the first one's fetch hangs
+			// returns then, not after that fetch.
+			ctx, cancel := context.WithCancel(context.Background())
+			gaveUp := make(chan error, 1)
+			go func() { gaveUp <- call(ctx) }()
+			cancel()
+			if err := <-gaveUp; err == nil {
+				t.Fatal("a canceled call succeeded")
+			}
+			// Calls that wait to the end take the first fetch's answer.
+			const waiting = 3
+			results := make(chan error, waiting)
+			for range waiting {
+				go func() { results <- call(context.Background()) }()
+			}
+			close(answer)
+			// The first call got the provider's 503: its fetch was still
+			// waiting for it when the canceled call returned.
+			if err := <-first; sdk.AsError(err).Code != sdk.CodeProviderUnavailable {
+				t.Fatalf("first call: err = %v, want the provider's provider_unavailable", err)
+			}
+			for range waiting {
+				if err := <-results; sdk.AsError(err).Code != sdk.CodeProviderUnavailable {
+					t.Fatalf("a waiting call: err = %v, want the first fetch's provider_unavailable", err)
+				}
+			}
+			if got := fetches(); got != 1 {
+				t.Fatalf("%d fetches of %s for %d calls, want 1", got, path, waiting+2)
+			}
+		})
 	}
 }
 

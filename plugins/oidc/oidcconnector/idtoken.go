@@ -312,7 +312,9 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string, 
 }
 
 // issuerMatches checks iss exactly; a Microsoft multi-tenant issuer template is
-// filled with the token's own tid, which must be a tenant id.
+// filled with the token's own tid, which must be a tenant id. Only the
+// Microsoft preset's discovery yields a template: a configured issuer with a
+// "{" is refused (notATemplate).
 func issuerMatches(c *idClaims, issuers []string) bool {
 	for _, want := range issuers {
 		if strings.Contains(want, "{tenantid}") {
@@ -445,7 +447,7 @@ func verifiesWithOne(ctx context.Context, jws *compactJWS, alg string, keys []jo
 // again first (its jwks_uri may have moved), then the key set is fetched anew.
 func (s *signatureCheck) lookup(ctx context.Context, alg string) ([]jose.JSONWebKey, error) {
 	ks := s.in.provider.keys
-	if s.header.Kid != "" && ks.lacks(s.endpoints.JWKS, s.header.Kid) && s.in.provider.issuer != "" {
+	if s.header.Kid != "" && ks.lacks(ctx, s.endpoints.JWKS, s.header.Kid) && s.in.provider.issuer != "" {
 		if e, err := s.in.provider.refresh(ctx); err == nil && e.JWKS != s.endpoints.JWKS {
 			s.endpoints = e
 		}

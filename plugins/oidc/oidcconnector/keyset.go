@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -20,18 +19,25 @@ type keySet struct {
 	minFetch time.Duration
 	now      func() time.Time
 
-	mu        sync.Mutex
+	mu        fetchLock
 	url       string
 	keys      []jose.JSONWebKey
 	expires   time.Time
 	lastFetch time.Time
+	// failure is the last fetch's error from failedURL while nothing is
+	// cached from it, answered until failedUntil.
+	failure     error
+	failedURL   string
+	failedUntil time.Time
 }
 
 // lookup returns the keys that may have signed a token with kid and alg. A kid the
 // cached set does not hold triggers one refresh (subject to the floor).
 func (k *keySet) lookup(ctx context.Context, url, kid, alg string) ([]jose.JSONWebKey, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	if err := k.mu.lock(ctx, "JWK set"); err != nil {
+		return nil, err
+	}
+	defer k.mu.unlock()
 	now := k.now()
 	if k.url != url || k.keys == nil || !now.Before(k.expires) {
 		if err := k.fetchLocked(ctx, url); err != nil {
@@ -53,8 +59,10 @@ func (k *keySet) lookup(ctx context.Context, url, kid, alg string) ([]jose.JSONW
 // not fetched. It is for a token that names no key id and that no cached key
 // verifies: a provider with one unnamed key that rotates it gives no other sign.
 func (k *keySet) again(ctx context.Context, url, kid, alg string) ([]jose.JSONWebKey, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	if err := k.mu.lock(ctx, "JWK set"); err != nil {
+		return nil, err
+	}
+	defer k.mu.unlock()
 	if k.url != url || k.now().Sub(k.lastFetch) < k.minFetch {
 		return nil, nil
 	}
@@ -64,38 +72,49 @@ func (k *keySet) again(ctx context.Context, url, kid, alg string) ([]jose.JSONWe
 	return matching(k.keys, kid, alg), nil
 }
 
-// lacks reports whether the set was fetched from url and does not hold kid.
-func (k *keySet) lacks(url, kid string) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+// lacks reports whether the set was fetched from url and does not hold kid;
+// false when ctx ends first (the lookup that follows says so).
+func (k *keySet) lacks(ctx context.Context, url, kid string) bool {
+	if k.mu.lock(ctx, "JWK set") != nil {
+		return false
+	}
+	defer k.mu.unlock()
 	return k.url == url && k.keys != nil && !slices.ContainsFunc(k.keys, func(j jose.JSONWebKey) bool { return j.KeyID == kid })
 }
 
 func (k *keySet) fetchLocked(ctx context.Context, url string) error {
+	cached := k.url == url && k.keys != nil
+	if !cached && k.failure != nil && k.failedURL == url && k.now().Before(k.failedUntil) {
+		return k.failure
+	}
 	k.lastFetch = k.now()
-	keys, maxAge, err := k.download(ctx, url)
+	keys, lifetime, err := k.download(ctx, url)
 	if err != nil {
-		if k.url == url && k.keys != nil {
+		if cached {
 			sdk.Logger(ctx).Warn("fetching the JWK set failed; keeping the cached keys", "error", err)
 			k.expires = k.now().Add(retryAfterFailure)
 			return nil
 		}
+		if ctx.Err() == nil { // the caller's own end says nothing of the provider
+			k.failure, k.failedURL, k.failedUntil = err, url, k.now().Add(retryUncachedAfterFailure)
+		}
 		return err
 	}
-	k.url, k.keys, k.expires = url, keys, k.now().Add(ttl(maxAge))
+	k.url, k.keys, k.expires, k.failure = url, keys, k.now().Add(lifetime), nil
 	return nil
 }
 
-// download fetches and reads the JWK set. An answer that arrives but is no
-// usable set fails like one that does not arrive: the cached keys are better
-// than none, and asking again at every sign-in would not mend it.
+// download fetches and reads the JWK set, and says how long to keep it. An
+// answer that arrives but is no usable set fails like one that does not
+// arrive: the cached keys are better than none, and asking again at every
+// sign-in would not mend it.
 func (k *keySet) download(ctx context.Context, url string) ([]jose.JSONWebKey, time.Duration, error) {
 	doc, err := k.http.GetJSON(ctx, url, "JWK set")
 	if err != nil {
 		return nil, 0, err
 	}
 	keys, err := parseJWKS(doc.Body)
-	return keys, doc.MaxAge, err
+	return keys, ttl(doc), err
 }
 
 // parseJWKS reads a JWK set, keeping the public signing keys and skipping the

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/idplug/idplug/sdk"
+	"github.com/idplug/idplug/sdk/oauth2kit"
 )
 
 // Where discovery may send the connector. A discovery document names the URLs
@@ -22,24 +23,6 @@ import (
 var presetEndpointHosts = map[string][]string{
 	providerGoogle:    {"oauth2.googleapis.com", "openidconnect.googleapis.com", "www.googleapis.com"},
 	providerMicrosoft: {"graph.microsoft.com"},
-}
-
-// isLoopbackHost reports whether host (without a port) is this machine.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// checkSecureURL refuses http off loopback: what goes there crosses the network
-// in the clear.
-func checkSecureURL(u *url.URL) error {
-	if u.Scheme == "https" || (u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-		return nil
-	}
-	return fmt.Errorf("must be https (http only on a loopback address), got %q", u.Redacted())
 }
 
 // hostPort is u's host with its port, the scheme's default made explicit.
@@ -75,7 +58,7 @@ func checkDiscoveredEndpoint(field, raw, issuer string, hosts []string) error {
 	if err != nil {
 		return sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document's %s is not a URL", field)
 	}
-	if err := checkSecureURL(u); err != nil {
+	if err := oauth2kit.CheckSecureURL(raw); err != nil {
 		return sdk.Errorf(sdk.CodeInvalidResponse, "the discovery document's %s %v", field, err)
 	}
 	iu, err := url.Parse(issuer)

@@ -307,6 +307,42 @@ func TestTenantTemplateOnlyForCommonAndOrganizations(t *testing.T) {
 	}
 }
 
+// TestAConfiguredIssuerIsNeverATemplate: an issuer holding "{tenantid}"
+// was taken as Microsoft's template wherever it was configured, so a generic
+// instance with idTokenVerificationConfig.issuer
+// ".../{tenantid}/v2.0" took the tokens of every tenant. Only the Microsoft
+// preset at common or organizations gets the template, from discovery; a "{"
+// in a configured issuer is refused, naming the field.
+func TestAConfiguredIssuerIsNeverATemplate(t *testing.T) {
+	const template = "https://login.microsoftonline.com/{tenantid}/v2.0"
+	static := func(issuer any) map[string]any {
+		return map[string]any{
+			"clientId": "c", "clientSecret": "s",
+			"authorizationEndpoint": "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+			"tokenEndpoint":         "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+			"idTokenVerificationConfig": map[string]any{
+				"jwksUri": "https://login.microsoftonline.com/common/discovery/v2.0/keys", "issuer": issuer,
+			},
+		}
+	}
+	for name, tc := range map[string]struct {
+		cfg   map[string]any
+		field string
+	}{
+		"generic, idTokenVerificationConfig.issuer": {static(template), "idTokenVerificationConfig.issuer"},
+		"generic, in a list of issuers":             {static([]string{"https://id.example.com", template}), "idTokenVerificationConfig.issuer"},
+		"generic, issuer":                           {map[string]any{"issuer": template, "clientId": "c", "clientSecret": "s"}, "issuer"},
+		"microsoft, issuer":                         {map[string]any{"provider": "microsoft", "issuer": template, "clientId": "c", "clientSecret": "s"}, "issuer"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := configProblems(t, tc.cfg)
+			if msg := got[tc.field]; !strings.Contains(msg, "must not be a template") {
+				t.Fatalf("problems = %v, want %s refused as a template", got, tc.field)
+			}
+		})
+	}
+}
+
 // TestGoogleHostedDomain: customConfig.hd asks Google's page for accounts of
 // one Workspace domain, a hint the browser may drop from the URL. The ID token's
 // hd must then be that domain (Google's documentation says to check it); any

@@ -34,6 +34,23 @@ func mapProfile(sub string, idToken, userInfo []byte, appleUser string) (sdk.Use
 	for k, v := range fromToken {
 		merged[k] = v // the signed claims win
 	}
+	// An address and its flag come from the one source the profile takes
+	// them from: merged claim by claim, the token's unverified email would
+	// sit beside userinfo's email_verified for another address, and the
+	// host, or a mapping reading raw.email_verified, would vouch for it.
+	for _, pair := range [][2]string{{"email", "email_verified"}, {"phone_number", "phone_number_verified"}} {
+		src := verifiedSource(fromToken, userInfoClaims, pair[0])
+		if _, ok := src[pair[0]]; !ok {
+			continue // no address on either side: a flag vouches for nothing
+		}
+		for _, k := range pair {
+			if v, ok := src[k]; ok {
+				merged[k] = v
+			} else {
+				delete(merged, k)
+			}
+		}
+	}
 	if name := appleName(appleUser); name != "" {
 		if _, has := merged["name"]; !has {
 			merged["name"], _ = json.Marshal(name)
@@ -64,10 +81,7 @@ func mapProfile(sub string, idToken, userInfo []byte, appleUser string) (sdk.Use
 // for it, both from one source: the ID token when it names an address, else the
 // userinfo answer. A flag from one source says nothing of the other's address.
 func verifiedClaim(fromToken, fromUserInfo map[string]json.RawMessage, name, flag string) *string {
-	src := fromToken
-	if _, ok := fromToken[name]; !ok {
-		src = fromUserInfo
-	}
+	src := verifiedSource(fromToken, fromUserInfo, name)
 	var address *string
 	if json.Unmarshal(src[name], &address) != nil || address == nil {
 		return nil
@@ -78,6 +92,15 @@ func verifiedClaim(fromToken, fromUserInfo map[string]json.RawMessage, name, fla
 		return nil
 	}
 	return address
+}
+
+// verifiedSource is where the address name and its flag are read: the ID
+// token when it names the address, else the userinfo answer.
+func verifiedSource(fromToken, fromUserInfo map[string]json.RawMessage, name string) map[string]json.RawMessage {
+	if _, ok := fromToken[name]; ok {
+		return fromToken
+	}
+	return fromUserInfo
 }
 
 // verified reads a *_verified claim: true, or "true" as Apple sends it.

@@ -1,6 +1,7 @@
 package oidcconnector
 
 import (
+	"encoding/json"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -76,6 +77,57 @@ func TestAVerifiedFlagVouchesOnlyForItsOwnAddress(t *testing.T) {
 			}
 			if got := deref(res.UserInfo.Phone); (tc.phone == "" && res.UserInfo.Phone != nil) || (tc.phone != "" && got != tc.phone) {
 				t.Errorf("phone = %s, want %q", got, tc.phone)
+			}
+		})
+	}
+}
+
+// TestUserinfoCannotVouchForTheTokensEmail: the raw data the host reads (its
+// email_verified, and mappings such as raw.email_verified == true) holds each
+// address with the flag of its own source, the one the profile takes it from.
+// Merged claim by claim, the ID token's unverified ceo@victim.example sat
+// beside userinfo's email_verified for eve@attacker.example.
+func TestUserinfoCannotVouchForTheTokensEmail(t *testing.T) {
+	for name, tc := range map[string]struct {
+		token, userInfo string
+		want            map[string]any // the four claims in raw data; absent when not listed
+	}{
+		"unverified in the token, a verified other in userinfo": {
+			token:    `{"sub":"u","email":"ceo@victim.example","phone_number":"+15550001"}`,
+			userInfo: `{"sub":"u","email":"eve@attacker.example","email_verified":true,"phone_number":"+15550002","phone_number_verified":true}`,
+			want:     map[string]any{"email": "ceo@victim.example", "phone_number": "+15550001"},
+		},
+		"a flag in the token, the address only in userinfo": {
+			token:    `{"sub":"u","email_verified":true,"phone_number_verified":"true"}`,
+			userInfo: `{"sub":"u","email":"ceo@victim.example","phone_number":"+15550001"}`,
+			want:     map[string]any{"email": "ceo@victim.example", "phone_number": "+15550001"},
+		},
+		"verified in the token, another unverified in userinfo": {
+			token:    `{"sub":"u","email":"eve@example.com","email_verified":true}`,
+			userInfo: `{"sub":"u","email":"other@example.com","email_verified":false,"phone_number":"+15550003","phone_number_verified":true}`,
+			want:     map[string]any{"email": "eve@example.com", "email_verified": true, "phone_number": "+15550003", "phone_number_verified": true},
+		},
+		"no address on either side": {
+			token:    `{"sub":"u","email_verified":true}`,
+			userInfo: `{"sub":"u","email_verified":false}`,
+			want:     map[string]any{"email_verified": true},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u, err := mapProfile("u", []byte(tc.token), []byte(tc.userInfo), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw map[string]any
+			if err := json.Unmarshal(u.RawData, &raw); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"email", "email_verified", "phone_number", "phone_number_verified"} {
+				got, has := raw[k]
+				want, wanted := tc.want[k]
+				if has != wanted || got != want {
+					t.Errorf("raw data %s = %v (present: %t), want %v (present: %t); raw data %s", k, got, has, want, wanted, u.RawData)
+				}
 			}
 		})
 	}

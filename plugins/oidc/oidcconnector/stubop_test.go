@@ -36,6 +36,8 @@ type stubOP struct {
 	idToken  func(nonce string) string // what the token endpoint returns
 	userInfo map[string]any
 	nonce    string // the nonce of the last authorization request
+	// cacheControl is sent with the discovery document and the JWK set.
+	cacheControl string
 
 	// Quirks of the presets' providers.
 	prefix     string                      // where the issuer lives under the server (Microsoft: /common/v2.0)
@@ -62,6 +64,7 @@ func newStubOPWith(t *testing.T, prefix, issuer string) *stubOP {
 		if iss == "" {
 			iss = s.URL() + s.prefix
 		}
+		s.setCacheControl(w)
 		stubprovider.WriteJSON(w, http.StatusOK, map[string]any{
 			"issuer": iss, "authorization_endpoint": s.URL() + "/authorize", "token_endpoint": s.URL() + "/token",
 			"userinfo_endpoint": s.URL() + "/userinfo", "jwks_uri": s.URL() + "/jwks",
@@ -69,6 +72,7 @@ func newStubOPWith(t *testing.T, prefix, issuer string) *stubOP {
 		})
 	})
 	s.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		s.setCacheControl(w)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		stubprovider.WriteJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: s.keys})
@@ -94,6 +98,14 @@ func newStubOPWith(t *testing.T, prefix, issuer string) *stubOP {
 		stubprovider.WriteJSON(w, http.StatusOK, s.userInfo)
 	})
 	return s
+}
+
+func (s *stubOP) setCacheControl(w http.ResponseWriter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cacheControl != "" {
+		w.Header().Set("Cache-Control", s.cacheControl)
+	}
 }
 
 func (s *stubOP) discoveryPath() string { return s.prefix + "/.well-known/openid-configuration" }

@@ -3,7 +3,6 @@ package oidcconnector
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,6 +161,11 @@ func withOpenID(scope string) string {
 	return strings.Join(tokens, " ")
 }
 
+// notATemplate refuses a configured issuer with a "{": a "{tenantid}" there
+// would be filled with any token's tid, and let every tenant in. Only
+// discovery for the Microsoft preset's multi-tenant endpoints may name one.
+const notATemplate = `must not be a template, got %q: Microsoft's "{tenantid}" issuer is taken only from discovery, with provider microsoft at tenant common or organizations`
+
 // issuers is who may issue ID tokens: the discovery issuer, or
 // idTokenVerificationConfig.issuer (a string or a list of strings).
 func (c *config) issuers(idc *idTokenConfig, p *sdk.ConfigError) []string {
@@ -175,17 +179,20 @@ func (c *config) issuers(idc *idTokenConfig, p *sdk.ConfigError) []string {
 			return nil
 		}
 		for _, iss := range list {
-			if iss == "" {
+			switch {
+			case iss == "":
 				p.Add("idTokenVerificationConfig.issuer", "must not be empty")
+			case strings.Contains(iss, "{"):
+				p.Add("idTokenVerificationConfig.issuer", notATemplate, clean(iss))
 			}
 		}
 	}
 	if c.Issuer != "" {
-		if err := oauth2kit.CheckHTTPURL(c.Issuer); err != nil {
-			p.Add("issuer", "%v", err)
-		} else if u, _ := url.Parse(c.Issuer); checkSecureURL(u) != nil {
+		if err := oauth2kit.CheckSecureURL(c.Issuer); err != nil {
 			// Discovery over http would let the network choose the endpoints.
-			p.Add("issuer", "%v", checkSecureURL(u))
+			p.Add("issuer", "%v", err)
+		} else if strings.Contains(c.Issuer, "{") {
+			p.Add("issuer", notATemplate, clean(c.Issuer))
 		}
 		if len(list) > 0 && !slices.Contains(list, c.Issuer) && !strings.Contains(c.Issuer, "{") {
 			p.Add("idTokenVerificationConfig.issuer", "names issuers other than issuer %q; leave it out to take the discovered one", c.Issuer)
@@ -219,7 +226,9 @@ func (c *config) staticEndpoints(idc *idTokenConfig, p *sdk.ConfigError) endpoin
 			}
 			continue
 		}
-		if err := oauth2kit.CheckHTTPURL(f.value); err != nil {
+		// As for the issuer: the token endpoint gets the client secret and
+		// the code, and the JWK set and userinfo are believed as they come.
+		if err := oauth2kit.CheckSecureURL(f.value); err != nil {
 			p.Add(f.field, "%v", err)
 		}
 	}
