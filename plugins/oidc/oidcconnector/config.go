@@ -92,6 +92,10 @@ type verification struct {
 	// since the request crossed the browser, which may have dropped it.
 	authAge      time.Duration
 	authAgeAsked bool
+	// loginAsked: the authorization request sends prompt=login. An auth_time,
+	// when the token has one, must then be of this sign-in: a browser that drops
+	// prompt would otherwise sign in on the provider's old session.
+	loginAsked bool
 	// hostedDomain is Google's hd asked in the authorization request: only a
 	// hint to Google's page, which the browser may drop, so the ID token's hd
 	// must match (Google's documentation says to check it).

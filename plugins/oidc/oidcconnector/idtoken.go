@@ -285,6 +285,17 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string, 
 			return refuse(checkAuthTime, "the user last authenticated at %s, longer ago than max_age (%s) allows", at.UTC().Format(time.RFC3339), v.authAge)
 		}
 	}
+	if v.loginAsked && !v.authAgeAsked && !refresh && c.AuthTime != nil {
+		// OIDC Core does not make auth_time required for prompt=login (maxAge
+		// "0" does): a token without one passes, one from an older login not.
+		at, ok := unixTime(c.AuthTime)
+		if !ok {
+			return refuse(checkAuthTime, "its auth_time is not a valid time")
+		}
+		if now.Sub(at) > v.skew+authTimeGrace {
+			return refuse(checkAuthTime, "the user last authenticated at %s, before this sign-in, though it asks for a new login (prompt=login)", at.UTC().Format(time.RFC3339))
+		}
+	}
 	if v.hostedDomain != "" && !strings.EqualFold(c.HostedDomain, v.hostedDomain) {
 		return refuse(checkHostedDomain, "its hd %q is not the Google Workspace domain %q this connector asks for (customConfig.hd)", clean(c.HostedDomain), v.hostedDomain)
 	}

@@ -375,6 +375,43 @@ func TestMaxAgeNeedsAFreshAuthTime(t *testing.T) {
 	}
 }
 
+// prompt=login asks the provider for a new login, and the browser may drop it:
+// an ID token whose auth_time is of an older login is refused. OIDC Core does
+// not make auth_time required for prompt=login, so a token without one passes
+// (maxAge "0" is what requires it).
+func TestPromptLoginRefusesAnOldAuthTime(t *testing.T) {
+	s := newStubOP(t)
+	in := parse(t, s.config(map[string]any{"authRequestOptionalConfig": map[string]any{"prompt": "login consent"}}))
+	withAuthTime := func(at any) func(string) string {
+		return func(n string) string {
+			c := s.claims(n)
+			if at != nil {
+				c["auth_time"] = at
+			}
+			return sign(t, c, jose.RS256, s.key, s.kid)
+		}
+	}
+	for name, at := range map[string]any{"just now": time.Now().Unix(), "no auth_time": nil} {
+		if _, err := s.signIn(t, in, withAuthTime(at)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if u, _ := url.Parse(s.lastAuthURL); u.Query().Get("prompt") != "login consent" {
+		t.Fatalf("authorization URL %s does not ask prompt=login", s.lastAuthURL)
+	}
+	for name, at := range map[string]any{"three days ago": time.Now().Add(-72 * time.Hour).Unix(), "not a number": "yesterday"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.signIn(t, in, withAuthTime(at))
+			refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkAuthTime)
+		})
+	}
+	// Without prompt=login an old login is the provider's single sign-on.
+	plain := parse(t, s.config(map[string]any{"authRequestOptionalConfig": map[string]any{"prompt": "consent"}}))
+	if _, err := s.signIn(t, plain, withAuthTime(time.Now().Add(-72*time.Hour).Unix())); err != nil {
+		t.Fatalf("no prompt=login: %v", err)
+	}
+}
+
 // signRaw signs payload bytes as they are with the stub's RS256 key.
 func signRaw(t *testing.T, s *stubOP, payload []byte) string {
 	t.Helper()

@@ -75,6 +75,7 @@ func (c *config) check(p *sdk.ConfigError) *Instance {
 		verification: c.verification(&idc, p),
 	}
 	in.verification.authAge, in.verification.authAgeAsked = checkMaxAge(authParams["max_age"], arc.MaxAge, p)
+	in.verification.loginAsked = slices.Contains(strings.Fields(authParams["prompt"]), "login")
 	in.verification.acrs = c.requiredACRs(authParams["acr_values"], p)
 	if c.FetchUserInfo != nil && *c.FetchUserInfo && c.UserInfoEndpoint == "" && c.Issuer == "" {
 		p.Add("fetchUserInfo", "needs userInfoEndpoint, or issuer to discover it")
