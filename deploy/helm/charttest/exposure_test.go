@@ -135,12 +135,13 @@ func TestNetworkPolicy(t *testing.T) {
 		}
 		for _, to := range e.To {
 			if to.IPBlock != nil && to.IPBlock.CIDR == "0.0.0.0/0" && len(e.Ports) == 0 {
-				world = slices.Contains(to.IPBlock.Except, "169.254.169.254/32")
+				world = slices.Contains(to.IPBlock.Except, "169.254.0.0/16") && slices.Contains(to.IPBlock.Except, "168.63.129.16/32") &&
+					slices.Contains(to.IPBlock.Except, "100.100.100.200/32")
 			}
 		}
 	}
 	if !dns || !world || len(np.Egress) != 2 {
-		t.Errorf("default egress %+v: want DNS, and every address but 169.254.169.254", np.Egress)
+		t.Errorf("default egress %+v: want DNS, and every address but the clouds' link-local and metadata ones", np.Egress)
 	}
 
 	monitoring := map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}}}
