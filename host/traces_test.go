@@ -3,6 +3,9 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +88,67 @@ func TestPluginSpanAbuseIsDropped(t *testing.T) {
 	}
 	if tr.Dropped() == 0 {
 		t.Errorf("no span counted as dropped")
+	}
+}
+
+// TestACallersTraceStateKeepsThePluginsSpans: a caller's trace state goes on to
+// the plugin with its trace, and the plugin's spans carry it back. A valid one of
+// 295 bytes had the intake refuse every span of the plugin in that trace; one
+// the intake would refuse (over 512 bytes) is now dropped where the request's
+// span starts, and the trace kept.
+func TestACallersTraceStateKeepsThePluginsSpans(t *testing.T) {
+	rcv := otlptest.Start(t)
+	s, fromEnv, err := tracing.Resolve(tracing.Settings{Exporter: "otlp", Protocol: "grpc", Endpoint: rcv.GRPCEndpoint},
+		func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tracing.Start(context.Background(), s, fromEnv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
+	h := open(t, dir, host.Options{Tracing: tr})
+	if err := h.Configure(context.Background(), []host.InstanceConfig{{ID: "ex", Plugin: "example", Config: exampleConfig("hi")}}); err != nil {
+		t.Fatal(err)
+	}
+	handler := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := h.AuthorizationURI(r.Context(), "ex", "https://app.test/cb", "state-1"); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}))
+	member := func(k string, n int) string { return k + "=" + strings.Repeat("v", n) }
+	states := map[string]string{
+		"4bf92f3577b34da6a3ce929d0e0e4701": member("k", 250) + "," + member("l", 40),                           // 295 bytes
+		"4bf92f3577b34da6a3ce929d0e0e4702": member("a", 200) + "," + member("b", 200) + "," + member("c", 200), // 608 bytes
+	}
+	for id, state := range states {
+		r := httptest.NewRequest("GET", "http://idplug.test/authorize", nil)
+		r.Header.Set("traceparent", "00-"+id+"-00f067aa0ba902b7-01")
+		r.Header.Set("tracestate", state)
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("a trace state of %d bytes: %d %s", len(state), w.Code, w.Body)
+		}
+	}
+	rcv.WaitFor(t, 10*time.Second, func(spans []otlptest.Span) bool {
+		seen := map[string]bool{}
+		for _, s := range spans {
+			if s.Service == "idplug-connector-example" {
+				seen[s.TraceID] = true
+			}
+		}
+		for id := range states {
+			if !seen[id] {
+				return false
+			}
+		}
+		return true
+	})
+	if d := tr.Dropped(); d != 0 {
+		t.Errorf("%d of the plugin's spans dropped", d)
 	}
 }

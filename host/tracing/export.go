@@ -2,6 +2,8 @@ package tracing
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/idplug/idplug/internal/otlpwire"
@@ -31,8 +33,32 @@ func (e *exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	if e.stopped {
 		return nil
 	}
+	return e.upload(ctx, spans)
+}
+
+// upload exports spans in requests of forwardMergeBytes at most: the batch
+// processor bounds a batch in spans, not bytes, and a collector refuses a
+// request over its limit whole. A batch over it goes in parts, each split again
+// if need be; a span alone over it is dropped.
+func (e *exporter) upload(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	e.buf = otlpwire.AppendResourceSpans(e.buf[:0], spans)
-	return e.client.UploadTraces(ctx, []*tracepb.ResourceSpans{otlpwire.Raw(e.buf)})
+	size := len(e.buf)
+	if size <= forwardMergeBytes {
+		return e.client.UploadTraces(ctx, []*tracepb.ResourceSpans{otlpwire.Raw(e.buf)})
+	}
+	if cap(e.buf) > 2*forwardMergeBytes {
+		e.buf = nil // not held for the batches to come
+	}
+	if len(spans) == 1 {
+		return fmt.Errorf("a span of %d bytes is over the limit of an export request, %d; dropped", size, forwardMergeBytes)
+	}
+	parts := size/forwardMergeBytes + 1
+	per := (len(spans) + parts - 1) / parts
+	var errs []error
+	for i := 0; i < len(spans); i += per {
+		errs = append(errs, e.upload(ctx, spans[i:min(i+per, len(spans))]))
+	}
+	return errors.Join(errs...)
 }
 
 func (e *exporter) Shutdown(ctx context.Context) error {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"strings"
 
+	"github.com/idplug/idplug/internal/printable"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
 )
 
 // DialOptions trace the host's calls to the plugin: a client span per call whose
@@ -19,11 +21,11 @@ func (p *PluginSpans) DialOptions() []grpc.DialOption {
 		return nil
 	}
 	return []grpc.DialOption{
-		grpc.WithStatsHandler(sampledOnly{otelgrpc.NewClientHandler(
+		grpc.WithStatsHandler(sampledOnly{boundedStatus{otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(p.t.provider),
 			otelgrpc.WithPropagators(p.t.propagator),
 			otelgrpc.WithFilter(notTraceService),
-		)}),
+		)}}),
 		// After otelgrpc's: the call's own span, a root one too, is in ctx by then.
 		grpc.WithStatsHandler(expectTraces{p}),
 	}
@@ -68,6 +70,29 @@ func (s sampledOnly) TagConn(ctx context.Context, info *stats.ConnTagInfo) conte
 	return s.inner.TagConn(ctx, info)
 }
 func (s sampledOnly) HandleConn(ctx context.Context, st stats.ConnStats) { s.inner.HandleConn(ctx, st) }
+
+// maxStatusMessage bounds the message of a failed call's status in the host's
+// span, in bytes, as the host bounds a plugin's error message elsewhere.
+const maxStatusMessage = 1024
+
+// boundedStatus hands otelgrpc a failed call's status with its message cut to
+// maxStatusMessage and its control characters escaped: otelgrpc makes the
+// message the span's status, and the message is the plugin's, of any length
+// and content, in a span of the host's service.
+type boundedStatus struct{ stats.Handler }
+
+func (b boundedStatus) HandleRPC(ctx context.Context, rs stats.RPCStats) {
+	if end, ok := rs.(*stats.End); ok && end.Error != nil {
+		st, _ := status.FromError(end.Error)
+		if msg := st.Message(); len(msg) > maxStatusMessage || !printable.Clean(msg) {
+			bounded := *end // the other handlers see the call as it ended
+			bounded.Error = status.Error(st.Code(),
+				printable.Cut(printable.Line(printable.Cut(msg, maxStatusMessage)), maxStatusMessage))
+			rs = &bounded
+		}
+	}
+	b.Handler.HandleRPC(ctx, rs)
+}
 
 // notTraceService leaves the span stream untraced: it lives as long as the plugin.
 func notTraceService(info *stats.RPCTagInfo) bool {

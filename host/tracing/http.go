@@ -5,8 +5,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/idplug/idplug/host/accesslog"
+	"github.com/idplug/idplug/internal/printable"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -33,7 +35,7 @@ func (t *Tracing) Handler(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		ctx := t.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx := boundTraceState(t.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
 		ctx, span := tracer.Start(ctx, method(r.Method), trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		if span.IsRecording() {
@@ -46,6 +48,36 @@ func (t *Tracing) Handler(h http.Handler) http.Handler {
 // scopeName is the instrumentation scope of the host's own spans.
 const scopeName = "github.com/idplug/idplug/host/tracing"
 
+// boundTraceState drops a caller's trace state longer than a plugin's spans may
+// carry (maxTraceStateBytes), keeping its traceparent: passed on to the plugin,
+// it would have the intake refuse every span of the plugin in that trace.
+func boundTraceState(ctx context.Context) context.Context {
+	sc := trace.SpanContextFromContext(ctx)
+	if sc.TraceState().Len() == 0 || len(sc.TraceState().String()) <= maxTraceStateBytes {
+		return ctx
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, sc.WithTraceState(trace.TraceState{}))
+}
+
+// Bounds of what a request puts in its span, in bytes: a request line or a
+// header may be 64 KiB. (otlpwire bounds every other string, at 4 KiB.)
+const (
+	maxPathBytes      = 1024
+	maxUserAgentBytes = 256
+	maxHostBytes      = 256
+)
+
+// text is s valid UTF-8, an invalid byte made U+FFFD, and cut to n bytes on a
+// character boundary. Made valid here, not only as otlpwire writes it, so that
+// a U+FFFD (3 bytes for 1) stays within n.
+func text(s string, n int) string {
+	s = printable.Cut(s, n) // first, to bound the work
+	if !utf8.ValidString(s) {
+		s = printable.Cut(strings.ToValidUTF8(s, "\uFFFD"), n)
+	}
+	return s
+}
+
 func requestAttributes(r *http.Request) []attribute.KeyValue {
 	scheme := "http"
 	if r.TLS != nil {
@@ -56,11 +88,11 @@ func requestAttributes(r *http.Request) []attribute.KeyValue {
 		semconv.URLScheme(scheme),
 		// Never the query (it carries codes and states), and a vault route's
 		// user id hashed, as the access log shows it.
-		semconv.URLPath(accesslog.Path(r)),
-		semconv.ServerAddress(hostOnly(r.Host)),
+		semconv.URLPath(text(accesslog.Path(r), maxPathBytes)),
+		semconv.ServerAddress(text(hostOnly(r.Host), maxHostBytes)),
 	}
 	if ua := r.UserAgent(); ua != "" {
-		attrs = append(attrs, semconv.UserAgentOriginal(truncate(ua, 256)))
+		attrs = append(attrs, semconv.UserAgentOriginal(text(ua, maxUserAgentBytes)))
 	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		attrs = append(attrs, semconv.NetworkPeerAddress(ip))
@@ -105,13 +137,6 @@ func hostOnly(hostport string) string {
 		return h
 	}
 	return hostport
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // isProbe tells health checks and metric scrapes, left untraced: they come every

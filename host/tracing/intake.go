@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/idplug/idplug/internal/otlpwire"
@@ -17,10 +18,13 @@ import (
 // them is refused whole. The budget is per plugin: spanBurst at most, refilled
 // by spansPerSecond and by spansPerCall for each traced call the host made to
 // the plugin, so that a plugin under load may send the spans of its calls and
-// one without calls no more than the rate.
+// one without calls no more than the rate. Bytes have a budget of the same
+// kind: within the span budget, spans of maxSpanBytes came to a gigabyte in
+// seconds, and crowded other plugins' batches out of the export queue.
 const (
 	MaxBatchBytes   = 1 << 20
 	maxBatchSpans   = 512
+	maxSpanBytes    = 64 << 10 // a span in the wire form, its events and links included
 	maxNameBytes    = 256
 	maxAttributes   = 64
 	maxValueBytes   = 4096
@@ -30,6 +34,13 @@ const (
 	spansPerSecond  = 1000
 	spansPerCall    = 64
 	spanBurst       = 4000
+	bytesPerSecond  = 1 << 20
+	bytesPerCall    = 16 << 10
+	byteBurst       = 4 << 20
+	// W3C asks that at least 512 characters of a trace state be propagated; the
+	// host drops a caller's longer one (boundTraceState), so that what it sends a
+	// plugin is what the plugin's spans may carry.
+	maxTraceStateBytes = 512
 	// A plugin's spans must belong to a trace the host handed to it: the last
 	// expectedTraces trace ids sent to the plugin, for expectedTTL.
 	expectedTraces = 4096
@@ -50,8 +61,11 @@ type PluginSpans struct {
 	expected map[trace.TraceID]time.Time
 	ring     []trace.TraceID // insertion order of expected, oldest first
 	tokens   float64
+	bytes    float64 // tokens of the byte budget
 	refilled time.Time
 	warned   time.Time
+
+	queued atomic.Int32 // batches of the plugin in the export queue
 }
 
 // Plugin returns the intake of the plugin file named name (without its prefix);
@@ -64,7 +78,7 @@ func (t *Tracing) Plugin(name string) *PluginSpans {
 	res := otlpwire.AppendResource(nil, resource.NewSchemaless(
 		attribute.String("service.name", "idplug-connector-"+name), attribute.String("idplug.plugin", name)))
 	return &PluginSpans{t: t, name: name, resource: res, expected: map[trace.TraceID]time.Time{},
-		tokens: spanBurst, refilled: clock()}
+		tokens: spanBurst, bytes: byteBurst, refilled: clock()}
 }
 
 // Expect records that a call of trace id went to the plugin.
@@ -84,6 +98,7 @@ func (p *PluginSpans) Expect(id trace.TraceID) {
 	}
 	p.expected[id] = now
 	p.tokens = min(p.tokens+spansPerCall, spanBurst)
+	p.bytes = min(p.bytes+bytesPerCall, byteBurst)
 }
 
 // Accept checks one batch the plugin sent (a serialized OTLP export request) and
@@ -114,8 +129,8 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 		return 0, 0, p.refuse(0, fmt.Errorf("a span batch is not an OTLP export request: %w", err))
 	}
 	total := w.kept + w.refused
-	if !p.take(total, w.now) {
-		return 0, total, p.refuse(total, errors.New("more spans than the calls handed to the plugin allow"))
+	if err := p.take(total, len(batch), w.now); err != nil {
+		return 0, total, p.refuse(total, err)
 	}
 	if w.refused > 0 {
 		p.refuse(w.refused, w.firstErr)
@@ -128,26 +143,34 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 		// hold the room the whole batch took.
 		out = append([]byte(nil), out...)
 	}
-	if !p.t.enqueue(out, w.kept) {
-		return 0, total, p.refuse(0, errors.New("the exporter is behind; spans dropped"))
+	if err := p.t.enqueue(p, out, w.kept); err != nil {
+		return 0, total, p.refuse(0, err)
 	}
 	return w.kept, w.refused, nil
 }
 
-// take spends n tokens of the plugin's span budget, if it has them.
-func (p *PluginSpans) take(n int, now time.Time) bool {
+var (
+	errSpanBudget = errors.New("more spans than the calls handed to the plugin allow")
+	errByteBudget = errors.New("more bytes of spans than the calls handed to the plugin allow")
+)
+
+// take spends n spans and size bytes of the plugin's budgets, if it has both.
+func (p *PluginSpans) take(n, size int, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.tokens += now.Sub(p.refilled).Seconds() * spansPerSecond
-	if p.tokens > spanBurst {
-		p.tokens = spanBurst
-	}
+	elapsed := now.Sub(p.refilled).Seconds()
+	p.tokens = min(p.tokens+elapsed*spansPerSecond, spanBurst)
+	p.bytes = min(p.bytes+elapsed*bytesPerSecond, byteBurst)
 	p.refilled = now
-	if float64(n) > p.tokens {
-		return false
+	switch {
+	case float64(n) > p.tokens:
+		return errSpanBudget
+	case float64(size) > p.bytes:
+		return errByteBudget
 	}
 	p.tokens -= float64(n)
-	return true
+	p.bytes -= float64(size)
+	return nil
 }
 
 // refuse counts n dropped spans and logs why, at most once a minute per plugin,

@@ -1,6 +1,8 @@
 package tracing
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +17,9 @@ import (
 )
 
 // intake is a plugin's intake whose passed-on batches can be read back.
-func intake(t *testing.T) (*PluginSpans, chan []byte, trace.TraceID) {
+func intake(t *testing.T) (*PluginSpans, chan pluginBatch, trace.TraceID) {
 	t.Helper()
-	tr := &Tracing{log: hclog.NewNullLogger(), forward: make(chan []byte, 8)}
+	tr := &Tracing{log: hclog.NewNullLogger(), forward: make(chan pluginBatch, 8)}
 	p := tr.Plugin("demo")
 	tid := trace.TraceID{1, 2, 3, 4}
 	p.Expect(tid)
@@ -65,12 +67,12 @@ func request(spans ...[]byte) []byte {
 }
 
 // passedOn decodes what the intake queued for export.
-func passedOn(t *testing.T, q chan []byte) []*tracepb.ResourceSpans {
+func passedOn(t *testing.T, q chan pluginBatch) []*tracepb.ResourceSpans {
 	t.Helper()
 	var out []*tracepb.ResourceSpans
 	for len(q) > 0 {
 		var rs tracepb.ResourceSpans
-		if err := proto.Unmarshal(<-q, &rs); err != nil {
+		if err := proto.Unmarshal((<-q).out(), &rs); err != nil {
 			t.Fatalf("the intake passed on bytes that are not a ResourceSpans: %v", err)
 		}
 		out = append(out, &rs)
@@ -205,7 +207,7 @@ func TestBudgetFollowsTheCalls(t *testing.T) {
 		if kept, _, err := p.Accept(batch); kept != 500 {
 			t.Fatalf("batch %d of the burst: kept %d, %v", i, kept, err)
 		}
-		<-q
+		(<-q).out()
 	}
 	if kept, _, err := p.Accept(batch); kept != 0 || err == nil {
 		t.Fatalf("past the burst: kept %d, %v; want refused", kept, err)
@@ -222,14 +224,14 @@ func TestBudgetFollowsTheCalls(t *testing.T) {
 // The batches merged into one export stay under a collector's message limit: a
 // burst of big plugin batches goes out in several requests, none lost.
 func TestMergedExportsStayUnderTheCollectorsLimit(t *testing.T) {
-	queue := make(chan []byte, 64)
+	queue := make(chan pluginBatch, 64)
 	const batch = 1_000_000
 	for range 10 {
-		queue <- make([]byte, batch)
+		queue <- pluginBatch{rs: make([]byte, batch)}
 	}
 	close(queue)
 	var sent int
-	next := <-queue
+	next := (<-queue).out()
 	for next != nil {
 		batches, left := mergeWaiting(next, queue)
 		size := 0
@@ -242,18 +244,18 @@ func TestMergedExportsStayUnderTheCollectorsLimit(t *testing.T) {
 		sent += len(batches)
 		next = left
 		if next == nil {
-			next = <-queue // nil once the queue is closed and empty
+			next = (<-queue).out() // nil once the queue is closed and empty
 		}
 	}
 	if sent != 10 {
 		t.Fatalf("%d batches sent, want 10", sent)
 	}
 	// Small batches still go together.
-	small := make(chan []byte, 64)
+	small := make(chan pluginBatch, 64)
 	for range 20 {
-		small <- make([]byte, 100)
+		small <- pluginBatch{rs: make([]byte, 100)}
 	}
-	if batches, left := mergeWaiting(<-small, small); len(batches) != forwardMerge || left != nil {
+	if batches, left := mergeWaiting((<-small).out(), small); len(batches) != forwardMerge || left != nil {
 		t.Fatalf("20 small batches: %d in the first request (left %d bytes), want %d", len(batches), len(left), forwardMerge)
 	}
 }
@@ -274,7 +276,7 @@ func TestIntakeStopsAtTheSpanLimit(t *testing.T) {
 	if kept, _, err := p.Accept(request(spans...)); kept != maxBatchSpans || err != nil {
 		t.Fatalf("a batch at the limit: kept %d, %v", kept, err)
 	}
-	<-q
+	(<-q).out()
 	if kept, refused, err := p.Accept(request(append(spans, span)...)); kept != 0 || refused != maxBatchSpans+1 || err == nil {
 		t.Fatalf("one span over: kept %d, refused %d, %v; want all refused", kept, refused, err)
 	}
@@ -306,7 +308,7 @@ func TestARefusedBulkIsNotHeld(t *testing.T) {
 	if kept, refused, _ := p.Accept(batch); kept != 1 || refused != 200 {
 		t.Fatalf("kept %d, refused %d; want 1 and 200", kept, refused)
 	}
-	if queued := <-q; cap(queued) > 2*len(queued) || cap(queued) >= len(batch) {
+	if queued := (<-q).out(); cap(queued) > 2*len(queued) || cap(queued) >= len(batch) {
 		t.Fatalf("the queued batch holds %d bytes of room for %d bytes (the batch was %d)", cap(queued), len(queued), len(batch))
 	}
 }
@@ -323,7 +325,7 @@ func TestAnExpiredTraceIsRefused(t *testing.T) {
 	if kept, _, err := p.Accept(batch); kept != 1 {
 		t.Fatalf("within the TTL: kept %d, %v", kept, err)
 	}
-	<-q
+	(<-q).out()
 	now = now.Add(2 * time.Second)
 	if kept, refused, _ := p.Accept(batch); kept != 0 || refused != 1 || len(passedOn(t, q)) != 0 {
 		t.Fatalf("past the TTL: kept %d, refused %d; want the span refused", kept, refused)
@@ -331,5 +333,124 @@ func TestAnExpiredTraceIsRefused(t *testing.T) {
 	p.Expect(tid) // a new call in the trace opens it again
 	if kept, _, err := p.Accept(batch); kept != 1 {
 		t.Fatalf("after a new call: kept %d, %v", kept, err)
+	}
+}
+
+// fatSpan is a good span with n string attributes of size bytes each, every one
+// within the bounds of an attribute.
+func fatSpan(tid trace.TraceID, name string, n, size int) *tracepb.Span {
+	s := goodSpan(tid, name)
+	s.Attributes = nil
+	for i := range n {
+		s.Attributes = append(s.Attributes, &commonpb.KeyValue{Key: fmt.Sprint("a", i),
+			Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: strings.Repeat("x", size)}}})
+	}
+	return s
+}
+
+// TestIntakeRefusesASpanOverItsSize: attributes each within their bounds, in
+// the span or in its events, made spans of a megabyte; a span over 64 KiB in
+// all is refused alone, and counted.
+func TestIntakeRefusesASpanOverItsSize(t *testing.T) {
+	p, q, tid := intake(t)
+	inEvents := goodSpan(tid, "in-events")
+	for range 2 {
+		inEvents.Events = append(inEvents.Events, &tracepb.Span_Event{Name: "e", TimeUnixNano: inEvents.StartTimeUnixNano,
+			Attributes: fatSpan(tid, "", maxAttributes, 600).Attributes})
+	}
+	under := fatSpan(tid, "under", maxAttributes, 900)
+	batch := request(marshal(t, fatSpan(tid, "attributes", maxAttributes, maxValueBytes)), marshal(t, inEvents), marshal(t, under))
+	kept, refused, err := p.Accept(batch)
+	if kept != 1 || refused != 2 || err != nil {
+		t.Fatalf("kept %d, refused %d, %v; want the two spans over %d bytes refused", kept, refused, err, maxSpanBytes)
+	}
+	if got := passedOn(t, q); got[0].ScopeSpans[0].Spans[0].Name != "under" {
+		t.Fatalf("passed on %q", got[0].ScopeSpans[0].Spans[0].Name)
+	}
+	if d := p.t.Dropped(); d != 2 {
+		t.Fatalf("%d spans counted as dropped, want 2", d)
+	}
+}
+
+// TestBudgetCountsBytes: within the span budget, a plugin sending spans near
+// the size limit gets its burst of bytes and the rate, not a gigabyte in
+// seconds (one such plugin pushed 924 MiB in 3 s).
+func TestBudgetCountsBytes(t *testing.T) {
+	now := time.Unix(3_000_000, 0)
+	clock = func() time.Time { return now }
+	t.Cleanup(func() { clock = time.Now })
+	p, q, tid := intake(t)
+	batch := request(marshal(t, fatSpan(tid, "fat", 15, maxValueBytes)))
+	send := func() (spans, bytes int, err error) {
+		for {
+			kept, _, err := p.Accept(batch)
+			if kept == 0 {
+				return spans, bytes, err
+			}
+			(<-q).out()
+			spans, bytes = spans+kept, bytes+len(batch)
+		}
+	}
+	spans, bytes, err := send()
+	if budget := byteBurst; bytes > budget || bytes <= budget-len(batch) || !errors.Is(err, errByteBudget) {
+		t.Fatalf("took %d spans, %d bytes, then %v; want the byte budget, %d, spent", spans, bytes, err, budget)
+	}
+	now = now.Add(time.Second)
+	_, more, _ := send()
+	if budget := byteBurst + bytesPerSecond; bytes+more > budget || bytes+more <= budget-len(batch) {
+		t.Fatalf("a second later: took %d bytes more; want the rate, %d", more, bytesPerSecond)
+	}
+}
+
+// TestAPluginTakesAtMostItsShareOfTheQueue: a plugin whose batches the
+// exporter has not taken yet holds half the queue at most; another plugin's
+// batches still get in.
+func TestAPluginTakesAtMostItsShareOfTheQueue(t *testing.T) {
+	tr := &Tracing{log: hclog.NewNullLogger(), forward: make(chan pluginBatch, forwardQueue)}
+	fat, honest := tr.Plugin("fat"), tr.Plugin("honest")
+	tid := trace.TraceID{5, 5}
+	fat.Expect(tid)
+	honest.Expect(tid)
+	batch := request(marshal(t, goodSpan(tid, "s")))
+	queued := 0
+	for range forwardQueue {
+		if kept, _, err := fat.Accept(batch); kept == 1 {
+			queued++
+		} else if !errors.Is(err, errQueueShare) {
+			t.Fatalf("refused for %v", err)
+		}
+	}
+	if queued != forwardShare {
+		t.Fatalf("one plugin queued %d batches, want %d of %d", queued, forwardShare, forwardQueue)
+	}
+	if kept, _, err := honest.Accept(batch); kept != 1 {
+		t.Fatalf("the other plugin's batch: %v", err)
+	}
+	(<-tr.forward).out() // the exporter takes one of the first plugin's
+	if kept, _, err := fat.Accept(batch); kept != 1 {
+		t.Fatalf("after the exporter took a batch: %v", err)
+	}
+}
+
+// TestATraceStateOfW3CsLengthPasses: W3C asks that 512 characters of a trace
+// state be propagated; the host propagates that much (boundTraceState), and a
+// plugin's spans may carry it, in the span and in a link.
+func TestATraceStateOfW3CsLengthPasses(t *testing.T) {
+	state := func(n int) string { return "k=" + strings.Repeat("v", 250) + ",l=" + strings.Repeat("w", n-255) }
+	for _, c := range []struct {
+		state string
+		kept  int
+	}{{state(maxTraceStateBytes), 1}, {state(maxTraceStateBytes + 1), 0}} {
+		p, q, tid := intake(t)
+		span := goodSpan(tid, "s")
+		span.TraceState = c.state
+		linked := goodSpan(tid, "linked")
+		linked.Links = []*tracepb.Span_Link{{TraceId: tid[:], SpanId: span.SpanId, TraceState: c.state}}
+		for _, s := range []*tracepb.Span{span, linked} {
+			if kept, _, err := p.Accept(request(marshal(t, s))); kept != c.kept {
+				t.Errorf("%s, a trace state of %d bytes: kept %d, %v; want %d", s.Name, len(c.state), kept, err, c.kept)
+			}
+		}
+		passedOn(t, q)
 	}
 }

@@ -215,6 +215,9 @@ func knownSpanFields(out, b []byte) []byte {
 // handed to this plugin (a plugin must not write into other traces), it is
 // refused. unknown says it has fields not known here, which are not passed on.
 func (w *walk) span(b []byte) (unknown bool, err error) {
+	if len(b) > maxSpanBytes {
+		return false, fmt.Errorf("a span of %d bytes is over the limit of %d", len(b), maxSpanBytes)
+	}
 	var (
 		seen                uint32
 		traceID, spanID     []byte
@@ -248,7 +251,7 @@ func (w *walk) span(b []byte) (unknown bool, err error) {
 		case 2:
 			spanID = v
 		case 3:
-			if len(v) > maxNameBytes || !utf8.Valid(v) {
+			if len(v) > maxTraceStateBytes || !utf8.Valid(v) {
 				return false, errors.New("a span's trace state is too long")
 			}
 		case 4:
@@ -401,7 +404,7 @@ func checkLink(b []byte) error {
 			num == 2 && typ == protowire.BytesType && len(v) == len(trace.SpanID{}),
 			num == 5 && typ == protowire.VarintType, num == 6 && typ == protowire.Fixed32Type:
 		case num == 3 && typ == protowire.BytesType:
-			if len(v) > maxNameBytes || !utf8.Valid(v) {
+			if len(v) > maxTraceStateBytes || !utf8.Valid(v) {
 				return errors.New("a span link's trace state is too long or not UTF-8")
 			}
 		case num == 4 && typ == protowire.BytesType:

@@ -8,6 +8,7 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -30,8 +31,13 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
-// forwardQueue bounds the plugin batches waiting for the exporter; past it they are dropped.
-const forwardQueue = 64
+// forwardQueue bounds the plugin batches waiting for the exporter; past it they
+// are dropped. One plugin's batches take forwardShare of its places at most, so
+// that one sending all it may does not crowd the others out.
+const (
+	forwardQueue = 64
+	forwardShare = forwardQueue / 2
+)
 
 // uploadTimeout bounds one export of plugin spans.
 const uploadTimeout = 10 * time.Second
@@ -46,7 +52,7 @@ type Tracing struct {
 
 	mu      sync.RWMutex // guards closed against sends on forward
 	closed  bool
-	forward chan []byte // checked plugin spans: the content of a ResourceSpans each
+	forward chan pluginBatch // checked plugin spans
 	done    chan struct{}
 	dropped atomic.Int64 // plugin spans refused or dropped
 }
@@ -77,7 +83,7 @@ func Start(ctx context.Context, s Settings, endpointFromEnv bool, log hclog.Logg
 	t := &Tracing{
 		settings: s, client: client, log: log,
 		propagator: propagation.TraceContext{},
-		forward:    make(chan []byte, forwardQueue),
+		forward:    make(chan pluginBatch, forwardQueue),
 		done:       make(chan struct{}),
 	}
 	t.provider = sdktrace.NewTracerProvider(
@@ -176,10 +182,11 @@ func (t *Tracing) forwardLoop() {
 	for {
 		first := next
 		if first == nil {
-			var ok bool
-			if first, ok = <-t.forward; !ok {
+			b, ok := <-t.forward
+			if !ok {
 				return
 			}
+			first = b.out()
 		}
 		var batches [][]byte
 		batches, next = mergeWaiting(first, t.forward)
@@ -195,24 +202,40 @@ func (t *Tracing) forwardLoop() {
 	}
 }
 
-// Bounds of one export request of plugin spans: a collector's gRPC receiver
-// refuses messages over 4 MiB by default, and would refuse the whole request.
+// Bounds of one export request, of plugin spans (forwardMergeBytes also of the
+// host's own): a collector's gRPC receiver refuses messages over 4 MiB by
+// default, and would refuse the whole request.
 const (
 	forwardMerge      = 16
 	forwardMergeBytes = 3 << 20
 )
 
+// pluginBatch is a plugin's checked spans waiting for the exporter.
+type pluginBatch struct {
+	rs     []byte        // the content of a ResourceSpans
+	queued *atomic.Int32 // the plugin's count of batches in the queue
+}
+
+// out is b's spans, taken off the plugin's count as they leave the queue.
+func (b pluginBatch) out() []byte {
+	if b.queued != nil {
+		b.queued.Add(-1)
+	}
+	return b.rs
+}
+
 // mergeWaiting returns first and the batches waiting in queue behind it, up to
 // forwardMerge batches and forwardMergeBytes, and the batch it took but left for
 // the next request (nil if none).
-func mergeWaiting(first []byte, queue <-chan []byte) (batches [][]byte, next []byte) {
+func mergeWaiting(first []byte, queue <-chan pluginBatch) (batches [][]byte, next []byte) {
 	batches, size := [][]byte{first}, len(first)
 	for len(batches) < forwardMerge {
 		select {
-		case b, ok := <-queue:
+		case q, ok := <-queue:
 			if !ok {
 				return batches, nil
 			}
+			b := q.out()
 			if size+len(b) > forwardMergeBytes {
 				return batches, b
 			}
@@ -224,18 +247,30 @@ func mergeWaiting(first []byte, queue <-chan []byte) (batches [][]byte, next []b
 	return batches, nil
 }
 
-// enqueue hands checked spans to the exporter, or drops them when it is behind.
-func (t *Tracing) enqueue(rs []byte, spans int) bool {
+var (
+	errExporterBehind = errors.New("the exporter is behind; spans dropped")
+	errQueueShare     = errors.New("the plugin's batches fill its share of the export queue; spans dropped")
+)
+
+// enqueue hands checked spans of p to the exporter, or drops them when it is
+// behind or p's batches fill its share of the queue.
+func (t *Tracing) enqueue(p *PluginSpans, rs []byte, spans int) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
-		return false
+		return errExporterBehind
+	}
+	if p.queued.Add(1) > forwardShare {
+		p.queued.Add(-1)
+		t.dropped.Add(int64(spans))
+		return errQueueShare
 	}
 	select {
-	case t.forward <- rs:
-		return true
+	case t.forward <- pluginBatch{rs: rs, queued: &p.queued}:
+		return nil
 	default:
+		p.queued.Add(-1)
 		t.dropped.Add(int64(spans))
-		return false
+		return errExporterBehind
 	}
 }

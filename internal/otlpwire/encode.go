@@ -4,12 +4,17 @@
 // generated OTLP structs and their reflective marshalling, which was most of
 // what a recorded span cost its process (BENCHMARKS.md, "Tracing").
 //
+// Every string is written valid UTF-8 and at most MaxString bytes: protobuf's
+// string fields must be UTF-8, and a collector refuses a whole export request
+// for one that is not, or for its size, losing every other span in it.
+//
 // Field numbers are those of opentelemetry-proto's trace.proto, common.proto
 // and resource.proto (go.opentelemetry.io/proto/otlp v1).
 package otlpwire
 
 import (
 	"math"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -203,12 +208,42 @@ func appendCount(b []byte, num protowire.Number, n int) []byte {
 	return protowire.AppendVarint(b, uint64(min(int64(n), math.MaxUint32)))
 }
 
+// MaxString bounds a string as written, in bytes: an attribute value a request
+// filled (a path, a header) or an error's message stays within what a plugin's
+// span may carry (host/tracing's intake).
+const MaxString = 4096
+
 func appendString(b []byte, num protowire.Number, s string) []byte {
 	if s == "" {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
+	return appendText(b, num, s)
+}
+
+// appendText appends s as field num, even empty, made valid UTF-8 (an invalid
+// byte becomes U+FFFD) and cut to MaxString on a character boundary.
+func appendText(b []byte, num protowire.Number, s string) []byte {
+	if len(s) <= MaxString && utf8.ValidString(s) {
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		return protowire.AppendString(b, s)
+	}
+	at := begin(&b, num)
+	n := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		c := s[i : i+size]
+		if r == utf8.RuneError && size == 1 {
+			c = "\uFFFD"
+		}
+		if n+len(c) > MaxString {
+			break
+		}
+		b = append(b, c...)
+		n += len(c)
+		i += size
+	}
+	end(&b, at)
+	return b
 }
 
 func appendAttrSet(b []byte, num protowire.Number, set attribute.Set) []byte {
@@ -233,8 +268,7 @@ func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byt
 func appendValue(b []byte, v attribute.Value) []byte {
 	switch v.Type() {
 	case attribute.STRING:
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		return protowire.AppendString(b, v.AsString())
+		return appendText(b, 1, v.AsString())
 	case attribute.BOOL:
 		b = protowire.AppendTag(b, 2, protowire.VarintType)
 		return protowire.AppendVarint(b, protowire.EncodeBool(v.AsBool()))
@@ -267,8 +301,7 @@ func appendValue(b []byte, v attribute.Value) []byte {
 	case attribute.EMPTY:
 		return b
 	}
-	b = protowire.AppendTag(b, 1, protowire.BytesType)
-	return protowire.AppendString(b, "INVALID") // as the OTLP exporter does
+	return appendText(b, 1, "INVALID") // as the OTLP exporter does
 }
 
 // appendArray appends an AnyValue.array_value of xs.

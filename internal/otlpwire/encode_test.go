@@ -3,6 +3,7 @@ package otlpwire
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,8 @@ func recordSpans(t *testing.T) []sdktrace.ReadOnlySpan {
 		trace.WithLinks(trace.Link{SpanContext: remote, Attributes: []attribute.KeyValue{attribute.Bool("l", true)}}),
 		trace.WithAttributes(
 			attribute.String("s", "v"), attribute.String("long", strings.Repeat("y", 300)),
-			attribute.String("huge", strings.Repeat("z", 70_000)),
+			// Over 16 KiB: lengths of three varint bytes, of strings within MaxString.
+			attribute.StringSlice("huge", slices.Repeat([]string{strings.Repeat("z", MaxString)}, 18)),
 			attribute.Bool("b", true), attribute.Int64("i", -7), attribute.Float64("f", 2.5),
 			attribute.StringSlice("ss", []string{"a", "b"}), attribute.Int64Slice("is", []int64{1, -2}),
 			attribute.BoolSlice("bs", []bool{true, false}), attribute.Float64Slice("fs", []float64{0.5}),
@@ -105,6 +107,56 @@ func TestEncodingMatchesTheOTLPExporter(t *testing.T) {
 	if !proto.Equal(want, &got) {
 		t.Fatalf("the encoding differs from the exporter's:\nexporter:\n%s\nhere:\n%s",
 			prototext.Format(want), prototext.Format(&got))
+	}
+}
+
+// TestStringsAreValidAndBounded: a collector refuses a whole export request for
+// one string that is not UTF-8 (protobuf's rule) or for its size, so whatever a
+// request put in a span (a path decoded to byte 0xFF, a header of 60 KiB) is
+// written valid and cut, on a character boundary, to MaxString.
+func TestStringsAreValidAndBounded(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	long := strings.Repeat("a", MaxString-1) + "é" // the cut falls inside the é
+	_, s := tp.Tracer("scope\xff").Start(context.Background(), "GET /x\xff", trace.WithAttributes(
+		attribute.String("url.path", "/x\xff\xfey"), attribute.String("long", long),
+		attribute.String("huge", strings.Repeat("z", 70_000)), attribute.String("empty", ""),
+		attribute.StringSlice("list", []string{"ok", "\xc3"}), attribute.String("key\xff", "v")))
+	s.AddEvent("event\xff", trace.WithAttributes(attribute.String("e", "\xed\xa0\x80"))) // a surrogate
+	s.SetStatus(codes.Error, "FORGED\xff"+strings.Repeat("x", 20_000))
+	s.End()
+	_ = tp.Shutdown(context.Background())
+
+	var got collectorpb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(appendRequest(nil, AppendResourceSpans(nil, rec.Ended())), &got); err != nil {
+		t.Fatalf("a collector would refuse the request: %v", err)
+	}
+	ss := got.ResourceSpans[0].ScopeSpans[0]
+	span := ss.Spans[0]
+	values := map[string]string{}
+	for _, kv := range span.Attributes {
+		values[kv.Key] = kv.Value.GetStringValue()
+		if l := kv.Value.GetArrayValue(); l != nil {
+			values[kv.Key] = l.Values[0].GetStringValue() + "," + l.Values[1].GetStringValue()
+		}
+	}
+	for k, want := range map[string]string{
+		"url.path": "/x\uFFFD\uFFFDy", "long": long[:MaxString-1], "huge": strings.Repeat("z", MaxString),
+		"list": "ok,\uFFFD", "key\uFFFD": "v",
+	} {
+		if values[k] != want {
+			t.Errorf("%s = %.40q (%d bytes), want %.40q (%d bytes)", k, values[k], len(values[k]), want, len(want))
+		}
+	}
+	if v, ok := values["empty"]; !ok || v != "" {
+		t.Errorf("the empty value was not written as one")
+	}
+	if ss.Scope.Name != "scope\uFFFD" || span.Name != "GET /x\uFFFD" || span.Events[0].Name != "event\uFFFD" ||
+		span.Events[0].Attributes[0].Value.GetStringValue() != "\uFFFD\uFFFD\uFFFD" {
+		t.Errorf("scope %q, name %q, event %q %q", ss.Scope.Name, span.Name, span.Events[0].Name, span.Events[0].Attributes[0].Value.GetStringValue())
+	}
+	if m := span.Status.Message; len(m) != MaxString || !strings.HasPrefix(m, "FORGED\uFFFDxxx") {
+		t.Errorf("status message of %d bytes: %.20q", len(m), m)
 	}
 }
 
