@@ -128,7 +128,11 @@ func appendString(b []byte, s string) []byte {
 // and whatever empty or dot segments surround them, every segment but those
 // and "tokens" is hashed: `/connectors/x//users//alice` names nobody either.
 func Path(r *http.Request) string {
-	segs := strings.Split(r.URL.EscapedPath(), "/")
+	escaped := r.URL.EscapedPath()
+	if !strings.Contains(escaped, "users") && !strings.Contains(escaped, "%") {
+		return r.URL.Path // no users segment however spelled: every sign-in's path
+	}
+	segs := strings.Split(escaped, "/")
 	plain := make([]string, len(segs))
 	for i, seg := range segs {
 		plain[i] = seg
