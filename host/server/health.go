@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/catalog"
+	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/internal/printable"
 )
 
@@ -80,6 +82,9 @@ func (s *Server) readiness(ctx context.Context, exclude []string) readiness {
 		st.Store = &storeStatus{Backend: db.Backend(), OK: true}
 		if err := s.storeProbe.ping(ctx, db); err != nil {
 			st.Store.OK, st.Store.Error = false, "the store cannot be reached"
+			if ro := (store.ErrReadOnly{}); errors.As(err, &ro) {
+				st.Store.Error = "the store takes no writes: " + ro.Why
+			}
 			if !slices.Contains(exclude, checkStore) {
 				st.Ready = false
 			}

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,5 +108,23 @@ func TestReadyzFloodPingsTheStoreOnce(t *testing.T) {
 	srv.storeProbe.expire()
 	if res := call(t, srv, http.MethodGet, "/readyz", "", ""); res.status != http.StatusOK {
 		t.Errorf("the store back: %d", res.status)
+	}
+}
+
+// readOnlyStore answers its pings as a PostgreSQL standby does (the store's
+// own test checks that against a real one).
+type readOnlyStore struct{ store.Store }
+
+func (readOnlyStore) Ping(context.Context) error {
+	return fmt.Errorf("%w: ping: %w", store.ErrUnavailable, store.ErrReadOnly{Why: "the database is a standby in recovery"})
+}
+
+// A store that answers but takes no writes is not ready, and /readyz says why,
+// not that the store cannot be reached.
+func TestReadyzSaysTheStoreTakesNoWrites(t *testing.T) {
+	srv := newUnitServer(t, &fakeInstances{status: host.Status{Ready: true}}, func(s *Settings) { s.Store = readOnlyStore{sqliteStore(t)} })
+	res := call(t, srv, http.MethodGet, "/readyz", "", "")
+	if res.status != http.StatusServiceUnavailable || !strings.Contains(string(res.raw), "the store takes no writes: the database is a standby in recovery") {
+		t.Fatalf("/readyz: %d %s", res.status, res.raw)
 	}
 }

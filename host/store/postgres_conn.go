@@ -20,9 +20,32 @@ import (
 // then the connection is dropped.
 const cancelWait = 2 * time.Second
 
+// Ping asks the database whether it takes writes, not only whether it answers:
+// after a failover that left the URL on a standby (or a database set
+// default_transaction_read_only), it answers every read and refuses every
+// sign-in's write, and a readiness probe that only pinged kept sending
+// requests to a replica that could serve none.
 func (s *postgresStore) Ping(ctx context.Context) error {
-	return s.with(ctx, func(c *pgxpool.Conn, work context.Context) error { return c.Ping(work) })
+	return s.with(ctx, func(c *pgxpool.Conn, work context.Context) error {
+		var standby bool
+		var readOnly string
+		if err := c.QueryRow(work, `SELECT pg_is_in_recovery(), current_setting('transaction_read_only')`).Scan(&standby, &readOnly); err != nil {
+			return err
+		}
+		switch {
+		case standby:
+			return ErrReadOnly{"the database is a standby in recovery"}
+		case readOnly == "on":
+			return ErrReadOnly{"the database's sessions are read-only (default_transaction_read_only)"}
+		}
+		return nil
+	})
 }
+
+// ErrReadOnly is a store that answers but takes no writes.
+type ErrReadOnly struct{ Why string }
+
+func (e ErrReadOnly) Error() string { return "store: postgres: no writes: " + e.Why }
 
 // connectWait is how long a call may wait for a connection beyond Timed's
 // timeout: long enough for a busy machine to open one.

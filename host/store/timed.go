@@ -67,6 +67,8 @@ func (t *timed) call(ctx context.Context, op string, d time.Duration, fn func(co
 		err = fmt.Errorf("%w: %s took longer than %s (or found no connection within %s more)", ErrUnavailable, op, d, t.wait)
 	case errors.Is(err, context.DeadlineExceeded):
 		err = fmt.Errorf("%w: %s took longer than %s", ErrUnavailable, op, d)
+	case errors.As(err, new(ErrReadOnly)):
+		err = fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err) // /readyz says why
 	default:
 		err = fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
 	}
