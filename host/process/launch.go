@@ -71,7 +71,7 @@ func (p *Process) launch() (*conn, error) {
 				}
 				return nil, err
 			}
-			run.onExit = proxy
+			run.onExit, run.socketDir = proxy, socketDir
 			return run, nil
 		},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
