@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 )
 
 var (
@@ -17,7 +18,33 @@ var (
 	// nat64Local is the local-use NAT64 prefix (RFC 8215): the network maps it
 	// as it likes, so nothing in it can be taken for public.
 	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+	// Neither public nor anyone's provider: the reserved 240.0.0.0/4 (with the
+	// broadcast address), benchmarking's 198.18.0.0/15 and the IETF's
+	// 192.0.0.0/24; and IPv6 forms that carry an IPv4 address a relay or the
+	// kernel may reach in their stead (IPv4-compatible ::/96, 6to4 2002::/16,
+	// Teredo 2001::/32), which no provider publishes.
+	notPublic = []netip.Prefix{
+		netip.MustParsePrefix("240.0.0.0/4"), netip.MustParsePrefix("198.18.0.0/15"),
+		netip.MustParsePrefix("192.0.0.0/24"), netip.MustParsePrefix("::/96"),
+		netip.MustParsePrefix("2002::/16"), netip.MustParsePrefix("2001::/32"),
+	}
+	// cloudNode are the clouds' services for the machine itself, beside
+	// link-local addresses (where the metadata service is, 169.254.169.254,
+	// and EKS Pod Identity, 169.254.170.23): Azure's WireServer, Alibaba
+	// Cloud's metadata (in CGNAT's range) and AWS's IPv6 metadata.
+	cloudNode = []netip.Addr{
+		netip.MustParseAddr("168.63.129.16"), netip.MustParseAddr("100.100.100.200"),
+		netip.MustParseAddr("fd00:ec2::254"),
+	}
 )
+
+// nodeService is true for a link-local address or a cloud's service for the
+// machine: credentials for the machine's role live there, and no provider
+// does.
+func nodeService(a netip.Addr) bool {
+	a = unwrap(a)
+	return a.IsLinkLocalUnicast() || slices.Contains(cloudNode, a)
+}
 
 // unwrap is the address a is reached at: an IPv4-mapped address as IPv4, a
 // NAT64 address (RFC 6052) as the IPv4 address it carries, without a zone
@@ -34,12 +61,21 @@ func unwrap(a netip.Addr) netip.Addr {
 
 // special is true for an address a plugin may reach only when a configuration
 // names its host: loopback, private, link-local, unspecified, multicast, CGNAT,
-// the local-use NAT64 prefix, or a NAT64 address of any of these.
+// the local-use NAT64 prefix, the ranges that are not public (notPublic), a
+// cloud's service for the machine, or a NAT64 address of any of these.
 func special(a netip.Addr) bool {
 	a = unwrap(a)
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
 		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || cgnat.Contains(a) ||
-		(a.Is4() && a.As4()[0] == 0) || nat64Local.Contains(a)
+		(a.Is4() && a.As4()[0] == 0) || nat64Local.Contains(a) || slices.Contains(cloudNode, a) {
+		return true
+	}
+	for _, p := range notPublic {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // machine answers whether addresses belong to this machine, where idplug's

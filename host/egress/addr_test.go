@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -35,6 +36,15 @@ func TestSpecialAddresses(t *testing.T) {
 		"64:ff9b:1::a00:1%eth0": true,
 		"fe80::1%eth0":          true,
 		"::ffff:10.0.0.1%lo":    true,
+		// Neither public nor a provider's: reserved, benchmarking, the IETF's.
+		"240.0.0.1": true, "255.255.255.255": true, "198.18.0.1": true, "198.19.255.254": true, "192.0.0.170": true,
+		"198.20.0.1": false,
+		// IPv6 forms carrying an IPv4 address a relay or the kernel may reach.
+		"::a9fe:a9fe":                          true, // IPv4-compatible 169.254.169.254
+		"2002:a9fe:a9fe::1":                    true, // 6to4
+		"2001:0:4136:e378:8000:63bf:56fe:5601": true, // Teredo
+		// The clouds' services for the machine.
+		"168.63.129.16": true, "100.100.100.200": true, "fd00:ec2::254": true,
 	} {
 		if got := special(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("special(%s) = %v, want %v", addr, got, want)
@@ -243,4 +253,67 @@ func TestProxyRefusesThisMachinesAddresses(t *testing.T) {
 			t.Errorf("dialed %v", d)
 		}
 	})
+}
+
+// A host a configuration names may be on a private address, as a provider on
+// the same network is; but its name's DNS (a connector author's own provider
+// domain, say) must not lead the plugin to the machine's credentials: a
+// link-local address or a cloud's service for the machine is reached only when
+// the configuration names that address itself.
+func TestNamedHostsReachTheMachinesCredentialsOnlyByAddress(t *testing.T) {
+	fake := &fakeNet{}
+	rules := Rules{Named: []string{"id.corp.test:443", "rebind.corp.test:443", "wire.corp.test:443", "169.254.169.254:80", "10.0.0.5:443"}}
+	path, refused := startFakeProxyResolving(t, rules, fake, map[string]string{
+		"id.corp.test": "10.0.0.7", "rebind.corp.test": "169.254.169.254", "wire.corp.test": "168.63.129.16",
+	})
+	for _, to := range []string{"rebind.corp.test:443", "wire.corp.test:443"} {
+		status, header, _ := connect(t, path, to)
+		if status != http.StatusForbidden || !strings.Contains(header, "only a configuration naming that address reaches") {
+			t.Errorf("named %s: status %d, reason %q; want 403 for the machine's credentials", to, status, header)
+		}
+	}
+	if refused()[ReasonPrivate] != 2 {
+		t.Errorf("refusals %v, want 2 %s", refused(), ReasonPrivate)
+	}
+	if d := fake.takeDialed(); len(d) != 0 {
+		t.Errorf("refused requests were dialed: %v", d)
+	}
+	// A private provider by name, and the metadata service by its address, as
+	// configured.
+	for _, to := range []string{"id.corp.test:443", "169.254.169.254:80", "10.0.0.5:443"} {
+		if status, header, body := connect(t, path, to); status != http.StatusOK || body != "provider" {
+			t.Errorf("named %s: status %d %q body %q, want it relayed", to, status, header, body)
+		}
+	}
+}
+
+// startFakeProxyResolving is startFakeProxy with names resolved from names.
+func startFakeProxyResolving(t *testing.T, rules Rules, fake *fakeNet, names map[string]string) (string, func() map[string]int) {
+	t.Helper()
+	fake.server = provider(t)
+	var mu sync.Mutex
+	refused := map[string]int{}
+	opts := Options{Rules: func() Rules { return rules }, dialContext: fake.dial, interfaceAddrs: fake.interfaceAddrs,
+		OnRefused: func(r string) {
+			mu.Lock()
+			refused[r]++
+			mu.Unlock()
+		},
+		lookupNetIP: func(_ context.Context, _, host string) ([]netip.Addr, error) {
+			a, ok := names[host]
+			if !ok {
+				return nil, errors.New("no such host")
+			}
+			return []netip.Addr{netip.MustParseAddr(a)}, nil
+		}}
+	p, err := Listen(filepath.Join(t.TempDir(), "egress.sock"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p.ln.Addr().String(), func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(refused)
+	}
 }

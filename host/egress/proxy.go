@@ -53,6 +53,9 @@ type Options struct {
 	// for the machine's network with them.
 	interfaceAddrs func() ([]net.Addr, error)
 	dialContext    func(ctx context.Context, network, address string) (net.Conn, error)
+	// lookupNetIP resolves names (Resolver's when nil), for tests of names
+	// that resolve where no test may connect.
+	lookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // Proxy serves HTTP CONNECT for one plugin process on a Unix socket.
@@ -247,6 +250,12 @@ func (p *Proxy) check(t Target, addrs []netip.Addr) *Refusal {
 			}
 		}
 		if t.PrivateOK {
+			// A configuration names the host, but not this address: the name's
+			// DNS (a connector author's own provider domain, say) chose it.
+			// The machine's credentials are reached only by naming the address.
+			if nodeService(a) && !isAddress(t.Host) {
+				return &Refusal{ReasonPrivate, fmt.Sprintf("%s resolves to %s, a link-local address or a cloud's service for this machine, which only a configuration naming that address reaches", t.Host, shown)}
+			}
 			continue
 		}
 		if special(a) {
@@ -263,13 +272,23 @@ func (p *Proxy) check(t Target, addrs []netip.Addr) *Refusal {
 	return nil
 }
 
+// isAddress is true for a host written as an IP address.
+func isAddress(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
 func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a}, nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
-	ips, err := p.opts.Resolver.LookupNetIP(rctx, "ip", host)
+	lookup := p.opts.Resolver.LookupNetIP
+	if p.opts.lookupNetIP != nil {
+		lookup = p.opts.lookupNetIP
+	}
+	ips, err := lookup(rctx, "ip", host)
 	if err != nil {
 		return nil, err
 	}
