@@ -41,13 +41,13 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 			params[k] = v
 		}
 	}
-	redirect, hintSub, err := p.logoutTarget(r, params)
+	redirect, clientID, hintSub, err := p.logoutTarget(r, params)
 	if err != nil {
 		p.opts.Browser.Fail(w, r, err)
 		return
 	}
 	if hintSub == "" || !p.isSignedIn(r, hintSub) {
-		p.opts.Browser.ConfirmSignOut(w, r, p.link(confirmPath), params)
+		p.opts.Browser.ConfirmSignOut(w, r, p.link(confirmPath), confirmFields(params, clientID))
 		return
 	}
 	p.signOut(w, r, redirect)
@@ -65,12 +65,30 @@ func (p *Provider) confirmSignOut(w http.ResponseWriter, r *http.Request) {
 			params[k] = v
 		}
 	}
-	redirect, _, err := p.logoutTarget(r, params)
+	redirect, _, _, err := p.logoutTarget(r, params)
 	if err != nil {
 		p.opts.Browser.Fail(w, r, err)
 		return
 	}
 	p.signOut(w, r, redirect)
+}
+
+// confirmFields are what the confirmation page posts back: the client the
+// request named, or the one its verified id_token_hint was issued to, with
+// post_logout_redirect_uri and state, all checked again by confirmSignOut.
+// The hint itself stays off the page: its client is all the confirmation
+// needs of it.
+func confirmFields(params map[string]string, clientID string) map[string]string {
+	fields := map[string]string{}
+	for _, k := range []string{"post_logout_redirect_uri", "state"} {
+		if v, ok := params[k]; ok {
+			fields[k] = v
+		}
+	}
+	if clientID != "" {
+		fields["client_id"] = clientID
+	}
+	return fields
 }
 
 func (p *Provider) signOut(w http.ResponseWriter, r *http.Request, redirect string) {
@@ -95,49 +113,50 @@ func (p *Provider) isSignedIn(r *http.Request, sub string) bool {
 }
 
 // logoutTarget checks the request and says where the browser goes afterwards,
-// and whose sign-out a valid id_token_hint asks for ("" without one).
-func (p *Provider) logoutTarget(r *http.Request, params map[string]string) (string, string, error) {
+// which client asks (the one id_token_hint was issued to, or client_id; ""
+// when neither says), and whose sign-out a valid id_token_hint asks for (""
+// without one).
+func (p *Provider) logoutTarget(r *http.Request, params map[string]string) (redirect, clientID, hintSub string, err error) {
 	home := p.opts.PublicPath + "/"
-	clientID := params["client_id"]
-	hintSub := ""
+	clientID = params["client_id"]
 	if hint := params["id_token_hint"]; hint != "" {
 		ctx := op.ContextWithIssuer(r.Context(), p.opts.Config.Issuer)
 		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
 		// An expired token passed the checks before the expiry (signature,
 		// issuer) first: it still says who signed in, and through which app.
 		if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
-			return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "id_token_hint is not an ID token of this provider"}
+			return "", "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "id_token_hint is not an ID token of this provider"}
 		}
 		aud := claims.GetAuthorizedParty()
 		if aud == "" && len(claims.Audience) == 1 {
 			aud = claims.Audience[0]
 		}
 		if clientID != "" && clientID != aud {
-			return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "client_id is not the one id_token_hint was issued to"}
+			return "", "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "client_id is not the one id_token_hint was issued to"}
 		}
 		clientID, hintSub = aud, claims.GetSubject()
 	}
 	uri := params["post_logout_redirect_uri"]
 	if uri == "" {
-		return home, hintSub, nil
+		return home, clientID, hintSub, nil
 	}
 	c, ok := p.clients[clientID]
 	if !ok {
-		return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
+		return "", "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
 			Message: "post_logout_redirect_uri needs client_id or id_token_hint to say whose it is"}
 	}
 	if !slices.Contains(c.cfg.PostLogoutRedirectURIs, uri) {
-		return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
+		return "", "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters,
 			Message: "post_logout_redirect_uri is not one this client registered"}
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "post_logout_redirect_uri is not a URL"}
+		return "", "", "", &sdk.Error{Code: sdk.CodeInvalidRequestParameters, Message: "post_logout_redirect_uri is not a URL"}
 	}
 	if state := params["state"]; state != "" {
 		q := u.Query()
 		q.Set("state", state)
 		u.RawQuery = q.Encode()
 	}
-	return u.String(), hintSub, nil
+	return u.String(), clientID, hintSub, nil
 }

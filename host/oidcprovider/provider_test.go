@@ -265,11 +265,13 @@ func TestExpiredTokensAreRefused(t *testing.T) {
 	}
 	st := testStore(t)
 	p := &Provider{opts: Options{Sealer: func() *seal.Sealer { return sealer }, Store: st, Now: func() time.Time { return now },
-		Config: &config.Provider{AccessTokenTTL: time.Minute, RefreshTokenTTL: time.Hour}}}
+		Config:  &config.Provider{AccessTokenTTL: time.Minute, RefreshTokenTTL: time.Hour},
+		Targets: func(id string) (string, bool) { return "acme-target", id == "acme" }},
+		clients: map[string]*client{"web": {cfg: config.Client{ID: "web"}}}}
 	if err := st.PutGrant(t.Context(), "g", "web", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := p.accessToken("g", &grantView{req: authRequest{Scopes: []string{"openid"}}}, identity{Sub: "s"}, "web")
+	tok, _, err := p.accessToken("g", &grantView{req: authRequest{Scopes: []string{"openid"}}}, identity{Sub: "s", Instance: "acme"}, "web")
 	if err != nil {
 		t.Fatal(err)
 	}

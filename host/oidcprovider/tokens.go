@@ -102,7 +102,7 @@ const identityKind = "identity"
 // when it is small, or else a stub, with id kept in the store for ttl
 // (already kept, when a refresh renewed it before its rotation).
 func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, kept bool) (identity, error) {
-	stub := identity{Sub: id.Sub, Instance: id.Instance, AuthTime: id.AuthTime, Stored: true}
+	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, AuthTime: id.AuthTime, Stored: true}
 	if kept {
 		return stub, nil
 	}
@@ -119,7 +119,10 @@ func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity,
 	return stub, nil
 }
 
-// tokensTTL is how long a grant's identity is kept: the longer of its tokens' lives.
+// tokensTTL is how long a grant, and the identity it may keep, live from its
+// exchange or its last refresh: the longer of its tokens' lives, so that no
+// token of it dies before its own expiry (an access token may outlive the
+// refresh token issued with it).
 func tokensTTL(cfg *config.Provider) time.Duration {
 	return max(cfg.RefreshTokenTTL, cfg.AccessTokenTTL)
 }
@@ -149,6 +152,38 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 	return p.opts.Store.RevokeSession(ctx, storeKey(identityKind, grant))
 }
 
+// lapsed says why a grant of clientID made through id's connector instance no
+// longer holds: the instance is no longer configured or signs in at another
+// provider now, or the client is gone or may no longer use it; "" while it
+// holds. A reload builds the provider again, so its clients, and the
+// instances it asks about, are the configuration's as it is now.
+func (p *Provider) lapsed(clientID string, id identity) string {
+	target, ok := p.opts.Targets(id.Instance)
+	switch {
+	case !ok:
+		return "the connector it was made through is no longer configured"
+	case id.Target != "" && id.Target != target:
+		return "the connector it was made through signs in at another provider now"
+	}
+	c, ok := p.clients[clientID]
+	switch {
+	case !ok:
+		return "its client is no longer configured"
+	case !c.cfg.AllowsConnector(id.Instance):
+		return "its client may no longer use the connector it was made through"
+	}
+	return ""
+}
+
+// endLapsed ends a grant that lapsed (why), and returns refusal saying so.
+func (p *Provider) endLapsed(ctx context.Context, grant, clientID, why string, refusal *oidc.Error) error {
+	if err := p.endGrant(ctx, grant); err != nil {
+		return oidcError(err, "the store cannot be reached")
+	}
+	p.log.Info("a grant ended with the configuration it was made under", "client", clientID, "why", why)
+	return refusal.WithDescription("the grant has ended: %s", why)
+}
+
 // accessToken seals an access token of grant for the request's client and scopes.
 func (p *Provider) accessToken(grant string, req op.TokenRequest, id identity, clientID string) (string, time.Time, error) {
 	ttl := p.opts.Config.AccessTokenTTL
@@ -167,6 +202,11 @@ func (p *Provider) liveAccess(ctx context.Context, token string) (accessRecord, 
 			return rec, oidc.ErrAccessDenied().WithDescription("access token revoked")
 		}
 		return rec, oidcError(err, "the store cannot be reached")
+	}
+	// After the grant's read: a lapsed grant is ended once, and its tokens
+	// then find it revoked.
+	if why := p.lapsed(rec.Client, rec.Identity); why != "" {
+		return rec, p.endLapsed(ctx, rec.Grant, rec.Client, why, oidc.ErrAccessDenied())
 	}
 	id, err := p.fullIdentity(ctx, rec.Grant, rec.Identity)
 	if err != nil {
@@ -205,7 +245,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 			return nil, err
 		}
 	}
-	err := p.opts.Store.PutGrant(ctx, c.Grant, c.Request.ClientID, p.opts.Now().Add(p.opts.Config.RefreshTokenTTL))
+	err := p.opts.Store.PutGrant(ctx, c.Grant, c.Request.ClientID, p.opts.Now().Add(tokensTTL(p.opts.Config)))
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		p.event("replayed_code")
@@ -216,6 +256,11 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, used or expired")
 	case err != nil:
 		return nil, oidcError(err, "the store cannot be reached")
+	}
+	// A reload between the sign-in and the exchange: checked once the grant
+	// is taken, so that a replayed code still revokes the first exchange's.
+	if why := p.lapsed(c.Request.ClientID, c.Identity); why != "" {
+		return nil, p.endLapsed(ctx, c.Grant, c.Request.ClientID, why, oidc.ErrInvalidGrant())
 	}
 	// The code's record stays until it expires: a replay within that minute
 	// must find it, to revoke what the first exchange got.
@@ -241,6 +286,10 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	if r.Client.GetID() != rec.Client {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
 	}
+	// A reload may have removed the grant's connector, or the client's right to it.
+	if why := p.lapsed(rec.Client, rec.Identity); why != "" {
+		return nil, p.endLapsed(ctx, rec.Grant, rec.Client, why, oidc.ErrInvalidGrant())
+	}
 	view := &refreshView{rec: rec}
 	if err := op.ValidateRefreshTokenScopes(r.Data.Scopes, view); err != nil {
 		return nil, err
@@ -261,7 +310,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidcError(err, "the store cannot be reached")
 	}
 	view.rec.Identity, view.kept = id, rec.Identity.Stored
-	err = p.opts.Store.RotateGrant(ctx, rec.Grant, rec.Generation, p.opts.Now().Add(p.opts.Config.RefreshTokenTTL))
+	err = p.opts.Store.RotateGrant(ctx, rec.Grant, rec.Generation, p.opts.Now().Add(tokensTTL(p.opts.Config)))
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		p.event("reused_refresh_token")

@@ -1,0 +1,148 @@
+package oidcprovider
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"testing"
+
+	"github.com/idplug/idplug/host/config"
+	"github.com/idplug/idplug/host/store"
+)
+
+// reload builds the provider again, as a reload does, on the same store,
+// session keys and clock: with clients, and the connector instances targets
+// names (id to target).
+func (s *hostileSetup) reload(t *testing.T, clients []config.Client, targets map[string]string) {
+	t.Helper()
+	opts := s.p.opts
+	cfg := *opts.Config
+	cfg.Clients = clients
+	opts.Config = &cfg
+	opts.Targets = func(id string) (string, bool) {
+		target, ok := targets[id]
+		return target, ok
+	}
+	opts.AllInstances = func() []string { return slices.Sorted(maps.Keys(targets)) }
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.p = p
+}
+
+// tokenAnswer posts a token request of the web app: the status and the error.
+func (s *hostileSetup) tokenAnswer(v url.Values) (int, string) {
+	r := form(http.MethodPost, "/oauth/token", v)
+	r.SetBasicAuth("web", webSecret)
+	rec := s.do(r)
+	var answer struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+	return rec.Code, answer.Error
+}
+
+// userinfo asks userinfo with access: the status and the error.
+func (s *hostileSetup) userinfo(access string) (int, string) {
+	rec := s.do(bearer(httptest.NewRequest(http.MethodGet, "/userinfo", nil), access))
+	var answer struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+	return rec.Code, answer.Error
+}
+
+// A grant made through a connector ends with it: once a reload removed the
+// instance, pointed it at another provider, took it off the client's list or
+// removed the client, the grant's refresh token got new tokens and its access
+// tokens answered at userinfo for good. Now the first use after the reload
+// revokes the grant (invalid_grant at the token endpoint, 401 invalid_token at
+// userinfo), and a later reload that brings the connector back does not
+// revive it.
+func TestGrantsEndWithTheirConnector(t *testing.T) {
+	s := newHostileSetup(t)
+	clients := s.p.opts.Config.Clients
+	webOnly := func(connectors ...string) []config.Client {
+		c := slices.Clone(clients)
+		c[0].Connectors = connectors
+		return c
+	}
+	acme := map[string]string{"acme": "acme-target"}
+	both := map[string]string{"acme": "acme-target", "other": "other-target"}
+	s.signIn("alice")
+	for _, tc := range []struct {
+		name    string
+		clients []config.Client
+		targets map[string]string
+		refresh bool // the web app may still authenticate to refresh
+	}{
+		{"the connector removed", clients, map[string]string{"other": "other-target"}, true},
+		{"the connector at another provider", clients, map[string]string{"acme": "elsewhere"}, true},
+		{"the connector off the client's list", webOnly("other"), both, true},
+		{"the client removed", clients[1:], acme, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.reload(t, clients, acme)
+			byUserinfo, _ := s.tokens(t)
+			byRefreshAccess, byRefresh := s.tokens(t)
+			s.reload(t, tc.clients, tc.targets)
+
+			if code, e := s.userinfo(byUserinfo); code != http.StatusUnauthorized || e != invalidToken {
+				t.Errorf("userinfo: %d %s, want 401 invalid_token", code, e)
+			}
+			if tc.refresh {
+				code, e := s.tokenAnswer(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {byRefresh}})
+				if code != http.StatusBadRequest || e != "invalid_grant" {
+					t.Errorf("refresh: %d %s, want invalid_grant", code, e)
+				}
+			} else if code, _ := s.userinfo(byRefreshAccess); code != http.StatusUnauthorized {
+				t.Errorf("userinfo of the other grant: %d, want 401", code)
+			}
+			for what, token := range map[string]string{"userinfo's": byUserinfo, "the refresh's": byRefreshAccess} {
+				var rec accessRecord
+				if err := s.p.open(accessPurpose, token, &rec); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := s.store.Grant(t.Context(), rec.Grant, s.now); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s grant in the store: %v, want it revoked", what, err)
+				}
+			}
+
+			// Back as it was: the grants stay ended.
+			s.reload(t, clients, acme)
+			if s.refreshes(t, byRefresh) {
+				t.Error("the grant came back with its connector")
+			}
+			if code, _ := s.userinfo(byUserinfo); code != http.StatusUnauthorized {
+				t.Errorf("userinfo with the connector back: %d, want 401", code)
+			}
+		})
+	}
+
+	t.Run("a code exchanged after the reload", func(t *testing.T) {
+		s.reload(t, clients, acme)
+		code := s.code(t, "openid offline_access")
+		s.reload(t, clients, map[string]string{"other": "other-target"})
+		status, e := s.tokenAnswer(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://app.test/cb"}})
+		if status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Errorf("exchange: %d %s, want invalid_grant", status, e)
+		}
+	})
+
+	t.Run("a reload that keeps the connector for the client keeps the grant", func(t *testing.T) {
+		s.reload(t, clients, acme)
+		access, refresh := s.tokens(t)
+		s.reload(t, webOnly("other", "acme"), both)
+		if code, e := s.userinfo(access); code != http.StatusOK {
+			t.Errorf("userinfo: %d %s", code, e)
+		}
+		if !s.refreshes(t, refresh) {
+			t.Error("the refresh was refused")
+		}
+	})
+}
