@@ -19,11 +19,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/internal/pgtest"
 	"github.com/idplug/idplug/internal/plugintest"
+	"golang.org/x/sys/unix"
 )
 
 // postgresFor starts a real PostgreSQL once for the hostile tests: its Unix
@@ -108,6 +110,25 @@ func hostileHost() error {
 	defer bait.Close()
 	if err := os.Chmod(setup.BaitSocket, 0o666); err != nil {
 		return err
+	}
+	// A SysV shared memory segment and a POSIX message queue of the host's,
+	// mode 0600: no plugin's, whatever user it runs as.
+	shmKey := 0x1d900000 + os.Getpid()
+	shm, err := unix.SysvShmGet(shmKey, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	if err != nil {
+		return fmt.Errorf("shmget: %w", err)
+	}
+	defer unix.SysvShmCtl(shm, unix.IPC_RMID, nil)
+	queue := fmt.Sprintf("/idplug-hostile-%d", os.Getpid())
+	if err := hostQueue(queue); err != nil {
+		return err
+	}
+	defer unlinkQueue(queue)
+	namespaces := map[string]string{}
+	for _, ns := range []string{"ipc", "uts"} {
+		if namespaces[ns], err = os.Readlink("/proc/self/ns/" + ns); err != nil {
+			return err
+		}
 	}
 
 	policy := sandbox.Policy{Mode: setup.Mode, Egress: setup.Egress, HostPorts: []uint16{uint16(api.Addr().(*net.TCPAddr).Port)}}
@@ -195,6 +216,7 @@ func hostileHost() error {
 	cfg["hostListener"], cfg["namedSocket"] = api.Addr().String(), setup.BaitSocket
 	cfg["providerUrl"], cfg["postgresSocket"] = "http://"+provider.Addr().String()+"/token", setup.PostgresSocket
 	cfg["hostPid"] = os.Getpid()
+	cfg["hostShmKey"], cfg["hostQueue"], cfg["hostNamespaces"] = shmKey, queue, namespaces
 	// The config names idplug's own listener too (as a URL, as a provider's
 	// would be): still out of reach.
 	cfg["issuer"] = "http://" + api.Addr().String() + "/oidc"
@@ -216,6 +238,30 @@ func hostileHost() error {
 		res.Example = err.Error()
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// hostQueue makes a POSIX message queue, mode 0600, holding one message.
+func hostQueue(name string) error {
+	p, err := unix.BytePtrFromString(strings.TrimPrefix(name, "/"))
+	if err != nil {
+		return err
+	}
+	fd, _, e := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(p)), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY, 0o600, 0, 0, 0)
+	if e != 0 {
+		return fmt.Errorf("mq_open: %w", e)
+	}
+	defer unix.Close(int(fd))
+	msg := []byte("a secret of the host's")
+	if _, _, e := unix.Syscall6(unix.SYS_MQ_TIMEDSEND, fd, uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)), 0, 0, 0); e != 0 {
+		return fmt.Errorf("mq_timedsend: %w", e)
+	}
+	return nil
+}
+
+func unlinkQueue(name string) {
+	if p, err := unix.BytePtrFromString(strings.TrimPrefix(name, "/")); err == nil {
+		_, _, _ = unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(p)), 0, 0)
+	}
 }
 
 // hostileRun lays out a plugin folder, secrets and targets that the given user
@@ -368,6 +414,11 @@ func checkContained(t *testing.T, res hostileResult, secrets map[string]string) 
 	if _, ok := res.Attempts[holdInherited]; !ok {
 		t.Errorf("the plugin did not look for descriptors its host inherited: %v", res.Attempts)
 	}
+	for _, what := range kernelAttempts {
+		if _, ok := res.Attempts[what]; !ok {
+			t.Errorf("the plugin did not try to %s: %v", strings.TrimPrefix(what, "deny:"), res.Attempts)
+		}
+	}
 	if res.Example != "ok" {
 		t.Errorf("the host stopped serving the other plugin: %s", res.Example)
 	}
@@ -380,6 +431,15 @@ func checkContained(t *testing.T, res hostileResult, secrets map[string]string) 
 			t.Errorf("egress refusals counted %v, want one not_named and one host_listener", res.Refused)
 		}
 	}
+}
+
+// kernelAttempts are what capabilities, the host's IPC and UTS namespaces and
+// the kernel's less common interfaces would give a plugin.
+var kernelAttempts = []string{
+	"deny:hold a capability", "deny:gain a capability by exec", "deny:set the clock", "deny:set the host name",
+	"deny:read the kernel log", "deny:open a vsock socket", "deny:set up an io_uring",
+	"deny:read the host's SysV shared memory", "deny:open the host's POSIX message queue",
+	"deny:share the host's ipc namespace", "deny:share the host's uts namespace",
 }
 
 // execOwnCopy is the attempt to run a program the plugin wrote: a copy of

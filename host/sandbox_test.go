@@ -590,7 +590,9 @@ func TestNoNamespacesIsAReportedGap(t *testing.T) {
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs})
 	h := open(t, dir, host.Options{Logger: log, Sandbox: sandbox.Policy{NoNamespaces: true}})
 	st := h.Status().Sandbox
-	if st.Has(sandbox.FeatureRoot) || len(st.Missing) != 1 || !strings.HasPrefix(st.Missing[0], sandbox.FeatureRoot) || st.Egress != sandbox.EgressOpen {
+	// Nor a /proc, IPC and UTS namespaces of the plugin's own.
+	if st.Has(sandbox.FeatureRoot) || len(st.Missing) != 3 || !strings.HasPrefix(st.Missing[0], sandbox.FeatureRoot) ||
+		!strings.HasPrefix(st.Missing[1], sandbox.FeatureProc) || !strings.HasPrefix(st.Missing[2], sandbox.FeatureIPC) || st.Egress != sandbox.EgressOpen {
 		t.Fatalf("status = %+v", st)
 	}
 	if !strings.Contains(logs.String(), "[WARN]  plugins run with a partial sandbox") || !strings.Contains(logs.String(), sandbox.FeatureRoot) {

@@ -57,7 +57,7 @@ func Command(l Launch) (*exec.Cmd, error) {
 	if err := l.Policy.Check(); err != nil {
 		return nil, err
 	}
-	spec := Spec{Args: []string{l.Path}}
+	spec := Spec{Args: []string{l.Path}, KeepCapabilities: l.Report.Mode == ModeOff}
 	if l.Report.Mode != ModeOff {
 		spec.Required = l.Report.Mode == ModeRequired
 		spec.Landlock = l.Report.Has(FeatureFS)
@@ -92,6 +92,7 @@ func Command(l Launch) (*exec.Cmd, error) {
 		}
 		spec.Read = append(spec.Read, extra.read...)
 		spec.Root = l.Report.Has(FeatureRoot)
+		spec.HostProc = spec.Root && !l.Report.Has(FeatureProc)
 		if l.Report.Has(FeatureConnect) {
 			spec.NoConnect = l.Report.Egress == EgressProxy
 			spec.DenyPorts = l.Policy.HostPorts

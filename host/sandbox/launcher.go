@@ -68,6 +68,12 @@ type Spec struct {
 	// user namespace (a host that is not root); InUserNS marks the real one.
 	UserNS   bool `json:"userns,omitempty"`
 	InUserNS bool `json:"inUserns,omitempty"`
+	// KeepCapabilities leaves the plugin the launcher's capabilities (sandbox
+	// mode off); otherwise it runs with none, a root host's plugin too.
+	KeepCapabilities bool `json:"keepCapabilities,omitempty"`
+	// HostProc binds the host's /proc into the private root where no procfs
+	// of the plugin's PID namespace can be mounted.
+	HostProc bool `json:"hostProc,omitempty"`
 }
 
 // The launcher runs before main (and before TestMain in a test binary): any
@@ -132,11 +138,13 @@ func launch(raw string) error {
 		}
 	}
 	if spec.InUserNS {
-		if err := dropCapabilities(); err != nil {
-			return fmt.Errorf("dropping capabilities: %w", err)
-		}
 		if err := limitTasks(); err != nil {
 			return fmt.Errorf("task limit: %w", err)
+		}
+	}
+	if !spec.KeepCapabilities {
+		if err := lockCapabilities(spec.UID == 0); err != nil {
+			return fmt.Errorf("dropping capabilities: %w", err)
 		}
 	}
 	if spec.UID != 0 {
@@ -169,6 +177,13 @@ func launch(raw string) error {
 	if spec.Seccomp {
 		if err := installSeccomp(); err != nil {
 			return fmt.Errorf("seccomp: %w", err)
+		}
+	}
+	// Last: building the root, becoming plugin_user and the rulesets above
+	// need what this takes.
+	if !spec.KeepCapabilities {
+		if err := dropCapabilities(); err != nil {
+			return fmt.Errorf("dropping capabilities: %w", err)
 		}
 	}
 	return execFD(pluginFD, spec.Args, env)

@@ -111,7 +111,7 @@ func TestForPluginIsStable(t *testing.T) {
 // TestAssessRules: what each Landlock ABI and seccomp give, what is reported
 // missing and why, and when mode required refuses.
 func TestAssessRules(t *testing.T) {
-	all := []string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureEgress}
+	all := []string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC, FeatureEgress}
 	full := Support{LandlockABI: 7, Seccomp: true, Namespaces: true}
 	cases := []struct {
 		name        string
@@ -126,41 +126,44 @@ func TestAssessRules(t *testing.T) {
 	}{
 		{"auto on a full kernel applies everything, egress proxy by default", Policy{}, full, all, nil, nil, "", 7, EgressProxy},
 		{"ABI 6 is enough for everything", Policy{Mode: ModeRequired}, Support{LandlockABI: 6, Seccomp: true, Namespaces: true}, all, nil, nil, "", 6, EgressProxy},
-		{"egress open asked for: no proxy, nothing missing", Policy{Egress: EgressOpen}, full, all[:6], nil, nil, "", 7, EgressOpen},
+		{"egress open asked for: no proxy, nothing missing", Policy{Egress: EgressOpen}, full, all[:8], nil, nil, "", 7, EgressOpen},
 		{"ABI 5 lacks the scopes", Policy{}, Support{LandlockABI: 5, Seccomp: true, Namespaces: true},
-			[]string{FeatureFS, FeatureBind, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureEgress}, []string{FeatureScopes + " (needs Landlock ABI 6, kernel has 5)"}, nil, "", 5, EgressProxy},
+			[]string{FeatureFS, FeatureBind, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC, FeatureEgress}, []string{FeatureScopes + " (needs Landlock ABI 6, kernel has 5)"}, nil, "", 5, EgressProxy},
 		{"ABI 4 gives tcp bind and connect", Policy{}, Support{LandlockABI: 4, Seccomp: true, Namespaces: true},
-			[]string{FeatureFS, FeatureBind, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureEgress}, []string{FeatureScopes}, nil, "", 4, EgressProxy},
+			[]string{FeatureFS, FeatureBind, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC, FeatureEgress}, []string{FeatureScopes}, nil, "", 4, EgressProxy},
 		{"ABI 3 lacks bind, scopes and connect: egress falls back to open", Policy{}, Support{LandlockABI: 3, Seccomp: true, Namespaces: true},
-			[]string{FeatureFS, FeatureSeccomp, FeatureRoot}, []string{FeatureBind + " (needs Landlock ABI 4, kernel has 3)", FeatureScopes, FeatureConnect}, nil, "", 3, EgressOpen},
+			[]string{FeatureFS, FeatureSeccomp, FeatureRoot, FeatureProc, FeatureIPC}, []string{FeatureBind + " (needs Landlock ABI 4, kernel has 3)", FeatureScopes, FeatureConnect}, nil, "", 3, EgressOpen},
 		{"no namespaces: no private root, egress open by default", Policy{}, Support{LandlockABI: 7, Seccomp: true},
-			all[:5], []string{FeatureRoot}, nil, "", 7, EgressOpen},
+			all[:5], []string{FeatureRoot, FeatureProc + " (no PID namespace)", FeatureIPC}, nil, "", 7, EgressOpen},
 		{"hostile: egress proxy asked for without namespaces is a gap, and open is what runs", Policy{Egress: EgressProxy}, Support{LandlockABI: 7, Seccomp: true},
-			all[:5], []string{FeatureRoot, FeatureEgress}, nil, "", 7, EgressOpen},
+			all[:5], []string{FeatureRoot, FeatureProc, FeatureIPC, FeatureEgress}, nil, "", 7, EgressOpen},
 		{"required refuses without namespaces", Policy{Mode: ModeRequired}, Support{LandlockABI: 7, Seccomp: true},
-			all[:5], []string{FeatureRoot}, []string{"sandbox mode is required", FeatureRoot}, "", 7, EgressOpen},
+			all[:5], []string{FeatureRoot, FeatureProc + " (no PID namespace)", FeatureIPC}, []string{"sandbox mode is required", FeatureRoot}, "", 7, EgressOpen},
 		{"ABI 1 gives the file system only", Policy{}, Support{LandlockABI: 1},
-			[]string{FeatureFS}, []string{FeatureBind, FeatureScopes, FeatureSeccomp + " (no seccomp in this kernel)", FeatureConnect, FeatureRoot}, nil, "", 1, EgressOpen},
+			[]string{FeatureFS}, []string{FeatureBind, FeatureScopes, FeatureSeccomp + " (no seccomp in this kernel)", FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC}, nil, "", 1, EgressOpen},
 		{"no Landlock, seccomp only", Policy{}, Support{Seccomp: true},
-			[]string{FeatureSeccomp}, []string{FeatureFS + " (no Landlock in this kernel)", FeatureBind, FeatureScopes, FeatureConnect, FeatureRoot}, nil, "", 0, EgressOpen},
+			[]string{FeatureSeccomp}, []string{FeatureFS + " (no Landlock in this kernel)", FeatureBind, FeatureScopes, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC}, nil, "", 0, EgressOpen},
 		{"required refuses without seccomp", Policy{Mode: ModeRequired}, Support{LandlockABI: 7, Namespaces: true},
-			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureConnect, FeatureRoot, FeatureEgress}, []string{FeatureSeccomp},
+			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC, FeatureEgress}, []string{FeatureSeccomp},
 			[]string{"sandbox mode is required", FeatureSeccomp}, "", 7, EgressProxy},
 		{"required refuses at ABI 5 and names the scopes", Policy{Mode: ModeRequired}, Support{LandlockABI: 5, Seccomp: true, Namespaces: true},
-			[]string{FeatureFS, FeatureBind, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureEgress}, []string{FeatureScopes},
+			[]string{FeatureFS, FeatureBind, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC, FeatureEgress}, []string{FeatureScopes},
 			[]string{"needs Landlock ABI 6, kernel has 5"}, "", 5, EgressProxy},
 		{"required on a bare kernel names every gap", Policy{Mode: ModeRequired}, Support{}, nil,
-			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot},
-			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot}, "", 0, EgressOpen},
+			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC},
+			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC}, "", 0, EgressOpen},
+		{"a masked /proc: the host's is bound, and that is a gap", Policy{}, Support{LandlockABI: 7, Seccomp: true, Namespaces: true, NoOwnProc: true},
+			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureIPC, FeatureEgress},
+			[]string{FeatureProc + " (no procfs can be mounted"}, nil, "", 7, EgressProxy},
 		{"off reports nothing applied nor missing", Policy{Mode: ModeOff}, full, nil, nil, nil, "", 7, EgressOpen},
 		{"off never refuses", Policy{Mode: ModeOff}, Support{}, nil, nil, nil, "", 0, EgressOpen},
 		{"the plugin user is reported", Policy{User: &User{Name: "nobody", UID: 65534, GID: 65534}}, full, all, nil, nil, "nobody", 7, EgressProxy},
 		{"hostile: an ABI limit in the policy does not inflate the support", Policy{ABILimit: 9}, Support{LandlockABI: 3, Seccomp: true, Namespaces: true},
-			[]string{FeatureFS, FeatureSeccomp, FeatureRoot}, []string{FeatureBind, FeatureScopes, FeatureConnect}, nil, "", 3, EgressOpen},
+			[]string{FeatureFS, FeatureSeccomp, FeatureRoot, FeatureProc, FeatureIPC}, []string{FeatureBind, FeatureScopes, FeatureConnect}, nil, "", 3, EgressOpen},
 		{"hostile: auto never refuses, even with nothing", Policy{Mode: ModeAuto}, Support{}, nil,
-			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot}, nil, "", 0, EgressOpen},
+			[]string{FeatureFS, FeatureBind, FeatureScopes, FeatureSeccomp, FeatureConnect, FeatureRoot, FeatureProc, FeatureIPC}, nil, "", 0, EgressOpen},
 		{"hostile: a negative ABI counts as none", Policy{Mode: ModeRequired}, Support{LandlockABI: -1, Seccomp: true, Namespaces: true},
-			[]string{FeatureSeccomp, FeatureRoot}, []string{FeatureFS, FeatureBind, FeatureScopes, FeatureConnect}, []string{FeatureFS}, "", -1, EgressOpen},
+			[]string{FeatureSeccomp, FeatureRoot, FeatureProc, FeatureIPC}, []string{FeatureFS, FeatureBind, FeatureScopes, FeatureConnect}, []string{FeatureFS}, "", -1, EgressOpen},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -214,7 +217,7 @@ func TestReportJSON(t *testing.T) {
 		{"off: empty lists, not null", Assess(Policy{Mode: ModeOff}, Support{}),
 			`{"mode":"off","landlockAbi":0,"applied":[],"missing":[],"egress":"open"}`},
 		{"complete: an empty missing list", Assess(Policy{}, Support{LandlockABI: 6, Seccomp: true, Namespaces: true}),
-			`{"mode":"auto","landlockAbi":6,"applied":["landlock file system","landlock tcp bind","landlock signal and abstract socket scopes","seccomp deny list","landlock tcp connect","private root (mount namespace)","egress proxy (network namespace)"],"missing":[],"egress":"proxy"}`},
+			`{"mode":"auto","landlockAbi":6,"applied":["landlock file system","landlock tcp bind","landlock signal and abstract socket scopes","seccomp deny list","landlock tcp connect","private root (mount namespace)","private /proc (pid namespace)","private ipc and uts namespaces","egress proxy (network namespace)"],"missing":[],"egress":"proxy"}`},
 		{"with a plugin user", Assess(Policy{Mode: ModeOff, User: &User{Name: "idplug-plugins", UID: 999}}, Support{}),
 			`{"mode":"off","landlockAbi":0,"applied":[],"missing":[],"egress":"open","user":"idplug-plugins"}`},
 		{"hostile: the user's ids are not shown", Assess(Policy{Mode: ModeOff, User: &User{Name: "u", UID: 1234, GID: 5678}}, Support{}),

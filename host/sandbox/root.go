@@ -31,13 +31,18 @@ const envProbe = "IDPLUG_SANDBOX_PROBE"
 // folder (a folder it owns: nothing else need be writable).
 const rootDirName = ".root"
 
-// cloneFlags are the namespaces a launcher starts in: always a mount namespace
-// and a PID namespace, a network namespace for egress mode proxy, and a user
-// namespace for a host that is not root. The plugin is the first process of its
-// PID namespace: when it ends, the kernel ends every process it started, so a
-// child it detached (setsid) cannot outlive a restart, its removal or the host.
+// cloneFlags are the namespaces a launcher starts in: always a mount namespace,
+// a PID namespace and IPC and UTS namespaces, a network namespace for egress
+// mode proxy, and a user namespace for a host that is not root. The plugin is
+// the first process of its PID namespace: when it ends, the kernel ends every
+// process it started, so a child it detached (setsid) cannot outlive a restart,
+// its removal or the host. Without its own IPC namespace a plugin shares SysV
+// IPC and POSIX message queues with the host and every other plugin (a queue
+// carried one plugin's client secret to another), which no file rule reaches.
+// No cgroup namespace: the runtimes a plugin runs (Go, Node) size themselves by
+// the limits of the cgroup /proc/self/cgroup names, which one would hide.
 func cloneFlags(netns bool) uintptr {
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID)
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
 	if netns {
 		flags |= unix.CLONE_NEWNET
 	}
@@ -102,13 +107,30 @@ func runInUserNS(env []string, netns bool, extra []*os.File) {
 	os.Exit(0)
 }
 
-// dropCapabilities leaves the calling thread (the one that will exec) no
-// capability, now or after exec: the plugin is uid 0 of its user namespace only
-// by the map, never by power.
-func dropCapabilities() error {
-	// linux/securebits.h: noroot, no setuid fixup and no ambient raise, each
-	// locked.
-	const bits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<6 | 1<<7
+// A plugin runs with no capability, whoever it runs as: uid 0 of its user
+// namespace (a host that is not root), uid 0 of a root host, or plugin_user.
+// Two steps, around the change to plugin_user: lockCapabilities needs
+// CAP_SETPCAP, which that setuid takes away, and dropCapabilities comes right
+// before exec, once the launcher needs nothing more.
+
+// lockCapabilities empties the calling thread's bounding set and sets its
+// securebits, each locked, so that no exec gives a capability back: uid 0
+// running a program, a set-user-ID-root program or file capabilities get none,
+// and none can be raised as ambient. For a thread that stays uid 0 "no setuid
+// fixup" is set too; one that becomes plugin_user needs the fixup, which is
+// what clears its capabilities at setuid. A launcher without CAP_SETPCAP (one
+// started as plugin_user where no namespace can be made, or by a host that is
+// not root without one) can change neither and has no capability to give up.
+func lockCapabilities(staysRoot bool) error {
+	if !hasCapability(unix.CAP_SETPCAP) {
+		return nil
+	}
+	// linux/securebits.h: noroot and no ambient raise (and no setuid fixup),
+	// each with its lock.
+	bits := uintptr(1<<0 | 1<<1 | 1<<6 | 1<<7)
+	if staysRoot {
+		bits |= 1<<2 | 1<<3
+	}
 	if err := unix.Prctl(unix.PR_SET_SECUREBITS, bits, 0, 0, 0); err != nil {
 		return fmt.Errorf("securebits: %w", err)
 	}
@@ -117,6 +139,15 @@ func dropCapabilities() error {
 			return fmt.Errorf("bounding set: %w", err)
 		}
 	}
+	return nil
+}
+
+// dropCapabilities leaves the calling thread (the one that will exec) no
+// effective, permitted, inheritable or ambient capability: the plugin is uid 0
+// of its user namespace only by the map, and uid 0 of a root host only by
+// name, never by power (setting the clock or the host name, reading the kernel
+// log, rewriting the host's nftables rules were a root host's plugin's).
+func dropCapabilities() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
@@ -125,16 +156,33 @@ func dropCapabilities() error {
 	return nil
 }
 
+// hasCapability is true when the calling thread has capability c in effect.
+func hasCapability(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(c%32)) != 0
+}
+
 var probe struct {
 	once sync.Once
 	ok   bool
+	proc bool
 }
 
+// probeNoProc is the probe's exit status when it made its namespaces but
+// could mount no procfs of their own.
+const probeNoProc = 2
+
 // namespacesWork starts the launcher once in the namespaces a plugin would get,
-// the way a plugin's would start, and asks it to make its mounts private: a
-// container without CAP_SYS_ADMIN, or a kernel with user namespaces turned off,
-// fails here instead of at every start.
-func namespacesWork() bool {
+// the way a plugin's would start, and asks it to make its mounts private and to
+// mount a procfs of its PID namespace: a container without CAP_SYS_ADMIN, or a
+// kernel with user namespaces turned off, fails here instead of at every start;
+// proc is false where only the procfs is refused (a container runtime's masked
+// /proc keeps a user namespace from mounting one).
+func namespacesWork() (ok, proc bool) {
 	probe.once.Do(func() {
 		cmd := exec.Command("/proc/self/exe")
 		cmd.Args = []string{"idplug-sandbox-probe"}
@@ -144,9 +192,12 @@ func namespacesWork() bool {
 		} else {
 			cmd.SysProcAttr = namespaceAttr(true)
 		}
-		probe.ok = cmd.Run() == nil
+		err := cmd.Run()
+		var exit *exec.ExitError
+		probe.ok = err == nil || errors.As(err, &exit) && exit.ExitCode() == probeNoProc
+		probe.proc = err == nil
 	})
-	return probe.ok
+	return probe.ok, probe.proc
 }
 
 // runProbe is the probe's whole work, run from init.
@@ -157,6 +208,10 @@ func runProbe(stage string) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		os.Exit(1)
 	}
+	// Over /proc: the mount is the probe's own and ends with it.
+	if err := mountProc("/proc"); err != nil {
+		os.Exit(probeNoProc)
+	}
 	os.Exit(0)
 }
 
@@ -165,10 +220,13 @@ type mountEntry struct {
 	path  string
 	write bool // the socket folder: read-write, never executable
 	dev   bool // a device node: nodev would make it useless
+	proc  bool // /proc: a procfs of the launcher's PID namespace
 }
 
 // rootEntries are what the new root holds: what the Landlock rules grant,
 // /proc (Landlock leaves the plugin its own entries only) and the few devices.
+// /proc is a procfs of the plugin's own PID namespace, or, where none can be
+// mounted (spec.HostProc), the host's.
 func rootEntries(spec Spec) []mountEntry {
 	var out []mountEntry
 	for _, p := range append(append([]string{}, spec.Read...), spec.Exec...) {
@@ -177,7 +235,7 @@ func rootEntries(spec Spec) []mountEntry {
 	for _, p := range spec.Write {
 		out = append(out, mountEntry{path: filepath.Clean(p), write: true})
 	}
-	out = append(out, mountEntry{path: "/proc"}, mountEntry{path: "/dev/null", dev: true})
+	out = append(out, mountEntry{path: "/proc", proc: !spec.HostProc}, mountEntry{path: "/dev/null", dev: true})
 	slices.SortFunc(out, func(a, b mountEntry) int { return strings.Compare(a.path, b.path) })
 	return slices.CompactFunc(out, func(a, b mountEntry) bool { return a.path == b.path })
 }
@@ -206,7 +264,15 @@ func enterRoot(spec Spec) error {
 		if !e.write && slices.ContainsFunc(bound, func(b string) bool { return within(e.path, b) }) {
 			continue // already there, with its parent
 		}
-		ok, err := bindInto(root, e)
+		var ok bool
+		var err error
+		if e.proc {
+			// Before the old root goes: a user namespace mounts a procfs only
+			// where one is already in full view.
+			ok, err = true, mountProc(filepath.Join(root, e.path))
+		} else {
+			ok, err = bindInto(root, e)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", e.path, err)
 		}
@@ -234,6 +300,27 @@ func enterRoot(spec Spec) error {
 	}
 	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("root read-only: %w", err)
+	}
+	return nil
+}
+
+// mountProc mounts at dst a procfs of the calling process's PID namespace:
+// the plugin and what it starts are all it lists. The host's /proc, bound, had
+// every process of the machine, and without Landlock their environments and,
+// through /proc/<pid>/root, their files. hidepid=invisible and subset=pid
+// (Linux 5.8) leave out other users' processes and all but the processes (no
+// /proc/sys, kcore or sysrq-trigger); an older kernel mounts it without them.
+func mountProc(dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	err := unix.Mount("proc", dst, "proc", flags, "hidepid=invisible,subset=pid")
+	if errors.Is(err, unix.EINVAL) {
+		err = unix.Mount("proc", dst, "proc", flags, "")
+	}
+	if err != nil {
+		return fmt.Errorf("procfs: %w", err)
 	}
 	return nil
 }

@@ -135,9 +135,13 @@ type Support struct {
 	LandlockABI int
 	// Seccomp is true when seccomp filters can be installed.
 	Seccomp bool
-	// Namespaces is true when the launcher can make private mount and network
-	// namespaces (as root, or through a user namespace).
+	// Namespaces is true when the launcher can make private mount, PID, IPC,
+	// UTS and network namespaces (as root, or through a user namespace).
 	Namespaces bool
+	// NoOwnProc is true when, in those namespaces, no procfs of the plugin's
+	// PID namespace can be mounted (a container runtime's masked /proc, in a
+	// user namespace): the private root then binds the host's.
+	NoOwnProc bool
 }
 
 // Detect asks the kernel what it supports, capped by p.ABILimit.
@@ -152,7 +156,10 @@ func Detect(p Policy) Support {
 	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err == nil && auditArch != 0 {
 		s.Seccomp = true
 	}
-	s.Namespaces = !p.NoNamespaces && namespacesWork()
+	if !p.NoNamespaces {
+		ok, proc := namespacesWork()
+		s.Namespaces, s.NoOwnProc = ok, ok && !proc
+	}
 	return s
 }
 
@@ -182,6 +189,14 @@ const (
 	// plugin may use, so no named Unix socket outside its folder can be reached
 	// (Landlock up to ABI 7 does not mediate connecting to one).
 	FeatureRoot = "private root (mount namespace)"
+	// FeatureProc is a /proc of the plugin's own PID namespace in its root: it
+	// lists the plugin's processes, not the host's (without Landlock, their
+	// environments and files through /proc/<pid>/root were in reach).
+	FeatureProc = "private /proc (pid namespace)"
+	// FeatureIPC is a plugin's own IPC and UTS namespaces: no SysV IPC or POSIX
+	// message queue of the host's or another plugin's, and a host name of its
+	// own.
+	FeatureIPC = "private ipc and uts namespaces"
 	// FeatureEgress is the egress proxy: a network namespace of its own, HTTP
 	// through the host to the hosts its config names.
 	FeatureEgress = "egress proxy (network namespace)"
@@ -213,6 +228,12 @@ func Assess(p Policy, s Support) Report {
 	add(s.Seccomp, FeatureSeccomp, "no seccomp in this kernel")
 	add(s.LandlockABI >= abiNet, FeatureConnect, fmt.Sprintf("needs Landlock ABI %d, kernel has %d", abiNet, s.LandlockABI))
 	add(s.Namespaces, FeatureRoot, "this process can make no mount namespace: no root, and no user namespaces")
+	procWhy := "no PID namespace"
+	if s.Namespaces {
+		procWhy = "no procfs can be mounted in the plugin's namespaces (a masked /proc): the host's is bound"
+	}
+	add(s.Namespaces && !s.NoOwnProc, FeatureProc, procWhy)
+	add(s.Namespaces, FeatureIPC, "no namespaces: plugins share SysV IPC, POSIX message queues and the host name with the host")
 	// The proxy is the default where the kernel can enforce it; asked for
 	// explicitly, a kernel that cannot is a gap like any other.
 	r.Egress = p.Egress

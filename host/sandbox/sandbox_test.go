@@ -12,15 +12,15 @@ import (
 
 func TestAssess(t *testing.T) {
 	full := Assess(Policy{}, Support{LandlockABI: 7, Seccomp: true, Namespaces: true})
-	if full.Mode != ModeAuto || len(full.Applied) != 7 || len(full.Missing) != 0 || !full.Complete() || full.Refusal() != "" {
+	if full.Mode != ModeAuto || len(full.Applied) != 9 || len(full.Missing) != 0 || !full.Complete() || full.Refusal() != "" {
 		t.Errorf("ABI 7: %+v", full)
 	}
 	old := Assess(Policy{Mode: ModeRequired}, Support{LandlockABI: 3, Seccomp: true})
-	if !old.Has(FeatureFS) || old.Has(FeatureBind) || old.Has(FeatureScopes) || len(old.Missing) != 4 ||
+	if !old.Has(FeatureFS) || old.Has(FeatureBind) || old.Has(FeatureScopes) || len(old.Missing) != 6 ||
 		!strings.Contains(old.Refusal(), "needs Landlock ABI 4, kernel has 3") {
 		t.Errorf("ABI 3, required: %+v, refusal %q", old, old.Refusal())
 	}
-	if r := Assess(Policy{}, Support{}); len(r.Missing) != 6 || r.Refusal() != "" {
+	if r := Assess(Policy{}, Support{}); len(r.Missing) != 8 || r.Refusal() != "" {
 		t.Errorf("nothing, auto: %+v", r)
 	}
 	if r := Assess(Policy{Mode: ModeOff}, Support{}); len(r.Applied) != 0 || len(r.Missing) != 0 || !r.Complete() {

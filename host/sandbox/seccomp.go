@@ -8,10 +8,14 @@ import (
 
 // deniedSyscalls fail with EPERM in a plugin: none is needed to sign a user in,
 // and each one reaches into other processes or the kernel (tracing, kernel
-// modules, mounts, namespaces, keyrings, eBPF, perf, userfaultfd). memfd_create
-// too: a memfd lies beneath no Landlock rule, so a program written into one
-// would run, where "runs only its own file" means its verified file.
-var deniedSyscalls = []uintptr{
+// modules, mounts, namespaces, keyrings, eBPF, perf, userfaultfd, the clock,
+// the host name, the kernel log, io_uring). memfd_create too: a memfd lies
+// beneath no Landlock rule, so a program written into one would run, where
+// "runs only its own file" means its verified file. io_uring's file and
+// network operations pass no system call seccomp could check, and its
+// runtimes fall back to plain calls when it is refused (libuv, which Node
+// runs on, does).
+var deniedSyscalls = append([]uintptr{
 	unix.SYS_PTRACE, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV,
 	unix.SYS_PIDFD_GETFD, unix.SYS_PROCESS_MADVISE, unix.SYS_KCMP,
 	unix.SYS_BPF, unix.SYS_PERF_EVENT_OPEN, unix.SYS_USERFAULTFD,
@@ -24,7 +28,10 @@ var deniedSyscalls = []uintptr{
 	unix.SYS_UNSHARE, unix.SYS_SETNS,
 	unix.SYS_SWAPON, unix.SYS_SWAPOFF, unix.SYS_REBOOT,
 	unix.SYS_MEMFD_CREATE,
-}
+	unix.SYS_CLOCK_SETTIME, unix.SYS_SETTIMEOFDAY, unix.SYS_ADJTIMEX, unix.SYS_CLOCK_ADJTIME,
+	unix.SYS_SYSLOG, unix.SYS_SETHOSTNAME, unix.SYS_SETDOMAINNAME,
+	unix.SYS_IO_URING_SETUP, unix.SYS_IO_URING_ENTER, unix.SYS_IO_URING_REGISTER,
+}, archDeniedSyscalls...)
 
 // namespaceFlags are the clone flags that make new namespaces, which unshare
 // would make too.
@@ -56,7 +63,8 @@ func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
 // on a 64-bit kernel) are killed, x32 numbers and the denied calls get EPERM,
 // clone3 gets ENOSYS (its flags sit behind a pointer BPF cannot follow, and
 // libcs then fall back to clone), clone with a namespace flag gets EPERM, and so
-// do packet, raw and Multipath TCP sockets.
+// do packet, vsock (a way out of a virtual machine to its host, past every
+// network rule), raw and Multipath TCP sockets.
 func filter() []unix.SockFilter {
 	const (
 		ld  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
@@ -79,7 +87,8 @@ func filter() []unix.SockFilter {
 	}
 	socketChecks := []unix.SockFilter{
 		stmt(ld, offArg0),
-		jump(jeq, unix.AF_PACKET, 0, 1),
+		jump(jeq, unix.AF_PACKET, 1, 0),
+		jump(jeq, unix.AF_VSOCK, 0, 1),
 		eperm,
 		stmt(ld, offArg1),
 		stmt(and, 0xf), // the type without SOCK_NONBLOCK and SOCK_CLOEXEC

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -34,7 +35,7 @@ const tries = {
   listPluginDir: (p) => fs.readdirSync(p.pluginDir),
   writeBundle: (p) => fs.writeFileSync(p.ownBundle + '/dropped.js', 'x'),
   runShell: () => execFileSync('/bin/sh', ['-c', 'true']),
-  readOtherProc: () => fs.readFileSync('/proc/1/environ'),
+  readOtherProc: (p) => fs.readFileSync('/proc/' + p.hostPid + '/environ'),
   readOwnBundle: (p) => fs.readFileSync(p.ownBundle + '/connectors.json', 'utf8').length,
 };
 function bind() {
@@ -168,7 +169,7 @@ func TestBridgeConfinedByDefault(t *testing.T) {
 		"config": config, "otherPlugin": other, "otherFamily": otherFamily, "pluginDir": dir,
 		"ownBundle": filepath.Join(dir, bundleDirName), "port": ln.Addr().(*net.TCPAddr).Port,
 		"hostPort": hostPort, "namedSocket": bait.Addr().String(), "postgresSocket": pg.Socket(),
-		"providerUrl": provider.URL + "/token",
+		"providerUrl": provider.URL + "/token", "hostPid": os.Getpid(),
 		// idplug's listener, named as a provider would be: still out of reach.
 		"issuer": hostListener.URL + "/oidc",
 	}
@@ -206,6 +207,10 @@ func TestBridgeConfinedByDefault(t *testing.T) {
 		}
 		want["writeBundle"] = "EROFS"
 		want["connectNamedSocket"], want["connectPostgres"] = "ENOENT", "ENOENT"
+	}
+	if report.Has(sandbox.FeatureProc) {
+		// Its /proc is its PID namespace's: the host is not in it.
+		want["readOtherProc"] = "ENOENT"
 	}
 	if report.Has(sandbox.FeatureConnect) {
 		want["connectHostListener"] = "EACCES"

@@ -61,6 +61,12 @@ type config struct {
 	PostgresSocket string `json:"postgresSocket"`
 	// ProviderURL is a provider its config names: reachable through the proxy.
 	ProviderURL string `json:"providerUrl"`
+	// HostShmKey and HostQueue are a SysV shared memory segment and a POSIX
+	// message queue of the host's, mode 0600; HostNamespaces the host's
+	// namespaces by name ("ipc": "ipc:[4026531839]").
+	HostShmKey     int               `json:"hostShmKey"`
+	HostQueue      string            `json:"hostQueue"`
+	HostNamespaces map[string]string `json:"hostNamespaces"`
 }
 
 type connector struct{}
@@ -141,6 +147,7 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	}
 
 	try("deny:exec a memfd copy of itself", execMemfd())
+	kernelAttempts(r, cfg)
 	// Checked where a limit applies (a host that is not root): see the test.
 	try("tasks:start more tasks than the sandbox grants", startTasks())
 	if cfg.NamedSocket != "" {
