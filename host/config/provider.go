@@ -59,8 +59,8 @@ type Provider struct {
 	IssuerPath string
 	// AccessTokenTTL is how long an access token (and an ID token) is good for.
 	AccessTokenTTL time.Duration
-	// RefreshTokenTTL is how long a grant lasts without use; each refresh
-	// extends it.
+	// RefreshTokenTTL is a refresh token's life: a grant unused this long (or
+	// AccessTokenTTL, when longer) ends; each refresh extends it.
 	RefreshTokenTTL time.Duration
 	// SSOTTL is how long a browser's sign-in serves further clients without a
 	// new trip to the provider.
@@ -270,6 +270,11 @@ func (d *decoder) client(cfs walk.Fields, known map[string]bool) Client {
 	return c
 }
 
+// assertionAlgs is the algorithm of a client assertion for each kty: the
+// provider takes RS256 and ES256 only, as its discovery says, so any other
+// key would fail every assertion.
+var assertionAlgs = map[string]string{"RSA": "RS256", "EC": "ES256"}
+
 // clientJWKS decodes jwks: a JSON key set, inline or through ${file:...}.
 func (d *decoder) clientJWKS(cfs walk.Fields, required bool) json.RawMessage {
 	s, set, at := cfs.Text("jwks")
@@ -298,6 +303,8 @@ func (d *decoder) clientJWKS(cfs walk.Fields, required bool) json.RawMessage {
 		// Never quoted: a key written by mistake may be a private one.
 		var k struct {
 			Kty string `json:"kty"`
+			Alg string `json:"alg"`
+			Crv string `json:"crv"`
 			D   string `json:"d"`
 		}
 		if json.Unmarshal(raw, &k) != nil {
@@ -306,11 +313,20 @@ func (d *decoder) clientJWKS(cfs walk.Fields, required bool) json.RawMessage {
 			continue
 		}
 		switch {
-		case k.Kty != "RSA" && k.Kty != "EC" && k.Kty != "OKP":
-			d.ps.Add(at.Path, at.Pos, "keys[%d]: private_key_jwt needs the client's public keys (kty RSA, EC or OKP), not kty %q", i, walk.ShowKey(k.Kty))
+		case k.Kty == "OKP":
+			d.ps.Add(at.Path, at.Pos, "keys[%d]: kty OKP (EdDSA) is not supported: the client signs its assertions with RS256 (kty RSA) or ES256 (kty EC, crv P-256)", i)
+			good = false
+		case assertionAlgs[k.Kty] == "":
+			d.ps.Add(at.Path, at.Pos, "keys[%d]: private_key_jwt needs the client's public keys (kty RSA or EC), not kty %q", i, walk.ShowKey(k.Kty))
 			good = false
 		case k.D != "":
 			d.ps.Add(at.Path, at.Pos, "keys[%d] holds a private key: give the client's public key only (the private one stays with the client)", i)
+			good = false
+		case k.Kty == "EC" && k.Crv != "P-256":
+			d.ps.Add(at.Path, at.Pos, "keys[%d]: crv %q is not supported: the client signs its assertions with ES256 (crv P-256)", i, walk.ShowKey(k.Crv))
+			good = false
+		case k.Alg != "" && k.Alg != assertionAlgs[k.Kty]:
+			d.ps.Add(at.Path, at.Pos, "keys[%d]: alg %q is not supported for kty %s: the client signs its assertions with RS256 (kty RSA) or ES256 (kty EC)", i, walk.ShowKey(k.Alg), k.Kty)
 			good = false
 		}
 	}

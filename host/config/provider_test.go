@@ -107,7 +107,7 @@ func TestProviderProblems(t *testing.T) {
 		{"private_key_jwt without keys", []string{"  clients: [{id: app, token_endpoint_auth_method: private_key_jwt, redirect_uris: [https://a.example/cb]}]"},
 			[]string{`7 provider.clients[0].jwks: is required for private_key_jwt: the client's public keys, like '{"keys": [...]}' or ${file:client.jwks}`}},
 		{"a shared secret for private_key_jwt", []string{`  clients: [{id: app, token_endpoint_auth_method: private_key_jwt, jwks: '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}', redirect_uris: [https://a.example/cb]}]`},
-			[]string{`7 provider.clients[0].jwks: keys[0]: private_key_jwt needs the client's public keys (kty RSA, EC or OKP), not kty "oct"`}},
+			[]string{`7 provider.clients[0].jwks: keys[0]: private_key_jwt needs the client's public keys (kty RSA or EC), not kty "oct"`}},
 		{"the client's private key", []string{`  clients: [{id: app, token_endpoint_auth_method: private_key_jwt, jwks: '{"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "d": "c2VjcmV0LXNjYWxhcg"}]}', redirect_uris: [https://a.example/cb]}]`},
 			[]string{`7 provider.clients[0].jwks: keys[0] holds a private key: give the client's public key only (the private one stays with the client)`}},
 		{"keys that are not a key set", []string{"  clients: [{id: app, token_endpoint_auth_method: private_key_jwt, jwks: '{}', redirect_uris: [https://a.example/cb]}]"},
@@ -159,5 +159,33 @@ func TestProviderNeedsAStore(t *testing.T) {
 	want := []string{"5 provider: needs a store (codes are single-use and refresh tokens rotate across replicas): remove store: {url: off}"}
 	if !slices.Equal(got, want) {
 		t.Errorf("problems = %q, want %q", got, want)
+	}
+}
+
+// The provider verifies client assertions signed with RS256 or ES256 only (as
+// its discovery says): a key for anything else would fail every assertion, so
+// the file is refused, naming the client's jwks, rather than taken.
+func TestProviderRefusesKeysNoAssertionVerifies(t *testing.T) {
+	client := func(key string) string {
+		return `  clients: [{id: app, token_endpoint_auth_method: private_key_jwt, jwks: '{"keys": [` + key + `]}', redirect_uris: [https://a.example/cb]}]`
+	}
+	for name, tc := range map[string]struct{ key, want string }{
+		"an Ed25519 key": {`{"kty": "OKP", "crv": "Ed25519", "x": "a", "alg": "EdDSA"}`,
+			`7 provider.clients[0].jwks: keys[0]: kty OKP (EdDSA) is not supported: the client signs its assertions with RS256 (kty RSA) or ES256 (kty EC, crv P-256)`},
+		"a P-384 key": {`{"kty": "EC", "crv": "P-384", "x": "a", "y": "b"}`,
+			`7 provider.clients[0].jwks: keys[0]: crv "P-384" is not supported: the client signs its assertions with ES256 (crv P-256)`},
+		"an RSA key for PS256": {`{"kty": "RSA", "n": "a", "e": "AQAB", "alg": "PS256"}`,
+			`7 provider.clients[0].jwks: keys[0]: alg "PS256" is not supported for kty RSA: the client signs its assertions with RS256 (kty RSA) or ES256 (kty EC)`},
+		"an EC key marked RS256": {`{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "alg": "RS256"}`,
+			`7 provider.clients[0].jwks: keys[0]: alg "RS256" is not supported for kty EC: the client signs its assertions with RS256 (kty RSA) or ES256 (kty EC)`},
+	} {
+		got := problemsOf(t, withProvider(client(tc.key)), nil)
+		if !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("%s: problems\n got %q\nwant %q", name, got, tc.want)
+		}
+	}
+	// The keys assertions are verified with still pass.
+	for _, key := range []string{`{"kty": "RSA", "n": "a", "e": "AQAB", "alg": "RS256"}`, `{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}`} {
+		mustParse(t, withProvider(client(key)), nil)
 	}
 }

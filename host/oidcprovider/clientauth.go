@@ -3,14 +3,14 @@ package oidcprovider
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/internal/printable"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -72,39 +72,72 @@ func (s *server) verifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 	return c, nil
 }
 
-// verifyAssertion checks a private_key_jwt assertion (RFC 7523 3) with the
-// library (signature by the client's key, iss = sub = client, expiry, an iat
-// within the hour), then spends its jti. Its aud may be the issuer or the
-// token endpoint's URL (OpenID Connect Core 9 says the latter SHOULD be used;
-// the library takes only the former).
+// verifyAssertion checks a private_key_jwt assertion (RFC 7523 3), then
+// spends its jti. It is signed with an algorithm discovery names (RS256,
+// ES256), by the client's key and with that key's alg when the key names
+// one; iss and sub are the client; aud is this provider's issuer or its
+// token endpoint's URL (OpenID Connect Core 9 says the latter SHOULD be
+// used), and nothing else beside it (draft-ietf-oauth-rfc7523bis: an
+// assertion made out to another server too could be replayed here by it);
+// exp within the hour; nbf and iat, both optional, not in the future. Not
+// the library's VerifyJWTAssertion: it takes PS256 whatever the key's alg
+// and an aud among others, refuses an assertion without iat, and reads no
+// nbf.
 func (p *Provider) verifyAssertion(ctx context.Context, assertion, clientID string) (op.Client, error) {
 	if len(assertion) > 16<<10 {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is too long")
 	}
-	claims, err := unverifiedClaims(assertion)
-	if err != nil {
-		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is not valid")
+	invalid := oidc.ErrInvalidClient().WithDescription("client_assertion is not valid")
+	tok, err := jwt.ParseSigned(assertion, assertionAlgorithms)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, invalid
 	}
-	audience := p.opts.Config.Issuer
-	if tokenURL := strings.TrimSuffix(audience, "/") + tokenPath; slices.Contains(claims.Audience, tokenURL) {
-		audience = tokenURL
+	// Read unverified only to find the client, whose key verifies them.
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, invalid
 	}
-	req, err := op.VerifyJWTAssertion(ctx, assertion, op.NewJWTProfileVerifier(&storage{p: p}, audience, time.Hour, assertionLeeway))
-	if err != nil {
-		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is not valid")
-	}
-	c, err := p.client(req.Issuer)
+	c, err := p.client(unverified.Issuer)
 	if err != nil || c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
-		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is not valid")
+		return nil, invalid
+	}
+	key, err := c.key(tok.Headers[0].KeyID)
+	if err != nil || (key.Algorithm != "" && key.Algorithm != tok.Headers[0].Algorithm) {
+		return nil, invalid
+	}
+	var claims jwt.Claims
+	if err := tok.Claims(key, &claims); err != nil {
+		return nil, invalid
+	}
+	if claims.Issuer != c.GetID() || claims.Subject != c.GetID() {
+		return nil, invalid
 	}
 	if clientID != "" && clientID != c.GetID() {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_id is not the assertion's issuer")
 	}
+	tokenURL := strings.TrimSuffix(p.opts.Config.Issuer, "/") + tokenPath
+	if len(claims.Audience) != 1 || (claims.Audience[0] != p.opts.Config.Issuer && claims.Audience[0] != tokenURL) {
+		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion's aud must be this provider's issuer (or its token endpoint's URL), alone")
+	}
 	if claims.ID == "" {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion must carry a jti")
 	}
-	exp := time.Unix(claims.Expiry, 0)
-	if exp.Sub(p.opts.Now()) > time.Hour {
+	if claims.Expiry == nil {
+		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion must carry an exp")
+	}
+	now := p.opts.Now()
+	switch err := claims.ValidateWithLeeway(jwt.Expected{Time: now}, assertionLeeway); {
+	case errors.Is(err, jwt.ErrExpired):
+		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion has expired")
+	case errors.Is(err, jwt.ErrNotValidYet):
+		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is not valid yet (nbf)")
+	case errors.Is(err, jwt.ErrIssuedInTheFuture):
+		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion is issued in the future (iat)")
+	case err != nil:
+		return nil, invalid
+	}
+	exp := claims.Expiry.Time()
+	if exp.Sub(now) > time.Hour {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_assertion must expire within an hour")
 	}
 	// The jti is kept past exp by a margin: a replica whose clock runs ahead
@@ -120,9 +153,13 @@ func (p *Provider) verifyAssertion(ctx context.Context, assertion, clientID stri
 	return c, nil
 }
 
-// assertionLeeway is the clock skew allowed on an assertion's exp and iat
-// (the library's own figure); consumedMargin is how long past its exp a
-// spent jti is kept, for replicas whose clocks differ.
+// assertionAlgorithms are those discovery names for client assertions
+// (token_endpoint_auth_signing_alg_values_supported).
+var assertionAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
+// assertionLeeway is the clock skew allowed on an assertion's exp, nbf and
+// iat (the figure the library allowed); consumedMargin is how long past its
+// exp a spent jti is kept, for replicas whose clocks differ.
 const (
 	assertionLeeway = time.Second
 	consumedMargin  = 5 * time.Minute
@@ -180,27 +217,4 @@ func headerCredentialsProblem(r *http.Request) string {
 // name is case-insensitive (RFC 7235 2.1).
 func isBasic(h string) bool {
 	return len(h) > len("Basic ") && strings.EqualFold(h[:len("Basic ")], "Basic ")
-}
-
-// assertionClaims are what an assertion's checks read besides the library's.
-type assertionClaims struct {
-	ID       string        `json:"jti"`
-	Expiry   int64         `json:"exp"`
-	Audience oidc.Audience `json:"aud"`
-}
-
-// unverifiedClaims reads the claims of an assertion before the library
-// verifies it: only to pick the audience it is verified against, and, once
-// verified, for its jti and exp.
-func unverifiedClaims(jwt string) (assertionClaims, error) {
-	var claims assertionClaims
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return claims, errors.New("not a compact JWS")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return claims, err
-	}
-	return claims, json.Unmarshal(b, &claims)
 }

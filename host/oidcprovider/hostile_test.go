@@ -38,6 +38,10 @@ type testBrowser struct {
 	confirms    int
 	appConfirms []appConfirm
 	failures    []error
+	// failure is the failed sign-in a way back with ?failed= reports, when
+	// it comes back to failedFor.
+	failure   *SignInFailure
+	failedFor string
 }
 
 func (b *testBrowser) SignedIn(*http.Request) (Login, bool) {

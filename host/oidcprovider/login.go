@@ -6,8 +6,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/internal/printable"
 	"github.com/idplug/idplug/sdk"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
@@ -51,9 +53,12 @@ func (p *Provider) finishURL(id string) string {
 // finish sends the code to the app once the browser signed in as the request
 // needs, and, where the app's identity is not assured, once the person said so
 // on the confirmation page, whose POST comes back here (refused cross-site).
-// The request is spent once a code or a refusal goes to the app; a failed
-// step before that, or the confirmation page, leaves it pending until it
-// expires.
+// A sign-in that failed (refused by the person, the connector's provider or
+// its mapping, or one that does not do for the request) goes to the app as an
+// error (OpenID Connect Core 3.1.2.6). The request is spent once a code or an
+// error goes to the app; a step that fails before that (an unknown request,
+// a browser that did not sign in, a store that does not answer), or the
+// confirmation page, leaves it pending until it expires.
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, answer, err := finishParams(r)
@@ -71,6 +76,20 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		p.opts.Browser.Fail(w, r, expired())
 		return
 	}
+	if answer == "" {
+		// The way back from a sign-in that failed carries the browser
+		// routes' word of it, sealed for this request: a made-up one, or
+		// another request's, ends nothing here.
+		failure, err := p.opts.Browser.SignInFailed(r, p.finishURL(id))
+		if err != nil {
+			p.opts.Browser.Fail(w, r, err)
+			return
+		}
+		if failure != nil {
+			p.answerError(w, r, id, ar, failure.Error, failure.Description)
+			return
+		}
+	}
 	login, ok := p.opts.Browser.SignedIn(r)
 	if !ok {
 		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeAuthorizationFailed,
@@ -78,30 +97,16 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if why := p.usable(login, ar, c); why != "" {
-		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeAuthorizationFailed, Message: "the sign-in does not do for this app: " + why})
+		p.answerError(w, r, id, ar, string(oidc.AccessDenied), "the sign-in does not do for this app: "+why)
 		return
 	}
 	if ar.Confirm && answer == "" {
 		p.opts.Browser.ConfirmApp(w, r, p.link(finishPath), map[string]string{"id": id}, c.cfg.ID, ar.RedirectURI)
 		return
 	}
-	// Spent atomically first: two finishes of one request at once (a double
-	// click, a replayed link) give one answer to the app, not two codes.
-	err = p.opts.Store.ConsumeFlow(ctx, storeKey("authz-done", id), p.opts.Now().Add(p.opts.RequestTTL+consumedMargin))
-	if errors.Is(err, store.ErrUsed) {
-		p.opts.Browser.Fail(w, r, expired())
+	if !p.spend(w, r, id) {
 		return
 	}
-	if err != nil {
-		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the store cannot be reached; try again"})
-		return
-	}
-	// Spent now: its record goes, or expires with RequestTTL if the store
-	// does not answer; a retry could only find it spent.
-	if err := p.dropRecord(ctx, "authz", id); err != nil {
-		p.log.Warn("a finished sign-in request's record stays until it expires", "error", err)
-	}
-	w.Header().Set("Cache-Control", "no-store")
 	if answer == "deny" {
 		p.event("denied")
 		http.Redirect(w, r, p.denied(ar), http.StatusSeeOther)
@@ -109,11 +114,61 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 	}
 	redirect, err := p.issueCode(ctx, ar, login)
 	if err != nil {
-		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the sign-in could not be finished; try again"})
+		// Spent: the app hears of it, and may start again.
+		errType, description := codeFailure(err)
+		http.Redirect(w, r, p.errorURL(ar, errType, description), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, redirect, http.StatusSeeOther)
 }
+
+// spend marks request id answered, false (having shown why) when it was
+// answered before or the store does not answer. Spent atomically first: two
+// finishes of one request at once (a double click, a replayed link) give one
+// answer to the app, not two codes, nor a code and an error.
+func (p *Provider) spend(w http.ResponseWriter, r *http.Request, id string) bool {
+	ctx := r.Context()
+	err := p.opts.Store.ConsumeFlow(ctx, storeKey("authz-done", id), p.opts.Now().Add(p.opts.RequestTTL+consumedMargin))
+	if errors.Is(err, store.ErrUsed) {
+		p.opts.Browser.Fail(w, r, expired())
+		return false
+	}
+	if err != nil {
+		p.opts.Browser.Fail(w, r, &sdk.Error{Code: sdk.CodeGeneral, Message: "the store cannot be reached; try again"})
+		return false
+	}
+	// Spent now: its record goes, or expires with RequestTTL if the store
+	// does not answer; a retry could only find it spent.
+	if err := p.dropRecord(ctx, "authz", id); err != nil {
+		p.log.Warn("a finished sign-in request's record stays until it expires", "error", err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return true
+}
+
+// answerError spends request id and sends the app errType (RFC 6749 4.1.2.1).
+func (p *Provider) answerError(w http.ResponseWriter, r *http.Request, id string, ar authRequest, errType, description string) {
+	if !p.spend(w, r, id) {
+		return
+	}
+	http.Redirect(w, r, p.errorURL(ar, errType, description), http.StatusSeeOther)
+}
+
+// codeFailure is how the app is told of a code that could not be issued.
+func codeFailure(err error) (errType, description string) {
+	if errors.Is(err, store.ErrUnavailable) {
+		return temporarilyUnavailable, "the store cannot be reached; try again shortly"
+	}
+	var oe *oidc.Error
+	if errors.As(err, &oe) {
+		return string(oe.ErrorType), oe.Description
+	}
+	return string(oidc.ServerError), "the sign-in could not be finished"
+}
+
+// temporarilyUnavailable is RFC 6749 4.1.2.1's error for a failure that may
+// pass, which the library does not name.
+const temporarilyUnavailable = "temporarily_unavailable"
 
 // finishParams reads the request id, and the person's answer on the
 // confirmation page ("" on the way back from a sign-in, "allow" or "deny").
@@ -148,13 +203,21 @@ func readPageForm(r *http.Request, what string) error {
 
 // denied is the app's redirect URI with access_denied: the person said no.
 func (p *Provider) denied(ar authRequest) string {
+	return p.errorURL(ar, string(oidc.AccessDenied), "the person did not let this app sign in")
+}
+
+// errorURL is the app's redirect URI with an error, its state and iss (RFC
+// 9207), in the query: the only response mode checkRequest takes.
+func (p *Provider) errorURL(ar authRequest, errType, description string) string {
 	u, err := url.Parse(ar.RedirectURI)
 	if err != nil {
 		return p.opts.PublicPath + "/"
 	}
 	q := u.Query()
-	q.Set("error", "access_denied")
-	q.Set("error_description", "the person did not let this app sign in")
+	q.Set("error", errType)
+	if d := errorText(description); d != "" {
+		q.Set("error_description", d)
+	}
 	if ar.State != "" {
 		q.Set("state", ar.State)
 	}
@@ -162,6 +225,21 @@ func (p *Provider) denied(ar authRequest) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// errorText is description as RFC 6749 4.1.2.1 allows an error_description:
+// printable ASCII but " and \, bounded. A connector's words (a mapping's
+// allow_reason, a provider's error_description) may hold any character.
+func errorText(description string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, printable.Cut(description, maxErrorDescription))
+}
+
+// maxErrorDescription bounds the error_description an app is sent.
+const maxErrorDescription = 300
 
 func (p *Provider) pending(ctx context.Context, id string) (authRequest, error) {
 	var ar authRequest

@@ -51,8 +51,13 @@ type Browser interface {
 	// leads to its sign-in, which comes back to returnTo.
 	Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string)
 	// SignIn sends the browser to instance id's sign-in, back to returnTo (a
-	// path on this site) afterwards.
+	// path on this site) afterwards, whether it signed in or failed.
 	SignIn(w http.ResponseWriter, r *http.Request, id, returnTo string)
+	// SignInFailed reads how the sign-in that came back to returnTo failed:
+	// nil, nil when r says nothing of a failure. Only the browser routes'
+	// own word, made for returnTo, is a failure; anything else that claims
+	// one is an error (an *sdk.Error for people).
+	SignInFailed(r *http.Request, returnTo string) (*SignInFailure, error)
 	// SignOut ends this browser's sign-in.
 	SignOut(w http.ResponseWriter, r *http.Request) error
 	// Fail shows a failed browser step; err is an *sdk.Error with a message
@@ -64,6 +69,16 @@ type Browser interface {
 	// client, whose answer goes to redirectURI, posting to action with fields
 	// (and deny=1 to refuse).
 	ConfirmApp(w http.ResponseWriter, r *http.Request, action string, fields map[string]string, client, redirectURI string)
+}
+
+// SignInFailure is how a browser's sign-in for an app's request failed, as
+// the app is told at its redirect URI (OpenID Connect Core 3.1.2.6).
+type SignInFailure struct {
+	// Error is access_denied when the person, the connector's provider or
+	// its mapping said no; temporarily_unavailable or server_error for a
+	// failure that is not theirs.
+	Error       string
+	Description string
 }
 
 // Options configure a Provider.
@@ -109,12 +124,16 @@ type Provider struct {
 // Endpoint paths below the issuer.
 const (
 	loginPath      = "/login"
-	finishPath     = "/login/finish"
+	finishPath     = FinishPath
 	endSessionPath = "/end_session"
 	// tokenPath is served by the library (op.NewEndpoint, without the slash),
 	// guarded in endpoints.go and taken as an assertion's audience.
 	tokenPath = "/oauth/token"
 )
+
+// FinishPath, below the issuer's path and with ?id=, is where a browser's
+// sign-in for an app's request comes back to, failed or not.
+const FinishPath = "/login/finish"
 
 // New builds the provider. Its signing keys are made on first use.
 func New(opts Options) (*Provider, error) {

@@ -25,25 +25,27 @@ func (s *Server) browserRoutes(mux *http.ServeMux) {
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.checkConnectorID(id); err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
 	returnTo, err := safeReturnTo(r.URL.Query().Get("returnTo"), s.link("/"))
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
+	// From here a failure goes where the sign-in would have: an app that
+	// asked the provider for it hears of it (signInFailed).
+	if err := s.checkConnectorID(id); err != nil {
+		s.signInFailed(w, r, returnTo, err)
+		return
+	}
 	state := newState()
 	auth, err := s.authorize(r.Context(), id, s.callbackURL(id), state)
 	if err != nil {
-		s.errorPage(w, r, err)
+		s.signInFailed(w, r, returnTo, err)
 		return
 	}
 	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), s.stampFlow(flow{Session: auth.Session, State: state, ReturnTo: returnTo}),
 		func(v string) *http.Cookie { return s.cookies.flow(id, v, s.settings.FlowTTL) })
 	if err != nil {
-		s.errorPage(w, r, err)
+		s.signInFailed(w, r, returnTo, err)
 		return
 	}
 	http.SetCookie(w, cookie)
@@ -59,6 +61,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 // whichever way they came. The flow cookie is spent only once the callback is
 // shown to belong to it: a forged callback (a link an attacker sends, with a made-up
 // state) neither reaches the plugin nor cancels the browser's sign-in in progress.
+// A sign-in that fails after that (refused by the person, the provider or
+// the mapping) goes back where it would have gone (signInFailed).
 func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string, params map[string]string) {
 	if err := s.checkConnectorID(id); err != nil {
 		s.errorPage(w, r, err)
@@ -86,16 +90,16 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 	http.SetCookie(w, s.cookies.clearFlow(id))
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, params)
 	if err != nil {
-		s.errorPage(w, r, err)
+		s.signInFailed(w, r, f.ReturnTo, err)
 		return
 	}
 	if err := s.keepTokens(r.Context(), id, &res.UserInfoResult); err != nil {
-		s.errorPage(w, r, err)
+		s.signInFailed(w, r, f.ReturnTo, err)
 		return
 	}
 	cookie, err := s.startUserSession(r.Context(), id, res.UserInfo, res.Claims)
 	if err != nil {
-		s.errorPage(w, r, err)
+		s.signInFailed(w, r, f.ReturnTo, err)
 		return
 	}
 	http.SetCookie(w, cookie)

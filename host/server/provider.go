@@ -12,6 +12,7 @@ import (
 
 	"github.com/idplug/idplug/host/oidcprovider"
 	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/internal/printable"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -105,6 +106,21 @@ func (b providerBrowser) SignOut(w http.ResponseWriter, r *http.Request) error {
 	return b.s.endUserSession(r)
 }
 
+func (b providerBrowser) SignInFailed(r *http.Request, returnTo string) (*oidcprovider.SignInFailure, error) {
+	q := r.URL.Query()
+	if !q.Has(failedParam) {
+		return nil, nil
+	}
+	var f signInFailure
+	if err := b.s.openJSON(signInFailurePurpose, q.Get(failedParam), "the sign-in's failure", &f); err != nil {
+		return nil, err
+	}
+	if f.ReturnTo != returnTo {
+		return nil, &sdk.Error{Code: CodeSessionInvalid, Message: "the sign-in's failure belongs to another sign-in request; go back to the app and start again"}
+	}
+	return &oidcprovider.SignInFailure{Error: f.Error, Description: f.Description}, nil
+}
+
 func (b providerBrowser) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, oidcprovider.ErrCrossOrigin) {
 		err = &sdk.Error{Code: CodeCrossOrigin, Message: err.Error()}
@@ -181,4 +197,94 @@ func redirectOrigin(uri string) string {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// A browser sign-in that an app asked the provider for comes back to the
+// provider's finish step whether it signed in or failed, and the app is told
+// either way (OpenID Connect Core 3.1.2.6). The failure travels in the way
+// back, sealed and made out to that returnTo: a link made up, or the failure
+// of a sign-in for another request, ends no request (the provider refuses
+// it), as only a sign-in in the browser makes one succeed. A sign-in not
+// started by an app fails on this site's page.
+
+// failedParam carries the sealed failure on the way back to the provider.
+const failedParam = "failed"
+
+// signInFailureTTL bounds the way back: the browser follows it at once.
+const signInFailureTTL = time.Minute
+
+const signInFailurePurpose = "provider-sign-in-failed"
+
+// maxFailureDescription bounds the description a failure carries.
+const maxFailureDescription = 512
+
+// signInFailure is a failed sign-in, as the provider's app is told of it.
+type signInFailure struct {
+	// ReturnTo is the way back it was made for: one request's finish step.
+	ReturnTo    string `json:"rt"`
+	Error       string `json:"e"`
+	Description string `json:"d,omitempty"`
+}
+
+// signInFailed answers a browser sign-in that failed on its way to returnTo:
+// back at the provider's finish step, which tells the app, when returnTo is
+// one; on this site's page otherwise.
+func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, returnTo string, err error) {
+	back, ok := s.failedReturn(returnTo, err)
+	if !ok {
+		s.errorPage(w, r, err)
+		return
+	}
+	e := asError(err)
+	s.log.Warn("browser sign-in failed; the app is told", "path", r.URL.Path, "code", e.Code, "message", e.Message)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, back, http.StatusFound)
+}
+
+// failedReturn is returnTo with err sealed for it; false when returnTo is not
+// the provider's finish step (or the seal fails: the page then says why).
+func (s *Server) failedReturn(returnTo string, err error) (string, bool) {
+	m := s.provider.Load()
+	if m == nil {
+		return "", false
+	}
+	u, perr := url.Parse(returnTo)
+	if perr != nil || u.Path != s.link(m.path+oidcprovider.FinishPath) || !u.Query().Has("id") {
+		return "", false
+	}
+	f := signInFailure{ReturnTo: returnTo}
+	f.Error, f.Description = oauthFailure(err)
+	// The way back is a URL: the provider sends no more of it anyway.
+	f.Description = printable.Cut(f.Description, maxFailureDescription)
+	sealed, serr := s.sealJSON(signInFailurePurpose, f, signInFailureTTL)
+	if serr != nil {
+		return "", false
+	}
+	q := u.Query()
+	q.Set(failedParam, sealed)
+	u.RawQuery = q.Encode()
+	return u.String(), true
+}
+
+// oauthFailure is the error an app is told of a failed sign-in (RFC 6749
+// 4.1.2.1), and its description: access_denied when the person, the
+// connector's provider or its mapping said no, in their words (which the
+// sign-in page shows too); otherwise temporarily_unavailable for a failure
+// that may pass, server_error for any other, whose words (a plugin's, the
+// store's) stay in the log.
+func oauthFailure(err error) (string, string) {
+	e := asError(err)
+	if e.Code == sdk.CodeAuthorizationFailed {
+		// The provider's own error, when it says the failure is its own.
+		switch pe, _ := e.Details["error"].(string); pe {
+		case "temporarily_unavailable", "server_error":
+			return pe, "the provider could not sign the person in"
+		}
+		return "access_denied", e.Message
+	}
+	switch statusFor(e.Code) {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return "temporarily_unavailable", "the sign-in cannot be finished now; try again shortly"
+	}
+	return "server_error", "the sign-in could not be finished"
 }
