@@ -259,7 +259,7 @@ func (p *Proxy) check(t Target, addrs []netip.Addr) *Refusal {
 			continue
 		}
 		if special(a) {
-			return &Refusal{ReasonPrivate, fmt.Sprintf("%s resolves to %s, a loopback, private or link-local address that no configuration names", t.Host, shown)}
+			return &Refusal{ReasonPrivate, fmt.Sprintf("%s resolves to %s, a loopback, private or link-local address (or another that is not public) that no configuration names", t.Host, shown)}
 		}
 		mine, err := own.has(a)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/store"
@@ -131,6 +132,27 @@ func TestGrantsEndWithTheirConnector(t *testing.T) {
 		status, e := s.tokenAnswer(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://app.test/cb"}})
 		if status != http.StatusBadRequest || e != "invalid_grant" {
 			t.Errorf("exchange: %d %s, want invalid_grant", status, e)
+		}
+	})
+
+	// During a rolling update that adds a connector, a replica still on the
+	// configuration before it sees grants made through it on the others: it
+	// does not judge a grant signed in after its own configuration took
+	// effect, which would end it for good.
+	t.Run("a replica whose configuration predates the grant keeps it", func(t *testing.T) {
+		s.reload(t, clients, acme) // a replica with the connector
+		s.signIn("alice")
+		access, refresh := s.tokens(t)
+		now := s.now
+		defer func() { s.now = now }()
+		s.now = now.Add(-time.Minute)
+		s.reload(t, clients, map[string]string{"other": "other-target"}) // one whose configuration took effect before the sign-in
+		s.now = now
+		if code, e := s.userinfo(access); code != http.StatusOK {
+			t.Errorf("userinfo: %d %s", code, e)
+		}
+		if !s.refreshes(t, refresh) {
+			t.Error("the refresh was refused")
 		}
 	})
 

@@ -119,6 +119,10 @@ type Provider struct {
 	limiter *ratelimit.Failures
 	// authorizeLimiter counts authorization requests per client address.
 	authorizeLimiter *ratelimit.Failures
+	// built is when this configuration took effect here (a start or a
+	// reload): a grant signed in after it was made under another replica's
+	// configuration, newer than this one's during a rolling update.
+	built time.Time
 }
 
 // Endpoint paths below the issuer.
@@ -147,7 +151,7 @@ func New(opts Options) (*Provider, error) {
 		opts.RequestTTL = 10 * time.Minute
 	}
 	p := &Provider{opts: opts, clients: map[string]*client{}, log: opts.Logger, limiter: newTokenLimiter(),
-		authorizeLimiter: ratelimit.New(maxAuthorizeRequests, authorizeWindow, maxTrackedClients)}
+		authorizeLimiter: ratelimit.New(maxAuthorizeRequests, authorizeWindow, maxTrackedClients), built: opts.Now()}
 	for _, c := range opts.Config.Clients {
 		cl, err := newClient(c, p)
 		if err != nil {

@@ -158,6 +158,12 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 // holds. A reload builds the provider again, so its clients, and the
 // instances it asks about, are the configuration's as it is now.
 func (p *Provider) lapsed(clientID string, id identity) string {
+	if id.AuthTime > p.built.Unix() {
+		// Signed in after this configuration took effect here: another
+		// replica's, newer, made it (a rolling update adding the connector),
+		// and this one's word would end a good grant for good.
+		return ""
+	}
 	target, ok := p.opts.Targets(id.Instance)
 	switch {
 	case !ok:

@@ -164,7 +164,10 @@ func launch(raw string) error {
 			return fmt.Errorf("plugin_user: parent-death signal: %w", err)
 		}
 	}
-	if spec.Landlock || spec.Seccomp {
+	// no_new_privs whenever capabilities go too: a uid-0 plugin of a launcher
+	// that could not lock its securebits (no CAP_SETPCAP, other capabilities
+	// held) would get its bounding set back at exec without it.
+	if spec.Landlock || spec.Seccomp || !spec.KeepCapabilities {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // envPeek makes this test binary, started as a plugin, look through /proc for
@@ -38,6 +40,14 @@ func init() {
 		} else {
 			fmt.Printf("%s: %v\n", what, err)
 		}
+	}
+	// Read-only, as the rest of the root: an older kernel's procfs has
+	// /proc/sys, which a uid-0 plugin could otherwise write.
+	var st unix.Statfs_t
+	if err := unix.Statfs("/proc", &st); err != nil {
+		fmt.Println("statfs /proc:", err)
+	} else {
+		fmt.Printf("proc read-only: %v\n", st.Flags&unix.ST_RDONLY != 0)
 	}
 	say("host's environment", "/proc/"+pid+"/environ")
 	say("host's key file", "/proc/"+pid+"/root"+key)
@@ -77,6 +87,9 @@ func TestPrivateRootHidesTheHostsProcesses(t *testing.T) {
 	t.Logf("the plugin said:\n%s", got)
 	if !strings.Contains(got, "other processes: 0\n") {
 		t.Errorf("the plugin listed processes besides its own")
+	}
+	if !strings.Contains(got, "proc read-only: true\n") {
+		t.Errorf("the plugin's /proc is not read-only")
 	}
 	for _, what := range []string{"host's environment", "host's key file"} {
 		if !strings.Contains(got, what+": open /proc/") || strings.Contains(got, secret) {

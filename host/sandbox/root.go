@@ -174,7 +174,7 @@ var probe struct {
 
 // probeNoProc is the probe's exit status when it made its namespaces but
 // could mount no procfs of their own.
-const probeNoProc = 2
+const probeNoProc = 87 // not 2, a Go panic's
 
 // namespacesWork starts the launcher once in the namespaces a plugin would get,
 // the way a plugin's would start, and asks it to make its mounts private and to
@@ -314,7 +314,10 @@ func mountProc(dst string) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
-	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	// Read-only, as the rest of the root: where hidepid and subset are not
+	// known (before Linux 5.8) the procfs has /proc/sys and /proc/sysrq-trigger,
+	// which a uid-0 plugin without Landlock could otherwise write.
+	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	err := unix.Mount("proc", dst, "proc", flags, "hidepid=invisible,subset=pid")
 	if errors.Is(err, unix.EINVAL) {
 		err = unix.Mount("proc", dst, "proc", flags, "")

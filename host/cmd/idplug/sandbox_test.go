@@ -108,7 +108,7 @@ func TestServeHidesItselfFromItsOwnUser(t *testing.T) {
 	if mode := jsonPath(ready, "sandbox", "mode"); mode != "required" {
 		t.Errorf("sandbox mode = %v", mode)
 	}
-	if applied, _ := jsonPath(ready, "sandbox", "applied").([]any); len(applied) != 7 {
+	if applied, _ := jsonPath(ready, "sandbox", "applied").([]any); len(applied) != 9 {
 		t.Errorf("sandbox applied = %v", jsonPath(ready, "sandbox"))
 	}
 	pluginPID := int(jsonPath(ready, "plugins", 0, "pid").(float64))

@@ -27,6 +27,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -207,7 +209,7 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	}
 	return &sdk.Authorization{
 		RedirectTo: "https://idp.test/authorize?state=" + req.State,
-		Session: sdk.Session{"pid": strconv.Itoa(hostPID()), "gogc": strconv.FormatUint(gcPercent(), 10),
+		Session: sdk.Session{"process": processID, "gogc": strconv.FormatUint(gcPercent(), 10),
 			"procs": strconv.Itoa(runtime.GOMAXPROCS(0))},
 	}, nil
 }
@@ -218,17 +220,14 @@ var (
 	allIn = make(chan struct{})
 )
 
-// hostPID is this process's id as the host sees it: in the sandbox's PID
-// namespace, os.Getpid is 1 for every plugin, while its /proc (the host's,
-// mounted into its root) names it by the host's number.
-func hostPID() int {
-	if self, err := os.Readlink("/proc/self"); err == nil {
-		if pid, err := strconv.Atoi(self); err == nil {
-			return pid
-		}
-	}
-	return os.Getpid()
-}
+// processID tells this process from another start of the same plugin (a
+// replacement, a restart): the plugin's own pid is 1 in its PID namespace, and
+// its /proc shows no other.
+var processID = func() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
 
 // gcPercent reads the garbage collector's target the SDK set, without changing it.
 func gcPercent() uint64 {
@@ -241,5 +240,5 @@ func (connector) UserInfo(_ context.Context, cfg config, _ sdk.UserInfoRequest) 
 	if cfg.ID != "" {
 		return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: cfg.ID}}, nil
 	}
-	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: strconv.Itoa(hostPID())}}, nil
+	return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: processID}}, nil
 }

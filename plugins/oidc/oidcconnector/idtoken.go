@@ -285,7 +285,7 @@ func (v *verification) checkClaims(c *idClaims, issuers []string, nonce string, 
 			return refuse(checkAuthTime, "the user last authenticated at %s, longer ago than max_age (%s) allows", at.UTC().Format(time.RFC3339), v.authAge)
 		}
 	}
-	if v.loginAsked && !v.authAgeAsked && !refresh && c.AuthTime != nil {
+	if v.loginAsked && !refresh && c.AuthTime != nil {
 		// OIDC Core does not make auth_time required for prompt=login (maxAge
 		// "0" does): a token without one passes, one from an older login not.
 		at, ok := unixTime(c.AuthTime)

@@ -405,6 +405,12 @@ func TestPromptLoginRefusesAnOldAuthTime(t *testing.T) {
 			refusedBecause(t, err, sdk.CodeSocialIDTokenInvalid, checkAuthTime)
 		})
 	}
+	// With max_age as well, both hold: a login within max_age but before
+	// this sign-in is not the new one prompt=login asks for.
+	both := parse(t, s.config(map[string]any{"authRequestOptionalConfig": map[string]any{"prompt": "login", "maxAge": "86400"}}))
+	if _, err := s.signIn(t, both, withAuthTime(time.Now().Add(-time.Hour).Unix())); err == nil {
+		t.Error("prompt=login with max_age: a login an hour old was taken")
+	}
 	// Without prompt=login an old login is the provider's single sign-on.
 	plain := parse(t, s.config(map[string]any{"authRequestOptionalConfig": map[string]any{"prompt": "consent"}}))
 	if _, err := s.signIn(t, plain, withAuthTime(time.Now().Add(-72*time.Hour).Unix())); err != nil {
