@@ -35,7 +35,13 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 
 func (s *server) verifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
 	p := s.p
-	if oidc.GrantType(r.Form.Get("grant_type")) == oidc.GrantTypeClientCredentials {
+	// Any grant but these two is unsupported here (RFC 6749 5.2), whoever
+	// asks: the library answered device_code and token-exchange as grants this
+	// client may not use (unauthorized_client). No grant_type: the revocation
+	// endpoint.
+	switch gt := oidc.GrantType(r.Form.Get("grant_type")); gt {
+	case "", oidc.GrantTypeCode, oidc.GrantTypeRefreshToken:
+	default:
 		return nil, oidc.ErrUnsupportedGrantType().WithDescription("only authorization_code and refresh_token")
 	}
 	if r.Data.ClientAssertionType == oidc.ClientAssertionTypeJWTAssertion || r.Data.ClientAssertion != "" {
