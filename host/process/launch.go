@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,7 +80,11 @@ func (p *Process) launch() (*conn, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     p.opts.StartTimeout,
 		Logger:           newLogGuard(p.log),
-		GRPCDialOptions:  p.dialOptions(),
+		// After go-plugin's own dialer, so in its place: the socket checked,
+		// on the connection, to be the plugin's.
+		GRPCDialOptions: append(p.dialOptions(), grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return run.dialPlugin(ctx)
+		})),
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
