@@ -29,20 +29,23 @@ type identity struct {
 	Picture       string `json:"p,omitempty"`
 	Phone         string `json:"ph,omitempty"`
 	AuthTime      int64  `json:"at"`
+	// AuthMs is AuthTime to the millisecond, as connector removals are kept
+	// (0 in tokens sealed before it was).
+	AuthMs int64 `json:"am,omitempty"`
 	// Claims are the mapping's (host/mapping refuses the names set here).
 	Claims map[string]any `json:"c,omitempty"`
 	// Target is the instance's target at the sign-in ("" in tokens sealed
 	// before it was kept): a grant ends once its instance signs in at
 	// another provider.
 	Target string `json:"t,omitempty"`
-	// Stored says that a token carries only Sub, Instance, Target and
-	// AuthTime: the whole identity was too large for it, and its grant keeps
-	// it in the store (tokenIdentity).
+	// Stored says that a token carries only Sub, Instance, Target and the
+	// sign-in's time: the whole identity was too large for it, and its grant
+	// keeps it in the store (tokenIdentity).
 	Stored bool `json:"r,omitempty"`
 }
 
 func identityOf(l Login, target string) identity {
-	id := identity{Sub: subject(target, l.UserInfo.ID), Instance: l.Instance, Target: target, AuthTime: l.AuthTime.Unix(), Claims: l.Claims}
+	id := identity{Sub: subject(target, l.UserInfo.ID), Instance: l.Instance, Target: target, AuthTime: l.AuthTime.Unix(), AuthMs: l.AuthTime.UnixMilli(), Claims: l.Claims}
 	u := l.UserInfo
 	if u.Name != nil {
 		id.Name = *u.Name

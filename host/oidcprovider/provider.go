@@ -96,7 +96,12 @@ type Options struct {
 	// AllInstances lists the configured instance ids, in configuration order:
 	// a client without a connectors list may use them all.
 	AllInstances func() []string
-	Browser      Browser
+	// RemovedAt is when a connector instance was last removed from the
+	// configuration (Unix ms), by this process or another sharing its store;
+	// false when never (nil: none known). A grant signed in before then ended
+	// with the removal, even once the instance is configured again.
+	RemovedAt func(instance string) (int64, bool)
+	Browser   Browser
 	// RequestTTL bounds a pending authorization request (the sign-in at the
 	// connector included).
 	RequestTTL time.Duration

@@ -102,7 +102,7 @@ const identityKind = "identity"
 // when it is small, or else a stub, with id kept in the store for ttl
 // (already kept, when a refresh renewed it before its rotation).
 func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, kept bool) (identity, error) {
-	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, AuthTime: id.AuthTime, Stored: true}
+	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
 	if kept {
 		return stub, nil
 	}
@@ -170,6 +170,18 @@ func (p *Provider) lapsed(clientID string, id identity) string {
 		return "the connector it was made through is no longer configured"
 	case id.Target != "" && id.Target != target:
 		return "the connector it was made through signs in at another provider now"
+	}
+	if p.opts.RemovedAt != nil {
+		// Removed and configured again between two uses of the grant. A
+		// token sealed before the sign-in's millisecond was kept: the whole
+		// second of its sign-in before the removal.
+		signedIn := id.AuthMs
+		if signedIn == 0 {
+			signedIn = id.AuthTime*1000 + 999
+		}
+		if at, ok := p.opts.RemovedAt(id.Instance); ok && signedIn <= at {
+			return "the connector it was made through was removed since"
+		}
 	}
 	c, ok := p.clients[clientID]
 	switch {

@@ -146,6 +146,10 @@ func (s *Server) signInTime(id string) int64 {
 	return now
 }
 
+// ConnectorRemovedAt is when connector id was last removed (Unix ms), if
+// ever, for the OpenID Provider's grants.
+func (s *Server) ConnectorRemovedAt(id string) (int64, bool) { return s.removedAt(id) }
+
 // removedAt is when connector id was last removed (Unix ms), if ever.
 func (s *Server) removedAt(id string) (int64, bool) {
 	if m := s.removed.Load(); m != nil {

@@ -78,7 +78,7 @@ func TestProviderGrantsEndWithTheirConnectorOnReload(t *testing.T) {
 			t.Fatalf("reload: %d %v", status, body)
 		}
 	}
-	offList, removed, kept := grant("acme"), grant("acme"), grant("beta")
+	offList, removed, kept, unused := grant("acme"), grant("acme"), grant("beta"), grant("acme")
 
 	// The app may use beta only.
 	reload(func(_ map[string]any, clients map[string]map[string]any) {
@@ -104,7 +104,17 @@ func TestProviderGrantsEndWithTheirConnectorOnReload(t *testing.T) {
 		t.Errorf("refresh through a removed connector: %v, want invalid_grant", err)
 	}
 
-	// beta's grant held through both reloads.
+	// acme is back: a grant not used while it was gone ended all the same.
+	reload(func(map[string]any, map[string]map[string]any) {})
+	if _, err := refresh(unused); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("refresh of a grant made before acme was removed and added back: %v, want invalid_grant", err)
+	}
+	// One made since holds.
+	if _, err := refresh(grant("acme")); err != nil {
+		t.Errorf("refresh of a grant made after acme came back: %v", err)
+	}
+
+	// beta's grant held through all the reloads.
 	next, err := refresh(kept)
 	if err != nil {
 		t.Fatalf("refresh through beta: %v", err)

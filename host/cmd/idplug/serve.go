@@ -340,6 +340,7 @@ func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config, sealer *
 		Sealer:       func() *seal.Sealer { return sealer },
 		Targets:      server.Targets(d.host),
 		AllInstances: server.AllInstances(d.host),
+		RemovedAt:    d.srv.ConnectorRemovedAt,
 		Browser:      d.srv.ProviderBrowser(),
 		RequestTTL:   cfg.SessionTTL,
 		Logger:       d.log.Named("oidc"),
