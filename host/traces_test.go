@@ -23,16 +23,7 @@ import (
 func TestPluginSpanAbuseIsDropped(t *testing.T) {
 	start := time.Now()
 	rcv := otlptest.Start(t)
-	s, fromEnv, err := tracing.Resolve(tracing.Settings{Exporter: "otlp", Protocol: "grpc", Endpoint: rcv.GRPCEndpoint,
-		ServiceName: "idplug-under-test"}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := tracing.Start(context.Background(), s, fromEnv, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	tr := startTracing(t, tracing.Settings{Exporter: "otlp", Protocol: "grpc", Endpoint: rcv.GRPCEndpoint, ServiceName: "idplug-under-test"})
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, "./host/testdata/spamspans"), "spamspans")
 	h := open(t, dir, host.Options{Tracing: tr})
@@ -98,16 +89,7 @@ func TestPluginSpanAbuseIsDropped(t *testing.T) {
 // span starts, and the trace kept.
 func TestACallersTraceStateKeepsThePluginsSpans(t *testing.T) {
 	rcv := otlptest.Start(t)
-	s, fromEnv, err := tracing.Resolve(tracing.Settings{Exporter: "otlp", Protocol: "grpc", Endpoint: rcv.GRPCEndpoint},
-		func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := tracing.Start(context.Background(), s, fromEnv, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	tr := startTracing(t, tracing.Settings{Exporter: "otlp", Protocol: "grpc", Endpoint: rcv.GRPCEndpoint})
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, examplePkg), "example")
 	h := open(t, dir, host.Options{Tracing: tr})
@@ -151,4 +133,20 @@ func TestACallersTraceStateKeepsThePluginsSpans(t *testing.T) {
 	if d := tr.Dropped(); d != 0 {
 		t.Errorf("%d of the plugin's spans dropped", d)
 	}
+}
+
+// startTracing starts tracing with settings alone (no variables), shut down
+// when the test ends.
+func startTracing(t *testing.T, settings tracing.Settings) *tracing.Tracing {
+	t.Helper()
+	s, fromEnv, err := tracing.Resolve(settings, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tracing.Start(context.Background(), s, fromEnv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	return tr
 }

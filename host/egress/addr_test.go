@@ -107,16 +107,25 @@ func (f *fakeNet) takeDialed() []string {
 // only when realInterfaces is false.
 func startFakeProxy(t *testing.T, rules Rules, fake *fakeNet, realInterfaces bool, hostPorts ...uint16) (string, func() map[string]int) {
 	t.Helper()
+	opts := Options{HostPorts: hostPorts}
+	if !realInterfaces {
+		opts.interfaceAddrs = fake.interfaceAddrs
+	}
+	return startFakeProxyWith(t, rules, fake, opts)
+}
+
+// startFakeProxyWith starts a proxy on fake's network with opts (its rules,
+// dials and refusal counts set here), and returns its socket and its refusals.
+func startFakeProxyWith(t *testing.T, rules Rules, fake *fakeNet, opts Options) (string, func() map[string]int) {
+	t.Helper()
 	fake.server = provider(t)
 	var mu sync.Mutex
 	refused := map[string]int{}
-	opts := Options{Rules: func() Rules { return rules }, HostPorts: hostPorts, dialContext: fake.dial, OnRefused: func(r string) {
+	opts.Rules, opts.dialContext = func() Rules { return rules }, fake.dial
+	opts.OnRefused = func(r string) {
 		mu.Lock()
 		refused[r]++
 		mu.Unlock()
-	}}
-	if !realInterfaces {
-		opts.interfaceAddrs = fake.interfaceAddrs
 	}
 	p, err := Listen(filepath.Join(t.TempDir(), "egress.sock"), opts)
 	if err != nil {
@@ -126,11 +135,7 @@ func startFakeProxy(t *testing.T, rules Rules, fake *fakeNet, realInterfaces boo
 	return p.ln.Addr().String(), func() map[string]int {
 		mu.Lock()
 		defer mu.Unlock()
-		out := map[string]int{}
-		for k, v := range refused {
-			out[k] = v
-		}
-		return out
+		return maps.Clone(refused)
 	}
 }
 
@@ -290,30 +295,12 @@ func TestNamedHostsReachTheMachinesCredentialsOnlyByAddress(t *testing.T) {
 // startFakeProxyResolving is startFakeProxy with names resolved from names.
 func startFakeProxyResolving(t *testing.T, rules Rules, fake *fakeNet, names map[string]string) (string, func() map[string]int) {
 	t.Helper()
-	fake.server = provider(t)
-	var mu sync.Mutex
-	refused := map[string]int{}
-	opts := Options{Rules: func() Rules { return rules }, dialContext: fake.dial, interfaceAddrs: fake.interfaceAddrs,
-		OnRefused: func(r string) {
-			mu.Lock()
-			refused[r]++
-			mu.Unlock()
-		},
+	return startFakeProxyWith(t, rules, fake, Options{interfaceAddrs: fake.interfaceAddrs,
 		lookupNetIP: func(_ context.Context, _, host string) ([]netip.Addr, error) {
 			a, ok := names[host]
 			if !ok {
 				return nil, errors.New("no such host")
 			}
 			return []netip.Addr{netip.MustParseAddr(a)}, nil
-		}}
-	p, err := Listen(filepath.Join(t.TempDir(), "egress.sock"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p.ln.Addr().String(), func() map[string]int {
-		mu.Lock()
-		defer mu.Unlock()
-		return maps.Clone(refused)
-	}
+		}})
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/idplug/idplug/host/config"
-	"github.com/idplug/idplug/host/seal"
 )
 
 // draft-ietf-oauth-rfc7523bis: an assertion's aud is this provider alone. One
@@ -128,21 +126,5 @@ func TestPrivateKeyJWTTakesTheAlgorithmsDiscoveryNames(t *testing.T) {
 // pk's key (kid r1).
 func rsaKeyClientProvider(t *testing.T, pub *rsa.PublicKey, alg string) *Provider {
 	t.Helper()
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "r1", Algorithm: alg, Use: "sig"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer := testSealer(t)
-	cfg := &config.Provider{Issuer: keyClientIssuer, IssuerPath: "/oidc",
-		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SSOTTL: 8 * time.Hour,
-		Clients: []config.Client{{ID: "pk", AuthMethod: config.AuthPrivateKeyJWT, JWKS: jwks,
-			RedirectURIs: []string{"https://app.test/cb"}}}}
-	p, err := New(Options{Config: cfg, Store: testStore(t), Sealer: func() *seal.Sealer { return sealer },
-		Targets:      func(id string) (string, bool) { return "acme-target", id == "acme" },
-		AllInstances: func() []string { return []string{"acme"} },
-		Browser:      &testBrowser{}, Now: time.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return pkClientProvider(t, testStore(t), jose.JSONWebKey{Key: pub, KeyID: "r1", Algorithm: alg, Use: "sig"})
 }

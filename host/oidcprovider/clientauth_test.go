@@ -84,22 +84,7 @@ func keyClientProvider(t *testing.T, st store.Store) (*Provider, func(claims map
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer := testSealer(t)
-	cfg := &config.Provider{Issuer: keyClientIssuer, IssuerPath: "/oidc",
-		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SSOTTL: 8 * time.Hour,
-		Clients: []config.Client{{ID: "pk", AuthMethod: config.AuthPrivateKeyJWT, JWKS: jwks,
-			RedirectURIs: []string{"https://app.test/cb"}}}}
-	p, err := New(Options{Config: cfg, Store: st, Sealer: func() *seal.Sealer { return sealer },
-		Targets:      func(id string) (string, bool) { return "acme-target", id == "acme" },
-		AllInstances: func() []string { return []string{"acme"} },
-		Browser:      &testBrowser{}, Now: time.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := pkClientProvider(t, st, jose.JSONWebKey{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"})
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
 	if err != nil {
@@ -179,4 +164,27 @@ func TestAssertionIDsOutliveAReplicaWhoseClockRunsAhead(t *testing.T) {
 	if got := authenticateWith(p, assertion); !strings.HasPrefix(got, "invalid_client ") {
 		t.Fatalf("replayed after a purge by a clock 40 s ahead: %s; want invalid_client", got)
 	}
+}
+
+// pkClientProvider is a provider on st with one private_key_jwt client, pk,
+// whose one key is jwk.
+func pkClientProvider(t *testing.T, st store.Store, jwk jose.JSONWebKey) *Provider {
+	t.Helper()
+	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer := testSealer(t)
+	cfg := &config.Provider{Issuer: keyClientIssuer, IssuerPath: "/oidc",
+		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SSOTTL: 8 * time.Hour,
+		Clients: []config.Client{{ID: "pk", AuthMethod: config.AuthPrivateKeyJWT, JWKS: jwks,
+			RedirectURIs: []string{"https://app.test/cb"}}}}
+	p, err := New(Options{Config: cfg, Store: st, Sealer: func() *seal.Sealer { return sealer },
+		Targets:      func(id string) (string, bool) { return "acme-target", id == "acme" },
+		AllInstances: func() []string { return []string{"acme"} },
+		Browser:      &testBrowser{}, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -1,7 +1,6 @@
 package oidcprovider
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
@@ -14,17 +13,10 @@ func TestOtherGrantsAreUnsupported(t *testing.T) {
 	s := newHostileSetup(t)
 	for _, gt := range []string{"password", "client_credentials", "implicit", "urn:ietf:params:oauth:grant-type:device_code",
 		"urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:jwt-bearer"} {
-		v := url.Values{"grant_type": {gt}, "device_code": {"x"}, "subject_token": {"x"},
-			"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "assertion": {"a.b.c"}}
-		r := form(http.MethodPost, "/oauth/token", v)
-		r.SetBasicAuth("web", webSecret)
-		rec := s.do(r)
-		var answer struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
-		if rec.Code != http.StatusBadRequest || answer.Error != "unsupported_grant_type" {
-			t.Errorf("%s: %d %s, want 400 unsupported_grant_type", gt, rec.Code, rec.Body)
+		code, e := s.tokenAnswer(url.Values{"grant_type": {gt}, "device_code": {"x"}, "subject_token": {"x"},
+			"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "assertion": {"a.b.c"}})
+		if code != http.StatusBadRequest || e != "unsupported_grant_type" {
+			t.Errorf("%s: %d %s, want 400 unsupported_grant_type", gt, code, e)
 		}
 	}
 }

@@ -21,9 +21,7 @@ import (
 func TestDiscoveryIsCachedUntilItExpires(t *testing.T) {
 	s := newStubOP(t)
 	in := parse(t, s.config(nil))
-	var now atomic.Int64
-	now.Store(time.Now().UnixNano())
-	in.provider.now = func() time.Time { return time.Unix(0, now.Load()) }
+	now := fakeClock(in)
 	token := func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }
 	for range 3 {
 		if _, err := s.signIn(t, in, token); err != nil {
@@ -93,10 +91,7 @@ func TestADocumentTheProviderAsksNotToKeepIsKeptTheLeast(t *testing.T) {
 			s.cacheControl = cc
 			s.mu.Unlock()
 			in := parse(t, s.config(nil))
-			var now atomic.Int64
-			now.Store(time.Now().UnixNano())
-			clock := func() time.Time { return time.Unix(0, now.Load()) }
-			in.provider.now, in.provider.keys.now = clock, clock
+			now := fakeClock(in)
 			withK1 := func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }
 			if _, err := s.signIn(t, in, withK1); err != nil {
 				t.Fatal(err)
@@ -126,10 +121,7 @@ func TestADocumentTheProviderAsksNotToKeepIsKeptTheLeast(t *testing.T) {
 func TestAFailedFetchKeepsTheCachedCopyForAWhile(t *testing.T) {
 	s := newStubOP(t)
 	in := parse(t, s.config(nil))
-	var now atomic.Int64
-	now.Store(time.Now().UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	in.provider.now, in.provider.keys.now = clock, clock
+	now := fakeClock(in)
 	token := func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }
 	if _, err := s.signIn(t, in, token); err != nil {
 		t.Fatal(err)
@@ -168,10 +160,7 @@ func TestAFailedFirstFetchIsAnsweredAgainForAWhile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newStubOP(t)
 			in := parse(t, s.config(nil))
-			var now atomic.Int64
-			now.Store(time.Now().UnixNano())
-			clock := func() time.Time { return time.Unix(0, now.Load()) }
-			in.provider.now, in.provider.keys.now = clock, clock
+			now := fakeClock(in)
 			path, fetches := s.discoveryPath(), s.discoveryFetches
 			if jwks {
 				path, fetches = "/jwks", s.jwksFetches
@@ -333,10 +322,7 @@ func TestAnUnusableAnswerCountsAsAFailedFetch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStubOP(t)
 			in := parse(t, s.config(nil))
-			var now atomic.Int64
-			now.Store(time.Now().UnixNano())
-			clock := func() time.Time { return time.Unix(0, now.Load()) }
-			in.provider.now, in.provider.keys.now = clock, clock
+			now := fakeClock(in)
 			token := func(n string) string { return sign(t, s.claims(n), jose.RS256, s.key, s.kid) }
 			if _, err := s.signIn(t, in, token); err != nil {
 				t.Fatal(err)
@@ -383,4 +369,14 @@ func TestTooManyKeysAreRefused(t *testing.T) {
 	if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeInvalidResponse || !strings.Contains(e.Message, "holds 65 keys") {
 		t.Fatalf("err = %v, want the set refused", err)
 	}
+}
+
+// fakeClock puts in's discovery and key set on a clock of the test's, which
+// starts at the real time and moves only when the test adds to it (nanoseconds).
+func fakeClock(in *Instance) *atomic.Int64 {
+	now := new(atomic.Int64)
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	in.provider.now, in.provider.keys.now = clock, clock
+	return now
 }

@@ -333,15 +333,7 @@ func TestCheckedClaimsAreReadByExactName(t *testing.T) {
 func TestMaxAgeNeedsAFreshAuthTime(t *testing.T) {
 	s := newStubOP(t)
 	in := parse(t, s.config(map[string]any{"authRequestOptionalConfig": map[string]any{"maxAge": "300"}}))
-	withAuthTime := func(at any) func(string) string {
-		return func(n string) string {
-			c := s.claims(n)
-			if at != nil {
-				c["auth_time"] = at
-			}
-			return sign(t, c, jose.RS256, s.key, s.kid)
-		}
-	}
+	withAuthTime := func(at any) func(string) string { return s.withAuthTime(t, at) }
 	if _, err := s.signIn(t, in, withAuthTime(time.Now().Add(-time.Minute).Unix())); err != nil {
 		t.Fatalf("authenticated a minute ago: %v", err)
 	}
@@ -382,15 +374,7 @@ func TestMaxAgeNeedsAFreshAuthTime(t *testing.T) {
 func TestPromptLoginRefusesAnOldAuthTime(t *testing.T) {
 	s := newStubOP(t)
 	in := parse(t, s.config(map[string]any{"authRequestOptionalConfig": map[string]any{"prompt": "login consent"}}))
-	withAuthTime := func(at any) func(string) string {
-		return func(n string) string {
-			c := s.claims(n)
-			if at != nil {
-				c["auth_time"] = at
-			}
-			return sign(t, c, jose.RS256, s.key, s.kid)
-		}
-	}
+	withAuthTime := func(at any) func(string) string { return s.withAuthTime(t, at) }
 	for name, at := range map[string]any{"just now": time.Now().Unix(), "no auth_time": nil} {
 		if _, err := s.signIn(t, in, withAuthTime(at)); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -432,4 +416,15 @@ func appendMembers(t *testing.T, claims map[string]any, members string) []byte {
 		t.Fatal(err)
 	}
 	return append(p[:len(p)-1], ("," + members + "}")...)
+}
+
+// withAuthTime makes ID tokens of the stub with auth_time at (none when nil).
+func (s *stubOP) withAuthTime(t *testing.T, at any) func(string) string {
+	return func(n string) string {
+		c := s.claims(n)
+		if at != nil {
+			c["auth_time"] = at
+		}
+		return sign(t, c, jose.RS256, s.key, s.kid)
+	}
 }
