@@ -169,14 +169,7 @@ func TestAFailedFirstFetchIsAnsweredAgainForAWhile(t *testing.T) {
 				}
 			}
 			token := sign(t, s.claims("n"), jose.RS256, s.key, s.kid)
-			call := func(ctx context.Context) error {
-				if jwks {
-					_, err := in.VerifyIDToken(ctx, token, "")
-					return err
-				}
-				_, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
-				return err
-			}
+			call := func(ctx context.Context) error { return fetchingCall(ctx, in, jwks, token) }
 			// The first request hangs until its caller cancels it; the
 			// provider answers the others 503.
 			arrived := make(chan struct{})
@@ -251,14 +244,7 @@ func TestWaitingForAFetchEndsWithTheCallersContext(t *testing.T) {
 			}))
 			in := parse(t, s.config(nil))
 			token := sign(t, s.claims("n"), jose.RS256, s.key, s.kid)
-			call := func(ctx context.Context) error {
-				if jwks {
-					_, err := in.VerifyIDToken(ctx, token, "")
-					return err
-				}
-				_, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
-				return err
-			}
+			call := func(ctx context.Context) error { return fetchingCall(ctx, in, jwks, token) }
 			if jwks { // discovered first, so that the calls below meet at the JWK set
 				if _, err := in.provider.endpoints(context.Background()); err != nil {
 					t.Fatal(err)
@@ -379,4 +365,15 @@ func fakeClock(in *Instance) *atomic.Int64 {
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	in.provider.now, in.provider.keys.now = clock, clock
 	return now
+}
+
+// fetchingCall is a call that needs the discovery document (an authorization
+// URL) or, with jwks, the JWK set (an ID token's verification).
+func fetchingCall(ctx context.Context, in *Instance, jwks bool, token string) error {
+	if jwks {
+		_, err := in.VerifyIDToken(ctx, token, "")
+		return err
+	}
+	_, err := connector{}.AuthorizationURI(ctx, in, sdk.AuthorizationRequest{RedirectURI: stubRedirect, State: "st"})
+	return err
 }
