@@ -88,6 +88,14 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		return
 	}
 	http.SetCookie(w, s.cookies.clearFlow(id))
+	// Who vouches for the profile, read before the plugin is asked: a reload
+	// in between binds the session to the provider before it, so that it
+	// serves no one, rather than to the one after it.
+	source, _, err := s.sessionSources(id)
+	if err != nil {
+		s.signInFailed(w, r, f.ReturnTo, err)
+		return
+	}
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, params)
 	if err != nil {
 		s.signInFailed(w, r, f.ReturnTo, err)
@@ -97,7 +105,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.signInFailed(w, r, f.ReturnTo, err)
 		return
 	}
-	cookie, err := s.startUserSession(r.Context(), id, res.UserInfo, res.Claims)
+	cookie, err := s.startUserSession(r.Context(), id, source, res.UserInfo, res.Claims)
 	if err != nil {
 		s.signInFailed(w, r, f.ReturnTo, err)
 		return

@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/idplug/idplug/host/store"
@@ -41,14 +43,15 @@ func storedSessionID(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// startUserSession makes the session cookie of a finished sign-in.
-func (s *Server) startUserSession(ctx context.Context, id string, u sdk.UserInfo, claims map[string]any) (*http.Cookie, error) {
+// startUserSession makes the session cookie of a finished sign-in, whose
+// profile source vouched for (sessionSources).
+func (s *Server) startUserSession(ctx context.Context, id, source string, u sdk.UserInfo, claims map[string]any) (*http.Cookie, error) {
 	st := s.settings.Store
 	if st == nil {
-		return s.userSessionCookie(id, u, claims)
+		return s.userSessionCookie(id, source, u, claims)
 	}
 	// The record may hold the whole profile: no cookie size to fit in.
-	data, err := json.Marshal(userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id)})
+	data, err := json.Marshal(userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id), Source: source})
 	if err != nil {
 		return nil, err
 	}
@@ -124,15 +127,43 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 }
 
 // connectorServes says whether the connector a session signed in with is still
-// configured: one the operator removed (a connector found hostile, say) signs
-// its users out at once, not at the end of session_ttl, and its sessions stay
-// signed out when a reload configures the id again (the plugin fixed).
+// configured, at the provider it signed in at: one the operator removed (a
+// connector found hostile, say) signs its users out at once, not at the end of
+// session_ttl, and its sessions stay signed out when a reload configures the
+// id again (the plugin fixed). So does one a reload pointed at another
+// provider or target: its sessions' profiles were that provider's word, and
+// /user and the OpenID Provider's single sign-on would pass them off as the
+// new one's (the same user id there, another person).
 func (s *Server) connectorServes(sess userSession) bool {
-	if _, err := s.host.Instance(sess.Connector); err != nil {
+	now, unnamed, err := s.sessionSources(sess.Connector)
+	if err != nil || sess.Source != "" && sess.Source != now && sess.Source != unnamed {
 		return false
 	}
 	at, ok := s.removedAt(sess.Connector)
 	return !ok || sess.AuthTime > at
+}
+
+// sessionSources names who vouches for connector id's profiles now: a digest
+// of its target and of its plugin and the provider that plugin names for the
+// configuration (Instances.TokensProvider, the vault's binding). A reload that
+// points the id elsewhere changes it; one that changes a secret or a scope
+// does not. unnamed is the digest the same plugin gave before it named a
+// provider: its sessions serve on once it does, as the vault's records do.
+func (s *Server) sessionSources(id string) (now, unnamed string, err error) {
+	d, err := s.host.Instance(id)
+	if err != nil {
+		return "", "", err
+	}
+	provider, err := s.host.TokensProvider(id)
+	if err != nil {
+		return "", "", err
+	}
+	digest := func(p string) string {
+		sum := sha256.Sum256([]byte(d.Target + "\n" + p))
+		return base64.RawURLEncoding.EncodeToString(sum[:16])
+	}
+	plugin, _, _ := strings.Cut(provider, "\n")
+	return digest(provider), digest(plugin + "\n"), nil
 }
 
 // signInTime is the AuthTime (Unix ms) of a session connector id makes now:

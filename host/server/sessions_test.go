@@ -3,11 +3,16 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
 )
 
 // A connector the operator removes (found hostile, say) signs its users out at
@@ -134,5 +139,113 @@ func mustSetConnectors(t *testing.T, srv *Server, ids []string) {
 	t.Helper()
 	if err := srv.SetConnectors(t.Context(), ids); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// movingInstances is fakeInstances whose one connector a reload can point
+// at another provider, or give another target.
+type movingInstances struct {
+	*fakeInstances
+	mu               sync.Mutex
+	target, provider string
+}
+
+func (m *movingInstances) moveTo(target, provider string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.target, m.provider = target, provider
+}
+
+func (m *movingInstances) Instance(id string) (host.InstanceDetail, error) {
+	d, err := m.fakeInstances.Instance(id)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d.Target = m.target
+	return d, err
+}
+
+func (m *movingInstances) TokensProvider(id string) (string, error) {
+	if _, err := m.Instance(id); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return "oauth2\n" + m.provider, nil
+}
+
+// A reload that points a connector id at another provider (another tenant,
+// issuer or client) or gives it another target kept the browser sessions it
+// had made: /user went on showing the old provider's user under the
+// connector, and the OpenID Provider's single sign-on went on issuing codes
+// for them, with the sub of the same user id at the new provider, another
+// person there. Such sessions are signed out; a reload that leaves the
+// provider and the target as they were signs no one out, nor does a plugin
+// that starts naming its provider.
+func TestSessionsEndWhenTheirConnectorSignsInElsewhere(t *testing.T) {
+	for _, stored := range []bool{true, false} {
+		name := "stateless"
+		if stored {
+			name = "stored"
+		}
+		t.Run(name, func(t *testing.T) {
+			f := signingIn("alice")
+			inst := &movingInstances{fakeInstances: f, target: "acme", provider: "https://a.test/token client-1"}
+			srv := newUnitServer(t, inst, func(s *Settings) {
+				if stored {
+					s.Store = sqliteStore(t)
+				}
+			})
+			mustSetConnectors(t, srv, []string{"acme"})
+			req := func(session *http.Cookie) *http.Request {
+				r := httptest.NewRequest("GET", "/oidc/authorize", nil)
+				r.AddCookie(session)
+				return r
+			}
+			for _, move := range []struct{ what, target, provider string }{
+				{"another provider", "acme", "https://b.test/token client-1"},
+				{"another client at the provider", "acme", "https://a.test/token client-2"},
+				{"another target", "acme-b", "https://a.test/token client-1"},
+			} {
+				inst.moveTo("acme", "https://a.test/token client-1")
+				session := browserSignIn(t, srv, f)
+				inst.moveTo("acme", "https://a.test/token client-1") // a reload that changes a secret
+				mustSetConnectors(t, srv, []string{"acme"})
+				if ok, id := signedInAs(t, srv, session); !ok || id != "alice" {
+					t.Fatalf("a reload that moves nothing signed alice out: %v %q", ok, id)
+				}
+				inst.moveTo(move.target, move.provider)
+				mustSetConnectors(t, srv, []string{"acme"})
+				if ok, id := signedInAs(t, srv, session); ok {
+					t.Errorf("%s: the session made at the old one still serves, as %q", move.what, id)
+				}
+				if l, ok := srv.ProviderBrowser().SignedIn(req(session)); ok {
+					t.Errorf("%s: single sign-on still vouches for %q, now at target %s", move.what, l.UserInfo.ID, l.Target)
+				}
+				if ok, id := signedInAs(t, srv, browserSignIn(t, srv, f)); !ok || id != "alice" {
+					t.Errorf("%s: a sign-in made at the new one does not serve: %v %q", move.what, ok, id)
+				}
+			}
+			// A plugin upgraded to one that names its provider keeps the
+			// sessions it made before, as the vault keeps their tokens.
+			inst.moveTo("acme", "")
+			session := browserSignIn(t, srv, f)
+			inst.moveTo("acme", "https://a.test/token client-1")
+			mustSetConnectors(t, srv, []string{"acme"})
+			if ok, id := signedInAs(t, srv, session); !ok || id != "alice" {
+				t.Errorf("a session made before the plugin named its provider: %v %q", ok, id)
+			}
+			if stored {
+				return
+			}
+			// A session made before sessions named their source serves on.
+			sealed, err := srv.sealJSON(userSessionPurpose, userSession{Connector: "acme", UserInfo: sdk.UserInfo{ID: "bob"},
+				AuthTime: time.Now().UnixMilli()}, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, id := signedInAs(t, srv, srv.cookies.session(sealed, time.Hour)); !ok || id != "bob" {
+				t.Errorf("a session without its source: %v %q", ok, id)
+			}
+		})
 	}
 }

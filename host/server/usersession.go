@@ -17,6 +17,9 @@ type userSession struct {
 	// AuthTime is when the browser signed in at the provider (Unix
 	// milliseconds); 0 in sessions made before it was kept.
 	AuthTime int64 `json:"at,omitempty"`
+	// Source names who vouched for the profile (sessionSources); "" in
+	// sessions made before it was kept.
+	Source string `json:"src,omitempty"`
 }
 
 const userSessionPurpose = "user-session"
@@ -35,8 +38,8 @@ var droppable = []func(*sdk.UserInfo){
 // profile whose id alone does not fit is the plugin's invalid_response.
 //
 // The mapping's claims are never dropped: an app may decide on them.
-func (s *Server) userSessionCookie(id string, u sdk.UserInfo, claims map[string]any) (*http.Cookie, error) {
-	sess := userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id)}
+func (s *Server) userSessionCookie(id, source string, u sdk.UserInfo, claims map[string]any) (*http.Cookie, error) {
+	sess := userSession{Connector: id, UserInfo: u, Claims: claims, AuthTime: s.signInTime(id), Source: source}
 	sess.UserInfo.RawData = nil
 	var err error
 	for i := 0; ; i++ {
