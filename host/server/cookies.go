@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -17,16 +18,44 @@ import (
 // paths of the origin, whose pages could script idplug's anyway; the flow
 // cookie is then not scoped to its callback path, and opens only for the
 // connector it was sealed for. Over plain http (loopback) the cookies carry
-// the path instead.
+// the path instead (cookiePathOf).
 type cookiePolicy struct {
 	secure   bool
 	hostOnly bool
-	prefix   string // the public path, "" at the root
+	// prefix is the public path as a cookie's Path names it, "" at the root.
+	prefix string
+	// cut says prefix is only the start of the public path: the flow cookie
+	// cannot then name its callback's path either.
+	cut bool
 }
 
 func newCookiePolicy(scheme, prefix string) cookiePolicy {
 	secure := scheme == "https"
-	return cookiePolicy{secure: secure, hostOnly: secure, prefix: prefix}
+	plain := cookiePathOf(prefix)
+	return cookiePolicy{secure: secure, hostOnly: secure, prefix: plain, cut: plain != prefix}
+}
+
+// cookiePathOf is the leading segments of the public path that every client
+// spells alike: made of RFC 3986's unreserved characters, which nothing
+// escapes. A browser matches a cookie's Path against the path as the request
+// spelled it, and the rest reaches idplug spelled more than one way (the
+// page's links and the callback URL escape "(", an "é" comes as %c3%a9 or
+// %C3%A9), while net/http drops a non-ASCII byte from a Path outright: the
+// flow cookie missed the callback, and no sign-in under such a public_url
+// finished over http.
+func cookiePathOf(prefix string) string {
+	plain := ""
+	for _, seg := range strings.Split(prefix, "/")[1:] {
+		if seg == "" || strings.IndexFunc(seg, reservedInPath) >= 0 {
+			break
+		}
+		plain += "/" + seg
+	}
+	return plain
+}
+
+func reservedInPath(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-._~", r))
 }
 
 func (c cookiePolicy) name(base string) string {
@@ -42,8 +71,11 @@ func (c cookiePolicy) sessionName() string { return c.name("idplug_session") }
 // flowPath scopes the flow cookie to the callback of its connector; id must be a
 // checked connector id.
 func (c cookiePolicy) flowPath(id string) string {
-	if c.hostOnly {
+	switch {
+	case c.hostOnly:
 		return "/"
+	case c.cut:
+		return c.prefix + "/"
 	}
 	return c.prefix + "/callback/" + id
 }

@@ -53,6 +53,10 @@ func TestCookieNames(t *testing.T) {
 		{"https", "/idp", "__Host-idplug_flow", "/", "__Host-idplug_session", "/"},
 		{"http", "", "idplug_flow", "/callback/acme", "idplug_session", "/"},
 		{"http", "/idp", "idplug_flow", "/idp/callback/acme", "idplug_session", "/idp/"},
+		// Segments a client may spell escaped or not are left out of Path.
+		{"http", "/id(p)", "idplug_flow", "/", "idplug_session", "/"},
+		{"http", "/a/café/b", "idplug_flow", "/a/", "idplug_session", "/a/"},
+		{"http", "/a-b_c.d~e/f%g", "idplug_flow", "/a-b_c.d~e/", "idplug_session", "/a-b_c.d~e/"},
 	} {
 		c := newCookiePolicy(tc.scheme, tc.prefix)
 		f, s := c.flow("acme", "v", time.Minute), c.session("v", time.Minute)
