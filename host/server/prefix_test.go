@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -74,5 +75,28 @@ func TestVaultPathUnderAPublicPathWithParentheses(t *testing.T) {
 	res := call(t, srv, http.MethodDelete, "/id(p)/v1/connectors/acme/users/alice%2F..%2Fbob/tokens", "", "")
 	if loc := res.header.Get("Location"); res.status == http.StatusTemporaryRedirect || loc != "" {
 		t.Fatalf("%d, Location %q: a request for alice/../bob's record was sent to bob's", res.status, loc)
+	}
+}
+
+// The callback URL a provider is sent is {public_url}/callback/{id} as the
+// operator wrote public_url, which is how they register it with the provider,
+// and providers compare redirect URIs byte for byte. Go's escaping of the
+// path had turned /id(p) into /id%28p%29: the local OpenID provider refused
+// every sign-in under such a path with invalid_redirect_uri.
+func TestCallbackURLIsThePublicURLAsWritten(t *testing.T) {
+	for _, public := range []string{"https://idp.example.test", "https://idp.example.test/idp/", "https://idp.example.test/id(p)",
+		"https://idp.example.test/a/id(p)!*/", "https://idp.example.test/caf%c3%a9", "https://idp.example.test/caf%C3%A9"} {
+		f := signingIn("ada")
+		u, err := url.Parse(public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newUnitServer(t, f, func(s *Settings) { s.PublicURL = u })
+		path := strings.TrimPrefix(strings.TrimRight(public, "/"), "https://idp.example.test")
+		rec := browserRequest(srv, "GET", path+"/sign-in/acme", "", nil)
+		want := strings.TrimRight(public, "/") + "/callback/acme"
+		if rec.Code != http.StatusFound || f.request.RedirectURI != want {
+			t.Errorf("public_url %s: %d, the provider is sent %q, want %q", public, rec.Code, f.request.RedirectURI, want)
+		}
 	}
 }

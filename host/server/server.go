@@ -122,8 +122,9 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 		s.MaxBodyBytes = 64 << 10
 	}
 	public := *s.PublicURL
+	// The path keeps the operator's spelling (RawPath) for the callback URL.
+	public.RawPath = strings.TrimRight(public.EscapedPath(), "/")
 	public.Path = strings.TrimRight(public.Path, "/")
-	public.RawPath = ""
 	s.PublicURL = &public
 	if s.AccessLog == nil {
 		s.AccessLog = log
@@ -195,9 +196,16 @@ func (s *Server) AdminHandler() http.Handler { return s.admin }
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// callbackURL is {public_url}/callback/{id}, the public path spelled as the
+// operator wrote it, as they register the URL with the provider, which
+// compares it byte for byte: Go's own escaping of the path had sent
+// /id%28p%29/callback/acme for a public_url ending in /id(p), and the
+// provider refused it.
 func (s *Server) callbackURL(id string) string {
 	u := *s.settings.PublicURL
-	u.Path += "/callback/" + url.PathEscape(id)
+	tail := "/callback/" + url.PathEscape(id)
+	u.RawPath = u.EscapedPath() + tail
+	u.Path += tail
 	return u.String()
 }
 
