@@ -27,13 +27,29 @@ type ProfileMap struct {
 	// it), and left out otherwise, missing or null included, so that an unverified
 	// address never signs anyone into the account that owns it. Empty maps the
 	// email as the provider sends it. An Else's EmailVerified is tried when the
-	// paths before give nothing, as for the other fields.
+	// paths before give nothing, as for the other fields; which email it
+	// vouches for, Else says.
 	EmailVerified string
+
+	// EmailVerifiedAt, when set, is the path of a field that says when the
+	// provider verified the email address, and is null until it has: GitLab's
+	// confirmed_at. The email is mapped only when that field holds a time (a
+	// string other than "", or a number other than 0). With EmailVerified too,
+	// both must say so.
+	EmailVerifiedAt string
 
 	// Else holds further paths, tried for a field when the paths before give
 	// nothing: no value, null or "". {Name: "name", Else: &ProfileMap{Name:
 	// "username"}} takes the name from name, else from username; an Else may have
 	// an Else of its own. When every path gives "", the field is "".
+	//
+	// An email is checked against the verification fields of its own level: those
+	// of the level whose Email path it came from and of the Elses after it up to
+	// the next that names an Email, or, when these name none, those of the
+	// nearest earlier level that does. So an Else's field never vouches for an
+	// earlier level's email: {Email: "email", EmailVerified: "email_verified",
+	// Else: {Email: "upn", EmailVerified: "upn_verified"}} leaves out an email
+	// whose email_verified is missing, whatever upn_verified says.
 	Else *ProfileMap
 }
 
@@ -53,8 +69,6 @@ func (m *ProfileMap) paths(field string) []string {
 			p = m.Email
 		case "phone":
 			p = m.Phone
-		case "emailVerified":
-			p = m.EmailVerified
 		}
 		if p != "" {
 			out = append(out, p)
@@ -106,33 +120,90 @@ func MapProfile(raw []byte, m ProfileMap) (sdk.UserInfo, error) {
 	}{
 		{"name", &u.Name},
 		{"avatar", &u.Avatar},
-		{"email", &u.Email},
 		{"phone", &u.Phone},
 	} {
 		if *f.dst, err = optionalField(doc, f.field, m.paths(f.field)); err != nil {
 			return sdk.UserInfo{}, err
 		}
 	}
-	if u.Email != nil && !emailVerified(doc, m) {
+	emailAt := ""
+	if u.Email, emailAt, err = optionalFieldAt(doc, "email", m.paths("email")); err != nil {
+		return sdk.UserInfo{}, err
+	}
+	if u.Email != nil && !emailVerification(&m, emailAt).verified(doc) {
 		u.Email = nil
 	}
 	return u, nil
 }
 
-// emailVerified says whether m lets the email through: always when it names no
-// verification field, else only when that field is true or "true".
-func emailVerified(doc map[string]any, m ProfileMap) bool {
-	paths := m.paths("emailVerified")
-	if len(paths) == 0 {
-		return true
+// verification is where a profile says its email is verified: the paths of
+// EmailVerified and of EmailVerifiedAt, in the order they are tried.
+type verification struct{ flags, times []string }
+
+// emailVerification is the verification that stands for the email read at
+// path: the fields named by the level that names path as its Email and by the
+// Elses after it up to the next one naming an Email, or, when those name none,
+// by the nearest earlier such group. A verification field of a level that
+// names another email never vouches for this one.
+func emailVerification(m *ProfileMap, path string) verification {
+	var groups []verification // one per level naming an Email, with the Elses after it
+	own := -1
+	for l, n := m, 0; l != nil && n <= 16; l, n = l.Else, n+1 { // 16: a chain that loops back on itself
+		if l.Email != "" || len(groups) == 0 {
+			groups = append(groups, verification{})
+			if own < 0 && l.Email == path {
+				own = len(groups) - 1
+			}
+		}
+		g := &groups[len(groups)-1]
+		if l.EmailVerified != "" {
+			g.flags = append(g.flags, l.EmailVerified)
+		}
+		if l.EmailVerifiedAt != "" {
+			g.times = append(g.times, l.EmailVerifiedAt)
+		}
 	}
-	switch v, _ := firstValue(doc, paths); v := v.(type) {
-	case bool:
-		return v
-	case string:
-		return strings.EqualFold(strings.TrimSpace(v), "true")
+	for i := own; i >= 0; i-- {
+		if len(groups[i].flags)+len(groups[i].times) > 0 {
+			return groups[i]
+		}
 	}
-	return false
+	return verification{}
+}
+
+// verified says whether v lets the email through: always when it names no
+// field, else only when EmailVerified's field is true or "true" and
+// EmailVerifiedAt's holds a time, each as far as it is named.
+func (v verification) verified(doc map[string]any) bool {
+	if len(v.flags) > 0 {
+		switch f, _ := firstValue(doc, v.flags); f := f.(type) {
+		case bool:
+			if !f {
+				return false
+			}
+		case string:
+			if !strings.EqualFold(strings.TrimSpace(f), "true") {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	if len(v.times) > 0 {
+		switch at, _ := firstValue(doc, v.times); at := at.(type) {
+		case string:
+			if strings.TrimSpace(at) == "" {
+				return false
+			}
+		case json.Number:
+			if f, err := at.Float64(); err != nil || f == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func decodeObject(raw []byte) (map[string]any, error) {
@@ -166,18 +237,24 @@ func profileID(doc map[string]any, paths []string) (string, error) {
 }
 
 func optionalField(doc map[string]any, field string, paths []string) (*string, error) {
+	v, _, err := optionalFieldAt(doc, field, paths)
+	return v, err
+}
+
+// optionalFieldAt is optionalField that also returns the path the value came from.
+func optionalFieldAt(doc map[string]any, field string, paths []string) (*string, string, error) {
 	v, at := firstValue(doc, paths)
 	switch v := v.(type) {
 	case nil:
-		return nil, nil
+		return nil, at, nil
 	case string:
-		return &v, nil
+		return &v, at, nil
 	case json.Number:
-		return sdk.String(decimalString(v)), nil
+		return sdk.String(decimalString(v)), at, nil
 	case bool:
-		return sdk.String(strconv.FormatBool(v)), nil
+		return sdk.String(strconv.FormatBool(v)), at, nil
 	default:
-		return nil, profileError(field, at, "the userinfo response has %s at %q (profileMap.%s); map it to a string inside it", jsonKind(v), at, field)
+		return nil, at, profileError(field, at, "the userinfo response has %s at %q (profileMap.%s); map it to a string inside it", jsonKind(v), at, field)
 	}
 }
 

@@ -53,6 +53,61 @@ func TestMapProfile(t *testing.T) {
 			want: sdk.UserInfo{ID: "u1", Email: str("ann@example.com")},
 		},
 		{
+			// Another level's verification field vouches for its own email only.
+			name: "an Else's verification field does not vouch for an earlier email",
+			raw:  `{"id":"u1","email":"ann@example.com","upn":"ann@corp.example","upn_verified":true}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified", Else: &ProfileMap{Email: "upn", EmailVerified: "upn_verified"}},
+			want: sdk.UserInfo{ID: "u1"},
+		},
+		{
+			name: "an earlier verification field does not vouch for an Else's email",
+			raw:  `{"id":"u1","email_verified":true,"upn":"ann@corp.example","upn_verified":false}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified", Else: &ProfileMap{Email: "upn", EmailVerified: "upn_verified"}},
+			want: sdk.UserInfo{ID: "u1"},
+		},
+		{
+			name: "an Else's email verified by its own field",
+			raw:  `{"id":"u1","email_verified":false,"upn":"ann@corp.example","upn_verified":true}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified", Else: &ProfileMap{Email: "upn", EmailVerified: "upn_verified"}},
+			want: sdk.UserInfo{ID: "u1", Email: str("ann@corp.example")},
+		},
+		{
+			name: "an Else's email without a field of its own is checked by the earlier one",
+			raw:  `{"id":"u1","public_email":"ann@example.com","email_verified":false}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified", Else: &ProfileMap{Email: "public_email"}},
+			want: sdk.UserInfo{ID: "u1"},
+		},
+		{
+			name: "email confirmed at a time is mapped",
+			raw:  `{"id":1,"email":"ann@example.com","confirmed_at":"2012-05-23T09:05:22Z"}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerifiedAt: "confirmed_at"},
+			want: sdk.UserInfo{ID: "1", Email: str("ann@example.com")},
+		},
+		{
+			name: "email confirmed at a unix time is mapped",
+			raw:  `{"id":1,"email":"ann@example.com","confirmed_at":1337763922}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerifiedAt: "confirmed_at"},
+			want: sdk.UserInfo{ID: "1", Email: str("ann@example.com")},
+		},
+		{
+			name: "email not confirmed yet is left out",
+			raw:  `{"id":1,"email":"ann@example.com","confirmed_at":null}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerifiedAt: "confirmed_at"},
+			want: sdk.UserInfo{ID: "1"},
+		},
+		{
+			name: "email confirmed at false, empty or zero is left out",
+			raw:  `{"id":1,"email":"ann@example.com","a":false,"b":"","c":0}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerifiedAt: "a", Else: &ProfileMap{EmailVerifiedAt: "b", Else: &ProfileMap{EmailVerifiedAt: "c"}}},
+			want: sdk.UserInfo{ID: "1"},
+		},
+		{
+			name: "both fields named: both must say so",
+			raw:  `{"id":1,"email":"ann@example.com","email_verified":true,"confirmed_at":null}`,
+			m:    ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified", EmailVerifiedAt: "confirmed_at"},
+			want: sdk.UserInfo{ID: "1"},
+		},
+		{
 			name: "numeric id keeps every digit",
 			raw:  `{"id":12345678901}`,
 			m:    DefaultProfileMap(),
