@@ -162,8 +162,12 @@ func checkSignInUnverifiedEmail(k *kit, t T) {
 		hint := ""
 		if p.settings.verifiedResource == "" && !hasPath(p.Profile(), p.settings.verifiedField) {
 			// The kit added the field: the connector may read another one.
-			hint = fmt.Sprintf("; the kit added %s, which the profile it serves (WithProfile) does not have: if your provider says so in another field, name it with connectortest.WithEmailVerifiedField(path)", field)
+			hint = fmt.Sprintf("; the kit added %s, which the profile it serves (WithProfile) does not have: if your provider says so in another field, name it with connectortest.WithEmailVerifiedField(path), or WithEmailVerifiedAtField(path) for one that holds when it verified the address (GitLab's confirmed_at)", field)
 		}
-		t.Errorf("the profile has the email %q, which the provider says is not verified (%s is false): map the email only when verified (oauth2kit.ProfileMap.EmailVerified)%s", *res.UserInfo.Email, field, hint)
+		is, mapIt := "false", "oauth2kit.ProfileMap.EmailVerified"
+		if p.settings.verifiedAt {
+			is, mapIt = "null", "oauth2kit.ProfileMap.EmailVerifiedAt"
+		}
+		t.Errorf("the profile has the email %q, which the provider says is not verified (%s is %s): map the email only when verified (%s)%s", *res.UserInfo.Email, field, is, mapIt, hint)
 	}
 }

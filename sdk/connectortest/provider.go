@@ -224,8 +224,8 @@ func (p *Provider) DelayNext(endpoint Endpoint, d time.Duration) {
 	p.delays[endpoint] = append(p.delays[endpoint], d)
 }
 
-// ServeUnverifiedEmail makes the field WithEmailVerifiedField names false in every
-// answer (on), or leaves the answers as set (off).
+// ServeUnverifiedEmail makes the field WithEmailVerifiedField names false (null for
+// WithEmailVerifiedAtField) in every answer (on), or leaves the answers as set (off).
 func (p *Provider) ServeUnverifiedEmail(on bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

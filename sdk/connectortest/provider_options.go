@@ -14,6 +14,16 @@ type providerSettings struct {
 	addr                                   string
 	clientAuth                             ClientAuthMethod
 	verifiedResource, verifiedField        string
+	// verifiedAt: the field holds when the email was verified, null until then.
+	verifiedAt bool
+}
+
+// unverifiedValue is what ServeUnverifiedEmail puts in the verification field.
+func (s *providerSettings) unverifiedValue() any {
+	if s.verifiedAt {
+		return nil
+	}
+	return false
 }
 
 // WithPaths sets the paths of the authorization, token and userinfo endpoints
@@ -73,14 +83,24 @@ func WithClientAuth(method ClientAuthMethod) ProviderOption {
 // "data.email_verified" or "emails[0].verified"; ServeUnverifiedEmail sets it to
 // false.
 func WithEmailVerifiedField(path string) ProviderOption {
-	return func(s *providerSettings) { s.verifiedResource, s.verifiedField = "", path }
+	return func(s *providerSettings) { s.verifiedResource, s.verifiedField, s.verifiedAt = "", path, false }
+}
+
+// WithEmailVerifiedAtField is WithEmailVerifiedField for a provider that says
+// when it verified the email, and null until it has, such as GitLab's
+// confirmed_at (oauth2kit.ProfileMap.EmailVerifiedAt): ServeUnverifiedEmail
+// sets the field to null.
+func WithEmailVerifiedAtField(path string) ProviderOption {
+	return func(s *providerSettings) { s.verifiedResource, s.verifiedField, s.verifiedAt = "", path, true }
 }
 
 // WithEmailVerifiedFieldIn is WithEmailVerifiedField for a provider whose email is
 // in another resource (set with SetResource), such as GitHub's /user/emails:
 // WithEmailVerifiedFieldIn("/user/emails", "[0].verified").
 func WithEmailVerifiedFieldIn(resourcePath, path string) ProviderOption {
-	return func(s *providerSettings) { s.verifiedResource, s.verifiedField = resourcePath, path }
+	return func(s *providerSettings) {
+		s.verifiedResource, s.verifiedField, s.verifiedAt = resourcePath, path, false
+	}
 }
 
 // WithAddr sets the address the provider listens on (default 127.0.0.1 on a free

@@ -323,7 +323,7 @@ func (p *Provider) serveResource(w http.ResponseWriter, r *http.Request, e Endpo
 		body, resource = p.resources[r.URL.Path], r.URL.Path
 	}
 	if p.unverified && resource == p.settings.verifiedResource {
-		body = setFalse(body, p.settings.verifiedField)
+		body = setValue(body, p.settings.verifiedField, p.settings.unverifiedValue())
 	}
 	p.mu.Unlock()
 	if !strings.EqualFold(scheme, "bearer") || !valid {
@@ -344,7 +344,7 @@ func pathSegments(path string) []string {
 	return slicesDeleteEmpty(strings.Split(strings.ReplaceAll(strings.ReplaceAll(path, "]", ""), "[", "."), "."))
 }
 
-// hasPath says whether doc (JSON) has a value at path, written as setFalse
+// hasPath says whether doc (JSON) has a value at path, written as setValue
 // reads it.
 func hasPath(doc, path string) bool {
 	var node any
@@ -372,10 +372,10 @@ func hasPath(doc, path string) bool {
 	return true
 }
 
-// setFalse returns doc (JSON) with the value at path set to false, creating the
+// setValue returns doc (JSON) with the value at path set to v, creating the
 // objects on the way when they are missing; doc unchanged when path crosses
 // something else.
-func setFalse(doc, path string) string {
+func setValue(doc, path string, value any) string {
 	d := json.NewDecoder(strings.NewReader(doc))
 	d.UseNumber()
 	var root any
@@ -392,7 +392,7 @@ func setFalse(doc, path string) string {
 		switch n := node.(type) {
 		case map[string]any:
 			if last {
-				n[segs[0]] = false
+				n[segs[0]] = value
 				return n, true
 			}
 			child, ok := n[segs[0]]
@@ -410,7 +410,7 @@ func setFalse(doc, path string) string {
 				return n, false
 			}
 			if last {
-				n[i] = false
+				n[i] = value
 				return n, true
 			}
 			v, ok := set(n[i], segs[1:])

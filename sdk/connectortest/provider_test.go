@@ -379,3 +379,36 @@ func TestProviderServesAnUnverifiedEmail(t *testing.T) {
 		}
 	}
 }
+
+// TestProviderServesAnUnconfirmedEmail: a provider that says when it verified
+// the address (GitLab's confirmed_at) says null until then, never false.
+func TestProviderServesAnUnconfirmedEmail(t *testing.T) {
+	p := connectortest.NewProvider(t,
+		connectortest.WithProfile(`{"id":1,"email":"ann@example.com","confirmed_at":"2012-05-23T09:05:22Z"}`),
+		connectortest.WithEmailVerifiedAtField("confirmed_at"))
+	c := newClient(t, p, oauth2kit.ClientSecretPost)
+	ctx := context.Background()
+	cb, verifier := c.authorize(t, "s1")
+	tok, err := c.token.Exchange(ctx, cb["code"], redirect, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := oauth2kit.ProfileMap{ID: "id", Email: "email", EmailVerifiedAt: "confirmed_at"}
+	for _, unverified := range []bool{false, true} {
+		p.ServeUnverifiedEmail(unverified)
+		raw, err := c.userInfo.Fetch(ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := oauth2kit.MapProfile(raw, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.Email != nil; got == unverified {
+			t.Errorf("unverified=%v: email %v in %s", unverified, u.Email, raw)
+		}
+		if unverified && !strings.Contains(string(raw), `"confirmed_at":null`) {
+			t.Errorf("unverified: %s; want confirmed_at null", raw)
+		}
+	}
+}
