@@ -234,11 +234,24 @@ func kindName(t reflect.Type) string {
 	return "a " + t.Kind().String()
 }
 
+// caseHint names the known key that key differs from only in case, or in
+// underscores and dashes: YAML written for other tools spells client_id and
+// base-url what a connector reads as clientId and baseUrl.
 func caseHint(key string, known map[string]reflect.Value) string {
+	names := make([]string, 0, len(known))
 	for name := range known {
-		if strings.EqualFold(name, key) {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same hint every time, should two keys fold alike
+	for _, name := range names {
+		if strings.EqualFold(folded(name), folded(key)) {
 			return "; did you mean " + name + "?"
 		}
 	}
 	return ""
+}
+
+// folded is a key without its underscores and dashes.
+func folded(key string) string {
+	return strings.NewReplacer("_", "", "-", "").Replace(key)
 }

@@ -43,6 +43,24 @@ func TestDecodeConfigRecordsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestDecodeConfigHintsSnakeCase: keys written as other tools spell them get
+// the key the connector reads.
+func TestDecodeConfigHintsSnakeCase(t *testing.T) {
+	var cfg decodeTarget
+	var p ConfigError
+	if err := DecodeConfig([]byte(`{"client_id":"a","store-tokens":true,"CLIENT_SCOPE":"x"}`), &cfg, &p); err != nil {
+		t.Fatal(err)
+	}
+	want := []FieldError{
+		{Field: "CLIENT_SCOPE", Message: "unknown field"},
+		{Field: "client_id", Message: "unknown field; did you mean clientId?"},
+		{Field: "store-tokens", Message: "unknown field; did you mean storeTokens?"},
+	}
+	if !reflect.DeepEqual(p.Fields, want) {
+		t.Errorf("fields = %+v\nwant     %+v", p.Fields, want)
+	}
+}
+
 func TestDecodeConfigKeepsDefaultsAndDecodesValues(t *testing.T) {
 	scope := "read:user"
 	cfg := decodeTarget{ClientID: "default", Scope: &scope}
