@@ -88,6 +88,11 @@ func apiError(what string, r *response) *sdk.Error {
 	switch {
 	case r.status == http.StatusUnauthorized || oe.code == "invalid_token":
 		e = sdk.Errorf(sdk.CodeSocialAccessTokenInvalid, "the %s refused the access token (%s)", what, oe.summary())
+	// RFC 6750's answer to a token without the scope a call needs (GitLab's
+	// /api/v4/user without read_user): the configured scope is short, as
+	// UserInfoEndpoint says of the same answer.
+	case oe.code == "insufficient_scope":
+		e = sdk.Errorf(sdk.CodeInvalidConfig, "the %s wants more scope than the token has (%s): check scope", what, oe.summary())
 	// A 403 is a rate limit when the limit is spent (X-RateLimit-Remaining: 0)
 	// or when it says when to come back (Retry-After): GitHub's secondary limits
 	// answer so with requests left in the primary one.

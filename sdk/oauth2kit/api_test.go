@@ -118,6 +118,12 @@ func TestAPIGetErrors(t *testing.T) {
 		{"403 forbidden", 403, nil, `{"message":"Resource not accessible by integration"}`, sdk.CodeInvalidResponse,
 			map[string]any{"status": 403, "message": "Resource not accessible by integration"}},
 		{"404", 404, nil, `{"message":"Not Found"}`, sdk.CodeInvalidResponse, map[string]any{"status": 404}},
+		// GitLab's /api/v4/user for a token without read_user, as UserInfoEndpoint reads it.
+		{"403 insufficient scope", 403, map[string]string{"WWW-Authenticate": `Bearer realm="Protected by OAuth 2.0", error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token.", scope="read_user"`},
+			`{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"read_user"}`,
+			sdk.CodeInvalidConfig, map[string]any{"status": 403, "error": "insufficient_scope"}},
+		{"403 insufficient scope in the body only", 403, map[string]string{"Content-Type": jsonType}, `{"error":"insufficient_scope"}`,
+			sdk.CodeInvalidConfig, map[string]any{"status": 403, "error": "insufficient_scope"}},
 		{"502", 502, nil, "", sdk.CodeProviderUnavailable, map[string]any{"status": 502}},
 		{"not JSON", 200, map[string]string{"Content-Type": "text/html"}, "<html>", sdk.CodeInvalidResponse, nil},
 	}
