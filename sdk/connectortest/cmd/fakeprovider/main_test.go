@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/internal/gobuild"
+	"github.com/idplug/idplug/sdk/connectortest"
 )
 
 // TestCommand builds the command, starts it, reads what it prints and signs in
@@ -143,9 +144,73 @@ func TestCommand(t *testing.T) {
 
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"-paths", "/a,/b"}, {"-paths", "a,/b,/c"}, {"-profile", "{"}, {"-addr", "256.0.0.1:0"},
-		{"-client-auth", "private_key_jwt"}, {"-client-auth", "none"}} {
+		{"-client-auth", "private_key_jwt"}, {"-client-auth", "none"},
+		// A field that -unverified-email does not set would change nothing.
+		{"-email-verified-field", "data.mail_ok"}, {"-email-verified-at-field", "confirmed_at"},
+		{"-unverified-email", "-email-verified-field", "a", "-email-verified-at-field", "b"}} {
 		if err := run(args, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
 	}
+}
+
+// TestUnverifiedEmail: -unverified-email serves the profile's email as not
+// verified, in the field the flags name, so that a connector can be tried on it
+// by hand.
+func TestUnverifiedEmail(t *testing.T) {
+	const user = `{"id":1,"email":"ann@example.com","email_verified":true,"confirmed_at":"2012-05-23T09:05:22Z","data":{"mail_ok":true}}`
+	for _, tt := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, user},
+		{[]string{"-unverified-email"}, `"email_verified":false`},
+		{[]string{"-unverified-email", "-email-verified-field", "data.mail_ok"}, `"data":{"mail_ok":false}`},
+		{[]string{"-unverified-email", "-email-verified-at-field", "confirmed_at"}, `"confirmed_at":null`},
+	} {
+		prov, err := start(append([]string{"-profile", user}, tt.flags...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := signIn(t, prov); !strings.Contains(got, tt.want) {
+			t.Errorf("%q: userinfo answered %s; want %s in it", tt.flags, got, tt.want)
+		}
+		prov.Close()
+	}
+}
+
+// signIn signs in at prov as its client and returns the userinfo answer.
+func signIn(t *testing.T, prov *connectortest.Provider) string {
+	t.Helper()
+	const redirect = "http://127.0.0.1:8080/callback/x"
+	cb, err := prov.Authorize(prov.AuthorizationEndpoint() + "?" + url.Values{
+		"client_id": {prov.ClientID()}, "redirect_uri": {redirect}, "response_type": {"code"}, "state": {"s1"},
+	}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.PostForm(prov.TokenEndpoint(), url.Values{
+		"grant_type": {"authorization_code"}, "code": {cb["code"]}, "redirect_uri": {redirect},
+		"client_id": {prov.ClientID()}, "client_secret": {prov.ClientSecret()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("token answer %d: %v", resp.StatusCode, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, prov.UserInfoEndpoint(), nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return string(body)
 }
