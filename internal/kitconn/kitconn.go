@@ -44,6 +44,7 @@ const (
 	PanicOnGarbageConfig  = "panic-on-garbage-config"  // config/garbage
 	AcceptGarbageConfig   = "accept-garbage-config"    // config/garbage
 	PanicOnHugeConfig     = "panic-on-huge-config"     // config/huge
+	MisspelledField       = "misspelled-field"         // config/huge
 	EchoConfig            = "echo-config"              // secrets/never-shown
 
 	NoStateInURL         = "no-state-in-url"        // authorization/url
@@ -193,7 +194,9 @@ func (c Connector) ParseConfig(raw []byte) (*Config, error) {
 	} {
 		if f.value == "" {
 			p.Add(f.key, "is required")
-		} else if err := oauth2kit.CheckHTTPURL(f.value); err != nil {
+		} else if err := oauth2kit.CheckHTTPURL(f.value); err != nil && c.Defect == MisspelledField {
+			p.Add(strings.ToUpper(f.key[:1])+f.key[1:], "%v", err) // TokenEndpoint for tokenEndpoint
+		} else if err != nil {
 			p.Add(f.key, "%v", err)
 		}
 	}

@@ -154,15 +154,49 @@ func names(ce *sdk.ConfigError, key string) bool {
 	return false
 }
 
-// wellFormed fails when a config error has a field without a path or a message.
-func wellFormed(t T, what string, ce *sdk.ConfigError) {
+// wellFormed fails when a config error has a field without a path or a message,
+// or one whose path starts with a misspelling of a form item's key: neither a
+// key of given (the configuration parsed) nor an item's, but the same as an
+// item's but for case, underscores and dashes ("baseURL" for baseUrl), which
+// sends the operator looking for a key that does not exist.
+func (k *kit) wellFormed(t T, what string, ce *sdk.ConfigError, given map[string]any) {
 	t.Helper()
 	for i, f := range ce.Fields {
 		if strings.TrimSpace(f.Field) == "" || strings.TrimSpace(f.Message) == "" {
 			t.Errorf("%s: field error %d has no field path or no message: %+v; every FieldError needs both", what, i, f)
+			continue
+		}
+		if item := k.misspelledItem(f.Field, given); item != "" {
+			t.Errorf("%s: the field error %q names no key of the configuration; the form item is %q: name the key as operators write it in every ConfigError.Add", what, truncate(f.Field+": "+f.Message, 80), item)
 		}
 	}
 }
+
+// misspelledItem is the form item key that the first segment of path misspells,
+// or "".
+func (k *kit) misspelledItem(path string, given map[string]any) string {
+	key := path
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		key = path[:i]
+	}
+	if _, ok := given[key]; ok {
+		return ""
+	}
+	for _, f := range k.meta.FormItems {
+		if f.Key == key {
+			return ""
+		}
+	}
+	for _, f := range k.meta.FormItems {
+		if f.Key != "" && strings.EqualFold(folded(f.Key), folded(key)) {
+			return f.Key
+		}
+	}
+	return ""
+}
+
+// folded is a key without its underscores and dashes.
+func folded(key string) string { return strings.NewReplacer("_", "", "-", "").Replace(key) }
 
 func huge(n int) string { return strings.Repeat("a", n) }
 

@@ -41,6 +41,7 @@ var defects = []struct {
 	{kitconn.PanicOnGarbageConfig, false, []string{"config/garbage"}, "ParseConfig panicked: unexpected configuration"},
 	{kitconn.AcceptGarbageConfig, false, []string{"config/garbage"}, "accepted; a configuration must be a JSON object"},
 	{kitconn.PanicOnHugeConfig, false, []string{"config/huge"}, "ParseConfig panicked: configuration too large"},
+	{kitconn.MisspelledField, false, []string{"config/huge"}, `names no key of the configuration; the form item is "authorizationEndpoint"`},
 	{kitconn.EchoConfig, false, []string{"secrets/never-shown"}, `shows the value of the confidential item "clientSecret"`},
 
 	{kitconn.NoStateInURL, false, []string{"authorization/state-per-request", "authorization/url"}, "state parameter"},
