@@ -236,22 +236,24 @@ func kindName(t reflect.Type) string {
 
 // caseHint names the known key that key differs from only in case, or in
 // underscores and dashes: YAML written for other tools spells client_id and
-// base-url what a connector reads as clientId and baseUrl.
+// base-url what a connector reads as clientId and baseUrl. Of two such keys the
+// first in order is named, the same every time. A configuration may carry
+// thousands of unknown keys: this allocates nothing but the folded strings.
 func caseHint(key string, known map[string]reflect.Value) string {
-	names := make([]string, 0, len(known))
+	want, hint := folded(key), ""
 	for name := range known {
-		names = append(names, name)
-	}
-	sort.Strings(names) // the same hint every time, should two keys fold alike
-	for _, name := range names {
-		if strings.EqualFold(folded(name), folded(key)) {
-			return "; did you mean " + name + "?"
+		if (hint == "" || name < hint) && strings.EqualFold(folded(name), want) {
+			hint = name
 		}
 	}
-	return ""
+	if hint == "" {
+		return ""
+	}
+	return "; did you mean " + hint + "?"
 }
 
+// unseparated drops underscores and dashes; a Replacer is safe for concurrent use.
+var unseparated = strings.NewReplacer("_", "", "-", "")
+
 // folded is a key without its underscores and dashes.
-func folded(key string) string {
-	return strings.NewReplacer("_", "", "-", "").Replace(key)
-}
+func folded(key string) string { return unseparated.Replace(key) }

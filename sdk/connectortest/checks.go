@@ -195,8 +195,11 @@ func (k *kit) misspelledItem(path string, given map[string]any) string {
 	return ""
 }
 
+// unseparated drops underscores and dashes; a Replacer is safe for concurrent use.
+var unseparated = strings.NewReplacer("_", "", "-", "")
+
 // folded is a key without its underscores and dashes.
-func folded(key string) string { return strings.NewReplacer("_", "", "-", "").Replace(key) }
+func folded(key string) string { return unseparated.Replace(key) }
 
 func huge(n int) string { return strings.Repeat("a", n) }
 
