@@ -209,6 +209,11 @@ func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, cal
 	if err != nil {
 		return nil, err
 	}
+	// The instance as it is now: a reload may have come while the plugin
+	// asked the provider.
+	if c, err = h.stillServing(c); err != nil {
+		return nil, err
+	}
 	mapped, err := c.cfg.Mapping.Apply(ctx, res.UserInfo)
 	if err != nil {
 		return nil, err
@@ -218,6 +223,26 @@ func (h *Host) UserInfo(ctx context.Context, id string, session sdk.Session, cal
 	}
 	res.UserInfo = mapped.UserInfo
 	return &UserInfoResult{UserInfoResult: *res, Claims: mapped.Claims}, nil
+}
+
+// stillServing is instance c as configured now, for a sign-in whose plugin
+// call began before a reload. One that removed the connector, or pointed it
+// at another plugin or target, refuses the sign-in: the profile came from
+// what the operator took away (a connector found hostile, say), and a
+// session made from it would date from after the removal, so it would serve
+// again once the id came back. One that changed only its configuration
+// keeps it, under the new mapping (an allow rule just tightened holds).
+func (h *Host) stillServing(c *instance) (*instance, error) {
+	now, err := h.instance(c.inst.ID)
+	switch {
+	case err != nil:
+		return nil, &sdk.Error{Code: CodeInstanceNotFound, Message: fmt.Sprintf(
+			"connector %q was removed while this sign-in finished; start again", c.inst.ID)}
+	case now.cfg.Plugin != c.cfg.Plugin || now.cfg.Target != c.cfg.Target:
+		return nil, &sdk.Error{Code: CodeInstanceNotFound, Message: fmt.Sprintf(
+			"connector %q was pointed at another provider while this sign-in finished; start again", c.inst.ID)}
+	}
+	return now, nil
 }
 
 // MaxUserIDLen bounds a profile's id, the key of its sessions and its tokens

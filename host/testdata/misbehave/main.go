@@ -9,14 +9,15 @@
 //	*manyhosts*    declares 100,000 egress hosts in its metadata
 //
 // Calls behave as the instance's config says: {"mode": "ok" | "panic" | "hang" | "exit" |
-// "slow" | "logs" | "flood" | "crash" | "bigreply" | "heldreply" | "bigheader" | "bigtrailer" |
-// "bigerror" | "bigproblems",
+// "slow" | "logs" | "flood" | "crash" | "bigreply" | "heldreply" | "helduserinfo" | "bigheader" |
+// "bigtrailer" | "bigerror" | "bigproblems",
 // "delay": "1s", "lines": 100000, "calls": 20}: logs writes one line per level; flood writes
 // "lines" info lines, then one warning and one error; crash panics outside any
 // call, killing the process; bigreply answers with a 5 MiB URL; heldreply holds
 // every call until "calls" of them are in, then answers each with a 1 MiB URL
 // (a reply under the host's limit, and over the limit of a call made while the
-// others hold the plugin's reply budget); bigheader and bigtrailer answer with a
+// others hold the plugin's reply budget); helduserinfo holds its callbacks
+// (UserInfo) the same way, then finishes each sign-in; bigheader and bigtrailer answer with a
 // 100 KiB header or trailer, past the SDK's error bounds; bigerror fails
 // with a 32 KiB message, 16 KiB of details and a code of no known shape;
 // bigproblems finds 1,000 problems of 2 KiB each in its configuration;
@@ -114,7 +115,7 @@ func (connector) ParseConfig(raw []byte) (config, error) {
 	case "", "ok", "panic", "hang", "exit", "logs", "flood", "crash", "bigreply", "bigerror", "rawstderr", "orphan",
 		"bigheader", "bigtrailer":
 		return cfg, nil
-	case "heldreply":
+	case "heldreply", "helduserinfo":
 		if cfg.Calls > 0 {
 			return cfg, nil
 		}
@@ -236,7 +237,17 @@ func gcPercent() uint64 {
 	return s[0].Value.Uint64()
 }
 
-func (connector) UserInfo(_ context.Context, cfg config, _ sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+func (connector) UserInfo(ctx context.Context, cfg config, _ sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	if cfg.Mode == "helduserinfo" {
+		if held.Add(1) == int64(cfg.Calls) {
+			close(allIn)
+		}
+		select {
+		case <-allIn:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if cfg.ID != "" {
 		return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: cfg.ID}}, nil
 	}
