@@ -49,6 +49,10 @@ var families = []family{
 		"Refreshes of vault tokens at the provider: ok, refused (the grant is gone) or failed."},
 	{"idplug_plugin_egress_refused_total", "counter", []string{"plugin", "reason"},
 		"Connections the egress proxy refused a plugin: not_named, private_address, host_listener, bad_request."},
+	{"idplug_config_last_reload_successful", "gauge", nil,
+		"1 when the last configuration reload applied (or none was made since the start), 0 when it was refused and the configuration before it keeps serving."},
+	{"idplug_config_last_reload_success_timestamp_seconds", "gauge", nil,
+		"When the configuration that serves was applied: the start, or the last reload that applied (Unix time)."},
 	{"idplug_provider_events_total", "counter", []string{"event"},
 		"The OpenID Provider's events: code, token, refresh, revoked, end_session, denied, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled (other for any other name)."},
 }

@@ -61,6 +61,7 @@ func TestRegisteredMetrics(t *testing.T) {
 	m.VaultRefresh("ok")
 	m.ProviderEvent("token")
 	m.EgressRefused("example", "not_named")
+	m.ConfigApplied(time.Now())
 	e := scrape(t, m)
 
 	for _, f := range families {

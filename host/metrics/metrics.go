@@ -30,6 +30,7 @@ type Metrics struct {
 	// hideConnectors leaves connector ids out of the labels (HideConnectors).
 	hideConnectors atomic.Bool
 	egressRefused  *prometheus.CounterVec
+	reload         reloadMetrics
 }
 
 // HideConnectors leaves connector instance ids out of every series from now
@@ -69,6 +70,8 @@ func New() *Metrics {
 	m.registry.MustRegister(m.providerEvents)
 	m.egressRefused = newEgressRefused()
 	m.registry.MustRegister(m.egressRefused)
+	m.reload = newReloadMetrics()
+	m.registry.MustRegister(m.reload.ok, m.reload.at)
 	m.registry.MustRegister(m.calls, m.callDuration, m.restarts, m.requests, m.keyFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(m.state.collectors()...)

@@ -111,6 +111,16 @@ func newTokenLimiter() *ratelimit.Failures {
 	return ratelimit.New(maxClientFailures, clientFailureWindow, maxTrackedClients)
 }
 
+// KeepLimits carries what old counted (failed client authentications and
+// authorization requests, per address) over to p, the provider a reload
+// built, before p serves: each reload had given every address a fresh
+// budget of guesses at client secrets.
+func (p *Provider) KeepLimits(old *Provider) {
+	if old != nil {
+		p.limiter, p.authorizeLimiter = old.limiter, old.authorizeLimiter
+	}
+}
+
 func (p *Provider) limitTokenRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != tokenPath && r.URL.Path != "/revoke" {

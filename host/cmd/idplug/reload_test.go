@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,4 +192,91 @@ func TestReloadAfterARemovedPluginTheSandboxNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitLog(t, "configuration reloaded")
+}
+
+// scrapeGauge reads one gauge without labels from idplug's /metrics.
+func scrapeGauge(t *testing.T, p *idplugProc, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
+}
+
+// A refused reload shows on /metrics, not only in the log: a SIGHUP has no
+// one to answer (systemd's ExecReload reports success whatever idplug did).
+func TestReloadOutcomeOnMetrics(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, exampleConfig)
+	const ok, at = "idplug_config_last_reload_successful", "idplug_config_last_reload_success_timestamp_seconds"
+	mustEqual(t, "at start: "+ok, scrapeGauge(t, p, ok), 1)
+	started := scrapeGauge(t, p, at)
+	if started <= 0 {
+		t.Fatalf("%s = %v at start", at, started)
+	}
+
+	p.rewrite(t, dir, exampleConfig+"\nsurprise: 1\n")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "configuration reload refused")
+	mustEqual(t, "after a refused reload: "+ok, scrapeGauge(t, p, ok), 0)
+	mustEqual(t, "after a refused reload: "+at, scrapeGauge(t, p, at), started)
+
+	p.rewrite(t, dir, exampleConfig)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "configuration reloaded")
+	mustEqual(t, "after the file was mended: "+ok, scrapeGauge(t, p, ok), 1)
+	if now := scrapeGauge(t, p, at); now <= started {
+		t.Errorf("%s = %v after a reload that applied, %v at start", at, now, started)
+	}
+}
+
+// A reload keeps what the OpenID Provider counted per address: it had built
+// the provider with fresh limits, so an address shut out for guessing client
+// secrets (429) got ten more guesses at each reload.
+func TestReloadKeepsTheProvidersLimits(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, exampleConfig+`provider:
+  clients:
+    - id: app
+      secret: rp-secret-0123456789abcdef0123456789abcdef
+      redirect_uris: [https://app.test/callback]
+`)
+	guess := func() int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", p.URL+"/oidc/oauth/token",
+			strings.NewReader(url.Values{"grant_type": {"authorization_code"}, "code": {"nothing"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("app", "guess")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	status := 0
+	for range 12 {
+		status = guess()
+	}
+	mustEqual(t, "after 12 wrong secrets", status, http.StatusTooManyRequests)
+	status, _ = p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
+	mustEqual(t, "reload status", status, 200)
+	mustEqual(t, "a wrong secret after the reload", guess(), http.StatusTooManyRequests)
 }

@@ -55,8 +55,9 @@ type daemon struct {
 	store   store.Store // nil when the store is off
 	metrics *metrics.Metrics
 
-	mu  sync.Mutex // one reload at a time
-	cfg *config.Config
+	mu   sync.Mutex // one reload at a time
+	cfg  *config.Config
+	prov *oidcprovider.Provider // nil without a provider section
 }
 
 func serveCmd(args []string, stdout, stderr io.Writer) int {
@@ -182,6 +183,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	d.mountProvider(cfg, prov)
+	d.prov = prov
+	m.ConfigApplied(time.Now())
 	// Behind the operator's reverse proxies, the client's address for
 	// everything after (rate limits, the access log, traces).
 	public := cfg.HTTP.TrustedProxies.Handler(d.srv)
@@ -215,7 +218,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		case <-hup:
 			if err := d.reload(ctx); err != nil {
-				log.Error("configuration reload refused; the old configuration keeps serving", "error", err)
+				log.Error("configuration reload refused; the old configuration keeps serving", "error", err, "by", "SIGHUP")
 			}
 			continue
 		case <-ctx.Done():
@@ -263,7 +266,19 @@ func serveAdmin(cfg *config.Config, lis net.Listener, h http.Handler, errLog *st
 func (d *daemon) reload(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	cfg, err := config.Load(d.path)
+	err := d.apply(ctx)
+	if err != nil {
+		d.metrics.ConfigRefused()
+	}
+	return err
+}
+
+// apply is reload's work, under d.mu.
+func (d *daemon) apply(ctx context.Context) error {
+	cfg, err := loadSettled(ctx, d.path, func(ago time.Duration) {
+		d.log.Info("the configuration file changed just now: reading it once it has not changed for "+configSettleTime.String(),
+			"file", d.path, "changed", ago.Round(time.Millisecond).String()+" ago")
+	})
 	if err != nil {
 		return err
 	}
@@ -281,12 +296,16 @@ func (d *daemon) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("provider: %w", err)
 	}
+	if prov != nil {
+		prov.KeepLimits(d.prov)
+	}
 	if err := configure(ctx, d.host, d.path, cfg); err != nil {
 		return err
 	}
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
 	warnKeys(cfg, d.log)
 	d.mountProvider(cfg, prov)
+	d.prov = prov
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	// Not canceled with an admin request that goes away: the reload is applied,
 	// and so must be the record of what it removed (the store's deadline bounds it).
@@ -295,6 +314,7 @@ func (d *daemon) reload(ctx context.Context) error {
 		d.log.Warn("connectors", "error", err.Error())
 	}
 	d.cfg = cfg
+	d.metrics.ConfigApplied(time.Now())
 	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
 	return nil
 }

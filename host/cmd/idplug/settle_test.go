@@ -1,0 +1,106 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// browserSignInWith signs a browser in with connector id of exampleConfig.
+func browserSignInWith(t *testing.T, p *idplugProc, id string) *http.Cookie {
+	t.Helper()
+	resp, _ := get(t, p.URL+"/sign-in/"+id)
+	mustEqual(t, "sign-in status", resp.StatusCode, 302)
+	flowCookie := setCookie(t, resp, "idplug_flow")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	resp, _ = get(t, p.URL+"/callback/"+id+"?code=ada&state="+url.QueryEscape(loc.Query().Get("state")), flowCookie)
+	mustEqual(t, "callback status", resp.StatusCode, 302)
+	session := setCookie(t, resp, "idplug_session")
+	if !signedIn(t, p, session) {
+		t.Fatalf("not signed in with %s", id)
+	}
+	return session
+}
+
+// A reload that comes while the file is being written in place (truncated,
+// then written in pieces) reads it once the writer is done. The first piece
+// alone is a valid file without the second connector: applied, it had
+// removed "other" (and signed its browsers out for good), then the next
+// reload had put it back.
+func TestReloadReadsAFileBeingWrittenOnceItIsDone(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, exampleConfig)
+	whole := strings.ReplaceAll(exampleConfig, "PLUGIN_DIR", dir)
+	cut := strings.Index(whole, "  - id: other\n")
+	session := browserSignInWith(t, p, "other")
+
+	f, err := os.OpenFile(p.configPath, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(whole[:cut]); err != nil {
+		t.Fatal(err)
+	}
+	// The writer is at work: it keeps changing the file (here its times,
+	// which change its inode as a write does) until idplug says it waits.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-tick.C:
+				_ = os.Chtimes(p.configPath, now, now)
+			}
+		}
+	}()
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "the configuration file changed just now")
+	close(stop)
+	<-stopped
+	if _, err := f.WriteString(whole[cut:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "configuration reloaded")
+	if strings.Contains(p.logs.String(), `"connectors":1`) {
+		t.Errorf("the reload applied the file cut short:\n%s", p.logs)
+	}
+	status, body := p.call(t, "GET", "/v1/connectors", adminKey, nil)
+	mustEqual(t, "status", status, 200)
+	mustEqual(t, "connectors", len(jsonPath(body, "connectors").([]any)), 2)
+	if !signedIn(t, p, session) {
+		t.Error("a browser signed in with the connector the file's second half holds was signed out")
+	}
+}
+
+// A file left empty (truncated, and its writer gone) is refused, saying so
+// rather than listing what an empty file lacks; the running configuration
+// keeps serving.
+func TestReloadRefusesAnEmptyFileSayingSo(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, exampleConfig)
+	if err := os.Truncate(p.configPath, 0); err != nil {
+		t.Fatal(err)
+	}
+	status, body := p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
+	mustEqual(t, "reload status", status, 400)
+	if msg, _ := jsonPath(body, "message").(string); !strings.Contains(msg, p.configPath+" is empty") {
+		t.Errorf("message = %q; want it to say the file is empty", msg)
+	}
+	status, body = p.call(t, "GET", "/v1/connectors", adminKey, nil)
+	mustEqual(t, "status", status, 200)
+	mustEqual(t, "connectors", len(jsonPath(body, "connectors").([]any)), 2)
+}
