@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host/egress"
+	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/host/sandbox"
 	"github.com/idplug/idplug/host/supervisor"
 	"github.com/idplug/idplug/host/tracing"
@@ -131,6 +132,12 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		Sandbox:          opts.Sandbox,
 		OnDemand:         opts.OnDemand,
 		Tracing:          opts.Tracing,
+		Vet: func(ctx context.Context, id string, proc *process.Process) error {
+			if h := self.Load(); h != nil {
+				return h.vetReplacement(ctx, id, proc)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, err

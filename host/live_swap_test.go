@@ -1,11 +1,15 @@
 package host_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/host"
 	"github.com/idplug/idplug/internal/plugintest"
 )
 
@@ -53,4 +57,42 @@ func TestLiveFolderReplacedWholeIsFollowed(t *testing.T) {
 		func() string {
 			return fmt.Sprintf("a plugin added to the new folder does not run (refused %v)", h.Refused())
 		})
+}
+
+// A replacement that refuses the configuration of a connector its plugin
+// serves (a new version requiring a key the running file lacks) is refused,
+// as one that does not start is, and the old process keeps serving: it had
+// taken over, shown running and ready, and every sign-in of the connector
+// failed with invalid_config.
+func TestLiveFolderKeepsTheOldPluginWhenItsReplacementRefusesTheConfiguration(t *testing.T) {
+	dir := plugintest.Folder(t)
+	// The running version: misbehave under the example plugin's name (its id
+	// follows its file name), which takes this configuration.
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "example")
+	rescans := make(chan error, 16)
+	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 15 * time.Second,
+		OnRescan: func(err error) { rescans <- err }})
+	ctx := context.Background()
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"mode":"ok"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := h.Plugin("example")
+	pid := old.PID()
+
+	// The new version requires clientId and authorizationEndpoint.
+	moveIn(t, dir, plugintest.Binary(t, examplePkg), "example")
+	waitRescan(t, rescans)
+	now, ok := h.Plugin("example")
+	if !ok || now != old || now.PID() != pid {
+		t.Fatal("a replacement that refuses the running configuration took over")
+	}
+	reason := refusedReason(h, "idplug-connector-example")
+	for _, want := range []string{"refuses the running configuration", "connector demo", "config.clientId"} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("refusal %q does not say %q", reason, want)
+		}
+	}
+	if _, err := h.AuthorizationURI(ctx, "demo", "https://app.test/cb", "s"); err != nil {
+		t.Fatalf("the connector, after its plugin's refused replacement: %v", err)
+	}
 }

@@ -83,6 +83,7 @@ func (s *Supervisor) Rescan(ctx context.Context) error {
 	s.mu.RUnlock()
 
 	results := s.startMany(ctx, toStart)
+	s.vet(ctx, results)
 
 	s.mu.Lock()
 	failures := map[string]string{}
@@ -91,7 +92,7 @@ func (s *Supervisor) Rescan(ctx context.Context) error {
 			failures[r.plugin.File] = r.err.Error()
 			s.failed[r.plugin.File] = stamps[r.plugin.File]
 			if old := s.files[r.plugin.File]; old != nil {
-				s.log.Error("the replacement plugin did not start; the old one keeps serving", "file", r.plugin.File, "error", r.err)
+				s.log.Error("the replacement plugin did not start or was refused; the old one keeps serving", "file", r.plugin.File, "error", r.err)
 			} else {
 				s.log.Error("plugin failed to start", "file", r.plugin.File, "error", r.err)
 			}
@@ -116,6 +117,31 @@ func (s *Supervisor) Rescan(ctx context.Context) error {
 	s.refused, s.ignored, s.support = refused, scan.Ignored, scan.Support
 	s.mu.Unlock()
 	return nil
+}
+
+// vet refuses a replacement that Options.Vet refuses, before it is put in
+// service: a new version that refuses the running configuration (a key it
+// now requires) had taken over, and every sign-in of its connectors failed,
+// with the plugin shown running and idplug ready.
+func (s *Supervisor) vet(ctx context.Context, results []startResult) {
+	if s.opts.Vet == nil {
+		return
+	}
+	for i, r := range results {
+		if r.err != nil {
+			continue
+		}
+		s.mu.RLock()
+		replacing := s.files[r.plugin.File] != nil
+		s.mu.RUnlock()
+		if !replacing {
+			continue
+		}
+		if err := s.opts.Vet(ctx, r.proc.Metadata().ID, r.proc); err != nil {
+			s.drain(r.proc)
+			results[i] = startResult{plugin: r.plugin, err: fmt.Errorf("it refuses the running configuration: %w", err)}
+		}
+	}
 }
 
 type startResult struct {

@@ -61,6 +61,11 @@ type Options struct {
 	EgressProxy func(name, socketPath string) (io.Closer, error)
 	// Tracing, when set, traces calls to plugins and exports their spans.
 	Tracing *tracing.Tracing
+	// Vet, when set, checks the new process of a replaced plugin file before
+	// it takes the old one's place (the host: it accepts the configuration
+	// of every connector the plugin serves). An error refuses it, as a
+	// failed start does: the old process keeps serving.
+	Vet func(ctx context.Context, id string, proc *process.Process) error
 }
 
 // Supervisor runs the plugins of one plugin folder.
