@@ -1,6 +1,8 @@
 package host
 
 import (
+	"slices"
+
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/host/sandbox"
@@ -9,10 +11,15 @@ import (
 // Status is the host's health as /readyz reports it.
 type Status struct {
 	// Ready is true when the plugin of every configured instance runs.
-	Ready     bool            `json:"ready"`
-	Plugins   []PluginStatus  `json:"plugins"`
-	Refused   []catalog.Entry `json:"refused"`
-	Instances int             `json:"connectors"`
+	Ready   bool            `json:"ready"`
+	Plugins []PluginStatus  `json:"plugins"`
+	Refused []catalog.Entry `json:"refused"`
+	// MissingPlugins are the plugins configured connectors use that have no
+	// process (their file was removed from the folder, or their start
+	// failed), sorted: Plugins lists running plugins only, and had left
+	// unsaid why such a host was not ready.
+	MissingPlugins []string `json:"missingPlugins"`
+	Instances      int      `json:"connectors"`
 	// Sandbox says how plugins are confined and what this kernel cannot apply.
 	Sandbox sandbox.Report `json:"sandbox"`
 }
@@ -28,7 +35,7 @@ type PluginStatus struct {
 
 // Status reports whether the host can serve every configured instance.
 func (h *Host) Status() Status {
-	st := Status{Ready: true, Refused: h.Refused(), Plugins: []PluginStatus{}, Sandbox: h.Sandbox()}
+	st := Status{Ready: true, Refused: h.Refused(), Plugins: []PluginStatus{}, MissingPlugins: []string{}, Sandbox: h.Sandbox()}
 	if st.Refused == nil {
 		st.Refused = []catalog.Entry{}
 	}
@@ -45,6 +52,10 @@ func (h *Host) Status() Status {
 		if !running[c.cfg.Plugin] {
 			st.Ready = false
 		}
+		if _, listed := running[c.cfg.Plugin]; !listed && !slices.Contains(st.MissingPlugins, c.cfg.Plugin) {
+			st.MissingPlugins = append(st.MissingPlugins, c.cfg.Plugin)
+		}
 	}
+	slices.Sort(st.MissingPlugins)
 	return st
 }

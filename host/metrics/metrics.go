@@ -141,16 +141,26 @@ func (c *pluginCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *pluginCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, p := range c.h.Plugins() {
-		id := p.Proc.Metadata().ID
+	states := func(id string, now process.State) {
 		for _, s := range []process.State{process.StateRunning, process.StateRestarting, process.StateFailed, process.StateStopped} {
 			v := 0.0
-			if p.State == s {
+			if now == s {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(pluginStateDesc, prometheus.GaugeValue, v, id, string(s))
 		}
+	}
+	for _, p := range c.h.Plugins() {
+		id := p.Proc.Metadata().ID
+		states(id, p.State)
 		ch <- prometheus.MustNewConstMetric(pluginInFlightDesc, prometheus.GaugeValue, float64(p.Proc.InFlight()), id)
 	}
-	ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.GaugeValue, float64(len(c.h.Refused())))
+	// The plugin of a configured connector with no process (its file
+	// removed, its start failed) is stopped: its series had gone, and an
+	// alert on the state saw nothing.
+	st := c.h.Status()
+	for _, id := range st.MissingPlugins {
+		states(id, process.StateStopped)
+	}
+	ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.GaugeValue, float64(len(st.Refused)))
 }
