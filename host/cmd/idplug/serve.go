@@ -313,9 +313,10 @@ func (d *daemon) apply(ctx context.Context) error {
 		// The reload is applied; only the removal's record is missing.
 		d.log.Warn("connectors", "error", err.Error())
 	}
+	changes := reloadChanges(d.cfg, cfg)
 	d.cfg = cfg
 	d.metrics.ConfigApplied(time.Now())
-	d.log.Info("configuration reloaded", "connectors", len(cfg.Instances))
+	d.log.Info("configuration reloaded", append([]any{"connectors", len(cfg.Instances)}, changes...)...)
 	return nil
 }
 
