@@ -66,14 +66,16 @@ func TestReloadReadsAFileBeingWrittenOnceItIsDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitLog(t, "the configuration file changed just now")
-	close(stop)
-	<-stopped
+	// The rest is written while the writer is still at work, so that however
+	// long this machine takes, idplug never sees the file cut short and still.
 	if _, err := f.WriteString(whole[cut:]); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	close(stop)
+	<-stopped
 	p.waitLog(t, "configuration reloaded")
 	if strings.Contains(p.logs.String(), `"connectors":1`) {
 		t.Errorf("the reload applied the file cut short:\n%s", p.logs)
