@@ -79,6 +79,19 @@ function tooLarge() {
   return bridgeError('invalid_response', `the provider's answer is larger than ${maxBody} bytes`);
 }
 
+// A redirect is never followed, as idplug's own connectors follow none: got sends a
+// token request's form, the code and the client's credentials in it, again to the
+// host a 301, 302, 307 or 308 names (it follows any 3xx with a Location), fetch
+// follows a 303 and any redirect of a GET and takes the answer for the provider's,
+// and with egress open either could lead to any address of the network.
+function redirectOf(status, location) {
+  return status >= 300 && status < 400 && Boolean(location);
+}
+
+function redirectRefused(status) {
+  return bridgeError('invalid_response', `the provider answered with a redirect (HTTP ${status}), which the bridge does not follow`);
+}
+
 // Statuses whose Response must have no body.
 const nullBodyStatus = new Set([101, 103, 204, 205, 304]);
 
@@ -128,7 +141,13 @@ globalThis.fetch = async function fetchRecorded(input, init) {
   const span = startSpan(init?.method ?? (input instanceof Request ? input.method : 'GET'), href);
   let res, bytes;
   try {
-    ({ res, bytes } = await buffered(await realFetch(target, { ...init, signal: deadline.signal })));
+    const answer = await realFetch(target, { ...init, signal: deadline.signal, redirect: 'manual' });
+    if (redirectOf(answer.status, answer.headers.get('location'))) {
+      endSpan(span, answer.status);
+      answer.body?.cancel().catch(() => {});
+      throw redirectRefused(answer.status);
+    }
+    ({ res, bytes } = await buffered(answer));
     endSpan(span, res.status);
   } catch (err) {
     endSpan(span, 0, err);
@@ -172,6 +191,18 @@ function httpsRecorded(...args) {
   }
   const opts = typeof first === 'object' && first !== null && !(first instanceof URL) ? first : args[1];
   const span = startSpan(req.method ?? opts?.method, href ?? (opts?.hostname || opts?.host ? `https://${opts.hostname ?? opts.host}${opts.path ?? '/'}` : ''));
+  // The answer of a redirect never reaches the connector's client: got would follow
+  // it from its own listener, before any error of ours could stop it.
+  const emit = req.emit;
+  req.emit = function emitUnlessRedirect(event, res, ...rest) {
+    if (event === 'response' && redirectOf(res.statusCode, res.headers.location)) {
+      endSpan(span, res.statusCode);
+      res.resume();
+      req.destroy(redirectRefused(res.statusCode));
+      return true;
+    }
+    return emit.call(this, event, res, ...rest);
+  };
   req.on('response', (res) => endSpan(span, res.statusCode));
   req.on('error', (err) => endSpan(span, 0, err));
   req.on('close', () => endSpan(span, 0));
