@@ -189,12 +189,22 @@ func openHost(t testing.TB, dir string) *host.Host {
 // openHostLogging is openHost with the host's (and so the plugins') log going to log.
 func openHostLogging(t testing.TB, dir string, log hclog.Logger) *host.Host {
 	t.Helper()
+	return openHostWith(t, dir, host.Options{Logger: log})
+}
+
+// openHostWith is openHost with more of the host's options; the plugin folder and
+// the sandbox are set here, and the log when opts has none.
+func openHostWith(t testing.TB, dir string, opts host.Options) *host.Host {
+	t.Helper()
 	// A production layout needs no sandbox entries; the test build does.
-	policy := sandbox.Policy{}
+	opts.PluginDir, opts.Sandbox = dir, sandbox.Policy{}
 	if _, err := os.Stat(filepath.Join(dir, bundleDirName)); err != nil {
-		policy = testSandbox(dir)
+		opts.Sandbox = testSandbox(dir)
 	}
-	h, err := host.Open(context.Background(), host.Options{PluginDir: dir, Sandbox: policy, Logger: log})
+	if opts.Logger == nil {
+		opts.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
+	}
+	h, err := host.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

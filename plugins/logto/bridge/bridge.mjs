@@ -18,8 +18,10 @@
 // This file reads the command line; the modules beside it each hold one concern
 // (plugins/logto/README.md lists them).
 
-// First, so that fetch and node:https are wrapped before any connector is imported.
+// First, so that fetch and node:https are wrapped, and JSON.parse notes the numbers
+// it cannot hold, before any connector is imported.
 import './provider-http.mjs';
+import './inexact-numbers.mjs';
 
 import net from 'node:net';
 

@@ -1,11 +1,17 @@
 // A connector's profile and tokens in idplug's shape.
 import { bridgeError } from './errors.mjs';
+import { inexactNumber } from './inexact-numbers.mjs';
 
 export function profileOf(p) {
   if (!p || (typeof p.id !== 'string' && typeof p.id !== 'number') || String(p.id) === '') {
     throw bridgeError('invalid_response', 'the connector returned a profile without an id');
   }
   const out = { id: String(p.id) };
+  // A numeric id past 2^53 lost digits when the connector read it, and would sign in
+  // whichever user has the id it became (inexact-numbers.mjs).
+  if (inexactNumber(out.id)) {
+    throw bridgeError('invalid_response', "the provider's user id is a number past 2^53, which the connector read without its last digits: it could be another user's id");
+  }
   for (const k of ['name', 'avatar', 'email', 'phone']) {
     if (typeof p[k] === 'string') out[k] = p[k];
   }

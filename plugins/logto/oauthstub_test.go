@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host"
+)
+
+// oauthStub is Logto's OAuth 2.0 connector, configured as the instance "acme" against
+// a stub whose token and userinfo endpoints answer the JSON the test sets.
+type oauthStub struct {
+	h               *host.Host
+	token, userinfo atomic.Value // string
+	n               atomic.Int64
+}
+
+const oauthStubSecret = "oauth-secret-77c2d9"
+
+// startOAuthStub starts it; callTimeout is the host's bound of a call (0: the
+// default).
+func startOAuthStub(t *testing.T, extra map[string]any, callTimeout time.Duration) *oauthStub {
+	t.Helper()
+	o := &oauthStub{}
+	o.token.Store(`{"access_token":"oauth-access-5e1f","token_type":"Bearer"}`)
+	o.userinfo.Store(`{"id":"1"}`)
+	s := newStub(t)
+	answer := func(v *atomic.Value) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(v.Load().(string)))
+		}
+	}
+	s.HandleFunc("/token", answer(&o.token))
+	s.HandleFunc("/userinfo", answer(&o.userinfo))
+	o.h = openHostWith(t, folder(t, nil, "oauth"), host.Options{CallTimeout: callTimeout})
+	config := map[string]any{
+		"authorizationEndpoint":     s.URL() + "/authorize",
+		"tokenEndpoint":             s.URL() + "/token",
+		"userInfoEndpoint":          s.URL() + "/userinfo",
+		"clientId":                  "oauth-client",
+		"clientSecret":              oauthStubSecret,
+		"tokenEndpointResponseType": "json",
+	}
+	maps.Copy(config, extra)
+	if err := o.h.Configure(context.Background(), []host.InstanceConfig{{ID: "acme", Plugin: "logto-oauth2", Config: mustJSON(t, config)}}); err != nil {
+		t.Fatalf("Configure: %v", err)
+	}
+	return o
+}
+
+// signIn runs one sign-in through the host and returns its callback too.
+func (o *oauthStub) signIn(t *testing.T) (*host.UserInfoResult, map[string]string, error) {
+	t.Helper()
+	state := fmt.Sprintf("st-stub-%d", o.n.Add(1))
+	auth, err := o.h.AuthorizationURI(context.Background(), "acme", callbackURL, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := map[string]string{"state": state, "code": "code-9a7e-" + state}
+	res, err := o.h.UserInfo(context.Background(), "acme", auth.Session, cb)
+	return res, cb, err
+}
