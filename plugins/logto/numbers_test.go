@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -43,6 +44,40 @@ func TestNumericIDsPastTwoToThe53(t *testing.T) {
 			}
 			wantCode(t, tc.what, err, sdk.CodeInvalidResponse)
 			noLeak(t, tc.what, err, oauthStubSecret, cb)
+		})
+	}
+}
+
+// TestTokenLifetimesPastWhatADateHolds: a token's expires_in whose end is past the
+// year 9999 failed the sign-in the provider had answered: the plugin could not read
+// the date (RFC 3339 has four digits of year), or, past some 285,000 years, the
+// bridge threw making it. Such a lifetime is left out, as none is.
+func TestTokenLifetimesPastWhatADateHolds(t *testing.T) {
+	o := startOAuthStub(t, map[string]any{"storeTokens": true}, 0)
+	for _, tc := range []struct {
+		expiresIn string
+		want      time.Duration // 0: no expiry
+	}{
+		{"3600", time.Hour},
+		{"1e12", 0},
+		{"1e14", 0},
+	} {
+		t.Run(tc.expiresIn, func(t *testing.T) {
+			o.token.Store(`{"access_token":"oauth-access-5e1f","token_type":"Bearer","expires_in":` + tc.expiresIn + `}`)
+			res, _, err := o.signIn(t)
+			if err != nil {
+				t.Fatalf("a sign-in whose token lives %s s: %v", tc.expiresIn, err)
+			}
+			if res.Tokens == nil || res.Tokens.AccessToken != "oauth-access-5e1f" {
+				t.Fatalf("tokens = %+v", res.Tokens)
+			}
+			at := res.Tokens.ExpiresAt
+			switch {
+			case tc.want == 0 && !at.IsZero():
+				t.Errorf("expiresAt = %s; want none", at)
+			case tc.want != 0 && (at.Before(time.Now().Add(tc.want-time.Minute)) || at.After(time.Now().Add(tc.want+time.Minute))):
+				t.Errorf("expiresAt = %s; want about %s from now", at, tc.want)
+			}
 		})
 	}
 }

@@ -31,7 +31,11 @@ export function tokensOf(t) {
   if (idToken) out.idToken = idToken;
   if (tokenType) out.tokenType = tokenType;
   if (scope) out.scope = scope;
+  // A lifetime whose end is past the year 9999 is left out, as none: past that year
+  // the plugin could not read the date (RFC 3339), past some 285,000 years
+  // toISOString threw, and either failed the sign-in the provider had answered.
   const expiresIn = Number(t.expires_in ?? t.expiresIn);
-  if (Number.isFinite(expiresIn) && expiresIn > 0) out.expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+  const expiresAt = new Date(Date.now() + expiresIn * 1000);
+  if (Number.isFinite(expiresIn) && expiresIn > 0 && expiresAt.getUTCFullYear() <= 9999) out.expiresAt = expiresAt.toISOString();
   return out;
 }
