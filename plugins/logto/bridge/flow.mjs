@@ -3,6 +3,7 @@
 // session kept between the two steps, the tokens handed back.
 import { timingSafeEqual } from 'node:crypto';
 
+import { callbackFields, checkNonce } from './callback-checks.mjs';
 import { bridgeError } from './errors.mjs';
 import { instance } from './instances.mjs';
 import { oauthErrorRE } from './oauth-error.mjs';
@@ -43,7 +44,7 @@ const stringMap = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : 
 export async function userInfo(c, formKeys, req) {
   const inst = await instance(c, formKeys, req);
   const session = stringMap(req.session);
-  const data = { ...stringMap(req.data) };
+  const data = { ...callbackFields(c.pkg, stringMap(req.data)) };
   if (!session.state || !session.redirectUri) {
     throw bridgeError('insufficient_request_parameters', 'the session has no state or redirect URI: start the sign-in again');
   }
@@ -67,6 +68,7 @@ export async function userInfo(c, formKeys, req) {
   } catch {
     throw bridgeError('invalid_request_parameters', 'the session is damaged: start the sign-in again');
   }
+  checkNonce(stored, data);
   const getSession = async () => ({ ...stored, redirectUri: session.redirectUri });
   if (inst.storeTokens) {
     const { tokenResponse, userInfo: profile } = await inst.connector.getTokenResponseAndUserInfo(data, getSession);
