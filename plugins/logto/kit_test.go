@@ -33,9 +33,6 @@ func TestKitOAuth(t *testing.T) {
 			"signin/numeric-id": "Logto's connectors read numeric ids above 2^53 as JavaScript numbers and lose digits: the bridge refuses the sign-in (invalid_response) rather than return another user's id",
 			// Its profileMap has no field for a verification flag: it maps the email
 			// whatever the provider says, and the connector cannot be changed.
-			// The npm connector makes its token request without the call's deadline
-			// (the bridge has no way to cancel it), so it returns after the deadline.
-			"signin/timeout":          "Logto's connectors do not end their provider requests before the call's deadline, so the host gives up on the call (plugin_timeout) before they report provider_timeout",
 			"signin/unverified-email": "Logto's OAuth 2.0 connector maps the email with no verification field, so it returns an unverified address",
 		},
 		WantUser: &sdk.UserInfo{

@@ -226,6 +226,11 @@ func (p *nodeProc) call(ctx context.Context, op string, req map[string]any, out 
 		msg[k] = v
 	}
 	msg["id"], msg["op"] = id, op
+	// The bridge ends the call's provider requests before this deadline: the
+	// connectors' own timeouts outlast a call (callDeadline, provider-http.mjs).
+	if dl, ok := ctx.Deadline(); ok {
+		msg["timeLeft"] = max(time.Until(dl).Milliseconds(), 1)
+	}
 	if tp := traceparent(ctx); tp != "" {
 		msg["traceparent"] = tp
 	}

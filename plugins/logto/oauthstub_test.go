@@ -18,6 +18,10 @@ type oauthStub struct {
 	h               *host.Host
 	token, userinfo atomic.Value // string
 	n               atomic.Int64
+	// While hang is set the token endpoint answers nothing, and says on hungUp
+	// when its client went away.
+	hang   atomic.Bool
+	hungUp chan struct{}
 }
 
 const oauthStubSecret = "oauth-secret-77c2d9"
@@ -26,7 +30,7 @@ const oauthStubSecret = "oauth-secret-77c2d9"
 // default).
 func startOAuthStub(t *testing.T, extra map[string]any, callTimeout time.Duration) *oauthStub {
 	t.Helper()
-	o := &oauthStub{}
+	o := &oauthStub{hungUp: make(chan struct{}, 1)}
 	o.token.Store(`{"access_token":"oauth-access-5e1f","token_type":"Bearer"}`)
 	o.userinfo.Store(`{"id":"1"}`)
 	s := newStub(t)
@@ -36,7 +40,17 @@ func startOAuthStub(t *testing.T, extra map[string]any, callTimeout time.Duratio
 			_, _ = w.Write([]byte(v.Load().(string)))
 		}
 	}
-	s.HandleFunc("/token", answer(&o.token))
+	s.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+		if o.hang.Load() {
+			<-r.Context().Done()
+			select {
+			case o.hungUp <- struct{}{}:
+			default:
+			}
+			return
+		}
+		answer(&o.token)(w, r)
+	})
 	s.HandleFunc("/userinfo", answer(&o.userinfo))
 	o.h = openHostWith(t, folder(t, nil, "oauth"), host.Options{CallTimeout: callTimeout})
 	config := map[string]any{

@@ -43,7 +43,7 @@ export function classify(err, responses) {
   // A code that says what happened is kept; the ones a connector uses for "something
   // went wrong" are refined by what the provider answered.
   if (connectorCode && !['general', 'invalid_response', 'social_invalid_id_token'].includes(connectorCode)) return { code: connectorCode, details };
-  if (isTimeout(err)) return { code: 'provider_timeout', details };
+  if (isTimeout(err) || responses.some((r) => r.timedOut)) return { code: 'provider_timeout', details };
   if (status >= 500 || sawOutage || isNetwork(err)) return { code: 'provider_unavailable', details };
   if (status === 429) return { code: 'rate_limit_exceeded', details };
   if (codeInvalid.has(oauthError)) return { code: 'social_auth_code_invalid', details };

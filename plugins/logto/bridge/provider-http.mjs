@@ -72,6 +72,32 @@ function mapURL(u) {
 const requestTimeout = 30_000;
 const maxBody = 4 << 20;
 
+// callDeadline is when the provider requests of a call with timeLeft milliseconds
+// left (as the plugin sends it) must end: before the call must answer, by a fifth
+// of its time (a quarter of a second to a second), so that a provider's silence
+// reaches the host as the call's provider_timeout. The connectors' own timeouts
+// (ky's ten seconds) outlast a call, which the host then gave up on as the plugin's
+// (plugin_timeout) while its requests ran on in Node. 0 for a call without one.
+export function callDeadline(timeLeft) {
+  const left = Number(timeLeft);
+  if (!Number.isFinite(left) || left <= 0) return 0;
+  return Date.now() + left - Math.min(1000, Math.max(250, left / 5));
+}
+
+// requestTime is how long a request may take: requestTimeout, or less when the call
+// that makes it must answer sooner.
+function requestTime(store) {
+  const end = store?.deadline;
+  return end ? Math.max(0, Math.min(requestTimeout, end - Date.now())) : requestTimeout;
+}
+
+// timedOut records for the call that its request ran out of time, whatever error the
+// connector's client makes of the request's end (got's, once the answer has begun, is
+// a read error).
+function timedOut(store) {
+  store?.responses.push({ status: 0, oauthError: '', timedOut: true });
+}
+
 // tooLarge is the cap's error: the call answers invalid_response with this message
 // whichever client the connector used and whatever wraps it on the way (got keeps
 // it as the cause of its RequestError; error-answer.mjs looks there).
@@ -131,7 +157,11 @@ globalThis.fetch = async function fetchRecorded(input, init) {
   // The deadline covers reading the body too, and ends with it: a timer left to run
   // its 30 seconds after every request would pile up by the thousand under load.
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DOMException('the provider did not answer in time', 'TimeoutError')), requestTimeout);
+  const store = calls.getStore();
+  const timer = setTimeout(() => {
+    timedOut(store);
+    deadline.abort(new DOMException('the provider did not answer in time', 'TimeoutError'));
+  }, requestTime(store));
   // The connector's own signal (ky sets one) ends the request too. Linked by hand:
   // AbortSignal.any costs far more per request than one listener.
   const given = init?.signal ?? (input instanceof Request ? input.signal : undefined);
@@ -206,12 +236,20 @@ function httpsRecorded(...args) {
   req.on('response', (res) => endSpan(span, res.statusCode));
   req.on('error', (err) => endSpan(span, 0, err));
   req.on('close', () => endSpan(span, 0));
-  req.setTimeout(requestTimeout, () => req.destroy(Object.assign(new Error('the provider did not answer in time'), { code: 'ETIMEDOUT' })));
+  // The deadline covers the whole exchange: a provider that sends its answer a byte
+  // at a time never lets a socket's idle timeout fire. Its error has no code got
+  // tries a request again for (ETIMEDOUT is one), a second or two later, past the
+  // call's deadline.
+  const store = calls.getStore();
+  const timer = setTimeout(() => {
+    timedOut(store);
+    req.destroy(Object.assign(new Error('the provider did not answer in time'), { name: 'TimeoutError' }));
+  }, requestTime(store));
+  req.once('close', () => clearTimeout(timer));
   // The answer is asked for without a content coding, so that the bytes counted
   // below are the body's: got would inflate a compressed one where no count reaches
   // (a few MiB of gzip can be gigabytes). Set before anything is sent.
   if (!req.headersSent) req.setHeader('accept-encoding', 'identity');
-  const store = calls.getStore();
   req.on('response', (res) => {
     if (store) store.responses.push({ status: res.statusCode, oauthError: '' });
     capBody(req, res);

@@ -2,7 +2,7 @@
 // any order, each call run in its own store of provider answers.
 import { errorAnswer } from './error-answer.mjs';
 import { handle } from './operations.mjs';
-import { calls } from './provider-http.mjs';
+import { callDeadline, calls } from './provider-http.mjs';
 import { secretsOf } from './scrub.mjs';
 
 // A cap on one request line, so a runaway peer cannot exhaust memory.
@@ -62,7 +62,8 @@ export function serve(c, sock) {
     }
     // A traced call gets its provider requests back as spans (provider-http.mjs).
     const traced = typeof msg.traceparent === 'string';
-    const store = { responses: [], spans: traced ? [] : null };
+    // The call's provider requests end before the plugin's deadline for it.
+    const store = { responses: [], spans: traced ? [] : null, deadline: callDeadline(msg.timeLeft) };
     const spans = () => (traced ? { spans: store.spans.filter((s) => s.end) } : {});
     calls.run(store, async () => {
       try {
