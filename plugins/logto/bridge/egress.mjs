@@ -17,15 +17,32 @@ const { Agent, fetch: undiciFetch } = proxyPath ? await import('undici') : {};
 const handshakeTimeout = 30_000;
 const maxAnswer = 16 << 10;
 
-// tunnel asks the proxy for host:port and calls back with the open socket.
-export function tunnel(host, port, callback) {
+// connectTime is how long a connection may take to be made, the proxy's answer and
+// then the TLS handshake: handshakeTimeout, or less when the request that asks for
+// it must end sooner (provider-http.mjs sets it). The request cannot close a
+// connection not yet made, and nothing else would: one the provider never finished
+// held its tunnel (one of the proxy's 256 for the plugin) after its call had ended.
+let connectTime = () => handshakeTimeout;
+
+export function useConnectTime(fn) {
+  connectTime = fn;
+}
+
+function connectTimedOut() {
+  return Object.assign(new Error('the provider did not answer in time'), { name: 'TimeoutError' });
+}
+
+// tunnel asks the proxy for host:port and calls back with the open socket, by
+// deadline (a time in milliseconds).
+export function tunnel(host, port, callback, deadline = Date.now() + handshakeTimeout) {
   const sock = net.connect({ path: proxyPath });
   let buf = Buffer.alloc(0);
   let done = false;
+  const timer = setTimeout(() => finish(connectTimedOut()), Math.max(0, deadline - Date.now()));
   const finish = (err, s) => {
     if (done) return;
     done = true;
-    sock.setTimeout(0);
+    clearTimeout(timer);
     sock.removeListener('data', onData);
     if (err) sock.destroy();
     callback(err, s);
@@ -48,7 +65,6 @@ export function tunnel(host, port, callback) {
     if (rest.length > 0) sock.unshift(rest);
     finish(null, sock);
   };
-  sock.setTimeout(handshakeTimeout, () => finish(Object.assign(new Error('egress proxy: no answer in time'), { code: 'ETIMEDOUT' })));
   sock.on('data', onData);
   sock.once('error', (e) => finish(e));
   sock.once('connect', () => {
@@ -57,11 +73,18 @@ export function tunnel(host, port, callback) {
   });
 }
 
-// secure wraps a tunnel in TLS for servername.
-function secure(sock, options, callback) {
+// secure wraps a tunnel in TLS for servername, by deadline.
+function secure(sock, options, callback, deadline) {
   const t = tls.connect({ ...options, socket: sock });
-  t.once('secureConnect', () => callback(null, t));
-  t.once('error', (e) => callback(e));
+  const timer = setTimeout(() => t.destroy(connectTimedOut()), Math.max(0, deadline - Date.now()));
+  t.once('secureConnect', () => {
+    clearTimeout(timer);
+    callback(null, t);
+  });
+  t.once('error', (e) => {
+    clearTimeout(timer);
+    callback(e);
+  });
 }
 
 // Agents for node:http and node:https whose connections are tunnels.
@@ -70,11 +93,12 @@ function tunnelAgent(Base, secureIt) {
   agent.createConnection = (options, callback) => {
     const port = Number(options.port) || (secureIt ? 443 : 80);
     const host = options.host || options.hostname;
+    const deadline = Date.now() + connectTime();
     tunnel(host, port, (err, sock) => {
       if (err) return callback(err);
       if (!secureIt) return callback(null, sock);
-      secure(sock, { ...options, servername: options.servername || host }, callback);
-    });
+      secure(sock, { ...options, servername: options.servername || host }, callback, deadline);
+    }, deadline);
   };
   return agent;
 }
@@ -88,11 +112,12 @@ const dispatcher = proxyPath
   ? new Agent({
       connect(opts, callback) {
         const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
+        const deadline = Date.now() + connectTime();
         tunnel(opts.hostname, port, (err, sock) => {
           if (err) return callback(err);
           if (opts.protocol !== 'https:') return callback(null, sock);
-          secure(sock, { servername: opts.servername || opts.hostname, ALPNProtocols: ['http/1.1'] }, callback);
-        });
+          secure(sock, { servername: opts.servername || opts.hostname, ALPNProtocols: ['http/1.1'] }, callback, deadline);
+        }, deadline);
       },
     })
   : null;

@@ -9,7 +9,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
 
-import { httpAgent, httpsAgent, proxiedFetch } from './egress.mjs';
+import { httpAgent, httpsAgent, proxiedFetch, useConnectTime } from './egress.mjs';
 import { bridgeError } from './errors.mjs';
 import { maxPeek, oauthErrorOf } from './oauth-error.mjs';
 
@@ -90,6 +90,9 @@ function requestTime(store) {
   const end = store?.deadline;
   return end ? Math.max(0, Math.min(requestTimeout, end - Date.now())) : requestTimeout;
 }
+
+// A connection to the provider is made within the time its request has.
+useConnectTime(() => requestTime(calls.getStore()));
 
 // timedOut records for the call that its request ran out of time, whatever error the
 // connector's client makes of the request's end (got's, once the answer has begun, is
