@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 
 import { callbackFields, checkNonce } from './callback-checks.mjs';
+import { verifiedEmails } from './emails.mjs';
 import { bridgeError } from './errors.mjs';
 import { instance } from './instances.mjs';
 import { oauthErrorRE } from './oauth-error.mjs';
@@ -72,9 +73,9 @@ export async function userInfo(c, formKeys, req) {
   const getSession = async () => ({ ...stored, redirectUri: session.redirectUri });
   if (inst.storeTokens) {
     const { tokenResponse, userInfo: profile } = await inst.connector.getTokenResponseAndUserInfo(data, getSession);
-    return { userInfo: profileOf(profile), tokens: tokensOf(tokenResponse) };
+    return { userInfo: profileOf(verifiedEmails(c.pkg, inst.config, profile)), tokens: tokensOf(tokenResponse) };
   }
-  return { userInfo: profileOf(await inst.connector.getUserInfo(data, getSession)) };
+  return { userInfo: profileOf(verifiedEmails(c.pkg, inst.config, await inst.connector.getUserInfo(data, getSession))) };
 }
 
 export async function refresh(c, formKeys, req) {

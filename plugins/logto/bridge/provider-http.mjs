@@ -200,6 +200,13 @@ globalThis.fetch = async function fetchRecorded(input, init) {
   return res;
 };
 
+// optionsHref is the URL of a request given as options, "" without a host.
+function optionsHref(o) {
+  const host = o.hostname ?? o.host;
+  if (!host) return '';
+  return `https://${host}${o.port && Number(o.port) !== 443 ? `:${o.port}` : ''}${o.path ?? '/'}`;
+}
+
 // got uses node:https (jose's key fetch uses fetch since jose 6); the status of each
 // answer is recorded, and in the test build a mapped host is sent to the stub over
 // plain HTTP.
@@ -207,10 +214,13 @@ const realHttpsRequest = https.request;
 function httpsRecorded(...args) {
   let req;
   const first = args[0];
+  // (url[, options][, cb]) or (options[, cb]), as MSAL calls it.
+  const given = typeof first === 'object' && first !== null && !(first instanceof URL) ? first : args[1];
+  const named = given === first ? optionsHref(first) : null;
   const href = typeof first === 'string' ? first : first instanceof URL ? first.href : null;
-  const mapped = href ? mapURL(href) : null;
+  const mapped = href || named ? mapURL(href ?? named) : null;
   if (mapped) {
-    const opts = typeof args[1] === 'object' && args[1] !== null ? { ...args[1] } : {};
+    const opts = typeof given === 'object' && given !== null ? { ...given } : {};
     delete opts.agent;
     delete opts.host;
     delete opts.hostname;
@@ -222,8 +232,7 @@ function httpsRecorded(...args) {
   } else {
     req = realHttpsRequest.apply(https, httpsAgent ? withAgent(args, httpsAgent) : args);
   }
-  const opts = typeof first === 'object' && first !== null && !(first instanceof URL) ? first : args[1];
-  const span = startSpan(req.method ?? opts?.method, href ?? (opts?.hostname || opts?.host ? `https://${opts.hostname ?? opts.host}${opts.path ?? '/'}` : ''));
+  const span = startSpan(req.method ?? given?.method, href ?? named ?? '');
   // The answer of a redirect never reaches the connector's client: got would follow
   // it from its own listener, before any error of ours could stop it.
   const emit = req.emit;
