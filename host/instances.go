@@ -61,6 +61,11 @@ type InstanceDetail struct {
 	Description sdk.I18n       `json:"description"`
 	Readme      string         `json:"readme"`
 	FormItems   []sdk.FormItem `json:"formItems"`
+	// Mapping names the instance's mapping (mapping.Fingerprint): "" without
+	// one. Browser sessions keep it, so that a reload that changes how
+	// profiles are mapped (an allow rule that now refuses a user) ends the
+	// sessions mapped the old way. Not part of the API's answer.
+	Mapping string `json:"-"`
 }
 
 // instance is a configured instance. Its plugin is looked up by id on every call,
@@ -141,6 +146,7 @@ func (h *Host) describe(c *instance) InstanceDetail {
 		Description: meta.Description,
 		Readme:      meta.Readme,
 		FormItems:   meta.FormItems,
+		Mapping:     c.cfg.Mapping.Fingerprint(),
 	}
 }
 

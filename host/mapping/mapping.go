@@ -13,6 +13,8 @@
 package mapping
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"regexp"
 	"slices"
@@ -129,6 +131,7 @@ type Mapping struct {
 	// tracker, for inputs up to untrackedUpTo (see untrackedBound).
 	whole, untracked cel.Program
 	untrackedUpTo    int
+	fingerprint      string
 }
 
 // program is one compiled expression.
@@ -231,8 +234,28 @@ func Compile(s Spec) (*Mapping, error) {
 	}
 	if !m.Empty() {
 		compileWhole(m)
+		m.fingerprint = fingerprint(m.all())
 	}
 	return m, nil
+}
+
+// Fingerprint names what m does to a profile: the same for two mappings of
+// the same expressions, whatever their order in the file, and "" for one that
+// changes nothing (a nil Mapping too). The reason shown for a refusal is not
+// part of it.
+func (m *Mapping) Fingerprint() string {
+	if m == nil {
+		return ""
+	}
+	return m.fingerprint
+}
+
+func fingerprint(ps []program) string {
+	h := sha256.New()
+	for _, p := range ps { // the allow rule, then fields and claims in a fixed order
+		fmt.Fprintf(h, "%d:%s%d:%s", len(p.name), p.name, len(p.src), p.src)
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
 // all lists every program, the allow rule first (the order Apply runs them).

@@ -240,3 +240,44 @@ func TestClaimsThatCanNeverBeJSONAreRefusedAtLoad(t *testing.T) {
 		}
 	}
 }
+
+// A mapping's fingerprint changes with what it does, and only with that: the
+// same expressions compiled again (a reload of the same file) keep it, so the
+// browser sessions it made keep serving.
+func TestFingerprintNamesWhatAMappingDoes(t *testing.T) {
+	compile := func(s Spec) *Mapping {
+		t.Helper()
+		m, err := Compile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	base := Spec{Fields: map[string]string{"name": `profile.id`}, Claims: map[string]string{"a": `1`, "b": `2`}}
+	fp := compile(base).Fingerprint()
+	if fp == "" || compile(base).Fingerprint() != fp {
+		t.Fatalf("the same mapping compiled twice: %q and %q", fp, compile(base).Fingerprint())
+	}
+	reason := base
+	reason.Allow, reason.AllowReason = `true`, "one reason"
+	other := reason
+	other.AllowReason = "another reason"
+	if compile(reason).Fingerprint() != compile(other).Fingerprint() {
+		t.Error("the refusal's wording changed the fingerprint")
+	}
+	for name, s := range map[string]Spec{
+		"an allow rule":    reason,
+		"another field":    {Fields: map[string]string{"name": `profile.id + "!"`}, Claims: base.Claims},
+		"a claim fewer":    {Fields: base.Fields, Claims: map[string]string{"a": `1`}},
+		"a claim renamed":  {Fields: base.Fields, Claims: map[string]string{"a": `1`, "c": `2`}},
+		"a field as claim": {Claims: map[string]string{"nm": `profile.id`, "a": `1`, "b": `2`}},
+	} {
+		if got := compile(s).Fingerprint(); got == fp {
+			t.Errorf("%s: the fingerprint did not change", name)
+		}
+	}
+	var none *Mapping
+	if none.Fingerprint() != "" || compile(Spec{}).Fingerprint() != "" {
+		t.Error("a mapping that changes nothing has a fingerprint")
+	}
+}

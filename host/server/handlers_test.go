@@ -76,7 +76,18 @@ func (f *fakeInstances) Instance(id string) (host.InstanceDetail, error) {
 	if id != acme.ID {
 		return host.InstanceDetail{}, &sdk.Error{Code: host.CodeInstanceNotFound, Message: fmt.Sprintf("no connector %q is configured", id)}
 	}
-	return acme, nil
+	d := acme
+	f.mu.Lock()
+	d.Mapping = f.mapping.Fingerprint()
+	f.mu.Unlock()
+	return d, nil
+}
+
+// setMapping is a reload that gives the connector mapping m.
+func (f *fakeInstances) setMapping(m *mapping.Mapping) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mapping = m
 }
 
 func (f *fakeInstances) AuthorizationURI(_ context.Context, id, redirectURI, state string, opts ...host.AuthorizationOption) (*sdk.Authorization, error) {

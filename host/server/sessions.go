@@ -133,7 +133,9 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 // id again (the plugin fixed). So does one a reload pointed at another
 // provider or target: its sessions' profiles were that provider's word, and
 // /user and the OpenID Provider's single sign-on would pass them off as the
-// new one's (the same user id there, another person).
+// new one's (the same user id there, another person). And one whose mapping
+// a reload changed: an allow rule added to lock a user out would otherwise
+// leave their session, mapped the old way, serving until it expires.
 func (s *Server) connectorServes(sess userSession) bool {
 	now, unnamed, err := s.sessionSources(sess.Connector)
 	if err != nil || sess.Source != "" && sess.Source != now && sess.Source != unnamed {
@@ -143,11 +145,12 @@ func (s *Server) connectorServes(sess userSession) bool {
 	return !ok || sess.AuthTime > at
 }
 
-// sessionSources names who vouches for connector id's profiles now: a digest
-// of its target and of its plugin and the provider that plugin names for the
-// configuration (Instances.TokensProvider, the vault's binding). A reload that
-// points the id elsewhere changes it; one that changes a secret or a scope
-// does not. unnamed is the digest the same plugin gave before it named a
+// sessionSources names who vouches for connector id's profiles now, and how
+// they are mapped: a digest of its target, its mapping (mapping.Fingerprint),
+// and its plugin and the provider that plugin names for the configuration
+// (Instances.TokensProvider, the vault's binding). A reload that points the
+// id elsewhere or maps profiles otherwise changes it; one that changes a
+// secret or a scope does not. unnamed is the digest the same plugin gave before it named a
 // provider: its sessions serve on once it does, as the vault's records do.
 func (s *Server) sessionSources(id string) (now, unnamed string, err error) {
 	d, err := s.host.Instance(id)
@@ -159,7 +162,7 @@ func (s *Server) sessionSources(id string) (now, unnamed string, err error) {
 		return "", "", err
 	}
 	digest := func(p string) string {
-		sum := sha256.Sum256([]byte(d.Target + "\n" + p))
+		sum := sha256.Sum256([]byte(d.Target + "\n" + d.Mapping + "\n" + p))
 		return base64.RawURLEncoding.EncodeToString(sum[:16])
 	}
 	plugin, _, _ := strings.Cut(provider, "\n")

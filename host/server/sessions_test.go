@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/mapping"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/sdk"
 )
@@ -245,6 +246,65 @@ func TestSessionsEndWhenTheirConnectorSignsInElsewhere(t *testing.T) {
 			}
 			if ok, id := signedInAs(t, srv, srv.cookies.session(sealed, time.Hour)); !ok || id != "bob" {
 				t.Errorf("a session without its source: %v %q", ok, id)
+			}
+		})
+	}
+}
+
+// An operator who adds an allow rule to lock a user out (or changes what a
+// profile maps to) had the new mapping applied to new sign-ins only: a browser
+// signed in before kept /user and the OpenID Provider's single sign-on, with
+// the profile the old mapping made, for up to the session's lifetime. A
+// session names the mapping that made it; a reload that changes the mapping
+// signs it out, one that compiles the same expressions again does not.
+func TestSessionsEndWhenTheirConnectorsMappingChanges(t *testing.T) {
+	compile := func(spec mapping.Spec) *mapping.Mapping {
+		t.Helper()
+		m, err := mapping.Compile(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	greeting := mapping.Spec{Fields: map[string]string{"name": `"Hello, " + profile.id`}}
+	for _, stored := range []bool{true, false} {
+		name := "stateless"
+		if stored {
+			name = "stored"
+		}
+		t.Run(name, func(t *testing.T) {
+			f := signingIn("alice")
+			f.setMapping(compile(greeting))
+			srv := newUnitServer(t, f, func(s *Settings) {
+				if stored {
+					s.Store = sqliteStore(t)
+				}
+			})
+			mustSetConnectors(t, srv, []string{"acme"})
+			session := browserSignIn(t, srv, f)
+			f.setMapping(compile(greeting)) // the same file read again
+			mustSetConnectors(t, srv, []string{"acme"})
+			if ok, id := signedInAs(t, srv, session); !ok || id != "alice" {
+				t.Fatalf("a reload with the same mapping signed alice out: %v %q", ok, id)
+			}
+			locked := greeting
+			locked.Allow = `profile.id != "alice"`
+			f.setMapping(compile(locked))
+			mustSetConnectors(t, srv, []string{"acme"})
+			if ok, id := signedInAs(t, srv, session); ok {
+				t.Errorf("the session mapped before the allow rule still serves, as %q", id)
+			}
+			r := httptest.NewRequest("GET", "/oidc/authorize", nil)
+			r.AddCookie(session)
+			if l, ok := srv.ProviderBrowser().SignedIn(r); ok {
+				t.Errorf("single sign-on still vouches for %q", l.UserInfo.ID)
+			}
+			f.setMapping(nil)
+			session = browserSignIn(t, srv, f)
+			f.setMapping(compile(greeting))
+			mustSetConnectors(t, srv, []string{"acme"})
+			if ok, _ := signedInAs(t, srv, session); ok {
+				t.Error("a session made without a mapping serves after one was added")
 			}
 		})
 	}
