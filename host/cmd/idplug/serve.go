@@ -324,7 +324,12 @@ func (d *daemon) apply(ctx context.Context) error {
 // SIGHUP's is, since the answer goes only to whoever asked (and `curl -f`
 // drops its body).
 func (d *daemon) reloadFromAPI(ctx context.Context) error {
-	err := d.reload(ctx)
+	// Once asked, the reload runs to its end whether or not the caller waits
+	// for the answer: a client that gave up (its own timeout while the file
+	// settled, a closed terminal) had the reload refused midway, "context
+	// canceled", as though the file were at fault. Each call to a plugin keeps
+	// its own deadline.
+	err := d.reload(context.WithoutCancel(ctx))
 	if err != nil {
 		d.log.Error("configuration reload refused; the old configuration keeps serving", "error", err, "by", "POST /v1/admin/reload")
 	}

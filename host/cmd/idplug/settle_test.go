@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -105,4 +106,53 @@ func TestReloadRefusesAnEmptyFileSayingSo(t *testing.T) {
 	status, body = p.call(t, "GET", "/v1/connectors", adminKey, nil)
 	mustEqual(t, "status", status, 200)
 	mustEqual(t, "connectors", len(jsonPath(body, "connectors").([]any)), 2)
+}
+
+// A reload asked for by a client that does not wait for the answer (its
+// timeout ran out while the file settled) is applied all the same: it had
+// been refused midway with "context canceled", as though the file were at
+// fault, and the old configuration kept serving.
+func TestReloadAskedByAClientThatLeavesIsApplied(t *testing.T) {
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, exampleConfig)
+	p.rewrite(t, dir, strings.Replace(exampleConfig, "greeting: Hi", "greeting: Howdy", 1))
+	// The file keeps changing (its times) until the client has left: the
+	// reload waits for it to settle meanwhile, however slow this machine is.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-tick.C:
+				_ = os.Chtimes(p.configPath, now, now)
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, "POST", p.URL+"/v1/admin/reload", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	p.waitLog(t, "the configuration file changed just now")
+	cancel()
+	<-done
+	close(stop)
+	<-stopped
+	p.waitLog(t, "configuration reloaded")
+	if strings.Contains(p.logs.String(), "configuration reload refused") {
+		t.Errorf("the reload was refused when its client left:\n%s", p.logs)
+	}
 }
