@@ -28,6 +28,11 @@ const startTimeout = 60 * time.Second
 // maxLine caps one answer from Node.
 const maxLine = 8 << 20
 
+// maxRequest is the bridge's cap on one request line (serve.mjs): Node exits on a
+// longer one, failing every call in flight, other instances' too. A request that
+// would pass it is refused here instead.
+const maxRequest = 4 << 20
+
 // pingTimeout is how long a Node whose call ran out of time has to answer a ping
 // before it is replaced (see probe).
 const pingTimeout = 5 * time.Second
@@ -235,13 +240,13 @@ func (p *nodeProc) call(ctx context.Context, op string, req map[string]any, out 
 		msg["traceparent"] = tp
 	}
 	start := time.Now()
-	line, err := json.Marshal(msg)
+	line, err := requestLine(op, msg)
 	if err != nil {
 		return err
 	}
 	p.wmu.Lock()
 	_ = p.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err = p.conn.Write(append(line, '\n'))
+	_, err = p.conn.Write(line)
 	p.wmu.Unlock()
 	if err != nil {
 		return nodeGone()
@@ -544,4 +549,23 @@ func (p *nodeProc) stop() {
 	_ = p.cmd.Process.Kill()
 	p.conn.Close()
 	<-p.exited
+}
+
+// requestLine is msg as the bridge reads it: one line of JSON, newline included.
+// A line past maxRequest is the call's error, naming its size, and never reaches
+// Node (JSON writes each control character of a callback in six bytes).
+func requestLine(op string, msg map[string]any) ([]byte, error) {
+	line, err := json.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	line = append(line, '\n')
+	if len(line) > maxRequest {
+		code, what := sdk.CodeInvalidRequestParameters, "the call's data"
+		if op == "validate" {
+			code, what = sdk.CodeInvalidConfig, "the configuration"
+		}
+		return nil, sdk.Errorf(code, "%s makes a request to the connector's Node of %d bytes, over its limit of %d", what, len(line), maxRequest)
+	}
+	return line, nil
 }
