@@ -49,20 +49,7 @@ func TestReloadReadsAFileBeingWrittenOnceItIsDone(t *testing.T) {
 	}
 	// The writer is at work: it keeps changing the file (here its times,
 	// which change its inode as a write does) until idplug says it waits.
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-tick.C:
-				_ = os.Chtimes(p.configPath, now, now)
-			}
-		}
-	}()
+	settled := keepChanging(p.configPath)
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +62,7 @@ func TestReloadReadsAFileBeingWrittenOnceItIsDone(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	close(stop)
-	<-stopped
+	settled()
 	p.waitLog(t, "configuration reloaded")
 	if strings.Contains(p.logs.String(), `"connectors":1`) {
 		t.Errorf("the reload applied the file cut short:\n%s", p.logs)
@@ -118,20 +104,7 @@ func TestReloadAskedByAClientThatLeavesIsApplied(t *testing.T) {
 	p.rewrite(t, dir, strings.Replace(exampleConfig, "greeting: Hi", "greeting: Howdy", 1))
 	// The file keeps changing (its times) until the client has left: the
 	// reload waits for it to settle meanwhile, however slow this machine is.
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-tick.C:
-				_ = os.Chtimes(p.configPath, now, now)
-			}
-		}
-	}()
+	settled := keepChanging(p.configPath)
 	ctx, cancel := context.WithCancel(t.Context())
 	req, err := http.NewRequestWithContext(ctx, "POST", p.URL+"/v1/admin/reload", nil)
 	if err != nil {
@@ -149,10 +122,33 @@ func TestReloadAskedByAClientThatLeavesIsApplied(t *testing.T) {
 	p.waitLog(t, "the configuration file changed just now")
 	cancel()
 	<-done
-	close(stop)
-	<-stopped
+	settled()
 	p.waitLog(t, "configuration reloaded")
 	if strings.Contains(p.logs.String(), "configuration reload refused") {
 		t.Errorf("the reload was refused when its client left:\n%s", p.logs)
+	}
+}
+
+// keepChanging changes path's times (which change its inode as a write does)
+// every 50 ms until the function it returns is called, as a writer at work
+// would: however slow the machine, idplug never sees the file still meanwhile.
+func keepChanging(path string) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				_ = os.Chtimes(path, now, now)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
 	}
 }
