@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"maps"
 	"reflect"
 	"slices"
 
@@ -10,8 +11,9 @@ import (
 
 // reloadChanges says what a reload that applies changes, for its log line:
 // the connectors added and removed, those whose config changed (a secret a
-// ${file:} reference reads included), and whether the session or API keys
-// changed. A reload that changes nothing says so: Kubernetes updates a
+// ${file:} reference reads included, and any other setting of the connector:
+// its plugin, target, mapping, display or storeTokens), and whether the
+// session or API keys changed. A reload that changes nothing says so: Kubernetes updates a
 // mounted Secret a while after it changed, and a reload made before that
 // reads the old value.
 func reloadChanges(old, cfg *config.Config) []any {
@@ -25,7 +27,7 @@ func reloadChanges(old, cfg *config.Config) []any {
 		switch {
 		case !ok:
 			added = append(added, c.ID)
-		case !bytes.Equal(prev.Config, c.Config):
+		case !sameConnector(prev, c):
 			changed = append(changed, c.ID)
 		}
 		delete(was, c.ID)
@@ -40,4 +42,12 @@ func reloadChanges(old, cfg *config.Config) []any {
 		"session_keys_changed", !slices.EqualFunc(old.SessionKeys, cfg.SessionKeys, bytes.Equal),
 		"api_keys_changed", !reflect.DeepEqual(old.APIKeys, cfg.APIKeys),
 	}
+}
+
+// sameConnector says whether a and b configure a connector alike: a mapping
+// changed alone (which signs its browsers out) had been logged as nothing new.
+func sameConnector(a, b config.Instance) bool {
+	return bytes.Equal(a.Config, b.Config) && a.Plugin == b.Plugin && a.Target == b.Target &&
+		a.StoreTokens == b.StoreTokens && a.Logo == b.Logo && a.LogoDark == b.LogoDark &&
+		maps.Equal(a.Name, b.Name) && a.Mapping.Fingerprint() == b.Mapping.Fingerprint()
 }
