@@ -148,7 +148,12 @@ type verification struct{ flags, times []string }
 func emailVerification(m *ProfileMap, path string) verification {
 	var groups []verification // one per level naming an Email, with the Elses after it
 	own := -1
-	for l, n := m, 0; l != nil && n <= 16; l, n = l.Else, n+1 { // 16: a chain that loops back on itself
+	// Every level, however deep (the email's may be past any bound, and a
+	// verification field found nowhere had let it through), each once: a chain
+	// may loop back on itself.
+	seen := map[*ProfileMap]bool{}
+	for l := m; l != nil && !seen[l]; l = l.Else {
+		seen[l] = true
 		if l.Email != "" || len(groups) == 0 {
 			groups = append(groups, verification{})
 			if own < 0 && l.Email == path {

@@ -282,3 +282,23 @@ func loop() ProfileMap {
 	m.Else = m
 	return *m
 }
+
+// An email read from an Else deeper than the levels the verification check
+// walks is left out unless verified: the check had found no level for it and
+// let it through, unverified, past the EmailVerified of the level before.
+func TestEmailOfADeepElseIsCheckedToo(t *testing.T) {
+	m := ProfileMap{ID: "id", Email: "email", EmailVerified: "email_verified"}
+	last := &m
+	for range 17 {
+		last.Else = &ProfileMap{Name: "name"}
+		last = last.Else
+	}
+	last.Email = "alt"
+	u, err := MapProfile([]byte(`{"id":"1","alt":"someone@example.com"}`), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Email != nil {
+		t.Errorf("email = %q; want none: nothing says it is verified", *u.Email)
+	}
+}
