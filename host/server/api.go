@@ -134,12 +134,18 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// Who the tokens come from, read before the plugin is asked (keepTokens).
+	provider, err := s.host.TokensProvider(id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, data)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.keepTokens(r.Context(), id, &res.UserInfoResult); err != nil {
+	if err := s.keepTokens(r.Context(), id, provider, &res.UserInfoResult); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -96,12 +96,18 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.signInFailed(w, r, f.ReturnTo, err)
 		return
 	}
+	// And who its tokens come from (keepTokens).
+	provider, err := s.host.TokensProvider(id)
+	if err != nil {
+		s.signInFailed(w, r, f.ReturnTo, err)
+		return
+	}
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, params)
 	if err != nil {
 		s.signInFailed(w, r, f.ReturnTo, err)
 		return
 	}
-	if err := s.keepTokens(r.Context(), id, &res.UserInfoResult); err != nil {
+	if err := s.keepTokens(r.Context(), id, provider, &res.UserInfoResult); err != nil {
 		s.signInFailed(w, r, f.ReturnTo, err)
 		return
 	}

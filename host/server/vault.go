@@ -55,11 +55,14 @@ func (s *Server) newKeeper() *vault.Keeper {
 
 // keepTokens stores the tokens of a finished sign-in, when the instance keeps
 // them. A sign-in whose tokens cannot be kept fails: the app relies on them.
-func (s *Server) keepTokens(ctx context.Context, id string, res *sdk.UserInfoResult) error {
+// provider is who the connector named (Instances.TokensProvider) before its
+// plugin was asked: the tokens are bound to it, so that a reload pointing the
+// connector elsewhere meanwhile leaves them unused rather than sent there.
+func (s *Server) keepTokens(ctx context.Context, id, provider string, res *sdk.UserInfoResult) error {
 	if !s.keepsTokens(id) || res.Tokens == nil || res.UserInfo.ID == "" {
 		return nil
 	}
-	if err := s.vault.Put(ctx, id, res.UserInfo.ID, res.Tokens); err != nil {
+	if err := s.vault.PutFor(ctx, id, res.UserInfo.ID, provider, res.Tokens); err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
 			// The provider's code is spent and the flow consumed: the
 			// same callback cannot succeed again, so "try again" would

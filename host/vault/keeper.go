@@ -75,12 +75,21 @@ func RefusedRefresh() *sdk.Error {
 		Message: "the provider refused to refresh these tokens; the user must sign in again"}
 }
 
-// Put seals and stores the token set of a finished sign-in.
+// Put seals and stores the token set of a finished sign-in, bound to the
+// provider the instance names now.
 func (k *Keeper) Put(ctx context.Context, instance, userID string, tokens *sdk.TokenSet) error {
 	provider, err := k.provider(instance)
 	if err != nil {
 		return err
 	}
+	return k.PutFor(ctx, instance, userID, provider, tokens)
+}
+
+// PutFor is Put for tokens that provider (as Options.Provider names it) gave:
+// the one the instance named when its sign-in began. A reload that pointed
+// the instance elsewhere while the plugin asked the provider had bound them to
+// the new provider, which a refresh then sent them to.
+func (k *Keeper) PutFor(ctx context.Context, instance, userID, provider string, tokens *sdk.TokenSet) error {
 	rec, err := k.Vault.SealFor(instance, userID, provider, tokens)
 	if err != nil {
 		return err
