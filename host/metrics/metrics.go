@@ -150,15 +150,17 @@ func (c *pluginCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(pluginStateDesc, prometheus.GaugeValue, v, id, string(s))
 		}
 	}
-	for _, p := range c.h.Plugins() {
-		id := p.Proc.Metadata().ID
-		states(id, p.State)
-		ch <- prometheus.MustNewConstMetric(pluginInFlightDesc, prometheus.GaugeValue, float64(p.Proc.InFlight()), id)
+	// One snapshot for every series: from two (the plugins, then the status),
+	// a plugin removed in between was listed both running and missing, the
+	// same series twice, and the registry failed the whole scrape.
+	st := c.h.Status()
+	for _, p := range st.Plugins {
+		states(p.ID, p.State)
+		ch <- prometheus.MustNewConstMetric(pluginInFlightDesc, prometheus.GaugeValue, float64(p.InFlight), p.ID)
 	}
 	// The plugin of a configured connector with no process (its file
 	// removed, its start failed) is stopped: its series had gone, and an
 	// alert on the state saw nothing.
-	st := c.h.Status()
 	for _, id := range st.MissingPlugins {
 		states(id, process.StateStopped)
 	}
