@@ -18,17 +18,7 @@ import (
 // find no folder at its path.
 func waitFolder(t *testing.T, rescans <-chan error, cond func() bool, what func() string) {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-rescans:
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("after 30s: %s", what())
-		}
-	}
+	waitRescans(t, rescans, cond, what, true)
 }
 
 // A plugin folder replaced whole at its path (renamed away, another made in

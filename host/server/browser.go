@@ -88,16 +88,11 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		return
 	}
 	http.SetCookie(w, s.cookies.clearFlow(id))
-	// Who vouches for the profile, read before the plugin is asked: a reload
-	// in between binds the session to the provider before it, so that it
-	// serves no one, rather than to the one after it.
-	source, _, err := s.sessionSources(id)
-	if err != nil {
-		s.signInFailed(w, r, f.ReturnTo, err)
-		return
-	}
-	// And who its tokens come from (keepTokens).
-	provider, err := s.host.TokensProvider(id)
+	// Who vouches for the profile and who its tokens come from, read once,
+	// before the plugin is asked: a reload in between binds the session and
+	// the tokens to the provider before it (so that they serve no one), not to
+	// the one after it.
+	source, _, provider, err := s.sessionSources(id)
 	if err != nil {
 		s.signInFailed(w, r, f.ReturnTo, err)
 		return

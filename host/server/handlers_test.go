@@ -695,12 +695,23 @@ func (tokensDown) PutTokens(context.Context, store.TokenRecord) error {
 func TestTokensThatCannotBeKeptSayStartAgain(t *testing.T) {
 	f := signingIn("ada")
 	f.userInfo.Tokens = &sdk.TokenSet{AccessToken: "at", RefreshToken: "rt"}
-	v, err := vault.New([][]byte{[]byte("vault-0123456789abcdef0123456789abcdef")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newUnitServer(t, f, func(s *Settings) { s.Store, s.Vault = tokensDown{sqliteStore(t)}, v })
+	srv := newUnitServer(t, f, func(s *Settings) { s.Store, s.Vault = tokensDown{sqliteStore(t)}, testVault(t) })
 	srv.SetTokenStorage([]string{"acme"})
+	res, body := apiSignIn(t, srv)
+	if res.status != 503 || res.body.Code != CodeStoreUnavailable || !strings.Contains(res.body.Message, "start the sign-in again") ||
+		strings.Contains(res.body.Message, "disk") {
+		t.Errorf("tokens not kept: %d %s", res.status, res.raw)
+	}
+	if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", body); res.body.Code != CodeSessionUsed {
+		t.Errorf("the same callback again: %d %s; the answer above must not say to retry it", res.status, res.raw)
+	}
+}
+
+// apiSignIn signs in with acme through /v1, as an app does: the authorization
+// URL, then the callback's data with its session. It returns user-info's answer
+// and the body it sent, for a replay.
+func apiSignIn(t *testing.T, srv http.Handler) (response, string) {
+	t.Helper()
 	res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb","state":"state-0123456789"}`)
 	var auth struct {
 		Session string `json:"session"`
@@ -709,12 +720,15 @@ func TestTokensThatCannotBeKeptSayStartAgain(t *testing.T) {
 		t.Fatalf("authorization-uri: %d %s", res.status, res.raw)
 	}
 	body, _ := json.Marshal(map[string]any{"session": auth.Session, "data": map[string]any{"code": "c", "state": "state-0123456789"}})
-	res = call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body))
-	if res.status != 503 || res.body.Code != CodeStoreUnavailable || !strings.Contains(res.body.Message, "start the sign-in again") ||
-		strings.Contains(res.body.Message, "disk") {
-		t.Errorf("tokens not kept: %d %s", res.status, res.raw)
+	return call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)), string(body)
+}
+
+// testVault is a vault under one fixed key.
+func testVault(t testing.TB) *vault.Vault {
+	t.Helper()
+	v, err := vault.New([][]byte{[]byte("vault-0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)); res.body.Code != CodeSessionUsed {
-		t.Errorf("the same callback again: %d %s; the answer above must not say to retry it", res.status, res.raw)
-	}
+	return v
 }

@@ -137,7 +137,7 @@ func (s *Server) lookupUser(r *http.Request) (userSession, bool, error) {
 // a reload changed: an allow rule added to lock a user out would otherwise
 // leave their session, mapped the old way, serving until it expires.
 func (s *Server) connectorServes(sess userSession) bool {
-	now, unnamed, err := s.sessionSources(sess.Connector)
+	now, unnamed, _, err := s.sessionSources(sess.Connector)
 	if err != nil || sess.Source != "" && sess.Source != now && sess.Source != unnamed {
 		return false
 	}
@@ -150,23 +150,25 @@ func (s *Server) connectorServes(sess userSession) bool {
 // and its plugin and the provider that plugin names for the configuration
 // (Instances.TokensProvider, the vault's binding). A reload that points the
 // id elsewhere or maps profiles otherwise changes it; one that changes a
-// secret or a scope does not. unnamed is the digest the same plugin gave before it named a
-// provider: its sessions serve on once it does, as the vault's records do.
-func (s *Server) sessionSources(id string) (now, unnamed string, err error) {
+// secret or a scope does not. unnamed is the digest the same plugin gave
+// before it named a provider: its sessions serve on once it does, as the
+// vault's records do. provider is the vault's binding itself, for the tokens
+// of a sign-in that begins now (keepTokens).
+func (s *Server) sessionSources(id string) (now, unnamed, provider string, err error) {
 	d, err := s.host.Instance(id)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	provider, err := s.host.TokensProvider(id)
+	provider, err = s.host.TokensProvider(id)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	digest := func(p string) string {
 		sum := sha256.Sum256([]byte(d.Target + "\n" + d.Mapping + "\n" + p))
 		return base64.RawURLEncoding.EncodeToString(sum[:16])
 	}
 	plugin, _, _ := strings.Cut(provider, "\n")
-	return digest(provider), digest(plugin + "\n"), nil
+	return digest(provider), digest(plugin + "\n"), provider, nil
 }
 
 // signInTime is the AuthTime (Unix ms) of a session connector id makes now:

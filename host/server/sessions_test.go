@@ -24,42 +24,32 @@ import (
 // (providerBrowser.SignedIn reads the same sessions). A session made after it
 // came back serves.
 func TestRemovedConnectorsSessionsStaySignedOutWhenItComesBack(t *testing.T) {
-	for _, stored := range []bool{true, false} {
-		name := "stateless"
-		if stored {
-			name = "stored"
+	eachStore(t, func(t *testing.T, withStore func(*Settings), stored bool) {
+		f := signingIn("admin") // what the hostile plugin said
+		inst := &togglingInstances{fakeInstances: f}
+		srv := newUnitServer(t, inst, withStore)
+		mustSetConnectors(t, srv, []string{"acme", "other"})
+		session := browserSignIn(t, srv, f)
+		if ok, id := signedInAs(t, srv, session); !ok || id != "admin" {
+			t.Fatalf("not signed in: %v %q", ok, id)
 		}
-		t.Run(name, func(t *testing.T) {
-			f := signingIn("admin") // what the hostile plugin said
-			inst := &togglingInstances{fakeInstances: f}
-			srv := newUnitServer(t, inst, func(s *Settings) {
-				if stored {
-					s.Store = sqliteStore(t)
-				}
-			})
-			mustSetConnectors(t, srv, []string{"acme", "other"})
-			session := browserSignIn(t, srv, f)
-			if ok, id := signedInAs(t, srv, session); !ok || id != "admin" {
-				t.Fatalf("not signed in: %v %q", ok, id)
-			}
-			inst.removed.Store(true) // the reload that removes the connector
-			mustSetConnectors(t, srv, []string{"other"})
-			if ok, _ := signedInAs(t, srv, session); ok {
-				t.Fatal("still signed in with the removed connector")
-			}
-			inst.removed.Store(false) // configured again, later
-			mustSetConnectors(t, srv, []string{"acme", "other"})
-			if ok, id := signedInAs(t, srv, session); ok {
-				t.Fatalf("the session made by the removed connector is signed in again, as %q", id)
-			}
-			// A reload that keeps the connector signs no one out.
-			fresh := browserSignIn(t, srv, f)
-			mustSetConnectors(t, srv, []string{"acme"})
-			if ok, id := signedInAs(t, srv, fresh); !ok || id != "admin" {
-				t.Fatalf("a session made after the connector came back: signed in %v as %q", ok, id)
-			}
-		})
-	}
+		inst.removed.Store(true) // the reload that removes the connector
+		mustSetConnectors(t, srv, []string{"other"})
+		if ok, _ := signedInAs(t, srv, session); ok {
+			t.Fatal("still signed in with the removed connector")
+		}
+		inst.removed.Store(false) // configured again, later
+		mustSetConnectors(t, srv, []string{"acme", "other"})
+		if ok, id := signedInAs(t, srv, session); ok {
+			t.Fatalf("the session made by the removed connector is signed in again, as %q", id)
+		}
+		// A reload that keeps the connector signs no one out.
+		fresh := browserSignIn(t, srv, f)
+		mustSetConnectors(t, srv, []string{"acme"})
+		if ok, id := signedInAs(t, srv, fresh); !ok || id != "admin" {
+			t.Fatalf("a session made after the connector came back: signed in %v as %q", ok, id)
+		}
+	})
 }
 
 // The removal outlives the process that saw it. A restart between the removal
@@ -183,72 +173,62 @@ func (m *movingInstances) TokensProvider(id string) (string, error) {
 // provider and the target as they were signs no one out, nor does a plugin
 // that starts naming its provider.
 func TestSessionsEndWhenTheirConnectorSignsInElsewhere(t *testing.T) {
-	for _, stored := range []bool{true, false} {
-		name := "stateless"
-		if stored {
-			name = "stored"
+	eachStore(t, func(t *testing.T, withStore func(*Settings), stored bool) {
+		f := signingIn("alice")
+		inst := &movingInstances{fakeInstances: f, target: "acme", provider: "https://a.test/token client-1"}
+		srv := newUnitServer(t, inst, withStore)
+		mustSetConnectors(t, srv, []string{"acme"})
+		req := func(session *http.Cookie) *http.Request {
+			r := httptest.NewRequest("GET", "/oidc/authorize", nil)
+			r.AddCookie(session)
+			return r
 		}
-		t.Run(name, func(t *testing.T) {
-			f := signingIn("alice")
-			inst := &movingInstances{fakeInstances: f, target: "acme", provider: "https://a.test/token client-1"}
-			srv := newUnitServer(t, inst, func(s *Settings) {
-				if stored {
-					s.Store = sqliteStore(t)
-				}
-			})
-			mustSetConnectors(t, srv, []string{"acme"})
-			req := func(session *http.Cookie) *http.Request {
-				r := httptest.NewRequest("GET", "/oidc/authorize", nil)
-				r.AddCookie(session)
-				return r
-			}
-			for _, move := range []struct{ what, target, provider string }{
-				{"another provider", "acme", "https://b.test/token client-1"},
-				{"another client at the provider", "acme", "https://a.test/token client-2"},
-				{"another target", "acme-b", "https://a.test/token client-1"},
-			} {
-				inst.moveTo("acme", "https://a.test/token client-1")
-				session := browserSignIn(t, srv, f)
-				inst.moveTo("acme", "https://a.test/token client-1") // a reload that changes a secret
-				mustSetConnectors(t, srv, []string{"acme"})
-				if ok, id := signedInAs(t, srv, session); !ok || id != "alice" {
-					t.Fatalf("a reload that moves nothing signed alice out: %v %q", ok, id)
-				}
-				inst.moveTo(move.target, move.provider)
-				mustSetConnectors(t, srv, []string{"acme"})
-				if ok, id := signedInAs(t, srv, session); ok {
-					t.Errorf("%s: the session made at the old one still serves, as %q", move.what, id)
-				}
-				if l, ok := srv.ProviderBrowser().SignedIn(req(session)); ok {
-					t.Errorf("%s: single sign-on still vouches for %q, now at target %s", move.what, l.UserInfo.ID, l.Target)
-				}
-				if ok, id := signedInAs(t, srv, browserSignIn(t, srv, f)); !ok || id != "alice" {
-					t.Errorf("%s: a sign-in made at the new one does not serve: %v %q", move.what, ok, id)
-				}
-			}
-			// A plugin upgraded to one that names its provider keeps the
-			// sessions it made before, as the vault keeps their tokens.
-			inst.moveTo("acme", "")
-			session := browserSignIn(t, srv, f)
+		for _, move := range []struct{ what, target, provider string }{
+			{"another provider", "acme", "https://b.test/token client-1"},
+			{"another client at the provider", "acme", "https://a.test/token client-2"},
+			{"another target", "acme-b", "https://a.test/token client-1"},
+		} {
 			inst.moveTo("acme", "https://a.test/token client-1")
+			session := browserSignIn(t, srv, f)
+			inst.moveTo("acme", "https://a.test/token client-1") // a reload that changes a secret
 			mustSetConnectors(t, srv, []string{"acme"})
 			if ok, id := signedInAs(t, srv, session); !ok || id != "alice" {
-				t.Errorf("a session made before the plugin named its provider: %v %q", ok, id)
+				t.Fatalf("a reload that moves nothing signed alice out: %v %q", ok, id)
 			}
-			if stored {
-				return
+			inst.moveTo(move.target, move.provider)
+			mustSetConnectors(t, srv, []string{"acme"})
+			if ok, id := signedInAs(t, srv, session); ok {
+				t.Errorf("%s: the session made at the old one still serves, as %q", move.what, id)
 			}
-			// A session made before sessions named their source serves on.
-			sealed, err := srv.sealJSON(userSessionPurpose, userSession{Connector: "acme", UserInfo: sdk.UserInfo{ID: "bob"},
-				AuthTime: time.Now().UnixMilli()}, time.Hour)
-			if err != nil {
-				t.Fatal(err)
+			if l, ok := srv.ProviderBrowser().SignedIn(req(session)); ok {
+				t.Errorf("%s: single sign-on still vouches for %q, now at target %s", move.what, l.UserInfo.ID, l.Target)
 			}
-			if ok, id := signedInAs(t, srv, srv.cookies.session(sealed, time.Hour)); !ok || id != "bob" {
-				t.Errorf("a session without its source: %v %q", ok, id)
+			if ok, id := signedInAs(t, srv, browserSignIn(t, srv, f)); !ok || id != "alice" {
+				t.Errorf("%s: a sign-in made at the new one does not serve: %v %q", move.what, ok, id)
 			}
-		})
-	}
+		}
+		// A plugin upgraded to one that names its provider keeps the
+		// sessions it made before, as the vault keeps their tokens.
+		inst.moveTo("acme", "")
+		session := browserSignIn(t, srv, f)
+		inst.moveTo("acme", "https://a.test/token client-1")
+		mustSetConnectors(t, srv, []string{"acme"})
+		if ok, id := signedInAs(t, srv, session); !ok || id != "alice" {
+			t.Errorf("a session made before the plugin named its provider: %v %q", ok, id)
+		}
+		if stored {
+			return
+		}
+		// A session made before sessions named their source serves on.
+		sealed, err := srv.sealJSON(userSessionPurpose, userSession{Connector: "acme", UserInfo: sdk.UserInfo{ID: "bob"},
+			AuthTime: time.Now().UnixMilli()}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, id := signedInAs(t, srv, srv.cookies.session(sealed, time.Hour)); !ok || id != "bob" {
+			t.Errorf("a session without its source: %v %q", ok, id)
+		}
+	})
 }
 
 // An operator who adds an allow rule to lock a user out (or changes what a
@@ -267,45 +247,53 @@ func TestSessionsEndWhenTheirConnectorsMappingChanges(t *testing.T) {
 		return m
 	}
 	greeting := mapping.Spec{Fields: map[string]string{"name": `"Hello, " + profile.id`}}
+	eachStore(t, func(t *testing.T, withStore func(*Settings), stored bool) {
+		f := signingIn("alice")
+		f.setMapping(compile(greeting))
+		srv := newUnitServer(t, f, withStore)
+		mustSetConnectors(t, srv, []string{"acme"})
+		session := browserSignIn(t, srv, f)
+		f.setMapping(compile(greeting)) // the same file read again
+		mustSetConnectors(t, srv, []string{"acme"})
+		if ok, id := signedInAs(t, srv, session); !ok || id != "alice" {
+			t.Fatalf("a reload with the same mapping signed alice out: %v %q", ok, id)
+		}
+		locked := greeting
+		locked.Allow = `profile.id != "alice"`
+		f.setMapping(compile(locked))
+		mustSetConnectors(t, srv, []string{"acme"})
+		if ok, id := signedInAs(t, srv, session); ok {
+			t.Errorf("the session mapped before the allow rule still serves, as %q", id)
+		}
+		r := httptest.NewRequest("GET", "/oidc/authorize", nil)
+		r.AddCookie(session)
+		if l, ok := srv.ProviderBrowser().SignedIn(r); ok {
+			t.Errorf("single sign-on still vouches for %q", l.UserInfo.ID)
+		}
+		f.setMapping(nil)
+		session = browserSignIn(t, srv, f)
+		f.setMapping(compile(greeting))
+		mustSetConnectors(t, srv, []string{"acme"})
+		if ok, _ := signedInAs(t, srv, session); ok {
+			t.Error("a session made without a mapping serves after one was added")
+		}
+	})
+}
+
+// eachStore runs test with a SQLite store ("stored") and without one
+// ("stateless"); withStore puts the store, if any, in the server's settings.
+func eachStore(t *testing.T, test func(t *testing.T, withStore func(*Settings), stored bool)) {
 	for _, stored := range []bool{true, false} {
 		name := "stateless"
 		if stored {
 			name = "stored"
 		}
 		t.Run(name, func(t *testing.T) {
-			f := signingIn("alice")
-			f.setMapping(compile(greeting))
-			srv := newUnitServer(t, f, func(s *Settings) {
+			test(t, func(s *Settings) {
 				if stored {
 					s.Store = sqliteStore(t)
 				}
-			})
-			mustSetConnectors(t, srv, []string{"acme"})
-			session := browserSignIn(t, srv, f)
-			f.setMapping(compile(greeting)) // the same file read again
-			mustSetConnectors(t, srv, []string{"acme"})
-			if ok, id := signedInAs(t, srv, session); !ok || id != "alice" {
-				t.Fatalf("a reload with the same mapping signed alice out: %v %q", ok, id)
-			}
-			locked := greeting
-			locked.Allow = `profile.id != "alice"`
-			f.setMapping(compile(locked))
-			mustSetConnectors(t, srv, []string{"acme"})
-			if ok, id := signedInAs(t, srv, session); ok {
-				t.Errorf("the session mapped before the allow rule still serves, as %q", id)
-			}
-			r := httptest.NewRequest("GET", "/oidc/authorize", nil)
-			r.AddCookie(session)
-			if l, ok := srv.ProviderBrowser().SignedIn(r); ok {
-				t.Errorf("single sign-on still vouches for %q", l.UserInfo.ID)
-			}
-			f.setMapping(nil)
-			session = browserSignIn(t, srv, f)
-			f.setMapping(compile(greeting))
-			mustSetConnectors(t, srv, []string{"acme"})
-			if ok, _ := signedInAs(t, srv, session); ok {
-				t.Error("a session made without a mapping serves after one was added")
-			}
+			}, stored)
 		})
 	}
 }

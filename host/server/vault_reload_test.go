@@ -2,11 +2,9 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/idplug/idplug/host"
-	"github.com/idplug/idplug/host/vault"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -30,21 +28,9 @@ func TestTokensOfASignInAReloadMovedStayWithTheirProvider(t *testing.T) {
 	f := signingIn("ada")
 	f.userInfo.Tokens = &sdk.TokenSet{AccessToken: "at-from-a", RefreshToken: "rt-from-a"}
 	inst := &movedWhileSigningIn{&movingInstances{fakeInstances: f, target: "acme", provider: "https://a.test/token client-1"}}
-	v, err := vault.New([][]byte{[]byte("vault-0123456789abcdef0123456789abcdef")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newUnitServer(t, inst, func(s *Settings) { s.Store, s.Vault = sqliteStore(t), v })
+	srv := newUnitServer(t, inst, func(s *Settings) { s.Store, s.Vault = sqliteStore(t), testVault(t) })
 	srv.SetTokenStorage([]string{"acme"})
-	res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb","state":"state-0123456789"}`)
-	var auth struct {
-		Session string `json:"session"`
-	}
-	if err := json.Unmarshal(res.raw, &auth); res.status != 200 || err != nil {
-		t.Fatalf("authorization-uri: %d %s", res.status, res.raw)
-	}
-	body, _ := json.Marshal(map[string]any{"session": auth.Session, "data": map[string]any{"code": "c", "state": "state-0123456789"}})
-	if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)); res.status != 200 {
+	if res, _ := apiSignIn(t, srv); res.status != 200 {
 		t.Fatalf("user-info: %d %s", res.status, res.raw)
 	}
 	if res := call(t, srv, "GET", "/v1/connectors/acme/users/ada/tokens", "", ""); res.status != 404 {

@@ -179,13 +179,8 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	case "bigtrailer":
 		_ = grpc.SetTrailer(ctx, metadata.Pairs("x-big", strings.Repeat("t", 100<<10)))
 	case "heldreply":
-		if held.Add(1) == int64(cfg.Calls) {
-			close(allIn)
-		}
-		select {
-		case <-allIn:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := holdUntilAllIn(ctx, cfg.Calls); err != nil {
+			return nil, err
 		}
 		return &sdk.Authorization{RedirectTo: "https://idp.test/?" + strings.Repeat("a", 1<<20)}, nil
 	case "orphan":
@@ -215,11 +210,24 @@ func (connector) AuthorizationURI(ctx context.Context, cfg config, req sdk.Autho
 	}, nil
 }
 
-// The calls mode heldreply has taken, and closed when the last it holds came in.
+// The calls modes heldreply and helduserinfo have taken, and closed when the last they hold came in.
 var (
 	held  atomic.Int64
 	allIn = make(chan struct{})
 )
+
+// holdUntilAllIn holds a call until the calls-th has come in, or its context ends.
+func holdUntilAllIn(ctx context.Context, calls int) error {
+	if held.Add(1) == int64(calls) {
+		close(allIn)
+	}
+	select {
+	case <-allIn:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // processID tells this process from another start of the same plugin (a
 // replacement, a restart): the plugin's own pid is 1 in its PID namespace, and
@@ -239,13 +247,8 @@ func gcPercent() uint64 {
 
 func (connector) UserInfo(ctx context.Context, cfg config, _ sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	if cfg.Mode == "helduserinfo" {
-		if held.Add(1) == int64(cfg.Calls) {
-			close(allIn)
-		}
-		select {
-		case <-allIn:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := holdUntilAllIn(ctx, cfg.Calls); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.ID != "" {

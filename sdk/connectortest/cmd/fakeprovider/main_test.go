@@ -81,31 +81,9 @@ func TestCommand(t *testing.T) {
 	if err != nil || back.Query().Get("code") == "" || back.Query().Get("state") != "s1" {
 		t.Fatalf("authorization answered %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp, err = client.PostForm(printed["tokenEndpoint"], url.Values{
-		"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
-		"redirect_uri": {"http://127.0.0.1:8080/callback/x"},
-		"client_id":    {printed["clientId"]}, "client_secret": {printed["clientSecret"]},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&tok)
-	resp.Body.Close()
-	if err != nil || tok.AccessToken == "" {
-		t.Fatalf("token answer %d: %v", resp.StatusCode, err)
-	}
-	req, _ := http.NewRequest(http.MethodGet, printed["userInfoEndpoint"], nil)
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	resp, err = client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
-	if string(body) != printed["user"] {
+	body := profileFor(t, client, printed["tokenEndpoint"], printed["userInfoEndpoint"], back.Query().Get("code"),
+		"http://127.0.0.1:8080/callback/x", printed["clientId"], printed["clientSecret"])
+	if body != printed["user"] {
 		t.Errorf("userinfo answered %s, want the printed user", body)
 	}
 	// -client-auth client_secret_post: the same client with Basic is refused.
@@ -122,10 +100,10 @@ func TestCommand(t *testing.T) {
 	if resp, err = client.Do(basic); err != nil {
 		t.Fatal(err)
 	}
-	body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	refusal, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "client_secret_post") {
-		t.Errorf("Basic at a client_secret_post provider: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(refusal), "client_secret_post") {
+		t.Errorf("Basic at a client_secret_post provider: %d %s", resp.StatusCode, refusal)
 	}
 
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -189,9 +167,16 @@ func signIn(t *testing.T, prov *connectortest.Provider) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.PostForm(prov.TokenEndpoint(), url.Values{
-		"grant_type": {"authorization_code"}, "code": {cb["code"]}, "redirect_uri": {redirect},
-		"client_id": {prov.ClientID()}, "client_secret": {prov.ClientSecret()},
+	return profileFor(t, http.DefaultClient, prov.TokenEndpoint(), prov.UserInfoEndpoint(), cb["code"], redirect, prov.ClientID(), prov.ClientSecret())
+}
+
+// profileFor exchanges code at tokenEndpoint as the client (its secret in the
+// form) and returns what userInfoEndpoint answers to the access token.
+func profileFor(t *testing.T, client *http.Client, tokenEndpoint, userInfoEndpoint, code, redirect, clientID, secret string) string {
+	t.Helper()
+	resp, err := client.PostForm(tokenEndpoint, url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
+		"client_id": {clientID}, "client_secret": {secret},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -204,9 +189,9 @@ func signIn(t *testing.T, prov *connectortest.Provider) string {
 	if err != nil || tok.AccessToken == "" {
 		t.Fatalf("token answer %d: %v", resp.StatusCode, err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, prov.UserInfoEndpoint(), nil)
+	req, _ := http.NewRequest(http.MethodGet, userInfoEndpoint, nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
