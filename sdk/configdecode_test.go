@@ -3,6 +3,7 @@ package sdk
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -198,5 +199,58 @@ func TestOneProblemAField(t *testing.T) {
 	}
 	if !reflect.DeepEqual(p.Fields, want) {
 		t.Errorf("fields = %+v\nwant     %+v", p.Fields, want)
+	}
+}
+
+// Past a few dozen fields Add looks names up in a set: a field keeps its first
+// problem there too, whether it came through Add or was put in Fields directly,
+// and a list shortened in place is looked up afresh.
+func TestOneProblemAFieldAmongMany(t *testing.T) {
+	var p ConfigError
+	for i := range 3 * manyFields {
+		p.Add(fmt.Sprintf("key%d", i), "unknown field")
+	}
+	p.Add("key0", "again")
+	p.Add(fmt.Sprintf("key%d", 3*manyFields-1), "again")
+	p.Fields = append(p.Fields, FieldError{Field: "direct", Message: "put in Fields"})
+	p.Add("direct", "again")
+	if len(p.Fields) != 3*manyFields+1 {
+		t.Fatalf("%d fields, want %d: a field was recorded twice", len(p.Fields), 3*manyFields+1)
+	}
+	for _, f := range p.Fields {
+		if f.Message == "again" {
+			t.Errorf("%s lost its first problem", f.Field)
+		}
+	}
+	p.Fields = p.Fields[:manyFields+1] // key0 .. key32
+	p.Add("key40", "after the cut")
+	p.Add("key1", "again")
+	if n := len(p.Fields); n != manyFields+2 || p.Fields[n-1].Field != "key40" {
+		t.Errorf("after shortening, fields end with %+v (%d), want key40 added once", p.Fields[n-1], n)
+	}
+}
+
+// BenchmarkDecodeConfigManyUnknownKeys decodes a configuration of 5,000
+// unknown keys, as the author kit's config/huge check does.
+func BenchmarkDecodeConfigManyUnknownKeys(b *testing.B) {
+	many := map[string]int{}
+	for i := range 5000 {
+		many[fmt.Sprintf("key%d", i)] = i
+	}
+	raw, err := json.Marshal(many)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cfg struct {
+		ClientID string `json:"clientId"`
+	}
+	for b.Loop() {
+		var p ConfigError
+		if err := DecodeConfig(raw, &cfg, &p); err != nil {
+			b.Fatal(err)
+		}
+		if len(p.Fields) != len(many) {
+			b.Fatalf("%d field errors, want %d", len(p.Fields), len(many))
+		}
 	}
 }
