@@ -34,13 +34,38 @@ func DecodeConfig(raw []byte, dst any, problems *ConfigError) error {
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return Errorf(CodeInvalidConfig, "the configuration must be a JSON object")
 	}
-	decodeObject(fields, v.Elem(), "", problems)
+	decodeObject(fields, v.Elem(), "", &problemSet{list: problems})
 	return nil
+}
+
+// problemSet adds DecodeConfig's problems to list as ConfigError.Add does, a
+// field already there keeping its first problem, but looks names up in a set
+// built at the first problem of the call: thousands of unknown keys cost linear
+// time, not quadratic. Nothing else edits list.Fields during the call, so the
+// set cannot go stale; a set kept in ConfigError itself would, whenever a caller
+// edits its exported Fields.
+type problemSet struct {
+	list *ConfigError
+	seen map[string]struct{}
+}
+
+func (s *problemSet) Add(field, format string, args ...any) {
+	if s.seen == nil {
+		s.seen = make(map[string]struct{}, len(s.list.Fields)+1)
+		for _, f := range s.list.Fields {
+			s.seen[f.Field] = struct{}{}
+		}
+	}
+	if _, ok := s.seen[field]; ok {
+		return
+	}
+	s.seen[field] = struct{}{}
+	s.list.Fields = append(s.list.Fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // decodeObject decodes the keys of a JSON object into the struct v, naming each
 // problem with prefix (the object's path and a dot, or nothing at the top).
-func decodeObject(fields map[string]json.RawMessage, v reflect.Value, prefix string, problems *ConfigError) {
+func decodeObject(fields map[string]json.RawMessage, v reflect.Value, prefix string, problems *problemSet) {
 	targets := taggedFields(v)
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
@@ -62,7 +87,7 @@ func decodeObject(fields map[string]json.RawMessage, v reflect.Value, prefix str
 
 // decodeValue decodes raw into v, by DecodeConfig's rules where v's type holds
 // a struct (strict) and as json.Unmarshal does elsewhere.
-func decodeValue(raw json.RawMessage, v reflect.Value, path string, problems *ConfigError) {
+func decodeValue(raw json.RawMessage, v reflect.Value, path string, problems *problemSet) {
 	t := v.Type()
 	if !strict(t) {
 		if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {

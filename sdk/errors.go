@@ -103,48 +103,18 @@ type FieldError struct {
 // an operator sees all problems at once.
 type ConfigError struct {
 	Fields []FieldError
-
-	// recorded holds the names of Fields[:indexed] once there are many, so that
-	// a configuration with thousands of bad keys costs Add linear time, not
-	// quadratic (5,000 unknown keys had taken seconds of a plugin's CPU).
-	recorded map[string]struct{}
-	indexed  int
 }
 
 // Add records a bad field. A field already recorded keeps its first problem:
 // a value of the wrong type is not also "required" because it decoded to
 // nothing.
 func (c *ConfigError) Add(field, format string, args ...any) {
-	if c.has(field) {
-		return
+	for _, f := range c.Fields {
+		if f.Field == field {
+			return
+		}
 	}
 	c.Fields = append(c.Fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-}
-
-// manyFields is the count past which has keeps a set of the names.
-const manyFields = 32
-
-// has reports whether field is recorded. Fields appended without Add are
-// indexed when next asked; a list shortened or replaced by a shorter one is
-// indexed again.
-func (c *ConfigError) has(field string) bool {
-	if len(c.Fields) <= manyFields {
-		for _, f := range c.Fields {
-			if f.Field == field {
-				return true
-			}
-		}
-		return false
-	}
-	if c.recorded == nil || c.indexed > len(c.Fields) {
-		c.recorded, c.indexed = make(map[string]struct{}, len(c.Fields)), 0
-	}
-	for _, f := range c.Fields[c.indexed:] {
-		c.recorded[f.Field] = struct{}{}
-	}
-	c.indexed = len(c.Fields)
-	_, ok := c.recorded[field]
-	return ok
 }
 
 // Err returns c when it holds at least one field error, and nil otherwise.

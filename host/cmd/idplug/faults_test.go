@@ -130,11 +130,14 @@ func TestFaults(t *testing.T) {
 				select {
 				case <-stop:
 					return
-				case <-calm:
-					if w > 0 {
-						return
-					}
 				default:
+				}
+				if w > 0 {
+					select {
+					case <-calm:
+						return
+					default:
+					}
 				}
 				r := signIn()
 				mu.Lock()
