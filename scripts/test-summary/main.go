@@ -137,4 +137,11 @@ func write(w io.Writer, failed []pkgFailure, log string) {
 		}
 	}
 	fmt.Fprintln(w, "  run one again: go test -race -count=1 -run '^TestName$/^subtest$' ./path/to/package")
+	for _, p := range failed {
+		if strings.HasSuffix(p.Package, "/deploy/helm/charttest") {
+			// A module of its own, which the repository's root does not see.
+			fmt.Fprintln(w, "  (the chart's: cd deploy/helm/charttest && go test -race -count=1 -run '^TestName$' .)")
+			break
+		}
+	}
 }

@@ -69,3 +69,17 @@ func TestNothingFailed(t *testing.T) {
 		t.Fatalf("parse = %v, %v; want nothing", failed, err)
 	}
 }
+
+// The chart's tests are a module of their own: their hint says where to run them.
+func TestChartFailureSaysWhereToRunIt(t *testing.T) {
+	var out strings.Builder
+	write(&out, []pkgFailure{{Package: "github.com/idplug/idplug/host", Tests: []string{"TestA"}}}, "test.log")
+	if strings.Contains(out.String(), "deploy/helm/charttest") {
+		t.Errorf("a summary without the chart's tests names its folder:\n%s", out.String())
+	}
+	out.Reset()
+	write(&out, []pkgFailure{{Package: "github.com/idplug/idplug/deploy/helm/charttest", Tests: []string{"TestB"}}}, "test.log")
+	if !strings.Contains(out.String(), "cd deploy/helm/charttest && go test") {
+		t.Errorf("the chart's failure does not say where to run it again:\n%s", out.String())
+	}
+}
