@@ -27,6 +27,15 @@ func (p *idplugProc) rewrite(t *testing.T, pluginDir, config string) {
 
 const adminKey = "k1-0123456789abcdef0123456789abcdef"
 
+// wantConnectors checks that p lists n connectors (after a refused reload: the
+// old configuration, whole).
+func (p *idplugProc) wantConnectors(t *testing.T, n int) {
+	t.Helper()
+	status, body := p.call(t, "GET", "/v1/connectors", adminKey, nil)
+	mustEqual(t, "status", status, 200)
+	mustEqual(t, "connectors", len(jsonPath(body, "connectors").([]any)), n)
+}
+
 func TestReloadAddsChangesAndRemovesConnectors(t *testing.T) {
 	dir := pluginFolder(t, "example")
 	p := startIdplug(t, dir, exampleConfig)
@@ -115,9 +124,7 @@ func TestReloadRefusesABadConfigurationWhole(t *testing.T) {
 				t.Fatalf("message = %q", msg)
 			}
 			// The old configuration keeps serving, all of it.
-			status, body = p.call(t, "GET", "/v1/connectors", adminKey, nil)
-			mustEqual(t, "status", status, 200)
-			mustEqual(t, "connectors", len(jsonPath(body, "connectors").([]any)), 2)
+			p.wantConnectors(t, 2)
 		})
 	}
 }

@@ -67,9 +67,7 @@ func TestReloadReadsAFileBeingWrittenOnceItIsDone(t *testing.T) {
 	if strings.Contains(p.logs.String(), `"connectors":1`) {
 		t.Errorf("the reload applied the file cut short:\n%s", p.logs)
 	}
-	status, body := p.call(t, "GET", "/v1/connectors", adminKey, nil)
-	mustEqual(t, "status", status, 200)
-	mustEqual(t, "connectors", len(jsonPath(body, "connectors").([]any)), 2)
+	p.wantConnectors(t, 2)
 	if !signedIn(t, p, session) {
 		t.Error("a browser signed in with the connector the file's second half holds was signed out")
 	}
@@ -89,9 +87,7 @@ func TestReloadRefusesAnEmptyFileSayingSo(t *testing.T) {
 	if msg, _ := jsonPath(body, "message").(string); !strings.Contains(msg, p.configPath+" is empty") {
 		t.Errorf("message = %q; want it to say the file is empty", msg)
 	}
-	status, body = p.call(t, "GET", "/v1/connectors", adminKey, nil)
-	mustEqual(t, "status", status, 200)
-	mustEqual(t, "connectors", len(jsonPath(body, "connectors").([]any)), 2)
+	p.wantConnectors(t, 2)
 }
 
 // A reload asked for by a client that does not wait for the answer (its
