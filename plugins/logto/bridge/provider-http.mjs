@@ -1,10 +1,11 @@
-// Every request a connector makes to its provider, through fetch or node:https: a
-// deadline and a cap on the body whatever the connector asked for, the status and
-// OAuth error of each answer recorded for the call that made it, and (in the
-// plugin's test build only) fixed provider hosts sent to a local stub.
+// Every request a connector makes to its provider, through fetch, node:https or
+// node:http: a deadline and a cap on the body whatever the connector asked for,
+// the status and OAuth error of each answer recorded for the call that made it,
+// and (in the plugin's test build only) fixed provider hosts sent to a local stub.
 //
-// Importing this module replaces globalThis.fetch, https.request and https.get; the
-// entry file imports it before any connector is loaded.
+// Importing this module replaces globalThis.fetch and the request and get of
+// node:https and node:http; the entry file imports it before any connector is
+// loaded.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
@@ -201,24 +202,25 @@ globalThis.fetch = async function fetchRecorded(input, init) {
 };
 
 // optionsHref is the URL of a request given as options, "" without a host.
-function optionsHref(o) {
+function optionsHref(o, scheme) {
   const host = o.hostname ?? o.host;
   if (!host) return '';
-  return `https://${host}${o.port && Number(o.port) !== 443 ? `:${o.port}` : ''}${o.path ?? '/'}`;
+  const port = scheme === 'https' ? 443 : 80;
+  return `${scheme}://${host}${o.port && Number(o.port) !== port ? `:${o.port}` : ''}${o.path ?? '/'}`;
 }
 
-// got uses node:https (jose's key fetch uses fetch since jose 6); the status of each
-// answer is recorded, and in the test build a mapped host is sent to the stub over
-// plain HTTP.
+// got uses node:https and node:http (jose's key fetch uses fetch since jose 6), and
+// so may any connector: every request of either gets what a fetch gets (the
+// deadline, the cap, no redirect, its status recorded), plain http included, which
+// reached the provider with none of these where egress is open. In the test build a
+// mapped https host is sent to the stub over plain HTTP.
+const realHttpRequest = http.request;
 const realHttpsRequest = https.request;
-function httpsRecorded(...args) {
-  let req;
-  const first = args[0];
-  // (url[, options][, cb]) or (options[, cb]), as MSAL calls it.
-  const given = typeof first === 'object' && first !== null && !(first instanceof URL) ? first : args[1];
-  const named = given === first ? optionsHref(first) : null;
-  const href = typeof first === 'string' ? first : first instanceof URL ? first.href : null;
-  const mapped = href || named ? mapURL(href ?? named) : null;
+
+// startRequest makes the connector's request as it asked, but through the egress
+// proxy's tunnels when there is one, and a mapped host to the stub.
+function startRequest(scheme, args, given, href) {
+  const mapped = scheme === 'https' && href ? mapURL(href) : null;
   if (mapped) {
     const opts = typeof given === 'object' && given !== null ? { ...given } : {};
     delete opts.agent;
@@ -228,10 +230,19 @@ function httpsRecorded(...args) {
     delete opts.protocol;
     if (httpAgent) opts.agent = httpAgent;
     const cb = args.find((a) => typeof a === 'function');
-    req = http.request(mapped, opts, cb);
-  } else {
-    req = realHttpsRequest.apply(https, httpsAgent ? withAgent(args, httpsAgent) : args);
+    return realHttpRequest.call(http, mapped, opts, cb);
   }
+  if (scheme === 'https') return realHttpsRequest.apply(https, httpsAgent ? withAgent(args, httpsAgent) : args);
+  return realHttpRequest.apply(http, httpAgent ? withAgent(args, httpAgent) : args);
+}
+
+function recordedRequest(scheme, ...args) {
+  const first = args[0];
+  // (url[, options][, cb]) or (options[, cb]), as MSAL calls it.
+  const given = typeof first === 'object' && first !== null && !(first instanceof URL) ? first : args[1];
+  const named = given === first ? optionsHref(first, scheme) : null;
+  const href = typeof first === 'string' ? first : first instanceof URL ? first.href : null;
+  const req = startRequest(scheme, args, given, href ?? named);
   const span = startSpan(req.method ?? given?.method, href ?? named ?? '');
   // The answer of a redirect never reaches the connector's client: got would follow
   // it from its own listener, before any error of ours could stop it.
@@ -299,7 +310,8 @@ function capBody(req, res) {
     return push.call(this, chunk, encoding);
   };
 }
-https.request = httpsRecorded;
+https.request = (...args) => recordedRequest('https', ...args);
+http.request = (...args) => recordedRequest('http', ...args);
 
 // withAgent sets agent on a request's arguments, (url[, options][, cb]) or
 // (options[, cb]), whatever agent the connector chose: only the tunnel leads out.
@@ -314,7 +326,12 @@ function withAgent(args, agent) {
   return out;
 }
 https.get = function httpsGet(...args) {
-  const req = httpsRecorded(...args);
+  const req = recordedRequest('https', ...args);
+  req.end();
+  return req;
+};
+http.get = function httpGet(...args) {
+  const req = recordedRequest('http', ...args);
   req.end();
   return req;
 };
