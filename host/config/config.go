@@ -11,6 +11,7 @@
 // unset variable without a fallback is an error naming it. ${file:PATH} is
 // replaced by the content of a file (a secret kept out of the environment),
 // without its trailing newline; a relative PATH is relative to the file's folder.
+// The files one load reads are one version of the set (see secretset.go).
 package config
 
 import (
@@ -191,59 +192,65 @@ func (c Instance) EffectiveTarget() string {
 // from the process environment and relative paths resolved against the file's
 // folder. Problems in the file come back as an *Error naming path.
 func Load(path string) (*Config, error) {
+	cfg, _, err := LoadWithSecretFiles(path)
+	return cfg, err
+}
+
+// LoadWithSecretFiles is Load, and returns the files its ${file:} references
+// read too, as read, also when the configuration is refused: a secret cut
+// short by a writer at work can be what refuses it, and a reload waits for
+// such a file to settle.
+func LoadWithSecretFiles(path string) (*Config, []SecretFile, error) {
 	// A regular file only, as for ${file:}: opening a FIFO waits for a
 	// writer, and a reload waiting there held every other reload, and the
 	// stop, for good.
 	f, _, err := openRegular(path)
 	switch {
 	case errors.Is(err, errNotRegular), errors.Is(err, errChanged):
-		return nil, fmt.Errorf("config: %s %v", path, err)
+		return nil, nil, fmt.Errorf("config: %s %v", path, err)
 	case err != nil:
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
 	// Read one byte more than allowed so that Parse can report the size.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	baseDir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := Parse(data, os.LookupEnv, baseDir)
+	cfg, files, err := parse(data, os.LookupEnv, baseDir)
 	if ce, ok := errors.AsType[*Error](err); ok {
 		ce.File = path
 	}
-	return cfg, err
+	return cfg, files, err
 }
 
 // Parse checks a configuration held in data. env looks up environment
 // variables (nil means os.LookupEnv); a relative plugin_dir is resolved against
 // baseDir. Problems come back as an *Error.
 func Parse(data []byte, env func(string) (string, bool), baseDir string) (*Config, error) {
+	cfg, _, err := parse(data, env, baseDir)
+	return cfg, err
+}
+
+func parse(data []byte, env func(string) (string, bool), baseDir string) (*Config, []SecretFile, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
 	if len(data) > MaxFileSize {
-		return nil, &Error{Problems: []Problem{{Message: fmt.Sprintf("the file is larger than the limit of %d bytes", MaxFileSize)}}}
-	}
-	root, err := walk.Parse(data)
-	if err != nil {
-		return nil, fromWalk(err)
+		return nil, nil, &Error{Problems: []Problem{{Message: fmt.Sprintf("the file is larger than the limit of %d bytes", MaxFileSize)}}}
 	}
 	var ps walk.Problems
-	if root != nil {
-		in := interpolator{env: lookup{env: env, baseDir: baseDir}, ps: &ps, room: MaxInterpolatedSize}
-		in.interpolate(root, nil)
-		if in.over {
-			// The references left unreplaced would only bring more problems.
-			return nil, fromWalk(ps.Err())
-		}
+	root, files, err := readDocument(data, env, baseDir, &ps)
+	if err != nil {
+		return nil, files, fromWalk(err)
 	}
 	cfg := decodeConfig(root, baseDir, &ps)
 	if err := ps.Err(); err != nil {
-		return nil, fromWalk(err)
+		return nil, files, fromWalk(err)
 	}
-	return cfg, nil
+	return cfg, files, nil
 }

@@ -54,6 +54,7 @@ func (in *interpolator) interpolate(n *yaml.Node, path *walk.Path) {
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
+		in.env.files.field, in.env.files.pos = path, walk.PosOf(n)
 		value, errs, over := expand(n.Value, in.env, in.room)
 		if over {
 			in.over = true
@@ -76,10 +77,11 @@ func (in *interpolator) interpolate(n *yaml.Node, path *walk.Path) {
 }
 
 // lookup resolves references: environment variables, and files relative to the
-// configuration file's folder.
+// configuration file's folder, read through files (see secretset.go).
 type lookup struct {
 	env     func(string) (string, bool)
 	baseDir string
+	files   *secretFiles
 }
 
 // expand replaces ${NAME}, ${NAME:-default}, ${file:PATH} and $$ in s. A "$"
@@ -161,7 +163,7 @@ func expandAt(s string, env lookup, room, depth int) (value string, errs []strin
 					errs = append(errs, `a ${file:PATH} reference takes a path as written, without references in it`)
 					continue
 				}
-				v, err := readSecretFile(path, env.baseDir)
+				v, err := env.files.value(path, env.baseDir)
 				if err != nil {
 					errs = append(errs, err.Error())
 					continue

@@ -74,7 +74,7 @@ func TestExpand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for in, want := range map[string]string{"${MISSING:-${file:key}}": "from-the-file", "${A:-${file:absent}}": "alpha"} {
-		if got, errs, _ := expand(in, lookup{env: env, baseDir: dir}, MaxInterpolatedSize); got != want || len(errs) > 0 {
+		if got, errs, _ := expand(in, lookup{env: env, baseDir: dir, files: &secretFiles{}}, MaxInterpolatedSize); got != want || len(errs) > 0 {
 			t.Errorf("expand(%q) = %q, %q; want %q", in, got, errs, want)
 		}
 	}

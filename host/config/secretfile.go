@@ -13,12 +13,12 @@ import (
 // readSecretFile reads the file a ${file:PATH} reference names: a regular file of
 // at most MaxSecretFileSize bytes, without its trailing newline. The error names
 // the path, never the content.
-func readSecretFile(path, baseDir string) (string, error) {
+func readSecretFile(path, baseDir string) (*secretRead, error) {
 	if path == "" {
-		return "", errors.New(`"${file:}" names no file: write ${file:/path/to/secret}`)
+		return nil, errors.New(`"${file:}" names no file: write ${file:/path/to/secret}`)
 	}
 	if strings.TrimSpace(path) != path {
-		return "", fmt.Errorf("${file:%q}: the path has spaces around it", path)
+		return nil, fmt.Errorf("${file:%q}: the path has spaces around it", path)
 	}
 	full := path
 	if !filepath.IsAbs(full) {
@@ -29,13 +29,13 @@ func readSecretFile(path, baseDir string) (string, error) {
 	f, info, err := openRegular(full)
 	switch {
 	case errors.Is(err, errNotRegular), errors.Is(err, errChanged):
-		return "", fmt.Errorf("${file:%s}: %s %v", path, full, err)
+		return nil, fmt.Errorf("${file:%s}: %s %v", path, full, err)
 	case err != nil:
 		// A link whose target is missing: say so, not that the path itself is.
 		if target, lerr := os.Readlink(full); lerr == nil && errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("${file:%s}: %s is a link to %s, which does not exist", path, full, target)
+			return nil, fmt.Errorf("${file:%s}: %s is a link to %s, which does not exist", path, full, target)
 		}
-		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
+		return nil, fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
 	}
 	defer f.Close()
 	// Whoever may write the file sets the secret: a session key they chose
@@ -44,14 +44,27 @@ func readSecretFile(path, baseDir string) (string, error) {
 	// secrets readable by all, behind their own walls: that is left to the
 	// operator.)
 	if perm := info.Mode().Perm(); perm&0o022 != 0 {
-		return "", fmt.Errorf("${file:%s}: %s can be written by other accounts (mode %04o), so anyone among them sets this secret: chmod go-w it", path, full, perm)
+		return nil, fmt.Errorf("${file:%s}: %s can be written by other accounts (mode %04o), so anyone among them sets this secret: chmod go-w it", path, full, perm)
 	}
+	value, err := readSecretValue(f, full)
+	if err != nil {
+		return nil, fmt.Errorf("${file:%s}: %s", path, err)
+	}
+	return &secretRead{ref: path, full: full, version: versionOf(info), value: value}, nil
+}
+
+// readSecretValue reads an opened secret file whole, without its trailing
+// newline; the error names full, never the content.
+func readSecretValue(f *os.File, full string) (string, error) {
 	data, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
 	if err != nil {
-		return "", fmt.Errorf("${file:%s}: cannot read %s: %v", path, full, unwrapPathError(err))
+		return "", fmt.Errorf("cannot read %s: %v", full, unwrapPathError(err))
 	}
 	if len(data) > MaxSecretFileSize {
-		return "", fmt.Errorf("${file:%s}: %s is larger than the limit of %d bytes", path, full, MaxSecretFileSize)
+		return "", fmt.Errorf("%s is larger than the limit of %d bytes", full, MaxSecretFileSize)
+	}
+	if secretReadHook != nil {
+		secretReadHook(full)
 	}
 	return strings.TrimRight(string(data), "\r\n"), nil
 }
