@@ -52,6 +52,16 @@ func (m *secretMount) update(t *testing.T, files map[string]string) {
 	}
 }
 
+// clientIDOf is the client id connector id sends browsers to its provider with.
+func clientIDOf(t *testing.T, p *idplugProc, id string) string {
+	t.Helper()
+	_, body := p.call(t, "POST", "/v1/connectors/"+id+"/authorization-uri", adminKey, map[string]any{"redirectUri": "https://app.test/cb"})
+	redirect, _ := jsonPath(body, "redirectTo").(string)
+	_, q, _ := strings.Cut(redirect, "client_id=")
+	clientID, _, _ := strings.Cut(q, "&")
+	return clientID
+}
+
 // reloadLines are the fields of each "configuration reloaded" line so far.
 func reloadLines(t *testing.T, p *idplugProc) []map[string]any {
 	t.Helper()
@@ -76,20 +86,12 @@ func TestReloadReadsASecretKubernetesUpdatedAndSaysWhatChanged(t *testing.T) {
 	config = strings.Replace(config, "clientId: other-client", "clientId: ${file:"+secret.dir+"/client-id}", 1)
 	dir := pluginFolder(t, "example")
 	p := startIdplug(t, dir, config)
-	clientID := func() string {
-		t.Helper()
-		_, body := p.call(t, "POST", "/v1/connectors/other/authorization-uri", adminKey, map[string]any{"redirectUri": "https://app.test/cb"})
-		redirect, _ := jsonPath(body, "redirectTo").(string)
-		_, q, _ := strings.Cut(redirect, "client_id=")
-		id, _, _ := strings.Cut(q, "&")
-		return id
-	}
-	mustEqual(t, "client id at start", clientID(), "other-client")
+	mustEqual(t, "client id at start", clientIDOf(t, p, "other"), "other-client")
 
 	secret.update(t, map[string]string{"client-id": "rotated-client", "api-key": "apikey-0123456789abcdef0123456789abcdef-two"})
 	status, _ := p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
 	mustEqual(t, "reload status", status, 200)
-	mustEqual(t, "client id after the reload", clientID(), "rotated-client")
+	mustEqual(t, "client id after the reload", clientIDOf(t, p, "other"), "rotated-client")
 	status, _ = p.call(t, "GET", "/v1/connectors", "apikey-0123456789abcdef0123456789abcdef-one", nil)
 	mustEqual(t, "the old API key", status, 401)
 	status, _ = p.call(t, "GET", "/v1/connectors", "apikey-0123456789abcdef0123456789abcdef-two", nil)

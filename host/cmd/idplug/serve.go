@@ -275,9 +275,13 @@ func (d *daemon) reload(ctx context.Context) error {
 
 // apply is reload's work, under d.mu.
 func (d *daemon) apply(ctx context.Context) error {
-	cfg, err := loadSettled(ctx, d.path, func(ago time.Duration) {
-		d.log.Info("the configuration file changed just now: reading it once it has not changed for "+configSettleTime.String(),
-			"file", d.path, "changed", ago.Round(time.Millisecond).String()+" ago")
+	cfg, err := loadSettled(ctx, d.path, func(file string, ago time.Duration) {
+		what := "the configuration file"
+		if file != d.path {
+			what = "a secret file (${file:})"
+		}
+		d.log.Info(what+" changed just now: reading it once it has not changed for "+configSettleTime.String(),
+			"file", file, "changed", ago.Round(time.Millisecond).String()+" ago")
 	})
 	if err != nil {
 		return err

@@ -10,12 +10,14 @@ import (
 	"github.com/idplug/idplug/host/config"
 )
 
-// configSettleTime is how long the configuration file must have stayed
-// unchanged before a reload reads it. A file written in place (an editor that
-// truncates it and writes it again, `cat > idplug.yaml`, a tool writing in
-// pieces) is empty or cut short until its writer is done, and a file cut
-// between two connectors is a valid one: applied, it removes them, and their
-// browsers and the OpenID Provider's grants made through them end for good.
+// configSettleTime is how long the configuration file, and every file its
+// ${file:} references read, must have stayed unchanged before a reload uses
+// them. A file written in place (an editor that truncates it and writes it
+// again, `cat > idplug.yaml`, a tool writing in pieces) is empty or cut short
+// until its writer is done, and a file cut between two connectors is a valid
+// one: applied, it removes them, and their browsers and the OpenID Provider's
+// grants made through them end for good; a secret cut short is served as it
+// is, and fails only at sign-in.
 const configSettleTime = 500 * time.Millisecond
 
 // configSettleLimit bounds the wait for a file that keeps changing.
@@ -53,47 +55,81 @@ func (s fileStamp) changedAgo() time.Duration {
 	return time.Since(time.Unix(0, s.ctime))
 }
 
-// loadSettled loads the configuration file for a reload once it has not
-// changed for configSettleTime, and loads it again when it changed while it
-// was read, so a reload that comes while the file is being written reads
-// what the writer finished. notice is called once when the reload waits.
-func loadSettled(ctx context.Context, path string, notice func(ago time.Duration)) (*config.Config, error) {
+// unsettled says whether a file changed ago is too fresh to be read. A change
+// time in the future (a clock set back) is no writer at work.
+func unsettled(ago time.Duration) bool { return ago >= 0 && ago < configSettleTime }
+
+// loadSettled loads the configuration file for a reload once it, and every
+// file its ${file:} references read, has not changed for configSettleTime, and
+// loads it again when it changed while it was read, so a reload that comes
+// while a file is being written reads what the writer finished. (The set of
+// secret files is read consistently by config itself, at every load; only the
+// wait is the reload's: a start reads files its operator wrote before.)
+// notice is called once for each file the reload waits for.
+func loadSettled(ctx context.Context, path string, notice func(file string, ago time.Duration)) (*config.Config, error) {
 	deadline := time.Now().Add(configSettleLimit)
-	noticed := false
+	noticed := map[string]bool{}
+	keptChanging := func(file string) error {
+		return fmt.Errorf("config: %s kept changing for %s; reload once it is written", file, configSettleLimit)
+	}
+	// settle waits until file, changed ago, has not changed for configSettleTime.
+	settle := func(file string, ago time.Duration) error {
+		if time.Now().After(deadline) {
+			return keptChanging(file)
+		}
+		if !noticed[file] {
+			notice(file, ago)
+			noticed[file] = true
+		}
+		t := time.NewTimer(configSettleTime - ago)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for {
 		before, err := stampFile(path)
 		if err != nil {
 			return config.Load(path) // it says what is wrong with the path
 		}
-		// A change time in the future (a clock set back) is no writer at work.
-		if ago := before.changedAgo(); ago >= 0 && ago < configSettleTime {
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("config: %s kept changing for %s; reload once it is written", path, configSettleLimit)
-			}
-			if !noticed {
-				notice(ago)
-				noticed = true
-			}
-			t := time.NewTimer(configSettleTime - ago)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
+		if ago := before.changedAgo(); unsettled(ago) {
+			if err := settle(path, ago); err != nil {
+				return nil, err
 			}
 			continue
 		}
-		cfg, err := config.Load(path)
-		if after, serr := stampFile(path); serr == nil && after == before {
-			if before.size == 0 {
-				// Truncated, and not written again: say that, not what
-				// an empty file lacks.
-				return nil, fmt.Errorf("config: %s is empty", path)
+		cfg, secrets, err := config.LoadWithSecretFiles(path)
+		if after, serr := stampFile(path); serr != nil || after != before {
+			if time.Now().After(deadline) {
+				return nil, keptChanging(path)
 			}
-			return cfg, err
+			continue
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("config: %s kept changing for %s; reload once it is written", path, configSettleLimit)
+		if before.size == 0 {
+			// Truncated, and not written again: say that, not what
+			// an empty file lacks.
+			return nil, fmt.Errorf("config: %s is empty", path)
+		}
+		if s, ago, ok := freshSecret(secrets); ok {
+			if err := settle(s, ago); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return cfg, err
+	}
+}
+
+// freshSecret returns a secret file that changed less than configSettleTime
+// before it was read, and how long ago that was.
+func freshSecret(files []config.SecretFile) (string, time.Duration, bool) {
+	for _, f := range files {
+		if ago := time.Since(f.Changed); unsettled(ago) {
+			return f.Path, ago, true
 		}
 	}
+	return "", 0, false
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,6 +71,47 @@ func TestReloadReadsAFileBeingWrittenOnceItIsDone(t *testing.T) {
 	p.wantConnectors(t, 2)
 	if !signedIn(t, p, session) {
 		t.Error("a browser signed in with the connector the file's second half holds was signed out")
+	}
+}
+
+// A reload that comes while a secret file is being written in place
+// (truncated, then written in pieces) reads it once the writer is done: the
+// reload had read the first piece, and the connector sent browsers to their
+// provider with a client id cut short until the next reload.
+func TestReloadReadsASecretFileBeingWrittenOnceItIsDone(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "client-id")
+	if err := os.WriteFile(secret, []byte("other-client\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := pluginFolder(t, "example")
+	p := startIdplug(t, dir, strings.Replace(exampleConfig, "clientId: other-client", "clientId: ${file:"+secret+"}", 1))
+	mustEqual(t, "client id at start", clientIDOf(t, p, "other"), "other-client")
+
+	f, err := os.OpenFile(secret, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("rotated-"); err != nil {
+		t.Fatal(err)
+	}
+	// The writer is at work until idplug says it waits for the file.
+	settled := keepChanging(secret)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, `a secret file (${file:}) changed just now`)
+	if _, err := f.WriteString("client\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	settled()
+	p.waitLog(t, "configuration reloaded")
+	mustEqual(t, "client id after the reload", clientIDOf(t, p, "other"), "rotated-client")
+	if !strings.Contains(p.logs.String(), `"file":"`+secret+`"`) {
+		t.Errorf("the log does not name the file it waited for:\n%s", p.logs)
 	}
 }
 
