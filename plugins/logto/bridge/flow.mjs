@@ -8,6 +8,7 @@ import { verifiedEmails } from './emails.mjs';
 import { bridgeError } from './errors.mjs';
 import { instance } from './instances.mjs';
 import { oauthErrorRE } from './oauth-error.mjs';
+import { calls } from './provider-http.mjs';
 import { profileOf, tokensOf } from './results.mjs';
 
 export async function authorize(c, formKeys, req) {
@@ -73,9 +74,22 @@ export async function userInfo(c, formKeys, req) {
   const getSession = async () => ({ ...stored, redirectUri: session.redirectUri });
   if (inst.storeTokens) {
     const { tokenResponse, userInfo: profile } = await inst.connector.getTokenResponseAndUserInfo(data, getSession);
-    return { userInfo: profileOf(verifiedEmails(c.pkg, inst.config, profile)), tokens: tokensOf(tokenResponse) };
+    const tokens = tokensOf(tokenResponse);
+    const secrets = [...signInSecrets(data), tokens?.accessToken, tokens?.refreshToken, tokens?.idToken];
+    return { userInfo: profileOf(verifiedEmails(c.pkg, inst.config, profile), secrets), tokens };
   }
-  return { userInfo: profileOf(verifiedEmails(c.pkg, inst.config, await inst.connector.getUserInfo(data, getSession))) };
+  const profile = await inst.connector.getUserInfo(data, getSession);
+  return { userInfo: profileOf(verifiedEmails(c.pkg, inst.config, profile), signInSecrets(data)) };
+}
+
+// signInSecrets are what the profile must not carry: the callback's code and tokens
+// (Apple's form_post brings an ID token), and the tokens the call's provider
+// answers handed out (provider-http.mjs).
+function signInSecrets(data) {
+  const fromCallback = Object.entries(data)
+    .filter(([k, v]) => typeof v === 'string' && (k === 'code' || k.endsWith('token')))
+    .map(([, v]) => v);
+  return [...fromCallback, ...(calls.getStore()?.secrets ?? [])];
 }
 
 export async function refresh(c, formKeys, req) {

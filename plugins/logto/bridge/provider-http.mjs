@@ -190,16 +190,36 @@ globalThis.fetch = async function fetchRecorded(input, init) {
     clearTimeout(timer);
     given?.removeEventListener('abort', follow);
   }
-  if (calls.getStore()) {
+  if (store) {
     let oauthError = '';
     const type = res.headers.get('content-type') ?? '';
     if (res.status >= 400 || /json|form/.test(type)) {
-      oauthError = oauthErrorOf(bytes.toString('utf8', 0, Math.min(bytes.length, maxPeek)));
+      const text = bytes.toString('utf8', 0, Math.min(bytes.length, maxPeek));
+      oauthError = oauthErrorOf(text);
+      if (res.status < 300) noteTokens(store, text);
     }
     record(res.status, oauthError);
   }
   return res;
 };
+
+// noteTokens keeps, for the call, the tokens a provider's answer hands out, so that
+// the profile can be kept free of them (results.mjs): a connector may copy a token
+// answer into the profile's rawData, which apps receive.
+const tokenFields = ['access_token', 'refresh_token', 'id_token'];
+function noteTokens(store, text) {
+  if (!text.includes('_token')) return;
+  let v;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    v = Object.fromEntries(new URLSearchParams(text));
+  }
+  if (!v || typeof v !== 'object') return;
+  for (const k of tokenFields) {
+    if (typeof v[k] === 'string' && v[k] !== '') (store.secrets ??= []).push(v[k]);
+  }
+}
 
 // optionsHref is the URL of a request given as options, "" without a host.
 function optionsHref(o, scheme) {
@@ -275,7 +295,7 @@ function recordedRequest(scheme, ...args) {
   if (!req.headersSent) req.setHeader('accept-encoding', 'identity');
   req.on('response', (res) => {
     if (store) store.responses.push({ status: res.statusCode, oauthError: '' });
-    capBody(req, res);
+    capBody(req, res, store && res.statusCode < 300 ? (text) => noteTokens(store, text) : null);
   });
   return req;
 }
@@ -285,8 +305,9 @@ function recordedRequest(scheme, ...args) {
 // coding, which the request did not accept. The bytes are counted as Node's parser
 // hands them to res (its push), before any reader: listening for 'data' would set
 // the body flowing before got is listening. This runs within the 'response' event,
-// before the first byte of the body.
-function capBody(req, res) {
+// before the first byte of the body. peek, when given, gets the body's first maxPeek
+// bytes as text once it has all arrived.
+function capBody(req, res, peek) {
   if (Number(res.headers['content-length']) > maxBody) {
     req.destroy(tooLarge());
     return;
@@ -294,6 +315,8 @@ function capBody(req, res) {
   const coding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const coded = coding !== '' && coding !== 'identity';
   let n = 0;
+  const kept = [];
+  if (peek) res.once('end', () => peek(Buffer.concat(kept).toString('utf8', 0, Math.min(n, maxPeek))));
   const push = res.push;
   res.push = function pushCounted(chunk, encoding) {
     if (chunk?.length) {
@@ -301,6 +324,7 @@ function capBody(req, res) {
         req.destroy(bridgeError('invalid_response', "the provider's answer is compressed though the bridge asked for none: its size could not be bounded"));
         return false;
       }
+      if (peek && n < maxPeek) kept.push(Buffer.from(chunk, typeof chunk === 'string' ? encoding : undefined));
       n += chunk.length;
       if (n > maxBody) {
         req.destroy(tooLarge());

@@ -2,7 +2,9 @@
 import { bridgeError } from './errors.mjs';
 import { inexactNumber } from './inexact-numbers.mjs';
 
-export function profileOf(p) {
+// profileOf is the connector's profile p, with no value of its rawData that carries
+// one of secrets (see withoutSecrets).
+export function profileOf(p, secrets = []) {
   if (!p || (typeof p.id !== 'string' && typeof p.id !== 'number') || String(p.id) === '') {
     throw bridgeError('invalid_response', 'the connector returned a profile without an id');
   }
@@ -15,7 +17,51 @@ export function profileOf(p) {
   for (const k of ['name', 'avatar', 'email', 'phone']) {
     if (typeof p[k] === 'string') out[k] = p[k];
   }
-  if (p.rawData !== undefined) out.rawData = p.rawData;
+  if (p.rawData !== undefined) {
+    const raw = withoutSecrets(p.rawData, secrets);
+    if (raw !== undefined) out.rawData = raw;
+  }
+  return out;
+}
+
+// withoutSecrets is rawData less every value (and every key) that carries one of
+// the sign-in's secrets: the callback's code or ID token, a token a provider
+// answered with. Apps receive rawData, and Logto's Apple connector returns the
+// whole callback there, its code and ID token in it; any connector may copy a
+// token answer there too. Secrets shorter than 8 characters are no tokens.
+export function withoutSecrets(raw, secrets) {
+  const s = secrets.filter((x) => typeof x === 'string' && x.length >= 8);
+  if (s.length === 0) return raw;
+  let text;
+  try {
+    text = JSON.stringify(raw);
+  } catch {
+    return undefined; // not JSON: the plugin could not have sent it on either
+  }
+  // Most profiles carry none: one search of their JSON text, escaped as it escapes.
+  if (text === undefined || !s.some((x) => text.includes(JSON.stringify(x).slice(1, -1)))) return raw;
+  return scrub(raw, s, 0);
+}
+
+// maxScrubDepth bounds the walk: what lies deeper (and carries a secret, or the
+// walk would not be here) is dropped whole.
+const maxScrubDepth = 64;
+
+function carries(v, s) {
+  return typeof v === 'string' && s.some((x) => v.includes(x));
+}
+
+function scrub(v, s, depth) {
+  if (carries(v, s)) return undefined;
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= maxScrubDepth) return undefined;
+  if (Array.isArray(v)) return v.map((e) => scrub(e, s, depth + 1)).filter((e) => e !== undefined);
+  const out = {};
+  for (const [k, e] of Object.entries(v)) {
+    if (carries(k, s)) continue;
+    const kept = scrub(e, s, depth + 1);
+    if (kept !== undefined) out[k] = kept;
+  }
   return out;
 }
 
