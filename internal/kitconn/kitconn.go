@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -79,6 +80,10 @@ const (
 	MalformedProfileSuccess = "malformed-profile-success" // signin/malformed-profile
 	TokenError200Ignored    = "token-error-200-ignored"   // signin/token-error-200
 	IgnoreEmailVerified     = "ignore-email-verified"     // signin/unverified-email
+
+	NoPKCE        = "no-pkce"        // signin/pkce
+	WrongVerifier = "wrong-verifier" // signin/pkce (and nothing else)
+	PlainPKCE     = "plain-pkce"     // signin/pkce
 )
 
 // Config is one instance's configuration.
@@ -295,9 +300,15 @@ func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.Auth
 	if c.Defect == NoStateInURL {
 		ar.State = ""
 	}
+	if c.Defect == NoPKCE {
+		ar.CodeChallenge, pkce.Verifier = "", ""
+	}
 	u, err := oauth2kit.AuthorizationURL(ar)
 	if err != nil {
 		return nil, err
+	}
+	if c.Defect == PlainPKCE {
+		u = withPlainChallenge(u, pkce.Verifier)
 	}
 	return &sdk.Authorization{RedirectTo: u, Session: sdk.Session{
 		sessionState:       req.State,
@@ -318,9 +329,13 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 			}
 		}
 	}
-	tok, err := cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], req.Session[sessionVerifier])
+	verifier := req.Session[sessionVerifier]
+	if c.Defect == WrongVerifier {
+		verifier = oauth2kit.NewPKCE().Verifier // another flow's, as a shared session key would give
+	}
+	tok, err := cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], verifier)
 	if err != nil && c.Defect == ExchangeTwice {
-		tok, err = cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], req.Session[sessionVerifier])
+		tok, err = cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], verifier)
 	}
 	if err != nil && c.Defect == TokenError200Ignored && sdk.AsError(err).Code == sdk.CodeSocialAuthCodeInvalid && sdk.AsError(err).Details["status"] == 200 {
 		// The status said success, so on it goes.
@@ -370,6 +385,20 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 		res.Tokens = tok.TokenSet()
 	}
 	return res, nil
+}
+
+// withPlainChallenge makes the PKCE challenge of an authorization URL the
+// verifier itself, with method plain, for PlainPKCE.
+func withPlainChallenge(authURL, verifier string) string {
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return authURL
+	}
+	q := u.Query()
+	q.Set("code_challenge", verifier)
+	q.Set("code_challenge_method", "plain")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // readCallback is oauth2kit.ReadCallback written out, so that each step can go wrong.

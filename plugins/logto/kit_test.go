@@ -34,6 +34,9 @@ func TestKitOAuth(t *testing.T) {
 			// Its profileMap has no field for a verification flag: it maps the email
 			// whatever the provider says, and the connector cannot be changed.
 			"signin/unverified-email": "Logto's OAuth 2.0 connector maps the email with no verification field, so it returns an unverified address",
+			// Its authorization URL has no code_challenge, and it has no setting
+			// for one (plugins/oauth2, which mirrors its configuration, does PKCE).
+			"signin/pkce": "Logto's OAuth 2.0 connector sends no PKCE challenge and has no setting for one",
 		},
 		WantUser: &sdk.UserInfo{
 			ID:     "connectortest-user-1",

@@ -46,6 +46,7 @@ var checks = []check{
 
 	{"refresh/bad-token", "an empty refresh token fails with a request error (or not_implemented), and a huge one does not panic", needConfig, checkRefreshBadToken},
 
+	{"signin/pkce", "the authorization URL carries a PKCE code_challenge with code_challenge_method=S256, and the code exchange the code_verifier it was made from (turn it off in Options.Skip for a provider without PKCE)", needProvider, checkSignInPKCE},
 	{"signin/complete", "a sign-in through the fake provider returns the expected profile after exactly one token request", needProvider, checkSignInComplete},
 	{"signin/invalid-code", "a code the provider refuses fails with social_auth_code_invalid, after one token request", needProvider, checkSignInInvalidCode},
 	{"signin/invalid-token", "an access token the provider's API refuses fails with social_invalid_access_token", needProvider, checkSignInInvalidToken},
@@ -202,6 +203,11 @@ var unseparated = strings.NewReplacer("_", "", "-", "")
 func folded(key string) string { return unseparated.Replace(key) }
 
 func huge(n int) string { return strings.Repeat("a", n) }
+
+// isAlnum says whether c is an ASCII letter or digit.
+func isAlnum(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -14,6 +14,17 @@ import (
 // session and the callback that UserInfo gets.
 func (k *kit) signIn(t T) (sdk.Session, map[string]string, bool) {
 	t.Helper()
+	auth, callback, ok := k.authorizeAtProvider(t)
+	if !ok {
+		return nil, nil, false
+	}
+	return auth.Session, callback, true
+}
+
+// authorizeAtProvider is signIn that returns the whole authorization, its URL
+// with its session.
+func (k *kit) authorizeAtProvider(t T) (*sdk.Authorization, map[string]string, bool) {
+	t.Helper()
 	state := newState()
 	auth, err := k.authorize(t, state, k.opts.redirectURI())
 	if err != nil {
@@ -31,10 +42,11 @@ func (k *kit) signIn(t T) (sdk.Session, map[string]string, bool) {
 		t.Errorf("the provider's callback carries state %q; want %q: the authorization URL must carry the request's state", callback["state"], state)
 		return nil, nil, false
 	}
-	return auth.Session, callback, true
+	return auth, callback, true
 }
 
 func checkSignInComplete(k *kit, t T) {
+	k.needExchange(t)
 	session, callback, ok := k.signIn(t)
 	if !ok {
 		return
@@ -105,6 +117,7 @@ func checkSignInInvalidCode(k *kit, t T) {
 }
 
 func checkSignInInvalidToken(k *kit, t T) {
+	k.needExchange(t) // the userinfo endpoint comes after the token endpoint
 	session, callback, ok := k.signIn(t)
 	if !ok {
 		return
@@ -129,10 +142,20 @@ func checkSignInProviderDown(k *kit, t T) {
 }
 
 // needSignIn skips a check that builds on a working sign-in when signin/complete
-// found it broken: that check already names the defect.
+// (or signin/pkce, needExchange) found it broken: that check already names the
+// defect.
 func (k *kit) needSignIn(t T) {
+	k.needExchange(t)
 	if k.signInFailed.Load() {
 		k.skipAfterFailure(t, "signin/complete", "needs a working sign-in, and signin/complete failed")
+	}
+}
+
+// needExchange skips a check that needs the token endpoint to accept a code when
+// signin/pkce saw it refuse the connector's code_verifier.
+func (k *kit) needExchange(t T) {
+	if k.exchangeRefused.Load() {
+		k.skipAfterFailure(t, "signin/pkce", "needs a code exchange the provider accepts, and signin/pkce saw the provider refuse the connector's code_verifier")
 	}
 }
 

@@ -35,8 +35,11 @@
 //     a missing code is insufficient_request_parameters; empty sessions and callbacks,
 //     huge and odd values are refused without a panic.
 //   - refresh: an empty refresh token is a request error.
-//   - signin (with Options.Provider): a whole sign-in returns the expected profile
-//     after exactly one token request; a refused code is social_auth_code_invalid,
+//   - signin (with Options.Provider): the authorization URL carries a PKCE S256
+//     code_challenge and the code exchange the code_verifier it was made from (a
+//     connector whose provider has no PKCE turns signin/pkce off in Options.Skip);
+//     a whole sign-in returns the expected profile after exactly one token
+//     request; a refused code is social_auth_code_invalid,
 //     a refused access token social_invalid_access_token, a provider answering 503
 //     provider_unavailable; a numeric id above 2^53 keeps every digit; each client
 //     authentication method the configuration offers (or the one the provider
@@ -46,14 +49,15 @@
 //     token and userinfo answers that are not JSON or are cut short are
 //     invalid_response; a token error answered with HTTP 200 is an error; an email
 //     the provider has not verified is left out of the profile. The checks that
-//     need a working sign-in skip when signin/complete fails, so that a broken
-//     sign-in is reported once.
-//
-// A skipped check logs why, and Run lists the skips at the end; with
-// Options.Strict, a skip that Options.Skip did not ask for is a failure.
+//     need a working sign-in skip when signin/complete fails (or signin/pkce saw
+//     the provider refuse the code_verifier), so that a broken sign-in is
+//     reported once.
 //   - secrets: no error message, detail or log line, in any check, carries a
 //     confidential value of the configuration, the authorization code, or a code or
 //     token the provider issued.
+//
+// A skipped check logs why, and Run lists the skips at the end; with
+// Options.Strict, a skip that Options.Skip did not ask for is a failure.
 //
 // A connector that declares authorization templates (sdk.AuthorizationTemplater)
 // checks with CheckAuthorizationTemplate that the host, building from the

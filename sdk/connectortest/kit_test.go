@@ -60,6 +60,9 @@ var defects = []struct {
 
 	{kitconn.RefreshEmptyGeneral, false, []string{"refresh/bad-token"}, "code general"},
 
+	{kitconn.NoPKCE, true, []string{"signin/pkce"}, "the authorization URL carries no code_challenge"},
+	{kitconn.WrongVerifier, true, []string{"signin/pkce"}, "the code exchange's code_verifier does not match the authorization URL's code_challenge"},
+	{kitconn.PlainPKCE, true, []string{"signin/pkce"}, `the authorization URL's code_challenge_method is "plain"; want S256`},
 	{kitconn.WrongNameField, true, []string{"signin/complete"}, "the profile has no name"},
 	{kitconn.ExchangeTwice, true, []string{"signin/invalid-code", "signin/provider-down"}, "2 token requests"},
 	{kitconn.AuthCodeMisread, true, []string{"signin/invalid-code"}, "want social_auth_code_invalid"},

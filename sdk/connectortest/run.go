@@ -169,6 +169,9 @@ type kit struct {
 	// signInFailed says signin/complete failed: the checks that need a working
 	// sign-in skip rather than report the same defect again.
 	signInFailed atomic.Bool
+	// exchangeRefused says signin/pkce saw the provider refuse a code for its
+	// code_verifier: no sign-in gets past the token endpoint, which it named.
+	exchangeRefused atomic.Bool
 	// skips are the checks that skipped, with why.
 	skips skipList
 }
