@@ -47,6 +47,7 @@ func TestBinary(t *testing.T) {
 		msg    string
 	}{
 		{kitconn.LogToken, []string{"secrets/never-shown"}, "a log line shows a code or token the provider issued"},
+		{kitconn.AccessTokenInRawData, []string{"secrets/profile"}, "the profile's rawData carries an access token the provider issued (at rawData.token.access_token)"},
 		{kitconn.IgnoreAuthMethod, []string{"signin/client-auth"}, `with tokenEndpointAuthMethod "client_secret_basic", the connector authenticated with client_secret_post`},
 		{kitconn.NoEnglishName, []string{""}, "name.en: is required"},
 		{kitconn.PanicOnGarbageConfig, []string{"config/garbage"}, "ParseConfig panicked: unexpected configuration"},
@@ -56,7 +57,7 @@ func TestBinary(t *testing.T) {
 		{kitconn.FormKeyMismatch, []string{"config/form-items"}, `"scopes" set to ""`},
 	} {
 		t.Run(d.defect, func(t *testing.T) {
-			signIn := d.want[0] == "secrets/never-shown" || strings.HasPrefix(d.want[0], "signin/")
+			signIn := strings.HasPrefix(d.want[0], "secrets/") || strings.HasPrefix(d.want[0], "signin/")
 			rec := kitrecord.Run(t, hosttest.Binary(withDefect(t, d.defect)), kitconn.KitOptions(t, signIn))
 			kitrecord.AssertFailed(t, rec, d.want, d.msg)
 		})

@@ -7,6 +7,7 @@ package kitconn
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,8 @@ const (
 	PanicOnHugeCallback  = "panic-on-huge-callback" // callback/garbage
 	EchoCode             = "echo-code"              // secrets/never-shown
 	LogToken             = "log-token"              // secrets/never-shown
+	AccessTokenInRawData = "access-token-in-raw"    // secrets/profile
+	TokenAnswerInRawData = "token-answer-in-raw"    // secrets/profile
 
 	RefreshEmptyGeneral = "refresh-empty-general" // refresh/bad-token
 	WrongNameField      = "wrong-name-field"      // signin/complete
@@ -380,6 +383,16 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 			}
 		}
 	}
+	switch c.Defect {
+	case AccessTokenInRawData:
+		profile.RawData = withField(profile.RawData, "token", map[string]string{"access_token": tok.AccessToken})
+	case TokenAnswerInRawData:
+		answer, _ := json.Marshal(map[string]any{
+			"access_token": tok.AccessToken, "token_type": tok.TokenType,
+			"refresh_token": tok.RefreshToken, "expires_in": int(tok.ExpiresIn.Seconds()),
+		})
+		profile.RawData = withField(profile.RawData, "tokenAnswer", base64.StdEncoding.EncodeToString(answer))
+	}
 	res := &sdk.UserInfoResult{UserInfo: profile}
 	if cfg.StoreTokens {
 		res.Tokens = tok.TokenSet()
@@ -399,6 +412,22 @@ func withPlainChallenge(authURL, verifier string) string {
 	q.Set("code_challenge_method", "plain")
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// withField returns the JSON object raw with key set to value, for the defects
+// that put what does not belong into rawData.
+func withField(raw json.RawMessage, key string, value any) json.RawMessage {
+	var obj map[string]json.RawMessage
+	v, err := json.Marshal(value)
+	if err != nil || json.Unmarshal(raw, &obj) != nil {
+		return raw
+	}
+	obj[key] = v
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return raw
+	}
+	return out
 }
 
 // readCallback is oauth2kit.ReadCallback written out, so that each step can go wrong.

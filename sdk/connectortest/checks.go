@@ -61,6 +61,7 @@ var checks = []check{
 	{"signin/token-error-200", "a token answer of HTTP 200 with error=invalid_grant fails, without a call to the userinfo endpoint: it is never taken as success", needProvider, checkSignInTokenError200},
 	{"signin/unverified-email", "an email the provider says is not verified is not in the profile (when Options.WantUser has an email)", needProvider, checkSignInUnverifiedEmail},
 
+	{"secrets/profile", "no profile a sign-in returned carries, in any field (rawData included), a code or token the provider issued or the client secret: not as it is, JSON-escaped, URL-encoded or base64-encoded", needProvider, checkSecretsProfile},
 	{"secrets/never-shown", "no error message, detail or log line, in any check, carries a confidential value of the configuration (one is planted), the authorization code or a token", needNothing, checkSecretsNeverShown},
 }
 

@@ -32,6 +32,22 @@ type leakWatch struct {
 // code, every code and token the fake provider issued, the provider's client secret
 // and the value of every confidential item of ValidConfig.
 func (k *kit) needles() []needle {
+	out := k.secretNeedles()
+	if p := k.opts.Provider; p != nil {
+		for _, v := range p.Issued() {
+			out = append(out, needle{v, "a code or token the provider issued"})
+		}
+	}
+	k.leaks.mu.Lock()
+	out = append(out, k.leaks.planted...)
+	k.leaks.mu.Unlock()
+	return out
+}
+
+// secretNeedles are the needles that the provider did not issue: the kit's
+// authorization code, the value of every confidential item of ValidConfig and the
+// provider's client secret.
+func (k *kit) secretNeedles() []needle {
 	out := []needle{{k.code, "the authorization code of a callback"}}
 	for _, f := range k.meta.FormItems {
 		if v, ok := k.opts.ValidConfig[f.Key].(string); ok && f.Confidential && len(v) >= minNeedle {
@@ -42,13 +58,7 @@ func (k *kit) needles() []needle {
 		if s := p.ClientSecret(); len(s) >= minNeedle {
 			out = append(out, needle{s, "the provider's client secret"})
 		}
-		for _, v := range p.Issued() {
-			out = append(out, needle{v, "a code or token the provider issued"})
-		}
 	}
-	k.leaks.mu.Lock()
-	out = append(out, k.leaks.planted...)
-	k.leaks.mu.Unlock()
 	return out
 }
 
@@ -101,6 +111,9 @@ func (w watched) authorizationURI(ctx context.Context, req sdk.AuthorizationRequ
 func (w watched) userInfo(ctx context.Context, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
 	res, err := w.driver.userInfo(ctx, req)
 	w.k.watchError("UserInfo", err)
+	if err == nil {
+		w.k.watchProfile(res)
+	}
 	return res, err
 }
 

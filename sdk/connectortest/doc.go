@@ -54,7 +54,9 @@
 //     reported once.
 //   - secrets: no error message, detail or log line, in any check, carries a
 //     confidential value of the configuration, the authorization code, or a code or
-//     token the provider issued.
+//     token the provider issued; no profile a sign-in returned carries, in any
+//     field, rawData included, a code or token the provider issued or the client
+//     secret, whether as it is, JSON-escaped, URL-encoded or base64-encoded.
 //
 // A skipped check logs why, and Run lists the skips at the end; with
 // Options.Strict, a skip that Options.Skip did not ask for is a failure.

@@ -57,6 +57,8 @@ var defects = []struct {
 	{kitconn.PanicOnHugeCallback, false, []string{"callback/garbage"}, "UserInfo panicked: callback value too large"},
 	{kitconn.EchoCode, false, []string{"secrets/never-shown"}, "callback/state-mismatch: the error of UserInfo shows the authorization code of a callback"},
 	{kitconn.LogToken, true, []string{"secrets/never-shown"}, "signin/complete: a log line shows a code or token the provider issued"},
+	{kitconn.AccessTokenInRawData, true, []string{"secrets/profile"}, "the profile's rawData carries an access token the provider issued (at rawData.token.access_token)"},
+	{kitconn.TokenAnswerInRawData, true, []string{"secrets/profile"}, "the profile's rawData carries an access token the provider issued (at rawData.tokenAnswer, base64-encoded)"},
 
 	{kitconn.RefreshEmptyGeneral, false, []string{"refresh/bad-token"}, "code general"},
 

@@ -54,9 +54,13 @@ type Provider struct {
 	closeOnce sync.Once
 	serial    int
 	// issued is every code and token the provider handed out: none may ever show in
-	// a connector's errors or logs.
-	issued []string
+	// a connector's errors, logs or profiles.
+	issued []issuedValue
 }
+
+// issuedValue is a code or token the provider handed out, with its kind ("code",
+// "access" or "refresh"), so that a leak can say which kind leaked.
+type issuedValue struct{ kind, value string }
 
 // Endpoint names one of the fake provider's endpoints.
 type Endpoint string
@@ -259,7 +263,18 @@ func (p *Provider) Profile() string {
 func (p *Provider) Issued() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.issued...)
+	out := make([]string, len(p.issued))
+	for i, v := range p.issued {
+		out[i] = v.value
+	}
+	return out
+}
+
+// issuedWithKinds is Issued with each value's kind.
+func (p *Provider) issuedWithKinds() []issuedValue {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]issuedValue(nil), p.issued...)
 }
 
 // SetProfile changes the userinfo endpoint's answer.
@@ -401,6 +416,6 @@ func (p *Provider) newCode(g *grant) string {
 func (p *Provider) secret(kind string) string {
 	p.serial++
 	v := fmt.Sprintf("%s-%d-%s", kind, p.serial, randomHex(12))
-	p.issued = append(p.issued, v)
+	p.issued = append(p.issued, issuedValue{kind, v})
 	return v
 }

@@ -172,6 +172,9 @@ type kit struct {
 	// exchangeRefused says signin/pkce saw the provider refuse a code for its
 	// code_verifier: no sign-in gets past the token endpoint, which it named.
 	exchangeRefused atomic.Bool
+	// profiles are what the profiles of the run's sign-ins carried that no
+	// profile may, for secrets/profile.
+	profiles profileWatch
 	// skips are the checks that skipped, with why.
 	skips skipList
 }
