@@ -36,17 +36,24 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.signInFailed(w, r, returnTo, err)
 		return
 	}
-	state := newState()
+	slot, taken := s.cookies.pickFlowSlot(r)
+	state := newStateIn(slot)
 	auth, err := s.authorize(r.Context(), id, s.callbackURL(id), state)
 	if err != nil {
 		s.signInFailed(w, r, returnTo, err)
 		return
 	}
 	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), s.stampFlow(flow{Session: auth.Session, State: state, ReturnTo: returnTo}),
-		func(v string) *http.Cookie { return s.cookies.flow(id, v, s.settings.FlowTTL) })
+		func(v string) *http.Cookie { return s.cookies.flow(slot, v, s.settings.FlowTTL) })
 	if err != nil {
 		s.signInFailed(w, r, returnTo, err)
 		return
+	}
+	if taken {
+		// Cleared, not just overwritten: a browser may keep an overwritten
+		// cookie's creation time, and the new flow would pass for the oldest.
+		s.log.Debug("a new sign-in took the place of the oldest under way in its browser", "connector", id)
+		http.SetCookie(w, s.cookies.clearFlow(slot))
 	}
 	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
@@ -58,9 +65,10 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 }
 
 // finishSignIn completes a browser sign-in from the callback's parameters,
-// whichever way they came. The flow cookie is spent only once the callback is
-// shown to belong to it: a forged callback (a link an attacker sends, with a made-up
-// state) neither reaches the plugin nor cancels the browser's sign-in in progress.
+// whichever way they came. The callback's state names the one flow cookie it
+// reads, which is spent only once the callback is shown to belong to it: a
+// forged callback (a link an attacker sends, with a made-up state or another
+// flow's) neither reaches the plugin nor cancels a sign-in in progress.
 // A sign-in that fails after that (refused by the person, the provider or
 // the mapping) goes back where it would have gone (signInFailed).
 func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string, params map[string]string) {
@@ -68,13 +76,13 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.errorPage(w, r, err)
 		return
 	}
-	f, err := s.openFlowCookie(r, id)
+	f, clearing, err := s.openFlowCookie(r, id, params["state"])
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	if err := sameState(params["state"], f.State); err != nil {
-		s.errorPage(w, r, err)
+	if sameState(params["state"], f.State) != nil {
+		s.errorPage(w, r, errNotThisBrowsersFlow())
 		return
 	}
 	// From here the callback is this flow's own: once consumed in the store, it
@@ -82,12 +90,12 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 	// that did not answer spent nothing: the cookie stays for the retry.
 	if err := s.consumeFlow(r.Context(), f, "the sign-in"); err != nil {
 		if e := sdk.AsError(err); e.Code != CodeStoreUnavailable && e.Code != sdk.CodeGeneral {
-			http.SetCookie(w, s.cookies.clearFlow(id))
+			http.SetCookie(w, clearing)
 		}
 		s.errorPage(w, r, err)
 		return
 	}
-	http.SetCookie(w, s.cookies.clearFlow(id))
+	http.SetCookie(w, clearing)
 	// Who vouches for the profile and who its tokens come from, read once,
 	// before the plugin is asked: a reload in between binds the session and
 	// the tokens to the provider before it (so that they serve no one), not to
@@ -114,17 +122,6 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, f.ReturnTo, http.StatusFound)
-}
-
-func (s *Server) openFlowCookie(r *http.Request, id string) (flow, error) {
-	var f flow
-	c, err := r.Cookie(s.cookies.flowName())
-	if err != nil {
-		return f, &sdk.Error{Code: CodeSessionInvalid,
-			Message: "this sign-in was not started in this browser, or it took too long; start again"}
-	}
-	err = s.openJSON(browserFlowPurpose(id), c.Value, "the sign-in", &f)
-	return f, err
 }
 
 // sameState compares the callback's state with the one the host generated, in

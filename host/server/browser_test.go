@@ -36,10 +36,11 @@ func TestBrowserFlowStaysUsableWhenTheStoreIsDown(t *testing.T) {
 	srv := newUnitServer(t, f, func(s *Settings) { s.Store = st })
 
 	rec := browserRequest(srv, "GET", "/sign-in/acme", "", nil)
-	flow := cookieOf(rec, srv.cookies.flowName())
+	flow := flowCookieOf(srv, rec)
 	f.mu.Lock()
 	state := f.request.State
 	f.mu.Unlock()
+	flowName := srv.cookies.flowName(flowSlot(state))
 	callback := "/callback/acme?code=c&state=" + url.QueryEscape(state)
 
 	st.down.Store(true)
@@ -47,7 +48,7 @@ func TestBrowserFlowStaysUsableWhenTheStoreIsDown(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("store down: %d", rec.Code)
 	}
-	if c := cookieOf(rec, srv.cookies.flowName()); c != nil && c.MaxAge < 0 {
+	if c := cookieOf(rec, flowName); c != nil && c.MaxAge < 0 {
 		t.Fatalf("the 503 store_unavailable answer deletes the flow cookie: %s", c)
 	}
 	st.down.Store(false)
@@ -55,11 +56,11 @@ func TestBrowserFlowStaysUsableWhenTheStoreIsDown(t *testing.T) {
 	if rec.Code != http.StatusFound || cookieOf(rec, srv.cookies.sessionName()) == nil {
 		t.Fatalf("the same callback once the store is back: %d %s", rec.Code, rec.Body)
 	}
-	if c := cookieOf(rec, srv.cookies.flowName()); c == nil || c.MaxAge >= 0 {
+	if c := cookieOf(rec, flowName); c == nil || c.MaxAge >= 0 {
 		t.Errorf("a finished sign-in leaves its flow cookie: %v", c)
 	}
 	rec = browserRequest(srv, "GET", callback, "", nil, flow)
-	if c := cookieOf(rec, srv.cookies.flowName()); rec.Code == http.StatusFound || c == nil || c.MaxAge >= 0 {
+	if c := cookieOf(rec, flowName); rec.Code == http.StatusFound || c == nil || c.MaxAge >= 0 {
 		t.Errorf("a replayed callback: %d, flow cookie %v; want an error page that clears it", rec.Code, c)
 	}
 }

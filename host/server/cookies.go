@@ -2,30 +2,34 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// cookiePolicy names and scopes idplug's two browser cookies: the sign-in flow
-// (from /sign-in to /callback) and the signed-in session.
+// cookiePolicy names and scopes idplug's browser cookies: the sign-in flows
+// (from /sign-in to /callback, one cookie each, flowcookies.go) and the
+// signed-in session.
 //
-// Over https both carry the __Host- prefix: the browser then accepts them only
+// Over https they carry the __Host- prefix: the browser then accepts them only
 // Secure, from this host, for Path=/ and without Domain, so a sibling subdomain
 // cannot plant a flow or a session of its own (login CSRF, session fixation).
 // That holds under a public_url path too: a __Secure- cookie scoped to the path
 // could be set by any sibling with Domain=, and the browser sends the older,
 // planted one first. Such a cookie must have Path=/, so it reaches the other
-// paths of the origin, whose pages could script idplug's anyway; the flow
-// cookie is then not scoped to its callback path, and opens only for the
-// connector it was sealed for. Over plain http (loopback) the cookies carry
-// the path instead (cookiePathOf).
+// paths of the origin, whose pages could script idplug's anyway; a flow cookie
+// opens only for the connector it was sealed for. Over plain http (loopback)
+// the cookies carry the public path instead (cookiePathOf), the flow cookies
+// as the session's: a sign-in must see the flows under way in the browser to
+// keep their number bounded, and a flow cookie scoped to its callback (as
+// releases before per-flow cookies did) never reached /sign-in.
 type cookiePolicy struct {
 	secure   bool
 	hostOnly bool
 	// prefix is the public path as a cookie's Path names it, "" at the root.
 	prefix string
 	// cut says prefix is only the start of the public path: the flow cookie
-	// cannot then name its callback's path either.
+	// of earlier releases could not then name its callback's path either.
 	cut bool
 }
 
@@ -65,42 +69,50 @@ func (c cookiePolicy) name(base string) string {
 	return base
 }
 
-func (c cookiePolicy) flowName() string    { return c.name("idplug_flow") }
-func (c cookiePolicy) sessionName() string { return c.name("idplug_session") }
-
-// flowPath scopes the flow cookie to the callback of its connector; id must be a
-// checked connector id.
-func (c cookiePolicy) flowPath(id string) string {
-	switch {
-	case c.hostOnly:
-		return "/"
-	case c.cut:
-		return c.prefix + "/"
-	}
-	return c.prefix + "/callback/" + id
+// flowName names the flow cookie of slot (flowcookies.go).
+func (c cookiePolicy) flowName(slot int) string {
+	return c.name(flowCookieBase + strconv.Itoa(slot))
 }
 
-func (c cookiePolicy) sessionPath() string {
+func (c cookiePolicy) sessionName() string { return c.name("idplug_session") }
+
+// path is the Path of every cookie: "/" for a __Host- cookie, else the public
+// path as every client spells it.
+func (c cookiePolicy) path() string {
 	if c.hostOnly {
 		return "/"
 	}
 	return c.prefix + "/"
 }
 
-func (c cookiePolicy) flow(id, value string, ttl time.Duration) *http.Cookie {
-	return c.cookie(c.flowName(), value, c.flowPath(id), int(ttl.Seconds()))
+func (c cookiePolicy) flow(slot int, value string, ttl time.Duration) *http.Cookie {
+	return c.cookie(c.flowName(slot), value, c.path(), int(ttl.Seconds()))
 }
 
-func (c cookiePolicy) clearFlow(id string) *http.Cookie {
-	return c.cookie(c.flowName(), "", c.flowPath(id), -1)
+func (c cookiePolicy) clearFlow(slot int) *http.Cookie {
+	return c.cookie(c.flowName(slot), "", c.path(), -1)
+}
+
+// The single flow cookie of releases before per-flow cookies, still read at
+// a callback so that a sign-in under way during an upgrade finishes. Over
+// plain http it was scoped to its connector's callback; id must be a checked
+// connector id.
+func (c cookiePolicy) legacyFlowName() string { return c.name("idplug_flow") }
+
+func (c cookiePolicy) clearLegacyFlow(id string) *http.Cookie {
+	path := c.prefix + "/callback/" + id
+	if c.hostOnly || c.cut {
+		path = c.path()
+	}
+	return c.cookie(c.legacyFlowName(), "", path, -1)
 }
 
 func (c cookiePolicy) session(value string, ttl time.Duration) *http.Cookie {
-	return c.cookie(c.sessionName(), value, c.sessionPath(), int(ttl.Seconds()))
+	return c.cookie(c.sessionName(), value, c.path(), int(ttl.Seconds()))
 }
 
 func (c cookiePolicy) clearSession() *http.Cookie {
-	return c.cookie(c.sessionName(), "", c.sessionPath(), -1)
+	return c.cookie(c.sessionName(), "", c.path(), -1)
 }
 
 // Lax: the provider's redirect back is a top-level GET, which Lax cookies survive.

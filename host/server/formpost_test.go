@@ -42,7 +42,7 @@ func startFormPostFlow(t *testing.T, srv *Server, f *fakeInstances) (*http.Cooki
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return cookieOf(rec, srv.cookies.flowName()), f.request.State
+	return flowCookieOf(srv, rec), f.request.State
 }
 
 var formHeader = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}

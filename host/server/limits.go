@@ -20,6 +20,11 @@ const (
 	// maxCookieLen bounds a cookie's name and value together: browsers drop a
 	// cookie over 4096 bytes, its attributes counted.
 	maxCookieLen = 3900
+	// MaxHeaderBytes is how much of a request's headers idplug serve reads:
+	// a browser's maxPendingFlows flow cookies and its session cookie, each at
+	// its largest, take 35 KB of it, leaving the rest to the app's cookies
+	// and other headers.
+	MaxHeaderBytes = 64 << 10
 )
 
 // jsonLen is the length of s once JSON-encoded (without HTML escaping, as sealJSON

@@ -24,7 +24,7 @@ func failingSignIn(t *testing.T, srv *Server, f *fakeInstances, returnTo string)
 	state := f.request.State
 	f.mu.Unlock()
 	return browserRequest(srv, "GET", "/callback/acme?error=access_denied&state="+url.QueryEscape(state), "", nil,
-		cookieOf(rec, srv.cookies.flowName()))
+		flowCookieOf(srv, rec))
 }
 
 // A sign-in an app asked the provider for goes back to the provider's finish

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -44,25 +45,35 @@ func TestCheckState(t *testing.T) {
 	}
 }
 
+// Every cookie carries one path, the flow cookies the session's: a sign-in
+// sees the flows under way. The single flow cookie of earlier releases is
+// cleared where it was set: its connector's callback over plain http.
 func TestCookieNames(t *testing.T) {
 	for _, tc := range []struct {
-		scheme, prefix                       string
-		flow, flowPath, session, sessionPath string
+		scheme, prefix      string
+		flow, session, path string
+		legacy, legacyPath  string
 	}{
-		{"https", "", "__Host-idplug_flow", "/", "__Host-idplug_session", "/"},
-		{"https", "/idp", "__Host-idplug_flow", "/", "__Host-idplug_session", "/"},
-		{"http", "", "idplug_flow", "/callback/acme", "idplug_session", "/"},
-		{"http", "/idp", "idplug_flow", "/idp/callback/acme", "idplug_session", "/idp/"},
+		{"https", "", "__Host-idplug_flow_3", "__Host-idplug_session", "/", "__Host-idplug_flow", "/"},
+		{"https", "/idp", "__Host-idplug_flow_3", "__Host-idplug_session", "/", "__Host-idplug_flow", "/"},
+		{"http", "", "idplug_flow_3", "idplug_session", "/", "idplug_flow", "/callback/acme"},
+		{"http", "/idp", "idplug_flow_3", "idplug_session", "/idp/", "idplug_flow", "/idp/callback/acme"},
 		// Segments a client may spell escaped or not are left out of Path.
-		{"http", "/id(p)", "idplug_flow", "/", "idplug_session", "/"},
-		{"http", "/a/café/b", "idplug_flow", "/a/", "idplug_session", "/a/"},
-		{"http", "/a-b_c.d~e/f%g", "idplug_flow", "/a-b_c.d~e/", "idplug_session", "/a-b_c.d~e/"},
+		{"http", "/id(p)", "idplug_flow_3", "idplug_session", "/", "idplug_flow", "/"},
+		{"http", "/a/café/b", "idplug_flow_3", "idplug_session", "/a/", "idplug_flow", "/a/"},
+		{"http", "/a-b_c.d~e/f%g", "idplug_flow_3", "idplug_session", "/a-b_c.d~e/", "idplug_flow", "/a-b_c.d~e/"},
 	} {
 		c := newCookiePolicy(tc.scheme, tc.prefix)
-		f, s := c.flow("acme", "v", time.Minute), c.session("v", time.Minute)
-		if f.Name != tc.flow || f.Path != tc.flowPath || s.Name != tc.session || s.Path != tc.sessionPath ||
-			f.Secure != (tc.scheme == "https") || !f.HttpOnly || !s.HttpOnly {
+		f, s, l := c.flow(3, "v", time.Minute), c.session("v", time.Minute), c.clearLegacyFlow("acme")
+		if f.Name != tc.flow || f.Path != tc.path || s.Name != tc.session || s.Path != tc.path ||
+			f.Secure != (tc.scheme == "https") || !f.HttpOnly || !s.HttpOnly || f.SameSite != http.SameSiteLaxMode {
 			t.Errorf("%s %q: flow %s %s, session %s %s", tc.scheme, tc.prefix, f.Name, f.Path, s.Name, s.Path)
+		}
+		if l.Name != tc.legacy || l.Path != tc.legacyPath || l.MaxAge >= 0 {
+			t.Errorf("%s %q: the earlier flow cookie is cleared as %s at %s", tc.scheme, tc.prefix, l.Name, l.Path)
+		}
+		if cl := c.clearFlow(3); cl.Name != f.Name || cl.Path != f.Path || cl.MaxAge >= 0 {
+			t.Errorf("%s %q: flow cleared as %s at %s", tc.scheme, tc.prefix, cl.Name, cl.Path)
 		}
 	}
 }

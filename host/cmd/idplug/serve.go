@@ -200,7 +200,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.CallTimeout + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    server.MaxHeaderBytes,
 		// net/http's own lines (a panic in a handler, TLS errors) through the
 		// direct side too, so that they stay in order with the rest.
 		ErrorLog: log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),

@@ -360,13 +360,8 @@ func TestSignInReturnToMustStayOnSite(t *testing.T) {
 	if !strings.HasPrefix(loc, "https://id.example.test/authorize?") || !strings.Contains(loc, url.QueryEscape("http://127.0.0.1:1/callback/demo")) {
 		t.Fatalf("location = %s", loc)
 	}
-	var flow *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == "idplug_flow" {
-			flow = c
-		}
-	}
-	if flow == nil || !flow.HttpOnly || flow.SameSite != http.SameSiteLaxMode || flow.Path != "/callback/demo" || flow.Secure {
+	flow := flowCookieOf(resp)
+	if flow == nil || !flow.HttpOnly || flow.SameSite != http.SameSiteLaxMode || flow.Path != "/" || flow.Secure {
 		t.Fatalf("flow cookie = %+v", flow)
 	}
 	// A callback without the flow cookie is refused with a page that says why.

@@ -181,10 +181,12 @@ func post(t *testing.T, u string, cookies ...*http.Cookie) *http.Response {
 	return resp
 }
 
+// setCookie is the cookie resp set whose name ends with name; "idplug_flow"
+// is the flow cookie, whichever its slot.
 func setCookie(t *testing.T, resp *http.Response, name string) *http.Cookie {
 	t.Helper()
 	for _, c := range resp.Cookies() {
-		if strings.HasSuffix(c.Name, name) && c.Value != "" {
+		if (strings.HasSuffix(c.Name, name) || name == "idplug_flow" && flowCookieName.MatchString(c.Name)) && c.Value != "" {
 			return c
 		}
 	}
