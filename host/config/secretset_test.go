@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/idplug/idplug/internal/secretmount"
 )
 
 // onSecretRead runs hook after each read of a secret file's content until the
@@ -17,46 +19,6 @@ func onSecretRead(t *testing.T, hook func(full string)) {
 	t.Helper()
 	secretReadHook = hook
 	t.Cleanup(func() { secretReadHook = nil })
-}
-
-// secretMount lays files out as Kubernetes mounts a Secret: each name is a
-// link to ..data/name, and ..data a link to the folder of the version, which
-// the kubelet swaps by renaming a new link over it.
-type secretMount struct {
-	dir     string
-	version int
-}
-
-func mountSecret(t *testing.T, files map[string]string) *secretMount {
-	t.Helper()
-	m := &secretMount{dir: t.TempDir()}
-	m.update(t, files)
-	for name := range files {
-		if err := os.Symlink(filepath.Join("..data", name), filepath.Join(m.dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return m
-}
-
-func (m *secretMount) update(t *testing.T, files map[string]string) {
-	t.Helper()
-	m.version++
-	version := fmt.Sprintf("..2026_12_07_%02d", m.version)
-	if err := os.Mkdir(filepath.Join(m.dir, version), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, value := range files {
-		if err := os.WriteFile(filepath.Join(m.dir, version, name), []byte(value), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink(version, filepath.Join(m.dir, "..data_tmp")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(filepath.Join(m.dir, "..data_tmp"), filepath.Join(m.dir, "..data")); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // clientOf returns the client id and secret the configuration's connector got.
@@ -94,14 +56,14 @@ func TestSecretFilesSwappedWhileReadAreOneVersion(t *testing.T) {
 	}{{1, appTwo}, {2, appTwo}, {3, appTwo}, {4, appOne}} {
 		swapAfter, want := tc.swapAfter, tc.want
 		t.Run(fmt.Sprintf("swapped after read %d", swapAfter), func(t *testing.T) {
-			secret := mountSecret(t, appOne)
+			secret := secretmount.New(t, appOne)
 			reads := 0
 			onSecretRead(t, func(string) {
 				if reads++; reads == swapAfter {
-					secret.update(t, appTwo)
+					secret.Update(t, appTwo)
 				}
 			})
-			cfg, err := Parse([]byte(clientFromFiles), envOf(nil), secret.dir)
+			cfg, err := Parse([]byte(clientFromFiles), envOf(nil), secret.Dir)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,55 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/idplug/idplug/internal/secretmount"
 )
-
-// secretMount lays files out as Kubernetes mounts a Secret: each name is a
-// link to ..data/name, and ..data a link to a folder of the version; the
-// kubelet updates it by making a new folder and renaming a new ..data link
-// over the old one.
-type secretMount struct {
-	dir     string
-	version int
-}
-
-func mountSecret(t *testing.T, files map[string]string) *secretMount {
-	t.Helper()
-	m := &secretMount{dir: t.TempDir()}
-	m.update(t, files)
-	for name := range files {
-		if err := os.Symlink(filepath.Join("..data", name), filepath.Join(m.dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return m
-}
-
-// update swaps in a new version of the files, as the kubelet does.
-func (m *secretMount) update(t *testing.T, files map[string]string) {
-	t.Helper()
-	m.version++
-	version := fmt.Sprintf("..2026_12_07_%02d", m.version)
-	if err := os.Mkdir(filepath.Join(m.dir, version), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, value := range files {
-		if err := os.WriteFile(filepath.Join(m.dir, version, name), []byte(value), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmp := filepath.Join(m.dir, "..data_tmp")
-	if err := os.Symlink(version, tmp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(m.dir, "..data")); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // clientIDOf is the client id connector id sends browsers to its provider with.
 func clientIDOf(t *testing.T, p *idplugProc, id string) string {
@@ -81,14 +37,14 @@ func reloadLines(t *testing.T, p *idplugProc) []map[string]any {
 // only how many connectors there were, whether the kubelet had updated the
 // files yet or not.
 func TestReloadReadsASecretKubernetesUpdatedAndSaysWhatChanged(t *testing.T) {
-	secret := mountSecret(t, map[string]string{"client-id": "other-client", "api-key": "apikey-0123456789abcdef0123456789abcdef-one"})
-	config := strings.Replace(exampleConfig, `"k2-0123456789abcdef0123456789abcdef"`, `"${file:`+secret.dir+`/api-key}"`, 1)
-	config = strings.Replace(config, "clientId: other-client", "clientId: ${file:"+secret.dir+"/client-id}", 1)
+	secret := secretmount.New(t, map[string]string{"client-id": "other-client", "api-key": "apikey-0123456789abcdef0123456789abcdef-one"})
+	config := strings.Replace(exampleConfig, `"k2-0123456789abcdef0123456789abcdef"`, `"${file:`+secret.Dir+`/api-key}"`, 1)
+	config = strings.Replace(config, "clientId: other-client", "clientId: ${file:"+secret.Dir+"/client-id}", 1)
 	dir := pluginFolder(t, "example")
 	p := startIdplug(t, dir, config)
 	mustEqual(t, "client id at start", clientIDOf(t, p, "other"), "other-client")
 
-	secret.update(t, map[string]string{"client-id": "rotated-client", "api-key": "apikey-0123456789abcdef0123456789abcdef-two"})
+	secret.Update(t, map[string]string{"client-id": "rotated-client", "api-key": "apikey-0123456789abcdef0123456789abcdef-two"})
 	status, _ := p.call(t, "POST", "/v1/admin/reload", adminKey, nil)
 	mustEqual(t, "reload status", status, 200)
 	mustEqual(t, "client id after the reload", clientIDOf(t, p, "other"), "rotated-client")
