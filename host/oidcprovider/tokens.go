@@ -416,7 +416,7 @@ func (p *Provider) tokenResponse(ctx context.Context, c op.Client, req op.TokenR
 	}
 	return &oidc.AccessTokenResponse{
 		AccessToken: access, IDToken: idToken, RefreshToken: refresh, TokenType: oidc.BearerToken,
-		ExpiresIn: uint64(time.Until(exp).Round(time.Second).Seconds()), Scope: req.GetScopes(),
+		ExpiresIn: uint64(exp.Sub(p.opts.Now()).Round(time.Second).Seconds()), Scope: req.GetScopes(),
 	}, nil
 }
 
