@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -134,13 +135,17 @@ func (b *jarBrowser) flowCookies(c cookiePolicy) []string {
 	return names
 }
 
+// cookieNamed is the last cookie named name: an answer that gives a sign-in
+// the oldest flow's slot clears that cookie, then sets it, and the browser
+// keeps what it set last.
 func cookieNamed(cookies []*http.Cookie, name string) *http.Cookie {
+	var last *http.Cookie
 	for _, c := range cookies {
 		if c.Name == name {
-			return c
+			last = c
 		}
 	}
-	return nil
+	return last
 }
 
 // setCookies lists the cookies an answer set or cleared, by name.
@@ -164,4 +169,14 @@ func (b *jarBrowser) follow(rec *httptest.ResponseRecorder) *httptest.ResponseRe
 		rec = b.get(strings.TrimPrefix(loc, u.Path))
 	}
 	return rec
+}
+
+// namesOf names the cookies, with their lengths: never their values, sealed
+// flows and sessions.
+func namesOf(cookies []*http.Cookie) []string {
+	out := make([]string, len(cookies))
+	for i, c := range cookies {
+		out[i] = fmt.Sprintf("%s (%d bytes, max-age %d)", c.Name, len(c.Value), c.MaxAge)
+	}
+	return out
 }

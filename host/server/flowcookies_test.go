@@ -255,7 +255,7 @@ func TestSignInsStartedAtOnceStayWithinTheCap(t *testing.T) {
 			loc, _ := url.Parse(resp.Header.Get("Location"))
 			states[i] = loc.Query().Get("state")
 			if ck := cookieNamed(resp.Cookies(), srv.cookies.flowName(flowSlot(states[i]))); ck == nil || len(ck.Value) < 3500 {
-				errs <- fmt.Errorf("sign-in %d set no flow cookie near the largest: %v", i, resp.Cookies())
+				errs <- fmt.Errorf("sign-in %d set no flow cookie near the largest (it set %v)", i, namesOf(resp.Cookies()))
 			}
 		})
 	}
