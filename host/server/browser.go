@@ -55,6 +55,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("a new sign-in took the place of the oldest under way in its browser", "connector", id)
 		http.SetCookie(w, s.cookies.clearFlow(slot))
 	}
+	if evict := s.cookies.flowsOverBudget(r, slot, len(cookie.Name)+len(cookie.Value)); len(evict) > 0 {
+		s.log.Debug("a new sign-in ended the oldest under way in its browser: their cookies together would be too large",
+			"connector", id, "ended", len(evict))
+		for _, old := range evict {
+			http.SetCookie(w, s.cookies.clearFlow(old))
+		}
+	}
 	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, auth.RedirectTo, http.StatusFound)

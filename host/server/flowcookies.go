@@ -19,9 +19,8 @@ import (
 // that one cookie and opens no other flow. A fixed set of names bounds what a
 // browser keeps however many sign-ins a page makes it start, at once included:
 // requests in flight together each carry the cookies from before them, so a
-// count kept by the sign-ins themselves would not. Eight cookies of at most
-// maxCookieLen bytes fit well within the request headers idplug reads
-// (MaxHeaderBytes).
+// count kept by the sign-ins themselves would not. Their bytes are bounded
+// too (maxFlowCookieBytes).
 //
 // A sign-in takes, at random, a slot that none of the cookies its request
 // carries holds; with all of them taken, the oldest flow's (a browser sends
@@ -32,6 +31,17 @@ import (
 
 // maxPendingFlows is how many sign-ins a browser can have under way at once.
 const maxPendingFlows = 8
+
+// maxFlowCookieBytes bounds the flow cookies a browser holds together, names
+// and values: what the one flow cookie of earlier releases could reach. Eight
+// flows of a long returnTo or a connector's large session would otherwise
+// make a Cookie header of some 35 KB, sent with every request to the origin
+// (over https the cookies have Path=/), which common front ends refuse
+// (nginx's 8 KB a header line, Apache's 8,190 bytes, Node's 16 KB): a page
+// that made a browser start eight such sign-ins would lock it out of the
+// whole host until they expired. Sign-ins of a usual size (some 500 bytes)
+// still fit eight at once.
+const maxFlowCookieBytes = maxCookieLen
 
 const flowCookieBase = "idplug_flow_"
 
@@ -92,6 +102,33 @@ func (c cookiePolicy) pickFlowSlot(r *http.Request) (slot int, taken bool) {
 		}
 	}
 	return free[rand.IntN(len(free))], false
+}
+
+// flowsOverBudget returns the slots of the oldest flows r carries to clear so
+// that, with a new flow cookie of newBytes in slot, the browser's flow cookies
+// stay within maxFlowCookieBytes. The cookie of slot itself is replaced, so
+// it is not counted.
+func (c cookiePolicy) flowsOverBudget(r *http.Request, slot, newBytes int) []int {
+	type held struct{ slot, bytes int }
+	var flows []held
+	total := newBytes
+	var seen [maxPendingFlows]bool
+	for _, ck := range r.Cookies() { // oldest first (RFC 6265 5.4)
+		if s, ok := c.flowSlotOf(ck.Name); ok && s != slot && !seen[s] {
+			seen[s] = true
+			flows = append(flows, held{s, len(ck.Name) + len(ck.Value)})
+			total += len(ck.Name) + len(ck.Value)
+		}
+	}
+	var evict []int
+	for _, f := range flows {
+		if total <= maxFlowCookieBytes {
+			break
+		}
+		evict = append(evict, f.slot)
+		total -= f.bytes
+	}
+	return evict
 }
 
 // openFlowCookie opens the flow that a callback's state names: the cookie of

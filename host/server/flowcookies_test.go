@@ -209,6 +209,48 @@ func TestBrowserKeepsTheNewestSignIns(t *testing.T) {
 	}
 }
 
+// A page that makes a browser start sign-ins with a long returnTo (or at a
+// connector whose session is large) could fill the eight slots with cookies
+// of some 1.7 to 3.9 KB: sent with every request to the origin, a Cookie
+// header that nginx, Apache and Node refuse by default, locking the browser
+// out of the whole host until they expired. The flow cookies together stay
+// within what the single cookie of earlier releases could reach: the oldest
+// flows give way, and the newest sign-in still finishes.
+func TestFlowCookiesStayWithinTheirByteBudget(t *testing.T) {
+	f := newFlowInstances("https://provider.test/authorize")
+	srv := newUnitServer(t, f, func(*Settings) {})
+	b := newJarBrowser(srv, "https://idp.example.test")
+	long := "/" + strings.Repeat("a", 1000)
+	var last string
+	for i := range 2 * maxPendingFlows {
+		rec := b.get("/sign-in/acme?returnTo=" + url.QueryEscape(fmt.Sprintf("%s?n=%d", long, i)))
+		loc, _ := url.Parse(rec.Header().Get("Location"))
+		last = loc.Query().Get("state")
+		u, _ := url.Parse(b.base + "/")
+		total := 0
+		for _, ck := range b.jar.Cookies(u) {
+			if _, ok := srv.cookies.flowSlotOf(ck.Name); ok {
+				total += len(ck.Name) + len(ck.Value)
+			}
+		}
+		if total > maxFlowCookieBytes {
+			t.Fatalf("after %d sign-ins with a long returnTo the browser holds %d bytes of flow cookies; want at most %d",
+				i+1, total, maxFlowCookieBytes)
+		}
+	}
+	if rec := b.callback("acme", "ada", last); rec.Code != http.StatusFound {
+		t.Fatalf("the newest sign-in's callback: %d %.300s", rec.Code, rec.Body)
+	}
+	// Sign-ins of a usual size still fit eight at once.
+	b = newJarBrowser(srv, "https://idp.example.test")
+	for range maxPendingFlows {
+		b.get("/sign-in/acme?returnTo=%2F")
+	}
+	if held := b.flowCookies(srv.cookies); len(held) != maxPendingFlows {
+		t.Errorf("after %d sign-ins of a usual size the browser holds %d flow cookies; want all of them", maxPendingFlows, len(held))
+	}
+}
+
 // Requests in flight together each carry the cookies from before them, so no
 // count a sign-in keeps could bound them: with a name for each flow, a page
 // that makes the browser start 64 sign-ins at once, each flow cookie near the
