@@ -128,7 +128,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 	}
 	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, f.ReturnTo, http.StatusFound)
+	http.Redirect(w, r, s.signedReturn(f.ReturnTo, id, res.UserInfo.ID), http.StatusFound)
 }
 
 // sameState compares the callback's state with the one the host generated, in

@@ -74,7 +74,7 @@ type providerBrowser struct{ s *Server }
 
 func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
 	sess, ok := b.s.currentUser(r)
-	if !ok || sess.AuthTime == 0 {
+	if !ok || sess.AuthTime == 0 || !b.s.markedFor(r, sess) {
 		return oidcprovider.Login{}, false
 	}
 	d, err := b.s.host.Instance(sess.Connector)
@@ -241,15 +241,24 @@ func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, returnTo s
 	http.Redirect(w, r, back, http.StatusFound)
 }
 
+// providerFinish is returnTo parsed when it is the provider's finish step.
+func (s *Server) providerFinish(returnTo string) (*url.URL, bool) {
+	m := s.provider.Load()
+	if m == nil {
+		return nil, false
+	}
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != s.link(m.path+oidcprovider.FinishPath) || !u.Query().Has("id") {
+		return nil, false
+	}
+	return u, true
+}
+
 // failedReturn is returnTo with err sealed for it; false when returnTo is not
 // the provider's finish step (or the seal fails: the page then says why).
 func (s *Server) failedReturn(returnTo string, err error) (string, bool) {
-	m := s.provider.Load()
-	if m == nil {
-		return "", false
-	}
-	u, perr := url.Parse(returnTo)
-	if perr != nil || u.Path != s.link(m.path+oidcprovider.FinishPath) || !u.Query().Has("id") {
+	u, ok := s.providerFinish(returnTo)
+	if !ok {
 		return "", false
 	}
 	f := signInFailure{ReturnTo: returnTo}
@@ -264,6 +273,63 @@ func (s *Server) failedReturn(returnTo string, err error) (string, bool) {
 	q.Set(failedParam, sealed)
 	u.RawQuery = q.Encode()
 	return u.String(), true
+}
+
+// A sign-in that succeeds goes back to the provider's finish step with a
+// mark of who signed in, sealed and made out to that returnTo: the finish
+// step reads the browser's session, and with a sign-in for each tab, another
+// tab's sign-in (another account, say) may have replaced it meanwhile. The
+// app would have been handed that other account; the mark makes the finish
+// step refuse it (providerBrowser.SignedIn), and the app starts again.
+
+// signedParam carries the sealed mark on the way back to the provider.
+const signedParam = "signed"
+
+const signInMarkPurpose = "provider-sign-in-done"
+
+// signInMark is who a sign-in for one request's finish step signed in.
+type signInMark struct {
+	ReturnTo  string `json:"rt"`
+	Connector string `json:"c"`
+	ID        string `json:"u"`
+}
+
+// signedReturn is returnTo with the mark of the sign-in just made (connector
+// id, user id) when returnTo is the provider's finish step; returnTo as it
+// is otherwise, or when the seal fails (the finish step then goes by the
+// session alone, as before marks).
+func (s *Server) signedReturn(returnTo, connector, user string) string {
+	u, ok := s.providerFinish(returnTo)
+	if !ok {
+		return returnTo
+	}
+	sealed, err := s.sealJSON(signInMarkPurpose, signInMark{ReturnTo: returnTo, Connector: connector, ID: user}, signInFailureTTL)
+	if err != nil {
+		return returnTo
+	}
+	q := u.Query()
+	q.Set(signedParam, sealed)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// markedFor says whether the mark r carries, if any, names sess as who
+// signed in for this finish step. No mark (a browser signed in already,
+// or a confirmation's POST) is the session's word alone.
+func (s *Server) markedFor(r *http.Request, sess userSession) bool {
+	q := r.URL.Query()
+	if !q.Has(signedParam) {
+		return true
+	}
+	var m signInMark
+	if err := s.openJSON(signInMarkPurpose, q.Get(signedParam), "the sign-in's mark", &m); err != nil {
+		return false
+	}
+	// Made out to this request (its id; the provider's mount strips the
+	// path the mark was made with), and naming the session's user.
+	back, err := url.Parse(m.ReturnTo)
+	return err == nil && back.Query().Get("id") == q.Get("id") &&
+		m.Connector == sess.Connector && m.ID == sess.UserInfo.ID
 }
 
 // oauthFailure is the error an app is told of a failed sign-in (RFC 6749
