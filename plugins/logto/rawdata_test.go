@@ -14,7 +14,9 @@ import (
 // and ID token in it; any connector may copy a provider's token answer there too.
 // The bridge drops every rawData value that carries the sign-in's code, a token of
 // its callback or a token a provider answered with, through fetch (the OAuth 2.0
-// connector's ky) and node:https (got) alike, and keeps the rest.
+// connector's ky) and node:https (got) alike, and keeps the rest; a profile
+// field that carries one (an avatar URL with the token in its query) is left
+// out.
 func TestProfileCarriesNoSecretOfTheSignIn(t *testing.T) {
 	t.Run("Apple's callback", func(t *testing.T) {
 		apple := providerNamed(t, "apple")
@@ -39,6 +41,7 @@ func TestProfileCarriesNoSecretOfTheSignIn(t *testing.T) {
 			s.HandleFunc("/token", tokenRoute(c, google.secret, "ya29.google-access", stubprovider.Reply(400, "application/json", `{"error":"invalid_grant"}`)))
 			s.HandleFunc("/v1/userinfo", bearer("ya29.google-access", map[string]any{
 				"sub": "110169484474386276334", "email": "gita@gmail.com", "email_verified": true,
+				"picture": "https://lh3.googleusercontent.com/a/x?access_token=ya29.google-access",
 				"echo": "Bearer ya29.google-access", "seen": []any{"kept", map[string]any{"token": "ya29.google-access"}},
 			}))
 		}
@@ -47,6 +50,9 @@ func TestProfileCarriesNoSecretOfTheSignIn(t *testing.T) {
 		res, err := h.UserInfo(context.Background(), "social", auth.Session, cb)
 		if err != nil {
 			t.Fatalf("UserInfo: %v", err)
+		}
+		if res.UserInfo.Avatar != nil {
+			t.Errorf("the profile's avatar carries the access token; want it left out")
 		}
 		raw := string(res.UserInfo.RawData)
 		if strings.Contains(raw, "ya29.google-access") {

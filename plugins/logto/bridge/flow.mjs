@@ -83,11 +83,12 @@ export async function userInfo(c, formKeys, req) {
 }
 
 // signInSecrets are what the profile must not carry: the callback's code and tokens
-// (Apple's form_post brings an ID token), and the tokens the call's provider
-// answers handed out (provider-http.mjs).
+// (Apple's form_post brings an ID token; auth_code, authCode and idToken as some
+// providers name them), and the tokens the call's provider answers handed out
+// (provider-http.mjs).
 function signInSecrets(data) {
   const fromCallback = Object.entries(data)
-    .filter(([k, v]) => typeof v === 'string' && (k === 'code' || k.endsWith('token')))
+    .filter(([k, v]) => typeof v === 'string' && /(code|token)$/i.test(k))
     .map(([, v]) => v);
   return [...fromCallback, ...(calls.getStore()?.secrets ?? [])];
 }

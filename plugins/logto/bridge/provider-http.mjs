@@ -193,11 +193,10 @@ globalThis.fetch = async function fetchRecorded(input, init) {
   if (store) {
     let oauthError = '';
     const type = res.headers.get('content-type') ?? '';
-    if (res.status >= 400 || /json|form/.test(type)) {
-      const text = bytes.toString('utf8', 0, Math.min(bytes.length, maxPeek));
-      oauthError = oauthErrorOf(text);
-      if (res.status < 300) noteTokens(store, text);
-    }
+    const peek = () => bytes.toString('utf8', 0, Math.min(bytes.length, maxPeek));
+    if (res.status >= 400 || /json|form/.test(type)) oauthError = oauthErrorOf(peek());
+    // Whatever the type says: a token answer sent as text/plain is one still.
+    if (res.status < 300) noteTokens(store, peek());
     record(res.status, oauthError);
   }
   return res;
@@ -206,19 +205,26 @@ globalThis.fetch = async function fetchRecorded(input, init) {
 // noteTokens keeps, for the call, the tokens a provider's answer hands out, so that
 // the profile can be kept free of them (results.mjs): a connector may copy a token
 // answer into the profile's rawData, which apps receive.
-const tokenFields = ['access_token', 'refresh_token', 'id_token'];
+// Its fields are found by name, snake_case or camelCase, at the top or a few
+// levels down (Alipay's answer nests them, others under "data").
+const tokenField = /^(access|refresh|id)_?token$/i;
+const tokenDepth = 4;
 function noteTokens(store, text) {
-  if (!text.includes('_token')) return;
+  if (!/token/i.test(text)) return;
   let v;
   try {
     v = JSON.parse(text);
   } catch {
     v = Object.fromEntries(new URLSearchParams(text));
   }
-  if (!v || typeof v !== 'object') return;
-  for (const k of tokenFields) {
-    if (typeof v[k] === 'string' && v[k] !== '') (store.secrets ??= []).push(v[k]);
-  }
+  const walk = (o, depth) => {
+    if (!o || typeof o !== 'object' || depth > tokenDepth) return;
+    for (const [k, x] of Object.entries(o)) {
+      if (typeof x === 'string' && x !== '' && tokenField.test(k)) (store.secrets ??= []).push(x);
+      else walk(x, depth + 1);
+    }
+  };
+  walk(v, 0);
 }
 
 // optionsHref is the URL of a request given as options, "" without a host.

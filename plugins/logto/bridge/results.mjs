@@ -14,8 +14,13 @@ export function profileOf(p, secrets = []) {
   if (inexactNumber(out.id)) {
     throw bridgeError('invalid_response', "the provider's user id is a number past 2^53, which the connector read without its last digits: it could be another user's id");
   }
+  const s = secretsOf(secrets);
+  if (carries(out.id, s)) {
+    throw bridgeError('invalid_response', "the connector returned a profile whose id carries the sign-in's code or a token");
+  }
   for (const k of ['name', 'avatar', 'email', 'phone']) {
-    if (typeof p[k] === 'string') out[k] = p[k];
+    // An avatar URL with ?access_token= in it goes to every app: left out.
+    if (typeof p[k] === 'string' && !carries(p[k], s)) out[k] = p[k];
   }
   if (p.rawData !== undefined) {
     const raw = withoutSecrets(p.rawData, secrets);
@@ -30,7 +35,7 @@ export function profileOf(p, secrets = []) {
 // whole callback there, its code and ID token in it; any connector may copy a
 // token answer there too. Secrets shorter than 8 characters are no tokens.
 export function withoutSecrets(raw, secrets) {
-  const s = secrets.filter((x) => typeof x === 'string' && x.length >= 8);
+  const s = secretsOf(secrets);
   if (s.length === 0) return raw;
   let text;
   try {
@@ -41,6 +46,18 @@ export function withoutSecrets(raw, secrets) {
   // Most profiles carry none: one search of their JSON text, escaped as it escapes.
   if (text === undefined || !s.some((x) => text.includes(JSON.stringify(x).slice(1, -1)))) return raw;
   return scrub(raw, s, 0);
+}
+
+// secretsOf is what is looked for: each secret of 8 characters or more, and its
+// URL-encoded form too (a code copied into a URL's query).
+function secretsOf(secrets) {
+  const out = new Set();
+  for (const x of secrets) {
+    if (typeof x !== 'string' || x.length < 8) continue;
+    out.add(x);
+    out.add(encodeURIComponent(x));
+  }
+  return [...out];
 }
 
 // maxScrubDepth bounds the walk: what lies deeper (and carries a secret, or the
