@@ -40,9 +40,12 @@ func TestProfileCarriesNoSecretOfTheSignIn(t *testing.T) {
 		google.routes = func(s *stub, c *codes) {
 			s.HandleFunc("/token", tokenRoute(c, google.secret, "ya29.google-access", stubprovider.Reply(400, "application/json", `{"error":"invalid_grant"}`)))
 			s.HandleFunc("/v1/userinfo", bearer("ya29.google-access", map[string]any{
-				"sub": "110169484474386276334", "email": "gita@gmail.com", "email_verified": true,
-				"picture": "https://lh3.googleusercontent.com/a/x?access_token=ya29.google-access",
-				"echo": "Bearer ya29.google-access", "seen": []any{"kept", map[string]any{"token": "ya29.google-access"}},
+				"sub":            "110169484474386276334",
+				"email":          "gita@gmail.com",
+				"email_verified": true,
+				"picture":        "https://lh3.googleusercontent.com/a/x?access_token=ya29.google-access",
+				"echo":           "Bearer ya29.google-access",
+				"seen":           []any{"kept", map[string]any{"token": "ya29.google-access"}},
 			}))
 		}
 		h, _, c := startProvider(t, google)
