@@ -46,6 +46,11 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 	p.opts.Browser.Choose(w, r, allowed, back)
 }
 
+// SignedParam is the browser routes' mark, on the way back to the finish step,
+// of who signed in for the request (Browser.SignedIn reads it); the finish step
+// carries it through its confirmation page.
+const SignedParam = "signed"
+
 func (p *Provider) finishURL(id string) string {
 	return p.link(finishPath) + "?id=" + url.QueryEscape(id)
 }
@@ -101,7 +106,11 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ar.Confirm && answer == "" {
-		p.opts.Browser.ConfirmApp(w, r, p.link(finishPath), map[string]string{"id": id}, c.cfg.ID, ar.RedirectURI)
+		fields := map[string]string{"id": id}
+		if mark := r.URL.Query().Get(SignedParam); mark != "" {
+			fields[SignedParam] = mark // the answer's POST is checked against it too
+		}
+		p.opts.Browser.ConfirmApp(w, r, p.link(finishPath), fields, c.cfg.ID, ar.RedirectURI)
 		return
 	}
 	if !p.spend(w, r, id) {

@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +22,17 @@ import (
 // mountTestProvider mounts a real OpenID Provider at /oidc in front of srv's
 // browser routes, with a confidential client for each of apps: its redirect
 // URI, and the one connector it signs in with.
-func mountTestProvider(t *testing.T, srv *Server, f Instances, public string, apps map[string][2]string) {
+func mountTestProvider(t *testing.T, srv *Server, f Instances, public string, apps map[string][2]string, publicClients ...string) {
 	t.Helper()
 	cfg := &config.Provider{Issuer: public + "/oidc", IssuerPath: "/oidc",
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SSOTTL: 8 * time.Hour}
 	for id, app := range apps {
-		cfg.Clients = append(cfg.Clients, config.Client{ID: id, Secret: "a-confidential-client-secret-of-40-bytes!",
-			AuthMethod: "client_secret_basic", RedirectURIs: []string{app[0]}, Connectors: []string{app[1]}})
+		c := config.Client{ID: id, Secret: "a-confidential-client-secret-of-40-bytes!",
+			AuthMethod: "client_secret_basic", RedirectURIs: []string{app[0]}, Connectors: []string{app[1]}}
+		if slices.Contains(publicClients, id) {
+			c.Secret, c.AuthMethod, c.Public = "", "none", true
+		}
+		cfg.Clients = append(cfg.Clients, c)
 	}
 	p, err := oidcprovider.New(oidcprovider.Options{Config: cfg, Store: sqliteStore(t),
 		Sealer: func() *seal.Sealer { return srv.Sealer() }, Targets: Targets(f), AllInstances: AllInstances(f),
@@ -126,5 +134,55 @@ func TestProviderFinishTakesOnlyItsOwnSignIn(t *testing.T) {
 	marked.RawQuery = q.Encode()
 	if r := httptest.NewRequest(http.MethodGet, marked.String(), nil); srv.markedFor(r, ada) {
 		t.Errorf("a mark made out to another request passed")
+	}
+}
+
+// The same, for an app whose code waits for the person's word (a public
+// client at a loopback redirect URI): the mark goes through the confirmation
+// page, and the answer's POST is refused when the session became another
+// tab's account meanwhile. Without another sign-in, the answer gets its code.
+func TestProviderConfirmationTakesOnlyItsOwnSignIn(t *testing.T) {
+	for _, replaced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("replaced=%v", replaced), func(t *testing.T) {
+			const public = "https://idp.example.test"
+			f := newFlowInstances("https://provider.test/authorize")
+			srv := newUnitServer(t, f, nil)
+			apps := map[string][2]string{"native": {"http://127.0.0.1:7/cb", "acme"}, "app2": {"https://app2.test/cb", "acme"}}
+			mountTestProvider(t, srv, f, public, apps, "native")
+			b := newJarBrowser(srv, public)
+			verifier := strings.Repeat("v", 43)
+			sum := sha256.Sum256([]byte(verifier))
+			native := authorizeQuery("native", apps["native"][0], "st-native") + "&" + url.Values{
+				"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}.Encode()
+			states := map[string]string{}
+			for app, query := range map[string]string{"native": native, "app2": authorizeQuery("app2", apps["app2"][0], "st-app2")} {
+				rec := b.follow(b.get(query))
+				loc, _ := url.Parse(rec.Header().Get("Location"))
+				states[app] = loc.Query().Get("state")
+			}
+			toFinish := b.callback("acme", "ada", states["native"])
+			if rec := b.follow(toFinish); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `name="`+signedParam+`"`) {
+				t.Fatalf("the native app's finish step: %d; want its confirmation page, carrying the mark: %.400s", rec.Code, rec.Body)
+			}
+			if replaced {
+				if rec := b.follow(b.callback("acme", "grace", states["app2"])); !strings.HasPrefix(rec.Header().Get("Location"), "https://app2.test/cb?") {
+					t.Fatalf("app2's sign-in: %d, Location %q: %.300s", rec.Code, rec.Header().Get("Location"), rec.Body)
+				}
+			}
+			back, _ := url.Parse(toFinish.Header().Get("Location"))
+			form := url.Values{"id": {back.Query().Get("id")}, signedParam: {back.Query().Get(signedParam)}}
+			u, _ := url.Parse(public + back.Path)
+			rec := browserRequest(srv, http.MethodPost, back.Path, form.Encode(), map[string]string{
+				"Content-Type": "application/x-www-form-urlencoded", "Origin": public, "Sec-Fetch-Site": "same-origin"}, b.jar.Cookies(u)...)
+			gotCode := strings.HasPrefix(rec.Header().Get("Location"), apps["native"][0]+"?") && strings.Contains(rec.Header().Get("Location"), "code=")
+			switch {
+			case replaced && gotCode:
+				t.Fatalf("the native app, whose tab signed in as ada, got a code once the session was grace's: %q", rec.Header().Get("Location"))
+			case replaced && !strings.Contains(rec.Body.String(), "did not finish signing in"):
+				t.Errorf("the answer: %d %.300s; want it refused, saying to start again", rec.Code, rec.Body)
+			case !replaced && !gotCode:
+				t.Errorf("the answer, with no other sign-in: %d, Location %q: %.300s; want the app's code", rec.Code, rec.Header().Get("Location"), rec.Body)
+			}
+		})
 	}
 }

@@ -282,8 +282,9 @@ func (s *Server) failedReturn(returnTo string, err error) (string, bool) {
 // app would have been handed that other account; the mark makes the finish
 // step refuse it (providerBrowser.SignedIn), and the app starts again.
 
-// signedParam carries the sealed mark on the way back to the provider.
-const signedParam = "signed"
+// signedParam carries the sealed mark on the way back to the provider, and
+// through its confirmation page's POST.
+const signedParam = oidcprovider.SignedParam
 
 const signInMarkPurpose = "provider-sign-in-done"
 
@@ -314,10 +315,14 @@ func (s *Server) signedReturn(returnTo, connector, user string) string {
 }
 
 // markedFor says whether the mark r carries, if any, names sess as who
-// signed in for this finish step. No mark (a browser signed in already,
-// or a confirmation's POST) is the session's word alone.
+// signed in for this finish step: in its query, or in the confirmation's
+// POST (read by the finish step before it asks). No mark (a browser signed
+// in already) is the session's word alone.
 func (s *Server) markedFor(r *http.Request, sess userSession) bool {
 	q := r.URL.Query()
+	if r.Method == http.MethodPost {
+		q = r.PostForm
+	}
 	if !q.Has(signedParam) {
 		return true
 	}
