@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/idplug/idplug/host/config/internal/walk"
@@ -46,28 +44,11 @@ type SecretFile struct {
 	Changed time.Time
 }
 
-// fileVersion identifies one version of a file: a write, a truncation, a
-// rename over it or a swap of a link on its path changes it.
-type fileVersion struct {
-	dev, ino     uint64
-	size         int64
-	mtime, ctime int64 // nanoseconds since the epoch
-}
-
-func versionOf(info os.FileInfo) fileVersion {
-	v := fileVersion{size: info.Size(), mtime: info.ModTime().UnixNano()}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		v.dev, v.ino = uint64(st.Dev), st.Ino
-		v.ctime = st.Ctim.Nano()
-	}
-	return v
-}
-
 // secretRead is a file as one read of the set found it.
 type secretRead struct {
 	ref     string // the path as the reference wrote it
 	full    string
-	version fileVersion
+	version FileVersion
 	value   string
 	// field and pos are where the file is first referenced.
 	field *walk.Path
@@ -131,7 +112,7 @@ func (s *secretFiles) changed() *secretRead {
 func (s *secretFiles) secretFiles() []SecretFile {
 	out := make([]SecretFile, len(s.list))
 	for i, r := range s.list {
-		out[i] = SecretFile{Path: r.full, Changed: time.Unix(0, r.version.ctime)}
+		out[i] = SecretFile{Path: r.full, Changed: r.version.Changed()}
 	}
 	return out
 }

@@ -36,7 +36,8 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.signInFailed(w, r, returnTo, err)
 		return
 	}
-	slot, taken := s.cookies.pickFlowSlot(r)
+	pending := s.cookies.pendingFlows(r)
+	slot, taken := pickFlowSlot(pending)
 	state := newStateIn(slot)
 	auth, err := s.authorize(r.Context(), id, s.callbackURL(id), state)
 	if err != nil {
@@ -55,7 +56,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("a new sign-in took the place of the oldest under way in its browser", "connector", id)
 		http.SetCookie(w, s.cookies.clearFlow(slot))
 	}
-	if evict := s.cookies.flowsOverBudget(r, slot, len(cookie.Name)+len(cookie.Value)); len(evict) > 0 {
+	if evict := flowsOverBudget(pending, slot, len(cookie.Name)+len(cookie.Value)); len(evict) > 0 {
 		s.log.Debug("a new sign-in ended the oldest under way in its browser: their cookies together would be too large",
 			"connector", id, "ended", len(evict))
 		for _, old := range evict {

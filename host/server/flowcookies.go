@@ -71,29 +71,33 @@ func (c cookiePolicy) flowSlotOf(name string) (int, bool) {
 	return int(rest[0] - '0'), true
 }
 
-// pendingFlows lists the slots of the flow cookies r carries, oldest first.
-func (c cookiePolicy) pendingFlows(r *http.Request) []int {
-	var slots []int
+// heldFlow is a flow cookie a request carries: its slot, and its size (name
+// and value).
+type heldFlow struct{ slot, bytes int }
+
+// pendingFlows lists the flow cookies r carries, oldest first (a browser
+// sends the cookies of one path so, RFC 6265 5.4).
+func (c cookiePolicy) pendingFlows(r *http.Request) []heldFlow {
+	var flows []heldFlow
 	var seen [maxPendingFlows]bool
 	for _, ck := range r.Cookies() {
 		if slot, ok := c.flowSlotOf(ck.Name); ok && !seen[slot] {
 			seen[slot] = true
-			slots = append(slots, slot)
+			flows = append(flows, heldFlow{slot, len(ck.Name) + len(ck.Value)})
 		}
 	}
-	return slots
+	return flows
 }
 
-// pickFlowSlot chooses the slot of a new sign-in in the browser that sent r:
-// a free one, or else the oldest flow's (taken says so).
-func (c cookiePolicy) pickFlowSlot(r *http.Request) (slot int, taken bool) {
-	pending := c.pendingFlows(r)
+// pickFlowSlot chooses the slot of a new sign-in in a browser holding
+// pending: a free one, or else the oldest flow's (taken says so).
+func pickFlowSlot(pending []heldFlow) (slot int, taken bool) {
 	if len(pending) == maxPendingFlows {
-		return pending[0], true
+		return pending[0].slot, true
 	}
 	var held [maxPendingFlows]bool
-	for _, s := range pending {
-		held[s] = true
+	for _, f := range pending {
+		held[f.slot] = true
 	}
 	free := make([]int, 0, maxPendingFlows)
 	for s := range maxPendingFlows {
@@ -104,29 +108,26 @@ func (c cookiePolicy) pickFlowSlot(r *http.Request) (slot int, taken bool) {
 	return free[rand.IntN(len(free))], false
 }
 
-// flowsOverBudget returns the slots of the oldest flows r carries to clear so
+// flowsOverBudget returns the slots of the oldest of pending to clear so
 // that, with a new flow cookie of newBytes in slot, the browser's flow cookies
 // stay within maxFlowCookieBytes. The cookie of slot itself is replaced, so
 // it is not counted.
-func (c cookiePolicy) flowsOverBudget(r *http.Request, slot, newBytes int) []int {
-	type held struct{ slot, bytes int }
-	var flows []held
+func flowsOverBudget(pending []heldFlow, slot, newBytes int) []int {
 	total := newBytes
-	var seen [maxPendingFlows]bool
-	for _, ck := range r.Cookies() { // oldest first (RFC 6265 5.4)
-		if s, ok := c.flowSlotOf(ck.Name); ok && s != slot && !seen[s] {
-			seen[s] = true
-			flows = append(flows, held{s, len(ck.Name) + len(ck.Value)})
-			total += len(ck.Name) + len(ck.Value)
+	for _, f := range pending {
+		if f.slot != slot {
+			total += f.bytes
 		}
 	}
 	var evict []int
-	for _, f := range flows {
+	for _, f := range pending {
 		if total <= maxFlowCookieBytes {
 			break
 		}
-		evict = append(evict, f.slot)
-		total -= f.bytes
+		if f.slot != slot {
+			evict = append(evict, f.slot)
+			total -= f.bytes
+		}
 	}
 	return evict
 }
@@ -138,6 +139,11 @@ func (c cookiePolicy) flowsOverBudget(r *http.Request, slot, newBytes int) []int
 // with one cookie, and a sign-in not started here when it holds none.
 func (s *Server) openFlowCookie(r *http.Request, id, state string) (flow, *http.Cookie, error) {
 	var f flow
+	if state == "" {
+		// No flow's: it would name a slot all the same, and whichever flow
+		// held it answered (another connector's said session_invalid).
+		return f, nil, errNotThisBrowsersFlow()
+	}
 	slot := flowSlot(state)
 	c, clearing := cookieOrNil(r, s.cookies.flowName(slot)), s.cookies.clearFlow(slot)
 	if c == nil {

@@ -290,7 +290,8 @@ const signInMarkPurpose = "provider-sign-in-done"
 
 // signInMark is who a sign-in for one request's finish step signed in.
 type signInMark struct {
-	ReturnTo  string `json:"rt"`
+	// Request is the provider's request id: the finish step's "id".
+	Request   string `json:"r"`
 	Connector string `json:"c"`
 	ID        string `json:"u"`
 }
@@ -304,7 +305,7 @@ func (s *Server) signedReturn(returnTo, connector, user string) string {
 	if !ok {
 		return returnTo
 	}
-	sealed, err := s.sealJSON(signInMarkPurpose, signInMark{ReturnTo: returnTo, Connector: connector, ID: user}, signInFailureTTL)
+	sealed, err := s.sealJSON(signInMarkPurpose, signInMark{Request: u.Query().Get("id"), Connector: connector, ID: user}, signInFailureTTL)
 	if err != nil {
 		return returnTo
 	}
@@ -330,11 +331,8 @@ func (s *Server) markedFor(r *http.Request, sess userSession) bool {
 	if err := s.openJSON(signInMarkPurpose, q.Get(signedParam), "the sign-in's mark", &m); err != nil {
 		return false
 	}
-	// Made out to this request (its id; the provider's mount strips the
-	// path the mark was made with), and naming the session's user.
-	back, err := url.Parse(m.ReturnTo)
-	return err == nil && back.Query().Get("id") == q.Get("id") &&
-		m.Connector == sess.Connector && m.ID == sess.UserInfo.ID
+	// Made out to this request, and naming the session's user.
+	return m.Request == q.Get("id") && m.Connector == sess.Connector && m.ID == sess.UserInfo.ID
 }
 
 // oauthFailure is the error an app is told of a failed sign-in (RFC 6749

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/idplug/idplug/host/config"
@@ -22,38 +20,6 @@ const configSettleTime = 500 * time.Millisecond
 
 // configSettleLimit bounds the wait for a file that keeps changing.
 const configSettleLimit = 10 * time.Second
-
-// fileStamp identifies one version of a file: a write, a truncation, a
-// rename over it or a swap of a link on its path (Kubernetes' `..data`)
-// changes it.
-type fileStamp struct {
-	dev, ino     uint64
-	size         int64
-	mtime, ctime int64 // nanoseconds since the epoch
-}
-
-func stampFile(path string) (fileStamp, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, err
-	}
-	s := fileStamp{size: info.Size(), mtime: info.ModTime().UnixNano()}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		s.dev, s.ino = uint64(st.Dev), st.Ino
-		s.ctime = st.Ctim.Nano()
-	}
-	return s, nil
-}
-
-// changedAgo is how long ago the file last changed, by its inode's change
-// time: every write moves it, and unlike the modification time no one can
-// set it (a copy that keeps the modification time, `touch -d`).
-func (s fileStamp) changedAgo() time.Duration {
-	if s.ctime == 0 {
-		return time.Since(time.Unix(0, s.mtime))
-	}
-	return time.Since(time.Unix(0, s.ctime))
-}
 
 // unsettled says whether a file changed ago is too fresh to be read. A change
 // time in the future (a clock set back) is no writer at work.
@@ -91,24 +57,24 @@ func loadSettled(ctx context.Context, path string, notice func(file string, ago 
 		}
 	}
 	for {
-		before, err := stampFile(path)
+		before, err := config.StatFile(path)
 		if err != nil {
 			return config.Load(path) // it says what is wrong with the path
 		}
-		if ago := before.changedAgo(); unsettled(ago) {
+		if ago := time.Since(before.Changed()); unsettled(ago) {
 			if err := settle(path, ago); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		cfg, secrets, err := config.LoadWithSecretFiles(path)
-		if after, serr := stampFile(path); serr != nil || after != before {
+		if after, serr := config.StatFile(path); serr != nil || after != before {
 			if time.Now().After(deadline) {
 				return nil, keptChanging(path)
 			}
 			continue
 		}
-		if before.size == 0 {
+		if before.Empty() {
 			// Truncated, and not written again: say that, not what
 			// an empty file lacks.
 			return nil, fmt.Errorf("config: %s is empty", path)

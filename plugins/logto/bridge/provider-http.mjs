@@ -193,10 +193,13 @@ globalThis.fetch = async function fetchRecorded(input, init) {
   if (store) {
     let oauthError = '';
     const type = res.headers.get('content-type') ?? '';
-    const peek = () => bytes.toString('utf8', 0, Math.min(bytes.length, maxPeek));
-    if (res.status >= 400 || /json|form/.test(type)) oauthError = oauthErrorOf(peek());
-    // Whatever the type says: a token answer sent as text/plain is one still.
-    if (res.status < 300) noteTokens(store, peek());
+    const lookForError = res.status >= 400 || /json|form/.test(type);
+    if (lookForError || res.status < 300) {
+      const text = bytes.toString('utf8', 0, Math.min(bytes.length, maxPeek));
+      if (lookForError) oauthError = oauthErrorOf(text);
+      // Whatever the type says: a token answer sent as text/plain is one still.
+      if (res.status < 300) noteTokens(store, text);
+    }
     record(res.status, oauthError);
   }
   return res;

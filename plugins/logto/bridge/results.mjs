@@ -23,19 +23,18 @@ export function profileOf(p, secrets = []) {
     if (typeof p[k] === 'string' && !carries(p[k], s)) out[k] = p[k];
   }
   if (p.rawData !== undefined) {
-    const raw = withoutSecrets(p.rawData, secrets);
+    const raw = withoutSecrets(p.rawData, s);
     if (raw !== undefined) out.rawData = raw;
   }
   return out;
 }
 
 // withoutSecrets is rawData less every value (and every key) that carries one of
-// the sign-in's secrets: the callback's code or ID token, a token a provider
-// answered with. Apps receive rawData, and Logto's Apple connector returns the
-// whole callback there, its code and ID token in it; any connector may copy a
-// token answer there too. Secrets shorter than 8 characters are no tokens.
-export function withoutSecrets(raw, secrets) {
-  const s = secretsOf(secrets);
+// s (secretsOf the sign-in's secrets: the callback's code or ID token, a token a
+// provider answered with). Apps receive rawData, and Logto's Apple connector
+// returns the whole callback there, its code and ID token in it; any connector
+// may copy a token answer there too.
+function withoutSecrets(raw, s) {
   if (s.length === 0) return raw;
   let text;
   try {
@@ -48,8 +47,9 @@ export function withoutSecrets(raw, secrets) {
   return scrub(raw, s, 0);
 }
 
-// secretsOf is what is looked for: each secret of 8 characters or more, and its
-// URL-encoded form too (a code copied into a URL's query).
+// secretsOf is what is looked for: each secret of 8 characters or more (shorter
+// ones are no tokens), and its URL-encoded form too (a code copied into a URL's
+// query).
 function secretsOf(secrets) {
   const out = new Set();
   for (const x of secrets) {
