@@ -19,8 +19,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/demo-app ./scripts/demo-app
 	scripts/build-plugins bin/plugins $(PLUGINS)
 
-## test: installs what the tests need (npm packages, Chromium), checks generated code, runs every Go test with -race
-test: setup
+## test: installs what the tests need (npm packages, Chromium, PostgreSQL), checks generated code, runs every Go test with -race
+test:
 	scripts/test
 
 ## lint: buf lint, go vet, staticcheck

@@ -2,6 +2,10 @@ module github.com/idplug/idplug
 
 go 1.26.0
 
+// npm packages (the Logto bundle, the test provider, the relying parties):
+// patterns such as ./... never walk them, and Go files one ships are not idplug's.
+ignore node_modules
+
 require (
 	cel.dev/cel-go v0.32.0
 	github.com/chromedp/cdproto v0.159.0
