@@ -38,7 +38,12 @@ type identity struct {
 	// before it was kept): a grant ends once its instance signs in at
 	// another provider.
 	Target string `json:"t,omitempty"`
-	// Stored says that a token carries only Sub, Instance, Target and the
+	// Mapping is the fingerprint of the instance's profile mapping at the
+	// sign-in (mapping.Fingerprint, "" for none; absent from tokens sealed
+	// before it was kept): a grant ends once its instance maps profiles
+	// another way, as the browser sessions mapped the old way do.
+	Mapping *string `json:"mf,omitempty"`
+	// Stored says that a token carries only Sub, Instance, Target, Mapping and the
 	// sign-in's time: the whole identity was too large for it, and its grant
 	// keeps it in the store (tokenIdentity).
 	Stored bool `json:"r,omitempty"`
@@ -46,6 +51,8 @@ type identity struct {
 
 func identityOf(l Login, target string) identity {
 	id := identity{Sub: subject(target, l.UserInfo.ID), Instance: l.Instance, Target: target, AuthTime: l.AuthTime.Unix(), AuthMs: l.AuthTime.UnixMilli(), Claims: l.Claims}
+	mapping := l.Mapping
+	id.Mapping = &mapping
 	u := l.UserInfo
 	if u.Name != nil {
 		id.Name = *u.Name

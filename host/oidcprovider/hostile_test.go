@@ -196,10 +196,27 @@ func (s *hostileSetup) tokens(t *testing.T) (access, refresh string) {
 // refreshes says whether the web app's refresh token still gets new tokens.
 func (s *hostileSetup) refreshes(t *testing.T, refresh string) bool {
 	t.Helper()
+	_, ok := s.refreshed(t, refresh)
+	return ok
+}
+
+// refreshed refreshes the web app's tokens with refresh: the refresh token
+// that takes its place, and whether it got new tokens.
+func (s *hostileSetup) refreshed(t *testing.T, refresh string) (string, bool) {
+	t.Helper()
 	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
 	r.SetBasicAuth("web", webSecret)
 	rec := s.do(r)
-	return rec.Code == http.StatusOK
+	var answer struct {
+		Refresh string `json:"refresh_token"`
+	}
+	if rec.Code != http.StatusOK {
+		return "", false
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.Refresh == "" {
+		t.Fatalf("refresh: %d %s", rec.Code, rec.Body)
+	}
+	return answer.Refresh, true
 }
 
 func TestSignOutWithAnExpiredHint(t *testing.T) {

@@ -8,19 +8,29 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/idplug/idplug/host/config"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/sdk"
 )
 
 // reload builds the provider again, as a reload does, on the same store,
 // session keys and clock: with clients, and the connector instances targets
-// names (id to target).
+// names (id to target), none of them with a mapping.
 func (s *hostileSetup) reload(t *testing.T, clients []config.Client, targets map[string]string) {
 	t.Helper()
+	s.reloadMapped(t, clients, targets, nil)
+}
+
+// reloadMapped is reload with the instances' mapping fingerprints (id to
+// fingerprint; "" for an instance left out).
+func (s *hostileSetup) reloadMapped(t *testing.T, clients []config.Client, targets, mappings map[string]string) {
+	t.Helper()
 	opts := s.p.opts
+	opts.Mappings = func(id string) string { return mappings[id] }
 	cfg := *opts.Config
 	cfg.Clients = clients
 	opts.Config = &cfg
@@ -59,7 +69,9 @@ func (s *hostileSetup) userinfo(access string) (int, string) {
 }
 
 // A grant made through a connector ends with it: once a reload removed the
-// instance, pointed it at another provider, took it off the client's list or
+// instance, pointed it at another provider, changed how it maps profiles (the
+// grant's claims were mapped the old way; an allow rule added to lock a user
+// out left the user's apps refreshing), took it off the client's list or
 // removed the client, the grant's refresh token got new tokens and its access
 // tokens answered at userinfo for good. Now the first use after the reload
 // revokes the grant (invalid_grant at the token endpoint, 401 invalid_token at
@@ -77,21 +89,23 @@ func TestGrantsEndWithTheirConnector(t *testing.T) {
 	both := map[string]string{"acme": "acme-target", "other": "other-target"}
 	s.signIn("alice")
 	for _, tc := range []struct {
-		name    string
-		clients []config.Client
-		targets map[string]string
-		refresh bool // the web app may still authenticate to refresh
+		name     string
+		clients  []config.Client
+		targets  map[string]string
+		mappings map[string]string
+		refresh  bool // the web app may still authenticate to refresh
 	}{
-		{"the connector removed", clients, map[string]string{"other": "other-target"}, true},
-		{"the connector at another provider", clients, map[string]string{"acme": "elsewhere"}, true},
-		{"the connector off the client's list", webOnly("other"), both, true},
-		{"the client removed", clients[1:], acme, false},
+		{"the connector removed", clients, map[string]string{"other": "other-target"}, nil, true},
+		{"the connector at another provider", clients, map[string]string{"acme": "elsewhere"}, nil, true},
+		{"the connector maps profiles another way", clients, acme, map[string]string{"acme": "another-mapping"}, true},
+		{"the connector off the client's list", webOnly("other"), both, nil, true},
+		{"the client removed", clients[1:], acme, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s.reload(t, clients, acme)
 			byUserinfo, _ := s.tokens(t)
 			byRefreshAccess, byRefresh := s.tokens(t)
-			s.reload(t, tc.clients, tc.targets)
+			s.reloadMapped(t, tc.clients, tc.targets, tc.mappings)
 
 			if code, e := s.userinfo(byUserinfo); code != http.StatusUnauthorized || e != invalidToken {
 				t.Errorf("userinfo: %d %s, want 401 invalid_token", code, e)
@@ -124,6 +138,32 @@ func TestGrantsEndWithTheirConnector(t *testing.T) {
 			}
 		})
 	}
+
+	// Another instance's mapping changing, or the same mapping reloaded, ends
+	// nothing; a grant whose identity is too large for its tokens (kept in
+	// the store, the tokens carrying a stub) ends with its mapping as well.
+	t.Run("a mapping change ends only its own instance's grants", func(t *testing.T) {
+		s.reloadMapped(t, clients, both, map[string]string{"acme": "m1"})
+		s.browser.login = &Login{Instance: "acme", UserInfo: sdk.UserInfo{ID: "alice"}, AuthTime: s.now, Mapping: "m1"}
+		_, small := s.tokens(t)
+		s.browser.login.Claims = map[string]any{"bio": strings.Repeat("x", 4<<10)}
+		_, large := s.tokens(t)
+		s.reloadMapped(t, clients, both, map[string]string{"acme": "m1", "other": "m2"})
+		for what, refresh := range map[string]*string{"small": &small, "large": &large} {
+			next, ok := s.refreshed(t, *refresh)
+			if !ok {
+				t.Fatalf("the %s grant ended when another instance's mapping changed", what)
+			}
+			*refresh = next
+		}
+		s.reloadMapped(t, clients, both, map[string]string{"acme": "m3"})
+		for what, refresh := range map[string]string{"small": small, "large": large} {
+			if code, e := s.tokenAnswer(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}); code != http.StatusBadRequest || e != "invalid_grant" {
+				t.Errorf("refresh of the %s grant mapped the old way: %d %s, want invalid_grant", what, code, e)
+			}
+		}
+		s.signIn("alice")
+	})
 
 	t.Run("a code exchanged after the reload", func(t *testing.T) {
 		s.reload(t, clients, acme)

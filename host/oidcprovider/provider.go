@@ -39,6 +39,9 @@ type Login struct {
 	Claims map[string]any
 	// AuthTime is when the browser signed in at the provider.
 	AuthTime time.Time
+	// Mapping is the fingerprint of the instance's mapping the profile and
+	// claims were mapped with (mapping.Fingerprint; "" for none).
+	Mapping string
 }
 
 // Browser is what the provider needs of idplug's browser routes: the sign-in
@@ -93,6 +96,10 @@ type Options struct {
 	// Targets maps each configured connector instance id to its target (for
 	// sub); false for an id that is not configured.
 	Targets func(instance string) (string, bool)
+	// Mappings is the fingerprint of each configured instance's profile
+	// mapping (mapping.Fingerprint; "" for none): a grant ends once its
+	// instance maps profiles another way. Nil checks no mapping.
+	Mappings func(instance string) string
 	// AllInstances lists the configured instance ids, in configuration order:
 	// a client without a connectors list may use them all.
 	AllInstances func() []string

@@ -102,7 +102,7 @@ const identityKind = "identity"
 // when it is small, or else a stub, with id kept in the store for ttl
 // (already kept, when a refresh renewed it before its rotation).
 func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, kept bool) (identity, error) {
-	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
+	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, Mapping: id.Mapping, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
 	if kept {
 		return stub, nil
 	}
@@ -153,8 +153,10 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 }
 
 // lapsed says why a grant of clientID made through id's connector instance no
-// longer holds: the instance is no longer configured or signs in at another
-// provider now, or the client is gone or may no longer use it; "" while it
+// longer holds: the instance is no longer configured, signs in at another
+// provider now or maps profiles another way (the grant's claims were mapped
+// the old way, and an allow rule added to lock a user out must reach the
+// grants too), or the client is gone or may no longer use it; "" while it
 // holds. A reload builds the provider again, so its clients, and the
 // instances it asks about, are the configuration's as it is now.
 func (p *Provider) lapsed(clientID string, id identity) string {
@@ -170,6 +172,8 @@ func (p *Provider) lapsed(clientID string, id identity) string {
 		return "the connector it was made through is no longer configured"
 	case id.Target != "" && id.Target != target:
 		return "the connector it was made through signs in at another provider now"
+	case id.Mapping != nil && p.opts.Mappings != nil && *id.Mapping != p.opts.Mappings(id.Instance):
+		return "the connector it was made through maps profiles another way now"
 	}
 	if p.opts.RemovedAt != nil {
 		// Removed and configured again between two uses of the grant. A

@@ -82,7 +82,7 @@ func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
 		return oidcprovider.Login{}, false
 	}
 	return oidcprovider.Login{Instance: sess.Connector, Target: d.Target, UserInfo: sess.UserInfo,
-		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime)}, true
+		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime), Mapping: d.Mapping}, true
 }
 
 func (b providerBrowser) Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string) {
@@ -158,6 +158,18 @@ func Targets(h Instances) func(string) (string, bool) {
 			return "", false
 		}
 		return d.Target, true
+	}
+}
+
+// Mappings is the fingerprint of each configured instance's mapping ("" for
+// none, or for an id that is not configured: Targets tells those apart).
+func Mappings(h Instances) func(string) string {
+	return func(id string) string {
+		d, err := h.Instance(id)
+		if err != nil {
+			return ""
+		}
+		return d.Mapping
 	}
 }
 

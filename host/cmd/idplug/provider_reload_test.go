@@ -122,6 +122,36 @@ func TestProviderGrantsEndWithTheirConnectorOnReload(t *testing.T) {
 	if status, _ := userinfo(next); status != http.StatusOK {
 		t.Errorf("userinfo through beta: %d", status)
 	}
+
+	// beta maps profiles another way now (a claim added; an allow rule to
+	// lock a user out would be the same change): its grant, whose claims
+	// were mapped the old way, ends; one made since holds, with the new
+	// mapping's claim.
+	reload(func(doc map[string]any, _ map[string]map[string]any) {
+		beta := doc["connectors"].([]any)[1].(map[string]any)
+		beta["mapping"] = map[string]any{"claims": map[string]any{"tier": `"gold"`}}
+	})
+	if _, err := refresh(next); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("refresh of a grant mapped the old way: %v, want invalid_grant", err)
+	}
+	if status, _ := userinfo(next); status != http.StatusUnauthorized {
+		t.Errorf("userinfo of a grant mapped the old way: %d, want 401", status)
+	}
+	mapped, err := refresh(grant("beta"))
+	if err != nil {
+		t.Fatalf("refresh of a grant made under the new mapping: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+mapped.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var claims map[string]any
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&claims); err != nil || claims["tier"] != "gold" {
+		t.Errorf("userinfo under the new mapping: %d %v %v, want tier gold", resp.StatusCode, claims, err)
+	}
 }
 
 // The app signs out with its ID token alone (no client_id), in a browser that

@@ -369,6 +369,7 @@ func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config, sealer *
 		Store:        d.store,
 		Sealer:       func() *seal.Sealer { return sealer },
 		Targets:      server.Targets(d.host),
+		Mappings:     server.Mappings(d.host),
 		AllInstances: server.AllInstances(d.host),
 		RemovedAt:    d.srv.ConnectorRemovedAt,
 		Browser:      d.srv.ProviderBrowser(),
