@@ -165,6 +165,33 @@ func TestGrantsEndWithTheirConnector(t *testing.T) {
 		s.signIn("alice")
 	})
 
+	// A refresh token of an earlier release names no mapping: it is not
+	// judged by one, and its first refresh gives the grant its connector's
+	// mapping of now, so that the next change ends it.
+	t.Run("a grant of an earlier release takes its mapping at its first refresh", func(t *testing.T) {
+		s.reloadMapped(t, clients, acme, map[string]string{"acme": "m1"})
+		s.browser.login = &Login{Instance: "acme", UserInfo: sdk.UserInfo{ID: "alice"}, AuthTime: s.now, Mapping: "m1"}
+		defer s.signIn("alice")
+		_, refresh := s.tokens(t)
+		var rec refreshRecord
+		if err := s.p.open(refreshPurpose, refresh, &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Identity.Mapping = nil
+		legacy, err := s.p.seal(refreshPurpose, rec, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, ok := s.refreshed(t, legacy)
+		if !ok {
+			t.Fatal("a refresh token of an earlier release was refused")
+		}
+		s.reloadMapped(t, clients, acme, map[string]string{"acme": "m2"})
+		if code, e := s.tokenAnswer(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next}}); code != http.StatusBadRequest || e != "invalid_grant" {
+			t.Errorf("refresh after the mapping changed: %d %s, want invalid_grant", code, e)
+		}
+	})
+
 	t.Run("a code exchanged after the reload", func(t *testing.T) {
 		s.reload(t, clients, acme)
 		code := s.code(t, "openid offline_access")

@@ -331,6 +331,13 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	case err != nil:
 		return nil, oidcError(err, "the store cannot be reached")
 	}
+	// A grant sealed by an earlier release carries no mapping: it takes the
+	// one its connector has now, so that the next change of it ends the
+	// grant (its claims stay as they were mapped then).
+	if id.Mapping == nil && p.opts.Mappings != nil {
+		mapping := p.opts.Mappings(id.Instance)
+		id.Mapping = &mapping
+	}
 	view.rec.Identity, view.kept = id, rec.Identity.Stored
 	err = p.opts.Store.RotateGrant(ctx, rec.Grant, rec.Generation, p.opts.Now().Add(tokensTTL(p.opts.Config)))
 	switch {

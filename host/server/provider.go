@@ -81,6 +81,14 @@ func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
 	if err != nil {
 		return oidcprovider.Login{}, false
 	}
+	// The session was checked against its connector as it was configured
+	// before d was read: a reload in between that maps profiles otherwise
+	// would give the grant the new mapping's name with the old one's claims.
+	// Checked again after d, the session was mapped as d says (or a later
+	// reload makes the grant lapse at its first use).
+	if !b.s.connectorServes(sess) {
+		return oidcprovider.Login{}, false
+	}
 	return oidcprovider.Login{Instance: sess.Connector, Target: d.Target, UserInfo: sess.UserInfo,
 		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime), Mapping: d.Mapping}, true
 }
