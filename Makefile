@@ -39,7 +39,7 @@ proto-check: tools
 
 ## run: build, then start a local OpenID provider and idplug signed in against it (no outside network)
 run: build
-	scripts/setup --no-browser
+	scripts/setup --demo
 	scripts/run-demo
 
 ## bench: the benchmark suite with side-by-side ratios
