@@ -43,6 +43,11 @@ type identity struct {
 	// before it was kept): a grant ends once its instance maps profiles
 	// another way, as the browser sessions mapped the old way do.
 	Mapping *string `json:"mf,omitempty"`
+	// Issued is when the configuration of the replica that issued the grant
+	// took effect (Unix ms; 0 in tokens sealed before it was kept): a
+	// replica judges only grants issued under a configuration no newer than
+	// its own (lapsed).
+	Issued int64 `json:"ib,omitempty"`
 	// Stored says that a token carries only Sub, Instance, Target, Mapping and the
 	// sign-in's time: the whole identity was too large for it, and its grant
 	// keeps it in the store (tokenIdentity).

@@ -192,6 +192,28 @@ func TestGrantsEndWithTheirConnector(t *testing.T) {
 		}
 	})
 
+	// In a rolling update, a grant signed in at a replica still on the old
+	// configuration, after the new replicas started, is judged by them: it
+	// was issued under an older configuration than theirs. (By its sign-in's
+	// time it was newer than theirs, and no new replica ever judged it: an
+	// allow rule added to lock its user out passed it by.)
+	t.Run("a grant signed in at an old replica during a rollout is judged by the new ones", func(t *testing.T) {
+		now := s.now
+		defer func() { s.now = now }()
+		s.now = now.Add(-time.Minute)
+		s.reloadMapped(t, clients, acme, map[string]string{"acme": "m1"}) // the old replica
+		s.now = now
+		s.browser.login = &Login{Instance: "acme", UserInfo: sdk.UserInfo{ID: "alice"}, AuthTime: s.now, Mapping: "m1"}
+		defer s.signIn("alice")
+		_, refresh := s.tokens(t)
+		s.now = now.Add(-30 * time.Second)
+		s.reloadMapped(t, clients, acme, map[string]string{"acme": "m2"}) // a new replica, started before the sign-in
+		s.now = now
+		if code, e := s.tokenAnswer(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}); code != http.StatusBadRequest || e != "invalid_grant" {
+			t.Errorf("refresh at the new replica: %d %s, want invalid_grant", code, e)
+		}
+	})
+
 	t.Run("a code exchanged after the reload", func(t *testing.T) {
 		s.reload(t, clients, acme)
 		code := s.code(t, "openid offline_access")

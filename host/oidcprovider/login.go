@@ -275,7 +275,9 @@ func (p *Provider) issueCode(ctx context.Context, ar authRequest, login Login) (
 		return "", oidc.ErrLoginRequired().WithDescription("the connector signed in with is no longer configured")
 	}
 	codeID := newID()
-	if err := p.putRecord(ctx, "code", codeID, code{Request: ar, Identity: identityOf(login, target), Grant: newID()}, codeTTL); err != nil {
+	id := identityOf(login, target)
+	id.Issued = p.built.UnixMilli()
+	if err := p.putRecord(ctx, "code", codeID, code{Request: ar, Identity: id, Grant: newID()}, codeTTL); err != nil {
 		return "", oidcError(err, "the store cannot be reached")
 	}
 	u, err := url.Parse(ar.RedirectURI)

@@ -102,7 +102,7 @@ const identityKind = "identity"
 // when it is small, or else a stub, with id kept in the store for ttl
 // (already kept, when a refresh renewed it before its rotation).
 func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, kept bool) (identity, error) {
-	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, Mapping: id.Mapping, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
+	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, Mapping: id.Mapping, Issued: id.Issued, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
 	if kept {
 		return stub, nil
 	}
@@ -160,10 +160,17 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 // holds. A reload builds the provider again, so its clients, and the
 // instances it asks about, are the configuration's as it is now.
 func (p *Provider) lapsed(clientID string, id identity) string {
-	if id.AuthTime > p.built.Unix() {
-		// Signed in after this configuration took effect here: another
-		// replica's, newer, made it (a rolling update adding the connector),
-		// and this one's word would end a good grant for good.
+	newer := id.Issued > p.built.UnixMilli()
+	if id.Issued == 0 { // sealed by an earlier release: by its sign-in's time
+		newer = id.AuthTime > p.built.Unix()
+	}
+	if newer {
+		// Issued under a configuration newer than this one: another
+		// replica's (a rolling update adding the connector), and this one's
+		// word would end a good grant for good. A grant issued under an
+		// older one is judged, also when it was signed in after this
+		// configuration took effect: at a replica still on the old one, an
+		// allow rule's lockout would otherwise pass it by.
 		return ""
 	}
 	target, ok := p.opts.Targets(id.Instance)
