@@ -87,6 +87,14 @@ const (
 	NoPKCE        = "no-pkce"        // signin/pkce
 	WrongVerifier = "wrong-verifier" // signin/pkce (and nothing else)
 	PlainPKCE     = "plain-pkce"     // signin/pkce
+
+	IDTokenSignatureUnchecked = "id-token-signature-unchecked" // signin/id-token-signature
+	IDTokenIssuerUnchecked    = "id-token-issuer-unchecked"    // signin/id-token-issuer
+	IDTokenAudienceUnchecked  = "id-token-audience-unchecked"  // signin/id-token-audience
+	IDTokenExpiryUnchecked    = "id-token-expiry-unchecked"    // signin/id-token-expired
+	IDTokenNonceUnchecked     = "id-token-nonce-unchecked"     // signin/id-token-nonce
+	IDTokenNonceOptional      = "id-token-nonce-optional"      // signin/id-token-nonce
+	IDTokenMissingAccepted    = "id-token-missing-accepted"    // signin/id-token-missing
 )
 
 // Config is one instance's configuration.
@@ -103,6 +111,7 @@ type Config struct {
 
 	token    *oauth2kit.TokenEndpoint
 	userInfo *oauth2kit.UserInfoEndpoint
+	http     *oauth2kit.HTTPClient
 }
 
 // Connector is the connector with its defect.
@@ -246,6 +255,7 @@ func (c Connector) ParseConfig(raw []byte) (*Config, error) {
 		HTTP: client,
 	}
 	cfg.userInfo = &oauth2kit.UserInfoEndpoint{URL: cfg.UserInfoEndpoint, HTTP: client}
+	cfg.http = client
 	return cfg, nil
 }
 
@@ -284,6 +294,7 @@ const (
 	sessionState       = "state"
 	sessionRedirectURI = "redirectUri"
 	sessionVerifier    = "codeVerifier"
+	sessionNonce       = "nonce"
 )
 
 func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
@@ -306,6 +317,15 @@ func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.Auth
 	if c.Defect == NoPKCE {
 		ar.CodeChallenge, pkce.Verifier = "", ""
 	}
+	session := sdk.Session{
+		sessionState:       req.State,
+		sessionRedirectURI: req.RedirectURI,
+		sessionVerifier:    pkce.Verifier,
+	}
+	if openIDScope(cfg.Scope) {
+		nonce := oauth2kit.NewPKCE().Verifier // a random value of the right kind
+		ar.Extra["nonce"], session[sessionNonce] = nonce, nonce
+	}
 	u, err := oauth2kit.AuthorizationURL(ar)
 	if err != nil {
 		return nil, err
@@ -313,11 +333,7 @@ func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.Auth
 	if c.Defect == PlainPKCE {
 		u = withPlainChallenge(u, pkce.Verifier)
 	}
-	return &sdk.Authorization{RedirectTo: u, Session: sdk.Session{
-		sessionState:       req.State,
-		sessionRedirectURI: req.RedirectURI,
-		sessionVerifier:    pkce.Verifier,
-	}}, nil
+	return &sdk.Authorization{RedirectTo: u, Session: session}, nil
 }
 
 func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
@@ -337,12 +353,13 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 		verifier = oauth2kit.NewPKCE().Verifier // another flow's, as a shared session key would give
 	}
 	tok, err := cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], verifier)
+	tookError := false
 	if err != nil && c.Defect == ExchangeTwice {
 		tok, err = cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], verifier)
 	}
 	if err != nil && c.Defect == TokenError200Ignored && sdk.AsError(err).Code == sdk.CodeSocialAuthCodeInvalid && sdk.AsError(err).Details["status"] == 200 {
-		// The status said success, so on it goes.
-		tok, err = &oauth2kit.Token{}, nil
+		// The status said success, so on it goes, ID token or none.
+		tok, err, tookError = &oauth2kit.Token{}, nil, true
 	}
 	if err != nil && c.Defect == MalformedTokenGeneral && sdk.AsError(err).Code == sdk.CodeInvalidResponse {
 		return nil, errors.New(sdk.AsError(err).Message)
@@ -352,6 +369,11 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 	}
 	if c.Defect == LogToken {
 		sdk.Logger(ctx).Debug("exchanged the code", "access_token", tok.AccessToken)
+	}
+	if openIDScope(cfg.Scope) && !tookError {
+		if err := c.verifyIDToken(ctx, cfg, tok.IDToken, req.Session[sessionNonce]); err != nil {
+			return nil, err
+		}
 	}
 	raw, err := cfg.userInfo.Fetch(ctx, tok.AccessToken)
 	if err != nil && c.Defect == MalformedProfileSuccess && sdk.AsError(err).Code == sdk.CodeInvalidResponse {

@@ -15,7 +15,7 @@ import (
 const RequestTimeout = 2 * time.Second
 
 func KitOptions(t *testing.T, withProvider bool) connectortest.Options {
-	p := connectortest.NewProvider(t)
+	p := connectortest.NewProvider(t, connectortest.WithIDTokens())
 	o := connectortest.Options{
 		ValidConfig: map[string]any{
 			"authorizationEndpoint": p.AuthorizationEndpoint(),
@@ -23,7 +23,7 @@ func KitOptions(t *testing.T, withProvider bool) connectortest.Options {
 			"userInfoEndpoint":      p.UserInfoEndpoint(),
 			"clientId":              p.ClientID(),
 			"clientSecret":          p.ClientSecret(),
-			"scope":                 "profile",
+			"scope":                 "openid profile",
 			"prompt":                "login",
 			"storeTokens":           true,
 		},

@@ -60,6 +60,12 @@ var checks = []check{
 	{"signin/malformed-profile", "a userinfo answer that is not JSON, or is cut short, fails with invalid_response, never a panic or a success", needProvider, checkSignInMalformedProfile},
 	{"signin/token-error-200", "a token answer of HTTP 200 with error=invalid_grant fails, without a call to the userinfo endpoint: it is never taken as success", needProvider, checkSignInTokenError200},
 	{"signin/unverified-email", "an email the provider says is not verified is not in the profile (when Options.WantUser has an email)", needProvider, checkSignInUnverifiedEmail},
+	{"id-token/signature", "an ID token signed with a key the provider never published fails with social_invalid_id_token (with a provider made WithIDTokens)", needProvider, checkIDTokenSignature},
+	{"id-token/issuer", "an ID token from another issuer fails with social_invalid_id_token (WithIDTokens)", needProvider, checkIDTokenIssuer},
+	{"id-token/audience", "an ID token for another client fails with social_invalid_id_token (WithIDTokens)", needProvider, checkIDTokenAudience},
+	{"id-token/expired", "an expired ID token fails with social_invalid_id_token (WithIDTokens)", needProvider, checkIDTokenExpired},
+	{"id-token/nonce", "an ID token whose nonce is another or missing fails with social_invalid_id_token (WithIDTokens, when the authorization URL carries a nonce)", needProvider, checkIDTokenNonce},
+	{"id-token/missing", "a token answer without an ID token, for an authorization that asked for the openid scope, fails with social_invalid_id_token (WithIDTokens)", needProvider, checkIDTokenMissing},
 
 	{"secrets/profile", "no profile a sign-in returned carries, in any field (rawData included), a code or token the provider issued or the client secret: not as it is, JSON-escaped, URL-encoded or base64-encoded", needProvider, checkSecretsProfile},
 	{"secrets/never-shown", "no error message, detail or log line, in any check, carries a confidential value of the configuration (one is planted), the authorization code or a token", needNothing, checkSecretsNeverShown},

@@ -30,6 +30,7 @@ var issuedWhat = map[string]string{
 	"code":    "an authorization code the provider issued",
 	"access":  "an access token the provider issued",
 	"refresh": "a refresh token the provider issued",
+	"id":      "an ID token the provider issued",
 }
 
 // watchProfile looks into the profile a sign-in returned. Apps get the profile
@@ -54,7 +55,7 @@ func (k *kit) watchProfile(res *sdk.UserInfoResult) {
 // profileNeedles are the values no profile may carry: those no error may carry
 // but for the planted secret (never in a configuration that signs in), each code
 // and token the provider issued by its kind, and the tokens UserInfo handed back
-// beside the profile (an ID token too, which the fake provider never issues).
+// beside the profile (an ID token too).
 func (k *kit) profileNeedles(tokens *sdk.TokenSet) []needle {
 	all := k.secretNeedles()
 	if p := k.opts.Provider; p != nil {

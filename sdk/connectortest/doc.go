@@ -1,5 +1,6 @@
 // Package connectortest checks that a connector keeps the contract idplug relies on,
-// and gives its tests a fake OAuth 2.0 provider to sign in against.
+// and gives its tests a fake OAuth 2.0 provider (an OpenID Provider too, with
+// WithIDTokens) to sign in against.
 //
 // One line in a _test.go file runs every check, against the connector value or
 // against the plugin binary loaded by the real host:
@@ -52,6 +53,10 @@
 //     need a working sign-in skip when signin/complete fails (or signin/pkce saw
 //     the provider refuse the code_verifier), so that a broken sign-in is
 //     reported once.
+//   - id-token (with a provider made WithIDTokens): an ID token that is forged,
+//     from another issuer, for another client, expired, or with another nonce or
+//     none, and a token answer without one, are social_invalid_id_token. They do
+//     not apply to a connector that asks for no openid scope.
 //   - secrets: no error message, detail or log line, in any check, carries a
 //     confidential value of the configuration, the authorization code, or a code or
 //     token the provider issued; no profile a sign-in returned carries, in any
@@ -59,7 +64,8 @@
 //     secret, whether as it is, JSON-escaped, URL-encoded or base64-encoded.
 //
 // A skipped check logs why, and Run lists the skips at the end; with
-// Options.Strict, a skip that Options.Skip did not ask for is a failure.
+// Options.Strict, a skip that Options.Skip did not ask for is a failure (but for
+// an id-token check that does not apply: the connector asks for no ID token).
 //
 // A connector that declares authorization templates (sdk.AuthorizationTemplater)
 // checks with CheckAuthorizationTemplate that the host, building from the

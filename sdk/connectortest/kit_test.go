@@ -80,6 +80,13 @@ var defects = []struct {
 	{kitconn.MalformedProfileSuccess, true, []string{"signin/malformed-profile"}, "succeeded; want an error with code invalid_response"},
 	{kitconn.TokenError200Ignored, true, []string{"signin/token-error-200"}, "went on to call the userinfo endpoint"},
 	{kitconn.IgnoreEmailVerified, true, []string{"signin/unverified-email"}, "which the provider says is not verified"},
+	{kitconn.IDTokenSignatureUnchecked, true, []string{"id-token/signature"}, "with an ID token signed with a key the provider never published: succeeded; want an error with code social_invalid_id_token"},
+	{kitconn.IDTokenIssuerUnchecked, true, []string{"id-token/issuer"}, "whose iss is another issuer: succeeded"},
+	{kitconn.IDTokenAudienceUnchecked, true, []string{"id-token/audience"}, "whose aud is another client: succeeded"},
+	{kitconn.IDTokenExpiryUnchecked, true, []string{"id-token/expired"}, "that expired an hour ago: succeeded"},
+	{kitconn.IDTokenNonceUnchecked, true, []string{"id-token/nonce"}, "whose nonce is another flow's: succeeded"},
+	{kitconn.IDTokenNonceOptional, true, []string{"id-token/nonce"}, "without the nonce the authorization URL sent: succeeded"},
+	{kitconn.IDTokenMissingAccepted, true, []string{"id-token/missing"}, "a token answer without the ID token the openid scope asks for: succeeded"},
 }
 
 func TestAGoodConnectorPassesEveryCheck(t *testing.T) {
@@ -220,5 +227,49 @@ func TestStrictMakesASkipAFailure(t *testing.T) {
 	}
 	if !strings.Contains(rec.String(), "check(s) skipped:") || !strings.Contains(rec.String(), "signin/timeout: set Options.Provider") {
 		t.Errorf("the skips are not listed with their reasons:%s", rec)
+	}
+}
+
+// withPlainProvider is KitOptions pointed at a fresh provider without ID tokens,
+// the connector asking for scope.
+func withPlainProvider(t *testing.T, scope string) connectortest.Options {
+	opts := kitconn.KitOptions(t, true)
+	p := connectortest.NewProvider(t)
+	opts.Provider = p
+	for k, v := range map[string]any{
+		"authorizationEndpoint": p.AuthorizationEndpoint(), "tokenEndpoint": p.TokenEndpoint(),
+		"userInfoEndpoint": p.UserInfoEndpoint(), "clientId": p.ClientID(), "clientSecret": p.ClientSecret(), "scope": scope,
+	} {
+		opts.ValidConfig[k] = v
+	}
+	opts.Strict = true
+	return opts
+}
+
+// TestIDTokenChecksUnderStrict: for a connector that asks for no ID token, the
+// ID token checks do not apply, and Strict passes; one that asks for the openid
+// scope while the provider issues none must say, in Options.Skip, that it reads
+// none, or give the provider WithIDTokens.
+func TestIDTokenChecksUnderStrict(t *testing.T) {
+	idChecks := []string{"id-token/audience", "id-token/expired", "id-token/issuer",
+		"id-token/missing", "id-token/nonce", "id-token/signature"}
+
+	rec := kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.None)), withPlainProvider(t, "profile"))
+	if failed := rec.Failed(); len(failed) > 0 {
+		t.Fatalf("a plain OAuth 2.0 connector failed under Strict: %v%s", failed, rec)
+	}
+	if !strings.Contains(rec.String(), "id-token/signature: does not apply: the authorization URL does not ask for the openid scope") {
+		t.Errorf("the checks that do not apply are not listed with the skips:%s", rec)
+	}
+
+	opts := withPlainProvider(t, "openid profile")
+	rec = kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.IDTokenMissingAccepted)), opts)
+	if failed := rec.Failed(); !slices.Equal(failed, idChecks) || !strings.Contains(rec.Messages("id-token/missing"), "connectortest.WithIDTokens()") {
+		t.Errorf("asking for openid against a provider without ID tokens, failed %v; want %v, naming WithIDTokens:%s", failed, idChecks, rec)
+	}
+	opts.Skip = map[string]string{"id-token": "reads the profile from userinfo only"}
+	rec = kitrecord.Run(t, connectortest.Value(kitconn.New(kitconn.IDTokenMissingAccepted)), opts)
+	if failed := rec.Failed(); len(failed) > 0 {
+		t.Errorf("with the ID token checks turned off, failed %v%s", failed, rec)
 	}
 }

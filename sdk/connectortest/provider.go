@@ -56,6 +56,8 @@ type Provider struct {
 	// issued is every code and token the provider handed out: none may ever show in
 	// a connector's errors, logs or profiles.
 	issued []issuedValue
+	// openID signs ID tokens, for a provider made WithIDTokens (nil otherwise).
+	openID *openID
 }
 
 // issuedValue is a code or token the provider handed out, with its kind ("code",
@@ -129,8 +131,12 @@ type grant struct {
 	challenge       string
 	challengeMethod string
 	scope           string
-	used            bool
-	tokens          []string // access and refresh tokens issued for it
+	// nonce is the authorization request's, for its ID token; authTime when
+	// the user "signed in" (the authorization request).
+	nonce    string
+	authTime time.Time
+	used     bool
+	tokens   []string // access and refresh tokens issued for it
 }
 
 // answer is a canned response.
@@ -193,6 +199,9 @@ func StartProvider(opts ...ProviderOption) (*Provider, error) {
 		failures:  map[Endpoint][]answer{},
 		delays:    map[Endpoint][]time.Duration{},
 		closed:    make(chan struct{}),
+	}
+	if s.idTokens {
+		p.openID = newOpenID()
 	}
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
 	if s.addr != "" {
@@ -258,8 +267,8 @@ func (p *Provider) Profile() string {
 	return p.profile
 }
 
-// Issued returns every authorization code, access token and refresh token the
-// provider has handed out, oldest first.
+// Issued returns every authorization code, access token, refresh token and ID
+// token the provider has handed out, oldest first.
 func (p *Provider) Issued() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -309,13 +318,17 @@ func (p *Provider) answerNext(endpoint Endpoint, a answer) {
 	p.failures[endpoint] = append(p.failures[endpoint], a)
 }
 
-// ClearFailures drops the failures FailNext queued, and the delays DelayNext
-// queued, that no request used.
+// ClearFailures drops the failures FailNext queued, the delays DelayNext
+// queued and the ID token changes EditNextIDToken and ForgeNextIDToken queued,
+// that no request used.
 func (p *Provider) ClearFailures() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failures = map[Endpoint][]answer{}
 	p.delays = map[Endpoint][]time.Duration{}
+	if p.openID != nil {
+		p.openID.tweaks = nil
+	}
 }
 
 // RevokeTokens makes every access and refresh token issued so far invalid.

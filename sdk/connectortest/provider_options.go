@@ -16,6 +16,8 @@ type providerSettings struct {
 	verifiedResource, verifiedField        string
 	// verifiedAt: the field holds when the email was verified, null until then.
 	verifiedAt bool
+	// idTokens: the provider is an OpenID Provider too (WithIDTokens).
+	idTokens bool
 }
 
 // unverifiedValue is what ServeUnverifiedEmail puts in the verification field.

@@ -66,6 +66,10 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		p.serveToken(w, r)
 	case UserInfoEndpoint, ResourceEndpoint:
 		p.serveResource(w, r, endpoint)
+	case DiscoveryEndpoint:
+		p.serveDiscovery(w)
+	case JWKSEndpoint:
+		p.serveJWKS(w)
 	default:
 		http.NotFound(w, r)
 	}
@@ -79,6 +83,14 @@ func (p *Provider) endpoint(path string) Endpoint {
 		return TokenEndpoint
 	case p.settings.userInfoPath:
 		return UserInfoEndpoint
+	}
+	if p.openID != nil {
+		switch path {
+		case discoveryPath:
+			return DiscoveryEndpoint
+		case jwksPath:
+			return JWKSEndpoint
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -121,7 +133,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("unsupported response_type %q", q.Get("response_type")), http.StatusBadRequest)
 		return
 	}
-	g := &grant{redirectURI: q.Get("redirect_uri"), scope: q.Get("scope")}
+	g := &grant{redirectURI: q.Get("redirect_uri"), scope: q.Get("scope"), nonce: q.Get("nonce"), authTime: time.Now()}
 	if c := q.Get("code_challenge"); c != "" {
 		g.challenge, g.challengeMethod = c, q.Get("code_challenge_method")
 		if g.challengeMethod == "" {
@@ -158,7 +170,15 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
 		return
 	}
-	fields, oe := p.token(r)
+	fields, id, oe := p.token(r)
+	if oe == nil && id != nil {
+		token, err := id.sign(p)
+		if err != nil {
+			fields, oe = nil, &oauthError{http.StatusInternalServerError, "server_error", "the ID token could not be signed: " + err.Error()}
+		} else {
+			fields["id_token"] = token
+		}
+	}
 	if oe != nil {
 		fields = map[string]any{"error": oe.code, "error_description": oe.description}
 	}
@@ -182,17 +202,19 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(fields)
 }
 
-// token checks a token request and issues tokens, or says what is wrong.
-func (p *Provider) token(r *http.Request) (map[string]any, *oauthError) {
+// token checks a token request and issues tokens, or says what is wrong. An ID
+// token it leaves to sign once the lock is released.
+func (p *Provider) token(r *http.Request) (map[string]any, *pendingIDToken, *oauthError) {
 	if err := p.authenticate(r); err != nil {
-		return nil, &oauthError{http.StatusUnauthorized, "invalid_client", err.Error()}
+		return nil, nil, &oauthError{http.StatusUnauthorized, "invalid_client", err.Error()}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	bad := func(code, description string) (map[string]any, *oauthError) {
-		return nil, &oauthError{p.settings.errorStatus, code, description}
+	bad := func(code, description string) (map[string]any, *pendingIDToken, *oauthError) {
+		return nil, nil, &oauthError{p.settings.errorStatus, code, description}
 	}
 	var g *grant
+	renewed := false // a refresh, whose ID token carries no nonce
 	switch r.PostForm.Get("grant_type") {
 	case "authorization_code":
 		code := r.PostForm.Get("code")
@@ -221,6 +243,7 @@ func (p *Provider) token(r *http.Request) (map[string]any, *oauthError) {
 			return bad("invalid_grant", "the refresh token is unknown, expired or revoked")
 		}
 		delete(p.refresh, tok) // rotated
+		renewed = true
 	case "":
 		return bad("invalid_request", "grant_type is missing")
 	default:
@@ -243,7 +266,14 @@ func (p *Provider) token(r *http.Request) (map[string]any, *oauthError) {
 		g.tokens = append(g.tokens, refresh)
 		fields["refresh_token"] = refresh
 	}
-	return fields, nil
+	var id *pendingIDToken
+	if p.wantsIDToken(g.scope) {
+		var err error
+		if id, err = p.idToken(g, access, renewed); err != nil {
+			return nil, nil, &oauthError{http.StatusInternalServerError, "server_error", "the ID token could not be made: " + err.Error()}
+		}
+	}
+	return fields, id, nil
 }
 
 // clientAuthOf says how a token request authenticates its client.
@@ -316,11 +346,13 @@ func checkVerifier(g *grant, verifier string) error {
 func (p *Provider) serveResource(w http.ResponseWriter, r *http.Request, e Endpoint) {
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	p.mu.Lock()
-	_, valid := p.access[token]
+	g, valid := p.access[token]
 	body := p.profile
 	resource := ""
 	if e == ResourceEndpoint {
 		body, resource = p.resources[r.URL.Path], r.URL.Path
+	} else if valid && p.wantsIDToken(g.scope) {
+		body = withSubject(body) // OpenID Connect Core 5.3.2: userinfo names its sub
 	}
 	if p.unverified && resource == p.settings.verifiedResource {
 		body = setValue(body, p.settings.verifiedField, p.settings.unverifiedValue())

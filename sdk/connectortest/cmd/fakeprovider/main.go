@@ -48,6 +48,10 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "authorizationEndpoint: %s\n", prov.AuthorizationEndpoint())
 	fmt.Fprintf(out, "tokenEndpoint: %s\n", prov.TokenEndpoint())
 	fmt.Fprintf(out, "userInfoEndpoint: %s\n", prov.UserInfoEndpoint())
+	if prov.IssuesIDTokens() {
+		fmt.Fprintf(out, "issuer: %s\n", prov.Issuer())
+		fmt.Fprintf(out, "jwksUri: %s\n", prov.JWKSURI())
+	}
 	fmt.Fprintf(out, "clientId: %s\n", prov.ClientID())
 	fmt.Fprintf(out, "clientSecret: %s\n", prov.ClientSecret())
 	fmt.Fprintf(out, "user: %s\n", prov.Profile())
@@ -70,6 +74,7 @@ func start(args []string) (*connectortest.Provider, error) {
 	unverified := fs.Bool("unverified-email", false, "serve the email as not verified: the field -email-verified-field names false (-email-verified-at-field: null), to try that the connector leaves it out")
 	verified := fs.String("email-verified-field", "", "with -unverified-email: the profile field that says the email is verified, as a path (data.mail_ok); email_verified when empty")
 	verifiedAt := fs.String("email-verified-at-field", "", "with -unverified-email: the profile field that says when the email was verified, null until then (GitLab's confirmed_at)")
+	idTokens := fs.Bool("id-tokens", false, "be an OpenID Provider too: a discovery document, a key set, and ID tokens for the openid scope")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -92,6 +97,9 @@ func start(args []string) (*connectortest.Provider, error) {
 	}
 	if *form {
 		opts = append(opts, connectortest.WithTokenFormat(connectortest.TokenForm))
+	}
+	if *idTokens {
+		opts = append(opts, connectortest.WithIDTokens())
 	}
 	switch m := connectortest.ClientAuthMethod(*clientAuth); m {
 	case "":

@@ -199,3 +199,25 @@ func profileFor(t *testing.T, client *http.Client, tokenEndpoint, userInfoEndpoi
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	return string(body)
 }
+
+// TestIDTokens: -id-tokens makes an OpenID Provider that says where its keys are.
+func TestIDTokens(t *testing.T) {
+	prov, err := start([]string{"-id-tokens"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prov.Close()
+	if !prov.IssuesIDTokens() {
+		t.Fatal("-id-tokens made a provider without ID tokens")
+	}
+	resp, err := http.Get(prov.DiscoveryURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disco map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&disco)
+	resp.Body.Close()
+	if disco["issuer"] != prov.Issuer() || disco["jwks_uri"] != prov.JWKSURI() {
+		t.Errorf("discovery document = %v", disco)
+	}
+}
