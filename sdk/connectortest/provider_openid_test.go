@@ -149,14 +149,8 @@ func TestProviderSpoilsTheNextIDTokenOnRequest(t *testing.T) {
 	p := connectortest.NewProvider(t, connectortest.WithIDTokens())
 	c := newClient(t, p, oauth2kit.ClientSecretPost)
 	signIn := func() string {
-		pkce := oauth2kit.NewPKCE()
-		u, _ := oauth2kit.AuthorizationURL(oauth2kit.AuthorizationRequest{Endpoint: p.AuthorizationEndpoint(),
-			ClientID: p.ClientID(), RedirectURI: redirect, State: "s", Scope: "openid", CodeChallenge: pkce.Challenge})
-		cb, err := p.Authorize(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := c.token.Exchange(context.Background(), cb["code"], redirect, pkce.Verifier)
+		code, verifier := authorizeOpenID(t, p)
+		tok, err := c.token.Exchange(context.Background(), code, redirect, verifier)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,14 +203,8 @@ func TestProviderIDTokenMistakesAreSaid(t *testing.T) {
 	// A profile with no sub or id can make no ID token: a clear server_error.
 	p := connectortest.NewProvider(t, connectortest.WithIDTokens(), connectortest.WithProfile(`{"name":"Nobody"}`))
 	c := newClient(t, p, oauth2kit.ClientSecretPost)
-	pkce := oauth2kit.NewPKCE()
-	u, _ := oauth2kit.AuthorizationURL(oauth2kit.AuthorizationRequest{Endpoint: p.AuthorizationEndpoint(),
-		ClientID: p.ClientID(), RedirectURI: redirect, State: "s", Scope: "openid", CodeChallenge: pkce.Challenge})
-	cb, err := p.Authorize(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.token.Exchange(context.Background(), cb["code"], redirect, pkce.Verifier); err == nil || !strings.Contains(err.Error(), "no sub or id") {
+	code, verifier := authorizeOpenID(t, p)
+	if _, err := c.token.Exchange(context.Background(), code, redirect, verifier); err == nil || !strings.Contains(err.Error(), "no sub or id") {
 		t.Errorf("an ID token without sub: %v", err)
 	}
 	// A public client's provider says so in its discovery document.
@@ -228,4 +216,18 @@ func TestProviderIDTokenMistakesAreSaid(t *testing.T) {
 		t.Errorf("a public client's provider lists %v", disco.Auth)
 	}
 	connectortest.NewProvider(t).EditNextIDToken(func(map[string]any) {})
+}
+
+// authorizeOpenID authorizes at p with the openid scope and PKCE, and returns
+// the code and the verifier.
+func authorizeOpenID(t *testing.T, p *connectortest.Provider) (string, string) {
+	t.Helper()
+	pkce := oauth2kit.NewPKCE()
+	u, _ := oauth2kit.AuthorizationURL(oauth2kit.AuthorizationRequest{Endpoint: p.AuthorizationEndpoint(),
+		ClientID: p.ClientID(), RedirectURI: redirect, State: "s", Scope: "openid", CodeChallenge: pkce.Challenge})
+	cb, err := p.Authorize(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cb["code"], pkce.Verifier
 }
