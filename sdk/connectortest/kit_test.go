@@ -251,6 +251,7 @@ func withPlainProvider(t *testing.T, scope string) connectortest.Options {
 // scope while the provider issues none must say, in Options.Skip, that it reads
 // none, or give the provider WithIDTokens.
 func TestIDTokenChecksUnderStrict(t *testing.T) {
+	t.Parallel()
 	idChecks := []string{"id-token/audience", "id-token/expired", "id-token/issuer",
 		"id-token/missing", "id-token/nonce", "id-token/signature"}
 
