@@ -88,13 +88,13 @@ const (
 	WrongVerifier = "wrong-verifier" // signin/pkce (and nothing else)
 	PlainPKCE     = "plain-pkce"     // signin/pkce
 
-	IDTokenSignatureUnchecked = "id-token-signature-unchecked" // signin/id-token-signature
-	IDTokenIssuerUnchecked    = "id-token-issuer-unchecked"    // signin/id-token-issuer
-	IDTokenAudienceUnchecked  = "id-token-audience-unchecked"  // signin/id-token-audience
-	IDTokenExpiryUnchecked    = "id-token-expiry-unchecked"    // signin/id-token-expired
-	IDTokenNonceUnchecked     = "id-token-nonce-unchecked"     // signin/id-token-nonce
-	IDTokenNonceOptional      = "id-token-nonce-optional"      // signin/id-token-nonce
-	IDTokenMissingAccepted    = "id-token-missing-accepted"    // signin/id-token-missing
+	IDTokenSignatureUnchecked = "id-token-signature-unchecked" // id-token/signature
+	IDTokenIssuerUnchecked    = "id-token-issuer-unchecked"    // id-token/issuer
+	IDTokenAudienceUnchecked  = "id-token-audience-unchecked"  // id-token/audience
+	IDTokenExpiryUnchecked    = "id-token-expiry-unchecked"    // id-token/expired
+	IDTokenNonceUnchecked     = "id-token-nonce-unchecked"     // id-token/nonce
+	IDTokenNonceOptional      = "id-token-nonce-optional"      // id-token/nonce
+	IDTokenMissingAccepted    = "id-token-missing-accepted"    // id-token/missing
 )
 
 // Config is one instance's configuration.

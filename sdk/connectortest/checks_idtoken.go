@@ -2,8 +2,6 @@ package connectortest
 
 import (
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -73,7 +71,7 @@ func (k *kit) idTokenRefused(t T, what string, spoil func(p *Provider, nonce str
 	}
 	u, _ := url.Parse(auth.RedirectTo)
 	switch {
-	case !slices.Contains(strings.Fields(u.Query().Get("scope")), "openid"):
+	case !asksOpenID(u.Query().Get("scope")):
 		k.inapplicable(t, "the authorization URL does not ask for the openid scope, so the connector gets no ID token")
 	case !p.IssuesIDTokens():
 		t.Skipf("the authorization URL asks for the openid scope, and the fake provider issues no ID tokens: " +

@@ -319,8 +319,8 @@ func (p *Provider) answerNext(endpoint Endpoint, a answer) {
 }
 
 // ClearFailures drops the failures FailNext queued, the delays DelayNext
-// queued and the ID token changes EditNextIDToken and ForgeNextIDToken queued,
-// that no request used.
+// queued and the ID token changes EditNextIDToken, ForgeNextIDToken and
+// OmitNextIDToken queued, that no request used.
 func (p *Provider) ClearFailures() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -163,9 +163,10 @@ func (p *Provider) serveJWKS(w http.ResponseWriter) {
 }
 
 // wantsIDToken says whether an authorization with scope gets ID tokens.
-func (p *Provider) wantsIDToken(scope string) bool {
-	return p.openID != nil && slices.Contains(strings.Fields(scope), "openid")
-}
+func (p *Provider) wantsIDToken(scope string) bool { return p.openID != nil && asksOpenID(scope) }
+
+// asksOpenID says whether scope, space-separated, names openid.
+func asksOpenID(scope string) bool { return slices.Contains(strings.Fields(scope), "openid") }
 
 // pendingIDToken is an ID token whose claims are made, to be changed by its
 // tweak and signed once the provider's lock is released: a test's edit may
