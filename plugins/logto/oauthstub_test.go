@@ -22,15 +22,19 @@ type oauthStub struct {
 	// when its client went away.
 	hang   atomic.Bool
 	hungUp chan struct{}
+	// callTimeout bounds each call of signIn (0: the host's bound).
+	callTimeout time.Duration
 }
 
 const oauthStubSecret = "oauth-secret-77c2d9"
 
-// startOAuthStub starts it; callTimeout is the host's bound of a call (0: the
-// default).
+// startOAuthStub starts it; callTimeout bounds each call of a sign-in (0: the
+// host's default). It is the calls' deadline, not the host's bound of every
+// call: configuring the instance, the bridge's first call, loads the
+// connector's npm module, which a loaded machine took more than 3 s to do.
 func startOAuthStub(t *testing.T, extra map[string]any, callTimeout time.Duration) *oauthStub {
 	t.Helper()
-	o := &oauthStub{hungUp: make(chan struct{}, 1)}
+	o := &oauthStub{hungUp: make(chan struct{}, 1), callTimeout: callTimeout}
 	o.token.Store(`{"access_token":"oauth-access-5e1f","token_type":"Bearer"}`)
 	o.userinfo.Store(`{"id":"1"}`)
 	s := newStub(t)
@@ -52,7 +56,7 @@ func startOAuthStub(t *testing.T, extra map[string]any, callTimeout time.Duratio
 		answer(&o.token)(w, r)
 	})
 	s.HandleFunc("/userinfo", answer(&o.userinfo))
-	o.h = openHostWith(t, folder(t, nil, "oauth"), host.Options{CallTimeout: callTimeout})
+	o.h = openHostWith(t, folder(t, nil, "oauth"), host.Options{})
 	config := map[string]any{
 		"authorizationEndpoint":     s.URL() + "/authorize",
 		"tokenEndpoint":             s.URL() + "/token",
@@ -71,12 +75,22 @@ func startOAuthStub(t *testing.T, extra map[string]any, callTimeout time.Duratio
 // signIn runs one sign-in through the host and returns its callback too.
 func (o *oauthStub) signIn(t *testing.T) (*host.UserInfoResult, map[string]string, error) {
 	t.Helper()
+	call := func() (context.Context, context.CancelFunc) {
+		if o.callTimeout > 0 {
+			return context.WithTimeout(context.Background(), o.callTimeout)
+		}
+		return context.Background(), func() {}
+	}
 	state := fmt.Sprintf("st-stub-%d", o.n.Add(1))
-	auth, err := o.h.AuthorizationURI(context.Background(), "acme", callbackURL, state)
+	ctx, cancel := call()
+	auth, err := o.h.AuthorizationURI(ctx, "acme", callbackURL, state)
+	cancel()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cb := map[string]string{"state": state, "code": "code-9a7e-" + state}
-	res, err := o.h.UserInfo(context.Background(), "acme", auth.Session, cb)
+	ctx, cancel = call()
+	defer cancel()
+	res, err := o.h.UserInfo(ctx, "acme", auth.Session, cb)
 	return res, cb, err
 }
