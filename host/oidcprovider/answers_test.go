@@ -429,6 +429,52 @@ func TestMaxAgeOfAnySize(t *testing.T) {
 	}
 }
 
+// A max_age that is no number of seconds is told to the app at its redirect
+// URI, naming max_age (the library's decoder had answered a bare 400 on
+// idplug's page), and only there: a redirect URI the client does not have
+// still gets no redirect. Digits past what the decoder holds ask for no
+// fresh sign-in, as any max_age past a century does; POST forms alike.
+func TestMalformedMaxAgeIsToldToTheApp(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	s.browser.login.AuthTime = s.now.Add(-time.Hour)
+	query := func(maxAge, redirect string) url.Values {
+		return url.Values{"client_id": {"web"}, "redirect_uri": {redirect}, "response_type": {"code"},
+			"scope": {"openid"}, "state": {"st"}, "max_age": {maxAge}, "prompt": {"none"}}
+	}
+	for _, maxAge := range []string{"abc", "-1", "1.5", "+5", " 60", "0x10", strings.Repeat("9", 30) + "x"} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			q := query(maxAge, "https://app.test/cb")
+			r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
+			if method == http.MethodPost {
+				r = form(http.MethodPost, "/authorize", q)
+			}
+			rec := s.do(r)
+			loc, _ := url.Parse(rec.Header().Get("Location"))
+			if rec.Code != http.StatusFound || loc == nil || loc.Host != "app.test" {
+				t.Fatalf("%s max_age=%q: %d, Location %q; want the app told", method, maxAge, rec.Code, rec.Header().Get("Location"))
+			}
+			got := loc.Query()
+			if got.Get("error") != "invalid_request" || !strings.Contains(got.Get("error_description"), "max_age must be a whole number of seconds") ||
+				got.Get("state") != "st" || got.Get("iss") == "" || got.Get("code") != "" {
+				t.Errorf("%s max_age=%q: Location %v", method, maxAge, loc)
+			}
+		}
+		q := query(maxAge, "https://evil.test/cb")
+		rec := s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
+		if loc := rec.Header().Get("Location"); rec.Code == http.StatusFound || strings.Contains(loc, "evil") {
+			t.Errorf("max_age=%q at an unregistered redirect URI: %d, Location %q; want no redirect", maxAge, rec.Code, loc)
+		}
+	}
+	for _, maxAge := range []string{"99999999999999999999", strings.Repeat("9", 200)} {
+		q := query(maxAge, "https://app.test/cb")
+		loc, _ := url.Parse(s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)).Header().Get("Location"))
+		if loc == nil || loc.Query().Get("code") == "" {
+			t.Errorf("max_age of %d digits, signed in an hour ago: Location %v; want a code", len(maxAge), loc)
+		}
+	}
+}
+
 // RFC 7636 4.2: a challenge is base64url; a challenge of 43 other characters
 // is refused where the app can be told, not left to fail every exchange.
 // Discovery names only claims this provider issues (no acr, no hybrid c_hash).

@@ -41,6 +41,9 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	if err := checkRequest(req, c); err != nil {
 		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
 	}
+	if err := badMaxAge(ctx); err != nil {
+		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
+	}
 	if r.Form.Get("request_uri") != "" {
 		return op.TryErrorRedirect(ctx, req, &oidc.Error{ErrorType: requestURINotSupported,
 			Description: "request_uri is not supported; send the parameters as they are"}, p.op.Encoder(), nil)

@@ -300,6 +300,46 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 	_, _ = w.Write(body)
 }
 
+// maxAgeParam reads max_age before the library does. Its form decoder answers
+// a max_age that is not a whole number of seconds with a bare 400 ("error
+// decoding form"), on idplug's page, never at the app's redirect URI and
+// without saying which parameter. A malformed one is taken out of the form
+// and noted in the request's context, so that Authorize, once the client and
+// the redirect URI are checked, tells the app (invalid_request, naming
+// max_age). Digits too many for the decoder ask for no fresh sign-in, as any
+// max_age past a century does.
+func (p *Provider) maxAgeParam(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := r.Form.Get("max_age") // the form is parsed: noRepeatedParameters
+		if r.URL.Path != "/authorize" || v == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if _, err := strconv.ParseUint(v, 10, 64); err != nil {
+			if strings.Trim(v, "0123456789") == "" {
+				r.Form.Set("max_age", strconv.Itoa(maxMaxAge))
+			} else {
+				r.Form.Del("max_age")
+				r = r.WithContext(context.WithValue(r.Context(), badMaxAgeKey{}, v))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// badMaxAgeKey holds, in a request's context, a max_age that is no number.
+type badMaxAgeKey struct{}
+
+// badMaxAge is the error for the malformed max_age maxAgeParam took out of
+// the request, if any.
+func badMaxAge(ctx context.Context) error {
+	v, ok := ctx.Value(badMaxAgeKey{}).(string)
+	if !ok {
+		return nil
+	}
+	return oidc.ErrInvalidRequest().WithDescription("max_age must be a whole number of seconds, not %q", printable.Cut(v, maxShownParameter))
+}
+
 // maxShownParameter bounds a parameter's name in an error.
 const maxShownParameter = 64
 

@@ -207,7 +207,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), p: p}
 	lib := op.RegisterLegacyServer(srv, http.NotFound,
-		op.WithHTTPMiddleware(p.limitTokenRequests, p.limitAuthorizeRequests, p.postOnly, p.noRepeatedParameters, p.bearerChallenge, p.issInAuthorizationErrors),
+		op.WithHTTPMiddleware(p.limitTokenRequests, p.limitAuthorizeRequests, p.postOnly, p.noRepeatedParameters, p.maxAgeParam, p.bearerChallenge, p.issInAuthorizationErrors),
 		op.WithServerCORSOptions(corsOptions()),
 	)
 	mux := http.NewServeMux()
