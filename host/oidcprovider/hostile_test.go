@@ -34,6 +34,7 @@ type testBrowser struct {
 	mu          sync.Mutex // Fail is called from requests at once
 	arrive      func()     // when set, SignedIn calls it first (a test holding requests together)
 	login       *Login
+	refused     bool // a session SignedIn refuses (HasSession is true)
 	signedOut   int
 	confirms    int
 	appConfirms []appConfirm
@@ -53,6 +54,8 @@ func (b *testBrowser) SignedIn(*http.Request) (Login, bool) {
 	}
 	return *b.login, true
 }
+
+func (b *testBrowser) HasSession(*http.Request) bool { return b.login != nil || b.refused }
 
 func (b *testBrowser) Choose(w http.ResponseWriter, _ *http.Request, _ []string, _ string) {
 	w.WriteHeader(http.StatusOK)
@@ -259,6 +262,15 @@ func TestSignOutWithAnotherUsersHintAsksFirst(t *testing.T) {
 	if s.browser.signedOut != 0 || s.browser.confirms != 1 || rec.Code != http.StatusOK {
 		t.Fatalf("another user's hint: %d, signed out %d times, asked %d times", rec.Code, s.browser.signedOut, s.browser.confirms)
 	}
+	// A session the browser routes refuse (here: one whose sign-in mark a
+	// link made up) is nobody's for sure: asked too.
+	alice := s.browser.login
+	s.browser.login, s.browser.refused = nil, true
+	rec = s.do(httptest.NewRequest(http.MethodGet, "/end_session?id_token_hint="+url.QueryEscape(hint), nil))
+	if s.browser.signedOut != 0 || s.browser.confirms != 2 || rec.Code != http.StatusOK {
+		t.Fatalf("another user's hint, a session refused: %d, signed out %d times, asked %d times", rec.Code, s.browser.signedOut, s.browser.confirms)
+	}
+	s.browser.login, s.browser.refused = alice, false
 	// Her own token signs Alice out at once, as before.
 	rec = s.do(httptest.NewRequest(http.MethodGet, "/end_session?id_token_hint="+url.QueryEscape(s.idToken(t, "alice")), nil))
 	if s.browser.signedOut != 1 || rec.Code != http.StatusSeeOther {

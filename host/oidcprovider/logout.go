@@ -101,12 +101,15 @@ func (p *Provider) signOut(w http.ResponseWriter, r *http.Request, redirect stri
 	http.Redirect(w, r, redirect, http.StatusSeeOther)
 }
 
-// isSignedIn says whether this browser is signed in as sub. A browser not
-// signed in at all counts as sub's too: signing it out changes nothing.
+// isSignedIn says whether this browser is signed in as sub. A browser with
+// no session at all counts as sub's too: signing it out changes nothing. One
+// whose session SignedIn refuses (a mark that does not open, a connector
+// removed, a store that cannot tell) is nobody's for sure: its person is
+// asked, or a link with another user's hint and a made-up mark signs it out.
 func (p *Provider) isSignedIn(r *http.Request, sub string) bool {
 	l, ok := p.opts.Browser.SignedIn(r)
 	if !ok {
-		return true
+		return !p.opts.Browser.HasSession(r)
 	}
 	t, ok := p.opts.Targets(l.Instance)
 	return ok && subject(t, l.UserInfo.ID) == sub

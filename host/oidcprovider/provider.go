@@ -50,6 +50,10 @@ type Browser interface {
 	// SignedIn returns this browser's sign-in; false when there is none (or
 	// the store cannot tell).
 	SignedIn(r *http.Request) (Login, bool)
+	// HasSession says whether this browser carries a session at all, one
+	// SignedIn refuses included: a sign-out is sure whose browser it signs
+	// out only when there is none, or SignedIn names its user.
+	HasSession(r *http.Request) bool
 	// Choose shows the page to choose among the connector instances ids; each
 	// leads to its sign-in, which comes back to returnTo.
 	Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string)

@@ -93,6 +93,14 @@ func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
 		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime), Mapping: d.Mapping}, true
 }
 
+// HasSession: the session cookie, whatever it opens to. Only idplug sets it
+// (its name is __Host- over https), so a browser without one has nothing a
+// sign-out could end.
+func (b providerBrowser) HasSession(r *http.Request) bool {
+	_, err := r.Cookie(b.s.cookies.sessionName())
+	return err == nil
+}
+
 func (b providerBrowser) Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string) {
 	data := b.s.pageData()
 	for _, in := range b.s.host.Instances() {
