@@ -22,8 +22,32 @@ type server struct {
 
 var _ op.ExtendedLegacyServer = (*server)(nil)
 
-// Authorize runs once the library checked the client, the redirect URI, the
-// response type, prompt and the challenge method. It adds what the library
+// VerifyAuthRequest finds the client, as the library's does, and holds the
+// redirect URI to this provider's rules before anything else is checked: the
+// library's checks of prompt, the response type and the challenge method
+// send their errors to the redirect URI, which it matched, for a native
+// client's loopback URI, by its path and query alone. An error here is
+// redirect-disabled: it is shown, never sent.
+func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthRequest]) (*op.ClientRequest[oidc.AuthRequest], error) {
+	cr, err := s.LegacyServer.VerifyAuthRequest(ctx, r)
+	if err != nil || r.Data.RedirectURI == "" {
+		return cr, err // no redirect URI: the library refuses it, unredirected
+	}
+	c, ok := cr.Client.(*client)
+	if !ok {
+		return nil, oidc.ErrServerError().WithDescription("the client is not this provider's")
+	}
+	if err := checkRedirect(r.Data.RedirectURI); err != nil {
+		return nil, err
+	}
+	if err := checkLoopbackMatch(c, r.Data.RedirectURI); err != nil {
+		return nil, err
+	}
+	return cr, nil
+}
+
+// Authorize runs once the library and VerifyAuthRequest checked the client,
+// the redirect URI, the response type, prompt and the challenge method. It adds what the library
 // leaves to its user: PKCE S256 (required of public clients), the openid
 // scope, bounded parameters, hints to one connector, and the browser's
 // existing sign-in (SSO), which finishes the request at once unless
@@ -32,12 +56,6 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	p := s.p
 	req := r.Data
 	c := r.Client.(*client)
-	if err := checkRedirect(req.RedirectURI); err != nil {
-		return nil, err // never sent to a URI that failed its check
-	}
-	if err := checkLoopbackMatch(c, req.RedirectURI); err != nil {
-		return nil, err
-	}
 	if err := checkRequest(req, c); err != nil {
 		return op.TryErrorRedirect(ctx, req, err, p.op.Encoder(), nil)
 	}

@@ -362,11 +362,19 @@ func TestAuthorizeRefusesRedirectsTheLoopbackMatchLetsThrough(t *testing.T) {
 		"an escaped path":      "http://127.0.0.1:3000/c%62",
 	} {
 		t.Run(name, func(t *testing.T) {
-			v := url.Values{"client_id": {"native"}, "redirect_uri": {uri}, "response_type": {"code"}, "scope": {"openid"},
-				"code_challenge": {strings.Repeat("c", 43)}, "code_challenge_method": {"S256"}}
-			rec := s.do(form(http.MethodPost, "/authorize", v))
-			if loc := rec.Header().Get("Location"); rec.Code < 400 || loc != "" {
-				t.Fatalf("%d, Location %.80q", rec.Code, loc)
+			// Nor is an error the library finds before idplug's own checks
+			// (prompt, the response type, the challenge method) sent there.
+			for _, bad := range []url.Values{{}, {"prompt": {"none login"}}, {"response_type": {"token"}},
+				{"code_challenge_method": {"plain2"}}, {"max_age": {"abc"}}} {
+				v := url.Values{"client_id": {"native"}, "redirect_uri": {uri}, "response_type": {"code"}, "scope": {"openid"},
+					"code_challenge": {strings.Repeat("c", 43)}, "code_challenge_method": {"S256"}, "state": {"st"}}
+				for k, x := range bad {
+					v[k] = x
+				}
+				rec := s.do(form(http.MethodPost, "/authorize", v))
+				if loc := rec.Header().Get("Location"); rec.Code < 400 || loc != "" {
+					t.Fatalf("with %v: %d, Location %.80q", bad, rec.Code, loc)
+				}
 			}
 		})
 	}
