@@ -181,6 +181,9 @@ func (WireCodec) UserInfoToProto(u UserInfo) *connectorv1.UserInfo {
 
 // UserInfoFromProto keeps absent and empty optional fields apart.
 func (WireCodec) UserInfoFromProto(u *connectorv1.UserInfo) UserInfo {
+	if u == nil {
+		return UserInfo{}
+	}
 	return UserInfo{
 		ID:      u.GetId(),
 		Name:    u.Name,

@@ -34,6 +34,15 @@ const (
 // checkUserInfo checks the profile and tokens of a GetUserInfo answer.
 func (p *Process) checkUserInfo(resp *connectorv1.GetUserInfoResponse) error {
 	u := resp.GetUserInfo()
+	switch {
+	case u == nil:
+		// The SDK never answers so; a plugin written without it may, and
+		// the profile's fields were read through a nil pointer.
+		return p.invalidResponse("GetUserInfo", "no profile")
+	case u.GetId() == "":
+		// Every sign-in without an id would be the same user's.
+		return p.invalidResponse("GetUserInfo", "a profile without an id")
+	}
 	for _, f := range []struct{ name, value string }{
 		{"name", u.GetName()}, {"avatar", u.GetAvatar()}, {"email", u.GetEmail()}, {"phone", u.GetPhone()},
 	} {
@@ -49,6 +58,20 @@ func (p *Process) checkUserInfo(resp *connectorv1.GetUserInfoResponse) error {
 		return p.invalidResponse("GetUserInfo", "a rawData that is not JSON")
 	}
 	return p.checkTokens("GetUserInfo", resp.GetTokens())
+}
+
+// checkRefreshed checks a RefreshTokens answer: a token set with an access
+// token (RFC 6749 5.1), within checkTokens' bounds. An answer of no tokens
+// and no error had reached the vault as a nil set, and the host's process
+// with it.
+func (p *Process) checkRefreshed(t *connectorv1.TokenSet) error {
+	switch {
+	case t == nil:
+		return p.invalidResponse("RefreshTokens", "no token set")
+	case t.GetAccessToken() == "":
+		return p.invalidResponse("RefreshTokens", "a token set without an access token")
+	}
+	return p.checkTokens("RefreshTokens", t)
 }
 
 // checkTokens checks a token set's sizes, and its expiry: JSON (RFC 3339)

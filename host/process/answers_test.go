@@ -86,3 +86,34 @@ func TestAnswersTheHostCannotWriteOrKeepAreInvalid(t *testing.T) {
 		})
 	}
 }
+
+// An answer that leaves out what the host reads (a plugin written without the
+// SDK, which refuses to send such answers) is the plugin's invalid_response:
+// a GetUserInfo without a profile had been read through a nil pointer (the
+// request's handler panicked, the sign-in spent and nobody told), and a
+// RefreshTokens of no tokens and no error had reached the vault as a nil set,
+// which ended idplug's process.
+func TestAnswersMissingWhatTheHostReadsAreInvalid(t *testing.T) {
+	p, c := newIdle(t, Options{})
+	for name, resp := range map[string]*connectorv1.GetUserInfoResponse{
+		"no profile":           {},
+		"no profile, tokens":   {Tokens: &connectorv1.TokenSet{AccessToken: "at"}},
+		"a profile without id": {UserInfo: &connectorv1.UserInfo{Name: proto.String("Ann")}},
+	} {
+		c.rpc = answering{userInfo: resp}
+		if res, err := p.UserInfo(t.Context(), inst, sdk.Session{}, nil); err == nil || sdkError(t, err).Code != sdk.CodeInvalidResponse {
+			t.Errorf("%s: UserInfo = %+v, %v; want invalid_response", name, res, err)
+		}
+	}
+	for name, resp := range map[string]*connectorv1.RefreshTokensResponse{
+		"no token set":       {},
+		"no access token":    {Tokens: &connectorv1.TokenSet{RefreshToken: "rt2", ExpiresAt: timestamppb.Now()}},
+		"an empty token set": {Tokens: &connectorv1.TokenSet{}},
+	} {
+		c.rpc = answering{tokens: resp}
+		if ts, err := p.RefreshTokens(t.Context(), inst, "rt"); err == nil || sdkError(t, err).Code != sdk.CodeInvalidResponse ||
+			!strings.Contains(err.Error(), "RefreshTokens") {
+			t.Errorf("%s: RefreshTokens = %+v, %v; want invalid_response naming the call", name, ts, err)
+		}
+	}
+}

@@ -129,7 +129,7 @@ func (p *Process) RefreshTokens(ctx context.Context, inst Instance, refreshToken
 	if err != nil {
 		return nil, err
 	}
-	if err := p.checkTokens("RefreshTokens", resp.GetTokens()); err != nil {
+	if err := p.checkRefreshed(resp.GetTokens()); err != nil {
 		return nil, err
 	}
 	return sdk.Wire.TokenSetFromProto(resp.GetTokens()), nil

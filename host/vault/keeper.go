@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -138,7 +139,16 @@ func (k *Keeper) Read(ctx context.Context, instance, userID string) (*sdk.TokenS
 // the grant).
 func (k *Keeper) refresh(ctx context.Context, instance, userID string) (*sdk.TokenSet, error) {
 	key := instance + "\x00" + userID
-	ch := k.flights.DoChan(key, func() (any, error) {
+	ch := k.flights.DoChan(key, func() (_ any, err error) {
+		// singleflight raises a panic of DoChan's function again on a
+		// goroutine of its own, where nothing can recover it: one
+		// connector's fault would end the process and every connector's
+		// sign-ins. It ends this refresh instead.
+		defer func() {
+			if v := recover(); v != nil {
+				err = &sdk.Error{Code: sdk.CodeGeneral, Message: fmt.Sprintf("refreshing the tokens of %s failed: %v", instance, v)}
+			}
+		}()
 		return k.update(context.WithoutCancel(ctx), instance, userID)
 	})
 	if k.arrived != nil {
@@ -173,6 +183,9 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 			return nil, nil
 		}
 		fresh, err := k.Refresh(ctx, instance, provider, tokens.RefreshToken)
+		if err == nil && fresh == nil {
+			err = &sdk.Error{Code: sdk.CodeInvalidResponse, Message: "the connector's refresh gave no tokens"}
+		}
 		if err != nil {
 			if refusedByProvider(err) {
 				k.refreshed("refused")

@@ -76,6 +76,7 @@ func TestKeeper(t *testing.T) {
 			t.Run("a refresh answered without a lifetime is refreshed again", func(t *testing.T) { testNoLifetime(t, pair[0]) })
 			t.Run("a refused refresh ends the record for good", func(t *testing.T) { testRefused(t, pair[0]) })
 			t.Run("a refresh that failed on the way is tried again", func(t *testing.T) { testFailed(t, pair[0]) })
+			t.Run("a refresh that gives nothing or panics fails that read alone", func(t *testing.T) { testNothingOrPanic(t, pair[0]) })
 			t.Run("callers at once on two replicas refresh once", func(t *testing.T) { testOneRefresh(t, pair[0], pair[1]) })
 			t.Run("callers on one replica share one locked update", func(t *testing.T) { testSharedUpdate(t, pair[0], pair[1]) })
 			t.Run("a caller that leaves does not undo the refresh", func(t *testing.T) { testCallerLeaves(t, pair[0]) })
@@ -231,6 +232,37 @@ func testFailed(t *testing.T, st store.Store) {
 	}
 	if got, err := k.Read(ctx, "acme", "flaky"); err != nil || got.AccessToken != "at-2" {
 		t.Fatalf("second read: %+v, %v; want a refresh that worked", got, err)
+	}
+}
+
+// A refresh that answers neither tokens nor an error, or panics, fails the
+// read and keeps the record: the shared update runs where singleflight raises
+// a panic again past any recover, and a nil token set had been read through,
+// so one connector's answer ended idplug's process.
+func testNothingOrPanic(t *testing.T, st store.Store) {
+	p := &provider{answer: func(n int32, rt string) (*sdk.TokenSet, error) {
+		switch n {
+		case 1:
+			return nil, nil
+		case 2:
+			panic("a connector's fault")
+		}
+		return rotating(n, rt)
+	}}
+	k := keeper(t, st, p)
+	ctx := t.Context()
+	if err := k.Put(ctx, "acme", "odd", &sdk.TokenSet{AccessToken: "old", RefreshToken: "rt", ExpiresAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var e *sdk.Error
+	if _, err := k.Read(ctx, "acme", "odd"); !errors.As(err, &e) || e.Code != sdk.CodeInvalidResponse {
+		t.Fatalf("a refresh of no tokens: %v, want invalid_response", err)
+	}
+	if _, err := k.Read(ctx, "acme", "odd"); !errors.As(err, &e) || !strings.Contains(err.Error(), "a connector's fault") {
+		t.Fatalf("a refresh that panicked: %v, want its error", err)
+	}
+	if got, err := k.Read(ctx, "acme", "odd"); err != nil || got.AccessToken != "at-3" {
+		t.Fatalf("third read: %+v, %v; want a refresh that worked", got, err)
 	}
 }
 
