@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -62,5 +63,69 @@ func TestBrowserFlowStaysUsableWhenTheStoreIsDown(t *testing.T) {
 	rec = browserRequest(srv, "GET", callback, "", nil, flow)
 	if c := cookieOf(rec, flowName); rec.Code == http.StatusFound || c == nil || c.MaxAge >= 0 {
 		t.Errorf("a replayed callback: %d, flow cookie %v; want an error page that clears it", rec.Code, c)
+	}
+}
+
+// revokeDownStore fails RevokeSession while down is set.
+type revokeDownStore struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (d *revokeDownStore) RevokeSession(ctx context.Context, id string) error {
+	if d.down.Load() {
+		return store.ErrUnavailable
+	}
+	return d.Store.RevokeSession(ctx, id)
+}
+
+// A sign-out the store cannot record keeps the browser's session cookie, so
+// that the person's retry revokes the session: the failed sign-out had
+// cleared it, the retry then found nothing to revoke and answered as if it
+// had signed out, and any copy of the cookie (a stolen one, another device's)
+// signed in for the rest of session_ttl. So for the sign-out page's button
+// and for the OpenID Provider's end_session.
+func TestSignOutTheStoreCannotRecordKeepsTheCookie(t *testing.T) {
+	f := signingIn("ada")
+	st := &revokeDownStore{Store: sqliteStore(t)}
+	srv := newUnitServer(t, f, func(s *Settings) { s.Store = st })
+	same := map[string]string{"Sec-Fetch-Site": "same-origin"}
+	signOuts := map[string]func(session *http.Cookie) *httptest.ResponseRecorder{
+		"the sign-out button": func(session *http.Cookie) *httptest.ResponseRecorder {
+			return browserRequest(srv, "POST", "/sign-out", "", same, session)
+		},
+		"the provider's end_session": func(session *http.Cookie) *httptest.ResponseRecorder {
+			rec := httptest.NewRecorder()
+			r := httptest.NewRequest("POST", "/oidc/end_session", nil)
+			r.AddCookie(session)
+			if err := srv.ProviderBrowser().SignOut(rec, r); err != nil {
+				rec.Code = http.StatusServiceUnavailable
+			}
+			return rec
+		},
+	}
+	for name, signOut := range signOuts {
+		t.Run(name, func(t *testing.T) {
+			session := browserSignIn(t, srv, f)
+			st.down.Store(true)
+			rec := signOut(session)
+			st.down.Store(false)
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("a sign-out with the store down: %d", rec.Code)
+			}
+			if c := cookieOf(rec, srv.cookies.sessionName()); c != nil {
+				t.Fatalf("the failed sign-out clears the session cookie (%s): the retry could revoke nothing", c)
+			}
+			if ok, _ := signedInAs(t, srv, session); !ok {
+				t.Fatal("the session ended though the store never recorded it")
+			}
+			rec = signOut(session)
+			if c := cookieOf(rec, srv.cookies.sessionName()); rec.Code >= 400 || c == nil || c.MaxAge >= 0 {
+				t.Fatalf("the retry: %d, cookie %v; want the session ended and its cookie cleared", rec.Code, c)
+			}
+			if ok, id := signedInAs(t, srv, session); ok {
+				t.Fatalf("after the retry a copy of the cookie still signs in as %q", id)
+			}
+		})
 	}
 }

@@ -117,9 +117,13 @@ func (b providerBrowser) SignIn(w http.ResponseWriter, r *http.Request, id, retu
 	http.Redirect(w, r, b.s.link("/sign-in/"+url.PathEscape(id))+"?returnTo="+url.QueryEscape(returnTo), http.StatusFound)
 }
 
+// SignOut clears the cookie once the session is revoked (signOut).
 func (b providerBrowser) SignOut(w http.ResponseWriter, r *http.Request) error {
+	if err := b.s.endUserSession(r); err != nil {
+		return err
+	}
 	http.SetCookie(w, b.s.cookies.clearSession())
-	return b.s.endUserSession(r)
+	return nil
 }
 
 func (b providerBrowser) SignInFailed(r *http.Request, returnTo string) (*oidcprovider.SignInFailure, error) {

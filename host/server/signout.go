@@ -34,12 +34,15 @@ func (s *Server) signOutPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, s.cookies.clearSession())
 	w.Header().Set("Cache-Control", "no-store")
-	// With a store, the session ends on every replica, for every copy of the cookie.
+	// With a store, the session ends on every replica, for every copy of the
+	// cookie. Only then is the cookie cleared: cleared on a failure, it would
+	// leave nothing for the person's retry to revoke, which then looked like
+	// success while a copy of the cookie still signed in.
 	if err := s.endUserSession(r); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
+	http.SetCookie(w, s.cookies.clearSession())
 	http.Redirect(w, r, s.link("/"), http.StatusSeeOther)
 }
