@@ -460,6 +460,20 @@ func TestPathsNotInTheirPlainForm(t *testing.T) {
 			t.Errorf("%s: %d %s (Location %q)", p, rec.Code, rec.Body, rec.Header().Get("Location"))
 		}
 	}
+	// With API keys, the key comes first, as for every /v1 path: 401 without
+	// one (the 404 had answered before any key was asked), 404 with one.
+	keyed := newUnitServer(t, &fakeInstances{}, func(s *Settings) {
+		s.KeylessAPI = false
+		s.APIKeys = []apikey.Key{apikey.Unscoped(testAPIKey)}
+	})
+	for _, p := range []string{"/v1/connectors/", "/v1//connectors", "/v1/connectors/acme/users/bob/../alice/tokens"} {
+		if res := call(t, keyed, "DELETE", p, "", ""); res.status != 401 {
+			t.Errorf("%s without a key: %d, want 401", p, res.status)
+		}
+		if res := call(t, keyed, "DELETE", p, testAPIKey, ""); res.status != 404 {
+			t.Errorf("%s with the key: %d, want 404", p, res.status)
+		}
+	}
 }
 
 // TestWrongMethodAndUnknownRoute: a known path asked with another method is a

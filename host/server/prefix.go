@@ -95,8 +95,10 @@ func (p *prefixedRedirects) Unwrap() http.ResponseWriter { return p.ResponseWrit
 // canonicalAPIPaths answers a /v1 path that is not in its plain form (a //,
 // a . or .. segment, a trailing slash) with a JSON 404 naming the plain one:
 // the router would redirect it with a 307, which a client follows with its
-// body and its API key.
-func canonicalAPIPaths(next http.Handler) http.Handler {
+// body and its API key. The key is checked first, as for every /v1 path: an
+// unauthenticated caller gets 401 whatever the path, and a wrong key counts
+// toward the address's limit.
+func (s *Server) canonicalAPIPaths(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The escaped path: a %2F inside a value (a user id) is no separator.
 		if p := r.URL.EscapedPath(); strings.HasPrefix(p, "/v1/") {
@@ -104,7 +106,9 @@ func canonicalAPIPaths(next http.Handler) http.Handler {
 				if len(plain) > 200 {
 					plain = plain[:200] + "..."
 				}
-				writeError(w, r, errNotFound("the path is not in its plain form; the route is "+plain))
+				s.requireAPIKey(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					writeError(w, r, errNotFound("the path is not in its plain form; the route is "+plain))
+				})).ServeHTTP(w, r)
 				return
 			}
 		}

@@ -156,7 +156,7 @@ func New(h Instances, sealer *seal.Sealer, m *metrics.Metrics, log hclog.Logger,
 			mux.Handle("GET /metrics", m.Handler())
 		}
 	}
-	srv.handler = s.Tracing.Handler(srv.accessLog(srv.underPrefix(srv.withProvider(canonicalAPIPaths(mux)))))
+	srv.handler = s.Tracing.Handler(srv.accessLog(srv.underPrefix(srv.withProvider(srv.canonicalAPIPaths(mux)))))
 
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /healthz", srv.healthz)
