@@ -33,6 +33,7 @@ import (
 //
 // BENCHMARKS.md, "Runtime settings", has the figures.
 func Serve[C any](c Connector[C], opts ...ServeOption) {
+	hideProcess()
 	o := newServeOptions(opts)
 	switch {
 	case o.gcPercent != nil:

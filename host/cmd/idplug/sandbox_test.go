@@ -121,6 +121,49 @@ func TestServeHidesItselfFromItsOwnUser(t *testing.T) {
 	}
 }
 
+// A plugin holds its connectors' client secrets and the tokens of its calls:
+// under plugin_user, no other process of that account reads or traces it (the
+// SDK makes the plugin non-dumpable, as idplug makes itself), where any
+// process of the account had read its memory. The control: an ordinary
+// process of the account is readable.
+func TestPluginsHideFromTheirOwnUser(t *testing.T) {
+	cred := unprivileged(t) // and this test runs as root
+	bin, cfgPath := accessible(t, &syscall.Credential{}, strings.Join([]string{
+		"listen: 127.0.0.1:0",
+		"public_url: http://127.0.0.1",
+		"plugin_dir: PLUGIN_DIR",
+		`session_keys: ["${file:session.key}"]`,
+		"log_format: json",
+		"sandbox: {mode: required}",
+		"plugin_user: nobody",
+		"connectors:",
+		"  - id: hello",
+		"    plugin: example",
+		"    config: {authorizationEndpoint: 'https://id.example.test/authorize', clientId: c}",
+	}, "\n")+"\n")
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	p := runIdplug(t, cmd, cfgPath)
+	status, ready := p.call(t, "GET", "/readyz", "", nil)
+	if status != 200 || jsonPath(ready, "sandbox", "user") == nil {
+		t.Fatalf("readyz %d %v", status, ready)
+	}
+	pluginPID := int(jsonPath(ready, "plugins", 0, "pid").(float64))
+	for _, f := range []string{"environ", "maps", "mem"} {
+		if err := readAs(cred, "/proc/"+strconv.Itoa(pluginPID)+"/"+f); err == nil || !strings.Contains(err.(*exec.ExitError).String()+string(err.(*exec.ExitError).Stderr), "ermission denied") {
+			t.Errorf("a process of plugin_user read the plugin's %s: %v", f, err)
+		}
+	}
+	sleeper := exec.Command("/bin/sleep", "60")
+	sleeper.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
+	if err := readAs(cred, "/proc/"+strconv.Itoa(sleeper.Process.Pid)+"/environ"); err != nil {
+		t.Errorf("control: plugin_user cannot read its own ordinary process's environment either: %v", err)
+	}
+}
+
 // plugin_user needs a host running as root: otherwise the configuration is
 // refused, naming the setting.
 func TestPluginUserNeedsRoot(t *testing.T) {
