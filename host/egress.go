@@ -9,7 +9,8 @@ import (
 )
 
 // egressRules are what the plugin named name may reach through its egress
-// proxy: the hosts its instances' configurations name, and those its metadata
+// proxy: the hosts its instances' configurations name, those on their sites
+// (unless sandbox.egress_allow names the plugin), and those its metadata
 // declares, narrowed by sandbox.egress_allow.
 func (h *Host) egressRules(name string) egress.Rules {
 	md, ok := h.metadataOf(name)
@@ -25,6 +26,7 @@ func (h *Host) egressRules(name string) egress.Rules {
 	}
 	h.mu.RUnlock()
 	r.Declared = EgressHosts(h.opts.Sandbox, name, md)
+	_, r.SameSiteOff = sandbox.Narrowing(h.opts.Sandbox.EgressAllow, name)
 	slices.Sort(r.Named)
 	r.Named = slices.Compact(r.Named)
 	return r

@@ -31,6 +31,11 @@ type Rules struct {
 	// Declared are the hosts its metadata declares (after sandbox.egress_allow);
 	// public addresses only, none of this machine's.
 	Declared []string
+	// SameSiteOff turns off the same-site rule (Match): for a plugin whose
+	// egress the operator narrowed (sandbox.egress_allow), what it reaches
+	// beyond its configurations' hosts is what the operator listed, and no
+	// host a list of tenant platforms may have missed.
+	SameSiteOff bool
 }
 
 // Target is one request: where the plugin asked to go and what allows it.
@@ -75,7 +80,7 @@ func (r Rules) Match(hostport string) (Target, error) {
 	}
 	// What a discovery document points to on the provider's own site (the
 	// issuer's registrable domain), over https.
-	if site := siteOf(host); site != "" && port == 443 && !tenantSites[site] {
+	if site := siteOf(host); site != "" && port == 443 && !tenantSites[site] && !r.SameSiteOff {
 		for _, n := range r.Named {
 			if h, p, _ := SplitHostPort(n, 0); p == 443 && siteOf(h) == site {
 				return t, nil
@@ -85,11 +90,13 @@ func (r Rules) Match(hostport string) (Target, error) {
 	return Target{}, &Refusal{ReasonNotNamed, fmt.Sprintf("%s is named by no configuration of this plugin nor declared in its metadata", key)}
 }
 
-// tenantSites are identity platforms that give each customer a host of their
-// own under one registrable domain (myorg.okta.com) and are not in the public
+// tenantSites are platforms that give each customer a host of their own
+// under one registrable domain (myorg.okta.com) and are not in the public
 // suffix list: another host of such a site is another customer's tenant, where
 // a hostile plugin could send what it holds. Their discovery documents name
-// the tenant's own host, so nothing the same-site rule is for needs them.
+// the tenant's own host, so nothing the same-site rule is for needs them. No
+// such list is ever complete: an operator who must be sure narrows the
+// plugin's egress (sandbox.egress_allow), which turns the rule off.
 var tenantSites = map[string]bool{
 	"okta.com": true, "oktapreview.com": true, "okta-emea.com": true, "okta-gov.com": true,
 	"auth0.com": true, "onelogin.com": true, "kinde.com": true, "b2clogin.com": true,
@@ -97,6 +104,18 @@ var tenantSites = map[string]bool{
 	"accounts.dev": true, "authgear.cloud": true, "frontegg.com": true, "descope.com": true,
 	"stytch.com": true, "cloudflareaccess.com": true, "cyberark.cloud": true,
 	"jumpcloud.com": true, "pingone.com": true, "salesforce.com": true, "force.com": true,
+	// Hosted Ory, Authing, WorkOS AuthKit, Keycloak hosting, Authress, Casdoor,
+	// SailPoint, CyberArk Identity, Duo, Oracle's identity domains, cidaas,
+	// Appwrite, Nhost, PropelAuth, Wristband, Scalekit, Userfront, Passage,
+	// Hanko, MojoAuth, miniOrange, GitHub Enterprise Cloud with data
+	// residency, Atlassian and Zendesk sites.
+	"oryapis.com": true, "authing.cn": true, "authkit.app": true, "cloud-iam.com": true,
+	"keycloak.cloud": true, "authress.io": true, "casdoor.com": true, "identitynow.com": true,
+	"idaptive.app": true, "duosecurity.com": true, "oraclecloud.com": true, "cidaas.de": true,
+	"cidaas.eu": true, "appwrite.io": true, "nhost.run": true, "propelauth.com": true,
+	"wristband.dev": true, "scalekit.com": true, "userfront.com": true, "passage.id": true,
+	"hanko.io": true, "mojoauth.com": true, "xecurify.com": true, "miniorange.com": true,
+	"ghe.com": true, "atlassian.net": true, "zendesk.com": true,
 }
 
 // siteOf is the registrable domain of a DNS name ("example.co.uk" for

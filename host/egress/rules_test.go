@@ -77,6 +77,26 @@ func TestRulesMatch(t *testing.T) {
 	if _, err := r.Match("myorg.okta.com:443"); err != nil {
 		t.Errorf("the named tenant itself: %v", err)
 	}
+	// Platforms the list first missed.
+	for named, other := range map[string]string{
+		"acme.projects.oryapis.com:443": "attacker.projects.oryapis.com:443",
+		"acme.authing.cn:443":           "attacker.authing.cn:443",
+		"acme.authkit.app:443":          "attacker.authkit.app:443",
+		"acme.ghe.com:443":              "attacker.ghe.com:443",
+	} {
+		if _, err := (Rules{Named: []string{named}}).Match(other); err == nil {
+			t.Errorf("config names %s; the plugin may reach %s, another customer's tenant", named, other)
+		}
+	}
+	// No list is complete: with the rule off (a plugin whose egress the
+	// operator narrowed), only the named host itself is on its site.
+	off := Rules{Named: []string{"accounts.example.com:443"}, SameSiteOff: true}
+	if _, err := off.Match("oauth2.example.com:443"); err == nil {
+		t.Error("the same-site rule turned off still allowed another host of the site")
+	}
+	if _, err := off.Match("accounts.example.com:443"); err != nil {
+		t.Errorf("the named host with the rule off: %v", err)
+	}
 }
 
 func TestDeclaredHosts(t *testing.T) {
