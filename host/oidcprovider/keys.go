@@ -46,10 +46,16 @@ const (
 	// keyCacheTTL is how long a replica signs from what it read before reading
 	// the store again: a rotation elsewhere reaches it within this time, and
 	// what it signed meanwhile verifies with the (still published) retired key.
-	keyCacheTTL  = 30 * time.Second
-	stateNext    = store.KeyNext
-	stateActive  = store.KeyActive
-	stateRetired = store.KeyRetired
+	keyCacheTTL = 30 * time.Second
+	// nextKeyMinAge is how long a next key is published before a rotation
+	// makes it sign, unless forced: relying parties may keep /keys for its
+	// max-age (5 minutes), and replicas read it again within keyCacheTTL. A
+	// key published since then would sign ID tokens their cached key sets
+	// lack: a second rotation minutes after the first did.
+	nextKeyMinAge = 10 * time.Minute
+	stateNext     = store.KeyNext
+	stateActive   = store.KeyActive
+	stateRetired  = store.KeyRetired
 )
 
 // keyRowPurpose seals a key's row, its id in the authenticated data: a row
@@ -368,9 +374,20 @@ func (r *keyRing) complete(keys []ringKey) ([]ringKey, bool, error) {
 	return out, changed, nil
 }
 
+// ErrNextKeyTooNew is a rotation refused because a next key was published
+// less than nextKeyMinAge ago.
+type ErrNextKeyTooNew struct{ Age, Wait time.Duration }
+
+func (e ErrNextKeyTooNew) Error() string {
+	return fmt.Sprintf("the next signing key was published %s ago, and relying parties keep the key set for up to 5 minutes: "+
+		"one that signed now would be unknown to them; rotate again in %s, or force it to stop signing with the current key at once (a key that leaked)",
+		e.Age.Round(time.Second), e.Wait.Round(time.Second))
+}
+
 // rotate makes each algorithm's next key active, retires the active one, and
-// publishes a new next key, once across replicas.
-func (r *keyRing) rotate(ctx context.Context) error {
+// publishes a new next key, once across replicas. Unless forced, a next key
+// published less than nextKeyMinAge ago refuses it (ErrNextKeyTooNew).
+func (r *keyRing) rotate(ctx context.Context, force bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for range 5 {
@@ -387,6 +404,13 @@ func (r *keyRing) rotate(ctx context.Context) error {
 			return err
 		}
 		now := r.now()
+		if !force {
+			for _, k := range filled {
+				if age := now.Sub(k.created); k.state == stateNext && age < nextKeyMinAge {
+					return ErrNextKeyTooNew{Age: age, Wait: nextKeyMinAge - age}
+				}
+			}
+		}
 		var next []ringKey
 		for _, k := range filled {
 			switch k.state {
@@ -470,8 +494,10 @@ func clientAlg(ctx context.Context) jose.SignatureAlgorithm {
 // RotateKeys rotates the provider's signing keys in st (idplug keys rotate):
 // each algorithm's next key starts signing, the signing one stays published
 // until tokens it signed have expired, and a new next key is published.
-// Replicas pick the change up within keyCacheTTL.
-func RotateKeys(ctx context.Context, st store.SigningKeys, sealer *seal.Sealer, idTokenTTL time.Duration) error {
+// Replicas pick the change up within keyCacheTTL. Unless forced, it refuses
+// while a next key is new to the relying parties' cached key sets
+// (ErrNextKeyTooNew).
+func RotateKeys(ctx context.Context, st store.SigningKeys, sealer *seal.Sealer, idTokenTTL time.Duration, force bool) error {
 	r := newKeyRing(st, func() *seal.Sealer { return sealer }, idTokenTTL, time.Now, hclog.NewNullLogger())
-	return r.rotate(ctx)
+	return r.rotate(ctx, force)
 }

@@ -3,6 +3,7 @@ package oidcprovider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,7 +181,14 @@ func TestKeyRingMakesRotatesAndRetires(t *testing.T) {
 		t.Fatalf("the second replica signs with %v (%v), want %s", set.signers[jose.RS256], err, rs)
 	}
 
-	if err := ring.rotate(ctx); err != nil {
+	// The next key was published just now: relying parties' cached key sets
+	// lack it, so a rotation waits, unless forced.
+	var early ErrNextKeyTooNew
+	if err := ring.rotate(ctx, false); !errors.As(err, &early) || early.Wait != nextKeyMinAge {
+		t.Fatalf("a rotation as the next key is published: %v; want ErrNextKeyTooNew", err)
+	}
+	now = now.Add(nextKeyMinAge)
+	if err := ring.rotate(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	after, err := ring.current(ctx)
@@ -291,4 +299,57 @@ func TestExpiredTokensAreRefused(t *testing.T) {
 	if err := p.open(refreshPurpose, refresh, &rec); err == nil {
 		t.Fatal("a refresh token past its lifetime opened")
 	}
+}
+
+// A second rotation minutes after the first would make a key sign that the
+// relying parties' cached key sets (5 minutes of /keys) lack: refused, naming
+// the wait, unless forced (a key that leaked), which rotates at once.
+func TestRotationWaitsForItsNextKeyToBeKnown(t *testing.T) {
+	st := testStore(t)
+	sealer := testSealer(t)
+	now := time.Unix(1_800_000_000, 0)
+	ring := newKeyRing(st, func() *seal.Sealer { return sealer }, 10*time.Minute, func() time.Time { return now }, hclog.NewNullLogger())
+	ctx := t.Context()
+	if _, err := ring.current(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(24 * time.Hour)
+	if err := ring.rotate(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.SigningKeys(ctx)
+	now = now.Add(10 * time.Second)
+	err := ring.rotate(ctx, false)
+	var early ErrNextKeyTooNew
+	if !errors.As(err, &early) || !strings.Contains(err.Error(), "published 10s ago") || !strings.Contains(err.Error(), "in 9m50s") {
+		t.Fatalf("a second rotation 10 s after the first: %v", err)
+	}
+	if after, _ := st.SigningKeys(ctx); len(after) != len(before) {
+		t.Fatalf("the refused rotation changed the keys: %d rows, then %d", len(before), len(after))
+	}
+	if err := ring.rotate(ctx, true); err != nil {
+		t.Fatalf("a forced rotation: %v", err)
+	}
+	ring.cached = nil
+	set, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mustKeys(t, st) {
+		if r.State == stateActive && set.signers[jose.SignatureAlgorithm(r.Algorithm)].id != r.ID {
+			t.Errorf("after the forced rotation, %s signs with %s, not the active %s", r.Algorithm, set.signers[jose.SignatureAlgorithm(r.Algorithm)].id, r.ID)
+		}
+		if r.State == stateActive && now.Sub(r.CreatedAt) >= nextKeyMinAge {
+			t.Errorf("the forced rotation left %s's older key signing", r.Algorithm)
+		}
+	}
+}
+
+func mustKeys(t *testing.T, st store.SigningKeys) []store.SigningKeyRecord {
+	t.Helper()
+	recs, err := st.SigningKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }

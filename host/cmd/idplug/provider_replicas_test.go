@@ -112,11 +112,19 @@ func TestProviderReplicasAndKeyRotation(t *testing.T) {
 	}
 
 	// Rotate with the command, then have both replicas read the keys again.
+	// The next key was published minutes ago at most: relying parties'
+	// cached key sets may lack it, so the command refuses unless forced.
 	bin := plugintest.Binary(t, "./host/cmd/idplug")
 	cmd := exec.Command(bin, "keys", "rotate", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "nothing was changed: the next signing key was published") ||
+		!strings.Contains(string(out), "or force it") {
+		t.Fatalf("idplug keys rotate as the next key is new: %v\n%s", err, out)
+	}
+	cmd = exec.Command(bin, "keys", "rotate", "--force", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey)
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "rotated") {
-		t.Fatalf("idplug keys rotate: %v\n%s", err, out)
+		t.Fatalf("idplug keys rotate --force: %v\n%s", err, out)
 	}
 	for _, r := range replicas {
 		if status, body := r.call(t, "POST", "/v1/admin/reload", "", nil); status != 200 {

@@ -582,10 +582,13 @@ func connectorConfigs(cfg *config.Config) []host.InstanceConfig {
 
 // loadConfig parses the --config flag of a subcommand and loads the file; on failure
 // it returns a nil config and the exit code, having said why.
-func loadConfig(cmd string, args []string, stderr io.Writer) (string, *config.Config, int) {
+func loadConfig(cmd string, args []string, stderr io.Writer, flags ...func(*flag.FlagSet)) (string, *config.Config, int) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "idplug.yaml", "the configuration file")
+	for _, f := range flags {
+		f(fs) // a command's own flags
+	}
 	if err := fs.Parse(args); err != nil {
 		return "", nil, 2
 	}

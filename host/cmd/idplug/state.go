@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -228,10 +229,13 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 // the next key of each algorithm the signing one.
 func keysCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(stderr, "usage: idplug keys rotate --config idplug.yaml")
+		fmt.Fprintln(stderr, "usage: idplug keys rotate [--force] --config idplug.yaml")
 		return 2
 	}
-	_, cfg, code := loadConfig("keys rotate", args[1:], stderr)
+	var force bool
+	_, cfg, code := loadConfig("keys rotate", args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&force, "force", false, "rotate even if the next key is too new for relying parties' cached key sets (a key that leaked)")
+	})
 	if cfg == nil {
 		return code
 	}
@@ -252,7 +256,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := oidcprovider.RotateKeys(ctx, s, sealer, cfg.Provider.AccessTokenTTL); err != nil {
+	if err := oidcprovider.RotateKeys(ctx, s, sealer, cfg.Provider.AccessTokenTTL, force); err != nil {
 		fmt.Fprintln(stderr, "idplug keys rotate: nothing was changed:", err)
 		return 1
 	}
