@@ -46,6 +46,9 @@ func readSecretFile(path, baseDir string) (*secretRead, error) {
 	if perm := info.Mode().Perm(); perm&0o022 != 0 {
 		return nil, fmt.Errorf("${file:%s}: %s can be written by other accounts (mode %04o), so anyone among them sets this secret: chmod go-w it", path, full, perm)
 	}
+	if err := checkSecretOwners(full, info); err != nil {
+		return nil, fmt.Errorf("${file:%s}: %v", path, err)
+	}
 	value, err := readSecretValue(f, full)
 	if err != nil {
 		return nil, fmt.Errorf("${file:%s}: %s", path, err)
@@ -109,4 +112,56 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// checkSecretOwners: whoever owns the file, or may put another file in its
+// place, sets the secret as surely as whoever may write it. The file (as
+// opened) must be root's or idplug's user's; so must the folder that holds it,
+// both the one its path names and, for a link, the one that holds its target
+// (a Kubernetes secret's ..data), and that folder may be written by no other
+// account (others only with the sticky bit, which keeps them from renaming
+// idplug's file; its group only when it is idplug's); no folder above may be
+// written by every account without the sticky bit.
+func checkSecretOwners(full string, info os.FileInfo) error {
+	euid := uint32(os.Geteuid())
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && st.Uid != euid {
+		return fmt.Errorf("%s is owned by uid %d, neither root nor the user idplug runs as (uid %d), who sets this secret: chown it", full, st.Uid, euid)
+	}
+	dirs := []string{filepath.Dir(full)}
+	if real, err := filepath.EvalSymlinks(full); err == nil && filepath.Dir(real) != dirs[0] {
+		dirs = append(dirs, filepath.Dir(real))
+	}
+	for _, dir := range dirs {
+		if err := checkSecretFolder(full, dir, euid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkSecretFolder(full, dir string, euid uint32) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: its folder %s cannot be checked: %v", full, dir, unwrapPathError(err))
+	}
+	m := info.Mode()
+	st, _ := info.Sys().(*syscall.Stat_t)
+	switch {
+	case st != nil && st.Uid != 0 && st.Uid != euid:
+		return fmt.Errorf("%s is in %s, owned by uid %d, neither root nor the user idplug runs as (uid %d), who could put another file in its place: keep it in a folder of idplug's or root's", full, dir, st.Uid, euid)
+	case m.Perm()&0o002 != 0 && m&os.ModeSticky == 0:
+		return fmt.Errorf("%s is in %s, which every account may write (mode %v), so anyone could put another file in its place: chmod o-w %s", full, dir, m.Perm(), dir)
+	case st != nil && m.Perm()&0o020 != 0 && m&os.ModeSticky == 0 && int(st.Gid) != os.Getegid():
+		return fmt.Errorf("%s is in %s, which its group (gid %d, not idplug's) may write (mode %v), so its members could put another file in its place: chmod g-w %s", full, dir, st.Gid, m.Perm(), dir)
+	}
+	for child, p := dir, filepath.Dir(dir); p != child; child, p = p, filepath.Dir(p) {
+		info, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("%s: the folder %s above it cannot be checked: %v", full, p, unwrapPathError(err))
+		}
+		if m := info.Mode(); m.Perm()&0o002 != 0 && m&os.ModeSticky == 0 {
+			return fmt.Errorf("%s is inside %s, which every account may write without the sticky bit (mode %v), so anyone could put another folder in its place: chmod o-w (or +t) %s", full, p, m.Perm(), p)
+		}
+	}
+	return nil
 }

@@ -104,6 +104,81 @@ func TestFileReferenceProblems(t *testing.T) {
 	}
 }
 
+// Whoever owns a secret file, or may put another file in its place, chooses
+// the secret as surely as whoever may write it: a file another account owns
+// (mode 0644: it may chmod it and write), a root file in a folder another
+// account owns (it may rename a file of its own over it), in a folder every
+// account may write without the sticky bit or a group that is not idplug's
+// may write, or a link whose target is in such a folder. A file of idplug's in
+// a sticky folder such as /tmp, or behind a link into a folder of idplug's (a
+// Kubernetes secret's ..data), is idplug's.
+func TestSecretFileOfAnotherAccountIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("gives files to another account, which needs root")
+	}
+	const nobody = 65534
+	dir := t.TempDir()
+	write := func(path string, mode os.FileMode) string {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("a-secret-of-forty-bytes-0123456789abcdef"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	folder := func(name string, mode os.FileMode, uid, gid int) string {
+		t.Helper()
+		d := filepath.Join(dir, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	theirs := write(filepath.Join(dir, "theirs"), 0o644)
+	if err := os.Chown(theirs, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	inTheirFolder := write(filepath.Join(folder("their-folder", 0o755, nobody, nobody), "key"), 0o600)
+	inOpenFolder := write(filepath.Join(folder("open-folder", 0o777, 0, 0), "key"), 0o600)
+	inGroupFolder := write(filepath.Join(folder("group-folder", 0o770, 0, nobody), "key"), 0o600)
+	linkToTheirs := filepath.Join(dir, "link")
+	if err := os.Symlink(inTheirFolder, linkToTheirs); err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]string{
+		theirs:        "is owned by uid 65534, neither root nor the user idplug runs as (uid 0), who sets this secret: chown it",
+		inTheirFolder: "their-folder, owned by uid 65534, neither root nor the user idplug runs as (uid 0), who could put another file in its place",
+		inOpenFolder:  "open-folder, which every account may write (mode -rwxrwxrwx), so anyone could put another file in its place",
+		inGroupFolder: "group-folder, which its group (gid 65534, not idplug's) may write",
+		linkToTheirs:  "their-folder, owned by uid 65534",
+	} {
+		_, err := Parse([]byte(withMinimal(`api_keys: ["${file:`+ref+`}"]`)), envOf(nil), dir)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "a-secret-of-forty") {
+			t.Errorf("${file:%s}: %v\nwant an error saying %q, without the secret", ref, err, want)
+		}
+	}
+	sticky := folder("sticky", 0o777|os.ModeSticky, 0, 0)
+	ours := folder("ours", 0o700, 0, 0)
+	kept := write(filepath.Join(ours, "key"), 0o400)
+	link := filepath.Join(dir, "kept-link")
+	if err := os.Symlink(kept, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{write(filepath.Join(sticky, "key"), 0o600), kept, link} {
+		if _, err := Parse([]byte(withMinimal(`api_keys: ["${file:`+ref+`}"]`)), envOf(nil), dir); err != nil {
+			t.Errorf("${file:%s}, idplug's own: %v", ref, err)
+		}
+	}
+}
+
 // ${file:PATH} checks that PATH is a regular file before it opens it: opening
 // a FIFO lets its writer through, and opening a device can act (a serial line,
 // a tape that rewinds on close, /dev/watchdog, which arms the hardware
