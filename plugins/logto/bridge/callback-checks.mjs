@@ -10,8 +10,24 @@ import { bridgeError } from './errors.mjs';
 // token's, when Apple verified it, as it does at every later sign-in.
 const connectorsReadingUser = new Set(['@logto/connector-apple']);
 
+// Fields of flows the bridge never starts, which a connector would take in
+// place of the code exchange. Logto's Google connector reads a callback with
+// `credential` as Google One Tap's: it checks that ID token's signature, issuer
+// and audience, and nothing else; no nonce, nothing of this sign-in. Whoever
+// holds any ID token Google issued to this client (an app's, handed out by the
+// vault or another app of the operator's, one from a log) put it in their own
+// callback, with a made-up code, and signed in as its owner.
+const otherFlowFields = new Map([
+  ['@logto/connector-google', ['credential', 'g_csrf_token']],
+]);
+
 // callbackFields returns the callback data connector pkg gets.
 export function callbackFields(pkg, data) {
+  for (const field of otherFlowFields.get(pkg) ?? []) {
+    if (Object.hasOwn(data, field)) {
+      throw bridgeError('invalid_request_parameters', `the callback carries ${field}, of a flow this sign-in never started`);
+    }
+  }
   if (!connectorsReadingUser.has(pkg) || typeof data.user !== 'string') return data;
   let user;
   try {
