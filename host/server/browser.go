@@ -68,8 +68,18 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, auth.RedirectTo, http.StatusFound)
 }
 
+// maxCallbackFields bounds the parameters of a callback, by query or form_post:
+// a provider sends a handful, and each one a plugin gets is work for it (the
+// Logto bridge keeps every value out of what it says, value by value).
+const maxCallbackFields = 32
+
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	s.finishSignIn(w, r, r.PathValue("id"), firstValues(r.URL.Query()))
+	q := r.URL.Query()
+	if len(q) > maxCallbackFields {
+		s.errorPage(w, r, badRequest("the callback has more than %d parameters", maxCallbackFields))
+		return
+	}
+	s.finishSignIn(w, r, r.PathValue("id"), firstValues(q))
 }
 
 // finishSignIn completes a browser sign-in from the callback's parameters,

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,5 +129,37 @@ func TestSignOutTheStoreCannotRecordKeepsTheCookie(t *testing.T) {
 				t.Fatalf("after the retry a copy of the cookie still signs in as %q", id)
 			}
 		})
+	}
+}
+
+// A callback's parameters are bounded, by query as by form_post: a provider
+// sends a handful, and each value is work for the plugin (the Logto bridge
+// keeps every one out of what it says, over the whole message: thousands of
+// short ones held its Node for seconds). Past the bound the callback is 400,
+// before any plugin call, and the flow stays usable for the real callback.
+func TestCallbackParametersAreBounded(t *testing.T) {
+	f := signingIn("ada")
+	srv := newUnitServer(t, f, nil)
+	rec := browserRequest(srv, "GET", "/sign-in/acme", "", nil)
+	flow := flowCookieOf(srv, rec)
+	f.mu.Lock()
+	state := f.request.State
+	f.mu.Unlock()
+	q := url.Values{"state": {state}, "code": {"c"}}
+	for i := range maxCallbackFields - 1 {
+		q.Set(fmt.Sprintf("x%d", i), "abc")
+	}
+	rec = browserRequest(srv, "GET", "/callback/acme?"+q.Encode(), "", nil, flow)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "the callback has more than 32 parameters") {
+		t.Fatalf("a callback of %d parameters: %d %.300s", len(q), rec.Code, rec.Body)
+	}
+	for _, call := range f.called() {
+		if call == "UserInfo" {
+			t.Fatal("the plugin was called with the oversized callback")
+		}
+	}
+	rec = browserRequest(srv, "GET", "/callback/acme?"+url.Values{"state": {state}, "code": {"c"}}.Encode(), "", nil, flow)
+	if rec.Code != http.StatusFound || cookieOf(rec, srv.cookies.sessionName()) == nil {
+		t.Fatalf("the real callback afterwards: %d %.300s", rec.Code, rec.Body)
 	}
 }

@@ -44,7 +44,6 @@ import (
 const (
 	formPostFinishSuffix = "/finish"
 	formPostRelayTTL     = time.Minute
-	maxFormPostFields    = 32
 	// relayPartLen is the most of the callback (its JSON) one token carries.
 	relayPartLen = seal.MaxPayloadLen
 	// maxRelayIDLen bounds the relay id a /finish POST names (newState's are 43).
@@ -226,7 +225,7 @@ func (s *Server) formPostFinish(w http.ResponseWriter, r *http.Request) {
 }
 
 // readCallbackForm reads a form_post callback: a size-capped form body, one value
-// per parameter, no more than maxFormPostFields of them.
+// per parameter, no more than maxCallbackFields of them.
 func (s *Server) readCallbackForm(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
 		return nil, badRequest("a form_post callback must be application/x-www-form-urlencoded")
@@ -239,8 +238,8 @@ func (s *Server) readCallbackForm(w http.ResponseWriter, r *http.Request) (map[s
 		}
 		return nil, badRequest("the callback form is not valid")
 	}
-	if len(r.PostForm) > maxFormPostFields {
-		return nil, badRequest("the callback has more than %d parameters", maxFormPostFields)
+	if len(r.PostForm) > maxCallbackFields {
+		return nil, badRequest("the callback has more than %d parameters", maxCallbackFields)
 	}
 	data := make(map[string]string, len(r.PostForm))
 	for k, v := range r.PostForm {

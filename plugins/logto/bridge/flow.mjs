@@ -43,7 +43,17 @@ function sameString(a, b) {
 
 const stringMap = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
 
+// maxCallbackFields bounds a callback's fields: a provider sends a handful, and
+// every value is kept out of what the bridge says (scrub.mjs), one by one, over
+// the whole message. Thousands of short fields in one callback held Node, and
+// with it every instance's calls, for seconds each.
+const maxCallbackFields = 64;
+
 export async function userInfo(c, formKeys, req) {
+  const fields = Object.keys(stringMap(req.data)).length;
+  if (fields > maxCallbackFields) {
+    throw bridgeError('invalid_request_parameters', `the callback has ${fields} fields; at most ${maxCallbackFields}`);
+  }
   const inst = await instance(c, formKeys, req);
   const session = stringMap(req.session);
   const data = { ...callbackFields(c.pkg, stringMap(req.data)) };
