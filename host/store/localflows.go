@@ -51,11 +51,11 @@ func KeepFlowsInMemory(ctx context.Context, raw, st Store, timeout time.Duration
 		file.alone = alone
 	}
 	now := time.Now()
-	run, floor, used, err := file.beginRun(ctx, now)
+	run, prev, floor, used, err := file.beginRun(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	l := &localFlows{Store: st, file: file, run: run, floor: floor, timeout: timeout, now: time.Now,
+	l := &localFlows{Store: st, file: file, run: run, prev: prev, floor: floor, timeout: timeout, now: time.Now,
 		buckets: map[int64]map[string]int64{}, swept: minuteOf(now.UnixMilli())}
 	for _, r := range used {
 		if _, ok := runOf(r.id); ok { // the others are looked up in the file
@@ -79,10 +79,12 @@ func AfterUncleanStop(st Store) bool {
 // so memory is bounded by the flows of one session_ttl.
 type localFlows struct {
 	Store
-	file       *sqliteStore
-	run, floor int64
-	timeout    time.Duration
-	now        func() time.Time
+	file *sqliteStore
+	// run is this run's number; prev the last run's before it, up to which
+	// (from floor) runs of this database's timeline are known.
+	run, prev, floor int64
+	timeout          time.Duration
+	now              func() time.Time
 
 	mu      sync.Mutex
 	buckets map[int64]map[string]int64 // expiry minute -> id -> expiry (Unix ms)
@@ -124,7 +126,12 @@ func (l *localFlows) ConsumeFlow(ctx context.Context, id string, expires time.Ti
 		}
 		return l.Store.ConsumeFlow(ctx, id, expires)
 	}
-	if run < l.floor {
+	// This run's, or a run of this database before it, from the floor: a
+	// run between the last one and this one never was in this timeline (a
+	// database restored from a backup, whose lost runs finished flows it
+	// does not know of), and one after this run is another process's (a
+	// second process on the same file).
+	if run != l.run && (run < l.floor || run > l.prev) {
 		return ErrStale
 	}
 	exp := ms(expires)

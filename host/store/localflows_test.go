@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func TestLocalFlowsAcrossAGracefulRestart(t *testing.T) {
 
 	l2, _ := openLocal(t, path)
 	defer l2.Close()
-	if l2.run != l.run+1 || l2.floor != l.floor {
+	if l2.run <= l.run || l2.prev != l.run || l2.floor != l.floor {
 		t.Fatalf("run %d floor %d after run %d floor %d: a graceful stop keeps the floor", l2.run, l2.floor, l.run, l.floor)
 	}
 	if err := l2.ConsumeFlow(ctx, used, exp); !errors.Is(err, ErrUsed) {
@@ -278,4 +279,97 @@ func TestOneProcessIsTakenBeforeMigrations(t *testing.T) {
 		t.Fatalf("once the first closed: %v", err)
 	}
 	again.Close()
+}
+
+// A database restored from a backup does not know the flows finished after
+// the backup: a run after the restore must not take them for its own or an
+// earlier run's. Runs were counted, so the first run after the restore had
+// the number of the first run after the backup, and finished its flows again.
+func TestRestoredDatabaseRefusesTheLostRunsFlows(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "idplug.db")
+	exp := time.Now().Add(10 * time.Minute)
+	l, _ := openLocal(t, path)
+	before := l.NewFlowID() // a flow of the run the backup knows, started and not finished
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	backup, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, _ := openLocal(t, path) // the run after the backup, lost with the restore
+	finished := lost.NewFlowID()
+	if err := lost.ConsumeFlow(ctx, finished, exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := lost.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restored, _ := openLocal(t, path)
+	defer restored.Close()
+	if err := restored.ConsumeFlow(ctx, finished, exp); !errors.Is(err, ErrStale) {
+		t.Errorf("a flow the lost run finished, after the restore: %v; want ErrStale", err)
+	}
+	if err := restored.ConsumeFlow(ctx, before, exp); err != nil {
+		t.Errorf("a flow of the run the backup knows: %v", err)
+	}
+	if own := restored.NewFlowID(); restored.ConsumeFlow(ctx, own, exp) != nil {
+		t.Error("the restored run's own flow was refused")
+	}
+}
+
+// A second process given a link to the same database file is refused, as one
+// given the file's own path is; and should two stores keep one file's flows
+// all the same (a hard link), neither takes the other's flows.
+func TestOneProcessThroughALink(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "idplug.db")
+	first, err := Open(ctx, "sqlite:"+path, Options{Migrate: true, OneProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	link := filepath.Join(dir, "current.db")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if second, err := Open(ctx, "sqlite:"+link, Options{Migrate: true, OneProcess: true}); err == nil {
+		second.Close()
+		t.Fatal("a second store through a link to the database was not refused")
+	} else if !strings.Contains(err.Error(), "in use by another idplug process") {
+		t.Fatalf("the refusal: %v", err)
+	}
+
+	// Should two stores keep one file's flows all the same (SQLite refuses a
+	// hard link's second name while the first is open, but a bind mount of
+	// the file alone could do it), the later one's runs are after the
+	// earlier's, which takes no flow of a run after its own.
+	l, ok := mustLocal(t, first).(*localFlows)
+	if !ok {
+		t.Fatal("no flows in memory")
+	}
+	later := "r" + strconv.FormatInt(l.run+5, 10) + ".a-flow-of-a-later-run"
+	if err := l.ConsumeFlow(ctx, later, time.Now().Add(10*time.Minute)); !errors.Is(err, ErrStale) {
+		t.Errorf("a flow of a later run: %v; want ErrStale", err)
+	}
+}
+
+func mustLocal(t *testing.T, st Store) Store {
+	t.Helper()
+	l, err := KeepFlowsInMemory(context.Background(), st, st, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -20,7 +21,14 @@ import (
 // on the database: closing any descriptor of the database would drop every
 // fcntl lock SQLite holds on it in this process. It goes with the process: a
 // crash lets it go.
+//
+// The lock is beside the file the path leads to, links followed: a second
+// process given a link to the same database took a lock of its own beside
+// the link.
 func holdAlone(path string) (*os.File, error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: %w", err)
@@ -36,10 +44,17 @@ func holdAlone(path string) (*os.File, error) {
 	return f, nil
 }
 
-// beginRun starts a run: the next run number, and the floor below which flows
-// are refused (this run, when the last one did not stop gracefully). It reads
-// back the consumed flows the last run saved that have not expired by now.
-func (s *sqliteStore) beginRun(ctx context.Context, now time.Time) (run, floor int64, used []flowRow, err error) {
+// beginRun starts a run: its number, the last run's (prev), and the floor below
+// which flows are refused (this run, when the last one did not stop
+// gracefully). It reads back the consumed flows the last run saved that have
+// not expired by now.
+//
+// A run's number is the time it started, in Unix milliseconds (or the last
+// run's plus one, should the clock have gone back), not a count: a database
+// restored from a backup then never numbers a run as one of the lost timeline
+// did, and the flows that timeline finished, which the copy does not know of,
+// name a run it never had (between prev and this run), refused as stale.
+func (s *sqliteStore) beginRun(ctx context.Context, now time.Time) (run, prev, floor int64, used []flowRow, err error) {
 	err = s.write(ctx, func() error {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -51,7 +66,7 @@ func (s *sqliteStore) beginRun(ctx context.Context, now time.Time) (run, floor i
 		if err := tx.QueryRowContext(ctx, `SELECT run, floor, clean FROM process_runs WHERE id = 1`).Scan(&last, &lastFloor, &clean); err != nil {
 			return err
 		}
-		run, floor = last+1, lastFloor
+		run, prev, floor = max(last+1, now.UnixMilli()), last, lastFloor
 		if !clean {
 			floor = run
 		}
@@ -76,9 +91,9 @@ func (s *sqliteStore) beginRun(ctx context.Context, now time.Time) (run, floor i
 		return tx.Commit()
 	})
 	if err != nil {
-		return 0, 0, nil, fmt.Errorf("store: sqlite: starting a run: %w", err)
+		return 0, 0, 0, nil, fmt.Errorf("store: sqlite: starting a run: %w", err)
 	}
-	return run, floor, used, nil
+	return run, prev, floor, used, nil
 }
 
 // endRun saves run's consumed flows and marks it stopped gracefully, in one
