@@ -204,7 +204,7 @@ func LoadWithSecretFiles(path string) (*Config, []SecretFile, error) {
 	// A regular file only, as for ${file:}: opening a FIFO waits for a
 	// writer, and a reload waiting there held every other reload, and the
 	// stop, for good.
-	f, _, err := openRegular(path)
+	f, info, err := openRegular(path)
 	switch {
 	case errors.Is(err, errNotRegular), errors.Is(err, errChanged):
 		return nil, nil, fmt.Errorf("config: %s %v", path, err)
@@ -212,6 +212,17 @@ func LoadWithSecretFiles(path string) (*Config, []SecretFile, error) {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
+	// Whoever may write the configuration, or put another in its place,
+	// runs idplug as they like (its plugin folder, its keys): held to what a
+	// secret file is.
+	if perm := info.Mode().Perm(); perm&0o022 != 0 {
+		return nil, nil, fmt.Errorf("config: %s can be written by other accounts (mode %04o), so anyone among them configures idplug: chmod go-w it", path, perm)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		if err := checkSecretOwners(abs, info, "idplug's configuration"); err != nil {
+			return nil, nil, fmt.Errorf("config: %v", err)
+		}
+	}
 	// Read one byte more than allowed so that Parse can report the size.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {

@@ -46,7 +46,7 @@ func readSecretFile(path, baseDir string) (*secretRead, error) {
 	if perm := info.Mode().Perm(); perm&0o022 != 0 {
 		return nil, fmt.Errorf("${file:%s}: %s can be written by other accounts (mode %04o), so anyone among them sets this secret: chmod go-w it", path, full, perm)
 	}
-	if err := checkSecretOwners(full, info); err != nil {
+	if err := checkSecretOwners(full, info, "this secret"); err != nil {
 		return nil, fmt.Errorf("${file:%s}: %v", path, err)
 	}
 	value, err := readSecretValue(f, full)
@@ -122,10 +122,10 @@ func unwrapPathError(err error) error {
 // account (others only with the sticky bit, which keeps them from renaming
 // idplug's file; its group only when it is idplug's); no folder above may be
 // written by every account without the sticky bit.
-func checkSecretOwners(full string, info os.FileInfo) error {
+func checkSecretOwners(full string, info os.FileInfo, what string) error {
 	euid := uint32(os.Geteuid())
 	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && st.Uid != euid {
-		return fmt.Errorf("%s is owned by uid %d, neither root nor the user idplug runs as (uid %d), who sets this secret: chown it", full, st.Uid, euid)
+		return fmt.Errorf("%s is owned by uid %d, neither root nor the user idplug runs as (uid %d), who sets %s: chown it", full, st.Uid, euid, what)
 	}
 	dirs := []string{filepath.Dir(full)}
 	if real, err := filepath.EvalSymlinks(full); err == nil && filepath.Dir(real) != dirs[0] {

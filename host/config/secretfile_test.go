@@ -353,3 +353,34 @@ func TestSandboxPluginListsShape(t *testing.T) {
 		t.Errorf("egress_allow = %#v, want github with an empty list", cfg.Sandbox.EgressAllow)
 	}
 }
+
+// The configuration file is held to what a secret file is: whoever may write
+// it, or put another in its place, runs idplug as they like.
+func TestConfigurationFileOfAnotherAccountIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "idplug.yaml")
+	if err := os.WriteFile(cfg, []byte(withMinimal()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(cfg); err != nil {
+		t.Fatalf("idplug's own configuration: %v", err)
+	}
+	if err := os.Chmod(cfg, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(cfg); err == nil || !strings.Contains(err.Error(), "can be written by other accounts (mode 0666), so anyone among them configures idplug") {
+		t.Errorf("a configuration anyone may write: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(cfg, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(cfg); err == nil || !strings.Contains(err.Error(), "owned by uid 65534, neither root nor the user idplug runs as (uid 0), who sets idplug's configuration") {
+		t.Errorf("a configuration another account owns: %v", err)
+	}
+}
