@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -120,7 +121,7 @@ func unwrapPathError(err error) error {
 // both the one its path names and, for a link, the one that holds its target
 // (a Kubernetes secret's ..data), and that folder may be written by no other
 // account (others only with the sticky bit, which keeps them from renaming
-// idplug's file; its group only when it is idplug's); no folder above may be
+// idplug's file; its group only when idplug is in it); no folder above may be
 // written by every account without the sticky bit.
 func checkSecretOwners(full string, info os.FileInfo, what string) error {
 	euid := uint32(os.Geteuid())
@@ -151,8 +152,8 @@ func checkSecretFolder(full, dir string, euid uint32) error {
 		return fmt.Errorf("%s is in %s, owned by uid %d, neither root nor the user idplug runs as (uid %d), who could put another file in its place: keep it in a folder of idplug's or root's", full, dir, st.Uid, euid)
 	case m.Perm()&0o002 != 0 && m&os.ModeSticky == 0:
 		return fmt.Errorf("%s is in %s, which every account may write (mode %v), so anyone could put another file in its place: chmod o-w %s", full, dir, m.Perm(), dir)
-	case st != nil && m.Perm()&0o020 != 0 && m&os.ModeSticky == 0 && int(st.Gid) != os.Getegid():
-		return fmt.Errorf("%s is in %s, which its group (gid %d, not idplug's) may write (mode %v), so its members could put another file in its place: chmod g-w %s", full, dir, st.Gid, m.Perm(), dir)
+	case st != nil && m.Perm()&0o020 != 0 && m&os.ModeSticky == 0 && !inGroup(int(st.Gid)):
+		return fmt.Errorf("%s is in %s, which its group (gid %d, not one of idplug's) may write (mode %v), so its members could put another file in its place: chmod g-w %s", full, dir, st.Gid, m.Perm(), dir)
 	}
 	for child, p := dir, filepath.Dir(dir); p != child; child, p = p, filepath.Dir(p) {
 		info, err := os.Stat(p)
@@ -164,4 +165,14 @@ func checkSecretFolder(full, dir string, euid uint32) error {
 		}
 	}
 	return nil
+}
+
+// inGroup says whether idplug runs in group gid: its own, or a supplementary
+// one (the fsGroup Kubernetes gives a volume's folders, group writable).
+func inGroup(gid int) bool {
+	if gid == os.Getegid() {
+		return true
+	}
+	groups, _ := os.Getgroups()
+	return slices.Contains(groups, gid)
 }

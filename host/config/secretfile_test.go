@@ -157,7 +157,7 @@ func TestSecretFileOfAnotherAccountIsRefused(t *testing.T) {
 		theirs:        "is owned by uid 65534, neither root nor the user idplug runs as (uid 0), who sets this secret: chown it",
 		inTheirFolder: "their-folder, owned by uid 65534, neither root nor the user idplug runs as (uid 0), who could put another file in its place",
 		inOpenFolder:  "open-folder, which every account may write (mode -rwxrwxrwx), so anyone could put another file in its place",
-		inGroupFolder: "group-folder, which its group (gid 65534, not idplug's) may write",
+		inGroupFolder: "group-folder, which its group (gid 65534, not one of idplug's) may write",
 		linkToTheirs:  "their-folder, owned by uid 65534",
 	} {
 		_, err := Parse([]byte(withMinimal(`api_keys: ["${file:`+ref+`}"]`)), envOf(nil), dir)
