@@ -1,11 +1,11 @@
 package main
 
 import (
-	"flag"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"time"
