@@ -73,7 +73,16 @@ func (c *ClientConfig) CheckCustomConfig(p *sdk.ConfigError, reserved ...string)
 }
 
 // CheckPKCE reads pkce: whether the client sends a PKCE challenge.
-func (c *ClientConfig) CheckPKCE(p *sdk.ConfigError) bool { return CheckPKCE(c.PKCE, p) }
+func (c *ClientConfig) CheckPKCE(p *sdk.ConfigError) bool {
+	on := CheckPKCE(c.PKCE, p)
+	if !on && c.TokenEndpointAuthMethod == "none" {
+		// A public client proves nothing at the token endpoint: PKCE alone
+		// ties its code to the sign-in (RFC 9700 2.1.1), and without it
+		// whoever holds a leaked code redeems it.
+		p.Add("pkce", "cannot be \"none\" with tokenEndpointAuthMethod \"none\": a public client's code is tied to its sign-in by PKCE alone")
+	}
+	return on
+}
 
 // CheckHTTPClient returns the client that requestTimeout, userAgent and
 // caCertificates describe; defaultUserAgent names the connector and its version.

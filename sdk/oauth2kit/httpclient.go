@@ -104,6 +104,14 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string, sec
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req = req.WithContext(ctx)
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		// Sent once: without GetBody, HTTP/2 cannot send a body again after a
+		// stream reset (it did, up to six times, once the provider had read
+		// it), and a code, a rotated refresh token or an assertion's jti
+		// sent twice ends the grant. A request not sent at all is still
+		// retried: it needs no body twice.
+		req.GetBody = nil
+	}
 	req.Header.Set("User-Agent", c.userAgent)
 	sent := &sentSecrets{given: secrets, auth: req.Header.Get("Authorization")}
 

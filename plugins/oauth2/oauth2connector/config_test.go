@@ -289,3 +289,57 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// The provider is sent the client secret, codes and tokens, and its answers
+// are taken for the user's identity: its endpoints must be https, plain http
+// only on a loopback address (a provider on this machine), as the oidc and
+// github plugins have held them. A network on the way read the secret and the
+// tokens, and could answer userinfo with the user id of its choice.
+func TestEndpointsMustBeHTTPSOffLoopback(t *testing.T) {
+	base := map[string]any{
+		"authorizationEndpoint": "https://id.example.com/authorize", "tokenEndpoint": "https://id.example.com/token",
+		"userInfoEndpoint": "https://api.example.com/me", "clientId": "c", "clientSecret": "s",
+	}
+	for _, field := range []string{"authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint", "revocationEndpoint", "issuer"} {
+		raw := map[string]any{}
+		for k, v := range base {
+			raw[k] = v
+		}
+		raw[field] = "http://id.example.com/x"
+		b, _ := json.Marshal(raw)
+		_, err := parseConfig(b)
+		var ce *sdk.ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Error(), field+": must be https (http only on a loopback address)") {
+			t.Errorf("%s over plain http: %v", field, err)
+		}
+		raw[field] = "http://127.0.0.1:9400/x"
+		b, _ = json.Marshal(raw)
+		if _, err := parseConfig(b); err != nil {
+			t.Errorf("%s over http on loopback: %v", field, err)
+		}
+	}
+}
+
+// A public client (tokenEndpointAuthMethod none) proves nothing at the token
+// endpoint: PKCE alone ties its code to the sign-in (RFC 9700 2.1.1), so it
+// cannot be turned off there; a confidential client may still turn it off
+// for a provider that refuses it.
+func TestPublicClientNeedsPKCE(t *testing.T) {
+	for _, tc := range []struct {
+		method, pkce string
+		ok           bool
+	}{{"none", "none", false}, {"none", "S256", true}, {"client_secret_post", "none", true}} {
+		cfg := map[string]any{
+			"authorizationEndpoint": "https://id.example.com/authorize", "tokenEndpoint": "https://id.example.com/token",
+			"userInfoEndpoint": "https://id.example.com/me", "clientId": "c", "tokenEndpointAuthMethod": tc.method, "pkce": tc.pkce,
+		}
+		if tc.method != "none" {
+			cfg["clientSecret"] = "s"
+		}
+		b, _ := json.Marshal(cfg)
+		_, err := parseConfig(b)
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "a public client's code is tied to its sign-in by PKCE alone")) {
+			t.Errorf("%s with pkce %s: %v; want accepted: %v", tc.method, tc.pkce, err, tc.ok)
+		}
+	}
+}

@@ -110,3 +110,9 @@ func wantNoSecrets(t *testing.T, err error) {
 		}
 	}
 }
+
+// accepted says whether parseConfig accepts raw.
+func accepted(raw []byte) bool {
+	_, err := parseConfig(raw)
+	return err == nil
+}

@@ -2,6 +2,7 @@ package oauth2connector
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"reflect"
 	"sort"
@@ -52,6 +53,14 @@ func TestLogtoParity(t *testing.T) {
 				p := newStubProvider(t)
 				tt.config["customConfig"] = map[string]any{"audience": "https://api.example.com", "prompt": "consent"}
 				tt.config["pkce"] = pkce
+				if tt.name == "none" && pkce == "none" {
+					// A public client without PKCE: refused (RFC 9700 2.1.1;
+					// TestPublicClientNeedsPKCE).
+					if raw, _ := json.Marshal(p.config(tt.config)); accepted(raw) {
+						t.Fatal("a public client without PKCE was accepted")
+					}
+					return
+				}
 				in := mustParse(t, p.config(tt.config))
 				started := time.Now()
 				auth, _, err := signIn(t, in, nil)

@@ -25,12 +25,12 @@ func (c *config) checkEndpoints(p *sdk.ConfigError) {
 	} {
 		if e.value == "" {
 			p.Add(e.field, "is required")
-		} else if err := oauth2kit.CheckHTTPURL(e.value); err != nil {
+		} else if err := oauth2kit.CheckSecureURL(e.value); err != nil {
 			p.Add(e.field, "%v", err)
 		}
 	}
 	if c.RevocationEndpoint != "" {
-		if err := oauth2kit.CheckHTTPURL(c.RevocationEndpoint); err != nil {
+		if err := oauth2kit.CheckSecureURL(c.RevocationEndpoint); err != nil {
 			p.Add("revocationEndpoint", "%v", err)
 		}
 	}
@@ -71,7 +71,7 @@ func (c *config) profileMapping(p *sdk.ConfigError) oauth2kit.ProfileMap {
 
 func (c *config) checkedIssuer(p *sdk.ConfigError) string {
 	if c.Issuer != "" {
-		if err := oauth2kit.CheckHTTPURL(c.Issuer); err != nil {
+		if err := oauth2kit.CheckSecureURL(c.Issuer); err != nil {
 			p.Add("issuer", "%v", err)
 		}
 	}
