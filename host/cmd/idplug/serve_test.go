@@ -375,14 +375,18 @@ func TestSignInReturnToMustStayOnSite(t *testing.T) {
 
 func TestSessionKeyRotationKeepsFlowsInProgress(t *testing.T) {
 	dir := pluginFolder(t, "example")
-	old := startIdplug(t, dir, exampleConfig)
+	// One store for the restarts, as a deployment keeps: a database that
+	// never saw the flow's run (a new one, a restored one) refuses it.
+	db := filepath.Join(t.TempDir(), "idplug.db")
+	withStore := func(config string) string { return config + "store: {url: \"sqlite:" + db + "\"}\n" }
+	old := startIdplug(t, dir, withStore(exampleConfig))
 	_, auth := old.call(t, "POST", "/v1/connectors/demo/authorization-uri", "k1-0123456789abcdef0123456789abcdef", map[string]any{"redirectUri": "https://app.test/cb"})
 	old.stop(t)
 
 	// A new first key seals from now on; the old one still opens what it sealed.
 	rotated := strings.Replace(exampleConfig, `session_keys: ["${IDPLUG_SESSION_KEY}"]`,
 		`session_keys: ["a-brand-new-session-key-of-more-than-32-bytes", "${IDPLUG_SESSION_KEY}"]`, 1)
-	p := startIdplug(t, dir, rotated)
+	p := startIdplug(t, dir, withStore(rotated))
 	status, body := p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789abcdef0123456789abcdef",
 		map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "ada", "state": jsonPath(auth, "state")}})
 	mustEqual(t, "status", status, 200)
@@ -392,7 +396,7 @@ func TestSessionKeyRotationKeepsFlowsInProgress(t *testing.T) {
 	p.stop(t)
 	dropped := strings.Replace(exampleConfig, `session_keys: ["${IDPLUG_SESSION_KEY}"]`,
 		`session_keys: ["a-brand-new-session-key-of-more-than-32-bytes"]`, 1)
-	p = startIdplug(t, dir, dropped)
+	p = startIdplug(t, dir, withStore(dropped))
 	status, body = p.call(t, "POST", "/v1/connectors/demo/user-info", "k1-0123456789abcdef0123456789abcdef",
 		map[string]any{"session": jsonPath(auth, "session"), "data": map[string]any{"code": "ada", "state": jsonPath(auth, "state")}})
 	mustEqual(t, "status", status, 400)
