@@ -52,7 +52,8 @@ func (s *Server) consumeFlow(ctx context.Context, f flow, what string) error {
 	err := s.settings.Store.ConsumeFlow(ctx, f.ID, time.Unix(f.Expires, 0).Add(consumedMargin))
 	switch {
 	case errors.Is(err, store.ErrStale):
-		return &sdk.Error{Code: CodeSessionExpired, Message: what + " was started before idplug restarted after an unclean stop (a crash, or a kill): " +
+		return &sdk.Error{Code: CodeSessionExpired, Message: what + " was started before idplug restarted after an unclean stop (a crash, or a kill), " +
+			"or by a run of idplug this database does not know of (a database restored from a backup, another process): " +
 			"whether it was finished before cannot be known, so it cannot be finished now; start the sign-in again"}
 	case err != nil:
 		return s.storeError(err, what+" was used already: a sign-in can be finished once; start again")
