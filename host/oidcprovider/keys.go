@@ -198,6 +198,17 @@ func (r *keyRing) current(ctx context.Context) (*keySet, error) {
 	return nil, errors.New("oidcprovider: the signing keys kept changing while being read")
 }
 
+// check opens the stored rows under the ring's session keys, as current
+// does, and writes nothing: what a reload asks before it is applied.
+func (r *keyRing) check(ctx context.Context) error {
+	recs, err := r.st.SigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	_, _, err = r.open(recs)
+	return err
+}
+
 // open opens the rows. A row that does not open is left out, logged at WARN
 // (its id, nothing of its content), and rewrite is set so that the set is
 // written without it. A set of which no row opens is an error, not replaced:

@@ -231,11 +231,19 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler
 // Issuer is the provider's issuer URL.
 func (p *Provider) Issuer() string { return p.opts.Config.Issuer }
 
-// Ready makes sure the signing keys exist and open.
+// Ready makes sure the signing keys exist and open: it makes them, or seals
+// them again under the first session key, when they need it.
 func (p *Provider) Ready(ctx context.Context) error {
 	_, err := p.keys.current(ctx)
 	return err
 }
+
+// Check makes sure the stored signing keys open under this provider's
+// session keys, and writes nothing. A reload asks it before it is applied:
+// Ready, when the keys needed a change, sealed them all under the new
+// session keys, and a reload refused afterwards (a connector's typo) left
+// the running configuration with keys it could not open.
+func (p *Provider) Check(ctx context.Context) error { return p.keys.check(ctx) }
 
 // capBodies bounds what any endpoint reads of a body to maxBody: the
 // library's and the sign-out's forms would otherwise read up to the standard

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/internal/testport"
 	"golang.org/x/oauth2"
 )
@@ -215,5 +219,94 @@ func TestProviderConfirmedSignOutWithAHintAlone(t *testing.T) {
 	q, err = e.signIn(t, b, "s3", "n3", append(ch, oauth2.SetAuthURLParam("connector_id", "beta"), oauth2.SetAuthURLParam("prompt", "none"))...)
 	if err != nil || q.Get("error") != "login_required" {
 		t.Fatalf("prompt=none after the sign-out: %v %v", q, err)
+	}
+}
+
+// A reload is all or nothing, the OpenID Provider's signing keys included.
+// Its provider was made ready before the connectors were checked, and when
+// the stored key set needed a change (a retired key's window past, a next key
+// missing) that wrote every key sealed under the reload's new first session
+// key: a reload then refused (a connector's typo) left the running
+// configuration with keys it could not open, /oidc/keys a 500 within 30
+// seconds, and no way back but the new key. The refused reload now leaves the
+// keys as the running configuration sealed them; the applied one reseals them.
+func TestRefusedReloadLeavesTheSigningKeys(t *testing.T) {
+	port := testport.Free(t)
+	public := "http://127.0.0.1:" + strconv.Itoa(port)
+	upstream, upSecret := startUpstream(t, public)
+	dbPath := filepath.Join(t.TempDir(), "idplug.db")
+	raw := providerConfig(t, public, port, upstream, upSecret, "sqlite:"+dbPath)
+	dir := pluginFolder(t, "oauth2")
+	p := startIdplug(t, dir, raw)
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// The set needs a change, as when a retired key's window passed unread.
+	recs, err := st.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fewer []store.SigningKeyRecord
+	dropped := false
+	for _, r := range recs {
+		if !dropped && r.State == store.KeyNext {
+			dropped = true
+			continue
+		}
+		fewer = append(fewer, r)
+	}
+	if err := st.ReplaceSigningKeys(ctx, recs, fewer); err != nil {
+		t.Fatal(err)
+	}
+	running, err := seal.New([][]byte{[]byte(testSessionKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opening := func() (opened, all int) {
+		t.Helper()
+		rows, err := st.SigningKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if _, err := running.OpenRecord("oidc-signing-key-row:"+r.ID, r.Sealed); err == nil {
+				opened++
+			}
+		}
+		return opened, len(rows)
+	}
+	// The documented rotation (a new key first, the old one kept), with a typo.
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["session_keys"] = []string{"new-0123456789abcdef0123456789abcdef-key", "${IDPLUG_SESSION_KEY}"}
+	doc["connectors"].([]any)[0].(map[string]any)["config"].(map[string]any)["clientId"] = ""
+	b, _ := json.Marshal(doc)
+	p.rewrite(t, dir, string(b))
+	if status, body := p.call(t, "POST", "/v1/admin/reload", "", nil); status != 400 {
+		t.Fatalf("the reload with a typo: %d %v", status, body)
+	}
+	if opened, all := opening(); opened != all || all != len(fewer) {
+		t.Fatalf("after the refused reload %d of %d keys open under the running session key (%d stored before)", opened, all, len(fewer))
+	}
+	// Without the typo the reload is applied, and the keys are made whole and
+	// sealed under the new first key.
+	doc["connectors"].([]any)[0].(map[string]any)["config"].(map[string]any)["clientId"] = "idplug"
+	b, _ = json.Marshal(doc)
+	p.rewrite(t, dir, string(b))
+	if status, body := p.call(t, "POST", "/v1/admin/reload", "", nil); status != 200 {
+		t.Fatalf("the reload: %d %v", status, body)
+	}
+	if opened, all := opening(); opened != 0 || all != len(recs) {
+		t.Errorf("after the applied reload %d of %d keys still open under the old session key alone; want none of %d", opened, all, len(recs))
+	}
+	if resp, err := http.Get(public + "/oidc/keys"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/oidc/keys after the reload: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 }

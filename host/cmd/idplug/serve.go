@@ -176,7 +176,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "store:", err)
 		return 1
 	}
-	prov, err := d.buildProvider(ctx, cfg, sealer)
+	prov, err := d.buildProvider(ctx, cfg, sealer, (*oidcprovider.Provider).Ready)
 	if err != nil {
 		log.Error("cannot start the OpenID Provider", "error", err)
 		fmt.Fprintln(stderr, "provider:", err)
@@ -293,10 +293,11 @@ func (d *daemon) apply(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("session_keys: %w", err)
 	}
-	// The provider is built (its keys read, under the new session keys)
-	// before anything is applied, so that a provider that cannot start
-	// refuses the reload whole.
-	prov, err := d.buildProvider(ctx, cfg, sealer)
+	// The provider is built (its keys opened under the new session keys,
+	// nothing written) before anything is applied, so that a provider that
+	// cannot start refuses the reload whole, and a reload refused later
+	// leaves the keys as the running configuration sealed them.
+	prov, err := d.buildProvider(ctx, cfg, sealer, (*oidcprovider.Provider).Check)
 	if err != nil {
 		return fmt.Errorf("provider: %w", err)
 	}
@@ -310,6 +311,16 @@ func (d *daemon) apply(ctx context.Context) error {
 	warnKeys(cfg, d.log)
 	d.mountProvider(cfg, prov)
 	d.prov = prov
+	if prov != nil {
+		// Applied: the keys may now be made, or sealed under the first
+		// session key, as at a start; a failure is tried again at the
+		// provider's next use.
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Store.Timeout+30*time.Second)
+		if err := prov.Ready(kctx); err != nil {
+			d.log.Warn("provider: the signing keys could not be made ready; tried again at their next use", "error", err.Error())
+		}
+		cancel()
+	}
 	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	// Not canceled with an admin request that goes away: the reload is applied,
 	// and so must be the record of what it removed (the store's deadline bounds it).
@@ -353,12 +364,14 @@ func warnKeys(cfg *config.Config, log hclog.Logger) {
 }
 
 // buildProvider makes the OpenID Provider of cfg (nil when cfg has no provider
-// section), with its signing keys ready: made in the store on first start, read
-// from it on every later one and by every replica. It seals under sealer, cfg's
-// session keys: a reload's provider is checked with the keys it will use (with
-// the server's, still the old ones then, a reload whose keys open no signing
-// key passed, and the provider failed once its key cache expired).
-func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config, sealer *seal.Sealer) (*oidcprovider.Provider, error) {
+// section), and has keys look at its signing keys: Ready at a start (made in
+// the store on the first, read on every later one and by every replica),
+// Check at a reload, which writes nothing until the reload is applied. It
+// seals under sealer, cfg's session keys: a reload's provider is checked with
+// the keys it will use (with the server's, still the old ones then, a reload
+// whose keys open no signing key passed, and the provider failed once its key
+// cache expired).
+func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config, sealer *seal.Sealer, keys func(*oidcprovider.Provider, context.Context) error) (*oidcprovider.Provider, error) {
 	if cfg.Provider == nil {
 		return nil, nil
 	}
@@ -382,7 +395,7 @@ func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config, sealer *
 	}
 	kctx, cancel := context.WithTimeout(ctx, cfg.Store.Timeout+30*time.Second)
 	defer cancel()
-	if err := p.Ready(kctx); err != nil {
+	if err := keys(p, kctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	return p, nil
