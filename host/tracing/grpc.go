@@ -2,13 +2,17 @@ package tracing
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/idplug/idplug/internal/printable"
 	connectorv1 "github.com/idplug/idplug/proto/gen/idplug/connector/v1"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
@@ -113,11 +117,29 @@ func (p *PluginSpans) Collect(ctx context.Context, cc grpc.ClientConnInterface) 
 	for {
 		b, err := stream.Recv()
 		if err != nil {
-			if ctx.Err() == nil && !strings.Contains(err.Error(), "Unimplemented") {
-				p.refuse(0, err)
+			if st := status.Convert(err); ctx.Err() == nil && st.Code() != codes.Unimplemented {
+				// The plugin's words, bounded and on one line, as its
+				// spans' status messages are.
+				p.refuse(0, fmt.Errorf("the span stream ended: %s: %s", st.Code(),
+					printable.Cut(printable.Line(printable.Cut(st.Message(), maxStatusMessage)), maxStatusMessage)))
 			}
 			return
 		}
-		_, _, _ = p.Accept(b.GetOtlpTraces()) // refusals are counted and logged by Accept
+		batch := b.GetOtlpTraces()
+		_, _, err = p.Accept(batch) // refusals are counted and logged by Accept
+		if !errors.Is(err, errByteBudget) && !errors.Is(err, errSpanBudget) {
+			continue
+		}
+		// Past its budget, the plugin's stream is not read again until the
+		// budget holds such a batch: gRPC's flow control holds the plugin
+		// back, and its own queue drops what it cannot send, at no cost to
+		// the host.
+		t := time.NewTimer(p.spent(clock(), len(batch)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }

@@ -118,6 +118,12 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 	if len(batch) > MaxBatchBytes {
 		return 0, 0, p.refuse(0, fmt.Errorf("a span batch of %d bytes is over the limit of %d", len(batch), MaxBatchBytes))
 	}
+	// A batch the budgets cannot take is refused before it is read: a plugin
+	// past its budget that kept sending batches of a megabyte had each read
+	// and copied whole before the refusal, near a core of the host's.
+	if err := p.afford(len(batch), clock()); err != nil {
+		return 0, 0, p.refuse(0, err)
+	}
 	out := make([]byte, 0, len(p.resource)+len(batch)+64)
 	out = append(out, p.resource...)
 	w := walk{p: p, now: clock()}
@@ -154,14 +160,48 @@ var (
 	errByteBudget = errors.New("more bytes of spans than the calls handed to the plugin allow")
 )
 
-// take spends n spans and size bytes of the plugin's budgets, if it has both.
-func (p *PluginSpans) take(n, size int, now time.Time) error {
+// afford says whether the budgets, refilled to now, hold a batch of size
+// bytes and at least one span; it spends nothing (take does, once the batch
+// is read).
+func (p *PluginSpans) afford(size int, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.refill(now)
+	switch {
+	case p.tokens < 1:
+		return errSpanBudget
+	case float64(size) > p.bytes:
+		return errByteBudget
+	}
+	return nil
+}
+
+// refill adds what the time since the last refill gives. Called holding mu.
+func (p *PluginSpans) refill(now time.Time) {
 	elapsed := now.Sub(p.refilled).Seconds()
 	p.tokens = min(p.tokens+elapsed*spansPerSecond, spanBurst)
 	p.bytes = min(p.bytes+elapsed*bytesPerSecond, byteBurst)
 	p.refilled = now
+}
+
+// spent is how long the budgets need to refill to hold a batch of size bytes
+// and a span, or 0 when they hold that already.
+func (p *PluginSpans) spent(now time.Time, size int) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refill(now)
+	wait := max((float64(min(size, byteBurst))-p.bytes)/bytesPerSecond, (1-p.tokens)/spansPerSecond)
+	if wait <= 0 {
+		return 0
+	}
+	return time.Duration(wait*float64(time.Second)) + time.Millisecond // rounded up
+}
+
+// take spends n spans and size bytes of the plugin's budgets, if it has both.
+func (p *PluginSpans) take(n, size int, now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refill(now)
 	switch {
 	case float64(n) > p.tokens:
 		return errSpanBudget
