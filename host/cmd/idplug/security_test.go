@@ -594,3 +594,20 @@ func testHostCookies(t *testing.T, prefix string) {
 		}
 	}
 }
+
+// With log_format json, a request's path (anyone's, no key needed) reached the
+// log with its C1 controls and bidirectional overrides as they were:
+// encoding/json leaves them, and a terminal showing the log (`kubectl logs`,
+// `journalctl`) acts on them. They are \u escapes now, as in text lines.
+func TestJSONLogLinesCarryNoTerminalControls(t *testing.T) {
+	p := startIdplug(t, pluginFolder(t, "example"), exampleConfig)
+	resp, err := http.Get(p.URL + "/callback/demo/%C2%9B2J%E2%80%AEevil-path")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	p.waitLog(t, "evil-path")
+	if logs := p.logs.String(); strings.ContainsAny(logs, "\u009b\u202e") || !strings.Contains(logs, `\u009b2J\u202eevil-path`) {
+		t.Errorf("the JSON log carries a path's controls as they are, or loses them:\n%s", logs)
+	}
+}

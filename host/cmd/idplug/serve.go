@@ -34,6 +34,7 @@ import (
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/host/tracing"
 	"github.com/idplug/idplug/internal/gcpercent"
+	"github.com/idplug/idplug/internal/printable"
 	"github.com/idplug/idplug/internal/procs"
 	"github.com/idplug/idplug/internal/slogbridge"
 	"golang.org/x/net/netutil"
@@ -67,7 +68,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	gcpercent.KeepHeadroom(serveGCHeadroom)
 	// Every request's line goes out in batches; every other line at once.
-	sink := logsink.New(stderr, 0, 0)
+	out := stderr
+	if cfg.LogFormat == "json" {
+		out = jsonLines{stderr}
+	}
+	sink := logsink.New(out, 0, 0)
 	defer sink.Close()
 	log := newLogger(cfg, sink.Direct())
 	if sysmonErr != nil {
@@ -616,6 +621,20 @@ func loadConfig(cmd string, args []string, stderr io.Writer, flags ...func(*flag
 		return "", nil, 1
 	}
 	return *path, cfg, 0
+}
+
+// jsonLines escapes, in the JSON lines written to w, what encoding/json
+// leaves as it is and a terminal acts on: the C1 controls and the
+// bidirectional ones. A request's path or a plugin's logged value carrying
+// them had reached the log raw, for whoever reads it in a terminal
+// (`kubectl logs`, `journalctl`); text lines are escaped where they are made.
+type jsonLines struct{ w io.Writer }
+
+func (j jsonLines) Write(b []byte) (int, error) {
+	if _, err := j.w.Write(printable.JSON(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func newLogger(cfg *config.Config, out io.Writer) hclog.Logger {
