@@ -50,6 +50,9 @@ const (
 	EchoConfig            = "echo-config"              // secrets/never-shown
 
 	NoStateInURL         = "no-state-in-url"        // authorization/url
+	SecretInURL          = "secret-in-url"          // secrets/never-shown
+	FixedPKCE            = "fixed-pkce"             // authorization/state-per-request
+	FixedNonce           = "fixed-nonce"            // authorization/state-per-request (with openid)
 	PanicOnEmptyState    = "panic-on-empty-state"   // authorization/garbage
 	AccessDeniedGeneral  = "access-denied-general"  // callback/access-denied
 	CrashOnAccessDenied  = "crash-on-access-denied" // callback/access-denied (binary only)
@@ -302,6 +305,9 @@ func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.Auth
 		panic("no state")
 	}
 	pkce := oauth2kit.NewPKCE()
+	if c.Defect == FixedPKCE {
+		pkce = fixedPKCE // made once, as ParseConfig could
+	}
 	ar := oauth2kit.AuthorizationRequest{
 		Endpoint:      cfg.AuthorizationEndpoint,
 		ClientID:      cfg.ClientID,
@@ -324,6 +330,9 @@ func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.Auth
 	}
 	if openIDScope(cfg.Scope) {
 		nonce := oauth2kit.NewPKCE().Verifier // a random value of the right kind
+		if c.Defect == FixedNonce {
+			nonce = fixedPKCE.Verifier
+		}
 		ar.Extra["nonce"], session[sessionNonce] = nonce, nonce
 	}
 	u, err := oauth2kit.AuthorizationURL(ar)
@@ -332,6 +341,9 @@ func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.Auth
 	}
 	if c.Defect == PlainPKCE {
 		u = withPlainChallenge(u, pkce.Verifier)
+	}
+	if c.Defect == SecretInURL {
+		u += "&client_secret=" + url.QueryEscape(cfg.ClientSecret) // past oauth2kit, which refuses it
 	}
 	return &sdk.Authorization{RedirectTo: u, Session: session}, nil
 }
@@ -421,6 +433,9 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 	}
 	return res, nil
 }
+
+// fixedPKCE is one verifier for every sign-in, for FixedPKCE and FixedNonce.
+var fixedPKCE = oauth2kit.NewPKCE()
 
 // withPlainChallenge makes the PKCE challenge of an authorization URL the
 // verifier itself, with method plain, for PlainPKCE.

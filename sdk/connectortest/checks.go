@@ -33,7 +33,7 @@ var checks = []check{
 	{"config/huge", "huge values do not panic, hang or crash ParseConfig", needNothing, checkConfigHuge},
 
 	{"authorization/url", "the authorization URL is an absolute http(s) URL carrying the request's state and redirect_uri", needConfig, checkAuthorizationURL},
-	{"authorization/state-per-request", "each request gets a URL with its own state", needConfig, checkAuthorizationStatePerRequest},
+	{"authorization/state-per-request", "each request gets a URL with its own state, and its own PKCE challenge and nonce when it has them", needConfig, checkAuthorizationStatePerRequest},
 	{"authorization/garbage", "empty, huge or malformed states and redirect URIs do not panic, hang or crash AuthorizationURI", needConfig, checkAuthorizationGarbage},
 
 	{"callback/access-denied", "a callback with error=access_denied fails with authorization_failed", needConfig, checkCallbackAccessDenied},
@@ -68,7 +68,7 @@ var checks = []check{
 	{"id-token/missing", "a token answer without an ID token, for an authorization that asked for the openid scope, fails with social_invalid_id_token (WithIDTokens)", needProvider, checkIDTokenMissing},
 
 	{"secrets/profile", "no profile a sign-in returned carries, in any field (rawData included), a code or token the provider issued or the client secret: not as it is, JSON-escaped, URL-encoded or base64-encoded", needProvider, checkSecretsProfile},
-	{"secrets/never-shown", "no error message, detail or log line, in any check, carries a confidential value of the configuration (one is planted), the authorization code or a token", needNothing, checkSecretsNeverShown},
+	{"secrets/never-shown", "no error message, detail, log line or authorization URL, in any check, carries a confidential value of the configuration (one is planted), the authorization code or a token", needNothing, checkSecretsNeverShown},
 }
 
 // ---- helpers shared by the checks ----

@@ -66,7 +66,8 @@ func checkAuthorizationURLCarries(t T, redirectTo, state, redirect string) bool 
 
 func checkAuthorizationStatePerRequest(k *kit, t T) {
 	redirect := k.opts.redirectURI()
-	for range 2 {
+	var seen [2]url.Values
+	for i := range 2 {
 		state := newState()
 		auth, err := k.authorize(t, state, redirect)
 		if err != nil {
@@ -77,6 +78,19 @@ func checkAuthorizationStatePerRequest(k *kit, t T) {
 		}
 		if !checkAuthorizationURLCarries(t, auth.RedirectTo, state, redirect) {
 			return
+		}
+		u, _ := url.Parse(auth.RedirectTo) // parsed by checkAuthorizationURLCarries
+		seen[i] = u.Query()
+	}
+	// What ties a code or an ID token to its sign-in must be new at each one:
+	// one PKCE verifier for every sign-in lets a code stolen from one be
+	// redeemed in another (RFC 7636 4.1), one nonce an ID token replayed.
+	for _, p := range []struct{ param, why string }{
+		{"code_challenge", "a PKCE verifier must be made for each sign-in (oauth2kit.NewPKCE in AuthorizationURI, not in ParseConfig): with one for all, a code stolen from one sign-in is redeemed in another"},
+		{"nonce", "a nonce must be made for each sign-in: with one for all, an ID token of one sign-in passes in another"},
+	} {
+		if v := seen[0].Get(p.param); v != "" && v == seen[1].Get(p.param) {
+			t.Errorf("two authorization URLs carry the same %s; %s", p.param, p.why)
 		}
 	}
 }

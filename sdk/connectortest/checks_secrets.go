@@ -105,6 +105,13 @@ func (w watched) configure(ctx context.Context, raw []byte) error {
 func (w watched) authorizationURI(ctx context.Context, req sdk.AuthorizationRequest) (*sdk.Authorization, error) {
 	auth, err := w.driver.authorizationURI(ctx, req)
 	w.k.watchError("AuthorizationURI", err)
+	if auth != nil {
+		// The URL goes to the browser, its history, the provider's logs and
+		// any page's Referer: a client secret there is everyone's.
+		for _, v := range decodings(auth.RedirectTo) {
+			w.k.watch("the authorization URL", v.text)
+		}
+	}
 	return auth, err
 }
 
@@ -140,7 +147,7 @@ func checkSecretsNeverShown(k *kit, t T) {
 			continue
 		}
 		seen[l] = true
-		t.Errorf("%s: %s shows %s; messages, details and log lines must never carry secrets, codes or tokens", l.check, l.where, l.what)
+		t.Errorf("%s: %s shows %s; messages, details, log lines and authorization URLs must never carry secrets, codes or tokens", l.check, l.where, l.what)
 	}
 }
 

@@ -46,6 +46,9 @@ var defects = []struct {
 
 	{kitconn.NoStateInURL, false, []string{"authorization/state-per-request", "authorization/url"}, "state parameter"},
 	{kitconn.PanicOnEmptyState, false, []string{"authorization/garbage"}, "AuthorizationURI panicked: no state"},
+	{kitconn.SecretInURL, false, []string{"secrets/never-shown"}, `authorization/url: the authorization URL shows the value of the confidential item "clientSecret"`},
+	{kitconn.FixedPKCE, false, []string{"authorization/state-per-request"}, "two authorization URLs carry the same code_challenge"},
+	{kitconn.FixedNonce, true, []string{"authorization/state-per-request"}, "two authorization URLs carry the same nonce"},
 
 	{kitconn.AccessDeniedGeneral, false, []string{"callback/access-denied"}, "code general"},
 	{kitconn.MismatchGeneral, false, []string{"callback/state-mismatch"}, "code general"},
