@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/idplug/idplug/sdk"
 	"github.com/idplug/idplug/sdk/oauth2kit"
@@ -59,6 +60,7 @@ const (
 	HangOnAccessDenied   = "hang-on-access-denied"  // callback/access-denied
 	MismatchGeneral      = "mismatch-general"       // callback/state-mismatch
 	ExchangeBeforeState  = "exchange-before-state"  // callback/state-mismatch (with a provider)
+	FlowsByState         = "flows-by-state"         // callback/other-flow (with a provider)
 	NoStateAccepted      = "no-state-accepted"      // callback/no-state
 	MissingCodeGeneral   = "missing-code-general"   // callback/missing-code
 	EmptyCallbackGeneral = "empty-callback-general" // callback/empty
@@ -339,6 +341,9 @@ func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.Auth
 	if err != nil {
 		return nil, err
 	}
+	if c.Defect == FlowsByState {
+		flows.Store(req.State, session)
+	}
 	if c.Defect == PlainPKCE {
 		u = withPlainChallenge(u, pkce.Verifier)
 	}
@@ -349,6 +354,13 @@ func (c Connector) AuthorizationURI(_ context.Context, cfg *Config, req sdk.Auth
 }
 
 func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRequest) (*sdk.UserInfoResult, error) {
+	if c.Defect == FlowsByState && len(req.Session) > 0 {
+		// The flow looked up by the callback's state, as a store of flows
+		// outside the session would: any live flow's callback finishes here.
+		if s, ok := flows.Load(req.Callback["state"]); ok {
+			req.Session = s.(sdk.Session)
+		}
+	}
 	code, err := c.readCallback(req)
 	if err != nil {
 		return nil, c.echo(err, req.Callback["code"])
@@ -433,6 +445,9 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 	}
 	return res, nil
 }
+
+// flows are the sessions of FlowsByState, by state.
+var flows sync.Map
 
 // fixedPKCE is one verifier for every sign-in, for FixedPKCE and FixedNonce.
 var fixedPKCE = oauth2kit.NewPKCE()

@@ -38,6 +38,7 @@ var checks = []check{
 
 	{"callback/access-denied", "a callback with error=access_denied fails with authorization_failed", needConfig, checkCallbackAccessDenied},
 	{"callback/state-mismatch", "a callback whose state is not the session's fails with invalid_request_parameters or authorization_failed, before any token request", needConfig, checkCallbackStateMismatch},
+	{"callback/other-flow", "another sign-in's real callback (its state, a code the provider issued for it) at this sign-in's session fails with invalid_request_parameters or authorization_failed, before any token request", needProvider, checkCallbackOtherFlow},
 	{"callback/no-state", "a callback without state fails with invalid_request_parameters or authorization_failed", needConfig, checkCallbackNoState},
 	{"callback/missing-code", "a callback without code fails with insufficient_request_parameters", needConfig, checkCallbackMissingCode},
 	{"callback/empty", "an empty callback fails with a request error", needConfig, checkCallbackEmpty},

@@ -159,6 +159,29 @@ func checkCallbackStateMismatch(k *kit, t T) {
 	k.noExchange(t, what, before)
 }
 
+// checkCallbackOtherFlow gives this sign-in's session another sign-in's real
+// callback: its state is a live flow's and its code one the provider issued,
+// where callback/state-mismatch sends a state and a code no one made. A
+// connector that found its flow by the callback's state (a store of flows
+// outside the session), or trusted the callback's state over the session's,
+// finished the other sign-in in this browser: login CSRF, the attacker's
+// account in the victim's session.
+func checkCallbackOtherFlow(k *kit, t T) {
+	session, _, ok := k.signIn(t)
+	if !ok {
+		return
+	}
+	_, other, ok := k.signIn(t)
+	if !ok {
+		return
+	}
+	before := k.tokenRequests()
+	_, err := k.finish(t, session, other)
+	what := "UserInfo with another sign-in's callback (a live flow's state, a code the provider issued for it)"
+	k.wantError(t, what, err, stateCodes...)
+	k.noExchange(t, what, before)
+}
+
 func checkCallbackNoState(k *kit, t T) {
 	session, ok := k.startFlow(t, newState())
 	if !ok {
