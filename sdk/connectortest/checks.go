@@ -49,6 +49,7 @@ var checks = []check{
 
 	{"signin/pkce", "the authorization URL carries a PKCE code_challenge with code_challenge_method=S256, and the code exchange the code_verifier it was made from (turn it off in Options.Skip for a provider without PKCE)", needProvider, checkSignInPKCE},
 	{"signin/complete", "a sign-in through the fake provider returns the expected profile after exactly one token request", needProvider, checkSignInComplete},
+	{"signin/injected-params", "a real callback with what a browser can add (a user id, an email, an access token the provider issued to another sign-in) signs in as the provider's user, after exactly one token request, or is refused", needProvider, checkSignInInjectedParams},
 	{"signin/invalid-code", "a code the provider refuses fails with social_auth_code_invalid, after one token request", needProvider, checkSignInInvalidCode},
 	{"signin/invalid-token", "an access token the provider's API refuses fails with social_invalid_access_token", needProvider, checkSignInInvalidToken},
 	{"signin/provider-down", "a provider answering 503 fails with provider_unavailable", needProvider, checkSignInProviderDown},

@@ -69,6 +69,51 @@ func checkSignInComplete(k *kit, t T) {
 	}
 }
 
+// checkSignInInjectedParams adds to a real callback what a browser can: a user
+// id, an email, a "user" object as Apple posts one, and an access token the
+// provider issued for another sign-in. Everything in the callback but its code
+// and state is the browser's word: a connector that took an id from it signed
+// in as anyone, and one that took its token skipped the code exchange and
+// signed in with another sign-in's token. Refusing the callback is as good.
+func checkSignInInjectedParams(k *kit, t T) {
+	first := k.signedIn(t)
+	if first == nil {
+		return
+	}
+	session, callback, ok := k.signIn(t)
+	if !ok {
+		return
+	}
+	const injectedID, injectedEmail = "connectortest-injected-user", "injected@attacker.example"
+	injected := map[string]string{"user_id": injectedID, "id": injectedID, "sub": injectedID, "uid": injectedID,
+		"email": injectedEmail, "user": `{"id":"` + injectedID + `","email":"` + injectedEmail + `"}`}
+	if first.Tokens != nil && first.Tokens.AccessToken != "" {
+		injected["access_token"] = first.Tokens.AccessToken
+	} else if issued := k.opts.Provider.Issued(); len(issued) > 0 {
+		injected["access_token"] = issued[len(issued)-1]
+	}
+	for key, v := range injected {
+		if _, taken := callback[key]; !taken {
+			callback[key] = v
+		}
+	}
+	before := k.tokenRequests()
+	res, err := k.finish(t, session, callback)
+	if err != nil {
+		return // a callback with fields the connector does not expect, refused
+	}
+	what := "UserInfo with a callback that also carries user_id, email, user and an access_token"
+	if n := k.tokenRequests() - before; n != 1 {
+		t.Errorf("%s made %d token requests; want exactly one, for the callback's code: a token in the callback is the browser's word, not the provider's", what, n)
+	}
+	if res.UserInfo.ID != first.UserInfo.ID {
+		t.Errorf("%s signed in as %q; want the provider's user %q: an id in the callback is the browser's word", what, res.UserInfo.ID, first.UserInfo.ID)
+	}
+	if res.UserInfo.Email != nil && *res.UserInfo.Email == injectedEmail {
+		t.Errorf("%s gave the profile the callback's email %q: an email in the callback is the browser's word", what, injectedEmail)
+	}
+}
+
 func checkProfile(t T, got sdk.UserInfo, want *sdk.UserInfo) {
 	t.Helper()
 	if got.ID == "" {
