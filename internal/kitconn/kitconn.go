@@ -62,6 +62,7 @@ const (
 	ExchangeBeforeState  = "exchange-before-state"  // callback/state-mismatch (with a provider)
 	FlowsByState         = "flows-by-state"         // callback/other-flow (with a provider)
 	IDFromCallback       = "id-from-callback"       // signin/injected-params
+	FollowRedirects      = "follow-redirects"       // signin/no-redirects
 	TokenFromCallback    = "token-from-callback"    // signin/injected-params
 	NoStateAccepted      = "no-state-accepted"      // callback/no-state
 	MissingCodeGeneral   = "missing-code-general"   // callback/missing-code
@@ -386,6 +387,13 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 		tok, err, tookError = &oauth2kit.Token{AccessToken: at, TokenType: "Bearer"}, nil, true
 	} else {
 		tok, err = cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], verifier)
+		if loc := redirectedTo(err); loc != "" && c.Defect == FollowRedirects {
+			// As net/http's default client would: the same request, again,
+			// wherever the answer points.
+			moved := *cfg.token
+			moved.URL = loc
+			tok, err = moved.Exchange(ctx, code, req.Session[sessionRedirectURI], verifier)
+		}
 	}
 	if err != nil && c.Defect == ExchangeTwice {
 		tok, err = cfg.token.Exchange(ctx, code, req.Session[sessionRedirectURI], verifier)
@@ -409,6 +417,11 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 		}
 	}
 	raw, err := cfg.userInfo.Fetch(ctx, tok.AccessToken)
+	if loc := redirectedTo(err); loc != "" && c.Defect == FollowRedirects {
+		moved := *cfg.userInfo
+		moved.URL = loc
+		raw, err = moved.Fetch(ctx, tok.AccessToken)
+	}
 	if err != nil && c.Defect == MalformedProfileSuccess && sdk.AsError(err).Code == sdk.CodeInvalidResponse {
 		return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: "unknown"}}, nil
 	}
@@ -456,6 +469,16 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 		res.Tokens = tok.TokenSet()
 	}
 	return res, nil
+}
+
+// redirectedTo is the Location of a redirect oauth2kit refused, for
+// FollowRedirects; "" for any other error.
+func redirectedTo(err error) string {
+	if err == nil {
+		return ""
+	}
+	loc, _ := sdk.AsError(err).Details["location"].(string)
+	return loc
 }
 
 // flows are the sessions of FlowsByState, by state.

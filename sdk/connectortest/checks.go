@@ -57,6 +57,7 @@ var checks = []check{
 	{"signin/client-auth", "the connector authenticates at the token endpoint with the method its configuration names (client_secret_basic or client_secret_post), or the one the provider requires (WithClientAuth)", needProvider, checkSignInClientAuth},
 	{"signin/refresh", "a refresh token from a sign-in renews the tokens (when the connector hands tokens back)", needProvider, checkSignInRefresh},
 	{"signin/refresh-rotation", "a second refresh, with the refresh token the first returned, works: the provider rotates refresh tokens and refuses an old one", needProvider, checkSignInRefreshRotation},
+	{"signin/no-redirects", "a token endpoint answering 307 or 308, and a userinfo endpoint answering 302, are not followed: the code, the client secret and the access token never reach the URL the redirect names", needProvider, checkSignInNoRedirects},
 	{"signin/timeout", "a token endpoint that does not answer within the call's deadline (Options.CallTimeout) fails with provider_timeout, within the deadline", needProvider, checkSignInTimeout},
 	{"signin/malformed-token", "a token answer that is not JSON, or is cut short, fails with invalid_response, never a panic or a success", needProvider, checkSignInMalformedToken},
 	{"signin/malformed-profile", "a userinfo answer that is not JSON, or is cut short, fails with invalid_response, never a panic or a success", needProvider, checkSignInMalformedProfile},

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -423,6 +425,46 @@ func checkSignInClientAuth(k *kit, t T) {
 			t.Errorf("with %s %q, the connector authenticated with %s", key, m, requests[0].ClientAuth)
 		case err != nil && !k.defective(t, "UserInfo", err):
 			t.Errorf("with %s %q, UserInfo failed: %s", key, m, describe(err))
+		}
+	}
+}
+
+// movedPath is where the kit's redirects point: no endpoint of the provider's.
+const movedPath = "/connectortest-moved"
+
+// checkSignInNoRedirects has the provider answer a sign-in's code exchange
+// with 307 and 308, and its userinfo request with 302, to a URL of its own
+// that is no endpoint, and fails a connector that goes there. net/http's client follows them, sending a POST's body
+// again on 307 and 308 and an Authorization header to the same host: a
+// provider's answer (or whoever writes it) chose where the code, the client
+// secret and the access token went.
+func checkSignInNoRedirects(k *kit, t T) {
+	k.needSignIn(t)
+	p := k.opts.Provider
+	for _, c := range []struct {
+		endpoint Endpoint
+		status   int
+		what     string
+	}{
+		{TokenEndpoint, http.StatusTemporaryRedirect, "the token endpoint answering 307"},
+		{TokenEndpoint, http.StatusPermanentRedirect, "the token endpoint answering 308"},
+		{UserInfoEndpoint, http.StatusFound, "the userinfo endpoint answering 302"},
+	} {
+		session, callback, ok := k.signIn(t)
+		if !ok {
+			return
+		}
+		before := len(p.Requests())
+		p.answerNext(c.endpoint, answer{status: c.status, location: p.URL + movedPath})
+		// Failing or asking the endpoint again are both fine (a GET may be
+		// retried); only following the redirect is not.
+		_, _ = k.finish(t, session, callback)
+		p.ClearFailures()
+		for _, r := range p.Requests()[before:] {
+			if strings.HasPrefix(r.Path, movedPath) {
+				t.Errorf("after %s, the connector sent its request again to the URL the redirect names (%s %s): refuse a provider's redirects (oauth2kit's client does), or the code, the client secret and the token go wherever an answer points", c.what, r.Method, r.Path)
+				break
+			}
 		}
 	}
 }

@@ -53,6 +53,7 @@ var defects = []struct {
 	{kitconn.AccessDeniedGeneral, false, []string{"callback/access-denied"}, "code general"},
 	{kitconn.MismatchGeneral, false, []string{"callback/state-mismatch"}, "code general"},
 	{kitconn.ExchangeBeforeState, true, []string{"callback/other-flow", "callback/state-mismatch"}, "exchanged the code"},
+	{kitconn.FollowRedirects, true, []string{"signin/no-redirects"}, "the connector sent its request again to the URL the redirect names (POST /connectortest-moved)"},
 	{kitconn.IDFromCallback, true, []string{"signin/injected-params"}, `signed in as "connectortest-injected-user"`},
 	{kitconn.TokenFromCallback, true, []string{"signin/injected-params"}, "made 0 token requests; want exactly one"},
 	{kitconn.FlowsByState, true, []string{"callback/other-flow"}, "UserInfo with another sign-in's callback (a live flow's state, a code the provider issued for it): succeeded"},

@@ -145,6 +145,8 @@ type answer struct {
 	body   string
 	// contentType, when set, is sent instead of the one the body suggests.
 	contentType string
+	// location, when set, is the answer's Location (a redirect).
+	location string
 }
 
 // NewProvider starts a fake provider that the test stops when it ends.

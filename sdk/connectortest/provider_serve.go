@@ -115,6 +115,9 @@ func writeCanned(w http.ResponseWriter, a answer) {
 	if a.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
+	if a.location != "" {
+		w.Header().Set("Location", a.location)
+	}
 	w.WriteHeader(a.status)
 	_, _ = io.WriteString(w, a.body)
 }
