@@ -63,6 +63,8 @@ const (
 	FlowsByState         = "flows-by-state"         // callback/other-flow (with a provider)
 	IDFromCallback       = "id-from-callback"       // signin/injected-params
 	FollowRedirects      = "follow-redirects"       // signin/no-redirects
+	SecretToUserInfo     = "secret-to-userinfo"     // secrets/requests
+	TokenInQuery         = "token-in-query"         // secrets/requests
 	TokenFromCallback    = "token-from-callback"    // signin/injected-params
 	NoStateAccepted      = "no-state-accepted"      // callback/no-state
 	MissingCodeGeneral   = "missing-code-general"   // callback/missing-code
@@ -416,7 +418,14 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 			return nil, err
 		}
 	}
-	raw, err := cfg.userInfo.Fetch(ctx, tok.AccessToken)
+	userInfo := *cfg.userInfo
+	switch c.Defect {
+	case SecretToUserInfo:
+		userInfo.URL += "?client_secret=" + url.QueryEscape(cfg.ClientSecret)
+	case TokenInQuery:
+		userInfo.URL += "?access_token=" + url.QueryEscape(tok.AccessToken) // RFC 6750 2.3's, into every log on the way
+	}
+	raw, err := userInfo.Fetch(ctx, tok.AccessToken)
 	if loc := redirectedTo(err); loc != "" && c.Defect == FollowRedirects {
 		moved := *cfg.userInfo
 		moved.URL = loc

@@ -186,3 +186,55 @@ func provokeConfigErrors(k *kit, t T) {
 		k.defective(t, "ParseConfig with secrets set", err)
 	}
 }
+
+// checkSecretsRequests runs a sign-in and reads every request the connector
+// made to the provider in the run. The client secret and the confidential
+// items are the token endpoint's alone: a userinfo or API request that
+// carries one shows it to a resource server (often another host). And no
+// code or token goes in a URL, which every proxy and server log keeps (RFC
+// 6750 2.3).
+func checkSecretsRequests(k *kit, t T) {
+	if k.signedIn(t) == nil {
+		return
+	}
+	p := k.opts.Provider
+	secrets := k.secretNeedles()[1:] // not the kit's code: the token endpoint's too
+	tokens := append([]string{k.code}, p.Issued()...)
+	reported := map[string]bool{}
+	report := func(format string, args ...any) {
+		if msg := fmt.Sprintf(format, args...); !reported[msg] {
+			reported[msg] = true
+			t.Errorf("%s", msg)
+		}
+	}
+	for _, r := range p.Requests() {
+		where := fmt.Sprintf("the request %s %s", r.Method, r.Path)
+		for _, n := range secrets {
+			if r.Endpoint == TokenEndpoint {
+				break
+			}
+			for part, values := range map[string]map[string][]string{"headers": r.Header, "query": r.Query, "form": r.Form} {
+				if carries(values, n.value) {
+					report("%s carries %s in its %s: the client's credentials are for the token endpoint alone", where, n.what, part)
+				}
+			}
+		}
+		for _, v := range tokens {
+			if len(v) >= minNeedle && carries(r.Query, v) {
+				report("%s carries a code or token in its URL, which every proxy and server log keeps: send tokens in the Authorization header, codes in the form", where)
+			}
+		}
+	}
+}
+
+// carries says whether any value of m holds s.
+func carries(m map[string][]string, s string) bool {
+	for _, vs := range m {
+		for _, v := range vs {
+			if strings.Contains(v, s) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -53,6 +53,8 @@ var defects = []struct {
 	{kitconn.AccessDeniedGeneral, false, []string{"callback/access-denied"}, "code general"},
 	{kitconn.MismatchGeneral, false, []string{"callback/state-mismatch"}, "code general"},
 	{kitconn.ExchangeBeforeState, true, []string{"callback/other-flow", "callback/state-mismatch"}, "exchanged the code"},
+	{kitconn.SecretToUserInfo, true, []string{"secrets/requests"}, "carries the provider's client secret in its query: the client's credentials are for the token endpoint alone"},
+	{kitconn.TokenInQuery, true, []string{"secrets/requests"}, "carries a code or token in its URL"},
 	{kitconn.FollowRedirects, true, []string{"signin/no-redirects"}, "the connector sent its request again to the URL the redirect names (POST /connectortest-moved)"},
 	{kitconn.IDFromCallback, true, []string{"signin/injected-params"}, `signed in as "connectortest-injected-user"`},
 	{kitconn.TokenFromCallback, true, []string{"signin/injected-params"}, "made 0 token requests; want exactly one"},
