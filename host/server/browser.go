@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -123,7 +124,18 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.signInFailed(w, r, f.ReturnTo, err)
 		return
 	}
+	removed, _ := s.removedAt(id)
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, params)
+	if err == nil {
+		// The host refuses a profile whose connector a reload removed while
+		// the plugin answered; two reloads meanwhile, the connector removed
+		// and added back as it was, leave nothing for it to see but this
+		// (and a session dated after them would serve).
+		if now, _ := s.removedAt(id); now != removed {
+			err = &sdk.Error{Code: host.CodeInstanceNotFound, Message: fmt.Sprintf(
+				"connector %q was removed while this sign-in finished; start again", id)}
+		}
+	}
 	if err != nil {
 		s.signInFailed(w, r, f.ReturnTo, err)
 		return

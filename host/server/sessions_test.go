@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -296,4 +297,47 @@ func eachStore(t *testing.T, test func(t *testing.T, withStore func(*Settings), 
 			}, stored)
 		})
 	}
+}
+
+// reloadingInstances runs during while a sign-in's plugin call is under way.
+type reloadingInstances struct {
+	*fakeInstances
+	during func()
+}
+
+func (r *reloadingInstances) UserInfo(ctx context.Context, id string, session sdk.Session, callback map[string]string) (*host.UserInfoResult, error) {
+	if r.during != nil {
+		r.during()
+	}
+	return r.fakeInstances.UserInfo(ctx, id, session, callback)
+}
+
+// Two reloads while a sign-in's provider answers, the first removing its
+// connector and the second adding it back as it was: the host sees the same
+// connector before and after the call, yet the profile came from what the
+// operator took away, and a session made now would date from after the
+// removal and serve. The sign-in is refused, as with one reload.
+func TestSignInAcrossARemovalAndAReturnIsRefused(t *testing.T) {
+	eachStore(t, func(t *testing.T, withStore func(*Settings), stored bool) {
+		f := signingIn("admin")
+		inst := &reloadingInstances{fakeInstances: f}
+		srv := newUnitServer(t, inst, withStore)
+		mustSetConnectors(t, srv, []string{"acme"})
+		rec := browserRequest(srv, "GET", "/sign-in/acme", "", nil)
+		flow := flowCookieOf(srv, rec)
+		f.mu.Lock()
+		state := f.request.State
+		f.mu.Unlock()
+		inst.during = func() {
+			mustSetConnectors(t, srv, []string{})
+			mustSetConnectors(t, srv, []string{"acme"})
+		}
+		rec = browserRequest(srv, "GET", "/callback/acme?"+url.Values{"state": {state}, "code": {"c"}}.Encode(), "", nil, flow)
+		if rec.Code == http.StatusFound || cookieOf(rec, srv.cookies.sessionName()) != nil {
+			t.Fatalf("a sign-in across a removal and a return: %d, session cookie %v", rec.Code, cookieOf(rec, srv.cookies.sessionName()))
+		}
+		if !strings.Contains(rec.Body.String(), "was removed while this sign-in finished") {
+			t.Errorf("the refusal: %.300s", rec.Body)
+		}
+	})
 }
