@@ -71,6 +71,8 @@ func (e *ValidationError) Locate(file string, line func(index int, field string)
 // its plugin) and, when all are valid, makes them the served set. On any problem it
 // changes nothing and returns a *ValidationError listing all of them.
 func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
+	h.reconfig.Lock() // no replacement is checked and swapped in meanwhile
+	defer h.reconfig.Unlock()
 	var (
 		problems []Problem
 		built    = make([]*instance, len(cfgs))

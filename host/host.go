@@ -84,6 +84,13 @@ type Host struct {
 	opts Options
 	log  hclog.Logger
 
+	// reconfig is held through Configure and each rescan of the folder: a
+	// replacement checked (vetReplacement) while a reload ran had been
+	// checked against the configuration before it, and the reload's by the
+	// old process, so the new one served a configuration it refused. Taken
+	// before the supervisor's locks, never while holding mu.
+	reconfig sync.Mutex
+
 	mu        sync.RWMutex
 	instances map[string]*instance // configured instances by id
 	order     []string             // instance ids in configuration order
@@ -137,6 +144,13 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 				return h.vetReplacement(ctx, id, proc)
 			}
 			return nil
+		},
+		Serialize: func() func() {
+			if h := self.Load(); h != nil {
+				h.reconfig.Lock()
+				return h.reconfig.Unlock
+			}
+			return func() {}
 		},
 	})
 	if err != nil {

@@ -39,6 +39,9 @@ func stampOf(pl catalog.Plugin) (stamp, error) {
 // leaves the old plugin serving. Open calls it once; with Options.Watch the host calls
 // it whenever the folder settles after a change.
 func (s *Supervisor) Rescan(ctx context.Context) error {
+	if s.opts.Serialize != nil {
+		defer s.opts.Serialize()()
+	}
 	s.reconcile.Lock()
 	defer s.reconcile.Unlock()
 	scan, err := catalog.Scan(s.opts.PluginDir)

@@ -66,6 +66,11 @@ type Options struct {
 	// of every connector the plugin serves). An error refuses it, as a
 	// failed start does: the old process keeps serving.
 	Vet func(ctx context.Context, id string, proc *process.Process) error
+	// Serialize, when set, is held around each rescan, taken before the
+	// supervisor's own locks: the host holds it through a reconfiguration
+	// too, so that a replacement is checked against the configuration it
+	// will serve, not one a reload replaces meanwhile.
+	Serialize func() (unlock func())
 }
 
 // Supervisor runs the plugins of one plugin folder.

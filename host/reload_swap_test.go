@@ -1,0 +1,51 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/internal/logtest"
+	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/sdk"
+)
+
+// A replacement in the plugin folder is checked against the configuration
+// of the connectors it will serve; a reload (Configure) that landed while it
+// was being checked had the old process check the reload's configuration, and
+// the new process, checked against the configuration before, took over one it
+// refuses: every sign-in of the connector failed with invalid_config. The
+// reload now waits for the replacement, and is checked by it.
+func TestReloadDuringAReplacementsCheckIsCheckedByTheReplacement(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "example") // the old version
+	newBin := plugintest.Binary(t, "./host/testdata/slowvet")
+	logs, rescans := logtest.New(), make(chan error, 16)
+	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 15 * time.Second,
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs}), OnRescan: func(err error) { rescans <- err }})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"vetdelay":"1s"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := h.Plugin("example")
+	moveIn(t, dir, newBin, "example")
+	logs.AwaitLine(ctx, t, "checking a configuration") // the replacement is being checked
+	// The reload the old version takes and the new one refuses.
+	err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"mode":"ok"}`)}})
+	if err == nil || !strings.Contains(err.Error(), "this version no longer takes mode ok") {
+		t.Fatalf("the reload during the replacement's check: %v; want it refused by the replacement", err)
+	}
+	if now, _ := h.Plugin("example"); now == old {
+		t.Fatal("the replacement did not take over")
+	}
+	// The connector serves, under the configuration the replacement took.
+	if _, err := h.AuthorizationURI(ctx, "demo", "https://app.test/cb", "st"); err != nil {
+		t.Errorf("a sign-in after the refused reload: %s", sdk.AsError(err).Code)
+	}
+	waitRescan(t, rescans)
+}
