@@ -71,7 +71,7 @@ var checks = []check{
 	{"id-token/missing", "a token answer without an ID token, for an authorization that asked for the openid scope, fails with social_invalid_id_token (WithIDTokens)", needProvider, checkIDTokenMissing},
 
 	{"secrets/profile", "no profile a sign-in returned carries, in any field (rawData included), a code or token the provider issued or the client secret: not as it is, JSON-escaped, URL-encoded or base64-encoded", needProvider, checkSecretsProfile},
-	{"secrets/requests", "in a sign-in, the client secret and the confidential items go to the token endpoint alone, and no code or token goes in a URL", needProvider, checkSecretsRequests},
+	{"secrets/requests", "in a sign-in, the client secret goes to the token endpoint alone, and no code or token goes in a URL", needProvider, checkSecretsRequests},
 	{"secrets/never-shown", "no error message, detail, log line or authorization URL, in any check, carries a confidential value of the configuration (one is planted), the authorization code or a token", needNothing, checkSecretsNeverShown},
 }
 
