@@ -29,7 +29,7 @@ func TestReloadDuringAReplacementsCheckIsCheckedByTheReplacement(t *testing.T) {
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs}), OnRescan: func(err error) { rescans <- err }})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"vetdelay":"1s"}`)}}); err != nil {
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"vetdelay":"2s"}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	old, _ := h.Plugin("example")

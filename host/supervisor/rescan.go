@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/idplug/idplug/host/catalog"
 	"github.com/idplug/idplug/host/process"
@@ -38,12 +39,23 @@ func stampOf(pl catalog.Plugin) (stamp, error) {
 // then drains), and drains and stops removed ones. A replacement that fails to start
 // leaves the old plugin serving. Open calls it once; with Options.Watch the host calls
 // it whenever the folder settles after a change.
-func (s *Supervisor) Rescan(ctx context.Context) error {
+func (s *Supervisor) Rescan(ctx context.Context) error { return s.rescan(ctx, 0) }
+
+// rescan is Rescan; a within above zero bounds its work from when it holds
+// its locks: a rescan that waited out a reload (Serialize) on a deadline set
+// before had no time left to start and check a replacement, and the failure,
+// recorded, kept the good file from being tried again until it changed.
+func (s *Supervisor) rescan(ctx context.Context, within time.Duration) error {
 	if s.opts.Serialize != nil {
 		defer s.opts.Serialize()()
 	}
 	s.reconcile.Lock()
 	defer s.reconcile.Unlock()
+	if within > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, within)
+		defer cancel()
+	}
 	scan, err := catalog.Scan(s.opts.PluginDir)
 	if err != nil {
 		return err
@@ -93,7 +105,11 @@ func (s *Supervisor) Rescan(ctx context.Context) error {
 	for _, r := range results {
 		if r.err != nil {
 			failures[r.plugin.File] = r.err.Error()
-			s.failed[r.plugin.File] = stamps[r.plugin.File]
+			if ctx.Err() == nil {
+				// A start or check cut short by the rescan's deadline says
+				// nothing of the file: the next rescan tries it again.
+				s.failed[r.plugin.File] = stamps[r.plugin.File]
+			}
 			if old := s.files[r.plugin.File]; old != nil {
 				s.log.Error("the replacement plugin did not start or was refused; the old one keeps serving", "file", r.plugin.File, "error", r.err)
 			} else {

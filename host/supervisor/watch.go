@@ -134,12 +134,10 @@ func (s *Supervisor) follow(w *watcher) {
 			if w.replaced() {
 				s.refollow(w)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.StartTimeout+s.opts.CallTimeout)
-			err := s.Rescan(ctx)
+			err := s.rescan(context.Background(), s.opts.StartTimeout+s.opts.CallTimeout)
 			if err != nil {
 				s.log.Error("rescanning the plugin folder", "error", err)
 			}
-			cancel()
 			if s.opts.OnRescan != nil {
 				s.opts.OnRescan(err)
 			}

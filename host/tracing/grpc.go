@@ -126,7 +126,7 @@ func (p *PluginSpans) Collect(ctx context.Context, cc grpc.ClientConnInterface) 
 			return
 		}
 		batch := b.GetOtlpTraces()
-		_, _, err = p.Accept(batch) // refusals are counted and logged by Accept
+		_, refused, err := p.Accept(batch) // refusals are counted and logged by Accept
 		if !errors.Is(err, errByteBudget) && !errors.Is(err, errSpanBudget) {
 			continue
 		}
@@ -134,7 +134,7 @@ func (p *PluginSpans) Collect(ctx context.Context, cc grpc.ClientConnInterface) 
 		// budget holds such a batch: gRPC's flow control holds the plugin
 		// back, and its own queue drops what it cannot send, at no cost to
 		// the host.
-		t := time.NewTimer(p.spent(clock(), len(batch)))
+		t := time.NewTimer(p.spent(clock(), len(batch), refused))
 		select {
 		case <-ctx.Done():
 			t.Stop()

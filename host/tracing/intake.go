@@ -64,6 +64,9 @@ type PluginSpans struct {
 	bytes    float64 // tokens of the byte budget
 	refilled time.Time
 	warned   time.Time
+	// lastSpans is how many spans the plugin's last batch read had: what a
+	// batch is taken to need before it is read.
+	lastSpans int
 
 	queued atomic.Int32 // batches of the plugin in the export queue
 }
@@ -135,6 +138,9 @@ func (p *PluginSpans) Accept(batch []byte) (kept, refused int, err error) {
 		return 0, 0, p.refuse(0, fmt.Errorf("a span batch is not an OTLP export request: %w", err))
 	}
 	total := w.kept + w.refused
+	p.mu.Lock()
+	p.lastSpans = total
+	p.mu.Unlock()
 	if err := p.take(total, len(batch), w.now); err != nil {
 		return 0, total, p.refuse(total, err)
 	}
@@ -161,14 +167,14 @@ var (
 )
 
 // afford says whether the budgets, refilled to now, hold a batch of size
-// bytes and at least one span; it spends nothing (take does, once the batch
-// is read).
+// bytes and as many spans as the last batch read (at least one); it spends
+// nothing (take does, once the batch is read).
 func (p *PluginSpans) afford(size int, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refill(now)
 	switch {
-	case p.tokens < 1:
+	case p.tokens < float64(min(max(p.lastSpans, 1), spanBurst)):
 		return errSpanBudget
 	case float64(size) > p.bytes:
 		return errByteBudget
@@ -185,12 +191,16 @@ func (p *PluginSpans) refill(now time.Time) {
 }
 
 // spent is how long the budgets need to refill to hold a batch of size bytes
-// and a span, or 0 when they hold that already.
-func (p *PluginSpans) spent(now time.Time, size int) time.Duration {
+// and spans spans (the last batch read's when 0), or 0 when they hold that
+// already.
+func (p *PluginSpans) spent(now time.Time, size, spans int) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refill(now)
-	wait := max((float64(min(size, byteBurst))-p.bytes)/bytesPerSecond, (1-p.tokens)/spansPerSecond)
+	if spans == 0 {
+		spans = p.lastSpans
+	}
+	wait := max((float64(min(size, byteBurst))-p.bytes)/bytesPerSecond, (float64(min(max(spans, 1), spanBurst))-p.tokens)/spansPerSecond)
 	if wait <= 0 {
 		return 0
 	}

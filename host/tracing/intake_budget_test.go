@@ -43,15 +43,15 @@ func TestSpentBudgetRefusesBeforeReading(t *testing.T) {
 		}
 		(<-q).out()
 	}
-	if wait := p.spent(now, len(batch)); wait <= 0 || wait > time.Second {
+	if wait := p.spent(now, len(batch), 500); wait <= 0 || wait > time.Second {
 		t.Fatalf("spent budget: Collect would wait %v", wait)
 	}
 	garbage := bytes.Repeat([]byte{0xff}, len(batch))
 	if _, _, err := p.Accept(garbage); !errors.Is(err, errByteBudget) && !errors.Is(err, errSpanBudget) {
 		t.Errorf("a batch past the budget was read: %v; want the budget's refusal", err)
 	}
-	now = now.Add(p.spent(now, len(batch)))
-	if wait := p.spent(now, len(batch)); wait != 0 {
+	now = now.Add(p.spent(now, len(batch), 500))
+	if wait := p.spent(now, len(batch), 500); wait != 0 {
 		t.Errorf("after the wait, %v more", wait)
 	}
 	if _, _, err := p.Accept(garbage); err == nil || errors.Is(err, errByteBudget) || errors.Is(err, errSpanBudget) {
@@ -90,5 +90,41 @@ func TestSpanStreamErrorIsBounded(t *testing.T) {
 	out := buf.String()
 	if len(out) > 2<<10 || strings.ContainsAny(out, "\u009b\u202e") || strings.Count(out, "\n") != 1 || !strings.Contains(out, "the span stream ended: Internal: FORGED") {
 		t.Errorf("the stream's end, logged: %d bytes: %.300q", len(out), out)
+	}
+}
+
+// Past its span budget with small spans (bytes to spare), a plugin's batch
+// is refused, before it is read when the last batch needed more spans than
+// are left; Collect then waits until the budget holds a batch's spans, not one: at one, a plugin sending batches of 500
+// small spans had each read and refused at once for half a second at a time.
+func TestSpentSpanBudgetWaitsForTheBatch(t *testing.T) {
+	now := time.Unix(5_000_000, 0)
+	clock = func() time.Time { return now }
+	t.Cleanup(func() { clock = time.Now })
+	p, q, tid := intake(t)
+	var spans [][]byte
+	for range 500 {
+		spans = append(spans, marshal(t, fatSpan(tid, "s", 0, 0)))
+	}
+	batch := request(spans...)
+	var refused int
+	for {
+		kept, r, err := p.Accept(batch)
+		if kept == 0 {
+			if !errors.Is(err, errSpanBudget) {
+				t.Fatalf("the refusal: %v; want the span budget's", err)
+			}
+			refused = r // 0: refused before it was read, as the last batch needed more
+			break
+		}
+		(<-q).out()
+	}
+	wait := p.spent(now, len(batch), refused)
+	if wait < 100*time.Millisecond {
+		t.Fatalf("Collect would read the next batch after %v; want the time 500 spans take to refill", wait)
+	}
+	now = now.Add(wait)
+	if kept, _, err := p.Accept(batch); kept != 500 || err != nil {
+		t.Errorf("after the wait: kept %d, %v", kept, err)
 	}
 }
