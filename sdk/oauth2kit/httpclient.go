@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -104,18 +105,21 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string, sec
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req = req.WithContext(ctx)
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		// Sent once: without GetBody, HTTP/2 cannot send a body again after a
-		// stream reset (it did, up to six times, once the provider had read
-		// it), and a code, a rotated refresh token or an assertion's jti
-		// sent twice ends the grant. A request not sent at all is still
-		// retried: it needs no body twice.
-		req.GetBody = nil
+	if req.Body != nil && req.GetBody != nil {
+		// A body is sent once: net/http's HTTP/2 client sent it again after
+		// a stream reset, up to six times, once the provider had read it,
+		// and a code, a rotated refresh token or an assertion's jti sent
+		// twice ends the grant. A request whose body was not read yet (a
+		// stale keep-alive connection, a stream refused before it began)
+		// is still retried.
+		req.Body, req.GetBody = onceBody(req.Body, req.GetBody)
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	sent := &sentSecrets{given: secrets, auth: req.Header.Get("Authorization")}
 
-	resp, err := c.client.Do(req)
+	// The transport alone: the client's redirect handling asks GetBody for a
+	// 307's body before it asks CheckRedirect, and no redirect is followed.
+	resp, err := c.client.Transport.RoundTrip(req)
 	if err != nil {
 		return nil, transportError(ctx, start, err, what, req.URL.Host, sent.forms())
 	}
@@ -223,4 +227,39 @@ func byteSize(n int64) string {
 	default:
 		return fmt.Sprintf("%d bytes", n)
 	}
+}
+
+// errBodySent is what GetBody answers once a request's body was read: the
+// transport then gives up instead of sending it again.
+var errBodySent = errors.New("the request's body was sent already; it is not sent twice")
+
+// onceBody wraps a request's body so that its GetBody makes a new body only
+// while nothing of the body was read.
+func onceBody(body io.ReadCloser, getBody func() (io.ReadCloser, error)) (io.ReadCloser, func() (io.ReadCloser, error)) {
+	read := new(atomic.Bool)
+	wrap := func(b io.ReadCloser) io.ReadCloser { return &readMark{ReadCloser: b, read: read} }
+	return wrap(body), func() (io.ReadCloser, error) {
+		if read.Load() {
+			return nil, errBodySent
+		}
+		b, err := getBody()
+		if err != nil {
+			return nil, err
+		}
+		return wrap(b), nil
+	}
+}
+
+// readMark notes that its body was read.
+type readMark struct {
+	io.ReadCloser
+	read *atomic.Bool
+}
+
+func (r *readMark) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if n > 0 {
+		r.read.Store(true)
+	}
+	return n, err
 }

@@ -112,3 +112,31 @@ func resetFirstTokenRequest(c net.Conn, received *atomic.Int32) {
 		}
 	}
 }
+
+// A body can be made again while nothing of it was read (a request the
+// transport retries before sending it: a stale keep-alive connection, a
+// stream refused before it began), and never after.
+func TestOnceBodyIsMadeAgainOnlyUnread(t *testing.T) {
+	req, err := http.NewRequest(http.MethodPost, "https://provider.example/token", strings.NewReader("code=the-code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, getBody := onceBody(req.Body, req.GetBody)
+	again, err := getBody()
+	if err != nil {
+		t.Fatalf("a body nothing of which was read: %v", err)
+	}
+	if b, _ := io.ReadAll(again); string(b) != "code=the-code" {
+		t.Fatalf("made again: %q", b)
+	}
+	// Reading the new body counts as the body sent, as reading the first does.
+	if _, err := getBody(); err == nil {
+		t.Fatal("a body read already was made again")
+	}
+	if _, err := io.ReadAll(body); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := getBody(); err != errBodySent {
+		t.Fatalf("after the body was read: %v; want errBodySent", err)
+	}
+}
