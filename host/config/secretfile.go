@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // readSecretFile reads the file a ${file:PATH} reference names: a regular file of
@@ -147,6 +149,11 @@ func checkSecretFolder(full, dir string, euid uint32) error {
 	}
 	m := info.Mode()
 	st, _ := info.Sys().(*syscall.Stat_t)
+	if readOnlyMount(dir) {
+		// No account writes a folder of a read-only mount, whatever its
+		// modes say: Kubernetes mounts a ConfigMap's 0777 folder so.
+		return checkFoldersAbove(full, dir, euid)
+	}
 	switch {
 	case st != nil && st.Uid != 0 && st.Uid != euid:
 		return fmt.Errorf("%s is in %s, owned by uid %d, neither root nor the user idplug runs as (uid %d), who could put another file in its place: keep it in a folder of idplug's or root's", full, dir, st.Uid, euid)
@@ -155,16 +162,43 @@ func checkSecretFolder(full, dir string, euid uint32) error {
 	case st != nil && m.Perm()&0o020 != 0 && m&os.ModeSticky == 0 && !inGroup(int(st.Gid)):
 		return fmt.Errorf("%s is in %s, which its group (gid %d, not one of idplug's) may write (mode %v), so its members could put another file in its place: chmod g-w %s", full, dir, st.Gid, m.Perm(), dir)
 	}
+	return checkFoldersAbove(full, dir, euid)
+}
+
+// checkFoldersAbove holds every folder above dir to what no other account
+// may do there: rename dir, or a folder on the way, and put its own in its
+// place. Each must be root's or idplug's user's, and writable by others only
+// with the sticky bit and by its group only when idplug runs in it; a folder
+// of a read-only mount passes.
+func checkFoldersAbove(full, dir string, euid uint32) error {
 	for child, p := dir, filepath.Dir(dir); p != child; child, p = p, filepath.Dir(p) {
 		info, err := os.Stat(p)
 		if err != nil {
 			return fmt.Errorf("%s: the folder %s above it cannot be checked: %v", full, p, unwrapPathError(err))
 		}
-		if m := info.Mode(); m.Perm()&0o002 != 0 && m&os.ModeSticky == 0 {
-			return fmt.Errorf("%s is inside %s, which every account may write without the sticky bit (mode %v), so anyone could put another folder in its place: chmod o-w (or +t) %s", full, p, m.Perm(), p)
+		m := info.Mode()
+		st, _ := info.Sys().(*syscall.Stat_t)
+		sticky := m&os.ModeSticky != 0
+		var problem string
+		switch {
+		case st != nil && st.Uid != 0 && st.Uid != euid:
+			problem = fmt.Sprintf("owned by uid %d, neither root nor the user idplug runs as (uid %d)", st.Uid, euid)
+		case m.Perm()&0o002 != 0 && !sticky:
+			problem = fmt.Sprintf("which every account may write without the sticky bit (mode %v)", m.Perm())
+		case st != nil && m.Perm()&0o020 != 0 && !sticky && !inGroup(int(st.Gid)):
+			problem = fmt.Sprintf("which its group (gid %d, not one of idplug's) may write (mode %v)", st.Gid, m.Perm())
+		}
+		if problem != "" && !readOnlyMount(p) {
+			return fmt.Errorf("%s is inside %s, %s, so another account could put another folder in its place: keep it in folders of idplug's or root's", full, p, problem)
 		}
 	}
 	return nil
+}
+
+// readOnlyMount says whether dir is on a file system mounted read-only.
+func readOnlyMount(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
 }
 
 // inGroup says whether idplug runs in group gid: its own, or a supplementary

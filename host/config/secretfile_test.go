@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Secrets can come from files: ${file:PATH}, trailing newline trimmed, relative
@@ -382,5 +384,60 @@ func TestConfigurationFileOfAnotherAccountIsRefused(t *testing.T) {
 	}
 	if _, err := Load(cfg); err == nil || !strings.Contains(err.Error(), "owned by uid 65534, neither root nor the user idplug runs as (uid 0), who sets idplug's configuration") {
 		t.Errorf("a configuration another account owns: %v", err)
+	}
+}
+
+// A folder above a secret's folder counts too: whoever may rename it puts a
+// folder of their own in its place, with the secret of their choice. And a
+// folder no account can write, on a read-only mount, passes whatever its
+// modes: Kubernetes mounts a ConfigMap's folder, mode 0777, so.
+func TestSecretFoldersAboveAndReadOnlyMounts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("gives folders to another account and mounts one, which needs root")
+	}
+	dir := t.TempDir()
+	theirs := filepath.Join(dir, "theirs")
+	if err := os.Mkdir(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	ours := filepath.Join(theirs, "ours")
+	if err := os.Mkdir(ours, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(ours, "key")
+	if err := os.WriteFile(key, []byte("a-secret-of-forty-bytes-0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse([]byte(withMinimal(`api_keys: ["${file:`+key+`}"]`)), envOf(nil), dir)
+	if err == nil || !strings.Contains(err.Error(), "is inside "+theirs+", owned by uid 65534") {
+		t.Errorf("a secret under a folder another account owns: %v", err)
+	}
+
+	open := filepath.Join(dir, "configmap")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	mounted := filepath.Join(open, "key")
+	if err := os.WriteFile(mounted, []byte("a-secret-of-forty-bytes-0123456789abcdef"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse([]byte(withMinimal(`api_keys: ["${file:`+mounted+`}"]`)), envOf(nil), dir); err == nil {
+		t.Fatal("a secret in a folder every account may write was accepted")
+	}
+	if err := unix.Mount(open, open, "", unix.MS_BIND, ""); err != nil {
+		t.Skipf("cannot bind-mount here: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(open, unix.MNT_DETACH) })
+	if err := unix.Mount("", open, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		t.Skipf("cannot remount read-only here: %v", err)
+	}
+	if _, err := Parse([]byte(withMinimal(`api_keys: ["${file:`+mounted+`}"]`)), envOf(nil), dir); err != nil {
+		t.Errorf("a secret in a 0777 folder of a read-only mount: %v", err)
 	}
 }
