@@ -121,10 +121,10 @@ func unwrapPathError(err error) error {
 // place, sets the secret as surely as whoever may write it. The file (as
 // opened) must be root's or idplug's user's; so must the folder that holds it,
 // both the one its path names and, for a link, the one that holds its target
-// (a Kubernetes secret's ..data), and that folder may be written by no other
-// account (others only with the sticky bit, which keeps them from renaming
-// idplug's file; its group only when idplug is in it); no folder above may be
-// written by every account without the sticky bit.
+// (a Kubernetes secret's ..data), and so must every folder above, which no
+// other account may write either (others only with the sticky bit, which
+// keeps them from renaming idplug's; its group only when idplug runs in it):
+// whoever may rename one puts a folder of their own in its place.
 func checkSecretOwners(full string, info os.FileInfo, what string) error {
 	euid := uint32(os.Geteuid())
 	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && st.Uid != euid {
@@ -143,56 +143,71 @@ func checkSecretOwners(full string, info os.FileInfo, what string) error {
 }
 
 func checkSecretFolder(full, dir string, euid uint32) error {
-	info, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("%s: its folder %s cannot be checked: %v", full, dir, unwrapPathError(err))
-	}
-	m := info.Mode()
-	st, _ := info.Sys().(*syscall.Stat_t)
-	if readOnlyMount(dir) {
-		// No account writes a folder of a read-only mount, whatever its
-		// modes say: Kubernetes mounts a ConfigMap's 0777 folder so.
-		return checkFoldersAbove(full, dir, euid)
-	}
-	switch {
-	case st != nil && st.Uid != 0 && st.Uid != euid:
-		return fmt.Errorf("%s is in %s, owned by uid %d, neither root nor the user idplug runs as (uid %d), who could put another file in its place: keep it in a folder of idplug's or root's", full, dir, st.Uid, euid)
-	case m.Perm()&0o002 != 0 && m&os.ModeSticky == 0:
-		return fmt.Errorf("%s is in %s, which every account may write (mode %v), so anyone could put another file in its place: chmod o-w %s", full, dir, m.Perm(), dir)
-	case st != nil && m.Perm()&0o020 != 0 && m&os.ModeSticky == 0 && !inGroup(int(st.Gid)):
-		return fmt.Errorf("%s is in %s, which its group (gid %d, not one of idplug's) may write (mode %v), so its members could put another file in its place: chmod g-w %s", full, dir, st.Gid, m.Perm(), dir)
-	}
-	return checkFoldersAbove(full, dir, euid)
-}
-
-// checkFoldersAbove holds every folder above dir to what no other account
-// may do there: rename dir, or a folder on the way, and put its own in its
-// place. Each must be root's or idplug's user's, and writable by others only
-// with the sticky bit and by its group only when idplug runs in it; a folder
-// of a read-only mount passes.
-func checkFoldersAbove(full, dir string, euid uint32) error {
-	for child, p := dir, filepath.Dir(dir); p != child; child, p = p, filepath.Dir(p) {
+	for p, above := dir, false; ; p, above = filepath.Dir(p), true {
 		info, err := os.Stat(p)
 		if err != nil {
-			return fmt.Errorf("%s: the folder %s above it cannot be checked: %v", full, p, unwrapPathError(err))
+			return fmt.Errorf("%s: the folder %s cannot be checked: %v", full, p, unwrapPathError(err))
 		}
-		m := info.Mode()
-		st, _ := info.Sys().(*syscall.Stat_t)
-		sticky := m&os.ModeSticky != 0
-		var problem string
-		switch {
-		case st != nil && st.Uid != 0 && st.Uid != euid:
-			problem = fmt.Sprintf("owned by uid %d, neither root nor the user idplug runs as (uid %d)", st.Uid, euid)
-		case m.Perm()&0o002 != 0 && !sticky:
-			problem = fmt.Sprintf("which every account may write without the sticky bit (mode %v)", m.Perm())
-		case st != nil && m.Perm()&0o020 != 0 && !sticky && !inGroup(int(st.Gid)):
-			problem = fmt.Sprintf("which its group (gid %d, not one of idplug's) may write (mode %v)", st.Gid, m.Perm())
+		// A folder of a read-only mount is no one's to write, whatever its
+		// modes say: Kubernetes mounts a ConfigMap's 0777 folder so.
+		if risk := folderRisk(info, euid); risk != noRisk && !readOnlyMount(p) {
+			st, _ := info.Sys().(*syscall.Stat_t)
+			return risk.error(full, p, above, info.Mode().Perm(), st, euid)
 		}
-		if problem != "" && !readOnlyMount(p) {
-			return fmt.Errorf("%s is inside %s, %s, so another account could put another folder in its place: keep it in folders of idplug's or root's", full, p, problem)
+		if filepath.Dir(p) == p {
+			return nil
 		}
 	}
-	return nil
+}
+
+// risk is how an account other than root and idplug's user could rename or
+// replace what a folder holds.
+type risk int
+
+const (
+	noRisk       risk = iota
+	foreignOwner      // the folder is its own
+	openToAll         // every account may write it, without the sticky bit (which stops renaming another's)
+	foreignGroup      // a group idplug does not run in may write it, without the sticky bit
+)
+
+func folderRisk(info os.FileInfo, euid uint32) risk {
+	m := info.Mode()
+	st, _ := info.Sys().(*syscall.Stat_t)
+	sticky := m&os.ModeSticky != 0
+	switch {
+	case st != nil && st.Uid != 0 && st.Uid != euid:
+		return foreignOwner
+	case m.Perm()&0o002 != 0 && !sticky:
+		return openToAll
+	case st != nil && m.Perm()&0o020 != 0 && !sticky && !inGroup(int(st.Gid)):
+		return foreignGroup
+	}
+	return noRisk
+}
+
+// error says what r of the folder dir means for the file full, which is in
+// dir, or inside it when above.
+func (r risk) error(full, dir string, above bool, perm os.FileMode, st *syscall.Stat_t, euid uint32) error {
+	if above {
+		var what string
+		switch r {
+		case foreignOwner:
+			what = fmt.Sprintf("owned by uid %d, neither root nor the user idplug runs as (uid %d)", st.Uid, euid)
+		case openToAll:
+			what = fmt.Sprintf("which every account may write without the sticky bit (mode %v)", perm)
+		default:
+			what = fmt.Sprintf("which its group (gid %d, not one of idplug's) may write (mode %v)", st.Gid, perm)
+		}
+		return fmt.Errorf("%s is inside %s, %s, so another account could put another folder in its place: keep it in folders of idplug's or root's", full, dir, what)
+	}
+	switch r {
+	case foreignOwner:
+		return fmt.Errorf("%s is in %s, owned by uid %d, neither root nor the user idplug runs as (uid %d), who could put another file in its place: keep it in a folder of idplug's or root's", full, dir, st.Uid, euid)
+	case openToAll:
+		return fmt.Errorf("%s is in %s, which every account may write (mode %v), so anyone could put another file in its place: chmod o-w %s", full, dir, perm, dir)
+	}
+	return fmt.Errorf("%s is in %s, which its group (gid %d, not one of idplug's) may write (mode %v), so its members could put another file in its place: chmod g-w %s", full, dir, st.Gid, perm, dir)
 }
 
 // readOnlyMount says whether dir is on a file system mounted read-only.

@@ -48,10 +48,10 @@ func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthR
 
 // Authorize runs once the library and VerifyAuthRequest checked the client,
 // the redirect URI, the response type, prompt and the challenge method. It
-// adds what the library leaves to its user: PKCE S256 (required of public clients), the openid
-// scope, bounded parameters, hints to one connector, and the browser's
-// existing sign-in (SSO), which finishes the request at once unless
-// prompt=login or max_age say otherwise.
+// adds what the library leaves to its user: PKCE S256 (required of public
+// clients), the openid scope, bounded parameters, hints to one connector, and
+// the browser's existing sign-in (SSO), which finishes the request at once
+// unless prompt=login or max_age say otherwise.
 func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthRequest]) (*op.Redirect, error) {
 	p := s.p
 	req := r.Data

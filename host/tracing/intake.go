@@ -174,13 +174,17 @@ func (p *PluginSpans) afford(size int, now time.Time) error {
 	defer p.mu.Unlock()
 	p.refill(now)
 	switch {
-	case p.tokens < float64(min(max(p.lastSpans, 1), spanBurst)):
+	case p.tokens < spansNeeded(p.lastSpans):
 		return errSpanBudget
 	case float64(size) > p.bytes:
 		return errByteBudget
 	}
 	return nil
 }
+
+// spansNeeded is the span tokens a batch of n spans waits for: at least one,
+// at most what the budget can hold.
+func spansNeeded(n int) float64 { return float64(min(max(n, 1), spanBurst)) }
 
 // refill adds what the time since the last refill gives. Called holding mu.
 func (p *PluginSpans) refill(now time.Time) {
@@ -200,7 +204,7 @@ func (p *PluginSpans) spent(now time.Time, size, spans int) time.Duration {
 	if spans == 0 {
 		spans = p.lastSpans
 	}
-	wait := max((float64(min(size, byteBurst))-p.bytes)/bytesPerSecond, (float64(min(max(spans, 1), spanBurst))-p.tokens)/spansPerSecond)
+	wait := max((float64(min(size, byteBurst))-p.bytes)/bytesPerSecond, (spansNeeded(spans)-p.tokens)/spansPerSecond)
 	if wait <= 0 {
 		return 0
 	}

@@ -33,16 +33,7 @@ func TestSpentBudgetRefusesBeforeReading(t *testing.T) {
 		spans = append(spans, marshal(t, fatSpan(tid, "s", 15, 110)))
 	}
 	batch := request(spans...)
-	for {
-		kept, _, err := p.Accept(batch)
-		if kept == 0 {
-			if !errors.Is(err, errByteBudget) && !errors.Is(err, errSpanBudget) {
-				t.Fatalf("the budget's refusal: %v", err)
-			}
-			break
-		}
-		(<-q).out()
-	}
+	spendBudget(t, p, q, batch)
 	if wait := p.spent(now, len(batch), 500); wait <= 0 || wait > time.Second {
 		t.Fatalf("spent budget: Collect would wait %v", wait)
 	}
@@ -59,7 +50,9 @@ func TestSpentBudgetRefusesBeforeReading(t *testing.T) {
 	}
 }
 
-type endingStream struct{ connectorv1.UnimplementedTraceServiceServer }
+type endingStream struct {
+	connectorv1.UnimplementedTraceServiceServer
+}
 
 func (endingStream) StreamSpans(*connectorv1.StreamSpansRequest, connectorv1.TraceService_StreamSpansServer) error {
 	return status.Error(codes.Internal, "FORGED\n2030-01-01 [ERROR] idplug: \u009b2J\u202e "+strings.Repeat("x", 40_000))
@@ -95,8 +88,9 @@ func TestSpanStreamErrorIsBounded(t *testing.T) {
 
 // Past its span budget with small spans (bytes to spare), a plugin's batch
 // is refused, before it is read when the last batch needed more spans than
-// are left; Collect then waits until the budget holds a batch's spans, not one: at one, a plugin sending batches of 500
-// small spans had each read and refused at once for half a second at a time.
+// are left; Collect then waits until the budget holds a batch's spans, not
+// one: at one, a plugin sending batches of 500 small spans had each read and
+// refused at once for half a second at a time.
 func TestSpentSpanBudgetWaitsForTheBatch(t *testing.T) {
 	now := time.Unix(5_000_000, 0)
 	clock = func() time.Time { return now }
@@ -107,17 +101,9 @@ func TestSpentSpanBudgetWaitsForTheBatch(t *testing.T) {
 		spans = append(spans, marshal(t, fatSpan(tid, "s", 0, 0)))
 	}
 	batch := request(spans...)
-	var refused int
-	for {
-		kept, r, err := p.Accept(batch)
-		if kept == 0 {
-			if !errors.Is(err, errSpanBudget) {
-				t.Fatalf("the refusal: %v; want the span budget's", err)
-			}
-			refused = r // 0: refused before it was read, as the last batch needed more
-			break
-		}
-		(<-q).out()
+	refused, err := spendBudget(t, p, q, batch) // 0 refused: before it was read, as the last batch needed more
+	if !errors.Is(err, errSpanBudget) {
+		t.Fatalf("the refusal: %v; want the span budget's", err)
 	}
 	wait := p.spent(now, len(batch), refused)
 	if wait < 100*time.Millisecond {
@@ -126,5 +112,21 @@ func TestSpentSpanBudgetWaitsForTheBatch(t *testing.T) {
 	now = now.Add(wait)
 	if kept, _, err := p.Accept(batch); kept != 500 || err != nil {
 		t.Errorf("after the wait: kept %d, %v", kept, err)
+	}
+}
+
+// spendBudget has p accept batch until its budget refuses it, and returns
+// the refusal: how many spans it counted and why.
+func spendBudget(t *testing.T, p *PluginSpans, q chan pluginBatch, batch []byte) (int, error) {
+	t.Helper()
+	for {
+		kept, refused, err := p.Accept(batch)
+		if kept == 0 {
+			if !errors.Is(err, errByteBudget) && !errors.Is(err, errSpanBudget) {
+				t.Fatalf("the budget's refusal: %v", err)
+			}
+			return refused, err
+		}
+		(<-q).out()
 	}
 }

@@ -41,7 +41,12 @@ type HTTPOptions struct {
 
 // HTTPClient makes the calls to a provider's endpoints. It is safe for concurrent use.
 type HTTPClient struct {
-	client    *http.Client
+	// transport is asked directly, never through an http.Client: a
+	// redirect from a token endpoint would carry the code and the client's
+	// credentials somewhere the operator did not configure, so none is
+	// followed, and a client's redirect handling asks a request's GetBody
+	// for a 307 before its CheckRedirect could refuse.
+	transport http.RoundTripper
 	timeout   time.Duration
 	userAgent string
 	maxBody   int64
@@ -55,13 +60,8 @@ func NewHTTPClient(opts HTTPOptions) (*HTTPClient, error) {
 		return nil, err
 	}
 	c := &HTTPClient{
-		client: &http.Client{
-			// A client span per request when the host traces calls.
-			Transport: traces.Transport(transport),
-			// A redirect from a token endpoint would carry the code and the client's
-			// credentials somewhere the operator did not configure: never follow one.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		// A client span per request when the host traces calls.
+		transport: traces.Transport(transport),
 		timeout:   opts.Timeout,
 		userAgent: opts.UserAgent,
 		maxBody:   opts.MaxResponseBytes,
@@ -117,9 +117,7 @@ func (c *HTTPClient) do(ctx context.Context, req *http.Request, what string, sec
 	req.Header.Set("User-Agent", c.userAgent)
 	sent := &sentSecrets{given: secrets, auth: req.Header.Get("Authorization")}
 
-	// The transport alone: the client's redirect handling asks GetBody for a
-	// 307's body before it asks CheckRedirect, and no redirect is followed.
-	resp, err := c.client.Transport.RoundTrip(req)
+	resp, err := c.transport.RoundTrip(req)
 	if err != nil {
 		return nil, transportError(ctx, start, err, what, req.URL.Host, sent.forms())
 	}

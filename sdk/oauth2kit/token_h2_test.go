@@ -61,7 +61,7 @@ func TestTokenRequestsAreNeverSentAgainOverHTTP2(t *testing.T) {
 		if n := received.Load(); n != 1 {
 			t.Errorf("%s: the secret was sent %d times", grant, n)
 		}
-		e.HTTP.client.CloseIdleConnections()
+		(&http.Client{Transport: e.HTTP.transport}).CloseIdleConnections()
 	}
 }
 

@@ -260,7 +260,7 @@ func TestCallerCancellationIsNotAProviderFailure(t *testing.T) {
 	defer close(release)
 	ctx, cancel := context.WithCancel(context.Background())
 	e := newEndpoint(t, srv.URL, HTTPOptions{})
-	e.HTTP.client.Transport = cancelOnSend{e.HTTP.client.Transport, cancel}
+	e.HTTP.transport = cancelOnSend{e.HTTP.transport, cancel}
 	_, err := e.Exchange(ctx, "c", "https://app/cb", "")
 	wantCode(t, err, sdk.CodeGeneral)
 }

@@ -22,16 +22,16 @@ func TestClientsWithTheSameRootsShareATransport(t *testing.T) {
 
 	a, b := newHTTPClient(t, HTTPOptions{}), newHTTPClient(t, HTTPOptions{UserAgent: "other", Timeout: 1})
 	c, d := newHTTPClient(t, HTTPOptions{CACertificates: ca}), newHTTPClient(t, HTTPOptions{CACertificates: ca})
-	if a.client.Transport != b.client.Transport {
+	if a.transport != b.transport {
 		t.Error("two clients with system roots have separate transports")
 	}
-	if c.client.Transport != d.client.Transport {
+	if c.transport != d.transport {
 		t.Error("two clients with the same CA bundle have separate transports")
 	}
-	if a.client.Transport == c.client.Transport {
+	if a.transport == c.transport {
 		t.Error("clients with different roots share a transport")
 	}
-	tr := a.client.Transport.(*http.Transport)
+	tr := a.transport.(*http.Transport)
 	if tr.MaxIdleConnsPerHost != maxIdleConnsPerHost || tr.TLSClientConfig.MinVersion == 0 {
 		t.Errorf("transport: MaxIdleConnsPerHost=%d MinVersion=%x", tr.MaxIdleConnsPerHost, tr.TLSClientConfig.MinVersion)
 	}
