@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
+	"github.com/idplug/idplug/internal/printable"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -453,6 +456,90 @@ func (r *keyRing) rotate(ctx context.Context, force bool) error {
 	return errors.New("oidcprovider: the signing keys kept changing during the rotation")
 }
 
+// ErrUnknownKey is a withdrawal naming a key the store does not hold.
+type ErrUnknownKey struct {
+	ID    string
+	Known []string
+}
+
+func (e ErrUnknownKey) Error() string {
+	return fmt.Sprintf("no signing key has the id %q (the stored keys: %s; idplug keys list shows them)",
+		printable.Line(logID(e.ID)), printable.Line(strings.Join(e.Known, ", ")))
+}
+
+// withdraw drops the keys named (every key when all is set) from the store at
+// once: not retired, so /keys stops publishing them and nothing signs with
+// them, for keys that leaked. An algorithm whose signing key goes signs with
+// its next key, unless that goes too, and whatever is then missing is made
+// anew. It answers the keys withdrawn and the keys that sign afterwards.
+func (r *keyRing) withdraw(ctx context.Context, ids []string, all bool) (gone []string, signing []string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for range 5 {
+		recs, err := r.st.SigningKeys(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys, _, err := r.open(recs)
+		if err != nil && !all {
+			// With no key opening, only withdrawing them all makes sense.
+			return nil, nil, err
+		}
+		drop := map[string]bool{}
+		for _, id := range ids {
+			if !slices.ContainsFunc(recs, func(rec store.SigningKeyRecord) bool { return rec.ID == id }) {
+				known := make([]string, 0, len(recs))
+				for _, rec := range recs {
+					known = append(known, logID(rec.ID))
+				}
+				return nil, nil, ErrUnknownKey{ID: id, Known: known}
+			}
+			drop[id] = true
+		}
+		gone = gone[:0]
+		for _, rec := range recs {
+			if all || drop[rec.ID] {
+				gone = append(gone, rec.ID)
+			}
+		}
+		var kept []ringKey
+		for _, k := range keys {
+			if !all && !drop[k.id] {
+				kept = append(kept, k)
+			}
+		}
+		for _, alg := range algorithms {
+			if slices.ContainsFunc(kept, func(k ringKey) bool { return k.alg == alg && k.state == stateActive }) {
+				continue
+			}
+			if i := slices.IndexFunc(kept, func(k ringKey) bool { return k.alg == alg && k.state == stateNext }); i >= 0 {
+				kept[i].state = stateActive
+			}
+		}
+		kept, _, err = r.complete(kept)
+		if err != nil {
+			return nil, nil, err
+		}
+		err = r.write(ctx, recs, kept)
+		if errors.Is(err, store.ErrUsed) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		r.cached = nil
+		signing = signing[:0]
+		for _, k := range kept {
+			if k.state == stateActive {
+				signing = append(signing, k.id)
+			}
+		}
+		r.log.Warn("signing keys withdrawn", "keys", len(gone))
+		return gone, signing, nil
+	}
+	return nil, nil, errors.New("oidcprovider: the signing keys kept changing during the withdrawal")
+}
+
 func (r *keyRing) generate(alg jose.SignatureAlgorithm, state string) (ringKey, error) {
 	var priv crypto.Signer
 	var err error
@@ -511,4 +598,45 @@ func clientAlg(ctx context.Context) jose.SignatureAlgorithm {
 func RotateKeys(ctx context.Context, st store.SigningKeys, sealer *seal.Sealer, idTokenTTL time.Duration, force bool) error {
 	r := newKeyRing(st, func() *seal.Sealer { return sealer }, idTokenTTL, time.Now, hclog.NewNullLogger())
 	return r.rotate(ctx, force)
+}
+
+// KeyInfo is a stored signing key as idplug keys list shows it: nothing secret.
+type KeyInfo struct {
+	ID        string
+	Algorithm string
+	State     string // next, active or retired; "unreadable" for a row that does not open
+	Created   time.Time
+	RetireAt  time.Time // when a retired key stops being published
+}
+
+// ListKeys lists the provider's stored signing keys (idplug keys list), each
+// opened under sealer: a row that does not open is listed as unreadable, with
+// no more than its id, since nothing else of it is authentic.
+func ListKeys(ctx context.Context, st store.SigningKeys, sealer *seal.Sealer) ([]KeyInfo, error) {
+	recs, err := st.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyInfo, 0, len(recs))
+	for _, rec := range recs {
+		k, err := openRow(sealer, rec)
+		if err != nil {
+			k, err = openLegacy(sealer, rec)
+		}
+		if err != nil {
+			out = append(out, KeyInfo{ID: rec.ID, State: "unreadable"})
+			continue
+		}
+		out = append(out, KeyInfo{ID: k.id, Algorithm: string(k.alg), State: k.state, Created: k.created, RetireAt: k.retireAt})
+	}
+	return out, nil
+}
+
+// WithdrawKeys drops the signing keys named, or all of them, from st at once
+// (idplug keys withdraw), for keys that leaked: see keyRing.withdraw.
+// Replicas stop publishing and signing with them within keyCacheTTL, or at
+// once on a reload.
+func WithdrawKeys(ctx context.Context, st store.SigningKeys, sealer *seal.Sealer, idTokenTTL time.Duration, ids []string, all bool) (gone, signing []string, err error) {
+	r := newKeyRing(st, func() *seal.Sealer { return sealer }, idTokenTTL, time.Now, hclog.NewNullLogger())
+	return r.withdraw(ctx, ids, all)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -352,4 +353,116 @@ func mustKeys(t *testing.T, st store.SigningKeys) []store.SigningKeyRecord {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// A signing key that leaked is withdrawn at once, not retired: /keys stops
+// publishing it, nothing signs with it, its algorithm signs with the next key
+// and the other algorithm is untouched. A replica that cached the set drops
+// it within keyCacheTTL.
+func TestWithdrawnKeysStopAtOnce(t *testing.T) {
+	st := testStore(t)
+	sealer := testSealer(t)
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	ring := newKeyRing(st, func() *seal.Sealer { return sealer }, 10*time.Minute, clock, hclog.NewNullLogger())
+	replica := newKeyRing(st, func() *seal.Sealer { return sealer }, 10*time.Minute, clock, hclog.NewNullLogger())
+	ctx := t.Context()
+	first, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replica.current(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leaked, es := first.signers[jose.RS256].id, first.signers[jose.ES256].id
+	var nextRS string
+	for _, r := range mustKeys(t, st) {
+		if r.Algorithm == "RS256" && r.State == stateNext {
+			nextRS = r.ID
+		}
+	}
+
+	before := mustKeys(t, st)
+	var unknown ErrUnknownKey
+	if _, _, err := ring.withdraw(ctx, []string{"no-such-key"}, false); !errors.As(err, &unknown) || !strings.Contains(err.Error(), leaked) {
+		t.Fatalf("withdrawing a key that is not stored: %v; want ErrUnknownKey listing the stored ids", err)
+	}
+	if after := mustKeys(t, st); len(after) != len(before) {
+		t.Fatal("a refused withdrawal changed the keys")
+	}
+
+	gone, signing, err := ring.withdraw(ctx, []string{leaked}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gone, []string{leaked}) || !slices.Contains(signing, nextRS) || !slices.Contains(signing, es) {
+		t.Fatalf("withdrew %v, signing %v; want %s gone, %s and %s signing", gone, signing, leaked, nextRS, es)
+	}
+	set, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if published(set, leaked) || set.signers[jose.RS256].id != nextRS || set.signers[jose.ES256].id != es {
+		t.Fatalf("after the withdrawal: %s published %v; RS256 signs with %s (want %s), ES256 with %s (want %s)",
+			leaked, published(set, leaked), set.signers[jose.RS256].id, nextRS, set.signers[jose.ES256].id, es)
+	}
+	if n := len(set.published); n != 4 {
+		t.Fatalf("%d keys published after the withdrawal, want an active and a next key for each algorithm", n)
+	}
+	for _, r := range mustKeys(t, st) {
+		if r.ID == leaked {
+			t.Fatal("the withdrawn key's row is still stored")
+		}
+	}
+
+	// The other replica signs from what it read until keyCacheTTL, then not.
+	if cached, _ := replica.current(ctx); !published(cached, leaked) {
+		t.Fatal("the replica read the store again before keyCacheTTL")
+	}
+	now = now.Add(keyCacheTTL)
+	if fresh, err := replica.current(ctx); err != nil || published(fresh, leaked) || fresh.signers[jose.RS256].id == leaked {
+		t.Fatalf("the replica still publishes or signs with the withdrawn key after keyCacheTTL (%v)", err)
+	}
+
+	// A retired key goes the same way, and the signing keys stay.
+	now = now.Add(time.Hour)
+	if err := ring.rotate(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ring.withdraw(ctx, []string{nextRS}, false); err != nil {
+		t.Fatal(err)
+	}
+	set, _ = ring.current(ctx)
+	if published(set, nextRS) || set.signers[jose.RS256] == nil {
+		t.Fatal("the retired key is still published, or RS256 lost its signing key")
+	}
+
+	// Everything at once: no stored key is kept.
+	old := mustKeys(t, st)
+	gone, _, err = ring.withdraw(ctx, nil, true)
+	if err != nil || len(gone) != len(old) {
+		t.Fatalf("withdrawing every key: %v, %d of %d gone", err, len(gone), len(old))
+	}
+	set, _ = ring.current(ctx)
+	for _, r := range old {
+		if published(set, r.ID) {
+			t.Fatalf("%s is still published after withdrawing every key", r.ID)
+		}
+	}
+	if len(set.signers) != len(algorithms) {
+		t.Fatal("no signing key of each algorithm after withdrawing every key")
+	}
+
+	// Under session keys that open none of them (the old ones leaked and are
+	// gone), only withdrawing them all is taken.
+	stranger := newKeyRing(st, func() *seal.Sealer { return testSealer(t, strings.Repeat("z", 32)) }, 10*time.Minute, clock, hclog.NewNullLogger())
+	if _, _, err := stranger.withdraw(ctx, []string{set.signers[jose.RS256].id}, false); err == nil || !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("withdrawing one key under session keys that open none: %v", err)
+	}
+	if _, _, err := stranger.withdraw(ctx, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if fresh, err := stranger.current(ctx); err != nil || len(fresh.signers) != len(algorithms) || len(fresh.published) != 4 {
+		t.Fatalf("the keys made anew under the new session keys: %v", err)
+	}
 }

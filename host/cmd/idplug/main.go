@@ -5,7 +5,9 @@
 //	idplug plugins  --plugin-dir DIR [--plugin ID] [--json] [--log-level warn]
 //	idplug migrate  --config idplug.yaml
 //	idplug vault rekey --config idplug.yaml
+//	idplug keys list --config idplug.yaml
 //	idplug keys rotate [--force] --config idplug.yaml
+//	idplug keys withdraw (--key ID | --all) --config idplug.yaml
 //	idplug map      --config idplug.yaml --connector ID --input sample.json
 //	idplug version
 //	idplug help
@@ -30,7 +32,9 @@ Usage:
                                             one plugin: its config fields and readme
   idplug migrate  --config idplug.yaml      apply the store's schema migrations (before a rollout)
   idplug vault rekey --config idplug.yaml   re-encrypt the token vault under the first of vault_keys
+  idplug keys list --config idplug.yaml   list the OpenID Provider's signing keys: id, algorithm, state, dates
   idplug keys rotate [--force] --config idplug.yaml   rotate the OpenID Provider's signing keys (the next key signs; the old stays published)
+  idplug keys withdraw (--key ID | --all) --config idplug.yaml   drop signing keys that leaked at once (not published, never used again)
   idplug map --config idplug.yaml --connector ID --input sample.json
                                             dry-run a connector's mapping on a sample profile (no plugin starts);
                                             --input - reads the sample from stdin

@@ -7,10 +7,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
@@ -64,7 +66,7 @@ func TestProviderReplicasAndKeyRotation(t *testing.T) {
 	ctx := gooidc.ClientContext(t.Context(), client)
 	keysBefore := fetchKeys(t, client, e.issuer+"/keys")
 
-	signIn := func() (*oauth2.Token, *gooidc.IDToken, string) {
+	signIn := func(keys keySet) (*oauth2.Token, *gooidc.IDToken, string) {
 		t.Helper()
 		b := newBrowser(t)
 		b.http.Transport = lb
@@ -78,16 +80,16 @@ func TestProviderReplicasAndKeyRotation(t *testing.T) {
 			t.Fatalf("exchange: %v", err)
 		}
 		raw, _ := tok.Extra("id_token").(string)
-		// Verified with the key set as it was before anything: a relying party
-		// that cached it must keep working.
-		idt, err := gooidc.NewVerifier(e.issuer, &gooidc.StaticKeySet{PublicKeys: keysBefore.public()}, &gooidc.Config{ClientID: "app"}).Verify(ctx, raw)
+		// Verified with the key set given: until a withdrawal, the one from
+		// before anything, as a relying party that cached it must keep working.
+		idt, err := gooidc.NewVerifier(e.issuer, &gooidc.StaticKeySet{PublicKeys: keys.public()}, &gooidc.Config{ClientID: "app"}).Verify(ctx, raw)
 		if err != nil {
 			t.Fatalf("the ID token does not verify with the key set cached before: %v", err)
 		}
 		return tok, idt, kidOf(t, raw)
 	}
 
-	tok1, _, kid1 := signIn()
+	tok1, _, kid1 := signIn(keysBefore)
 
 	// A code replayed: the balancer sends the second exchange to the other replica.
 	b := newBrowser(t)
@@ -132,7 +134,7 @@ func TestProviderReplicasAndKeyRotation(t *testing.T) {
 		}
 	}
 
-	_, _, kid2 := signIn()
+	tok2, _, kid2 := signIn(keysBefore)
 	if kid2 == kid1 {
 		t.Fatalf("still signing with %s after the rotation", kid1)
 	}
@@ -143,8 +145,65 @@ func TestProviderReplicasAndKeyRotation(t *testing.T) {
 	// Grants from before the rotation go on.
 	old := *tok1
 	old.Expiry = old.Expiry.Add(-24 * 3600e9)
-	if _, err := e.app.TokenSource(ctx, &old).Token(); err != nil {
+	refreshed, err := e.app.TokenSource(ctx, &old).Token()
+	if err != nil {
 		t.Fatalf("refreshing a grant from before the rotation: %v", err)
+	}
+
+	// The signing key leaks: listed, withdrawn with the command, and gone from
+	// both replicas after a reload. An ID token it signed (what anyone holding
+	// the key could now make) is no longer this provider's.
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append(args, "--config", cfgPath)...)
+		cmd.Env = append(os.Environ(), "IDPLUG_SESSION_KEY="+testSessionKey)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("keys", "list")
+	if err != nil || !regexp.MustCompile(`(?m)^`+kid1+`\s+RS256\s+retired\s`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^`+kid2+`\s+RS256\s+active\s`).MatchString(out) {
+		t.Fatalf("idplug keys list: %v\n%s", err, out)
+	}
+	hint := func(raw string) int {
+		t.Helper()
+		resp, err := (&http.Client{Transport: lb, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).
+			Get(e.issuer + "/end_session?id_token_hint=" + url.QueryEscape(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	raw2, _ := tok2.Extra("id_token").(string)
+	if code := hint(raw2); code >= 400 {
+		t.Fatalf("end_session with an ID token of the signing key: %d", code)
+	}
+	if out, err := run("keys", "withdraw", "--key", "no-such-key"); err == nil || !strings.Contains(out, "nothing was changed: no signing key has the id") {
+		t.Fatalf("idplug keys withdraw of an unknown key: %v\n%s", err, out)
+	}
+	if out, err := run("keys", "withdraw", "--key", kid2); err != nil || !strings.Contains(out, "withdrawn: "+kid2+";") {
+		t.Fatalf("idplug keys withdraw: %v\n%s", err, out)
+	}
+	for _, r := range replicas {
+		if status, body := r.call(t, "POST", "/v1/admin/reload", "", nil); status != 200 {
+			t.Fatalf("reload: %d %v", status, body)
+		}
+	}
+	keysWithdrawn := fetchKeys(t, client, e.issuer+"/keys")
+	if keysWithdrawn.has(kid2) || !keysWithdrawn.has(kid1) {
+		t.Fatalf("after withdrawing %s: published %v, want it gone and the retired %s kept", kid2, keysWithdrawn.Keys, kid1)
+	}
+	for range 2 { // once on each replica
+		if code := hint(raw2); code != http.StatusBadRequest {
+			t.Fatalf("end_session with an ID token of the withdrawn key: %d, want 400", code)
+		}
+	}
+	if _, _, kid3 := signIn(keysWithdrawn); kid3 == kid2 || kid3 == kid1 {
+		t.Fatalf("signing with %s after withdrawing %s", kid3, kid2)
+	}
+	refreshed.Expiry = time.Now().Add(-time.Hour)
+	if _, err := e.app.TokenSource(ctx, refreshed).Token(); err != nil {
+		t.Fatalf("refreshing a grant from before the withdrawal: %v", err)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,6 +19,7 @@ import (
 	"github.com/idplug/idplug/host/seal"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/host/vault"
+	"github.com/idplug/idplug/internal/printable"
 )
 
 // purgeInterval is how often expired rows are deleted (flows, sessions,
@@ -225,43 +228,116 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// keysCmd runs signing key maintenance for the OpenID Provider: rotate makes
-// the next key of each algorithm the signing one.
+// keysCmd runs signing key maintenance for the OpenID Provider: list shows
+// the stored keys, rotate makes the next key of each algorithm the signing
+// one, withdraw drops keys that leaked at once.
 func keysCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(stderr, "usage: idplug keys rotate [--force] --config idplug.yaml")
+	const usage = "usage: idplug keys list --config idplug.yaml\n" +
+		"       idplug keys rotate [--force] --config idplug.yaml\n" +
+		"       idplug keys withdraw (--key ID | --all) --config idplug.yaml"
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	var force bool
-	_, cfg, code := loadConfig("keys rotate", args[1:], stderr, func(fs *flag.FlagSet) {
-		fs.BoolVar(&force, "force", false, "rotate even if the next key is too new for relying parties' cached key sets (a key that leaked)")
-	})
+	var force, all bool
+	var ids stringList
+	var extra func(*flag.FlagSet)
+	switch args[0] {
+	case "list":
+	case "rotate":
+		extra = func(fs *flag.FlagSet) {
+			fs.BoolVar(&force, "force", false, "rotate even if the next key is too new for relying parties' cached key sets (a key that leaked)")
+		}
+	case "withdraw":
+		extra = func(fs *flag.FlagSet) {
+			fs.Var(&ids, "key", "the id of a key to withdraw (idplug keys list shows them); give it once for each key")
+			fs.BoolVar(&all, "all", false, "withdraw every key and make new ones (the session keys or the store's rows leaked)")
+		}
+	default:
+		fmt.Fprintf(stderr, "idplug keys: unknown command %q\n%s\n", args[0], usage)
+		return 2
+	}
+	name := "keys " + args[0]
+	var flags []func(*flag.FlagSet)
+	if extra != nil {
+		flags = append(flags, extra)
+	}
+	_, cfg, code := loadConfig(name, args[1:], stderr, flags...)
 	if cfg == nil {
 		return code
 	}
+	if args[0] == "withdraw" && (len(ids) == 0) == !all {
+		fmt.Fprintln(stderr, "idplug keys withdraw: name the keys with --key ID (idplug keys list shows them), or give --all; not both")
+		return 2
+	}
 	if cfg.Provider == nil {
-		fmt.Fprintln(stderr, "idplug keys rotate: the configuration has no provider section; there are no signing keys")
+		fmt.Fprintf(stderr, "idplug %s: the configuration has no provider section; there are no signing keys\n", name)
 		return 1
 	}
 	sealer, err := seal.New(cfg.SessionKeys)
 	if err != nil {
-		fmt.Fprintln(stderr, "idplug keys rotate: session_keys:", err)
+		fmt.Fprintf(stderr, "idplug %s: session_keys: %v\n", name, err)
 		return 1
 	}
 	s, err := openStore(context.Background(), cfg, nil)
 	if err != nil {
-		fmt.Fprintln(stderr, "idplug keys rotate:", err)
+		fmt.Fprintf(stderr, "idplug %s: %v\n", name, err)
 		return 1
 	}
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := oidcprovider.RotateKeys(ctx, s, sealer, cfg.Provider.AccessTokenTTL, force); err != nil {
-		fmt.Fprintln(stderr, "idplug keys rotate: nothing was changed:", err)
-		return 1
+	switch args[0] {
+	case "list":
+		keys, err := oidcprovider.ListKeys(ctx, s, sealer)
+		if err != nil {
+			fmt.Fprintf(stderr, "idplug %s: %v\n", name, err)
+			return 1
+		}
+		printKeys(stdout, keys)
+	case "rotate":
+		if err := oidcprovider.RotateKeys(ctx, s, sealer, cfg.Provider.AccessTokenTTL, force); err != nil {
+			fmt.Fprintf(stderr, "idplug %s: nothing was changed: %v\n", name, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "signing keys rotated: the next keys sign now; the previous ones stay published until the tokens they signed expire")
+	case "withdraw":
+		gone, signing, err := oidcprovider.WithdrawKeys(ctx, s, sealer, cfg.Provider.AccessTokenTTL, ids, all)
+		if err != nil {
+			fmt.Fprintf(stderr, "idplug %s: nothing was changed: %v\n", name, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "withdrawn: %s; signing now: %s\n", strings.Join(gone, ", "), strings.Join(signing, ", "))
+		fmt.Fprintln(stdout, "every idplug serve stops publishing and using them within 30 seconds, or at once on a reload; "+
+			"relying parties that cached /keys may still accept tokens they sign for up to 5 minutes")
 	}
-	fmt.Fprintln(stdout, "signing keys rotated: the next keys sign now; the previous ones stay published until the tokens they signed expire")
 	return 0
+}
+
+// stringList is a flag given once for each value.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func printKeys(w io.Writer, keys []oidcprovider.KeyInfo) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tALGORITHM\tSTATE\tCREATED\tPUBLISHED UNTIL")
+	for _, k := range keys {
+		created, until := "-", "-"
+		if !k.Created.IsZero() {
+			created = k.Created.UTC().Format(time.RFC3339)
+		}
+		if !k.RetireAt.IsZero() {
+			until = k.RetireAt.UTC().Format(time.RFC3339)
+		}
+		alg := k.Algorithm
+		if alg == "" {
+			alg = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable.Line(printable.Cut(k.ID, 64)), alg, k.State, created, until)
+	}
+	tw.Flush()
 }
 
 func orNone(err error) string {
