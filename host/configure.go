@@ -71,8 +71,15 @@ func (e *ValidationError) Locate(file string, line func(index int, field string)
 // its plugin) and, when all are valid, makes them the served set. On any problem it
 // changes nothing and returns a *ValidationError listing all of them.
 func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
-	h.reconfig.Lock() // no replacement is checked and swapped in meanwhile
-	defer h.reconfig.Unlock()
+	// No replacement is checked and swapped in meanwhile. A rescan checking
+	// a slow replacement holds this for up to its start timeout: a reload
+	// whose caller has gone by then changes nothing.
+	select {
+	case h.reconfig <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("the configuration was not applied: a check of a replaced plugin was still running when the caller gave up: %w", ctx.Err())
+	}
+	defer func() { <-h.reconfig }()
 	var (
 		problems []Problem
 		built    = make([]*instance, len(cfgs))

@@ -88,8 +88,9 @@ type Host struct {
 	// replacement checked (vetReplacement) while a reload ran had been
 	// checked against the configuration before it, and the reload's by the
 	// old process, so the new one served a configuration it refused. Taken
-	// before the supervisor's locks, never while holding mu.
-	reconfig sync.Mutex
+	// before the supervisor's locks, never while holding mu. A channel of
+	// one, so that a reload gives up waiting when its caller does.
+	reconfig chan struct{}
 
 	mu        sync.RWMutex
 	instances map[string]*instance // configured instances by id
@@ -147,8 +148,8 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		},
 		Serialize: func() func() {
 			if h := self.Load(); h != nil {
-				h.reconfig.Lock()
-				return h.reconfig.Unlock
+				h.reconfig <- struct{}{}
+				return func() { <-h.reconfig }
 			}
 			return func() {}
 		},
@@ -156,7 +157,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{Supervisor: sup, opts: opts, log: opts.Logger, instances: map[string]*instance{}, now: time.Now}
+	h := &Host{Supervisor: sup, opts: opts, log: opts.Logger, instances: map[string]*instance{}, now: time.Now, reconfig: make(chan struct{}, 1)}
 	self.Store(h)
 	return h, nil
 }

@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -48,4 +49,36 @@ func TestReloadDuringAReplacementsCheckIsCheckedByTheReplacement(t *testing.T) {
 		t.Errorf("a sign-in after the refused reload: %s", sdk.AsError(err).Code)
 	}
 	waitRescan(t, rescans)
+}
+
+// A reload waiting behind a replacement's check gives up when its caller
+// does (an HTTP reload whose client left), changing nothing, rather than
+// waiting out the check and then applying a configuration no one waits for.
+func TestReloadWaitingBehindAReplacementsCheckEndsWithItsCaller(t *testing.T) {
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "example")
+	newBin := plugintest.Binary(t, "./host/testdata/slowvet")
+	logs, rescans := logtest.New(), make(chan error, 16)
+	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 15 * time.Second,
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs}), OnRescan: func(err error) { rescans <- err }})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"vetdelay":"5s"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	moveIn(t, dir, newBin, "example")
+	logs.AwaitLine(ctx, t, "checking a configuration")
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	err := h.Configure(short, []host.InstanceConfig{{ID: "other", Plugin: "example", Config: json.RawMessage(`{}`)}})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "the configuration was not applied") {
+		t.Fatalf("a reload whose caller gave up behind the check: %v", err)
+	}
+	waitRescan(t, rescans)
+	if _, err := h.AuthorizationURI(ctx, "other", "https://app.test/cb", "st"); sdk.AsError(err).Code != host.CodeInstanceNotFound {
+		t.Fatalf("the abandoned reload's connector: %v; want it unknown", err)
+	}
+	if _, err := h.AuthorizationURI(ctx, "demo", "https://app.test/cb", "st"); err != nil {
+		t.Fatalf("the connector configured before: %v", err)
+	}
 }
