@@ -74,7 +74,7 @@ func TestHostServesEveryRPCForSeveralInstances(t *testing.T) {
 	ctx := context.Background()
 	err := h.Configure(ctx, []host.InstanceConfig{
 		{ID: "hello", Plugin: "example", Config: exampleConfig("Hello")},
-		{ID: "bonjour", Plugin: "example", Name: sdk.I18n{"en": "Example (FR)"}, Config: exampleConfig("Bonjour")},
+		{ID: "bonjour", Plugin: "example", Name: sdk.I18n{"en": "Example (FR)"}, Logo: "https://cdn.example.test/fr.png", Config: exampleConfig("Bonjour")},
 		{ID: "calm", Plugin: "misbehave", Config: json.RawMessage(`{"mode":"ok"}`)},
 	})
 	if err != nil {
@@ -83,6 +83,11 @@ func TestHostServesEveryRPCForSeveralInstances(t *testing.T) {
 	list := h.Instances()
 	if len(list) != 3 || list[1].Name["en"] != "Example (FR)" || list[0].Name["en"] != "Example ID" || list[1].Target != "bonjour" {
 		t.Fatalf("connectors = %+v", list)
+	}
+	// The operator's logo is told from the plugin's (the page shows only a
+	// plugin's data: logos).
+	if !list[1].OperatorLogo || list[1].Logo != "https://cdn.example.test/fr.png" || list[0].OperatorLogo || !strings.HasPrefix(list[0].Logo, "data:image/") {
+		t.Fatalf("logos: %q by the operator %v, %q by the operator %v", list[1].Logo, list[1].OperatorLogo, list[0].Logo, list[0].OperatorLogo)
 	}
 
 	for _, tc := range []struct{ id, greeting string }{{"hello", "Hello"}, {"bonjour", "Bonjour"}} {

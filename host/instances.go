@@ -53,6 +53,10 @@ type Instance struct {
 	Logo       string       `json:"logo"`
 	LogoDark   string       `json:"logoDark"`
 	IsStandard bool         `json:"isStandard"`
+	// OperatorLogo: Logo is the configuration's, not the plugin's metadata.
+	// idplug's own page shows a plugin's logo only as a data: URL, so that
+	// no plugin author learns who opens the page.
+	OperatorLogo bool `json:"-"`
 }
 
 // InstanceDetail adds what a configuration page needs.
@@ -134,14 +138,15 @@ func (h *Host) describe(c *instance) InstanceDetail {
 	meta, _ := h.Metadata(c.cfg.Plugin)
 	return InstanceDetail{
 		Instance: Instance{
-			ID:         c.cfg.ID,
-			Plugin:     c.cfg.Plugin,
-			Target:     c.cfg.Target,
-			Platform:   meta.Platform,
-			Name:       mergeI18n(meta.Name, c.cfg.Name),
-			Logo:       firstNonEmpty(c.cfg.Logo, meta.Logo),
-			LogoDark:   firstNonEmpty(c.cfg.LogoDark, meta.LogoDark),
-			IsStandard: meta.IsStandard,
+			ID:           c.cfg.ID,
+			Plugin:       c.cfg.Plugin,
+			Target:       c.cfg.Target,
+			Platform:     meta.Platform,
+			Name:         mergeI18n(meta.Name, c.cfg.Name),
+			Logo:         firstNonEmpty(c.cfg.Logo, meta.Logo),
+			LogoDark:     firstNonEmpty(c.cfg.LogoDark, meta.LogoDark),
+			IsStandard:   meta.IsStandard,
+			OperatorLogo: c.cfg.Logo != "",
 		},
 		Description: meta.Description,
 		Readme:      meta.Readme,

@@ -155,11 +155,14 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 // anyone, and a plugin's megabyte logo made every GET / megabytes.
 const maxPageLogo = 64 << 10
 
-// withBoundedLogos leaves out logos longer than maxPageLogo (the button keeps
-// its text).
+// withBoundedLogos leaves out logos longer than maxPageLogo, and a plugin's
+// logo that is not a data: URL (the button keeps its text): every visitor's
+// browser would fetch it from wherever the plugin's author chose, telling
+// them who opens the page and when. A logo the operator configured shows as
+// it is.
 func withBoundedLogos(list []host.Instance) []host.Instance {
 	for i := range list {
-		if len(list[i].Logo) > maxPageLogo {
+		if len(list[i].Logo) > maxPageLogo || !list[i].OperatorLogo && !strings.HasPrefix(list[i].Logo, "data:image/") {
 			list[i].Logo = ""
 		}
 	}

@@ -101,3 +101,34 @@ func TestDescribeWithBadDefaultIsNotAnEmptyOK(t *testing.T) {
 		t.Errorf("GET /v1/connectors/acme answered %d with a body of %d bytes", r.status, len(r.raw))
 	}
 }
+
+type logoInstances struct {
+	*fakeInstances
+	list []host.Instance
+}
+
+func (l logoInstances) Instances() []host.Instance { return append([]host.Instance(nil), l.list...) }
+
+// A plugin's logo at an address of its author's choosing was fetched by every
+// visitor's browser from the public home page: the author learned who opened
+// it, and when. The page shows a plugin's logo only as a data: URL; one the
+// operator configured shows as it is.
+func TestHomePageFetchesNoPluginChosenAddress(t *testing.T) {
+	tracked, own, inline := acme.Instance, acme.Instance, acme.Instance
+	tracked.ID, tracked.Logo = "tracked", "https://plugin-author.test/pixel.png?deployment=1"
+	own.ID, own.Logo, own.OperatorLogo = "own", "https://cdn.example.test/own.png", true
+	inline.ID, inline.Logo = "inline", "data:image/svg+xml;base64,PHN2Zy8+"
+	srv := newUnitServer(t, logoInstances{&fakeInstances{}, []host.Instance{tracked, own, inline}}, nil)
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	body := rec.Body.String()
+	if strings.Contains(body, "plugin-author.test") {
+		t.Error("the home page loads a plugin's logo from its author's server")
+	}
+	if !strings.Contains(body, `<img src="https://cdn.example.test/own.png"`) || !strings.Contains(body, `<img src="data:image/svg&#43;xml;base64,PHN2Zy8&#43;"`) {
+		t.Errorf("the operator's logo or the plugin's data: logo is missing:\n%s", body)
+	}
+	if !strings.Contains(body, `id="sign-in-tracked"`) {
+		t.Error("the connector whose logo was left out lost its button")
+	}
+}
