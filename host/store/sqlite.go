@@ -96,7 +96,7 @@ func openSQLite(ctx context.Context, file string, opts Options) (Store, error) {
 	// The vault and sessions are nobody else's business: the file (created
 	// 0600), the -wal and -shm beside it and its folder are idplug's alone
 	// (sqlite_files.go).
-	if err := openSQLiteFile(file); err != nil {
+	if err := openSQLiteFile(file, opts.Migrate); err != nil {
 		return nil, err
 	}
 	var alone *os.File

@@ -22,10 +22,12 @@ import (
 // database not yet in WAL mode.
 var sqliteSidecars = []string{"-wal", "-shm", "-journal"}
 
-// openSQLiteFile creates the database file 0600 if it is missing, and checks,
-// on descriptors where it can, the file, the folder it is in (with the folders
-// above) and the files SQLite keeps beside it. file is clean and absolute.
-func openSQLiteFile(file string) error {
+// openSQLiteFile creates the database file 0600 if it is missing (when create
+// is set: a maintenance command given a wrong path must not make an empty
+// database there), and checks, on descriptors where it can, the file, the
+// folder it is in (with the folders above) and the files SQLite keeps beside
+// it. file is clean and absolute.
+func openSQLiteFile(file string, create bool) error {
 	dir, err := sqliteFolder(file)
 	if err != nil {
 		return err
@@ -40,7 +42,14 @@ func openSQLiteFile(file string) error {
 	}
 	// Created 0600 before SQLite opens it: SQLite gives the -wal and -shm it
 	// creates the mode of the database.
-	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|syscall.O_NOCTTY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	flags := os.O_RDWR | syscall.O_NOCTTY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	if create {
+		flags |= os.O_CREATE
+	}
+	f, err := os.OpenFile(file, flags, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store: sqlite: there is no database at %s: idplug migrate --config FILE (or idplug serve) creates it", file)
+	}
 	if err != nil {
 		return fmt.Errorf("store: sqlite: %w", err)
 	}

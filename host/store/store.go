@@ -240,7 +240,8 @@ type Options struct {
 	// BaseDir resolves a relative SQLite path.
 	BaseDir string
 	// Migrate applies pending schema migrations on open (idplug serve and
-	// idplug migrate); without it, a database behind the binary's schema is refused.
+	// idplug migrate), and makes a SQLite file that is missing; without it, a
+	// database behind the binary's schema, or no database, is refused.
 	Migrate bool
 	// OneProcess takes a SQLite database for this process alone before
 	// anything else, migrations included, for a caller that keeps its flows

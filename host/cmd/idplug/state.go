@@ -28,8 +28,8 @@ const purgeInterval = 5 * time.Minute
 
 // openStore opens the configured store, applying pending migrations, with a
 // deadline on every call; nil when the store is off.
-func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
-	_, timed, err := openTimedStore(ctx, cfg, m, false)
+func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, migrate bool) (store.Store, error) {
+	_, timed, err := openTimedStore(ctx, cfg, m, false, migrate)
 	return timed, err
 }
 
@@ -37,7 +37,7 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (sto
 // uses, consumed flows are kept in memory and saved at a graceful stop
 // (store.KeepFlowsInMemory), so a sign-in writes nothing to disk.
 func openServeStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
-	raw, timed, err := openTimedStore(ctx, cfg, m, true)
+	raw, timed, err := openTimedStore(ctx, cfg, m, true, true)
 	if raw == nil || err != nil {
 		return timed, err
 	}
@@ -54,14 +54,17 @@ func openServeStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics)
 // openTimedStore opens the store and wraps it with the deadlines (and the
 // metrics); it returns the store underneath too, for what needs it bare.
 // Both are nil when the store is off. oneProcess takes a SQLite file for this
-// process alone before it is migrated (store.Options.OneProcess).
-func openTimedStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, oneProcess bool) (raw, timed store.Store, err error) {
+// process alone before it is migrated (store.Options.OneProcess). migrate is
+// for idplug serve and idplug migrate alone: a maintenance command run with a
+// newer binary must not move the schema ahead of the replicas running, nor
+// make a database where the configuration points by mistake.
+func openTimedStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, oneProcess, migrate bool) (raw, timed store.Store, err error) {
 	if !cfg.Store.Enabled() {
 		return nil, nil, nil
 	}
 	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout(cfg))
 	defer cancel()
-	raw, err = store.Open(octx, cfg.Store.URL, store.Options{Migrate: true, Timeout: cfg.Store.Timeout, OneProcess: oneProcess})
+	raw, err = store.Open(octx, cfg.Store.URL, store.Options{Migrate: migrate, Timeout: cfg.Store.Timeout, OneProcess: oneProcess})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -154,7 +157,7 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "idplug migrate: the store is off (store.url: off); nothing to migrate")
 		return 1
 	}
-	s, err := openStore(context.Background(), cfg, nil)
+	s, err := openStore(context.Background(), cfg, nil, true)
 	if err != nil {
 		fmt.Fprintln(stderr, "idplug migrate:", err)
 		return 1
@@ -184,7 +187,7 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "idplug vault rekey: the store is off (store.url: off); there is no vault")
 		return 1
 	}
-	s, err := openStore(context.Background(), cfg, nil)
+	s, err := openStore(context.Background(), cfg, nil, false)
 	if err != nil {
 		fmt.Fprintln(stderr, "idplug vault rekey:", err)
 		return 1
@@ -258,6 +261,18 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name := "keys " + args[0]
+	if args[0] == "withdraw" {
+		// The usage first: a variable the configuration lacks would hide it.
+		pre := flag.NewFlagSet(name, flag.ContinueOnError)
+		pre.SetOutput(io.Discard)
+		pre.String("config", "", "")
+		extra(pre)
+		if pre.Parse(args[1:]) == nil && (len(ids) == 0) == !all {
+			fmt.Fprintln(stderr, "idplug keys withdraw: name the keys with --key ID (idplug keys list shows them), or give --all; not both")
+			return 2
+		}
+		ids, all = nil, false
+	}
 	var flags []func(*flag.FlagSet)
 	if extra != nil {
 		flags = append(flags, extra)
@@ -265,10 +280,6 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 	_, cfg, code := loadConfig(name, args[1:], stderr, flags...)
 	if cfg == nil {
 		return code
-	}
-	if args[0] == "withdraw" && (len(ids) == 0) == !all {
-		fmt.Fprintln(stderr, "idplug keys withdraw: name the keys with --key ID (idplug keys list shows them), or give --all; not both")
-		return 2
 	}
 	if cfg.Provider == nil {
 		fmt.Fprintf(stderr, "idplug %s: the configuration has no provider section; there are no signing keys\n", name)
@@ -279,7 +290,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "idplug %s: session_keys: %v\n", name, err)
 		return 1
 	}
-	s, err := openStore(context.Background(), cfg, nil)
+	s, err := openStore(context.Background(), cfg, nil, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "idplug %s: %v\n", name, err)
 		return 1

@@ -724,8 +724,20 @@ func TestMigrateCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Only migrate (and serve) make the database or move its schema: a
+	// maintenance command run by a newer binary had migrated the schema
+	// ahead of the replicas still running, and one pointed at the wrong
+	// path made an empty database there.
+	write("vault_keys: [\"" + strings.Repeat("v", 32) + "\"]\n")
+	out := runIdplugCommand(t, 1, "vault", "rekey", "--config", cfgPath)
+	if !strings.Contains(out, "there is no database at "+filepath.Join(dir, "state.db")) {
+		t.Fatalf("rekey before the database exists said: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state.db")); err == nil {
+		t.Fatal("idplug vault rekey made a database")
+	}
 	write("")
-	out := runIdplugCommand(t, 0, "migrate", "--config", cfgPath)
+	out = runIdplugCommand(t, 0, "migrate", "--config", cfgPath)
 	if !strings.Contains(out, "sqlite store is at schema version "+strconv.Itoa(store.SchemaVersion())) {
 		t.Fatalf("migrate said: %s", out)
 	}
@@ -733,6 +745,37 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("the database beside the config: %v, %v", st, err)
 	}
 	runIdplugCommand(t, 0, "migrate", "--config", cfgPath) // again: nothing to do
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "state.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	version := func() (v int) {
+		t.Helper()
+		if err := db.QueryRowContext(t.Context(), "SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// As a database an older release migrated looks to this one (the
+	// migration's row aside, and put back after).
+	if _, err := db.ExecContext(t.Context(), "UPDATE schema_migrations SET version = -version WHERE version = ?", store.SchemaVersion()); err != nil {
+		t.Fatal(err)
+	}
+	write("vault_keys: [\"" + strings.Repeat("v", 32) + "\"]\n")
+	out = runIdplugCommand(t, 1, "vault", "rekey", "--config", cfgPath)
+	if !strings.Contains(out, "run idplug migrate") || version() != store.SchemaVersion()-1 {
+		t.Fatalf("rekey on a schema behind (now at %d) said: %s", version(), out)
+	}
+	if _, err := db.ExecContext(t.Context(), "UPDATE schema_migrations SET version = -version WHERE version < 0"); err != nil {
+		t.Fatal(err)
+	}
+	write("")
+	// The usage before the configuration: one that lacks a variable hides nothing.
+	out = runIdplugCommand(t, 2, "keys", "withdraw", "--config", filepath.Join(dir, "missing.yaml"))
+	if !strings.Contains(out, "name the keys with --key ID") {
+		t.Fatalf("keys withdraw without a key said: %s", out)
+	}
 	out = runIdplugCommand(t, 1, "vault", "rekey", "--config", cfgPath)
 	if !strings.Contains(out, "vault_keys: none are configured") {
 		t.Fatalf("rekey without keys said: %s", out)
