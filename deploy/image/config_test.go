@@ -25,6 +25,9 @@ func TestDefaultConfigLoadsWithAScopedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.AdminListen != "0.0.0.0:8090" {
+		t.Fatalf("admin_listen: %q; want the details of /readyz and /metrics off the main port", cfg.AdminListen)
+	}
 	if n := cfg.PlainAPIKeys(); n != 0 || len(cfg.APIKeys) != 1 || len(cfg.APIKeys[0].Scopes) != 1 || cfg.APIKeys[0].Scopes[0] != "signin" {
 		t.Fatalf("api_keys: %d plain of %d; want one key scoped to signin", n, len(cfg.APIKeys))
 	}

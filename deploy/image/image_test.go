@@ -197,19 +197,25 @@ func contains(list []string, s string) bool {
 func TestDefaultConfig(t *testing.T) {
 	e := containertest.Start(t)
 	image := e.Image(t, "idplug")
-	port := testport.Free(t)
+	port, adminPort := testport.Free(t), testport.Free(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := e.Run(t, containertest.Spec{
 		Image:          image,
 		ReadOnlyRootFS: true,
 		Env: []string{
 			fmt.Sprintf("IDPLUG_LISTEN=127.0.0.1:%d", port),
+			fmt.Sprintf("IDPLUG_ADMIN_LISTEN=127.0.0.1:%d", adminPort),
 			"IDPLUG_PUBLIC_URL=" + base,
 			"IDPLUG_SESSION_KEY=" + sessionKey,
 			"IDPLUG_API_KEY=" + apiKey,
 		},
 	})
-	c.WaitReady(t, base+"/readyz")
+	// The main port says whether idplug is ready, and no more; the details
+	// are on the admin port, which the docs' docker run does not publish.
+	if ready := c.WaitReady(t, base+"/readyz"); strings.Contains(ready, "sandbox") || !strings.Contains(ready, `"ready"`) {
+		t.Errorf("the main port's /readyz: %s", ready)
+	}
+	checkSandboxed(t, c.WaitReady(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", adminPort)))
 	if status, body := containertest.Call(t, "GET", base+"/v1/connectors", apiKey, nil); status != 200 {
 		t.Fatalf("/v1/connectors: %d %v", status, body)
 	}
