@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/idplug/idplug/internal/printable"
 )
 
 // readSums parses SHA256SUMS in dir ("<hex digest>  <file>" or "<hex digest> *<file>"
@@ -29,18 +32,38 @@ func readSums(dir string) (map[string][]byte, error) {
 	if why := untrusted(info); why != "" {
 		return nil, fmt.Errorf("%s is %s", path, why)
 	}
-	data, err := os.ReadFile(path)
+	if info.Size() > maxSumsSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d a list of plugins takes", path, info.Size(), maxSumsSize)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	// Bounded again as read: the file may grow after its stat.
+	data, err := io.ReadAll(io.LimitReader(f, maxSumsSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSumsSize {
+		return nil, fmt.Errorf("%s is more than the %d bytes a list of plugins takes", path, maxSumsSize)
+	}
 	return ParseSums(path, data)
 }
+
+// maxSumsSize bounds SHA256SUMS: some 3,000 plugins' lines.
+const maxSumsSize = 1 << 20
+
+// maxSumsLine bounds one line: a digest and a file name take under 400 bytes.
+const maxSumsLine = 4 << 10
 
 // ParseSums parses the output of sha256sum. name is used in error messages.
 func ParseSums(name string, data []byte) (map[string][]byte, error) {
 	sums := map[string][]byte{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
+	sc.Buffer(make([]byte, 0, 512), maxSumsLine)
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -49,7 +72,7 @@ func ParseSums(name string, data []byte) (map[string][]byte, error) {
 		file = strings.TrimPrefix(strings.TrimLeft(file, " "), "*")
 		sum, err := hex.DecodeString(digest)
 		if !ok || err != nil || len(sum) != 32 || file == "" {
-			return nil, fmt.Errorf("%s line %d: want \"<sha256 hex>  <file>\", got %q", name, n, line)
+			return nil, fmt.Errorf("%s line %d: want \"<sha256 hex>  <file>\", got %q", name, n, printable.Cut(line, 200))
 		}
 		if strings.ContainsRune(file, '/') {
 			return nil, fmt.Errorf("%s line %d: %q: list file names only, not paths", name, n, file)
@@ -58,6 +81,9 @@ func ParseSums(name string, data []byte) (map[string][]byte, error) {
 			return nil, fmt.Errorf("%s line %d: %s is listed twice", name, n, file)
 		}
 		sums[file] = sum
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return nil, fmt.Errorf("%s line %d: longer than %d bytes; want \"<sha256 hex>  <file>\"", name, n, maxSumsLine)
 	}
 	return sums, sc.Err()
 }

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -17,9 +19,24 @@ func TestParseSums(t *testing.T) {
 		{digest, "line 1"},
 		{digest + "  dir/idplug-connector-a", "list file names only"},
 		{digest + "  a\n" + digest + "  a", "line 2: a is listed twice"},
+		// A line past any digest and name: named with its number, not a
+		// reader's "token too long".
+		{digest + "  a\n" + digest + "  " + strings.Repeat("b", 70<<10), "line 2: longer than 4096 bytes"},
 	} {
 		if _, err := ParseSums("SHA256SUMS", []byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseSums(%q) err = %v, want %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// A SHA256SUMS of megabytes is refused, named, before it is read whole.
+func TestSumsFileIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	line := strings.Repeat("0f", 32) + "  idplug-connector-a\n"
+	if err := os.WriteFile(filepath.Join(dir, SumsFile), []byte(strings.Repeat("# padding\n", (maxSumsSize/10)+1)+line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSums(dir); err == nil || !strings.Contains(err.Error(), "more than the 1048576 a list of plugins takes") {
+		t.Fatalf("a SHA256SUMS over 1 MiB: %v", err)
 	}
 }

@@ -147,7 +147,8 @@ func (m *Mapping) assemble(u sdk.UserInfo, eval func(*program) (ref.Val, error))
 		case errors.Is(err, errTooLarge):
 			return Result{}, overSize()
 		case err != nil:
-			return Result{}, failed("%s: %s", p.name, problem(err, p.src))
+			// toJSON's own words: a type's name or a bound, never a value.
+			return Result{}, failed("%s: %v", p.name, err)
 		}
 		if j != nil { // null and an empty optional leave the claim out
 			res.Claims[p.key] = j

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -159,6 +160,18 @@ func TestEvaluationErrorsNameTheExpression(t *testing.T) {
 		if errCode(err) != CodeFailed || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: err = %v, want %q", c.spec, err, c.want)
 		}
+	}
+}
+
+// The mapping's own words on a claim's value reach the message whole: they
+// carry nothing of the profile (the scrubbing of CEL's words had cut this one
+// to "yields a value…").
+func TestClaimTooDeepIsSaidWhole(t *testing.T) {
+	m := mustCompile(t, Spec{Claims: map[string]string{"x": `raw.deep`}})
+	u := octocat()
+	u.RawData = json.RawMessage(`{"deep": ` + strings.Repeat("[", 70) + "1" + strings.Repeat("]", 70) + `}`)
+	if _, err := m.Apply(t.Context(), u); errCode(err) != CodeFailed || !strings.Contains(err.Error(), fmt.Sprintf("claims.x: yields a value nested deeper than %d", maxValueDepth)) {
+		t.Fatalf("a claim nested 70 deep: %v", err)
 	}
 }
 

@@ -129,9 +129,13 @@ func explainStartError(err error) error {
 	if !strings.HasPrefix(msg, prefix) {
 		return err
 	}
-	first, _, _ := strings.Cut(strings.TrimPrefix(msg, prefix), "\n")
+	first, rest, _ := strings.Cut(strings.TrimPrefix(msg, prefix), "\n")
+	if first == "" && strings.HasPrefix(rest, "Failed to read any lines") {
+		// The reader ends at the plugin's exit and at a line over 64 KiB alike.
+		return errors.New("the plugin wrote no line to stdout before its handshake: it exited first, or its first line was longer than 64 KiB (is it an idplug plugin?)")
+	}
 	if first == "" {
-		return errors.New("the plugin exited before its handshake, without writing anything to stdout (is it an idplug plugin?)")
+		return errors.New("the plugin's first line on stdout was empty, not its handshake (it prints to stdout before serving)")
 	}
 	return fmt.Errorf("unrecognized plugin message %q instead of the handshake "+
 		"(it is not an idplug plugin, or it prints to stdout before serving)", first)

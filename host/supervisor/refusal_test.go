@@ -192,7 +192,23 @@ func TestRefusals(t *testing.T) {
 			setup: func(t *testing.T, dir string) {
 				plugintest.Install(t, dir, misbehave, "crashstart")
 			},
-			file: "idplug-connector-crashstart", reason: "the plugin exited before its handshake, without writing anything to stdout",
+			file: "idplug-connector-crashstart", reason: "the plugin wrote no line to stdout before its handshake: it exited first",
+		},
+		{
+			// Past go-plugin's 64 KiB line: said as such, not "exited".
+			name: "writes a first line over 64 KiB",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "idplug-connector-longline"),
+					"#!/bin/sh\ns=aaaaaaaaaa; i=0; while [ $i -lt 13 ]; do s=$s$s; i=$((i+1)); done; printf '%s\\n' \"$s\"; exit 2\n", 0o755)
+			},
+			file: "idplug-connector-longline", reason: "or its first line was longer than 64 KiB",
+		},
+		{
+			name: "writes an empty first line",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "idplug-connector-blank"), "#!/bin/sh\necho\nexit 2\n", 0o755)
+			},
+			file: "idplug-connector-blank", reason: "the plugin's first line on stdout was empty, not its handshake",
 		},
 		{
 			// The egress proxy matches every connection against them: 100,000
