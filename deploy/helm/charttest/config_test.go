@@ -22,7 +22,12 @@ var secretRef = regexp.MustCompile(`\$\{file:/etc/idplug/secrets/([^}]+)\}`)
 // 40-byte value when files has none), ${VAR} reads env.
 func loadConfig(t *testing.T, r *rendered, files, env map[string]string) (*config.Config, error) {
 	t.Helper()
-	data := r.ConfigMaps[0].Data["idplug.yaml"]
+	return loadConfigText(t, configFile(r), files, env)
+}
+
+// loadConfigText is loadConfig on idplug.yaml's text.
+func loadConfigText(t *testing.T, data string, files, env map[string]string) (*config.Config, error) {
+	t.Helper()
 	dir := t.TempDir()
 	for _, m := range secretRef.FindAllStringSubmatch(data, -1) {
 		v, ok := files[m[1]]
@@ -51,7 +56,7 @@ func TestConfigLoadsInIdplug(t *testing.T) {
 			r := mustRender(t, values)
 			cfg, err := loadConfig(t, r, map[string]string{"store-url": "postgres://idplug@db:5432/idplug"}, nil)
 			if err != nil {
-				t.Fatalf("idplug refuses the rendered config: %v\n%s", err, r.ConfigMaps[0].Data["idplug.yaml"])
+				t.Fatalf("idplug refuses the rendered config: %v\n%s", err, configFile(r))
 			}
 			if cfg.Listen != "0.0.0.0:8080" || cfg.AdminListen != "0.0.0.0:9100" || cfg.PluginDir != "/plugins" ||
 				len(cfg.APIKeys) == 0 || len(cfg.SessionKeys) == 0 || cfg.Store.URL == "" {
@@ -80,11 +85,11 @@ func TestConfigReferencesStayStrings(t *testing.T) {
 	}))
 	cfg, err := loadConfig(t, r, map[string]string{"fb": "1234567890123456"}, map[string]string{"FB_APP_ID": "9876543210987654"})
 	if err != nil {
-		t.Fatalf("%v\n%s", err, r.ConfigMaps[0].Data["idplug.yaml"])
+		t.Fatalf("%v\n%s", err, configFile(r))
 	}
 	want := `{"clientId":"9876543210987654","clientSecret":"1234567890123456","enabled":true,"label":"123","retries":3}`
 	if got := compactJSON(t, cfg.Instances[0].Config); got != want {
-		t.Errorf("the plugin's config is %s, want %s\nidplug.yaml:\n%s", got, want, r.ConfigMaps[0].Data["idplug.yaml"])
+		t.Errorf("the plugin's config is %s, want %s\nidplug.yaml:\n%s", got, want, configFile(r))
 	}
 }
 
@@ -122,7 +127,7 @@ connectors:`+connector+"\n", "123456789012345678")}),
 			r := mustRender(t, values)
 			cfg, err := loadConfig(t, r, nil, nil)
 			if err != nil {
-				t.Fatalf("%v\n%s", err, r.ConfigMaps[0].Data["idplug.yaml"])
+				t.Fatalf("%v\n%s", err, configFile(r))
 			}
 			want := map[string]string{"quoted in config": `"123456789012345678"`, "configYaml": `123456789012345678`}[name]
 			dec := json.NewDecoder(strings.NewReader(string(cfg.Instances[0].Config)))
@@ -130,7 +135,7 @@ connectors:`+connector+"\n", "123456789012345678")}),
 			var raw map[string]any
 			must(t, dec.Decode(&raw))
 			if b, _ := json.Marshal(raw["clientId"]); string(b) != want {
-				t.Errorf("clientId reaches the plugin as %s, want %s\nidplug.yaml:\n%s", b, want, r.ConfigMaps[0].Data["idplug.yaml"])
+				t.Errorf("clientId reaches the plugin as %s, want %s\nidplug.yaml:\n%s", b, want, configFile(r))
 			}
 		})
 	}
@@ -143,7 +148,7 @@ func TestConfigYaml(t *testing.T) {
 	text := "# comment kept\npublic_url: https://login.example.com\nsession_keys: [\"${file:/etc/idplug/secrets/session-key}\"]\napi_keys: [\"${file:/etc/idplug/secrets/api-key}\"]\n"
 	r := mustRender(t, withSecret(map[string]any{"config": nil, "configYaml": text}))
 	// (render's split of the manifest on "\n---" takes the last line's newline.)
-	if data := r.ConfigMaps[0].Data["idplug.yaml"]; !strings.HasSuffix(strings.TrimSuffix(data, "\n"), "\n"+strings.TrimSuffix(text, "\n")) ||
+	if data := configFile(r); !strings.HasSuffix(strings.TrimSuffix(data, "\n"), "\n"+strings.TrimSuffix(text, "\n")) ||
 		!strings.HasPrefix(data, `listen: "0.0.0.0:8080"`) {
 		t.Errorf("configYaml is not written as it is after the chart's keys:\n%s", data)
 	}

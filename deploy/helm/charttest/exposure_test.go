@@ -3,6 +3,7 @@ package charttest
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -165,4 +166,29 @@ func TestNetworkPolicy(t *testing.T) {
 
 func onlyPort(ports []networkingv1.NetworkPolicyPort, port intstr.IntOrString) bool {
 	return len(ports) == 1 && ports[0].Port != nil && *ports[0].Port == port
+}
+
+// networkPolicy.enabled is false by default: helm install says what that leaves
+// open. Under the chart's seccomp RuntimeDefault the plugins get no network
+// namespace, so their egress is open (idplug's egress proxy needs one): from
+// the pod, plugins included, the cloud's metadata service, the database and
+// every Service of the cluster are reachable. With the policy, the notes say
+// nothing of it.
+func TestNotesSayWhatNoNetworkPolicyLeavesOpen(t *testing.T) {
+	notes := mustRender(t, withSecret(map[string]any{})).Notes
+	for _, want := range []string{
+		"networkPolicy.enabled is false",
+		"169.254.169.254",
+		"every in-cluster Service",
+		"egress proxy",
+		"sandbox.egress",
+		"networkPolicy.enabled=true",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("the notes do not say %q:\n%s", want, notes)
+		}
+	}
+	if notes := mustRender(t, withSecret(map[string]any{"networkPolicy": map[string]any{"enabled": true}})).Notes; strings.Contains(notes, "networkPolicy.enabled is false") {
+		t.Errorf("with a NetworkPolicy the notes say there is none:\n%s", notes)
+	}
 }

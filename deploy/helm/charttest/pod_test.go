@@ -79,8 +79,8 @@ func materialize(t *testing.T, r *rendered, pod corev1.PodSpec) map[string]strin
 		case v.ConfigMap != nil:
 			for _, cm := range r.ConfigMaps {
 				if cm.Name == v.ConfigMap.Name {
-					for k, data := range cm.Data {
-						must(t, os.WriteFile(filepath.Join(dir, k), []byte(data), 0o644))
+					for k, data := range configMapFiles(cm) {
+						must(t, os.WriteFile(filepath.Join(dir, k), data, 0o644))
 					}
 				}
 			}
@@ -88,9 +88,9 @@ func materialize(t *testing.T, r *rendered, pod corev1.PodSpec) map[string]strin
 			mode := os.FileMode(*v.Secret.DefaultMode)
 			for _, s := range r.Secrets {
 				if s.Name == v.Secret.SecretName {
-					for k, data := range s.StringData {
+					for k, data := range secretFiles(s) {
 						path := filepath.Join(dir, k)
-						must(t, os.WriteFile(path, []byte(data), mode))
+						must(t, os.WriteFile(path, data, mode))
 						must(t, os.Chmod(path, mode))
 						must(t, os.Chown(path, 0, fsGroup))
 					}

@@ -42,6 +42,8 @@ type rendered struct {
 	ServiceMonitor []serviceMonitor
 	// Notes is NOTES.txt as helm install prints it.
 	Notes string
+	// Manifests are the objects as rendered, before decoding.
+	Manifests []releaseutil.Manifest
 }
 
 // serviceMonitor is the part of the Prometheus operator's ServiceMonitor the
@@ -70,36 +72,76 @@ func render(t *testing.T, values map[string]any) (*rendered, error) {
 // kubeVersion is the cluster version the chart is rendered and linted for.
 var kubeVersion = &chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"}
 
-// renderRelease is render with a release name of the test's choosing. It takes
-// the steps of Helm's client-only install, from its template engine on, without
-// Helm's action package: that package brings Kubernetes' client, kubectl's code
-// and the registry clients, and compiling them was most of this module's build.
-// The steps: the chart's kubeVersion range, its dependencies, the values
-// (coalesced with values.yaml, checked against a schema if the chart has one),
-// the engine, NOTES.txt set aside, and the manifests sorted in Helm's install
-// order.
+// renderRelease is render with a release name of the test's choosing.
 func renderRelease(t *testing.T, release string, values map[string]any) (*rendered, error) {
 	t.Helper()
+	return renderWith(t, renderOptions{Release: release}, values)
+}
+
+// renderOptions are what a render takes besides the values: the release's
+// name ("idp" when empty) and revision (1 when 0), and the cluster's version
+// (kubeVersion when nil).
+type renderOptions struct {
+	Release  string
+	Revision int
+	Kube     *chartutil.KubeVersion
+}
+
+// renderWith renders the chart as renderManifests does and decodes every object
+// strictly: no duplicate key in a mapping, no unknown field, no trailing data.
+func renderWith(t *testing.T, o renderOptions, values map[string]any) (*rendered, error) {
+	t.Helper()
+	notes, manifests, err := renderManifests(t, o, values)
+	if err != nil {
+		return nil, err
+	}
+	out := &rendered{Notes: notes, Manifests: manifests}
+	for _, m := range manifests {
+		if err := out.add([]byte(m.Content)); err != nil {
+			t.Fatalf("%v in %s:\n%s", err, m.Name, m.Content)
+		}
+	}
+	return out, nil
+}
+
+// renderManifests takes the steps of Helm's client-only install, from its
+// template engine on, without Helm's action package: that package brings
+// Kubernetes' client, kubectl's code and the registry clients, and compiling
+// them was most of this module's build. The steps: the chart's kubeVersion
+// range, its dependencies, the values (coalesced with values.yaml, checked
+// against a schema if the chart has one), the engine, NOTES.txt set aside, and
+// the manifests sorted in Helm's install order, as text: not decoded.
+func renderManifests(t *testing.T, o renderOptions, values map[string]any) (string, []releaseutil.Manifest, error) {
+	t.Helper()
+	if o.Release == "" {
+		o.Release = "idp"
+	}
+	if o.Revision == 0 {
+		o.Revision = 1
+	}
+	if o.Kube == nil {
+		o.Kube = kubeVersion
+	}
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
-	caps.KubeVersion = *kubeVersion
+	caps.KubeVersion = *o.Kube
 	if r := ch.Metadata.KubeVersion; r != "" && !chartutil.IsCompatibleRange(r, caps.KubeVersion.String()) {
-		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", r, caps.KubeVersion.String())
+		return "", nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", r, caps.KubeVersion.String())
 	}
 	if err := chartutil.ProcessDependenciesWithMerge(ch, values); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	opts := chartutil.ReleaseOptions{Name: release, Namespace: "auth", Revision: 1, IsInstall: true}
+	opts := chartutil.ReleaseOptions{Name: o.Release, Namespace: "auth", Revision: o.Revision, IsInstall: o.Revision == 1, IsUpgrade: o.Revision > 1}
 	vals, err := chartutil.ToRenderValues(ch, values, opts, caps)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	files, err := new(engine.Engine).Render(ch, vals)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	var notes string
 	for name, text := range files {
@@ -110,22 +152,16 @@ func renderRelease(t *testing.T, release string, values map[string]any) (*render
 	}
 	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if len(hooks) > 0 {
 		t.Fatalf("the chart has %d hooks; render takes manifests only", len(hooks))
 	}
-	out := &rendered{Notes: notes}
-	for _, m := range manifests {
-		if err := out.add([]byte(m.Content)); err != nil {
-			t.Fatalf("%v in %s:\n%s", err, m.Name, m.Content)
-		}
-	}
-	return out, nil
+	return notes, manifests, nil
 }
 
 func (r *rendered) add(doc []byte) error {
-	raw, err := yaml.YAMLToJSON(doc)
+	raw, err := yaml.YAMLToJSONStrict(doc)
 	if err != nil {
 		return err
 	}
@@ -266,7 +302,7 @@ func TestTemplate(t *testing.T) {
 					t.Errorf("%s probe %+v; want GET %s on port admin", name, p, want)
 				}
 			}
-			config := r.ConfigMaps[0].Data["idplug.yaml"]
+			config := configFile(r)
 			var owned struct {
 				Listen      string `json:"listen"`
 				AdminListen string `json:"admin_listen"`
@@ -437,4 +473,35 @@ func mustRenderRelease(t *testing.T, release string, values map[string]any) *ren
 		t.Fatalf("helm template: %v", err)
 	}
 	return r
+}
+
+// configFile is idplug.yaml as the pod reads it, from the ConfigMap's data or
+// binaryData (the kubelet writes either as the file's bytes).
+func configFile(r *rendered) string {
+	return string(configMapFiles(r.ConfigMaps[0])["idplug.yaml"])
+}
+
+// configMapFiles are the files a ConfigMap volume holds: its data and binaryData.
+func configMapFiles(cm corev1.ConfigMap) map[string][]byte {
+	files := map[string][]byte{}
+	for k, v := range cm.Data {
+		files[k] = []byte(v)
+	}
+	for k, v := range cm.BinaryData {
+		files[k] = v
+	}
+	return files
+}
+
+// secretFiles are the files a Secret volume holds: its data, and stringData
+// (which the API server merges into data, over it).
+func secretFiles(s corev1.Secret) map[string][]byte {
+	files := map[string][]byte{}
+	for k, v := range s.Data {
+		files[k] = v
+	}
+	for k, v := range s.StringData {
+		files[k] = []byte(v)
+	}
+	return files
 }

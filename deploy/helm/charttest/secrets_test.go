@@ -1,9 +1,12 @@
 package charttest
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
 )
 
 // secrets.files names become Secret keys and file names: written unquoted, a name
@@ -27,13 +30,13 @@ func TestSecretFileNames(t *testing.T) {
 	if len(r.Secrets) != 1 {
 		t.Fatalf("%d Secrets", len(r.Secrets))
 	}
-	s := r.Secrets[0]
+	got := secretFiles(r.Secrets[0])
 	for k, v := range files {
-		if s.StringData[k] != v {
-			t.Errorf("secrets.files[%q] is %q in the Secret", k, s.StringData[k])
+		if string(got[k]) != v {
+			t.Errorf("secrets.files[%q] is %q in the Secret", k, got[k])
 		}
 	}
-	for k := range s.StringData {
+	for k := range got {
 		if errs := validation.IsConfigMapKey(k); len(errs) > 0 {
 			t.Errorf("Secret key %q: %v", k, errs)
 		}
@@ -56,4 +59,100 @@ func TestSecretReferencesMounted(t *testing.T) {
 		"extraVolumes":      []any{map[string]any{"name": "csi", "csi": map[string]any{"driver": "secrets-store.csi.k8s.io", "readOnly": true}}},
 		"extraVolumeMounts": []any{map[string]any{"name": "csi", "mountPath": "/etc/idplug/secrets", "readOnly": true}},
 	})
+}
+
+// A secret written as it is in config (or configYaml) went into the ConfigMap,
+// which whoever may read ConfigMaps reads, and into the release Helm keeps; only
+// store.url's passwords were refused. Every setting idplug reads as a secret
+// (session_keys, vault_keys, api_keys' keys, the OpenID Provider's client
+// secrets, and the connectors' settings whose name says secret, as the Logto
+// bridge's rule does: clientSecret, appSecret, privateKey...) must be a ${...}
+// reference, its default one too; the chart names the setting and says where
+// the secret goes.
+func TestLiteralSecretsRefused(t *testing.T) {
+	const literal = "literal-secret-0123456789abcdef0123456789"
+	connector := func(config map[string]any) map[string]any {
+		return map[string]any{"connectors": []any{map[string]any{"id": "acme", "plugin": "oauth2", "config": config}}}
+	}
+	client := func(secret any) map[string]any {
+		return map[string]any{"provider": map[string]any{"clients": []any{map[string]any{"id": "app", "secret": secret, "redirect_uris": []any{"https://app.example.com/cb"}}}}}
+	}
+	for name, tc := range map[string]struct {
+		config map[string]any
+		want   string
+	}{
+		"a session key":                {map[string]any{"session_keys": []any{"${file:/etc/idplug/secrets/session-key}", literal}}, "config.session_keys[1]: a secret written as it is"},
+		"a vault key":                  {map[string]any{"vault_keys": []any{literal}}, "config.vault_keys[0]: a secret written as it is"},
+		"an API key, plain":            {map[string]any{"api_keys": []any{literal}}, "config.api_keys[0]: a secret written as it is"},
+		"an API key, scoped":           {map[string]any{"api_keys": []any{map[string]any{"key": literal, "scopes": []any{"signin"}}}}, "config.api_keys[0].key: a secret written as it is"},
+		"a provider client's secret":   {client(literal), "config.provider.clients[0].secret: a secret written as it is"},
+		"a number as a client secret":  {client(123456789), "config.provider.clients[0].secret: a secret written as it is"},
+		"a connector's clientSecret":   {connector(map[string]any{"clientSecret": literal}), "config.connectors[0].config.clientSecret: a secret written as it is"},
+		"a connector's privateKey":     {connector(map[string]any{"privateKey": "-----BEGIN PRIVATE KEY-----\nMIG..."}), "config.connectors[0].config.privateKey: a secret written as it is"},
+		"WeChat's appSecret":           {connector(map[string]any{"appSecret": literal}), "config.connectors[0].config.appSecret"},
+		"another case":                 {connector(map[string]any{"ClientSECRET": literal}), "config.connectors[0].config.ClientSECRET"},
+		"a nested setting":             {connector(map[string]any{"customConfig": map[string]any{"api_key": literal}}), "config.connectors[0].config.customConfig.api_key"},
+		"a literal default":            {map[string]any{"session_keys": []any{"${SESSION_KEY:-" + literal + "}"}}, "config.session_keys[0]: a secret written as it is"},
+		"text around a reference":      {map[string]any{"session_keys": []any{"prefix-${SESSION_KEY}"}}, "config.session_keys[0]"},
+		"an escaped reference ($$)":    {map[string]any{"session_keys": []any{"$${SESSION_KEY}-0123456789abcdef0123456789"}}, "config.session_keys[0]"},
+		"a reference's default nested": {map[string]any{"session_keys": []any{"${A:-${B:-" + literal + "}}"}}, "config.session_keys[0]"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			config := map[string]any{"session_keys": []any{"${file:/etc/idplug/secrets/session-key}"}, "api_keys": []any{"${file:/etc/idplug/secrets/api-key}"}}
+			for k, v := range tc.config {
+				config[k] = v
+			}
+			refused(t, withSecret(map[string]any{"config": config}), tc.want)
+			refused(t, withSecret(map[string]any{"config": config}), "which the chart would write into the ConfigMap")
+			// The same in configYaml, as the chart reads it.
+			text, err := yaml.Marshal(config)
+			must(t, err)
+			refused(t, withSecret(map[string]any{"config": nil, "configYaml": string(text)}), "configYaml"+strings.TrimPrefix(tc.want, "config"))
+		})
+	}
+	refused(t, withSecret(map[string]any{"config": map[string]any{"session_keys": []any{literal}, "api_keys": []any{"${file:/etc/idplug/secrets/api-key}"}}}),
+		`config.session_keys[0]: a secret written as it is, which the chart would write into the ConfigMap (readable by whoever may read ConfigMaps, and kept in the release); `+
+			`put it in a file of secrets.files (or of existingSecret) and write ${file:/etc/idplug/secrets/NAME}, or read it from the environment with ${VAR}`)
+
+	// References, and the settings whose names only mention a secret.
+	ok := map[string]any{
+		"session_keys": []any{"${file:/etc/idplug/secrets/session-key}", "${IDPLUG_SESSION_KEY}", "${OLD_KEY:-${file:/etc/idplug/secrets/old-key}}"},
+		"vault_keys":   []any{"${file:/etc/idplug/secrets/vault-key}"},
+		"api_keys":     []any{"${file:/etc/idplug/secrets/api-key}", map[string]any{"key": "${ADMIN_KEY}", "scopes": []any{"admin"}}},
+		"provider": map[string]any{"clients": []any{
+			map[string]any{"id": "app", "secret": "${file:/etc/idplug/secrets/app-secret}", "redirect_uris": []any{"https://app.example.com/cb"}},
+			map[string]any{"id": "spa", "public": true, "redirect_uris": []any{"https://spa.example.com/cb"}},
+		}},
+		"connectors": []any{map[string]any{"id": "acme", "plugin": "oauth2", "config": map[string]any{
+			"clientId": "acme-app", "clientSecret": "${file:/etc/idplug/secrets/acme}", "privateKey": "",
+			"privateKeyId": "kid-1", "clientSecretJwtSigningAlgorithm": "HS256", "privateKeySigningAlgorithm": "RS256",
+			"tokenEndpointAuthMethod": "client_secret_basic", "storeTokens": true, "secretSwitch": false,
+		}}},
+	}
+	mustRender(t, withSecret(map[string]any{"config": ok}))
+	text, err := yaml.Marshal(ok)
+	must(t, err)
+	mustRender(t, withSecret(map[string]any{"config": nil, "configYaml": string(text)}))
+}
+
+// A secret file is bytes: a vault key made with head -c 32 /dev/urandom is not
+// UTF-8. Written as stringData through quote, its invalid bytes came out as
+// other characters (0xff as U+00FF, two bytes); as data, base64, every byte
+// stays.
+func TestBinarySecretFiles(t *testing.T) {
+	key := "\xff\xfe\x80\x00" + strings.Repeat("\x01", 28)
+	r := mustRender(t, map[string]any{"secrets": map[string]any{"files": map[string]any{
+		"session-key": "a-session-key-0123456789abcdef0123456789",
+		"api-key":     "an-api-key-0123456789abcdef0123456789",
+		"vault-key":   key,
+	}}})
+	if len(r.Secrets) != 1 {
+		t.Fatalf("%d Secrets", len(r.Secrets))
+	}
+	if got := secretFiles(r.Secrets[0])["vault-key"]; !bytes.Equal(got, []byte(key)) {
+		t.Errorf("the vault-key file holds % x, want % x", got, key)
+	}
+	if len(r.Secrets[0].StringData) != 0 {
+		t.Errorf("stringData %v: want every file in data", r.Secrets[0].StringData)
+	}
 }

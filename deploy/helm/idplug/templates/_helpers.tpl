@@ -17,9 +17,10 @@ fullname with a suffix, the fullname cut so that the whole fits a DNS label (63)
 {{- printf "%s%s" $base $suffix -}}
 {{- end -}}
 
+{{/* Every scalar the templates write is quoted (or a number checked as one). */}}
 {{- define "idplug.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ .Chart.Name | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end -}}
 
 {{/*
@@ -34,8 +35,8 @@ never a digest, cut to what a label value allows.
 {{- define "idplug.labels" -}}
 {{ include "idplug.selectorLabels" . }}
 app.kubernetes.io/version: {{ include "idplug.version" . | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- end -}}
 
 {{/* repository@digest when image.digest is set, repository:tag otherwise. */}}
@@ -58,9 +59,104 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{/* The minimum number of replicas: replicaCount, or the autoscaler's minimum. */}}
 {{- define "idplug.minReplicas" -}}
 {{- if .Values.autoscaling.enabled -}}
-{{- int .Values.autoscaling.minReplicas -}}
+{{- include "idplug.int" (list "autoscaling.minReplicas" .Values.autoscaling.minReplicas 1) -}}
 {{- else -}}
-{{- int .Values.replicaCount -}}
+{{- include "idplug.int" (list "replicaCount" .Values.replicaCount 0) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A whole number of the values, as digits: (list name value min). A number it must
+be (float64 from a values file, int64 from --set), not a string: sprig's int made
+0 of one it cannot read ("2 "), which passed every check, and a string written
+unquoted could add lines of its own to the manifest.
+*/}}
+{{- define "idplug.int" -}}
+{{- $name := index . 0 -}}
+{{- $v := index . 1 -}}
+{{- $min := index . 2 -}}
+{{- if or (not (has (kindOf $v) (list "float64" "int" "int64"))) (lt (float64 $v) (float64 $min)) (gt (float64 $v) 2147483647.0) (ne (float64 (int64 $v)) (float64 $v)) -}}
+{{- $hint := ternary ", written unquoted" "" (kindIs "string" $v) -}}
+{{- fail (printf "%s: %s is not a whole number (%d or more%s)" $name (include "idplug.shown" $v) (int $min) $hint) -}}
+{{- end -}}
+{{- int64 $v -}}
+{{- end -}}
+
+{{/* A port of the values, as digits: (list name value). */}}
+{{- define "idplug.port" -}}
+{{- $name := index . 0 -}}
+{{- $port := index . 1 -}}
+{{- if or (not (has (kindOf $port) (list "float64" "int" "int64"))) (lt (float64 $port) 1.0) (gt (float64 $port) 65535.0) (ne (float64 (int64 $port)) (float64 $port)) -}}
+{{- fail (printf "%s: %s is not a port (1 to 65535)" $name (include "idplug.shown" $port)) -}}
+{{- end -}}
+{{- int64 $port -}}
+{{- end -}}
+
+{{/*
+A PodDisruptionBudget's minAvailable or maxUnavailable: a whole number, as
+digits, or a percentage "N%" (0% to 100%), quoted: (list name value).
+*/}}
+{{- define "idplug.intOrPercent" -}}
+{{- $name := index . 0 -}}
+{{- $v := index . 1 -}}
+{{- if kindIs "string" $v -}}
+{{- if or (not (regexMatch "^[0-9]{1,3}%$" $v)) (gt (atoi (trimSuffix "%" $v)) 100) -}}
+{{- fail (printf "%s: %q is not a whole number or a percentage (0%% to 100%%, as \"50%%\")" $name $v) -}}
+{{- end -}}
+{{- quote $v -}}
+{{- else -}}
+{{- include "idplug.int" (list $name $v 0) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A value as a message shows it: a string quoted. */}}
+{{- define "idplug.shown" -}}
+{{- if kindIs "string" . -}}{{ printf "%q" . }}{{- else -}}{{ printf "%v" . }}{{- end -}}
+{{- end -}}
+
+{{/*
+The preStop sleep's seconds, or "" when there is none: preStopSleepSeconds 0, or
+a cluster older than 1.30 (the sleep action is beta, on by default, from 1.30;
+the image has no shell for an exec hook).
+*/}}
+{{- define "idplug.preStopSleep" -}}
+{{- $sleep := int (include "idplug.int" (list "preStopSleepSeconds" .Values.preStopSleepSeconds 0)) -}}
+{{- if and (gt $sleep 0) (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) -}}
+{{- $sleep -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The numbers the templates write and the checks read, each a number: see
+idplug.int. The grace period covers the preStop sleep and idplug's drain (up to
+30 s after SIGTERM: host/cmd/idplug's shutdownGrace).
+*/}}
+{{- define "idplug.validateNumbers" -}}
+{{- $_ := include "idplug.int" (list "replicaCount" .Values.replicaCount 0) -}}
+{{- $grace := int (include "idplug.int" (list "terminationGracePeriodSeconds" .Values.terminationGracePeriodSeconds 0)) -}}
+{{- $sleep := int (include "idplug.preStopSleep" . | default "0") -}}
+{{- if lt $grace (add $sleep 30) -}}
+{{- if $sleep -}}
+{{- fail (printf "terminationGracePeriodSeconds: %d leaves idplug %d s to drain after the preStop sleep of %d s (preStopSleepSeconds); it takes up to 30 s: set it to %d or more (the sleep, the drain and 10 s to stop its plugins), or lower preStopSleepSeconds" $grace (max 0 (sub $grace $sleep)) $sleep (add $sleep 40)) -}}
+{{- else -}}
+{{- fail (printf "terminationGracePeriodSeconds: %d leaves idplug %d s to drain; it takes up to 30 s: set it to 40 or more (the drain and 10 s to stop its plugins)" $grace $grace) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ = include "idplug.port" (list "service.port" .Values.service.port) -}}
+{{- $_ = include "idplug.port" (list "ports.http" .Values.ports.http) -}}
+{{- $_ = include "idplug.port" (list "ports.admin" .Values.ports.admin) -}}
+{{- with .Values.autoscaling -}}
+{{- if .enabled -}}
+{{- $lo := int (include "idplug.int" (list "autoscaling.minReplicas" .minReplicas 1)) -}}
+{{- $hi := int (include "idplug.int" (list "autoscaling.maxReplicas" .maxReplicas 1)) -}}
+{{- if lt $hi $lo -}}
+{{- fail (printf "autoscaling.maxReplicas: %d is below autoscaling.minReplicas (%d)" $hi $lo) -}}
+{{- end -}}
+{{- $_ = include "idplug.int" (list "autoscaling.targetCPUUtilizationPercentage" .targetCPUUtilizationPercentage 1) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq .Values.migrate.mode "job") (not (kindIs "invalid" .Values.migrate.jobTTLSecondsAfterFinished)) -}}
+{{- $_ = include "idplug.int" (list "migrate.jobTTLSecondsAfterFinished" .Values.migrate.jobTTLSecondsAfterFinished 0) -}}
 {{- end -}}
 {{- end -}}
 
@@ -71,13 +167,14 @@ objects that cannot work (a crash loop, a PDB that blocks every drain, an HPA
 with nothing to measure, a Secret the API server refuses).
 */}}
 {{- define "idplug.validate" -}}
+{{- include "idplug.validateNumbers" . -}}
 {{- $b := .Values.store.backend -}}
 {{- if not (has $b (list "sqlite" "postgres")) -}}
 {{- fail (printf "store.backend: %q is not sqlite or postgres" $b) -}}
 {{- end -}}
 {{- if eq $b "sqlite" -}}
-{{- if gt (int .Values.replicaCount) 1 -}}
-{{- fail (printf "replicaCount: %d replicas cannot share SQLite; set store.backend: postgres and store.url" (int .Values.replicaCount)) -}}
+{{- if gt (int64 .Values.replicaCount) 1 -}}
+{{- fail (printf "replicaCount: %d replicas cannot share SQLite; set store.backend: postgres and store.url" (int64 .Values.replicaCount)) -}}
 {{- end -}}
 {{- if .Values.autoscaling.enabled -}}
 {{- fail "autoscaling.enabled: replicas cannot share SQLite; set store.backend: postgres and store.url" -}}
@@ -115,20 +212,21 @@ with nothing to measure, a Secret the API server refuses).
 {{- $from := ternary "autoscaling.minReplicas" "replicaCount" (and .Values.autoscaling.enabled true) -}}
 {{- with .Values.podDisruptionBudget -}}
 {{- if .enabled -}}
-{{- if hasKey . "maxUnavailable" -}}
-{{- if has (toString .maxUnavailable) (list "0" "0%") -}}
+{{- $key := ternary "maxUnavailable" "minAvailable" (hasKey . "maxUnavailable") -}}
+{{- $v := get . $key -}}
+{{- $n := include "idplug.intOrPercent" (list (printf "podDisruptionBudget.%s" $key) $v) | trimAll "\"" -}}
+{{- $need := 0 -}}
+{{- if hasSuffix "%" $n -}}
+{{- $need = div (add (mul $min (atoi (trimSuffix "%" $n))) 99) 100 | int -}}
+{{- else -}}
+{{- $need = atoi $n -}}
+{{- end -}}
+{{- if eq $key "maxUnavailable" -}}
+{{- if eq (atoi (trimSuffix "%" $n)) 0 -}}
 {{- fail "podDisruptionBudget.maxUnavailable: 0 lets no pod be evicted: every node drain would block on it" -}}
 {{- end -}}
-{{- else -}}
-{{- $need := 0 -}}
-{{- if and (kindIs "string" .minAvailable) (hasSuffix "%" (toString .minAvailable)) -}}
-{{- $need = div (add (mul $min (atoi (trimSuffix "%" .minAvailable))) 99) 100 | int -}}
-{{- else -}}
-{{- $need = int .minAvailable -}}
-{{- end -}}
-{{- if ge $need $min -}}
-{{- fail (printf "podDisruptionBudget: minAvailable %v with %d replica(s) (%s) lets no pod be evicted, and every node drain would block on it; run more replicas than minAvailable (store.backend: postgres), set podDisruptionBudget.maxUnavailable instead, or leave podDisruptionBudget.enabled false" .minAvailable $min $from) -}}
-{{- end -}}
+{{- else if ge $need $min -}}
+{{- fail (printf "podDisruptionBudget: minAvailable %v with %d replica(s) (%s) lets no pod be evicted, and every node drain would block on it; run more replicas than minAvailable (store.backend: postgres), set podDisruptionBudget.maxUnavailable instead, or leave podDisruptionBudget.enabled false" $v $min $from) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -147,11 +245,6 @@ NetworkPolicy keeps out.
 {{- define "idplug.validatePod" -}}
 {{- $http := .Values.ports.http -}}
 {{- $admin := .Values.ports.admin -}}
-{{- range $name, $port := dict "ports.http" $http "ports.admin" $admin -}}
-{{- if or (not (or (kindIs "float64" $port) (kindIs "int" $port) (kindIs "int64" $port))) (lt (int $port) 1) (gt (int $port) 65535) (ne (float64 (int $port)) (float64 $port)) -}}
-{{- fail (printf "%s: %v is not a port (1 to 65535)" $name $port) -}}
-{{- end -}}
-{{- end -}}
 {{- if eq (int $http) (int $admin) -}}
 {{- fail (printf "ports.http and ports.admin: both %d; idplug serves the API and the admin routes on two listeners" (int $http)) -}}
 {{- end -}}
@@ -171,6 +264,17 @@ NetworkPolicy keeps out.
 {{- end -}}
 {{- else if and (eq .Values.store.backend "sqlite") (ne (int $fsGroup) (int $group)) -}}
 {{- fail (printf "podSecurityContext.fsGroup: %v, but idplug runs as group %v: the SQLite volume would be writable by group %v, which idplug refuses for its database; set fsGroup to %v" $fsGroup $group $fsGroup $group) -}}
+{{- end -}}
+{{- end -}}
+{{- $podLabels := .Values.podLabels | default dict -}}
+{{- range $k, $_ := include "idplug.selectorLabels" . | fromYaml -}}
+{{- if hasKey $podLabels $k -}}
+{{- fail (printf "podLabels: %s is a label of the chart's selectors (the Deployment's, the Services', the NetworkPolicy's; the migrate Job's pods have it too): the pods keep the chart's value; leave it out" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- range $k := list "checksum/config" "checksum/secrets" -}}
+{{- if hasKey ($.Values.podAnnotations | default dict) $k -}}
+{{- fail (printf "podAnnotations: %s is the chart's own (a changed configuration or secret rolls the pods by it); leave it out" $k) -}}
 {{- end -}}
 {{- end -}}
 {{- if and .Values.serviceMonitor.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.adminFrom) -}}
@@ -197,6 +301,9 @@ number that Helm's values have already rounded.
 {{- if hasKey $doc "Error" -}}
 {{- fail (printf "configYaml: not a YAML mapping: %v" (get $doc "Error")) -}}
 {{- end -}}
+{{- if regexMatch "\\r[^\\n]|\\r\\z|[\\x{85}\\x{2028}\\x{2029}]" $raw -}}
+{{- fail "configYaml: holds a line break other than \\n or \\r\\n (a lone \\r, U+0085, U+2028 or U+2029), which YAML reads as one and other tools do not; write it with \\n line ends" -}}
+{{- end -}}
 {{- if regexMatch "(?m)^(---|\\.\\.\\.|%)" $raw -}}
 {{- fail "configYaml: one document without markers (---, ...) or directives (%YAML): the chart writes its own keys before it" -}}
 {{- end -}}
@@ -213,8 +320,98 @@ number that Helm's values have already rounded.
 {{- fail (printf "%s.%s: set by the chart (see values.yaml: store, ports, extraVolumes)" $where $k) -}}
 {{- end -}}
 {{- end -}}
+{{- include "idplug.checkLiteralSecrets" (list $doc $where) -}}
 {{- if not (get $doc "api_keys") -}}
 {{- fail (printf "%s.api_keys: required: idplug listens on 0.0.0.0 in the pod and refuses to start without API keys; set %s.api_keys, for example [{key: \"${file:/etc/idplug/secrets/api-key}\", scopes: [signin]}] with the key in secrets (existingSecret or files)" $where $where) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The settings idplug reads as secrets must be ${...} references: written as they
+are, the chart would put them in the ConfigMap. session_keys, vault_keys,
+api_keys' keys, the OpenID Provider's client secrets, and the connectors'
+settings whose names say secret (the Logto bridge's rule, plugins/logto/bridge/
+metadata.mjs: clientSecret, appSecret, privateKey, apiKey, password... but not
+privateKeyId or clientSecretJwtSigningAlgorithm). (list doc where)
+*/}}
+{{- define "idplug.checkLiteralSecrets" -}}
+{{- $doc := index . 0 -}}
+{{- $where := index . 1 -}}
+{{- range $k := list "session_keys" "vault_keys" -}}
+{{- $keys := get $doc $k -}}
+{{- if kindIs "slice" $keys -}}
+{{- range $i, $v := $keys -}}
+{{- include "idplug.checkSecret" (list (printf "%s.%s[%d]" $where $k $i) $v) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $apiKeys := get $doc "api_keys" -}}
+{{- if kindIs "slice" $apiKeys -}}
+{{- range $i, $v := $apiKeys -}}
+{{- if kindIs "map" $v -}}
+{{- include "idplug.checkSecret" (list (printf "%s.api_keys[%d].key" $where $i) (get $v "key")) -}}
+{{- else -}}
+{{- include "idplug.checkSecret" (list (printf "%s.api_keys[%d]" $where $i) $v) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $provider := get $doc "provider" -}}
+{{- if kindIs "map" $provider -}}
+{{- $clients := get $provider "clients" -}}
+{{- if kindIs "slice" $clients -}}
+{{- range $i, $c := $clients -}}
+{{- if kindIs "map" $c -}}
+{{- include "idplug.checkSecret" (list (printf "%s.provider.clients[%d].secret" $where $i) (get $c "secret")) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $connectors := get $doc "connectors" -}}
+{{- if kindIs "slice" $connectors -}}
+{{- range $i, $c := $connectors -}}
+{{- if kindIs "map" $c -}}
+{{- include "idplug.checkConnectorSecrets" (list (printf "%s.connectors[%d].config" $where $i) (get $c "config") false) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A connector's settings, at any depth: a value under a key that names a secret
+(or in a list under one) is checked. (list path value secret)
+*/}}
+{{- define "idplug.checkConnectorSecrets" -}}
+{{- $path := index . 0 -}}
+{{- $v := index . 1 -}}
+{{- if kindIs "map" $v -}}
+{{- range $k, $e := $v -}}
+{{- $secret := and (regexMatch "(?i)(secret|password|passphrase|private.?key|api.?key|access.?key|access.?token|signing.?key|credential)" $k) (not (regexMatch "(?i)(algorithm|method|type|id|endpoint|uri|url)$" $k)) -}}
+{{- include "idplug.checkConnectorSecrets" (list (printf "%s.%s" $path $k) $e $secret) -}}
+{{- end -}}
+{{- else if kindIs "slice" $v -}}
+{{- range $i, $e := $v -}}
+{{- include "idplug.checkConnectorSecrets" (list (printf "%s[%d]" $path $i) $e (index $ 2)) -}}
+{{- end -}}
+{{- else if index . 2 -}}
+{{- include "idplug.checkSecret" (list $path $v) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A secret's value: empty, or one ${...} reference (${file:PATH}, ${VAR}, or
+${VAR:-default} whose default is one too, or empty), as idplug reads them
+(host/config/interpolate.go). Anything else (a string around a reference, $$,
+a number) is the secret itself. (list path value)
+*/}}
+{{- define "idplug.checkSecret" -}}
+{{- $path := index . 0 -}}
+{{- $v := index . 1 -}}
+{{- $ref := "\\$\\{(?:file:[^$}]+|[A-Za-z_][A-Za-z0-9_]*(?::-)?)\\}" -}}
+{{- range until 4 -}}
+{{- $ref = printf "\\$\\{(?:file:[^$}]+|[A-Za-z_][A-Za-z0-9_]*(?::-(?:%s)?)?)\\}" $ref -}}
+{{- end -}}
+{{- if or (and (kindIs "string" $v) $v (not (regexMatch (printf "^%s$" $ref) (toString $v)))) (has (kindOf $v) (list "float64" "int" "int64")) -}}
+{{- fail (printf "%s: a secret written as it is, which the chart would write into the ConfigMap (readable by whoever may read ConfigMaps, and kept in the release); put it in a file of secrets.files (or of existingSecret) and write ${file:/etc/idplug/secrets/NAME}, or read it from the environment with ${VAR}" $path) -}}
 {{- end -}}
 {{- end -}}
 
@@ -299,12 +496,27 @@ configYaml, the chart's keys (quoted the same way) and then configYaml as writte
 {{- $owned := dict "listen" (printf "0.0.0.0:%d" (int .Values.ports.http)) "admin_listen" (printf "0.0.0.0:%d" (int .Values.ports.admin)) "plugin_dir" "/plugins" "store" $store -}}
 {{- if .Values.configYaml -}}
 {{- range $k := list "listen" "admin_listen" "plugin_dir" "store" -}}
-{{ $k }}: {{ get $owned $k | toJson }}
+{{ $k }}: {{ get $owned $k | toJson | include "idplug.escapeJSON" }}
 {{ end -}}
 {{ regexReplaceAll "\\s+\\z" (toString .Values.configYaml) "" }}
 {{- else -}}
-{{- toPrettyJson (merge $owned (deepCopy (.Values.config | default dict))) -}}
+{{- toPrettyJson (merge $owned (deepCopy (.Values.config | default dict))) | include "idplug.escapeJSON" -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+JSON text with the characters YAML reads otherwise escaped (\uXXXX, in JSON's
+strings, the only place they can be): NEL (U+0085), which YAML folds into a
+space in a quoted string, DEL and the other C1 controls and U+FFFE and U+FFFF,
+which YAML refuses. toJson leaves them as they are; it escapes the rest (line
+breaks, U+2028 and U+2029 among them).
+*/}}
+{{- define "idplug.escapeJSON" -}}
+{{- $s := . -}}
+{{- range $c := concat (untilStep 127 160 1) (list 65534 65535) -}}
+{{- $s = replace (printf "%c" $c) (printf "\\u%04x" $c) $s -}}
+{{- end -}}
+{{- $s -}}
 {{- end -}}
 
 {{/* The pod settings the Deployment and the migrate Job share. */}}
@@ -333,8 +545,8 @@ affinity:
 {{/* The migrate container: the Deployment's init container, or the Job's. */}}
 {{- define "idplug.migrateContainer" -}}
 - name: migrate
-  image: {{ include "idplug.image" . }}
-  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  image: {{ include "idplug.image" . | quote }}
+  imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
   command: ["/usr/local/bin/idplug"]
   args: ["migrate", "--config", "/etc/idplug/idplug.yaml"]
   securityContext:
@@ -374,17 +586,17 @@ affinity:
 {{- define "idplug.volumes" -}}
 - name: config
   configMap:
-    name: {{ include "idplug.fullname" . }}
+    name: {{ include "idplug.fullname" . | quote }}
 {{- if include "idplug.hasSecrets" . }}
 - name: secrets
   secret:
-    secretName: {{ include "idplug.secretName" . }}
+    secretName: {{ include "idplug.secretName" . | quote }}
     defaultMode: 0440
 {{- end }}
 {{- if and (eq .Values.store.backend "sqlite") .Values.persistence.enabled }}
 - name: data
   persistentVolumeClaim:
-    claimName: {{ .Values.persistence.existingClaim | default (printf "%s-data" (include "idplug.fullname" .)) }}
+    claimName: {{ .Values.persistence.existingClaim | default (printf "%s-data" (include "idplug.fullname" .)) | quote }}
 {{- else }}
 {{- if eq .Values.store.backend "sqlite" }}
 {{- fail "store.backend sqlite needs persistence.enabled: an emptyDir is writable by every user, which idplug refuses for its database, and it loses the store (sessions, the vault, the provider's keys) at every restart; enable persistence, or use store.backend postgres" }}
