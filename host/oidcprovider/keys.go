@@ -50,6 +50,10 @@ const (
 	// the store again: a rotation elsewhere reaches it within this time, and
 	// what it signed meanwhile verifies with the (still published) retired key.
 	keyCacheTTL = 30 * time.Second
+	// keyStaleMax is how long a replica that cannot read the store signs
+	// with what it read last: a key withdrawn meanwhile (it leaked) must not
+	// sign for as long as the store is out of reach.
+	keyStaleMax = 5 * time.Minute
 	// nextKeyMinAge is how long a next key is published before a rotation
 	// makes it sign, unless forced: relying parties may keep /keys for its
 	// max-age (5 minutes), and replicas read it again within keyCacheTTL. A
@@ -164,7 +168,7 @@ func (r *keyRing) current(ctx context.Context) (*keySet, error) {
 	for range 5 {
 		recs, err := r.st.SigningKeys(ctx)
 		if err != nil {
-			if r.cached != nil {
+			if r.cached != nil && r.now().Sub(r.read) < keyStaleMax {
 				return r.cached, nil // sign on with what we had; the store is retried next time
 			}
 			return nil, err

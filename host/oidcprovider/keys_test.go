@@ -401,3 +401,48 @@ func TestStoredKeysSignWhenTheCleanupCannotBeWritten(t *testing.T) {
 		t.Fatal("a key set that could not be written was used")
 	}
 }
+
+// unreadable is a store whose key set cannot be read while down is set.
+type unreadable struct {
+	keys store.SigningKeys
+	down *bool
+}
+
+func (u unreadable) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
+	if *u.down {
+		return nil, store.ErrUnavailable
+	}
+	return u.keys.SigningKeys(ctx)
+}
+
+func (u unreadable) ReplaceSigningKeys(ctx context.Context, expect, next []store.SigningKeyRecord) error {
+	return u.keys.ReplaceSigningKeys(ctx, expect, next)
+}
+
+// A replica that cannot read the store signs with the keys it read last, for
+// keyStaleMax and no longer: a key withdrawn meanwhile had signed on for as
+// long as the store stayed out of its reach.
+func TestKeysReadLastSignForABoundedTime(t *testing.T) {
+	st := testStore(t)
+	sealer := testSealer(t)
+	now := time.Unix(1_800_000_000, 0)
+	down := false
+	ring := newKeyRing(unreadable{st, &down}, func() *seal.Sealer { return sealer }, time.Hour, func() time.Time { return now }, hclog.NewNullLogger())
+	ctx := t.Context()
+	if _, err := ring.signing(ctx, jose.RS256); err != nil {
+		t.Fatal(err)
+	}
+	down = true
+	now = now.Add(keyStaleMax - time.Second)
+	if _, err := ring.signing(ctx, jose.RS256); err != nil {
+		t.Fatalf("within keyStaleMax of the last read, with the store down: %v", err)
+	}
+	now = now.Add(time.Second)
+	if k, err := ring.signing(ctx, jose.RS256); err == nil {
+		t.Fatalf("signing with %s, read %s ago from a store that has not answered since", k.ID(), keyStaleMax)
+	}
+	down = false
+	if _, err := ring.signing(ctx, jose.RS256); err != nil {
+		t.Fatalf("the store back: %v", err)
+	}
+}
