@@ -143,7 +143,7 @@ func (s *Server) pageData() pageData { return pageData{Prefix: s.prefix} }
 
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 	data := s.pageData()
-	data.Connectors = withBoundedLogos(s.host.Instances())
+	data.Connectors = s.host.Instances()
 	if sess, ok := s.currentUser(r); ok {
 		data.User = &sess
 		data.Profile = profileOf(&sess, data.Connectors)
@@ -190,6 +190,9 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
+	// Here, so that no page (the home page, the OpenID Provider's chooser)
+	// shows a logo the bounds leave out.
+	data.Connectors = withBoundedLogos(data.Connectors)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	formAction := "'self'"

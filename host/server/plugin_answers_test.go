@@ -118,17 +118,28 @@ func TestHomePageFetchesNoPluginChosenAddress(t *testing.T) {
 	tracked.ID, tracked.Logo = "tracked", "https://plugin-author.test/pixel.png?deployment=1"
 	own.ID, own.Logo, own.OperatorLogo = "own", "https://cdn.example.test/own.png", true
 	inline.ID, inline.Logo = "inline", "data:image/svg+xml;base64,PHN2Zy8+"
-	srv := newUnitServer(t, logoInstances{&fakeInstances{}, []host.Instance{tracked, own, inline}}, nil)
-	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	body := rec.Body.String()
-	if strings.Contains(body, "plugin-author.test") {
-		t.Error("the home page loads a plugin's logo from its author's server")
-	}
-	if !strings.Contains(body, `<img src="https://cdn.example.test/own.png"`) || !strings.Contains(body, `<img src="data:image/svg&#43;xml;base64,PHN2Zy8&#43;"`) {
-		t.Errorf("the operator's logo or the plugin's data: logo is missing:\n%s", body)
-	}
-	if !strings.Contains(body, `id="sign-in-tracked"`) {
-		t.Error("the connector whose logo was left out lost its button")
+	huge := acme.Instance
+	huge.ID, huge.Logo = "huge", "data:image/png;base64,"+strings.Repeat("A", 1<<20)
+	srv := newUnitServer(t, logoInstances{&fakeInstances{}, []host.Instance{tracked, own, inline, huge}}, nil)
+	// The home page, and the OpenID Provider's chooser, which an app's
+	// /oidc/authorize shows anyone when its client allows several connectors.
+	home := httptest.NewRecorder()
+	srv.ServeHTTP(home, httptest.NewRequest("GET", "/", nil))
+	chooser := httptest.NewRecorder()
+	providerBrowser{srv}.Choose(chooser, httptest.NewRequest("GET", "/oidc/login?id=x", nil), []string{"tracked", "own", "inline", "huge"}, "/oidc/login?id=x")
+	for page, rec := range map[string]*httptest.ResponseRecorder{"home page": home, "chooser": chooser} {
+		body := rec.Body.String()
+		if strings.Contains(body, "plugin-author.test") {
+			t.Errorf("the %s loads a plugin's logo from its author's server", page)
+		}
+		if len(body) > 64<<10 {
+			t.Errorf("the %s is %d bytes: a plugin's logo over the bound is shown", page, len(body))
+		}
+		if !strings.Contains(body, `<img src="https://cdn.example.test/own.png"`) || !strings.Contains(body, `<img src="data:image/svg&#43;xml;base64,PHN2Zy8&#43;"`) {
+			t.Errorf("the %s lacks the operator's logo or the plugin's data: logo:\n%s", page, body)
+		}
+		if !strings.Contains(body, `id="sign-in-tracked"`) {
+			t.Errorf("on the %s, the connector whose logo was left out lost its button", page)
+		}
 	}
 }
