@@ -73,11 +73,15 @@ func (e *ValidationError) Locate(file string, line func(index int, field string)
 func (h *Host) Configure(ctx context.Context, cfgs []InstanceConfig) error {
 	// No replacement is checked and swapped in meanwhile. A rescan checking
 	// a slow replacement holds this for up to its start timeout: a reload
-	// whose caller has gone by then changes nothing.
+	// whose context ends meanwhile (idplug serve's SIGHUP at a SIGTERM)
+	// changes nothing, and does not hold up the shutdown.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("the configuration was not applied: %w", err)
+	}
 	select {
 	case h.reconfig <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("the configuration was not applied: a check of a replaced plugin was still running when the caller gave up: %w", ctx.Err())
+		return fmt.Errorf("the configuration was not applied: a check of a replaced plugin was still running when the reload was called off: %w", ctx.Err())
 	}
 	defer func() { <-h.reconfig }()
 	var (

@@ -51,9 +51,9 @@ func TestReloadDuringAReplacementsCheckIsCheckedByTheReplacement(t *testing.T) {
 	waitRescan(t, rescans)
 }
 
-// A reload waiting behind a replacement's check gives up when its caller
-// does (an HTTP reload whose client left), changing nothing, rather than
-// waiting out the check and then applying a configuration no one waits for.
+// A reload waiting behind a replacement's check gives up when its context
+// ends (idplug serve's SIGHUP reload at a SIGTERM), changing nothing, rather
+// than holding up the shutdown for the check and then applying itself.
 func TestReloadWaitingBehindAReplacementsCheckEndsWithItsCaller(t *testing.T) {
 	dir := plugintest.Folder(t)
 	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "example")

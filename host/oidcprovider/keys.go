@@ -484,9 +484,11 @@ func (r *keyRing) withdraw(ctx context.Context, ids []string, all bool) (gone []
 		if err != nil {
 			return nil, nil, err
 		}
+		// As every other change of the keys, only under session keys that
+		// open them: new keys sealed under others (a configuration that is
+		// not the replicas') would leave every replica unable to sign.
 		keys, _, err := r.open(recs)
-		if err != nil && !all {
-			// With no key opening, only withdrawing them all makes sense.
+		if err != nil {
 			return nil, nil, err
 		}
 		drop := map[string]bool{}
@@ -613,21 +615,26 @@ type KeyInfo struct {
 	RetireAt  time.Time // when a retired key stops being published
 }
 
-// ListKeys lists the provider's stored signing keys (idplug keys list), each
-// opened under sealer: a row that does not open is listed as unreadable, with
-// no more than its id, since nothing else of it is authentic.
+// ListKeys lists the provider's stored signing keys (idplug keys list) as
+// the provider reads them under sealer: a row it would not use (one that does
+// not open, or a row of an earlier release's form beside sealed rows) is
+// listed as unreadable, with no more than its id, since nothing else of it is
+// authentic.
 func ListKeys(ctx context.Context, st store.SigningKeys, sealer *seal.Sealer) ([]KeyInfo, error) {
 	recs, err := st.SigningKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
+	r := newKeyRing(st, func() *seal.Sealer { return sealer }, 0, time.Now, hclog.NewNullLogger())
+	keys, _, _ := r.open(recs) // none when no row opens: each is listed unreadable
+	opened := map[string]ringKey{}
+	for _, k := range keys {
+		opened[k.id] = k
+	}
 	out := make([]KeyInfo, 0, len(recs))
 	for _, rec := range recs {
-		k, err := openRow(sealer, rec)
-		if err != nil {
-			k, err = openLegacy(sealer, rec)
-		}
-		if err != nil {
+		k, ok := opened[rec.ID]
+		if !ok {
 			out = append(out, KeyInfo{ID: rec.ID, State: "unreadable"})
 			continue
 		}

@@ -446,3 +446,44 @@ func TestKeysReadLastSignForABoundedTime(t *testing.T) {
 		t.Fatalf("the store back: %v", err)
 	}
 }
+
+// idplug keys list shows the keys as the provider reads them: a row in an
+// earlier release's form put beside sealed rows (a backup's blob under a
+// made-up id and state) is one the provider ignores, and is listed as
+// unreadable, not as the active key its row claims to be.
+func TestKeyListShowsWhatTheProviderUses(t *testing.T) {
+	ctx := t.Context()
+	st, _ := sqliteStore(t)
+	sealer := testSealer(t)
+	ring := newKeyRing(st, func() *seal.Sealer { return sealer }, time.Hour, time.Now, hclog.NewNullLogger())
+	set, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := mustKeys(t, st)
+	planted, _ := legacyRecord(t, sealer, "planted", jose.RS256, stateActive, time.Now())
+	if err := st.ReplaceSigningKeys(ctx, recs, append(slices.Clone(recs), planted)); err != nil {
+		t.Fatal(err)
+	}
+	list, err := ListKeys(ctx, st, sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, k := range list {
+		states[k.ID] = k.State
+	}
+	if states["planted"] != "unreadable" || states[set.signers[jose.RS256].id] != stateActive || len(list) != len(recs)+1 {
+		t.Fatalf("listed %v; want the planted row unreadable and %s active", states, set.signers[jose.RS256].id)
+	}
+	// Under session keys that open nothing, every row is listed unreadable.
+	other, err := ListKeys(ctx, st, testSealer(t, strings.Repeat("z", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range other {
+		if k.State != "unreadable" || k.Algorithm != "" {
+			t.Fatalf("under other session keys: %+v", k)
+		}
+	}
+}

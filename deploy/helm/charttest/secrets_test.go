@@ -140,7 +140,8 @@ func TestLiteralSecretsRefused(t *testing.T) {
 // other characters (0xff as U+00FF, two bytes); as data, base64, every byte
 // stays.
 func TestBinarySecretFiles(t *testing.T) {
-	key := "\xff\xfe\x80\x00" + strings.Repeat("\x01", 28)
+	// Text keeps every byte, control characters included.
+	key := "\x00\x01\x7f" + strings.Repeat("k", 29)
 	r := mustRender(t, map[string]any{"secrets": map[string]any{"files": map[string]any{
 		"session-key": "a-session-key-0123456789abcdef0123456789",
 		"api-key":     "an-api-key-0123456789abcdef0123456789",
@@ -154,5 +155,17 @@ func TestBinarySecretFiles(t *testing.T) {
 	}
 	if len(r.Secrets[0].StringData) != 0 {
 		t.Errorf("stringData %v: want every file in data", r.Secrets[0].StringData)
+	}
+	// Bytes that are not UTF-8 (a key from head -c 32 /dev/urandom) would
+	// render right once, then change at the next helm upgrade --reuse-values:
+	// Helm keeps the values as JSON, which turns them into U+FFFD.
+	binary := "\xff\xfe\x80\x00" + strings.Repeat("\x01", 28)
+	_, err := render(t, map[string]any{"secrets": map[string]any{"files": map[string]any{
+		"session-key": "a-session-key-0123456789abcdef0123456789",
+		"api-key":     "an-api-key-0123456789abcdef0123456789",
+		"vault-key":   binary,
+	}}})
+	if err == nil || !strings.Contains(err.Error(), "secrets.files.vault-key: holds bytes that are not UTF-8 text") {
+		t.Fatalf("a binary secret file: %v", err)
 	}
 }

@@ -318,11 +318,25 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "idplug %s: nothing was changed: %v\n", name, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "withdrawn: %s; signing now: %s\n", strings.Join(gone, ", "), strings.Join(signing, ", "))
+		fmt.Fprintf(stdout, "withdrawn: %s; signing now: %s\n", shownIDs(gone), shownIDs(signing))
 		fmt.Fprintln(stdout, "every idplug serve stops publishing and using them within 30 seconds, or at once on a reload; "+
 			"relying parties that cached /keys may still accept tokens they sign for up to 5 minutes")
 	}
 	return 0
+}
+
+// shownIDs lists key ids for the terminal: a row's id is whatever a writer of
+// the store put there (a withdrawal of every key lists rows that do not open).
+func shownIDs(ids []string) string {
+	const most = 16
+	shown := make([]string, 0, min(len(ids), most))
+	for _, id := range ids[:min(len(ids), most)] {
+		shown = append(shown, printable.Line(printable.Cut(id, 64)))
+	}
+	if len(ids) > most {
+		shown = append(shown, fmt.Sprintf("and %d more", len(ids)-most))
+	}
+	return strings.Join(shown, ", ")
 }
 
 // stringList is a flag given once for each value.

@@ -454,6 +454,12 @@ volume is mounted there).
 {{- if not (kindIs "string" $value) -}}
 {{- fail (printf "secrets.files.%s: a %s, not a string: Helm's values would write it changed (a long number in floating point, 0123 as 83, yes as true); quote it, or give the file with --set-file" $name (kindOf $value)) -}}
 {{- end -}}
+{{- /* Bytes that are not UTF-8 read as U+FFFD to a pattern. Helm keeps a
+       release's values as JSON, which turns them into U+FFFD for good: the
+       next helm upgrade --reuse-values would write another key. */ -}}
+{{- if regexMatch "�" $value -}}
+{{- fail (printf "secrets.files.%s: holds bytes that are not UTF-8 text, which Helm's stored values (JSON) change at the next helm upgrade --reuse-values, to another key; make the key as text (openssl rand -base64 32), or put the file in a Secret of your own (existingSecret)" $name) -}}
+{{- end -}}
 {{- end -}}
 {{- $mountedElsewhere := false -}}
 {{- range .Values.extraVolumeMounts -}}
