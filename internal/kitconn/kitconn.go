@@ -89,6 +89,9 @@ const (
 
 	RefreshKeepsOldToken    = "refresh-keeps-old-token"   // signin/refresh-rotation
 	TimeoutAsUnavailable    = "timeout-as-unavailable"    // signin/timeout
+	NoUserInfoDeadline      = "no-userinfo-deadline"      // signin/timeout
+	UnboundedBody           = "unbounded-body"            // signin/huge-answer
+	PrintsTokens            = "prints-tokens"             // secrets/never-printed
 	MalformedTokenGeneral   = "malformed-token-general"   // signin/malformed-token
 	MalformedProfileSuccess = "malformed-profile-success" // signin/malformed-profile
 	TokenError200Ignored    = "token-error-200-ignored"   // signin/token-error-200
@@ -255,7 +258,11 @@ func (c Connector) ParseConfig(raw []byte) (*Config, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	client, err := oauth2kit.NewHTTPClient(oauth2kit.HTTPOptions{UserAgent: "idplug-kit", Timeout: RequestTimeout})
+	opts := oauth2kit.HTTPOptions{UserAgent: "idplug-kit", Timeout: RequestTimeout}
+	if c.Defect == UnboundedBody {
+		opts.MaxResponseBytes = 1 << 30 // raised for a provider whose profile carries its picture inline
+	}
+	client, err := oauth2kit.NewHTTPClient(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +272,15 @@ func (c Connector) ParseConfig(raw []byte) (*Config, error) {
 		HTTP: client,
 	}
 	cfg.userInfo = &oauth2kit.UserInfoEndpoint{URL: cfg.UserInfoEndpoint, HTTP: client}
+	if c.Defect == NoUserInfoDeadline {
+		// oauth2kit's default request timeout, 8 s, past the call's deadline,
+		// which UserInfo does not pass on.
+		profileClient, err := oauth2kit.NewHTTPClient(oauth2kit.HTTPOptions{UserAgent: "idplug-kit"})
+		if err != nil {
+			return nil, err
+		}
+		cfg.userInfo.HTTP = profileClient
+	}
 	cfg.http = client
 	return cfg, nil
 }
@@ -404,7 +420,7 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 		// The status said success, so on it goes, ID token or none.
 		tok, err, tookError = &oauth2kit.Token{}, nil, true
 	}
-	if err != nil && c.Defect == MalformedTokenGeneral && sdk.AsError(err).Code == sdk.CodeInvalidResponse {
+	if err != nil && c.Defect == MalformedTokenGeneral && unparsed(err) {
 		return nil, errors.New(sdk.AsError(err).Message)
 	}
 	if err != nil {
@@ -412,6 +428,9 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 	}
 	if c.Defect == LogToken {
 		sdk.Logger(ctx).Debug("exchanged the code", "access_token", tok.AccessToken)
+	}
+	if c.Defect == PrintsTokens {
+		fmt.Fprintf(os.Stderr, "kitconn: token answer %+v\n", *tok) // left from debugging
 	}
 	if openIDScope(cfg.Scope) && !tookError {
 		if err := c.verifyIDToken(ctx, cfg, tok.IDToken, req.Session[sessionNonce]); err != nil {
@@ -425,13 +444,17 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 	case TokenInQuery:
 		userInfo.URL += "?access_token=" + url.QueryEscape(tok.AccessToken) // RFC 6750 2.3's, into every log on the way
 	}
-	raw, err := userInfo.Fetch(ctx, tok.AccessToken)
+	profileCtx := ctx
+	if c.Defect == NoUserInfoDeadline {
+		profileCtx = context.Background() // a profile helper written before calls had a context
+	}
+	raw, err := userInfo.Fetch(profileCtx, tok.AccessToken)
 	if loc := redirectedTo(err); loc != "" && c.Defect == FollowRedirects {
 		moved := *cfg.userInfo
 		moved.URL = loc
 		raw, err = moved.Fetch(ctx, tok.AccessToken)
 	}
-	if err != nil && c.Defect == MalformedProfileSuccess && sdk.AsError(err).Code == sdk.CodeInvalidResponse {
+	if err != nil && c.Defect == MalformedProfileSuccess && unparsed(err) {
 		return &sdk.UserInfoResult{UserInfo: sdk.UserInfo{ID: "unknown"}}, nil
 	}
 	if err != nil {
@@ -478,6 +501,14 @@ func (c Connector) UserInfo(ctx context.Context, cfg *Config, req sdk.UserInfoRe
 		res.Tokens = tok.TokenSet()
 	}
 	return res, nil
+}
+
+// unparsed says err is oauth2kit's for an answer that does not parse, not
+// for one too large to read, for the defects about malformed answers.
+func unparsed(err error) bool {
+	e := sdk.AsError(err)
+	_, tooLarge := e.Details["limitBytes"]
+	return e.Code == sdk.CodeInvalidResponse && !tooLarge
 }
 
 // redirectedTo is the Location of a redirect oauth2kit refused, for

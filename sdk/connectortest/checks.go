@@ -58,9 +58,10 @@ var checks = []check{
 	{"signin/refresh", "a refresh token from a sign-in renews the tokens (when the connector hands tokens back)", needProvider, checkSignInRefresh},
 	{"signin/refresh-rotation", "a second refresh, with the refresh token the first returned, works: the provider rotates refresh tokens and refuses an old one", needProvider, checkSignInRefreshRotation},
 	{"signin/no-redirects", "a token endpoint answering 307 or 308, and a userinfo endpoint answering 302, are not followed: the code, the client secret and the access token never reach the URL the redirect names", needProvider, checkSignInNoRedirects},
-	{"signin/timeout", "a token endpoint that does not answer within the call's deadline (Options.CallTimeout) fails with provider_timeout, within the deadline", needProvider, checkSignInTimeout},
+	{"signin/timeout", "a code exchange, the first request made with the access token (userinfo) and the first after the exchange without one (a key set), each held past the call's deadline (Options.CallTimeout) in a sign-in of its own, fail with provider_timeout, within the deadline", needProvider, checkSignInTimeout},
 	{"signin/malformed-token", "a token answer that is not JSON, or is cut short, fails with invalid_response, never a panic or a success", needProvider, checkSignInMalformedToken},
 	{"signin/malformed-profile", "a userinfo answer that is not JSON, or is cut short, fails with invalid_response, never a panic or a success", needProvider, checkSignInMalformedProfile},
+	{"signin/huge-answer", "a token answer, and a userinfo answer, that do not end (chunked, no Content-Length) fail with invalid_response, the connector closing the connection before the provider wrote 8 MiB of either", needProvider, checkSignInHugeAnswer},
 	{"signin/token-error-200", "a token answer of HTTP 200 with error=invalid_grant fails, without a call to the userinfo endpoint: it is never taken as success", needProvider, checkSignInTokenError200},
 	{"signin/unverified-email", "an email the provider says is not verified is not in the profile (when Options.WantUser has an email)", needProvider, checkSignInUnverifiedEmail},
 	{"id-token/signature", "an ID token signed with a key the provider never published fails with social_invalid_id_token (with a provider made WithIDTokens)", needProvider, checkIDTokenSignature},
@@ -72,6 +73,7 @@ var checks = []check{
 
 	{"secrets/profile", "no profile a sign-in returned carries, in any field (rawData included), a code or token the provider issued or the client secret: not as it is, JSON-escaped, URL-encoded or base64-encoded", needProvider, checkSecretsProfile},
 	{"secrets/requests", "in a sign-in, the client secret goes to the token endpoint alone, and no code or token goes in a URL", needProvider, checkSecretsRequests},
+	{"secrets/never-printed", "a configuration, a sign-in and a refresh made in process write no confidential value of the configuration, code or token to the process's standard output or error (fmt.Print, log.Printf), which a plugin's host logs", needConfig, checkSecretsNeverPrinted},
 	{"secrets/never-shown", "no error message, detail, log line or authorization URL, in any check, carries a confidential value of the configuration (one is planted), the authorization code or a token", needNothing, checkSecretsNeverShown},
 }
 

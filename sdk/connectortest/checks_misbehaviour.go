@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/idplug/idplug/sdk"
@@ -13,26 +14,131 @@ import (
 // return provider_timeout.
 const timeoutMargin = 1500 * time.Millisecond
 
+// checkSignInTimeout runs three sign-ins at once, in each of which the
+// provider holds one request past the call's deadline: the code exchange; the
+// first request made with the access token (userinfo, an API); the first after
+// the exchange that carries none (a discovery document, a key set). A
+// connector that gives any of them no deadline hangs there. At once, so that
+// the check waits out one deadline, not three.
 func checkSignInTimeout(k *kit, t T) {
 	k.needSignIn(t)
-	session, callback, ok := k.signIn(t)
-	if !ok {
-		return
-	}
 	p := k.opts.Provider
-	defer p.ClearFailures()
 	timeout := k.opts.callTimeout()
-	// Longer than the call may last; it ends when the connector gives up.
-	p.DelayNext(TokenEndpoint, 2*timeout+timeoutMargin)
-	p.DelayNext(TokenEndpoint, 2*timeout+timeoutMargin) // for a connector that retries
-	start := time.Now()
-	_, err := k.finish(t, session, callback)
-	took := time.Since(start)
-	what := fmt.Sprintf("UserInfo when the token endpoint does not answer within the call's deadline (%s)", timeout)
-	if took > timeout+timeoutMargin && !defect(err) {
-		t.Errorf("%s: returned after %s; want within the deadline: pass the call's context to every request", what, took.Round(time.Millisecond))
+	stalls := []struct {
+		hold  func(code string) *hold
+		which string
+	}{
+		{p.holdExchange, ""},
+		{p.holdTokenUse, "the first request made with the access token"},
+		{p.holdAfterExchange, "the first request after the code exchange that carries no access token"},
 	}
-	k.wantError(t, what, err, sdk.CodeProviderTimeout)
+	signIns := make([]*stalledSignIn, 0, len(stalls))
+	defer func() {
+		for _, s := range signIns {
+			p.releaseHold(s.hold)
+		}
+	}()
+	for _, st := range stalls {
+		session, callback, ok := k.signIn(t)
+		if !ok {
+			return
+		}
+		signIns = append(signIns, &stalledSignIn{hold: st.hold(callback["code"]), which: st.which,
+			session: session, callback: callback, done: make(chan struct{})})
+	}
+	for _, s := range signIns {
+		go func() {
+			defer close(s.done)
+			start := time.Now()
+			_, s.err = k.finish(t, s.session, s.callback)
+			s.took = time.Since(start)
+		}()
+		// The next starts once this one is held (or over): a request without a
+		// token is held after the last sign-in's exchange whoever sent it.
+		select {
+		case <-s.hold.held:
+		case <-s.done:
+		}
+	}
+	for _, s := range signIns {
+		<-s.done
+		what := fmt.Sprintf("UserInfo when the token endpoint does not answer within the call's deadline (%s)", timeout)
+		if s.which != "" {
+			select {
+			case <-s.hold.held:
+			default:
+				continue // the connector makes no such request
+			}
+			what = fmt.Sprintf("UserInfo when %s %s, %s, does not answer within the call's deadline (%s)", s.hold.first.Method, s.hold.first.Path, s.which, timeout)
+		}
+		if s.took > timeout+timeoutMargin && !defect(s.err) {
+			t.Errorf("%s: returned after %s; want within the deadline: pass the call's context to every request", what, s.took.Round(time.Millisecond))
+		}
+		k.wantError(t, what, s.err, sdk.CodeProviderTimeout)
+	}
+}
+
+// stalledSignIn is one sign-in of signin/timeout: the hold on one of its
+// requests, and what UserInfo made of it.
+type stalledSignIn struct {
+	hold *hold
+	// which names the request the hold picks; "" for the code exchange, which
+	// every sign-in makes.
+	which    string
+	session  sdk.Session
+	callback map[string]string
+	done     chan struct{}
+	err      error
+	took     time.Duration
+}
+
+// maxAnswerRead is how much of an answer that does not end the provider may
+// write before the connector closes the connection: oauth2kit reads at most
+// 1 MiB of an answer and the Logto bridge 4 MiB, and what the connection's
+// sockets (and a proxy on the way) hold counts as written though the
+// connector never read it.
+const maxAnswerRead = 8 << 20
+
+// floodLength is where the provider gives up on an answer that does not end and
+// drops the connection: twice maxAnswerRead, so that the verdict is in, and
+// no more, which would cost a connector that reads all it gets seconds (and,
+// under the race detector, hundreds of MiB) for nothing.
+const floodLength = 2 * maxAnswerRead
+
+// checkSignInHugeAnswer has the provider answer a sign-in's code exchange, then
+// another's userinfo request, with a body that does not end, chunked (no
+// Content-Length gives the size away), each time the connector asks, and
+// counts what it wrote each time before the connector closed the connection:
+// a connector that reads an answer whole, however large, is one answer away
+// from running out of memory.
+func checkSignInHugeAnswer(k *kit, t T) {
+	k.needSignIn(t)
+	p := k.opts.Provider
+	tokenType, tokenPrefix := "application/json", `{"access_token":"connectortest-huge","token_type":"bearer","padding":"`
+	if p.settings.format == TokenForm {
+		tokenType, tokenPrefix = "application/x-www-form-urlencoded", "access_token=connectortest-huge&token_type=bearer&padding="
+	}
+	for _, c := range []struct {
+		endpoint                  Endpoint
+		name, contentType, prefix string
+	}{
+		{TokenEndpoint, "token endpoint", tokenType, tokenPrefix},
+		{UserInfoEndpoint, "userinfo endpoint", "application/json", `{"id":"connectortest-huge","padding":"`},
+	} {
+		session, callback, ok := k.signIn(t)
+		if !ok {
+			return
+		}
+		f := p.floodAnswers(c.endpoint, c.contentType, c.prefix, floodLength)
+		_, err := k.finish(t, session, callback)
+		what := fmt.Sprintf("UserInfo when the %s answers HTTP 200 with a body that does not end (%s, chunked: no Content-Length)", c.name, c.contentType)
+		if written := p.endFlood(f); len(written) > 0 && slices.Max(written) > maxAnswerRead {
+			t.Errorf("%s: the connector took %.1f MiB of it (the provider gives up at %d MiB); want it to close the connection before %d MiB: cap what is read of an answer (oauth2kit.HTTPClient reads at most HTTPOptions.MaxResponseBytes, 1 MiB by default)", what, float64(slices.Max(written))/(1<<20), floodLength>>20, maxAnswerRead>>20)
+			k.defective(t, what, err)
+			continue
+		}
+		k.wantError(t, what, err, sdk.CodeInvalidResponse)
+	}
 }
 
 // malformed are answers that are not what the protocol says, with HTTP 200: an

@@ -3,6 +3,7 @@ package connectortest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -148,6 +149,56 @@ func checkSecretsNeverShown(k *kit, t T) {
 		}
 		seen[l] = true
 		t.Errorf("%s: %s shows %s; messages, details, log lines and authorization URLs must never carry secrets, codes or tokens", l.check, l.where, l.what)
+	}
+}
+
+// checkSecretsNeverPrinted makes the calls of callsThatMayPrint in process,
+// and reads what the process wrote to its standard output and error meanwhile.
+// A plugin's standard error is its host's log: a print left in a connector
+// from debugging (log.Printf of the token answer) puts the client secret or a
+// person's tokens there, past sdk.Logger, whose lines the kit reads anyway.
+// Through the host, the kit reads the host's log, and secrets/never-shown with
+// it.
+func checkSecretsNeverPrinted(k *kit, t T) {
+	if !k.d.inProcess() {
+		k.inapplicable(t, "the plugin runs in a process of its own, whose standard error is in the host's log, which secrets/never-shown reads")
+	}
+	stdout, stderr, err := printedDuring(func() { k.callsThatMayPrint(t) })
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		k.inapplicable(t, "the kit reads what the process prints on Unix only")
+	case err != nil:
+		t.Fatalf("connectortest: reading the process's standard output and error: %v", err)
+	}
+	needles := k.needles()
+	for _, out := range []struct{ name, text string }{{"standard output", stdout}, {"standard error", stderr}} {
+		reported := map[string]bool{}
+		for _, n := range needles {
+			if strings.Contains(out.text, n.value) && !reported[n.what] {
+				reported[n.what] = true
+				t.Errorf("the process's %s shows %s, printed while the connector parsed its configuration, made an authorization URL, signed in or refreshed: a plugin's standard error is its host's log; say what a connector has to say through sdk.Logger, and never a secret, code or token", out.name, n.what)
+			}
+		}
+	}
+}
+
+// callsThatMayPrint parses ValidConfig, asks for an authorization URL and,
+// with a provider, signs in and refreshes the tokens it gets back. A call that
+// fails is another check's to report.
+func (k *kit) callsThatMayPrint(t T) {
+	ctx := t.Context()
+	_ = k.d.parseConfig(ctx, k.validRaw)
+	auth, err := k.authorize(t, newState(), k.opts.redirectURI())
+	if err != nil || k.opts.Provider == nil {
+		return
+	}
+	callback, err := k.opts.Provider.Authorize(auth.RedirectTo)
+	if err != nil {
+		return
+	}
+	res, err := k.finish(t, auth.Session, callback)
+	if err == nil && res.Tokens != nil && res.Tokens.RefreshToken != "" {
+		_, _ = k.d.refresh(ctx, res.Tokens.RefreshToken)
 	}
 }
 

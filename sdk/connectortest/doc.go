@@ -45,14 +45,16 @@
 //     provider_unavailable; a numeric id above 2^53 keeps every digit; each client
 //     authentication method the configuration offers (or the one the provider
 //     requires, WithClientAuth) is the one used; a refresh token renews the
-//     tokens, and the rotated one works for the next refresh; a token endpoint
-//     slower than the call's deadline is provider_timeout, within the deadline;
-//     token and userinfo answers that are not JSON or are cut short are
-//     invalid_response; a token error answered with HTTP 200 is an error; an email
-//     the provider has not verified is left out of the profile. The checks that
-//     need a working sign-in skip when signin/complete fails (or signin/pkce saw
-//     the provider refuse the code_verifier), so that a broken sign-in is
-//     reported once.
+//     tokens, and the rotated one works for the next refresh; a code exchange,
+//     the first request made with the access token and the first after the
+//     exchange without one, each held past the call's deadline, are
+//     provider_timeout, within the deadline; token and userinfo answers that
+//     are not JSON or are cut short are invalid_response, and so are answers
+//     that do not end, of which the connector reads less than 8 MiB; a token
+//     error answered with HTTP 200 is an error; an email the provider has not
+//     verified is left out of the profile. The checks that need a working
+//     sign-in skip when signin/complete fails (or signin/pkce saw the provider
+//     refuse the code_verifier), so that a broken sign-in is reported once.
 //   - id-token (with a provider made WithIDTokens): an ID token that is forged,
 //     from another issuer, for another client, expired, or with another nonce or
 //     none, and a token answer without one, are social_invalid_id_token. They do
@@ -61,11 +63,15 @@
 //     confidential value of the configuration, the authorization code, or a code or
 //     token the provider issued; no profile a sign-in returned carries, in any
 //     field, rawData included, a code or token the provider issued or the client
-//     secret, whether as it is, JSON-escaped, URL-encoded or base64-encoded.
+//     secret, whether as it is, JSON-escaped, URL-encoded or base64-encoded;
+//     in process, nothing a configuration, a sign-in and a refresh print to the
+//     process's standard output or error (fmt.Print, log.Printf) carries any of
+//     them.
 //
 // A skipped check logs why, and Run lists the skips at the end; with
 // Options.Strict, a skip that Options.Skip did not ask for is a failure (but for
-// an id-token check that does not apply: the connector asks for no ID token).
+// a check that does not apply: an id-token check when the connector asks for no
+// ID token, secrets/never-printed when it runs in a process of its own).
 //
 // A connector that declares authorization templates (sdk.AuthorizationTemplater)
 // checks with CheckAuthorizationTemplate that the host, building from the

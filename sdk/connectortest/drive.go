@@ -77,6 +77,7 @@ func (x driven) refresh(ctx context.Context, refreshToken string) (*sdk.TokenSet
 	return x.d.Refresh(ctx, refreshToken)
 }
 func (x driven) deaths() int                { return x.d.Deaths() }
+func (x driven) inProcess() bool            { return false }
 func (x driven) log() string                { return x.d.Log() }
 func (x driven) logMark() int64             { return x.d.LogMark() }
 func (x driven) logSince(mark int64) string { return x.d.LogSince(mark) }

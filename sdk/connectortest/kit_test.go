@@ -66,6 +66,7 @@ var defects = []struct {
 	{kitconn.PanicOnHugeCallback, false, []string{"callback/garbage"}, "UserInfo panicked: callback value too large"},
 	{kitconn.EchoCode, false, []string{"secrets/never-shown"}, "callback/state-mismatch: the error of UserInfo shows the authorization code of a callback"},
 	{kitconn.LogToken, true, []string{"secrets/never-shown"}, "signin/complete: a log line shows a code or token the provider issued"},
+	{kitconn.PrintsTokens, true, []string{"secrets/never-printed"}, "the process's standard error shows a code or token the provider issued, printed while"},
 	{kitconn.AccessTokenInRawData, true, []string{"secrets/profile"}, "the profile's rawData carries an access token the provider issued (at rawData.token.access_token)"},
 	{kitconn.TokenAnswerInRawData, true, []string{"secrets/profile"}, "the profile's rawData carries an access token the provider issued (at rawData.tokenAnswer, base64-encoded)"},
 
@@ -85,6 +86,8 @@ var defects = []struct {
 	{kitconn.IgnoreAuthMethod, true, []string{"signin/client-auth"}, `with tokenEndpointAuthMethod "client_secret_basic", the connector authenticated with client_secret_post`},
 	{kitconn.RefreshKeepsOldToken, true, []string{"signin/refresh-rotation"}, "the second Refresh, with the refresh token the first returned, failed"},
 	{kitconn.TimeoutAsUnavailable, true, []string{"signin/timeout"}, "code provider_unavailable"},
+	{kitconn.NoUserInfoDeadline, true, []string{"signin/timeout"}, "UserInfo when GET /userinfo, the first request made with the access token, does not answer within the call's deadline (3s): UserInfo did not return within 3s"},
+	{kitconn.UnboundedBody, true, []string{"signin/huge-answer"}, "MiB of it (the provider gives up at 16 MiB); want it to close the connection before 8 MiB"},
 	{kitconn.MalformedTokenGeneral, true, []string{"signin/malformed-token"}, "code general"},
 	{kitconn.MalformedProfileSuccess, true, []string{"signin/malformed-profile"}, "succeeded; want an error with code invalid_response"},
 	{kitconn.TokenError200Ignored, true, []string{"signin/token-error-200"}, "went on to call the userinfo endpoint"},

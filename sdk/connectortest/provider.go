@@ -1,6 +1,7 @@
 package connectortest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,10 @@ type Provider struct {
 	failures  map[Endpoint][]answer
 	delays    map[Endpoint][]time.Duration
 	requests  []Request
+	// holds keep the requests they pick unanswered, for signin/timeout;
+	// floods answer an endpoint without end, for signin/huge-answer.
+	holds  []*hold
+	floods map[Endpoint]*flood
 	// unverified makes the profile say that its email is not verified.
 	unverified bool
 	// closed ends every staged delay when the provider stops.
@@ -200,12 +205,17 @@ func StartProvider(opts ...ProviderOption) (*Provider, error) {
 		refresh:   map[string]*grant{},
 		failures:  map[Endpoint][]answer{},
 		delays:    map[Endpoint][]time.Duration{},
+		floods:    map[Endpoint]*flood{},
 		closed:    make(chan struct{}),
 	}
 	if s.idTokens {
 		p.openID = newOpenID()
 	}
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	// A flood's handler reaches its connection through the request's context.
+	p.srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, connKey{}, c)
+	}
 	if s.addr != "" {
 		l, err := net.Listen("tcp", s.addr)
 		if err != nil {
@@ -219,7 +229,8 @@ func StartProvider(opts ...ProviderOption) (*Provider, error) {
 	return p, nil
 }
 
-// Close stops the provider's server; a request held by DelayNext ends first.
+// Close stops the provider's server; a request held by DelayNext, or by a check,
+// ends first, and so does an answer a check made endless.
 func (p *Provider) Close() {
 	p.closeOnce.Do(func() { close(p.closed) })
 	p.srv.Close()

@@ -15,9 +15,10 @@ import (
 	"time"
 )
 
-// serve is the fake provider's HTTP side: it records each request, waits out a
-// delay set with DelayNext, answers with a failure set with FailNext, or hands
-// the request to its endpoint.
+// serve is the fake provider's HTTP side: it records each request, keeps one a
+// hold picks unanswered, floods one a flood answers, waits out a delay set with
+// DelayNext, answers with a failure set with FailNext, or hands the request to
+// its endpoint.
 func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	endpoint := p.endpoint(r.URL.Path)
@@ -29,11 +30,22 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	if endpoint == TokenEndpoint {
 		auth = clientAuthOf(r)
 	}
-	p.mu.Lock()
-	p.requests = append(p.requests, Request{
+	req := Request{
 		Endpoint: endpoint, Method: r.Method, Path: r.URL.Path,
 		Query: r.URL.Query(), Form: form, Header: r.Header.Clone(), ClientAuth: auth,
-	})
+	}
+	p.mu.Lock()
+	p.requests = append(p.requests, req)
+	if h := p.holding(&req); h != nil {
+		p.mu.Unlock()
+		p.waitOut(r, h)
+		return
+	}
+	if f := p.flooding(endpoint); f != nil {
+		p.mu.Unlock()
+		p.serveFlood(w, r, f)
+		return
+	}
 	var fail *answer
 	if queued := p.failures[endpoint]; len(queued) > 0 {
 		fail, p.failures[endpoint] = &queued[0], queued[1:]

@@ -47,12 +47,13 @@ type Options struct {
 	// error, so that a typo does not silently run everything.
 	Skip map[string]string
 
-	// Strict makes every skip a failure, except those Options.Skip asks for and
-	// the id-token checks of a connector that asks for no ID token: a
-	// check that cannot run (no Provider, no WantUser, no refresh token, a
-	// connector that authenticates one way the provider does not pin down...)
-	// fails and says why, so that nothing goes unchecked unnoticed. Without it a
-	// skipped check logs why, and Run lists the skips at the end.
+	// Strict makes every skip a failure, except those Options.Skip asks for, the
+	// id-token checks of a connector that asks for no ID token and
+	// secrets/never-printed through the host: a check that cannot run (no
+	// Provider, no WantUser, no refresh token, a connector that authenticates
+	// one way the provider does not pin down...) fails and says why, so that
+	// nothing goes unchecked unnoticed. Without it a skipped check logs why, and
+	// Run lists the skips at the end.
 	Strict bool
 }
 

@@ -34,6 +34,9 @@ type driver interface {
 	refresh(ctx context.Context, refreshToken string) (*sdk.TokenSet, error)
 	// deaths counts how many times the connector's process died (always 0 in process).
 	deaths() int
+	// inProcess says the connector runs in the test's process, whose standard
+	// output and error the kit can read.
+	inProcess() bool
 	// log is what the connector (and, for a binary, the host) logged, for failure
 	// reports; logSince is what was logged after logMark returned mark.
 	log() string

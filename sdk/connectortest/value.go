@@ -54,6 +54,7 @@ type valueDriver[C any] struct {
 
 func (d *valueDriver[C]) metadata() sdk.Metadata  { return d.meta }
 func (d *valueDriver[C]) deaths() int             { return 0 }
+func (d *valueDriver[C]) inProcess() bool         { return true }
 func (d *valueDriver[C]) log() string             { return d.logs.String() }
 func (d *valueDriver[C]) logMark() int64          { return d.logs.Mark() }
 func (d *valueDriver[C]) logSince(m int64) string { return d.logs.Since(m) }
