@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host"
+	"github.com/idplug/idplug/host/process"
 	"github.com/idplug/idplug/internal/logtest"
 	"github.com/idplug/idplug/internal/plugintest"
 	"github.com/idplug/idplug/sdk"
@@ -22,20 +23,9 @@ import (
 // refuses: every sign-in of the connector failed with invalid_config. The
 // reload now waits for the replacement, and is checked by it.
 func TestReloadDuringAReplacementsCheckIsCheckedByTheReplacement(t *testing.T) {
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "example") // the old version
-	newBin := plugintest.Binary(t, "./host/testdata/slowvet")
-	logs, rescans := logtest.New(), make(chan error, 16)
-	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 15 * time.Second,
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs}), OnRescan: func(err error) { rescans <- err }})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"vetdelay":"2s"}`)}}); err != nil {
-		t.Fatal(err)
-	}
-	old, _ := h.Plugin("example")
-	moveIn(t, dir, newBin, "example")
-	logs.AwaitLine(ctx, t, "checking a configuration") // the replacement is being checked
+	h, old, rescans := replaceWhileChecking(ctx, t, "2s")
 	// The reload the old version takes and the new one refuses.
 	err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"mode":"ok"}`)}})
 	if err == nil || !strings.Contains(err.Error(), "this version no longer takes mode ok") {
@@ -55,19 +45,9 @@ func TestReloadDuringAReplacementsCheckIsCheckedByTheReplacement(t *testing.T) {
 // ends (idplug serve's SIGHUP reload at a SIGTERM), changing nothing, rather
 // than holding up the shutdown for the check and then applying itself.
 func TestReloadWaitingBehindAReplacementsCheckEndsWithItsCaller(t *testing.T) {
-	dir := plugintest.Folder(t)
-	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "example")
-	newBin := plugintest.Binary(t, "./host/testdata/slowvet")
-	logs, rescans := logtest.New(), make(chan error, 16)
-	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 15 * time.Second,
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs}), OnRescan: func(err error) { rescans <- err }})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"vetdelay":"5s"}`)}}); err != nil {
-		t.Fatal(err)
-	}
-	moveIn(t, dir, newBin, "example")
-	logs.AwaitLine(ctx, t, "checking a configuration")
+	h, _, rescans := replaceWhileChecking(ctx, t, "5s")
 	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer stop()
 	err := h.Configure(short, []host.InstanceConfig{{ID: "other", Plugin: "example", Config: json.RawMessage(`{}`)}})
@@ -81,4 +61,25 @@ func TestReloadWaitingBehindAReplacementsCheckEndsWithItsCaller(t *testing.T) {
 	if _, err := h.AuthorizationURI(ctx, "demo", "https://app.test/cb", "st"); err != nil {
 		t.Fatalf("the connector configured before: %v", err)
 	}
+}
+
+// replaceWhileChecking configures connector "demo" on an old version of its
+// plugin, then drops in the slowvet version, whose check of the running
+// configuration takes vetDelay, and returns once that check has begun: the
+// host, the old version's process, and the rescans' results.
+func replaceWhileChecking(ctx context.Context, t *testing.T, vetDelay string) (*host.Host, *process.Process, chan error) {
+	t.Helper()
+	dir := plugintest.Folder(t)
+	plugintest.Install(t, dir, plugintest.Binary(t, misbehavePkg), "example") // the old version
+	newBin := plugintest.Binary(t, "./host/testdata/slowvet")
+	logs, rescans := logtest.New(), make(chan error, 16)
+	h := open(t, dir, host.Options{Watch: true, SettleTime: 100 * time.Millisecond, StartTimeout: 15 * time.Second,
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logs}), OnRescan: func(err error) { rescans <- err }})
+	if err := h.Configure(ctx, []host.InstanceConfig{{ID: "demo", Plugin: "example", Config: json.RawMessage(`{"vetdelay":"` + vetDelay + `"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := h.Plugin("example")
+	moveIn(t, dir, newBin, "example")
+	logs.AwaitLine(ctx, t, "checking a configuration") // the replacement is being checked
+	return h, old, rescans
 }
