@@ -601,6 +601,16 @@ func connectorConfigs(cfg *config.Config) []host.InstanceConfig {
 // loadConfig parses the --config flag of a subcommand and loads the file; on failure
 // it returns a nil config and the exit code, having said why.
 func loadConfig(cmd string, args []string, stderr io.Writer, flags ...func(*flag.FlagSet)) (string, *config.Config, int) {
+	path, code := parseFlags(cmd, args, stderr, flags...)
+	if code != 0 {
+		return "", nil, code
+	}
+	return loadConfigFile(path, stderr)
+}
+
+// parseFlags parses a subcommand's flags, --config and its own; on failure
+// it returns the exit code, having said why.
+func parseFlags(cmd string, args []string, stderr io.Writer, flags ...func(*flag.FlagSet)) (string, int) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "idplug.yaml", "the configuration file")
@@ -608,19 +618,24 @@ func loadConfig(cmd string, args []string, stderr io.Writer, flags ...func(*flag
 		f(fs) // a command's own flags
 	}
 	if err := fs.Parse(args); err != nil {
-		return "", nil, 2
+		return "", 2
 	}
 	// `idplug validate prod.yaml` had checked ./idplug.yaml and said ok.
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "idplug %s: unexpected argument %q; the configuration file is given with --config FILE\n", cmd, fs.Arg(0))
-		return "", nil, 2
+		return "", 2
 	}
-	cfg, err := config.Load(*path)
+	return *path, 0
+}
+
+// loadConfigFile loads the configuration at path, as loadConfig does.
+func loadConfigFile(path string, stderr io.Writer) (string, *config.Config, int) {
+	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return "", nil, 1
 	}
-	return *path, cfg, 0
+	return path, cfg, 0
 }
 
 // jsonLines escapes, in the JSON lines written to w, what encoding/json

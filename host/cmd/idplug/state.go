@@ -26,8 +26,9 @@ import (
 // grants, retired signing keys).
 const purgeInterval = 5 * time.Minute
 
-// openStore opens the configured store, applying pending migrations, with a
-// deadline on every call; nil when the store is off.
+// openStore opens the configured store with a deadline on every call, applying
+// pending migrations when migrate is set (see openTimedStore); nil when the
+// store is off.
 func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, migrate bool) (store.Store, error) {
 	_, timed, err := openTimedStore(ctx, cfg, m, false, migrate)
 	return timed, err
@@ -244,15 +245,15 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	var force, all bool
 	var ids stringList
-	var extra func(*flag.FlagSet)
+	flags := func(*flag.FlagSet) {}
 	switch args[0] {
 	case "list":
 	case "rotate":
-		extra = func(fs *flag.FlagSet) {
+		flags = func(fs *flag.FlagSet) {
 			fs.BoolVar(&force, "force", false, "rotate even if the next key is too new for relying parties' cached key sets (a key that leaked)")
 		}
 	case "withdraw":
-		extra = func(fs *flag.FlagSet) {
+		flags = func(fs *flag.FlagSet) {
 			fs.Var(&ids, "key", "the id of a key to withdraw (idplug keys list shows them); give it once for each key")
 			fs.BoolVar(&all, "all", false, "withdraw every key and make new ones (the session keys or the store's rows leaked)")
 		}
@@ -261,23 +262,16 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name := "keys " + args[0]
-	if args[0] == "withdraw" {
-		// The usage first: a variable the configuration lacks would hide it.
-		pre := flag.NewFlagSet(name, flag.ContinueOnError)
-		pre.SetOutput(io.Discard)
-		pre.String("config", "", "")
-		extra(pre)
-		if pre.Parse(args[1:]) == nil && (len(ids) == 0) == !all {
-			fmt.Fprintln(stderr, "idplug keys withdraw: name the keys with --key ID (idplug keys list shows them), or give --all; not both")
-			return 2
-		}
-		ids, all = nil, false
+	path, code := parseFlags(name, args[1:], stderr, flags)
+	if code != 0 {
+		return code
 	}
-	var flags []func(*flag.FlagSet)
-	if extra != nil {
-		flags = append(flags, extra)
+	// The usage before the configuration: a variable it lacks would hide it.
+	if args[0] == "withdraw" && (len(ids) == 0) == !all {
+		fmt.Fprintln(stderr, "idplug keys withdraw: name the keys with --key ID (idplug keys list shows them), or give --all; not both")
+		return 2
 	}
-	_, cfg, code := loadConfig(name, args[1:], stderr, flags...)
+	_, cfg, code := loadConfigFile(path, stderr)
 	if cfg == nil {
 		return code
 	}

@@ -20,10 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idplug/idplug/host/oidcprovider"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/internal/oidctest"
 	"github.com/idplug/idplug/internal/pgtest"
 	"github.com/idplug/idplug/internal/plugintest"
+	"github.com/idplug/idplug/internal/printable"
 )
 
 // The state tests run real idplug processes against the real OpenID provider,
@@ -821,4 +823,24 @@ func TestVaultRefreshRefused(t *testing.T) {
 	signIn()
 	status, _ := p.call(t, "GET", "/v1/connectors/acme/users/alice/tokens", "", nil)
 	mustEqual(t, "read after a new sign-in", status, 200)
+}
+
+// A key row's id is whatever a writer of the store put there: idplug keys
+// list and withdraw print it escaped and bounded, never as terminal controls.
+func TestKeyIDsArePrintedEscaped(t *testing.T) {
+	hostile := "\x1b]52;c;aGk=\x07\x1b[2J" + strings.Repeat("x", 5000)
+	var list bytes.Buffer
+	printKeys(&list, []oidcprovider.KeyInfo{{ID: hostile, State: "unreadable"}})
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = hostile
+	}
+	for what, out := range map[string]string{"list": list.String(), "withdraw": shownIDs(ids)} {
+		if strings.ContainsAny(out, "\x1b\x07") || len(out) > 2000 {
+			t.Errorf("keys %s printed %d bytes, controls included: %q", what, len(out), printable.Cut(out, 200))
+		}
+	}
+	if !strings.HasSuffix(shownIDs(ids), "and 4 more") {
+		t.Errorf("20 ids listed as %q", printable.Cut(shownIDs(ids), 100))
+	}
 }
