@@ -54,7 +54,7 @@ var families = []family{
 	{"idplug_config_last_reload_success_timestamp_seconds", "gauge", nil,
 		"When the configuration that serves was applied: the start, or the last reload that applied (Unix time)."},
 	{"idplug_provider_events_total", "counter", []string{"event"},
-		"The OpenID Provider's events: code, token, refresh, revoked, end_session, denied, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled (other for any other name)."},
+		"The OpenID Provider's events: code, token, refresh, revoked, end_session, denied, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled, other_browser (other for any other name)."},
 }
 
 // docRow is one row of the metrics table of docs/operators.md.

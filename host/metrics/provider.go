@@ -20,12 +20,13 @@ var ProviderEvents = []string{
 	"replayed_assertion",   // a private_key_jwt assertion used twice
 	"refused_client",       // a failed client authentication
 	"throttled",            // a client refused with 429 after too many failures
+	"other_browser",        // a pending sign-in request's id used in a browser that did not make it
 }
 
 func newProviderEvents() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "idplug_provider_events_total",
-		Help: "The OpenID Provider's events: code, token, refresh, revoked, end_session, denied, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled (other for any other name).",
+		Help: "The OpenID Provider's events: code, token, refresh, revoked, end_session, denied, replayed_code, reused_refresh_token, replayed_assertion, refused_client, throttled, other_browser (other for any other name).",
 	}, []string{"event"})
 }
 

@@ -78,6 +78,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		ClientID: req.ClientID, RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,
 		Scopes: req.Scopes, ResponseMode: string(req.ResponseMode), Challenge: req.CodeChallenge,
 		Connector: hinted, HintSub: hintSub, Confirm: needsConfirmation(c, req.RedirectURI),
+		Browser: boundBrowser(ctx),
 	}
 	// prompt=select_account: the sign-in page, where the person picks the
 	// connector (and at it, the account), not this browser's sign-in.

@@ -43,6 +43,24 @@ type testBrowser struct {
 	// it comes back to failedFor.
 	failure   *SignInFailure
 	failedFor string
+	// mark is the browser's mark for its requests (Bind); a test changes it
+	// to be another browser.
+	mark string
+}
+
+func (b *testBrowser) Bind(http.ResponseWriter, *http.Request, time.Duration) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mark == "" {
+		b.mark = "this-browser"
+	}
+	return b.mark
+}
+
+func (b *testBrowser) Binding(*http.Request) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mark
 }
 
 func (b *testBrowser) SignedIn(*http.Request) (Login, bool) {
@@ -545,4 +563,67 @@ func TestNativeAppsWaitForThePersonsWord(t *testing.T) {
 func s256(verifier string) string {
 	h := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// TestPendingRequestsGoOnOnlyInTheirBrowser: a request's id, seen in another
+// browser (a shared link, a history, a Referer), neither ends the request
+// nor has a code sent there for the other browser's own sign-in, which its
+// holder could plant in the person's browser with the app's state. The
+// request stays pending for the browser that made it.
+func TestPendingRequestsGoOnOnlyInTheirBrowser(t *testing.T) {
+	s := newHostileSetup(t)
+	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {"the-apps-state"}}
+	rec := s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
+	login, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil || login.Query().Get("id") == "" {
+		t.Fatalf("authorize: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+	id := login.Query().Get("id")
+	finish := "/login/finish?id=" + url.QueryEscape(id)
+
+	// Another browser, signed in as someone else, with the id.
+	s.browser.mark = "another-browser"
+	s.signIn("mallory")
+	for _, target := range []string{"/login?id=" + url.QueryEscape(id), finish} {
+		rec := s.do(httptest.NewRequest(http.MethodGet, target, nil))
+		if rec.Code != http.StatusBadRequest || rec.Header().Get("Location") != "" {
+			t.Fatalf("%s from another browser: %d, Location %q; want the failure page", target, rec.Code, rec.Header().Get("Location"))
+		}
+		if err := s.browser.failures[len(s.browser.failures)-1]; !strings.Contains(err.Error(), "started in another browser") {
+			t.Fatalf("%s from another browser: %v", target, err)
+		}
+	}
+	// A browser without a mark at all is another browser too.
+	s.browser.mark = ""
+	if rec := s.do(httptest.NewRequest(http.MethodGet, finish, nil)); rec.Code != http.StatusBadRequest {
+		t.Fatalf("finish from a browser without a mark: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+
+	// The browser that made it signs in and gets its code.
+	s.browser.mark = "this-browser"
+	s.signIn("alice")
+	rec = s.do(httptest.NewRequest(http.MethodGet, finish, nil))
+	back, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil || back.Query().Get("code") == "" || back.Query().Get("state") != "the-apps-state" {
+		t.Fatalf("finish in the request's browser: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+// TestRequestsMadeBeforeBrowserMarksGoOn: a request kept by a release that
+// did not tie requests to browsers (during an upgrade) finishes as before.
+func TestRequestsMadeBeforeBrowserMarksGoOn(t *testing.T) {
+	s := newHostileSetup(t)
+	id := newID()
+	ar := authRequest{ClientID: "web", RedirectURI: "https://app.test/cb", State: "st", Scopes: []string{"openid"}}
+	if err := s.p.putRecord(t.Context(), "authz", id, ar, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.browser.mark = "any-browser"
+	s.signIn("alice")
+	rec := s.do(httptest.NewRequest(http.MethodGet, "/login/finish?id="+url.QueryEscape(id), nil))
+	back, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil || back.Query().Get("code") == "" {
+		t.Fatalf("finish of an unmarked request: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
 }

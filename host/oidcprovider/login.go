@@ -23,7 +23,7 @@ import (
 // loginPage offers the client's connectors.
 func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
-	ar, err := p.pending(r.Context(), id)
+	ar, err := p.pendingHere(r, id)
 	if err != nil {
 		p.opts.Browser.Fail(w, r, err)
 		return
@@ -71,7 +71,7 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		p.opts.Browser.Fail(w, r, err)
 		return
 	}
-	ar, err := p.pending(ctx, id)
+	ar, err := p.pendingHere(r, id)
 	if err != nil {
 		p.opts.Browser.Fail(w, r, err)
 		return

@@ -72,6 +72,12 @@ type Browser interface {
 	Fail(w http.ResponseWriter, r *http.Request, err error)
 	// ConfirmSignOut asks the person whether to sign out, posting to action.
 	ConfirmSignOut(w http.ResponseWriter, r *http.Request, action string, fields map[string]string)
+	// Bind returns the mark of this browser that an app's sign-in request
+	// started in it is tied to (a cookie of the browser routes, lasting at
+	// least ttl), making one and setting it on w when the browser has none.
+	Bind(w http.ResponseWriter, r *http.Request, ttl time.Duration) string
+	// Binding is the mark r's browser carries, "" when it has none.
+	Binding(r *http.Request) string
 	// ConfirmApp asks the person whether to go on signing in to the app
 	// client, whose answer goes to redirectURI, posting to action with fields
 	// (and deny=1 to refuse).
@@ -211,7 +217,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), p: p}
 	lib := op.RegisterLegacyServer(srv, http.NotFound,
-		op.WithHTTPMiddleware(p.limitTokenRequests, p.limitAuthorizeRequests, p.postOnly, p.noRepeatedParameters, p.maxAgeParam, p.bearerChallenge, p.issInAuthorizationErrors),
+		op.WithHTTPMiddleware(p.limitTokenRequests, p.limitAuthorizeRequests, p.bindBrowser, p.postOnly, p.noRepeatedParameters, p.maxAgeParam, p.bearerChallenge, p.issInAuthorizationErrors),
 		op.WithServerCORSOptions(corsOptions()),
 	)
 	mux := http.NewServeMux()

@@ -39,6 +39,10 @@ type authRequest struct {
 	// Confirm: the code goes to a redirect URI any app on the device may hold
 	// (see needsConfirmation), so the person says so on a page of this site first.
 	Confirm bool `json:"cf,omitempty"`
+	// Browser is the digest of the mark of the browser that made the request
+	// (browser.go): only that browser may go on with it. "" in a request made
+	// before requests were tied to their browser.
+	Browser string `json:"b,omitempty"`
 }
 
 // code is what an authorization code stands for, kept in the store for a minute.

@@ -76,6 +76,14 @@ func (c cookiePolicy) flowName(slot int) string {
 
 func (c cookiePolicy) sessionName() string { return c.name("idplug_session") }
 
+// browserName names the mark that ties an app's sign-in request, through the
+// OpenID Provider, to the browser that made it (providerBrowser.Bind).
+func (c cookiePolicy) browserName() string { return c.name("idplug_browser") }
+
+func (c cookiePolicy) browser(value string, ttl time.Duration) *http.Cookie {
+	return c.cookie(c.browserName(), value, c.path(), int(ttl.Seconds()))
+}
+
 // path is the Path of every cookie: "/" for a __Host- cookie, else the public
 // path as every client spells it.
 func (c cookiePolicy) path() string {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -99,6 +100,33 @@ func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
 func (b providerBrowser) HasSession(r *http.Request) bool {
 	_, err := r.Cookie(b.s.cookies.sessionName())
 	return err == nil
+}
+
+// Bind: the browser's mark is 32 random bytes, kept as long as a request it
+// makes may be pending, and the same for every request it makes meanwhile
+// (two tabs signing in to two apps keep both). A value idplug could not
+// have made is replaced.
+func (b providerBrowser) Bind(w http.ResponseWriter, r *http.Request, ttl time.Duration) string {
+	mark := b.Binding(r)
+	if mark == "" {
+		mark = newState()
+	}
+	http.SetCookie(w, b.s.cookies.browser(mark, ttl))
+	return mark
+}
+
+func (b providerBrowser) Binding(r *http.Request) string {
+	c, err := r.Cookie(b.s.cookies.browserName())
+	if err != nil || !isBrowserMark(c.Value) {
+		return ""
+	}
+	return c.Value
+}
+
+// isBrowserMark: 32 bytes in unpadded base64url, as newState makes them.
+func isBrowserMark(v string) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil && len(raw) == 32
 }
 
 func (b providerBrowser) Choose(w http.ResponseWriter, r *http.Request, ids []string, returnTo string) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,40 @@ func TestCookieNames(t *testing.T) {
 		}
 		if cl := c.clearFlow(3); cl.Name != f.Name || cl.Path != f.Path || cl.MaxAge >= 0 {
 			t.Errorf("%s %q: flow cleared as %s at %s", tc.scheme, tc.prefix, cl.Name, cl.Path)
+		}
+		b := c.browser("v", time.Minute)
+		if b.Name != strings.TrimSuffix(tc.session, "session")+"browser" || b.Path != tc.path || b.MaxAge != 60 ||
+			b.Secure != (tc.scheme == "https") || !b.HttpOnly || b.SameSite != http.SameSiteLaxMode {
+			t.Errorf("%s %q: browser mark %+v", tc.scheme, tc.prefix, b)
+		}
+	}
+}
+
+// The browser's mark for the provider's requests: kept while it is one
+// idplug could have made, replaced otherwise (a planted short value would
+// be easy to guess), and its lifetime renewed at each request.
+func TestBrowserMark(t *testing.T) {
+	srv := newUnitServer(t, &fakeInstances{}, nil) // https://idp.example.test
+	b := srv.ProviderBrowser()
+	rec := httptest.NewRecorder()
+	first := b.Bind(rec, httptest.NewRequest(http.MethodGet, "/oidc/authorize", nil), 10*time.Minute)
+	set := rec.Result().Cookies()
+	if len(set) != 1 || set[0].Name != "__Host-idplug_browser" || set[0].Value != first || set[0].MaxAge != 600 || !isBrowserMark(first) {
+		t.Fatalf("first mark %q, cookies %v", first, set)
+	}
+	again := httptest.NewRequest(http.MethodGet, "/oidc/authorize", nil)
+	again.AddCookie(&http.Cookie{Name: "__Host-idplug_browser", Value: first})
+	if got := b.Bind(httptest.NewRecorder(), again, time.Minute); got != first || b.Binding(again) != first {
+		t.Fatalf("a browser with its mark got %q, want it kept", got)
+	}
+	for _, planted := range []string{"a", strings.Repeat("A", 42), first + "A", "not base64 at all, but 43 characters long!!"} {
+		r := httptest.NewRequest(http.MethodGet, "/oidc/authorize", nil)
+		r.AddCookie(&http.Cookie{Name: "__Host-idplug_browser", Value: planted})
+		if b.Binding(r) != "" {
+			t.Errorf("the mark %q was taken as idplug's", planted)
+		}
+		if got := b.Bind(httptest.NewRecorder(), r, time.Minute); got == planted || !isBrowserMark(got) {
+			t.Errorf("a browser with the mark %q kept it: %q", planted, got)
 		}
 	}
 }
