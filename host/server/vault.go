@@ -47,6 +47,7 @@ func (s *Server) newKeeper() *vault.Keeper {
 		Tokens:    s.settings.Store,
 		Refresh:   s.host.RefreshTokensFor,
 		Provider:  s.host.TokensProvider,
+		RemovedAt: s.removedAt,
 		Margin:    s.settings.RefreshMargin,
 		OnOp:      s.vaultOp,
 		OnRefresh: s.refreshed,
@@ -76,14 +77,18 @@ func (s *Server) keepTokens(ctx context.Context, id, provider string, res *sdk.U
 	return nil
 }
 
-// vaultRecord checks the path of a vault route and that the instance keeps tokens.
-func (s *Server) vaultRecord(r *http.Request) (id, userID string, err error) {
+// vaultRecord checks the path of a vault route and that the instance keeps
+// tokens. A delete needs only a vault: the records an instance kept before a
+// reload set its storeTokens to false stay in the store, refresh tokens and
+// all, and an app erasing a user must still be able to end them (they would
+// serve again once storeTokens is back).
+func (s *Server) vaultRecord(r *http.Request, deleting bool) (id, userID string, err error) {
 	id, userID = r.PathValue("id"), r.PathValue("userId")
 	if _, err := s.host.Instance(id); err != nil {
 		return "", "", err
 	}
 	switch {
-	case !s.keepsTokens(id):
+	case s.vault == nil, !deleting && !s.keepsTokens(id):
 		return "", "", errNotFound(fmt.Sprintf("connector %s does not keep tokens: set storeTokens: true in its config (with a store and vault_keys)", id))
 	}
 	// An id no sign-in could have stored (a NUL, which PostgreSQL refuses: a
@@ -95,7 +100,7 @@ func (s *Server) vaultRecord(r *http.Request) (id, userID string, err error) {
 }
 
 func (s *Server) vaultTokens(w http.ResponseWriter, r *http.Request) {
-	id, userID, err := s.vaultRecord(r)
+	id, userID, err := s.vaultRecord(r, false)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -116,7 +121,7 @@ func (s *Server) vaultTokens(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteVaultTokens(w http.ResponseWriter, r *http.Request) {
-	id, userID, err := s.vaultRecord(r)
+	id, userID, err := s.vaultRecord(r, true)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -35,6 +35,12 @@ type Keeper struct {
 	// serves while the same plugin does, so that a plugin's upgrade to one that
 	// names its provider keeps every record.
 	Provider func(instance string) (string, error)
+	// RemovedAt, when set, is when an instance was last removed from the
+	// configuration (Unix ms), if ever: a record kept before then is neither
+	// handed out nor refreshed once the instance is back (the operator
+	// removed a connector found hostile, say, whose plugin may have kept
+	// any tokens under any user id), as its browser sessions are not.
+	RemovedAt func(instance string) (int64, bool)
 	// Margin is how long before expiry a token set is refreshed on read.
 	Margin time.Duration
 	// OnOp, when set, is told of each store operation (put, read, refresh,
@@ -62,9 +68,17 @@ func (e *OpenError) Unwrap() error { return e.Err }
 // OtherProviderError is a record kept for another provider (or plugin) than
 // the one its instance names now. Its tokens are not handed out, and never go
 // to the instance's connector, which would send them to its provider.
-type OtherProviderError struct{ Instance, UserID string }
+type OtherProviderError struct {
+	Instance, UserID string
+	// Removed: kept before the instance was last removed from the configuration.
+	Removed bool
+}
 
 func (e *OtherProviderError) Error() string {
+	if e.Removed {
+		return "the tokens kept for " + e.Instance + "/" + e.UserID + " were kept before the connector was removed from the configuration; " +
+			"they are not used, and the user must sign in again"
+	}
 	return "the tokens kept for " + e.Instance + "/" + e.UserID + " came from another provider or plugin than the one the connector is configured with now; " +
 		"they are not used, and the user must sign in again"
 }
@@ -91,7 +105,7 @@ func (k *Keeper) Put(ctx context.Context, instance, userID string, tokens *sdk.T
 // the instance elsewhere while the plugin asked the provider had bound them to
 // the new provider, which a refresh then sent them to.
 func (k *Keeper) PutFor(ctx context.Context, instance, userID, provider string, tokens *sdk.TokenSet) error {
-	rec, err := k.Vault.SealFor(instance, userID, provider, tokens)
+	rec, err := k.Vault.SealFor(instance, userID, Binding{Provider: provider, Kept: time.Now().UnixMilli()}, tokens)
 	if err != nil {
 		return err
 	}
@@ -174,10 +188,11 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 		if rec.RefreshFailed {
 			return nil, RefusedRefresh()
 		}
-		tokens, provider, _, err := k.openFor(rec)
+		tokens, b, _, err := k.openFor(rec)
 		if err != nil {
 			return nil, err
 		}
+		provider := b.Provider
 		if !k.needsRefresh(tokens) {
 			out = tokens // another caller refreshed while this one waited
 			return nil, nil
@@ -220,7 +235,7 @@ func (k *Keeper) update(ctx context.Context, instance, userID string) (*sdk.Toke
 			// and under the margin every read would refresh.
 			fresh.ExpiresAt = time.Now().Add(max(lastLifetime(rec, tokens), 2*k.Margin))
 		}
-		next, err := k.Vault.SealFor(instance, userID, provider, fresh)
+		next, err := k.Vault.SealFor(instance, userID, b, fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -246,8 +261,8 @@ func (k *Keeper) Delete(ctx context.Context, instance, userID string) (*sdk.Toke
 	if err != nil {
 		return nil, "", err
 	}
-	tokens, provider, _, err := k.openFor(rec)
-	return tokens, provider, err
+	tokens, b, _, err := k.openFor(rec)
+	return tokens, b.Provider, err
 }
 
 // bind writes the binding into a record that has none yet (kept before
@@ -257,11 +272,11 @@ func (k *Keeper) Delete(ctx context.Context, instance, userID string) (*sdk.Toke
 // elsewhere. A failure leaves that to the next read.
 func (k *Keeper) bind(ctx context.Context, instance, userID string) {
 	_ = k.Tokens.UpdateTokens(ctx, instance, userID, func(rec store.TokenRecord) (*store.TokenRecord, error) {
-		tokens, provider, rebind, err := k.openFor(rec)
+		tokens, b, rebind, err := k.openFor(rec)
 		if err != nil || !rebind {
 			return nil, nil // changed meanwhile: nothing to bind
 		}
-		next, err := k.Vault.SealFor(instance, userID, provider, tokens)
+		next, err := k.Vault.SealFor(instance, userID, b, tokens)
 		if err != nil {
 			return nil, err
 		}
@@ -271,25 +286,35 @@ func (k *Keeper) bind(ctx context.Context, instance, userID string) {
 }
 
 // openFor opens a record and checks it was kept for the provider its instance
-// names now, which it returns. A record kept before bindings existed names
-// none, and one kept by the same plugin before it named its provider names the
-// plugin only: both open, and rebind says the record should now be bound.
-func (k *Keeper) openFor(rec store.TokenRecord) (tokens *sdk.TokenSet, provider string, rebind bool, err error) {
+// names now, and since the instance was last removed. It returns the binding
+// to seal the record's next tokens with: the provider named now, and when the
+// record's sign-in was. A record kept before bindings existed names no
+// provider, and one kept by the same plugin before it named its provider
+// names the plugin only: both open, and rebind says the record should now be
+// bound.
+func (k *Keeper) openFor(rec store.TokenRecord) (tokens *sdk.TokenSet, b Binding, rebind bool, err error) {
 	tokens, kept, err := k.Vault.OpenFor(rec)
 	if err != nil {
-		return nil, "", false, &OpenError{err}
+		return nil, Binding{}, false, &OpenError{err}
+	}
+	kept = kept.keptBy(rec)
+	if k.RemovedAt != nil {
+		if at, ok := k.RemovedAt(rec.Connector); ok && kept.Kept <= at {
+			return nil, Binding{}, false, &OtherProviderError{Instance: rec.Connector, UserID: rec.UserID, Removed: true}
+		}
 	}
 	now, err := k.provider(rec.Connector)
 	if err != nil {
-		return nil, "", false, err
+		return nil, Binding{}, false, err
 	}
+	b = Binding{Provider: now, Kept: kept.Kept}
 	switch {
-	case kept == now:
-		return tokens, now, false, nil
-	case kept == "", strings.HasSuffix(kept, "\n") && strings.HasPrefix(now, kept):
-		return tokens, now, true, nil
+	case kept.Provider == now:
+		return tokens, b, false, nil
+	case kept.Provider == "", strings.HasSuffix(kept.Provider, "\n") && strings.HasPrefix(now, kept.Provider):
+		return tokens, b, true, nil
 	}
-	return nil, "", false, &OtherProviderError{Instance: rec.Connector, UserID: rec.UserID}
+	return nil, Binding{}, false, &OtherProviderError{Instance: rec.Connector, UserID: rec.UserID}
 }
 
 func (k *Keeper) provider(instance string) (string, error) {

@@ -586,8 +586,8 @@ func testOtherProvider(t *testing.T, st store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound != now {
-		t.Fatalf("the refreshed record is bound to %q, %v; want %q", bound, err, now)
+	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound.Provider != now {
+		t.Fatalf("the refreshed record is bound to %+v, %v; want %q", bound, err, now)
 	}
 
 	// Kept before bindings and never refreshed (no expiry): bound at its first
@@ -606,14 +606,14 @@ func testOtherProvider(t *testing.T, st store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound != now {
-		t.Fatalf("after its first read the record is bound to %q, %v; want %q", bound, err, now)
+	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound.Provider != now {
+		t.Fatalf("after its first read the record is bound to %+v, %v; want %q", bound, err, now)
 	}
 
 	// Kept while the plugin named no provider: refused through another
 	// plugin (one whose id merely starts with the same letters too), served
 	// through the same plugin naming one now, and bound to it.
-	pluginOnly, err := k.Vault.SealFor("acme", "upgraded", "oauth2\n", &sdk.TokenSet{AccessToken: "at-u", ExpiresAt: time.Now().Add(time.Hour)})
+	pluginOnly, err := k.Vault.SealFor("acme", "upgraded", vault.Binding{Provider: "oauth2\n"}, &sdk.TokenSet{AccessToken: "at-u", ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,7 +634,7 @@ func testOtherProvider(t *testing.T, st store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound != now {
-		t.Fatalf("the record is bound to %q, %v; want %q", bound, err, now)
+	if _, bound, err := k.Vault.OpenFor(rec); err != nil || bound.Provider != now {
+		t.Fatalf("the record is bound to %+v, %v; want %q", bound, err, now)
 	}
 }

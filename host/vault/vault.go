@@ -96,16 +96,29 @@ func additionalData(connector, userID, keyID string) []byte {
 type sealedSet struct {
 	*sdk.TokenSet
 	Provider string `json:"idplugProvider,omitempty"`
+	Kept     int64  `json:"idplugKept,omitempty"`
+}
+
+// Binding is what a record holds of where its tokens come from, beside them.
+type Binding struct {
+	// Provider is Keeper.Provider's binding: "" in records kept before
+	// bindings existed.
+	Provider string
+	// Kept is when the sign-in that kept the tokens finished (Unix ms), which
+	// their refreshes keep: a record kept before its instance was removed
+	// serves no more once the instance is back (Keeper.RemovedAt). 0 in
+	// records kept before it was sealed (the store's UpdatedAt stands in).
+	Kept int64
 }
 
 // Seal makes a store record of a token set, sealed under the first key.
 func (v *Vault) Seal(connector, userID string, t *sdk.TokenSet) (store.TokenRecord, error) {
-	return v.SealFor(connector, userID, "", t)
+	return v.SealFor(connector, userID, Binding{}, t)
 }
 
-// SealFor is Seal for tokens that provider honours: OpenFor gives it back.
-func (v *Vault) SealFor(connector, userID, provider string, t *sdk.TokenSet) (store.TokenRecord, error) {
-	plain, err := json.Marshal(sealedSet{t, provider})
+// SealFor is Seal for tokens bound as b says: OpenFor gives it back.
+func (v *Vault) SealFor(connector, userID string, b Binding, t *sdk.TokenSet) (store.TokenRecord, error) {
+	plain, err := json.Marshal(sealedSet{t, b.Provider, b.Kept})
 	if err != nil {
 		return store.TokenRecord{}, err
 	}
@@ -125,29 +138,38 @@ func (v *Vault) Open(rec store.TokenRecord) (*sdk.TokenSet, error) {
 	return t, err
 }
 
-// OpenFor is Open, and the provider the tokens were sealed for ("" when none
-// was named).
-func (v *Vault) OpenFor(rec store.TokenRecord) (*sdk.TokenSet, string, error) {
+// OpenFor is Open, and the binding the tokens were sealed with.
+func (v *Vault) OpenFor(rec store.TokenRecord) (*sdk.TokenSet, Binding, error) {
 	for _, k := range v.keys {
 		if k.id != rec.KeyID {
 			continue
 		}
 		ns := k.aead.NonceSize()
 		if len(rec.Sealed) < ns+k.aead.Overhead() {
-			return nil, "", fmt.Errorf("vault: the tokens of %s/%s are truncated", rec.Connector, rec.UserID)
+			return nil, Binding{}, fmt.Errorf("vault: the tokens of %s/%s are truncated", rec.Connector, rec.UserID)
 		}
 		plain, err := k.aead.Open(nil, rec.Sealed[:ns], rec.Sealed[ns:], additionalData(rec.Connector, rec.UserID, k.id))
 		if err != nil {
-			return nil, "", fmt.Errorf("vault: the tokens of %s/%s do not open under key %s: the record was altered or moved", rec.Connector, rec.UserID, k.id)
+			return nil, Binding{}, fmt.Errorf("vault: the tokens of %s/%s do not open under key %s: the record was altered or moved", rec.Connector, rec.UserID, k.id)
 		}
 		set := sealedSet{TokenSet: &sdk.TokenSet{}}
 		if err := json.Unmarshal(plain, &set); err != nil {
-			return nil, "", fmt.Errorf("vault: the tokens of %s/%s are not a token set", rec.Connector, rec.UserID)
+			return nil, Binding{}, fmt.Errorf("vault: the tokens of %s/%s are not a token set", rec.Connector, rec.UserID)
 		}
-		return set.TokenSet, set.Provider, nil
+		return set.TokenSet, Binding{Provider: set.Provider, Kept: set.Kept}, nil
 	}
-	return nil, "", fmt.Errorf("%w: the tokens of %s/%s are sealed under key %s, and vault_keys holds %s; add that key back to vault_keys",
+	return nil, Binding{}, fmt.Errorf("%w: the tokens of %s/%s are sealed under key %s, and vault_keys holds %s; add that key back to vault_keys",
 		ErrKeyMissing, rec.Connector, rec.UserID, rec.KeyID, strings.Join(v.KeyIDs(), ", "))
+}
+
+// keptBy is b with its Kept time, the store's time of rec where a record
+// kept before that was sealed has none: rewritten (rekeyed, refreshed), it
+// keeps when its sign-in was, not when it was rewritten.
+func (b Binding) keptBy(rec store.TokenRecord) Binding {
+	if b.Kept == 0 && !rec.UpdatedAt.IsZero() {
+		b.Kept = rec.UpdatedAt.UnixMilli()
+	}
+	return b
 }
 
 // Rekey re-seals a record under the first key; nil when it is already.
@@ -155,11 +177,11 @@ func (v *Vault) Rekey(rec store.TokenRecord) (*store.TokenRecord, error) {
 	if rec.KeyID == v.keys[0].id {
 		return nil, nil
 	}
-	t, provider, err := v.OpenFor(rec)
+	t, b, err := v.OpenFor(rec)
 	if err != nil {
 		return nil, err
 	}
-	next, err := v.SealFor(rec.Connector, rec.UserID, provider, t)
+	next, err := v.SealFor(rec.Connector, rec.UserID, b.keptBy(rec), t)
 	if err != nil {
 		return nil, err
 	}

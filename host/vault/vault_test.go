@@ -73,19 +73,29 @@ func TestSealOpenRotate(t *testing.T) {
 
 	// A record sealed for a provider gives it back, and keeps it through a
 	// rekey; one sealed without (before bindings) gives none.
-	bound, err := va.SealFor("acme", "u1", "oauth2\nclient_id=x", tokens)
+	bound, err := va.SealFor("acme", "u1", vault.Binding{Provider: "oauth2\nclient_id=x", Kept: 1234}, tokens)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, provider, err := va.OpenFor(rec); err != nil || provider != "" {
-		t.Fatalf("OpenFor of a record sealed without a provider: %q, %v", provider, err)
+	if _, b, err := va.OpenFor(rec); err != nil || b != (vault.Binding{}) {
+		t.Fatalf("OpenFor of a record sealed without a provider: %+v, %v", b, err)
 	}
 	rekeyed, err := vb.Rekey(bound)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, provider, err := vb.OpenFor(*rekeyed); err != nil || provider != "oauth2\nclient_id=x" || got.RefreshToken != tokens.RefreshToken {
-		t.Fatalf("OpenFor of a rekeyed bound record: %+v, %q, %v", got, provider, err)
+	if got, b, err := vb.OpenFor(*rekeyed); err != nil || b.Provider != "oauth2\nclient_id=x" || b.Kept != 1234 || got.RefreshToken != tokens.RefreshToken {
+		t.Fatalf("OpenFor of a rekeyed bound record: %+v, %+v, %v", got, b, err)
+	}
+	// A record sealed before its sign-in's time was keeps the store's time
+	// of it through a rekey, not the rekey's.
+	rec.UpdatedAt = time.UnixMilli(5678)
+	rekeyed, err = vb.Rekey(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := vb.OpenFor(*rekeyed); err != nil || b.Kept != 5678 {
+		t.Fatalf("a rekeyed record without a sealed time: %+v, %v", b, err)
 	}
 }
 
