@@ -147,6 +147,11 @@ func (d *decoder) issuer(p *Provider, publicURL string, pfs walk.Fields) {
 		d.ps.Add(at.Path, at.Pos, "%q must be a clean path under public_url", shownURL(s))
 	case slices.Contains(reservedPaths, strings.SplitN(s[len(base):], "/", 2)[0]):
 		d.ps.Add(at.Path, at.Pos, "%q would hide idplug's own /%s routes; choose another path, like %s/oidc", shownURL(s), strings.SplitN(s[len(base):], "/", 2)[0], publicURL)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		// Over plain http the browser's cookies carry no __Host- prefix: a
+		// sibling host could plant a session or a request's browser mark,
+		// and anyone on the way reads them, the codes and the tokens.
+		d.ps.Add(at.Path, at.Pos, "%q must be https (http only on a loopback address): set public_url to the https address browsers and apps reach idplug at, behind a TLS proxy if need be", shownURL(s))
 	default:
 		p.Issuer = s
 		p.IssuerPath = "/" + s[len(base):]

@@ -189,3 +189,29 @@ func TestProviderRefusesKeysNoAssertionVerifies(t *testing.T) {
 		mustParse(t, withProvider(client(key)), nil)
 	}
 }
+
+// An OpenID Provider at a plain-http public_url off loopback had been taken:
+// its session, flow and browser-mark cookies then carry no __Host- prefix
+// and no Secure flag, so a sibling host could plant them (login CSRF, the
+// browser binding of a pending request undone: host/server's
+// TestPlantedBrowserMarkOverPlainHTTP), and anyone on the way reads them,
+// the codes and the tokens.
+func TestProviderOffLoopbackNeedsHTTPS(t *testing.T) {
+	clients := []string{"  clients:", "    - id: app", "      secret: " + secret32, "      redirect_uris: [https://app.example/cb]"}
+	for _, tc := range []struct{ public, want string }{
+		{"http://idp.example.com", `provider.issuer: "http://idp.example.com/oidc" must be https (http only on a loopback address)`},
+		{"http://10.0.0.5:8080", `provider.issuer: "http://10.0.0.5:8080/oidc" must be https (http only on a loopback address)`},
+		{"https://idp.example.com", ""},
+		{"http://localhost:8080", ""},
+		{"http://[::1]:8080", ""},
+	} {
+		data := withProvider(clients...) + "public_url: " + tc.public + "\nlisten: 0.0.0.0:8080\napi_keys: [\"" + apiKeyA + "\"]\n"
+		cfg, err := Parse([]byte(data), envOf(nil), "/etc/idplug")
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.public, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v (provider %+v); want %q", tc.public, err, cfg, tc.want)
+		}
+	}
+}
