@@ -80,8 +80,20 @@ func (c cookiePolicy) sessionName() string { return c.name("idplug_session") }
 // OpenID Provider, to the browser that made it (providerBrowser.Bind).
 func (c cookiePolicy) browserName() string { return c.name("idplug_browser") }
 
+// The mark goes with cross-site requests too over https (SameSite=None): an
+// app may send its authorization request as a form POST, which a Lax cookie
+// stays out of, and /authorize, seeing no mark, would give the browser a new
+// one in place of the mark its requests in other tabs are tied to (any page
+// could do that with a form). It grants nothing by itself: a request goes on
+// only in the browser that carries it, at pages refused cross-site where
+// they act on a POST. Over plain http (loopback) browsers refuse None
+// without Secure, so it is Lax there.
 func (c cookiePolicy) browser(value string, ttl time.Duration) *http.Cookie {
-	return c.cookie(c.browserName(), value, c.path(), int(ttl.Seconds()))
+	k := c.cookie(c.browserName(), value, c.path(), int(ttl.Seconds()))
+	if c.secure {
+		k.SameSite = http.SameSiteNoneMode
+	}
+	return k
 }
 
 // path is the Path of every cookie: "/" for a __Host- cookie, else the public

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -123,6 +125,15 @@ func (b providerBrowser) Binding(r *http.Request) string {
 	return c.Value
 }
 
+// markDigest is what a sealed failure keeps of a browser's mark; "" for none.
+func markDigest(mark string) string {
+	if mark == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(mark))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
 // isBrowserMark: 32 bytes in unpadded base64url, as newState makes them.
 func isBrowserMark(v string) bool {
 	raw, err := base64.RawURLEncoding.DecodeString(v)
@@ -165,6 +176,9 @@ func (b providerBrowser) SignInFailed(r *http.Request, returnTo string) (*oidcpr
 	}
 	if f.ReturnTo != returnTo {
 		return nil, &sdk.Error{Code: CodeSessionInvalid, Message: "the sign-in's failure belongs to another sign-in request; go back to the app and start again"}
+	}
+	if subtle.ConstantTimeCompare([]byte(f.Browser), []byte(markDigest(b.Binding(r)))) != 1 {
+		return nil, &sdk.Error{Code: CodeSessionInvalid, Message: "the sign-in's failure was made in another browser; go back to the app and start again"}
 	}
 	return &oidcprovider.SignInFailure{Error: f.Error, Description: f.Description}, nil
 }
@@ -284,13 +298,20 @@ type signInFailure struct {
 	ReturnTo    string `json:"rt"`
 	Error       string `json:"e"`
 	Description string `json:"d,omitempty"`
+	// Browser is a digest of the browser's mark for the provider's requests
+	// (Bind), "" without one: a failure counts only in the browser it was
+	// made in. Made elsewhere by someone who had the request's id (their
+	// own sign-in at their own callback), it had ended the person's request
+	// at the app with their words, once the link was opened in the person's
+	// browser.
+	Browser string `json:"b,omitempty"`
 }
 
 // signInFailed answers a browser sign-in that failed on its way to returnTo:
 // back at the provider's finish step, which tells the app, when returnTo is
 // one; on this site's page otherwise.
 func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, returnTo string, err error) {
-	back, ok := s.failedReturn(returnTo, err)
+	back, ok := s.failedReturn(r, returnTo, err)
 	if !ok {
 		s.errorPage(w, r, err)
 		return
@@ -316,12 +337,12 @@ func (s *Server) providerFinish(returnTo string) (*url.URL, bool) {
 
 // failedReturn is returnTo with err sealed for it; false when returnTo is not
 // the provider's finish step (or the seal fails: the page then says why).
-func (s *Server) failedReturn(returnTo string, err error) (string, bool) {
+func (s *Server) failedReturn(r *http.Request, returnTo string, err error) (string, bool) {
 	u, ok := s.providerFinish(returnTo)
 	if !ok {
 		return "", false
 	}
-	f := signInFailure{ReturnTo: returnTo}
+	f := signInFailure{ReturnTo: returnTo, Browser: markDigest(providerBrowser{s}.Binding(r))}
 	f.Error, f.Description = oauthFailure(err)
 	// The way back is a URL: the provider sends no more of it anyway.
 	f.Description = printable.Cut(f.Description, maxFailureDescription)

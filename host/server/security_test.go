@@ -78,7 +78,8 @@ func TestCookieNames(t *testing.T) {
 		}
 		b := c.browser("v", time.Minute)
 		if b.Name != strings.TrimSuffix(tc.session, "session")+"browser" || b.Path != tc.path || b.MaxAge != 60 ||
-			b.Secure != (tc.scheme == "https") || !b.HttpOnly || b.SameSite != http.SameSiteLaxMode {
+			b.Secure != (tc.scheme == "https") || !b.HttpOnly || (tc.scheme == "https") != (b.SameSite == http.SameSiteNoneMode) ||
+			tc.scheme == "http" && b.SameSite != http.SameSiteLaxMode {
 			t.Errorf("%s %q: browser mark %+v", tc.scheme, tc.prefix, b)
 		}
 	}
