@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -54,6 +55,13 @@ func (s *Server) withProvider(next http.Handler) http.Handler {
 		rest, ok := strings.CutPrefix(r.URL.Path, m.path)
 		if !ok || (rest != "" && rest[0] != '/') {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if rest != "" && rest != "/" && path.Clean(rest) != rest {
+			// The provider's mux would redirect to the clean path below
+			// the site's root, not below the issuer: /oidc//authorize went
+			// to /authorize.
+			http.NotFound(w, r)
 			return
 		}
 		u := *r.URL
@@ -386,7 +394,10 @@ func (s *Server) signedReturn(returnTo, connector, user string) string {
 	if !ok {
 		return returnTo
 	}
-	sealed, err := s.sealJSON(signInMarkPurpose, signInMark{Request: u.Query().Get("id"), Connector: connector, ID: user}, signInFailureTTL)
+	// It lives as long as the request may be pending (session_ttl): the
+	// native app's confirmation page carries it until the person answers,
+	// which may take longer than the way back does.
+	sealed, err := s.sealJSON(signInMarkPurpose, signInMark{Request: u.Query().Get("id"), Connector: connector, ID: user}, s.settings.FlowTTL)
 	if err != nil {
 		return returnTo
 	}
