@@ -66,12 +66,13 @@ func (s *Server) authorizationURI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	provider := s.flowProvider(id) // before the URL: a reload in between makes the flow the old one's
 	auth, err := s.authorize(r.Context(), id, req.RedirectURI, req.State, host.WithScope(req.Scope))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	session, err := s.sealFlow(apiFlowPurpose(id), flow{Session: auth.Session, State: req.State})
+	session, err := s.sealFlow(apiFlowPurpose(id), flow{Session: auth.Session, State: req.State, Provider: provider})
 	if err != nil {
 		writeError(w, r, s.blamePlugin(err, id, "a session"))
 		return
@@ -130,13 +131,18 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.consumeFlow(r.Context(), f, "the session"); err != nil {
+	// Who the tokens come from, read before the plugin is asked (keepTokens),
+	// and the one the flow started with.
+	provider, err := s.host.TokensProvider(id)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	// Who the tokens come from, read before the plugin is asked (keepTokens).
-	provider, err := s.host.TokensProvider(id)
-	if err != nil {
+	if err := sameProvider(f, id, provider); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.consumeFlow(r.Context(), f, "the session"); err != nil {
 		writeError(w, r, err)
 		return
 	}

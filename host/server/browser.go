@@ -40,12 +40,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	pending := s.cookies.pendingFlows(r)
 	slot, taken := pickFlowSlot(pending)
 	state := newStateIn(slot)
+	provider := s.flowProvider(id)
 	auth, err := s.authorize(r.Context(), id, s.callbackURL(id), state)
 	if err != nil {
 		s.signInFailed(w, r, returnTo, err)
 		return
 	}
-	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), s.stampFlow(flow{Session: auth.Session, State: state, ReturnTo: returnTo}),
+	cookie, err := s.sealCookie(id, "a session", browserFlowPurpose(id), s.stampFlow(flow{Session: auth.Session, State: state, ReturnTo: returnTo, Provider: provider}),
 		func(v string) *http.Cookie { return s.cookies.flow(slot, v, s.settings.FlowTTL) })
 	if err != nil {
 		s.signInFailed(w, r, returnTo, err)
@@ -103,6 +104,12 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 	if sameState(params["state"], f.State) != nil {
 		s.errorPage(w, r, errNotThisBrowsersFlow())
 		return
+	}
+	if now, err := s.host.TokensProvider(id); err == nil {
+		if err := sameProvider(f, id, now); err != nil {
+			s.signInFailed(w, r, f.ReturnTo, err)
+			return
+		}
 	}
 	// From here the callback is this flow's own: once consumed in the store, it
 	// is spent whatever the plugin says, here and on every replica. A store

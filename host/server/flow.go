@@ -2,8 +2,11 @@ package server
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/idplug/idplug/host/seal"
@@ -25,6 +28,40 @@ type flow struct {
 	State string `json:"st"`
 	// ReturnTo is where the browser goes after a browser sign-in.
 	ReturnTo string `json:"rt,omitempty"`
+	// Provider is a digest of who the connector named when the sign-in
+	// started (Instances.TokensProvider): a flow finishes only while it still
+	// does. A reload that pointed the connector at another provider (or
+	// plugin) in between had sent the first provider's code, and the PKCE
+	// verifier made for it, to the second one's token endpoint. "" in flows
+	// sealed before it was kept.
+	Provider string `json:"p,omitempty"`
+}
+
+// providerDigest is what a flow keeps of its connector's provider.
+func providerDigest(provider string) string {
+	sum := sha256.Sum256([]byte(provider))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// flowProvider is the Provider of a flow connector id starts now; "" when
+// the connector cannot say (its sign-in fails on the way anyway).
+func (s *Server) flowProvider(id string) string {
+	p, err := s.host.TokensProvider(id)
+	if err != nil {
+		return ""
+	}
+	return providerDigest(p)
+}
+
+// sameProvider refuses to finish flow f of connector id once the connector
+// names another provider than when f started; provider is what it names now.
+// Nothing is spent: pointed back, the connector finishes it.
+func sameProvider(f flow, id, provider string) error {
+	if f.Provider == "" || subtle.ConstantTimeCompare([]byte(f.Provider), []byte(providerDigest(provider))) == 1 {
+		return nil
+	}
+	return &sdk.Error{Code: CodeSessionInvalid, Message: fmt.Sprintf(
+		"connector %s was pointed at another provider or plugin since this sign-in started; nothing was spent: start the sign-in again", id)}
 }
 
 // Seal purposes: a token sealed for one use never opens for another, and a flow
