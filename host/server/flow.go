@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/idplug/idplug/host/seal"
@@ -58,6 +59,11 @@ func (s *Server) flowProvider(id string) string {
 // Nothing is spent: pointed back, the connector finishes it.
 func sameProvider(f flow, id, provider string) error {
 	if f.Provider == "" || subtle.ConstantTimeCompare([]byte(f.Provider), []byte(providerDigest(provider))) == 1 {
+		return nil
+	}
+	// Started while the same plugin named no provider yet (an upgrade to a
+	// release that names it), as sessions and vault records do.
+	if plugin, _, _ := strings.Cut(provider, "\n"); subtle.ConstantTimeCompare([]byte(f.Provider), []byte(providerDigest(plugin+"\n"))) == 1 {
 		return nil
 	}
 	return &sdk.Error{Code: CodeSessionInvalid, Message: fmt.Sprintf(

@@ -53,6 +53,26 @@ func TestFlowFinishesOnlyAtTheProviderItStartedWith(t *testing.T) {
 			t.Fatal("the plugin was asked to exchange the first provider's code")
 		}
 
+		// A flow started while the plugin named no provider finishes once
+		// the same plugin names one (an upgrade), not once another does.
+		in.point("oauth2\n")
+		early := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb","state":"state-0123456789"}`)
+		var earlyAuth struct {
+			Session string `json:"session"`
+		}
+		if err := json.Unmarshal(early.raw, &earlyAuth); err != nil {
+			t.Fatal(err)
+		}
+		earlyBody, _ := json.Marshal(map[string]any{"session": earlyAuth.Session, "data": map[string]any{"code": "c", "state": "state-0123456789"}})
+		in.point("github\nhttps://github.com/login/oauth/access_token client=x")
+		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(earlyBody)); res.status != http.StatusBadRequest {
+			t.Fatalf("a flow of a plugin that named no provider, finished at another plugin: %d %s", res.status, res.raw)
+		}
+		in.point("oauth2\nhttps://second.test/token client=idplug")
+		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(earlyBody)); res.status != 200 {
+			t.Fatalf("a flow of a plugin that named no provider, finished once it names one: %d %s", res.status, res.raw)
+		}
+
 		in.point("oauth2\nhttps://first.test/token client=idplug") // pointed back
 		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)); res.status != 200 {
 			t.Fatalf("user-info once the connector is back at its provider: %d %s", res.status, res.raw)
