@@ -313,6 +313,10 @@ func (d *daemon) apply(ctx context.Context) error {
 		return err
 	}
 	d.srv.SetSecrets(cfg.APIKeys, sealer)
+	// With the connectors, before the provider's keys are made ready (up to
+	// the store's timeout and 30 s): a connector the reload set to keep its
+	// tokens had finished sign-ins without keeping them meanwhile.
+	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	warnKeys(cfg, d.log)
 	d.mountProvider(cfg, prov)
 	d.prov = prov
@@ -326,7 +330,6 @@ func (d *daemon) apply(ctx context.Context) error {
 		}
 		cancel()
 	}
-	d.srv.SetTokenStorage(tokenStorage(cfg, d.log))
 	// Not canceled with an admin request that goes away: the reload is applied,
 	// and so must be the record of what it removed (the store's deadline bounds it).
 	if err := d.srv.SetConnectors(context.WithoutCancel(ctx), connectorIDs(cfg)); err != nil {
