@@ -43,19 +43,23 @@ type identity struct {
 	// before it was kept): a grant ends once its instance maps profiles
 	// another way, as the browser sessions mapped the old way do.
 	Mapping *string `json:"mf,omitempty"`
+	// Source is the sign-in's Login.Source ("" in tokens sealed before it
+	// was kept, or for a sign-in that did not keep it): a grant ends once its
+	// instance names another provider (Options.Sources).
+	Source string `json:"src,omitempty"`
 	// Issued is when the configuration of the replica that issued the grant
 	// took effect (Unix ms; 0 in tokens sealed before it was kept): a
 	// replica judges only grants issued under a configuration no newer than
 	// its own (lapsed).
 	Issued int64 `json:"ib,omitempty"`
-	// Stored says that a token carries only Sub, Instance, Target, Mapping and the
+	// Stored says that a token carries only Sub, Instance, Target, Mapping, Source and the
 	// sign-in's time: the whole identity was too large for it, and its grant
 	// keeps it in the store (tokenIdentity).
 	Stored bool `json:"r,omitempty"`
 }
 
 func identityOf(l Login, target string) identity {
-	id := identity{Sub: subject(target, l.UserInfo.ID), Instance: l.Instance, Target: target, AuthTime: l.AuthTime.Unix(), AuthMs: l.AuthTime.UnixMilli(), Claims: l.Claims}
+	id := identity{Sub: subject(target, l.UserInfo.ID), Instance: l.Instance, Target: target, AuthTime: l.AuthTime.Unix(), AuthMs: l.AuthTime.UnixMilli(), Claims: l.Claims, Source: l.Source}
 	mapping := l.Mapping
 	id.Mapping = &mapping
 	u := l.UserInfo

@@ -42,6 +42,9 @@ type Login struct {
 	// Mapping is the fingerprint of the instance's mapping the profile and
 	// claims were mapped with (mapping.Fingerprint; "" for none).
 	Mapping string
+	// Source names who vouched for the profile (Options.Sources): "" for a
+	// sign-in that did not keep it.
+	Source string
 }
 
 // Browser is what the provider needs of idplug's browser routes: the sign-in
@@ -123,6 +126,13 @@ type Options struct {
 	// connector included).
 	RequestTTL time.Duration
 	Logger     hclog.Logger
+	// Sources, when set, names who vouches for instance's profiles now, as
+	// Login.Source does (its plugin, the provider it names, its target and
+	// mapping), and unnamed what the same plugin gave before it named its
+	// provider; ok is false for an instance not configured. A grant made
+	// through a sign-in whose source is neither ends at its next use: the
+	// connector was pointed at another provider since.
+	Sources func(instance string) (now, unnamed string, ok bool)
 	// OnEvent, when set, counts protocol events for metrics: an event name
 	// (token, refresh, refused_client, reused_refresh_token, replayed_code, ...).
 	OnEvent func(event string)

@@ -102,7 +102,7 @@ const identityKind = "identity"
 // when it is small, or else a stub, with id kept in the store for ttl
 // (already kept, when a refresh renewed it before its rotation).
 func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, kept bool) (identity, error) {
-	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, Mapping: id.Mapping, Issued: id.Issued, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
+	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, Mapping: id.Mapping, Source: id.Source, Issued: id.Issued, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
 	if kept {
 		return stub, nil
 	}
@@ -181,6 +181,15 @@ func (p *Provider) lapsed(clientID string, id identity) string {
 		return "the connector it was made through signs in at another provider now"
 	case id.Mapping != nil && p.opts.Mappings != nil && *id.Mapping != p.opts.Mappings(id.Instance):
 		return "the connector it was made through maps profiles another way now"
+	}
+	if id.Source != "" && p.opts.Sources != nil {
+		// Pointed at another provider (token endpoint or issuer, client
+		// id) or plugin under the same target: the grant's user was the
+		// old provider's, and its sub now names the new one's user of
+		// the same id. Browser sessions end alike (connectorServes).
+		if now, unnamed, ok := p.opts.Sources(id.Instance); ok && id.Source != now && id.Source != unnamed {
+			return "the connector it was made through signs in at another provider now"
+		}
 	}
 	if p.opts.RemovedAt != nil {
 		// Removed and configured again between two uses of the grant. A
@@ -263,7 +272,10 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidcError(err, "the store cannot be reached")
 	}
 	if r.Client.GetID() != c.Request.ClientID {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to another client")
+		// Answered as a code that does not exist: the other client (or
+		// anyone, as a public client) must not learn that it is live.
+		p.log.Warn("a client sent another client's authorization code", "client", r.Client.GetID(), "issued_to", c.Request.ClientID)
+		return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, used or expired")
 	}
 	if r.Data.RedirectURI != c.Request.RedirectURI {
 		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri is not the one of the authorization request")
@@ -313,7 +325,8 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is invalid or expired")
 	}
 	if r.Client.GetID() != rec.Client {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
+		p.log.Warn("a client sent another client's refresh token", "client", r.Client.GetID(), "issued_to", rec.Client)
+		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is invalid or expired")
 	}
 	// A reload may have removed the grant's connector, or the client's right to it.
 	if why := p.lapsed(rec.Client, rec.Identity); why != "" {

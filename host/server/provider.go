@@ -101,7 +101,7 @@ func (b providerBrowser) SignedIn(r *http.Request) (oidcprovider.Login, bool) {
 		return oidcprovider.Login{}, false
 	}
 	return oidcprovider.Login{Instance: sess.Connector, Target: d.Target, UserInfo: sess.UserInfo,
-		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime), Mapping: d.Mapping}, true
+		Claims: sess.Claims, AuthTime: time.UnixMilli(sess.AuthTime), Mapping: d.Mapping, Source: sess.Source}, true
 }
 
 // HasSession: the session cookie, whatever it opens to. Only idplug sets it

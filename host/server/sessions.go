@@ -182,6 +182,14 @@ func (s *Server) signInTime(id string) int64 {
 	return now
 }
 
+// ConnectorSources is who vouches for connector id's profiles now, as its
+// browser sessions record it, and what the same plugin gave before it named
+// its provider (sessionSources), for the OpenID Provider's grants.
+func (s *Server) ConnectorSources(id string) (now, unnamed string, ok bool) {
+	now, unnamed, _, err := s.sessionSources(id)
+	return now, unnamed, err == nil
+}
+
 // ConnectorRemovedAt is when connector id was last removed (Unix ms), if
 // ever, for the OpenID Provider's grants.
 func (s *Server) ConnectorRemovedAt(id string) (int64, bool) { return s.removedAt(id) }

@@ -393,6 +393,7 @@ func (d *daemon) buildProvider(ctx context.Context, cfg *config.Config, sealer *
 		Mappings:     server.Mappings(d.host),
 		AllInstances: server.AllInstances(d.host),
 		RemovedAt:    d.srv.ConnectorRemovedAt,
+		Sources:      d.srv.ConnectorSources,
 		Browser:      d.srv.ProviderBrowser(),
 		RequestTTL:   cfg.SessionTTL,
 		Logger:       d.log.Named("oidc"),
