@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -35,17 +34,10 @@ func TestFlowFinishesOnlyAtTheProviderItStartedWith(t *testing.T) {
 		in := &repointedInstances{fakeInstances: signingIn("ada")}
 		in.point("oauth2\nhttps://first.test/token client=idplug")
 		srv := newUnitServer(t, in, nil)
-		res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb","state":"state-0123456789"}`)
-		var auth struct {
-			Session string `json:"session"`
-		}
-		if err := json.Unmarshal(res.raw, &auth); res.status != 200 || err != nil {
-			t.Fatalf("authorization-uri: %d %s", res.status, res.raw)
-		}
-		body, _ := json.Marshal(map[string]any{"session": auth.Session, "data": map[string]any{"code": "c", "state": "state-0123456789"}})
+		body := apiStart(t, srv)
 
 		in.point("oauth2\nhttps://second.test/token client=idplug") // a reload
-		res = call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body))
+		res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", body)
 		if res.status != http.StatusBadRequest || !strings.Contains(res.body.Message, "pointed at another provider") {
 			t.Fatalf("user-info after the connector was pointed elsewhere: %d %s", res.status, res.raw)
 		}
@@ -56,25 +48,18 @@ func TestFlowFinishesOnlyAtTheProviderItStartedWith(t *testing.T) {
 		// A flow started while the plugin named no provider finishes once
 		// the same plugin names one (an upgrade), not once another does.
 		in.point("oauth2\n")
-		early := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb","state":"state-0123456789"}`)
-		var earlyAuth struct {
-			Session string `json:"session"`
-		}
-		if err := json.Unmarshal(early.raw, &earlyAuth); err != nil {
-			t.Fatal(err)
-		}
-		earlyBody, _ := json.Marshal(map[string]any{"session": earlyAuth.Session, "data": map[string]any{"code": "c", "state": "state-0123456789"}})
+		early := apiStart(t, srv)
 		in.point("github\nhttps://github.com/login/oauth/access_token client=x")
-		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(earlyBody)); res.status != http.StatusBadRequest {
+		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", early); res.status != http.StatusBadRequest {
 			t.Fatalf("a flow of a plugin that named no provider, finished at another plugin: %d %s", res.status, res.raw)
 		}
 		in.point("oauth2\nhttps://second.test/token client=idplug")
-		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(earlyBody)); res.status != 200 {
+		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", early); res.status != 200 {
 			t.Fatalf("a flow of a plugin that named no provider, finished once it names one: %d %s", res.status, res.raw)
 		}
 
 		in.point("oauth2\nhttps://first.test/token client=idplug") // pointed back
-		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)); res.status != 200 {
+		if res := call(t, srv, "POST", "/v1/connectors/acme/user-info", "", body); res.status != 200 {
 			t.Fatalf("user-info once the connector is back at its provider: %d %s", res.status, res.raw)
 		}
 	})

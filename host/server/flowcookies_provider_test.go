@@ -48,6 +48,18 @@ func mountTestProvider(t *testing.T, srv *Server, f Instances, public string, ap
 	srv.MountProvider("/oidc", p)
 }
 
+// twoAppsOnAcme is the provider at https://idp.example.test with the
+// confidential apps app1 and app2, both on acme, and a browser.
+func twoAppsOnAcme(t *testing.T) (*Server, map[string][2]string, *jarBrowser) {
+	t.Helper()
+	const public = "https://idp.example.test"
+	f := newFlowInstances("https://provider.test/authorize")
+	srv := newUnitServer(t, f, nil)
+	apps := map[string][2]string{"app1": {"https://app1.test/cb", "acme"}, "app2": {"https://app2.test/cb", "acme"}}
+	mountTestProvider(t, srv, f, public, apps)
+	return srv, apps, newJarBrowser(srv, public)
+}
+
 // authorizeQuery is an app's authorization request to the provider, which
 // signs in at the connector even a browser signed in already (prompt=login).
 func authorizeQuery(client, redirectURI, state string) string {
@@ -100,12 +112,7 @@ func TestTwoAppsSignInThroughTheProviderAtOnce(t *testing.T) {
 // sign-in now goes back with a sealed mark of who signed in for that request,
 // and a finish step whose session is someone else is refused.
 func TestProviderFinishTakesOnlyItsOwnSignIn(t *testing.T) {
-	const public = "https://idp.example.test"
-	f := newFlowInstances("https://provider.test/authorize")
-	srv := newUnitServer(t, f, nil)
-	apps := map[string][2]string{"app1": {"https://app1.test/cb", "acme"}, "app2": {"https://app2.test/cb", "acme"}}
-	mountTestProvider(t, srv, f, public, apps)
-	b := newJarBrowser(srv, public)
+	srv, apps, b := twoAppsOnAcme(t)
 	states := map[string]string{}
 	for _, app := range []string{"app1", "app2"} {
 		rec := b.follow(b.get(authorizeQuery(app, apps[app][0], "st-"+app)))
@@ -124,7 +131,7 @@ func TestProviderFinishTakesOnlyItsOwnSignIn(t *testing.T) {
 		t.Errorf("app1's finish step: %d %.300s; want it refused, saying to start again", rec.Code, rec.Body)
 	}
 	// A mark made out to another request names no one for this one.
-	marked, _ := url.Parse(srv.signedReturn(public+"/oidc/login/finish?id=request-one", "acme", "ada"))
+	marked, _ := url.Parse(srv.signedReturn(b.base+"/oidc/login/finish?id=request-one", "acme", "ada"))
 	ada := userSession{Connector: "acme", UserInfo: sdk.UserInfo{ID: "ada"}}
 	if r := httptest.NewRequest(http.MethodGet, marked.String(), nil); !srv.markedFor(r, ada) {
 		t.Fatalf("the mark does not name ada for its own request")

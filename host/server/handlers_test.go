@@ -726,6 +726,14 @@ func TestTokensThatCannotBeKeptSayStartAgain(t *testing.T) {
 // and the body it sent, for a replay.
 func apiSignIn(t *testing.T, srv http.Handler) (response, string) {
 	t.Helper()
+	body := apiStart(t, srv)
+	return call(t, srv, "POST", "/v1/connectors/acme/user-info", "", body), body
+}
+
+// apiStart starts a sign-in with acme through /v1 and returns the body of
+// its user-info request.
+func apiStart(t *testing.T, srv http.Handler) string {
+	t.Helper()
 	res := call(t, srv, "POST", "/v1/connectors/acme/authorization-uri", "", `{"redirectUri":"https://app.test/cb","state":"state-0123456789"}`)
 	var auth struct {
 		Session string `json:"session"`
@@ -734,7 +742,7 @@ func apiSignIn(t *testing.T, srv http.Handler) (response, string) {
 		t.Fatalf("authorization-uri: %d %s", res.status, res.raw)
 	}
 	body, _ := json.Marshal(map[string]any{"session": auth.Session, "data": map[string]any{"code": "c", "state": "state-0123456789"}})
-	return call(t, srv, "POST", "/v1/connectors/acme/user-info", "", string(body)), string(body)
+	return string(body)
 }
 
 // testVault is a vault under one fixed key.

@@ -15,13 +15,8 @@ import (
 // another browser". Over https the mark is SameSite=None: the browser sends
 // it with that POST, and /authorize keeps it.
 func TestCrossSitePostKeepsTheBrowsersMark(t *testing.T) {
-	const public = "https://idp.example.test"
-	f := newFlowInstances("https://provider.test/authorize")
-	srv := newUnitServer(t, f, nil)
-	apps := map[string][2]string{"app1": {"https://app1.test/cb", "acme"}, "app2": {"https://app2.test/cb", "acme"}}
-	mountTestProvider(t, srv, f, public, apps)
-	b := newJarBrowser(srv, public)
-	base, _ := url.Parse(public + "/")
+	srv, apps, b := twoAppsOnAcme(t)
+	base, _ := url.Parse(b.base + "/")
 
 	rec := b.get(authorizeQuery("app1", apps["app1"][0], "st-app1"))
 	first, _ := url.Parse(rec.Header().Get("Location"))
