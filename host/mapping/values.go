@@ -24,6 +24,12 @@ func decodeRaw(data json.RawMessage) ref.Val {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return types.DefaultTypeAdapter.NativeToValue(map[string]any{})
 	}
+	// A value takes a byte at least: a shorter document needs no count.
+	if len(data) >= MaxRawValues {
+		if n := rawValues(data); n > MaxRawValues {
+			return types.NewErr("the connector's raw data holds some %d values, over the mapping's limit of %d", n, MaxRawValues)
+		}
+	}
 	if v, ok := parseJSON(data); ok {
 		return v
 	}
@@ -32,6 +38,40 @@ func decodeRaw(data json.RawMessage) ref.Val {
 		return types.NewErr("the connector's raw data is not JSON")
 	}
 	return types.DefaultTypeAdapter.NativeToValue(v)
+}
+
+// MaxRawValues bounds the values (and keys) of the raw data a mapping reads.
+// The decode makes a CEL value of each, outside the mapping's cost limit: 1
+// MiB of empty lists had become some 350,000 values, 68 MB allocated and
+// a few hundred milliseconds at each sign-in. Past it, raw is an error, and
+// only the expressions that read it fail (an allow rule refuses). Providers'
+// profiles hold tens of values, a list of groups some thousands; under the
+// bound, the decode allocates some 13 MB at most, and what an expression then
+// does with the values is the cost limit's.
+const MaxRawValues = 65536
+
+// rawValues is an upper bound on the values and keys of the JSON document
+// data: each follows a '[', '{', ',' or ':' outside a string, or starts it.
+func rawValues(data []byte) int {
+	n, inString, escaped := 1, false, false
+	for _, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[', c == '{', c == ',', c == ':':
+			n++
+		}
+	}
+	return n
 }
 
 // MaxInputString bounds a string a mapping reads from the profile or the raw

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -71,8 +72,21 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": true, "claims": claimsOf(sess.UserInfo, sess.Claims),
-		"userInfo": sess.UserInfo, "connector": sess.Connector})
+	// The apps of this site put the avatar in an img's src or a link as it
+	// comes: one that is not an http(s) URL (a provider's, or a hostile
+	// plugin's, javascript: or data:text/html) is left out, as the OpenID
+	// Provider leaves it out of picture and idplug's page does.
+	u := sess.UserInfo
+	if u.Avatar != nil && !webURL(*u.Avatar) {
+		u.Avatar = nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": true, "claims": claimsOf(u, sess.Claims),
+		"userInfo": u, "connector": sess.Connector})
+}
+
+// webURL says whether u is an http(s) URL.
+func webURL(u string) bool {
+	return strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")
 }
 
 // claimsOf shapes the profile like ID token claims, with the mapping's claims
