@@ -22,6 +22,7 @@ const (
 	MaxAccessTokenTTL      = 24 * time.Hour
 	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
 	MaxRefreshTokenTTL     = 365 * 24 * time.Hour
+	MaxGrantTTL            = 10 * 365 * 24 * time.Hour
 	DefaultSSOTTL          = 8 * time.Hour
 	MaxSSOTTL              = 30 * 24 * time.Hour
 	// MinClientSecretLen is the shortest client secret accepted, in bytes.
@@ -40,7 +41,7 @@ const (
 )
 
 var (
-	providerKeys   = []string{"issuer", "access_token_ttl", "refresh_token_ttl", "sso_ttl", "clients"}
+	providerKeys   = []string{"issuer", "access_token_ttl", "refresh_token_ttl", "grant_ttl", "sso_ttl", "clients"}
 	clientKeys     = []string{"id", "secret", "public", "redirect_uris", "post_logout_redirect_uris", "connectors", "token_endpoint_auth_method", "jwks", "id_token_signed_response_alg"}
 	clientAuths    = []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT}
 	idTokenAlgs    = []string{"RS256", "ES256"}
@@ -62,6 +63,10 @@ type Provider struct {
 	// RefreshTokenTTL is a refresh token's life: a grant unused this long (or
 	// AccessTokenTTL, when longer) ends; each refresh extends it.
 	RefreshTokenTTL time.Duration
+	// GrantTTL, when set, ends a grant this long after its sign-in, however
+	// often it was refreshed since: the person signs in again (and the
+	// connector's provider is asked again). 0: refreshes keep it going.
+	GrantTTL time.Duration
 	// SSOTTL is how long a browser's sign-in serves further clients without a
 	// new trip to the provider.
 	SSOTTL time.Duration
@@ -118,6 +123,7 @@ func (d *decoder) provider(cfg *Config, fs walk.Fields) {
 	d.issuer(p, cfg.PublicURL, pfs)
 	p.AccessTokenTTL = d.duration(pfs, "access_token_ttl", DefaultAccessTokenTTL, time.Minute, MaxAccessTokenTTL)
 	p.RefreshTokenTTL = d.duration(pfs, "refresh_token_ttl", DefaultRefreshTokenTTL, time.Minute, MaxRefreshTokenTTL)
+	p.GrantTTL = d.duration(pfs, "grant_ttl", 0, time.Minute, MaxGrantTTL)
 	p.SSOTTL = d.duration(pfs, "sso_ttl", DefaultSSOTTL, time.Minute, MaxSSOTTL)
 	p.Clients = d.clients(pfs, cfg.Instances)
 	if !cfg.Store.Enabled() {

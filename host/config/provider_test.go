@@ -34,8 +34,8 @@ func TestProviderDefaults(t *testing.T) {
 	if p.Issuer != "http://127.0.0.1:8080/oidc" || p.IssuerPath != "/oidc" {
 		t.Errorf("issuer = %q (path %q), want {public_url}/oidc", p.Issuer, p.IssuerPath)
 	}
-	if p.AccessTokenTTL != DefaultAccessTokenTTL || p.RefreshTokenTTL != DefaultRefreshTokenTTL || p.SSOTTL != DefaultSSOTTL {
-		t.Errorf("ttls = %s %s %s", p.AccessTokenTTL, p.RefreshTokenTTL, p.SSOTTL)
+	if p.AccessTokenTTL != DefaultAccessTokenTTL || p.RefreshTokenTTL != DefaultRefreshTokenTTL || p.SSOTTL != DefaultSSOTTL || p.GrantTTL != 0 {
+		t.Errorf("ttls = %s %s %s %s", p.AccessTokenTTL, p.RefreshTokenTTL, p.SSOTTL, p.GrantTTL)
 	}
 	c := p.Clients[0]
 	if c.ID != "app" || c.Public || c.AuthMethod != AuthSecretBasic || c.IDTokenAlg != "RS256" || !c.AllowsConnector("acme") || !c.AllowsConnector("other") {
@@ -92,6 +92,8 @@ func TestProviderProblems(t *testing.T) {
 			[]string{`7 provider.issuer: "http://127.0.0.1:8080/a/../oidc" must be a clean path under public_url`}},
 		{"issuer over idplug's own routes", []string{"  issuer: http://127.0.0.1:8080/v1/oidc", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
 			[]string{`7 provider.issuer: "http://127.0.0.1:8080/v1/oidc" would hide idplug's own /v1 routes; choose another path, like http://127.0.0.1:8080/oidc`}},
+		{"grant_ttl under a minute", []string{"  grant_ttl: 30s", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
+			[]string{`7 provider.grant_ttl: "30s" is less than the minimum of 1m`}},
 		{"issuer with a query", []string{"  issuer: http://127.0.0.1:8080/oidc?x=1", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"},
 			[]string{`7 provider.issuer: "http://127.0.0.1:8080/oidc?x=1" must be a URL without a query or fragment`}},
 		{"confidential client without a secret", []string{"  clients: [{id: app, redirect_uris: [https://a.example/cb]}]"},
@@ -213,5 +215,12 @@ func TestProviderOffLoopbackNeedsHTTPS(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: %v (provider %+v); want %q", tc.public, err, cfg, tc.want)
 		}
+	}
+}
+
+func TestProviderGrantTTL(t *testing.T) {
+	cfg := mustParse(t, withProvider("  grant_ttl: 2160h", "  clients: [{id: a, public: true, redirect_uris: [https://a.example/cb]}]"), nil)
+	if cfg.Provider.GrantTTL != 90*24*time.Hour {
+		t.Errorf("grant_ttl = %s, want 2160h", cfg.Provider.GrantTTL)
 	}
 }

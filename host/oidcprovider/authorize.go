@@ -291,6 +291,9 @@ func (p *Provider) usable(l Login, ar authRequest, c *client) string {
 		return "the sign-in is older than the request allows"
 	case p.opts.Now().Sub(l.AuthTime) > p.opts.Config.SSOTTL:
 		return "the sign-in is older than sso_ttl"
+	case p.opts.Config.GrantTTL > 0 && p.opts.Now().Sub(l.AuthTime) > p.opts.Config.GrantTTL:
+		// Its grant would end at once (lapsed): the person signs in again.
+		return "the sign-in is older than grant_ttl"
 	case ar.HintSub != "":
 		if t, ok := p.opts.Targets(l.Instance); !ok || subject(t, l.UserInfo.ID) != ar.HintSub {
 			return "the sign-in is another user's than id_token_hint's"

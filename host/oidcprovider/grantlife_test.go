@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -97,5 +98,38 @@ func TestAccessTokensLiveTheirWholeLifeUnderAShortRefreshTokenTTL(t *testing.T) 
 		if _, _, err := s.store.Grant(t.Context(), rec.Grant, start.Add(g.ends+time.Second)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s a second after its end: %v, want it gone", g.what, err)
 		}
+	}
+}
+
+// provider.grant_ttl ends a grant that long after its sign-in, however often
+// it was refreshed: refreshes had kept a grant going for good, so a person
+// disabled at the connector's provider kept their apps. A browser whose
+// sign-in is older than grant_ttl signs in again rather than getting a code
+// whose grant would end at once.
+func TestGrantTTLEndsAGrantHoweverOftenRefreshed(t *testing.T) {
+	s := newHostileSetup(t)
+	s.p.opts.Config.GrantTTL = time.Hour
+	s.signIn("alice")
+	_, refresh := s.tokens(t)
+	start := s.now
+	s.now = start.Add(30 * time.Minute)
+	refresh, ok := s.refreshed(t, refresh)
+	if !ok {
+		t.Fatal("a refresh within grant_ttl was refused")
+	}
+	s.now = start.Add(61 * time.Minute) // the refresh token lives on; the grant does not
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	r.SetBasicAuth("web", webSecret)
+	rec := s.do(r)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "grant_ttl") {
+		t.Fatalf("a refresh past grant_ttl: %d %s; want invalid_grant naming grant_ttl", rec.Code, rec.Body)
+	}
+
+	// The browser's sign-in is now past grant_ttl (but within sso_ttl): no
+	// code from it, the sign-in page instead.
+	q := url.Values{"client_id": {"web"}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"}, "scope": {"openid"}}
+	rec = s.do(httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
+	if loc := rec.Header().Get("Location"); strings.Contains(loc, "code=") || !strings.Contains(loc, "/login?id=") {
+		t.Fatalf("authorize with a sign-in past grant_ttl: %d, Location %q; want the sign-in page", rec.Code, loc)
 	}
 }

@@ -160,6 +160,15 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 // holds. A reload builds the provider again, so its clients, and the
 // instances it asks about, are the configuration's as it is now.
 func (p *Provider) lapsed(clientID string, id identity) string {
+	if max := p.opts.Config.GrantTTL; max > 0 {
+		signedIn := id.AuthMs
+		if signedIn == 0 {
+			signedIn = id.AuthTime * 1000
+		}
+		if p.opts.Now().Sub(time.UnixMilli(signedIn)) > max {
+			return "it was signed in more than grant_ttl (" + max.String() + ") ago"
+		}
+	}
 	newer := id.Issued > p.built.UnixMilli()
 	if id.Issued == 0 { // sealed by an earlier release: by its sign-in's time
 		newer = id.AuthTime > p.built.Unix()
