@@ -24,8 +24,15 @@ JSON.parse = function parseNotingInexact(text, reviver) {
   return parse(text, function note(key, value, context) {
     if (typeof value === 'number' && inexact(value, context?.source)) {
       store.inexact ??= new Set();
-      if (store.inexact.size < maxNoted) store.inexact.add(String(value));
-      else store.inexactMany = true;
+      store.sources ??= new Map();
+      const n = String(value);
+      if (store.inexact.size < maxNoted) {
+        store.inexact.add(n);
+        // The digits it was read from, for exactNumbers; two literals read as
+        // one number leave it without (which of them a value is, is lost).
+        const known = store.sources.get(n);
+        store.sources.set(n, known === undefined || known === context?.source ? context?.source : null);
+      } else store.inexactMany = true;
     }
     return typeof reviver === 'function' ? reviver.call(this, key, value, context) : value;
   });
@@ -48,3 +55,35 @@ export function inexactNumber(id) {
   const n = Number(id);
   return Boolean(store.inexactMany) && Number.isInteger(n) && !Number.isSafeInteger(n);
 }
+
+// exactNumbers is raw (a profile's rawData) with each integer this call read
+// inexactly written back with the digits the provider sent (JSON.rawJSON), or
+// left out where they are not known (two literals read as one number, or more
+// than maxNoted of them): a mapping reading raw.org == 9007199254740992 would
+// otherwise let in the users of org ...993 too. Walked to maxDepth; deeper
+// values are kept as they are (the host's decoder reads at most that deep
+// anyway before it gives up on the document).
+export function exactNumbers(raw) {
+  const store = calls.getStore();
+  if (!store?.inexact) return raw;
+  const walk = (v, depth) => {
+    if (typeof v === 'number') {
+      if (Number.isSafeInteger(v) || !Number.isInteger(v)) return v;
+      const n = String(v);
+      if (!store.inexact.has(n) && !store.inexactMany) return v;
+      const source = store.sources?.get(n);
+      return typeof source === 'string' && typeof JSON.rawJSON === 'function' ? JSON.rawJSON(source) : undefined;
+    }
+    if (v === null || typeof v !== 'object' || depth >= maxDepth) return v;
+    if (Array.isArray(v)) return v.map((e) => walk(e, depth + 1)).filter((e) => e !== undefined);
+    const out = {};
+    for (const [k, e] of Object.entries(v)) {
+      const kept = walk(e, depth + 1);
+      if (kept !== undefined) out[k] = kept;
+    }
+    return out;
+  };
+  return walk(raw, 0);
+}
+
+const maxDepth = 64;

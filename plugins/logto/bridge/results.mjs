@@ -1,6 +1,6 @@
 // A connector's profile and tokens in idplug's shape.
 import { bridgeError } from './errors.mjs';
-import { inexactNumber } from './inexact-numbers.mjs';
+import { exactNumbers, inexactNumber } from './inexact-numbers.mjs';
 
 // profileOf is the connector's profile p, with no value of its rawData that carries
 // one of secrets (see withoutSecrets).
@@ -24,7 +24,7 @@ export function profileOf(p, secrets = []) {
   }
   if (p.rawData !== undefined) {
     const raw = withoutSecrets(p.rawData, s);
-    if (raw !== undefined) out.rawData = raw;
+    if (raw !== undefined) out.rawData = exactNumbers(raw);
   }
   return out;
 }
