@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	neturl "net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -525,7 +528,40 @@ func parsePostgresURL(url string) (*pgxpool.Config, error) {
 		}
 		return nil, fmt.Errorf("store: postgres: the URL %s cannot be parsed", Redact(url))
 	}
+	if host := remoteWithoutSSLMode(url, cfg); host != "" {
+		return nil, fmt.Errorf("store: postgres: the URL %s names no sslmode, and %s is another machine: "+
+			"pgx's default (prefer) sends the password in the clear to whoever answers there saying it has no TLS; "+
+			"add sslmode=verify-full to the URL (with sslrootcert=FILE for a private CA), or sslmode=disable on a network you trust", Redact(url), host)
+	}
 	return cfg, nil
+}
+
+// remoteWithoutSSLMode is the first host of cfg that is another machine
+// (not a Unix socket, not loopback) when url sets no sslmode and PGSSLMODE
+// is not set either; "" otherwise.
+func remoteWithoutSSLMode(url string, cfg *pgxpool.Config) string {
+	if os.Getenv("PGSSLMODE") != "" {
+		return ""
+	}
+	if _, query, ok := strings.Cut(url, "?"); ok {
+		if q, err := neturl.ParseQuery(query); err != nil || q.Has("sslmode") {
+			return "" // pgx parsed the query and read sslmode
+		}
+	}
+	hosts := []string{cfg.ConnConfig.Host}
+	for _, f := range cfg.ConnConfig.Fallbacks {
+		hosts = append(hosts, f.Host)
+	}
+	for _, h := range hosts {
+		if strings.HasPrefix(h, "/") || strings.EqualFold(h, "localhost") {
+			continue
+		}
+		if a, err := netip.ParseAddr(h); err == nil && a.Unmap().IsLoopback() {
+			continue
+		}
+		return h
+	}
+	return ""
 }
 
 // parseReason is what pgx says is wrong with url ("failed to configure TLS

@@ -600,15 +600,16 @@ func TestCheckSaysWhatOpenWouldRefuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for url, want := range map[string]string{
-		"sqlite:" + shared:                                  shared + " is open to other users (mode 0644): chmod 600 it",
-		"sqlite:" + dir + "/missing/idplug.db":              "the folder of " + dir + "/missing/idplug.db does not exist: make it, idplug's alone (install -d -m 700 " + dir + "/missing)",
-		"sqlite:" + dir:                                     "is not a regular file",
-		"postgres://idplug:hunter2hunter2@db/x?sslmode=bad": "the URL postgres://idplug:xxxxx@db/x?sslmode=bad cannot be parsed: failed to configure TLS (sslmode is invalid)",
-		"postgres://idplug:S3cret@Pa55word@db/x":            `has an "@" in its user or password`,
-		"postgres://idplug:pa?ss@Pa55word@db/x":             `has an "@" in its user or password`,
-		"postgres://db?options=a@b":                         "",
-		"sqlite:" + dir + "/idplug.db":                      "",
-		"postgres://idplug:hunter2hunter2@db/x":             "",
+		"sqlite:" + shared:                                      shared + " is open to other users (mode 0644): chmod 600 it",
+		"sqlite:" + dir + "/missing/idplug.db":                  "the folder of " + dir + "/missing/idplug.db does not exist: make it, idplug's alone (install -d -m 700 " + dir + "/missing)",
+		"sqlite:" + dir:                                         "is not a regular file",
+		"postgres://idplug:hunter2hunter2@db/x?sslmode=bad":     "the URL postgres://idplug:xxxxx@db/x?sslmode=bad cannot be parsed: failed to configure TLS (sslmode is invalid)",
+		"postgres://idplug:S3cret@Pa55word@db/x":                `has an "@" in its user or password`,
+		"postgres://idplug:pa?ss@Pa55word@db/x":                 `has an "@" in its user or password`,
+		"postgres://db?options=a@b&sslmode=verify-full":         "",
+		"sqlite:" + dir + "/idplug.db":                          "",
+		"postgres://idplug:hunter2hunter2@db/x?sslmode=require": "",
+		"postgres://idplug:hunter2hunter2@db/x":                 "names no sslmode, and db is another machine",
 	} {
 		err := store.Check(url)
 		switch {
