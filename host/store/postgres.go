@@ -391,14 +391,51 @@ func (s *postgresStore) UpdateTokens(ctx context.Context, connector, userID stri
 	if next != nil {
 		wctx, cancel := writeContext(ctx)
 		defer cancel()
-		if err := pgPut(wctx, execOf(tx), *next); err != nil {
-			return err
+		err := pgPut(wctx, execOf(tx), *next)
+		if err == nil {
+			err = tx.Commit(wctx)
 		}
-		if err := tx.Commit(wctx); err != nil {
+		if err != nil && connectionLost(err) {
+			// fn may have rotated the refresh token at the provider, which
+			// spent the old one: losing the new one ends the grant. The
+			// transaction's connection went away (a restart, a failover, a
+			// proxy cutting an idle transaction), not the database: write
+			// it on another, if the record is still the one fn read.
+			err = s.putIfUnchanged(wctx, rec, *next)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return fnErr
+}
+
+// connectionLost says whether err is the loss of a connection (a network
+// error, or the server ending it: SQLSTATE classes 08 and 57), not the
+// database refusing a statement.
+func connectionLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57")
+	}
+	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// putIfUnchanged writes next in place of was, on a connection of its own,
+// only while the row is still was: another replica's refresh or a delete in
+// between wins, and the write is refused with an error saying so.
+func (s *postgresStore) putIfUnchanged(ctx context.Context, was, next TokenRecord) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE vault_tokens SET key_id = $3, sealed = $4, expires_at = $5, refresh_failed = $6, updated_at = $7
+		WHERE connector = $1 AND user_id = $2 AND key_id = $8 AND sealed = $9 AND updated_at = $10`,
+		next.Connector, next.UserID, next.KeyID, next.Sealed, ms(next.ExpiresAt), next.RefreshFailed, time.Now().UnixMilli(),
+		was.KeyID, was.Sealed, ms(was.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("%w: the record changed while its connection was lost, and the refreshed tokens were not written over it", ErrUnavailable)
+	}
+	return nil
 }
 
 func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
