@@ -54,6 +54,11 @@ const (
 	// with what it read last: a key withdrawn meanwhile (it leaked) must not
 	// sign for as long as the store is out of reach.
 	keyStaleMax = 5 * time.Minute
+	// keyRetryAfter is how long, after a failed read of the keys, the cached
+	// ones serve without asking the store again: each request had read it
+	// in turn under the ring's lock, and of N requests together the last
+	// waited N store timeouts.
+	keyRetryAfter = 5 * time.Second
 	// nextKeyMinAge is how long a next key is published before a rotation
 	// makes it sign, unless forced: relying parties may keep /keys for its
 	// max-age (5 minutes), and replicas read it again within keyCacheTTL. A
@@ -81,6 +86,8 @@ type keyRing struct {
 	mu     sync.Mutex
 	cached *keySet
 	read   time.Time
+	// retry is when the store is asked again after a failed read.
+	retry time.Time
 }
 
 type keySet struct {
@@ -165,11 +172,15 @@ func (r *keyRing) current(ctx context.Context) (*keySet, error) {
 	if r.cached != nil && r.now().Sub(r.read) < keyCacheTTL {
 		return r.cached, nil
 	}
+	if r.cached != nil && r.now().Before(r.retry) && r.now().Sub(r.read) < keyStaleMax {
+		return r.cached, nil // the store failed just now: not asked again yet
+	}
 	for range 5 {
 		recs, err := r.st.SigningKeys(ctx)
 		if err != nil {
 			if r.cached != nil && r.now().Sub(r.read) < keyStaleMax {
-				return r.cached, nil // sign on with what we had; the store is retried next time
+				r.retry = r.now().Add(keyRetryAfter)
+				return r.cached, nil // sign on with what we had; the store is retried soon
 			}
 			return nil, err
 		}

@@ -1,0 +1,77 @@
+package oidcprovider
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/hashicorp/go-hclog"
+	"github.com/idplug/idplug/host/seal"
+	"github.com/idplug/idplug/host/store"
+)
+
+// failingKeys is a store whose key reads fail while down is set, as
+// store.Timed answers for a database that is slow or away, and counts them.
+type failingKeys struct {
+	keys  store.SigningKeys
+	down  *atomic.Bool
+	reads *atomic.Int32
+}
+
+func (s failingKeys) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
+	if s.down.Load() {
+		s.reads.Add(1)
+		return nil, fmt.Errorf("%w: signing_keys took longer than the store's timeout", store.ErrUnavailable)
+	}
+	return s.keys.SigningKeys(ctx)
+}
+
+func (s failingKeys) ReplaceSigningKeys(ctx context.Context, expect, next []store.SigningKeyRecord) error {
+	return s.keys.ReplaceSigningKeys(ctx, expect, next)
+}
+
+// The store fails (every call runs out its store.timeout) more than
+// keyCacheTTL after the keys were last read. Keys read once keep signing, but
+// each token request had first read the store again, one at a time under the
+// ring's lock, and a failed read left the cache as old as it was: of N
+// requests together the last answered after N store timeouts (7 s each with
+// PostgreSQL's default). After a failed read, the cached keys now serve
+// without asking the store for keyRetryAfter.
+func TestSigningWithAFailingStoreAsksItOnceAWhile(t *testing.T) {
+	st := testStore(t)
+	sealer := testSealer(t)
+	var down atomic.Bool
+	var reads atomic.Int32
+	var mu sync.Mutex
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	ring := newKeyRing(failingKeys{st, &down, &reads}, func() *seal.Sealer { return sealer }, time.Hour, clock, hclog.NewNullLogger())
+	ctx := t.Context()
+	if _, err := ring.signing(ctx, jose.RS256); err != nil {
+		t.Fatal(err)
+	}
+	down.Store(true)
+	advance(keyCacheTTL + time.Second)
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := ring.signing(ctx, jose.RS256); err != nil {
+				t.Errorf("signing with keys read %s ago: %v", keyCacheTTL, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("8 token requests together read the failing store %d times; want once", n)
+	}
+	advance(keyRetryAfter + time.Second)
+	if _, err := ring.signing(ctx, jose.RS256); err != nil || reads.Load() != 2 {
+		t.Fatalf("after keyRetryAfter: %v, %d reads; want the store asked again", err, reads.Load())
+	}
+}
