@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idplug/idplug/sdk"
 )
@@ -22,10 +24,45 @@ type connector struct {
 }
 
 var (
-	_ sdk.Connector[*instance] = (*connector)(nil)
-	_ sdk.Refresher[*instance] = (*connector)(nil)
-	_ sdk.Releaser[*instance]  = (*connector)(nil)
+	_ sdk.Connector[*instance]          = (*connector)(nil)
+	_ sdk.Refresher[*instance]          = (*connector)(nil)
+	_ sdk.Releaser[*instance]           = (*connector)(nil)
+	_ sdk.ProviderIdentifier[*instance] = (*connector)(nil)
 )
+
+// providerKeys are the configuration fields of Logto's connectors that name
+// the provider account tokens come from: the client (clientId; WeChat's
+// appId), Azure AD's tenant and cloud, the generic OAuth connector's token
+// endpoint. A scope, a prompt or a profile mapping is none of them.
+var providerKeys = []string{"clientId", "appId", "tenantId", "cloudInstance", "tokenEndpoint"}
+
+// ProviderIdentity names the provider account from the configuration's
+// providerKeys, so that a reload pointing an instance at another client or
+// endpoint ends its browser sessions, provider grants, flows and vault
+// records, as the native connectors' do. Without it they had been tied to
+// the plugin's id alone.
+func (c *connector) ProviderIdentity(in *instance) string {
+	var cfg map[string]json.RawMessage
+	if json.Unmarshal(in.raw, &cfg) != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, k := range providerKeys {
+		if v, ok := cfg[k]; ok {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				s = string(v)
+			}
+			b.WriteString(k + "=" + s + " ")
+		}
+	}
+	id := strings.TrimSpace(b.String())
+	if len(id) > sdk.MaxProviderIdentity || !utf8.ValidString(id) {
+		sum := sha256.Sum256([]byte(id))
+		return "sha256=" + hex.EncodeToString(sum[:])
+	}
+	return id
+}
 
 // releaseTimeout bounds telling Node to drop an instance.
 const releaseTimeout = 10 * time.Second
