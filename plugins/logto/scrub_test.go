@@ -37,6 +37,11 @@ func TestLongCallbackValueDoesNotHoldNode(t *testing.T) {
 	if e := sdk.AsError(err); err == nil || e.Code == sdk.CodeProviderTimeout || len(e.Message) > 1024 {
 		t.Fatalf("a callback without a code and with a megabyte of letters: %v; want the connector's refusal, bounded, not the deadline", err)
 	}
+	// The value the connector quotes is the call's own: redacted whole, however
+	// long (a cut before the redaction had let its first 300 letters through).
+	if msg := sdk.AsError(err).Message; strings.Contains(msg, strings.Repeat("a", 16)) || !strings.Contains(msg, "[redacted]") {
+		t.Fatalf("the refusal quotes the callback's value: %.200s", msg)
+	}
 	if _, err := h.AuthorizationURI(ctx, "social", callbackURL, "st-scrub-other"); err != nil {
 		t.Fatalf("the next sign-in: %v", err)
 	}

@@ -4,26 +4,31 @@
 // scrub drops query strings of URLs, and every value the call carried that may be a
 // secret (configuration, callback, session), from text.
 export function scrub(text, secrets) {
-  // What is said is cut to 300 characters below: more than maxScrubbed of it is
-  // never worth the work (a 4 MiB message would hold the event loop, which every
-  // instance of the connector shares, for each pass over it).
-  let s = String(text ?? '').slice(0, maxScrubbed);
-  // A URL starts where no scheme character comes before it: without the
-  // lookbehind, a long run of letters started a match at each one, each read to
-  // the run's end (64 KB of a callback's value held Node for seconds).
-  s = s.replace(/(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s"'?#<>]*)[?#][^\s"'<>]*/gi, '$1');
+  let s = String(text ?? '');
   // Each secret becomes a mark no later one can match, and the marks become
   // [redacted] at the end: a short value found inside an earlier [redacted]
-  // had cut it up ("[red[redacted]ed]").
+  // had cut it up ("[red[redacted]ed]"). Over the whole text, before any cut:
+  // a value cut in two is no longer found.
   for (const v of secrets) {
     if (v.length >= 3 && !v.includes(mark)) s = s.split(v).join(mark);
   }
+  // What is said is cut to 300 characters below: the URL pass reads no more
+  // than maxScrubbed of it (a 4 MiB message held the event loop, which every
+  // instance of the connector shares).
+  s = s.slice(0, maxScrubbed).replace(urlPattern, (url) => url.replace(/[?#].*$/s, ''));
   s = s.replaceAll(mark, '[redacted]').replace(/[?]/g, '');
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
-// maxScrubbed bounds the text scrub reads. A secret cut in two at that point
-// is far past the 300 characters it says.
+// urlPattern finds a URL whole, its query and fragment then cut off. A match
+// starts only where no scheme character comes before it, and runs to the
+// URL's end: an expression that stopped at the query and backtracked from
+// each letter of a long run had held Node for seconds on 64 KB of a
+// callback's value, and a run of "a://" repeated still scanned to the end
+// from each scheme.
+const urlPattern = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi;
+
+// maxScrubbed bounds the text the URL pass reads.
 const maxScrubbed = 16384;
 
 // mark stands for a secret while scrub works: a private-use character, which
