@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -395,12 +396,14 @@ func (s *postgresStore) UpdateTokens(ctx context.Context, connector, userID stri
 		if err == nil {
 			err = tx.Commit(wctx)
 		}
-		if err != nil && connectionLost(err) {
+		if err != nil && tx.Conn().IsClosed() {
 			// fn may have rotated the refresh token at the provider, which
 			// spent the old one: losing the new one ends the grant. The
-			// transaction's connection went away (a restart, a failover, a
-			// proxy cutting an idle transaction), not the database: write
-			// it on another, if the record is still the one fn read.
+			// transaction's connection is gone (a restart, a failover, a
+			// proxy cutting an idle transaction), and its lock with it, not
+			// the database: write it on another, if the record is still
+			// the one fn read. (A statement canceled on a live connection
+			// keeps its lock: that is the error it is.)
 			err = s.putIfUnchanged(wctx, rec, *next)
 		}
 		if err != nil {
@@ -410,20 +413,11 @@ func (s *postgresStore) UpdateTokens(ctx context.Context, connector, userID stri
 	return fnErr
 }
 
-// connectionLost says whether err is the loss of a connection (a network
-// error, or the server ending it: SQLSTATE classes 08 and 57), not the
-// database refusing a statement.
-func connectionLost(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57")
-	}
-	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
-}
-
 // putIfUnchanged writes next in place of was, on a connection of its own,
 // only while the row is still was: another replica's refresh or a delete in
-// between wins, and the write is refused with an error saying so.
+// between wins, and the write is refused with an error saying so. A row that
+// holds next already is the lost transaction's commit, which the server got
+// before the connection went.
 func (s *postgresStore) putIfUnchanged(ctx context.Context, was, next TokenRecord) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE vault_tokens SET key_id = $3, sealed = $4, expires_at = $5, refresh_failed = $6, updated_at = $7
 		WHERE connector = $1 AND user_id = $2 AND key_id = $8 AND sealed = $9 AND updated_at = $10`,
@@ -432,10 +426,16 @@ func (s *postgresStore) putIfUnchanged(ctx context.Context, was, next TokenRecor
 	if err != nil {
 		return err
 	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("%w: the record changed while its connection was lost, and the refreshed tokens were not written over it", ErrUnavailable)
+	if tag.RowsAffected() == 1 {
+		return nil
 	}
-	return nil
+	var keyID string
+	var sealed []byte
+	err = s.pool.QueryRow(ctx, `SELECT key_id, sealed FROM vault_tokens WHERE connector = $1 AND user_id = $2`, next.Connector, next.UserID).Scan(&keyID, &sealed)
+	if err == nil && keyID == next.KeyID && bytes.Equal(sealed, next.Sealed) {
+		return nil
+	}
+	return fmt.Errorf("%w: the record changed while its connection was lost, and the refreshed tokens were not written over it", ErrUnavailable)
 }
 
 func (s *postgresStore) EachTokens(ctx context.Context, fn func(TokenRecord) (*TokenRecord, error)) (int, error) {
