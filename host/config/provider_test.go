@@ -195,9 +195,8 @@ func TestProviderRefusesKeysNoAssertionVerifies(t *testing.T) {
 // An OpenID Provider at a plain-http public_url off loopback had been taken:
 // its session, flow and browser-mark cookies then carry no __Host- prefix
 // and no Secure flag, so a sibling host could plant them (login CSRF, the
-// browser binding of a pending request undone: host/server's
-// TestPlantedBrowserMarkOverPlainHTTP), and anyone on the way reads them,
-// the codes and the tokens.
+// browser binding of a pending request undone), and anyone on the way reads
+// them, the codes and the tokens.
 func TestProviderOffLoopbackNeedsHTTPS(t *testing.T) {
 	clients := []string{"  clients:", "    - id: app", "      secret: " + secret32, "      redirect_uris: [https://app.example/cb]"}
 	for _, tc := range []struct{ public, want string }{

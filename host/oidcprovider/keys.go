@@ -201,9 +201,12 @@ func (r *keyRing) current(ctx context.Context) (*keySet, error) {
 				// The stored keys that opened still sign, when they hold an
 				// active key of each algorithm (a key made here but not stored
 				// would not be published by the other replicas); the write is
-				// tried again at the next read.
+				// tried again at the next read, keyCacheTTL on.
 				if set := build(opened); len(set.signers) == len(algorithms) {
 					r.log.Warn("the signing keys could not be written; signing with the stored ones", "error", err)
+					// Until the next read: each request had read and
+					// written again, in turn, under the ring's lock.
+					r.cached, r.read = set, r.now()
 					return set, nil
 				}
 				return nil, err

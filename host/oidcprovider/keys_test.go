@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,13 +350,19 @@ func TestKeysOfAnEarlierReleaseAreSealedOnUpgrade(t *testing.T) {
 
 // failingWrites is a store whose key set cannot be written (a database that
 // refuses writes, a full disk) but still reads.
-type failingWrites struct{ st store.SigningKeys }
+type failingWrites struct {
+	st     store.SigningKeys
+	writes *atomic.Int32
+}
 
 func (f failingWrites) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
 	return f.st.SigningKeys(ctx)
 }
 
-func (failingWrites) ReplaceSigningKeys(context.Context, []store.SigningKeyRecord, []store.SigningKeyRecord) error {
+func (f failingWrites) ReplaceSigningKeys(context.Context, []store.SigningKeyRecord, []store.SigningKeyRecord) error {
+	if f.writes != nil {
+		f.writes.Add(1)
+	}
 	return store.ErrUnavailable
 }
 
@@ -377,7 +384,8 @@ func TestStoredKeysSignWhenTheCleanupCannotBeWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs logBuffer
-	stuck := newKeyRing(failingWrites{st}, func() *seal.Sealer { return sealer }, time.Hour, time.Now, logs.logger())
+	var writes atomic.Int32
+	stuck := newKeyRing(failingWrites{st, &writes}, func() *seal.Sealer { return sealer }, time.Hour, time.Now, logs.logger())
 	for _, alg := range algorithms {
 		if k, err := stuck.signing(ctx, alg); err != nil || k.ID() == "junk" {
 			t.Fatalf("%s: %v, %v", alg, k, err)
@@ -395,9 +403,14 @@ func TestStoredKeysSignWhenTheCleanupCannotBeWritten(t *testing.T) {
 	if !strings.Contains(logs.String(), "the signing keys could not be written; signing with the stored ones") {
 		t.Errorf("no warning:\n%s", logs.String())
 	}
+	// The stored keys serve until the next read: each request had read and
+	// written again, in turn, under the ring's lock.
+	if n := writes.Load(); n != 1 {
+		t.Errorf("three uses of the keys wrote the set %d times; want once until the next read", n)
+	}
 	// Nothing stored: no key to fall back on.
 	empty, _ := sqliteStore(t)
-	if _, err := newKeyRing(failingWrites{empty}, func() *seal.Sealer { return sealer }, time.Hour, time.Now, hclog.NewNullLogger()).current(ctx); err == nil {
+	if _, err := newKeyRing(failingWrites{st: empty}, func() *seal.Sealer { return sealer }, time.Hour, time.Now, hclog.NewNullLogger()).current(ctx); err == nil {
 		t.Fatal("a key set that could not be written was used")
 	}
 }

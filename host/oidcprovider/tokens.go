@@ -156,19 +156,10 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 // longer holds: the instance is no longer configured, signs in at another
 // provider now or maps profiles another way (the grant's claims were mapped
 // the old way, and an allow rule added to lock a user out must reach the
-// grants too), or the client is gone or may no longer use it; "" while it
-// holds. A reload builds the provider again, so its clients, and the
+// grants too), or the client is gone or may no longer use it, or it was
+// signed in more than grant_ttl ago; "" while it holds. A reload builds the provider again, so its clients, and the
 // instances it asks about, are the configuration's as it is now.
 func (p *Provider) lapsed(clientID string, id identity) string {
-	if max := p.opts.Config.GrantTTL; max > 0 {
-		signedIn := id.AuthMs
-		if signedIn == 0 {
-			signedIn = id.AuthTime * 1000
-		}
-		if p.opts.Now().Sub(time.UnixMilli(signedIn)) > max {
-			return "it was signed in more than grant_ttl (" + max.String() + ") ago"
-		}
-	}
 	newer := id.Issued > p.built.UnixMilli()
 	if id.Issued == 0 { // sealed by an earlier release: by its sign-in's time
 		newer = id.AuthTime > p.built.Unix()
@@ -181,6 +172,15 @@ func (p *Provider) lapsed(clientID string, id identity) string {
 		// configuration took effect: at a replica still on the old one, an
 		// allow rule's lockout would otherwise pass it by.
 		return ""
+	}
+	if max := p.opts.Config.GrantTTL; max > 0 {
+		signedIn := id.AuthMs
+		if signedIn == 0 {
+			signedIn = id.AuthTime * 1000
+		}
+		if p.opts.Now().Sub(time.UnixMilli(signedIn)) > max {
+			return "it was signed in more than grant_ttl ago (" + strings.TrimSuffix(strings.TrimSuffix(max.String(), "0s"), "0m") + ")"
+		}
 	}
 	target, ok := p.opts.Targets(id.Instance)
 	switch {

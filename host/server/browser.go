@@ -105,11 +105,18 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		s.errorPage(w, r, errNotThisBrowsersFlow())
 		return
 	}
-	if now, err := s.host.TokensProvider(id); err == nil {
-		if err := sameProvider(f, id, now); err != nil {
-			s.signInFailed(w, r, f.ReturnTo, err)
-			return
-		}
+	// Who vouches for the profile and who its tokens come from, read once,
+	// before the flow is spent and the plugin asked: the flow finishes only at
+	// the provider it started with, and a reload after this binds the session
+	// and the tokens to the provider before it (so that they serve no one),
+	// not to the one after it.
+	source, _, provider, err := s.sessionSources(id)
+	if err == nil {
+		err = sameProvider(f, id, provider)
+	}
+	if err != nil {
+		s.signInFailed(w, r, f.ReturnTo, err)
+		return
 	}
 	// From here the callback is this flow's own: once consumed in the store, it
 	// is spent whatever the plugin says, here and on every replica. A store
@@ -122,15 +129,6 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, id string,
 		return
 	}
 	http.SetCookie(w, clearing)
-	// Who vouches for the profile and who its tokens come from, read once,
-	// before the plugin is asked: a reload in between binds the session and
-	// the tokens to the provider before it (so that they serve no one), not to
-	// the one after it.
-	source, _, provider, err := s.sessionSources(id)
-	if err != nil {
-		s.signInFailed(w, r, f.ReturnTo, err)
-		return
-	}
 	removed, _ := s.removedAt(id)
 	res, err := s.host.UserInfo(r.Context(), id, f.Session, params)
 	if err == nil {

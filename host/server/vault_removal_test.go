@@ -43,6 +43,16 @@ func TestVaultRecordsOfARemovedConnectorStayUnusedWhenItComesBack(t *testing.T) 
 	if res.status != 404 || strings.Contains(string(res.raw), "attackers-account") {
 		t.Errorf("the record kept before the connector's removal is served again once it is back: %d %s; want 404, as its sessions stay signed out", res.status, res.raw)
 	}
+
+	// A sign-in once it is back keeps tokens that serve, within the removal's
+	// millisecond too (its time is after the removal's, as a session's is).
+	f.userInfo.Tokens = &sdk.TokenSet{AccessToken: "at-of-the-victim", TokenType: "Bearer"}
+	if res, _ := apiSignIn(t, srv); res.status != 200 {
+		t.Fatalf("user-info once the connector is back: %d %s", res.status, res.raw)
+	}
+	if res := call(t, srv, "GET", "/v1/connectors/acme/users/victim/tokens", "", ""); res.status != 200 || !strings.Contains(string(res.raw), "at-of-the-victim") {
+		t.Errorf("the tokens of a sign-in made once the connector is back: %d %s", res.status, res.raw)
+	}
 }
 
 // A reload that turns storeTokens off for a connector leaves every

@@ -105,7 +105,7 @@ func (k *Keeper) Put(ctx context.Context, instance, userID string, tokens *sdk.T
 // the instance elsewhere while the plugin asked the provider had bound them to
 // the new provider, which a refresh then sent them to.
 func (k *Keeper) PutFor(ctx context.Context, instance, userID, provider string, tokens *sdk.TokenSet) error {
-	rec, err := k.Vault.SealFor(instance, userID, Binding{Provider: provider, Kept: time.Now().UnixMilli()}, tokens)
+	rec, err := k.Vault.SealFor(instance, userID, Binding{Provider: provider, Kept: k.keptNow(instance)}, tokens)
 	if err != nil {
 		return err
 	}
@@ -283,6 +283,20 @@ func (k *Keeper) bind(ctx context.Context, instance, userID string) {
 		next.ExpiresAt, next.RefreshFailed = rec.ExpiresAt, rec.RefreshFailed
 		return &next, nil
 	})
+}
+
+// keptNow is the Kept time of a record instance keeps now: after its last
+// removal, even within the millisecond of it or behind the clock of the
+// replica that recorded it, as a browser session's sign-in time is (a
+// sign-in once the connector is back must keep tokens that serve).
+func (k *Keeper) keptNow(instance string) int64 {
+	now := time.Now().UnixMilli()
+	if k.RemovedAt != nil {
+		if at, ok := k.RemovedAt(instance); ok && now <= at {
+			return at + 1
+		}
+	}
+	return now
 }
 
 // openFor opens a record and checks it was kept for the provider its instance

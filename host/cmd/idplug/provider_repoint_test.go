@@ -59,13 +59,8 @@ func TestProviderGrantsEndWhenTheirConnectorPointsAtAnotherProvider(t *testing.T
 		t.Fatalf("the browser's session survived the repointing (control): %v %v", cb, err)
 	}
 
-	// The grant made through the old provider should have ended the same way.
-	old := *tok
-	old.Expiry = time.Now().Add(-time.Minute)
-	if next, err := e.app.TokenSource(ctx, &old).Token(); !isOAuthError(err, "invalid_grant") {
-		t.Errorf("refresh of a grant made at the provider acme no longer signs in at: got new tokens (%v), want invalid_grant",
-			next != nil && next.AccessToken != "")
-	}
+	// The grant made through the old provider ends the same way: at its next
+	// use, /userinfo first (which ends it), then the refresh.
 	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	resp, err := http.DefaultClient.Do(req)
@@ -75,5 +70,11 @@ func TestProviderGrantsEndWhenTheirConnectorPointsAtAnotherProvider(t *testing.T
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("userinfo of a grant made at the provider acme no longer signs in at: %d, want 401", resp.StatusCode)
+	}
+	old := *tok
+	old.Expiry = time.Now().Add(-time.Minute)
+	if next, err := e.app.TokenSource(ctx, &old).Token(); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("refresh of a grant made at the provider acme no longer signs in at: got new tokens (%v), want invalid_grant",
+			next != nil && next.AccessToken != "")
 	}
 }
