@@ -43,11 +43,13 @@ func boundBrowser(ctx context.Context) string {
 	if mark == "" {
 		return ""
 	}
-	return markDigest(mark)
+	return MarkDigest(mark)
 }
 
-// markDigest: the store keeps no mark a reader of its tables could present.
-func markDigest(mark string) string {
+// MarkDigest is what is kept of a browser's mark (the store's request
+// records, the browser routes' sealed failures): no reader of them could
+// present it.
+func MarkDigest(mark string) string {
 	sum := sha256.Sum256([]byte("idplug browser mark\x00" + mark))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -63,7 +65,7 @@ func (p *Provider) pendingHere(r *http.Request, id string) (authRequest, error) 
 		return ar, nil // made by a release that did not tie requests, at most RequestTTL ago
 	}
 	mark := p.opts.Browser.Binding(r)
-	if mark == "" || subtle.ConstantTimeCompare([]byte(markDigest(mark)), []byte(ar.Browser)) != 1 {
+	if mark == "" || subtle.ConstantTimeCompare([]byte(MarkDigest(mark)), []byte(ar.Browser)) != 1 {
 		p.event("other_browser")
 		return authRequest{}, &sdk.Error{Code: sdk.CodeAuthorizationFailed,
 			Message: "this sign-in request was started in another browser, or this browser's cookies were cleared since; go back to the app and start again"}

@@ -69,7 +69,7 @@ func identityOf(l Login, target string) identity {
 	if u.Email != nil {
 		id.Email = *u.Email
 	}
-	if u.Avatar != nil && webURL(*u.Avatar) {
+	if u.Avatar != nil && WebURL(*u.Avatar) {
 		id.Picture = *u.Avatar
 	}
 	if u.Phone != nil {
@@ -79,10 +79,10 @@ func identityOf(l Login, target string) identity {
 	return id
 }
 
-// webURL says whether an avatar may go out as `picture`: apps put it in an
+// WebURL says whether an avatar may go out as `picture`: apps put it in an
 // img's src as it comes, so a provider's `javascript:` or `data:` value is
 // dropped, as idplug's own page drops it.
-func webURL(u string) bool {
+func WebURL(u string) bool {
 	return strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")
 }
 

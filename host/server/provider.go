@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -138,8 +137,7 @@ func markDigest(mark string) string {
 	if mark == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(mark))
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
+	return oidcprovider.MarkDigest(mark)
 }
 
 // isBrowserMark: 32 bytes in unpadded base64url, as newState makes them.

@@ -2,8 +2,8 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
+	"github.com/idplug/idplug/host/oidcprovider"
 	"github.com/idplug/idplug/sdk"
 )
 
@@ -77,16 +77,11 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 	// plugin's, javascript: or data:text/html) is left out, as the OpenID
 	// Provider leaves it out of picture and idplug's page does.
 	u := sess.UserInfo
-	if u.Avatar != nil && !webURL(*u.Avatar) {
+	if u.Avatar != nil && !oidcprovider.WebURL(*u.Avatar) {
 		u.Avatar = nil
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"isAuthenticated": true, "claims": claimsOf(u, sess.Claims),
 		"userInfo": u, "connector": sess.Connector})
-}
-
-// webURL says whether u is an http(s) URL.
-func webURL(u string) bool {
-	return strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")
 }
 
 // claimsOf shapes the profile like ID token claims, with the mapping's claims
