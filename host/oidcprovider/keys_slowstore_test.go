@@ -1,8 +1,6 @@
 package oidcprovider
 
 import (
-	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,28 +9,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/hashicorp/go-hclog"
 	"github.com/idplug/idplug/host/seal"
-	"github.com/idplug/idplug/host/store"
 )
-
-// failingKeys is a store whose key reads fail while down is set, as
-// store.Timed answers for a database that is slow or away, and counts them.
-type failingKeys struct {
-	keys  store.SigningKeys
-	down  *atomic.Bool
-	reads *atomic.Int32
-}
-
-func (s failingKeys) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
-	if s.down.Load() {
-		s.reads.Add(1)
-		return nil, fmt.Errorf("%w: signing_keys took longer than the store's timeout", store.ErrUnavailable)
-	}
-	return s.keys.SigningKeys(ctx)
-}
-
-func (s failingKeys) ReplaceSigningKeys(ctx context.Context, expect, next []store.SigningKeyRecord) error {
-	return s.keys.ReplaceSigningKeys(ctx, expect, next)
-}
 
 // The store fails (every call runs out its store.timeout) more than
 // keyCacheTTL after the keys were last read. Keys read once keep signing, but
@@ -50,7 +27,7 @@ func TestSigningWithAFailingStoreAsksItOnceAWhile(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	ring := newKeyRing(failingKeys{st, &down, &reads}, func() *seal.Sealer { return sealer }, time.Hour, clock, hclog.NewNullLogger())
+	ring := newKeyRing(unreadable{st, &down, &reads}, func() *seal.Sealer { return sealer }, time.Hour, clock, hclog.NewNullLogger())
 	ctx := t.Context()
 	if _, err := ring.signing(ctx, jose.RS256); err != nil {
 		t.Fatal(err)

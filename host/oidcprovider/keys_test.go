@@ -415,14 +415,20 @@ func TestStoredKeysSignWhenTheCleanupCannotBeWritten(t *testing.T) {
 	}
 }
 
-// unreadable is a store whose key set cannot be read while down is set.
+// unreadable is a store whose key set cannot be read while down is set (as
+// store.Timed answers for a database that is slow or away); reads, when set,
+// counts the reads that failed.
 type unreadable struct {
-	keys store.SigningKeys
-	down *bool
+	keys  store.SigningKeys
+	down  *atomic.Bool
+	reads *atomic.Int32
 }
 
 func (u unreadable) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
-	if *u.down {
+	if u.down.Load() {
+		if u.reads != nil {
+			u.reads.Add(1)
+		}
 		return nil, store.ErrUnavailable
 	}
 	return u.keys.SigningKeys(ctx)
@@ -439,13 +445,13 @@ func TestKeysReadLastSignForABoundedTime(t *testing.T) {
 	st := testStore(t)
 	sealer := testSealer(t)
 	now := time.Unix(1_800_000_000, 0)
-	down := false
-	ring := newKeyRing(unreadable{st, &down}, func() *seal.Sealer { return sealer }, time.Hour, func() time.Time { return now }, hclog.NewNullLogger())
+	var down atomic.Bool
+	ring := newKeyRing(unreadable{keys: st, down: &down}, func() *seal.Sealer { return sealer }, time.Hour, func() time.Time { return now }, hclog.NewNullLogger())
 	ctx := t.Context()
 	if _, err := ring.signing(ctx, jose.RS256); err != nil {
 		t.Fatal(err)
 	}
-	down = true
+	down.Store(true)
 	now = now.Add(keyStaleMax - time.Second)
 	if _, err := ring.signing(ctx, jose.RS256); err != nil {
 		t.Fatalf("within keyStaleMax of the last read, with the store down: %v", err)
@@ -454,7 +460,7 @@ func TestKeysReadLastSignForABoundedTime(t *testing.T) {
 	if k, err := ring.signing(ctx, jose.RS256); err == nil {
 		t.Fatalf("signing with %s, read %s ago from a store that has not answered since", k.ID(), keyStaleMax)
 	}
-	down = false
+	down.Store(false)
 	if _, err := ring.signing(ctx, jose.RS256); err != nil {
 		t.Fatalf("the store back: %v", err)
 	}

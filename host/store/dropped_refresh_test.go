@@ -23,24 +23,10 @@ import (
 // the user had to sign in again. They are now written on another connection,
 // if the record is still the one fn read.
 func TestRefreshSurvivesADroppedConnection(t *testing.T) {
-	pg := pgtest.Start(t)
 	ctx := t.Context()
-	raw, err := store.Open(ctx, pg.URL, store.Options{Migrate: true, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := store.Timed(raw, 2*time.Second, 10*time.Second, nil)
-	defer s.Close()
-	if err := s.PutTokens(ctx, store.TokenRecord{Connector: "acme", UserID: "alice", KeyID: "k", Sealed: []byte("refresh-token-1")}); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := pgx.Connect(ctx, pg.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
+	s, admin := aliceOnPostgres(t)
 
-	err = s.UpdateTokens(ctx, "acme", "alice", func(r store.TokenRecord) (*store.TokenRecord, error) {
+	err := s.UpdateTokens(ctx, "acme", "alice", func(r store.TokenRecord) (*store.TokenRecord, error) {
 		// At the provider: the connection holding the record's lock is cut.
 		var n int
 		if err := admin.QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -68,23 +54,9 @@ func TestRefreshSurvivesADroppedConnection(t *testing.T) {
 // delete) may have changed the record before the refreshed tokens are written
 // again. Its write wins, and the refresh says it was not stored.
 func TestRefreshAfterADroppedConnectionDoesNotOverwriteANewerRecord(t *testing.T) {
-	pg := pgtest.Start(t)
 	ctx := t.Context()
-	raw, err := store.Open(ctx, pg.URL, store.Options{Migrate: true, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := store.Timed(raw, 2*time.Second, 10*time.Second, nil)
-	defer s.Close()
-	if err := s.PutTokens(ctx, store.TokenRecord{Connector: "acme", UserID: "alice", KeyID: "k", Sealed: []byte("refresh-token-1")}); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := pgx.Connect(ctx, pg.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	err = s.UpdateTokens(ctx, "acme", "alice", func(r store.TokenRecord) (*store.TokenRecord, error) {
+	s, admin := aliceOnPostgres(t)
+	err := s.UpdateTokens(ctx, "acme", "alice", func(r store.TokenRecord) (*store.TokenRecord, error) {
 		if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`); err != nil {
 			t.Fatal(err)
@@ -103,4 +75,27 @@ func TestRefreshAfterADroppedConnectionDoesNotOverwriteANewerRecord(t *testing.T
 	if err == nil || string(got.Sealed) != "a-new-sign-in" {
 		t.Fatalf("UpdateTokens = %v, stored %q; want an error and the newer record kept", err, got.Sealed)
 	}
+}
+
+// aliceOnPostgres is a store on a real PostgreSQL holding alice's record
+// ("refresh-token-1"), and an administrator's connection to it.
+func aliceOnPostgres(t *testing.T) (store.Store, *pgx.Conn) {
+	t.Helper()
+	pg := pgtest.Start(t)
+	ctx := t.Context()
+	raw, err := store.Open(ctx, pg.URL, store.Options{Migrate: true, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := store.Timed(raw, 2*time.Second, 10*time.Second, nil)
+	t.Cleanup(func() { s.Close() })
+	if err := s.PutTokens(ctx, store.TokenRecord{Connector: "acme", UserID: "alice", KeyID: "k", Sealed: []byte("refresh-token-1")}); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	return s, admin
 }
