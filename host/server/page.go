@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/idplug/idplug/host/accesslog"
+	"github.com/idplug/idplug/internal/printable"
 	"html/template"
 	"net/http"
 	"strings"
@@ -179,7 +181,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 		strings.HasSuffix(r.URL.Path, "/sign-out") {
 		step = "sign-out"
 	}
-	s.log.Warn("browser "+step+" failed", "path", r.URL.Path, "code", e.Code, "message", e.Message)
+	s.log.Warn("browser "+step+" failed", "path", printable.Line(accesslog.Path(r)), "code", e.Code, "message", e.Message)
 	data := s.pageData()
 	data.Error = &errorBody{Code: e.Code, Message: e.Message}
 	data.ErrorTitle = strings.ToUpper(step[:1]) + step[1:] + " failed"

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"github.com/idplug/idplug/host/accesslog"
 	"net/http"
 	"net/url"
 	"path"
@@ -323,7 +324,7 @@ func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, returnTo s
 		return
 	}
 	e := asError(err)
-	s.log.Warn("browser sign-in failed; the app is told", "path", r.URL.Path, "code", e.Code, "message", e.Message)
+	s.log.Warn("browser sign-in failed; the app is told", "path", printable.Line(accesslog.Path(r)), "code", e.Code, "message", e.Message)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, back, http.StatusFound)
 }
