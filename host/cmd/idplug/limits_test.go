@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +45,14 @@ func TestReadHeaderTimeout(t *testing.T) {
 	}
 }
 
+// TestMaxConnections: connections in the middle of a request hold their
+// slots; a client past the cap waits in the kernel's queue until one ends.
 func TestMaxConnections(t *testing.T) {
-	cfg := exampleConfig + "http: {max_connections: 2}\n"
+	cfg := exampleConfig + "http: {max_connections: 2, read_header_timeout: 1m}\n"
 	p := startIdplug(t, pluginFolder(t, "example"), cfg)
 	addr := strings.TrimPrefix(p.URL, "http://")
-	// Two kept-alive connections, each answered once: both are accepted and held.
+	// Two connections, each halfway through its request's headers: both are
+	// accepted and held.
 	held := make([]net.Conn, 2)
 	for i := range held {
 		c, err := net.Dial("tcp", addr)
@@ -56,12 +60,12 @@ func TestMaxConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if status := roundTrip(t, c, 30*time.Second); status != 200 {
-			t.Fatalf("held connection %d: status %d", i, status)
+		if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\n")); err != nil {
+			t.Fatal(err)
 		}
 		held[i] = c
 	}
-	third, err := net.Dial("tcp", addr) // queued by the kernel, not accepted
+	third, err := net.Dial("tcp", addr) // queued by the kernel, not served
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +85,42 @@ func TestMaxConnections(t *testing.T) {
 	}
 	resp.Body.Close()
 	mustEqual(t, "queued request status", resp.StatusCode, 200)
+}
+
+// TestIdleConnectionsMakeRoom: one client that fills every slot with
+// kept-alive connections and leaves them idle does not lock others out: a new
+// client takes the slot of one of them, which idplug closes, and /metrics
+// counts it.
+func TestIdleConnectionsMakeRoom(t *testing.T) {
+	cfg := exampleConfig + "http: {max_connections: 2}\n"
+	p := startIdplug(t, pluginFolder(t, "example"), cfg)
+	addr := strings.TrimPrefix(p.URL, "http://")
+	held := make([]net.Conn, 2)
+	for i := range held {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if status := roundTrip(t, c, 30*time.Second); status != 200 {
+			t.Fatalf("held connection %d: status %d", i, status)
+		}
+		held[i] = c
+	}
+	// A new client, without keep-alive so that the next one is not held up.
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(p.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("a new client was not served while idle connections held every slot: %v", err)
+	}
+	resp.Body.Close()
+	mustEqual(t, "new client's status", resp.StatusCode, 200)
+	_, text := do(t, client, "GET", p.URL+"/metrics", nil)
+	// One, or two when /metrics came before idplug had closed the first
+	// client's connection.
+	if !regexp.MustCompile(`(?m)^idplug_http_idle_connections_closed_total\{listener="public"\} [12]$`).MatchString(text) {
+		t.Fatalf("/metrics does not count the idle connection closed to make room:\n%s", text)
+	}
 }
 
 // roundTrip sends GET /healthz on c, keeping it alive, and returns the status.

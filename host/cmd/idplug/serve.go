@@ -33,11 +33,11 @@ import (
 	"github.com/idplug/idplug/host/server"
 	"github.com/idplug/idplug/host/store"
 	"github.com/idplug/idplug/host/tracing"
+	"github.com/idplug/idplug/internal/connlimit"
 	"github.com/idplug/idplug/internal/gcpercent"
 	"github.com/idplug/idplug/internal/printable"
 	"github.com/idplug/idplug/internal/procs"
 	"github.com/idplug/idplug/internal/slogbridge"
-	"golang.org/x/net/netutil"
 )
 
 // serveGCHeadroom is how far idplug serve's heap may grow over its live memory
@@ -211,10 +211,10 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		ErrorLog: log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	errc := make(chan error, 2)
-	adminSrv, adminAddr := serveAdmin(cfg, adminLis, d.srv.AdminHandler(), httpSrv.ErrorLog, errc)
+	adminSrv, adminAddr := serveAdmin(cfg, adminLis, d.srv.AdminHandler(), httpSrv.ErrorLog, m, errc)
 	log.Info("idplug is listening", "address", lis.Addr().String(), "public_url", cfg.PublicURL,
 		"admin_address", adminAddr, "connectors", len(h.Instances()), "plugins", len(h.Catalog()), "running", len(h.Plugins()), "pid", os.Getpid())
-	go func() { errc <- httpSrv.Serve(netutil.LimitListener(lis, cfg.HTTP.MaxConnections)) }()
+	go func() { errc <- httpSrv.Serve(limitConnections(httpSrv, lis, cfg, m, "public")) }()
 
 	for {
 		select {
@@ -254,14 +254,24 @@ func listenAdmin(cfg *config.Config) (net.Listener, error) {
 
 // serveAdmin serves the admin listener, when there is one; its end is
 // reported on errc.
-func serveAdmin(cfg *config.Config, lis net.Listener, h http.Handler, errLog *stdlog.Logger, errc chan<- error) (*http.Server, string) {
+func serveAdmin(cfg *config.Config, lis net.Listener, h http.Handler, errLog *stdlog.Logger, m *metrics.Metrics, errc chan<- error) (*http.Server, string) {
 	if lis == nil {
 		return nil, ""
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
-	go func() { errc <- srv.Serve(netutil.LimitListener(lis, cfg.HTTP.MaxConnections)) }()
+	go func() { errc <- srv.Serve(limitConnections(srv, lis, cfg, m, "admin")) }()
 	return srv, lis.Addr().String()
+}
+
+// limitConnections caps the connections srv holds on lis at
+// http.max_connections; at the cap, a new client takes the slot of the
+// connection idle the longest (see internal/connlimit).
+func limitConnections(srv *http.Server, lis net.Listener, cfg *config.Config, m *metrics.Metrics, name string) net.Listener {
+	l := connlimit.New(lis, cfg.HTTP.MaxConnections)
+	srv.ConnState = l.ConnState
+	m.WatchListener(name, l.Reclaimed)
+	return l
 }
 
 // reload reads the configuration file again and applies its connectors, API keys
