@@ -295,7 +295,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 			return nil, err
 		}
 	}
-	err := p.opts.Store.PutGrant(ctx, c.Grant, c.Request.ClientID, p.opts.Now().Add(tokensTTL(p.opts.Config)))
+	err := p.opts.Store.PutGrant(ctx, c.Grant, c.Request.ClientID, c.Identity.Sub, p.opts.Now().Add(tokensTTL(p.opts.Config)))
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		p.event("replayed_code")

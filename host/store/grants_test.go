@@ -16,7 +16,7 @@ import (
 func testGrantLife(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	if err := s.PutGrant(ctx, "grant-1", "client-a", now.Add(time.Hour)); err != nil {
+	if err := s.PutGrant(ctx, "grant-1", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	client, gen, err := other.Grant(ctx, "grant-1", now)
@@ -78,11 +78,11 @@ func testGrantLife(t *testing.T, s, other store.Store) {
 func testGrantCodeTwice(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	if err := s.PutGrant(ctx, "grant-code", "client-a", now.Add(time.Hour)); err != nil {
+	if err := s.PutGrant(ctx, "grant-code", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range []store.Store{s, other} {
-		if err := st.PutGrant(ctx, "grant-code", "client-b", now.Add(2*time.Hour)); !errors.Is(err, store.ErrUsed) {
+		if err := st.PutGrant(ctx, "grant-code", "client-b", "sub-a", now.Add(2*time.Hour)); !errors.Is(err, store.ErrUsed) {
 			t.Fatalf("second PutGrant: %v, want ErrUsed", err)
 		}
 	}
@@ -96,7 +96,7 @@ func testGrantCodeTwice(t *testing.T, s, other store.Store) {
 	if err := s.RevokeGrant(ctx, "grant-code"); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.PutGrant(ctx, "grant-code", "client-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+	if err := other.PutGrant(ctx, "grant-code", "client-a", "sub-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("PutGrant of a revoked grant's id: %v, want ErrUsed", err)
 	}
 	var wins atomic.Int32
@@ -107,7 +107,7 @@ func testGrantCodeTwice(t *testing.T, s, other store.Store) {
 			if i%2 == 1 {
 				st = other
 			}
-			err := st.PutGrant(ctx, "grant-code-race", fmt.Sprint("client-", i), now.Add(time.Hour))
+			err := st.PutGrant(ctx, "grant-code-race", fmt.Sprint("client-", i), "sub-a", now.Add(time.Hour))
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -125,7 +125,7 @@ func testGrantCodeTwice(t *testing.T, s, other store.Store) {
 func testGrantExpiry(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	if err := s.PutGrant(ctx, "grant-live", "client-a", now.Add(time.Hour)); err != nil {
+	if err := s.PutGrant(ctx, "grant-live", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := other.Grant(ctx, "grant-live", now); err != nil {
@@ -136,7 +136,7 @@ func testGrantExpiry(t *testing.T, s, other store.Store) {
 	}
 	// A grant that expired already: not found, and a rotation does not bring
 	// it back.
-	if err := s.PutGrant(ctx, "grant-old", "client-a", now.Add(-time.Second)); err != nil {
+	if err := s.PutGrant(ctx, "grant-old", "client-a", "sub-a", now.Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := other.Grant(ctx, "grant-old", now); !errors.Is(err, store.ErrNotFound) {
@@ -149,7 +149,7 @@ func testGrantExpiry(t *testing.T, s, other store.Store) {
 		t.Fatalf("an expired grant came back after a rotation: %v", err)
 	}
 	// Until purged, its id is still taken.
-	if err := s.PutGrant(ctx, "grant-old", "client-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+	if err := s.PutGrant(ctx, "grant-old", "client-a", "sub-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("PutGrant of an expired, unpurged grant: %v, want ErrUsed", err)
 	}
 	n, err := other.Purge(ctx, time.Now())
@@ -157,7 +157,7 @@ func testGrantExpiry(t *testing.T, s, other store.Store) {
 		t.Fatalf("Purge = %d, %v", n, err)
 	}
 	// Purged: the row is gone, so the id can be recorded afresh.
-	if err := s.PutGrant(ctx, "grant-old", "client-b", now.Add(time.Hour)); err != nil {
+	if err := s.PutGrant(ctx, "grant-old", "client-b", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatalf("PutGrant of a purged grant's id: %v, want it recorded afresh", err)
 	}
 	if client, gen, err := s.Grant(ctx, "grant-old", now); err != nil || client != "client-b" || gen != 0 {
@@ -174,7 +174,7 @@ func testGrantExpiry(t *testing.T, s, other store.Store) {
 func testGrantRotateRace(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	if err := s.PutGrant(ctx, "grant-race", "client-a", now.Add(time.Hour)); err != nil {
+	if err := s.PutGrant(ctx, "grant-race", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	var wins atomic.Int32
@@ -200,5 +200,61 @@ func testGrantRotateRace(t *testing.T, s, other store.Store) {
 	}
 	if _, gen, err := other.Grant(ctx, "grant-race", now); err != nil || gen != 1 {
 		t.Fatalf("Grant = %d, %v; want generation 1", gen, err)
+	}
+}
+
+// testGrantsPerSubject: one subject keeps GrantsPerSubject live grants at a
+// client, on either replica; one more revokes the one that would expire first
+// (the least recently refreshed), and nobody else's.
+func testGrantsPerSubject(t *testing.T, s, other store.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	replicas := []store.Store{s, other}
+	put := func(st store.Store, id, client, subject string, expires time.Time) {
+		t.Helper()
+		if err := st.PutGrant(ctx, id, client, subject, expires); err != nil {
+			t.Fatalf("PutGrant %s: %v", id, err)
+		}
+	}
+	live := func(id string) bool {
+		t.Helper()
+		_, _, err := other.Grant(ctx, id, now)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	// Another client's grant for the same subject, and another subject's.
+	put(s, "cap-client-b", "client-b", "sub-cap", now.Add(time.Minute))
+	put(s, "cap-sub-b", "client-a", "sub-b", now.Add(time.Minute))
+	for i := range store.GrantsPerSubject {
+		put(replicas[i%2], fmt.Sprint("cap-", i), "client-a", "sub-cap", now.Add(time.Hour+time.Duration(i)*time.Minute))
+	}
+	for i := range store.GrantsPerSubject {
+		if !live(fmt.Sprint("cap-", i)) {
+			t.Fatalf("cap-%d was revoked with %d grants recorded", i, store.GrantsPerSubject)
+		}
+	}
+	// The first one is refreshed: it now expires last.
+	if err := other.RotateGrant(ctx, "cap-0", 0, now.Add(30*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range replicas {
+		put(st, fmt.Sprint("cap-new-", i), "client-a", "sub-cap", now.Add(20*24*time.Hour))
+		if gone := fmt.Sprint("cap-", i+1); live(gone) {
+			t.Fatalf("grant %d past the cap: %s, the one expiring first, is still live", store.GrantsPerSubject+i+1, gone)
+		}
+	}
+	for _, id := range []string{"cap-0", "cap-3", fmt.Sprint("cap-", store.GrantsPerSubject-1), "cap-new-0", "cap-new-1", "cap-client-b", "cap-sub-b"} {
+		if !live(id) {
+			t.Fatalf("%s was revoked; only the subject's grants at the client that expire first may be", id)
+		}
+	}
+	// Grants recorded before subjects were (none given) are not counted.
+	for i := range store.GrantsPerSubject + 1 {
+		put(replicas[i%2], fmt.Sprint("cap-unnamed-", i), "client-a", "", now.Add(time.Hour+time.Duration(i)*time.Minute))
+	}
+	if !live("cap-unnamed-0") {
+		t.Fatal("a grant without a subject was revoked by the cap")
 	}
 }

@@ -19,8 +19,8 @@ import (
 // refused until migrated, then migrated to the current schema with its rows
 // kept.
 func TestMigrationFromFirstSchema(t *testing.T) {
-	if v := store.SchemaVersion(); v != 4 {
-		t.Fatalf("SchemaVersion() = %d, want 4", v)
+	if v := store.SchemaVersion(); v != 5 {
+		t.Fatalf("SchemaVersion() = %d, want 5", v)
 	}
 	future := time.Now().Add(time.Hour).UnixMilli()
 	for _, tc := range []struct {
@@ -97,7 +97,7 @@ func TestMigrationFromFirstSchema(t *testing.T) {
 			if data, err := s.Session(ctx, "old-session", time.Now()); err != nil || string(data) != "old" {
 				t.Fatalf("a session from before the migration: %q, %v", data, err)
 			}
-			if err := s.PutGrant(ctx, "migrated", "client-a", time.Now().Add(time.Hour)); err != nil {
+			if err := s.PutGrant(ctx, "migrated", "client-a", "sub-a", time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			k := signingKey("k1", store.KeyActive, time.Now())
@@ -111,7 +111,7 @@ func TestMigrationFromFirstSchema(t *testing.T) {
 				t.Fatal(err)
 			}
 			for q, want := range map[string]int{
-				`SELECT COUNT(*) FROM schema_migrations`:     4,
+				`SELECT COUNT(*) FROM schema_migrations`:     5,
 				`SELECT MAX(version) FROM schema_migrations`: store.SchemaVersion(),
 			} {
 				if n, err := query(q); err != nil || n != want {
@@ -130,8 +130,8 @@ func TestMigrationFromFirstSchema(t *testing.T) {
 				t.Fatalf("Open with Migrate after migrating: %v", err)
 			}
 			defer again.Close()
-			if n, err := query(`SELECT COUNT(*) FROM schema_migrations`); err != nil || n != 4 {
-				t.Fatalf("schema_migrations has %d rows after a second migration, %v; want 4", n, err)
+			if n, err := query(`SELECT COUNT(*) FROM schema_migrations`); err != nil || n != 5 {
+				t.Fatalf("schema_migrations has %d rows after a second migration, %v; want 5", n, err)
 			}
 			if tc.name == "sqlite" {
 				// Every flow the old binary consumed is on disk: the first run

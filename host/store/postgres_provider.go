@@ -11,9 +11,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-func (s *postgresStore) PutGrant(ctx context.Context, id, clientID string, expires time.Time) error {
-	tag, err := s.exec(ctx, `INSERT INTO op_grants (id, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, id, clientID, ms(expires))
-	if err == nil && tag.RowsAffected() == 0 {
+// PutGrant inserts and trims in one statement. Its parts see the table as it
+// was before it, so the trim does not see the new grant, and keeps one fewer.
+func (s *postgresStore) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) error {
+	var inserted int
+	err := s.queryRow(ctx, `WITH ins AS (
+			INSERT INTO op_grants (id, client_id, subject, expires_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (id) DO NOTHING RETURNING id
+		), trimmed AS (
+			UPDATE op_grants SET revoked = TRUE WHERE $3 <> '' AND EXISTS (SELECT 1 FROM ins) AND id IN (
+				SELECT id FROM op_grants WHERE client_id = $2 AND subject = $3 AND NOT revoked AND expires_at > $5
+				ORDER BY expires_at DESC, id OFFSET $6)
+		)
+		SELECT count(*) FROM ins`, id, clientID, subject, ms(expires), ms(time.Now()), GrantsPerSubject-1).Scan(&inserted)
+	if err == nil && inserted == 0 {
 		err = ErrUsed
 	}
 	return err

@@ -9,17 +9,33 @@ import (
 	"time"
 )
 
-func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID string, expires time.Time) error {
+func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) error {
 	return s.shortWrite(ctx, func(ctx context.Context) error {
-		res, err := s.db.ExecContext(ctx, `INSERT INTO op_grants (id, client_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, clientID, ms(expires))
+		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			err = ErrUsed
+		defer tx.Rollback()
+		res, err := tx.ExecContext(ctx, `INSERT INTO op_grants (id, client_id, subject, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			id, clientID, subject, ms(expires))
+		if err != nil {
+			return err
 		}
-		return err
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrUsed
+		}
+		if subject != "" {
+			// The new grant is among them: the first GrantsPerSubject stay.
+			_, err = tx.ExecContext(ctx, `UPDATE op_grants SET revoked = 1 WHERE id IN (
+				SELECT id FROM op_grants WHERE client_id = ? AND subject = ? AND revoked = 0 AND expires_at > ?
+				ORDER BY expires_at DESC, id LIMIT -1 OFFSET ?)`, clientID, subject, ms(time.Now()), GrantsPerSubject)
+			if err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
 	})
 }
 

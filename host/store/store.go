@@ -145,14 +145,24 @@ type Checkpointer interface {
 	Checkpoint(ctx context.Context) error
 }
 
+// GrantsPerSubject is how many live grants one subject keeps at one client.
+// Every sign-in an app completes makes one, so without a bound one account
+// holder could fill the store with grants that live for weeks; 100 is what
+// large providers allow (Google: 100 refresh tokens per account and client).
+const GrantsPerSubject = 100
+
 // Grants keeps the OpenID Provider's grants: one per authorization code
 // exchanged. A grant's refresh tokens carry its generation; using one moves the
 // grant to the next generation, so a refresh token used twice is caught
 // (RFC 9700 4.14: the whole grant is then revoked).
 type Grants interface {
-	// PutGrant records a new grant at generation 0; ErrUsed when the id exists (a
-	// code exchanged twice).
-	PutGrant(ctx context.Context, id, clientID string, expires time.Time) error
+	// PutGrant records a new grant at generation 0 for a client and a subject;
+	// ErrUsed when the id exists (a code exchanged twice). The subject keeps at
+	// most GrantsPerSubject live grants at the client: recording one more
+	// revokes those of them that would expire first (the least recently
+	// refreshed). Replicas recording at the same moment may leave a few more,
+	// until the subject's next grant.
+	PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) error
 	// RotateGrant moves a live grant from generation `from` to from+1 and sets its
 	// expiry, atomically across every replica. ErrUsed when the grant is live but at
 	// another generation (an old refresh token came back: the caller revokes the

@@ -68,6 +68,7 @@ func TestStore(t *testing.T) {
 			t.Run("grant-code-twice", func(t *testing.T) { testGrantCodeTwice(t, s, other) })
 			t.Run("grant-expiry", func(t *testing.T) { testGrantExpiry(t, s, other) })
 			t.Run("grant-rotate-race", func(t *testing.T) { testGrantRotateRace(t, s, other) })
+			t.Run("grants-per-subject", func(t *testing.T) { testGrantsPerSubject(t, s, other) })
 			t.Run("signing-keys", func(t *testing.T) { testSigningKeys(t, s, other) })
 			t.Run("signing-keys-race", func(t *testing.T) { testSigningKeysRace(t, s, other) })
 			t.Run("connectors", func(t *testing.T) { testConnectors(t, s, other) })
