@@ -53,23 +53,12 @@ func TestMaxConnections(t *testing.T) {
 	addr := strings.TrimPrefix(p.URL, "http://")
 	// Two connections, each halfway through its request's headers: both are
 	// accepted and held.
-	held := make([]net.Conn, 2)
-	for i := range held {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+	held := dialEach(t, addr, 2, func(c net.Conn) {
 		if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\n")); err != nil {
 			t.Fatal(err)
 		}
-		held[i] = c
-	}
-	third, err := net.Dial("tcp", addr) // queued by the kernel, not served
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer third.Close()
+	})
+	third := dialEach(t, addr, 1, func(net.Conn) {})[0] // queued by the kernel, not served
 	if _, err := third.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -95,18 +84,11 @@ func TestIdleConnectionsMakeRoom(t *testing.T) {
 	cfg := exampleConfig + "http: {max_connections: 2}\n"
 	p := startIdplug(t, pluginFolder(t, "example"), cfg)
 	addr := strings.TrimPrefix(p.URL, "http://")
-	held := make([]net.Conn, 2)
-	for i := range held {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+	dialEach(t, addr, 2, func(c net.Conn) {
 		if status := roundTrip(t, c, 30*time.Second); status != 200 {
-			t.Fatalf("held connection %d: status %d", i, status)
+			t.Fatalf("held connection: status %d", status)
 		}
-		held[i] = c
-	}
+	})
 	// A new client, without keep-alive so that the next one is not held up.
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get(p.URL + "/healthz")
@@ -121,6 +103,23 @@ func TestIdleConnectionsMakeRoom(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^idplug_http_idle_connections_closed_total\{listener="public"\} [12]$`).MatchString(text) {
 		t.Fatalf("/metrics does not count the idle connection closed to make room:\n%s", text)
 	}
+}
+
+// dialEach opens n connections to addr, one after the other, and does with
+// each what use says before the next; they are closed when the test ends.
+func dialEach(t *testing.T, addr string, n int, use func(net.Conn)) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		use(c)
+		conns[i] = c
+	}
+	return conns
 }
 
 // roundTrip sends GET /healthz on c, keeping it alive, and returns the status.
