@@ -215,7 +215,15 @@ func TestScanRefusesTheFolder(t *testing.T) {
 			must(t, os.Chmod(dir, 0o777))
 			must(t, os.Mkdir(filepath.Join(dir, "plugins"), 0o755))
 			return filepath.Join(dir, "plugins")
-		}, "which every user may write without the sticky bit (mode -rwxrwxrwx)"},
+		}, "which every account may write without the sticky bit (mode -rwxrwxrwx)"},
+		"inside a folder another account owns": {func(t *testing.T, dir string) string {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root to give a folder to another account")
+			}
+			must(t, os.Mkdir(filepath.Join(dir, "plugins"), 0o755))
+			must(t, os.Chown(dir, 4242, 4242)) // it could rename plugins away and put its own there
+			return filepath.Join(dir, "plugins")
+		}, "owned by uid 4242, neither root nor the user idplug runs as"},
 		"sums writable by others": {func(t *testing.T, dir string) string {
 			put(t, filepath.Join(dir, SumsFile), "", 0o666)
 			return dir

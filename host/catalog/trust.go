@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/idplug/idplug/internal/folderrisk"
 )
 
 // untrusted says why a file or folder may not be trusted to hold code, or "": it
@@ -32,23 +34,18 @@ func untrusted(info fs.FileInfo) string {
 }
 
 // checkParents checks the folders above the plugin folder dir (a resolved,
-// absolute path), up to /: one that everyone may write without the sticky bit
-// lets anyone rename the plugin folder away and put one of their own in its
-// place, so it is refused, as sshd refuses such a path. /tmp (sticky) passes.
+// absolute path), up to /: whoever may rename one (another account that owns
+// it, or may write it without the sticky bit) could put a plugin folder of
+// their own in its place, so it is refused, as sshd refuses such a path. /tmp
+// (root's, sticky) passes.
 func checkParents(dir string) string {
-	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
-		info, err := os.Stat(p)
-		if err != nil {
-			return fmt.Sprintf("its parent %s cannot be checked: %v", p, err)
-		}
-		if m := info.Mode(); m.Perm()&0o002 != 0 && m&fs.ModeSticky == 0 {
-			return fmt.Sprintf("inside %s, which every user may write without the sticky bit (mode %v): "+
-				"anyone could put another folder in its place; chmod o-w (or +t) %s", p, m.Perm(), p)
-		}
-		if p == filepath.Dir(p) {
-			return ""
-		}
+	switch p, why, err := folderrisk.Above(dir); {
+	case err != nil:
+		return fmt.Sprintf("its parent %s cannot be checked: %v", p, err)
+	case why != "":
+		return fmt.Sprintf("inside %s, %s: another account could put another folder in its place; keep it in folders of idplug's or root's", p, why)
 	}
+	return ""
 }
 
 // checkChain checks every folder below dir on the way to the resolved file real

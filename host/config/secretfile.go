@@ -6,11 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/idplug/idplug/internal/folderrisk"
 )
 
 // readSecretFile reads the file a ${file:PATH} reference names: a regular file of
@@ -148,11 +147,8 @@ func checkSecretFolder(full, dir string, euid uint32) error {
 		if err != nil {
 			return fmt.Errorf("%s: the folder %s cannot be checked: %v", full, p, unwrapPathError(err))
 		}
-		// A folder of a read-only mount is no one's to write, whatever its
-		// modes say: Kubernetes mounts a ConfigMap's 0777 folder so.
-		if risk := folderRisk(info, euid); risk != noRisk && !readOnlyMount(p) {
-			st, _ := info.Sys().(*syscall.Stat_t)
-			return risk.error(full, p, above, info.Mode().Perm(), st, euid)
+		if r := folderrisk.Of(info, euid); r != folderrisk.None && !folderrisk.ReadOnlyMount(p) {
+			return riskError(r, full, p, above, info, euid)
 		}
 		if filepath.Dir(p) == p {
 			return nil
@@ -160,68 +156,18 @@ func checkSecretFolder(full, dir string, euid uint32) error {
 	}
 }
 
-// risk is how an account other than root and idplug's user could rename or
-// replace what a folder holds.
-type risk int
-
-const (
-	noRisk       risk = iota
-	foreignOwner      // the folder is its own
-	openToAll         // every account may write it, without the sticky bit (which stops renaming another's)
-	foreignGroup      // a group idplug does not run in may write it, without the sticky bit
-)
-
-func folderRisk(info os.FileInfo, euid uint32) risk {
-	m := info.Mode()
-	st, _ := info.Sys().(*syscall.Stat_t)
-	sticky := m&os.ModeSticky != 0
-	switch {
-	case st != nil && st.Uid != 0 && st.Uid != euid:
-		return foreignOwner
-	case m.Perm()&0o002 != 0 && !sticky:
-		return openToAll
-	case st != nil && m.Perm()&0o020 != 0 && !sticky && !inGroup(int(st.Gid)):
-		return foreignGroup
-	}
-	return noRisk
-}
-
-// error says what r of the folder dir means for the file full, which is in
-// dir, or inside it when above.
-func (r risk) error(full, dir string, above bool, perm os.FileMode, st *syscall.Stat_t, euid uint32) error {
+// riskError says what risk r of the folder dir means for the file full, which
+// is in dir, or inside it when above.
+func riskError(r folderrisk.Risk, full, dir string, above bool, info os.FileInfo, euid uint32) error {
 	if above {
-		var what string
-		switch r {
-		case foreignOwner:
-			what = fmt.Sprintf("owned by uid %d, neither root nor the user idplug runs as (uid %d)", st.Uid, euid)
-		case openToAll:
-			what = fmt.Sprintf("which every account may write without the sticky bit (mode %v)", perm)
-		default:
-			what = fmt.Sprintf("which its group (gid %d, not one of idplug's) may write (mode %v)", st.Gid, perm)
-		}
-		return fmt.Errorf("%s is inside %s, %s, so another account could put another folder in its place: keep it in folders of idplug's or root's", full, dir, what)
+		return fmt.Errorf("%s is inside %s, %s, so another account could put another folder in its place: keep it in folders of idplug's or root's", full, dir, r.Describe(info, euid))
 	}
+	perm := info.Mode().Perm()
 	switch r {
-	case foreignOwner:
-		return fmt.Errorf("%s is in %s, owned by uid %d, neither root nor the user idplug runs as (uid %d), who could put another file in its place: keep it in a folder of idplug's or root's", full, dir, st.Uid, euid)
-	case openToAll:
+	case folderrisk.ForeignOwner:
+		return fmt.Errorf("%s is in %s, %s, who could put another file in its place: keep it in a folder of idplug's or root's", full, dir, r.Describe(info, euid))
+	case folderrisk.OpenToAll:
 		return fmt.Errorf("%s is in %s, which every account may write (mode %v), so anyone could put another file in its place: chmod o-w %s", full, dir, perm, dir)
 	}
-	return fmt.Errorf("%s is in %s, which its group (gid %d, not one of idplug's) may write (mode %v), so its members could put another file in its place: chmod g-w %s", full, dir, st.Gid, perm, dir)
-}
-
-// readOnlyMount says whether dir is on a file system mounted read-only.
-func readOnlyMount(dir string) bool {
-	var st unix.Statfs_t
-	return unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
-}
-
-// inGroup says whether idplug runs in group gid: its own, or a supplementary
-// one (the fsGroup Kubernetes gives a volume's folders, group writable).
-func inGroup(gid int) bool {
-	if gid == os.Getegid() {
-		return true
-	}
-	groups, _ := os.Getgroups()
-	return slices.Contains(groups, gid)
+	return fmt.Errorf("%s is in %s, %s, so its members could put another file in its place: chmod g-w %s", full, dir, r.Describe(info, euid), dir)
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/idplug/idplug/internal/folderrisk"
 )
 
 // The SQLite database holds the vault, the sessions and the provider's signing
@@ -180,8 +182,8 @@ func checkSQLiteSidecar(path string) error {
 // database before SQLite creates one (which the sticky bit does not stop), or
 // replace the database. Its group may write it only when that group is idplug's
 // own (on Kubernetes, a volume's fsGroup equal to the pod's runAsGroup). The
-// folders above are checked as those above the plugin folder are (no folder
-// every user may write without the sticky bit).
+// folders above are checked as those above a secret file are
+// (internal/folderrisk).
 func checkSQLiteFolder(dir, file string) error {
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -208,15 +210,14 @@ func checkSQLiteFolder(dir, file string) error {
 				"run idplug as its owner, or chown it", file, dir, st.Uid, euid)
 		}
 	}
-	for child, p := dir, filepath.Dir(dir); p != child; child, p = p, filepath.Dir(p) {
-		info, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("store: sqlite: %s: the folder %s above it cannot be checked: %v", file, p, err)
-		}
-		if m := info.Mode(); m.Perm()&0o002 != 0 && m&fs.ModeSticky == 0 {
-			return fmt.Errorf("store: sqlite: %s is inside %s, which every user may write without the sticky bit (mode %v): "+
-				"anyone could put another folder in its place; chmod o-w (or +t) %s", file, p, m.Perm(), p)
-		}
+	// database/sql opens connections by path for as long as idplug runs:
+	// whoever may rename a folder above puts a database of theirs in its place.
+	switch p, why, err := folderrisk.Above(dir); {
+	case err != nil:
+		return fmt.Errorf("store: sqlite: %s: the folder %s above it cannot be checked: %v", file, p, err)
+	case why != "":
+		return fmt.Errorf("store: sqlite: %s is inside %s, %s, so another account could put another folder in its place: "+
+			"keep it in folders of idplug's or root's", file, p, why)
 	}
 	return nil
 }

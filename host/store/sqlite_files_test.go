@@ -139,12 +139,41 @@ func TestSQLiteRefusesAFolderOthersMayWrite(t *testing.T) {
 	if err := os.Chmod(parent, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	refused(t, filepath.Join(dir, "idplug.db"), parent, "which every user may write without the sticky bit")
+	refused(t, filepath.Join(dir, "idplug.db"), parent, "which every account may write without the sticky bit")
 	if err := os.Chmod(parent, 0o777|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
 	if err := openSQLite(t, filepath.Join(dir, "idplug.db")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A folder above owned by another account: its owner may rename idplug's
+// folder away and put one of theirs in its place, with a database every later
+// connection of the pool (opened by path, for as long as idplug runs) would
+// open. Refused, as a secret file in such a folder is; root's folders pass.
+func TestSQLiteFolderAboveOwnedByAnotherAccount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a folder to another account")
+	}
+	parent := t.TempDir() // say /srv/app, another account's
+	dir := filepath.Join(parent, "idplug")
+	if err := os.Mkdir(dir, 0o700); err != nil { // idplug's alone, as the docs ask
+		t.Fatal(err)
+	}
+	if err := os.Chown(parent, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "idplug.db")
+	refused(t, path, parent, "owned by uid 4242, neither root nor the user idplug runs as")
+	if _, err := os.Stat(path); err == nil {
+		t.Error("the database was created below a folder that is refused")
+	}
+	if err := os.Chown(parent, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := openSQLite(t, path); err != nil {
+		t.Fatalf("below root's folders: %v", err)
 	}
 }
 

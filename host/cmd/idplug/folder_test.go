@@ -20,7 +20,7 @@ func TestPluginFolderInsideAWorldWritableFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := runIdplugCommand(t, 1, "plugins", "--plugin-dir", dir)
-	if !strings.Contains(out, "which every user may write without the sticky bit") {
+	if !strings.Contains(out, "which every account may write without the sticky bit") {
 		t.Fatalf("idplug plugins said: %s", out)
 	}
 	if err := os.Chmod(parent, 0o777|os.ModeSticky); err != nil {
