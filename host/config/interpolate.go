@@ -69,6 +69,7 @@ func (in *interpolator) interpolate(n *yaml.Node, path *walk.Path) {
 			return
 		}
 		in.room -= len(value)
+		in.ps.Replaced(value, n.Value)
 		n.Value = value
 		if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
 			n.Tag = (&yaml.Node{Kind: yaml.ScalarNode, Value: value}).ShortTag()
@@ -82,6 +83,16 @@ type lookup struct {
 	env     func(string) (string, bool)
 	baseDir string
 	files   *secretFiles
+	// replaced, when set, is told what each reference read and how it was
+	// written, so that problems quote the reference, not what it read.
+	replaced func(value, written string)
+}
+
+// read tells l.replaced that the reference written as written read value.
+func (l lookup) read(value, written string) {
+	if l.replaced != nil {
+		l.replaced(value, written)
+	}
 }
 
 // expand replaces ${NAME}, ${NAME:-default}, ${file:PATH} and $$ in s. A "$"
@@ -168,6 +179,7 @@ func expandAt(s string, env lookup, room, depth int) (value string, errs []strin
 					errs = append(errs, err.Error())
 					continue
 				}
+				env.read(v, "${file:"+path+"}")
 				if !add(v) {
 					return "", nil, true
 				}
@@ -186,6 +198,7 @@ func expandAt(s string, env lookup, room, depth int) (value string, errs []strin
 			v, ok := env.env(name)
 			switch {
 			case ok && (v != "" || !hasDef):
+				env.read(v, "${"+name+"}")
 				if !add(v) {
 					return "", nil, true
 				}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -102,5 +104,43 @@ func TestSecretWrittenAsAKeyIsNotQuoted(t *testing.T) {
 	_, err := Parse([]byte(base+"api_keys:\n  - "+secret+": [admin]\n"), envOf(nil), t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "idplug.yaml:4: api_keys[0].<unknown key>: unknown key (known keys: key, connectors, scopes)") {
 		t.Errorf("the problem does not name the key's line and place:\n%v", err)
+	}
+}
+
+// A value read through a reference is quoted as the reference was written:
+// a secret file or variable put in the wrong setting (a secrets folder's files
+// swapped, a mistyped name) would otherwise be printed by idplug validate and
+// serve, logged by a refused reload and answered by POST /v1/admin/reload.
+func TestReferencedValuesAreNotQuoted(t *testing.T) {
+	const secret = "Sup3rS3cret\"Value-abcdefghijklmnop"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "session-key"), []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(name string) (string, bool) { return secret, name == "SECRET" }
+	base := "plugin_dir: /tmp\nsession_keys: [\"0123456789012345678901234567890123\"]\n"
+	for name, setting := range map[string]string{
+		"listen":                 `listen: "${file:session-key}"`,
+		"public_url":             `public_url: "${file:session-key}"`,
+		"log_level":              `log_level: "${file:session-key}"`,
+		"log_level from env":     `log_level: "${SECRET}"`,
+		"log_level, part of it":  `log_level: "debug-${SECRET}"`,
+		"trusted_proxies":        `http: {trusted_proxies: ["${file:session-key}"]}`,
+		"connector id":           `connectors: [{id: "${file:session-key}", plugin: oauth2}]`,
+		"connector id, from env": `connectors: [{id: "${SECRET}", plugin: oauth2}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(base+setting+"\n"), env, dir)
+			if err == nil {
+				t.Fatal("accepted; the test needs a refused configuration")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "abcdefghijklmnop") {
+				t.Errorf("the problem prints what the reference read:\n%v", msg)
+			}
+			if !strings.Contains(msg, "${file:session-key}") && !strings.Contains(msg, "${SECRET}") {
+				t.Errorf("the problem does not quote the reference as written:\n%v", msg)
+			}
+		})
 	}
 }

@@ -129,7 +129,7 @@ func readDocument(data []byte, env func(string) (string, bool), baseDir string, 
 			return root, nil, err
 		}
 		files := &secretFiles{}
-		in := interpolator{env: lookup{env: env, baseDir: baseDir, files: files}, ps: ps, room: MaxInterpolatedSize}
+		in := interpolator{env: lookup{env: env, baseDir: baseDir, files: files, replaced: ps.Replaced}, ps: ps, room: MaxInterpolatedSize}
 		in.interpolate(root, nil)
 		changed := files.changed()
 		switch {

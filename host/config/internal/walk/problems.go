@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -69,6 +70,45 @@ type Problems struct {
 	failed map[string]bool
 	// stopped is set by Stop.
 	stopped bool
+	// replaced are the values references were replaced with (see Replaced),
+	// longest first once sorted is set.
+	replaced []replacement
+	sorted   bool
+}
+
+// replacement is a value a reference was replaced with, and what was written.
+type replacement struct{ value, quoted, written string }
+
+// minHidden is the shortest replaced value hidden in messages: a shorter one
+// is no secret worth the garbling of every message that holds its text.
+const minHidden = 6
+
+// Replaced records that a value written as written (${file:key}, ${TOKEN})
+// reads as value: a problem's message then quotes what was written, never
+// the value, which may be a secret put in the wrong setting.
+func (ps *Problems) Replaced(value, written string) {
+	if len(value) < minHidden || value == written {
+		return
+	}
+	q := strconv.Quote(value)
+	ps.replaced = append(ps.replaced, replacement{value, q[1 : len(q)-1], written})
+	ps.sorted = false
+}
+
+// hide puts back what was written for every replaced value in message.
+func (ps *Problems) hide(message string) string {
+	if !ps.sorted {
+		// Longest first, so that a value holding another is hidden whole.
+		slices.SortStableFunc(ps.replaced, func(a, b replacement) int { return cmp.Compare(len(b.value), len(a.value)) })
+		ps.sorted = true
+	}
+	for _, r := range ps.replaced {
+		message = strings.ReplaceAll(message, r.value, r.written)
+		if r.quoted != r.value {
+			message = strings.ReplaceAll(message, r.quoted, r.written)
+		}
+	}
+	return message
 }
 
 // located keeps the column of a problem to order problems on one line.
@@ -109,7 +149,7 @@ func (ps *Problems) record(field *Path, p Pos, failed bool, format string, args 
 		}
 		ps.failed[name] = true
 	}
-	ps.list = append(ps.list, located{Problem{Field: name, Message: fmt.Sprintf(format, args...), Line: p.Line}, p.Col})
+	ps.list = append(ps.list, located{Problem{Field: name, Message: ps.hide(fmt.Sprintf(format, args...)), Line: p.Line}, p.Col})
 }
 
 // Err returns the collected problems in file order (problems without a place
