@@ -169,3 +169,39 @@ func TestBinarySecretFiles(t *testing.T) {
 		t.Fatalf("a binary secret file: %v", err)
 	}
 }
+
+// A secret setting may read ${VAR}, but env must then take VAR from a Secret
+// (valueFrom): with a value, the chart had written the secret into the
+// Deployment's idplug and migrate containers, readable by whoever may read
+// Deployments or Pods, and kept in the release. A variable that only other
+// settings read may have a value.
+func TestEnvValueForASecretRefused(t *testing.T) {
+	config := func(secret string) map[string]any {
+		return map[string]any{
+			"session_keys": []any{"${file:/etc/idplug/secrets/session-key}"},
+			"api_keys":     []any{"${file:/etc/idplug/secrets/api-key}"},
+			"public_url":   "${PUBLIC_URL}",
+			"connectors": []any{map[string]any{"id": "acme", "plugin": "oauth2", "config": map[string]any{
+				"clientId": "acme-app", "clientSecret": secret,
+			}}},
+		}
+	}
+	literal := map[string]any{"name": "ACME_CLIENT_SECRET", "value": "literal-client-secret-0123456789abcdef"}
+	fromSecret := map[string]any{"name": "ACME_CLIENT_SECRET", "valueFrom": map[string]any{
+		"secretKeyRef": map[string]any{"name": "acme", "key": "client-secret"}}}
+	publicURL := map[string]any{"name": "PUBLIC_URL", "value": "https://idp.example.com"}
+	for _, secret := range []string{"${ACME_CLIENT_SECRET}", "${UNSET:-${ACME_CLIENT_SECRET}}"} {
+		refused(t, withSecret(map[string]any{"config": config(secret), "env": []any{literal, publicURL}}),
+			"config.connectors[0].config.clientSecret: reads ${ACME_CLIENT_SECRET}, which env sets with a value")
+	}
+	r := mustRender(t, withSecret(map[string]any{"config": config("${ACME_CLIENT_SECRET}"), "env": []any{fromSecret, publicURL}}))
+	for _, d := range r.Deployments {
+		for _, c := range append(d.Spec.Template.Spec.InitContainers, d.Spec.Template.Spec.Containers...) {
+			for _, e := range c.Env {
+				if e.Name == "ACME_CLIENT_SECRET" && (e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
+					t.Errorf("container %s: env %s is not taken from the Secret: %+v", c.Name, e.Name, e)
+				}
+			}
+		}
+	}
+}

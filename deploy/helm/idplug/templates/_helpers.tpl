@@ -320,7 +320,13 @@ number that Helm's values have already rounded.
 {{- fail (printf "%s.%s: set by the chart (see values.yaml: store, ports, extraVolumes)" $where $k) -}}
 {{- end -}}
 {{- end -}}
-{{- include "idplug.checkLiteralSecrets" (list $doc $where) -}}
+{{- $literalEnv := dict -}}
+{{- range $e := .Values.env | default list -}}
+{{- if and (kindIs "map" $e) (hasKey $e "value") -}}
+{{- $_ := set $literalEnv (toString (get $e "name")) true -}}
+{{- end -}}
+{{- end -}}
+{{- include "idplug.checkLiteralSecrets" (list $doc $where $literalEnv) -}}
 {{- if not (get $doc "api_keys") -}}
 {{- fail (printf "%s.api_keys: required: idplug listens on 0.0.0.0 in the pod and refuses to start without API keys; set %s.api_keys, for example [{key: \"${file:/etc/idplug/secrets/api-key}\", scopes: [signin]}] with the key in secrets (existingSecret or files)" $where $where) -}}
 {{- end -}}
@@ -332,16 +338,19 @@ are, the chart would put them in the ConfigMap. session_keys, vault_keys,
 api_keys' keys, the OpenID Provider's client secrets, and the connectors'
 settings whose names say secret (the Logto bridge's rule, plugins/logto/bridge/
 metadata.mjs: clientSecret, appSecret, privateKey, apiKey, password... but not
-privateKeyId or clientSecretJwtSigningAlgorithm). (list doc where)
+privateKeyId or clientSecretJwtSigningAlgorithm). A ${VAR} they read may not be
+one that env sets with a value: the chart would write it into the Deployment.
+(list doc where literalEnv), literalEnv naming env's entries with a value.
 */}}
 {{- define "idplug.checkLiteralSecrets" -}}
 {{- $doc := index . 0 -}}
 {{- $where := index . 1 -}}
+{{- $env := index . 2 -}}
 {{- range $k := list "session_keys" "vault_keys" -}}
 {{- $keys := get $doc $k -}}
 {{- if kindIs "slice" $keys -}}
 {{- range $i, $v := $keys -}}
-{{- include "idplug.checkSecret" (list (printf "%s.%s[%d]" $where $k $i) $v) -}}
+{{- include "idplug.checkSecret" (list (printf "%s.%s[%d]" $where $k $i) $v $env) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -349,9 +358,9 @@ privateKeyId or clientSecretJwtSigningAlgorithm). (list doc where)
 {{- if kindIs "slice" $apiKeys -}}
 {{- range $i, $v := $apiKeys -}}
 {{- if kindIs "map" $v -}}
-{{- include "idplug.checkSecret" (list (printf "%s.api_keys[%d].key" $where $i) (get $v "key")) -}}
+{{- include "idplug.checkSecret" (list (printf "%s.api_keys[%d].key" $where $i) (get $v "key") $env) -}}
 {{- else -}}
-{{- include "idplug.checkSecret" (list (printf "%s.api_keys[%d]" $where $i) $v) -}}
+{{- include "idplug.checkSecret" (list (printf "%s.api_keys[%d]" $where $i) $v $env) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -361,7 +370,7 @@ privateKeyId or clientSecretJwtSigningAlgorithm). (list doc where)
 {{- if kindIs "slice" $clients -}}
 {{- range $i, $c := $clients -}}
 {{- if kindIs "map" $c -}}
-{{- include "idplug.checkSecret" (list (printf "%s.provider.clients[%d].secret" $where $i) (get $c "secret")) -}}
+{{- include "idplug.checkSecret" (list (printf "%s.provider.clients[%d].secret" $where $i) (get $c "secret") $env) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -370,7 +379,7 @@ privateKeyId or clientSecretJwtSigningAlgorithm). (list doc where)
 {{- if kindIs "slice" $connectors -}}
 {{- range $i, $c := $connectors -}}
 {{- if kindIs "map" $c -}}
-{{- include "idplug.checkConnectorSecrets" (list (printf "%s.connectors[%d].config" $where $i) (get $c "config") false) -}}
+{{- include "idplug.checkConnectorSecrets" (list (printf "%s.connectors[%d].config" $where $i) (get $c "config") false $env) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -378,7 +387,7 @@ privateKeyId or clientSecretJwtSigningAlgorithm). (list doc where)
 
 {{/*
 A connector's settings, at any depth: a value under a key that names a secret
-(or in a list under one) is checked. (list path value secret)
+(or in a list under one) is checked. (list path value secret literalEnv)
 */}}
 {{- define "idplug.checkConnectorSecrets" -}}
 {{- $path := index . 0 -}}
@@ -386,14 +395,14 @@ A connector's settings, at any depth: a value under a key that names a secret
 {{- if kindIs "map" $v -}}
 {{- range $k, $e := $v -}}
 {{- $secret := and (regexMatch "(?i)(secret|password|passphrase|private.?key|api.?key|access.?key|access.?token|signing.?key|credential)" $k) (not (regexMatch "(?i)(algorithm|method|type|id|endpoint|uri|url)$" $k)) -}}
-{{- include "idplug.checkConnectorSecrets" (list (printf "%s.%s" $path $k) $e $secret) -}}
+{{- include "idplug.checkConnectorSecrets" (list (printf "%s.%s" $path $k) $e $secret (index $ 3)) -}}
 {{- end -}}
 {{- else if kindIs "slice" $v -}}
 {{- range $i, $e := $v -}}
-{{- include "idplug.checkConnectorSecrets" (list (printf "%s[%d]" $path $i) $e (index $ 2)) -}}
+{{- include "idplug.checkConnectorSecrets" (list (printf "%s[%d]" $path $i) $e (index $ 2) (index $ 3)) -}}
 {{- end -}}
 {{- else if index . 2 -}}
-{{- include "idplug.checkSecret" (list $path $v) -}}
+{{- include "idplug.checkSecret" (list $path $v (index . 3)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -401,17 +410,27 @@ A connector's settings, at any depth: a value under a key that names a secret
 A secret's value: empty, or one ${...} reference (${file:PATH}, ${VAR}, or
 ${VAR:-default} whose default is one too, or empty), as idplug reads them
 (host/config/interpolate.go). Anything else (a string around a reference, $$,
-a number) is the secret itself. (list path value)
+a number) is the secret itself. A ${VAR} in it may not be one of literalEnv, which
+env sets with a value. (list path value literalEnv)
 */}}
 {{- define "idplug.checkSecret" -}}
 {{- $path := index . 0 -}}
 {{- $v := index . 1 -}}
+{{- $env := index . 2 -}}
 {{- $ref := "\\$\\{(?:file:[^$}]+|[A-Za-z_][A-Za-z0-9_]*(?::-)?)\\}" -}}
 {{- range until 4 -}}
 {{- $ref = printf "\\$\\{(?:file:[^$}]+|[A-Za-z_][A-Za-z0-9_]*(?::-(?:%s)?)?)\\}" $ref -}}
 {{- end -}}
 {{- if or (and (kindIs "string" $v) $v (not (regexMatch (printf "^%s$" $ref) (toString $v)))) (has (kindOf $v) (list "float64" "int" "int64")) -}}
 {{- fail (printf "%s: a secret written as it is, which the chart would write into the ConfigMap (readable by whoever may read ConfigMaps, and kept in the release); put it in a file of secrets.files (or of existingSecret) and write ${file:/etc/idplug/secrets/NAME}, or read it from the environment with ${VAR}" $path) -}}
+{{- end -}}
+{{- if kindIs "string" $v -}}
+{{- range $name := regexFindAll "\\$\\{[A-Za-z_][A-Za-z0-9_]*" $v -1 -}}
+{{- $name = trimPrefix "${" $name -}}
+{{- if hasKey $env $name -}}
+{{- fail (printf "%s: reads ${%s}, which env sets with a value: the chart would write the secret into the Deployment (readable by whoever may read Deployments or Pods, and kept in the release); take %s from a Secret (valueFrom: {secretKeyRef: ...}), or put it in secrets.files and write ${file:/etc/idplug/secrets/NAME}" $path $name $name) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
