@@ -20,6 +20,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if cmd := os.Getenv(dumpableAfterEnv); cmd != "" {
+		dumpableAfter(cmd)
+	}
 	code := m.Run()
 	plugintest.Cleanup()
 	os.Exit(code)

@@ -66,9 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "serve", "validate", "plugins":
-		// These start plugins: hide this process (its environment holds the
-		// secrets) from them and from every other process of its user.
+	case "serve", "validate", "plugins", "migrate", "vault", "keys", "map":
+		// These read the configuration and its secrets (session and vault
+		// keys, the store's password), and some start plugins: hide this
+		// process from them and from every other process of its user.
 		if err := sandbox.HideProcess(); err != nil {
 			fmt.Fprintln(stderr, "idplug: cannot mark the process non-dumpable:", err)
 			return 1

@@ -18,6 +18,7 @@ import (
 
 	"github.com/idplug/idplug/internal/oidctest"
 	"github.com/idplug/idplug/internal/plugintest"
+	"golang.org/x/sys/unix"
 )
 
 // The HTTP and browser defences of docs/security.md, against the real binary.
@@ -609,5 +610,41 @@ func TestJSONLogLinesCarryNoTerminalControls(t *testing.T) {
 	p.waitLog(t, "evil-path")
 	if logs := p.logs.String(); strings.ContainsAny(logs, "\u009b\u202e") || !strings.Contains(logs, `\u009b2J\u202eevil-path`) {
 		t.Errorf("the JSON log carries a path's controls as they are, or loses them:\n%s", logs)
+	}
+}
+
+// dumpableAfterEnv, set to a command, makes the test binary run that command
+// (with a configuration that does not exist) and print whether the process is
+// still dumpable after it, then exit: the flag is the process's, so each
+// command is tried in a process of its own.
+const dumpableAfterEnv = "IDPLUG_TEST_DUMPABLE_AFTER"
+
+func dumpableAfter(cmd string) {
+	run([]string{cmd, "--config", "/nonexistent/idplug.yaml"}, io.Discard, io.Discard)
+	n, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println("dumpable:", n)
+	os.Exit(0)
+}
+
+// Every command that reads the configuration makes itself non-dumpable before
+// anything else: its memory and environment hold the session, vault and API
+// keys and the store's password, which another process of the same user (a
+// plugin, or anything else run as idplug's user) could otherwise read from
+// /proc or by ptrace. migrate, vault, keys and map had not.
+func TestConfigCommandsHideTheirProcess(t *testing.T) {
+	for _, cmd := range []string{"serve", "validate", "plugins", "migrate", "vault", "keys", "map"} {
+		c := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+		c.Env = append(os.Environ(), dumpableAfterEnv+"="+cmd)
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", cmd, err, out)
+		}
+		if got := strings.TrimSpace(string(out)); got != "dumpable: 0" {
+			t.Errorf("idplug %s: %s; want dumpable: 0", cmd, got)
+		}
 	}
 }
