@@ -87,21 +87,23 @@ func TestDuplicateAPIKey(t *testing.T) {
 
 func TestHTTPAndMetricsSections(t *testing.T) {
 	cfg := mustParse(t, withMinimal(), nil)
-	if cfg.HTTP.ReadHeaderTimeout != DefaultReadHeaderTimeout || cfg.HTTP.MaxConnections != DefaultMaxConnections || cfg.Metrics.ConnectorLabels {
+	if cfg.HTTP.ReadHeaderTimeout != DefaultReadHeaderTimeout || cfg.HTTP.MaxConnections != DefaultMaxConnections ||
+		cfg.HTTP.MaxConnectionsPerAddress != DefaultMaxConnectionsPerAddress || cfg.Metrics.ConnectorLabels {
 		t.Errorf("defaults: %+v %+v", cfg.HTTP, cfg.Metrics)
 	}
-	cfg = mustParse(t, withMinimal("http: {read_header_timeout: 2s, max_connections: 64, trusted_proxies: [10.0.0.0/8, 192.0.2.10]}", "metrics: {connector_labels: true}"), nil)
-	if cfg.HTTP.ReadHeaderTimeout.String() != "2s" || cfg.HTTP.MaxConnections != 64 || !cfg.Metrics.ConnectorLabels ||
+	cfg = mustParse(t, withMinimal("http: {read_header_timeout: 2s, max_connections: 64, max_connections_per_address: 0, trusted_proxies: [10.0.0.0/8, 192.0.2.10]}", "metrics: {connector_labels: true}"), nil)
+	if cfg.HTTP.ReadHeaderTimeout.String() != "2s" || cfg.HTTP.MaxConnections != 64 || cfg.HTTP.MaxConnectionsPerAddress != 0 || !cfg.Metrics.ConnectorLabels ||
 		fmt.Sprint(cfg.HTTP.TrustedProxies) != "[10.0.0.0/8 192.0.2.10/32]" {
 		t.Errorf("set: %+v %+v", cfg.HTTP, cfg.Metrics)
 	}
 	got := strings.Join(problemsOf(t, withMinimal(
-		"http: {read_header_timeout: 2h, max_connections: 0, trusted_proxies: [10.0.0.0/8, ingress.local]}",
+		"http: {read_header_timeout: 2h, max_connections: 0, max_connections_per_address: -1, trusted_proxies: [10.0.0.0/8, ingress.local]}",
 		"metrics: {connector_labels: yes please, more: 1}",
 	), nil), "\n")
 	for _, w := range []string{
 		`3 http.read_header_timeout: "2h" is more than the maximum of 1m`,
 		`3 http.max_connections: "0" must be a whole number of 1 or more`,
+		`3 http.max_connections_per_address: "-1" must be a whole number of 0 or more`,
 		`3 http.trusted_proxies[1]: "ingress.local" is not an address or a network, like 10.0.0.0/8 or 192.0.2.10`,
 		"4 metrics.connector_labels: must be true or false",
 		"4 metrics.more: unknown key",

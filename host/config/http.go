@@ -15,10 +15,13 @@ const (
 	MaxReadHeaderTimeout     = time.Minute
 	DefaultMaxConnections    = 1024
 	MaxMaxConnections        = 1 << 20
+	// DefaultMaxConnectionsPerAddress: far more than browsers open (six per
+	// site) or a NAT's users keep busy at once, far fewer than the listener's.
+	DefaultMaxConnectionsPerAddress = 128
 )
 
 var (
-	httpKeys    = []string{"read_header_timeout", "max_connections", "trusted_proxies"}
+	httpKeys    = []string{"read_header_timeout", "max_connections", "max_connections_per_address", "trusted_proxies"}
 	metricsKeys = []string{"connector_labels"}
 )
 
@@ -28,8 +31,12 @@ type HTTP struct {
 	// headers (a slow client holds a connection, not more).
 	ReadHeaderTimeout time.Duration
 	// MaxConnections caps the connections each listener holds open at once;
-	// further ones wait in the kernel's queue until one closes.
+	// at the cap, a new one takes the slot of the one idle the longest, or
+	// waits in the kernel's queue until one ends or falls idle.
 	MaxConnections int
+	// MaxConnectionsPerAddress caps those of one client address (an IPv6
+	// /64), loopback and TrustedProxies aside; 0 for none.
+	MaxConnectionsPerAddress int
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
 	// client (see host/forwarded); none by default.
 	TrustedProxies forwarded.Proxies
@@ -44,23 +51,15 @@ type Metrics struct {
 }
 
 func (d *decoder) httpSection(cfg *Config, fs walk.Fields) {
-	cfg.HTTP = HTTP{ReadHeaderTimeout: DefaultReadHeaderTimeout, MaxConnections: DefaultMaxConnections}
+	cfg.HTTP = HTTP{ReadHeaderTimeout: DefaultReadHeaderTimeout, MaxConnections: DefaultMaxConnections,
+		MaxConnectionsPerAddress: DefaultMaxConnectionsPerAddress}
 	hfs, ok := d.section(fs, "http", httpKeys, "{read_header_timeout: 5s, max_connections: 1024, trusted_proxies: [10.0.0.0/8]}")
 	if !ok {
 		return
 	}
 	cfg.HTTP.ReadHeaderTimeout = d.duration(hfs, "read_header_timeout", DefaultReadHeaderTimeout, time.Second, MaxReadHeaderTimeout)
-	if s, set, at := hfs.Text("max_connections"); set {
-		n, err := strconv.Atoi(s)
-		switch {
-		case err != nil || n < 1:
-			d.ps.Add(at.Path, at.Pos, "%q must be a whole number of 1 or more", s)
-		case n > MaxMaxConnections:
-			d.ps.Add(at.Path, at.Pos, "%d is more than the maximum of %d", n, MaxMaxConnections)
-		default:
-			cfg.HTTP.MaxConnections = n
-		}
-	}
+	cfg.HTTP.MaxConnections = d.connections(hfs, "max_connections", 1, DefaultMaxConnections)
+	cfg.HTTP.MaxConnectionsPerAddress = d.connections(hfs, "max_connections_per_address", 0, DefaultMaxConnectionsPerAddress)
 	items, _, _ := hfs.List("trusted_proxies")
 	for _, it := range items {
 		ps, err := forwarded.Parse([]string{it.Value})
@@ -82,6 +81,24 @@ func (d *decoder) httpSection(cfg *Config, fs walk.Fields) {
 			cfg.HTTP.TrustedProxies = append(cfg.HTTP.TrustedProxies, p)
 		}
 	}
+}
+
+// connections reads a count of connections, from least to MaxMaxConnections.
+func (d *decoder) connections(fs walk.Fields, key string, least, def int) int {
+	s, set, at := fs.Text(key)
+	if !set {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil || n < least:
+		d.ps.Add(at.Path, at.Pos, "%q must be a whole number of %d or more", s, least)
+	case n > MaxMaxConnections:
+		d.ps.Add(at.Path, at.Pos, "%d is more than the maximum of %d", n, MaxMaxConnections)
+	default:
+		return n
+	}
+	return def
 }
 
 func (d *decoder) metricsSection(cfg *Config, fs walk.Fields) {

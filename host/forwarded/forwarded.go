@@ -68,7 +68,8 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-func (ps Proxies) trusted(a netip.Addr) bool {
+// Trusts says whether a is one of the proxies.
+func (ps Proxies) Trusts(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range ps {
 		if p.Contains(a) {
@@ -86,7 +87,7 @@ func (ps Proxies) ClientAddr(remote string, xff []string) string {
 		return remote
 	}
 	peer, ok := parseAddr(remote)
-	if !ok || !ps.trusted(peer) {
+	if !ok || !ps.Trusts(peer) {
 		return remote
 	}
 	client := peer
@@ -103,7 +104,7 @@ func (ps Proxies) ClientAddr(remote string, xff []string) string {
 				return hostPort(client)
 			}
 			client = a
-			if !ps.trusted(a) {
+			if !ps.Trusts(a) {
 				return hostPort(client)
 			}
 		}

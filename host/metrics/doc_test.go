@@ -39,6 +39,8 @@ var families = []family{
 		"HTTP requests, by route pattern and status."},
 	{"idplug_http_idle_connections_closed_total", "counter", []string{"listener"},
 		"Idle kept-alive connections a listener (public, admin) closed to make room for a new client at http.max_connections."},
+	{"idplug_http_connections_refused_total", "counter", []string{"listener"},
+		"New connections a listener (public, admin) closed at once: their address held http.max_connections_per_address busy ones."},
 	{"idplug_api_key_failures_total", "counter", []string{"reason"},
 		"Refused /v1 requests: invalid_key for a wrong API key, rate_limited for an address refused after too many, forbidden for a key outside its scopes."},
 	{"idplug_store_calls_total", "counter", []string{"backend", "op", "result"},

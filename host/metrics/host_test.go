@@ -62,7 +62,7 @@ func TestRegisteredMetrics(t *testing.T) {
 	m.ProviderEvent("token")
 	m.EgressRefused("example", "not_named")
 	m.ConfigApplied(time.Now())
-	m.WatchListener("public", func() int64 { return 0 })
+	m.WatchListener("public", func() int64 { return 0 }, func() int64 { return 0 })
 	e := scrape(t, m)
 
 	for _, f := range families {

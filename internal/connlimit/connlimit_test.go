@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -25,13 +26,18 @@ type served struct {
 
 func serve(t *testing.T, n int) *served {
 	t.Helper()
+	return serveWith(t, Options{Max: n})
+}
+
+func serveWith(t *testing.T, opts Options) *served {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &served{
 		addr:    lis.Addr().String(),
-		l:       New(lis, n),
+		l:       New(lis, opts),
 		release: make(chan struct{}),
 		entered: make(chan struct{}, 8),
 		idle:    make(chan net.Conn, 16),
@@ -74,7 +80,15 @@ func serve(t *testing.T, n int) *served {
 
 func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	return dialFrom(t, "127.0.0.1", addr)
+}
+
+// dialFrom connects to addr from the loopback address from (127.0.0.2...),
+// a client address of its own.
+func dialFrom(t *testing.T, from, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,5 +257,86 @@ func TestSlotsFreeAsConnectionsClose(t *testing.T) {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 		_ = c.Close()
+	}
+}
+
+// busyWith sends c a request whose one-byte body never comes: the server
+// answers it and then waits for the body, keeping the connection busy (as
+// long as its ReadTimeout allows; none here).
+func busyWith(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEachAddressHoldsItsShare: one address keeping PerAddress connections
+// busy (bodies announced and never sent, which no idle rule reclaims) gets its
+// next one closed at once, and other addresses are served; an address at its
+// share gives up its own idle connection first, never another's.
+func TestEachAddressHoldsItsShare(t *testing.T) {
+	s := serveWith(t, Options{Max: 5, PerAddress: 2})
+	for range 2 {
+		busyWith(t, dialFrom(t, "127.0.0.2", s.addr))
+	}
+	third := dialFrom(t, "127.0.0.2", s.addr)
+	if !closedByServer(third) {
+		t.Fatal("a third connection of an address holding two busy ones was not closed")
+	}
+	if got := s.l.Refused(); got != 1 {
+		t.Fatalf("Refused() = %d, want 1", got)
+	}
+	other := dialFrom(t, "127.0.0.3", s.addr)
+	if err := get(t, other, "/"); err != nil {
+		t.Fatalf("another address was not served: %v", err)
+	}
+	<-s.idle
+
+	// 127.0.0.4 holds one idle connection, younger than 127.0.0.3's, and one
+	// busy: its next one takes its own idle one's slot.
+	own := dialFrom(t, "127.0.0.4", s.addr)
+	if err := get(t, own, "/"); err != nil {
+		t.Fatal(err)
+	}
+	<-s.idle
+	busyWith(t, dialFrom(t, "127.0.0.4", s.addr))
+	deadline := time.Now().Add(30 * time.Second) // only ends a hung test
+	for {
+		s.l.mu.Lock()
+		full := len(s.l.conns)
+		s.l.mu.Unlock()
+		if full == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections held, want 5", full)
+		}
+		runtime.Gosched()
+	}
+	next := dialFrom(t, "127.0.0.4", s.addr)
+	if err := get(t, next, "/"); err != nil {
+		t.Fatalf("the address's new connection: %v", err)
+	}
+	if !closedByServer(own) {
+		t.Fatal("the address's own idle connection was not the one closed")
+	}
+	if err := get(t, other, "/"); err != nil {
+		t.Fatalf("another address's idle connection was closed: %v", err)
+	}
+}
+
+// TestExemptAddressesHoldMore: the addresses Exempt names (the operator's
+// proxies, loopback) carry many clients' connections, past PerAddress.
+func TestExemptAddressesHoldMore(t *testing.T) {
+	proxy := netip.MustParseAddr("127.0.0.5")
+	s := serveWith(t, Options{Max: 4, PerAddress: 1, Exempt: func(a netip.Addr) bool { return a == proxy }})
+	for range 3 {
+		busyWith(t, dialFrom(t, proxy.String(), s.addr))
+	}
+	if err := get(t, dialFrom(t, proxy.String(), s.addr), "/"); err != nil {
+		t.Fatalf("a fourth connection of an exempt address: %v", err)
+	}
+	if got := s.l.Refused(); got != 0 {
+		t.Fatalf("Refused() = %d, want 0", got)
 	}
 }

@@ -1,0 +1,115 @@
+package connlimit
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// A kept-alive connection receiving its next request's headers keeps its slot.
+// net/http reports StateActive only once they are all read, and until then the
+// connection had counted as idle: closed to make room, it lost the request
+// under way (a POST, such as an app's /token call, is not retried). A byte
+// read now marks it busy.
+
+// readSignalListener tells, on read, that the server has read bytes of a
+// connection.
+type readSignalListener struct {
+	net.Listener
+	read chan struct{}
+}
+
+func (r *readSignalListener) Accept() (net.Conn, error) {
+	c, err := r.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &readSignalConn{Conn: c, read: r.read}, nil
+}
+
+type readSignalConn struct {
+	net.Conn
+	read chan struct{}
+}
+
+func (c *readSignalConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		select {
+		case c.read <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
+}
+
+func TestNextRequestUnderWayKeepsItsSlot(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := &readSignalListener{Listener: lis, read: make(chan struct{}, 1)}
+	l := New(inner, Options{Max: 1})
+	idle := make(chan struct{}, 4)
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
+		ReadHeaderTimeout: time.Minute,
+		IdleTimeout:       time.Hour,
+		ConnState: func(c net.Conn, st http.ConnState) {
+			l.ConnState(c, st)
+			if st == http.StateIdle {
+				idle <- struct{}{}
+			}
+		},
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	defer func() {
+		_ = srv.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	addr := lis.Addr().String()
+
+	a := dial(t, addr)
+	if err := get(t, a, "/"); err != nil {
+		t.Fatal(err)
+	}
+	<-idle
+	for len(inner.read) > 0 {
+		<-inner.read
+	}
+	// a's next request is under way: its request line and a header are sent
+	// and read by the server; the rest is on its way.
+	if _, err := io.WriteString(a, "POST /token HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-inner.read
+
+	b := dial(t, addr)
+	if _, err := io.WriteString(b, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Either Accept waits for a slot (a kept it) or it closed a to make room.
+	deadline := time.Now().Add(30 * time.Second) // only ends a hung test
+	for !l.waiting.Load() && l.Reclaimed() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Accept neither waited nor reclaimed")
+		}
+		runtime.Gosched()
+	}
+	if l.Reclaimed() != 0 {
+		t.Fatalf("a kept-alive connection half way through sending its request's headers was closed to make room (Reclaimed() = %d): its POST is lost", l.Reclaimed())
+	}
+	if _, err := io.WriteString(a, "Content-Length: 0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := readAnswer(a); err != nil {
+		t.Fatalf("the request under way: %v", err)
+	}
+}
