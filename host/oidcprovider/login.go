@@ -81,6 +81,12 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
 		p.opts.Browser.Fail(w, r, expired())
 		return
 	}
+	// A reload since the request may have taken its redirect URI off the
+	// client (its domain lapsed, say): nothing goes there, not even an error.
+	if checkLoopbackMatch(c, ar.RedirectURI) != nil {
+		p.opts.Browser.Fail(w, r, redirectWithdrawn())
+		return
+	}
 	if answer == "" {
 		// The way back from a sign-in that failed carries the browser
 		// routes' word of it, sealed for this request: a made-up one, or
@@ -259,6 +265,13 @@ func (p *Provider) pending(ctx context.Context, id string) (authRequest, error) 
 		return ar, &sdk.Error{Code: sdk.CodeGeneral, Message: "the store cannot be reached; try again"}
 	}
 	return ar, nil
+}
+
+// redirectWithdrawn is shown for a request whose redirect URI the client no
+// longer has.
+func redirectWithdrawn() error {
+	return &sdk.Error{Code: sdk.CodeAuthorizationFailed,
+		Message: "this app's address for sign-ins was withdrawn since the request was made; go back to the app and start again"}
 }
 
 func expired() error {

@@ -289,6 +289,11 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	if r.Data.RedirectURI != c.Request.RedirectURI {
 		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri is not the one of the authorization request")
 	}
+	if client, err := p.client(c.Request.ClientID); err != nil || checkLoopbackMatch(client, c.Request.RedirectURI) != nil {
+		// Issued before a reload took the URI off the client: whoever holds
+		// it now does not get tokens with it.
+		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri is no longer registered for this client")
+	}
 	challenge := (&grantView{req: c.Request}).GetCodeChallenge()
 	if challenge != nil || r.Data.CodeVerifier != "" || r.Client.AuthMethod() == oidc.AuthMethodNone {
 		if err := op.AuthorizeCodeChallenge(r.Data.CodeVerifier, challenge); err != nil {
