@@ -277,7 +277,7 @@ func TestExpiredTokensAreRefused(t *testing.T) {
 		Config:  &config.Provider{AccessTokenTTL: time.Minute, RefreshTokenTTL: time.Hour},
 		Targets: func(id string) (string, bool) { return "acme-target", id == "acme" }},
 		clients: map[string]*client{"web": {cfg: config.Client{ID: "web"}}}}
-	if err := st.PutGrant(t.Context(), "g", "web", "sub-a", now.Add(time.Hour)); err != nil {
+	if _, err := st.PutGrant(t.Context(), "g", "web", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	tok, _, err := p.accessToken("g", &grantView{req: authRequest{Scopes: []string{"openid"}}}, identity{Sub: "s", Instance: "acme"}, "web")

@@ -152,6 +152,19 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 	return p.opts.Store.RevokeSession(ctx, storeKey(identityKind, grant))
 }
 
+// dropIdentities ends the identity records of grants the store ended to keep
+// a person's grants at a client in number: expired now, the purge takes them
+// with the grants' rows, and the store holds no more than that number for
+// long. Most grants have none; a failure only leaves one to its own expiry.
+func (p *Provider) dropIdentities(ctx context.Context, grants []string) {
+	for _, g := range grants {
+		err := p.opts.Store.RenewSession(ctx, storeKey(identityKind, g), []byte{}, p.opts.Now())
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.log.Warn("the identity record of a grant ended by the cap is left to its expiry", "error", err)
+		}
+	}
+}
+
 // lapsed says why a grant of clientID made through id's connector instance no
 // longer holds: the instance is no longer configured, signs in at another
 // provider now or maps profiles another way (the grant's claims were mapped
@@ -300,7 +313,8 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 			return nil, err
 		}
 	}
-	err := p.opts.Store.PutGrant(ctx, c.Grant, c.Request.ClientID, c.Identity.Sub, p.opts.Now().Add(tokensTTL(p.opts.Config)))
+	ended, err := p.opts.Store.PutGrant(ctx, c.Grant, c.Request.ClientID, c.Identity.Sub, p.opts.Now().Add(tokensTTL(p.opts.Config)))
+	p.dropIdentities(ctx, ended)
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		p.event("replayed_code")

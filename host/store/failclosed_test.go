@@ -19,7 +19,10 @@ import (
 func providerCalls(s store.Store, keys []store.SigningKeyRecord) map[string]func(context.Context) error {
 	later := time.Now().Add(time.Hour)
 	return map[string]func(context.Context) error{
-		"PutGrant":    func(ctx context.Context) error { return s.PutGrant(ctx, "g-new", "client-a", "sub-a", later) },
+		"PutGrant": func(ctx context.Context) error {
+			_, err := s.PutGrant(ctx, "g-new", "client-a", "sub-a", later)
+			return err
+		},
 		"RotateGrant": func(ctx context.Context) error { return s.RotateGrant(ctx, "g", 0, later) },
 		"RevokeGrant": func(ctx context.Context) error { return s.RevokeGrant(ctx, "g") },
 		"Grant": func(ctx context.Context) error {
@@ -40,7 +43,7 @@ func providerCalls(s store.Store, keys []store.SigningKeyRecord) map[string]func
 func seedProvider(t *testing.T, s store.Store) []store.SigningKeyRecord {
 	t.Helper()
 	keys := []store.SigningKeyRecord{signingKey("k1", store.KeyActive, time.Now())}
-	if err := s.PutGrant(t.Context(), "g", "client-a", "sub-a", time.Now().Add(time.Hour)); err != nil {
+	if _, err := s.PutGrant(t.Context(), "g", "client-a", "sub-a", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ReplaceSigningKeys(t.Context(), nil, keys); err != nil {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +17,7 @@ import (
 func testGrantLife(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	if err := s.PutGrant(ctx, "grant-1", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
+	if _, err := s.PutGrant(ctx, "grant-1", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	client, gen, err := other.Grant(ctx, "grant-1", now)
@@ -78,11 +79,11 @@ func testGrantLife(t *testing.T, s, other store.Store) {
 func testGrantCodeTwice(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	if err := s.PutGrant(ctx, "grant-code", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
+	if _, err := s.PutGrant(ctx, "grant-code", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range []store.Store{s, other} {
-		if err := st.PutGrant(ctx, "grant-code", "client-b", "sub-a", now.Add(2*time.Hour)); !errors.Is(err, store.ErrUsed) {
+		if _, err := st.PutGrant(ctx, "grant-code", "client-b", "sub-a", now.Add(2*time.Hour)); !errors.Is(err, store.ErrUsed) {
 			t.Fatalf("second PutGrant: %v, want ErrUsed", err)
 		}
 	}
@@ -96,7 +97,7 @@ func testGrantCodeTwice(t *testing.T, s, other store.Store) {
 	if err := s.RevokeGrant(ctx, "grant-code"); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.PutGrant(ctx, "grant-code", "client-a", "sub-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+	if _, err := other.PutGrant(ctx, "grant-code", "client-a", "sub-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("PutGrant of a revoked grant's id: %v, want ErrUsed", err)
 	}
 	var wins atomic.Int32
@@ -107,7 +108,7 @@ func testGrantCodeTwice(t *testing.T, s, other store.Store) {
 			if i%2 == 1 {
 				st = other
 			}
-			err := st.PutGrant(ctx, "grant-code-race", fmt.Sprint("client-", i), "sub-a", now.Add(time.Hour))
+			_, err := st.PutGrant(ctx, "grant-code-race", fmt.Sprint("client-", i), "sub-a", now.Add(time.Hour))
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -125,7 +126,7 @@ func testGrantCodeTwice(t *testing.T, s, other store.Store) {
 func testGrantExpiry(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	if err := s.PutGrant(ctx, "grant-live", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
+	if _, err := s.PutGrant(ctx, "grant-live", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := other.Grant(ctx, "grant-live", now); err != nil {
@@ -136,7 +137,7 @@ func testGrantExpiry(t *testing.T, s, other store.Store) {
 	}
 	// A grant that expired already: not found, and a rotation does not bring
 	// it back.
-	if err := s.PutGrant(ctx, "grant-old", "client-a", "sub-a", now.Add(-time.Second)); err != nil {
+	if _, err := s.PutGrant(ctx, "grant-old", "client-a", "sub-a", now.Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := other.Grant(ctx, "grant-old", now); !errors.Is(err, store.ErrNotFound) {
@@ -149,7 +150,7 @@ func testGrantExpiry(t *testing.T, s, other store.Store) {
 		t.Fatalf("an expired grant came back after a rotation: %v", err)
 	}
 	// Until purged, its id is still taken.
-	if err := s.PutGrant(ctx, "grant-old", "client-a", "sub-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+	if _, err := s.PutGrant(ctx, "grant-old", "client-a", "sub-a", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("PutGrant of an expired, unpurged grant: %v, want ErrUsed", err)
 	}
 	n, err := other.Purge(ctx, time.Now())
@@ -157,7 +158,7 @@ func testGrantExpiry(t *testing.T, s, other store.Store) {
 		t.Fatalf("Purge = %d, %v", n, err)
 	}
 	// Purged: the row is gone, so the id can be recorded afresh.
-	if err := s.PutGrant(ctx, "grant-old", "client-b", "sub-a", now.Add(time.Hour)); err != nil {
+	if _, err := s.PutGrant(ctx, "grant-old", "client-b", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatalf("PutGrant of a purged grant's id: %v, want it recorded afresh", err)
 	}
 	if client, gen, err := s.Grant(ctx, "grant-old", now); err != nil || client != "client-b" || gen != 0 {
@@ -174,7 +175,7 @@ func testGrantExpiry(t *testing.T, s, other store.Store) {
 func testGrantRotateRace(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	if err := s.PutGrant(ctx, "grant-race", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
+	if _, err := s.PutGrant(ctx, "grant-race", "client-a", "sub-a", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	var wins atomic.Int32
@@ -204,17 +205,20 @@ func testGrantRotateRace(t *testing.T, s, other store.Store) {
 }
 
 // testGrantsPerSubject: one subject keeps GrantsPerSubject live grants at a
-// client, on either replica; one more revokes the one that would expire first
-// (the least recently refreshed), and nobody else's.
+// client, on either replica; one more ends the one that expires first (the
+// least recently refreshed), never the new one and nobody else's, and says
+// which; the ended row is purged once EndedGrantKept has passed.
 func testGrantsPerSubject(t *testing.T, s, other store.Store) {
 	ctx := t.Context()
 	now := time.Now()
 	replicas := []store.Store{s, other}
-	put := func(st store.Store, id, client, subject string, expires time.Time) {
+	put := func(st store.Store, id, client, subject string, expires time.Time) []string {
 		t.Helper()
-		if err := st.PutGrant(ctx, id, client, subject, expires); err != nil {
+		ended, err := st.PutGrant(ctx, id, client, subject, expires)
+		if err != nil {
 			t.Fatalf("PutGrant %s: %v", id, err)
 		}
+		return ended
 	}
 	live := func(id string) bool {
 		t.Helper()
@@ -225,14 +229,11 @@ func testGrantsPerSubject(t *testing.T, s, other store.Store) {
 		return err == nil
 	}
 	// Another client's grant for the same subject, and another subject's.
-	put(s, "cap-client-b", "client-b", "sub-cap", now.Add(time.Minute))
-	put(s, "cap-sub-b", "client-a", "sub-b", now.Add(time.Minute))
+	put(s, "cap-client-b", "client-b", "sub-cap", now.Add(time.Hour))
+	put(s, "cap-sub-b", "client-a", "sub-b", now.Add(time.Hour))
 	for i := range store.GrantsPerSubject {
-		put(replicas[i%2], fmt.Sprint("cap-", i), "client-a", "sub-cap", now.Add(time.Hour+time.Duration(i)*time.Minute))
-	}
-	for i := range store.GrantsPerSubject {
-		if !live(fmt.Sprint("cap-", i)) {
-			t.Fatalf("cap-%d was revoked with %d grants recorded", i, store.GrantsPerSubject)
+		if ended := put(replicas[i%2], fmt.Sprint("cap-", i), "client-a", "sub-cap", now.Add(time.Hour+time.Duration(i)*time.Minute)); len(ended) > 0 {
+			t.Fatalf("grant %d of %d ended %v", i+1, store.GrantsPerSubject, ended)
 		}
 	}
 	// The first one is refreshed: it now expires last.
@@ -240,15 +241,35 @@ func testGrantsPerSubject(t *testing.T, s, other store.Store) {
 		t.Fatal(err)
 	}
 	for i, st := range replicas {
-		put(st, fmt.Sprint("cap-new-", i), "client-a", "sub-cap", now.Add(20*24*time.Hour))
-		if gone := fmt.Sprint("cap-", i+1); live(gone) {
-			t.Fatalf("grant %d past the cap: %s, the one expiring first, is still live", store.GrantsPerSubject+i+1, gone)
+		ended := put(st, fmt.Sprint("cap-new-", i), "client-a", "sub-cap", now.Add(20*24*time.Hour))
+		gone := fmt.Sprint("cap-", i+1)
+		if !slices.Equal(ended, []string{gone}) || live(gone) {
+			t.Fatalf("grant %d past the cap ended %v; want %s, the one expiring first, ended", store.GrantsPerSubject+i+1, ended, gone)
 		}
 	}
-	for _, id := range []string{"cap-0", "cap-3", fmt.Sprint("cap-", store.GrantsPerSubject-1), "cap-new-0", "cap-new-1", "cap-client-b", "cap-sub-b"} {
+	// A shorter refresh_token_ttl since: the new grant expires before all the
+	// others, and is still not the one ended.
+	if ended := put(s, "cap-short", "client-a", "sub-cap", now.Add(time.Minute)); !slices.Equal(ended, []string{"cap-3"}) {
+		t.Fatalf("a grant expiring before the others ended %v; want cap-3", ended)
+	}
+	for _, id := range []string{"cap-short", "cap-0", "cap-4", fmt.Sprint("cap-", store.GrantsPerSubject-1), "cap-new-0", "cap-new-1", "cap-client-b", "cap-sub-b"} {
 		if !live(id) {
-			t.Fatalf("%s was revoked; only the subject's grants at the client that expire first may be", id)
+			t.Fatalf("%s was revoked; only the subject's older grants at the client that expire first may be", id)
 		}
+	}
+	// An ended grant's row stays for a replay of its code to be caught, then
+	// goes with the purge: its id is then free again.
+	if _, err := s.PutGrant(ctx, "cap-1", "client-a", "sub-cap", now.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("the code of an ended grant, replayed at once: %v, want ErrUsed", err)
+	}
+	if _, err := s.Purge(ctx, now.Add(store.EndedGrantKept+time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutGrant(ctx, "cap-1", "client-x", "sub-x", now.Add(time.Hour)); err != nil {
+		t.Fatalf("an ended grant's row outlived EndedGrantKept: %v", err)
+	}
+	if !live("cap-4") {
+		t.Fatal("the purge took a live grant")
 	}
 	// Grants recorded before subjects were (none given) are not counted.
 	for i := range store.GrantsPerSubject + 1 {

@@ -97,7 +97,7 @@ func TestMigrationFromFirstSchema(t *testing.T) {
 			if data, err := s.Session(ctx, "old-session", time.Now()); err != nil || string(data) != "old" {
 				t.Fatalf("a session from before the migration: %q, %v", data, err)
 			}
-			if err := s.PutGrant(ctx, "migrated", "client-a", "sub-a", time.Now().Add(time.Hour)); err != nil {
+			if _, err := s.PutGrant(ctx, "migrated", "client-a", "sub-a", time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			k := signingKey("k1", store.KeyActive, time.Now())

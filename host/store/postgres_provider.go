@@ -12,22 +12,26 @@ import (
 )
 
 // PutGrant inserts and trims in one statement. Its parts see the table as it
-// was before it, so the trim does not see the new grant, and keeps one fewer.
-func (s *postgresStore) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) error {
+// was before it, so the trim does not see the new grant.
+func (s *postgresStore) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) (ended []string, err error) {
+	now := time.Now()
 	var inserted int
-	err := s.queryRow(ctx, `WITH ins AS (
+	err = s.queryRow(ctx, `WITH ins AS (
 			INSERT INTO op_grants (id, client_id, subject, expires_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (id) DO NOTHING RETURNING id
-		), trimmed AS (
-			UPDATE op_grants SET revoked = TRUE WHERE $3 <> '' AND EXISTS (SELECT 1 FROM ins) AND id IN (
+		), ended AS (
+			UPDATE op_grants SET revoked = TRUE, expires_at = LEAST(expires_at, $7)
+			WHERE $3 <> '' AND EXISTS (SELECT 1 FROM ins) AND id IN (
 				SELECT id FROM op_grants WHERE client_id = $2 AND subject = $3 AND NOT revoked AND expires_at > $5
 				ORDER BY expires_at DESC, id OFFSET $6)
+			RETURNING id
 		)
-		SELECT count(*) FROM ins`, id, clientID, subject, ms(expires), ms(time.Now()), GrantsPerSubject-1).Scan(&inserted)
+		SELECT (SELECT count(*) FROM ins), COALESCE((SELECT array_agg(id) FROM ended), '{}')`,
+		id, clientID, subject, ms(expires), ms(now), GrantsPerSubject-1, ms(now.Add(EndedGrantKept))).Scan(&inserted, &ended)
 	if err == nil && inserted == 0 {
 		err = ErrUsed
 	}
-	return err
+	return ended, err
 }
 
 // RotateGrant is one conditional UPDATE: of replicas rotating the same

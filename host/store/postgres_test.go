@@ -156,7 +156,8 @@ func TestPostgresProviderRacesMeet(t *testing.T) {
 	later := time.Now().Add(time.Hour)
 	t.Run("put-grant", func(t *testing.T) {
 		wins := meet(t, `LOCK TABLE op_grants IN SHARE MODE`, 16, func(s store.Store, i int) error {
-			return s.PutGrant(ctx, "g", fmt.Sprint("client-", i), "sub-a", later)
+			_, err := s.PutGrant(ctx, "g", fmt.Sprint("client-", i), "sub-a", later)
+			return err
 		})
 		if wins != 1 {
 			t.Fatalf("%d callers recorded one grant, want 1", wins)

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) error {
-	return s.shortWrite(ctx, func(ctx context.Context) error {
+func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) (ended []string, err error) {
+	err = s.shortWrite(ctx, func(ctx context.Context) error {
+		ended = nil
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -27,16 +28,35 @@ func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID, subject string
 			return ErrUsed
 		}
 		if subject != "" {
-			// The new grant is among them: the first GrantsPerSubject stay.
-			_, err = tx.ExecContext(ctx, `UPDATE op_grants SET revoked = 1 WHERE id IN (
-				SELECT id FROM op_grants WHERE client_id = ? AND subject = ? AND revoked = 0 AND expires_at > ?
-				ORDER BY expires_at DESC, id LIMIT -1 OFFSET ?)`, clientID, subject, ms(time.Now()), GrantsPerSubject)
+			now := time.Now()
+			rows, err := tx.QueryContext(ctx, `UPDATE op_grants SET revoked = 1, expires_at = MIN(expires_at, ?) WHERE id IN (
+				SELECT id FROM op_grants WHERE client_id = ? AND subject = ? AND id <> ? AND revoked = 0 AND expires_at > ?
+				ORDER BY expires_at DESC, id LIMIT -1 OFFSET ?) RETURNING id`,
+				ms(now.Add(EndedGrantKept)), clientID, subject, id, ms(now), GrantsPerSubject-1)
 			if err != nil {
+				return err
+			}
+			if ended, err = scanIDs(rows); err != nil {
 				return err
 			}
 		}
 		return tx.Commit()
 	})
+	return ended, err
+}
+
+// scanIDs reads a column of ids, and closes rows.
+func scanIDs(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // RotateGrant updates the grant only at the expected generation; when it does

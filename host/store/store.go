@@ -151,6 +151,10 @@ type Checkpointer interface {
 // large providers allow (Google: 100 refresh tokens per account and client).
 const GrantsPerSubject = 100
 
+// EndedGrantKept is how long the row of a grant PutGrant ended stays, past the
+// life of any code (a minute) whose replay must still find it.
+const EndedGrantKept = 10 * time.Minute
+
 // Grants keeps the OpenID Provider's grants: one per authorization code
 // exchanged. A grant's refresh tokens carry its generation; using one moves the
 // grant to the next generation, so a refresh token used twice is caught
@@ -158,11 +162,13 @@ const GrantsPerSubject = 100
 type Grants interface {
 	// PutGrant records a new grant at generation 0 for a client and a subject;
 	// ErrUsed when the id exists (a code exchanged twice). The subject keeps at
-	// most GrantsPerSubject live grants at the client: recording one more
-	// revokes those of them that would expire first (the least recently
-	// refreshed). Replicas recording at the same moment may leave a few more,
+	// most GrantsPerSubject live grants at the client: recording one more ends
+	// those of the others that expire first (normally the ones refreshed least
+	// recently), never the new one, and returns their ids. An ended grant's
+	// row is kept EndedGrantKept, for a replay of its code to be caught, and
+	// then purged. Replicas recording at the same moment may leave a few more,
 	// until the subject's next grant.
-	PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) error
+	PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) (ended []string, err error)
 	// RotateGrant moves a live grant from generation `from` to from+1 and sets its
 	// expiry, atomically across every replica. ErrUsed when the grant is live but at
 	// another generation (an old refresh token came back: the caller revokes the

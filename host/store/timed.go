@@ -194,8 +194,13 @@ func (t *timed) Checkpoint(ctx context.Context) error {
 	return t.call(ctx, "checkpoint", 24*time.Hour, c.Checkpoint, nil)
 }
 
-func (t *timed) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) error {
-	return t.call(ctx, "put_grant", t.timeout, func(ctx context.Context) error { return t.s.PutGrant(ctx, id, clientID, subject, expires) }, nil)
+func (t *timed) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) (ended []string, err error) {
+	err = t.call(ctx, "put_grant", t.timeout, func(ctx context.Context) error {
+		var err error
+		ended, err = t.s.PutGrant(ctx, id, clientID, subject, expires)
+		return err
+	}, nil)
+	return ended, err
 }
 
 func (t *timed) RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error {
