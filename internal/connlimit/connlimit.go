@@ -14,8 +14,11 @@
 //
 // Busy connections a client keeps open on purpose (a body announced and never
 // sent, a response never read) are bounded by the server's timeouts only, so
-// one address may hold at most PerAddress of them: past that, its own longest
-// idle connection makes room, or the new connection is closed at once.
+// once the listener holds half its connections, an address holding
+// PerAddress gets no more: its own longest idle connection makes room, or the
+// new connection is closed at once. Below half, one address may hold more: a
+// NAT or a load balancer that is not declared, carrying many clients, is not
+// refused while there is room.
 package connlimit
 
 import (
@@ -32,8 +35,13 @@ type Options struct {
 	// Max is how many connections the listener holds open at once (at least 1).
 	Max int
 	// PerAddress is how many one client address may hold (an IPv6 client by
-	// its /64); 0 for no cap of its own.
+	// its /64) once the listener holds half of Max; 0 for no cap of its own.
 	PerAddress int
+	// HeaderTimeout, when set, bounds how long a kept-alive connection that
+	// starts its next request may take over the request's headers: net/http
+	// waits for the first bytes of one under its IdleTimeout, and a
+	// connection that sent one byte is busy, no longer idle to reclaim.
+	HeaderTimeout time.Duration
 	// Exempt, when set, names peer addresses PerAddress does not apply to:
 	// the operator's reverse proxies, which carry every client's connections.
 	Exempt func(netip.Addr) bool
@@ -97,7 +105,7 @@ func (l *Listener) admit(nc net.Conn) (net.Conn, error) {
 	c := &conn{Conn: nc, l: l, addr: l.addressOf(nc)}
 	for {
 		l.mu.Lock()
-		if c.addr.IsValid() && l.byAddr[c.addr] >= l.opts.PerAddress {
+		if c.addr.IsValid() && l.byAddr[c.addr] >= l.opts.PerAddress && 2*len(l.conns) >= l.opts.Max {
 			victim := l.longestIdle(func(o *conn) bool { return o.addr == c.addr })
 			l.mu.Unlock()
 			if victim == nil {
@@ -159,19 +167,25 @@ func (l *Listener) addressOf(nc net.Conn) netip.Prefix {
 // longestIdle takes out the connection idle the longest among those match
 // allows (all, when nil), or returns nil. l.mu is held.
 func (l *Listener) longestIdle(match func(*conn) bool) *conn {
-	var oldest *conn
-	var since int64
-	for c := range l.conns {
-		if t := c.idleSince.Load(); t != 0 && (oldest == nil || t < since) && (match == nil || match(c)) {
-			oldest, since = c, t
+	for {
+		var oldest *conn
+		var since int64
+		for c := range l.conns {
+			if t := c.idleSince.Load(); t != 0 && (oldest == nil || t < since) && (match == nil || match(c)) {
+				oldest, since = c, t
+			}
+		}
+		if oldest == nil {
+			return nil
+		}
+		// Claimed only if it is still idle: a request that began since (its
+		// first byte read) keeps its connection. Taken out now, so that no
+		// other Accept can pick it too.
+		if oldest.idleSince.CompareAndSwap(since, 0) {
+			l.forget(oldest)
+			return oldest
 		}
 	}
-	if oldest != nil {
-		// Taken out now, so that no other Accept can pick it too.
-		l.forget(oldest)
-		oldest.idleSince.Store(0)
-	}
-	return oldest
 }
 
 // reclaim closes an idle connection longestIdle took out, freeing its slot.
@@ -250,11 +264,17 @@ type conn struct {
 
 // Read marks the connection busy as soon as a byte of its next request
 // arrives: the server says so (StateActive) only once the request's headers
-// are all read, and one closed before would lose the request.
+// are all read, and one closed before would lose the request. The headers
+// then have HeaderTimeout, as a first request's have; net/http sets its own
+// deadline once it has the request's first bytes.
 func (c *conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n > 0 && c.idleSince.Load() != 0 {
-		c.idleSince.Store(0)
+	if n > 0 {
+		if t := c.idleSince.Load(); t != 0 && c.idleSince.CompareAndSwap(t, 0) {
+			if d := c.l.opts.HeaderTimeout; d > 0 {
+				_ = c.Conn.SetReadDeadline(time.Now().Add(d))
+			}
+		}
 	}
 	return n, err
 }

@@ -270,15 +270,22 @@ func busyWith(t *testing.T, c net.Conn) {
 	}
 }
 
-// TestEachAddressHoldsItsShare: one address keeping PerAddress connections
-// busy (bodies announced and never sent, which no idle rule reclaims) gets its
-// next one closed at once, and other addresses are served; an address at its
-// share gives up its own idle connection first, never another's.
+// TestEachAddressHoldsItsShare: with half the listener taken, one address
+// keeping PerAddress connections busy (bodies announced and never sent, which
+// no idle rule reclaims) gets its next one closed at once, and other
+// addresses are served; an address at its share gives up its own idle
+// connection first, never another's.
 func TestEachAddressHoldsItsShare(t *testing.T) {
 	s := serveWith(t, Options{Max: 5, PerAddress: 2})
+	other := dialFrom(t, "127.0.0.3", s.addr)
+	if err := get(t, other, "/"); err != nil {
+		t.Fatal(err)
+	}
+	<-s.idle
 	for range 2 {
 		busyWith(t, dialFrom(t, "127.0.0.2", s.addr))
 	}
+	s.waitHeld(t, 3)
 	third := dialFrom(t, "127.0.0.2", s.addr)
 	if !closedByServer(third) {
 		t.Fatal("a third connection of an address holding two busy ones was not closed")
@@ -286,7 +293,6 @@ func TestEachAddressHoldsItsShare(t *testing.T) {
 	if got := s.l.Refused(); got != 1 {
 		t.Fatalf("Refused() = %d, want 1", got)
 	}
-	other := dialFrom(t, "127.0.0.3", s.addr)
 	if err := get(t, other, "/"); err != nil {
 		t.Fatalf("another address was not served: %v", err)
 	}
@@ -300,19 +306,7 @@ func TestEachAddressHoldsItsShare(t *testing.T) {
 	}
 	<-s.idle
 	busyWith(t, dialFrom(t, "127.0.0.4", s.addr))
-	deadline := time.Now().Add(30 * time.Second) // only ends a hung test
-	for {
-		s.l.mu.Lock()
-		full := len(s.l.conns)
-		s.l.mu.Unlock()
-		if full == 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections held, want 5", full)
-		}
-		runtime.Gosched()
-	}
+	s.waitHeld(t, 5)
 	next := dialFrom(t, "127.0.0.4", s.addr)
 	if err := get(t, next, "/"); err != nil {
 		t.Fatalf("the address's new connection: %v", err)
@@ -322,6 +316,24 @@ func TestEachAddressHoldsItsShare(t *testing.T) {
 	}
 	if err := get(t, other, "/"); err != nil {
 		t.Fatalf("another address's idle connection was closed: %v", err)
+	}
+}
+
+// waitHeld spins until the listener holds n connections.
+func (s *served) waitHeld(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second) // only ends a hung test
+	for {
+		s.l.mu.Lock()
+		held := len(s.l.conns)
+		s.l.mu.Unlock()
+		if held == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections held, want %d", held, n)
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -338,5 +350,20 @@ func TestExemptAddressesHoldMore(t *testing.T) {
 	}
 	if got := s.l.Refused(); got != 0 {
 		t.Fatalf("Refused() = %d, want 0", got)
+	}
+}
+
+// TestOneAddressMayHoldMoreWhileThereIsRoom: below half of Max, an address
+// past PerAddress is served (a NAT or an undeclared load balancer carrying
+// many clients is not refused while the listener is quiet); at half, its next
+// connection is closed.
+func TestOneAddressMayHoldMoreWhileThereIsRoom(t *testing.T) {
+	s := serveWith(t, Options{Max: 8, PerAddress: 1})
+	for i := range 4 {
+		busyWith(t, dialFrom(t, "127.0.0.2", s.addr))
+		s.waitHeld(t, i+1)
+	}
+	if !closedByServer(dialFrom(t, "127.0.0.2", s.addr)) {
+		t.Fatal("the fifth connection of an address holding four busy ones, at half the listener, was not closed")
 	}
 }

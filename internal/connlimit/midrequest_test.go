@@ -113,3 +113,46 @@ func TestNextRequestUnderWayKeepsItsSlot(t *testing.T) {
 		t.Fatalf("the request under way: %v", err)
 	}
 }
+
+// A kept-alive connection that sends one byte of its next request and no more
+// is busy (not to be reclaimed), so its headers get HeaderTimeout: net/http
+// waits for a request's first bytes under its IdleTimeout, and one byte per
+// connection had held every slot that long.
+func TestOneByteStartsTheHeaderTimeout(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(lis, Options{Max: 1, HeaderTimeout: time.Second})
+	idle := make(chan struct{}, 4)
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
+		ReadHeaderTimeout: time.Second,
+		IdleTimeout:       time.Hour,
+		ConnState: func(c net.Conn, st http.ConnState) {
+			l.ConnState(c, st)
+			if st == http.StateIdle {
+				idle <- struct{}{}
+			}
+		},
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	defer func() {
+		_ = srv.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	a := dial(t, lis.Addr().String())
+	if err := get(t, a, "/"); err != nil {
+		t.Fatal(err)
+	}
+	<-idle
+	if _, err := io.WriteString(a, "G"); err != nil {
+		t.Fatal(err)
+	}
+	if !closedByServer(a) { // within its 30 s bound, not the idle timeout's hour
+		t.Fatal("a kept-alive connection that sent one byte of a request was not closed after the header timeout")
+	}
+}

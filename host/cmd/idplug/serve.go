@@ -267,15 +267,16 @@ func serveAdmin(cfg *config.Config, lis net.Listener, h http.Handler, errLog *st
 
 // limitConnections caps the connections srv holds on lis at
 // http.max_connections, and those of one client address at
-// http.max_connections_per_address; at a cap, a new client takes the slot of
+// http.max_connections_per_address once half are taken; at a cap, a new client takes the slot of
 // the connection idle the longest (see internal/connlimit). Loopback peers
 // and the trusted proxies carry other clients' connections: they are not
 // capped by address.
 func limitConnections(srv *http.Server, lis net.Listener, cfg *config.Config, m *metrics.Metrics, name string) net.Listener {
 	l := connlimit.New(lis, connlimit.Options{
-		Max:        cfg.HTTP.MaxConnections,
-		PerAddress: cfg.HTTP.MaxConnectionsPerAddress,
-		Exempt:     func(a netip.Addr) bool { return a.IsLoopback() || cfg.HTTP.TrustedProxies.Trusts(a) },
+		Max:           cfg.HTTP.MaxConnections,
+		PerAddress:    cfg.HTTP.MaxConnectionsPerAddress,
+		Exempt:        func(a netip.Addr) bool { return a.IsLoopback() || cfg.HTTP.TrustedProxies.Trusts(a) },
+		HeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 	})
 	srv.ConnState = l.ConnState
 	m.WatchListener(name, l.Reclaimed, l.Refused)
