@@ -194,16 +194,43 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer s.Close()
-	n, err := s.EachTokens(context.Background(), v.Rekey)
+	// A record no configured key opens (its key dropped too early, or the
+	// record altered) is left as it is and named: stopping at it would leave
+	// every record after it under the old key, which its removal then loses.
+	var unopened []string
+	skipped := 0
+	rekey := func(rec store.TokenRecord) (*store.TokenRecord, error) {
+		next, err := v.Rekey(rec)
+		if err != nil {
+			if skipped++; len(unopened) < maxUnopenedListed {
+				unopened = append(unopened, err.Error())
+			}
+			return nil, nil
+		}
+		return next, nil
+	}
+	n, err := s.EachTokens(context.Background(), rekey)
 	if err != nil {
 		fmt.Fprintf(stderr, "idplug vault rekey: %d records were re-encrypted before this error; run it again to finish (it skips those): %v\n", n, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s\n", n, v.KeyIDs()[0])
+	code = 0
+	if skipped > 0 {
+		fmt.Fprintf(stderr, "idplug vault rekey: %d records do not open under vault_keys and were left as they are "+
+			"(their users sign in again to replace them, or add their key back and run this again):\n", skipped)
+		for _, why := range unopened {
+			fmt.Fprintln(stderr, "  "+why)
+		}
+		if skipped > len(unopened) {
+			fmt.Fprintf(stderr, "  and %d more\n", skipped-len(unopened))
+		}
+		code = 1
+	}
 	if s.Backend() != "sqlite" {
 		fmt.Fprintln(stdout, "PostgreSQL keeps the replaced rows until it vacuums the table, and its write-ahead log "+
 			"until the log is recycled: run VACUUM FULL vault_tokens before you remove the old key, and mind backups")
-		return 0
+		return code
 	}
 	// Records sealed under the old keys must not linger in SQLite's file: not
 	// in its log, nor in the free space of its pages (what was freed before
@@ -219,7 +246,7 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		default:
 			fmt.Fprintln(stdout, "rebuilt the store's file: nothing sealed under an old key remains in it")
-			return 0
+			return code
 		}
 	}
 	if c, ok := s.(store.Checkpointer); ok {
@@ -229,8 +256,11 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, "checkpointed the store's write-ahead log: no record sealed under an old key remains in it")
 	}
-	return 0
+	return code
 }
+
+// maxUnopenedListed bounds the records a rekey names that it could not open.
+const maxUnopenedListed = 20
 
 // keysCmd runs signing key maintenance for the OpenID Provider: list shows
 // the stored keys, rotate makes the next key of each algorithm the signing
