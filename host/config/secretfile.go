@@ -142,26 +142,27 @@ func checkSecretOwners(full string, info os.FileInfo, what string) error {
 }
 
 func checkSecretFolder(full, dir string, euid uint32) error {
-	for p, above := dir, false; ; p, above = filepath.Dir(p), true {
-		info, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("%s: the folder %s cannot be checked: %v", full, p, unwrapPathError(err))
-		}
-		if r := folderrisk.Of(info, euid); r != folderrisk.None && !folderrisk.ReadOnlyMount(p) {
-			return riskError(r, full, p, above, info, euid)
-		}
-		if filepath.Dir(p) == p {
-			return nil
-		}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: the folder %s cannot be checked: %v", full, dir, unwrapPathError(err))
 	}
+	// A folder of a read-only mount is no one's to write, whatever its
+	// modes say: Kubernetes mounts a ConfigMap's 0777 folder so.
+	if r := folderrisk.Of(info, euid); r != folderrisk.None && !folderrisk.ReadOnlyMount(dir) {
+		return riskError(r, full, dir, info, euid)
+	}
+	switch p, why, err := folderrisk.Above(dir); {
+	case err != nil:
+		return fmt.Errorf("%s: the folder %s cannot be checked: %v", full, p, unwrapPathError(err))
+	case why != "":
+		return fmt.Errorf("%s is inside %s, %s, so another account could put another folder in its place: keep it in folders of idplug's or root's", full, p, why)
+	}
+	return nil
 }
 
 // riskError says what risk r of the folder dir means for the file full, which
-// is in dir, or inside it when above.
-func riskError(r folderrisk.Risk, full, dir string, above bool, info os.FileInfo, euid uint32) error {
-	if above {
-		return fmt.Errorf("%s is inside %s, %s, so another account could put another folder in its place: keep it in folders of idplug's or root's", full, dir, r.Describe(info, euid))
-	}
+// is in dir.
+func riskError(r folderrisk.Risk, full, dir string, info os.FileInfo, euid uint32) error {
 	perm := info.Mode().Perm()
 	switch r {
 	case folderrisk.ForeignOwner:

@@ -194,6 +194,13 @@ func TestEnvValueForASecretRefused(t *testing.T) {
 		refused(t, withSecret(map[string]any{"config": config(secret), "env": []any{literal, publicURL}}),
 			"config.connectors[0].config.clientSecret: reads ${ACME_CLIENT_SECRET}, which env sets with a value")
 	}
+	// Kubernetes' $(NAME): as literal as what it names.
+	derived := func(name string) map[string]any { return map[string]any{"name": "ACME_CLIENT_SECRET", "value": "$(" + name + ")"} }
+	refused(t, withSecret(map[string]any{"config": config("${ACME_CLIENT_SECRET}"), "env": []any{
+		map[string]any{"name": "RAW", "value": "literal-client-secret-0123456789abcdef"}, derived("RAW"), publicURL}}),
+		"reads ${ACME_CLIENT_SECRET}, which env sets with a value")
+	mustRender(t, withSecret(map[string]any{"config": config("${ACME_CLIENT_SECRET}"), "env": []any{
+		map[string]any{"name": "FROM_SECRET", "valueFrom": fromSecret["valueFrom"]}, derived("FROM_SECRET"), publicURL}}))
 	r := mustRender(t, withSecret(map[string]any{"config": config("${ACME_CLIENT_SECRET}"), "env": []any{fromSecret, publicURL}}))
 	for _, d := range r.Deployments {
 		for _, c := range append(d.Spec.Template.Spec.InitContainers, d.Spec.Template.Spec.Containers...) {

@@ -26,6 +26,58 @@ function guardKeys(guard) {
   return null;
 }
 
+// objectShape is the shape (key to guard) of a zod object guard, unwrapped from
+// optional, default, effects and the like; null when it is none, or one that takes
+// keys it does not name (passthrough, catchall), whose keys cannot be checked.
+function objectShape(guard) {
+  let g = guard;
+  for (let i = 0; g && i < 8; i++) {
+    const def = g._def ?? {};
+    if (def.typeName === 'ZodObject') {
+      if (def.unknownKeys === 'passthrough' || (def.catchall && def.catchall._def?.typeName !== 'ZodNever')) return null;
+      const shape = typeof def.shape === 'function' ? def.shape() : g.shape;
+      return shape && typeof shape === 'object' ? shape : null;
+    }
+    g = def.schema ?? def.innerType ?? def.in ?? null;
+  }
+  return null;
+}
+
+const isPlainObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+// nestedUnknown reports the keys of value, an object the guard of path takes, that
+// the guard does not name, at any depth: zod drops them without a word, so a
+// misspelt profileMap key ("Email") configured and then mapped nothing.
+function nestedUnknown(guard, value, path, fields) {
+  const shape = objectShape(guard);
+  if (!shape) return;
+  for (const key of Object.keys(value).sort()) {
+    const field = `${path}.${key}`;
+    if (!Object.hasOwn(shape, key)) {
+      const hint = Object.keys(shape).find((k) => k.toLowerCase() === key.toLowerCase());
+      fields.push({ field, message: hint ? `unknown field; did you mean ${hint}?` : 'unknown field' });
+    } else if (isPlainObject(value[key])) {
+      nestedUnknown(shape[key], value[key], field, fields);
+    }
+  }
+}
+
+// isEndpointKey names the settings that hold a URL the connector calls or sends the
+// browser to: an OAuth connector's endpoints, an OpenID connector's issuer.
+const isEndpointKey = (key) => key.endsWith('Endpoint') || key === 'issuer';
+
+// absoluteHTTP says whether s is an absolute http(s) URL: without its scheme, a
+// connector builds a relative redirect, or a request that fails at the first
+// sign-in, blamed on the plugin rather than the setting.
+function absoluteHTTP(s) {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.host !== '';
+  } catch {
+    return false;
+  }
+}
+
 // validate checks config with the connector's own guard plus an unknown-key check. It
 // returns the config the connector gets (without the bridge's storeTokens) and whether
 // to hand tokens back.
@@ -45,6 +97,14 @@ export function validate(c, config, formKeys) {
     }
   }
   const guard = c.probe.configGuard;
+  const shape = objectShape(guard);
+  for (const key of Object.keys(rest).sort()) {
+    if (shape && Object.hasOwn(shape, key) && isPlainObject(rest[key])) nestedUnknown(shape[key], rest[key], key, fields);
+    if (isEndpointKey(key) && typeof rest[key] === 'string' && !absoluteHTTP(rest[key])) {
+      fields.push({ field: key, message: rest[key].includes('://') ? 'must be an absolute http or https URL'
+        : 'must be an absolute http or https URL: it has no scheme (write https:// or http:// before the host)' });
+    }
+  }
   if (guard && typeof guard.safeParse === 'function') {
     const r = guard.safeParse(rest);
     if (!r.success) {

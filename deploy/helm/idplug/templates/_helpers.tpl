@@ -320,10 +320,28 @@ number that Helm's values have already rounded.
 {{- fail (printf "%s.%s: set by the chart (see values.yaml: store, ports, extraVolumes)" $where $k) -}}
 {{- end -}}
 {{- end -}}
+{{- /* env's entries with a value written in the values; one made only of
+$(NAME) references (Kubernetes' dependent variables) is as literal as
+what it names. */ -}}
 {{- $literalEnv := dict -}}
+{{- $derived := dict -}}
 {{- range $e := .Values.env | default list -}}
 {{- if and (kindIs "map" $e) (hasKey $e "value") -}}
+{{- $v := toString (get $e "value") -}}
+{{- if regexMatch "^(\\$\\([A-Za-z_][A-Za-z0-9_]*\\))+$" $v -}}
+{{- $_ := set $derived (toString (get $e "name")) (regexFindAll "[A-Za-z_][A-Za-z0-9_]*" $v -1) -}}
+{{- else -}}
 {{- $_ := set $literalEnv (toString (get $e "name")) true -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range until 4 -}}
+{{- range $name, $refs := $derived -}}
+{{- range $r := $refs -}}
+{{- if hasKey $literalEnv $r -}}
+{{- $_ := set $literalEnv $name true -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- include "idplug.checkLiteralSecrets" (list $doc $where $literalEnv) -}}
