@@ -195,7 +195,9 @@ func TestEnvValueForASecretRefused(t *testing.T) {
 			"config.connectors[0].config.clientSecret: reads ${ACME_CLIENT_SECRET}, which env sets with a value")
 	}
 	// Kubernetes' $(NAME): as literal as what it names.
-	derived := func(name string) map[string]any { return map[string]any{"name": "ACME_CLIENT_SECRET", "value": "$(" + name + ")"} }
+	derived := func(name string) map[string]any {
+		return map[string]any{"name": "ACME_CLIENT_SECRET", "value": "$(" + name + ")"}
+	}
 	refused(t, withSecret(map[string]any{"config": config("${ACME_CLIENT_SECRET}"), "env": []any{
 		map[string]any{"name": "RAW", "value": "literal-client-secret-0123456789abcdef"}, derived("RAW"), publicURL}}),
 		"reads ${ACME_CLIENT_SECRET}, which env sets with a value")
