@@ -382,3 +382,27 @@ func TestLoad(t *testing.T) {
 		t.Errorf("Load(missing) = %v, want a not-exist error", err)
 	}
 }
+
+// A key listed twice (a rotation whose new key is the old one pasted again)
+// rotates nothing, and would say so only once the old key is dropped: it is
+// refused, by position, never by value.
+func TestRepeatedKeysRefused(t *testing.T) {
+	key := strings.Repeat("k", 40)
+	vault := strings.Repeat("v", 40)
+	got := strings.Join(problemsOf(t, doc(
+		"plugin_dir: /tmp",
+		`session_keys: ["`+key+`", "`+strings.Repeat("n", 40)+`", "`+key+`"]`,
+		`vault_keys: ["`+vault+`", "`+vault+`"]`,
+	), nil), "\n")
+	for _, want := range []string{
+		"session_keys[2]: is the same key as session_keys[0]: to rotate, put a new key first and the old one after it",
+		"vault_keys[1]: is the same key as vault_keys[0]",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no problem %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, key) || strings.Contains(got, vault) {
+		t.Errorf("a problem repeats a key:\n%s", got)
+	}
+}

@@ -230,12 +230,25 @@ func (d *decoder) sessionKeys(cfg *Config, fs walk.Fields) {
 	if empty {
 		d.ps.Add(at.Path, at.Pos, "is required: at least one key of %d bytes or more", MinSessionKeyLen)
 	}
-	for _, it := range items {
+	for i, it := range items {
 		// Never print the key itself, only its length.
 		if len(it.Value) < MinSessionKeyLen {
 			d.ps.Add(it.At.Path, it.At.Pos, "is %d bytes, needs at least %d", len(it.Value), MinSessionKeyLen)
 		}
+		d.noRepeatedKey(items, i, "session_keys")
 		cfg.SessionKeys = append(cfg.SessionKeys, []byte(it.Value))
+	}
+}
+
+// noRepeatedKey refuses items[i] when an earlier key of the list is the same:
+// a rotation that repeats the old key (a copy pasted twice) rotates nothing,
+// and says so only once the old key is dropped.
+func (d *decoder) noRepeatedKey(items []walk.Item, i int, list string) {
+	for j := range i {
+		if items[j].Value == items[i].Value && items[i].Value != "" {
+			d.ps.Add(items[i].At.Path, items[i].At.Pos, "is the same key as %s[%d]: to rotate, put a new key first and the old one after it", list, j)
+			return
+		}
 	}
 }
 

@@ -69,11 +69,12 @@ func (d *decoder) store(cfg *Config, fs walk.Fields, baseDir string) {
 // vaultKeys decodes vault_keys: optional, but required once an instance keeps tokens.
 func (d *decoder) vaultKeys(cfg *Config, fs walk.Fields) {
 	items, _, _ := fs.List("vault_keys")
-	for _, it := range items {
+	for i, it := range items {
 		// Never print the key itself, only its length.
 		if len(it.Value) < MinVaultKeyLen {
 			d.ps.Add(it.At.Path, it.At.Pos, "is %d bytes, needs at least %d", len(it.Value), MinVaultKeyLen)
 		}
+		d.noRepeatedKey(items, i, "vault_keys")
 		cfg.VaultKeys = append(cfg.VaultKeys, []byte(it.Value))
 	}
 }

@@ -214,7 +214,7 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "idplug vault rekey: %d records were re-encrypted before this error; run it again to finish (it skips those): %v\n", n, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s\n", n, v.KeyIDs()[0])
+	fmt.Fprintf(stdout, "re-encrypted %d vault records under key %s (vault_keys[0])\n", n, v.KeyIDs()[0])
 	code = 0
 	if skipped > 0 {
 		fmt.Fprintf(stderr, "idplug vault rekey: %d records do not open under vault_keys and were left as they are "+
