@@ -31,13 +31,24 @@ func serve(t *testing.T, n int) *served {
 
 func serveWith(t *testing.T, opts Options) *served {
 	t.Helper()
+	return serveOn(t, opts, func(l net.Listener) net.Listener { return l })
+}
+
+// serveOn is serveWith over the listener wrap makes of the loopback one. The
+// server's header timeout is opts.HeaderTimeout when set, else a minute.
+func serveOn(t *testing.T, opts Options, wrap func(net.Listener) net.Listener) *served {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	headerTimeout := time.Minute
+	if opts.HeaderTimeout > 0 {
+		headerTimeout = opts.HeaderTimeout
+	}
 	s := &served{
 		addr:    lis.Addr().String(),
-		l:       New(lis, opts),
+		l:       New(wrap(lis), opts),
 		release: make(chan struct{}),
 		entered: make(chan struct{}, 8),
 		idle:    make(chan net.Conn, 16),
@@ -50,7 +61,7 @@ func serveWith(t *testing.T, opts Options) *served {
 			}
 			_, _ = io.WriteString(w, "ok")
 		}),
-		ReadHeaderTimeout: time.Minute,
+		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       time.Hour, // only the cap closes idle connections here
 		ConnState: func(c net.Conn, st http.ConnState) {
 			s.l.ConnState(c, st)

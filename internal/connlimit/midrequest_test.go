@@ -1,10 +1,8 @@
 package connlimit
 
 import (
-	"errors"
 	"io"
 	"net"
-	"net/http"
 	"runtime"
 	"testing"
 	"time"
@@ -48,33 +46,12 @@ func (c *readSignalConn) Read(p []byte) (int, error) {
 }
 
 func TestNextRequestUnderWayKeepsItsSlot(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inner := &readSignalListener{Listener: lis, read: make(chan struct{}, 1)}
-	l := New(inner, Options{Max: 1})
-	idle := make(chan struct{}, 4)
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
-		ReadHeaderTimeout: time.Minute,
-		IdleTimeout:       time.Hour,
-		ConnState: func(c net.Conn, st http.ConnState) {
-			l.ConnState(c, st)
-			if st == http.StateIdle {
-				idle <- struct{}{}
-			}
-		},
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	defer func() {
-		_ = srv.Close()
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	addr := lis.Addr().String()
+	var inner *readSignalListener
+	s := serveOn(t, Options{Max: 1}, func(lis net.Listener) net.Listener {
+		inner = &readSignalListener{Listener: lis, read: make(chan struct{}, 1)}
+		return inner
+	})
+	l, addr, idle := s.l, s.addr, s.idle
 
 	a := dial(t, addr)
 	if err := get(t, a, "/"); err != nil {
@@ -119,32 +96,10 @@ func TestNextRequestUnderWayKeepsItsSlot(t *testing.T) {
 // waits for a request's first bytes under its IdleTimeout, and one byte per
 // connection had held every slot that long.
 func TestOneByteStartsTheHeaderTimeout(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := New(lis, Options{Max: 1, HeaderTimeout: time.Second})
-	idle := make(chan struct{}, 4)
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
-		ReadHeaderTimeout: time.Second,
-		IdleTimeout:       time.Hour,
-		ConnState: func(c net.Conn, st http.ConnState) {
-			l.ConnState(c, st)
-			if st == http.StateIdle {
-				idle <- struct{}{}
-			}
-		},
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	defer func() {
-		_ = srv.Close()
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	a := dial(t, lis.Addr().String())
+	s := serveWith(t, Options{Max: 1, HeaderTimeout: time.Second})
+	idle := s.idle
+
+	a := dial(t, s.addr)
 	if err := get(t, a, "/"); err != nil {
 		t.Fatal(err)
 	}
