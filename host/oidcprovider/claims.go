@@ -52,6 +52,10 @@ type identity struct {
 	// replica judges only grants issued under a configuration no newer than
 	// its own (lapsed).
 	Issued int64 `json:"ib,omitempty"`
+	// Config is the digest of the issuing replica's configuration
+	// (configPrint; "" in tokens sealed before it was kept): a replica on
+	// the same one judges the grant whenever either started.
+	Config string `json:"cf,omitempty"`
 	// Stored says that a token carries only Sub, Instance, Target, Mapping, Source and the
 	// sign-in's time: the whole identity was too large for it, and its grant
 	// keeps it in the store (tokenIdentity).

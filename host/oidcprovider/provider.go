@@ -3,10 +3,13 @@ package oidcprovider
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,6 +158,34 @@ type Provider struct {
 	// reload): a grant signed in after it was made under another replica's
 	// configuration, newer than this one's during a rolling update.
 	built time.Time
+	// print is configPrint of this configuration.
+	print string
+}
+
+// configPrint is a digest of what lapsed judges a grant by: the provider's
+// settings and, for each instance, its target, mapping and provider. Replicas
+// on one configuration have the same print whenever they started, so that
+// one started earlier judges the grants of one started later.
+func configPrint(opts Options) string {
+	h := sha256.New()
+	_ = json.NewEncoder(h).Encode(opts.Config)
+	var instances []string
+	if opts.AllInstances != nil {
+		instances = slices.Sorted(slices.Values(opts.AllInstances()))
+	}
+	for _, id := range instances {
+		target, _ := opts.Targets(id)
+		mapping := ""
+		if opts.Mappings != nil {
+			mapping = opts.Mappings(id)
+		}
+		var source, unnamed string
+		if opts.Sources != nil {
+			source, unnamed, _ = opts.Sources(id)
+		}
+		_ = json.NewEncoder(h).Encode([]string{id, target, mapping, source, unnamed})
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
 
 // Endpoint paths below the issuer.
@@ -183,7 +214,7 @@ func New(opts Options) (*Provider, error) {
 		opts.RequestTTL = 10 * time.Minute
 	}
 	p := &Provider{opts: opts, clients: map[string]*client{}, log: opts.Logger, limiter: newTokenLimiter(),
-		authorizeLimiter: ratelimit.New(maxAuthorizeRequests, authorizeWindow, maxTrackedClients), built: opts.Now()}
+		authorizeLimiter: ratelimit.New(maxAuthorizeRequests, authorizeWindow, maxTrackedClients), built: opts.Now(), print: configPrint(opts)}
 	for _, c := range opts.Config.Clients {
 		cl, err := newClient(c, p)
 		if err != nil {

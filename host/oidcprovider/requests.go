@@ -160,6 +160,9 @@ type grantView struct {
 	req   authRequest
 	id    identity
 	grant string
+	// kept: id is kept in the store already (written before the grant was
+	// taken), and its tokens carry the stub.
+	kept bool
 }
 
 var _ op.AuthRequest = (*grantView)(nil)

@@ -42,7 +42,7 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if !ok {
 		return "", time.Time{}, errNotHere
 	}
-	id, err := s.p.tokenIdentity(ctx, g.grant, g.id, s.p.opts.Config.AccessTokenTTL, false)
+	id, err := s.p.tokenIdentity(ctx, g.grant, g.id, s.p.opts.Config.AccessTokenTTL, g.kept)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -57,7 +57,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	var kept bool
 	switch r := req.(type) {
 	case *grantView:
-		rec = refreshRecord{Grant: r.grant, Client: r.req.ClientID, Scopes: r.req.Scopes, Identity: r.id}
+		rec, kept = refreshRecord{Grant: r.grant, Client: r.req.ClientID, Scopes: r.req.Scopes, Identity: r.id}, r.kept
 	case *refreshView:
 		rec, kept = r.rec, r.kept
 	default:
@@ -113,7 +113,8 @@ func (s *storage) RevokeToken(ctx context.Context, token, _, clientID string) *o
 		return oidc.ErrUnauthorizedClient().WithDescription("the token was issued to another client")
 	}
 	if err := s.p.endGrant(ctx, grant); err != nil {
-		return oidc.ErrServerError().WithParent(err)
+		// Answered 503 by server.Revocation when the store is away.
+		return oidc.ErrServerError().WithParent(err).WithDescription("the revocation could not be recorded; try again shortly")
 	}
 	s.p.event("revoked")
 	return nil

@@ -102,7 +102,7 @@ const identityKind = "identity"
 // when it is small, or else a stub, with id kept in the store for ttl
 // (already kept, when a refresh renewed it before its rotation).
 func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity, ttl time.Duration, kept bool) (identity, error) {
-	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, Mapping: id.Mapping, Source: id.Source, Issued: id.Issued, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
+	stub := identity{Sub: id.Sub, Instance: id.Instance, Target: id.Target, Mapping: id.Mapping, Source: id.Source, Issued: id.Issued, Config: id.Config, AuthTime: id.AuthTime, AuthMs: id.AuthMs, Stored: true}
 	if kept {
 		return stub, nil
 	}
@@ -113,6 +113,9 @@ func (p *Provider) tokenIdentity(ctx context.Context, grant string, id identity,
 	if len(b) <= maxTokenIdentity {
 		return id, nil
 	}
+	// Written again when the exchange is tried again after a failure, or its
+	// code replayed: the store replaces a live record (never a revoked one),
+	// and the grant, taken next, tells a replay.
 	if err := p.putRecord(ctx, identityKind, grant, id, ttl); err != nil {
 		return identity{}, err
 	}
@@ -149,18 +152,30 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 	if err := p.opts.Store.RevokeGrant(ctx, grant); err != nil {
 		return err
 	}
-	return p.opts.Store.RevokeSession(ctx, storeKey(identityKind, grant))
+	return p.dropIdentity(ctx, grant)
 }
 
-// dropIdentities ends the identity records of grants the store ended to keep
-// a person's grants at a client in number: expired now, the purge takes them
-// with the grants' rows, and the store holds no more than that number for
-// long. Most grants have none; a failure only leaves one to its own expiry.
+// dropIdentity ends the identity record of an ended grant, when it has one:
+// emptied and expired now, so that the purge takes it with the grant's row
+// rather than at the grant's own expiry (weeks on), and revoked, so that a
+// late write does not bring it back.
+func (p *Provider) dropIdentity(ctx context.Context, grant string) error {
+	key := storeKey(identityKind, grant)
+	if err := p.opts.Store.RenewSession(ctx, key, []byte{}, p.opts.Now()); err != nil && !isNotFound(err) {
+		return err
+	}
+	return p.opts.Store.RevokeSession(ctx, key)
+}
+
+// dropIdentities ends the identity records of grants the store ended (to keep
+// a person's grants at a client in number, or on a replayed code or a reused
+// refresh token): expired now, the purge takes them with the grants' rows.
+// Most grants have none; a failure only leaves one to its own expiry, and
+// the grant is ended either way.
 func (p *Provider) dropIdentities(ctx context.Context, grants []string) {
 	for _, g := range grants {
-		err := p.opts.Store.RenewSession(ctx, storeKey(identityKind, g), []byte{}, p.opts.Now())
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.log.Warn("the identity record of a grant ended by the cap is left to its expiry", "error", err)
+		if err := p.dropIdentity(ctx, g); err != nil {
+			p.log.Warn("the identity record of an ended grant is left to its expiry", "error", err)
 		}
 	}
 }
@@ -176,6 +191,11 @@ func (p *Provider) lapsed(clientID string, id identity) string {
 	newer := id.Issued > p.built.UnixMilli()
 	if id.Issued == 0 { // sealed by an earlier release: by its sign-in's time
 		newer = id.AuthTime > p.built.Unix()
+	}
+	if newer && id.Config != "" && id.Config == p.print {
+		// Issued under this same configuration by a replica that started
+		// later: judged as this replica's own.
+		newer = false
 	}
 	if newer {
 		// Issued under a configuration newer than this one: another
@@ -302,26 +322,38 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	if r.Data.RedirectURI != c.Request.RedirectURI {
 		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri is not the one of the authorization request")
 	}
-	if client, err := p.client(c.Request.ClientID); err != nil || checkLoopbackMatch(client, c.Request.RedirectURI) != nil {
-		// Issued before a reload took the URI off the client: whoever holds
-		// it now does not get tokens with it.
-		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri is no longer registered for this client")
-	}
 	challenge := (&grantView{req: c.Request}).GetCodeChallenge()
 	if challenge != nil || r.Data.CodeVerifier != "" || r.Client.AuthMethod() == oidc.AuthMethodNone {
 		if err := op.AuthorizeCodeChallenge(r.Data.CodeVerifier, challenge); err != nil {
 			return nil, err
 		}
 	}
+	// What may fail on the store or the keys comes before the grant is
+	// taken: a 503 after it would leave the client a spent code, and its
+	// retry would be taken for a replay, which ends the grant.
+	offline := slices.Contains(c.Request.Scopes, oidc.ScopeOfflineAccess)
+	key, err := p.keys.signing(ctx, clientAlg(withClientAlg(ctx, r.Client)))
+	if err != nil {
+		return nil, oidcError(err, "no signing key")
+	}
+	ttl := p.opts.Config.AccessTokenTTL
+	if offline {
+		ttl = tokensTTL(p.opts.Config)
+	}
+	tokID, err := p.tokenIdentity(ctx, c.Grant, c.Identity, ttl, false)
+	if err != nil {
+		return nil, oidcError(err, "the store cannot be reached")
+	}
 	ended, err := p.opts.Store.PutGrant(ctx, c.Grant, c.Request.ClientID, c.Identity.Sub, p.opts.Now().Add(tokensTTL(p.opts.Config)))
-	p.dropIdentities(ctx, ended)
+	if err == nil {
+		p.dropIdentities(ctx, ended)
+	}
 	switch {
 	case errors.Is(err, store.ErrUsed):
+		// Revoked by the same write that found it taken.
 		p.event("replayed_code")
 		p.log.Warn("an authorization code came back after its exchange; its grant is revoked", "client", c.Request.ClientID)
-		if err := p.endGrant(ctx, c.Grant); err != nil {
-			return nil, oidcError(err, "the store cannot be reached")
-		}
+		p.dropIdentities(ctx, []string{c.Grant})
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, used or expired")
 	case err != nil:
 		return nil, oidcError(err, "the store cannot be reached")
@@ -331,11 +363,15 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	if why := p.lapsed(c.Request.ClientID, c.Identity); why != "" {
 		return nil, p.endLapsed(ctx, c.Grant, c.Request.ClientID, why, oidc.ErrInvalidGrant())
 	}
+	if client, err := p.client(c.Request.ClientID); err != nil || checkLoopbackMatch(client, c.Request.RedirectURI) != nil {
+		// Issued before a reload took the URI off the client: whoever holds
+		// it now does not get tokens with it.
+		return nil, p.endLapsed(ctx, c.Grant, c.Request.ClientID, "its redirect_uri is no longer registered for the client", oidc.ErrInvalidGrant())
+	}
 	// The code's record stays until it expires: a replay within that minute
 	// must find it, to revoke what the first exchange got.
-	view := &grantView{req: c.Request, id: c.Identity, grant: c.Grant}
-	resp, err := p.tokenResponse(ctx, r.Client, view, view.id, c.Request.Nonce,
-		slices.Contains(c.Request.Scopes, oidc.ScopeOfflineAccess))
+	view := &grantView{req: c.Request, id: c.Identity, grant: c.Grant, kept: tokID.Stored}
+	resp, err := p.tokenResponse(ctx, r.Client, key, view, view.id, c.Request.Nonce, offline)
 	if err != nil {
 		return nil, err
 	}
@@ -387,14 +423,19 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		id.Mapping = &mapping
 	}
 	view.rec.Identity, view.kept = id, rec.Identity.Stored
+	// The signing key too: read after the rotation, a failure would leave a
+	// spent refresh token, whose retry ends the grant as a reuse.
+	key, err := p.keys.signing(ctx, clientAlg(withClientAlg(ctx, r.Client)))
+	if err != nil {
+		return nil, oidcError(err, "no signing key")
+	}
 	err = p.opts.Store.RotateGrant(ctx, rec.Grant, rec.Generation, p.opts.Now().Add(tokensTTL(p.opts.Config)))
 	switch {
 	case errors.Is(err, store.ErrUsed):
+		// Revoked by the same write that found the reuse.
 		p.event("reused_refresh_token")
 		p.log.Warn("a refresh token was used twice; its grant is revoked", "client", rec.Client)
-		if err := p.endGrant(ctx, rec.Grant); err != nil {
-			return nil, oidcError(err, "the store cannot be reached")
-		}
+		p.dropIdentities(ctx, []string{rec.Grant})
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was used before; the grant is revoked")
 	case isNotFound(err):
 		return nil, oidc.ErrInvalidGrant().WithDescription("the grant was revoked or has expired")
@@ -402,12 +443,26 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidcError(err, "the store cannot be reached")
 	}
 	view.rec.Generation++
-	resp, err := p.tokenResponse(ctx, r.Client, view, view.rec.Identity, "", true)
+	resp, err := p.tokenResponse(ctx, r.Client, key, view, view.rec.Identity, "", true)
 	if err != nil {
 		return nil, err
 	}
 	p.event("refresh")
 	return noStore(resp), nil
+}
+
+// Revocation answers a revocation the store could not record 503 (RFC 7009
+// 2.2.1), with Retry-After: the client then keeps the token and tries again.
+// The library answers every server error 500, after which an app signing a
+// person out drops its tokens, and the grant stays live for whoever copied
+// them.
+func (s *server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+	resp, err := s.LegacyServer.Revocation(ctx, r)
+	if err != nil && errors.Is(err, store.ErrUnavailable) {
+		return nil, op.NewStatusError(oidc.ErrServerError().WithParent(err).WithDescription("the revocation could not be recorded; try again shortly"),
+			http.StatusServiceUnavailable)
+	}
+	return resp, err
 }
 
 // noStore is a token response that no cache may keep (RFC 6749 5.1, OpenID
@@ -452,7 +507,7 @@ func (s *server) Introspect(context.Context, *op.Request[op.IntrospectionRequest
 // through the library, whose ID tokens always carry aud as a list: OpenID
 // Connect allows a string for one audience, and some relying parties (Logto's
 // SDKs) take nothing else.
-func (p *Provider) tokenResponse(ctx context.Context, c op.Client, req op.TokenRequest, id identity, nonce string, withRefresh bool) (*oidc.AccessTokenResponse, error) {
+func (p *Provider) tokenResponse(ctx context.Context, c op.Client, key op.SigningKey, req op.TokenRequest, id identity, nonce string, withRefresh bool) (*oidc.AccessTokenResponse, error) {
 	st := &storage{p: p}
 	var access, refresh string
 	var exp time.Time
@@ -464,10 +519,6 @@ func (p *Provider) tokenResponse(ctx context.Context, c op.Client, req op.TokenR
 	}
 	if err != nil {
 		return nil, oidcError(err, "the tokens could not be issued")
-	}
-	key, err := p.keys.signing(ctx, clientAlg(withClientAlg(ctx, c)))
-	if err != nil {
-		return nil, oidcError(err, "no signing key")
 	}
 	idToken, err := p.idToken(key, c.GetID(), req.GetScopes(), id, nonce, access)
 	if err != nil {

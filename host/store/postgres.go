@@ -166,7 +166,8 @@ func (s *postgresStore) insertFlows(ctx context.Context, ids []string, expires [
 }
 
 func (s *postgresStore) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {
-	_, err := s.exec(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES ($1, $2, $3)`, id, data, ms(expires))
+	_, err := s.exec(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at WHERE NOT user_sessions.revoked`, id, data, ms(expires))
 	return err
 }
 

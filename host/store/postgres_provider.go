@@ -12,56 +12,68 @@ import (
 )
 
 // PutGrant inserts and trims in one statement. Its parts see the table as it
-// was before it, so the trim does not see the new grant.
+// was before it, so the trim does not see the new grant. An id that exists (a
+// code exchanged again) is revoked by the same statement.
 func (s *postgresStore) PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) (ended []string, err error) {
 	now := time.Now()
 	var inserted int
 	err = s.queryRow(ctx, `WITH ins AS (
 			INSERT INTO op_grants (id, client_id, subject, expires_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (id) DO NOTHING RETURNING id
+			ON CONFLICT (id) DO UPDATE SET revoked = TRUE, expires_at = LEAST(op_grants.expires_at, $7)
+			RETURNING revoked
 		), ended AS (
 			UPDATE op_grants SET revoked = TRUE, expires_at = LEAST(expires_at, $7)
-			WHERE $3 <> '' AND EXISTS (SELECT 1 FROM ins) AND id IN (
+			WHERE $3 <> '' AND EXISTS (SELECT 1 FROM ins WHERE NOT revoked) AND id IN (
 				SELECT id FROM op_grants WHERE client_id = $2 AND subject = $3 AND NOT revoked AND expires_at > $5
 				ORDER BY expires_at DESC, id OFFSET $6)
 			RETURNING id
 		)
-		SELECT (SELECT count(*) FROM ins), COALESCE((SELECT array_agg(id) FROM ended), '{}')`,
+		SELECT (SELECT count(*) FROM ins WHERE NOT revoked), COALESCE((SELECT array_agg(id) FROM ended), '{}')`,
 		id, clientID, subject, ms(expires), ms(now), GrantsPerSubject-1, ms(now.Add(EndedGrantKept))).Scan(&inserted, &ended)
-	if err == nil && inserted == 0 {
-		err = ErrUsed
+	switch {
+	case err != nil:
+		return nil, err
+	case inserted == 0:
+		return nil, ErrUsed
 	}
-	return ended, err
+	return ended, nil
 }
 
-// RotateGrant is one conditional UPDATE: of replicas rotating the same
-// generation at once, the first takes the row's lock and the others, once it
-// commits, find the generation moved on and update nothing. A second read
-// then tells an old generation (ErrUsed) from a grant that is gone
-// (ErrNotFound).
+// RotateGrant is one statement: of replicas rotating the same generation at
+// once, the first takes the row's lock and the others, once it commits, find
+// the generation moved on; a live grant it did not rotate (a refresh token
+// used again) is revoked by the same statement, so that the reuse is never
+// seen without the revocation. The revoking part does not ask for another
+// generation: its rows are those of the statement's snapshot, taken before a
+// concurrent rotation committed, in which the generation had not moved yet.
 func (s *postgresStore) RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error {
-	now := ms(time.Now())
-	tag, err := s.exec(ctx, `UPDATE op_grants SET generation = generation + 1, expires_at = $3
-		WHERE id = $1 AND generation = $2 AND NOT revoked AND expires_at > $4`, id, from, ms(expires), now)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	var one int
-	err = s.queryRow(ctx, `SELECT 1 FROM op_grants WHERE id = $1 AND NOT revoked AND expires_at > $2`, id, now).Scan(&one)
+	now := time.Now()
+	var rotated, revoked int
+	err := s.queryRow(ctx, `WITH rot AS (
+			UPDATE op_grants SET generation = generation + 1, expires_at = $3
+			WHERE id = $1 AND generation = $2 AND NOT revoked AND expires_at > $4
+			RETURNING 1
+		), rev AS (
+			UPDATE op_grants SET revoked = TRUE, expires_at = LEAST(expires_at, $5)
+			WHERE id = $1 AND NOT revoked AND expires_at > $4 AND NOT EXISTS (SELECT 1 FROM rot)
+			RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM rot), (SELECT count(*) FROM rev)`,
+		id, from, ms(expires), ms(now), ms(now.Add(EndedGrantKept))).Scan(&rotated, &revoked)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return ErrNotFound
 	case err != nil:
 		return err
+	case rotated == 1:
+		return nil
+	case revoked == 1:
+		return ErrUsed
 	}
-	return ErrUsed
+	return ErrNotFound
 }
 
 func (s *postgresStore) RevokeGrant(ctx context.Context, id string) error {
-	_, err := s.exec(ctx, `UPDATE op_grants SET revoked = TRUE WHERE id = $1`, id)
+	_, err := s.exec(ctx, `UPDATE op_grants SET revoked = TRUE, expires_at = LEAST(expires_at, $2) WHERE id = $1`,
+		id, ms(time.Now().Add(EndedGrantKept)))
 	return err
 }
 

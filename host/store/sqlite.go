@@ -273,7 +273,8 @@ func (s *sqliteStore) flowInsert(ctx context.Context, n int) (*sql.Stmt, error) 
 
 func (s *sqliteStore) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {
 	return s.write(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES (?, ?, ?)`, id, data, ms(expires))
+		_, err := s.db.ExecContext(ctx, `INSERT INTO user_sessions (id, data, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at WHERE user_sessions.revoked = 0`, id, data, ms(expires))
 		return err
 	})
 }

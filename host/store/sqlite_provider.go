@@ -17,18 +17,22 @@ func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID, subject string
 			return err
 		}
 		defer tx.Rollback()
-		res, err := tx.ExecContext(ctx, `INSERT INTO op_grants (id, client_id, subject, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			id, clientID, subject, ms(expires))
+		now := time.Now()
+		// An id that exists (a code exchanged again) is revoked at once.
+		var revoked bool
+		err = tx.QueryRowContext(ctx, `INSERT INTO op_grants (id, client_id, subject, expires_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET revoked = 1, expires_at = MIN(op_grants.expires_at, ?) RETURNING revoked`,
+			id, clientID, subject, ms(expires), ms(now.Add(EndedGrantKept))).Scan(&revoked)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		if revoked {
+			if err := tx.Commit(); err != nil {
+				return err
+			}
 			return ErrUsed
 		}
 		if subject != "" {
-			now := time.Now()
 			rows, err := tx.QueryContext(ctx, `UPDATE op_grants SET revoked = 1, expires_at = MIN(expires_at, ?) WHERE id IN (
 				SELECT id FROM op_grants WHERE client_id = ? AND subject = ? AND id <> ? AND revoked = 0 AND expires_at > ?
 				ORDER BY expires_at DESC, id LIMIT -1 OFFSET ?) RETURNING id`,
@@ -42,7 +46,10 @@ func (s *sqliteStore) PutGrant(ctx context.Context, id, clientID, subject string
 		}
 		return tx.Commit()
 	})
-	return ended, err
+	if err != nil {
+		return nil, err
+	}
+	return ended, nil
 }
 
 // scanIDs reads a column of ids, and closes rows.
@@ -60,9 +67,10 @@ func scanIDs(rows *sql.Rows) ([]string, error) {
 }
 
 // RotateGrant updates the grant only at the expected generation; when it does
-// not, a second read tells an old generation (ErrUsed) from a grant that is
-// gone (ErrNotFound). Both run in one transaction, under SQLite's write lock,
-// so no other process changes the grant between them.
+// not, a live grant at another generation (a refresh token used again) is
+// revoked (ErrUsed), or else the grant is gone (ErrNotFound). Both run in one
+// transaction, under SQLite's write lock, so no other process changes the
+// grant between them, and a reuse is never seen without its revocation.
 func (s *sqliteStore) RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error {
 	return s.shortWrite(ctx, func(ctx context.Context) error {
 		now := ms(time.Now())
@@ -81,12 +89,17 @@ func (s *sqliteStore) RotateGrant(ctx context.Context, id string, from int64, ex
 			return err
 		}
 		if n == 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM op_grants WHERE id = ? AND revoked = 0 AND expires_at > ?`, id, now).Scan(&one)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
+			res, err := tx.ExecContext(ctx, `UPDATE op_grants SET revoked = 1, expires_at = MIN(expires_at, ?)
+				WHERE id = ? AND revoked = 0 AND expires_at > ?`, ms(time.Now().Add(EndedGrantKept)), id, now)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
 				return ErrNotFound
-			case err != nil:
+			}
+			if err := tx.Commit(); err != nil {
 				return err
 			}
 			return ErrUsed
@@ -97,7 +110,8 @@ func (s *sqliteStore) RotateGrant(ctx context.Context, id string, from int64, ex
 
 func (s *sqliteStore) RevokeGrant(ctx context.Context, id string) error {
 	return s.shortWrite(ctx, func(ctx context.Context) error {
-		_, err := s.db.ExecContext(ctx, `UPDATE op_grants SET revoked = 1 WHERE id = ?`, id)
+		_, err := s.db.ExecContext(ctx, `UPDATE op_grants SET revoked = 1, expires_at = MIN(expires_at, ?) WHERE id = ?`,
+			ms(time.Now().Add(EndedGrantKept)), id)
 		return err
 	})
 }

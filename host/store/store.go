@@ -58,7 +58,9 @@ type Flows interface {
 
 // Sessions keeps browser sessions.
 type Sessions interface {
-	// PutSession stores a browser session under id (already hashed by the caller).
+	// PutSession stores a browser session under id (already hashed by the
+	// caller), replacing a live one of that id; a revoked one stays revoked,
+	// and nothing is stored.
 	PutSession(ctx context.Context, id string, data []byte, expires time.Time) error
 	// Session returns a live session; ErrNotFound when absent, revoked or expired.
 	Session(ctx context.Context, id string, now time.Time) ([]byte, error)
@@ -151,8 +153,9 @@ type Checkpointer interface {
 // large providers allow (Google: 100 refresh tokens per account and client).
 const GrantsPerSubject = 100
 
-// EndedGrantKept is how long the row of a grant PutGrant ended stays, past the
-// life of any code (a minute) whose replay must still find it.
+// EndedGrantKept is how long the row of an ended grant (by PutGrant's cap or
+// RevokeGrant) stays, past the life of any code (a minute) whose replay must
+// still find it.
 const EndedGrantKept = 10 * time.Minute
 
 // Grants keeps the OpenID Provider's grants: one per authorization code
@@ -161,7 +164,8 @@ const EndedGrantKept = 10 * time.Minute
 // (RFC 9700 4.14: the whole grant is then revoked).
 type Grants interface {
 	// PutGrant records a new grant at generation 0 for a client and a subject;
-	// ErrUsed when the id exists (a code exchanged twice). The subject keeps at
+	// ErrUsed when the id exists (a code exchanged twice), which is then
+	// revoked in the same write. The subject keeps at
 	// most GrantsPerSubject live grants at the client: recording one more ends
 	// those of the others that expire first (normally the ones refreshed least
 	// recently), never the new one, and returns their ids. An ended grant's
@@ -170,12 +174,14 @@ type Grants interface {
 	// until the subject's next grant.
 	PutGrant(ctx context.Context, id, clientID, subject string, expires time.Time) (ended []string, err error)
 	// RotateGrant moves a live grant from generation `from` to from+1 and sets its
-	// expiry, atomically across every replica. ErrUsed when the grant is live but at
-	// another generation (an old refresh token came back: the caller revokes the
-	// grant); ErrNotFound when it is absent, revoked or expired (at the time of
-	// the call, by this process's clock).
+	// expiry, atomically across every replica. ErrUsed when the grant was live but
+	// at another generation (an old refresh token came back), which revokes it in
+	// the same write; ErrNotFound when it is absent, revoked or expired (at the
+	// time of the call, by this process's clock).
 	RotateGrant(ctx context.Context, id string, from int64, expires time.Time) error
-	// RevokeGrant ends a grant; revoking an unknown or revoked one is not an error.
+	// RevokeGrant ends a grant, whose row is then kept EndedGrantKept, as
+	// PutGrant keeps those it ends; revoking an unknown or revoked one is not
+	// an error.
 	RevokeGrant(ctx context.Context, id string) error
 	// Grant returns a live grant's client id and generation; ErrNotFound when
 	// absent, revoked or expired (at now).

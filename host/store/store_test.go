@@ -151,6 +151,13 @@ func testSessions(t *testing.T, s, other store.Store) {
 	if _, err := s.Session(ctx, "sess-1", now.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired session: %v, want ErrNotFound", err)
 	}
+	// Put again (a retried write): it replaces the live one.
+	if err := other.PutSession(ctx, "sess-1", []byte(`{"a":1.5}`), now.Add(time.Hour)); err != nil {
+		t.Fatalf("putting a live session again: %v", err)
+	}
+	if got, err := s.Session(ctx, "sess-1", now); err != nil || string(got) != `{"a":1.5}` {
+		t.Fatalf("a session put again: %q, %v", got, err)
+	}
 	// Renewed, by another handle: new data, and a life past the old one's end.
 	if err := other.RenewSession(ctx, "sess-1", []byte(`{"a":2}`), now.Add(3*time.Hour)); err != nil {
 		t.Fatal(err)
@@ -169,6 +176,13 @@ func testSessions(t *testing.T, s, other store.Store) {
 	}
 	if err := s.RenewSession(ctx, "sess-1", []byte(`{"a":3}`), now.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("renewing a revoked session: %v, want ErrNotFound", err)
+	}
+	// Put again once revoked: it stays revoked.
+	if err := other.PutSession(ctx, "sess-1", []byte(`{"a":4}`), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Session(ctx, "sess-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a revoked session put again: %v, want ErrNotFound", err)
 	}
 	if err := s.RevokeSession(ctx, "nobody"); err != nil {
 		t.Fatalf("revoking an unknown session: %v", err)

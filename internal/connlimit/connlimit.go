@@ -38,9 +38,11 @@ type Options struct {
 	// its /64) once the listener holds half of Max; 0 for no cap of its own.
 	PerAddress int
 	// HeaderTimeout, when set, bounds how long a kept-alive connection that
-	// starts its next request may take over the request's headers: net/http
-	// waits for the first bytes of one under its IdleTimeout, and a
-	// connection that sent one byte is busy, no longer idle to reclaim.
+	// starts its next request may take over the request's first bytes:
+	// net/http waits for them under its IdleTimeout, and a connection that
+	// sent one byte is busy, no longer idle to reclaim. Once it has four,
+	// net/http gives the rest of the headers its ReadHeaderTimeout: up to
+	// twice HeaderTimeout in all, when the two are the same.
 	HeaderTimeout time.Duration
 	// Exempt, when set, names peer addresses PerAddress does not apply to:
 	// the operator's reverse proxies, which carry every client's connections.
@@ -82,9 +84,9 @@ func New(l net.Listener, opts Options) *Listener {
 
 // Accept takes the next connection from the kernel, then gives it a slot: a
 // free one, or that of the connection idle the longest, which is closed. With
-// every connection busy, it waits until one ends or falls idle. A connection
-// from an address that holds PerAddress busy ones is closed, and the next
-// taken.
+// every connection busy, it waits until one ends or falls idle. With half of
+// Max taken, a connection from an address that holds PerAddress busy ones is
+// closed, and the next taken.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
 		nc, err := l.Listener.Accept()
@@ -217,7 +219,7 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 func (l *Listener) Reclaimed() int64 { return l.reclaims.Load() }
 
 // Refused is how many connections were closed at once because their address
-// held PerAddress busy ones.
+// held PerAddress busy ones while the listener held half of Max.
 func (l *Listener) Refused() int64 { return l.refusals.Load() }
 
 // Close closes the listener; an Accept waiting for a slot returns.

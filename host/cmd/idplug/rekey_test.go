@@ -60,6 +60,9 @@ func TestRekeyMovesTheRecordsItCanOpen(t *testing.T) {
 		!strings.Contains(out, "acme/u0 are sealed under key") {
 		t.Fatalf("rekey said: %s", out)
 	}
+	if strings.Contains(out, "nothing sealed under an old key remains") || !strings.Contains(out, "only the 1 records named above remain") {
+		t.Fatalf("with a record left under a dropped key, the rekey says none remains:\n%s", out)
+	}
 	st, err = store.Open(ctx, "sqlite:"+dbPath, store.Options{})
 	if err != nil {
 		t.Fatal(err)

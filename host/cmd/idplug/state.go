@@ -245,6 +245,10 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "idplug vault rekey: the records moved, but rebuilding the store's file failed:", err)
 			return 1
 		default:
+			if skipped > 0 {
+				fmt.Fprintf(stdout, "rebuilt the store's file: of what was sealed under an old key, only the %d records named above remain\n", skipped)
+				return code
+			}
 			fmt.Fprintln(stdout, "rebuilt the store's file: nothing sealed under an old key remains in it")
 			return code
 		}
@@ -254,7 +258,11 @@ func vaultCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "idplug vault rekey: the records moved, but the store's log still holds the old ones:", err)
 			return 1
 		}
-		fmt.Fprintln(stdout, "checkpointed the store's write-ahead log: no record sealed under an old key remains in it")
+		if skipped > 0 {
+			fmt.Fprintf(stdout, "checkpointed the store's write-ahead log: of what was sealed under an old key, only the %d records named above remain\n", skipped)
+		} else {
+			fmt.Fprintln(stdout, "checkpointed the store's write-ahead log: no record sealed under an old key remains in it")
+		}
 	}
 	return code
 }

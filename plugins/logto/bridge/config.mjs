@@ -100,9 +100,11 @@ export function validate(c, config, formKeys) {
   const shape = objectShape(guard);
   for (const key of Object.keys(rest).sort()) {
     if (shape && Object.hasOwn(shape, key) && isPlainObject(rest[key])) nestedUnknown(shape[key], rest[key], key, fields);
-    if (isEndpointKey(key) && typeof rest[key] === 'string' && !absoluteHTTP(rest[key])) {
-      fields.push({ field: key, message: rest[key].includes('://') ? 'must be an absolute http or https URL'
-        : 'must be an absolute http or https URL: it has no scheme (write https:// or http:// before the host)' });
+    if (isEndpointKey(key) && typeof rest[key] === 'string' && (rest[key] !== rest[key].trim() || !absoluteHTTP(rest[key]))) {
+      let message = 'must be an absolute http or https URL';
+      if (rest[key] !== rest[key].trim()) message += ', without spaces around it';
+      else if (!rest[key].includes('://')) message += ': it has no scheme (write https:// or http:// before the host)';
+      fields.push({ field: key, message });
     }
   }
   if (guard && typeof guard.safeParse === 'function') {

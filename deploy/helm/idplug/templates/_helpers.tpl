@@ -335,7 +335,7 @@ what it names. */ -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- range until 4 -}}
+{{- range until (add1 (len $derived) | int) -}}
 {{- range $name, $refs := $derived -}}
 {{- range $r := $refs -}}
 {{- if hasKey $literalEnv $r -}}

@@ -1,0 +1,59 @@
+package oidcprovider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idplug/idplug/host/store"
+)
+
+// keysAway is a store whose signing keys cannot be read while fail is
+// set: the database went away between two calls of one request.
+type keysAway struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (f *keysAway) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
+	if f.fail.Load() {
+		return nil, fmt.Errorf("%w: signing_keys: the database went away", store.ErrUnavailable)
+	}
+	return f.Store.SigningKeys(ctx)
+}
+
+// A refresh had spent its token (RotateGrant) before it read the signing key it
+// signs the ID token with. On a replica whose cached keys are older than
+// keyStaleMax (no token issued for five minutes), a store that failed right
+// after the rotation made the answer a 503 "try again shortly": the client
+// still held only the spent token, its retry was taken for a reuse, and the
+// grant was revoked. The key is read before the token is spent now, as the
+// identity's renewal is.
+func TestRefreshRetriedAfterAKeysReadFailure(t *testing.T) {
+	s := newHostileSetup(t)
+	flaky := &keysAway{Store: s.store}
+	s.p.opts.Store = flaky
+	s.p.keys.st = flaky
+	s.signIn("alice")
+	_, refresh := s.tokens(t)
+
+	s.now = s.now.Add(keyStaleMax + time.Minute) // a quiet replica: its cached keys are stale
+	refreshOnce := func() (int, string) {
+		r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+		r.SetBasicAuth("web", webSecret)
+		rec := s.do(r)
+		return rec.Code, rec.Body.String()
+	}
+	flaky.fail.Store(true)
+	if status, body := refreshOnce(); status != http.StatusServiceUnavailable {
+		t.Fatalf("refresh with the keys unreadable: %d %s, want 503", status, body)
+	}
+	flaky.fail.Store(false)
+	if status, body := refreshOnce(); status != http.StatusOK {
+		t.Fatalf("the retry the 503 invited: %d %s, want new tokens", status, body)
+	}
+}

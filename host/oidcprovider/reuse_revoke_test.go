@@ -1,0 +1,54 @@
+package oidcprovider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"testing"
+
+	"github.com/idplug/idplug/host/store"
+)
+
+// revokeAway is a store whose next RevokeGrant fails.
+type revokeAway struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (f *revokeAway) RevokeGrant(ctx context.Context, id string) error {
+	if f.fail.CompareAndSwap(true, false) {
+		return fmt.Errorf("%w: revoke_grant: the database went away", store.ErrUnavailable)
+	}
+	return f.Store.RevokeGrant(ctx, id)
+}
+
+// A thief refreshes first with a stolen refresh token; the app's own
+// refresh with the same token is then a reuse, and RotateGrant says so. The
+// revocation had been a second, separate write: when it failed the reuse was
+// forgotten (the answer a 503 "try again shortly", as if nothing happened),
+// and the thief's rotated token kept refreshing. RotateGrant now revokes on
+// a generation mismatch, in the write that finds it.
+func TestReuseIsRevokedByTheWriteThatFindsIt(t *testing.T) {
+	s := newHostileSetup(t)
+	flaky := &revokeAway{Store: s.store}
+	s.p.opts.Store = flaky
+	s.signIn("alice")
+	_, stolen := s.tokens(t)
+
+	thiefs, ok := s.refreshed(t, stolen) // the thief rotates first
+	if !ok {
+		t.Fatal("the thief's refresh failed")
+	}
+	flaky.fail.Store(true)
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {stolen}})
+	r.SetBasicAuth("web", webSecret)
+	rec := s.do(r) // the app's own refresh: a reuse, caught
+	if rec.Code == http.StatusOK {
+		t.Fatalf("the reused token refreshed: %s", rec.Body)
+	}
+	if s.refreshes(t, thiefs) {
+		t.Fatalf("after a reuse answered %d, the thief's rotated refresh token still refreshes", rec.Code)
+	}
+}
