@@ -1,6 +1,7 @@
 package oidcprovider
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,18 +16,12 @@ import (
 // session_ttl, and a code issued before lives a minute: neither may reach the
 // URI, or its new holder, any more. The finish step had sent the code there.
 func TestRemovedRedirectURIGetsNothingAfterReload(t *testing.T) {
-	s := newHostileSetup(t)
-	web := func(uris ...string) config.Client {
-		return config.Client{ID: "web", Secret: webSecret, AuthMethod: "client_secret_basic",
-			RedirectURIs: uris, PostLogoutRedirectURIs: []string{"https://app.test/bye"}}
-	}
-	targets := map[string]string{"acme": "acme-target"}
-	s.reload(t, []config.Client{web("https://app.test/cb", "https://lapsed.test/cb")}, targets)
+	s, withdraw := withLapsedURI(t)
 	pending := s.pendingRequest(t, url.Values{"redirect_uri": {"https://lapsed.test/cb"}})
 	s.signIn("alice")
 	code := s.codeFor(t, "web", "https://lapsed.test/cb", "openid")
 
-	s.reload(t, []config.Client{web("https://app.test/cb")}, targets)
+	withdraw()
 	rec := s.do(httptest.NewRequest(http.MethodGet, finishPath+"?id="+pending, nil))
 	if loc := rec.Header().Get("Location"); strings.HasPrefix(loc, "https://lapsed.test/") {
 		t.Fatalf("finishing a request made before the reload redirects to the withdrawn URI: %q", loc)
@@ -40,4 +35,45 @@ func TestRemovedRedirectURIGetsNothingAfterReload(t *testing.T) {
 	}
 	// The URIs the client keeps work as before.
 	s.tokens(t)
+}
+
+// withLapsedURI is a setup whose client web has a second redirect URI,
+// https://lapsed.test/cb, that withdraw takes off it by a reload.
+func withLapsedURI(t *testing.T) (s *hostileSetup, withdraw func()) {
+	t.Helper()
+	s = newHostileSetup(t)
+	web := func(uris ...string) config.Client {
+		return config.Client{ID: "web", Secret: webSecret, AuthMethod: "client_secret_basic",
+			RedirectURIs: uris, PostLogoutRedirectURIs: []string{"https://app.test/bye"}}
+	}
+	targets := map[string]string{"acme": "acme-target"}
+	s.reload(t, []config.Client{web("https://app.test/cb", "https://lapsed.test/cb")}, targets)
+	return s, func() { s.reload(t, []config.Client{web("https://app.test/cb")}, targets) }
+}
+
+// A code exchanged once, replayed after a reload took its redirect
+// URI off the client. The replay must still revoke what the first exchange
+// got (RFC 6749 4.1.2), as it did before the withdrawn-URI check, and as the
+// lapsed check (run after PutGrant on purpose) keeps doing.
+func TestReplayAfterURIWithdrawnRevokesTheGrant(t *testing.T) {
+	s, withdraw := withLapsedURI(t)
+	s.signIn("alice")
+	code := s.codeFor(t, "web", "https://lapsed.test/cb", "openid offline_access")
+	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://lapsed.test/cb"}})
+	r.SetBasicAuth("web", webSecret)
+	rec := s.do(r)
+	var answer struct {
+		Refresh string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.Refresh == "" {
+		t.Fatalf("first exchange: %d %s", rec.Code, rec.Body)
+	}
+	withdraw()
+	status, e := s.tokenAnswer(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://lapsed.test/cb"}})
+	if status != http.StatusBadRequest || e != "invalid_grant" {
+		t.Fatalf("the replay: %d %s", status, e)
+	}
+	if s.refreshes(t, answer.Refresh) {
+		t.Fatal("a replayed code left the first exchange's refresh token working")
+	}
 }

@@ -52,3 +52,26 @@ func TestReuseIsRevokedByTheWriteThatFindsIt(t *testing.T) {
 		t.Fatalf("after a reuse answered %d, the thief's rotated refresh token still refreshes", rec.Code)
 	}
 }
+
+// A revocation the store cannot record had been answered 500
+// {"error":"server_error"}, with no description and no Retry-After, where the
+// token endpoint answers the same failure 503; it is 503 with Retry-After now.
+// RFC 7009 2.2.1 names 503 for this: the client must then assume the token
+// still exists and retry. An app signing a person out that sees a bare 500
+// drops its tokens and moves on, and the grant stays live for whoever copied
+// them.
+func TestRevocationWithTheStoreAwayIs503(t *testing.T) {
+	s := newHostileSetup(t)
+	flaky := &revokeAway{Store: s.store}
+	s.p.opts.Store = flaky
+	s.signIn("alice")
+	_, refresh := s.tokens(t)
+	flaky.fail.Store(true)
+	r := form(http.MethodPost, "/revoke", url.Values{"token": {refresh}})
+	r.SetBasicAuth("web", webSecret)
+	rec := s.do(r)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("a revocation the store could not record: %d, Retry-After %q, %s; want 503 with Retry-After (RFC 7009 2.2.1)",
+			rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}
