@@ -1,32 +1,10 @@
 package oidcprovider
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/idplug/idplug/host/store"
-	"github.com/idplug/idplug/sdk"
 )
-
-// failingPut is a store whose next PutSession fails, as a database that
-// goes away for a moment does.
-type failingPut struct {
-	store.Store
-	fail atomic.Bool
-}
-
-func (f *failingPut) PutSession(ctx context.Context, id string, data []byte, expires time.Time) error {
-	if f.fail.CompareAndSwap(true, false) {
-		return fmt.Errorf("%w: put_session: the database went away", store.ErrUnavailable)
-	}
-	return f.Store.PutSession(ctx, id, data, expires)
-}
 
 // A code exchange whose large identity could not be written (PutSession)
 // answers 503 "try again shortly": nothing was spent, and the client's retry
@@ -36,13 +14,8 @@ func (f *failingPut) PutSession(ctx context.Context, id string, data []byte, exp
 // written again replaces the first try's.
 func TestCodeExchangeRetriedAfterAStoreFailure(t *testing.T) {
 	s := newHostileSetup(t)
-	flaky := &failingPut{Store: s.store}
-	s.p.opts.Store = flaky
-	groups := make([]any, 200)
-	for i := range groups {
-		groups[i] = fmt.Sprintf("group-%04d-%s", i, strings.Repeat("g", 20))
-	}
-	s.browser.login = &Login{Instance: "acme", AuthTime: s.now, UserInfo: sdk.UserInfo{ID: "ada"}, Claims: map[string]any{"groups": groups}}
+	flaky := s.faulty()
+	s.signInLarge()
 	code := s.code(t, "openid offline_access")
 
 	exchange := func() (int, string) {
@@ -52,7 +25,7 @@ func TestCodeExchangeRetriedAfterAStoreFailure(t *testing.T) {
 		rec := s.do(r)
 		return rec.Code, rec.Body.String()
 	}
-	flaky.fail.Store(true)
+	flaky.put.Store(true)
 	if status, body := exchange(); status != http.StatusServiceUnavailable {
 		t.Fatalf("exchange with the store away: %d %s, want 503", status, body)
 	}

@@ -1,7 +1,6 @@
 package oidcprovider
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,34 +106,15 @@ func TestALargeIdentityIsKeptWithItsGrant(t *testing.T) {
 	}
 }
 
-// failingRenewal is a store whose next RenewSession fails, as a database
-// that went away for a moment does.
-type failingRenewal struct {
-	store.Store
-	fail atomic.Bool
-}
-
-func (f *failingRenewal) RenewSession(ctx context.Context, id string, data []byte, expires time.Time) error {
-	if f.fail.CompareAndSwap(true, false) {
-		return fmt.Errorf("%w: renew_session: the database went away", store.ErrUnavailable)
-	}
-	return f.Store.RenewSession(ctx, id, data, expires)
-}
-
 // The identity is renewed before the refresh token is spent: a renewal that
 // failed after the rotation left the client a spent token, and its retry was
 // taken for a replay, which revokes the grant.
 func TestAFailedIdentityRenewalSpendsNoRefreshToken(t *testing.T) {
 	s := newHostileSetup(t)
-	flaky := &failingRenewal{Store: s.store}
-	s.p.opts.Store = flaky
-	groups := make([]any, 200)
-	for i := range groups {
-		groups[i] = fmt.Sprintf("group-%04d-%s", i, strings.Repeat("g", 20))
-	}
-	s.browser.login = &Login{Instance: "acme", AuthTime: s.now, UserInfo: sdk.UserInfo{ID: "ada"}, Claims: map[string]any{"groups": groups}}
+	flaky := s.faulty()
+	s.signInLarge()
 	_, refresh := s.tokens(t)
-	flaky.fail.Store(true)
+	flaky.renew.Store(true)
 	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
 	r.SetBasicAuth("web", webSecret)
 	if rec := s.do(r); rec.Code != http.StatusServiceUnavailable {

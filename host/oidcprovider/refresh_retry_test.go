@@ -1,30 +1,11 @@
 package oidcprovider
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/idplug/idplug/host/store"
 )
-
-// keysAway is a store whose signing keys cannot be read while fail is
-// set: the database went away between two calls of one request.
-type keysAway struct {
-	store.Store
-	fail atomic.Bool
-}
-
-func (f *keysAway) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
-	if f.fail.Load() {
-		return nil, fmt.Errorf("%w: signing_keys: the database went away", store.ErrUnavailable)
-	}
-	return f.Store.SigningKeys(ctx)
-}
 
 // A refresh had spent its token (RotateGrant) before it read the signing key it
 // signs the ID token with. On a replica whose cached keys are older than
@@ -35,8 +16,7 @@ func (f *keysAway) SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, e
 // identity's renewal is.
 func TestRefreshRetriedAfterAKeysReadFailure(t *testing.T) {
 	s := newHostileSetup(t)
-	flaky := &keysAway{Store: s.store}
-	s.p.opts.Store = flaky
+	flaky := s.faulty()
 	s.p.keys.st = flaky
 	s.signIn("alice")
 	_, refresh := s.tokens(t)
@@ -48,11 +28,11 @@ func TestRefreshRetriedAfterAKeysReadFailure(t *testing.T) {
 		rec := s.do(r)
 		return rec.Code, rec.Body.String()
 	}
-	flaky.fail.Store(true)
+	flaky.keysAway.Store(true)
 	if status, body := refreshOnce(); status != http.StatusServiceUnavailable {
 		t.Fatalf("refresh with the keys unreadable: %d %s, want 503", status, body)
 	}
-	flaky.fail.Store(false)
+	flaky.keysAway.Store(false)
 	if status, body := refreshOnce(); status != http.StatusOK {
 		t.Fatalf("the retry the 503 invited: %d %s, want new tokens", status, body)
 	}

@@ -1,28 +1,10 @@
 package oidcprovider
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"testing"
-
-	"github.com/idplug/idplug/host/store"
 )
-
-// revokeAway is a store whose next RevokeGrant fails.
-type revokeAway struct {
-	store.Store
-	fail atomic.Bool
-}
-
-func (f *revokeAway) RevokeGrant(ctx context.Context, id string) error {
-	if f.fail.CompareAndSwap(true, false) {
-		return fmt.Errorf("%w: revoke_grant: the database went away", store.ErrUnavailable)
-	}
-	return f.Store.RevokeGrant(ctx, id)
-}
 
 // A thief refreshes first with a stolen refresh token; the app's own
 // refresh with the same token is then a reuse, and RotateGrant says so. The
@@ -32,8 +14,7 @@ func (f *revokeAway) RevokeGrant(ctx context.Context, id string) error {
 // a generation mismatch, in the write that finds it.
 func TestReuseIsRevokedByTheWriteThatFindsIt(t *testing.T) {
 	s := newHostileSetup(t)
-	flaky := &revokeAway{Store: s.store}
-	s.p.opts.Store = flaky
+	flaky := s.faulty()
 	s.signIn("alice")
 	_, stolen := s.tokens(t)
 
@@ -41,7 +22,7 @@ func TestReuseIsRevokedByTheWriteThatFindsIt(t *testing.T) {
 	if !ok {
 		t.Fatal("the thief's refresh failed")
 	}
-	flaky.fail.Store(true)
+	flaky.revoke.Store(true)
 	r := form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {stolen}})
 	r.SetBasicAuth("web", webSecret)
 	rec := s.do(r) // the app's own refresh: a reuse, caught
@@ -62,11 +43,10 @@ func TestReuseIsRevokedByTheWriteThatFindsIt(t *testing.T) {
 // them.
 func TestRevocationWithTheStoreAwayIs503(t *testing.T) {
 	s := newHostileSetup(t)
-	flaky := &revokeAway{Store: s.store}
-	s.p.opts.Store = flaky
+	flaky := s.faulty()
 	s.signIn("alice")
 	_, refresh := s.tokens(t)
-	flaky.fail.Store(true)
+	flaky.revoke.Store(true)
 	r := form(http.MethodPost, "/revoke", url.Values{"token": {refresh}})
 	r.SetBasicAuth("web", webSecret)
 	rec := s.do(r)
