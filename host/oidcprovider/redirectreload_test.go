@@ -77,3 +77,20 @@ func TestReplayAfterURIWithdrawnRevokesTheGrant(t *testing.T) {
 		t.Fatal("a replayed code left the first exchange's refresh token working")
 	}
 }
+
+// A code requested while a client was confidential, without PKCE, and
+// exchanged after a reload made the client public: the exchange had needed
+// neither a secret nor a verifier, so whoever intercepted the code in its
+// minute got the tokens. Refused.
+func TestCodeOfAClientMadePublicNeedsItsChallenge(t *testing.T) {
+	s := newHostileSetup(t)
+	s.signIn("alice")
+	code := s.codeFor(t, "web", "https://app.test/cb", "openid")
+	s.reload(t, []config.Client{{ID: "web", Public: true, AuthMethod: "none", RedirectURIs: []string{"https://app.test/cb"}}},
+		map[string]string{"acme": "acme-target"})
+	rec := s.do(form(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {"web"},
+		"code": {code}, "redirect_uri": {"https://app.test/cb"}}))
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "invalid_grant") {
+		t.Fatalf("a code without PKCE exchanged by a client made public: %d %s, want 400 invalid_grant", rec.Code, rec.Body)
+	}
+}

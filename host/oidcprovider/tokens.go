@@ -323,6 +323,12 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri is not the one of the authorization request")
 	}
 	challenge := (&grantView{req: c.Request}).GetCodeChallenge()
+	if challenge == nil && r.Client.AuthMethod() == oidc.AuthMethodNone {
+		// Requested while the client was confidential (a public one must
+		// send a challenge): made public by a reload since, it would hand
+		// the tokens to whoever intercepted the code, with no secret.
+		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization request had no PKCE challenge, which a public client must send")
+	}
 	if challenge != nil || r.Data.CodeVerifier != "" || r.Client.AuthMethod() == oidc.AuthMethodNone {
 		if err := op.AuthorizeCodeChallenge(r.Data.CodeVerifier, challenge); err != nil {
 			return nil, err
