@@ -289,7 +289,7 @@ func (p *Provider) issueCode(ctx context.Context, ar authRequest, login Login) (
 	}
 	codeID := newID()
 	id := identityOf(login, target)
-	id.Issued, id.Config = p.built.UnixMilli(), p.print
+	id.Issued, id.Config = p.built.UnixMilli(), p.configPrint()
 	if err := p.putRecord(ctx, "code", codeID, code{Request: ar, Identity: id, Grant: newID()}, codeTTL); err != nil {
 		return "", oidcError(err, "the store cannot be reached")
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -158,8 +159,24 @@ type Provider struct {
 	// reload): a grant signed in after it was made under another replica's
 	// configuration, newer than this one's during a rolling update.
 	built time.Time
-	// print is configPrint of this configuration.
-	print string
+	// print is configPrint of this configuration, fixed once the host serves
+	// its connectors (Settle, or the first use).
+	print     string
+	printOnce sync.Once
+}
+
+// Settle fixes the digest of the configuration that this provider's grants
+// carry (configPrint) from the connectors as the host has them now. idplug
+// serve builds a reloaded provider before it configures the new connectors,
+// and calls Settle once they are, before the provider serves: a digest taken
+// at New would name the old connectors, the same as a replica still on them,
+// which would then judge the new grants by the old connectors.
+func (p *Provider) Settle() { p.configPrint() }
+
+// configPrint is p's digest (see Settle).
+func (p *Provider) configPrint() string {
+	p.printOnce.Do(func() { p.print = configPrint(p.opts) })
+	return p.print
 }
 
 // configPrint is a digest of what lapsed judges a grant by: the provider's
@@ -168,7 +185,11 @@ type Provider struct {
 // one started earlier judges the grants of one started later.
 func configPrint(opts Options) string {
 	h := sha256.New()
-	_ = json.NewEncoder(h).Encode(opts.Config)
+	enc := json.NewEncoder(h)
+	if err := enc.Encode(opts.Config); err != nil {
+		// Not for a configuration that loaded; kept apart all the same.
+		fmt.Fprintf(h, "unencodable: %v", err)
+	}
 	var instances []string
 	if opts.AllInstances != nil {
 		instances = slices.Sorted(slices.Values(opts.AllInstances()))
@@ -183,7 +204,7 @@ func configPrint(opts Options) string {
 		if opts.Sources != nil {
 			source, unnamed, _ = opts.Sources(id)
 		}
-		_ = json.NewEncoder(h).Encode([]string{id, target, mapping, source, unnamed})
+		_ = enc.Encode([]string{id, target, mapping, source, unnamed})
 	}
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
@@ -214,7 +235,7 @@ func New(opts Options) (*Provider, error) {
 		opts.RequestTTL = 10 * time.Minute
 	}
 	p := &Provider{opts: opts, clients: map[string]*client{}, log: opts.Logger, limiter: newTokenLimiter(),
-		authorizeLimiter: ratelimit.New(maxAuthorizeRequests, authorizeWindow, maxTrackedClients), built: opts.Now(), print: configPrint(opts)}
+		authorizeLimiter: ratelimit.New(maxAuthorizeRequests, authorizeWindow, maxTrackedClients), built: opts.Now()}
 	for _, c := range opts.Config.Clients {
 		cl, err := newClient(c, p)
 		if err != nil {

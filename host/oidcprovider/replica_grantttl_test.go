@@ -3,9 +3,12 @@ package oidcprovider
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/idplug/idplug/sdk"
 )
 
 // Two replicas over one store, with the same configuration (grant_ttl one
@@ -49,5 +52,35 @@ func TestGrantTTLHoldsForGrantsOfALaterStartedReplica(t *testing.T) {
 	rec := s.do(r)
 	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "grant_ttl") {
 		t.Fatalf("a refresh past grant_ttl at the replica that started first: %d %.80s...; want invalid_grant naming grant_ttl", rec.Code, rec.Body.String()[:min(80, rec.Body.Len())])
+	}
+}
+
+// idplug serve builds a reloaded provider before it configures the new
+// connectors, and settles it once they are: the digest its grants carry is
+// the new configuration's. Taken at New, it had been the old one's, the same
+// as a replica still on it, which then judged the new grants by the old
+// connectors and ended a good grant made through a connector the reload added.
+func TestDigestOfAReloadIsTheNewConnectors(t *testing.T) {
+	s := newHostileSetup(t)
+	replicaB := s.p // still on the old configuration: connectors {acme}
+
+	live := []string{"acme"} // the host while the reload builds the provider
+	optsA := s.p.opts
+	optsA.AllInstances = func() []string { return live }
+	optsA.Targets = func(id string) (string, bool) { return id + "-target", slices.Contains(live, id) }
+	s.now = s.now.Add(time.Second)
+	replicaA, err := New(optsA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live = []string{"acme", "beta"} // configured: beta added
+	replicaA.Settle()               // as idplug serve does before mounting it
+
+	s.p = replicaA
+	s.browser.login = &Login{Instance: "beta", UserInfo: sdk.UserInfo{ID: "alice"}, AuthTime: s.now}
+	_, refresh := s.tokens(t) // signed in through beta at the reloaded replica
+	s.p = replicaB            // the next refresh reaches the replica not yet reloaded
+	if !s.refreshes(t, refresh) {
+		t.Fatal("a good grant made through a connector the reload added was ended by a replica on the old configuration")
 	}
 }

@@ -192,7 +192,7 @@ func (p *Provider) lapsed(clientID string, id identity) string {
 	if id.Issued == 0 { // sealed by an earlier release: by its sign-in's time
 		newer = id.AuthTime > p.built.Unix()
 	}
-	if newer && id.Config != "" && id.Config == p.print {
+	if newer && id.Config != "" && id.Config == p.configPrint() {
 		// Issued under this same configuration by a replica that started
 		// later: judged as this replica's own.
 		newer = false
@@ -429,6 +429,16 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		id.Mapping = &mapping
 	}
 	view.rec.Identity, view.kept = id, rec.Identity.Stored
+	if !view.kept {
+		// A token that carried its identity whole may now need it kept in
+		// the store (the mapping added above): written before the token is
+		// spent too.
+		tokID, err := p.tokenIdentity(ctx, rec.Grant, id, tokensTTL(p.opts.Config), false)
+		if err != nil {
+			return nil, oidcError(err, "the store cannot be reached")
+		}
+		view.kept = tokID.Stored
+	}
 	// The signing key too: read after the rotation, a failure would leave a
 	// spent refresh token, whose retry ends the grant as a reuse.
 	key, err := p.keys.signing(ctx, clientAlg(withClientAlg(ctx, r.Client)))

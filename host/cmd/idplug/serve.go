@@ -435,6 +435,9 @@ func (d *daemon) mountProvider(cfg *config.Config, p *oidcprovider.Provider) {
 		d.srv.MountProvider("", nil)
 		return
 	}
+	// The connectors it serves are configured by now: its grants carry
+	// their digest (see Settle).
+	p.Settle()
 	d.srv.MountProvider(cfg.Provider.IssuerPath, p)
 	d.log.Info("OpenID Provider ready", "issuer", p.Issuer(), "clients", len(cfg.Provider.Clients))
 }
