@@ -156,20 +156,15 @@ func (p *Provider) endGrant(ctx context.Context, grant string) error {
 }
 
 // dropIdentity ends the identity record of an ended grant, when it has one:
-// emptied and expired now, so that the purge takes it with the grant's row
-// rather than at the grant's own expiry (weeks on), and revoked, so that a
-// late write does not bring it back.
+// revoked, the purge takes it with the grant's row rather than at the
+// grant's own expiry (weeks on), and a late write does not bring it back.
 func (p *Provider) dropIdentity(ctx context.Context, grant string) error {
-	key := storeKey(identityKind, grant)
-	if err := p.opts.Store.RenewSession(ctx, key, []byte{}, p.opts.Now()); err != nil && !isNotFound(err) {
-		return err
-	}
-	return p.opts.Store.RevokeSession(ctx, key)
+	return p.opts.Store.RevokeSession(ctx, storeKey(identityKind, grant))
 }
 
 // dropIdentities ends the identity records of grants the store ended (to keep
 // a person's grants at a client in number, or on a replayed code or a reused
-// refresh token): expired now, the purge takes them with the grants' rows.
+// refresh token): the purge takes them with the grants' rows.
 // Most grants have none; a failure only leaves one to its own expiry, and
 // the grant is ended either way.
 func (p *Provider) dropIdentities(ctx context.Context, grants []string) {
@@ -329,7 +324,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		// the tokens to whoever intercepted the code, with no secret.
 		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization request had no PKCE challenge, which a public client must send")
 	}
-	if challenge != nil || r.Data.CodeVerifier != "" || r.Client.AuthMethod() == oidc.AuthMethodNone {
+	if challenge != nil || r.Data.CodeVerifier != "" {
 		if err := op.AuthorizeCodeChallenge(r.Data.CodeVerifier, challenge); err != nil {
 			return nil, err
 		}

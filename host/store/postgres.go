@@ -189,7 +189,7 @@ func (s *postgresStore) RenewSession(ctx context.Context, id string, data []byte
 }
 
 func (s *postgresStore) RevokeSession(ctx context.Context, id string) error {
-	_, err := s.exec(ctx, `UPDATE user_sessions SET revoked = TRUE WHERE id = $1`, id)
+	_, err := s.exec(ctx, `UPDATE user_sessions SET revoked = TRUE, expires_at = LEAST(expires_at, $2) WHERE id = $1`, id, ms(time.Now()))
 	return err
 }
 

@@ -304,7 +304,7 @@ func (s *sqliteStore) RenewSession(ctx context.Context, id string, data []byte, 
 
 func (s *sqliteStore) RevokeSession(ctx context.Context, id string) error {
 	return s.write(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET revoked = 1 WHERE id = ?`, id)
+		_, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET revoked = 1, expires_at = MIN(expires_at, ?) WHERE id = ?`, ms(time.Now()), id)
 		return err
 	})
 }

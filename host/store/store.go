@@ -64,7 +64,9 @@ type Sessions interface {
 	PutSession(ctx context.Context, id string, data []byte, expires time.Time) error
 	// Session returns a live session; ErrNotFound when absent, revoked or expired.
 	Session(ctx context.Context, id string, now time.Time) ([]byte, error)
-	// RevokeSession ends a session; revoking an unknown one is not an error.
+	// RevokeSession ends a session, whose row then goes with the next purge
+	// (what it held, a sealed identity of up to 16 KiB say, need not wait
+	// for its own expiry); revoking an unknown one is not an error.
 	RevokeSession(ctx context.Context, id string) error
 	// RenewSession replaces a session's data and expiry (a record that lives
 	// as long as something else does, and is sealed until then); ErrNotFound

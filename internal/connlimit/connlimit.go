@@ -28,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/idplug/idplug/internal/ratelimit"
 )
 
 // Options are the caps of a Listener.
@@ -158,12 +160,7 @@ func (l *Listener) addressOf(nc net.Conn) netip.Prefix {
 	if l.opts.Exempt != nil && l.opts.Exempt(a) {
 		return netip.Prefix{}
 	}
-	bits := 32
-	if a.Is6() {
-		bits = 64 // the block one host is usually given
-	}
-	p, _ := a.Prefix(bits)
-	return p
+	return ratelimit.ClientBlock(a)
 }
 
 // longestIdle takes out the connection idle the longest among those match

@@ -123,11 +123,22 @@ func ClientAddr(remote string) string {
 	if err != nil {
 		return host
 	}
-	if addr = addr.Unmap(); addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
+	if b := ClientBlock(addr); b.Addr().Is6() {
+		return b.String()
 	}
-	return addr.String()
+	return addr.Unmap().String()
+}
+
+// ClientBlock is the block a client address counts by: an IPv4 address
+// alone, an IPv6 one by its /64.
+func ClientBlock(addr netip.Addr) netip.Prefix {
+	addr = addr.Unmap()
+	bits := 32
+	if addr.Is6() {
+		bits = 64
+	}
+	p, _ := addr.Prefix(bits)
+	return p
 }
 
 // SetClock replaces the clock, for tests and benchmarks that must not see time pass.
